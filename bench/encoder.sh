@@ -1,0 +1,20 @@
+#!/bin/sh
+# Encoder forward on Conformer-S (batch 8 x 10 s, 2 threads): mslam next to cblas_sgemm's rate
+# and torchaudio's Conformer of the same size, measured in the same run.
+#   bench/encoder.sh [threads]
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+threads=${1:-2}
+./tests/install-deps.sh build test reference
+[ -f build/build.ninja ] || meson setup build
+ninja -C build bench/encoder_bench
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+./build/bench/encoder_bench --threads "$threads" | tee "$out"
+/usr/bin/python3 bench/torch_conformer.py --threads "$threads" | tee -a "$out"
+awk '
+  /^mslam_layers / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") ours = kv[2] } }
+  /^torch_conformer_s / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") theirs = kv[2] } }
+  END { if (ours > 0 && theirs > 0) printf "speedup over PyTorch (layers, same run): %.2fx (rtf %.5f vs %.5f)\n", theirs / ours, ours, theirs }
+' "$out"

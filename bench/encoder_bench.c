@@ -1,0 +1,165 @@
+/* Encoder forward benchmark on the Conformer-S config (d 144, 16 layers, 4 heads, FFN 576,
+ * kernel 31), batch 8 x 10 s, printed next to cblas_sgemm's own rate measured in the same run.
+ *
+ * Usage: encoder_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--speech-layers N]
+ * Prints one "key=value" line per figure set, parsed by bench/encoder.sh. */
+#include "encoder.h"
+#include "model.h"
+#include "ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n) {
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* FLOPs of one Conformer layer on B x T frames (multiply-add = 2). */
+static double layer_flops(const struct mslam_model_config *c, int B, int T) {
+    double n = (double)B * T, d = c->d_model, f = c->d_ff, R = 2.0 * T - 1, e = d / c->n_heads;
+    double ffn = 2 * (2 * n * d * f * 2);
+    double proj = 4 * 2 * n * d * d + 2 * R * d * d;
+    double scores = (double)B * c->n_heads * (2.0 * T * T * e + 2.0 * T * R * e + 2.0 * T * T * e);
+    double conv = 2 * n * d * 2 * d + 2 * n * d * d + 2 * n * d * c->conv_kernel;
+    return ffn + proj + scores + conv;
+}
+
+static double subsampler_flops(const struct mslam_model_config *c, int B, int T_mel) {
+    int C = c->sub_channels, T1 = (T_mel - 3) / 2 + 1, F1 = (c->n_mels - 3) / 2 + 1;
+    int T2 = mslam_subsampled_frames(T_mel), F2 = mslam_subsampled_mels(c->n_mels);
+    return (double)B * (2.0 * T1 * F1 * C * 9 + 2.0 * T2 * F2 * C * C * 9 + 2.0 * T2 * C * F2 * c->d_model);
+}
+
+static double sgemm_gflops(int runs) {
+    int n = 1536;
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+          *c = malloc((size_t)n * n * sizeof(float));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 1);
+    for (size_t i = 0; i < (size_t)n * n; i++) {
+        a[i] = mslam_rng_uniform(&rng);
+        b[i] = mslam_rng_uniform(&rng);
+    }
+    double t[16];
+    for (int r = 0; r <= runs; r++) {
+        double t0 = now();
+        mslam_sgemm(0, 1, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        if (r) t[r - 1] = now() - t0;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * n * n / median(t, runs) / 1e9;
+}
+
+static mslam_model *random_model(const struct mslam_model_config *cfg) {
+    static const char *vocab[] = {"<blank>", "a"};
+    static const char *langs[] = {"en"};
+    mslam_model *m = mslam_model_new(cfg, vocab, langs);
+    if (!m) return NULL;
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 42);
+    for (size_t i = 0; i < m->table.total; i++) m->block[i] = 0.05f * mslam_rng_normal(&rng);
+    for (int i = 0; i < cfg->n_mels; i++) {
+        m->p.mel_mean[i] = -5;
+        m->p.mel_std[i] = 2;
+    }
+    return m;
+}
+
+/* Median seconds of a forward over the batch. */
+static double time_forward(mslam_model *m, const float *mel, const int *lens, int B, int T_mel, int runs) {
+    double t[32];
+    mslam_encoder_pass pass = {0};
+    for (int r = 0; r <= runs; r++) {
+        double t0 = now();
+        if (mslam_encoder_speech_forward(&pass, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0)) {
+            fprintf(stderr, "forward failed: %s\n", mslam_last_error());
+            exit(1);
+        }
+        if (r) t[r - 1] = now() - t0;
+    }
+    mslam_encoder_pass_free(&pass);
+    return median(t, runs);
+}
+
+int main(int argc, char **argv) {
+    int threads = 2, runs = 5, B = 8, speech_layers = 8;
+    double seconds = 10;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--speech-layers")) speech_layers = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (runs < 1 || runs > 31 || B < 1 || seconds < 0.1 || speech_layers < 0 || speech_layers > 16) {
+        fprintf(stderr, "options out of range\n");
+        return 2;
+    }
+    mslam_set_threads(threads);
+    struct mslam_model_config cfg = {.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576,
+                                     .conv_kernel = 31, .sub_channels = 144,
+                                     .n_speech_layers = speech_layers, .n_shared_layers = 16 - speech_layers,
+                                     .vocab_size = 2, .n_langs = 1, .causal_conv = 1};
+    struct mslam_model_config sub_only = cfg;
+    sub_only.n_speech_layers = sub_only.n_shared_layers = 0;
+    mslam_model *m = random_model(&cfg), *s = random_model(&sub_only);
+    if (!m || !s) {
+        fprintf(stderr, "model: %s\n", mslam_last_error());
+        return 1;
+    }
+    int T_mel = (int)(seconds * 100);
+    float *mel = malloc((size_t)B * T_mel * cfg.n_mels * sizeof(float));
+    int *lens = malloc((size_t)B * sizeof(int));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 7);
+    for (size_t i = 0; i < (size_t)B * T_mel * cfg.n_mels; i++) mel[i] = -5 + 2 * mslam_rng_normal(&rng);
+    for (int b = 0; b < B; b++) lens[b] = T_mel;
+
+    double peak = sgemm_gflops(3);
+    double t_full = time_forward(m, mel, lens, B, T_mel, runs);
+    double t_sub = time_forward(s, mel, lens, B, T_mel, runs);
+    double t_layers = t_full - t_sub;
+    int T = mslam_subsampled_frames(T_mel);
+    double audio = B * seconds;
+    double fl_layers = 16 * layer_flops(&cfg, B, T), fl_sub = subsampler_flops(&cfg, B, T_mel);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("config: Conformer-S d=144 layers=16 (%d speech + %d shared) heads=4 ffn=576 kernel=31 "
+           "sub_channels=144, batch %d x %.1f s (%d frames), %d threads, median of %d\n",
+           cfg.n_speech_layers, cfg.n_shared_layers, B, seconds, T, threads, runs);
+    printf("mslam_layers rtf=%.5f seconds=%.4f gflop_per_audio_s=%.3f gflops=%.1f\n", t_layers / audio,
+           t_layers, fl_layers / audio / 1e9, fl_layers / t_layers / 1e9);
+    printf("mslam_encoder rtf=%.5f seconds=%.4f gflop_per_audio_s=%.3f gflops=%.1f (subsampler %.4f s)\n",
+           t_full / audio, t_full, (fl_layers + fl_sub) / audio / 1e9, (fl_layers + fl_sub) / t_full / 1e9,
+           t_sub);
+    printf("cblas_sgemm gflops=%.1f (1536^3, same run)\n", peak);
+    printf("fraction_of_sgemm layers=%.2f encoder=%.2f\n", fl_layers / t_layers / 1e9 / peak,
+           (fl_layers + fl_sub) / t_full / 1e9 / peak);
+    printf("peak_rss_mb=%.0f\n", ru.ru_maxrss / 1024.0);
+    free(mel);
+    free(lens);
+    mslam_model_free(m);
+    mslam_model_free(s);
+    return 0;
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""CPU timing of PyTorch's Conformer at the size of mslam's default encoder, for comparison
+with mslam's own benchmarks (a baseline, not a parity test).
+
+torchaudio.models.Conformer(input_dim=144, num_heads=4, ffn_dim=576, num_layers=16,
+depthwise_conv_kernel_size=31) on a batch of 8 x 250 frames: 8 x 10 s of audio at 25 encoder
+frames per second. Only the Conformer layers are timed (no frontend or subsampler), and
+torchaudio's layers use absolute-position attention and BatchNorm, so the FLOPs are close to
+mslam's but not equal.
+
+Run with Debian's Python (python3-torch, python3-torchaudio):
+
+    /usr/bin/python3 bench/torch_conformer.py [--threads 2] [--runs 5] [--train]
+
+Prints machine-readable lines:
+    torch_conformer_s rtf=<median_s / audio_s> median_s=<s> audio_s=80 ...
+    torch_conformer_train step_s=<s> audio_s_per_s=<audio seconds trained per second> ...
+"""
+import argparse
+import statistics
+import time
+
+import torch
+import torchaudio
+
+FRAMES_PER_SECOND = 25
+
+
+def build(args):
+    return torchaudio.models.Conformer(
+        input_dim=args.dim, num_heads=args.heads, ffn_dim=args.ffn, num_layers=args.layers,
+        depthwise_conv_kernel_size=args.kernel, dropout=0.0)
+
+
+def timed(fn, warmup, runs):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=250, help="encoder frames per item (25/s)")
+    parser.add_argument("--dim", type=int, default=144)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--ffn", type=int, default=576)
+    parser.add_argument("--layers", type=int, default=16)
+    parser.add_argument("--kernel", type=int, default=31)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--train", action="store_true",
+                        help="also time forward + backward + AdamW step (training mode)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = build(args)
+    x = torch.randn(args.batch, args.frames, args.dim)
+    lengths = torch.full((args.batch,), args.frames, dtype=torch.long)
+    audio_s = args.batch * args.frames / FRAMES_PER_SECOND
+    n_params = sum(p.numel() for p in model.parameters())
+    common = (f"audio_s={audio_s:g} threads={args.threads} batch={args.batch} "
+              f"frames={args.frames} layers={args.layers} d={args.dim} params={n_params} "
+              f"runs={args.runs} torch={torch.__version__}")
+
+    model.eval()
+
+    def forward():
+        with torch.inference_mode():
+            model(x, lengths)
+
+    median, best = timed(forward, args.warmup, args.runs)
+    print(f"torch_conformer_s rtf={median / audio_s:.5f} median_s={median:.4f} min_s={best:.4f} "
+          f"{common}", flush=True)
+
+    if args.train:
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        target = torch.randn(args.batch, args.frames, args.dim)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            out, _ = model(x, lengths)
+            loss = torch.nn.functional.mse_loss(out, target)
+            loss.backward()
+            optimizer.step()
+
+        median, best = timed(step, args.warmup, args.runs)
+        print(f"torch_conformer_train step_s={median:.4f} min_s={best:.4f} "
+              f"audio_s_per_s={audio_s / median:.2f} {common}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static _Thread_local char last_error[1024];
+static mslam_log_callback log_callback;
+static void *log_user_data;
+
+void mslam_log_set(mslam_log_callback cb, void *user_data) {
+    log_callback = cb;
+    log_user_data = user_data;
+}
+
+const char *mslam_last_error(void) { return last_error; }
+
+const char *mslam_version(void) { return MSLAM_VERSION_STRING; }
+
+static void emit(enum mslam_log_level level, const char *msg) {
+    if (log_callback) {
+        log_callback(level, msg, log_user_data);
+    } else if (level <= MSLAM_LOG_WARN) {
+        fprintf(stderr, "mslam: %s: %s\n", level == MSLAM_LOG_ERROR ? "error" : "warning", msg);
+    }
+}
+
+int mslam_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    emit(MSLAM_LOG_ERROR, last_error);
+    return -1;
+}
+
+void mslam_log(enum mslam_log_level level, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    emit(level, msg);
+}
+
+void *mslam_malloc(size_t size, const char *what) {
+    void *p = malloc(size ? size : 1);
+    if (!p) mslam_error("out of memory allocating %zu bytes for %s", size, what);
+    return p;
+}
+
+void *mslam_calloc(size_t n, size_t size, const char *what) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) mslam_error("out of memory allocating %zu x %zu bytes for %s", n, size, what);
+    return p;
+}
+
+void mslam_free(void *ptr) { free(ptr); }

@@ -1,0 +1,24 @@
+/* Errors, logging and small helpers shared by all of libmslam. */
+#ifndef MSLAM_COMMON_H
+#define MSLAM_COMMON_H
+
+#include "mslam.h"
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define MSLAM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MSLAM_PRINTF(a, b)
+#endif
+
+/* Records the calling thread's last error (mslam_last_error) and logs it. Returns -1 so that
+ * "return mslam_error(...)" reads naturally in int-returning functions. */
+int mslam_error(const char *fmt, ...) MSLAM_PRINTF(1, 2);
+void mslam_log(enum mslam_log_level level, const char *fmt, ...) MSLAM_PRINTF(2, 3);
+
+/* malloc/calloc that record an error naming what failed. */
+void *mslam_malloc(size_t size, const char *what);
+void *mslam_calloc(size_t n, size_t size, const char *what);
+
+#endif

@@ -1,0 +1,129 @@
+/* The mSLAM encoder: speech subsampler, text embedding, Conformer layers; forward and backward.
+ *
+ * A pass (mslam_encoder_pass) owns one arena holding every activation of a batch. With save = 1
+ * each layer keeps its own activations for the backward pass; with save = 0 (inference) one set
+ * is reused by all layers.
+ *
+ * Shapes: B items, T padded frames, n = B*T rows, d = d_model, f = d_ff, R = 2T - 1 relative
+ * distances. Frames at or beyond an item's length are zero in every layer's output. */
+#ifndef MSLAM_ENCODER_H
+#define MSLAM_ENCODER_H
+
+#include "arena.h"
+#include "ops.h"
+#include "params.h"
+
+typedef struct {
+    float *x_in;                                   /* (n, d) layer input */
+    float *ffn1_ln, *ffn1_mean, *ffn1_rstd;        /* (n, d), (n), (n) */
+    float *ffn1_h, *ffn1_a;                        /* (n, f) pre- and post-swish */
+    float *x1;                                     /* (n, d) after the first half FFN */
+    float *attn_ln, *attn_mean, *attn_rstd;
+    float *q, *k, *v;                              /* (n, d) (k, v: (Tk, d) when streaming) */
+    float *p;                                      /* (R, d) projected relative positions */
+    float *probs;                                  /* (B, H, T, Tk) */
+    float *att;                                    /* (n, d) attention output before projection */
+    float *x2;
+    float *conv_ln, *conv_mean, *conv_rstd;
+    float *pw1;                                    /* (n, 2d) */
+    float *glu;                                    /* (n, d) */
+    float *dw;                                     /* (n, d) depthwise conv output */
+    float *norm, *norm_mean, *norm_rstd;           /* (n, d), (n), (n) */
+    float *sw;                                     /* (n, d) */
+    float *x3;
+    float *ffn2_ln, *ffn2_mean, *ffn2_rstd, *ffn2_h, *ffn2_a;
+    float *x4;                                     /* (n, d) before the output LayerNorm */
+    float *out_mean, *out_rstd;
+} conformer_layer_acts;
+
+/* Streaming state of one layer (B = 1): keys/values of the visible left context followed by the
+ * current chunk's, and the last k-1 depthwise-conv inputs followed by the current chunk's. */
+typedef struct {
+    float *k, *v;  /* (n_cached + T, d) */
+    int n_cached;
+    float *conv;   /* (k - 1 + T, d) */
+} conformer_layer_state;
+
+typedef enum { ENCODER_SPEECH, ENCODER_TEXT } encoder_input;
+
+/* Gradient buffers of the backward pass, (n, d) unless noted. */
+typedef struct {
+    float *g;         /* running gradient of the residual stream inside a layer */
+    float *t1, *t2;
+    float *tf1, *tf2; /* (n, f) */
+    float *t2d;       /* (n, 2d) */
+    float *dq, *dk, *dv;
+    float *dp;        /* (R, d) */
+    float *dy, *dx;   /* gradient of a layer's output and input */
+    float *dc2t, *dc2, *dc1, *dc1_pre, *dmel_norm; /* speech front */
+} encoder_grad_work;
+
+typedef struct {
+    encoder_input input;
+    int B, T, d;
+    int *lens;            /* (B) valid frames per item */
+    attn_mask mask;
+    int save;
+    int n_layers;         /* layers run: speech + shared, or shared only for text */
+    arena arena;
+    /* speech front: mel (B, T_mel, n_mels) -> c1 (B, C, T1, F1) -> c2 (B, C, T, F2) */
+    int T_mel, T1, F1, F2;
+    int *mel_lens;
+    float *mel_norm, *c1, *c2, *c2t; /* c2t (B, T, C * F2) */
+    /* text front: ids (B, T) -> embedding + positions (pre_ln) -> LayerNorm */
+    int *ids;
+    float *text_pre_ln, *text_mean, *text_rstd;
+    float *pe;            /* (R, d) sinusoids of distances -(T-1) .. T-1 */
+    conformer_layer_acts *layers; /* n_layers entries (aliases of one set when !save) */
+    float **xs;           /* n_layers + 1: layer i reads xs[i], writes xs[i + 1] == out at the end */
+    encoder_grad_work work; /* allocated when save */
+    float *out;           /* (B, T, d) */
+    float *scratch;       /* op scratch (attention, conv2d) */
+    size_t scratch_size;
+} mslam_encoder_pass;
+
+/* mel (B, T_mel, n_mels) raw log-mel, rows at or beyond mel_lens[b] ignored. mask: chunked
+ * attention for the speech frames (NULL: full context). Returns 0 or -1 (error recorded). */
+int mslam_encoder_speech_forward(mslam_encoder_pass *pass, const struct mslam_model_config *cfg,
+                                 const mslam_params *P, const float *mel, const int *mel_lens,
+                                 int B, int T_mel, const attn_mask *mask, int save);
+/* ids (B, L) character ids in [0, vocab_size) (rows beyond lens[b] ignored). Full context. */
+int mslam_encoder_text_forward(mslam_encoder_pass *pass, const struct mslam_model_config *cfg,
+                               const mslam_params *P, const int *ids, const int *lens, int B,
+                               int L, int save);
+/* Needs a forward with save = 1. dout (B, T, d); ACCUMULATES parameter gradients into G (a
+ * second mslam_params bound to a gradient block) and, when dmel is not NULL, the gradient of the
+ * raw log-mel (B, T_mel, n_mels). mel_mean and mel_std get no gradient (fixed statistics). */
+int mslam_encoder_backward(mslam_encoder_pass *pass, const struct mslam_model_config *cfg,
+                           const mslam_params *P, mslam_params *G, const float *dout, float *dmel);
+void mslam_encoder_pass_free(mslam_encoder_pass *pass);
+
+/* One Conformer layer on n = B*T rows. With state (B = 1, streaming), keys and values are
+ * appended after state->n_cached cached rows and the conv reads state->conv; pe then holds the
+ * R = T + n_cached + T - 1 sinusoids of distances -(T-1) .. n_cached + T - 1. */
+void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
+                             const conformer_layer_params *L, const struct mslam_model_config *cfg,
+                             int B, int T, const int *lens, const attn_mask *mask, const float *pe,
+                             conformer_layer_state *state, float *scratch);
+
+/* Activation buffers of one layer on B x T rows seeing Tk keys (Tk = T offline). */
+void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct mslam_model_config *cfg,
+                               int B, int T, int Tk);
+
+/* Subsampler: raw log-mel (B, T_mel, n_mels) -> x0 (B, T, d), T = mslam_subsampled_frames(T_mel).
+ * Buffers: mel_norm (B, T_mel, n_mels), c1 (B, C, T1, F1), c2 and c2t (B, C, T, F2); mel_lens
+ * (NULL: all valid) zero the rows beyond each item's length before the convolutions. */
+void speech_subsampler_forward(float *x0, float *mel_norm, float *c1, float *c2, float *c2t,
+                               const float *mel, const int *mel_lens, const mslam_params *P,
+                               const struct mslam_model_config *cfg, int B, int T_mel, float *scratch);
+size_t speech_subsampler_scratch_size(const struct mslam_model_config *cfg, int T_mel);
+
+/* Scratch floats for a layer on B x T rows seeing Tk keys. */
+size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B, int T, int Tk);
+
+/* Sets rows t >= lens[b] of x (B, T, d) to zero. */
+void zero_padded_rows(float *x, int B, int T, int d, const int *lens);
+/* Normalised log-mel rows (n, n_mels): (mel - mean) / std. */
+void mel_normalise(float *out, const float *mel, int n, int n_mels, const float *mean, const float *std);
+
+#endif

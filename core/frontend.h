@@ -1,0 +1,31 @@
+/* Audio frontend: 16 kHz mono float PCM -> 80-bin log-mel, 25 ms window, 10 ms hop.
+ * Frame f covers samples [160 f, 160 f + 400) (no centering: streaming-friendly); periodic Hann
+ * window, 400-point DFT as a matrix product on BLAS (201 bins), power spectrum, HTK mel filters
+ * 0..8000 Hz without normalisation (torchaudio.functional.melscale_fbanks(201, 0, 8000, n_mels,
+ * 16000, None, "htk")), then log(max(mel, 1e-10)). */
+#ifndef MSLAM_FRONTEND_H
+#define MSLAM_FRONTEND_H
+
+#include <stddef.h>
+
+#define MSLAM_WIN_LENGTH 400
+#define MSLAM_HOP_LENGTH 160
+#define MSLAM_N_FREQS 201
+
+typedef struct {
+    int n_mels;
+    float *window;  /* (400) */
+    float *dft;     /* (400, 2 * 201): cos columns then -sin columns, window folded in */
+    float *fbank;   /* (201, n_mels) */
+} mslam_frontend;
+
+int mslam_frontend_init(mslam_frontend *fe, int n_mels);
+void mslam_frontend_free(mslam_frontend *fe);
+/* Frames of n_samples: 1 + (n - 400) / 160, or 0 when n < 400. */
+int mslam_frontend_n_frames(size_t n_samples);
+/* Scratch floats mslam_logmel needs for n_frames frames. */
+size_t mslam_frontend_scratch_size(int n_frames);
+/* pcm holds at least 400 + 160 (n_frames - 1) samples -> mel (n_frames, n_mels), not normalised. */
+void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch);
+
+#endif

@@ -1,0 +1,39 @@
+/* The loaded model (internal view of the opaque mslam_model). */
+#ifndef MSLAM_MODEL_H
+#define MSLAM_MODEL_H
+
+#include "mslam.h"
+#include "params.h"
+
+/* A one-character vocabulary entry: code point and id. */
+typedef struct {
+    uint32_t cp;
+    int id;
+} mslam_vocab_char;
+
+struct mslam_model {
+    struct mslam_model_config cfg;
+    mslam_param_table table;
+    mslam_params p;       /* slots point into block */
+    float *block;         /* table.total floats, fp32, owned */
+    char **vocab;         /* vocab_size UTF-8 strings; reserved entries look like "<blank>" */
+    char **langs;         /* n_langs language codes */
+    mslam_vocab_char *chars; /* one-character entries sorted by code point (mslam_model_char_id) */
+    int n_chars;
+    int n_threads;
+    char *path;
+};
+
+/* Builds an empty model of a config (parameters zero) with the given vocabulary and languages
+ * (copied). Used by tests, the trainer and the loader. NULL on failure. */
+mslam_model *mslam_model_new(const struct mslam_model_config *cfg, const char *const *vocab,
+                             const char *const *langs);
+
+/* Writes model (config, vocabulary, languages in __metadata__, every table tensor as F32). */
+int mslam_model_save(const mslam_model *model, const char *path);
+
+/* Character id of the UTF-8 character at s (its length in bytes written to *len), -1 when not
+ * in the vocabulary; -1 with *len = 1 when s does not start with valid UTF-8. */
+int mslam_model_char_id(const mslam_model *model, const char *s, int *len);
+
+#endif

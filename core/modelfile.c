@@ -1,0 +1,510 @@
+/* Model files and the mslam_model object.
+ *
+ * File format, version 1 (MSLAM_FORMAT_VERSION)
+ * ---------------------------------------------
+ * A safetensors file (safetensors.h) that Python's safetensors package opens as it is.
+ * __metadata__ holds, as JSON strings:
+ *   "format_version"  "1". Any other value is refused: a later layout may mean other tensors.
+ *   "config"          a JSON object with exactly the integer fields of struct
+ *                     mslam_model_config, by their names:
+ *                     {"n_mels":80,"d_model":512,"n_heads":8,...,"causal_conv":1}
+ *   "vocab"           a JSON array of vocab_size strings; entry i is the text of id i: one
+ *                     UTF-8 character (one code point), or a reserved token written "<name>"
+ *                     ("<blank>", "<unk>", "<pad>"). No entry twice.
+ *   "langs"           a JSON array of n_langs language codes (printable ASCII without spaces,
+ *                     e.g. "en", "cmn_hans_cn"). No code twice.
+ * Other metadata keys are ignored, so tools may record provenance there.
+ * Tensors: exactly those of the parameter table built from the config (params.c), by name and
+ * shape. The dtype is F32 (what mslam_model_save writes, in table order), F16, BF16 or F64;
+ * the loader converts to one owned fp32 block. Every value must be finite.
+ *
+ * A name repeated inside the "config" object keeps its last value (json-c's behaviour);
+ * repeated names in the safetensors header itself are refused by the reader. */
+#include "model.h"
+
+#include "common.h"
+#include "safetensors.h"
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    size_t offset;
+} config_fields[] = {
+#define FIELD(f) {#f, offsetof(struct mslam_model_config, f)}
+    FIELD(n_mels),          FIELD(d_model),    FIELD(n_heads),    FIELD(d_ff),
+    FIELD(conv_kernel),     FIELD(sub_channels), FIELD(n_speech_layers),
+    FIELD(n_shared_layers), FIELD(vocab_size), FIELD(n_langs),    FIELD(causal_conv),
+#undef FIELD
+};
+#define N_CONFIG_FIELDS ((int)(sizeof config_fields / sizeof config_fields[0]))
+
+static int *config_field(struct mslam_model_config *c, int i) {
+    return (int *)((char *)c + config_fields[i].offset);
+}
+
+/* Helpers that cannot know the file (config checks) record errors without it: this repeats
+ * the message with the file or function in front, so that the last error names it. */
+static void error_prefix(const char *where) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mslam_last_error());
+    mslam_error("%s: %s", where, msg);
+}
+
+/* One UTF-8 character (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
+ * Returns its length in bytes, or 0 when s does not start with one. Stops at the first byte
+ * that breaks the sequence, so it never reads past a terminating NUL. */
+static int utf8_decode(const char *s, uint32_t *cp) {
+    const unsigned char *u = (const unsigned char *)s;
+    int n;
+    uint32_t c, min;
+    if (u[0] < 0x80) {
+        *cp = u[0];
+        return 1;
+    } else if ((u[0] & 0xe0) == 0xc0) {
+        n = 2, c = u[0] & 0x1f, min = 0x80;
+    } else if ((u[0] & 0xf0) == 0xe0) {
+        n = 3, c = u[0] & 0x0f, min = 0x800;
+    } else if ((u[0] & 0xf8) == 0xf0) {
+        n = 4, c = u[0] & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((u[i] & 0xc0) != 0x80) return 0;
+        c = c << 6 | (u[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+    *cp = c;
+    return n;
+}
+
+/* Printable ASCII other than space, and not '<' or '>' when in_token. */
+static int plain_ascii(const char *s, int in_token) {
+    for (; *s; s++) {
+        if (*s < 0x21 || *s > 0x7e || (in_token && (*s == '<' || *s == '>'))) return 0;
+    }
+    return 1;
+}
+
+/* A one-character token, or 0 when tok is something else. */
+static int single_char(const char *tok, uint32_t *cp) {
+    int n = *tok ? utf8_decode(tok, cp) : 0;
+    return n && tok[n] == '\0';
+}
+
+static int reserved_token(const char *tok) {
+    size_t n = strlen(tok);
+    if (n < 3 || tok[0] != '<' || tok[n - 1] != '>') return 0;
+    char inner[64];
+    if (n - 2 >= sizeof inner) return 0;
+    memcpy(inner, tok + 1, n - 2);
+    inner[n - 2] = '\0';
+    return plain_ascii(inner, 1);
+}
+
+typedef struct {
+    const char *s;
+    int i;
+} indexed_str;
+
+static int cmp_indexed_str(const void *a, const void *b) {
+    const indexed_str *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Refuses a list in which a string appears twice, naming it and both positions. */
+static int check_unique(const char *const *strs, int n, const char *what, const char *where) {
+    indexed_str *v = malloc((size_t)n * sizeof *v);
+    if (!v) return mslam_error("%s: out of memory checking the %s", where, what);
+    for (int i = 0; i < n; i++) v[i] = (indexed_str){strs[i], i};
+    qsort(v, (size_t)n, sizeof *v, cmp_indexed_str);
+    int rc = 0;
+    for (int i = 1; i < n && !rc; i++) {
+        if (strcmp(v[i - 1].s, v[i].s) == 0)
+            rc = mslam_error("%s: %s entries %d and %d are both \"%s\"", where, what, v[i - 1].i,
+                             v[i].i, v[i].s);
+    }
+    free(v);
+    return rc;
+}
+
+static int check_vocab(const char *const *vocab, int n, const char *where) {
+    if (!vocab) return mslam_error("%s: no vocabulary", where);
+    for (int i = 0; i < n; i++) {
+        uint32_t cp;
+        if (!vocab[i]) return mslam_error("%s: vocab entry %d is NULL", where, i);
+        if (!single_char(vocab[i], &cp) && !reserved_token(vocab[i]))
+            return mslam_error("%s: vocab entry %d (\"%.40s\") is neither one UTF-8 character nor "
+                               "a reserved token like \"<blank>\"", where, i, vocab[i]);
+    }
+    return check_unique(vocab, n, "vocab", where);
+}
+
+static int check_langs(const char *const *langs, int n, const char *where) {
+    if (!langs) return mslam_error("%s: no language list", where);
+    for (int i = 0; i < n; i++) {
+        if (!langs[i] || !*langs[i] || strlen(langs[i]) > 64 || !plain_ascii(langs[i], 0))
+            return mslam_error("%s: langs entry %d is not a language code (1 to 64 printable "
+                               "ASCII characters without spaces)", where, i);
+    }
+    return check_unique(langs, n, "langs", where);
+}
+
+static char **copy_strings(const char *const *src, int n) {
+    char **dst = calloc((size_t)n, sizeof *dst);
+    for (int i = 0; dst && i < n; i++) {
+        if (!(dst[i] = strdup(src[i]))) {
+            while (i--) free(dst[i]);
+            free(dst);
+            return NULL;
+        }
+    }
+    return dst;
+}
+
+static int cmp_vocab_char(const void *a, const void *b) {
+    const mslam_vocab_char *x = a, *y = b;
+    return (x->cp > y->cp) - (x->cp < y->cp);
+}
+
+static void free_strings(char **s, int n) {
+    for (int i = 0; s && i < n; i++) free(s[i]);
+    free(s);
+}
+
+void mslam_model_free(mslam_model *model) {
+    if (!model) return;
+    mslam_param_table_free(&model->table);
+    free(model->block);
+    free_strings(model->vocab, model->cfg.vocab_size);
+    free_strings(model->langs, model->cfg.n_langs);
+    free(model->chars);
+    free(model->path);
+    free(model);
+}
+
+/* mslam_model_new with the file or function that messages name. */
+static mslam_model *model_create(const struct mslam_model_config *cfg, const char *const *vocab,
+                                 const char *const *langs, const char *where) {
+    if (!cfg) {
+        mslam_error("%s: no config", where);
+        return NULL;
+    }
+    if (mslam_config_check(cfg)) {
+        error_prefix(where);
+        return NULL;
+    }
+    if (check_vocab(vocab, cfg->vocab_size, where) || check_langs(langs, cfg->n_langs, where))
+        return NULL;
+    mslam_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        mslam_error("%s: out of memory for the model", where);
+        return NULL;
+    }
+    m->cfg = *cfg;
+    if (mslam_param_table_build(&m->table, cfg, &m->p)) {
+        error_prefix(where);
+        free(m);
+        return NULL;
+    }
+    m->block = calloc(m->table.total ? m->table.total : 1, sizeof *m->block);
+    m->vocab = copy_strings(vocab, cfg->vocab_size);
+    m->langs = copy_strings(langs, cfg->n_langs);
+    m->chars = malloc((size_t)cfg->vocab_size * sizeof *m->chars);
+    if (!m->block || !m->vocab || !m->langs || !m->chars) {
+        mslam_error("%s: out of memory for the model (%zu parameters)", where, m->table.total);
+        mslam_model_free(m);
+        return NULL;
+    }
+    mslam_params_bind(&m->table, m->block);
+    for (int i = 0; i < cfg->vocab_size; i++) {
+        uint32_t cp;
+        if (single_char(vocab[i], &cp)) m->chars[m->n_chars++] = (mslam_vocab_char){cp, i};
+    }
+    qsort(m->chars, (size_t)m->n_chars, sizeof *m->chars, cmp_vocab_char);
+    return m;
+}
+
+mslam_model *mslam_model_new(const struct mslam_model_config *cfg, const char *const *vocab,
+                             const char *const *langs) {
+    return model_create(cfg, vocab, langs, "mslam_model_new");
+}
+
+int mslam_model_char_id(const mslam_model *model, const char *s, int *len) {
+    uint32_t cp;
+    int n = model && s ? utf8_decode(s, &cp) : 0;
+    if (len) *len = n ? n : 1;
+    if (!n) return -1;
+    mslam_vocab_char key = {cp, 0};
+    const mslam_vocab_char *hit =
+        bsearch(&key, model->chars, (size_t)model->n_chars, sizeof key, cmp_vocab_char);
+    return hit ? hit->id : -1;
+}
+
+struct mslam_model_params mslam_model_default_params(void) {
+    return (struct mslam_model_params){.n_threads = 0};
+}
+
+struct mslam_model_config mslam_model_get_config(const mslam_model *model) {
+    struct mslam_model_config none = {0};
+    return model ? model->cfg : none;
+}
+
+const char *mslam_model_vocab_token(const mslam_model *model, int id) {
+    return model && id >= 0 && id < model->cfg.vocab_size ? model->vocab[id] : NULL;
+}
+
+const char *mslam_model_lang(const mslam_model *model, int index) {
+    return model && index >= 0 && index < model->cfg.n_langs ? model->langs[index] : NULL;
+}
+
+/* ---- loading ---- */
+
+static struct json_object *meta_json(const st_file *f, const char *key, enum json_type type) {
+    const char *text = st_meta_get(f, key), *why;
+    if (!text) {
+        mslam_error("%s: __metadata__ has no \"%s\"", f->path, key);
+        return NULL;
+    }
+    struct json_object *v = st_json_parse(text, strlen(text), &why);
+    if (!v) {
+        mslam_error("%s: __metadata__ \"%s\" is not valid JSON: %s", f->path, key, why);
+    } else if (!json_object_is_type(v, type)) {
+        mslam_error("%s: __metadata__ \"%s\" is not a JSON %s", f->path, key,
+                    type == json_type_object ? "object" : "array");
+        json_object_put(v);
+        v = NULL;
+    }
+    return v;
+}
+
+static int read_config(const st_file *f, struct mslam_model_config *cfg) {
+    struct json_object *o = meta_json(f, "config", json_type_object);
+    if (!o) return -1;
+    int rc = 0;
+    memset(cfg, 0, sizeof *cfg);
+    for (int i = 0; i < N_CONFIG_FIELDS && !rc; i++) {
+        struct json_object *v;
+        if (!json_object_object_get_ex(o, config_fields[i].name, &v)) {
+            rc = mslam_error("%s: config has no field '%s'", f->path, config_fields[i].name);
+        } else if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < INT_MIN ||
+                   json_object_get_int64(v) > INT_MAX) {
+            rc = mslam_error("%s: config field '%s' is not an integer", f->path,
+                             config_fields[i].name);
+        } else {
+            *config_field(cfg, i) = (int)json_object_get_int64(v);
+        }
+    }
+    json_object_object_foreach(o, key, val) {
+        (void)val;
+        int known = 0;
+        for (int i = 0; i < N_CONFIG_FIELDS; i++) known |= strcmp(key, config_fields[i].name) == 0;
+        if (!known && !rc) rc = mslam_error("%s: config has unknown field '%s'", f->path, key);
+    }
+    json_object_put(o);
+    if (!rc && mslam_config_check(cfg)) {
+        error_prefix(f->path);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* A metadata array of n strings; *items point into *json (json_object_put it). */
+static int read_strings(const st_file *f, const char *key, int n, const char *count_field,
+                        struct json_object **json, const char ***items) {
+    struct json_object *a = meta_json(f, key, json_type_array);
+    if (!a) return -1;
+    *json = a;
+    if (json_object_array_length(a) != (size_t)n)
+        return mslam_error("%s: \"%s\" has %zu entries, but the config's %s is %d", f->path, key,
+                           json_object_array_length(a), count_field, n);
+    if (!(*items = calloc((size_t)n, sizeof **items)))
+        return mslam_error("%s: out of memory reading \"%s\"", f->path, key);
+    for (int i = 0; i < n; i++) {
+        struct json_object *s = json_object_array_get_idx(a, (size_t)i);
+        if (!json_object_is_type(s, json_type_string) ||
+            strlen(json_object_get_string(s)) != (size_t)json_object_get_string_len(s))
+            return mslam_error("%s: \"%s\" entry %d is not a string", f->path, key, i);
+        (*items)[i] = json_object_get_string(s);
+    }
+    return 0;
+}
+
+static void format_shape(char *buf, size_t size, const int64_t *shape, int ndim) {
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+static int is_float_dtype(st_dtype d) { return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64; }
+
+/* Matches the file's tensors one to one with the table, then converts each into the block. */
+static int read_tensors(mslam_model *m, const st_file *f) {
+    const mslam_param_table *tab = &m->table;
+    const st_tensor **found = calloc((size_t)tab->n, sizeof *found);
+    char *used = calloc((size_t)f->n_tensors + 1, 1);
+    int rc = 0;
+    if (!found || !used) rc = mslam_error("%s: out of memory matching tensors", f->path);
+    for (int i = 0; i < tab->n && !rc; i++) {
+        const mslam_param_entry *e = &tab->entries[i];
+        int64_t want[4];
+        for (int k = 0; k < e->ndim; k++) want[k] = e->shape[k];
+        char want_s[96], got_s[192];
+        format_shape(want_s, sizeof want_s, want, e->ndim);
+        const st_tensor *t = st_find(f, e->name);
+        if (!t) {
+            rc = mslam_error("%s: tensor '%s' %s is missing", f->path, e->name, want_s);
+            break;
+        }
+        if (!is_float_dtype(t->dtype)) {
+            rc = mslam_error("%s: tensor '%s' has dtype %s; weights are F32, F16, BF16 or F64",
+                             f->path, e->name, st_dtype_name(t->dtype));
+            break;
+        }
+        int same = t->ndim == e->ndim;
+        for (int k = 0; same && k < e->ndim; k++) same = t->shape[k] == want[k];
+        if (!same) {
+            format_shape(got_s, sizeof got_s, t->shape, t->ndim);
+            rc = mslam_error("%s: tensor '%s' has shape %s, but the config gives %s", f->path,
+                             e->name, got_s, want_s);
+            break;
+        }
+        found[i] = t;
+        used[t - f->tensors] = 1;
+    }
+    for (int j = 0; j < f->n_tensors && !rc; j++) {
+        if (!used[j])
+            rc = mslam_error("%s: tensor '%s' is not part of a model of this config", f->path,
+                             f->tensors[j].name);
+    }
+    for (int i = 0; i < tab->n && !rc; i++) {
+        const mslam_param_entry *e = &tab->entries[i];
+        float *dst = m->block + e->offset;
+        if (st_read_f32(f, found[i], dst)) {
+            rc = -1;
+            break;
+        }
+        for (size_t k = 0; k < e->numel; k++) {
+            if (!isfinite(dst[k])) {
+                rc = mslam_error("%s: tensor '%s': element %zu is %g, not a finite number",
+                                 f->path, e->name, k, (double)dst[k]);
+                break;
+            }
+        }
+    }
+    free(found);
+    free(used);
+    return rc;
+}
+
+mslam_model *mslam_model_load(const char *path, struct mslam_model_params params) {
+    if (!path) {
+        mslam_error("mslam_model_load: path is NULL");
+        return NULL;
+    }
+    st_file f;
+    if (st_open(&f, path)) return NULL;
+    mslam_model *m = NULL;
+    struct json_object *jvocab = NULL, *jlangs = NULL;
+    const char **vocab = NULL, **langs = NULL;
+    struct mslam_model_config cfg;
+    char version[16];
+    snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
+    const char *file_version = st_meta_get(&f, "format_version");
+    if (!file_version) {
+        mslam_error("%s: not an mslam model (__metadata__ has no \"format_version\")", path);
+    } else if (strcmp(file_version, version) != 0) {
+        mslam_error("%s: unknown format_version \"%.20s\" (this build reads \"%s\")", path,
+                    file_version, version);
+    } else if (!read_config(&f, &cfg) &&
+               !read_strings(&f, "vocab", cfg.vocab_size, "vocab_size", &jvocab, &vocab) &&
+               !read_strings(&f, "langs", cfg.n_langs, "n_langs", &jlangs, &langs) &&
+               (m = model_create(&cfg, vocab, langs, path)) != NULL) {
+        m->n_threads = params.n_threads;
+        if (!(m->path = strdup(path))) mslam_error("%s: out of memory", path);
+        if (!m->path || read_tensors(m, &f)) {
+            mslam_model_free(m);
+            m = NULL;
+        }
+    }
+    free(vocab);
+    free(langs);
+    json_object_put(jvocab);
+    json_object_put(jlangs);
+    st_close(&f);
+    return m;
+}
+
+/* ---- saving ---- */
+
+/* JSON text of v, malloc'd; v is put. */
+static char *json_text(struct json_object *v) {
+    const char *s = v ? json_object_to_json_string_ext(
+                            v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                      : NULL;
+    char *copy = s ? strdup(s) : NULL;
+    json_object_put(v);
+    return copy;
+}
+
+static struct json_object *string_array(char *const *s, int n) {
+    struct json_object *a = json_object_new_array_ext(n);
+    for (int i = 0; a && i < n; i++) {
+        struct json_object *v = json_object_new_string(s[i]);
+        if (!v || json_object_array_add(a, v)) {
+            json_object_put(v);
+            json_object_put(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+int mslam_model_save(const mslam_model *model, const char *path) {
+    if (!model || !path) return mslam_error("mslam_model_save: no model or no path");
+    struct mslam_model_config c = model->cfg;
+    struct json_object *cfg = json_object_new_object();
+    for (int i = 0; cfg && i < N_CONFIG_FIELDS; i++) {
+        struct json_object *v = json_object_new_int(*config_field(&c, i));
+        if (!v || json_object_object_add(cfg, config_fields[i].name, v)) {
+            json_object_put(v);
+            json_object_put(cfg);
+            cfg = NULL;
+        }
+    }
+    char version[16], k_version[] = "format_version", k_config[] = "config", k_vocab[] = "vocab",
+                      k_langs[] = "langs";
+    snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
+    st_meta meta[4] = {
+        {k_version, version},
+        {k_config, json_text(cfg)},
+        {k_vocab, json_text(string_array(model->vocab, model->cfg.vocab_size))},
+        {k_langs, json_text(string_array(model->langs, model->cfg.n_langs))},
+    };
+    const mslam_param_table *tab = &model->table;
+    st_write_tensor *ts = calloc((size_t)tab->n, sizeof *ts);
+    int rc;
+    if (!ts || !meta[1].value || !meta[2].value || !meta[3].value) {
+        rc = mslam_error("cannot write '%s': out of memory", path);
+    } else {
+        for (int i = 0; i < tab->n; i++) {
+            const mslam_param_entry *e = &tab->entries[i];
+            ts[i] = (st_write_tensor){.name = e->name, .dtype = ST_F32, .ndim = e->ndim,
+                                      .data = model->block + e->offset};
+            for (int k = 0; k < e->ndim; k++) ts[i].shape[k] = e->shape[k];
+        }
+        rc = st_write(path, ts, tab->n, meta, 4);
+    }
+    free(ts);
+    for (int i = 1; i < 4; i++) free(meta[i].value);
+    return rc;
+}

@@ -1,0 +1,164 @@
+#include "params.h"
+
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mslam_subsampled_mels(int n_mels) { return n_mels < 7 ? 0 : ((n_mels - 3) / 2 + 1 - 3) / 2 + 1; }
+
+int mslam_subsampled_frames(int n_mel_frames) {
+    if (n_mel_frames < 7) return 0;
+    return ((n_mel_frames - 3) / 2 + 1 - 3) / 2 + 1;
+}
+
+int mslam_config_check(const struct mslam_model_config *c) {
+#define POSITIVE(field, max)                                                                   \
+    if (c->field <= 0 || c->field > (max))                                                     \
+        return mslam_error("config: " #field " = %d is out of range (1..%d)", c->field, (max));
+    POSITIVE(n_mels, 1024)
+    POSITIVE(d_model, 1 << 14)
+    POSITIVE(n_heads, 256)
+    POSITIVE(d_ff, 1 << 16)
+    POSITIVE(conv_kernel, 255)
+    POSITIVE(sub_channels, 4096)
+    POSITIVE(vocab_size, 1 << 20)
+    POSITIVE(n_langs, 4096)
+#undef POSITIVE
+    if (c->n_speech_layers < 0 || c->n_speech_layers > MSLAM_MAX_LAYERS)
+        return mslam_error("config: n_speech_layers = %d is out of range (0..%d)",
+                           c->n_speech_layers, MSLAM_MAX_LAYERS);
+    if (c->n_shared_layers < 0 || c->n_shared_layers > MSLAM_MAX_LAYERS)
+        return mslam_error("config: n_shared_layers = %d is out of range (0..%d)",
+                           c->n_shared_layers, MSLAM_MAX_LAYERS);
+    if (c->n_mels < 7) return mslam_error("config: n_mels = %d is below 7, too few for the subsampler", c->n_mels);
+    if (c->d_model % c->n_heads)
+        return mslam_error("config: d_model = %d is not a multiple of n_heads = %d", c->d_model, c->n_heads);
+    if (c->d_model % 2) return mslam_error("config: d_model = %d must be even (sinusoidal positions)", c->d_model);
+    if (c->conv_kernel % 2 == 0) return mslam_error("config: conv_kernel = %d must be odd", c->conv_kernel);
+    if (c->causal_conv != 0 && c->causal_conv != 1)
+        return mslam_error("config: causal_conv = %d must be 0 or 1", c->causal_conv);
+    return 0;
+}
+
+typedef struct {
+    mslam_param_table *t;
+    int cap;
+    int failed;
+} table_builder;
+
+static void add(table_builder *b, float **slot, int ndim, const int *shape, const char *fmt, ...)
+    MSLAM_PRINTF(5, 6);
+
+#include <stdarg.h>
+static void add(table_builder *b, float **slot, int ndim, const int *shape, const char *fmt, ...) {
+    if (b->failed) return;
+    if (b->t->n == b->cap) {
+        int cap = b->cap ? b->cap * 2 : 64;
+        mslam_param_entry *e = realloc(b->t->entries, (size_t)cap * sizeof *e);
+        if (!e) {
+            b->failed = 1;
+            mslam_error("out of memory building the parameter table");
+            return;
+        }
+        b->t->entries = e;
+        b->cap = cap;
+    }
+    mslam_param_entry *e = &b->t->entries[b->t->n++];
+    memset(e, 0, sizeof *e);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->name, sizeof e->name, fmt, ap);
+    va_end(ap);
+    e->ndim = ndim;
+    e->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        e->shape[i] = shape[i];
+        e->numel *= (size_t)shape[i];
+    }
+    e->offset = b->t->total;
+    e->slot = slot;
+    b->t->total += e->numel;
+}
+
+#define ADD(slot, ...) add(b, &(slot), sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__},
+#define P1(slot, n0, ...) ADD(slot, n0) __VA_ARGS__)
+#define P2(slot, n0, n1, ...) ADD(slot, n0, n1) __VA_ARGS__)
+
+static void add_layer(table_builder *b, conformer_layer_params *l, const char *prefix, int i,
+                      const struct mslam_model_config *c) {
+    int d = c->d_model, f = c->d_ff, H = c->n_heads, e = c->d_model / c->n_heads, k = c->conv_kernel;
+    P1(l->ffn1_ln_w, d, "%s.%d.ffn1.ln.weight", prefix, i);
+    P1(l->ffn1_ln_b, d, "%s.%d.ffn1.ln.bias", prefix, i);
+    P2(l->ffn1_w1, f, d, "%s.%d.ffn1.linear1.weight", prefix, i);
+    P1(l->ffn1_b1, f, "%s.%d.ffn1.linear1.bias", prefix, i);
+    P2(l->ffn1_w2, d, f, "%s.%d.ffn1.linear2.weight", prefix, i);
+    P1(l->ffn1_b2, d, "%s.%d.ffn1.linear2.bias", prefix, i);
+    P1(l->attn_ln_w, d, "%s.%d.attn.ln.weight", prefix, i);
+    P1(l->attn_ln_b, d, "%s.%d.attn.ln.bias", prefix, i);
+    P2(l->attn_wq, d, d, "%s.%d.attn.q.weight", prefix, i);
+    P1(l->attn_bq, d, "%s.%d.attn.q.bias", prefix, i);
+    P2(l->attn_wk, d, d, "%s.%d.attn.k.weight", prefix, i);
+    P1(l->attn_bk, d, "%s.%d.attn.k.bias", prefix, i);
+    P2(l->attn_wv, d, d, "%s.%d.attn.v.weight", prefix, i);
+    P1(l->attn_bv, d, "%s.%d.attn.v.bias", prefix, i);
+    P2(l->attn_wpos, d, d, "%s.%d.attn.pos.weight", prefix, i);
+    P2(l->attn_pos_u, H, e, "%s.%d.attn.pos_bias_u", prefix, i);
+    P2(l->attn_pos_v, H, e, "%s.%d.attn.pos_bias_v", prefix, i);
+    P2(l->attn_wo, d, d, "%s.%d.attn.out.weight", prefix, i);
+    P1(l->attn_bo, d, "%s.%d.attn.out.bias", prefix, i);
+    P1(l->conv_ln_w, d, "%s.%d.conv.ln.weight", prefix, i);
+    P1(l->conv_ln_b, d, "%s.%d.conv.ln.bias", prefix, i);
+    P2(l->conv_pw1_w, 2 * d, d, "%s.%d.conv.pw1.weight", prefix, i);
+    P1(l->conv_pw1_b, 2 * d, "%s.%d.conv.pw1.bias", prefix, i);
+    P2(l->conv_dw_w, d, k, "%s.%d.conv.dw.weight", prefix, i);
+    P1(l->conv_dw_b, d, "%s.%d.conv.dw.bias", prefix, i);
+    P1(l->conv_norm_w, d, "%s.%d.conv.norm.weight", prefix, i);
+    P1(l->conv_norm_b, d, "%s.%d.conv.norm.bias", prefix, i);
+    P2(l->conv_pw2_w, d, d, "%s.%d.conv.pw2.weight", prefix, i);
+    P1(l->conv_pw2_b, d, "%s.%d.conv.pw2.bias", prefix, i);
+    P1(l->ffn2_ln_w, d, "%s.%d.ffn2.ln.weight", prefix, i);
+    P1(l->ffn2_ln_b, d, "%s.%d.ffn2.ln.bias", prefix, i);
+    P2(l->ffn2_w1, f, d, "%s.%d.ffn2.linear1.weight", prefix, i);
+    P1(l->ffn2_b1, f, "%s.%d.ffn2.linear1.bias", prefix, i);
+    P2(l->ffn2_w2, d, f, "%s.%d.ffn2.linear2.weight", prefix, i);
+    P1(l->ffn2_b2, d, "%s.%d.ffn2.linear2.bias", prefix, i);
+    P1(l->out_ln_w, d, "%s.%d.ln_out.weight", prefix, i);
+    P1(l->out_ln_b, d, "%s.%d.ln_out.bias", prefix, i);
+}
+
+int mslam_param_table_build(mslam_param_table *table, const struct mslam_model_config *c,
+                            mslam_params *params) {
+    memset(table, 0, sizeof *table);
+    if (mslam_config_check(c)) return -1;
+    table_builder builder = {table, 0, 0}, *b = &builder;
+    int d = c->d_model, C = c->sub_channels, F2 = mslam_subsampled_mels(c->n_mels);
+    P1(params->mel_mean, c->n_mels, "frontend.mel_mean");
+    P1(params->mel_std, c->n_mels, "frontend.mel_std");
+    ADD(params->sub_conv1_w, C, 1, 3, 3) "subsampler.conv1.weight");
+    P1(params->sub_conv1_b, C, "subsampler.conv1.bias");
+    ADD(params->sub_conv2_w, C, C, 3, 3) "subsampler.conv2.weight");
+    P1(params->sub_conv2_b, C, "subsampler.conv2.bias");
+    P2(params->sub_out_w, d, C * F2, "subsampler.out.weight");
+    P1(params->sub_out_b, d, "subsampler.out.bias");
+    P2(params->text_embed, c->vocab_size, d, "text.embed.weight");
+    P1(params->text_ln_w, d, "text.ln.weight");
+    P1(params->text_ln_b, d, "text.ln.bias");
+    for (int i = 0; i < c->n_speech_layers; i++) add_layer(b, &params->speech[i], "speech_layers", i, c);
+    for (int i = 0; i < c->n_shared_layers; i++) add_layer(b, &params->shared[i], "shared_layers", i, c);
+    if (builder.failed) {
+        mslam_param_table_free(table);
+        return -1;
+    }
+    return 0;
+}
+
+void mslam_param_table_free(mslam_param_table *table) {
+    free(table->entries);
+    memset(table, 0, sizeof *table);
+}
+
+void mslam_params_bind(const mslam_param_table *table, float *block) {
+    for (int i = 0; i < table->n; i++) *table->entries[i].slot = block + table->entries[i].offset;
+}

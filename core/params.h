@@ -1,0 +1,80 @@
+/* Parameter layout: the one place that names every tensor of a model.
+ *
+ * All parameters live in one float block in the order of the parameter table; gradients and
+ * optimizer moments are blocks of the same size that line up element for element (llm.c), so
+ * the optimizer is one flat loop. mslam_params_bind points the named slots at a block. */
+#ifndef MSLAM_PARAMS_H
+#define MSLAM_PARAMS_H
+
+#include "mslam.h"
+
+#include <stddef.h>
+
+#define MSLAM_MAX_LAYERS 64
+#define MSLAM_PARAM_NAME_MAX 64
+
+/* Conformer block; shapes with d = d_model, f = d_ff, H = n_heads, e = d/H, k = conv_kernel. */
+typedef struct {
+    float *ffn1_ln_w, *ffn1_ln_b;  /* (d) */
+    float *ffn1_w1, *ffn1_b1;      /* (f, d), (f) */
+    float *ffn1_w2, *ffn1_b2;      /* (d, f), (d) */
+    float *attn_ln_w, *attn_ln_b;  /* (d) */
+    float *attn_wq, *attn_bq;      /* (d, d), (d) */
+    float *attn_wk, *attn_bk;      /* (d, d), (d) */
+    float *attn_wv, *attn_bv;      /* (d, d), (d) */
+    float *attn_wpos;              /* (d, d), no bias */
+    float *attn_pos_u, *attn_pos_v; /* (H, e) */
+    float *attn_wo, *attn_bo;      /* (d, d), (d) */
+    float *conv_ln_w, *conv_ln_b;  /* (d) */
+    float *conv_pw1_w, *conv_pw1_b; /* (2d, d), (2d) */
+    float *conv_dw_w, *conv_dw_b;  /* (d, k), (d) */
+    float *conv_norm_w, *conv_norm_b; /* (d) LayerNorm inside the conv module */
+    float *conv_pw2_w, *conv_pw2_b; /* (d, d), (d) */
+    float *ffn2_ln_w, *ffn2_ln_b;
+    float *ffn2_w1, *ffn2_b1;
+    float *ffn2_w2, *ffn2_b2;
+    float *out_ln_w, *out_ln_b;    /* (d) */
+} conformer_layer_params;
+
+typedef struct {
+    float *mel_mean, *mel_std;     /* (n_mels) feature normalisation */
+    float *sub_conv1_w, *sub_conv1_b; /* (C, 1, 3, 3), (C) */
+    float *sub_conv2_w, *sub_conv2_b; /* (C, C, 3, 3), (C) */
+    float *sub_out_w, *sub_out_b;  /* (d, C * F2), (d); F2 = mslam_subsampled_mels(n_mels) */
+    float *text_embed;             /* (V, d) */
+    float *text_ln_w, *text_ln_b;  /* (d) */
+    conformer_layer_params speech[MSLAM_MAX_LAYERS];
+    conformer_layer_params shared[MSLAM_MAX_LAYERS];
+} mslam_params;
+
+typedef struct {
+    char name[MSLAM_PARAM_NAME_MAX]; /* safetensors name, e.g. "shared_layers.0.attn.q.weight" */
+    int ndim;
+    int shape[4];
+    size_t numel;
+    size_t offset; /* in floats from the start of the block */
+    float **slot;  /* where mslam_params_bind stores the pointer */
+} mslam_param_entry;
+
+typedef struct {
+    mslam_param_entry *entries;
+    int n;
+    size_t total; /* floats in the block */
+} mslam_param_table;
+
+/* Checks the config (positive sizes, d % H == 0, even d, odd kernel, layer counts within
+ * MSLAM_MAX_LAYERS, n_mels large enough) and fills table with slots inside params.
+ * Returns 0, or -1 with mslam_last_error naming the field. table->entries is malloc'd. */
+int mslam_param_table_build(mslam_param_table *table, const struct mslam_model_config *cfg,
+                            mslam_params *params);
+void mslam_param_table_free(mslam_param_table *table);
+/* Points every slot at block + entry offset. */
+void mslam_params_bind(const mslam_param_table *table, float *block);
+/* Validates a config alone (the same checks as the table builder). */
+int mslam_config_check(const struct mslam_model_config *cfg);
+/* Mel bins after the two stride-2 valid convs. */
+int mslam_subsampled_mels(int n_mels);
+/* Encoder frames from mel frames (4x valid-conv subsampling); 0 when too short. */
+int mslam_subsampled_frames(int n_mel_frames);
+
+#endif

@@ -1,0 +1,182 @@
+/* Audio frontend against the PyTorch reference (tests/reference/fixtures/logmel.safetensors,
+ * written by make_fixtures.py: torch rfft + torchaudio HTK filterbank in float64).
+ *
+ * Metric: max over elements of |c - ref| / max(|ref|, 1) on the log-mel, i.e. relative error
+ * for |log-mel| > 1 and absolute error in log units (= relative error of the mel power) near
+ * zero. Bound 1e-4. */
+#include "frontend.h"
+#include "mslam.h"
+#include "safetensors.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOGMEL_TOL 1e-4
+#define N_MELS 80
+
+static void quiet_log(enum mslam_log_level level, const char *message, void *user_data) {
+    (void)level, (void)message, (void)user_data;
+}
+
+/* Reads a float tensor of exactly the given shape (ndim dims) into a malloc'd buffer. */
+static float *read_f32(const st_file *f, const char *name, int ndim, const int64_t *shape) {
+    const st_tensor *t = st_find(f, name);
+    if (!t) {
+        CHECK(0, "fixture has no tensor %s", name);
+        return NULL;
+    }
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        if (shape[i] >= 0 && t->shape[i] != shape[i]) ok = 0;
+    if (!ok) {
+        CHECK(0, "tensor %s has an unexpected shape", name);
+        return NULL;
+    }
+    float *out = malloc((t->numel ? t->numel : 1) * sizeof *out);
+    if (!out || st_read_f32(f, t, out)) {
+        CHECK(0, "cannot read %s: %s", name, mslam_last_error());
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void test_frame_count(void) {
+    static const struct {
+        size_t samples;
+        int frames;
+    } cases[] = {{0, 0}, {1, 0}, {399, 0}, {400, 1}, {559, 1}, {560, 2}, {561, 2}, {720, 3}, {16000, 98}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = mslam_frontend_n_frames(cases[i].samples);
+        CHECK(n == cases[i].frames, "n_frames(%zu) = %d, expected %d", cases[i].samples, n, cases[i].frames);
+    }
+}
+
+static void test_init(void) {
+    mslam_frontend fe;
+    mslam_log_set(quiet_log, NULL);
+    CHECK(mslam_frontend_init(&fe, 0) == -1, "n_mels = 0 accepted");
+    CHECK(strstr(mslam_last_error(), "n_mels") != NULL, "error does not name n_mels: '%s'", mslam_last_error());
+    CHECK(fe.window == NULL && fe.dft == NULL && fe.fbank == NULL, "failed init left tables behind");
+    CHECK(mslam_frontend_init(&fe, -5) == -1, "n_mels = -5 accepted");
+    CHECK(mslam_frontend_init(&fe, 1 << 20) == -1, "n_mels = 2^20 accepted");
+    mslam_log_set(NULL, NULL);
+
+    CHECK(mslam_frontend_init(&fe, N_MELS) == 0, "init(80) failed: %s", mslam_last_error());
+    /* Periodic Hann: w[0] = 0, w[200] = 1 and w[n] = w[400 - n]; a symmetric 400-point window
+     * would have w[399] = 0 instead. */
+    CHECK(fe.window[0] == 0.0f && fabsf(fe.window[200] - 1.0f) < 1e-7f, "window ends/peak wrong");
+    int symmetric = 1;
+    for (int n = 1; n < MSLAM_WIN_LENGTH; n++)
+        if (fabsf(fe.window[n] - fe.window[MSLAM_WIN_LENGTH - n]) > 1e-6f) symmetric = 0;
+    CHECK(symmetric && fe.window[399] > 1e-5f, "window is not the periodic Hann");
+    /* Every filter has weight (no empty band at 80 mels), and no weight exceeds the peak 1. */
+    int empty = 0, over = 0;
+    for (int m = 0; m < N_MELS; m++) {
+        float sum = 0;
+        for (int k = 0; k < MSLAM_N_FREQS; k++) {
+            float w = fe.fbank[(size_t)k * N_MELS + m];
+            sum += w;
+            if (w < 0 || w > 1.0f + 1e-6f) over++;
+        }
+        if (!(sum > 0)) empty++;
+    }
+    CHECK(empty == 0 && over == 0, "filterbank: %d empty filters, %d weights outside [0, 1]", empty, over);
+    mslam_frontend_free(&fe);
+}
+
+/* Computes n frames starting at frame `first` from an exact-size copy of the samples they need,
+ * so that a read past the last frame shows up under a sanitizer. */
+static float *logmel_range(const mslam_frontend *fe, const float *pcm, int first, int n) {
+    size_t need = MSLAM_WIN_LENGTH + (size_t)MSLAM_HOP_LENGTH * (n - 1);
+    float *samples = malloc(need * sizeof *samples);
+    float *scratch = malloc(mslam_frontend_scratch_size(n) * sizeof *scratch);
+    float *mel = malloc((size_t)n * N_MELS * sizeof *mel);
+    if (!samples || !scratch || !mel) {
+        CHECK(0, "out of memory");
+        free(samples), free(scratch), free(mel);
+        return NULL;
+    }
+    memcpy(samples, pcm + (size_t)first * MSLAM_HOP_LENGTH, need * sizeof *samples);
+    mslam_logmel(fe, samples, n, mel, scratch);
+    free(samples);
+    free(scratch);
+    return mel;
+}
+
+static void test_fixture(void) {
+    st_file f;
+    if (st_open(&f, test_data_path("reference/fixtures/logmel.safetensors"))) {
+        CHECK(0, "cannot open the logmel fixture: %s", mslam_last_error());
+        return;
+    }
+    const st_tensor *tp = st_find(&f, "pcm");
+    CHECK(tp && tp->ndim == 1, "fixture: pcm missing or not 1-D");
+    if (!tp || tp->ndim != 1) {
+        st_close(&f);
+        return;
+    }
+    size_t n_samples = tp->numel;
+    int n_frames = mslam_frontend_n_frames(n_samples);
+    float *pcm = read_f32(&f, "pcm", 1, (int64_t[]){(int64_t)n_samples});
+    float *ref = read_f32(&f, "logmel", 2, (int64_t[]){-1, N_MELS});
+    const st_tensor *tl = st_find(&f, "logmel");
+    CHECK(tl && tl->shape[0] == n_frames, "frame count %d differs from the reference's %lld", n_frames,
+          tl ? (long long)tl->shape[0] : -1LL);
+    mslam_frontend fe;
+    if (!pcm || !ref || !tl || tl->shape[0] != n_frames || mslam_frontend_init(&fe, N_MELS)) {
+        CHECK(pcm && ref, "fixture tensors missing");
+        free(pcm), free(ref);
+        st_close(&f);
+        return;
+    }
+
+    float *mel = logmel_range(&fe, pcm, 0, n_frames);
+    size_t n = (size_t)n_frames * N_MELS;
+    double err = mel ? test_max_rel_err(mel, ref, n, 1.0f) : INFINITY;
+    printf("  logmel: %d frames x %d mels, max err (rel, floor 1) = %.3e\n", n_frames, N_MELS, err);
+    CHECK(err <= LOGMEL_TOL, "logmel differs from the reference: %.3e > %.1e", err, LOGMEL_TOL);
+
+    /* Streaming: frames [a, b) computed from the samples at offset 160 a equal those rows of the
+     * whole; also one frame alone and the last frames up to the end of the buffer. */
+    static const int ranges[][2] = {{13, 40}, {0, 1}, {37, 38}, {50, 71}};
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0] && mel; r++) {
+        int a = ranges[r][0], b = ranges[r][1];
+        float *part = logmel_range(&fe, pcm, a, b - a);
+        if (!part) break;
+        double e_whole = test_max_rel_err(part, mel + (size_t)a * N_MELS, (size_t)(b - a) * N_MELS, 1.0f);
+        double e_ref = test_max_rel_err(part, ref + (size_t)a * N_MELS, (size_t)(b - a) * N_MELS, 1.0f);
+        /* Not bit-identical: BLAS picks other kernels for other M (one row: ~1.5e-6 apart). */
+        CHECK(e_whole <= 1e-5, "frames [%d, %d) differ from the whole: %.3e", a, b, e_whole);
+        CHECK(e_ref <= LOGMEL_TOL, "frames [%d, %d) differ from the reference: %.3e", a, b, e_ref);
+        free(part);
+    }
+
+    /* Silence hits the floor: log(1e-10) exactly, not -inf or NaN. */
+    float zeros[MSLAM_WIN_LENGTH] = {0};
+    float scratch_buf[MSLAM_WIN_LENGTH + 2 * MSLAM_N_FREQS], silent[N_MELS];
+    CHECK(mslam_frontend_scratch_size(1) <= sizeof scratch_buf / sizeof scratch_buf[0],
+          "scratch size for one frame is %zu floats", mslam_frontend_scratch_size(1));
+    if (mslam_frontend_scratch_size(1) <= sizeof scratch_buf / sizeof scratch_buf[0]) {
+        mslam_logmel(&fe, zeros, 1, silent, scratch_buf);
+        int floor_ok = 1;
+        for (int m = 0; m < N_MELS; m++)
+            if (fabsf(silent[m] - logf(1e-10f)) > 1e-5f) floor_ok = 0;
+        CHECK(floor_ok, "silence does not give log(1e-10) in every band");
+    }
+
+    free(mel);
+    free(pcm);
+    free(ref);
+    mslam_frontend_free(&fe);
+    st_close(&f);
+}
+
+int main(void) {
+    test_frame_count();
+    test_init();
+    test_fixture();
+    return test_result("frontend");
+}

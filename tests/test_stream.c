@@ -1,0 +1,148 @@
+/* Streaming: chunk-by-chunk frames equal a whole-utterance forward under the same chunk mask,
+ * for many push sizes, after reset, and with bounded and unbounded left context. */
+#include "model.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *vocab[] = {"<blank>", "<unk>", " ", "a", "b"};
+static const char *langs[] = {"en"};
+
+static mslam_model *small_model(int causal) {
+    struct mslam_model_config cfg = {.n_mels = 80, .d_model = 16, .n_heads = 2, .d_ff = 24, .conv_kernel = 5,
+                                     .sub_channels = 3, .n_speech_layers = 2, .n_shared_layers = 1,
+                                     .vocab_size = 5, .n_langs = 1, .causal_conv = causal};
+    mslam_model *m = mslam_model_new(&cfg, vocab, langs);
+    if (!m) return NULL;
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 21);
+    for (int i = 0; i < m->table.n; i++) {
+        const mslam_param_entry *e = &m->table.entries[i];
+        for (size_t j = 0; j < e->numel; j++) {
+            float *x = m->block + e->offset + j;
+            if (!strcmp(e->name, "frontend.mel_mean")) *x = -6.0f;
+            else if (!strcmp(e->name, "frontend.mel_std")) *x = 3.0f;
+            else if (strstr(e->name, ".weight") && (strstr(e->name, "ln") || strstr(e->name, "norm")))
+                *x = 1.0f + 0.1f * mslam_rng_normal(&rng);
+            else *x = 0.25f * mslam_rng_normal(&rng);
+        }
+    }
+    return m;
+}
+
+/* A vowel-like test signal: harmonics of a gliding pitch plus noise. */
+static float *test_audio(size_t n) {
+    float *pcm = malloc(n * sizeof(float));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 4);
+    double phase = 0;
+    for (size_t i = 0; i < n; i++) {
+        double f0 = 120 + 60 * sin(2 * M_PI * 0.7 * i / 16000.0);
+        phase += 2 * M_PI * f0 / 16000.0;
+        double s = 0;
+        for (int h = 1; h <= 8; h++) s += sin(h * phase) / h;
+        pcm[i] = (float)(0.2 * s + 0.02 * mslam_rng_normal(&rng));
+    }
+    return pcm;
+}
+
+static double stream_vs_offline(mslam_model *m, const float *pcm, size_t n, int chunk, int left,
+                                const size_t *push_sizes, int n_push_sizes, mslam_stream *reuse) {
+    struct mslam_encode_params ep = mslam_encode_default_params();
+    ep.chunk_frames = chunk;
+    ep.left_chunks = left;
+    int n_ref = 0;
+    float *ref = mslam_encode_pcm(m, pcm, n, &ep, &n_ref);
+    CHECK(ref != NULL, "offline: %s", mslam_last_error());
+    struct mslam_stream_params sp = mslam_stream_default_params();
+    sp.chunk_frames = chunk;
+    sp.left_chunks = left;
+    mslam_stream *s = reuse ? reuse : mslam_stream_new(m, sp);
+    CHECK(s != NULL, "stream: %s", mslam_last_error());
+    if (!ref || !s) return INFINITY;
+    int d = m->cfg.d_model;
+    float *got = malloc(((size_t)n_ref + 1) * d * sizeof(float));
+    int n_got = 0;
+    size_t pos = 0;
+    for (int k = 0; pos < n; k++) {
+        size_t step = push_sizes[k % n_push_sizes];
+        if (step > n - pos) step = n - pos;
+        int ready = mslam_stream_push(s, pcm + pos, step);
+        CHECK(ready >= 0, "push: %s", mslam_last_error());
+        CHECK(ready % chunk == 0, "before the end only whole chunks are ready (%d)", ready);
+        pos += step;
+        if (n_got + ready > n_ref) break;
+        n_got += mslam_stream_read(s, got + (size_t)n_got * d, n_ref - n_got);
+    }
+    int ready = mslam_stream_finish(s);
+    CHECK(ready >= 0 && n_got + ready == n_ref, "stream gives %d + %d frames, offline %d", n_got, ready, n_ref);
+    if (n_got + ready <= n_ref) n_got += mslam_stream_read(s, got + (size_t)n_got * d, ready);
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)n_got * d; i++) worst = fmax(worst, fabs(got[i] - ref[i]));
+    if (!reuse) mslam_stream_free(s);
+    free(got);
+    mslam_free(ref);
+    return n_got == n_ref ? worst : INFINITY;
+}
+
+int main(void) {
+    mslam_set_threads(2);
+    mslam_model *m = small_model(1);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (!m) return test_result("stream");
+    size_t n = 16000 + 16000 / 3 + 77; /* 1.33 s: not a whole number of hops or chunks */
+    float *pcm = test_audio(n);
+
+    static const size_t one[] = {1}, odd[] = {7, 333, 1, 160, 999, 3}, hop[] = {160}, all[] = {1u << 30};
+    struct {
+        const char *name;
+        const size_t *sizes;
+        int n_sizes;
+    } pushes[] = {{"1 sample", one, 1}, {"odd sizes", odd, 6}, {"160 samples", hop, 1}, {"all at once", all, 1}};
+    int configs[][2] = {{4, 2}, {1, 0}, {3, -1}, {8, 1}};
+    for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+        for (size_t p = 0; p < sizeof pushes / sizeof pushes[0]; p++) {
+            if (p == 0 && c > 1) continue; /* 1-sample pushes are slow under sanitizers; two configs suffice */
+            double e = stream_vs_offline(m, pcm, n, configs[c][0], configs[c][1], pushes[p].sizes,
+                                         pushes[p].n_sizes, NULL);
+            printf("chunk %d left %2d, pushes of %-11s: max abs diff %.2e\n", configs[c][0], configs[c][1],
+                   pushes[p].name, e);
+            CHECK(e <= 1e-5, "chunk %d left %d %s: streaming differs from offline by %.2e", configs[c][0],
+                  configs[c][1], pushes[p].name, e);
+        }
+    }
+
+    /* a reset stream starts again at time 0 */
+    struct mslam_stream_params sp = mslam_stream_default_params();
+    sp.chunk_frames = 4;
+    sp.left_chunks = 2;
+    mslam_stream *s = mslam_stream_new(m, sp);
+    CHECK(s != NULL, "stream: %s", mslam_last_error());
+    if (s) {
+        CHECK(mslam_stream_push(s, pcm, n / 2) >= 0, "push");
+        mslam_stream_reset(s);
+        CHECK(mslam_stream_n_ready(s) == 0, "reset drops ready frames");
+        double e = stream_vs_offline(m, pcm, n, 4, 2, odd, 6, s);
+        printf("after reset: max abs diff %.2e\n", e);
+        CHECK(e <= 1e-5, "after reset the stream differs by %.2e", e);
+        float bad[3] = {0, INFINITY, 0};
+        CHECK(mslam_stream_push(s, bad, 3) < 0 && strstr(mslam_last_error(), "sample 1"),
+              "an infinite sample is an error: %s", mslam_last_error());
+        mslam_stream_free(s);
+    }
+
+    /* bad parameters and models that cannot stream */
+    sp.chunk_frames = 0;
+    CHECK(mslam_stream_new(m, sp) == NULL && strstr(mslam_last_error(), "chunk_frames"), "chunk 0: %s",
+          mslam_last_error());
+    mslam_model *sym = small_model(0);
+    sp.chunk_frames = 4;
+    CHECK(sym && mslam_stream_new(sym, sp) == NULL && strstr(mslam_last_error(), "causal"),
+          "non-causal model: %s", mslam_last_error());
+    mslam_model_free(sym);
+    free(pcm);
+    mslam_model_free(m);
+    return test_result("stream");
+}

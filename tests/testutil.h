@@ -1,0 +1,52 @@
+/* Helpers shared by the C tests: fixtures, comparisons, finite-difference gradient checks. */
+#ifndef MSLAM_TESTUTIL_H
+#define MSLAM_TESTUTIL_H
+
+#include "ops.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+extern int test_failures;
+
+/* Records a failure (and prints where) when cond is false; the test goes on. */
+#define CHECK(cond, ...)                                                                       \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                              \
+            fprintf(stderr, __VA_ARGS__);                                                      \
+            fputc('\n', stderr);                                                               \
+            test_failures++;                                                                   \
+        }                                                                                      \
+    } while (0)
+
+/* Exit status for main: 0 when no CHECK failed. */
+int test_result(const char *name);
+
+/* Path of a file under tests/ (MSLAM_TEST_DATA, set by meson). Static buffer. */
+const char *test_data_path(const char *relative);
+
+void test_fill_uniform(float *x, size_t n, float lo, float hi, mslam_rng *rng);
+/* sum (a - ref)^2 / sum ref^2 (0 when both are zero). */
+double test_nmse(const float *a, const float *ref, size_t n);
+/* max |a - ref| / max(|ref|, floor). */
+double test_max_rel_err(const float *a, const float *ref, size_t n, float floor);
+
+/* Loss of the current state: the check calls it after perturbing one element of x. */
+typedef double (*test_loss_fn)(void *ctx);
+
+/* Central differences of loss with respect to x (n elements; at most max_checks of them, spread
+ * evenly, when max_checks < n), compared with analytic. Returns the NMSE of analytic against the
+ * numeric gradient over the checked elements and prints one line with name and figures. */
+double test_grad_check(const char *name, test_loss_fn loss, void *ctx, float *x,
+                       const float *analytic, size_t n, float eps, size_t max_checks);
+
+/* Identifies the piecewise-linear region of the current state (e.g. a hash of ReLU signs). */
+typedef unsigned long long (*test_region_fn)(void *ctx);
+
+/* As test_grad_check, but an element whose +eps and -eps evaluations fall in different regions
+ * (the difference straddles a kink, where finite differences are meaningless) is skipped. */
+double test_grad_check_regions(const char *name, test_loss_fn loss, test_region_fn region, void *ctx,
+                               float *x, const float *analytic, size_t n, float eps, size_t max_checks);
+
+#endif
