@@ -5,8 +5,8 @@ with mslam's own benchmarks (a baseline, not a parity test).
 torchaudio.models.Conformer(input_dim=144, num_heads=4, ffn_dim=576, num_layers=16,
 depthwise_conv_kernel_size=31) on a batch of 8 x 250 frames: 8 x 10 s of audio at 25 encoder
 frames per second. Only the Conformer layers are timed (no frontend or subsampler), and
-torchaudio's layers use absolute-position attention and BatchNorm, so the FLOPs are close to
-mslam's but not equal.
+torchaudio's layers use plain multi-head attention (no relative-position term) and BatchNorm
+in the conv module, so the FLOPs are close to mslam's but not equal.
 
 Run with Debian's Python (python3-torch, python3-torchaudio):
 

@@ -16,10 +16,7 @@
  * Other metadata keys are ignored, so tools may record provenance there.
  * Tensors: exactly those of the parameter table built from the config (params.c), by name and
  * shape. The dtype is F32 (what mslam_model_save writes, in table order), F16, BF16 or F64;
- * the loader converts to one owned fp32 block. Every value must be finite.
- *
- * A name repeated inside the "config" object keeps its last value (json-c's behaviour);
- * repeated names in the safetensors header itself are refused by the reader. */
+ * the loader converts to one owned fp32 block. Every value must be finite. */
 #include "model.h"
 
 #include "common.h"
@@ -37,10 +34,11 @@ static const struct {
     const char *name;
     size_t offset;
 } config_fields[] = {
-#define FIELD(f) {#f, offsetof(struct mslam_model_config, f)}
-    FIELD(n_mels),          FIELD(d_model),    FIELD(n_heads),    FIELD(d_ff),
-    FIELD(conv_kernel),     FIELD(sub_channels), FIELD(n_speech_layers),
-    FIELD(n_shared_layers), FIELD(vocab_size), FIELD(n_langs),    FIELD(causal_conv),
+#define FIELD(f)                                                                                   \
+    { #f, offsetof(struct mslam_model_config, f) }
+    FIELD(n_mels),      FIELD(d_model),      FIELD(n_heads),         FIELD(d_ff),
+    FIELD(conv_kernel), FIELD(sub_channels), FIELD(n_speech_layers), FIELD(n_shared_layers),
+    FIELD(vocab_size),  FIELD(n_langs),      FIELD(causal_conv),
 #undef FIELD
 };
 #define N_CONFIG_FIELDS ((int)(sizeof config_fields / sizeof config_fields[0]))
@@ -143,7 +141,8 @@ static int check_vocab(const char *const *vocab, int n, const char *where) {
         if (!vocab[i]) return mslam_error("%s: vocab entry %d is NULL", where, i);
         if (!single_char(vocab[i], &cp) && !reserved_token(vocab[i]))
             return mslam_error("%s: vocab entry %d (\"%.40s\") is neither one UTF-8 character nor "
-                               "a reserved token like \"<blank>\"", where, i, vocab[i]);
+                               "a reserved token like \"<blank>\"",
+                               where, i, vocab[i]);
     }
     return check_unique(vocab, n, "vocab", where);
 }
@@ -153,7 +152,8 @@ static int check_langs(const char *const *langs, int n, const char *where) {
     for (int i = 0; i < n; i++) {
         if (!langs[i] || !*langs[i] || strlen(langs[i]) > 64 || !plain_ascii(langs[i], 0))
             return mslam_error("%s: langs entry %d is not a language code (1 to 64 printable "
-                               "ASCII characters without spaces)", where, i);
+                               "ASCII characters without spaces)",
+                               where, i);
     }
     return check_unique(langs, n, "langs", where);
 }
@@ -289,12 +289,20 @@ static struct json_object *meta_json(const st_file *f, const char *key, enum jso
 static int read_config(const st_file *f, struct mslam_model_config *cfg) {
     struct json_object *o = meta_json(f, "config", json_type_object);
     if (!o) return -1;
+    const char *text = st_meta_get(f, "config");
     int rc = 0;
     memset(cfg, 0, sizeof *cfg);
     for (int i = 0; i < N_CONFIG_FIELDS && !rc; i++) {
         struct json_object *v;
+        /* json-c keeps the last of a repeated name; the config holds only integers, so a
+         * second quoted occurrence of a field's name is a repeat. */
+        char quoted[40];
+        snprintf(quoted, sizeof quoted, "\"%s\"", config_fields[i].name);
+        const char *first = strstr(text, quoted);
         if (!json_object_object_get_ex(o, config_fields[i].name, &v)) {
             rc = mslam_error("%s: config has no field '%s'", f->path, config_fields[i].name);
+        } else if (first && strstr(first + 1, quoted)) {
+            rc = mslam_error("%s: config names field '%s' twice", f->path, config_fields[i].name);
         } else if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < INT_MIN ||
                    json_object_get_int64(v) > INT_MAX) {
             rc = mslam_error("%s: config field '%s' is not an integer", f->path,
@@ -341,11 +349,14 @@ static int read_strings(const st_file *f, const char *key, int n, const char *co
 static void format_shape(char *buf, size_t size, const int64_t *shape, int ndim) {
     size_t used = (size_t)snprintf(buf, size, "[");
     for (int i = 0; i < ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+        used +=
+            (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (used < size) snprintf(buf + used, size - used, "]");
 }
 
-static int is_float_dtype(st_dtype d) { return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64; }
+static int is_float_dtype(st_dtype d) {
+    return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64;
+}
 
 /* Matches the file's tensors one to one with the table, then converts each into the block. */
 static int read_tensors(mslam_model *m, const st_file *f) {
@@ -395,8 +406,8 @@ static int read_tensors(mslam_model *m, const st_file *f) {
         }
         for (size_t k = 0; k < e->numel; k++) {
             if (!isfinite(dst[k])) {
-                rc = mslam_error("%s: tensor '%s': element %zu is %g, not a finite number",
-                                 f->path, e->name, k, (double)dst[k]);
+                rc = mslam_error("%s: tensor '%s': element %zu is %g, not a finite number", f->path,
+                                 e->name, k, (double)dst[k]);
                 break;
             }
         }
@@ -448,8 +459,8 @@ mslam_model *mslam_model_load(const char *path, struct mslam_model_params params
 
 /* JSON text of v, malloc'd; v is put. */
 static char *json_text(struct json_object *v) {
-    const char *s = v ? json_object_to_json_string_ext(
-                            v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+    const char *s = v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE)
                       : NULL;
     char *copy = s ? strdup(s) : NULL;
     json_object_put(v);
@@ -498,7 +509,9 @@ int mslam_model_save(const mslam_model *model, const char *path) {
     } else {
         for (int i = 0; i < tab->n; i++) {
             const mslam_param_entry *e = &tab->entries[i];
-            ts[i] = (st_write_tensor){.name = e->name, .dtype = ST_F32, .ndim = e->ndim,
+            ts[i] = (st_write_tensor){.name = e->name,
+                                      .dtype = ST_F32,
+                                      .ndim = e->ndim,
                                       .data = model->block + e->offset};
             for (int k = 0; k < e->ndim; k++) ts[i].shape[k] = e->shape[k];
         }

@@ -34,12 +34,32 @@ static int thread_id(void) {
 #endif
 }
 
+/* A float's bits as an int32 that orders like the float (negative values flipped), and back.
+ * Integer comparisons let GCC if-convert clamps that float comparisons under the default
+ * -ftrapping-math would leave as branches, which stops vectorisation. */
+static inline int32_t float_key(float x) {
+    int32_t b;
+    memcpy(&b, &x, sizeof b);
+    return b ^ ((b >> 31) & 0x7fffffff);
+}
+
+static inline float key_float(int32_t k) {
+    k ^= (k >> 31) & 0x7fffffff;
+    float x;
+    memcpy(&x, &k, sizeof x);
+    return x;
+}
+
 /* exp for softmax-like loops: Cephes' range reduction and polynomial (about 2 ulp on the clamped
  * range), written without calls or branches so that loops using it vectorise, which glibc's expf
- * does not at the default ISA level. Inputs below -87.3 give about 1e-38 instead of 0. */
+ * does not at the default ISA level. Inputs are clamped to [-87.3, 88.3] (so below that 1e-38
+ * comes out instead of 0, and NaN comes out finite). */
 static inline float exp_fast(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.3f ? 88.3f : x;
+    int32_t kx = float_key(x);
+    const int32_t lo = float_key(-87.3f), hi = float_key(88.3f);
+    kx = kx < lo ? lo : kx;
+    kx = kx > hi ? hi : kx;
+    x = key_float(kx);
     /* n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |x / ln 2| < 2^22) */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f;
@@ -58,6 +78,68 @@ static inline float exp_fast(float x) {
 }
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
+
+/* Row reductions keep LANES partial results: GCC vectorises that shape without -ffast-math,
+ * whereas one running sum fixes the order of the additions and stays scalar. */
+#define LANES 8
+
+static inline float lanes_total(const float *acc) {
+    float t = 0.0f;
+    for (int l = 0; l < LANES; l++) t += acc[l];
+    return t;
+}
+
+static inline float row_sum(const float *x, int n) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) acc[l] += x[j + l];
+    for (; j < n; j++) acc[0] += x[j];
+    return lanes_total(acc);
+}
+
+static inline float row_dot(const float *a, const float *b, int n) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) acc[l] += a[j + l] * b[j + l];
+    for (; j < n; j++) acc[0] += a[j] * b[j];
+    return lanes_total(acc);
+}
+
+/* max of x (n >= 1), compared as integer keys (see float_key); NaN wins, as with fmax chains */
+static inline float row_max(const float *x, int n) {
+    int32_t acc[LANES];
+    for (int l = 0; l < LANES; l++) acc[l] = float_key(-INFINITY);
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+            int32_t k = float_key(x[j + l]);
+            acc[l] = k > acc[l] ? k : acc[l];
+        }
+    for (; j < n; j++) {
+        int32_t k = float_key(x[j]);
+        acc[0] = k > acc[0] ? k : acc[0];
+    }
+    for (int l = 1; l < LANES; l++) acc[0] = acc[l] > acc[0] ? acc[l] : acc[0];
+    return key_float(acc[0]);
+}
+
+/* y = exp(scale (x - m)) (y may be x); returns sum(y) */
+static inline float exp_shift_sum(float *y, const float *x, int n, float scale, float m) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+            y[j + l] = exp_fast(scale * (x[j + l] - m));
+            acc[l] += y[j + l];
+        }
+    for (; j < n; j++) {
+        y[j] = exp_fast(scale * (x[j] - m));
+        acc[0] += y[j];
+    }
+    return lanes_total(acc);
+}
 
 /* ---- random numbers: xoroshiro128+ seeded through splitmix64 ---- */
 
@@ -122,11 +204,11 @@ static void sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alp
              * transposed) */
             for (int j = 0; j < N; j++) {
                 const float *b = B + (size_t)j * ldb;
-                float sum = 0.0f;
+                float sum;
                 if (!trans_a) {
-                    const float *a = A + (size_t)i * lda;
-                    for (int p = 0; p < K; p++) sum += a[p] * b[p];
+                    sum = row_dot(A + (size_t)i * lda, b, K);
                 } else {
+                    sum = 0.0f;
                     for (int p = 0; p < K; p++) sum += A[(size_t)p * lda + i] * b[p];
                 }
                 c[j] = beta == 0.0f ? alpha * sum : alpha * sum + beta * c[j];
@@ -216,13 +298,10 @@ void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *yi = y + (size_t)i * d;
-        float sum = 0.0f;
-        for (int c = 0; c < d; c++) sum += xi[c];
-        float m = sum / d;
-        float var = 0.0f;
-        for (int c = 0; c < d; c++) var += (xi[c] - m) * (xi[c] - m);
-        float rs = 1.0f / sqrtf(var / d + MSLAM_LN_EPS);
-        for (int c = 0; c < d; c++) yi[c] = (xi[c] - m) * rs * w[c] + b[c];
+        float m = row_sum(xi, d) / d;
+        for (int c = 0; c < d; c++) yi[c] = xi[c] - m;
+        float rs = 1.0f / sqrtf(row_dot(yi, yi, d) / d + MSLAM_LN_EPS);
+        for (int c = 0; c < d; c++) yi[c] = yi[c] * rs * w[c] + b[c];
         mean[i] = m;
         rstd[i] = rs;
     }
@@ -238,14 +317,21 @@ void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const 
             const float *xi = x + (size_t)i * d, *dyi = dy + (size_t)i * d;
             float *dxi = dx + (size_t)i * d;
             float m = mean[i], rs = rstd[i];
-            float sum_dn = 0.0f, sum_dn_norm = 0.0f;
-            for (int c = 0; c < d; c++) {
-                float dn = dyi[c] * w[c];
-                sum_dn += dn;
-                sum_dn_norm += dn * (xi[c] - m) * rs;
+            /* sums of dnorm and dnorm * norm, in lanes (see LANES) */
+            float acc_dn[LANES] = {0}, acc_dn_norm[LANES] = {0};
+            int c0 = 0;
+            for (; c0 + LANES <= d; c0 += LANES)
+                for (int l = 0; l < LANES; l++) {
+                    float dn = dyi[c0 + l] * w[c0 + l];
+                    acc_dn[l] += dn;
+                    acc_dn_norm[l] += dn * (xi[c0 + l] - m) * rs;
+                }
+            for (; c0 < d; c0++) {
+                float dn = dyi[c0] * w[c0];
+                acc_dn[0] += dn;
+                acc_dn_norm[0] += dn * (xi[c0] - m) * rs;
             }
-            sum_dn /= d;
-            sum_dn_norm /= d;
+            float sum_dn = lanes_total(acc_dn) / d, sum_dn_norm = lanes_total(acc_dn_norm) / d;
             for (int c = 0; c < d; c++) {
                 float norm = (xi[c] - m) * rs;
                 dxi[c] += rs * (dyi[c] * w[c] - sum_dn - norm * sum_dn_norm);
@@ -284,7 +370,8 @@ void relu_forward(float *y, const float *x, size_t n) {
 }
 
 void relu_backward(float *dx, const float *dy, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    /* y > 0 compared as integers so that the loop vectorises (see float_key) */
+    for (size_t i = 0; i < n; i++) dx[i] += float_key(y[i]) > 0 ? dy[i] : 0.0f;
 }
 
 void add_scaled(float *y, const float *a, const float *b, float scale, size_t n) {
@@ -373,10 +460,9 @@ void dwconv1d_backward(float *dx, float *dw, float *db, const float *dy, const f
                        const float *w, int B, int T_in, int T_out, int d, int k, int pad_left,
                        const int *lengths) {
     int n_cb = (d + DW_CB - 1) / DW_CB;
-    int big = (size_t)B * T_out * d * k >= OMP_MIN_WORK;
     if (dx) {
         /* each (item, channel block) owns its part of dx */
-        OMP(omp parallel for schedule(static) if (big))
+        OMP(omp parallel for schedule(static) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK))
         for (int task = 0; task < B * n_cb; task++) {
             int bi = task / n_cb, c0 = (task % n_cb) * DW_CB;
             int cw = d - c0 < DW_CB ? d - c0 : DW_CB;
@@ -402,25 +488,31 @@ void dwconv1d_backward(float *dx, float *dw, float *db, const float *dy, const f
         }
     }
     if (dw) {
-        /* each (channel block, tap) owns its dw entries; sums over all items and rows */
-        OMP(omp parallel for schedule(static) if (big))
-        for (int task = 0; task < n_cb * k; task++) {
-            int c0 = (task / k) * DW_CB, j = task % k;
-            int cw = d - c0 < DW_CB ? d - c0 : DW_CB;
-            float acc[DW_CB] = {0};
+        /* each (channel block, tap block) owns its dw entries and sums over all items and rows
+         * into a stack tile; blocks of DW_CB / 2 channels give more tasks than channel blocks */
+        const int cb = DW_CB / 2, n_cbw = (d + cb - 1) / cb, n_kb = (k + DW_KB - 1) / DW_KB;
+        OMP(omp parallel for schedule(dynamic, 1) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK))
+        for (int task = 0; task < n_cbw * n_kb; task++) {
+            int c0 = (task / n_kb) * cb, j0 = (task % n_kb) * DW_KB;
+            int cw = d - c0 < cb ? d - c0 : cb, j1 = j0 + DW_KB < k ? j0 + DW_KB : k;
+            float acc[DW_KB][DW_CB / 2] = {{0}};
             for (int bi = 0; bi < B; bi++) {
                 int len = dw_len(lengths, bi, T_in);
                 const float *dyb = dy + (size_t)bi * T_out * d + c0;
                 const float *xb = x + (size_t)bi * T_in * d + c0;
-                /* rows t whose tap j reads inside [0, len): 0 <= t - pad_left + j < len */
-                int t0 = pad_left - j > 0 ? pad_left - j : 0;
-                int t1 = len + pad_left - j < T_out ? len + pad_left - j : T_out;
-                for (int t = t0; t < t1; t++) {
-                    const float *dyt = dyb + (size_t)t * d, *xr = xb + (size_t)(t - pad_left + j) * d;
-                    for (int c = 0; c < cw; c++) acc[c] += dyt[c] * xr[c];
+                for (int t = 0; t < T_out; t++) {
+                    int lo, hi;
+                    dw_tap_range(t, pad_left, len, j0, j1, &lo, &hi);
+                    const float *dyt = dyb + (size_t)t * d;
+                    for (int j = lo; j < hi; j++) {
+                        const float *xr = xb + (size_t)(t - pad_left + j) * d;
+                        float *a = acc[j - j0];
+                        for (int c = 0; c < cw; c++) a[c] += dyt[c] * xr[c];
+                    }
                 }
             }
-            for (int c = 0; c < cw; c++) dw[(size_t)(c0 + c) * k + j] += acc[c];
+            for (int j = j0; j < j1; j++)
+                for (int c = 0; c < cw; c++) dw[(size_t)(c0 + c) * k + j] += acc[j - j0][c];
         }
     }
     if (db)
@@ -508,13 +600,7 @@ void softmax_forward(float *y, const float *x, int n, int d) {
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *yi = y + (size_t)i * d;
-        float m = -INFINITY, sum = 0.0f;
-        for (int c = 0; c < d; c++) m = xi[c] > m ? xi[c] : m;
-        for (int c = 0; c < d; c++) {
-            yi[c] = exp_fast(xi[c] - m);
-            sum += yi[c];
-        }
-        float inv = 1.0f / sum;
+        float inv = 1.0f / exp_shift_sum(yi, xi, d, 1.0f, row_max(xi, d));
         for (int c = 0; c < d; c++) yi[c] *= inv;
     }
 }
@@ -525,8 +611,7 @@ void softmax_backward(float *dx, const float *dy, const float *y, int n, int d) 
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * d, *dyi = dy + (size_t)i * d;
         float *dxi = dx + (size_t)i * d;
-        float dot = 0.0f;
-        for (int c = 0; c < d; c++) dot += dyi[c] * yi[c];
+        float dot = row_dot(dyi, yi, d);
         for (int c = 0; c < d; c++) dxi[c] += yi[c] * (dyi[c] - dot);
     }
 }
@@ -536,10 +621,9 @@ void log_softmax_forward(float *y, const float *x, int n, int d) {
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *yi = y + (size_t)i * d;
-        float m = -INFINITY, sum = 0.0f;
-        for (int c = 0; c < d; c++) m = xi[c] > m ? xi[c] : m;
-        for (int c = 0; c < d; c++) sum += exp_fast(xi[c] - m);
-        float lse = m + logf(sum);
+        /* y holds exp(x - m) until the last loop overwrites it */
+        float m = row_max(xi, d);
+        float lse = m + logf(exp_shift_sum(yi, xi, d, 1.0f, m));
         for (int c = 0; c < d; c++) yi[c] = xi[c] - lse;
     }
 }
@@ -550,8 +634,7 @@ void log_softmax_backward(float *dx, const float *dy, const float *y, int n, int
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * d, *dyi = dy + (size_t)i * d;
         float *dxi = dx + (size_t)i * d;
-        float sum = 0.0f;
-        for (int c = 0; c < d; c++) sum += dyi[c];
+        float sum = row_sum(dyi, d);
         for (int c = 0; c < d; c++) dxi[c] += dyi[c] - exp_fast(yi[c]) * sum;
     }
 }
@@ -604,13 +687,7 @@ static void masked_softmax_row(float *row, int Tk, float scale, int lo, int hi) 
         memset(row, 0, (size_t)Tk * sizeof *row);
         return;
     }
-    float m = -INFINITY, sum = 0.0f;
-    for (int j = lo; j < hi; j++) m = row[j] > m ? row[j] : m;
-    for (int j = lo; j < hi; j++) {
-        row[j] = exp_fast(scale * (row[j] - m));
-        sum += row[j];
-    }
-    float inv = 1.0f / sum;
+    float inv = 1.0f / exp_shift_sum(row + lo, row + lo, hi - lo, scale, row_max(row + lo, hi - lo));
     for (int j = lo; j < hi; j++) row[j] *= inv;
     for (int j = 0; j < lo; j++) row[j] = 0.0f;
     for (int j = hi; j < Tk; j++) row[j] = 0.0f;
@@ -652,6 +729,14 @@ size_t attn_scratch_size(int Tq, int Tk, int H, int dh) {
     return (size_t)max_threads() * attn_layout(Tq, Tk, H, dh, 0).total;
 }
 
+/* Team for n_tasks (item, head) tasks: no more threads than tasks, at least one, and never more
+ * than the scratch has slices for. */
+static int attn_team(int n_tasks) {
+    int team = max_threads();
+    team = n_tasks < team ? n_tasks : team;
+    return team > 1 ? team : 1;
+}
+
 /* dst (Tq, dh) = src (Tq, dh, row stride ld) + bias (dh) */
 static void add_bias_rows(float *dst, const float *src, int ld, const float *bias, int Tq, int dh) {
     for (int i = 0; i < Tq; i++)
@@ -681,7 +766,7 @@ static void attn_core_forward(float *out, float *probs, const float *q, const fl
     const int D = H * dh, R = Tq + Tk - 1;
     const float scale = 1.0f / sqrtf((float)dh);
     const attn_slice L = attn_layout(Tq, Tk, H, dh, p != NULL);
-    const int team = max_threads();
+    const int team = attn_team(B * H);
     const int saved = blas_serial_begin(team);
     OMP(omp parallel for schedule(dynamic, 1) num_threads(team))
     for (int bh = 0; bh < B * H; bh++) {
@@ -731,7 +816,7 @@ static void attn_core_backward(float *dq, float *dk, float *dv, float *dp, float
     const int D = H * dh, R = Tq + Tk - 1;
     const float scale = 1.0f / sqrtf((float)dh);
     const attn_slice L = attn_layout(Tq, Tk, H, dh, p != NULL);
-    const int team = max_threads();
+    const int team = attn_team(B * H);
     const size_t acc_n = ((size_t)R + 2) * D;
     const int need_g = dq || dk || (p && (dp || dpos_u || dpos_v));
     if (p)
@@ -755,8 +840,7 @@ static void attn_core_backward(float *dq, float *dk, float *dv, float *dp, float
         for (int i = 0; i < Tq; i++) {
             const float *pi = P + (size_t)i * Tk;
             float *gi = G + (size_t)i * Tk;
-            float dot = 0.0f;
-            for (int j = 0; j < Tk; j++) dot += pi[j] * gi[j];
+            float dot = row_dot(pi, gi, Tk);
             for (int j = 0; j < Tk; j++) gi[j] = scale * pi[j] * (gi[j] - dot);
         }
 
@@ -779,10 +863,12 @@ static void attn_core_backward(float *dq, float *dk, float *dv, float *dp, float
         }
         if (!(dq || dp || dpos_v)) continue;
         float *dpos = ws + L.pos;
-        memset(dpos, 0, (size_t)Tq * R * sizeof *dpos);
         for (int i = 0; i < Tq; i++) {
+            /* row i of dpos: G[i] reversed on columns [i, i + Tk), zero elsewhere */
             const float *gi = G + (size_t)i * Tk;
-            float *di = dpos + (size_t)i * R + (Tk - 1 + i);
+            float *row = dpos + (size_t)i * R, *di = row + (Tk - 1 + i);
+            memset(row, 0, (size_t)i * sizeof *row);
+            memset(row + i + Tk, 0, (size_t)(R - i - Tk) * sizeof *row);
             for (int j = 0; j < Tk; j++) di[-j] = gi[j];
         }
         if (dp) {

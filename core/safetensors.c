@@ -5,7 +5,9 @@
  * cover the data section exactly, without holes or overlaps, so no byte of a file is ignored.
  * json-c is more lenient than JSON in a few ways that matter here (single-quoted strings, a
  * "\u0000" cutting an object name short, a repeated name silently keeping the last value); a
- * scan of the raw header rejects those. */
+ * scan of the raw header rejects those.
+ * The map is read-only and private; a file truncated by someone else while it is open can
+ * still fault (SIGBUS), as with any mmap reader, so the model loader copies and unmaps early. */
 #include "safetensors.h"
 
 #include "common.h"
@@ -35,7 +37,7 @@ static const struct {
     size_t size;
 } dtype_info[] = {
     [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_I8] = {"I8", 1},
-    [ST_I32] = {"I32", 4}, [ST_I64] = {"I64", 8}, [ST_U8] = {"U8", 1},    [ST_F64] = {"F64", 8},
+    [ST_I32] = {"I32", 4}, [ST_I64] = {"I64", 8}, [ST_U8] = {"U8", 1},     [ST_F64] = {"F64", 8},
 };
 #define N_DTYPES ((int)(sizeof dtype_info / sizeof dtype_info[0]))
 
@@ -43,7 +45,9 @@ static int dtype_valid(st_dtype d) { return (int)d >= 0 && (int)d < N_DTYPES; }
 
 size_t st_dtype_size(st_dtype dtype) { return dtype_valid(dtype) ? dtype_info[dtype].size : 0; }
 
-const char *st_dtype_name(st_dtype dtype) { return dtype_valid(dtype) ? dtype_info[dtype].name : "?"; }
+const char *st_dtype_name(st_dtype dtype) {
+    return dtype_valid(dtype) ? dtype_info[dtype].name : "?";
+}
 
 /* ---- reader ---- */
 
@@ -63,7 +67,8 @@ typedef struct {
  * single-quoted string, a "\u0000" escape (json-c cuts names there). Counts the names of the
  * top-level object (*top, their spans with quotes in keys when non-NULL) and of all objects
  * (*total), to compare with what json-c kept. Returns 0 or -1. */
-static int scan_header(const char *path, const char *h, size_t n, long *top, long *total, span *keys) {
+static int scan_header(const char *path, const char *h, size_t n, long *top, long *total,
+                       span *keys) {
     char stack[64]; /* json-c refuses nesting deeper than 32 */
     int depth = 0, expect_key = 0;
     *top = *total = 0;
@@ -75,7 +80,8 @@ static int scan_header(const char *path, const char *h, size_t n, long *top, lon
                 if (h[i] != '\\') continue;
                 i++;
                 if (i + 4 < n && h[i] == 'u' && memcmp(h + i + 1, "0000", 4) == 0)
-                    return mslam_error("%s: header contains a NUL character (\\u0000) in a string", path);
+                    return mslam_error("%s: header contains a NUL character (\\u0000) in a string",
+                                       path);
             }
             if (expect_key) {
                 if (depth == 1) {
@@ -86,7 +92,8 @@ static int scan_header(const char *path, const char *h, size_t n, long *top, lon
                 expect_key = 0;
             }
         } else if (c == '\'') {
-            return mslam_error("%s: header is not valid JSON: single-quoted string at byte %zu", path, i);
+            return mslam_error("%s: header is not valid JSON: single-quoted string at byte %zu",
+                               path, i);
         } else if (c == '{' || c == '[') {
             if (depth == (int)sizeof stack) return mslam_error("%s: header nests too deeply", path);
             stack[depth++] = c;
@@ -189,14 +196,20 @@ static int parse_tensor(const char *path, const char *name, struct json_object *
         return mslam_error("%s: tensor '%s': entry is not a JSON object", path, name);
     struct json_object *dtype = NULL, *shape = NULL, *offsets = NULL;
     json_object_object_foreach(entry, key, val) {
-        if (strcmp(key, "dtype") == 0) dtype = val;
-        else if (strcmp(key, "shape") == 0) shape = val;
-        else if (strcmp(key, "data_offsets") == 0) offsets = val;
-        else return mslam_error("%s: tensor '%s': unknown field '%s'", path, name, key);
+        if (strcmp(key, "dtype") == 0)
+            dtype = val;
+        else if (strcmp(key, "shape") == 0)
+            shape = val;
+        else if (strcmp(key, "data_offsets") == 0)
+            offsets = val;
+        else
+            return mslam_error("%s: tensor '%s': unknown field '%s'", path, name, key);
     }
     if (!dtype || !shape || !offsets)
         return mslam_error("%s: tensor '%s': missing field '%s'", path, name,
-                           !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+                           !dtype   ? "dtype"
+                           : !shape ? "shape"
+                                    : "data_offsets");
 
     if (!json_object_is_type(dtype, json_type_string))
         return mslam_error("%s: tensor '%s': dtype is not a string", path, name);
@@ -234,20 +247,22 @@ static int parse_tensor(const char *path, const char *name, struct json_object *
         json_nonneg_int(json_object_array_get_idx(offsets, 0), &b) ||
         json_nonneg_int(json_object_array_get_idx(offsets, 1), &e))
         return mslam_error("%s: tensor '%s': data_offsets is not [begin, end] of non-negative "
-                           "integers", path, name);
+                           "integers",
+                           path, name);
     if (b > e)
-        return mslam_error("%s: tensor '%s': data_offsets [%lld, %lld] begin after end", path,
-                           name, (long long)b, (long long)e);
+        return mslam_error("%s: tensor '%s': data_offsets [%lld, %lld] begin after end", path, name,
+                           (long long)b, (long long)e);
     if ((uint64_t)e > data_size)
         return mslam_error("%s: tensor '%s': data_offsets [%lld, %lld] reach past the data "
-                           "section (%zu bytes; truncated file?)", path, name, (long long)b,
-                           (long long)e, data_size);
+                           "section (%zu bytes; truncated file?)",
+                           path, name, (long long)b, (long long)e, data_size);
     t->begin = (size_t)b;
     t->end = (size_t)e;
     if (t->end - t->begin != t->numel * esize)
         return mslam_error("%s: tensor '%s': data_offsets [%lld, %lld] hold %zu bytes, but "
-                           "dtype %s and shape give %zu", path, name, (long long)b, (long long)e,
-                           t->end - t->begin, dname, t->numel * esize);
+                           "dtype %s and shape give %zu",
+                           path, name, (long long)b, (long long)e, t->end - t->begin, dname,
+                           t->numel * esize);
     return 0;
 }
 
@@ -268,12 +283,14 @@ static int check_coverage(const char *path, const st_file *f) {
     for (int i = 0; i < f->n_tensors && !rc; i++) {
         const st_tensor *t = order[i];
         if (t->begin < pos)
-            rc = mslam_error("%s: tensor '%s': data_offsets [%zu, %zu] overlap tensor '%s' [%zu, %zu]",
-                             path, t->name, t->begin, t->end, order[i - 1]->name,
-                             order[i - 1]->begin, order[i - 1]->end);
+            rc = mslam_error(
+                "%s: tensor '%s': data_offsets [%zu, %zu] overlap tensor '%s' [%zu, %zu]", path,
+                t->name, t->begin, t->end, order[i - 1]->name, order[i - 1]->begin,
+                order[i - 1]->end);
         else if (t->begin > pos)
             rc = mslam_error("%s: bytes [%zu, %zu) of the data section belong to no tensor "
-                             "(before tensor '%s')", path, pos, t->begin, t->name);
+                             "(before tensor '%s')",
+                             path, pos, t->begin, t->name);
         pos = t->end;
     }
     if (!rc && pos != f->data_size)
@@ -295,7 +312,8 @@ static int parse_metadata(const char *path, struct json_object *obj, st_file *f)
         st_meta *m = &f->meta[f->n_meta++];
         m->key = strdup(key);
         m->value = strdup(json_object_get_string(val));
-        if (!m->key || !m->value) return mslam_error("%s: out of memory reading __metadata__", path);
+        if (!m->key || !m->value)
+            return mslam_error("%s: out of memory reading __metadata__", path);
     }
     return 0;
 }
@@ -345,7 +363,8 @@ out:
 int st_open(st_file *f, const char *path) {
     memset(f, 0, sizeof *f);
     if (!path) return mslam_error("st_open: path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given as the path must not hang the caller; it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return mslam_error("cannot open '%s': %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st)) {
@@ -359,8 +378,8 @@ int st_open(st_file *f, const char *path) {
     }
     if (st.st_size < 8) {
         close(fd);
-        return mslam_error("%s: file is %lld bytes, shorter than the 8-byte header length",
-                           path, (long long)st.st_size);
+        return mslam_error("%s: file is %lld bytes, shorter than the 8-byte header length", path,
+                           (long long)st.st_size);
     }
     size_t size = (size_t)st.st_size;
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -563,7 +582,8 @@ static struct json_object *build_header(const char *path, const st_write_tensor 
             goto fail;
         }
         if (!dtype_valid(t->dtype) || t->ndim < 0 || t->ndim > ST_MAX_DIMS) {
-            mslam_error("cannot write '%s': tensor '%s' has an invalid dtype or rank", path, t->name);
+            mslam_error("cannot write '%s': tensor '%s' has an invalid dtype or rank", path,
+                        t->name);
             goto fail;
         }
         size_t bytes = dtype_info[t->dtype].size;
@@ -580,7 +600,8 @@ static struct json_object *build_header(const char *path, const st_write_tensor 
         }
         if ((bytes && !t->data) || offset > SIZE_MAX - bytes || offset + bytes > INT64_MAX) {
             json_object_put(shape);
-            mslam_error("cannot write '%s': tensor '%s' has no data or is too large", path, t->name);
+            mslam_error("cannot write '%s': tensor '%s' has no data or is too large", path,
+                        t->name);
             goto fail;
         }
         struct json_object *entry = json_object_new_object(), *offs = json_object_new_array();

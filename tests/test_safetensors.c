@@ -30,11 +30,13 @@ static const char *tpath(const char *name) {
 
 /* The last error contains every non-NULL needle. */
 #define CHECK_ERROR(what, n1, n2, n3) check_error(__LINE__, what, n1, n2, n3)
-static void check_error(int line, const char *what, const char *n1, const char *n2, const char *n3) {
+static void check_error(int line, const char *what, const char *n1, const char *n2,
+                        const char *n3) {
     const char *msg = mslam_last_error(), *needles[] = {n1, n2, n3};
     for (int i = 0; i < 3; i++) {
         if (needles[i] && !strstr(msg, needles[i])) {
-            fprintf(stderr, "line %d: %s: error \"%s\" lacks \"%s\"\n", line, what, msg, needles[i]);
+            fprintf(stderr, "line %d: %s: error \"%s\" lacks \"%s\"\n", line, what, msg,
+                    needles[i]);
             test_failures++;
         }
     }
@@ -61,7 +63,8 @@ static void write_bytes(const char *path, const void *data, size_t n) {
 }
 
 /* A file from a header length field, header text and data. */
-static void write_raw(const char *path, uint64_t hlen, const char *header, const void *data, size_t n) {
+static void write_raw(const char *path, uint64_t hlen, const char *header, const void *data,
+                      size_t n) {
     size_t jlen = strlen(header);
     uint8_t *buf = malloc(8 + jlen + n + 1);
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(hlen >> (8 * i));
@@ -76,12 +79,20 @@ static void write_header(const char *path, const char *header, const void *data,
 }
 
 static struct mslam_model_config tiny_config(void) {
-    return (struct mslam_model_config){.n_mels = 80, .d_model = 8, .n_heads = 2, .d_ff = 16,
-                                       .conv_kernel = 3, .sub_channels = 2, .n_speech_layers = 1,
-                                       .n_shared_layers = 1, .vocab_size = 6, .n_langs = 3,
+    return (struct mslam_model_config){.n_mels = 80,
+                                       .d_model = 8,
+                                       .n_heads = 2,
+                                       .d_ff = 16,
+                                       .conv_kernel = 3,
+                                       .sub_channels = 2,
+                                       .n_speech_layers = 1,
+                                       .n_shared_layers = 1,
+                                       .vocab_size = 6,
+                                       .n_langs = 3,
                                        .causal_conv = 1};
 }
-static const char *const tiny_vocab[] = {"<blank>", "a", "\xc3\xa9", "\xe6\x97\xa5", "\xf0\x9f\x98\x80", "<unk>"};
+static const char *const tiny_vocab[] = {"<blank>",          "a",    "\xc3\xa9", "\xe6\x97\xa5",
+                                         "\xf0\x9f\x98\x80", "<unk>"};
 static const char *const tiny_langs[] = {"en", "fr", "cmn_hans_cn"};
 
 static mslam_model *tiny_model(uint64_t seed) {
@@ -124,21 +135,30 @@ static void test_model_round_trip(const char *good) {
         CHECK(mslam_model_vocab_token(l, 6) == NULL && mslam_model_vocab_token(l, -1) == NULL,
               "vocab_token out of range");
         CHECK(strcmp(mslam_model_lang(l, 2), "cmn_hans_cn") == 0, "lang(2)");
-        CHECK(mslam_model_lang(l, 3) == NULL && mslam_model_lang(l, -1) == NULL, "lang out of range");
+        CHECK(mslam_model_lang(l, 3) == NULL && mslam_model_lang(l, -1) == NULL,
+              "lang out of range");
 
         static const struct {
             const char *s;
             int id, len;
         } chars[] = {
-            {"a", 1, 1},           {"\xc3\xa9x", 2, 2},  {"\xe6\x97\xa5", 3, 3},
-            {"\xf0\x9f\x98\x80", 4, 4}, {"b", -1, 1},   {"<", -1, 1},
-            {"\xff", -1, 1},       {"\xc0\x80", -1, 1} /* overlong NUL */,
-            {"\xed\xa0\x80", -1, 1} /* surrogate */,     {"\xe6\x97", -1, 1} /* cut short */,
-            {"\xf4\x90\x80\x80", -1, 1} /* past U+10FFFF */, {"\x80", -1, 1},
+            {"a", 1, 1},
+            {"\xc3\xa9x", 2, 2},
+            {"\xe6\x97\xa5", 3, 3},
+            {"\xf0\x9f\x98\x80", 4, 4},
+            {"b", -1, 1},
+            {"<", -1, 1},
+            {"\xff", -1, 1},
+            {"\xc0\x80", -1, 1} /* overlong NUL */,
+            {"\xed\xa0\x80", -1, 1} /* surrogate */,
+            {"\xe6\x97", -1, 1} /* cut short */,
+            {"\xf4\x90\x80\x80", -1, 1} /* past U+10FFFF */,
+            {"\x80", -1, 1},
         };
         for (size_t i = 0; i < sizeof chars / sizeof chars[0]; i++) {
             int len = 0, id = mslam_model_char_id(l, chars[i].s, &len);
-            CHECK(id == chars[i].id && len == chars[i].len, "char_id case %zu: id %d len %d", i, id, len);
+            CHECK(id == chars[i].id && len == chars[i].len, "char_id case %zu: id %d len %d", i, id,
+                  len);
         }
         mslam_model_free(l);
     }
@@ -192,14 +212,10 @@ static void test_dtypes(void) {
     const double f64[] = {0.5, -1e300};
     const float scalar = 2.5f;
     st_write_tensor ts[] = {
-        {"half", ST_F16, 1, {7}, f16},
-        {"brain", ST_BF16, 2, {1, 5}, bf16},
-        {"ints", ST_I32, 2, {2, 3}, i32},
-        {"longs", ST_I64, 1, {3}, i64},
-        {"bytes", ST_I8, 1, {3}, i8},
-        {"ubytes", ST_U8, 1, {2}, u8},
-        {"doubles", ST_F64, 1, {2}, f64},
-        {"scalar", ST_F32, 0, {0}, &scalar},
+        {"half", ST_F16, 1, {7}, f16},      {"brain", ST_BF16, 2, {1, 5}, bf16},
+        {"ints", ST_I32, 2, {2, 3}, i32},   {"longs", ST_I64, 1, {3}, i64},
+        {"bytes", ST_I8, 1, {3}, i8},       {"ubytes", ST_U8, 1, {2}, u8},
+        {"doubles", ST_F64, 1, {2}, f64},   {"scalar", ST_F32, 0, {0}, &scalar},
         {"empty", ST_F32, 2, {0, 4}, NULL},
     };
     int n = (int)(sizeof ts / sizeof ts[0]);
@@ -218,7 +234,8 @@ static void test_dtypes(void) {
     for (int i = 0; i < n; i++) {
         const st_tensor *t = st_find(&f, ts[i].name);
         CHECK(t && t->dtype == ts[i].dtype && t->ndim == ts[i].ndim, "tensor %s", ts[i].name);
-        for (int k = 0; t && k < t->ndim; k++) CHECK(t->shape[k] == ts[i].shape[k], "%s shape", ts[i].name);
+        for (int k = 0; t && k < t->ndim; k++)
+            CHECK(t->shape[k] == ts[i].shape[k], "%s shape", ts[i].name);
     }
     float out[8];
     int32_t iout[8];
@@ -226,13 +243,18 @@ static void test_dtypes(void) {
     for (int i = 0; i < 7; i++)
         CHECK(memcmp(&out[i], &f16_want[i], 4) == 0, "f16 %d: %a, want %a", i, out[i], f16_want[i]);
     CHECK(st_read_f32(&f, st_find(&f, "brain"), out) == 0, "read bf16");
-    for (int i = 0; i < 5; i++) CHECK(out[i] == bf16_want[i], "bf16 %d: %a, want %a", i, out[i], bf16_want[i]);
-    CHECK(st_read_f32(&f, st_find(&f, "doubles"), out) == 0 && out[0] == 0.5f && isinf(out[1]) && out[1] < 0,
+    for (int i = 0; i < 5; i++)
+        CHECK(out[i] == bf16_want[i], "bf16 %d: %a, want %a", i, out[i], bf16_want[i]);
+    CHECK(st_read_f32(&f, st_find(&f, "doubles"), out) == 0 && out[0] == 0.5f && isinf(out[1]) &&
+              out[1] < 0,
           "f64");
     CHECK(st_read_f32(&f, st_find(&f, "scalar"), out) == 0 && out[0] == 2.5f, "scalar");
-    CHECK(st_find(&f, "empty")->numel == 0 && st_read_f32(&f, st_find(&f, "empty"), out) == 0, "empty");
-    CHECK(st_read_i32(&f, st_find(&f, "ints"), iout) == 0 && memcmp(iout, i32, sizeof i32) == 0, "i32");
-    CHECK(st_read_i32(&f, st_find(&f, "bytes"), iout) == 0 && iout[0] == -128 && iout[1] == 127, "i8");
+    CHECK(st_find(&f, "empty")->numel == 0 && st_read_f32(&f, st_find(&f, "empty"), out) == 0,
+          "empty");
+    CHECK(st_read_i32(&f, st_find(&f, "ints"), iout) == 0 && memcmp(iout, i32, sizeof i32) == 0,
+          "i32");
+    CHECK(st_read_i32(&f, st_find(&f, "bytes"), iout) == 0 && iout[0] == -128 && iout[1] == 127,
+          "i8");
     CHECK(st_read_i32(&f, st_find(&f, "ubytes"), iout) == 0 && iout[0] == 255, "u8");
     CHECK(st_read_i32(&f, st_find(&f, "longs"), iout) != 0, "i64 beyond int32 accepted");
     CHECK_ERROR("i64 out of range", "dtypes.safetensors", "'longs'", "int32");
@@ -256,15 +278,18 @@ static void test_dtypes(void) {
 }
 
 /* st_open on a file of the given header (data n bytes of zeros) must fail naming needles. */
-static void expect_bad_header(const char *what, const char *header, size_t n, const char *n1, const char *n2) {
+static void expect_bad_header(const char *what, const char *header, size_t n, const char *n1,
+                              const char *n2) {
     const char *path = tpath("bad.safetensors");
     uint8_t zeros[64] = {0};
     write_header(path, header, zeros, n);
     st_file f;
     int rc = st_open(&f, path);
     CHECK(rc != 0, "%s: accepted", what);
-    if (rc == 0) st_close(&f);
-    else CHECK_ERROR(what, "bad.safetensors", n1, n2);
+    if (rc == 0)
+        st_close(&f);
+    else
+        CHECK_ERROR(what, "bad.safetensors", n1, n2);
 }
 
 #define Q "shared_layers.0.attn.q.weight"
@@ -299,49 +324,58 @@ static void test_bad_files(const char *good) {
                       "{\"" Q "\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,16]}}", 8, Q,
                       "data_offsets [0, 16]");
     expect_bad_header("begin > end",
-                      "{\"" Q "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[10,9]}}", 16, Q,
-                      "data_offsets [10, 9]");
+                      "{\"" Q "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[10,9]}}", 16,
+                      Q, "data_offsets [10, 9]");
     expect_bad_header("overlap",
                       "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                      "\"" Q "\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, Q,
-                      "overlap tensor 'a'");
-    expect_bad_header("hole", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12,
-                      "bytes [0, 4)", NULL);
+                      "\"" Q "\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                      12, Q, "overlap tensor 'a'");
+    expect_bad_header("hole", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                      12, "bytes [0, 4)", NULL);
     expect_bad_header("bytes after the last tensor",
-                      "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12, "4 bytes after",
-                      NULL);
+                      "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12,
+                      "4 bytes after", NULL);
     expect_bad_header("size disagrees with shape",
                       "{\"" Q "\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, Q,
                       "give 12");
-    expect_bad_header("numel overflow",
-                      "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}",
-                      8, "'a'", "overflows");
+    expect_bad_header(
+        "numel overflow",
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8,
+        "'a'", "overflows");
     expect_bad_header("unknown dtype",
-                      "{\"" Q "\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, Q,
-                      "'F8_E4M3'");
-    expect_bad_header("negative dim", "{\"a\":{\"dtype\":\"U8\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0,
-                      "'a'", "shape[0]");
-    expect_bad_header("fractional dim", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1.0],\"data_offsets\":[0,1]}}",
-                      1, "'a'", "shape[0]");
-    expect_bad_header("too many dims",
-                      "{\"a\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}", 1,
-                      "'a'", "9 dimensions");
-    expect_bad_header("missing field", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1, "'a'", "data_offsets");
+                      "{\"" Q "\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2,
+                      Q, "'F8_E4M3'");
+    expect_bad_header("negative dim",
+                      "{\"a\":{\"dtype\":\"U8\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0, "'a'",
+                      "shape[0]");
+    expect_bad_header("fractional dim",
+                      "{\"a\":{\"dtype\":\"U8\",\"shape\":[1.0],\"data_offsets\":[0,1]}}", 1, "'a'",
+                      "shape[0]");
+    expect_bad_header(
+        "too many dims",
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}", 1, "'a'",
+        "9 dimensions");
+    expect_bad_header("missing field", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1, "'a'",
+                      "data_offsets");
     expect_bad_header("unknown field",
-                      "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"scale\":2}}", 1, "'a'",
-                      "'scale'");
+                      "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"scale\":2}}",
+                      1, "'a'", "'scale'");
     expect_bad_header("entry not an object", "{\"a\":[1]}", 0, "'a'", "not a JSON object");
     expect_bad_header("duplicate tensor",
                       "{\"" Q "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
-                      "\"" Q "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, Q,
-                      "more than once");
-    expect_bad_header("duplicate field",
-                      "{\"a\":{\"dtype\":\"U8\",\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
-                      "twice", NULL);
-    expect_bad_header("NUL in a name", "{\"a\\u0000b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
-                      1, "NUL", NULL);
-    expect_bad_header("metadata not an object", "{\"__metadata__\":[\"x\"]}", 0, "__metadata__", NULL);
-    expect_bad_header("metadata not strings", "{\"__metadata__\":{\"k\":1}}", 0, "__metadata__ 'k'", NULL);
+                      "\"" Q "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
+                      2, Q, "more than once");
+    expect_bad_header(
+        "duplicate field",
+        "{\"a\":{\"dtype\":\"U8\",\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
+        "twice", NULL);
+    expect_bad_header("NUL in a name",
+                      "{\"a\\u0000b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
+                      "NUL", NULL);
+    expect_bad_header("metadata not an object", "{\"__metadata__\":[\"x\"]}", 0, "__metadata__",
+                      NULL);
+    expect_bad_header("metadata not strings", "{\"__metadata__\":{\"k\":1}}", 0, "__metadata__ 'k'",
+                      NULL);
 
     /* Data cut: the last tensor reaches past the end. */
     uint8_t *bytes;
@@ -354,9 +388,11 @@ static void test_bad_files(const char *good) {
     CHECK_ERROR("truncated model", "bad.safetensors", "data_offsets", NULL);
     free(bytes);
 
-    CHECK(mslam_model_load(tpath("nowhere/model.safetensors"), mslam_model_default_params()) == NULL,
+    CHECK(mslam_model_load(tpath("nowhere/model.safetensors"), mslam_model_default_params()) ==
+              NULL,
           "missing model loaded");
-    CHECK_ERROR("missing model", "cannot open", "nowhere/model.safetensors", "No such file or directory");
+    CHECK_ERROR("missing model", "cannot open", "nowhere/model.safetensors",
+                "No such file or directory");
 }
 
 /* A good model file's tensors and metadata, to rewrite with one thing changed. */
@@ -466,39 +502,54 @@ static void test_bad_models(const char *good) {
     v.ts[q].dtype = ST_F32;
     v.ts[q].data = orig;
 
-    expect_bad_meta(&v, "format_version", "99", "format_version 99", "unknown format_version \"99\"", NULL);
+    expect_bad_meta(&v, "format_version", "99", "format_version 99",
+                    "unknown format_version \"99\"", NULL);
     expect_bad_meta(&v, "config",
                     "{\"d_model\":8,\"n_heads\":2,\"d_ff\":16,\"conv_kernel\":3,\"sub_channels\":2,"
                     "\"n_speech_layers\":1,\"n_shared_layers\":1,\"vocab_size\":6,\"n_langs\":3,"
                     "\"causal_conv\":1}",
                     "missing config field", "'n_mels'", NULL);
-    expect_bad_meta(&v, "config",
-                    "{\"n_mels\":80,\"d_model\":8,\"n_heads\":2,\"d_ff\":16,\"conv_kernel\":3,"
-                    "\"sub_channels\":2,\"n_speech_layers\":1,\"n_shared_layers\":1,\"vocab_size\":6,"
-                    "\"n_langs\":3,\"causal_conv\":1,\"n_experts\":2}",
-                    "unknown config field", "'n_experts'", NULL);
-    expect_bad_meta(&v, "config",
-                    "{\"n_mels\":80,\"d_model\":8,\"n_heads\":2,\"d_ff\":16.5,\"conv_kernel\":3,"
-                    "\"sub_channels\":2,\"n_speech_layers\":1,\"n_shared_layers\":1,\"vocab_size\":6,"
-                    "\"n_langs\":3,\"causal_conv\":1}",
-                    "fractional config field", "'d_ff'", NULL);
-    expect_bad_meta(&v, "config",
-                    "{\"n_mels\":80,\"d_model\":8,\"n_heads\":3,\"d_ff\":16,\"conv_kernel\":3,"
-                    "\"sub_channels\":2,\"n_speech_layers\":1,\"n_shared_layers\":1,\"vocab_size\":6,"
-                    "\"n_langs\":3,\"causal_conv\":1}",
-                    "d_model not a multiple of n_heads", "n_heads", NULL);
+    expect_bad_meta(
+        &v, "config",
+        "{\"n_mels\":80,\"d_model\":8,\"n_heads\":2,\"d_ff\":16,\"conv_kernel\":3,"
+        "\"sub_channels\":2,\"n_speech_layers\":1,\"n_shared_layers\":1,\"vocab_size\":6,"
+        "\"n_langs\":3,\"causal_conv\":1,\"n_experts\":2}",
+        "unknown config field", "'n_experts'", NULL);
+    expect_bad_meta(
+        &v, "config",
+        "{\"n_mels\":80,\"d_model\":8,\"n_heads\":2,\"d_ff\":16.5,\"conv_kernel\":3,"
+        "\"sub_channels\":2,\"n_speech_layers\":1,\"n_shared_layers\":1,\"vocab_size\":6,"
+        "\"n_langs\":3,\"causal_conv\":1}",
+        "fractional config field", "'d_ff'", NULL);
+    expect_bad_meta(
+        &v, "config",
+        "{\"n_mels\":80,\"d_model\":8,\"n_heads\":3,\"d_ff\":16,\"conv_kernel\":3,"
+        "\"sub_channels\":2,\"n_speech_layers\":1,\"n_shared_layers\":1,\"vocab_size\":6,"
+        "\"n_langs\":3,\"causal_conv\":1}",
+        "d_model not a multiple of n_heads", "n_heads", NULL);
+    expect_bad_meta(
+        &v, "config",
+        "{\"n_mels\":80,\"d_model\":8,\"n_heads\":2,\"d_ff\":16,\"conv_kernel\":3,"
+        "\"sub_channels\":2,\"n_speech_layers\":1,\"n_shared_layers\":1,\"vocab_size\":6,"
+        "\"n_langs\":3,\"causal_conv\":1,\"d_ff\":32}",
+        "repeated config field", "'d_ff' twice", NULL);
     expect_bad_meta(&v, "config", "[80]", "config not an object", "\"config\"", NULL);
-    expect_bad_meta(&v, "config", "{\"n_mels\":", "config not JSON", "\"config\"", "not valid JSON");
+    expect_bad_meta(&v, "config", "{\"n_mels\":", "config not JSON", "\"config\"",
+                    "not valid JSON");
     expect_bad_meta(&v, "vocab", "[\"<blank>\",\"a\",\"b\",\"c\",\"<unk>\"]", "vocab length",
                     "\"vocab\" has 5 entries", "vocab_size is 6");
-    expect_bad_meta(&v, "vocab", "[\"<blank>\",\"a\",\"b\",\"c\",\"d\",7]", "vocab entry not a string",
-                    "\"vocab\" entry 5", NULL);
-    expect_bad_meta(&v, "vocab", "[\"<blank>\",\"a\",\"b\",\"a\",\"d\",\"<unk>\"]", "vocab duplicate",
-                    "vocab entries 1 and 3", NULL);
-    expect_bad_meta(&v, "vocab", "[\"<blank>\",\"a\",\"b\",\"\\ud800\",\"d\",\"<unk>\"]",
-                    "vocab entry lone surrogate", "vocab entry 3", NULL);
-    expect_bad_meta(&v, "langs", "[\"en\",\"fr\"]", "langs length", "\"langs\" has 2 entries", "n_langs");
-    expect_bad_meta(&v, "langs", "[\"en\",\"fr\",\"e n\"]", "lang with a space", "langs entry 2", NULL);
+    expect_bad_meta(&v, "vocab", "[\"<blank>\",\"a\",\"b\",\"c\",\"d\",7]",
+                    "vocab entry not a string", "\"vocab\" entry 5", NULL);
+    expect_bad_meta(&v, "vocab", "[\"<blank>\",\"a\",\"b\",\"a\",\"d\",\"<unk>\"]",
+                    "vocab duplicate", "vocab entries 1 and 3", NULL);
+    expect_bad_meta(&v, "vocab", "[\"<blank>\",\"a\",\"b\",\"cd\",\"e\",\"<unk>\"]",
+                    "vocab entry of two characters", "vocab entry 3", NULL);
+    expect_bad_meta(&v, "vocab", "[\"<blank>\",\"a\",\"b\",\"<b l>\",\"e\",\"<unk>\"]",
+                    "reserved token with a space", "vocab entry 3", NULL);
+    expect_bad_meta(&v, "langs", "[\"en\",\"fr\"]", "langs length", "\"langs\" has 2 entries",
+                    "n_langs");
+    expect_bad_meta(&v, "langs", "[\"en\",\"fr\",\"e n\"]", "lang with a space", "langs entry 2",
+                    NULL);
 
     /* Without format_version the file is not an mslam model. */
     for (int i = 0; i < v.n_meta; i++) {
@@ -565,7 +616,8 @@ static void test_failing_writes(const char *good) {
     const float x[4] = {1, 2, 3, 4};
     st_write_tensor t = {"x", ST_F32, 1, {4}, x};
 
-    CHECK(st_write(tpath("no-such-dir/out.safetensors"), &t, 1, NULL, 0) != 0, "write into a missing directory");
+    CHECK(st_write(tpath("no-such-dir/out.safetensors"), &t, 1, NULL, 0) != 0,
+          "write into a missing directory");
     CHECK_ERROR("missing directory", "cannot write", "no-such-dir/out.safetensors", "No such file");
     char under_file[600];
     snprintf(under_file, sizeof under_file, "%s/x.safetensors", good);
@@ -657,7 +709,8 @@ static void test_fuzz(const char *good) {
         mslam_model *m = mslam_model_load(path, mslam_model_default_params());
         if (m) {
             loaded++;
-            CHECK(mode != 1, "iteration %d: a truncated file (%zu of %zu bytes) loaded", it, len, n);
+            CHECK(mode != 1, "iteration %d: a truncated file (%zu of %zu bytes) loaded", it, len,
+                  n);
             mslam_model_free(m);
         } else {
             refused++;
