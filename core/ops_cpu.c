@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -217,54 +218,66 @@ static void sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alp
     }
 }
 
+/* One thread pool: ours. OpenBLAS' pthreads build does not notice calls from inside an OpenMP
+ * team, and its spinning threads and OpenMP's idle ones fight for the same cores; so with OpenMP
+ * BLAS always runs on the calling thread and large products are split over the team here. */
+#ifdef _OPENMP
+static pthread_once_t blas_serial_once = PTHREAD_ONCE_INIT;
+static void blas_serial(void) {
+#ifdef OPENBLAS_VERSION
+    openblas_set_num_threads(1);
+#endif
+}
+#endif
+
+static void blas_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    /* OpenBLAS zeroes C itself when beta == 0 (it does not multiply old contents by 0) */
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* Products with at least this many multiply-adds are split over the threads. */
+#define SGEMM_SPLIT_MIN_WORK (1 << 20)
+
 void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    if ((double)M * N * K >= MSLAM_BLAS_MIN_WORK) {
-        /* OpenBLAS zeroes C itself when beta == 0 (it does not multiply old contents by 0) */
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                    trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                    ldc);
+    double work = (double)M * N * K;
+    if (work < MSLAM_BLAS_MIN_WORK) {
+        sgemm_loops(trans_a, trans_b, M, N, K < 0 ? 0 : K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    sgemm_loops(trans_a, trans_b, M, N, K < 0 ? 0 : K, alpha, A, lda, B, ldb, beta, C, ldc);
+#ifdef _OPENMP
+    pthread_once(&blas_serial_once, blas_serial);
+    int team = omp_get_max_threads();
+    if (work >= SGEMM_SPLIT_MIN_WORK && team > 1 && !omp_in_parallel()) {
+        /* split the longer side of C into blocks of whole 16-float lines, one per thread */
+        int split_rows = M >= N;
+        int len = split_rows ? M : N;
+        int block = ((len + team - 1) / team + 15) / 16 * 16;
+        OMP(omp parallel for schedule(static, 1))
+        for (int start = 0; start < len; start += block) {
+            int n = len - start < block ? len - start : block;
+            if (split_rows)
+                blas_sgemm(trans_a, trans_b, n, N, K, alpha, trans_a ? A + start : A + (size_t)start * lda, lda,
+                           B, ldb, beta, C + (size_t)start * ldc, ldc);
+            else
+                blas_sgemm(trans_a, trans_b, M, n, K, alpha, A, lda, trans_b ? B + (size_t)start * ldb : B + start,
+                           ldb, beta, C + start, ldc);
+        }
+        return;
+    }
+#endif
+    blas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void mslam_set_threads(int n_threads) {
     if (n_threads < 1) n_threads = 1;
-#ifdef OPENBLAS_VERSION
-    openblas_set_num_threads(n_threads);
-#endif
 #ifdef _OPENMP
     omp_set_num_threads(n_threads);
-#endif
-}
-
-/* OpenBLAS' pthreads build does not notice that it is called from inside an OpenMP team: every
- * member's product would fan out over all BLAS threads at once and oversubscribe the cores.
- * While a team of ours calls BLAS, BLAS runs on the calling thread only. This changes a global
- * setting, so a concurrent caller elsewhere may run serially for that time (slower, not wrong).
- * Returns the count to restore (0: nothing changed). */
-static int blas_serial_begin(int team) {
-#if defined(OPENBLAS_VERSION) && defined(_OPENMP)
-    if (team > 1 && openblas_get_parallel() == OPENBLAS_THREAD) {
-        int n = openblas_get_num_threads();
-        if (n > 1) {
-            openblas_set_num_threads(1);
-            return n;
-        }
-    }
-#else
-    (void)team;
-#endif
-    return 0;
-}
-
-static void blas_serial_end(int saved) {
-#ifdef OPENBLAS_VERSION
-    if (saved > 0) openblas_set_num_threads(saved);
-#else
-    (void)saved;
+#elif defined(OPENBLAS_VERSION)
+    openblas_set_num_threads(n_threads);
 #endif
 }
 
@@ -767,7 +780,6 @@ static void attn_core_forward(float *out, float *probs, const float *q, const fl
     const float scale = 1.0f / sqrtf((float)dh);
     const attn_slice L = attn_layout(Tq, Tk, H, dh, p != NULL);
     const int team = attn_team(B * H);
-    const int saved = blas_serial_begin(team);
     OMP(omp parallel for schedule(dynamic, 1) num_threads(team))
     for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;
@@ -799,7 +811,6 @@ static void attn_core_forward(float *out, float *probs, const float *q, const fl
         }
         mslam_sgemm(0, 0, Tq, dh, Tk, 1.0f, S, Tk, vb, D, 0.0f, out + (size_t)b * Tq * D + h * dh, D);
     }
-    blas_serial_end(saved);
 }
 
 /* Backward of attn_core_forward. With G = dL/d(pre-scale score) = scale * softmax'(probs, dP):
@@ -821,7 +832,6 @@ static void attn_core_backward(float *dq, float *dk, float *dv, float *dp, float
     const int need_g = dq || dk || (p && (dp || dpos_u || dpos_v));
     if (p)
         for (int t = 0; t < team; t++) memset(scratch + t * L.total + L.acc, 0, acc_n * sizeof(float));
-    const int saved = blas_serial_begin(team);
     OMP(omp parallel for schedule(dynamic, 1) num_threads(team))
     for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;
@@ -881,7 +891,6 @@ static void attn_core_backward(float *dq, float *dk, float *dv, float *dp, float
             add_rows_and_colsum(dqb, D, dpos_v ? acc_dv + h * dh : NULL, tmp, Tq, dh);
         }
     }
-    blas_serial_end(saved);
     if (!p) return;
     for (int t = 0; t < team; t++) {
         const float *acc = scratch + (size_t)t * L.total + L.acc;
