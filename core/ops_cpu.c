@@ -16,6 +16,15 @@
 #define OMP(...)
 #endif
 
+/* Loops that carry the element-wise and attention work are compiled twice, for AVX2 + FMA
+ * (x86-64-v3) and for the baseline ISA, and the loader picks one: the library stays portable and
+ * vectorises 8 wide where the CPU allows (OpenMP's outlined bodies inherit the target). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT_LOOPS __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT_LOOPS
+#endif
+
 /* Below this many scalar operations an OpenMP team costs more than it saves. */
 #define OMP_MIN_WORK 32768
 
@@ -185,7 +194,7 @@ float mslam_rng_normal(mslam_rng *rng) {
 
 /* C (M, N) = alpha op(A) op(B) + beta C by loops, for products too small for BLAS' packing to pay.
  * beta == 0 overwrites C without reading it (it may hold NaN garbage). */
-static void sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+HOT_LOOPS static void sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                         int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     for (int i = 0; i < M; i++) {
         float *c = C + (size_t)i * ldc;
@@ -305,7 +314,7 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 /* ---- layernorm ---- */
 
 /* x, y (n, d); w, b (d); mean, rstd (n). Biased variance, as torch. */
-void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
+HOT_LOOPS void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
                        const float *b, int n, int d) {
     OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
     for (int i = 0; i < n; i++) {
@@ -322,7 +331,7 @@ void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const
 
 /* dx (n, d) += rstd (dnorm - mean(dnorm) - norm mean(dnorm norm)) with dnorm = dy w;
  * dw (d) += sum_rows dy norm;  db (d) += sum_rows dy */
-void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+HOT_LOOPS void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                         const float *mean, const float *rstd, const float *w, int n, int d) {
     if (dx) {
         OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
@@ -364,13 +373,13 @@ void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const 
 
 /* ---- element-wise ---- */
 
-void swish_forward(float *y, const float *x, size_t n) {
+HOT_LOOPS void swish_forward(float *y, const float *x, size_t n) {
     OMP(omp parallel for if (n >= OMP_MIN_WORK))
     for (size_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]);
 }
 
 /* d(x s(x))/dx = s (1 + x (1 - s)) */
-void swish_backward(float *dx, const float *dy, const float *x, size_t n) {
+HOT_LOOPS void swish_backward(float *dx, const float *dy, const float *x, size_t n) {
     OMP(omp parallel for if (n >= OMP_MIN_WORK))
     for (size_t i = 0; i < n; i++) {
         float s = sigmoidf(x[i]);
@@ -378,22 +387,22 @@ void swish_backward(float *dx, const float *dy, const float *x, size_t n) {
     }
 }
 
-void relu_forward(float *y, const float *x, size_t n) {
+HOT_LOOPS void relu_forward(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void relu_backward(float *dx, const float *dy, const float *y, size_t n) {
+HOT_LOOPS void relu_backward(float *dx, const float *dy, const float *y, size_t n) {
     /* y > 0 compared as integers so that the loop vectorises (see float_key) */
     for (size_t i = 0; i < n; i++) dx[i] += float_key(y[i]) > 0 ? dy[i] : 0.0f;
 }
 
-void add_scaled(float *y, const float *a, const float *b, float scale, size_t n) {
+HOT_LOOPS void add_scaled(float *y, const float *a, const float *b, float scale, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = a[i] + scale * b[i];
 }
 
 /* ---- GLU: x (n, 2d) = [a | b] -> y (n, d) = a sigmoid(b) ---- */
 
-void glu_forward(float *y, const float *x, int n, int d) {
+HOT_LOOPS void glu_forward(float *y, const float *x, int n, int d) {
     OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
     for (int i = 0; i < n; i++) {
         const float *a = x + (size_t)i * 2 * d, *g = a + d;
@@ -403,7 +412,7 @@ void glu_forward(float *y, const float *x, int n, int d) {
 }
 
 /* da += dy s(b);  db += dy a s(b) (1 - s(b)) */
-void glu_backward(float *dx, const float *dy, const float *x, int n, int d) {
+HOT_LOOPS void glu_backward(float *dx, const float *dy, const float *x, int n, int d) {
     OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
     for (int i = 0; i < n; i++) {
         const float *a = x + (size_t)i * 2 * d, *g = a + d, *dyi = dy + (size_t)i * d;
@@ -437,7 +446,7 @@ static void dw_tap_range(int t, int pad_left, int len, int j0, int j1, int *lo, 
 }
 
 /* x (B, T_in, d), w (d, k), b (d) -> y (B, T_out, d) */
-void dwconv1d_forward(float *y, const float *x, const float *w, const float *b, int B, int T_in,
+HOT_LOOPS void dwconv1d_forward(float *y, const float *x, const float *w, const float *b, int B, int T_in,
                       int T_out, int d, int k, int pad_left, const int *lengths) {
     int n_cb = (d + DW_CB - 1) / DW_CB;
     OMP(omp parallel for schedule(static) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK))
@@ -469,7 +478,7 @@ void dwconv1d_forward(float *y, const float *x, const float *w, const float *b, 
 }
 
 /* dx (B, T_in, d) += scatter of w dy;  dw (d, k) += sum_{b,t} dy x(shifted);  db (d) += sum dy */
-void dwconv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+HOT_LOOPS void dwconv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                        const float *w, int B, int T_in, int T_out, int d, int k, int pad_left,
                        const int *lengths) {
     int n_cb = (d + DW_CB - 1) / DW_CB;
@@ -542,7 +551,7 @@ size_t conv2d_scratch_size(int C_in, int H, int W) {
 }
 
 /* x (C_in, H, W) of one item -> col (C_in*9, H'*W'), row ci*9 + kh*3 + kw */
-static void im2col(float *col, const float *x, int C_in, int H, int W) {
+HOT_LOOPS static void im2col(float *col, const float *x, int C_in, int H, int W) {
     int Ho = conv_out(H), Wo = conv_out(W);
     OMP(omp parallel for if ((size_t)C_in * 9 * Ho * Wo >= OMP_MIN_WORK))
     for (int ci = 0; ci < C_in; ci++)
@@ -557,7 +566,7 @@ static void im2col(float *col, const float *x, int C_in, int H, int W) {
 }
 
 /* dx (C_in, H, W) += col2im(dcol (C_in*9, H'*W')); windows overlap, so it accumulates */
-static void col2im_add(float *dx, const float *dcol, int C_in, int H, int W) {
+HOT_LOOPS static void col2im_add(float *dx, const float *dcol, int C_in, int H, int W) {
     int Ho = conv_out(H), Wo = conv_out(W);
     /* channels are independent; within a channel the 9 taps run in turn */
     OMP(omp parallel for if ((size_t)C_in * 9 * Ho * Wo >= OMP_MIN_WORK))
@@ -608,7 +617,7 @@ void conv2d_backward(float *dx, float *dw, float *db, const float *dy, const flo
 
 /* ---- softmax / log-softmax over the last dim ---- */
 
-void softmax_forward(float *y, const float *x, int n, int d) {
+HOT_LOOPS void softmax_forward(float *y, const float *x, int n, int d) {
     OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
@@ -619,7 +628,7 @@ void softmax_forward(float *y, const float *x, int n, int d) {
 }
 
 /* dx += y (dy - sum(dy y)) */
-void softmax_backward(float *dx, const float *dy, const float *y, int n, int d) {
+HOT_LOOPS void softmax_backward(float *dx, const float *dy, const float *y, int n, int d) {
     OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * d, *dyi = dy + (size_t)i * d;
@@ -629,7 +638,7 @@ void softmax_backward(float *dx, const float *dy, const float *y, int n, int d) 
     }
 }
 
-void log_softmax_forward(float *y, const float *x, int n, int d) {
+HOT_LOOPS void log_softmax_forward(float *y, const float *x, int n, int d) {
     OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
@@ -642,7 +651,7 @@ void log_softmax_forward(float *y, const float *x, int n, int d) {
 }
 
 /* dx += dy - exp(y) sum(dy) */
-void log_softmax_backward(float *dx, const float *dy, const float *y, int n, int d) {
+HOT_LOOPS void log_softmax_backward(float *dx, const float *dy, const float *y, int n, int d) {
     OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * d, *dyi = dy + (size_t)i * d;
@@ -695,7 +704,7 @@ static void visible_range(const attn_mask *mask, int q_abs, int key_len, int Tk,
 }
 
 /* row (Tk) = softmax over [lo, hi) of scale * row, zero elsewhere (all zero when empty) */
-static void masked_softmax_row(float *row, int Tk, float scale, int lo, int hi) {
+static inline __attribute__((always_inline)) void masked_softmax_row(float *row, int Tk, float scale, int lo, int hi) {
     if (lo >= hi) {
         memset(row, 0, (size_t)Tk * sizeof *row);
         return;
@@ -751,14 +760,14 @@ static int attn_team(int n_tasks) {
 }
 
 /* dst (Tq, dh) = src (Tq, dh, row stride ld) + bias (dh) */
-static void add_bias_rows(float *dst, const float *src, int ld, const float *bias, int Tq, int dh) {
+static inline __attribute__((always_inline)) void add_bias_rows(float *dst, const float *src, int ld, const float *bias, int Tq, int dh) {
     for (int i = 0; i < Tq; i++)
         for (int e = 0; e < dh; e++) dst[(size_t)i * dh + e] = src[(size_t)i * ld + e] + bias[e];
 }
 
 /* dst (Tq, dh, row stride ld) += src (Tq, dh) when dst is not NULL; colsum (dh) += column sums
  * of src when colsum is not NULL */
-static void add_rows_and_colsum(float *dst, int ld, float *colsum, const float *src, int Tq, int dh) {
+static inline __attribute__((always_inline)) void add_rows_and_colsum(float *dst, int ld, float *colsum, const float *src, int Tq, int dh) {
     for (int i = 0; i < Tq; i++) {
         const float *s = src + (size_t)i * dh;
         if (dst)
@@ -772,7 +781,7 @@ static void add_rows_and_colsum(float *dst, int ld, float *colsum, const float *
  * q (B, Tq, D), k, v (B, Tk, D), p (R, D), pos_u, pos_v (H, dh), D = H*dh -> out (B, Tq, D),
  * probs (B, H, Tq, Tk) or NULL. One (item, head) per task; per head the matrices are read in
  * place with row stride D. */
-static void attn_core_forward(float *out, float *probs, const float *q, const float *k,
+HOT_LOOPS static void attn_core_forward(float *out, float *probs, const float *q, const float *k,
                               const float *v, const float *p, const float *pos_u,
                               const float *pos_v, int B, int Tq, int Tk, int H, int dh, int q_off,
                               const attn_mask *mask, const int *key_lens, float *scratch) {
@@ -819,7 +828,7 @@ static void attn_core_forward(float *out, float *probs, const float *q, const fl
  *   position (q+v) p^T: dpos[i, Tk-1+i-j] = G[i, j];  dq, dv_bias += dpos p_h;  dp_h += dpos^T (q+v).
  * dp, dpos_u, dpos_v sum over items, which different threads handle: each thread sums into its
  * slice and the slices are added at the end. */
-static void attn_core_backward(float *dq, float *dk, float *dv, float *dp, float *dpos_u,
+HOT_LOOPS static void attn_core_backward(float *dq, float *dk, float *dv, float *dp, float *dpos_u,
                                float *dpos_v, const float *dout, const float *probs, const float *q,
                                const float *k, const float *v, const float *p, const float *pos_u,
                                const float *pos_v, int B, int Tq, int Tk, int H, int dh,
