@@ -272,6 +272,7 @@ int mslam_stream_read(mslam_stream *s, float *out, int max_frames) {
     if (!s || !out || max_frames <= 0) return 0;
     int d = s->model->cfg.d_model;
     int n = s->n_ready < max_frames ? s->n_ready : max_frames;
+    if (n == 0) return 0;
     memcpy(out, s->ready, (size_t)n * d * sizeof(float));
     memmove(s->ready, s->ready + (size_t)n * d, (size_t)(s->n_ready - n) * d * sizeof(float));
     s->n_ready -= n;

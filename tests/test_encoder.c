@@ -106,15 +106,17 @@ static void check_encoder_grads(const char *what, grad_ctx *c, float *mel_mutabl
     float *dmel = c->speech ? calloc((size_t)B * c->T_in * m->cfg.n_mels, sizeof(float)) : NULL;
     CHECK(mslam_encoder_backward(&c->pass, &m->cfg, &m->p, &G, weight, dmel) == 0, "%s: backward: %s", what,
           mslam_last_error());
-    /* the backward must not depend on state the forward left behind being reused */
-    for (int i = 0; i < m->table.n; i++) {
+    for (int i = 0; m->table.entries && i < m->table.n; i++) {
         const mslam_param_entry *e = &m->table.entries[i];
         if (!strncmp(e->name, "frontend.", 9)) continue;
         int used = c->speech ? strncmp(e->name, "text.", 5) != 0
                              : (strncmp(e->name, "text.", 5) == 0 || strncmp(e->name, "shared_", 7) == 0);
         if (!used) continue;
-        char name[160];
-        snprintf(name, sizeof name, "%s %s", what, e->name);
+        /* composed by hand: GCC's -Wformat-truncation misreads snprintf here under ASan */
+        char name[160] = "";
+        strncat(name, what, 80);
+        strcat(name, " ");
+        strncat(name, e->name, MSLAM_PARAM_NAME_MAX);
         if (strstr(e->name, "attn.k.bias")) {
             /* softmax is invariant to a shift shared by all keys: the true gradient is zero */
             float worst = 0;
