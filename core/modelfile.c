@@ -5,9 +5,10 @@
  * A safetensors file (safetensors.h) that Python's safetensors package opens as it is.
  * __metadata__ holds, as JSON strings:
  *   "format_version"  "1". Any other value is refused: a later layout may mean other tensors.
- *   "config"          a JSON object with exactly the integer fields of struct
- *                     mslam_model_config, by their names:
- *                     {"n_mels":80,"d_model":512,"n_heads":8,...,"causal_conv":1}
+ *   "config"          a JSON object with the integer fields of struct mslam_model_config, by
+ *                     their names: {"n_mels":80,"d_model":512,"n_heads":8,...,"causal_conv":1};
+ *                     the head fields (ctc_head, lid_head, n_decoder_layers) may be absent
+ *                     (no such head); every other field is required, and no unknown one.
  *   "vocab"           a JSON array of vocab_size strings; entry i is the text of id i: one
  *                     UTF-8 character (one code point), or a reserved token written "<name>"
  *                     ("<blank>", "<unk>", "<pad>"). No entry twice.
@@ -30,15 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Head fields came after the encoder's and are optional: absent means no such head. */
 static const struct {
     const char *name;
     size_t offset;
+    int optional;
 } config_fields[] = {
-#define FIELD(f)                                                                                   \
-    { #f, offsetof(struct mslam_model_config, f) }
-    FIELD(n_mels),      FIELD(d_model),      FIELD(n_heads),         FIELD(d_ff),
-    FIELD(conv_kernel), FIELD(sub_channels), FIELD(n_speech_layers), FIELD(n_shared_layers),
-    FIELD(vocab_size),  FIELD(n_langs),      FIELD(causal_conv),
+#define FIELD(f, optional)                                                                         \
+    { #f, offsetof(struct mslam_model_config, f), optional }
+    FIELD(n_mels, 0),      FIELD(d_model, 0),      FIELD(n_heads, 0),         FIELD(d_ff, 0),
+    FIELD(conv_kernel, 0), FIELD(sub_channels, 0), FIELD(n_speech_layers, 0), FIELD(n_shared_layers, 0),
+    FIELD(vocab_size, 0),  FIELD(n_langs, 0),      FIELD(causal_conv, 0),     FIELD(ctc_head, 1),
+    FIELD(lid_head, 1),    FIELD(n_decoder_layers, 1),
 #undef FIELD
 };
 #define N_CONFIG_FIELDS ((int)(sizeof config_fields / sizeof config_fields[0]))
@@ -300,6 +304,7 @@ static int read_config(const st_file *f, struct mslam_model_config *cfg) {
         snprintf(quoted, sizeof quoted, "\"%s\"", config_fields[i].name);
         const char *first = strstr(text, quoted);
         if (!json_object_object_get_ex(o, config_fields[i].name, &v)) {
+            if (config_fields[i].optional) continue;
             rc = mslam_error("%s: config has no field '%s'", f->path, config_fields[i].name);
         } else if (first && strstr(first + 1, quoted)) {
             rc = mslam_error("%s: config names field '%s' twice", f->path, config_fields[i].name);

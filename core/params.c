@@ -39,6 +39,13 @@ int mslam_config_check(const struct mslam_model_config *c) {
     if (c->conv_kernel % 2 == 0) return mslam_error("config: conv_kernel = %d must be odd", c->conv_kernel);
     if (c->causal_conv != 0 && c->causal_conv != 1)
         return mslam_error("config: causal_conv = %d must be 0 or 1", c->causal_conv);
+    if (c->ctc_head != 0 && c->ctc_head != 1)
+        return mslam_error("config: ctc_head = %d must be 0 or 1", c->ctc_head);
+    if (c->lid_head != 0 && c->lid_head != 1)
+        return mslam_error("config: lid_head = %d must be 0 or 1", c->lid_head);
+    if (c->n_decoder_layers < 0 || c->n_decoder_layers > MSLAM_MAX_LAYERS)
+        return mslam_error("config: n_decoder_layers = %d is out of range (0..%d)", c->n_decoder_layers,
+                           MSLAM_MAX_LAYERS);
     return 0;
 }
 
@@ -128,6 +135,39 @@ static void add_layer(table_builder *b, conformer_layer_params *l, const char *p
     P1(l->out_ln_b, d, "%s.%d.ln_out.bias", prefix, i);
 }
 
+static void add_attention(table_builder *b, float **ln_w, float **ln_b, float **wq, float **bq,
+                          float **wk, float **bk, float **wv, float **bv, float **wo, float **bo,
+                          const char *prefix, int d) {
+    P1(*ln_w, d, "%s.ln.weight", prefix);
+    P1(*ln_b, d, "%s.ln.bias", prefix);
+    P2(*wq, d, d, "%s.q.weight", prefix);
+    P1(*bq, d, "%s.q.bias", prefix);
+    P2(*wk, d, d, "%s.k.weight", prefix);
+    P1(*bk, d, "%s.k.bias", prefix);
+    P2(*wv, d, d, "%s.v.weight", prefix);
+    P1(*bv, d, "%s.v.bias", prefix);
+    P2(*wo, d, d, "%s.out.weight", prefix);
+    P1(*bo, d, "%s.out.bias", prefix);
+}
+
+static void add_decoder_layer(table_builder *b, decoder_layer_params *l, int i,
+                              const struct mslam_model_config *c) {
+    int d = c->d_model, f = c->d_ff;
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "decoder_layers.%d.self_attn", i);
+    add_attention(b, &l->self_ln_w, &l->self_ln_b, &l->self_wq, &l->self_bq, &l->self_wk, &l->self_bk,
+                  &l->self_wv, &l->self_bv, &l->self_wo, &l->self_bo, prefix, d);
+    snprintf(prefix, sizeof prefix, "decoder_layers.%d.cross_attn", i);
+    add_attention(b, &l->cross_ln_w, &l->cross_ln_b, &l->cross_wq, &l->cross_bq, &l->cross_wk,
+                  &l->cross_bk, &l->cross_wv, &l->cross_bv, &l->cross_wo, &l->cross_bo, prefix, d);
+    P1(l->ffn_ln_w, d, "decoder_layers.%d.ffn.ln.weight", i);
+    P1(l->ffn_ln_b, d, "decoder_layers.%d.ffn.ln.bias", i);
+    P2(l->ffn_w1, f, d, "decoder_layers.%d.ffn.linear1.weight", i);
+    P1(l->ffn_b1, f, "decoder_layers.%d.ffn.linear1.bias", i);
+    P2(l->ffn_w2, d, f, "decoder_layers.%d.ffn.linear2.weight", i);
+    P1(l->ffn_b2, d, "decoder_layers.%d.ffn.linear2.bias", i);
+}
+
 int mslam_param_table_build(mslam_param_table *table, const struct mslam_model_config *c,
                             mslam_params *params) {
     memset(table, 0, sizeof *table);
@@ -147,6 +187,22 @@ int mslam_param_table_build(mslam_param_table *table, const struct mslam_model_c
     P1(params->text_ln_b, d, "text.ln.bias");
     for (int i = 0; i < c->n_speech_layers; i++) add_layer(b, &params->speech[i], "speech_layers", i, c);
     for (int i = 0; i < c->n_shared_layers; i++) add_layer(b, &params->shared[i], "shared_layers", i, c);
+    if (c->ctc_head) {
+        P2(params->ctc_w, c->vocab_size, d, "ctc.weight");
+        P1(params->ctc_b, c->vocab_size, "ctc.bias");
+    }
+    if (c->lid_head) {
+        P2(params->lid_w, c->n_langs, d, "lid.weight");
+        P1(params->lid_b, c->n_langs, "lid.bias");
+    }
+    if (c->n_decoder_layers > 0) {
+        P2(params->dec_embed, c->vocab_size, d, "decoder.embed.weight");
+        for (int i = 0; i < c->n_decoder_layers; i++) add_decoder_layer(b, &params->dec[i], i, c);
+        P1(params->dec_ln_w, d, "decoder.ln.weight");
+        P1(params->dec_ln_b, d, "decoder.ln.bias");
+        P2(params->dec_out_w, c->vocab_size, d, "decoder.out.weight");
+        P1(params->dec_out_b, c->vocab_size, "decoder.out.bias");
+    }
     if (builder.failed) {
         mslam_param_table_free(table);
         return -1;

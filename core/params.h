@@ -36,6 +36,18 @@ typedef struct {
     float *out_ln_w, *out_ln_b;    /* (d) */
 } conformer_layer_params;
 
+/* Transformer decoder block (pre-LN): causal self-attention, cross-attention over the encoder
+ * frames, feed-forward (swish); shapes with d = d_model, f = d_ff. */
+typedef struct {
+    float *self_ln_w, *self_ln_b;   /* (d) */
+    float *self_wq, *self_bq, *self_wk, *self_bk, *self_wv, *self_bv, *self_wo, *self_bo; /* (d, d), (d) */
+    float *cross_ln_w, *cross_ln_b;
+    float *cross_wq, *cross_bq, *cross_wk, *cross_bk, *cross_wv, *cross_bv, *cross_wo, *cross_bo;
+    float *ffn_ln_w, *ffn_ln_b;
+    float *ffn_w1, *ffn_b1;         /* (f, d), (f) */
+    float *ffn_w2, *ffn_b2;         /* (d, f), (d) */
+} decoder_layer_params;
+
 typedef struct {
     float *mel_mean, *mel_std;     /* (n_mels) feature normalisation */
     float *sub_conv1_w, *sub_conv1_b; /* (C, 1, 3, 3), (C) */
@@ -45,6 +57,12 @@ typedef struct {
     float *text_ln_w, *text_ln_b;  /* (d) */
     conformer_layer_params speech[MSLAM_MAX_LAYERS];
     conformer_layer_params shared[MSLAM_MAX_LAYERS];
+    float *ctc_w, *ctc_b;          /* (V, d), (V) when ctc_head */
+    float *lid_w, *lid_b;          /* (n_langs, d), (n_langs) when lid_head */
+    float *dec_embed;              /* (V, d) when n_decoder_layers > 0 */
+    decoder_layer_params dec[MSLAM_MAX_LAYERS];
+    float *dec_ln_w, *dec_ln_b;    /* (d) final LayerNorm */
+    float *dec_out_w, *dec_out_b;  /* (V, d), (V) */
 } mslam_params;
 
 typedef struct {

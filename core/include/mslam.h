@@ -59,6 +59,10 @@ struct mslam_model_config {
     int vocab_size;      /* characters, including the reserved ids of the vocabulary */
     int n_langs;         /* languages of the language list */
     int causal_conv;     /* 1: depthwise conv sees only the past (required for streaming) */
+    /* heads; optional in a file (absent means 0) */
+    int ctc_head;         /* 1: CTC over the vocabulary (speech recognition) */
+    int lid_head;         /* 1: pooled classifier over the languages (language ID) */
+    int n_decoder_layers; /* > 0: Transformer decoder over the vocabulary (speech translation) */
 };
 
 typedef struct mslam_model mslam_model;
