@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 static _Thread_local char last_error[1024];
+static _Thread_local const char *error_context;
 static mslam_log_callback log_callback;
 static void *log_user_data;
 
@@ -25,10 +26,21 @@ static void emit(enum mslam_log_level level, const char *msg) {
     }
 }
 
+const char *mslam_error_context_set(const char *where) {
+    const char *outer = error_context;
+    error_context = where;
+    return outer;
+}
+
 int mslam_error(const char *fmt, ...) {
+    size_t at = 0;
+    if (error_context) {
+        int n = snprintf(last_error, sizeof last_error, "%s: ", error_context);
+        at = n < 0 ? 0 : ((size_t)n < sizeof last_error ? (size_t)n : sizeof last_error - 1);
+    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(last_error + at, sizeof last_error - at, fmt, ap);
     va_end(ap);
     emit(MSLAM_LOG_ERROR, last_error);
     return -1;

@@ -15,6 +15,9 @@
 /* Records the calling thread's last error (mslam_last_error) and logs it. Returns -1 so that
  * "return mslam_error(...)" reads naturally in int-returning functions. */
 int mslam_error(const char *fmt, ...) MSLAM_PRINTF(1, 2);
+/* While set, errors recorded on this thread start with "where: " (e.g. the file being read), for
+ * helpers that cannot know it. Returns the previous context, to restore. */
+const char *mslam_error_context_set(const char *where);
 void mslam_log(enum mslam_log_level level, const char *fmt, ...) MSLAM_PRINTF(2, 3);
 
 /* malloc/calloc that record an error naming what failed. */

@@ -51,12 +51,12 @@ static int *config_field(struct mslam_model_config *c, int i) {
     return (int *)((char *)c + config_fields[i].offset);
 }
 
-/* Helpers that cannot know the file (config checks) record errors without it: this repeats
- * the message with the file or function in front, so that the last error names it. */
-static void error_prefix(const char *where) {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", mslam_last_error());
-    mslam_error("%s: %s", where, msg);
+/* Config checks cannot know the file: their messages get it in front through the context. */
+static int config_check_in(const struct mslam_model_config *cfg, const char *where) {
+    const char *outer = mslam_error_context_set(where);
+    int rc = mslam_config_check(cfg);
+    mslam_error_context_set(outer);
+    return rc;
 }
 
 /* One UTF-8 character (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
@@ -202,10 +202,7 @@ static mslam_model *model_create(const struct mslam_model_config *cfg, const cha
         mslam_error("%s: no config", where);
         return NULL;
     }
-    if (mslam_config_check(cfg)) {
-        error_prefix(where);
-        return NULL;
-    }
+    if (config_check_in(cfg, where)) return NULL;
     if (check_vocab(vocab, cfg->vocab_size, where) || check_langs(langs, cfg->n_langs, where))
         return NULL;
     mslam_model *m = calloc(1, sizeof *m);
@@ -214,8 +211,10 @@ static mslam_model *model_create(const struct mslam_model_config *cfg, const cha
         return NULL;
     }
     m->cfg = *cfg;
-    if (mslam_param_table_build(&m->table, cfg, &m->p)) {
-        error_prefix(where);
+    const char *outer = mslam_error_context_set(where);
+    int failed = mslam_param_table_build(&m->table, cfg, &m->p);
+    mslam_error_context_set(outer);
+    if (failed) {
         free(m);
         return NULL;
     }
@@ -323,10 +322,7 @@ static int read_config(const st_file *f, struct mslam_model_config *cfg) {
         if (!known && !rc) rc = mslam_error("%s: config has unknown field '%s'", f->path, key);
     }
     json_object_put(o);
-    if (!rc && mslam_config_check(cfg)) {
-        error_prefix(f->path);
-        rc = -1;
-    }
+    if (!rc && config_check_in(cfg, f->path)) rc = -1;
     return rc;
 }
 
