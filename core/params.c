@@ -93,15 +93,23 @@ static void add(table_builder *b, float **slot, int ndim, const int *shape, cons
 #define P1(slot, n0, ...) ADD(slot, n0) __VA_ARGS__)
 #define P2(slot, n0, n1, ...) ADD(slot, n0, n1) __VA_ARGS__)
 
+/* Pre-LN feed-forward block: LayerNorm, linear d -> f, linear f -> d. */
+static void add_ffn(table_builder *b, float **ln_w, float **ln_b, float **w1, float **b1, float **w2,
+                    float **b2, const char *prefix, int d, int f) {
+    P1(*ln_w, d, "%s.ln.weight", prefix);
+    P1(*ln_b, d, "%s.ln.bias", prefix);
+    P2(*w1, f, d, "%s.linear1.weight", prefix);
+    P1(*b1, f, "%s.linear1.bias", prefix);
+    P2(*w2, d, f, "%s.linear2.weight", prefix);
+    P1(*b2, d, "%s.linear2.bias", prefix);
+}
+
 static void add_layer(table_builder *b, conformer_layer_params *l, const char *prefix, int i,
                       const struct mslam_model_config *c) {
     int d = c->d_model, f = c->d_ff, H = c->n_heads, e = c->d_model / c->n_heads, k = c->conv_kernel;
-    P1(l->ffn1_ln_w, d, "%s.%d.ffn1.ln.weight", prefix, i);
-    P1(l->ffn1_ln_b, d, "%s.%d.ffn1.ln.bias", prefix, i);
-    P2(l->ffn1_w1, f, d, "%s.%d.ffn1.linear1.weight", prefix, i);
-    P1(l->ffn1_b1, f, "%s.%d.ffn1.linear1.bias", prefix, i);
-    P2(l->ffn1_w2, d, f, "%s.%d.ffn1.linear2.weight", prefix, i);
-    P1(l->ffn1_b2, d, "%s.%d.ffn1.linear2.bias", prefix, i);
+    char name[48];
+    snprintf(name, sizeof name, "%s.%d.ffn1", prefix, i);
+    add_ffn(b, &l->ffn1_ln_w, &l->ffn1_ln_b, &l->ffn1_w1, &l->ffn1_b1, &l->ffn1_w2, &l->ffn1_b2, name, d, f);
     P1(l->attn_ln_w, d, "%s.%d.attn.ln.weight", prefix, i);
     P1(l->attn_ln_b, d, "%s.%d.attn.ln.bias", prefix, i);
     P2(l->attn_wq, d, d, "%s.%d.attn.q.weight", prefix, i);
@@ -125,12 +133,8 @@ static void add_layer(table_builder *b, conformer_layer_params *l, const char *p
     P1(l->conv_norm_b, d, "%s.%d.conv.norm.bias", prefix, i);
     P2(l->conv_pw2_w, d, d, "%s.%d.conv.pw2.weight", prefix, i);
     P1(l->conv_pw2_b, d, "%s.%d.conv.pw2.bias", prefix, i);
-    P1(l->ffn2_ln_w, d, "%s.%d.ffn2.ln.weight", prefix, i);
-    P1(l->ffn2_ln_b, d, "%s.%d.ffn2.ln.bias", prefix, i);
-    P2(l->ffn2_w1, f, d, "%s.%d.ffn2.linear1.weight", prefix, i);
-    P1(l->ffn2_b1, f, "%s.%d.ffn2.linear1.bias", prefix, i);
-    P2(l->ffn2_w2, d, f, "%s.%d.ffn2.linear2.weight", prefix, i);
-    P1(l->ffn2_b2, d, "%s.%d.ffn2.linear2.bias", prefix, i);
+    snprintf(name, sizeof name, "%s.%d.ffn2", prefix, i);
+    add_ffn(b, &l->ffn2_ln_w, &l->ffn2_ln_b, &l->ffn2_w1, &l->ffn2_b1, &l->ffn2_w2, &l->ffn2_b2, name, d, f);
     P1(l->out_ln_w, d, "%s.%d.ln_out.weight", prefix, i);
     P1(l->out_ln_b, d, "%s.%d.ln_out.bias", prefix, i);
 }
@@ -160,12 +164,8 @@ static void add_decoder_layer(table_builder *b, decoder_layer_params *l, int i,
     snprintf(prefix, sizeof prefix, "decoder_layers.%d.cross_attn", i);
     add_attention(b, &l->cross_ln_w, &l->cross_ln_b, &l->cross_wq, &l->cross_bq, &l->cross_wk,
                   &l->cross_bk, &l->cross_wv, &l->cross_bv, &l->cross_wo, &l->cross_bo, prefix, d);
-    P1(l->ffn_ln_w, d, "decoder_layers.%d.ffn.ln.weight", i);
-    P1(l->ffn_ln_b, d, "decoder_layers.%d.ffn.ln.bias", i);
-    P2(l->ffn_w1, f, d, "decoder_layers.%d.ffn.linear1.weight", i);
-    P1(l->ffn_b1, f, "decoder_layers.%d.ffn.linear1.bias", i);
-    P2(l->ffn_w2, d, f, "decoder_layers.%d.ffn.linear2.weight", i);
-    P1(l->ffn_b2, d, "decoder_layers.%d.ffn.linear2.bias", i);
+    snprintf(prefix, sizeof prefix, "decoder_layers.%d.ffn", i);
+    add_ffn(b, &l->ffn_ln_w, &l->ffn_ln_b, &l->ffn_w1, &l->ffn_b1, &l->ffn_w2, &l->ffn_b2, prefix, d, f);
 }
 
 int mslam_param_table_build(mslam_param_table *table, const struct mslam_model_config *c,
