@@ -35,16 +35,14 @@ size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B,
 
 /* ---- Conformer layer ---- */
 
-/* Half-step feed-forward module: out (n, d) = x + 0.5 * W2 swish(W1 LN(x) + b1) + b2. */
-static void ffn_forward(float *out, const float *x, float *ln, float *mean, float *rstd, float *h,
-                        float *act, const float *ln_w, const float *ln_b, const float *w1,
-                        const float *b1, const float *w2, const float *b2, int n, int d, int f,
-                        float *tmp) {
+void ffn_forward(float *out, const float *x, float *ln, float *mean, float *rstd, float *h, float *act,
+                 const float *ln_w, const float *ln_b, const float *w1, const float *b1,
+                 const float *w2, const float *b2, int n, int d, int f, float scale, float *tmp) {
     layernorm_forward(ln, mean, rstd, x, ln_w, ln_b, n, d);
     linear_forward(h, ln, w1, b1, n, d, f);
     swish_forward(act, h, (size_t)n * f);
     linear_forward(tmp, act, w2, b2, n, f, d);
-    add_scaled(out, x, tmp, 0.5f, (size_t)n * d);
+    add_scaled(out, x, tmp, scale, (size_t)n * d);
 }
 
 void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
@@ -58,7 +56,7 @@ void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
 
     ffn_forward(a->x1, x, a->ffn1_ln, a->ffn1_mean, a->ffn1_rstd, a->ffn1_h, a->ffn1_a,
                 L->ffn1_ln_w, L->ffn1_ln_b, L->ffn1_w1, L->ffn1_b1, L->ffn1_w2, L->ffn1_b2, n, d, f,
-                tmp);
+                0.5f, tmp);
 
     /* multi-head self-attention with relative positions */
     int n_cached = state ? state->n_cached : 0;
@@ -95,7 +93,7 @@ void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
 
     ffn_forward(a->x4, a->x3, a->ffn2_ln, a->ffn2_mean, a->ffn2_rstd, a->ffn2_h, a->ffn2_a,
                 L->ffn2_ln_w, L->ffn2_ln_b, L->ffn2_w1, L->ffn2_b1, L->ffn2_w2, L->ffn2_b2, n, d, f,
-                tmp);
+                0.5f, tmp);
     layernorm_forward(y, a->out_mean, a->out_rstd, a->x4, L->out_ln_w, L->out_ln_b, n, d);
     zero_padded_rows(y, B, T, d, lens);
 }
@@ -103,14 +101,12 @@ void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 
-/* Backward of ffn_forward: g holds d(out) on entry and d(x) on return. */
-static void ffn_backward(float *g, const float *x, const float *ln, const float *mean,
-                         const float *rstd, const float *h, const float *act, const float *ln_w,
-                         const float *w1, const float *w2, float *dln_w, float *dln_b, float *dw1,
-                         float *db1, float *dw2, float *db2, int n, int d, int f,
-                         encoder_grad_work *w) {
+void ffn_backward(float *g, const float *x, const float *ln, const float *mean, const float *rstd,
+                  const float *h, const float *act, const float *ln_w, const float *w1, const float *w2,
+                  float *dln_w, float *dln_b, float *dw1, float *db1, float *dw2, float *db2, int n,
+                  int d, int f, float scale, encoder_grad_work *w) {
     size_t nd = (size_t)n * d, nf = (size_t)n * f;
-    for (size_t i = 0; i < nd; i++) w->t1[i] = 0.5f * g[i];
+    for (size_t i = 0; i < nd; i++) w->t1[i] = scale * g[i];
     zero(w->tf1, nf);
     linear_backward(w->tf1, dw2, db2, w->t1, act, w2, n, f, d);
     zero(w->tf2, nf);
@@ -136,7 +132,7 @@ static void conformer_layer_backward(float *dx, const float *dy, const float *x,
 
     ffn_backward(g, a->x3, a->ffn2_ln, a->ffn2_mean, a->ffn2_rstd, a->ffn2_h, a->ffn2_a, L->ffn2_ln_w,
                  L->ffn2_w1, L->ffn2_w2, G->ffn2_ln_w, G->ffn2_ln_b, G->ffn2_w1, G->ffn2_b1,
-                 G->ffn2_w2, G->ffn2_b2, n, d, f, w);
+                 G->ffn2_w2, G->ffn2_b2, n, d, f, 0.5f, w);
 
     /* convolution module */
     zero(w->t1, nd);
@@ -175,7 +171,7 @@ static void conformer_layer_backward(float *dx, const float *dy, const float *x,
 
     ffn_backward(g, x, a->ffn1_ln, a->ffn1_mean, a->ffn1_rstd, a->ffn1_h, a->ffn1_a, L->ffn1_ln_w,
                  L->ffn1_w1, L->ffn1_w2, G->ffn1_ln_w, G->ffn1_ln_b, G->ffn1_w1, G->ffn1_b1,
-                 G->ffn1_w2, G->ffn1_b2, n, d, f, w);
+                 G->ffn1_w2, G->ffn1_b2, n, d, f, 0.5f, w);
     add_scaled(dx, dx, g, 1.0f, nd);
 }
 

@@ -106,6 +106,19 @@ void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
                              int B, int T, const int *lens, const attn_mask *mask, const float *pe,
                              conformer_layer_state *state, float *scratch);
 
+/* Feed-forward module (Conformer half step with scale 0.5, Transformer decoder with 1.0):
+ * out (n, d) = x + scale * (W2 swish(W1 LN(x) + b1) + b2); saves ln (n, d), mean, rstd (n),
+ * h and act (n, f) pre- and post-swish; tmp (n, d) scratch. out may alias x. */
+void ffn_forward(float *out, const float *x, float *ln, float *mean, float *rstd, float *h, float *act,
+                 const float *ln_w, const float *ln_b, const float *w1, const float *b1,
+                 const float *w2, const float *b2, int n, int d, int f, float scale, float *tmp);
+/* Backward of ffn_forward: g (n, d) holds d(out) on entry and d(x) on return (residual included);
+ * ACCUMULATES the parameter gradients; uses w->t1, t2 (n, d) and w->tf1, tf2 (n, f). */
+void ffn_backward(float *g, const float *x, const float *ln, const float *mean, const float *rstd,
+                  const float *h, const float *act, const float *ln_w, const float *w1, const float *w2,
+                  float *dln_w, float *dln_b, float *dw1, float *db1, float *dw2, float *db2, int n,
+                  int d, int f, float scale, encoder_grad_work *w);
+
 /* Activation buffers of one layer on B x T rows seeing Tk keys (Tk = T offline). */
 void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct mslam_model_config *cfg,
                                int B, int T, int Tk);

@@ -4,6 +4,7 @@
 
 #include "mslam.h"
 #include "params.h"
+#include "safetensors.h"
 
 /* A one-character vocabulary entry: code point and id. */
 typedef struct {
@@ -20,6 +21,7 @@ struct mslam_model {
     char **langs;         /* n_langs language codes */
     mslam_vocab_char *chars; /* one-character entries sorted by code point (mslam_model_char_id) */
     int n_chars;
+    int bos_id, eos_id;   /* "<s>" and "</s>" (decoder models; -1 otherwise); CTC blank is id 0 */
     int n_threads;
     char *path;
 };
@@ -31,6 +33,14 @@ mslam_model *mslam_model_new(const struct mslam_model_config *cfg, const char *c
 
 /* Writes model (config, vocabulary, languages in __metadata__, every table tensor as F32). */
 int mslam_model_save(const mslam_model *model, const char *path);
+/* The same file with more tensors after the model's and more __metadata__ keys (a trainer
+ * checkpoint: optimizer moments, training position). */
+int mslam_model_save_with(const mslam_model *model, const char *path, const st_write_tensor *extra,
+                          int n_extra, const st_meta *extra_meta, int n_extra_meta);
+/* The model of an opened file (as mslam_model_load, which calls it); tensors whose names start
+ * with extra_prefix (when not NULL) are left to the caller instead of being refused. */
+mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
+                                 struct mslam_model_params params);
 
 /* Character id of the UTF-8 character at s (its length in bytes written to *len), -1 when not
  * in the vocabulary; -1 with *len = 1 when s does not start with valid UTF-8. */

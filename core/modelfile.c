@@ -195,6 +195,26 @@ void mslam_model_free(mslam_model *model) {
     free(model);
 }
 
+static int vocab_index(char *const *vocab, int n, const char *token) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(vocab[i], token)) return i;
+    return -1;
+}
+
+/* The heads need reserved tokens: CTC its blank at id 0 (the convention of torch's ctc_loss and
+ * of the search), the decoder "<s>" to start and "</s>" to end a sentence. */
+static int find_special_tokens(mslam_model *m, const char *where) {
+    const struct mslam_model_config *c = &m->cfg;
+    if (c->ctc_head && strcmp(m->vocab[0], "<blank>") != 0)
+        return mslam_error("%s: the model has a CTC head, so vocab entry 0 must be \"<blank>\" (it is \"%s\")",
+                           where, m->vocab[0]);
+    m->bos_id = vocab_index(m->vocab, c->vocab_size, "<s>");
+    m->eos_id = vocab_index(m->vocab, c->vocab_size, "</s>");
+    if (c->n_decoder_layers > 0 && (m->bos_id < 0 || m->eos_id < 0))
+        return mslam_error("%s: the model has a decoder, so its vocab needs \"<s>\" and \"</s>\"", where);
+    return 0;
+}
+
 /* mslam_model_new with the file or function that messages name. */
 static mslam_model *model_create(const struct mslam_model_config *cfg, const char *const *vocab,
                                  const char *const *langs, const char *where) {
@@ -233,6 +253,10 @@ static mslam_model *model_create(const struct mslam_model_config *cfg, const cha
         if (single_char(vocab[i], &cp)) m->chars[m->n_chars++] = (mslam_vocab_char){cp, i};
     }
     qsort(m->chars, (size_t)m->n_chars, sizeof *m->chars, cmp_vocab_char);
+    if (find_special_tokens(m, where)) {
+        mslam_model_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -359,8 +383,9 @@ static int is_float_dtype(st_dtype d) {
     return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64;
 }
 
-/* Matches the file's tensors one to one with the table, then converts each into the block. */
-static int read_tensors(mslam_model *m, const st_file *f) {
+/* Matches the file's tensors one to one with the table (tensors whose names start with
+ * extra_prefix, when not NULL, belong to someone else), then converts each into the block. */
+static int read_tensors(mslam_model *m, const st_file *f, const char *extra_prefix) {
     const mslam_param_table *tab = &m->table;
     const st_tensor **found = calloc((size_t)tab->n, sizeof *found);
     char *used = calloc((size_t)f->n_tensors + 1, 1);
@@ -394,6 +419,7 @@ static int read_tensors(mslam_model *m, const st_file *f) {
         used[t - f->tensors] = 1;
     }
     for (int j = 0; j < f->n_tensors && !rc; j++) {
+        if (extra_prefix && !strncmp(f->tensors[j].name, extra_prefix, strlen(extra_prefix))) continue;
         if (!used[j])
             rc = mslam_error("%s: tensor '%s' is not part of a model of this config", f->path,
                              f->tensors[j].name);
@@ -418,32 +444,28 @@ static int read_tensors(mslam_model *m, const st_file *f) {
     return rc;
 }
 
-mslam_model *mslam_model_load(const char *path, struct mslam_model_params params) {
-    if (!path) {
-        mslam_error("mslam_model_load: path is NULL");
-        return NULL;
-    }
-    st_file f;
-    if (st_open(&f, path)) return NULL;
+mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
+                                 struct mslam_model_params params) {
+    const char *path = f->path;
     mslam_model *m = NULL;
     struct json_object *jvocab = NULL, *jlangs = NULL;
     const char **vocab = NULL, **langs = NULL;
     struct mslam_model_config cfg;
     char version[16];
     snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
-    const char *file_version = st_meta_get(&f, "format_version");
+    const char *file_version = st_meta_get(f, "format_version");
     if (!file_version) {
         mslam_error("%s: not an mslam model (__metadata__ has no \"format_version\")", path);
     } else if (strcmp(file_version, version) != 0) {
         mslam_error("%s: unknown format_version \"%.20s\" (this build reads \"%s\")", path,
                     file_version, version);
-    } else if (!read_config(&f, &cfg) &&
-               !read_strings(&f, "vocab", cfg.vocab_size, "vocab_size", &jvocab, &vocab) &&
-               !read_strings(&f, "langs", cfg.n_langs, "n_langs", &jlangs, &langs) &&
+    } else if (!read_config(f, &cfg) &&
+               !read_strings(f, "vocab", cfg.vocab_size, "vocab_size", &jvocab, &vocab) &&
+               !read_strings(f, "langs", cfg.n_langs, "n_langs", &jlangs, &langs) &&
                (m = model_create(&cfg, vocab, langs, path)) != NULL) {
         m->n_threads = params.n_threads;
         if (!(m->path = strdup(path))) mslam_error("%s: out of memory", path);
-        if (!m->path || read_tensors(m, &f)) {
+        if (!m->path || read_tensors(m, f, extra_prefix)) {
             mslam_model_free(m);
             m = NULL;
         }
@@ -452,6 +474,17 @@ mslam_model *mslam_model_load(const char *path, struct mslam_model_params params
     free(langs);
     json_object_put(jvocab);
     json_object_put(jlangs);
+    return m;
+}
+
+mslam_model *mslam_model_load(const char *path, struct mslam_model_params params) {
+    if (!path) {
+        mslam_error("mslam_model_load: path is NULL");
+        return NULL;
+    }
+    st_file f;
+    if (st_open(&f, path)) return NULL;
+    mslam_model *m = mslam_model_from_st(&f, NULL, params);
     st_close(&f);
     return m;
 }
@@ -482,6 +515,11 @@ static struct json_object *string_array(char *const *s, int n) {
 }
 
 int mslam_model_save(const mslam_model *model, const char *path) {
+    return mslam_model_save_with(model, path, NULL, 0, NULL, 0);
+}
+
+int mslam_model_save_with(const mslam_model *model, const char *path, const st_write_tensor *extra,
+                          int n_extra, const st_meta *extra_meta, int n_extra_meta) {
     if (!model || !path) return mslam_error("mslam_model_save: no model or no path");
     struct mslam_model_config c = model->cfg;
     struct json_object *cfg = json_object_new_object();
@@ -496,16 +534,20 @@ int mslam_model_save(const mslam_model *model, const char *path) {
     char version[16], k_version[] = "format_version", k_config[] = "config", k_vocab[] = "vocab",
                       k_langs[] = "langs";
     snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
-    st_meta meta[4] = {
-        {k_version, version},
-        {k_config, json_text(cfg)},
-        {k_vocab, json_text(string_array(model->vocab, model->cfg.vocab_size))},
-        {k_langs, json_text(string_array(model->langs, model->cfg.n_langs))},
-    };
-    const mslam_param_table *tab = &model->table;
-    st_write_tensor *ts = calloc((size_t)tab->n, sizeof *ts);
+    st_meta *meta = calloc((size_t)(4 + n_extra_meta), sizeof *meta);
+    st_write_tensor *ts = calloc((size_t)(model->table.n + n_extra), sizeof *ts);
     int rc;
-    if (!ts || !meta[1].value || !meta[2].value || !meta[3].value) {
+    if (meta) {
+        meta[0] = (st_meta){k_version, version};
+        meta[1] = (st_meta){k_config, json_text(cfg)};
+        meta[2] = (st_meta){k_vocab, json_text(string_array(model->vocab, model->cfg.vocab_size))};
+        meta[3] = (st_meta){k_langs, json_text(string_array(model->langs, model->cfg.n_langs))};
+        for (int i = 0; i < n_extra_meta; i++) meta[4 + i] = extra_meta[i];
+    } else {
+        json_object_put(cfg);
+    }
+    const mslam_param_table *tab = &model->table;
+    if (!ts || !meta || !meta[1].value || !meta[2].value || !meta[3].value) {
         rc = mslam_error("cannot write '%s': out of memory", path);
     } else {
         for (int i = 0; i < tab->n; i++) {
@@ -516,9 +558,11 @@ int mslam_model_save(const mslam_model *model, const char *path) {
                                       .data = model->block + e->offset};
             for (int k = 0; k < e->ndim; k++) ts[i].shape[k] = e->shape[k];
         }
-        rc = st_write(path, ts, tab->n, meta, 4);
+        for (int i = 0; i < n_extra; i++) ts[tab->n + i] = extra[i];
+        rc = st_write(path, ts, tab->n + n_extra, meta, 4 + n_extra_meta);
     }
     free(ts);
-    for (int i = 1; i < 4; i++) free(meta[i].value);
+    for (int i = 1; meta && i < 4; i++) free(meta[i].value);
+    free(meta);
     return rc;
 }

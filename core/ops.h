@@ -11,6 +11,7 @@
 #ifndef MSLAM_OPS_H
 #define MSLAM_OPS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -140,6 +141,13 @@ void embedding_backward(float *dtable, const float *dy, const int *ids, int n, i
 /* ---- dropout (inverted): mask (n) holds 0 or 1/(1-p), drawn from rng; p == 0 copies ---- */
 void dropout_forward(float *y, float *mask, const float *x, size_t n, float p, mslam_rng *rng);
 void dropout_backward(float *dx, const float *dy, const float *mask, size_t n);
+
+/* log(exp(a) + exp(b)), exact when either is -INFINITY (CTC and the searches). */
+static inline double log_add(double a, double b) {
+    if (a == -INFINITY) return b;
+    if (b == -INFINITY) return a;
+    return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
+}
 
 /* ---- CTC loss of one sequence, log-space forward-backward ----
  * log_probs (T, V) (normalised, e.g. log_softmax output), targets (L) in [0, V) without blank.

@@ -841,7 +841,9 @@ HOT_LOOPS static void attn_core_backward(float *dq, float *dk, float *dv, float 
     const int need_g = dq || dk || (p && (dp || dpos_u || dpos_v));
     if (p)
         for (int t = 0; t < team; t++) memset(scratch + t * L.total + L.acc, 0, acc_n * sizeof(float));
-    OMP(omp parallel for schedule(dynamic, 1) num_threads(team))
+    /* static: which thread's accumulator a task adds to must not depend on timing, or dp, dpos_u
+     * and dpos_v would change from run to run (training resumes must be bit-exact) */
+    OMP(omp parallel for schedule(static, 1) num_threads(team))
     for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;
         float *ws = scratch + (size_t)thread_id() * L.total;
@@ -983,12 +985,6 @@ void dropout_backward(float *dx, const float *dy, const float *mask, size_t n) {
 
 /* ---- CTC ---- */
 
-static inline double lse2(double a, double b) {
-    if (a == -INFINITY) return b;
-    if (b == -INFINITY) return a;
-    return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
-}
-
 /* alpha and beta (T, 2L+1) */
 size_t ctc_scratch_size(int T, int L) { return 2 * (size_t)(T > 0 ? T : 0) * (2 * (size_t)(L > 0 ? L : 0) + 1); }
 
@@ -1010,13 +1006,13 @@ double ctc_loss(float *grad, const float *log_probs, int T, int V, const int *ta
         const float *lp = log_probs + (size_t)t * V;
         for (int s = 0; s < S; s++) {
             double a = prev[s];
-            if (s >= 1) a = lse2(a, prev[s - 1]);
-            if (SKIP_OK(s)) a = lse2(a, prev[s - 2]);
+            if (s >= 1) a = log_add(a, prev[s - 1]);
+            if (SKIP_OK(s)) a = log_add(a, prev[s - 2]);
             cur[s] = a == -INFINITY ? a : a + lp[Z(s)];
         }
     }
     const double *last = alpha + (size_t)(T - 1) * S;
-    double log_p = S >= 2 ? lse2(last[S - 1], last[S - 2]) : last[S - 1];
+    double log_p = S >= 2 ? log_add(last[S - 1], last[S - 2]) : last[S - 1];
     if (log_p == -INFINITY || isnan(log_p)) return INFINITY;
     if (!grad) return -log_p;
 
@@ -1028,8 +1024,8 @@ double ctc_loss(float *grad, const float *log_probs, int T, int V, const int *ta
         const float *lp = log_probs + (size_t)t * V;
         for (int s = 0; s < S; s++) {
             double b = next[s];
-            if (s + 1 < S) b = lse2(b, next[s + 1]);
-            if (s + 2 < S && SKIP_OK(s + 2)) b = lse2(b, next[s + 2]);
+            if (s + 1 < S) b = log_add(b, next[s + 1]);
+            if (s + 2 < S && SKIP_OK(s + 2)) b = log_add(b, next[s + 2]);
             cur[s] = b == -INFINITY ? b : b + lp[Z(s)];
         }
     }

@@ -1,7 +1,10 @@
 #include "testutil.h"
 
+#include "model.h"
+
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int test_failures;
 
@@ -23,6 +26,26 @@ const char *test_data_path(const char *relative) {
 
 void test_fill_uniform(float *x, size_t n, float lo, float hi, mslam_rng *rng) {
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * mslam_rng_uniform(rng);
+}
+
+void test_randomise_model(struct mslam_model *m, uint64_t seed, float scale) {
+    mslam_rng rng;
+    mslam_rng_seed(&rng, seed);
+    for (int i = 0; i < m->table.n; i++) {
+        const mslam_param_entry *e = &m->table.entries[i];
+        float *x = m->block + e->offset;
+        const char *leaf = strrchr(e->name, '.');
+        int is_norm_weight = leaf && !strcmp(leaf, ".weight") &&
+                             (strstr(e->name, "ln.weight") || strstr(e->name, "norm.weight") ||
+                              strstr(e->name, "ln_out.weight"));
+        for (size_t j = 0; j < e->numel; j++) {
+            float r = mslam_rng_normal(&rng);
+            if (!strcmp(e->name, "frontend.mel_mean")) x[j] = -5.0f + r;
+            else if (!strcmp(e->name, "frontend.mel_std")) x[j] = 2.0f + 0.5f * mslam_rng_uniform(&rng);
+            else if (is_norm_weight) x[j] = 1.0f + 0.1f * r;
+            else x[j] = scale * r;
+        }
+    }
 }
 
 double test_nmse(const float *a, const float *ref, size_t n) {

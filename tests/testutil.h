@@ -27,6 +27,11 @@ int test_result(const char *name);
 const char *test_data_path(const char *relative);
 
 void test_fill_uniform(float *x, size_t n, float lo, float hi, mslam_rng *rng);
+
+struct mslam_model;
+/* Random parameters of every tensor: LayerNorm weights 1 + N(0, 0.1^2), feature statistics mean
+ * -5 + N(0, 1) and std in [2, 2.5), all else N(0, scale^2). */
+void test_randomise_model(struct mslam_model *m, uint64_t seed, float scale);
 /* sum (a - ref)^2 / sum ref^2 (0 when both are zero). */
 double test_nmse(const float *a, const float *ref, size_t n);
 /* max |a - ref| / max(|ref|, floor). */

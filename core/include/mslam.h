@@ -134,6 +134,111 @@ MSLAM_API int mslam_stream_n_ready(const mslam_stream *stream);
 MSLAM_API void mslam_stream_reset(mslam_stream *stream);
 MSLAM_API void mslam_stream_free(mslam_stream *stream);
 
+/* ---- recognition, translation, language identification ----
+ *
+ * Speech recognition runs the CTC head (model config ctc_head = 1), translation into English the
+ * Transformer decoder (n_decoder_layers > 0), language identification the LID head
+ * (lid_head = 1); a call for a head the model lacks fails and says so.
+ *
+ * Text results are mslam_result objects. The caller owns each one and frees it with
+ * mslam_result_free; the strings a result hands out live as long as the result (not the model).
+ * Times are encoder frames, MSLAM_FRAMES_PER_SECOND per second: frame t starts t * 40 ms after
+ * the first sample given (for an mslam_ctc_decoder: the first sample since its creation or last
+ * reset, when it is fed mslam_stream frames). */
+
+#define MSLAM_FRAMES_PER_SECOND 25
+
+/* Defaults: beam 4, max_len 0, length_penalty 1, token_min_logp -12, all languages, full
+ * attention context, the model's threads. */
+struct mslam_decode_params {
+    int beam_size;         /* CTC prefix beam search / decoder beam search; 1: greedy */
+    int max_len;           /* translation: most characters before the end; <= 0: 2 * frames + 16 */
+    float length_penalty;  /* translation: hypotheses rank by log p / (characters + 1)^penalty */
+    float token_min_logp;  /* CTC beam: a character less likely than this at a frame does not
+                            * extend a hypothesis (-INFINITY: exact search) */
+    const char *languages; /* language ID: comma-separated codes restricting the candidates
+                            * ("en,fr,de"); NULL or "": all of the model's languages */
+    int chunk_frames;      /* encoder attention from PCM, as struct mslam_encode_params */
+    int left_chunks;
+    int n_threads;         /* <= 0: the model's */
+};
+
+MSLAM_API struct mslam_decode_params mslam_decode_default_params(void);
+
+typedef struct mslam_result mslam_result;
+
+/* UTF-8 text ("" for an empty result or r NULL). */
+MSLAM_API const char *mslam_result_text(const mslam_result *r);
+/* Geometric mean of the token probabilities, in [0, 1]; 0 for an empty result. */
+MSLAM_API float mslam_result_confidence(const mslam_result *r);
+/* Tokens are the characters of the text, in order. */
+MSLAM_API int mslam_result_n_tokens(const mslam_result *r);
+MSLAM_API int mslam_result_token_id(const mslam_result *r, int i);     /* -1 out of range */
+MSLAM_API const char *mslam_result_token_text(const mslam_result *r, int i); /* NULL out of range */
+/* Recognition: the frame at which character i is emitted; translation: -1 (no alignment). */
+MSLAM_API int mslam_result_token_frame(const mslam_result *r, int i);
+/* Recognition: the character's probability at that frame; translation: p(character | before). */
+MSLAM_API float mslam_result_token_prob(const mslam_result *r, int i);
+/* Frames the result covers: [start, end). */
+MSLAM_API int mslam_result_start_frame(const mslam_result *r);
+MSLAM_API int mslam_result_end_frame(const mslam_result *r);
+MSLAM_API void mslam_result_free(mslam_result *r);
+
+/* 16 kHz mono PCM -> text in the language spoken (CTC head). params NULL: defaults. NULL on
+ * failure. Audio shorter than one frame gives an empty result. */
+MSLAM_API mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
+                                         const struct mslam_decode_params *params);
+/* 16 kHz mono PCM -> English text (decoder). NULL on failure. */
+MSLAM_API mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
+                                        const struct mslam_decode_params *params);
+/* 16 kHz mono PCM -> probs (n_langs floats, indexed as mslam_model_lang): the probability of each
+ * language among params->languages (0 for the others). Returns the index of the most probable
+ * language, or a negative error (an unknown code in params->languages is named; audio shorter
+ * than one frame is an error). */
+MSLAM_API int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_samples,
+                                      const struct mslam_decode_params *params, float *probs);
+
+/* The same on encoder frames (n_frames x d_model, e.g. from a stream or mslam_encode_pcm), for
+ * callers that segment the audio themselves. */
+MSLAM_API mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
+                                               const struct mslam_decode_params *params);
+MSLAM_API int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
+                                             const struct mslam_decode_params *params, float *probs);
+/* CTC log-probabilities: frames (n_frames x d_model) -> log_probs (n_frames x vocab_size); id 0
+ * is the blank. Returns 0 or a negative error. */
+MSLAM_API int mslam_ctc_log_probs(mslam_model *model, const float *frames, int n_frames, float *log_probs);
+
+/* ---- incremental recognition ----
+ * Fed encoder frames chunk by chunk (from mslam_stream_read), it keeps the best text of the open
+ * segment up to date. Endpointing is the caller's: when trailing_blanks says the speaker paused
+ * long enough (or the caption is long enough), mslam_ctc_decoder_finish closes the segment and
+ * the next frame opens a new one. Frame numbers count from creation or the last reset.
+ * A decoder keeps the model referenced by pointer: free the decoder before the model. */
+typedef struct mslam_ctc_decoder mslam_ctc_decoder;
+
+/* params: beam_size (1: greedy), token_min_logp, n_threads. NULL on failure. */
+MSLAM_API mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model,
+                                                   const struct mslam_decode_params *params);
+/* Encoder frames, n_frames x d_model. Returns 0 or a negative error. */
+MSLAM_API int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, int n_frames);
+/* Or CTC log-probabilities, n_frames x vocab_size (mslam_ctc_log_probs). */
+MSLAM_API int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_probs,
+                                               int n_frames);
+/* The open segment's current best text (it may still change). Caller frees. NULL on failure. */
+MSLAM_API mslam_result *mslam_ctc_decoder_partial(mslam_ctc_decoder *dec);
+/* Closes the open segment and returns its final text; the next frame opens a new segment.
+ * Caller frees. NULL on failure. */
+MSLAM_API mslam_result *mslam_ctc_decoder_finish(mslam_ctc_decoder *dec);
+/* Frames at the end of the open segment whose most likely label is the blank (a pause). */
+MSLAM_API int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec);
+/* Blank probability of the last frame fed (1 before any frame). */
+MSLAM_API float mslam_ctc_decoder_blank_prob(const mslam_ctc_decoder *dec);
+/* Frames fed since creation or the last reset. */
+MSLAM_API int mslam_ctc_decoder_n_frames(const mslam_ctc_decoder *dec);
+/* Drops the open segment and starts again at frame 0. */
+MSLAM_API void mslam_ctc_decoder_reset(mslam_ctc_decoder *dec);
+MSLAM_API void mslam_ctc_decoder_free(mslam_ctc_decoder *dec);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,10 @@ reruns give identical files. The definitions the C code must match live in mslam
                            blank=0) and its gradient with respect to the logits (two cases).
   encoder_tiny.safetensors a model file in mslam's format (random weights, tiny config).
   encoder_tiny_io.safetensors inputs, outputs and gradients of mslam_ref.Encoder with it.
+  heads_tiny.safetensors   a model file with CTC, LID heads and a 2-layer decoder (no encoder
+                           layers: the heads are tested on given encoder outputs).
+  heads_tiny_io.safetensors encoder outputs, targets, and each head's loss, logits and gradients
+                           (parameters and encoder output) of mslam_ref.Model.
 """
 import json
 import math
@@ -288,12 +292,97 @@ def check_encoder_semantics(model, mel, mel_lens, full, chunked, chunk, left_chu
     assert (unlimited[0, 8:] - chunked[0, 8:]).abs().max() > 1e-3
 
 
+# ---------------------------------------------------------------------------------------------
+# d. heads and decoder
+
+HEADS = {"n_mels": 80, "d_model": 16, "n_heads": 2, "d_ff": 24, "conv_kernel": 3,
+         "sub_channels": 1, "n_speech_layers": 0, "n_shared_layers": 0, "vocab_size": 10,
+         "n_langs": 3, "causal_conv": 1, "ctc_head": 1, "lid_head": 1, "n_decoder_layers": 2}
+HEADS_VOCAB = ["<blank>", "<s>", "</s>", " ", "a", "b", "c", "d", "e", "é"]
+HEADS_LANGS = ["en", "fr", "de"]
+LABEL_SMOOTHING = 0.1
+
+
+def make_heads():
+    gen = torch.Generator().manual_seed(2468)
+    model = mslam_ref.Model(HEADS).double()
+    random_init(model, gen)
+    ordered = mslam_ref.ordered_state(model)
+    st_io.write(os.path.join(FIXTURES, "heads_tiny.safetensors"),
+                [(name, f32(t)) for name, t in ordered],
+                mslam_ref.model_metadata(HEADS, HEADS_VOCAB, HEADS_LANGS))
+
+    B, T, d = 3, 8, HEADS["d_model"]
+    bos, eos = HEADS_VOCAB.index("<s>"), HEADS_VOCAB.index("</s>")
+    # Padded frames hold noise, not the encoder's zeros: the heads must ignore them.
+    enc = as_f32_input(torch.randn(B, T, d, generator=gen, dtype=torch.float64))
+    enc_lens = torch.tensor([8, 5, 3])
+    params = dict(model.named_parameters())
+
+    def grads(loss, prefix):
+        """Gradients of loss for the parameters named prefix* and for enc."""
+        names = [name for name, _ in ordered if name.startswith(prefix)]
+        g = torch.autograd.grad(loss, [params[n] for n in names] + [enc])
+        return [(f"grad.{n}", f32(t)) for n, t in zip(names, g[:-1])], f32(g[-1])
+
+    enc.requires_grad_(True)
+    # CTC: item 0 repeats a label (needs a blank between), item 2 cannot fit 4 labels in 3 frames.
+    ctc_targets = [[4, 5, 5, 6], [3, 4, 7], [4, 5, 6, 7]]
+    ctc_loss = model.ctc_loss(enc, enc_lens, torch.tensor(sum(ctc_targets, [])),
+                              torch.tensor([len(t) for t in ctc_targets]))
+    ctc_grads, ctc_denc = grads(ctc_loss, "ctc.")
+    per_item = [model.ctc_loss(enc[b:b + 1], enc_lens[b:b + 1], torch.tensor(t), torch.tensor([len(t)]))
+                for b, t in enumerate(ctc_targets)]
+    assert per_item[2].item() == 0 and all(p.item() > 0 for p in per_item[:2])
+
+    langs = torch.tensor([0, 2, 1])
+    lid_logits = model.lid_logits(enc, enc_lens)
+    lid_loss = F.cross_entropy(lid_logits, langs, label_smoothing=LABEL_SMOOTHING, reduction="sum")
+    lid_grads, lid_denc = grads(lid_loss, "lid.")
+
+    dec_targets = [[4, 5, 6, 3, 7], [8, 9], []]
+    Lt = max(len(t) for t in dec_targets)
+    targets = torch.zeros(B, Lt, dtype=torch.long)
+    y_in = torch.zeros(B, Lt + 1, dtype=torch.long)
+    y_out = torch.full((B, Lt + 1), -1, dtype=torch.long)
+    for b, t in enumerate(dec_targets):
+        targets[b, :len(t)] = torch.tensor(t, dtype=torch.long)
+        y_in[b, :len(t) + 1] = torch.tensor([bos] + t)
+        y_out[b, :len(t) + 1] = torch.tensor(t + [eos])
+    dec_lens = torch.tensor([len(t) + 1 for t in dec_targets])
+    dec_logits = model.decoder_logits(enc, enc_lens, y_in, dec_lens)
+    dec_loss = F.cross_entropy(dec_logits.reshape(-1, HEADS["vocab_size"]), y_out.reshape(-1),
+                               ignore_index=-1, label_smoothing=LABEL_SMOOTHING, reduction="sum")
+    dec_grads, dec_denc = grads(dec_loss, "decoder")
+
+    # The decoder is causal: logits of a prefix do not depend on later tokens.
+    with torch.no_grad():
+        cut = model.decoder_logits(enc[:1], enc_lens[:1], y_in[:1, :3], torch.tensor([3]))
+        assert torch.allclose(cut, dec_logits[:1, :3], rtol=0, atol=1e-12), "decoder sees the future"
+
+    tensors = [("enc", f32(enc)), ("enc_lens", i32(enc_lens)),
+               ("ctc_targets", i32(sum(ctc_targets, []))),
+               ("ctc_target_lens", i32([len(t) for t in ctc_targets])),
+               ("ctc_loss", f32(ctc_loss.reshape(1))), ("ctc_denc", ctc_denc)] + ctc_grads
+    tensors += [("lid_langs", i32(langs)), ("lid_logits", f32(lid_logits)),
+                ("lid_loss", f32(lid_loss.reshape(1))), ("lid_denc", lid_denc)] + lid_grads
+    tensors += [("dec_targets", i32(targets)), ("dec_target_lens", i32([len(t) for t in dec_targets])),
+                ("dec_logits", f32(dec_logits)), ("dec_loss", f32(dec_loss.reshape(1))),
+                ("dec_denc", dec_denc)] + dec_grads
+    st_io.write(os.path.join(FIXTURES, "heads_tiny_io.safetensors"), tensors,
+                {"definition": "tests/reference/mslam_ref.py Model heads in float64 on the given "
+                               "encoder output; losses summed (CTC zero_infinity), label smoothing "
+                               f"{LABEL_SMOOTHING} for LID and decoder",
+                 "label_smoothing": str(LABEL_SMOOTHING), "config": json.dumps(HEADS)})
+
+
 def main():
     torch.manual_seed(0)  # nothing should draw from the global generator; pinned regardless
     os.makedirs(FIXTURES, exist_ok=True)
     make_logmel()
     make_ctc()
     make_encoder()
+    make_heads()
     total = 0
     for name in sorted(os.listdir(FIXTURES)):
         size = os.path.getsize(os.path.join(FIXTURES, name))

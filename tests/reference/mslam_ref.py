@@ -1,7 +1,7 @@
-"""PyTorch reference of the mslam encoder and audio frontend.
+"""PyTorch reference of the mslam encoder, its heads and decoder, and the audio frontend.
 
-This module is the executable definition the C code (core/frontend.c, core/encoder.c) is
-tested against: make_fixtures.py runs it in float64 and stores inputs, outputs and gradients.
+This module is the executable definition the C code (core/frontend.c, core/encoder.c,
+core/heads.c, core/decoder.c) is tested against: make_fixtures.py runs it in float64 and stores inputs, outputs and gradients.
 Parameter names and shapes are those of core/params.c (param_table below mirrors it).
 
 Architecture (d = d_model, H = n_heads, e = d / H, k = conv_kernel, C = sub_channels):
@@ -23,6 +23,8 @@ Architecture (d = d_model, H = n_heads, e = d / H, k = conv_kernel, C = sub_chan
                            -> LayerNorm (conv.norm) -> swish -> pw2 (d -> d)
     x += 0.5 * ffn2(x)
     x = ln_out(x)
+
+  heads on the encoder output: see Model (CTC, LID, Transformer decoder).
 """
 import json
 import math
@@ -41,6 +43,7 @@ LN_EPS = 1e-5
 
 CONFIG_FIELDS = ("n_mels", "d_model", "n_heads", "d_ff", "conv_kernel", "sub_channels",
                  "n_speech_layers", "n_shared_layers", "vocab_size", "n_langs", "causal_conv")
+HEAD_FIELDS = ("ctc_head", "lid_head", "n_decoder_layers")  # optional: absent means no such head
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,6 +126,14 @@ def swish(x):
     return x * torch.sigmoid(x)
 
 
+def masked_softmax(scores, visible):
+    """Softmax over the last dim of the visible entries (invisible ones get probability 0); a
+    row that sees nothing gets zeros."""
+    any_key = visible.any(-1, keepdim=True)
+    scores = scores.masked_fill(~visible, float("-inf")).masked_fill(~any_key, 0.0)
+    return torch.softmax(scores, dim=-1) * any_key
+
+
 # ---------------------------------------------------------------------------------------------
 # Modules
 
@@ -175,10 +186,7 @@ class RelPosSelfAttention(nn.Module):
         row = (torch.arange(T)[:, None] - torch.arange(T)[None, :]) + (T - 1)     # (T, T)
         position = position.gather(-1, row.expand(B, H, T, T))
         scores = (content + position) / math.sqrt(e)
-        vis = visible[:, None]                              # (B, 1, T, T)
-        any_key = vis.any(-1, keepdim=True)
-        scores = scores.masked_fill(~vis, float("-inf")).masked_fill(~any_key, 0.0)
-        probs = torch.softmax(scores, dim=-1) * any_key
+        probs = masked_softmax(scores, visible[:, None])    # visible (B, 1, T, T)
         out = (probs @ v).transpose(1, 2).reshape(B, T, d)
         return self.out(out)
 
@@ -305,6 +313,111 @@ class Encoder(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
+# Heads and decoder (core/heads.c, core/decoder.c)
+
+class Attention(nn.Module):
+    """Pre-LN multi-head attention without positions (decoder self- and cross-attention):
+    q = q(ln(x)); keys and values k(m), v(m) of m = ln(x) (self) or of the encoder frames as they
+    are (cross); score = q . k / sqrt(e), invisible keys masked (masked_softmax), out(probs v)."""
+
+    def __init__(self, d, n_heads):
+        super().__init__()
+        self.n_heads, self.e = n_heads, d // n_heads
+        self.ln = nn.LayerNorm(d, eps=LN_EPS)
+        self.q = nn.Linear(d, d)
+        self.k = nn.Linear(d, d)
+        self.v = nn.Linear(d, d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x, memory, visible):
+        B, Tq, d = x.shape
+        H, e = self.n_heads, self.e
+        h = self.ln(x)
+        m = h if memory is None else memory
+
+        def heads(y):  # (B, T, d) -> (B, H, T, e)
+            return y.view(B, -1, H, e).transpose(1, 2)
+
+        q, k, v = heads(self.q(h)), heads(self.k(m)), heads(self.v(m))
+        probs = masked_softmax(q @ k.transpose(-1, -2) / math.sqrt(e), visible[:, None])
+        return self.out((probs @ v).transpose(1, 2).reshape(B, Tq, d))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg["d_model"]
+        self.self_attn = Attention(d, cfg["n_heads"])
+        self.cross_attn = Attention(d, cfg["n_heads"])
+        self.ffn = FeedForward(d, cfg["d_ff"])
+
+    def forward(self, x, enc, self_visible, cross_visible):
+        x = x + self.self_attn(x, None, self_visible)
+        x = x + self.cross_attn(x, enc, cross_visible)
+        return x + self.ffn(x)
+
+
+class DecoderEnds(nn.Module):
+    """The decoder's parameters outside its layers: token embedding, final LayerNorm, output."""
+
+    def __init__(self, vocab_size, d):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, d)
+        self.ln = nn.LayerNorm(d, eps=LN_EPS)
+        self.out = nn.Linear(d, vocab_size)
+
+
+class Model(Encoder):
+    """The encoder with the heads its config asks for:
+
+      ctc (ctc_head):        log_softmax(enc ctc^T + b) over the vocabulary, blank = id 0;
+                             loss = ctc_loss(..., reduction="sum", zero_infinity=True): an item
+                             whose targets cannot fit in its frames adds 0 (the C side skips it)
+      lid (lid_head):        mean of each item's valid frames -> Linear to n_langs;
+                             loss = cross_entropy(label_smoothing, reduction="sum")
+      decoder (n_decoder_layers > 0): y_in = [<s>, t..] (padding id 0) -> decoder.embed +
+                             sinusoid(0 .. L-1) -> decoder_layers (pre-LN: causal self-attention
+                             over the item's L_b = n_b + 1 positions, cross-attention over its
+                             valid frames, FFN) -> decoder.ln -> decoder.out; loss =
+                             cross_entropy against [t.., </s>] (padding -1 ignored, label
+                             smoothing, reduction="sum")"""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        d, V = cfg["d_model"], cfg["vocab_size"]
+        if cfg.get("ctc_head"):
+            self.ctc = nn.Linear(d, V)
+        if cfg.get("lid_head"):
+            self.lid = nn.Linear(d, cfg["n_langs"])
+        if cfg.get("n_decoder_layers", 0) > 0:
+            self.decoder = DecoderEnds(V, d)
+            self.decoder_layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg["n_decoder_layers"]))
+
+    def ctc_loss(self, enc, lens, targets, target_lens):
+        """enc (B, T, d), lens (B,), targets (sum target_lens,) concatenated -> summed loss."""
+        log_probs = F.log_softmax(self.ctc(enc), dim=-1)
+        return F.ctc_loss(log_probs.transpose(0, 1), targets, lens, target_lens, blank=0,
+                          reduction="sum", zero_infinity=True)
+
+    def lid_logits(self, enc, lens):
+        valid = (torch.arange(enc.shape[1])[None, :] < lens[:, None])[..., None]
+        pooled = (enc * valid).sum(1) / lens[:, None].to(enc.dtype)
+        return self.lid(pooled)
+
+    def decoder_logits(self, enc, enc_lens, y_in, dec_lens):
+        """enc (B, T, d), y_in (B, L), dec_lens (B,) = target lengths + 1 -> logits (B, L, V)."""
+        B, L = y_in.shape
+        T, d = enc.shape[1], enc.shape[2]
+        x = self.decoder.embed(y_in) + sinusoid(torch.arange(L), d).to(enc.dtype)
+        i, j = torch.arange(L)[:, None], torch.arange(L)[None, :]
+        self_visible = (j <= i)[None] & (j[None] < dec_lens[:, None, None])
+        cross_visible = (torch.arange(T)[None, None, :] < enc_lens[:, None, None]).expand(B, L, T)
+        for layer in self.decoder_layers:
+            x = layer(x, enc, self_visible, cross_visible)
+        return self.decoder.out(self.decoder.ln(x))
+
+
+# ---------------------------------------------------------------------------------------------
 # Model file
 
 def param_table(cfg):
@@ -341,6 +454,22 @@ def param_table(cfg):
         table += layer(f"speech_layers.{i}")
     for i in range(cfg["n_shared_layers"]):
         table += layer(f"shared_layers.{i}")
+    V = cfg["vocab_size"]
+    if cfg.get("ctc_head"):
+        table += [("ctc.weight", (V, d)), ("ctc.bias", (V,))]
+    if cfg.get("lid_head"):
+        table += [("lid.weight", (cfg["n_langs"], d)), ("lid.bias", (cfg["n_langs"],))]
+    if cfg.get("n_decoder_layers", 0) > 0:
+        table.append(("decoder.embed.weight", (V, d)))
+        for i in range(cfg["n_decoder_layers"]):
+            for attn in ("self_attn", "cross_attn"):
+                rows = [("ln.weight", (d,)), ("ln.bias", (d,))]
+                for proj in ("q", "k", "v", "out"):
+                    rows += [(f"{proj}.weight", (d, d)), (f"{proj}.bias", (d,))]
+                table += [(f"decoder_layers.{i}.{attn}.{name}", shape) for name, shape in rows]
+            table += [(f"decoder_layers.{i}.{name}", shape) for name, shape in ffn("ffn")]
+        table += [("decoder.ln.weight", (d,)), ("decoder.ln.bias", (d,)),
+                  ("decoder.out.weight", (V, d)), ("decoder.out.bias", (V,))]
     return table
 
 
@@ -359,7 +488,7 @@ def model_metadata(cfg, vocab, langs):
     assert len(vocab) == cfg["vocab_size"] and len(langs) == cfg["n_langs"]
     return {
         "format_version": "1",
-        "config": json.dumps({key: int(cfg[key]) for key in CONFIG_FIELDS}),
+        "config": json.dumps({key: int(cfg[key]) for key in CONFIG_FIELDS + HEAD_FIELDS if key in cfg}),
         "vocab": json.dumps(list(vocab), ensure_ascii=False),
         "langs": json.dumps(list(langs), ensure_ascii=False),
     }

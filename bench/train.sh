@@ -1,0 +1,23 @@
+#!/bin/sh
+# Training step on Conformer-S (batch 8 x 10 s, forward + backward + AdamW, 2 threads): mslam's
+# whole encoder (subsampler included) next to torchaudio's Conformer layers with PyTorch's AdamW,
+# measured in the same run. Prints both rates in audio-seconds per second and their ratio.
+#   bench/train.sh [threads] [runs]
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+threads=${1:-2}
+runs=${2:-5}
+./tests/install-deps.sh build test reference
+[ -f build/build.ninja ] || meson setup build
+ninja -C build bench/train_bench
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+./build/bench/train_bench --threads "$threads" --runs "$runs" --profile | tee "$out"
+/usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" --train | tee -a "$out"
+awk '
+  function field(name,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] } return 0 }
+  /^mslam_train / { ours = field("audio_s_per_s") }
+  /^torch_conformer_train / { theirs = field("audio_s_per_s") }
+  END { if (ours > 0 && theirs > 0) printf "training throughput, same run: mslam %.1f audio-s/s, PyTorch %.1f audio-s/s: %.2fx\n", ours, theirs, ours / theirs }
+' "$out"

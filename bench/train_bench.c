@@ -1,0 +1,139 @@
+/* Training-step benchmark on the Conformer-S config (d 144, 16 layers, 4 heads, FFN 576,
+ * kernel 31, subsampler with 144 channels): forward with saved activations, a mean-squared
+ * error against a fixed target (as bench/torch_conformer.py --train), backward, global gradient
+ * norm and AdamW, on a batch of 8 x 10 s.
+ *
+ * Usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--profile]
+ * Prints "mslam_train step_s=... audio_s_per_s=..." (parsed by bench/train.sh) and, with
+ * --profile, the split of one step into forward, backward and optimizer. */
+#include "encoder.h"
+#include "model.h"
+#include "ops.h"
+#include "optim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n) {
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+int main(int argc, char **argv) {
+    int threads = 2, runs = 5, B = 8, profile = 0;
+    double seconds = 10;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--profile")) profile = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--threads")) threads = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--runs")) runs = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--seconds")) seconds = atof(argv[++i]);
+        else {
+            fprintf(stderr, "usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--profile]\n");
+            return 2;
+        }
+    }
+    if (runs < 1 || runs > 31 || B < 1 || seconds < 0.1) {
+        fprintf(stderr, "options out of range\n");
+        return 2;
+    }
+    mslam_set_threads(threads);
+    struct mslam_model_config cfg = {.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576,
+                                     .conv_kernel = 31, .sub_channels = 144, .n_speech_layers = 8,
+                                     .n_shared_layers = 8, .vocab_size = 2, .n_langs = 1, .causal_conv = 1};
+    static const char *vocab[] = {"<blank>", "a"}, *langs[] = {"en"};
+    mslam_model *m = mslam_model_new(&cfg, vocab, langs);
+    if (!m) {
+        fprintf(stderr, "model: %s\n", mslam_last_error());
+        return 1;
+    }
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 42);
+    for (size_t i = 0; i < m->table.total; i++) m->block[i] = 0.05f * mslam_rng_normal(&rng);
+    for (int i = 0; i < cfg.n_mels; i++) {
+        m->p.mel_mean[i] = -5;
+        m->p.mel_std[i] = 2;
+    }
+    float *grad = calloc(m->table.total, sizeof(float));
+    mslam_params G;
+    mslam_param_table gtab;
+    optim_config oc = optim_default_config();
+    adamw opt;
+    if (!grad || mslam_param_table_build(&gtab, &cfg, &G) || adamw_init(&opt, &oc, &m->table)) {
+        fprintf(stderr, "setup: %s\n", mslam_last_error());
+        return 1;
+    }
+    mslam_params_bind(&gtab, grad);
+
+    int T_mel = (int)(seconds * 100), T = mslam_subsampled_frames(T_mel), d = cfg.d_model;
+    size_t n_out = (size_t)B * T * d;
+    float *mel = malloc((size_t)B * T_mel * cfg.n_mels * sizeof(float));
+    float *target = malloc(n_out * sizeof(float)), *dout = malloc(n_out * sizeof(float));
+    int *lens = malloc((size_t)B * sizeof(int));
+    for (size_t i = 0; i < (size_t)B * T_mel * cfg.n_mels; i++) mel[i] = -5 + 2 * mslam_rng_normal(&rng);
+    for (size_t i = 0; i < n_out; i++) target[i] = mslam_rng_normal(&rng);
+    for (int b = 0; b < B; b++) lens[b] = T_mel;
+
+    mslam_encoder_pass pass = {0};
+    double t_step[32], t_fwd[32], t_bwd[32], t_opt[32];
+    for (int r = 0; r <= runs; r++) {
+        double t0 = now();
+        memset(grad, 0, m->table.total * sizeof(float));
+        if (mslam_encoder_speech_forward(&pass, &cfg, &m->p, mel, lens, B, T_mel, NULL, 1)) {
+            fprintf(stderr, "forward: %s\n", mslam_last_error());
+            return 1;
+        }
+        double t1 = now();
+        for (size_t i = 0; i < n_out; i++) dout[i] = 2.0f * (pass.out[i] - target[i]) / (float)n_out;
+        if (mslam_encoder_backward(&pass, &cfg, &m->p, &G, dout, NULL)) {
+            fprintf(stderr, "backward: %s\n", mslam_last_error());
+            return 1;
+        }
+        double t2 = now();
+        double norm = sqrt(grad_sq_norm(grad, m->table.total));
+        adamw_step(&opt, m->block, grad, 1e-4f, clip_scale(&oc, norm));
+        double t3 = now();
+        if (r) {
+            t_step[r - 1] = t3 - t0;
+            t_fwd[r - 1] = t1 - t0;
+            t_bwd[r - 1] = t2 - t1;
+            t_opt[r - 1] = t3 - t2;
+        }
+    }
+    double step = median(t_step, runs), audio = B * seconds;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("config: Conformer-S d=144 layers=16 heads=4 ffn=576 kernel=31 sub_channels=144 "
+           "(%zu parameters, subsampler included), batch %d x %.1f s, %d threads, median of %d\n",
+           m->table.total, B, seconds, threads, runs);
+    printf("mslam_train step_s=%.4f audio_s_per_s=%.2f peak_rss_mb=%.0f\n", step, audio / step,
+           ru.ru_maxrss / 1024.0);
+    if (profile)
+        printf("mslam_train_split forward_s=%.4f backward_s=%.4f optimizer_s=%.4f\n", median(t_fwd, runs),
+               median(t_bwd, runs), median(t_opt, runs));
+    mslam_encoder_pass_free(&pass);
+    adamw_free(&opt);
+    mslam_param_table_free(&gtab);
+    mslam_model_free(m);
+    free(grad);
+    free(mel);
+    free(target);
+    free(dout);
+    free(lens);
+    return 0;
+}

@@ -1,0 +1,405 @@
+/* Public inference API (mslam.h): recognition with the CTC head (offline and incremental),
+ * translation with the decoder, language identification with the LID head, and results. */
+#include "common.h"
+#include "decoder.h"
+#include "heads.h"
+#include "model.h"
+#include "search.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mslam_decode_params mslam_decode_default_params(void) {
+    return (struct mslam_decode_params){
+        .beam_size = 4,
+        .max_len = 0,
+        .length_penalty = 1.0f,
+        .token_min_logp = -12.0f, /* p < 6e-6 at a frame: never on the best path in practice */
+        .languages = NULL,
+        .chunk_frames = 0,
+        .left_chunks = -1,
+        .n_threads = 0,
+    };
+}
+
+static void use_threads(const mslam_model *m, const struct mslam_decode_params *p) {
+    mslam_set_threads(p->n_threads > 0 ? p->n_threads : m->n_threads);
+}
+
+/* A reserved vocabulary entry ("<blank>", "</s>", ...) is not text; a character is one code
+ * point (the loader allows nothing else), so a longer entry starting with '<' is reserved. */
+static int is_reserved(const mslam_model *m, int id) { return m->vocab[id][0] == '<' && m->vocab[id][1]; }
+
+/* ---- results ---- */
+
+struct mslam_result {
+    char *text;
+    char *token_text; /* the tokens' texts, each NUL-terminated, at token_off[i] */
+    int *token_off, *ids, *frames;
+    float *probs;
+    int n_tokens;
+    float confidence;
+    int start_frame, end_frame;
+};
+
+/* The text of a search's tokens (reserved ones left out) over frames [start, end). */
+static mslam_result *result_new(const mslam_model *m, const search_token *tokens, int n, int start, int end) {
+    mslam_result *r = mslam_calloc(1, sizeof *r, "a result");
+    if (!r) return NULL;
+    size_t bytes = 1;
+    for (int i = 0; i < n; i++) bytes += strlen(m->vocab[tokens[i].id]) + 1;
+    r->text = mslam_malloc(bytes, "a result");
+    r->token_text = mslam_malloc(bytes, "a result");
+    r->token_off = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "a result");
+    r->ids = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "a result");
+    r->frames = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "a result");
+    r->probs = mslam_malloc((size_t)(n ? n : 1) * sizeof(float), "a result");
+    if (!r->text || !r->token_text || !r->token_off || !r->ids || !r->frames || !r->probs) {
+        mslam_result_free(r);
+        return NULL;
+    }
+    size_t len = 0, off = 0;
+    double sum_logp = 0;
+    for (int i = 0; i < n; i++) {
+        if (is_reserved(m, tokens[i].id)) continue;
+        const char *s = m->vocab[tokens[i].id];
+        size_t k = strlen(s);
+        memcpy(r->text + len, s, k);
+        len += k;
+        memcpy(r->token_text + off, s, k + 1);
+        r->token_off[r->n_tokens] = (int)off;
+        off += k + 1;
+        r->ids[r->n_tokens] = tokens[i].id;
+        r->frames[r->n_tokens] = tokens[i].frame;
+        r->probs[r->n_tokens] = expf(tokens[i].logp);
+        sum_logp += tokens[i].logp;
+        r->n_tokens++;
+    }
+    r->text[len] = '\0';
+    r->confidence = r->n_tokens ? (float)exp(sum_logp / r->n_tokens) : 0.0f;
+    r->start_frame = start;
+    r->end_frame = end;
+    return r;
+}
+
+const char *mslam_result_text(const mslam_result *r) { return r ? r->text : ""; }
+float mslam_result_confidence(const mslam_result *r) { return r ? r->confidence : 0.0f; }
+int mslam_result_n_tokens(const mslam_result *r) { return r ? r->n_tokens : 0; }
+int mslam_result_start_frame(const mslam_result *r) { return r ? r->start_frame : 0; }
+int mslam_result_end_frame(const mslam_result *r) { return r ? r->end_frame : 0; }
+
+static int in_range(const mslam_result *r, int i) { return r && i >= 0 && i < r->n_tokens; }
+int mslam_result_token_id(const mslam_result *r, int i) { return in_range(r, i) ? r->ids[i] : -1; }
+const char *mslam_result_token_text(const mslam_result *r, int i) {
+    return in_range(r, i) ? r->token_text + r->token_off[i] : NULL;
+}
+int mslam_result_token_frame(const mslam_result *r, int i) { return in_range(r, i) ? r->frames[i] : -1; }
+float mslam_result_token_prob(const mslam_result *r, int i) { return in_range(r, i) ? r->probs[i] : 0.0f; }
+
+void mslam_result_free(mslam_result *r) {
+    if (!r) return;
+    free(r->text);
+    free(r->token_text);
+    free(r->token_off);
+    free(r->ids);
+    free(r->frames);
+    free(r->probs);
+    free(r);
+}
+
+/* ---- checks shared by the entry points ---- */
+
+static int check_model(const mslam_model *m, const char *fn, int need_ctc, int need_lid, int need_dec) {
+    if (!m) return mslam_error("%s: model is NULL", fn);
+    const char *path = m->path ? m->path : "(in memory)";
+    if (need_ctc && !m->cfg.ctc_head)
+        return mslam_error("%s: model '%s' has no CTC head (it cannot transcribe)", fn, path);
+    if (need_lid && !m->cfg.lid_head)
+        return mslam_error("%s: model '%s' has no LID head (it cannot identify languages)", fn, path);
+    if (need_dec && m->cfg.n_decoder_layers <= 0)
+        return mslam_error("%s: model '%s' has no decoder (it cannot translate)", fn, path);
+    return 0;
+}
+
+static int check_frames(const float *frames, int n_frames, const char *fn) {
+    if (n_frames < 0) return mslam_error("%s: n_frames = %d is negative", fn, n_frames);
+    if (!frames && n_frames) return mslam_error("%s: frames is NULL", fn);
+    return 0;
+}
+
+static float *encode(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *p,
+                     int *n_frames) {
+    struct mslam_encode_params ep = {p->chunk_frames, p->left_chunks, p->n_threads};
+    return mslam_encode_pcm(m, pcm, n, &ep, n_frames);
+}
+
+/* ---- CTC ---- */
+
+int mslam_ctc_log_probs(mslam_model *model, const float *frames, int n_frames, float *log_probs) {
+    if (check_model(model, "mslam_ctc_log_probs", 1, 0, 0) ||
+        check_frames(frames, n_frames, "mslam_ctc_log_probs"))
+        return -1;
+    if (!log_probs && n_frames) return mslam_error("mslam_ctc_log_probs: log_probs is NULL");
+    if (n_frames == 0) return 0;
+    float *logits = mslam_malloc((size_t)n_frames * model->cfg.vocab_size * sizeof(float), "CTC logits");
+    if (!logits) return -1;
+    mslam_set_threads(model->n_threads);
+    ctc_head_log_probs(log_probs, logits, frames, n_frames, &model->cfg, &model->p);
+    free(logits);
+    return 0;
+}
+
+struct mslam_ctc_decoder {
+    mslam_model *model;
+    struct mslam_decode_params params;
+    int n_frames;        /* fed since creation or reset */
+    int seg_start;       /* first frame of the open segment */
+    int trailing_blanks;
+    float blank_prob;
+    /* greedy (beam_size 1): the segment's tokens so far and the last frame's label */
+    search_token *tokens;
+    int n_tokens, tokens_cap, prev;
+    /* prefix beam search (beam_size > 1) */
+    ctc_beam beam;
+    /* push_frames: log-probs of up to CHUNK frames at a time */
+    float *logits, *log_probs;
+};
+
+#define CTC_DECODER_CHUNK 64
+
+mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model, const struct mslam_decode_params *params) {
+    if (check_model(model, "mslam_ctc_decoder_new", 1, 0, 0)) return NULL;
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (p.beam_size < 1 || p.beam_size > 1024) {
+        mslam_error("mslam_ctc_decoder_new: beam_size = %d is outside 1..1024", p.beam_size);
+        return NULL;
+    }
+    mslam_ctc_decoder *dec = mslam_calloc(1, sizeof *dec, "a CTC decoder");
+    if (!dec) return NULL;
+    dec->model = model;
+    dec->params = p;
+    dec->params.languages = NULL; /* not used, and the caller's string may not outlive us */
+    size_t chunk = (size_t)CTC_DECODER_CHUNK * model->cfg.vocab_size;
+    dec->logits = mslam_malloc(chunk * sizeof(float), "a CTC decoder");
+    dec->log_probs = mslam_malloc(chunk * sizeof(float), "a CTC decoder");
+    if (!dec->logits || !dec->log_probs ||
+        (p.beam_size > 1 && ctc_beam_init(&dec->beam, p.beam_size, model->cfg.vocab_size, p.token_min_logp))) {
+        mslam_ctc_decoder_free(dec);
+        return NULL;
+    }
+    mslam_ctc_decoder_reset(dec);
+    return dec;
+}
+
+void mslam_ctc_decoder_free(mslam_ctc_decoder *dec) {
+    if (!dec) return;
+    ctc_beam_free(&dec->beam);
+    free(dec->tokens);
+    free(dec->logits);
+    free(dec->log_probs);
+    free(dec);
+}
+
+/* Back to an empty segment that opens at the next frame. */
+static void open_segment(mslam_ctc_decoder *dec) {
+    dec->seg_start = dec->n_frames;
+    dec->trailing_blanks = 0;
+    dec->n_tokens = 0;
+    dec->prev = CTC_BLANK;
+    if (dec->params.beam_size > 1) ctc_beam_reset(&dec->beam);
+}
+
+void mslam_ctc_decoder_reset(mslam_ctc_decoder *dec) {
+    if (!dec) return;
+    dec->n_frames = 0;
+    dec->blank_prob = 1.0f;
+    open_segment(dec);
+}
+
+int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_probs, int n_frames) {
+    if (!dec) return mslam_error("mslam_ctc_decoder_push_log_probs: decoder is NULL");
+    if (check_frames(log_probs, n_frames, "mslam_ctc_decoder_push_log_probs")) return -1;
+    const int V = dec->model->cfg.vocab_size;
+    if (dec->params.beam_size > 1) {
+        if (ctc_beam_step(&dec->beam, log_probs, n_frames, dec->n_frames)) return -1;
+    } else {
+        if (dec->n_tokens + n_frames > dec->tokens_cap) {
+            int cap = dec->tokens_cap ? dec->tokens_cap : 64;
+            while (cap < dec->n_tokens + n_frames) cap *= 2;
+            search_token *t = realloc(dec->tokens, (size_t)cap * sizeof *t);
+            if (!t) return mslam_error("out of memory holding %d recognised characters", cap);
+            dec->tokens = t;
+            dec->tokens_cap = cap;
+        }
+        dec->n_tokens += ctc_greedy(log_probs, n_frames, V, dec->n_frames, &dec->prev, dec->tokens + dec->n_tokens);
+    }
+    for (int t = 0; t < n_frames; t++) {
+        const float *row = log_probs + (size_t)t * V;
+        int best = 0;
+        for (int c = 1; c < V; c++) best = row[c] > row[best] ? c : best;
+        dec->trailing_blanks = best == CTC_BLANK ? dec->trailing_blanks + 1 : 0;
+        dec->blank_prob = expf(row[CTC_BLANK]);
+    }
+    dec->n_frames += n_frames;
+    return 0;
+}
+
+int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, int n_frames) {
+    if (!dec) return mslam_error("mslam_ctc_decoder_push_frames: decoder is NULL");
+    if (check_frames(frames, n_frames, "mslam_ctc_decoder_push_frames")) return -1;
+    const struct mslam_model_config *cfg = &dec->model->cfg;
+    use_threads(dec->model, &dec->params);
+    for (int t = 0; t < n_frames; t += CTC_DECODER_CHUNK) {
+        int n = n_frames - t < CTC_DECODER_CHUNK ? n_frames - t : CTC_DECODER_CHUNK;
+        ctc_head_log_probs(dec->log_probs, dec->logits, frames + (size_t)t * cfg->d_model, n, cfg, &dec->model->p);
+        if (mslam_ctc_decoder_push_log_probs(dec, dec->log_probs, n)) return -1;
+    }
+    return 0;
+}
+
+mslam_result *mslam_ctc_decoder_partial(mslam_ctc_decoder *dec) {
+    if (!dec) {
+        mslam_error("mslam_ctc_decoder_partial: decoder is NULL");
+        return NULL;
+    }
+    if (dec->params.beam_size == 1)
+        return result_new(dec->model, dec->tokens, dec->n_tokens, dec->seg_start, dec->n_frames);
+    search_result best;
+    if (ctc_beam_best(&dec->beam, &best)) return NULL;
+    mslam_result *r = result_new(dec->model, best.tokens, best.n, dec->seg_start, dec->n_frames);
+    search_result_free(&best);
+    return r;
+}
+
+mslam_result *mslam_ctc_decoder_finish(mslam_ctc_decoder *dec) {
+    mslam_result *r = mslam_ctc_decoder_partial(dec);
+    if (r) open_segment(dec);
+    return r;
+}
+
+int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec) { return dec ? dec->trailing_blanks : 0; }
+float mslam_ctc_decoder_blank_prob(const mslam_ctc_decoder *dec) { return dec ? dec->blank_prob : 1.0f; }
+int mslam_ctc_decoder_n_frames(const mslam_ctc_decoder *dec) { return dec ? dec->n_frames : 0; }
+
+mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
+                               const struct mslam_decode_params *params) {
+    if (check_model(model, "mslam_transcribe", 1, 0, 0)) return NULL;
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    mslam_ctc_decoder *dec = mslam_ctc_decoder_new(model, &p);
+    if (!dec) return NULL;
+    int n_frames = 0;
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    mslam_result *r = NULL;
+    if (frames && mslam_ctc_decoder_push_frames(dec, frames, n_frames) == 0) r = mslam_ctc_decoder_finish(dec);
+    free(frames);
+    mslam_ctc_decoder_free(dec);
+    return r;
+}
+
+/* ---- translation ---- */
+
+mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
+                                     const struct mslam_decode_params *params) {
+    if (check_model(model, "mslam_translate_frames", 0, 0, 1) ||
+        check_frames(frames, n_frames, "mslam_translate_frames"))
+        return NULL;
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (n_frames == 0) return result_new(model, NULL, 0, 0, 0);
+    const int V = model->cfg.vocab_size;
+    /* the decoder writes text: no reserved token but the end of sentence */
+    unsigned char *banned = mslam_malloc((size_t)V, "translation");
+    if (!banned) return NULL;
+    for (int i = 0; i < V; i++) banned[i] = i != model->eos_id && is_reserved(model, i);
+    decoder_search_params sp = {
+        .beam_size = p.beam_size,
+        .max_len = p.max_len > 0 ? p.max_len : 2 * n_frames + 16,
+        .length_penalty = p.length_penalty,
+        .banned = banned,
+    };
+    use_threads(model, &p);
+    decoder_cache cache = {0};
+    search_result best;
+    mslam_result *r = NULL;
+    if (decoder_beam_search(&cache, &model->cfg, &model->p, model->bos_id, model->eos_id, frames, n_frames, &sp,
+                            &best) == 0) {
+        r = result_new(model, best.tokens, best.n, 0, n_frames);
+        search_result_free(&best);
+    }
+    decoder_cache_free(&cache);
+    free(banned);
+    return r;
+}
+
+mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
+                              const struct mslam_decode_params *params) {
+    if (check_model(model, "mslam_translate", 0, 0, 1)) return NULL;
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    int n_frames = 0;
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    mslam_result *r = frames ? mslam_translate_frames(model, frames, n_frames, &p) : NULL;
+    free(frames);
+    return r;
+}
+
+/* ---- language identification ---- */
+
+/* allowed (n_langs) = 1 for the languages of a comma-separated list (NULL or "": all). */
+static int parse_languages(const mslam_model *m, const char *list, unsigned char *allowed, const char *fn) {
+    const int N = m->cfg.n_langs;
+    int any = 0;
+    memset(allowed, list && *list ? 0 : 1, (size_t)N);
+    for (const char *s = list; s && *s;) {
+        while (*s == ' ' || *s == ',') s++;
+        size_t len = strcspn(s, ", ");
+        if (!len) break;
+        int found = -1;
+        for (int i = 0; i < N && found < 0; i++)
+            if (strlen(m->langs[i]) == len && !strncmp(m->langs[i], s, len)) found = i;
+        if (found < 0) return mslam_error("%s: language '%.*s' is not in the model", fn, (int)len, s);
+        allowed[found] = 1;
+        any = 1;
+        s += len;
+    }
+    if (list && *list && !any) return mslam_error("%s: languages \"%s\" names no language", fn, list);
+    return 0;
+}
+
+int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
+                                   const struct mslam_decode_params *params, float *probs) {
+    const char *fn = "mslam_identify_language";
+    if (check_model(model, fn, 0, 1, 0) || check_frames(frames, n_frames, fn)) return -1;
+    if (!probs) return mslam_error("%s: probs is NULL", fn);
+    if (n_frames == 0) return mslam_error("%s: no frames (the audio is shorter than one 40 ms frame)", fn);
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    const int N = model->cfg.n_langs, d = model->cfg.d_model;
+    unsigned char *allowed = mslam_malloc((size_t)N, "language identification");
+    float *pooled = mslam_malloc((size_t)d * sizeof(float), "language identification");
+    int best = -1;
+    if (allowed && pooled && parse_languages(model, p.languages, allowed, fn) == 0) {
+        use_threads(model, &p);
+        lid_head_logits(probs, pooled, frames, n_frames, &model->cfg, &model->p);
+        /* softmax over the allowed languages only */
+        for (int i = 0; i < N; i++)
+            if (allowed[i] && (best < 0 || probs[i] > probs[best])) best = i;
+        const double top = probs[best];
+        double sum = 0;
+        for (int i = 0; i < N; i++) sum += allowed[i] ? exp(probs[i] - top) : 0.0;
+        for (int i = 0; i < N; i++) probs[i] = allowed[i] ? (float)(exp(probs[i] - top) / sum) : 0.0f;
+    }
+    free(allowed);
+    free(pooled);
+    return best;
+}
+
+int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_samples,
+                            const struct mslam_decode_params *params, float *probs) {
+    if (check_model(model, "mslam_identify_language", 0, 1, 0)) return -1;
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    int n_frames = 0;
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    if (!frames) return -1;
+    int best = mslam_identify_language_frames(model, frames, n_frames, &p, probs);
+    free(frames);
+    return best;
+}

@@ -1,0 +1,401 @@
+/* CTC greedy and prefix beam search, decoder beam search (see search.h). */
+#include "search.h"
+
+#include "common.h"
+#include "heads.h"
+#include "ops.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void search_result_free(search_result *r) {
+    free(r->tokens);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- CTC greedy ---- */
+
+int ctc_greedy(const float *log_probs, int T, int V, int frame0, int *prev, search_token *out) {
+    int n = 0;
+    for (int t = 0; t < T; t++) {
+        const float *row = log_probs + (size_t)t * V;
+        int best = 0;
+        for (int c = 1; c < V; c++) best = row[c] > row[best] ? c : best;
+        if (best != CTC_BLANK && best != *prev) out[n++] = (search_token){best, frame0 + t, row[best]};
+        *prev = best;
+    }
+    return n;
+}
+
+/* ---- CTC prefix beam search ---- */
+
+/* A prefix reached at this frame, keyed by (its parent node, its last label): the empty prefix is
+ * (-1, -1), a beam prefix N is (parent[N], token[N]) and its extension by c is (N, c). Because
+ * the trie holds one node per prefix, equal keys are equal prefixes. */
+struct ctc_candidate {
+    int parent, token;
+    double pb, pnb;
+    int slot;
+};
+
+static uint32_t hash_pair(int a, int b) {
+    uint32_t h = (uint32_t)a * 0x9e3779b1u ^ ((uint32_t)b + 0x7f4a7c15u) * 0x85ebca77u;
+    h ^= h >> 15;
+    h *= 0x2c1b3c6du;
+    return h ^ (h >> 12);
+}
+
+static int pow2_at_least(size_t n) {
+    size_t p = 16;
+    while (p < n) p *= 2;
+    return p > (size_t)1 << 30 ? -1 : (int)p;
+}
+
+static int child_find(const ctc_beam *s, int parent, int token) {
+    uint32_t mask = (uint32_t)s->child_cap - 1;
+    for (uint32_t h = hash_pair(parent, token) & mask;; h = (h + 1) & mask) {
+        int n = s->child[h];
+        if (n < 0) return -1;
+        if (s->parent[n] == parent && s->token[n] == token) return n;
+    }
+}
+
+static void child_insert(ctc_beam *s, int node) {
+    uint32_t mask = (uint32_t)s->child_cap - 1;
+    uint32_t h = hash_pair(s->parent[node], s->token[node]) & mask;
+    while (s->child[h] >= 0) h = (h + 1) & mask;
+    s->child[h] = node;
+}
+
+static void child_rebuild(ctc_beam *s) {
+    for (int i = 0; i < s->child_cap; i++) s->child[i] = -1;
+    for (int n = 1; n < s->n_nodes; n++) child_insert(s, n);
+}
+
+/* Keeps only the nodes on the paths of the live beams (renumbered in the same order, so that
+ * parents still come first). */
+static void compact(ctc_beam *s) {
+    int *newid = s->mark;
+    for (int i = 0; i < s->n_nodes; i++) newid[i] = -1;
+    newid[0] = 0;
+    for (int b = 0; b < s->n_beams; b++)
+        for (int n = s->node[b]; n > 0 && newid[n] < 0; n = s->parent[n]) newid[n] = 1;
+    int k = 0;
+    for (int i = 0; i < s->n_nodes; i++) {
+        if (newid[i] < 0) continue;
+        newid[i] = k;
+        s->parent[k] = i ? newid[s->parent[i]] : -1;
+        s->token[k] = s->token[i];
+        s->frame[k] = s->frame[i];
+        s->depth[k] = s->depth[i];
+        s->token_logp[k] = s->token_logp[i];
+        k++;
+    }
+    for (int b = 0; b < s->n_beams; b++) s->node[b] = newid[s->node[b]];
+    s->n_nodes = k;
+    child_rebuild(s);
+}
+
+static int grow_nodes(ctc_beam *s, int cap) {
+    int child_cap = pow2_at_least(2 * (size_t)cap);
+    if (child_cap < 0) return mslam_error("CTC beam search: %d prefixes are too many", cap);
+#define GROW(field)                                                                            \
+    do {                                                                                       \
+        void *p = realloc(s->field, (size_t)cap * sizeof *s->field);                           \
+        if (!p) return mslam_error("out of memory growing the CTC prefix trie to %d", cap);    \
+        s->field = p;                                                                          \
+    } while (0)
+    GROW(parent);
+    GROW(token);
+    GROW(frame);
+    GROW(depth);
+    GROW(token_logp);
+    GROW(mark);
+#undef GROW
+    int *child = realloc(s->child, (size_t)child_cap * sizeof *child);
+    if (!child) return mslam_error("out of memory growing the CTC prefix trie to %d", cap);
+    s->child = child;
+    s->child_cap = child_cap;
+    s->node_cap = cap;
+    child_rebuild(s);
+    return 0;
+}
+
+/* Room for the beam_size nodes a frame may add: drop dead prefixes first, grow when the live
+ * ones fill more than half. */
+static int reserve_nodes(ctc_beam *s) {
+    if (s->n_nodes + s->beam_size <= s->node_cap) return 0;
+    compact(s);
+    if (s->n_nodes + s->beam_size <= s->node_cap / 2) return 0;
+    return grow_nodes(s, 2 * (s->n_nodes + s->beam_size));
+}
+
+int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp) {
+    memset(s, 0, sizeof *s);
+    if (beam_size < 1 || beam_size > 1024)
+        return mslam_error("CTC beam search: beam size %d is outside 1..1024", beam_size);
+    if (V < 2) return mslam_error("CTC beam search: a vocabulary of %d tokens has no label", V);
+    if (isnan(token_min_logp)) return mslam_error("CTC beam search: token_min_logp is NaN");
+    s->beam_size = beam_size;
+    s->V = V;
+    s->token_min_logp = token_min_logp;
+    /* each beam prefix proposes itself and V - 1 extensions */
+    size_t cand = (size_t)beam_size * V;
+    s->slot_cap = pow2_at_least(2 * cand);
+    s->cand_cap = (int)cand;
+    s->cand = mslam_malloc(cand * sizeof *s->cand, "CTC beam candidates");
+    s->cand_slot = s->slot_cap > 0 ? mslam_malloc((size_t)s->slot_cap * sizeof(int), "CTC beam candidates") : NULL;
+    s->labels = mslam_malloc((size_t)V * sizeof(int), "CTC beam labels");
+    s->node = mslam_malloc((size_t)beam_size * sizeof(int), "CTC beam");
+    s->pb = mslam_malloc((size_t)beam_size * sizeof(double), "CTC beam");
+    s->pnb = mslam_malloc((size_t)beam_size * sizeof(double), "CTC beam");
+    if (!s->cand || !s->cand_slot || !s->labels || !s->node || !s->pb || !s->pnb ||
+        grow_nodes(s, 64 + 4 * beam_size)) {
+        ctc_beam_free(s);
+        return -1;
+    }
+    for (int i = 0; i < s->slot_cap; i++) s->cand_slot[i] = -1;
+    ctc_beam_reset(s);
+    return 0;
+}
+
+void ctc_beam_reset(ctc_beam *s) {
+    s->n_nodes = 1;
+    s->parent[0] = -1;
+    s->token[0] = -1;
+    s->frame[0] = -1;
+    s->depth[0] = 0;
+    s->token_logp[0] = 0.0f;
+    for (int i = 0; i < s->child_cap; i++) s->child[i] = -1;
+    s->n_beams = 1;
+    s->node[0] = 0;
+    s->pb[0] = 0.0;
+    s->pnb[0] = -INFINITY;
+}
+
+static struct ctc_candidate *candidate(ctc_beam *s, int parent, int token) {
+    uint32_t mask = (uint32_t)s->slot_cap - 1;
+    for (uint32_t h = hash_pair(parent, token) & mask;; h = (h + 1) & mask) {
+        int i = s->cand_slot[h];
+        if (i < 0) {
+            i = s->n_cand++;
+            s->cand[i] = (struct ctc_candidate){parent, token, -INFINITY, -INFINITY, (int)h};
+            s->cand_slot[h] = i;
+            return &s->cand[i];
+        }
+        if (s->cand[i].parent == parent && s->cand[i].token == token) return &s->cand[i];
+    }
+}
+
+static double cand_score(const struct ctc_candidate *c) { return log_add(c->pb, c->pnb); }
+
+/* One frame lp (V): every beam prefix either stays (a blank, or its last label again) or grows
+ * by a label; alignments of equal prefixes add up in the candidate table. */
+static int beam_frame(ctc_beam *s, const float *lp, int frame) {
+    if (reserve_nodes(s)) return -1;
+    const int V = s->V, K = s->beam_size;
+    int n_labels = 0;
+    for (int c = 0; c < V; c++)
+        if (c != CTC_BLANK && lp[c] >= s->token_min_logp) s->labels[n_labels++] = c;
+
+    s->n_cand = 0;
+    for (int b = 0; b < s->n_beams; b++) {
+        const int N = s->node[b], last = s->token[N];
+        const double pb = s->pb[b], pnb = s->pnb[b], total = log_add(pb, pnb);
+        struct ctc_candidate *same = candidate(s, s->parent[N], last);
+        same->pb = log_add(same->pb, total + lp[CTC_BLANK]);
+        if (last >= 0) same->pnb = log_add(same->pnb, pnb + lp[last]);
+        for (int i = 0; i < n_labels; i++) {
+            const int c = s->labels[i];
+            /* a repeated label extends the prefix only across a blank */
+            struct ctc_candidate *ext = candidate(s, N, c);
+            ext->pnb = log_add(ext->pnb, (c == last ? pb : total) + lp[c]);
+        }
+    }
+
+    /* the K best candidates (ties: the first proposed), best first */
+    int top[1024], n_top = 0;
+    for (int i = 0; i < s->n_cand; i++) {
+        double sc = cand_score(&s->cand[i]);
+        if (!(sc > -INFINITY) || (n_top == K && !(sc > cand_score(&s->cand[top[K - 1]])))) continue;
+        int j = n_top < K ? n_top++ : K - 1;
+        while (j > 0 && sc > cand_score(&s->cand[top[j - 1]])) {
+            top[j] = top[j - 1];
+            j--;
+        }
+        top[j] = i;
+    }
+    for (int k = 0; k < n_top; k++) {
+        const struct ctc_candidate *c = &s->cand[top[k]];
+        int n = c->token < 0 ? 0 : child_find(s, c->parent, c->token);
+        if (n < 0) {
+            n = s->n_nodes++;
+            s->parent[n] = c->parent;
+            s->token[n] = c->token;
+            s->frame[n] = frame;
+            s->depth[n] = s->depth[c->parent] + 1;
+            s->token_logp[n] = lp[c->token];
+            child_insert(s, n);
+        }
+        s->node[k] = n;
+        s->pb[k] = c->pb;
+        s->pnb[k] = c->pnb;
+    }
+    /* (no finite candidate only with non-finite input: the beam stays as it was) */
+    if (n_top > 0) s->n_beams = n_top;
+    for (int i = 0; i < s->n_cand; i++) s->cand_slot[s->cand[i].slot] = -1;
+    return 0;
+}
+
+int ctc_beam_step(ctc_beam *s, const float *log_probs, int T, int frame0) {
+    for (int t = 0; t < T; t++)
+        if (beam_frame(s, log_probs + (size_t)t * s->V, frame0 + t)) return -1;
+    return 0;
+}
+
+int ctc_beam_best(const ctc_beam *s, search_result *out) {
+    memset(out, 0, sizeof *out);
+    int best = 0;
+    for (int b = 1; b < s->n_beams; b++)
+        if (log_add(s->pb[b], s->pnb[b]) > log_add(s->pb[best], s->pnb[best])) best = b;
+    int node = s->node[best], n = s->depth[node];
+    out->tokens = mslam_malloc((size_t)(n ? n : 1) * sizeof *out->tokens, "search result");
+    if (!out->tokens) return -1;
+    out->n = n;
+    for (int i = n - 1; i >= 0; i--, node = s->parent[node])
+        out->tokens[i] = (search_token){s->token[node], s->frame[node], s->token_logp[node]};
+    out->logp = out->score = log_add(s->pb[best], s->pnb[best]);
+    return 0;
+}
+
+void ctc_beam_free(ctc_beam *s) {
+    free(s->parent);
+    free(s->token);
+    free(s->frame);
+    free(s->depth);
+    free(s->token_logp);
+    free(s->child);
+    free(s->node);
+    free(s->pb);
+    free(s->pnb);
+    free(s->cand);
+    free(s->cand_slot);
+    free(s->labels);
+    free(s->mark);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- decoder beam search ---- */
+
+typedef struct {
+    double score; /* hypothesis log-prob after this token */
+    int beam, token;
+    float logp;   /* the token's own log-prob */
+} dec_candidate;
+
+/* Inserts c into top (n of cap, best first) when it ranks; ties keep the earlier. */
+static void top_insert(dec_candidate *top, int *n, int cap, dec_candidate c) {
+    if (!(c.score > -INFINITY) || (*n == cap && !(c.score > top[cap - 1].score))) return;
+    int i = *n < cap ? (*n)++ : cap - 1;
+    while (i > 0 && c.score > top[i - 1].score) {
+        top[i] = top[i - 1];
+        i--;
+    }
+    top[i] = c;
+}
+
+/* How a step-t beam came about: from beam `parent` of step t-1 by token. */
+typedef struct {
+    int parent;
+    search_token token;
+} backpointer;
+
+typedef struct {
+    int step, beam; /* ended at this step from this live beam */
+    double logp, score;
+} finished_hyp;
+
+int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *cfg, const mslam_params *P,
+                        int bos, int eos, const float *enc, int T, const decoder_search_params *sp,
+                        search_result *out) {
+    memset(out, 0, sizeof *out);
+    const int K = sp->beam_size, V = cfg->vocab_size, max_len = sp->max_len;
+    if (K < 1 || K > 256) return mslam_error("decoder search: beam size %d is outside 1..256", K);
+    if (max_len < 0 || max_len > 1 << 16)
+        return mslam_error("decoder search: max_len %d is outside 0..65536", max_len);
+    if (!(sp->length_penalty >= 0.0f && sp->length_penalty <= 10.0f))
+        return mslam_error("decoder search: length penalty %g is outside 0..10", (double)sp->length_penalty);
+    if (decoder_cache_begin(cache, cfg, P, enc, T, K)) return -1;
+
+    float *logits = mslam_malloc((size_t)K * V * sizeof(float), "decoder search");
+    float *logp = mslam_malloc((size_t)K * V * sizeof(float), "decoder search");
+    dec_candidate *top = mslam_malloc((size_t)2 * K * sizeof *top, "decoder search");
+    backpointer *bp = mslam_malloc(((size_t)max_len + 1) * K * sizeof *bp, "decoder search");
+    finished_hyp *fin = mslam_malloc((size_t)2 * K * sizeof *fin, "decoder search");
+    int *tokens = mslam_malloc((size_t)K * sizeof(int), "decoder search");
+    int *parents = mslam_malloc((size_t)K * sizeof(int), "decoder search");
+    double *scores = mslam_malloc((size_t)K * sizeof(double), "decoder search");
+    int rc = -1, n_live = 1, n_fin = 0;
+    if (!logits || !logp || !top || !bp || !fin || !tokens || !parents || !scores) goto done;
+    tokens[0] = bos;
+    scores[0] = 0.0;
+    for (int pos = 0;; pos++) {
+        if (decoder_cache_step(cache, cfg, P, tokens, n_live, pos, logits)) goto done;
+        log_softmax_forward(logp, logits, n_live, V);
+        int n_top = 0;
+        for (int b = 0; b < n_live; b++) {
+            const float *row = logp + (size_t)b * V;
+            for (int c = 0; c < V; c++) {
+                if (c != eos && (pos == max_len || (sp->banned && sp->banned[c]))) continue;
+                top_insert(top, &n_top, 2 * K, (dec_candidate){scores[b] + row[c], b, c, row[c]});
+            }
+        }
+        /* at most one end-of-sentence per live beam is among the 2K: K or more continue */
+        int n_next = 0;
+        for (int r = 0; r < n_top; r++) {
+            const dec_candidate *c = &top[r];
+            if (c->token == eos) {
+                if (r < K) fin[n_fin++] = (finished_hyp){pos, c->beam, c->score, c->score / pow(pos + 1.0, sp->length_penalty)};
+            } else if (n_next < K) {
+                bp[(size_t)pos * K + n_next] = (backpointer){c->beam, {c->token, -1, c->logp}};
+                parents[n_next] = c->beam;
+                tokens[n_next] = c->token;
+                scores[n_next] = c->score;
+                n_next++;
+            }
+        }
+        if (n_fin >= K || n_next == 0) break;
+        decoder_cache_reorder(cache, cfg, parents, n_next, pos + 1);
+        n_live = n_next;
+    }
+    if (n_fin == 0) {
+        mslam_error("decoder search: no hypothesis has a finite score (non-finite model output?)");
+        goto done;
+    }
+    const finished_hyp *best = &fin[0];
+    for (int i = 1; i < n_fin; i++)
+        if (fin[i].score > best->score) best = &fin[i];
+    out->n = best->step;
+    out->tokens = mslam_malloc((size_t)(out->n ? out->n : 1) * sizeof *out->tokens, "search result");
+    if (!out->tokens) goto done;
+    for (int t = out->n - 1, b = best->beam; t >= 0; t--) {
+        const backpointer *e = &bp[(size_t)t * K + b];
+        out->tokens[t] = e->token;
+        b = e->parent;
+    }
+    out->logp = best->logp;
+    out->score = best->score;
+    rc = 0;
+done:
+    free(logits);
+    free(logp);
+    free(top);
+    free(bp);
+    free(fin);
+    free(tokens);
+    free(parents);
+    free(scores);
+    return rc;
+}

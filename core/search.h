@@ -1,0 +1,89 @@
+/* Searches: CTC greedy and prefix beam search over per-frame log-probabilities, and beam search
+ * (greedy as beam 1) with the Transformer decoder.
+ *
+ * All scores are natural-log probabilities. Frames are encoder frames (25 per second). */
+#ifndef MSLAM_SEARCH_H
+#define MSLAM_SEARCH_H
+
+#include "decoder.h"
+#include "params.h"
+
+typedef struct {
+    int id;
+    int frame;  /* CTC: frame at which the token is first emitted; decoder: -1 */
+    float logp; /* CTC: log-prob of the token at that frame; decoder: log p(token | prefix, audio) */
+} search_token;
+
+/* A finished search: tokens (malloc'd, n entries; search_result_free releases them). */
+typedef struct {
+    search_token *tokens;
+    int n;
+    double logp;  /* CTC: log p(token sequence | frames), summed over alignments (greedy: of the
+                   * best path); decoder: sum of the tokens' and the end of sentence's log-probs */
+    double score; /* what the search ranked by: CTC logp; decoder logp / (n + 1)^length_penalty */
+} search_result;
+
+void search_result_free(search_result *r);
+
+/* ---- CTC greedy: per frame the most likely label; repeats collapse, blanks drop ----
+ * log_probs (T, V); frames are numbered from frame0. *prev carries the previous frame's label
+ * across calls (CTC_BLANK at the start of a segment), so a sequence can be fed in chunks.
+ * Writes the emitted tokens to out (room for T) and returns their count. */
+int ctc_greedy(const float *log_probs, int T, int V, int frame0, int *prev, search_token *out);
+
+/* ---- CTC prefix beam search (Hannun et al. 2014), log space, prefixes merged exactly ----
+ * Each prefix keeps the log-probabilities of the alignments of the frames so far that produce it
+ * and end in a blank (pb) or in its last label (pnb); after each frame the beam_size prefixes of
+ * largest pb + pnb survive. Prefixes are nodes of a trie (one node per distinct prefix), so two
+ * ways of reaching a prefix always merge. Frames can be fed in chunks (streaming). */
+typedef struct {
+    int beam_size, V;
+    float token_min_logp; /* a label less likely than this at a frame does not extend prefixes
+                           * (-INFINITY: exact search) */
+    /* trie: node 0 is the empty prefix; a node's parent has a smaller id */
+    int *parent, *token, *frame, *depth;
+    float *token_logp;
+    int n_nodes, node_cap;
+    int *child;            /* open addressing (parent, token) -> node, child_cap slots (-1: free) */
+    int child_cap;
+    /* the beam */
+    int *node;
+    double *pb, *pnb;
+    int n_beams;
+    /* candidates of one frame: (parent, token) keys in an open-addressing table */
+    struct ctc_candidate *cand;
+    int *cand_slot, cand_cap, n_cand, slot_cap;
+    int *labels;           /* (V) labels that pass token_min_logp at the current frame */
+    int *mark;             /* (node_cap) compaction */
+} ctc_beam;
+
+/* Returns 0 or -1 (bad parameters or out of memory, error recorded). */
+int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp);
+/* Back to the empty prefix (a new segment). */
+void ctc_beam_reset(ctc_beam *s);
+/* Feeds log_probs (T, V) of frames frame0 .. frame0 + T - 1. Returns 0 or -1 (out of memory). */
+int ctc_beam_step(ctc_beam *s, const float *log_probs, int T, int frame0);
+/* The most probable prefix so far. Returns 0 or -1 (out of memory). */
+int ctc_beam_best(const ctc_beam *s, search_result *out);
+void ctc_beam_free(ctc_beam *s);
+
+/* ---- decoder beam search ----
+ * Hypotheses grow one token per step from "<s>"; the step-t candidates are the 2 * beam_size best
+ * one-token extensions of the live hypotheses. Walking them best first, one that ends the
+ * sentence finishes when it ranks among the first beam_size, the others fill the next beam (up to
+ * beam_size). The search stops when beam_size hypotheses have finished or none is live; after
+ * max_len tokens only the end of sentence may follow. The result is the finished hypothesis of
+ * best score = logp / (n_tokens + 1)^length_penalty. Beam 1 is the greedy argmax decoder. */
+typedef struct {
+    int beam_size;               /* >= 1 */
+    int max_len;                 /* >= 0: tokens before the end of sentence */
+    float length_penalty;        /* >= 0 */
+    const unsigned char *banned; /* (V) or NULL: tokens never generated ("<s>", "<blank>") */
+} decoder_search_params;
+
+/* enc (T, d), T >= 1, one utterance; cache is reused across calls. Returns 0 or -1. */
+int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *cfg, const mslam_params *P,
+                        int bos, int eos, const float *enc, int T, const decoder_search_params *sp,
+                        search_result *out);
+
+#endif

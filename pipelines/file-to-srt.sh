@@ -1,0 +1,14 @@
+#!/bin/sh
+# Captions an audio or video file into SubRip subtitles.
+#
+#   gst-launch-1.0 -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
+#       mslamasr ! srtenc ! filesink location=OUT.srt
+#
+# Usage: pipelines/file-to-srt.sh IN OUT.srt [mslamasr properties, e.g. languages=en latency=640]
+# The model is $MSLAM_MODEL, else the installed default (or pass model=FILE).
+set -eu
+[ $# -ge 2 ] || { echo "usage: $0 IN OUT.srt [mslamasr properties]" >&2; exit 2; }
+in=$1 out=$2
+shift 2
+exec gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
+    mslamasr "$@" ! srtenc ! filesink location="$out"

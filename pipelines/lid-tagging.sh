@@ -1,0 +1,15 @@
+#!/bin/sh
+# Tags an audio file with the language spoken: mslamlid passes the audio through and sends a
+# language-code tag downstream, which the Matroska muxer writes as the track's language.
+#
+#   gst-launch-1.0 -m -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
+#       mslamlid ! audioconvert ! flacenc ! matroskamux ! filesink location=OUT.mka
+#
+# Usage: pipelines/lid-tagging.sh IN OUT.mka [mslamlid properties, e.g. languages=en,fr,de]
+# The mslam-lid messages (-m) show each decision; gst-discoverer-1.0 OUT.mka shows the tag.
+set -eu
+[ $# -ge 2 ] || { echo "usage: $0 IN OUT.mka [mslamlid properties]" >&2; exit 2; }
+in=$1 out=$2
+shift 2
+exec gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
+    mslamlid "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$out"

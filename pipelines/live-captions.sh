@@ -1,0 +1,31 @@
+#!/bin/sh
+# Live captions from the default audio input, drawn over a test video.
+#
+#   gst-launch-1.0 -e autoaudiosrc ! audioconvert ! audioresample ! \
+#       mslamasr max-duration=3000 ! queue ! overlay.text_sink \
+#     videotestsrc is-live=true ! video/x-raw,width=1280,height=720 ! \
+#       queue max-size-time=10000000000 max-size-buffers=0 max-size-bytes=0 ! \
+#       textoverlay name=overlay valignment=bottom font-desc="Sans 28" ! videoconvert ! \
+#       autovideosink ts-offset=4000000000
+#
+# A caption goes out when it ends (a pause or max-duration), stamped with the time its speech
+# started, so textoverlay holds each video frame until it knows the text for that time (GAP
+# events let it through while nobody speaks). The video is therefore shown 4 s late
+# (ts-offset, more than max-duration plus the chunk latency), with the queue absorbing the wait,
+# and every caption appears on the frames it belongs to. For captions as soon as possible,
+# read the mslam-asr messages instead (partial results; see mslam-captions --live).
+#
+# Usage: pipelines/live-captions.sh [mslamasr properties]
+# MSLAM_AUDIO_SRC, MSLAM_VIDEO_SRC and MSLAM_VIDEO_SINK replace the source and sink elements
+# (the tests run it with audiotestsrc, a finite videotestsrc and fakesink).
+set -eu
+audio_src=${MSLAM_AUDIO_SRC:-autoaudiosrc}
+video_src=${MSLAM_VIDEO_SRC:-videotestsrc is-live=true}
+video_sink=${MSLAM_VIDEO_SINK:-autovideosink}
+# shellcheck disable=SC2086 # the element descriptions are split on purpose
+exec gst-launch-1.0 -q -e $audio_src ! audioconvert ! audioresample ! \
+    mslamasr max-duration=3000 "$@" ! queue ! overlay.text_sink \
+  $video_src ! video/x-raw,width=1280,height=720 ! \
+    queue max-size-time=10000000000 max-size-buffers=0 max-size-bytes=0 ! \
+    textoverlay name=overlay valignment=bottom font-desc="Sans 28" ! videoconvert ! \
+    $video_sink ts-offset=4000000000

@@ -1,0 +1,221 @@
+/* mslam-captions: the mslam elements inside an application.
+ *
+ * This is the example for people embedding mslam in a media app: build a pipeline with
+ * gst_parse_launch, watch the bus, and read the element messages the elements post
+ * (mslam-asr, mslam-translation, mslam-lid); the same elements also put the final text out as
+ * timed text buffers, for subtitle encoders, overlays and muxers.
+ *
+ *   mslam-captions [--translate] [--lid] [--model FILE] [--latency MS] FILE|URI
+ *   mslam-captions [--translate] [--lid] --live          (the default audio input; Ctrl-C ends)
+ *
+ * Captions print as "[start --> end] text (language, confidence)"; on a terminal the caption
+ * being spoken is shown as it grows (partial results) and replaced by its final text.
+ */
+#include <gst/gst.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    GMainLoop *loop;
+    GstElement *pipeline;
+    gboolean tty;       /* partial results are redrawn in place */
+    gboolean partial_shown;
+    int status;
+} App;
+
+static void clear_partial(App *app) {
+    if (app->partial_shown) {
+        fputs("\r\033[K", stdout);
+        app->partial_shown = FALSE;
+    }
+}
+
+static void print_time(GstClockTime t) {
+    if (!GST_CLOCK_TIME_IS_VALID(t)) {
+        fputs("--:--:--.---", stdout);
+        return;
+    }
+    guint64 ms = t / GST_MSECOND;
+    printf("%02u:%02u:%02u.%03u", (unsigned)(ms / 3600000), (unsigned)(ms / 60000 % 60), (unsigned)(ms / 1000 % 60),
+           (unsigned)(ms % 1000));
+}
+
+/* mslam-asr and mslam-translation: text, start, end, final, confidence, language
+ * (translations add source-language and, with a CTC head, source-text). */
+static void on_caption(App *app, const GstStructure *s) {
+    const gchar *text = gst_structure_get_string(s, "text");
+    const gchar *lang = gst_structure_get_string(s, "language");
+    const gchar *source_lang = gst_structure_get_string(s, "source-language");
+    guint64 start = GST_CLOCK_TIME_NONE, end = GST_CLOCK_TIME_NONE;
+    gboolean final = TRUE;
+    gdouble confidence = 0;
+    gboolean translation = gst_structure_has_name(s, "mslam-translation");
+
+    gst_structure_get_uint64(s, "start", &start);
+    gst_structure_get_uint64(s, "end", &end);
+    gst_structure_get_boolean(s, "final", &final);
+    gst_structure_get_double(s, "confidence", &confidence);
+    if (!final) {
+        /* partial results only make sense where they can be redrawn */
+        if (!app->tty) return;
+        clear_partial(app);
+        printf("%s... %s", translation ? "(en) " : "", text);
+        app->partial_shown = TRUE;
+        fflush(stdout);
+        return;
+    }
+    clear_partial(app);
+    putchar('[');
+    print_time(start);
+    fputs(" --> ", stdout);
+    print_time(end);
+    if (translation)
+        printf("] %s (en, from %s, %.2f)\n", text, source_lang ? source_lang : "?", confidence);
+    else
+        printf("] %s (%s, %.2f)\n", text, lang ? lang : "?", confidence);
+    fflush(stdout);
+}
+
+/* mslam-lid: language, confidence, languages[], probabilities[], start, end. */
+static void on_language(App *app, const GstStructure *s) {
+    const GValue *langs = gst_structure_get_value(s, "languages");
+    const GValue *probs = gst_structure_get_value(s, "probabilities");
+    guint64 end = GST_CLOCK_TIME_NONE;
+
+    gst_structure_get_uint64(s, "end", &end);
+    clear_partial(app);
+    fputs("  language at ", stdout);
+    print_time(end);
+    fputs(":", stdout);
+    for (guint i = 0; langs && probs && i < gst_value_array_get_size(langs); i++)
+        printf(" %s %.0f%%", g_value_get_string(gst_value_array_get_value(langs, i)),
+               100 * g_value_get_double(gst_value_array_get_value(probs, i)));
+    putchar('\n');
+    fflush(stdout);
+}
+
+static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
+    App *app = data;
+    (void)bus;
+    switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ELEMENT: {
+        const GstStructure *s = gst_message_get_structure(msg);
+        if (gst_structure_has_name(s, "mslam-asr") || gst_structure_has_name(s, "mslam-translation"))
+            on_caption(app, s);
+        else if (gst_structure_has_name(s, "mslam-lid"))
+            on_language(app, s);
+        break;
+    }
+    case GST_MESSAGE_ERROR: {
+        GError *err = NULL;
+        gchar *debug = NULL;
+        gst_message_parse_error(msg, &err, &debug);
+        clear_partial(app);
+        fprintf(stderr, "error from %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
+        if (debug) fprintf(stderr, "  (%s)\n", debug);
+        g_error_free(err);
+        g_free(debug);
+        app->status = 1;
+        g_main_loop_quit(app->loop);
+        break;
+    }
+    case GST_MESSAGE_EOS:
+        clear_partial(app);
+        g_main_loop_quit(app->loop);
+        break;
+    default:
+        break;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* Ctrl-C: EOS, so that the elements put out what they hold before the pipeline stops. */
+static gboolean on_interrupt(gpointer data) {
+    App *app = data;
+    gst_element_send_event(app->pipeline, gst_event_new_eos());
+    return G_SOURCE_REMOVE;
+}
+
+int main(int argc, char **argv) {
+    gboolean translate = FALSE, lid = FALSE, live = FALSE;
+    gchar *model = NULL;
+    gint latency = 320;
+    GOptionEntry entries[] = {
+        {"translate", 't', 0, G_OPTION_ARG_NONE, &translate, "Also translate into English (mslamtranslate)", NULL},
+        {"lid", 'l', 0, G_OPTION_ARG_NONE, &lid, "Also identify the language (mslamlid)", NULL},
+        {"live", 0, 0, G_OPTION_ARG_NONE, &live, "Caption the default audio input", NULL},
+        {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (default: $MSLAM_MODEL or the installed one)",
+         "FILE"},
+        {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Chunk of audio encoded at a time (ms)", "MS"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    GError *err = NULL;
+    GOptionContext *ctx = g_option_context_new("[FILE|URI]");
+    g_option_context_set_summary(ctx, "Captions speech with the mslam GStreamer elements.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_add_group(ctx, gst_init_get_option_group());
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "%s\n", err->message);
+        return 2;
+    }
+    g_option_context_free(ctx);
+    if (live == (argc == 2) || argc > 2) {
+        fprintf(stderr, "usage: %s [--translate] [--lid] [--model FILE] FILE|URI, or --live\n", argv[0]);
+        return 2;
+    }
+
+    /* The source: a file or URI decoded and converted, or the default audio input. */
+    gchar *source;
+    if (live) {
+        source = g_strdup("autoaudiosrc");
+    } else {
+        gchar *uri = gst_uri_is_valid(argv[1]) ? g_strdup(argv[1]) : gst_filename_to_uri(argv[1], &err);
+        if (!uri) {
+            fprintf(stderr, "%s: %s\n", argv[1], err->message);
+            return 2;
+        }
+        source = g_strdup_printf("uridecodebin uri=\"%s\"", uri);
+        g_free(uri);
+    }
+    /* The elements' common properties; model only when given (else $MSLAM_MODEL or the default). */
+    gchar *props = model ? g_strdup_printf("latency=%d model=\"%s\"", latency, model)
+                         : g_strdup_printf("latency=%d", latency);
+    GString *desc = g_string_new(NULL);
+    g_string_append_printf(desc, "%s ! audioconvert ! audioresample ! tee name=t ", source);
+    /* captions only through messages here: the text pads go to fakesinks */
+    g_string_append_printf(desc, "t. ! queue ! mslamasr %s ! fakesink ", props);
+    if (translate) g_string_append_printf(desc, "t. ! queue ! mslamtranslate %s ! fakesink ", props);
+    if (lid) g_string_append_printf(desc, "t. ! queue ! mslamlid %s ! fakesink ", props);
+    g_free(source);
+    g_free(props);
+
+    App app = {0};
+    app.tty = isatty(STDOUT_FILENO);
+    app.pipeline = gst_parse_launch(desc->str, &err);
+    if (!app.pipeline) {
+        fprintf(stderr, "cannot build \"%s\": %s\n", desc->str, err->message);
+        return 1;
+    }
+    g_string_free(desc, TRUE);
+    app.loop = g_main_loop_new(NULL, FALSE);
+    GstBus *bus = gst_element_get_bus(app.pipeline);
+    gst_bus_add_watch(bus, on_bus, &app);
+    g_unix_signal_add(SIGINT, on_interrupt, &app);
+
+    if (gst_element_set_state(app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+        /* the error message (a bad model, say) is on the bus: let on_bus print it */
+        app.status = 1;
+    }
+    g_main_loop_run(app.loop);
+
+    gst_element_set_state(app.pipeline, GST_STATE_NULL);
+    gst_bus_remove_watch(bus);
+    gst_object_unref(bus);
+    gst_object_unref(app.pipeline);
+    g_main_loop_unref(app.loop);
+    g_free(model);
+    return app.status;
+}

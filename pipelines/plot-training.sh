@@ -1,0 +1,67 @@
+#!/bin/sh
+# Draws the curves of a training run from its JSONL log (mslam-trainer train writes
+# OUT/train.jsonl) into a PNG with gnuplot: the losses (total, CTC, LID, translation) and the
+# learning rate against the step, and, when the run validated, CER, LID accuracy and BLEU.
+#   pipelines/plot-training.sh OUT/train.jsonl [curves.png]
+# Needs gnuplot (Debian: gnuplot-nox; packages.txt group reference).
+set -eu
+log=${1:?usage: plot-training.sh train.jsonl [curves.png]}
+png=${2:-$(dirname "$log")/curves.png}
+command -v gnuplot >/dev/null || { echo "plot-training.sh: gnuplot is not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# JSONL -> whitespace columns; a resumed run may log a step twice: the last record wins
+awk -v train="$tmp/train.dat" -v valid="$tmp/valid.dat" '
+  function get(name,   m) {
+    if (match($0, "\"" name "\":[^,}]*")) { m = substr($0, RSTART + length(name) + 3, RLENGTH - length(name) - 3); return m == "null" ? "NaN" : m }
+    return "NaN"
+  }
+  /"valid_/ { v[get("step")] = get("step") " " 100 * get("valid_cer") " " 100 * get("valid_lid_acc") " " get("valid_bleu"); next }
+  /"loss"/  { t[get("step")] = get("step") " " get("loss") " " get("ctc") " " get("lid") " " get("st") " " get("lr") " " get("audio_s_per_s") " " get("elapsed_s") }
+  END {
+    for (s in t) print t[s] > train
+    for (s in v) print v[s] > valid
+  }' "$log"
+[ -s "$tmp/train.dat" ] || { echo "plot-training.sh: no training records in $log" >&2; exit 1; }
+sort -n "$tmp/train.dat" -o "$tmp/train.dat"
+touch "$tmp/valid.dat"
+sort -n "$tmp/valid.dat" -o "$tmp/valid.dat"
+has_valid=0
+[ -s "$tmp/valid.dat" ] && has_valid=1
+
+gnuplot <<GP
+set terminal png size 1200,$([ $has_valid = 1 ] && echo 900 || echo 450) font ",10"
+set output "$png"
+set datafile missing "NaN"
+set grid
+set key top right
+set multiplot layout $([ $has_valid = 1 ] && echo 2 || echo 1),2 title "$(basename "$(dirname "$log")")"
+set title "training loss"
+set xlabel "step"
+set logscale y
+plot "$tmp/train.dat" using 1:2 with lines lw 2 title "total", \
+     "" using 1:3 with lines title "CTC (per character)", \
+     "" using 1:4 with lines title "LID (per utterance)", \
+     "" using 1:5 with lines title "translation (per token)"
+unset logscale y
+set title "learning rate and throughput"
+set ylabel "learning rate"
+set y2label "audio-seconds per second"
+set ytics nomirror
+set y2tics
+plot "$tmp/train.dat" using 1:6 with lines lw 2 title "learning rate", \
+     "" using 1:7 axes x1y2 with lines title "audio-s/s"
+if ($has_valid) {
+  unset y2label; unset y2tics; set ytics mirror
+  set title "validation: CER and LID accuracy"
+  set ylabel "%"
+  plot "$tmp/valid.dat" using 1:2 with linespoints lw 2 title "CER (mean over languages)", \
+       "" using 1:3 with linespoints lw 2 title "LID accuracy"
+  set title "validation: BLEU (into English)"
+  set ylabel "BLEU"
+  plot "$tmp/valid.dat" using 1:4 with linespoints lw 2 title "BLEU"
+}
+unset multiplot
+GP
+echo "$png"

@@ -1,0 +1,14 @@
+#!/bin/sh
+# English subtitles for speech in another language (speech translation).
+#
+#   gst-launch-1.0 -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
+#       mslamtranslate ! srtenc ! filesink location=OUT.srt
+#
+# Usage: pipelines/translate-subtitles.sh IN OUT.srt [mslamtranslate properties, e.g. languages=fr,de]
+# Add -m to gst-launch-1.0 to see the mslam-translation messages (source language and text).
+set -eu
+[ $# -ge 2 ] || { echo "usage: $0 IN OUT.srt [mslamtranslate properties]" >&2; exit 2; }
+in=$1 out=$2
+shift 2
+exec gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
+    mslamtranslate "$@" ! srtenc ! filesink location="$out"

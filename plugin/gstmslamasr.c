@@ -1,0 +1,95 @@
+/**
+ * SECTION:element-mslamasr
+ * @title: mslamasr
+ * @see_also: mslamtranslate, mslamlid, srtenc, webvttenc, textoverlay
+ *
+ * Speech recognition with an mSLAM model: 16 kHz mono audio in, captions out as text buffers
+ * whose PTS and duration lie on the audio's timeline, so that they feed `srtenc`, `webvttenc`,
+ * `textoverlay` and muxers directly.
+ *
+ * The audio goes through the encoder chunk by chunk (the `latency` property), with the context
+ * of earlier chunks cached; the CTC head's characters are collected into a caption until a pause
+ * (`pause`: CTC blanks, or silence by an energy rule) or `max-duration` ends it.
+ *
+ * Each caption is also posted as an element message named `mslam-asr`:
+ *
+ * * `text` (string): the caption;
+ * * `start`, `end` (guint64, nanoseconds): its times, as the buffer's PTS and PTS + duration;
+ * * `running-time`, `stream-time` (guint64): `start` in running time and stream time;
+ * * `final` (boolean): FALSE for partial results (`partial-results`: the open caption's text so
+ *   far, posted as it grows), TRUE for the caption as it goes out;
+ * * `confidence` (double, 0..1): geometric mean of the characters' probabilities;
+ * * `language` (string): the language identified on the caption (with a LID head; else the one
+ *   language of `languages`, or "und").
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! audioresample ! \
+ *     mslamasr ! srtenc ! filesink location=talk.srt
+ * ]| Captions a file into SubRip subtitles.
+ * |[
+ * gst-launch-1.0 -m autoaudiosrc ! audioconvert ! audioresample ! mslamasr latency=320 ! fakesink
+ * ]| Live captions from the microphone, printed as `mslam-asr` messages.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmslamcaption.h"
+#include "gstmslamelements.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_mslam_asr_debug);
+#define GST_CAT_DEFAULT gst_mslam_asr_debug
+
+#define GST_TYPE_MSLAM_ASR (gst_mslam_asr_get_type ())
+G_DECLARE_FINAL_TYPE (GstMslamAsr, gst_mslam_asr, GST, MSLAM_ASR, GstMslamCaption)
+
+struct _GstMslamAsr
+{
+  GstMslamCaption parent;
+};
+
+G_DEFINE_TYPE (GstMslamAsr, gst_mslam_asr, GST_TYPE_MSLAM_CAPTION);
+GST_ELEMENT_REGISTER_DEFINE (mslamasr, "mslamasr", GST_RANK_NONE, GST_TYPE_MSLAM_ASR);
+
+/* The recognised text is the caption. */
+static gchar *
+gst_mslam_asr_caption (GstMslamCaption * caption, const gfloat * frames, gint n,
+    const mslam_result * ctc, const gchar * language, gboolean final, GstStructure * msg,
+    gdouble * confidence)
+{
+  (void) caption;
+  (void) frames;
+  (void) n;
+  (void) language;
+  (void) final;
+  (void) msg;
+  (void) confidence;
+  return g_strdup (mslam_result_text (ctc));
+}
+
+static void
+gst_mslam_asr_class_init (GstMslamAsrClass * klass)
+{
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstMslamCaptionClass *caption_class = GST_MSLAM_CAPTION_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_mslam_asr_debug, "mslamasr", 0, "mslam speech recognition");
+
+  gst_element_class_set_static_metadata (element_class, "mSLAM speech recognition",
+      "Filter/Audio/Text", "Recognises speech in many languages and puts out timed captions",
+      "mslam developers");
+
+  caption_class->message_name = "mslam-asr";
+  caption_class->needs_ctc = TRUE;
+  caption_class->partial_default = TRUE;
+  caption_class->beam_blurb = "Beam size of the CTC prefix search (1: greedy)";
+  caption_class->caption = gst_mslam_asr_caption;
+  gst_mslam_caption_class_install_properties (caption_class);
+}
+
+static void
+gst_mslam_asr_init (GstMslamAsr * self)
+{
+  (void) self;
+}

@@ -1,0 +1,614 @@
+/* GstMslamCaption: captions from encoder frames (see gstmslamcaption.h). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmslamcaption.h"
+
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_mslam_caption_debug);
+#define GST_CAT_DEFAULT gst_mslam_caption_debug
+
+enum
+{
+  PROP_0,
+  PROP_BEAM_SIZE = GST_MSLAM_BASE_N_PROPS,
+  PROP_PARTIAL_RESULTS,
+  PROP_PAUSE,
+  PROP_MAX_DURATION,
+};
+
+#define DEFAULT_BEAM_SIZE 4
+#define DEFAULT_PAUSE_MS 300
+#define DEFAULT_MAX_DURATION_MS 6000
+
+/* A caption starts this many frames before its first character (CTC emits a character once most
+ * of its sound has been heard) and ends this many after its last one (the end of that sound). */
+#define LEAD_FRAMES 3
+#define TAIL_FRAMES 3
+/* Frames kept before an open caption: the lead, and context for translation. */
+#define KEEP_FRAMES 12
+/* Without a CTC head, partial results come at most this often (frames). */
+#define PARTIAL_EVERY_FRAMES 25
+
+/* Registered by hand: the instance init needs the class of the element being made (see
+ * gst_mslam_base_get_type). */
+static GstMslamBaseClass *gst_mslam_caption_parent_class = NULL;
+static void gst_mslam_caption_class_init (gpointer g_class, gpointer data);
+static void gst_mslam_caption_init (GTypeInstance * instance, gpointer g_class);
+
+GType
+gst_mslam_caption_get_type (void)
+{
+  static gsize type = 0;
+
+  if (g_once_init_enter (&type)) {
+    static const GTypeInfo info = {
+      sizeof (GstMslamCaptionClass), NULL, NULL, gst_mslam_caption_class_init,
+      NULL, NULL, sizeof (GstMslamCaption), 0, gst_mslam_caption_init, NULL,
+    };
+    GType t = g_type_register_static (GST_TYPE_MSLAM_BASE, "GstMslamCaption", &info,
+        G_TYPE_FLAG_ABSTRACT);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static void gst_mslam_caption_finalize (GObject * object);
+static void gst_mslam_caption_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_mslam_caption_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static gboolean caption_start (GstMslamBase * base, gchar ** reason);
+static void caption_stop (GstMslamBase * base);
+static GstFlowReturn caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 first);
+static GstFlowReturn caption_audio (GstMslamBase * base);
+static GstFlowReturn caption_drain (GstMslamBase * base);
+static void caption_reset (GstMslamBase * base);
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("text/x-raw, format = (string) utf8"));
+
+static void
+gst_mslam_caption_class_init (gpointer g_class, gpointer data)
+{
+  GstMslamCaptionClass *klass = g_class;
+  (void) data;
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstMslamBaseClass *base_class = GST_MSLAM_BASE_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_mslam_caption_debug, "mslamcaption", 0, "mslam captions");
+  gst_mslam_caption_parent_class = g_type_class_peek_parent (klass);
+
+  gobject_class->finalize = gst_mslam_caption_finalize;
+
+  gst_element_class_add_static_pad_template (GST_ELEMENT_CLASS (klass), &src_template);
+
+  base_class->passthrough = FALSE;
+  base_class->start = caption_start;
+  base_class->stop = caption_stop;
+  base_class->process = caption_process;
+  base_class->audio = caption_audio;
+  base_class->drain = caption_drain;
+  base_class->reset = caption_reset;
+
+  klass->partial_default = TRUE;
+  klass->beam_blurb = "Beam size of the search (1: greedy)";
+
+  gst_type_mark_as_plugin_api (GST_TYPE_MSLAM_CAPTION, 0);
+}
+
+void
+gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+
+  /* GObject does not inherit set/get_property: each class handles the properties it installs */
+  gobject_class->set_property = gst_mslam_caption_set_property;
+  gobject_class->get_property = gst_mslam_caption_get_property;
+  g_object_class_install_property (gobject_class, PROP_BEAM_SIZE,
+      g_param_spec_int ("beam-size", "Beam size", klass->beam_blurb, 1, 64, DEFAULT_BEAM_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_PARTIAL_RESULTS,
+      g_param_spec_boolean ("partial-results", "Partial results",
+          "Post element messages with the open caption's text as it grows (final = FALSE)",
+          klass->partial_default,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_PAUSE,
+      g_param_spec_uint ("pause", "Pause",
+          "A pause this long (milliseconds of CTC blanks, or of silence by the energy rule) "
+          "ends a caption", 80, 10000, DEFAULT_PAUSE_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MAX_DURATION,
+      g_param_spec_uint ("max-duration", "Maximum duration",
+          "Longest caption in milliseconds: speech without a pause is cut here", 1000, 60000,
+          DEFAULT_MAX_DURATION_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+}
+
+static void
+gst_mslam_caption_init (GTypeInstance * instance, gpointer g_class)
+{
+  GstMslamCaption *self = (GstMslamCaption *) instance;
+  GstMslamCaptionClass *klass = g_class;
+  self->beam_size = DEFAULT_BEAM_SIZE;
+  self->partial_results = klass->partial_default;
+  self->pause_ms = DEFAULT_PAUSE_MS;
+  self->max_duration_ms = DEFAULT_MAX_DURATION_MS;
+  self->open_frame = -1;
+  self->out_end = GST_CLOCK_TIME_NONE;
+}
+
+static void
+gst_mslam_caption_finalize (GObject * object)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (object);
+
+  g_free (self->seg);
+  g_free (self->last_partial);
+  G_OBJECT_CLASS (gst_mslam_caption_parent_class)->finalize (object);
+}
+
+static void
+gst_mslam_caption_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_BEAM_SIZE:
+      self->beam_size = g_value_get_int (value);
+      break;
+    case PROP_PARTIAL_RESULTS:
+      self->partial_results = g_value_get_boolean (value);
+      break;
+    case PROP_PAUSE:
+      self->pause_ms = g_value_get_uint (value);
+      break;
+    case PROP_MAX_DURATION:
+      self->max_duration_ms = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_BEAM_SIZE:
+      g_value_set_int (value, self->beam_size);
+      break;
+    case PROP_PARTIAL_RESULTS:
+      g_value_set_boolean (value, self->partial_results);
+      break;
+    case PROP_PAUSE:
+      g_value_set_uint (value, self->pause_ms);
+      break;
+    case PROP_MAX_DURATION:
+      g_value_set_uint (value, self->max_duration_ms);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static gboolean
+caption_start (GstMslamBase * base, gchar ** reason)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
+  GstMslamCaptionClass *klass = GST_MSLAM_CAPTION_GET_CLASS (self);
+
+  if (klass->needs_ctc && !base->config.ctc_head) {
+    *reason = g_strdup_printf ("the model has no CTC head, which %s needs to recognise speech "
+        "(train or export it with one)", GST_OBJECT_NAME (self));
+    return FALSE;
+  }
+
+  GST_OBJECT_LOCK (self);
+  self->decode = mslam_decode_default_params ();
+  self->decode.beam_size = self->beam_size;
+  self->pause_frames = MAX (1, (gint) (self->pause_ms + 20) / 40);
+  self->max_frames = MAX (1, (gint) (self->max_duration_ms + 20) / 40);
+  GST_OBJECT_UNLOCK (self);
+  self->decode.n_threads = base->threads;
+  self->decode_languages = g_strdup (base->lang_list);
+  self->decode.languages = self->decode_languages;
+
+  if (base->config.ctc_head) {
+    self->ctc = mslam_ctc_decoder_new (base->model, &self->decode);
+    if (!self->ctc) {
+      *reason = g_strdup (mslam_last_error ());
+      return FALSE;
+    }
+  }
+  return klass->start ? klass->start (self, reason) : TRUE;
+}
+
+static void
+caption_stop (GstMslamBase * base)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
+  GstMslamCaptionClass *klass = GST_MSLAM_CAPTION_GET_CLASS (self);
+
+  if (klass->stop)
+    klass->stop (self);
+  mslam_ctc_decoder_free (self->ctc);
+  self->ctc = NULL;
+  g_free (self->decode_languages);
+  self->decode_languages = NULL;
+  self->decode.languages = NULL;
+  g_free (self->seg);
+  self->seg = NULL;
+  self->seg_n = self->seg_cap = 0;
+  g_free (self->last_partial);
+  self->last_partial = NULL;
+}
+
+static void
+caption_reset (GstMslamBase * base)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
+
+  if (self->ctc)
+    mslam_ctc_decoder_reset (self->ctc);
+  self->seg_n = 0;
+  self->seg_first = 0;
+  self->open_frame = -1;
+  self->scan_frame = 0;
+  self->out_end = GST_CLOCK_TIME_NONE;
+  self->partial_frame = 0;
+  g_free (self->last_partial);
+  self->last_partial = NULL;
+}
+
+/* Drops the kept frames before frame `from`. */
+static void
+seg_drop_before (GstMslamCaption * self, guint64 from)
+{
+  gsize d = (gsize) GST_MSLAM_BASE (self)->config.d_model, k;
+
+  if (from <= self->seg_first)
+    return;
+  k = MIN ((gsize) (from - self->seg_first), self->seg_n);
+  memmove (self->seg, self->seg + k * d, (self->seg_n - k) * d * sizeof (gfloat));
+  self->seg_n -= k;
+  self->seg_first += k;
+}
+
+static void
+seg_append (GstMslamCaption * self, const gfloat * frames, gint n)
+{
+  gsize d = (gsize) GST_MSLAM_BASE (self)->config.d_model;
+
+  if (self->seg_n + n > self->seg_cap) {
+    self->seg_cap = MAX (self->seg_n + n, 2 * self->seg_cap);
+    self->seg = g_renew (gfloat, self->seg, self->seg_cap * d);
+  }
+  memcpy (self->seg + self->seg_n * d, frames, (gsize) n * d * sizeof (gfloat));
+  self->seg_n += n;
+}
+
+/* Tells downstream that no text starts before `until` (at most the current end). */
+static void
+push_gap (GstMslamCaption * self, GstClockTime until)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  GstClockTime from = GST_CLOCK_TIME_IS_VALID (self->out_end) ? self->out_end : base->t0;
+
+  if (!base->started || until <= from)
+    return;
+  gst_pad_push_event (base->srcpad, gst_event_new_gap (from, until - from));
+  self->out_end = until;
+}
+
+/* The language spoken in frames: the LID head's choice among `languages`; without a LID head
+ * the one language of `languages` when it names one; else "und" (undetermined, ISO 639-2). */
+static gchar *
+spoken_language (GstMslamCaption * self, const gfloat * frames, gint n)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  gint index;
+  gfloat prob;
+  gchar *reason = NULL;
+
+  if (base->config.lid_head && n > 0) {
+    if (gst_mslam_base_identify (base, frames, n, &index, &prob, 1, &reason) == 1)
+      return g_strdup (gst_mslam_base_lang (base, index));
+    GST_WARNING_OBJECT (self, "language identification failed: %s", reason);
+    g_free (reason);
+  }
+  if (base->n_lang_ids == 1)
+    return g_strdup (gst_mslam_base_lang (base, base->lang_ids[0]));
+  return g_strdup ("und");
+}
+
+/* Runs the subclass on frames [start, end) and fills the message's common fields. Returns the
+ * text (NULL: none) and the message (NULL with it). */
+static gchar *
+make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_result * ctc,
+    gboolean final, GstStructure ** msg_out)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  GstMslamCaptionClass *klass = GST_MSLAM_CAPTION_GET_CLASS (self);
+  gsize d = (gsize) base->config.d_model;
+  const gfloat *frames = self->seg + (start - self->seg_first) * d;
+  gint n = (gint) (end - start);
+  GstClockTime t_start = gst_mslam_base_frame_time (base, start);
+  GstClockTime t_end = gst_mslam_base_frame_time (base, end);
+  gdouble confidence = ctc ? mslam_result_confidence (ctc) : 0.0;
+  gchar *language = spoken_language (self, frames, n), *text;
+  GstStructure *msg = gst_structure_new_empty (klass->message_name);
+
+  text = klass->caption (self, frames, n, ctc, language, final, msg, &confidence);
+  if (text)
+    g_strstrip (text);
+  if (!text || !*text) {
+    g_free (text);
+    g_free (language);
+    gst_structure_free (msg);
+    *msg_out = NULL;
+    return NULL;
+  }
+  gst_structure_set (msg,
+      "text", G_TYPE_STRING, text,
+      "start", G_TYPE_UINT64, t_start,
+      "end", G_TYPE_UINT64, t_end,
+      "final", G_TYPE_BOOLEAN, final,
+      "confidence", G_TYPE_DOUBLE, confidence,
+      "running-time", G_TYPE_UINT64,
+      gst_segment_to_running_time (&base->segment, GST_FORMAT_TIME, t_start),
+      "stream-time", G_TYPE_UINT64,
+      gst_segment_to_stream_time (&base->segment, GST_FORMAT_TIME, t_start), NULL);
+  if (!gst_structure_has_field (msg, "language"))
+    gst_structure_set (msg, "language", G_TYPE_STRING, language, NULL);
+  g_free (language);
+  *msg_out = msg;
+  return text;
+}
+
+/* The first frame a caption opened at frame `open` covers. */
+static guint64
+caption_start_frame (GstMslamCaption * self, gint64 open)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  gint64 start = MAX (open - LEAD_FRAMES, (gint64) self->seg_first);
+
+  /* never before what was already put out */
+  while (GST_CLOCK_TIME_IS_VALID (self->out_end) && start < (gint64) base->n_frames &&
+      gst_mslam_base_frame_time (base, start) < self->out_end)
+    start++;
+  return (guint64) start;
+}
+
+/* Closes the open caption at frame end (exclusive) and pushes it. */
+static GstFlowReturn
+close_caption (GstMslamCaption * self, guint64 end)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  mslam_result *ctc = NULL;
+  GstStructure *msg = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
+  guint64 start;
+  gchar *text;
+
+  if (self->ctc) {
+    ctc = mslam_ctc_decoder_finish (self->ctc);
+    if (!ctc) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam decoder failed: %s", mslam_last_error ()), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    if (mslam_result_n_tokens (ctc) > 0) {
+      /* the search's final choice may place characters differently from the partials */
+      gint64 first = mslam_result_token_frame (ctc, 0);
+      gint64 last = mslam_result_token_frame (ctc, mslam_result_n_tokens (ctc) - 1);
+      self->open_frame = MIN (self->open_frame, first);
+      end = MAX (end, (guint64) last + 1);
+    }
+  }
+  start = caption_start_frame (self, self->open_frame);
+  end = MIN (end, base->n_frames);
+  if (end <= start)
+    end = MIN (start + 1, base->n_frames);
+
+  if (end > start) {
+    text = make_caption (self, start, end, ctc, TRUE, &msg);
+    if (text) {
+      GstClockTime t_start = gst_mslam_base_frame_time (base, start);
+      GstClockTime t_end = gst_mslam_base_frame_time (base, end);
+      GstBuffer *buf;
+      gsize len = strlen (text);
+
+      GST_DEBUG_OBJECT (self, "caption %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT ": %s",
+          GST_TIME_ARGS (t_start), GST_TIME_ARGS (t_end), text);
+      push_gap (self, t_start);
+      /* the message first: an application sees the caption no later than downstream does */
+      gst_mslam_base_post (base, msg);
+      buf = gst_buffer_new_wrapped (text, len);
+      GST_BUFFER_PTS (buf) = t_start;
+      GST_BUFFER_DURATION (buf) = t_end - t_start;
+      self->out_end = t_end;
+      ret = gst_pad_push (base->srcpad, buf);
+      /* nobody reading the text (only the messages are used) is fine */
+      if (ret == GST_FLOW_NOT_LINKED)
+        ret = GST_FLOW_OK;
+    }
+  }
+  mslam_result_free (ctc);
+  seg_drop_before (self, end);
+  self->scan_frame = end;
+  self->open_frame = -1;
+  g_free (self->last_partial);
+  self->last_partial = NULL;
+  return ret;
+}
+
+/* Ends the open caption when a pause or the maximum duration says so. */
+static GstFlowReturn
+check_endpoint (GstMslamCaption * self)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  const GstMslamVad *vad = &base->vad;
+  guint64 n_frames = base->n_frames;
+  gint64 end = -1, last_speech, start;
+  gint blanks = 0;
+  const gchar *why = NULL;
+
+  if (self->open_frame < 0)
+    return GST_FLOW_OK;
+
+  /* the last frame with speech: CTC's last non-blank frame (a character held over several
+   * frames counts until it ends), else the energy rule's last voiced frame */
+  if (self->ctc) {
+    blanks = mslam_ctc_decoder_trailing_blanks (self->ctc);
+    last_speech = (gint64) n_frames - 1 - blanks;
+  } else {
+    last_speech = (vad->last_voiced_end - 1) / GST_MSLAM_FRAME_SAMPLES;
+  }
+
+  /* the CTC head has emitted nothing but blanks for a pause; the caption ends where the energy
+   * rule heard the sound end, or a little after the last character */
+  if (self->ctc && blanks >= self->pause_frames) {
+    gint64 silence_frame = (vad->silence_start + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+    end = last_speech + 1 + TAIL_FRAMES;
+    if (vad->silence_start >= 0 && silence_frame > last_speech && silence_frame < end)
+      end = silence_frame;
+    why = "pause (CTC blanks)";
+  }
+
+  /* silence for a pause, and the frames up to its start are decoded: the caption is complete
+   * without waiting for the chunk that holds the end of the pause */
+  if (end < 0 && vad->silence_start >= 0 &&
+      base->n_samples - (guint64) vad->silence_start >= (guint64) self->pause_frames * GST_MSLAM_FRAME_SAMPLES) {
+    gint64 silence_frame = (vad->silence_start + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+    if ((gint64) n_frames >= silence_frame && silence_frame > self->open_frame &&
+        last_speech < silence_frame + TAIL_FRAMES) {
+      end = MAX (silence_frame, last_speech + 1);
+      why = "pause (energy)";
+    }
+  }
+
+  /* the next chunk would make the caption longer than max-duration */
+  start = (gint64) caption_start_frame (self, self->open_frame);
+  if (end < 0 && (gint64) n_frames + base->chunk_frames - start > self->max_frames) {
+    end = n_frames;
+    why = "maximum duration";
+  }
+
+  if (end < 0)
+    return GST_FLOW_OK;
+  GST_LOG_OBJECT (self, "endpoint at frame %" G_GINT64_FORMAT " (%s; open at %" G_GINT64_FORMAT
+      ", last speech at %" G_GINT64_FORMAT ", %" G_GUINT64_FORMAT " frames decoded, silence from sample %"
+      G_GINT64_FORMAT ", %" G_GUINT64_FORMAT " samples)", end, why, self->open_frame, last_speech,
+      n_frames, vad->silence_start, base->n_samples);
+  return close_caption (self, (guint64) end);
+}
+
+static void
+post_partial (GstMslamCaption * self, const mslam_result * ctc)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  GstStructure *msg = NULL;
+  guint64 start = caption_start_frame (self, self->open_frame);
+  gchar *text;
+
+  if (self->ctc) {
+    /* only when the text changed */
+    if (g_strcmp0 (self->last_partial, mslam_result_text (ctc)) == 0)
+      return;
+  } else if (base->n_frames < self->partial_frame + PARTIAL_EVERY_FRAMES) {
+    return;
+  }
+  self->partial_frame = base->n_frames;
+  g_free (self->last_partial);
+  self->last_partial = g_strdup (ctc ? mslam_result_text (ctc) : "");
+  if (base->n_frames <= start)
+    return;
+  text = make_caption (self, start, base->n_frames, ctc, FALSE, &msg);
+  if (text)
+    gst_mslam_base_post (base, msg);
+  g_free (text);
+}
+
+static GstFlowReturn
+caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 first)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
+  const GstMslamVad *vad = &base->vad;
+  mslam_result *partial = NULL;
+  GstFlowReturn ret;
+  gboolean want_partial;
+
+  g_assert (first == self->seg_first + self->seg_n);
+  seg_append (self, frames, n);
+
+  if (self->ctc) {
+    if (mslam_ctc_decoder_push_frames (self->ctc, frames, n) < 0 ||
+        !(partial = mslam_ctc_decoder_partial (self->ctc))) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam decoder failed: %s", mslam_last_error ()), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    if (mslam_result_n_tokens (partial) > 0 && self->open_frame < 0)
+      self->open_frame = mslam_result_token_frame (partial, 0);
+  } else {
+    /* without a CTC head, the first voiced frame after the last caption opens one */
+    for (guint64 f = MAX (self->scan_frame, self->seg_first); self->open_frame < 0 && f < base->n_frames; f++)
+      if (gst_mslam_vad_frame_voiced (vad, f) && (!GST_CLOCK_TIME_IS_VALID (self->out_end) ||
+              gst_mslam_base_frame_time (base, f) >= self->out_end))
+        self->open_frame = (gint64) f;
+    self->scan_frame = base->n_frames;
+  }
+
+  ret = check_endpoint (self);
+  if (ret != GST_FLOW_OK)
+    goto done;
+
+  GST_OBJECT_LOCK (self);
+  want_partial = self->partial_results;
+  GST_OBJECT_UNLOCK (self);
+  if (self->open_frame >= 0) {
+    if (want_partial)
+      post_partial (self, partial);
+  } else {
+    /* nothing open: keep a margin of frames, and let downstream move on */
+    guint64 n_frames = base->n_frames;
+    if (n_frames > KEEP_FRAMES)
+      seg_drop_before (self, n_frames - KEEP_FRAMES);
+    if (n_frames > LEAD_FRAMES)
+      push_gap (self, gst_mslam_base_frame_time (base, n_frames - LEAD_FRAMES));
+  }
+done:
+  mslam_result_free (partial);
+  return ret;
+}
+
+static GstFlowReturn
+caption_audio (GstMslamBase * base)
+{
+  /* the energy rule may end a caption between chunks */
+  return check_endpoint (GST_MSLAM_CAPTION (base));
+}
+
+static GstFlowReturn
+caption_drain (GstMslamBase * base)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  /* process() has seen every frame, so a caption with speech is open */
+  if (self->open_frame >= 0)
+    ret = close_caption (self, base->n_frames);
+  if (ret == GST_FLOW_OK)
+    push_gap (self, gst_mslam_base_frame_time (base, base->n_frames));
+  return ret;
+}

@@ -1,0 +1,91 @@
+/* GstMslamCaption: the abstract element under mslamasr and mslamtranslate.
+ *
+ * It cuts the stream of encoder frames into captions and puts them out as text/x-raw buffers on
+ * the audio timeline, plus element messages. A caption opens at speech (the first character the
+ * CTC head emits, or voiced audio by the energy rule when the model has no CTC head) and ends
+ *  - at a pause: `pause` ms of CTC blanks, or of silence by the energy rule once the frames
+ *    before the silence have been decoded (the faster of the two);
+ *  - at `max-duration`;
+ *  - at EOS, a discontinuity or a gap.
+ * Subclasses turn a closed caption (its encoder frames and its CTC text) into text. While no
+ * caption is open, GAP events tell downstream (textoverlay, muxers) that no text is coming for
+ * the time passed, so they need not wait.
+ */
+#ifndef GST_MSLAM_CAPTION_H
+#define GST_MSLAM_CAPTION_H
+
+#include "gstmslamcommon.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_MSLAM_CAPTION (gst_mslam_caption_get_type ())
+#define GST_MSLAM_CAPTION(obj) (G_TYPE_CHECK_INSTANCE_CAST ((obj), GST_TYPE_MSLAM_CAPTION, GstMslamCaption))
+#define GST_MSLAM_CAPTION_CLASS(klass) (G_TYPE_CHECK_CLASS_CAST ((klass), GST_TYPE_MSLAM_CAPTION, GstMslamCaptionClass))
+#define GST_MSLAM_CAPTION_GET_CLASS(obj) (G_TYPE_INSTANCE_GET_CLASS ((obj), GST_TYPE_MSLAM_CAPTION, GstMslamCaptionClass))
+
+typedef struct _GstMslamCaption GstMslamCaption;
+typedef struct _GstMslamCaptionClass GstMslamCaptionClass;
+
+struct _GstMslamCaption
+{
+  GstMslamBase parent;
+
+  /* properties (object lock) */
+  gint beam_size;
+  gboolean partial_results;
+  guint pause_ms;
+  guint max_duration_ms;
+
+  /* while running */
+  struct mslam_decode_params decode;    /* beam, threads, languages (for identification) */
+  gchar *decode_languages;              /* owns decode.languages */
+  mslam_ctc_decoder *ctc;               /* NULL when the model has no CTC head */
+  gint pause_frames, max_frames;
+
+  gfloat *seg;                  /* encoder frames since seg_first (the open caption and margin) */
+  gsize seg_n, seg_cap;         /* in frames */
+  guint64 seg_first;
+  gint64 open_frame;            /* first frame with speech of the open caption; -1: none open */
+  guint64 scan_frame;           /* without CTC: the first frame not yet looked at for speech */
+  GstClockTime out_end;         /* end of the last text or gap pushed (NONE: nothing yet) */
+  gchar *last_partial;
+  guint64 partial_frame;        /* n_frames when the last partial result was made */
+};
+
+struct _GstMslamCaptionClass
+{
+  GstMslamBaseClass parent_class;
+
+  /* Name of the element messages ("mslam-asr"). */
+  const gchar *message_name;
+  /* TRUE: the model must have a CTC head (speech recognition). */
+  gboolean needs_ctc;
+  /* Default of the partial-results property. */
+  gboolean partial_default;
+  /* Blurb of the beam-size property. */
+  const gchar *beam_blurb;
+
+  /* Checks the model and allocates the subclass' state (see GstMslamBaseClass.start). */
+  gboolean (*start) (GstMslamCaption * self, gchar ** reason);
+  void (*stop) (GstMslamCaption * self);
+
+  /* The text of a caption: frames (n x d_model) are its encoder frames, ctc its recognised text
+   * (NULL without a CTC head), language the code identified on its frames ("und" when unknown).
+   * final: the caption is closed (else a partial result of the open one). Returns the text (NULL
+   * or "": nothing to show) and may add fields to msg (text, start, end, final are the base's).
+   * *confidence starts as the CTC confidence (0 without). */
+  gchar *(*caption) (GstMslamCaption * self, const gfloat * frames, gint n, const mslam_result * ctc,
+      const gchar * language, gboolean final, GstStructure * msg, gdouble * confidence);
+};
+
+GType gst_mslam_caption_get_type (void);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
+
+/* Installs beam-size, partial-results, pause and max-duration on a subclass (after setting
+ * partial_default and beam_blurb), so that each element shows its own defaults and blurbs. It
+ * sets the subclass' set_property/get_property: a subclass has no properties of its own. */
+void gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,1070 @@
+/* What the three mslam elements have in common: the model cache, the energy rule and the
+ * abstract element GstMslamBase (see gstmslamcommon.h). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmslamcommon.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_mslam_debug);
+#define GST_CAT_DEFAULT gst_mslam_debug
+
+/* ---- model cache ---- */
+
+/* One loaded file. The key is the canonical path; the file's identity (device, inode, size,
+ * modification time) decides whether a new load is needed: a model retrained in place is loaded
+ * anew for elements started after that, while running ones keep their copy. */
+typedef struct
+{
+  mslam_model *model;
+  gchar *path;
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+  guint refs;
+  gboolean cached;              /* still the table's entry for path */
+} CachedModel;
+
+static GMutex cache_lock;
+static GHashTable *cache_by_path;       /* canonical path -> CachedModel */
+static GHashTable *cache_by_model;      /* mslam_model * -> CachedModel */
+
+const gchar *
+gst_mslam_default_model_path (void)
+{
+  const gchar *env = g_getenv ("MSLAM_MODEL");
+  if (env && *env)
+    return env;
+  return MSLAM_DEFAULT_MODEL;
+}
+
+static void
+cached_model_free (CachedModel * c)
+{
+  mslam_model_free (c->model);
+  g_free (c->path);
+  g_free (c);
+}
+
+/* Routes libmslam's messages into GStreamer's debug log (errors reach the elements through
+ * mslam_last_error and become element errors there). */
+static void
+log_to_gst (enum mslam_log_level level, const char *message, void *user_data)
+{
+  (void) user_data;
+  switch (level) {
+    case MSLAM_LOG_ERROR:
+      GST_INFO ("libmslam: %s", message);
+      break;
+    case MSLAM_LOG_WARN:
+      GST_WARNING ("libmslam: %s", message);
+      break;
+    case MSLAM_LOG_INFO:
+      GST_INFO ("libmslam: %s", message);
+      break;
+    default:
+      GST_DEBUG ("libmslam: %s", message);
+      break;
+  }
+}
+
+mslam_model *
+gst_mslam_model_acquire (const gchar * path, gchar ** reason)
+{
+  struct stat st;
+  char *real;
+  CachedModel *c;
+  mslam_model *model;
+
+  if (!path || !*path) {
+    *reason = g_strdup ("no model file given");
+    return NULL;
+  }
+  if (stat (path, &st) != 0) {
+    *reason = g_strdup (g_strerror (errno));
+    return NULL;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    *reason = g_strdup ("not a regular file");
+    return NULL;
+  }
+  real = realpath (path, NULL);
+  if (!real) {
+    *reason = g_strdup (g_strerror (errno));
+    return NULL;
+  }
+
+  g_mutex_lock (&cache_lock);
+  if (!cache_by_path) {
+    cache_by_path = g_hash_table_new (g_str_hash, g_str_equal);
+    cache_by_model = g_hash_table_new (g_direct_hash, g_direct_equal);
+  }
+  c = g_hash_table_lookup (cache_by_path, real);
+  if (c && c->dev == st.st_dev && c->ino == st.st_ino && c->size == st.st_size
+      && c->mtime.tv_sec == st.st_mtim.tv_sec
+      && c->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+    c->refs++;
+    GST_DEBUG ("sharing %s (%u users)", real, c->refs);
+    g_mutex_unlock (&cache_lock);
+    free (real);
+    return c->model;
+  }
+  if (c) {
+    /* the file changed: users of the old copy keep it, new users get the new one */
+    g_hash_table_remove (cache_by_path, real);
+    c->cached = FALSE;
+  }
+
+  /* Loading under the lock: a second element asking for the same file waits for this load and
+   * shares it rather than loading its own copy. Threads are chosen per call (stream and decode
+   * parameters), so the model's own default (all cores) does not matter. */
+  mslam_log_set (log_to_gst, NULL);
+  model = mslam_model_load (real, mslam_model_default_params ());
+  if (!model) {
+    *reason = g_strdup (mslam_last_error ());
+    g_mutex_unlock (&cache_lock);
+    free (real);
+    return NULL;
+  }
+  c = g_new0 (CachedModel, 1);
+  c->model = model;
+  c->path = g_strdup (real);
+  c->dev = st.st_dev;
+  c->ino = st.st_ino;
+  c->size = st.st_size;
+  c->mtime = st.st_mtim;
+  c->refs = 1;
+  c->cached = TRUE;
+  g_hash_table_insert (cache_by_path, c->path, c);
+  g_hash_table_insert (cache_by_model, model, c);
+  GST_INFO ("loaded %s", real);
+  g_mutex_unlock (&cache_lock);
+  free (real);
+  return model;
+}
+
+void
+gst_mslam_model_release (mslam_model * model)
+{
+  CachedModel *c;
+
+  if (!model)
+    return;
+  g_mutex_lock (&cache_lock);
+  c = cache_by_model ? g_hash_table_lookup (cache_by_model, model) : NULL;
+  g_assert (c != NULL);
+  if (--c->refs == 0) {
+    GST_INFO ("freeing %s", c->path);
+    g_hash_table_remove (cache_by_model, model);
+    if (c->cached)
+      g_hash_table_remove (cache_by_path, c->path);
+    cached_model_free (c);
+  }
+  g_mutex_unlock (&cache_lock);
+}
+
+/* ---- energy rule ---- */
+
+#define VAD_BLOCK 160           /* 10 ms */
+#define VAD_ABS_DB -55.0        /* never speech below this (dBFS) */
+#define VAD_ABOVE_NOISE_DB 12.0 /* speech is this much above the noise floor */
+#define VAD_NOISE_RISE_DB 0.05  /* per block: the floor follows rising noise at 5 dB/s */
+
+void
+gst_mslam_vad_reset (GstMslamVad * vad)
+{
+  vad->noise_db = -100.0;
+  vad->n_block = 0;
+  vad->n = 0;
+  vad->voiced_start = -1;
+  vad->silence_start = 0;
+  vad->last_voiced_end = -1;
+  memset (vad->frame_voiced, 0, sizeof vad->frame_voiced);
+}
+
+static void
+vad_block (GstMslamVad * vad, gint64 start)
+{
+  gdouble sum = 0.0, db;
+  gboolean voiced;
+
+  for (guint i = 0; i < VAD_BLOCK; i++)
+    sum += (gdouble) vad->block[i] * vad->block[i];
+  db = 10.0 * log10 (sum / VAD_BLOCK + 1e-10);
+  voiced = db > VAD_ABS_DB && db > vad->noise_db + VAD_ABOVE_NOISE_DB;
+  /* a block lies in one frame (160 divides 640); the first block of a frame clears its slot */
+  if (start % GST_MSLAM_FRAME_SAMPLES == 0)
+    vad->frame_voiced[(start / GST_MSLAM_FRAME_SAMPLES) % GST_MSLAM_VAD_FRAMES] = 0;
+  if (voiced)
+    vad->frame_voiced[(start / GST_MSLAM_FRAME_SAMPLES) % GST_MSLAM_VAD_FRAMES] = 1;
+  vad->noise_db = db < vad->noise_db ? db : vad->noise_db + VAD_NOISE_RISE_DB;
+  if (voiced) {
+    if (vad->voiced_start < 0)
+      vad->voiced_start = start;
+    vad->silence_start = -1;
+    vad->last_voiced_end = start + VAD_BLOCK;
+  } else {
+    if (vad->silence_start < 0)
+      vad->silence_start = start;
+    vad->voiced_start = -1;
+  }
+}
+
+gboolean
+gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f)
+{
+  guint64 seen = vad->n / GST_MSLAM_FRAME_SAMPLES + 1;   /* frames with a block so far */
+
+  if (f >= seen || f + GST_MSLAM_VAD_FRAMES < seen)
+    return FALSE;
+  return vad->frame_voiced[f % GST_MSLAM_VAD_FRAMES];
+}
+
+void
+gst_mslam_vad_push (GstMslamVad * vad, const gfloat * pcm, gsize n)
+{
+  while (n > 0) {
+    gsize take = MIN (n, VAD_BLOCK - vad->n_block);
+    memcpy (vad->block + vad->n_block, pcm, take * sizeof *pcm);
+    vad->n_block += take;
+    vad->n += take;
+    pcm += take;
+    n -= take;
+    if (vad->n_block == VAD_BLOCK) {
+      vad_block (vad, (gint64) vad->n - VAD_BLOCK);
+      vad->n_block = 0;
+    }
+  }
+}
+
+/* ---- GstMslamBase ---- */
+
+GType
+gst_mslam_device_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_MSLAM_DEVICE_AUTO, "The best available (a GPU through Vulkan when there is one, else the CPU)", "auto"},
+    {GST_MSLAM_DEVICE_CPU, "CPU (OpenBLAS)", "cpu"},
+    {GST_MSLAM_DEVICE_VULKAN, "Vulkan compute", "vulkan"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstMslamDevice", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+#define DEFAULT_DEVICE GST_MSLAM_DEVICE_AUTO
+#define DEFAULT_LATENCY_MS 320
+#define MIN_LATENCY_MS 40
+#define MAX_LATENCY_MS 10240
+#define DEFAULT_N_THREADS 0
+
+/* Encoder frames per chunk for a latency in milliseconds (rounded to the nearest frame). */
+static gint
+chunk_frames_for (guint latency_ms)
+{
+  return MAX (1, (gint) ((latency_ms + 20) / 40));
+}
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_MSLAM_AUDIO_CAPS));
+
+/* Registered by hand (not G_DEFINE_TYPE) because the instance init needs the class of the
+ * element being made (its "src" template and passthrough flag), as GstBaseTransform does. */
+static GstElementClass *gst_mslam_base_parent_class = NULL;
+static void gst_mslam_base_class_init (gpointer g_class, gpointer data);
+static void gst_mslam_base_init (GTypeInstance * instance, gpointer g_class);
+
+GType
+gst_mslam_base_get_type (void)
+{
+  static gsize type = 0;
+
+  if (g_once_init_enter (&type)) {
+    static const GTypeInfo info = {
+      sizeof (GstMslamBaseClass), NULL, NULL, gst_mslam_base_class_init,
+      NULL, NULL, sizeof (GstMslamBase), 0, gst_mslam_base_init, NULL,
+    };
+    GType t = g_type_register_static (GST_TYPE_ELEMENT, "GstMslamBase", &info,
+        G_TYPE_FLAG_ABSTRACT);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static void gst_mslam_base_finalize (GObject * object);
+static void gst_mslam_base_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_mslam_base_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static GstStateChangeReturn gst_mslam_base_change_state (GstElement * element,
+    GstStateChange transition);
+static GstFlowReturn gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf);
+static gboolean gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event);
+static gboolean gst_mslam_base_sink_query (GstPad * pad, GstObject * parent, GstQuery * query);
+static gboolean gst_mslam_base_src_query (GstPad * pad, GstObject * parent, GstQuery * query);
+
+static void
+gst_mslam_base_class_init (gpointer g_class, gpointer data)
+{
+  GstMslamBaseClass *klass = g_class;
+  (void) data;
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  gchar *model_blurb;
+
+  GST_DEBUG_CATEGORY_INIT (gst_mslam_debug, "mslam", 0, "mslam model cache and common element code");
+  gst_mslam_base_parent_class = g_type_class_peek_parent (klass);
+
+  gobject_class->finalize = gst_mslam_base_finalize;
+  gobject_class->set_property = gst_mslam_base_set_property;
+  gobject_class->get_property = gst_mslam_base_get_property;
+
+  /* The blurb names the default, so that gst-inspect-1.0 shows where the model is looked for. */
+  model_blurb = g_strdup_printf ("Model file (safetensors, as written by mslam-trainer); "
+      "NULL: $MSLAM_MODEL when set, else the installed default model (%s)", MSLAM_DEFAULT_MODEL);
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_MODEL,
+      g_param_spec_string ("model", "Model", model_blurb, NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK | GST_PARAM_MUTABLE_READY));
+  g_free (model_blurb);
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_DEVICE,
+      g_param_spec_enum ("device", "Device", "Where the model runs",
+          GST_TYPE_MSLAM_DEVICE, DEFAULT_DEVICE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_LATENCY,
+      g_param_spec_uint ("latency", "Latency",
+          "Audio encoded at a time, in milliseconds (rounded to 40 ms encoder frames): results "
+          "come this much (plus 45 ms of look-ahead and compute) after the audio",
+          MIN_LATENCY_MS, MAX_LATENCY_MS, DEFAULT_LATENCY_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_N_THREADS,
+      g_param_spec_int ("n-threads", "Threads", "Threads for the model (0: all cores)",
+          0, 256, DEFAULT_N_THREADS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_LANGUAGES,
+      g_param_spec_string ("languages", "Languages",
+          "Comma-separated language codes of the model to choose among (e.g. \"en,fr,de\"); "
+          "NULL or empty: all of the model's languages", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_mslam_base_change_state);
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_MSLAM_BASE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_MSLAM_DEVICE, 0);
+}
+
+static void
+gst_mslam_base_init (GTypeInstance * instance, gpointer g_class)
+{
+  GstMslamBase *self = (GstMslamBase *) instance;
+  GstMslamBaseClass *klass = g_class;
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstPadTemplate *src_template;
+
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mslam_base_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mslam_base_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mslam_base_sink_query));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  /* each subclass adds its own "src" template: audio (passthrough) or text */
+  src_template = gst_element_class_get_pad_template (element_class, "src");
+  g_assert (src_template != NULL);
+  self->srcpad = gst_pad_new_from_template (src_template, "src");
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_mslam_base_src_query));
+  if (klass->passthrough) {
+    GST_PAD_SET_PROXY_CAPS (self->sinkpad);
+    GST_PAD_SET_PROXY_CAPS (self->srcpad);
+    GST_PAD_SET_PROXY_ALLOCATION (self->sinkpad);
+  }
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->device = DEFAULT_DEVICE;
+  self->latency_ms = DEFAULT_LATENCY_MS;
+  self->n_threads = DEFAULT_N_THREADS;
+  gst_segment_init (&self->segment, GST_FORMAT_TIME);
+  gst_mslam_vad_reset (&self->vad);
+}
+
+static void
+gst_mslam_base_finalize (GObject * object)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (object);
+
+  g_free (self->model_path);
+  g_free (self->languages);
+  G_OBJECT_CLASS (gst_mslam_base_parent_class)->finalize (object);
+}
+
+static void
+gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case GST_MSLAM_BASE_PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case GST_MSLAM_BASE_PROP_DEVICE:
+      self->device = g_value_get_enum (value);
+      break;
+    case GST_MSLAM_BASE_PROP_LATENCY:
+      self->latency_ms = g_value_get_uint (value);
+      break;
+    case GST_MSLAM_BASE_PROP_N_THREADS:
+      self->n_threads = g_value_get_int (value);
+      break;
+    case GST_MSLAM_BASE_PROP_LANGUAGES:
+      g_free (self->languages);
+      self->languages = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mslam_base_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case GST_MSLAM_BASE_PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case GST_MSLAM_BASE_PROP_DEVICE:
+      g_value_set_enum (value, self->device);
+      break;
+    case GST_MSLAM_BASE_PROP_LATENCY:
+      g_value_set_uint (value, self->latency_ms);
+      break;
+    case GST_MSLAM_BASE_PROP_N_THREADS:
+      g_value_set_int (value, self->n_threads);
+      break;
+    case GST_MSLAM_BASE_PROP_LANGUAGES:
+      g_value_set_string (value, self->languages);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+GstClockTime
+gst_mslam_base_sample_time (GstMslamBase * self, guint64 n)
+{
+  return self->t0 + gst_util_uint64_scale_int_round (n, GST_SECOND, MSLAM_SAMPLE_RATE);
+}
+
+GstClockTime
+gst_mslam_base_frame_time (GstMslamBase * self, guint64 i)
+{
+  return gst_mslam_base_sample_time (self, i * GST_MSLAM_FRAME_SAMPLES);
+}
+
+const gchar *
+gst_mslam_base_lang (GstMslamBase * self, gint index)
+{
+  return self->model ? mslam_model_lang (self->model, index) : NULL;
+}
+
+gint
+gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n,
+    gint * out_index, gfloat * out_prob, gint max_out, gchar ** reason)
+{
+  struct mslam_decode_params p = mslam_decode_default_params ();
+  gint n_langs = self->config.n_langs, n_out = 0;
+  gfloat *probs;
+
+  p.languages = self->lang_list;
+  p.n_threads = self->threads;
+  probs = g_new (gfloat, n_langs);
+  if (mslam_identify_language_frames (self->model, frames, n, &p, probs) < 0) {
+    *reason = g_strdup (mslam_last_error ());
+    g_free (probs);
+    return -1;
+  }
+  /* the top max_out by selection: n_langs is small */
+  for (; n_out < max_out; n_out++) {
+    gint best = -1;
+    for (gint i = 0; i < n_langs; i++)
+      if (probs[i] > 0.0f && (best < 0 || probs[i] > probs[best]))
+        best = i;
+    if (best < 0)
+      break;
+    out_index[n_out] = best;
+    out_prob[n_out] = probs[best];
+    probs[best] = -1.0f;
+  }
+  g_free (probs);
+  return n_out;
+}
+
+void
+gst_mslam_base_post (GstMslamBase * self, GstStructure * s)
+{
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* "en, fr" -> indices of the model's languages; FALSE with *reason for a code the model lacks. */
+static gboolean
+parse_languages (GstMslamBase * self, const gchar * list, gchar ** reason)
+{
+  gchar **codes;
+  gint n_langs = self->config.n_langs;
+
+  g_free (self->lang_ids);
+  self->lang_ids = NULL;
+  self->n_lang_ids = 0;
+  if (!list || !*list)
+    return TRUE;
+  codes = g_strsplit_set (list, ", ", -1);
+  self->lang_ids = g_new0 (gint, g_strv_length (codes) + 1);
+  for (gchar ** c = codes; *c; c++) {
+    gint found = -1;
+    if (!**c)
+      continue;
+    for (gint i = 0; i < n_langs && found < 0; i++)
+      if (strcmp (*c, mslam_model_lang (self->model, i)) == 0)
+        found = i;
+    if (found < 0) {
+      GString *all = g_string_new (NULL);
+      for (gint i = 0; i < n_langs; i++)
+        g_string_append_printf (all, "%s%s", i ? ", " : "", mslam_model_lang (self->model, i));
+      *reason = g_strdup_printf ("languages: \"%s\" is not a language of the model (it has: %s)",
+          *c, n_langs ? all->str : "none");
+      g_string_free (all, TRUE);
+      g_strfreev (codes);
+      return FALSE;
+    }
+    self->lang_ids[self->n_lang_ids++] = found;
+  }
+  g_strfreev (codes);
+  return TRUE;
+}
+
+/* The timeline starts again: the stream forgets its context, the next buffer sets t0. */
+static void
+timeline_reset (GstMslamBase * self)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+
+  if (self->stream)
+    mslam_stream_reset (self->stream);
+  self->started = FALSE;
+  self->t0 = 0;
+  self->n_samples = 0;
+  self->n_frames = 0;
+  gst_mslam_vad_reset (&self->vad);
+  if (klass->reset && self->model)
+    klass->reset (self);
+}
+
+static void
+base_stop (GstMslamBase * self)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+
+  if (klass->stop)
+    klass->stop (self);
+  mslam_stream_free (self->stream);
+  self->stream = NULL;
+  gst_mslam_model_release (self->model);
+  self->model = NULL;
+  g_free (self->model_file);
+  self->model_file = NULL;
+  g_free (self->lang_ids);
+  self->lang_ids = NULL;
+  self->n_lang_ids = 0;
+  g_free (self->lang_list);
+  self->lang_list = NULL;
+  g_free (self->pcm);
+  self->pcm = NULL;
+  self->pcm_cap = 0;
+  g_free (self->frames);
+  self->frames = NULL;
+  self->frames_cap = 0;
+  self->have_info = FALSE;
+}
+
+/* READY->PAUSED: the model (shared through the cache), its stream and the subclass' state. A
+ * failure is an element error naming the model file and the reason. */
+static gboolean
+base_start (GstMslamBase * self)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+  struct mslam_stream_params sp = mslam_stream_default_params ();
+  gchar *reason = NULL, *languages;
+  GstMslamDevice device;
+  guint latency_ms;
+  gint left_frames;
+
+  GST_OBJECT_LOCK (self);
+  self->model_file = g_strdup (self->model_path ? self->model_path : gst_mslam_default_model_path ());
+  device = self->device;
+  latency_ms = self->latency_ms;
+  self->threads = self->n_threads;
+  languages = g_strdup (self->languages);
+  GST_OBJECT_UNLOCK (self);
+
+  if (device == GST_MSLAM_DEVICE_VULKAN) {
+    /* TODO(vulkan issue): pass the backend choice to the library once it has one */
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("device=vulkan is not available: this build of mslam runs on the CPU only"), (NULL));
+    g_free (languages);
+    return FALSE;
+  }
+
+  GST_INFO_OBJECT (self, "loading model %s", self->model_file);
+  self->model = gst_mslam_model_acquire (self->model_file, &reason);
+  if (!self->model) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not load the mslam model \"%s\": %s", self->model_file, reason),
+        ("model=%s; set the model property or MSLAM_MODEL to a model file", self->model_file));
+    goto failed;
+  }
+  self->config = mslam_model_get_config (self->model);
+  if (!parse_languages (self, languages, &reason))
+    goto bad_model;
+  if (self->n_lang_ids > 0) {
+    /* the codes as the library reads them: comma-separated, no spaces */
+    GString *list = g_string_new (NULL);
+    for (gint i = 0; i < self->n_lang_ids; i++)
+      g_string_append_printf (list, "%s%s", i ? "," : "", mslam_model_lang (self->model,
+              self->lang_ids[i]));
+    self->lang_list = g_string_free (list, FALSE);
+  }
+
+  /* The chunk is the latency; the cached left context stays about as long as the library's
+   * default (4 chunks of 320 ms), whatever the chunk, which is what the model was trained with. */
+  left_frames = sp.chunk_frames * (sp.left_chunks > 0 ? sp.left_chunks : 1);
+  self->chunk_frames = chunk_frames_for (latency_ms);
+  sp.chunk_frames = self->chunk_frames;
+  sp.left_chunks = MAX (1, (left_frames + self->chunk_frames - 1) / self->chunk_frames);
+  sp.n_threads = self->threads;
+  self->stream = mslam_stream_new (self->model, sp);
+  if (!self->stream) {
+    reason = g_strdup (mslam_last_error ());
+    goto bad_model;
+  }
+  if (klass->start && !klass->start (self, &reason))
+    goto bad_model;
+  timeline_reset (self);
+  g_free (languages);
+  return TRUE;
+
+bad_model:
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+      ("Cannot use the mslam model \"%s\": %s", self->model_file, reason),
+      ("model=%s", self->model_file));
+failed:
+  g_free (reason);
+  g_free (languages);
+  base_stop (self);
+  return FALSE;
+}
+
+static GstStateChangeReturn
+gst_mslam_base_change_state (GstElement * element, GstStateChange transition)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !base_start (self))
+    return GST_STATE_CHANGE_FAILURE;
+
+  ret = GST_ELEMENT_CLASS (gst_mslam_base_parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+      base_stop (self);
+    return ret;
+  }
+
+  /* after the parent deactivated the pads: no streaming thread is inside the element */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    base_stop (self);
+    gst_segment_init (&self->segment, GST_FORMAT_TIME);
+  }
+  return ret;
+}
+
+/* Reads every ready frame from the stream and hands them to the subclass. */
+static GstFlowReturn
+deliver_frames (GstMslamBase * self)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+  gint ready = mslam_stream_n_ready (self->stream), n;
+  gsize d = (gsize) self->config.d_model;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  if (ready <= 0)
+    return GST_FLOW_OK;
+  if ((gsize) ready > self->frames_cap) {
+    self->frames_cap = MAX ((gsize) ready, 2 * self->frames_cap);
+    self->frames = g_renew (gfloat, self->frames, self->frames_cap * d);
+  }
+  n = mslam_stream_read (self->stream, self->frames, ready);
+  if (n > 0) {
+    guint64 first = self->n_frames;
+    self->n_frames += n;
+    if (klass->process)
+      ret = klass->process (self, self->frames, n, first);
+  }
+  return ret;
+}
+
+/* End of the timeline (EOS, a discontinuity, a gap): the stream encodes its last, shorter
+ * chunk; every frame goes to the subclass, which emits what it has pending. */
+static GstFlowReturn
+finish_timeline (GstMslamBase * self)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+  GstFlowReturn ret;
+
+  if (!self->stream || !self->started)
+    return GST_FLOW_OK;
+  if (mslam_stream_finish (self->stream) < 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam encoder failed: %s", mslam_last_error ()), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  ret = deliver_frames (self);
+  if (ret == GST_FLOW_OK && klass->drain)
+    ret = klass->drain (self);
+  return ret;
+}
+
+/* 16-bit or float samples -> finite floats in self->pcm. */
+static gsize
+convert_audio (GstMslamBase * self, GstBuffer * buf)
+{
+  GstMapInfo map;
+  gsize n;
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return 0;
+  n = map.size / (gsize) GST_AUDIO_INFO_BPF (&self->info);
+  if (n > self->pcm_cap) {
+    self->pcm_cap = MAX (n, 2 * self->pcm_cap);
+    self->pcm = g_renew (gfloat, self->pcm, self->pcm_cap);
+  }
+  if (GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_S16LE) {
+    for (gsize i = 0; i < n; i++) {
+      gint16 s;
+      memcpy (&s, map.data + 2 * i, 2);
+      self->pcm[i] = GINT16_FROM_LE (s) / 32768.0f;
+    }
+  } else {
+    /* memcpy: mapped memory need not be aligned for floats */
+    memcpy (self->pcm, map.data, n * sizeof (gfloat));
+    /* the library refuses NaN and infinity; a glitch upstream should not stop captioning */
+    for (gsize i = 0; i < n; i++)
+      if (!isfinite (self->pcm[i]))
+        self->pcm[i] = 0.0f;
+  }
+  gst_buffer_unmap (buf, &map);
+  return n;
+}
+
+/* Tolerance before a buffer time that disagrees with the samples counted so far starts a new
+ * timeline (GStreamer's audio sinks use the same 40 ms). */
+#define DISCONT_TOLERANCE (40 * GST_MSECOND)
+
+static GstFlowReturn
+gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (parent);
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+  GstBuffer *passthrough = NULL;
+  GstClockTime pts;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gsize n;
+  gint ready;
+
+  (void) pad;
+  if (!self->have_info || !self->stream) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL), ("audio arrived before caps"));
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (klass->passthrough)
+    passthrough = gst_buffer_ref (buf);
+
+  /* only audio inside the segment counts (a seek to 10 s may bring samples from 9.98 s) */
+  buf = gst_audio_buffer_clip (buf, &self->segment, GST_AUDIO_INFO_RATE (&self->info),
+      GST_AUDIO_INFO_BPF (&self->info));
+  if (!buf)
+    goto push;
+
+  pts = GST_BUFFER_PTS (buf);
+  if (!self->started) {
+    self->t0 = GST_CLOCK_TIME_IS_VALID (pts) ? pts : (self->segment.start != GST_CLOCK_TIME_NONE
+        ? self->segment.start : 0);
+    self->started = TRUE;
+    GST_DEBUG_OBJECT (self, "timeline starts at %" GST_TIME_FORMAT, GST_TIME_ARGS (self->t0));
+  } else if (GST_CLOCK_TIME_IS_VALID (pts)) {
+    GstClockTime expected = gst_mslam_base_sample_time (self, self->n_samples);
+    if (GST_CLOCK_DIFF (expected, pts) > (GstClockTimeDiff) DISCONT_TOLERANCE ||
+        GST_CLOCK_DIFF (pts, expected) > (GstClockTimeDiff) DISCONT_TOLERANCE) {
+      GST_INFO_OBJECT (self, "discontinuity: expected %" GST_TIME_FORMAT ", got %"
+          GST_TIME_FORMAT "; starting a new timeline", GST_TIME_ARGS (expected), GST_TIME_ARGS (pts));
+      ret = finish_timeline (self);
+      timeline_reset (self);
+      self->t0 = pts;
+      self->started = TRUE;
+      if (ret != GST_FLOW_OK)
+        goto done;
+    }
+  }
+
+  n = convert_audio (self, buf);
+  gst_buffer_unref (buf);
+  buf = NULL;
+  gst_mslam_vad_push (&self->vad, self->pcm, n);
+  self->n_samples += n;
+  ready = mslam_stream_push (self->stream, self->pcm, n);
+  if (ready < 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam encoder failed: %s", mslam_last_error ()), (NULL));
+    ret = GST_FLOW_ERROR;
+    goto done;
+  }
+  if (ready > 0)
+    ret = deliver_frames (self);
+  else if (klass->audio)
+    ret = klass->audio (self);
+  if (ret != GST_FLOW_OK)
+    goto done;
+
+push:
+  if (passthrough) {
+    ret = gst_pad_push (self->srcpad, passthrough);
+    passthrough = NULL;
+  }
+done:
+  if (buf)
+    gst_buffer_unref (buf);
+  if (passthrough)
+    gst_buffer_unref (passthrough);
+  return ret;
+}
+
+/* Describes caps for the error message users see when they forget audioconvert/audioresample. */
+static gchar *
+describe_audio_caps (GstCaps * caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *format = gst_structure_get_string (s, "format");
+  gint rate = 0, channels = 0;
+
+  gst_structure_get_int (s, "rate", &rate);
+  gst_structure_get_int (s, "channels", &channels);
+  return g_strdup_printf ("%s, %d Hz, %d channel%s", format ? format : "unknown format", rate,
+      channels, channels == 1 ? "" : "s");
+}
+
+static gboolean
+set_caps (GstMslamBase * self, GstCaps * caps)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+  GstCaps *supported = gst_static_pad_template_get_caps (&sink_template);
+  gboolean ok = gst_caps_can_intersect (caps, supported) && gst_audio_info_from_caps (&self->info, caps);
+
+  gst_caps_unref (supported);
+  if (!ok) {
+    gchar *got = gst_caps_is_empty (caps) ? g_strdup ("empty caps") : describe_audio_caps (caps);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("%s needs 16000 Hz mono audio in F32LE or S16LE, got %s: put "
+            "\"audioconvert ! audioresample\" in front of it", GST_OBJECT_NAME (self), got),
+        ("caps %" GST_PTR_FORMAT, caps));
+    g_free (got);
+    self->have_info = FALSE;
+    return FALSE;
+  }
+  self->have_info = TRUE;
+  if (klass->passthrough)
+    return gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+  else {
+    GstCaps *text = gst_caps_new_simple ("text/x-raw", "format", G_TYPE_STRING, "utf8", NULL);
+    gboolean res = gst_pad_push_event (self->srcpad, gst_event_new_caps (text));
+    gst_caps_unref (text);
+    return res;
+  }
+}
+
+static gboolean
+gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (parent);
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+
+  GST_LOG_OBJECT (self, "event %" GST_PTR_FORMAT, event);
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_STREAM_START:
+      if (!klass->passthrough) {
+        /* the text is a stream of its own, derived from the audio's */
+        const gchar *upstream_id = NULL;
+        guint group_id;
+        gchar *id;
+        GstEvent *ours;
+        gst_event_parse_stream_start (event, &upstream_id);
+        id = g_strdup_printf ("%s/%s", upstream_id ? upstream_id : "mslam", GST_OBJECT_NAME (self));
+        ours = gst_event_new_stream_start (id);
+        if (gst_event_parse_group_id (event, &group_id))
+          gst_event_set_group_id (ours, group_id);
+        g_free (id);
+        gst_event_unref (event);
+        return gst_pad_push_event (self->srcpad, ours);
+      }
+      break;
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gboolean res;
+      gst_event_parse_caps (event, &caps);
+      res = set_caps (self, caps);
+      gst_event_unref (event);
+      return res;
+    }
+    case GST_EVENT_SEGMENT:{
+      const GstSegment *segment;
+      gst_event_parse_segment (event, &segment);
+      if (segment->format != GST_FORMAT_TIME) {
+        GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
+            ("segments in %s format are not supported, only TIME", gst_format_get_name (segment->format)));
+        gst_event_unref (event);
+        return FALSE;
+      }
+      /* a new segment without a flush (e.g. a segment seek): end the old timeline first */
+      if (self->started) {
+        if (finish_timeline (self) != GST_FLOW_OK)
+          GST_WARNING_OBJECT (self, "draining before a new segment failed");
+        timeline_reset (self);
+      }
+      gst_segment_copy_into (segment, &self->segment);
+      break;
+    }
+    case GST_EVENT_GAP:
+      if (!klass->passthrough && self->started) {
+        /* no audio for a while: what was said before it is complete */
+        if (finish_timeline (self) != GST_FLOW_OK)
+          GST_WARNING_OBJECT (self, "draining at a gap failed");
+        timeline_reset (self);
+      }
+      break;
+    case GST_EVENT_EOS:
+      if (finish_timeline (self) != GST_FLOW_OK)
+        GST_WARNING_OBJECT (self, "draining at EOS failed");
+      timeline_reset (self);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      timeline_reset (self);
+      gst_segment_init (&self->segment, GST_FORMAT_TIME);
+      break;
+    default:
+      break;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static gboolean
+gst_mslam_base_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (parent);
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_ACCEPT_CAPS:{
+      /* Raw audio of any format is let through to the CAPS event, which fails with a message
+       * saying what to put in front; negotiation itself follows the strict CAPS query below. */
+      GstCaps *caps;
+      GstStructure *s;
+      gst_query_parse_accept_caps (query, &caps);
+      s = gst_caps_get_size (caps) > 0 ? gst_caps_get_structure (caps, 0) : NULL;
+      gst_query_set_accept_caps_result (query, s && gst_structure_has_name (s, "audio/x-raw"));
+      return TRUE;
+    }
+    case GST_QUERY_CAPS:
+      if (!klass->passthrough) {
+        /* the text output puts no constraint on the audio: answer the template */
+        GstCaps *filter, *caps = gst_pad_get_pad_template_caps (pad);
+        gst_query_parse_caps (query, &filter);
+        if (filter) {
+          GstCaps *tmp = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+          gst_caps_unref (caps);
+          caps = tmp;
+        }
+        gst_query_set_caps_result (query, caps);
+        gst_caps_unref (caps);
+        return TRUE;
+      }
+      break;
+    default:
+      break;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_mslam_base_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (parent);
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY:
+      if (!klass->passthrough) {
+        /* text comes one chunk (plus the encoder's look-ahead) after its audio */
+        gboolean live;
+        GstClockTime min, max, ours;
+        guint latency_ms;
+        if (!gst_pad_peer_query (self->sinkpad, query))
+          return FALSE;
+        GST_OBJECT_LOCK (self);
+        latency_ms = self->latency_ms;
+        GST_OBJECT_UNLOCK (self);
+        ours = chunk_frames_for (latency_ms) * GST_MSLAM_FRAME_DURATION + GST_MSLAM_LOOKAHEAD;
+        gst_query_parse_latency (query, &live, &min, &max);
+        GST_DEBUG_OBJECT (self, "upstream latency %" GST_TIME_FORMAT ", ours %" GST_TIME_FORMAT,
+            GST_TIME_ARGS (min), GST_TIME_ARGS (ours));
+        min += ours;
+        if (GST_CLOCK_TIME_IS_VALID (max))
+          max += ours;
+        gst_query_set_latency (query, live, min, max);
+        return TRUE;
+      }
+      break;
+    case GST_QUERY_CAPS:
+      if (!klass->passthrough) {
+        GstCaps *filter, *caps = gst_pad_get_pad_template_caps (pad);
+        gst_query_parse_caps (query, &filter);
+        if (filter) {
+          GstCaps *tmp = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+          gst_caps_unref (caps);
+          caps = tmp;
+        }
+        gst_query_set_caps_result (query, caps);
+        gst_caps_unref (caps);
+        return TRUE;
+      }
+      break;
+    default:
+      break;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}

@@ -1,0 +1,192 @@
+/* What the three mslam elements have in common.
+ *
+ * - A model cache: elements in one process that load the same file share one copy of the
+ *   weights (refcounted by canonical path and file identity).
+ * - GstMslamBase, the abstract element under mslamasr, mslamtranslate and mslamlid: the sink pad
+ *   (16 kHz mono F32LE or S16LE), the common properties (model, device, latency, n-threads,
+ *   languages), the model and the streaming encoder from READY->PAUSED to PAUSED->READY, audio
+ *   conversion to F32, the audio timeline (sample and encoder-frame index -> buffer time, with
+ *   segments, seeks and discontinuities), an energy voice-activity rule, EOS, FLUSH and LATENCY.
+ *   Subclasses get encoder frames as they come out of the stream.
+ */
+#ifndef GST_MSLAM_COMMON_H
+#define GST_MSLAM_COMMON_H
+
+#include <gst/audio/audio.h>
+#include <gst/gst.h>
+#include <mslam.h>
+
+G_BEGIN_DECLS
+
+/* ---- model cache ---- */
+
+/* The model file elements load when their `model` property is not set: $MSLAM_MODEL when set
+ * and not empty, else the installed default model. */
+const gchar *gst_mslam_default_model_path (void);
+
+/* Loads path, or takes another reference to the copy already loaded from the same file. NULL on
+ * failure, with *reason (free it) saying why. */
+mslam_model *gst_mslam_model_acquire (const gchar * path, gchar ** reason);
+/* Drops one reference; the last one frees the weights. */
+void gst_mslam_model_release (mslam_model * model);
+
+/* What the elements take: 16 kHz mono, 32-bit float or 16-bit integer. */
+#define GST_MSLAM_AUDIO_CAPS "audio/x-raw, format = (string) { F32LE, S16LE }, " \
+    "rate = (int) 16000, channels = (int) 1, layout = (string) interleaved"
+
+/* ---- timing ---- */
+
+/* Samples per encoder frame (40 ms: 10 ms log-mel hop, subsampled 4x). */
+#define GST_MSLAM_FRAME_SAMPLES 640
+#define GST_MSLAM_FRAME_DURATION (40 * GST_MSECOND)
+/* An encoder frame t reads log-mel frames 4t .. 4t+6, that is samples up to 640 t + 1360: a
+ * chunk's last frame needs 45 ms of audio after the chunk. */
+#define GST_MSLAM_LOOKAHEAD (45 * GST_MSECOND)
+
+/* ---- energy rule ---- */
+
+/* Voice activity from the energy of 10 ms blocks: a block is voiced when it is above an
+ * absolute floor and well above the running noise floor (which follows the quietest blocks and
+ * creeps up slowly, so that steady background noise stops counting as speech). */
+#define GST_MSLAM_VAD_FRAMES 1024
+
+typedef struct
+{
+  gdouble noise_db;             /* running noise floor */
+  gfloat block[160];            /* samples of the unfinished block */
+  guint n_block;
+  guint64 n;                    /* samples seen */
+  gint64 voiced_start;          /* first sample of the current voiced run; -1 while silent */
+  gint64 silence_start;         /* first sample of the current silent run; -1 while voiced */
+  gint64 last_voiced_end;       /* end of the last voiced block; -1 when none yet */
+  guint8 frame_voiced[GST_MSLAM_VAD_FRAMES]; /* encoder frame f (640 samples) at f % size */
+} GstMslamVad;
+
+void gst_mslam_vad_reset (GstMslamVad * vad);
+void gst_mslam_vad_push (GstMslamVad * vad, const gfloat * pcm, gsize n);
+/* Whether encoder frame f (samples [640 f, 640 f + 640)) holds a voiced block; frames older
+ * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
+gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
+
+/* ---- GstMslamBase ---- */
+
+typedef enum
+{
+  GST_MSLAM_DEVICE_AUTO,
+  GST_MSLAM_DEVICE_CPU,
+  GST_MSLAM_DEVICE_VULKAN,
+} GstMslamDevice;
+
+#define GST_TYPE_MSLAM_DEVICE (gst_mslam_device_get_type ())
+GType gst_mslam_device_get_type (void);
+
+#define GST_TYPE_MSLAM_BASE (gst_mslam_base_get_type ())
+#define GST_MSLAM_BASE(obj) (G_TYPE_CHECK_INSTANCE_CAST ((obj), GST_TYPE_MSLAM_BASE, GstMslamBase))
+#define GST_MSLAM_BASE_CLASS(klass) (G_TYPE_CHECK_CLASS_CAST ((klass), GST_TYPE_MSLAM_BASE, GstMslamBaseClass))
+#define GST_MSLAM_BASE_GET_CLASS(obj) (G_TYPE_INSTANCE_GET_CLASS ((obj), GST_TYPE_MSLAM_BASE, GstMslamBaseClass))
+
+typedef struct _GstMslamBase GstMslamBase;
+typedef struct _GstMslamBaseClass GstMslamBaseClass;
+
+struct _GstMslamBase
+{
+  GstElement parent;
+
+  GstPad *sinkpad;
+  GstPad *srcpad;
+
+  /* properties (object lock) */
+  gchar *model_path;            /* NULL: gst_mslam_default_model_path () */
+  GstMslamDevice device;
+  guint latency_ms;
+  gint n_threads;
+  gchar *languages;             /* comma-separated codes; NULL: every language of the model */
+
+  /* from READY->PAUSED to PAUSED->READY (streaming thread once running) */
+  mslam_model *model;
+  gchar *model_file;            /* the path loaded */
+  struct mslam_model_config config;
+  mslam_stream *stream;
+  gint chunk_frames;
+  gint threads;                 /* n-threads as passed to the library (<= 0: the model's) */
+  gchar *lang_list;             /* the languages property as started with (NULL: all) */
+  gint *lang_ids;               /* allowed language indices of the model (n_lang_ids of them) */
+  gint n_lang_ids;              /* 0: all */
+
+  GstAudioInfo info;
+  gboolean have_info;
+  GstSegment segment;
+
+  /* the audio timeline: sample 0 of the stream is at buffer time t0 */
+  gboolean started;
+  GstClockTime t0;
+  guint64 n_samples;            /* samples pushed since t0 */
+  guint64 n_frames;             /* encoder frames delivered since t0 */
+  GstMslamVad vad;
+
+  gfloat *pcm;                  /* conversion buffer */
+  gsize pcm_cap;
+  gfloat *frames;               /* encoder frames read from the stream */
+  gsize frames_cap;             /* in frames */
+};
+
+struct _GstMslamBaseClass
+{
+  GstElementClass parent_class;
+
+  /* TRUE: the source pad carries the audio unchanged (mslamlid); FALSE: text/x-raw. */
+  gboolean passthrough;
+
+  /* The model is loaded (self->model, config, lang_ids set): check that it has what the element
+   * needs and allocate the element's state. FALSE with *reason set (freed by the caller) fails
+   * READY->PAUSED with an element error naming the model. */
+  gboolean (*start) (GstMslamBase * self, gchar ** reason);
+  /* Frees what start allocated (also after a failed start). */
+  void (*stop) (GstMslamBase * self);
+  /* New encoder frames (n x config.d_model floats); first is the index of frames[0] on the
+   * stream's timeline (see gst_mslam_base_frame_time). Called on the streaming thread, after the
+   * audio that produced them went through the energy rule (self->vad). */
+  GstFlowReturn (*process) (GstMslamBase * self, const gfloat * frames, gint n, guint64 first);
+  /* The audio after the frames delivered so far arrived (self->n_samples, self->vad are up to
+   * date) but completed no chunk: a chance to act on the energy rule between chunks. */
+  GstFlowReturn (*audio) (GstMslamBase * self);
+  /* End of the stream or a discontinuity: every frame has been delivered; emit what is pending. */
+  GstFlowReturn (*drain) (GstMslamBase * self);
+  /* A flush, or the start of a new timeline: forget what is pending. */
+  void (*reset) (GstMslamBase * self);
+};
+
+GType gst_mslam_base_get_type (void);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamBase, gst_object_unref)
+
+/* Property ids of the base class; subclasses number theirs from GST_MSLAM_BASE_N_PROPS. */
+enum
+{
+  GST_MSLAM_BASE_PROP_0,
+  GST_MSLAM_BASE_PROP_MODEL,
+  GST_MSLAM_BASE_PROP_DEVICE,
+  GST_MSLAM_BASE_PROP_LATENCY,
+  GST_MSLAM_BASE_PROP_N_THREADS,
+  GST_MSLAM_BASE_PROP_LANGUAGES,
+  GST_MSLAM_BASE_N_PROPS
+};
+
+/* Buffer time of sample n or encoder frame i of the current timeline. */
+GstClockTime gst_mslam_base_sample_time (GstMslamBase * self, guint64 n);
+GstClockTime gst_mslam_base_frame_time (GstMslamBase * self, guint64 i);
+
+/* Language code of the model's language index (NULL when out of range). */
+const gchar *gst_mslam_base_lang (GstMslamBase * self, gint index);
+
+/* Language identification on frames restricted to the `languages` property: fills up to
+ * max_out (index, probability) pairs, most probable first, probabilities renormalised over the
+ * allowed languages. Returns how many, or -1 on failure (*reason set). */
+gint gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n,
+    gint * out_index, gfloat * out_prob, gint max_out, gchar ** reason);
+
+/* Posts an element message whose structure is s (taken). */
+void gst_mslam_base_post (GstMslamBase * self, GstStructure * s);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,298 @@
+/**
+ * SECTION:element-mslamlid
+ * @title: mslamlid
+ * @see_also: mslamasr, mslamtranslate
+ *
+ * Spoken language identification with an mSLAM model. The audio passes through unchanged;
+ * every `interval` the element decides which language was spoken over the last `window` of
+ * audio (skipping windows without voiced audio) and posts an element message named `mslam-lid`:
+ *
+ * * `language` (string), `confidence` (double): the most probable language and its probability;
+ * * `languages` (GstValueArray of strings), `probabilities` (GstValueArray of doubles): the three
+ *   most probable, best first (probabilities are over the `languages` property's set when it is
+ *   given, else over all of the model's languages);
+ * * `start`, `end` (guint64, nanoseconds): the window, as buffer times;
+ * * `running-time` (guint64): `end` in running time.
+ *
+ * When the most probable language changes (and on the first decision), a tag event with
+ * `GST_TAG_LANGUAGE_CODE` goes downstream ahead of the audio, so that muxers and players label
+ * the stream.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 -m filesrc location=speech.ogg ! decodebin ! audioconvert ! audioresample ! \
+ *     mslamlid languages=en,fr,de ! fakesink
+ * ]| Prints `mslam-lid` messages and the language tags.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmslamcommon.h"
+#include "gstmslamelements.h"
+
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_mslam_lid_debug);
+#define GST_CAT_DEFAULT gst_mslam_lid_debug
+
+#define GST_TYPE_MSLAM_LID (gst_mslam_lid_get_type ())
+G_DECLARE_FINAL_TYPE (GstMslamLid, gst_mslam_lid, GST, MSLAM_LID, GstMslamBase)
+
+#define TOP_N 3
+
+struct _GstMslamLid
+{
+  GstMslamBase parent;
+
+  /* properties (object lock) */
+  guint interval_ms;
+  guint window_ms;
+
+  /* while running */
+  gint interval_frames, window_frames;
+  gfloat *window;               /* the last window_frames frames, oldest first */
+  gint n_window;
+  guint64 next_decision;        /* frame count at which to decide next */
+  gboolean decided;             /* at least one decision on this timeline */
+  gint current;                 /* language index last tagged; -1: none */
+};
+
+enum
+{
+  PROP_0,
+  PROP_INTERVAL = GST_MSLAM_BASE_N_PROPS,
+  PROP_WINDOW,
+};
+
+#define DEFAULT_INTERVAL_MS 1000
+#define DEFAULT_WINDOW_MS 3000
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_MSLAM_AUDIO_CAPS));
+
+G_DEFINE_TYPE (GstMslamLid, gst_mslam_lid, GST_TYPE_MSLAM_BASE);
+GST_ELEMENT_REGISTER_DEFINE (mslamlid, "mslamlid", GST_RANK_NONE, GST_TYPE_MSLAM_LID);
+
+static void
+gst_mslam_lid_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstMslamLid *self = GST_MSLAM_LID (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_INTERVAL:
+      self->interval_ms = g_value_get_uint (value);
+      break;
+    case PROP_WINDOW:
+      self->window_ms = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mslam_lid_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+{
+  GstMslamLid *self = GST_MSLAM_LID (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_INTERVAL:
+      g_value_set_uint (value, self->interval_ms);
+      break;
+    case PROP_WINDOW:
+      g_value_set_uint (value, self->window_ms);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static gboolean
+gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+
+  if (!base->config.lid_head) {
+    *reason = g_strdup ("the model has no LID head, which mslamlid needs to identify languages "
+        "(train or export it with one)");
+    return FALSE;
+  }
+  GST_OBJECT_LOCK (self);
+  self->interval_frames = MAX (1, (gint) (self->interval_ms + 20) / 40);
+  self->window_frames = MAX (1, (gint) (self->window_ms + 20) / 40);
+  GST_OBJECT_UNLOCK (self);
+  self->window = g_new (gfloat, (gsize) self->window_frames * base->config.d_model);
+  return TRUE;
+}
+
+static void
+gst_mslam_lid_stop (GstMslamBase * base)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+
+  g_free (self->window);
+  self->window = NULL;
+}
+
+static void
+gst_mslam_lid_reset (GstMslamBase * base)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+
+  self->n_window = 0;
+  self->next_decision = self->interval_frames;
+  self->decided = FALSE;
+  /* a new timeline (flush, seek, new segment) may be in another language: tag it again */
+  self->current = -1;
+}
+
+/* Decides over the window, which ends at frame `end` (exclusive), posts the message and tags a
+ * change. */
+static GstFlowReturn
+decide (GstMslamLid * self, guint64 end)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  guint64 start = end - (guint64) self->n_window;
+  gint index[TOP_N], n;
+  gfloat prob[TOP_N];
+  gchar *reason = NULL;
+  GValue langs = G_VALUE_INIT, probs = G_VALUE_INIT;
+  GstClockTime t_start, t_end;
+  GstStructure *s;
+
+  /* nothing said in the window: nothing to identify (a model asked about silence answers at
+   * random, which would flip the tag back and forth) */
+  if (self->n_window == 0 || base->vad.last_voiced_end < 0 ||
+      (guint64) base->vad.last_voiced_end <= start * GST_MSLAM_FRAME_SAMPLES)
+    return GST_FLOW_OK;
+
+  n = gst_mslam_base_identify (base, self->window, self->n_window, index, prob, TOP_N, &reason);
+  if (n < 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam language identification failed: %s", reason),
+        (NULL));
+    g_free (reason);
+    return GST_FLOW_ERROR;
+  }
+  if (n == 0)
+    return GST_FLOW_OK;
+  self->decided = TRUE;
+
+  t_start = gst_mslam_base_frame_time (base, start);
+  t_end = gst_mslam_base_frame_time (base, end);
+  gst_value_array_init (&langs, n);
+  gst_value_array_init (&probs, n);
+  for (gint i = 0; i < n; i++) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, gst_mslam_base_lang (base, index[i]));
+    gst_value_array_append_and_take_value (&langs, &v);
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, prob[i]);
+    gst_value_array_append_and_take_value (&probs, &v);
+  }
+  s = gst_structure_new ("mslam-lid",
+      "language", G_TYPE_STRING, gst_mslam_base_lang (base, index[0]),
+      "confidence", G_TYPE_DOUBLE, (gdouble) prob[0],
+      "start", G_TYPE_UINT64, t_start,
+      "end", G_TYPE_UINT64, t_end,
+      "running-time", G_TYPE_UINT64,
+      gst_segment_to_running_time (&base->segment, GST_FORMAT_TIME, t_end), NULL);
+  gst_structure_take_value (s, "languages", &langs);
+  gst_structure_take_value (s, "probabilities", &probs);
+  GST_DEBUG_OBJECT (self, "decision %" GST_PTR_FORMAT, s);
+  gst_mslam_base_post (base, s);
+
+  if (index[0] != self->current) {
+    GstTagList *tags = gst_tag_list_new (GST_TAG_LANGUAGE_CODE,
+        gst_mslam_base_lang (base, index[0]), NULL);
+    gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
+    GST_INFO_OBJECT (self, "language now %s", gst_mslam_base_lang (base, index[0]));
+    self->current = index[0];
+    gst_pad_push_event (base->srcpad, gst_event_new_tag (tags));
+  }
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_mslam_lid_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 first)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+  gsize d = (gsize) base->config.d_model;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  for (gint i = 0; i < n && ret == GST_FLOW_OK; i++) {
+    /* slide the window by one frame (windows are a few dozen frames: moving is cheap) */
+    if (self->n_window == self->window_frames) {
+      memmove (self->window, self->window + d, (gsize) (self->n_window - 1) * d * sizeof (gfloat));
+      self->n_window--;
+    }
+    memcpy (self->window + (gsize) self->n_window * d, frames + (gsize) i * d, d * sizeof (gfloat));
+    self->n_window++;
+    if (first + (guint64) i + 1 >= self->next_decision) {
+      ret = decide (self, first + (guint64) i + 1);
+      self->next_decision += self->interval_frames;
+    }
+  }
+  return ret;
+}
+
+static GstFlowReturn
+gst_mslam_lid_drain (GstMslamBase * base)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+
+  /* audio shorter than one interval still gets a decision */
+  if (!self->decided)
+    return decide (self, base->n_frames);
+  return GST_FLOW_OK;
+}
+
+static void
+gst_mslam_lid_class_init (GstMslamLidClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstMslamBaseClass *base_class = GST_MSLAM_BASE_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_mslam_lid_debug, "mslamlid", 0, "mslam language identification");
+
+  gobject_class->set_property = gst_mslam_lid_set_property;
+  gobject_class->get_property = gst_mslam_lid_get_property;
+
+  g_object_class_install_property (gobject_class, PROP_INTERVAL,
+      g_param_spec_uint ("interval", "Interval",
+          "Milliseconds of audio between two decisions", 40, 60000, DEFAULT_INTERVAL_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_WINDOW,
+      g_param_spec_uint ("window", "Window",
+          "Milliseconds of audio each decision looks at (the last ones before it)", 200, 60000,
+          DEFAULT_WINDOW_MS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "mSLAM language identification",
+      "Filter/Analyzer/Audio", "Identifies the language spoken and tags the stream with it",
+      "mslam developers");
+
+  base_class->passthrough = TRUE;
+  base_class->start = gst_mslam_lid_start;
+  base_class->stop = gst_mslam_lid_stop;
+  base_class->process = gst_mslam_lid_process;
+  base_class->drain = gst_mslam_lid_drain;
+  base_class->reset = gst_mslam_lid_reset;
+}
+
+static void
+gst_mslam_lid_init (GstMslamLid * self)
+{
+  self->interval_ms = DEFAULT_INTERVAL_MS;
+  self->window_ms = DEFAULT_WINDOW_MS;
+  self->current = -1;
+}

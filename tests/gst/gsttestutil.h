@@ -1,0 +1,90 @@
+/* Helpers of the element tests (suite gst) and the element benchmark: model files made at test
+ * time, speech synthesised by the corpus builder's code (espeak-ng), a pipeline runner that collects text buffers and
+ * element messages. */
+#ifndef MSLAM_GSTTESTUTIL_H
+#define MSLAM_GSTTESTUTIL_H
+
+#include <gst/gst.h>
+#include <stddef.h>
+
+enum gsttest_model_kind {
+    /* Weights chosen by hand so that results follow the audio's loudness, which makes element
+     * behaviour predictable on real speech: the encoder passes a "how loud" feature through (every
+     * residual branch is zero), the CTC head emits "a" on voiced frames and blanks on silence, the
+     * LID head says "en" on speech and "fr" on silence, the decoder writes "h" until its length
+     * limit. */
+    GSTTEST_MODEL_LOUDNESS,
+    /* Random weights: what the elements do with an untrained model (anything but crash). */
+    GSTTEST_MODEL_RANDOM,
+};
+
+struct gsttest_model_opts {
+    enum gsttest_model_kind kind;
+    int ctc_head, lid_head, n_decoder_layers;
+    int d_model, n_layers; /* 0: tiny (8, 1 + 1) */
+    unsigned seed;
+};
+
+/* Writes a model file; returns 0 or -1 (message on stderr). */
+int gsttest_write_model(const char *path, const struct gsttest_model_opts *opts);
+
+/* Speech of text in an espeak-ng voice ("en", "fr", ...) at 16 kHz mono; *n samples. NULL on
+ * failure. g_free the result. */
+float *gsttest_speak(const char *voice, const char *text, size_t *n);
+
+/* What most element tests use, made once per process (before check forks the tests). */
+typedef struct {
+    char *loud;       /* GSTTEST_MODEL_LOUDNESS with CTC, LID and decoder */
+    char *loud_noctc; /* the same without the CTC head */
+    char *random;     /* random weights, every head */
+    char *corrupt;    /* a file that is not a model */
+    /* two English utterances, trimmed to their speech (the first and last sample above 1% of
+     * full scale), 16 kHz */
+    float *speech[2];
+    size_t n_speech[2];
+} gsttest_fixture;
+
+const gsttest_fixture *gsttest_fixture_get(void);
+
+/* Concatenation helper: appends src (n samples) or, when src is NULL, n samples of silence. */
+void gsttest_append(float **dst, size_t *n_dst, const float *src, size_t n);
+
+/* Writes 16 kHz mono 16-bit WAV. 0 or -1. */
+int gsttest_write_wav(const char *path, const float *pcm, size_t n);
+
+/* A temporary directory for the process (removed at exit). */
+const char *gsttest_tmpdir(void);
+/* tmpdir/name (static buffer per call: copy it). */
+char *gsttest_path(const char *name);
+
+/* One caption, as a text buffer or an element message. */
+typedef struct {
+    char *text;
+    GstClockTime pts, duration;   /* buffers */
+    GstClockTime start, end;      /* messages */
+    gboolean final;
+    double confidence;
+    char *language, *source_language;
+    GstClockTime pushed;          /* running time of the pipeline clock when it came out */
+} gsttest_caption;
+
+typedef struct {
+    GPtrArray *buffers;   /* gsttest_caption (text buffers, in order) */
+    GPtrArray *messages;  /* GstStructure copies of element messages, in order */
+    GPtrArray *events;    /* GstEvent refs seen on the src pad (tags, gaps, segments) */
+    GstMessage *error;    /* first error message, if any */
+    gboolean eos;
+} gsttest_run;
+
+void gsttest_run_free(gsttest_run *r);
+
+/* Runs "appsrc ! <element description> ! fakesink" (a probe on the element's src pad records) over pcm (16 kHz mono F32LE, or S16LE when
+ * s16), buffers of buf_samples, timestamps starting at t0 in a segment starting at t0. Returns
+ * once EOS or an error came out. */
+gsttest_run *gsttest_run_element(const char *element_desc, const float *pcm, size_t n, gboolean s16,
+                                 size_t buf_samples, GstClockTime t0);
+
+/* Resident set size of this process in bytes. */
+size_t gsttest_rss(void);
+
+#endif

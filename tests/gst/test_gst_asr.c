@@ -1,0 +1,479 @@
+/* mslamasr on synthesised English speech, with a model whose CTC head emits "a" on voiced
+ * frames and blanks on silence (gsttestutil.h: GSTTEST_MODEL_LOUDNESS): captions follow the
+ * speech, so their count and times can be checked; messages, timestamps with a non-zero segment
+ * start and after a seek, S16 input, EOS, FLUSH, GAP events, latency, caps and model failures. */
+#include "gsttestutil.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <string.h>
+
+#define MS (GST_MSECOND)
+#define SAMPLES_TIME(n) gst_util_uint64_scale((n), GST_SECOND, 16000)
+/* how far a caption's edges may be from its speech: 3 frames of lead/tail, a frame of rounding,
+ * the subsampler's 7 log-mel frames */
+#define EDGE_TOLERANCE (250 * MS)
+
+static const gsttest_fixture *fx;
+
+/* The talk: 0.5 s silence, utterance 0, 1 s silence, utterance 1, 0.5 s silence. */
+static float *talk;
+static size_t n_talk;
+static GstClockTime utt_start[2], utt_end[2];
+
+static void setup_talk(void) {
+    fx = gsttest_fixture_get();
+    n_talk = 0;
+    g_free(talk);
+    talk = NULL;
+    gsttest_append(&talk, &n_talk, NULL, 8000);
+    utt_start[0] = SAMPLES_TIME(n_talk);
+    gsttest_append(&talk, &n_talk, fx->speech[0], fx->n_speech[0]);
+    utt_end[0] = SAMPLES_TIME(n_talk);
+    gsttest_append(&talk, &n_talk, NULL, 16000);
+    utt_start[1] = SAMPLES_TIME(n_talk);
+    gsttest_append(&talk, &n_talk, fx->speech[1], fx->n_speech[1]);
+    utt_end[1] = SAMPLES_TIME(n_talk);
+    gsttest_append(&talk, &n_talk, NULL, 8000);
+}
+
+static char *desc(const char *extra) {
+    return g_strdup_printf("mslamasr model=%s %s", fx->loud, extra ? extra : "");
+}
+
+static gboolean only_a(const char *text) {
+    if (!*text) return FALSE;
+    for (const char *p = text; *p; p++)
+        if (*p != 'a') return FALSE;
+    return TRUE;
+}
+
+/* Checks buffers: valid, inside [t0, t0 + duration], in order, not overlapping. */
+static void check_timeline(const gsttest_run *r, GstClockTime t0, GstClockTime duration) {
+    GstClockTime prev_end = t0;
+    for (guint i = 0; i < r->buffers->len; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        fail_unless(GST_CLOCK_TIME_IS_VALID(c->pts) && GST_CLOCK_TIME_IS_VALID(c->duration), "caption %u untimed", i);
+        fail_unless(c->duration > 0, "caption %u has no duration", i);
+        fail_unless(c->pts >= prev_end, "caption %u starts at %" GST_TIME_FORMAT " before the previous end %"
+                    GST_TIME_FORMAT, i, GST_TIME_ARGS(c->pts), GST_TIME_ARGS(prev_end));
+        fail_unless(c->pts + c->duration <= t0 + duration, "caption %u ends at %" GST_TIME_FORMAT
+                    " after the audio (%" GST_TIME_FORMAT ")", i, GST_TIME_ARGS(c->pts + c->duration),
+                    GST_TIME_ARGS(t0 + duration));
+        prev_end = c->pts + c->duration;
+    }
+}
+
+/* The two captions lie on the two utterances (shifted by t0). */
+static void check_follows_talk(const gsttest_run *r, GstClockTime t0) {
+    fail_unless_equals_int(r->buffers->len, 2);
+    for (guint i = 0; i < 2; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        GstClockTime s = t0 + utt_start[i], e = t0 + utt_end[i];
+        fail_unless(only_a(c->text), "caption %u is \"%s\"", i, c->text);
+        fail_unless(c->pts + EDGE_TOLERANCE >= s && c->pts <= s + EDGE_TOLERANCE,
+                    "caption %u starts at %" GST_TIME_FORMAT ", its speech at %" GST_TIME_FORMAT, i,
+                    GST_TIME_ARGS(c->pts), GST_TIME_ARGS(s));
+        fail_unless(c->pts + c->duration + EDGE_TOLERANCE >= e && c->pts + c->duration <= e + EDGE_TOLERANCE,
+                    "caption %u ends at %" GST_TIME_FORMAT ", its speech at %" GST_TIME_FORMAT, i,
+                    GST_TIME_ARGS(c->pts + c->duration), GST_TIME_ARGS(e));
+    }
+}
+
+static guint count_messages(const gsttest_run *r, const char *name, gboolean final) {
+    guint n = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        gboolean f;
+        if (gst_structure_has_name(s, name) && gst_structure_get_boolean(s, "final", &f) && f == final) n++;
+    }
+    return n;
+}
+
+GST_START_TEST(test_captions_follow_speech) {
+    setup_talk();
+    char *d = desc(NULL);
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    check_timeline(r, 0, SAMPLES_TIME(n_talk));
+    check_follows_talk(r, 0);
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_messages) {
+    setup_talk();
+    char *d = desc(NULL);
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+    g_free(d);
+    fail_unless(r && r->eos);
+    /* one final message per buffer, with the same text and times, and partials before each */
+    guint b = 0, partials_since = 0;
+    GstClockTime last_partial_end = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        const char *text = gst_structure_get_string(s, "text"), *lang = gst_structure_get_string(s, "language");
+        guint64 start, end, rt, st;
+        gboolean final;
+        gdouble conf;
+        fail_unless(gst_structure_has_name(s, "mslam-asr"));
+        fail_unless(text && lang);
+        fail_unless(gst_structure_get_uint64(s, "start", &start) && gst_structure_get_uint64(s, "end", &end));
+        fail_unless(gst_structure_get_uint64(s, "running-time", &rt) && gst_structure_get_uint64(s, "stream-time", &st));
+        fail_unless(gst_structure_get_boolean(s, "final", &final));
+        fail_unless(gst_structure_get_double(s, "confidence", &conf));
+        fail_unless(conf > 0.0 && conf <= 1.0, "confidence %f", conf);
+        fail_unless(start < end);
+        fail_unless_equals_uint64(rt, start); /* segment from 0 */
+        fail_unless_equals_string(lang, "en"); /* the LID head says en on speech */
+        fail_unless(only_a(text), "message text \"%s\"", text);
+        if (!final) {
+            /* partials grow: the same start, a later end */
+            if (partials_since > 0) fail_unless(end >= last_partial_end);
+            last_partial_end = end;
+            partials_since++;
+            continue;
+        }
+        fail_unless(b < r->buffers->len);
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, b);
+        fail_unless_equals_string(text, c->text);
+        fail_unless_equals_uint64(start, c->pts);
+        fail_unless_equals_uint64(end, c->pts + c->duration);
+        fail_unless(partials_since > 0, "no partial result before caption %u", b);
+        partials_since = 0;
+        b++;
+    }
+    fail_unless_equals_int(b, r->buffers->len);
+    fail_unless_equals_int(b, 2);
+    gsttest_run_free(r);
+
+    /* partial-results=false: finals only */
+    d = desc("partial-results=false");
+    r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+    g_free(d);
+    fail_unless(r && r->eos);
+    fail_unless_equals_int(count_messages(r, "mslam-asr", FALSE), 0);
+    fail_unless_equals_int(count_messages(r, "mslam-asr", TRUE), 2);
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* The same captions from 16-bit input, from odd buffer sizes, and after a segment starting at
+ * 10 s (timestamps on the audio's timeline, not from zero). */
+GST_START_TEST(test_formats_and_segment_start) {
+    setup_talk();
+    char *d = desc(NULL);
+    gsttest_run *ref = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+    gsttest_run *s16 = gsttest_run_element(d, talk, n_talk, TRUE, 333, 0);
+    gsttest_run *late = gsttest_run_element(d, talk, n_talk, FALSE, 4000, 10 * GST_SECOND);
+    g_free(d);
+    fail_unless(ref && s16 && late && s16->eos && late->eos);
+    check_follows_talk(s16, 0);
+    check_follows_talk(late, 10 * GST_SECOND);
+    check_timeline(late, 10 * GST_SECOND, SAMPLES_TIME(n_talk));
+    for (guint i = 0; i < 2; i++) {
+        const gsttest_caption *a = g_ptr_array_index(ref->buffers, i), *b = g_ptr_array_index(s16->buffers, i),
+                              *c = g_ptr_array_index(late->buffers, i);
+        /* 16-bit rounding may move an edge by a frame, no more */
+        fail_unless(ABS(GST_CLOCK_DIFF(a->pts, b->pts)) <= 40 * MS);
+        fail_unless_equals_uint64(c->pts, a->pts + 10 * GST_SECOND);
+        fail_unless_equals_uint64(c->duration, a->duration);
+    }
+    gsttest_run_free(ref);
+    gsttest_run_free(s16);
+    gsttest_run_free(late);
+}
+GST_END_TEST;
+
+/* Max-duration cuts long speech; EOS drains the caption open at the end. */
+GST_START_TEST(test_max_duration_and_eos) {
+    fx = gsttest_fixture_get();
+    float *pcm = NULL;
+    size_t n = 0;
+    /* both utterances back to back and no silence after: speech until EOS */
+    gsttest_append(&pcm, &n, fx->speech[0], fx->n_speech[0]);
+    gsttest_append(&pcm, &n, fx->speech[1], fx->n_speech[1]);
+    GstClockTime total = SAMPLES_TIME(n);
+    char *d = desc("max-duration=1000 pause=2000");
+    gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1024, 0);
+    g_free(d);
+    fail_unless(r && r->eos);
+    check_timeline(r, 0, total);
+    fail_unless(r->buffers->len >= total / (1100 * MS), "%u captions in %" GST_TIME_FORMAT, r->buffers->len,
+                GST_TIME_ARGS(total));
+    for (guint i = 0; i < r->buffers->len; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        fail_unless(c->duration <= 1000 * MS + EDGE_TOLERANCE, "caption %u lasts %" GST_TIME_FORMAT, i,
+                    GST_TIME_ARGS(c->duration));
+    }
+    const gsttest_caption *last = g_ptr_array_index(r->buffers, r->buffers->len - 1);
+    fail_unless(last->pts + last->duration + EDGE_TOLERANCE >= total, "the speech at the end was not drained");
+    gsttest_run_free(r);
+    g_free(pcm);
+}
+GST_END_TEST;
+
+/* GAP events fill the silences (so textoverlay need not wait), in order with the captions. */
+GST_START_TEST(test_gaps) {
+    setup_talk();
+    char *d = desc(NULL);
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+    g_free(d);
+    fail_unless(r && r->eos);
+    GstClockTime covered = 0;
+    guint gaps = 0;
+    for (guint i = 0; i < r->events->len; i++) {
+        GstEvent *e = g_ptr_array_index(r->events, i);
+        if (GST_EVENT_TYPE(e) != GST_EVENT_GAP) continue;
+        GstClockTime ts, dur;
+        gst_event_parse_gap(e, &ts, &dur);
+        fail_unless(ts >= covered || ts + 40 * MS >= covered, "gap at %" GST_TIME_FORMAT " goes back", GST_TIME_ARGS(ts));
+        covered = ts + dur;
+        gaps++;
+        /* no gap inside a caption */
+        for (guint b = 0; b < r->buffers->len; b++) {
+            const gsttest_caption *c = g_ptr_array_index(r->buffers, b);
+            fail_unless(ts + dur <= c->pts || ts >= c->pts + c->duration, "gap overlaps caption %u", b);
+        }
+    }
+    fail_unless(gaps >= 3);
+    fail_unless(covered + 100 * MS >= SAMPLES_TIME(n_talk), "gaps stop at %" GST_TIME_FORMAT, GST_TIME_ARGS(covered));
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* A seek in a file: captions after it carry the file's times. */
+GST_START_TEST(test_seek) {
+    setup_talk();
+    char *wav = g_strdup(gsttest_path("talk.wav"));
+    fail_unless(gsttest_write_wav(wav, talk, n_talk) == 0);
+    char *launch = g_strdup_printf("filesrc location=%s ! wavparse ! audioconvert ! mslamasr name=el model=%s "
+                                   "! appsink name=sink sync=false", wav, fx->loud);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless(pipeline != NULL);
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_ASYNC);
+    fail_unless_equals_int(gst_element_get_state(pipeline, NULL, NULL, GST_CLOCK_TIME_NONE), GST_STATE_CHANGE_SUCCESS);
+    /* into the silence before utterance 1 */
+    GstClockTime target = utt_start[1] - 500 * MS;
+    fail_unless(gst_element_seek_simple(pipeline, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE,
+                                        target));
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstSample *sample;
+    guint n = 0;
+    GstClockTime first_pts = GST_CLOCK_TIME_NONE, first_dur = 0;
+    while ((sample = gst_app_sink_pull_sample(GST_APP_SINK(sink)))) {
+        GstBuffer *b = gst_sample_get_buffer(sample);
+        const GstSegment *seg = gst_sample_get_segment(sample);
+        if (n == 0) {
+            first_pts = GST_BUFFER_PTS(b);
+            first_dur = GST_BUFFER_DURATION(b);
+            fail_unless(seg->start >= target - 40 * MS, "segment starts at %" GST_TIME_FORMAT, GST_TIME_ARGS(seg->start));
+        }
+        n++;
+        gst_sample_unref(sample);
+    }
+    fail_unless_equals_int(n, 1);
+    fail_unless(first_pts + EDGE_TOLERANCE >= utt_start[1] && first_pts <= utt_start[1] + EDGE_TOLERANCE,
+                "caption after the seek at %" GST_TIME_FORMAT ", its speech at %" GST_TIME_FORMAT,
+                GST_TIME_ARGS(first_pts), GST_TIME_ARGS(utt_start[1]));
+    fail_unless(first_pts + first_dur <= utt_end[1] + EDGE_TOLERANCE);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(sink);
+    gst_object_unref(pipeline);
+    g_free(wav);
+}
+GST_END_TEST;
+
+/* Pushes pcm [from, to) into a harness as F32 buffers of 1600 samples from time t0. */
+static void push_audio(GstHarness *h, const float *pcm, size_t from, size_t to, GstClockTime t0) {
+    for (size_t off = from; off < to; off += 1600) {
+        size_t k = MIN(1600, to - off);
+        GstBuffer *b = gst_buffer_new_memdup(pcm + off, k * sizeof(float));
+        GST_BUFFER_PTS(b) = t0 + SAMPLES_TIME(off - from);
+        GST_BUFFER_DURATION(b) = SAMPLES_TIME(k);
+        fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
+    }
+}
+
+static GstHarness *asr_harness(void) {
+    char *launch = desc(NULL);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    return h;
+}
+
+/* FLUSH forgets the open caption: after it, captions come only from the new audio, on the new
+ * timeline. */
+GST_START_TEST(test_flush) {
+    setup_talk();
+    GstHarness *h = asr_harness();
+    /* the middle of utterance 0: a caption is open, none is final */
+    size_t s0 = (size_t)(utt_start[0] * 16000 / GST_SECOND);
+    push_audio(h, talk, 0, s0 + fx->n_speech[0] / 2, 0);
+    fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    GstSegment seg;
+    gst_segment_init(&seg, GST_FORMAT_TIME);
+    seg.start = seg.time = 5 * GST_SECOND;
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+    /* the whole talk again from 5 s */
+    push_audio(h, talk, 0, n_talk, 5 * GST_SECOND);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 2);
+    for (int i = 0; i < 2; i++) {
+        GstBuffer *b = gst_harness_pull(h);
+        GstClockTime s = 5 * GST_SECOND + utt_start[i];
+        fail_unless(GST_BUFFER_PTS(b) + EDGE_TOLERANCE >= s && GST_BUFFER_PTS(b) <= s + EDGE_TOLERANCE,
+                    "caption %d at %" GST_TIME_FORMAT, i, GST_TIME_ARGS(GST_BUFFER_PTS(b)));
+        gst_buffer_unref(b);
+    }
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+/* LATENCY: upstream's plus one chunk and the encoder's 45 ms look-ahead. */
+GST_START_TEST(test_latency) {
+    fx = gsttest_fixture_get();
+    const guint latencies[] = {320, 640, 40};
+    for (guint i = 0; i < G_N_ELEMENTS(latencies); i++) {
+        char *extra = g_strdup_printf("latency=%u", latencies[i]);
+        char *launch = desc(extra);
+        GstHarness *h = gst_harness_new_parse(launch);
+        g_free(extra);
+        g_free(launch);
+        gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+        gst_harness_set_upstream_latency(h, 10 * MS);
+        gst_harness_play(h);
+        GstClockTime lat = gst_harness_query_latency(h);
+        fail_unless_equals_uint64(lat, 10 * MS + latencies[i] * MS + 45 * MS);
+        gst_harness_teardown(h);
+    }
+}
+GST_END_TEST;
+
+/* Pops the first error on the bus of pipeline and returns its message (g_free) */
+static char *error_of(GstElement *pipeline) {
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 5 * GST_SECOND, GST_MESSAGE_ERROR);
+    char *text = NULL;
+    if (m) {
+        GError *err = NULL;
+        gst_message_parse_error(m, &err, NULL);
+        text = g_strdup(err->message);
+        g_error_free(err);
+        gst_message_unref(m);
+    }
+    gst_object_unref(bus);
+    return text;
+}
+
+/* Unsupported caps fail negotiation with a message that says what to put in front. */
+GST_START_TEST(test_caps_refused) {
+    fx = gsttest_fixture_get();
+    char *launch = g_strdup_printf("appsrc name=src caps=\"audio/x-raw,format=S16LE,rate=44100,channels=2,layout=interleaved\" "
+                             "format=time ! mslamasr model=%s ! fakesink", fx->loud);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    GstElement *src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstBuffer *b = gst_buffer_new_allocate(NULL, 4410 * 4, NULL);
+    gst_buffer_memset(b, 0, 0, 4410 * 4);
+    GST_BUFFER_PTS(b) = 0;
+    gst_app_src_push_buffer(GST_APP_SRC(src), b);
+    char *message = error_of(pipeline);
+    fail_unless(message != NULL);
+    fail_unless(strstr(message, "44100 Hz") && strstr(message, "2 channels") &&
+                strstr(message, "audioconvert ! audioresample"), "error: %s", message);
+    g_free(message);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(src);
+    gst_object_unref(pipeline);
+
+    /* with audioconvert ! audioresample in front the same audio works */
+    launch = g_strdup_printf("audiotestsrc num-buffers=20 ! audio/x-raw,rate=44100,channels=2 ! audioconvert ! "
+                             "audioresample ! mslamasr model=%s ! fakesink", fx->loud);
+    pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    fail_unless(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS);
+    gst_message_unref(m);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+}
+GST_END_TEST;
+
+/* A missing or bad model fails READY->PAUSED with an error naming the file and the reason. */
+static void check_model_error(const char *model, const char *element, const char *reason) {
+    char *launch = g_strdup_printf("audiotestsrc ! %s model=\"%s\" ! fakesink", element, model);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    char *message = error_of(pipeline);
+    fail_unless(message && strstr(message, model) && strstr(message, reason), "%s error: %s (wanted %s)", element,
+                message, reason);
+    g_free(message);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+}
+
+GST_START_TEST(test_bad_model) {
+    fx = gsttest_fixture_get();
+    check_model_error("/nonexistent/model.safetensors", "mslamasr", "No such file");
+    check_model_error(fx->corrupt, "mslamasr", "header");
+    check_model_error(fx->loud_noctc, "mslamasr", "no CTC head");
+    char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s languages=en,xx ! fakesink", fx->loud);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    char *message = error_of(pipeline);
+    fail_unless(message && strstr(message, "\"xx\" is not a language"), "error: %s", message);
+    g_free(message);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+}
+GST_END_TEST;
+
+/* Random weights: any text, but a sane timeline. */
+GST_START_TEST(test_random_model) {
+    setup_talk();
+    char *d = g_strdup_printf("mslamasr model=%s max-duration=1000", fx->random);
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, GST_SECOND);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    check_timeline(r, GST_SECOND, SAMPLES_TIME(n_talk));
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+static Suite *mslamasr_suite(void) {
+    Suite *s = suite_create("mslamasr");
+    TCase *tc = tcase_create("general");
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_captions_follow_speech);
+    tcase_add_test(tc, test_messages);
+    tcase_add_test(tc, test_formats_and_segment_start);
+    tcase_add_test(tc, test_max_duration_and_eos);
+    tcase_add_test(tc, test_gaps);
+    tcase_add_test(tc, test_seek);
+    tcase_add_test(tc, test_flush);
+    tcase_add_test(tc, test_latency);
+    tcase_add_test(tc, test_caps_refused);
+    tcase_add_test(tc, test_bad_model);
+    tcase_add_test(tc, test_random_model);
+    /* models and speech are made once, before check forks each test */
+    fx = gsttest_fixture_get();
+    return s;
+}
+
+GST_CHECK_MAIN(mslamasr);

@@ -1,0 +1,228 @@
+/* mslamlid with GSTTEST_MODEL_LOUDNESS (gsttestutil.h), whose LID head says "en" when most of the
+ * window is speech and "fr" when little is: messages over the sliding window, language tags on
+ * changes, the languages restriction, audio passthrough, silence, short audio, model errors. */
+#include "gsttestutil.h"
+
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <string.h>
+
+#define MS (GST_MSECOND)
+#define SAMPLES_TIME(n) gst_util_uint64_scale((n), GST_SECOND, 16000)
+
+static const gsttest_fixture *fx;
+/* speech (3 s), silence (3 s), speech (3 s) */
+static float *talk;
+static size_t n_talk;
+
+static void make_talk(void) {
+    fx = gsttest_fixture_get();
+    if (talk) return;
+    gsttest_append(&talk, &n_talk, fx->speech[0], MIN(fx->n_speech[0], 48000));
+    gsttest_append(&talk, &n_talk, NULL, 48000);
+    gsttest_append(&talk, &n_talk, fx->speech[0], MIN(fx->n_speech[0], 48000));
+}
+
+static gsttest_run *run(const char *extra, const float *pcm, size_t n) {
+    char *d = g_strdup_printf("mslamlid model=%s %s", fx->loud, extra ? extra : "");
+    gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1600, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    return r;
+}
+
+/* Language codes of the tag events the element sent, in order (free with g_strfreev). */
+static char **tags_of(const gsttest_run *r) {
+    GPtrArray *codes = g_ptr_array_new();
+    for (guint i = 0; i < r->events->len; i++) {
+        GstEvent *e = g_ptr_array_index(r->events, i);
+        GstTagList *tags;
+        gchar *code;
+        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
+        gst_event_parse_tag(e, &tags);
+        if (gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code)) g_ptr_array_add(codes, code);
+    }
+    g_ptr_array_add(codes, NULL);
+    return (char **)g_ptr_array_free(codes, FALSE);
+}
+
+GST_START_TEST(test_sliding_window_and_tags) {
+    make_talk();
+    gsttest_run *r = run("window=2000 interval=200", talk, n_talk);
+    char **codes = tags_of(r);
+    char *joined = g_strjoinv(",", codes);
+    fail_unless_equals_string(joined, "en,fr,en");
+    g_free(joined);
+    g_strfreev(codes);
+
+    /* one message per interval with voiced audio in its window, fields well formed */
+    GstClockTime prev_end = 0;
+    guint n = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        guint64 start, end, rt;
+        gdouble conf, sum = 0, prev = 1;
+        fail_unless(gst_structure_has_name(s, "mslam-lid"));
+        fail_unless(gst_structure_get_uint64(s, "start", &start) && gst_structure_get_uint64(s, "end", &end));
+        fail_unless(gst_structure_get_uint64(s, "running-time", &rt));
+        fail_unless_equals_uint64(rt, end);
+        fail_unless(end > start && end - start <= 2000 * MS, "window %" GST_TIME_FORMAT, GST_TIME_ARGS(end - start));
+        fail_unless(end > prev_end && (n == 0 || end - prev_end == 200 * MS || end - prev_end > 200 * MS));
+        fail_unless(end <= SAMPLES_TIME(n_talk));
+        prev_end = end;
+        fail_unless(gst_structure_get_double(s, "confidence", &conf));
+        const GValue *langs = gst_structure_get_value(s, "languages");
+        const GValue *probs = gst_structure_get_value(s, "probabilities");
+        fail_unless(langs && probs && GST_VALUE_HOLDS_ARRAY(langs) && GST_VALUE_HOLDS_ARRAY(probs));
+        fail_unless_equals_int(gst_value_array_get_size(langs), 3);
+        fail_unless_equals_int(gst_value_array_get_size(probs), 3);
+        fail_unless_equals_string(g_value_get_string(gst_value_array_get_value(langs, 0)),
+                                  gst_structure_get_string(s, "language"));
+        for (guint k = 0; k < 3; k++) {
+            double p = g_value_get_double(gst_value_array_get_value(probs, k));
+            fail_unless(p <= prev + 1e-9, "probabilities not sorted");
+            prev = p;
+            sum += p;
+        }
+        fail_unless(fabs(sum - 1.0) < 1e-4, "probabilities sum to %f", sum);
+        fail_unless_equals_float(conf, g_value_get_double(gst_value_array_get_value(probs, 0)));
+        n++;
+    }
+    /* 45 decisions in 9 s, less the windows of silence alone (about 1 s of the 3 s gap) */
+    fail_unless(n >= 30 && n <= 45, "%u decisions", n);
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* languages: only those are candidates (en, which wins on speech, is left out). */
+GST_START_TEST(test_languages) {
+    make_talk();
+    gsttest_run *r = run("languages=fr,de", talk, n_talk);
+    char **codes = tags_of(r);
+    fail_unless(codes[0] && !codes[1]);
+    fail_unless_equals_string(codes[0], "fr");
+    g_strfreev(codes);
+    fail_unless(r->messages->len > 0);
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GValue *langs = gst_structure_get_value(g_ptr_array_index(r->messages, i), "languages");
+        fail_unless_equals_int(gst_value_array_get_size(langs), 2);
+        for (guint k = 0; k < 2; k++) {
+            const char *code = g_value_get_string(gst_value_array_get_value(langs, k));
+            fail_unless(!strcmp(code, "fr") || !strcmp(code, "de"), "%s", code);
+        }
+    }
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* Silence: nothing to identify, no message, no tag. Audio shorter than the interval: one
+ * decision at EOS. */
+GST_START_TEST(test_silence_and_short) {
+    fx = gsttest_fixture_get();
+    float *quiet = g_new0(float, 64000);
+    gsttest_run *r = run(NULL, quiet, 64000);
+    fail_unless_equals_int(r->messages->len, 0);
+    char **codes = tags_of(r);
+    fail_unless(codes[0] == NULL);
+    g_strfreev(codes);
+    gsttest_run_free(r);
+    g_free(quiet);
+
+    r = run("interval=5000", fx->speech[1], MIN(fx->n_speech[1], 16000));
+    fail_unless_equals_int(r->messages->len, 1);
+    fail_unless_equals_string(gst_structure_get_string(g_ptr_array_index(r->messages, 0), "language"), "en");
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* The audio goes through untouched, tags ahead of it. */
+GST_START_TEST(test_passthrough) {
+    make_talk();
+    char *launch = g_strdup_printf("mslamlid model=%s interval=200", fx->loud);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved");
+    guint pushed = 0;
+    for (size_t off = 0; off + 1600 <= 32000; off += 1600, pushed++) {
+        GstBuffer *b = gst_buffer_new_allocate(NULL, 3200, NULL);
+        GstMapInfo map;
+        gst_buffer_map(b, &map, GST_MAP_WRITE);
+        for (int i = 0; i < 1600; i++) ((gint16 *)map.data)[i] = (gint16)(talk[off + i] * 20000);
+        gst_buffer_unmap(b, &map);
+        GST_BUFFER_PTS(b) = SAMPLES_TIME(off);
+        GST_BUFFER_DURATION(b) = 100 * MS;
+        GstBuffer *copy = gst_buffer_copy_deep(b);
+        fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
+        GstBuffer *out = gst_harness_pull(h);
+        GstMapInfo a, c;
+        gst_buffer_map(out, &a, GST_MAP_READ);
+        gst_buffer_map(copy, &c, GST_MAP_READ);
+        fail_unless(a.size == c.size && memcmp(a.data, c.data, a.size) == 0, "buffer %u changed", pushed);
+        gst_buffer_unmap(out, &a);
+        gst_buffer_unmap(copy, &c);
+        fail_unless_equals_uint64(GST_BUFFER_PTS(out), GST_BUFFER_PTS(copy));
+        gst_buffer_unref(out);
+        gst_buffer_unref(copy);
+    }
+    /* caps as they came in; a language tag among the events */
+    GstCaps *caps = gst_pad_get_current_caps(h->sinkpad);
+    GstCaps *in = gst_caps_from_string("audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved");
+    fail_unless(caps && gst_caps_is_equal(caps, in));
+    gst_caps_unref(caps);
+    gst_caps_unref(in);
+    GstEvent *e;
+    gboolean tagged = FALSE;
+    while ((e = gst_harness_try_pull_event(h))) {
+        if (GST_EVENT_TYPE(e) == GST_EVENT_TAG) {
+            GstTagList *tags;
+            gchar *code = NULL;
+            gst_event_parse_tag(e, &tags);
+            tagged |= gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !strcmp(code, "en");
+            g_free(code);
+        }
+        gst_event_unref(e);
+    }
+    fail_unless(tagged);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_no_lid_head) {
+    fx = gsttest_fixture_get();
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1};
+    char *path = g_strdup(gsttest_path("no-lid.safetensors"));
+    fail_unless(gsttest_write_model(path, &o) == 0);
+    char *launch = g_strdup_printf("audiotestsrc ! mslamlid model=%s ! fakesink", path);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    fail_unless(m != NULL);
+    GError *err = NULL;
+    gst_message_parse_error(m, &err, NULL);
+    fail_unless(strstr(err->message, path) && strstr(err->message, "no LID head"), "%s", err->message);
+    g_error_free(err);
+    gst_message_unref(m);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+    g_free(path);
+}
+GST_END_TEST;
+
+static Suite *mslamlid_suite(void) {
+    Suite *s = suite_create("mslamlid");
+    TCase *tc = tcase_create("general");
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_sliding_window_and_tags);
+    tcase_add_test(tc, test_languages);
+    tcase_add_test(tc, test_silence_and_short);
+    tcase_add_test(tc, test_passthrough);
+    tcase_add_test(tc, test_no_lid_head);
+    make_talk();
+    return s;
+}
+
+GST_CHECK_MAIN(mslamlid);

@@ -1,0 +1,263 @@
+/* The plugin as a whole: found uninstalled through GST_PLUGIN_PATH (isolated registry), its three
+ * elements and their properties, the model path rules (property, MSLAM_MODEL, installed default),
+ * device=vulkan, one copy of the weights for elements sharing a model (RSS of one element and of
+ * three), and repeated PLAYING <-> NULL under load without growth or crash. */
+#include "gsttestutil.h"
+
+#include <glib/gstdio.h>
+#include <gst/check/gstcheck.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MB (1024.0 * 1024.0)
+
+static const gsttest_fixture *fx;
+
+GST_START_TEST(test_registry) {
+    GstPlugin *plugin = gst_registry_find_plugin(gst_registry_get(), "mslam");
+    fail_unless(plugin != NULL, "plugin mslam not found (GST_PLUGIN_PATH=%s)", g_getenv("GST_PLUGIN_PATH"));
+    const char *dir = g_getenv("MSLAM_BUILD_PLUGIN_DIR");
+    fail_unless(dir && g_str_has_prefix(gst_plugin_get_filename(plugin), dir), "loaded from %s",
+                gst_plugin_get_filename(plugin));
+    fail_unless(g_str_has_suffix(gst_plugin_get_filename(plugin), "libgstmslam.so"));
+    GList *features = gst_registry_get_feature_list_by_plugin(gst_registry_get(), "mslam");
+    fail_unless_equals_int(g_list_length(features), 3);
+    gst_plugin_feature_list_free(features);
+    const char *names[] = {"mslamasr", "mslamtranslate", "mslamlid"};
+    for (guint i = 0; i < 3; i++) {
+        GstElementFactory *f = gst_element_factory_find(names[i]);
+        fail_unless(f != NULL, "%s", names[i]);
+        fail_unless(gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_DESCRIPTION) != NULL);
+        gst_object_unref(f);
+    }
+    gst_object_unref(plugin);
+}
+GST_END_TEST;
+
+/* name, element mask (1 asr, 2 translate, 4 lid), type, min, max, default */
+typedef struct {
+    const char *name;
+    int elements;
+    GType type;
+    double min, max, def;
+} prop_spec;
+
+GST_START_TEST(test_properties) {
+    const prop_spec specs[] = {
+        {"model", 7, G_TYPE_STRING, 0, 0, 0},
+        {"languages", 7, G_TYPE_STRING, 0, 0, 0},
+        {"latency", 7, G_TYPE_UINT, 40, 10240, 320},
+        {"n-threads", 7, G_TYPE_INT, 0, 256, 0},
+        {"beam-size", 3, G_TYPE_INT, 1, 64, 4},
+        {"partial-results", 1, G_TYPE_BOOLEAN, 0, 1, 1},
+        {"partial-results", 2, G_TYPE_BOOLEAN, 0, 1, 0},
+        {"pause", 3, G_TYPE_UINT, 80, 10000, 300},
+        {"max-duration", 3, G_TYPE_UINT, 1000, 60000, 6000},
+        {"interval", 4, G_TYPE_UINT, 40, 60000, 1000},
+        {"window", 4, G_TYPE_UINT, 200, 60000, 3000},
+    };
+    const char *names[] = {"mslamasr", "mslamtranslate", "mslamlid"};
+    for (int e = 0; e < 3; e++) {
+        GstElement *el = gst_element_factory_make(names[e], NULL);
+        fail_unless(el != NULL);
+        GObjectClass *klass = G_OBJECT_GET_CLASS(el);
+        GParamSpec *device = g_object_class_find_property(klass, "device");
+        fail_unless(device && G_IS_PARAM_SPEC_ENUM(device));
+        GEnumClass *ec = G_PARAM_SPEC_ENUM(device)->enum_class;
+        fail_unless(g_enum_get_value_by_nick(ec, "auto") && g_enum_get_value_by_nick(ec, "cpu") &&
+                    g_enum_get_value_by_nick(ec, "vulkan"));
+        for (guint i = 0; i < G_N_ELEMENTS(specs); i++) {
+            GParamSpec *p = g_object_class_find_property(klass, specs[i].name);
+            if (!(specs[i].elements & (1 << e))) {
+                /* a property of another element only, unless it also has its own entry */
+                gboolean elsewhere = FALSE;
+                for (guint k = 0; k < G_N_ELEMENTS(specs); k++)
+                    elsewhere |= !strcmp(specs[k].name, specs[i].name) && (specs[k].elements & (1 << e));
+                fail_unless(p == NULL || elsewhere, "%s has %s", names[e], specs[i].name);
+                continue;
+            }
+            fail_unless(p != NULL, "%s lacks %s", names[e], specs[i].name);
+            fail_unless(G_PARAM_SPEC_VALUE_TYPE(p) == specs[i].type, "%s.%s type", names[e], specs[i].name);
+            fail_unless(g_param_spec_get_blurb(p) && strlen(g_param_spec_get_blurb(p)) > 10);
+            fail_unless(p->flags & G_PARAM_STATIC_NAME);
+            if (specs[i].type == G_TYPE_UINT) {
+                GParamSpecUInt *u = G_PARAM_SPEC_UINT(p);
+                fail_unless(u->minimum == specs[i].min && u->maximum == specs[i].max &&
+                                u->default_value == specs[i].def,
+                            "%s.%s range", names[e], specs[i].name);
+            } else if (specs[i].type == G_TYPE_INT) {
+                GParamSpecInt *u = G_PARAM_SPEC_INT(p);
+                fail_unless(u->minimum == specs[i].min && u->maximum == specs[i].max &&
+                                u->default_value == specs[i].def,
+                            "%s.%s range", names[e], specs[i].name);
+            } else if (specs[i].type == G_TYPE_BOOLEAN) {
+                gboolean v;
+                g_object_get(el, specs[i].name, &v, NULL);
+                fail_unless_equals_int(v, (int)specs[i].def);
+            }
+        }
+        /* the model blurb names the installed default */
+        fail_unless(strstr(g_param_spec_get_blurb(g_object_class_find_property(klass, "model")), MSLAM_DEFAULT_MODEL));
+        gst_object_unref(el);
+    }
+}
+GST_END_TEST;
+
+static char *start_error(const char *launch) {
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    fail_unless(pipeline != NULL);
+    char *text = NULL;
+    if (gst_element_set_state(pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+        GstBus *bus = gst_element_get_bus(pipeline);
+        GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+        GError *err = NULL;
+        fail_unless(m != NULL);
+        gst_message_parse_error(m, &err, NULL);
+        text = g_strdup(err->message);
+        g_error_free(err);
+        gst_message_unref(m);
+        gst_object_unref(bus);
+    }
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+    return text;
+}
+
+/* model unset: MSLAM_MODEL when set, else the installed default; device=vulkan is refused. */
+GST_START_TEST(test_model_path_rules) {
+    g_setenv("MSLAM_MODEL", fx->loud, TRUE);
+    char *err = start_error("audiotestsrc ! mslamasr ! fakesink");
+    fail_unless(err == NULL, "with MSLAM_MODEL: %s", err);
+    /* the property wins over the environment */
+    char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s ! fakesink", fx->corrupt);
+    err = start_error(launch);
+    g_free(launch);
+    fail_unless(err && strstr(err, fx->corrupt), "%s", err);
+    g_free(err);
+    g_unsetenv("MSLAM_MODEL");
+    if (!g_file_test(MSLAM_DEFAULT_MODEL, G_FILE_TEST_EXISTS)) {
+        err = start_error("audiotestsrc ! mslamlid ! fakesink");
+        fail_unless(err && strstr(err, MSLAM_DEFAULT_MODEL) && strstr(err, "No such file"), "%s", err);
+        g_free(err);
+    }
+    launch = g_strdup_printf("audiotestsrc ! mslamtranslate model=%s device=vulkan ! fakesink", fx->loud);
+    err = start_error(launch);
+    g_free(launch);
+    fail_unless(err && strstr(err, "vulkan"), "%s", err);
+    g_free(err);
+}
+GST_END_TEST;
+
+/* Elements that load the same file share one copy of the weights. */
+static char *big_model;
+static double big_model_mb;
+
+static GstElement *paused(const char *launch) {
+    GstElement *p = gst_parse_launch(launch, NULL);
+    fail_unless(p != NULL);
+    GstStateChangeReturn r = gst_element_set_state(p, GST_STATE_PAUSED);
+    fail_unless(r != GST_STATE_CHANGE_FAILURE);
+    return p;
+}
+
+static void stop(GstElement *p) {
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+}
+
+GST_START_TEST(test_shared_weights) {
+    /* warm up GStreamer's own allocations (elements, caps, threads) with a tiny model */
+    char *launch = g_strdup_printf("appsrc ! mslamasr model=%s ! fakesink", fx->loud);
+    stop(paused(launch));
+    g_free(launch);
+
+    size_t base = gsttest_rss();
+    launch = g_strdup_printf("appsrc ! mslamasr model=%s ! fakesink", big_model);
+    GstElement *one = paused(launch);
+    g_free(launch);
+    size_t rss_one = gsttest_rss();
+    stop(one);
+    size_t after_one = gsttest_rss();
+
+    launch = g_strdup_printf("appsrc ! tee name=t ! queue ! mslamasr model=%s ! fakesink "
+                             "t. ! queue ! mslamtranslate model=%s ! fakesink t. ! queue ! mslamlid model=%s ! fakesink",
+                             big_model, big_model, big_model);
+    GstElement *three = paused(launch);
+    g_free(launch);
+    size_t rss_three = gsttest_rss();
+    stop(three);
+    size_t after_three = gsttest_rss();
+
+    double d_one = (rss_one - (double)base) / MB, d_three = (rss_three - (double)base) / MB;
+    printf("model file %.1f MB: RSS +%.1f MB with mslamasr alone, +%.1f MB with mslamasr, mslamtranslate and "
+           "mslamlid together (+%.1f, +%.1f MB after stopping)\n",
+           big_model_mb, d_one, d_three, (after_one - (double)base) / MB, (after_three - (double)base) / MB);
+    fail_unless(d_one > 0.8 * big_model_mb, "one element added only %.1f MB", d_one);
+    fail_unless(d_three < d_one + 0.3 * big_model_mb, "three elements: %.1f MB, one: %.1f MB", d_three, d_one);
+    /* stopping frees the weights */
+    fail_unless((after_three - (double)base) / MB < 0.3 * big_model_mb, "%.1f MB left after stopping",
+                (after_three - (double)base) / MB);
+}
+GST_END_TEST;
+
+/* All three elements under load, PLAYING <-> NULL again and again: no crash, no growth. */
+GST_START_TEST(test_state_cycles) {
+    char *launch = g_strdup_printf(
+        "audiotestsrc wave=ticks samplesperbuffer=1000 ! audio/x-raw,rate=16000,channels=1,format=S16LE ! "
+        "tee name=t ! queue ! mslamasr model=%s max-duration=1000 ! fakesink t. ! queue ! mslamtranslate model=%s "
+        "partial-results=true ! fakesink t. ! queue ! mslamlid model=%s interval=200 ! fakesink",
+        fx->loud, fx->loud, fx->loud);
+    size_t rss_warm = 0;
+    const int cycles = 40;
+    for (int i = 0; i < cycles; i++) {
+        /* half the cycles reuse the pipeline, half build a new one */
+        static GstElement *p;
+        if (!p || i % 2) {
+            if (p) gst_object_unref(p);
+            p = gst_parse_launch(launch, NULL);
+        }
+        fail_unless(gst_element_set_state(p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+        g_usleep((i % 5) * 20000 + 5000);
+        GstBus *bus = gst_element_get_bus(p);
+        GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+        fail_unless(m == NULL, "error in cycle %d", i);
+        gst_bus_set_flushing(bus, TRUE);
+        gst_bus_set_flushing(bus, FALSE);
+        gst_object_unref(bus);
+        fail_unless(gst_element_set_state(p, GST_STATE_NULL) == GST_STATE_CHANGE_SUCCESS);
+        if (i == 10) rss_warm = gsttest_rss();
+        if (i == cycles - 1) {
+            gst_object_unref(p);
+            p = NULL;
+        }
+    }
+    size_t rss_end = gsttest_rss();
+    printf("state cycles: RSS %.1f MB after 10 cycles, %.1f MB after %d\n", rss_warm / MB, rss_end / MB, cycles);
+    fail_unless(rss_end < rss_warm + 4 * MB, "RSS grew from %.1f to %.1f MB", rss_warm / MB, rss_end / MB);
+    g_free(launch);
+}
+GST_END_TEST;
+
+static Suite *mslamplugin_suite(void) {
+    Suite *s = suite_create("mslam plugin");
+    TCase *tc = tcase_create("general");
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_registry);
+    tcase_add_test(tc, test_properties);
+    tcase_add_test(tc, test_model_path_rules);
+    tcase_add_test(tc, test_shared_weights);
+    tcase_add_test(tc, test_state_cycles);
+    fx = gsttest_fixture_get();
+    /* a model of some size: 8 Conformer layers of width 256 */
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_RANDOM, .ctc_head = 1, .lid_head = 1,
+                                   .n_decoder_layers = 1, .d_model = 256, .n_layers = 4, .seed = 3};
+    big_model = g_strdup(gsttest_path("big.safetensors"));
+    g_assert(gsttest_write_model(big_model, &o) == 0);
+    GStatBuf st;
+    g_assert(g_stat(big_model, &st) == 0);
+    big_model_mb = st.st_size / MB;
+    return s;
+}
+
+GST_CHECK_MAIN(mslamplugin);

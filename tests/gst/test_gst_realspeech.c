@@ -1,0 +1,136 @@
+/* The elements with a trained model on synthesised English speech: text comes out and matches
+ * what was said (word error rate), translation produces text, LID says English. Needs a trained
+ * model: $MSLAM_MODEL, else the installed default; without one the test is skipped (exit 77). */
+#include "gsttestutil.h"
+#include "metrics.h"
+
+#include <gst/check/gstcheck.h>
+#include <mslam.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SAMPLES_TIME(n) gst_util_uint64_scale((n), GST_SECOND, 16000)
+
+static const char *model_path;
+static struct mslam_model_config cfg;
+static int has_en;
+
+static const char *sentences[] = {
+    "the weather is nice today",
+    "please open the door and close the window",
+    "we are going to the market tomorrow morning",
+};
+
+/* Sentences with 0.8 s of silence around each; *ends gets each sentence's end time. */
+static float *make_talk(size_t *n, GstClockTime *ends) {
+    float *pcm = NULL;
+    *n = 0;
+    for (guint i = 0; i < G_N_ELEMENTS(sentences); i++) {
+        size_t k;
+        float *s = gsttest_speak("en", sentences[i], &k);
+        fail_unless(s != NULL);
+        gsttest_append(&pcm, n, NULL, 12800);
+        gsttest_append(&pcm, n, s, k);
+        ends[i] = SAMPLES_TIME(*n);
+        g_free(s);
+    }
+    gsttest_append(&pcm, n, NULL, 12800);
+    return pcm;
+}
+
+GST_START_TEST(test_asr_text) {
+    if (!cfg.ctc_head) return;
+    size_t n;
+    GstClockTime ends[G_N_ELEMENTS(sentences)];
+    float *talk = make_talk(&n, ends);
+    char *d = g_strdup_printf("mslamasr model=%s", model_path);
+    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    GString *hyp = g_string_new(NULL);
+    GstClockTime prev = 0;
+    for (guint i = 0; i < r->buffers->len; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        fail_unless(c->pts >= prev && c->pts + c->duration <= SAMPLES_TIME(n));
+        prev = c->pts + c->duration;
+        g_string_append_printf(hyp, "%s%s", i ? " " : "", c->text);
+    }
+    char *ref = g_strjoinv(" ", (char **)sentences);
+    struct mslam_edit_counts counts;
+    fail_unless(mslam_wer_counts(ref, hyp->str, &counts) == 0);
+    double wer = counts.ref_len ? (double)(counts.sub + counts.ins + counts.del) / counts.ref_len : 1.0;
+    printf("mslamasr: \"%s\" (WER %.1f%% against \"%s\")\n", hyp->str, 100 * wer, ref);
+    fail_unless(r->buffers->len > 0, "no text");
+    fail_unless(wer <= 0.5, "WER %.2f", wer);
+    g_free(ref);
+    g_string_free(hyp, TRUE);
+    gsttest_run_free(r);
+    g_free(talk);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_translation_text) {
+    if (cfg.n_decoder_layers <= 0) return;
+    size_t n;
+    GstClockTime ends[G_N_ELEMENTS(sentences)];
+    float *talk = make_talk(&n, ends);
+    char *d = g_strdup_printf("mslamtranslate model=%s", model_path);
+    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    fail_unless(r->buffers->len > 0, "no translation");
+    for (guint i = 0; i < r->buffers->len; i++)
+        printf("mslamtranslate: \"%s\"\n", ((gsttest_caption *)g_ptr_array_index(r->buffers, i))->text);
+    gsttest_run_free(r);
+    g_free(talk);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_lid_english) {
+    if (!cfg.lid_head || !has_en) return;
+    size_t n;
+    GstClockTime ends[G_N_ELEMENTS(sentences)];
+    float *talk = make_talk(&n, ends);
+    char *d = g_strdup_printf("mslamlid model=%s", model_path);
+    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    guint en = 0;
+    for (guint i = 0; i < r->messages->len; i++)
+        en += !g_strcmp0(gst_structure_get_string(g_ptr_array_index(r->messages, i), "language"), "en");
+    printf("mslamlid: en in %u of %u decisions\n", en, r->messages->len);
+    fail_unless(r->messages->len > 0 && en * 2 > r->messages->len);
+    gsttest_run_free(r);
+    g_free(talk);
+}
+GST_END_TEST;
+
+static Suite *realspeech_suite(void) {
+    Suite *s = suite_create("mslam real speech");
+    TCase *tc = tcase_create("general");
+    tcase_set_timeout(tc, 600);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_asr_text);
+    tcase_add_test(tc, test_translation_text);
+    tcase_add_test(tc, test_lid_english);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    gst_check_init(&argc, &argv);
+    model_path = g_getenv("MSLAM_MODEL");
+    if (!model_path || !*model_path) model_path = MSLAM_DEFAULT_MODEL;
+    if (!g_file_test(model_path, G_FILE_TEST_EXISTS)) {
+        printf("no trained model at %s (set MSLAM_MODEL): skipped\n", model_path);
+        return 77;
+    }
+    mslam_model *m = mslam_model_load(model_path, mslam_model_default_params());
+    if (!m) {
+        printf("%s\n", mslam_last_error());
+        return 1;
+    }
+    cfg = mslam_model_get_config(m);
+    for (int i = 0; i < cfg.n_langs; i++) has_en |= !strcmp(mslam_model_lang(m, i), "en");
+    mslam_model_free(m);
+    return gst_check_run_suite(realspeech_suite(), "realspeech", __FILE__);
+}

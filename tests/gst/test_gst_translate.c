@@ -1,0 +1,189 @@
+/* mslamtranslate on synthesised English speech with GSTTEST_MODEL_LOUDNESS (gsttestutil.h):
+ * segments follow the speech (by CTC blanks, or by the energy rule for a model without a CTC
+ * head), each is translated by the decoder, buffers and mslam-translation messages agree;
+ * languages, partial results, EOS and model errors. */
+#include "gsttestutil.h"
+
+#include <gst/check/gstcheck.h>
+#include <string.h>
+
+#define MS (GST_MSECOND)
+#define SAMPLES_TIME(n) gst_util_uint64_scale((n), GST_SECOND, 16000)
+#define EDGE_TOLERANCE (250 * MS)
+
+static const gsttest_fixture *fx;
+static float *talk;
+static size_t n_talk;
+static GstClockTime utt_start[2], utt_end[2];
+static char *no_decoder;
+
+static void setup_talk(void) {
+    fx = gsttest_fixture_get();
+    if (talk) return;
+    gsttest_append(&talk, &n_talk, NULL, 8000);
+    utt_start[0] = SAMPLES_TIME(n_talk);
+    gsttest_append(&talk, &n_talk, fx->speech[0], fx->n_speech[0]);
+    utt_end[0] = SAMPLES_TIME(n_talk);
+    gsttest_append(&talk, &n_talk, NULL, 16000);
+    utt_start[1] = SAMPLES_TIME(n_talk);
+    gsttest_append(&talk, &n_talk, fx->speech[1], fx->n_speech[1]);
+    utt_end[1] = SAMPLES_TIME(n_talk);
+    gsttest_append(&talk, &n_talk, NULL, 8000);
+}
+
+static gsttest_run *run(const char *model, const char *extra) {
+    char *d = g_strdup_printf("mslamtranslate model=%s %s", model, extra ? extra : "");
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    return r;
+}
+
+/* Two translations on the two utterances, in order, inside the audio; the final messages carry
+ * the same text and times. Returns the final messages (unref with g_ptr_array_unref). */
+static GPtrArray *check_translations(const gsttest_run *r) {
+    GPtrArray *finals = g_ptr_array_new();
+    fail_unless_equals_int(r->buffers->len, 2);
+    for (guint i = 0; i < 2; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        fail_unless(c->text && *c->text);
+        /* the decoder writes characters of its vocabulary: "h" is its favourite */
+        fail_unless(strchr(c->text, 'h'), "translation \"%s\"", c->text);
+        fail_unless(c->pts + EDGE_TOLERANCE >= utt_start[i] && c->pts <= utt_start[i] + EDGE_TOLERANCE,
+                    "translation %u at %" GST_TIME_FORMAT, i, GST_TIME_ARGS(c->pts));
+        fail_unless(c->pts + c->duration + EDGE_TOLERANCE >= utt_end[i] &&
+                    c->pts + c->duration <= utt_end[i] + EDGE_TOLERANCE,
+                    "translation %u ends at %" GST_TIME_FORMAT, i, GST_TIME_ARGS(c->pts + c->duration));
+    }
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        gboolean final;
+        fail_unless(gst_structure_has_name(s, "mslam-translation"));
+        fail_unless(gst_structure_get_boolean(s, "final", &final));
+        if (final) g_ptr_array_add(finals, (gpointer)s);
+    }
+    fail_unless_equals_int(finals->len, 2);
+    for (guint i = 0; i < 2; i++) {
+        const GstStructure *s = g_ptr_array_index(finals, i);
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        guint64 start, end;
+        gdouble conf;
+        fail_unless_equals_string(gst_structure_get_string(s, "text"), c->text);
+        fail_unless(gst_structure_get_uint64(s, "start", &start) && gst_structure_get_uint64(s, "end", &end));
+        fail_unless_equals_uint64(start, c->pts);
+        fail_unless_equals_uint64(end, c->pts + c->duration);
+        fail_unless(gst_structure_get_double(s, "confidence", &conf) && conf > 0 && conf <= 1);
+        fail_unless_equals_string(gst_structure_get_string(s, "language"), "en");
+    }
+    return finals;
+}
+
+GST_START_TEST(test_translations_follow_speech) {
+    setup_talk();
+    gsttest_run *r = run(fx->loud, NULL);
+    GPtrArray *finals = check_translations(r);
+    for (guint i = 0; i < finals->len; i++) {
+        const GstStructure *s = g_ptr_array_index(finals, i);
+        fail_unless_equals_string(gst_structure_get_string(s, "source-language"), "en");
+        /* the CTC head's "a" per voiced run */
+        fail_unless_equals_string(gst_structure_get_string(s, "source-text"), "a");
+    }
+    g_ptr_array_unref(finals);
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* Without a CTC head the energy rule alone cuts the segments. */
+GST_START_TEST(test_energy_segmentation) {
+    setup_talk();
+    gsttest_run *r = run(fx->loud_noctc, NULL);
+    GPtrArray *finals = check_translations(r);
+    for (guint i = 0; i < finals->len; i++)
+        fail_if(gst_structure_has_field(g_ptr_array_index(finals, i), "source-text"));
+    g_ptr_array_unref(finals);
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* languages restricts the source language; partial results are translations of the open
+ * segment, before its final. */
+GST_START_TEST(test_languages_and_partials) {
+    setup_talk();
+    gsttest_run *r = run(fx->loud, "languages=fr,de partial-results=true");
+    guint partials = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        gboolean final;
+        gst_structure_get_boolean(s, "final", &final);
+        /* en is excluded: fr beats de on speech */
+        fail_unless_equals_string(gst_structure_get_string(s, "source-language"), "fr");
+        if (!final) partials++;
+    }
+    fail_unless(partials >= 2, "%u partial translations", partials);
+    fail_unless_equals_int(r->buffers->len, 2);
+    gsttest_run_free(r);
+
+    /* off by default */
+    r = run(fx->loud, NULL);
+    for (guint i = 0; i < r->messages->len; i++) {
+        gboolean final = FALSE;
+        gst_structure_get_boolean(g_ptr_array_index(r->messages, i), "final", &final);
+        fail_unless(final);
+    }
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* Speech until EOS is translated at EOS. */
+GST_START_TEST(test_eos_drains) {
+    setup_talk();
+    char *d = g_strdup_printf("mslamtranslate model=%s", fx->loud);
+    gsttest_run *r = gsttest_run_element(d, fx->speech[0], fx->n_speech[0], TRUE, 777, 0);
+    g_free(d);
+    fail_unless(r && r->eos);
+    fail_unless_equals_int(r->buffers->len, 1);
+    const gsttest_caption *c = g_ptr_array_index(r->buffers, 0);
+    fail_unless(c->pts + c->duration + EDGE_TOLERANCE >= SAMPLES_TIME(fx->n_speech[0]));
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_no_decoder) {
+    fx = gsttest_fixture_get();
+    char *launch = g_strdup_printf("audiotestsrc ! mslamtranslate model=%s ! fakesink", no_decoder);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    fail_unless(m != NULL);
+    GError *err = NULL;
+    gst_message_parse_error(m, &err, NULL);
+    fail_unless(strstr(err->message, no_decoder) && strstr(err->message, "no decoder"), "%s", err->message);
+    g_error_free(err);
+    gst_message_unref(m);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+}
+GST_END_TEST;
+
+static Suite *mslamtranslate_suite(void) {
+    Suite *s = suite_create("mslamtranslate");
+    TCase *tc = tcase_create("general");
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_translations_follow_speech);
+    tcase_add_test(tc, test_energy_segmentation);
+    tcase_add_test(tc, test_languages_and_partials);
+    tcase_add_test(tc, test_eos_drains);
+    tcase_add_test(tc, test_no_decoder);
+    fx = gsttest_fixture_get();
+    setup_talk();
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1};
+    no_decoder = g_strdup(gsttest_path("no-decoder.safetensors"));
+    g_assert(gsttest_write_model(no_decoder, &o) == 0);
+    return s;
+}
+
+GST_CHECK_MAIN(mslamtranslate);

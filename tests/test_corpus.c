@@ -1,0 +1,557 @@
+/* Corpus builder (trainer/): the .mo reader in both byte orders and on corrupt files, text
+ * cleaning, the manifest readers on tiny Common Voice / CoVoST-2 / FLEURS / mslam fixtures, and
+ * a tiny corpus (3 languages x 5 utterances) built from catalogs this test writes: the files
+ * decode as 16 kHz mono with the manifest's durations, splits share no sentence and no voice,
+ * two builds (1 and 2 jobs) and a resumed build are byte-identical, bad inputs give errors that
+ * name the problem. */
+#include "corpus.h"
+#include "langs.h"
+#include "manifest.h"
+#include "mo.h"
+#include "mslam.h"
+#include "textclean.h"
+#include "textsrc.h"
+#include "testutil.h"
+#include "util.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmp_root[] = "/tmp/mslam-test-corpus-XXXXXX";
+
+static char *tmp_path(const char *relative) { return path_join(tmp_root, relative); }
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int error_mentions(const char *a, const char *b) {
+    const char *msg = mslam_last_error();
+    return strstr(msg, a) != NULL && (!b || strstr(msg, b) != NULL);
+}
+
+/* ---- .mo catalogs written here ---- */
+
+static void put_u32(FILE *f, uint32_t v, int big_endian) {
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (big_endian ? 24 - 8 * i : 8 * i));
+    fwrite(b, 1, 4, f);
+}
+
+/* A catalog of n messages (plus the header entry) in the given byte order. Originals may hold a
+ * NUL (plural) and \x04 (context) inside, so lengths are given. */
+static void write_mo(const char *path, const char *const *ids, const size_t *id_lens, const char *const *strs, int n,
+                     int big_endian) {
+    const char *header = "Content-Type: text/plain; charset=UTF-8\n";
+    int total = n + 1;
+    uint32_t originals = 28, translations = originals + 8 * (uint32_t)total, data = translations + 8 * (uint32_t)total;
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (!f) return;
+    put_u32(f, 0x950412de, big_endian);
+    put_u32(f, 0, big_endian);
+    put_u32(f, (uint32_t)total, big_endian);
+    put_u32(f, originals, big_endian);
+    put_u32(f, translations, big_endian);
+    put_u32(f, 0, big_endian);
+    put_u32(f, data, big_endian);
+    uint32_t offset = data;
+    size_t lens[2][256];
+    for (int side = 0; side < 2; side++) {
+        for (int i = 0; i < total; i++) {
+            size_t len = side == 0 ? (i == 0 ? 0 : id_lens[i - 1]) : strlen(i == 0 ? header : strs[i - 1]);
+            lens[side][i] = len;
+            put_u32(f, (uint32_t)len, big_endian);
+            put_u32(f, offset, big_endian);
+            offset += (uint32_t)len + 1;
+        }
+    }
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < total; i++) {
+            const char *s = side == 0 ? (i == 0 ? "" : ids[i - 1]) : (i == 0 ? header : strs[i - 1]);
+            fwrite(s, 1, lens[side][i] + 1, f);
+        }
+    fclose(f);
+}
+
+static void test_mo_reader(void) {
+    static const char plural[] = "One file was removed from the list.\0Several files were removed.";
+    static const char context[] = "menu\x04Open the selected document now.";
+    const char *ids[] = {"The file could not be opened.", plural, context};
+    const size_t id_lens[] = {strlen(ids[0]), sizeof plural - 1, sizeof context - 1};
+    const char *strs[] = {"No se pudo abrir el archivo.", "Se eliminó un archivo de la lista.", "Abrir ahora."};
+    char *le = tmp_path("le.mo"), *be = tmp_path("be.mo");
+    write_mo(le, ids, id_lens, strs, 3, 0);
+    write_mo(be, ids, id_lens, strs, 3, 1);
+    mo_catalog *a = mo_open(le), *b = mo_open(be);
+    CHECK(a && b, "mo_open of a valid catalog failed: %s", mslam_last_error());
+    if (a && b) {
+        CHECK(mo_count(a) == 3 && mo_count(b) == 3, "3 messages expected, got %zu and %zu", mo_count(a), mo_count(b));
+        CHECK(strcmp(mo_charset(a), "UTF-8") == 0, "charset '%s'", mo_charset(a));
+        for (size_t i = 0; i < mo_count(a) && i < 3; i++) {
+            struct mo_message x = mo_get(a, i), y = mo_get(b, i);
+            CHECK(strcmp(x.original, y.original) == 0 && strcmp(x.translation, y.translation) == 0,
+                  "byte orders disagree on message %zu", i);
+            CHECK(strcmp(x.translation, strs[i]) == 0, "message %zu: '%s'", i, x.translation);
+        }
+        CHECK(strcmp(mo_get(a, 1).original, "One file was removed from the list.") == 0, "plural: '%s'",
+              mo_get(a, 1).original);
+        CHECK(strcmp(mo_get(a, 2).original, "Open the selected document now.") == 0, "context: '%s'",
+              mo_get(a, 2).original);
+    }
+    mo_close(a);
+    mo_close(b);
+
+    /* corrupt and missing catalogs: NULL and a message naming the file and the problem */
+    char *data;
+    size_t size;
+    CHECK(read_file(le, 1 << 20, &data, &size) == 0, "cannot read back %s", le);
+    char *bad = tmp_path("bad.mo");
+    struct {
+        const char *what, *expect;
+        size_t keep;
+        size_t poke_at;
+        uint32_t poke;
+    } cases[] = {
+        {"truncated header", "shorter than", 10, 0, 0},
+        {"bad magic", "magic number", size, 0, 0x12345678},
+        {"tables past the end", "tables", size, 12, 0x7ffffff0},
+        {"string past the end", "beyond the file", size, 28 + 8 + 4, 0x7ffffff0},
+        {"file cut inside the strings", "beyond the file", size - 20, 0, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char copy[4096];
+        memcpy(copy, data, size < sizeof copy ? size : sizeof copy);
+        if (cases[c].poke_at || cases[c].poke) memcpy(copy + cases[c].poke_at, &cases[c].poke, 4);
+        CHECK(write_file_atomic(bad, copy, cases[c].keep) == 0, "cannot write %s", bad);
+        mo_catalog *m = mo_open(bad);
+        CHECK(m == NULL, "%s: a corrupt catalog was accepted", cases[c].what);
+        CHECK(error_mentions(bad, cases[c].expect), "%s: message '%s' should name the file and say '%s'",
+              cases[c].what, mslam_last_error(), cases[c].expect);
+        mo_close(m);
+    }
+    char *missing = tmp_path("missing.mo");
+    CHECK(mo_open(missing) == NULL && error_mentions(missing, "No such file"), "missing catalog: '%s'",
+          mslam_last_error());
+    free(data);
+    free(missing);
+    free(bad);
+    free(le);
+    free(be);
+}
+
+/* ---- text cleaning ---- */
+
+static void test_text_clean(void) {
+    struct {
+        const char *in;
+        enum script script;
+        int unspaced;
+        enum text_verdict verdict;
+        const char *out;
+    } cases[] = {
+        {"<b>Warning:</b> the disk is almost full.", SCRIPT_LATIN, 0, TEXT_OK, "Warning: the disk is almost full."},
+        {"_Save the current document", SCRIPT_LATIN, 0, TEXT_OK, "Save the current document"},
+        {"Save &As another file here", SCRIPT_LATIN, 0, TEXT_OK, "Save As another file here"},
+        {"Tom &amp; Jerry are friends.", SCRIPT_LATIN, 0, TEXT_CHARS, ""},
+        {"Could not  open\nthe\tfile.", SCRIPT_LATIN, 0, TEXT_OK, "Could not open the file."},
+        {"Could not open %s for writing.", SCRIPT_LATIN, 0, TEXT_FORMAT, ""},
+        {"Hello {name}, welcome back.", SCRIPT_LATIN, 0, TEXT_FORMAT, ""},
+        {"Set $HOME to your folder first.", SCRIPT_LATIN, 0, TEXT_FORMAT, ""},
+        {"<filename> could not be read.", SCRIPT_LATIN, 0, TEXT_MARKUP, ""},
+        {"Open", SCRIPT_LATIN, 0, TEXT_SHORT, ""},
+        {"Enter the name of the new user:", SCRIPT_LATIN, 0, TEXT_NOT_SENTENCE, ""},
+        {"the file was not found anywhere", SCRIPT_LATIN, 0, TEXT_NOT_SENTENCE, ""},
+        {"Use --force to replace the file.", SCRIPT_LATIN, 0, TEXT_NOT_SENTENCE, ""},
+        {"The file notes.txt was not found.", SCRIPT_LATIN, 0, TEXT_NOT_SENTENCE, ""},
+        {"Файл не найден на этом диске.", SCRIPT_CYRILLIC, 0, TEXT_OK, "Файл не найден на этом диске."},
+        {"The file was not found on disk.", SCRIPT_CYRILLIC, 0, TEXT_SCRIPT, ""},
+        {"ファイルを開けませんでした(_O)", SCRIPT_KANA, 1, TEXT_OK, "ファイルを開けませんでした"},
+        {"Bad \xff\xfe bytes in this message.", SCRIPT_LATIN, 0, TEXT_ENCODING, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct text_rules rules = text_default_rules(cases[i].script, cases[i].unspaced);
+        char out[512];
+        enum text_verdict v = text_clean(cases[i].in, &rules, out, sizeof out);
+        CHECK(v == cases[i].verdict, "\"%s\": %s, expected %s", cases[i].in, text_verdict_name(v),
+              text_verdict_name(cases[i].verdict));
+        CHECK(strcmp(out, cases[i].out) == 0, "\"%s\" cleaned to \"%s\", expected \"%s\"", cases[i].in, out,
+              cases[i].out);
+    }
+}
+
+/* ---- manifest readers ---- */
+
+static void test_manifest_layouts(void) {
+    static const char *const files[] = {"fixtures/corpus/mslam/manifest.tsv",
+                                        "fixtures/corpus/common-voice/fr/test.tsv",
+                                        "fixtures/corpus/covost2/covost_v2.fr_en.test.tsv",
+                                        "fixtures/corpus/fleurs/fr_fr/test.tsv"};
+    static const enum manifest_layout layouts[] = {LAYOUT_MSLAM, LAYOUT_COMMON_VOICE, LAYOUT_COVOST2, LAYOUT_FLEURS};
+    static const char *const audio_suffix[] = {"mslam/clips/common_voice_fr_101.mp3",
+                                               "common-voice/fr/clips/common_voice_fr_101.mp3",
+                                               "covost2/clips/common_voice_fr_101.mp3",
+                                               "fleurs/fr_fr/audio/test/14417217424830461217.wav"};
+    static const char *const texts[] = {"Le fichier n’a pas pu être ouvert.", "La réunion commence à neuf heures.",
+                                        "Il pleut depuis ce matin."};
+    static const char *const translations[] = {"The file could not be opened.", "The meeting starts at nine o’clock.",
+                                               "It has been raining since this morning."};
+    static const double seconds[] = {3.12, 2.88, 1.968};
+    for (int f = 0; f < 4; f++) {
+        struct manifest m;
+        int rc = manifest_load(test_data_path(files[f]), NULL, &m);
+        CHECK(rc == 0, "%s: %s", files[f], mslam_last_error());
+        if (rc) continue;
+        CHECK(m.layout == layouts[f], "%s: layout %s, expected %s", files[f], layout_name(m.layout),
+              layout_name(layouts[f]));
+        size_t speech = 0;
+        for (size_t i = 0; i < m.n; i++) {
+            const struct manifest_record *r = &m.records[i];
+            if (!r->audio) { /* the mslam fixture's text-only row */
+                CHECK(f == 0 && r->split == SPLIT_TRAIN && r->duration < 0, "%s: unexpected text-only row", files[f]);
+                continue;
+            }
+            CHECK(speech < 3, "%s: more than 3 utterances", files[f]);
+            if (speech >= 3) break;
+            CHECK(strcmp(r->lang, "fr") == 0, "%s row %zu: lang '%s'", files[f], i, r->lang);
+            CHECK(strcmp(r->text, texts[speech]) == 0, "%s row %zu: text '%s'", files[f], i, r->text);
+            CHECK(r->split == SPLIT_TEST, "%s row %zu: split '%s'", files[f], i, split_name(r->split));
+            /* CoVoST-2 has no durations: they come from Common Voice's folder (below) */
+            double want = layouts[f] == LAYOUT_COVOST2 ? -1.0 : seconds[speech];
+            CHECK(fabs(r->duration - want) < 1e-6, "%s row %zu: duration %g, expected %g", files[f], i, r->duration,
+                  want);
+            int has_translation = layouts[f] == LAYOUT_MSLAM || layouts[f] == LAYOUT_COVOST2;
+            CHECK(strcmp(r->translation, has_translation ? translations[speech] : "") == 0,
+                  "%s row %zu: translation '%s'", files[f], i, r->translation);
+            if (speech == 0)
+                CHECK(str_ends_with(r->audio, audio_suffix[f]), "%s: audio path %s, expected .../%s", files[f],
+                      r->audio, audio_suffix[f]);
+            speech++;
+        }
+        CHECK(speech == 3, "%s: %zu utterances, expected 3", files[f], speech);
+        manifest_free(&m);
+    }
+
+    /* CoVoST-2 with the audio folder of its Common Voice release: durations from there */
+    char *clips = str_dup(test_data_path("fixtures/corpus/common-voice/fr/clips"));
+    struct manifest_options covost = {.audio_dir = clips};
+    struct manifest m;
+    CHECK(manifest_load(test_data_path(files[2]), &covost, &m) == 0 && m.n == 3, "%s: %s", files[2],
+          mslam_last_error());
+    for (size_t i = 0; i < m.n && i < 3; i++)
+        CHECK(fabs(m.records[i].duration - seconds[i]) < 1e-6 && str_ends_with(m.records[i].audio, "fr/clips/common_voice_fr_101.mp3") == (i == 0),
+              "CoVoST-2 with Common Voice clips, row %zu: %s, %g s", i, m.records[i].audio, m.records[i].duration);
+    manifest_free(&m);
+    free(clips);
+
+    /* bad rows name the file, the line and the problem */
+    struct {
+        const char *content, *expect;
+    } bad[] = {
+        {"path\tlang\ttext\tduration\na.wav\tfr\tBonjour à tous.\tlong\n", ":2: duration 'long'"},
+        {"path\tlang\ttext\na.wav\tfr\n", ":2: 2 fields where the header has 3"},
+        {"path\tlang\ttext\tsplit\na.wav\tfr\tBonjour.\tvalid\n", ":2: split 'valid'"},
+        {"what\tever\n", "unknown layout"},
+        {"path\ttext\n", "unknown layout"},
+        {"path\tlang\n", "unknown layout"},
+    };
+    char *path = tmp_path("bad.tsv");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file_atomic(path, bad[i].content, strlen(bad[i].content));
+        CHECK(manifest_load(path, NULL, &m) != 0, "bad manifest %zu was accepted", i);
+        CHECK(error_mentions(path, bad[i].expect), "bad manifest %zu: '%s' should say '%s'", i, mslam_last_error(),
+              bad[i].expect);
+    }
+    free(path);
+}
+
+/* ---- a tiny corpus ---- */
+
+/* 20 English sentences and their Spanish, German and French translations, from word tables. */
+static const char *const en_verbs[] = {"opened", "saved", "deleted", "found"};
+static const char *const en_nouns[] = {"file", "folder", "printer", "document", "picture"};
+static const char *const es_verbs[] = {"abrir", "guardar", "eliminar", "encontrar"};
+static const char *const es_nouns[] = {"el archivo", "la carpeta", "la impresora", "el documento", "la imagen"};
+static const char *const de_verbs[] = {"geöffnet", "gespeichert", "gelöscht", "gefunden"};
+static const char *const de_nouns[] = {"Die Datei", "Der Ordner", "Der Drucker", "Das Dokument", "Das Bild"};
+static const char *const fr_verbs[] = {"d’ouvrir", "d’enregistrer", "de supprimer", "de trouver"};
+static const char *const fr_nouns[] = {"le fichier", "le dossier", "l’imprimante", "le document", "l’image"};
+
+/* Messages a cleaner must drop: formats, labels, menu items, untranslated. */
+static const char *const junk_ids[] = {"%s files were copied.", "_Open", "Name:", "Could not open {0}."};
+
+static void write_catalog(const char *locale_root, const char *lang, int big_endian) {
+    char *dir = str_printf("%s/%s/LC_MESSAGES", locale_root, lang);
+    CHECK(dir && mkdir_p(dir) == 0, "cannot create %s", dir);
+    const char *ids[24], *strs[24];
+    size_t lens[24];
+    char *owned[48];
+    int n = 0, n_owned = 0;
+    for (int v = 0; v < 4; v++)
+        for (int k = 0; k < 5; k++) {
+            char *id = str_printf("The %s could not be %s.", en_nouns[k], en_verbs[v]), *str;
+            if (strcmp(lang, "es") == 0) str = str_printf("No se pudo %s %s.", es_verbs[v], es_nouns[k]);
+            else if (strcmp(lang, "de") == 0) str = str_printf("%s konnte nicht %s werden.", de_nouns[k], de_verbs[v]);
+            else str = str_printf("Impossible %s %s.", fr_verbs[v], fr_nouns[k]);
+            owned[n_owned++] = id;
+            owned[n_owned++] = str;
+            ids[n] = id, lens[n] = strlen(id), strs[n] = str;
+            n++;
+        }
+    for (size_t j = 0; j < sizeof junk_ids / sizeof junk_ids[0]; j++, n++)
+        ids[n] = strs[n] = junk_ids[j], lens[n] = strlen(junk_ids[j]);
+    char *path = str_printf("%s/tiny.mo", dir);
+    write_mo(path, ids, lens, strs, n, big_endian);
+    for (int i = 0; i < n_owned; i++) free(owned[i]);
+    free(path);
+    free(dir);
+}
+
+static int files_equal(const char *a, const char *b) {
+    char *x, *y;
+    size_t nx, ny;
+    if (read_file(a, 64 << 20, &x, &nx)) return 0;
+    if (read_file(b, 64 << 20, &y, &ny)) {
+        free(x);
+        return 0;
+    }
+    int same = nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void tiny_options(struct corpus_options *o, const char *out, int jobs) {
+    CHECK(corpus_default_options(o) == 0, "default options: %s", mslam_last_error());
+    o->out_dir = out;
+    strlist_split(&o->langs, "es,de,fr");
+    o->utterances[SPLIT_TRAIN] = 3;
+    o->utterances[SPLIT_DEV] = 1;
+    o->utterances[SPLIT_TEST] = 1;
+    o->text_per_lang = 50;
+    o->jobs = jobs;
+    o->quiet = 1;
+    o->progress = 0;
+}
+
+/* Compares two corpus folders: manifests, text, options and every audio file. */
+static void check_identical(const char *a, const char *b, const struct manifest *m) {
+    static const char *const names[] = {"manifest.tsv", "text.tsv", "corpus.conf"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *x = path_join(a, names[i]), *y = path_join(b, names[i]);
+        CHECK(files_equal(x, y), "%s and %s differ", x, y);
+        free(x);
+        free(y);
+    }
+    size_t differing = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const char *rel = m->records[i].audio + strlen(a) + 1;
+        char *y = path_join(b, rel);
+        differing += !files_equal(m->records[i].audio, y);
+        free(y);
+    }
+    CHECK(differing == 0, "%zu of %zu audio files differ between %s and %s", differing, m->n, a, b);
+}
+
+static void check_tiny_corpus(const char *dir, struct manifest *m) {
+    char *manifest = path_join(dir, "manifest.tsv");
+    CHECK(manifest_load(manifest, NULL, m) == 0, "%s: %s", manifest, mslam_last_error());
+    CHECK(m->n == 15, "%zu utterances, expected 3 languages x 5", m->n);
+    size_t per_split[SPLIT_N] = {0};
+    for (size_t i = 0; i < m->n; i++) {
+        const struct manifest_record *r = &m->records[i];
+        per_split[r->split]++;
+        CHECK(r->audio != NULL, "row %zu has no audio", i);
+        if (!r->audio) continue;
+        struct audio a = {0};
+        long long frames;
+        int rate, channels;
+        CHECK(audio_probe(r->audio, &frames, &rate, &channels) == 0 && rate == 16000 && channels == 1,
+              "%s: %d Hz, %d channels (%s)", r->audio, rate, channels, mslam_last_error());
+        CHECK(audio_read(r->audio, &a) == 0, "%s does not decode: %s", r->audio, mslam_last_error());
+        double seconds = (double)a.n / 16000.0;
+        CHECK(a.n > 8000 && fabs(seconds - r->duration) < 0.0006, "%s: %zu samples = %.4f s, manifest says %.3f s",
+              r->audio, a.n, seconds, r->duration);
+        float peak = 0.0f;
+        for (size_t t = 0; t < a.n; t++) peak = fmaxf(peak, fabsf(a.samples[t]));
+        CHECK(peak > 0.01f && peak <= 1.0f, "%s: peak %g (silent or clipped)", r->audio, peak);
+        CHECK(r->translation[0] != '\0', "%s: a catalog sentence lost its English translation", r->audio);
+        audio_free(&a);
+    }
+    CHECK(per_split[SPLIT_TRAIN] == 9 && per_split[SPLIT_DEV] == 3 && per_split[SPLIT_TEST] == 3,
+          "split sizes %zu/%zu/%zu, expected 9/3/3", per_split[SPLIT_TRAIN], per_split[SPLIT_DEV],
+          per_split[SPLIT_TEST]);
+    /* no sentence (nor English source) and no voice in two splits */
+    for (size_t i = 0; i < m->n; i++)
+        for (size_t j = 0; j < m->n; j++) {
+            const struct manifest_record *x = &m->records[i], *y = &m->records[j];
+            if (x->split == y->split) continue;
+            CHECK(strcmp(x->text, y->text) != 0, "\"%s\" is in %s and %s", x->text, split_name(x->split),
+                  split_name(y->split));
+            CHECK(strcmp(x->translation, y->translation) != 0, "translation \"%s\" is in %s and %s", x->translation,
+                  split_name(x->split), split_name(y->split));
+            CHECK(strcmp(x->speaker, y->speaker) != 0, "voice %s speaks in %s and %s", x->speaker,
+                  split_name(x->split), split_name(y->split));
+        }
+    /* text.tsv: text-only rows in the same layout, none of them a sentence of another split */
+    char *text = path_join(dir, "text.tsv");
+    struct manifest t;
+    CHECK(manifest_load(text, NULL, &t) == 0 && t.n > 15, "%s: %zu rows (%s)", text, t.n, mslam_last_error());
+    for (size_t i = 0; i < t.n; i++) {
+        CHECK(t.records[i].audio == NULL, "text row %zu has audio", i);
+        for (size_t j = 0; j < m->n; j++)
+            CHECK(strcmp(t.records[i].text, m->records[j].text) != 0 || t.records[i].split == m->records[j].split,
+                  "text row \"%s\" is in %s, its utterance in %s", t.records[i].text, split_name(t.records[i].split),
+                  split_name(m->records[j].split));
+    }
+    manifest_free(&t);
+    free(text);
+    free(manifest);
+}
+
+static void test_tiny_corpus(void) {
+    char *locale = tmp_path("locale"), *fortunes = tmp_path("fortunes");
+    write_catalog(locale, "es", 0);
+    write_catalog(locale, "de", 1); /* a big-endian catalog */
+    write_catalog(locale, "fr", 0);
+
+    /* the sentence pool drops the junk and keeps the 20 pairs */
+    struct sentence_pool pool;
+    pool_init(&pool, lang_find("es"));
+    CHECK(pool_add_catalogs(&pool, locale) == 0 && pool.n == 20, "es pool: %zu sentences, expected 20 (%s)", pool.n,
+          mslam_last_error());
+    CHECK(pool.stats.rejected[TEXT_FORMAT] == 2 && pool.stats.rejected[TEXT_SHORT] == 2,
+          "es pool: %ld format and %ld short rejections, expected 2 and 2", pool.stats.rejected[TEXT_FORMAT],
+          pool.stats.rejected[TEXT_SHORT]);
+    pool_free(&pool);
+
+    char *one = tmp_path("one"), *two = tmp_path("two");
+    struct corpus_options o;
+    tiny_options(&o, one, 1);
+    o.locale_dir = locale;
+    o.fortune_dir = fortunes;
+    CHECK(corpus_build(&o) == 0, "tiny corpus build: %s", mslam_last_error());
+    corpus_options_free(&o);
+    tiny_options(&o, two, 2);
+    o.locale_dir = locale;
+    o.fortune_dir = fortunes;
+    CHECK(corpus_build(&o) == 0, "tiny corpus build with 2 jobs: %s", mslam_last_error());
+
+    struct manifest m = {0};
+    check_tiny_corpus(one, &m);
+    check_identical(one, two, &m);
+
+    /* resume: a lost audio file and a lost manifest are made again, identically */
+    char *lost = path_join(two, "audio/de/de_train_00001.flac"), *part = path_join(two, ".parts/de.tsv"),
+         *merged = path_join(two, "manifest.tsv");
+    CHECK(unlink(lost) == 0 && unlink(part) == 0 && unlink(merged) == 0, "cannot remove files of %s", two);
+    CHECK(corpus_build(&o) == 0, "resumed build: %s", mslam_last_error());
+    check_identical(one, two, &m);
+    free(lost);
+    free(part);
+    free(merged);
+
+    /* statistics */
+    char *stats = NULL;
+    size_t stats_size = 0;
+    FILE *f = open_memstream(&stats, &stats_size);
+    char *manifest = path_join(one, "manifest.tsv");
+    CHECK(corpus_print_stats(manifest, NULL, f) == 0, "stats: %s", mslam_last_error());
+    fclose(f);
+    const char *total_row = stats ? strstr(stats, "\nall    all ") : NULL;
+    size_t total = 0;
+    CHECK(stats && strstr(stats, "\nde     train ") && strstr(stats, "\nfr     test ") && total_row &&
+              sscanf(total_row + strlen("\nall    all "), "%zu", &total) == 1 && total == 15,
+          "stats lack a row per language and split, or the total of 15:\n%s", stats);
+    free(stats);
+    free(manifest);
+
+    /* a build with other options into the same folder is refused */
+    o.seed = 2;
+    CHECK(corpus_build(&o) != 0 && error_mentions("other options", NULL), "a changed seed was accepted: '%s'",
+          mslam_last_error());
+    corpus_options_free(&o);
+
+    /* bad inputs */
+    tiny_options(&o, two, 1);
+    strlist_free(&o.langs);
+    strlist_split(&o.langs, "es,xx");
+    CHECK(corpus_build(&o) != 0 && error_mentions("unknown language 'xx'", NULL), "unknown language: '%s'",
+          mslam_last_error());
+    corpus_options_free(&o);
+
+    char *file = tmp_path("a-file"), *under_file = tmp_path("a-file/corpus");
+    write_file_atomic(file, "x", 1);
+    tiny_options(&o, under_file, 1);
+    o.locale_dir = locale;
+    o.fortune_dir = fortunes;
+    CHECK(corpus_build(&o) != 0 && error_mentions("cannot create folder", "a-file"), "unwritable output: '%s'",
+          mslam_last_error());
+    corpus_options_free(&o);
+
+    char *empty = tmp_path("no-catalogs"), *three = tmp_path("three");
+    tiny_options(&o, three, 1);
+    o.locale_dir = empty;
+    o.fortune_dir = fortunes;
+    CHECK(corpus_build(&o) != 0 && error_mentions("no usable sentences", empty), "no catalogs: '%s'",
+          mslam_last_error());
+    corpus_options_free(&o);
+
+    tiny_options(&o, three, 1);
+    strlist_free(&o.voices[SPLIT_TEST]);
+    strlist_split(&o.voices[SPLIT_TEST], "m1");
+    CHECK(corpus_build(&o) != 0 && error_mentions("'m1' is in both", NULL), "shared voice: '%s'", mslam_last_error());
+    strlist_free(&o.voices[SPLIT_TEST]);
+    strlist_split(&o.voices[SPLIT_TEST], "m99");
+    o.locale_dir = locale;
+    CHECK(corpus_build(&o) != 0 && error_mentions("no voice variant 'm99'", NULL), "unknown voice: '%s'",
+          mslam_last_error());
+    corpus_options_free(&o);
+
+    char *missing = tmp_path("locale/es/LC_MESSAGES/missing.mo");
+    pool_init(&pool, lang_find("es"));
+    CHECK(pool_add_catalog(&pool, missing) != 0 && error_mentions(missing, "No such file"), "missing catalog: '%s'",
+          mslam_last_error());
+    pool_free(&pool);
+
+    manifest_free(&m);
+    free(missing);
+    free(empty);
+    free(three);
+    free(file);
+    free(under_file);
+    free(one);
+    free(two);
+    free(locale);
+    free(fortunes);
+}
+
+/* libespeak-ng 1.51 loses some memory each time a voice is loaded; LeakSanitizer (ASan builds)
+ * reads this hook, and the test's own leaks are still reported. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libespeak-ng.so\n"; }
+
+/* Errors are expected here; the test reads them with mslam_last_error. */
+static void quiet_log(enum mslam_log_level level, const char *message, void *user_data) {
+    (void)level, (void)message, (void)user_data;
+}
+
+int main(void) {
+    mslam_log_set(quiet_log, NULL);
+    if (!mkdtemp(tmp_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_mo_reader();
+    test_text_clean();
+    test_manifest_layouts();
+    test_tiny_corpus();
+    nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return test_result("corpus");
+}

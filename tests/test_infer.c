@@ -1,0 +1,295 @@
+/* Public inference API (mslam.h) on a tiny random model with every head: transcription (greedy
+ * and beam) equals the internal searches on the model's CTC log-probs, the incremental decoder
+ * equals the offline call and segments correctly, translation equals the internal decoder search,
+ * language identification (restricted or not), results after save + load, and clear errors. */
+#include "decoder.h"
+#include "heads.h"
+#include "model.h"
+#include "search.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *vocab[] = {"<blank>", "<s>", "</s>", "<unk>", " ", "a", "b", "c", "d", "é"};
+static const char *langs[] = {"en", "fr", "de"};
+
+static mslam_model *tiny_model(int ctc, int lid, int n_dec) {
+    struct mslam_model_config cfg = {
+        .n_mels = 80, .d_model = 8, .n_heads = 2, .d_ff = 12, .conv_kernel = 3, .sub_channels = 2,
+        .n_speech_layers = 1, .n_shared_layers = 1, .vocab_size = 10, .n_langs = 3, .causal_conv = 1,
+        .ctc_head = ctc, .lid_head = lid, .n_decoder_layers = n_dec};
+    mslam_model *m = mslam_model_new(&cfg, vocab, langs);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (!m) return NULL;
+    test_randomise_model(m, 61, 0.5f);
+    /* sharper heads than random ones: a varied transcript, a translation of a few characters */
+    for (int i = 0; ctc && i < 10 * 8; i++) m->p.ctc_w[i] *= 3.0f;
+    for (int i = 0; n_dec && i < 10 * 8; i++) m->p.dec_out_w[i] *= 3.0f;
+    if (n_dec) m->p.dec_out_b[m->eos_id] -= 2.0f;
+    return m;
+}
+
+static float *test_audio(size_t n) {
+    float *pcm = malloc(n * sizeof(float));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 62);
+    double phase = 0;
+    for (size_t i = 0; i < n; i++) {
+        double f0 = 140 + 50 * sin(2 * M_PI * 1.3 * i / 16000.0);
+        phase += 2 * M_PI * f0 / 16000.0;
+        double s = 0;
+        for (int h = 1; h <= 6; h++) s += sin(h * phase) / h;
+        pcm[i] = (float)((0.3 * s + 0.05 * mslam_rng_normal(&rng)) * (0.5 + 0.5 * sin(2 * M_PI * 2.0 * i / 16000.0)));
+    }
+    return pcm;
+}
+
+/* Token ids, texts and frames of r agree with the search's tokens (reserved ones dropped). */
+static void check_result(const mslam_model *m, const mslam_result *r, const search_token *tokens, int n,
+                         int ctc, const char *what) {
+    int k = 0, ok = 1;
+    char text[1024] = "";
+    for (int i = 0; i < n; i++) {
+        if (m->vocab[tokens[i].id][0] == '<') continue;
+        ok &= k < mslam_result_n_tokens(r) && mslam_result_token_id(r, k) == tokens[i].id &&
+              mslam_result_token_frame(r, k) == (ctc ? tokens[i].frame : -1) &&
+              fabsf(mslam_result_token_prob(r, k) - expf(tokens[i].logp)) < 1e-6f &&
+              !strcmp(mslam_result_token_text(r, k), m->vocab[tokens[i].id]);
+        strncat(text, m->vocab[tokens[i].id], sizeof text - strlen(text) - 1);
+        k++;
+    }
+    CHECK(ok && k == mslam_result_n_tokens(r), "%s: result tokens differ from the search's", what);
+    CHECK(!strcmp(text, mslam_result_text(r)), "%s: text \"%s\", want \"%s\"", what, mslam_result_text(r), text);
+    float c = mslam_result_confidence(r);
+    CHECK(k == 0 ? c == 0.0f : c > 0.0f && c <= 1.0f, "%s: confidence %g", what, c);
+}
+
+static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
+    int T = 0;
+    float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
+    const int V = m->cfg.vocab_size;
+    float *lp = malloc((size_t)T * V * sizeof(float));
+    CHECK(frames && mslam_ctc_log_probs(m, frames, T, lp) == 0, "log-probs: %s", mslam_last_error());
+    search_token *g = malloc((size_t)T * sizeof *g);
+    int prev = CTC_BLANK, ng = ctc_greedy(lp, T, V, 0, &prev, g);
+
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.beam_size = 1;
+    mslam_result *r = mslam_transcribe(m, pcm, n, &p);
+    CHECK(r != NULL, "transcribe: %s", mslam_last_error());
+    printf("transcribe greedy (%d frames): \"%s\", %d characters, confidence %.3f\n", T, mslam_result_text(r),
+           mslam_result_n_tokens(r), mslam_result_confidence(r));
+    CHECK(ng >= 3, "the test model should say something (%d tokens)", ng);
+    check_result(m, r, g, ng, 1, "transcribe greedy");
+    CHECK(mslam_result_start_frame(r) == 0 && mslam_result_end_frame(r) == T, "frames [%d, %d) of %d",
+          mslam_result_start_frame(r), mslam_result_end_frame(r), T);
+
+    /* the incremental decoder, fed in uneven pieces, ends with the same text */
+    mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, &p);
+    for (int t = 0; t < T; t += 7) {
+        CHECK(mslam_ctc_decoder_push_frames(dec, frames + (size_t)t * m->cfg.d_model, t + 7 <= T ? 7 : T - t) == 0,
+              "push: %s", mslam_last_error());
+        mslam_result *part = mslam_ctc_decoder_partial(dec);
+        CHECK(part && mslam_result_end_frame(part) == (t + 7 <= T ? t + 7 : T), "partial end frame");
+        mslam_result_free(part);
+    }
+    mslam_result *fin = mslam_ctc_decoder_finish(dec);
+    CHECK(fin && !strcmp(mslam_result_text(fin), mslam_result_text(r)), "incremental greedy \"%s\" vs \"%s\"",
+          mslam_result_text(fin), mslam_result_text(r));
+    mslam_result_free(fin);
+    mslam_result_free(r);
+
+    /* beam: the internal prefix beam search on the same log-probs */
+    p.beam_size = 4;
+    r = mslam_transcribe(m, pcm, n, &p);
+    ctc_beam s;
+    search_result best;
+    CHECK(ctc_beam_init(&s, 4, V, p.token_min_logp) == 0 && ctc_beam_step(&s, lp, T, 0) == 0 &&
+              ctc_beam_best(&s, &best) == 0, "beam");
+    CHECK(r != NULL, "transcribe beam: %s", mslam_last_error());
+    printf("transcribe beam 4: \"%s\", confidence %.3f\n", mslam_result_text(r), mslam_result_confidence(r));
+    check_result(m, r, best.tokens, best.n, 1, "transcribe beam");
+    search_result_free(&best);
+    ctc_beam_free(&s);
+
+    /* segments: finishing at half time splits the frames, not the numbering */
+    mslam_ctc_decoder_free(dec);
+    dec = mslam_ctc_decoder_new(m, &p);
+    int half = T / 2;
+    mslam_ctc_decoder_push_frames(dec, frames, half);
+    mslam_result *r1 = mslam_ctc_decoder_finish(dec);
+    mslam_ctc_decoder_push_frames(dec, frames + (size_t)half * m->cfg.d_model, T - half);
+    mslam_result *r2 = mslam_ctc_decoder_finish(dec);
+    CHECK(r1 && r2 && mslam_result_start_frame(r1) == 0 && mslam_result_end_frame(r1) == half &&
+              mslam_result_start_frame(r2) == half && mslam_result_end_frame(r2) == T,
+          "segments [%d, %d) and [%d, %d)", mslam_result_start_frame(r1), mslam_result_end_frame(r1),
+          mslam_result_start_frame(r2), mslam_result_end_frame(r2));
+    for (int i = 0; r1 && i < mslam_result_n_tokens(r1); i++)
+        CHECK(mslam_result_token_frame(r1, i) < half, "segment 1 token at frame %d", mslam_result_token_frame(r1, i));
+    for (int i = 0; r2 && i < mslam_result_n_tokens(r2); i++)
+        CHECK(mslam_result_token_frame(r2, i) >= half, "segment 2 token at frame %d", mslam_result_token_frame(r2, i));
+    CHECK(mslam_ctc_decoder_n_frames(dec) == T, "frames fed: %d", mslam_ctc_decoder_n_frames(dec));
+    mslam_result_free(r1);
+    mslam_result_free(r2);
+    mslam_result_free(r);
+
+    /* endpointing signals on hand-made log-probs: "a" for 3 frames, then 5 blank frames */
+    float hand[8 * 10];
+    for (int t = 0; t < 8; t++)
+        for (int c = 0; c < V; c++) hand[t * V + c] = logf(c == (t < 3 ? 5 : 0) ? 0.73f : 0.03f);
+    mslam_ctc_decoder_reset(dec);
+    CHECK(mslam_ctc_decoder_n_frames(dec) == 0 && mslam_ctc_decoder_blank_prob(dec) == 1.0f, "reset");
+    mslam_ctc_decoder_push_log_probs(dec, hand, 8);
+    CHECK(mslam_ctc_decoder_trailing_blanks(dec) == 5, "trailing blanks %d, want 5",
+          mslam_ctc_decoder_trailing_blanks(dec));
+    CHECK(fabsf(mslam_ctc_decoder_blank_prob(dec) - 0.73f) < 1e-5f, "blank prob %g", mslam_ctc_decoder_blank_prob(dec));
+    r = mslam_ctc_decoder_partial(dec);
+    CHECK(r && !strcmp(mslam_result_text(r), "a") && mslam_result_token_frame(r, 0) == 0, "hand-made partial \"%s\"",
+          mslam_result_text(r));
+    mslam_result_free(r);
+    mslam_ctc_decoder_free(dec);
+
+    free(g);
+    free(lp);
+    free(frames);
+}
+
+static void test_translate(mslam_model *m, const float *pcm, size_t n) {
+    int T = 0;
+    float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
+    unsigned char banned[10];
+    for (int i = 0; i < 10; i++) banned[i] = vocab[i][0] == '<' && i != m->eos_id;
+    for (int beam = 1; beam <= 4; beam += 3) {
+        struct mslam_decode_params p = mslam_decode_default_params();
+        p.beam_size = beam;
+        p.max_len = 12;
+        mslam_result *r = mslam_translate(m, pcm, n, &p);
+        CHECK(r != NULL, "translate: %s", mslam_last_error());
+        printf("translate beam %d: \"%s\", %d characters, confidence %.3f\n", beam, mslam_result_text(r),
+               mslam_result_n_tokens(r), mslam_result_confidence(r));
+        decoder_cache cache = {0};
+        search_result best;
+        decoder_search_params sp = {.beam_size = beam, .max_len = 12, .length_penalty = p.length_penalty,
+                                    .banned = banned};
+        CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, frames, T, &sp, &best) == 0, "search");
+        CHECK(best.n > 0, "the test model should say something");
+        check_result(m, r, best.tokens, best.n, 0, "translate");
+        mslam_result *rf = mslam_translate_frames(m, frames, T, &p);
+        CHECK(rf && !strcmp(mslam_result_text(rf), mslam_result_text(r)), "translate_frames differs");
+        mslam_result_free(rf);
+        search_result_free(&best);
+        decoder_cache_free(&cache);
+        mslam_result_free(r);
+    }
+    mslam_result *r = mslam_translate_frames(m, frames, 0, NULL);
+    CHECK(r && !strcmp(mslam_result_text(r), ""), "no frames, no text");
+    mslam_result_free(r);
+    free(frames);
+}
+
+static void test_identify(mslam_model *m, const float *pcm, size_t n) {
+    float probs[3];
+    int best = mslam_identify_language(m, pcm, n, NULL, probs);
+    CHECK(best >= 0 && best < 3, "identify: %s", mslam_last_error());
+    double sum = probs[0] + probs[1] + probs[2];
+    printf("identify: %s (%.3f %.3f %.3f)\n", mslam_model_lang(m, best), probs[0], probs[1], probs[2]);
+    CHECK(fabs(sum - 1) < 1e-6 && probs[best] >= probs[0] && probs[best] >= probs[1] && probs[best] >= probs[2],
+          "probabilities sum to %g", sum);
+    float all[3] = {probs[0], probs[1], probs[2]};
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.languages = " fr,de ";
+    best = mslam_identify_language(m, pcm, n, &p, probs);
+    CHECK(best == (all[1] >= all[2] ? 1 : 2) && probs[0] == 0.0f && fabs(probs[1] + probs[2] - 1) < 1e-6,
+          "restricted to fr,de: %d (%g %g %g)", best, probs[0], probs[1], probs[2]);
+    CHECK(fabsf(probs[1] / probs[2] - all[1] / all[2]) < 1e-4f * all[1] / all[2], "restriction renormalises");
+    p.languages = "fr,xx";
+    CHECK(mslam_identify_language(m, pcm, n, &p, probs) < 0 && strstr(mslam_last_error(), "language 'xx' is not in"),
+          "unknown language: %s", mslam_last_error());
+    p.languages = ",";
+    CHECK(mslam_identify_language(m, pcm, n, &p, probs) < 0, "a list naming no language must fail");
+    CHECK(mslam_identify_language(m, pcm, 1000, NULL, probs) < 0 && strstr(mslam_last_error(), "no frames"),
+          "too short: %s", mslam_last_error());
+}
+
+static void test_errors(const float *pcm, size_t n) {
+    mslam_model *m = tiny_model(0, 0, 0);
+    float probs[3];
+    CHECK(mslam_transcribe(m, pcm, n, NULL) == NULL && strstr(mslam_last_error(), "no CTC head"), "no CTC: %s",
+          mslam_last_error());
+    CHECK(mslam_translate(m, pcm, n, NULL) == NULL && strstr(mslam_last_error(), "no decoder"), "no decoder: %s",
+          mslam_last_error());
+    CHECK(mslam_identify_language(m, pcm, n, NULL, probs) < 0 && strstr(mslam_last_error(), "no LID head"),
+          "no LID: %s", mslam_last_error());
+    CHECK(mslam_ctc_decoder_new(m, NULL) == NULL && strstr(mslam_last_error(), "no CTC head"), "decoder without CTC");
+    mslam_model_free(m);
+    CHECK(mslam_transcribe(NULL, pcm, n, NULL) == NULL && strstr(mslam_last_error(), "model is NULL"), "NULL model");
+    m = tiny_model(1, 1, 1);
+    CHECK(mslam_transcribe(m, NULL, n, NULL) == NULL, "NULL pcm must fail");
+    CHECK(mslam_translate_frames(m, NULL, 5, NULL) == NULL && strstr(mslam_last_error(), "frames is NULL"),
+          "NULL frames: %s", mslam_last_error());
+    CHECK(mslam_identify_language(m, pcm, n, NULL, NULL) < 0 && strstr(mslam_last_error(), "probs is NULL"),
+          "NULL probs: %s", mslam_last_error());
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.beam_size = 0;
+    CHECK(mslam_ctc_decoder_new(m, &p) == NULL && strstr(mslam_last_error(), "beam_size"), "beam 0: %s",
+          mslam_last_error());
+    CHECK(mslam_translate(m, pcm, n, &p) == NULL && strstr(mslam_last_error(), "beam size"), "beam 0: %s",
+          mslam_last_error());
+    CHECK(mslam_ctc_decoder_push_frames(NULL, pcm, 1) < 0, "NULL decoder");
+    /* getters of a NULL result and out of range */
+    CHECK(!strcmp(mslam_result_text(NULL), "") && mslam_result_n_tokens(NULL) == 0 &&
+              mslam_result_token_text(NULL, 0) == NULL && mslam_result_token_id(NULL, 0) == -1,
+          "NULL result getters");
+    mslam_result *r = mslam_transcribe(m, pcm, 100, NULL);
+    CHECK(r && mslam_result_n_tokens(r) == 0 && mslam_result_token_text(r, 0) == NULL &&
+              mslam_result_confidence(r) == 0.0f, "audio shorter than a frame: empty result");
+    mslam_result_free(r);
+    mslam_result_free(NULL);
+    mslam_ctc_decoder_free(NULL);
+    mslam_model_free(m);
+}
+
+static void test_save_load(mslam_model *m, const float *pcm, size_t n) {
+    char path[] = "/tmp/mslam_test_infer_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "temporary file");
+    if (fd < 0) return;
+    close(fd);
+    CHECK(mslam_model_save(m, path) == 0, "save: %s", mslam_last_error());
+    mslam_model *back = mslam_model_load(path, mslam_model_default_params());
+    CHECK(back != NULL, "load: %s", mslam_last_error());
+    if (back) {
+        CHECK(back->bos_id == m->bos_id && back->eos_id == m->eos_id, "sentence marks after load");
+        mslam_result *a = mslam_transcribe(m, pcm, n, NULL), *b = mslam_transcribe(back, pcm, n, NULL);
+        CHECK(a && b && !strcmp(mslam_result_text(a), mslam_result_text(b)), "transcription after save + load");
+        mslam_result_free(a);
+        mslam_result_free(b);
+        a = mslam_translate(m, pcm, n, NULL);
+        b = mslam_translate(back, pcm, n, NULL);
+        CHECK(a && b && !strcmp(mslam_result_text(a), mslam_result_text(b)), "translation after save + load");
+        mslam_result_free(a);
+        mslam_result_free(b);
+        mslam_model_free(back);
+    }
+    unlink(path);
+}
+
+int main(void) {
+    const size_t n = 16000;
+    float *pcm = test_audio(n);
+    mslam_model *m = tiny_model(1, 1, 2);
+    if (m) {
+        m->n_threads = 2;
+        test_transcribe(m, pcm, n);
+        test_translate(m, pcm, n);
+        test_identify(m, pcm, n);
+        test_save_load(m, pcm, n);
+        mslam_model_free(m);
+    }
+    test_errors(pcm, n);
+    free(pcm);
+    return test_result("infer");
+}

@@ -1,0 +1,334 @@
+/* Searches: CTC greedy on hand-made log-probs; CTC prefix beam search against brute-force
+ * enumeration of every label sequence (best sequence and its probability), fed whole or frame by
+ * frame, and over a long stream (trie compaction); decoder beam search: beam 1 equals a greedy
+ * argmax loop over the teacher-forced decoder, a wide beam equals exhaustive enumeration. */
+#include "heads.h"
+#include "model.h"
+#include "search.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- CTC greedy ---- */
+
+static void test_ctc_greedy(void) {
+    enum { T = 8, V = 4 };
+    /* most likely label per frame: a a - a b b - c  (a=1, b=2, c=3, - blank) */
+    const int path[T] = {1, 1, 0, 1, 2, 2, 0, 3};
+    float lp[T * V];
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < V; c++) lp[t * V + c] = logf(c == path[t] ? 0.7f : 0.1f);
+    search_token out[T];
+    int prev = CTC_BLANK;
+    int n = ctc_greedy(lp, T, V, 100, &prev, out);
+    const int want_id[4] = {1, 1, 2, 3}, want_frame[4] = {100, 103, 104, 107};
+    CHECK(n == 4, "greedy emits %d tokens, want 4 (a a b c)", n);
+    for (int i = 0; i < n && i < 4; i++) {
+        CHECK(out[i].id == want_id[i] && out[i].frame == want_frame[i], "token %d: id %d frame %d", i, out[i].id,
+              out[i].frame);
+        CHECK(fabsf(out[i].logp - logf(0.7f)) < 1e-6f, "token %d log-prob %g", i, out[i].logp);
+    }
+    /* fed in pieces that split the repeat "a a": the carried label collapses it */
+    prev = CTC_BLANK;
+    int m = ctc_greedy(lp, 1, V, 100, &prev, out);
+    m += ctc_greedy(lp + V, 4, V, 101, &prev, out + m);
+    m += ctc_greedy(lp + 5 * V, 3, V, 105, &prev, out + m);
+    CHECK(m == 4 && out[1].frame == 103 && out[3].id == 3, "greedy in pieces: %d tokens", m);
+}
+
+/* ---- CTC prefix beam search vs brute force ---- */
+
+/* log p(labels | log_probs): every alignment summed (ops.h ctc_loss, double precision inside). */
+static double seq_logp(const float *lp, int T, int V, const int *labels, int L) {
+    double scratch[2 * 8 * 17];
+    return -ctc_loss(NULL, lp, T, V, labels, L, CTC_BLANK, 1.0f, scratch);
+}
+
+static void random_log_probs(float *lp, int T, int V, float sharpness, mslam_rng *rng) {
+    float *logits = malloc((size_t)T * V * sizeof(float));
+    for (int i = 0; i < T * V; i++) logits[i] = sharpness * mslam_rng_normal(rng);
+    log_softmax_forward(lp, logits, T, V);
+    free(logits);
+}
+
+static void test_prefix_beam_exact(void) {
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 41);
+    double worst_logp = 0, worst_total = 0;
+    int mismatches = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        const int T = 3 + trial % 3, V = 3 + trial % 2; /* up to 5 frames, 2 or 3 labels */
+        float lp[5 * 4];
+        random_log_probs(lp, T, V, 1.5f, &rng);
+        /* brute force: every sequence of up to T labels */
+        int labels[8], best[8], best_len = 0, n_seq = 0;
+        double best_logp = -INFINITY, total = -INFINITY;
+        for (int L = 0; L <= T; L++) {
+            int count = 1;
+            for (int i = 0; i < L; i++) count *= V - 1;
+            for (int code = 0; code < count; code++) {
+                for (int i = 0, x = code; i < L; i++, x /= V - 1) labels[i] = 1 + x % (V - 1);
+                double l = seq_logp(lp, T, V, labels, L);
+                total = log_add(total, l);
+                n_seq++;
+                if (l > best_logp) {
+                    best_logp = l;
+                    best_len = L;
+                    memcpy(best, labels, sizeof labels);
+                }
+            }
+        }
+        /* (float log-probs: each frame sums to 1 within rounding) */
+        CHECK(fabs(total) < 1e-5, "the sequences' probabilities sum to %.9f", exp(total));
+        /* a beam as wide as the number of sequences is exact */
+        ctc_beam s;
+        CHECK(ctc_beam_init(&s, n_seq, V, -INFINITY) == 0, "beam: %s", mslam_last_error());
+        for (int feed = 0; feed < 2; feed++) {
+            ctc_beam_reset(&s);
+            if (feed == 0) ctc_beam_step(&s, lp, T, 0);
+            else
+                for (int t = 0; t < T; t++) ctc_beam_step(&s, lp + t * V, 1, t);
+            search_result r;
+            CHECK(ctc_beam_best(&s, &r) == 0, "best");
+            int same = r.n == best_len;
+            for (int i = 0; same && i < r.n; i++) same = r.tokens[i].id == best[i];
+            mismatches += !same;
+            worst_logp = fmax(worst_logp, fabs(r.logp - best_logp));
+            /* every prefix alive: their probabilities add up to one */
+            double beam_total = -INFINITY;
+            for (int b = 0; b < s.n_beams; b++) beam_total = log_add(beam_total, log_add(s.pb[b], s.pnb[b]));
+            worst_total = fmax(worst_total, fabs(beam_total));
+            for (int i = 1; i < r.n; i++)
+                CHECK(r.tokens[i].frame > r.tokens[i - 1].frame, "token frames must increase");
+            search_result_free(&r);
+        }
+        ctc_beam_free(&s);
+    }
+    printf("prefix beam search vs brute force (20 cases, T <= 5): %d mismatches, max |log p| err %.2e, "
+           "total probability err %.2e\n", mismatches, worst_logp, worst_total);
+    CHECK(mismatches == 0, "prefix beam search missed the best sequence %d times", mismatches);
+    CHECK(worst_logp < 1e-5 && worst_total < 1e-6, "log-probabilities disagree: %.2e, %.2e", worst_logp, worst_total);
+}
+
+/* A long stream with a narrow beam: the trie is compacted many times; chunked feeding equals
+ * feeding all at once, the result's probability is at most the true one, and a sharp model's
+ * beam result equals greedy. */
+static void test_prefix_beam_stream(void) {
+    enum { T = 3000, V = 6 };
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 43);
+    float *lp = malloc((size_t)T * V * sizeof(float));
+    random_log_probs(lp, T, V, 2.5f, &rng);
+    ctc_beam whole, chunked;
+    CHECK(ctc_beam_init(&whole, 4, V, -INFINITY) == 0 && ctc_beam_init(&chunked, 4, V, -INFINITY) == 0, "init");
+    ctc_beam_step(&whole, lp, T, 0);
+    for (int t = 0; t < T; t += 37) ctc_beam_step(&chunked, lp + (size_t)t * V, t + 37 <= T ? 37 : T - t, t);
+    search_result a, b;
+    ctc_beam_best(&whole, &a);
+    ctc_beam_best(&chunked, &b);
+    int same = a.n == b.n && a.logp == b.logp;
+    for (int i = 0; same && i < a.n; i++) same = a.tokens[i].id == b.tokens[i].id && a.tokens[i].frame == b.tokens[i].frame;
+    CHECK(same, "chunked feeding changes the result (%d vs %d tokens)", a.n, b.n);
+    printf("prefix beam over %d frames: %d tokens, trie %d nodes, capacity %d\n", T, a.n, whole.n_nodes,
+           whole.node_cap);
+    /* up to beam new nodes per frame: without dropping dead prefixes it would pass 2T */
+    CHECK(whole.node_cap < 2 * T, "the trie holds %d nodes after %d frames", whole.node_cap, T);
+    search_result_free(&a);
+    search_result_free(&b);
+    ctc_beam_free(&whole);
+    ctc_beam_free(&chunked);
+
+    /* sharp distributions: beam 3 finds the greedy transcript */
+    enum { T2 = 40 };
+    float sharp[T2 * V];
+    random_log_probs(sharp, T2, V, 12.0f, &rng);
+    search_token g[T2];
+    int prev = CTC_BLANK, n = ctc_greedy(sharp, T2, V, 0, &prev, g);
+    ctc_beam s;
+    ctc_beam_init(&s, 3, V, -12.0f);
+    ctc_beam_step(&s, sharp, T2, 0);
+    ctc_beam_best(&s, &a);
+    same = a.n == n;
+    for (int i = 0; same && i < n; i++) same = a.tokens[i].id == g[i].id;
+    CHECK(same, "a sharp model: beam (%d tokens) differs from greedy (%d)", a.n, n);
+    int labels[T2];
+    for (int i = 0; i < a.n; i++) labels[i] = a.tokens[i].id;
+    double scratch[2 * T2 * (2 * T2 + 1)];
+    double exact = -ctc_loss(NULL, sharp, T2, V, labels, a.n, CTC_BLANK, 1.0f, scratch);
+    /* the beam sums the alignments through the prefixes it kept: a lower bound */
+    CHECK(a.logp <= exact + 1e-9 && a.logp > exact - 0.1, "beam log p %.6f vs exact %.6f", a.logp, exact);
+    search_result_free(&a);
+    ctc_beam_free(&s);
+    free(lp);
+}
+
+/* ---- decoder beam search ---- */
+
+static const char *vocab[] = {"<blank>", "<s>", "</s>", "a", "b", "c", "d"};
+static const char *langs[] = {"en"};
+
+static mslam_model *tiny_decoder(uint64_t seed) {
+    struct mslam_model_config cfg = {
+        .n_mels = 80, .d_model = 8, .n_heads = 2, .d_ff = 12, .conv_kernel = 3, .sub_channels = 1,
+        .vocab_size = 7, .n_langs = 1, .causal_conv = 1, .n_decoder_layers = 2};
+    mslam_model *m = mslam_model_new(&cfg, vocab, langs);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (m) {
+        test_randomise_model(m, seed, 0.6f);
+        /* a random model puts much of its mass on the tokens the search bans and ends at once:
+         * take it off those, and make the empty sentence compete with longer ones */
+        m->p.dec_out_b[0] -= 10.0f;
+        m->p.dec_out_b[m->bos_id] -= 10.0f;
+        m->p.dec_out_b[m->eos_id] -= 6.0f;
+    }
+    return m;
+}
+
+/* Teacher-forced log p(seq + </s>) of n_seq sequences (n_seq, L) with lengths lens. */
+static void score_sequences(mslam_model *m, decoder_pass *p, const float *enc, int Tn, const int *seqs,
+                            const int *lens, int n_seq, int L, double *logp) {
+    const int d = m->cfg.d_model, V = m->cfg.vocab_size;
+    float *encs = malloc((size_t)n_seq * Tn * d * sizeof(float));
+    int *elens = malloc((size_t)n_seq * sizeof(int));
+    for (int b = 0; b < n_seq; b++) {
+        memcpy(encs + (size_t)b * Tn * d, enc, (size_t)Tn * d * sizeof(float));
+        elens[b] = Tn;
+    }
+    CHECK(decoder_forward(p, &m->cfg, &m->p, m->bos_id, m->eos_id, encs, elens, n_seq, Tn, seqs, lens, L) == 0,
+          "forward: %s", mslam_last_error());
+    float *row = malloc((size_t)V * sizeof(float));
+    for (int b = 0; b < n_seq; b++) {
+        logp[b] = 0;
+        for (int t = 0; t <= lens[b]; t++) {
+            log_softmax_forward(row, p->logits + ((size_t)b * (L + 1) + t) * V, 1, V);
+            logp[b] += row[t < lens[b] ? seqs[b * L + t] : m->eos_id];
+        }
+    }
+    free(row);
+    free(encs);
+    free(elens);
+}
+
+static void test_decoder_greedy(mslam_model *m, const float *enc, int Tn, const unsigned char *banned) {
+    const int V = m->cfg.vocab_size, max_len = 12;
+    decoder_pass p = {0};
+    decoder_cache cache = {0};
+    /* argmax loop, each step a full teacher-forced forward of the prefix */
+    int seq[16], n = 0;
+    float *row = malloc((size_t)V * sizeof(float));
+    for (;;) {
+        int lens[1] = {n}, elens[1] = {Tn};
+        CHECK(decoder_forward(&p, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, elens, 1, Tn, seq, lens, n) == 0, "fwd");
+        log_softmax_forward(row, p.logits + (size_t)n * V, 1, V);
+        int best = m->eos_id;
+        for (int c = 0; c < V && n < max_len; c++)
+            if (!banned[c] && row[c] > row[best]) best = c;
+        if (best == m->eos_id) break;
+        seq[n++] = best;
+    }
+    decoder_search_params sp = {.beam_size = 1, .max_len = max_len, .length_penalty = 0.7f, .banned = banned};
+    search_result r;
+    CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) == 0, "search: %s",
+          mslam_last_error());
+    int same = r.n == n;
+    for (int i = 0; same && i < n; i++) same = r.tokens[i].id == seq[i];
+    printf("decoder beam 1: %d tokens, greedy argmax loop: %d tokens, %s\n", r.n, n, same ? "same" : "DIFFERENT");
+    CHECK(same, "beam 1 differs from the greedy argmax loop");
+    search_result_free(&r);
+    free(row);
+    decoder_pass_free(&p);
+    decoder_cache_free(&cache);
+}
+
+/* Every sequence of up to max_len allowed tokens, scored logp(seq + </s>) / (n + 1)^alpha: a beam
+ * wider than the number of hypotheses at any step must return the best of them. */
+static void test_decoder_exhaustive(mslam_model *m, const float *enc, int Tn, const unsigned char *banned) {
+    enum { MAX_LEN = 3, A = 4, N_SEQ = 1 + A + A * A + A * A * A };
+    const int allowed[A] = {3, 4, 5, 6};
+    int seqs[N_SEQ * MAX_LEN] = {0}, lens[N_SEQ], k = 0;
+    for (int L = 0; L <= MAX_LEN; L++) {
+        int count = 1;
+        for (int i = 0; i < L; i++) count *= A;
+        for (int code = 0; code < count; code++, k++) {
+            lens[k] = L;
+            for (int i = 0, x = code; i < L; i++, x /= A) seqs[k * MAX_LEN + i] = allowed[x % A];
+        }
+    }
+    double logp[N_SEQ];
+    decoder_pass p = {0};
+    score_sequences(m, &p, enc, Tn, seqs, lens, N_SEQ, MAX_LEN, logp);
+    decoder_pass_free(&p);
+    decoder_cache cache = {0};
+    const float alphas[5] = {0.0f, 0.3f, 0.6f, 1.0f, 1.5f};
+    for (int ai = 0; ai < 5; ai++) {
+        int best = 0;
+        double best_score = -INFINITY;
+        for (int s = 0; s < N_SEQ; s++) {
+            double score = logp[s] / pow(lens[s] + 1.0, alphas[ai]);
+            if (score > best_score) best_score = score, best = s;
+        }
+        decoder_search_params sp = {.beam_size = 128, .max_len = MAX_LEN, .length_penalty = alphas[ai],
+                                    .banned = banned};
+        search_result r;
+        CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) == 0, "search: %s",
+              mslam_last_error());
+        int same = r.n == lens[best];
+        for (int i = 0; same && i < r.n; i++) same = r.tokens[i].id == seqs[best * MAX_LEN + i];
+        printf("decoder beam 128, alpha %.1f: best of %d sequences has %d tokens, score %.6f; search: %d tokens, "
+               "score %.6f\n", alphas[ai], N_SEQ, lens[best], best_score, r.n, r.score);
+        CHECK(same, "alpha %.1f: the beam missed the best sequence", alphas[ai]);
+        CHECK(fabs(r.score - best_score) < 1e-5, "alpha %.1f: score %.6f vs %.6f", alphas[ai], r.score, best_score);
+        double token_sum = 0;
+        for (int i = 0; i < r.n; i++) token_sum += r.tokens[i].logp;
+        CHECK(token_sum > r.logp, "token log-probs (%g) plus the end's make the total (%g)", token_sum, r.logp);
+        search_result_free(&r);
+
+        /* narrower beams never beat the exhaustive best */
+        for (int beam = 2; beam <= 4; beam++) {
+            sp.beam_size = beam;
+            CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) == 0, "beam %d",
+                  beam);
+            CHECK(r.score <= best_score + 1e-6 && r.n <= MAX_LEN, "beam %d: score %.6f above the best %.6f", beam,
+                  r.score, best_score);
+            search_result_free(&r);
+        }
+    }
+    decoder_cache_free(&cache);
+}
+
+static void test_decoder_search(void) {
+    mslam_model *m = tiny_decoder(51);
+    if (!m) return;
+    const int Tn = 4, d = m->cfg.d_model;
+    float enc[4 * 8];
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 52);
+    test_fill_uniform(enc, (size_t)Tn * d, -1.0f, 1.0f, &rng);
+    unsigned char banned[7] = {1, 1, 0, 0, 0, 0, 0}; /* never "<blank>" or "<s>" */
+    test_decoder_greedy(m, enc, Tn, banned);
+    test_decoder_exhaustive(m, enc, Tn, banned);
+
+    decoder_cache cache = {0};
+    search_result r;
+    decoder_search_params sp = {.beam_size = 0, .max_len = 4, .length_penalty = 1.0f};
+    CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) < 0 &&
+              strstr(mslam_last_error(), "beam size"),
+          "beam 0: %s", mslam_last_error());
+    sp = (decoder_search_params){.beam_size = 2, .max_len = 0, .length_penalty = 1.0f, .banned = banned};
+    CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) == 0 && r.n == 0,
+          "max_len 0 gives the empty sentence (%d tokens)", r.n);
+    search_result_free(&r);
+    decoder_cache_free(&cache);
+    mslam_model_free(m);
+}
+
+int main(void) {
+    mslam_set_threads(2);
+    test_ctc_greedy();
+    test_prefix_beam_exact();
+    test_prefix_beam_stream();
+    test_decoder_search();
+    return test_result("search");
+}

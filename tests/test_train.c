@@ -1,0 +1,312 @@
+/* Trainer building blocks: AdamW and its schedule, clipping, checkpoints, initialisation,
+ * vocabulary, epoch plans, features and SpecAugment, and the handling of bad input. */
+#include "checkpoint.h"
+#include "data.h"
+#include "init.h"
+#include "optim.h"
+#include "testutil.h"
+#include "train_fixture.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct mslam_model_config tiny_cfg = {
+    .n_mels = 80, .d_model = 16, .n_heads = 2, .d_ff = 32, .conv_kernel = 3, .sub_channels = 4,
+    .n_speech_layers = 1, .n_shared_layers = 1, .vocab_size = 6, .n_langs = 2, .causal_conv = 1,
+    .ctc_head = 1, .lid_head = 1, .n_decoder_layers = 1};
+static const char *const tiny_vocab[] = {"<blank>", "<unk>", "<s>", "</s>", "a", "b"};
+static const char *const tiny_langs[] = {"de", "en"};
+
+static void test_schedule(void) {
+    optim_config c = optim_default_config();
+    c.lr = 1e-3f, c.lr_min = 1e-5f, c.warmup_steps = 10, c.total_steps = 110, c.schedule = LR_COSINE;
+    CHECK(fabsf(optim_lr(&c, 0) - 1e-4f) < 1e-9f, "warm-up starts at lr / warmup, got %g", (double)optim_lr(&c, 0));
+    CHECK(fabsf(optim_lr(&c, 9) - 1e-3f) < 1e-9f, "warm-up ends at lr");
+    CHECK(fabsf(optim_lr(&c, 59) - 0.5f * (1e-3f + 1e-5f)) < 1e-8f, "cosine midpoint, got %g", (double)optim_lr(&c, 59));
+    CHECK(fabsf(optim_lr(&c, 109) - 1e-5f) < 1e-9f, "cosine ends at lr_min, got %g", (double)optim_lr(&c, 109));
+    CHECK(fabsf(optim_lr(&c, 500) - 1e-5f) < 1e-9f, "and stays there");
+    c.schedule = LR_INVERSE_SQRT;
+    CHECK(fabsf(optim_lr(&c, 39) - 5e-4f) < 1e-8f, "inverse sqrt: lr * sqrt(10 / 40), got %g", (double)optim_lr(&c, 39));
+    c.schedule = LR_CONSTANT;
+    CHECK(optim_lr(&c, 1000) == 1e-3f, "constant after warm-up");
+    CHECK(lr_schedule_parse("inverse-sqrt") == LR_INVERSE_SQRT && lr_schedule_parse("linear") < 0, "schedule names");
+    c.clip_norm = 2;
+    CHECK(clip_scale(&c, 1.0) == 1.0f && fabsf(clip_scale(&c, 8.0) - 0.25f) < 1e-7f, "clipping scale");
+}
+
+/* AdamW against a double-precision reference on a real parameter table: decay only on the
+ * matrices (not on biases, LayerNorms or the position biases), nothing for the frozen feature
+ * statistics. */
+static void test_adamw(void) {
+    mslam_model *m = mslam_model_new(&tiny_cfg, tiny_vocab, tiny_langs);
+    optim_config c = optim_default_config();
+    c.weight_decay = 0.1f;
+    adamw o;
+    CHECK(m && adamw_init(&o, &c, &m->table) == 0, "adamw_init");
+    if (!m) return;
+    size_t n = m->table.total;
+    float *p0 = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    double *pr = malloc(n * sizeof(double)), *mr = calloc(n, sizeof(double)), *vr = calloc(n, sizeof(double));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 3);
+    test_fill_uniform(m->block, n, -1, 1, &rng);
+    memcpy(p0, m->block, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) pr[i] = m->block[i];
+    float lrs[3] = {1e-2f, 5e-3f, 1e-3f}, scale = 0.5f;
+    for (int step = 0; step < 3; step++) {
+        test_fill_uniform(g, n, -1, 1, &rng);
+        adamw_step(&o, m->block, g, lrs[step], scale);
+        for (int s = 0; s < o.n_segments; s++) {
+            const optim_segment *seg = &o.segments[s];
+            if (seg->frozen) continue;
+            for (size_t i = seg->offset; i < seg->offset + seg->n; i++) {
+                double gi = (double)g[i] * scale, t = step + 1;
+                mr[i] = 0.9 * mr[i] + 0.1 * gi;
+                vr[i] = 0.98 * vr[i] + 0.02 * gi * gi;
+                double upd = (mr[i] / (1 - pow(0.9, t))) / (sqrt(vr[i] / (1 - pow(0.98, t))) + 1e-9);
+                pr[i] -= lrs[step] * upd + (seg->decay ? lrs[step] * 0.1 * pr[i] : 0);
+            }
+        }
+    }
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(m->block[i] - pr[i]));
+    CHECK(worst < 1e-5, "AdamW matches the double reference (max error %g)", worst);
+    for (int i = 0; i < m->table.n; i++) {
+        const mslam_param_entry *e = &m->table.entries[i];
+        const optim_segment *seg = &o.segments[i];
+        int is_frontend = !strncmp(e->name, "frontend.", 9);
+        int frozen = is_frontend || (strstr(e->name, ".k.bias") && !strstr(e->name, ".k.bias."));
+        CHECK(seg->frozen == frozen, "%s frozen = %d", e->name, seg->frozen);
+        int want_decay = e->ndim >= 2 && !strstr(e->name, "pos_bias");
+        CHECK(seg->decay == want_decay, "%s decay = %d", e->name, seg->decay);
+        if (frozen) CHECK(!memcmp(m->block + e->offset, p0 + e->offset, e->numel * sizeof(float)), "%s unchanged", e->name);
+    }
+    double serial = 0;
+    for (size_t i = 0; i < n; i++) serial += (double)g[i] * g[i];
+    CHECK(fabs(grad_sq_norm(g, n) - serial) <= 1e-9 * serial, "squared norm");
+    adamw_free(&o);
+    mslam_model_free(m);
+    free(p0), free(g), free(pr), free(mr), free(vr);
+}
+
+static void test_checkpoint(void) {
+    mslam_model *m = mslam_model_new(&tiny_cfg, tiny_vocab, tiny_langs);
+    optim_config c = optim_default_config();
+    adamw o;
+    if (!m || adamw_init(&o, &c, &m->table)) {
+        CHECK(0, "setup");
+        return;
+    }
+    model_init_params(m, 5);
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 9);
+    test_fill_uniform(o.m, o.n, -1, 1, &rng);
+    test_fill_uniform(o.v, o.n, 0, 1, &rng);
+    o.t = 41;
+    train_position pos = {.step = 42, .epoch = 3, .batch = 7, .seed = 0xfedcba9876543210ull, .world_size = 2,
+                          .global_batch = 16, .audio_seconds = 1234.5, .skipped_steps = 1, .elapsed_s = 99.25};
+    const char *dir = fixture_subdir("ckpt");
+    for (long step = 10; step <= 50; step += 10) {
+        char *path = checkpoint_path(dir, step);
+        CHECK(checkpoint_save(path, m, &o, &pos) == 0, "save %s: %s", path, mslam_last_error());
+        free(path);
+    }
+    CHECK(checkpoint_prune(dir, 2) == 0, "prune");
+    char *latest = checkpoint_latest(dir);
+    CHECK(latest && strstr(latest, "ckpt-00000050.safetensors"), "latest is step 50: %s", latest ? latest : "none");
+    char *gone = checkpoint_path(dir, 30), *kept = checkpoint_path(dir, 40);
+    CHECK(access(gone, F_OK) != 0 && access(kept, F_OK) == 0, "prune keeps the newest two");
+    free(gone), free(kept);
+
+    mslam_model *back = NULL;
+    train_position pb;
+    int state = 0;
+    CHECK(latest && checkpoint_load(latest, &back, &pb, &state) == 0 && state, "load: %s", mslam_last_error());
+    adamw ob;
+    if (back && adamw_init(&ob, &c, &back->table) == 0) {
+        CHECK(checkpoint_load_optimizer(latest, &ob) == 0, "load optimizer");
+        CHECK(!memcmp(back->block, m->block, m->table.total * sizeof(float)), "parameters bit-exact");
+        CHECK(!memcmp(ob.m, o.m, o.n * sizeof(float)) && !memcmp(ob.v, o.v, o.n * sizeof(float)) && ob.t == 41,
+              "moments bit-exact");
+        CHECK(pb.step == 42 && pb.epoch == 3 && pb.batch == 7 && pb.seed == pos.seed && pb.world_size == 2 &&
+                  pb.global_batch == 16 && pb.audio_seconds == 1234.5 && pb.skipped_steps == 1,
+              "position round trip");
+        adamw_free(&ob);
+    }
+    mslam_model_free(back);
+    /* a checkpoint is also a model for export and --init; a plain model has no state */
+    char *model_path = str_printf("%s/model.safetensors", dir);
+    CHECK(mslam_model_save(m, model_path) == 0 && checkpoint_load(model_path, &back, &pb, &state) == 0 && !state &&
+              pb.step == 0,
+          "plain model: no training state");
+    mslam_model_free(back);
+    free(model_path);
+    /* a failed write leaves nothing behind and the old file intact */
+    CHECK(checkpoint_save("/nonexistent-dir/x.safetensors", m, &o, &pos) != 0, "write into a missing folder fails");
+    free(latest);
+    adamw_free(&o);
+    mslam_model_free(m);
+}
+
+static void test_init(void) {
+    mslam_model *a = mslam_model_new(&tiny_cfg, tiny_vocab, tiny_langs);
+    struct mslam_model_config big = tiny_cfg;
+    big.vocab_size = 8;
+    static const char *const vocab8[] = {"<blank>", "<unk>", "<s>", "</s>", "a", "b", "c", "d"};
+    mslam_model *b = mslam_model_new(&big, vocab8, tiny_langs);
+    if (!a || !b) {
+        CHECK(0, "setup");
+        return;
+    }
+    model_init_params(a, 1);
+    for (int i = 0; i < a->table.n; i++) {
+        const mslam_param_entry *e = &a->table.entries[i];
+        const float *x = a->block + e->offset;
+        const char *leaf = strrchr(e->name, '.');
+        if (e->ndim == 1 && leaf && !strcmp(leaf, ".weight")) CHECK(x[0] == 1 && x[e->numel - 1] == 1, "%s is 1", e->name);
+        if (e->ndim == 1 && leaf && !strcmp(leaf, ".bias")) CHECK(x[0] == 0, "%s is 0", e->name);
+        if (e->ndim == 2 && !strstr(e->name, "embed") && !strstr(e->name, "pos_bias")) {
+            float bound = sqrtf(6.0f / (e->shape[0] + e->shape[1])), worst = 0;
+            for (size_t k = 0; k < e->numel; k++) worst = fmaxf(worst, fabsf(x[k]));
+            CHECK(worst <= bound && worst > 0.5f * bound, "%s within the Xavier bound", e->name);
+        }
+    }
+    model_init_params(b, 2);
+    int missed = model_copy_params(b, a);
+    /* vocabulary-sized tensors: text.embed, ctc w/b, decoder embed, decoder out w/b */
+    CHECK(missed == 6, "6 tensors only partly copied, got %d", missed);
+    CHECK(!memcmp(b->p.text_embed, a->p.text_embed, 6 * 16 * sizeof(float)), "leading rows copied");
+    CHECK(memcmp(b->p.text_embed + 6 * 16, a->p.text_embed, 16 * sizeof(float)), "new rows kept");
+    CHECK(!memcmp(b->p.lid_w, a->p.lid_w, 2 * 16 * sizeof(float)), "same-shape tensors copied");
+    mslam_model_free(a);
+    mslam_model_free(b);
+}
+
+static void test_data(const char *manifest) {
+    dataset ds = {0};
+    CHECK(dataset_load_named(&ds, manifest, NULL, NULL, NULL, "train") == 0, "load: %s", mslam_last_error());
+    CHECK(ds.n == 3 * 8 + 4, "8 utterances per language + 4 bad rows, got %d", ds.n);
+    dataset bad = {0};
+    CHECK(dataset_load_named(&bad, manifest, "nonsense", NULL, NULL, "train") != 0, "an unknown layout is an error");
+    CHECK(dataset_load_named(&bad, manifest, NULL, NULL, NULL, "nonsense") != 0, "an unknown split is an error");
+    char *empty = str_printf("%s/empty.tsv", fixture_dir());
+    FILE *f = fopen(empty, "w");
+    fprintf(f, "path\tlang\ttext\nde_train_001.flac\tde\t\n");
+    fclose(f);
+    CHECK(dataset_load_named(&bad, empty, NULL, NULL, NULL, "all") != 0 && strstr(mslam_last_error(), "empty.tsv:2"),
+          "an empty transcript stops with an error naming file and line: %s", mslam_last_error());
+    dataset_free(&bad);
+    free(empty);
+    struct strlist vocab, langs;
+    CHECK(vocab_build(&ds, 1, &vocab) == 0 && langs_build(&ds, &langs) == 0, "vocabulary");
+    CHECK(vocab.n > VOCAB_N_RESERVED && !strcmp(vocab.items[VOCAB_BLANK], "<blank>") &&
+              !strcmp(vocab.items[VOCAB_BOS], "<s>") && !strcmp(vocab.items[VOCAB_EOS], "</s>"),
+          "reserved entries first");
+    for (size_t i = VOCAB_N_RESERVED + 1; i < vocab.n; i++)
+        CHECK(strcmp(vocab.items[i - 1], vocab.items[i]) < 0, "sorted characters");
+    CHECK(langs.n == 3 && !strcmp(langs.items[0], "de") && !strcmp(langs.items[2], "fr"), "languages sorted");
+
+    /* a model whose vocabulary lacks 'z': the transcripts holding it are dropped */
+    struct strlist small = {0};
+    for (size_t i = 0; i < vocab.n; i++)
+        if (strcmp(vocab.items[i], "z")) strlist_push(&small, vocab.items[i]);
+    struct mslam_model_config c = tiny_cfg;
+    c.vocab_size = (int)small.n;
+    c.n_langs = (int)langs.n;
+    mslam_model *m = mslam_model_new(&c, (const char *const *)small.items, (const char *const *)langs.items);
+    int with_z = 0;
+    for (int i = 0; i < ds.n; i++) {
+        char *norm = asr_target_text(ds.items[i].text, ds.items[i].lang);
+        with_z += norm && strchr(norm, 'z') != NULL;
+        free(norm);
+    }
+    dataset_report r;
+    CHECK(m && dataset_encode(&ds, m, NEED_TEXT, 0, &r) == 0, "encode");
+    CHECK(r.missing_audio == 2, "missing and corrupt files: %d", r.missing_audio);
+    CHECK(r.empty_audio == 1, "zero-length audio: %d", r.empty_audio);
+    CHECK(r.empty_text == 1, "transcript of punctuation only: %d", r.empty_text);
+    CHECK(r.unknown_chars == with_z && with_z > 0, "transcripts with 'z': %d of %d", r.unknown_chars, with_z);
+    CHECK(r.kept == 3 * 8 - with_z && ds.n == r.kept, "kept %d", r.kept);
+    for (int i = 0; i < ds.n; i++) {
+        CHECK(ds.items[i].n_text > 0 && ds.items[i].seconds > 0.1 && ds.items[i].lang_id >= 0, "example %d encoded", i);
+        for (int k = 0; k < ds.items[i].n_text; k++)
+            CHECK(ds.items[i].text_ids[k] >= VOCAB_N_RESERVED && ds.items[i].text_ids[k] < c.vocab_size, "ids in range");
+    }
+
+    /* epoch plans: a permutation, the same for the same seed and epoch, short batch last */
+    epoch_plan a, b, e1;
+    CHECK(epoch_plan_make(&a, &ds, 5, 0, 4) == 0 && epoch_plan_make(&b, &ds, 5, 0, 4) == 0 &&
+              epoch_plan_make(&e1, &ds, 5, 1, 4) == 0,
+          "plans");
+    CHECK(!memcmp(a.order, b.order, (size_t)ds.n * sizeof(int)), "deterministic");
+    CHECK(memcmp(a.order, e1.order, (size_t)ds.n * sizeof(int)), "another epoch, another order");
+    char *seen = calloc((size_t)ds.n, 1);
+    for (int i = 0; i < ds.n; i++) seen[a.order[i]]++;
+    int perm = 1;
+    for (int i = 0; i < ds.n; i++) perm &= seen[i] == 1;
+    CHECK(perm, "every example once per epoch");
+    free(seen);
+    int first, count;
+    CHECK(a.n_batches == (ds.n + 3) / 4, "batch count");
+    epoch_plan_batch(&a, a.n_batches - 1, &first, &count);
+    CHECK(count == (ds.n % 4 ? ds.n % 4 : 4) && first + count == ds.n, "the short batch is last");
+    epoch_plan_free(&a), epoch_plan_free(&b), epoch_plan_free(&e1);
+
+    /* features: lengths from the frontend, zero padding, a vanished file skipped */
+    feature_batch fb = {0};
+    int items[3] = {0, 1, 2};
+    float fill[80];
+    for (int k = 0; k < 80; k++) fill[k] = -3;
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 0, 80, NULL, 0, NULL) == 0 && fb.B == 3, "load 3");
+    for (int i = 0; i < fb.B; i++) {
+        int want = mslam_frontend_n_frames((size_t)llround(ds.items[i].seconds * 16000));
+        CHECK(abs(fb.mel_lens[i] - want) <= 1, "item %d: %d frames, header says %d", i, fb.mel_lens[i], want);
+        for (int t = fb.mel_lens[i]; t < fb.T_mel; t++)
+            CHECK(fb.mel[((size_t)i * fb.T_mel + t) * 80] == 0, "padding is zero");
+    }
+    float *plain = malloc((size_t)fb.B * fb.T_mel * 80 * sizeof(float));
+    memcpy(plain, fb.mel, (size_t)fb.B * fb.T_mel * 80 * sizeof(float));
+    specaug_config aug = specaug_default_config();
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &aug, 77, fill) == 0, "augmented");
+    int masked = 0, other = 0;
+    for (size_t k = 0; k < (size_t)fb.mel_lens[0] * 80; k++) {
+        masked += fb.mel[k] == -3.0f;
+        other += fb.mel[k] != -3.0f && fb.mel[k] != plain[k];
+    }
+    CHECK(masked > 0 && other == 0, "SpecAugment only writes the fill value (%d masked, %d other)", masked, other);
+    float *aug1 = malloc((size_t)fb.B * fb.T_mel * 80 * sizeof(float));
+    memcpy(aug1, fb.mel, (size_t)fb.B * fb.T_mel * 80 * sizeof(float));
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &aug, 77, fill) == 0 &&
+              !memcmp(aug1, fb.mel, (size_t)fb.B * fb.T_mel * 80 * sizeof(float)),
+          "SpecAugment is a function of (seed, slot)");
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 6, 80, &aug, 77, fill) == 0 &&
+              memcmp(aug1, fb.mel, (size_t)fb.B * 80 * sizeof(float)),
+          "another slot, another mask");
+    unlink(ds.items[1].audio);
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 0, 80, NULL, 0, NULL) == 0 && fb.B == 2 && fb.n_failed == 1 &&
+              fb.example[1] == 2,
+          "an unreadable file is skipped, the batch goes on");
+    free(plain);
+    free(aug1);
+    feature_batch_free(&fb);
+    mslam_model_free(m);
+    strlist_free(&small), strlist_free(&vocab), strlist_free(&langs);
+    dataset_free(&ds);
+}
+
+int main(void) {
+    const char *manifest = fixture_write(8, FIXTURE_BAD_ROWS);
+    CHECK(manifest != NULL, "fixture");
+    if (!manifest) return test_result("test_train");
+    mslam_set_threads(2);
+    test_schedule();
+    test_adamw();
+    test_checkpoint();
+    test_init();
+    test_data(manifest);
+    fixture_remove();
+    return test_result("test_train");
+}

@@ -1,0 +1,202 @@
+/* mslam-trainer train end to end on a tiny synthetic corpus:
+ * - exact resume: N steps straight (options from a GLib key file) and N/2 + --resume + N/2
+ *   (options as flags) give bit-identical parameters, across an epoch boundary;
+ * - a non-finite loss is detected, the step skipped and counted, and nothing non-finite is
+ *   written;
+ * - SIGTERM makes the trainer write a checkpoint and exit 0, and the run continues from it;
+ * - eval and export run on the result.
+ * Usage: test_train_run PATH-OF-mslam-trainer */
+#include "checkpoint.h"
+#include "testutil.h"
+#include "train.h"
+#include "train_fixture.h"
+#include "util.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N_STEPS 8 /* 24 examples in batches of 4: one epoch is 6 steps */
+
+static const char *const common[] = {
+    "--steps", "8", "--batch-size", "4", "--warmup", "2", "--d-model", "32", "--heads", "2", "--ff", "64",
+    "--kernel", "5", "--sub-channels", "8", "--speech-layers", "1", "--shared-layers", "1",
+    "--decoder-layers", "1", "--threads", "2", "--log-every", "1", "--save-every", "100", "--stats-items", "12",
+};
+#define N_COMMON ((int)(sizeof common / sizeof common[0]))
+
+/* cmd_train with the common options, then extra ones (NULL-terminated). */
+static int train(const char *manifest, const char *out, ...) {
+    char *argv[96];
+    int argc = 0;
+    argv[argc++] = (char *)"train";
+    argv[argc++] = (char *)"--data";
+    argv[argc++] = (char *)manifest;
+    argv[argc++] = (char *)"--out";
+    argv[argc++] = (char *)out;
+    for (int i = 0; i < N_COMMON; i++) argv[argc++] = (char *)common[i];
+    va_list ap;
+    va_start(ap, out);
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL;) argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    return cmd_train(argc, argv);
+}
+
+static int same_file(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    int same = !read_file(a, 1 << 28, &x, &nx) && !read_file(b, 1 << 28, &y, &ny) && nx == ny && !memcmp(x, y, nx);
+    free(x), free(y);
+    return same;
+}
+
+static void test_exact_resume(const char *manifest) {
+    char *straight = str_printf("%s/straight", fixture_dir()), *split = str_printf("%s/split", fixture_dir());
+    char *config = str_printf("%s/train.conf", fixture_dir());
+    /* the straight run takes its options from a key file (the same values as the flags) */
+    FILE *f = fopen(config, "w");
+    fprintf(f, "# mslam-trainer options\n[train]\n");
+    for (int i = 0; i < N_COMMON; i += 2) fprintf(f, "%s=%s\n", common[i] + 2, common[i + 1]);
+    fprintf(f, "data=%s\nout=%s\n", manifest, straight);
+    fclose(f);
+    char *argv[] = {(char *)"train", (char *)"--config", config, NULL};
+    CHECK(cmd_train(3, argv) == 0, "straight run from the key file");
+    CHECK(train(manifest, split, "--stop-at", "5", NULL) == 0, "first half");
+    char *half = str_printf("%s/ckpt-00000005.safetensors", split), *model = str_printf("%s/model.safetensors", split);
+    CHECK(access(half, F_OK) == 0 && access(model, F_OK) != 0, "--stop-at writes a checkpoint, no final model");
+    CHECK(train(manifest, split, "--resume", NULL) == 0, "second half");
+    char *model_a = str_printf("%s/model.safetensors", straight);
+    CHECK(same_file(model_a, model), "N straight == N/2 + resume + N/2, bit for bit");
+    mslam_model *a = NULL, *b = NULL;
+    train_position pos;
+    char *last = str_printf("%s/ckpt-%08d.safetensors", split, N_STEPS);
+    CHECK(checkpoint_load(last, &b, &pos, NULL) == 0 && pos.step == N_STEPS && pos.epoch == 1 && pos.batch == 2,
+          "the position after %d steps: epoch 1, batch 2 (got step %ld epoch %ld batch %ld)", N_STEPS, pos.step,
+          pos.epoch, pos.batch);
+    /* and training moved the parameters */
+    char *first = str_printf("%s/ckpt-00000005.safetensors", split);
+    CHECK(checkpoint_load(first, &a, NULL, NULL) == 0 && a && b &&
+              memcmp(a->block, b->block, a->table.total * sizeof(float)),
+          "parameters changed between steps 5 and 8");
+    mslam_model_free(a), mslam_model_free(b);
+    free(straight), free(split), free(config), free(half), free(model), free(model_a), free(last), free(first);
+}
+
+static void test_non_finite(const char *manifest) {
+    char *out = str_printf("%s/nan", fixture_dir());
+    /* a learning rate of 1e30 sends the parameters to 1e30 after one step: the next forward
+     * overflows to inf and NaN */
+    CHECK(train(manifest, out, "--lr", "1e30", "--warmup", "0", "--stop-at", "4", "--task", "asr", NULL) == 0,
+          "training goes on through non-finite losses");
+    char *ckpt = str_printf("%s/ckpt-00000004.safetensors", out), *log = str_printf("%s/train.jsonl", out);
+    mslam_model *m = NULL;
+    train_position pos;
+    CHECK(checkpoint_load(ckpt, &m, &pos, NULL) == 0, "the checkpoint loads (every value finite): %s",
+          mslam_last_error());
+    CHECK(pos.skipped_steps >= 2, "non-finite steps skipped and counted: %ld", pos.skipped_steps);
+    char *text = NULL;
+    size_t n;
+    CHECK(read_file(log, 1 << 20, &text, &n) == 0 && strstr(text, "\"skipped_steps\":3"), "the log reports them");
+    free(text);
+    mslam_model_free(m);
+    free(out), free(ckpt), free(log);
+}
+
+static int count_lines(const char *path) {
+    char *text = NULL;
+    size_t n = 0;
+    if (read_file(path, 1 << 20, &text, &n)) return 0;
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
+    free(text);
+    return lines;
+}
+
+static void test_signal(const char *trainer, const char *manifest) {
+    char *out = str_printf("%s/signal", fixture_dir()), *log = str_printf("%s/train.jsonl", out);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[96];
+        int argc = 0;
+        argv[argc++] = (char *)trainer;
+        argv[argc++] = (char *)"train";
+        argv[argc++] = (char *)"--data";
+        argv[argc++] = (char *)manifest;
+        argv[argc++] = (char *)"--out";
+        argv[argc++] = out;
+        for (int i = 0; i < N_COMMON; i++) argv[argc++] = (char *)common[i];
+        argv[argc++] = (char *)"--steps"; /* later options win: long enough to be interrupted */
+        argv[argc++] = (char *)"100000";
+        argv[argc] = NULL;
+        execv(trainer, argv);
+        _exit(127);
+    }
+    int waited = 0;
+    while (count_lines(log) < 2 && waited < 60000) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        waited += 10;
+    }
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM: clean exit (status 0x%x)", status);
+    char *ckpt = checkpoint_latest(out);
+    mslam_model *m = NULL;
+    train_position pos = {0};
+    int state = 0;
+    CHECK(ckpt && checkpoint_load(ckpt, &m, &pos, &state) == 0 && state && pos.step >= 2,
+          "a checkpoint at the step reached: %s", ckpt ? ckpt : "none");
+    char stop[32];
+    snprintf(stop, sizeof stop, "%ld", pos.step + 1);
+    CHECK(train(manifest, out, "--steps", "100000", "--resume", "--stop-at", stop, NULL) == 0, "resumes");
+    char *next = checkpoint_path(out, pos.step + 1);
+    CHECK(access(next, F_OK) == 0, "one more step: %s", next);
+    mslam_model_free(m);
+    free(out), free(log), free(ckpt), free(next);
+}
+
+static void test_eval_export(const char *manifest) {
+    char *ckpt = str_printf("%s/split/ckpt-%08d.safetensors", fixture_dir(), N_STEPS);
+    char *model = str_printf("%s/exported.safetensors", fixture_dir());
+    char *json = str_printf("%s/eval.json", fixture_dir());
+    char *ex[] = {(char *)"export", (char *)"--checkpoint", ckpt, (char *)"--out", model, NULL};
+    CHECK(cmd_export(5, ex) == 0, "export");
+    mslam_model *m = mslam_model_load(model, mslam_model_default_params());
+    CHECK(m != NULL, "the exported file is a model: %s", mslam_last_error());
+    mslam_model_free(m);
+    char *ev[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--json", json,
+                  (char *)"--ctc-beam", (char *)"4", (char *)"--st-beam", (char *)"2", (char *)"--max-len",
+                  (char *)"20", (char *)"--threads", (char *)"2", NULL};
+    CHECK(cmd_eval(15, ev) == 0, "eval");
+    char *text = NULL;
+    size_t n;
+    CHECK(read_file(json, 1 << 20, &text, &n) == 0 && strstr(text, "\"offline\"") && strstr(text, "\"streaming\"") &&
+              strstr(text, "\"cer\"") && strstr(text, "\"bleu\"") && strstr(text, "\"confusion\""),
+          "eval JSON has both modes, CER, BLEU and the LID confusion table");
+    free(text);
+    free(ckpt), free(model), free(json);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
+        return 2;
+    }
+    const char *manifest = fixture_write(8, 0);
+    CHECK(manifest != NULL, "fixture");
+    if (!manifest) return test_result("test_train_run");
+    test_exact_resume(manifest);
+    test_non_finite(manifest);
+    test_signal(argv[1], manifest);
+    test_eval_export(manifest);
+    fixture_remove();
+    return test_result("test_train_run");
+}

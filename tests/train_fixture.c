@@ -1,0 +1,112 @@
+#include "train_fixture.h"
+
+#include "audio.h"
+#include "ops.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[4096], manifest[4200], sub[4300];
+
+const char *fixture_dir(void) { return dir; }
+
+static const char *const langs[3] = {"de", "en", "fr"};
+/* Words per language; a sentence is two or three of them. */
+static const char *const words[3][6] = {
+    {"ja", "nein", "haus", "brot", "zug", "see"},
+    {"yes", "no", "house", "bread", "train", "sea"},
+    {"oui", "non", "maison", "pain", "train", "mer"},
+};
+
+/* One 60 ms tone per character with a language-specific overtone, 30 ms of silence between
+ * words, a little noise. */
+static int write_utterance(const char *path, const char *text, int lang, mslam_rng *rng) {
+    struct audio a = {.rate = 16000};
+    size_t tone = 960, gap = 480;
+    for (const char *c = text; *c; c++) {
+        size_t n = *c == ' ' ? gap : tone;
+        if (audio_reserve(&a, a.n + n)) return -1;
+        double f = 200.0 + 37.0 * (unsigned char)(*c - 'a');
+        for (size_t i = 0; i < n; i++) {
+            double t = (double)i / 16000;
+            double x = *c == ' ' ? 0 : 0.3 * sin(2 * M_PI * f * t) + 0.1 * sin(2 * M_PI * f * (2 + lang) * t);
+            a.samples[a.n++] = (float)(x + 0.01 * mslam_rng_normal(rng));
+        }
+    }
+    int rc = audio_write(path, &a, AUDIO_FLAC);
+    audio_free(&a);
+    return rc;
+}
+
+const char *fixture_write(int n_per_lang, int flags) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/mslam-train-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) return NULL;
+    snprintf(manifest, sizeof manifest, "%s/manifest.tsv", dir);
+    FILE *f = fopen(manifest, "w");
+    if (!f) return NULL;
+    fprintf(f, "path\tlang\ttext\ttranslation\tduration\tspeaker\tsplit\n");
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 7);
+    static const char *const splits[3] = {"train", "dev", "test"};
+    int rc = 0;
+    for (int l = 0; l < 3 && !rc; l++) {
+        for (int s = 0; s < 3 && !rc; s++) {
+            int n = s == 0 ? n_per_lang : 3;
+            for (int i = 0; i < n && !rc; i++) {
+                char text[128] = "", trans[128] = "", name[64], path[4400];
+                int n_words = 2 + (int)(mslam_rng_uniform(&rng) * 2);
+                for (int w = 0; w < n_words; w++) {
+                    int k = (int)(mslam_rng_uniform(&rng) * 6);
+                    strcat(text, w ? " " : ""), strcat(text, words[l][k]);
+                    strcat(trans, w ? " " : ""), strcat(trans, words[1][k]);
+                }
+                snprintf(name, sizeof name, "%s_%s_%03d.flac", langs[l], splits[s], i);
+                snprintf(path, sizeof path, "%s/%s", dir, name);
+                rc = write_utterance(path, text, l, &rng);
+                /* English is the target language: its rows have no translation */
+                fprintf(f, "%s\t%s\t%s\t%s\t\tv%d\t%s\n", name, langs[l], text, l == 1 ? "" : trans, i % 2, splits[s]);
+            }
+        }
+    }
+    if (!rc && (flags & FIXTURE_BAD_ROWS)) {
+        char path[4400];
+        /* zero-length audio */
+        struct audio empty = {.rate = 16000};
+        snprintf(path, sizeof path, "%s/empty.wav", dir);
+        rc = audio_write(path, &empty, AUDIO_WAV);
+        /* not audio at all */
+        snprintf(path, sizeof path, "%s/corrupt.flac", dir);
+        FILE *c = fopen(path, "w");
+        if (c) fputs("this is not a FLAC file\n", c), fclose(c);
+        fprintf(f, "missing.flac\tde\tja nein\tyes no\t\tv0\ttrain\n");
+        fprintf(f, "empty.wav\tde\tja nein\tyes no\t\tv0\ttrain\n");
+        fprintf(f, "corrupt.flac\tde\tja nein\tyes no\t\tv0\ttrain\n");
+        /* a transcript with nothing to recognise once normalised (an empty one is a bad row,
+         * which the manifest reader refuses with the line number) */
+        fprintf(f, "de_train_000.flac\tde\t?!\t\t\tv0\ttrain\n");
+    }
+    if (fclose(f) || rc) return NULL;
+    return manifest;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+void fixture_remove(void) {
+    if (*dir) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    *dir = '\0';
+}
+
+const char *fixture_subdir(const char *name) {
+    snprintf(sub, sizeof sub, "%s/%s", dir, name);
+    mkdir(sub, 0755);
+    return sub;
+}

@@ -1,0 +1,23 @@
+/* A tiny synthetic corpus for the trainer tests, written at test time: three languages, short
+ * utterances whose audio is a sequence of tones (one per character, the language shaping the
+ * timbre), an mslam TSV manifest with train/dev/test splits, and optionally rows that are bad in
+ * each way the trainer must survive. */
+#ifndef MSLAM_TRAIN_FIXTURE_H
+#define MSLAM_TRAIN_FIXTURE_H
+
+/* What fixture_write adds beyond the good rows. */
+enum {
+    FIXTURE_BAD_ROWS = 1, /* a missing file, a zero-length file, a corrupt file, a transcript of punctuation */
+};
+
+/* Writes the corpus into a new folder under $TMPDIR (or /tmp): n_per_lang utterances per
+ * language in train, 3 in dev and test. Returns the manifest path (static buffer) or NULL. */
+const char *fixture_write(int n_per_lang, int flags);
+/* Folder of the last fixture_write (static buffer). */
+const char *fixture_dir(void);
+/* Deletes the folder of the last fixture and everything in it. */
+void fixture_remove(void);
+/* A new empty folder under the fixture's (static buffer; valid until the next call). */
+const char *fixture_subdir(const char *name);
+
+#endif

@@ -1,0 +1,130 @@
+#include "audio.h"
+
+#include "common.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sndfile.h>
+#include <soxr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int audio_reserve(struct audio *a, size_t n) {
+    if (n <= a->cap) return 0;
+    size_t cap = a->cap ? a->cap : 4096;
+    while (cap < n) cap *= 2;
+    float *samples = realloc(a->samples, cap * sizeof *samples);
+    if (!samples) return mslam_error("out of memory for %zu audio samples", cap);
+    a->samples = samples;
+    a->cap = cap;
+    return 0;
+}
+
+int audio_append(struct audio *a, const float *x, size_t n) {
+    if (audio_reserve(a, a->n + n)) return -1;
+    memcpy(a->samples + a->n, x, n * sizeof *x);
+    a->n += n;
+    return 0;
+}
+
+void audio_free(struct audio *a) {
+    free(a->samples);
+    *a = (struct audio){0};
+}
+
+int audio_resample(const struct audio *in, double speed, double out_rate, struct audio *out) {
+    if (!(speed > 0.0) || !(in->rate > 0.0) || !(out_rate > 0.0))
+        return mslam_error("cannot resample from %g Hz at speed %g to %g Hz", in->rate, speed, out_rate);
+    double in_rate = in->rate * speed;
+    size_t capacity = (size_t)ceil((double)in->n * out_rate / in_rate) + 64;
+    out->n = 0;
+    out->rate = out_rate;
+    if (audio_reserve(out, capacity)) return -1;
+    /* High quality and one thread: the result must not depend on the machine's load. */
+    soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+    soxr_runtime_spec_t runtime = soxr_runtime_spec(1);
+    size_t done = 0;
+    soxr_error_t err = soxr_oneshot(in_rate, out_rate, 1, in->samples, in->n, NULL, out->samples, capacity, &done,
+                                    NULL, &quality, &runtime);
+    if (err) return mslam_error("resampling %g Hz to %g Hz failed: %s", in_rate, out_rate, err);
+    out->n = done;
+    return 0;
+}
+
+const char *audio_format_extension(enum audio_format format) { return format == AUDIO_WAV ? "wav" : "flac"; }
+
+int audio_format_parse(const char *name) {
+    if (strcmp(name, "flac") == 0) return AUDIO_FLAC;
+    if (strcmp(name, "wav") == 0) return AUDIO_WAV;
+    return -1;
+}
+
+int audio_write(const char *path, const struct audio *a, enum audio_format format) {
+    char *part = str_printf("%s.part", path);
+    if (!part) return -1;
+    SF_INFO info = {
+        .samplerate = (int)lround(a->rate),
+        .channels = 1,
+        .format = (format == AUDIO_WAV ? SF_FORMAT_WAV : SF_FORMAT_FLAC) | SF_FORMAT_PCM_16,
+    };
+    int rc = 0;
+    SNDFILE *f = sf_open(part, SFM_WRITE, &info);
+    if (!f) {
+        rc = mslam_error("cannot write %s: %s", part, sf_strerror(NULL));
+    } else {
+        sf_command(f, SFC_SET_CLIPPING, NULL, SF_TRUE);
+        sf_count_t put = sf_writef_float(f, a->samples, (sf_count_t)a->n);
+        if (put != (sf_count_t)a->n) rc = mslam_error("cannot write %s: %s", part, sf_strerror(f));
+        if (sf_close(f) != 0 && rc == 0) rc = mslam_error("cannot finish %s", part);
+    }
+    if (rc == 0 && rename(part, path) != 0) rc = mslam_error("cannot rename %s to %s: %s", part, path, strerror(errno));
+    if (rc) unlink(part);
+    free(part);
+    return rc;
+}
+
+int audio_probe(const char *path, long long *frames, int *rate, int *channels) {
+    SF_INFO info = {0};
+    SNDFILE *f = sf_open(path, SFM_READ, &info);
+    if (!f) return mslam_error("cannot read audio %s: %s", path, sf_strerror(NULL));
+    sf_close(f);
+    *frames = (long long)info.frames;
+    *rate = info.samplerate;
+    *channels = info.channels;
+    return 0;
+}
+
+int audio_read(const char *path, struct audio *out) {
+    SF_INFO info = {0};
+    SNDFILE *f = sf_open(path, SFM_READ, &info);
+    if (!f) return mslam_error("cannot read audio %s: %s", path, sf_strerror(NULL));
+    int channels = info.channels;
+    if (channels < 1 || channels > 64 || info.samplerate <= 0) {
+        sf_close(f);
+        return mslam_error("%s: unusable audio (%d channels at %d Hz)", path, channels, info.samplerate);
+    }
+    int rc = 0;
+    float block[4096];
+    sf_count_t per_read = (sf_count_t)(sizeof block / sizeof block[0]) / channels;
+    out->n = 0;
+    out->rate = info.samplerate;
+    while (rc == 0) {
+        sf_count_t got = sf_readf_float(f, block, per_read);
+        if (got <= 0) break;
+        if (audio_reserve(out, out->n + (size_t)got)) {
+            rc = -1;
+            break;
+        }
+        for (sf_count_t i = 0; i < got; i++) {
+            float sum = 0.0f;
+            for (int c = 0; c < channels; c++) sum += block[i * channels + c];
+            out->samples[out->n++] = sum / (float)channels;
+        }
+    }
+    if (rc == 0 && sf_error(f) != SF_ERR_NO_ERROR) rc = mslam_error("cannot decode %s: %s", path, sf_strerror(f));
+    sf_close(f);
+    return rc;
+}

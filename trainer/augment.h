@@ -1,0 +1,30 @@
+/* Augmentation of synthetic speech: reverberation, additive noise at a signal-to-noise ratio,
+ * gain. (Speed perturbation is a resampling: audio_resample.) Every random choice comes from
+ * the caller's generator, so an utterance's augmentation is reproducible. */
+#ifndef MSLAM_TRAINER_AUGMENT_H
+#define MSLAM_TRAINER_AUGMENT_H
+
+#include "audio.h"
+#include "ops.h"
+
+enum noise_kind { NOISE_NONE, NOISE_WHITE, NOISE_PINK, NOISE_BROWN, NOISE_BABBLE, NOISE_N_KINDS };
+
+const char *noise_kind_name(enum noise_kind kind);
+
+/* Schroeder's reverberator (four parallel feedback combs, two all-pass filters in series),
+ * with feedback set for the reverberation time rt60 (seconds) and the reverberant part mixed
+ * in at wet (0-1). Length is kept: the tail past the end is cut. */
+int augment_reverb(struct audio *a, double rt60, double wet);
+
+/* Fills noise (length and rate of the signal it will be added to) with white, pink or brown
+ * noise of unit power. */
+int augment_coloured_noise(struct audio *noise, enum noise_kind kind, size_t n, double rate, mslam_rng *rng);
+
+/* Adds noise scaled so that signal power / noise power is snr_db (powers over the whole signal;
+ * a shorter noise is looped). A silent signal or noise is left as it is. */
+void augment_add_noise(struct audio *a, const struct audio *noise, double snr_db);
+
+/* Multiplies by gain_db, then scales down so that the peak stays under 0.99 (no clipping). */
+void augment_gain(struct audio *a, double gain_db);
+
+#endif

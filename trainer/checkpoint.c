@@ -1,0 +1,189 @@
+#include "checkpoint.h"
+
+#include "common.h"
+#include "util.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TRAINING_KEY "training"
+
+static char *position_json(const train_position *p, long adam_t) {
+    struct json_object *o = json_object_new_object();
+    if (!o) return NULL;
+    json_object_object_add(o, "step", json_object_new_int64(p->step));
+    json_object_object_add(o, "epoch", json_object_new_int64(p->epoch));
+    json_object_object_add(o, "batch", json_object_new_int64(p->batch));
+    json_object_object_add(o, "seed", json_object_new_uint64(p->seed));
+    json_object_object_add(o, "adam_t", json_object_new_int64(adam_t));
+    json_object_object_add(o, "world_size", json_object_new_int(p->world_size));
+    json_object_object_add(o, "global_batch", json_object_new_int(p->global_batch));
+    json_object_object_add(o, "audio_seconds", json_object_new_double(p->audio_seconds));
+    json_object_object_add(o, "skipped_steps", json_object_new_int64(p->skipped_steps));
+    json_object_object_add(o, "elapsed_s", json_object_new_double(p->elapsed_s));
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    char *copy = text ? str_dup(text) : NULL;
+    json_object_put(o);
+    return copy;
+}
+
+int checkpoint_save(const char *path, const mslam_model *model, const adamw *opt, const train_position *pos) {
+    char key[] = TRAINING_KEY;
+    char *json = position_json(pos, opt ? opt->t : 0);
+    if (!json) return mslam_error("cannot write %s: out of memory", path);
+    st_meta meta = {key, json};
+    st_write_tensor extra[2];
+    int n_extra = 0;
+    if (opt) {
+        extra[0] = (st_write_tensor){.name = CHECKPOINT_OPTIMIZER_PREFIX "m", .dtype = ST_F32, .ndim = 1,
+                                     .shape = {(int64_t)opt->n}, .data = opt->m};
+        extra[1] = (st_write_tensor){.name = CHECKPOINT_OPTIMIZER_PREFIX "v", .dtype = ST_F32, .ndim = 1,
+                                     .shape = {(int64_t)opt->n}, .data = opt->v};
+        n_extra = 2;
+    }
+    int rc = mslam_model_save_with(model, path, extra, n_extra, &meta, 1);
+    free(json);
+    return rc;
+}
+
+static int get_int64(struct json_object *o, const char *name, long *out, const char *path) {
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_int))
+        return mslam_error("%s: training position has no integer '%s'", path, name);
+    *out = (long)json_object_get_int64(v);
+    return 0;
+}
+
+static int get_double(struct json_object *o, const char *name, double *out, const char *path) {
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, name, &v) ||
+        !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+        return mslam_error("%s: training position has no number '%s'", path, name);
+    *out = json_object_get_double(v);
+    return 0;
+}
+
+static int read_position(const st_file *f, train_position *pos, long *adam_t) {
+    const char *text = st_meta_get(f, TRAINING_KEY), *why;
+    struct json_object *o = st_json_parse(text, strlen(text), &why);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return mslam_error("%s: __metadata__ \"%s\" is not a JSON object", f->path, TRAINING_KEY);
+    }
+    long world = 0, global_batch = 0;
+    struct json_object *seed;
+    int rc = get_int64(o, "step", &pos->step, f->path) || get_int64(o, "epoch", &pos->epoch, f->path) ||
+             get_int64(o, "batch", &pos->batch, f->path) || get_int64(o, "adam_t", adam_t, f->path) ||
+             get_int64(o, "world_size", &world, f->path) ||
+             get_int64(o, "global_batch", &global_batch, f->path) ||
+             get_double(o, "audio_seconds", &pos->audio_seconds, f->path) ||
+             get_int64(o, "skipped_steps", &pos->skipped_steps, f->path) ||
+             get_double(o, "elapsed_s", &pos->elapsed_s, f->path);
+    if (!rc && !json_object_object_get_ex(o, "seed", &seed))
+        rc = mslam_error("%s: training position has no 'seed'", f->path);
+    if (!rc) {
+        pos->seed = json_object_get_uint64(seed);
+        pos->world_size = (int)world;
+        pos->global_batch = (int)global_batch;
+        if (pos->step < 0 || pos->epoch < 0 || pos->batch < 0 || *adam_t < 0 || *adam_t > pos->step)
+            rc = mslam_error("%s: training position has negative or inconsistent counters", f->path);
+    }
+    json_object_put(o);
+    return rc ? -1 : 0;
+}
+
+static int read_moment(const st_file *f, const char *name, float *out, size_t n) {
+    const st_tensor *t = st_find(f, name);
+    if (!t) return mslam_error("%s: checkpoint has no tensor '%s'", f->path, name);
+    if (t->ndim != 1 || t->numel != n)
+        return mslam_error("%s: tensor '%s' has %zu values, the model has %zu parameters", f->path, name,
+                           t->numel, n);
+    return st_read_f32(f, t, out);
+}
+
+int checkpoint_load(const char *path, mslam_model **model, train_position *pos, int *has_state) {
+    st_file f;
+    *model = NULL;
+    if (st_open(&f, path)) return -1;
+    mslam_model *m = mslam_model_from_st(&f, CHECKPOINT_OPTIMIZER_PREFIX, mslam_model_default_params());
+    int state = m && st_meta_get(&f, TRAINING_KEY) != NULL;
+    train_position p = {0};
+    long adam_t;
+    int rc = !m || (state && read_position(&f, &p, &adam_t)) ? -1 : 0;
+    st_close(&f);
+    if (rc) {
+        mslam_model_free(m);
+        return -1;
+    }
+    *model = m;
+    if (pos) *pos = p;
+    if (has_state) *has_state = state;
+    return 0;
+}
+
+int checkpoint_load_optimizer(const char *path, adamw *opt) {
+    st_file f;
+    if (st_open(&f, path)) return -1;
+    train_position p;
+    long adam_t = 0;
+    int rc = 0;
+    if (!st_meta_get(&f, TRAINING_KEY)) rc = mslam_error("%s is a model, not a checkpoint: no optimizer state", path);
+    if (!rc) rc = read_position(&f, &p, &adam_t);
+    if (!rc) rc = read_moment(&f, CHECKPOINT_OPTIMIZER_PREFIX "m", opt->m, opt->n) ||
+                  read_moment(&f, CHECKPOINT_OPTIMIZER_PREFIX "v", opt->v, opt->n) ? -1 : 0;
+    if (!rc) opt->t = adam_t;
+    st_close(&f);
+    return rc;
+}
+
+char *checkpoint_path(const char *dir, long step) { return str_printf("%s/ckpt-%08ld.safetensors", dir, step); }
+
+/* Step of a checkpoint file name, or -1 when the name is not one. */
+static long checkpoint_step(const char *path) {
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    long step;
+    int end = 0;
+    if (sscanf(name, "ckpt-%ld.safetensors%n", &step, &end) == 1 && name[end] == '\0' && step >= 0) return step;
+    return -1;
+}
+
+static int cmp_step(const void *a, const void *b) {
+    long x = checkpoint_step(*(char *const *)a), y = checkpoint_step(*(char *const *)b);
+    return (x > y) - (x < y);
+}
+
+/* Checkpoints of dir, oldest first. */
+static int list_checkpoints(const char *dir, struct strlist *out) {
+    struct strlist all = {0};
+    memset(out, 0, sizeof *out);
+    if (list_files(dir, &all)) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < all.n && !rc; i++)
+        if (checkpoint_step(all.items[i]) >= 0) rc = strlist_push(out, all.items[i]);
+    strlist_free(&all);
+    if (!rc) qsort(out->items, out->n, sizeof *out->items, cmp_step);
+    return rc;
+}
+
+char *checkpoint_latest(const char *dir) {
+    struct strlist l;
+    if (list_checkpoints(dir, &l)) return NULL;
+    char *newest = l.n ? str_dup(l.items[l.n - 1]) : NULL;
+    strlist_free(&l);
+    return newest;
+}
+
+int checkpoint_prune(const char *dir, int keep) {
+    struct strlist l;
+    if (list_checkpoints(dir, &l)) return -1;
+    int rc = 0;
+    for (size_t i = 0; keep > 0 && i + (size_t)keep < l.n; i++)
+        if (unlink(l.items[i]) != 0) rc = mslam_error("cannot delete old checkpoint %s: %s", l.items[i], strerror(errno));
+    strlist_free(&l);
+    return rc;
+}

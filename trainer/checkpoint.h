@@ -1,0 +1,47 @@
+/* Training checkpoints: the model file (config, vocabulary, languages, every parameter) plus
+ * the optimizer moments as tensors "optimizer.m" and "optimizer.v" (flat, the parameter block's
+ * layout) and the training position in the __metadata__ key "training" (JSON). One safetensors
+ * file, written atomically (temporary file, fsync, rename), so a crash leaves the previous
+ * checkpoint intact. `mslam-trainer export` strips the optimizer and position. */
+#ifndef MSLAM_TRAINER_CHECKPOINT_H
+#define MSLAM_TRAINER_CHECKPOINT_H
+
+#include "model.h"
+#include "optim.h"
+
+#include <stdint.h>
+
+#define CHECKPOINT_OPTIMIZER_PREFIX "optimizer."
+
+/* Where training stands. Every random draw is a function of (seed, step), so these numbers are
+ * the whole state needed to continue exactly. */
+typedef struct {
+    long step;            /* optimizer steps taken (including skipped ones) */
+    long epoch;           /* epoch of the next batch */
+    long batch;           /* index of the next batch in that epoch's order */
+    uint64_t seed;
+    int world_size;       /* processes that trained (a resume with another count warns) */
+    int global_batch;     /* examples per step over all processes */
+    double audio_seconds; /* audio trained on so far */
+    long skipped_steps;   /* steps skipped for a non-finite loss or gradient */
+    double elapsed_s;     /* training time so far */
+} train_position;
+
+/* Writes model, opt (NULL: no optimizer state) and pos to path. */
+int checkpoint_save(const char *path, const mslam_model *model, const adamw *opt, const train_position *pos);
+
+/* Reads a checkpoint or a plain model file: *model gets the model; pos (may be NULL) the
+ * training position (zero for a plain model), and *has_state (may be NULL) whether the file is a
+ * checkpoint. */
+int checkpoint_load(const char *path, mslam_model **model, train_position *pos, int *has_state);
+/* Fills the moments and update count of opt (adamw_init'd for the checkpoint's model). */
+int checkpoint_load_optimizer(const char *path, adamw *opt);
+
+/* Path of step's checkpoint in dir: dir/ckpt-00001234.safetensors. New string. */
+char *checkpoint_path(const char *dir, long step);
+/* Newest checkpoint in dir (highest step), or NULL when there is none (no error). */
+char *checkpoint_latest(const char *dir);
+/* Deletes all but the newest keep checkpoints in dir. */
+int checkpoint_prune(const char *dir, int keep);
+
+#endif

@@ -1,0 +1,1032 @@
+#include "corpus.h"
+
+#include "augment.h"
+#include "common.h"
+#include "langs.h"
+#include "ops.h"
+#include "progress.h"
+#include "synth.h"
+#include "textsrc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CORPUS_RATE 16000.0
+#define MAX_BABBLE 4
+#define PARTS_DIR ".parts"
+/* Salts that keep the hashes of different decisions independent. */
+#define SALT_ORDER 0x6f72646572ULL
+#define SALT_UTTERANCE 0x7574746572ULL
+
+/* ---- options ---- */
+
+static const char *const default_voices[SPLIT_N] = {
+    [SPLIT_TRAIN] = "m1,m2,m3,m4,m5,f1,f2,f3,klatt,klatt2,klatt3",
+    [SPLIT_DEV] = "m6,f4,klatt4",
+    [SPLIT_TEST] = "m7,m8,f5,klatt5,klatt6",
+};
+
+int corpus_default_options(struct corpus_options *o) {
+    *o = (struct corpus_options){
+        .out_dir = "corpus",
+        .utterances = {[SPLIT_TRAIN] = 400, [SPLIT_DEV] = 50, [SPLIT_TEST] = 50},
+        .text_per_lang = 5000,
+        .seed = 1,
+        .locale_dir = "/usr/share/locale",
+        .fortune_dir = "/usr/share/games/fortunes",
+        .format = AUDIO_FLAC,
+        .rate = {130, 210},
+        .pitch = {30, 70},
+        .noise_prob = 0.5,
+        .snr_db = {5, 30},
+        .speed_prob = 0.3,
+        .speed = {0.9, 1.1},
+        .reverb_prob = 0.3,
+        .rt60 = {0.2, 0.8},
+        .gain_db = {-6, 6},
+        .progress = -1,
+    };
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++)
+        if (strlist_split(&o->voices[s], default_voices[s])) return -1;
+    return 0;
+}
+
+void corpus_options_free(struct corpus_options *o) {
+    strlist_free(&o->langs);
+    for (int s = 0; s < SPLIT_N; s++) strlist_free(&o->voices[s]);
+}
+
+static int check_range(const char *name, struct range r, double lo, double hi) {
+    if (!(r.min >= lo && r.max <= hi && r.min <= r.max))
+        return mslam_error("--%s %g:%g: expected %g <= min <= max <= %g", name, r.min, r.max, lo, hi);
+    return 0;
+}
+
+static int check_probability(const char *name, double p) {
+    if (!(p >= 0.0 && p <= 1.0)) return mslam_error("--%s %g: expected a probability in [0, 1]", name, p);
+    return 0;
+}
+
+static int check_options(const struct corpus_options *o) {
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
+        if (o->utterances[s] < 0 || o->utterances[s] > 10000000)
+            return mslam_error("--%s %d: expected 0 to 10000000 utterances", split_name(s), o->utterances[s]);
+        if (o->utterances[s] > 0 && o->voices[s].n == 0)
+            return mslam_error("--%s-voices is empty, but %d %s utterances are asked for", split_name(s),
+                               o->utterances[s], split_name(s));
+    }
+    if (o->text_per_lang < 0) return mslam_error("--text-per-lang %d: expected >= 0", o->text_per_lang);
+    /* A voice heard in training must not be heard in dev or test: test measures new speakers. */
+    for (int a = SPLIT_TRAIN; a < SPLIT_N; a++)
+        for (int b = a + 1; b < SPLIT_N; b++)
+            for (size_t i = 0; i < o->voices[a].n; i++)
+                if (strlist_contains(&o->voices[b], o->voices[a].items[i]))
+                    return mslam_error("voice variant '%s' is in both --%s-voices and --%s-voices; splits must "
+                                       "not share voices",
+                                       o->voices[a].items[i], split_name(a), split_name(b));
+    if (check_range("rate", o->rate, 80, 450) || check_range("pitch", o->pitch, 0, 100) ||
+        check_range("snr", o->snr_db, -20, 100) || check_range("speed", o->speed, 0.5, 2.0) ||
+        check_range("rt60", o->rt60, 0.01, 5.0) || check_range("gain", o->gain_db, -40, 40) ||
+        check_probability("noise-prob", o->noise_prob) || check_probability("speed-prob", o->speed_prob) ||
+        check_probability("reverb-prob", o->reverb_prob))
+        return -1;
+    for (size_t i = 0; i < o->langs.n; i++)
+        if (!lang_find(o->langs.items[i]))
+            return mslam_error("unknown language '%s' (mslam-trainer corpus --list-langs shows the known ones)",
+                               o->langs.items[i]);
+    return 0;
+}
+
+/* What the corpus's content depends on: a resumed build must match it. (Not the languages: a
+ * corpus can be extended with more; not jobs or progress, which change nothing.) */
+static char *options_fingerprint(const struct corpus_options *o) {
+    char *voices[SPLIT_N] = {0};
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
+        size_t len = 1;
+        for (size_t i = 0; i < o->voices[s].n; i++) len += strlen(o->voices[s].items[i]) + 1;
+        voices[s] = mslam_calloc(len, 1, "a voice list");
+        if (!voices[s]) goto fail;
+        for (size_t i = 0; i < o->voices[s].n; i++) {
+            if (i) strcat(voices[s], ",");
+            strcat(voices[s], o->voices[s].items[i]);
+        }
+    }
+    char *text = str_printf(
+        "# options of this corpus (mslam-trainer corpus); a resumed build must use the same\n"
+        "seed %llu\ntrain %d\ndev %d\ntest %d\ntext-per-lang %d\nformat %s\nlocale-dir %s\nfortune-dir %s\n"
+        "espeak-data %s\ntrain-voices %s\ndev-voices %s\ntest-voices %s\nrate %g:%g\npitch %g:%g\n"
+        "noise-prob %g\nsnr %g:%g\nspeed-prob %g\nspeed %g:%g\nreverb-prob %g\nrt60 %g:%g\ngain %g:%g\n",
+        (unsigned long long)o->seed, o->utterances[SPLIT_TRAIN], o->utterances[SPLIT_DEV], o->utterances[SPLIT_TEST],
+        o->text_per_lang, audio_format_extension(o->format), o->locale_dir, o->fortune_dir,
+        o->espeak_data ? o->espeak_data : "(installed)", voices[SPLIT_TRAIN], voices[SPLIT_DEV], voices[SPLIT_TEST],
+        o->rate.min, o->rate.max, o->pitch.min, o->pitch.max, o->noise_prob, o->snr_db.min, o->snr_db.max,
+        o->speed_prob, o->speed.min, o->speed.max, o->reverb_prob, o->rt60.min, o->rt60.max, o->gain_db.min,
+        o->gain_db.max);
+    for (int s = 0; s < SPLIT_N; s++) free(voices[s]);
+    return text;
+fail:
+    for (int s = 0; s < SPLIT_N; s++) free(voices[s]);
+    return NULL;
+}
+
+static int check_or_write_conf(const struct corpus_options *o) {
+    char *want = options_fingerprint(o), *conf = path_join(o->out_dir, "corpus.conf"), *have = NULL;
+    size_t size;
+    int rc = want && conf ? 0 : -1;
+    if (rc == 0 && file_exists(conf)) {
+        rc = read_file(conf, 1 << 20, &have, &size);
+        if (rc == 0 && strcmp(have, want) != 0)
+            rc = mslam_error("%s holds a corpus built with other options (see %s); build into another folder, "
+                             "or give the same options to resume",
+                             o->out_dir, conf);
+    } else if (rc == 0) {
+        rc = write_file_atomic(conf, want, strlen(want));
+    }
+    free(have);
+    free(conf);
+    free(want);
+    return rc;
+}
+
+/* ---- planning one language ---- */
+
+struct voice_draw {
+    const char *variant;
+    int rate, pitch;
+};
+
+struct utterance {
+    const struct sentence *sentence;
+    enum manifest_split split;
+    char *path; /* relative to the corpus folder */
+    struct voice_draw voice;
+    double speed;         /* 1: not perturbed */
+    double rt60, wet;     /* rt60 0: no reverberation */
+    enum noise_kind noise;
+    double snr_db;
+    int n_babble;
+    const struct sentence *babble[MAX_BABBLE];
+    struct voice_draw babble_voice[MAX_BABBLE];
+    double gain_db;
+    uint64_t noise_seed;
+    double duration; /* seconds, known once written */
+};
+
+struct ordered {
+    uint64_t order;
+    const struct sentence *sentence;
+};
+
+struct plan {
+    const struct lang_info *lang;
+    struct ordered *buckets[SPLIT_N]; /* sentences of each split, in a seeded order */
+    size_t bucket_n[SPLIT_N];
+    struct utterance *utts;
+    size_t n_utts;
+};
+
+static double uniform(mslam_rng *rng, struct range r) { return r.min + (r.max - r.min) * mslam_rng_uniform(rng); }
+
+static int uniform_int(mslam_rng *rng, struct range r) { return (int)lround(uniform(rng, r)); }
+
+static struct voice_draw draw_voice(const struct corpus_options *o, enum manifest_split split, mslam_rng *rng) {
+    const struct strlist *variants = &o->voices[split];
+    return (struct voice_draw){
+        .variant = variants->items[mslam_rng_u32(rng) % variants->n],
+        .rate = uniform_int(rng, o->rate),
+        .pitch = uniform_int(rng, o->pitch),
+    };
+}
+
+/* The split of a sentence: fractions of the key space in proportion to the sizes asked for. */
+static enum manifest_split split_of(const struct corpus_options *o, const struct sentence *s) {
+    double total = o->utterances[SPLIT_TRAIN] + o->utterances[SPLIT_DEV] + o->utterances[SPLIT_TEST];
+    double u = (double)(hash_mix(s->key, o->seed) >> 11) * 0x1.0p-53 * total;
+    if (u < o->utterances[SPLIT_TEST]) return SPLIT_TEST;
+    if (u < o->utterances[SPLIT_TEST] + o->utterances[SPLIT_DEV]) return SPLIT_DEV;
+    return SPLIT_TRAIN;
+}
+
+static int cmp_ordered(const void *a, const void *b) {
+    uint64_t x = ((const struct ordered *)a)->order, y = ((const struct ordered *)b)->order;
+    return x < y ? -1 : x > y;
+}
+
+static void plan_free(struct plan *plan) {
+    for (int s = 0; s < SPLIT_N; s++) free(plan->buckets[s]);
+    for (size_t i = 0; i < plan->n_utts; i++) free(plan->utts[i].path);
+    free(plan->utts);
+    *plan = (struct plan){0};
+}
+
+static void draw_utterance(const struct corpus_options *o, const struct plan *plan, struct utterance *u,
+                           uint64_t seed) {
+    mslam_rng rng;
+    mslam_rng_seed(&rng, seed);
+    u->voice = draw_voice(o, u->split, &rng);
+    u->speed = mslam_rng_uniform(&rng) < o->speed_prob ? uniform(&rng, o->speed) : 1.0;
+    if (mslam_rng_uniform(&rng) < o->reverb_prob) {
+        u->rt60 = uniform(&rng, o->rt60);
+        u->wet = uniform(&rng, (struct range){0.2, 0.5});
+    }
+    if (mslam_rng_uniform(&rng) < o->noise_prob) {
+        u->noise = (enum noise_kind)(NOISE_WHITE + mslam_rng_u32(&rng) % (NOISE_N_KINDS - NOISE_WHITE));
+        u->snr_db = uniform(&rng, o->snr_db);
+    }
+    if (u->noise == NOISE_BABBLE) {
+        /* other sentences of the same split, so that no text crosses splits even as noise */
+        const struct ordered *bucket = plan->buckets[u->split];
+        size_t n = plan->bucket_n[u->split];
+        u->n_babble = 2 + (int)(mslam_rng_u32(&rng) % (MAX_BABBLE - 1));
+        for (int b = 0; b < u->n_babble; b++) {
+            u->babble[b] = bucket[mslam_rng_u32(&rng) % n].sentence;
+            u->babble_voice[b] = draw_voice(o, u->split, &rng);
+        }
+    }
+    u->gain_db = uniform(&rng, o->gain_db);
+    u->noise_seed = ((uint64_t)mslam_rng_u32(&rng) << 32) | mslam_rng_u32(&rng);
+}
+
+static int plan_language(const struct corpus_options *o, const struct sentence_pool *pool, struct plan *plan) {
+    const char *code = pool->lang->code;
+    *plan = (struct plan){.lang = pool->lang};
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
+        plan->buckets[s] = mslam_calloc(pool->n, sizeof *plan->buckets[s], "a split's sentences");
+        if (!plan->buckets[s]) return -1;
+    }
+    for (size_t i = 0; i < pool->n; i++) {
+        const struct sentence *s = &pool->items[i];
+        enum manifest_split split = split_of(o, s);
+        plan->buckets[split][plan->bucket_n[split]++] =
+            (struct ordered){hash_mix(s->text_hash, o->seed ^ SALT_ORDER), s};
+    }
+    size_t total = 0;
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
+        qsort(plan->buckets[s], plan->bucket_n[s], sizeof *plan->buckets[s], cmp_ordered);
+        if (o->utterances[s] > 0 && plan->bucket_n[s] == 0)
+            return mslam_error("%s: no sentence fell in the %s split (%zu sentences in all); ask for more %s "
+                               "utterances relative to the others, or give more text",
+                               code, split_name(s), pool->n, split_name(s));
+        if ((size_t)o->utterances[s] > plan->bucket_n[s])
+            mslam_log(MSLAM_LOG_WARN, "%s: %zu sentences for %d %s utterances; some are spoken twice, by "
+                      "other voices", code, plan->bucket_n[s], o->utterances[s], split_name(s));
+        total += (size_t)o->utterances[s];
+    }
+    plan->utts = mslam_calloc(total, sizeof *plan->utts, "the utterances of a language");
+    if (!plan->utts) return -1;
+    uint64_t lang_seed = hash_str(code, o->seed ^ SALT_UTTERANCE);
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
+        for (int i = 0; i < o->utterances[s]; i++) {
+            struct utterance *u = &plan->utts[plan->n_utts++];
+            u->split = (enum manifest_split)s;
+            u->sentence = plan->buckets[s][(size_t)i % plan->bucket_n[s]].sentence;
+            u->path = str_printf("audio/%s/%s_%s_%05d.%s", code, code, split_name(s), i,
+                                 audio_format_extension(o->format));
+            if (!u->path) return -1;
+            draw_utterance(o, plan, u, hash_mix(hash_mix(lang_seed, (uint64_t)s), (uint64_t)i));
+        }
+    }
+    return 0;
+}
+
+/* ---- speaking one utterance (in a forked child) ---- */
+
+/* Speaks text at 16 kHz (speed-perturbed when speed != 1). */
+static int speak(const struct lang_info *lang, const struct voice_draw *v, const char *text, double speed,
+                 struct audio *raw, struct audio *out) {
+    struct synth_params params = {lang->voice, v->variant, v->rate, v->pitch};
+    if (synth_speak(&params, text, raw)) return -1;
+    return audio_resample(raw, speed, CORPUS_RATE, out);
+}
+
+/* Babble: several other utterances of the language, each at unit power, looped from random
+ * offsets over the length of the speech. */
+static int make_babble(const struct lang_info *lang, const struct utterance *u, size_t n, mslam_rng *rng,
+                       struct audio *raw, struct audio *noise) {
+    struct audio talker = {0};
+    int rc = audio_reserve(noise, n);
+    if (rc == 0) {
+        memset(noise->samples, 0, n * sizeof *noise->samples);
+        noise->n = n;
+        noise->rate = CORPUS_RATE;
+    }
+    for (int b = 0; rc == 0 && b < u->n_babble; b++) {
+        rc = speak(lang, &u->babble_voice[b], u->babble[b]->text, 1.0, raw, &talker);
+        if (rc || talker.n == 0) continue;
+        double power = 0.0;
+        for (size_t t = 0; t < talker.n; t++) power += (double)talker.samples[t] * talker.samples[t];
+        float scale = power > 0.0 ? (float)sqrt((double)talker.n / power) : 0.0f;
+        size_t offset = mslam_rng_u32(rng) % talker.n;
+        for (size_t t = 0; t < n; t++) noise->samples[t] += scale * talker.samples[(t + offset) % talker.n];
+    }
+    audio_free(&talker);
+    return rc;
+}
+
+static int speak_utterance(const struct corpus_options *o, const struct lang_info *lang, const struct utterance *u,
+                           const char *path) {
+    struct audio raw = {0}, speech = {0}, noise = {0};
+    mslam_rng rng;
+    mslam_rng_seed(&rng, u->noise_seed);
+    srand((unsigned)u->noise_seed); /* espeak-ng's noise sources use rand() */
+    int rc = speak(lang, &u->voice, u->sentence->text, u->speed, &raw, &speech);
+    if (rc == 0 && u->rt60 > 0.0) rc = augment_reverb(&speech, u->rt60, u->wet);
+    if (rc == 0 && u->noise != NOISE_NONE) {
+        rc = u->noise == NOISE_BABBLE ? make_babble(lang, u, speech.n, &rng, &raw, &noise)
+                                      : augment_coloured_noise(&noise, u->noise, speech.n, CORPUS_RATE, &rng);
+        if (rc == 0) augment_add_noise(&speech, &noise, u->snr_db);
+    }
+    if (rc == 0) {
+        augment_gain(&speech, u->gain_db);
+        rc = audio_write(path, &speech, o->format);
+    }
+    if (rc) mslam_log(MSLAM_LOG_ERROR, "while making %s (%s, \"%s\")", path, lang->code, u->sentence->text);
+    audio_free(&raw);
+    audio_free(&speech);
+    audio_free(&noise);
+    return rc;
+}
+
+/* ---- running the utterances of a language on worker processes ---- */
+
+struct worker {
+    pid_t pid;
+    size_t utt;
+};
+
+/* Duration of a finished file, from its header. */
+static int probe_duration(const char *path, double *seconds) {
+    long long frames;
+    int rate, channels;
+    if (audio_probe(path, &frames, &rate, &channels)) return -1;
+    if (rate != (int)CORPUS_RATE || channels != 1)
+        return mslam_error("%s: %d Hz, %d channels (a corpus file is %d Hz mono); remove it to remake it", path,
+                           rate, channels, (int)CORPUS_RATE);
+    *seconds = (double)frames / CORPUS_RATE;
+    return 0;
+}
+
+static int run_utterances(const struct corpus_options *o, struct plan *plan, int jobs, struct progress *progress) {
+    struct worker *workers = mslam_calloc((size_t)jobs, sizeof *workers, "the worker table");
+    if (!workers) return -1;
+    int running = 0, failed = 0;
+    size_t next = 0;
+    char *failed_path = NULL;
+    while (!failed || running > 0) {
+        while (!failed && running < jobs && next < plan->n_utts) {
+            struct utterance *u = &plan->utts[next];
+            char *path = path_join(o->out_dir, u->path);
+            if (!path) {
+                failed = 1;
+                break;
+            }
+            if (file_exists(path)) { /* finished by an earlier run */
+                failed = probe_duration(path, &u->duration) != 0;
+                if (!failed) progress_step(progress, 1, u->duration);
+                free(path);
+                next++;
+                continue;
+            }
+            fflush(stdout);
+            fflush(stderr);
+            pid_t pid = fork();
+            if (pid == 0) _exit(speak_utterance(o, plan->lang, u, path) ? 1 : 0);
+            free(path);
+            if (pid < 0) {
+                mslam_error("cannot start a worker process: %s", strerror(errno));
+                failed = 1;
+                break;
+            }
+            int slot = 0;
+            while (workers[slot].pid != 0) slot++;
+            workers[slot] = (struct worker){pid, next++};
+            running++;
+        }
+        if (running == 0) break;
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            mslam_error("waiting for workers: %s", strerror(errno));
+            failed = 1;
+            break;
+        }
+        int slot = 0;
+        while (slot < jobs && workers[slot].pid != pid) slot++;
+        if (slot == jobs) continue; /* not one of ours */
+        struct utterance *u = &plan->utts[workers[slot].utt];
+        workers[slot].pid = 0;
+        running--;
+        char *path = path_join(o->out_dir, u->path);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            if (!failed && path) failed_path = str_dup(path);
+            failed = 1;
+        } else if (!path || probe_duration(path, &u->duration)) {
+            failed = 1;
+        } else {
+            progress_step(progress, 0, u->duration);
+        }
+        free(path);
+    }
+    free(workers);
+    if (failed_path) {
+        mslam_error("could not make %s (the worker's message is above)", failed_path);
+        free(failed_path);
+    }
+    return failed ? -1 : 0;
+}
+
+/* ---- per-language manifests ---- */
+
+static int write_rows(const char *path, const struct plan *plan, const struct sentence_pool *pool,
+                      const struct corpus_options *o, int text_rows) {
+    char *data = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&data, &size);
+    if (!f) return mslam_error("cannot open a memory stream: %s", strerror(errno));
+    int rc = manifest_write_header(f);
+    if (!text_rows) {
+        for (size_t i = 0; rc == 0 && i < plan->n_utts; i++) {
+            const struct utterance *u = &plan->utts[i];
+            struct manifest_record rec = {
+                .audio = u->path,
+                .lang = plan->lang->code,
+                .text = u->sentence->text,
+                .translation = u->sentence->translation,
+                .speaker = u->voice.variant,
+                .duration = u->duration,
+                .split = u->split,
+            };
+            rc = manifest_write_row(f, &rec);
+        }
+    } else {
+        /* every sentence keeps its split, in the same seeded order, up to text_per_lang */
+        struct ordered *all = mslam_calloc(pool->n, sizeof *all, "the text rows");
+        rc = all ? rc : -1;
+        size_t n = 0;
+        for (int s = SPLIT_TRAIN; rc == 0 && s < SPLIT_N; s++)
+            for (size_t i = 0; i < plan->bucket_n[s]; i++) all[n++] = plan->buckets[s][i];
+        if (rc == 0) qsort(all, n, sizeof *all, cmp_ordered);
+        for (size_t i = 0; rc == 0 && i < n && i < (size_t)o->text_per_lang; i++) {
+            struct manifest_record rec = {
+                .lang = plan->lang->code,
+                .text = all[i].sentence->text,
+                .translation = all[i].sentence->translation,
+                .duration = -1.0,
+                .split = split_of(o, all[i].sentence),
+            };
+            rc = manifest_write_row(f, &rec);
+        }
+        free(all);
+    }
+    if (fclose(f) != 0 && rc == 0) rc = mslam_error("cannot write the rows of %s", path);
+    if (rc == 0) rc = write_file_atomic(path, data, size);
+    free(data);
+    return rc;
+}
+
+struct lang_summary {
+    size_t utterances, text_rows, sentences;
+    double seconds;
+};
+
+/* Counts a finished language's part (when resuming): 1 when all its audio files are there,
+ * 0 when some are missing (the language is made again, keeping the files that are there). */
+static int summarise_part(const struct corpus_options *o, const char *path, struct lang_summary *sum) {
+    struct manifest_options opts = {.layout = LAYOUT_MSLAM, .audio_dir = o->out_dir};
+    manifest_reader *r = manifest_open(path, &opts);
+    if (!r) return -1;
+    struct manifest_record rec;
+    int got, complete = 1;
+    *sum = (struct lang_summary){0};
+    while ((got = manifest_next(r, &rec)) > 0) {
+        sum->utterances++;
+        sum->seconds += rec.duration > 0 ? rec.duration : 0.0;
+        if (rec.audio && !file_exists(rec.audio)) complete = 0;
+    }
+    manifest_close(r);
+    return got < 0 ? -1 : complete;
+}
+
+static int build_language(const struct corpus_options *o, const struct lang_info *lang, int jobs,
+                          struct progress *progress, struct lang_summary *sum) {
+    char *speech_part = str_printf("%s/%s/%s.tsv", o->out_dir, PARTS_DIR, lang->code);
+    char *text_part = str_printf("%s/%s/%s.text.tsv", o->out_dir, PARTS_DIR, lang->code);
+    char *audio_dir = str_printf("%s/audio/%s", o->out_dir, lang->code);
+    struct sentence_pool pool;
+    struct plan plan = {0};
+    pool_init(&pool, lang);
+    int rc = speech_part && text_part && audio_dir ? 0 : -1;
+    if (rc == 0 && file_exists(speech_part) && file_exists(text_part)) {
+        rc = summarise_part(o, speech_part, sum);
+        if (rc == 1) {
+            for (size_t i = 0; i < sum->utterances; i++) progress_step(progress, 1, sum->seconds / sum->utterances);
+            rc = 0;
+            goto done;
+        }
+        *sum = (struct lang_summary){0};
+    }
+    if (rc == 0) rc = mkdir_p(audio_dir);
+    if (rc == 0) rc = pool_add_catalogs(&pool, o->locale_dir);
+    if (rc == 0) rc = pool_add_fortunes(&pool, o->fortune_dir);
+    if (rc == 0 && pool.n == 0)
+        rc = mslam_error("%s: no usable sentences in the catalogs of %s under %s, nor in fortunes under %s; "
+                         "install the [corpus] packages (models/make-corpus.sh) or give --locale-dir",
+                         lang->code, lang->locales, o->locale_dir, o->fortune_dir);
+    if (rc == 0) rc = plan_language(o, &pool, &plan);
+    if (rc == 0) rc = run_utterances(o, &plan, jobs, progress);
+    /* text first: the speech part marks the language as done */
+    if (rc == 0) rc = write_rows(text_part, &plan, &pool, o, 1);
+    if (rc == 0) rc = write_rows(speech_part, &plan, &pool, o, 0);
+    if (rc == 0) {
+        sum->sentences = pool.n;
+        sum->utterances = plan.n_utts;
+        for (size_t i = 0; i < plan.n_utts; i++) sum->seconds += plan.utts[i].duration;
+    }
+done:
+    plan_free(&plan);
+    pool_free(&pool);
+    free(speech_part);
+    free(text_part);
+    free(audio_dir);
+    return rc;
+}
+
+/* Joins the languages' parts into one manifest (one header, rows in language order). */
+static int merge_parts(const struct corpus_options *o, const struct lang_info **langs, int n_langs,
+                       const char *suffix, const char *name) {
+    char *path = path_join(o->out_dir, name), *tmp = str_printf("%s/%s.tmp", o->out_dir, name);
+    FILE *out = path && tmp ? fopen(tmp, "wb") : NULL;
+    int rc = out ? manifest_write_header(out) : (path && tmp ? mslam_error("cannot write %s: %s", tmp,
+                                                                           strerror(errno)) : -1);
+    char *line = NULL;
+    size_t cap = 0;
+    for (int l = 0; rc == 0 && l < n_langs; l++) {
+        char *part = str_printf("%s/%s/%s%s", o->out_dir, PARTS_DIR, langs[l]->code, suffix);
+        FILE *in = part ? fopen(part, "rb") : NULL;
+        if (!in) {
+            rc = part ? mslam_error("cannot read %s: %s", part, strerror(errno)) : -1;
+        } else {
+            ssize_t len;
+            for (long line_no = 1; (len = getline(&line, &cap, in)) > 0; line_no++)
+                if (line_no > 1) fwrite(line, 1, (size_t)len, out);
+            if (ferror(in)) rc = mslam_error("cannot read %s", part);
+            fclose(in);
+        }
+        free(part);
+    }
+    if (out && fclose(out) != 0 && rc == 0) rc = mslam_error("cannot write %s: %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, path) != 0) rc = mslam_error("cannot rename %s: %s", tmp, strerror(errno));
+    free(line);
+    free(path);
+    free(tmp);
+    return rc;
+}
+
+static int select_languages(const struct corpus_options *o, const struct lang_info ***out, int *n_out) {
+    int n_table;
+    const struct lang_info *table = lang_table(&n_table);
+    const struct lang_info **langs = mslam_calloc((size_t)n_table + o->langs.n, sizeof *langs, "languages");
+    if (!langs) return -1;
+    int n = 0;
+    if (o->langs.n == 0) {
+        for (int i = 0; i < n_table; i++)
+            if (table[i].in_default) langs[n++] = &table[i];
+    } else {
+        for (size_t i = 0; i < o->langs.n; i++) {
+            const struct lang_info *lang = lang_find(o->langs.items[i]);
+            int repeated = 0;
+            for (int j = 0; j < n; j++) repeated |= langs[j] == lang;
+            if (!repeated) langs[n++] = lang;
+        }
+    }
+    *out = langs;
+    *n_out = n;
+    return 0;
+}
+
+int corpus_build(const struct corpus_options *o) {
+    if (check_options(o)) return -1;
+    const struct lang_info **langs = NULL;
+    int n_langs = 0;
+    if (select_languages(o, &langs, &n_langs)) return -1;
+    int rc = synth_init(o->espeak_data);
+    for (int l = 0; rc == 0 && l < n_langs; l++) rc = synth_check_voice(langs[l]->voice);
+    for (int s = SPLIT_TRAIN; rc == 0 && s < SPLIT_N; s++)
+        for (size_t v = 0; rc == 0 && v < o->voices[s].n; v++) rc = synth_check_variant(o->voices[s].items[v]);
+    char *parts = path_join(o->out_dir, PARTS_DIR);
+    if (rc == 0) rc = parts ? mkdir_p(parts) : -1;
+    if (rc == 0) rc = check_or_write_conf(o);
+
+    int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (jobs < 1) jobs = 1;
+    size_t per_lang = (size_t)o->utterances[SPLIT_TRAIN] + o->utterances[SPLIT_DEV] + o->utterances[SPLIT_TEST];
+    struct progress progress;
+    progress_start(&progress, per_lang * (size_t)n_langs, "utterances", o->quiet ? 0 : o->progress);
+    double start = progress_now();
+    struct lang_summary total = {0};
+    for (int l = 0; rc == 0 && l < n_langs; l++) {
+        struct lang_summary sum = {0};
+        double t0 = progress_now();
+        rc = build_language(o, langs[l], jobs, &progress, &sum);
+        if (rc == 0 && !o->quiet) {
+            progress_clear(&progress);
+            if (sum.sentences)
+                fprintf(stderr, "%-4s %5zu utterances, %6.3f h, from %zu sentences, %.1f s\n", langs[l]->code,
+                        sum.utterances, sum.seconds / 3600.0, sum.sentences, progress_now() - t0);
+            else
+                fprintf(stderr, "%-4s %5zu utterances, %6.3f h, finished by an earlier run\n", langs[l]->code,
+                        sum.utterances, sum.seconds / 3600.0);
+        }
+        total.utterances += sum.utterances;
+        total.seconds += sum.seconds;
+    }
+    progress_finish(&progress);
+    if (rc == 0) rc = merge_parts(o, langs, n_langs, ".text.tsv", "text.tsv");
+    if (rc == 0) rc = merge_parts(o, langs, n_langs, ".tsv", "manifest.tsv");
+    if (rc == 0 && !o->quiet)
+        fprintf(stderr, "%s/manifest.tsv: %zu utterances, %.2f hours of audio, %d languages, in %.1f s with %d jobs\n",
+                o->out_dir, total.utterances, total.seconds / 3600.0, n_langs, progress_now() - start, jobs);
+    free(parts);
+    free(langs);
+    return rc;
+}
+
+/* ---- statistics of a manifest ---- */
+
+struct stats_row {
+    char *lang;
+    enum manifest_split split;
+    size_t utterances, text_rows, unknown_duration;
+    double seconds;
+    long chars;
+};
+
+static int cmp_stats_row(const void *a, const void *b) {
+    const struct stats_row *x = a, *y = b;
+    int c = strcmp(x->lang, y->lang);
+    return c ? c : (int)x->split - (int)y->split;
+}
+
+static void print_stats_row(FILE *out, const char *lang, const char *split, const struct stats_row *r) {
+    char hours[32];
+    if (r->unknown_duration && r->unknown_duration == r->utterances)
+        snprintf(hours, sizeof hours, "?");
+    else
+        snprintf(hours, sizeof hours, "%.3f%s", r->seconds / 3600.0, r->unknown_duration ? "+?" : "");
+    fprintf(out, "%-6s %-6s %11zu %10s %12ld %10zu\n", lang, split, r->utterances, hours, r->chars, r->text_rows);
+}
+
+int corpus_print_stats(const char *path, const struct manifest_options *opts, FILE *out) {
+    manifest_reader *r = manifest_open(path, opts);
+    if (!r) return -1;
+    struct stats_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    struct manifest_record rec;
+    int got;
+    while ((got = manifest_next(r, &rec)) > 0) {
+        size_t i = 0;
+        while (i < n && !(rows[i].split == rec.split && strcmp(rows[i].lang, rec.lang) == 0)) i++;
+        if (i == n) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                struct stats_row *grown = realloc(rows, cap * sizeof *grown);
+                if (!grown) {
+                    got = mslam_error("out of memory for statistics");
+                    break;
+                }
+                rows = grown;
+            }
+            rows[n] = (struct stats_row){.lang = str_dup(rec.lang), .split = rec.split};
+            if (!rows[n].lang) {
+                got = -1;
+                break;
+            }
+            n++;
+        }
+        struct stats_row *row = &rows[i];
+        row->chars += utf8_length(rec.text);
+        if (!rec.audio) {
+            row->text_rows++;
+            continue;
+        }
+        row->utterances++;
+        if (rec.duration >= 0.0) row->seconds += rec.duration;
+        else row->unknown_duration++;
+    }
+    if (got == 0) {
+        qsort(rows, n, sizeof *rows, cmp_stats_row);
+        struct stats_row totals[SPLIT_N] = {0}, all = {0};
+        fprintf(out, "%s (%s layout)\n%-6s %-6s %11s %10s %12s %10s\n", path,
+                layout_name(manifest_reader_layout(r)), "lang", "split", "utterances", "hours", "characters",
+                "text rows");
+        for (size_t i = 0; i < n; i++) {
+            print_stats_row(out, rows[i].lang, split_name(rows[i].split)[0] ? split_name(rows[i].split) : "-",
+                            &rows[i]);
+            struct stats_row *sums[2] = {&totals[rows[i].split], &all};
+            for (int k = 0; k < 2; k++) {
+                sums[k]->utterances += rows[i].utterances;
+                sums[k]->text_rows += rows[i].text_rows;
+                sums[k]->unknown_duration += rows[i].unknown_duration;
+                sums[k]->seconds += rows[i].seconds;
+                sums[k]->chars += rows[i].chars;
+            }
+        }
+        for (int s = 0; s < SPLIT_N; s++)
+            if (totals[s].utterances || totals[s].text_rows)
+                print_stats_row(out, "all", split_name(s)[0] ? split_name(s) : "-", &totals[s]);
+        print_stats_row(out, "all", "all", &all);
+    }
+    for (size_t i = 0; i < n; i++) free(rows[i].lang);
+    free(rows);
+    manifest_close(r);
+    return got;
+}
+
+/* ---- the subcommand ---- */
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: mslam-trainer corpus [OPTIONS]\n"
+            "       mslam-trainer corpus --stats [MANIFEST|FOLDER] [--layout NAME] [--lang CODE] [--audio-dir DIR]\n"
+            "\n"
+            "Builds a multilingual speech and text corpus from what Debian ships: sentences from gettext\n"
+            "catalogs (with their English source as translation) and fortune files, spoken by espeak-ng\n"
+            "with several voices, rates and pitches, augmented, written at 16 kHz mono. The same options\n"
+            "give the same files; an interrupted build resumes, keeping what it finished.\n"
+            "\n"
+            "Output:\n"
+            "  -o, --out DIR            corpus folder (default: corpus)\n"
+            "      --format flac|wav    audio files (default: flac)\n"
+            "Languages and sizes:\n"
+            "  -l, --langs LIST         comma-separated codes, or 'default' (50) or 'all' (default: default)\n"
+            "      --list-langs         print the known languages and exit\n"
+            "      --train N            utterances per language in train (default: 400)\n"
+            "      --dev N              ... in dev (default: 50)\n"
+            "      --test N             ... in test (default: 50)\n"
+            "      --text-per-lang N    text-only rows per language in text.tsv (default: 5000)\n"
+            "Text sources:\n"
+            "      --locale-dir DIR     gettext catalogs, DIR/<locale>/LC_MESSAGES/*.mo (default: /usr/share/locale)\n"
+            "      --fortune-dir DIR    fortune files (default: /usr/share/games/fortunes)\n"
+            "Voices:\n"
+            "      --espeak-data DIR    espeak-ng data folder (default: the installed one)\n"
+            "      --train-voices LIST  espeak-ng voice variants of train (default: %s)\n"
+            "      --dev-voices LIST    ... of dev (default: %s)\n"
+            "      --test-voices LIST   ... of test (default: %s); the three lists must not overlap\n"
+            "      --rate MIN:MAX       words per minute (default: 130:210)\n"
+            "      --pitch MIN:MAX      0-100 (default: 30:70)\n"
+            "Augmentation (each utterance draws its own):\n"
+            "      --no-augment         none of the below\n"
+            "      --noise-prob P       probability of additive noise: white, pink, brown or babble (default: 0.5)\n"
+            "      --snr MIN:MAX        signal-to-noise ratio in dB (default: 5:30)\n"
+            "      --speed-prob P       probability of speed perturbation (default: 0.3)\n"
+            "      --speed MIN:MAX      speed factor (default: 0.9:1.1)\n"
+            "      --reverb-prob P      probability of reverberation (default: 0.3)\n"
+            "      --rt60 MIN:MAX       reverberation time in seconds (default: 0.2:0.8)\n"
+            "      --gain MIN:MAX       gain in dB, peak-limited (default: -6:6)\n"
+            "Run:\n"
+            "  -j, --jobs N             worker processes (default: the number of cores)\n"
+            "      --seed N             (default: 1)\n"
+            "      --progress, --no-progress   progress bar (default: on a terminal)\n"
+            "  -q, --quiet              no progress and no summary\n"
+            "Statistics:\n"
+            "      --stats              print hours, utterances and characters per language and split of a\n"
+            "                           manifest in any layout (mslam, Common Voice, CoVoST-2, FLEURS) and exit;\n"
+            "                           a FOLDER means FOLDER/manifest.tsv (default: the --out folder)\n"
+            "      --layout NAME        mslam, common-voice, covost2 or fleurs (default: told by the header)\n"
+            "      --lang CODE          language of every row, for layouts that name it nowhere\n"
+            "      --audio-dir DIR      folder of the audio files (default: the layout's)\n"
+            "  -h, --help               this help\n",
+            default_voices[SPLIT_TRAIN], default_voices[SPLIT_DEV], default_voices[SPLIT_TEST]);
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return mslam_error("%s '%s': expected an integer from %ld to %ld", opt, s, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return mslam_error("%s '%s': expected a number", opt, s);
+    *out = v;
+    return 0;
+}
+
+static int parse_range(const char *opt, const char *s, struct range *r) {
+    const char *colon = strchr(s, ':');
+    if (!colon) return mslam_error("%s '%s': expected MIN:MAX", opt, s);
+    char *min = str_ndup(s, (size_t)(colon - s));
+    int rc = min ? parse_double(opt, min, &r->min) : -1;
+    if (rc == 0) rc = parse_double(opt, colon + 1, &r->max);
+    free(min);
+    return rc;
+}
+
+static void list_langs(FILE *out) {
+    int n;
+    const struct lang_info *t = lang_table(&n);
+    fprintf(out, "%-5s %-20s %-7s %-10s %-8s %-16s %s\n", "code", "name", "voice", "script", "default", "catalogs",
+            "fortunes");
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%-5s %-20s %-7s %-10s %-8s %-16s %s\n", t[i].code, t[i].name, t[i].voice,
+                script_name(t[i].script), t[i].in_default ? "yes" : "-", t[i].locales,
+                t[i].fortunes[0] ? (strlen(t[i].fortunes) > 30 ? "(many files)" : t[i].fortunes) : "-");
+}
+
+enum {
+    OPT_FORMAT = 256, OPT_LIST_LANGS, OPT_TRAIN, OPT_DEV, OPT_TEST, OPT_TEXT_PER_LANG, OPT_LOCALE_DIR,
+    OPT_FORTUNE_DIR, OPT_ESPEAK_DATA, OPT_TRAIN_VOICES, OPT_DEV_VOICES, OPT_TEST_VOICES, OPT_RATE, OPT_PITCH,
+    OPT_NO_AUGMENT, OPT_NOISE_PROB, OPT_SNR, OPT_SPEED_PROB, OPT_SPEED, OPT_REVERB_PROB, OPT_RT60, OPT_GAIN,
+    OPT_SEED, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS, OPT_LAYOUT, OPT_LANG, OPT_AUDIO_DIR,
+};
+
+static const struct option long_options[] = {
+    {"out", required_argument, NULL, 'o'},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"langs", required_argument, NULL, 'l'},
+    {"list-langs", no_argument, NULL, OPT_LIST_LANGS},
+    {"train", required_argument, NULL, OPT_TRAIN},
+    {"dev", required_argument, NULL, OPT_DEV},
+    {"test", required_argument, NULL, OPT_TEST},
+    {"text-per-lang", required_argument, NULL, OPT_TEXT_PER_LANG},
+    {"locale-dir", required_argument, NULL, OPT_LOCALE_DIR},
+    {"fortune-dir", required_argument, NULL, OPT_FORTUNE_DIR},
+    {"espeak-data", required_argument, NULL, OPT_ESPEAK_DATA},
+    {"train-voices", required_argument, NULL, OPT_TRAIN_VOICES},
+    {"dev-voices", required_argument, NULL, OPT_DEV_VOICES},
+    {"test-voices", required_argument, NULL, OPT_TEST_VOICES},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"pitch", required_argument, NULL, OPT_PITCH},
+    {"no-augment", no_argument, NULL, OPT_NO_AUGMENT},
+    {"noise-prob", required_argument, NULL, OPT_NOISE_PROB},
+    {"snr", required_argument, NULL, OPT_SNR},
+    {"speed-prob", required_argument, NULL, OPT_SPEED_PROB},
+    {"speed", required_argument, NULL, OPT_SPEED},
+    {"reverb-prob", required_argument, NULL, OPT_REVERB_PROB},
+    {"rt60", required_argument, NULL, OPT_RT60},
+    {"gain", required_argument, NULL, OPT_GAIN},
+    {"jobs", required_argument, NULL, 'j'},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"layout", required_argument, NULL, OPT_LAYOUT},
+    {"lang", required_argument, NULL, OPT_LANG},
+    {"audio-dir", required_argument, NULL, OPT_AUDIO_DIR},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_layout(const char *name, enum manifest_layout *layout) {
+    static const struct {
+        const char *name;
+        enum manifest_layout layout;
+    } names[] = {{"auto", LAYOUT_AUTO},       {"mslam", LAYOUT_MSLAM},     {"common-voice", LAYOUT_COMMON_VOICE},
+                 {"covost2", LAYOUT_COVOST2}, {"fleurs", LAYOUT_FLEURS}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *layout = names[i].layout;
+            return 0;
+        }
+    return mslam_error("--layout '%s': expected mslam, common-voice, covost2 or fleurs", name);
+}
+
+/* Parses argv into o and the statistics request; 0 to go on, 1 when done (help, list), -1 on a
+ * usage error. */
+static int parse_args(int argc, char **argv, struct corpus_options *o, int *stats, struct manifest_options *mopts) {
+    int opt;
+    long v = 0;
+    optind = 1;
+    opterr = 0;
+    int index = -1;
+    while ((opt = getopt_long(argc, argv, ":o:l:j:qh", long_options, &index)) != -1) {
+        int rc = 0;
+        /* the option as typed, for messages (an unknown one or one missing its value is the
+         * last argument read) */
+        char name[64];
+        if (opt != '?' && opt != ':' && index >= 0)
+            snprintf(name, sizeof name, "--%s", long_options[index].name);
+        else if (opt != '?' && opt != ':')
+            snprintf(name, sizeof name, "-%c", opt);
+        else
+            snprintf(name, sizeof name, "%s", optind > 0 && optind - 1 < argc ? argv[optind - 1] : "?");
+        index = -1;
+        switch (opt) {
+        case 'o': o->out_dir = optarg; break;
+        case OPT_FORMAT: {
+            int format = audio_format_parse(optarg);
+            if (format < 0) rc = mslam_error("--format '%s': expected flac or wav", optarg);
+            else o->format = (enum audio_format)format;
+            break;
+        }
+        case 'l':
+            strlist_free(&o->langs);
+            if (strcmp(optarg, "all") == 0) {
+                int n;
+                const struct lang_info *t = lang_table(&n);
+                for (int i = 0; rc == 0 && i < n; i++) rc = strlist_push(&o->langs, t[i].code);
+            } else if (strcmp(optarg, "default") != 0) {
+                rc = strlist_split(&o->langs, optarg);
+            }
+            break;
+        case OPT_LIST_LANGS: list_langs(stdout); return 1;
+        case OPT_TRAIN:
+        case OPT_DEV:
+        case OPT_TEST:
+            rc = parse_int(name, optarg, 0, 10000000, &v);
+            o->utterances[opt == OPT_TRAIN ? SPLIT_TRAIN : opt == OPT_DEV ? SPLIT_DEV : SPLIT_TEST] = (int)v;
+            break;
+        case OPT_TEXT_PER_LANG:
+            rc = parse_int(name, optarg, 0, 100000000, &v);
+            o->text_per_lang = (int)v;
+            break;
+        case OPT_LOCALE_DIR: o->locale_dir = optarg; break;
+        case OPT_FORTUNE_DIR: o->fortune_dir = optarg; break;
+        case OPT_ESPEAK_DATA: o->espeak_data = optarg; break;
+        case OPT_TRAIN_VOICES:
+        case OPT_DEV_VOICES:
+        case OPT_TEST_VOICES: {
+            enum manifest_split s = opt == OPT_TRAIN_VOICES ? SPLIT_TRAIN : opt == OPT_DEV_VOICES ? SPLIT_DEV : SPLIT_TEST;
+            strlist_free(&o->voices[s]);
+            rc = strlist_split(&o->voices[s], optarg);
+            break;
+        }
+        case OPT_RATE: rc = parse_range(name, optarg, &o->rate); break;
+        case OPT_PITCH: rc = parse_range(name, optarg, &o->pitch); break;
+        case OPT_NO_AUGMENT:
+            o->noise_prob = o->speed_prob = o->reverb_prob = 0.0;
+            o->gain_db = (struct range){0, 0};
+            break;
+        case OPT_NOISE_PROB: rc = parse_double(name, optarg, &o->noise_prob); break;
+        case OPT_SNR: rc = parse_range(name, optarg, &o->snr_db); break;
+        case OPT_SPEED_PROB: rc = parse_double(name, optarg, &o->speed_prob); break;
+        case OPT_SPEED: rc = parse_range(name, optarg, &o->speed); break;
+        case OPT_REVERB_PROB: rc = parse_double(name, optarg, &o->reverb_prob); break;
+        case OPT_RT60: rc = parse_range(name, optarg, &o->rt60); break;
+        case OPT_GAIN: rc = parse_range(name, optarg, &o->gain_db); break;
+        case 'j':
+            rc = parse_int(name, optarg, 1, 1024, &v);
+            o->jobs = (int)v;
+            break;
+        case OPT_SEED:
+            rc = parse_int(name, optarg, 0, 0x7fffffffL, &v);
+            o->seed = (uint64_t)v;
+            break;
+        case OPT_PROGRESS: o->progress = 1; break;
+        case OPT_NO_PROGRESS: o->progress = 0; break;
+        case 'q': o->quiet = 1; break;
+        case OPT_STATS: *stats = 1; break;
+        case OPT_LAYOUT: rc = parse_layout(optarg, &mopts->layout); break;
+        case OPT_LANG: mopts->lang = optarg; break;
+        case OPT_AUDIO_DIR: mopts->audio_dir = optarg; break;
+        case 'h': usage(stdout); return 1;
+        case ':': rc = mslam_error("%s needs a value", name); break;
+        default: rc = mslam_error("unknown option %s (see mslam-trainer corpus --help)", name); break;
+        }
+        if (rc) return -1;
+    }
+    if (optind < argc && !*stats)
+        return mslam_error("unexpected argument '%s' (see mslam-trainer corpus --help)", argv[optind]);
+    if (optind + 1 < argc) return mslam_error("--stats takes one manifest or folder, not '%s'", argv[optind + 1]);
+    return 0;
+}
+
+static int run_stats(const struct corpus_options *o, const char *arg, const struct manifest_options *mopts) {
+    const char *target = arg ? arg : o->out_dir;
+    struct stat st;
+    char *path = stat(target, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(target, "manifest.tsv") : str_dup(target);
+    int rc = path ? corpus_print_stats(path, mopts, stdout) : -1;
+    free(path);
+    return rc;
+}
+
+int corpus_main(int argc, char **argv) {
+    struct corpus_options o;
+    struct manifest_options mopts = {0};
+    int stats = 0, status;
+    if (corpus_default_options(&o)) return 1;
+    int parsed = parse_args(argc, argv, &o, &stats, &mopts);
+    if (parsed != 0) {
+        status = parsed > 0 ? 0 : 2;
+    } else if (stats) {
+        status = run_stats(&o, optind < argc ? argv[optind] : NULL, &mopts) ? 1 : 0;
+    } else {
+        status = corpus_build(&o) ? 1 : 0;
+    }
+    corpus_options_free(&o);
+    return status;
+}

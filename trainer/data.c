@@ -1,0 +1,529 @@
+#include "data.h"
+
+#include "audio.h"
+#include "common.h"
+#include "manifest.h"
+#include "metrics.h"
+#include "params.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rng_for(mslam_rng *rng, uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b) {
+    mslam_rng_seed(rng, hash_mix(hash_mix(hash_mix(seed, purpose), a), b));
+}
+
+/* ---- examples ---- */
+
+int dataset_add(dataset *ds, const char *audio, const char *text, const char *translation,
+                const char *lang, double seconds) {
+    if (ds->n == ds->cap) {
+        int cap = ds->cap ? ds->cap * 2 : 256;
+        example *items = realloc(ds->items, (size_t)cap * sizeof *items);
+        if (!items) return mslam_error("out of memory for %d examples", cap);
+        ds->items = items;
+        ds->cap = cap;
+    }
+    example *e = &ds->items[ds->n];
+    *e = (example){.audio = str_dup(audio ? audio : ""),
+                   .text = str_dup(text ? text : ""),
+                   .translation = str_dup(translation ? translation : ""),
+                   .lang = str_dup(lang ? lang : ""),
+                   .seconds = seconds,
+                   .lang_id = -1};
+    if (!e->audio || !e->text || !e->translation || !e->lang) {
+        free(e->audio);
+        free(e->text);
+        free(e->translation);
+        free(e->lang);
+        return mslam_error("out of memory for an example");
+    }
+    ds->n++;
+    return 0;
+}
+
+static void example_free(example *e) {
+    free(e->audio);
+    free(e->text);
+    free(e->translation);
+    free(e->lang);
+    free(e->text_ids);
+    free(e->trans_ids);
+}
+
+void dataset_free(dataset *ds) {
+    for (int i = 0; i < ds->n; i++) example_free(&ds->items[i]);
+    free(ds->items);
+    memset(ds, 0, sizeof *ds);
+}
+
+int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
+    manifest_reader *r = manifest_open(path, opts);
+    if (!r) return -1;
+    struct manifest_record rec;
+    int got, rc = 0;
+    while (!rc && (got = manifest_next(r, &rec)) != 0) {
+        if (got < 0) rc = -1;
+        else if (rec.audio && (split < 0 || (int)rec.split == split))
+            rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.duration);
+    }
+    manifest_close(r);
+    return rc;
+}
+
+int dataset_load_named(dataset *ds, const char *path, const char *layout, const char *lang,
+                       const char *audio_dir, const char *split) {
+    static const char *const layouts[] = {"mslam", "common-voice", "covost2", "fleurs"};
+    static const enum manifest_layout layout_ids[] = {LAYOUT_MSLAM, LAYOUT_COMMON_VOICE, LAYOUT_COVOST2, LAYOUT_FLEURS};
+    struct manifest_options mo = {.layout = LAYOUT_AUTO, .lang = lang, .audio_dir = audio_dir};
+    if (layout) {
+        int i = 0;
+        while (i < 4 && strcmp(layout, layouts[i])) i++;
+        if (i == 4) return mslam_error("layout '%s': expected mslam, common-voice, covost2 or fleurs", layout);
+        mo.layout = layout_ids[i];
+    }
+    int split_id = -1;
+    if (strcmp(split, "all") && (split_id = split_parse(split)) <= SPLIT_NONE)
+        return mslam_error("split '%s': expected train, dev, test or all", split);
+    int before = ds->n;
+    if (dataset_load(ds, path, &mo, split_id)) return -1;
+    if (ds->n == before) return mslam_error("%s: no speech examples in split '%s'", path, split);
+    return 0;
+}
+
+char *asr_target_text(const char *text, const char *lang) {
+    return mslam_text_normalize(text, lang, mslam_lang_written_without_spaces(lang) ? MSLAM_NORM_NO_SPACES : 0,
+                                NULL);
+}
+
+/* ---- vocabulary and languages ---- */
+
+typedef struct {
+    uint32_t cp;
+    long count;
+} char_count;
+
+static int cmp_char_count(const void *a, const void *b) {
+    const char_count *x = a, *y = b;
+    return (x->cp > y->cp) - (x->cp < y->cp);
+}
+
+/* Adds the code points of s to counts (a list kept unsorted until the end). */
+static int count_chars(const char *s, char_count **counts, size_t *n, size_t *cap) {
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        int k = utf8_decode(s + i, len - i, &cp);
+        if (!k) { /* invalid bytes never make it into a vocabulary */
+            i++;
+            continue;
+        }
+        i += (size_t)k;
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 1024;
+            char_count *grown = realloc(*counts, c * sizeof *grown);
+            if (!grown) return mslam_error("out of memory counting characters");
+            *counts = grown;
+            *cap = c;
+        }
+        (*counts)[(*n)++] = (char_count){cp, 1};
+    }
+    /* merge now and then so that the list stays near the number of distinct characters */
+    if (*n > 65536) {
+        qsort(*counts, *n, sizeof **counts, cmp_char_count);
+        size_t w = 0;
+        for (size_t r = 0; r < *n; r++) {
+            if (w && (*counts)[w - 1].cp == (*counts)[r].cp) (*counts)[w - 1].count += (*counts)[r].count;
+            else (*counts)[w++] = (*counts)[r];
+        }
+        *n = w;
+    }
+    return 0;
+}
+
+int vocab_build(const dataset *ds, int min_count, struct strlist *vocab) {
+    static const char *const reserved[VOCAB_N_RESERVED] = {"<blank>", "<unk>", "<s>", "</s>"};
+    char_count *counts = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (int i = 0; i < ds->n && !rc; i++) {
+        const example *e = &ds->items[i];
+        char *norm = asr_target_text(e->text, e->lang);
+        if (!norm) rc = -1;
+        else rc = count_chars(norm, &counts, &n, &cap) || count_chars(e->translation, &counts, &n, &cap);
+        free(norm);
+    }
+    memset(vocab, 0, sizeof *vocab);
+    for (int i = 0; i < VOCAB_N_RESERVED && !rc; i++) rc = strlist_push(vocab, reserved[i]);
+    if (!rc && n) {
+        qsort(counts, n, sizeof *counts, cmp_char_count);
+        for (size_t r = 0; r < n && !rc;) {
+            uint32_t cp = counts[r].cp;
+            long total = 0;
+            for (; r < n && counts[r].cp == cp; r++) total += counts[r].count;
+            /* control characters cannot be read aloud; they are noise in a transcript */
+            if (total < min_count || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) continue;
+            char buf[5];
+            buf[utf8_encode(cp, buf)] = '\0';
+            rc = strlist_push(vocab, buf);
+        }
+    }
+    free(counts);
+    if (rc) strlist_free(vocab);
+    return rc;
+}
+
+int langs_build(const dataset *ds, struct strlist *langs) {
+    memset(langs, 0, sizeof *langs);
+    for (int i = 0; i < ds->n; i++) {
+        const char *l = ds->items[i].lang;
+        if (*l && !strlist_contains(langs, l) && strlist_push(langs, l)) {
+            strlist_free(langs);
+            return -1;
+        }
+    }
+    strlist_sort(langs);
+    return 0;
+}
+
+/* ---- checking examples against a model ---- */
+
+/* Character ids of text into *ids; returns the count, -2 when a character is outside the
+ * vocabulary (its text in bad, 5 bytes), -1 on error. */
+static int encode_text(const mslam_model *m, const char *text, int **ids, char *bad) {
+    size_t len = strlen(text);
+    *ids = mslam_malloc((len ? len : 1) * sizeof(int), "character ids");
+    if (!*ids) return -1;
+    int n = 0;
+    for (size_t i = 0; i < len;) {
+        int k = 1;
+        int id = mslam_model_char_id(m, text + i, &k);
+        if (id < VOCAB_N_RESERVED) { /* unknown, or a reserved token's text: not a character */
+            snprintf(bad, 5, "%.*s", k, text + i);
+            free(*ids);
+            *ids = NULL;
+            return -2;
+        }
+        (*ids)[n++] = id;
+        i += (size_t)k;
+    }
+    return n;
+}
+
+static int lang_index(const mslam_model *m, const char *lang) {
+    for (int i = 0; *lang && i < m->cfg.n_langs; i++)
+        if (!strcmp(m->langs[i], lang)) return i;
+    return -1;
+}
+
+/* Fills the ids and language of e; returns 1 to keep, 0 to drop (reason counted), -1 on error. */
+static int encode_example(example *e, const mslam_model *m, int need_any, double max_seconds,
+                          dataset_report *r) {
+    if (e->seconds <= 0) {
+        long long frames;
+        int rate, channels;
+        if (audio_probe(e->audio, &frames, &rate, &channels)) {
+            mslam_log(MSLAM_LOG_WARN, "skipping %s: %s", e->audio, mslam_last_error());
+            r->missing_audio++;
+            return 0;
+        }
+        e->seconds = rate > 0 ? (double)frames / rate : 0;
+    }
+    if (mslam_subsampled_frames(mslam_frontend_n_frames((size_t)(e->seconds * MSLAM_SAMPLE_RATE))) <= 0) {
+        mslam_log(MSLAM_LOG_WARN, "skipping %s: %.3f s of audio is too short for one encoder frame",
+                  e->audio, e->seconds);
+        r->empty_audio++;
+        return 0;
+    }
+    if (max_seconds > 0 && e->seconds > max_seconds) {
+        r->too_long++;
+        return 0;
+    }
+    char bad[5];
+    int oov = 0;
+    e->lang_id = lang_index(m, e->lang);
+    if (*e->text && (need_any & NEED_TEXT)) {
+        char *norm = asr_target_text(e->text, e->lang);
+        if (!norm) return -1;
+        int n = encode_text(m, norm, &e->text_ids, bad);
+        free(norm);
+        if (n == -1) return -1;
+        if (n == -2) {
+            mslam_log(MSLAM_LOG_WARN, "%s: transcript has '%s', which is not in the vocabulary; transcript skipped",
+                      e->audio, bad);
+            r->unknown_chars++;
+            oov = 1;
+        }
+        e->n_text = n > 0 ? n : 0;
+    }
+    if (*e->translation && (need_any & NEED_TRANSLATION)) {
+        int n = encode_text(m, e->translation, &e->trans_ids, bad);
+        if (n == -1) return -1;
+        if (n == -2) {
+            mslam_log(MSLAM_LOG_WARN, "%s: translation has '%s', which is not in the vocabulary; translation skipped",
+                      e->audio, bad);
+            r->unknown_chars++;
+            oov = 1;
+        }
+        e->n_trans = n > 0 ? n : 0;
+    }
+    int has = (e->n_text > 0 ? NEED_TEXT : 0) | (e->lang_id >= 0 ? NEED_LANG : 0) |
+              (e->n_trans > 0 ? NEED_TRANSLATION : 0);
+    if (!need_any || (has & need_any)) return 1;
+    if (oov) return 0; /* counted above */
+    if ((need_any & NEED_LANG) && *e->lang) r->unknown_lang++;
+    else r->empty_text++;
+    return 0;
+}
+
+int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double max_seconds,
+                   dataset_report *report) {
+    memset(report, 0, sizeof *report);
+    int w = 0;
+    for (int i = 0; i < ds->n; i++) {
+        int keep = encode_example(&ds->items[i], model, need_any, max_seconds, report);
+        if (keep < 0) return -1;
+        if (keep) ds->items[w++] = ds->items[i];
+        else example_free(&ds->items[i]);
+    }
+    ds->n = w;
+    report->kept = w;
+    if (w == 0) return mslam_error("no usable example is left (see the warnings above)");
+    return 0;
+}
+
+/* ---- epochs ---- */
+
+#define POOL_BATCHES 64
+
+static uint64_t rng_below(mslam_rng *rng, uint64_t n) {
+    uint64_t x = ((uint64_t)mslam_rng_u32(rng) << 32) | mslam_rng_u32(rng);
+    return x % n;
+}
+
+static void shuffle(int *x, int n, mslam_rng *rng) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(rng, (uint64_t)i + 1);
+        int t = x[i];
+        x[i] = x[j];
+        x[j] = t;
+    }
+}
+
+static const dataset *sort_ds; /* qsort has no context argument */
+
+static int cmp_duration(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b;
+    double x = sort_ds->items[i].seconds, y = sort_ds->items[j].seconds;
+    if (x != y) return (x > y) - (x < y);
+    return (i > j) - (i < j);
+}
+
+int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch) {
+    memset(plan, 0, sizeof *plan);
+    if (global_batch < 1) return mslam_error("batch size %d must be at least 1", global_batch);
+    int n = ds->n;
+    plan->order = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "epoch order");
+    int n_batches = (n + global_batch - 1) / global_batch;
+    int *batch_order = mslam_malloc((size_t)(n_batches ? n_batches : 1) * sizeof(int), "batch order");
+    int *tmp = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "epoch order");
+    if (!plan->order || !batch_order || !tmp) {
+        free(batch_order);
+        free(tmp);
+        epoch_plan_free(plan);
+        return -1;
+    }
+    mslam_rng rng;
+    rng_for(&rng, seed, 0x0e0c, (uint64_t)epoch, 0);
+    for (int i = 0; i < n; i++) tmp[i] = i;
+    shuffle(tmp, n, &rng);
+    int pool = POOL_BATCHES * global_batch;
+    sort_ds = ds;
+    for (int p = 0; p < n; p += pool) qsort(tmp + p, (size_t)(n - p < pool ? n - p : pool), sizeof(int), cmp_duration);
+    for (int b = 0; b < n_batches; b++) batch_order[b] = b;
+    shuffle(batch_order, n_batches, &rng);
+    /* the short batch (if any) is the last of the sorted order; it stays last in the epoch so
+     * that every other batch is full */
+    int w = 0, short_batch = n % global_batch ? n_batches - 1 : -1;
+    for (int k = 0; k <= n_batches; k++) {
+        int b = k < n_batches ? batch_order[k] : short_batch;
+        if (b < 0 || (k < n_batches && b == short_batch)) continue;
+        int first = b * global_batch, count = n - first < global_batch ? n - first : global_batch;
+        memcpy(plan->order + w, tmp + first, (size_t)count * sizeof(int));
+        w += count;
+    }
+    free(tmp);
+    free(batch_order);
+    plan->n = n;
+    plan->n_batches = n_batches;
+    plan->global_batch = global_batch;
+    return 0;
+}
+
+void epoch_plan_free(epoch_plan *plan) {
+    free(plan->order);
+    memset(plan, 0, sizeof *plan);
+}
+
+void epoch_plan_batch(const epoch_plan *plan, int b, int *first, int *count) {
+    *first = b * plan->global_batch;
+    *count = plan->n - *first < plan->global_batch ? plan->n - *first : plan->global_batch;
+}
+
+/* ---- features ---- */
+
+specaug_config specaug_default_config(void) {
+    return (specaug_config){.freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_ratio = 0.05f,
+                            .time_width = 40};
+}
+
+void specaugment(float *mel, int T, int n_mels, const float *fill, const specaug_config *c, mslam_rng *rng) {
+    for (int k = 0; k < c->freq_masks && n_mels > 0; k++) {
+        int w = (int)(mslam_rng_uniform(rng) * (c->freq_width + 1));
+        if (w > n_mels) w = n_mels;
+        int f0 = (int)(mslam_rng_uniform(rng) * (n_mels - w + 1));
+        for (int t = 0; t < T; t++)
+            for (int m = f0; m < f0 + w; m++) mel[(size_t)t * n_mels + m] = fill[m];
+    }
+    int max_w = (int)(c->time_ratio * T);
+    if (max_w > c->time_width) max_w = c->time_width;
+    for (int k = 0; k < c->time_masks && T > 0; k++) {
+        int w = (int)(mslam_rng_uniform(rng) * (max_w + 1));
+        int t0 = (int)(mslam_rng_uniform(rng) * (T - w + 1));
+        for (int t = t0; t < t0 + w; t++) memcpy(mel + (size_t)t * n_mels, fill, (size_t)n_mels * sizeof(float));
+    }
+}
+
+struct audio_buf {
+    struct audio raw, resampled;
+};
+
+/* Decodes an example to 16 kHz mono; returns the samples (owned by fb) or NULL (error recorded). */
+static const struct audio *load_audio(feature_batch *fb, const char *path) {
+    if (!fb->audio && !(fb->audio = mslam_calloc(1, sizeof *fb->audio, "audio buffers"))) return NULL;
+    if (audio_read(path, &fb->audio->raw)) return NULL;
+    if (fb->audio->raw.rate == MSLAM_SAMPLE_RATE) return &fb->audio->raw;
+    if (audio_resample(&fb->audio->raw, 1.0, MSLAM_SAMPLE_RATE, &fb->audio->resampled)) return NULL;
+    return &fb->audio->resampled;
+}
+
+static int grow(void **p, size_t *have, size_t want, size_t elem, const char *what) {
+    if (want <= *have) return 0;
+    void *q = realloc(*p, want * elem);
+    if (!q) return mslam_error("out of memory for %s", what);
+    *p = q;
+    *have = want;
+    return 0;
+}
+
+int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples, int count, int slot0,
+                       int n_mels, const specaug_config *aug, uint64_t aug_seed, const float *fill) {
+    if (fb->fe.n_mels != n_mels) {
+        mslam_frontend_free(&fb->fe);
+        if (mslam_frontend_init(&fb->fe, n_mels)) return -1;
+    }
+    free(fb->mel_lens);
+    free(fb->example);
+    free(fb->slot);
+    fb->mel_lens = mslam_malloc((size_t)(count ? count : 1) * sizeof(int), "mel lengths");
+    fb->example = mslam_malloc((size_t)(count ? count : 1) * sizeof(int), "batch examples");
+    fb->slot = mslam_malloc((size_t)(count ? count : 1) * sizeof(int), "batch slots");
+    if (!fb->mel_lens || !fb->example || !fb->slot) return -1;
+    fb->B = 0;
+    fb->T_mel = 0;
+    fb->n_mels = n_mels;
+    fb->seconds = 0;
+    fb->n_failed = 0;
+    /* each item's features go to their own buffer first: the padded (B, T_mel) layout is
+     * written once the longest item is known */
+    size_t mel_cap = 0;
+    float **item_mel = mslam_calloc((size_t)(count ? count : 1), sizeof *item_mel, "item features");
+    if (!item_mel) return -1;
+    int rc = 0;
+    for (int i = 0; i < count && !rc; i++) {
+        const example *e = &ds->items[examples[i]];
+        const struct audio *a = load_audio(fb, e->audio);
+        int n_frames = a ? mslam_frontend_n_frames(a->n) : 0;
+        if (!a || mslam_subsampled_frames(n_frames) <= 0) {
+            mslam_log(MSLAM_LOG_WARN, "skipping %s: %s", e->audio,
+                      a ? "audio too short for one encoder frame" : mslam_last_error());
+            fb->n_failed++;
+            continue;
+        }
+        size_t need = mslam_frontend_scratch_size(n_frames);
+        if (grow((void **)&fb->scratch, &fb->scratch_size, need, sizeof(float), "frontend scratch") ||
+            !(item_mel[fb->B] = mslam_malloc((size_t)n_frames * n_mels * sizeof(float), "item features"))) {
+            rc = -1;
+            break;
+        }
+        mslam_logmel(&fb->fe, a->samples, n_frames, item_mel[fb->B], fb->scratch);
+        if (aug) {
+            mslam_rng rng;
+            rng_for(&rng, aug_seed, 0x5a5a, (uint64_t)(slot0 + i), 0);
+            specaugment(item_mel[fb->B], n_frames, n_mels, fill, aug, &rng);
+        }
+        fb->mel_lens[fb->B] = n_frames;
+        fb->example[fb->B] = examples[i];
+        fb->slot[fb->B] = slot0 + i;
+        fb->seconds += (double)a->n / MSLAM_SAMPLE_RATE;
+        if (n_frames > fb->T_mel) fb->T_mel = n_frames;
+        fb->B++;
+    }
+    if (!rc) {
+        size_t row = (size_t)fb->T_mel * n_mels;
+        if (grow((void **)&fb->mel, &mel_cap, (size_t)fb->B * row, sizeof(float), "batch features")) rc = -1;
+        for (int b = 0; b < fb->B && !rc; b++) {
+            size_t have = (size_t)fb->mel_lens[b] * n_mels;
+            memcpy(fb->mel + b * row, item_mel[b], have * sizeof(float));
+            memset(fb->mel + b * row + have, 0, (row - have) * sizeof(float));
+        }
+    }
+    for (int b = 0; b < count; b++) free(item_mel[b]);
+    free(item_mel);
+    return rc;
+}
+
+void feature_batch_free(feature_batch *fb) {
+    free(fb->mel);
+    free(fb->mel_lens);
+    free(fb->example);
+    free(fb->slot);
+    free(fb->scratch);
+    if (fb->audio) {
+        audio_free(&fb->audio->raw);
+        audio_free(&fb->audio->resampled);
+        free(fb->audio);
+    }
+    mslam_frontend_free(&fb->fe);
+    memset(fb, 0, sizeof *fb);
+}
+
+int mel_statistics(const dataset *ds, int n_mels, int max_items, float *mean, float *std) {
+    int n = ds->n < max_items ? ds->n : max_items;
+    double *sum = calloc((size_t)n_mels, sizeof *sum), *sq = calloc((size_t)n_mels, sizeof *sq);
+    feature_batch fb = {0};
+    long frames = 0;
+    int rc = sum && sq ? 0 : mslam_error("out of memory for feature statistics");
+    for (int i = 0; i < n && !rc; i++) {
+        int ex = (int)((long)i * ds->n / n); /* evenly over the dataset, not its first files */
+        rc = feature_batch_load(&fb, ds, &ex, 1, 0, n_mels, NULL, 0, NULL);
+        for (int t = 0; !rc && fb.B && t < fb.mel_lens[0]; t++, frames++)
+            for (int m = 0; m < n_mels; m++) {
+                double x = fb.mel[(size_t)t * n_mels + m];
+                sum[m] += x;
+                sq[m] += x * x;
+            }
+    }
+    if (!rc && frames == 0) rc = mslam_error("no audio to measure feature statistics on");
+    for (int m = 0; m < n_mels && !rc; m++) {
+        double mu = sum[m] / frames, var = sq[m] / frames - mu * mu;
+        mean[m] = (float)mu;
+        std[m] = (float)sqrt(var > 1e-6 ? var : 1e-6);
+    }
+    free(sum);
+    free(sq);
+    feature_batch_free(&fb);
+    return rc;
+}

@@ -1,0 +1,156 @@
+/* Training and evaluation data: examples from manifests, the vocabulary and language list,
+ * epochs of length-bucketed batches in a seeded order, and batches of log-mel features computed
+ * on the fly from the audio files (libsndfile), with SpecAugment.
+ *
+ * Everything random is a function of (seed, epoch) or (seed, step, item): a run that stops and
+ * resumes at a batch boundary sees the same batches and the same augmentation as one that never
+ * stopped. */
+#ifndef MSLAM_TRAINER_DATA_H
+#define MSLAM_TRAINER_DATA_H
+
+#include "frontend.h"
+#include "model.h"
+#include "ops.h"
+#include "util.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reserved vocabulary entries, at these ids in every vocabulary the trainer builds. */
+#define VOCAB_BLANK 0 /* "<blank>": CTC blank */
+#define VOCAB_UNK 1   /* "<unk>" */
+#define VOCAB_BOS 2   /* "<s>": first decoder input */
+#define VOCAB_EOS 3   /* "</s>": end of a decoded translation */
+#define VOCAB_N_RESERVED 4
+
+/* One utterance. Strings are owned; ids are filled by dataset_encode. */
+typedef struct {
+    char *audio;       /* path of the audio file */
+    char *text;        /* transcript in the spoken language ("" when none) */
+    char *translation; /* English translation ("" when none) */
+    char *lang;        /* language code ("" when unknown) */
+    double seconds;    /* duration (from the manifest or the file's header) */
+    int lang_id;       /* index in the language list, -1 when unknown or not in the list */
+    int *text_ids, n_text;       /* CTC targets: the transcript's character ids */
+    int *trans_ids, n_trans;     /* decoder targets: the translation's character ids */
+} example;
+
+typedef struct {
+    example *items;
+    int n, cap;
+} dataset;
+
+/* Appends an example (strings copied; NULL reads as ""). seconds <= 0: probe the file later. */
+int dataset_add(dataset *ds, const char *audio, const char *text, const char *translation,
+                const char *lang, double seconds);
+void dataset_free(dataset *ds);
+
+/* Appends the speech examples of a manifest (any layout trainer/manifest.h reads: mslam TSV,
+ * Common Voice, CoVoST-2, FLEURS; opts may be NULL) whose split is `split` (< 0: all).
+ * Text-only rows are left out. Returns 0 or -1 (a bad row is an error naming file and line). */
+struct manifest_options;
+int dataset_load(dataset *ds, const char *manifest, const struct manifest_options *opts, int split);
+/* dataset_load with the command-line spelling of the choices: layout NULL (from the header),
+ * "mslam", "common-voice", "covost2" or "fleurs"; lang and audio_dir NULL or as in
+ * manifest_options; split "train", "dev", "test" or "all". An empty result is an error. */
+int dataset_load_named(dataset *ds, const char *manifest, const char *layout, const char *lang,
+                       const char *audio_dir, const char *split);
+
+/* Transcripts are trained and scored in one normal form (metrics.h mslam_text_normalize:
+ * NFKC, case folding, punctuation and symbols removed, spaces collapsed), so that the CTC head
+ * spends nothing on distinctions the scores ignore. Returns a new string or NULL. */
+char *asr_target_text(const char *text, const char *lang);
+
+/* Vocabulary of a dataset: the reserved entries, then every character of the normalised
+ * transcripts and of the translations that occurs at least min_count times, by code point.
+ * Sets *vocab (n strings, free with strlist_free). */
+int vocab_build(const dataset *ds, int min_count, struct strlist *vocab);
+/* Sorted language codes of the dataset. */
+int langs_build(const dataset *ds, struct strlist *langs);
+
+/* Counts of examples dataset_encode dropped, by reason. */
+typedef struct {
+    int missing_audio;  /* unreadable file or header */
+    int empty_audio;    /* zero length, or too short for one encoder frame */
+    int too_long;       /* longer than max_seconds */
+    int empty_text;     /* a needed transcript or translation is empty */
+    int unknown_chars;  /* transcripts or translations dropped: characters outside the vocabulary */
+    int unknown_lang;   /* language not in the model's list where one is needed */
+    int kept;
+} dataset_report;
+
+/* What an example must have to be kept. */
+enum { NEED_TEXT = 1, NEED_LANG = 2, NEED_TRANSLATION = 4 };
+
+/* Checks every example against the model (vocabulary, languages) and the audio headers,
+ * fills ids, durations and language indices, and removes those that fail: an example lacking
+ * all of `need_any` (e.g. NEED_TEXT | NEED_TRANSLATION: at least one of the two) is dropped;
+ * a transcript or translation with characters outside the vocabulary is dropped from that
+ * example (the example stays when something else is left). need_any = 0 keeps every example
+ * with usable audio and encodes no text (evaluation scores the raw text). Warns for each dropped
+ * file and fills *report. Returns 0, or -1 (error recorded) when nothing is left. */
+int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double max_seconds,
+                   dataset_report *report);
+
+/* ---- epochs and batches ---- */
+
+/* The batches of one epoch: a permutation of the examples by (seed, epoch), cut into pools of
+ * 64 batches, each pool sorted by duration (length bucketing: little padding) and cut into
+ * batches of global_batch examples, then the batch order shuffled. The last batch may be short. */
+typedef struct {
+    int *order;      /* ds->n example indices, batch after batch */
+    int n_batches;
+    int global_batch;
+    int n;
+} epoch_plan;
+
+int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch);
+void epoch_plan_free(epoch_plan *plan);
+/* Examples of batch b: *first (index into order) and *count. */
+void epoch_plan_batch(const epoch_plan *plan, int b, int *first, int *count);
+
+/* ---- features ---- */
+
+typedef struct {
+    int freq_masks, freq_width; /* masks of up to freq_width mel bins */
+    int time_masks;             /* masks of up to time_ratio x length frames (at most time_width) */
+    float time_ratio;
+    int time_width;
+} specaug_config;
+
+specaug_config specaug_default_config(void);
+/* SpecAugment (Park et al. 2019) without time warping, on mel (T, n_mels) in place: masked
+ * values become fill[m] (the feature mean, which normalises to zero). */
+void specaugment(float *mel, int T, int n_mels, const float *fill, const specaug_config *c, mslam_rng *rng);
+
+/* Log-mel features of a batch: items (B, T_mel, n_mels), zero beyond each length. */
+typedef struct {
+    int B, T_mel, n_mels;
+    float *mel;
+    int *mel_lens;
+    int *example;   /* dataset index of each item */
+    int *slot;      /* position of each item in the global batch */
+    double seconds; /* audio in the batch */
+    int n_failed;   /* examples whose audio could not be read (skipped, warned) */
+    mslam_frontend fe;
+    struct audio_buf *audio; /* decoding buffers (opaque) */
+    float *scratch;
+    size_t scratch_size;
+} feature_batch;
+
+/* Loads examples[0..count) (dataset indices; slots slot0 + i) into fb: decode, mix to mono,
+ * resample to 16 kHz when the file has another rate, log-mel; with aug not NULL, SpecAugment
+ * each item with a generator seeded from (aug_seed, slot), filling with fill (n_mels). Items
+ * whose audio fails to decode are skipped with a warning (n_failed). Returns 0 or -1. */
+int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples, int count, int slot0,
+                       int n_mels, const specaug_config *aug, uint64_t aug_seed, const float *fill);
+void feature_batch_free(feature_batch *fb);
+
+/* Mean and standard deviation of each mel bin over the frames of up to max_items examples
+ * spread evenly over the dataset (the model's feature statistics). */
+int mel_statistics(const dataset *ds, int n_mels, int max_items, float *mean, float *std);
+
+/* One generator per purpose and step: draws never depend on how many came before. */
+void rng_for(mslam_rng *rng, uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b);
+
+#endif

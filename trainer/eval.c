@@ -1,0 +1,537 @@
+/* mslam-trainer eval, and the scoring that validation during training shares with it. */
+#include "eval.h"
+
+#include "checkpoint.h"
+#include "common.h"
+#include "decoder.h"
+#include "encoder.h"
+#include "heads.h"
+#include "options.h"
+#include "search.h"
+#include "train.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const mode_names[EVAL_N_MODES] = {"offline", "streaming"};
+
+eval_config eval_default_config(void) {
+    return (eval_config){.modes = (1 << EVAL_OFFLINE) | (1 << EVAL_STREAMING),
+                         .chunk_frames = 8,
+                         .left_chunks = 4,
+                         .ctc_beam = 8,
+                         .st_beam = 4,
+                         .st_max_len = 300,
+                         .length_penalty = 1.0f,
+                         .batch_size = 8,
+                         .max_items = 0,
+                         .lid_seconds = 0,
+                         .asr = 1,
+                         .lid = 1,
+                         .st = 1};
+}
+
+/* Text of token ids (reserved entries left out). New string. */
+static char *tokens_text(const mslam_model *m, const search_result *r) {
+    size_t len = 1;
+    for (int i = 0; i < r->n; i++)
+        if (r->tokens[i].id >= VOCAB_N_RESERVED) len += strlen(m->vocab[r->tokens[i].id]);
+    char *s = mslam_malloc(len, "hypothesis text");
+    if (!s) return NULL;
+    size_t at = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (r->tokens[i].id < VOCAB_N_RESERVED) continue;
+        size_t k = strlen(m->vocab[r->tokens[i].id]);
+        memcpy(s + at, m->vocab[r->tokens[i].id], k);
+        at += k;
+    }
+    s[at] = '\0';
+    return s;
+}
+
+/* Buffers and searches of one evaluation. */
+typedef struct {
+    mslam_model *m;
+    const eval_config *c;
+    mslam_encoder_pass pass;
+    float *logits, *log_probs, *pooled;
+    size_t cap_frames;
+    search_token *greedy;
+    ctc_beam beam;
+    decoder_cache cache;
+    decoder_search_params sp;
+    unsigned char *banned;
+} evaluator;
+
+static int lang_slot(const eval_result *r, const char *lang) {
+    for (int i = 0; i < r->n_langs; i++)
+        if (!strcmp(r->langs[i], lang)) return i;
+    return -1;
+}
+
+enum { SCORE_ASR = 1, SCORE_LID = 2, SCORE_ST = 4 };
+
+/* Scores the tasks of `what` on one utterance's encoder frames (n, d) in mode. */
+static int score_item(evaluator *ev, eval_result *r, int mode, int what, const example *e, const float *enc, int n) {
+    mslam_model *m = ev->m;
+    const struct mslam_model_config *cfg = &m->cfg;
+    const eval_config *c = ev->c;
+    int V = cfg->vocab_size, N = cfg->n_langs;
+    eval_lang *el = &r->per_lang[mode][lang_slot(r, e->lang)];
+    if ((size_t)n > ev->cap_frames) {
+        free(ev->logits), free(ev->log_probs), free(ev->greedy);
+        size_t rows = (size_t)n > (size_t)N ? (size_t)n : (size_t)N;
+        ev->logits = malloc(rows * V * sizeof(float));
+        ev->log_probs = malloc(rows * V * sizeof(float));
+        ev->greedy = malloc((size_t)n * sizeof *ev->greedy);
+        ev->cap_frames = (size_t)n;
+        if (!ev->logits || !ev->log_probs || !ev->greedy) {
+            ev->cap_frames = 0;
+            return mslam_error("out of memory scoring %d frames", n);
+        }
+    }
+    if ((what & SCORE_ASR) && c->asr && cfg->ctc_head && *e->text) {
+        ctc_head_log_probs(ev->log_probs, ev->logits, enc, n, cfg, &m->p);
+        int prev = CTC_BLANK;
+        search_result res = {.tokens = ev->greedy};
+        res.n = ctc_greedy(ev->log_probs, n, V, 0, &prev, ev->greedy);
+        char *hyp = tokens_text(m, &res);
+        int rc = !hyp || mslam_asr_acc_add(&el->greedy, e->text, hyp);
+        free(hyp);
+        if (rc) return -1;
+        if (c->ctc_beam > 1) {
+            search_result best = {0};
+            ctc_beam_reset(&ev->beam);
+            if (ctc_beam_step(&ev->beam, ev->log_probs, n, 0) || ctc_beam_best(&ev->beam, &best)) return -1;
+            hyp = tokens_text(m, &best);
+            search_result_free(&best);
+            rc = !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp);
+            free(hyp);
+            if (rc) return -1;
+        }
+        el->n_asr++;
+    }
+    if ((what & SCORE_LID) && c->lid && cfg->lid_head && e->lang_id >= 0) {
+        lid_head_logits(ev->logits, ev->pooled, enc, n, cfg, &m->p);
+        int best = 0;
+        for (int k = 1; k < N; k++)
+            if (ev->logits[k] > ev->logits[best]) best = k;
+        if (mslam_confusion_add_index(r->lid[mode], (size_t)e->lang_id, (size_t)best)) return -1;
+    }
+    if ((what & SCORE_ST) && c->st && cfg->n_decoder_layers > 0 && *e->translation) {
+        search_result res = {0};
+        ev->sp.max_len = c->st_max_len < n + 10 ? c->st_max_len : n + 10;
+        if (decoder_beam_search(&ev->cache, cfg, &m->p, VOCAB_BOS, VOCAB_EOS, enc, n, &ev->sp, &res)) return -1;
+        char *hyp = tokens_text(m, &res);
+        search_result_free(&res);
+        const char *refs[1] = {e->translation};
+        int rc = !hyp || mslam_bleu_add(&el->bleu, hyp, refs, 1) || mslam_chrf_add(&el->chrf, hyp, refs, 1) ||
+                 mslam_bleu_add(&r->bleu[mode], hyp, refs, 1) || mslam_chrf_add(&r->chrf[mode], hyp, refs, 1);
+        free(hyp);
+        if (rc) return -1;
+        el->n_st++;
+    }
+    return 0;
+}
+
+static const dataset *sort_ds;
+
+static int cmp_seconds(const void *a, const void *b) {
+    double x = sort_ds->items[*(const int *)a].seconds, y = sort_ds->items[*(const int *)b].seconds;
+    return (x > y) - (x < y);
+}
+
+static int result_init(eval_result *r, const mslam_model *m, const dataset *ds, const eval_config *c) {
+    memset(r, 0, sizeof *r);
+    r->cfg = *c;
+    struct strlist langs;
+    if (langs_build(ds, &langs)) return -1;
+    if (langs.n == 0 && strlist_push(&langs, "")) return -1; /* no language labels: one unnamed group */
+    r->n_langs = (int)langs.n;
+    r->langs = langs.items; /* taken over */
+    for (int mode = 0; mode < EVAL_N_MODES; mode++) {
+        r->per_lang[mode] = mslam_calloc((size_t)r->n_langs, sizeof(eval_lang), "per-language scores");
+        r->lid[mode] = mslam_confusion_new((const char *const *)m->langs, (size_t)m->cfg.n_langs);
+        if (!r->per_lang[mode] || !r->lid[mode]) return -1;
+        if (mslam_chrf_init(&r->chrf[mode], mslam_chrf_default_params())) return -1;
+        for (int l = 0; l < r->n_langs; l++) {
+            eval_lang *el = &r->per_lang[mode][l];
+            int no_spaces = mslam_lang_written_without_spaces(r->langs[l]);
+            mslam_asr_acc_init(&el->greedy, r->langs[l], no_spaces);
+            mslam_asr_acc_init(&el->beam, r->langs[l], no_spaces);
+            if (mslam_chrf_init(&el->chrf, mslam_chrf_default_params())) return -1;
+        }
+    }
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_result *r) {
+    double t0 = now_s();
+    const struct mslam_model_config *cfg = &m->cfg;
+    if (result_init(r, m, ds, c)) {
+        eval_result_free(r);
+        return -1;
+    }
+    evaluator ev = {.m = m, .c = c};
+    ev.sp = (decoder_search_params){.beam_size = c->st_beam, .max_len = c->st_max_len,
+                                    .length_penalty = c->length_penalty};
+    ev.banned = mslam_calloc((size_t)cfg->vocab_size, 1, "banned tokens");
+    ev.pooled = mslam_malloc((size_t)cfg->d_model * sizeof(float), "pooled frame");
+    int n = c->max_items > 0 && c->max_items < ds->n ? c->max_items : ds->n;
+    int *items = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "evaluation order");
+    int rc = ev.banned && ev.pooled && items ? 0 : -1;
+    if (!rc && cfg->ctc_head && c->ctc_beam > 1) rc = ctc_beam_init(&ev.beam, c->ctc_beam, cfg->vocab_size, logf(1e-4f));
+    if (!rc) {
+        /* a decoder never writes the reserved entries but the end of sentence */
+        for (int k = 0; k < VOCAB_N_RESERVED; k++) ev.banned[k] = k != VOCAB_EOS;
+        ev.sp.banned = ev.banned;
+        /* spread over the dataset when capped; sorted by length so that batches pad little */
+        for (int i = 0; i < n; i++) items[i] = (int)((long)i * ds->n / n);
+        sort_ds = ds;
+        qsort(items, (size_t)n, sizeof *items, cmp_seconds);
+    }
+    feature_batch fb = {0};
+    int lid_pass = c->lid_seconds > 0 && c->lid && cfg->lid_head;
+    int *clip_lens = mslam_malloc((size_t)c->batch_size * sizeof(int), "clip lengths");
+    float *clip_mel = NULL;
+    if (!clip_lens) rc = -1;
+    for (int at = 0; !rc && at < n; at += c->batch_size) {
+        int count = n - at < c->batch_size ? n - at : c->batch_size;
+        rc = feature_batch_load(&fb, ds, items + at, count, 0, cfg->n_mels, NULL, 0, NULL);
+        if (rc || fb.B == 0) continue;
+        for (int mode = 0; mode < EVAL_N_MODES && !rc; mode++) {
+            if (!(c->modes & (1 << mode))) continue;
+            attn_mask mask = {mode == EVAL_STREAMING ? c->chunk_frames : 0, c->left_chunks, 0};
+            rc = mslam_encoder_speech_forward(&ev.pass, cfg, &m->p, fb.mel, fb.mel_lens, fb.B, fb.T_mel, &mask, 0);
+            for (int b = 0; b < fb.B && !rc; b++) {
+                int frames = ev.pass.lens[b];
+                if (frames > 0)
+                    rc = score_item(&ev, r, mode, SCORE_ASR | SCORE_ST | (lid_pass ? 0 : SCORE_LID),
+                                    &ds->items[fb.example[b]], ev.pass.out + (size_t)b * ev.pass.T * cfg->d_model,
+                                    frames);
+            }
+            if (rc || !lid_pass) continue;
+            /* the clips: each utterance's first lid_seconds, as if nothing came after */
+            int T_clip = 0;
+            for (int b = 0; b < fb.B; b++) {
+                int max = (int)(c->lid_seconds * 100);
+                max = max < 7 ? 7 : max; /* the subsampler's minimum */
+                clip_lens[b] = fb.mel_lens[b] < max ? fb.mel_lens[b] : max;
+                T_clip = clip_lens[b] > T_clip ? clip_lens[b] : T_clip;
+            }
+            float *grown = realloc(clip_mel, (size_t)fb.B * T_clip * cfg->n_mels * sizeof(float));
+            if (!grown) {
+                rc = mslam_error("out of memory for language-ID clips");
+                break;
+            }
+            clip_mel = grown;
+            for (int b = 0; b < fb.B; b++)
+                memcpy(clip_mel + (size_t)b * T_clip * cfg->n_mels, fb.mel + (size_t)b * fb.T_mel * cfg->n_mels,
+                       (size_t)T_clip * cfg->n_mels * sizeof(float));
+            rc = mslam_encoder_speech_forward(&ev.pass, cfg, &m->p, clip_mel, clip_lens, fb.B, T_clip, &mask, 0);
+            for (int b = 0; b < fb.B && !rc; b++) {
+                int frames = ev.pass.lens[b];
+                if (frames > 0)
+                    rc = score_item(&ev, r, mode, SCORE_LID, &ds->items[fb.example[b]],
+                                    ev.pass.out + (size_t)b * ev.pass.T * cfg->d_model, frames);
+            }
+        }
+        r->n_items += fb.B;
+        r->seconds += fb.seconds;
+    }
+    free(clip_lens);
+    free(clip_mel);
+    feature_batch_free(&fb);
+    mslam_encoder_pass_free(&ev.pass);
+    if (cfg->ctc_head && c->ctc_beam > 1) ctc_beam_free(&ev.beam);
+    decoder_cache_free(&ev.cache);
+    free(ev.logits);
+    free(ev.log_probs);
+    free(ev.greedy);
+    free(ev.pooled);
+    free(ev.banned);
+    free(items);
+    r->wall_s = now_s() - t0;
+    if (rc) eval_result_free(r);
+    return rc;
+}
+
+void eval_result_free(eval_result *r) {
+    struct strlist langs = {.items = r->langs, .n = (size_t)r->n_langs, .cap = (size_t)r->n_langs};
+    strlist_free(&langs);
+    for (int mode = 0; mode < EVAL_N_MODES; mode++) {
+        free(r->per_lang[mode]);
+        mslam_confusion_free(r->lid[mode]);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- reporting ---- */
+
+static double bleu_score(const struct mslam_bleu_stats *st) {
+    if (st->n_segments == 0) return NAN;
+    struct mslam_bleu b;
+    mslam_bleu_compute(st, &b);
+    return b.score;
+}
+
+void eval_summary(const eval_result *r, int mode, double *cer, double *lid_acc, double *bleu) {
+    double sum = 0;
+    int n = 0;
+    for (int l = 0; r->per_lang[mode] && l < r->n_langs; l++) {
+        double x = mslam_asr_acc_cer(&r->per_lang[mode][l].greedy);
+        if (r->per_lang[mode][l].n_asr && isfinite(x)) sum += x, n++;
+    }
+    *cer = n ? sum / n : NAN;
+    *lid_acc = r->lid[mode] ? mslam_confusion_accuracy(r->lid[mode]) : NAN;
+    *bleu = bleu_score(&r->bleu[mode]);
+}
+
+static void print_rate(FILE *fp, double x) {
+    if (isfinite(x)) fprintf(fp, " %7.2f%%", 100 * x);
+    else fprintf(fp, " %8s", "-");
+}
+
+void eval_print(const eval_result *r, FILE *fp) {
+    fprintf(fp, "%d utterances, %.1f s of audio, evaluated in %.1f s\n", r->n_items, r->seconds, r->wall_s);
+    for (int mode = 0; mode < EVAL_N_MODES; mode++) {
+        if (!(r->cfg.modes & (1 << mode))) continue;
+        if (mode == EVAL_STREAMING)
+            fprintf(fp, "\n== streaming (chunks of %d frames = %d ms, %d left chunks) ==\n", r->cfg.chunk_frames,
+                    r->cfg.chunk_frames * 40, r->cfg.left_chunks);
+        else
+            fprintf(fp, "\n== offline (full context) ==\n");
+        int beam = r->cfg.ctc_beam > 1;
+        fprintf(fp, "%-10s %6s %8s %8s", "lang", "utts", "CER", "WER");
+        if (beam) fprintf(fp, " %8s %8s", "CER-beam", "WER-beam");
+        fprintf(fp, " %6s %8s %8s\n", "st", "BLEU", "chrF2");
+        double sum[4] = {0};
+        int counted[4] = {0};
+        for (int l = 0; l < r->n_langs; l++) {
+            const eval_lang *el = &r->per_lang[mode][l];
+            if (!el->n_asr && !el->n_st) continue;
+            double x[4] = {mslam_asr_acc_cer(&el->greedy), mslam_asr_acc_wer(&el->greedy),
+                           mslam_asr_acc_cer(&el->beam), mslam_asr_acc_wer(&el->beam)};
+            fprintf(fp, "%-10s %6d", *r->langs[l] ? r->langs[l] : "(none)", el->n_asr);
+            for (int k = 0; k < (beam ? 4 : 2); k++) {
+                print_rate(fp, el->n_asr ? x[k] : NAN);
+                if (el->n_asr && isfinite(x[k])) sum[k] += x[k], counted[k]++;
+            }
+            fprintf(fp, " %6d", el->n_st);
+            if (el->n_st) fprintf(fp, " %8.2f %8.2f\n", bleu_score(&el->bleu), mslam_chrf_compute(&el->chrf));
+            else fprintf(fp, " %8s %8s\n", "-", "-");
+        }
+        fprintf(fp, "%-10s %6s", "mean", "");
+        for (int k = 0; k < (beam ? 4 : 2); k++) print_rate(fp, counted[k] ? sum[k] / counted[k] : NAN);
+        fputc('\n', fp);
+        if (r->bleu[mode].n_segments) {
+            struct mslam_bleu b;
+            char line[256], chrf[64];
+            mslam_bleu_compute(&r->bleu[mode], &b);
+            mslam_bleu_format(&b, line, sizeof line);
+            mslam_chrf_format(&r->chrf[mode], chrf, sizeof chrf);
+            fprintf(fp, "translation into English, all languages: %s; %s\n", line, chrf);
+        }
+        if (mslam_confusion_total(r->lid[mode])) {
+            if (r->cfg.lid_seconds > 0)
+                fprintf(fp, "language identification (first %.1f s of each utterance):\n", (double)r->cfg.lid_seconds);
+            else
+                fprintf(fp, "language identification:\n");
+            mslam_confusion_print(r->lid[mode], fp, 10);
+        }
+    }
+}
+
+static struct json_object *num(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
+
+static struct json_object *bleu_json(const struct mslam_bleu_stats *st) {
+    struct mslam_bleu b;
+    mslam_bleu_compute(st, &b);
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "score", num(b.score));
+    struct json_object *p = json_object_new_array();
+    for (int k = 0; k < MSLAM_BLEU_ORDER; k++) json_object_array_add(p, num(b.precisions[k]));
+    json_object_object_add(o, "precisions", p);
+    json_object_object_add(o, "bp", num(b.bp));
+    json_object_object_add(o, "hyp_len", json_object_new_int64((int64_t)b.hyp_len));
+    json_object_object_add(o, "ref_len", json_object_new_int64((int64_t)b.ref_len));
+    json_object_object_add(o, "segments", json_object_new_int64((int64_t)st->n_segments));
+    return o;
+}
+
+char *eval_json(const eval_result *r) {
+    struct json_object *root = json_object_new_object();
+    json_object_object_add(root, "utterances", json_object_new_int(r->n_items));
+    json_object_object_add(root, "audio_seconds", num(r->seconds));
+    json_object_object_add(root, "wall_seconds", num(r->wall_s));
+    for (int mode = 0; mode < EVAL_N_MODES; mode++) {
+        if (!(r->cfg.modes & (1 << mode))) continue;
+        struct json_object *mo = json_object_new_object(), *langs = json_object_new_object();
+        if (mode == EVAL_STREAMING) {
+            json_object_object_add(mo, "chunk_frames", json_object_new_int(r->cfg.chunk_frames));
+            json_object_object_add(mo, "left_chunks", json_object_new_int(r->cfg.left_chunks));
+        }
+        for (int l = 0; l < r->n_langs; l++) {
+            const eval_lang *el = &r->per_lang[mode][l];
+            if (!el->n_asr && !el->n_st) continue;
+            struct json_object *lo = json_object_new_object();
+            json_object_object_add(lo, "asr_utterances", json_object_new_int(el->n_asr));
+            if (el->n_asr) {
+                json_object_object_add(lo, "cer", num(mslam_asr_acc_cer(&el->greedy)));
+                json_object_object_add(lo, "wer", num(mslam_asr_acc_wer(&el->greedy)));
+                if (r->cfg.ctc_beam > 1) {
+                    json_object_object_add(lo, "cer_beam", num(mslam_asr_acc_cer(&el->beam)));
+                    json_object_object_add(lo, "wer_beam", num(mslam_asr_acc_wer(&el->beam)));
+                }
+            }
+            if (el->n_st) {
+                json_object_object_add(lo, "bleu", bleu_json(&el->bleu));
+                json_object_object_add(lo, "chrf", num(mslam_chrf_compute(&el->chrf)));
+            }
+            json_object_object_add(langs, *r->langs[l] ? r->langs[l] : "(none)", lo);
+        }
+        json_object_object_add(mo, "languages", langs);
+        double cer, acc, bleu;
+        eval_summary(r, mode, &cer, &acc, &bleu);
+        json_object_object_add(mo, "mean_cer", num(cer));
+        if (r->bleu[mode].n_segments) {
+            json_object_object_add(mo, "bleu", bleu_json(&r->bleu[mode]));
+            json_object_object_add(mo, "chrf", num(mslam_chrf_compute(&r->chrf[mode])));
+        }
+        const mslam_confusion *cf = r->lid[mode];
+        size_t nl = mslam_confusion_n_langs(cf);
+        if (mslam_confusion_total(cf)) {
+            struct json_object *lid = json_object_new_object(), *table = json_object_new_object();
+            json_object_object_add(lid, "accuracy", num(acc));
+            if (r->cfg.lid_seconds > 0) json_object_object_add(lid, "clip_seconds", num(r->cfg.lid_seconds));
+            json_object_object_add(lid, "utterances", json_object_new_int64((int64_t)mslam_confusion_total(cf)));
+            for (size_t i = 0; i < nl; i++) {
+                struct json_object *row = NULL;
+                for (size_t j = 0; j < nl; j++) {
+                    size_t k = mslam_confusion_count(cf, i, j);
+                    if (!k) continue;
+                    if (!row) row = json_object_new_object();
+                    json_object_object_add(row, mslam_confusion_lang(cf, j), json_object_new_int64((int64_t)k));
+                }
+                if (row) json_object_object_add(table, mslam_confusion_lang(cf, i), row);
+            }
+            json_object_object_add(lid, "confusion", table);
+            json_object_object_add(mo, "lid", lid);
+        }
+        json_object_object_add(root, mode_names[mode], mo);
+    }
+    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *copy = text ? strdup(text) : NULL;
+    json_object_put(root);
+    return copy;
+}
+
+/* ---- the subcommand ---- */
+
+int cmd_eval(int argc, char **argv) {
+    eval_config c = eval_default_config();
+    gchar *model_path = NULL, *data = NULL, *split = g_strdup("test"), *layout = NULL, *lang = NULL,
+          *audio_dir = NULL, *json_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL;
+    int threads = 0;
+    double length_penalty = c.length_penalty, lid_seconds = 0;
+    GOptionEntry entries[] = {
+        {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model or checkpoint to evaluate", "FILE"},
+        {"data", 0, 0, G_OPTION_ARG_STRING, &data, "manifest (mslam TSV, Common Voice, CoVoST-2, FLEURS)", "MANIFEST"},
+        {"split", 0, 0, G_OPTION_ARG_STRING, &split, "split to score: test (default), dev, train or all", "SPLIT"},
+        {"layout", 0, 0, G_OPTION_ARG_STRING, &layout, "manifest layout (default: from the header)", "NAME"},
+        {"lang", 0, 0, G_OPTION_ARG_STRING, &lang, "language of every row, for layouts without one", "CODE"},
+        {"audio-dir", 0, 0, G_OPTION_ARG_STRING, &audio_dir, "folder of the audio files", "DIR"},
+        {"modes", 0, 0, G_OPTION_ARG_STRING, &modes, "offline, streaming or both (default offline,streaming)", "LIST"},
+        {"tasks", 0, 0, G_OPTION_ARG_STRING, &tasks, "asr, lid, st, comma-separated (default: every head the model has)", "LIST"},
+        {"chunk", 0, 0, G_OPTION_ARG_INT, &c.chunk_frames, "streaming chunk in encoder frames of 40 ms (default 8)", "N"},
+        {"left-chunks", 0, 0, G_OPTION_ARG_INT, &c.left_chunks, "streaming left context in chunks; -1: all (default 4)", "N"},
+        {"ctc-beam", 0, 0, G_OPTION_ARG_INT, &c.ctc_beam, "CTC prefix beam width; 1: greedy only (default 8)", "N"},
+        {"st-beam", 0, 0, G_OPTION_ARG_INT, &c.st_beam, "translation beam width; 1: greedy (default 4)", "N"},
+        {"max-len", 0, 0, G_OPTION_ARG_INT, &c.st_max_len, "longest translation in characters (default 300)", "N"},
+        {"length-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &length_penalty, "beam score = logp / (length + 1)^X (default 1)", "X"},
+        {"batch-size", 0, 0, G_OPTION_ARG_INT, &c.batch_size, "utterances encoded together (default 8)", "N"},
+        {"max-items", 0, 0, G_OPTION_ARG_INT, &c.max_items, "score at most N utterances, spread over the set", "N"},
+        {"lid-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &lid_seconds,
+         "language ID on each utterance's first S seconds only (default: the whole utterance)", "S"},
+        {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
+        {"json", 0, 0, G_OPTION_ARG_STRING, &json_path, "also write the scores as JSON to FILE (- for stdout)", "FILE"},
+        G_OPTION_ENTRY_NULL};
+    int n_rest;
+    char **rest = NULL;
+    int parsed = options_parse("eval", entries, argc, argv, "",
+                               "Scores a model: CER/WER per language (CTC greedy and prefix beam), LID accuracy "
+                               "and confusions, BLEU and chrF of translations, offline and streaming.",
+                               "Transcripts are compared after Unicode normalisation (NFKC, case folding, "
+                               "punctuation and symbols removed, spaces collapsed; no spaces at all for languages "
+                               "written without them). BLEU and chrF are sacreBLEU's defaults (13a tokens, corpus "
+                               "level, exponential smoothing; chrF2 over 6-grams).",
+                               &n_rest, &rest);
+    int rc = parsed > 0 ? 0 : (parsed < 0 ? 2 : 0);
+    if (!parsed && n_rest > 0) {
+        fprintf(stderr, "mslam-trainer eval: unexpected argument '%s'\n", rest[1]);
+        rc = 2;
+    }
+    g_strfreev(rest);
+    if (!parsed && !rc && (!model_path || !data)) {
+        fprintf(stderr, "mslam-trainer eval: --model and --data are required (see --help)\n");
+        rc = 2;
+    }
+    if (!parsed && !rc) {
+        c.length_penalty = (float)length_penalty;
+        c.lid_seconds = (float)lid_seconds;
+        c.modes = (strstr(modes, "offline") ? 1 << EVAL_OFFLINE : 0) | (strstr(modes, "streaming") ? 1 << EVAL_STREAMING : 0);
+        if (tasks) {
+            c.asr = strstr(tasks, "asr") != NULL;
+            c.lid = strstr(tasks, "lid") != NULL;
+            c.st = strstr(tasks, "st") != NULL;
+        }
+        if (!c.modes || c.chunk_frames < 1 || c.batch_size < 1 || c.st_beam < 1 || c.st_max_len < 0) {
+            fprintf(stderr, "mslam-trainer eval: --modes needs offline and/or streaming; --chunk, --batch-size and "
+                            "--st-beam must be at least 1\n");
+            rc = 2;
+        }
+    }
+    mslam_model *m = NULL;
+    dataset ds = {0};
+    eval_result r = {0};
+    if (!parsed && !rc) {
+        mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+        dataset_report rep;
+        if (checkpoint_load(model_path, &m, NULL, NULL) ||
+            dataset_load_named(&ds, data, layout, lang, audio_dir, split) || dataset_encode(&ds, m, 0, 0, &rep) ||
+            eval_model(m, &ds, &c, &r)) {
+            fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
+            rc = 1;
+        }
+    }
+    if (!parsed && !rc) {
+        if (!m->cfg.causal_conv && (c.modes & (1 << EVAL_STREAMING)))
+            fprintf(stdout, "note: the model's convolutions are not causal; a stream cannot run it, and the "
+                            "streaming figures only show the chunked attention\n");
+        eval_print(&r, stdout);
+        if (json_path) {
+            char *text = eval_json(&r);
+            FILE *f = !strcmp(json_path, "-") ? stdout : fopen(json_path, "w");
+            if (!text || !f || fprintf(f, "%s\n", text) < 0 || (f != stdout && fclose(f))) {
+                fprintf(stderr, "mslam-trainer eval: cannot write %s\n", json_path);
+                rc = 1;
+            }
+            free(text);
+        }
+    }
+    eval_result_free(&r);
+    dataset_free(&ds);
+    mslam_model_free(m);
+    options_free(entries);
+    return rc;
+}

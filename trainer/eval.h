@@ -1,0 +1,68 @@
+/* Evaluation of a model on a dataset: speech recognition (CER and WER per language, CTC greedy
+ * and prefix beam search), language identification (accuracy, confusion table) and speech
+ * translation (sacreBLEU BLEU and chrF, decoder beam search), each offline (full context) and
+ * streaming (the chunked attention mask a stream uses, which gives a stream's exact output). */
+#ifndef MSLAM_TRAINER_EVAL_H
+#define MSLAM_TRAINER_EVAL_H
+
+#include "data.h"
+#include "metrics.h"
+#include "model.h"
+
+#include <stdio.h>
+
+enum { EVAL_OFFLINE, EVAL_STREAMING, EVAL_N_MODES };
+
+typedef struct {
+    int modes;          /* bit (1 << EVAL_OFFLINE) | (1 << EVAL_STREAMING) */
+    int chunk_frames;   /* streaming mode: encoder frames per chunk */
+    int left_chunks;    /* streaming mode: left chunks seen (< 0: all) */
+    int ctc_beam;       /* prefix beam width; <= 1: greedy only */
+    int st_beam;        /* decoder beam width */
+    int st_max_len;     /* characters a translation may have (and at most one per encoder
+                         * frame plus 10: an untrained decoder stops early) */
+    float length_penalty;
+    int batch_size;     /* utterances encoded together */
+    int max_items;      /* <= 0: all */
+    float lid_seconds;  /* > 0: language ID on each utterance's first lid_seconds (a pass of its
+                         * own: the encoder sees nothing after them); else on the whole */
+    int asr, lid, st;   /* which tasks to score (those the model has heads for) */
+} eval_config;
+
+eval_config eval_default_config(void);
+
+/* Scores of one language in one mode. */
+typedef struct {
+    struct mslam_asr_acc greedy, beam; /* ASR */
+    struct mslam_bleu_stats bleu;      /* ST from this language */
+    struct mslam_chrf_stats chrf;
+    int n_asr, n_st;
+} eval_lang;
+
+typedef struct {
+    int n_langs;
+    char **langs;          /* dataset languages (copied) */
+    eval_lang *per_lang[EVAL_N_MODES];
+    mslam_confusion *lid[EVAL_N_MODES];
+    struct mslam_bleu_stats bleu[EVAL_N_MODES]; /* all languages together */
+    struct mslam_chrf_stats chrf[EVAL_N_MODES];
+    int n_items;
+    double seconds;        /* audio evaluated */
+    double wall_s;         /* time it took */
+    eval_config cfg;
+} eval_result;
+
+/* Runs the model over ds (examples as dataset_encode left them; the language of an example
+ * that the model does not know counts nothing for LID). Returns 0 or -1. */
+int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_result *r);
+void eval_result_free(eval_result *r);
+
+/* Mean CER over languages (greedy), LID accuracy, corpus BLEU; NAN where not measured. */
+void eval_summary(const eval_result *r, int mode, double *cer, double *lid_acc, double *bleu);
+
+/* A table per mode on fp. */
+void eval_print(const eval_result *r, FILE *fp);
+/* The whole result as JSON text (malloc'd). */
+char *eval_json(const eval_result *r);
+
+#endif

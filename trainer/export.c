@@ -1,0 +1,42 @@
+/* mslam-trainer export: checkpoint -> inference model file (the model's tensors and metadata,
+ * without optimizer moments or training position). */
+#include "checkpoint.h"
+#include "common.h"
+#include "options.h"
+#include "train.h"
+
+#include <stdio.h>
+
+int cmd_export(int argc, char **argv) {
+    gchar *in = NULL, *out = NULL;
+    GOptionEntry entries[] = {
+        {"checkpoint", 0, 0, G_OPTION_ARG_STRING, &in, "checkpoint (or model) to read", "FILE"},
+        {"out", 0, 0, G_OPTION_ARG_STRING, &out, "model file to write (safetensors; written atomically)", "FILE"},
+        G_OPTION_ENTRY_NULL};
+    int n_rest;
+    char **rest = NULL;
+    int parsed = options_parse("export", entries, argc, argv, "",
+                               "Writes the inference model of a training checkpoint: every parameter as F32, the "
+                               "config, vocabulary and languages; no optimizer state.",
+                               "The result loads with mslam_model_load and the GStreamer elements' model property.",
+                               &n_rest, &rest);
+    int rc = parsed < 0 ? 2 : 0;
+    if (!parsed && (n_rest > 0 || !in || !out)) {
+        fprintf(stderr, "mslam-trainer export: --checkpoint and --out are required, nothing else (see --help)\n");
+        rc = 2;
+    }
+    g_strfreev(rest);
+    if (!parsed && !rc) {
+        mslam_model *m = NULL;
+        if (checkpoint_load(in, &m, NULL, NULL) || mslam_model_save(m, out)) {
+            fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
+            rc = 1;
+        } else {
+            fprintf(stderr, "%s: %zu parameters, %d languages, vocabulary of %d\n", out, m->table.total, m->cfg.n_langs,
+                    m->cfg.vocab_size);
+        }
+        mslam_model_free(m);
+    }
+    options_free(entries);
+    return rc;
+}

@@ -1,0 +1,53 @@
+#include "init.h"
+
+#include "data.h"
+
+#include <math.h>
+#include <string.h>
+
+void model_init_params(mslam_model *m, uint64_t seed) {
+    for (int i = 0; i < m->table.n; i++) {
+        const mslam_param_entry *e = &m->table.entries[i];
+        float *x = m->block + e->offset;
+        const char *name = e->name;
+        size_t len = strlen(name);
+        int is_scale = e->ndim == 1 && len > 7 && !strcmp(name + len - 7, ".weight");
+        mslam_rng rng;
+        rng_for(&rng, seed, 0x1417, (uint64_t)i, 0);
+        if (!strcmp(name, "frontend.mel_std") || is_scale) {
+            for (size_t k = 0; k < e->numel; k++) x[k] = 1.0f;
+        } else if (e->ndim == 1 || strstr(name, "pos_bias")) {
+            memset(x, 0, e->numel * sizeof *x);
+        } else if (strstr(name, "embed")) {
+            for (size_t k = 0; k < e->numel; k++) x[k] = mslam_rng_normal(&rng);
+        } else {
+            double fan_out = e->shape[0], fan_in = (double)e->numel / e->shape[0];
+            float bound = (float)sqrt(6.0 / (fan_in + fan_out));
+            for (size_t k = 0; k < e->numel; k++) x[k] = bound * (2.0f * mslam_rng_uniform(&rng) - 1.0f);
+        }
+    }
+}
+
+static const mslam_param_entry *find_entry(const mslam_param_table *t, const char *name) {
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->entries[i].name, name)) return &t->entries[i];
+    return NULL;
+}
+
+int model_copy_params(mslam_model *dst, const mslam_model *src) {
+    int missed = 0;
+    for (int i = 0; i < dst->table.n; i++) {
+        const mslam_param_entry *d = &dst->table.entries[i], *s = find_entry(&src->table, d->name);
+        int same_rows = s && s->ndim == d->ndim;
+        for (int k = 1; same_rows && k < d->ndim; k++) same_rows = s->shape[k] == d->shape[k];
+        if (!same_rows) {
+            missed++;
+            continue;
+        }
+        size_t row = d->numel / d->shape[0];
+        int rows = s->shape[0] < d->shape[0] ? s->shape[0] : d->shape[0];
+        memcpy(dst->block + d->offset, src->block + s->offset, (size_t)rows * row * sizeof(float));
+        if (rows < d->shape[0]) missed++;
+    }
+    return missed;
+}

@@ -1,0 +1,61 @@
+/* mslam-trainer: one executable, one subcommand per task. Adding a subcommand is one line in
+ * the table below and a function taking (argc, argv) with argv[0] its name, answering --help. */
+#include "common.h"
+#include "corpus.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct subcommand {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* returns the exit status */
+};
+
+static const struct subcommand subcommands[] = {
+    {"corpus", "build a multilingual speech/text corpus from Debian's packages, or print a manifest's statistics",
+     corpus_main},
+    {"train", "train speech recognition, language ID and translation heads on one encoder", cmd_train},
+    {"eval", "score a model on a manifest (CER/WER, LID accuracy, BLEU/chrF; offline and streaming)", cmd_eval},
+    {"export", "write the inference model file of a checkpoint (no optimizer state)", cmd_export},
+};
+#define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
+
+static void usage(FILE *out) {
+    fprintf(out, "Usage: mslam-trainer COMMAND [OPTIONS]\n"
+                 "       mslam-trainer COMMAND --help\n\nCommands:\n");
+    for (size_t i = 0; i < N_SUBCOMMANDS; i++) fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(out, "\nmslam %s\n", mslam_version());
+}
+
+/* Messages of libmslam and of the subcommands, under the program's name. */
+static void log_to_stderr(enum mslam_log_level level, const char *message, void *user_data) {
+    (void)user_data;
+    if (level > MSLAM_LOG_WARN) return;
+    fprintf(stderr, "mslam-trainer: %s: %s\n", level == MSLAM_LOG_ERROR ? "error" : "warning", message);
+}
+
+int main(int argc, char **argv) {
+    mslam_log_set(log_to_stderr, NULL);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("mslam-trainer %s\n", mslam_version());
+        return 0;
+    }
+    /* "help COMMAND" is "COMMAND --help" */
+    if (strcmp(argv[1], "help") == 0 && argc == 3) {
+        char help[] = "--help";
+        char *args[] = {argv[2], help, NULL};
+        for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+            if (strcmp(argv[2], subcommands[i].name) == 0) return subcommands[i].run(2, args);
+    }
+    for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0) return subcommands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mslam-trainer: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

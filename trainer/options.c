@@ -1,0 +1,135 @@
+#include "options.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Sets every option of entries that the key file's group names. */
+static int apply_key_file(const char *path, const char *group, const GOptionEntry *entries) {
+    GKeyFile *kf = g_key_file_new();
+    GError *err = NULL;
+    int rc = 0;
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
+        fprintf(stderr, "mslam-trainer %s: cannot read --config %s: %s\n", group, path, err->message);
+        g_error_free(err);
+        g_key_file_free(kf);
+        return -1;
+    }
+    gsize n_keys = 0;
+    gchar **keys = g_key_file_get_keys(kf, group, &n_keys, NULL);
+    for (gsize k = 0; keys && k < n_keys && !rc; k++) {
+        const GOptionEntry *e = entries;
+        while (e->long_name && strcmp(e->long_name, keys[k])) e++;
+        if (!e->long_name) {
+            fprintf(stderr, "mslam-trainer %s: %s: unknown key '%s' in group [%s]\n", group, path, keys[k], group);
+            rc = -1;
+            break;
+        }
+        switch (e->arg) {
+        case G_OPTION_ARG_NONE:
+            *(gboolean *)e->arg_data = g_key_file_get_boolean(kf, group, keys[k], &err);
+            break;
+        case G_OPTION_ARG_INT:
+            *(gint *)e->arg_data = g_key_file_get_integer(kf, group, keys[k], &err);
+            break;
+        case G_OPTION_ARG_DOUBLE:
+            *(gdouble *)e->arg_data = g_key_file_get_double(kf, group, keys[k], &err);
+            break;
+        case G_OPTION_ARG_STRING:
+        case G_OPTION_ARG_FILENAME: {
+            gchar *v = g_key_file_get_string(kf, group, keys[k], &err);
+            if (v) {
+                g_free(*(gchar **)e->arg_data);
+                *(gchar **)e->arg_data = v;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        if (err) {
+            fprintf(stderr, "mslam-trainer %s: %s: key '%s': %s\n", group, path, keys[k], err->message);
+            g_clear_error(&err);
+            rc = -1;
+        }
+    }
+    g_strfreev(keys);
+    g_key_file_free(kf);
+    return rc;
+}
+
+int options_parse(const char *command, const GOptionEntry *entries, int argc, char **argv,
+                  const char *parameter_string, const char *summary, const char *description,
+                  int *n_rest, char ***rest) {
+    /* the key file first, so that flags override it */
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
+    }
+    if (config && apply_key_file(config, command, entries)) return -1;
+
+    gchar *config_arg = NULL;
+    GOptionEntry config_entry[] = {
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_arg,
+         "GLib key file of options (group named after the subcommand, keys = long option names); flags override it",
+         "FILE"},
+        G_OPTION_ENTRY_NULL};
+    GOptionContext *ctx = g_option_context_new(parameter_string);
+    g_option_context_set_summary(ctx, summary);
+    g_option_context_set_description(ctx, description);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_add_main_entries(ctx, config_entry, NULL);
+    /* argv[0] is the subcommand; GLib prints it as the program name in --help */
+    gchar *prgname = g_strdup_printf("mslam-trainer %s", command);
+    g_set_prgname(prgname);
+    g_free(prgname);
+    int help = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "-?")) help = 1;
+    if (help) {
+        gchar *text = g_option_context_get_help(ctx, TRUE, NULL);
+        fputs(text, stdout);
+        g_free(text);
+        g_option_context_free(ctx);
+        return 1;
+    }
+    /* GLib replaces a string option's value without freeing the one it had (the default or
+     * the key file's): keep them to free those that were replaced */
+    int n_entries = 0;
+    while (entries[n_entries].long_name) n_entries++;
+    gchar **before = g_new0(gchar *, (gsize)n_entries + 1);
+    for (int i = 0; i < n_entries; i++)
+        if (entries[i].arg == G_OPTION_ARG_STRING || entries[i].arg == G_OPTION_ARG_FILENAME)
+            before[i] = *(gchar **)entries[i].arg_data;
+    gchar **args = g_new0(gchar *, (gsize)argc + 1);
+    for (int i = 0; i < argc; i++) args[i] = g_strdup(argv[i]);
+    GError *err = NULL;
+    int rc = 0;
+    if (!g_option_context_parse_strv(ctx, &args, &err)) {
+        fprintf(stderr, "mslam-trainer %s: %s (see --help)\n", command, err->message);
+        g_error_free(err);
+        rc = -1;
+    }
+    for (int i = 0; i < n_entries; i++)
+        if (before[i] && before[i] != *(gchar **)entries[i].arg_data) g_free(before[i]);
+    g_free(before);
+    g_free(config_arg);
+    g_option_context_free(ctx);
+    if (rc) {
+        g_strfreev(args);
+        return -1;
+    }
+    *n_rest = (int)g_strv_length(args) - 1;
+    *rest = args;
+    return 0;
+}
+
+void options_free(const GOptionEntry *entries) {
+    for (const GOptionEntry *e = entries; e->long_name; e++) {
+        if (e->arg == G_OPTION_ARG_STRING || e->arg == G_OPTION_ARG_FILENAME) {
+            g_free(*(gchar **)e->arg_data);
+            *(gchar **)e->arg_data = NULL;
+        }
+    }
+}

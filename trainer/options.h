@@ -1,0 +1,26 @@
+/* Command-line options of the train, eval and export subcommands: one GOptionEntry table per
+ * subcommand serves both the flags and the GLib key file given with --config FILE, whose group
+ * is the subcommand's name and whose keys are the long option names:
+ *
+ *   [train]
+ *   task=multi
+ *   batch-size=16
+ *   lr=0.001
+ *
+ * Flags on the command line override the file. */
+#ifndef MSLAM_TRAINER_OPTIONS_H
+#define MSLAM_TRAINER_OPTIONS_H
+
+#include <glib.h>
+
+/* Parses argv (argv[0] is the subcommand) against entries (terminated by a zero entry; string
+ * options must point at NULL or g_strdup'd defaults). Adds --config. summary and description
+ * appear in --help. Returns 0, 1 when --help was printed, or -1 with the error printed. */
+int options_parse(const char *command, const GOptionEntry *entries, int argc, char **argv,
+                  const char *parameter_string, const char *summary, const char *description,
+                  int *n_rest, char ***rest);
+
+/* g_free's every string option of entries (call once the options are no longer needed). */
+void options_free(const GOptionEntry *entries);
+
+#endif

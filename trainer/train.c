@@ -1,0 +1,777 @@
+/* mslam-trainer train: supervised training of the encoder with CTC (asr), language ID (lid)
+ * and speech-translation decoder (st) heads, or all three at once (multi).
+ *
+ * A step: the next global batch of the epoch's plan is split over the processes; each loads
+ * its share (log-mel on the fly, SpecAugment), runs the encoder under one attention mask
+ * (chunked with random chunk sizes, or full context), the heads' losses and the backward pass;
+ * the gradients are summed over the processes, clipped by their global norm and applied with
+ * AdamW. Each loss is normalised by its count over the whole global batch (CTC: target
+ * characters, LID: utterances, ST: target tokens), so K processes with batch B take the same
+ * step as one process with batch K*B. */
+#include "train.h"
+
+#include "checkpoint.h"
+#include "common.h"
+#include "data.h"
+#include "decoder.h"
+#include "dist.h"
+#include "encoder.h"
+#include "eval.h"
+#include "heads.h"
+#include "init.h"
+#include "manifest.h"
+#include "optim.h"
+#include "options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
+
+typedef struct {
+    gchar *task, *data, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule;
+    gboolean resume, no_specaug, symmetric_conv;
+    int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
+    int batch_size, steps, stop_at, seed, threads, warmup;
+    double max_seconds, lr, lr_min, weight_decay, clip, beta1, beta2, eps;
+    int freq_masks, freq_width, time_masks, time_width;
+    double time_ratio;
+    int chunk_min, chunk_max, left_chunks_max;
+    double full_context;
+    double ctc_weight, lid_weight, st_weight, label_smoothing;
+    int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items;
+} train_opts;
+
+/* ---- signals ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) {
+    stop_signal = sig;
+    signal(sig, SIG_DFL); /* a second one ends the process at once */
+}
+
+/* ---- the trainer ---- */
+
+typedef struct {
+    train_opts *o;
+    int tasks;
+    mslam_model *model;
+    const struct mslam_model_config *cfg;
+    mslam_param_table gtab;
+    mslam_params G;
+    float *grad;
+    adamw opt;
+    optim_config oc;
+    specaug_config aug;
+    dataset train, valid;
+    epoch_plan plan;
+    long plan_epoch; /* epoch of plan; -1: none made yet */
+    train_position pos;
+    mslam_encoder_pass pass;
+    head_work hw;
+    decoder_pass dp;
+    feature_batch fb;
+    /* per-step buffers */
+    float *denc, *sub_enc, *sub_denc;
+    int *idx, *lens, *targets, *target_lens, *langs;
+    size_t cap_enc, cap_items, cap_targets;
+    FILE *log;
+    int rank, world, tty;
+} trainer;
+
+/* Sums over all processes of one step; index names below. */
+enum { S_CTC, S_CTC_N, S_LID, S_LID_N, S_ST, S_ST_N, S_ITEMS, S_SECONDS, S_FAILED, S_N };
+
+/* Per-step buffers, allocated again when a batch needs more (their contents never carry over). */
+static int ensure_step_buffers(trainer *t, int B, int T, int n_targets) {
+    size_t enc = (size_t)B * T * t->cfg->d_model;
+    if (enc > t->cap_enc) {
+        free(t->denc), free(t->sub_enc), free(t->sub_denc);
+        t->denc = malloc(enc * sizeof(float));
+        t->sub_enc = malloc(enc * sizeof(float));
+        t->sub_denc = malloc(enc * sizeof(float));
+        t->cap_enc = enc;
+    }
+    if ((size_t)B > t->cap_items) {
+        free(t->idx), free(t->lens), free(t->target_lens), free(t->langs);
+        t->idx = malloc((size_t)B * sizeof(int));
+        t->lens = malloc((size_t)B * sizeof(int));
+        t->target_lens = malloc((size_t)B * sizeof(int));
+        t->langs = malloc((size_t)B * sizeof(int));
+        t->cap_items = (size_t)B;
+    }
+    if ((size_t)n_targets > t->cap_targets) {
+        free(t->targets);
+        t->targets = malloc((size_t)n_targets * sizeof(int));
+        t->cap_targets = (size_t)n_targets;
+    }
+    if (!t->denc || !t->sub_enc || !t->sub_denc || !t->idx || !t->lens || !t->target_lens || !t->langs ||
+        !t->targets) {
+        t->cap_enc = t->cap_items = t->cap_targets = 0; /* so that the next call tries again */
+        return mslam_error("out of memory for the buffers of a step of %d x %d frames", B, T);
+    }
+    return 0;
+}
+
+/* Same rule as the CTC head: each label one frame, one more between equal neighbours. */
+static int ctc_fits(const int *ids, int n, int T) {
+    int need = n;
+    for (int i = 1; i < n; i++) need += ids[i] == ids[i - 1];
+    return T > 0 && need <= T;
+}
+
+/* Items (B, T, d) idx[0..n) of x into y (n, T, d) and back (accumulating). */
+static void gather_items(float *y, const float *x, const int *idx, int n, size_t item) {
+    for (int i = 0; i < n; i++) memcpy(y + i * item, x + idx[i] * item, item * sizeof(float));
+}
+
+static void scatter_add_items(float *x, const float *y, const int *idx, int n, size_t item) {
+    for (int i = 0; i < n; i++) add_scaled(x + idx[i] * item, x + idx[i] * item, y + i * item, 1.0f, item);
+}
+
+/* The attention mask of a step: full context with probability full_context, else chunks of a
+ * random size seeing a random number of left chunks (or all of them), as WeNet's dynamic chunk
+ * training, so that one model serves offline and streaming use. */
+static attn_mask step_mask(const train_opts *o, long step) {
+    mslam_rng rng;
+    rng_for(&rng, (uint64_t)o->seed, 0xc4c4, (uint64_t)step, 0);
+    attn_mask m = {0, -1, 0};
+    if (mslam_rng_uniform(&rng) < o->full_context) return m;
+    m.chunk = o->chunk_min + (int)(mslam_rng_uniform(&rng) * (o->chunk_max - o->chunk_min + 1));
+    if (o->left_chunks_max > 0 && mslam_rng_uniform(&rng) < 0.5f)
+        m.left_chunks = 1 + (int)(mslam_rng_uniform(&rng) * o->left_chunks_max);
+    return m;
+}
+
+/* Forward, losses and backward of this process's share; sums[] gets the loss sums. The
+ * gradient lands in t->grad (zeroed here). norm[] holds the global counts. */
+static int local_step(trainer *t, const attn_mask *mask, const double *norm, double *sums) {
+    const struct mslam_model_config *cfg = t->cfg;
+    const train_opts *o = t->o;
+    feature_batch *fb = &t->fb;
+    int B = fb->B, d = cfg->d_model;
+    memset(t->grad, 0, t->gtab.total * sizeof(float));
+    if (B == 0) return 0;
+    if (mslam_encoder_speech_forward(&t->pass, cfg, &t->model->p, fb->mel, fb->mel_lens, B, fb->T_mel, mask, 1))
+        return -1;
+    int T = t->pass.T;
+    size_t item = (size_t)T * d;
+    int longest = 1; /* CTC targets are concatenated, ST targets padded to the longest */
+    for (int b = 0; b < B; b++) {
+        const example *e = &t->train.items[fb->example[b]];
+        longest = e->n_text > longest ? e->n_text : longest;
+        longest = e->n_trans > longest ? e->n_trans : longest;
+    }
+    if (ensure_step_buffers(t, B, T, B * longest)) return -1;
+    memset(t->denc, 0, (size_t)B * item * sizeof(float));
+    const int *enc_lens = t->pass.lens;
+
+    if ((t->tasks & TASK_ASR) && norm[S_CTC_N] > 0) {
+        int n = 0, off = 0;
+        for (int b = 0; b < B; b++) {
+            const example *e = &t->train.items[fb->example[b]];
+            if (e->n_text == 0 || !ctc_fits(e->text_ids, e->n_text, enc_lens[b])) continue;
+            t->idx[n] = b;
+            t->lens[n] = enc_lens[b];
+            t->target_lens[n] = e->n_text;
+            memcpy(t->targets + off, e->text_ids, (size_t)e->n_text * sizeof(int));
+            off += e->n_text;
+            n++;
+        }
+        if (n) {
+            head_loss hl;
+            gather_items(t->sub_enc, t->pass.out, t->idx, n, item);
+            memset(t->sub_denc, 0, (size_t)n * item * sizeof(float));
+            if (ctc_head_loss(&t->hw, cfg, &t->model->p, &t->G, t->sub_enc, t->lens, n, T, t->targets,
+                              t->target_lens, (float)(o->ctc_weight / norm[S_CTC_N]), t->sub_denc, &hl))
+                return -1;
+            scatter_add_items(t->denc, t->sub_denc, t->idx, n, item);
+            sums[S_CTC] += hl.loss;
+        }
+    }
+    if ((t->tasks & TASK_LID) && norm[S_LID_N] > 0) {
+        for (int b = 0; b < B; b++) t->langs[b] = t->train.items[fb->example[b]].lang_id;
+        head_loss hl;
+        if (lid_head_loss(&t->hw, cfg, &t->model->p, &t->G, t->pass.out, enc_lens, B, T, t->langs,
+                          (float)o->label_smoothing, (float)(o->lid_weight / norm[S_LID_N]), t->denc, &hl))
+            return -1;
+        sums[S_LID] += hl.loss;
+    }
+    if ((t->tasks & TASK_ST) && norm[S_ST_N] > 0) {
+        int n = 0, Lt = 0;
+        for (int b = 0; b < B; b++) {
+            const example *e = &t->train.items[fb->example[b]];
+            if (e->n_trans == 0) continue;
+            t->idx[n] = b;
+            t->lens[n] = enc_lens[b];
+            t->target_lens[n] = e->n_trans;
+            Lt = e->n_trans > Lt ? e->n_trans : Lt;
+            n++;
+        }
+        if (n) {
+            for (int i = 0; i < n; i++) {
+                const example *e = &t->train.items[fb->example[t->idx[i]]];
+                memcpy(t->targets + (size_t)i * Lt, e->trans_ids, (size_t)e->n_trans * sizeof(int));
+                for (int k = e->n_trans; k < Lt; k++) t->targets[(size_t)i * Lt + k] = 0;
+            }
+            head_loss hl;
+            gather_items(t->sub_enc, t->pass.out, t->idx, n, item);
+            memset(t->sub_denc, 0, (size_t)n * item * sizeof(float));
+            if (decoder_loss(&t->dp, cfg, &t->model->p, &t->G, VOCAB_BOS, VOCAB_EOS, t->sub_enc, t->lens, n, T,
+                             t->targets, t->target_lens, Lt, (float)o->label_smoothing,
+                             (float)(o->st_weight / norm[S_ST_N]), t->sub_denc, &hl))
+                return -1;
+            scatter_add_items(t->denc, t->sub_denc, t->idx, n, item);
+            sums[S_ST] += hl.loss;
+        }
+    }
+    return mslam_encoder_backward(&t->pass, cfg, &t->model->p, &t->G, t->denc, NULL);
+}
+
+/* Counts of this process's loaded items that each loss normalises by. */
+static void local_counts(const trainer *t, double *norm) {
+    const feature_batch *fb = &t->fb;
+    for (int b = 0; b < fb->B; b++) {
+        const example *e = &t->train.items[fb->example[b]];
+        int T = mslam_subsampled_frames(fb->mel_lens[b]);
+        if ((t->tasks & TASK_ASR) && e->n_text > 0 && ctc_fits(e->text_ids, e->n_text, T))
+            norm[S_CTC_N] += e->n_text;
+        if ((t->tasks & TASK_LID) && e->lang_id >= 0 && T > 0) norm[S_LID_N] += 1;
+        if ((t->tasks & TASK_ST) && e->n_trans > 0) norm[S_ST_N] += e->n_trans + 1; /* + end of sentence */
+    }
+    norm[S_ITEMS] += fb->B;
+    norm[S_SECONDS] += fb->seconds;
+    norm[S_FAILED] += fb->n_failed;
+}
+
+/* What one step reports. */
+typedef struct {
+    double loss, ctc, lid, st, grad_norm, seconds;
+    float lr;
+    int items, failed, skipped;
+    attn_mask mask;
+} step_report;
+
+static int train_step(trainer *t, step_report *rep) {
+    const train_opts *o = t->o;
+    memset(rep, 0, sizeof *rep);
+    if (t->plan_epoch != t->pos.epoch) {
+        epoch_plan_free(&t->plan);
+        if (epoch_plan_make(&t->plan, &t->train, t->pos.seed, t->pos.epoch, o->batch_size * t->world)) return -1;
+        t->plan_epoch = t->pos.epoch;
+    }
+    int first, count;
+    epoch_plan_batch(&t->plan, (int)t->pos.batch, &first, &count);
+    /* this process's share: a contiguous slice of the global batch, by rank */
+    int lo = t->rank * o->batch_size, hi = lo + o->batch_size;
+    lo = lo < count ? lo : count;
+    hi = hi < count ? hi : count;
+    if (feature_batch_load(&t->fb, &t->train, t->plan.order + first + lo, hi - lo, lo, t->cfg->n_mels,
+                           o->no_specaug ? NULL : &t->aug, hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step),
+                           t->model->p.mel_mean))
+        return -1;
+    double norm[S_N] = {0}, sums[S_N] = {0};
+    local_counts(t, norm);
+    if (dist_sum_f64(norm, S_N)) return -1;
+    rep->mask = step_mask(o, t->pos.step);
+    if (local_step(t, &rep->mask, norm, sums)) return -1;
+    if (dist_sum_f32(t->grad, t->gtab.total) || dist_sum_f64(sums, S_N)) return -1;
+
+    rep->ctc = norm[S_CTC_N] > 0 ? sums[S_CTC] / norm[S_CTC_N] : 0;
+    rep->lid = norm[S_LID_N] > 0 ? sums[S_LID] / norm[S_LID_N] : 0;
+    rep->st = norm[S_ST_N] > 0 ? sums[S_ST] / norm[S_ST_N] : 0;
+    rep->loss = o->ctc_weight * rep->ctc + o->lid_weight * rep->lid + o->st_weight * rep->st;
+    rep->items = (int)norm[S_ITEMS];
+    rep->failed = (int)norm[S_FAILED];
+    rep->seconds = norm[S_SECONDS];
+    rep->grad_norm = sqrt(grad_sq_norm(t->grad, t->gtab.total));
+    rep->lr = optim_lr(&t->oc, t->pos.step);
+    if (rep->items == 0 || !isfinite(rep->loss) || !isfinite(rep->grad_norm)) {
+        /* the same verdict on every process: the sums above are global */
+        rep->skipped = 1;
+        t->pos.skipped_steps++;
+    } else {
+        adamw_step(&t->opt, t->model->block, t->grad, rep->lr, clip_scale(&t->oc, rep->grad_norm));
+    }
+    t->pos.step++;
+    t->pos.audio_seconds += rep->seconds;
+    if (++t->pos.batch >= t->plan.n_batches) {
+        t->pos.batch = 0;
+        t->pos.epoch++;
+    }
+    return 0;
+}
+
+/* ---- output ---- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void format_duration(char *buf, size_t size, double s) {
+    long x = s > 0 && s < 1e9 ? (long)s : 0;
+    snprintf(buf, size, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
+}
+
+/* One line per log interval: a redrawn bar on a terminal, plain lines otherwise. */
+static void print_progress(const trainer *t, const step_report *avg, double rate, double step_s, int final) {
+    long total = t->o->steps;
+    double frac = total > 0 ? (double)t->pos.step / total : 0;
+    char eta[32], elapsed[32];
+    format_duration(eta, sizeof eta, (double)(total - t->pos.step) * step_s);
+    format_duration(elapsed, sizeof elapsed, t->pos.elapsed_s);
+    if (t->tty) {
+        char bar[21];
+        int fill = (int)(frac * 20);
+        for (int i = 0; i < 20; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+        bar[20] = '\0';
+        fprintf(stderr, "\r\033[Kstep %ld/%ld [%s] %3.0f%% loss %.4f lr %.2e %.1f audio-s/s ETA %s", t->pos.step,
+                total, bar, 100 * frac, avg->loss, (double)avg->lr, rate, eta);
+        if (final) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "step %ld/%ld loss %.4f (ctc %.4f lid %.4f st %.4f) lr %.3e grad-norm %.3f %.1f audio-s/s elapsed %s ETA %s\n",
+                t->pos.step, total, avg->loss, avg->ctc, avg->lid, avg->st, (double)avg->lr, avg->grad_norm, rate,
+                elapsed, eta);
+    }
+    fflush(stderr);
+}
+
+static void log_json(trainer *t, const step_report *avg, double rate) {
+    if (!t->log) return;
+    fprintf(t->log,
+            "{\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"ctc\":%.6g,\"lid\":%.6g,\"st\":%.6g,\"lr\":%.6g,"
+            "\"grad_norm\":%.6g,\"audio_s\":%.1f,\"audio_s_per_s\":%.3f,\"elapsed_s\":%.1f,\"skipped_steps\":%ld}\n",
+            t->pos.step, t->pos.epoch, avg->loss, avg->ctc, avg->lid, avg->st, (double)avg->lr, avg->grad_norm,
+            t->pos.audio_seconds, rate, t->pos.elapsed_s, t->pos.skipped_steps);
+    fflush(t->log);
+}
+
+static int save_checkpoint(trainer *t) {
+    if (t->rank != 0) return 0;
+    char *path = checkpoint_path(t->o->out, t->pos.step);
+    if (!path) return -1;
+    int rc = checkpoint_save(path, t->model, &t->opt, &t->pos);
+    if (!rc) rc = checkpoint_prune(t->o->out, t->o->keep);
+    if (!rc && !t->tty) fprintf(stderr, "checkpoint %s\n", path);
+    free(path);
+    return rc;
+}
+
+static void validate(trainer *t) {
+    if (t->rank != 0 || !t->valid.n) return;
+    eval_config c = eval_default_config();
+    c.modes = 1 << EVAL_OFFLINE;
+    c.ctc_beam = 1;
+    c.st_beam = 1;
+    c.max_items = t->o->valid_items;
+    c.asr = (t->tasks & TASK_ASR) != 0;
+    c.lid = (t->tasks & TASK_LID) != 0;
+    c.st = (t->tasks & TASK_ST) != 0;
+    eval_result r;
+    if (eval_model(t->model, &t->valid, &c, &r)) {
+        mslam_log(MSLAM_LOG_WARN, "validation failed: %s", mslam_last_error());
+        return;
+    }
+    double cer, acc, bleu;
+    eval_summary(&r, EVAL_OFFLINE, &cer, &acc, &bleu);
+    if (t->tty) fputc('\n', stderr);
+    fprintf(stderr, "valid step %ld: CER %.2f%% LID %.2f%% BLEU %.2f (%d utterances)\n", t->pos.step, 100 * cer,
+            100 * acc, bleu, r.n_items);
+    if (t->log) {
+        /* JSON has no NaN: a score that was not measured is null */
+        char s_cer[32] = "null", s_acc[32] = "null", s_bleu[32] = "null";
+        if (isfinite(cer)) snprintf(s_cer, sizeof s_cer, "%.6g", cer);
+        if (isfinite(acc)) snprintf(s_acc, sizeof s_acc, "%.6g", acc);
+        if (isfinite(bleu)) snprintf(s_bleu, sizeof s_bleu, "%.6g", bleu);
+        fprintf(t->log, "{\"step\":%ld,\"valid_cer\":%s,\"valid_lid_acc\":%s,\"valid_bleu\":%s,\"elapsed_s\":%.1f}\n",
+                t->pos.step, s_cer, s_acc, s_bleu, t->pos.elapsed_s);
+        fflush(t->log);
+    }
+    eval_result_free(&r);
+}
+
+/* ---- setup ---- */
+
+static int parse_task(const char *name) {
+    if (!strcmp(name, "asr")) return TASK_ASR;
+    if (!strcmp(name, "lid")) return TASK_LID;
+    if (!strcmp(name, "st")) return TASK_ST;
+    if (!strcmp(name, "multi")) return TASK_MULTI;
+    return mslam_error("--task %s: expected asr, lid, st or multi", name);
+}
+
+static int need_of(int tasks) {
+    return ((tasks & TASK_ASR) ? NEED_TEXT : 0) | ((tasks & TASK_LID) ? NEED_LANG : 0) |
+           ((tasks & TASK_ST) ? NEED_TRANSLATION : 0);
+}
+
+/* Appends the entries of add that base lacks (keeping base's order: ids stay valid). */
+static int merge_lists(struct strlist *base, const struct strlist *add) {
+    for (size_t i = 0; i < add->n; i++)
+        if (!strlist_contains(base, add->items[i]) && strlist_push(base, add->items[i])) return -1;
+    return 0;
+}
+
+/* The model to train: from a checkpoint when resuming, else a fresh one whose vocabulary and
+ * languages come from the data (after those of the --init model, whose parameters it takes). */
+static int build_model(trainer *t, int *resumed) {
+    train_opts *o = t->o;
+    *resumed = 0;
+    char *latest = o->resume ? checkpoint_latest(o->out) : NULL;
+    if (o->resume && !latest) mslam_log(MSLAM_LOG_WARN, "--resume: no checkpoint in %s, starting afresh", o->out);
+    if (latest) {
+        int has_state = 0, rc = checkpoint_load(latest, &t->model, &t->pos, &has_state);
+        if (!rc && !has_state) rc = mslam_error("%s has no optimizer state to resume from", latest);
+        if (!rc) {
+            t->cfg = &t->model->cfg;
+            rc = adamw_init(&t->opt, &t->oc, &t->model->table) || checkpoint_load_optimizer(latest, &t->opt);
+        }
+        if (!rc && t->rank == 0)
+            fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
+                    t->pos.batch);
+        if (!rc && t->pos.world_size != t->world)
+            mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained by %d processes, this run has %d: the batches "
+                      "differ from an uninterrupted run", t->pos.world_size, t->world);
+        free(latest);
+        *resumed = !rc;
+        return rc ? -1 : 0;
+    }
+    mslam_model *init = NULL;
+    if (o->init && checkpoint_load(o->init, &init, NULL, NULL)) return -1;
+    struct strlist vocab = {0}, langs = {0}, data_vocab, data_langs;
+    int rc = vocab_build(&t->train, o->min_char_count, &data_vocab);
+    if (!rc) rc = langs_build(&t->train, &data_langs);
+    if (rc) {
+        mslam_model_free(init);
+        return -1;
+    }
+    if (init) {
+        for (int i = 0; i < init->cfg.vocab_size && !rc; i++) rc = strlist_push(&vocab, init->vocab[i]);
+        for (int i = 0; i < init->cfg.n_langs && !rc; i++) rc = strlist_push(&langs, init->langs[i]);
+    }
+    if (!rc) rc = merge_lists(&vocab, &data_vocab) || merge_lists(&langs, &data_langs);
+    strlist_free(&data_vocab);
+    strlist_free(&data_langs);
+    if (!rc && langs.n == 0) rc = strlist_push(&langs, "und"); /* no language labels: LID unused */
+    struct mslam_model_config c = {
+        .n_mels = 80, .d_model = o->d_model, .n_heads = o->heads, .d_ff = o->ff, .conv_kernel = o->kernel,
+        .sub_channels = o->sub_channels, .n_speech_layers = o->speech_layers, .n_shared_layers = o->shared_layers,
+        .vocab_size = (int)vocab.n, .n_langs = (int)langs.n, .causal_conv = !o->symmetric_conv,
+        .ctc_head = (t->tasks & TASK_ASR) != 0, .lid_head = (t->tasks & TASK_LID) != 0,
+        .n_decoder_layers = (t->tasks & TASK_ST) ? o->decoder_layers : 0};
+    if (init) { /* the architecture of the init model; heads as the task needs */
+        const struct mslam_model_config *ic = &init->cfg;
+        c.n_mels = ic->n_mels, c.d_model = ic->d_model, c.n_heads = ic->n_heads, c.d_ff = ic->d_ff;
+        c.conv_kernel = ic->conv_kernel, c.sub_channels = ic->sub_channels, c.causal_conv = ic->causal_conv;
+        c.n_speech_layers = ic->n_speech_layers, c.n_shared_layers = ic->n_shared_layers;
+        c.ctc_head |= ic->ctc_head, c.lid_head |= ic->lid_head;
+        if (ic->n_decoder_layers) c.n_decoder_layers = ic->n_decoder_layers;
+    }
+    if (!rc && (t->tasks & TASK_ST) && c.n_decoder_layers < 1)
+        rc = mslam_error("--task %s needs --decoder-layers of at least 1", o->task);
+    mslam_model *m = rc ? NULL : mslam_model_new(&c, (const char *const *)vocab.items, (const char *const *)langs.items);
+    strlist_free(&vocab);
+    strlist_free(&langs);
+    if (!m) {
+        mslam_model_free(init);
+        return -1;
+    }
+    t->model = m;
+    t->cfg = &m->cfg;
+    model_init_params(m, (uint64_t)o->seed);
+    if (init) {
+        int missed = model_copy_params(m, init);
+        if (t->rank == 0)
+            fprintf(stderr, "initialised from %s (%d of %d tensors new or partly new)\n", o->init, missed, m->table.n);
+        mslam_model_free(init);
+    } else if (t->rank == 0) {
+        if (mel_statistics(&t->train, c.n_mels, o->stats_items, m->p.mel_mean, m->p.mel_std)) return -1;
+    }
+    /* every process starts from rank 0's parameters (the feature statistics are measured there) */
+    if (dist_broadcast_f32(m->block, m->table.total)) return -1;
+    t->pos.seed = (uint64_t)o->seed;
+    return adamw_init(&t->opt, &t->oc, &m->table);
+}
+
+static void report_data(const trainer *t, const char *what, const dataset_report *r) {
+    if (t->rank != 0) return;
+    fprintf(stderr, "%s: %d utterances kept", what, r->kept);
+    if (r->missing_audio) fprintf(stderr, ", %d unreadable audio", r->missing_audio);
+    if (r->empty_audio) fprintf(stderr, ", %d empty or too short", r->empty_audio);
+    if (r->too_long) fprintf(stderr, ", %d longer than --max-seconds", r->too_long);
+    if (r->empty_text) fprintf(stderr, ", %d without the labels the task needs", r->empty_text);
+    if (r->unknown_chars) fprintf(stderr, ", %d labels with characters outside the vocabulary", r->unknown_chars);
+    if (r->unknown_lang) fprintf(stderr, ", %d in languages outside the model's list", r->unknown_lang);
+    fputc('\n', stderr);
+}
+
+static void trainer_free(trainer *t) {
+    mslam_model_free(t->model);
+    mslam_param_table_free(&t->gtab);
+    free(t->grad);
+    adamw_free(&t->opt);
+    dataset_free(&t->train);
+    dataset_free(&t->valid);
+    epoch_plan_free(&t->plan);
+    mslam_encoder_pass_free(&t->pass);
+    head_work_free(&t->hw);
+    decoder_pass_free(&t->dp);
+    feature_batch_free(&t->fb);
+    free(t->denc);
+    free(t->sub_enc);
+    free(t->sub_denc);
+    free(t->idx);
+    free(t->lens);
+    free(t->targets);
+    free(t->target_lens);
+    free(t->langs);
+    if (t->log) fclose(t->log);
+}
+
+static int default_threads(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long per = cores / (local && atoi(local) > 0 ? atoi(local) : 1);
+    return per > 0 ? (int)per : 1;
+}
+
+static int run(trainer *t) {
+    train_opts *o = t->o;
+    if ((t->tasks = parse_task(o->task)) < 0) return -1;
+    int sched = lr_schedule_parse(o->schedule);
+    if (sched < 0) return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
+    if (!o->data) return mslam_error("--data MANIFEST is required");
+    if (o->batch_size < 1 || o->steps < 1 || o->chunk_min < 1 || o->chunk_max < o->chunk_min || o->keep < 1 ||
+        o->log_every < 1 || o->save_every < 1)
+        return mslam_error("--batch-size, --steps, --chunk-min, --log-every, --save-every and --keep must be at "
+                           "least 1, and --chunk-max at least --chunk-min");
+    t->oc = (optim_config){.lr = (float)o->lr, .lr_min = (float)o->lr_min, .warmup_steps = o->warmup,
+                           .total_steps = o->steps, .schedule = sched, .beta1 = (float)o->beta1,
+                           .beta2 = (float)o->beta2, .eps = (float)o->eps, .weight_decay = (float)o->weight_decay,
+                           .clip_norm = (float)o->clip};
+    t->aug = (specaug_config){.freq_masks = o->freq_masks, .freq_width = o->freq_width, .time_masks = o->time_masks,
+                              .time_ratio = (float)o->time_ratio, .time_width = o->time_width};
+    mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
+    if (mkdir_p(o->out)) return -1;
+    if (dataset_load_named(&t->train, o->data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
+    if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
+        return -1;
+    int resumed;
+    if (build_model(t, &resumed)) return -1;
+    dataset_report rep;
+    if (dataset_encode(&t->train, t->model, need_of(t->tasks), o->max_seconds, &rep)) return -1;
+    report_data(t, "training data", &rep);
+    if (o->valid) {
+        if (dataset_encode(&t->valid, t->model, need_of(t->tasks), 0, &rep)) return -1;
+        report_data(t, "validation data", &rep);
+    }
+    if (mslam_param_table_build(&t->gtab, t->cfg, &t->G)) return -1;
+    if (!(t->grad = mslam_calloc(t->gtab.total, sizeof(float), "gradients"))) return -1;
+    mslam_params_bind(&t->gtab, t->grad);
+    t->plan_epoch = -1;
+
+    if (t->rank == 0) {
+        char *log_path = path_join(o->out, "train.jsonl");
+        t->log = log_path ? fopen(log_path, resumed ? "a" : "w") : NULL;
+        if (!t->log) mslam_error("cannot write %s: %s", log_path ? log_path : "the log", strerror(errno));
+        free(log_path);
+        if (!t->log) return -1;
+        t->tty = isatty(STDERR_FILENO);
+        const struct mslam_model_config *c = t->cfg;
+        fprintf(stderr,
+                "model: d_model %d, %d heads, ff %d, kernel %d, %d speech + %d shared layers, %d decoder layers, "
+                "vocabulary %d, %d languages, %zu parameters\n",
+                c->d_model, c->n_heads, c->d_ff, c->conv_kernel, c->n_speech_layers, c->n_shared_layers,
+                c->n_decoder_layers, c->vocab_size, c->n_langs, t->model->table.total);
+        fprintf(stderr, "training: task %s, %d process(es) x batch %d, %d steps (%.1f epochs)\n", o->task, t->world,
+                o->batch_size, o->steps, (double)o->steps * o->batch_size * t->world / t->train.n);
+    }
+    t->pos.world_size = t->world;
+    t->pos.global_batch = o->batch_size * t->world;
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    long stop_at = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
+    step_report acc = {0};
+    int n_acc = 0;
+    double t_last = now_s(), seconds_last = t->pos.audio_seconds, t_step0 = now_s();
+    long step_last = t->pos.step;
+    int rc = 0, interrupted = 0;
+    while (t->pos.step < stop_at) {
+        step_report r;
+        if ((rc = train_step(t, &r))) break;
+        double t_now = now_s();
+        t->pos.elapsed_s += t_now - t_step0;
+        t_step0 = t_now;
+        if (r.skipped && t->rank == 0) {
+            if (t->tty) fputc('\n', stderr);
+            mslam_log(MSLAM_LOG_WARN, "step %ld skipped: %s (loss %g, gradient norm %g)", t->pos.step - 1,
+                      r.items ? "non-finite loss or gradient" : "no usable utterance in the batch", r.loss,
+                      r.grad_norm);
+        }
+        if (r.failed && t->rank == 0 && !t->tty) fprintf(stderr, "step %ld: %d utterances skipped (unreadable audio)\n",
+                                                         t->pos.step - 1, r.failed);
+        if (!r.skipped) {
+            acc.loss += r.loss, acc.ctc += r.ctc, acc.lid += r.lid, acc.st += r.st, acc.grad_norm += r.grad_norm;
+            n_acc++;
+        }
+        acc.lr = r.lr;
+        acc.seconds += r.seconds;
+        int last = t->pos.step == stop_at;
+        interrupted = dist_any(stop_signal != 0);
+        if (t->pos.step % o->log_every == 0 || last || interrupted) {
+            step_report avg = acc;
+            if (n_acc) avg.loss /= n_acc, avg.ctc /= n_acc, avg.lid /= n_acc, avg.st /= n_acc, avg.grad_norm /= n_acc;
+            double rate = (t->pos.audio_seconds - seconds_last) / (t_now - t_last);
+            double step_s = (t_now - t_last) / (t->pos.step - step_last);
+            if (t->rank == 0) {
+                print_progress(t, &avg, rate, step_s, last || interrupted);
+                log_json(t, &avg, rate);
+            }
+            memset(&acc, 0, sizeof acc);
+            n_acc = 0;
+            t_last = t_now;
+            seconds_last = t->pos.audio_seconds;
+            step_last = t->pos.step;
+        }
+        if (o->valid && o->valid_every > 0 && t->pos.step % o->valid_every == 0) validate(t);
+        if (t->pos.step % o->save_every == 0 || last || interrupted) {
+            if ((rc = save_checkpoint(t))) break;
+        }
+        if (interrupted) break;
+        t_step0 = now_s(); /* checkpoints and validation are not training time */
+    }
+    if (!rc && t->rank == 0) {
+        if (interrupted)
+            fprintf(stderr, "stopped by signal %d at step %ld; continue with --resume\n", (int)stop_signal, t->pos.step);
+        if (t->pos.step >= o->steps) {
+            char *model_path = path_join(o->out, "model.safetensors");
+            rc = model_path ? mslam_model_save(t->model, model_path) : -1;
+            if (!rc) fprintf(stderr, "model: %s\n", model_path);
+            free(model_path);
+        }
+    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return rc;
+}
+
+#define OPT_INT(name, field, help, arg) {name, 0, 0, G_OPTION_ARG_INT, &o.field, help, arg}
+#define OPT_DBL(name, field, help, arg) {name, 0, 0, G_OPTION_ARG_DOUBLE, &o.field, help, arg}
+#define OPT_STR(name, field, help, arg) {name, 0, 0, G_OPTION_ARG_STRING, &o.field, help, arg}
+#define OPT_BOOL(name, field, help) {name, 0, 0, G_OPTION_ARG_NONE, &o.field, help, NULL}
+
+int cmd_train(int argc, char **argv) {
+    train_opts o = {
+        .task = g_strdup("multi"), .split = g_strdup("train"), .out = g_strdup("train-out"),
+        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"),
+        .d_model = 144, .heads = 4, .ff = 576, .kernel = 15, .sub_channels = 64, .speech_layers = 4,
+        .shared_layers = 4, .decoder_layers = 2,
+        .batch_size = 16, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
+        .lr = 1e-3, .lr_min = 1e-5, .weight_decay = 0.01, .clip = 5, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9,
+        .freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_width = 40, .time_ratio = 0.05,
+        .chunk_min = 4, .chunk_max = 25, .left_chunks_max = 8, .full_context = 0.5,
+        .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .label_smoothing = 0.1,
+        .save_every = 1000, .keep = 3, .log_every = 10, .valid_every = 1000, .valid_items = 500,
+        .min_char_count = 1, .stats_items = 500};
+    GOptionEntry entries[] = {
+        OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder) or multi (all three; default)", "TASK"),
+        OPT_STR("data", data, "training manifest: mslam TSV, Common Voice, CoVoST-2 or FLEURS TSV", "MANIFEST"),
+        OPT_STR("split", split, "split of the manifest to train on: train (default), dev, test or all", "SPLIT"),
+        OPT_STR("layout", layout, "manifest layout: mslam, common-voice, covost2, fleurs (default: from the header)", "NAME"),
+        OPT_STR("lang", lang, "language of every row, for layouts without a language column", "CODE"),
+        OPT_STR("audio-dir", audio_dir, "folder of the audio files, where the layout's default is wrong", "DIR"),
+        OPT_STR("out", out, "output folder: checkpoints, train.jsonl, model.safetensors (default train-out)", "DIR"),
+        OPT_STR("init", init, "start from this model or checkpoint's parameters (architecture taken from it)", "FILE"),
+        OPT_BOOL("resume", resume, "continue exactly from the newest checkpoint in --out (same options and threads)"),
+        OPT_STR("valid", valid, "validation manifest, scored every --valid-every steps", "MANIFEST"),
+        OPT_STR("valid-split", valid_split, "split of the validation manifest (default dev)", "SPLIT"),
+        OPT_INT("valid-every", valid_every, "steps between validations (default 1000)", "N"),
+        OPT_INT("valid-items", valid_items, "utterances scored per validation (default 500)", "N"),
+        OPT_INT("d-model", d_model, "encoder width (default 144)", "N"),
+        OPT_INT("heads", heads, "attention heads (default 4)", "N"),
+        OPT_INT("ff", ff, "feed-forward width (default 576)", "N"),
+        OPT_INT("kernel", kernel, "depthwise convolution kernel (odd; default 15)", "N"),
+        OPT_INT("sub-channels", sub_channels, "channels of the convolutional subsampler (default 64)", "N"),
+        OPT_INT("speech-layers", speech_layers, "speech-only Conformer layers (default 4)", "N"),
+        OPT_INT("shared-layers", shared_layers, "shared speech/text Conformer layers (default 4)", "N"),
+        OPT_INT("decoder-layers", decoder_layers, "translation decoder layers (default 2)", "N"),
+        OPT_BOOL("symmetric-conv", symmetric_conv, "centred depthwise convolution (no streaming; default causal)"),
+        OPT_INT("batch-size", batch_size, "utterances per step and process (default 16)", "N"),
+        OPT_DBL("max-seconds", max_seconds, "skip longer utterances (default 20)", "S"),
+        OPT_INT("steps", steps, "optimizer steps in all (the schedule's length; default 10000)", "N"),
+        OPT_INT("stop-at", stop_at, "stop (with a checkpoint) at this step; --resume continues", "N"),
+        OPT_INT("seed", seed, "seed of every random choice (default 1)", "N"),
+        OPT_INT("threads", threads, "threads per process (default: cores / processes on the host)", "N"),
+        OPT_DBL("lr", lr, "peak learning rate (default 1e-3)", "X"),
+        OPT_DBL("lr-min", lr_min, "final learning rate (default 1e-5)", "X"),
+        OPT_INT("warmup", warmup, "linear warm-up steps (default 1000)", "N"),
+        OPT_STR("schedule", schedule, "decay after warm-up: cosine (default), inverse-sqrt, constant", "NAME"),
+        OPT_DBL("weight-decay", weight_decay, "AdamW decoupled weight decay of matrices (default 0.01)", "X"),
+        OPT_DBL("clip", clip, "global gradient norm limit; 0: none (default 5)", "X"),
+        OPT_DBL("beta1", beta1, "AdamW beta1 (default 0.9)", "X"),
+        OPT_DBL("beta2", beta2, "AdamW beta2 (default 0.98)", "X"),
+        OPT_DBL("adam-eps", eps, "AdamW epsilon (default 1e-9)", "X"),
+        OPT_BOOL("no-specaug", no_specaug, "no SpecAugment"),
+        OPT_INT("freq-masks", freq_masks, "SpecAugment frequency masks (default 2)", "N"),
+        OPT_INT("freq-width", freq_width, "their largest width in mel bins (default 27)", "N"),
+        OPT_INT("time-masks", time_masks, "SpecAugment time masks (default 2)", "N"),
+        OPT_DBL("time-ratio", time_ratio, "their largest width as a share of the utterance (default 0.05)", "X"),
+        OPT_INT("time-width", time_width, "and in frames (default 40)", "N"),
+        OPT_DBL("full-context", full_context, "share of steps with full attention, the rest chunked (default 0.5)", "X"),
+        OPT_INT("chunk-min", chunk_min, "smallest random attention chunk, encoder frames of 40 ms (default 4)", "N"),
+        OPT_INT("chunk-max", chunk_max, "largest random attention chunk (default 25)", "N"),
+        OPT_INT("left-chunks-max", left_chunks_max, "half the chunked steps see 1..N left chunks, the others all; 0: all (default 8)", "N"),
+        OPT_DBL("ctc-weight", ctc_weight, "weight of the CTC loss (per character; default 1)", "X"),
+        OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
+        OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
+        OPT_DBL("label-smoothing", label_smoothing, "label smoothing of the LID and decoder losses (default 0.1)", "X"),
+        OPT_INT("min-char-count", min_char_count, "characters rarer than this stay out of a new vocabulary (default 1)", "N"),
+        OPT_INT("stats-items", stats_items, "utterances the feature statistics are measured on (default 500)", "N"),
+        OPT_INT("save-every", save_every, "steps between checkpoints (default 1000)", "N"),
+        OPT_INT("keep", keep, "checkpoints kept (default 3)", "N"),
+        OPT_INT("log-every", log_every, "steps between progress lines and log records (default 10)", "N"),
+        G_OPTION_ENTRY_NULL};
+    int n_rest;
+    char **rest = NULL;
+    int parsed = options_parse("train", entries, argc, argv, "",
+                               "Trains speech recognition (CTC), language ID and speech translation heads on one "
+                               "Conformer encoder.",
+                               "Run with mpirun -np K for data parallelism (gradients averaged over K processes, "
+                               "data sharded by rank; only rank 0 writes).\n"
+                               "SIGINT or SIGTERM writes a checkpoint and exits; --resume continues exactly.",
+                               &n_rest, &rest);
+    if (parsed) {
+        options_free(entries);
+        return parsed > 0 ? 0 : 2;
+    }
+    int rc = 0;
+    if (n_rest > 0) {
+        fprintf(stderr, "mslam-trainer train: unexpected argument '%s'\n", rest[1]);
+        rc = 2;
+    }
+    g_strfreev(rest);
+    if (!rc && dist_init(&argc, &argv)) rc = 1;
+    if (!rc) {
+        trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size()};
+        if (run(&t)) {
+            if (t.world > 1) fprintf(stderr, "mslam-trainer train: rank %d: %s\n", t.rank, mslam_last_error());
+            else fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
+            rc = 1;
+            dist_abort(rc);
+        }
+        trainer_free(&t);
+    }
+    dist_finalize();
+    options_free(entries);
+    return rc;
+}

@@ -1,0 +1,305 @@
+#include "util.h"
+
+#include "common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- hashing ---- */
+
+static uint64_t finalise64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t hash64(const void *data, size_t n, uint64_t seed) {
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL ^ finalise64(seed);
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return finalise64(h);
+}
+
+uint64_t hash_str(const char *s, uint64_t seed) { return hash64(s, strlen(s), seed); }
+
+uint64_t hash_mix(uint64_t a, uint64_t b) { return finalise64(a ^ finalise64(b + 0x9e3779b97f4a7c15ULL)); }
+
+/* ---- UTF-8 ---- */
+
+int utf8_decode(const char *s, size_t n, uint32_t *cp) {
+    const unsigned char *u = (const unsigned char *)s;
+    if (n == 0) return 0;
+    if (u[0] < 0x80) {
+        *cp = u[0];
+        return 1;
+    }
+    int len;
+    uint32_t c, min;
+    if ((u[0] & 0xe0) == 0xc0) {
+        len = 2, c = u[0] & 0x1f, min = 0x80;
+    } else if ((u[0] & 0xf0) == 0xe0) {
+        len = 3, c = u[0] & 0x0f, min = 0x800;
+    } else if ((u[0] & 0xf8) == 0xf0) {
+        len = 4, c = u[0] & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if ((size_t)len > n) return 0;
+    for (int i = 1; i < len; i++) {
+        if ((u[i] & 0xc0) != 0x80) return 0;
+        c = (c << 6) | (u[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+    *cp = c;
+    return len;
+}
+
+long utf8_length(const char *s) {
+    size_t n = strlen(s);
+    long count = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int len = utf8_decode(s + i, n - i, &cp);
+        if (len == 0) return -1;
+        i += (size_t)len;
+        count++;
+    }
+    return count;
+}
+
+int utf8_encode(uint32_t cp, char *out) {
+    unsigned char *o = (unsigned char *)out;
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xc0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xe0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xf0 | (cp >> 18));
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* ---- strings ---- */
+
+char *str_ndup(const char *s, size_t n) {
+    char *copy = mslam_malloc(n + 1, "a string");
+    if (!copy) return NULL;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+char *str_dup(const char *s) { return str_ndup(s, strlen(s)); }
+
+char *str_printf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        mslam_error("cannot format '%s'", fmt);
+        return NULL;
+    }
+    char *s = mslam_malloc((size_t)n + 1, "a string");
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+int str_ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+int strlist_push(struct strlist *list, const char *s) {
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? 2 * list->cap : 16;
+        char **items = realloc(list->items, cap * sizeof *items);
+        if (!items) return mslam_error("out of memory growing a list of %zu strings", list->n);
+        list->items = items;
+        list->cap = cap;
+    }
+    char *copy = str_dup(s);
+    if (!copy) return -1;
+    list->items[list->n++] = copy;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void strlist_sort(struct strlist *list) {
+    if (list->n > 1) qsort(list->items, list->n, sizeof *list->items, cmp_str);
+}
+
+int strlist_contains(const struct strlist *list, const char *s) {
+    for (size_t i = 0; i < list->n; i++)
+        if (strcmp(list->items[i], s) == 0) return 1;
+    return 0;
+}
+
+void strlist_free(struct strlist *list) {
+    for (size_t i = 0; i < list->n; i++) free(list->items[i]);
+    free(list->items);
+    *list = (struct strlist){0};
+}
+
+int strlist_split(struct strlist *list, const char *s) {
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        if (len > 0) {
+            char *item = str_ndup(s, len);
+            if (!item) return -1;
+            int rc = strlist_push(list, item);
+            free(item);
+            if (rc) return rc;
+        }
+        s += len;
+        if (*s == ',') s++;
+    }
+    return 0;
+}
+
+/* ---- paths, folders and files ---- */
+
+int list_files(const char *dir, struct strlist *paths) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        return mslam_error("cannot open folder %s: %s", dir, strerror(errno));
+    }
+    struct strlist found = {0};
+    int rc = 0;
+    struct dirent *entry;
+    while (rc == 0 && (entry = readdir(d)) != NULL) {
+        if (entry->d_name[0] == '.') continue;
+        char *path = path_join(dir, entry->d_name);
+        if (!path) {
+            rc = -1;
+            break;
+        }
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) rc = strlist_push(&found, path);
+        free(path);
+    }
+    closedir(d);
+    /* readdir's order depends on the file system: sorting keeps builds reproducible. */
+    strlist_sort(&found);
+    for (size_t i = 0; rc == 0 && i < found.n; i++) rc = strlist_push(paths, found.items[i]);
+    strlist_free(&found);
+    return rc;
+}
+
+char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir);
+    if (n == 0 || name[0] == '/') return str_dup(name);
+    return str_printf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", name);
+}
+
+char *path_dirname(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return str_dup(".");
+    if (slash == path) return str_dup("/");
+    return str_ndup(path, (size_t)(slash - path));
+}
+
+int mkdir_p(const char *path) {
+    char *copy = str_dup(path);
+    if (!copy) return -1;
+    int rc = 0;
+    for (char *p = copy + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char saved = *p;
+        *p = '\0';
+        struct stat st;
+        if (mkdir(copy, 0777) != 0 && errno != EEXIST) {
+            rc = mslam_error("cannot create folder %s: %s", copy, strerror(errno));
+        } else if (stat(copy, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            rc = mslam_error("cannot create folder %s: %s exists and is not a folder", path, copy);
+        }
+        *p = saved;
+        if (rc || saved == '\0') break;
+    }
+    free(copy);
+    return rc;
+}
+
+int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int read_file(const char *path, size_t max_size, char **data, size_t *size) {
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return mslam_error("cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return mslam_error("cannot read %s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max_size) {
+        fclose(f);
+        return mslam_error("%s is too large (%lld bytes; at most %zu expected)", path, (long long)st.st_size,
+                           max_size);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = mslam_malloc(n + 1, path);
+    if (!buf) {
+        fclose(f);
+        return -1;
+    }
+    size_t got = fread(buf, 1, n, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || got != n) {
+        free(buf);
+        return mslam_error("cannot read %s: %s", path, failed ? strerror(errno) : "file shrank while read");
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *size = n;
+    return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size) {
+    char *tmp = str_printf("%s.tmp", path);
+    if (!tmp) return -1;
+    int rc = 0;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        rc = mslam_error("cannot write %s: %s", tmp, strerror(errno));
+    } else {
+        size_t put = fwrite(data, 1, size, f);
+        if (fclose(f) != 0 || put != size) rc = mslam_error("cannot write %s: %s", tmp, strerror(errno));
+    }
+    if (rc == 0 && rename(tmp, path) != 0) rc = mslam_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc) unlink(tmp);
+    free(tmp);
+    return rc;
+}

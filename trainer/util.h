@@ -1,0 +1,59 @@
+/* Small helpers of mslam-trainer: hashing, UTF-8, string lists, paths and folders, files.
+ * Failures record a message with mslam_error (core/common.h), as in libmslam. */
+#ifndef MSLAM_TRAINER_UTIL_H
+#define MSLAM_TRAINER_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 64-bit hash of n bytes (FNV-1a, then a splitmix64 finaliser so that every bit is usable).
+ * Part of the corpus format: splits and choices derive from it, so it must never change. */
+uint64_t hash64(const void *data, size_t n, uint64_t seed);
+uint64_t hash_str(const char *s, uint64_t seed);
+/* Mixes two 64-bit values into one (for seeds derived from several keys). */
+uint64_t hash_mix(uint64_t a, uint64_t b);
+
+/* UTF-8: length of the valid sequence at s (1-4; n bytes available) and its code point, or 0
+ * when s holds no valid UTF-8 sequence (overlong, surrogate, truncated, > U+10FFFF). */
+int utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* Code points of a valid UTF-8 string; -1 when the string is not valid UTF-8. */
+long utf8_length(const char *s);
+/* Appends the UTF-8 encoding of cp to out (room for 4 bytes needed); returns bytes written. */
+int utf8_encode(uint32_t cp, char *out);
+
+char *str_dup(const char *s);
+char *str_ndup(const char *s, size_t n);
+/* printf into a new string (NULL and an error when out of memory). */
+char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int str_ends_with(const char *s, const char *suffix);
+
+/* A growable list of owned strings. */
+struct strlist {
+    char **items;
+    size_t n, cap;
+};
+int strlist_push(struct strlist *list, const char *s); /* copies s */
+void strlist_sort(struct strlist *list);
+int strlist_contains(const struct strlist *list, const char *s);
+void strlist_free(struct strlist *list);
+/* Splits s at commas into list (empty items dropped). */
+int strlist_split(struct strlist *list, const char *s);
+
+/* Regular files (not links, not folders) in dir, sorted by name, with their full paths.
+ * A missing folder gives an empty list; other failures an error. */
+int list_files(const char *dir, struct strlist *paths);
+
+/* Joins folder and name with one '/'. New string. */
+char *path_join(const char *dir, const char *name);
+/* Folder part of path ("." when none). New string. */
+char *path_dirname(const char *path);
+/* Creates path and its missing parents; an error names the part that failed and why. */
+int mkdir_p(const char *path);
+int file_exists(const char *path);
+
+/* Reads a whole file (at most max_size bytes) into a new buffer with a NUL after the data. */
+int read_file(const char *path, size_t max_size, char **data, size_t *size);
+/* Writes data to path through path.tmp and rename, so that path is complete or absent. */
+int write_file_atomic(const char *path, const void *data, size_t size);
+
+#endif
