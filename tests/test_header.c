@@ -8,7 +8,8 @@ int main(void) {
     struct mslam_model_params mp = mslam_model_default_params();
     struct mslam_stream_params sp = mslam_stream_default_params();
     struct mslam_encode_params ep = mslam_encode_default_params();
-    if (sp.chunk_frames <= 0 || ep.chunk_frames < 0 || mp.n_threads < 0) {
+    struct mslam_decode_params dp = mslam_decode_default_params();
+    if (sp.chunk_frames <= 0 || ep.chunk_frames < 0 || mp.n_threads < 0 || dp.beam_size < 1) {
         fprintf(stderr, "default params out of range\n");
         return 1;
     }
