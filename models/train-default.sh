@@ -14,6 +14,7 @@
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options (e.g. "--batch-size 8" for a tiny corpus)
+#   MSLAM_BUILD_DIR=build-x   build folder (default: build)
 # An interrupted run (Ctrl-C writes a checkpoint) continues where it stopped when started again.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +26,11 @@ ranks=${RANKS:-1}
 extra=${EXTRA:-}
 manifest=$corpus/manifest.tsv
 [ -f "$manifest" ] || { echo "train-default.sh: no $manifest; build the corpus with models/make-corpus.sh" >&2; exit 1; }
-trainer=$root/build/trainer/mslam-trainer
-[ -f "$root/build/build.ninja" ] || meson setup "$root/build"
-ninja -C "$root/build" trainer/mslam-trainer
+builddir=${MSLAM_BUILD_DIR:-$root/build}
+case $builddir in /*) ;; *) builddir=$root/$builddir ;; esac
+[ -f "$builddir/build.ninja" ] || meson setup "$builddir" "$root"
+ninja -C "$builddir" trainer/mslam-trainer
+trainer=$builddir/trainer/mslam-trainer
 
 resume=""
 ls "$out"/ckpt-*.safetensors >/dev/null 2>&1 && resume="--resume"
@@ -39,7 +42,7 @@ $launch "$trainer" train --config "$root/models/default-train.conf" --data "$man
 [ -f "$out/model.safetensors" ] || { echo "train-default.sh: stopped before the last step; run again to continue" >&2; exit 0; }
 
 "$trainer" eval --model "$out/model.safetensors" --data "$manifest" --split test --threads "$threads" \
-  --json "$out/eval-test.json" | tee "$out/eval-test.txt"
+  --lid-seconds 4 --json "$out/eval-test.json" | tee "$out/eval-test.txt"
 if command -v gnuplot >/dev/null; then
   "$root/pipelines/plot-training.sh" "$out/train.jsonl" "$out/curves.png"
 else

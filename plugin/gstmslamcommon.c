@@ -266,7 +266,7 @@ gst_mslam_device_get_type (void)
 #define DEFAULT_LATENCY_MS 320
 #define MIN_LATENCY_MS 40
 #define MAX_LATENCY_MS 10240
-#define DEFAULT_N_THREADS 0
+#define DEFAULT_N_THREADS 1
 
 /* Encoder frames per chunk for a latency in milliseconds (rounded to the nearest frame). */
 static gint
@@ -347,7 +347,9 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           MIN_LATENCY_MS, MAX_LATENCY_MS, DEFAULT_LATENCY_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_N_THREADS,
-      g_param_spec_int ("n-threads", "Threads", "Threads for the model (0: all cores)",
+      g_param_spec_int ("n-threads", "Threads",
+          "Threads for the model (0: all cores). A chunk is a few frames: one thread is usually "
+          "fastest, more pay off for large models or long latencies",
           0, 256, DEFAULT_N_THREADS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_LANGUAGES,
@@ -629,8 +631,7 @@ base_start (GstMslamBase * self)
     /* TODO(vulkan issue): pass the backend choice to the library once it has one */
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("device=vulkan is not available: this build of mslam runs on the CPU only"), (NULL));
-    g_free (languages);
-    return FALSE;
+    goto failed;
   }
 
   GST_INFO_OBJECT (self, "loading model %s", self->model_file);

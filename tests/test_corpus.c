@@ -447,6 +447,30 @@ static void test_tiny_corpus(void) {
     check_tiny_corpus(one, &m);
     check_identical(one, two, &m);
 
+    /* a language sounds the same whatever other languages the build has */
+    corpus_options_free(&o);
+    char *alone = tmp_path("es-alone");
+    tiny_options(&o, alone, 1);
+    strlist_free(&o.langs);
+    strlist_split(&o.langs, "es");
+    o.locale_dir = locale;
+    o.fortune_dir = fortunes;
+    CHECK(corpus_build(&o) == 0, "es alone: %s", mslam_last_error());
+    corpus_options_free(&o);
+    size_t compared = 0, differing = 0;
+    for (size_t i = 0; i < m.n; i++) {
+        if (strcmp(m.records[i].lang, "es") != 0) continue;
+        char *y = path_join(alone, m.records[i].audio + strlen(one) + 1);
+        differing += !files_equal(m.records[i].audio, y);
+        compared++;
+        free(y);
+    }
+    CHECK(compared == 5 && differing == 0, "%zu of %zu es files differ when es is built alone", differing, compared);
+    free(alone);
+    tiny_options(&o, two, 2);
+    o.locale_dir = locale;
+    o.fortune_dir = fortunes;
+
     /* resume: a lost audio file and a lost manifest are made again, identically */
     char *lost = path_join(two, "audio/de/de_train_00001.flac"), *part = path_join(two, ".parts/de.tsv"),
          *merged = path_join(two, "manifest.tsv");

@@ -182,6 +182,19 @@ static void test_eval_export(const char *manifest) {
               strstr(text, "\"cer\"") && strstr(text, "\"bleu\"") && strstr(text, "\"confusion\""),
           "eval JSON has both modes, CER, BLEU and the LID confusion table");
     free(text);
+    /* --init: a new run (another task) starts from the exported parameters */
+    char *init_out = str_printf("%s/init", fixture_dir());
+    CHECK(train(manifest, init_out, "--init", model, "--task", "lid", "--lr", "0", "--stop-at", "1", NULL) == 0,
+          "--init from a model");
+    char *init_ckpt = str_printf("%s/ckpt-00000001.safetensors", init_out);
+    mslam_model *from = mslam_model_load(model, mslam_model_default_params()), *to = NULL;
+    CHECK(checkpoint_load(init_ckpt, &to, NULL, NULL) == 0 && from && to &&
+              to->cfg.vocab_size == from->cfg.vocab_size && to->cfg.lid_head &&
+              !memcmp(to->p.shared[0].ffn1_w1, from->p.shared[0].ffn1_w1,
+                      (size_t)from->cfg.d_ff * from->cfg.d_model * sizeof(float)),
+          "the encoder, vocabulary and heads come from the --init model");
+    mslam_model_free(from), mslam_model_free(to);
+    free(init_out), free(init_ckpt);
     free(ckpt), free(model), free(json);
 }
 

@@ -50,6 +50,8 @@ struct corpus_options {
 int corpus_default_options(struct corpus_options *o);
 void corpus_options_free(struct corpus_options *o);
 
+/* Speaks each utterance in a forked child and reaps children with waitpid(-1): a caller must
+ * not be waiting for other children of its own meanwhile. */
 int corpus_build(const struct corpus_options *o);
 
 /* Hours, utterances and characters per language and split of a manifest in any layout. */

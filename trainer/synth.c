@@ -4,10 +4,13 @@
 #include "util.h"
 
 #include <espeak-ng/espeak_ng.h>
+#include <fcntl.h>
 #include <espeak-ng/speak_lib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 /* espeak-ng hands samples to one global callback; it fills this buffer during synth_speak. */
 static struct audio *capture;
@@ -59,13 +62,19 @@ int synth_sample_rate(void) { return sample_rate; }
 
 int synth_check_voice(const char *voice) {
     if (sample_rate <= 0) return mslam_error("espeak-ng is not initialised");
-    espeak_ng_STATUS status = espeak_ng_SetVoiceByName(voice);
-    if (status != ENS_OK) {
-        char what[128];
-        snprintf(what, sizeof what, "voice '%s'", voice);
-        return espeak_failed(status, what);
+    /* Look the voice up in the list rather than load it: loading a voice leaves state behind
+     * that the next voice does not reset, and the forked children must start from the state
+     * of a process that never loaded one, or a language would sound different depending on
+     * which languages were checked before it. */
+    const espeak_VOICE **voices = espeak_ListVoices(NULL);
+    for (size_t i = 0; voices && voices[i]; i++) {
+        const char *id = voices[i]->identifier ? voices[i]->identifier : "";
+        const char *slash = strrchr(id, '/');
+        if (strcasecmp(slash ? slash + 1 : id, voice) == 0 ||
+            (voices[i]->name && strcasecmp(voices[i]->name, voice) == 0))
+            return 0;
     }
-    return 0;
+    return mslam_error("espeak-ng has no voice '%s'", voice);
 }
 
 int synth_check_variant(const char *variant) {
@@ -82,11 +91,25 @@ int synth_check_variant(const char *variant) {
     return 0;
 }
 
+/* espeak-ng prints notes while it loads a voice ("Full dictionary is not installed for 'be'"),
+ * and each utterance loads its voice afresh in its own process: keep them off stderr. Failures
+ * come back as status codes, reported by the caller. */
+static espeak_ng_STATUS set_voice_quietly(const char *name) {
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
+    if (saved >= 0 && null >= 0) dup2(null, STDERR_FILENO);
+    espeak_ng_STATUS status = espeak_ng_SetVoiceByName(name);
+    if (saved >= 0 && null >= 0) dup2(saved, STDERR_FILENO);
+    if (saved >= 0) close(saved);
+    if (null >= 0) close(null);
+    return status;
+}
+
 int synth_speak(const struct synth_params *params, const char *text, struct audio *out) {
     char name[96];
     if (snprintf(name, sizeof name, "%s+%s", params->voice, params->variant) >= (int)sizeof name)
         return mslam_error("voice name '%s+%s' is too long", params->voice, params->variant);
-    espeak_ng_STATUS status = espeak_ng_SetVoiceByName(name);
+    espeak_ng_STATUS status = set_voice_quietly(name);
     if (status != ENS_OK) return espeak_failed(status, name);
     if ((status = espeak_ng_SetParameter(espeakRATE, params->rate, 0)) != ENS_OK ||
         (status = espeak_ng_SetParameter(espeakPITCH, params->pitch, 0)) != ENS_OK)

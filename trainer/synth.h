@@ -18,7 +18,8 @@ int synth_init(const char *data_path);
 /* Output rate of espeak-ng's voices (22050 Hz). */
 int synth_sample_rate(void);
 
-/* Checks that espeak-ng has a language voice (e.g. "es"), a voice variant (e.g. "m3"). */
+/* Checks that espeak-ng has a language voice (e.g. "es"), a voice variant (e.g. "m3"),
+ * without loading either. */
 int synth_check_voice(const char *voice);
 int synth_check_variant(const char *variant);
 

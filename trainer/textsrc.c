@@ -62,12 +62,6 @@ static int seen_insert(struct sentence_pool *pool, uint64_t h) {
 
 /* ---- adding sentences ---- */
 
-static const struct text_rules *english_rules(void) {
-    static struct text_rules rules;
-    rules = text_default_rules(SCRIPT_LATIN, 0);
-    return &rules;
-}
-
 /* A translation whose length is far from its source's is a fragment or a different message. */
 static int lengths_match(const struct lang_info *lang, const char *text, const char *source) {
     double a = (double)utf8_length(text), b = (double)utf8_length(source);
@@ -78,11 +72,12 @@ static int lengths_match(const struct lang_info *lang, const char *text, const c
 int pool_add(struct sentence_pool *pool, const char *text, const char *translation) {
     const struct lang_info *lang = pool->lang;
     struct text_rules rules = text_default_rules(lang->script, lang->unspaced);
+    struct text_rules english = text_default_rules(SCRIPT_LATIN, 0);
     char clean[CLEAN_BUFFER], clean_source[CLEAN_BUFFER];
     pool->stats.messages++;
     enum text_verdict verdict = text_clean(text, &rules, clean, sizeof clean);
     if (verdict == TEXT_OK && translation)
-        verdict = text_clean(translation, english_rules(), clean_source, sizeof clean_source);
+        verdict = text_clean(translation, &english, clean_source, sizeof clean_source);
     if (verdict != TEXT_OK) {
         pool->stats.rejected[verdict]++;
         return 0;

@@ -80,6 +80,8 @@ typedef struct {
     feature_batch fb;
     /* per-step buffers */
     float *denc, *sub_enc, *sub_denc;
+    const float *sub_in; /* see subset_begin */
+    float *sub_grad;
     int *idx, *lens, *targets, *target_lens, *langs;
     size_t cap_enc, cap_items, cap_targets;
     FILE *log;
@@ -127,13 +129,24 @@ static int ctc_fits(const int *ids, int n, int T) {
     return T > 0 && need <= T;
 }
 
-/* Items (B, T, d) idx[0..n) of x into y (n, T, d) and back (accumulating). */
-static void gather_items(float *y, const float *x, const int *idx, int n, size_t item) {
-    for (int i = 0; i < n; i++) memcpy(y + i * item, x + idx[i] * item, item * sizeof(float));
+/* A head that trains on items t->idx[0..n) of the batch (those with its labels) reads their
+ * encoder frames from t->sub_in and adds their gradient to t->sub_grad: the batch's own buffers
+ * when every item takes part, else compact copies, added back by subset_end. item = T * d. */
+static void subset_begin(trainer *t, int n, int B, size_t item) {
+    if (n == B) {
+        t->sub_in = t->pass.out;
+        t->sub_grad = t->denc;
+        return;
+    }
+    t->sub_in = t->sub_enc;
+    t->sub_grad = t->sub_denc;
+    for (int i = 0; i < n; i++) memcpy(t->sub_enc + i * item, t->pass.out + t->idx[i] * item, item * sizeof(float));
+    memset(t->sub_denc, 0, (size_t)n * item * sizeof(float));
 }
 
-static void scatter_add_items(float *x, const float *y, const int *idx, int n, size_t item) {
-    for (int i = 0; i < n; i++) add_scaled(x + idx[i] * item, x + idx[i] * item, y + i * item, 1.0f, item);
+static void subset_end(trainer *t, int n, int B, size_t item) {
+    for (int i = 0; i < n && n < B; i++)
+        add_scaled(t->denc + t->idx[i] * item, t->denc + t->idx[i] * item, t->sub_denc + i * item, 1.0f, item);
 }
 
 /* The attention mask of a step: full context with probability full_context, else chunks of a
@@ -187,12 +200,11 @@ static int local_step(trainer *t, const attn_mask *mask, const double *norm, dou
         }
         if (n) {
             head_loss hl;
-            gather_items(t->sub_enc, t->pass.out, t->idx, n, item);
-            memset(t->sub_denc, 0, (size_t)n * item * sizeof(float));
-            if (ctc_head_loss(&t->hw, cfg, &t->model->p, &t->G, t->sub_enc, t->lens, n, T, t->targets,
-                              t->target_lens, (float)(o->ctc_weight / norm[S_CTC_N]), t->sub_denc, &hl))
+            subset_begin(t, n, B, item);
+            if (ctc_head_loss(&t->hw, cfg, &t->model->p, &t->G, t->sub_in, t->lens, n, T, t->targets,
+                              t->target_lens, (float)(o->ctc_weight / norm[S_CTC_N]), t->sub_grad, &hl))
                 return -1;
-            scatter_add_items(t->denc, t->sub_denc, t->idx, n, item);
+            subset_end(t, n, B, item);
             sums[S_CTC] += hl.loss;
         }
     }
@@ -222,13 +234,12 @@ static int local_step(trainer *t, const attn_mask *mask, const double *norm, dou
                 for (int k = e->n_trans; k < Lt; k++) t->targets[(size_t)i * Lt + k] = 0;
             }
             head_loss hl;
-            gather_items(t->sub_enc, t->pass.out, t->idx, n, item);
-            memset(t->sub_denc, 0, (size_t)n * item * sizeof(float));
-            if (decoder_loss(&t->dp, cfg, &t->model->p, &t->G, VOCAB_BOS, VOCAB_EOS, t->sub_enc, t->lens, n, T,
+            subset_begin(t, n, B, item);
+            if (decoder_loss(&t->dp, cfg, &t->model->p, &t->G, VOCAB_BOS, VOCAB_EOS, t->sub_in, t->lens, n, T,
                              t->targets, t->target_lens, Lt, (float)o->label_smoothing,
-                             (float)(o->st_weight / norm[S_ST_N]), t->sub_denc, &hl))
+                             (float)(o->st_weight / norm[S_ST_N]), t->sub_grad, &hl))
                 return -1;
-            scatter_add_items(t->denc, t->sub_denc, t->idx, n, item);
+            subset_end(t, n, B, item);
             sums[S_ST] += hl.loss;
         }
     }
@@ -438,9 +449,10 @@ static int build_model(trainer *t, int *resumed) {
         if (!rc && t->rank == 0)
             fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
                     t->pos.batch);
-        if (!rc && t->pos.world_size != t->world)
-            mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained by %d processes, this run has %d: the batches "
-                      "differ from an uninterrupted run", t->pos.world_size, t->world);
+        if (!rc && (t->pos.world_size != t->world || t->pos.global_batch != o->batch_size * t->world))
+            mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained with %d process(es) x batch %d, this run has %d x %d: "
+                      "the batches differ from an uninterrupted run", t->pos.world_size,
+                      t->pos.global_batch / (t->pos.world_size > 0 ? t->pos.world_size : 1), t->world, o->batch_size);
         free(latest);
         *resumed = !rc;
         return rc ? -1 : 0;

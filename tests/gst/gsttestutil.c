@@ -92,8 +92,10 @@ int gsttest_write_model(const char *path, const struct gsttest_model_opts *o) {
     int d = o->d_model > 0 ? o->d_model : 8;
     int layers = o->n_layers > 0 ? o->n_layers : 1;
     struct mslam_model_config cfg = {
-        .n_mels = 80, .d_model = d, .n_heads = 2, .d_ff = 2 * d, .conv_kernel = 3,
-        .sub_channels = d < 32 ? 2 : 16, .n_speech_layers = layers, .n_shared_layers = layers,
+        .n_mels = 80, .d_model = d, .n_heads = o->n_heads > 0 ? o->n_heads : 2,
+        .d_ff = o->d_ff > 0 ? o->d_ff : 2 * d, .conv_kernel = o->conv_kernel > 0 ? o->conv_kernel : 3,
+        .sub_channels = o->sub_channels > 0 ? o->sub_channels : d < 32 ? 2 : 16,
+        .n_speech_layers = layers, .n_shared_layers = layers,
         .vocab_size = TEST_VOCAB_SIZE, .n_langs = TEST_N_LANGS, .causal_conv = 1,
         .ctc_head = o->ctc_head, .lid_head = o->lid_head, .n_decoder_layers = o->n_decoder_layers};
     mslam_model *m = mslam_model_new(&cfg, test_vocab, test_langs);

@@ -11,6 +11,15 @@
 
 #define MB (1024.0 * 1024.0)
 
+/* AddressSanitizer keeps freed memory in quarantine and adds shadow memory: RSS says nothing
+ * about our allocations there, so the RSS checks only run in plain builds (sanitizer builds
+ * check leaks with LeakSanitizer instead, see tests/meson.build). */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_MEANINGFUL 0
+#else
+#define RSS_MEANINGFUL 1
+#endif
+
 static const gsttest_fixture *fx;
 
 GST_START_TEST(test_registry) {
@@ -47,7 +56,7 @@ GST_START_TEST(test_properties) {
         {"model", 7, G_TYPE_STRING, 0, 0, 0},
         {"languages", 7, G_TYPE_STRING, 0, 0, 0},
         {"latency", 7, G_TYPE_UINT, 40, 10240, 320},
-        {"n-threads", 7, G_TYPE_INT, 0, 256, 0},
+        {"n-threads", 7, G_TYPE_INT, 0, 256, 1},
         {"beam-size", 3, G_TYPE_INT, 1, 64, 4},
         {"partial-results", 1, G_TYPE_BOOLEAN, 0, 1, 1},
         {"partial-results", 2, G_TYPE_BOOLEAN, 0, 1, 0},
@@ -192,6 +201,7 @@ GST_START_TEST(test_shared_weights) {
     printf("model file %.1f MB: RSS +%.1f MB with mslamasr alone, +%.1f MB with mslamasr, mslamtranslate and "
            "mslamlid together (+%.1f, +%.1f MB after stopping)\n",
            big_model_mb, d_one, d_three, (after_one - (double)base) / MB, (after_three - (double)base) / MB);
+    if (!RSS_MEANINGFUL) return;
     fail_unless(d_one > 0.8 * big_model_mb, "one element added only %.1f MB", d_one);
     fail_unless(d_three < d_one + 0.3 * big_model_mb, "three elements: %.1f MB, one: %.1f MB", d_three, d_one);
     /* stopping frees the weights */
@@ -233,7 +243,7 @@ GST_START_TEST(test_state_cycles) {
     }
     size_t rss_end = gsttest_rss();
     printf("state cycles: RSS %.1f MB after 10 cycles, %.1f MB after %d\n", rss_warm / MB, rss_end / MB, cycles);
-    fail_unless(rss_end < rss_warm + 4 * MB, "RSS grew from %.1f to %.1f MB", rss_warm / MB, rss_end / MB);
+    if (RSS_MEANINGFUL) fail_unless(rss_end < rss_warm + 4 * MB, "RSS grew from %.1f to %.1f MB", rss_warm / MB, rss_end / MB);
     g_free(launch);
 }
 GST_END_TEST;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every pipelines/*.sh on a synthesised talk (two utterances) with a model whose CTC head
 # follows the speech's loudness (tests/gst/gsttestutil.h), and checks what each one writes.
+# The elements' messages and the tag the muxer wrote back are read with gst-launch-1.0 -m / -t.
 # Usage (meson runs it): test_pipelines.sh SOURCE_DIR MAKE_FIXTURES CAPTIONS_APP
 set -eu
 src=$1 make_fixtures=$2 app=$3
@@ -29,7 +30,8 @@ echo "translate-subtitles: ok"
 
 "$src/pipelines/lid-tagging.sh" "$talk" "$work/talk.mka" > "$work/lid.log"
 grep -q "mslam-lid" "$work/lid.log" || fail "lid-tagging: no mslam-lid message"
-gst-discoverer-1.0 "$work/talk.mka" | grep -Eiq "language.*(en|english)" || fail "lid-tagging: no language tag: $(gst-discoverer-1.0 -v "$work/talk.mka")"
+gst-launch-1.0 -t filesrc location="$work/talk.mka" ! matroskademux ! fakesink > "$work/tags.log"
+grep -Eq "language code: en" "$work/tags.log" || fail "lid-tagging: no language tag in the file: $(cat "$work/tags.log")"
 echo "lid-tagging: ok"
 
 "$src/pipelines/all-three.sh" "$talk" "$work/all" > "$work/all.log"
@@ -46,7 +48,7 @@ echo "live-captions: ok"
 
 # the media app prints the captions of the file
 "$app" --translate --lid "$talk" > "$work/app.log" || fail "mslam-captions: $(cat "$work/app.log")"
-[ "$(grep -c -- "--> .*(en, " "$work/app.log")" -eq 2 ] || fail "mslam-captions: $(cat "$work/app.log")"
+[ "$(grep -c -- "--> .*(en, [0-9]" "$work/app.log")" -eq 2 ] || fail "mslam-captions: $(cat "$work/app.log")"
 grep -q "(en, from en" "$work/app.log" || fail "mslam-captions: no translation: $(cat "$work/app.log")"
 grep -q "language at" "$work/app.log" || fail "mslam-captions: no language: $(cat "$work/app.log")"
 echo "mslam-captions: ok"

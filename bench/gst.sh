@@ -1,0 +1,20 @@
+#!/bin/sh
+# The GStreamer elements on English speech next to pocketsphinx's element (Debian's
+# gstreamer1.0-pocketsphinx with pocketsphinx-en-us) on the same audio in the same run:
+# real-time factor of each element and of the three in one pipeline, WER of mslamasr and
+# pocketsphinx, and the latency from the end of the words to the final caption at a live
+# source's pace. Pinned to 2 cores. A trained model comes from --model, $MSLAM_MODEL or the
+# installed default; without one a stand-in of the default model's size is used (see
+# bench/gst_bench.c).
+#   bench/gst.sh [gst_bench options, e.g. --model FILE --sentences 12]
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+./tests/install-deps.sh build test reference
+[ -f build/build.ninja ] || meson setup build
+ninja -C build bench/gst_bench plugin/libgstmslam.so
+export GST_PLUGIN_PATH="$root/build/plugin"
+export GST_REGISTRY="$root/build/bench/gst-registry.bin"
+cores=""
+[ "$(nproc)" -gt 2 ] && cores="taskset -c 0,1"
+$cores ./build/bench/gst_bench "$@"
