@@ -51,7 +51,7 @@ static float *talk;
 static size_t n_talk;
 static char *wav, *model;
 static gboolean trained;
-static int threads = 2;
+static int threads = 1; /* the elements' default */
 
 /* ---- one pipeline run ---- */
 
@@ -294,8 +294,13 @@ int main(int argc, char **argv) {
     }
     wav = g_strdup(gsttest_path("talk.wav"));
     if (gsttest_write_wav(wav, talk, n_talk)) return 1;
-    printf("audio %.1f s: %d English sentences (espeak-ng en+m3), 1.2 s of silence after each\n\n", audio_seconds(),
+    printf("audio %.1f s: %d English sentences (espeak-ng en+m3), 1.2 s of silence after each\n", audio_seconds(),
            n_sent);
+    /* the machine may be shared: say how busy it was */
+    gchar *loadavg = NULL;
+    if (g_file_get_contents("/proc/loadavg", &loadavg, NULL, NULL)) printf("load average at start: %s", loadavg);
+    g_free(loadavg);
+    printf("\n");
 
     /* ---- real-time factors (and WER) ---- */
     struct {
@@ -308,7 +313,7 @@ int main(int argc, char **argv) {
     const char *names[3] = {"mslamasr", "mslamtranslate", "mslamlid"};
     char *alone[3] = {asr, tr, lid};
     for (int e = 0; e < 3; e++) {
-        char *chain = g_strdup_printf("%s ! fakesink", alone[e]);
+        char *chain = g_strdup_printf("%s ! fakesink async=false", alone[e]);
         run_result *r = run_file(chain);
         double rtf = r->wall / audio_seconds(), wer = -1;
         if (e == 0) {
@@ -327,8 +332,8 @@ int main(int argc, char **argv) {
     }
     for (int t = 1; t <= 2; t++) {
         char *a = element("mslamasr", "asr", t), *b = element("mslamtranslate", "tr", t), *c = element("mslamlid", "lid", t);
-        char *chain = g_strdup_printf("tee name=t t. ! queue ! %s ! fakesink t. ! queue ! %s ! fakesink "
-                                      "t. ! queue ! %s ! fakesink", a, b, c);
+        char *chain = g_strdup_printf("tee name=t t. ! queue ! %s ! fakesink async=false t. ! queue ! %s ! fakesink async=false "
+                                      "t. ! queue ! %s ! fakesink async=false", a, b, c);
         run_result *r = run_file(chain);
         double rtf = r->wall / audio_seconds();
         printf("rtf element=all-three threads=%dx3 rtf=%.4f wall=%.2f\n", t, rtf, r->wall);
@@ -342,7 +347,7 @@ int main(int argc, char **argv) {
         g_free(c);
     }
     {
-        run_result *r = run_file("pocketsphinx ! fakesink");
+        run_result *r = run_file("pocketsphinx ! fakesink async=false");
         double rtf = r->wall / audio_seconds(), wer = wer_of(r->sphinx->str);
         printf("pocketsphinx text: %s\n", r->sphinx->str);
         printf("rtf element=pocketsphinx rtf=%.4f wall=%.2f wer=%.3f\n", rtf, r->wall, wer);
@@ -360,21 +365,21 @@ int main(int argc, char **argv) {
     } lat[4];
     int n_lat = 0;
     if (!skip_paced) {
-        char *chain = g_strdup_printf("%s ! fakesink", asr);
+        char *chain = g_strdup_printf("%s ! fakesink async=false", asr);
         run_result *r = run_paced(chain);
         latencies(r->asr, &lat[n_lat].mean, &lat[n_lat].max, &lat[n_lat].n);
         lat[n_lat++].name = "mslamasr alone";
         run_free(r);
         g_free(chain);
-        chain = g_strdup_printf("%s ! fakesink", tr);
+        chain = g_strdup_printf("%s ! fakesink async=false", tr);
         r = run_paced(chain);
         latencies(r->tr, &lat[n_lat].mean, &lat[n_lat].max, &lat[n_lat].n);
         lat[n_lat++].name = "mslamtranslate alone";
         run_free(r);
         g_free(chain);
         char *a = element("mslamasr", "asr", 1), *b = element("mslamtranslate", "tr", 1), *c = element("mslamlid", "lid", 1);
-        chain = g_strdup_printf("tee name=t t. ! queue ! %s ! fakesink t. ! queue ! %s ! fakesink "
-                                "t. ! queue ! %s ! fakesink", a, b, c);
+        chain = g_strdup_printf("tee name=t t. ! queue ! %s ! fakesink async=false t. ! queue ! %s ! fakesink async=false "
+                                "t. ! queue ! %s ! fakesink async=false", a, b, c);
         r = run_paced(chain);
         latencies(r->asr, &lat[n_lat].mean, &lat[n_lat].max, &lat[n_lat].n);
         lat[n_lat++].name = "mslamasr, all three (n-threads=1 each)";

@@ -124,7 +124,15 @@ gst_mslam_model_acquire (const gchar * path, gchar ** reason)
   /* Loading under the lock: a second element asking for the same file waits for this load and
    * shares it rather than loading its own copy. Threads are chosen per call (stream and decode
    * parameters), so the model's own default (all cores) does not matter. */
-  mslam_log_set (log_to_gst, NULL);
+  /* once: an application that set its own callback before any element started keeps it
+   * afterwards only if it sets it again (libmslam has one callback per process) */
+  {
+    static gsize routed = 0;
+    if (g_once_init_enter (&routed)) {
+      mslam_log_set (log_to_gst, NULL);
+      g_once_init_leave (&routed, 1);
+    }
+  }
   model = mslam_model_load (real, mslam_model_default_params ());
   if (!model) {
     *reason = g_strdup (mslam_last_error ());
@@ -655,7 +663,8 @@ base_start (GstMslamBase * self)
   }
 
   /* The chunk is the latency; the cached left context stays about as long as the library's
-   * default (4 chunks of 320 ms), whatever the chunk, which is what the model was trained with. */
+   * default (4 chunks of 320 ms) whatever the chunk: the trainer's random chunk sizes and left
+   * contexts cover that range, and a fixed context keeps the cost per second of audio flat. */
   left_frames = sp.chunk_frames * (sp.left_chunks > 0 ? sp.left_chunks : 1);
   self->chunk_frames = chunk_frames_for (latency_ms);
   sp.chunk_frames = self->chunk_frames;
