@@ -3,6 +3,7 @@
 #include "data.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void model_init_params(mslam_model *m, uint64_t seed) {
@@ -23,6 +24,9 @@ void model_init_params(mslam_model *m, uint64_t seed) {
         } else {
             double fan_out = e->shape[0], fan_in = (double)e->numel / e->shape[0];
             float bound = (float)sqrt(6.0 / (fan_in + fan_out));
+            if (getenv("MSLAM_EXP_RESIDUAL") && (strstr(name, "linear2.weight") || strstr(name, "attn.out.weight") ||
+                                                  strstr(name, "pw2.weight")))
+                bound *= (float)atof(getenv("MSLAM_EXP_RESIDUAL"));
             for (size_t k = 0; k < e->numel; k++) x[k] = bound * (2.0f * mslam_rng_uniform(&rng) - 1.0f);
         }
     }
