@@ -17,7 +17,8 @@ awk -v train="$tmp/train.dat" -v valid="$tmp/valid.dat" '
     if (match($0, "\"" name "\":[^,}]*")) { m = substr($0, RSTART + length(name) + 3, RLENGTH - length(name) - 3); return m == "null" ? "NaN" : m }
     return "NaN"
   }
-  /"valid_/ { v[get("step")] = get("step") " " 100 * get("valid_cer") " " 100 * get("valid_lid_acc") " " get("valid_bleu"); next }
+  function pct(x) { return x == "NaN" ? x : 100 * x }
+  /"valid_/ { v[get("step")] = get("step") " " pct(get("valid_cer")) " " pct(get("valid_lid_acc")) " " get("valid_bleu"); next }
   /"loss"/  { t[get("step")] = get("step") " " get("loss") " " get("ctc") " " get("lid") " " get("st") " " get("lr") " " get("audio_s_per_s") " " get("elapsed_s") }
   END {
     for (s in t) print t[s] > train
@@ -27,16 +28,25 @@ awk -v train="$tmp/train.dat" -v valid="$tmp/valid.dat" '
 sort -n "$tmp/train.dat" -o "$tmp/train.dat"
 touch "$tmp/valid.dat"
 sort -n "$tmp/valid.dat" -o "$tmp/valid.dat"
-has_valid=0
-[ -s "$tmp/valid.dat" ] && has_valid=1
+# which validation scores were measured (a task the run did not train has none)
+has() { awk -v c="$1" '$c != "NaN" { found = 1 } END { exit !found }' "$tmp/valid.dat"; }
+rates="" bleu=0
+has 2 && rates="\"$tmp/valid.dat\" using 1:2 with linespoints lw 2 title \"CER (mean over languages)\""
+if has 3; then
+  [ -n "$rates" ] && rates="$rates, "
+  rates="$rates\"$tmp/valid.dat\" using 1:3 with linespoints lw 2 title \"LID accuracy\""
+fi
+has 4 && bleu=1
+rows=1
+{ [ -n "$rates" ] || [ $bleu = 1 ]; } && rows=2
 
 gnuplot <<GP
-set terminal png size 1200,$([ $has_valid = 1 ] && echo 900 || echo 450) font ",10"
+set terminal png size 1200,$((rows * 450)) font ",10"
 set output "$png"
 set datafile missing "NaN"
 set grid
 set key top right
-set multiplot layout $([ $has_valid = 1 ] && echo 2 || echo 1),2 title "$(basename "$(dirname "$log")")"
+set multiplot layout $rows,2 title "$(basename "$(dirname "$log")")"
 set title "training loss"
 set xlabel "step"
 set logscale y
@@ -52,16 +62,10 @@ set ytics nomirror
 set y2tics
 plot "$tmp/train.dat" using 1:6 with lines lw 2 title "learning rate", \
      "" using 1:7 axes x1y2 with lines title "audio-s/s"
-if ($has_valid) {
-  unset y2label; unset y2tics; set ytics mirror
-  set title "validation: CER and LID accuracy"
-  set ylabel "%"
-  plot "$tmp/valid.dat" using 1:2 with linespoints lw 2 title "CER (mean over languages)", \
-       "" using 1:3 with linespoints lw 2 title "LID accuracy"
-  set title "validation: BLEU (into English)"
-  set ylabel "BLEU"
-  plot "$tmp/valid.dat" using 1:4 with linespoints lw 2 title "BLEU"
-}
+unset y2label; unset y2tics; set ytics mirror
+set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05
+$( [ -n "$rates" ] && printf 'set title "validation: CER and LID accuracy"\nset ylabel "%%"\nplot %s\n' "$rates" )
+$( [ $bleu = 1 ] && printf 'set title "validation: BLEU (into English)"\nset ylabel "BLEU"\nplot "%s" using 1:4 with linespoints lw 2 title "BLEU"\n' "$tmp/valid.dat" )
 unset multiplot
 GP
 echo "$png"

@@ -170,6 +170,8 @@ static void test_init(void) {
         if (e->ndim == 1 && leaf && !strcmp(leaf, ".bias")) CHECK(x[0] == 0, "%s is 0", e->name);
         if (e->ndim == 2 && !strstr(e->name, "embed") && !strstr(e->name, "pos_bias")) {
             float bound = sqrtf(6.0f / (e->shape[0] + e->shape[1])), worst = 0;
+            if (strstr(e->name, "linear2.weight") || strstr(e->name, "attn.out.weight") || strstr(e->name, "pw2.weight"))
+                bound *= residual_scale(&a->cfg, e->name);
             for (size_t k = 0; k < e->numel; k++) worst = fmaxf(worst, fabsf(x[k]));
             CHECK(worst <= bound && worst > 0.5f * bound, "%s within the Xavier bound", e->name);
         }

@@ -3,8 +3,18 @@
 #include "data.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
+
+/* The last projection of a residual branch: feed-forward, attention output, conv module. */
+static int residual_output(const char *name) {
+    return strstr(name, "linear2.weight") || strstr(name, "attn.out.weight") || strstr(name, "pw2.weight");
+}
+
+float residual_scale(const struct mslam_model_config *cfg, const char *name) {
+    int layers = !strncmp(name, "decoder_layers.", 15) ? cfg->n_decoder_layers
+                                                       : cfg->n_speech_layers + cfg->n_shared_layers;
+    return 1.0f / sqrtf(2.0f * (float)(layers > 0 ? layers : 1));
+}
 
 void model_init_params(mslam_model *m, uint64_t seed) {
     for (int i = 0; i < m->table.n; i++) {
@@ -24,9 +34,7 @@ void model_init_params(mslam_model *m, uint64_t seed) {
         } else {
             double fan_out = e->shape[0], fan_in = (double)e->numel / e->shape[0];
             float bound = (float)sqrt(6.0 / (fan_in + fan_out));
-            if (getenv("MSLAM_EXP_RESIDUAL") && (strstr(name, "linear2.weight") || strstr(name, "attn.out.weight") ||
-                                                  strstr(name, "pw2.weight")))
-                bound *= (float)atof(getenv("MSLAM_EXP_RESIDUAL"));
+            if (residual_output(name)) bound *= residual_scale(&m->cfg, name);
             for (size_t k = 0; k < e->numel; k++) x[k] = bound * (2.0f * mslam_rng_uniform(&rng) - 1.0f);
         }
     }

@@ -395,8 +395,11 @@ static void validate(trainer *t) {
     double cer, acc, bleu;
     eval_summary(&r, EVAL_OFFLINE, &cer, &acc, &bleu);
     if (t->tty) fputc('\n', stderr);
-    fprintf(stderr, "valid step %ld: CER %.2f%% LID %.2f%% BLEU %.2f (%d utterances)\n", t->pos.step, 100 * cer,
-            100 * acc, bleu, r.n_items);
+    fprintf(stderr, "valid step %ld:", t->pos.step);
+    if (isfinite(cer)) fprintf(stderr, " CER %.2f%%", 100 * cer);
+    if (isfinite(acc)) fprintf(stderr, " LID %.2f%%", 100 * acc);
+    if (isfinite(bleu)) fprintf(stderr, " BLEU %.2f", bleu);
+    fprintf(stderr, " (%d utterances)\n", r.n_items);
     if (t->log) {
         /* JSON has no NaN: a score that was not measured is null */
         char s_cer[32] = "null", s_acc[32] = "null", s_bleu[32] = "null";
