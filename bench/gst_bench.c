@@ -8,7 +8,8 @@
  *    sample would have been captured, on the pipeline clock), and for each sentence the time from
  *    the end of its words to its final caption leaving the element (running time of the pipeline
  *    clock), per element and with the three in one pipeline.
- * With a trained model (--model, $MSLAM_MODEL or the installed default) every figure is real.
+ * With a trained model (--model, $MSLAM_MODEL, the bundled models/default.safetensors or the
+ * installed default) every figure is real.
  * Without one, a stand-in of the default model's size (models/default-train.conf: 12 Conformer
  * layers of width 144, a 2-layer decoder) with the loudness weights of the tests
  * (tests/gst/gsttestutil.h: captions follow the speech) gives real compute and endpointing
@@ -266,7 +267,8 @@ int main(int argc, char **argv) {
     n_sent = CLAMP(n_sent, 1, (int)G_N_ELEMENTS(sentences));
 
     if (!model) model = g_strdup(g_getenv("MSLAM_MODEL"));
-    if (!model || !*model) model = g_strdup(MSLAM_DEFAULT_MODEL);
+    if (!model || !*model)
+        model = g_strdup(g_file_test(MSLAM_BUNDLED_MODEL, G_FILE_TEST_EXISTS) ? MSLAM_BUNDLED_MODEL : MSLAM_DEFAULT_MODEL);
     trained = g_file_test(model, G_FILE_TEST_EXISTS);
     if (!trained) {
         g_free(model);

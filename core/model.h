@@ -33,6 +33,9 @@ mslam_model *mslam_model_new(const struct mslam_model_config *cfg, const char *c
 
 /* Writes model (config, vocabulary, languages in __metadata__, every table tensor as F32). */
 int mslam_model_save(const mslam_model *model, const char *path);
+/* The same with every tensor as F16 (half the size; the loader widens to F32 again). A value
+ * beyond the F16 range is an error naming the tensor. */
+int mslam_model_save_f16(const mslam_model *model, const char *path);
 /* The same file with more tensors after the model's and more __metadata__ keys (a trainer
  * checkpoint: optimizer moments, training position). */
 int mslam_model_save_with(const mslam_model *model, const char *path, const st_write_tensor *extra,

@@ -16,8 +16,8 @@
  *                     e.g. "en", "cmn_hans_cn"). No code twice.
  * Other metadata keys are ignored, so tools may record provenance there.
  * Tensors: exactly those of the parameter table built from the config (params.c), by name and
- * shape. The dtype is F32 (what mslam_model_save writes, in table order), F16, BF16 or F64;
- * the loader converts to one owned fp32 block. Every value must be finite. */
+ * shape. The dtype is F32 (what mslam_model_save writes, in table order), F16
+ * (mslam_model_save_f16), BF16 or F64; the loader converts to one owned fp32 block. Every value must be finite. */
 #include "model.h"
 
 #include "common.h"
@@ -514,6 +514,9 @@ static struct json_object *string_array(char *const *s, int n) {
     return a;
 }
 
+static int save(const mslam_model *model, const char *path, const void *weights, st_dtype dtype,
+                const st_write_tensor *extra, int n_extra, const st_meta *extra_meta, int n_extra_meta);
+
 int mslam_model_save(const mslam_model *model, const char *path) {
     return mslam_model_save_with(model, path, NULL, 0, NULL, 0);
 }
@@ -521,6 +524,35 @@ int mslam_model_save(const mslam_model *model, const char *path) {
 int mslam_model_save_with(const mslam_model *model, const char *path, const st_write_tensor *extra,
                           int n_extra, const st_meta *extra_meta, int n_extra_meta) {
     if (!model || !path) return mslam_error("mslam_model_save: no model or no path");
+    return save(model, path, model->block, ST_F32, extra, n_extra, extra_meta, n_extra_meta);
+}
+
+int mslam_model_save_f16(const mslam_model *model, const char *path) {
+    if (!model || !path) return mslam_error("mslam_model_save_f16: no model or no path");
+    const mslam_param_table *tab = &model->table;
+    uint16_t *half = malloc(tab->total * sizeof *half);
+    if (!half) return mslam_error("cannot write '%s': out of memory", path);
+    int rc = 0;
+    for (int i = 0; i < tab->n && !rc; i++) {
+        const mslam_param_entry *e = &tab->entries[i];
+        for (size_t k = 0; k < e->numel; k++) {
+            float x = model->block[e->offset + k];
+            half[e->offset + k] = st_f32_to_f16(x);
+            if (isfinite(x) && !isfinite(st_f16_to_f32(half[e->offset + k]))) {
+                rc = mslam_error("cannot write '%s' in F16: tensor '%s' holds %g, beyond the F16 range", path,
+                                 e->name, (double)x);
+                break;
+            }
+        }
+    }
+    if (!rc) rc = save(model, path, half, ST_F16, NULL, 0, NULL, 0);
+    free(half);
+    return rc;
+}
+
+/* weights: the parameter block in dtype (F32 or F16), laid out as model->block */
+static int save(const mslam_model *model, const char *path, const void *weights, st_dtype dtype,
+                const st_write_tensor *extra, int n_extra, const st_meta *extra_meta, int n_extra_meta) {
     struct mslam_model_config c = model->cfg;
     struct json_object *cfg = json_object_new_object();
     for (int i = 0; cfg && i < N_CONFIG_FIELDS; i++) {
@@ -553,9 +585,9 @@ int mslam_model_save_with(const mslam_model *model, const char *path, const st_w
         for (int i = 0; i < tab->n; i++) {
             const mslam_param_entry *e = &tab->entries[i];
             ts[i] = (st_write_tensor){.name = e->name,
-                                      .dtype = ST_F32,
+                                      .dtype = dtype,
                                       .ndim = e->ndim,
-                                      .data = model->block + e->offset};
+                                      .data = (const char *)weights + e->offset * st_dtype_size(dtype)};
             for (int k = 0; k < e->ndim; k++) ts[i].shape[k] = e->shape[k];
         }
         for (int i = 0; i < n_extra; i++) ts[tab->n + i] = extra[i];

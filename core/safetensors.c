@@ -442,8 +442,7 @@ const char *st_meta_get(const st_file *f, const char *key) {
     return NULL;
 }
 
-/* IEEE half -> single, exact for every value (subnormals, infinities, NaN payloads). */
-static float f16_to_f32(uint16_t h) {
+float st_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0x1f) {
         bits = sign | 0x7f800000u | man << 13;
@@ -458,6 +457,29 @@ static float f16_to_f32(uint16_t h) {
     return out;
 }
 
+uint16_t st_f32_to_f16(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    uint32_t sign = (bits >> 16) & 0x8000, exp = (bits >> 23) & 0xff, man = bits & 0x7fffff;
+    if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 | man >> 13 : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 0x1f) return (uint16_t)(sign | 0x7c00);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)sign;
+        /* subnormal: the implicit bit joins the mantissa, shifted right by 14 - e */
+        man |= 0x800000;
+        int shift = 14 - e;
+        uint32_t half = man >> shift, rest = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rest > mid || (rest == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    /* normal: round the 13 dropped bits to nearest, ties to even; a carry moves into the exponent
+     * (and up to infinity) as it should */
+    uint32_t h = (uint32_t)e << 10 | man >> 13, rest = man & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
 /* Data may sit at any alignment (other writers do not pad the header): every element is
  * copied with memcpy. */
 int st_read_f32(const st_file *f, const st_tensor *t, float *out) {
@@ -470,7 +492,7 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *out) {
         for (size_t i = 0; i < t->numel; i++) {
             uint16_t h;
             memcpy(&h, src + 2 * i, 2);
-            out[i] = f16_to_f32(h);
+            out[i] = st_f16_to_f32(h);
         }
         return 0;
     case ST_BF16:

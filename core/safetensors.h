@@ -56,6 +56,11 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *out);
 /* Copies an integer tensor (I32, I64, I8, U8) into out as int32 (range-checked). */
 int st_read_i32(const st_file *f, const st_tensor *t, int32_t *out);
 
+/* IEEE half -> single, exact for every value (subnormals, infinities, NaN payloads). */
+float st_f16_to_f32(uint16_t h);
+/* Single -> half, rounded to nearest with ties to even; beyond the half range: infinity. */
+uint16_t st_f32_to_f16(float f);
+
 typedef struct {
     const char *name;
     st_dtype dtype;

@@ -604,6 +604,64 @@ static void test_bf16_model(const char *good) {
     st_close(&v.f);
 }
 
+/* Single -> half rounding on known values, every half bit pattern back and forth, and a model
+ * written as F16 loads as its weights rounded to half precision. */
+static void test_f16(void) {
+    static const struct {
+        float f;
+        uint16_t h;
+    } known[] = {
+        {0.0f, 0x0000},       {-0.0f, 0x8000},        {1.0f, 0x3c00},         {-2.0f, 0xc000},
+        {0.1f, 0x2e66},       {65504.0f, 0x7bff},     {65519.0f, 0x7bff},     {65520.0f, 0x7c00},
+        {1e10f, 0x7c00},      {0x1p-14f, 0x0400},     {0x1p-24f, 0x0001},     {0x1p-25f, 0x0000},
+        {0x1.8p-25f, 0x0001}, {0x1.ffcp-15f, 0x0400}, {1.0f + 0x1p-11f, 0x3c00} /* tie: even */,
+        {1.0f + 0x3p-11f, 0x3c02} /* tie: even, up */, {-0x1p-30f, 0x8000},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        uint16_t h = st_f32_to_f16(known[i].f);
+        CHECK(h == known[i].h, "f32_to_f16(%a) = 0x%04x, want 0x%04x", (double)known[i].f, h, known[i].h);
+    }
+    CHECK(st_f32_to_f16(INFINITY) == 0x7c00 && (st_f32_to_f16(NAN) & 0x7e00) == 0x7e00, "inf/nan");
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue; /* NaN payloads need not survive */
+        bad += st_f32_to_f16(st_f16_to_f32((uint16_t)h)) != h;
+    }
+    CHECK(bad == 0, "%d half values do not survive half -> single -> half", bad);
+
+    mslam_model *m = tiny_model(3);
+    if (!m) return;
+    const char *path = tpath("f16.safetensors");
+    CHECK(mslam_model_save_f16(m, path) == 0, "save_f16: %s", mslam_last_error());
+    mslam_model *l = mslam_model_load(path, mslam_model_default_params());
+    CHECK(l != NULL, "load F16: %s", mslam_last_error());
+    if (l) {
+        size_t differ = 0;
+        for (size_t k = 0; k < m->table.total; k++) differ += l->block[k] != st_f16_to_f32(st_f32_to_f16(m->block[k]));
+        CHECK(differ == 0, "%zu F16 weights differ from the rounded originals", differ);
+        mslam_model_free(l);
+    }
+    st_file f;
+    CHECK(st_open(&f, path) == 0, "st_open: %s", mslam_last_error());
+    if (f.map) {
+        size_t data_bytes = 0;
+        for (int i = 0; i < f.n_tensors; i++) {
+            CHECK(f.tensors[i].dtype == ST_F16, "tensor %s is not F16", f.tensors[i].name);
+            data_bytes += f.tensors[i].end - f.tensors[i].begin;
+        }
+        CHECK(data_bytes == 2 * m->table.total, "%zu bytes of data for %zu weights", data_bytes, m->table.total);
+        st_close(&f);
+    }
+    /* a weight beyond the half range is an error naming the tensor; the file written before stays */
+    m->p.shared[0].attn_wq[1] = 1e6f;
+    CHECK(mslam_model_save_f16(m, path) != 0, "1e6 written as F16");
+    CHECK_ERROR("F16 overflow", "shared_layers.0", "F16 range", NULL);
+    l = mslam_model_load(path, mslam_model_default_params());
+    CHECK(l != NULL, "the earlier F16 file was damaged: %s", mslam_last_error());
+    mslam_model_free(l);
+    mslam_model_free(m);
+}
+
 static int temp_files_left(void) {
     DIR *d = opendir(tmpdir);
     int n = 0;
@@ -741,6 +799,7 @@ int main(void) {
     test_bad_files(good);
     test_bad_models(good);
     test_bf16_model(good);
+    test_f16();
     test_failing_writes(good);
     test_fuzz(good);
 

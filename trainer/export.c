@@ -8,16 +8,17 @@
 #include <stdio.h>
 
 int cmd_export(int argc, char **argv) {
-    gchar *in = NULL, *out = NULL;
+    gchar *in = NULL, *out = NULL, *dtype = NULL;
     GOptionEntry entries[] = {
         {"checkpoint", 0, 0, G_OPTION_ARG_STRING, &in, "checkpoint (or model) to read", "FILE"},
         {"out", 0, 0, G_OPTION_ARG_STRING, &out, "model file to write (safetensors; written atomically)", "FILE"},
+        {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "f32 (default) or f16 (half the size)", "TYPE"},
         G_OPTION_ENTRY_NULL};
     int n_rest;
     char **rest = NULL;
     int parsed = options_parse("export", entries, argc, argv, "",
-                               "Writes the inference model of a training checkpoint: every parameter as F32, the "
-                               "config, vocabulary and languages; no optimizer state.",
+                               "Writes the inference model of a training checkpoint: every parameter as F32 (or F16), "
+                               "the config, vocabulary and languages; no optimizer state.",
                                "The result loads with mslam_model_load and the GStreamer elements' model property.",
                                &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
@@ -25,10 +26,15 @@ int cmd_export(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer export: --checkpoint and --out are required, nothing else (see --help)\n");
         rc = 2;
     }
+    int half = dtype && !g_ascii_strcasecmp(dtype, "f16");
+    if (!parsed && !rc && dtype && !half && g_ascii_strcasecmp(dtype, "f32")) {
+        fprintf(stderr, "mslam-trainer export: --dtype is f32 or f16, not '%s'\n", dtype);
+        rc = 2;
+    }
     g_strfreev(rest);
     if (!parsed && !rc) {
         mslam_model *m = NULL;
-        if (checkpoint_load(in, &m, NULL, NULL) || mslam_model_save(m, out)) {
+        if (checkpoint_load(in, &m, NULL, NULL) || (half ? mslam_model_save_f16(m, out) : mslam_model_save(m, out))) {
             fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
             rc = 1;
         } else {
