@@ -214,6 +214,8 @@ static void test_sgemm(void) {
           "sgemm: the test sizes no longer straddle MSLAM_BLAS_MIN_WORK");
     test_sgemm_shape(5, 7, 6);    /* loop path */
     test_sgemm_shape(40, 36, 30); /* BLAS path */
+    test_sgemm_shape(3, 200, 150); /* a few rows: sgemv path */
+    test_sgemm_shape(2, 3000, 400); /* sgemv with its columns split over threads */
 }
 
 /* ---- linear ---- */
