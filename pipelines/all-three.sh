@@ -1,17 +1,23 @@
 #!/bin/sh
 # Captions, English translation and language identification of one file through one tee: the
-# three elements load the model once between them (the weights are shared).
+# three elements load the model once between them (the weights are shared). The queues have no
+# limit: a sink prerolls on its branch's first buffer, which for mslamasr and mslamtranslate is
+# a caption that comes out only when its speech ends, while mslamlid passes audio at once; with
+# bounded queues the first branch to preroll would fill its queue and stop the tee before the
+# others had their first caption. Once playing, the queues stay short.
 #
+#   q="max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 #   gst-launch-1.0 -m -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! tee name=t \
-#     t. ! queue ! mslamasr ! srtenc ! filesink location=OUT-captions.srt \
-#     t. ! queue ! mslamtranslate ! srtenc ! filesink location=OUT-english.srt \
-#     t. ! queue ! mslamlid ! fakesink
+#     t. ! queue $q ! mslamasr ! srtenc ! filesink location=OUT-captions.srt \
+#     t. ! queue $q ! mslamtranslate ! srtenc ! filesink location=OUT-english.srt \
+#     t. ! queue $q ! mslamlid ! fakesink
 #
 # Usage: pipelines/all-three.sh IN OUT   (writes OUT-captions.srt and OUT-english.srt)
 set -eu
 [ $# -eq 2 ] || { echo "usage: $0 IN OUT" >&2; exit 2; }
 in=$1 out=$2
+q="max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 exec gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! tee name=t \
-  t. ! queue ! mslamasr ! srtenc ! filesink location="$out-captions.srt" \
-  t. ! queue ! mslamtranslate ! srtenc ! filesink location="$out-english.srt" \
-  t. ! queue ! mslamlid ! fakesink
+  t. ! queue $q ! mslamasr ! srtenc ! filesink location="$out-captions.srt" \
+  t. ! queue $q ! mslamtranslate ! srtenc ! filesink location="$out-english.srt" \
+  t. ! queue $q ! mslamlid ! fakesink
