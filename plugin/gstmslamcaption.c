@@ -491,8 +491,11 @@ check_endpoint (GstMslamCaption * self)
   if (end < 0 && vad->silence_start >= 0 &&
       base->n_samples - (guint64) vad->silence_start >= (guint64) self->pause_frames * GST_MSLAM_FRAME_SAMPLES) {
     gint64 silence_frame = (vad->silence_start + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+    /* CTC may put the last characters out well after the sound ends (the trained default model
+     * lags by up to 6 frames), so characters up to a pause past the silence's start still
+     * belong to this caption; waiting for the CTC-blank rule instead would cost a chunk */
     if ((gint64) n_frames >= silence_frame && silence_frame > self->open_frame &&
-        last_speech < silence_frame + TAIL_FRAMES) {
+        last_speech < silence_frame + self->pause_frames) {
       end = MAX (silence_frame, last_speech + 1);
       why = "pause (energy)";
     }
