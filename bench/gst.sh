@@ -4,8 +4,8 @@
 # real-time factor of each element and of the three in one pipeline, WER of mslamasr and
 # pocketsphinx, and the latency from the end of the words to the final caption at a live
 # source's pace. Pinned to 2 cores. A trained model comes from --model, $MSLAM_MODEL, the
-# bundled models/default.safetensors or the installed default; without one a stand-in of the default model's size is used (see
-# bench/gst_bench.c).
+# bundled models/default.safetensors or the installed default; without one a stand-in of the
+# default model's size is used (see bench/gst_bench.c).
 #   bench/gst.sh [gst_bench options, e.g. --model FILE --sentences 12]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)

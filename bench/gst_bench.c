@@ -249,7 +249,7 @@ static char *element(const char *factory, const char *name, int n_threads) {
 int main(int argc, char **argv) {
     gboolean skip_paced = FALSE;
     GOptionEntry entries[] = {
-        {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Trained model (default: $MSLAM_MODEL, the installed one)", "FILE"},
+        {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Trained model (default: $MSLAM_MODEL, the bundled one, the installed one)", "FILE"},
         {"sentences", 'n', 0, G_OPTION_ARG_INT, &n_sent, "English sentences to speak (1..12)", "N"},
         {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "n-threads of an element alone", "N"},
         {"skip-paced", 0, 0, G_OPTION_ARG_NONE, &skip_paced, "No real-time latency runs", NULL},
@@ -266,9 +266,7 @@ int main(int argc, char **argv) {
     g_option_context_free(ctx);
     n_sent = CLAMP(n_sent, 1, (int)G_N_ELEMENTS(sentences));
 
-    if (!model) model = g_strdup(g_getenv("MSLAM_MODEL"));
-    if (!model || !*model)
-        model = g_strdup(g_file_test(MSLAM_BUNDLED_MODEL, G_FILE_TEST_EXISTS) ? MSLAM_BUNDLED_MODEL : MSLAM_DEFAULT_MODEL);
+    if (!model) model = g_strdup(gsttest_trained_model());
     trained = g_file_test(model, G_FILE_TEST_EXISTS);
     if (!trained) {
         g_free(model);

@@ -17,7 +17,8 @@
  * Other metadata keys are ignored, so tools may record provenance there.
  * Tensors: exactly those of the parameter table built from the config (params.c), by name and
  * shape. The dtype is F32 (what mslam_model_save writes, in table order), F16
- * (mslam_model_save_f16), BF16 or F64; the loader converts to one owned fp32 block. Every value must be finite. */
+ * (mslam_model_save_f16), BF16 or F64; the loader converts to one owned fp32 block. Every value
+ * must be finite. */
 #include "model.h"
 
 #include "common.h"

@@ -248,6 +248,10 @@ static void blas_sgemm(int trans_a, int trans_b, int M, int N, int K, float alph
 
 /* Products with at least this many multiply-adds are split over the threads. */
 #define SGEMM_SPLIT_MIN_WORK (1 << 20)
+/* The share of a side of C (len rows or columns) each of team threads takes, rounded up to a
+ * multiple of 16 (for columns: whole 64-byte lines, so no two threads write one cache line). */
+static int thread_block(int len, int team) { return ((len + team - 1) / team + 15) / 16 * 16; }
+
 /* Products with at most this many rows of C go row by row through sgemv: measured on one Zen
  * core with OpenBLAS 0.3.21 for (N, K) of the default model's layers, sgemv rows take 1/4..1/7 of
  * sgemm's time for 1 row, 1/2.4 for 2, break even at 4 and lose at 8. */
@@ -258,22 +262,21 @@ static void blas_sgemm(int trans_a, int trans_b, int M, int N, int K, float alph
  * blocks; sgemv streams B once in place. Columns are split over the threads for large products. */
 static void gemv_rows(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc, int team) {
-    int block = team > 1 ? ((N + team - 1) / team + 15) / 16 * 16 : N;
+    int block = team > 1 ? thread_block(N, team) : N;
+    /* BLAS may multiply old contents by 0 (NaN stays NaN): with beta 0, C is cleared and added to */
+    float beta_c = beta == 0.0f ? 1.0f : beta;
     OMP(omp parallel for schedule(static, 1) if (team > 1))
     for (int start = 0; start < N; start += block) {
         int n = N - start < block ? N - start : block;
         for (int i = 0; i < M; i++) {
             float *c = C + (size_t)i * ldc + start;
-            /* BLAS may multiply old contents by 0 (NaN stays NaN): clear them instead */
             if (beta == 0.0f) memset(c, 0, (size_t)n * sizeof *c);
             const float *a = trans_a ? A + i : A + (size_t)i * lda;
             int inc_a = trans_a ? lda : 1;
             if (trans_b) /* B (N, K): C_i = B a_i */
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, K, alpha, B + (size_t)start * ldb, ldb, a, inc_a,
-                            beta == 0.0f ? 1.0f : beta, c, 1);
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, K, alpha, B + (size_t)start * ldb, ldb, a, inc_a, beta_c, c, 1);
             else /* B (K, N): C_i = B^T a_i */
-                cblas_sgemv(CblasRowMajor, CblasTrans, K, n, alpha, B + start, ldb, a, inc_a,
-                            beta == 0.0f ? 1.0f : beta, c, 1);
+                cblas_sgemv(CblasRowMajor, CblasTrans, K, n, alpha, B + start, ldb, a, inc_a, beta_c, c, 1);
         }
     }
 }
@@ -288,17 +291,21 @@ void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
     }
 #ifdef _OPENMP
     pthread_once(&blas_serial_once, blas_serial);
-    int team = omp_get_max_threads();
+    /* threads for this product: none inside a parallel region or for small work */
+    int team = work >= SGEMM_SPLIT_MIN_WORK && !omp_in_parallel() ? omp_get_max_threads() : 1;
+#else
+    int team = 1;
+#endif
     if (M <= GEMV_MAX_ROWS) {
-        gemv_rows(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                  work >= SGEMM_SPLIT_MIN_WORK && !omp_in_parallel() ? team : 1);
+        gemv_rows(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, team);
         return;
     }
-    if (work >= SGEMM_SPLIT_MIN_WORK && team > 1 && !omp_in_parallel()) {
-        /* split the longer side of C into blocks of whole 16-float lines, one per thread */
+#ifdef _OPENMP
+    if (team > 1) {
+        /* split the longer side of C, a block per thread */
         int split_rows = M >= N;
         int len = split_rows ? M : N;
-        int block = ((len + team - 1) / team + 15) / 16 * 16;
+        int block = thread_block(len, team);
         OMP(omp parallel for schedule(static, 1))
         for (int start = 0; start < len; start += block) {
             int n = len - start < block ? len - start : block;
@@ -309,11 +316,6 @@ void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
                 blas_sgemm(trans_a, trans_b, M, n, K, alpha, A, lda, trans_b ? B + (size_t)start * ldb : B + start,
                            ldb, beta, C + start, ldc);
         }
-        return;
-    }
-#else
-    if (M <= GEMV_MAX_ROWS) {
-        gemv_rows(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
         return;
     }
 #endif

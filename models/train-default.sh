@@ -1,6 +1,6 @@
 #!/bin/sh
 # Trains the default model (task multi: CTC speech recognition, language ID and translation into
-# English on one streaming-aware Conformer encoder, 7.0 M parameters) on the default corpus, then
+# English on one streaming-aware Conformer encoder, 8.2 M parameters) on the default corpus, then
 # scores it on the corpus's test split (held-out voices) offline and streaming, exports the model
 # file and draws the training curves.
 #
@@ -26,7 +26,7 @@
 #                   in about 2 hours on 2 cores (~55 audio-s/s for this size)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
-#   EXTRA="..."     more mslam-trainer train options for both stages (e.g. "--batch-size 8")
+#   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
 #   MSLAM_BUILD_DIR=build-x   build folder (default: build)
 # An interrupted run (Ctrl-C writes a checkpoint) continues where it stopped when started again.
 set -eu
@@ -64,7 +64,8 @@ stage() {
   dir=$1
   [ -f "$dir/model.safetensors" ] && return 0
   train "$@"
-  [ -f "$dir/model.safetensors" ] || { echo "train-default.sh: $dir stopped early; run again to continue" >&2; exit 0; }
+  [ -f "$dir/model.safetensors" ] ||
+    { echo "train-default.sh: $dir stopped before its last step; run again to continue" >&2; exit 0; }
 }
 mkdir -p "$out"
 awk -F '\t' 'NR == 1 || $2 ~ /^(en|de|fr|es|it|pt)$/' "$manifest" > "$out/manifest-stage0.tsv"
@@ -72,9 +73,8 @@ stage "$out/stage0" --data "$out/manifest-stage0.tsv" --audio-dir "$corpus" --ta
   --full-context 1 --steps 400 --warmup 100 --valid-every 0
 stage "$out/stage1" --init "$out/stage0/model.safetensors" --task asr --no-specaug --full-context 1 \
   --steps "$steps1" --warmup 100 --valid-every "$steps1"
-train "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 --warmup 200 --no-specaug \
+stage "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 --warmup 200 --no-specaug \
   --valid-every 1000 --valid-items 300
-[ -f "$out/model.safetensors" ] || { echo "train-default.sh: stopped before the last step; run again to continue" >&2; exit 0; }
 
 "$trainer" eval --model "$out/model.safetensors" --data "$manifest" --split test --threads "$threads" \
   --lid-seconds 4 --json "$out/eval-test.json" | tee "$out/eval-test.txt"

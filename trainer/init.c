@@ -5,12 +5,10 @@
 #include <math.h>
 #include <string.h>
 
-/* The last projection of a residual branch: feed-forward, attention output, conv module. */
-static int residual_output(const char *name) {
-    return strstr(name, "linear2.weight") || strstr(name, "attn.out.weight") || strstr(name, "pw2.weight");
-}
-
 float residual_scale(const struct mslam_model_config *cfg, const char *name) {
+    /* the last projection of a residual branch: feed-forward, attention output, conv module */
+    if (!strstr(name, "linear2.weight") && !strstr(name, "attn.out.weight") && !strstr(name, "pw2.weight"))
+        return 1.0f;
     int layers = !strncmp(name, "decoder_layers.", 15) ? cfg->n_decoder_layers
                                                        : cfg->n_speech_layers + cfg->n_shared_layers;
     return 1.0f / sqrtf(2.0f * (float)(layers > 0 ? layers : 1));
@@ -34,7 +32,7 @@ void model_init_params(mslam_model *m, uint64_t seed) {
         } else {
             double fan_out = e->shape[0], fan_in = (double)e->numel / e->shape[0];
             float bound = (float)sqrt(6.0 / (fan_in + fan_out));
-            if (residual_output(name)) bound *= residual_scale(&m->cfg, name);
+            bound *= residual_scale(&m->cfg, name);
             for (size_t k = 0; k < e->numel; k++) x[k] = bound * (2.0f * mslam_rng_uniform(&rng) - 1.0f);
         }
     }

@@ -16,7 +16,8 @@
  * full-size branches the 12-layer default model sat on the CTC plateau (loss 3.03 per character
  * after 400 steps on 4 languages); scaled, it left it after about 100 steps (1.69 at step 325). */
 void model_init_params(mslam_model *m, uint64_t seed);
-/* 1 / sqrt(2 x layers): encoder layers for encoder tensors, decoder layers for decoder ones. */
+/* 1 / sqrt(2 x layers) for the last projection of a residual branch (encoder layers for encoder
+ * tensors, decoder layers for decoder ones); 1 for every other tensor. */
 float residual_scale(const struct mslam_model_config *cfg, const char *name);
 
 /* Copies every tensor of src that dst has by name: whole when the shapes agree, the leading rows

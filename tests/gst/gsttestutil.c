@@ -176,6 +176,12 @@ const char *gsttest_tmpdir(void) {
     return tmpdir;
 }
 
+const char *gsttest_trained_model(void) {
+    const char *env = g_getenv("MSLAM_MODEL");
+    if (env && *env) return env;
+    return g_file_test(MSLAM_BUNDLED_MODEL, G_FILE_TEST_EXISTS) ? MSLAM_BUNDLED_MODEL : MSLAM_DEFAULT_MODEL;
+}
+
 char *gsttest_path(const char *name) {
     static char buf[4096];
     snprintf(buf, sizeof buf, "%s/%s", gsttest_tmpdir(), name);

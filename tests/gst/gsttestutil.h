@@ -54,6 +54,11 @@ void gsttest_append(float **dst, size_t *n_dst, const float *src, size_t n);
 /* Writes 16 kHz mono 16-bit WAV. 0 or -1. */
 int gsttest_write_wav(const char *path, const float *pcm, size_t n);
 
+/* The trained model to run on: $MSLAM_MODEL when set, else the bundled
+ * models/default.safetensors of the source tree when it exists, else the installed default
+ * (which may not exist either: callers check). */
+const char *gsttest_trained_model(void);
+
 /* A temporary directory for the process (removed at exit). */
 const char *gsttest_tmpdir(void);
 /* tmpdir/name (static buffer per call: copy it). */

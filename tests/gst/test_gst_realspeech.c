@@ -1,7 +1,6 @@
 /* The elements with a trained model on synthesised English speech: text comes out and follows
- * what was said (character error rate), translation produces text, LID says English most often. Needs a trained
- * model: $MSLAM_MODEL, else the bundled models/default.safetensors, else the installed default;
- * without one the test is skipped (exit 77). */
+ * what was said (character error rate), translation produces text, LID says English most often.
+ * Needs a trained model (gsttest_trained_model); without one the test is skipped (exit 77). */
 #include "gsttestutil.h"
 #include "metrics.h"
 
@@ -132,9 +131,7 @@ static Suite *realspeech_suite(void) {
 
 int main(int argc, char **argv) {
     gst_check_init(&argc, &argv);
-    model_path = g_getenv("MSLAM_MODEL");
-    if (!model_path || !*model_path)
-        model_path = g_file_test(MSLAM_BUNDLED_MODEL, G_FILE_TEST_EXISTS) ? MSLAM_BUNDLED_MODEL : MSLAM_DEFAULT_MODEL;
+    model_path = gsttest_trained_model();
     if (!g_file_test(model_path, G_FILE_TEST_EXISTS)) {
         printf("no trained model at %s (set MSLAM_MODEL): skipped\n", model_path);
         return 77;
