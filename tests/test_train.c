@@ -287,6 +287,38 @@ static void test_data(const char *manifest) {
     CHECK(feature_batch_load(&fb, &ds, items, 3, 6, 80, &aug, 77, fill) == 0 &&
               memcmp(aug1, fb.mel, (size_t)fb.B * 80 * sizeof(float)),
           "another slot, another mask");
+    /* the equaliser adds one curve to every frame; the warp by 1 is the identity */
+    specaug_config eq = {.eq_prob = 1, .eq_db = 15};
+    int T0 = fb.mel_lens[0];
+    float *x = malloc((size_t)T0 * 80 * sizeof(float));
+    memcpy(x, plain, (size_t)T0 * 80 * sizeof(float));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 5);
+    CHECK(channel_augment(x, T0, 80, &eq, &rng) == 0, "equaliser");
+    float max_gain = 0, max_spread = 0;
+    for (int m = 0; m < 80; m++) {
+        float g0 = x[m] - plain[m];
+        max_gain = fabsf(g0) > max_gain ? fabsf(g0) : max_gain;
+        for (int t = 1; t < T0; t++) {
+            float d = fabsf(x[(size_t)t * 80 + m] - plain[(size_t)t * 80 + m] - g0);
+            max_spread = d > max_spread ? d : max_spread;
+        }
+    }
+    CHECK(max_gain > 0.05f && max_gain <= 15 * 0.2303f + 1e-4f && max_spread < 1e-4f,
+          "one gain per bin, within 15 dB (largest %g, spread %g)", (double)max_gain, (double)max_spread);
+    specaug_config unit_warp = {.warp_prob = 1, .warp = 0};
+    memcpy(x, plain, (size_t)T0 * 80 * sizeof(float));
+    CHECK(channel_augment(x, T0, 80, &unit_warp, &rng) == 0 && !memcmp(x, plain, (size_t)T0 * 80 * sizeof(float)),
+          "a warp by 1 changes nothing");
+    specaug_config warp = {.warp_prob = 1, .warp = 0.1f};
+    CHECK(channel_augment(x, T0, 80, &warp, &rng) == 0 && memcmp(x, plain, (size_t)T0 * 80 * sizeof(float)),
+          "a warp moves the spectrum");
+    float lo = plain[0], hi = plain[0];
+    for (size_t k = 0; k < (size_t)T0 * 80; k++) lo = plain[k] < lo ? plain[k] : lo, hi = plain[k] > hi ? plain[k] : hi;
+    int inside = 1;
+    for (size_t k = 0; k < (size_t)T0 * 80; k++) inside &= x[k] >= lo - 1e-5f && x[k] <= hi + 1e-5f;
+    CHECK(inside, "a warp interpolates between values of the frame");
+    free(x);
     unlink(ds.items[1].audio);
     CHECK(feature_batch_load(&fb, &ds, items, 3, 0, 80, NULL, 0, NULL) == 0 && fb.B == 2 && fb.n_failed == 1 &&
               fb.example[1] == 2,

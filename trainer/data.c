@@ -396,6 +396,45 @@ void specaugment(float *mel, int T, int n_mels, const float *fill, const specaug
     }
 }
 
+/* log-mel features are natural logs of power: x dB adds x * ln(10) / 10 */
+#define DB_TO_LOG_POWER 0.23025851f
+#define EQ_POINTS 6
+
+int channel_augment(float *mel, int T, int n_mels, const specaug_config *c, mslam_rng *rng) {
+    if (n_mels < 2 || T <= 0) return 0;
+    if (c->eq_prob > 0 && mslam_rng_uniform(rng) < c->eq_prob) {
+        float gain[EQ_POINTS];
+        for (int j = 0; j < EQ_POINTS; j++) gain[j] = (2 * mslam_rng_uniform(rng) - 1) * c->eq_db * DB_TO_LOG_POWER;
+        for (int m = 0; m < n_mels; m++) {
+            float pos = (float)m * (EQ_POINTS - 1) / (float)(n_mels - 1);
+            int j = pos >= EQ_POINTS - 1 ? EQ_POINTS - 2 : (int)pos;
+            float w = pos - (float)j, g = (1 - w) * gain[j] + w * gain[j + 1];
+            for (int t = 0; t < T; t++) mel[(size_t)t * n_mels + m] += g;
+        }
+    }
+    if (c->warp_prob > 0 && mslam_rng_uniform(rng) < c->warp_prob) {
+        float factor = 1 + (2 * mslam_rng_uniform(rng) - 1) * c->warp;
+        float *row = mslam_malloc((size_t)n_mels * sizeof(float), "frequency warp row");
+        if (!row) return -1;
+        for (int t = 0; t < T; t++) {
+            float *frame = mel + (size_t)t * n_mels;
+            memcpy(row, frame, (size_t)n_mels * sizeof(float));
+            for (int m = 0; m < n_mels; m++) {
+                float src = (float)m * factor;
+                if (src >= (float)(n_mels - 1)) {
+                    frame[m] = row[n_mels - 1];
+                    continue;
+                }
+                int k = (int)src;
+                float w = src - (float)k;
+                frame[m] = (1 - w) * row[k] + w * row[k + 1];
+            }
+        }
+        free(row);
+    }
+    return 0;
+}
+
 struct audio_buf {
     struct audio raw, resampled;
 };
@@ -462,6 +501,10 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
         if (aug) {
             mslam_rng rng;
             rng_for(&rng, aug_seed, 0x5a5a, (uint64_t)(slot0 + i), 0);
+            if (channel_augment(item_mel[fb->B], n_frames, n_mels, aug, &rng)) {
+                rc = -1;
+                break;
+            }
             specaugment(item_mel[fb->B], n_frames, n_mels, fill, aug, &rng);
         }
         fb->mel_lens[fb->B] = n_frames;

@@ -116,12 +116,20 @@ typedef struct {
     int time_masks;             /* masks of up to time_ratio x length frames (at most time_width) */
     float time_ratio;
     int time_width;
+    /* channel and speaker variation, applied before the masks: with probability eq_prob a
+     * random equaliser (gains uniform in +-eq_db dB at 6 points evenly spaced in mel, linear
+     * between them, the same for every frame); with probability warp_prob a frequency warp
+     * (the mel axis stretched by a factor uniform in 1 +- warp, as vocal tract length
+     * perturbation). Both 0: none (and no random numbers drawn). */
+    float eq_prob, eq_db, warp_prob, warp;
 } specaug_config;
 
 specaug_config specaug_default_config(void);
 /* SpecAugment (Park et al. 2019) without time warping, on mel (T, n_mels) in place: masked
  * values become fill[m] (the feature mean, which normalises to zero). */
 void specaugment(float *mel, int T, int n_mels, const float *fill, const specaug_config *c, mslam_rng *rng);
+/* The equaliser and frequency warp of c on mel (T, n_mels) in place. Returns 0 or -1. */
+int channel_augment(float *mel, int T, int n_mels, const specaug_config *c, mslam_rng *rng);
 
 /* Log-mel features of a batch: items (B, T_mel, n_mels), zero beyond each length. */
 typedef struct {
@@ -139,8 +147,8 @@ typedef struct {
 } feature_batch;
 
 /* Loads examples[0..count) (dataset indices; slots slot0 + i) into fb: decode, mix to mono,
- * resample to 16 kHz when the file has another rate, log-mel; with aug not NULL, SpecAugment
- * each item with a generator seeded from (aug_seed, slot), filling with fill (n_mels). Items
+ * resample to 16 kHz when the file has another rate, log-mel; with aug not NULL, the channel
+ * augmentation and SpecAugment of aug on each item with a generator seeded from (aug_seed, slot), filling with fill (n_mels). Items
  * whose audio fails to decode are skipped with a warning (n_failed). Returns 0 or -1. */
 int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples, int count, int slot0,
                        int n_mels, const specaug_config *aug, uint64_t aug_seed, const float *fill);

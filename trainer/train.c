@@ -41,7 +41,7 @@ typedef struct {
     int batch_size, steps, stop_at, seed, threads, warmup;
     double max_seconds, lr, lr_min, weight_decay, clip, beta1, beta2, eps;
     int freq_masks, freq_width, time_masks, time_width;
-    double time_ratio;
+    double time_ratio, eq_prob, eq_db, warp_prob, warp;
     int chunk_min, chunk_max, left_chunks_max;
     double full_context;
     double ctc_weight, lid_weight, st_weight, label_smoothing;
@@ -70,6 +70,7 @@ typedef struct {
     adamw opt;
     optim_config oc;
     specaug_config aug;
+    int augment; /* aug changes anything */
     dataset train, valid;
     epoch_plan plan;
     long plan_epoch; /* epoch of plan; -1: none made yet */
@@ -285,7 +286,7 @@ static int train_step(trainer *t, step_report *rep) {
     lo = lo < count ? lo : count;
     hi = hi < count ? hi : count;
     if (feature_batch_load(&t->fb, &t->train, t->plan.order + first + lo, hi - lo, lo, t->cfg->n_mels,
-                           o->no_specaug ? NULL : &t->aug, hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step),
+                           t->augment ? &t->aug : NULL, hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step),
                            t->model->p.mel_mean))
         return -1;
     double norm[S_N] = {0}, sums[S_N] = {0};
@@ -573,8 +574,14 @@ static int run(trainer *t) {
                            .total_steps = o->steps, .schedule = sched, .beta1 = (float)o->beta1,
                            .beta2 = (float)o->beta2, .eps = (float)o->eps, .weight_decay = (float)o->weight_decay,
                            .clip_norm = (float)o->clip};
-    t->aug = (specaug_config){.freq_masks = o->freq_masks, .freq_width = o->freq_width, .time_masks = o->time_masks,
-                              .time_ratio = (float)o->time_ratio, .time_width = o->time_width};
+    if (!(o->eq_prob >= 0 && o->eq_prob <= 1 && o->warp_prob >= 0 && o->warp_prob <= 1 && o->eq_db >= 0 &&
+          o->warp >= 0 && o->warp < 1))
+        return mslam_error("--eq-prob and --warp-prob must be in [0, 1], --eq-db at least 0 and --warp in [0, 1)");
+    t->aug = (specaug_config){.freq_masks = o->no_specaug ? 0 : o->freq_masks, .freq_width = o->freq_width,
+                              .time_masks = o->no_specaug ? 0 : o->time_masks, .time_ratio = (float)o->time_ratio,
+                              .time_width = o->time_width, .eq_prob = (float)o->eq_prob, .eq_db = (float)o->eq_db,
+                              .warp_prob = (float)o->warp_prob, .warp = (float)o->warp};
+    t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (mkdir_p(o->out)) return -1;
     if (dataset_load_named(&t->train, o->data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
@@ -694,6 +701,7 @@ int cmd_train(int argc, char **argv) {
         .batch_size = 16, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
         .lr = 1e-3, .lr_min = 1e-5, .weight_decay = 0.01, .clip = 5, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9,
         .freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_width = 40, .time_ratio = 0.05,
+        .eq_db = 15, .warp = 0.1,
         .chunk_min = 4, .chunk_max = 25, .left_chunks_max = 8, .full_context = 0.5,
         .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .label_smoothing = 0.1,
         .save_every = 1000, .keep = 3, .log_every = 10, .valid_every = 1000, .valid_items = 500,
@@ -736,12 +744,16 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("beta1", beta1, "AdamW beta1 (default 0.9)", "X"),
         OPT_DBL("beta2", beta2, "AdamW beta2 (default 0.98)", "X"),
         OPT_DBL("adam-eps", eps, "AdamW epsilon (default 1e-9)", "X"),
-        OPT_BOOL("no-specaug", no_specaug, "no SpecAugment"),
+        OPT_BOOL("no-specaug", no_specaug, "no SpecAugment masks (the equaliser and warp still apply)"),
         OPT_INT("freq-masks", freq_masks, "SpecAugment frequency masks (default 2)", "N"),
         OPT_INT("freq-width", freq_width, "their largest width in mel bins (default 27)", "N"),
         OPT_INT("time-masks", time_masks, "SpecAugment time masks (default 2)", "N"),
         OPT_DBL("time-ratio", time_ratio, "their largest width as a share of the utterance (default 0.05)", "X"),
         OPT_INT("time-width", time_width, "and in frames (default 40)", "N"),
+        OPT_DBL("eq-prob", eq_prob, "share of utterances through a random equaliser (unseen voices and microphones; default 0)", "X"),
+        OPT_DBL("eq-db", eq_db, "its largest gain or cut in dB, at 6 points evenly spaced in mel (default 15)", "X"),
+        OPT_DBL("warp-prob", warp_prob, "share of utterances with a warped frequency axis (vocal tract length; default 0)", "X"),
+        OPT_DBL("warp", warp, "the warp factor's largest departure from 1 (default 0.1)", "X"),
         OPT_DBL("full-context", full_context, "share of steps with full attention, the rest chunked (default 0.5)", "X"),
         OPT_INT("chunk-min", chunk_min, "smallest random attention chunk, encoder frames of 40 ms (default 4)", "N"),
         OPT_INT("chunk-max", chunk_max, "largest random attention chunk (default 25)", "N"),
