@@ -25,8 +25,8 @@
 # Hyper-parameters are in models/default-train.conf; the environment overrides the run's length
 # and parallelism:
 #   STEPS1=1000     stage-1 steps
-#   STEPS=5500      stage-2 steps (its cosine schedule's length); the three stages together fit
-#                   in about 2 hours on 2 cores (~55 audio-s/s for this size: 6, 13 and 85 min)
+#   STEPS=6000      stage-2 steps (its cosine schedule's length); the three stages together fit
+#                   in about 2 hours on 2 cores (~55 audio-s/s for this size: 6, 13 and 95 min)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
@@ -37,7 +37,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-corpus}
 out=${2:-train-default}
 steps1=${STEPS1:-1000}
-steps=${STEPS:-5500}
+steps=${STEPS:-6000}
 threads=${THREADS:-2}
 ranks=${RANKS:-1}
 extra=${EXTRA:-}

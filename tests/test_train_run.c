@@ -12,6 +12,7 @@
 #include "train_fixture.h"
 #include "util.h"
 
+#include <json-c/json.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -181,6 +182,16 @@ static void test_eval_export(const char *manifest) {
     CHECK(read_file(json, 1 << 20, &text, &n) == 0 && strstr(text, "\"offline\"") && strstr(text, "\"streaming\"") &&
               strstr(text, "\"cer\"") && strstr(text, "\"bleu\"") && strstr(text, "\"confusion\""),
           "eval JSON has both modes, CER, BLEU and the LID confusion table");
+    /* the fixture's test split: 3 languages x 3 utterances, voices v0 v1 v0 */
+    struct json_object *root = text ? json_tokener_parse(text) : NULL, *offline, *speakers, *v0, *v1, *x;
+    int found = root && json_object_object_get_ex(root, "offline", &offline) &&
+                json_object_object_get_ex(offline, "speakers", &speakers) &&
+                json_object_object_get_ex(speakers, "v0", &v0) && json_object_object_get_ex(speakers, "v1", &v1);
+    int v0_asr = found && json_object_object_get_ex(v0, "asr_utterances", &x) ? json_object_get_int(x) : -1;
+    int v1_lid = found && json_object_object_get_ex(v1, "lid_utterances", &x) ? json_object_get_int(x) : -1;
+    CHECK(found && json_object_object_length(speakers) == 2 && v0_asr == 6 && v1_lid == 3,
+          "eval JSON scores each voice (v0: %d transcripts, v1: %d LID decisions)", v0_asr, v1_lid);
+    json_object_put(root);
     free(text);
     /* --init: a new run (another task) starts from the exported parameters */
     char *init_out = str_printf("%s/init", fixture_dir());

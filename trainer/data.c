@@ -17,8 +17,18 @@ void rng_for(mslam_rng *rng, uint64_t seed, uint64_t purpose, uint64_t a, uint64
 
 /* ---- examples ---- */
 
+static void example_free(example *e) {
+    free(e->audio);
+    free(e->text);
+    free(e->translation);
+    free(e->lang);
+    free(e->speaker);
+    free(e->text_ids);
+    free(e->trans_ids);
+}
+
 int dataset_add(dataset *ds, const char *audio, const char *text, const char *translation,
-                const char *lang, double seconds) {
+                const char *lang, const char *speaker, double seconds) {
     if (ds->n == ds->cap) {
         int cap = ds->cap ? ds->cap * 2 : 256;
         example *items = realloc(ds->items, (size_t)cap * sizeof *items);
@@ -31,26 +41,15 @@ int dataset_add(dataset *ds, const char *audio, const char *text, const char *tr
                    .text = str_dup(text ? text : ""),
                    .translation = str_dup(translation ? translation : ""),
                    .lang = str_dup(lang ? lang : ""),
+                   .speaker = str_dup(speaker ? speaker : ""),
                    .seconds = seconds,
                    .lang_id = -1};
-    if (!e->audio || !e->text || !e->translation || !e->lang) {
-        free(e->audio);
-        free(e->text);
-        free(e->translation);
-        free(e->lang);
+    if (!e->audio || !e->text || !e->translation || !e->lang || !e->speaker) {
+        example_free(e);
         return mslam_error("out of memory for an example");
     }
     ds->n++;
     return 0;
-}
-
-static void example_free(example *e) {
-    free(e->audio);
-    free(e->text);
-    free(e->translation);
-    free(e->lang);
-    free(e->text_ids);
-    free(e->trans_ids);
 }
 
 void dataset_free(dataset *ds) {
@@ -67,7 +66,7 @@ int dataset_load(dataset *ds, const char *path, const struct manifest_options *o
     while (!rc && (got = manifest_next(r, &rec)) != 0) {
         if (got < 0) rc = -1;
         else if (rec.audio && (split < 0 || (int)rec.split == split))
-            rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.duration);
+            rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
     }
     manifest_close(r);
     return rc;

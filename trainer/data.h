@@ -29,6 +29,7 @@ typedef struct {
     char *text;        /* transcript in the spoken language ("" when none) */
     char *translation; /* English translation ("" when none) */
     char *lang;        /* language code ("" when unknown) */
+    char *speaker;     /* speaker or voice ("" when unknown) */
     double seconds;    /* duration (from the manifest or the file's header) */
     int lang_id;       /* index in the language list, -1 when unknown or not in the list */
     int *text_ids, n_text;       /* CTC targets: the transcript's character ids */
@@ -42,7 +43,7 @@ typedef struct {
 
 /* Appends an example (strings copied; NULL reads as ""). seconds <= 0: probe the file later. */
 int dataset_add(dataset *ds, const char *audio, const char *text, const char *translation,
-                const char *lang, double seconds);
+                const char *lang, const char *speaker, double seconds);
 void dataset_free(dataset *ds);
 
 /* Appends the speech examples of a manifest (any layout trainer/manifest.h reads: mslam TSV,

@@ -73,6 +73,12 @@ static int lang_slot(const eval_result *r, const char *lang) {
     return -1;
 }
 
+static eval_speaker *speaker_scores(eval_result *r, int mode, const char *speaker) {
+    for (int i = 0; i < r->n_speakers; i++)
+        if (!strcmp(r->speakers[i], speaker)) return &r->per_speaker[mode][i];
+    return NULL;
+}
+
 enum { SCORE_ASR = 1, SCORE_LID = 2, SCORE_ST = 4 };
 
 /* Scores the tasks of `what` on one utterance's encoder frames (n, d) in mode. */
@@ -81,7 +87,9 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
     const struct mslam_model_config *cfg = &m->cfg;
     const eval_config *c = ev->c;
     int V = cfg->vocab_size, N = cfg->n_langs;
-    eval_lang *el = &r->per_lang[mode][lang_slot(r, e->lang)];
+    int lang = lang_slot(r, e->lang);
+    eval_lang *el = &r->per_lang[mode][lang];
+    eval_speaker *es = speaker_scores(r, mode, e->speaker);
     if ((size_t)n > ev->cap_frames) {
         free(ev->logits), free(ev->log_probs), free(ev->greedy);
         size_t rows = (size_t)n > (size_t)N ? (size_t)n : (size_t)N;
@@ -100,9 +108,11 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         search_result res = {.tokens = ev->greedy};
         res.n = ctc_greedy(ev->log_probs, n, V, 0, &prev, ev->greedy);
         char *hyp = tokens_text(m, &res);
-        int rc = !hyp || mslam_asr_acc_add(&el->greedy, e->text, hyp);
+        int rc = !hyp || mslam_asr_acc_add(&el->greedy, e->text, hyp) ||
+                 (es && mslam_asr_acc_add(&es->greedy[lang], e->text, hyp));
         free(hyp);
         if (rc) return -1;
+        if (es) es->n_asr++;
         if (c->ctc_beam > 1) {
             search_result best = {0};
             ctc_beam_reset(&ev->beam);
@@ -121,6 +131,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         for (int k = 1; k < N; k++)
             if (ev->logits[k] > ev->logits[best]) best = k;
         if (mslam_confusion_add_index(r->lid[mode], (size_t)e->lang_id, (size_t)best)) return -1;
+        if (es) es->lid_total++, es->lid_correct += best == e->lang_id;
     }
     if ((what & SCORE_ST) && c->st && cfg->n_decoder_layers > 0 && *e->translation) {
         search_result res = {0};
@@ -153,7 +164,27 @@ static int result_init(eval_result *r, const mslam_model *m, const dataset *ds, 
     if (langs.n == 0 && strlist_push(&langs, "")) return -1; /* no language labels: one unnamed group */
     r->n_langs = (int)langs.n;
     r->langs = langs.items; /* taken over */
+    struct strlist speakers = {0};
+    for (int i = 0; i < ds->n; i++)
+        if (*ds->items[i].speaker && !strlist_contains(&speakers, ds->items[i].speaker) &&
+            strlist_push(&speakers, ds->items[i].speaker)) {
+            strlist_free(&speakers);
+            return -1;
+        }
+    r->n_speakers = (int)speakers.n;
+    r->speakers = speakers.items; /* taken over */
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
+        if (r->n_speakers) {
+            r->per_speaker[mode] = mslam_calloc((size_t)r->n_speakers, sizeof(eval_speaker), "per-speaker scores");
+            if (!r->per_speaker[mode]) return -1;
+            for (int i = 0; i < r->n_speakers; i++) {
+                eval_speaker *es = &r->per_speaker[mode][i];
+                es->greedy = mslam_calloc((size_t)r->n_langs, sizeof *es->greedy, "per-speaker ASR scores");
+                if (!es->greedy) return -1;
+                for (int l = 0; l < r->n_langs; l++)
+                    mslam_asr_acc_init(&es->greedy[l], r->langs[l], mslam_lang_written_without_spaces(r->langs[l]));
+            }
+        }
         r->per_lang[mode] = mslam_calloc((size_t)r->n_langs, sizeof(eval_lang), "per-language scores");
         r->lid[mode] = mslam_confusion_new((const char *const *)m->langs, (size_t)m->cfg.n_langs);
         if (!r->per_lang[mode] || !r->lid[mode]) return -1;
@@ -270,6 +301,12 @@ void eval_result_free(eval_result *r) {
     struct strlist langs = {.items = r->langs, .n = (size_t)r->n_langs, .cap = (size_t)r->n_langs};
     strlist_free(&langs);
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
+        for (int i = 0; r->per_speaker[mode] && i < r->n_speakers; i++) free(r->per_speaker[mode][i].greedy);
+        free(r->per_speaker[mode]);
+    }
+    struct strlist speakers = {.items = r->speakers, .n = (size_t)r->n_speakers, .cap = (size_t)r->n_speakers};
+    strlist_free(&speakers);
+    for (int mode = 0; mode < EVAL_N_MODES; mode++) {
         free(r->per_lang[mode]);
         mslam_confusion_free(r->lid[mode]);
     }
@@ -295,6 +332,17 @@ void eval_summary(const eval_result *r, int mode, double *cer, double *lid_acc, 
     *cer = n ? sum / n : NAN;
     *lid_acc = r->lid[mode] ? mslam_confusion_accuracy(r->lid[mode]) : NAN;
     *bleu = bleu_score(&r->bleu[mode]);
+}
+
+/* Mean CER over the languages of a speaker's utterances; NAN when none. */
+static double speaker_cer(const eval_result *r, const eval_speaker *es) {
+    double sum = 0;
+    int n = 0;
+    for (int l = 0; l < r->n_langs; l++) {
+        double x = mslam_asr_acc_cer(&es->greedy[l]);
+        if (es->greedy[l].n_utts && isfinite(x)) sum += x, n++;
+    }
+    return n ? sum / n : NAN;
 }
 
 static void print_rate(FILE *fp, double x) {
@@ -348,6 +396,18 @@ void eval_print(const eval_result *r, FILE *fp) {
             else
                 fprintf(fp, "language identification:\n");
             mslam_confusion_print(r->lid[mode], fp, 10);
+        }
+        if (r->n_speakers > 1) {
+            fprintf(fp, "per speaker (CER: mean over the speaker's languages, greedy):\n");
+            fprintf(fp, "%-10s %6s %8s %6s %8s\n", "speaker", "asr", "CER", "lid", "LID");
+            for (int i = 0; i < r->n_speakers; i++) {
+                const eval_speaker *es = &r->per_speaker[mode][i];
+                fprintf(fp, "%-10s %6d", r->speakers[i], es->n_asr);
+                print_rate(fp, speaker_cer(r, es));
+                fprintf(fp, " %6d", es->lid_total);
+                print_rate(fp, es->lid_total ? (double)es->lid_correct / es->lid_total : NAN);
+                fputc('\n', fp);
+            }
         }
     }
 }
@@ -427,6 +487,20 @@ char *eval_json(const eval_result *r) {
             }
             json_object_object_add(lid, "confusion", table);
             json_object_object_add(mo, "lid", lid);
+        }
+        if (r->n_speakers) {
+            struct json_object *speakers = json_object_new_object();
+            for (int i = 0; i < r->n_speakers; i++) {
+                const eval_speaker *es = &r->per_speaker[mode][i];
+                struct json_object *so = json_object_new_object();
+                json_object_object_add(so, "asr_utterances", json_object_new_int(es->n_asr));
+                json_object_object_add(so, "cer", num(speaker_cer(r, es)));
+                json_object_object_add(so, "lid_utterances", json_object_new_int(es->lid_total));
+                json_object_object_add(so, "lid_accuracy",
+                                       num(es->lid_total ? (double)es->lid_correct / es->lid_total : NAN));
+                json_object_object_add(speakers, r->speakers[i], so);
+            }
+            json_object_object_add(mo, "speakers", speakers);
         }
         json_object_object_add(root, mode_names[mode], mo);
     }

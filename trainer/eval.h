@@ -39,10 +39,20 @@ typedef struct {
     int n_asr, n_st;
 } eval_lang;
 
+/* Scores of one speaker (voice) in one mode: greedy ASR per language (its CER is the mean over
+ * its languages, as the table's mean row) and LID hits. */
+typedef struct {
+    struct mslam_asr_acc *greedy; /* n_langs */
+    int n_asr, lid_total, lid_correct;
+} eval_speaker;
+
 typedef struct {
     int n_langs;
     char **langs;          /* dataset languages (copied) */
     eval_lang *per_lang[EVAL_N_MODES];
+    int n_speakers;        /* named speakers of the dataset (0: none named) */
+    char **speakers;
+    eval_speaker *per_speaker[EVAL_N_MODES];
     mslam_confusion *lid[EVAL_N_MODES];
     struct mslam_bleu_stats bleu[EVAL_N_MODES]; /* all languages together */
     struct mslam_chrf_stats chrf[EVAL_N_MODES];
