@@ -168,6 +168,7 @@ static void test_eval_export(const char *manifest) {
     char *ckpt = str_printf("%s/split/ckpt-%08d.safetensors", fixture_dir(), N_STEPS);
     char *model = str_printf("%s/exported.safetensors", fixture_dir());
     char *json = str_printf("%s/eval.json", fixture_dir());
+    char *hyps = str_printf("%s/hyps.tsv", fixture_dir());
     char *ex[] = {(char *)"export", (char *)"--checkpoint", ckpt, (char *)"--out", model, NULL};
     CHECK(cmd_export(5, ex) == 0, "export");
     mslam_model *m = mslam_model_load(model, mslam_model_default_params());
@@ -175,8 +176,8 @@ static void test_eval_export(const char *manifest) {
     mslam_model_free(m);
     char *ev[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--json", json,
                   (char *)"--ctc-beam", (char *)"4", (char *)"--st-beam", (char *)"2", (char *)"--max-len",
-                  (char *)"20", (char *)"--threads", (char *)"2", NULL};
-    CHECK(cmd_eval(15, ev) == 0, "eval");
+                  (char *)"20", (char *)"--threads", (char *)"2", (char *)"--hyps", hyps, NULL};
+    CHECK(cmd_eval(17, ev) == 0, "eval");
     char *text = NULL;
     size_t n;
     CHECK(read_file(json, 1 << 20, &text, &n) == 0 && strstr(text, "\"offline\"") && strstr(text, "\"streaming\"") &&
@@ -193,6 +194,16 @@ static void test_eval_export(const char *manifest) {
           "eval JSON scores each voice (v0: %d transcripts, v1: %d LID decisions)", v0_asr, v1_lid);
     json_object_put(root);
     free(text);
+    /* 9 test utterances x 2 modes: asr, asr-beam and lid rows, st rows for the 6 translated */
+    text = NULL;
+    int rows = 0, asr_rows = 0;
+    if (read_file(hyps, 1 << 20, &text, &n) == 0)
+        for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n'))
+            rows++, asr_rows += !strncmp(line + 1, "offline\tasr\t", 12);
+    CHECK(text && !strncmp(text, "mode\ttask\tpath", 14) && rows == 2 * (9 * 3 + 6) && asr_rows == 9,
+          "--hyps writes a header and one row per hypothesis (%d rows, %d offline asr)", rows, asr_rows);
+    free(text);
+    free(hyps);
     /* --init: a new run (another task) starts from the exported parameters */
     char *init_out = str_printf("%s/init", fixture_dir());
     CHECK(train(manifest, init_out, "--init", model, "--task", "lid", "--lr", "0", "--stop-at", "1", NULL) == 0,

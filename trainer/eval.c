@@ -10,6 +10,7 @@
 #include "search.h"
 #include "train.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
@@ -73,6 +74,23 @@ static int lang_slot(const eval_result *r, const char *lang) {
     return -1;
 }
 
+void eval_hyps_header(FILE *f) { fputs("mode\ttask\tpath\tlang\tspeaker\treference\thypothesis\n", f); }
+
+static void hyps_field(FILE *f, const char *s, char end) {
+    for (; *s; s++) fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+    fputc(end, f);
+}
+
+static void write_hyp(FILE *f, int mode, const char *task, const example *e, const char *ref, const char *hyp) {
+    if (!f) return;
+    fprintf(f, "%s\t%s\t", mode_names[mode], task);
+    hyps_field(f, e->audio, '\t');
+    hyps_field(f, e->lang, '\t');
+    hyps_field(f, e->speaker, '\t');
+    hyps_field(f, ref, '\t');
+    hyps_field(f, hyp, '\n');
+}
+
 static eval_speaker *speaker_scores(eval_result *r, int mode, const char *speaker) {
     for (int i = 0; i < r->n_speakers; i++)
         if (!strcmp(r->speakers[i], speaker)) return &r->per_speaker[mode][i];
@@ -110,6 +128,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         char *hyp = tokens_text(m, &res);
         int rc = !hyp || mslam_asr_acc_add(&el->greedy, e->text, hyp) ||
                  (es && mslam_asr_acc_add(&es->greedy[lang], e->text, hyp));
+        if (hyp) write_hyp(c->hyps, mode, "asr", e, e->text, hyp);
         free(hyp);
         if (rc) return -1;
         if (es) es->n_asr++;
@@ -120,6 +139,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
             hyp = tokens_text(m, &best);
             search_result_free(&best);
             rc = !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp);
+            if (hyp) write_hyp(c->hyps, mode, "asr-beam", e, e->text, hyp);
             free(hyp);
             if (rc) return -1;
         }
@@ -132,6 +152,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
             if (ev->logits[k] > ev->logits[best]) best = k;
         if (mslam_confusion_add_index(r->lid[mode], (size_t)e->lang_id, (size_t)best)) return -1;
         if (es) es->lid_total++, es->lid_correct += best == e->lang_id;
+        write_hyp(c->hyps, mode, "lid", e, e->lang, m->langs[best]);
     }
     if ((what & SCORE_ST) && c->st && cfg->n_decoder_layers > 0 && *e->translation) {
         search_result res = {0};
@@ -142,6 +163,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         const char *refs[1] = {e->translation};
         int rc = !hyp || mslam_bleu_add(&el->bleu, hyp, refs, 1) || mslam_chrf_add(&el->chrf, hyp, refs, 1) ||
                  mslam_bleu_add(&r->bleu[mode], hyp, refs, 1) || mslam_chrf_add(&r->chrf[mode], hyp, refs, 1);
+        if (hyp) write_hyp(c->hyps, mode, "st", e, e->translation, hyp);
         free(hyp);
         if (rc) return -1;
         el->n_st++;
@@ -515,7 +537,7 @@ char *eval_json(const eval_result *r) {
 int cmd_eval(int argc, char **argv) {
     eval_config c = eval_default_config();
     gchar *model_path = NULL, *data = NULL, *split = g_strdup("test"), *layout = NULL, *lang = NULL,
-          *audio_dir = NULL, *json_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL;
+          *audio_dir = NULL, *json_path = NULL, *hyps_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL;
     int threads = 0;
     double length_penalty = c.length_penalty, lid_seconds = 0;
     GOptionEntry entries[] = {
@@ -539,6 +561,8 @@ int cmd_eval(int argc, char **argv) {
          "language ID on each utterance's first S seconds only (default: the whole utterance)", "S"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
         {"json", 0, 0, G_OPTION_ARG_STRING, &json_path, "also write the scores as JSON to FILE (- for stdout)", "FILE"},
+        {"hyps", 0, 0, G_OPTION_ARG_STRING, &hyps_path,
+         "also write every hypothesis to FILE (TSV: mode, task, path, lang, speaker, reference, hypothesis)", "FILE"},
         G_OPTION_ENTRY_NULL};
     int n_rest;
     char **rest = NULL;
@@ -578,6 +602,14 @@ int cmd_eval(int argc, char **argv) {
     mslam_model *m = NULL;
     dataset ds = {0};
     eval_result r = {0};
+    if (!parsed && !rc && hyps_path) {
+        if ((c.hyps = fopen(hyps_path, "w"))) {
+            eval_hyps_header(c.hyps);
+        } else {
+            fprintf(stderr, "mslam-trainer eval: cannot write %s: %s\n", hyps_path, strerror(errno));
+            rc = 1;
+        }
+    }
     if (!parsed && !rc) {
         mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         dataset_report rep;
@@ -602,6 +634,10 @@ int cmd_eval(int argc, char **argv) {
             }
             free(text);
         }
+    }
+    if (c.hyps && (ferror(c.hyps) | fclose(c.hyps)) && !rc) {
+        fprintf(stderr, "mslam-trainer eval: cannot write %s\n", hyps_path);
+        rc = 1;
     }
     eval_result_free(&r);
     dataset_free(&ds);

@@ -27,7 +27,12 @@ typedef struct {
     float lid_seconds;  /* > 0: language ID on each utterance's first lid_seconds (a pass of its
                          * own: the encoder sees nothing after them); else on the whole */
     int asr, lid, st;   /* which tasks to score (those the model has heads for) */
+    FILE *hyps;         /* not NULL: every hypothesis as a TSV row (eval_hyps_header) */
 } eval_config;
+
+/* Columns of eval_config.hyps: mode (offline, streaming), task (asr, asr-beam, lid, st), audio
+ * path, language, speaker, reference, hypothesis (tabs and line breaks as spaces). */
+void eval_hyps_header(FILE *f);
 
 eval_config eval_default_config(void);
 
