@@ -1,5 +1,5 @@
 /* Data parallelism: `mpirun -np 2 mslam-trainer train --batch-size B` takes the same steps as one
- * process with --batch-size 2B (gradients summed by allreduce, every loss normalised over the
+ * process with --batch-size 2B (text pairs likewise with --text-batch; gradients summed by allreduce, every loss normalised over the
  * global batch, data sharded by rank, only rank 0 writing), up to the order of float sums.
  * Skipped (77) when mpirun is not installed.
  * Usage: test_train_mpi PATH-OF-mslam-trainer */
@@ -45,12 +45,14 @@ int main(int argc, char **argv) {
     CHECK(manifest != NULL, "fixture");
     if (!manifest) return test_result("test_train_mpi");
     char *one = str_printf("%s/one", fixture_dir()), *two = str_printf("%s/two", fixture_dir());
-    char *cmd1 = str_printf("'%s' train --data '%s' --out '%s' --batch-size 8 " OPTIONS, argv[1], manifest, one);
+    /* text pairs too (--text-data): 4 per step in all */
+    char *cmd1 = str_printf("'%s' train --data '%s' --out '%s' --batch-size 8 --text-data '%s' --text-batch 4 " OPTIONS,
+                            argv[1], manifest, one, manifest);
     /* --oversubscribe: CI machines may have fewer cores than ranks; as root OpenMPI refuses to
      * start without --allow-run-as-root */
     char *cmd2 = str_printf("'%s' --allow-run-as-root --oversubscribe -np 2 '%s' train --data '%s' --out '%s' "
-                            "--batch-size 4 " OPTIONS,
-                            mpirun, argv[1], manifest, two);
+                            "--batch-size 4 --text-data '%s' --text-batch 2 " OPTIONS,
+                            mpirun, argv[1], manifest, two, manifest);
     CHECK(system(cmd1) == 0, "one process: %s", cmd1);
     CHECK(system(cmd2) == 0, "two processes: %s", cmd2);
     char *pa = str_printf("%s/model.safetensors", one), *pb = str_printf("%s/model.safetensors", two);

@@ -90,6 +90,29 @@ static void test_exact_resume(const char *manifest) {
     free(straight), free(split), free(config), free(half), free(model), free(model_a), free(last), free(first);
 }
 
+/* --text-data: the decoder also learns from text pairs through the encoder's text path; the
+ * pairs of a step are a function of (seed, step), so resume stays exact. */
+static void test_text_pairs(const char *manifest) {
+    char *straight = str_printf("%s/mt-straight", fixture_dir()), *split = str_printf("%s/mt-split", fixture_dir());
+    CHECK(train(manifest, straight, "--text-data", manifest, "--text-batch", "3", NULL) == 0, "training with text pairs");
+    CHECK(train(manifest, split, "--text-data", manifest, "--text-batch", "3", "--stop-at", "4", NULL) == 0 &&
+              train(manifest, split, "--text-data", manifest, "--text-batch", "3", "--resume", NULL) == 0,
+          "the same in two halves");
+    char *model_a = str_printf("%s/model.safetensors", straight), *model_b = str_printf("%s/model.safetensors", split);
+    CHECK(same_file(model_a, model_b), "with text pairs, N straight == N/2 + resume + N/2, bit for bit");
+    char *log = str_printf("%s/train.jsonl", straight), *text = NULL;
+    size_t n;
+    const char *mt = read_file(log, 1 << 20, &text, &n) == 0 ? strstr(text, "\"mt\":") : NULL;
+    double first_mt = mt ? strtod(mt + 5, NULL) : 0;
+    CHECK(first_mt > 1, "the log has the text translation loss (first record: %g)", first_mt);
+    free(text);
+    char *asr = str_printf("%s/mt-asr", fixture_dir());
+    CHECK(train(manifest, asr, "--task", "asr", "--text-data", manifest, NULL) != 0 &&
+              strstr(mslam_last_error(), "--text-data"),
+          "--text-data without a decoder is an error naming it: %s", mslam_last_error());
+    free(straight), free(split), free(model_a), free(model_b), free(log), free(asr);
+}
+
 static void test_non_finite(const char *manifest) {
     char *out = str_printf("%s/nan", fixture_dir());
     /* a learning rate of 1e30 sends the parameters to 1e30 after one step: the next forward
@@ -232,6 +255,7 @@ int main(int argc, char **argv) {
     test_non_finite(manifest);
     test_signal(argv[1], manifest);
     test_eval_export(manifest);
+    test_text_pairs(manifest);
     fixture_remove();
     return test_result("test_train_run");
 }

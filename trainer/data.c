@@ -58,18 +58,46 @@ void dataset_free(dataset *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
-int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
+/* Appends the rows of split (< 0: all) that are speech (text_pairs 0) or that have both a
+ * transcript and a translation (text_pairs 1, with or without audio). */
+static int load_rows(dataset *ds, const char *path, const struct manifest_options *opts, int split, int text_pairs) {
     manifest_reader *r = manifest_open(path, opts);
     if (!r) return -1;
     struct manifest_record rec;
     int got, rc = 0;
     while (!rc && (got = manifest_next(r, &rec)) != 0) {
-        if (got < 0) rc = -1;
-        else if (rec.audio && (split < 0 || (int)rec.split == split))
+        if (got < 0) {
+            rc = -1;
+            continue;
+        }
+        int wanted = text_pairs ? rec.text && *rec.text && rec.translation && *rec.translation : rec.audio != NULL;
+        if (wanted && (split < 0 || (int)rec.split == split))
             rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
     }
     manifest_close(r);
     return rc;
+}
+
+/* "train", "dev", "test" -> their id; "all" -> -1. */
+static int split_named(const char *split, int *id) {
+    *id = -1;
+    if (strcmp(split, "all") && (*id = split_parse(split)) <= SPLIT_NONE)
+        return mslam_error("split '%s': expected train, dev, test or all", split);
+    return 0;
+}
+
+int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
+    return load_rows(ds, path, opts, split, 0);
+}
+
+int dataset_load_text_pairs(dataset *ds, const char *path, const char *split) {
+    struct manifest_options mo = {.layout = LAYOUT_AUTO};
+    int split_id;
+    if (split_named(split, &split_id)) return -1;
+    int before = ds->n;
+    if (load_rows(ds, path, &mo, split_id, 1)) return -1;
+    if (ds->n == before) return mslam_error("%s: no rows with a transcript and a translation in split '%s'", path, split);
+    return 0;
 }
 
 int dataset_load_named(dataset *ds, const char *path, const char *layout, const char *lang,
@@ -83,9 +111,8 @@ int dataset_load_named(dataset *ds, const char *path, const char *layout, const 
         if (i == 4) return mslam_error("layout '%s': expected mslam, common-voice, covost2 or fleurs", layout);
         mo.layout = layout_ids[i];
     }
-    int split_id = -1;
-    if (strcmp(split, "all") && (split_id = split_parse(split)) <= SPLIT_NONE)
-        return mslam_error("split '%s': expected train, dev, test or all", split);
+    int split_id;
+    if (split_named(split, &split_id)) return -1;
     int before = ds->n;
     if (dataset_load(ds, path, &mo, split_id)) return -1;
     if (ds->n == before) return mslam_error("%s: no speech examples in split '%s'", path, split);
@@ -290,6 +317,35 @@ int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double m
     ds->n = w;
     report->kept = w;
     if (w == 0) return mslam_error("no usable example is left (see the warnings above)");
+    return 0;
+}
+
+int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_chars, dataset_report *report) {
+    memset(report, 0, sizeof *report);
+    int w = 0;
+    for (int i = 0; i < ds->n; i++) {
+        example *e = &ds->items[i];
+        char *norm = asr_target_text(e->text, e->lang);
+        if (!norm) return -1;
+        char bad[5];
+        int n_src = *norm ? encode_text(model, norm, &e->text_ids, bad) : 0;
+        free(norm);
+        int n_trans = n_src > 0 ? encode_text(model, e->translation, &e->trans_ids, bad) : 0;
+        if (n_src == -1 || n_trans == -1) return -1;
+        e->n_text = n_src > 0 ? n_src : 0;
+        e->n_trans = n_trans > 0 ? n_trans : 0;
+        e->lang_id = lang_index(model, e->lang);
+        int keep = 0;
+        if (n_src == -2 || n_trans == -2) report->unknown_chars++; /* too many to warn about each */
+        else if (n_src == 0 || n_trans == 0) report->empty_text++;
+        else if (n_src > max_chars || n_trans > max_chars) report->too_long++;
+        else keep = 1;
+        if (keep) ds->items[w++] = *e;
+        else example_free(e);
+    }
+    ds->n = w;
+    report->kept = w;
+    if (w == 0) return mslam_error("no usable text pair is left");
     return 0;
 }
 

@@ -7,7 +7,9 @@
  * the gradients are summed over the processes, clipped by their global norm and applied with
  * AdamW. Each loss is normalised by its count over the whole global batch (CTC: target
  * characters, LID: utterances, ST: target tokens), so K processes with batch B take the same
- * step as one process with batch K*B. */
+ * step as one process with batch K*B. With --text-data, each step also trains the decoder on
+ * text pairs (transcript characters -> the encoder's text path -> decoder -> English), the
+ * translation objective on text that mSLAM's shared encoder makes possible. */
 #include "train.h"
 
 #include "checkpoint.h"
@@ -35,7 +37,7 @@
 enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
 
 typedef struct {
-    gchar *task, *data, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule;
+    gchar *task, *data, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *text_data;
     gboolean resume, no_specaug, symmetric_conv;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
     int batch_size, steps, stop_at, seed, threads, warmup;
@@ -44,7 +46,8 @@ typedef struct {
     double time_ratio, eq_prob, eq_db, warp_prob, warp;
     int chunk_min, chunk_max, left_chunks_max;
     double full_context;
-    double ctc_weight, lid_weight, st_weight, label_smoothing;
+    double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing;
+    int text_batch, text_max_chars;
     int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items;
 } train_opts;
 
@@ -72,6 +75,7 @@ typedef struct {
     specaug_config aug;
     int augment; /* aug changes anything */
     dataset train, valid;
+    dataset text; /* text pairs of --text-data (empty without) */
     epoch_plan plan;
     long plan_epoch; /* epoch of plan; -1: none made yet */
     train_position pos;
@@ -85,12 +89,17 @@ typedef struct {
     float *sub_grad;
     int *idx, *lens, *targets, *target_lens, *langs;
     size_t cap_enc, cap_items, cap_targets;
+    /* the translation objective on text: this process's pairs of the step and their buffers */
+    mslam_encoder_pass text_pass;
+    int n_mt, *mt_items, *mt_ids, *mt_lens, *mt_targets, *mt_target_lens;
+    float *mt_denc;
+    size_t cap_mt_ids, cap_mt_targets;
     FILE *log;
     int rank, world, tty;
 } trainer;
 
 /* Sums over all processes of one step; index names below. */
-enum { S_CTC, S_CTC_N, S_LID, S_LID_N, S_ST, S_ST_N, S_ITEMS, S_SECONDS, S_FAILED, S_N };
+enum { S_CTC, S_CTC_N, S_LID, S_LID_N, S_ST, S_ST_N, S_MT, S_MT_N, S_ITEMS, S_SECONDS, S_FAILED, S_N };
 
 /* Per-step buffers, allocated again when a batch needs more (their contents never carry over). */
 static int ensure_step_buffers(trainer *t, int B, int T, int n_targets) {
@@ -164,14 +173,13 @@ static attn_mask step_mask(const train_opts *o, long step) {
     return m;
 }
 
-/* Forward, losses and backward of this process's share; sums[] gets the loss sums. The
- * gradient lands in t->grad (zeroed here). norm[] holds the global counts. */
-static int local_step(trainer *t, const attn_mask *mask, const double *norm, double *sums) {
+/* Forward, losses and backward of this process's speech; sums[] gets the loss sums, t->grad
+ * the gradient. norm[] holds the global counts. */
+static int speech_step(trainer *t, const attn_mask *mask, const double *norm, double *sums) {
     const struct mslam_model_config *cfg = t->cfg;
     const train_opts *o = t->o;
     feature_batch *fb = &t->fb;
     int B = fb->B, d = cfg->d_model;
-    memset(t->grad, 0, t->gtab.total * sizeof(float));
     if (B == 0) return 0;
     if (mslam_encoder_speech_forward(&t->pass, cfg, &t->model->p, fb->mel, fb->mel_lens, B, fb->T_mel, mask, 1))
         return -1;
@@ -247,6 +255,76 @@ static int local_step(trainer *t, const attn_mask *mask, const double *norm, dou
     return mslam_encoder_backward(&t->pass, cfg, &t->model->p, &t->G, t->denc, NULL);
 }
 
+static int ensure_mt_buffers(trainer *t, int B, int L, int Lt) {
+    size_t ids = (size_t)B * L, targets = (size_t)B * Lt;
+    if (ids > t->cap_mt_ids) {
+        free(t->mt_ids), free(t->mt_denc);
+        t->mt_ids = malloc(ids * sizeof(int));
+        t->mt_denc = malloc(ids * t->cfg->d_model * sizeof(float));
+        t->cap_mt_ids = ids;
+    }
+    if (targets > t->cap_mt_targets) {
+        free(t->mt_targets);
+        t->mt_targets = malloc(targets * sizeof(int));
+        t->cap_mt_targets = targets;
+    }
+    if (!t->mt_ids || !t->mt_denc || !t->mt_targets) {
+        t->cap_mt_ids = t->cap_mt_targets = 0;
+        return mslam_error("out of memory for a text batch of %d x %d characters", B, L);
+    }
+    return 0;
+}
+
+/* The translation objective on text: this process's pairs t->mt_items[0..n_mt) go through the
+ * text embedding and the shared layers (B, L, d) into the decoder, which learns to write their
+ * English translation from the representation speech also reaches. */
+static int mt_step(trainer *t, const double *norm, double *sums) {
+    const struct mslam_model_config *cfg = t->cfg;
+    int B = t->n_mt, L = 1, Lt = 1;
+    if (B == 0 || norm[S_MT_N] <= 0) return 0;
+    for (int i = 0; i < B; i++) {
+        const example *e = &t->text.items[t->mt_items[i]];
+        L = e->n_text > L ? e->n_text : L;
+        Lt = e->n_trans > Lt ? e->n_trans : Lt;
+    }
+    if (ensure_mt_buffers(t, B, L, Lt)) return -1;
+    for (int i = 0; i < B; i++) {
+        const example *e = &t->text.items[t->mt_items[i]];
+        t->mt_lens[i] = e->n_text;
+        t->mt_target_lens[i] = e->n_trans;
+        for (int k = 0; k < L; k++) t->mt_ids[(size_t)i * L + k] = k < e->n_text ? e->text_ids[k] : 0;
+        for (int k = 0; k < Lt; k++) t->mt_targets[(size_t)i * Lt + k] = k < e->n_trans ? e->trans_ids[k] : 0;
+    }
+    if (mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, 1)) return -1;
+    memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
+    head_loss hl;
+    if (decoder_loss(&t->dp, cfg, &t->model->p, &t->G, VOCAB_BOS, VOCAB_EOS, t->text_pass.out, t->mt_lens, B, L,
+                     t->mt_targets, t->mt_target_lens, Lt, (float)t->o->label_smoothing,
+                     (float)(t->o->mt_weight / norm[S_MT_N]), t->mt_denc, &hl))
+        return -1;
+    sums[S_MT] += hl.loss;
+    return mslam_encoder_backward(&t->text_pass, cfg, &t->model->p, &t->G, t->mt_denc, NULL);
+}
+
+/* Forward, losses and backward of this process's share of the step; the gradient lands in
+ * t->grad (zeroed here). */
+static int local_step(trainer *t, const attn_mask *mask, const double *norm, double *sums) {
+    memset(t->grad, 0, t->gtab.total * sizeof(float));
+    return speech_step(t, mask, norm, sums) || mt_step(t, norm, sums) ? -1 : 0;
+}
+
+/* This process's text pairs of the step: global positions rank * text_batch .. + text_batch,
+ * each drawn (with replacement) from (seed, step, position), so that any number of processes
+ * takes the same global batch and a resumed run the same pairs. */
+static void pick_text_pairs(trainer *t) {
+    t->n_mt = t->text.n ? t->o->text_batch : 0;
+    for (int i = 0; i < t->n_mt; i++) {
+        mslam_rng rng;
+        rng_for(&rng, (uint64_t)t->o->seed, 0x7e47, (uint64_t)t->pos.step, (uint64_t)(t->rank * t->n_mt + i));
+        t->mt_items[i] = (int)(mslam_rng_u32(&rng) % (uint32_t)t->text.n);
+    }
+}
+
 /* Counts of this process's loaded items that each loss normalises by. */
 static void local_counts(const trainer *t, double *norm) {
     const feature_batch *fb = &t->fb;
@@ -258,6 +336,7 @@ static void local_counts(const trainer *t, double *norm) {
         if ((t->tasks & TASK_LID) && e->lang_id >= 0 && T > 0) norm[S_LID_N] += 1;
         if ((t->tasks & TASK_ST) && e->n_trans > 0) norm[S_ST_N] += e->n_trans + 1; /* + end of sentence */
     }
+    for (int i = 0; i < t->n_mt; i++) norm[S_MT_N] += t->text.items[t->mt_items[i]].n_trans + 1;
     norm[S_ITEMS] += fb->B;
     norm[S_SECONDS] += fb->seconds;
     norm[S_FAILED] += fb->n_failed;
@@ -265,7 +344,7 @@ static void local_counts(const trainer *t, double *norm) {
 
 /* What one step reports. */
 typedef struct {
-    double loss, ctc, lid, st, grad_norm, seconds;
+    double loss, ctc, lid, st, mt, grad_norm, seconds;
     float lr;
     int items, failed, skipped;
     attn_mask mask;
@@ -290,6 +369,7 @@ static int train_step(trainer *t, step_report *rep) {
                            t->model->p.mel_mean))
         return -1;
     double norm[S_N] = {0}, sums[S_N] = {0};
+    pick_text_pairs(t);
     local_counts(t, norm);
     if (dist_sum_f64(norm, S_N)) return -1;
     rep->mask = step_mask(o, t->pos.step);
@@ -299,7 +379,8 @@ static int train_step(trainer *t, step_report *rep) {
     rep->ctc = norm[S_CTC_N] > 0 ? sums[S_CTC] / norm[S_CTC_N] : 0;
     rep->lid = norm[S_LID_N] > 0 ? sums[S_LID] / norm[S_LID_N] : 0;
     rep->st = norm[S_ST_N] > 0 ? sums[S_ST] / norm[S_ST_N] : 0;
-    rep->loss = o->ctc_weight * rep->ctc + o->lid_weight * rep->lid + o->st_weight * rep->st;
+    rep->mt = norm[S_MT_N] > 0 ? sums[S_MT] / norm[S_MT_N] : 0;
+    rep->loss = o->ctc_weight * rep->ctc + o->lid_weight * rep->lid + o->st_weight * rep->st + o->mt_weight * rep->mt;
     rep->items = (int)norm[S_ITEMS];
     rep->failed = (int)norm[S_FAILED];
     rep->seconds = norm[S_SECONDS];
@@ -350,8 +431,10 @@ static void print_progress(const trainer *t, const step_report *avg, double rate
                 total, bar, 100 * frac, avg->loss, (double)avg->lr, rate, eta);
         if (final) fputc('\n', stderr);
     } else {
-        fprintf(stderr, "step %ld/%ld loss %.4f (ctc %.4f lid %.4f st %.4f) lr %.3e grad-norm %.3f %.1f audio-s/s elapsed %s ETA %s\n",
-                t->pos.step, total, avg->loss, avg->ctc, avg->lid, avg->st, (double)avg->lr, avg->grad_norm, rate,
+        char mt[32] = "";
+        if (t->text.n) snprintf(mt, sizeof mt, " mt %.4f", avg->mt);
+        fprintf(stderr, "step %ld/%ld loss %.4f (ctc %.4f lid %.4f st %.4f%s) lr %.3e grad-norm %.3f %.1f audio-s/s elapsed %s ETA %s\n",
+                t->pos.step, total, avg->loss, avg->ctc, avg->lid, avg->st, mt, (double)avg->lr, avg->grad_norm, rate,
                 elapsed, eta);
     }
     fflush(stderr);
@@ -360,9 +443,9 @@ static void print_progress(const trainer *t, const step_report *avg, double rate
 static void log_json(trainer *t, const step_report *avg, double rate) {
     if (!t->log) return;
     fprintf(t->log,
-            "{\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"ctc\":%.6g,\"lid\":%.6g,\"st\":%.6g,\"lr\":%.6g,"
+            "{\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"ctc\":%.6g,\"lid\":%.6g,\"st\":%.6g,\"mt\":%.6g,\"lr\":%.6g,"
             "\"grad_norm\":%.6g,\"audio_s\":%.1f,\"audio_s_per_s\":%.3f,\"elapsed_s\":%.1f,\"skipped_steps\":%ld}\n",
-            t->pos.step, t->pos.epoch, avg->loss, avg->ctc, avg->lid, avg->st, (double)avg->lr, avg->grad_norm,
+            t->pos.step, t->pos.epoch, avg->loss, avg->ctc, avg->lid, avg->st, avg->mt, (double)avg->lr, avg->grad_norm,
             t->pos.audio_seconds, rate, t->pos.elapsed_s, t->pos.skipped_steps);
     fflush(t->log);
 }
@@ -537,6 +620,10 @@ static void trainer_free(trainer *t) {
     adamw_free(&t->opt);
     dataset_free(&t->train);
     dataset_free(&t->valid);
+    dataset_free(&t->text);
+    mslam_encoder_pass_free(&t->text_pass);
+    free(t->mt_items), free(t->mt_ids), free(t->mt_lens), free(t->mt_targets), free(t->mt_target_lens);
+    free(t->mt_denc);
     epoch_plan_free(&t->plan);
     mslam_encoder_pass_free(&t->pass);
     head_work_free(&t->hw);
@@ -596,6 +683,21 @@ static int run(trainer *t) {
         if (dataset_encode(&t->valid, t->model, need_of(t->tasks), 0, &rep)) return -1;
         report_data(t, "validation data", &rep);
     }
+    if (o->text_data) {
+        if (!(t->tasks & TASK_ST)) return mslam_error("--text-data trains the translation decoder: it needs --task st or multi");
+        if (o->text_batch < 1 || o->text_max_chars < 1)
+            return mslam_error("--text-batch and --text-max-chars must be at least 1");
+        if (dataset_load_text_pairs(&t->text, o->text_data, o->split) ||
+            dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, &rep))
+            return -1;
+        if (t->rank == 0)
+            fprintf(stderr, "text pairs: %d kept, %d with characters outside the vocabulary, %d longer than "
+                    "--text-max-chars\n", rep.kept, rep.unknown_chars, rep.too_long);
+        t->mt_items = mslam_malloc((size_t)o->text_batch * sizeof(int), "text batch");
+        t->mt_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text lengths");
+        t->mt_target_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text target lengths");
+        if (!t->mt_items || !t->mt_lens || !t->mt_target_lens) return -1;
+    }
     if (mslam_param_table_build(&t->gtab, t->cfg, &t->G)) return -1;
     if (!(t->grad = mslam_calloc(t->gtab.total, sizeof(float), "gradients"))) return -1;
     mslam_params_bind(&t->gtab, t->grad);
@@ -643,7 +745,8 @@ static int run(trainer *t) {
         if (r.failed && t->rank == 0 && !t->tty) fprintf(stderr, "step %ld: %d utterances skipped (unreadable audio)\n",
                                                          t->pos.step - 1, r.failed);
         if (!r.skipped) {
-            acc.loss += r.loss, acc.ctc += r.ctc, acc.lid += r.lid, acc.st += r.st, acc.grad_norm += r.grad_norm;
+            acc.loss += r.loss, acc.ctc += r.ctc, acc.lid += r.lid, acc.st += r.st, acc.mt += r.mt;
+            acc.grad_norm += r.grad_norm;
             n_acc++;
         }
         acc.lr = r.lr;
@@ -652,7 +755,9 @@ static int run(trainer *t) {
         interrupted = dist_any(stop_signal != 0);
         if (t->pos.step % o->log_every == 0 || last || interrupted) {
             step_report avg = acc;
-            if (n_acc) avg.loss /= n_acc, avg.ctc /= n_acc, avg.lid /= n_acc, avg.st /= n_acc, avg.grad_norm /= n_acc;
+            if (n_acc)
+                avg.loss /= n_acc, avg.ctc /= n_acc, avg.lid /= n_acc, avg.st /= n_acc, avg.mt /= n_acc,
+                avg.grad_norm /= n_acc;
             double rate = (t->pos.audio_seconds - seconds_last) / (t_now - t_last);
             double step_s = (t_now - t_last) / (t->pos.step - step_last);
             if (t->rank == 0) {
@@ -703,7 +808,8 @@ int cmd_train(int argc, char **argv) {
         .freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_width = 40, .time_ratio = 0.05,
         .eq_db = 15, .warp = 0.1,
         .chunk_min = 4, .chunk_max = 25, .left_chunks_max = 8, .full_context = 0.5,
-        .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .label_smoothing = 0.1,
+        .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .mt_weight = 1, .label_smoothing = 0.1,
+        .text_batch = 16, .text_max_chars = 200,
         .save_every = 1000, .keep = 3, .log_every = 10, .valid_every = 1000, .valid_items = 500,
         .min_char_count = 1, .stats_items = 500};
     GOptionEntry entries[] = {
@@ -761,6 +867,10 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("ctc-weight", ctc_weight, "weight of the CTC loss (per character; default 1)", "X"),
         OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
+        OPT_STR("text-data", text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv): transcript characters through the encoder's text path", "MANIFEST"),
+        OPT_INT("text-batch", text_batch, "text pairs per step and process (default 16)", "N"),
+        OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
+        OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
         OPT_DBL("label-smoothing", label_smoothing, "label smoothing of the LID and decoder losses (default 0.1)", "X"),
         OPT_INT("min-char-count", min_char_count, "characters rarer than this stay out of a new vocabulary (default 1)", "N"),
         OPT_INT("stats-items", stats_items, "utterances the feature statistics are measured on (default 500)", "N"),
