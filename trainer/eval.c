@@ -367,6 +367,10 @@ static double speaker_cer(const eval_result *r, const eval_speaker *es) {
     return n ? sum / n : NAN;
 }
 
+static double speaker_lid_accuracy(const eval_speaker *es) {
+    return es->lid_total ? (double)es->lid_correct / es->lid_total : NAN;
+}
+
 static void print_rate(FILE *fp, double x) {
     if (isfinite(x)) fprintf(fp, " %7.2f%%", 100 * x);
     else fprintf(fp, " %8s", "-");
@@ -427,7 +431,7 @@ void eval_print(const eval_result *r, FILE *fp) {
                 fprintf(fp, "%-10s %6d", r->speakers[i], es->n_asr);
                 print_rate(fp, speaker_cer(r, es));
                 fprintf(fp, " %6d", es->lid_total);
-                print_rate(fp, es->lid_total ? (double)es->lid_correct / es->lid_total : NAN);
+                print_rate(fp, speaker_lid_accuracy(es));
                 fputc('\n', fp);
             }
         }
@@ -518,8 +522,7 @@ char *eval_json(const eval_result *r) {
                 json_object_object_add(so, "asr_utterances", json_object_new_int(es->n_asr));
                 json_object_object_add(so, "cer", num(speaker_cer(r, es)));
                 json_object_object_add(so, "lid_utterances", json_object_new_int(es->lid_total));
-                json_object_object_add(so, "lid_accuracy",
-                                       num(es->lid_total ? (double)es->lid_correct / es->lid_total : NAN));
+                json_object_object_add(so, "lid_accuracy", num(speaker_lid_accuracy(es)));
                 json_object_object_add(speakers, r->speakers[i], so);
             }
             json_object_object_add(mo, "speakers", speakers);
