@@ -3,10 +3,12 @@
 #include "common.h"
 #include "decoder.h"
 #include "heads.h"
+#include "lm.h"
 #include "model.h"
 #include "search.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,10 @@ struct mslam_decode_params mslam_decode_default_params(void) {
         .length_penalty = 1.0f,
         .token_min_logp = -12.0f, /* p < 6e-6 at a frame: never on the best path in practice */
         .languages = NULL,
+        .lm = NULL,
+        .lm_weight = 0.5f,
+        .lm_bonus = 1.5f,
+        .lid_lm_weight = 0.1f,
         .chunk_frames = 0,
         .left_chunks = -1,
         .n_threads = 0,
@@ -134,6 +140,49 @@ static float *encode(mslam_model *m, const float *pcm, size_t n, const struct ms
     return mslam_encode_pcm(m, pcm, n, &ep, n_frames);
 }
 
+/* ---- language models ---- */
+
+/* The one code of a language list ("fr", " fr,"), copied to code (size bytes); 0 when the list
+ * names no language or more than one. */
+static int single_language_code(const char *list, char *code, size_t size) {
+    int n = 0;
+    for (const char *s = list; s && *s;) {
+        while (*s == ' ' || *s == ',') s++;
+        size_t len = strcspn(s, ", ");
+        if (!len) break;
+        if (++n == 1) snprintf(code, size, "%.*s", (int)len, s);
+        s += len;
+    }
+    return n == 1;
+}
+
+static int single_language(const struct mslam_decode_params *p) {
+    char code[72];
+    return single_language_code(p->languages, code, sizeof code);
+}
+
+static int check_lm_weights(const struct mslam_decode_params *p, const char *fn) {
+    if (!isfinite(p->lm_weight) || p->lm_weight < 0 || !isfinite(p->lm_bonus) || !isfinite(p->lid_lm_weight) ||
+        p->lid_lm_weight < 0)
+        return mslam_error("%s: LM weights must be finite and not negative (lm_weight %g, lm_bonus %g, "
+                           "lid_lm_weight %g; the bonus may be negative)",
+                           fn, (double)p->lm_weight, (double)p->lm_bonus, (double)p->lid_lm_weight);
+    return 0;
+}
+
+/* The LM language a CTC beam search fuses (params->languages names it), or -1. */
+static int lm_language(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
+    if (lm_check_model(p->lm, m, fn) || check_lm_weights(p, fn)) return -1;
+    if (p->beam_size < 2) return mslam_error("%s: an LM works in the beam search: beam_size must be at least 2", fn);
+    char code[72];
+    if (!single_language_code(p->languages, code, sizeof code))
+        return mslam_error("%s: with an LM, languages must name the one language spoken (it is \"%s\")", fn,
+                           p->languages ? p->languages : "");
+    int lang = lm_lang_index(p->lm, code);
+    if (lang < 0) return mslam_error("%s: LM '%s' has no model of language '%s'", fn, p->lm->path, code);
+    return lang;
+}
+
 /* ---- CTC ---- */
 
 int mslam_ctc_log_probs(mslam_model *model, const float *frames, int n_frames, float *log_probs) {
@@ -175,6 +224,8 @@ mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model, const struct mslam_
         mslam_error("mslam_ctc_decoder_new: beam_size = %d is outside 1..1024", p.beam_size);
         return NULL;
     }
+    int lm_lang = -1;
+    if (p.lm && (lm_lang = lm_language(model, &p, "mslam_ctc_decoder_new")) < 0) return NULL;
     mslam_ctc_decoder *dec = mslam_calloc(1, sizeof *dec, "a CTC decoder");
     if (!dec) return NULL;
     dec->model = model;
@@ -188,6 +239,7 @@ mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model, const struct mslam_
         mslam_ctc_decoder_free(dec);
         return NULL;
     }
+    if (p.lm) ctc_beam_set_lm(&dec->beam, p.lm, lm_lang, p.lm_weight, p.lm_bonus);
     mslam_ctc_decoder_reset(dec);
     return dec;
 }
@@ -258,22 +310,27 @@ int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, i
     return 0;
 }
 
-mslam_result *mslam_ctc_decoder_partial(mslam_ctc_decoder *dec) {
+/* The open segment's best text; final: the segment ends here (an LM scores its end). */
+static mslam_result *segment_result(mslam_ctc_decoder *dec, int final, const char *fn) {
     if (!dec) {
-        mslam_error("mslam_ctc_decoder_partial: decoder is NULL");
+        mslam_error("%s: decoder is NULL", fn);
         return NULL;
     }
     if (dec->params.beam_size == 1)
         return result_new(dec->model, dec->tokens, dec->n_tokens, dec->seg_start, dec->n_frames);
     search_result best;
-    if (ctc_beam_best(&dec->beam, &best)) return NULL;
+    if (ctc_beam_best(&dec->beam, final, &best)) return NULL;
     mslam_result *r = result_new(dec->model, best.tokens, best.n, dec->seg_start, dec->n_frames);
     search_result_free(&best);
     return r;
 }
 
+mslam_result *mslam_ctc_decoder_partial(mslam_ctc_decoder *dec) {
+    return segment_result(dec, 0, "mslam_ctc_decoder_partial");
+}
+
 mslam_result *mslam_ctc_decoder_finish(mslam_ctc_decoder *dec) {
-    mslam_result *r = mslam_ctc_decoder_partial(dec);
+    mslam_result *r = segment_result(dec, 1, "mslam_ctc_decoder_finish");
     if (r) open_segment(dec);
     return r;
 }
@@ -282,16 +339,33 @@ int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec) { return dec
 float mslam_ctc_decoder_blank_prob(const mslam_ctc_decoder *dec) { return dec ? dec->blank_prob : 1.0f; }
 int mslam_ctc_decoder_n_frames(const mslam_ctc_decoder *dec) { return dec ? dec->n_frames : 0; }
 
+static int lid_among_lm_langs(mslam_model *model, const struct mslam_decode_params *p, const float *frames,
+                              int n_frames, float *probs);
+
 mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
                                const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_transcribe", 1, 0, 0)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    mslam_ctc_decoder *dec = mslam_ctc_decoder_new(model, &p);
-    if (!dec) return NULL;
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    if (!frames) return NULL;
+    /* an LM in the language the LID head hears, when the caller names none */
+    int lid = -1;
+    if (p.lm && n_frames > 0 && !single_language(&p) && model->cfg.lid_head) {
+        float *probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
+        struct mslam_decode_params q = p;
+        q.lid_lm_weight = 0; /* the LM's LID needs a transcript: this is for one */
+        lid = probs ? lid_among_lm_langs(model, &q, frames, n_frames, probs) : -1;
+        free(probs);
+        if (lid < 0) {
+            free(frames);
+            return NULL;
+        }
+        p.languages = model->langs[lid];
+    }
+    mslam_ctc_decoder *dec = mslam_ctc_decoder_new(model, &p);
     mslam_result *r = NULL;
-    if (frames && mslam_ctc_decoder_push_frames(dec, frames, n_frames) == 0) r = mslam_ctc_decoder_finish(dec);
+    if (dec && mslam_ctc_decoder_push_frames(dec, frames, n_frames) == 0) r = mslam_ctc_decoder_finish(dec);
     free(frames);
     mslam_ctc_decoder_free(dec);
     return r;
@@ -365,9 +439,50 @@ static int parse_languages(const mslam_model *m, const char *list, unsigned char
     return 0;
 }
 
-int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
-                                   const struct mslam_decode_params *params, float *probs) {
-    const char *fn = "mslam_identify_language";
+int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const float *frames, int n_frames,
+                      const unsigned char *allowed, float *logits, const char *fn) {
+    if (!m->cfg.ctc_head)
+        return mslam_error("%s: model '%s' has no CTC head, so the LM cannot score a transcript (set "
+                           "lid_lm_weight 0)",
+                           fn, m->path ? m->path : "(in memory)");
+    if (lm_check_model(lm, m, fn)) return -1;
+    const int V = m->cfg.vocab_size, N = m->cfg.n_langs, order = lm->order;
+    float *lp = mslam_malloc((size_t)n_frames * V * 2 * sizeof(float), "language identification");
+    search_token *tokens = mslam_malloc((size_t)n_frames * sizeof *tokens, "language identification");
+    int *ids = mslam_malloc(((size_t)n_frames + 2) * sizeof(int), "language identification");
+    double *score = mslam_malloc((size_t)N * sizeof(double), "language identification");
+    int rc = lp && tokens && ids && score ? 0 : -1;
+    if (!rc) {
+        ctc_head_log_probs(lp, lp + (size_t)n_frames * V, frames, n_frames, &m->cfg, &m->p);
+        int prev = CTC_BLANK, n = ctc_greedy(lp, n_frames, V, 0, &prev, tokens), k = 0;
+        ids[k++] = lm->bos_id;
+        for (int i = 0; i < n; i++) ids[k++] = tokens[i].id;
+        ids[k++] = lm->eos_id;
+        double lowest = INFINITY;
+        for (int l = 0; l < N; l++) {
+            int t = !allowed || allowed[l] ? lm_lang_index(lm, m->langs[l]) : -1;
+            score[l] = NAN;
+            if (t < 0) continue;
+            score[l] = 0;
+            for (int i = 1; i < k; i++) {
+                int from = i - order + 1 > 0 ? i - order + 1 : 0;
+                score[l] += lm_token_logp(lm, &lm->langs[t], ids + from, i - from, ids[i]);
+            }
+            lowest = score[l] < lowest ? score[l] : lowest;
+        }
+        for (int l = 0; l < N; l++)
+            if (!allowed || allowed[l]) logits[l] += weight * (float)(isnan(score[l]) ? lowest : score[l]);
+    }
+    free(lp);
+    free(tokens);
+    free(ids);
+    free(score);
+    return rc;
+}
+
+/* Language ID over params->languages (lm_only: and the LM's languages). */
+static int identify(mslam_model *model, const struct mslam_decode_params *params, const float *frames, int n_frames,
+                    float *probs, int lm_only, const char *fn) {
     if (check_model(model, fn, 0, 1, 0) || check_frames(frames, n_frames, fn)) return -1;
     if (!probs) return mslam_error("%s: probs is NULL", fn);
     if (n_frames == 0) return mslam_error("%s: no frames (the audio is shorter than one 40 ms frame)", fn);
@@ -375,10 +490,24 @@ int mslam_identify_language_frames(mslam_model *model, const float *frames, int 
     const int N = model->cfg.n_langs, d = model->cfg.d_model;
     unsigned char *allowed = mslam_malloc((size_t)N, "language identification");
     float *pooled = mslam_malloc((size_t)d * sizeof(float), "language identification");
-    int best = -1;
-    if (allowed && pooled && parse_languages(model, p.languages, allowed, fn) == 0) {
+    int best = -1, ok = allowed && pooled && parse_languages(model, p.languages, allowed, fn) == 0;
+    if (ok && lm_only) {
+        int any = 0;
+        for (int i = 0; i < N; i++) any |= allowed[i] &= lm_lang_index(p.lm, model->langs[i]) >= 0;
+        if (!any) {
+            mslam_error("%s: LM '%s' models none of the candidate languages", fn, p.lm->path);
+            ok = 0;
+        }
+    }
+    if (ok) {
         use_threads(model, &p);
         lid_head_logits(probs, pooled, frames, n_frames, &model->cfg, &model->p);
+        if (p.lm && p.lid_lm_weight > 0 &&
+            (check_lm_weights(&p, fn) ||
+             lm_add_lid_scores(model, p.lm, p.lid_lm_weight, frames, n_frames, allowed, probs, fn)))
+            ok = 0;
+    }
+    if (ok) {
         /* softmax over the allowed languages only */
         for (int i = 0; i < N; i++)
             if (allowed[i] && (best < 0 || probs[i] > probs[best])) best = i;
@@ -390,6 +519,16 @@ int mslam_identify_language_frames(mslam_model *model, const float *frames, int 
     free(allowed);
     free(pooled);
     return best;
+}
+
+int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
+                                   const struct mslam_decode_params *params, float *probs) {
+    return identify(model, params, frames, n_frames, probs, 0, "mslam_identify_language");
+}
+
+static int lid_among_lm_langs(mslam_model *model, const struct mslam_decode_params *p, const float *frames,
+                              int n_frames, float *probs) {
+    return identify(model, p, frames, n_frames, probs, 1, "mslam_transcribe");
 }
 
 int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_samples,

@@ -49,4 +49,20 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
  * in the vocabulary; -1 with *len = 1 when s does not start with valid UTF-8. */
 int mslam_model_char_id(const mslam_model *model, const char *s, int *len);
 
+
+/* Shared by the readers and writers of mslam's safetensors files (models, checkpoints, LMs). */
+#include <json-c/json.h>
+/* Checks n vocabulary entries: each one UTF-8 character or a reserved "<name>", no repeats. */
+int modelfile_check_vocab(const char *const *vocab, int n, const char *where);
+/* The __metadata__ value of key parsed as JSON of the given type, or NULL (error recorded). */
+struct json_object *modelfile_meta_json(const st_file *f, const char *key, enum json_type type);
+/* A metadata array of exactly n strings (count_field names n in messages); *items point into
+ * *json (json_object_put it, free *items). */
+int modelfile_meta_strings(const st_file *f, const char *key, int n, const char *count_field,
+                           struct json_object **json, const char ***items);
+/* Compact JSON text of v, malloc'd; v is put. */
+char *modelfile_json_text(struct json_object *v);
+/* A JSON array of n strings, or NULL. */
+struct json_object *modelfile_string_array(char *const *s, int n);
+
 #endif

@@ -139,7 +139,7 @@ static int check_unique(const char *const *strs, int n, const char *what, const 
     return rc;
 }
 
-static int check_vocab(const char *const *vocab, int n, const char *where) {
+int modelfile_check_vocab(const char *const *vocab, int n, const char *where) {
     if (!vocab) return mslam_error("%s: no vocabulary", where);
     for (int i = 0; i < n; i++) {
         uint32_t cp;
@@ -224,7 +224,7 @@ static mslam_model *model_create(const struct mslam_model_config *cfg, const cha
         return NULL;
     }
     if (config_check_in(cfg, where)) return NULL;
-    if (check_vocab(vocab, cfg->vocab_size, where) || check_langs(langs, cfg->n_langs, where))
+    if (modelfile_check_vocab(vocab, cfg->vocab_size, where) || check_langs(langs, cfg->n_langs, where))
         return NULL;
     mslam_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -296,7 +296,7 @@ const char *mslam_model_lang(const mslam_model *model, int index) {
 
 /* ---- loading ---- */
 
-static struct json_object *meta_json(const st_file *f, const char *key, enum json_type type) {
+struct json_object *modelfile_meta_json(const st_file *f, const char *key, enum json_type type) {
     const char *text = st_meta_get(f, key), *why;
     if (!text) {
         mslam_error("%s: __metadata__ has no \"%s\"", f->path, key);
@@ -315,7 +315,7 @@ static struct json_object *meta_json(const st_file *f, const char *key, enum jso
 }
 
 static int read_config(const st_file *f, struct mslam_model_config *cfg) {
-    struct json_object *o = meta_json(f, "config", json_type_object);
+    struct json_object *o = modelfile_meta_json(f, "config", json_type_object);
     if (!o) return -1;
     const char *text = st_meta_get(f, "config");
     int rc = 0;
@@ -352,9 +352,9 @@ static int read_config(const st_file *f, struct mslam_model_config *cfg) {
 }
 
 /* A metadata array of n strings; *items point into *json (json_object_put it). */
-static int read_strings(const st_file *f, const char *key, int n, const char *count_field,
+int modelfile_meta_strings(const st_file *f, const char *key, int n, const char *count_field,
                         struct json_object **json, const char ***items) {
-    struct json_object *a = meta_json(f, key, json_type_array);
+    struct json_object *a = modelfile_meta_json(f, key, json_type_array);
     if (!a) return -1;
     *json = a;
     if (json_object_array_length(a) != (size_t)n)
@@ -461,8 +461,8 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
         mslam_error("%s: unknown format_version \"%.20s\" (this build reads \"%s\")", path,
                     file_version, version);
     } else if (!read_config(f, &cfg) &&
-               !read_strings(f, "vocab", cfg.vocab_size, "vocab_size", &jvocab, &vocab) &&
-               !read_strings(f, "langs", cfg.n_langs, "n_langs", &jlangs, &langs) &&
+               !modelfile_meta_strings(f, "vocab", cfg.vocab_size, "vocab_size", &jvocab, &vocab) &&
+               !modelfile_meta_strings(f, "langs", cfg.n_langs, "n_langs", &jlangs, &langs) &&
                (m = model_create(&cfg, vocab, langs, path)) != NULL) {
         m->n_threads = params.n_threads;
         if (!(m->path = strdup(path))) mslam_error("%s: out of memory", path);
@@ -493,7 +493,7 @@ mslam_model *mslam_model_load(const char *path, struct mslam_model_params params
 /* ---- saving ---- */
 
 /* JSON text of v, malloc'd; v is put. */
-static char *json_text(struct json_object *v) {
+char *modelfile_json_text(struct json_object *v) {
     const char *s = v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
                                                               JSON_C_TO_STRING_NOSLASHESCAPE)
                       : NULL;
@@ -502,7 +502,7 @@ static char *json_text(struct json_object *v) {
     return copy;
 }
 
-static struct json_object *string_array(char *const *s, int n) {
+struct json_object *modelfile_string_array(char *const *s, int n) {
     struct json_object *a = json_object_new_array_ext(n);
     for (int i = 0; a && i < n; i++) {
         struct json_object *v = json_object_new_string(s[i]);
@@ -572,9 +572,9 @@ static int save(const mslam_model *model, const char *path, const void *weights,
     int rc;
     if (meta) {
         meta[0] = (st_meta){k_version, version};
-        meta[1] = (st_meta){k_config, json_text(cfg)};
-        meta[2] = (st_meta){k_vocab, json_text(string_array(model->vocab, model->cfg.vocab_size))};
-        meta[3] = (st_meta){k_langs, json_text(string_array(model->langs, model->cfg.n_langs))};
+        meta[1] = (st_meta){k_config, modelfile_json_text(cfg)};
+        meta[2] = (st_meta){k_vocab, modelfile_json_text(modelfile_string_array(model->vocab, model->cfg.vocab_size))};
+        meta[3] = (st_meta){k_langs, modelfile_json_text(modelfile_string_array(model->langs, model->cfg.n_langs))};
         for (int i = 0; i < n_extra_meta; i++) meta[4 + i] = extra_meta[i];
     } else {
         json_object_put(cfg);

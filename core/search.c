@@ -37,6 +37,7 @@ int ctc_greedy(const float *log_probs, int T, int V, int frame0, int *prev, sear
 struct ctc_candidate {
     int parent, token;
     double pb, pnb;
+    double fused; /* the LM's part of the prefix's score */
     int slot;
 };
 
@@ -91,6 +92,7 @@ static void compact(ctc_beam *s) {
         s->frame[k] = s->frame[i];
         s->depth[k] = s->depth[i];
         s->token_logp[k] = s->token_logp[i];
+        s->fused[k] = s->fused[i];
         k++;
     }
     for (int b = 0; b < s->n_beams; b++) s->node[b] = newid[s->node[b]];
@@ -113,6 +115,7 @@ static int grow_nodes(ctc_beam *s, int cap) {
     GROW(depth);
     GROW(token_logp);
     GROW(mark);
+    GROW(fused);
 #undef GROW
     int *child = realloc(s->child, (size_t)child_cap * sizeof *child);
     if (!child) return mslam_error("out of memory growing the CTC prefix trie to %d", cap);
@@ -161,8 +164,16 @@ int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp) {
     return 0;
 }
 
+void ctc_beam_set_lm(ctc_beam *s, const mslam_lm *lm, int lang, float weight, float bonus) {
+    s->lm = lm;
+    s->lm_lang = lm ? &lm->langs[lang] : NULL;
+    s->lm_weight = weight;
+    s->lm_bonus = bonus;
+}
+
 void ctc_beam_reset(ctc_beam *s) {
     s->n_nodes = 1;
+    s->fused[0] = 0.0;
     s->parent[0] = -1;
     s->token[0] = -1;
     s->frame[0] = -1;
@@ -175,13 +186,22 @@ void ctc_beam_reset(ctc_beam *s) {
     s->pnb[0] = -INFINITY;
 }
 
-static struct ctc_candidate *candidate(ctc_beam *s, int parent, int token) {
+/* log p_lm(token | the prefix ending at node) */
+static double lm_next(const ctc_beam *s, int node, int token) {
+    int ctx[LM_MAX_ORDER], n = s->lm->order - 1, k = n;
+    for (; k > 0 && node > 0; node = s->parent[node]) ctx[--k] = s->token[node];
+    if (k > 0) ctx[--k] = s->lm->bos_id;
+    return lm_token_logp(s->lm, s->lm_lang, ctx + k, n - k, token);
+}
+
+/* fused: the LM's part of the candidate's prefix (used when it is new). */
+static struct ctc_candidate *candidate(ctc_beam *s, int parent, int token, double fused) {
     uint32_t mask = (uint32_t)s->slot_cap - 1;
     for (uint32_t h = hash_pair(parent, token) & mask;; h = (h + 1) & mask) {
         int i = s->cand_slot[h];
         if (i < 0) {
             i = s->n_cand++;
-            s->cand[i] = (struct ctc_candidate){parent, token, -INFINITY, -INFINITY, (int)h};
+            s->cand[i] = (struct ctc_candidate){parent, token, -INFINITY, -INFINITY, fused, (int)h};
             s->cand_slot[h] = i;
             return &s->cand[i];
         }
@@ -189,7 +209,7 @@ static struct ctc_candidate *candidate(ctc_beam *s, int parent, int token) {
     }
 }
 
-static double cand_score(const struct ctc_candidate *c) { return log_add(c->pb, c->pnb); }
+static double cand_score(const struct ctc_candidate *c) { return log_add(c->pb, c->pnb) + c->fused; }
 
 /* One frame lp (V): every beam prefix either stays (a blank, or its last label again) or grows
  * by a label; alignments of equal prefixes add up in the candidate table. */
@@ -204,13 +224,15 @@ static int beam_frame(ctc_beam *s, const float *lp, int frame) {
     for (int b = 0; b < s->n_beams; b++) {
         const int N = s->node[b], last = s->token[N];
         const double pb = s->pb[b], pnb = s->pnb[b], total = log_add(pb, pnb);
-        struct ctc_candidate *same = candidate(s, s->parent[N], last);
+        struct ctc_candidate *same = candidate(s, s->parent[N], last, s->fused[N]);
         same->pb = log_add(same->pb, total + lp[CTC_BLANK]);
         if (last >= 0) same->pnb = log_add(same->pnb, pnb + lp[last]);
         for (int i = 0; i < n_labels; i++) {
             const int c = s->labels[i];
+            double fused = s->fused[N];
+            if (s->lm) fused += s->lm_weight * lm_next(s, N, c) + s->lm_bonus;
             /* a repeated label extends the prefix only across a blank */
-            struct ctc_candidate *ext = candidate(s, N, c);
+            struct ctc_candidate *ext = candidate(s, N, c, fused);
             ext->pnb = log_add(ext->pnb, (c == last ? pb : total) + lp[c]);
         }
     }
@@ -237,6 +259,7 @@ static int beam_frame(ctc_beam *s, const float *lp, int frame) {
             s->frame[n] = frame;
             s->depth[n] = s->depth[c->parent] + 1;
             s->token_logp[n] = lp[c->token];
+            s->fused[n] = c->fused;
             child_insert(s, n);
         }
         s->node[k] = n;
@@ -255,18 +278,26 @@ int ctc_beam_step(ctc_beam *s, const float *log_probs, int T, int frame0) {
     return 0;
 }
 
-int ctc_beam_best(const ctc_beam *s, search_result *out) {
+/* What the beam ranks prefix b by at the end (final: with the LM's end of sentence). */
+static double final_score(const ctc_beam *s, int b, int final) {
+    double score = log_add(s->pb[b], s->pnb[b]) + s->fused[s->node[b]];
+    if (s->lm && final) score += s->lm_weight * lm_next(s, s->node[b], s->lm->eos_id);
+    return score;
+}
+
+int ctc_beam_best(const ctc_beam *s, int final, search_result *out) {
     memset(out, 0, sizeof *out);
     int best = 0;
     for (int b = 1; b < s->n_beams; b++)
-        if (log_add(s->pb[b], s->pnb[b]) > log_add(s->pb[best], s->pnb[best])) best = b;
+        if (final_score(s, b, final) > final_score(s, best, final)) best = b;
     int node = s->node[best], n = s->depth[node];
     out->tokens = mslam_malloc((size_t)(n ? n : 1) * sizeof *out->tokens, "search result");
     if (!out->tokens) return -1;
     out->n = n;
     for (int i = n - 1; i >= 0; i--, node = s->parent[node])
         out->tokens[i] = (search_token){s->token[node], s->frame[node], s->token_logp[node]};
-    out->logp = out->score = log_add(s->pb[best], s->pnb[best]);
+    out->logp = log_add(s->pb[best], s->pnb[best]);
+    out->score = final_score(s, best, final);
     return 0;
 }
 
@@ -284,6 +315,7 @@ void ctc_beam_free(ctc_beam *s) {
     free(s->cand_slot);
     free(s->labels);
     free(s->mark);
+    free(s->fused);
     memset(s, 0, sizeof *s);
 }
 

@@ -6,6 +6,7 @@
 #define MSLAM_SEARCH_H
 
 #include "decoder.h"
+#include "lm.h"
 #include "params.h"
 
 typedef struct {
@@ -20,7 +21,8 @@ typedef struct {
     int n;
     double logp;  /* CTC: log p(token sequence | frames), summed over alignments (greedy: of the
                    * best path); decoder: sum of the tokens' and the end of sentence's log-probs */
-    double score; /* what the search ranked by: CTC logp; decoder logp / (n + 1)^length_penalty */
+    double score; /* what the search ranked by: CTC logp (+ the LM's part, with one); decoder
+                   * logp / (n + 1)^length_penalty */
 } search_result;
 
 void search_result_free(search_result *r);
@@ -55,16 +57,25 @@ typedef struct {
     int *cand_slot, cand_cap, n_cand, slot_cap;
     int *labels;           /* (V) labels that pass token_min_logp at the current frame */
     int *mark;             /* (node_cap) compaction */
+    /* shallow fusion (lm NULL: none): prefixes rank by log p_ctc + fused[node], where fused is
+     * lm_weight * log p_lm(prefix) + lm_bonus * characters */
+    const mslam_lm *lm;
+    const lm_table *lm_lang;
+    float lm_weight, lm_bonus;
+    double *fused;         /* (node_cap) */
 } ctc_beam;
 
 /* Returns 0 or -1 (bad parameters or out of memory, error recorded). */
 int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp);
+/* Shallow fusion with language lang of lm from the next reset on (lm NULL: none). */
+void ctc_beam_set_lm(ctc_beam *s, const mslam_lm *lm, int lang, float weight, float bonus);
 /* Back to the empty prefix (a new segment). */
 void ctc_beam_reset(ctc_beam *s);
 /* Feeds log_probs (T, V) of frames frame0 .. frame0 + T - 1. Returns 0 or -1 (out of memory). */
 int ctc_beam_step(ctc_beam *s, const float *log_probs, int T, int frame0);
-/* The most probable prefix so far. Returns 0 or -1 (out of memory). */
-int ctc_beam_best(const ctc_beam *s, search_result *out);
+/* The most probable prefix so far (with an LM: its score with the end of sentence when final).
+ * Returns 0 or -1 (out of memory). */
+int ctc_beam_best(const ctc_beam *s, int final, search_result *out);
 void ctc_beam_free(ctc_beam *s);
 
 /* ---- decoder beam search ----

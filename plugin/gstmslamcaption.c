@@ -17,6 +17,9 @@ enum
   PROP_PARTIAL_RESULTS,
   PROP_PAUSE,
   PROP_MAX_DURATION,
+  PROP_LM,
+  PROP_LM_WEIGHT,
+  PROP_LM_BONUS,
 };
 
 #define DEFAULT_BEAM_SIZE 4
@@ -125,6 +128,22 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
           "Longest caption in milliseconds: speech without a pause is cut here", 1000, 60000,
           DEFAULT_MAX_DURATION_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  if (!klass->needs_ctc)
+    return;
+  /* shallow fusion of a character LM into the CTC beam search (recognition only) */
+  g_object_class_install_property (gobject_class, PROP_LM,
+      g_param_spec_string ("lm", "Language model",
+          "Character LM file from `mslam-trainer lm` fused into the CTC beam search; it needs "
+          "`languages` to name the one language spoken and beam-size > 1 (NULL: none)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LM_WEIGHT,
+      g_param_spec_float ("lm-weight", "LM weight", "Weight of the LM's log-probability", 0.0f, 10.0f,
+          mslam_decode_default_params ().lm_weight,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LM_BONUS,
+      g_param_spec_float ("lm-bonus", "LM bonus", "Score added per character with an LM", -20.0f, 20.0f,
+          mslam_decode_default_params ().lm_bonus,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 }
 
 static void
@@ -138,6 +157,8 @@ gst_mslam_caption_init (GTypeInstance * instance, gpointer g_class)
   self->max_duration_ms = DEFAULT_MAX_DURATION_MS;
   self->open_frame = -1;
   self->out_end = GST_CLOCK_TIME_NONE;
+  self->lm_weight = mslam_decode_default_params ().lm_weight;
+  self->lm_bonus = mslam_decode_default_params ().lm_bonus;
 }
 
 static void
@@ -147,6 +168,7 @@ gst_mslam_caption_finalize (GObject * object)
 
   g_free (self->seg);
   g_free (self->last_partial);
+  g_free (self->lm_path);
   G_OBJECT_CLASS (gst_mslam_caption_parent_class)->finalize (object);
 }
 
@@ -169,6 +191,16 @@ gst_mslam_caption_set_property (GObject * object, guint prop_id, const GValue * 
       break;
     case PROP_MAX_DURATION:
       self->max_duration_ms = g_value_get_uint (value);
+      break;
+    case PROP_LM:
+      g_free (self->lm_path);
+      self->lm_path = g_value_dup_string (value);
+      break;
+    case PROP_LM_WEIGHT:
+      self->lm_weight = g_value_get_float (value);
+      break;
+    case PROP_LM_BONUS:
+      self->lm_bonus = g_value_get_float (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -196,6 +228,15 @@ gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_MAX_DURATION:
       g_value_set_uint (value, self->max_duration_ms);
       break;
+    case PROP_LM:
+      g_value_set_string (value, self->lm_path);
+      break;
+    case PROP_LM_WEIGHT:
+      g_value_set_float (value, self->lm_weight);
+      break;
+    case PROP_LM_BONUS:
+      g_value_set_float (value, self->lm_bonus);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -220,7 +261,19 @@ caption_start (GstMslamBase * base, gchar ** reason)
   self->decode.beam_size = self->beam_size;
   self->pause_frames = MAX (1, (gint) (self->pause_ms + 20) / 40);
   self->max_frames = MAX (1, (gint) (self->max_duration_ms + 20) / 40);
+  gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
+  self->decode.lm_weight = self->lm_weight;
+  self->decode.lm_bonus = self->lm_bonus;
   GST_OBJECT_UNLOCK (self);
+  if (lm_path) {
+    self->lm = mslam_lm_load (lm_path);
+    g_free (lm_path);
+    if (!self->lm) {
+      *reason = g_strdup_printf ("cannot load the LM: %s", mslam_last_error ());
+      return FALSE;
+    }
+    self->decode.lm = self->lm;
+  }
   self->decode.n_threads = base->threads;
   self->decode_languages = g_strdup (base->lang_list);
   self->decode.languages = self->decode_languages;
@@ -245,6 +298,9 @@ caption_stop (GstMslamBase * base)
     klass->stop (self);
   mslam_ctc_decoder_free (self->ctc);
   self->ctc = NULL;
+  mslam_lm_free (self->lm);
+  self->lm = NULL;
+  self->decode.lm = NULL;
   g_free (self->decode_languages);
   self->decode_languages = NULL;
   self->decode.languages = NULL;

@@ -35,8 +35,11 @@ struct _GstMslamCaption
   gboolean partial_results;
   guint pause_ms;
   guint max_duration_ms;
+  gchar *lm_path;               /* mslamasr: character LM file (NULL: none) */
+  gfloat lm_weight, lm_bonus;
 
   /* while running */
+  mslam_lm *lm;
   struct mslam_decode_params decode;    /* beam, threads, languages (for identification) */
   gchar *decode_languages;              /* owns decode.languages */
   mslam_ctc_decoder *ctc;               /* NULL when the model has no CTC head */

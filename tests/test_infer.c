@@ -108,7 +108,7 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
     ctc_beam s;
     search_result best;
     CHECK(ctc_beam_init(&s, 4, V, p.token_min_logp) == 0 && ctc_beam_step(&s, lp, T, 0) == 0 &&
-              ctc_beam_best(&s, &best) == 0, "beam");
+              ctc_beam_best(&s, 1, &best) == 0, "beam");
     CHECK(r != NULL, "transcribe beam: %s", mslam_last_error());
     printf("transcribe beam 4: \"%s\", confidence %.3f\n", mslam_result_text(r), mslam_result_confidence(r));
     check_result(m, r, best.tokens, best.n, 1, "transcribe beam");

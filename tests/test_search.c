@@ -91,7 +91,7 @@ static void test_prefix_beam_exact(void) {
             else
                 for (int t = 0; t < T; t++) ctc_beam_step(&s, lp + t * V, 1, t);
             search_result r;
-            CHECK(ctc_beam_best(&s, &r) == 0, "best");
+            CHECK(ctc_beam_best(&s, 1, &r) == 0, "best");
             int same = r.n == best_len;
             for (int i = 0; same && i < r.n; i++) same = r.tokens[i].id == best[i];
             mismatches += !same;
@@ -126,8 +126,8 @@ static void test_prefix_beam_stream(void) {
     ctc_beam_step(&whole, lp, T, 0);
     for (int t = 0; t < T; t += 37) ctc_beam_step(&chunked, lp + (size_t)t * V, t + 37 <= T ? 37 : T - t, t);
     search_result a, b;
-    ctc_beam_best(&whole, &a);
-    ctc_beam_best(&chunked, &b);
+    ctc_beam_best(&whole, 1, &a);
+    ctc_beam_best(&chunked, 1, &b);
     int same = a.n == b.n && a.logp == b.logp;
     for (int i = 0; same && i < a.n; i++) same = a.tokens[i].id == b.tokens[i].id && a.tokens[i].frame == b.tokens[i].frame;
     CHECK(same, "chunked feeding changes the result (%d vs %d tokens)", a.n, b.n);
@@ -149,7 +149,7 @@ static void test_prefix_beam_stream(void) {
     ctc_beam s;
     ctc_beam_init(&s, 3, V, -12.0f);
     ctc_beam_step(&s, sharp, T2, 0);
-    ctc_beam_best(&s, &a);
+    ctc_beam_best(&s, 1, &a);
     same = a.n == n;
     for (int i = 0; same && i < n; i++) same = a.tokens[i].id == g[i].id;
     CHECK(same, "a sharp model: beam (%d tokens) differs from greedy (%d)", a.n, n);

@@ -216,9 +216,7 @@ int langs_build(const dataset *ds, struct strlist *langs) {
 
 /* ---- checking examples against a model ---- */
 
-/* Character ids of text into *ids; returns the count, -2 when a character is outside the
- * vocabulary (its text in bad, 5 bytes), -1 on error. */
-static int encode_text(const mslam_model *m, const char *text, int **ids, char *bad) {
+int encode_text(const mslam_model *m, const char *text, int **ids, char *bad) {
     size_t len = strlen(text);
     *ids = mslam_malloc((len ? len : 1) * sizeof(int), "character ids");
     if (!*ids) return -1;

@@ -67,6 +67,10 @@ int dataset_load_text_pairs(dataset *ds, const char *manifest, const char *split
  * spends nothing on distinctions the scores ignore. Returns a new string or NULL. */
 char *asr_target_text(const char *text, const char *lang);
 
+/* Character ids of text (malloc'd into *ids); returns the count, -2 when a character is outside
+ * the vocabulary or reserved (its text in bad, 5 bytes), -1 on error. */
+int encode_text(const mslam_model *model, const char *text, int **ids, char *bad);
+
 /* Vocabulary of a dataset: the reserved entries, then every character of the normalised
  * transcripts and of the translations that occurs at least min_count times, by code point.
  * Sets *vocab (n strings, free with strlist_free). */

@@ -6,6 +6,7 @@
 #include "decoder.h"
 #include "encoder.h"
 #include "heads.h"
+#include "lm.h"
 #include "options.h"
 #include "search.h"
 #include "train.h"
@@ -33,7 +34,10 @@ eval_config eval_default_config(void) {
                          .lid_seconds = 0,
                          .asr = 1,
                          .lid = 1,
-                         .st = 1};
+                         .st = 1,
+                         .lm_weight = mslam_decode_default_params().lm_weight,
+                         .lm_bonus = mslam_decode_default_params().lm_bonus,
+                         .lid_lm_weight = mslam_decode_default_params().lid_lm_weight};
 }
 
 /* Text of token ids (reserved entries left out). New string. */
@@ -99,6 +103,22 @@ static eval_speaker *speaker_scores(eval_result *r, int mode, const char *speake
 
 enum { SCORE_ASR = 1, SCORE_LID = 2, SCORE_ST = 4 };
 
+/* The LID head's logits of the frames (ev->logits), with the LM's scores when one is given;
+ * lm_only: only the LM's languages compete. Returns the best language or -1. */
+static int identify(evaluator *ev, const float *enc, int n, int lm_only) {
+    mslam_model *m = ev->m;
+    const eval_config *c = ev->c;
+    lid_head_logits(ev->logits, ev->pooled, enc, n, &m->cfg, &m->p);
+    if (c->lm && c->lid_lm_weight > 0 &&
+        lm_add_lid_scores(m, c->lm, c->lid_lm_weight, enc, n, NULL, ev->logits, "eval"))
+        return -1;
+    int best = -1;
+    for (int k = 0; k < m->cfg.n_langs; k++)
+        if ((!lm_only || lm_lang_index(c->lm, m->langs[k]) >= 0) && (best < 0 || ev->logits[k] > ev->logits[best]))
+            best = k;
+    return best < 0 ? mslam_error("the LM models none of the model's languages") : best;
+}
+
 /* Scores the tasks of `what` on one utterance's encoder frames (n, d) in mode. */
 static int score_item(evaluator *ev, eval_result *r, int mode, int what, const example *e, const float *enc, int n) {
     mslam_model *m = ev->m;
@@ -134,8 +154,15 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         if (es) es->n_asr++;
         if (c->ctc_beam > 1) {
             search_result best = {0};
+            if (c->lm) { /* the LM of the language heard (of the reference's without a LID head) */
+                int heard = cfg->lid_head ? identify(ev, enc, n, 1) : -1;
+                if (cfg->lid_head && heard < 0) return -1;
+                const char *code = heard >= 0 ? m->langs[heard] : e->lang;
+                int t = lm_lang_index(c->lm, code);
+                ctc_beam_set_lm(&ev->beam, t >= 0 ? c->lm : NULL, t, c->lm_weight, c->lm_bonus);
+            }
             ctc_beam_reset(&ev->beam);
-            if (ctc_beam_step(&ev->beam, ev->log_probs, n, 0) || ctc_beam_best(&ev->beam, &best)) return -1;
+            if (ctc_beam_step(&ev->beam, ev->log_probs, n, 0) || ctc_beam_best(&ev->beam, 1, &best)) return -1;
             hyp = tokens_text(m, &best);
             search_result_free(&best);
             rc = !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp);
@@ -146,10 +173,8 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         el->n_asr++;
     }
     if ((what & SCORE_LID) && c->lid && cfg->lid_head && e->lang_id >= 0) {
-        lid_head_logits(ev->logits, ev->pooled, enc, n, cfg, &m->p);
-        int best = 0;
-        for (int k = 1; k < N; k++)
-            if (ev->logits[k] > ev->logits[best]) best = k;
+        int best = identify(ev, enc, n, 0);
+        if (best < 0) return -1;
         if (mslam_confusion_add_index(r->lid[mode], (size_t)e->lang_id, (size_t)best)) return -1;
         if (es) es->lid_total++, es->lid_correct += best == e->lang_id;
         write_hyp(c->hyps, mode, "lid", e, e->lang, m->langs[best]);
@@ -542,7 +567,9 @@ int cmd_eval(int argc, char **argv) {
     gchar *model_path = NULL, *data = NULL, *split = g_strdup("test"), *layout = NULL, *lang = NULL,
           *audio_dir = NULL, *json_path = NULL, *hyps_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL;
     int threads = 0;
-    double length_penalty = c.length_penalty, lid_seconds = 0;
+    double length_penalty = c.length_penalty, lid_seconds = 0, lm_weight = c.lm_weight, lm_bonus = c.lm_bonus,
+           lid_lm_weight = c.lid_lm_weight;
+    gchar *lm_path = NULL;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model or checkpoint to evaluate", "FILE"},
         {"data", 0, 0, G_OPTION_ARG_STRING, &data, "manifest (mslam TSV, Common Voice, CoVoST-2, FLEURS)", "MANIFEST"},
@@ -562,6 +589,12 @@ int cmd_eval(int argc, char **argv) {
         {"max-items", 0, 0, G_OPTION_ARG_INT, &c.max_items, "score at most N utterances, spread over the set", "N"},
         {"lid-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &lid_seconds,
          "language ID on each utterance's first S seconds only (default: the whole utterance)", "S"},
+        {"lm", 0, 0, G_OPTION_ARG_STRING, &lm_path,
+         "character LM (mslam-trainer lm): fused into the CTC beam in the language LID finds, and into LID", "FILE"},
+        {"lm-weight", 0, 0, G_OPTION_ARG_DOUBLE, &lm_weight, "CTC beam: weight of log p_lm (default 0.5)", "X"},
+        {"lm-bonus", 0, 0, G_OPTION_ARG_DOUBLE, &lm_bonus, "CTC beam: score added per character (default 1.5)", "X"},
+        {"lid-lm-weight", 0, 0, G_OPTION_ARG_DOUBLE, &lid_lm_weight,
+         "language ID: weight of the greedy transcript's log p_lm per language; 0: LID head only (default 0.1)", "X"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
         {"json", 0, 0, G_OPTION_ARG_STRING, &json_path, "also write the scores as JSON to FILE (- for stdout)", "FILE"},
         {"hyps", 0, 0, G_OPTION_ARG_STRING, &hyps_path,
@@ -589,6 +622,15 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!parsed && !rc) {
         c.length_penalty = (float)length_penalty;
+        c.lm_weight = (float)lm_weight;
+        c.lm_bonus = (float)lm_bonus;
+        c.lid_lm_weight = (float)lid_lm_weight;
+        if (!(lm_weight >= 0) || !(lid_lm_weight >= 0) || !isfinite(lm_bonus) || !isfinite(lm_weight) ||
+            !isfinite(lid_lm_weight)) {
+            fprintf(stderr, "mslam-trainer eval: --lm-weight and --lid-lm-weight must be finite and not negative, "
+                            "--lm-bonus finite\n");
+            rc = 2;
+        }
         c.lid_seconds = (float)lid_seconds;
         c.modes = (strstr(modes, "offline") ? 1 << EVAL_OFFLINE : 0) | (strstr(modes, "streaming") ? 1 << EVAL_STREAMING : 0);
         if (tasks) {
@@ -603,6 +645,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     mslam_model *m = NULL;
+    mslam_lm *lm = NULL;
     dataset ds = {0};
     eval_result r = {0};
     if (!parsed && !rc && hyps_path) {
@@ -617,7 +660,8 @@ int cmd_eval(int argc, char **argv) {
         mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         dataset_report rep;
         if (checkpoint_load(model_path, &m, NULL, NULL) ||
-            dataset_load_named(&ds, data, layout, lang, audio_dir, split) || dataset_encode(&ds, m, 0, 0, &rep) ||
+            (lm_path && (!(lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, "eval"))) ||
+            (c.lm = lm, 0) || dataset_load_named(&ds, data, layout, lang, audio_dir, split) || dataset_encode(&ds, m, 0, 0, &rep) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 1;
@@ -644,6 +688,7 @@ int cmd_eval(int argc, char **argv) {
     }
     eval_result_free(&r);
     dataset_free(&ds);
+    mslam_lm_free(lm);
     mslam_model_free(m);
     options_free(entries);
     return rc;

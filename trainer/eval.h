@@ -28,6 +28,9 @@ typedef struct {
                          * own: the encoder sees nothing after them); else on the whole */
     int asr, lid, st;   /* which tasks to score (those the model has heads for) */
     FILE *hyps;         /* not NULL: every hypothesis as a TSV row (eval_hyps_header) */
+    const mslam_lm *lm; /* not NULL: the CTC beam fuses it (lm_weight, lm_bonus) in the language
+                         * language ID finds, and language ID adds lid_lm_weight * its score */
+    float lm_weight, lm_bonus, lid_lm_weight;
 } eval_config;
 
 /* Columns of eval_config.hyps: mode (offline, streaming), task (asr, asr-beam, lid, st), audio

@@ -2,6 +2,7 @@
  * the table below and a function taking (argc, argv) with argv[0] its name, answering --help. */
 #include "common.h"
 #include "corpus.h"
+#include "lmbuild.h"
 #include "train.h"
 
 #include <stdio.h>
@@ -19,6 +20,7 @@ static const struct subcommand subcommands[] = {
     {"train", "train speech recognition, language ID and translation heads on one encoder", cmd_train},
     {"eval", "score a model on a manifest (CER/WER, LID accuracy, BLEU/chrF; offline and streaming)", cmd_eval},
     {"export", "write the inference model file of a checkpoint (no optimizer state)", cmd_export},
+    {"lm", "build character n-gram language models (one per language) for decoding and language ID", cmd_lm},
 };
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 

@@ -148,8 +148,27 @@ MSLAM_API void mslam_stream_free(mslam_stream *stream);
 
 #define MSLAM_FRAMES_PER_SECOND 25
 
-/* Defaults: beam 4, max_len 0, length_penalty 1, token_min_logp -12, all languages, full
- * attention context, the model's threads. */
+/* ---- character language models ----
+ * `mslam-trainer lm` builds one from text: a character n-gram model per language over a model's
+ * vocabulary (Kneser-Ney smoothed). Given to recognition (mslam_decode_params.lm), the CTC prefix
+ * beam search ranks prefixes by log p_ctc + lm_weight * log p_lm + lm_bonus * characters
+ * (shallow fusion) in the language of params->languages when that names one language, else in
+ * the one the LID head finds (offline only). Given to language identification, each language's
+ * log-probability gains lid_lm_weight * log p_lm(greedy CTC transcript | language). An LM works
+ * only with a model of the vocabulary it was built on. */
+typedef struct mslam_lm mslam_lm;
+
+/* Loads an LM file. NULL on failure (the message names the file and the problem). */
+MSLAM_API mslam_lm *mslam_lm_load(const char *path);
+MSLAM_API void mslam_lm_free(mslam_lm *lm);
+MSLAM_API int mslam_lm_order(const mslam_lm *lm);
+MSLAM_API int mslam_lm_n_langs(const mslam_lm *lm);
+/* Language code of index (NULL when out of range). */
+MSLAM_API const char *mslam_lm_lang(const mslam_lm *lm, int index);
+
+/* Defaults: beam 4, max_len 0, length_penalty 1, token_min_logp -12, all languages, no LM
+ * (weights 0.5, bonus 1.5, LID weight 0.1 once one is given), full attention context, the
+ * model's threads. */
 struct mslam_decode_params {
     int beam_size;         /* CTC prefix beam search / decoder beam search; 1: greedy */
     int max_len;           /* translation: most characters before the end; <= 0: 2 * frames + 16 */
@@ -158,6 +177,10 @@ struct mslam_decode_params {
                             * extend a hypothesis (-INFINITY: exact search) */
     const char *languages; /* language ID: comma-separated codes restricting the candidates
                             * ("en,fr,de"); NULL or "": all of the model's languages */
+    const mslam_lm *lm;    /* character LM (NULL: none); see "character language models" */
+    float lm_weight;       /* CTC beam: weight of log p_lm (0: the LM is not used) */
+    float lm_bonus;        /* CTC beam: added per character, against the LM's pull to short text */
+    float lid_lm_weight;   /* language ID: weight of the transcript's log p_lm (0: not used) */
     int chunk_frames;      /* encoder attention from PCM, as struct mslam_encode_params */
     int left_chunks;
     int n_threads;         /* <= 0: the model's */

@@ -2,6 +2,7 @@
 #include "gsttestutil.h"
 
 #include "audio.h"
+#include "lm.h"
 #include "model.h"
 #include "ops.h"
 #include "synth.h"
@@ -32,6 +33,19 @@ static int is_norm_weight(const char *name) {
         if (n >= k && strcmp(name + n - k, suffixes[i]) == 0) return 1;
     }
     return 0;
+}
+
+int gsttest_write_uniform_lm(const char *path) {
+    mslam_lm *lm = lm_new(3, test_vocab, TEST_VOCAB_SIZE, test_langs, TEST_N_LANGS);
+    int rc = lm ? 0 : -1;
+    for (int l = 0; !rc && l < TEST_N_LANGS; l++) {
+        rc = lm_table_reserve(&lm->langs[l], 1);
+        lm->langs[l].floor_logp = -logf((float)(TEST_VOCAB_SIZE - 4 + 1)); /* the characters and "</s>" */
+    }
+    if (!rc) rc = lm_save(lm, path);
+    if (rc) fprintf(stderr, "uniform LM: %s\n", mslam_last_error());
+    mslam_lm_free(lm);
+    return rc;
 }
 
 static void fill_random(mslam_model *m, unsigned seed) {

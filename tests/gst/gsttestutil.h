@@ -29,6 +29,9 @@ struct gsttest_model_opts {
 
 /* Writes a model file; returns 0 or -1 (message on stderr). */
 int gsttest_write_model(const char *path, const struct gsttest_model_opts *opts);
+/* Writes a character LM of the test models' vocabulary and languages that knows no n-gram (every
+ * character equally likely); returns 0 or -1. */
+int gsttest_write_uniform_lm(const char *path);
 
 /* Speech of text in an espeak-ng voice ("en", "fr", ...) at 16 kHz mono; *n samples. NULL on
  * failure. g_free the result. */

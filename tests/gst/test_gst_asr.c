@@ -443,6 +443,44 @@ GST_START_TEST(test_bad_model) {
 }
 GST_END_TEST;
 
+/* lm=: a bad file or a missing language fails READY->PAUSED by name; a good LM with one language
+ * runs to EOS. */
+static void check_lm_error(const char *props, const char *reason) {
+    char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s %s ! fakesink", fx->random, props);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    char *message = error_of(pipeline);
+    fail_unless(message && strstr(message, reason), "%s: error %s (wanted %s)", props, message, reason);
+    g_free(message);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+}
+
+GST_START_TEST(test_lm) {
+    setup_talk();
+    char *lm = g_strdup(gsttest_path("uniform-lm.safetensors"));
+    fail_unless(gsttest_write_uniform_lm(lm) == 0);
+    check_lm_error("lm=/nonexistent/lm.safetensors languages=en", "/nonexistent/lm.safetensors");
+    char *props = g_strdup_printf("lm=%s languages=en", fx->loud);
+    check_lm_error(props, "not a character LM");
+    g_free(props);
+    props = g_strdup_printf("lm=%s", lm);
+    check_lm_error(props, "one language");
+    g_free(props);
+    props = g_strdup_printf("lm=%s languages=fr beam-size=1", lm);
+    check_lm_error(props, "beam_size");
+    g_free(props);
+    char *d = g_strdup_printf("mslamasr model=%s lm=%s languages=fr lm-weight=1 lm-bonus=0.5", fx->random, lm);
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, GST_SECOND);
+    fail_unless(r && r->eos && !r->error);
+    check_timeline(r, GST_SECOND, SAMPLES_TIME(n_talk));
+    gsttest_run_free(r);
+    g_free(d);
+    g_free(lm);
+}
+GST_END_TEST;
+
 /* Random weights: any text, but a sane timeline. */
 GST_START_TEST(test_random_model) {
     setup_talk();
@@ -471,6 +509,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_caps_refused);
     tcase_add_test(tc, test_bad_model);
     tcase_add_test(tc, test_random_model);
+    tcase_add_test(tc, test_lm);
     /* models and speech are made once, before check forks each test */
     fx = gsttest_fixture_get();
     return s;

@@ -1,0 +1,371 @@
+/* Character n-gram language models: lookup, file reading and writing (see lm.h). */
+#include "lm.h"
+
+#include "common.h"
+#include "model.h"
+#include "safetensors.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int bits_for(int vocab_size) {
+    int bits = 1;
+    while (((uint64_t)1 << bits) < (uint64_t)vocab_size + 1) bits++;
+    return bits;
+}
+
+uint64_t lm_hash_key(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    return k ^ (k >> 33);
+}
+
+int lm_table_reserve(lm_table *t, size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    free(t->keys), free(t->logp), free(t->bow);
+    t->keys = calloc(cap, sizeof *t->keys);
+    t->logp = malloc(cap * sizeof *t->logp);
+    t->bow = malloc(cap * sizeof *t->bow);
+    t->cap = cap;
+    t->n = 0;
+    if (!t->keys || !t->logp || !t->bow) return mslam_error("out of memory for %zu n-grams of language '%s'", n, t->code);
+    return 0;
+}
+
+long lm_table_find(const lm_table *t, uint64_t key) {
+    if (!t->cap) return -1;
+    size_t mask = t->cap - 1;
+    for (size_t h = lm_hash_key(key) & mask;; h = (h + 1) & mask) {
+        if (t->keys[h] == key) return (long)h;
+        if (t->keys[h] == 0) return -1;
+    }
+}
+
+void lm_table_put(lm_table *t, uint64_t key, float logp, float bow) {
+    size_t mask = t->cap - 1, h = lm_hash_key(key) & mask;
+    while (t->keys[h] != 0 && t->keys[h] != key) h = (h + 1) & mask;
+    if (t->keys[h] == 0) t->n++;
+    t->keys[h] = key;
+    t->logp[h] = logp;
+    t->bow[h] = bow;
+}
+
+uint64_t lm_key(const mslam_lm *lm, const int *ids, int n) {
+    uint64_t key = 0;
+    for (int i = 0; i < n; i++) key |= (uint64_t)(ids[i] + 1) << (lm->bits * i);
+    return key;
+}
+
+double lm_token_logp(const mslam_lm *lm, const lm_table *t, const int *ctx, int n_ctx, int token) {
+    int k = n_ctx < lm->order - 1 ? n_ctx : lm->order - 1;
+    const int *h = ctx + n_ctx - k;
+    /* keys of h[k - o ..] + token for o = k .. 0 share the token's slot at the top */
+    double backoff = 0;
+    for (int o = k; o >= 0; o--) {
+        const int *g = h + (k - o);
+        uint64_t ctx_key = lm_key(lm, g, o);
+        long at = lm_table_find(t, ctx_key | (uint64_t)(token + 1) << (lm->bits * o));
+        if (at >= 0) return backoff + t->logp[at];
+        if (o > 0) {
+            long c = lm_table_find(t, ctx_key);
+            if (c >= 0) backoff += t->bow[c];
+        }
+    }
+    return backoff + t->floor_logp;
+}
+
+int lm_lang_index(const mslam_lm *lm, const char *code) {
+    for (int i = 0; code && i < lm->n_langs; i++)
+        if (!strcmp(lm->langs[i].code, code)) return i;
+    return -1;
+}
+
+static int vocab_index(char *const *vocab, int n, const char *token) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(vocab[i], token)) return i;
+    return -1;
+}
+
+static mslam_lm *lm_alloc(int order, const char *const *vocab, int vocab_size, const char *const *langs,
+                          int n_langs, const char *where) {
+    if (modelfile_check_vocab(vocab, vocab_size, where)) return NULL;
+    int bits = bits_for(vocab_size);
+    if (order < 1 || order > LM_MAX_ORDER || order * bits > 64) {
+        mslam_error("%s: order %d is outside 1..%d (a vocabulary of %d needs %d bits per character, 64 in all)",
+                    where, order, 64 / bits < LM_MAX_ORDER ? 64 / bits : LM_MAX_ORDER, vocab_size, bits);
+        return NULL;
+    }
+    if (n_langs < 1) {
+        mslam_error("%s: an LM needs at least one language", where);
+        return NULL;
+    }
+    mslam_lm *lm = mslam_calloc(1, sizeof *lm, "a language model");
+    if (!lm) return NULL;
+    lm->order = order;
+    lm->bits = bits;
+    lm->vocab_size = vocab_size;
+    lm->n_langs = n_langs;
+    lm->vocab = calloc((size_t)vocab_size, sizeof *lm->vocab);
+    lm->langs = calloc((size_t)n_langs, sizeof *lm->langs);
+    int ok = lm->vocab && lm->langs;
+    for (int i = 0; ok && i < vocab_size; i++) ok = (lm->vocab[i] = strdup(vocab[i])) != NULL;
+    for (int i = 0; ok && i < n_langs; i++) {
+        ok = langs[i] && *langs[i] && (lm->langs[i].code = strdup(langs[i])) != NULL;
+        for (int j = 0; ok && j < i; j++) ok = strcmp(langs[i], langs[j]) != 0;
+        if (!ok && langs[i] && *langs[i]) {
+            mslam_error("%s: language '%s' is listed twice or out of memory", where, langs[i]);
+            mslam_lm_free(lm);
+            return NULL;
+        }
+    }
+    if (!ok) {
+        mslam_error("%s: out of memory or an empty language code", where);
+        mslam_lm_free(lm);
+        return NULL;
+    }
+    lm->bos_id = vocab_index(lm->vocab, vocab_size, "<s>");
+    lm->eos_id = vocab_index(lm->vocab, vocab_size, "</s>");
+    if (lm->bos_id < 0 || lm->eos_id < 0) {
+        mslam_error("%s: the vocabulary needs \"<s>\" and \"</s>\" (sentence start and end)", where);
+        mslam_lm_free(lm);
+        return NULL;
+    }
+    return lm;
+}
+
+mslam_lm *lm_new(int order, const char *const *vocab, int vocab_size, const char *const *langs, int n_langs) {
+    return lm_alloc(order, vocab, vocab_size, langs, n_langs, "new LM");
+}
+
+void mslam_lm_free(mslam_lm *lm) {
+    if (!lm) return;
+    for (int i = 0; lm->vocab && i < lm->vocab_size; i++) free(lm->vocab[i]);
+    free(lm->vocab);
+    for (int i = 0; lm->langs && i < lm->n_langs; i++) {
+        lm_table *t = &lm->langs[i];
+        free(t->code), free(t->keys), free(t->logp), free(t->bow);
+    }
+    free(lm->langs);
+    free(lm->path);
+    free(lm);
+}
+
+int mslam_lm_order(const mslam_lm *lm) { return lm ? lm->order : 0; }
+int mslam_lm_n_langs(const mslam_lm *lm) { return lm ? lm->n_langs : 0; }
+const char *mslam_lm_lang(const mslam_lm *lm, int index) {
+    return lm && index >= 0 && index < lm->n_langs ? lm->langs[index].code : NULL;
+}
+
+int lm_check_model(const mslam_lm *lm, const mslam_model *model, const char *fn) {
+    const char *lm_path = lm->path ? lm->path : "(in memory)", *m_path = model->path ? model->path : "(in memory)";
+    int same = lm->vocab_size == model->cfg.vocab_size;
+    int first_diff = -1;
+    for (int i = 0; same && i < lm->vocab_size; i++)
+        if (strcmp(lm->vocab[i], model->vocab[i])) same = 0, first_diff = i;
+    if (same) return 0;
+    if (first_diff >= 0)
+        return mslam_error("%s: LM '%s' was built for another vocabulary than model '%s' (entry %d is \"%s\" in the "
+                           "LM, \"%s\" in the model)",
+                           fn, lm_path, m_path, first_diff, lm->vocab[first_diff], model->vocab[first_diff]);
+    return mslam_error("%s: LM '%s' was built for another vocabulary than model '%s' (%d entries, the model has %d)",
+                       fn, lm_path, m_path, lm->vocab_size, model->cfg.vocab_size);
+}
+
+/* ---- file ---- */
+
+static const st_tensor *lang_tensor(const st_file *f, const char *code, const char *what, st_dtype dtype,
+                                    int64_t n) {
+    char name[128];
+    snprintf(name, sizeof name, "%s.%s", code, what);
+    const st_tensor *t = st_find(f, name);
+    if (!t) {
+        mslam_error("%s: tensor '%s' is missing", f->path, name);
+        return NULL;
+    }
+    if (t->dtype != dtype || t->ndim != 1 || (n >= 0 && t->shape[0] != n)) {
+        mslam_error("%s: tensor '%s' must be %s of shape [%lld]", f->path, name, st_dtype_name(dtype),
+                    (long long)(n >= 0 ? n : t->shape[0]));
+        return NULL;
+    }
+    return t;
+}
+
+/* Checks a key: 1..order ids below vocab_size, packed with no gap. */
+static int key_valid(const mslam_lm *lm, uint64_t key) {
+    uint64_t mask = ((uint64_t)1 << lm->bits) - 1;
+    int n = 0;
+    for (; n < lm->order && key; n++, key = lm->bits < 64 ? key >> lm->bits : 0) {
+        uint64_t id1 = key & mask;
+        if (id1 == 0 || id1 > (uint64_t)lm->vocab_size) return 0;
+    }
+    return n >= 1 && key == 0;
+}
+
+static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
+    const st_tensor *keys = lang_tensor(f, t->code, "keys", ST_I64, -1);
+    if (!keys) return -1;
+    int64_t n = keys->shape[0];
+    const st_tensor *logp = lang_tensor(f, t->code, "logp", ST_F32, n), *bow = lang_tensor(f, t->code, "bow", ST_F32, n),
+                    *floor_t = lang_tensor(f, t->code, "floor", ST_F32, 1);
+    if (!logp || !bow || !floor_t || lm_table_reserve(t, (size_t)n)) return -1;
+    const uint8_t *k = f->data + keys->begin, *lp = f->data + logp->begin, *bw = f->data + bow->begin;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t key;
+        float p, b;
+        memcpy(&key, k + 8 * i, 8);
+        memcpy(&p, lp + 4 * i, 4);
+        memcpy(&b, bw + 4 * i, 4);
+        if (!key_valid(lm, key))
+            return mslam_error("%s: n-gram %lld of language '%s' has an invalid key %llu", f->path, (long long)i,
+                               t->code, (unsigned long long)key);
+        if (!(p <= 0.0f) || !isfinite(b) || lm_table_find(t, key) >= 0)
+            return mslam_error("%s: n-gram %lld of language '%s' has log p %g and log bow %g%s", f->path,
+                               (long long)i, t->code, (double)p, (double)b,
+                               lm_table_find(t, key) >= 0 ? " and repeats an earlier one" : "");
+        lm_table_put(t, key, p, b);
+    }
+    memcpy(&t->floor_logp, f->data + floor_t->begin, 4);
+    if (!(t->floor_logp <= 0.0f))
+        return mslam_error("%s: language '%s' has floor log p %g", f->path, t->code, (double)t->floor_logp);
+    return 0;
+}
+
+static int meta_int(const st_file *f, const char *key, int *out) {
+    const char *s = st_meta_get(f, key);
+    if (!s) return mslam_error("%s: __metadata__ has no \"%s\"", f->path, key);
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
+        return mslam_error("%s: __metadata__ \"%s\" = \"%.40s\" is not an integer", f->path, key, s);
+    *out = (int)v;
+    return 0;
+}
+
+mslam_lm *mslam_lm_load(const char *path) {
+    if (!path) {
+        mslam_error("mslam_lm_load: path is NULL");
+        return NULL;
+    }
+    st_file f;
+    if (st_open(&f, path)) return NULL;
+    mslam_lm *lm = NULL;
+    struct json_object *jvocab = NULL, *jlangs = NULL;
+    const char **vocab = NULL, **langs = NULL;
+    const char *format = st_meta_get(&f, "format");
+    int order = 0, version = 0;
+    if (!format || strcmp(format, LM_FORMAT)) {
+        mslam_error("%s: not a character LM (__metadata__ \"format\" is %s%s%s, not \"" LM_FORMAT "\")", path,
+                    format ? "\"" : "", format ? format : "missing", format ? "\"" : "");
+        goto done;
+    }
+    if (meta_int(&f, "format_version", &version) || meta_int(&f, "order", &order)) goto done;
+    if (version != MSLAM_FORMAT_VERSION) {
+        mslam_error("%s: LM format version %d; this mslam reads version %d", path, version, MSLAM_FORMAT_VERSION);
+        goto done;
+    }
+    struct json_object *a = modelfile_meta_json(&f, "vocab", json_type_array);
+    struct json_object *b = a ? modelfile_meta_json(&f, "langs", json_type_array) : NULL;
+    int n_vocab = a ? (int)json_object_array_length(a) : 0, n_langs = b ? (int)json_object_array_length(b) : 0;
+    json_object_put(a);
+    json_object_put(b);
+    if (!a || !b || modelfile_meta_strings(&f, "vocab", n_vocab, "entries", &jvocab, &vocab) ||
+        modelfile_meta_strings(&f, "langs", n_langs, "entries", &jlangs, &langs))
+        goto done;
+    char where[512];
+    snprintf(where, sizeof where, "%s", path);
+    lm = lm_alloc(order, vocab, n_vocab, langs, n_langs, where);
+    if (!lm || !(lm->path = strdup(path))) goto fail;
+    for (int i = 0; i < lm->n_langs; i++)
+        if (read_lang(lm, &f, &lm->langs[i])) goto fail;
+    if (f.n_tensors != 4 * lm->n_langs) {
+        mslam_error("%s: %d tensors, but %d languages need exactly %d", path, f.n_tensors, lm->n_langs, 4 * lm->n_langs);
+        goto fail;
+    }
+    goto done;
+fail:
+    mslam_lm_free(lm);
+    lm = NULL;
+done:
+    free(vocab);
+    free(langs);
+    json_object_put(jvocab);
+    json_object_put(jlangs);
+    st_close(&f);
+    return lm;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int lm_save(const mslam_lm *lm, const char *path) {
+    int n_t = 4 * lm->n_langs, rc = 0;
+    st_write_tensor *tensors = calloc((size_t)n_t, sizeof *tensors);
+    char **names = calloc((size_t)n_t, sizeof *names);
+    void **bufs = calloc((size_t)n_t, sizeof *bufs);
+    char order[16], version[16];
+    snprintf(order, sizeof order, "%d", lm->order);
+    snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
+    char *vocab = modelfile_json_text(modelfile_string_array(lm->vocab, lm->vocab_size));
+    char **codes = calloc((size_t)lm->n_langs, sizeof *codes);
+    for (int i = 0; codes && i < lm->n_langs; i++) codes[i] = lm->langs[i].code;
+    char *langs = codes ? modelfile_json_text(modelfile_string_array(codes, lm->n_langs)) : NULL;
+    free(codes);
+    if (!tensors || !names || !bufs || !vocab || !langs) rc = mslam_error("cannot write '%s': out of memory", path);
+    static const char *const what[4] = {"keys", "logp", "bow", "floor"};
+    for (int i = 0; !rc && i < lm->n_langs; i++) {
+        const lm_table *t = &lm->langs[i];
+        uint64_t *keys = malloc((t->n ? t->n : 1) * sizeof *keys);
+        float *logp = malloc((t->n ? t->n : 1) * sizeof *logp), *bow = malloc((t->n ? t->n : 1) * sizeof *bow);
+        float *floor_p = malloc(sizeof *floor_p);
+        bufs[4 * i] = keys, bufs[4 * i + 1] = logp, bufs[4 * i + 2] = bow, bufs[4 * i + 3] = floor_p;
+        if (!keys || !logp || !bow || !floor_p) {
+            rc = mslam_error("cannot write '%s': out of memory", path);
+            break;
+        }
+        /* in key order, so that a file's bytes depend only on its n-grams */
+        size_t n = 0;
+        for (size_t s = 0; s < t->cap; s++)
+            if (t->keys[s]) keys[n++] = t->keys[s];
+        qsort(keys, n, sizeof *keys, cmp_u64);
+        for (size_t j = 0; j < n; j++) {
+            long at = lm_table_find(t, keys[j]);
+            logp[j] = t->logp[at];
+            bow[j] = t->bow[at];
+        }
+        *floor_p = t->floor_logp;
+        for (int k = 0; k < 4; k++) {
+            size_t len = strlen(t->code) + 8;
+            names[4 * i + k] = malloc(len);
+            if (!names[4 * i + k]) {
+                rc = mslam_error("cannot write '%s': out of memory", path);
+                break;
+            }
+            snprintf(names[4 * i + k], len, "%s.%s", t->code, what[k]);
+            tensors[4 * i + k] = (st_write_tensor){names[4 * i + k], k == 0 ? ST_I64 : ST_F32, 1,
+                                                   {k == 3 ? 1 : (int64_t)n}, bufs[4 * i + k]};
+        }
+    }
+    st_meta meta[] = {{"format", LM_FORMAT}, {"format_version", version}, {"order", order}, {"vocab", vocab},
+                      {"langs", langs}};
+    if (!rc) rc = st_write(path, tensors, n_t, meta, 5);
+    for (int i = 0; i < n_t; i++) {
+        if (names) free(names[i]);
+        if (bufs) free(bufs[i]);
+    }
+    free(names);
+    free(bufs);
+    free(tensors);
+    free(vocab);
+    free(langs);
+    return rc;
+}

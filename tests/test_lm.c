@@ -1,0 +1,381 @@
+/* Character LMs (core/lm.c, trainer/lmbuild.c): every distribution sums to 1 (pruned or not),
+ * the unpruned model equals interpolated Kneser-Ney computed from scratch, files round-trip and
+ * bad ones are refused by name, the CTC beam's shallow fusion scores exactly log p_ctc +
+ * weight * log p_lm + bonus * length and changes the answer when the LM says so, the API's
+ * errors, and `mslam-trainer lm` then `eval --lm` on the fixture corpus. */
+#include "checkpoint.h"
+#include "data.h"
+#include "lmbuild.h"
+#include "manifest.h"
+#include "search.h"
+#include "testutil.h"
+#include "train.h"
+#include "train_fixture.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct mslam_model_config cfg = {
+    .n_mels = 80, .d_model = 16, .n_heads = 2, .d_ff = 32, .conv_kernel = 3, .sub_channels = 4,
+    .n_speech_layers = 1, .n_shared_layers = 1, .causal_conv = 1, .ctc_head = 1, .lid_head = 1};
+
+/* The LM's text: language de only (the others get one sentence each). */
+static const char *const sentences[] = {"ab ab", "abe", "a b e", "ba", "base", "sea", "ab", "abab", "bees"};
+#define N_SENTENCES (int)(sizeof sentences / sizeof sentences[0])
+
+static char *write_text(const char *name) {
+    char *path = str_printf("%s/%s", fixture_dir(), name);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "path\tlang\ttext\tsplit\n");
+    for (int i = 0; i < N_SENTENCES; i++) fprintf(f, "\tde\t%s\ttrain\n", sentences[i]);
+    fprintf(f, "\ten\tyes\ttrain\n\tfr\tnon\ttrain\n");
+    fprintf(f, "\tde\tsee\ttest\n"); /* another split: not read */
+    fclose(f);
+    return path;
+}
+
+static mslam_lm *build(const mslam_model *m, const char *text, int order, int prune) {
+    const char *texts[] = {text, NULL};
+    lm_build_options o = {.text = texts, .split = SPLIT_TRAIN, .order = order, .prune_count = prune};
+    lm_build_stats st;
+    mslam_lm *lm = NULL;
+    CHECK(lm_build(m, &o, &lm, &st) == 0, "lm_build order %d prune %d: %s", order, prune, mslam_last_error());
+    CHECK(!lm || st.sentences == N_SENTENCES + 2, "%ld sentences read, want %d", st.sentences, N_SENTENCES + 2);
+    return lm;
+}
+
+/* Sums p(w | ctx) over every event (characters and "</s>"). */
+static double total_prob(const mslam_lm *lm, const lm_table *t, const int *ctx, int n) {
+    double sum = exp(lm_token_logp(lm, t, ctx, n, lm->eos_id));
+    for (int w = VOCAB_N_RESERVED; w < lm->vocab_size; w++) sum += exp(lm_token_logp(lm, t, ctx, n, w));
+    return sum;
+}
+
+static void test_normalised(const mslam_model *m, const char *text) {
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 3);
+    const int V = m->cfg.vocab_size;
+    int a = mslam_model_char_id(m, "a", &(int){0}), b = mslam_model_char_id(m, "b", &(int){0});
+    for (int order = 2; order <= 5; order += 3)
+        for (int prune = 1; prune <= 2; prune++) {
+            mslam_lm *lm = build(m, text, order, prune);
+            if (!lm) continue;
+            double worst = 0;
+            for (int trial = 0; trial < 300; trial++) {
+                int ctx[8], n = (int)(mslam_rng_uniform(&rng) * 7);
+                for (int i = 0; i < n; i++) /* mostly seen characters, some never seen */
+                    ctx[i] = mslam_rng_uniform(&rng) < 0.8 ? (mslam_rng_uniform(&rng) < 0.5 ? a : b)
+                                                           : VOCAB_N_RESERVED + (int)(mslam_rng_uniform(&rng) * (V - 4));
+                if (n && mslam_rng_uniform(&rng) < 0.5) ctx[0] = lm->bos_id;
+                double err = fabs(total_prob(lm, &lm->langs[0], ctx, n) - 1);
+                worst = err > worst ? err : worst;
+            }
+            CHECK(worst < 1e-5, "order %d prune %d: p(. | h) sums to 1 within %g", order, prune, worst);
+            mslam_lm_free(lm);
+        }
+}
+
+/* ---- interpolated Kneser-Ney from scratch, by scanning the sentences ---- */
+
+typedef struct {
+    int ids[N_SENTENCES][16], len[N_SENTENCES];
+    int order, V, bos, eos;
+} kn_ref;
+
+/* Occurrences of g (n ids) ending at a predicted position (index >= 1). */
+static int raw_count(const kn_ref *r, const int *g, int n) {
+    int c = 0;
+    for (int s = 0; s < N_SENTENCES; s++)
+        for (int end = 1; end < r->len[s]; end++)
+            if (end - n + 1 >= 0 && !memcmp(r->ids[s] + end - n + 1, g, (size_t)n * sizeof(int))) c++;
+    return c;
+}
+
+static int adj_count(const kn_ref *r, const int *g, int n) {
+    if (n == r->order || g[0] == r->bos) return raw_count(r, g, n);
+    int vg[16], c = 0;
+    memcpy(vg + 1, g, (size_t)n * sizeof(int));
+    for (int v = 0; v < r->V; v++) vg[0] = v, c += raw_count(r, vg, n + 1) > 0;
+    return c;
+}
+
+static double discount(const kn_ref *r, int n) {
+    /* every distinct n-gram that occurs, by scanning all positions */
+    double n1 = 0, n2 = 0;
+    for (int s = 0; s < N_SENTENCES; s++)
+        for (int end = n - 1 > 1 ? n - 1 : 1; end < r->len[s]; end++) {
+            const int *g = r->ids[s] + end - n + 1;
+            int first = 1; /* count each distinct n-gram once: at its first occurrence */
+            for (int s2 = 0; s2 <= s && first; s2++)
+                for (int e2 = 1; e2 < r->len[s2] && first; e2++)
+                    if ((s2 < s || e2 < end) && e2 - n + 1 >= 0 && !memcmp(r->ids[s2] + e2 - n + 1, g, (size_t)n * sizeof(int)))
+                        first = 0;
+            if (!first) continue;
+            int a = adj_count(r, g, n);
+            n1 += a == 1, n2 += a == 2;
+        }
+    double D = n1 > 0 && n2 > 0 ? n1 / (n1 + 2 * n2) : 0.5;
+    return D < 0.1 ? 0.1 : D > 0.95 ? 0.95 : D;
+}
+
+/* p(w | h), h of n ids */
+static double kn_prob(const kn_ref *r, const int *h, int n, int w) {
+    int g[16];
+    memcpy(g, h, (size_t)n * sizeof(int));
+    double sum = 0, types = 0;
+    for (int v = 0; v < r->V; v++) {
+        if (v == r->bos || (v < VOCAB_N_RESERVED && v != r->eos)) continue;
+        g[n] = v;
+        int a = adj_count(r, g, n + 1);
+        sum += a, types += a > 0;
+    }
+    double lower = n == 0 ? 1.0 / (r->V - VOCAB_N_RESERVED + 1) : kn_prob(r, h + 1, n - 1, w);
+    if (sum == 0) return lower;
+    g[n] = w;
+    double D = discount(r, n + 1);
+    return (fmax(adj_count(r, g, n + 1) - D, 0) + D * types * lower) / sum;
+}
+
+static void test_kneser_ney(const mslam_model *m, const char *text) {
+    const int order = 3;
+    mslam_lm *lm = build(m, text, order, 1);
+    if (!lm) return;
+    kn_ref r = {.order = order, .V = m->cfg.vocab_size, .bos = lm->bos_id, .eos = lm->eos_id};
+    for (int s = 0; s < N_SENTENCES; s++) {
+        int *ids = NULL, n = encode_text(m, sentences[s], &ids, (char[5]){0});
+        r.ids[s][0] = r.bos;
+        memcpy(r.ids[s] + 1, ids, (size_t)n * sizeof(int));
+        r.ids[s][n + 1] = r.eos;
+        r.len[s] = n + 2;
+        free(ids);
+    }
+    int chars[5] = {r.bos, mslam_model_char_id(m, "a", &(int){0}), mslam_model_char_id(m, "b", &(int){0}),
+                    mslam_model_char_id(m, " ", &(int){0}), mslam_model_char_id(m, "s", &(int){0})};
+    double worst = 0;
+    int checked = 0;
+    /* every context of up to two of <s> a b ' ' s (<s> first only), every event among them */
+    for (int n = 0; n <= 2; n++)
+        for (int code = 0; code < 25; code++) {
+            int h[2] = {chars[code % 5], chars[code / 5]};
+            if (n < 2 && code >= (n ? 5 : 1)) continue;
+            if (n == 2 && h[1] == r.bos) continue;
+            if (n == 1 && h[0] == r.bos && code) continue;
+            for (int k = 1; k <= 5; k++) {
+                int w = k == 5 ? r.eos : chars[k];
+                double want = log(kn_prob(&r, h, n, w)), got = lm_token_logp(lm, &lm->langs[0], h, n, w);
+                worst = fmax(worst, fabs(want - got));
+                checked++;
+            }
+        }
+    CHECK(checked > 100 && worst < 1e-5, "unpruned LM = interpolated Kneser-Ney from scratch on %d queries (worst "
+          "|log p difference| %g)", checked, worst);
+    mslam_lm_free(lm);
+}
+
+/* ---- files ---- */
+
+static void test_files(const mslam_model *m, const char *text) {
+    mslam_lm *lm = build(m, text, 4, 2);
+    if (!lm) return;
+    char *path = str_printf("%s/lm.safetensors", fixture_dir());
+    CHECK(lm_save(lm, path) == 0, "save: %s", mslam_last_error());
+    mslam_lm *back = mslam_lm_load(path);
+    CHECK(back && mslam_lm_order(back) == 4 && mslam_lm_n_langs(back) == 3 && !strcmp(mslam_lm_lang(back, 2), "fr") &&
+              !mslam_lm_lang(back, 3),
+          "load: %s", mslam_last_error());
+    int same = back != NULL;
+    int ctx[3] = {lm->bos_id, mslam_model_char_id(m, "a", &(int){0}), mslam_model_char_id(m, "b", &(int){0})};
+    for (int l = 0; back && l < 3; l++)
+        for (int w = VOCAB_BOS + 1; w < lm->vocab_size; w++)
+            for (int n = 0; n <= 3; n++)
+                same &= lm_token_logp(lm, &lm->langs[l], ctx + 3 - n, n, w) ==
+                        lm_token_logp(back, &back->langs[l], ctx + 3 - n, n, w);
+    CHECK(same, "a loaded LM gives the same probabilities, bit for bit");
+    CHECK(back && lm_check_model(back, m, "test") == 0, "built on the model's vocabulary");
+    mslam_lm_free(back);
+    /* a model file is not an LM */
+    char *model_path = str_printf("%s/lm-model.safetensors", fixture_dir());
+    mslam_model_save(m, model_path);
+    CHECK(!mslam_lm_load(model_path) && strstr(mslam_last_error(), "not a character LM"),
+          "a model file is refused: %s", mslam_last_error());
+    /* a key naming an id beyond the vocabulary */
+    lm_table_put(&lm->langs[1], (uint64_t)(lm->vocab_size + 5), -1.0f, 0.0f);
+    CHECK(lm_save(lm, path) == 0, "save");
+    CHECK(!mslam_lm_load(path) && strstr(mslam_last_error(), "invalid key") && strstr(mslam_last_error(), "'en'"),
+          "a bad n-gram is refused by language: %s", mslam_last_error());
+    CHECK(!mslam_lm_load(NULL) && !mslam_lm_load("/nonexistent/lm.safetensors"), "missing files");
+    mslam_lm_free(lm);
+    free(path), free(model_path);
+}
+
+/* ---- shallow fusion in the CTC prefix beam ---- */
+
+static double seq_logp(const float *lp, int T, int V, const int *labels, int L) {
+    double scratch[2 * 8 * 17];
+    return -ctc_loss(NULL, lp, T, V, labels, L, CTC_BLANK, 1.0f, scratch);
+}
+
+static void test_fusion(const mslam_model *m, const char *text) {
+    mslam_lm *lm = build(m, text, 3, 1);
+    if (!lm) return;
+    const int V = m->cfg.vocab_size, T = 4;
+    int a = mslam_model_char_id(m, "a", &(int){0}), b = mslam_model_char_id(m, "b", &(int){0});
+    /* frames: (b .5, a .4) blank (a .5, b .4) blank: "ba" before "ab", 0.25 to 0.16; the LM (text
+     * "ab ab", "abab", "ab", ...) prefers "ab" */
+    float *lp = malloc((size_t)T * V * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < V; c++) lp[t * V + c] = logf(1e-6f);
+        lp[t * V + CTC_BLANK] = logf(t % 2 ? 0.98f : 0.1f);
+        lp[t * V + a] = logf(t % 2 ? 0.01f : t == 0 ? 0.4f : 0.5f);
+        lp[t * V + b] = logf(t % 2 ? 0.01f : t == 0 ? 0.5f : 0.4f);
+    }
+    ctc_beam s;
+    search_result plain = {0}, fused = {0}, zero = {0};
+    CHECK(ctc_beam_init(&s, 8, V, -INFINITY) == 0, "beam");
+    ctc_beam_reset(&s);
+    ctc_beam_step(&s, lp, T, 0);
+    ctc_beam_best(&s, 1, &plain);
+    CHECK(plain.n == 2 && plain.tokens[0].id == b && plain.tokens[1].id == a, "without an LM: \"ba\" (%d tokens, "
+          "first %d; a %d, b %d)", plain.n, plain.n ? plain.tokens[0].id : -1, a, b);
+    ctc_beam_set_lm(&s, lm, 0, 0.0f, 0.0f);
+    ctc_beam_reset(&s);
+    ctc_beam_step(&s, lp, T, 0);
+    ctc_beam_best(&s, 1, &zero);
+    CHECK(zero.n == plain.n && zero.score == plain.score, "an LM of weight 0 changes nothing");
+    const float weight = 3.0f, bonus = 0.25f;
+    ctc_beam_set_lm(&s, lm, 0, weight, bonus);
+    ctc_beam_reset(&s);
+    ctc_beam_step(&s, lp, T, 0);
+    ctc_beam_best(&s, 1, &fused);
+    CHECK(fused.n == 2 && fused.tokens[0].id == a && fused.tokens[1].id == b, "with the LM: \"ab\"");
+    if (fused.n == 2) {
+        int labels[2] = {fused.tokens[0].id, fused.tokens[1].id}, ctx[3] = {lm->bos_id, labels[0], labels[1]};
+        double lm_logp = 0;
+        for (int i = 1; i <= 3; i++) lm_logp += lm_token_logp(lm, &lm->langs[0], ctx, i, i < 3 ? ctx[i] : lm->eos_id);
+        double want = seq_logp(lp, T, V, labels, 2) + weight * lm_logp + 2 * bonus;
+        CHECK(fabs(fused.score - want) < 1e-4 && fabs(fused.logp - seq_logp(lp, T, V, labels, 2)) < 1e-4,
+              "fused score %.6f = log p_ctc + w log p_lm(ab</s>) + 2 bonus = %.6f; logp stays the CTC's", fused.score,
+              want);
+    }
+    search_result_free(&plain), search_result_free(&fused), search_result_free(&zero);
+    ctc_beam_free(&s);
+    free(lp);
+    mslam_lm_free(lm);
+}
+
+/* ---- the public API ---- */
+
+static void test_api(mslam_model *m, const char *text) {
+    mslam_lm *lm = build(m, text, 3, 2);
+    if (!lm) return;
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.lm = lm;
+    p.languages = "de,fr";
+    CHECK(!mslam_ctc_decoder_new(m, &p) && strstr(mslam_last_error(), "one language"),
+          "a stream's LM needs one language: %s", mslam_last_error());
+    p.languages = "de";
+    p.beam_size = 1;
+    CHECK(!mslam_ctc_decoder_new(m, &p) && strstr(mslam_last_error(), "beam_size"), "greedy has no fusion: %s",
+          mslam_last_error());
+    p.beam_size = 4;
+    p.lm_weight = -1;
+    CHECK(!mslam_ctc_decoder_new(m, &p) && strstr(mslam_last_error(), "lm_weight"), "a negative weight: %s",
+          mslam_last_error());
+    p.lm_weight = 0.5f;
+    mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, &p);
+    CHECK(dec != NULL, "decoder with an LM: %s", mslam_last_error());
+    mslam_ctc_decoder_free(dec);
+    /* offline without a language: the LID head picks one of the LM's */
+    float pcm[8000];
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 9);
+    for (int i = 0; i < 8000; i++) pcm[i] = 0.1f * mslam_rng_normal(&rng);
+    p.languages = NULL;
+    mslam_result *r = mslam_transcribe(m, pcm, 8000, &p);
+    CHECK(r != NULL, "transcribe with an LM and no language: %s", mslam_last_error());
+    mslam_result_free(r);
+    float probs[3], plain[3];
+    struct mslam_decode_params q = mslam_decode_default_params();
+    int best_plain = mslam_identify_language(m, pcm, 8000, &q, plain);
+    q.lm = lm;
+    q.lid_lm_weight = 0.5f;
+    int best = mslam_identify_language(m, pcm, 8000, &q, probs);
+    CHECK(best >= 0 && best_plain >= 0 && fabsf(probs[0] + probs[1] + probs[2] - 1) < 1e-5f &&
+              (probs[0] != plain[0] || probs[1] != plain[1]),
+          "LID with the LM: probabilities sum to 1 and differ from the head's alone (%g %g %g vs %g %g %g)",
+          (double)probs[0], (double)probs[1], (double)probs[2], (double)plain[0], (double)plain[1], (double)plain[2]);
+    /* another vocabulary */
+    struct mslam_model_config c = cfg;
+    static const char *const other_vocab[] = {"<blank>", "<unk>", "<s>", "</s>", "x", "y"};
+    c.vocab_size = 6;
+    mslam_model *other = mslam_model_new(&c, other_vocab, (const char *const *)m->langs);
+    p.languages = "de";
+    CHECK(other && !mslam_ctc_decoder_new(other, &p) && strstr(mslam_last_error(), "another vocabulary"),
+          "an LM of another vocabulary is refused: %s", mslam_last_error());
+    mslam_model_free(other);
+    mslam_lm_free(lm);
+}
+
+/* ---- mslam-trainer lm, then eval --lm ---- */
+
+static void test_commands(const char *model_path, const char *manifest) {
+    char *lm_path = str_printf("%s/cmd-lm.safetensors", fixture_dir());
+    char *json = str_printf("%s/eval-lm.json", fixture_dir());
+    char *bad[] = {(char *)"lm", (char *)"--model", (char *)model_path, NULL};
+    CHECK(cmd_lm(3, bad) == 2, "lm without --text and --out is a usage error");
+    char *args[] = {(char *)"lm", (char *)"--model", (char *)model_path, (char *)"--text", (char *)manifest,
+                    (char *)"--holdout", (char *)manifest, (char *)"--order", (char *)"4", (char *)"--out", lm_path, NULL};
+    CHECK(cmd_lm(11, args) == 0, "mslam-trainer lm");
+    mslam_lm *lm = mslam_lm_load(lm_path);
+    CHECK(lm && mslam_lm_n_langs(lm) == 3, "its LM loads: %s", mslam_last_error());
+    mslam_lm_free(lm);
+    char *ev[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                  (char *)"--modes", (char *)"offline", (char *)"--lm", lm_path, (char *)"--lid-seconds",
+                  (char *)"1", (char *)"--json", json, NULL};
+    CHECK(cmd_eval(13, ev) == 0, "eval --lm: %s", mslam_last_error());
+    char *text = NULL;
+    size_t n;
+    CHECK(read_file(json, 1 << 20, &text, &n) == 0 && strstr(text, "\"cer_beam\"") && strstr(text, "\"lid\""),
+          "eval --lm scores the beam and LID");
+    free(text);
+    char *wrong[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                     (char *)"--lm", (char *)model_path, NULL};
+    CHECK(cmd_eval(7, wrong) == 1 && strstr(mslam_last_error(), "not a character LM"),
+          "eval --lm with a model file: %s", mslam_last_error());
+    free(lm_path), free(json);
+}
+
+int main(void) {
+    const char *manifest = fixture_write(4, 0);
+    CHECK(manifest != NULL, "fixture");
+    if (!manifest) return test_result("test_lm");
+    dataset ds = {0};
+    struct strlist vocab = {0}, langs = {0};
+    CHECK(dataset_load_named(&ds, manifest, NULL, NULL, NULL, "all") == 0 && vocab_build(&ds, 1, &vocab) == 0 &&
+              langs_build(&ds, &langs) == 0,
+          "fixture vocabulary");
+    cfg.vocab_size = (int)vocab.n;
+    cfg.n_langs = (int)langs.n;
+    mslam_model *m = mslam_model_new(&cfg, (const char *const *)vocab.items, (const char *const *)langs.items);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (m) {
+        test_randomise_model(m, 5, 0.3f);
+        char *text = write_text("lm-text.tsv");
+        char *model_path = str_printf("%s/lm-test-model.safetensors", fixture_dir());
+        test_normalised(m, text);
+        test_kneser_ney(m, text);
+        test_files(m, text);
+        test_fusion(m, text);
+        test_api(m, text);
+        CHECK(mslam_model_save(m, model_path) == 0, "save the model");
+        test_commands(model_path, manifest);
+        free(text), free(model_path);
+    }
+    mslam_model_free(m);
+    strlist_free(&vocab), strlist_free(&langs);
+    dataset_free(&ds);
+    fixture_remove();
+    return test_result("test_lm");
+}
