@@ -1,8 +1,9 @@
 #!/bin/sh
 # Trains the default model (task multi: CTC speech recognition, language ID and translation into
-# English on one streaming-aware Conformer encoder, 8.2 M parameters) on the default corpus, then
-# scores it on the corpus's test split (held-out voices) offline and streaming, exports the model
-# file and draws the training curves.
+# English on one streaming-aware Conformer encoder, 8.2 M parameters) on the default corpus,
+# builds its character LM from the corpus's text (mslam-trainer lm, seconds), then scores it on
+# the corpus's test split (held-out voices) offline and streaming, exports the model file and
+# draws the training curves.
 #
 #   models/make-corpus.sh                 # builds ./corpus
 #   models/train-default.sh [CORPUS] [OUT]
@@ -79,8 +80,12 @@ stage "$out/stage1" --init "$out/stage0/model.safetensors" --task asr --no-speca
 stage "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 --warmup 200 --no-specaug \
   --eq-prob 0.5 --warp-prob 0.5 --valid-every 1000 --valid-items 300
 
+# the character LM of the corpus's text (train split; the dev and test transcripts held out): a few
+# seconds, and the CTC beam and LID of the scores below use it (the greedy columns do not)
+"$trainer" lm --model "$out/model.safetensors" --text "$corpus/text.tsv" --text "$manifest" --holdout "$manifest" \
+  --order 5 --prune 2 --out "$out/lm.safetensors"
 "$trainer" eval --model "$out/model.safetensors" --data "$manifest" --split test --threads "$threads" \
-  --lid-seconds 4 --json "$out/eval-test.json" | tee "$out/eval-test.txt"
+  --lid-seconds 4 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
 # the file shipped as models/default.safetensors: the same weights in F16, half the size
 "$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
 if command -v gnuplot >/dev/null; then
@@ -89,4 +94,4 @@ if command -v gnuplot >/dev/null; then
 else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh reference)" >&2
 fi
-echo "model: $out/model.safetensors (F16: $out/default.safetensors); scores: $out/eval-test.txt, $out/eval-test.json"
+echo "model: $out/model.safetensors (F16: $out/default.safetensors), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"

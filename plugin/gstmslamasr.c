@@ -30,6 +30,11 @@
  * |[
  * gst-launch-1.0 -m autoaudiosrc ! audioconvert ! audioresample ! mslamasr latency=320 ! fakesink
  * ]| Live captions from the microphone, printed as `mslam-asr` messages.
+ * |[
+ * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! audioresample ! \
+ *     mslamasr languages=fr lm=lm.safetensors ! srtenc ! filesink location=talk.srt
+ * ]| French captions with a character language model (`mslam-trainer lm`) fused into the beam
+ * search (`lm-weight`, `lm-bonus`).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -506,6 +506,8 @@ gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n,
 
   p.languages = self->lang_list;
   p.n_threads = self->threads;
+  p.lm = self->lid_lm;
+  p.lid_lm_weight = self->lid_lm_weight;
   probs = g_new (gfloat, n_langs);
   if (mslam_identify_language_frames (self->model, frames, n, &p, probs) < 0) {
     *reason = g_strdup (mslam_last_error ());

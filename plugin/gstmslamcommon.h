@@ -112,6 +112,8 @@ struct _GstMslamBase
   gchar *lang_list;             /* the languages property as started with (NULL: all) */
   gint *lang_ids;               /* allowed language indices of the model (n_lang_ids of them) */
   gint n_lang_ids;              /* 0: all */
+  const mslam_lm *lid_lm;       /* language ID adds lid_lm_weight * the transcript's LM score (NULL: not) */
+  gfloat lid_lm_weight;
 
   GstAudioInfo info;
   gboolean have_info;

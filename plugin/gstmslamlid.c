@@ -23,6 +23,11 @@
  * gst-launch-1.0 -m filesrc location=speech.ogg ! decodebin ! audioconvert ! audioresample ! \
  *     mslamlid languages=en,fr,de ! fakesink
  * ]| Prints `mslam-lid` messages and the language tags.
+ * |[
+ * gst-launch-1.0 -m filesrc location=speech.ogg ! decodebin ! audioconvert ! audioresample ! \
+ *     mslamlid lm=lm.safetensors ! fakesink
+ * ]| The same with a character language model (`mslam-trainer lm`): each language's score also
+ * counts how likely the window's transcript is in it.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -48,8 +53,11 @@ struct _GstMslamLid
   /* properties (object lock) */
   guint interval_ms;
   guint window_ms;
+  gchar *lm_path;
+  gfloat lm_weight;
 
   /* while running */
+  mslam_lm *lm;
   gint interval_frames, window_frames;
   gfloat *window;               /* the last window_frames frames, oldest first */
   gint n_window;
@@ -63,6 +71,8 @@ enum
   PROP_0,
   PROP_INTERVAL = GST_MSLAM_BASE_N_PROPS,
   PROP_WINDOW,
+  PROP_LM,
+  PROP_LM_WEIGHT,
 };
 
 #define DEFAULT_INTERVAL_MS 1000
@@ -73,6 +83,15 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 
 G_DEFINE_TYPE (GstMslamLid, gst_mslam_lid, GST_TYPE_MSLAM_BASE);
 GST_ELEMENT_REGISTER_DEFINE (mslamlid, "mslamlid", GST_RANK_NONE, GST_TYPE_MSLAM_LID);
+
+static void
+gst_mslam_lid_finalize (GObject * object)
+{
+  GstMslamLid *self = GST_MSLAM_LID (object);
+
+  g_free (self->lm_path);
+  G_OBJECT_CLASS (gst_mslam_lid_parent_class)->finalize (object);
+}
 
 static void
 gst_mslam_lid_set_property (GObject * object, guint prop_id, const GValue * value,
@@ -87,6 +106,13 @@ gst_mslam_lid_set_property (GObject * object, guint prop_id, const GValue * valu
       break;
     case PROP_WINDOW:
       self->window_ms = g_value_get_uint (value);
+      break;
+    case PROP_LM:
+      g_free (self->lm_path);
+      self->lm_path = g_value_dup_string (value);
+      break;
+    case PROP_LM_WEIGHT:
+      self->lm_weight = g_value_get_float (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -108,6 +134,12 @@ gst_mslam_lid_get_property (GObject * object, guint prop_id, GValue * value, GPa
     case PROP_WINDOW:
       g_value_set_uint (value, self->window_ms);
       break;
+    case PROP_LM:
+      g_value_set_string (value, self->lm_path);
+      break;
+    case PROP_LM_WEIGHT:
+      g_value_set_float (value, self->lm_weight);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -128,7 +160,24 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
   GST_OBJECT_LOCK (self);
   self->interval_frames = MAX (1, (gint) (self->interval_ms + 20) / 40);
   self->window_frames = MAX (1, (gint) (self->window_ms + 20) / 40);
+  gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
+  base->lid_lm_weight = self->lm_weight;
   GST_OBJECT_UNLOCK (self);
+  if (lm_path) {
+    if (!base->config.ctc_head) {
+      *reason = g_strdup_printf ("the model has no CTC head, so the LM %s has no transcript to score "
+          "(unset lm)", lm_path);
+      g_free (lm_path);
+      return FALSE;
+    }
+    self->lm = mslam_lm_load (lm_path);
+    g_free (lm_path);
+    if (!self->lm) {
+      *reason = g_strdup_printf ("cannot load the LM: %s", mslam_last_error ());
+      return FALSE;
+    }
+    base->lid_lm = self->lm;
+  }
   self->window = g_new (gfloat, (gsize) self->window_frames * base->config.d_model);
   return TRUE;
 }
@@ -140,6 +189,9 @@ gst_mslam_lid_stop (GstMslamBase * base)
 
   g_free (self->window);
   self->window = NULL;
+  base->lid_lm = NULL;
+  mslam_lm_free (self->lm);
+  self->lm = NULL;
 }
 
 static void
@@ -264,6 +316,7 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_mslam_lid_debug, "mslamlid", 0, "mslam language identification");
 
+  gobject_class->finalize = gst_mslam_lid_finalize;
   gobject_class->set_property = gst_mslam_lid_set_property;
   gobject_class->get_property = gst_mslam_lid_get_property;
 
@@ -275,6 +328,15 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
       g_param_spec_uint ("window", "Window",
           "Milliseconds of audio each decision looks at (the last ones before it)", 200, 60000,
           DEFAULT_WINDOW_MS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LM,
+      g_param_spec_string ("lm", "Language model",
+          "Character LM file from `mslam-trainer lm`: each language's score gains lm-weight times "
+          "the LM's log-probability of the window's transcript in it (needs a CTC head; NULL: none)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LM_WEIGHT,
+      g_param_spec_float ("lm-weight", "LM weight", "Weight of the transcript's LM log-probability",
+          0.0f, 10.0f, mslam_decode_default_params ().lid_lm_weight,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "mSLAM language identification",
@@ -294,5 +356,6 @@ gst_mslam_lid_init (GstMslamLid * self)
 {
   self->interval_ms = DEFAULT_INTERVAL_MS;
   self->window_ms = DEFAULT_WINDOW_MS;
+  self->lm_weight = mslam_decode_default_params ().lid_lm_weight;
   self->current = -1;
 }

@@ -211,6 +211,40 @@ GST_START_TEST(test_no_lid_head) {
 }
 GST_END_TEST;
 
+/* lm=: an LM that scores every language alike changes no decision; a bad file is an error. */
+GST_START_TEST(test_lm) {
+    make_talk();
+    char *lm = g_strdup(gsttest_path("lid-uniform-lm.safetensors"));
+    fail_unless(gsttest_write_uniform_lm(lm) == 0);
+    gsttest_run *plain = run("languages=fr,de", talk, n_talk);
+    char *props = g_strdup_printf("languages=fr,de lm=%s lm-weight=2", lm);
+    gsttest_run *with_lm = run(props, talk, n_talk);
+    g_free(props);
+    fail_unless(plain->messages->len > 0 && plain->messages->len == with_lm->messages->len);
+    for (guint i = 0; i < plain->messages->len; i++)
+        fail_unless_equals_string(gst_structure_get_string(g_ptr_array_index(plain->messages, i), "language"),
+                                  gst_structure_get_string(g_ptr_array_index(with_lm->messages, i), "language"));
+    gsttest_run_free(plain);
+    gsttest_run_free(with_lm);
+    char *launch = g_strdup_printf("audiotestsrc ! mslamlid model=%s lm=/nonexistent/lm.safetensors ! fakesink", fx->loud);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    fail_unless(m != NULL);
+    GError *err = NULL;
+    gst_message_parse_error(m, &err, NULL);
+    fail_unless(strstr(err->message, "/nonexistent/lm.safetensors") && strstr(err->message, "LM"), "%s", err->message);
+    g_error_free(err);
+    gst_message_unref(m);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+    g_free(lm);
+}
+GST_END_TEST;
+
 static Suite *mslamlid_suite(void) {
     Suite *s = suite_create("mslamlid");
     TCase *tc = tcase_create("general");
@@ -221,6 +255,7 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_silence_and_short);
     tcase_add_test(tc, test_passthrough);
     tcase_add_test(tc, test_no_lid_head);
+    tcase_add_test(tc, test_lm);
     make_talk();
     return s;
 }
