@@ -20,8 +20,8 @@ struct mslam_decode_params mslam_decode_default_params(void) {
         .token_min_logp = -12.0f, /* p < 6e-6 at a frame: never on the best path in practice */
         .languages = NULL,
         .lm = NULL,
-        .lm_weight = 0.5f,
-        .lm_bonus = 1.5f,
+        .lm_weight = 0.8f,
+        .lm_bonus = 2.5f,
         .lid_lm_weight = 0.1f,
         .chunk_frames = 0,
         .left_chunks = -1,
