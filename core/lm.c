@@ -12,9 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int bits_for(int vocab_size) {
+/* The fewest bits that hold 1..n. */
+static int bits_for(int n) {
     int bits = 1;
-    while (((uint64_t)1 << bits) < (uint64_t)vocab_size + 1) bits++;
+    while (bits < 63 && ((uint64_t)1 << bits) <= (uint64_t)n) bits++;
     return bits;
 }
 
@@ -57,22 +58,51 @@ void lm_table_put(lm_table *t, uint64_t key, float logp, float bow) {
     t->bow[h] = bow;
 }
 
-uint64_t lm_key(const mslam_lm *lm, const int *ids, int n) {
+int lm_table_set_chars(const mslam_lm *lm, lm_table *t, const int *ids, int n) {
+    free(t->chars), free(t->local);
+    t->chars = malloc((size_t)(n ? n : 1) * sizeof *t->chars);
+    t->local = calloc((size_t)lm->vocab_size, sizeof *t->local);
+    if (!t->chars || !t->local) return mslam_error("out of memory numbering the characters of '%s'", t->code);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= lm->vocab_size || t->local[ids[i]])
+            return mslam_error("language '%s': character %d is %d, outside the vocabulary or a repeat", t->code, i,
+                               ids[i]);
+        t->chars[i] = ids[i];
+        t->local[ids[i]] = i + 1;
+    }
+    t->n_chars = n;
+    t->bits = bits_for(n);
+    t->order = 64 / t->bits < lm->order ? 64 / t->bits : lm->order;
+    return 0;
+}
+
+uint64_t lm_key(const lm_table *t, const int *ids, int n) {
     uint64_t key = 0;
-    for (int i = 0; i < n; i++) key |= (uint64_t)(ids[i] + 1) << (lm->bits * i);
+    for (int i = 0; i < n; i++) {
+        int32_t c = t->local[ids[i]];
+        if (!c) return 0;
+        key |= (uint64_t)c << (t->bits * i);
+    }
     return key;
 }
 
 double lm_token_logp(const mslam_lm *lm, const lm_table *t, const int *ctx, int n_ctx, int token) {
-    int k = n_ctx < lm->order - 1 ? n_ctx : lm->order - 1;
+    (void)lm;
+    int k = n_ctx < t->order - 1 ? n_ctx : t->order - 1;
     const int *h = ctx + n_ctx - k;
-    /* keys of h[k - o ..] + token for o = k .. 0 share the token's slot at the top */
+    for (int i = k - 1; i >= 0; i--) /* nothing before a character the language lacks */
+        if (!t->local[h[i]]) {
+            h += i + 1, k -= i + 1;
+            break;
+        }
+    uint64_t w = (uint64_t)t->local[token];
     double backoff = 0;
     for (int o = k; o >= 0; o--) {
-        const int *g = h + (k - o);
-        uint64_t ctx_key = lm_key(lm, g, o);
-        long at = lm_table_find(t, ctx_key | (uint64_t)(token + 1) << (lm->bits * o));
-        if (at >= 0) return backoff + t->logp[at];
+        uint64_t ctx_key = lm_key(t, h + (k - o), o);
+        if (w) {
+            long at = lm_table_find(t, ctx_key | w << (t->bits * o));
+            if (at >= 0) return backoff + t->logp[at];
+        }
         if (o > 0) {
             long c = lm_table_find(t, ctx_key);
             if (c >= 0) backoff += t->bow[c];
@@ -96,10 +126,8 @@ static int vocab_index(char *const *vocab, int n, const char *token) {
 static mslam_lm *lm_alloc(int order, const char *const *vocab, int vocab_size, const char *const *langs,
                           int n_langs, const char *where) {
     if (modelfile_check_vocab(vocab, vocab_size, where)) return NULL;
-    int bits = bits_for(vocab_size);
-    if (order < 1 || order > LM_MAX_ORDER || order * bits > 64) {
-        mslam_error("%s: order %d is outside 1..%d (a vocabulary of %d needs %d bits per character, 64 in all)",
-                    where, order, 64 / bits < LM_MAX_ORDER ? 64 / bits : LM_MAX_ORDER, vocab_size, bits);
+    if (order < 1 || order > LM_MAX_ORDER) {
+        mslam_error("%s: order %d is outside 1..%d", where, order, LM_MAX_ORDER);
         return NULL;
     }
     if (n_langs < 1) {
@@ -109,7 +137,6 @@ static mslam_lm *lm_alloc(int order, const char *const *vocab, int vocab_size, c
     mslam_lm *lm = mslam_calloc(1, sizeof *lm, "a language model");
     if (!lm) return NULL;
     lm->order = order;
-    lm->bits = bits;
     lm->vocab_size = vocab_size;
     lm->n_langs = n_langs;
     lm->vocab = calloc((size_t)vocab_size, sizeof *lm->vocab);
@@ -137,6 +164,11 @@ static mslam_lm *lm_alloc(int order, const char *const *vocab, int vocab_size, c
         mslam_lm_free(lm);
         return NULL;
     }
+    for (int i = 0; i < n_langs; i++)
+        if (lm_table_set_chars(lm, &lm->langs[i], NULL, 0)) {
+            mslam_lm_free(lm);
+            return NULL;
+        }
     return lm;
 }
 
@@ -150,7 +182,7 @@ void mslam_lm_free(mslam_lm *lm) {
     free(lm->vocab);
     for (int i = 0; lm->langs && i < lm->n_langs; i++) {
         lm_table *t = &lm->langs[i];
-        free(t->code), free(t->keys), free(t->logp), free(t->bow);
+        free(t->code), free(t->keys), free(t->logp), free(t->bow), free(t->chars), free(t->local);
     }
     free(lm->langs);
     free(lm->path);
@@ -197,18 +229,28 @@ static const st_tensor *lang_tensor(const st_file *f, const char *code, const ch
     return t;
 }
 
-/* Checks a key: 1..order ids below vocab_size, packed with no gap. */
-static int key_valid(const mslam_lm *lm, uint64_t key) {
-    uint64_t mask = ((uint64_t)1 << lm->bits) - 1;
+/* Checks a key: 1..order character numbers of the language, packed with no gap. */
+static int key_valid(const lm_table *t, uint64_t key) {
+    uint64_t mask = ((uint64_t)1 << t->bits) - 1;
     int n = 0;
-    for (; n < lm->order && key; n++, key = lm->bits < 64 ? key >> lm->bits : 0) {
-        uint64_t id1 = key & mask;
-        if (id1 == 0 || id1 > (uint64_t)lm->vocab_size) return 0;
+    for (; n < t->order && key; n++, key >>= t->bits) {
+        uint64_t c = key & mask;
+        if (c == 0 || c > (uint64_t)t->n_chars) return 0;
     }
     return n >= 1 && key == 0;
 }
 
 static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
+    const st_tensor *chars = lang_tensor(f, t->code, "chars", ST_I32, -1);
+    if (!chars) return -1;
+    int32_t *ids = malloc((chars->numel ? chars->numel : 1) * sizeof *ids);
+    int rc = ids ? 0 : mslam_error("%s: out of memory", f->path);
+    if (!rc) {
+        memcpy(ids, f->data + chars->begin, chars->numel * sizeof *ids);
+        rc = lm_table_set_chars(lm, t, ids, (int)chars->numel);
+    }
+    free(ids);
+    if (rc) return mslam_error("%s: %s", f->path, mslam_last_error());
     const st_tensor *keys = lang_tensor(f, t->code, "keys", ST_I64, -1);
     if (!keys) return -1;
     int64_t n = keys->shape[0];
@@ -222,7 +264,7 @@ static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
         memcpy(&key, k + 8 * i, 8);
         memcpy(&p, lp + 4 * i, 4);
         memcpy(&b, bw + 4 * i, 4);
-        if (!key_valid(lm, key))
+        if (!key_valid(t, key))
             return mslam_error("%s: n-gram %lld of language '%s' has an invalid key %llu", f->path, (long long)i,
                                t->code, (unsigned long long)key);
         if (!(p <= 0.0f) || !isfinite(b) || lm_table_find(t, key) >= 0)
@@ -285,8 +327,8 @@ mslam_lm *mslam_lm_load(const char *path) {
     if (!lm || !(lm->path = strdup(path))) goto fail;
     for (int i = 0; i < lm->n_langs; i++)
         if (read_lang(lm, &f, &lm->langs[i])) goto fail;
-    if (f.n_tensors != 4 * lm->n_langs) {
-        mslam_error("%s: %d tensors, but %d languages need exactly %d", path, f.n_tensors, lm->n_langs, 4 * lm->n_langs);
+    if (f.n_tensors != 5 * lm->n_langs) {
+        mslam_error("%s: %d tensors, but %d languages need exactly %d", path, f.n_tensors, lm->n_langs, 5 * lm->n_langs);
         goto fail;
     }
     goto done;
@@ -308,7 +350,7 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 int lm_save(const mslam_lm *lm, const char *path) {
-    int n_t = 4 * lm->n_langs, rc = 0;
+    int n_t = 5 * lm->n_langs, rc = 0;
     st_write_tensor *tensors = calloc((size_t)n_t, sizeof *tensors);
     char **names = calloc((size_t)n_t, sizeof *names);
     void **bufs = calloc((size_t)n_t, sizeof *bufs);
@@ -321,14 +363,16 @@ int lm_save(const mslam_lm *lm, const char *path) {
     char *langs = codes ? modelfile_json_text(modelfile_string_array(codes, lm->n_langs)) : NULL;
     free(codes);
     if (!tensors || !names || !bufs || !vocab || !langs) rc = mslam_error("cannot write '%s': out of memory", path);
-    static const char *const what[4] = {"keys", "logp", "bow", "floor"};
+    static const char *const what[5] = {"keys", "logp", "bow", "floor", "chars"};
     for (int i = 0; !rc && i < lm->n_langs; i++) {
         const lm_table *t = &lm->langs[i];
         uint64_t *keys = malloc((t->n ? t->n : 1) * sizeof *keys);
         float *logp = malloc((t->n ? t->n : 1) * sizeof *logp), *bow = malloc((t->n ? t->n : 1) * sizeof *bow);
         float *floor_p = malloc(sizeof *floor_p);
-        bufs[4 * i] = keys, bufs[4 * i + 1] = logp, bufs[4 * i + 2] = bow, bufs[4 * i + 3] = floor_p;
-        if (!keys || !logp || !bow || !floor_p) {
+        int32_t *chars = malloc((size_t)(t->n_chars ? t->n_chars : 1) * sizeof *chars);
+        bufs[5 * i] = keys, bufs[5 * i + 1] = logp, bufs[5 * i + 2] = bow, bufs[5 * i + 3] = floor_p;
+        bufs[5 * i + 4] = chars;
+        if (!keys || !logp || !bow || !floor_p || !chars) {
             rc = mslam_error("cannot write '%s': out of memory", path);
             break;
         }
@@ -343,16 +387,18 @@ int lm_save(const mslam_lm *lm, const char *path) {
             bow[j] = t->bow[at];
         }
         *floor_p = t->floor_logp;
-        for (int k = 0; k < 4; k++) {
+        if (t->n_chars) memcpy(chars, t->chars, (size_t)t->n_chars * sizeof *chars);
+        for (int k = 0; k < 5; k++) {
             size_t len = strlen(t->code) + 8;
-            names[4 * i + k] = malloc(len);
-            if (!names[4 * i + k]) {
+            names[5 * i + k] = malloc(len);
+            if (!names[5 * i + k]) {
                 rc = mslam_error("cannot write '%s': out of memory", path);
                 break;
             }
-            snprintf(names[4 * i + k], len, "%s.%s", t->code, what[k]);
-            tensors[4 * i + k] = (st_write_tensor){names[4 * i + k], k == 0 ? ST_I64 : ST_F32, 1,
-                                                   {k == 3 ? 1 : (int64_t)n}, bufs[4 * i + k]};
+            snprintf(names[5 * i + k], len, "%s.%s", t->code, what[k]);
+            int64_t rows = k == 3 ? 1 : k == 4 ? t->n_chars : (int64_t)n;
+            tensors[5 * i + k] = (st_write_tensor){names[5 * i + k], k == 0 ? ST_I64 : k == 4 ? ST_I32 : ST_F32, 1,
+                                                   {rows}, bufs[5 * i + k]};
         }
     }
     st_meta meta[] = {{"format", LM_FORMAT}, {"format_version", version}, {"order", order}, {"vocab", vocab},

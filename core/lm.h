@@ -8,13 +8,17 @@
  * "</s>"; the start of sentence "<s>" is only ever context. Every distribution sums to 1
  * (`mslam-trainer lm` computes bow so, also after pruning).
  *
- * An n-gram is a 64-bit key: the ids + 1, `bits` bits each, the oldest in the lowest bits; so
- * order * bits <= 64 and no two n-grams share a key.
+ * Each language numbers the characters its text has (with "<s>" and "</s>") 1..n_chars, and an
+ * n-gram is a 64-bit key of these numbers, `bits` bits each (the fewest that hold n_chars), the
+ * oldest in the lowest bits: no two n-grams share a key, and a language's order is at most
+ * 64 / bits (a small alphabet gets long n-grams: 6 bits give 10, Cantonese's 11 bits give 5). A
+ * character the language never had is seen only through the floor.
  *
- * File (safetensors): per language <code>.keys (I64, n), <code>.logp (F32, n: log p*(h w)),
- * <code>.bow (F32, n: log bow of the n-gram as a context, 0 when it is none), <code>.floor
- * (F32, 1); __metadata__: "format" = "mslam-char-lm", "format_version", "order", "vocab" (JSON
- * array, as a model's) and "langs" (JSON array). All logs are natural. */
+ * File (safetensors): per language <code>.chars (I32, n_chars: the vocabulary ids of numbers
+ * 1..n_chars), <code>.keys (I64, n), <code>.logp (F32, n: log p*(h w)), <code>.bow (F32, n:
+ * log bow of the n-gram as a context, 0 when it is none), <code>.floor (F32, 1); __metadata__:
+ * "format" = "mslam-char-lm", "format_version", "order" (the largest), "vocab" (JSON array, as a
+ * model's) and "langs" (JSON array). All logs are natural. */
 #ifndef MSLAM_LM_H
 #define MSLAM_LM_H
 
@@ -32,11 +36,14 @@ typedef struct {
     float *logp, *bow;
     size_t cap, n;
     float floor_logp;
+    int32_t *chars; /* (n_chars) vocabulary id of character number i + 1 */
+    int32_t *local; /* (vocab_size) number of a vocabulary id, 0 when the language lacks it */
+    int n_chars, bits, order;
 } lm_table;
 
 struct mslam_lm {
     char *path;
-    int order, bits, vocab_size, bos_id, eos_id;
+    int order, vocab_size, bos_id, eos_id; /* order: the largest a language may have */
     char **vocab;
     int n_langs;
     lm_table *langs;
@@ -53,10 +60,14 @@ void lm_table_put(lm_table *t, uint64_t key, float logp, float bow);
 
 /* Mixes a key's bits for open addressing. */
 uint64_t lm_hash_key(uint64_t key);
-/* Key of ids[0 .. n) (1 <= n <= order). */
-uint64_t lm_key(const mslam_lm *lm, const int *ids, int n);
-/* log p(token | ctx), ctx the n_ctx tokens before it, oldest first (only the last order - 1
- * count; a sentence's context starts with bos_id). */
+/* Numbers the language's characters: ids (n vocabulary ids, no repeats, "<s>" and "</s>"
+ * among them) get 1..n in order; sets bits and order (min(lm->order, 64 / bits)). */
+int lm_table_set_chars(const mslam_lm *lm, lm_table *t, const int *ids, int n);
+/* Key of the vocabulary ids ids[0 .. n) (1 <= n <= t->order); 0 when the language lacks one. */
+uint64_t lm_key(const lm_table *t, const int *ids, int n);
+/* log p(token | ctx), ctx the n_ctx vocabulary ids before it, oldest first (only the last
+ * t->order - 1 count, and none before a character the language lacks; a sentence's context
+ * starts with bos_id). */
 double lm_token_logp(const mslam_lm *lm, const lm_table *t, const int *ctx, int n_ctx, int token);
 /* Index of language code, or -1. */
 int lm_lang_index(const mslam_lm *lm, const char *code);

@@ -188,7 +188,7 @@ void ctc_beam_reset(ctc_beam *s) {
 
 /* log p_lm(token | the prefix ending at node) */
 static double lm_next(const ctc_beam *s, int node, int token) {
-    int ctx[LM_MAX_ORDER], n = s->lm->order - 1, k = n;
+    int ctx[LM_MAX_ORDER], n = s->lm_lang->order - 1, k = n;
     for (; k > 0 && node > 0; node = s->parent[node]) ctx[--k] = s->token[node];
     if (k > 0) ctx[--k] = s->lm->bos_id;
     return lm_token_logp(s->lm, s->lm_lang, ctx + k, n - k, token);

@@ -83,7 +83,7 @@ stage "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 -
 # the character LM of the corpus's text (train split; the dev and test transcripts held out): a few
 # seconds, and the CTC beam and LID of the scores below use it (the greedy columns do not)
 "$trainer" lm --model "$out/model.safetensors" --text "$corpus/text.tsv" --text "$manifest" --holdout "$manifest" \
-  --order 5 --prune 2 --out "$out/lm.safetensors"
+  --order 6 --prune 2 --out "$out/lm.safetensors"
 "$trainer" eval --model "$out/model.safetensors" --data "$manifest" --split test --threads "$threads" \
   --lid-seconds 4 --ctc-beam 16 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
 # the file shipped as models/default.safetensors: the same weights in F16, half the size

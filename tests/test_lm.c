@@ -58,13 +58,15 @@ static void test_normalised(const mslam_model *m, const char *text) {
     mslam_rng_seed(&rng, 3);
     const int V = m->cfg.vocab_size;
     int a = mslam_model_char_id(m, "a", &(int){0}), b = mslam_model_char_id(m, "b", &(int){0});
-    for (int order = 2; order <= 5; order += 3)
+    for (int order = 2; order <= 8; order += 3) /* 8: de's 7 characters take 3 bits, 21 fit */
         for (int prune = 1; prune <= 2; prune++) {
             mslam_lm *lm = build(m, text, order, prune);
             if (!lm) continue;
+            CHECK(lm->langs[0].order == order && lm->langs[0].n_chars == 7, "de: order %d over %d characters",
+                  lm->langs[0].order, lm->langs[0].n_chars);
             double worst = 0;
             for (int trial = 0; trial < 300; trial++) {
-                int ctx[8], n = (int)(mslam_rng_uniform(&rng) * 7);
+                int ctx[12], n = (int)(mslam_rng_uniform(&rng) * 11);
                 for (int i = 0; i < n; i++) /* mostly seen characters, some never seen */
                     ctx[i] = mslam_rng_uniform(&rng) < 0.8 ? (mslam_rng_uniform(&rng) < 0.5 ? a : b)
                                                            : VOCAB_N_RESERVED + (int)(mslam_rng_uniform(&rng) * (V - 4));
@@ -200,8 +202,8 @@ static void test_files(const mslam_model *m, const char *text) {
     mslam_model_save(m, model_path);
     CHECK(!mslam_lm_load(model_path) && strstr(mslam_last_error(), "not a character LM"),
           "a model file is refused: %s", mslam_last_error());
-    /* a key naming an id beyond the vocabulary */
-    lm_table_put(&lm->langs[1], (uint64_t)(lm->vocab_size + 5), -1.0f, 0.0f);
+    /* a key with a gap (character, none, character) */
+    lm_table_put(&lm->langs[1], 1 | (uint64_t)1 << (2 * lm->langs[1].bits), -1.0f, 0.0f);
     CHECK(lm_save(lm, path) == 0, "save");
     CHECK(!mslam_lm_load(path) && strstr(mslam_last_error(), "invalid key") && strstr(mslam_last_error(), "'en'"),
           "a bad n-gram is refused by language: %s", mslam_last_error());

@@ -92,10 +92,10 @@ static uint64_t low_bits(uint64_t key, int n_tokens, int bits) {
 
 /* Counts the n-grams of ids (ids[0] = "<s>", the last "</s>"): every token but the first is
  * predicted from up to order - 1 before it. */
-static int count_sentence(ngram_map *m, const mslam_lm *lm, const int *ids, int n) {
+static int count_sentence(ngram_map *m, const lm_table *t, const int *ids, int n) {
     for (int i = 1; i < n; i++)
-        for (int o = 1; o <= lm->order && o <= i + 1; o++) {
-            long at = map_add(m, lm_key(lm, ids + i - o + 1, o), o);
+        for (int o = 1; o <= t->order && o <= i + 1; o++) {
+            long at = map_add(m, lm_key(t, ids + i - o + 1, o), o);
             if (at < 0) return -1;
             m->raw[at]++;
         }
@@ -103,22 +103,22 @@ static int count_sentence(ngram_map *m, const mslam_lm *lm, const int *ids, int 
 }
 
 /* The n-gram's first token is "<s>". */
-static int starts_with_bos(const mslam_lm *lm, uint64_t key) {
-    return (int)(key & (((uint64_t)1 << lm->bits) - 1)) == lm->bos_id + 1;
+static int starts_with_bos(const mslam_lm *lm, const lm_table *t, uint64_t key) {
+    return (int)(key & (((uint64_t)1 << t->bits) - 1)) == t->local[lm->bos_id];
 }
 
 /* Kneser-Ney estimate of one language into t (see the file comment). */
 static int estimate(ngram_map *m, const mslam_lm *lm, lm_table *t, int prune_count, lm_build_stats *st) {
-    const int N = lm->order, bits = lm->bits;
+    const int N = t->order, bits = t->bits;
     /* "<s>" is context only: a count-0 entry so that its extensions find it */
     int bos = lm->bos_id;
-    if (map_add(m, lm_key(lm, &bos, 1), 1) < 0 || map_alloc_stats(m)) return -1;
+    if (map_add(m, lm_key(t, &bos, 1), 1) < 0 || map_alloc_stats(m)) return -1;
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
-        if (m->order[i] == N || starts_with_bos(lm, m->keys[i])) m->adj[i] = m->raw[i];
+        if (m->order[i] == N || starts_with_bos(lm, t, m->keys[i])) m->adj[i] = m->raw[i];
         if (m->order[i] >= 2 && m->raw[i]) { /* a left neighbour of its suffix */
             long s = map_find(m, m->keys[i] >> bits);
-            if (s >= 0 && !(m->order[s] == N || starts_with_bos(lm, m->keys[s]))) m->adj[s]++;
+            if (s >= 0 && !(m->order[s] == N || starts_with_bos(lm, t, m->keys[s]))) m->adj[s]++;
         }
     }
     /* one absolute discount per order from the counts of counts: D = n1 / (n1 + 2 n2) */
@@ -180,7 +180,7 @@ static int estimate(ngram_map *m, const mslam_lm *lm, lm_table *t, int prune_cou
             if (!m->keys[i] || m->order[i] != o || !m->kept[i] || !m->adj[i]) continue;
             long h = map_find(m, low_bits(m->keys[i], o - 1, bits));
             uint64_t k = m->keys[i];
-            for (int j = 0; j < o; j++, k >>= bits) ctx[j] = (int)(k & (((uint64_t)1 << bits) - 1)) - 1;
+            for (int j = 0; j < o; j++, k >>= bits) ctx[j] = t->chars[(k & (((uint64_t)1 << bits) - 1)) - 1];
             m->sum_p[h] += m->p[i];
             m->sum_lower[h] += exp(lm_token_logp(lm, t, ctx + 1, o - 2, ctx[o - 1]));
         }
@@ -248,9 +248,15 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
     for (int i = 0; !rc && o->text[i]; i++) rc = read_text(o->text[i], o->split, lm, sets, hold, st);
     for (int l = 0; !rc && l < lm->n_langs; l++) {
         ngram_map m = {0};
+        lm_table *t = &lm->langs[l];
+        /* the sentences as ids between "<s>" and "</s>", one after the other; then the
+         * language's characters, numbered in vocabulary order */
         GHashTableIter it;
         gpointer key;
-        int *ids = NULL, lang_sentences = 0;
+        GArray *ids = g_array_new(FALSE, FALSE, sizeof(int)), *starts = g_array_new(FALSE, FALSE, sizeof(int));
+        unsigned char *seen = calloc((size_t)lm->vocab_size, 1);
+        int lang_sentences = 0;
+        if (!seen) rc = mslam_error("out of memory");
         g_hash_table_iter_init(&it, sets[l]);
         while (!rc && g_hash_table_iter_next(&it, &key, NULL)) {
             char bad[5];
@@ -260,22 +266,33 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
                 st->unknown_chars += n == -2;
                 continue;
             }
-            int *grown = realloc(ids, ((size_t)n + 2) * sizeof *ids);
-            if (!grown) {
-                free(chars);
-                rc = mslam_error("out of memory");
-                break;
-            }
-            ids = grown;
-            ids[0] = lm->bos_id;
-            memcpy(ids + 1, chars, (size_t)n * sizeof *ids);
-            ids[n + 1] = lm->eos_id;
+            int at = (int)ids->len;
+            g_array_append_val(starts, at);
+            g_array_append_val(ids, lm->bos_id);
+            g_array_append_vals(ids, chars, (guint)n);
+            g_array_append_val(ids, lm->eos_id);
+            for (int i = 0; i < n; i++) seen[chars[i]] = 1;
             free(chars);
-            rc = count_sentence(&m, lm, ids, n + 2);
             st->chars += n;
             lang_sentences++;
         }
-        free(ids);
+        if (!rc) {
+            seen[lm->bos_id] = seen[lm->eos_id] = 1;
+            int n_chars = 0, *numbered = malloc((size_t)lm->vocab_size * sizeof *numbered);
+            for (int v = 0; numbered && v < lm->vocab_size; v++)
+                if (seen[v]) numbered[n_chars++] = v;
+            rc = numbered ? lm_table_set_chars(lm, t, numbered, n_chars) : mslam_error("out of memory");
+            free(numbered);
+        }
+        for (guint i = 0; !rc && i < starts->len; i++) {
+            int from = g_array_index(starts, int, i);
+            int to = i + 1 < starts->len ? g_array_index(starts, int, i + 1) : (int)ids->len;
+            rc = count_sentence(&m, t, &g_array_index(ids, int, from), to - from);
+        }
+        if (!rc && t->order < lm->order) st->capped_order++;
+        free(seen);
+        g_array_free(ids, TRUE);
+        g_array_free(starts, TRUE);
         st->sentences += lang_sentences;
         if (!rc && lang_sentences == 0)
             rc = mslam_error("no sentence of language '%s' in the text (train it on text of every language it "
@@ -301,7 +318,7 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
 int cmd_lm(int argc, char **argv) {
     gchar *model_path = NULL, *out = NULL, *split = g_strdup("train"), *langs = NULL;
     gchar **text = NULL, **holdout = NULL;
-    int order = 5, prune = 2;
+    int order = 6, prune = 2;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model (or checkpoint) whose vocabulary the LM uses", "FILE"},
         {"text", 0, 0, G_OPTION_ARG_STRING_ARRAY, &text,
@@ -310,7 +327,9 @@ int cmd_lm(int argc, char **argv) {
         {"holdout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &holdout,
          "manifest whose dev and test transcripts are kept out of the text (repeatable)", "MANIFEST"},
         {"langs", 0, 0, G_OPTION_ARG_STRING, &langs, "comma-separated languages (default: the model's)", "LIST"},
-        {"order", 0, 0, G_OPTION_ARG_INT, &order, "n-gram order in characters (default 5)", "N"},
+        {"order", 0, 0, G_OPTION_ARG_INT, &order,
+         "n-gram order in characters (default 6; at most 64 / bits, the bits that number a language's characters: "
+         "10 for 63 characters, 5 for 2047)", "N"},
         {"prune", 0, 0, G_OPTION_ARG_INT, &prune, "drop n-grams of order 3 and above seen fewer times (default 2; 1: keep all)",
          "COUNT"},
         {"out", 0, 0, G_OPTION_ARG_STRING, &out, "LM file to write (safetensors; written atomically)", "FILE"},
@@ -354,8 +373,13 @@ int cmd_lm(int argc, char **argv) {
             fprintf(stderr, "%s: %d languages, order %d, %ld sentences (%ld characters), %ld n-grams:", out,
                     lm->n_langs, order, st.sentences, st.chars, total);
             for (int k = 1; k <= order; k++) fprintf(stderr, " %ld", st.ngrams[k]);
-            fprintf(stderr, "; %ld sentences held out, %ld with characters outside the vocabulary\n", st.held_out,
+            fprintf(stderr, "; %ld sentences held out, %ld with characters outside the vocabulary", st.held_out,
                     st.unknown_chars);
+            for (int l = 0; l < lm->n_langs; l++)
+                if (lm->langs[l].order < order)
+                    fprintf(stderr, "; %s: order %d (%d characters)", lm->langs[l].code, lm->langs[l].order,
+                            lm->langs[l].n_chars);
+            fprintf(stderr, "\n");
         }
         g_strfreev(lang_list);
         mslam_lm_free(lm);
