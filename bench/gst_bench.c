@@ -15,7 +15,7 @@
  * (tests/gst/gsttestutil.h: captions follow the speech) gives real compute and endpointing
  * figures, and its WER means nothing (it writes "a" per run of speech).
  *
- *   gst_bench [--model FILE] [--sentences N] [--threads N] [--skip-paced]
+ *   gst_bench [--model FILE] [--sentences N] [--threads N] [--skip-paced] [--lm FILE]
  * Prints one "name key=value ..." line per measurement and a summary table. */
 #include "gsttestutil.h"
 #include "metrics.h"
@@ -53,6 +53,7 @@ static size_t n_talk;
 static char *wav, *model;
 static gboolean trained;
 static int threads = 1; /* the elements' default */
+static char *lm_path;    /* --lm: one more mslamasr row, with the LM and languages=en */
 
 /* ---- one pipeline run ---- */
 
@@ -253,6 +254,7 @@ int main(int argc, char **argv) {
         {"sentences", 'n', 0, G_OPTION_ARG_INT, &n_sent, "English sentences to speak (1..12)", "N"},
         {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "n-threads of an element alone", "N"},
         {"skip-paced", 0, 0, G_OPTION_ARG_NONE, &skip_paced, "No real-time latency runs", NULL},
+        {"lm", 0, 0, G_OPTION_ARG_FILENAME, &lm_path, "Character LM (mslam-trainer lm) for an extra mslamasr row", "FILE"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *ctx = g_option_context_new(NULL);
@@ -327,6 +329,20 @@ int main(int argc, char **argv) {
         rows[n_rows].name = names[e];
         rows[n_rows].rtf = rtf;
         rows[n_rows++].wer = wer;
+        run_free(r);
+        g_free(chain);
+    }
+    if (lm_path) {
+        char *chain = g_strdup_printf("%s languages=en lm=\"%s\" ! fakesink async=false", asr, lm_path);
+        run_result *r = run_file(chain);
+        char *hyp = joined(r->asr);
+        rows[n_rows].name = "mslamasr languages=en lm=...";
+        rows[n_rows].rtf = r->wall / audio_seconds();
+        rows[n_rows].wer = wer_of(hyp);
+        printf("mslamasr+lm text: %s\nrtf element=mslamasr+lm threads=%d rtf=%.4f wall=%.2f\n", hyp, threads,
+               rows[n_rows].rtf, r->wall);
+        n_rows++;
+        g_free(hyp);
         run_free(r);
         g_free(chain);
     }
