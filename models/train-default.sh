@@ -85,7 +85,7 @@ stage "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 -
 "$trainer" lm --model "$out/model.safetensors" --text "$corpus/text.tsv" --text "$manifest" --holdout "$manifest" \
   --order 6 --prune 2 --out "$out/lm.safetensors"
 "$trainer" eval --model "$out/model.safetensors" --data "$manifest" --split test --threads "$threads" \
-  --lid-seconds 4 --ctc-beam 16 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
+  --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
 # the file shipped as models/default.safetensors: the same weights in F16, half the size
 "$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
 if command -v gnuplot >/dev/null; then

@@ -16,6 +16,6 @@ for mode in ("offline", "streaming"):
     on_dev = sum(langs[l][key] for l in chosen) / 10
     own = sorted(langs, key=lambda l: langs[l][key])[:10]
     on_test = sum(langs[l][key] for l in own) / 10
-    print(f"{mode}: test CER of the dev-chosen 10: {100 * on_dev:.2f} %; "
+    print(f"{mode}: test CER of the dev-chosen 10: {100 * on_dev:.3f} %; "
           f"10 best on test ({' '.join(own)}): {100 * on_test:.2f} %; "
           f"all {len(langs)}: {100 * sum(v[key] for v in langs.values()) / len(langs):.2f} %")
