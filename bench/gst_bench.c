@@ -426,7 +426,9 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n_lat; i++)
             printf("| %s | %d | %.0f ms | %.0f ms |\n", lat[i].name, lat[i].n, lat[i].mean, lat[i].max);
     }
-    double all = MIN(rows[3].rtf, rows[4].rtf);
+    double all = 1e9;
+    for (int i = 0; i < n_rows; i++)
+        if (g_str_has_prefix(rows[i].name, "all three")) all = MIN(all, rows[i].rtf);
     printf("\ntarget: all three <= 0.2 real-time factor on 2 cores: %s (%.4f)\n", all <= 0.2 ? "met" : "NOT met", all);
     if (n_lat) {
         double worst = 0;
