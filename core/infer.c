@@ -179,7 +179,7 @@ static int lm_language(const mslam_model *m, const struct mslam_decode_params *p
         return mslam_error("%s: with an LM, languages must name the one language spoken (it is \"%s\")", fn,
                            p->languages ? p->languages : "");
     int lang = lm_lang_index(p->lm, code);
-    if (lang < 0) return mslam_error("%s: LM '%s' has no model of language '%s'", fn, p->lm->path, code);
+    if (lang < 0) return mslam_error("%s: LM '%s' has no model of language '%s'", fn, lm_name(p->lm), code);
     return lang;
 }
 
@@ -351,11 +351,10 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
     if (!frames) return NULL;
     /* an LM in the language the LID head hears, when the caller names none */
     int lid = -1;
-    if (p.lm && n_frames > 0 && !single_language(&p) && model->cfg.lid_head) {
+    if (n_frames == 0) p.lm = NULL; /* nothing to search: an empty result, as without an LM */
+    if (p.lm && !single_language(&p) && model->cfg.lid_head) {
         float *probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
-        struct mslam_decode_params q = p;
-        q.lid_lm_weight = 0; /* the LM's LID needs a transcript: this is for one */
-        lid = probs ? lid_among_lm_langs(model, &q, frames, n_frames, probs) : -1;
+        lid = probs ? lid_among_lm_langs(model, &p, frames, n_frames, probs) : -1;
         free(probs);
         if (lid < 0) {
             free(frames);
@@ -470,7 +469,8 @@ int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const fl
             }
             lowest = score[l] < lowest ? score[l] : lowest;
         }
-        for (int l = 0; l < N; l++)
+        /* an LM of none of the candidates says nothing about them */
+        for (int l = 0; isfinite(lowest) && l < N; l++)
             if (!allowed || allowed[l]) logits[l] += weight * (float)(isnan(score[l]) ? lowest : score[l]);
     }
     free(lp);
@@ -495,7 +495,7 @@ static int identify(mslam_model *model, const struct mslam_decode_params *params
         int any = 0;
         for (int i = 0; i < N; i++) any |= allowed[i] &= lm_lang_index(p.lm, model->langs[i]) >= 0;
         if (!any) {
-            mslam_error("%s: LM '%s' models none of the candidate languages", fn, p.lm->path);
+            mslam_error("%s: LM '%s' models none of the candidate languages", fn, lm_name(p.lm));
             ok = 0;
         }
     }

@@ -36,7 +36,10 @@ int lm_table_reserve(lm_table *t, size_t n) {
     t->bow = malloc(cap * sizeof *t->bow);
     t->cap = cap;
     t->n = 0;
-    if (!t->keys || !t->logp || !t->bow) return mslam_error("out of memory for %zu n-grams of language '%s'", n, t->code);
+    if (!t->keys || !t->logp || !t->bow) {
+        t->cap = 0; /* lookups find nothing rather than reading a missing table */
+        return mslam_error("out of memory for %zu n-grams of language '%s'", n, t->code);
+    }
     return 0;
 }
 
@@ -50,6 +53,7 @@ long lm_table_find(const lm_table *t, uint64_t key) {
 }
 
 void lm_table_put(lm_table *t, uint64_t key, float logp, float bow) {
+    if (!key) return; /* no n-gram has key 0 (it marks a free slot) */
     size_t mask = t->cap - 1, h = lm_hash_key(key) & mask;
     while (t->keys[h] != 0 && t->keys[h] != key) h = (h + 1) & mask;
     if (t->keys[h] == 0) t->n++;
@@ -195,8 +199,15 @@ const char *mslam_lm_lang(const mslam_lm *lm, int index) {
     return lm && index >= 0 && index < lm->n_langs ? lm->langs[index].code : NULL;
 }
 
+const char *lm_name(const mslam_lm *lm) { return lm->path ? lm->path : "(in memory)"; }
+
+int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model) {
+    if (!lm || !model) return mslam_error("mslam_lm_check_model: %s is NULL", lm ? "model" : "lm");
+    return lm_check_model(lm, model, "mslam_lm_check_model");
+}
+
 int lm_check_model(const mslam_lm *lm, const mslam_model *model, const char *fn) {
-    const char *lm_path = lm->path ? lm->path : "(in memory)", *m_path = model->path ? model->path : "(in memory)";
+    const char *lm_path = lm_name(lm), *m_path = model->path ? model->path : "(in memory)";
     int same = lm->vocab_size == model->cfg.vocab_size;
     int first_diff = -1;
     for (int i = 0; same && i < lm->vocab_size; i++)
@@ -214,7 +225,7 @@ int lm_check_model(const mslam_lm *lm, const mslam_model *model, const char *fn)
 
 static const st_tensor *lang_tensor(const st_file *f, const char *code, const char *what, st_dtype dtype,
                                     int64_t n) {
-    char name[128];
+    char name[160]; /* codes are at most 64 characters (as a model's) */
     snprintf(name, sizeof name, "%s.%s", code, what);
     const st_tensor *t = st_find(f, name);
     if (!t) {
@@ -243,14 +254,19 @@ static int key_valid(const lm_table *t, uint64_t key) {
 static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
     const st_tensor *chars = lang_tensor(f, t->code, "chars", ST_I32, -1);
     if (!chars) return -1;
+    if (chars->numel > (size_t)lm->vocab_size)
+        return mslam_error("%s: language '%s' has %zu characters, more than the vocabulary's %d", f->path, t->code,
+                           chars->numel, lm->vocab_size);
     int32_t *ids = malloc((chars->numel ? chars->numel : 1) * sizeof *ids);
     int rc = ids ? 0 : mslam_error("%s: out of memory", f->path);
     if (!rc) {
         memcpy(ids, f->data + chars->begin, chars->numel * sizeof *ids);
+        const char *outer = mslam_error_context_set(f->path);
         rc = lm_table_set_chars(lm, t, ids, (int)chars->numel);
+        mslam_error_context_set(outer);
     }
     free(ids);
-    if (rc) return mslam_error("%s: %s", f->path, mslam_last_error());
+    if (rc) return -1;
     const st_tensor *keys = lang_tensor(f, t->code, "keys", ST_I64, -1);
     if (!keys) return -1;
     int64_t n = keys->shape[0];
@@ -267,14 +283,14 @@ static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
         if (!key_valid(t, key))
             return mslam_error("%s: n-gram %lld of language '%s' has an invalid key %llu", f->path, (long long)i,
                                t->code, (unsigned long long)key);
-        if (!(p <= 0.0f) || !isfinite(b) || lm_table_find(t, key) >= 0)
+        if (!(p <= 0.0f) || !isfinite(p) || !isfinite(b) || lm_table_find(t, key) >= 0)
             return mslam_error("%s: n-gram %lld of language '%s' has log p %g and log bow %g%s", f->path,
                                (long long)i, t->code, (double)p, (double)b,
                                lm_table_find(t, key) >= 0 ? " and repeats an earlier one" : "");
         lm_table_put(t, key, p, b);
     }
     memcpy(&t->floor_logp, f->data + floor_t->begin, 4);
-    if (!(t->floor_logp <= 0.0f))
+    if (!(t->floor_logp <= 0.0f) || !isfinite(t->floor_logp))
         return mslam_error("%s: language '%s' has floor log p %g", f->path, t->code, (double)t->floor_logp);
     return 0;
 }

@@ -69,6 +69,8 @@ uint64_t lm_key(const lm_table *t, const int *ids, int n);
  * t->order - 1 count, and none before a character the language lacks; a sentence's context
  * starts with bos_id). */
 double lm_token_logp(const mslam_lm *lm, const lm_table *t, const int *ctx, int n_ctx, int token);
+/* The LM's path, or "(in memory)", for messages. */
+const char *lm_name(const mslam_lm *lm);
 /* Index of language code, or -1. */
 int lm_lang_index(const mslam_lm *lm, const char *code);
 /* 0 when the LM was built on model's vocabulary, else -1 with an error naming both (fn: the

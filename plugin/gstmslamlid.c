@@ -172,8 +172,8 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
     }
     self->lm = mslam_lm_load (lm_path);
     g_free (lm_path);
-    if (!self->lm) {
-      *reason = g_strdup_printf ("cannot load the LM: %s", mslam_last_error ());
+    if (!self->lm || mslam_lm_check_model (self->lm, base->model) < 0) {
+      *reason = g_strdup_printf ("cannot use the LM: %s", mslam_last_error ());
       return FALSE;
     }
     base->lid_lm = self->lm;

@@ -209,6 +209,28 @@ static void test_files(const mslam_model *m, const char *text) {
           "a bad n-gram is refused by language: %s", mslam_last_error());
     CHECK(!mslam_lm_load(NULL) && !mslam_lm_load("/nonexistent/lm.safetensors"), "missing files");
     mslam_lm_free(lm);
+    /* a character listed twice; a log-probability of -inf */
+    lm = build(m, text, 3, 1);
+    if (lm) {
+        lm_table *de = &lm->langs[0];
+        int32_t first = de->chars[0];
+        de->chars[1] = first;
+        CHECK(lm_save(lm, path) == 0, "save");
+        CHECK(!mslam_lm_load(path) && strstr(mslam_last_error(), path) && strstr(mslam_last_error(), "'de'") &&
+                  strstr(mslam_last_error(), "repeat"),
+              "a repeated character is refused, naming file and language: %s", mslam_last_error());
+        mslam_lm_free(lm);
+    }
+    lm = build(m, text, 3, 1);
+    if (lm) {
+        int n = mslam_model_char_id(m, "n", &(int){0}); /* fr's text is "non" */
+        CHECK(lm_key(&lm->langs[2], &n, 1) != 0, "fr has 'n'");
+        lm_table_put(&lm->langs[2], lm_key(&lm->langs[2], &n, 1), -INFINITY, 0.0f);
+        CHECK(lm_save(lm, path) == 0, "save");
+        CHECK(!mslam_lm_load(path) && strstr(mslam_last_error(), "'fr'") && strstr(mslam_last_error(), "log p"),
+              "an infinite log-probability is refused: %s", mslam_last_error());
+        mslam_lm_free(lm);
+    }
     free(path), free(model_path);
 }
 
@@ -308,6 +330,27 @@ static void test_api(mslam_model *m, const char *text) {
               (probs[0] != plain[0] || probs[1] != plain[1]),
           "LID with the LM: probabilities sum to 1 and differ from the head's alone (%g %g %g vs %g %g %g)",
           (double)probs[0], (double)probs[1], (double)probs[2], (double)plain[0], (double)plain[1], (double)plain[2]);
+    /* too short for one frame: an empty result, as without an LM */
+    p.languages = NULL;
+    r = mslam_transcribe(m, pcm, 160, &p);
+    CHECK(r && !*mslam_result_text(r), "10 ms with an LM: an empty result (%s)", r ? "" : mslam_last_error());
+    mslam_result_free(r);
+    /* an LM of none of the candidates changes nothing (and no NaN) */
+    const char *only_de[] = {"de", NULL}, *texts[] = {text, NULL};
+    lm_build_options o = {.text = texts, .split = SPLIT_TRAIN, .langs = only_de, .order = 3, .prune_count = 1};
+    lm_build_stats st;
+    mslam_lm *de_lm = NULL;
+    CHECK(lm_build(m, &o, &de_lm, &st) == 0 && mslam_lm_n_langs(de_lm) == 1, "an LM of de alone");
+    q.lm = de_lm;
+    q.languages = "en,fr";
+    struct mslam_decode_params plain_q = q;
+    plain_q.lm = NULL;
+    float enfr[3], enfr_plain[3];
+    int b1 = mslam_identify_language(m, pcm, 8000, &q, enfr), b0 = mslam_identify_language(m, pcm, 8000, &plain_q, enfr_plain);
+    CHECK(b1 == b0 && b1 >= 0 && enfr[1] == enfr_plain[1] && enfr[2] == enfr_plain[2] && isfinite(enfr[1]),
+          "LID among languages the LM lacks: as without it (%g %g vs %g %g)", (double)enfr[1], (double)enfr[2],
+          (double)enfr_plain[1], (double)enfr_plain[2]);
+    mslam_lm_free(de_lm);
     /* another vocabulary */
     struct mslam_model_config c = cfg;
     static const char *const other_vocab[] = {"<blank>", "<unk>", "<s>", "</s>", "x", "y"};

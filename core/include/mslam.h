@@ -165,6 +165,8 @@ MSLAM_API int mslam_lm_order(const mslam_lm *lm);
 MSLAM_API int mslam_lm_n_langs(const mslam_lm *lm);
 /* Language code of index (NULL when out of range). */
 MSLAM_API const char *mslam_lm_lang(const mslam_lm *lm, int index);
+/* 0 when lm was built on model's vocabulary; else a negative error naming both files. */
+MSLAM_API int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model);
 
 /* Defaults: beam 4, max_len 0, length_penalty 1, token_min_logp -12, all languages, no LM
  * (weight 0.8, bonus 2.5 and LID weight 0.1 once one is given: tuned on the default corpus's dev
