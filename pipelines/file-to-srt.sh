@@ -4,7 +4,8 @@
 #   gst-launch-1.0 -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
 #       mslamasr ! srtenc ! filesink location=OUT.srt
 #
-# Usage: pipelines/file-to-srt.sh IN OUT.srt [mslamasr properties, e.g. languages=en latency=640]
+# Usage: pipelines/file-to-srt.sh IN OUT.srt [mslamasr properties, e.g. languages=en latency=640,
+#        or languages=fr lm=LM.safetensors for a character LM from `mslam-trainer lm`]
 # The model is $MSLAM_MODEL, else the installed default (or pass model=FILE).
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 IN OUT.srt [mslamasr properties]" >&2; exit 2; }
