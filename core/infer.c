@@ -480,8 +480,7 @@ int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const fl
     return rc;
 }
 
-/* Language ID over params->languages (lm_only: and the LM's languages). */
-static int identify(mslam_model *model, const struct mslam_decode_params *params, const float *frames, int n_frames,
+int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames, int n_frames,
                     float *probs, int lm_only, const char *fn) {
     if (check_model(model, fn, 0, 1, 0) || check_frames(frames, n_frames, fn)) return -1;
     if (!probs) return mslam_error("%s: probs is NULL", fn);
@@ -523,12 +522,12 @@ static int identify(mslam_model *model, const struct mslam_decode_params *params
 
 int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
                                    const struct mslam_decode_params *params, float *probs) {
-    return identify(model, params, frames, n_frames, probs, 0, "mslam_identify_language");
+    return identify_language_frames(model, params, frames, n_frames, probs, 0, "mslam_identify_language");
 }
 
 static int lid_among_lm_langs(mslam_model *model, const struct mslam_decode_params *p, const float *frames,
                               int n_frames, float *probs) {
-    return identify(model, p, frames, n_frames, probs, 1, "mslam_transcribe");
+    return identify_language_frames(model, p, frames, n_frames, probs, 1, "mslam_transcribe");
 }
 
 int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_samples,

@@ -82,6 +82,12 @@ int lm_check_model(const mslam_lm *lm, const mslam_model *model, const char *fn)
  * the CTC head. Returns 0 or -1. */
 int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const float *frames, int n_frames,
                       const unsigned char *allowed, float *logits, const char *fn);
+/* Language ID on frames (n_frames x d_model) over params->languages (lm_only: and the
+ * languages of params->lm), with params->lm's scores when lid_lm_weight > 0: probs (n_langs) as
+ * mslam_identify_language_frames. Returns the best language or -1 (fn names the caller). */
+struct mslam_decode_params;
+int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames,
+                             int n_frames, float *probs, int lm_only, const char *fn);
 /* Writes the LM atomically. */
 int lm_save(const mslam_lm *lm, const char *path);
 

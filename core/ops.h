@@ -33,6 +33,7 @@ float mslam_rng_normal(mslam_rng *rng);  /* N(0, 1) */
 void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc);
 void mslam_set_threads(int n_threads); /* BLAS and OpenMP threads */
+int mslam_get_threads(void);           /* what mslam_set_threads set last */
 
 /* ---- linear: y (n, out) = x (n, in) . w^T + b;  w (out, in) as PyTorch, b (out) or NULL ---- */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int n, int in, int out);

@@ -322,6 +322,16 @@ void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
     blas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+int mslam_get_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#elif defined(OPENBLAS_VERSION)
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 void mslam_set_threads(int n_threads) {
     if (n_threads < 1) n_threads = 1;
 #ifdef _OPENMP

@@ -103,20 +103,14 @@ static eval_speaker *speaker_scores(eval_result *r, int mode, const char *speake
 
 enum { SCORE_ASR = 1, SCORE_LID = 2, SCORE_ST = 4 };
 
-/* The LID head's logits of the frames (ev->logits), with the LM's scores when one is given;
- * lm_only: only the LM's languages compete. Returns the best language or -1. */
+/* The language the library's language ID picks on the frames, with the LM as configured;
+ * lm_only: only the LM's languages compete. Returns the language or -1. */
 static int identify(evaluator *ev, const float *enc, int n, int lm_only) {
-    mslam_model *m = ev->m;
-    const eval_config *c = ev->c;
-    lid_head_logits(ev->logits, ev->pooled, enc, n, &m->cfg, &m->p);
-    if (c->lm && c->lid_lm_weight > 0 &&
-        lm_add_lid_scores(m, c->lm, c->lid_lm_weight, enc, n, NULL, ev->logits, "eval"))
-        return -1;
-    int best = -1;
-    for (int k = 0; k < m->cfg.n_langs; k++)
-        if ((!lm_only || lm_lang_index(c->lm, m->langs[k]) >= 0) && (best < 0 || ev->logits[k] > ev->logits[best]))
-            best = k;
-    return best < 0 ? mslam_error("the LM models none of the model's languages") : best;
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.lm = ev->c->lm;
+    p.lid_lm_weight = ev->c->lm ? ev->c->lid_lm_weight : 0;
+    p.n_threads = mslam_get_threads(); /* as the evaluation runs */
+    return identify_language_frames(ev->m, &p, enc, n, ev->logits, lm_only, "eval");
 }
 
 /* Scores the tasks of `what` on one utterance's encoder frames (n, d) in mode. */
