@@ -153,7 +153,8 @@ MSLAM_API void mslam_stream_free(mslam_stream *stream);
  * vocabulary (Kneser-Ney smoothed). Given to recognition (mslam_decode_params.lm), the CTC prefix
  * beam search ranks prefixes by log p_ctc + lm_weight * log p_lm + lm_bonus * characters
  * (shallow fusion) in the language of params->languages when that names one language, else in
- * the one the LID head finds (offline only). Given to language identification, each language's
+ * the one language identification (below, among the LM's languages) finds (offline only).
+ * Given to language identification, each language's
  * log-probability gains lid_lm_weight * log p_lm(greedy CTC transcript | language). An LM works
  * only with a model of the vocabulary it was built on. */
 typedef struct mslam_lm mslam_lm;
