@@ -212,6 +212,8 @@ static void test_eval_export(const char *manifest) {
                 json_object_object_get_ex(offline, "speakers", &speakers) &&
                 json_object_object_get_ex(speakers, "v0", &v0) && json_object_object_get_ex(speakers, "v1", &v1);
     int v0_asr = found && json_object_object_get_ex(v0, "asr_utterances", &x) ? json_object_get_int(x) : -1;
+    double v1_beam = found && json_object_object_get_ex(v1, "cer_beam", &x) ? json_object_get_double(x) : -1;
+    CHECK(v1_beam >= 0, "eval JSON has each voice's prefix-beam CER (v1: %g)", v1_beam);
     int v1_lid = found && json_object_object_get_ex(v1, "lid_utterances", &x) ? json_object_get_int(x) : -1;
     CHECK(found && json_object_object_length(speakers) == 2 && v0_asr == 6 && v1_lid == 3,
           "eval JSON scores each voice (v0: %d transcripts, v1: %d LID decisions)", v0_asr, v1_lid);

@@ -159,7 +159,8 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
             if (ctc_beam_step(&ev->beam, ev->log_probs, n, 0) || ctc_beam_best(&ev->beam, 1, &best)) return -1;
             hyp = tokens_text(m, &best);
             search_result_free(&best);
-            rc = !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp);
+            rc = !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp) ||
+                 (es && mslam_asr_acc_add(&es->beam[lang], e->text, hyp));
             if (hyp) write_hyp(c->hyps, mode, "asr-beam", e, e->text, hyp);
             free(hyp);
             if (rc) return -1;
@@ -221,9 +222,13 @@ static int result_init(eval_result *r, const mslam_model *m, const dataset *ds, 
             for (int i = 0; i < r->n_speakers; i++) {
                 eval_speaker *es = &r->per_speaker[mode][i];
                 es->greedy = mslam_calloc((size_t)r->n_langs, sizeof *es->greedy, "per-speaker ASR scores");
-                if (!es->greedy) return -1;
-                for (int l = 0; l < r->n_langs; l++)
-                    mslam_asr_acc_init(&es->greedy[l], r->langs[l], mslam_lang_written_without_spaces(r->langs[l]));
+                es->beam = mslam_calloc((size_t)r->n_langs, sizeof *es->beam, "per-speaker ASR scores");
+                if (!es->greedy || !es->beam) return -1;
+                for (int l = 0; l < r->n_langs; l++) {
+                    int no_spaces = mslam_lang_written_without_spaces(r->langs[l]);
+                    mslam_asr_acc_init(&es->greedy[l], r->langs[l], no_spaces);
+                    mslam_asr_acc_init(&es->beam[l], r->langs[l], no_spaces);
+                }
             }
         }
         r->per_lang[mode] = mslam_calloc((size_t)r->n_langs, sizeof(eval_lang), "per-language scores");
@@ -342,7 +347,10 @@ void eval_result_free(eval_result *r) {
     struct strlist langs = {.items = r->langs, .n = (size_t)r->n_langs, .cap = (size_t)r->n_langs};
     strlist_free(&langs);
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
-        for (int i = 0; r->per_speaker[mode] && i < r->n_speakers; i++) free(r->per_speaker[mode][i].greedy);
+        for (int i = 0; r->per_speaker[mode] && i < r->n_speakers; i++) {
+            free(r->per_speaker[mode][i].greedy);
+            free(r->per_speaker[mode][i].beam);
+        }
         free(r->per_speaker[mode]);
     }
     struct strlist speakers = {.items = r->speakers, .n = (size_t)r->n_speakers, .cap = (size_t)r->n_speakers};
@@ -376,12 +384,13 @@ void eval_summary(const eval_result *r, int mode, double *cer, double *lid_acc, 
 }
 
 /* Mean CER over the languages of a speaker's utterances; NAN when none. */
-static double speaker_cer(const eval_result *r, const eval_speaker *es) {
+/* Mean CER over the languages of acc (n_langs: a speaker's greedy or beam scores). */
+static double speaker_cer(const eval_result *r, const struct mslam_asr_acc *acc) {
     double sum = 0;
     int n = 0;
     for (int l = 0; l < r->n_langs; l++) {
-        double x = mslam_asr_acc_cer(&es->greedy[l]);
-        if (es->greedy[l].n_utts && isfinite(x)) sum += x, n++;
+        double x = mslam_asr_acc_cer(&acc[l]);
+        if (acc[l].n_utts && isfinite(x)) sum += x, n++;
     }
     return n ? sum / n : NAN;
 }
@@ -443,12 +452,16 @@ void eval_print(const eval_result *r, FILE *fp) {
             mslam_confusion_print(r->lid[mode], fp, 10);
         }
         if (r->n_speakers > 1) {
-            fprintf(fp, "per speaker (CER: mean over the speaker's languages, greedy):\n");
-            fprintf(fp, "%-10s %6s %8s %6s %8s\n", "speaker", "asr", "CER", "lid", "LID");
+            int beam = r->cfg.ctc_beam > 1;
+            fprintf(fp, "per speaker (CER: mean over the speaker's languages):\n");
+            fprintf(fp, "%-10s %6s %8s", "speaker", "asr", "CER");
+            if (beam) fprintf(fp, " %8s", "CER-beam");
+            fprintf(fp, " %6s %8s\n", "lid", "LID");
             for (int i = 0; i < r->n_speakers; i++) {
                 const eval_speaker *es = &r->per_speaker[mode][i];
                 fprintf(fp, "%-10s %6d", r->speakers[i], es->n_asr);
-                print_rate(fp, speaker_cer(r, es));
+                print_rate(fp, speaker_cer(r, es->greedy));
+                if (beam) print_rate(fp, speaker_cer(r, es->beam));
                 fprintf(fp, " %6d", es->lid_total);
                 print_rate(fp, speaker_lid_accuracy(es));
                 fputc('\n', fp);
@@ -539,7 +552,8 @@ char *eval_json(const eval_result *r) {
                 const eval_speaker *es = &r->per_speaker[mode][i];
                 struct json_object *so = json_object_new_object();
                 json_object_object_add(so, "asr_utterances", json_object_new_int(es->n_asr));
-                json_object_object_add(so, "cer", num(speaker_cer(r, es)));
+                json_object_object_add(so, "cer", num(speaker_cer(r, es->greedy)));
+                if (r->cfg.ctc_beam > 1) json_object_object_add(so, "cer_beam", num(speaker_cer(r, es->beam)));
                 json_object_object_add(so, "lid_utterances", json_object_new_int(es->lid_total));
                 json_object_object_add(so, "lid_accuracy", num(speaker_lid_accuracy(es)));
                 json_object_object_add(speakers, r->speakers[i], so);

@@ -47,10 +47,10 @@ typedef struct {
     int n_asr, n_st;
 } eval_lang;
 
-/* Scores of one speaker (voice) in one mode: greedy ASR per language (its CER is the mean over
- * its languages, as the table's mean row) and LID hits. */
+/* Scores of one speaker (voice) in one mode: ASR per language, greedy and prefix beam (its CER
+ * is the mean over its languages, as the table's mean row) and LID hits. */
 typedef struct {
-    struct mslam_asr_acc *greedy; /* n_langs */
+    struct mslam_asr_acc *greedy, *beam; /* n_langs each */
     int n_asr, lid_total, lid_correct;
 } eval_speaker;
 
