@@ -34,7 +34,8 @@
  * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! audioresample ! \
  *     mslamasr languages=fr lm=lm.safetensors ! srtenc ! filesink location=talk.srt
  * ]| French captions with a character language model (`mslam-trainer lm`) fused into the beam
- * search (`lm-weight`, `lm-bonus`).
+ * search (`lm-weight`, `lm-bonus`). Without one language in `languages`, each final caption is
+ * decoded again with the LM of the language identified on it (partial results go without).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -42,6 +43,8 @@
 
 #include "gstmslamcaption.h"
 #include "gstmslamelements.h"
+
+#include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_mslam_asr_debug);
 #define GST_CAT_DEFAULT gst_mslam_asr_debug
@@ -57,19 +60,45 @@ struct _GstMslamAsr
 G_DEFINE_TYPE (GstMslamAsr, gst_mslam_asr, GST_TYPE_MSLAM_CAPTION);
 GST_ELEMENT_REGISTER_DEFINE (mslamasr, "mslamasr", GST_RANK_NONE, GST_TYPE_MSLAM_ASR);
 
-/* The recognised text is the caption. */
+static gboolean
+lm_has_language (const mslam_lm * lm, const gchar * code)
+{
+  for (gint i = 0; code && i < mslam_lm_n_langs (lm); i++)
+    if (!strcmp (mslam_lm_lang (lm, i), code))
+      return TRUE;
+  return FALSE;
+}
+
+/* The recognised text is the caption. With an LM but no one language named, a final caption is
+ * its frames decoded again with the LM of the language identified on them (partial results
+ * stay without it). */
 static gchar *
 gst_mslam_asr_caption (GstMslamCaption * caption, const gfloat * frames, gint n,
     const mslam_result * ctc, const gchar * language, gboolean final, GstStructure * msg,
     gdouble * confidence)
 {
-  (void) caption;
-  (void) frames;
-  (void) n;
-  (void) language;
-  (void) final;
   (void) msg;
-  (void) confidence;
+  if (final && caption->lm && !caption->decode.lm && n > 0 && lm_has_language (caption->lm, language)) {
+    struct mslam_decode_params p = caption->decode;
+    mslam_ctc_decoder *dec;
+    mslam_result *r = NULL;
+    gchar *text;
+
+    p.lm = caption->lm;
+    p.languages = language;
+    dec = mslam_ctc_decoder_new (GST_MSLAM_BASE (caption)->model, &p);
+    if (dec && mslam_ctc_decoder_push_frames (dec, frames, n) == 0)
+      r = mslam_ctc_decoder_finish (dec);
+    mslam_ctc_decoder_free (dec);
+    if (r) {
+      text = g_strdup (mslam_result_text (r));
+      *confidence = mslam_result_confidence (r);
+      mslam_result_free (r);
+      return text;
+    }
+    GST_WARNING_OBJECT (caption, "decoding with the LM failed (%s); the text is without it",
+        mslam_last_error ());
+  }
   return g_strdup (mslam_result_text (ctc));
 }
 

@@ -133,8 +133,9 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
   /* shallow fusion of a character LM into the CTC beam search (recognition only) */
   g_object_class_install_property (gobject_class, PROP_LM,
       g_param_spec_string ("lm", "Language model",
-          "Character LM file from `mslam-trainer lm` fused into the CTC beam search; it needs "
-          "`languages` to name the one language spoken and beam-size > 1 (NULL: none)", NULL,
+          "Character LM file from `mslam-trainer lm` fused into the CTC beam search (beam-size > 1): "
+          "while streaming when `languages` names one language, else on each final caption in the "
+          "language identified on it (NULL: none)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_LM_WEIGHT,
       g_param_spec_float ("lm-weight", "LM weight", "Weight of the LM's log-probability", 0.0f, 10.0f,
@@ -268,11 +269,23 @@ caption_start (GstMslamBase * base, gchar ** reason)
   if (lm_path) {
     self->lm = mslam_lm_load (lm_path);
     g_free (lm_path);
-    if (!self->lm) {
-      *reason = g_strdup_printf ("cannot load the LM: %s", mslam_last_error ());
+    if (!self->lm || mslam_lm_check_model (self->lm, base->model) < 0) {
+      *reason = g_strdup_printf ("cannot use the LM: %s", mslam_last_error ());
       return FALSE;
     }
-    self->decode.lm = self->lm;
+    if (self->decode.beam_size < 2) {
+      *reason = g_strdup ("an LM works in the beam search: set beam-size to 2 or more");
+      return FALSE;
+    }
+    /* one language named: the LM runs in the stream's search; otherwise each final caption is
+     * decoded again with the LM of the language identified on it (see GstMslamCaptionClass) */
+    if (base->n_lang_ids == 1)
+      self->decode.lm = self->lm;
+    else if (!base->config.lid_head) {
+      *reason = g_strdup ("with an LM, `languages` must name the one language spoken (the model "
+          "has no LID head to find it)");
+      return FALSE;
+    }
   }
   self->decode.n_threads = base->threads;
   self->decode_languages = g_strdup (base->lang_list);

@@ -445,8 +445,8 @@ GST_END_TEST;
 
 /* lm=: a bad file or a missing language fails READY->PAUSED by name; a good LM with one language
  * runs to EOS. */
-static void check_lm_error(const char *props, const char *reason) {
-    char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s %s ! fakesink", fx->random, props);
+static void check_lm_error(const char *model, const char *props, const char *reason) {
+    char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s %s ! fakesink", model, props);
     GstElement *pipeline = gst_parse_launch(launch, NULL);
     g_free(launch);
     fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
@@ -461,22 +461,31 @@ GST_START_TEST(test_lm) {
     setup_talk();
     char *lm = g_strdup(gsttest_path("uniform-lm.safetensors"));
     fail_unless(gsttest_write_uniform_lm(lm) == 0);
-    check_lm_error("lm=/nonexistent/lm.safetensors languages=en", "/nonexistent/lm.safetensors");
+    check_lm_error(fx->random, "lm=/nonexistent/lm.safetensors languages=en", "/nonexistent/lm.safetensors");
     char *props = g_strdup_printf("lm=%s languages=en", fx->loud);
-    check_lm_error(props, "not a character LM");
-    g_free(props);
-    props = g_strdup_printf("lm=%s", lm);
-    check_lm_error(props, "one language");
+    check_lm_error(fx->random, props, "not a character LM");
     g_free(props);
     props = g_strdup_printf("lm=%s languages=fr beam-size=1", lm);
-    check_lm_error(props, "beam_size");
+    check_lm_error(fx->random, props, "beam-size");
     g_free(props);
-    char *d = g_strdup_printf("mslamasr model=%s lm=%s languages=fr lm-weight=1 lm-bonus=0.5", fx->random, lm);
-    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, GST_SECOND);
-    fail_unless(r && r->eos && !r->error);
-    check_timeline(r, GST_SECOND, SAMPLES_TIME(n_talk));
-    gsttest_run_free(r);
-    g_free(d);
+    /* no language named and no LID head to find one */
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1};
+    char *no_lid = g_strdup(gsttest_path("asr-no-lid.safetensors"));
+    fail_unless(gsttest_write_model(no_lid, &o) == 0);
+    props = g_strdup_printf("lm=%s", lm);
+    check_lm_error(no_lid, props, "one language");
+    g_free(props);
+    g_free(no_lid);
+    /* one language: the LM in the stream's search; none: each final caption decoded again */
+    const char *modes[2] = {"languages=fr lm-weight=1 lm-bonus=0.5", ""};
+    for (int i = 0; i < 2; i++) {
+        char *d = g_strdup_printf("mslamasr model=%s lm=%s %s", fx->random, lm, modes[i]);
+        gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, GST_SECOND);
+        fail_unless(r && r->eos && !r->error, "%s", d);
+        check_timeline(r, GST_SECOND, SAMPLES_TIME(n_talk));
+        gsttest_run_free(r);
+        g_free(d);
+    }
     g_free(lm);
 }
 GST_END_TEST;
