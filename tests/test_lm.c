@@ -385,6 +385,28 @@ static void test_commands(const char *model_path, const char *manifest) {
     CHECK(read_file(json, 1 << 20, &text, &n) == 0 && strstr(text, "\"cer_beam\"") && strstr(text, "\"lid\""),
           "eval --lm scores the beam and LID");
     free(text);
+    /* the LM reaches the beam (a large bonus per character changes its hypotheses), not greedy */
+    char *hyps[2] = {str_printf("%s/hyps-plain.tsv", fixture_dir()), str_printf("%s/hyps-lm.tsv", fixture_dir())};
+    char *plain[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                     (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr", (char *)"--hyps",
+                     hyps[0], NULL};
+    char *heavy[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                     (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr", (char *)"--hyps",
+                     hyps[1], (char *)"--lm", lm_path, (char *)"--lm-weight", (char *)"1", (char *)"--lm-bonus", (char *)"20", NULL};
+    CHECK(cmd_eval(11, plain) == 0 && cmd_eval(17, heavy) == 0, "eval with and without --lm");
+    char *a = NULL, *b = NULL;
+    int beam_differ = 0, greedy_same = 1, n_greedy = 0;
+    if (read_file(hyps[0], 1 << 20, &a, &n) == 0 && read_file(hyps[1], 1 << 20, &b, &n) == 0) {
+        char *sa, *sb, *la = strtok_r(a, "\n", &sa), *lb = strtok_r(b, "\n", &sb);
+        for (; la && lb; la = strtok_r(NULL, "\n", &sa), lb = strtok_r(NULL, "\n", &sb)) {
+            static const char beam_row[] = "offline\tasr-beam\t", greedy_row[] = "offline\tasr\t";
+            if (!strncmp(la, beam_row, sizeof beam_row - 1)) beam_differ |= strcmp(la, lb) != 0;
+            if (!strncmp(la, greedy_row, sizeof greedy_row - 1)) greedy_same &= strcmp(la, lb) == 0, n_greedy++;
+        }
+    }
+    CHECK(beam_differ && greedy_same && n_greedy == 9, "--lm changes beam hypotheses (%d) and none of the %d greedy ones (%d)",
+          beam_differ, n_greedy, greedy_same);
+    free(a), free(b), free(hyps[0]), free(hyps[1]);
     char *wrong[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                      (char *)"--lm", (char *)model_path, NULL};
     CHECK(cmd_eval(7, wrong) == 1 && strstr(mslam_last_error(), "not a character LM"),
