@@ -142,26 +142,21 @@ static float *encode(mslam_model *m, const float *pcm, size_t n, const struct ms
 
 /* ---- language models ---- */
 
-/* The one code of a language list ("fr", " fr,"), copied to code (size bytes); 0 when the list
- * names no language or more than one. */
-static int single_language_code(const char *list, char *code, size_t size) {
-    int n = 0;
-    for (const char *s = list; s && *s;) {
-        while (*s == ' ' || *s == ',') s++;
-        size_t len = strcspn(s, ", ");
-        if (!len) break;
-        if (++n == 1) snprintf(code, size, "%.*s", (int)len, s);
-        s += len;
-    }
-    return n == 1;
+static int parse_languages(const mslam_model *m, const char *list, unsigned char *allowed, const char *fn);
+
+/* The index of the one language that list names; -2 when it names none or several; -1 on an
+ * error (an unknown code, recorded). */
+static int named_language(const mslam_model *m, const char *list, const char *fn) {
+    if (!list || !*list) return -2;
+    unsigned char *allowed = mslam_malloc((size_t)m->cfg.n_langs, "a language list");
+    int found = allowed && parse_languages(m, list, allowed, fn) == 0 ? -2 : -1;
+    for (int i = 0; found != -1 && i < m->cfg.n_langs; i++)
+        if (allowed[i]) found = found == -2 ? i : -3;
+    free(allowed);
+    return found == -3 ? -2 : found;
 }
 
-static int single_language(const struct mslam_decode_params *p) {
-    char code[72];
-    return single_language_code(p->languages, code, sizeof code);
-}
-
-static int check_lm_weights(const struct mslam_decode_params *p, const char *fn) {
+int lm_check_weights(const struct mslam_decode_params *p, const char *fn) {
     if (!isfinite(p->lm_weight) || p->lm_weight < 0 || !isfinite(p->lm_bonus) || !isfinite(p->lid_lm_weight) ||
         p->lid_lm_weight < 0)
         return mslam_error("%s: LM weights must be finite and not negative (lm_weight %g, lm_bonus %g, "
@@ -172,14 +167,15 @@ static int check_lm_weights(const struct mslam_decode_params *p, const char *fn)
 
 /* The LM language a CTC beam search fuses (params->languages names it), or -1. */
 static int lm_language(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
-    if (lm_check_model(p->lm, m, fn) || check_lm_weights(p, fn)) return -1;
+    if (lm_check_model(p->lm, m, fn) || lm_check_weights(p, fn)) return -1;
     if (p->beam_size < 2) return mslam_error("%s: an LM works in the beam search: beam_size must be at least 2", fn);
-    char code[72];
-    if (!single_language_code(p->languages, code, sizeof code))
+    int named = named_language(m, p->languages, fn);
+    if (named == -2)
         return mslam_error("%s: with an LM, languages must name the one language spoken (it is \"%s\")", fn,
                            p->languages ? p->languages : "");
-    int lang = lm_lang_index(p->lm, code);
-    if (lang < 0) return mslam_error("%s: LM '%s' has no model of language '%s'", fn, lm_name(p->lm), code);
+    if (named < 0) return -1;
+    int lang = mslam_lm_lang_index(p->lm, m->langs[named]);
+    if (lang < 0) return mslam_error("%s: LM '%s' has no model of language '%s'", fn, lm_name(p->lm), m->langs[named]);
     return lang;
 }
 
@@ -339,33 +335,45 @@ int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec) { return dec
 float mslam_ctc_decoder_blank_prob(const mslam_ctc_decoder *dec) { return dec ? dec->blank_prob : 1.0f; }
 int mslam_ctc_decoder_n_frames(const mslam_ctc_decoder *dec) { return dec ? dec->n_frames : 0; }
 
-static int lid_among_lm_langs(mslam_model *model, const struct mslam_decode_params *p, const float *frames,
-                              int n_frames, float *probs);
-
 mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
                                const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_transcribe", 1, 0, 0)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     int n_frames = 0;
-    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames), *log_probs = NULL, *probs = NULL;
     if (!frames) return NULL;
-    /* an LM in the language the LID head hears, when the caller names none */
-    int lid = -1;
+    mslam_result *r = NULL;
+    mslam_ctc_decoder *dec = NULL;
     if (n_frames == 0) p.lm = NULL; /* nothing to search: an empty result, as without an LM */
-    if (p.lm && !single_language(&p) && model->cfg.lid_head) {
-        float *probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
-        lid = probs ? lid_among_lm_langs(model, &p, frames, n_frames, probs) : -1;
-        free(probs);
-        if (lid < 0) {
-            free(frames);
-            return NULL;
+    if (p.lm) { /* log-probabilities once, for language ID and the search */
+        size_t n = (size_t)n_frames * model->cfg.vocab_size;
+        log_probs = mslam_malloc(n * sizeof(float), "CTC log-probabilities");
+        float *logits = mslam_malloc(n * sizeof(float), "CTC logits");
+        if (log_probs && logits) {
+            use_threads(model, &p);
+            ctc_head_log_probs(log_probs, logits, frames, n_frames, &model->cfg, &model->p);
         }
+        free(logits);
+        if (!log_probs || !logits) goto done;
+    }
+    /* an LM in the language that language ID finds, when the caller names none */
+    int named = p.lm ? named_language(model, p.languages, "mslam_transcribe") : 0;
+    if (named == -1) goto done;
+    if (named == -2 && model->cfg.lid_head) {
+        probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
+        int lid = probs ? identify_language_frames(model, &p, frames, n_frames, log_probs, probs, 1, "mslam_transcribe")
+                        : -1;
+        if (lid < 0) goto done;
         p.languages = model->langs[lid];
     }
-    mslam_ctc_decoder *dec = mslam_ctc_decoder_new(model, &p);
-    mslam_result *r = NULL;
-    if (dec && mslam_ctc_decoder_push_frames(dec, frames, n_frames) == 0) r = mslam_ctc_decoder_finish(dec);
+    dec = mslam_ctc_decoder_new(model, &p);
+    if (dec && (log_probs ? mslam_ctc_decoder_push_log_probs(dec, log_probs, n_frames)
+                          : mslam_ctc_decoder_push_frames(dec, frames, n_frames)) == 0)
+        r = mslam_ctc_decoder_finish(dec);
+done:
     free(frames);
+    free(log_probs);
+    free(probs);
     mslam_ctc_decoder_free(dec);
     return r;
 }
@@ -439,33 +447,36 @@ static int parse_languages(const mslam_model *m, const char *list, unsigned char
 }
 
 int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const float *frames, int n_frames,
-                      const unsigned char *allowed, float *logits, const char *fn) {
+                      const float *log_probs, const unsigned char *allowed, float *logits, const char *fn) {
     if (!m->cfg.ctc_head)
         return mslam_error("%s: model '%s' has no CTC head, so the LM cannot score a transcript (set "
                            "lid_lm_weight 0)",
                            fn, m->path ? m->path : "(in memory)");
     if (lm_check_model(lm, m, fn)) return -1;
     const int V = m->cfg.vocab_size, N = m->cfg.n_langs, order = lm->order;
-    float *lp = mslam_malloc((size_t)n_frames * V * 2 * sizeof(float), "language identification");
+    float *lp = log_probs ? NULL : mslam_malloc((size_t)n_frames * V * 2 * sizeof(float), "language identification");
     search_token *tokens = mslam_malloc((size_t)n_frames * sizeof *tokens, "language identification");
     int *ids = mslam_malloc(((size_t)n_frames + 2) * sizeof(int), "language identification");
     double *score = mslam_malloc((size_t)N * sizeof(double), "language identification");
-    int rc = lp && tokens && ids && score ? 0 : -1;
+    int rc = (log_probs || lp) && tokens && ids && score ? 0 : -1;
     if (!rc) {
-        ctc_head_log_probs(lp, lp + (size_t)n_frames * V, frames, n_frames, &m->cfg, &m->p);
-        int prev = CTC_BLANK, n = ctc_greedy(lp, n_frames, V, 0, &prev, tokens), k = 0;
+        if (!log_probs) {
+            ctc_head_log_probs(lp, lp + (size_t)n_frames * V, frames, n_frames, &m->cfg, &m->p);
+            log_probs = lp;
+        }
+        int prev = CTC_BLANK, n = ctc_greedy(log_probs, n_frames, V, 0, &prev, tokens), k = 0;
         ids[k++] = lm->bos_id;
         for (int i = 0; i < n; i++) ids[k++] = tokens[i].id;
         ids[k++] = lm->eos_id;
         double lowest = INFINITY;
         for (int l = 0; l < N; l++) {
-            int t = !allowed || allowed[l] ? lm_lang_index(lm, m->langs[l]) : -1;
+            int t = !allowed || allowed[l] ? mslam_lm_lang_index(lm, m->langs[l]) : -1;
             score[l] = NAN;
             if (t < 0) continue;
             score[l] = 0;
             for (int i = 1; i < k; i++) {
                 int from = i - order + 1 > 0 ? i - order + 1 : 0;
-                score[l] += lm_token_logp(lm, &lm->langs[t], ids + from, i - from, ids[i]);
+                score[l] += lm_token_logp(&lm->langs[t], ids + from, i - from, ids[i]);
             }
             lowest = score[l] < lowest ? score[l] : lowest;
         }
@@ -480,8 +491,8 @@ int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const fl
     return rc;
 }
 
-int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames, int n_frames,
-                    float *probs, int lm_only, const char *fn) {
+int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames,
+                             int n_frames, const float *log_probs, float *probs, int lm_only, const char *fn) {
     if (check_model(model, fn, 0, 1, 0) || check_frames(frames, n_frames, fn)) return -1;
     if (!probs) return mslam_error("%s: probs is NULL", fn);
     if (n_frames == 0) return mslam_error("%s: no frames (the audio is shorter than one 40 ms frame)", fn);
@@ -492,7 +503,7 @@ int identify_language_frames(mslam_model *model, const struct mslam_decode_param
     int best = -1, ok = allowed && pooled && parse_languages(model, p.languages, allowed, fn) == 0;
     if (ok && lm_only) {
         int any = 0;
-        for (int i = 0; i < N; i++) any |= allowed[i] &= lm_lang_index(p.lm, model->langs[i]) >= 0;
+        for (int i = 0; i < N; i++) any |= allowed[i] &= mslam_lm_lang_index(p.lm, model->langs[i]) >= 0;
         if (!any) {
             mslam_error("%s: LM '%s' models none of the candidate languages", fn, lm_name(p.lm));
             ok = 0;
@@ -502,8 +513,8 @@ int identify_language_frames(mslam_model *model, const struct mslam_decode_param
         use_threads(model, &p);
         lid_head_logits(probs, pooled, frames, n_frames, &model->cfg, &model->p);
         if (p.lm && p.lid_lm_weight > 0 &&
-            (check_lm_weights(&p, fn) ||
-             lm_add_lid_scores(model, p.lm, p.lid_lm_weight, frames, n_frames, allowed, probs, fn)))
+            (lm_check_weights(&p, fn) ||
+             lm_add_lid_scores(model, p.lm, p.lid_lm_weight, frames, n_frames, log_probs, allowed, probs, fn)))
             ok = 0;
     }
     if (ok) {
@@ -522,12 +533,7 @@ int identify_language_frames(mslam_model *model, const struct mslam_decode_param
 
 int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
                                    const struct mslam_decode_params *params, float *probs) {
-    return identify_language_frames(model, params, frames, n_frames, probs, 0, "mslam_identify_language");
-}
-
-static int lid_among_lm_langs(mslam_model *model, const struct mslam_decode_params *p, const float *frames,
-                              int n_frames, float *probs) {
-    return identify_language_frames(model, p, frames, n_frames, probs, 1, "mslam_transcribe");
+    return identify_language_frames(model, params, frames, n_frames, NULL, probs, 0, "mslam_identify_language");
 }
 
 int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_samples,

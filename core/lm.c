@@ -43,19 +43,21 @@ int lm_table_reserve(lm_table *t, size_t n) {
     return 0;
 }
 
+size_t lm_probe(const uint64_t *keys, size_t cap, uint64_t key) {
+    size_t mask = cap - 1, h = lm_hash_key(key) & mask;
+    while (keys[h] != 0 && keys[h] != key) h = (h + 1) & mask;
+    return h;
+}
+
 long lm_table_find(const lm_table *t, uint64_t key) {
     if (!t->cap) return -1;
-    size_t mask = t->cap - 1;
-    for (size_t h = lm_hash_key(key) & mask;; h = (h + 1) & mask) {
-        if (t->keys[h] == key) return (long)h;
-        if (t->keys[h] == 0) return -1;
-    }
+    size_t h = lm_probe(t->keys, t->cap, key);
+    return t->keys[h] == key && key ? (long)h : -1;
 }
 
 void lm_table_put(lm_table *t, uint64_t key, float logp, float bow) {
     if (!key) return; /* no n-gram has key 0 (it marks a free slot) */
-    size_t mask = t->cap - 1, h = lm_hash_key(key) & mask;
-    while (t->keys[h] != 0 && t->keys[h] != key) h = (h + 1) & mask;
+    size_t h = lm_probe(t->keys, t->cap, key);
     if (t->keys[h] == 0) t->n++;
     t->keys[h] = key;
     t->logp[h] = logp;
@@ -90,8 +92,18 @@ uint64_t lm_key(const lm_table *t, const int *ids, int n) {
     return key;
 }
 
-double lm_token_logp(const mslam_lm *lm, const lm_table *t, const int *ctx, int n_ctx, int token) {
-    (void)lm;
+int lm_key_decode(const lm_table *t, uint64_t key, int *ids) {
+    const uint64_t mask = ((uint64_t)1 << t->bits) - 1;
+    int n = 0;
+    for (; n < t->order && key; n++, key >>= t->bits) {
+        uint64_t c = key & mask;
+        if (c == 0 || c > (uint64_t)t->n_chars) return -1;
+        ids[n] = t->chars[c - 1];
+    }
+    return n >= 1 && key == 0 ? n : -1;
+}
+
+double lm_token_logp(const lm_table *t, const int *ctx, int n_ctx, int token) {
     int k = n_ctx < t->order - 1 ? n_ctx : t->order - 1;
     const int *h = ctx + n_ctx - k;
     for (int i = k - 1; i >= 0; i--) /* nothing before a character the language lacks */
@@ -115,21 +127,15 @@ double lm_token_logp(const mslam_lm *lm, const lm_table *t, const int *ctx, int 
     return backoff + t->floor_logp;
 }
 
-int lm_lang_index(const mslam_lm *lm, const char *code) {
-    for (int i = 0; code && i < lm->n_langs; i++)
+int mslam_lm_lang_index(const mslam_lm *lm, const char *code) {
+    for (int i = 0; lm && code && i < lm->n_langs; i++)
         if (!strcmp(lm->langs[i].code, code)) return i;
-    return -1;
-}
-
-static int vocab_index(char *const *vocab, int n, const char *token) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(vocab[i], token)) return i;
     return -1;
 }
 
 static mslam_lm *lm_alloc(int order, const char *const *vocab, int vocab_size, const char *const *langs,
                           int n_langs, const char *where) {
-    if (modelfile_check_vocab(vocab, vocab_size, where)) return NULL;
+    if (modelfile_check_vocab(vocab, vocab_size, where) || modelfile_check_langs(langs, n_langs, where)) return NULL;
     if (order < 1 || order > LM_MAX_ORDER) {
         mslam_error("%s: order %d is outside 1..%d", where, order, LM_MAX_ORDER);
         return NULL;
@@ -143,26 +149,17 @@ static mslam_lm *lm_alloc(int order, const char *const *vocab, int vocab_size, c
     lm->order = order;
     lm->vocab_size = vocab_size;
     lm->n_langs = n_langs;
-    lm->vocab = calloc((size_t)vocab_size, sizeof *lm->vocab);
+    lm->vocab = modelfile_copy_strings(vocab, vocab_size);
     lm->langs = calloc((size_t)n_langs, sizeof *lm->langs);
     int ok = lm->vocab && lm->langs;
-    for (int i = 0; ok && i < vocab_size; i++) ok = (lm->vocab[i] = strdup(vocab[i])) != NULL;
-    for (int i = 0; ok && i < n_langs; i++) {
-        ok = langs[i] && *langs[i] && (lm->langs[i].code = strdup(langs[i])) != NULL;
-        for (int j = 0; ok && j < i; j++) ok = strcmp(langs[i], langs[j]) != 0;
-        if (!ok && langs[i] && *langs[i]) {
-            mslam_error("%s: language '%s' is listed twice or out of memory", where, langs[i]);
-            mslam_lm_free(lm);
-            return NULL;
-        }
-    }
+    for (int i = 0; ok && i < n_langs; i++) ok = (lm->langs[i].code = strdup(langs[i])) != NULL;
     if (!ok) {
-        mslam_error("%s: out of memory or an empty language code", where);
+        mslam_error("%s: out of memory", where);
         mslam_lm_free(lm);
         return NULL;
     }
-    lm->bos_id = vocab_index(lm->vocab, vocab_size, "<s>");
-    lm->eos_id = vocab_index(lm->vocab, vocab_size, "</s>");
+    lm->bos_id = modelfile_vocab_index(lm->vocab, vocab_size, "<s>");
+    lm->eos_id = modelfile_vocab_index(lm->vocab, vocab_size, "</s>");
     if (lm->bos_id < 0 || lm->eos_id < 0) {
         mslam_error("%s: the vocabulary needs \"<s>\" and \"</s>\" (sentence start and end)", where);
         mslam_lm_free(lm);
@@ -182,8 +179,7 @@ mslam_lm *lm_new(int order, const char *const *vocab, int vocab_size, const char
 
 void mslam_lm_free(mslam_lm *lm) {
     if (!lm) return;
-    for (int i = 0; lm->vocab && i < lm->vocab_size; i++) free(lm->vocab[i]);
-    free(lm->vocab);
+    modelfile_free_strings(lm->vocab, lm->vocab_size);
     for (int i = 0; lm->langs && i < lm->n_langs; i++) {
         lm_table *t = &lm->langs[i];
         free(t->code), free(t->keys), free(t->logp), free(t->bow), free(t->chars), free(t->local);
@@ -223,10 +219,19 @@ int lm_check_model(const mslam_lm *lm, const mslam_model *model, const char *fn)
 
 /* ---- file ---- */
 
+/* Tensors per language: keys, logp, bow, floor, chars; codes have at most 64 characters
+ * (modelfile_check_langs). */
+#define LM_TENSORS_PER_LANG 5
+#define LM_TENSOR_NAME_MAX 72
+
+static void tensor_name(char *name, const char *code, const char *what) {
+    snprintf(name, LM_TENSOR_NAME_MAX, "%s.%s", code, what);
+}
+
 static const st_tensor *lang_tensor(const st_file *f, const char *code, const char *what, st_dtype dtype,
                                     int64_t n) {
-    char name[160]; /* codes are at most 64 characters (as a model's) */
-    snprintf(name, sizeof name, "%s.%s", code, what);
+    char name[LM_TENSOR_NAME_MAX];
+    tensor_name(name, code, what);
     const st_tensor *t = st_find(f, name);
     if (!t) {
         mslam_error("%s: tensor '%s' is missing", f->path, name);
@@ -238,17 +243,6 @@ static const st_tensor *lang_tensor(const st_file *f, const char *code, const ch
         return NULL;
     }
     return t;
-}
-
-/* Checks a key: 1..order character numbers of the language, packed with no gap. */
-static int key_valid(const lm_table *t, uint64_t key) {
-    uint64_t mask = ((uint64_t)1 << t->bits) - 1;
-    int n = 0;
-    for (; n < t->order && key; n++, key >>= t->bits) {
-        uint64_t c = key & mask;
-        if (c == 0 || c > (uint64_t)t->n_chars) return 0;
-    }
-    return n >= 1 && key == 0;
 }
 
 static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
@@ -280,13 +274,14 @@ static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
         memcpy(&key, k + 8 * i, 8);
         memcpy(&p, lp + 4 * i, 4);
         memcpy(&b, bw + 4 * i, 4);
-        if (!key_valid(t, key))
+        int ids[LM_MAX_ORDER];
+        if (lm_key_decode(t, key, ids) < 0)
             return mslam_error("%s: n-gram %lld of language '%s' has an invalid key %llu", f->path, (long long)i,
                                t->code, (unsigned long long)key);
-        if (!(p <= 0.0f) || !isfinite(p) || !isfinite(b) || lm_table_find(t, key) >= 0)
+        int repeat = lm_table_find(t, key) >= 0;
+        if (!(p <= 0.0f) || !isfinite(p) || !isfinite(b) || repeat)
             return mslam_error("%s: n-gram %lld of language '%s' has log p %g and log bow %g%s", f->path,
-                               (long long)i, t->code, (double)p, (double)b,
-                               lm_table_find(t, key) >= 0 ? " and repeats an earlier one" : "");
+                               (long long)i, t->code, (double)p, (double)b, repeat ? " and repeats an earlier one" : "");
         lm_table_put(t, key, p, b);
     }
     memcpy(&t->floor_logp, f->data + floor_t->begin, 4);
@@ -329,22 +324,17 @@ mslam_lm *mslam_lm_load(const char *path) {
         mslam_error("%s: LM format version %d; this mslam reads version %d", path, version, MSLAM_FORMAT_VERSION);
         goto done;
     }
-    struct json_object *a = modelfile_meta_json(&f, "vocab", json_type_array);
-    struct json_object *b = a ? modelfile_meta_json(&f, "langs", json_type_array) : NULL;
-    int n_vocab = a ? (int)json_object_array_length(a) : 0, n_langs = b ? (int)json_object_array_length(b) : 0;
-    json_object_put(a);
-    json_object_put(b);
-    if (!a || !b || modelfile_meta_strings(&f, "vocab", n_vocab, "entries", &jvocab, &vocab) ||
-        modelfile_meta_strings(&f, "langs", n_langs, "entries", &jlangs, &langs))
+    int n_vocab = 0, n_langs = 0;
+    if (modelfile_meta_strings(&f, "vocab", -1, "entries", &jvocab, &vocab, &n_vocab) ||
+        modelfile_meta_strings(&f, "langs", -1, "entries", &jlangs, &langs, &n_langs))
         goto done;
-    char where[512];
-    snprintf(where, sizeof where, "%s", path);
-    lm = lm_alloc(order, vocab, n_vocab, langs, n_langs, where);
+    lm = lm_alloc(order, vocab, n_vocab, langs, n_langs, path);
     if (!lm || !(lm->path = strdup(path))) goto fail;
     for (int i = 0; i < lm->n_langs; i++)
         if (read_lang(lm, &f, &lm->langs[i])) goto fail;
-    if (f.n_tensors != 5 * lm->n_langs) {
-        mslam_error("%s: %d tensors, but %d languages need exactly %d", path, f.n_tensors, lm->n_langs, 5 * lm->n_langs);
+    if (f.n_tensors != LM_TENSORS_PER_LANG * lm->n_langs) {
+        mslam_error("%s: %d tensors, but %d languages need exactly %d", path, f.n_tensors, lm->n_langs,
+                    LM_TENSORS_PER_LANG * lm->n_langs);
         goto fail;
     }
     goto done;
@@ -366,10 +356,12 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 int lm_save(const mslam_lm *lm, const char *path) {
-    int n_t = 5 * lm->n_langs, rc = 0;
+    enum { N_KINDS = LM_TENSORS_PER_LANG };
+    static const char *const kind[N_KINDS] = {"keys", "logp", "bow", "floor", "chars"};
+    int n_t = N_KINDS * lm->n_langs, rc = 0;
     st_write_tensor *tensors = calloc((size_t)n_t, sizeof *tensors);
-    char **names = calloc((size_t)n_t, sizeof *names);
-    void **bufs = calloc((size_t)n_t, sizeof *bufs);
+    char (*names)[LM_TENSOR_NAME_MAX] = calloc((size_t)n_t, sizeof *names);
+    void **sorted = calloc((size_t)3 * lm->n_langs, sizeof *sorted); /* keys, logp, bow per language */
     char order[16], version[16];
     snprintf(order, sizeof order, "%d", lm->order);
     snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
@@ -378,17 +370,13 @@ int lm_save(const mslam_lm *lm, const char *path) {
     for (int i = 0; codes && i < lm->n_langs; i++) codes[i] = lm->langs[i].code;
     char *langs = codes ? modelfile_json_text(modelfile_string_array(codes, lm->n_langs)) : NULL;
     free(codes);
-    if (!tensors || !names || !bufs || !vocab || !langs) rc = mslam_error("cannot write '%s': out of memory", path);
-    static const char *const what[5] = {"keys", "logp", "bow", "floor", "chars"};
+    if (!tensors || !names || !sorted || !vocab || !langs) rc = mslam_error("cannot write '%s': out of memory", path);
     for (int i = 0; !rc && i < lm->n_langs; i++) {
         const lm_table *t = &lm->langs[i];
-        uint64_t *keys = malloc((t->n ? t->n : 1) * sizeof *keys);
-        float *logp = malloc((t->n ? t->n : 1) * sizeof *logp), *bow = malloc((t->n ? t->n : 1) * sizeof *bow);
-        float *floor_p = malloc(sizeof *floor_p);
-        int32_t *chars = malloc((size_t)(t->n_chars ? t->n_chars : 1) * sizeof *chars);
-        bufs[5 * i] = keys, bufs[5 * i + 1] = logp, bufs[5 * i + 2] = bow, bufs[5 * i + 3] = floor_p;
-        bufs[5 * i + 4] = chars;
-        if (!keys || !logp || !bow || !floor_p || !chars) {
+        uint64_t *keys = sorted[3 * i] = malloc((t->n ? t->n : 1) * sizeof *keys);
+        float *logp = sorted[3 * i + 1] = malloc((t->n ? t->n : 1) * sizeof *logp);
+        float *bow = sorted[3 * i + 2] = malloc((t->n ? t->n : 1) * sizeof *bow);
+        if (!keys || !logp || !bow) {
             rc = mslam_error("cannot write '%s': out of memory", path);
             break;
         }
@@ -402,30 +390,20 @@ int lm_save(const mslam_lm *lm, const char *path) {
             logp[j] = t->logp[at];
             bow[j] = t->bow[at];
         }
-        *floor_p = t->floor_logp;
-        if (t->n_chars) memcpy(chars, t->chars, (size_t)t->n_chars * sizeof *chars);
-        for (int k = 0; k < 5; k++) {
-            size_t len = strlen(t->code) + 8;
-            names[5 * i + k] = malloc(len);
-            if (!names[5 * i + k]) {
-                rc = mslam_error("cannot write '%s': out of memory", path);
-                break;
-            }
-            snprintf(names[5 * i + k], len, "%s.%s", t->code, what[k]);
-            int64_t rows = k == 3 ? 1 : k == 4 ? t->n_chars : (int64_t)n;
-            tensors[5 * i + k] = (st_write_tensor){names[5 * i + k], k == 0 ? ST_I64 : k == 4 ? ST_I32 : ST_F32, 1,
-                                                   {rows}, bufs[5 * i + k]};
+        const void *data[N_KINDS] = {keys, logp, bow, &t->floor_logp, t->chars};
+        const int64_t rows[N_KINDS] = {(int64_t)n, (int64_t)n, (int64_t)n, 1, t->n_chars};
+        const st_dtype dtype[N_KINDS] = {ST_I64, ST_F32, ST_F32, ST_F32, ST_I32};
+        for (int k = 0; k < N_KINDS; k++) {
+            tensor_name(names[N_KINDS * i + k], t->code, kind[k]);
+            tensors[N_KINDS * i + k] = (st_write_tensor){names[N_KINDS * i + k], dtype[k], 1, {rows[k]}, data[k]};
         }
     }
     st_meta meta[] = {{"format", LM_FORMAT}, {"format_version", version}, {"order", order}, {"vocab", vocab},
                       {"langs", langs}};
     if (!rc) rc = st_write(path, tensors, n_t, meta, 5);
-    for (int i = 0; i < n_t; i++) {
-        if (names) free(names[i]);
-        if (bufs) free(bufs[i]);
-    }
+    for (int i = 0; sorted && i < 3 * lm->n_langs; i++) free(sorted[i]);
+    free(sorted);
     free(names);
-    free(bufs);
     free(tensors);
     free(vocab);
     free(langs);

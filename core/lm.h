@@ -60,34 +60,43 @@ void lm_table_put(lm_table *t, uint64_t key, float logp, float bow);
 
 /* Mixes a key's bits for open addressing. */
 uint64_t lm_hash_key(uint64_t key);
+/* Open addressing over keys (cap slots, a power of 2, at least one free; 0 marks a free slot):
+ * the slot that holds key, or the free slot where it goes. */
+size_t lm_probe(const uint64_t *keys, size_t cap, uint64_t key);
 /* Numbers the language's characters: ids (n vocabulary ids, no repeats, "<s>" and "</s>"
  * among them) get 1..n in order; sets bits and order (min(lm->order, 64 / bits)). */
 int lm_table_set_chars(const mslam_lm *lm, lm_table *t, const int *ids, int n);
 /* Key of the vocabulary ids ids[0 .. n) (1 <= n <= t->order); 0 when the language lacks one. */
 uint64_t lm_key(const lm_table *t, const int *ids, int n);
+/* The vocabulary ids of a key into ids (room for t->order); their count, or -1 when the key is
+ * not 1..order of the language's characters packed without a gap. */
+int lm_key_decode(const lm_table *t, uint64_t key, int *ids);
 /* log p(token | ctx), ctx the n_ctx vocabulary ids before it, oldest first (only the last
  * t->order - 1 count, and none before a character the language lacks; a sentence's context
  * starts with bos_id). */
-double lm_token_logp(const mslam_lm *lm, const lm_table *t, const int *ctx, int n_ctx, int token);
+double lm_token_logp(const lm_table *t, const int *ctx, int n_ctx, int token);
 /* The LM's path, or "(in memory)", for messages. */
 const char *lm_name(const mslam_lm *lm);
-/* Index of language code, or -1. */
-int lm_lang_index(const mslam_lm *lm, const char *code);
 /* 0 when the LM was built on model's vocabulary, else -1 with an error naming both (fn: the
  * caller, for the message). */
 int lm_check_model(const mslam_lm *lm, const mslam_model *model, const char *fn);
 /* Language ID with an LM: logits (n_langs, the LID head's) += weight * log p_lm(greedy CTC
- * transcript of frames (n_frames x d_model), then "</s>" | language) for the allowed languages
+ * transcript of frames (n_frames x d_model; its CTC log_probs, n_frames x vocab_size, when the
+ * caller has them, else NULL), then "</s>" | language) for the allowed languages
  * (allowed NULL: all); a language the LM lacks gets the lowest score of those it has. Needs
  * the CTC head. Returns 0 or -1. */
 int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const float *frames, int n_frames,
-                      const unsigned char *allowed, float *logits, const char *fn);
+                      const float *log_probs, const unsigned char *allowed, float *logits, const char *fn);
 /* Language ID on frames (n_frames x d_model) over params->languages (lm_only: and the
  * languages of params->lm), with params->lm's scores when lid_lm_weight > 0: probs (n_langs) as
- * mslam_identify_language_frames. Returns the best language or -1 (fn names the caller). */
+ * mslam_identify_language_frames; log_probs as lm_add_lid_scores. Returns the best language or -1
+ * (fn names the caller). */
 struct mslam_decode_params;
 int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames,
-                             int n_frames, float *probs, int lm_only, const char *fn);
+                             int n_frames, const float *log_probs, float *probs, int lm_only, const char *fn);
+/* 0 when params' LM weights are usable (finite; lm_weight, lid_lm_weight not negative), else -1
+ * with an error naming them. */
+int lm_check_weights(const struct mslam_decode_params *params, const char *fn);
 /* Writes the LM atomically. */
 int lm_save(const mslam_lm *lm, const char *path);
 

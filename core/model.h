@@ -54,12 +54,19 @@ int mslam_model_char_id(const mslam_model *model, const char *s, int *len);
 #include <json-c/json.h>
 /* Checks n vocabulary entries: each one UTF-8 character or a reserved "<name>", no repeats. */
 int modelfile_check_vocab(const char *const *vocab, int n, const char *where);
+/* Checks n language codes: 1 to 64 printable ASCII characters without spaces, no repeats. */
+int modelfile_check_langs(const char *const *langs, int n, const char *where);
+/* Index of token among n strings, or -1. */
+int modelfile_vocab_index(char *const *vocab, int n, const char *token);
+/* Copies of n strings (NULL when out of memory); modelfile_free_strings frees them. */
+char **modelfile_copy_strings(const char *const *src, int n);
+void modelfile_free_strings(char **s, int n);
 /* The __metadata__ value of key parsed as JSON of the given type, or NULL (error recorded). */
 struct json_object *modelfile_meta_json(const st_file *f, const char *key, enum json_type type);
-/* A metadata array of exactly n strings (count_field names n in messages); *items point into
- * *json (json_object_put it, free *items). */
+/* A metadata array of exactly n strings (count_field names n in messages; n < 0: any number,
+ * written to *n_items when not NULL); *items point into *json (json_object_put it, free *items). */
 int modelfile_meta_strings(const st_file *f, const char *key, int n, const char *count_field,
-                           struct json_object **json, const char ***items);
+                           struct json_object **json, const char ***items, int *n_items);
 /* Compact JSON text of v, malloc'd; v is put. */
 char *modelfile_json_text(struct json_object *v);
 /* A JSON array of n strings, or NULL. */

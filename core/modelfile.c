@@ -152,7 +152,7 @@ int modelfile_check_vocab(const char *const *vocab, int n, const char *where) {
     return check_unique(vocab, n, "vocab", where);
 }
 
-static int check_langs(const char *const *langs, int n, const char *where) {
+int modelfile_check_langs(const char *const *langs, int n, const char *where) {
     if (!langs) return mslam_error("%s: no language list", where);
     for (int i = 0; i < n; i++) {
         if (!langs[i] || !*langs[i] || strlen(langs[i]) > 64 || !plain_ascii(langs[i], 0))
@@ -163,7 +163,7 @@ static int check_langs(const char *const *langs, int n, const char *where) {
     return check_unique(langs, n, "langs", where);
 }
 
-static char **copy_strings(const char *const *src, int n) {
+char **modelfile_copy_strings(const char *const *src, int n) {
     char **dst = calloc((size_t)n, sizeof *dst);
     for (int i = 0; dst && i < n; i++) {
         if (!(dst[i] = strdup(src[i]))) {
@@ -180,7 +180,7 @@ static int cmp_vocab_char(const void *a, const void *b) {
     return (x->cp > y->cp) - (x->cp < y->cp);
 }
 
-static void free_strings(char **s, int n) {
+void modelfile_free_strings(char **s, int n) {
     for (int i = 0; s && i < n; i++) free(s[i]);
     free(s);
 }
@@ -189,14 +189,14 @@ void mslam_model_free(mslam_model *model) {
     if (!model) return;
     mslam_param_table_free(&model->table);
     free(model->block);
-    free_strings(model->vocab, model->cfg.vocab_size);
-    free_strings(model->langs, model->cfg.n_langs);
+    modelfile_free_strings(model->vocab, model->cfg.vocab_size);
+    modelfile_free_strings(model->langs, model->cfg.n_langs);
     free(model->chars);
     free(model->path);
     free(model);
 }
 
-static int vocab_index(char *const *vocab, int n, const char *token) {
+int modelfile_vocab_index(char *const *vocab, int n, const char *token) {
     for (int i = 0; i < n; i++)
         if (!strcmp(vocab[i], token)) return i;
     return -1;
@@ -209,8 +209,8 @@ static int find_special_tokens(mslam_model *m, const char *where) {
     if (c->ctc_head && strcmp(m->vocab[0], "<blank>") != 0)
         return mslam_error("%s: the model has a CTC head, so vocab entry 0 must be \"<blank>\" (it is \"%s\")",
                            where, m->vocab[0]);
-    m->bos_id = vocab_index(m->vocab, c->vocab_size, "<s>");
-    m->eos_id = vocab_index(m->vocab, c->vocab_size, "</s>");
+    m->bos_id = modelfile_vocab_index(m->vocab, c->vocab_size, "<s>");
+    m->eos_id = modelfile_vocab_index(m->vocab, c->vocab_size, "</s>");
     if (c->n_decoder_layers > 0 && (m->bos_id < 0 || m->eos_id < 0))
         return mslam_error("%s: the model has a decoder, so its vocab needs \"<s>\" and \"</s>\"", where);
     return 0;
@@ -224,7 +224,7 @@ static mslam_model *model_create(const struct mslam_model_config *cfg, const cha
         return NULL;
     }
     if (config_check_in(cfg, where)) return NULL;
-    if (modelfile_check_vocab(vocab, cfg->vocab_size, where) || check_langs(langs, cfg->n_langs, where))
+    if (modelfile_check_vocab(vocab, cfg->vocab_size, where) || modelfile_check_langs(langs, cfg->n_langs, where))
         return NULL;
     mslam_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -240,8 +240,8 @@ static mslam_model *model_create(const struct mslam_model_config *cfg, const cha
         return NULL;
     }
     m->block = calloc(m->table.total ? m->table.total : 1, sizeof *m->block);
-    m->vocab = copy_strings(vocab, cfg->vocab_size);
-    m->langs = copy_strings(langs, cfg->n_langs);
+    m->vocab = modelfile_copy_strings(vocab, cfg->vocab_size);
+    m->langs = modelfile_copy_strings(langs, cfg->n_langs);
     m->chars = malloc((size_t)cfg->vocab_size * sizeof *m->chars);
     if (!m->block || !m->vocab || !m->langs || !m->chars) {
         mslam_error("%s: out of memory for the model (%zu parameters)", where, m->table.total);
@@ -353,10 +353,12 @@ static int read_config(const st_file *f, struct mslam_model_config *cfg) {
 
 /* A metadata array of n strings; *items point into *json (json_object_put it). */
 int modelfile_meta_strings(const st_file *f, const char *key, int n, const char *count_field,
-                        struct json_object **json, const char ***items) {
+                           struct json_object **json, const char ***items, int *n_items) {
     struct json_object *a = modelfile_meta_json(f, key, json_type_array);
     if (!a) return -1;
     *json = a;
+    if (n < 0) n = (int)json_object_array_length(a);
+    if (n_items) *n_items = n;
     if (json_object_array_length(a) != (size_t)n)
         return mslam_error("%s: \"%s\" has %zu entries, but the config's %s is %d", f->path, key,
                            json_object_array_length(a), count_field, n);
@@ -461,8 +463,8 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
         mslam_error("%s: unknown format_version \"%.20s\" (this build reads \"%s\")", path,
                     file_version, version);
     } else if (!read_config(f, &cfg) &&
-               !modelfile_meta_strings(f, "vocab", cfg.vocab_size, "vocab_size", &jvocab, &vocab) &&
-               !modelfile_meta_strings(f, "langs", cfg.n_langs, "n_langs", &jlangs, &langs) &&
+               !modelfile_meta_strings(f, "vocab", cfg.vocab_size, "vocab_size", &jvocab, &vocab, NULL) &&
+               !modelfile_meta_strings(f, "langs", cfg.n_langs, "n_langs", &jlangs, &langs, NULL) &&
                (m = model_create(&cfg, vocab, langs, path)) != NULL) {
         m->n_threads = params.n_threads;
         if (!(m->path = strdup(path))) mslam_error("%s: out of memory", path);

@@ -191,7 +191,7 @@ static double lm_next(const ctc_beam *s, int node, int token) {
     int ctx[LM_MAX_ORDER], n = s->lm_lang->order - 1, k = n;
     for (; k > 0 && node > 0; node = s->parent[node]) ctx[--k] = s->token[node];
     if (k > 0) ctx[--k] = s->lm->bos_id;
-    return lm_token_logp(s->lm, s->lm_lang, ctx + k, n - k, token);
+    return lm_token_logp(s->lm_lang, ctx + k, n - k, token);
 }
 
 /* fused: the LM's part of the candidate's prefix (used when it is new). */
@@ -288,8 +288,11 @@ static double final_score(const ctc_beam *s, int b, int final) {
 int ctc_beam_best(const ctc_beam *s, int final, search_result *out) {
     memset(out, 0, sizeof *out);
     int best = 0;
-    for (int b = 1; b < s->n_beams; b++)
-        if (final_score(s, b, final) > final_score(s, best, final)) best = b;
+    double best_score = final_score(s, 0, final);
+    for (int b = 1; b < s->n_beams; b++) {
+        double score = final_score(s, b, final);
+        if (score > best_score) best = b, best_score = score;
+    }
     int node = s->node[best], n = s->depth[node];
     out->tokens = mslam_malloc((size_t)(n ? n : 1) * sizeof *out->tokens, "search result");
     if (!out->tokens) return -1;
@@ -297,7 +300,7 @@ int ctc_beam_best(const ctc_beam *s, int final, search_result *out) {
     for (int i = n - 1; i >= 0; i--, node = s->parent[node])
         out->tokens[i] = (search_token){s->token[node], s->frame[node], s->token_logp[node]};
     out->logp = log_add(s->pb[best], s->pnb[best]);
-    out->score = final_score(s, best, final);
+    out->score = best_score;
     return 0;
 }
 

@@ -44,8 +44,6 @@
 #include "gstmslamcaption.h"
 #include "gstmslamelements.h"
 
-#include <string.h>
-
 GST_DEBUG_CATEGORY_STATIC (gst_mslam_asr_debug);
 #define GST_CAT_DEFAULT gst_mslam_asr_debug
 
@@ -60,15 +58,6 @@ struct _GstMslamAsr
 G_DEFINE_TYPE (GstMslamAsr, gst_mslam_asr, GST_TYPE_MSLAM_CAPTION);
 GST_ELEMENT_REGISTER_DEFINE (mslamasr, "mslamasr", GST_RANK_NONE, GST_TYPE_MSLAM_ASR);
 
-static gboolean
-lm_has_language (const mslam_lm * lm, const gchar * code)
-{
-  for (gint i = 0; code && i < mslam_lm_n_langs (lm); i++)
-    if (!strcmp (mslam_lm_lang (lm, i), code))
-      return TRUE;
-  return FALSE;
-}
-
 /* The recognised text is the caption. With an LM but no one language named, a final caption is
  * its frames decoded again with the LM of the language identified on them (partial results
  * stay without it). */
@@ -78,7 +67,7 @@ gst_mslam_asr_caption (GstMslamCaption * caption, const gfloat * frames, gint n,
     gdouble * confidence)
 {
   (void) msg;
-  if (final && caption->lm && !caption->decode.lm && n > 0 && lm_has_language (caption->lm, language)) {
+  if (final && caption->lm && !caption->decode.lm && n > 0 && mslam_lm_lang_index (caption->lm, language) >= 0) {
     struct mslam_decode_params p = caption->decode;
     mslam_ctc_decoder *dec;
     mslam_result *r = NULL;

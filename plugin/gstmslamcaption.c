@@ -267,12 +267,10 @@ caption_start (GstMslamBase * base, gchar ** reason)
   self->decode.lm_bonus = self->lm_bonus;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
-    self->lm = mslam_lm_load (lm_path);
+    self->lm = gst_mslam_base_load_lm (base, lm_path, reason);
     g_free (lm_path);
-    if (!self->lm || mslam_lm_check_model (self->lm, base->model) < 0) {
-      *reason = g_strdup_printf ("cannot use the LM: %s", mslam_last_error ());
+    if (!self->lm)
       return FALSE;
-    }
     if (self->decode.beam_size < 2) {
       *reason = g_strdup ("an LM works in the beam search: set beam-size to 2 or more");
       return FALSE;

@@ -496,6 +496,25 @@ gst_mslam_base_lang (GstMslamBase * self, gint index)
   return self->model ? mslam_model_lang (self->model, index) : NULL;
 }
 
+mslam_lm *
+gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason)
+{
+  mslam_lm *lm;
+
+  if (!self->config.ctc_head) {
+    *reason = g_strdup_printf ("the model has no CTC head, so the LM %s has no transcript to score "
+        "(unset lm)", path);
+    return NULL;
+  }
+  lm = mslam_lm_load (path);
+  if (!lm || mslam_lm_check_model (lm, self->model) < 0) {
+    *reason = g_strdup_printf ("cannot use the LM: %s", mslam_last_error ());
+    mslam_lm_free (lm);
+    return NULL;
+  }
+  return lm;
+}
+
 gint
 gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n,
     gint * out_index, gfloat * out_prob, gint max_out, gchar ** reason)

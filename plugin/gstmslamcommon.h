@@ -186,6 +186,11 @@ const gchar *gst_mslam_base_lang (GstMslamBase * self, gint index);
 gint gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n,
     gint * out_index, gfloat * out_prob, gint max_out, gchar ** reason);
 
+/* Loads the character LM at path for the element's model: NULL with *reason set (free it) when
+ * the file cannot be read, was built for another vocabulary, or the model has no CTC head to give
+ * it a transcript. */
+mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason);
+
 /* Posts an element message whose structure is s (taken). */
 void gst_mslam_base_post (GstMslamBase * self, GstStructure * s);
 

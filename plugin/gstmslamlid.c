@@ -164,18 +164,10 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
   base->lid_lm_weight = self->lm_weight;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
-    if (!base->config.ctc_head) {
-      *reason = g_strdup_printf ("the model has no CTC head, so the LM %s has no transcript to score "
-          "(unset lm)", lm_path);
-      g_free (lm_path);
-      return FALSE;
-    }
-    self->lm = mslam_lm_load (lm_path);
+    self->lm = gst_mslam_base_load_lm (base, lm_path, reason);
     g_free (lm_path);
-    if (!self->lm || mslam_lm_check_model (self->lm, base->model) < 0) {
-      *reason = g_strdup_printf ("cannot use the LM: %s", mslam_last_error ());
+    if (!self->lm)
       return FALSE;
-    }
     base->lid_lm = self->lm;
   }
   self->window = g_new (gfloat, (gsize) self->window_frames * base->config.d_model);

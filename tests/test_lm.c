@@ -48,8 +48,8 @@ static mslam_lm *build(const mslam_model *m, const char *text, int order, int pr
 
 /* Sums p(w | ctx) over every event (characters and "</s>"). */
 static double total_prob(const mslam_lm *lm, const lm_table *t, const int *ctx, int n) {
-    double sum = exp(lm_token_logp(lm, t, ctx, n, lm->eos_id));
-    for (int w = VOCAB_N_RESERVED; w < lm->vocab_size; w++) sum += exp(lm_token_logp(lm, t, ctx, n, w));
+    double sum = exp(lm_token_logp(t, ctx, n, lm->eos_id));
+    for (int w = VOCAB_N_RESERVED; w < lm->vocab_size; w++) sum += exp(lm_token_logp(t, ctx, n, w));
     return sum;
 }
 
@@ -166,7 +166,7 @@ static void test_kneser_ney(const mslam_model *m, const char *text) {
             if (n == 1 && h[0] == r.bos && code) continue;
             for (int k = 1; k <= 5; k++) {
                 int w = k == 5 ? r.eos : chars[k];
-                double want = log(kn_prob(&r, h, n, w)), got = lm_token_logp(lm, &lm->langs[0], h, n, w);
+                double want = log(kn_prob(&r, h, n, w)), got = lm_token_logp(&lm->langs[0], h, n, w);
                 worst = fmax(worst, fabs(want - got));
                 checked++;
             }
@@ -192,8 +192,8 @@ static void test_files(const mslam_model *m, const char *text) {
     for (int l = 0; back && l < 3; l++)
         for (int w = VOCAB_BOS + 1; w < lm->vocab_size; w++)
             for (int n = 0; n <= 3; n++)
-                same &= lm_token_logp(lm, &lm->langs[l], ctx + 3 - n, n, w) ==
-                        lm_token_logp(back, &back->langs[l], ctx + 3 - n, n, w);
+                same &= lm_token_logp(&lm->langs[l], ctx + 3 - n, n, w) ==
+                        lm_token_logp(&back->langs[l], ctx + 3 - n, n, w);
     CHECK(same, "a loaded LM gives the same probabilities, bit for bit");
     CHECK(back && lm_check_model(back, m, "test") == 0, "built on the model's vocabulary");
     mslam_lm_free(back);
@@ -277,7 +277,7 @@ static void test_fusion(const mslam_model *m, const char *text) {
     if (fused.n == 2) {
         int labels[2] = {fused.tokens[0].id, fused.tokens[1].id}, ctx[3] = {lm->bos_id, labels[0], labels[1]};
         double lm_logp = 0;
-        for (int i = 1; i <= 3; i++) lm_logp += lm_token_logp(lm, &lm->langs[0], ctx, i, i < 3 ? ctx[i] : lm->eos_id);
+        for (int i = 1; i <= 3; i++) lm_logp += lm_token_logp(&lm->langs[0], ctx, i, i < 3 ? ctx[i] : lm->eos_id);
         double want = seq_logp(lp, T, V, labels, 2) + weight * lm_logp + 2 * bonus;
         CHECK(fabs(fused.score - want) < 1e-4 && fabs(fused.logp - seq_logp(lp, T, V, labels, 2)) < 1e-4,
               "fused score %.6f = log p_ctc + w log p_lm(ab</s>) + 2 bonus = %.6f; logp stays the CTC's", fused.score,

@@ -63,7 +63,7 @@ typedef struct {
     mslam_model *m;
     const eval_config *c;
     mslam_encoder_pass pass;
-    float *logits, *log_probs, *pooled;
+    float *logits, *log_probs;
     size_t cap_frames;
     search_token *greedy;
     ctc_beam beam;
@@ -103,14 +103,15 @@ static eval_speaker *speaker_scores(eval_result *r, int mode, const char *speake
 
 enum { SCORE_ASR = 1, SCORE_LID = 2, SCORE_ST = 4 };
 
-/* The language the library's language ID picks on the frames, with the LM as configured;
- * lm_only: only the LM's languages compete. Returns the language or -1. */
-static int identify(evaluator *ev, const float *enc, int n, int lm_only) {
+/* The language the library's language ID picks on the frames (log_probs: their CTC
+ * log-probabilities when computed, else NULL), with the LM as configured; lm_only: only the LM's
+ * languages compete. Returns the language or -1. */
+static int identify(evaluator *ev, const float *enc, int n, const float *log_probs, int lm_only) {
     struct mslam_decode_params p = mslam_decode_default_params();
     p.lm = ev->c->lm;
     p.lid_lm_weight = ev->c->lm ? ev->c->lid_lm_weight : 0;
     p.n_threads = mslam_get_threads(); /* as the evaluation runs */
-    return identify_language_frames(ev->m, &p, enc, n, ev->logits, lm_only, "eval");
+    return identify_language_frames(ev->m, &p, enc, n, log_probs, ev->logits, lm_only, "eval");
 }
 
 /* Scores the tasks of `what` on one utterance's encoder frames (n, d) in mode. */
@@ -149,10 +150,10 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         if (c->ctc_beam > 1) {
             search_result best = {0};
             if (c->lm) { /* the LM of the language heard (of the reference's without a LID head) */
-                int heard = cfg->lid_head ? identify(ev, enc, n, 1) : -1;
+                int heard = cfg->lid_head ? identify(ev, enc, n, ev->log_probs, 1) : -1;
                 if (cfg->lid_head && heard < 0) return -1;
                 const char *code = heard >= 0 ? m->langs[heard] : e->lang;
-                int t = lm_lang_index(c->lm, code);
+                int t = mslam_lm_lang_index(c->lm, code);
                 ctc_beam_set_lm(&ev->beam, t >= 0 ? c->lm : NULL, t, c->lm_weight, c->lm_bonus);
             }
             ctc_beam_reset(&ev->beam);
@@ -168,7 +169,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         el->n_asr++;
     }
     if ((what & SCORE_LID) && c->lid && cfg->lid_head && e->lang_id >= 0) {
-        int best = identify(ev, enc, n, 0);
+        int best = identify(ev, enc, n, NULL, 0);
         if (best < 0) return -1;
         if (mslam_confusion_add_index(r->lid[mode], (size_t)e->lang_id, (size_t)best)) return -1;
         if (es) es->lid_total++, es->lid_correct += best == e->lang_id;
@@ -263,10 +264,9 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     ev.sp = (decoder_search_params){.beam_size = c->st_beam, .max_len = c->st_max_len,
                                     .length_penalty = c->length_penalty};
     ev.banned = mslam_calloc((size_t)cfg->vocab_size, 1, "banned tokens");
-    ev.pooled = mslam_malloc((size_t)cfg->d_model * sizeof(float), "pooled frame");
     int n = c->max_items > 0 && c->max_items < ds->n ? c->max_items : ds->n;
     int *items = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "evaluation order");
-    int rc = ev.banned && ev.pooled && items ? 0 : -1;
+    int rc = ev.banned && items ? 0 : -1;
     if (!rc && cfg->ctc_head && c->ctc_beam > 1) rc = ctc_beam_init(&ev.beam, c->ctc_beam, cfg->vocab_size, logf(1e-4f));
     if (!rc) {
         /* a decoder never writes the reserved entries but the end of sentence */
@@ -335,7 +335,6 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     free(ev.logits);
     free(ev.log_probs);
     free(ev.greedy);
-    free(ev.pooled);
     free(ev.banned);
     free(items);
     r->wall_s = now_s() - t0;
@@ -383,8 +382,7 @@ void eval_summary(const eval_result *r, int mode, double *cer, double *lid_acc, 
     *bleu = bleu_score(&r->bleu[mode]);
 }
 
-/* Mean CER over the languages of a speaker's utterances; NAN when none. */
-/* Mean CER over the languages of acc (n_langs: a speaker's greedy or beam scores). */
+/* Mean CER over the languages of acc (n_langs: a speaker's greedy or beam scores); NAN when none. */
 static double speaker_cer(const eval_result *r, const struct mslam_asr_acc *acc) {
     double sum = 0;
     int n = 0;
@@ -630,13 +628,12 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!parsed && !rc) {
         c.length_penalty = (float)length_penalty;
-        c.lm_weight = (float)lm_weight;
-        c.lm_bonus = (float)lm_bonus;
-        c.lid_lm_weight = (float)lid_lm_weight;
-        if (!(lm_weight >= 0) || !(lid_lm_weight >= 0) || !isfinite(lm_bonus) || !isfinite(lm_weight) ||
-            !isfinite(lid_lm_weight)) {
-            fprintf(stderr, "mslam-trainer eval: --lm-weight and --lid-lm-weight must be finite and not negative, "
-                            "--lm-bonus finite\n");
+        struct mslam_decode_params weights = mslam_decode_default_params();
+        weights.lm_weight = c.lm_weight = (float)lm_weight;
+        weights.lm_bonus = c.lm_bonus = (float)lm_bonus;
+        weights.lid_lm_weight = c.lid_lm_weight = (float)lid_lm_weight;
+        if (lm_check_weights(&weights, "--lm-weight, --lm-bonus, --lid-lm-weight")) {
+            fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 2;
         }
         c.lid_seconds = (float)lid_seconds;
@@ -668,8 +665,8 @@ int cmd_eval(int argc, char **argv) {
         mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         dataset_report rep;
         if (checkpoint_load(model_path, &m, NULL, NULL) ||
-            (lm_path && (!(lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, "eval"))) ||
-            (c.lm = lm, 0) || dataset_load_named(&ds, data, layout, lang, audio_dir, split) || dataset_encode(&ds, m, 0, 0, &rep) ||
+            (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, "eval"))) ||
+            dataset_load_named(&ds, data, layout, lang, audio_dir, split) || dataset_encode(&ds, m, 0, 0, &rep) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 1;

@@ -46,8 +46,7 @@ static int map_grow(ngram_map *m) {
     }
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
-        size_t h = lm_hash_key(m->keys[i]) & (g.cap - 1);
-        while (g.keys[h]) h = (h + 1) & (g.cap - 1);
+        size_t h = lm_probe(g.keys, g.cap, m->keys[i]);
         g.keys[h] = m->keys[i], g.raw[h] = m->raw[i], g.order[h] = m->order[i];
     }
     g.n = m->n;
@@ -58,17 +57,14 @@ static int map_grow(ngram_map *m) {
 
 static long map_find(const ngram_map *m, uint64_t key) {
     if (!m->cap) return -1;
-    for (size_t h = lm_hash_key(key) & (m->cap - 1);; h = (h + 1) & (m->cap - 1)) {
-        if (m->keys[h] == key) return (long)h;
-        if (!m->keys[h]) return -1;
-    }
+    size_t h = lm_probe(m->keys, m->cap, key);
+    return m->keys[h] ? (long)h : -1;
 }
 
 /* Slot of key, added with count 0 when new; -1 out of memory. */
 static long map_add(ngram_map *m, uint64_t key, int order) {
     if (2 * (m->n + 1) > m->cap && map_grow(m)) return -1;
-    size_t h = lm_hash_key(key) & (m->cap - 1);
-    while (m->keys[h] && m->keys[h] != key) h = (h + 1) & (m->cap - 1);
+    size_t h = lm_probe(m->keys, m->cap, key);
     if (!m->keys[h]) m->keys[h] = key, m->order[h] = (unsigned char)order, m->n++;
     return (long)h;
 }
@@ -129,7 +125,6 @@ static int estimate(ngram_map *m, const mslam_lm *lm, lm_table *t, int prune_cou
             if (m->keys[i] && m->order[i] == o) n1 += m->adj[i] == 1, n2 += m->adj[i] == 2;
         D[o] = n1 > 0 && n2 > 0 ? n1 / (n1 + 2 * n2) : 0.5;
         D[o] = D[o] < 0.1 ? 0.1 : D[o] > 0.95 ? 0.95 : D[o];
-        st->discount[o] = D[o];
     }
     double uni_sum = 0, uni_types = 0;
     for (size_t i = 0; i < m->cap; i++) {
@@ -179,10 +174,9 @@ static int estimate(ngram_map *m, const mslam_lm *lm, lm_table *t, int prune_cou
         for (size_t i = 0; i < m->cap; i++) {
             if (!m->keys[i] || m->order[i] != o || !m->kept[i] || !m->adj[i]) continue;
             long h = map_find(m, low_bits(m->keys[i], o - 1, bits));
-            uint64_t k = m->keys[i];
-            for (int j = 0; j < o; j++, k >>= bits) ctx[j] = t->chars[(k & (((uint64_t)1 << bits) - 1)) - 1];
+            lm_key_decode(t, m->keys[i], ctx);
             m->sum_p[h] += m->p[i];
-            m->sum_lower[h] += exp(lm_token_logp(lm, t, ctx + 1, o - 2, ctx[o - 1]));
+            m->sum_lower[h] += exp(lm_token_logp(t, ctx + 1, o - 2, ctx[o - 1]));
         }
         for (size_t i = 0; i < m->cap; i++) {
             if (!m->keys[i] || m->order[i] != o - 1 || m->sum_p[i] == 0) continue;
@@ -204,7 +198,7 @@ static int read_text(const char *path, int split, const mslam_lm *lm, GHashTable
     int rc;
     while ((rc = manifest_next(r, &rec)) == 1) {
         if (split != SPLIT_N && (int)rec.split != split) continue;
-        int l = lm_lang_index(lm, rec.lang);
+        int l = mslam_lm_lang_index(lm, rec.lang);
         if (l < 0 || !*rec.text) continue;
         char *norm = asr_target_text(rec.text, rec.lang);
         if (!norm) {
@@ -289,7 +283,6 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
             int to = i + 1 < starts->len ? g_array_index(starts, int, i + 1) : (int)ids->len;
             rc = count_sentence(&m, t, &g_array_index(ids, int, from), to - from);
         }
-        if (!rc && t->order < lm->order) st->capped_order++;
         free(seen);
         g_array_free(ids, TRUE);
         g_array_free(starts, TRUE);

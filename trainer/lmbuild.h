@@ -18,9 +18,7 @@ typedef struct {
     long sentences, chars;      /* distinct normal-form sentences read, and their characters */
     long held_out;              /* sentences left out because a holdout manifest has them */
     long unknown_chars;         /* sentences left out: a character outside the vocabulary */
-    int capped_order;           /* languages whose alphabet allows less than the order asked */
     long ngrams[LM_MAX_ORDER + 1]; /* kept, by order */
-    double discount[LM_MAX_ORDER + 1]; /* of the last language estimated */
 } lm_build_stats;
 
 /* Builds the LM of every language from o's text over model's vocabulary. A language without a

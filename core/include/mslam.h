@@ -166,6 +166,8 @@ MSLAM_API int mslam_lm_order(const mslam_lm *lm);
 MSLAM_API int mslam_lm_n_langs(const mslam_lm *lm);
 /* Language code of index (NULL when out of range). */
 MSLAM_API const char *mslam_lm_lang(const mslam_lm *lm, int index);
+/* Index of a language code in the LM, or -1 when it has none of that language. */
+MSLAM_API int mslam_lm_lang_index(const mslam_lm *lm, const char *code);
 /* 0 when lm was built on model's vocabulary; else a negative error naming both files. */
 MSLAM_API int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model);
 

@@ -35,12 +35,14 @@ static int is_norm_weight(const char *name) {
     return 0;
 }
 
-int gsttest_write_uniform_lm(const char *path) {
+int gsttest_write_uniform_lm(const char *path, const float *floor_logp) {
     mslam_lm *lm = lm_new(3, test_vocab, TEST_VOCAB_SIZE, test_langs, TEST_N_LANGS);
-    int rc = lm ? 0 : -1;
+    int rc = lm ? 0 : -1, n_reserved = 0;
+    for (int i = 0; i < TEST_VOCAB_SIZE; i++) n_reserved += test_vocab[i][0] == '<';
     for (int l = 0; !rc && l < TEST_N_LANGS; l++) {
         rc = lm_table_reserve(&lm->langs[l], 1);
-        lm->langs[l].floor_logp = -logf((float)(TEST_VOCAB_SIZE - 4 + 1)); /* the characters and "</s>" */
+        /* the characters and "</s>" */
+        lm->langs[l].floor_logp = floor_logp ? floor_logp[l] : -logf((float)(TEST_VOCAB_SIZE - n_reserved + 1));
     }
     if (!rc) rc = lm_save(lm, path);
     if (rc) fprintf(stderr, "uniform LM: %s\n", mslam_last_error());
@@ -404,4 +406,33 @@ gsttest_run *gsttest_run_element(const char *element_desc, const float *pcm, siz
     gst_object_unref(sink);
     gst_object_unref(pipeline);
     return r;
+}
+
+char *gsttest_pop_error(GstElement *pipeline) {
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 5 * GST_SECOND, GST_MESSAGE_ERROR);
+    char *text = NULL;
+    if (m) {
+        GError *err = NULL;
+        gst_message_parse_error(m, &err, NULL);
+        text = g_strdup(err->message);
+        g_error_free(err);
+        gst_message_unref(m);
+    }
+    gst_object_unref(bus);
+    return text;
+}
+
+char *gsttest_start_error(const char *element_desc) {
+    char *launch = g_strdup_printf("audiotestsrc ! %s ! fakesink", element_desc);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    char *text = NULL;
+    if (pipeline && gst_element_set_state(pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE)
+        text = gsttest_pop_error(pipeline);
+    if (pipeline) {
+        gst_element_set_state(pipeline, GST_STATE_NULL);
+        gst_object_unref(pipeline);
+    }
+    return text;
 }

@@ -29,9 +29,16 @@ struct gsttest_model_opts {
 
 /* Writes a model file; returns 0 or -1 (message on stderr). */
 int gsttest_write_model(const char *path, const struct gsttest_model_opts *opts);
-/* Writes a character LM of the test models' vocabulary and languages that knows no n-gram (every
- * character equally likely); returns 0 or -1. */
-int gsttest_write_uniform_lm(const char *path);
+/* Writes a character LM of the test models' vocabulary and languages that knows no n-gram: every
+ * character of a language is equally likely, with floor_logp[l] for language l (NULL: log of one
+ * over the characters and "</s>" for all, a normalised LM); returns 0 or -1. */
+int gsttest_write_uniform_lm(const char *path, const float *floor_logp);
+
+/* The message of the first error on pipeline's bus within 5 s (g_free it), or NULL. */
+char *gsttest_pop_error(GstElement *pipeline);
+/* "audiotestsrc ! <element_desc> ! fakesink" must fail READY->PAUSED: the error message posted
+ * (g_free it), or NULL when the state change worked or no error came. */
+char *gsttest_start_error(const char *element_desc);
 
 /* Speech of text in an espeak-ng voice ("en", "fr", ...) at 16 kHz mono; *n samples. NULL on
  * failure. g_free the result. */

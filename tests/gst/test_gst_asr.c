@@ -358,22 +358,6 @@ GST_START_TEST(test_latency) {
 }
 GST_END_TEST;
 
-/* Pops the first error on the bus of pipeline and returns its message (g_free) */
-static char *error_of(GstElement *pipeline) {
-    GstBus *bus = gst_element_get_bus(pipeline);
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, 5 * GST_SECOND, GST_MESSAGE_ERROR);
-    char *text = NULL;
-    if (m) {
-        GError *err = NULL;
-        gst_message_parse_error(m, &err, NULL);
-        text = g_strdup(err->message);
-        g_error_free(err);
-        gst_message_unref(m);
-    }
-    gst_object_unref(bus);
-    return text;
-}
-
 /* Unsupported caps fail negotiation with a message that says what to put in front. */
 GST_START_TEST(test_caps_refused) {
     fx = gsttest_fixture_get();
@@ -387,7 +371,7 @@ GST_START_TEST(test_caps_refused) {
     gst_buffer_memset(b, 0, 0, 4410 * 4);
     GST_BUFFER_PTS(b) = 0;
     gst_app_src_push_buffer(GST_APP_SRC(src), b);
-    char *message = error_of(pipeline);
+    char *message = gsttest_pop_error(pipeline);
     fail_unless(message != NULL);
     fail_unless(strstr(message, "44100 Hz") && strstr(message, "2 channels") &&
                 strstr(message, "audioconvert ! audioresample"), "error: %s", message);
@@ -412,18 +396,19 @@ GST_START_TEST(test_caps_refused) {
 }
 GST_END_TEST;
 
+/* element_desc fails READY->PAUSED with an error that says want (and want_too, when not NULL). */
+static void check_start_error(const char *element_desc, const char *want, const char *want_too) {
+    char *message = gsttest_start_error(element_desc);
+    fail_unless(message && strstr(message, want) && (!want_too || strstr(message, want_too)),
+                "%s: error %s (wanted %s, %s)", element_desc, message, want, want_too ? want_too : "");
+    g_free(message);
+}
+
 /* A missing or bad model fails READY->PAUSED with an error naming the file and the reason. */
 static void check_model_error(const char *model, const char *element, const char *reason) {
-    char *launch = g_strdup_printf("audiotestsrc ! %s model=\"%s\" ! fakesink", element, model);
-    GstElement *pipeline = gst_parse_launch(launch, NULL);
-    g_free(launch);
-    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
-    char *message = error_of(pipeline);
-    fail_unless(message && strstr(message, model) && strstr(message, reason), "%s error: %s (wanted %s)", element,
-                message, reason);
-    g_free(message);
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(pipeline);
+    char *d = g_strdup_printf("%s model=\"%s\"", element, model);
+    check_start_error(d, model, reason);
+    g_free(d);
 }
 
 GST_START_TEST(test_bad_model) {
@@ -431,36 +416,24 @@ GST_START_TEST(test_bad_model) {
     check_model_error("/nonexistent/model.safetensors", "mslamasr", "No such file");
     check_model_error(fx->corrupt, "mslamasr", "header");
     check_model_error(fx->loud_noctc, "mslamasr", "no CTC head");
-    char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s languages=en,xx ! fakesink", fx->loud);
-    GstElement *pipeline = gst_parse_launch(launch, NULL);
-    g_free(launch);
-    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
-    char *message = error_of(pipeline);
-    fail_unless(message && strstr(message, "\"xx\" is not a language"), "error: %s", message);
-    g_free(message);
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(pipeline);
+    char *d = g_strdup_printf("mslamasr model=%s languages=en,xx", fx->loud);
+    check_start_error(d, "\"xx\" is not a language", NULL);
+    g_free(d);
 }
 GST_END_TEST;
 
 /* lm=: a bad file or a missing language fails READY->PAUSED by name; a good LM with one language
  * runs to EOS. */
 static void check_lm_error(const char *model, const char *props, const char *reason) {
-    char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s %s ! fakesink", model, props);
-    GstElement *pipeline = gst_parse_launch(launch, NULL);
-    g_free(launch);
-    fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
-    char *message = error_of(pipeline);
-    fail_unless(message && strstr(message, reason), "%s: error %s (wanted %s)", props, message, reason);
-    g_free(message);
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(pipeline);
+    char *d = g_strdup_printf("mslamasr model=%s %s", model, props);
+    check_start_error(d, reason, NULL);
+    g_free(d);
 }
 
 GST_START_TEST(test_lm) {
     setup_talk();
     char *lm = g_strdup(gsttest_path("uniform-lm.safetensors"));
-    fail_unless(gsttest_write_uniform_lm(lm) == 0);
+    fail_unless(gsttest_write_uniform_lm(lm, NULL) == 0);
     check_lm_error(fx->random, "lm=/nonexistent/lm.safetensors languages=en", "/nonexistent/lm.safetensors");
     char *props = g_strdup_printf("lm=%s languages=en", fx->loud);
     check_lm_error(fx->random, props, "not a character LM");
