@@ -21,13 +21,19 @@
 #      utterances go through a random equaliser and half get a warped frequency axis: the test
 #      voice m8 (espeak-ng's strongly filtered "tone" voice, unlike every training voice) scored
 #      LID 42 % and CER 63 % without them, the four other test voices 93-97 % and 27-32 %.
+#   3. The translation decoder alone (--freeze-encoder: the encoder, CTC and LID stay as stage 2
+#      left them), grown to 4 layers, STEPS3 steps of 32 utterances on the translation corpus
+#      CORPUS-st (10,000 train utterances in each of es it pt ca ro, from models/make-corpus.sh):
+#      400 sentences per language are too few to learn translation from, and with the encoder
+#      frozen a step costs a forward pass (~150 audio-s/s). Skipped when CORPUS-st is missing.
 #
 # CORPUS defaults to ./corpus, OUT to ./train-default (stages 0 and 1 in OUT/stage0, OUT/stage1).
 # Hyper-parameters are in models/default-train.conf; the environment overrides the run's length
 # and parallelism:
 #   STEPS1=1000     stage-1 steps
-#   STEPS=6000      stage-2 steps (its cosine schedule's length); the three stages together fit
+#   STEPS=6000      stage-2 steps (its cosine schedule's length); stages 0-2 together fit
 #                   in about 2 hours on 2 cores (~55 audio-s/s for this size: 6, 13 and 95 min)
+#   STEPS3=6000     stage-3 steps (about 65 min)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
@@ -39,6 +45,7 @@ corpus=${1:-corpus}
 out=${2:-train-default}
 steps1=${STEPS1:-1000}
 steps=${STEPS:-6000}
+steps3=${STEPS3:-6000}
 threads=${THREADS:-2}
 ranks=${RANKS:-1}
 extra=${EXTRA:-}
@@ -79,19 +86,41 @@ stage "$out/stage1" --init "$out/stage0/model.safetensors" --task asr --no-speca
   --steps "$steps1" --warmup 100 --valid-every "$steps1"
 stage "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 --warmup 200 --no-specaug \
   --eq-prob 0.5 --warp-prob 0.5 --valid-every 1000 --valid-items 300
+model=$out/model.safetensors
+st_corpus=$corpus-st
+if [ -f "$st_corpus/manifest.tsv" ]; then
+  stage "$out/stage3" --init "$out/model.safetensors" --data "$st_corpus/manifest.tsv" --valid "$st_corpus/manifest.tsv" \
+    --task st --freeze-encoder --decoder-layers 4 --steps "$steps3" --batch-size 32 --lr 1e-3 --warmup 300 \
+    --no-specaug --eq-prob 0.5 --warp-prob 0.5 --valid-every 1000 --valid-items 300
+  model=$out/stage3/model.safetensors
+else
+  echo "train-default.sh: no $st_corpus/manifest.tsv (models/make-corpus.sh makes it): no stage 3" >&2
+fi
 
 # the character LM of the corpus's text (train split; the dev and test transcripts held out): a few
 # seconds, and the CTC beam and LID of the scores below use it (the greedy columns do not)
-"$trainer" lm --model "$out/model.safetensors" --text "$corpus/text.tsv" --text "$manifest" --holdout "$manifest" \
+"$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" --holdout "$manifest" \
   --order 6 --prune 2 --out "$out/lm.safetensors"
-"$trainer" eval --model "$out/model.safetensors" --data "$manifest" --split test --threads "$threads" \
+"$trainer" eval --model "$model" --data "$manifest" --split test --threads "$threads" \
   --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
+# translation into English from the five languages of stage 3, on the test split of each corpus
+if [ -f "$st_corpus/manifest.tsv" ]; then
+  awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
+  "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
+    --threads "$threads" --tasks st --json "$out/eval-test-st.json" | tee "$out/eval-test-st.txt"
+  "$trainer" eval --model "$model" --data "$st_corpus/manifest.tsv" --split test --threads "$threads" --tasks st \
+    --modes offline --max-items 2000 --json "$out/eval-test-st-corpus.json" | tee "$out/eval-test-st-corpus.txt"
+fi
 # the file shipped as models/default.safetensors: the same weights in F16, half the size
-"$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
+"$trainer" export --checkpoint "$model" --out "$out/default.safetensors" --dtype f16
 if command -v gnuplot >/dev/null; then
-  for s in 0 1; do "$root/pipelines/plot-training.sh" "$out/stage$s/train.jsonl" "$out/curves-stage$s.png"; done
+  for s in 0 1 3; do
+    if [ -f "$out/stage$s/train.jsonl" ]; then
+      "$root/pipelines/plot-training.sh" "$out/stage$s/train.jsonl" "$out/curves-stage$s.png"
+    fi
+  done
   "$root/pipelines/plot-training.sh" "$out/train.jsonl" "$out/curves.png"
 else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh reference)" >&2
 fi
-echo "model: $out/model.safetensors (F16: $out/default.safetensors), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"
+echo "model: $model (F16: $out/default.safetensors), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"

@@ -4,7 +4,8 @@
  * - a non-finite loss is detected, the step skipped and counted, and nothing non-finite is
  *   written;
  * - SIGTERM makes the trainer write a checkpoint and exit 0, and the run continues from it;
- * - eval and export run on the result.
+ * - eval and export run on the result;
+ * - --freeze-encoder with a larger --decoder-layers trains the decoder alone, new layers on top.
  * Usage: test_train_run PATH-OF-mslam-trainer */
 #include "checkpoint.h"
 #include "testutil.h"
@@ -111,6 +112,67 @@ static void test_text_pairs(const char *manifest) {
               strstr(mslam_last_error(), "--text-data"),
           "--text-data without a decoder is an error naming it: %s", mslam_last_error());
     free(straight), free(split), free(model_a), free(model_b), free(log), free(asr);
+}
+
+static const mslam_param_entry *entry_named(const mslam_model *m, const char *name) {
+    for (int i = 0; i < m->table.n; i++)
+        if (!strcmp(m->table.entries[i].name, name)) return &m->table.entries[i];
+    return NULL;
+}
+
+/* Decoder-only training from test_exact_resume's model (1 decoder layer): the encoder, CTC and
+ * LID tensors stay bit for bit, the old decoder layer moves, a second one is added. */
+static void test_freeze_encoder(const char *manifest) {
+    char *init = str_printf("%s/straight/model.safetensors", fixture_dir());
+    char *out = str_printf("%s/frozen", fixture_dir()), *model = str_printf("%s/model.safetensors", out);
+    /* a translation with a character the init model does not know: skipped, the vocabulary kept */
+    char *text = NULL, *odd = str_printf("%s/odd-char.tsv", fixture_dir());
+    size_t n = 0;
+    CHECK(read_file(manifest, 1 << 20, &text, &n) == 0, "the fixture manifest");
+    char *row = text ? strchr(text, '\n') : NULL, *field = row;
+    for (int k = 0; field && k < 3; k++) field = strchr(field + 1, '\t'); /* the translation's tab */
+    FILE *f = field ? fopen(odd, "w") : NULL;
+    if (f) {
+        fwrite(text, 1, (size_t)(field + 1 - text), f);
+        fputs("\xce\xa9", f); /* Omega */
+        fputs(field + 1, f);
+        fclose(f);
+    }
+    free(text);
+    CHECK(train(odd, out, "--task", "st", "--freeze-encoder", "--init", init, "--decoder-layers", "2", "--audio-dir",
+                fixture_dir(), NULL) == 0,
+          "decoder-only training: %s", mslam_last_error());
+    mslam_model *a = NULL, *b = NULL;
+    CHECK(checkpoint_load(init, &a, NULL, NULL) == 0 && checkpoint_load(model, &b, NULL, NULL) == 0, "both load");
+    if (a && b) {
+        CHECK(b->cfg.vocab_size == a->cfg.vocab_size && b->cfg.n_langs == a->cfg.n_langs,
+              "the vocabulary (%d, init %d) and languages stay", b->cfg.vocab_size, a->cfg.vocab_size);
+        CHECK(b->cfg.n_decoder_layers == 2 && b->cfg.ctc_head && b->cfg.lid_head,
+              "two decoder layers, the CTC and LID heads kept (%d layers)", b->cfg.n_decoder_layers);
+        int encoder_same = 1, decoder_moved = 0;
+        for (int i = 0; i < a->table.n; i++) {
+            const mslam_param_entry *x = &a->table.entries[i], *y = entry_named(b, x->name);
+            if (!y || y->numel != x->numel) {
+                encoder_same = 0;
+                continue;
+            }
+            int same = !memcmp(a->block + x->offset, b->block + y->offset, x->numel * sizeof(float));
+            if (!strncmp(x->name, "decoder", 7)) decoder_moved |= !same;
+            else if (!same) encoder_same = 0, fprintf(stderr, "  %s changed\n", x->name);
+        }
+        CHECK(encoder_same, "every tensor outside the decoder is unchanged");
+        CHECK(decoder_moved, "the decoder trained");
+        CHECK(entry_named(b, "decoder_layers.1.cross_attn.q.weight") != NULL, "the new layer is there");
+    }
+    mslam_model_free(a), mslam_model_free(b);
+    char *multi = str_printf("%s/frozen-multi", fixture_dir());
+    CHECK(train(manifest, multi, "--freeze-encoder", "--init", init, NULL) != 0 &&
+              strstr(mslam_last_error(), "--freeze-encoder"),
+          "--freeze-encoder with --task multi is an error naming it: %s", mslam_last_error());
+    char *no_init = str_printf("%s/frozen-no-init", fixture_dir());
+    CHECK(train(manifest, no_init, "--task", "st", "--freeze-encoder", NULL) != 0 && strstr(mslam_last_error(), "--init"),
+          "--freeze-encoder without --init is an error naming it: %s", mslam_last_error());
+    free(init), free(out), free(model), free(multi), free(odd), free(no_init);
 }
 
 static void test_non_finite(const char *manifest) {
@@ -254,6 +316,7 @@ int main(int argc, char **argv) {
     CHECK(manifest != NULL, "fixture");
     if (!manifest) return test_result("test_train_run");
     test_exact_resume(manifest);
+    test_freeze_encoder(manifest);
     test_non_finite(manifest);
     test_signal(argv[1], manifest);
     test_eval_export(manifest);

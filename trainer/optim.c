@@ -80,6 +80,12 @@ int adamw_init(adamw *o, const optim_config *cfg, const mslam_param_table *table
     return 0;
 }
 
+void adamw_train_only(adamw *o, const mslam_param_table *table, const char *prefix) {
+    size_t len = strlen(prefix);
+    for (int i = 0; i < o->n_segments && i < table->n; i++)
+        if (strncmp(table->entries[i].name, prefix, len) != 0) o->segments[i].frozen = 1;
+}
+
 void adamw_free(adamw *o) {
     free(o->m);
     free(o->v);

@@ -38,7 +38,7 @@ enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
 
 typedef struct {
     gchar *task, *data, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *text_data;
-    gboolean resume, no_specaug, symmetric_conv;
+    gboolean resume, no_specaug, symmetric_conv, freeze_encoder;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
     int batch_size, steps, stop_at, seed, threads, warmup;
     double max_seconds, lr, lr_min, weight_decay, clip, beta1, beta2, eps;
@@ -181,7 +181,8 @@ static int speech_step(trainer *t, const attn_mask *mask, const double *norm, do
     feature_batch *fb = &t->fb;
     int B = fb->B, d = cfg->d_model;
     if (B == 0) return 0;
-    if (mslam_encoder_speech_forward(&t->pass, cfg, &t->model->p, fb->mel, fb->mel_lens, B, fb->T_mel, mask, 1))
+    if (mslam_encoder_speech_forward(&t->pass, cfg, &t->model->p, fb->mel, fb->mel_lens, B, fb->T_mel, mask,
+                                     !o->freeze_encoder))
         return -1;
     int T = t->pass.T;
     size_t item = (size_t)T * d;
@@ -252,6 +253,7 @@ static int speech_step(trainer *t, const attn_mask *mask, const double *norm, do
             sums[S_ST] += hl.loss;
         }
     }
+    if (o->freeze_encoder) return 0;
     return mslam_encoder_backward(&t->pass, cfg, &t->model->p, &t->G, t->denc, NULL);
 }
 
@@ -295,7 +297,9 @@ static int mt_step(trainer *t, const double *norm, double *sums) {
         for (int k = 0; k < L; k++) t->mt_ids[(size_t)i * L + k] = k < e->n_text ? e->text_ids[k] : 0;
         for (int k = 0; k < Lt; k++) t->mt_targets[(size_t)i * Lt + k] = k < e->n_trans ? e->trans_ids[k] : 0;
     }
-    if (mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, 1)) return -1;
+    int freeze = t->o->freeze_encoder;
+    if (mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, !freeze))
+        return -1;
     memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
     head_loss hl;
     if (decoder_loss(&t->dp, cfg, &t->model->p, &t->G, VOCAB_BOS, VOCAB_EOS, t->text_pass.out, t->mt_lens, B, L,
@@ -303,6 +307,7 @@ static int mt_step(trainer *t, const double *norm, double *sums) {
                      (float)(t->o->mt_weight / norm[S_MT_N]), t->mt_denc, &hl))
         return -1;
     sums[S_MT] += hl.loss;
+    if (freeze) return 0;
     return mslam_encoder_backward(&t->text_pass, cfg, &t->model->p, &t->G, t->mt_denc, NULL);
 }
 
@@ -557,7 +562,9 @@ static int build_model(trainer *t, int *resumed) {
         for (int i = 0; i < init->cfg.vocab_size && !rc; i++) rc = strlist_push(&vocab, init->vocab[i]);
         for (int i = 0; i < init->cfg.n_langs && !rc; i++) rc = strlist_push(&langs, init->langs[i]);
     }
-    if (!rc) rc = merge_lists(&vocab, &data_vocab) || merge_lists(&langs, &data_langs);
+    /* a frozen encoder keeps its vocabulary and languages: a new character would get an untrained
+     * CTC row (and a new language an untrained LID row) that the frozen heads then score */
+    if (!rc && !(init && o->freeze_encoder)) rc = merge_lists(&vocab, &data_vocab) || merge_lists(&langs, &data_langs);
     strlist_free(&data_vocab);
     strlist_free(&data_langs);
     if (!rc && langs.n == 0) rc = strlist_push(&langs, "und"); /* no language labels: LID unused */
@@ -573,7 +580,8 @@ static int build_model(trainer *t, int *resumed) {
         c.conv_kernel = ic->conv_kernel, c.sub_channels = ic->sub_channels, c.causal_conv = ic->causal_conv;
         c.n_speech_layers = ic->n_speech_layers, c.n_shared_layers = ic->n_shared_layers;
         c.ctc_head |= ic->ctc_head, c.lid_head |= ic->lid_head;
-        if (ic->n_decoder_layers) c.n_decoder_layers = ic->n_decoder_layers;
+        /* --decoder-layers above the init model's adds fresh layers on top of its decoder */
+        if (ic->n_decoder_layers > c.n_decoder_layers) c.n_decoder_layers = ic->n_decoder_layers;
     }
     if (!rc && (t->tasks & TASK_ST) && c.n_decoder_layers < 1)
         rc = mslam_error("--task %s needs --decoder-layers of at least 1", o->task);
@@ -674,8 +682,12 @@ static int run(trainer *t) {
     if (dataset_load_named(&t->train, o->data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
     if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
         return -1;
+    if (o->freeze_encoder && t->tasks != TASK_ST)
+        return mslam_error("--freeze-encoder trains the translation decoder alone: it needs --task st");
+    if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
     int resumed;
     if (build_model(t, &resumed)) return -1;
+    if (o->freeze_encoder) adamw_train_only(&t->opt, &t->model->table, "decoder");
     dataset_report rep;
     if (dataset_encode(&t->train, t->model, need_of(t->tasks), o->max_seconds, &rep)) return -1;
     report_data(t, "training data", &rep);
@@ -833,7 +845,8 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("sub-channels", sub_channels, "channels of the convolutional subsampler (default 64)", "N"),
         OPT_INT("speech-layers", speech_layers, "speech-only Conformer layers (default 4)", "N"),
         OPT_INT("shared-layers", shared_layers, "shared speech/text Conformer layers (default 4)", "N"),
-        OPT_INT("decoder-layers", decoder_layers, "translation decoder layers (default 2)", "N"),
+        OPT_INT("decoder-layers", decoder_layers, "translation decoder layers (default 2; with --init, more than its model's adds new layers on top)", "N"),
+        OPT_BOOL("freeze-encoder", freeze_encoder, "train the translation decoder alone (--task st): the encoder and the other heads keep --init's parameters, vocabulary and languages and run forward only; characters outside the vocabulary are skipped"),
         OPT_BOOL("symmetric-conv", symmetric_conv, "centred depthwise convolution (no streaming; default causal)"),
         OPT_INT("batch-size", batch_size, "utterances per step and process (default 16)", "N"),
         OPT_DBL("max-seconds", max_seconds, "skip longer utterances (default 20)", "S"),
