@@ -17,6 +17,7 @@ struct mslam_decode_params mslam_decode_default_params(void) {
         .beam_size = 4,
         .max_len = 0,
         .length_penalty = 1.0f,
+        .no_repeat_ngram = 0,
         .token_min_logp = -12.0f, /* p < 6e-6 at a frame: never on the best path in practice */
         .languages = NULL,
         .lm = NULL,
@@ -396,6 +397,7 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
         .beam_size = p.beam_size,
         .max_len = p.max_len > 0 ? p.max_len : 2 * n_frames + 16,
         .length_penalty = p.length_penalty,
+        .no_repeat_ngram = p.no_repeat_ngram,
         .banned = banned,
     };
     use_threads(model, &p);

@@ -352,6 +352,30 @@ typedef struct {
     double logp, score;
 } finished_hyp;
 
+/* hist holds two banks of K rows of `stride` tokens: the live hypotheses' tokens (rows of bank
+ * 0, positions 0..pos-1) and room to gather the next step's. After step pos the next beams are
+ * parents[i]'s row plus tokens[i] at pos; the result is copied back into bank 0. */
+static void gather_history(int *hist, size_t stride, int K, const int *parents, const int *tokens, int n, int pos) {
+    int *next = hist + (size_t)K * stride;
+    for (int i = 0; i < n; i++) {
+        memcpy(next + i * stride, hist + parents[i] * stride, (size_t)pos * sizeof(int));
+        next[i * stride + pos] = tokens[i];
+    }
+    memcpy(hist, next, (size_t)n * stride * sizeof(int));
+}
+
+/* Sets to -inf the log-probability of every token that would complete an N-gram already in the
+ * live hypothesis b (its tokens hist[b][0..pos)): for each earlier occurrence of the last N-1
+ * tokens, the token that followed it. */
+static void ban_repeated_ngrams(float *logp, int V, const int *hist, size_t stride, int n_live, int pos, int N) {
+    if (pos < N - 1) return;
+    for (int b = 0; b < n_live; b++) {
+        const int *h = hist + b * stride, *tail = h + pos - (N - 1);
+        for (int j = 0; j + N - 1 < pos; j++)
+            if (!memcmp(h + j, tail, (size_t)(N - 1) * sizeof(int))) logp[(size_t)b * V + h[j + N - 1]] = -INFINITY;
+    }
+}
+
 int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *cfg, const mslam_params *P,
                         int bos, int eos, const float *enc, int T, const decoder_search_params *sp,
                         search_result *out) {
@@ -362,6 +386,8 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
         return mslam_error("decoder search: max_len %d is outside 0..65536", max_len);
     if (!(sp->length_penalty >= 0.0f && sp->length_penalty <= 10.0f))
         return mslam_error("decoder search: length penalty %g is outside 0..10", (double)sp->length_penalty);
+    const int N = sp->no_repeat_ngram;
+    if (N < 0 || N > 1 << 16) return mslam_error("decoder search: no_repeat_ngram %d is outside 0..65536", N);
     if (decoder_cache_begin(cache, cfg, P, enc, T, K)) return -1;
 
     float *logits = mslam_malloc((size_t)K * V * sizeof(float), "decoder search");
@@ -369,16 +395,19 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     dec_candidate *top = mslam_malloc((size_t)2 * K * sizeof *top, "decoder search");
     backpointer *bp = mslam_malloc(((size_t)max_len + 1) * K * sizeof *bp, "decoder search");
     finished_hyp *fin = mslam_malloc((size_t)2 * K * sizeof *fin, "decoder search");
+    /* the live hypotheses' tokens, two banks of (K, max_len + 1): see gather_history */
+    int *hist = N > 0 ? mslam_malloc(((size_t)max_len + 1) * K * 2 * sizeof(int), "decoder search") : NULL;
     int *tokens = mslam_malloc((size_t)K * sizeof(int), "decoder search");
     int *parents = mslam_malloc((size_t)K * sizeof(int), "decoder search");
     double *scores = mslam_malloc((size_t)K * sizeof(double), "decoder search");
     int rc = -1, n_live = 1, n_fin = 0;
-    if (!logits || !logp || !top || !bp || !fin || !tokens || !parents || !scores) goto done;
+    if (!logits || !logp || !top || !bp || !fin || !tokens || !parents || !scores || (N > 0 && !hist)) goto done;
     tokens[0] = bos;
     scores[0] = 0.0;
     for (int pos = 0;; pos++) {
         if (decoder_cache_step(cache, cfg, P, tokens, n_live, pos, logits)) goto done;
         log_softmax_forward(logp, logits, n_live, V);
+        if (N > 0) ban_repeated_ngrams(logp, V, hist, (size_t)max_len + 1, n_live, pos, N);
         int n_top = 0;
         for (int b = 0; b < n_live; b++) {
             const float *row = logp + (size_t)b * V;
@@ -402,6 +431,7 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
             }
         }
         if (n_fin >= K || n_next == 0) break;
+        if (N > 0) gather_history(hist, (size_t)max_len + 1, K, parents, tokens, n_next, pos);
         decoder_cache_reorder(cache, cfg, parents, n_next, pos + 1);
         n_live = n_next;
     }
@@ -424,6 +454,7 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     out->score = best->score;
     rc = 0;
 done:
+    free(hist);
     free(logits);
     free(logp);
     free(top);

@@ -84,11 +84,15 @@ void ctc_beam_free(ctc_beam *s);
  * sentence finishes when it ranks among the first beam_size, the others fill the next beam (up to
  * beam_size). The search stops when beam_size hypotheses have finished or none is live; after
  * max_len tokens only the end of sentence may follow. The result is the finished hypothesis of
- * best score = logp / (n_tokens + 1)^length_penalty. Beam 1 is the greedy argmax decoder. */
+ * best score = logp / (n_tokens + 1)^length_penalty. Beam 1 is the greedy argmax decoder.
+ * With no_repeat_ngram = n, a token that would complete an n-gram the hypothesis already holds is
+ * not generated (fairseq's and Hugging Face's no_repeat_ngram_size, over characters here). */
 typedef struct {
     int beam_size;               /* >= 1 */
     int max_len;                 /* >= 0: tokens before the end of sentence */
     float length_penalty;        /* >= 0 */
+    int no_repeat_ngram;         /* > 0: no hypothesis holds the same n tokens twice (loops such as
+                                  * "a new new new"); 0: off */
     const unsigned char *banned; /* (V) or NULL: tokens never generated ("<s>", "<blank>") */
 } decoder_search_params;
 

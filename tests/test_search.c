@@ -242,8 +242,17 @@ static void test_decoder_greedy(mslam_model *m, const float *enc, int Tn, const 
     decoder_cache_free(&cache);
 }
 
+/* Whether seq (n tokens) holds some N tokens twice. */
+static int repeats_ngram(const int *seq, int n, int N) {
+    for (int i = 0; i + N <= n; i++)
+        for (int j = i + 1; j + N <= n; j++)
+            if (!memcmp(seq + i, seq + j, (size_t)N * sizeof(int))) return 1;
+    return 0;
+}
+
 /* Every sequence of up to max_len allowed tokens, scored logp(seq + </s>) / (n + 1)^alpha: a beam
- * wider than the number of hypotheses at any step must return the best of them. */
+ * wider than the number of hypotheses at any step must return the best of them; with
+ * no_repeat_ngram N, the best of those that hold no N tokens twice. */
 static void test_decoder_exhaustive(mslam_model *m, const float *enc, int Tn, const unsigned char *banned) {
     enum { MAX_LEN = 3, A = 4, N_SEQ = 1 + A + A * A + A * A * A };
     const int allowed[A] = {3, 4, 5, 6};
@@ -262,6 +271,7 @@ static void test_decoder_exhaustive(mslam_model *m, const float *enc, int Tn, co
     decoder_pass_free(&p);
     decoder_cache cache = {0};
     const float alphas[5] = {0.0f, 0.3f, 0.6f, 1.0f, 1.5f};
+    int differs = 0; /* cases where the ban changes the best sequence */
     for (int ai = 0; ai < 5; ai++) {
         int best = 0;
         double best_score = -INFINITY;
@@ -285,6 +295,25 @@ static void test_decoder_exhaustive(mslam_model *m, const float *enc, int Tn, co
         CHECK(token_sum > r.logp, "token log-probs (%g) plus the end's make the total (%g)", token_sum, r.logp);
         search_result_free(&r);
 
+        for (int N = 1; N <= 2; N++) {
+            int best_n = -1;
+            double best_n_score = -INFINITY;
+            for (int q = 0; q < N_SEQ; q++) {
+                double score = logp[q] / pow(lens[q] + 1.0, alphas[ai]);
+                if (!repeats_ngram(seqs + q * MAX_LEN, lens[q], N) && score > best_n_score) best_n_score = score, best_n = q;
+            }
+            decoder_search_params spn = sp;
+            spn.no_repeat_ngram = N;
+            CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &spn, &r) == 0, "search");
+            int same_n = best_n >= 0 && r.n == lens[best_n];
+            for (int i = 0; same_n && i < r.n; i++) same_n = r.tokens[i].id == seqs[best_n * MAX_LEN + i];
+            CHECK(same_n && fabs(r.score - best_n_score) < 1e-5,
+                  "alpha %.1f, no_repeat_ngram %d: the best sequence without a repeat (%d tokens, %.6f) vs %d, %.6f",
+                  alphas[ai], N, best_n >= 0 ? lens[best_n] : -1, best_n_score, r.n, r.score);
+            if (best_n != best) differs++;
+            search_result_free(&r);
+        }
+
         /* narrower beams never beat the exhaustive best */
         for (int beam = 2; beam <= 4; beam++) {
             sp.beam_size = beam;
@@ -295,6 +324,7 @@ static void test_decoder_exhaustive(mslam_model *m, const float *enc, int Tn, co
             search_result_free(&r);
         }
     }
+    CHECK(differs > 0, "no_repeat_ngram changed the best sequence in %d of 10 cases", differs);
     decoder_cache_free(&cache);
 }
 
@@ -316,6 +346,10 @@ static void test_decoder_search(void) {
     CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) < 0 &&
               strstr(mslam_last_error(), "beam size"),
           "beam 0: %s", mslam_last_error());
+    sp = (decoder_search_params){.beam_size = 2, .max_len = 4, .length_penalty = 1.0f, .no_repeat_ngram = -1};
+    CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) < 0 &&
+              strstr(mslam_last_error(), "no_repeat_ngram"),
+          "no_repeat_ngram -1: %s", mslam_last_error());
     sp = (decoder_search_params){.beam_size = 2, .max_len = 0, .length_penalty = 1.0f, .banned = banned};
     CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) == 0 && r.n == 0,
           "max_len 0 gives the empty sentence (%d tokens)", r.n);

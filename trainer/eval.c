@@ -29,6 +29,7 @@ eval_config eval_default_config(void) {
                          .st_beam = 4,
                          .st_max_len = 300,
                          .length_penalty = 1.0f,
+                         .no_repeat_ngram = mslam_decode_default_params().no_repeat_ngram,
                          .batch_size = 8,
                          .max_items = 0,
                          .lid_seconds = 0,
@@ -262,7 +263,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     }
     evaluator ev = {.m = m, .c = c};
     ev.sp = (decoder_search_params){.beam_size = c->st_beam, .max_len = c->st_max_len,
-                                    .length_penalty = c->length_penalty};
+                                    .length_penalty = c->length_penalty, .no_repeat_ngram = c->no_repeat_ngram};
     ev.banned = mslam_calloc((size_t)cfg->vocab_size, 1, "banned tokens");
     int n = c->max_items > 0 && c->max_items < ds->n ? c->max_items : ds->n;
     int *items = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "evaluation order");
@@ -591,6 +592,8 @@ int cmd_eval(int argc, char **argv) {
         {"st-beam", 0, 0, G_OPTION_ARG_INT, &c.st_beam, "translation beam width; 1: greedy (default 4)", "N"},
         {"max-len", 0, 0, G_OPTION_ARG_INT, &c.st_max_len, "longest translation in characters (default 300)", "N"},
         {"length-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &length_penalty, "beam score = logp / (length + 1)^X (default 1)", "X"},
+        {"no-repeat-ngram", 0, 0, G_OPTION_ARG_INT, &c.no_repeat_ngram,
+         "translation: no N characters twice in one hypothesis; 0: off (default: the library's)", "N"},
         {"batch-size", 0, 0, G_OPTION_ARG_INT, &c.batch_size, "utterances encoded together (default 8)", "N"},
         {"max-items", 0, 0, G_OPTION_ARG_INT, &c.max_items, "score at most N utterances, spread over the set", "N"},
         {"lid-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &lid_seconds,

@@ -22,6 +22,7 @@ typedef struct {
     int st_max_len;     /* characters a translation may have (and at most one per encoder
                          * frame plus 10: an untrained decoder stops early) */
     float length_penalty;
+    int no_repeat_ngram; /* decoder search: see decoder_search_params */
     int batch_size;     /* utterances encoded together */
     int max_items;      /* <= 0: all */
     float lid_seconds;  /* > 0: language ID on each utterance's first lid_seconds (a pass of its

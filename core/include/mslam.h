@@ -178,6 +178,8 @@ struct mslam_decode_params {
     int beam_size;         /* CTC prefix beam search / decoder beam search; 1: greedy */
     int max_len;           /* translation: most characters before the end; <= 0: 2 * frames + 16 */
     float length_penalty;  /* translation: hypotheses rank by log p / (characters + 1)^penalty */
+    int no_repeat_ngram;   /* translation: > 0: no n characters twice in one translation (stops
+                            * loops like "a new new new"); 0: off */
     float token_min_logp;  /* CTC beam: a character less likely than this at a frame does not
                             * extend a hypothesis (-INFINITY: exact search) */
     const char *languages; /* language ID: comma-separated codes restricting the candidates
