@@ -593,7 +593,7 @@ int cmd_eval(int argc, char **argv) {
         {"max-len", 0, 0, G_OPTION_ARG_INT, &c.st_max_len, "longest translation in characters (default 300)", "N"},
         {"length-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &length_penalty, "beam score = logp / (length + 1)^X (default 1)", "X"},
         {"no-repeat-ngram", 0, 0, G_OPTION_ARG_INT, &c.no_repeat_ngram,
-         "translation: no N characters twice in one hypothesis; 0: off (default: the library's)", "N"},
+         "translation: no N characters twice in one hypothesis; 0: off (default 8)", "N"},
         {"batch-size", 0, 0, G_OPTION_ARG_INT, &c.batch_size, "utterances encoded together (default 8)", "N"},
         {"max-items", 0, 0, G_OPTION_ARG_INT, &c.max_items, "score at most N utterances, spread over the set", "N"},
         {"lid-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &lid_seconds,

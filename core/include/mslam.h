@@ -171,7 +171,7 @@ MSLAM_API int mslam_lm_lang_index(const mslam_lm *lm, const char *code);
 /* 0 when lm was built on model's vocabulary; else a negative error naming both files. */
 MSLAM_API int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model);
 
-/* Defaults: beam 4, max_len 0, length_penalty 1, token_min_logp -12, all languages, no LM
+/* Defaults: beam 4, max_len 0, length_penalty 1, no_repeat_ngram 8, token_min_logp -12, all languages, no LM
  * (weight 0.8, bonus 2.5 and LID weight 0.1 once one is given: tuned on the default corpus's dev
  * split), full attention context, the model's threads. */
 struct mslam_decode_params {
@@ -179,7 +179,8 @@ struct mslam_decode_params {
     int max_len;           /* translation: most characters before the end; <= 0: 2 * frames + 16 */
     float length_penalty;  /* translation: hypotheses rank by log p / (characters + 1)^penalty */
     int no_repeat_ngram;   /* translation: > 0: no n characters twice in one translation (stops
-                            * loops like "a new new new"); 0: off */
+                            * loops like "a new new new"); 0: off; a too small n bans common
+                            * words' second use */
     float token_min_logp;  /* CTC beam: a character less likely than this at a frame does not
                             * extend a hypothesis (-INFINITY: exact search) */
     const char *languages; /* language ID: comma-separated codes restricting the candidates
