@@ -173,7 +173,7 @@ static void test_translate(mslam_model *m, const float *pcm, size_t n) {
         decoder_cache cache = {0};
         search_result best;
         decoder_search_params sp = {.beam_size = beam, .max_len = 12, .length_penalty = p.length_penalty,
-                                    .banned = banned};
+                                    .no_repeat_ngram = p.no_repeat_ngram, .banned = banned};
         CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, frames, T, &sp, &best) == 0, "search");
         CHECK(best.n > 0, "the test model should say something");
         check_result(m, r, best.tokens, best.n, 0, "translate");
