@@ -350,12 +350,13 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
         size_t n = (size_t)n_frames * model->cfg.vocab_size;
         log_probs = mslam_malloc(n * sizeof(float), "CTC log-probabilities");
         float *logits = mslam_malloc(n * sizeof(float), "CTC logits");
-        if (log_probs && logits) {
+        int ok = log_probs && logits;
+        if (ok) {
             use_threads(model, &p);
             ctc_head_log_probs(log_probs, logits, frames, n_frames, &model->cfg, &model->p);
         }
         free(logits);
-        if (!log_probs || !logits) goto done;
+        if (!ok) goto done;
     }
     /* an LM in the language that language ID finds, when the caller names none */
     int named = p.lm ? named_language(model, p.languages, "mslam_transcribe") : 0;

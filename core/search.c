@@ -352,27 +352,25 @@ typedef struct {
     double logp, score;
 } finished_hyp;
 
-/* hist holds two banks of K rows of `stride` tokens: the live hypotheses' tokens (rows of bank
- * 0, positions 0..pos-1) and room to gather the next step's. After step pos the next beams are
- * parents[i]'s row plus tokens[i] at pos; the result is copied back into bank 0. */
-static void gather_history(int *hist, size_t stride, int K, const int *parents, const int *tokens, int n, int pos) {
-    int *next = hist + (size_t)K * stride;
-    for (int i = 0; i < n; i++) {
-        memcpy(next + i * stride, hist + parents[i] * stride, (size_t)pos * sizeof(int));
-        next[i * stride + pos] = tokens[i];
+/* The n tokens of the hypothesis that is beam `beam` after step n - 1, from the backpointers of
+ * steps 0..n-1 (K per step). */
+static void trace_back(const backpointer *bp, int K, int n, int beam, search_token *out) {
+    for (int t = n - 1; t >= 0; t--) {
+        const backpointer *e = &bp[(size_t)t * K + beam];
+        out[t] = e->token;
+        beam = e->parent;
     }
-    memcpy(hist, next, (size_t)n * stride * sizeof(int));
 }
 
-/* Sets to -inf the log-probability of every token that would complete an N-gram already in the
- * live hypothesis b (its tokens hist[b][0..pos)): for each earlier occurrence of the last N-1
- * tokens, the token that followed it. */
-static void ban_repeated_ngrams(float *logp, int V, const int *hist, size_t stride, int n_live, int pos, int N) {
-    if (pos < N - 1) return;
-    for (int b = 0; b < n_live; b++) {
-        const int *h = hist + b * stride, *tail = h + pos - (N - 1);
-        for (int j = 0; j + N - 1 < pos; j++)
-            if (!memcmp(h + j, tail, (size_t)(N - 1) * sizeof(int))) logp[(size_t)b * V + h[j + N - 1]] = -INFINITY;
+/* Sets to -inf in row (V log-probabilities) every token that would complete an N-gram the
+ * hypothesis h (pos tokens) already holds: for each earlier occurrence of its last N-1 tokens,
+ * the token that followed it. */
+static void ban_repeated_ngrams(float *row, const search_token *h, int pos, int N) {
+    const search_token *tail = h + pos - (N - 1);
+    for (int j = 0; j + N - 1 < pos; j++) {
+        int i = 0;
+        while (i < N - 1 && h[j + i].id == tail[i].id) i++;
+        if (i == N - 1) row[h[j + N - 1].id] = -INFINITY;
     }
 }
 
@@ -395,8 +393,8 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     dec_candidate *top = mslam_malloc((size_t)2 * K * sizeof *top, "decoder search");
     backpointer *bp = mslam_malloc(((size_t)max_len + 1) * K * sizeof *bp, "decoder search");
     finished_hyp *fin = mslam_malloc((size_t)2 * K * sizeof *fin, "decoder search");
-    /* the live hypotheses' tokens, two banks of (K, max_len + 1): see gather_history */
-    int *hist = N > 0 ? mslam_malloc(((size_t)max_len + 1) * K * 2 * sizeof(int), "decoder search") : NULL;
+    /* a live hypothesis's tokens, for no_repeat_ngram */
+    search_token *hist = N > 0 ? mslam_malloc(((size_t)max_len + 1) * sizeof *hist, "decoder search") : NULL;
     int *tokens = mslam_malloc((size_t)K * sizeof(int), "decoder search");
     int *parents = mslam_malloc((size_t)K * sizeof(int), "decoder search");
     double *scores = mslam_malloc((size_t)K * sizeof(double), "decoder search");
@@ -407,7 +405,10 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     for (int pos = 0;; pos++) {
         if (decoder_cache_step(cache, cfg, P, tokens, n_live, pos, logits)) goto done;
         log_softmax_forward(logp, logits, n_live, V);
-        if (N > 0) ban_repeated_ngrams(logp, V, hist, (size_t)max_len + 1, n_live, pos, N);
+        for (int b = 0; N > 0 && pos >= N - 1 && b < n_live; b++) {
+            trace_back(bp, K, pos, b, hist);
+            ban_repeated_ngrams(logp + (size_t)b * V, hist, pos, N);
+        }
         int n_top = 0;
         for (int b = 0; b < n_live; b++) {
             const float *row = logp + (size_t)b * V;
@@ -431,7 +432,6 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
             }
         }
         if (n_fin >= K || n_next == 0) break;
-        if (N > 0) gather_history(hist, (size_t)max_len + 1, K, parents, tokens, n_next, pos);
         decoder_cache_reorder(cache, cfg, parents, n_next, pos + 1);
         n_live = n_next;
     }
@@ -445,11 +445,7 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     out->n = best->step;
     out->tokens = mslam_malloc((size_t)(out->n ? out->n : 1) * sizeof *out->tokens, "search result");
     if (!out->tokens) goto done;
-    for (int t = out->n - 1, b = best->beam; t >= 0; t--) {
-        const backpointer *e = &bp[(size_t)t * K + b];
-        out->tokens[t] = e->token;
-        b = e->parent;
-    }
+    trace_back(bp, K, out->n, best->beam, out->tokens);
     out->logp = best->logp;
     out->score = best->score;
     rc = 0;

@@ -247,7 +247,7 @@ static int speech_step(trainer *t, const attn_mask *mask, const double *norm, do
             subset_begin(t, n, B, item);
             if (decoder_loss(&t->dp, cfg, &t->model->p, &t->G, VOCAB_BOS, VOCAB_EOS, t->sub_in, t->lens, n, T,
                              t->targets, t->target_lens, Lt, (float)o->label_smoothing,
-                             (float)(o->st_weight / norm[S_ST_N]), t->sub_grad, &hl))
+                             (float)(o->st_weight / norm[S_ST_N]), o->freeze_encoder ? NULL : t->sub_grad, &hl))
                 return -1;
             subset_end(t, n, B, item);
             sums[S_ST] += hl.loss;
@@ -300,11 +300,11 @@ static int mt_step(trainer *t, const double *norm, double *sums) {
     int freeze = t->o->freeze_encoder;
     if (mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, !freeze))
         return -1;
-    memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
+    if (!freeze) memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
     head_loss hl;
     if (decoder_loss(&t->dp, cfg, &t->model->p, &t->G, VOCAB_BOS, VOCAB_EOS, t->text_pass.out, t->mt_lens, B, L,
                      t->mt_targets, t->mt_target_lens, Lt, (float)t->o->label_smoothing,
-                     (float)(t->o->mt_weight / norm[S_MT_N]), t->mt_denc, &hl))
+                     (float)(t->o->mt_weight / norm[S_MT_N]), freeze ? NULL : t->mt_denc, &hl))
         return -1;
     sums[S_MT] += hl.loss;
     if (freeze) return 0;
@@ -679,12 +679,12 @@ static int run(trainer *t) {
     t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (mkdir_p(o->out)) return -1;
-    if (dataset_load_named(&t->train, o->data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
-    if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
-        return -1;
     if (o->freeze_encoder && t->tasks != TASK_ST)
         return mslam_error("--freeze-encoder trains the translation decoder alone: it needs --task st");
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
+    if (dataset_load_named(&t->train, o->data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
+    if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
+        return -1;
     int resumed;
     if (build_model(t, &resumed)) return -1;
     if (o->freeze_encoder) adamw_train_only(&t->opt, &t->model->table, "decoder");
