@@ -20,6 +20,7 @@ enum
   PROP_LM,
   PROP_LM_WEIGHT,
   PROP_LM_BONUS,
+  PROP_NO_REPEAT_NGRAM,
 };
 
 #define DEFAULT_BEAM_SIZE 4
@@ -128,6 +129,12 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
           "Longest caption in milliseconds: speech without a pause is cut here", 1000, 60000,
           DEFAULT_MAX_DURATION_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  if (klass->translates)
+    g_object_class_install_property (gobject_class, PROP_NO_REPEAT_NGRAM,
+        g_param_spec_int ("no-repeat-ngram", "No repeated n-grams",
+            "No N characters twice in one translation, against decoder loops (0: off)", 0, 64,
+            mslam_decode_default_params ().no_repeat_ngram,
+            G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   if (!klass->needs_ctc)
     return;
   /* shallow fusion of a character LM into the CTC beam search (recognition only) */
@@ -160,6 +167,7 @@ gst_mslam_caption_init (GTypeInstance * instance, gpointer g_class)
   self->out_end = GST_CLOCK_TIME_NONE;
   self->lm_weight = mslam_decode_default_params ().lm_weight;
   self->lm_bonus = mslam_decode_default_params ().lm_bonus;
+  self->no_repeat_ngram = mslam_decode_default_params ().no_repeat_ngram;
 }
 
 static void
@@ -203,6 +211,9 @@ gst_mslam_caption_set_property (GObject * object, guint prop_id, const GValue * 
     case PROP_LM_BONUS:
       self->lm_bonus = g_value_get_float (value);
       break;
+    case PROP_NO_REPEAT_NGRAM:
+      self->no_repeat_ngram = g_value_get_int (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -238,6 +249,9 @@ gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_LM_BONUS:
       g_value_set_float (value, self->lm_bonus);
       break;
+    case PROP_NO_REPEAT_NGRAM:
+      g_value_set_int (value, self->no_repeat_ngram);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -265,6 +279,7 @@ caption_start (GstMslamBase * base, gchar ** reason)
   gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
   self->decode.lm_weight = self->lm_weight;
   self->decode.lm_bonus = self->lm_bonus;
+  self->decode.no_repeat_ngram = self->no_repeat_ngram;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
     self->lm = gst_mslam_base_load_lm (base, lm_path, reason);

@@ -37,6 +37,7 @@ struct _GstMslamCaption
   guint max_duration_ms;
   gchar *lm_path;               /* mslamasr: character LM file (NULL: none) */
   gfloat lm_weight, lm_bonus;
+  gint no_repeat_ngram;         /* mslamtranslate */
 
   /* while running */
   mslam_lm *lm;
@@ -67,6 +68,8 @@ struct _GstMslamCaptionClass
   gboolean partial_default;
   /* Blurb of the beam-size property. */
   const gchar *beam_blurb;
+  /* TRUE: captions come from the translation decoder (the no-repeat-ngram property). */
+  gboolean translates;
 
   /* Checks the model and allocates the subclass' state (see GstMslamBaseClass.start). */
   gboolean (*start) (GstMslamCaption * self, gchar ** reason);
@@ -85,7 +88,8 @@ GType gst_mslam_caption_get_type (void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
 
 /* Installs beam-size, partial-results, pause and max-duration on a subclass (after setting
- * partial_default and beam_blurb), so that each element shows its own defaults and blurbs. It
+ * partial_default, beam_blurb and translates; lm, lm-weight and lm-bonus with needs_ctc,
+ * no-repeat-ngram with translates), so that each element shows its own defaults and blurbs. It
  * sets the subclass' set_property/get_property: a subclass has no properties of its own. */
 void gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass);
 

@@ -20,6 +20,9 @@
  * With `partial-results`, the open segment is translated again whenever its recognised text
  * changes (costly: off by default).
  *
+ * `no-repeat-ngram` N keeps any N characters from appearing twice in one translation (the
+ * decoder's guard against loops, as fairseq's no_repeat_ngram_size); 0 turns it off.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=interview-fr.ogg ! decodebin ! audioconvert ! audioresample ! \
@@ -102,6 +105,7 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
   caption_class->message_name = "mslam-translation";
   caption_class->needs_ctc = FALSE;
   caption_class->partial_default = FALSE;
+  caption_class->translates = TRUE;
   caption_class->beam_blurb = "Beam size of the translation decoder's search (1: greedy)";
   caption_class->start = gst_mslam_translate_start;
   caption_class->caption = gst_mslam_translate_caption;

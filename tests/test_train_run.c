@@ -175,6 +175,47 @@ static void test_freeze_encoder(const char *manifest) {
     free(init), free(out), free(model), free(multi), free(odd), free(no_init);
 }
 
+/* --cache-encoder trains the decoder on F16 copies of the encoder outputs that the uncached run
+ * computes afresh each step: with full context and no augmentation the two runs take the same
+ * steps up to that rounding, far below how far the decoder moves. */
+static void test_cache_encoder(const char *manifest) {
+    char *init = str_printf("%s/straight/model.safetensors", fixture_dir());
+    char *fresh = str_printf("%s/uncached", fixture_dir()), *cached = str_printf("%s/cached", fixture_dir());
+    char *fresh_model = str_printf("%s/model.safetensors", fresh), *cached_model = str_printf("%s/model.safetensors", cached);
+    const char *same[] = {"--task", "st", "--freeze-encoder", "--no-specaug", "--full-context", "1"};
+    CHECK(train(manifest, fresh, same[0], same[1], same[2], same[3], same[4], same[5], "--init", init, "--audio-dir",
+                fixture_dir(), NULL) == 0,
+          "decoder-only training: %s", mslam_last_error());
+    CHECK(train(manifest, cached, same[0], same[1], same[2], same[3], same[4], same[5], "--init", init, "--audio-dir",
+                fixture_dir(), "--cache-encoder", NULL) == 0,
+          "decoder-only training on cached encoder outputs: %s", mslam_last_error());
+    mslam_model *a = NULL, *b = NULL, *start = NULL;
+    CHECK(checkpoint_load(fresh_model, &a, NULL, NULL) == 0 && checkpoint_load(cached_model, &b, NULL, NULL) == 0 &&
+              checkpoint_load(init, &start, NULL, NULL) == 0,
+          "the models load");
+    if (a && b && start) {
+        double moved = 0, apart = 0;
+        for (int i = 0; i < a->table.n; i++) {
+            const mslam_param_entry *x = &a->table.entries[i], *y = entry_named(b, x->name), *z = entry_named(start, x->name);
+            if (strncmp(x->name, "decoder", 7) || !y || !z || y->numel != x->numel || z->numel != x->numel) continue;
+            for (size_t k = 0; k < x->numel; k++) {
+                double u = a->block[x->offset + k], v = b->block[y->offset + k], w = start->block[z->offset + k];
+                moved = fmax(moved, fabs(u - w));
+                apart = fmax(apart, fabs(u - v));
+            }
+        }
+        fprintf(stderr, "  cached vs uncached: decoder moved up to %.3g, the runs differ by up to %.3g\n", moved, apart);
+        CHECK(moved > 0 && apart < 0.02 * moved, "cached and uncached decoders agree (%.3g apart, moved %.3g)", apart,
+              moved);
+    }
+    mslam_model_free(a), mslam_model_free(b), mslam_model_free(start);
+    char *alone = str_printf("%s/cached-alone", fixture_dir());
+    CHECK(train(manifest, alone, "--task", "st", "--cache-encoder", NULL) != 0 &&
+              strstr(mslam_last_error(), "--freeze-encoder"),
+          "--cache-encoder without --freeze-encoder is an error naming it: %s", mslam_last_error());
+    free(init), free(fresh), free(cached), free(fresh_model), free(cached_model), free(alone);
+}
+
 static void test_non_finite(const char *manifest) {
     char *out = str_printf("%s/nan", fixture_dir());
     /* a learning rate of 1e30 sends the parameters to 1e30 after one step: the next forward
@@ -317,6 +358,7 @@ int main(int argc, char **argv) {
     if (!manifest) return test_result("test_train_run");
     test_exact_resume(manifest);
     test_freeze_encoder(manifest);
+    test_cache_encoder(manifest);
     test_non_finite(manifest);
     test_signal(argv[1], manifest);
     test_eval_export(manifest);

@@ -64,6 +64,7 @@ GST_START_TEST(test_properties) {
         {"max-duration", 3, G_TYPE_UINT, 1000, 60000, 6000},
         {"interval", 4, G_TYPE_UINT, 40, 60000, 1000},
         {"window", 4, G_TYPE_UINT, 200, 60000, 3000},
+        {"no-repeat-ngram", 2, G_TYPE_INT, 0, 64, 8},
     };
     const char *names[] = {"mslamasr", "mslamtranslate", "mslamlid"};
     for (int e = 0; e < 3; e++) {
