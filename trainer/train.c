@@ -271,7 +271,8 @@ static int cache_gather(trainer *t, int *T) {
  * length-bucketed batches (little padding) without augmentation, each batch under a mask drawn
  * as a training step's (the same share of full-context and chunked outputs), and its output is
  * kept in F16: decoder steps then decode no audio and run no encoder. Every process caches the
- * whole dataset (its shares change with the epoch). */
+ * whole dataset (its shares change with the epoch). Returns 0, 1 when a signal stopped it (no
+ * step taken: nothing to save) or -1. */
 static int cache_build(trainer *t) {
     const train_opts *o = t->o;
     const struct mslam_model_config *cfg = t->cfg;
@@ -322,8 +323,7 @@ static int cache_build(trainer *t) {
         }
     }
     epoch_plan_free(&plan);
-    if (!rc && stop_signal) rc = mslam_error("stopped by signal %d while caching the encoder outputs", (int)stop_signal);
-    return rc;
+    return rc ? -1 : stop_signal ? 1 : 0;
 }
 
 /* Forward, losses and backward of this process's speech; sums[] gets the loss sums, t->grad
@@ -895,10 +895,17 @@ static int run(trainer *t) {
     }
     t->pos.world_size = t->world;
     t->pos.global_batch = o->batch_size * t->world;
-    if (o->cache_encoder && cache_build(t)) return -1;
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    int cached = o->cache_encoder ? cache_build(t) : 0;
+    if (cached) {
+        if (cached > 0 && t->rank == 0)
+            fprintf(stderr, "stopped by signal %d while caching the encoder outputs, before any step\n", (int)stop_signal);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        return cached < 0 ? -1 : 0;
+    }
     long stop_at = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
     step_report acc = {0};
     int n_acc = 0;
