@@ -161,27 +161,30 @@ int pool_add_catalog(struct sentence_pool *pool, const char *mo_path) {
     return rc < 0 ? -1 : 0;
 }
 
-int pool_add_catalogs(struct sentence_pool *pool, const char *locale_root) {
-    struct strlist locales = {0};
-    if (strlist_split(&locales, pool->lang->locales)) return -1;
-    int rc = 0;
-    for (size_t l = 0; rc == 0 && l < locales.n; l++) {
-        char *dir = str_printf("%s/%s/LC_MESSAGES", locale_root, locales.items[l]);
-        struct strlist files = {0};
-        rc = dir ? list_files(dir, &files) : -1;
-        for (size_t f = 0; rc == 0 && f < files.n; f++) {
-            if (!str_ends_with(files.items[f], ".mo")) continue;
-            if (pool_add_catalog(pool, files.items[f])) {
-                /* One broken catalog among thousands should not stop a build (the error is
-                 * already reported). */
-                mslam_log(MSLAM_LOG_WARN, "catalog skipped, the build goes on: %s", files.items[f]);
-                pool->stats.catalogs_skipped++;
+int pool_add_catalogs(struct sentence_pool *pool, const char *locale_roots) {
+    struct strlist roots = {0}, locales = {0};
+    int rc = strlist_split_on(&roots, locale_roots, ':');
+    if (rc == 0) rc = strlist_split(&locales, pool->lang->locales);
+    for (size_t r = 0; rc == 0 && r < roots.n; r++) {
+        for (size_t l = 0; rc == 0 && l < locales.n; l++) {
+            char *dir = str_printf("%s/%s/LC_MESSAGES", roots.items[r], locales.items[l]);
+            struct strlist files = {0};
+            rc = dir ? list_files(dir, &files) : -1;
+            for (size_t f = 0; rc == 0 && f < files.n; f++) {
+                if (!str_ends_with(files.items[f], ".mo")) continue;
+                if (pool_add_catalog(pool, files.items[f])) {
+                    /* One broken catalog among thousands should not stop a build (the error is
+                     * already reported). */
+                    mslam_log(MSLAM_LOG_WARN, "catalog skipped, the build goes on: %s", files.items[f]);
+                    pool->stats.catalogs_skipped++;
+                }
             }
+            strlist_free(&files);
+            free(dir);
         }
-        strlist_free(&files);
-        free(dir);
     }
     strlist_free(&locales);
+    strlist_free(&roots);
     return rc;
 }
 

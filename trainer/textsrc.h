@@ -36,10 +36,11 @@ struct sentence_pool {
 void pool_init(struct sentence_pool *pool, const struct lang_info *lang);
 void pool_free(struct sentence_pool *pool);
 
-/* Adds the messages of the language's catalogs under locale_root (<root>/<locale>/LC_MESSAGES/
- * *.mo, files in name order). A catalog that cannot be read is skipped with a warning naming it
+/* Adds the messages of the language's catalogs under locale_roots, a colon-separated list of
+ * folders (<root>/<locale>/LC_MESSAGES/ *.mo, roots in list order, files in name order; a message
+ * two catalogs share is added once). A catalog that cannot be read is skipped with a warning naming it
  * and the reason; only failures of the machine (memory) are errors. */
-int pool_add_catalogs(struct sentence_pool *pool, const char *locale_root);
+int pool_add_catalogs(struct sentence_pool *pool, const char *locale_roots);
 
 /* Adds the sentences of one catalog; an unreadable catalog is an error here. */
 int pool_add_catalog(struct sentence_pool *pool, const char *mo_path);

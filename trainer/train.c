@@ -844,6 +844,9 @@ static int run(trainer *t) {
         return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
     if (o->cache_encoder && o->text_data)
         return mslam_error("--cache-encoder caches speech only: leave out --text-data");
+    if (o->cache_encoder && t->augment && t->rank == 0)
+        mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
+                  "--eq-prob and --warp-prob change nothing (--no-specaug silences this)");
     if (dataset_load_named(&t->train, o->data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
     if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
         return -1;

@@ -168,9 +168,10 @@ void strlist_free(struct strlist *list) {
     *list = (struct strlist){0};
 }
 
-int strlist_split(struct strlist *list, const char *s) {
+int strlist_split_on(struct strlist *list, const char *s, char separator) {
+    const char separators[2] = {separator, '\0'};
     while (*s) {
-        size_t len = strcspn(s, ",");
+        size_t len = strcspn(s, separators);
         if (len > 0) {
             char *item = str_ndup(s, len);
             if (!item) return -1;
@@ -179,10 +180,12 @@ int strlist_split(struct strlist *list, const char *s) {
             if (rc) return rc;
         }
         s += len;
-        if (*s == ',') s++;
+        if (*s == separator) s++;
     }
     return 0;
 }
+
+int strlist_split(struct strlist *list, const char *s) { return strlist_split_on(list, s, ','); }
 
 /* ---- paths, folders and files ---- */
 

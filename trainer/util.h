@@ -36,8 +36,9 @@ int strlist_push(struct strlist *list, const char *s); /* copies s */
 void strlist_sort(struct strlist *list);
 int strlist_contains(const struct strlist *list, const char *s);
 void strlist_free(struct strlist *list);
-/* Splits s at commas into list (empty items dropped). */
+/* Splits s at commas (strlist_split) or at separator into list (empty items dropped). */
 int strlist_split(struct strlist *list, const char *s);
+int strlist_split_on(struct strlist *list, const char *s, char separator);
 
 /* Regular files (not links, not folders) in dir, sorted by name, with their full paths.
  * A missing folder gives an empty list; other failures an error. */
