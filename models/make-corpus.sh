@@ -33,15 +33,7 @@ st_train=${ST_TRAIN:-20000}
 if [ -n "$st_langs" ]; then
   catalogs=$out-st-catalogs
   if [ ! -f "$catalogs/unpacked" ]; then
-    mkdir -p "$catalogs/debs"
-    # shellcheck disable=SC2046 # the group's package names are words
-    if ! (cd "$catalogs/debs" && apt-get download $("$root/tests/install-deps.sh" --list st-catalogs)); then
-      sudo=""
-      [ "$(id -u)" -eq 0 ] || sudo=sudo
-      $sudo apt-get update # a fresh machine's package lists may be empty
-      # shellcheck disable=SC2046
-      (cd "$catalogs/debs" && apt-get download $("$root/tests/install-deps.sh" --list st-catalogs))
-    fi
+    "$root/tests/install-deps.sh" --download "$catalogs/debs" st-catalogs
     for deb in "$catalogs"/debs/*.deb; do dpkg-deb -x "$deb" "$catalogs"; done
     touch "$catalogs/unpacked"
   fi

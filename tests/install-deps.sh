@@ -1,28 +1,37 @@
 #!/bin/sh
-# Installs the packages of the named groups of packages.txt that are missing; with --list, prints
-# the groups' package names instead.
+# Installs the packages of the named groups of packages.txt that are missing; with --download DIR,
+# downloads the groups' .deb files into DIR instead, without installing them.
 # Usage: tests/install-deps.sh build test [reference]
-#        tests/install-deps.sh --list st-catalogs
+#        tests/install-deps.sh --download DIR st-catalogs
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-list=0
-[ "${1:-}" = --list ] && { list=1; shift; }
+download_dir=""
+if [ "${1:-}" = --download ]; then
+  download_dir=${2:?"--download needs a folder"}
+  shift 2
+fi
 [ $# -gt 0 ] || set -- build test
 wanted=$(awk -v groups=" $* " '
   /^\[/ { g = substr($0, 2, length($0) - 2); next }
   /^#/ || NF == 0 { next }
   index(groups, " " g " ") { print $1 }' "$root/packages.txt")
-# shellcheck disable=SC2086 # one name per word
-[ "$list" -eq 1 ] && { echo $wanted; exit 0; }
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+if [ -n "$download_dir" ]; then
+  mkdir -p "$download_dir"
+  # a fresh machine's package lists may be empty: update them when the first try fails
+  # shellcheck disable=SC2086 # one name per word
+  (cd "$download_dir" && apt-get download $wanted) ||
+    { $sudo apt-get update && (cd "$download_dir" && apt-get download $wanted); }
+  exit
+fi
 missing=""
 for p in $wanted; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 echo "installing:$missing"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update
 # shellcheck disable=SC2086 # one name per word
 $sudo apt-get install -y $missing

@@ -161,28 +161,33 @@ int pool_add_catalog(struct sentence_pool *pool, const char *mo_path) {
     return rc < 0 ? -1 : 0;
 }
 
+/* The .mo files of one LC_MESSAGES folder (a missing folder adds nothing). */
+static int pool_add_catalog_folder(struct sentence_pool *pool, const char *dir) {
+    struct strlist files = {0};
+    int rc = list_files(dir, &files);
+    for (size_t f = 0; rc == 0 && f < files.n; f++) {
+        if (!str_ends_with(files.items[f], ".mo")) continue;
+        if (pool_add_catalog(pool, files.items[f])) {
+            /* One broken catalog among thousands should not stop a build (the error is already
+             * reported). */
+            mslam_log(MSLAM_LOG_WARN, "catalog skipped, the build goes on: %s", files.items[f]);
+            pool->stats.catalogs_skipped++;
+        }
+    }
+    strlist_free(&files);
+    return rc;
+}
+
 int pool_add_catalogs(struct sentence_pool *pool, const char *locale_roots) {
     struct strlist roots = {0}, locales = {0};
     int rc = strlist_split_on(&roots, locale_roots, ':');
     if (rc == 0) rc = strlist_split(&locales, pool->lang->locales);
-    for (size_t r = 0; rc == 0 && r < roots.n; r++) {
+    for (size_t r = 0; rc == 0 && r < roots.n; r++)
         for (size_t l = 0; rc == 0 && l < locales.n; l++) {
             char *dir = str_printf("%s/%s/LC_MESSAGES", roots.items[r], locales.items[l]);
-            struct strlist files = {0};
-            rc = dir ? list_files(dir, &files) : -1;
-            for (size_t f = 0; rc == 0 && f < files.n; f++) {
-                if (!str_ends_with(files.items[f], ".mo")) continue;
-                if (pool_add_catalog(pool, files.items[f])) {
-                    /* One broken catalog among thousands should not stop a build (the error is
-                     * already reported). */
-                    mslam_log(MSLAM_LOG_WARN, "catalog skipped, the build goes on: %s", files.items[f]);
-                    pool->stats.catalogs_skipped++;
-                }
-            }
-            strlist_free(&files);
+            rc = dir ? pool_add_catalog_folder(pool, dir) : -1;
             free(dir);
         }
-    }
     strlist_free(&locales);
     strlist_free(&roots);
     return rc;
