@@ -4,15 +4,18 @@
  * - a non-finite loss is detected, the step skipped and counted, and nothing non-finite is
  *   written;
  * - SIGTERM makes the trainer write a checkpoint and exit 0, and the run continues from it;
- * - eval and export run on the result;
+ * - eval and export run on the result; eval --st-input text translates each reference transcript
+ *   through the text path exactly as the public API's mslam_encode_text + mslam_translate_frames;
  * - --freeze-encoder with a larger --decoder-layers trains the decoder alone, new layers on top.
  * Usage: test_train_run PATH-OF-mslam-trainer */
 #include "checkpoint.h"
+#include "data.h"
 #include "testutil.h"
 #include "train.h"
 #include "train_fixture.h"
 #include "util.h"
 
+#include <glib.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <signal.h>
@@ -348,6 +351,84 @@ static void test_eval_export(const char *manifest) {
     free(ckpt), free(model), free(json);
 }
 
+/* eval --st-input text: the decoder reads each reference transcript through the encoder's text
+ * path. Each translation must be the public API's for the same text (mslam_encode_text, then
+ * mslam_translate_frames with the same beam and length), the same in both modes (the text path
+ * has no streaming mask); --st-input transcript runs the cascade; a bad name is an error. */
+static void test_st_input(const char *manifest) {
+    char *model_path = str_printf("%s/exported.safetensors", fixture_dir());
+    char *hyps = str_printf("%s/hyps-text.tsv", fixture_dir());
+    char *json = str_printf("%s/eval-text.json", fixture_dir());
+    char *ev[] = {(char *)"eval", (char *)"--model", model_path, (char *)"--data", (char *)manifest,
+                  (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"text", (char *)"--st-beam",
+                  (char *)"2", (char *)"--max-len", (char *)"20", (char *)"--threads", (char *)"2", (char *)"--hyps",
+                  hyps, (char *)"--json", json, NULL};
+    CHECK(cmd_eval(19, ev) == 0, "eval --st-input text: %s", mslam_last_error());
+    char *text = NULL, *js = NULL;
+    size_t n;
+    struct json_object *root = read_file(json, 1 << 20, &js, &n) == 0 ? json_tokener_parse(js) : NULL, *input;
+    CHECK(root && json_object_object_get_ex(root, "st_input", &input) && !strcmp(json_object_get_string(input), "text"),
+          "the JSON names the translation's input");
+    json_object_put(root);
+    free(js);
+    mslam_model *m = mslam_model_load(model_path, mslam_model_default_params());
+    dataset ds = {0};
+    CHECK(m && dataset_load_named(&ds, manifest, NULL, NULL, NULL, "test") == 0, "model and test split");
+    int rows = 0, same_as_api = 0, same_in_modes = 0;
+    char **lines = m && read_file(hyps, 1 << 20, &text, &n) == 0 ? g_strsplit(text, "\n", -1) : NULL;
+    GHashTable *offline = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (int pass = 0; pass < 2; pass++) /* offline rows first, then streaming against them */
+        for (char **line = lines ? lines + 1 : NULL; line && *line; line++) {
+            char **f = g_strsplit(*line, "\t", 8);
+            int is_offline = f[0] && !strcmp(f[0], "offline");
+            if (g_strv_length(f) != 7 || strcmp(f[1], "st") || is_offline != (pass == 0)) {
+                g_strfreev(f);
+                continue;
+            }
+            if (!is_offline) {
+                const char *there = g_hash_table_lookup(offline, f[2]);
+                same_in_modes += there && !strcmp(there, f[6]);
+            }
+            for (int i = 0; i < ds.n; i++) {
+                if (strcmp(ds.items[i].audio, f[2])) continue;
+                char *norm = asr_target_text(ds.items[i].text, ds.items[i].lang);
+                int frames = 0;
+                float *enc = norm ? mslam_encode_text(m, norm, NULL, &frames) : NULL;
+                struct mslam_decode_params p = mslam_decode_default_params();
+                p.beam_size = 2;
+                p.max_len = 2 * frames + 10 < 20 ? 2 * frames + 10 : 20;
+                mslam_result *r = enc ? mslam_translate_frames(m, enc, frames, &p) : NULL;
+                same_as_api += r && !strcmp(mslam_result_text(r), f[6]);
+                mslam_result_free(r);
+                mslam_free(enc);
+                free(norm);
+            }
+            rows++;
+            if (is_offline) g_hash_table_insert(offline, g_strdup(f[2]), g_strdup(f[6]));
+            g_strfreev(f);
+        }
+    g_hash_table_destroy(offline);
+    g_strfreev(lines);
+    /* 6 of the 9 test utterances have a translation, each scored in both modes */
+    CHECK(rows == 12 && same_as_api == rows && same_in_modes == rows / 2,
+          "--st-input text: %d rows, %d as mslam_encode_text + mslam_translate_frames, %d the same in both modes",
+          rows, same_as_api, same_in_modes);
+    free(text);
+    dataset_free(&ds);
+    mslam_model_free(m);
+    ev[8] = (char *)"transcript";
+    CHECK(cmd_eval(19, ev) == 0, "eval --st-input transcript: %s", mslam_last_error());
+    text = NULL;
+    rows = 0;
+    if (read_file(hyps, 1 << 20, &text, &n) == 0)
+        for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) rows++;
+    CHECK(rows == 12, "--st-input transcript: a translation per utterance and mode (%d)", rows);
+    free(text);
+    ev[8] = (char *)"phonemes";
+    CHECK(cmd_eval(19, ev) == 2, "--st-input phonemes is a usage error");
+    free(model_path), free(hyps), free(json);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
@@ -362,6 +443,7 @@ int main(int argc, char **argv) {
     test_non_finite(manifest);
     test_signal(argv[1], manifest);
     test_eval_export(manifest);
+    test_st_input(manifest);
     test_text_pairs(manifest);
     fixture_remove();
     return test_result("test_train_run");

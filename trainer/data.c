@@ -369,8 +369,12 @@ static const dataset *sort_ds; /* qsort has no context argument */
 
 static int cmp_duration(const void *a, const void *b) {
     int i = *(const int *)a, j = *(const int *)b;
-    double x = sort_ds->items[i].seconds, y = sort_ds->items[j].seconds;
+    const example *a_item = &sort_ds->items[i], *b_item = &sort_ds->items[j];
+    double x = a_item->seconds, y = b_item->seconds;
     if (x != y) return (x > y) - (x < y);
+    /* text pairs without audio: their characters decide */
+    int m = a_item->n_text + a_item->n_trans, n = b_item->n_text + b_item->n_trans;
+    if (x <= 0 && m != n) return (m > n) - (m < n);
     return (i > j) - (i < j);
 }
 

@@ -110,7 +110,8 @@ int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_cha
 /* ---- epochs and batches ---- */
 
 /* The batches of one epoch: a permutation of the examples by (seed, epoch), cut into pools of
- * 64 batches, each pool sorted by duration (length bucketing: little padding) and cut into
+ * 64 batches, each pool sorted by duration (text pairs without audio: by characters of transcript
+ * and translation; length bucketing: little padding) and cut into
  * batches of global_batch examples, then the batch order shuffled. The last batch may be short. */
 typedef struct {
     int *order;      /* ds->n example indices, batch after batch */

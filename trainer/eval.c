@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 static const char *const mode_names[EVAL_N_MODES] = {"offline", "streaming"};
+const char *const eval_st_input_names[EVAL_ST_N_INPUTS] = {"speech", "text", "transcript"};
 
 eval_config eval_default_config(void) {
     return (eval_config){.modes = (1 << EVAL_OFFLINE) | (1 << EVAL_STREAMING),
@@ -64,6 +65,9 @@ typedef struct {
     mslam_model *m;
     const eval_config *c;
     mslam_encoder_pass pass;
+    mslam_encoder_pass text_pass; /* the translation's source through the text path */
+    int *source_ids;              /* its characters */
+    size_t cap_source;
     float *logits, *log_probs;
     size_t cap_frames;
     search_token *greedy;
@@ -115,6 +119,68 @@ static int identify(evaluator *ev, const float *enc, int n, const float *log_pro
     return identify_language_frames(ev->m, &p, enc, n, log_probs, ev->logits, lm_only, "eval");
 }
 
+/* The CTC prefix beam's best transcript of the log-probabilities in ev->log_probs (n frames),
+ * with the LM of the language heard (of the reference's without a LID head) when there is one. */
+static int ctc_beam_search(evaluator *ev, const example *e, const float *enc, int n, search_result *best) {
+    const mslam_model *m = ev->m;
+    const eval_config *c = ev->c;
+    if (c->lm) {
+        int heard = m->cfg.lid_head ? identify(ev, enc, n, ev->log_probs, 1) : -1;
+        if (m->cfg.lid_head && heard < 0) return -1;
+        const char *code = heard >= 0 ? m->langs[heard] : e->lang;
+        int t = mslam_lm_lang_index(c->lm, code);
+        ctc_beam_set_lm(&ev->beam, t >= 0 ? c->lm : NULL, t, c->lm_weight, c->lm_bonus);
+    }
+    ctc_beam_reset(&ev->beam);
+    return ctc_beam_step(&ev->beam, ev->log_probs, n, 0) || ctc_beam_best(&ev->beam, 1, best) ? -1 : 0;
+}
+
+static int grow_source(evaluator *ev, size_t n) {
+    if (n <= ev->cap_source) return 0;
+    int *grown = realloc(ev->source_ids, n * sizeof *grown);
+    if (!grown) return mslam_error("out of memory for a translation source of %zu characters", n);
+    ev->source_ids = grown;
+    ev->cap_source = n;
+    return 0;
+}
+
+/* The characters the decoder translates from under --st-input text or transcript, into
+ * ev->source_ids: the reference transcript in the ASR normal form (characters outside the
+ * vocabulary left out), or the CTC transcript of the utterance's frames (prefix beam when
+ * c->ctc_beam > 1, else greedy; ev->log_probs must hold its log-probabilities). Returns the
+ * count or -1. */
+static int translation_source(evaluator *ev, const example *e, const float *enc, int n) {
+    const mslam_model *m = ev->m;
+    if (ev->c->st_input == EVAL_ST_TEXT) {
+        char *norm = asr_target_text(e->text, e->lang);
+        if (!norm || grow_source(ev, strlen(norm) + 1)) {
+            free(norm);
+            return norm ? -1 : mslam_error("out of memory normalising a transcript");
+        }
+        int count = 0;
+        for (const char *at = norm; *at;) {
+            int len = 1, id = mslam_model_char_id(m, at, &len);
+            if (id >= VOCAB_N_RESERVED) ev->source_ids[count++] = id;
+            at += len;
+        }
+        free(norm);
+        return count;
+    }
+    search_result best = {0};
+    if (ev->c->ctc_beam > 1) {
+        if (ctc_beam_search(ev, e, enc, n, &best)) return -1;
+    } else {
+        int prev = CTC_BLANK;
+        best.tokens = ev->greedy;
+        best.n = ctc_greedy(ev->log_probs, n, m->cfg.vocab_size, 0, &prev, ev->greedy);
+    }
+    int count = grow_source(ev, (size_t)best.n + 1) ? -1 : 0;
+    for (int i = 0; count >= 0 && i < best.n; i++)
+        if (best.tokens[i].id >= VOCAB_N_RESERVED) ev->source_ids[count++] = best.tokens[i].id;
+    if (best.tokens != ev->greedy) search_result_free(&best);
+    return count;
+}
+
 /* Scores the tasks of `what` on one utterance's encoder frames (n, d) in mode. */
 static int score_item(evaluator *ev, eval_result *r, int mode, int what, const example *e, const float *enc, int n) {
     mslam_model *m = ev->m;
@@ -150,15 +216,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         if (es) es->n_asr++;
         if (c->ctc_beam > 1) {
             search_result best = {0};
-            if (c->lm) { /* the LM of the language heard (of the reference's without a LID head) */
-                int heard = cfg->lid_head ? identify(ev, enc, n, ev->log_probs, 1) : -1;
-                if (cfg->lid_head && heard < 0) return -1;
-                const char *code = heard >= 0 ? m->langs[heard] : e->lang;
-                int t = mslam_lm_lang_index(c->lm, code);
-                ctc_beam_set_lm(&ev->beam, t >= 0 ? c->lm : NULL, t, c->lm_weight, c->lm_bonus);
-            }
-            ctc_beam_reset(&ev->beam);
-            if (ctc_beam_step(&ev->beam, ev->log_probs, n, 0) || ctc_beam_best(&ev->beam, 1, &best)) return -1;
+            if (ctc_beam_search(ev, e, enc, n, &best)) return -1;
             hyp = tokens_text(m, &best);
             search_result_free(&best);
             rc = !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp) ||
@@ -178,8 +236,23 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
     }
     if ((what & SCORE_ST) && c->st && cfg->n_decoder_layers > 0 && *e->translation) {
         search_result res = {0};
-        ev->sp.max_len = c->st_max_len < n + 10 ? c->st_max_len : n + 10;
-        if (decoder_beam_search(&ev->cache, cfg, &m->p, VOCAB_BOS, VOCAB_EOS, enc, n, &ev->sp, &res)) return -1;
+        /* an untrained decoder may never stop: at most one character per encoder frame plus 10,
+         * or two per source character plus 10 */
+        const float *source = enc;
+        int n_source = n, longest = n + 10;
+        if (c->st_input != EVAL_ST_SPEECH) {
+            if (c->st_input == EVAL_ST_TRANSCRIPT) ctc_head_log_probs(ev->log_probs, ev->logits, enc, n, cfg, &m->p);
+            n_source = translation_source(ev, e, enc, n);
+            if (n_source < 0 || (n_source > 0 && mslam_encoder_text_forward(&ev->text_pass, cfg, &m->p, ev->source_ids,
+                                                                             &n_source, 1, n_source, 0)))
+                return -1;
+            source = ev->text_pass.out;
+            longest = 2 * n_source + 10;
+        }
+        ev->sp.max_len = c->st_max_len < longest ? c->st_max_len : longest;
+        if (n_source > 0 &&
+            decoder_beam_search(&ev->cache, cfg, &m->p, VOCAB_BOS, VOCAB_EOS, source, n_source, &ev->sp, &res))
+            return -1;
         char *hyp = tokens_text(m, &res);
         search_result_free(&res);
         const char *refs[1] = {e->translation};
@@ -261,6 +334,10 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
         eval_result_free(r);
         return -1;
     }
+    if (c->st && c->st_input == EVAL_ST_TRANSCRIPT && cfg->n_decoder_layers > 0 && !cfg->ctc_head) {
+        eval_result_free(r);
+        return mslam_error("--st-input transcript: the model has no CTC head to transcribe with");
+    }
     evaluator ev = {.m = m, .c = c};
     ev.sp = (decoder_search_params){.beam_size = c->st_beam, .max_len = c->st_max_len,
                                     .length_penalty = c->length_penalty, .no_repeat_ngram = c->no_repeat_ngram};
@@ -331,6 +408,8 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     free(clip_mel);
     feature_batch_free(&fb);
     mslam_encoder_pass_free(&ev.pass);
+    mslam_encoder_pass_free(&ev.text_pass);
+    free(ev.source_ids);
     if (cfg->ctc_head && c->ctc_beam > 1) ctc_beam_free(&ev.beam);
     decoder_cache_free(&ev.cache);
     free(ev.logits);
@@ -441,7 +520,11 @@ void eval_print(const eval_result *r, FILE *fp) {
             mslam_bleu_compute(&r->bleu[mode], &b);
             mslam_bleu_format(&b, line, sizeof line);
             mslam_chrf_format(&r->chrf[mode], chrf, sizeof chrf);
-            fprintf(fp, "translation into English, all languages: %s; %s\n", line, chrf);
+            fprintf(fp, "translation into English, all languages%s: %s; %s\n",
+                    r->cfg.st_input == EVAL_ST_TEXT         ? " (from the reference transcript)"
+                    : r->cfg.st_input == EVAL_ST_TRANSCRIPT ? " (from the CTC transcript)"
+                                                            : "",
+                    line, chrf);
         }
         if (mslam_confusion_total(r->lid[mode])) {
             if (r->cfg.lid_seconds > 0)
@@ -491,6 +574,7 @@ char *eval_json(const eval_result *r) {
     json_object_object_add(root, "utterances", json_object_new_int(r->n_items));
     json_object_object_add(root, "audio_seconds", num(r->seconds));
     json_object_object_add(root, "wall_seconds", num(r->wall_s));
+    json_object_object_add(root, "st_input", json_object_new_string(eval_st_input_names[r->cfg.st_input]));
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
         if (!(r->cfg.modes & (1 << mode))) continue;
         struct json_object *mo = json_object_new_object(), *langs = json_object_new_object();
@@ -576,7 +660,7 @@ int cmd_eval(int argc, char **argv) {
     int threads = 0;
     double length_penalty = c.length_penalty, lid_seconds = 0, lm_weight = c.lm_weight, lm_bonus = c.lm_bonus,
            lid_lm_weight = c.lid_lm_weight;
-    gchar *lm_path = NULL;
+    gchar *lm_path = NULL, *st_input = NULL;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model or checkpoint to evaluate", "FILE"},
         {"data", 0, 0, G_OPTION_ARG_STRING, &data, "manifest (mslam TSV, Common Voice, CoVoST-2, FLEURS)", "MANIFEST"},
@@ -590,6 +674,10 @@ int cmd_eval(int argc, char **argv) {
         {"left-chunks", 0, 0, G_OPTION_ARG_INT, &c.left_chunks, "streaming left context in chunks; -1: all (default 4)", "N"},
         {"ctc-beam", 0, 0, G_OPTION_ARG_INT, &c.ctc_beam, "CTC prefix beam width; 1: greedy only (default 8)", "N"},
         {"st-beam", 0, 0, G_OPTION_ARG_INT, &c.st_beam, "translation beam width; 1: greedy (default 4)", "N"},
+        {"st-input", 0, 0, G_OPTION_ARG_STRING, &st_input,
+         "what the translation decoder reads: speech (the encoder's frames; default), text (the reference "
+         "transcript through the encoder's text path) or transcript (the CTC transcript, beam and LM as for ASR, "
+         "through the text path: a cascade)", "NAME"},
         {"max-len", 0, 0, G_OPTION_ARG_INT, &c.st_max_len, "longest translation in characters (default 300)", "N"},
         {"length-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &length_penalty, "beam score = logp / (length + 1)^X (default 1)", "X"},
         {"no-repeat-ngram", 0, 0, G_OPTION_ARG_INT, &c.no_repeat_ngram,
@@ -645,6 +733,15 @@ int cmd_eval(int argc, char **argv) {
             c.asr = strstr(tasks, "asr") != NULL;
             c.lid = strstr(tasks, "lid") != NULL;
             c.st = strstr(tasks, "st") != NULL;
+        }
+        if (st_input) {
+            c.st_input = -1;
+            for (int k = 0; k < EVAL_ST_N_INPUTS; k++)
+                if (!strcmp(st_input, eval_st_input_names[k])) c.st_input = k;
+            if (c.st_input < 0) {
+                fprintf(stderr, "mslam-trainer eval: --st-input '%s': expected speech, text or transcript\n", st_input);
+                rc = 2;
+            }
         }
         if (!c.modes || c.chunk_frames < 1 || c.batch_size < 1 || c.st_beam < 1 || c.st_max_len < 0) {
             fprintf(stderr, "mslam-trainer eval: --modes needs offline and/or streaming; --chunk, --batch-size and "

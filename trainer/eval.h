@@ -13,6 +13,13 @@
 
 enum { EVAL_OFFLINE, EVAL_STREAMING, EVAL_N_MODES };
 
+/* What the translation decoder reads: the speech's encoder frames (end-to-end translation), the
+ * reference transcript through the encoder's text path (text translation: how well the decoder
+ * translates what was said, whatever the recognition), or the CTC transcript (prefix beam with
+ * the LM when one is given, else greedy) through the text path (a cascade). */
+enum { EVAL_ST_SPEECH, EVAL_ST_TEXT, EVAL_ST_TRANSCRIPT, EVAL_ST_N_INPUTS };
+extern const char *const eval_st_input_names[EVAL_ST_N_INPUTS];
+
 typedef struct {
     int modes;          /* bit (1 << EVAL_OFFLINE) | (1 << EVAL_STREAMING) */
     int chunk_frames;   /* streaming mode: encoder frames per chunk */
@@ -23,6 +30,7 @@ typedef struct {
                          * frame plus 10: an untrained decoder stops early) */
     float length_penalty;
     int no_repeat_ngram; /* decoder search: see decoder_search_params */
+    int st_input;       /* EVAL_ST_SPEECH, EVAL_ST_TEXT or EVAL_ST_TRANSCRIPT */
     int batch_size;     /* utterances encoded together */
     int max_items;      /* <= 0: all */
     float lid_seconds;  /* > 0: language ID on each utterance's first lid_seconds (a pass of its

@@ -94,6 +94,8 @@ typedef struct {
     dataset text; /* text pairs of --text-data (empty without) */
     epoch_plan plan;
     long plan_epoch; /* epoch of plan; -1: none made yet */
+    epoch_plan text_plan; /* the text pairs' epoch text_plan_epoch (-1: none made yet) */
+    long text_plan_epoch;
     train_position pos;
     mslam_encoder_pass pass;
     head_work hw;
@@ -477,16 +479,31 @@ static int local_step(trainer *t, const attn_mask *mask, const double *norm, dou
     return speech_step(t, mask, norm, sums) || mt_step(t, norm, sums) ? -1 : 0;
 }
 
-/* This process's text pairs of the step: global positions rank * text_batch .. + text_batch,
- * each drawn (with replacement) from (seed, step, position), so that any number of processes
- * takes the same global batch and a resumed run the same pairs. */
-static void pick_text_pairs(trainer *t) {
+/* This process's text pairs of the step: every step takes the next full global batch
+ * (text_batch x processes pairs) of the text pairs' own epochs, planned as the speech's
+ * (epoch_plan: shuffled by seed and epoch, length-bucketed, so that a batch pads little), and
+ * this process the slice at rank * text_batch. The step alone decides which pairs: any number of
+ * processes takes the same global batch and a resumed run the same pairs. */
+static int pick_text_pairs(trainer *t) {
     t->n_mt = t->text.n ? t->o->text_batch : 0;
-    for (int i = 0; i < t->n_mt; i++) {
-        mslam_rng rng;
-        rng_for(&rng, (uint64_t)t->o->seed, 0x7e47, (uint64_t)t->pos.step, (uint64_t)(t->rank * t->n_mt + i));
-        t->mt_items[i] = (int)(mslam_rng_u32(&rng) % (uint32_t)t->text.n);
+    if (!t->n_mt) return 0;
+    int global = t->n_mt * t->world;
+    long full_batches = t->text.n / global;
+    if (full_batches < 1)
+        return mslam_error("--text-data: %d text pairs are fewer than a step's %d (--text-batch x processes)",
+                           t->text.n, global);
+    long epoch = t->pos.step / full_batches;
+    if (t->text_plan_epoch != epoch) {
+        epoch_plan_free(&t->text_plan);
+        /* a seed of their own, so that the text pairs' epochs do not mirror the speech's */
+        if (epoch_plan_make(&t->text_plan, &t->text, hash_mix((uint64_t)t->o->seed, 0x7e47), epoch, global))
+            return -1;
+        t->text_plan_epoch = epoch;
     }
+    int first, count;
+    epoch_plan_batch(&t->text_plan, (int)(t->pos.step % full_batches), &first, &count);
+    memcpy(t->mt_items, t->text_plan.order + first + t->rank * t->n_mt, (size_t)t->n_mt * sizeof(int));
+    return 0;
 }
 
 /* Counts of this process's loaded items that each loss normalises by. */
@@ -536,7 +553,7 @@ static int train_step(trainer *t, step_report *rep) {
                        batch_from_features(t))
         return -1;
     double norm[S_N] = {0}, sums[S_N] = {0};
-    pick_text_pairs(t);
+    if (pick_text_pairs(t)) return -1;
     local_counts(t, norm);
     if (dist_sum_f64(norm, S_N)) return -1;
     rep->mask = step_mask(o, t->pos.step);
@@ -789,6 +806,7 @@ static void trainer_free(trainer *t) {
     free(t->mt_items), free(t->mt_ids), free(t->mt_lens), free(t->mt_targets), free(t->mt_target_lens);
     free(t->mt_denc);
     epoch_plan_free(&t->plan);
+    epoch_plan_free(&t->text_plan);
     mslam_encoder_pass_free(&t->pass);
     head_work_free(&t->hw);
     decoder_pass_free(&t->dp);
@@ -879,6 +897,7 @@ static int run(trainer *t) {
     if (!(t->grad = mslam_calloc(t->gtab.total, sizeof(float), "gradients"))) return -1;
     mslam_params_bind(&t->gtab, t->grad);
     t->plan_epoch = -1;
+    t->text_plan_epoch = -1;
 
     if (t->rank == 0) {
         char *log_path = path_join(o->out, "train.jsonl");
