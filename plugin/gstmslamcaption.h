@@ -90,8 +90,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
 /* Installs beam-size, partial-results, pause and max-duration on a subclass (after setting
  * partial_default, beam_blurb and translates; lm, lm-weight and lm-bonus with needs_ctc,
  * no-repeat-ngram with translates), so that each element shows its own defaults and blurbs. It
- * sets the subclass' set_property/get_property: a subclass has no properties of its own. */
+ * sets the subclass' set_property/get_property; a subclass with properties of its own numbers
+ * them from GST_MSLAM_CAPTION_N_PROPS, installs its handlers after this call and hands the
+ * other ids to the ones this call set. */
 void gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass);
+
+#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 8)
 
 G_END_DECLS
 

@@ -8,7 +8,10 @@
  *
  * Speech is cut into segments as `mslamasr` cuts captions (a pause of CTC blanks or silence, or
  * `max-duration`; without a CTC head in the model, by the energy rule alone) and the model's
- * Transformer decoder translates each segment's encoder frames.
+ * Transformer decoder translates each segment's encoder frames, or with `input=transcript` the
+ * segment's CTC transcript through the encoder's text path (a cascade, as mSLAM's shared encoder
+ * allows: the decoder then translates what `source-text` says, and a decoder trained on text
+ * pairs alone works; `mslam-trainer eval --st-input transcript` scores it).
  *
  * Each translation is also posted as an element message named `mslam-translation`, with the
  * fields of `mslam-asr` (`text`, `start`, `end`, `running-time`, `stream-time`, `final`,
@@ -42,10 +45,48 @@ GST_DEBUG_CATEGORY_STATIC (gst_mslam_translate_debug);
 #define GST_TYPE_MSLAM_TRANSLATE (gst_mslam_translate_get_type ())
 G_DECLARE_FINAL_TYPE (GstMslamTranslate, gst_mslam_translate, GST, MSLAM_TRANSLATE, GstMslamCaption)
 
+typedef enum
+{
+  GST_MSLAM_TRANSLATE_INPUT_SPEECH,
+  GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT,
+} GstMslamTranslateInput;
+
+#define DEFAULT_INPUT GST_MSLAM_TRANSLATE_INPUT_SPEECH
+
+enum
+{
+  PROP_INPUT = GST_MSLAM_CAPTION_N_PROPS,
+};
+
+/* the caption class's handlers, for the properties it installed on this class */
+static GObjectSetPropertyFunc caption_set_property;
+static GObjectGetPropertyFunc caption_get_property;
+
 struct _GstMslamTranslate
 {
   GstMslamCaption parent;
+
+  GstMslamTranslateInput input; /* property; read at start */
+  GstMslamTranslateInput running_input;
 };
+
+#define GST_TYPE_MSLAM_TRANSLATE_INPUT (gst_mslam_translate_input_get_type ())
+static GType
+gst_mslam_translate_input_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_MSLAM_TRANSLATE_INPUT_SPEECH, "The segment's encoder frames (end to end)", "speech"},
+    {GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT,
+        "The segment's CTC transcript through the encoder's text path (a cascade)", "transcript"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstMslamTranslateInput", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
 
 G_DEFINE_TYPE (GstMslamTranslate, gst_mslam_translate, GST_TYPE_MSLAM_CAPTION);
 GST_ELEMENT_REGISTER_DEFINE (mslamtranslate, "mslamtranslate", GST_RANK_NONE,
@@ -55,13 +96,42 @@ static gboolean
 gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
 {
   GstMslamBase *base = GST_MSLAM_BASE (caption);
+  GstMslamTranslate *self = GST_MSLAM_TRANSLATE (caption);
 
   if (base->config.n_decoder_layers <= 0) {
     *reason = g_strdup ("the model has no decoder, which mslamtranslate needs to translate "
         "(train or export it with one)");
     return FALSE;
   }
+  GST_OBJECT_LOCK (self);
+  self->running_input = self->input;
+  GST_OBJECT_UNLOCK (self);
+  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT && !base->config.ctc_head) {
+    *reason = g_strdup ("input=transcript translates the CTC transcript, but the model has no CTC head "
+        "(use input=speech, or a model with one)");
+    return FALSE;
+  }
   return TRUE;
+}
+
+/* input=transcript: the CTC transcript through the text path (n x d_model frames, free with
+ * mslam_free); NULL with *n = 0 when there is nothing to translate or on failure (logged). */
+static gfloat *
+transcript_frames (GstMslamTranslate * self, const mslam_result * ctc, gint * n)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  struct mslam_encode_params params = mslam_encode_default_params ();
+  const gchar *text = ctc ? mslam_result_text (ctc) : "";
+  gfloat *frames;
+
+  *n = 0;
+  if (!*text)
+    return NULL;
+  params.n_threads = base->threads;
+  frames = mslam_encode_text (base->model, text, &params, n);
+  if (!frames)
+    GST_WARNING_OBJECT (self, "encoding the transcript \"%s\" failed: %s", text, mslam_last_error ());
+  return frames;
 }
 
 static gchar *
@@ -70,11 +140,20 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
     gdouble * confidence)
 {
   GstMslamBase *base = GST_MSLAM_BASE (caption);
+  GstMslamTranslate *self = GST_MSLAM_TRANSLATE (caption);
+  gfloat *source = NULL;
   mslam_result *r;
   gchar *text;
 
   (void) final;
+  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT) {
+    source = transcript_frames (self, ctc, &n);
+    if (!source)
+      return NULL;
+    frames = source;
+  }
   r = mslam_translate_frames (base->model, frames, n, &caption->decode);
+  mslam_free (source);
   if (!r) {
     GST_WARNING_OBJECT (caption, "translation failed: %s", mslam_last_error ());
     return NULL;
@@ -90,8 +169,39 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
 }
 
 static void
+gst_mslam_translate_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstMslamTranslate *self = GST_MSLAM_TRANSLATE (object);
+
+  if (prop_id != PROP_INPUT) {
+    caption_set_property (object, prop_id, value, pspec);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  self->input = g_value_get_enum (value);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mslam_translate_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstMslamTranslate *self = GST_MSLAM_TRANSLATE (object);
+
+  if (prop_id != PROP_INPUT) {
+    caption_get_property (object, prop_id, value, pspec);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  g_value_set_enum (value, self->input);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
 gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
 {
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstMslamCaptionClass *caption_class = GST_MSLAM_CAPTION_CLASS (klass);
 
@@ -110,10 +220,21 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
   caption_class->start = gst_mslam_translate_start;
   caption_class->caption = gst_mslam_translate_caption;
   gst_mslam_caption_class_install_properties (caption_class);
+
+  caption_set_property = gobject_class->set_property;
+  caption_get_property = gobject_class->get_property;
+  gobject_class->set_property = gst_mslam_translate_set_property;
+  gobject_class->get_property = gst_mslam_translate_get_property;
+  g_object_class_install_property (gobject_class, PROP_INPUT,
+      g_param_spec_enum ("input", "Input",
+          "What the decoder translates: the segment's encoder frames, or its CTC transcript "
+          "through the encoder's text path", GST_TYPE_MSLAM_TRANSLATE_INPUT, DEFAULT_INPUT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  gst_type_mark_as_plugin_api (GST_TYPE_MSLAM_TRANSLATE_INPUT, 0);
 }
 
 static void
 gst_mslam_translate_init (GstMslamTranslate * self)
 {
-  (void) self;
+  self->input = DEFAULT_INPUT;
 }

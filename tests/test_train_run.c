@@ -212,6 +212,23 @@ static void test_cache_encoder(const char *manifest) {
               moved);
     }
     mslam_model_free(a), mslam_model_free(b), mslam_model_free(start);
+    /* with text pairs as well (the text path runs each step, uncached): the same in two halves */
+    char *mt_a = str_printf("%s/cached-mt-a", fixture_dir()), *mt_b = str_printf("%s/cached-mt-b", fixture_dir());
+    CHECK(train(manifest, mt_a, same[0], same[1], same[2], same[3], "--init", init, "--audio-dir", fixture_dir(),
+                "--cache-encoder", "--text-data", manifest, "--text-batch", "3", NULL) == 0 &&
+              train(manifest, mt_b, same[0], same[1], same[2], same[3], "--init", init, "--audio-dir", fixture_dir(),
+                    "--cache-encoder", "--text-data", manifest, "--text-batch", "3", "--stop-at", "4", NULL) == 0 &&
+              train(manifest, mt_b, same[0], same[1], same[2], same[3], "--init", init, "--audio-dir", fixture_dir(),
+                    "--cache-encoder", "--text-data", manifest, "--text-batch", "3", "--resume", NULL) == 0,
+          "cached speech with text pairs: %s", mslam_last_error());
+    char *mt_model_a = str_printf("%s/model.safetensors", mt_a), *mt_model_b = str_printf("%s/model.safetensors", mt_b);
+    char *mt_log = str_printf("%s/train.jsonl", mt_a), *log_text = NULL;
+    size_t log_size;
+    CHECK(same_file(mt_model_a, mt_model_b), "cached speech with text pairs: N straight == N/2 + resume + N/2");
+    CHECK(read_file(mt_log, 1 << 20, &log_text, &log_size) == 0 && strstr(log_text, "\"mt\":"),
+          "cached speech with text pairs: the log has the text translation loss");
+    free(log_text);
+    free(mt_a), free(mt_b), free(mt_model_a), free(mt_model_b), free(mt_log);
     char *alone = str_printf("%s/cached-alone", fixture_dir());
     CHECK(train(manifest, alone, "--task", "st", "--cache-encoder", NULL) != 0 &&
               strstr(mslam_last_error(), "--freeze-encoder"),

@@ -860,8 +860,6 @@ static int run(trainer *t) {
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
     if (o->cache_encoder && !o->freeze_encoder)
         return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
-    if (o->cache_encoder && o->text_data)
-        return mslam_error("--cache-encoder caches speech only: leave out --text-data");
     if (o->cache_encoder && t->augment && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
                   "--eq-prob and --warp-prob change nothing (--no-specaug silences this)");

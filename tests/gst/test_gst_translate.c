@@ -1,10 +1,12 @@
 /* mslamtranslate on synthesised English speech with GSTTEST_MODEL_LOUDNESS (gsttestutil.h):
  * segments follow the speech (by CTC blanks, or by the energy rule for a model without a CTC
  * head), each is translated by the decoder, buffers and mslam-translation messages agree;
- * languages, partial results, EOS and model errors. */
+ * languages, partial results, EOS, input=transcript (the cascade through the text path) and
+ * model errors. */
 #include "gsttestutil.h"
 
 #include <gst/check/gstcheck.h>
+#include <mslam.h>
 #include <string.h>
 
 #define MS (GST_MSECOND)
@@ -170,6 +172,45 @@ GST_START_TEST(test_no_repeat_ngram) {
 }
 GST_END_TEST;
 
+/* input=transcript: each segment's CTC transcript goes through the text path, and the
+ * translation is the API's for that text (mslam_encode_text, then mslam_translate_frames with
+ * the element's beam); without a CTC head the element does not start. */
+GST_START_TEST(test_transcript_input) {
+    setup_talk();
+    gsttest_run *r = run(fx->loud, "input=transcript beam-size=1");
+    mslam_model *model = mslam_model_load(fx->loud, mslam_model_default_params());
+    fail_unless(model != NULL, "%s", mslam_last_error());
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.beam_size = 1;
+    guint finals = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        const char *source = gst_structure_get_string(s, "source-text");
+        gboolean final = FALSE;
+        gst_structure_get_boolean(s, "final", &final);
+        fail_unless(source && *source);
+        int n = 0;
+        float *frames = mslam_encode_text(model, source, NULL, &n);
+        mslam_result *expected = frames ? mslam_translate_frames(model, frames, n, &p) : NULL;
+        fail_unless(expected != NULL, "%s", mslam_last_error());
+        fail_unless_equals_string(gst_structure_get_string(s, "text"), mslam_result_text(expected));
+        mslam_result_free(expected);
+        mslam_free(frames);
+        finals += final;
+    }
+    fail_unless_equals_int(finals, 2);
+    fail_unless_equals_int(r->buffers->len, 2);
+    mslam_model_free(model);
+    gsttest_run_free(r);
+
+    char *d = g_strdup_printf("mslamtranslate model=%s input=transcript", fx->loud_noctc);
+    char *message = gsttest_start_error(d);
+    fail_unless(message && strstr(message, "input=transcript") && strstr(message, "no CTC head"), "%s", message);
+    g_free(message);
+    g_free(d);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_no_decoder) {
     fx = gsttest_fixture_get();
     char *d = g_strdup_printf("mslamtranslate model=%s", no_decoder);
@@ -190,6 +231,7 @@ static Suite *mslamtranslate_suite(void) {
     tcase_add_test(tc, test_languages_and_partials);
     tcase_add_test(tc, test_eos_drains);
     tcase_add_test(tc, test_no_repeat_ngram);
+    tcase_add_test(tc, test_transcript_input);
     tcase_add_test(tc, test_no_decoder);
     fx = gsttest_fixture_get();
     setup_talk();
