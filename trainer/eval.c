@@ -234,7 +234,8 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         if (es) es->lid_total++, es->lid_correct += best == e->lang_id;
         write_hyp(c->hyps, mode, "lid", e, e->lang, m->langs[best]);
     }
-    if ((what & SCORE_ST) && c->st && cfg->n_decoder_layers > 0 && *e->translation) {
+    if ((what & SCORE_ST) && c->st && cfg->n_decoder_layers > 0 && *e->translation &&
+        (c->st_input != EVAL_ST_TEXT || *e->text)) {
         search_result res = {0};
         /* an untrained decoder may never stop: at most one character per encoder frame plus 10,
          * or two per source character plus 10 */
