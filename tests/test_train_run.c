@@ -114,7 +114,11 @@ static void test_text_pairs(const char *manifest) {
     CHECK(train(manifest, asr, "--task", "asr", "--text-data", manifest, NULL) != 0 &&
               strstr(mslam_last_error(), "--text-data"),
           "--text-data without a decoder is an error naming it: %s", mslam_last_error());
-    free(straight), free(split), free(model_a), free(model_b), free(log), free(asr);
+    char *big = str_printf("%s/mt-big", fixture_dir());
+    CHECK(train(manifest, big, "--text-data", manifest, "--text-batch", "17", NULL) != 0 &&
+              strstr(mslam_last_error(), "fewer than a step's 17"),
+          "more pairs a step than the 16 there are is an error before training: %s", mslam_last_error());
+    free(straight), free(split), free(model_a), free(model_b), free(log), free(asr), free(big);
 }
 
 static const mslam_param_entry *entry_named(const mslam_model *m, const char *name) {

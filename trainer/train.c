@@ -488,10 +488,7 @@ static int pick_text_pairs(trainer *t) {
     t->n_mt = t->text.n ? t->o->text_batch : 0;
     if (!t->n_mt) return 0;
     int global = t->n_mt * t->world;
-    long full_batches = t->text.n / global;
-    if (full_batches < 1)
-        return mslam_error("--text-data: %d text pairs are fewer than a step's %d (--text-batch x processes)",
-                           t->text.n, global);
+    long full_batches = t->text.n / global; /* at least 1: checked when the pairs were loaded */
     long epoch = t->pos.step / full_batches;
     if (t->text_plan_epoch != epoch) {
         epoch_plan_free(&t->text_plan);
@@ -886,6 +883,9 @@ static int run(trainer *t) {
         if (t->rank == 0)
             fprintf(stderr, "text pairs: %d kept, %d with characters outside the vocabulary, %d longer than "
                     "--text-max-chars\n", rep.kept, rep.unknown_chars, rep.too_long);
+        if (t->text.n < o->text_batch * t->world)
+            return mslam_error("--text-data: %d text pairs are fewer than a step's %d (--text-batch x processes)",
+                               t->text.n, o->text_batch * t->world);
         t->mt_items = mslam_malloc((size_t)o->text_batch * sizeof(int), "text batch");
         t->mt_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text lengths");
         t->mt_target_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text target lengths");
