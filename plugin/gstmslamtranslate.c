@@ -11,7 +11,8 @@
  * Transformer decoder translates each segment's encoder frames, or with `input=transcript` the
  * segment's CTC transcript through the encoder's text path (a cascade, as mSLAM's shared encoder
  * allows: the decoder then translates what `source-text` says, and a decoder trained on text
- * pairs alone works; `mslam-trainer eval --st-input transcript` scores it).
+ * pairs alone works; `mslam-trainer eval --st-input transcript` scores the same cascade on an
+ * LM-assisted transcript, which this element does not have).
  *
  * Each translation is also posted as an element message named `mslam-translation`, with the
  * fields of `mslam-asr` (`text`, `start`, `end`, `running-time`, `stream-time`, `final`,

@@ -333,6 +333,7 @@ int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_cha
         e->n_text = n_src > 0 ? n_src : 0;
         e->n_trans = n_trans > 0 ? n_trans : 0;
         e->lang_id = lang_index(model, e->lang);
+        e->seconds = 0; /* batches of pairs are bucketed by characters (epoch_plan), audio or not */
         int keep = 0;
         if (n_src == -2 || n_trans == -2) report->unknown_chars++; /* too many to warn about each */
         else if (n_src == 0 || n_trans == 0) report->empty_text++;

@@ -153,9 +153,10 @@ static int translation_source(evaluator *ev, const example *e, const float *enc,
     const mslam_model *m = ev->m;
     if (ev->c->st_input == EVAL_ST_TEXT) {
         char *norm = asr_target_text(e->text, e->lang);
-        if (!norm || grow_source(ev, strlen(norm) + 1)) {
+        if (!norm) return mslam_error("out of memory normalising a transcript");
+        if (grow_source(ev, strlen(norm) + 1)) {
             free(norm);
-            return norm ? -1 : mslam_error("out of memory normalising a transcript");
+            return -1;
         }
         int count = 0;
         for (const char *at = norm; *at;) {
@@ -244,6 +245,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         if (c->st_input != EVAL_ST_SPEECH) {
             if (c->st_input == EVAL_ST_TRANSCRIPT) ctc_head_log_probs(ev->log_probs, ev->logits, enc, n, cfg, &m->p);
             n_source = translation_source(ev, e, enc, n);
+            if (n_source == 0 && c->st_input == EVAL_ST_TEXT) return 0; /* nothing of it in the vocabulary */
             if (n_source < 0 || (n_source > 0 && mslam_encoder_text_forward(&ev->text_pass, cfg, &m->p, ev->source_ids,
                                                                              &n_source, 1, n_source, 0)))
                 return -1;

@@ -488,7 +488,8 @@ static int pick_text_pairs(trainer *t) {
     t->n_mt = t->text.n ? t->o->text_batch : 0;
     if (!t->n_mt) return 0;
     int global = t->n_mt * t->world;
-    long full_batches = t->text.n / global; /* at least 1: checked when the pairs were loaded */
+    /* at least 1: checked when the pairs were loaded; each epoch leaves out its short batch */
+    long full_batches = t->text.n / global;
     long epoch = t->pos.step / full_batches;
     if (t->text_plan_epoch != epoch) {
         epoch_plan_free(&t->text_plan);
