@@ -444,7 +444,25 @@ static void test_st_input(const char *manifest) {
     if (read_file(hyps, 1 << 20, &text, &n) == 0)
         for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) rows++;
     CHECK(rows == 12, "--st-input transcript: a translation per utterance and mode (%d)", rows);
+    /* scoring recognition too, the cascade takes the transcript recognition scored (prefix
+     * beam, width 8 by default) instead of searching again: the same translations */
+    ev[6] = (char *)"asr,st";
+    CHECK(cmd_eval(19, ev) == 0, "eval --tasks asr,st --st-input transcript: %s", mslam_last_error());
+    char *with_asr = NULL;
+    int same = 0, st_rows = 0;
+    if (text && read_file(hyps, 1 << 20, &with_asr, &n) == 0)
+        for (char *line = strchr(with_asr, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+            char *end = strchr(line + 1, '\n');
+            size_t len = (size_t)(end - line);
+            char *tab = strchr(line + 1, '\t');
+            if (!tab || strncmp(tab + 1, "st\t", 3)) continue;
+            st_rows++;
+            same += memmem(text, strlen(text), line, len + 1) != NULL;
+        }
+    CHECK(st_rows == 12 && same == st_rows, "--tasks asr,st: %d of %d translations as with --tasks st", same, st_rows);
+    free(with_asr);
     free(text);
+    ev[6] = (char *)"st";
     ev[8] = (char *)"phonemes";
     CHECK(cmd_eval(19, ev) == 2, "--st-input phonemes is a usage error");
     free(model_path), free(hyps), free(json);

@@ -224,6 +224,10 @@ int encode_text(const mslam_model *m, const char *text, int **ids, char *bad) {
     for (size_t i = 0; i < len;) {
         int k = 1;
         int id = mslam_model_char_id(m, text + i, &k);
+        if (id < VOCAB_N_RESERVED && !bad) { /* the caller leaves such characters out */
+            i += (size_t)k;
+            continue;
+        }
         if (id < VOCAB_N_RESERVED) { /* unknown, or a reserved token's text: not a character */
             snprintf(bad, 5, "%.*s", k, text + i);
             free(*ids);

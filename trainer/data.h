@@ -68,7 +68,8 @@ int dataset_load_text_pairs(dataset *ds, const char *manifest, const char *split
 char *asr_target_text(const char *text, const char *lang);
 
 /* Character ids of text (malloc'd into *ids); returns the count, -2 when a character is outside
- * the vocabulary or reserved (its text in bad, 5 bytes), -1 on error. */
+ * the vocabulary or reserved (its text in bad, 5 bytes; bad NULL: such characters are left out
+ * instead), -1 on error. */
 int encode_text(const mslam_model *model, const char *text, int **ids, char *bad);
 
 /* Vocabulary of a dataset: the reserved entries, then every character of the normalised

@@ -66,8 +66,7 @@ typedef struct {
     const eval_config *c;
     mslam_encoder_pass pass;
     mslam_encoder_pass text_pass; /* the translation's source through the text path */
-    int *source_ids;              /* its characters */
-    size_t cap_source;
+    int *source, n_source;        /* its characters (--st-input text or transcript) */
     float *logits, *log_probs;
     size_t cap_frames;
     search_token *greedy;
@@ -135,51 +134,46 @@ static int ctc_beam_search(evaluator *ev, const example *e, const float *enc, in
     return ctc_beam_step(&ev->beam, ev->log_probs, n, 0) || ctc_beam_best(&ev->beam, 1, best) ? -1 : 0;
 }
 
-static int grow_source(evaluator *ev, size_t n) {
-    if (n <= ev->cap_source) return 0;
-    int *grown = realloc(ev->source_ids, n * sizeof *grown);
-    if (!grown) return mslam_error("out of memory for a translation source of %zu characters", n);
-    ev->source_ids = grown;
-    ev->cap_source = n;
+/* The characters of a CTC search result into ev->source (ids and count); 0 or -1. */
+static int keep_source(evaluator *ev, const search_result *r) {
+    int *ids = malloc(((size_t)r->n + 1) * sizeof *ids);
+    if (!ids) return mslam_error("out of memory for a translation source of %d characters", r->n);
+    ev->n_source = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->tokens[i].id >= VOCAB_N_RESERVED) ids[ev->n_source++] = r->tokens[i].id;
+    free(ev->source);
+    ev->source = ids;
     return 0;
 }
 
 /* The characters the decoder translates from under --st-input text or transcript, into
- * ev->source_ids: the reference transcript in the ASR normal form (characters outside the
- * vocabulary left out), or the CTC transcript of the utterance's frames (prefix beam when
- * c->ctc_beam > 1, else greedy; ev->log_probs must hold its log-probabilities). Returns the
- * count or -1. */
+ * ev->source: the
+ * reference transcript in the ASR normal form (characters outside the vocabulary left out), or
+ * the CTC transcript of the utterance's frames (prefix beam when c->ctc_beam > 1, else greedy).
+ * Returns 0 or -1. */
 static int translation_source(evaluator *ev, const example *e, const float *enc, int n) {
     const mslam_model *m = ev->m;
     if (ev->c->st_input == EVAL_ST_TEXT) {
         char *norm = asr_target_text(e->text, e->lang);
-        if (!norm) return mslam_error("out of memory normalising a transcript");
-        if (grow_source(ev, strlen(norm) + 1)) {
-            free(norm);
-            return -1;
-        }
-        int count = 0;
-        for (const char *at = norm; *at;) {
-            int len = 1, id = mslam_model_char_id(m, at, &len);
-            if (id >= VOCAB_N_RESERVED) ev->source_ids[count++] = id;
-            at += len;
-        }
+        int *ids = NULL, count = norm ? encode_text(m, norm, &ids, NULL) : -1;
         free(norm);
-        return count;
+        if (count < 0) return -1;
+        free(ev->source);
+        ev->source = ids;
+        ev->n_source = count;
+        return 0;
+    }
+    ctc_head_log_probs(ev->log_probs, ev->logits, enc, n, &m->cfg, &m->p);
+    if (ev->c->ctc_beam <= 1) {
+        int prev = CTC_BLANK;
+        search_result greedy = {.tokens = ev->greedy};
+        greedy.n = ctc_greedy(ev->log_probs, n, m->cfg.vocab_size, 0, &prev, ev->greedy);
+        return keep_source(ev, &greedy);
     }
     search_result best = {0};
-    if (ev->c->ctc_beam > 1) {
-        if (ctc_beam_search(ev, e, enc, n, &best)) return -1;
-    } else {
-        int prev = CTC_BLANK;
-        best.tokens = ev->greedy;
-        best.n = ctc_greedy(ev->log_probs, n, m->cfg.vocab_size, 0, &prev, ev->greedy);
-    }
-    int count = grow_source(ev, (size_t)best.n + 1) ? -1 : 0;
-    for (int i = 0; count >= 0 && i < best.n; i++)
-        if (best.tokens[i].id >= VOCAB_N_RESERVED) ev->source_ids[count++] = best.tokens[i].id;
-    if (best.tokens != ev->greedy) search_result_free(&best);
-    return count;
+    int rc = ctc_beam_search(ev, e, enc, n, &best) || keep_source(ev, &best) ? -1 : 0;
+    search_result_free(&best);
+    return rc;
 }
 
 /* Scores the tasks of `what` on one utterance's encoder frames (n, d) in mode. */
@@ -191,6 +185,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
     int lang = lang_slot(r, e->lang);
     eval_lang *el = &r->per_lang[mode][lang];
     eval_speaker *es = speaker_scores(r, mode, e->speaker);
+    int have_transcript = 0; /* the CTC transcript of this utterance is in ev->source */
     if ((size_t)n > ev->cap_frames) {
         free(ev->logits), free(ev->log_probs), free(ev->greedy);
         size_t rows = (size_t)n > (size_t)N ? (size_t)n : (size_t)N;
@@ -215,9 +210,19 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         free(hyp);
         if (rc) return -1;
         if (es) es->n_asr++;
+        /* the cascade translates the transcript scored here: kept, not searched again */
+        int keep = c->st_input == EVAL_ST_TRANSCRIPT;
+        if (keep && c->ctc_beam <= 1) {
+            if (keep_source(ev, &res)) return -1;
+            have_transcript = 1;
+        }
         if (c->ctc_beam > 1) {
             search_result best = {0};
-            if (ctc_beam_search(ev, e, enc, n, &best)) return -1;
+            if (ctc_beam_search(ev, e, enc, n, &best) || (keep && keep_source(ev, &best))) {
+                search_result_free(&best);
+                return -1;
+            }
+            have_transcript = keep;
             hyp = tokens_text(m, &best);
             search_result_free(&best);
             rc = !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp) ||
@@ -243,11 +248,11 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         const float *source = enc;
         int n_source = n, longest = n + 10;
         if (c->st_input != EVAL_ST_SPEECH) {
-            if (c->st_input == EVAL_ST_TRANSCRIPT) ctc_head_log_probs(ev->log_probs, ev->logits, enc, n, cfg, &m->p);
-            n_source = translation_source(ev, e, enc, n);
+            if (!have_transcript && translation_source(ev, e, enc, n)) return -1;
+            n_source = ev->n_source;
             if (n_source == 0 && c->st_input == EVAL_ST_TEXT) return 0; /* nothing of it in the vocabulary */
-            if (n_source < 0 || (n_source > 0 && mslam_encoder_text_forward(&ev->text_pass, cfg, &m->p, ev->source_ids,
-                                                                             &n_source, 1, n_source, 0)))
+            if (n_source > 0 &&
+                mslam_encoder_text_forward(&ev->text_pass, cfg, &m->p, ev->source, &n_source, 1, n_source, 0))
                 return -1;
             source = ev->text_pass.out;
             longest = 2 * n_source + 10;
@@ -412,7 +417,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     feature_batch_free(&fb);
     mslam_encoder_pass_free(&ev.pass);
     mslam_encoder_pass_free(&ev.text_pass);
-    free(ev.source_ids);
+    free(ev.source);
     if (cfg->ctc_head && c->ctc_beam > 1) ctc_beam_free(&ev.beam);
     decoder_cache_free(&ev.cache);
     free(ev.logits);
