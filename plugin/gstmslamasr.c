@@ -58,36 +58,20 @@ struct _GstMslamAsr
 G_DEFINE_TYPE (GstMslamAsr, gst_mslam_asr, GST_TYPE_MSLAM_CAPTION);
 GST_ELEMENT_REGISTER_DEFINE (mslamasr, "mslamasr", GST_RANK_NONE, GST_TYPE_MSLAM_ASR);
 
-/* The recognised text is the caption. With an LM but no one language named, a final caption is
- * its frames decoded again with the LM of the language identified on them (partial results
- * stay without it). */
+/* The recognised text is the caption (for a final caption, decoded again with the LM when the
+ * base did so: see GstMslamCaptionClass.caption). */
 static gchar *
 gst_mslam_asr_caption (GstMslamCaption * caption, const gfloat * frames, gint n,
     const mslam_result * ctc, const gchar * language, gboolean final, GstStructure * msg,
     gdouble * confidence)
 {
+  (void) caption;
+  (void) frames;
+  (void) n;
+  (void) language;
+  (void) final;
   (void) msg;
-  if (final && caption->lm && !caption->decode.lm && n > 0 && mslam_lm_lang_index (caption->lm, language) >= 0) {
-    struct mslam_decode_params p = caption->decode;
-    mslam_ctc_decoder *dec;
-    mslam_result *r = NULL;
-    gchar *text;
-
-    p.lm = caption->lm;
-    p.languages = language;
-    dec = mslam_ctc_decoder_new (GST_MSLAM_BASE (caption)->model, &p);
-    if (dec && mslam_ctc_decoder_push_frames (dec, frames, n) == 0)
-      r = mslam_ctc_decoder_finish (dec);
-    mslam_ctc_decoder_free (dec);
-    if (r) {
-      text = g_strdup (mslam_result_text (r));
-      *confidence = mslam_result_confidence (r);
-      mslam_result_free (r);
-      return text;
-    }
-    GST_WARNING_OBJECT (caption, "decoding with the LM failed (%s); the text is without it",
-        mslam_last_error ());
-  }
+  (void) confidence;
   return g_strdup (mslam_result_text (ctc));
 }
 

@@ -137,14 +137,14 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
             "No N characters twice in one translation, against decoder loops (0: off)", 0, 64,
             mslam_decode_default_params ().no_repeat_ngram,
             G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  if (!klass->needs_ctc)
+  if (!klass->needs_ctc && !klass->translates)
     return;
-  /* shallow fusion of a character LM into the CTC beam search (recognition only) */
+  /* shallow fusion of a character LM into the CTC beam search of the transcript */
   g_object_class_install_property (gobject_class, PROP_LM,
       g_param_spec_string ("lm", "Language model",
-          "Character LM file from `mslam-trainer lm` fused into the CTC beam search (beam-size > 1): "
-          "while streaming when `languages` names one language, else on each final caption in the "
-          "language identified on it (NULL: none)", NULL,
+          "Character LM file from `mslam-trainer lm` fused into the CTC beam search of the "
+          "transcript (beam-size > 1): while streaming when `languages` names one language, else "
+          "on each final caption in the language identified on it (NULL: none)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_LM_WEIGHT,
       g_param_spec_float ("lm-weight", "LM weight", "Weight of the LM's log-probability", 0.0f, 10.0f,
@@ -283,6 +283,12 @@ caption_start (GstMslamBase * base, gchar ** reason)
   self->decode.lm_bonus = self->lm_bonus;
   self->decode.no_repeat_ngram = self->no_repeat_ngram;
   GST_OBJECT_UNLOCK (self);
+  if (lm_path && !base->config.ctc_head) {
+    *reason = g_strdup_printf ("lm=%s is for the CTC transcript, but the model has no CTC head "
+        "(leave lm unset, or use a model with one)", lm_path);
+    g_free (lm_path);
+    return FALSE;
+  }
   if (lm_path) {
     self->lm = gst_mslam_base_load_lm (base, lm_path, reason);
     g_free (lm_path);
@@ -417,6 +423,30 @@ spoken_language (GstMslamCaption * self, const gfloat * frames, gint n)
   return g_strdup ("und");
 }
 
+/* With an LM but no one language named (the stream's search ran without it): frames decoded
+ * again with the LM of the language identified on them. NULL when that does not apply or fails
+ * (logged): the stream's transcript stands. */
+static mslam_result *
+transcript_with_lm (GstMslamCaption * self, const gfloat * frames, gint n, const gchar * language)
+{
+  struct mslam_decode_params p = self->decode;
+  mslam_ctc_decoder *dec;
+  mslam_result *r = NULL;
+
+  if (!self->lm || self->decode.lm || n <= 0 || mslam_lm_lang_index (self->lm, language) < 0)
+    return NULL;
+  p.lm = self->lm;
+  p.languages = language;
+  dec = mslam_ctc_decoder_new (GST_MSLAM_BASE (self)->model, &p);
+  if (dec && mslam_ctc_decoder_push_frames (dec, frames, n) == 0)
+    r = mslam_ctc_decoder_finish (dec);
+  mslam_ctc_decoder_free (dec);
+  if (!r)
+    GST_WARNING_OBJECT (self, "decoding with the LM failed (%s); the transcript is without it",
+        mslam_last_error ());
+  return r;
+}
+
 /* Runs the subclass on frames [start, end) and fills the message's common fields. Returns the
  * text (NULL: none) and the message (NULL with it). */
 static gchar *
@@ -433,8 +463,14 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
   gdouble confidence = ctc ? mslam_result_confidence (ctc) : 0.0;
   gchar *language = spoken_language (self, frames, n), *text;
   GstStructure *msg = gst_structure_new_empty (klass->message_name);
+  mslam_result *with_lm = final && ctc ? transcript_with_lm (self, frames, n, language) : NULL;
 
+  if (with_lm) {
+    ctc = with_lm;
+    confidence = mslam_result_confidence (with_lm);
+  }
   text = klass->caption (self, frames, n, ctc, language, final, msg, &confidence);
+  mslam_result_free (with_lm);
   if (text)
     g_strstrip (text);
   if (!text || !*text) {

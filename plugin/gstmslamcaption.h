@@ -35,7 +35,7 @@ struct _GstMslamCaption
   gboolean partial_results;
   guint pause_ms;
   guint max_duration_ms;
-  gchar *lm_path;               /* mslamasr: character LM file (NULL: none) */
+  gchar *lm_path;               /* character LM file for the transcript (NULL: none) */
   gfloat lm_weight, lm_bonus;
   gint no_repeat_ngram;         /* mslamtranslate */
 
@@ -76,7 +76,9 @@ struct _GstMslamCaptionClass
   void (*stop) (GstMslamCaption * self);
 
   /* The text of a caption: frames (n x d_model) are its encoder frames, ctc its recognised text
-   * (NULL without a CTC head), language the code identified on its frames ("und" when unknown).
+   * (NULL without a CTC head; for a final caption with an LM but no one language named, its
+   * frames decoded again with the LM of the language identified), language the code identified
+   * on its frames ("und" when unknown).
    * final: the caption is closed (else a partial result of the open one). Returns the text (NULL
    * or "": nothing to show) and may add fields to msg (text, start, end, final are the base's).
    * *confidence starts as the CTC confidence (0 without). */
@@ -88,8 +90,8 @@ GType gst_mslam_caption_get_type (void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
 
 /* Installs beam-size, partial-results, pause and max-duration on a subclass (after setting
- * partial_default, beam_blurb and translates; lm, lm-weight and lm-bonus with needs_ctc,
- * no-repeat-ngram with translates), so that each element shows its own defaults and blurbs. It
+ * partial_default, beam_blurb and translates; lm, lm-weight and lm-bonus with needs_ctc or
+ * translates, no-repeat-ngram with translates), so that each element shows its own defaults and blurbs. It
  * sets the subclass' set_property/get_property; a subclass with properties of its own numbers
  * them from GST_MSLAM_CAPTION_N_PROPS, installs its handlers after this call and hands the
  * other ids to the ones this call set. */

@@ -11,8 +11,12 @@
  * Transformer decoder translates each segment's encoder frames, or with `input=transcript` the
  * segment's CTC transcript through the encoder's text path (a cascade, as mSLAM's shared encoder
  * allows: the decoder then translates what `source-text` says, and a decoder trained on text
- * pairs alone works; `mslam-trainer eval --st-input transcript` scores the same cascade on an
- * LM-assisted transcript, which this element does not have).
+ * pairs alone works; `mslam-trainer eval --st-input transcript` scores this cascade).
+ *
+ * `lm` fuses a character language model (`mslam-trainer lm`) into the CTC search of the
+ * transcript, as in `mslamasr`: in the stream when `languages` names one language, else on each
+ * final segment in the language identified on it. It sharpens `source-text`, and with
+ * `input=transcript` what is translated. `beam-size` is the beam of both searches.
  *
  * Each translation is also posted as an element message named `mslam-translation`, with the
  * fields of `mslam-asr` (`text`, `start`, `end`, `running-time`, `stream-time`, `final`,
@@ -32,6 +36,10 @@
  * gst-launch-1.0 filesrc location=interview-fr.ogg ! decodebin ! audioconvert ! audioresample ! \
  *     mslamtranslate ! srtenc ! filesink location=interview-en.srt
  * ]| English subtitles for French speech.
+ * |[
+ * gst-launch-1.0 filesrc location=interview-es.ogg ! decodebin ! audioconvert ! audioresample ! \
+ *     mslamtranslate input=transcript lm=lm.safetensors ! srtenc ! filesink location=interview-en.srt
+ * ]| The cascade: Spanish speech recognised with the help of a character LM, then translated.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -217,7 +225,7 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
   caption_class->needs_ctc = FALSE;
   caption_class->partial_default = FALSE;
   caption_class->translates = TRUE;
-  caption_class->beam_blurb = "Beam size of the translation decoder's search (1: greedy)";
+  caption_class->beam_blurb = "Beam size of the translation decoder's search and of the transcript's CTC search (1: greedy)";
   caption_class->start = gst_mslam_translate_start;
   caption_class->caption = gst_mslam_translate_caption;
   gst_mslam_caption_class_install_properties (caption_class);

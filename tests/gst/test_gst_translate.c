@@ -1,8 +1,8 @@
 /* mslamtranslate on synthesised English speech with GSTTEST_MODEL_LOUDNESS (gsttestutil.h):
  * segments follow the speech (by CTC blanks, or by the energy rule for a model without a CTC
  * head), each is translated by the decoder, buffers and mslam-translation messages agree;
- * languages, partial results, EOS, input=transcript (the cascade through the text path) and
- * model errors. */
+ * languages, partial results, EOS, input=transcript (the cascade through the text path), an LM
+ * on the transcript and model errors. */
 #include "gsttestutil.h"
 
 #include <gst/check/gstcheck.h>
@@ -172,6 +172,18 @@ GST_START_TEST(test_no_repeat_ngram) {
 }
 GST_END_TEST;
 
+/* translation must be the API's for source: mslam_encode_text, then mslam_translate_frames. */
+static void check_translation_of(mslam_model *model, const char *source, const struct mslam_decode_params *p,
+                                 const char *translation) {
+    int n = 0;
+    float *frames = mslam_encode_text(model, source, NULL, &n);
+    mslam_result *expected = frames ? mslam_translate_frames(model, frames, n, p) : NULL;
+    fail_unless(expected != NULL, "%s", mslam_last_error());
+    fail_unless_equals_string(translation, mslam_result_text(expected));
+    mslam_result_free(expected);
+    mslam_free(frames);
+}
+
 /* input=transcript: each segment's CTC transcript goes through the text path, and the
  * translation is the API's for that text (mslam_encode_text, then mslam_translate_frames with
  * the element's beam); without a CTC head the element does not start. */
@@ -189,13 +201,7 @@ GST_START_TEST(test_transcript_input) {
         gboolean final = FALSE;
         gst_structure_get_boolean(s, "final", &final);
         fail_unless(source && *source);
-        int n = 0;
-        float *frames = mslam_encode_text(model, source, NULL, &n);
-        mslam_result *expected = frames ? mslam_translate_frames(model, frames, n, &p) : NULL;
-        fail_unless(expected != NULL, "%s", mslam_last_error());
-        fail_unless_equals_string(gst_structure_get_string(s, "text"), mslam_result_text(expected));
-        mslam_result_free(expected);
-        mslam_free(frames);
+        check_translation_of(model, source, &p, gst_structure_get_string(s, "text"));
         finals += final;
     }
     fail_unless_equals_int(finals, 2);
@@ -208,6 +214,74 @@ GST_START_TEST(test_transcript_input) {
     fail_unless(message && strstr(message, "input=transcript") && strstr(message, "no CTC head"), "%s", message);
     g_free(message);
     g_free(d);
+}
+GST_END_TEST;
+
+/* Field of the final message of r that starts at start (NULL: none; a translation that came
+ * out empty posts no message). */
+static const char *final_field_at(const gsttest_run *r, guint64 start, const char *field) {
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        gboolean final = FALSE;
+        guint64 t = GST_CLOCK_TIME_NONE;
+        gst_structure_get_boolean(s, "final", &final);
+        gst_structure_get_uint64(s, "start", &t);
+        if (final && t == start) return gst_structure_get_string(s, field);
+    }
+    return NULL;
+}
+
+/* lm=: the transcript is mslamasr's with the same LM (each final segment decoded again in the
+ * language identified on it), the LM changes it, and that is what input=transcript translates;
+ * an LM with a model without a CTC head does not start. */
+GST_START_TEST(test_transcript_lm) {
+    setup_talk();
+    char *lm = g_strdup(gsttest_path("translate-uniform-lm.safetensors"));
+    fail_unless(gsttest_write_uniform_lm(lm, NULL) == 0);
+    const char *common = "beam-size=4 max-duration=1000 lm-bonus=10";
+    char *with_lm = g_strdup_printf("input=transcript %s lm=%s", common, lm);
+    char *without_lm = g_strdup_printf("input=transcript %s", common);
+    char *asr_desc = g_strdup_printf("mslamasr model=%s %s lm=%s", fx->random, common, lm);
+    gsttest_run *asr = gsttest_run_element(asr_desc, talk, n_talk, FALSE, 1024, 0);
+    fail_unless(asr && asr->eos && !asr->error);
+    gsttest_run *r = run(fx->random, with_lm), *plain = run(fx->random, without_lm);
+
+    mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
+    fail_unless(model != NULL, "%s", mslam_last_error());
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.beam_size = 4;
+    guint finals = 0, compared = 0, changed = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        gboolean final = FALSE;
+        guint64 start = 0;
+        gst_structure_get_boolean(s, "final", &final);
+        if (!final) continue;
+        finals++;
+        fail_unless(gst_structure_get_uint64(s, "start", &start));
+        const char *source = gst_structure_get_string(s, "source-text");
+        fail_unless_equals_string(source, final_field_at(asr, start, "text"));
+        const char *plain_source = final_field_at(plain, start, "source-text");
+        compared += plain_source != NULL;
+        changed += plain_source && strcmp(source, plain_source) != 0;
+        check_translation_of(model, source, &p, gst_structure_get_string(s, "text"));
+    }
+    fail_unless(finals > 1 && compared > 1, "%u translations, %u without the LM", finals, compared);
+    fail_unless(changed > 0, "the LM changed none of %u transcripts", compared);
+    mslam_model_free(model);
+    gsttest_run_free(asr);
+    gsttest_run_free(r);
+    gsttest_run_free(plain);
+
+    char *d = g_strdup_printf("mslamtranslate model=%s lm=%s", fx->loud_noctc, lm);
+    char *message = gsttest_start_error(d);
+    fail_unless(message && strstr(message, lm) && strstr(message, "no CTC head"), "%s", message);
+    g_free(message);
+    g_free(d);
+    g_free(asr_desc);
+    g_free(with_lm);
+    g_free(without_lm);
+    g_free(lm);
 }
 GST_END_TEST;
 
@@ -232,6 +306,7 @@ static Suite *mslamtranslate_suite(void) {
     tcase_add_test(tc, test_eos_drains);
     tcase_add_test(tc, test_no_repeat_ngram);
     tcase_add_test(tc, test_transcript_input);
+    tcase_add_test(tc, test_transcript_lm);
     tcase_add_test(tc, test_no_decoder);
     fx = gsttest_fixture_get();
     setup_talk();
