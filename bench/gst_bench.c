@@ -15,7 +15,7 @@
  * (tests/gst/gsttestutil.h: captions follow the speech) gives real compute and endpointing
  * figures, and its WER means nothing (it writes "a" per run of speech).
  *
- *   gst_bench [--model FILE] [--sentences N] [--threads N] [--skip-paced] [--lm FILE]
+ *   gst_bench [--model FILE] [--sentences N] [--threads N] [--skip-paced] [--lm FILE] [--props PROPS]
  * Prints one "name key=value ..." line per measurement and a summary table. */
 #include "gsttestutil.h"
 #include "metrics.h"
@@ -54,6 +54,7 @@ static char *wav, *model;
 static gboolean trained;
 static int threads = 1; /* the elements' default */
 static char *lm_path;    /* --lm: one more mslamasr row, with the LM and languages=en */
+static char *extra_props; /* --props: added to every mslam element */
 
 /* ---- one pipeline run ---- */
 
@@ -244,7 +245,8 @@ static void latencies(GArray *caps, double *mean, double *max, int *n) {
 }
 
 static char *element(const char *factory, const char *name, int n_threads) {
-    return g_strdup_printf("%s name=%s model=\"%s\" n-threads=%d", factory, name, model, n_threads);
+    return g_strdup_printf("%s name=%s model=\"%s\" n-threads=%d %s", factory, name, model, n_threads,
+                           extra_props ? extra_props : "");
 }
 
 int main(int argc, char **argv) {
@@ -255,6 +257,7 @@ int main(int argc, char **argv) {
         {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "n-threads of an element alone", "N"},
         {"skip-paced", 0, 0, G_OPTION_ARG_NONE, &skip_paced, "No real-time latency runs", NULL},
         {"lm", 0, 0, G_OPTION_ARG_FILENAME, &lm_path, "Character LM (mslam-trainer lm) for an extra mslamasr row", "FILE"},
+        {"props", 0, 0, G_OPTION_ARG_STRING, &extra_props, "Properties added to every mslam element (e.g. \"second-pass=false\")", "PROPS"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *ctx = g_option_context_new(NULL);
@@ -298,6 +301,7 @@ int main(int argc, char **argv) {
     if (gsttest_write_wav(wav, talk, n_talk)) return 1;
     printf("audio %.1f s: %d English sentences (espeak-ng en+m3), 1.2 s of silence after each\n", audio_seconds(),
            n_sent);
+    if (extra_props) printf("every mslam element with: %s\n", extra_props);
     /* the machine may be shared: say how busy it was */
     gchar *loadavg = NULL;
     if (g_file_get_contents("/proc/loadavg", &loadavg, NULL, NULL)) printf("load average at start: %s", loadavg);

@@ -9,7 +9,11 @@
  *
  * The audio goes through the encoder chunk by chunk (the `latency` property), with the context
  * of earlier chunks cached; the CTC head's characters are collected into a caption until a pause
- * (`pause`: CTC blanks, or silence by an energy rule) or `max-duration` ends it.
+ * (`pause`: CTC blanks, or silence by an energy rule) or `max-duration` ends it. With
+ * `second-pass` (the default), a caption's audio is then encoded again with full attention
+ * context and decoded from that: what goes out has the accuracy of offline recognition, for one
+ * more encoder pass over each caption (a few milliseconds a second of speech); partial results
+ * come from the stream.
  *
  * Each caption is also posted as an element message named `mslam-asr`:
  *

@@ -21,6 +21,7 @@ enum
   PROP_LM_WEIGHT,
   PROP_LM_BONUS,
   PROP_NO_REPEAT_NGRAM,
+  PROP_SECOND_PASS,
   PROP_N,
 };
 G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
@@ -28,6 +29,7 @@ G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
 #define DEFAULT_BEAM_SIZE 4
 #define DEFAULT_PAUSE_MS 300
 #define DEFAULT_MAX_DURATION_MS 6000
+#define DEFAULT_SECOND_PASS TRUE
 
 /* A caption starts this many frames before its first character (CTC emits a character once most
  * of its sound has been heard) and ends this many after its last one (the end of that sound). */
@@ -68,6 +70,7 @@ static void gst_mslam_caption_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec);
 static gboolean caption_start (GstMslamBase * base, gchar ** reason);
 static void caption_stop (GstMslamBase * base);
+static void caption_samples (GstMslamBase * base, const gfloat * pcm, gsize n, guint64 first);
 static GstFlowReturn caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 first);
 static GstFlowReturn caption_audio (GstMslamBase * base);
 static GstFlowReturn caption_drain (GstMslamBase * base);
@@ -94,6 +97,7 @@ gst_mslam_caption_class_init (gpointer g_class, gpointer data)
   base_class->passthrough = FALSE;
   base_class->start = caption_start;
   base_class->stop = caption_stop;
+  base_class->samples = caption_samples;
   base_class->process = caption_process;
   base_class->audio = caption_audio;
   base_class->drain = caption_drain;
@@ -131,6 +135,12 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
           "Longest caption in milliseconds: speech without a pause is cut here", 1000, 60000,
           DEFAULT_MAX_DURATION_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_SECOND_PASS,
+      g_param_spec_boolean ("second-pass", "Second pass",
+          "Encode each final caption's audio again with full attention context before it is "
+          "decoded (offline accuracy for what goes out, for one more encoder pass over it; "
+          "partial results stay streaming)", DEFAULT_SECOND_PASS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   if (klass->translates)
     g_object_class_install_property (gobject_class, PROP_NO_REPEAT_NGRAM,
         g_param_spec_int ("no-repeat-ngram", "No repeated n-grams",
@@ -165,6 +175,7 @@ gst_mslam_caption_init (GTypeInstance * instance, gpointer g_class)
   self->partial_results = klass->partial_default;
   self->pause_ms = DEFAULT_PAUSE_MS;
   self->max_duration_ms = DEFAULT_MAX_DURATION_MS;
+  self->second_pass = DEFAULT_SECOND_PASS;
   self->open_frame = -1;
   self->out_end = GST_CLOCK_TIME_NONE;
   self->lm_weight = mslam_decode_default_params ().lm_weight;
@@ -178,6 +189,7 @@ gst_mslam_caption_finalize (GObject * object)
   GstMslamCaption *self = GST_MSLAM_CAPTION (object);
 
   g_free (self->seg);
+  gst_mslam_audio_history_free (&self->audio);
   g_free (self->last_partial);
   g_free (self->lm_path);
   G_OBJECT_CLASS (gst_mslam_caption_parent_class)->finalize (object);
@@ -215,6 +227,9 @@ gst_mslam_caption_set_property (GObject * object, guint prop_id, const GValue * 
       break;
     case PROP_NO_REPEAT_NGRAM:
       self->no_repeat_ngram = g_value_get_int (value);
+      break;
+    case PROP_SECOND_PASS:
+      self->second_pass = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -254,6 +269,9 @@ gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_NO_REPEAT_NGRAM:
       g_value_set_int (value, self->no_repeat_ngram);
       break;
+    case PROP_SECOND_PASS:
+      g_value_set_boolean (value, self->second_pass);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -282,6 +300,7 @@ caption_start (GstMslamBase * base, gchar ** reason)
   self->decode.lm_weight = self->lm_weight;
   self->decode.lm_bonus = self->lm_bonus;
   self->decode.no_repeat_ngram = self->no_repeat_ngram;
+  self->running_second_pass = self->second_pass;
   GST_OBJECT_UNLOCK (self);
   if (lm_path && !base->config.ctc_head) {
     *reason = g_strdup_printf ("lm=%s is for the CTC transcript, but the model has no CTC head "
@@ -299,13 +318,17 @@ caption_start (GstMslamBase * base, gchar ** reason)
       return FALSE;
     }
     /* one language named: the LM runs in the stream's search; otherwise each final caption is
-     * decoded again with the LM of the language identified on it (see GstMslamCaptionClass) */
-    if (base->n_lang_ids == 1)
+     * decoded again with the LM of the language identified on it (see GstMslamCaptionClass),
+     * which the LM also helps to identify, as in mslamlid */
+    if (base->n_lang_ids == 1) {
       self->decode.lm = self->lm;
-    else if (!base->config.lid_head) {
+    } else if (!base->config.lid_head) {
       *reason = g_strdup ("with an LM, `languages` must name the one language spoken (the model "
           "has no LID head to find it)");
       return FALSE;
+    } else {
+      base->lid_lm = self->lm;
+      base->lid_lm_weight = self->decode.lid_lm_weight;
     }
   }
   self->decode.n_threads = base->threads;
@@ -332,6 +355,7 @@ caption_stop (GstMslamBase * base)
     klass->stop (self);
   mslam_ctc_decoder_free (self->ctc);
   self->ctc = NULL;
+  base->lid_lm = NULL;
   mslam_lm_free (self->lm);
   self->lm = NULL;
   self->decode.lm = NULL;
@@ -341,6 +365,7 @@ caption_stop (GstMslamBase * base)
   g_free (self->seg);
   self->seg = NULL;
   self->seg_n = self->seg_cap = 0;
+  gst_mslam_audio_history_free (&self->audio);
   g_free (self->last_partial);
   self->last_partial = NULL;
 }
@@ -354,6 +379,7 @@ caption_reset (GstMslamBase * base)
     mslam_ctc_decoder_reset (self->ctc);
   self->seg_n = 0;
   self->seg_first = 0;
+  gst_mslam_audio_history_reset (&self->audio);
   self->open_frame = -1;
   self->scan_frame = 0;
   self->out_end = GST_CLOCK_TIME_NONE;
@@ -362,7 +388,7 @@ caption_reset (GstMslamBase * base)
   self->last_partial = NULL;
 }
 
-/* Drops the kept frames before frame `from`. */
+/* Drops the kept frames before frame `from`, and the audio before them. */
 static void
 seg_drop_before (GstMslamCaption * self, guint64 from)
 {
@@ -374,6 +400,17 @@ seg_drop_before (GstMslamCaption * self, guint64 from)
   memmove (self->seg, self->seg + k * d, (self->seg_n - k) * d * sizeof (gfloat));
   self->seg_n -= k;
   self->seg_first += k;
+  gst_mslam_audio_history_drop_before (&self->audio, self->seg_first * GST_MSLAM_FRAME_SAMPLES);
+}
+
+/* Keeps the audio of the kept frames for the second pass. */
+static void
+caption_samples (GstMslamBase * base, const gfloat * pcm, gsize n, guint64 first)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
+
+  if (self->running_second_pass)
+    gst_mslam_audio_history_append (&self->audio, pcm, n, first);
 }
 
 static void
@@ -423,27 +460,32 @@ spoken_language (GstMslamCaption * self, const gfloat * frames, gint n)
   return g_strdup ("und");
 }
 
-/* With an LM but no one language named (the stream's search ran without it): frames decoded
- * again with the LM of the language identified on them. NULL when that does not apply or fails
- * (logged): the stream's transcript stands. */
+/* A final caption's transcript decoded again: from the second pass's frames, and with the LM of
+ * the language identified on them when an LM is set but no one language is named (the stream's
+ * search ran without it). NULL when neither applies or on failure (logged): the stream's
+ * transcript stands. */
 static mslam_result *
-transcript_with_lm (GstMslamCaption * self, const gfloat * frames, gint n, const gchar * language)
+final_transcript (GstMslamCaption * self, const gfloat * frames, gint n, gboolean second_pass,
+    const gchar * language)
 {
   struct mslam_decode_params p = self->decode;
+  gboolean lm_again = self->lm && !self->decode.lm && mslam_lm_lang_index (self->lm, language) >= 0;
   mslam_ctc_decoder *dec;
   mslam_result *r = NULL;
 
-  if (!self->lm || self->decode.lm || n <= 0 || mslam_lm_lang_index (self->lm, language) < 0)
+  if (!self->ctc || n <= 0 || (!second_pass && !lm_again))
     return NULL;
-  p.lm = self->lm;
-  p.languages = language;
+  if (lm_again) {
+    p.lm = self->lm;
+    p.languages = language;
+  }
   dec = mslam_ctc_decoder_new (GST_MSLAM_BASE (self)->model, &p);
   if (dec && mslam_ctc_decoder_push_frames (dec, frames, n) == 0)
     r = mslam_ctc_decoder_finish (dec);
   mslam_ctc_decoder_free (dec);
   if (!r)
-    GST_WARNING_OBJECT (self, "decoding with the LM failed (%s); the transcript is without it",
-        mslam_last_error ());
+    GST_WARNING_OBJECT (self, "decoding the final caption again failed (%s); the transcript is "
+        "the stream's", mslam_last_error ());
   return r;
 }
 
@@ -461,16 +503,26 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
   GstClockTime t_start = gst_mslam_base_frame_time (base, start);
   GstClockTime t_end = gst_mslam_base_frame_time (base, end);
   gdouble confidence = ctc ? mslam_result_confidence (ctc) : 0.0;
-  gchar *language = spoken_language (self, frames, n), *text;
+  gint n_full = 0;
+  gfloat *full = final && self->running_second_pass ?
+      gst_mslam_base_encode_again (base, &self->audio, start, end, &n_full) : NULL;
+  gchar *language, *text;
   GstStructure *msg = gst_structure_new_empty (klass->message_name);
-  mslam_result *with_lm = final && ctc ? transcript_with_lm (self, frames, n, language) : NULL;
+  mslam_result *again;
 
-  if (with_lm) {
-    ctc = with_lm;
-    confidence = mslam_result_confidence (with_lm);
+  if (full) {
+    frames = full;
+    n = n_full;
+  }
+  language = spoken_language (self, frames, n);
+  again = final ? final_transcript (self, frames, n, full != NULL, language) : NULL;
+  if (again) {
+    ctc = again;
+    confidence = mslam_result_confidence (again);
   }
   text = klass->caption (self, frames, n, ctc, language, final, msg, &confidence);
-  mslam_result_free (with_lm);
+  mslam_result_free (again);
+  mslam_free (full);
   if (text)
     g_strstrip (text);
   if (!text || !*text) {

@@ -38,6 +38,7 @@ struct _GstMslamCaption
   gchar *lm_path;               /* character LM file for the transcript (NULL: none) */
   gfloat lm_weight, lm_bonus;
   gint no_repeat_ngram;         /* mslamtranslate */
+  gboolean second_pass;
 
   /* while running */
   mslam_lm *lm;
@@ -45,9 +46,11 @@ struct _GstMslamCaption
   gchar *decode_languages;              /* owns decode.languages */
   mslam_ctc_decoder *ctc;               /* NULL when the model has no CTC head */
   gint pause_frames, max_frames;
+  gboolean running_second_pass;
 
   gfloat *seg;                  /* encoder frames since seg_first (the open caption and margin) */
   gsize seg_n, seg_cap;         /* in frames */
+  GstMslamAudioHistory audio;   /* with second-pass: the audio of the kept frames and after */
   guint64 seg_first;
   gint64 open_frame;            /* first frame with speech of the open caption; -1: none open */
   guint64 scan_frame;           /* without CTC: the first frame not yet looked at for speech */
@@ -76,9 +79,10 @@ struct _GstMslamCaptionClass
   void (*stop) (GstMslamCaption * self);
 
   /* The text of a caption: frames (n x d_model) are its encoder frames, ctc its recognised text
-   * (NULL without a CTC head; for a final caption with an LM but no one language named, its
-   * frames decoded again with the LM of the language identified), language the code identified
-   * on its frames ("und" when unknown).
+   * (NULL without a CTC head), language the code identified on its frames ("und" when
+   * unknown). For a final caption with second-pass, the frames are its audio encoded again with
+   * full context and ctc their decoding; with an LM but no one language named, ctc is decoded
+   * with the LM of the language identified.
    * final: the caption is closed (else a partial result of the open one). Returns the text (NULL
    * or "": nothing to show) and may add fields to msg (text, start, end, final are the base's).
    * *confidence starts as the CTC confidence (0 without). */
@@ -89,7 +93,7 @@ struct _GstMslamCaptionClass
 GType gst_mslam_caption_get_type (void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
 
-/* Installs beam-size, partial-results, pause and max-duration on a subclass (after setting
+/* Installs beam-size, partial-results, pause, max-duration and second-pass on a subclass (after setting
  * partial_default, beam_blurb and translates; lm, lm-weight and lm-bonus with needs_ctc or
  * translates, no-repeat-ngram with translates), so that each element shows its own defaults and blurbs. It
  * sets the subclass' set_property/get_property; a subclass with properties of its own numbers
@@ -97,7 +101,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
  * other ids to the ones this call set. */
 void gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass);
 
-#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 8)
+#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 9)
 
 G_END_DECLS
 

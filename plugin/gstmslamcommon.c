@@ -515,6 +515,76 @@ gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason
   return lm;
 }
 
+void
+gst_mslam_audio_history_append (GstMslamAudioHistory * h, const gfloat * pcm, gsize n, guint64 first)
+{
+  g_assert (first == h->first + h->n);
+  if (h->n + n > h->cap) {
+    h->cap = MAX (h->n + n, 2 * h->cap);
+    h->pcm = g_renew (gfloat, h->pcm, h->cap);
+  }
+  memcpy (h->pcm + h->n, pcm, n * sizeof (gfloat));
+  h->n += n;
+}
+
+void
+gst_mslam_audio_history_drop_before (GstMslamAudioHistory * h, guint64 from)
+{
+  gsize k;
+
+  if (from <= h->first)
+    return;
+  k = (gsize) MIN (from - h->first, (guint64) h->n);
+  if (k < h->n)
+    memmove (h->pcm, h->pcm + k, (h->n - k) * sizeof (gfloat));
+  h->n -= k;
+  h->first += k;
+}
+
+void
+gst_mslam_audio_history_reset (GstMslamAudioHistory * h)
+{
+  h->n = 0;
+  h->first = 0;
+}
+
+void
+gst_mslam_audio_history_free (GstMslamAudioHistory * h)
+{
+  g_free (h->pcm);
+  h->pcm = NULL;
+  h->n = h->cap = 0;
+  h->first = 0;
+}
+
+gfloat *
+gst_mslam_base_encode_again (GstMslamBase * self, const GstMslamAudioHistory * h,
+    guint64 start, guint64 end, gint * n)
+{
+  struct mslam_encode_params params = mslam_encode_default_params ();
+  guint64 from = start * GST_MSLAM_FRAME_SAMPLES;
+  guint64 until = MIN (end * GST_MSLAM_FRAME_SAMPLES + GST_MSLAM_LOOKAHEAD_SAMPLES, h->first + h->n);
+  gfloat *frames;
+
+  *n = 0;
+  if (from < h->first || until <= from)
+    return NULL;
+  params.n_threads = self->threads;
+  frames = mslam_encode_pcm (self->model, h->pcm + (from - h->first), (gsize) (until - from),
+      &params, n);
+  if (!frames) {
+    GST_WARNING_OBJECT (self, "the second pass failed (%s); the stream's frames stand",
+        mslam_last_error ());
+    return NULL;
+  }
+  *n = MIN (*n, (gint) (end - start));
+  if (*n <= 0) {
+    mslam_free (frames);
+    return NULL;
+  }
+  return frames;
+}
+
 gint
 gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n,
     gint * out_index, gfloat * out_prob, gint max_out, gchar ** reason)
@@ -869,6 +939,8 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gst_buffer_unref (buf);
   buf = NULL;
   gst_mslam_vad_push (&self->vad, self->pcm, n);
+  if (klass->samples)
+    klass->samples (self, self->pcm, n, self->n_samples);
   self->n_samples += n;
   ready = mslam_stream_push (self->stream, self->pcm, n);
   if (ready < 0) {

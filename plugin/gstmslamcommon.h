@@ -42,6 +42,7 @@ void gst_mslam_model_release (mslam_model * model);
 /* An encoder frame t reads log-mel frames 4t .. 4t+6, that is samples up to 640 t + 1360: a
  * chunk's last frame needs 45 ms of audio after the chunk. */
 #define GST_MSLAM_LOOKAHEAD (45 * GST_MSECOND)
+#define GST_MSLAM_LOOKAHEAD_SAMPLES 720
 
 /* ---- energy rule ---- */
 
@@ -67,6 +68,25 @@ void gst_mslam_vad_push (GstMslamVad * vad, const gfloat * pcm, gsize n);
 /* Whether encoder frame f (samples [640 f, 640 f + 640)) holds a voiced block; frames older
  * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
 gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
+
+/* ---- kept audio, for a second pass ---- */
+
+/* The samples from index `first` of the timeline on (n of them). */
+typedef struct
+{
+  gfloat *pcm;
+  gsize n, cap;
+  guint64 first;
+} GstMslamAudioHistory;
+
+/* Appends pcm, whose first sample has timeline index `first` (the history's end). */
+void gst_mslam_audio_history_append (GstMslamAudioHistory * h, const gfloat * pcm, gsize n,
+    guint64 first);
+/* Forgets the samples before index `from`. */
+void gst_mslam_audio_history_drop_before (GstMslamAudioHistory * h, guint64 from);
+/* Empty, starting at sample 0 (memory kept). */
+void gst_mslam_audio_history_reset (GstMslamAudioHistory * h);
+void gst_mslam_audio_history_free (GstMslamAudioHistory * h);
 
 /* ---- GstMslamBase ---- */
 
@@ -145,6 +165,9 @@ struct _GstMslamBaseClass
   gboolean (*start) (GstMslamBase * self, gchar ** reason);
   /* Frees what start allocated (also after a failed start). */
   void (*stop) (GstMslamBase * self);
+  /* Audio as it arrives (n samples, 16 kHz mono, converted to floats); first is the index of
+   * pcm[0] on the timeline. Called before the frames it completes are delivered. */
+  void (*samples) (GstMslamBase * self, const gfloat * pcm, gsize n, guint64 first);
   /* New encoder frames (n x config.d_model floats); first is the index of frames[0] on the
    * stream's timeline (see gst_mslam_base_frame_time). Called on the streaming thread, after the
    * audio that produced them went through the energy rule (self->vad). */
@@ -190,6 +213,14 @@ gint gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n
  * the file cannot be read, was built for another vocabulary, or the model has no CTC head to give
  * it a transcript. */
 mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason);
+
+/* The second pass: encoder frames [start, end) of the timeline computed again from the audio
+ * kept in h (the frames' samples and the look-ahead the last one reads, as far as h has them),
+ * with full attention context as mslam_encode_pcm does for a file. Returns n x d_model frames
+ * (mslam_free them; n <= end - start), or NULL when h lacks the audio or encoding fails (logged):
+ * the caller keeps the stream's frames. */
+gfloat *gst_mslam_base_encode_again (GstMslamBase * self, const GstMslamAudioHistory * h,
+    guint64 start, guint64 end, gint * n);
 
 /* Posts an element message whose structure is s (taken). */
 void gst_mslam_base_post (GstMslamBase * self, GstStructure * s);

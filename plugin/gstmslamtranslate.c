@@ -11,7 +11,9 @@
  * Transformer decoder translates each segment's encoder frames, or with `input=transcript` the
  * segment's CTC transcript through the encoder's text path (a cascade, as mSLAM's shared encoder
  * allows: the decoder then translates what `source-text` says, and a decoder trained on text
- * pairs alone works; `mslam-trainer eval --st-input transcript` scores this cascade).
+ * pairs alone works; `mslam-trainer eval --st-input transcript` scores this cascade). With
+ * `second-pass` (the default), a closed segment's audio is first encoded again with full
+ * attention context, so that the frames, the transcript and the language are offline's.
  *
  * `lm` fuses a character language model (`mslam-trainer lm`) into the CTC search of the
  * transcript, as in `mslamasr`: in the stream when `languages` names one language, else on each

@@ -261,6 +261,37 @@ static void caption_free(gpointer p) {
     g_free(c);
 }
 
+const GstStructure *gsttest_final_message_at(const gsttest_run *r, GstClockTime start) {
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *m = g_ptr_array_index(r->messages, i);
+        gboolean final = FALSE;
+        guint64 t = GST_CLOCK_TIME_NONE;
+        gst_structure_get_boolean(m, "final", &final);
+        gst_structure_get_uint64(m, "start", &t);
+        if (final && t == start) return m;
+    }
+    return NULL;
+}
+
+void gsttest_frames_samples(GstClockTime start, GstClockTime end, size_t n, size_t *from, size_t *until) {
+    const GstClockTime frame = 40 * GST_MSECOND;
+    *from = MIN(n, (size_t)(start / frame) * 640);
+    *until = MIN(n, (size_t)(end / frame) * 640 + 720);
+}
+
+char *gsttest_offline_text(const gsttest_caption *c, const float *pcm, size_t n, mslam_model *model,
+                           gsttest_offline_fn fn, double *confidence) {
+    struct mslam_decode_params p = mslam_decode_default_params();
+    size_t from, until;
+    gsttest_frames_samples(c->pts, c->pts + c->duration, n, &from, &until);
+    mslam_result *r = fn(model, pcm + from, until - from, &p);
+    if (!r) return NULL;
+    if (confidence) *confidence = mslam_result_confidence(r);
+    char *text = g_strstrip(g_strdup(mslam_result_text(r)));
+    mslam_result_free(r);
+    return text;
+}
+
 void gsttest_run_free(gsttest_run *r) {
     if (!r) return;
     g_ptr_array_unref(r->buffers);

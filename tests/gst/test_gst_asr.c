@@ -8,6 +8,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <mslam.h>
 #include <string.h>
 
 #define MS (GST_MSECOND)
@@ -475,6 +476,56 @@ GST_START_TEST(test_random_model) {
 }
 GST_END_TEST;
 
+/* second-pass (the default): each final caption is the offline API's transcription of its own
+ * audio (mslam_transcribe on the caption's samples and the look-ahead its last frame reads) and
+ * its language the offline identification's; with second-pass=false the streaming encoder's
+ * captions differ from that on random weights. */
+static guint count_offline_matches(const gsttest_run *r, mslam_model *model, gboolean check_language) {
+    struct mslam_decode_params p = mslam_decode_default_params();
+    guint matches = 0;
+    for (guint i = 0; i < r->buffers->len; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        char *expected = gsttest_offline_text(c, talk, n_talk, model, mslam_transcribe, NULL);
+        fail_unless(expected != NULL, "%s", mslam_last_error());
+        matches += strcmp(c->text, expected) == 0;
+        g_free(expected);
+        if (!check_language) continue;
+        float probs[64];
+        fail_unless(mslam_model_get_config(model).n_langs <= 64);
+        size_t from, until;
+        gsttest_frames_samples(c->pts, c->pts + c->duration, n_talk, &from, &until);
+        int lang = mslam_identify_language(model, talk + from, until - from, &p, probs);
+        fail_unless(lang >= 0, "%s", mslam_last_error());
+        const GstStructure *m = gsttest_final_message_at(r, c->pts);
+        fail_unless(m != NULL);
+        fail_unless_equals_string(gst_structure_get_string(m, "language"), mslam_model_lang(model, lang));
+    }
+    return matches;
+}
+
+GST_START_TEST(test_second_pass) {
+    setup_talk();
+    mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
+    fail_unless(model != NULL, "%s", mslam_last_error());
+    const char *props[2] = {"", "second-pass=false"};
+    guint matches[2], captions[2];
+    for (int i = 0; i < 2; i++) {
+        char *d = g_strdup_printf("mslamasr model=%s max-duration=1000 %s", fx->random, props[i]);
+        gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+        g_free(d);
+        fail_unless(r && r->eos && !r->error);
+        check_timeline(r, 0, SAMPLES_TIME(n_talk));
+        captions[i] = r->buffers->len;
+        matches[i] = count_offline_matches(r, model, i == 0);
+        gsttest_run_free(r);
+    }
+    fail_unless(captions[0] > 2, "%u captions", captions[0]);
+    fail_unless_equals_int(matches[0], captions[0]);
+    fail_unless(matches[1] < captions[1], "without the second pass, all %u captions are the offline ones", captions[1]);
+    mslam_model_free(model);
+}
+GST_END_TEST;
+
 static Suite *mslamasr_suite(void) {
     Suite *s = suite_create("mslamasr");
     TCase *tc = tcase_create("general");
@@ -492,6 +543,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_bad_model);
     tcase_add_test(tc, test_random_model);
     tcase_add_test(tc, test_lm);
+    tcase_add_test(tc, test_second_pass);
     /* models and speech are made once, before check forks each test */
     fx = gsttest_fixture_get();
     return s;

@@ -1,10 +1,13 @@
 /* mslamlid with GSTTEST_MODEL_LOUDNESS (gsttestutil.h), whose LID head says "en" when most of the
  * window is speech and "fr" when little is: messages over the sliding window, language tags on
- * changes, the languages restriction, audio passthrough, silence, short audio, model errors. */
+ * changes, the languages restriction, audio passthrough, silence, short audio, model errors; the
+ * second pass against the offline API on random weights. */
 #include "gsttestutil.h"
 
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <math.h>
+#include <mslam.h>
 #include <string.h>
 
 #define MS (GST_MSECOND)
@@ -237,6 +240,55 @@ GST_START_TEST(test_lm) {
 }
 GST_END_TEST;
 
+/* second-pass (the default): each decision is the offline API's (mslam_identify_language on the
+ * window's audio and the look-ahead its last frame reads), language and probability; with
+ * second-pass=false, on random weights, some differ. Returns how many of r's decisions match. */
+static guint count_offline_decisions(const gsttest_run *r, mslam_model *model, guint *n_decisions) {
+    struct mslam_decode_params p = mslam_decode_default_params();
+    int n_langs = mslam_model_get_config(model).n_langs;
+    float *probs = g_new(float, n_langs);
+    guint matches = 0;
+    *n_decisions = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *m = g_ptr_array_index(r->messages, i);
+        guint64 start = 0, end = 0;
+        double confidence = -1;
+        if (!gst_structure_has_name(m, "mslam-lid")) continue;
+        fail_unless(gst_structure_get_uint64(m, "start", &start) && gst_structure_get_uint64(m, "end", &end));
+        fail_unless(gst_structure_get_double(m, "confidence", &confidence));
+        size_t from, until;
+        gsttest_frames_samples(start, end, n_talk, &from, &until);
+        int lang = mslam_identify_language(model, talk + from, until - from, &p, probs);
+        fail_unless(lang >= 0, "%s", mslam_last_error());
+        matches += strcmp(gst_structure_get_string(m, "language"), mslam_model_lang(model, lang)) == 0 &&
+                   fabs(confidence - probs[lang]) < 1e-4;
+        (*n_decisions)++;
+    }
+    g_free(probs);
+    return matches;
+}
+
+GST_START_TEST(test_second_pass) {
+    make_talk();
+    mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
+    fail_unless(model != NULL, "%s", mslam_last_error());
+    const char *props[2] = {"", "second-pass=false"};
+    guint matches[2], decisions[2];
+    for (int i = 0; i < 2; i++) {
+        char *d = g_strdup_printf("mslamlid model=%s window=1000 interval=500 %s", fx->random, props[i]);
+        gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1600, 0);
+        g_free(d);
+        fail_unless(r && r->eos && !r->error);
+        matches[i] = count_offline_decisions(r, model, &decisions[i]);
+        gsttest_run_free(r);
+    }
+    fail_unless(decisions[0] > 5, "%u decisions", decisions[0]);
+    fail_unless_equals_int(matches[0], decisions[0]);
+    fail_unless(matches[1] < decisions[1], "without the second pass, all %u decisions are offline's", decisions[1]);
+    mslam_model_free(model);
+}
+GST_END_TEST;
+
 static Suite *mslamlid_suite(void) {
     Suite *s = suite_create("mslamlid");
     TCase *tc = tcase_create("general");
@@ -248,6 +300,7 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_passthrough);
     tcase_add_test(tc, test_no_lid_head);
     tcase_add_test(tc, test_lm);
+    tcase_add_test(tc, test_second_pass);
     make_talk();
     return s;
 }

@@ -6,6 +6,7 @@
 #include "gsttestutil.h"
 
 #include <gst/check/gstcheck.h>
+#include <math.h>
 #include <mslam.h>
 #include <string.h>
 
@@ -220,15 +221,8 @@ GST_END_TEST;
 /* Field of the final message of r that starts at start (NULL: none; a translation that came
  * out empty posts no message). */
 static const char *final_field_at(const gsttest_run *r, guint64 start, const char *field) {
-    for (guint i = 0; i < r->messages->len; i++) {
-        const GstStructure *s = g_ptr_array_index(r->messages, i);
-        gboolean final = FALSE;
-        guint64 t = GST_CLOCK_TIME_NONE;
-        gst_structure_get_boolean(s, "final", &final);
-        gst_structure_get_uint64(s, "start", &t);
-        if (final && t == start) return gst_structure_get_string(s, field);
-    }
-    return NULL;
+    const GstStructure *m = gsttest_final_message_at(r, start);
+    return m ? gst_structure_get_string(m, field) : NULL;
 }
 
 /* lm=: the transcript is mslamasr's with the same LM (each final segment decoded again in the
@@ -285,6 +279,40 @@ GST_START_TEST(test_transcript_lm) {
 }
 GST_END_TEST;
 
+/* second-pass (the default): each final translation is the offline API's (mslam_translate) on
+ * the segment's audio and the look-ahead its last frame reads, text and confidence (random
+ * weights write the same text whatever they hear, but not with the same probabilities); without
+ * it some differ. Returns how many match. */
+static guint count_offline_translations(const gsttest_run *r, mslam_model *model) {
+    guint matches = 0;
+    for (guint i = 0; i < r->buffers->len; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        double expected_confidence = -1, confidence = -1;
+        char *expected = gsttest_offline_text(c, talk, n_talk, model, mslam_translate, &expected_confidence);
+        fail_unless(expected != NULL, "%s", mslam_last_error());
+        const GstStructure *m = gsttest_final_message_at(r, c->pts);
+        fail_unless(m && gst_structure_get_double(m, "confidence", &confidence));
+        matches += strcmp(c->text, expected) == 0 && fabs(confidence - expected_confidence) < 1e-4;
+        g_free(expected);
+    }
+    return matches;
+}
+
+GST_START_TEST(test_second_pass) {
+    setup_talk();
+    mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
+    fail_unless(model != NULL, "%s", mslam_last_error());
+    gsttest_run *r = run(fx->random, "max-duration=1000");
+    gsttest_run *streamed = run(fx->random, "max-duration=1000 second-pass=false");
+    fail_unless(r->buffers->len > 2, "%u translations", r->buffers->len);
+    fail_unless_equals_int(count_offline_translations(r, model), r->buffers->len);
+    fail_unless(count_offline_translations(streamed, model) < streamed->buffers->len);
+    gsttest_run_free(r);
+    gsttest_run_free(streamed);
+    mslam_model_free(model);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_no_decoder) {
     fx = gsttest_fixture_get();
     char *d = g_strdup_printf("mslamtranslate model=%s", no_decoder);
@@ -307,6 +335,7 @@ static Suite *mslamtranslate_suite(void) {
     tcase_add_test(tc, test_no_repeat_ngram);
     tcase_add_test(tc, test_transcript_input);
     tcase_add_test(tc, test_transcript_lm);
+    tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_no_decoder);
     fx = gsttest_fixture_get();
     setup_talk();
