@@ -62,8 +62,8 @@ struct _GstMslamAsr
 G_DEFINE_TYPE (GstMslamAsr, gst_mslam_asr, GST_TYPE_MSLAM_CAPTION);
 GST_ELEMENT_REGISTER_DEFINE (mslamasr, "mslamasr", GST_RANK_NONE, GST_TYPE_MSLAM_ASR);
 
-/* The recognised text is the caption (for a final caption, decoded again with the LM when the
- * base did so: see GstMslamCaptionClass.caption). */
+/* The recognised text is the caption (for a final caption, the base's decoding of the second
+ * pass's frames and/or with the LM: see GstMslamCaptionClass.caption). */
 static gchar *
 gst_mslam_asr_caption (GstMslamCaption * caption, const gfloat * frames, gint n,
     const mslam_result * ctc, const gchar * language, gboolean final, GstStructure * msg,

@@ -82,7 +82,9 @@ struct _GstMslamCaptionClass
    * (NULL without a CTC head), language the code identified on its frames ("und" when
    * unknown). For a final caption with second-pass, the frames are its audio encoded again with
    * full context and ctc their decoding; with an LM but no one language named, ctc is decoded
-   * with the LM of the language identified.
+   * with the LM of the language identified (among `languages`, helped by the LM; without the LM
+   * when the LM lacks that language, where mslam_transcribe would pick among the LM's
+   * languages only).
    * final: the caption is closed (else a partial result of the open one). Returns the text (NULL
    * or "": nothing to show) and may add fields to msg (text, start, end, final are the base's).
    * *confidence starts as the CTC confidence (0 without). */

@@ -518,7 +518,13 @@ gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason
 void
 gst_mslam_audio_history_append (GstMslamAudioHistory * h, const gfloat * pcm, gsize n, guint64 first)
 {
-  g_assert (first == h->first + h->n);
+  /* a gap in what was kept would put samples at the wrong times: start again from here */
+  if (first != h->first + h->n) {
+    GST_WARNING ("audio history at sample %" G_GUINT64_FORMAT ", got sample %" G_GUINT64_FORMAT
+        "; starting it again", h->first + h->n, first);
+    h->n = 0;
+    h->first = first;
+  }
   if (h->n + n > h->cap) {
     h->cap = MAX (h->n + n, 2 * h->cap);
     h->pcm = g_renew (gfloat, h->pcm, h->cap);
@@ -567,8 +573,12 @@ gst_mslam_base_encode_again (GstMslamBase * self, const GstMslamAudioHistory * h
   gfloat *frames;
 
   *n = 0;
-  if (from < h->first || until <= from)
+  if (from < h->first || until <= from) {
+    GST_WARNING_OBJECT (self, "no audio kept for frames %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+        " (samples %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT " kept); the stream's frames stand",
+        start, end, h->first, h->first + h->n);
     return NULL;
+  }
   params.n_threads = self->threads;
   frames = mslam_encode_pcm (self->model, h->pcm + (from - h->first), (gsize) (until - from),
       &params, n);

@@ -79,7 +79,8 @@ typedef struct
   guint64 first;
 } GstMslamAudioHistory;
 
-/* Appends pcm, whose first sample has timeline index `first` (the history's end). */
+/* Appends pcm, whose first sample has timeline index `first` (the history's end; anything else
+ * is logged and the history starts again at `first`). */
 void gst_mslam_audio_history_append (GstMslamAudioHistory * h, const gfloat * pcm, gsize n,
     guint64 first);
 /* Forgets the samples before index `from`. */

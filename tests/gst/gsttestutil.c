@@ -273,17 +273,18 @@ const GstStructure *gsttest_final_message_at(const gsttest_run *r, GstClockTime 
     return NULL;
 }
 
-void gsttest_frames_samples(GstClockTime start, GstClockTime end, size_t n, size_t *from, size_t *until) {
+void gsttest_frames_samples(GstClockTime t0, GstClockTime start, GstClockTime end, size_t n, size_t *from,
+                            size_t *until) {
     const GstClockTime frame = 40 * GST_MSECOND;
-    *from = MIN(n, (size_t)(start / frame) * 640);
-    *until = MIN(n, (size_t)(end / frame) * 640 + 720);
+    *from = MIN(n, (size_t)((start - t0) / frame) * 640);
+    *until = MIN(n, (size_t)((end - t0) / frame) * 640 + 720);
 }
 
-char *gsttest_offline_text(const gsttest_caption *c, const float *pcm, size_t n, mslam_model *model,
-                           gsttest_offline_fn fn, double *confidence) {
-    struct mslam_decode_params p = mslam_decode_default_params();
+char *gsttest_offline_text(const gsttest_caption *c, GstClockTime t0, const float *pcm, size_t n, mslam_model *model,
+                           gsttest_offline_fn fn, const struct mslam_decode_params *params, double *confidence) {
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     size_t from, until;
-    gsttest_frames_samples(c->pts, c->pts + c->duration, n, &from, &until);
+    gsttest_frames_samples(t0, c->pts, c->pts + c->duration, n, &from, &until);
     mslam_result *r = fn(model, pcm + from, until - from, &p);
     if (!r) return NULL;
     if (confidence) *confidence = mslam_result_confidence(r);

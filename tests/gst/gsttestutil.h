@@ -98,17 +98,19 @@ void gsttest_run_free(gsttest_run *r);
 
 /* The final element message of r whose "start" is start (NULL: none). */
 const GstStructure *gsttest_final_message_at(const gsttest_run *r, GstClockTime start);
-/* The samples [*from, *until) of encoder frames [start, end) (times on a timeline that starts
- * at 0) and the look-ahead the last frame reads, within n samples: what a second pass encodes. */
-void gsttest_frames_samples(GstClockTime start, GstClockTime end, size_t n, size_t *from, size_t *until);
-/* The offline API (mslam_transcribe or mslam_translate, default parameters) on caption c's audio
- * (gsttest_frames_samples of its PTS and duration) within pcm (n samples, from time 0): the text,
- * stripped as the elements strip theirs (g_free it), and its confidence when confidence is not
- * NULL. */
+/* The samples [*from, *until) of encoder frames [start, end) (buffer times on a timeline whose
+ * sample 0 is at t0) and the look-ahead the last frame reads, within n samples: what a second
+ * pass encodes. */
+void gsttest_frames_samples(GstClockTime t0, GstClockTime start, GstClockTime end, size_t n, size_t *from,
+                            size_t *until);
+/* The offline API (mslam_transcribe or mslam_translate with params, NULL: defaults) on caption
+ * c's audio (gsttest_frames_samples of its PTS and duration) within pcm (n samples from t0): the
+ * text, stripped as the elements strip theirs (g_free it; NULL on failure), and its confidence
+ * when confidence is not NULL. */
 typedef mslam_result *(*gsttest_offline_fn)(mslam_model *model, const float *pcm, size_t n,
                                             const struct mslam_decode_params *params);
-char *gsttest_offline_text(const gsttest_caption *c, const float *pcm, size_t n, mslam_model *model,
-                           gsttest_offline_fn fn, double *confidence);
+char *gsttest_offline_text(const gsttest_caption *c, GstClockTime t0, const float *pcm, size_t n, mslam_model *model,
+                           gsttest_offline_fn fn, const struct mslam_decode_params *params, double *confidence);
 
 /* Runs "appsrc ! <element description> ! fakesink" (a probe on the element's src pad records) over pcm (16 kHz mono F32LE, or S16LE when
  * s16), buffers of buf_samples, timestamps starting at t0 in a segment starting at t0. Returns

@@ -8,6 +8,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <math.h>
 #include <mslam.h>
 #include <string.h>
 
@@ -476,29 +477,31 @@ GST_START_TEST(test_random_model) {
 }
 GST_END_TEST;
 
-/* second-pass (the default): each final caption is the offline API's transcription of its own
- * audio (mslam_transcribe on the caption's samples and the look-ahead its last frame reads) and
- * its language the offline identification's; with second-pass=false the streaming encoder's
- * captions differ from that on random weights. */
-static guint count_offline_matches(const gsttest_run *r, mslam_model *model, gboolean check_language) {
-    struct mslam_decode_params p = mslam_decode_default_params();
+/* second-pass (the default): each final caption is the offline API's on its own audio
+ * (mslam_transcribe and mslam_identify_language with the element's parameters, on the caption's
+ * samples and the look-ahead its last frame reads): text, confidence and language. Checked on a
+ * timeline that starts at 1 s, without an LM and with one that favours German (which then also
+ * helps identify the language, as in mslamlid); with second-pass=false the streaming encoder's
+ * captions differ on random weights. Returns how many of r's captions match. */
+static guint count_offline_matches(const gsttest_run *r, mslam_model *model, const struct mslam_decode_params *p) {
     guint matches = 0;
     for (guint i = 0; i < r->buffers->len; i++) {
         const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
-        char *expected = gsttest_offline_text(c, talk, n_talk, model, mslam_transcribe, NULL);
+        double expected_confidence = -1, confidence = -1;
+        char *expected = gsttest_offline_text(c, GST_SECOND, talk, n_talk, model, mslam_transcribe, p,
+                                              &expected_confidence);
         fail_unless(expected != NULL, "%s", mslam_last_error());
-        matches += strcmp(c->text, expected) == 0;
-        g_free(expected);
-        if (!check_language) continue;
         float probs[64];
         fail_unless(mslam_model_get_config(model).n_langs <= 64);
         size_t from, until;
-        gsttest_frames_samples(c->pts, c->pts + c->duration, n_talk, &from, &until);
-        int lang = mslam_identify_language(model, talk + from, until - from, &p, probs);
+        gsttest_frames_samples(GST_SECOND, c->pts, c->pts + c->duration, n_talk, &from, &until);
+        int lang = mslam_identify_language(model, talk + from, until - from, p, probs);
         fail_unless(lang >= 0, "%s", mslam_last_error());
         const GstStructure *m = gsttest_final_message_at(r, c->pts);
-        fail_unless(m != NULL);
-        fail_unless_equals_string(gst_structure_get_string(m, "language"), mslam_model_lang(model, lang));
+        fail_unless(m && gst_structure_get_double(m, "confidence", &confidence));
+        matches += strcmp(c->text, expected) == 0 && fabs(confidence - expected_confidence) < 1e-4 &&
+                   strcmp(gst_structure_get_string(m, "language"), mslam_model_lang(model, lang)) == 0;
+        g_free(expected);
     }
     return matches;
 }
@@ -507,21 +510,38 @@ GST_START_TEST(test_second_pass) {
     setup_talk();
     mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
     fail_unless(model != NULL, "%s", mslam_last_error());
-    const char *props[2] = {"", "second-pass=false"};
-    guint matches[2], captions[2];
-    for (int i = 0; i < 2; i++) {
+    /* the test languages are en, fr, de */
+    const float favour_de[3] = {-20.0f, -20.0f, -1.0f};
+    char *lm_path = g_strdup(gsttest_path("asr-de-lm.safetensors"));
+    fail_unless(gsttest_write_uniform_lm(lm_path, favour_de) == 0);
+    mslam_lm *lm = mslam_lm_load(lm_path);
+    fail_unless(lm != NULL, "%s", mslam_last_error());
+    struct mslam_decode_params plain = mslam_decode_default_params(), with_lm = plain;
+    with_lm.lm = lm;
+    char *lm_props = g_strdup_printf("lm=%s", lm_path);
+    const char *props[3] = {"", lm_props, "second-pass=false"};
+    const struct mslam_decode_params *params[3] = {&plain, &with_lm, &plain};
+    guint matches[3], captions[3], german = 0;
+    for (int i = 0; i < 3; i++) {
         char *d = g_strdup_printf("mslamasr model=%s max-duration=1000 %s", fx->random, props[i]);
-        gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+        gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, GST_SECOND);
         g_free(d);
         fail_unless(r && r->eos && !r->error);
-        check_timeline(r, 0, SAMPLES_TIME(n_talk));
+        check_timeline(r, GST_SECOND, SAMPLES_TIME(n_talk));
         captions[i] = r->buffers->len;
-        matches[i] = count_offline_matches(r, model, i == 0);
+        matches[i] = count_offline_matches(r, model, params[i]);
+        for (guint j = 0; i == 1 && j < r->messages->len; j++)
+            german += !g_strcmp0(gst_structure_get_string(g_ptr_array_index(r->messages, j), "language"), "de");
         gsttest_run_free(r);
     }
     fail_unless(captions[0] > 2, "%u captions", captions[0]);
     fail_unless_equals_int(matches[0], captions[0]);
-    fail_unless(matches[1] < captions[1], "without the second pass, all %u captions are the offline ones", captions[1]);
+    fail_unless_equals_int(matches[1], captions[1]);
+    fail_unless(german > 0, "the LM that favours German identified no caption as German");
+    fail_unless(matches[2] < captions[2], "without the second pass, all %u captions are the offline ones", captions[2]);
+    mslam_lm_free(lm);
+    g_free(lm_props);
+    g_free(lm_path);
     mslam_model_free(model);
 }
 GST_END_TEST;

@@ -257,7 +257,7 @@ static guint count_offline_decisions(const gsttest_run *r, mslam_model *model, g
         fail_unless(gst_structure_get_uint64(m, "start", &start) && gst_structure_get_uint64(m, "end", &end));
         fail_unless(gst_structure_get_double(m, "confidence", &confidence));
         size_t from, until;
-        gsttest_frames_samples(start, end, n_talk, &from, &until);
+        gsttest_frames_samples(0, start, end, n_talk, &from, &until);
         int lang = mslam_identify_language(model, talk + from, until - from, &p, probs);
         fail_unless(lang >= 0, "%s", mslam_last_error());
         matches += strcmp(gst_structure_get_string(m, "language"), mslam_model_lang(model, lang)) == 0 &&

@@ -288,7 +288,8 @@ static guint count_offline_translations(const gsttest_run *r, mslam_model *model
     for (guint i = 0; i < r->buffers->len; i++) {
         const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
         double expected_confidence = -1, confidence = -1;
-        char *expected = gsttest_offline_text(c, talk, n_talk, model, mslam_translate, &expected_confidence);
+        char *expected = gsttest_offline_text(c, 0, talk, n_talk, model, mslam_translate, NULL,
+                                              &expected_confidence);
         fail_unless(expected != NULL, "%s", mslam_last_error());
         const GstStructure *m = gsttest_final_message_at(r, c->pts);
         fail_unless(m && gst_structure_get_double(m, "confidence", &confidence));
