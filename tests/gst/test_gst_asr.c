@@ -546,6 +546,46 @@ GST_START_TEST(test_second_pass) {
 }
 GST_END_TEST;
 
+/* The second pass across a discontinuity: captions of the first timeline are the offline API's
+ * on its audio, those of the second (a jump to 20 s without a flush) on the second's. */
+GST_START_TEST(test_second_pass_discontinuity) {
+    setup_talk();
+    mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
+    fail_unless(model != NULL, "%s", mslam_last_error());
+    char *launch = g_strdup_printf("mslamasr model=%s max-duration=1000", fx->random);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    size_t half = n_talk / 2;
+    const GstClockTime jump = 20 * GST_SECOND;
+    push_audio(h, talk, 0, half, 0);
+    push_audio(h, talk, 0, n_talk, jump);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    guint n = gst_harness_buffers_received(h), second = 0;
+    fail_unless(n > 3, "%u captions", n);
+    for (guint i = 0; i < n; i++) {
+        GstBuffer *b = gst_harness_pull(h);
+        GstMapInfo map;
+        fail_unless(gst_buffer_map(b, &map, GST_MAP_READ));
+        gsttest_caption c = {.text = g_strndup((const char *)map.data, map.size), .pts = GST_BUFFER_PTS(b),
+                             .duration = GST_BUFFER_DURATION(b)};
+        gst_buffer_unmap(b, &map);
+        gboolean later = c.pts >= jump;
+        second += later;
+        char *expected = gsttest_offline_text(&c, later ? jump : 0, talk, later ? n_talk : half, model,
+                                              mslam_transcribe, NULL, NULL);
+        fail_unless(expected != NULL, "%s", mslam_last_error());
+        fail_unless_equals_string(c.text, expected);
+        g_free(expected);
+        g_free(c.text);
+        gst_buffer_unref(b);
+    }
+    fail_unless(second > 0 && second < n, "%u of %u captions after the jump", second, n);
+    gst_harness_teardown(h);
+    mslam_model_free(model);
+}
+GST_END_TEST;
+
 static Suite *mslamasr_suite(void) {
     Suite *s = suite_create("mslamasr");
     TCase *tc = tcase_create("general");
@@ -564,6 +604,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_random_model);
     tcase_add_test(tc, test_lm);
     tcase_add_test(tc, test_second_pass);
+    tcase_add_test(tc, test_second_pass_discontinuity);
     /* models and speech are made once, before check forks each test */
     fx = gsttest_fixture_get();
     return s;
