@@ -434,6 +434,48 @@ static void test_st_input(const char *manifest) {
     CHECK(rows == 12 && same_as_api == rows && same_in_modes == rows / 2,
           "--st-input text: %d rows, %d as mslam_encode_text + mslam_translate_frames, %d the same in both modes",
           rows, same_as_api, same_in_modes);
+    /* the same pairs without audio: text-only evaluation reads no audio and gives the same rows */
+    char *pairs = str_printf("%s/text-pairs.tsv", fixture_dir());
+    char *pair_hyps = str_printf("%s/hyps-pairs.tsv", fixture_dir());
+    FILE *f = fopen(pairs, "w");
+    CHECK(f != NULL, "write %s", pairs);
+    fprintf(f, "path\tlang\ttext\ttranslation\tduration\tspeaker\tsplit\n");
+    for (int i = 0; f && i < ds.n; i++)
+        if (*ds.items[i].translation)
+            fprintf(f, "\t%s\t%s\t%s\t\t%s\ttest\n", ds.items[i].lang, ds.items[i].text, ds.items[i].translation,
+                    ds.items[i].speaker);
+    if (f) fclose(f);
+    ev[4] = pairs;
+    ev[16] = pair_hyps;
+    CHECK(cmd_eval(19, ev) == 0, "eval --st-input text on text pairs without audio: %s", mslam_last_error());
+    ev[4] = (char *)manifest;
+    ev[16] = hyps;
+    char *pair_text = NULL;
+    int pair_rows = 0, pair_same = 0;
+    if (text && read_file(pair_hyps, 1 << 20, &pair_text, &n) == 0)
+        for (char *line = strchr(pair_text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+            char *one = g_strndup(line + 1, strcspn(line + 1, "\n"));
+            char **f2 = g_strsplit(one, "\t", 8);
+            int whole = g_strv_length(f2) == 7;
+            /* the same mode, task, language, speaker, reference and translation as from the audio manifest */
+            char *tail = whole ? g_strjoinv("\t", f2 + 3) : NULL;
+            char *head = whole ? g_strdup_printf("%s\t%s\t", f2[0], f2[1]) : NULL;
+            for (char *at = tail ? strstr(text, tail) : NULL; at; at = strstr(at + 1, tail)) {
+                char *start = at;
+                while (start > text && start[-1] != '\n') start--;
+                if (!strncmp(start, head, strlen(head)) && at[strlen(tail)] == '\n') {
+                    pair_same++;
+                    break;
+                }
+            }
+            pair_rows++;
+            g_free(tail), g_free(head), g_free(one);
+            g_strfreev(f2);
+        }
+    CHECK(pair_rows == 12 && pair_same == pair_rows, "text pairs without audio: %d of %d rows as with the audio",
+          pair_same, pair_rows);
+    free(pair_text);
+    free(pairs), free(pair_hyps);
     free(text);
     dataset_free(&ds);
     mslam_model_free(m);

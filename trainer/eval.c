@@ -335,6 +335,10 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int eval_text_only(const eval_config *c) {
+    return c->st && c->st_input == EVAL_ST_TEXT && !c->asr && !c->lid;
+}
+
 int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_result *r) {
     double t0 = now_s();
     const struct mslam_model_config *cfg = &m->cfg;
@@ -365,10 +369,16 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     }
     feature_batch fb = {0};
     int lid_pass = c->lid_seconds > 0 && c->lid && cfg->lid_head;
+    /* translation of reference transcripts alone reads no audio (text pairs need none) */
+    for (int i = 0; !rc && eval_text_only(c) && i < n; i++) {
+        for (int mode = 0; mode < EVAL_N_MODES && !rc; mode++)
+            if (c->modes & (1 << mode)) rc = score_item(&ev, r, mode, SCORE_ST, &ds->items[items[i]], NULL, 0);
+        r->n_items++;
+    }
     int *clip_lens = mslam_malloc((size_t)c->batch_size * sizeof(int), "clip lengths");
     float *clip_mel = NULL;
     if (!clip_lens) rc = -1;
-    for (int at = 0; !rc && at < n; at += c->batch_size) {
+    for (int at = 0; !rc && !eval_text_only(c) && at < n; at += c->batch_size) {
         int count = n - at < c->batch_size ? n - at : c->batch_size;
         rc = feature_batch_load(&fb, ds, items + at, count, 0, cfg->n_mels, NULL, 0, NULL);
         if (rc || fb.B == 0) continue;
@@ -491,7 +501,11 @@ static void print_rate(FILE *fp, double x) {
 }
 
 void eval_print(const eval_result *r, FILE *fp) {
-    fprintf(fp, "%d utterances, %.1f s of audio, evaluated in %.1f s\n", r->n_items, r->seconds, r->wall_s);
+    if (eval_text_only(&r->cfg))
+        fprintf(fp, "%d text pairs (reference transcripts; no audio read), evaluated in %.1f s\n", r->n_items,
+                r->wall_s);
+    else
+        fprintf(fp, "%d utterances, %.1f s of audio, evaluated in %.1f s\n", r->n_items, r->seconds, r->wall_s);
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
         if (!(r->cfg.modes & (1 << mode))) continue;
         if (mode == EVAL_STREAMING)
@@ -684,7 +698,8 @@ int cmd_eval(int argc, char **argv) {
         {"st-beam", 0, 0, G_OPTION_ARG_INT, &c.st_beam, "translation beam width; 1: greedy (default 4)", "N"},
         {"st-input", 0, 0, G_OPTION_ARG_STRING, &st_input,
          "what the translation decoder reads: speech (the encoder's frames; default), text (the reference "
-         "transcript through the encoder's text path) or transcript (the CTC transcript, beam and LM as for ASR, "
+         "transcript through the encoder's text path; with --tasks st alone no audio is read, and text pairs without "
+         "audio count too) or transcript (the CTC transcript, beam and LM as for ASR, "
          "through the text path: a cascade)", "NAME"},
         {"max-len", 0, 0, G_OPTION_ARG_INT, &c.st_max_len, "longest translation in characters (default 300)", "N"},
         {"length-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &length_penalty, "beam score = logp / (length + 1)^X (default 1)", "X"},
@@ -774,7 +789,9 @@ int cmd_eval(int argc, char **argv) {
         dataset_report rep;
         if (checkpoint_load(model_path, &m, NULL, NULL) ||
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, "eval"))) ||
-            dataset_load_named(&ds, data, layout, lang, audio_dir, split) || dataset_encode(&ds, m, 0, 0, &rep) ||
+            (eval_text_only(&c) ? dataset_load_text_pairs(&ds, data, split)
+                                : dataset_load_named(&ds, data, layout, lang, audio_dir, split) ||
+                                      dataset_encode(&ds, m, 0, 0, &rep)) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 1;

@@ -79,8 +79,13 @@ typedef struct {
     eval_config cfg;
 } eval_result;
 
-/* Runs the model over ds (examples as dataset_encode left them; the language of an example
- * that the model does not know counts nothing for LID). Returns 0 or -1. */
+/* Translation of reference transcripts only (--tasks st --st-input text): no audio is read, and
+ * the rows are the manifest's text pairs (dataset_load_text_pairs), with audio or without. */
+int eval_text_only(const eval_config *c);
+
+/* Runs the model over ds (examples as dataset_encode left them, or as dataset_load_text_pairs did
+ * when eval_text_only; the language of an example that the model does not know counts nothing
+ * for LID). Returns 0 or -1. */
 int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_result *r);
 void eval_result_free(eval_result *r);
 
