@@ -21,7 +21,6 @@ enum
   PROP_LM_WEIGHT,
   PROP_LM_BONUS,
   PROP_NO_REPEAT_NGRAM,
-  PROP_SECOND_PASS,
   PROP_N,
 };
 G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
@@ -29,7 +28,6 @@ G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
 #define DEFAULT_BEAM_SIZE 4
 #define DEFAULT_PAUSE_MS 300
 #define DEFAULT_MAX_DURATION_MS 6000
-#define DEFAULT_SECOND_PASS TRUE
 
 /* A caption starts this many frames before its first character (CTC emits a character once most
  * of its sound has been heard) and ends this many after its last one (the end of that sound). */
@@ -70,7 +68,6 @@ static void gst_mslam_caption_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec);
 static gboolean caption_start (GstMslamBase * base, gchar ** reason);
 static void caption_stop (GstMslamBase * base);
-static void caption_samples (GstMslamBase * base, const gfloat * pcm, gsize n, guint64 first);
 static GstFlowReturn caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 first);
 static GstFlowReturn caption_audio (GstMslamBase * base);
 static GstFlowReturn caption_drain (GstMslamBase * base);
@@ -97,7 +94,6 @@ gst_mslam_caption_class_init (gpointer g_class, gpointer data)
   base_class->passthrough = FALSE;
   base_class->start = caption_start;
   base_class->stop = caption_stop;
-  base_class->samples = caption_samples;
   base_class->process = caption_process;
   base_class->audio = caption_audio;
   base_class->drain = caption_drain;
@@ -135,12 +131,6 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
           "Longest caption in milliseconds: speech without a pause is cut here", 1000, 60000,
           DEFAULT_MAX_DURATION_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_SECOND_PASS,
-      g_param_spec_boolean ("second-pass", "Second pass",
-          "Encode each final caption's audio again with full attention context before it is "
-          "decoded (offline accuracy for what goes out, for one more encoder pass over it; "
-          "partial results stay streaming)", DEFAULT_SECOND_PASS,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   if (klass->translates)
     g_object_class_install_property (gobject_class, PROP_NO_REPEAT_NGRAM,
         g_param_spec_int ("no-repeat-ngram", "No repeated n-grams",
@@ -175,7 +165,6 @@ gst_mslam_caption_init (GTypeInstance * instance, gpointer g_class)
   self->partial_results = klass->partial_default;
   self->pause_ms = DEFAULT_PAUSE_MS;
   self->max_duration_ms = DEFAULT_MAX_DURATION_MS;
-  self->second_pass = DEFAULT_SECOND_PASS;
   self->open_frame = -1;
   self->out_end = GST_CLOCK_TIME_NONE;
   self->lm_weight = mslam_decode_default_params ().lm_weight;
@@ -189,7 +178,6 @@ gst_mslam_caption_finalize (GObject * object)
   GstMslamCaption *self = GST_MSLAM_CAPTION (object);
 
   g_free (self->seg);
-  gst_mslam_audio_history_free (&self->audio);
   g_free (self->last_partial);
   g_free (self->lm_path);
   G_OBJECT_CLASS (gst_mslam_caption_parent_class)->finalize (object);
@@ -227,9 +215,6 @@ gst_mslam_caption_set_property (GObject * object, guint prop_id, const GValue * 
       break;
     case PROP_NO_REPEAT_NGRAM:
       self->no_repeat_ngram = g_value_get_int (value);
-      break;
-    case PROP_SECOND_PASS:
-      self->second_pass = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -269,9 +254,6 @@ gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_NO_REPEAT_NGRAM:
       g_value_set_int (value, self->no_repeat_ngram);
       break;
-    case PROP_SECOND_PASS:
-      g_value_set_boolean (value, self->second_pass);
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -300,7 +282,6 @@ caption_start (GstMslamBase * base, gchar ** reason)
   self->decode.lm_weight = self->lm_weight;
   self->decode.lm_bonus = self->lm_bonus;
   self->decode.no_repeat_ngram = self->no_repeat_ngram;
-  self->running_second_pass = self->second_pass;
   GST_OBJECT_UNLOCK (self);
   if (lm_path && !base->config.ctc_head) {
     *reason = g_strdup_printf ("lm=%s is for the CTC transcript, but the model has no CTC head "
@@ -365,7 +346,6 @@ caption_stop (GstMslamBase * base)
   g_free (self->seg);
   self->seg = NULL;
   self->seg_n = self->seg_cap = 0;
-  gst_mslam_audio_history_free (&self->audio);
   g_free (self->last_partial);
   self->last_partial = NULL;
 }
@@ -379,7 +359,6 @@ caption_reset (GstMslamBase * base)
     mslam_ctc_decoder_reset (self->ctc);
   self->seg_n = 0;
   self->seg_first = 0;
-  gst_mslam_audio_history_reset (&self->audio);
   self->open_frame = -1;
   self->scan_frame = 0;
   self->out_end = GST_CLOCK_TIME_NONE;
@@ -400,17 +379,8 @@ seg_drop_before (GstMslamCaption * self, guint64 from)
   memmove (self->seg, self->seg + k * d, (self->seg_n - k) * d * sizeof (gfloat));
   self->seg_n -= k;
   self->seg_first += k;
-  gst_mslam_audio_history_drop_before (&self->audio, self->seg_first * GST_MSLAM_FRAME_SAMPLES);
-}
-
-/* Keeps the audio of the kept frames for the second pass. */
-static void
-caption_samples (GstMslamBase * base, const gfloat * pcm, gsize n, guint64 first)
-{
-  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
-
-  if (self->running_second_pass)
-    gst_mslam_audio_history_append (&self->audio, pcm, n, first);
+  gst_mslam_audio_history_drop_before (&GST_MSLAM_BASE (self)->audio,
+      self->seg_first * GST_MSLAM_FRAME_SAMPLES);
 }
 
 static void
@@ -504,8 +474,7 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
   GstClockTime t_end = gst_mslam_base_frame_time (base, end);
   gdouble confidence = ctc ? mslam_result_confidence (ctc) : 0.0;
   gint n_full = 0;
-  gfloat *full = final && self->running_second_pass ?
-      gst_mslam_base_encode_again (base, &self->audio, start, end, &n_full) : NULL;
+  gfloat *full = final ? gst_mslam_base_encode_again (base, start, end, &n_full) : NULL;
   gchar *language, *text;
   GstStructure *msg = gst_structure_new_empty (klass->message_name);
   mslam_result *again;

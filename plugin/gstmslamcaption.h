@@ -38,7 +38,6 @@ struct _GstMslamCaption
   gchar *lm_path;               /* character LM file for the transcript (NULL: none) */
   gfloat lm_weight, lm_bonus;
   gint no_repeat_ngram;         /* mslamtranslate */
-  gboolean second_pass;
 
   /* while running */
   mslam_lm *lm;
@@ -46,11 +45,9 @@ struct _GstMslamCaption
   gchar *decode_languages;              /* owns decode.languages */
   mslam_ctc_decoder *ctc;               /* NULL when the model has no CTC head */
   gint pause_frames, max_frames;
-  gboolean running_second_pass;
 
   gfloat *seg;                  /* encoder frames since seg_first (the open caption and margin) */
   gsize seg_n, seg_cap;         /* in frames */
-  GstMslamAudioHistory audio;   /* with second-pass: the audio of the kept frames and after */
   guint64 seg_first;
   gint64 open_frame;            /* first frame with speech of the open caption; -1: none open */
   guint64 scan_frame;           /* without CTC: the first frame not yet looked at for speech */
@@ -95,7 +92,7 @@ struct _GstMslamCaptionClass
 GType gst_mslam_caption_get_type (void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
 
-/* Installs beam-size, partial-results, pause, max-duration and second-pass on a subclass (after setting
+/* Installs beam-size, partial-results, pause and max-duration on a subclass (after setting
  * partial_default, beam_blurb and translates; lm, lm-weight and lm-bonus with needs_ctc or
  * translates, no-repeat-ngram with translates), so that each element shows its own defaults and blurbs. It
  * sets the subclass' set_property/get_property; a subclass with properties of its own numbers
@@ -103,7 +100,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
  * other ids to the ones this call set. */
 void gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass);
 
-#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 9)
+#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 8)
 
 G_END_DECLS
 

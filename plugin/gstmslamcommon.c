@@ -275,6 +275,7 @@ gst_mslam_device_get_type (void)
 #define MIN_LATENCY_MS 40
 #define MAX_LATENCY_MS 10240
 #define DEFAULT_N_THREADS 1
+#define DEFAULT_SECOND_PASS TRUE
 
 /* Encoder frames per chunk for a latency in milliseconds (rounded to the nearest frame). */
 static gint
@@ -365,6 +366,12 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           "Comma-separated language codes of the model to choose among (e.g. \"en,fr,de\"); "
           "NULL or empty: all of the model's languages", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_SECOND_PASS,
+      g_param_spec_boolean ("second-pass", "Second pass",
+          "Encode the audio behind each final result (a caption, a translation, a language "
+          "decision's window) again with full attention context before it is decoded: offline "
+          "accuracy for one more encoder pass over it (partial results stay streaming)",
+          DEFAULT_SECOND_PASS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mslam_base_change_state);
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -403,6 +410,7 @@ gst_mslam_base_init (GTypeInstance * instance, gpointer g_class)
   self->device = DEFAULT_DEVICE;
   self->latency_ms = DEFAULT_LATENCY_MS;
   self->n_threads = DEFAULT_N_THREADS;
+  self->second_pass = DEFAULT_SECOND_PASS;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   gst_mslam_vad_reset (&self->vad);
 }
@@ -442,6 +450,9 @@ gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * val
       g_free (self->languages);
       self->languages = g_value_dup_string (value);
       break;
+    case GST_MSLAM_BASE_PROP_SECOND_PASS:
+      self->second_pass = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -470,6 +481,9 @@ gst_mslam_base_get_property (GObject * object, guint prop_id, GValue * value, GP
       break;
     case GST_MSLAM_BASE_PROP_LANGUAGES:
       g_value_set_string (value, self->languages);
+      break;
+    case GST_MSLAM_BASE_PROP_SECOND_PASS:
+      g_value_set_boolean (value, self->second_pass);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -564,15 +578,17 @@ gst_mslam_audio_history_free (GstMslamAudioHistory * h)
 }
 
 gfloat *
-gst_mslam_base_encode_again (GstMslamBase * self, const GstMslamAudioHistory * h,
-    guint64 start, guint64 end, gint * n)
+gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gint * n)
 {
+  const GstMslamAudioHistory *h = &self->audio;
   struct mslam_encode_params params = mslam_encode_default_params ();
   guint64 from = start * GST_MSLAM_FRAME_SAMPLES;
   guint64 until = MIN (end * GST_MSLAM_FRAME_SAMPLES + GST_MSLAM_LOOKAHEAD_SAMPLES, h->first + h->n);
   gfloat *frames;
 
   *n = 0;
+  if (!self->running_second_pass)
+    return NULL;
   if (from < h->first || until <= from) {
     GST_WARNING_OBJECT (self, "no audio kept for frames %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
         " (samples %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT " kept); the stream's frames stand",
@@ -685,6 +701,7 @@ timeline_reset (GstMslamBase * self)
   self->n_samples = 0;
   self->n_frames = 0;
   gst_mslam_vad_reset (&self->vad);
+  gst_mslam_audio_history_reset (&self->audio);
   if (klass->reset && self->model)
     klass->reset (self);
 }
@@ -713,6 +730,7 @@ base_stop (GstMslamBase * self)
   g_free (self->frames);
   self->frames = NULL;
   self->frames_cap = 0;
+  gst_mslam_audio_history_free (&self->audio);
   self->have_info = FALSE;
 }
 
@@ -733,6 +751,7 @@ base_start (GstMslamBase * self)
   device = self->device;
   latency_ms = self->latency_ms;
   self->threads = self->n_threads;
+  self->running_second_pass = self->second_pass;
   languages = g_strdup (self->languages);
   GST_OBJECT_UNLOCK (self);
 
@@ -949,8 +968,8 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gst_buffer_unref (buf);
   buf = NULL;
   gst_mslam_vad_push (&self->vad, self->pcm, n);
-  if (klass->samples)
-    klass->samples (self, self->pcm, n, self->n_samples);
+  if (self->running_second_pass)
+    gst_mslam_audio_history_append (&self->audio, self->pcm, n, self->n_samples);
   self->n_samples += n;
   ready = mslam_stream_push (self->stream, self->pcm, n);
   if (ready < 0) {

@@ -122,6 +122,7 @@ struct _GstMslamBase
   guint latency_ms;
   gint n_threads;
   gchar *languages;             /* comma-separated codes; NULL: every language of the model */
+  gboolean second_pass;
 
   /* from READY->PAUSED to PAUSED->READY (streaming thread once running) */
   mslam_model *model;
@@ -135,6 +136,9 @@ struct _GstMslamBase
   gint n_lang_ids;              /* 0: all */
   const mslam_lm *lid_lm;       /* language ID adds lid_lm_weight * the transcript's LM score (NULL: not) */
   gfloat lid_lm_weight;
+  gboolean running_second_pass;
+  GstMslamAudioHistory audio;   /* with second-pass: the timeline's audio the subclass still needs
+                                 * (it drops what it no longer does) */
 
   GstAudioInfo info;
   gboolean have_info;
@@ -166,9 +170,6 @@ struct _GstMslamBaseClass
   gboolean (*start) (GstMslamBase * self, gchar ** reason);
   /* Frees what start allocated (also after a failed start). */
   void (*stop) (GstMslamBase * self);
-  /* Audio as it arrives (n samples, 16 kHz mono, converted to floats); first is the index of
-   * pcm[0] on the timeline. Called before the frames it completes are delivered. */
-  void (*samples) (GstMslamBase * self, const gfloat * pcm, gsize n, guint64 first);
   /* New encoder frames (n x config.d_model floats); first is the index of frames[0] on the
    * stream's timeline (see gst_mslam_base_frame_time). Called on the streaming thread, after the
    * audio that produced them went through the energy rule (self->vad). */
@@ -194,6 +195,7 @@ enum
   GST_MSLAM_BASE_PROP_LATENCY,
   GST_MSLAM_BASE_PROP_N_THREADS,
   GST_MSLAM_BASE_PROP_LANGUAGES,
+  GST_MSLAM_BASE_PROP_SECOND_PASS,
   GST_MSLAM_BASE_N_PROPS
 };
 
@@ -216,12 +218,11 @@ gint gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n
 mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason);
 
 /* The second pass: encoder frames [start, end) of the timeline computed again from the audio
- * kept in h (the frames' samples and the look-ahead the last one reads, as far as h has them),
- * with full attention context as mslam_encode_pcm does for a file. Returns n x d_model frames
- * (mslam_free them; n <= end - start), or NULL when h lacks the audio or encoding fails (logged):
- * the caller keeps the stream's frames. */
-gfloat *gst_mslam_base_encode_again (GstMslamBase * self, const GstMslamAudioHistory * h,
-    guint64 start, guint64 end, gint * n);
+ * kept in self->audio (the frames' samples and the look-ahead the last one reads, as far as it
+ * has them), with full attention context as mslam_encode_pcm does for a file. Returns n x
+ * d_model frames (mslam_free them; n <= end - start), or NULL without second-pass, when the audio
+ * is not kept (logged) or encoding fails (logged): the caller keeps the stream's frames. */
+gfloat *gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gint * n);
 
 /* Posts an element message whose structure is s (taken). */
 void gst_mslam_base_post (GstMslamBase * self, GstStructure * s);

@@ -59,7 +59,6 @@ struct _GstMslamLid
   guint window_ms;
   gchar *lm_path;
   gfloat lm_weight;
-  gboolean second_pass;
 
   /* while running */
   mslam_lm *lm;
@@ -69,8 +68,6 @@ struct _GstMslamLid
   guint64 next_decision;        /* frame count at which to decide next */
   gboolean decided;             /* at least one decision on this timeline */
   gint current;                 /* language index last tagged; -1: none */
-  gboolean running_second_pass;
-  GstMslamAudioHistory audio;   /* with second-pass: the audio of the window and after */
 };
 
 enum
@@ -80,12 +77,10 @@ enum
   PROP_WINDOW,
   PROP_LM,
   PROP_LM_WEIGHT,
-  PROP_SECOND_PASS,
 };
 
 #define DEFAULT_INTERVAL_MS 1000
 #define DEFAULT_WINDOW_MS 3000
-#define DEFAULT_SECOND_PASS TRUE
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_MSLAM_AUDIO_CAPS));
@@ -123,9 +118,6 @@ gst_mslam_lid_set_property (GObject * object, guint prop_id, const GValue * valu
     case PROP_LM_WEIGHT:
       self->lm_weight = g_value_get_float (value);
       break;
-    case PROP_SECOND_PASS:
-      self->second_pass = g_value_get_boolean (value);
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -152,9 +144,6 @@ gst_mslam_lid_get_property (GObject * object, guint prop_id, GValue * value, GPa
     case PROP_LM_WEIGHT:
       g_value_set_float (value, self->lm_weight);
       break;
-    case PROP_SECOND_PASS:
-      g_value_set_boolean (value, self->second_pass);
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -177,7 +166,6 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
   self->window_frames = MAX (1, (gint) (self->window_ms + 20) / 40);
   gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
   base->lid_lm_weight = self->lm_weight;
-  self->running_second_pass = self->second_pass;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
     self->lm = gst_mslam_base_load_lm (base, lm_path, reason);
@@ -197,7 +185,6 @@ gst_mslam_lid_stop (GstMslamBase * base)
 
   g_free (self->window);
   self->window = NULL;
-  gst_mslam_audio_history_free (&self->audio);
   base->lid_lm = NULL;
   mslam_lm_free (self->lm);
   self->lm = NULL;
@@ -209,7 +196,6 @@ gst_mslam_lid_reset (GstMslamBase * base)
   GstMslamLid *self = GST_MSLAM_LID (base);
 
   self->n_window = 0;
-  gst_mslam_audio_history_reset (&self->audio);
   self->next_decision = self->interval_frames;
   self->decided = FALSE;
   /* a new timeline (flush, seek, new segment) may be in another language: tag it again */
@@ -238,8 +224,7 @@ decide (GstMslamLid * self, guint64 end)
       (guint64) base->vad.last_voiced_end <= start * GST_MSLAM_FRAME_SAMPLES)
     return GST_FLOW_OK;
 
-  if (self->running_second_pass)
-    again = gst_mslam_base_encode_again (base, &self->audio, start, end, &n_again);
+  again = gst_mslam_base_encode_again (base, start, end, &n_again);
   if (again)
     n = gst_mslam_base_identify (base, again, n_again, index, prob, TOP_N, &reason);
   else
@@ -291,15 +276,6 @@ decide (GstMslamLid * self, guint64 end)
   return GST_FLOW_OK;
 }
 
-static void
-gst_mslam_lid_samples (GstMslamBase * base, const gfloat * pcm, gsize n, guint64 first)
-{
-  GstMslamLid *self = GST_MSLAM_LID (base);
-
-  if (self->running_second_pass)
-    gst_mslam_audio_history_append (&self->audio, pcm, n, first);
-}
-
 static GstFlowReturn
 gst_mslam_lid_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 first)
 {
@@ -309,7 +285,7 @@ gst_mslam_lid_process (GstMslamBase * base, const gfloat * frames, gint n, guint
 
   /* the earliest window this call decides on starts at frame first + 1 - window_frames */
   if (first + 1 > (guint64) self->window_frames)
-    gst_mslam_audio_history_drop_before (&self->audio,
+    gst_mslam_audio_history_drop_before (&base->audio,
         (first + 1 - (guint64) self->window_frames) * GST_MSLAM_FRAME_SAMPLES);
 
   for (gint i = 0; i < n && ret == GST_FLOW_OK; i++) {
@@ -369,11 +345,6 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
       g_param_spec_float ("lm-weight", "LM weight", "Weight of the transcript's LM log-probability",
           0.0f, 10.0f, mslam_decode_default_params ().lid_lm_weight,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_SECOND_PASS,
-      g_param_spec_boolean ("second-pass", "Second pass",
-          "Encode each decision's window again from its audio with full attention context "
-          "(offline accuracy, for one more encoder pass over the window per decision)",
-          DEFAULT_SECOND_PASS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "mSLAM language identification",
@@ -383,7 +354,6 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
   base_class->passthrough = TRUE;
   base_class->start = gst_mslam_lid_start;
   base_class->stop = gst_mslam_lid_stop;
-  base_class->samples = gst_mslam_lid_samples;
   base_class->process = gst_mslam_lid_process;
   base_class->drain = gst_mslam_lid_drain;
   base_class->reset = gst_mslam_lid_reset;
@@ -395,6 +365,5 @@ gst_mslam_lid_init (GstMslamLid * self)
   self->interval_ms = DEFAULT_INTERVAL_MS;
   self->window_ms = DEFAULT_WINDOW_MS;
   self->lm_weight = mslam_decode_default_params ().lid_lm_weight;
-  self->second_pass = DEFAULT_SECOND_PASS;
   self->current = -1;
 }

@@ -293,6 +293,19 @@ char *gsttest_offline_text(const gsttest_caption *c, GstClockTime t0, const floa
     return text;
 }
 
+gboolean gsttest_caption_is_offline(const gsttest_run *r, const gsttest_caption *c, GstClockTime t0, const float *pcm,
+                                    size_t n, mslam_model *model, gsttest_offline_fn fn,
+                                    const struct mslam_decode_params *params) {
+    double expected_confidence = -1, confidence = -1;
+    char *expected = gsttest_offline_text(c, t0, pcm, n, model, fn, params, &expected_confidence);
+    const GstStructure *m = gsttest_final_message_at(r, c->pts);
+    if (!expected) g_printerr("offline API: %s\n", mslam_last_error());
+    gboolean same = expected && m && gst_structure_get_double(m, "confidence", &confidence) &&
+                    !strcmp(c->text, expected) && fabs(confidence - expected_confidence) < 1e-4;
+    g_free(expected);
+    return same;
+}
+
 void gsttest_run_free(gsttest_run *r) {
     if (!r) return;
     g_ptr_array_unref(r->buffers);

@@ -111,6 +111,12 @@ typedef mslam_result *(*gsttest_offline_fn)(mslam_model *model, const float *pcm
                                             const struct mslam_decode_params *params);
 char *gsttest_offline_text(const gsttest_caption *c, GstClockTime t0, const float *pcm, size_t n, mslam_model *model,
                            gsttest_offline_fn fn, const struct mslam_decode_params *params, double *confidence);
+/* Whether caption c of r (its buffer, and the final message with its start) has the offline
+ * API's text and, within 1e-4, confidence (gsttest_offline_text); an API failure is printed and
+ * reads as FALSE. */
+gboolean gsttest_caption_is_offline(const gsttest_run *r, const gsttest_caption *c, GstClockTime t0, const float *pcm,
+                                    size_t n, mslam_model *model, gsttest_offline_fn fn,
+                                    const struct mslam_decode_params *params);
 
 /* Runs "appsrc ! <element description> ! fakesink" (a probe on the element's src pad records) over pcm (16 kHz mono F32LE, or S16LE when
  * s16), buffers of buf_samples, timestamps starting at t0 in a segment starting at t0. Returns

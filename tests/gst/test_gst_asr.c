@@ -8,7 +8,6 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
-#include <math.h>
 #include <mslam.h>
 #include <string.h>
 
@@ -487,10 +486,6 @@ static guint count_offline_matches(const gsttest_run *r, mslam_model *model, con
     guint matches = 0;
     for (guint i = 0; i < r->buffers->len; i++) {
         const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
-        double expected_confidence = -1, confidence = -1;
-        char *expected = gsttest_offline_text(c, GST_SECOND, talk, n_talk, model, mslam_transcribe, p,
-                                              &expected_confidence);
-        fail_unless(expected != NULL, "%s", mslam_last_error());
         float probs[64];
         fail_unless(mslam_model_get_config(model).n_langs <= 64);
         size_t from, until;
@@ -498,10 +493,9 @@ static guint count_offline_matches(const gsttest_run *r, mslam_model *model, con
         int lang = mslam_identify_language(model, talk + from, until - from, p, probs);
         fail_unless(lang >= 0, "%s", mslam_last_error());
         const GstStructure *m = gsttest_final_message_at(r, c->pts);
-        fail_unless(m && gst_structure_get_double(m, "confidence", &confidence));
-        matches += strcmp(c->text, expected) == 0 && fabs(confidence - expected_confidence) < 1e-4 &&
+        fail_unless(m != NULL);
+        matches += gsttest_caption_is_offline(r, c, GST_SECOND, talk, n_talk, model, mslam_transcribe, p) &&
                    strcmp(gst_structure_get_string(m, "language"), mslam_model_lang(model, lang)) == 0;
-        g_free(expected);
     }
     return matches;
 }
