@@ -176,6 +176,50 @@ static int translation_source(evaluator *ev, const example *e, const float *enc,
     return rc;
 }
 
+/* The decoder's translation of e (from the encoder frames enc (n, d) or, per --st-input, from
+ * ev->source, which holds the CTC transcript already when have_transcript) into *hyp (free it;
+ * NULL: nothing of the transcript is in the vocabulary, not scored). Returns 0 or -1. */
+static int translate_item(evaluator *ev, const example *e, const float *enc, int n, int have_transcript, char **hyp) {
+    mslam_model *m = ev->m;
+    const struct mslam_model_config *cfg = &m->cfg;
+    const eval_config *c = ev->c;
+    search_result res = {0};
+    /* an untrained decoder may never stop: at most one character per encoder frame plus 10,
+     * or two per source character plus 10 */
+    const float *source = enc;
+    int n_source = n, longest = n + 10;
+    *hyp = NULL;
+    if (c->st_input != EVAL_ST_SPEECH) {
+        if (!have_transcript && translation_source(ev, e, enc, n)) return -1;
+        n_source = ev->n_source;
+        if (n_source == 0 && c->st_input == EVAL_ST_TEXT) return 0;
+        if (n_source > 0 &&
+            mslam_encoder_text_forward(&ev->text_pass, cfg, &m->p, ev->source, &n_source, 1, n_source, 0))
+            return -1;
+        source = ev->text_pass.out;
+        longest = 2 * n_source + 10;
+    }
+    ev->sp.max_len = c->st_max_len < longest ? c->st_max_len : longest;
+    if (n_source > 0 &&
+        decoder_beam_search(&ev->cache, cfg, &m->p, VOCAB_BOS, VOCAB_EOS, source, n_source, &ev->sp, &res))
+        return -1;
+    *hyp = tokens_text(m, &res);
+    search_result_free(&res);
+    return *hyp ? 0 : -1;
+}
+
+/* Adds translation hyp of e to mode's BLEU and chrF (overall and e's language) and --hyps. */
+static int add_translation(evaluator *ev, eval_result *r, int mode, const example *e, const char *hyp) {
+    eval_lang *el = &r->per_lang[mode][lang_slot(r, e->lang)];
+    const char *refs[1] = {e->translation};
+    if (mslam_bleu_add(&el->bleu, hyp, refs, 1) || mslam_chrf_add(&el->chrf, hyp, refs, 1) ||
+        mslam_bleu_add(&r->bleu[mode], hyp, refs, 1) || mslam_chrf_add(&r->chrf[mode], hyp, refs, 1))
+        return -1;
+    write_hyp(ev->c->hyps, mode, "st", e, e->translation, hyp);
+    el->n_st++;
+    return 0;
+}
+
 /* Scores the tasks of `what` on one utterance's encoder frames (n, d) in mode. */
 static int score_item(evaluator *ev, eval_result *r, int mode, int what, const example *e, const float *enc, int n) {
     mslam_model *m = ev->m;
@@ -242,34 +286,10 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
     }
     if ((what & SCORE_ST) && c->st && cfg->n_decoder_layers > 0 && *e->translation &&
         (c->st_input != EVAL_ST_TEXT || *e->text)) {
-        search_result res = {0};
-        /* an untrained decoder may never stop: at most one character per encoder frame plus 10,
-         * or two per source character plus 10 */
-        const float *source = enc;
-        int n_source = n, longest = n + 10;
-        if (c->st_input != EVAL_ST_SPEECH) {
-            if (!have_transcript && translation_source(ev, e, enc, n)) return -1;
-            n_source = ev->n_source;
-            if (n_source == 0 && c->st_input == EVAL_ST_TEXT) return 0; /* nothing of it in the vocabulary */
-            if (n_source > 0 &&
-                mslam_encoder_text_forward(&ev->text_pass, cfg, &m->p, ev->source, &n_source, 1, n_source, 0))
-                return -1;
-            source = ev->text_pass.out;
-            longest = 2 * n_source + 10;
-        }
-        ev->sp.max_len = c->st_max_len < longest ? c->st_max_len : longest;
-        if (n_source > 0 &&
-            decoder_beam_search(&ev->cache, cfg, &m->p, VOCAB_BOS, VOCAB_EOS, source, n_source, &ev->sp, &res))
-            return -1;
-        char *hyp = tokens_text(m, &res);
-        search_result_free(&res);
-        const char *refs[1] = {e->translation};
-        int rc = !hyp || mslam_bleu_add(&el->bleu, hyp, refs, 1) || mslam_chrf_add(&el->chrf, hyp, refs, 1) ||
-                 mslam_bleu_add(&r->bleu[mode], hyp, refs, 1) || mslam_chrf_add(&r->chrf[mode], hyp, refs, 1);
-        if (hyp) write_hyp(c->hyps, mode, "st", e, e->translation, hyp);
+        char *hyp = NULL;
+        int rc = translate_item(ev, e, enc, n, have_transcript, &hyp) || (hyp && add_translation(ev, r, mode, e, hyp));
         free(hyp);
         if (rc) return -1;
-        el->n_st++;
     }
     return 0;
 }
@@ -371,8 +391,13 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     int lid_pass = c->lid_seconds > 0 && c->lid && cfg->lid_head;
     /* translation of reference transcripts alone reads no audio (text pairs need none) */
     for (int i = 0; !rc && eval_text_only(c) && i < n; i++) {
-        for (int mode = 0; mode < EVAL_N_MODES && !rc; mode++)
-            if (c->modes & (1 << mode)) rc = score_item(&ev, r, mode, SCORE_ST, &ds->items[items[i]], NULL, 0);
+        /* the text path has no streaming form: one translation serves every mode */
+        const example *e = &ds->items[items[i]];
+        char *hyp = NULL;
+        rc = cfg->n_decoder_layers > 0 && *e->text && *e->translation ? translate_item(&ev, e, NULL, 0, 0, &hyp) : 0;
+        for (int mode = 0; mode < EVAL_N_MODES && !rc && hyp; mode++)
+            if (c->modes & (1 << mode)) rc = add_translation(&ev, r, mode, e, hyp);
+        free(hyp);
         r->n_items++;
     }
     int *clip_lens = mslam_malloc((size_t)c->batch_size * sizeof(int), "clip lengths");
