@@ -1,7 +1,8 @@
 #!/bin/sh
 # Draws the curves of a training run from its JSONL log (mslam-trainer train writes
-# OUT/train.jsonl) into a PNG with gnuplot: the losses (total, CTC, LID, translation) and the
-# learning rate against the step, and, when the run validated, CER, LID accuracy and BLEU.
+# OUT/train.jsonl) into a PNG with gnuplot: the losses (total, CTC, LID, translation from speech
+# and from text pairs) and the learning rate against the step, and, when the run validated, CER,
+# LID accuracy and BLEU.
 #   pipelines/plot-training.sh OUT/train.jsonl [curves.png]
 # Needs gnuplot (Debian: gnuplot-nox; packages.txt group reference).
 set -eu
@@ -19,7 +20,7 @@ awk -v train="$tmp/train.dat" -v valid="$tmp/valid.dat" '
   }
   function pct(x) { return x == "NaN" ? x : 100 * x }
   /"valid_/ { v[get("step")] = get("step") " " pct(get("valid_cer")) " " pct(get("valid_lid_acc")) " " get("valid_bleu"); next }
-  /"loss"/  { t[get("step")] = get("step") " " get("loss") " " get("ctc") " " get("lid") " " get("st") " " get("lr") " " get("audio_s_per_s") " " get("elapsed_s") }
+  /"loss"/  { t[get("step")] = get("step") " " get("loss") " " get("ctc") " " get("lid") " " get("st") " " get("lr") " " get("audio_s_per_s") " " get("elapsed_s") " " get("mt") }
   END {
     for (s in t) print t[s] > train
     for (s in v) print v[s] > valid
@@ -53,7 +54,8 @@ set logscale y
 plot "$tmp/train.dat" using 1:2 with lines lw 2 title "total", \
      "" using 1:3 with lines title "CTC (per character)", \
      "" using 1:4 with lines title "LID (per utterance)", \
-     "" using 1:5 with lines title "translation (per token)"
+     "" using 1:5 with lines title "translation (per token)", \
+     "" using 1:9 with lines title "text translation (per token)"
 unset logscale y
 set title "learning rate and throughput"
 set ylabel "learning rate"
