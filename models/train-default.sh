@@ -114,8 +114,9 @@ if [ -f "$st_corpus/manifest.tsv" ]; then
   "$trainer" eval --model "$model" --data "$st_corpus/manifest.tsv" --split test --threads "$threads" --tasks st \
     --modes offline --max-items 2000 --json "$out/eval-test-st-corpus.json" | tee "$out/eval-test-st-corpus.txt"
 fi
-# the file shipped as models/default.safetensors: stage 2's weights in F16, half the size (stage
-# 3's 4-layer decoder translates better but misses mslamtranslate's latency target: README)
+# stage 2's weights in F16, half the size: models/default.safetensors until session 9 (since
+# session 10 the bundled file continues from them with the text-pair stages of
+# models/results/session8..10, which this script does not run: README, "The default model: results")
 "$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
 if [ "$model" != "$out/model.safetensors" ]; then
   "$trainer" export --checkpoint "$model" --out "$out/stage3/translate.safetensors" --dtype f16
