@@ -29,8 +29,11 @@ awk -v train="$tmp/train.dat" -v valid="$tmp/valid.dat" '
 sort -n "$tmp/train.dat" -o "$tmp/train.dat"
 touch "$tmp/valid.dat"
 sort -n "$tmp/valid.dat" -o "$tmp/valid.dat"
-# which validation scores were measured (a task the run did not train has none)
-has() { awk -v c="$1" '$c != "NaN" { found = 1 } END { exit !found }' "$tmp/valid.dat"; }
+# which scores were measured (a task the run did not train has none): column $1 of $2 (valid.dat)
+has() { awk -v c="$1" '$c != "NaN" { found = 1 } END { exit !found }' "${2:-$tmp/valid.dat}"; }
+# the text-pair translation loss, only for runs with --text-data (gnuplot warns about a column of NaN)
+text_loss=""
+has 9 "$tmp/train.dat" && text_loss=", \"\" using 1:9 with lines title \"text translation (per token)\""
 rates="" bleu=0
 has 2 && rates="\"$tmp/valid.dat\" using 1:2 with linespoints lw 2 title \"CER (mean over languages)\""
 if has 3; then
@@ -54,8 +57,7 @@ set logscale y
 plot "$tmp/train.dat" using 1:2 with lines lw 2 title "total", \
      "" using 1:3 with lines title "CTC (per character)", \
      "" using 1:4 with lines title "LID (per utterance)", \
-     "" using 1:5 with lines title "translation (per token)", \
-     "" using 1:9 with lines title "text translation (per token)"
+     "" using 1:5 with lines title "translation (per token)"$text_loss
 unset logscale y
 set title "learning rate and throughput"
 set ylabel "learning rate"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Session 10: the jointly fine-tuned model (text pairs + CTC + LID, encoder unfrozen) against the bundled one
+# Session 10: translation and speech scores of the jointly fine-tuned model M (text pairs + CTC +
+# LID, encoder unfrozen). README.md's s8/ is train-s8/s8-work/ here.
 M=${M:-s10/joint/model.safetensors}
 O=${O:-s10/final}
 T=build/trainer/mslam-trainer
