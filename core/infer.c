@@ -415,10 +415,27 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
     return r;
 }
 
+/* A decoder trained on text pairs: the transcript's text-path frames (one per character) are its
+ * source; the result spans the audio's frames, as from speech. */
+static mslam_result *translate_transcript(mslam_model *model, const float *pcm, size_t n_samples,
+                                          const struct mslam_decode_params *p) {
+    mslam_result *said = mslam_transcribe(model, pcm, n_samples, p), *r = NULL;
+    if (!said) return NULL;
+    struct mslam_encode_params ep = {0, 0, p->n_threads};
+    int n_chars = 0;
+    float *chars = *said->text ? mslam_encode_text(model, said->text, &ep, &n_chars) : NULL;
+    if (!*said->text || chars) r = mslam_translate_frames(model, chars, n_chars, p);
+    if (r) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
+    mslam_free(chars);
+    mslam_result_free(said);
+    return r;
+}
+
 mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                               const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate", 0, 0, 1)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (model->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT) return translate_transcript(model, pcm, n_samples, &p);
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames);
     mslam_result *r = frames ? mslam_translate_frames(model, frames, n_frames, &p) : NULL;

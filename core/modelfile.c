@@ -8,7 +8,9 @@
  *   "config"          a JSON object with the integer fields of struct mslam_model_config, by
  *                     their names: {"n_mels":80,"d_model":512,"n_heads":8,...,"causal_conv":1};
  *                     the head fields (ctc_head, lid_head, n_decoder_layers) may be absent
- *                     (no such head); every other field is required, and no unknown one.
+ *                     (no such head), and translate_input (0: the decoder reads speech frames,
+ *                     1: the CTC transcript; absent: 0); every other field is required, and no
+ *                     unknown one.
  *   "vocab"           a JSON array of vocab_size strings; entry i is the text of id i: one
  *                     UTF-8 character (one code point), or a reserved token written "<name>"
  *                     ("<blank>", "<unk>", "<pad>"). No entry twice.
@@ -32,7 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Head fields came after the encoder's and are optional: absent means no such head. */
+/* Head fields came after the encoder's and are optional: absent means no such head (or, for
+ * translate_input, speech). */
 static const struct {
     const char *name;
     size_t offset;
@@ -43,7 +46,7 @@ static const struct {
     FIELD(n_mels, 0),      FIELD(d_model, 0),      FIELD(n_heads, 0),         FIELD(d_ff, 0),
     FIELD(conv_kernel, 0), FIELD(sub_channels, 0), FIELD(n_speech_layers, 0), FIELD(n_shared_layers, 0),
     FIELD(vocab_size, 0),  FIELD(n_langs, 0),      FIELD(causal_conv, 0),     FIELD(ctc_head, 1),
-    FIELD(lid_head, 1),    FIELD(n_decoder_layers, 1),
+    FIELD(lid_head, 1),    FIELD(n_decoder_layers, 1), FIELD(translate_input, 1),
 #undef FIELD
 };
 #define N_CONFIG_FIELDS ((int)(sizeof config_fields / sizeof config_fields[0]))

@@ -46,6 +46,10 @@ int mslam_config_check(const struct mslam_model_config *c) {
     if (c->n_decoder_layers < 0 || c->n_decoder_layers > MSLAM_MAX_LAYERS)
         return mslam_error("config: n_decoder_layers = %d is out of range (0..%d)", c->n_decoder_layers,
                            MSLAM_MAX_LAYERS);
+    if (c->translate_input != MSLAM_TRANSLATE_SPEECH && c->translate_input != MSLAM_TRANSLATE_TRANSCRIPT)
+        return mslam_error("config: translate_input = %d must be 0 (speech) or 1 (transcript)", c->translate_input);
+    if (c->translate_input == MSLAM_TRANSLATE_TRANSCRIPT && (!c->ctc_head || c->n_decoder_layers == 0))
+        return mslam_error("config: translate_input = 1 (the CTC transcript) needs a CTC head and a decoder");
     return 0;
 }
 

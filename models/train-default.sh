@@ -8,7 +8,7 @@
 #   models/make-corpus.sh                 # builds ./corpus
 #   models/train-default.sh [CORPUS] [OUT]
 #
-# Three stages, each started from the one before (--init):
+# Four stages, each started from the one before (--init):
 #   0. CTC alone on 6 Latin-script languages (en de fr es it pt), 400 steps, without SpecAugment
 #      or chunked attention: the CTC alignment forms here. On all 50 languages at once the loss
 #      sat on the plateau (4.9 nats per character) for 700 steps; on 6 it leaves it in ~100.
@@ -29,6 +29,20 @@
 #      the decoder's alone (~0.26 s, against ~0.8 s with the encoder's forward pass in each step);
 #      the encoder then sees each utterance once, unaugmented (--no-specaug, no equaliser or
 #      warp). Skipped when CORPUS-st is missing.
+# With BUNDLED=1, stage 3 gives way to the stages that made models/default.safetensors (sessions
+# 8-10, models/results/session8..10; about 6 h more on 2 cores, 8 h in all), each from the one
+# before, on the translation corpus, a text-pair corpus OUT/text-st built from the same catalogs
+# (176,017 train pairs of es it pt ca ro -> English within 120 characters) and CORPUS:
+#   4. stage 2's model in F16; the decoder (4 layers) alone on CORPUS-st's cached encoder outputs
+#      and text pairs through the text path, 32 + 32 a step (STEPS4=5000; ~30 min cache + 46 min)
+#   5. the decoder alone on text pairs, 64 a step (STEPS5=9000, ~2 h)
+#   6. the same at a lower rate, another seed (STEPS6=3000, 33 min)
+#   7. text pairs with the encoder's text embedding and shared layers unfrozen (STEPS7=1000, 21 min)
+#   8. joint: 8 utterances of CORPUS (CTC, LID, equaliser, warp) and 64 text pairs a step, the
+#      whole model trained (STEPS8=3400, ~1 h 50 min)
+# Stage 8's model records that its decoder reads the CTC transcript (it learnt from text pairs,
+# and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto follows;
+# OUT/bundled.safetensors is its F16 file.
 #
 # CORPUS defaults to ./corpus, OUT to ./train-default (stages 0 and 1 in OUT/stage0, OUT/stage1).
 # Hyper-parameters are in models/default-train.conf; the environment overrides the run's length
@@ -37,6 +51,7 @@
 #   STEPS=6000      stage-2 steps (its cosine schedule's length); stages 0-2 together fit
 #                   in about 2 hours on 2 cores (~55 audio-s/s for this size: 6, 13 and 95 min)
 #   STEPS3=10000    stage-3 steps (about 25 min caching the encoder's outputs, then 45 min)
+#   BUNDLED=1       stages 4-8 instead of stage 3; STEPS4..STEPS8 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
@@ -49,6 +64,12 @@ out=${2:-train-default}
 steps1=${STEPS1:-1000}
 steps=${STEPS:-6000}
 steps3=${STEPS3:-10000}
+bundled=${BUNDLED:-0}
+steps4=${STEPS4:-5000}
+steps5=${STEPS5:-9000}
+steps6=${STEPS6:-3000}
+steps7=${STEPS7:-1000}
+steps8=${STEPS8:-3400}
 threads=${THREADS:-2}
 ranks=${RANKS:-1}
 extra=${EXTRA:-}
@@ -91,7 +112,42 @@ stage "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 -
   --eq-prob 0.5 --warp-prob 0.5 --valid-every 1000 --valid-items 300
 model=$out/model.safetensors
 st_corpus=$corpus-st
-if [ -f "$st_corpus/manifest.tsv" ]; then
+if [ "$bundled" = 1 ]; then
+  [ -f "$st_corpus/manifest.tsv" ] && [ -d "$st_corpus-catalogs/usr/share/locale" ] ||
+    { echo "train-default.sh: BUNDLED=1 needs $st_corpus and $st_corpus-catalogs (models/make-corpus.sh)" >&2; exit 1; }
+  # the text-pair corpus: every gettext message of the five languages with an English source,
+  # split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on (50 throwaway
+  # utterances make its manifest; 14 s)
+  text=$out/text-st
+  [ -f "$text/text.tsv" ] || "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
+    --locale-dir "/usr/share/locale:$st_corpus-catalogs/usr/share/locale" --train 8 --dev 1 --test 1 \
+    --text-per-lang 200000
+  pairs="--text-data $text/text.tsv --text-max-chars 120"
+  # stage 2's weights in F16, the file the lineage started from (session 3's bundled model)
+  [ -f "$out/default.safetensors" ] ||
+    "$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
+  stage "$out/stage4" --init "$out/default.safetensors" --data "$st_corpus/manifest.tsv" \
+    --valid "$st_corpus/manifest.tsv" --task st --freeze-encoder --cache-encoder --no-specaug --decoder-layers 4 \
+    --steps "$steps4" --batch-size 32 $pairs --text-batch 32 --lr 1e-3 --warmup 300 --valid-every 2500 \
+    --valid-items 300
+  # the decoder on text pairs alone (the 2 utterances a step are throwaway, weight 0)
+  text_only="--data $text/manifest.tsv --audio-dir $text --task st --no-specaug --decoder-layers 4 --batch-size 2
+    --st-weight 0 $pairs --text-batch 64 --valid-every 0"
+  # shellcheck disable=SC2086 # $pairs, $text_only and $joint are lists of words
+  stage "$out/stage5" --init "$out/stage4/model.safetensors" $text_only --freeze-encoder --steps "$steps5" \
+    --lr 5e-4 --warmup 200 --save-every 1000
+  stage "$out/stage6" --init "$out/stage5/model.safetensors" $text_only --freeze-encoder --steps "$steps6" \
+    --lr 3e-4 --warmup 100 --seed 2 --save-every 500
+  # the text pairs' gradient reaches the text embedding and the shared layers
+  stage "$out/stage7" --init "$out/stage6/model.safetensors" $text_only --ctc-weight 0 --lid-weight 0 \
+    --steps "$steps7" --lr 3e-4 --warmup 100 --save-every 500
+  # joint: 8 utterances of CORPUS (CTC and LID, equaliser and warp) and 64 text pairs a step
+  joint="--data $manifest --audio-dir $corpus --task multi --no-specaug --eq-prob 0.5 --warp-prob 0.5
+    --decoder-layers 4 --batch-size 8 --st-weight 0 $pairs --text-batch 64 --valid-every 0"
+  stage "$out/stage8" --init "$out/stage7/model.safetensors" $joint --steps "$steps8" --lr 3e-4 --warmup 100 \
+    --save-every 500
+  model=$out/stage8/model.safetensors
+elif [ -f "$st_corpus/manifest.tsv" ]; then
   stage "$out/stage3" --init "$out/model.safetensors" --data "$st_corpus/manifest.tsv" --valid "$st_corpus/manifest.tsv" \
     --task st --freeze-encoder --cache-encoder --decoder-layers 4 --steps "$steps3" --batch-size 32 --lr 1e-3 \
     --warmup 300 --no-specaug --valid-every 2500 --valid-items 300
@@ -106,23 +162,32 @@ fi
   --order 6 --prune 2 --out "$out/lm.safetensors"
 "$trainer" eval --model "$model" --data "$manifest" --split test --threads "$threads" \
   --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
-# translation into English from the five languages of stage 3, on the test split of each corpus
+# translation into English from the five languages of CORPUS-st, on the test split of each corpus
+# (from what the model's decoder reads: the speech after stage 3, the transcript, with the LM,
+# after stage 8)
 if [ -f "$st_corpus/manifest.tsv" ]; then
   awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
   "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
-    --threads "$threads" --tasks st --json "$out/eval-test-st.json" | tee "$out/eval-test-st.txt"
+    --threads "$threads" --tasks st --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test-st.json" |
+    tee "$out/eval-test-st.txt"
   "$trainer" eval --model "$model" --data "$st_corpus/manifest.tsv" --split test --threads "$threads" --tasks st \
-    --modes offline --max-items 2000 --json "$out/eval-test-st-corpus.json" | tee "$out/eval-test-st-corpus.txt"
+    --modes offline --max-items 2000 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test-st-corpus.json" |
+    tee "$out/eval-test-st-corpus.txt"
 fi
-# stage 2's weights in F16, half the size: models/default.safetensors until session 9 (since
-# session 10 the bundled file continues from them with the text-pair stages of
-# models/results/session8..10, which this script does not run: README, "The default model: results")
+if [ "$bundled" = 1 ]; then
+  "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
+    --threads "$threads" --max-items 2000 --json "$out/eval-test-text-pairs.json" | tee "$out/eval-test-text-pairs.txt"
+fi
+# stage 2's weights in F16, half the size (models/default.safetensors until session 9); with
+# BUNDLED=1 stage 8's too, the bundled model since session 10
 "$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
-if [ "$model" != "$out/model.safetensors" ]; then
+if [ "$bundled" = 1 ]; then
+  "$trainer" export --checkpoint "$model" --out "$out/bundled.safetensors" --dtype f16
+elif [ "$model" != "$out/model.safetensors" ]; then
   "$trainer" export --checkpoint "$model" --out "$out/stage3/translate.safetensors" --dtype f16
 fi
 if command -v gnuplot >/dev/null; then
-  for s in 0 1 3; do
+  for s in 0 1 3 4 5 6 7 8; do
     if [ -f "$out/stage$s/train.jsonl" ]; then
       "$root/pipelines/plot-training.sh" "$out/stage$s/train.jsonl" "$out/curves-stage$s.png"
     fi
@@ -131,4 +196,5 @@ if command -v gnuplot >/dev/null; then
 else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh reference)" >&2
 fi
-echo "model: $model (F16: $out/default.safetensors, stage 2; $out/stage3/translate.safetensors, stage 3), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"
+echo "model: $model (F16: $out/default.safetensors, stage 2; $out/stage3/translate.safetensors, stage 3;" \
+  "$out/bundled.safetensors, stage 8), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"

@@ -8,11 +8,13 @@
  *
  * Speech is cut into segments as `mslamasr` cuts captions (a pause of CTC blanks or silence, or
  * `max-duration`; without a CTC head in the model, by the energy rule alone) and the model's
- * Transformer decoder translates each segment's encoder frames, or with `input=transcript` the
- * segment's CTC transcript through the encoder's text path (a cascade, as mSLAM's shared encoder
- * allows: the decoder then translates what `source-text` says, and a decoder trained on text
- * pairs alone works; `mslam-trainer eval --st-input transcript` scores this cascade). With
- * `second-pass` (the default), a closed segment's audio is first encoded again with full
+ * Transformer decoder translates each segment's encoder frames (`input=speech`), or with
+ * `input=transcript` the segment's CTC transcript through the encoder's text path (a cascade, as
+ * mSLAM's shared encoder allows: the decoder then translates what `source-text` says, and a
+ * decoder trained on text pairs alone works; `mslam-trainer eval --st-input transcript` scores
+ * this cascade). The default, `input=auto`, reads what the model's decoder was trained to read,
+ * which its file records (`mslam-trainer train` writes it, `export --translate-input` sets it).
+ * With `second-pass` (the default), a closed segment's audio is first encoded again with full
  * attention context, so that the frames, the transcript and the language are offline's.
  *
  * `lm` fuses a character language model (`mslam-trainer lm`) into the CTC search of the
@@ -60,9 +62,10 @@ typedef enum
 {
   GST_MSLAM_TRANSLATE_INPUT_SPEECH,
   GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT,
+  GST_MSLAM_TRANSLATE_INPUT_AUTO,
 } GstMslamTranslateInput;
 
-#define DEFAULT_INPUT GST_MSLAM_TRANSLATE_INPUT_SPEECH
+#define DEFAULT_INPUT GST_MSLAM_TRANSLATE_INPUT_AUTO
 
 enum
 {
@@ -78,7 +81,7 @@ struct _GstMslamTranslate
   GstMslamCaption parent;
 
   GstMslamTranslateInput input; /* property; read at start */
-  GstMslamTranslateInput running_input;
+  GstMslamTranslateInput running_input; /* speech or transcript, auto resolved */
 };
 
 #define GST_TYPE_MSLAM_TRANSLATE_INPUT (gst_mslam_translate_input_get_type ())
@@ -90,6 +93,8 @@ gst_mslam_translate_input_get_type (void)
     {GST_MSLAM_TRANSLATE_INPUT_SPEECH, "The segment's encoder frames (end to end)", "speech"},
     {GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT,
         "The segment's CTC transcript through the encoder's text path (a cascade)", "transcript"},
+    {GST_MSLAM_TRANSLATE_INPUT_AUTO,
+        "What the model's decoder was trained to read (its file's translate_input)", "auto"},
     {0, NULL, NULL},
   };
   if (g_once_init_enter (&type)) {
@@ -117,6 +122,11 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
   GST_OBJECT_LOCK (self);
   self->running_input = self->input;
   GST_OBJECT_UNLOCK (self);
+  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_AUTO)
+    self->running_input = base->config.translate_input == MSLAM_TRANSLATE_TRANSCRIPT ?
+        GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT : GST_MSLAM_TRANSLATE_INPUT_SPEECH;
+  GST_DEBUG_OBJECT (self, "translating from the %s", self->running_input ==
+      GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT ? "CTC transcript" : "speech frames");
   if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT && !base->config.ctc_head) {
     *reason = g_strdup ("input=transcript translates the CTC transcript, but the model has no CTC head "
         "(use input=speech, or a model with one)");
@@ -238,8 +248,9 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
   gobject_class->get_property = gst_mslam_translate_get_property;
   g_object_class_install_property (gobject_class, PROP_INPUT,
       g_param_spec_enum ("input", "Input",
-          "What the decoder translates: the segment's encoder frames, or its CTC transcript "
-          "through the encoder's text path", GST_TYPE_MSLAM_TRANSLATE_INPUT, DEFAULT_INPUT,
+          "What the decoder translates: the segment's encoder frames, its CTC transcript "
+          "through the encoder's text path, or (auto) what the model's decoder was trained to read",
+          GST_TYPE_MSLAM_TRANSLATE_INPUT, DEFAULT_INPUT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   gst_type_mark_as_plugin_api (GST_TYPE_MSLAM_TRANSLATE_INPUT, 0);
 }

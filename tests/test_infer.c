@@ -1,7 +1,9 @@
 /* Public inference API (mslam.h) on a tiny random model with every head: transcription (greedy
  * and beam) equals the internal searches on the model's CTC log-probs, the incremental decoder
- * equals the offline call and segments correctly, translation equals the internal decoder search,
- * language identification (restricted or not), results after save + load, and clear errors. */
+ * equals the offline call and segments correctly, translation equals the internal decoder search
+ * (on the speech frames, or on the transcript's text-path frames when the model's translate_input
+ * says so), language identification (restricted or not), results after save + load, and clear
+ * errors. */
 #include "decoder.h"
 #include "heads.h"
 #include "model.h"
@@ -190,6 +192,57 @@ static void test_translate(mslam_model *m, const float *pcm, size_t n) {
     free(frames);
 }
 
+/* translate_input = transcript: mslam_translate is mslam_transcribe, mslam_encode_text and
+ * mslam_translate_frames in a row, over the audio's frames; the config survives save + load. */
+static void test_translate_transcript(mslam_model *m, const float *pcm, size_t n) {
+    m->cfg.translate_input = MSLAM_TRANSLATE_TRANSCRIPT;
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.max_len = 12;
+    for (int beam = 1; beam <= 4; beam += 3) {
+        p.beam_size = beam;
+        mslam_result *r = mslam_translate(m, pcm, n, &p), *said = mslam_transcribe(m, pcm, n, &p);
+        CHECK(r && said && *mslam_result_text(said), "translate from the transcript: %s", mslam_last_error());
+        if (!r || !said) continue;
+        int n_chars = 0;
+        float *chars = mslam_encode_text(m, mslam_result_text(said), NULL, &n_chars);
+        mslam_result *by_hand = mslam_translate_frames(m, chars, n_chars, &p);
+        int T = 0;
+        float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
+        mslam_result *from_speech = mslam_translate_frames(m, frames, T, &p);
+        printf("translate beam %d from the transcript \"%s\": \"%s\" (from the speech: \"%s\")\n", beam,
+               mslam_result_text(said), mslam_result_text(r), mslam_result_text(from_speech));
+        CHECK(by_hand && !strcmp(mslam_result_text(r), mslam_result_text(by_hand)) &&
+                  mslam_result_confidence(r) == mslam_result_confidence(by_hand),
+              "transcript translation differs from transcribe + encode_text + translate_frames");
+        CHECK(from_speech && strcmp(mslam_result_text(r), mslam_result_text(from_speech)),
+              "the transcript path should not give the speech path's translation");
+        CHECK(mslam_result_start_frame(r) == 0 && mslam_result_end_frame(r) == T, "frames %d..%d, audio %d",
+              mslam_result_start_frame(r), mslam_result_end_frame(r), T);
+        mslam_result_free(by_hand);
+        mslam_result_free(from_speech);
+        mslam_free(chars);
+        free(frames);
+        mslam_result_free(r);
+        mslam_result_free(said);
+    }
+    char path[] = "/tmp/mslam_test_infer_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "temporary file");
+    if (fd >= 0) {
+        close(fd);
+        mslam_model *back = mslam_model_save(m, path) == 0 ? mslam_model_load(path, mslam_model_default_params()) : NULL;
+        CHECK(back && mslam_model_get_config(back).translate_input == MSLAM_TRANSLATE_TRANSCRIPT,
+              "translate_input after save + load: %s", back ? "lost" : mslam_last_error());
+        mslam_result *a = mslam_translate(m, pcm, n, NULL), *b = back ? mslam_translate(back, pcm, n, NULL) : NULL;
+        CHECK(a && b && !strcmp(mslam_result_text(a), mslam_result_text(b)), "transcript translation after load");
+        mslam_result_free(a);
+        mslam_result_free(b);
+        mslam_model_free(back);
+        unlink(path);
+    }
+    m->cfg.translate_input = MSLAM_TRANSLATE_SPEECH;
+}
+
 static void test_identify(mslam_model *m, const float *pcm, size_t n) {
     float probs[3];
     int best = mslam_identify_language(m, pcm, n, NULL, probs);
@@ -226,6 +279,19 @@ static void test_errors(const float *pcm, size_t n) {
     CHECK(mslam_ctc_decoder_new(m, NULL) == NULL && strstr(mslam_last_error(), "no CTC head"), "decoder without CTC");
     mslam_model_free(m);
     CHECK(mslam_transcribe(NULL, pcm, n, NULL) == NULL && strstr(mslam_last_error(), "model is NULL"), "NULL model");
+    struct mslam_model_config cfg = {
+        .n_mels = 80, .d_model = 8, .n_heads = 2, .d_ff = 12, .conv_kernel = 3, .sub_channels = 2,
+        .n_speech_layers = 1, .n_shared_layers = 1, .vocab_size = 10, .n_langs = 3, .causal_conv = 1,
+        .ctc_head = 0, .n_decoder_layers = 1, .translate_input = MSLAM_TRANSLATE_TRANSCRIPT};
+    m = mslam_model_new(&cfg, vocab, langs);
+    CHECK(!m && strstr(mslam_last_error(), "translate_input = 1 (the CTC transcript) needs a CTC head"),
+          "transcript input without a CTC head: %s", mslam_last_error());
+    mslam_model_free(m);
+    cfg.ctc_head = 1, cfg.translate_input = 2;
+    m = mslam_model_new(&cfg, vocab, langs);
+    CHECK(!m && strstr(mslam_last_error(), "translate_input = 2 must be 0 (speech) or 1 (transcript)"),
+          "translate_input 2: %s", mslam_last_error());
+    mslam_model_free(m);
     m = tiny_model(1, 1, 1);
     CHECK(mslam_transcribe(m, NULL, n, NULL) == NULL, "NULL pcm must fail");
     CHECK(mslam_translate_frames(m, NULL, 5, NULL) == NULL && strstr(mslam_last_error(), "frames is NULL"),
@@ -285,6 +351,7 @@ int main(void) {
         m->n_threads = 2;
         test_transcribe(m, pcm, n);
         test_translate(m, pcm, n);
+        test_translate_transcript(m, pcm, n);
         test_identify(m, pcm, n);
         test_save_load(m, pcm, n);
         mslam_model_free(m);

@@ -121,6 +121,59 @@ static void test_text_pairs(const char *manifest) {
     free(straight), free(split), free(model_a), free(model_b), free(log), free(asr), free(big);
 }
 
+/* The config's translate_input of a model or checkpoint file, -1 when it does not load. */
+static int translate_input_of(const char *path) {
+    mslam_model *m = NULL;
+    int input = checkpoint_load(path, &m, NULL, NULL) == 0 ? m->cfg.translate_input : -1;
+    mslam_model_free(m);
+    return input;
+}
+
+/* What the decoder reads is recorded in the model: speech when the run translates speech, the
+ * CTC transcript when the decoder learns from text pairs alone (--st-weight 0), the --init
+ * model's when the run does not train the decoder; export --translate-input sets it, and eval
+ * without --st-input follows it. */
+static void test_translate_input(const char *manifest) {
+    char *dir = str_printf("%s/mt-straight", fixture_dir());
+    char *speech = str_printf("%s/model.safetensors", dir);
+    CHECK(translate_input_of(speech) == MSLAM_TRANSLATE_SPEECH, "speech and text pairs: the decoder reads speech");
+    char *text_out = str_printf("%s/mt-text-only", fixture_dir()), *asr_out = str_printf("%s/mt-then-asr", fixture_dir());
+    char *text_model = str_printf("%s/model.safetensors", text_out), *asr_model = str_printf("%s/model.safetensors", asr_out);
+    CHECK(train(manifest, text_out, "--text-data", manifest, "--text-batch", "3", "--st-weight", "0", NULL) == 0 &&
+              translate_input_of(text_model) == MSLAM_TRANSLATE_TRANSCRIPT,
+          "text pairs alone: the decoder reads the transcript");
+    CHECK(train(manifest, asr_out, "--init", text_model, "--task", "asr", NULL) == 0 &&
+              translate_input_of(asr_model) == MSLAM_TRANSLATE_TRANSCRIPT,
+          "a run that does not train the decoder keeps the --init model's");
+    char *json = str_printf("%s/eval-auto.json", fixture_dir()), *js = NULL;
+    char *ev[] = {(char *)"eval", (char *)"--model", text_model, (char *)"--data", (char *)manifest, (char *)"--tasks",
+                  (char *)"st", (char *)"--modes", (char *)"offline", (char *)"--max-len", (char *)"10", (char *)"--json",
+                  json, NULL};
+    size_t n;
+    struct json_object *root = NULL, *input;
+    CHECK(cmd_eval(13, ev) == 0 && read_file(json, 1 << 20, &js, &n) == 0 && (root = json_tokener_parse(js)) &&
+              json_object_object_get_ex(root, "st_input", &input) &&
+              !strcmp(json_object_get_string(input), "transcript"),
+          "eval without --st-input translates what the model's decoder reads: %s", js ? js : mslam_last_error());
+    json_object_put(root);
+    free(js);
+    char *out = str_printf("%s/exported-speech.safetensors", fixture_dir());
+    char *ex[] = {(char *)"export", (char *)"--checkpoint", text_model, (char *)"--out", out,
+                  (char *)"--translate-input", (char *)"speech", NULL};
+    CHECK(cmd_export(7, ex) == 0 && translate_input_of(out) == MSLAM_TRANSLATE_SPEECH, "export --translate-input speech");
+    /* a decoder without a CTC head cannot read a transcript: nothing is written */
+    char *st_out = str_printf("%s/mt-st", fixture_dir()), *st_model = str_printf("%s/model.safetensors", st_out);
+    char *refused = str_printf("%s/refused.safetensors", fixture_dir());
+    char *ex2[] = {(char *)"export", (char *)"--checkpoint", st_model, (char *)"--out", refused,
+                   (char *)"--translate-input", (char *)"transcript", NULL};
+    CHECK(train(manifest, st_out, "--task", "st", NULL) == 0 && cmd_export(7, ex2) == 1 &&
+              strstr(mslam_last_error(), "--translate-input: config: translate_input = 1 (the CTC transcript) needs a "
+                                         "CTC head") && access(refused, F_OK) != 0,
+          "export --translate-input transcript without a CTC head: %s", mslam_last_error());
+    free(dir), free(speech), free(text_out), free(asr_out), free(text_model), free(asr_model), free(json), free(out);
+    free(st_out), free(st_model), free(refused);
+}
+
 static const mslam_param_entry *entry_named(const mslam_model *m, const char *name) {
     for (int i = 0; i < m->table.n; i++)
         if (!strcmp(m->table.entries[i].name, name)) return &m->table.entries[i];
@@ -526,6 +579,7 @@ int main(int argc, char **argv) {
     test_eval_export(manifest);
     test_st_input(manifest);
     test_text_pairs(manifest);
+    test_translate_input(manifest);
     fixture_remove();
     return test_result("test_train_run");
 }

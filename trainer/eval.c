@@ -355,6 +355,12 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* No --st-input: the input the model's decoder was trained on (its config's translate_input). */
+static int use_model_st_input(eval_config *c, const mslam_model *m) {
+    c->st_input = m->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? EVAL_ST_TRANSCRIPT : EVAL_ST_SPEECH;
+    return 0;
+}
+
 int eval_text_only(const eval_config *c) {
     return c->st && c->st_input == EVAL_ST_TEXT && !c->asr && !c->lid;
 }
@@ -722,10 +728,11 @@ int cmd_eval(int argc, char **argv) {
         {"ctc-beam", 0, 0, G_OPTION_ARG_INT, &c.ctc_beam, "CTC prefix beam width; 1: greedy only (default 8)", "N"},
         {"st-beam", 0, 0, G_OPTION_ARG_INT, &c.st_beam, "translation beam width; 1: greedy (default 4)", "N"},
         {"st-input", 0, 0, G_OPTION_ARG_STRING, &st_input,
-         "what the translation decoder reads: speech (the encoder's frames; default), text (the reference "
+         "what the translation decoder reads: speech (the encoder's frames), text (the reference "
          "transcript through the encoder's text path; with --tasks st alone no audio is read, and text pairs without "
          "audio count too) or transcript (the CTC transcript, beam and LM as for ASR, "
-         "through the text path: a cascade)", "NAME"},
+         "through the text path: a cascade); default: speech or transcript, as the model's translate_input says "
+         "its decoder was trained", "NAME"},
         {"max-len", 0, 0, G_OPTION_ARG_INT, &c.st_max_len, "longest translation in characters (default 300)", "N"},
         {"length-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &length_penalty, "beam score = logp / (length + 1)^X (default 1)", "X"},
         {"no-repeat-ngram", 0, 0, G_OPTION_ARG_INT, &c.no_repeat_ngram,
@@ -812,7 +819,7 @@ int cmd_eval(int argc, char **argv) {
     if (!parsed && !rc) {
         mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         dataset_report rep;
-        if (checkpoint_load(model_path, &m, NULL, NULL) ||
+        if (checkpoint_load(model_path, &m, NULL, NULL) || (!st_input && use_model_st_input(&c, m)) ||
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, "eval"))) ||
             (eval_text_only(&c) ? dataset_load_text_pairs(&ds, data, split)
                                 : dataset_load_named(&ds, data, layout, lang, audio_dir, split) ||

@@ -6,13 +6,30 @@
 #include "train.h"
 
 #include <stdio.h>
+#include <string.h>
+
+/* A model whose config fails the check with the new value (transcript without a CTC head) is
+ * left unchanged. */
+static int set_translate_input(mslam_model *m, int input) {
+    struct mslam_model_config c = m->cfg;
+    c.translate_input = input;
+    const char *outer = mslam_error_context_set("--translate-input");
+    int rc = mslam_config_check(&c);
+    mslam_error_context_set(outer);
+    if (!rc) m->cfg.translate_input = input;
+    return rc;
+}
 
 int cmd_export(int argc, char **argv) {
-    gchar *in = NULL, *out = NULL, *dtype = NULL;
+    gchar *in = NULL, *out = NULL, *dtype = NULL, *input = NULL;
     GOptionEntry entries[] = {
         {"checkpoint", 0, 0, G_OPTION_ARG_STRING, &in, "checkpoint (or model) to read", "FILE"},
         {"out", 0, 0, G_OPTION_ARG_STRING, &out, "model file to write (safetensors; written atomically)", "FILE"},
         {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "f32 (default) or f16 (half the size)", "TYPE"},
+        {"translate-input", 0, 0, G_OPTION_ARG_STRING, &input,
+         "what the decoder reads, recorded in the file (mslamtranslate input=auto, mslam_translate and eval follow "
+         "it): speech (the encoder's frames) or transcript (the CTC transcript through the text path; needs a CTC "
+         "head); default: the checkpoint's, which training sets", "NAME"},
         G_OPTION_ENTRY_NULL};
     int n_rest;
     char **rest = NULL;
@@ -31,10 +48,20 @@ int cmd_export(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer export: --dtype is f32 or f16, not '%s'\n", dtype);
         rc = 2;
     }
+    int translate_input = -1;
+    if (!parsed && !rc && input) {
+        if (!strcmp(input, "speech")) translate_input = MSLAM_TRANSLATE_SPEECH;
+        else if (!strcmp(input, "transcript")) translate_input = MSLAM_TRANSLATE_TRANSCRIPT;
+        else {
+            fprintf(stderr, "mslam-trainer export: --translate-input is speech or transcript, not '%s'\n", input);
+            rc = 2;
+        }
+    }
     g_strfreev(rest);
     if (!parsed && !rc) {
         mslam_model *m = NULL;
-        if (checkpoint_load(in, &m, NULL, NULL) || (half ? mslam_model_save_f16(m, out) : mslam_model_save(m, out))) {
+        if (checkpoint_load(in, &m, NULL, NULL) || (translate_input >= 0 && set_translate_input(m, translate_input)) ||
+            (half ? mslam_model_save_f16(m, out) : mslam_model_save(m, out))) {
             fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
             rc = 1;
         } else {

@@ -647,6 +647,7 @@ static void validate(trainer *t) {
     c.asr = (t->tasks & TASK_ASR) != 0;
     c.lid = (t->tasks & TASK_LID) != 0;
     c.st = (t->tasks & TASK_ST) != 0;
+    if (t->cfg->translate_input == MSLAM_TRANSLATE_TRANSCRIPT) c.st_input = EVAL_ST_TRANSCRIPT;
     eval_result r;
     if (eval_model(t->model, &t->valid, &c, &r)) {
         mslam_log(MSLAM_LOG_WARN, "validation failed: %s", mslam_last_error());
@@ -753,7 +754,14 @@ static int build_model(trainer *t, int *resumed) {
         c.ctc_head |= ic->ctc_head, c.lid_head |= ic->lid_head;
         /* --decoder-layers above the init model's adds fresh layers on top of its decoder */
         if (ic->n_decoder_layers > c.n_decoder_layers) c.n_decoder_layers = ic->n_decoder_layers;
+        c.translate_input = ic->translate_input;
     }
+    /* what the decoder reads, as this run trains it: speech frames when it translates speech,
+     * the transcript's text-path frames when it learns from text pairs alone */
+    if ((t->tasks & TASK_ST) && o->st_weight > 0)
+        c.translate_input = MSLAM_TRANSLATE_SPEECH;
+    else if ((t->tasks & TASK_ST) && o->text_data && o->mt_weight > 0 && c.ctc_head)
+        c.translate_input = MSLAM_TRANSLATE_TRANSCRIPT;
     if (!rc && (t->tasks & TASK_ST) && c.n_decoder_layers < 1)
         rc = mslam_error("--task %s needs --decoder-layers of at least 1", o->task);
     mslam_model *m = rc ? NULL : mslam_model_new(&c, (const char *const *)vocab.items, (const char *const *)langs.items);
@@ -1072,7 +1080,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("ctc-weight", ctc_weight, "weight of the CTC loss (per character; default 1)", "X"),
         OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
-        OPT_STR("text-data", text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv): transcript characters through the encoder's text path", "MANIFEST"),
+        OPT_STR("text-data", text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv): transcript characters through the encoder's text path; with --st-weight 0 the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it)", "MANIFEST"),
         OPT_INT("text-batch", text_batch, "text pairs per step and process (default 16)", "N"),
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),

@@ -63,6 +63,17 @@ struct mslam_model_config {
     int ctc_head;         /* 1: CTC over the vocabulary (speech recognition) */
     int lid_head;         /* 1: pooled classifier over the languages (language ID) */
     int n_decoder_layers; /* > 0: Transformer decoder over the vocabulary (speech translation) */
+    /* what the decoder was trained to read (enum mslam_translate_input); optional in a file
+     * (absent means speech); MSLAM_TRANSLATE_TRANSCRIPT needs the CTC head and the decoder */
+    int translate_input;
+};
+
+/* How translation reads its source. A decoder trained on speech frames reads the encoder's
+ * speech frames; one trained on text pairs (mslam-trainer --text-data) reads the text path's
+ * frames of the CTC transcript (a cascade): end to end from speech it translates poorly. */
+enum mslam_translate_input {
+    MSLAM_TRANSLATE_SPEECH = 0,
+    MSLAM_TRANSLATE_TRANSCRIPT = 1,
 };
 
 typedef struct mslam_model mslam_model;
@@ -219,7 +230,10 @@ MSLAM_API void mslam_result_free(mslam_result *r);
  * failure. Audio shorter than one frame gives an empty result. */
 MSLAM_API mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
                                          const struct mslam_decode_params *params);
-/* 16 kHz mono PCM -> English text (decoder). NULL on failure. */
+/* 16 kHz mono PCM -> English text (decoder). From the speech frames, or, when the model's
+ * translate_input is MSLAM_TRANSLATE_TRANSCRIPT, from its transcript (mslam_transcribe with the
+ * same params, LM included, then mslam_encode_text); the result's frames are the audio's either
+ * way. NULL on failure. */
 MSLAM_API mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                                         const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> probs (n_langs floats, indexed as mslam_model_lang): the probability of each

@@ -114,7 +114,8 @@ int gsttest_write_model(const char *path, const struct gsttest_model_opts *o) {
         .sub_channels = o->sub_channels > 0 ? o->sub_channels : d < 32 ? 2 : 16,
         .n_speech_layers = layers, .n_shared_layers = layers,
         .vocab_size = TEST_VOCAB_SIZE, .n_langs = TEST_N_LANGS, .causal_conv = 1,
-        .ctc_head = o->ctc_head, .lid_head = o->lid_head, .n_decoder_layers = o->n_decoder_layers};
+        .ctc_head = o->ctc_head, .lid_head = o->lid_head, .n_decoder_layers = o->n_decoder_layers,
+        .translate_input = o->translate_input};
     mslam_model *m = mslam_model_new(&cfg, test_vocab, test_langs);
     if (!m) {
         fprintf(stderr, "mslam_model_new: %s\n", mslam_last_error());

@@ -22,6 +22,7 @@ enum gsttest_model_kind {
 struct gsttest_model_opts {
     enum gsttest_model_kind kind;
     int ctc_head, lid_head, n_decoder_layers;
+    int translate_input; /* the config's (enum mslam_translate_input) */
     int d_model, n_layers; /* 0: tiny (8, 1 + 1); n_layers speech and as many shared */
     /* 0: 2 heads, d_ff 2 d_model, kernel 3, 2 channels (16 from d_model 32) */
     int n_heads, d_ff, conv_kernel, sub_channels;

@@ -1,8 +1,8 @@
 /* mslamtranslate on synthesised English speech with GSTTEST_MODEL_LOUDNESS (gsttestutil.h):
  * segments follow the speech (by CTC blanks, or by the energy rule for a model without a CTC
  * head), each is translated by the decoder, buffers and mslam-translation messages agree;
- * languages, partial results, EOS, input=transcript (the cascade through the text path), an LM
- * on the transcript and model errors. */
+ * languages, partial results, EOS, input=transcript (the cascade through the text path) and
+ * input=auto (the model's own), an LM on the transcript and model errors. */
 #include "gsttestutil.h"
 
 #include <gst/check/gstcheck.h>
@@ -217,6 +217,61 @@ GST_START_TEST(test_transcript_input) {
 }
 GST_END_TEST;
 
+/* The captions of r as "text (confidence)" lines (g_free it): equal when two runs translated
+ * alike (random weights write the same text from any source, not with the same probabilities). */
+static char *captions_of(const gsttest_run *r) {
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < r->buffers->len; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        g_string_append_printf(s, "%s (%.6f)\n", c->text, c->confidence);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static char *captions_with(const char *model, const char *extra) {
+    gsttest_run *r = run(model, extra);
+    fail_unless(r->buffers->len > 1, "%u translations", r->buffers->len);
+    char *text = captions_of(r);
+    gsttest_run_free(r);
+    return text;
+}
+
+/* input=auto (the default) reads what the model's config says its decoder was trained on: the
+ * transcript for translate_input = 1, the speech frames for 0 (every other fixture). */
+GST_START_TEST(test_auto_input) {
+    setup_talk();
+    GstElement *e = gst_element_factory_make("mslamtranslate", NULL);
+    fail_unless(e != NULL);
+    GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(e), "input");
+    GEnumValue *v = g_enum_get_value(G_PARAM_SPEC_ENUM(spec)->enum_class, G_PARAM_SPEC_ENUM(spec)->default_value);
+    fail_unless(v && !strcmp(v->value_nick, "auto"), "default input %s", v ? v->value_nick : "?");
+    gst_object_unref(e);
+
+    char *path = g_strdup(gsttest_path("random-transcript.safetensors"));
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_RANDOM, .ctc_head = 1, .lid_head = 1, .n_decoder_layers = 1,
+                                   .seed = 7, .translate_input = MSLAM_TRANSLATE_TRANSCRIPT};
+    fail_unless(gsttest_write_model(path, &o) == 0);
+    const char *common = "max-duration=1000";
+    char *text_auto = captions_with(path, common);
+    char *with = g_strdup_printf("input=transcript %s", common);
+    char *text_transcript = captions_with(path, with);
+    g_free(with);
+    with = g_strdup_printf("input=speech %s", common);
+    char *text_speech = captions_with(path, with);
+    fail_unless_equals_string(text_auto, text_transcript);
+    fail_unless(strcmp(text_auto, text_speech) != 0, "input=auto read the speech:\n%s", text_auto);
+    /* the same weights with translate_input = 0 (fx->random) */
+    char *speech_model_auto = captions_with(fx->random, common);
+    fail_unless_equals_string(speech_model_auto, text_speech);
+    g_free(speech_model_auto);
+    g_free(with);
+    g_free(text_auto);
+    g_free(text_transcript);
+    g_free(text_speech);
+    g_free(path);
+}
+GST_END_TEST;
+
 /* Field of the final message of r that starts at start (NULL: none; a translation that came
  * out empty posts no message). */
 static const char *final_field_at(const gsttest_run *r, guint64 start, const char *field) {
@@ -327,6 +382,7 @@ static Suite *mslamtranslate_suite(void) {
     tcase_add_test(tc, test_eos_drains);
     tcase_add_test(tc, test_no_repeat_ngram);
     tcase_add_test(tc, test_transcript_input);
+    tcase_add_test(tc, test_auto_input);
     tcase_add_test(tc, test_transcript_lm);
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_no_decoder);

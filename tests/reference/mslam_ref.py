@@ -43,7 +43,8 @@ LN_EPS = 1e-5
 
 CONFIG_FIELDS = ("n_mels", "d_model", "n_heads", "d_ff", "conv_kernel", "sub_channels",
                  "n_speech_layers", "n_shared_layers", "vocab_size", "n_langs", "causal_conv")
-HEAD_FIELDS = ("ctc_head", "lid_head", "n_decoder_layers")  # optional: absent means no such head
+HEAD_FIELDS = ("ctc_head", "lid_head", "n_decoder_layers",  # optional: absent means no such head
+               "translate_input")  # or, for translate_input, that the decoder reads speech
 
 
 # ---------------------------------------------------------------------------------------------
