@@ -174,6 +174,36 @@ static void test_translate_input(const char *manifest) {
     free(st_out), free(st_model), free(refused);
 }
 
+/* export with several --checkpoint: every parameter the mean of theirs, in the first's config;
+ * checkpoints of another architecture are refused and nothing is written. */
+static void test_export_average(void) {
+    char *a = str_printf("%s/mt-split/ckpt-%08d.safetensors", fixture_dir(), 4);
+    char *b = str_printf("%s/mt-split/ckpt-%08d.safetensors", fixture_dir(), N_STEPS);
+    char *mean = str_printf("%s/mean.safetensors", fixture_dir());
+    char *ex[] = {(char *)"export", (char *)"--checkpoint", a, (char *)"--checkpoint", b, (char *)"--out", mean, NULL};
+    mslam_model *ma = NULL, *mb = NULL, *mm = NULL;
+    CHECK(cmd_export(7, ex) == 0 && checkpoint_load(a, &ma, NULL, NULL) == 0 && checkpoint_load(b, &mb, NULL, NULL) == 0 &&
+              checkpoint_load(mean, &mm, NULL, NULL) == 0,
+          "export the mean of two checkpoints: %s", mslam_last_error());
+    size_t off = 0, differ = 0;
+    for (size_t j = 0; mm && j < mm->table.total; j++) {
+        float want = (float)(((double)ma->block[j] + mb->block[j]) / 2);
+        off += mm->block[j] != want;
+        differ += ma->block[j] != mb->block[j];
+    }
+    CHECK(mm && off == 0 && differ > mm->table.total / 2, "%zu of %zu parameters are not the mean (%zu differ)", off,
+          mm ? mm->table.total : 0, differ);
+    mslam_model_free(ma), mslam_model_free(mb), mslam_model_free(mm);
+    char *other = str_printf("%s/mt-st/model.safetensors", fixture_dir());
+    char *refused = str_printf("%s/mean-refused.safetensors", fixture_dir());
+    ex[4] = other;
+    ex[6] = refused;
+    CHECK(cmd_export(7, ex) == 1 && strstr(mslam_last_error(), "another architecture than the first checkpoint's") &&
+              access(refused, F_OK) != 0,
+          "another architecture is refused: %s", mslam_last_error());
+    free(a), free(b), free(mean), free(other), free(refused);
+}
+
 static const mslam_param_entry *entry_named(const mslam_model *m, const char *name) {
     for (int i = 0; i < m->table.n; i++)
         if (!strcmp(m->table.entries[i].name, name)) return &m->table.entries[i];
@@ -580,6 +610,7 @@ int main(int argc, char **argv) {
     test_st_input(manifest);
     test_text_pairs(manifest);
     test_translate_input(manifest);
+    test_export_average();
     fixture_remove();
     return test_result("test_train_run");
 }

@@ -1,11 +1,12 @@
 /* mslam-trainer export: checkpoint -> inference model file (the model's tensors and metadata,
- * without optimizer moments or training position). */
+ * without optimizer moments or training position); several checkpoints -> their average. */
 #include "checkpoint.h"
 #include "common.h"
 #include "options.h"
 #include "train.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A model whose config fails the check with the new value (transcript without a CTC head) is
@@ -20,10 +21,56 @@ static int set_translate_input(mslam_model *m, int input) {
     return rc;
 }
 
+/* The same architecture, head fields included, vocabulary and languages: parameters of one mean
+ * the same as the other's. */
+static int same_model(const mslam_model *a, const mslam_model *b, const char *b_path) {
+    struct mslam_model_config x = a->cfg, y = b->cfg;
+    x.translate_input = y.translate_input = 0;
+    if (memcmp(&x, &y, sizeof x))
+        return mslam_error("%s: another architecture than the first checkpoint's (config differs)", b_path);
+    for (int i = 0; i < a->cfg.vocab_size; i++)
+        if (strcmp(a->vocab[i], b->vocab[i]))
+            return mslam_error("%s: vocabulary entry %d is \"%s\", the first checkpoint's \"%s\"", b_path, i, b->vocab[i],
+                               a->vocab[i]);
+    for (int i = 0; i < a->cfg.n_langs; i++)
+        if (strcmp(a->langs[i], b->langs[i]))
+            return mslam_error("%s: language %d is %s, the first checkpoint's %s", b_path, i, b->langs[i], a->langs[i]);
+    return 0;
+}
+
+/* The first of paths (n >= 1) with every parameter the mean over all of them (as fairseq's
+ * average_checkpoints.py: the last checkpoints of a run, averaged, usually translate better than
+ * the last alone). NULL on failure. */
+static mslam_model *load_average(char **paths, int n) {
+    mslam_model *first = NULL;
+    if (checkpoint_load(paths[0], &first, NULL, NULL)) return NULL;
+    if (n == 1) return first;
+    size_t total = first->table.total;
+    double *sum = mslam_malloc(total * sizeof *sum, "the checkpoints' sum");
+    int rc = sum ? 0 : -1;
+    for (size_t j = 0; !rc && j < total; j++) sum[j] = first->block[j];
+    for (int k = 1; k < n && !rc; k++) {
+        mslam_model *m = NULL;
+        rc = checkpoint_load(paths[k], &m, NULL, NULL) || same_model(first, m, paths[k]);
+        for (size_t j = 0; !rc && j < total; j++) sum[j] += m->block[j];
+        mslam_model_free(m);
+    }
+    for (size_t j = 0; !rc && j < total; j++) first->block[j] = (float)(sum[j] / n);
+    free(sum);
+    if (rc) {
+        mslam_model_free(first);
+        return NULL;
+    }
+    return first;
+}
+
 int cmd_export(int argc, char **argv) {
-    gchar *in = NULL, *out = NULL, *dtype = NULL, *input = NULL;
+    gchar *out = NULL, *dtype = NULL, *input = NULL, **in = NULL;
     GOptionEntry entries[] = {
-        {"checkpoint", 0, 0, G_OPTION_ARG_STRING, &in, "checkpoint (or model) to read", "FILE"},
+        {"checkpoint", 0, 0, G_OPTION_ARG_STRING_ARRAY, &in,
+         "checkpoint (or model) to read; given several times, the parameters' mean over them (checkpoints of one "
+         "model: the same architecture, vocabulary and languages; the first one's config and translate_input)",
+         "FILE"},
         {"out", 0, 0, G_OPTION_ARG_STRING, &out, "model file to write (safetensors; written atomically)", "FILE"},
         {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "f32 (default) or f16 (half the size)", "TYPE"},
         {"translate-input", 0, 0, G_OPTION_ARG_STRING, &input,
@@ -34,8 +81,8 @@ int cmd_export(int argc, char **argv) {
     int n_rest;
     char **rest = NULL;
     int parsed = options_parse("export", entries, argc, argv, "",
-                               "Writes the inference model of a training checkpoint: every parameter as F32 (or F16), "
-                               "the config, vocabulary and languages; no optimizer state.",
+                               "Writes the inference model of a training checkpoint, or the average of several: every "
+                               "parameter as F32 (or F16), the config, vocabulary and languages; no optimizer state.",
                                "The result loads with mslam_model_load and the GStreamer elements' model property.",
                                &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
@@ -60,16 +107,20 @@ int cmd_export(int argc, char **argv) {
     g_strfreev(rest);
     if (!parsed && !rc) {
         mslam_model *m = NULL;
-        if (checkpoint_load(in, &m, NULL, NULL) || (translate_input >= 0 && set_translate_input(m, translate_input)) ||
+        int n_in = (int)g_strv_length(in);
+        if (!(m = load_average(in, n_in)) || (translate_input >= 0 && set_translate_input(m, translate_input)) ||
             (half ? mslam_model_save_f16(m, out) : mslam_model_save(m, out))) {
             fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
             rc = 1;
         } else {
-            fprintf(stderr, "%s: %zu parameters, %d languages, vocabulary of %d\n", out, m->table.total, m->cfg.n_langs,
+            fprintf(stderr, "%s: %zu parameters, %d languages, vocabulary of %d", out, m->table.total, m->cfg.n_langs,
                     m->cfg.vocab_size);
+            if (n_in > 1) fprintf(stderr, "; the mean of %d checkpoints", n_in);
+            fputc('\n', stderr);
         }
         mslam_model_free(m);
     }
     options_free(entries);
+    g_strfreev(in);
     return rc;
 }
