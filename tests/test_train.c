@@ -1,5 +1,7 @@
 /* Trainer building blocks: AdamW and its schedule, clipping, checkpoints, initialisation,
- * vocabulary, epoch plans, features and SpecAugment, and the handling of bad input. */
+ * vocabulary, epoch plans, features and SpecAugment, the text pairs' noise, and the handling of
+ * bad input. */
+#include "augment.h"
 #include "checkpoint.h"
 #include "data.h"
 #include "init.h"
@@ -331,6 +333,38 @@ static void test_data(const char *manifest) {
     dataset_free(&ds);
 }
 
+/* augment_text_noise: none at p = 0; at p the share of characters edited is p, with length
+ * kept on average (drops and insertions balance), every id one of the sequence's, the same
+ * draws giving the same result; a sequence of one character never empties. */
+static void test_text_noise(void) {
+    enum { N = 20000 };
+    int *ids = malloc(N * sizeof(int)), *out = malloc(2 * N * sizeof(int)), *again = malloc(2 * N * sizeof(int));
+    for (int i = 0; i < N; i++) ids[i] = 4 + (i * 7) % 13;
+    mslam_rng rng, same;
+    mslam_rng_seed(&rng, 5);
+    CHECK(augment_text_noise(ids, N, out, 0, &rng) == N && !memcmp(out, ids, N * sizeof(int)), "p = 0 keeps the text");
+    mslam_rng_seed(&rng, 6);
+    mslam_rng_seed(&same, 6);
+    int m = augment_text_noise(ids, N, out, 0.1, &rng);
+    CHECK(augment_text_noise(ids, N, again, 0.1, &same) == m && !memcmp(out, again, (size_t)m * sizeof(int)),
+          "the same draws, the same noise");
+    int in_set = 0, kept_prefix = 0;
+    for (int i = 0; i < m; i++) in_set += out[i] >= 4 && out[i] < 17;
+    while (kept_prefix < m && kept_prefix < N && out[kept_prefix] == ids[kept_prefix]) kept_prefix++;
+    CHECK(in_set == m, "%d of %d ids outside the sequence's", m - in_set, m);
+    CHECK(abs(m - N) < N / 50 && kept_prefix < 100, "p = 0.1: length %d of %d, first edit at %d", m, N, kept_prefix);
+    mslam_rng_seed(&rng, 7);
+    m = augment_text_noise(ids, N, out, 1, &rng);
+    CHECK(m > N / 2 && m < 3 * N / 2 && m != N, "p = 1: every character edited, length %d", m);
+    int one = 9, lone = 0;
+    for (int k = 0; k < 50; k++) {
+        int n1 = augment_text_noise(&one, 1, out, 1, &rng);
+        lone += n1 >= 1 && n1 <= 2 && out[0] == 9;
+    }
+    CHECK(lone == 50, "one character stays one or two of itself (%d of 50)", lone);
+    free(ids), free(out), free(again);
+}
+
 int main(void) {
     const char *manifest = fixture_write(8, FIXTURE_BAD_ROWS);
     CHECK(manifest != NULL, "fixture");
@@ -341,6 +375,7 @@ int main(void) {
     test_checkpoint();
     test_init();
     test_data(manifest);
+    test_text_noise();
     fixture_remove();
     return test_result("test_train");
 }

@@ -110,6 +110,22 @@ static void test_text_pairs(const char *manifest) {
     double first_mt = mt ? strtod(mt + 5, NULL) : 0;
     CHECK(first_mt > 1, "the log has the text translation loss (first record: %g)", first_mt);
     free(text);
+    /* --text-noise: the noisy sources are a function of (seed, step) too */
+    char *noisy = str_printf("%s/mt-noisy", fixture_dir()), *noisy_split = str_printf("%s/mt-noisy-split", fixture_dir());
+    char *model_n = str_printf("%s/model.safetensors", noisy), *model_ns = str_printf("%s/model.safetensors", noisy_split);
+    CHECK(train(manifest, noisy, "--text-data", manifest, "--text-batch", "3", "--text-noise", "0.3", NULL) == 0 &&
+              train(manifest, noisy_split, "--text-data", manifest, "--text-batch", "3", "--text-noise", "0.3",
+                    "--stop-at", "4", NULL) == 0 &&
+              train(manifest, noisy_split, "--text-data", manifest, "--text-batch", "3", "--text-noise", "0.3",
+                    "--resume", NULL) == 0,
+          "training with noisy text pairs");
+    CHECK(same_file(model_n, model_ns) && !same_file(model_n, model_a),
+          "with --text-noise, N straight == N/2 + resume + N/2, and not the noiseless run");
+    char *bad_noise = str_printf("%s/mt-bad-noise", fixture_dir());
+    CHECK(train(manifest, bad_noise, "--text-data", manifest, "--text-noise", "1.5", NULL) != 0 &&
+              strstr(mslam_last_error(), "--text-noise"),
+          "--text-noise above 1 is an error naming it: %s", mslam_last_error());
+    free(noisy), free(noisy_split), free(model_n), free(model_ns), free(bad_noise);
     char *asr = str_printf("%s/mt-asr", fixture_dir());
     CHECK(train(manifest, asr, "--task", "asr", "--text-data", manifest, NULL) != 0 &&
               strstr(mslam_last_error(), "--text-data"),

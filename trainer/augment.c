@@ -117,3 +117,18 @@ void augment_gain(struct audio *a, double gain_db) {
     if (peak * gain > 0.99f) gain = 0.99f / peak;
     for (size_t t = 0; t < a->n; t++) a->samples[t] *= gain;
 }
+
+int augment_text_noise(const int *ids, int n, int *out, double p, mslam_rng *rng) {
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (mslam_rng_uniform(rng) >= p) {
+            out[m++] = ids[i];
+            continue;
+        }
+        uint32_t kind = mslam_rng_u32(rng) % 3, other = mslam_rng_u32(rng) % (uint32_t)n;
+        if (kind == 1) out[m++] = ids[other];
+        if (kind == 2) out[m++] = ids[i], out[m++] = ids[other];
+    }
+    if (m == 0 && n > 0) out[m++] = ids[0];
+    return m;
+}

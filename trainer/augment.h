@@ -1,5 +1,5 @@
 /* Augmentation of synthetic speech: reverberation, additive noise at a signal-to-noise ratio,
- * gain. (Speed perturbation is a resampling: audio_resample.) Every random choice comes from
+ * gain (speed perturbation is a resampling: audio_resample); and of the text pairs' source side. Every random choice comes from
  * the caller's generator, so an utterance's augmentation is reproducible. */
 #ifndef MSLAM_TRAINER_AUGMENT_H
 #define MSLAM_TRAINER_AUGMENT_H
@@ -26,5 +26,11 @@ void augment_add_noise(struct audio *a, const struct audio *noise, double snr_db
 
 /* Multiplies by gain_db, then scales down so that the peak stays under 0.99 (no clipping). */
 void augment_gain(struct audio *a, double gain_db);
+
+/* Recognition-like errors in a transcript's character ids (a cascade's decoder reads the CTC
+ * transcript, not the reference): each character, with probability p, is dropped, replaced by a
+ * character drawn from the same sequence (the same script and alphabet), or followed by a copy of
+ * one, a third each. Writes at most 2 n ids to out and returns their count, at least 1 when n is. */
+int augment_text_noise(const int *ids, int n, int *out, double p, mslam_rng *rng);
 
 #endif

@@ -12,6 +12,7 @@
  * translation objective on text that mSLAM's shared encoder makes possible. */
 #include "train.h"
 
+#include "augment.h"
 #include "checkpoint.h"
 #include "common.h"
 #include "data.h"
@@ -49,6 +50,7 @@ typedef struct {
     double full_context;
     double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing;
     int text_batch, text_max_chars;
+    double text_noise;
     int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items;
 } train_opts;
 
@@ -119,6 +121,7 @@ typedef struct {
     /* the translation objective on text: this process's pairs of the step and their buffers */
     mslam_encoder_pass text_pass;
     int n_mt, *mt_items, *mt_ids, *mt_lens, *mt_targets, *mt_target_lens;
+    int *mt_noisy; /* --text-noise: pair i's source at i x 2 text_max_chars */
     float *mt_denc;
     size_t cap_mt_ids, cap_mt_targets;
     FILE *log;
@@ -445,17 +448,26 @@ static int mt_step(trainer *t, const double *norm, double *sums) {
     const struct mslam_model_config *cfg = t->cfg;
     int B = t->n_mt, L = 1, Lt = 1;
     if (B == 0 || norm[S_MT_N] <= 0) return 0;
+    const int noisy_cap = 2 * t->o->text_max_chars;
     for (int i = 0; i < B; i++) {
         const example *e = &t->text.items[t->mt_items[i]];
-        L = e->n_text > L ? e->n_text : L;
+        t->mt_lens[i] = e->n_text;
+        if (t->mt_noisy) { /* a function of (seed, step, the pair's place in the global batch) */
+            mslam_rng rng;
+            mslam_rng_seed(&rng, hash_mix(hash_mix((uint64_t)t->o->seed ^ 0x7e415e, (uint64_t)t->pos.step),
+                                          (uint64_t)(t->rank * B + i)));
+            t->mt_lens[i] = augment_text_noise(e->text_ids, e->n_text, t->mt_noisy + (size_t)i * noisy_cap,
+                                               t->o->text_noise, &rng);
+        }
+        L = t->mt_lens[i] > L ? t->mt_lens[i] : L;
         Lt = e->n_trans > Lt ? e->n_trans : Lt;
     }
     if (ensure_mt_buffers(t, B, L, Lt)) return -1;
     for (int i = 0; i < B; i++) {
         const example *e = &t->text.items[t->mt_items[i]];
-        t->mt_lens[i] = e->n_text;
+        const int *source = t->mt_noisy ? t->mt_noisy + (size_t)i * noisy_cap : e->text_ids;
         t->mt_target_lens[i] = e->n_trans;
-        for (int k = 0; k < L; k++) t->mt_ids[(size_t)i * L + k] = k < e->n_text ? e->text_ids[k] : 0;
+        for (int k = 0; k < L; k++) t->mt_ids[(size_t)i * L + k] = k < t->mt_lens[i] ? source[k] : 0;
         for (int k = 0; k < Lt; k++) t->mt_targets[(size_t)i * Lt + k] = k < e->n_trans ? e->trans_ids[k] : 0;
     }
     int freeze = t->o->freeze_encoder;
@@ -810,6 +822,7 @@ static void trainer_free(trainer *t) {
     dataset_free(&t->text);
     mslam_encoder_pass_free(&t->text_pass);
     free(t->mt_items), free(t->mt_ids), free(t->mt_lens), free(t->mt_targets), free(t->mt_target_lens);
+    free(t->mt_noisy);
     free(t->mt_denc);
     epoch_plan_free(&t->plan);
     epoch_plan_free(&t->text_plan);
@@ -886,6 +899,8 @@ static int run(trainer *t) {
         if (!(t->tasks & TASK_ST)) return mslam_error("--text-data trains the translation decoder: it needs --task st or multi");
         if (o->text_batch < 1 || o->text_max_chars < 1)
             return mslam_error("--text-batch and --text-max-chars must be at least 1");
+        if (!(o->text_noise >= 0 && o->text_noise <= 1))
+            return mslam_error("--text-noise is a probability per character, 0 to 1, not %g", o->text_noise);
         if (dataset_load_text_pairs(&t->text, o->text_data, o->split) ||
             dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, &rep))
             return -1;
@@ -899,6 +914,9 @@ static int run(trainer *t) {
         t->mt_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text lengths");
         t->mt_target_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text target lengths");
         if (!t->mt_items || !t->mt_lens || !t->mt_target_lens) return -1;
+        if (o->text_noise > 0 &&
+            !(t->mt_noisy = mslam_malloc((size_t)o->text_batch * 2 * o->text_max_chars * sizeof(int), "noisy text")))
+            return -1;
     }
     if (mslam_param_table_build(&t->gtab, t->cfg, &t->G)) return -1;
     if (!(t->grad = mslam_calloc(t->gtab.total, sizeof(float), "gradients"))) return -1;
@@ -1083,6 +1101,7 @@ int cmd_train(int argc, char **argv) {
         OPT_STR("text-data", text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv): transcript characters through the encoder's text path; with --st-weight 0 the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it)", "MANIFEST"),
         OPT_INT("text-batch", text_batch, "text pairs per step and process (default 16)", "N"),
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
+        OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
         OPT_DBL("label-smoothing", label_smoothing, "label smoothing of the LID and decoder losses (default 0.1)", "X"),
         OPT_INT("min-char-count", min_char_count, "characters rarer than this stay out of a new vocabulary (default 1)", "N"),
