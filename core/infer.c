@@ -415,18 +415,29 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
     return r;
 }
 
-/* A decoder trained on text pairs: the transcript's text-path frames (one per character) are its
- * source; the result spans the audio's frames, as from speech. */
+mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const struct mslam_decode_params *params) {
+    if (check_model(model, "mslam_translate_text", 0, 0, 1)) return NULL;
+    if (!utf8) {
+        mslam_error("mslam_translate_text: text is NULL");
+        return NULL;
+    }
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    struct mslam_encode_params ep = mslam_encode_default_params();
+    ep.n_threads = p.n_threads;
+    int n_chars = 0;
+    float *chars = mslam_encode_text(model, utf8, &ep, &n_chars);
+    mslam_result *r = chars ? mslam_translate_frames(model, chars, n_chars, &p) : NULL;
+    mslam_free(chars);
+    return r;
+}
+
+/* A decoder trained on text pairs reads the transcript; the result spans the audio's frames, as
+ * from speech. */
 static mslam_result *translate_transcript(mslam_model *model, const float *pcm, size_t n_samples,
                                           const struct mslam_decode_params *p) {
-    mslam_result *said = mslam_transcribe(model, pcm, n_samples, p), *r = NULL;
-    if (!said) return NULL;
-    struct mslam_encode_params ep = {0, 0, p->n_threads};
-    int n_chars = 0;
-    float *chars = *said->text ? mslam_encode_text(model, said->text, &ep, &n_chars) : NULL;
-    if (!*said->text || chars) r = mslam_translate_frames(model, chars, n_chars, p);
+    mslam_result *said = mslam_transcribe(model, pcm, n_samples, p);
+    mslam_result *r = said ? mslam_translate_text(model, said->text, p) : NULL;
     if (r) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
-    mslam_free(chars);
     mslam_result_free(said);
     return r;
 }

@@ -35,7 +35,9 @@
 #include <string.h>
 
 /* Head fields came after the encoder's and are optional: absent means no such head (or, for
- * translate_input, speech). */
+ * translate_input, speech). translate_input is written only when it is not 0, so that a model
+ * whose decoder reads speech keeps the file that loaders before it read. */
+enum { REQUIRED, OPTIONAL, OPTIONAL_WRITTEN_WHEN_SET };
 static const struct {
     const char *name;
     size_t offset;
@@ -43,10 +45,11 @@ static const struct {
 } config_fields[] = {
 #define FIELD(f, optional)                                                                         \
     { #f, offsetof(struct mslam_model_config, f), optional }
-    FIELD(n_mels, 0),      FIELD(d_model, 0),      FIELD(n_heads, 0),         FIELD(d_ff, 0),
-    FIELD(conv_kernel, 0), FIELD(sub_channels, 0), FIELD(n_speech_layers, 0), FIELD(n_shared_layers, 0),
-    FIELD(vocab_size, 0),  FIELD(n_langs, 0),      FIELD(causal_conv, 0),     FIELD(ctc_head, 1),
-    FIELD(lid_head, 1),    FIELD(n_decoder_layers, 1), FIELD(translate_input, 1),
+    FIELD(n_mels, REQUIRED),         FIELD(d_model, REQUIRED),          FIELD(n_heads, REQUIRED),
+    FIELD(d_ff, REQUIRED),           FIELD(conv_kernel, REQUIRED),      FIELD(sub_channels, REQUIRED),
+    FIELD(n_speech_layers, REQUIRED), FIELD(n_shared_layers, REQUIRED), FIELD(vocab_size, REQUIRED),
+    FIELD(n_langs, REQUIRED),        FIELD(causal_conv, REQUIRED),      FIELD(ctc_head, OPTIONAL),
+    FIELD(lid_head, OPTIONAL),       FIELD(n_decoder_layers, OPTIONAL), FIELD(translate_input, OPTIONAL_WRITTEN_WHEN_SET),
 #undef FIELD
 };
 #define N_CONFIG_FIELDS ((int)(sizeof config_fields / sizeof config_fields[0]))
@@ -562,6 +565,7 @@ static int save(const mslam_model *model, const char *path, const void *weights,
     struct mslam_model_config c = model->cfg;
     struct json_object *cfg = json_object_new_object();
     for (int i = 0; cfg && i < N_CONFIG_FIELDS; i++) {
+        if (config_fields[i].optional == OPTIONAL_WRITTEN_WHEN_SET && *config_field(&c, i) == 0) continue;
         struct json_object *v = json_object_new_int(*config_field(&c, i));
         if (!v || json_object_object_add(cfg, config_fields[i].name, v)) {
             json_object_put(v);

@@ -135,26 +135,6 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
   return TRUE;
 }
 
-/* input=transcript: the CTC transcript through the text path (n x d_model frames, free with
- * mslam_free); NULL with *n = 0 when there is nothing to translate or on failure (logged). */
-static gfloat *
-transcript_frames (GstMslamTranslate * self, const mslam_result * ctc, gint * n)
-{
-  GstMslamBase *base = GST_MSLAM_BASE (self);
-  struct mslam_encode_params params = mslam_encode_default_params ();
-  const gchar *text = ctc ? mslam_result_text (ctc) : "";
-  gfloat *frames;
-
-  *n = 0;
-  if (!*text)
-    return NULL;
-  params.n_threads = base->threads;
-  frames = mslam_encode_text (base->model, text, &params, n);
-  if (!frames)
-    GST_WARNING_OBJECT (self, "encoding the transcript \"%s\" failed: %s", text, mslam_last_error ());
-  return frames;
-}
-
 static gchar *
 gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, gint n,
     const mslam_result * ctc, const gchar * language, gboolean final, GstStructure * msg,
@@ -162,19 +142,18 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
 {
   GstMslamBase *base = GST_MSLAM_BASE (caption);
   GstMslamTranslate *self = GST_MSLAM_TRANSLATE (caption);
-  gfloat *source = NULL;
   mslam_result *r;
   gchar *text;
 
   (void) final;
   if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT) {
-    source = transcript_frames (self, ctc, &n);
-    if (!source)
+    /* nothing heard, nothing to translate */
+    if (!ctc || !*mslam_result_text (ctc))
       return NULL;
-    frames = source;
+    r = mslam_translate_text (base->model, mslam_result_text (ctc), &caption->decode);
+  } else {
+    r = mslam_translate_frames (base->model, frames, n, &caption->decode);
   }
-  r = mslam_translate_frames (base->model, frames, n, &caption->decode);
-  mslam_free (source);
   if (!r) {
     GST_WARNING_OBJECT (caption, "translation failed: %s", mslam_last_error ());
     return NULL;

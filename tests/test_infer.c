@@ -218,6 +218,11 @@ static void test_translate_transcript(mslam_model *m, const float *pcm, size_t n
               "the transcript path should not give the speech path's translation");
         CHECK(mslam_result_start_frame(r) == 0 && mslam_result_end_frame(r) == T, "frames %d..%d, audio %d",
               mslam_result_start_frame(r), mslam_result_end_frame(r), T);
+        mslam_result *from_text = mslam_translate_text(m, mslam_result_text(said), &p);
+        CHECK(from_text && !strcmp(mslam_result_text(from_text), mslam_result_text(r)) &&
+                  mslam_result_end_frame(from_text) == n_chars,
+              "mslam_translate_text of the transcript: %s", mslam_last_error());
+        mslam_result_free(from_text);
         mslam_result_free(by_hand);
         mslam_result_free(from_speech);
         mslam_free(chars);
@@ -225,6 +230,18 @@ static void test_translate_transcript(mslam_model *m, const float *pcm, size_t n
         mslam_result_free(r);
         mslam_result_free(said);
     }
+    /* audio shorter than a frame: an empty transcript, an empty translation */
+    mslam_result *r = mslam_translate(m, pcm, 100, &p);
+    CHECK(r && mslam_result_n_tokens(r) == 0 && mslam_result_end_frame(r) == 0, "too short to hear: %s",
+          r ? mslam_result_text(r) : mslam_last_error());
+    mslam_result_free(r);
+    r = mslam_translate_text(m, "", &p);
+    CHECK(r && mslam_result_n_tokens(r) == 0 && !strcmp(mslam_result_text(r), ""), "no text, no translation");
+    mslam_result_free(r);
+    CHECK(!mslam_translate_text(m, "abx", &p) && strstr(mslam_last_error(), "('x') is not in the model's vocabulary"),
+          "a character outside the vocabulary: %s", mslam_last_error());
+    CHECK(!mslam_translate_text(m, NULL, &p) && strstr(mslam_last_error(), "mslam_translate_text: text is NULL"),
+          "NULL text: %s", mslam_last_error());
     char path[] = "/tmp/mslam_test_infer_XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0, "temporary file");

@@ -210,6 +210,12 @@ static void test_export_average(void) {
     CHECK(mm && off == 0 && differ > mm->table.total / 2, "%zu of %zu parameters are not the mean (%zu differ)", off,
           mm ? mm->table.total : 0, differ);
     mslam_model_free(ma), mslam_model_free(mb), mslam_model_free(mm);
+    /* the same list from a --config key file */
+    char *conf = str_printf("%s/export.conf", fixture_dir()), *mean2 = str_printf("%s/mean2.safetensors", fixture_dir());
+    FILE *f = fopen(conf, "w");
+    if (f) fprintf(f, "[export]\ncheckpoint=%s;%s\nout=%s\n", a, b, mean2), fclose(f);
+    char *by_conf[] = {(char *)"export", (char *)"--config", conf, NULL};
+    CHECK(cmd_export(3, by_conf) == 0 && same_file(mean, mean2), "--config checkpoint=A;B: the same mean");
     char *other = str_printf("%s/mt-st/model.safetensors", fixture_dir());
     char *refused = str_printf("%s/mean-refused.safetensors", fixture_dir());
     ex[4] = other;
@@ -217,7 +223,23 @@ static void test_export_average(void) {
     CHECK(cmd_export(7, ex) == 1 && strstr(mslam_last_error(), "another architecture than the first checkpoint's") &&
               access(refused, F_OK) != 0,
           "another architecture is refused: %s", mslam_last_error());
-    free(a), free(b), free(mean), free(other), free(refused);
+    /* the same architecture with two characters swapped: their rows would be averaged across */
+    char *swapped = str_printf("%s/swapped.safetensors", fixture_dir());
+    mslam_model *src = NULL, *sw = NULL;
+    if (checkpoint_load(a, &src, NULL, NULL) == 0) {
+        const char **vocab = malloc((size_t)src->cfg.vocab_size * sizeof *vocab);
+        for (int i = 0; i < src->cfg.vocab_size; i++) vocab[i] = src->vocab[i];
+        int last = src->cfg.vocab_size - 1;
+        vocab[last] = src->vocab[last - 1], vocab[last - 1] = src->vocab[last];
+        sw = mslam_model_new(&src->cfg, vocab, (const char *const *)src->langs);
+        free(vocab);
+    }
+    CHECK(sw && mslam_model_save(sw, swapped) == 0, "a model with a swapped vocabulary: %s", mslam_last_error());
+    ex[4] = swapped;
+    CHECK(cmd_export(7, ex) == 1 && strstr(mslam_last_error(), "vocabulary entry") && access(refused, F_OK) != 0,
+          "another vocabulary is refused: %s", mslam_last_error());
+    mslam_model_free(src), mslam_model_free(sw);
+    free(a), free(b), free(mean), free(other), free(refused), free(conf), free(mean2), free(swapped);
 }
 
 static const mslam_param_entry *entry_named(const mslam_model *m, const char *name) {

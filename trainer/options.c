@@ -43,6 +43,15 @@ static int apply_key_file(const char *path, const char *group, const GOptionEntr
             }
             break;
         }
+        case G_OPTION_ARG_STRING_ARRAY:
+        case G_OPTION_ARG_FILENAME_ARRAY: { /* a list: "a;b;c" */
+            gchar **v = g_key_file_get_string_list(kf, group, keys[k], NULL, &err);
+            if (v) {
+                g_strfreev(*(gchar ***)e->arg_data);
+                *(gchar ***)e->arg_data = v;
+            }
+            break;
+        }
         default:
             break;
         }

@@ -1098,7 +1098,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("ctc-weight", ctc_weight, "weight of the CTC loss (per character; default 1)", "X"),
         OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
-        OPT_STR("text-data", text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv): transcript characters through the encoder's text path; with --st-weight 0 the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it)", "MANIFEST"),
+        OPT_STR("text-data", text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv): transcript characters through the encoder's text path; with --st-weight 0 (and a CTC head) the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it)", "MANIFEST"),
         OPT_INT("text-batch", text_batch, "text pairs per step and process (default 16)", "N"),
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),

@@ -232,10 +232,17 @@ MSLAM_API mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, s
                                          const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> English text (decoder). From the speech frames, or, when the model's
  * translate_input is MSLAM_TRANSLATE_TRANSCRIPT, from its transcript (mslam_transcribe with the
- * same params, LM included, then mslam_encode_text); the result's frames are the audio's either
- * way. NULL on failure. */
+ * same params, LM included, then mslam_translate_text); the result's frames are the audio's
+ * either way. NULL on failure. */
 MSLAM_API mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                                         const struct mslam_decode_params *params);
+/* UTF-8 text in one of the model's languages -> English text: the text path's frames (one per
+ * character, mslam_encode_text with full context) through the decoder; what mslam_translate
+ * does with the transcript for a model whose translate_input is MSLAM_TRANSLATE_TRANSCRIPT. A
+ * character outside the vocabulary is an error naming it; "" gives an empty result. NULL on
+ * failure. */
+MSLAM_API mslam_result *mslam_translate_text(mslam_model *model, const char *utf8,
+                                             const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> probs (n_langs floats, indexed as mslam_model_lang): the probability of each
  * language among params->languages (0 for the others). Returns the index of the most probable
  * language, or a negative error (an unknown code in params->languages is named; audio shorter
