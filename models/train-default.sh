@@ -117,35 +117,39 @@ if [ "$bundled" = 1 ]; then
     { echo "train-default.sh: BUNDLED=1 needs $st_corpus and $st_corpus-catalogs (models/make-corpus.sh)" >&2; exit 1; }
   # the text-pair corpus: every gettext message of the five languages with an English source,
   # split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on (50 throwaway
-  # utterances make its manifest; 14 s)
+  # utterances make its manifest, written last; 14 s)
   text=$out/text-st
-  [ -f "$text/text.tsv" ] || "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
+  [ -f "$text/manifest.tsv" ] || "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
     --locale-dir "/usr/share/locale:$st_corpus-catalogs/usr/share/locale" --train 8 --dev 1 --test 1 \
     --text-per-lang 200000
-  pairs="--text-data $text/text.tsv --text-max-chars 120"
   # stage 2's weights in F16, the file the lineage started from (session 3's bundled model)
   [ -f "$out/default.safetensors" ] ||
     "$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
   stage "$out/stage4" --init "$out/default.safetensors" --data "$st_corpus/manifest.tsv" \
     --valid "$st_corpus/manifest.tsv" --task st --freeze-encoder --cache-encoder --no-specaug --decoder-layers 4 \
-    --steps "$steps4" --batch-size 32 $pairs --text-batch 32 --lr 1e-3 --warmup 300 --valid-every 2500 \
-    --valid-items 300
-  # the decoder on text pairs alone (the 2 utterances a step are throwaway, weight 0)
-  text_only="--data $text/manifest.tsv --audio-dir $text --task st --no-specaug --decoder-layers 4 --batch-size 2
-    --st-weight 0 $pairs --text-batch 64 --valid-every 0"
-  # shellcheck disable=SC2086 # $pairs, $text_only and $joint are lists of words
-  stage "$out/stage5" --init "$out/stage4/model.safetensors" $text_only --freeze-encoder --steps "$steps5" \
-    --lr 5e-4 --warmup 200 --save-every 1000
-  stage "$out/stage6" --init "$out/stage5/model.safetensors" $text_only --freeze-encoder --steps "$steps6" \
-    --lr 3e-4 --warmup 100 --seed 2 --save-every 500
+    --steps "$steps4" --batch-size 32 --text-data "$text/text.tsv" --text-max-chars 120 --text-batch 32 --lr 1e-3 \
+    --warmup 300 --valid-every 2500 --valid-items 300
+  # text_only_stage DIR INIT OPTIONS...: the decoder on 64 text pairs a step (the 2 utterances a
+  # step are throwaway, weight 0)
+  text_only_stage() {
+    dir=$1 init=$2
+    shift 2
+    stage "$dir" --init "$init" --data "$text/manifest.tsv" --audio-dir "$text" --task st --no-specaug \
+      --decoder-layers 4 --batch-size 2 --st-weight 0 --text-data "$text/text.tsv" --text-max-chars 120 \
+      --text-batch 64 --valid-every 0 "$@"
+  }
+  text_only_stage "$out/stage5" "$out/stage4/model.safetensors" --freeze-encoder --steps "$steps5" --lr 5e-4 \
+    --warmup 200 --save-every 1000
+  text_only_stage "$out/stage6" "$out/stage5/model.safetensors" --freeze-encoder --steps "$steps6" --lr 3e-4 \
+    --warmup 100 --seed 2 --save-every 500
   # the text pairs' gradient reaches the text embedding and the shared layers
-  stage "$out/stage7" --init "$out/stage6/model.safetensors" $text_only --ctc-weight 0 --lid-weight 0 \
-    --steps "$steps7" --lr 3e-4 --warmup 100 --save-every 500
+  text_only_stage "$out/stage7" "$out/stage6/model.safetensors" --ctc-weight 0 --lid-weight 0 --steps "$steps7" \
+    --lr 3e-4 --warmup 100 --save-every 500
   # joint: 8 utterances of CORPUS (CTC and LID, equaliser and warp) and 64 text pairs a step
-  joint="--data $manifest --audio-dir $corpus --task multi --no-specaug --eq-prob 0.5 --warp-prob 0.5
-    --decoder-layers 4 --batch-size 8 --st-weight 0 $pairs --text-batch 64 --valid-every 0"
-  stage "$out/stage8" --init "$out/stage7/model.safetensors" $joint --steps "$steps8" --lr 3e-4 --warmup 100 \
-    --save-every 500
+  stage "$out/stage8" --init "$out/stage7/model.safetensors" --data "$manifest" --audio-dir "$corpus" --task multi \
+    --no-specaug --eq-prob 0.5 --warp-prob 0.5 --decoder-layers 4 --batch-size 8 --st-weight 0 \
+    --text-data "$text/text.tsv" --text-max-chars 120 --text-batch 64 --valid-every 0 --steps "$steps8" --lr 3e-4 \
+    --warmup 100 --save-every 500
   model=$out/stage8/model.safetensors
 elif [ -f "$st_corpus/manifest.tsv" ]; then
   stage "$out/stage3" --init "$out/model.safetensors" --data "$st_corpus/manifest.tsv" --valid "$st_corpus/manifest.tsv" \
@@ -196,5 +200,7 @@ if command -v gnuplot >/dev/null; then
 else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh reference)" >&2
 fi
-echo "model: $model (F16: $out/default.safetensors, stage 2; $out/stage3/translate.safetensors, stage 3;" \
-  "$out/bundled.safetensors, stage 8), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"
+f16="$out/default.safetensors (stage 2)"
+[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 8)"
+[ -f "$out/stage3/translate.safetensors" ] && [ "$bundled" != 1 ] && f16="$f16, $out/stage3/translate.safetensors (stage 3)"
+echo "model: $model (F16: $f16), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"
