@@ -30,7 +30,7 @@
 #      the encoder then sees each utterance once, unaugmented (--no-specaug, no equaliser or
 #      warp). Skipped when CORPUS-st is missing.
 # With BUNDLED=1, stage 3 gives way to the stages that made models/default.safetensors (sessions
-# 8-10, models/results/session8..10; about 6 h more on 2 cores, 8 h in all), each from the one
+# 8-11, models/results/session8..11; about 8 h more on 2 cores, 10 h in all), each from the one
 # before, on the translation corpus, a text-pair corpus OUT/text-st built from the same catalogs
 # (176,017 train pairs of es it pt ca ro -> English within 120 characters) and CORPUS:
 #   4. stage 2's model in F16; the decoder (4 layers) alone on CORPUS-st's cached encoder outputs
@@ -40,9 +40,11 @@
 #   7. text pairs with the encoder's text embedding and shared layers unfrozen (STEPS7=1000, 21 min)
 #   8. joint: 8 utterances of CORPUS (CTC, LID, equaliser, warp) and 64 text pairs a step, the
 #      whole model trained (STEPS8=3400, ~1 h 50 min)
-# Stage 8's model records that its decoder reads the CTC transcript (it learnt from text pairs,
-# and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto follows;
-# OUT/bundled.safetensors is its F16 file.
+#   9. the same at peak lr 2e-4, a STEPS9=6000-step cosine stopped at STOP9=850 (~30 min)
+#  10. the same from stage 9's checkpoint, a new STEPS10=2800-step cosine, seed 11 (~1 h 25 min)
+# From stage 5 on the model records that its decoder reads the CTC transcript (it learnt from
+# text pairs, and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto
+# follows; OUT/bundled.safetensors is stage 10's F16 file.
 #
 # CORPUS defaults to ./corpus, OUT to ./train-default (stages 0 and 1 in OUT/stage0, OUT/stage1).
 # Hyper-parameters are in models/default-train.conf; the environment overrides the run's length
@@ -51,7 +53,7 @@
 #   STEPS=6000      stage-2 steps (its cosine schedule's length); stages 0-2 together fit
 #                   in about 2 hours on 2 cores (~55 audio-s/s for this size: 6, 13 and 95 min)
 #   STEPS3=10000    stage-3 steps (about 25 min caching the encoder's outputs, then 45 min)
-#   BUNDLED=1       stages 4-8 instead of stage 3; STEPS4..STEPS8 their steps (above)
+#   BUNDLED=1       stages 4-10 instead of stage 3; STEPS4..STEPS10 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
@@ -70,6 +72,9 @@ steps5=${STEPS5:-9000}
 steps6=${STEPS6:-3000}
 steps7=${STEPS7:-1000}
 steps8=${STEPS8:-3400}
+steps9=${STEPS9:-6000}
+stop9=${STOP9:-850}
+steps10=${STEPS10:-2800}
 threads=${THREADS:-2}
 ranks=${RANKS:-1}
 extra=${EXTRA:-}
@@ -145,12 +150,29 @@ if [ "$bundled" = 1 ]; then
   # the text pairs' gradient reaches the text embedding and the shared layers
   text_only_stage "$out/stage7" "$out/stage6/model.safetensors" --ctc-weight 0 --lid-weight 0 --steps "$steps7" \
     --lr 3e-4 --warmup 100 --save-every 500
-  # joint: 8 utterances of CORPUS (CTC and LID, equaliser and warp) and 64 text pairs a step
-  stage "$out/stage8" --init "$out/stage7/model.safetensors" --data "$manifest" --audio-dir "$corpus" --task multi \
-    --no-specaug --eq-prob 0.5 --warp-prob 0.5 --decoder-layers 4 --batch-size 8 --st-weight 0 \
-    --text-data "$text/text.tsv" --text-max-chars 120 --text-batch 64 --valid-every 0 --steps "$steps8" --lr 3e-4 \
-    --warmup 100 --save-every 500
-  model=$out/stage8/model.safetensors
+  # joint_stage RUN DIR INIT OPTIONS...: 8 utterances of CORPUS (CTC and LID, equaliser and warp)
+  # and 64 text pairs a step, the whole model trained; RUN is stage or train
+  joint_stage() {
+    run=$1 dir=$2 init=$3
+    shift 3
+    "$run" "$dir" --init "$init" --data "$manifest" --audio-dir "$corpus" --task multi --no-specaug --eq-prob 0.5 \
+      --warp-prob 0.5 --decoder-layers 4 --batch-size 8 --st-weight 0 --text-data "$text/text.tsv" \
+      --text-max-chars 120 --text-batch 64 --valid-every 0 "$@"
+  }
+  joint_stage stage "$out/stage8" "$out/stage7/model.safetensors" --steps "$steps8" --lr 3e-4 --warmup 100 \
+    --save-every 500
+  # the same at a lower peak rate (session 11): a 6000-step cosine stopped at step 850, then a new
+  # 2800-step cosine from that checkpoint with another seed
+  checkpoint9=$out/stage9/ckpt-$(printf %08d "$stop9").safetensors
+  if [ ! -f "$out/stage10/model.safetensors" ] && [ ! -f "$checkpoint9" ]; then
+    joint_stage train "$out/stage9" "$out/stage8/model.safetensors" --steps "$steps9" --stop-at "$stop9" --lr 2e-4 \
+      --warmup 100 --save-every 250
+    [ -f "$checkpoint9" ] ||
+      { echo "train-default.sh: $out/stage9 stopped before step $stop9; run again to continue" >&2; exit 0; }
+  fi
+  joint_stage stage "$out/stage10" "$checkpoint9" --steps "$steps10" --lr 2e-4 --warmup 50 --seed 11 \
+    --save-every 250
+  model=$out/stage10/model.safetensors
 elif [ -f "$st_corpus/manifest.tsv" ]; then
   stage "$out/stage3" --init "$out/model.safetensors" --data "$st_corpus/manifest.tsv" --valid "$st_corpus/manifest.tsv" \
     --task st --freeze-encoder --cache-encoder --decoder-layers 4 --steps "$steps3" --batch-size 32 --lr 1e-3 \
@@ -168,7 +190,7 @@ fi
   --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
 # translation into English from the five languages of CORPUS-st, on the test split of each corpus
 # (from what the model's decoder reads: the speech after stage 3, the transcript, with the LM,
-# after stage 8)
+# after stage 10)
 if [ -f "$st_corpus/manifest.tsv" ]; then
   awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
   "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
@@ -183,7 +205,7 @@ if [ "$bundled" = 1 ]; then
     --threads "$threads" --max-items 2000 --json "$out/eval-test-text-pairs.json" | tee "$out/eval-test-text-pairs.txt"
 fi
 # stage 2's weights in F16, half the size (models/default.safetensors until session 9); with
-# BUNDLED=1 stage 8's too, the bundled model since session 10
+# BUNDLED=1 stage 10's too, the bundled model since session 11
 "$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
 if [ "$bundled" = 1 ]; then
   "$trainer" export --checkpoint "$model" --out "$out/bundled.safetensors" --dtype f16
@@ -191,7 +213,7 @@ elif [ "$model" != "$out/model.safetensors" ]; then
   "$trainer" export --checkpoint "$model" --out "$out/stage3/translate.safetensors" --dtype f16
 fi
 if command -v gnuplot >/dev/null; then
-  for s in 0 1 3 4 5 6 7 8; do
+  for s in 0 1 3 4 5 6 7 8 9 10; do
     if [ -f "$out/stage$s/train.jsonl" ]; then
       "$root/pipelines/plot-training.sh" "$out/stage$s/train.jsonl" "$out/curves-stage$s.png"
     fi
@@ -201,6 +223,6 @@ else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh reference)" >&2
 fi
 f16="$out/default.safetensors (stage 2)"
-[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 8)"
+[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 10)"
 [ -f "$out/stage3/translate.safetensors" ] && [ "$bundled" != 1 ] && f16="$f16, $out/stage3/translate.safetensors (stage 3)"
 echo "model: $model (F16: $f16), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"

@@ -4,14 +4,15 @@
 # limit: a sink prerolls on its branch's first buffer, which for mslamasr and mslamtranslate is
 # a caption that comes out only when its speech ends, while mslamlid passes audio at once; with
 # bounded queues the first branch to preroll would fill its queue and stop the tee before the
-# others had their first caption. Once playing, the queues stay short. mslamtranslate reads the
-# transcript (input=transcript): the bundled model translates its transcripts far better than
-# the speech (README, "Session 10").
+# others had their first caption. Once playing, the queues stay short. mslamtranslate reads what
+# the model's decoder was trained on (input=auto): for the bundled model, whose decoder learnt from
+# text pairs, the CTC transcript, which it translates far better than the speech (README,
+# "What the decoder reads").
 #
 #   q="max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 #   gst-launch-1.0 -m -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! tee name=t \
 #     t. ! queue $q ! mslamasr ! srtenc ! filesink location=OUT-captions.srt \
-#     t. ! queue $q ! mslamtranslate input=transcript ! srtenc ! filesink location=OUT-english.srt \
+#     t. ! queue $q ! mslamtranslate ! srtenc ! filesink location=OUT-english.srt \
 #     t. ! queue $q ! mslamlid ! fakesink
 #
 # Usage: pipelines/all-three.sh IN OUT   (writes OUT-captions.srt and OUT-english.srt)
@@ -21,5 +22,5 @@ in=$1 out=$2
 q="max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 exec gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! tee name=t \
   t. ! queue $q ! mslamasr ! srtenc ! filesink location="$out-captions.srt" \
-  t. ! queue $q ! mslamtranslate input=transcript ! srtenc ! filesink location="$out-english.srt" \
+  t. ! queue $q ! mslamtranslate ! srtenc ! filesink location="$out-english.srt" \
   t. ! queue $q ! mslamlid ! fakesink
