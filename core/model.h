@@ -52,6 +52,9 @@ int mslam_model_char_id(const mslam_model *model, const char *s, int *len);
 
 /* Shared by the readers and writers of mslam's safetensors files (models, checkpoints, LMs). */
 #include <json-c/json.h>
+/* mslam_config_check with where in front of its message (a config check cannot know the file or
+ * option the config came from). */
+int modelfile_check_config(const struct mslam_model_config *cfg, const char *where);
 /* Checks n vocabulary entries: each one UTF-8 character or a reserved "<name>", no repeats. */
 int modelfile_check_vocab(const char *const *vocab, int n, const char *where);
 /* Checks n language codes: 1 to 64 printable ASCII characters without spaces, no repeats. */

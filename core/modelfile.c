@@ -58,8 +58,7 @@ static int *config_field(struct mslam_model_config *c, int i) {
     return (int *)((char *)c + config_fields[i].offset);
 }
 
-/* Config checks cannot know the file: their messages get it in front through the context. */
-static int config_check_in(const struct mslam_model_config *cfg, const char *where) {
+int modelfile_check_config(const struct mslam_model_config *cfg, const char *where) {
     const char *outer = mslam_error_context_set(where);
     int rc = mslam_config_check(cfg);
     mslam_error_context_set(outer);
@@ -229,7 +228,7 @@ static mslam_model *model_create(const struct mslam_model_config *cfg, const cha
         mslam_error("%s: no config", where);
         return NULL;
     }
-    if (config_check_in(cfg, where)) return NULL;
+    if (modelfile_check_config(cfg, where)) return NULL;
     if (modelfile_check_vocab(vocab, cfg->vocab_size, where) || modelfile_check_langs(langs, cfg->n_langs, where))
         return NULL;
     mslam_model *m = calloc(1, sizeof *m);
@@ -353,7 +352,7 @@ static int read_config(const st_file *f, struct mslam_model_config *cfg) {
         if (!known && !rc) rc = mslam_error("%s: config has unknown field '%s'", f->path, key);
     }
     json_object_put(o);
-    if (!rc && config_check_in(cfg, f->path)) rc = -1;
+    if (!rc && modelfile_check_config(cfg, f->path)) rc = -1;
     return rc;
 }
 

@@ -116,6 +116,9 @@ stage "$out/stage1" --init "$out/stage0/model.safetensors" --task asr --no-speca
 stage "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 --warmup 200 --no-specaug \
   --eq-prob 0.5 --warp-prob 0.5 --valid-every 1000 --valid-items 300
 model=$out/model.safetensors
+# stage 2's weights in F16, half the size: models/default.safetensors until session 9, and the
+# file stage 4 starts from
+"$trainer" export --checkpoint "$model" --out "$out/default.safetensors" --dtype f16
 st_corpus=$corpus-st
 if [ "$bundled" = 1 ]; then
   [ -f "$st_corpus/manifest.tsv" ] && [ -d "$st_corpus-catalogs/usr/share/locale" ] ||
@@ -127,9 +130,6 @@ if [ "$bundled" = 1 ]; then
   [ -f "$text/manifest.tsv" ] || "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
     --locale-dir "/usr/share/locale:$st_corpus-catalogs/usr/share/locale" --train 8 --dev 1 --test 1 \
     --text-per-lang 200000
-  # stage 2's weights in F16, the file the lineage started from (session 3's bundled model)
-  [ -f "$out/default.safetensors" ] ||
-    "$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
   stage "$out/stage4" --init "$out/default.safetensors" --data "$st_corpus/manifest.tsv" \
     --valid "$st_corpus/manifest.tsv" --task st --freeze-encoder --cache-encoder --no-specaug --decoder-layers 4 \
     --steps "$steps4" --batch-size 32 --text-data "$text/text.tsv" --text-max-chars 120 --text-batch 32 --lr 1e-3 \
@@ -204,9 +204,7 @@ if [ "$bundled" = 1 ]; then
   "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
     --threads "$threads" --max-items 2000 --json "$out/eval-test-text-pairs.json" | tee "$out/eval-test-text-pairs.txt"
 fi
-# stage 2's weights in F16, half the size (models/default.safetensors until session 9); with
-# BUNDLED=1 stage 10's too, the bundled model since session 11
-"$trainer" export --checkpoint "$out/model.safetensors" --out "$out/default.safetensors" --dtype f16
+# the last stage's weights in F16: with BUNDLED=1 stage 10's, the bundled model since session 11
 if [ "$bundled" = 1 ]; then
   "$trainer" export --checkpoint "$model" --out "$out/bundled.safetensors" --dtype f16
 elif [ "$model" != "$out/model.safetensors" ]; then

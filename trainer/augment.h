@@ -1,6 +1,6 @@
 /* Augmentation of synthetic speech: reverberation, additive noise at a signal-to-noise ratio,
- * gain (speed perturbation is a resampling: audio_resample); and of the text pairs' source side. Every random choice comes from
- * the caller's generator, so an utterance's augmentation is reproducible. */
+ * gain (speed perturbation is a resampling: audio_resample); and of the text pairs' source side.
+ * Every random choice comes from the caller's generator, so an augmentation is reproducible. */
 #ifndef MSLAM_TRAINER_AUGMENT_H
 #define MSLAM_TRAINER_AUGMENT_H
 

@@ -355,10 +355,8 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* No --st-input: the input the model's decoder was trained on (its config's translate_input). */
-static int use_model_st_input(eval_config *c, const mslam_model *m) {
-    c->st_input = m->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? EVAL_ST_TRANSCRIPT : EVAL_ST_SPEECH;
-    return 0;
+int eval_st_input_of(const struct mslam_model_config *cfg) {
+    return cfg->translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? EVAL_ST_TRANSCRIPT : EVAL_ST_SPEECH;
 }
 
 int eval_text_only(const eval_config *c) {
@@ -819,7 +817,9 @@ int cmd_eval(int argc, char **argv) {
     if (!parsed && !rc) {
         mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         dataset_report rep;
-        if (checkpoint_load(model_path, &m, NULL, NULL) || (!st_input && use_model_st_input(&c, m)) ||
+        int loaded = checkpoint_load(model_path, &m, NULL, NULL) == 0;
+        if (loaded && !st_input) c.st_input = eval_st_input_of(&m->cfg);
+        if (!loaded ||
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, "eval"))) ||
             (eval_text_only(&c) ? dataset_load_text_pairs(&ds, data, split)
                                 : dataset_load_named(&ds, data, layout, lang, audio_dir, split) ||

@@ -82,6 +82,9 @@ typedef struct {
 /* Translation of reference transcripts only (--tasks st --st-input text): no audio is read, and
  * the rows are the manifest's text pairs (dataset_load_text_pairs), with audio or without. */
 int eval_text_only(const eval_config *c);
+/* The st_input a model's decoder was trained for (its config's translate_input): EVAL_ST_SPEECH
+ * or EVAL_ST_TRANSCRIPT; what eval without --st-input and training's validation translate. */
+int eval_st_input_of(const struct mslam_model_config *cfg);
 
 /* Runs the model over ds (examples as dataset_encode left them, or as dataset_load_text_pairs did
  * when eval_text_only; the language of an example that the model does not know counts nothing

@@ -14,11 +14,9 @@
 static int set_translate_input(mslam_model *m, int input) {
     struct mslam_model_config c = m->cfg;
     c.translate_input = input;
-    const char *outer = mslam_error_context_set("--translate-input");
-    int rc = mslam_config_check(&c);
-    mslam_error_context_set(outer);
-    if (!rc) m->cfg.translate_input = input;
-    return rc;
+    if (modelfile_check_config(&c, "--translate-input")) return -1;
+    m->cfg.translate_input = input;
+    return 0;
 }
 
 /* The same architecture, head fields included, vocabulary and languages: parameters of one mean

@@ -659,7 +659,7 @@ static void validate(trainer *t) {
     c.asr = (t->tasks & TASK_ASR) != 0;
     c.lid = (t->tasks & TASK_LID) != 0;
     c.st = (t->tasks & TASK_ST) != 0;
-    if (t->cfg->translate_input == MSLAM_TRANSLATE_TRANSCRIPT) c.st_input = EVAL_ST_TRANSCRIPT;
+    c.st_input = eval_st_input_of(t->cfg);
     eval_result r;
     if (eval_model(t->model, &t->valid, &c, &r)) {
         mslam_log(MSLAM_LOG_WARN, "validation failed: %s", mslam_last_error());
