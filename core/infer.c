@@ -24,6 +24,7 @@ struct mslam_decode_params mslam_decode_default_params(void) {
         .lm_weight = 0.8f,
         .lm_bonus = 2.5f,
         .lid_lm_weight = 0.1f,
+        .translation_lm_weight = 0.2f,
         .chunk_frames = 0,
         .left_chunks = -1,
         .n_threads = 0,
@@ -159,16 +160,17 @@ static int named_language(const mslam_model *m, const char *list, const char *fn
 
 int lm_check_weights(const struct mslam_decode_params *p, const char *fn) {
     if (!isfinite(p->lm_weight) || p->lm_weight < 0 || !isfinite(p->lm_bonus) || !isfinite(p->lid_lm_weight) ||
-        p->lid_lm_weight < 0)
+        p->lid_lm_weight < 0 || !isfinite(p->translation_lm_weight) || p->translation_lm_weight < 0)
         return mslam_error("%s: LM weights must be finite and not negative (lm_weight %g, lm_bonus %g, "
-                           "lid_lm_weight %g; the bonus may be negative)",
-                           fn, (double)p->lm_weight, (double)p->lm_bonus, (double)p->lid_lm_weight);
+                           "lid_lm_weight %g, translation_lm_weight %g; the bonus may be negative)",
+                           fn, (double)p->lm_weight, (double)p->lm_bonus, (double)p->lid_lm_weight,
+                           (double)p->translation_lm_weight);
     return 0;
 }
 
 /* The LM language a CTC beam search fuses (params->languages names it), or -1. */
 static int lm_language(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
-    if (lm_check_model(p->lm, m, fn) || lm_check_weights(p, fn)) return -1;
+    if (lm_check_model(p->lm, m, 0, fn) || lm_check_weights(p, fn)) return -1;
     if (p->beam_size < 2) return mslam_error("%s: an LM works in the beam search: beam_size must be at least 2", fn);
     int named = named_language(m, p->languages, fn);
     if (named == -2)
@@ -388,6 +390,9 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
         check_frames(frames, n_frames, "mslam_translate_frames"))
         return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (p.translation_lm && (lm_check_model(p.translation_lm, model, 1, "mslam_translate_frames") ||
+                             lm_check_weights(&p, "mslam_translate_frames")))
+        return NULL;
     if (n_frames == 0) return result_new(model, NULL, 0, 0, 0);
     const int V = model->cfg.vocab_size;
     /* the decoder writes text: no reserved token but the end of sentence */
@@ -400,6 +405,8 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
         .length_penalty = p.length_penalty,
         .no_repeat_ngram = p.no_repeat_ngram,
         .banned = banned,
+        .lm = p.translation_lm ? &p.translation_lm->langs[0] : NULL,
+        .lm_weight = p.translation_lm_weight,
     };
     use_threads(model, &p);
     decoder_cache cache = {0};
@@ -483,7 +490,7 @@ int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const fl
         return mslam_error("%s: model '%s' has no CTC head, so the LM cannot score a transcript (set "
                            "lid_lm_weight 0)",
                            fn, m->path ? m->path : "(in memory)");
-    if (lm_check_model(lm, m, fn)) return -1;
+    if (lm_check_model(lm, m, 0, fn)) return -1;
     const int V = m->cfg.vocab_size, N = m->cfg.n_langs, order = lm->order;
     float *lp = log_probs ? NULL : mslam_malloc((size_t)n_frames * V * 2 * sizeof(float), "language identification");
     search_token *tokens = mslam_malloc((size_t)n_frames * sizeof *tokens, "language identification");

@@ -199,11 +199,21 @@ const char *lm_name(const mslam_lm *lm) { return lm->path ? lm->path : "(in memo
 
 int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model) {
     if (!lm || !model) return mslam_error("mslam_lm_check_model: %s is NULL", lm ? "model" : "lm");
-    return lm_check_model(lm, model, "mslam_lm_check_model");
+    return lm_check_model(lm, model, lm->of_translations, "mslam_lm_check_model");
 }
 
-int lm_check_model(const mslam_lm *lm, const mslam_model *model, const char *fn) {
+int mslam_lm_of_translations(const mslam_lm *lm) { return lm ? lm->of_translations : 0; }
+
+int lm_check_model(const mslam_lm *lm, const mslam_model *model, int of_translations, const char *fn) {
     const char *lm_path = lm_name(lm), *m_path = model->path ? model->path : "(in memory)";
+    if (lm->of_translations && !of_translations)
+        return mslam_error("%s: LM '%s' models English translations (mslam-trainer lm --translations), not "
+                           "transcripts: give it as the translation LM",
+                           fn, lm_path);
+    if (!lm->of_translations && of_translations)
+        return mslam_error("%s: LM '%s' models transcripts, not English translations (build one with "
+                           "mslam-trainer lm --translations)",
+                           fn, lm_path);
     int same = lm->vocab_size == model->cfg.vocab_size;
     int first_diff = -1;
     for (int i = 0; same && i < lm->vocab_size; i++)
@@ -328,8 +338,14 @@ mslam_lm *mslam_lm_load(const char *path) {
     if (modelfile_meta_strings(&f, "vocab", -1, "entries", &jvocab, &vocab, &n_vocab) ||
         modelfile_meta_strings(&f, "langs", -1, "entries", &jlangs, &langs, &n_langs))
         goto done;
+    const char *text = st_meta_get(&f, "text");
+    if (text && strcmp(text, "transcript") && strcmp(text, "translation")) {
+        mslam_error("%s: __metadata__ \"text\" is \"%.40s\", not \"transcript\" or \"translation\"", path, text);
+        goto done;
+    }
     lm = lm_alloc(order, vocab, n_vocab, langs, n_langs, path);
     if (!lm || !(lm->path = strdup(path))) goto fail;
+    lm->of_translations = text && !strcmp(text, "translation");
     for (int i = 0; i < lm->n_langs; i++)
         if (read_lang(lm, &f, &lm->langs[i])) goto fail;
     if (f.n_tensors != LM_TENSORS_PER_LANG * lm->n_langs) {
@@ -399,8 +415,8 @@ int lm_save(const mslam_lm *lm, const char *path) {
         }
     }
     st_meta meta[] = {{"format", LM_FORMAT}, {"format_version", version}, {"order", order}, {"vocab", vocab},
-                      {"langs", langs}};
-    if (!rc) rc = st_write(path, tensors, n_t, meta, 5);
+                      {"langs", langs}, {"text", lm->of_translations ? "translation" : "transcript"}};
+    if (!rc) rc = st_write(path, tensors, n_t, meta, 6);
     for (int i = 0; sorted && i < 3 * lm->n_langs; i++) free(sorted[i]);
     free(sorted);
     free(names);

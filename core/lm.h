@@ -18,7 +18,10 @@
  * 1..n_chars), <code>.keys (I64, n), <code>.logp (F32, n: log p*(h w)), <code>.bow (F32, n:
  * log bow of the n-gram as a context, 0 when it is none), <code>.floor (F32, 1); __metadata__:
  * "format" = "mslam-char-lm", "format_version", "order" (the largest), "vocab" (JSON array, as a
- * model's) and "langs" (JSON array). All logs are natural. */
+ * model's), "langs" (JSON array) and "text": "transcript" (sentences in the normal form the CTC
+ * head writes; absent in older files means this) or "translation" (one language, "en": the
+ * English the translation decoder writes, as written, for fusion in its beam search). All logs
+ * are natural. */
 #ifndef MSLAM_LM_H
 #define MSLAM_LM_H
 
@@ -47,6 +50,7 @@ struct mslam_lm {
     char **vocab;
     int n_langs;
     lm_table *langs;
+    int of_translations; /* 1: "text" = "translation", 0: "transcript" */
 };
 
 /* An empty LM (no n-gram, floor 0) for the builder. NULL on failure. */
@@ -77,9 +81,10 @@ int lm_key_decode(const lm_table *t, uint64_t key, int *ids);
 double lm_token_logp(const lm_table *t, const int *ctx, int n_ctx, int token);
 /* The LM's path, or "(in memory)", for messages. */
 const char *lm_name(const mslam_lm *lm);
-/* 0 when the LM was built on model's vocabulary, else -1 with an error naming both (fn: the
- * caller, for the message). */
-int lm_check_model(const mslam_lm *lm, const mslam_model *model, const char *fn);
+/* 0 when the LM was built on model's vocabulary from the text named (of_translations 1: English
+ * translations, 0: transcripts), else -1 with an error naming the files (fn: the caller, for the
+ * message). */
+int lm_check_model(const mslam_lm *lm, const mslam_model *model, int of_translations, const char *fn);
 /* Language ID with an LM: logits (n_langs, the LID head's) += weight * log p_lm(greedy CTC
  * transcript of frames (n_frames x d_model; its CTC log_probs, n_frames x vocab_size, when the
  * caller has them, else NULL), then "</s>" | language) for the allowed languages

@@ -325,7 +325,8 @@ void ctc_beam_free(ctc_beam *s) {
 /* ---- decoder beam search ---- */
 
 typedef struct {
-    double score; /* hypothesis log-prob after this token */
+    double score; /* hypothesis score after this token: its log-prob, + the LM's part with one */
+    double total; /* hypothesis log-prob after this token */
     int beam, token;
     float logp;   /* the token's own log-prob */
 } dec_candidate;
@@ -386,6 +387,9 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
         return mslam_error("decoder search: length penalty %g is outside 0..10", (double)sp->length_penalty);
     const int N = sp->no_repeat_ngram;
     if (N < 0 || N > 1 << 16) return mslam_error("decoder search: no_repeat_ngram %d is outside 0..65536", N);
+    const lm_table *lm = sp->lm_weight > 0 ? sp->lm : NULL;
+    if (sp->lm && !(isfinite(sp->lm_weight) && sp->lm_weight >= 0))
+        return mslam_error("decoder search: LM weight %g is not a finite number >= 0", (double)sp->lm_weight);
     if (decoder_cache_begin(cache, cfg, P, enc, T, K)) return -1;
 
     float *logits = mslam_malloc((size_t)K * V * sizeof(float), "decoder search");
@@ -393,28 +397,45 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     dec_candidate *top = mslam_malloc((size_t)2 * K * sizeof *top, "decoder search");
     backpointer *bp = mslam_malloc(((size_t)max_len + 1) * K * sizeof *bp, "decoder search");
     finished_hyp *fin = mslam_malloc((size_t)2 * K * sizeof *fin, "decoder search");
-    /* a live hypothesis's tokens, for no_repeat_ngram */
-    search_token *hist = N > 0 ? mslam_malloc(((size_t)max_len + 1) * sizeof *hist, "decoder search") : NULL;
+    /* a live hypothesis's tokens, for no_repeat_ngram and the LM's context */
+    search_token *hist = N > 0 || lm ? mslam_malloc(((size_t)max_len + 1) * sizeof *hist, "decoder search") : NULL;
     int *tokens = mslam_malloc((size_t)K * sizeof(int), "decoder search");
     int *parents = mslam_malloc((size_t)K * sizeof(int), "decoder search");
     double *scores = mslam_malloc((size_t)K * sizeof(double), "decoder search");
+    double *totals = mslam_malloc((size_t)K * sizeof(double), "decoder search");
+    int ctx[LM_MAX_ORDER];
     int rc = -1, n_live = 1, n_fin = 0;
-    if (!logits || !logp || !top || !bp || !fin || !tokens || !parents || !scores || (N > 0 && !hist)) goto done;
+    if (!logits || !logp || !top || !bp || !fin || !tokens || !parents || !scores || !totals || ((N > 0 || lm) && !hist))
+        goto done;
     tokens[0] = bos;
-    scores[0] = 0.0;
+    scores[0] = totals[0] = 0.0;
     for (int pos = 0;; pos++) {
         if (decoder_cache_step(cache, cfg, P, tokens, n_live, pos, logits)) goto done;
         log_softmax_forward(logp, logits, n_live, V);
-        for (int b = 0; N > 0 && pos >= N - 1 && b < n_live; b++) {
-            trace_back(bp, K, pos, b, hist);
-            ban_repeated_ngrams(logp + (size_t)b * V, hist, pos, N);
-        }
         int n_top = 0;
         for (int b = 0; b < n_live; b++) {
-            const float *row = logp + (size_t)b * V;
+            float *row = logp + (size_t)b * V;
+            if ((N > 0 && pos >= N - 1) || lm) trace_back(bp, K, pos, b, hist);
+            if (N > 0 && pos >= N - 1) ban_repeated_ngrams(row, hist, pos, N);
+            float row_max = -INFINITY;
+            int n_ctx = 0;
+            if (lm) {
+                for (int c = 0; c < V; c++)
+                    if (row[c] > row_max && (c == eos || (pos < max_len && !(sp->banned && sp->banned[c]))))
+                        row_max = row[c];
+                /* "<s>" and the last order - 1 tokens, of which the LM reads the last order - 1 */
+                int from = pos - (lm->order - 1) > 0 ? pos - (lm->order - 1) : 0;
+                if (from == 0) ctx[n_ctx++] = bos;
+                for (int i = from; i < pos; i++) ctx[n_ctx++] = hist[i].id;
+            }
             for (int c = 0; c < V; c++) {
                 if (c != eos && (pos == max_len || (sp->banned && sp->banned[c]))) continue;
-                top_insert(top, &n_top, 2 * K, (dec_candidate){scores[b] + row[c], b, c, row[c]});
+                double fused = row[c];
+                if (lm) {
+                    if (!(row[c] >= row_max - DECODER_LM_WINDOW)) continue;
+                    fused += sp->lm_weight * lm_token_logp(lm, ctx, n_ctx, c);
+                }
+                top_insert(top, &n_top, 2 * K, (dec_candidate){scores[b] + fused, totals[b] + row[c], b, c, row[c]});
             }
         }
         /* at most one end-of-sentence per live beam is among the 2K: K or more continue */
@@ -422,12 +443,13 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
         for (int r = 0; r < n_top; r++) {
             const dec_candidate *c = &top[r];
             if (c->token == eos) {
-                if (r < K) fin[n_fin++] = (finished_hyp){pos, c->beam, c->score, c->score / pow(pos + 1.0, sp->length_penalty)};
+                if (r < K) fin[n_fin++] = (finished_hyp){pos, c->beam, c->total, c->score / pow(pos + 1.0, sp->length_penalty)};
             } else if (n_next < K) {
                 bp[(size_t)pos * K + n_next] = (backpointer){c->beam, {c->token, -1, c->logp}};
                 parents[n_next] = c->beam;
                 tokens[n_next] = c->token;
                 scores[n_next] = c->score;
+                totals[n_next] = c->total;
                 n_next++;
             }
         }
@@ -459,5 +481,6 @@ done:
     free(tokens);
     free(parents);
     free(scores);
+    free(totals);
     return rc;
 }

@@ -22,7 +22,7 @@ typedef struct {
     double logp;  /* CTC: log p(token sequence | frames), summed over alignments (greedy: of the
                    * best path); decoder: sum of the tokens' and the end of sentence's log-probs */
     double score; /* what the search ranked by: CTC logp (+ the LM's part, with one); decoder
-                   * logp / (n + 1)^length_penalty */
+                   * logp (+ the LM's part, with one) / (n + 1)^length_penalty */
 } search_result;
 
 void search_result_free(search_result *r);
@@ -86,7 +86,12 @@ void ctc_beam_free(ctc_beam *s);
  * max_len tokens only the end of sentence may follow. The result is the finished hypothesis of
  * best score = logp / (n_tokens + 1)^length_penalty. Beam 1 is the greedy argmax decoder.
  * With no_repeat_ngram = n, a token that would complete an n-gram the hypothesis already holds is
- * not generated (fairseq's and Hugging Face's no_repeat_ngram_size, over characters here). */
+ * not generated (fairseq's and Hugging Face's no_repeat_ngram_size, over characters here).
+ * With an LM (shallow fusion, Gulcehre et al. 2015), candidates rank by the sum over their
+ * tokens of log p_decoder + lm_weight * log p_lm, and only tokens within DECODER_LM_WINDOW nats
+ * of their hypothesis's likeliest next token are candidates; the result's logp stays the
+ * decoder's. */
+#define DECODER_LM_WINDOW 10.0f
 typedef struct {
     int beam_size;               /* >= 1 */
     int max_len;                 /* >= 0: tokens before the end of sentence */
@@ -94,6 +99,9 @@ typedef struct {
     int no_repeat_ngram;         /* > 0: no hypothesis holds the same n tokens twice (loops such as
                                   * "a new new new"); 0: off */
     const unsigned char *banned; /* (V) or NULL: tokens never generated ("<s>", "<blank>") */
+    const lm_table *lm;          /* NULL: none; else a character LM of the text the decoder writes
+                                  * (the model's vocabulary) */
+    float lm_weight;             /* >= 0; 0: the LM is not used */
 } decoder_search_params;
 
 /* enc (T, d), T >= 1, one utterance; cache is reused across calls. Returns 0 or -1. */

@@ -526,6 +526,12 @@ gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason
     mslam_lm_free (lm);
     return NULL;
   }
+  if (mslam_lm_of_translations (lm)) {
+    *reason = g_strdup_printf ("the LM %s models English translations, not transcripts (it is "
+        "mslamtranslate's translation-lm)", path);
+    mslam_lm_free (lm);
+    return NULL;
+  }
   return lm;
 }
 

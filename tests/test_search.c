@@ -325,6 +325,71 @@ static void test_decoder_exhaustive(mslam_model *m, const float *enc, int Tn, co
         }
     }
     CHECK(differs > 0, "no_repeat_ngram changed the best sequence in %d of 10 cases", differs);
+
+    /* shallow fusion: a bigram LM over the four characters (random log-probabilities; the search
+     * needs no normalised LM) ranks by (log p_dec + w log p_lm) / (n + 1)^alpha over the tokens
+     * and the end; the result's logp stays the decoder's */
+    static const char *const english[] = {"en"};
+    mslam_lm *lm = lm_new(2, (const char *const *)m->vocab, m->cfg.vocab_size, english, 1);
+    CHECK(lm != NULL, "lm_new: %s", mslam_last_error());
+    lm_table *t = &lm->langs[0];
+    const int lm_chars[6] = {m->bos_id, m->eos_id, 3, 4, 5, 6};
+    CHECK(lm_table_set_chars(lm, t, lm_chars, 6) == 0 && lm_table_reserve(t, 64) == 0, "LM table");
+    t->floor_logp = -9.0f;
+    mslam_rng lm_rng;
+    mslam_rng_seed(&lm_rng, 53);
+    for (int w = 1; w < 6; w++) {
+        lm_table_put(t, lm_key(t, &lm_chars[w], 1), -8.0f * mslam_rng_uniform(&lm_rng), -mslam_rng_uniform(&lm_rng));
+        for (int h = 0; h < 6; h++)
+            if (h != 1 && mslam_rng_uniform(&lm_rng) < 0.6f) {
+                const int pair[2] = {lm_chars[h], lm_chars[w]};
+                lm_table_put(t, lm_key(t, pair, 2), -8.0f * mslam_rng_uniform(&lm_rng), 0.0f);
+            }
+    }
+    int lm_differs = 0;
+    const float weights[3] = {0.0f, 1.0f, 4.0f};
+    for (int wi = 0; wi < 3; wi++)
+        for (int ai = 1; ai < 5; ai += 2) {
+            int best = 0;
+            double best_score = -INFINITY, plain_best_score = -INFINITY;
+            int plain_best = 0;
+            for (int q = 0; q < N_SEQ; q++) {
+                int ctx[MAX_LEN + 1] = {m->bos_id};
+                double lm_logp = 0;
+                for (int i = 0; i <= lens[q]; i++) {
+                    int token = i < lens[q] ? seqs[q * MAX_LEN + i] : m->eos_id;
+                    lm_logp += lm_token_logp(t, ctx, i + 1, token);
+                    if (i < lens[q]) ctx[i + 1] = token;
+                }
+                double norm = pow(lens[q] + 1.0, alphas[ai]);
+                double score = (logp[q] + weights[wi] * lm_logp) / norm;
+                if (score > best_score) best_score = score, best = q;
+                if (logp[q] / norm > plain_best_score) plain_best_score = logp[q] / norm, plain_best = q;
+            }
+            decoder_search_params sp = {.beam_size = 128, .max_len = MAX_LEN, .length_penalty = alphas[ai],
+                                        .banned = banned, .lm = t, .lm_weight = weights[wi]};
+            search_result r;
+            CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &sp, &r) == 0,
+                  "search with an LM: %s", mslam_last_error());
+            int same = r.n == lens[best];
+            for (int i = 0; same && i < r.n; i++) same = r.tokens[i].id == seqs[best * MAX_LEN + i];
+            printf("decoder beam 128 + LM weight %.1f, alpha %.1f: best has %d tokens, score %.6f; search: %d tokens, "
+                   "score %.6f\n", weights[wi], alphas[ai], lens[best], best_score, r.n, r.score);
+            CHECK(same && fabs(r.score - best_score) < 1e-5, "LM weight %.1f, alpha %.1f: the beam missed the best",
+                  weights[wi], alphas[ai]);
+            CHECK(fabs(r.logp - logp[best]) < 1e-4, "the result's logp is the decoder's (%.6f vs %.6f)", r.logp,
+                  logp[best]);
+            lm_differs += best != plain_best;
+            search_result_free(&r);
+        }
+    CHECK(lm_differs > 0, "the LM changed the best sequence in %d of 6 cases", lm_differs);
+    decoder_search_params bad = {.beam_size = 2, .max_len = MAX_LEN, .length_penalty = 1.0f, .lm = t,
+                                 .lm_weight = -1.0f};
+    search_result r;
+    CHECK(decoder_beam_search(&cache, &m->cfg, &m->p, m->bos_id, m->eos_id, enc, Tn, &bad, &r) < 0 &&
+              strstr(mslam_last_error(), "LM weight"),
+          "LM weight -1: %s", mslam_last_error());
+    mslam_lm_free(lm);
     decoder_cache_free(&cache);
 }
 

@@ -39,7 +39,8 @@ eval_config eval_default_config(void) {
                          .st = 1,
                          .lm_weight = mslam_decode_default_params().lm_weight,
                          .lm_bonus = mslam_decode_default_params().lm_bonus,
-                         .lid_lm_weight = mslam_decode_default_params().lid_lm_weight};
+                         .lid_lm_weight = mslam_decode_default_params().lid_lm_weight,
+                         .translation_lm_weight = mslam_decode_default_params().translation_lm_weight};
 }
 
 /* Text of token ids (reserved entries left out). New string. */
@@ -376,7 +377,9 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     }
     evaluator ev = {.m = m, .c = c};
     ev.sp = (decoder_search_params){.beam_size = c->st_beam, .max_len = c->st_max_len,
-                                    .length_penalty = c->length_penalty, .no_repeat_ngram = c->no_repeat_ngram};
+                                    .length_penalty = c->length_penalty, .no_repeat_ngram = c->no_repeat_ngram,
+                                    .lm = c->translation_lm ? &c->translation_lm->langs[0] : NULL,
+                                    .lm_weight = c->translation_lm_weight};
     ev.banned = mslam_calloc((size_t)cfg->vocab_size, 1, "banned tokens");
     int n = c->max_items > 0 && c->max_items < ds->n ? c->max_items : ds->n;
     int *items = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "evaluation order");
@@ -710,8 +713,8 @@ int cmd_eval(int argc, char **argv) {
           *audio_dir = NULL, *json_path = NULL, *hyps_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL;
     int threads = 0;
     double length_penalty = c.length_penalty, lid_seconds = 0, lm_weight = c.lm_weight, lm_bonus = c.lm_bonus,
-           lid_lm_weight = c.lid_lm_weight;
-    gchar *lm_path = NULL, *st_input = NULL;
+           lid_lm_weight = c.lid_lm_weight, translation_lm_weight = c.translation_lm_weight;
+    gchar *lm_path = NULL, *st_input = NULL, *translation_lm_path = NULL;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model or checkpoint to evaluate", "FILE"},
         {"data", 0, 0, G_OPTION_ARG_STRING, &data, "manifest (mslam TSV, Common Voice, CoVoST-2, FLEURS)", "MANIFEST"},
@@ -745,6 +748,10 @@ int cmd_eval(int argc, char **argv) {
         {"lm-bonus", 0, 0, G_OPTION_ARG_DOUBLE, &lm_bonus, "CTC beam: score added per character (default 2.5)", "X"},
         {"lid-lm-weight", 0, 0, G_OPTION_ARG_DOUBLE, &lid_lm_weight,
          "language ID: weight of the greedy transcript's log p_lm per language; 0: LID head only (default 0.1)", "X"},
+        {"translation-lm", 0, 0, G_OPTION_ARG_STRING, &translation_lm_path,
+         "LM of English translations (mslam-trainer lm --translations): fused into the translation beam", "FILE"},
+        {"translation-lm-weight", 0, 0, G_OPTION_ARG_DOUBLE, &translation_lm_weight,
+         "translation beam: weight of log p_lm (default 0.2)", "X"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
         {"json", 0, 0, G_OPTION_ARG_STRING, &json_path, "also write the scores as JSON to FILE (- for stdout)", "FILE"},
         {"hyps", 0, 0, G_OPTION_ARG_STRING, &hyps_path,
@@ -776,7 +783,8 @@ int cmd_eval(int argc, char **argv) {
         weights.lm_weight = c.lm_weight = (float)lm_weight;
         weights.lm_bonus = c.lm_bonus = (float)lm_bonus;
         weights.lid_lm_weight = c.lid_lm_weight = (float)lid_lm_weight;
-        if (lm_check_weights(&weights, "--lm-weight, --lm-bonus, --lid-lm-weight")) {
+        weights.translation_lm_weight = c.translation_lm_weight = (float)translation_lm_weight;
+        if (lm_check_weights(&weights, "--lm-weight, --lm-bonus, --lid-lm-weight, --translation-lm-weight")) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 2;
         }
@@ -803,7 +811,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     mslam_model *m = NULL;
-    mslam_lm *lm = NULL;
+    mslam_lm *lm = NULL, *translation_lm = NULL;
     dataset ds = {0};
     eval_result r = {0};
     if (!parsed && !rc && hyps_path) {
@@ -820,7 +828,9 @@ int cmd_eval(int argc, char **argv) {
         int loaded = checkpoint_load(model_path, &m, NULL, NULL) == 0;
         if (loaded && !st_input) c.st_input = eval_st_input_of(&m->cfg);
         if (!loaded ||
-            (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, "eval"))) ||
+            (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, 0, "--lm"))) ||
+            (translation_lm_path && (!(c.translation_lm = translation_lm = mslam_lm_load(translation_lm_path)) ||
+                                     lm_check_model(translation_lm, m, 1, "--translation-lm"))) ||
             (eval_text_only(&c) ? dataset_load_text_pairs(&ds, data, split)
                                 : dataset_load_named(&ds, data, layout, lang, audio_dir, split) ||
                                       dataset_encode(&ds, m, 0, 0, &rep)) ||
@@ -851,6 +861,7 @@ int cmd_eval(int argc, char **argv) {
     eval_result_free(&r);
     dataset_free(&ds);
     mslam_lm_free(lm);
+    mslam_lm_free(translation_lm);
     mslam_model_free(m);
     options_free(entries);
     return rc;

@@ -40,6 +40,9 @@ typedef struct {
     const mslam_lm *lm; /* not NULL: the CTC beam fuses it (lm_weight, lm_bonus) in the language
                          * language ID finds, and language ID adds lid_lm_weight * its score */
     float lm_weight, lm_bonus, lid_lm_weight;
+    const mslam_lm *translation_lm; /* not NULL: an LM of translations (its "text" says so), fused
+                                     * into the decoder's beam search with translation_lm_weight */
+    float translation_lm_weight;
 } eval_config;
 
 /* Columns of eval_config.hyps: mode (offline, streaming), task (asr, asr-beam, lid, st), audio

@@ -189,18 +189,22 @@ static int estimate(ngram_map *m, const mslam_lm *lm, lm_table *t, int prune_cou
 }
 
 /* Reads the transcripts of manifest rows of split (SPLIT_N: all) in the LM's languages into
- * per-language sets of normal-form sentences; holdout sentences are skipped (and counted). */
+ * per-language sets of normal-form sentences (translations: the rows' English translations, as
+ * written, into the one set of an LM of translations); holdout sentences are skipped (and
+ * counted). */
 static int read_text(const char *path, int split, const mslam_lm *lm, GHashTable **sets, GHashTable **holdout,
                      lm_build_stats *st) {
+    const int translations = lm->of_translations;
     manifest_reader *r = manifest_open(path, NULL);
     if (!r) return -1;
     struct manifest_record rec;
     int rc;
     while ((rc = manifest_next(r, &rec)) == 1) {
         if (split != SPLIT_N && (int)rec.split != split) continue;
-        int l = mslam_lm_lang_index(lm, rec.lang);
-        if (l < 0 || !*rec.text) continue;
-        char *norm = asr_target_text(rec.text, rec.lang);
+        const char *text = translations ? rec.translation : rec.text;
+        int l = translations ? 0 : mslam_lm_lang_index(lm, rec.lang);
+        if (l < 0 || !text || !*text) continue;
+        char *norm = translations ? str_dup(text) : asr_target_text(text, rec.lang);
         if (!norm) {
             rc = -1;
             break;
@@ -221,13 +225,15 @@ static int read_text(const char *path, int split, const mslam_lm *lm, GHashTable
 int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out, lm_build_stats *st) {
     memset(st, 0, sizeof *st);
     *out = NULL;
-    const char **langs = (const char **)o->langs;
+    static const char *const english[] = {"en", NULL};
+    const char **langs = (const char **)(o->translations ? english : o->langs);
     int n_langs = 0;
     if (langs)
         while (langs[n_langs]) n_langs++;
     mslam_lm *lm = lm_new(o->order, (const char *const *)model->vocab, model->cfg.vocab_size,
                           n_langs ? langs : (const char *const *)model->langs, n_langs ? n_langs : model->cfg.n_langs);
     if (!lm) return -1;
+    lm->of_translations = o->translations;
     GHashTable **sets = calloc((size_t)lm->n_langs, sizeof *sets), **hold = calloc((size_t)lm->n_langs, sizeof *hold);
     int rc = sets && hold ? 0 : mslam_error("out of memory");
     for (int l = 0; !rc && l < lm->n_langs; l++) {
@@ -288,9 +294,12 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
         g_array_free(starts, TRUE);
         st->sentences += lang_sentences;
         if (!rc && lang_sentences == 0)
-            rc = mslam_error("no sentence of language '%s' in the text (train it on text of every language it "
-                             "lists, or name fewer with --langs)",
-                             lm->langs[l].code);
+            rc = lm->of_translations
+                     ? mslam_error("no row of the text has a translation (--translations reads the manifests' "
+                                   "translation column)")
+                     : mslam_error("no sentence of language '%s' in the text (train it on text of every language it "
+                                   "lists, or name fewer with --langs)",
+                                   lm->langs[l].code);
         if (!rc) rc = estimate(&m, lm, &lm->langs[l], o->prune_count, st);
         map_free(&m);
     }
@@ -312,6 +321,7 @@ int cmd_lm(int argc, char **argv) {
     gchar *model_path = NULL, *out = NULL, *split = g_strdup("train"), *langs = NULL;
     gchar **text = NULL, **holdout = NULL;
     int order = 6, prune = 2;
+    gboolean translations = FALSE;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model (or checkpoint) whose vocabulary the LM uses", "FILE"},
         {"text", 0, 0, G_OPTION_ARG_STRING_ARRAY, &text,
@@ -320,6 +330,9 @@ int cmd_lm(int argc, char **argv) {
         {"holdout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &holdout,
          "manifest whose dev and test transcripts are kept out of the text (repeatable)", "MANIFEST"},
         {"langs", 0, 0, G_OPTION_ARG_STRING, &langs, "comma-separated languages (default: the model's)", "LIST"},
+        {"translations", 0, 0, G_OPTION_ARG_NONE, &translations,
+         "model the rows' English translations, as written, instead of the transcripts: one LM for the translation "
+         "decoder's beam (eval --translation-lm, mslamtranslate translation-lm=)", NULL},
         {"order", 0, 0, G_OPTION_ARG_INT, &order,
          "n-gram order in characters (default 6; at most 64 / bits, the bits that number a language's characters: "
          "10 for 63 characters, 5 for 2047)", "N"},
@@ -334,7 +347,9 @@ int cmd_lm(int argc, char **argv) {
         "Builds a character n-gram language model per language (interpolated Kneser-Ney, backoff form) over a "
         "model's vocabulary from manifests' transcripts, in the normal form the CTC head writes.",
         "Recognition fuses it into the CTC prefix beam search (eval --lm, mslamasr lm=, mslam_decode_params.lm)\n"
-        "and language ID adds the transcript's LM score per language. Repeated sentences count once.",
+        "and language ID adds the transcript's LM score per language. Repeated sentences count once.\n"
+        "With --translations it models the English translations instead, which the translation decoder's beam\n"
+        "search fuses (eval --translation-lm, mslamtranslate translation-lm=, mslam_decode_params.translation_lm).",
         &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
     int split_id = split && !strcmp(split, "all") ? SPLIT_N : split ? split_parse(split) : -1;
@@ -343,6 +358,9 @@ int cmd_lm(int argc, char **argv) {
         rc = 2;
     } else if (!parsed && (split_id < 0 || split_id == SPLIT_NONE)) {
         fprintf(stderr, "mslam-trainer lm: --split is train, dev, test or all, not '%s'\n", split);
+        rc = 2;
+    } else if (!parsed && translations && langs) {
+        fprintf(stderr, "mslam-trainer lm: --translations makes one English LM; --langs does not apply\n");
         rc = 2;
     } else if (!parsed && prune < 1) {
         fprintf(stderr, "mslam-trainer lm: --prune must be at least 1\n");
@@ -355,7 +373,7 @@ int cmd_lm(int argc, char **argv) {
         gchar **lang_list = langs ? g_strsplit(langs, ",", -1) : NULL;
         lm_build_options bo = {.text = (const char *const *)text, .holdout = (const char *const *)holdout,
                                .split = split_id, .langs = (const char *const *)lang_list, .order = order,
-                               .prune_count = prune};
+                               .prune_count = prune, .translations = translations};
         lm_build_stats st;
         if (checkpoint_load(model_path, &m, NULL, NULL) || lm_build(m, &bo, &lm, &st) || lm_save(lm, out)) {
             fprintf(stderr, "mslam-trainer lm: %s\n", mslam_last_error());

@@ -10,6 +10,8 @@ typedef struct {
     const char *const *holdout; /* manifests whose dev and test transcripts are left out, or NULL */
     int split;                  /* enum manifest_split of the rows read; SPLIT_N: all */
     const char *const *langs;   /* NULL-terminated language codes, or NULL: the model's */
+    int translations;           /* 1: one LM ("en") of the rows' English translations, as written
+                                 * (the decoder's text), instead of the transcripts' (langs unused) */
     int order;
     int prune_count;            /* n-grams of order >= 3 seen fewer times are dropped */
 } lm_build_options;

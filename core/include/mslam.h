@@ -181,10 +181,14 @@ MSLAM_API const char *mslam_lm_lang(const mslam_lm *lm, int index);
 MSLAM_API int mslam_lm_lang_index(const mslam_lm *lm, const char *code);
 /* 0 when lm was built on model's vocabulary; else a negative error naming both files. */
 MSLAM_API int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model);
+/* 1 when lm models the English the translation decoder writes (`mslam-trainer lm
+ * --translations`: mslam_decode_params.translation_lm), 0 when it models transcripts (.lm). */
+MSLAM_API int mslam_lm_of_translations(const mslam_lm *lm);
 
 /* Defaults: beam 4, max_len 0, length_penalty 1, no_repeat_ngram 8, token_min_logp -12, all languages, no LM
  * (weight 0.8, bonus 2.5 and LID weight 0.1 once one is given: tuned on the default corpus's dev
- * split), full attention context, the model's threads. */
+ * split), no translation LM (weight 0.2 once one is given: tuned on the dev split of the text
+ * pairs), full attention context, the model's threads. */
 struct mslam_decode_params {
     int beam_size;         /* CTC prefix beam search / decoder beam search; 1: greedy */
     int max_len;           /* translation: most characters before the end; <= 0: 2 * frames + 16 */
@@ -200,6 +204,9 @@ struct mslam_decode_params {
     float lm_weight;       /* CTC beam: weight of log p_lm (0: the LM is not used) */
     float lm_bonus;        /* CTC beam: added per character, against the LM's pull to short text */
     float lid_lm_weight;   /* language ID: weight of the transcript's log p_lm (0: not used) */
+    const mslam_lm *translation_lm; /* LM of English translations (NULL: none): the decoder's beam
+                            * ranks by log p_decoder + translation_lm_weight * log p_lm */
+    float translation_lm_weight;
     int chunk_frames;      /* encoder attention from PCM, as struct mslam_encode_params */
     int left_chunks;
     int n_threads;         /* <= 0: the model's */

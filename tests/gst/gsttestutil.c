@@ -51,6 +51,29 @@ int gsttest_write_uniform_lm(const char *path, const float *floor_logp) {
     return rc;
 }
 
+int gsttest_write_translation_lm(const char *path, const char *favoured) {
+    static const char *const english[] = {"en"};
+    mslam_lm *lm = lm_new(1, test_vocab, TEST_VOCAB_SIZE, english, 1);
+    int rc = lm ? 0 : -1, chars[TEST_VOCAB_SIZE], n = 0, fav = -1;
+    for (int i = 0; lm && i < TEST_VOCAB_SIZE; i++) {
+        if (test_vocab[i][0] != '<' || i == lm->bos_id || i == lm->eos_id) chars[n++] = i;
+        if (!strcmp(test_vocab[i], favoured)) fav = i;
+    }
+    if (lm) lm->of_translations = 1;
+    lm_table *t = lm ? &lm->langs[0] : NULL;
+    if (!rc) rc = lm_table_set_chars(lm, t, chars, n) || lm_table_reserve(t, 1);
+    if (!rc && fav >= 0) {
+        /* p(favoured) = 0.9, the rest share 0.1 through the floor (not normalised exactly: the
+         * search needs no normalised LM) */
+        lm_table_put(t, lm_key(t, &fav, 1), logf(0.9f), 0.0f);
+        t->floor_logp = logf(0.1f / (float)(n - 2));
+    }
+    if (!rc) rc = fav >= 0 ? lm_save(lm, path) : -1;
+    if (rc) fprintf(stderr, "translation LM: %s\n", mslam_last_error());
+    mslam_lm_free(lm);
+    return rc;
+}
+
 static void fill_random(mslam_model *m, unsigned seed) {
     mslam_rng rng;
     mslam_rng_seed(&rng, seed);

@@ -35,6 +35,9 @@ int gsttest_write_model(const char *path, const struct gsttest_model_opts *opts)
  * character of a language is equally likely, with floor_logp[l] for language l (NULL: log of one
  * over the characters and "</s>" for all, a normalised LM); returns 0 or -1. */
 int gsttest_write_uniform_lm(const char *path, const float *floor_logp);
+/* An LM of English translations over the test vocabulary (mslam-trainer lm --translations'
+ * kind), of order 1, that gives the character favoured (e.g. "a") probability 0.9. */
+int gsttest_write_translation_lm(const char *path, const char *favoured);
 
 /* The message of the first error on pipeline's bus within 5 s (g_free it), or NULL. */
 char *gsttest_pop_error(GstElement *pipeline);

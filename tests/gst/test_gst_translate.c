@@ -333,6 +333,58 @@ GST_START_TEST(test_transcript_lm) {
 }
 GST_END_TEST;
 
+/* translation-lm=: each final translation is the API's with the same LM and weight, and an LM
+ * that favours one character changes them; an LM of transcripts there, or of translations as
+ * lm=, does not start, by name. */
+GST_START_TEST(test_translation_lm) {
+    setup_talk();
+    char *tlm = g_strdup(gsttest_path("translation-lm.safetensors"));
+    char *asr_lm = g_strdup(gsttest_path("translate-asr-lm.safetensors"));
+    fail_unless(gsttest_write_translation_lm(tlm, "t") == 0 && gsttest_write_uniform_lm(asr_lm, NULL) == 0);
+    char *with_lm = g_strdup_printf("input=transcript max-duration=1000 translation-lm=%s translation-lm-weight=3", tlm);
+    gsttest_run *r = run(fx->random, with_lm), *plain = run(fx->random, "input=transcript max-duration=1000");
+    mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
+    mslam_lm *lm = mslam_lm_load(tlm);
+    fail_unless(model && lm, "%s", mslam_last_error());
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.translation_lm = lm;
+    p.translation_lm_weight = 3.0f;
+    guint finals = 0, changed = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        gboolean final = FALSE;
+        guint64 start = 0;
+        gst_structure_get_boolean(s, "final", &final);
+        if (!final) continue;
+        finals++;
+        fail_unless(gst_structure_get_uint64(s, "start", &start));
+        const char *text = gst_structure_get_string(s, "text");
+        check_translation_of(model, gst_structure_get_string(s, "source-text"), &p, text);
+        const char *plain_text = final_field_at(plain, start, "text");
+        changed += plain_text && strcmp(text, plain_text) != 0;
+    }
+    fail_unless(finals > 1 && changed > 0, "the translation LM changed %u of %u translations", changed, finals);
+    mslam_lm_free(lm);
+    mslam_model_free(model);
+    gsttest_run_free(r);
+    gsttest_run_free(plain);
+
+    char *d = g_strdup_printf("mslamtranslate model=%s translation-lm=%s", fx->random, asr_lm);
+    char *message = gsttest_start_error(d);
+    fail_unless(message && strstr(message, asr_lm) && strstr(message, "not English translations"), "%s", message);
+    g_free(message);
+    g_free(d);
+    d = g_strdup_printf("mslamtranslate model=%s lm=%s", fx->random, tlm);
+    message = gsttest_start_error(d);
+    fail_unless(message && strstr(message, tlm) && strstr(message, "translation-lm"), "%s", message);
+    g_free(message);
+    g_free(d);
+    g_free(with_lm);
+    g_free(tlm);
+    g_free(asr_lm);
+}
+GST_END_TEST;
+
 /* second-pass (the default): each final translation is the offline API's (mslam_translate) on
  * the segment's audio and the look-ahead its last frame reads, text and confidence (random
  * weights write the same text whatever they hear, but not with the same probabilities); without
@@ -384,6 +436,7 @@ static Suite *mslamtranslate_suite(void) {
     tcase_add_test(tc, test_transcript_input);
     tcase_add_test(tc, test_auto_input);
     tcase_add_test(tc, test_transcript_lm);
+    tcase_add_test(tc, test_translation_lm);
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_no_decoder);
     fx = gsttest_fixture_get();
