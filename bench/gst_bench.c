@@ -55,6 +55,7 @@ static gboolean trained;
 static int threads = 1; /* the elements' default */
 static char *lm_path;    /* --lm: one more mslamasr row, with the LM and languages=en */
 static char *extra_props; /* --props: added to every mslam element */
+static char *translate_props; /* --translate-props: added to mslamtranslate */
 
 /* ---- one pipeline run ---- */
 
@@ -245,8 +246,9 @@ static void latencies(GArray *caps, double *mean, double *max, int *n) {
 }
 
 static char *element(const char *factory, const char *name, int n_threads) {
-    return g_strdup_printf("%s name=%s model=\"%s\" n-threads=%d %s", factory, name, model, n_threads,
-                           extra_props ? extra_props : "");
+    const char *own = translate_props && !strcmp(factory, "mslamtranslate") ? translate_props : "";
+    return g_strdup_printf("%s name=%s model=\"%s\" n-threads=%d %s %s", factory, name, model, n_threads,
+                           extra_props ? extra_props : "", own);
 }
 
 int main(int argc, char **argv) {
@@ -258,6 +260,8 @@ int main(int argc, char **argv) {
         {"skip-paced", 0, 0, G_OPTION_ARG_NONE, &skip_paced, "No real-time latency runs", NULL},
         {"lm", 0, 0, G_OPTION_ARG_FILENAME, &lm_path, "Character LM (mslam-trainer lm) for an extra mslamasr row", "FILE"},
         {"props", 0, 0, G_OPTION_ARG_STRING, &extra_props, "Properties added to every mslam element (e.g. \"second-pass=false\")", "PROPS"},
+        {"translate-props", 0, 0, G_OPTION_ARG_STRING, &translate_props,
+         "Properties added to mslamtranslate (e.g. \"translation-lm=FILE\")", "PROPS"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *ctx = g_option_context_new(NULL);
@@ -302,6 +306,7 @@ int main(int argc, char **argv) {
     printf("audio %.1f s: %d English sentences (espeak-ng en+m3), 1.2 s of silence after each\n", audio_seconds(),
            n_sent);
     if (extra_props) printf("every mslam element with: %s\n", extra_props);
+    if (translate_props) printf("mslamtranslate with: %s\n", translate_props);
     /* the machine may be shared: say how busy it was */
     gchar *loadavg = NULL;
     if (g_file_get_contents("/proc/loadavg", &loadavg, NULL, NULL)) printf("load average at start: %s", loadavg);

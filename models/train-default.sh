@@ -44,7 +44,9 @@
 #  10. the same from stage 9's checkpoint, a new STEPS10=2800-step cosine, seed 11 (~1 h 25 min)
 # From stage 5 on the model records that its decoder reads the CTC transcript (it learnt from
 # text pairs, and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto
-# follows; OUT/bundled.safetensors is stage 10's F16 file.
+# follows; OUT/bundled.safetensors is stage 10's F16 file. OUT/translation-lm.safetensors is
+# the character LM of the text pairs' English (mslam-trainer lm --translations, order 8), which
+# the decoder's beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
 #
 # CORPUS defaults to ./corpus, OUT to ./train-default (stages 0 and 1 in OUT/stage0, OUT/stage1).
 # Hyper-parameters are in models/default-train.conf; the environment overrides the run's length
@@ -203,6 +205,16 @@ fi
 if [ "$bundled" = 1 ]; then
   "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
     --threads "$threads" --max-items 2000 --json "$out/eval-test-text-pairs.json" | tee "$out/eval-test-text-pairs.txt"
+  # the LM of English translations (the text pairs' train split, order 8; seconds), fused into the
+  # decoder's beam at the default weight: the cascade and the text pairs again with it
+  "$trainer" lm --model "$model" --text "$text/text.tsv" --holdout "$manifest" --translations --order 8 \
+    --out "$out/translation-lm.safetensors"
+  "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
+    --threads "$threads" --tasks st --modes offline --ctc-beam 32 --lm "$out/lm.safetensors" \
+    --translation-lm "$out/translation-lm.safetensors" --json "$out/eval-test-st-tlm.json" | tee "$out/eval-test-st-tlm.txt"
+  "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
+    --threads "$threads" --max-items 2000 --translation-lm "$out/translation-lm.safetensors" \
+    --json "$out/eval-test-text-pairs-tlm.json" | tee "$out/eval-test-text-pairs-tlm.txt"
 fi
 # the last stage's weights in F16: with BUNDLED=1 stage 10's, the bundled model since session 11
 if [ "$bundled" = 1 ]; then
@@ -223,4 +235,6 @@ fi
 f16="$out/default.safetensors (stage 2)"
 [ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 10)"
 [ -f "$out/stage3/translate.safetensors" ] && [ "$bundled" != 1 ] && f16="$f16, $out/stage3/translate.safetensors (stage 3)"
-echo "model: $model (F16: $f16), LM: $out/lm.safetensors; scores: $out/eval-test.txt, $out/eval-test.json"
+lms="LM: $out/lm.safetensors"
+[ "$bundled" = 1 ] && lms="LMs: $out/lm.safetensors, $out/translation-lm.safetensors (translations)"
+echo "model: $model (F16: $f16), $lms; scores: $out/eval-test.txt, $out/eval-test.json"

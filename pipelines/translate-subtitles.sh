@@ -4,7 +4,8 @@
 #   gst-launch-1.0 -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
 #       mslamtranslate ! srtenc ! filesink location=OUT.srt
 #
-# Usage: pipelines/translate-subtitles.sh IN OUT.srt [mslamtranslate properties, e.g. languages=fr,de]
+# Usage: pipelines/translate-subtitles.sh IN OUT.srt [mslamtranslate properties, e.g. languages=fr,de
+#        lm=LM.safetensors translation-lm=TLM.safetensors for the LMs of `mslam-trainer lm`]
 # Add -m to gst-launch-1.0 to see the mslam-translation messages (source language and text).
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 IN OUT.srt [mslamtranslate properties]" >&2; exit 2; }
