@@ -385,6 +385,10 @@ static void test_commands(const char *model_path, const char *manifest) {
     size_t n;
     CHECK(read_file(json, 1 << 20, &text, &n) == 0 && strstr(text, "\"cer_beam\"") && strstr(text, "\"lid\""),
           "eval --lm scores the beam and LID");
+    const char *weight = text ? strstr(text, "\"lm_weight\"") : NULL;
+    if (weight) weight += strspn(weight + 11, ": ") + 11;
+    CHECK(text && strstr(text, "\"decoding\"") && strstr(text, lm_path) && weight && !strncmp(weight, "0.8,", 4),
+          "its JSON records the LM and its weights (as given: %.12s)", weight ? weight : "");
     free(text);
     /* the LM reaches the beam (a large bonus per character changes its hypotheses), not greedy */
     char *hyps[2] = {str_printf("%s/hyps-plain.tsv", fixture_dir()), str_printf("%s/hyps-lm.tsv", fixture_dir())};

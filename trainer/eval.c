@@ -305,6 +305,9 @@ static int cmp_seconds(const void *a, const void *b) {
 static int result_init(eval_result *r, const mslam_model *m, const dataset *ds, const eval_config *c) {
     memset(r, 0, sizeof *r);
     r->cfg = *c;
+    if ((c->lm && !(r->lm_name = str_dup(lm_name(c->lm)))) ||
+        (c->translation_lm && !(r->translation_lm_name = str_dup(lm_name(c->translation_lm)))))
+        return mslam_error("out of memory");
     struct strlist langs;
     if (langs_build(ds, &langs)) return -1;
     if (langs.n == 0 && strlist_push(&langs, "")) return -1; /* no language labels: one unnamed group */
@@ -488,6 +491,8 @@ void eval_result_free(eval_result *r) {
         free(r->per_lang[mode]);
         mslam_confusion_free(r->lid[mode]);
     }
+    free(r->lm_name);
+    free(r->translation_lm_name);
     memset(r, 0, sizeof *r);
 }
 
@@ -538,6 +543,22 @@ void eval_print(const eval_result *r, FILE *fp) {
                 r->wall_s);
     else
         fprintf(fp, "%d utterances, %.1f s of audio, evaluated in %.1f s\n", r->n_items, r->seconds, r->wall_s);
+    const eval_config *c = &r->cfg;
+    const int ctc = c->asr || c->lid || (c->st && c->st_input == EVAL_ST_TRANSCRIPT);
+    if (ctc) {
+        fprintf(fp, "decoding: CTC %s %d", c->ctc_beam > 1 ? "prefix beam" : "greedy", c->ctc_beam);
+        if (r->lm_name)
+            fprintf(fp, ", LM %s (weight %g, bonus %g; LID weight %g)", r->lm_name, (double)c->lm_weight,
+                    (double)c->lm_bonus, (double)c->lid_lm_weight);
+        fprintf(fp, c->st ? "; " : "\n");
+    }
+    if (c->st) {
+        fprintf(fp, "%stranslation beam %d, length penalty %g, no-repeat-ngram %d", ctc ? "" : "decoding: ",
+                c->st_beam, (double)c->length_penalty, c->no_repeat_ngram);
+        if (r->translation_lm_name)
+            fprintf(fp, ", translation LM %s (weight %g)", r->translation_lm_name, (double)c->translation_lm_weight);
+        fputc('\n', fp);
+    }
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
         if (!(r->cfg.modes & (1 << mode))) continue;
         if (mode == EVAL_STREAMING)
@@ -607,6 +628,12 @@ void eval_print(const eval_result *r, FILE *fp) {
 }
 
 static struct json_object *num(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
+/* A setting as it was given (0.8, not 0.800000011920929). */
+static struct json_object *setting(float x) {
+    char text[32];
+    snprintf(text, sizeof text, "%g", (double)x);
+    return isfinite(x) ? json_object_new_double_s(strtod(text, NULL), text) : NULL;
+}
 
 static struct json_object *bleu_json(const struct mslam_bleu_stats *st) {
     struct mslam_bleu b;
@@ -629,6 +656,20 @@ char *eval_json(const eval_result *r) {
     json_object_object_add(root, "audio_seconds", num(r->seconds));
     json_object_object_add(root, "wall_seconds", num(r->wall_s));
     json_object_object_add(root, "st_input", json_object_new_string(eval_st_input_names[r->cfg.st_input]));
+    const eval_config *c = &r->cfg;
+    struct json_object *dec = json_object_new_object();
+    json_object_object_add(dec, "ctc_beam", json_object_new_int(c->ctc_beam));
+    json_object_object_add(dec, "lm", r->lm_name ? json_object_new_string(r->lm_name) : NULL);
+    json_object_object_add(dec, "lm_weight", setting(c->lm_weight));
+    json_object_object_add(dec, "lm_bonus", setting(c->lm_bonus));
+    json_object_object_add(dec, "lid_lm_weight", setting(c->lid_lm_weight));
+    json_object_object_add(dec, "st_beam", json_object_new_int(c->st_beam));
+    json_object_object_add(dec, "length_penalty", setting(c->length_penalty));
+    json_object_object_add(dec, "no_repeat_ngram", json_object_new_int(c->no_repeat_ngram));
+    json_object_object_add(dec, "translation_lm",
+                           r->translation_lm_name ? json_object_new_string(r->translation_lm_name) : NULL);
+    json_object_object_add(dec, "translation_lm_weight", setting(c->translation_lm_weight));
+    json_object_object_add(root, "decoding", dec);
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
         if (!(r->cfg.modes & (1 << mode))) continue;
         struct json_object *mo = json_object_new_object(), *langs = json_object_new_object();

@@ -80,6 +80,7 @@ typedef struct {
     double seconds;        /* audio evaluated */
     double wall_s;         /* time it took */
     eval_config cfg;
+    char *lm_name, *translation_lm_name; /* the LMs' files (copies; NULL: none), for the record */
 } eval_result;
 
 /* Translation of reference transcripts only (--tasks st --st-input text): no audio is read, and
