@@ -342,6 +342,7 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
                                const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_transcribe", 1, 0, 0)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (p.lm && lm_check_model(p.lm, model, 0, "mslam_transcribe")) return NULL;
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames), *log_probs = NULL, *probs = NULL;
     if (!frames) return NULL;
@@ -384,15 +385,18 @@ done:
 
 /* ---- translation ---- */
 
+/* 0 when p has no translation LM or one the decoder's search can fuse, else -1 (fn: the caller). */
+static int check_translation_lm(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
+    return p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn)) ? -1 : 0;
+}
+
 mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
                                      const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate_frames", 0, 0, 1) ||
         check_frames(frames, n_frames, "mslam_translate_frames"))
         return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (p.translation_lm && (lm_check_model(p.translation_lm, model, 1, "mslam_translate_frames") ||
-                             lm_check_weights(&p, "mslam_translate_frames")))
-        return NULL;
+    if (check_translation_lm(model, &p, "mslam_translate_frames")) return NULL;
     if (n_frames == 0) return result_new(model, NULL, 0, 0, 0);
     const int V = model->cfg.vocab_size;
     /* the decoder writes text: no reserved token but the end of sentence */
@@ -429,6 +433,7 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
         return NULL;
     }
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (check_translation_lm(model, &p, "mslam_translate_text")) return NULL;
     struct mslam_encode_params ep = mslam_encode_default_params();
     ep.n_threads = p.n_threads;
     int n_chars = 0;
@@ -453,6 +458,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
                               const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate", 0, 0, 1)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (check_translation_lm(model, &p, "mslam_translate")) return NULL;
     if (model->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT) return translate_transcript(model, pcm, n_samples, &p);
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames);

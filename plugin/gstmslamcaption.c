@@ -290,7 +290,7 @@ caption_start (GstMslamBase * base, gchar ** reason)
     return FALSE;
   }
   if (lm_path) {
-    self->lm = gst_mslam_base_load_lm (base, lm_path, reason);
+    self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE, reason);
     g_free (lm_path);
     if (!self->lm)
       return FALSE;

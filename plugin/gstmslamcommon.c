@@ -511,11 +511,12 @@ gst_mslam_base_lang (GstMslamBase * self, gint index)
 }
 
 mslam_lm *
-gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason)
+gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean translations,
+    gchar ** reason)
 {
   mslam_lm *lm;
 
-  if (!self->config.ctc_head) {
+  if (!translations && !self->config.ctc_head) {
     *reason = g_strdup_printf ("the model has no CTC head, so the LM %s has no transcript to score "
         "(unset lm)", path);
     return NULL;
@@ -526,9 +527,15 @@ gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason
     mslam_lm_free (lm);
     return NULL;
   }
-  if (mslam_lm_of_translations (lm)) {
+  if (mslam_lm_of_translations (lm) && !translations) {
     *reason = g_strdup_printf ("the LM %s models English translations, not transcripts (it is "
         "mslamtranslate's translation-lm)", path);
+    mslam_lm_free (lm);
+    return NULL;
+  }
+  if (!mslam_lm_of_translations (lm) && translations) {
+    *reason = g_strdup_printf ("translation-lm=%s models transcripts, not English translations "
+        "(build one with mslam-trainer lm --translations; a transcripts' LM is the lm property)", path);
     mslam_lm_free (lm);
     return NULL;
   }

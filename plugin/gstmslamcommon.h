@@ -212,10 +212,12 @@ const gchar *gst_mslam_base_lang (GstMslamBase * self, gint index);
 gint gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n,
     gint * out_index, gfloat * out_prob, gint max_out, gchar ** reason);
 
-/* Loads the character LM at path for the element's model: NULL with *reason set (free it) when
- * the file cannot be read, was built for another vocabulary, or the model has no CTC head to give
- * it a transcript. */
-mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gchar ** reason);
+/* Loads the character LM at path for the element's model, an LM of transcripts (translations
+ * FALSE) or of English translations (TRUE): NULL with *reason set (free it) when the file cannot
+ * be read, was built for another vocabulary, is of the other kind, or (transcripts) the model has
+ * no CTC head to give it a transcript. */
+mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean translations,
+    gchar ** reason);
 
 /* The second pass: encoder frames [start, end) of the timeline computed again from the audio
  * kept in self->audio (the frames' samples and the look-ahead the last one reads, as far as it

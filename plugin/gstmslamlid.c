@@ -168,7 +168,7 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
   base->lid_lm_weight = self->lm_weight;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
-    self->lm = gst_mslam_base_load_lm (base, lm_path, reason);
+    self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE, reason);
     g_free (lm_path);
     if (!self->lm)
       return FALSE;

@@ -144,16 +144,9 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
   caption->decode.translation_lm_weight = self->translation_lm_weight;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
-    self->translation_lm = mslam_lm_load (lm_path);
-    if (!self->translation_lm || mslam_lm_check_model (self->translation_lm, base->model) < 0) {
-      *reason = g_strdup_printf ("cannot use the translation LM: %s", mslam_last_error ());
-    } else if (!mslam_lm_of_translations (self->translation_lm)) {
-      *reason = g_strdup_printf ("translation-lm=%s models transcripts, not English translations "
-          "(build one with mslam-trainer lm --translations; a transcripts' LM is the lm property)",
-          lm_path);
-    }
+    self->translation_lm = gst_mslam_base_load_lm (base, lm_path, TRUE, reason);
     g_free (lm_path);
-    if (*reason)
+    if (!self->translation_lm)
       return FALSE;
     caption->decode.translation_lm = self->translation_lm;
   }

@@ -490,6 +490,24 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
         mslam_result_free(plain);
         mslam_model_free(dm);
     }
+    /* an LM of translations has one language, "en" */
+    static const char *const two[] = {"en", "fr"};
+    mslam_lm *pair_lm = lm_new(2, (const char *const *)m->vocab, m->cfg.vocab_size, two, 2);
+    char *pair_path = str_printf("%s/two-lang-translation-lm.safetensors", fixture_dir());
+    for (int l = 0; pair_lm && l < 2; l++) {
+        const int ids[2] = {pair_lm->bos_id, pair_lm->eos_id};
+        lm_table_set_chars(pair_lm, &pair_lm->langs[l], ids, 2);
+        lm_table_reserve(&pair_lm->langs[l], 1);
+        pair_lm->langs[l].floor_logp = -1.0f;
+    }
+    if (pair_lm) pair_lm->of_translations = 1;
+    CHECK(pair_lm && lm_save(pair_lm, pair_path) == 0, "a two-language LM marked as translations: %s", mslam_last_error());
+    CHECK(!mslam_lm_load(pair_path) && strstr(mslam_last_error(), "one language"),
+          "is refused by name: %s", mslam_last_error());
+    CHECK(pair_lm && lm_check_model(pair_lm, m, 1, "test") < 0 && strstr(mslam_last_error(), "one, \"en\""),
+          "also in memory: %s", mslam_last_error());
+    mslam_lm_free(pair_lm);
+    free(pair_path);
     /* eval names the option whose LM is the wrong kind */
     char *ev[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                   (char *)"--modes", (char *)"offline", (char *)"--lm", path, NULL};

@@ -326,15 +326,16 @@ static void test_decoder_exhaustive(mslam_model *m, const float *enc, int Tn, co
     }
     CHECK(differs > 0, "no_repeat_ngram changed the best sequence in %d of 10 cases", differs);
 
-    /* shallow fusion: a bigram LM over the four characters (random log-probabilities; the search
-     * needs no normalised LM) ranks by (log p_dec + w log p_lm) / (n + 1)^alpha over the tokens
-     * and the end; the result's logp stays the decoder's */
+    /* shallow fusion: a trigram LM over the four characters (random log-probabilities; the
+     * search needs no normalised LM) ranks by (log p_dec + w log p_lm) / (n + 1)^alpha over the
+     * tokens and the end; the result's logp stays the decoder's. Order 3 against sequences of up
+     * to 3 tokens and the end: contexts from "<s>" alone to two characters. */
     static const char *const english[] = {"en"};
-    mslam_lm *lm = lm_new(2, (const char *const *)m->vocab, m->cfg.vocab_size, english, 1);
+    mslam_lm *lm = lm_new(3, (const char *const *)m->vocab, m->cfg.vocab_size, english, 1);
     CHECK(lm != NULL, "lm_new: %s", mslam_last_error());
     lm_table *t = &lm->langs[0];
     const int lm_chars[6] = {m->bos_id, m->eos_id, 3, 4, 5, 6};
-    CHECK(lm_table_set_chars(lm, t, lm_chars, 6) == 0 && lm_table_reserve(t, 64) == 0, "LM table");
+    CHECK(lm_table_set_chars(lm, t, lm_chars, 6) == 0 && lm_table_reserve(t, 256) == 0, "LM table");
     t->floor_logp = -9.0f;
     mslam_rng lm_rng;
     mslam_rng_seed(&lm_rng, 53);
@@ -344,6 +345,11 @@ static void test_decoder_exhaustive(mslam_model *m, const float *enc, int Tn, co
             if (h != 1 && mslam_rng_uniform(&lm_rng) < 0.6f) {
                 const int pair[2] = {lm_chars[h], lm_chars[w]};
                 lm_table_put(t, lm_key(t, pair, 2), -8.0f * mslam_rng_uniform(&lm_rng), 0.0f);
+                for (int g = 0; g < 6; g++)
+                    if (g != 1 && h != 0 && mslam_rng_uniform(&lm_rng) < 0.4f) {
+                        const int triple[3] = {lm_chars[g], lm_chars[h], lm_chars[w]};
+                        lm_table_put(t, lm_key(t, triple, 3), -8.0f * mslam_rng_uniform(&lm_rng), 0.0f);
+                    }
             }
     }
     int lm_differs = 0;

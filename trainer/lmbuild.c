@@ -328,7 +328,8 @@ int cmd_lm(int argc, char **argv) {
          "manifest whose transcripts are the text (any layout `train` reads; repeatable)", "MANIFEST"},
         {"split", 0, 0, G_OPTION_ARG_STRING, &split, "rows of this split: train (default), dev, test or all", "SPLIT"},
         {"holdout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &holdout,
-         "manifest whose dev and test transcripts are kept out of the text (repeatable)", "MANIFEST"},
+         "manifest whose dev and test transcripts (with --translations: translations) are kept out of the text "
+         "(repeatable)", "MANIFEST"},
         {"langs", 0, 0, G_OPTION_ARG_STRING, &langs, "comma-separated languages (default: the model's)", "LIST"},
         {"translations", 0, 0, G_OPTION_ARG_NONE, &translations,
          "model the rows' English translations, as written, instead of the transcripts: one LM for the translation "

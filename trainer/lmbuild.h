@@ -7,7 +7,8 @@
 
 typedef struct {
     const char *const *text;    /* manifests (NULL-terminated) whose transcripts are the text */
-    const char *const *holdout; /* manifests whose dev and test transcripts are left out, or NULL */
+    const char *const *holdout; /* manifests whose dev and test transcripts (translations, with
+                                 * translations set) are left out, or NULL */
     int split;                  /* enum manifest_split of the rows read; SPLIT_N: all */
     const char *const *langs;   /* NULL-terminated language codes, or NULL: the model's */
     int translations;           /* 1: one LM ("en") of the rows' English translations, as written
