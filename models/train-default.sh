@@ -44,9 +44,10 @@
 #  10. the same from stage 9's checkpoint, a new STEPS10=2800-step cosine, seed 11 (~1 h 25 min)
 # From stage 5 on the model records that its decoder reads the CTC transcript (it learnt from
 # text pairs, and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto
-# follows; OUT/bundled.safetensors is stage 10's F16 file. OUT/translation-lm.safetensors is
-# the character LM of the text pairs' English (mslam-trainer lm --translations, order 8), which
-# the decoder's beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
+# follows; OUT/bundled.safetensors is stage 10's F16 file. OUT/lm.safetensors and
+# OUT/translation-lm.safetensors are models/make-lms.sh's: the transcripts' LM (the corpus's
+# text and the text pairs' sources) and the LM of the text pairs' English, which the decoder's
+# beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
 #
 # CORPUS defaults to ./corpus, OUT to ./train-default (stages 0 and 1 in OUT/stage0, OUT/stage1).
 # Hyper-parameters are in models/default-train.conf; the environment overrides the run's length
@@ -125,13 +126,12 @@ st_corpus=$corpus-st
 if [ "$bundled" = 1 ]; then
   [ -f "$st_corpus/manifest.tsv" ] && [ -d "$st_corpus-catalogs/usr/share/locale" ] ||
     { echo "train-default.sh: BUNDLED=1 needs $st_corpus and $st_corpus-catalogs (models/make-corpus.sh)" >&2; exit 1; }
-  # the text-pair corpus: every gettext message of the five languages with an English source,
-  # split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on (50 throwaway
-  # utterances make its manifest, written last; 14 s)
+  # the text-pair corpus OUT/text-st (every gettext message of the five languages with an English
+  # source, split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on) and the
+  # two LMs of the scores below (models/make-lms.sh; a minute, for stage 2's vocabulary, which
+  # every later stage keeps)
+  MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$out/default.safetensors" "$corpus" "$out"
   text=$out/text-st
-  [ -f "$text/manifest.tsv" ] || "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
-    --locale-dir "/usr/share/locale:$st_corpus-catalogs/usr/share/locale" --train 8 --dev 1 --test 1 \
-    --text-per-lang 200000
   stage "$out/stage4" --init "$out/default.safetensors" --data "$st_corpus/manifest.tsv" \
     --valid "$st_corpus/manifest.tsv" --task st --freeze-encoder --cache-encoder --no-specaug --decoder-layers 4 \
     --steps "$steps4" --batch-size 32 --text-data "$text/text.tsv" --text-max-chars 120 --text-batch 32 --lr 1e-3 \
@@ -186,12 +186,10 @@ fi
 
 # the character LM of the corpus's text (train split; the dev and test transcripts held out): a few
 # seconds, and the CTC beam and LID of the scores below use it (the greedy columns do not). With
-# BUNDLED=1 the text pairs' sources join it (twice the text, 10 s; session 12: test CER of es it
-# pt ca ro 9.35 -> 7.75 %, of all 50 12.90 -> 12.74 %)
-set --
-[ "$bundled" = 1 ] && set -- --text "$text/text.tsv"
-"$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" "$@" --holdout "$manifest" \
-  --order 6 --prune 2 --out "$out/lm.safetensors"
+# BUNDLED=1 make-lms.sh built it above, with the text pairs' sources too (session 12: test CER of
+# es it pt ca ro 9.35 -> 7.75 %, of all 50 12.90 -> 12.74 %)
+[ "$bundled" = 1 ] || "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" \
+  --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
 "$trainer" eval --model "$model" --data "$manifest" --split test --threads "$threads" \
   --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
 # translation into English from the five languages of CORPUS-st, on the test split of each corpus
@@ -209,10 +207,8 @@ fi
 if [ "$bundled" = 1 ]; then
   "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
     --threads "$threads" --max-items 2000 --json "$out/eval-test-text-pairs.json" | tee "$out/eval-test-text-pairs.txt"
-  # the LM of English translations (the text pairs' train split, order 8; seconds), fused into the
-  # decoder's beam at the default weight: the cascade and the text pairs again with it
-  "$trainer" lm --model "$model" --text "$text/text.tsv" --holdout "$manifest" --translations --order 8 \
-    --out "$out/translation-lm.safetensors"
+  # the LM of English translations (make-lms.sh, above) fused into the decoder's beam at the
+  # default weight: the cascade and the text pairs again with it
   "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
     --threads "$threads" --tasks st --modes offline --ctc-beam 32 --lm "$out/lm.safetensors" \
     --translation-lm "$out/translation-lm.safetensors" --json "$out/eval-test-st-tlm.json" | tee "$out/eval-test-st-tlm.txt"

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Builds the two character LMs the elements and eval can fuse, for a model's vocabulary, from the
+# corpora of models/make-corpus.sh, in about a minute:
+#   OUT/text-st                  the text-pair corpus: every gettext message of es it pt ca ro with
+#                                an English source, split 8:1:1 as ./corpus (14 s; kept if there)
+#   OUT/lm.safetensors           transcripts' LM (mslamasr/mslamtranslate/mslamlid lm=, eval --lm):
+#                                CORPUS's text and the text pairs' sources, order 6 (21 s)
+#   OUT/translation-lm.safetensors   English translations' LM (mslamtranslate translation-lm=,
+#                                eval --translation-lm): the text pairs' English, order 8 (4 s)
+# Every dev and test sentence of CORPUS is held out of both.
+#   models/make-corpus.sh                          # ./corpus and ./corpus-st-catalogs
+#   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, ./corpus, ./lms
+#   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+model=${1:-$root/models/default.safetensors}
+corpus=${2:-corpus}
+out=${3:-lms}
+manifest=$corpus/manifest.tsv
+catalogs=$corpus-st-catalogs/usr/share/locale
+[ -f "$manifest" ] && [ -d "$catalogs" ] ||
+  { echo "make-lms.sh: no $manifest or $catalogs; build them with models/make-corpus.sh" >&2; exit 1; }
+builddir=${MSLAM_BUILD_DIR:-$root/build}
+case $builddir in /*) ;; *) builddir=$root/$builddir ;; esac
+[ -f "$builddir/build.ninja" ] || meson setup "$builddir" "$root"
+ninja -C "$builddir" trainer/mslam-trainer
+trainer=$builddir/trainer/mslam-trainer
+mkdir -p "$out"
+text=$out/text-st
+# 50 throwaway utterances make its manifest, written last
+[ -f "$text/manifest.tsv" ] || "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
+  --locale-dir "/usr/share/locale:$catalogs" --train 8 --dev 1 --test 1 --text-per-lang 200000
+"$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" --text "$text/text.tsv" \
+  --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
+"$trainer" lm --model "$model" --text "$text/text.tsv" --holdout "$manifest" --translations --order 8 \
+  --out "$out/translation-lm.safetensors"
+echo "LMs: $out/lm.safetensors (transcripts), $out/translation-lm.safetensors (translations); text pairs: $text"
