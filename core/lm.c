@@ -204,6 +204,15 @@ int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model) {
 
 int mslam_lm_of_translations(const mslam_lm *lm) { return lm ? lm->of_translations : 0; }
 
+/* An LM of translations has one language, "en": 0, else -1 with an error naming the LM (fn: the
+ * caller). */
+static int check_translation_langs(const mslam_lm *lm, const char *fn) {
+    if (!lm->of_translations || (lm->n_langs == 1 && !strcmp(lm->langs[0].code, "en"))) return 0;
+    return mslam_error("%s: LM '%s' models translations, so it must have one language, \"en\" (it has %d, the "
+                       "first \"%s\")",
+                       fn, lm_name(lm), lm->n_langs, lm->langs[0].code);
+}
+
 int lm_check_model(const mslam_lm *lm, const mslam_model *model, int of_translations, const char *fn) {
     const char *lm_path = lm_name(lm), *m_path = model->path ? model->path : "(in memory)";
     if (lm->of_translations && !of_translations)
@@ -214,9 +223,7 @@ int lm_check_model(const mslam_lm *lm, const mslam_model *model, int of_translat
         return mslam_error("%s: LM '%s' models transcripts, not English translations (build one with "
                            "mslam-trainer lm --translations)",
                            fn, lm_path);
-    if (lm->of_translations && (lm->n_langs != 1 || strcmp(lm->langs[0].code, "en")))
-        return mslam_error("%s: LM '%s' of translations has %d languages, the first \"%s\"; it must have one, \"en\"",
-                           fn, lm_path, lm->n_langs, lm->langs[0].code);
+    if (check_translation_langs(lm, fn)) return -1;
     int same = lm->vocab_size == model->cfg.vocab_size;
     int first_diff = -1;
     for (int i = 0; same && i < lm->vocab_size; i++)
@@ -349,11 +356,7 @@ mslam_lm *mslam_lm_load(const char *path) {
     lm = lm_alloc(order, vocab, n_vocab, langs, n_langs, path);
     if (!lm || !(lm->path = strdup(path))) goto fail;
     lm->of_translations = text && !strcmp(text, "translation");
-    if (lm->of_translations && (lm->n_langs != 1 || strcmp(lm->langs[0].code, "en"))) {
-        mslam_error("%s: an LM of translations has one language, \"en\" (this one has %d, the first \"%s\")", path,
-                    lm->n_langs, lm->langs[0].code);
-        goto fail;
-    }
+    if (check_translation_langs(lm, "mslam_lm_load")) goto fail;
     for (int i = 0; i < lm->n_langs; i++)
         if (read_lang(lm, &f, &lm->langs[i])) goto fail;
     if (f.n_tensors != LM_TENSORS_PER_LANG * lm->n_langs) {

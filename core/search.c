@@ -353,6 +353,12 @@ typedef struct {
     double logp, score;
 } finished_hyp;
 
+/* Whether token c may follow at position pos: the end of sentence always, another token before
+ * max_len unless banned. */
+static int decoder_may_emit(const decoder_search_params *sp, int c, int eos, int pos) {
+    return c == eos || (pos < sp->max_len && !(sp->banned && sp->banned[c]));
+}
+
 /* The n tokens of the hypothesis that is beam `beam` after step n - 1, from the backpointers of
  * steps 0..n-1 (K per step). */
 static void trace_back(const backpointer *bp, int K, int n, int beam, search_token *out) {
@@ -421,15 +427,14 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
             int n_ctx = 0;
             if (lm) {
                 for (int c = 0; c < V; c++)
-                    if (row[c] > row_max && (c == eos || (pos < max_len && !(sp->banned && sp->banned[c]))))
-                        row_max = row[c];
+                    if (row[c] > row_max && decoder_may_emit(sp, c, eos, pos)) row_max = row[c];
                 /* "<s>" and the last order - 1 tokens, of which the LM reads the last order - 1 */
                 int from = pos - (lm->order - 1) > 0 ? pos - (lm->order - 1) : 0;
                 if (from == 0) ctx[n_ctx++] = bos;
                 for (int i = from; i < pos; i++) ctx[n_ctx++] = hist[i].id;
             }
             for (int c = 0; c < V; c++) {
-                if (c != eos && (pos == max_len || (sp->banned && sp->banned[c]))) continue;
+                if (!decoder_may_emit(sp, c, eos, pos)) continue;
                 double fused = row[c];
                 if (lm) {
                     if (!(row[c] >= row_max - DECODER_LM_WINDOW)) continue;

@@ -527,15 +527,12 @@ gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean transl
     mslam_lm_free (lm);
     return NULL;
   }
-  if (mslam_lm_of_translations (lm) && !translations) {
-    *reason = g_strdup_printf ("the LM %s models English translations, not transcripts (it is "
+  if (!mslam_lm_of_translations (lm) != !translations) {
+    *reason = translations ?
+        g_strdup_printf ("translation-lm=%s models transcripts, not English translations (build one "
+        "with mslam-trainer lm --translations; a transcripts' LM is the lm property)", path) :
+        g_strdup_printf ("the LM %s models English translations, not transcripts (it is "
         "mslamtranslate's translation-lm)", path);
-    mslam_lm_free (lm);
-    return NULL;
-  }
-  if (!mslam_lm_of_translations (lm) && translations) {
-    *reason = g_strdup_printf ("translation-lm=%s models transcripts, not English translations "
-        "(build one with mslam-trainer lm --translations; a transcripts' LM is the lm property)", path);
     mslam_lm_free (lm);
     return NULL;
   }

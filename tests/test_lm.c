@@ -437,10 +437,10 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
         free(path);
         return;
     }
-    /* "yes no maybe ..." are the fixture's English words: their letters are in the LM, and "y"
-     * follows "<s>" more often than "z" does */
-    int ctx[1] = {tlm->bos_id}, y = mslam_model_char_id(m, "y", &(int){0}), q = mslam_model_char_id(m, "q", &(int){0});
-    CHECK(y >= 0 && (q < 0 || lm_token_logp(&tlm->langs[0], ctx, 1, y) > lm_token_logp(&tlm->langs[0], ctx, 1, q)),
+    /* the translations are the fixture's English words ("yes", "no", "house", ...): "y" begins
+     * some, "j" (of German "ja", a transcript) none, so the LM puts "y" above "j" after "<s>" */
+    int ctx[1] = {tlm->bos_id}, y = mslam_model_char_id(m, "y", &(int){0}), j = mslam_model_char_id(m, "j", &(int){0});
+    CHECK(y >= 0 && j >= 0 && lm_token_logp(&tlm->langs[0], ctx, 1, y) > lm_token_logp(&tlm->langs[0], ctx, 1, j),
           "the translations' text is what the LM learnt");
     const char *texts[] = {manifest, NULL};
     lm_build_options o = {.text = texts, .split = SPLIT_TRAIN, .order = 3, .prune_count = 1};
@@ -504,7 +504,7 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
     CHECK(pair_lm && lm_save(pair_lm, pair_path) == 0, "a two-language LM marked as translations: %s", mslam_last_error());
     CHECK(!mslam_lm_load(pair_path) && strstr(mslam_last_error(), "one language"),
           "is refused by name: %s", mslam_last_error());
-    CHECK(pair_lm && lm_check_model(pair_lm, m, 1, "test") < 0 && strstr(mslam_last_error(), "one, \"en\""),
+    CHECK(pair_lm && lm_check_model(pair_lm, m, 1, "test") < 0 && strstr(mslam_last_error(), "one language"),
           "also in memory: %s", mslam_last_error());
     mslam_lm_free(pair_lm);
     free(pair_path);

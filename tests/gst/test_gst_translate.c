@@ -279,6 +279,14 @@ static const char *final_field_at(const gsttest_run *r, guint64 start, const cha
     return m ? gst_structure_get_string(m, field) : NULL;
 }
 
+/* Whether message s is final; if so its start into *start. */
+static gboolean final_with_start(const GstStructure *s, guint64 *start) {
+    gboolean final = FALSE;
+    gst_structure_get_boolean(s, "final", &final);
+    if (final) fail_unless(gst_structure_get_uint64(s, "start", start));
+    return final;
+}
+
 /* lm=: the transcript is mslamasr's with the same LM (each final segment decoded again in the
  * language identified on it), the LM changes it, and that is what input=transcript translates;
  * an LM with a model without a CTC head does not start. */
@@ -301,12 +309,9 @@ GST_START_TEST(test_transcript_lm) {
     guint finals = 0, compared = 0, changed = 0;
     for (guint i = 0; i < r->messages->len; i++) {
         const GstStructure *s = g_ptr_array_index(r->messages, i);
-        gboolean final = FALSE;
         guint64 start = 0;
-        gst_structure_get_boolean(s, "final", &final);
-        if (!final) continue;
+        if (!final_with_start(s, &start)) continue;
         finals++;
-        fail_unless(gst_structure_get_uint64(s, "start", &start));
         const char *source = gst_structure_get_string(s, "source-text");
         fail_unless_equals_string(source, final_field_at(asr, start, "text"));
         const char *plain_source = final_field_at(plain, start, "source-text");
@@ -352,12 +357,9 @@ GST_START_TEST(test_translation_lm) {
     guint finals = 0, changed = 0;
     for (guint i = 0; i < r->messages->len; i++) {
         const GstStructure *s = g_ptr_array_index(r->messages, i);
-        gboolean final = FALSE;
         guint64 start = 0;
-        gst_structure_get_boolean(s, "final", &final);
-        if (!final) continue;
+        if (!final_with_start(s, &start)) continue;
         finals++;
-        fail_unless(gst_structure_get_uint64(s, "start", &start));
         const char *text = gst_structure_get_string(s, "text");
         check_translation_of(model, gst_structure_get_string(s, "source-text"), &p, text);
         const char *plain_text = final_field_at(plain, start, "text");
