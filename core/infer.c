@@ -6,6 +6,7 @@
 #include "lm.h"
 #include "model.h"
 #include "search.h"
+#include "tm.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ struct mslam_decode_params mslam_decode_default_params(void) {
         .lm_bonus = 2.5f,
         .lid_lm_weight = 0.1f,
         .translation_lm_weight = 0.2f,
+        .translation_memory = NULL,
+        .tm_min_similarity = 0.5f, /* chosen on the default corpus's dev split (README) */
         .chunk_frames = 0,
         .left_chunks = -1,
         .n_threads = 0,
@@ -385,9 +388,32 @@ done:
 
 /* ---- translation ---- */
 
-/* 0 when p has no translation LM or one the decoder's search can fuse, else -1 (fn: the caller). */
-static int check_translation_lm(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
-    return p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn)) ? -1 : 0;
+/* 0 when p's translation LM (if any) is one the decoder's search can fuse and its memory's
+ * minimum similarity is in [0, 1], else -1 (fn: the caller). */
+static int check_translation_params(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
+    if (p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn))) return -1;
+    if (p->translation_memory && !(p->tm_min_similarity >= 0 && p->tm_min_similarity <= 1))
+        return mslam_error("%s: tm_min_similarity must be in [0, 1] (it is %g)", fn, (double)p->tm_min_similarity);
+    return 0;
+}
+
+/* The translation memory's English for text as a result over frames [0, characters of text)
+ * (tm_translate); NULL with *used 0 when the decoder is to translate, or -1 on failure. */
+static mslam_result *memory_translation(const mslam_model *m, const struct mslam_decode_params *p, const char *text,
+                                        int *used) {
+    search_result known;
+    int named = named_language(m, p->languages, "translation memory");
+    if (named == -1) return *used = -1, NULL;
+    *used = tm_translate(m, p->translation_memory, named >= 0 ? m->langs[named] : NULL, p->tm_min_similarity, text,
+                         &known);
+    if (*used != 1) return NULL;
+    int n_chars = 0, len;
+    uint32_t cp;
+    for (const char *c = text; *c; c += len, n_chars++) len = mslam_utf8_decode(c, &cp);
+    mslam_result *r = result_new(m, known.tokens, known.n, 0, n_chars);
+    search_result_free(&known);
+    if (!r) *used = -1;
+    return r;
 }
 
 mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
@@ -396,7 +422,7 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
         check_frames(frames, n_frames, "mslam_translate_frames"))
         return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (check_translation_lm(model, &p, "mslam_translate_frames")) return NULL;
+    if (check_translation_params(model, &p, "mslam_translate_frames")) return NULL;
     if (n_frames == 0) return result_new(model, NULL, 0, 0, 0);
     const int V = model->cfg.vocab_size;
     /* the decoder writes text: no reserved token but the end of sentence */
@@ -433,7 +459,12 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
         return NULL;
     }
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (check_translation_lm(model, &p, "mslam_translate_text")) return NULL;
+    if (check_translation_params(model, &p, "mslam_translate_text")) return NULL;
+    if (p.translation_memory) {
+        int used;
+        mslam_result *known = memory_translation(model, &p, utf8, &used);
+        if (used) return known;
+    }
     struct mslam_encode_params ep = mslam_encode_default_params();
     ep.n_threads = p.n_threads;
     int n_chars = 0;
@@ -458,7 +489,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
                               const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate", 0, 0, 1)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (check_translation_lm(model, &p, "mslam_translate")) return NULL;
+    if (check_translation_params(model, &p, "mslam_translate")) return NULL;
     if (model->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT) return translate_transcript(model, pcm, n_samples, &p);
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames);

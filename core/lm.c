@@ -5,7 +5,6 @@
 #include "model.h"
 #include "safetensors.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -310,18 +309,6 @@ static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
     return 0;
 }
 
-static int meta_int(const st_file *f, const char *key, int *out) {
-    const char *s = st_meta_get(f, key);
-    if (!s) return mslam_error("%s: __metadata__ has no \"%s\"", f->path, key);
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
-        return mslam_error("%s: __metadata__ \"%s\" = \"%.40s\" is not an integer", f->path, key, s);
-    *out = (int)v;
-    return 0;
-}
-
 mslam_lm *mslam_lm_load(const char *path) {
     if (!path) {
         mslam_error("mslam_lm_load: path is NULL");
@@ -339,7 +326,7 @@ mslam_lm *mslam_lm_load(const char *path) {
                     format ? "\"" : "", format ? format : "missing", format ? "\"" : "");
         goto done;
     }
-    if (meta_int(&f, "format_version", &version) || meta_int(&f, "order", &order)) goto done;
+    if (modelfile_meta_int(&f, "format_version", &version) || modelfile_meta_int(&f, "order", &order)) goto done;
     if (version != MSLAM_FORMAT_VERSION) {
         mslam_error("%s: LM format version %d; this mslam reads version %d", path, version, MSLAM_FORMAT_VERSION);
         goto done;

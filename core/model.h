@@ -70,6 +70,8 @@ struct json_object *modelfile_meta_json(const st_file *f, const char *key, enum 
  * written to *n_items when not NULL); *items point into *json (json_object_put it, free *items). */
 int modelfile_meta_strings(const st_file *f, const char *key, int n, const char *count_field,
                            struct json_object **json, const char ***items, int *n_items);
+/* An integer metadata value (its absence or another text is an error naming the key). */
+int modelfile_meta_int(const st_file *f, const char *key, int *out);
 /* Compact JSON text of v, malloc'd; v is put. */
 char *modelfile_json_text(struct json_object *v);
 /* A JSON array of n strings, or NULL. */

@@ -26,6 +26,7 @@
 #include "common.h"
 #include "safetensors.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
@@ -65,34 +66,6 @@ int modelfile_check_config(const struct mslam_model_config *cfg, const char *whe
     return rc;
 }
 
-/* One UTF-8 character (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
- * Returns its length in bytes, or 0 when s does not start with one. Stops at the first byte
- * that breaks the sequence, so it never reads past a terminating NUL. */
-static int utf8_decode(const char *s, uint32_t *cp) {
-    const unsigned char *u = (const unsigned char *)s;
-    int n;
-    uint32_t c, min;
-    if (u[0] < 0x80) {
-        *cp = u[0];
-        return 1;
-    } else if ((u[0] & 0xe0) == 0xc0) {
-        n = 2, c = u[0] & 0x1f, min = 0x80;
-    } else if ((u[0] & 0xf0) == 0xe0) {
-        n = 3, c = u[0] & 0x0f, min = 0x800;
-    } else if ((u[0] & 0xf8) == 0xf0) {
-        n = 4, c = u[0] & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (int i = 1; i < n; i++) {
-        if ((u[i] & 0xc0) != 0x80) return 0;
-        c = c << 6 | (u[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-    *cp = c;
-    return n;
-}
-
 /* Printable ASCII other than space, and not '<' or '>' when in_token. */
 static int plain_ascii(const char *s, int in_token) {
     for (; *s; s++) {
@@ -103,7 +76,7 @@ static int plain_ascii(const char *s, int in_token) {
 
 /* A one-character token, or 0 when tok is something else. */
 static int single_char(const char *tok, uint32_t *cp) {
-    int n = *tok ? utf8_decode(tok, cp) : 0;
+    int n = *tok ? mslam_utf8_decode(tok, cp) : 0;
     return n && tok[n] == '\0';
 }
 
@@ -273,7 +246,7 @@ mslam_model *mslam_model_new(const struct mslam_model_config *cfg, const char *c
 
 int mslam_model_char_id(const mslam_model *model, const char *s, int *len) {
     uint32_t cp;
-    int n = model && s ? utf8_decode(s, &cp) : 0;
+    int n = model && s ? mslam_utf8_decode(s, &cp) : 0;
     if (len) *len = n ? n : 1;
     if (!n) return -1;
     mslam_vocab_char key = {cp, 0};
@@ -606,4 +579,16 @@ static int save(const mslam_model *model, const char *path, const void *weights,
     for (int i = 1; meta && i < 4; i++) free(meta[i].value);
     free(meta);
     return rc;
+}
+
+int modelfile_meta_int(const st_file *f, const char *key, int *out) {
+    const char *s = st_meta_get(f, key);
+    if (!s) return mslam_error("%s: __metadata__ has no \"%s\"", f->path, key);
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
+        return mslam_error("%s: __metadata__ \"%s\" = \"%.40s\" is not an integer", f->path, key, s);
+    *out = (int)v;
+    return 0;
 }

@@ -522,17 +522,9 @@ int main(void) {
     const char *manifest = fixture_write(4, 0);
     CHECK(manifest != NULL, "fixture");
     if (!manifest) return test_result("test_lm");
-    dataset ds = {0};
-    struct strlist vocab = {0}, langs = {0};
-    CHECK(dataset_load_named(&ds, manifest, NULL, NULL, NULL, "all") == 0 && vocab_build(&ds, 1, &vocab) == 0 &&
-              langs_build(&ds, &langs) == 0,
-          "fixture vocabulary");
-    cfg.vocab_size = (int)vocab.n;
-    cfg.n_langs = (int)langs.n;
-    mslam_model *m = mslam_model_new(&cfg, (const char *const *)vocab.items, (const char *const *)langs.items);
+    mslam_model *m = fixture_model(manifest, &cfg, 5);
     CHECK(m != NULL, "model: %s", mslam_last_error());
     if (m) {
-        test_randomise_model(m, 5, 0.3f);
         char *text = write_text("lm-text.tsv");
         char *model_path = str_printf("%s/lm-test-model.safetensors", fixture_dir());
         test_normalised(m, text);
@@ -546,8 +538,6 @@ int main(void) {
         free(text), free(model_path);
     }
     mslam_model_free(m);
-    strlist_free(&vocab), strlist_free(&langs);
-    dataset_free(&ds);
     fixture_remove();
     return test_result("test_lm");
 }

@@ -1,7 +1,10 @@
 #include "train_fixture.h"
 
 #include "audio.h"
+#include "data.h"
 #include "ops.h"
+#include "testutil.h"
+#include "util.h"
 
 #include <ftw.h>
 #include <math.h>
@@ -109,4 +112,20 @@ const char *fixture_subdir(const char *name) {
     snprintf(sub, sizeof sub, "%s/%s", dir, name);
     mkdir(sub, 0755);
     return sub;
+}
+
+mslam_model *fixture_model(const char *manifest, struct mslam_model_config *cfg, unsigned long long seed) {
+    dataset ds = {0};
+    struct strlist vocab = {0}, langs = {0};
+    mslam_model *m = NULL;
+    if (dataset_load_named(&ds, manifest, NULL, NULL, NULL, "all") == 0 && vocab_build(&ds, 1, &vocab) == 0 &&
+        langs_build(&ds, &langs) == 0) {
+        cfg->vocab_size = (int)vocab.n;
+        cfg->n_langs = (int)langs.n;
+        m = mslam_model_new(cfg, (const char *const *)vocab.items, (const char *const *)langs.items);
+        if (m) test_randomise_model(m, seed, 0.3f);
+    }
+    strlist_free(&vocab), strlist_free(&langs);
+    dataset_free(&ds);
+    return m;
 }

@@ -5,6 +5,9 @@
 #ifndef MSLAM_TRAIN_FIXTURE_H
 #define MSLAM_TRAIN_FIXTURE_H
 
+struct mslam_model_config;
+struct mslam_model;
+
 /* What fixture_write adds beyond the good rows. */
 enum {
     FIXTURE_BAD_ROWS = 1, /* a missing file, a zero-length file, a corrupt file, a transcript of punctuation */
@@ -19,5 +22,8 @@ const char *fixture_dir(void);
 void fixture_remove(void);
 /* A new empty folder under the fixture's (static buffer; valid until the next call). */
 const char *fixture_subdir(const char *name);
+/* A model of cfg's shape (its vocab_size and n_langs set here) over the vocabulary and languages
+ * of every row of manifest, with random weights (seed, scale 0.3). NULL on failure. */
+struct mslam_model *fixture_model(const char *manifest, struct mslam_model_config *cfg, unsigned long long seed);
 
 #endif

@@ -7,6 +7,7 @@
 #include "encoder.h"
 #include "heads.h"
 #include "lm.h"
+#include "tm.h"
 #include "options.h"
 #include "search.h"
 #include "train.h"
@@ -40,7 +41,8 @@ eval_config eval_default_config(void) {
                          .lm_weight = mslam_decode_default_params().lm_weight,
                          .lm_bonus = mslam_decode_default_params().lm_bonus,
                          .lid_lm_weight = mslam_decode_default_params().lid_lm_weight,
-                         .translation_lm_weight = mslam_decode_default_params().translation_lm_weight};
+                         .translation_lm_weight = mslam_decode_default_params().translation_lm_weight,
+                         .tm_min_similarity = mslam_decode_default_params().tm_min_similarity};
 }
 
 /* Text of token ids (reserved entries left out). New string. */
@@ -68,6 +70,8 @@ typedef struct {
     mslam_encoder_pass pass;
     mslam_encoder_pass text_pass; /* the translation's source through the text path */
     int *source, n_source;        /* its characters (--st-input text or transcript) */
+    const char *heard;            /* the language the CTC beam's LM was chosen by on this
+                                   * utterance (NULL: none chosen yet) */
     float *logits, *log_probs;
     size_t cap_frames;
     search_token *greedy;
@@ -128,6 +132,7 @@ static int ctc_beam_search(evaluator *ev, const example *e, const float *enc, in
         int heard = m->cfg.lid_head ? identify(ev, enc, n, ev->log_probs, 1) : -1;
         if (m->cfg.lid_head && heard < 0) return -1;
         const char *code = heard >= 0 ? m->langs[heard] : e->lang;
+        ev->heard = code;
         int t = mslam_lm_lang_index(c->lm, code);
         ctc_beam_set_lm(&ev->beam, t >= 0 ? c->lm : NULL, t, c->lm_weight, c->lm_bonus);
     }
@@ -177,10 +182,23 @@ static int translation_source(evaluator *ev, const example *e, const float *enc,
     return rc;
 }
 
+/* The language of the translation's source, for the translation memory: the reference's under
+ * --st-input text, else the one language ID found for the CTC beam's LM, or finds now (the
+ * reference's without a LID head). NULL on failure. */
+static const char *source_language(evaluator *ev, const example *e, const float *enc, int n) {
+    if (ev->c->st_input == EVAL_ST_TEXT) return e->lang;
+    if (ev->heard) return ev->heard;
+    if (!ev->m->cfg.lid_head) return e->lang;
+    int heard = identify(ev, enc, n, NULL, 0);
+    return heard >= 0 ? ev->m->langs[heard] : NULL;
+}
+
 /* The decoder's translation of e (from the encoder frames enc (n, d) or, per --st-input, from
  * ev->source, which holds the CTC transcript already when have_transcript) into *hyp (free it;
- * NULL: nothing of the transcript is in the vocabulary, not scored). Returns 0 or -1. */
-static int translate_item(evaluator *ev, const example *e, const float *enc, int n, int have_transcript, char **hyp) {
+ * NULL: nothing of the transcript is in the vocabulary, not scored); *from_memory is set when
+ * the translation memory gave it. Returns 0 or -1. */
+static int translate_item(evaluator *ev, const example *e, const float *enc, int n, int have_transcript, char **hyp,
+                          int *from_memory) {
     mslam_model *m = ev->m;
     const struct mslam_model_config *cfg = &m->cfg;
     const eval_config *c = ev->c;
@@ -194,6 +212,25 @@ static int translate_item(evaluator *ev, const example *e, const float *enc, int
         if (!have_transcript && translation_source(ev, e, enc, n)) return -1;
         n_source = ev->n_source;
         if (n_source == 0 && c->st_input == EVAL_ST_TEXT) return 0;
+        if (c->tm && n_source > 0) {
+            search_result source_chars = {.n = n_source}, known;
+            int used = -1;
+            if ((source_chars.tokens = malloc((size_t)n_source * sizeof *source_chars.tokens))) {
+                for (int i = 0; i < n_source; i++) source_chars.tokens[i] = (search_token){ev->source[i], -1, 0};
+                char *text = tokens_text(m, &source_chars);
+                const char *lang = text ? source_language(ev, e, enc, n) : NULL;
+                used = lang ? tm_translate(m, c->tm, lang, c->tm_min_similarity, text, &known) : -1;
+                free(text);
+                free(source_chars.tokens);
+            }
+            if (used < 0) return mslam_error("translation memory: %s", mslam_last_error());
+            if (used) {
+                *hyp = tokens_text(m, &known);
+                search_result_free(&known);
+                *from_memory = 1;
+                return *hyp ? 0 : -1;
+            }
+        }
         if (n_source > 0 &&
             mslam_encoder_text_forward(&ev->text_pass, cfg, &m->p, ev->source, &n_source, 1, n_source, 0))
             return -1;
@@ -209,8 +246,10 @@ static int translate_item(evaluator *ev, const example *e, const float *enc, int
     return *hyp ? 0 : -1;
 }
 
-/* Adds translation hyp of e to mode's BLEU and chrF (overall and e's language) and --hyps. */
-static int add_translation(evaluator *ev, eval_result *r, int mode, const example *e, const char *hyp) {
+/* Adds translation hyp of e (from_memory: the translation memory's) to mode's BLEU and chrF
+ * (overall and e's language), its count of the memory's and --hyps. */
+static int add_translation(evaluator *ev, eval_result *r, int mode, const example *e, const char *hyp,
+                           int from_memory) {
     eval_lang *el = &r->per_lang[mode][lang_slot(r, e->lang)];
     const char *refs[1] = {e->translation};
     if (mslam_bleu_add(&el->bleu, hyp, refs, 1) || mslam_chrf_add(&el->chrf, hyp, refs, 1) ||
@@ -218,6 +257,7 @@ static int add_translation(evaluator *ev, eval_result *r, int mode, const exampl
         return -1;
     write_hyp(ev->c->hyps, mode, "st", e, e->translation, hyp);
     el->n_st++;
+    r->st_from_memory[mode] += from_memory;
     return 0;
 }
 
@@ -231,6 +271,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
     eval_lang *el = &r->per_lang[mode][lang];
     eval_speaker *es = speaker_scores(r, mode, e->speaker);
     int have_transcript = 0; /* the CTC transcript of this utterance is in ev->source */
+    ev->heard = NULL;
     if ((size_t)n > ev->cap_frames) {
         free(ev->logits), free(ev->log_probs), free(ev->greedy);
         size_t rows = (size_t)n > (size_t)N ? (size_t)n : (size_t)N;
@@ -288,7 +329,9 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
     if ((what & SCORE_ST) && c->st && cfg->n_decoder_layers > 0 && *e->translation &&
         (c->st_input != EVAL_ST_TEXT || *e->text)) {
         char *hyp = NULL;
-        int rc = translate_item(ev, e, enc, n, have_transcript, &hyp) || (hyp && add_translation(ev, r, mode, e, hyp));
+        int from_memory = 0;
+        int rc = translate_item(ev, e, enc, n, have_transcript, &hyp, &from_memory) ||
+                 (hyp && add_translation(ev, r, mode, e, hyp, from_memory));
         free(hyp);
         if (rc) return -1;
     }
@@ -306,7 +349,8 @@ static int result_init(eval_result *r, const mslam_model *m, const dataset *ds, 
     memset(r, 0, sizeof *r);
     r->cfg = *c;
     if ((c->lm && !(r->lm_name = str_dup(lm_name(c->lm)))) ||
-        (c->translation_lm && !(r->translation_lm_name = str_dup(lm_name(c->translation_lm)))))
+        (c->translation_lm && !(r->translation_lm_name = str_dup(lm_name(c->translation_lm)))) ||
+        (c->tm && !(r->tm_name = str_dup(c->tm->path))))
         return mslam_error("out of memory");
     struct strlist langs;
     if (langs_build(ds, &langs)) return -1;
@@ -404,9 +448,12 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
         /* the text path has no streaming form: one translation serves every mode */
         const example *e = &ds->items[items[i]];
         char *hyp = NULL;
-        rc = cfg->n_decoder_layers > 0 && *e->text && *e->translation ? translate_item(&ev, e, NULL, 0, 0, &hyp) : 0;
+        int from_memory = 0;
+        rc = cfg->n_decoder_layers > 0 && *e->text && *e->translation
+                 ? translate_item(&ev, e, NULL, 0, 0, &hyp, &from_memory)
+                 : 0;
         for (int mode = 0; mode < EVAL_N_MODES && !rc && hyp; mode++)
-            if (c->modes & (1 << mode)) rc = add_translation(&ev, r, mode, e, hyp);
+            if (c->modes & (1 << mode)) rc = add_translation(&ev, r, mode, e, hyp, from_memory);
         free(hyp);
         r->n_items++;
     }
@@ -493,6 +540,7 @@ void eval_result_free(eval_result *r) {
     }
     free(r->lm_name);
     free(r->translation_lm_name);
+    free(r->tm_name);
     memset(r, 0, sizeof *r);
 }
 
@@ -557,6 +605,8 @@ void eval_print(const eval_result *r, FILE *fp) {
                 c->st_beam, (double)c->length_penalty, c->no_repeat_ngram);
         if (r->translation_lm_name)
             fprintf(fp, ", translation LM %s (weight %g)", r->translation_lm_name, (double)c->translation_lm_weight);
+        if (r->tm_name)
+            fprintf(fp, ", translation memory %s (minimum similarity %g)", r->tm_name, (double)c->tm_min_similarity);
         fputc('\n', fp);
     }
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
@@ -600,6 +650,7 @@ void eval_print(const eval_result *r, FILE *fp) {
                     : r->cfg.st_input == EVAL_ST_TRANSCRIPT ? " (from the CTC transcript)"
                                                             : "",
                     line, chrf);
+            if (r->tm_name) fprintf(fp, "translations from the memory: %d\n", r->st_from_memory[mode]);
         }
         if (mslam_confusion_total(r->lid[mode])) {
             if (r->cfg.lid_seconds > 0)
@@ -669,6 +720,8 @@ char *eval_json(const eval_result *r) {
     json_object_object_add(dec, "translation_lm",
                            r->translation_lm_name ? json_object_new_string(r->translation_lm_name) : NULL);
     json_object_object_add(dec, "translation_lm_weight", setting(c->translation_lm_weight));
+    json_object_object_add(dec, "translation_memory", r->tm_name ? json_object_new_string(r->tm_name) : NULL);
+    json_object_object_add(dec, "tm_min_similarity", setting(c->tm_min_similarity));
     json_object_object_add(root, "decoding", dec);
     for (int mode = 0; mode < EVAL_N_MODES; mode++) {
         if (!(r->cfg.modes & (1 << mode))) continue;
@@ -703,6 +756,7 @@ char *eval_json(const eval_result *r) {
         if (r->bleu[mode].n_segments) {
             json_object_object_add(mo, "bleu", bleu_json(&r->bleu[mode]));
             json_object_object_add(mo, "chrf", num(mslam_chrf_compute(&r->chrf[mode])));
+            if (r->tm_name) json_object_object_add(mo, "st_from_memory", json_object_new_int(r->st_from_memory[mode]));
         }
         const mslam_confusion *cf = r->lid[mode];
         size_t nl = mslam_confusion_n_langs(cf);
@@ -754,8 +808,9 @@ int cmd_eval(int argc, char **argv) {
           *audio_dir = NULL, *json_path = NULL, *hyps_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL;
     int threads = 0;
     double length_penalty = c.length_penalty, lid_seconds = 0, lm_weight = c.lm_weight, lm_bonus = c.lm_bonus,
-           lid_lm_weight = c.lid_lm_weight, translation_lm_weight = c.translation_lm_weight;
-    gchar *lm_path = NULL, *st_input = NULL, *translation_lm_path = NULL;
+           lid_lm_weight = c.lid_lm_weight, translation_lm_weight = c.translation_lm_weight,
+           tm_min_similarity = c.tm_min_similarity;
+    gchar *lm_path = NULL, *st_input = NULL, *translation_lm_path = NULL, *tm_path = NULL;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model or checkpoint to evaluate", "FILE"},
         {"data", 0, 0, G_OPTION_ARG_STRING, &data, "manifest (mslam TSV, Common Voice, CoVoST-2, FLEURS)", "MANIFEST"},
@@ -793,6 +848,11 @@ int cmd_eval(int argc, char **argv) {
          "LM of English translations (mslam-trainer lm --translations): fused into the translation beam", "FILE"},
         {"translation-lm-weight", 0, 0, G_OPTION_ARG_DOUBLE, &translation_lm_weight,
          "translation beam: weight of log p_lm (default 0.2)", "X"},
+        {"translation-memory", 0, 0, G_OPTION_ARG_STRING, &tm_path,
+         "translation memory (mslam-trainer tm): a source transcript whose nearest known sentence is similar enough "
+         "takes its translation (--st-input text or transcript)", "FILE"},
+        {"tm-min-similarity", 0, 0, G_OPTION_ARG_DOUBLE, &tm_min_similarity,
+         "translation memory: least similarity (1 - edit distance / longer length) a match needs (default 0.5)", "X"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
         {"json", 0, 0, G_OPTION_ARG_STRING, &json_path, "also write the scores as JSON to FILE (- for stdout)", "FILE"},
         {"hyps", 0, 0, G_OPTION_ARG_STRING, &hyps_path,
@@ -829,6 +889,11 @@ int cmd_eval(int argc, char **argv) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 2;
         }
+        c.tm_min_similarity = (float)tm_min_similarity;
+        if (!(tm_min_similarity >= 0 && tm_min_similarity <= 1)) {
+            fprintf(stderr, "mslam-trainer eval: --tm-min-similarity must be in [0, 1] (it is %g)\n", tm_min_similarity);
+            rc = 2;
+        }
         c.lid_seconds = (float)lid_seconds;
         c.modes = (strstr(modes, "offline") ? 1 << EVAL_OFFLINE : 0) | (strstr(modes, "streaming") ? 1 << EVAL_STREAMING : 0);
         if (tasks) {
@@ -853,6 +918,7 @@ int cmd_eval(int argc, char **argv) {
     }
     mslam_model *m = NULL;
     mslam_lm *lm = NULL, *translation_lm = NULL;
+    mslam_tm *tm = NULL;
     dataset ds = {0};
     eval_result r = {0};
     if (!parsed && !rc && hyps_path) {
@@ -872,6 +938,10 @@ int cmd_eval(int argc, char **argv) {
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, 0, "--lm"))) ||
             (translation_lm_path && (!(c.translation_lm = translation_lm = mslam_lm_load(translation_lm_path)) ||
                                      lm_check_model(translation_lm, m, 1, "--translation-lm"))) ||
+            (tm_path && c.st_input == EVAL_ST_SPEECH &&
+             mslam_error("--translation-memory matches source text, but the decoder reads speech here (use "
+                         "--st-input text or transcript)")) ||
+            (tm_path && !(c.tm = tm = mslam_tm_load(tm_path))) ||
             (eval_text_only(&c) ? dataset_load_text_pairs(&ds, data, split)
                                 : dataset_load_named(&ds, data, layout, lang, audio_dir, split) ||
                                       dataset_encode(&ds, m, 0, 0, &rep)) ||
@@ -903,6 +973,7 @@ int cmd_eval(int argc, char **argv) {
     dataset_free(&ds);
     mslam_lm_free(lm);
     mslam_lm_free(translation_lm);
+    mslam_tm_free(tm);
     mslam_model_free(m);
     options_free(entries);
     return rc;

@@ -43,6 +43,9 @@ typedef struct {
     const mslam_lm *translation_lm; /* not NULL: an LM of translations (its "text" says so), fused
                                      * into the decoder's beam search with translation_lm_weight */
     float translation_lm_weight;
+    const mslam_tm *tm; /* not NULL: a source transcript whose nearest known sentence is at
+                         * least tm_min_similarity similar takes its translation (tm_translate) */
+    float tm_min_similarity;
 } eval_config;
 
 /* Columns of eval_config.hyps: mode (offline, streaming), task (asr, asr-beam, lid, st), audio
@@ -81,6 +84,8 @@ typedef struct {
     double wall_s;         /* time it took */
     eval_config cfg;
     char *lm_name, *translation_lm_name; /* the LMs' files (copies; NULL: none), for the record */
+    char *tm_name;                       /* the translation memory's file, likewise */
+    int st_from_memory[EVAL_N_MODES];    /* translations the memory gave */
 } eval_result;
 
 /* Translation of reference transcripts only (--tasks st --st-input text): no audio is read, and

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "corpus.h"
 #include "lmbuild.h"
+#include "tmbuild.h"
 #include "train.h"
 
 #include <stdio.h>
@@ -21,6 +22,7 @@ static const struct subcommand subcommands[] = {
     {"eval", "score a model on a manifest (CER/WER, LID accuracy, BLEU/chrF; offline and streaming)", cmd_eval},
     {"export", "write the inference model file of a checkpoint (no optimizer state)", cmd_export},
     {"lm", "build character n-gram language models (one per language) for decoding and language ID", cmd_lm},
+    {"tm", "build a translation memory (known sentences and their English) for translation", cmd_tm},
 };
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 

@@ -185,10 +185,44 @@ MSLAM_API int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model)
  * --translations`: mslam_decode_params.translation_lm), 0 when it models transcripts (.lm). */
 MSLAM_API int mslam_lm_of_translations(const mslam_lm *lm);
 
+/* ---- translation memory ----
+ * `mslam-trainer tm` builds one from text pairs: known sentences, in the normal form the CTC head
+ * writes, with their English translations. Given to translation
+ * (mslam_decode_params.translation_memory), a source text whose nearest known sentence is at
+ * least tm_min_similarity similar is translated as that sentence was, and the decoder does not
+ * run; otherwise the decoder translates. Similarity is 1 - (edit distance in characters) /
+ * (characters of the longer text); the candidates are the 64 known sentences sharing the most
+ * character trigrams with the source (Dice coefficient), among the sentences of the language
+ * params->languages names when it names one (none when the memory has no sentence of it), else
+ * among all. A translation from the memory has the similarity as each character's probability
+ * (and so as its confidence). */
+typedef struct mslam_tm mslam_tm;
+
+/* Loads a translation memory file (and indexes it: about a second per 100,000 sentences). NULL
+ * on failure (the message names the file and the problem). */
+MSLAM_API mslam_tm *mslam_tm_load(const char *path);
+MSLAM_API void mslam_tm_free(mslam_tm *tm);
+MSLAM_API int mslam_tm_n_entries(const mslam_tm *tm);
+
+struct mslam_tm_match {
+    int index;               /* of the entry, 0 .. mslam_tm_n_entries - 1 */
+    float similarity;        /* in [0, 1]; 1: the same characters */
+    const char *source;      /* the known sentence (owned by the memory) */
+    const char *translation; /* its English (owned by the memory) */
+    const char *lang;        /* the language of the source (owned by the memory) */
+};
+
+/* The entry nearest text among those of language lang (NULL or "": of any language): 1 and
+ * *match set; 0 when no such entry shares a character trigram with text; or a negative error
+ * (text NULL or not UTF-8). Safe from several threads at once. */
+MSLAM_API int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang,
+                              struct mslam_tm_match *match);
+
 /* Defaults: beam 4, max_len 0, length_penalty 1, no_repeat_ngram 8, token_min_logp -12, all languages, no LM
  * (weight 0.8, bonus 2.5 and LID weight 0.1 once one is given: tuned on the default corpus's dev
  * split), no translation LM (weight 0.2 once one is given: tuned on the dev split of the text
- * pairs), full attention context, the model's threads. */
+ * pairs), no translation memory (minimum similarity 0.5 once one is given: tuned on the default
+ * corpus's dev split), full attention context, the model's threads. */
 struct mslam_decode_params {
     int beam_size;         /* CTC prefix beam search / decoder beam search; 1: greedy */
     int max_len;           /* translation: most characters before the end; <= 0: 2 * frames + 16 */
@@ -207,6 +241,9 @@ struct mslam_decode_params {
     const mslam_lm *translation_lm; /* LM of English translations (NULL: none): the decoder's beam
                             * ranks by log p_decoder + translation_lm_weight * log p_lm */
     float translation_lm_weight;
+    const mslam_tm *translation_memory; /* NULL: none; see "translation memory" */
+    float tm_min_similarity; /* translation: a memory match at least this similar is the
+                            * translation; in [0, 1] (1: only the same characters) */
     int chunk_frames;      /* encoder attention from PCM, as struct mslam_encode_params */
     int left_chunks;
     int n_threads;         /* <= 0: the model's */

@@ -2,8 +2,11 @@
  * segments follow the speech (by CTC blanks, or by the energy rule for a model without a CTC
  * head), each is translated by the decoder, buffers and mslam-translation messages agree;
  * languages, partial results, EOS, input=transcript (the cascade through the text path) and
- * input=auto (the model's own), an LM on the transcript and model errors. */
+ * input=auto (the model's own), an LM on the transcript, the translation LM and memory, and
+ * model errors. */
 #include "gsttestutil.h"
+
+#include "tm.h"
 
 #include <gst/check/gstcheck.h>
 #include <mslam.h>
@@ -387,6 +390,67 @@ GST_START_TEST(test_translation_lm) {
 }
 GST_END_TEST;
 
+/* translation-memory=: a memory whose sentences are the transcripts of a run without it (each
+ * under the language identified on it, its translation the transcript itself) gives every final
+ * translation, with confidence 1; it needs input=transcript, and a missing file is named. */
+GST_START_TEST(test_translation_memory) {
+    setup_talk();
+    gsttest_run *plain = run(fx->random, "input=transcript max-duration=1000");
+    GPtrArray *sources = g_ptr_array_new(), *langs = g_ptr_array_new_with_free_func(g_free);
+    GArray *lang_of = g_array_new(FALSE, FALSE, sizeof(int32_t));
+    for (guint i = 0; i < plain->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(plain->messages, i);
+        guint64 start = 0;
+        if (!final_with_start(s, &start)) continue;
+        const char *lang = gst_structure_get_string(s, "source-language");
+        int32_t l = 0;
+        while (l < (int32_t)langs->len && strcmp(g_ptr_array_index(langs, l), lang)) l++;
+        if (l == (int32_t)langs->len) g_ptr_array_add(langs, g_strdup(lang));
+        g_array_append_val(lang_of, l);
+        g_ptr_array_add(sources, (gpointer)gst_structure_get_string(s, "source-text"));
+    }
+    fail_unless(sources->len > 1, "%u final transcripts", sources->len);
+    char *path = g_strdup(gsttest_path("translate-memory.safetensors"));
+    mslam_tm *tm = tm_new((const char *const *)sources->pdata, (const char *const *)sources->pdata,
+                          (const int32_t *)lang_of->data, (const char *const *)langs->pdata, (int)langs->len,
+                          (int)sources->len);
+    fail_unless(tm && tm_save(tm, path) == 0, "%s", mslam_last_error());
+    mslam_tm_free(tm);
+    char *with_tm = g_strdup_printf("input=transcript max-duration=1000 translation-memory=%s", path);
+    gsttest_run *r = run(fx->random, with_tm);
+    guint finals = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        guint64 start = 0;
+        if (!final_with_start(s, &start)) continue;
+        finals++;
+        gdouble confidence = 0;
+        fail_unless(gst_structure_get_double(s, "confidence", &confidence));
+        fail_unless_equals_string(gst_structure_get_string(s, "text"), gst_structure_get_string(s, "source-text"));
+        fail_unless(confidence > 0.999, "confidence %g", confidence);
+    }
+    fail_unless_equals_int(finals, sources->len);
+    gsttest_run_free(r);
+    gsttest_run_free(plain);
+    g_ptr_array_unref(sources);
+    g_ptr_array_unref(langs);
+    g_array_unref(lang_of);
+
+    char *d = g_strdup_printf("mslamtranslate model=%s input=speech translation-memory=%s", fx->random, path);
+    char *message = gsttest_start_error(d);
+    fail_unless(message && strstr(message, "input=transcript"), "%s", message);
+    g_free(message);
+    g_free(d);
+    d = g_strdup_printf("mslamtranslate model=%s input=transcript translation-memory=%s.missing", fx->random, path);
+    message = gsttest_start_error(d);
+    fail_unless(message && strstr(message, path) && strstr(message, "translation-memory"), "%s", message);
+    g_free(message);
+    g_free(d);
+    g_free(with_tm);
+    g_free(path);
+}
+GST_END_TEST;
+
 /* second-pass (the default): each final translation is the offline API's (mslam_translate) on
  * the segment's audio and the look-ahead its last frame reads, text and confidence (random
  * weights write the same text whatever they hear, but not with the same probabilities); without
@@ -439,6 +503,7 @@ static Suite *mslamtranslate_suite(void) {
     tcase_add_test(tc, test_auto_input);
     tcase_add_test(tc, test_transcript_lm);
     tcase_add_test(tc, test_translation_lm);
+    tcase_add_test(tc, test_translation_memory);
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_no_decoder);
     fx = gsttest_fixture_get();

@@ -1,0 +1,364 @@
+/* Translation memories (core/tm.c, trainer/tmbuild.c): lookups find the most similar known
+ * sentence exactly as brute force does (where every sentence sharing a trigram is a candidate),
+ * in the language asked for; files round-trip and bad ones are refused by name; translation
+ * takes the memory's English above the threshold and the decoder's below it; `mslam-trainer tm`
+ * on the fixture corpus (held-out sentences, per language), then `eval --translation-memory`. */
+#include "checkpoint.h"
+#include "data.h"
+#include "manifest.h"
+#include "safetensors.h"
+#include "testutil.h"
+#include "tmbuild.h"
+#include "train.h"
+#include "train_fixture.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct mslam_model_config cfg = {
+    .n_mels = 80, .d_model = 16, .n_heads = 2, .d_ff = 32, .conv_kernel = 3, .sub_channels = 4,
+    .n_speech_layers = 1, .n_shared_layers = 1, .n_decoder_layers = 1, .causal_conv = 1, .ctc_head = 1,
+    .lid_head = 1};
+
+/* ---- the reference: edit distance and trigrams, written plainly (ASCII) ---- */
+
+static int ref_distance(const char *a, const char *b) {
+    int na = (int)strlen(a), nb = (int)strlen(b);
+    int d[64][64];
+    for (int i = 0; i <= na; i++) d[i][0] = i;
+    for (int j = 0; j <= nb; j++) d[0][j] = j;
+    for (int i = 1; i <= na; i++)
+        for (int j = 1; j <= nb; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            d[i][j] = best;
+        }
+    return d[na][nb];
+}
+
+/* Whether a and b share a trigram of their space-padded forms. */
+static int share_trigram(const char *a, const char *b) {
+    char pa[70], pb[70];
+    snprintf(pa, sizeof pa, " %s ", a);
+    snprintf(pb, sizeof pb, " %s ", b);
+    for (size_t i = 0; i + 3 <= strlen(pa); i++)
+        for (size_t j = 0; j + 3 <= strlen(pb); j++)
+            if (!strncmp(pa + i, pb + j, 3)) return 1;
+    return 0;
+}
+
+static void random_sentence(char *s, int max_len, mslam_rng *rng) {
+    int n = 1 + (int)(mslam_rng_uniform(rng) * max_len);
+    for (int i = 0; i < n; i++) s[i] = "abcd e"[(int)(mslam_rng_uniform(rng) * 6)];
+    s[n] = '\0';
+    if (s[0] == ' ') s[0] = 'a';
+}
+
+/* 40 random sentences in two languages: every lookup equals brute force over the candidates. */
+static void test_lookup_exact(void) {
+    enum { N = 40, QUERIES = 300 };
+    static char src[N][32], tr[N][32];
+    const char *sources[N], *translations[N];
+    int32_t lang[N];
+    static const char *const langs[] = {"es", "it"};
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 11);
+    for (int i = 0; i < N; i++) {
+        random_sentence(src[i], 12, &rng);
+        snprintf(tr[i], sizeof tr[i], "t%d", i);
+        sources[i] = src[i], translations[i] = tr[i], lang[i] = i % 2;
+    }
+    mslam_tm *tm = tm_new(sources, translations, lang, langs, 2, N);
+    CHECK(tm != NULL, "tm_new: %s", mslam_last_error());
+    if (!tm) return;
+    int mismatches = 0, found_some = 0, none_some = 0;
+    for (int q = 0; q < QUERIES; q++) {
+        char query[32];
+        random_sentence(query, 14, &rng);
+        for (int want = -1; want < 2; want++) {
+            double best = -1;
+            for (int i = 0; i < N; i++) {
+                if ((want >= 0 && lang[i] != want) || !share_trigram(query, src[i])) continue;
+                int longer = (int)(strlen(query) > strlen(src[i]) ? strlen(query) : strlen(src[i]));
+                double sim = 1.0 - (double)ref_distance(query, src[i]) / longer;
+                if (sim > best) best = sim;
+            }
+            struct mslam_tm_match match;
+            int rc = mslam_tm_lookup(tm, query, want < 0 ? NULL : langs[want], &match);
+            if (best < 0) {
+                none_some += rc == 0;
+                mismatches += rc != 0;
+                continue;
+            }
+            found_some++;
+            int longer = (int)(strlen(query) > strlen(match.source) ? strlen(query) : strlen(match.source));
+            mismatches += rc != 1 || fabs(match.similarity - best) > 1e-6 ||
+                          fabs(match.similarity - (1.0 - (double)ref_distance(query, match.source) / longer)) > 1e-6 ||
+                          (want >= 0 && strcmp(match.lang, langs[want])) ||
+                          strcmp(match.translation, tr[match.index]) || strcmp(match.source, src[match.index]);
+        }
+    }
+    CHECK(mismatches == 0 && found_some > 100 && none_some > 0,
+          "lookups equal brute force (%d mismatches; %d found, %d with no shared trigram)", mismatches, found_some,
+          none_some);
+    struct mslam_tm_match match;
+    CHECK(mslam_tm_lookup(tm, src[3], NULL, &match) == 1 && match.similarity == 1.0f && !strcmp(match.source, src[3]),
+          "a known sentence matches itself with similarity 1");
+    CHECK(mslam_tm_lookup(tm, src[3], "fr", &match) == 0, "a language the memory lacks finds nothing");
+    CHECK(mslam_tm_lookup(tm, "", NULL, &match) == 0, "empty text finds nothing");
+    CHECK(mslam_tm_lookup(tm, "ab\xff", NULL, &match) < 0 && strstr(mslam_last_error(), "UTF-8"),
+          "invalid UTF-8 is an error: %s", mslam_last_error());
+    CHECK(mslam_tm_lookup(tm, NULL, NULL, &match) < 0, "NULL text is an error");
+    mslam_tm_free(tm);
+
+    /* the candidates are the 64 best by Dice: with many sentences the nearest still wins when
+     * it shares the most trigrams (here: the query itself, among 3000 others) */
+    enum { BIG = 3000 };
+    char (*big)[32] = malloc(BIG * sizeof *big);
+    const char **bs = malloc(BIG * sizeof *bs);
+    int32_t *bl = calloc(BIG, sizeof *bl);
+    for (int i = 0; big && bs && i < BIG; i++) {
+        random_sentence(big[i], 20, &rng);
+        bs[i] = big[i];
+    }
+    mslam_tm *large = big && bs && bl ? tm_new(bs, bs, bl, langs, 1, BIG) : NULL;
+    CHECK(large != NULL, "a memory of %d sentences: %s", BIG, mslam_last_error());
+    int wrong = 0;
+    for (int i = 0; large && i < BIG; i += 97)
+        wrong += mslam_tm_lookup(large, big[i], "es", &match) != 1 || match.similarity != 1.0f ||
+                 strcmp(match.source, big[i]);
+    CHECK(wrong == 0, "every probed sentence of the large memory finds itself (%d did not)", wrong);
+    mslam_tm_free(large);
+    free(big), free(bs), free(bl);
+}
+
+/* Unicode: distances count code points, not bytes. */
+static void test_unicode(void) {
+    static const char *const sources[] = {"não há", "camión"}, *const translations[] = {"there is none", "truck"};
+    static const char *const langs[] = {"pt"};
+    const int32_t lang[] = {0, 0};
+    mslam_tm *tm = tm_new(sources, translations, lang, langs, 1, 2);
+    struct mslam_tm_match match;
+    /* one substitution in 6 code points (7 bytes) */
+    CHECK(tm && mslam_tm_lookup(tm, "nao há", NULL, &match) == 1 && fabsf(match.similarity - 5.0f / 6) < 1e-6f &&
+              !strcmp(match.translation, "there is none"),
+          "similarity over code points: %g", tm ? (double)match.similarity : 0.0);
+    mslam_tm_free(tm);
+    static const char *const bad[] = {"ok", "b\xc3"};
+    CHECK(!tm_new(bad, translations, lang, langs, 1, 2) && strstr(mslam_last_error(), "entry 1"),
+          "a source that is not UTF-8 is refused by entry: %s", mslam_last_error());
+    static const char *const empty[] = {"ok", ""};
+    CHECK(!tm_new(sources, empty, lang, langs, 1, 2) && strstr(mslam_last_error(), "empty"),
+          "an empty translation is refused: %s", mslam_last_error());
+    const int32_t out_of_range[] = {0, 3};
+    CHECK(!tm_new(sources, translations, out_of_range, langs, 1, 2) && strstr(mslam_last_error(), "language"),
+          "a language index out of range is refused: %s", mslam_last_error());
+}
+
+static void test_files(const char *dir, const char *model_path) {
+    static const char *const sources[] = {"ja nein", "haus", "oui non"};
+    static const char *const translations[] = {"yes no", "house", "yes no"};
+    static const char *const langs[] = {"de", "fr"};
+    const int32_t lang[] = {0, 0, 1};
+    mslam_tm *tm = tm_new(sources, translations, lang, langs, 2, 3);
+    char *path = str_printf("%s/tm.safetensors", dir);
+    CHECK(tm && tm_save(tm, path) == 0, "tm_save: %s", mslam_last_error());
+    mslam_tm *back = mslam_tm_load(path);
+    CHECK(back && mslam_tm_n_entries(back) == 3, "the file loads: %s", mslam_last_error());
+    struct mslam_tm_match a, b;
+    CHECK(back && mslam_tm_lookup(back, "oui nom", NULL, &a) == 1 && mslam_tm_lookup(tm, "oui nom", NULL, &b) == 1 &&
+              a.index == b.index && a.similarity == b.similarity && !strcmp(a.lang, "fr") &&
+              !strcmp(a.translation, "yes no"),
+          "and answers as the memory written");
+    mslam_tm_free(back);
+    CHECK(!mslam_tm_load(model_path) && strstr(mslam_last_error(), "not a translation memory"),
+          "a model file is refused: %s", mslam_last_error());
+    CHECK(!mslam_tm_load(NULL), "a NULL path is refused");
+    /* hand-made files: a count that disagrees, a blob without its final NUL, a missing tensor */
+    static const char blob[] = "ja\0nein";
+    const int32_t idx[2] = {0, 0};
+    st_write_tensor t[] = {{"sources", ST_U8, 1, {sizeof blob}, blob},
+                           {"translations", ST_U8, 1, {sizeof blob}, blob},
+                           {"languages", ST_I32, 1, {2}, idx}};
+    struct {
+        char *entries;
+        const char *why;
+        int n_tensors;
+        int64_t source_bytes;
+    } cases[] = {{(char *)"3", "entries", 3, sizeof blob}, {(char *)"2", "NUL", 3, sizeof blob - 1},
+                 {(char *)"2", "three", 2, sizeof blob}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        t[0].shape[0] = cases[k].source_bytes;
+        st_meta meta[] = {{"format", TM_FORMAT}, {"format_version", "1"}, {"entries", cases[k].entries},
+                          {"langs", "[\"de\"]"}};
+        char *bad = str_printf("%s/bad-tm-%zu.safetensors", dir, k);
+        CHECK(st_write(bad, t, cases[k].n_tensors, meta, 4) == 0, "write %s", bad);
+        CHECK(!mslam_tm_load(bad) && strstr(mslam_last_error(), cases[k].why) && strstr(mslam_last_error(), bad),
+              "a bad file is refused, naming it and \"%s\": %s", cases[k].why, mslam_last_error());
+        free(bad);
+    }
+    mslam_tm_free(tm);
+    free(path);
+}
+
+/* Translation with a memory: its English above the threshold, the decoder's below it. */
+static void test_translate(mslam_model *m) {
+    static const char *const sources[] = {"ja nein", "haus brot"};
+    static const char *const translations[] = {"yes no", "house bread"};
+    static const char *const langs[] = {"de"};
+    const int32_t lang[] = {0, 0};
+    mslam_tm *tm = tm_new(sources, translations, lang, langs, 1, 2);
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.max_len = 12;
+    mslam_result *plain = mslam_translate_text(m, "ja neim", &p);
+    p.translation_memory = tm;
+    mslam_result *known = mslam_translate_text(m, "ja neim", &p); /* 6 of 7 characters alike */
+    CHECK(plain && known && !strcmp(mslam_result_text(known), "yes no") &&
+              fabsf(mslam_result_confidence(known) - 6.0f / 7) < 1e-5f && mslam_result_n_tokens(known) == 6 &&
+              mslam_result_end_frame(known) == 7,
+          "a near sentence takes the memory's translation, its similarity as confidence (\"%s\", %g)",
+          known ? mslam_result_text(known) : mslam_last_error(), known ? (double)mslam_result_confidence(known) : 0.0);
+    p.tm_min_similarity = 0.9f;
+    mslam_result *below = mslam_translate_text(m, "ja neim", &p);
+    CHECK(plain && below && !strcmp(mslam_result_text(below), mslam_result_text(plain)),
+          "below the threshold the decoder translates (\"%s\" = \"%s\")", below ? mslam_result_text(below) : "",
+          plain ? mslam_result_text(plain) : "");
+    p.tm_min_similarity = 0.5f;
+    p.languages = "fr";
+    mslam_result *other = mslam_translate_text(m, "ja neim", &p);
+    CHECK(plain && other && !strcmp(mslam_result_text(other), mslam_result_text(plain)),
+          "with another language named, the memory's German sentences do not match");
+    p.languages = "de";
+    mslam_result *named = mslam_translate_text(m, "ja neim", &p);
+    CHECK(named && !strcmp(mslam_result_text(named), "yes no"), "with German named they do");
+    p.languages = NULL;
+    p.tm_min_similarity = 1.5f;
+    CHECK(!mslam_translate_text(m, "ja nein", &p) && strstr(mslam_last_error(), "tm_min_similarity"),
+          "a threshold outside [0, 1]: %s", mslam_last_error());
+    p.tm_min_similarity = NAN;
+    CHECK(!mslam_translate_text(m, "ja nein", &p), "a NaN threshold is refused");
+    mslam_result_free(plain), mslam_result_free(known), mslam_result_free(below), mslam_result_free(other);
+    mslam_result_free(named);
+    mslam_tm_free(tm);
+    /* a translation with a character outside the vocabulary: the decoder translates */
+    static const char *const odd[] = {"ja nein €"};
+    mslam_tm *odd_tm = tm_new(sources, odd, lang, langs, 1, 1);
+    p = mslam_decode_default_params();
+    p.max_len = 12;
+    p.translation_memory = odd_tm;
+    mslam_result *r = mslam_translate_text(m, "ja nein", &p), *ref = NULL;
+    p.translation_memory = NULL;
+    ref = mslam_translate_text(m, "ja nein", &p);
+    CHECK(r && ref && !strcmp(mslam_result_text(r), mslam_result_text(ref)),
+          "a memory translation outside the vocabulary falls back to the decoder");
+    mslam_result_free(r), mslam_result_free(ref);
+    mslam_tm_free(odd_tm);
+}
+
+static int json_int_after(const char *text, const char *key) {
+    const char *at = text ? strstr(text, key) : NULL;
+    return at ? atoi(at + strlen(key) + strspn(at + strlen(key), "\": ")) : -1;
+}
+
+static void test_commands(const char *model_path, const char *manifest) {
+    const char *dir = fixture_dir();
+    char *tm_path = str_printf("%s/cmd-tm.safetensors", dir), *all_path = str_printf("%s/cmd-tm-all.safetensors", dir);
+    char *json = str_printf("%s/eval-tm.json", dir);
+    char *bad[] = {(char *)"tm", (char *)"--text", (char *)manifest, NULL};
+    CHECK(cmd_tm(3, bad) == 2, "tm without --out is a usage error");
+    char *args[] = {(char *)"tm", (char *)"--text", (char *)manifest, (char *)"--holdout", (char *)manifest,
+                    (char *)"--out", tm_path, NULL};
+    CHECK(cmd_tm(7, args) == 0, "mslam-trainer tm: %s", mslam_last_error());
+    /* the memory holds the train rows with a translation (de, fr; English rows have none) */
+    const char *texts[] = {manifest, NULL}, *holdout[] = {manifest, NULL};
+    tm_build_options o = {.text = texts, .holdout = holdout, .split = SPLIT_TRAIN};
+    tm_build_stats st;
+    mslam_tm *built = NULL;
+    CHECK(tm_build(&o, &built, &st) == 0 && built->n_langs == 2 && !strcmp(built->langs[0], "de") &&
+              !strcmp(built->langs[1], "fr") && st.pairs == 4 && st.entries + st.held_out <= 4 && st.entries > 0,
+          "tm_build: %ld pairs, %ld sentences, %ld held out", st.pairs, st.entries, st.held_out);
+    mslam_tm *loaded = mslam_tm_load(tm_path);
+    CHECK(loaded && built && mslam_tm_n_entries(loaded) == built->n, "the command wrote the same memory");
+    /* no dev or test sentence of the manifest is in it */
+    manifest_reader *r = manifest_open(manifest, NULL);
+    struct manifest_record rec;
+    int leaked = 0;
+    while (r && manifest_next(r, &rec) == 1) {
+        if (rec.split == SPLIT_TRAIN || !*rec.translation) continue;
+        struct mslam_tm_match match;
+        leaked += loaded && mslam_tm_lookup(loaded, rec.text, rec.lang, &match) == 1 && match.similarity == 1.0f;
+    }
+    manifest_close(r);
+    CHECK(leaked == 0, "held-out sentences stay out (%d found)", leaked);
+    mslam_tm_free(loaded);
+    mslam_tm_free(built);
+
+    /* every split, nothing held out: each test sentence is known, so eval's translations of the
+     * test split all come from the memory and equal the references */
+    char *all[] = {(char *)"tm", (char *)"--text", (char *)manifest, (char *)"--split", (char *)"all",
+                   (char *)"--out", all_path, NULL};
+    CHECK(cmd_tm(7, all) == 0, "tm --split all");
+    char *hyps = str_printf("%s/hyps-tm.tsv", dir);
+    char *ev[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                  (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"text", (char *)"--modes",
+                  (char *)"offline", (char *)"--translation-memory", all_path, (char *)"--json", json,
+                  (char *)"--hyps", hyps, NULL};
+    CHECK(cmd_eval(17, ev) == 0, "eval --translation-memory: %s", mslam_last_error());
+    char *text = NULL;
+    size_t n;
+    CHECK(read_file(json, 1 << 20, &text, &n) == 0 && strstr(text, all_path) && strstr(text, "\"tm_min_similarity\""),
+          "its JSON records the memory");
+    CHECK(json_int_after(text, "\"st_from_memory\"") == 6, "all 6 test translations from the memory (%d)",
+          json_int_after(text, "\"st_from_memory\""));
+    free(text);
+    text = NULL;
+    int rows = 0, equal = 0;
+    if (read_file(hyps, 1 << 20, &text, &n) == 0) {
+        char *save, *line = strtok_r(text, "\n", &save);
+        for (; line; line = strtok_r(NULL, "\n", &save)) {
+            char *field[7] = {0}, *fs, *f = strtok_r(line, "\t", &fs);
+            for (int k = 0; k < 7 && f; k++, f = strtok_r(NULL, "\t", &fs)) field[k] = f;
+            if (!field[6] || strcmp(field[1], "st")) continue;
+            rows++;
+            equal += !strcmp(field[5], field[6]);
+        }
+    }
+    CHECK(rows == 6 && equal == 6, "and each equals its reference (%d of %d)", equal, rows);
+    free(text);
+    free(hyps);
+    char *speech[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                      (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"speech",
+                      (char *)"--translation-memory", all_path, NULL};
+    CHECK(cmd_eval(11, speech) == 1 && strstr(mslam_last_error(), "--st-input"),
+          "eval --translation-memory with --st-input speech: %s", mslam_last_error());
+    char *wrong[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                     (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"text",
+                     (char *)"--translation-memory", (char *)model_path, NULL};
+    CHECK(cmd_eval(11, wrong) == 1 && strstr(mslam_last_error(), "not a translation memory"),
+          "eval --translation-memory with a model file: %s", mslam_last_error());
+    free(tm_path), free(all_path), free(json);
+}
+
+int main(void) {
+    test_lookup_exact();
+    test_unicode();
+    const char *manifest = fixture_write(2, 0);
+    CHECK(manifest != NULL, "fixture");
+    if (!manifest) return test_result("test_tm");
+    mslam_model *m = fixture_model(manifest, &cfg, 5);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (m) {
+        char *model_path = str_printf("%s/tm-test-model.safetensors", fixture_dir());
+        CHECK(mslam_model_save(m, model_path) == 0, "save the model");
+        test_files(fixture_dir(), model_path);
+        test_translate(m);
+        test_commands(model_path, manifest);
+        free(model_path);
+    }
+    mslam_model_free(m);
+    fixture_remove();
+    return test_result("test_tm");
+}
