@@ -397,23 +397,27 @@ static int check_translation_params(const mslam_model *m, const struct mslam_dec
     return 0;
 }
 
-/* The translation memory's English for text as a result over frames [0, characters of text)
- * (tm_translate); NULL with *used 0 when the decoder is to translate, or -1 on failure. */
-static mslam_result *memory_translation(const mslam_model *m, const struct mslam_decode_params *p, const char *text,
-                                        int *used) {
+int mslam_translate_memory(mslam_model *model, const char *utf8, const struct mslam_decode_params *params,
+                           mslam_result **out) {
+    if (!out) return mslam_error("mslam_translate_memory: out is NULL");
+    *out = NULL;
+    if (check_model(model, "mslam_translate_memory", 0, 0, 0)) return -1;
+    if (!utf8) return mslam_error("mslam_translate_memory: text is NULL");
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (!p.translation_memory) return 0;
+    if (check_translation_params(model, &p, "mslam_translate_memory")) return -1;
+    int named = named_language(model, p.languages, "mslam_translate_memory");
+    if (named == -1) return -1;
     search_result known;
-    int named = named_language(m, p->languages, "translation memory");
-    if (named == -1) return *used = -1, NULL;
-    *used = tm_translate(m, p->translation_memory, named >= 0 ? m->langs[named] : NULL, p->tm_min_similarity, text,
-                         &known);
-    if (*used != 1) return NULL;
+    int used = tm_translate(model, p.translation_memory, named >= 0 ? model->langs[named] : NULL, p.tm_min_similarity,
+                            utf8, &known);
+    if (used != 1) return used;
     int n_chars = 0, len;
     uint32_t cp;
-    for (const char *c = text; *c; c += len, n_chars++) len = mslam_utf8_decode(c, &cp);
-    mslam_result *r = result_new(m, known.tokens, known.n, 0, n_chars);
+    for (const char *c = utf8; *c; c += len, n_chars++) len = mslam_utf8_decode(c, &cp);
+    *out = result_new(model, known.tokens, known.n, 0, n_chars);
     search_result_free(&known);
-    if (!r) *used = -1;
-    return r;
+    return *out ? 1 : -1;
 }
 
 mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
@@ -460,11 +464,9 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
     }
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (check_translation_params(model, &p, "mslam_translate_text")) return NULL;
-    if (p.translation_memory) {
-        int used;
-        mslam_result *known = memory_translation(model, &p, utf8, &used);
-        if (used) return known;
-    }
+    mslam_result *known = NULL;
+    int used = mslam_translate_memory(model, utf8, &p, &known);
+    if (used) return known;
     struct mslam_encode_params ep = mslam_encode_default_params();
     ep.n_threads = p.n_threads;
     int n_chars = 0;
@@ -474,27 +476,32 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
     return r;
 }
 
-/* A decoder trained on text pairs reads the transcript; the result spans the audio's frames, as
- * from speech. */
-static mslam_result *translate_transcript(mslam_model *model, const float *pcm, size_t n_samples,
-                                          const struct mslam_decode_params *p) {
-    mslam_result *said = mslam_transcribe(model, pcm, n_samples, p);
-    mslam_result *r = said ? mslam_translate_text(model, said->text, p) : NULL;
-    if (r) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
-    mslam_result_free(said);
-    return r;
-}
-
+/* With a translation memory (and a CTC head) the transcript is looked up first; otherwise, or
+ * when no known sentence is near enough, the decoder translates what it was trained to read:
+ * the transcript (through the text path) or the speech. The result spans the audio's frames. */
 mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                               const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate", 0, 0, 1)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (check_translation_params(model, &p, "mslam_translate")) return NULL;
-    if (model->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT) return translate_transcript(model, pcm, n_samples, &p);
-    int n_frames = 0;
-    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
-    mslam_result *r = frames ? mslam_translate_frames(model, frames, n_frames, &p) : NULL;
-    free(frames);
+    const int from_transcript = model->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT;
+    mslam_result *said = NULL, *r = NULL;
+    if (from_transcript || (p.translation_memory && model->cfg.ctc_head)) {
+        if (!(said = mslam_transcribe(model, pcm, n_samples, &p))) return NULL;
+        if (mslam_translate_memory(model, said->text, &p, &r) < 0) goto done;
+    }
+    p.translation_memory = NULL; /* looked up above */
+    if (!r && from_transcript) {
+        r = mslam_translate_text(model, said->text, &p);
+    } else if (!r) {
+        int n_frames = 0;
+        float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+        r = frames ? mslam_translate_frames(model, frames, n_frames, &p) : NULL;
+        free(frames);
+    }
+    if (r && said) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
+done:
+    mslam_result_free(said);
     return r;
 }
 

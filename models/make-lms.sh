@@ -1,13 +1,17 @@
 #!/bin/sh
-# Builds the two character LMs the elements and eval can fuse, for a model's vocabulary, from the
-# corpora of models/make-corpus.sh, in about a minute:
+# Builds the two character LMs the elements and eval can fuse, for a model's vocabulary, and the
+# translation memory, from the corpora of models/make-corpus.sh, in about a minute:
 #   OUT/text-st                  the text-pair corpus: every gettext message of es it pt ca ro with
 #                                an English source, split 8:1:1 as ./corpus (14 s; kept if there)
 #   OUT/lm.safetensors           transcripts' LM (mslamasr/mslamtranslate/mslamlid lm=, eval --lm):
 #                                CORPUS's text and the text pairs' sources, order 6 (21 s)
 #   OUT/translation-lm.safetensors   English translations' LM (mslamtranslate translation-lm=,
 #                                eval --translation-lm): the text pairs' English, order 8 (4 s)
-# Every dev and test sentence of CORPUS is held out of both.
+#   OUT/translation-memory.safetensors   known sentences of 49 languages with their English
+#                                (mslamtranslate translation-memory=, eval --translation-memory):
+#                                the train pairs of CORPUS's text and speech and of the text pairs (9 s)
+# Every dev and test sentence of CORPUS is held out of all three (and of the text pairs, of the
+# memory).
 #   models/make-corpus.sh                          # ./corpus and ./corpus-st-catalogs
 #   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, ./corpus, ./lms
 #   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
@@ -34,4 +38,7 @@ text=$out/text-st
   --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
 "$trainer" lm --model "$model" --text "$text/text.tsv" --holdout "$manifest" --translations --order 8 \
   --out "$out/translation-lm.safetensors"
-echo "LMs: $out/lm.safetensors (transcripts), $out/translation-lm.safetensors (translations); text pairs: $text"
+"$trainer" tm --text "$corpus/text.tsv" --text "$manifest" --text "$text/text.tsv" \
+  --holdout "$manifest" --holdout "$corpus/text.tsv" --holdout "$text/text.tsv" --out "$out/translation-memory.safetensors"
+echo "LMs: $out/lm.safetensors (transcripts), $out/translation-lm.safetensors (translations); translation memory:" \
+  "$out/translation-memory.safetensors; text pairs: $text"

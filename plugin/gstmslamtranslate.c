@@ -37,11 +37,11 @@
  * ranks by log p_decoder + weight * log p_lm, which favours fluent English (on the default
  * model's dev split, BLEU 6.67 -> 7.93 through the transcript).
  *
- * `translation-memory` (`mslam-trainer tm`, with `input=transcript`) holds known sentences and
- * their translations: a transcript whose nearest known sentence is at least
- * `translation-memory-similarity` similar (1 - edit distance / the longer length, in characters)
- * is translated as that sentence was, with the similarity as `confidence`; other transcripts go
- * to the decoder. For speech in the memory's domain (the default corpus's software messages: dev
+ * `translation-memory` (`mslam-trainer tm`; the model needs a CTC head) holds known sentences
+ * and their translations: a segment whose transcript's nearest known sentence (in the language
+ * identified on it) is at least `translation-memory-similarity` similar (1 - edit distance / the
+ * longer length, in characters) is translated as that sentence was, with the similarity as
+ * `confidence`; other segments go to the decoder, whatever its `input`. For speech in the memory's domain (the default corpus's software messages: dev
  * BLEU 7.93 -> 29.15 through the transcript) it outdoes the decoder; outside it, a high enough
  * similarity keeps chance matches rare.
  *
@@ -178,9 +178,9 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
     g_free (tm_path);
     return FALSE;
   }
-  if (tm_path && self->running_input != GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT) {
-    *reason = g_strdup_printf ("translation-memory=%s matches the CTC transcript, but the decoder "
-        "translates the speech here (set input=transcript)", tm_path);
+  if (tm_path && !base->config.ctc_head) {
+    *reason = g_strdup_printf ("translation-memory=%s matches the CTC transcript, but the model has "
+        "no CTC head", tm_path);
     g_free (tm_path);
     return FALSE;
   }
@@ -220,17 +220,24 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
   gchar *text;
 
   (void) final;
-  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT) {
+  struct mslam_decode_params decode = caption->decode;
+  r = NULL;
+  if (self->tm && ctc && *mslam_result_text (ctc)) {
+    /* the memory's sentences of the language spoken, when it is known */
+    if (language && strcmp (language, "und"))
+      decode.languages = language;
+    if (mslam_translate_memory (base->model, mslam_result_text (ctc), &decode, &r) < 0)
+      GST_WARNING_OBJECT (caption, "translation memory: %s", mslam_last_error ());
+    decode = caption->decode;
+    decode.translation_memory = NULL;   /* asked above */
+  }
+  if (!r && self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT) {
     /* nothing heard, nothing to translate */
     if (!ctc || !*mslam_result_text (ctc))
       return NULL;
-    struct mslam_decode_params decode = caption->decode;
-    /* the memory's sentences of the language spoken, when it is known */
-    if (self->tm && language && strcmp (language, "und"))
-      decode.languages = language;
     r = mslam_translate_text (base->model, mslam_result_text (ctc), &decode);
-  } else {
-    r = mslam_translate_frames (base->model, frames, n, &caption->decode);
+  } else if (!r) {
+    r = mslam_translate_frames (base->model, frames, n, &decode);
   }
   if (!r) {
     GST_WARNING_OBJECT (caption, "translation failed: %s", mslam_last_error ());
@@ -374,8 +381,8 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
   g_object_class_install_property (gobject_class, PROP_TRANSLATION_MEMORY,
       g_param_spec_string ("translation-memory", "Translation memory",
           "Translation memory (`mslam-trainer tm`): a transcript whose nearest known sentence is at "
-          "least translation-memory-similarity similar takes that sentence's translation; needs "
-          "input=transcript (NULL: none)", NULL,
+          "least translation-memory-similarity similar takes that sentence's translation, else the "
+          "decoder translates (NULL: none)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_TRANSLATION_MEMORY_SIMILARITY,
       g_param_spec_float ("translation-memory-similarity", "Translation memory similarity",

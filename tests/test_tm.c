@@ -256,6 +256,44 @@ static void test_translate(mslam_model *m) {
           "a memory translation outside the vocabulary falls back to the decoder");
     mslam_result_free(r), mslam_result_free(ref);
     mslam_tm_free(odd_tm);
+
+    /* from speech: the memory holds the transcript of some audio, so mslam_translate gives its
+     * translation over the audio's frames, whether the decoder reads speech or transcripts */
+    enum { SAMPLES = 16000 };
+    float *pcm = malloc(SAMPLES * sizeof *pcm);
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 4);
+    test_fill_uniform(pcm, SAMPLES, -0.3f, 0.3f, &rng);
+    p = mslam_decode_default_params();
+    p.max_len = 12;
+    mslam_result *said = mslam_transcribe(m, pcm, SAMPLES, &p);
+    CHECK(said && *mslam_result_text(said), "the random model hears something (\"%s\")",
+          said ? mslam_result_text(said) : mslam_last_error());
+    if (said && *mslam_result_text(said)) {
+        const char *heard[] = {mslam_result_text(said)}, *english[] = {"yes"};
+        const int32_t de[] = {0};
+        mslam_tm *heard_tm = tm_new(heard, english, de, langs, 1, 1);
+        p.translation_memory = heard_tm;
+        for (int input = MSLAM_TRANSLATE_SPEECH; input <= MSLAM_TRANSLATE_TRANSCRIPT; input++) {
+            m->cfg.translate_input = input;
+            mslam_result *t = mslam_translate(m, pcm, SAMPLES, &p);
+            CHECK(t && !strcmp(mslam_result_text(t), "yes") && mslam_result_end_frame(t) == mslam_result_end_frame(said),
+                  "mslam_translate (decoder input %d) takes the memory's translation of the transcript (\"%s\")", input,
+                  t ? mslam_result_text(t) : mslam_last_error());
+            mslam_result_free(t);
+        }
+        m->cfg.translate_input = MSLAM_TRANSLATE_SPEECH;
+        mslam_result *direct = NULL;
+        CHECK(mslam_translate_memory(m, mslam_result_text(said), &p, &direct) == 1 && direct &&
+                  !strcmp(mslam_result_text(direct), "yes"),
+              "mslam_translate_memory finds it too");
+        mslam_result_free(direct);
+        p.translation_memory = NULL;
+        CHECK(mslam_translate_memory(m, "ja", &p, &direct) == 0 && !direct, "without a memory: 0, no result");
+        mslam_tm_free(heard_tm);
+    }
+    mslam_result_free(said);
+    free(pcm);
 }
 
 static int json_int_after(const char *text, const char *key) {
@@ -329,11 +367,25 @@ static void test_commands(const char *model_path, const char *manifest) {
     CHECK(rows == 6 && equal == 6, "and each equals its reference (%d of %d)", equal, rows);
     free(text);
     free(hyps);
+    /* the decoder reads the speech: the memory still matches the CTC transcript first */
     char *speech[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
-                      (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"speech",
-                      (char *)"--translation-memory", all_path, NULL};
-    CHECK(cmd_eval(11, speech) == 1 && strstr(mslam_last_error(), "--st-input"),
-          "eval --translation-memory with --st-input speech: %s", mslam_last_error());
+                      (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"speech", (char *)"--modes",
+                      (char *)"offline", (char *)"--translation-memory", all_path, (char *)"--json", json, NULL};
+    CHECK(cmd_eval(15, speech) == 0, "eval --translation-memory --st-input speech: %s", mslam_last_error());
+    text = NULL;
+    CHECK(read_file(json, 1 << 20, &text, &n) == 0 && json_int_after(text, "\"st_from_memory\"") >= 0,
+          "counts the memory's translations");
+    free(text);
+    struct mslam_model_config no_ctc = cfg;
+    no_ctc.ctc_head = 0;
+    mslam_model *nc = fixture_model(manifest, &no_ctc, 6);
+    char *nc_path = str_printf("%s/tm-no-ctc.safetensors", dir);
+    CHECK(nc && mslam_model_save(nc, nc_path) == 0, "a model without a CTC head");
+    mslam_model_free(nc);
+    speech[2] = nc_path;
+    CHECK(cmd_eval(15, speech) == 1 && strstr(mslam_last_error(), "no CTC head"),
+          "eval --translation-memory without a CTC head: %s", mslam_last_error());
+    free(nc_path);
     char *wrong[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                      (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"text",
                      (char *)"--translation-memory", (char *)model_path, NULL};

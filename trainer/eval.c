@@ -193,10 +193,33 @@ static const char *source_language(evaluator *ev, const example *e, const float 
     return heard >= 0 ? ev->m->langs[heard] : NULL;
 }
 
+/* The translation memory's English for the source in ev->source (ev->n_source > 0) into *hyp;
+ * 1 when it had one, 0 when not, -1 on failure. */
+static int memory_translation(evaluator *ev, const example *e, const float *enc, int n, char **hyp) {
+    const mslam_model *m = ev->m;
+    search_result source_chars = {.n = ev->n_source}, known;
+    int used = -1;
+    if ((source_chars.tokens = malloc((size_t)ev->n_source * sizeof *source_chars.tokens))) {
+        for (int i = 0; i < ev->n_source; i++) source_chars.tokens[i] = (search_token){ev->source[i], -1, 0};
+        char *text = tokens_text(m, &source_chars);
+        const char *lang = text ? source_language(ev, e, enc, n) : NULL;
+        used = lang ? tm_translate(m, ev->c->tm, lang, ev->c->tm_min_similarity, text, &known) : -1;
+        free(text);
+        free(source_chars.tokens);
+    }
+    if (used < 0) return mslam_error("translation memory: %s", mslam_last_error());
+    if (used) {
+        *hyp = tokens_text(m, &known);
+        search_result_free(&known);
+        if (!*hyp) return -1;
+    }
+    return used;
+}
+
 /* The decoder's translation of e (from the encoder frames enc (n, d) or, per --st-input, from
  * ev->source, which holds the CTC transcript already when have_transcript) into *hyp (free it;
- * NULL: nothing of the transcript is in the vocabulary, not scored); *from_memory is set when
- * the translation memory gave it. Returns 0 or -1. */
+ * NULL: nothing of the transcript is in the vocabulary, not scored); with a translation memory
+ * the transcript is looked up first, and *from_memory set when the memory gave it. Returns 0 or -1. */
 static int translate_item(evaluator *ev, const example *e, const float *enc, int n, int have_transcript, char **hyp,
                           int *from_memory) {
     mslam_model *m = ev->m;
@@ -208,29 +231,18 @@ static int translate_item(evaluator *ev, const example *e, const float *enc, int
     const float *source = enc;
     int n_source = n, longest = n + 10;
     *hyp = NULL;
-    if (c->st_input != EVAL_ST_SPEECH) {
-        if (!have_transcript && translation_source(ev, e, enc, n)) return -1;
-        n_source = ev->n_source;
-        if (n_source == 0 && c->st_input == EVAL_ST_TEXT) return 0;
-        if (c->tm && n_source > 0) {
-            search_result source_chars = {.n = n_source}, known;
-            int used = -1;
-            if ((source_chars.tokens = malloc((size_t)n_source * sizeof *source_chars.tokens))) {
-                for (int i = 0; i < n_source; i++) source_chars.tokens[i] = (search_token){ev->source[i], -1, 0};
-                char *text = tokens_text(m, &source_chars);
-                const char *lang = text ? source_language(ev, e, enc, n) : NULL;
-                used = lang ? tm_translate(m, c->tm, lang, c->tm_min_similarity, text, &known) : -1;
-                free(text);
-                free(source_chars.tokens);
-            }
-            if (used < 0) return mslam_error("translation memory: %s", mslam_last_error());
-            if (used) {
-                *hyp = tokens_text(m, &known);
-                search_result_free(&known);
-                *from_memory = 1;
-                return *hyp ? 0 : -1;
-            }
+    /* the memory looks the transcript up whatever the decoder reads */
+    if ((c->st_input != EVAL_ST_SPEECH || c->tm) && !have_transcript && translation_source(ev, e, enc, n)) return -1;
+    if (c->st_input == EVAL_ST_TEXT && ev->n_source == 0) return 0;
+    if (c->tm && ev->n_source > 0) {
+        int used = memory_translation(ev, e, enc, n, hyp);
+        if (used) {
+            *from_memory = used == 1;
+            return used < 0 ? -1 : 0;
         }
+    }
+    if (c->st_input != EVAL_ST_SPEECH) {
+        n_source = ev->n_source;
         if (n_source > 0 &&
             mslam_encoder_text_forward(&ev->text_pass, cfg, &m->p, ev->source, &n_source, 1, n_source, 0))
             return -1;
@@ -297,7 +309,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         if (rc) return -1;
         if (es) es->n_asr++;
         /* the cascade translates the transcript scored here: kept, not searched again */
-        int keep = c->st_input == EVAL_ST_TRANSCRIPT;
+        int keep = c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input == EVAL_ST_SPEECH);
         if (keep && c->ctc_beam <= 1) {
             if (keep_source(ev, &res)) return -1;
             have_transcript = 1;
@@ -849,8 +861,9 @@ int cmd_eval(int argc, char **argv) {
         {"translation-lm-weight", 0, 0, G_OPTION_ARG_DOUBLE, &translation_lm_weight,
          "translation beam: weight of log p_lm (default 0.2)", "X"},
         {"translation-memory", 0, 0, G_OPTION_ARG_STRING, &tm_path,
-         "translation memory (mslam-trainer tm): a source transcript whose nearest known sentence is similar enough "
-         "takes its translation (--st-input text or transcript)", "FILE"},
+         "translation memory (mslam-trainer tm): a transcript (the reference's under --st-input text, else the CTC "
+         "one) whose nearest known sentence is similar enough takes its translation, else the decoder translates",
+         "FILE"},
         {"tm-min-similarity", 0, 0, G_OPTION_ARG_DOUBLE, &tm_min_similarity,
          "translation memory: least similarity (1 - edit distance / longer length) a match needs (default 0.5)", "X"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
@@ -938,9 +951,9 @@ int cmd_eval(int argc, char **argv) {
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, 0, "--lm"))) ||
             (translation_lm_path && (!(c.translation_lm = translation_lm = mslam_lm_load(translation_lm_path)) ||
                                      lm_check_model(translation_lm, m, 1, "--translation-lm"))) ||
-            (tm_path && c.st_input == EVAL_ST_SPEECH &&
-             mslam_error("--translation-memory matches source text, but the decoder reads speech here (use "
-                         "--st-input text or transcript)")) ||
+            (tm_path && c.st_input != EVAL_ST_TEXT && !m->cfg.ctc_head &&
+             mslam_error("--translation-memory matches the CTC transcript, but the model has no CTC head (use "
+                         "--st-input text)")) ||
             (tm_path && !(c.tm = tm = mslam_tm_load(tm_path))) ||
             (eval_text_only(&c) ? dataset_load_text_pairs(&ds, data, split)
                                 : dataset_load_named(&ds, data, layout, lang, audio_dir, split) ||

@@ -277,14 +277,15 @@ MSLAM_API mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, s
 /* 16 kHz mono PCM -> English text (decoder). From the speech frames, or, when the model's
  * translate_input is MSLAM_TRANSLATE_TRANSCRIPT, from its transcript (mslam_transcribe with the
  * same params, LM included, then mslam_translate_text); the result's frames are the audio's
- * either way. NULL on failure. */
+ * either way. With a translation memory and a CTC head, the transcript is looked up first
+ * (mslam_translate_memory) whatever the decoder reads. NULL on failure. */
 MSLAM_API mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                                         const struct mslam_decode_params *params);
 /* UTF-8 text in one of the model's languages -> English text: the text path's frames (one per
  * character, mslam_encode_text with full context) through the decoder; what mslam_translate
  * does with the transcript for a model whose translate_input is MSLAM_TRANSLATE_TRANSCRIPT. A
- * character outside the vocabulary is an error naming it; "" gives an empty result. NULL on
- * failure. */
+ * character outside the vocabulary is an error naming it; "" gives an empty result. With a
+ * translation memory, the memory is asked first (mslam_translate_memory). NULL on failure. */
 MSLAM_API mslam_result *mslam_translate_text(mslam_model *model, const char *utf8,
                                              const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> probs (n_langs floats, indexed as mslam_model_lang): the probability of each
@@ -293,6 +294,15 @@ MSLAM_API mslam_result *mslam_translate_text(mslam_model *model, const char *utf
  * than one frame is an error). */
 MSLAM_API int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_samples,
                                       const struct mslam_decode_params *params, float *probs);
+
+/* The translation memory's English for UTF-8 text (a transcript: the memory's sentences are in
+ * the normal form the CTC head writes), as a result over frames [0, characters of text): 1 and
+ * *out set (free it) when the nearest known sentence (see "translation memory") is at least
+ * params->tm_min_similarity similar and its translation's characters are all in the
+ * vocabulary; 0 and *out NULL when not, or when params has no memory (the decoder is to
+ * translate); a negative error otherwise. mslam_translate_text does this before its decoder. */
+MSLAM_API int mslam_translate_memory(mslam_model *model, const char *utf8, const struct mslam_decode_params *params,
+                                     mslam_result **out);
 
 /* The same on encoder frames (n_frames x d_model, e.g. from a stream or mslam_encode_pcm), for
  * callers that segment the audio themselves. */

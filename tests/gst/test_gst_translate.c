@@ -390,39 +390,39 @@ GST_START_TEST(test_translation_lm) {
 }
 GST_END_TEST;
 
-/* translation-memory=: a memory whose sentences are the transcripts of a run without it (each
+/* With input=INPUT: a memory whose sentences are the final transcripts of a run without it (each
  * under the language identified on it, its translation the transcript itself) gives every final
- * translation, with confidence 1; it needs input=transcript, and a missing file is named. */
-GST_START_TEST(test_translation_memory) {
-    setup_talk();
-    gsttest_run *plain = run(fx->random, "input=transcript max-duration=1000");
+ * translation of a run with it that heard something, with confidence 1. */
+static void check_memory_translations(const char *input, const char *path) {
+    char *without = g_strdup_printf("input=%s max-duration=1000", input);
+    gsttest_run *plain = run(fx->random, without);
     GPtrArray *sources = g_ptr_array_new(), *langs = g_ptr_array_new_with_free_func(g_free);
     GArray *lang_of = g_array_new(FALSE, FALSE, sizeof(int32_t));
     for (guint i = 0; i < plain->messages->len; i++) {
         const GstStructure *s = g_ptr_array_index(plain->messages, i);
         guint64 start = 0;
-        if (!final_with_start(s, &start)) continue;
+        const char *source = gst_structure_get_string(s, "source-text");
+        if (!final_with_start(s, &start) || !*source) continue; /* nothing heard: nothing to match */
         const char *lang = gst_structure_get_string(s, "source-language");
         int32_t l = 0;
         while (l < (int32_t)langs->len && strcmp(g_ptr_array_index(langs, l), lang)) l++;
         if (l == (int32_t)langs->len) g_ptr_array_add(langs, g_strdup(lang));
         g_array_append_val(lang_of, l);
-        g_ptr_array_add(sources, (gpointer)gst_structure_get_string(s, "source-text"));
+        g_ptr_array_add(sources, (gpointer)source);
     }
     fail_unless(sources->len > 1, "%u final transcripts", sources->len);
-    char *path = g_strdup(gsttest_path("translate-memory.safetensors"));
     mslam_tm *tm = tm_new((const char *const *)sources->pdata, (const char *const *)sources->pdata,
                           (const int32_t *)lang_of->data, (const char *const *)langs->pdata, (int)langs->len,
                           (int)sources->len);
     fail_unless(tm && tm_save(tm, path) == 0, "%s", mslam_last_error());
     mslam_tm_free(tm);
-    char *with_tm = g_strdup_printf("input=transcript max-duration=1000 translation-memory=%s", path);
+    char *with_tm = g_strdup_printf("%s translation-memory=%s", without, path);
     gsttest_run *r = run(fx->random, with_tm);
     guint finals = 0;
     for (guint i = 0; i < r->messages->len; i++) {
         const GstStructure *s = g_ptr_array_index(r->messages, i);
         guint64 start = 0;
-        if (!final_with_start(s, &start)) continue;
+        if (!final_with_start(s, &start) || !*gst_structure_get_string(s, "source-text")) continue;
         finals++;
         gdouble confidence = 0;
         fail_unless(gst_structure_get_double(s, "confidence", &confidence));
@@ -435,10 +435,21 @@ GST_START_TEST(test_translation_memory) {
     g_ptr_array_unref(sources);
     g_ptr_array_unref(langs);
     g_array_unref(lang_of);
+    g_free(with_tm);
+    g_free(without);
+}
 
-    char *d = g_strdup_printf("mslamtranslate model=%s input=speech translation-memory=%s", fx->random, path);
+/* translation-memory=: the memory's translations, whether the decoder reads the transcript or
+ * the speech (the memory matches the transcript either way); a model without a CTC head does not
+ * start with one, and a missing file is named. */
+GST_START_TEST(test_translation_memory) {
+    setup_talk();
+    char *path = g_strdup(gsttest_path("translate-memory.safetensors"));
+    check_memory_translations("transcript", path);
+    check_memory_translations("speech", path);
+    char *d = g_strdup_printf("mslamtranslate model=%s translation-memory=%s", fx->loud_noctc, path);
     char *message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, "input=transcript"), "%s", message);
+    fail_unless(message && strstr(message, "no CTC head"), "%s", message);
     g_free(message);
     g_free(d);
     d = g_strdup_printf("mslamtranslate model=%s input=transcript translation-memory=%s.missing", fx->random, path);
@@ -446,7 +457,6 @@ GST_START_TEST(test_translation_memory) {
     fail_unless(message && strstr(message, path) && strstr(message, "translation-memory"), "%s", message);
     g_free(message);
     g_free(d);
-    g_free(with_tm);
     g_free(path);
 }
 GST_END_TEST;
