@@ -22,8 +22,7 @@ void mslam_tm_free(mslam_tm *tm) {
     free(tm->translations);
     free(tm->source_off);
     free(tm->translation_off);
-    free(tm->cps);
-    free(tm->cp_off);
+    free(tm->length);
     free(tm->n_grams);
     free(tm->gram_keys);
     free(tm->gram_ids);
@@ -101,65 +100,75 @@ static int gram_table_grow(mslam_tm *tm) {
     return 0;
 }
 
-/* Builds the trigram index over tm's code points. */
+/* The number of trigram key in tm's table, inserted when new (*n_distinct counts them). */
+static long gram_insert(mslam_tm *tm, uint64_t key, size_t *n_distinct) {
+    if (2 * (*n_distinct + 1) > tm->gram_cap && gram_table_grow(tm)) return -1;
+    size_t slot = lm_probe(tm->gram_keys, tm->gram_cap, key);
+    if (!tm->gram_keys[slot]) {
+        tm->gram_keys[slot] = key;
+        tm->gram_ids[slot] = (uint32_t)(*n_distinct)++;
+    }
+    return tm->gram_ids[slot];
+}
+
+/* Builds the trigram index over tm's sources: a pass counting each trigram's entries, then one
+ * filling the lists (the code points are decoded again rather than kept). */
 static int build_index(mslam_tm *tm) {
-    size_t total = tm->cp_off[tm->n], n_distinct = 0, longest = 1;
+    size_t n_distinct = 0, longest = 1, counts_cap = 0;
     for (int e = 0; e < tm->n; e++)
-        if (tm->cp_off[e + 1] - tm->cp_off[e] > longest) longest = tm->cp_off[e + 1] - tm->cp_off[e];
-    /* each entry's distinct trigram numbers, one after the other (at most one per code point) */
-    uint32_t *entry_grams = malloc((total ? total : 1) * sizeof *entry_grams);
+        if (tm->length[e] > longest) longest = tm->length[e];
+    uint32_t *cps = malloc(longest * sizeof *cps);
     uint64_t *keys = malloc(longest * sizeof *keys);
-    size_t *counts = NULL, counts_cap = 0;
-    int rc = entry_grams && keys && (tm->n_grams = calloc((size_t)tm->n + 1, sizeof *tm->n_grams))
+    size_t *counts = NULL;
+    int rc = cps && keys && (tm->n_grams = calloc((size_t)tm->n + 1, sizeof *tm->n_grams))
                  ? gram_table_grow(tm)
                  : mslam_error("out of memory indexing a translation memory");
-    size_t at = 0;
-    for (int e = 0; !rc && e < tm->n; e++) {
-        long len = (long)(tm->cp_off[e + 1] - tm->cp_off[e]);
-        int d = distinct_grams(tm->cps + tm->cp_off[e], len, keys);
-        tm->n_grams[e] = (uint32_t)d;
-        for (int g = 0; !rc && g < d; g++) {
-            if (2 * (n_distinct + 1) > tm->gram_cap && (rc = gram_table_grow(tm))) break;
-            size_t slot = lm_probe(tm->gram_keys, tm->gram_cap, keys[g]);
-            if (!tm->gram_keys[slot]) {
-                tm->gram_keys[slot] = keys[g];
-                tm->gram_ids[slot] = (uint32_t)n_distinct++;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        if (pass == 1) {
+            tm->post_off = malloc((n_distinct + 1) * sizeof *tm->post_off);
+            size_t total = 0;
+            for (size_t g = 0; g < n_distinct; g++) total += counts[g];
+            tm->postings = malloc((total ? total : 1) * sizeof *tm->postings);
+            if (!tm->post_off || !tm->postings) {
+                rc = mslam_error("out of memory indexing a translation memory");
+                break;
             }
-            uint32_t id = tm->gram_ids[slot];
-            if (id >= counts_cap) {
-                size_t cap = counts_cap ? 2 * counts_cap : 1 << 16;
-                size_t *grown = realloc(counts, cap * sizeof *grown);
-                if (!grown) {
-                    rc = mslam_error("out of memory indexing a translation memory");
-                    break;
+            /* post_off[g] is g's fill position until the lists are full */
+            size_t sum = 0;
+            for (size_t g = 0; g < n_distinct; g++) tm->post_off[g] = sum, sum += counts[g];
+            tm->post_off[n_distinct] = sum;
+        }
+        for (int e = 0; !rc && e < tm->n; e++) {
+            long len = decode_all(tm->sources + tm->source_off[e], cps);
+            int d = distinct_grams(cps, len, keys);
+            tm->n_grams[e] = (uint32_t)d;
+            for (int g = 0; !rc && g < d; g++) {
+                long id = pass ? gram_find(tm, keys[g]) : gram_insert(tm, keys[g], &n_distinct);
+                if (id < 0) {
+                    rc = -1;
+                } else if (pass) {
+                    tm->postings[tm->post_off[id]++] = (uint32_t)e;
+                } else if ((size_t)id < counts_cap) {
+                    counts[id]++;
+                } else {
+                    size_t cap = counts_cap ? 2 * counts_cap : 1 << 16;
+                    size_t *grown = realloc(counts, cap * sizeof *grown);
+                    if (!grown) {
+                        rc = mslam_error("out of memory indexing a translation memory");
+                        break;
+                    }
+                    memset(grown + counts_cap, 0, (cap - counts_cap) * sizeof *grown);
+                    counts = grown, counts_cap = cap;
+                    counts[id]++;
                 }
-                memset(grown + counts_cap, 0, (cap - counts_cap) * sizeof *grown);
-                counts = grown, counts_cap = cap;
             }
-            counts[id]++;
-            entry_grams[at++] = id;
         }
     }
     if (!rc) {
-        tm->post_off = malloc((n_distinct + 1) * sizeof *tm->post_off);
-        tm->postings = malloc((at ? at : 1) * sizeof *tm->postings);
-        if (!tm->post_off || !tm->postings) rc = mslam_error("out of memory indexing a translation memory");
-    }
-    if (!rc) {
-        /* post_off[g] first counts up to g's start, then serves as g's fill position */
-        size_t sum = 0;
-        for (size_t g = 0; g < n_distinct; g++) {
-            tm->post_off[g] = sum;
-            sum += counts[g];
-        }
-        tm->post_off[n_distinct] = sum;
-        size_t k = 0;
-        for (int e = 0; e < tm->n; e++)
-            for (uint32_t g = 0; g < tm->n_grams[e]; g++) tm->postings[tm->post_off[entry_grams[k++]]++] = (uint32_t)e;
         for (size_t g = n_distinct; g > 0; g--) tm->post_off[g] = tm->post_off[g - 1];
         tm->post_off[0] = 0;
     }
-    free(entry_grams);
+    free(cps);
     free(keys);
     free(counts);
     return rc;
@@ -206,28 +215,29 @@ mslam_tm *tm_new(const char *const *sources, const char *const *translations, co
     if (pack_strings(sources, n, &tm->sources, &tm->source_off, &tm->source_bytes) ||
         pack_strings(translations, n, &tm->translations, &tm->translation_off, &tm->translation_bytes))
         goto fail;
-    tm->cps = malloc((tm->source_bytes ? tm->source_bytes : 1) * sizeof *tm->cps);
-    tm->cp_off = malloc(((size_t)n + 1) * sizeof *tm->cp_off);
-    if (!tm->cps || !tm->cp_off) {
+    tm->length = malloc((size_t)(n ? n : 1) * sizeof *tm->length);
+    uint32_t *cps = malloc((tm->source_bytes ? tm->source_bytes : 1) * sizeof *cps);
+    if (!tm->length || !cps) {
+        free(cps);
         mslam_error("out of memory for a translation memory of %d entries", n);
         goto fail;
     }
-    size_t at = 0;
     for (int e = 0; e < n; e++) {
-        long k = decode_all(sources[e], tm->cps + at);
+        long k = decode_all(sources[e], cps);
         if (k <= 0) {
+            free(cps);
             mslam_error("entry %d's source (\"%.40s\") is %s", e, sources[e], k ? "not UTF-8" : "empty");
             goto fail;
         }
         if (!*translations[e] || !is_utf8(translations[e])) {
+            free(cps);
             mslam_error("entry %d's translation (\"%.40s\") is %s", e, translations[e],
                         *translations[e] ? "not UTF-8" : "empty");
             goto fail;
         }
-        tm->cp_off[e] = at;
-        at += (size_t)k;
+        tm->length[e] = (uint32_t)k;
     }
-    tm->cp_off[n] = at;
+    free(cps);
     if (build_index(tm)) goto fail;
     return tm;
 fail:
@@ -431,20 +441,19 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     /* best Dice first, so that among equal similarities the better trigram match wins */
     qsort(heap, (size_t)n_heap, sizeof *heap, cmp_candidate_desc);
     long longest = 0;
-    for (int i = 0; i < n_heap; i++) {
-        long len = (long)(tm->cp_off[heap[i].entry + 1] - tm->cp_off[heap[i].entry]);
-        if (len > longest) longest = len;
-    }
-    if (!rc && n_heap && !(row = malloc(((size_t)longest + 1) * sizeof *row)))
+    for (int i = 0; i < n_heap; i++)
+        if ((long)tm->length[heap[i].entry] > longest) longest = (long)tm->length[heap[i].entry];
+    uint32_t *s = NULL;
+    if (!rc && n_heap && (!(row = malloc(((size_t)longest + 1) * sizeof *row)) || !(s = malloc((size_t)longest * sizeof *s))))
         rc = mslam_error("mslam_tm_lookup: out of memory");
     float best_sim = -1;
     int best = -1;
     for (int i = 0; !rc && i < n_heap; i++) {
         uint32_t e = heap[i].entry;
-        const uint32_t *s = tm->cps + tm->cp_off[e];
-        long ns = (long)(tm->cp_off[e + 1] - tm->cp_off[e]), longer = ns > nq ? ns : nq;
+        long ns = (long)tm->length[e], longer = ns > nq ? ns : nq;
         /* the distance is at least the difference in length */
         if (1.0f - (float)labs(ns - nq) / (float)longer <= best_sim) continue;
+        decode_all(tm->sources + tm->source_off[e], s);
         float sim = 1.0f - (float)edit_distance(q, nq, s, ns, row) / (float)longer;
         if (sim > best_sim) best_sim = sim, best = (int)e;
     }
@@ -458,6 +467,7 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     free(shared);
     free(touched);
     free(row);
+    free(s);
     return rc;
 }
 

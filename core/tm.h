@@ -7,7 +7,7 @@
  * into "langs"); __metadata__: "format" = "mslam-translation-memory", "format_version",
  * "entries" (the count) and "langs" (JSON array of language codes).
  *
- * In memory each source is also kept as code points, and a character trigram index over them
+ * In memory each source's length in code points is kept, and a character trigram index over them
  * (each source padded with one space at either end, so "ab" has the trigrams " ab" and "ab ")
  * lists, per trigram, the entries that have it, each entry once. */
 #ifndef MSLAM_TM_H
@@ -32,8 +32,7 @@ struct mslam_tm {
     char *sources, *translations; /* the file's two blobs */
     size_t source_bytes, translation_bytes;
     size_t *source_off, *translation_off; /* (n) where entry i starts in each */
-    uint32_t *cps;                        /* code points of all sources, entry i at [cp_off[i], cp_off[i + 1]) */
-    size_t *cp_off;                       /* (n + 1) */
+    uint32_t *length;                     /* (n) code points of entry i's source */
     uint32_t *n_grams;                    /* (n) distinct trigrams of entry i */
     /* trigram -> its number: open addressing over gram_keys (gram_cap slots, 0 free) */
     uint64_t *gram_keys;
