@@ -1,9 +1,10 @@
 #!/bin/sh
 # Trains the default model (task multi: CTC speech recognition, language ID and translation into
 # English on one streaming-aware Conformer encoder, 8.2 M parameters) on the default corpus,
-# builds its character LM from the corpus's text (mslam-trainer lm, seconds), then scores it on
-# the corpus's test split (held-out voices) offline and streaming, exports the model file and
-# draws the training curves.
+# builds its character LMs and translation memory (models/make-lms.sh, a minute; without
+# make-corpus.sh's catalogs, the LM of the corpus's text alone), then scores it on the corpus's
+# test split (held-out voices) offline and streaming, exports the model file and draws the
+# training curves. STAGE3=0 models/train-default.sh is the two-hour run (stages 0-2).
 #
 #   models/make-corpus.sh                 # builds ./corpus
 #   models/train-default.sh [CORPUS] [OUT]
@@ -56,6 +57,8 @@
 #   STEPS=6000      stage-2 steps (its cosine schedule's length); stages 0-2 together fit
 #                   in about 2 hours on 2 cores (~55 audio-s/s for this size: 6, 13 and 95 min)
 #   STEPS3=10000    stage-3 steps (about 25 min caching the encoder's outputs, then 45 min)
+#   STAGE3=0        no stage 3: the two-hour run (stages 0-2, then the LMs and the translation
+#                   memory of models/make-lms.sh and the scores, translation through the memory)
 #   BUNDLED=1       stages 4-10 instead of stage 3; STEPS4..STEPS10 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
@@ -69,6 +72,7 @@ out=${2:-train-default}
 steps1=${STEPS1:-1000}
 steps=${STEPS:-6000}
 steps3=${STEPS3:-10000}
+stage3=${STAGE3:-1}
 bundled=${BUNDLED:-0}
 steps4=${STEPS4:-5000}
 steps5=${STEPS5:-9000}
@@ -175,12 +179,12 @@ if [ "$bundled" = 1 ]; then
   joint_stage stage "$out/stage10" "$checkpoint9" --steps "$steps10" --lr 2e-4 --warmup 50 --seed 11 \
     --save-every 250
   model=$out/stage10/model.safetensors
-elif [ -f "$st_corpus/manifest.tsv" ]; then
+elif [ "$stage3" = 1 ] && [ -f "$st_corpus/manifest.tsv" ]; then
   stage "$out/stage3" --init "$out/model.safetensors" --data "$st_corpus/manifest.tsv" --valid "$st_corpus/manifest.tsv" \
     --task st --freeze-encoder --cache-encoder --decoder-layers 4 --steps "$steps3" --batch-size 32 --lr 1e-3 \
     --warmup 300 --no-specaug --valid-every 2500 --valid-items 300
   model=$out/stage3/model.safetensors
-else
+elif [ "$stage3" = 1 ]; then
   echo "train-default.sh: no $st_corpus/manifest.tsv (models/make-corpus.sh makes it): no stage 3" >&2
 fi
 
@@ -188,8 +192,14 @@ fi
 # seconds, and the CTC beam and LID of the scores below use it (the greedy columns do not). With
 # BUNDLED=1 make-lms.sh built it above, with the text pairs' sources too (session 12: test CER of
 # es it pt ca ro 9.35 -> 7.75 %, of all 50 12.90 -> 12.74 %)
-[ "$bundled" = 1 ] || "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" \
-  --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
+# Without BUNDLED=1, make-lms.sh builds it the same way (with the translation LM and memory) when
+# models/make-corpus.sh's catalogs are there; otherwise the corpus's text alone makes it.
+if [ "$bundled" != 1 ] && [ -d "$corpus-st-catalogs/usr/share/locale" ]; then
+  MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$model" "$corpus" "$out"
+elif [ "$bundled" != 1 ]; then
+  "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" \
+    --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
+fi
 "$trainer" eval --model "$model" --data "$manifest" --split test --threads "$threads" \
   --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
 # translation into English from the five languages of CORPUS-st, on the test split of each corpus
@@ -216,6 +226,23 @@ if [ "$bundled" = 1 ]; then
     --threads "$threads" --max-items 2000 --translation-lm "$out/translation-lm.safetensors" \
     --json "$out/eval-test-text-pairs-tlm.json" | tee "$out/eval-test-text-pairs-tlm.txt"
 fi
+# translation through the translation memory (make-lms.sh): each test utterance's CTC transcript
+# (beam and LM) is looked up, and the decoder translates what the memory does not know; from es
+# it pt ca ro, and from all 49 languages with a translation
+if [ -f "$out/translation-memory.safetensors" ]; then
+  awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
+  for langs in 5 49; do
+    data=$manifest
+    [ $langs = 5 ] && data=$out/manifest-st-langs.tsv
+    tlm=""
+    [ -f "$out/translation-lm.safetensors" ] && tlm="--translation-lm $out/translation-lm.safetensors"
+    # shellcheck disable=SC2086 # $tlm is a list of words
+    "$trainer" eval --model "$model" --data "$data" --audio-dir "$corpus" --split test --threads "$threads" \
+      --tasks st --modes offline --ctc-beam 32 --lm "$out/lm.safetensors" $tlm \
+      --translation-memory "$out/translation-memory.safetensors" --json "$out/eval-test-st$langs-memory.json" |
+      tee "$out/eval-test-st$langs-memory.txt"
+  done
+fi
 # the last stage's weights in F16: with BUNDLED=1 stage 10's, the bundled model since session 11
 if [ "$bundled" = 1 ]; then
   "$trainer" export --checkpoint "$model" --out "$out/bundled.safetensors" --dtype f16
@@ -236,5 +263,6 @@ f16="$out/default.safetensors (stage 2)"
 [ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 10)"
 [ -f "$out/stage3/translate.safetensors" ] && [ "$bundled" != 1 ] && f16="$f16, $out/stage3/translate.safetensors (stage 3)"
 lms="LM: $out/lm.safetensors"
-[ "$bundled" = 1 ] && lms="LMs: $out/lm.safetensors, $out/translation-lm.safetensors (translations)"
+[ -f "$out/translation-memory.safetensors" ] &&
+  lms="LMs: $out/lm.safetensors, $out/translation-lm.safetensors (translations); translation memory: $out/translation-memory.safetensors"
 echo "model: $model (F16: $f16), $lms; scores: $out/eval-test.txt, $out/eval-test.json"

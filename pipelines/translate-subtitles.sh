@@ -5,7 +5,9 @@
 #       mslamtranslate ! srtenc ! filesink location=OUT.srt
 #
 # Usage: pipelines/translate-subtitles.sh IN OUT.srt [mslamtranslate properties, e.g. languages=fr,de
-#        lm=LM.safetensors translation-lm=TLM.safetensors for the LMs of `mslam-trainer lm`]
+#        lm=LM.safetensors translation-lm=TLM.safetensors for the LMs of `mslam-trainer lm`,
+#        translation-memory=TM.safetensors for the memory of `mslam-trainer tm`; models/make-lms.sh
+#        builds all three]
 # Add -m to gst-launch-1.0 to see the mslam-translation messages (source language and text).
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 IN OUT.srt [mslamtranslate properties]" >&2; exit 2; }

@@ -604,7 +604,8 @@ void eval_print(const eval_result *r, FILE *fp) {
     else
         fprintf(fp, "%d utterances, %.1f s of audio, evaluated in %.1f s\n", r->n_items, r->seconds, r->wall_s);
     const eval_config *c = &r->cfg;
-    const int ctc = c->asr || c->lid || (c->st && c->st_input == EVAL_ST_TRANSCRIPT);
+    const int ctc = c->asr || c->lid ||
+                    (c->st && (c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input != EVAL_ST_TEXT)));
     if (ctc) {
         fprintf(fp, "decoding: CTC %s %d", c->ctc_beam > 1 ? "prefix beam" : "greedy", c->ctc_beam);
         if (r->lm_name)

@@ -163,7 +163,8 @@ int cmd_tm(int argc, char **argv) {
         "CTC head writes, with its most frequent English translation.",
         "Translation takes a known sentence's translation when the source is near enough to it (eval\n"
         "--translation-memory, mslamtranslate translation-memory=, mslam_decode_params.translation_memory);\n"
-        "otherwise the decoder translates. Languages are pooled; no model is needed.",
+        "otherwise the decoder translates. A sentence is known in its language, and a lookup searches the language\n"
+        "spoken when it is known (else all). No model is needed: the memory works with any.",
         &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
     int split_id = split && !strcmp(split, "all") ? SPLIT_N : split ? split_parse(split) : -1;
