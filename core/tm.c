@@ -378,7 +378,9 @@ typedef struct {
 } tm_candidate;
 
 /* Min-heap on dice (ties: the later entry is smaller, so earlier entries are kept). */
-static int cand_less(tm_candidate a, tm_candidate b) { return a.dice < b.dice || (a.dice == b.dice && a.entry > b.entry); }
+static int cand_less(tm_candidate a, tm_candidate b) {
+    return a.dice < b.dice || (a.dice == b.dice && a.entry > b.entry);
+}
 
 static void heap_sift_down(tm_candidate *h, int n, int i) {
     for (;;) {
@@ -398,7 +400,8 @@ static int cmp_candidate_desc(const void *a, const void *b) {
 }
 
 int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, struct mslam_tm_match *match) {
-    if (!tm || !text || !match) return mslam_error("mslam_tm_lookup: %s is NULL", !tm ? "tm" : !text ? "text" : "match");
+    if (!tm || !text || !match)
+        return mslam_error("mslam_tm_lookup: %s is NULL", !tm ? "tm" : !text ? "text" : "match");
     int want = -1; /* the language's index; -1: any */
     if (lang && *lang) {
         for (int l = 0; l < tm->n_langs && want < 0; l++)
@@ -443,9 +446,12 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     long longest = 0;
     for (int i = 0; i < n_heap; i++)
         if ((long)tm->length[heap[i].entry] > longest) longest = (long)tm->length[heap[i].entry];
-    uint32_t *s = NULL;
-    if (!rc && n_heap && (!(row = malloc(((size_t)longest + 1) * sizeof *row)) || !(s = malloc((size_t)longest * sizeof *s))))
-        rc = mslam_error("mslam_tm_lookup: out of memory");
+    uint32_t *s = NULL; /* a candidate's code points */
+    if (!rc && n_heap) {
+        row = malloc(((size_t)longest + 1) * sizeof *row);
+        s = malloc((size_t)longest * sizeof *s);
+        if (!row || !s) rc = mslam_error("mslam_tm_lookup: out of memory");
+    }
     float best_sim = -1;
     int best = -1;
     for (int i = 0; !rc && i < n_heap; i++) {

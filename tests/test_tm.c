@@ -277,7 +277,8 @@ static void test_translate(mslam_model *m) {
         for (int input = MSLAM_TRANSLATE_SPEECH; input <= MSLAM_TRANSLATE_TRANSCRIPT; input++) {
             m->cfg.translate_input = input;
             mslam_result *t = mslam_translate(m, pcm, SAMPLES, &p);
-            CHECK(t && !strcmp(mslam_result_text(t), "yes") && mslam_result_end_frame(t) == mslam_result_end_frame(said),
+            CHECK(t && !strcmp(mslam_result_text(t), "yes") &&
+                      mslam_result_end_frame(t) == mslam_result_end_frame(said),
                   "mslam_translate (decoder input %d) takes the memory's translation of the transcript (\"%s\")", input,
                   t ? mslam_result_text(t) : mslam_last_error());
             mslam_result_free(t);

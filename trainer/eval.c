@@ -905,7 +905,8 @@ int cmd_eval(int argc, char **argv) {
         }
         c.tm_min_similarity = (float)tm_min_similarity;
         if (!(tm_min_similarity >= 0 && tm_min_similarity <= 1)) {
-            fprintf(stderr, "mslam-trainer eval: --tm-min-similarity must be in [0, 1] (it is %g)\n", tm_min_similarity);
+            fprintf(stderr, "mslam-trainer eval: --tm-min-similarity must be in [0, 1] (it is %g)\n",
+                    tm_min_similarity);
             rc = 2;
         }
         c.lid_seconds = (float)lid_seconds;

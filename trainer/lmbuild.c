@@ -353,11 +353,11 @@ int cmd_lm(int argc, char **argv) {
         "search fuses (eval --translation-lm, mslamtranslate translation-lm=, mslam_decode_params.translation_lm).",
         &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
-    int split_id = split && !strcmp(split, "all") ? SPLIT_N : split ? split_parse(split) : -1;
+    int split_id = split_option(split);
     if (!parsed && (n_rest > 0 || !model_path || !out || !text || !text[0])) {
         fprintf(stderr, "mslam-trainer lm: --model, --text and --out are required, nothing else (see --help)\n");
         rc = 2;
-    } else if (!parsed && (split_id < 0 || split_id == SPLIT_NONE)) {
+    } else if (!parsed && split_id < 0) {
         fprintf(stderr, "mslam-trainer lm: --split is train, dev, test or all, not '%s'\n", split);
         rc = 2;
     } else if (!parsed && translations && langs) {

@@ -28,6 +28,12 @@ int split_parse(const char *name) {
     return -1;
 }
 
+int split_option(const char *name) {
+    if (name && !strcmp(name, "all")) return SPLIT_N;
+    int split = name ? split_parse(name) : -1;
+    return split == SPLIT_NONE ? -1 : split;
+}
+
 const char *layout_name(enum manifest_layout layout) {
     static const char *const names[] = {"automatic", "mslam", "Common Voice", "CoVoST-2", "FLEURS"};
     return (unsigned)layout < sizeof names / sizeof names[0] ? names[layout] : "?";

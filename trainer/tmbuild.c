@@ -123,8 +123,9 @@ int tm_build(const tm_build_options *o, mslam_tm **out, tm_build_stats *st) {
             guint n_translations;
             const char *tab = strchr(keys[i], '\t');
             sources[i] = tab + 1;
+            size_t code_len = (size_t)(tab - keys[i]);
             lang[i] = 0;
-            while (strncmp(codes[lang[i]], keys[i], (size_t)(tab - keys[i])) || codes[lang[i]][tab - keys[i]]) lang[i]++;
+            while (strncmp(codes[lang[i]], keys[i], code_len) || codes[lang[i]][code_len]) lang[i]++;
             translations[i] = most_frequent(g_hash_table_lookup(pairs, keys[i]), &n_translations);
             st->ambiguous += n_translations > 1;
         }
@@ -167,11 +168,11 @@ int cmd_tm(int argc, char **argv) {
         "spoken when it is known (else all). No model is needed: the memory works with any.",
         &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
-    int split_id = split && !strcmp(split, "all") ? SPLIT_N : split ? split_parse(split) : -1;
+    int split_id = split_option(split);
     if (!parsed && (n_rest > 0 || !out || !text || !text[0])) {
         fprintf(stderr, "mslam-trainer tm: --text and --out are required, nothing else (see --help)\n");
         rc = 2;
-    } else if (!parsed && (split_id < 0 || split_id == SPLIT_NONE)) {
+    } else if (!parsed && split_id < 0) {
         fprintf(stderr, "mslam-trainer tm: --split is train, dev, test or all, not '%s'\n", split);
         rc = 2;
     }
@@ -186,7 +187,8 @@ int cmd_tm(int argc, char **argv) {
             rc = 1;
         } else {
             GString *codes_list = g_string_new(NULL);
-            for (int l = 0; l < tm->n_langs; l++) g_string_append_printf(codes_list, "%s%s", l ? "," : "", tm->langs[l]);
+            for (int l = 0; l < tm->n_langs; l++)
+                g_string_append_printf(codes_list, "%s%s", l ? "," : "", tm->langs[l]);
             gchar *codes = g_string_free(codes_list, FALSE);
             fprintf(stderr,
                     "%s: %ld sentences (%s) with their translations, from %ld pairs; %ld pairs held out; %ld sentences "
