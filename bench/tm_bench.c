@@ -1,0 +1,121 @@
+/* The translation memory next to the decoder on the same sentences, in the same run: the
+ * memory's load time and resident size, and per sentence of a manifest's split the time of a
+ * lookup (mslam_tm_lookup) against the decoder's translation (mslam_translate_text without the
+ * memory), medians; then how many of the sentences the memory answers at the default minimum
+ * similarity.
+ *   build/bench/tm_bench --model M --memory TM --data MANIFEST [--split test] [--sentences 200]
+ *     [--threads 2] */
+#include "data.h"
+#include "manifest.h"
+#include "util.h"
+
+#include <mslam.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n) {
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n ? (n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2])) : 0;
+}
+
+/* Resident set size in MB (/proc/self/statm), 0 when unknown. */
+static double rss_mb(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    if (f) fclose(f);
+    return (double)resident * 4096.0 / (1 << 20);
+}
+
+int main(int argc, char **argv) {
+    const char *model_path = NULL, *tm_path = NULL, *data = NULL, *split_name = "test";
+    int max_sentences = 200, threads = 2;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--memory")) tm_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
+        else if (!strcmp(argv[i], "--split")) split_name = argv[i + 1];
+        else if (!strcmp(argv[i], "--sentences")) max_sentences = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "tm_bench: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    int split = split_option(split_name);
+    if (!model_path || !tm_path || !data || split < 0 || max_sentences < 1) {
+        fprintf(stderr, "usage: tm_bench --model M --memory TM --data MANIFEST [--split S] [--sentences N] "
+                        "[--threads N]\n");
+        return 2;
+    }
+    struct mslam_model_params mp = mslam_model_default_params();
+    mp.n_threads = threads;
+    mslam_model *model = mslam_model_load(model_path, mp);
+    double before = rss_mb(), t0 = now();
+    mslam_tm *tm = model ? mslam_tm_load(tm_path) : NULL;
+    double load_s = now() - t0, tm_mb = rss_mb() - before;
+    if (!tm) {
+        fprintf(stderr, "tm_bench: %s\n", mslam_last_error());
+        mslam_model_free(model);
+        return 1;
+    }
+    /* the split's sentences with a translation, in the CTC normal form the memory keeps */
+    char **text = malloc((size_t)max_sentences * sizeof *text), **lang = malloc((size_t)max_sentences * sizeof *lang);
+    int n = 0;
+    manifest_reader *r = manifest_open(data, NULL);
+    struct manifest_record rec;
+    while (r && n < max_sentences && manifest_next(r, &rec) == 1) {
+        if ((split != SPLIT_N && (int)rec.split != split) || !*rec.translation || !*rec.text) continue;
+        char *norm = asr_target_text(rec.text, rec.lang);
+        if (!norm || !*norm) {
+            free(norm);
+            continue;
+        }
+        text[n] = norm;
+        lang[n++] = str_dup(rec.lang);
+    }
+    manifest_close(r);
+    double *t_tm = malloc((size_t)(n ? n : 1) * sizeof *t_tm), *t_dec = malloc((size_t)(n ? n : 1) * sizeof *t_dec);
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.n_threads = threads;
+    int answered = 0, translated = 0;
+    for (int i = 0; i < n; i++) {
+        struct mslam_tm_match match;
+        double a = now();
+        int found = mslam_tm_lookup(tm, text[i], lang[i], &match);
+        t_tm[i] = now() - a;
+        answered += found == 1 && match.similarity >= p.tm_min_similarity;
+        a = now();
+        mslam_result *res = mslam_translate_text(model, text[i], &p);
+        t_dec[i] = now() - a;
+        translated += res != NULL;
+        mslam_result_free(res);
+    }
+    double med_tm = median(t_tm, n), med_dec = median(t_dec, n);
+    printf("translation memory %s: %d sentences, loaded in %.2f s, +%.0f MB resident\n", tm_path,
+           mslam_tm_n_entries(tm), load_s, tm_mb);
+    printf("%d %s sentences of %s (%d translated by the decoder), %d threads, medians per sentence:\n", n,
+           split_name, data, translated, threads);
+    printf("| | ms per sentence |\n|---|---|\n| memory lookup | %.2f |\n| decoder (beam %d, mslam_translate_text) | %.2f |\n",
+           1e3 * med_tm, p.beam_size, 1e3 * med_dec);
+    printf("lookup / decoder: %.3f; the memory answers %d of %d at minimum similarity %.2f\n",
+           med_dec > 0 ? med_tm / med_dec : 0, answered, n, (double)p.tm_min_similarity);
+    for (int i = 0; i < n; i++) free(text[i]), free(lang[i]);
+    free(text), free(lang), free(t_tm), free(t_dec);
+    mslam_tm_free(tm);
+    mslam_model_free(model);
+    return 0;
+}
