@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void) {
     struct timespec t;
@@ -37,7 +38,7 @@ static double rss_mb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (f && fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
     if (f) fclose(f);
-    return (double)resident * 4096.0 / (1 << 20);
+    return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1 << 20);
 }
 
 int main(int argc, char **argv) {
@@ -95,9 +96,15 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         struct mslam_tm_match match;
         double a = now();
-        int found = mslam_tm_lookup(tm, text[i], lang[i], &match);
+        mslam_tm_lookup(tm, text[i], lang[i], &match);
         t_tm[i] = now() - a;
-        answered += found == 1 && match.similarity >= p.tm_min_similarity;
+        /* what translation takes from the memory (its vocabulary check included) */
+        struct mslam_decode_params mp = p;
+        mslam_result *known = NULL;
+        mp.translation_memory = tm;
+        mp.languages = lang[i];
+        answered += mslam_translate_memory(model, text[i], &mp, &known) == 1;
+        mslam_result_free(known);
         a = now();
         mslam_result *res = mslam_translate_text(model, text[i], &p);
         t_dec[i] = now() - a;

@@ -11,11 +11,6 @@
 #define MSLAM_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define MSLAM_PRINTF(a, b)
-/* One UTF-8 character (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
- * Returns its length in bytes, or 0 when s does not start with one. Stops at the first byte
- * that breaks the sequence, so it never reads past a terminating NUL. */
-int mslam_utf8_decode(const char *s, uint32_t *cp);
-
 #endif
 
 /* Records the calling thread's last error (mslam_last_error) and logs it. Returns -1 so that

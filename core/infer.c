@@ -341,16 +341,15 @@ int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec) { return dec
 float mslam_ctc_decoder_blank_prob(const mslam_ctc_decoder *dec) { return dec ? dec->blank_prob : 1.0f; }
 int mslam_ctc_decoder_n_frames(const mslam_ctc_decoder *dec) { return dec ? dec->n_frames : 0; }
 
-mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
-                               const struct mslam_decode_params *params) {
-    if (check_model(model, "mslam_transcribe", 1, 0, 0)) return NULL;
-    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (p.lm && lm_check_model(p.lm, model, 0, "mslam_transcribe")) return NULL;
-    int n_frames = 0;
-    float *frames = encode(model, pcm, n_samples, &p, &n_frames), *log_probs = NULL, *probs = NULL;
-    if (!frames) return NULL;
+/* mslam_transcribe on encoder frames (n_frames x d_model); *lang (when not NULL) gets the
+ * language the LM was chosen in (named or identified), or NULL when none was. */
+static mslam_result *transcribe_frames(mslam_model *model, const float *frames, int n_frames,
+                                       const struct mslam_decode_params *params, const char **lang) {
+    struct mslam_decode_params p = *params;
+    float *log_probs = NULL, *probs = NULL;
     mslam_result *r = NULL;
     mslam_ctc_decoder *dec = NULL;
+    if (lang) *lang = NULL;
     if (n_frames == 0) p.lm = NULL; /* nothing to search: an empty result, as without an LM */
     if (p.lm) { /* log-probabilities once, for language ID and the search */
         size_t n = (size_t)n_frames * model->cfg.vocab_size;
@@ -367,22 +366,35 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
     /* an LM in the language that language ID finds, when the caller names none */
     int named = p.lm ? named_language(model, p.languages, "mslam_transcribe") : 0;
     if (named == -1) goto done;
+    if (p.lm && named >= 0 && lang) *lang = model->langs[named];
     if (named == -2 && model->cfg.lid_head) {
         probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
         int lid = probs ? identify_language_frames(model, &p, frames, n_frames, log_probs, probs, 1, "mslam_transcribe")
                         : -1;
         if (lid < 0) goto done;
         p.languages = model->langs[lid];
+        if (lang) *lang = model->langs[lid];
     }
     dec = mslam_ctc_decoder_new(model, &p);
     if (dec && (log_probs ? mslam_ctc_decoder_push_log_probs(dec, log_probs, n_frames)
                           : mslam_ctc_decoder_push_frames(dec, frames, n_frames)) == 0)
         r = mslam_ctc_decoder_finish(dec);
 done:
-    free(frames);
     free(log_probs);
     free(probs);
     mslam_ctc_decoder_free(dec);
+    return r;
+}
+
+mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
+                               const struct mslam_decode_params *params) {
+    if (check_model(model, "mslam_transcribe", 1, 0, 0)) return NULL;
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (p.lm && lm_check_model(p.lm, model, 0, "mslam_transcribe")) return NULL;
+    int n_frames = 0;
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    mslam_result *r = frames ? transcribe_frames(model, frames, n_frames, &p, NULL) : NULL;
+    free(frames);
     return r;
 }
 
@@ -414,7 +426,7 @@ int mslam_translate_memory(mslam_model *model, const char *utf8, const struct ms
     if (used != 1) return used;
     int n_chars = 0, len;
     uint32_t cp;
-    for (const char *c = utf8; *c; c += len, n_chars++) len = mslam_utf8_decode(c, &cp);
+    for (const char *c = utf8; *c; c += len ? len : 1, n_chars++) len = mslam_utf8_decode(c, &cp);
     *out = result_new(model, known.tokens, known.n, 0, n_chars);
     search_result_free(&known);
     return *out ? 1 : -1;
@@ -476,31 +488,47 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
     return r;
 }
 
-/* With a translation memory (and a CTC head) the transcript is looked up first; otherwise, or
- * when no known sentence is near enough, the decoder translates what it was trained to read:
- * the transcript (through the text path) or the speech. The result spans the audio's frames. */
+/* The audio is encoded once. With a translation memory (and a CTC head) the transcript is looked
+ * up first, in the language named, or else the one language ID finds; otherwise, or when no
+ * known sentence is near enough, the decoder translates what it was trained to read: the
+ * transcript (through the text path) or the frames. The result spans the audio's frames. */
 mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                               const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate", 0, 0, 1)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (check_translation_params(model, &p, "mslam_translate")) return NULL;
     const int from_transcript = model->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT;
+    const int use_memory = p.translation_memory && model->cfg.ctc_head;
+    if ((from_transcript || use_memory) && p.lm && lm_check_model(p.lm, model, 0, "mslam_translate")) return NULL;
+    int n_frames = 0;
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames), *probs = NULL;
+    if (!frames) return NULL;
     mslam_result *said = NULL, *r = NULL;
-    if (from_transcript || (p.translation_memory && model->cfg.ctc_head)) {
-        if (!(said = mslam_transcribe(model, pcm, n_samples, &p))) return NULL;
-        if (mslam_translate_memory(model, said->text, &p, &r) < 0) goto done;
+    if (from_transcript || use_memory) {
+        const char *lang = NULL;
+        if (!(said = transcribe_frames(model, frames, n_frames, &p, &lang))) goto done;
+        if (use_memory) {
+            struct mslam_decode_params mp = p;
+            if (!lang && model->cfg.lid_head && n_frames > 0 &&
+                named_language(model, p.languages, "mslam_translate") == -2) {
+                probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
+                int lid = probs ? identify_language_frames(model, &p, frames, n_frames, NULL, probs, 0,
+                                                           "mslam_translate")
+                                : -1;
+                if (lid < 0) goto done;
+                lang = model->langs[lid];
+            }
+            if (lang) mp.languages = lang;
+            if (mslam_translate_memory(model, said->text, &mp, &r) < 0) goto done;
+        }
     }
-    p.translation_memory = NULL; /* looked up above */
-    if (!r && from_transcript) {
-        r = mslam_translate_text(model, said->text, &p);
-    } else if (!r) {
-        int n_frames = 0;
-        float *frames = encode(model, pcm, n_samples, &p, &n_frames);
-        r = frames ? mslam_translate_frames(model, frames, n_frames, &p) : NULL;
-        free(frames);
-    }
+    p.translation_memory = NULL; /* asked above */
+    if (!r && from_transcript) r = mslam_translate_text(model, said->text, &p);
+    else if (!r) r = mslam_translate_frames(model, frames, n_frames, &p);
     if (r && said) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
 done:
+    free(frames);
+    free(probs);
     mslam_result_free(said);
     return r;
 }

@@ -199,12 +199,12 @@ mslam_tm *tm_new(const char *const *sources, const char *const *translations, co
     tm->n = n;
     if (modelfile_check_langs(langs, n_langs, "translation memory")) goto fail;
     tm->langs = modelfile_copy_strings(langs, n_langs);
+    if (tm->langs) tm->n_langs = n_langs;
     tm->lang = malloc((size_t)(n ? n : 1) * sizeof *tm->lang);
     if (!tm->langs || !tm->lang) {
         mslam_error("out of memory for a translation memory of %d entries", n);
         goto fail;
     }
-    tm->n_langs = n_langs;
     for (int e = 0; e < n; e++) {
         if (lang[e] < 0 || lang[e] >= n_langs) {
             mslam_error("entry %d's language is %d, not an index into the %d languages", e, (int)lang[e], n_langs);
@@ -256,6 +256,9 @@ static int split_blob(const st_file *f, const char *name, int count, const char 
     size_t bytes = t->numel;
     if (bytes == 0 || blob[bytes - 1] != '\0')
         return mslam_error("%s: \"%s\" does not end with a NUL byte", f->path, name);
+    if ((size_t)count > bytes) /* each string takes at least its NUL */
+        return mslam_error("%s: \"%s\" has %zu bytes, too few for the %d entries \"entries\" says", f->path, name,
+                           bytes, count);
     const char **s = malloc((size_t)(count ? count : 1) * sizeof *s);
     if (!s) return mslam_error("%s: out of memory", f->path);
     int found = 0;
@@ -394,9 +397,10 @@ static void heap_sift_down(tm_candidate *h, int n, int i) {
     }
 }
 
+/* Best first: larger Dice, then the earlier entry. */
 static int cmp_candidate_desc(const void *a, const void *b) {
     tm_candidate x = *(const tm_candidate *)a, y = *(const tm_candidate *)b;
-    return cand_less(y, x) - cand_less(x, y);
+    return cand_less(x, y) - cand_less(y, x);
 }
 
 int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, struct mslam_tm_match *match) {

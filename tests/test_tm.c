@@ -135,6 +135,81 @@ static void test_lookup_exact(void) {
     free(big), free(bs), free(bl);
 }
 
+/* The distinct trigrams of " s " (ASCII) into grams (room for strlen(s)); their count. */
+static int ref_grams(const char *s, char grams[][4]) {
+    char padded[70];
+    snprintf(padded, sizeof padded, " %s ", s);
+    int n = 0;
+    for (size_t i = 0; i + 3 <= strlen(padded); i++) {
+        int seen = 0;
+        for (int k = 0; k < n && !seen; k++) seen = !strncmp(grams[k], padded + i, 3);
+        if (!seen) memcpy(grams[n], padded + i, 3), grams[n][3] = '\0', n++;
+    }
+    return n;
+}
+
+typedef struct {
+    float dice;
+    int index;
+} ref_candidate;
+
+/* Larger Dice first, then the earlier entry. */
+static int cmp_ref_candidate(const void *a, const void *b) {
+    const ref_candidate *x = a, *y = b;
+    if (x->dice != y->dice) return x->dice < y->dice ? 1 : -1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* More sentences than candidates: the lookup is exactly the documented rule, computed plainly:
+ * the 64 sentences of the best trigram Dice (ties: the earlier), and of those the most similar
+ * (ties: the better Dice). */
+static void test_lookup_candidates(void) {
+    enum { N = 600, QUERIES = 200 };
+    static char src[N][32];
+    const char *sources[N];
+    int32_t lang[N] = {0};
+    static const char *const langs[] = {"es"};
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 12);
+    for (int i = 0; i < N; i++) {
+        random_sentence(src[i], 12, &rng);
+        sources[i] = src[i];
+    }
+    mslam_tm *tm = tm_new(sources, sources, lang, langs, 1, N);
+    CHECK(tm != NULL, "tm_new: %s", mslam_last_error());
+    if (!tm) return;
+    int mismatches = 0, truncated = 0;
+    for (int q = 0; q < QUERIES; q++) {
+        char query[32], qg[40][4], eg[40][4];
+        random_sentence(query, 14, &rng);
+        int dq = ref_grams(query, qg), n_cand = 0;
+        ref_candidate cand[N];
+        for (int i = 0; i < N; i++) {
+            int de = ref_grams(src[i], eg), shared = 0;
+            for (int a = 0; a < dq; a++)
+                for (int b = 0; b < de; b++) shared += !strcmp(qg[a], eg[b]);
+            if (shared) cand[n_cand++] = (ref_candidate){2.0f * (float)shared / (float)(dq + de), i};
+        }
+        qsort(cand, (size_t)n_cand, sizeof *cand, cmp_ref_candidate);
+        truncated += n_cand > 64;
+        int best = -1;
+        float best_sim = -1;
+        for (int c = 0; c < n_cand && c < 64; c++) {
+            const char *e = src[cand[c].index];
+            int longer = (int)(strlen(query) > strlen(e) ? strlen(query) : strlen(e));
+            float sim = 1.0f - (float)ref_distance(query, e) / (float)longer;
+            if (sim > best_sim) best_sim = sim, best = cand[c].index;
+        }
+        struct mslam_tm_match match;
+        int rc = mslam_tm_lookup(tm, query, NULL, &match);
+        mismatches += best < 0 ? rc != 0 : rc != 1 || match.index != best || match.similarity != best_sim;
+    }
+    CHECK(mismatches == 0 && truncated > QUERIES / 2,
+          "lookups follow the candidate rule exactly (%d mismatches; %d of %d queries had more than 64 candidates)",
+          mismatches, truncated, QUERIES);
+    mslam_tm_free(tm);
+}
+
 /* Unicode: distances count code points, not bytes. */
 static void test_unicode(void) {
     static const char *const sources[] = {"não há", "camión"}, *const translations[] = {"there is none", "truck"};
@@ -189,7 +264,8 @@ static void test_files(const char *dir, const char *model_path) {
         int n_tensors;
         int64_t source_bytes;
     } cases[] = {{(char *)"3", "entries", 3, sizeof blob}, {(char *)"2", "NUL", 3, sizeof blob - 1},
-                 {(char *)"2", "three", 2, sizeof blob}};
+                 {(char *)"2", "three", 2, sizeof blob}, {(char *)"-5", "at least one", 3, sizeof blob},
+                 {(char *)"2000000000", "too few", 3, sizeof blob}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         t[0].shape[0] = cases[k].source_bytes;
         st_meta meta[] = {{"format", TM_FORMAT}, {"format_version", "1"}, {"entries", cases[k].entries},
@@ -200,6 +276,20 @@ static void test_files(const char *dir, const char *model_path) {
               "a bad file is refused, naming it and \"%s\": %s", cases[k].why, mslam_last_error());
         free(bad);
     }
+    /* the languages tensor: a float one, and an index past the languages */
+    static const float float_idx[2] = {0, 0};
+    const int32_t past[2] = {0, 5};
+    t[0].shape[0] = sizeof blob;
+    st_meta meta[] = {{"format", TM_FORMAT}, {"format_version", "1"}, {"entries", "2"}, {"langs", "[\"de\"]"}};
+    char *bad = str_printf("%s/bad-tm-languages.safetensors", dir);
+    t[2] = (st_write_tensor){"languages", ST_F32, 1, {2}, float_idx};
+    CHECK(st_write(bad, t, 3, meta, 4) == 0 && !mslam_tm_load(bad) && strstr(mslam_last_error(), "languages"),
+          "a float languages tensor is refused: %s", mslam_last_error());
+    t[2] = (st_write_tensor){"languages", ST_I32, 1, {2}, past};
+    CHECK(st_write(bad, t, 3, meta, 4) == 0 && !mslam_tm_load(bad) && strstr(mslam_last_error(), "entry 1") &&
+              strstr(mslam_last_error(), bad),
+          "a language index past the languages is refused: %s", mslam_last_error());
+    free(bad);
     mslam_tm_free(tm);
     free(path);
 }
@@ -269,10 +359,15 @@ static void test_translate(mslam_model *m) {
     mslam_result *said = mslam_transcribe(m, pcm, SAMPLES, &p);
     CHECK(said && *mslam_result_text(said), "the random model hears something (\"%s\")",
           said ? mslam_result_text(said) : mslam_last_error());
-    if (said && *mslam_result_text(said)) {
-        const char *heard[] = {mslam_result_text(said)}, *english[] = {"yes"};
-        const int32_t de[] = {0};
-        mslam_tm *heard_tm = tm_new(heard, english, de, langs, 1, 1);
+    /* the memory's sentence is in the language identified on the audio, where mslam_translate
+     * looks (no language named) */
+    float probs[8];
+    int spoken = mslam_identify_language(m, pcm, SAMPLES, &p, probs);
+    CHECK(spoken >= 0, "language ID: %s", mslam_last_error());
+    if (said && *mslam_result_text(said) && spoken >= 0) {
+        const char *heard[] = {mslam_result_text(said)}, *english[] = {"yes"}, *spoken_code[] = {m->langs[spoken]};
+        const int32_t first[] = {0};
+        mslam_tm *heard_tm = tm_new(heard, english, first, spoken_code, 1, 1);
         p.translation_memory = heard_tm;
         for (int input = MSLAM_TRANSLATE_SPEECH; input <= MSLAM_TRANSLATE_TRANSCRIPT; input++) {
             m->cfg.translate_input = input;
@@ -284,6 +379,16 @@ static void test_translate(mslam_model *m) {
             mslam_result_free(t);
         }
         m->cfg.translate_input = MSLAM_TRANSLATE_SPEECH;
+        /* the same sentence in another language than the one identified: not looked at */
+        const char *other_code[] = {m->langs[(spoken + 1) % m->cfg.n_langs]};
+        mslam_tm *other_tm = tm_new(heard, english, first, other_code, 1, 1);
+        p.translation_memory = other_tm;
+        mslam_result *t = mslam_translate(m, pcm, SAMPLES, &p);
+        CHECK(t && strcmp(mslam_result_text(t), "yes"), "a memory of another language is not used (\"%s\")",
+              t ? mslam_result_text(t) : mslam_last_error());
+        mslam_result_free(t);
+        mslam_tm_free(other_tm);
+        p.translation_memory = heard_tm;
         mslam_result *direct = NULL;
         CHECK(mslam_translate_memory(m, mslam_result_text(said), &p, &direct) == 1 && direct &&
                   !strcmp(mslam_result_text(direct), "yes"),
@@ -372,6 +477,7 @@ static void test_commands(const char *model_path, const char *manifest) {
     char *speech[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                       (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"speech", (char *)"--modes",
                       (char *)"offline", (char *)"--translation-memory", all_path, (char *)"--json", json, NULL};
+    remove(json);
     CHECK(cmd_eval(15, speech) == 0, "eval --translation-memory --st-input speech: %s", mslam_last_error());
     text = NULL;
     CHECK(read_file(json, 1 << 20, &text, &n) == 0 && json_int_after(text, "\"st_from_memory\"") >= 0,
@@ -397,6 +503,7 @@ static void test_commands(const char *model_path, const char *manifest) {
 
 int main(void) {
     test_lookup_exact();
+    test_lookup_candidates();
     test_unicode();
     const char *manifest = fixture_write(2, 0);
     CHECK(manifest != NULL, "fixture");

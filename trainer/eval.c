@@ -207,7 +207,11 @@ static int memory_translation(evaluator *ev, const example *e, const float *enc,
         free(text);
         free(source_chars.tokens);
     }
-    if (used < 0) return mslam_error("translation memory: %s", mslam_last_error());
+    if (used < 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", mslam_last_error());
+        return mslam_error("translation memory: %s", why);
+    }
     if (used) {
         *hyp = tokens_text(m, &known);
         search_result_free(&known);

@@ -278,14 +278,18 @@ MSLAM_API mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, s
  * translate_input is MSLAM_TRANSLATE_TRANSCRIPT, from its transcript (mslam_transcribe with the
  * same params, LM included, then mslam_translate_text); the result's frames are the audio's
  * either way. With a translation memory and a CTC head, the transcript is looked up first
- * (mslam_translate_memory) whatever the decoder reads. NULL on failure. */
+ * (mslam_translate_memory) whatever the decoder reads, in the language params->languages names,
+ * or else the one language ID finds (with a LID head). The audio is encoded once. NULL on
+ * failure. */
 MSLAM_API mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                                         const struct mslam_decode_params *params);
 /* UTF-8 text in one of the model's languages -> English text: the text path's frames (one per
  * character, mslam_encode_text with full context) through the decoder; what mslam_translate
  * does with the transcript for a model whose translate_input is MSLAM_TRANSLATE_TRANSCRIPT. A
  * character outside the vocabulary is an error naming it; "" gives an empty result. With a
- * translation memory, the memory is asked first (mslam_translate_memory). NULL on failure. */
+ * translation memory the memory is asked first (mslam_translate_memory): text it knows is
+ * translated from it, characters outside the vocabulary or not, and text that is not UTF-8 is an
+ * error from the lookup. NULL on failure. */
 MSLAM_API mslam_result *mslam_translate_text(mslam_model *model, const char *utf8,
                                              const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> probs (n_langs floats, indexed as mslam_model_lang): the probability of each
