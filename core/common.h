@@ -25,9 +25,11 @@ void mslam_log(enum mslam_log_level level, const char *fmt, ...) MSLAM_PRINTF(2,
 void *mslam_malloc(size_t size, const char *what);
 void *mslam_calloc(size_t n, size_t size, const char *what);
 
-/* One UTF-8 character (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
- * Returns its length in bytes, or 0 when s does not start with one. Stops at the first byte
- * that breaks the sequence, so it never reads past a terminating NUL. */
-int mslam_utf8_decode(const char *s, uint32_t *cp);
+/* One UTF-8 character (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF) of
+ * the n bytes at s. Returns its length in bytes, or 0 when s does not start with one. Reads byte
+ * by byte and stops at the first that breaks the sequence, so for a NUL-terminated string n may
+ * be MSLAM_UTF8_NUL_TERMINATED: it never reads past the NUL. */
+#define MSLAM_UTF8_NUL_TERMINATED ((size_t)-1)
+int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp);
 
 #endif

@@ -426,7 +426,7 @@ int mslam_translate_memory(mslam_model *model, const char *utf8, const struct ms
     if (used != 1) return used;
     int n_chars = 0, len;
     uint32_t cp;
-    for (const char *c = utf8; *c; c += len ? len : 1, n_chars++) len = mslam_utf8_decode(c, &cp);
+    for (const char *c = utf8; *c; c += len ? len : 1, n_chars++) len = mslam_utf8_decode(c, MSLAM_UTF8_NUL_TERMINATED, &cp);
     *out = result_new(model, known.tokens, known.n, 0, n_chars);
     search_result_free(&known);
     return *out ? 1 : -1;

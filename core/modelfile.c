@@ -76,7 +76,7 @@ static int plain_ascii(const char *s, int in_token) {
 
 /* A one-character token, or 0 when tok is something else. */
 static int single_char(const char *tok, uint32_t *cp) {
-    int n = *tok ? mslam_utf8_decode(tok, cp) : 0;
+    int n = *tok ? mslam_utf8_decode(tok, MSLAM_UTF8_NUL_TERMINATED, cp) : 0;
     return n && tok[n] == '\0';
 }
 
@@ -246,7 +246,7 @@ mslam_model *mslam_model_new(const struct mslam_model_config *cfg, const char *c
 
 int mslam_model_char_id(const mslam_model *model, const char *s, int *len) {
     uint32_t cp;
-    int n = model && s ? mslam_utf8_decode(s, &cp) : 0;
+    int n = model && s ? mslam_utf8_decode(s, MSLAM_UTF8_NUL_TERMINATED, &cp) : 0;
     if (len) *len = n ? n : 1;
     if (!n) return -1;
     mslam_vocab_char key = {cp, 0};

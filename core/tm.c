@@ -37,7 +37,7 @@ int mslam_tm_n_entries(const mslam_tm *tm) { return tm ? tm->n : 0; }
 static long decode_all(const char *s, uint32_t *out) {
     long n = 0;
     while (*s) {
-        int k = mslam_utf8_decode(s, &out[n]);
+        int k = mslam_utf8_decode(s, MSLAM_UTF8_NUL_TERMINATED, &out[n]);
         if (!k) return -1;
         s += k;
         n++;
@@ -48,7 +48,7 @@ static long decode_all(const char *s, uint32_t *out) {
 static int is_utf8(const char *s) {
     uint32_t cp;
     for (int k; *s; s += k)
-        if (!(k = mslam_utf8_decode(s, &cp))) return 0;
+        if (!(k = mslam_utf8_decode(s, MSLAM_UTF8_NUL_TERMINATED, &cp))) return 0;
     return 1;
 }
 

@@ -141,7 +141,7 @@ static int count_chars(const char *s, char_count **counts, size_t *n, size_t *ca
     size_t len = strlen(s);
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        int k = utf8_decode(s + i, len - i, &cp);
+        int k = mslam_utf8_decode(s + i, len - i, &cp);
         if (!k) { /* invalid bytes never make it into a vocabulary */
             i++;
             continue;

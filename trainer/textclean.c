@@ -1,5 +1,6 @@
 #include "textclean.h"
 
+#include "common.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -212,7 +213,7 @@ static void normalise_spaces(const char *in, char *out) {
     int pending_space = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        int len = utf8_decode(in + i, n - i, &cp);
+        int len = mslam_utf8_decode(in + i, n - i, &cp);
         if (is_space(cp)) {
             pending_space = o > 0;
         } else if (cp != 0xad && cp != 0x200b && cp != 0xfeff) {
@@ -234,7 +235,7 @@ static enum text_verdict judge(const char *s, const struct text_rules *rules) {
     uint32_t first = 0, last = 0, prev = ' ', prev2 = ' ';
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        int len = utf8_decode(s + i, n - i, &cp);
+        int len = mslam_utf8_decode(s + i, n - i, &cp);
         i += (size_t)len;
         enum script sc = script_of(cp);
         if (!(sc != SCRIPT_NONE || is_digit(cp) || cp == ' ' || is_sentence_punct(cp))) return TEXT_CHARS;
@@ -275,7 +276,7 @@ enum text_verdict text_clean(const char *in, const struct text_rules *rules, cha
     if (out_size < n + 1) return TEXT_LONG;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        int len = utf8_decode(in + i, n - i, &cp);
+        int len = mslam_utf8_decode(in + i, n - i, &cp);
         if (len == 0 || (cp < 0x20 && !is_space(cp)) || (cp >= 0x7f && cp < 0xa0)) return TEXT_ENCODING;
         i += (size_t)len;
     }

@@ -37,40 +37,12 @@ uint64_t hash_mix(uint64_t a, uint64_t b) { return finalise64(a ^ finalise64(b +
 
 /* ---- UTF-8 ---- */
 
-int utf8_decode(const char *s, size_t n, uint32_t *cp) {
-    const unsigned char *u = (const unsigned char *)s;
-    if (n == 0) return 0;
-    if (u[0] < 0x80) {
-        *cp = u[0];
-        return 1;
-    }
-    int len;
-    uint32_t c, min;
-    if ((u[0] & 0xe0) == 0xc0) {
-        len = 2, c = u[0] & 0x1f, min = 0x80;
-    } else if ((u[0] & 0xf0) == 0xe0) {
-        len = 3, c = u[0] & 0x0f, min = 0x800;
-    } else if ((u[0] & 0xf8) == 0xf0) {
-        len = 4, c = u[0] & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if ((size_t)len > n) return 0;
-    for (int i = 1; i < len; i++) {
-        if ((u[i] & 0xc0) != 0x80) return 0;
-        c = (c << 6) | (u[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-    *cp = c;
-    return len;
-}
-
 long utf8_length(const char *s) {
     size_t n = strlen(s);
     long count = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        int len = utf8_decode(s + i, n - i, &cp);
+        int len = mslam_utf8_decode(s + i, n - i, &cp);
         if (len == 0) return -1;
         i += (size_t)len;
         count++;
