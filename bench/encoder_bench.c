@@ -3,6 +3,7 @@
  *
  * Usage: encoder_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--speech-layers N]
  * Prints one "key=value" line per figure set, parsed by bench/encoder.sh. */
+#include "benchutil.h"
 #include "encoder.h"
 #include "model.h"
 #include "ops.h"
@@ -11,23 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 /* FLOPs of one Conformer layer on B x T frames (multiply-add = 2). */
 static double layer_flops(const struct mslam_model_config *c, int B, int T) {
@@ -57,14 +41,14 @@ static double sgemm_gflops(int runs) {
     }
     double t[16];
     for (int r = 0; r <= runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         mslam_sgemm(0, 1, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        if (r) t[r - 1] = now() - t0;
+        if (r) t[r - 1] = bench_now() - t0;
     }
     free(a);
     free(b);
     free(c);
-    return 2.0 * n * n * n / median(t, runs) / 1e9;
+    return 2.0 * n * n * n / bench_median(t, runs) / 1e9;
 }
 
 static mslam_model *random_model(const struct mslam_model_config *cfg) {
@@ -87,15 +71,15 @@ static double time_forward(mslam_model *m, const float *mel, const int *lens, in
     double t[32];
     mslam_encoder_pass pass = {0};
     for (int r = 0; r <= runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (mslam_encoder_speech_forward(&pass, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0)) {
             fprintf(stderr, "forward failed: %s\n", mslam_last_error());
             exit(1);
         }
-        if (r) t[r - 1] = now() - t0;
+        if (r) t[r - 1] = bench_now() - t0;
     }
     mslam_encoder_pass_free(&pass);
-    return median(t, runs);
+    return bench_median(t, runs);
 }
 
 int main(int argc, char **argv) {

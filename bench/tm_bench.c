@@ -5,6 +5,7 @@
  * similarity.
  *   build/bench/tm_bench --model M --memory TM --data MANIFEST [--split test] [--sentences 200]
  *     [--threads 2] */
+#include "benchutil.h"
 #include "data.h"
 #include "manifest.h"
 #include "util.h"
@@ -13,24 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n ? (n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2])) : 0;
-}
 
 /* Resident set size in MB (/proc/self/statm), 0 when unknown. */
 static double rss_mb(void) {
@@ -65,9 +49,9 @@ int main(int argc, char **argv) {
     struct mslam_model_params mp = mslam_model_default_params();
     mp.n_threads = threads;
     mslam_model *model = mslam_model_load(model_path, mp);
-    double before = rss_mb(), t0 = now();
+    double before = rss_mb(), t0 = bench_now();
     mslam_tm *tm = model ? mslam_tm_load(tm_path) : NULL;
-    double load_s = now() - t0, tm_mb = rss_mb() - before;
+    double load_s = bench_now() - t0, tm_mb = rss_mb() - before;
     if (!tm) {
         fprintf(stderr, "tm_bench: %s\n", mslam_last_error());
         mslam_model_free(model);
@@ -89,15 +73,21 @@ int main(int argc, char **argv) {
         lang[n++] = str_dup(rec.lang);
     }
     manifest_close(r);
+    if (n == 0) {
+        fprintf(stderr, "tm_bench: no %s row of %s has a sentence and a translation\n", split_name, data);
+        mslam_tm_free(tm);
+        mslam_model_free(model);
+        return 1;
+    }
     double *t_tm = malloc((size_t)(n ? n : 1) * sizeof *t_tm), *t_dec = malloc((size_t)(n ? n : 1) * sizeof *t_dec);
     struct mslam_decode_params p = mslam_decode_default_params();
     p.n_threads = threads;
     int answered = 0, translated = 0;
     for (int i = 0; i < n; i++) {
         struct mslam_tm_match match;
-        double a = now();
+        double a = bench_now();
         mslam_tm_lookup(tm, text[i], lang[i], &match);
-        t_tm[i] = now() - a;
+        t_tm[i] = bench_now() - a;
         /* what translation takes from the memory (its vocabulary check included) */
         struct mslam_decode_params mp = p;
         mslam_result *known = NULL;
@@ -105,13 +95,13 @@ int main(int argc, char **argv) {
         mp.languages = lang[i];
         answered += mslam_translate_memory(model, text[i], &mp, &known) == 1;
         mslam_result_free(known);
-        a = now();
+        a = bench_now();
         mslam_result *res = mslam_translate_text(model, text[i], &p);
-        t_dec[i] = now() - a;
+        t_dec[i] = bench_now() - a;
         translated += res != NULL;
         mslam_result_free(res);
     }
-    double med_tm = median(t_tm, n), med_dec = median(t_dec, n);
+    double med_tm = bench_median(t_tm, n), med_dec = bench_median(t_dec, n);
     printf("translation memory %s: %d sentences, loaded in %.2f s, +%.0f MB resident\n", tm_path,
            mslam_tm_n_entries(tm), load_s, tm_mb);
     printf("%d %s sentences of %s (%d translated by the decoder), %d threads, medians per sentence:\n", n,

@@ -6,6 +6,7 @@
  * Usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--profile]
  * Prints "mslam_train step_s=... audio_s_per_s=..." (parsed by bench/train.sh) and, with
  * --profile, the split of one step into forward, backward and optimizer. */
+#include "benchutil.h"
 #include "encoder.h"
 #include "model.h"
 #include "ops.h"
@@ -16,23 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 int main(int argc, char **argv) {
     int threads = 2, runs = 5, B = 8, profile = 0;
@@ -92,22 +76,22 @@ int main(int argc, char **argv) {
     mslam_encoder_pass pass = {0};
     double t_step[32], t_fwd[32], t_bwd[32], t_opt[32];
     for (int r = 0; r <= runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         memset(grad, 0, m->table.total * sizeof(float));
         if (mslam_encoder_speech_forward(&pass, &cfg, &m->p, mel, lens, B, T_mel, NULL, 1)) {
             fprintf(stderr, "forward: %s\n", mslam_last_error());
             return 1;
         }
-        double t1 = now();
+        double t1 = bench_now();
         for (size_t i = 0; i < n_out; i++) dout[i] = 2.0f * (pass.out[i] - target[i]) / (float)n_out;
         if (mslam_encoder_backward(&pass, &cfg, &m->p, &G, dout, NULL)) {
             fprintf(stderr, "backward: %s\n", mslam_last_error());
             return 1;
         }
-        double t2 = now();
+        double t2 = bench_now();
         double norm = sqrt(grad_sq_norm(grad, m->table.total));
         adamw_step(&opt, m->block, grad, 1e-4f, clip_scale(&oc, norm));
-        double t3 = now();
+        double t3 = bench_now();
         if (r) {
             t_step[r - 1] = t3 - t0;
             t_fwd[r - 1] = t1 - t0;
@@ -115,7 +99,7 @@ int main(int argc, char **argv) {
             t_opt[r - 1] = t3 - t2;
         }
     }
-    double step = median(t_step, runs), audio = B * seconds;
+    double step = bench_median(t_step, runs), audio = B * seconds;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("config: Conformer-S d=144 layers=16 heads=4 ffn=576 kernel=31 sub_channels=144 "
@@ -124,8 +108,8 @@ int main(int argc, char **argv) {
     printf("mslam_train step_s=%.4f audio_s_per_s=%.2f peak_rss_mb=%.0f\n", step, audio / step,
            ru.ru_maxrss / 1024.0);
     if (profile)
-        printf("mslam_train_split forward_s=%.4f backward_s=%.4f optimizer_s=%.4f\n", median(t_fwd, runs),
-               median(t_bwd, runs), median(t_opt, runs));
+        printf("mslam_train_split forward_s=%.4f backward_s=%.4f optimizer_s=%.4f\n", bench_median(t_fwd, runs),
+               bench_median(t_bwd, runs), bench_median(t_opt, runs));
     mslam_encoder_pass_free(&pass);
     adamw_free(&opt);
     mslam_param_table_free(&gtab);

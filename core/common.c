@@ -95,3 +95,11 @@ int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp) {
     *cp = c;
     return len;
 }
+
+long mslam_utf8_length(const char *s) {
+    long count = 0;
+    uint32_t cp;
+    for (int len; *s; s += len, count++)
+        if (!(len = mslam_utf8_decode(s, MSLAM_UTF8_NUL_TERMINATED, &cp))) return -1;
+    return count;
+}

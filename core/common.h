@@ -31,5 +31,7 @@ void *mslam_calloc(size_t n, size_t size, const char *what);
  * be MSLAM_UTF8_NUL_TERMINATED: it never reads past the NUL. */
 #define MSLAM_UTF8_NUL_TERMINATED ((size_t)-1)
 int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* Code points of a NUL-terminated string; -1 when it is not valid UTF-8. */
+long mslam_utf8_length(const char *s);
 
 #endif

@@ -341,8 +341,9 @@ int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec) { return dec
 float mslam_ctc_decoder_blank_prob(const mslam_ctc_decoder *dec) { return dec ? dec->blank_prob : 1.0f; }
 int mslam_ctc_decoder_n_frames(const mslam_ctc_decoder *dec) { return dec ? dec->n_frames : 0; }
 
-/* mslam_transcribe on encoder frames (n_frames x d_model); *lang (when not NULL) gets the
- * language the LM was chosen in (named or identified), or NULL when none was. */
+/* mslam_transcribe on encoder frames (n_frames x d_model). lang not NULL asks for the language
+ * spoken: the one params->languages names, else the one language ID finds (as for the LM, which
+ * is chosen in it), or NULL when neither is known (no LID head, no frames). */
 static mslam_result *transcribe_frames(mslam_model *model, const float *frames, int n_frames,
                                        const struct mslam_decode_params *params, const char **lang) {
     struct mslam_decode_params p = *params;
@@ -363,16 +364,17 @@ static mslam_result *transcribe_frames(mslam_model *model, const float *frames, 
         free(logits);
         if (!ok) goto done;
     }
-    /* an LM in the language that language ID finds, when the caller names none */
-    int named = p.lm ? named_language(model, p.languages, "mslam_transcribe") : 0;
+    /* an LM in the language that language ID finds, when the caller names none (among the LM's) */
+    int named = p.lm || lang ? named_language(model, p.languages, "mslam_transcribe") : 0;
     if (named == -1) goto done;
-    if (p.lm && named >= 0 && lang) *lang = model->langs[named];
-    if (named == -2 && model->cfg.lid_head) {
+    if (named >= 0 && lang) *lang = model->langs[named];
+    if (named == -2 && model->cfg.lid_head && n_frames > 0) {
         probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
-        int lid = probs ? identify_language_frames(model, &p, frames, n_frames, log_probs, probs, 1, "mslam_transcribe")
+        int lid = probs ? identify_language_frames(model, &p, frames, n_frames, log_probs, probs, p.lm != NULL,
+                                                   "mslam_transcribe")
                         : -1;
         if (lid < 0) goto done;
-        p.languages = model->langs[lid];
+        if (p.lm) p.languages = model->langs[lid];
         if (lang) *lang = model->langs[lid];
     }
     dec = mslam_ctc_decoder_new(model, &p);
@@ -424,10 +426,8 @@ int mslam_translate_memory(mslam_model *model, const char *utf8, const struct ms
     int used = tm_translate(model, p.translation_memory, named >= 0 ? model->langs[named] : NULL, p.tm_min_similarity,
                             utf8, &known);
     if (used != 1) return used;
-    int n_chars = 0, len;
-    uint32_t cp;
-    for (const char *c = utf8; *c; c += len ? len : 1, n_chars++) len = mslam_utf8_decode(c, MSLAM_UTF8_NUL_TERMINATED, &cp);
-    *out = result_new(model, known.tokens, known.n, 0, n_chars);
+    /* the lookup accepted utf8 as UTF-8 */
+    *out = result_new(model, known.tokens, known.n, 0, (int)mslam_utf8_length(utf8));
     search_result_free(&known);
     return *out ? 1 : -1;
 }
@@ -501,26 +501,15 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
     const int use_memory = p.translation_memory && model->cfg.ctc_head;
     if ((from_transcript || use_memory) && p.lm && lm_check_model(p.lm, model, 0, "mslam_translate")) return NULL;
     int n_frames = 0;
-    float *frames = encode(model, pcm, n_samples, &p, &n_frames), *probs = NULL;
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
     if (!frames) return NULL;
     mslam_result *said = NULL, *r = NULL;
     if (from_transcript || use_memory) {
-        const char *lang = NULL;
-        if (!(said = transcribe_frames(model, frames, n_frames, &p, &lang))) goto done;
-        if (use_memory) {
-            struct mslam_decode_params mp = p;
-            if (!lang && model->cfg.lid_head && n_frames > 0 &&
-                named_language(model, p.languages, "mslam_translate") == -2) {
-                probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
-                int lid = probs ? identify_language_frames(model, &p, frames, n_frames, NULL, probs, 0,
-                                                           "mslam_translate")
-                                : -1;
-                if (lid < 0) goto done;
-                lang = model->langs[lid];
-            }
-            if (lang) mp.languages = lang;
-            if (mslam_translate_memory(model, said->text, &mp, &r) < 0) goto done;
-        }
+        const char *lang = NULL; /* the memory searches the language spoken */
+        if (!(said = transcribe_frames(model, frames, n_frames, &p, use_memory ? &lang : NULL))) goto done;
+        struct mslam_decode_params mp = p;
+        if (lang) mp.languages = lang;
+        if (use_memory && mslam_translate_memory(model, said->text, &mp, &r) < 0) goto done;
     }
     p.translation_memory = NULL; /* asked above */
     if (!r && from_transcript) r = mslam_translate_text(model, said->text, &p);
@@ -528,7 +517,6 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
     if (r && said) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
 done:
     free(frames);
-    free(probs);
     mslam_result_free(said);
     return r;
 }

@@ -45,13 +45,6 @@ static long decode_all(const char *s, uint32_t *out) {
     return n;
 }
 
-static int is_utf8(const char *s) {
-    uint32_t cp;
-    for (int k; *s; s += k)
-        if (!(k = mslam_utf8_decode(s, MSLAM_UTF8_NUL_TERMINATED, &cp))) return 0;
-    return 1;
-}
-
 /* Key of the trigram at padded position i of cps (n code points with a space before and after;
  * 0 <= i < n): 21 bits a code point, never 0. */
 static uint64_t gram_key(const uint32_t *cps, long n, long i) {
@@ -111,16 +104,20 @@ static long gram_insert(mslam_tm *tm, uint64_t key, size_t *n_distinct) {
     return tm->gram_ids[slot];
 }
 
-/* Builds the trigram index over tm's sources: a pass counting each trigram's entries, then one
- * filling the lists (the code points are decoded again rather than kept). */
+/* Builds the trigram index over tm's sources: a pass that checks each source, notes its length
+ * in code points and counts each trigram's entries, then one filling the lists (the code points
+ * are decoded again rather than kept). */
 static int build_index(mslam_tm *tm) {
-    size_t n_distinct = 0, longest = 1, counts_cap = 0;
-    for (int e = 0; e < tm->n; e++)
-        if (tm->length[e] > longest) longest = tm->length[e];
+    size_t n_distinct = 0, longest = 1, counts_cap = 0; /* longest: bytes, at least the code points */
+    for (int e = 0; e < tm->n; e++) {
+        size_t end = e + 1 < tm->n ? tm->source_off[e + 1] : tm->source_bytes;
+        if (end - tm->source_off[e] > longest) longest = end - tm->source_off[e];
+    }
     uint32_t *cps = malloc(longest * sizeof *cps);
     uint64_t *keys = malloc(longest * sizeof *keys);
     size_t *counts = NULL;
-    int rc = cps && keys && (tm->n_grams = calloc((size_t)tm->n + 1, sizeof *tm->n_grams))
+    int rc = cps && keys && (tm->n_grams = calloc((size_t)tm->n + 1, sizeof *tm->n_grams)) &&
+                     (tm->length = malloc((size_t)(tm->n ? tm->n : 1) * sizeof *tm->length))
                  ? gram_table_grow(tm)
                  : mslam_error("out of memory indexing a translation memory");
     for (int pass = 0; pass < 2 && !rc; pass++) {
@@ -139,7 +136,13 @@ static int build_index(mslam_tm *tm) {
             tm->post_off[n_distinct] = sum;
         }
         for (int e = 0; !rc && e < tm->n; e++) {
-            long len = decode_all(tm->sources + tm->source_off[e], cps);
+            const char *source = tm->sources + tm->source_off[e];
+            long len = decode_all(source, cps);
+            if (len <= 0) {
+                rc = mslam_error("entry %d's source (\"%.40s\") is %s", e, source, len ? "not UTF-8" : "empty");
+                break;
+            }
+            tm->length[e] = (uint32_t)len;
             int d = distinct_grams(cps, len, keys);
             tm->n_grams[e] = (uint32_t)d;
             for (int g = 0; !rc && g < d; g++) {
@@ -215,30 +218,14 @@ mslam_tm *tm_new(const char *const *sources, const char *const *translations, co
     if (pack_strings(sources, n, &tm->sources, &tm->source_off, &tm->source_bytes) ||
         pack_strings(translations, n, &tm->translations, &tm->translation_off, &tm->translation_bytes))
         goto fail;
-    tm->length = malloc((size_t)(n ? n : 1) * sizeof *tm->length);
-    uint32_t *cps = malloc((tm->source_bytes ? tm->source_bytes : 1) * sizeof *cps);
-    if (!tm->length || !cps) {
-        free(cps);
-        mslam_error("out of memory for a translation memory of %d entries", n);
-        goto fail;
-    }
     for (int e = 0; e < n; e++) {
-        long k = decode_all(sources[e], cps);
-        if (k <= 0) {
-            free(cps);
-            mslam_error("entry %d's source (\"%.40s\") is %s", e, sources[e], k ? "not UTF-8" : "empty");
-            goto fail;
-        }
-        if (!*translations[e] || !is_utf8(translations[e])) {
-            free(cps);
+        if (mslam_utf8_length(translations[e]) <= 0) {
             mslam_error("entry %d's translation (\"%.40s\") is %s", e, translations[e],
                         *translations[e] ? "not UTF-8" : "empty");
             goto fail;
         }
-        tm->length[e] = (uint32_t)k;
     }
-    free(cps);
-    if (build_index(tm)) goto fail;
+    if (build_index(tm)) goto fail; /* checks the sources */
     return tm;
 fail:
     mslam_tm_free(tm);

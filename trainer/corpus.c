@@ -711,7 +711,7 @@ int corpus_print_stats(const char *path, const struct manifest_options *opts, FI
             n++;
         }
         struct stats_row *row = &rows[i];
-        row->chars += utf8_length(rec.text);
+        row->chars += mslam_utf8_length(rec.text);
         if (!rec.audio) {
             row->text_rows++;
             continue;

@@ -373,7 +373,7 @@ int manifest_next(manifest_reader *r, struct manifest_record *rec) {
     }
     const char *text = field(r, COL_TEXT), *path = field(r, COL_PATH);
     if (!*text) return mslam_error("%s:%ld: empty text", r->path, r->line_no);
-    if (utf8_length(text) < 0) return mslam_error("%s:%ld: text is not UTF-8", r->path, r->line_no);
+    if (mslam_utf8_length(text) < 0) return mslam_error("%s:%ld: text is not UTF-8", r->path, r->line_no);
     *rec = (struct manifest_record){
         .lang = r->lang ? r->lang : field(r, COL_LANG),
         .text = text,

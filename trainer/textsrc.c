@@ -64,7 +64,7 @@ static int seen_insert(struct sentence_pool *pool, uint64_t h) {
 
 /* A translation whose length is far from its source's is a fragment or a different message. */
 static int lengths_match(const struct lang_info *lang, const char *text, const char *source) {
-    double a = (double)utf8_length(text), b = (double)utf8_length(source);
+    double a = (double)mslam_utf8_length(text), b = (double)mslam_utf8_length(source);
     double low = lang->unspaced ? 0.1 : 0.33;
     return a >= low * b && a <= 3.0 * b;
 }
@@ -249,7 +249,7 @@ static int add_fortune_file(struct sentence_pool *pool, const char *path) {
     char *data;
     size_t size;
     if (read_file(path, FORTUNE_MAX_FILE_SIZE, &data, &size)) return -1;
-    if (utf8_length(data) < 0) {
+    if (mslam_utf8_length(data) < 0) {
         free(data);
         return mslam_error("%s is not UTF-8 text", path);
     }

@@ -37,19 +37,6 @@ uint64_t hash_mix(uint64_t a, uint64_t b) { return finalise64(a ^ finalise64(b +
 
 /* ---- UTF-8 ---- */
 
-long utf8_length(const char *s) {
-    size_t n = strlen(s);
-    long count = 0;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        int len = mslam_utf8_decode(s + i, n - i, &cp);
-        if (len == 0) return -1;
-        i += (size_t)len;
-        count++;
-    }
-    return count;
-}
-
 int utf8_encode(uint32_t cp, char *out) {
     unsigned char *o = (unsigned char *)out;
     if (cp < 0x80) {

@@ -13,9 +13,6 @@ uint64_t hash_str(const char *s, uint64_t seed);
 /* Mixes two 64-bit values into one (for seeds derived from several keys). */
 uint64_t hash_mix(uint64_t a, uint64_t b);
 
-/* Code points of a valid UTF-8 string; -1 when the string is not valid UTF-8 (one character at
- * a time: mslam_utf8_decode, core/common.h). */
-long utf8_length(const char *s);
 /* Appends the UTF-8 encoding of cp to out (room for 4 bytes needed); returns bytes written. */
 int utf8_encode(uint32_t cp, char *out);
 

@@ -10,6 +10,7 @@
 
 #include <gst/check/gstcheck.h>
 #include <mslam.h>
+#include <stdarg.h>
 #include <string.h>
 
 #define MS (GST_MSECOND)
@@ -42,6 +43,23 @@ static gsttest_run *run(const char *model, const char *extra) {
     g_free(d);
     fail_unless(r && r->eos && !r->error);
     return r;
+}
+
+/* The element described by printf-style fmt (after "mslamtranslate ") does not start, and its
+ * error message holds want and want_too (NULL: want alone). */
+static void check_start_error(const char *want, const char *want_too, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void check_start_error(const char *want, const char *want_too, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *props = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    char *d = g_strdup_printf("mslamtranslate %s", props);
+    char *message = gsttest_start_error(d);
+    fail_unless(message && strstr(message, want) && (!want_too || strstr(message, want_too)), "%s: %s", d,
+                message ? message : "(started)");
+    g_free(message);
+    g_free(d);
+    g_free(props);
 }
 
 /* Two translations on the two utterances, in order, inside the audio; the final messages carry
@@ -212,11 +230,7 @@ GST_START_TEST(test_transcript_input) {
     mslam_model_free(model);
     gsttest_run_free(r);
 
-    char *d = g_strdup_printf("mslamtranslate model=%s input=transcript", fx->loud_noctc);
-    char *message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, "input=transcript") && strstr(message, "no CTC head"), "%s", message);
-    g_free(message);
-    g_free(d);
+    check_start_error("input=transcript", "no CTC head", "model=%s input=transcript", fx->loud_noctc);
 }
 GST_END_TEST;
 
@@ -329,11 +343,7 @@ GST_START_TEST(test_transcript_lm) {
     gsttest_run_free(r);
     gsttest_run_free(plain);
 
-    char *d = g_strdup_printf("mslamtranslate model=%s lm=%s", fx->loud_noctc, lm);
-    char *message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, lm) && strstr(message, "no CTC head"), "%s", message);
-    g_free(message);
-    g_free(d);
+    check_start_error(lm, "no CTC head", "model=%s lm=%s", fx->loud_noctc, lm);
     g_free(asr_desc);
     g_free(with_lm);
     g_free(without_lm);
@@ -374,16 +384,8 @@ GST_START_TEST(test_translation_lm) {
     gsttest_run_free(r);
     gsttest_run_free(plain);
 
-    char *d = g_strdup_printf("mslamtranslate model=%s translation-lm=%s", fx->random, asr_lm);
-    char *message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, asr_lm) && strstr(message, "not English translations"), "%s", message);
-    g_free(message);
-    g_free(d);
-    d = g_strdup_printf("mslamtranslate model=%s lm=%s", fx->random, tlm);
-    message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, tlm) && strstr(message, "translation-lm"), "%s", message);
-    g_free(message);
-    g_free(d);
+    check_start_error(asr_lm, "not English translations", "model=%s translation-lm=%s", fx->random, asr_lm);
+    check_start_error(tlm, "translation-lm", "model=%s lm=%s", fx->random, tlm);
     g_free(with_lm);
     g_free(tlm);
     g_free(asr_lm);
@@ -447,16 +449,9 @@ GST_START_TEST(test_translation_memory) {
     char *path = g_strdup(gsttest_path("translate-memory.safetensors"));
     check_memory_translations("transcript", path);
     check_memory_translations("speech", path);
-    char *d = g_strdup_printf("mslamtranslate model=%s translation-memory=%s", fx->loud_noctc, path);
-    char *message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, "no CTC head"), "%s", message);
-    g_free(message);
-    g_free(d);
-    d = g_strdup_printf("mslamtranslate model=%s input=transcript translation-memory=%s.missing", fx->random, path);
-    message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, path) && strstr(message, "translation-memory"), "%s", message);
-    g_free(message);
-    g_free(d);
+    check_start_error("no CTC head", NULL, "model=%s translation-memory=%s", fx->loud_noctc, path);
+    check_start_error(path, "translation-memory", "model=%s input=transcript translation-memory=%s.missing", fx->random,
+                      path);
     g_free(path);
 }
 GST_END_TEST;
@@ -491,11 +486,7 @@ GST_END_TEST;
 
 GST_START_TEST(test_no_decoder) {
     fx = gsttest_fixture_get();
-    char *d = g_strdup_printf("mslamtranslate model=%s", no_decoder);
-    char *message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, no_decoder) && strstr(message, "no decoder"), "%s", message);
-    g_free(message);
-    g_free(d);
+    check_start_error(no_decoder, "no decoder", "model=%s", no_decoder);
 }
 GST_END_TEST;
 
