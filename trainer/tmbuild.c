@@ -119,13 +119,14 @@ int tm_build(const tm_build_options *o, mslam_tm **out, tm_build_stats *st) {
         /* by language, then sentence: a file's bytes depend only on its pairs */
         qsort(keys, n, sizeof *keys, cmp_str);
         qsort(codes, n_langs, sizeof *codes, cmp_str);
+        int32_t l = 0; /* the keys' languages come in the codes' order */
         for (guint i = 0; i < n; i++) {
             guint n_translations;
             const char *tab = strchr(keys[i], '\t');
             sources[i] = tab + 1;
             size_t code_len = (size_t)(tab - keys[i]);
-            lang[i] = 0;
-            while (strncmp(codes[lang[i]], keys[i], code_len) || codes[lang[i]][code_len]) lang[i]++;
+            while (strncmp(codes[l], keys[i], code_len) || codes[l][code_len]) l++;
+            lang[i] = l;
             translations[i] = most_frequent(g_hash_table_lookup(pairs, keys[i]), &n_translations);
             st->ambiguous += n_translations > 1;
         }
