@@ -69,31 +69,57 @@ void *mslam_calloc(size_t n, size_t size, const char *what) {
 
 void mslam_free(void *ptr) { free(ptr); }
 
-int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp) {
+size_t mslam_utf8_decode_replacing(const char *s, size_t n, uint32_t *cp, int *ill_formed) {
     const unsigned char *u = (const unsigned char *)s;
-    int len;
-    uint32_t c, min;
-    if (n == 0) return 0;
-    if (u[0] < 0x80) {
-        *cp = u[0];
+    unsigned c = u[0];
+    *ill_formed = 0;
+    if (c < 0x80) {
+        *cp = c;
         return 1;
-    } else if ((u[0] & 0xe0) == 0xc0) {
-        len = 2, c = u[0] & 0x1f, min = 0x80;
-    } else if ((u[0] & 0xf0) == 0xe0) {
-        len = 3, c = u[0] & 0x0f, min = 0x800;
-    } else if ((u[0] & 0xf8) == 0xf0) {
-        len = 4, c = u[0] & 0x07, min = 0x10000;
+    }
+    size_t need;
+    uint32_t v;
+    unsigned lo = 0x80, hi = 0xBF; /* the range of the next byte; narrower after some leads */
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        v = c & 0x0F;
+        if (c == 0xE0) lo = 0xA0; /* no overlong forms */
+        if (c == 0xED) hi = 0x9F; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        v = c & 0x07;
+        if (c == 0xF0) lo = 0x90; /* no overlong forms */
+        if (c == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
     } else {
-        return 0;
+        *cp = 0xFFFD;
+        *ill_formed = 1;
+        return 1;
     }
-    if ((size_t)len > n) return 0;
-    for (int i = 1; i < len; i++) {
-        if ((u[i] & 0xc0) != 0x80) return 0;
-        c = c << 6 | (u[i] & 0x3f);
+    size_t i = 1;
+    for (; i <= need && i < n; i++) {
+        unsigned t = u[i];
+        if (t < lo || t > hi) break;
+        v = (v << 6) | (t & 0x3F);
+        lo = 0x80;
+        hi = 0xBF;
     }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-    *cp = c;
-    return len;
+    if (i <= need) {
+        *cp = 0xFFFD;
+        *ill_formed = 1;
+        return i;
+    }
+    *cp = v;
+    return need + 1;
+}
+
+int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp) {
+    if (n == 0) return 0;
+    int ill_formed;
+    size_t len = mslam_utf8_decode_replacing(s, n, cp, &ill_formed);
+    return ill_formed ? 0 : (int)len;
 }
 
 long mslam_utf8_length(const char *s) {

@@ -31,6 +31,11 @@ void *mslam_calloc(size_t n, size_t size, const char *what);
  * be MSLAM_UTF8_NUL_TERMINATED: it never reads past the NUL. */
 #define MSLAM_UTF8_NUL_TERMINATED ((size_t)-1)
 int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* The same for text that may be ill-formed, n >= 1: an ill-formed sequence gives U+FFFD,
+ * *ill_formed = 1 and the length of its maximal subpart (Unicode 14, Table 3-7 and section 3.9):
+ * the longest prefix that could start a well-formed sequence, or 1 byte. This is what Python's
+ * decode(errors="replace") does, so sacreBLEU sees the same string as the metrics. */
+size_t mslam_utf8_decode_replacing(const char *s, size_t n, uint32_t *cp, int *ill_formed);
 /* Code points of a NUL-terminated string; -1 when it is not valid UTF-8. */
 long mslam_utf8_length(const char *s);
 

@@ -11,6 +11,7 @@
  *    v2.6.0), copied below with their tolerances: an independent check of the fixture.
  *  - Hand-computed normalisation, CER/WER and confusion-table cases; a full-matrix Levenshtein
  *    written here for random sequences. */
+#include "common.h"
 #include "metrics.h"
 #include "mslam.h"
 #include "testutil.h"
@@ -123,6 +124,49 @@ static void test_utf8(void) {
               cases[i].bad);
         free(got);
     }
+
+    /* The strict decoder (core's mslam_utf8_decode, the same code) accepts exactly the encodings
+     * of RFC 3629: every byte sequence of up to 3 bytes and every 4-byte one with a lead of F0..F4
+     * is tried; a sequence is accepted iff it is the encoding of the code point it gives. */
+    long accepted[5] = {0};
+    for (uint32_t seq = 0; seq < (1u << 24) + 5 * (1u << 18); seq++) {
+        unsigned char b[5] = {0};
+        size_t n;
+        if (seq < 256) {
+            n = 1, b[0] = (unsigned char)seq;
+        } else if (seq < 65536) {
+            n = 2, b[0] = (unsigned char)(seq >> 8), b[1] = (unsigned char)seq;
+        } else if (seq < (1u << 24)) {
+            n = 3, b[0] = (unsigned char)(seq >> 16), b[1] = (unsigned char)(seq >> 8), b[2] = (unsigned char)seq;
+        } else {
+            uint32_t k = seq - (1u << 24); /* lead F0..F4, then three bytes of 80..BF */
+            n = 4, b[0] = (unsigned char)(0xF0 + (k >> 18));
+            for (int j = 0; j < 3; j++) b[1 + j] = (unsigned char)(0x80 + ((k >> (12 - 6 * j)) & 0x3F));
+        }
+        uint32_t cp = 0;
+        int len = mslam_utf8_decode((const char *)b, n, &cp);
+        int len_nul = mslam_utf8_decode((const char *)b, MSLAM_UTF8_NUL_TERMINATED, &cp);
+        if (len != (int)n) {
+            if (len_nul == (int)n && memchr(b, 0, n) == NULL) {
+                CHECK(0, "sequence %06x: %d bytes with the length given, %d up to the NUL", seq, len, len_nul);
+                break;
+            }
+            continue;
+        }
+        int want = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        if (want != (int)n || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            CHECK(0, "sequence %06x decoded to U+%04X, which is not its encoding", seq, cp);
+            break;
+        }
+        accepted[n]++;
+    }
+    /* ASCII; U+0080..U+07FF; U+0800..U+FFFF less the surrogates; U+10000..U+10FFFF */
+    CHECK(accepted[1] == 128 && accepted[2] == 1920 && accepted[3] == 61440 && accepted[4] == 0x100000,
+          "accepted %ld / %ld / %ld / %ld sequences of 1 / 2 / 3 / 4 bytes", accepted[1], accepted[2],
+          accepted[3], accepted[4]);
+    uint32_t cp = 0;
+    CHECK(mslam_utf8_decode("\xC3\xA9", 1, &cp) == 0 && mslam_utf8_decode("", 0, &cp) == 0,
+          "a cut sequence or no bytes decoded");
 }
 
 /* ---------------------------------------------------------------------------------------- */

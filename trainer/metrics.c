@@ -94,55 +94,6 @@ static char *sb_finish(struct sbuf *b, const char *what) {
 /* ---------------------------------------------------------------------------------------- */
 /* UTF-8 */
 
-/* Decodes the code point at s[0..n), n >= 1. An ill-formed sequence gives U+FFFD, *bad = 1 and
- * the length of its maximal subpart (Unicode 14, Table 3-7 and section 3.9): the longest prefix
- * that could start a well-formed sequence, or 1 byte. This is what Python's
- * decode(errors="replace") does, so sacreBLEU would see the same string. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp, int *bad) {
-    unsigned c = s[0];
-    *bad = 0;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t need;
-    uint32_t v;
-    unsigned lo = 0x80, hi = 0xBF; /* the range of the next byte; narrower after some leads */
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        v = c & 0x0F;
-        if (c == 0xE0) lo = 0xA0; /* no overlong forms */
-        if (c == 0xED) hi = 0x9F; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        v = c & 0x07;
-        if (c == 0xF0) lo = 0x90; /* no overlong forms */
-        if (c == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
-    } else {
-        *cp = 0xFFFD;
-        *bad = 1;
-        return 1;
-    }
-    size_t i = 1;
-    for (; i <= need && i < n; i++) {
-        unsigned t = s[i];
-        if (t < lo || t > hi) break;
-        v = (v << 6) | (t & 0x3F);
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    if (i <= need) {
-        *cp = 0xFFFD;
-        *bad = 1;
-        return i;
-    }
-    *cp = v;
-    return need + 1;
-}
-
 char *mslam_utf8_sanitize(const char *text, size_t len, size_t *n_invalid) {
     if (n_invalid) *n_invalid = 0;
     if (!text && len) {
@@ -151,12 +102,11 @@ char *mslam_utf8_sanitize(const char *text, size_t len, size_t *n_invalid) {
     }
     struct sbuf b = {0};
     sb_reserve(&b, len);
-    const unsigned char *s = (const unsigned char *)text;
     size_t bad_count = 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         int bad;
-        size_t k = utf8_decode(s + i, len - i, &cp, &bad);
+        size_t k = mslam_utf8_decode_replacing(text + i, len - i, &cp, &bad);
         if (bad) {
             sb_putn(&b, "\xEF\xBF\xBD", 3);
             bad_count++;
@@ -179,7 +129,7 @@ static uint32_t *utf8_to_cps(const char *s, int (*drop)(uint32_t), size_t *n_out
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         int bad;
-        i += utf8_decode((const unsigned char *)s + i, len - i, &cp, &bad);
+        i += mslam_utf8_decode_replacing(s + i, len - i, &cp, &bad);
         bad_count += (size_t)bad;
         if (!drop || !drop(cp)) out[n++] = cp;
     }
@@ -222,7 +172,7 @@ static int split_tokens(const char *s, int (*is_space)(uint32_t), struct tok **t
         uint32_t cp = ' ';
         int bad = 0;
         size_t k = 1;
-        if (i < len) k = utf8_decode((const unsigned char *)s + i, len - i, &cp, &bad);
+        if (i < len) k = mslam_utf8_decode_replacing(s + i, len - i, &cp, &bad);
         int space = i == len || is_space(cp);
         if (space && in_tok) {
             if (*n == *cap) {
@@ -321,7 +271,7 @@ static uint8_t *casefold_nfkc(const uint8_t *s, size_t n, int turkic, size_t *m)
         for (size_t i = 0; i < n;) {
             uint32_t cp;
             int bad;
-            size_t k = utf8_decode(s + i, n - i, &cp, &bad);
+            size_t k = mslam_utf8_decode_replacing((const char *)s + i, n - i, &cp, &bad);
             if (cp == 0x49)
                 sb_putn(&b, "\xC4\xB1", 2); /* I -> ı */
             else if (cp == 0x130)
@@ -625,7 +575,7 @@ char *mslam_tokenize_13a(const char *text, size_t *n_invalid) {
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         int bad;
-        i += utf8_decode((const unsigned char *)s + i, len - i, &cp, &bad);
+        i += mslam_utf8_decode_replacing(s + i, len - i, &cp, &bad);
         if (!is_py_space(cp)) end = i;
     }
     s[end] = '\0';
