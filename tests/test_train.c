@@ -6,6 +6,7 @@
 #include "data.h"
 #include "init.h"
 #include "optim.h"
+#include "options.h"
 #include "testutil.h"
 #include "train_fixture.h"
 #include "util.h"
@@ -113,7 +114,8 @@ static void test_checkpoint(void) {
     const char *dir = fixture_subdir("ckpt");
     for (long step = 10; step <= 50; step += 10) {
         char *path = checkpoint_path(dir, step);
-        CHECK(checkpoint_save(path, m, &o, &pos) == 0, "save %s: %s", path, mslam_last_error());
+        CHECK(checkpoint_save(path, m, &o, &pos, step == 50 ? "lr=0.001\nsteps=8\n" : NULL) == 0, "save %s: %s", path,
+              mslam_last_error());
         free(path);
     }
     CHECK(checkpoint_prune(dir, 2) == 0, "prune");
@@ -138,6 +140,11 @@ static void test_checkpoint(void) {
               "position round trip");
         adamw_free(&ob);
     }
+    char *options = latest ? checkpoint_options(latest) : NULL, *none = checkpoint_path(dir, 40),
+         *no_options = checkpoint_options(none);
+    CHECK(options && !strcmp(options, "lr=0.001\nsteps=8\n") && !no_options,
+          "the options record round trip (got \"%s\"), none where none was written", options ? options : "(none)");
+    free(options), free(none), free(no_options);
     mslam_model_free(back);
     /* a checkpoint is also a model for export and --init; a plain model has no state */
     char *model_path = str_printf("%s/model.safetensors", dir);
@@ -147,7 +154,7 @@ static void test_checkpoint(void) {
     mslam_model_free(back);
     free(model_path);
     /* a failed write leaves nothing behind and the old file intact */
-    CHECK(checkpoint_save("/nonexistent-dir/x.safetensors", m, &o, &pos) != 0, "write into a missing folder fails");
+    CHECK(checkpoint_save("/nonexistent-dir/x.safetensors", m, &o, &pos, NULL) != 0, "write into a missing folder fails");
     free(latest);
     adamw_free(&o);
     mslam_model_free(m);
@@ -365,6 +372,40 @@ static void test_text_noise(void) {
     free(ids), free(out), free(again);
 }
 
+/* options_record and options_record_diff: what --resume compares */
+static void test_options_record(void) {
+    gint steps = 8;
+    gdouble lr = 0.001;
+    gboolean no_specaug = TRUE;
+    gchar *task = g_strdup("st"), *out = g_strdup("run1"), *path = g_strdup("a\nb=c");
+    GOptionEntry entries[] = {{"steps", 0, 0, G_OPTION_ARG_INT, &steps, "", "N"},
+                              {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "", "X"},
+                              {"no-specaug", 0, 0, G_OPTION_ARG_NONE, &no_specaug, "", NULL},
+                              {"task", 0, 0, G_OPTION_ARG_STRING, &task, "", "T"},
+                              {"out", 0, 0, G_OPTION_ARG_STRING, &out, "", "DIR"},
+                              {"data", 0, 0, G_OPTION_ARG_STRING, &path, "", "F"},
+                              G_OPTION_ENTRY_NULL};
+    const char *const skip[] = {"out", NULL};
+    char *was = options_record(entries, skip);
+    CHECK(!strcmp(was, "steps=8\nlr=0.001\nno-specaug=true\ntask=st\ndata=a\\nb=c\n"), "record: \"%s\"", was);
+    g_free(out);
+    out = g_strdup("run2");
+    char *same = options_record(entries, skip), *diff = options_record_diff(was, same);
+    CHECK(!diff, "an option left out of the record does not count: %s", diff ? diff : "");
+    g_free(diff);
+    steps = 10000;
+    lr = 0.002;
+    char *now = options_record(entries, skip);
+    diff = options_record_diff(was, now);
+    CHECK(diff && !strcmp(diff, "steps: 8 -> 10000; lr: 0.001 -> 0.002"), "diff: \"%s\"", diff ? diff : "(none)");
+    g_free(diff);
+    diff = options_record_diff("steps=8\nold=1\n", "steps=8\nnew=2\n");
+    CHECK(diff && !strcmp(diff, "old: 1 -> (none); new: (none) -> 2"), "diff of other names: \"%s\"",
+          diff ? diff : "(none)");
+    g_free(diff), g_free(was), g_free(same), g_free(now);
+    g_free(task), g_free(out), g_free(path);
+}
+
 int main(void) {
     const char *manifest = fixture_write(8, FIXTURE_BAD_ROWS);
     CHECK(manifest != NULL, "fixture");
@@ -372,6 +413,7 @@ int main(void) {
     mslam_set_threads(2);
     test_schedule();
     test_adamw();
+    test_options_record();
     test_checkpoint();
     test_init();
     test_data(manifest);

@@ -62,6 +62,10 @@ static int same_file(const char *a, const char *b) {
     return same;
 }
 
+static void collect_warnings(enum mslam_log_level level, const char *message, void *user_data) {
+    if (level == MSLAM_LOG_WARN) strlist_push(user_data, message);
+}
+
 static void test_exact_resume(const char *manifest) {
     char *straight = str_printf("%s/straight", fixture_dir()), *split = str_printf("%s/split", fixture_dir());
     char *config = str_printf("%s/train.conf", fixture_dir());
@@ -91,6 +95,30 @@ static void test_exact_resume(const char *manifest) {
               memcmp(a->block, b->block, a->table.total * sizeof(float)),
           "parameters changed between steps 5 and 8");
     mslam_model_free(a), mslam_model_free(b);
+    /* a fresh run into a folder of checkpoints is refused before it writes anything: it would
+     * prune them and overwrite the log, and --resume would later continue the old run */
+    char *log = str_printf("%s/train.jsonl", split), *log_before = NULL, *log_after = NULL;
+    size_t n_before = 0, n_after = 0;
+    CHECK(read_file(log, 1 << 20, &log_before, &n_before) == 0, "reading %s", log);
+    CHECK(train(manifest, split, "--steps", "2", NULL) != 0, "a fresh run into %s was not refused", split);
+    CHECK(read_file(log, 1 << 20, &log_after, &n_after) == 0 && n_after == n_before &&
+              !memcmp(log_before, log_after, n_before) && access(last, F_OK) == 0,
+          "the refused run changed the log or the checkpoints");
+    free(log), free(log_before), free(log_after);
+    /* the checkpoint records the options that shape the steps, and a resume with others warns */
+    char *record = checkpoint_options(last);
+    CHECK(record && strstr(record, "\nlr=0.001\n") && strstr(record, "\nbatch-size=4\n") && !strstr(record, "threads=") &&
+              !strstr(record, "stop-at="),
+          "the checkpoint's options record: %s", record ? record : "(none)");
+    free(record);
+    struct strlist warnings = {0};
+    mslam_log_set(collect_warnings, &warnings);
+    CHECK(train(manifest, split, "--resume", "--lr", "0.002", "--steps", "9", NULL) == 0, "resume with another --lr");
+    mslam_log_set(NULL, NULL);
+    int warned = 0;
+    for (size_t i = 0; i < warnings.n; i++) warned |= strstr(warnings.items[i], "lr: 0.001 -> 0.002") != NULL;
+    CHECK(warned, "a resume with another --lr warns (%zu warnings)", warnings.n);
+    strlist_free(&warnings);
     free(straight), free(split), free(config), free(half), free(model), free(model_a), free(last), free(first);
 }
 
@@ -435,7 +463,7 @@ static void test_signal(const char *trainer, const char *manifest) {
     free(out), free(log), free(ckpt), free(next);
 }
 
-static void test_eval_export(const char *manifest) {
+static void test_eval_export(const char *trainer, const char *manifest) {
     char *ckpt = str_printf("%s/split/ckpt-%08d.safetensors", fixture_dir(), N_STEPS);
     char *model = str_printf("%s/exported.safetensors", fixture_dir());
     char *json = str_printf("%s/eval.json", fixture_dir());
@@ -467,6 +495,44 @@ static void test_eval_export(const char *manifest) {
           "eval JSON scores each voice (v0: %d transcripts, v1: %d LID decisions)", v0_asr, v1_lid);
     json_object_put(root);
     free(text);
+    /* a row whose audio is missing is left out with a warning, and counted */
+    char *with_missing = str_printf("%s/missing-audio.tsv", fixture_dir()), *rows_text = NULL;
+    FILE *f = read_file(manifest, 1 << 20, &rows_text, &n) == 0 ? fopen(with_missing, "w") : NULL;
+    if (f) {
+        fprintf(f, "%sgone.flac\tde\thallo\thello\t\tv0\ttest\n", rows_text);
+        fclose(f);
+    }
+    free(rows_text);
+    char *ev_missing[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", with_missing, (char *)"--json", json,
+                          (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr", NULL};
+    text = NULL;
+    root = NULL;
+    CHECK(f && cmd_eval(11, ev_missing) == 0 && read_file(json, 1 << 20, &text, &n) == 0 &&
+              (root = json_tokener_parse(text)) && json_object_object_get_ex(root, "bad_audio", &x) &&
+              json_object_get_int(x) == 1 && json_object_object_get_ex(root, "utterances", &x) &&
+              json_object_get_int(x) == 9,
+          "eval counts the row with missing audio apart from the 9 it scores: %s", text ? text : "(no JSON)");
+    json_object_put(root);
+    free(text);
+    free(with_missing);
+    /* --json - writes nothing but the JSON on standard output (the table goes to standard error) */
+    char *command = str_printf("'%s' eval --model '%s' --data '%s' --modes offline --tasks lid --json - 2>/dev/null",
+                               trainer, model, manifest);
+    FILE *p = popen(command, "r");
+    char out[1 << 16];
+    size_t got = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[got] = '\0';
+    int status = p ? pclose(p) : -1;
+    root = json_tokener_parse(out);
+    CHECK(status == 0 && root && json_object_object_get_ex(root, "offline", &x), "eval --json - gave: %s", out);
+    json_object_put(root);
+    free(command);
+    /* --tasks and --modes take their words only */
+    char *typo[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--tasks",
+                    (char *)"ASR", NULL};
+    CHECK(cmd_eval(7, typo) == 2, "--tasks ASR is a usage error");
+    typo[5] = (char *)"--modes", typo[6] = (char *)"offline,stream";
+    CHECK(cmd_eval(7, typo) == 2, "--modes offline,stream is a usage error");
     /* 9 test utterances x 2 modes: asr, asr-beam and lid rows, st rows for the 6 translated */
     text = NULL;
     int rows = 0, asr_rows = 0;
@@ -644,7 +710,7 @@ int main(int argc, char **argv) {
     test_cache_encoder(manifest);
     test_non_finite(manifest);
     test_signal(argv[1], manifest);
-    test_eval_export(manifest);
+    test_eval_export(argv[1], manifest);
     test_st_input(manifest);
     test_text_pairs(manifest);
     test_translate_input(manifest);

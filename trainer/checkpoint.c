@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #define TRAINING_KEY "training"
+#define OPTIONS_KEY "training_options"
 
 static char *position_json(const train_position *p, long adam_t) {
     struct json_object *o = json_object_new_object();
@@ -31,11 +32,12 @@ static char *position_json(const train_position *p, long adam_t) {
     return copy;
 }
 
-int checkpoint_save(const char *path, const mslam_model *model, const adamw *opt, const train_position *pos) {
-    char key[] = TRAINING_KEY;
+int checkpoint_save(const char *path, const mslam_model *model, const adamw *opt, const train_position *pos,
+                    const char *options) {
+    char key[] = TRAINING_KEY, options_key[] = OPTIONS_KEY;
     char *json = position_json(pos, opt ? opt->t : 0);
     if (!json) return mslam_error("cannot write %s: out of memory", path);
-    st_meta meta = {key, json};
+    st_meta meta[2] = {{key, json}, {options_key, (char *)options}};
     st_write_tensor extra[2];
     int n_extra = 0;
     if (opt) {
@@ -45,7 +47,7 @@ int checkpoint_save(const char *path, const mslam_model *model, const adamw *opt
                                      .shape = {(int64_t)opt->n}, .data = opt->v};
         n_extra = 2;
     }
-    int rc = mslam_model_save_with(model, path, extra, n_extra, &meta, 1);
+    int rc = mslam_model_save_with(model, path, extra, n_extra, meta, options ? 2 : 1);
     free(json);
     return rc;
 }
@@ -123,6 +125,15 @@ int checkpoint_load(const char *path, mslam_model **model, train_position *pos, 
     if (pos) *pos = p;
     if (has_state) *has_state = state;
     return 0;
+}
+
+char *checkpoint_options(const char *path) {
+    st_file f;
+    if (st_open(&f, path)) return NULL;
+    const char *options = st_meta_get(&f, OPTIONS_KEY);
+    char *copy = options ? str_dup(options) : NULL;
+    st_close(&f);
+    return copy;
 }
 
 int checkpoint_load_optimizer(const char *path, adamw *opt) {

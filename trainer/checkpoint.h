@@ -27,13 +27,18 @@ typedef struct {
     double elapsed_s;     /* training time so far */
 } train_position;
 
-/* Writes model, opt (NULL: no optimizer state) and pos to path. */
-int checkpoint_save(const char *path, const mslam_model *model, const adamw *opt, const train_position *pos);
+/* Writes model, opt (NULL: no optimizer state), pos and options (the run's options_record, in
+ * the __metadata__ key "training_options"; NULL: none) to path. */
+int checkpoint_save(const char *path, const mslam_model *model, const adamw *opt, const train_position *pos,
+                    const char *options);
 
 /* Reads a checkpoint or a plain model file: *model gets the model; pos (may be NULL) the
  * training position (zero for a plain model), and *has_state (may be NULL) whether the file is a
  * checkpoint. */
 int checkpoint_load(const char *path, mslam_model **model, train_position *pos, int *has_state);
+/* The options record a checkpoint was written with; NULL when it has none (checkpoints before
+ * session 14) or cannot be read. New string. */
+char *checkpoint_options(const char *path);
 /* Fills the moments and update count of opt (adamw_init'd for the checkpoint's model). */
 int checkpoint_load_optimizer(const char *path, adamw *opt);
 

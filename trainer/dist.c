@@ -3,6 +3,13 @@
 #include "common.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* mpirun (OpenMPI's, or a PMI/PMIx launcher) sets these; a plain start does not, and then we
+ * stay out of MPI: singleton initialisation would cost time and spawn helpers for nothing. */
+static int started_by_mpirun(void) {
+    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+}
 
 #ifdef MSLAM_HAVE_MPI
 #include <mpi.h>
@@ -10,12 +17,6 @@
 #include <stdio.h>
 
 static int joined, rank, size = 1;
-
-/* mpirun (OpenMPI's, or a PMI/PMIx launcher) sets these; a plain start does not, and then we
- * stay out of MPI: singleton initialisation would cost time and spawn helpers for nothing. */
-static int started_by_mpirun(void) {
-    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
-}
 
 static int check(int rc, const char *what) {
     if (rc == MPI_SUCCESS) return 0;
@@ -93,9 +94,17 @@ void dist_abort(int code) {
 
 #else /* one process */
 
+/* Without MPI, K processes under mpirun would each train alone as rank 0 and write the same
+ * files: refused, unless mpirun started just one. */
 int dist_init(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
+    const char *world = getenv("OMPI_COMM_WORLD_SIZE"), *pmix_rank = getenv("PMIX_RANK");
+    if (!world) world = getenv("PMI_SIZE");
+    if (started_by_mpirun() && ((world && atol(world) > 1) || (pmix_rank && strcmp(pmix_rank, "0") != 0)))
+        return mslam_error("started by mpirun as one of %s processes, but this mslam-trainer was built without MPI: "
+                           "install libopenmpi-dev (packages.txt) and build again",
+                           world ? world : "several");
     return 0;
 }
 void dist_finalize(void) {}

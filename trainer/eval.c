@@ -607,6 +607,8 @@ void eval_print(const eval_result *r, FILE *fp) {
                 r->wall_s);
     else
         fprintf(fp, "%d utterances, %.1f s of audio, evaluated in %.1f s\n", r->n_items, r->seconds, r->wall_s);
+    if (r->n_bad_audio)
+        fprintf(fp, "%d rows left out: their audio is unreadable, empty or too short\n", r->n_bad_audio);
     const eval_config *c = &r->cfg;
     const int ctc = c->asr || c->lid ||
                     (c->st && (c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input != EVAL_ST_TEXT)));
@@ -721,6 +723,7 @@ static struct json_object *bleu_json(const struct mslam_bleu_stats *st) {
 char *eval_json(const eval_result *r) {
     struct json_object *root = json_object_new_object();
     json_object_object_add(root, "utterances", json_object_new_int(r->n_items));
+    json_object_object_add(root, "bad_audio", json_object_new_int(r->n_bad_audio));
     json_object_object_add(root, "audio_seconds", num(r->seconds));
     json_object_object_add(root, "wall_seconds", num(r->wall_s));
     json_object_object_add(root, "st_input", json_object_new_string(eval_st_input_names[r->cfg.st_input]));
@@ -819,6 +822,27 @@ char *eval_json(const eval_result *r) {
 
 /* ---- the subcommand ---- */
 
+/* The mask of the names that the comma-separated list gives (bit k for names[k]); -1, and a
+ * message naming the option, when an item is none of them. */
+static int name_mask(const char *list, const char *const *names, int n_names, const char *option) {
+    struct strlist items = {0};
+    int mask = strlist_split(&items, list) ? -1 : 0;
+    for (size_t i = 0; i < items.n && mask >= 0; i++) {
+        int k = 0;
+        while (k < n_names && strcmp(items.items[i], names[k]) != 0) k++;
+        if (k < n_names) {
+            mask |= 1 << k;
+            continue;
+        }
+        fprintf(stderr, "mslam-trainer eval: %s: '%s' is not one of", option, items.items[i]);
+        for (k = 0; k < n_names; k++) fprintf(stderr, "%s %s", k ? "," : "", names[k]);
+        fputc('\n', stderr);
+        mask = -1;
+    }
+    strlist_free(&items);
+    return mask;
+}
+
 int cmd_eval(int argc, char **argv) {
     eval_config c = eval_default_config();
     gchar *model_path = NULL, *data = NULL, *split = g_strdup("test"), *layout = NULL, *lang = NULL,
@@ -914,11 +938,15 @@ int cmd_eval(int argc, char **argv) {
             rc = 2;
         }
         c.lid_seconds = (float)lid_seconds;
-        c.modes = (strstr(modes, "offline") ? 1 << EVAL_OFFLINE : 0) | (strstr(modes, "streaming") ? 1 << EVAL_STREAMING : 0);
+        c.modes = name_mask(modes, mode_names, EVAL_N_MODES, "--modes");
+        if (c.modes < 0) rc = 2, c.modes = 1 << EVAL_OFFLINE;
         if (tasks) {
-            c.asr = strstr(tasks, "asr") != NULL;
-            c.lid = strstr(tasks, "lid") != NULL;
-            c.st = strstr(tasks, "st") != NULL;
+            static const char *const task_names[] = {"asr", "lid", "st"};
+            int mask = name_mask(tasks, task_names, 3, "--tasks");
+            if (mask < 0) rc = 2, mask = 0;
+            c.asr = (mask & 1) != 0;
+            c.lid = (mask & 2) != 0;
+            c.st = (mask & 4) != 0;
         }
         if (st_input) {
             c.st_input = -1;
@@ -968,15 +996,19 @@ int cmd_eval(int argc, char **argv) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 1;
         }
+        if (!rc && !eval_text_only(&c)) r.n_bad_audio = rep.missing_audio + rep.empty_audio;
     }
     if (!parsed && !rc) {
+        /* with the JSON on standard output, the table goes to standard error */
+        int json_to_stdout = json_path && !strcmp(json_path, "-");
+        FILE *table = json_to_stdout ? stderr : stdout;
         if (!m->cfg.causal_conv && (c.modes & (1 << EVAL_STREAMING)))
-            fprintf(stdout, "note: the model's convolutions are not causal; a stream cannot run it, and the "
-                            "streaming figures only show the chunked attention\n");
-        eval_print(&r, stdout);
+            fprintf(table, "note: the model's convolutions are not causal; a stream cannot run it, and the "
+                           "streaming figures only show the chunked attention\n");
+        eval_print(&r, table);
         if (json_path) {
             char *text = eval_json(&r);
-            FILE *f = !strcmp(json_path, "-") ? stdout : fopen(json_path, "w");
+            FILE *f = json_to_stdout ? stdout : fopen(json_path, "w");
             if (!text || !f || fprintf(f, "%s\n", text) < 0 || (f != stdout && fclose(f))) {
                 fprintf(stderr, "mslam-trainer eval: cannot write %s\n", json_path);
                 rc = 1;

@@ -80,6 +80,7 @@ typedef struct {
     struct mslam_bleu_stats bleu[EVAL_N_MODES]; /* all languages together */
     struct mslam_chrf_stats chrf[EVAL_N_MODES];
     int n_items;
+    int n_bad_audio;       /* rows left out: unreadable, empty or too-short audio (warned each) */
     double seconds;        /* audio evaluated */
     double wall_s;         /* time it took */
     eval_config cfg;

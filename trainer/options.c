@@ -142,3 +142,72 @@ void options_free(const GOptionEntry *entries) {
         }
     }
 }
+
+char *options_record(const GOptionEntry *entries, const char *const *skip) {
+    GString *record = g_string_new(NULL);
+    for (const GOptionEntry *e = entries; e->long_name; e++) {
+        int skipped = 0;
+        for (const char *const *k = skip; k && *k && !skipped; k++) skipped = !strcmp(*k, e->long_name);
+        if (skipped) continue;
+        gchar *value = NULL;
+        switch (e->arg) {
+        case G_OPTION_ARG_NONE: value = g_strdup(*(gboolean *)e->arg_data ? "true" : "false"); break;
+        case G_OPTION_ARG_INT: value = g_strdup_printf("%d", *(gint *)e->arg_data); break;
+        case G_OPTION_ARG_DOUBLE: {
+            char number[G_ASCII_DTOSTR_BUF_SIZE];
+            value = g_strdup(g_ascii_dtostr(number, sizeof number, *(gdouble *)e->arg_data));
+            break;
+        }
+        case G_OPTION_ARG_STRING:
+        case G_OPTION_ARG_FILENAME: {
+            const gchar *v = *(gchar **)e->arg_data;
+            value = g_strescape(v ? v : "", NULL);
+            break;
+        }
+        default: continue; /* no other kind is used */
+        }
+        g_string_append_printf(record, "%s=%s\n", e->long_name, value);
+        g_free(value);
+    }
+    return g_string_free(record, FALSE);
+}
+
+/* The value of name in a record, or NULL. New string. */
+static gchar *record_value(const char *record, const char *name) {
+    size_t n = strlen(name);
+    for (const char *line = record; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!strncmp(line, name, n) && line[n] == '=') return g_strndup(line + n + 1, end ? (size_t)(end - line - n - 1) : strlen(line + n + 1));
+        line = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Appends "name: was -> now" for each option of a whose value in b differs (or is missing). */
+static void diff_names(const char *a, const char *b, int a_is_was, GString *out) {
+    for (const char *line = a; line && *line;) {
+        const char *end = strchr(line, '\n'), *eq = strchr(line, '=');
+        if (eq && (!end || eq < end)) {
+            gchar *name = g_strndup(line, (size_t)(eq - line));
+            gchar *mine = record_value(a, name), *theirs = record_value(b, name);
+            /* an option both have is reported once, from the earlier record */
+            if (!theirs || (a_is_was && strcmp(mine, theirs)))
+                g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,
+                                       a_is_was ? mine : (theirs ? theirs : "(none)"),
+                                       a_is_was ? (theirs ? theirs : "(none)") : mine);
+            g_free(name), g_free(mine), g_free(theirs);
+        }
+        line = end ? end + 1 : NULL;
+    }
+}
+
+char *options_record_diff(const char *was, const char *now) {
+    GString *out = g_string_new(NULL);
+    diff_names(was, now, 1, out);
+    diff_names(now, was, 0, out);
+    if (!out->len) {
+        g_string_free(out, TRUE);
+        return NULL;
+    }
+    return g_string_free(out, FALSE);
+}

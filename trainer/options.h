@@ -23,4 +23,11 @@ int options_parse(const char *command, const GOptionEntry *entries, int argc, ch
 /* g_free's every string option of entries (call once the options are no longer needed). */
 void options_free(const GOptionEntry *entries);
 
+/* A record of the options' values: "name=value" lines (values escaped as C strings) in the
+ * entries' order, leaving out the names in skip (NULL-terminated; may be NULL). New string. */
+char *options_record(const GOptionEntry *entries, const char *const *skip);
+/* The options whose values differ between two records, as "name: was -> now" joined with "; "
+ * (an option missing from one record reads as "(none)"); NULL when they agree. New string. */
+char *options_record_diff(const char *was, const char *now);
+
 #endif

@@ -52,6 +52,7 @@ typedef struct {
     int text_batch, text_max_chars;
     double text_noise;
     int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items;
+    char *record; /* options_record of the options that shape the steps, kept in each checkpoint */
 } train_opts;
 
 /* ---- signals ---- */
@@ -642,7 +643,7 @@ static int save_checkpoint(trainer *t) {
     if (t->rank != 0) return 0;
     char *path = checkpoint_path(t->o->out, t->pos.step);
     if (!path) return -1;
-    int rc = checkpoint_save(path, t->model, &t->opt, &t->pos);
+    int rc = checkpoint_save(path, t->model, &t->opt, &t->pos, t->o->record);
     if (!rc) rc = checkpoint_prune(t->o->out, t->o->keep);
     if (!rc && !t->tty) fprintf(stderr, "checkpoint %s\n", path);
     free(path);
@@ -713,7 +714,15 @@ static int merge_lists(struct strlist *base, const struct strlist *add) {
 static int build_model(trainer *t, int *resumed) {
     train_opts *o = t->o;
     *resumed = 0;
-    char *latest = o->resume ? checkpoint_latest(o->out) : NULL;
+    char *latest = checkpoint_latest(o->out);
+    if (latest && !o->resume) {
+        /* a fresh run would prune the old run's later checkpoints in place of its own and
+         * overwrite its log, and a later --resume would continue the old run */
+        mslam_error("%s holds another run's checkpoints (the latest %s): --resume continues that run; to start "
+                    "afresh, give another --out or delete them", o->out, latest);
+        free(latest);
+        return -1;
+    }
     if (o->resume && !latest) mslam_log(MSLAM_LOG_WARN, "--resume: no checkpoint in %s, starting afresh", o->out);
     if (latest) {
         int has_state = 0, rc = checkpoint_load(latest, &t->model, &t->pos, &has_state);
@@ -725,6 +734,13 @@ static int build_model(trainer *t, int *resumed) {
         if (!rc && t->rank == 0)
             fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
                     t->pos.batch);
+        char *was = !rc && t->rank == 0 ? checkpoint_options(latest) : NULL,
+             *diff = was && o->record ? options_record_diff(was, o->record) : NULL;
+        if (diff)
+            mslam_log(MSLAM_LOG_WARN, "--resume: %s was written with other options (%s): the steps differ from an "
+                      "uninterrupted run's", latest, diff);
+        free(was);
+        g_free(diff);
         if (!rc && (t->pos.world_size != t->world || t->pos.global_batch != o->batch_size * t->world))
             mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained with %d process(es) x batch %d, this run has %d x %d: "
                       "the batches differ from an uninterrupted run", t->pos.world_size,
@@ -1130,6 +1146,11 @@ int cmd_train(int argc, char **argv) {
     }
     g_strfreev(rest);
     if (!rc && dist_init(&argc, &argv)) rc = 1;
+    /* what a resumed run must share with the checkpoint's to take the same steps: every option
+     * but those of files, logging, parallelism and when to stop */
+    static const char *const not_recorded[] = {"out", "init", "resume", "stop-at", "threads", "valid", "valid-split",
+                                               "valid-every", "valid-items", "save-every", "keep", "log-every", NULL};
+    o.record = rc ? NULL : options_record(entries, not_recorded);
     if (!rc) {
         trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size()};
         if (run(&t)) {
@@ -1141,6 +1162,7 @@ int cmd_train(int argc, char **argv) {
         trainer_free(&t);
     }
     dist_finalize();
+    g_free(o.record);
     options_free(entries);
     return rc;
 }
