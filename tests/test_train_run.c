@@ -515,6 +515,52 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     json_object_put(root);
     free(text);
     free(with_missing);
+    /* several --data: the manifest cut in two by language scores as the whole, and trains */
+    char *part_a = str_printf("%s/part-de.tsv", fixture_dir()), *part_b = str_printf("%s/part-rest.tsv", fixture_dir());
+    rows_text = NULL;
+    FILE *fa = NULL, *fb = NULL;
+    if (read_file(manifest, 1 << 20, &rows_text, &n) == 0 && (fa = fopen(part_a, "w")) && (fb = fopen(part_b, "w")))
+        for (char *line = rows_text, *end; *line; line = end + 1) {
+            end = strchr(line, '\n');
+            if (!end) break;
+            int header = line == rows_text, de = !strncmp(line, "de_", 3);
+            if (header || de) fwrite(line, 1, (size_t)(end - line + 1), fa);
+            if (header || !de) fwrite(line, 1, (size_t)(end - line + 1), fb);
+        }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    free(rows_text);
+    char *json_parts = str_printf("%s/eval-parts.json", fixture_dir());
+    char *ev_whole[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--json",
+                        json, (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr,lid", NULL};
+    char *ev_parts[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", part_a, (char *)"--data", part_b,
+                        (char *)"--json", json_parts, (char *)"--modes", (char *)"offline", (char *)"--tasks",
+                        (char *)"asr,lid", NULL};
+    char *whole_text = NULL, *parts_text = NULL;
+    struct json_object *whole = NULL, *parts = NULL, *w_off, *p_off, *w_cer, *p_cer;
+    CHECK(cmd_eval(11, ev_whole) == 0 && cmd_eval(13, ev_parts) == 0 &&
+              read_file(json, 1 << 20, &whole_text, &n) == 0 && read_file(json_parts, 1 << 20, &parts_text, &n) == 0 &&
+              (whole = json_tokener_parse(whole_text)) && (parts = json_tokener_parse(parts_text)) &&
+              json_object_object_get_ex(whole, "offline", &w_off) && json_object_object_get_ex(parts, "offline", &p_off) &&
+              json_object_object_get_ex(w_off, "mean_cer", &w_cer) && json_object_object_get_ex(p_off, "mean_cer", &p_cer) &&
+              json_object_get_double(w_cer) == json_object_get_double(p_cer) &&
+              json_object_object_get_ex(parts, "utterances", &x) && json_object_get_int(x) == 9,
+          "eval --data A --data B scores as the manifest they were cut from");
+    json_object_put(whole), json_object_put(parts);
+    free(whole_text), free(parts_text), free(json_parts);
+    char *two_out = str_printf("%s/two-manifests", fixture_dir());
+    char *tr[] = {(char *)"train", (char *)"--data", part_a, (char *)"--data", part_b, (char *)"--out", two_out,
+                  (char *)"--task", (char *)"asr", (char *)"--steps", (char *)"1", (char *)"--d-model", (char *)"32",
+                  (char *)"--heads", (char *)"2", (char *)"--ff", (char *)"64", (char *)"--kernel", (char *)"5",
+                  (char *)"--sub-channels", (char *)"8", (char *)"--speech-layers", (char *)"1", (char *)"--shared-layers",
+                  (char *)"1", (char *)"--stats-items", (char *)"4", NULL};
+    char *two_ckpt = str_printf("%s/ckpt-00000001.safetensors", two_out), *two_record = NULL;
+    mslam_model *two = NULL;
+    CHECK(cmd_train(27, tr) == 0 && checkpoint_load(two_ckpt, &two, NULL, NULL) == 0 && two->cfg.n_langs == 3 &&
+              (two_record = checkpoint_options(two_ckpt)) && strstr(two_record, part_a) && strstr(two_record, ";"),
+          "train --data A --data B learns the languages of both: %s", two_record ? two_record : mslam_last_error());
+    mslam_model_free(two);
+    free(two_out), free(two_ckpt), free(two_record), free(part_a), free(part_b);
     /* --json - writes nothing but the JSON on standard output (the table goes to standard error) */
     char *command = str_printf("'%s' eval --model '%s' --data '%s' --modes offline --tasks lid --json - 2>/dev/null",
                                trainer, model, manifest);

@@ -822,6 +822,16 @@ char *eval_json(const eval_result *r) {
 
 /* ---- the subcommand ---- */
 
+/* Every manifest's rows of the split: text pairs for eval_text_only, else speech. */
+static int load_manifests(dataset *ds, gchar **paths, const eval_config *c, const char *layout, const char *lang,
+                          const char *audio_dir, const char *split) {
+    for (; *paths; paths++)
+        if (eval_text_only(c) ? dataset_load_text_pairs(ds, *paths, split)
+                              : dataset_load_named(ds, *paths, layout, lang, audio_dir, split))
+            return -1;
+    return 0;
+}
+
 /* The mask of the names that the comma-separated list gives (bit k for names[k]); -1, and a
  * message naming the option, when an item is none of them. */
 static int name_mask(const char *list, const char *const *names, int n_names, const char *option) {
@@ -845,7 +855,8 @@ static int name_mask(const char *list, const char *const *names, int n_names, co
 
 int cmd_eval(int argc, char **argv) {
     eval_config c = eval_default_config();
-    gchar *model_path = NULL, *data = NULL, *split = g_strdup("test"), *layout = NULL, *lang = NULL,
+    gchar **data = NULL; /* manifests, one or several */
+    gchar *model_path = NULL, *split = g_strdup("test"), *layout = NULL, *lang = NULL,
           *audio_dir = NULL, *json_path = NULL, *hyps_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL;
     int threads = 0;
     double length_penalty = c.length_penalty, lid_seconds = 0, lm_weight = c.lm_weight, lm_bonus = c.lm_bonus,
@@ -854,7 +865,7 @@ int cmd_eval(int argc, char **argv) {
     gchar *lm_path = NULL, *st_input = NULL, *translation_lm_path = NULL, *tm_path = NULL;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model or checkpoint to evaluate", "FILE"},
-        {"data", 0, 0, G_OPTION_ARG_STRING, &data, "manifest (mslam TSV, Common Voice, CoVoST-2, FLEURS)", "MANIFEST"},
+        {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &data, "manifest (mslam TSV, Common Voice, CoVoST-2, FLEURS); several --data are scored together", "MANIFEST"},
         {"split", 0, 0, G_OPTION_ARG_STRING, &split, "split to score: test (default), dev, train or all", "SPLIT"},
         {"layout", 0, 0, G_OPTION_ARG_STRING, &layout, "manifest layout (default: from the header)", "NAME"},
         {"lang", 0, 0, G_OPTION_ARG_STRING, &lang, "language of every row, for layouts without one", "CODE"},
@@ -916,7 +927,7 @@ int cmd_eval(int argc, char **argv) {
         rc = 2;
     }
     g_strfreev(rest);
-    if (!parsed && !rc && (!model_path || !data)) {
+    if (!parsed && !rc && (!model_path || !data || !data[0])) {
         fprintf(stderr, "mslam-trainer eval: --model and --data are required (see --help)\n");
         rc = 2;
     }
@@ -989,9 +1000,8 @@ int cmd_eval(int argc, char **argv) {
              mslam_error("--translation-memory matches the CTC transcript, but the model has no CTC head (use "
                          "--st-input text)")) ||
             (tm_path && !(c.tm = tm = mslam_tm_load(tm_path))) ||
-            (eval_text_only(&c) ? dataset_load_text_pairs(&ds, data, split)
-                                : dataset_load_named(&ds, data, layout, lang, audio_dir, split) ||
-                                      dataset_encode(&ds, m, 0, 0, &rep)) ||
+            load_manifests(&ds, data, &c, layout, lang, audio_dir, split) ||
+            (!eval_text_only(&c) && dataset_encode(&ds, m, 0, 0, &rep)) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 1;

@@ -119,6 +119,5 @@ int cmd_export(int argc, char **argv) {
         mslam_model_free(m);
     }
     options_free(entries);
-    g_strfreev(in);
     return rc;
 }

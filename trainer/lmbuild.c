@@ -397,8 +397,6 @@ int cmd_lm(int argc, char **argv) {
         mslam_lm_free(lm);
         mslam_model_free(m);
     }
-    g_strfreev(text);
-    g_strfreev(holdout);
     options_free(entries);
     return rc;
 }

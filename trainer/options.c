@@ -66,6 +66,19 @@ static int apply_key_file(const char *path, const char *group, const GOptionEntr
     return rc;
 }
 
+static int is_list(const GOptionEntry *e) {
+    return e->arg == G_OPTION_ARG_STRING_ARRAY || e->arg == G_OPTION_ARG_FILENAME_ARRAY;
+}
+
+static int holds_allocation(const GOptionEntry *e) {
+    return e->arg == G_OPTION_ARG_STRING || e->arg == G_OPTION_ARG_FILENAME || is_list(e);
+}
+
+static void free_value(const GOptionEntry *e, gpointer value) {
+    if (is_list(e)) g_strfreev(value);
+    else g_free(value);
+}
+
 int options_parse(const char *command, const GOptionEntry *entries, int argc, char **argv,
                   const char *parameter_string, const char *summary, const char *description,
                   int *n_rest, char ***rest) {
@@ -103,14 +116,13 @@ int options_parse(const char *command, const GOptionEntry *entries, int argc, ch
         g_option_context_free(ctx);
         return 1;
     }
-    /* GLib replaces a string option's value without freeing the one it had (the default or
-     * the key file's): keep them to free those that were replaced */
+    /* GLib replaces a string or list option's value without freeing the one it had (the default
+     * or the key file's): keep them to free those that were replaced */
     int n_entries = 0;
     while (entries[n_entries].long_name) n_entries++;
-    gchar **before = g_new0(gchar *, (gsize)n_entries + 1);
+    gpointer *before = g_new0(gpointer, (gsize)n_entries + 1);
     for (int i = 0; i < n_entries; i++)
-        if (entries[i].arg == G_OPTION_ARG_STRING || entries[i].arg == G_OPTION_ARG_FILENAME)
-            before[i] = *(gchar **)entries[i].arg_data;
+        if (holds_allocation(&entries[i])) before[i] = *(gpointer *)entries[i].arg_data;
     gchar **args = g_new0(gchar *, (gsize)argc + 1);
     for (int i = 0; i < argc; i++) args[i] = g_strdup(argv[i]);
     GError *err = NULL;
@@ -121,7 +133,7 @@ int options_parse(const char *command, const GOptionEntry *entries, int argc, ch
         rc = -1;
     }
     for (int i = 0; i < n_entries; i++)
-        if (before[i] && before[i] != *(gchar **)entries[i].arg_data) g_free(before[i]);
+        if (before[i] && before[i] != *(gpointer *)entries[i].arg_data) free_value(&entries[i], before[i]);
     g_free(before);
     g_free(config_arg);
     g_option_context_free(ctx);
@@ -136,9 +148,9 @@ int options_parse(const char *command, const GOptionEntry *entries, int argc, ch
 
 void options_free(const GOptionEntry *entries) {
     for (const GOptionEntry *e = entries; e->long_name; e++) {
-        if (e->arg == G_OPTION_ARG_STRING || e->arg == G_OPTION_ARG_FILENAME) {
-            g_free(*(gchar **)e->arg_data);
-            *(gchar **)e->arg_data = NULL;
+        if (holds_allocation(e)) {
+            free_value(e, *(gpointer *)e->arg_data);
+            *(gpointer *)e->arg_data = NULL;
         }
     }
 }
@@ -162,6 +174,13 @@ char *options_record(const GOptionEntry *entries, const char *const *skip) {
         case G_OPTION_ARG_FILENAME: {
             const gchar *v = *(gchar **)e->arg_data;
             value = g_strescape(v ? v : "", NULL);
+            break;
+        }
+        case G_OPTION_ARG_STRING_ARRAY:
+        case G_OPTION_ARG_FILENAME_ARRAY: { /* as a key file's list: "a;b" */
+            gchar *joined = g_strjoinv(";", *(gchar ***)e->arg_data ? *(gchar ***)e->arg_data : (gchar *[]){NULL});
+            value = g_strescape(joined, NULL);
+            g_free(joined);
             break;
         }
         default: continue; /* no other kind is used */

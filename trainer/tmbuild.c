@@ -199,8 +199,6 @@ int cmd_tm(int argc, char **argv) {
         }
         mslam_tm_free(tm);
     }
-    g_strfreev(text);
-    g_strfreev(holdout);
     options_free(entries);
     return rc;
 }

@@ -39,7 +39,8 @@
 enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
 
 typedef struct {
-    gchar *task, *data, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *text_data;
+    gchar **data; /* manifests, one or several */
+    gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *text_data;
     gboolean resume, no_specaug, symmetric_conv, freeze_encoder, cache_encoder;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
     int batch_size, steps, stop_at, seed, threads, warmup;
@@ -871,7 +872,7 @@ static int run(trainer *t) {
     if ((t->tasks = parse_task(o->task)) < 0) return -1;
     int sched = lr_schedule_parse(o->schedule);
     if (sched < 0) return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
-    if (!o->data) return mslam_error("--data MANIFEST is required");
+    if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required");
     if (o->batch_size < 1 || o->steps < 1 || o->chunk_min < 1 || o->chunk_max < o->chunk_min || o->keep < 1 ||
         o->log_every < 1 || o->save_every < 1)
         return mslam_error("--batch-size, --steps, --chunk-min, --log-every, --save-every and --keep must be at "
@@ -898,7 +899,8 @@ static int run(trainer *t) {
     if (o->cache_encoder && t->augment && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
                   "--eq-prob and --warp-prob change nothing (--no-specaug silences this)");
-    if (dataset_load_named(&t->train, o->data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
+    for (gchar **data = o->data; *data; data++)
+        if (dataset_load_named(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
     if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
         return -1;
     int resumed;
@@ -1059,7 +1061,7 @@ int cmd_train(int argc, char **argv) {
         .min_char_count = 1, .stats_items = 500};
     GOptionEntry entries[] = {
         OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder) or multi (all three; default)", "TASK"),
-        OPT_STR("data", data, "training manifest: mslam TSV, Common Voice, CoVoST-2 or FLEURS TSV", "MANIFEST"),
+        {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data, "training manifest: mslam TSV, Common Voice, CoVoST-2 or FLEURS TSV; several --data train on them all (e.g. one Common Voice or FLEURS TSV per language; in a key file, data=A;B)", "MANIFEST"},
         OPT_STR("split", split, "split of the manifest to train on: train (default), dev, test or all", "SPLIT"),
         OPT_STR("layout", layout, "manifest layout: mslam, common-voice, covost2, fleurs (default: from the header)", "NAME"),
         OPT_STR("lang", lang, "language of every row, for layouts without a language column", "CODE"),
