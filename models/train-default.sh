@@ -95,14 +95,15 @@ trainer=$builddir/trainer/mslam-trainer
 
 launch=""
 [ "$ranks" -gt 1 ] && launch="mpirun --oversubscribe -np $ranks $( [ "$(id -u)" -eq 0 ] && echo --allow-run-as-root )"
-# train OUT_DIR OPTIONS...: one stage, resumed when it has checkpoints
+# train OUT_DIR OPTIONS...: one stage, resumed when it has checkpoints; OPTIONS name the stage's
+# --data (given several times, --data trains on them all)
 train() {
   dir=$1
   shift
   resume=""
   ls "$dir"/ckpt-*.safetensors >/dev/null 2>&1 && resume="--resume"
   # shellcheck disable=SC2086 # $launch, $resume and $extra are lists of words
-  $launch "$trainer" train --config "$root/models/default-train.conf" --data "$manifest" --valid "$manifest" \
+  $launch "$trainer" train --config "$root/models/default-train.conf" --valid "$manifest" \
     --out "$dir" --threads "$threads" $resume "$@" $extra
 }
 # stage DIR OPTIONS...: runs a stage unless its model exists; stops the script when the stage
@@ -118,9 +119,9 @@ mkdir -p "$out"
 awk -F '\t' 'NR == 1 || $2 ~ /^(en|de|fr|es|it|pt)$/' "$manifest" > "$out/manifest-stage0.tsv"
 stage "$out/stage0" --data "$out/manifest-stage0.tsv" --audio-dir "$corpus" --task asr --no-specaug \
   --full-context 1 --steps 400 --warmup 100 --valid-every 0
-stage "$out/stage1" --init "$out/stage0/model.safetensors" --task asr --no-specaug --full-context 1 \
+stage "$out/stage1" --init "$out/stage0/model.safetensors" --data "$manifest" --task asr --no-specaug --full-context 1 \
   --steps "$steps1" --warmup 100 --valid-every "$steps1"
-stage "$out" --init "$out/stage1/model.safetensors" --steps "$steps" --lr 1e-3 --warmup 200 --no-specaug \
+stage "$out" --init "$out/stage1/model.safetensors" --data "$manifest" --steps "$steps" --lr 1e-3 --warmup 200 --no-specaug \
   --eq-prob 0.5 --warp-prob 0.5 --valid-every 1000 --valid-items 300
 model=$out/model.safetensors
 # stage 2's weights in F16, half the size: models/default.safetensors until session 9, and the

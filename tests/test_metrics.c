@@ -143,16 +143,16 @@ static void test_utf8(void) {
             n = 4, b[0] = (unsigned char)(0xF0 + (k >> 18));
             for (int j = 0; j < 3; j++) b[1 + j] = (unsigned char)(0x80 + ((k >> (12 - 6 * j)) & 0x3F));
         }
-        uint32_t cp = 0;
+        uint32_t cp = 0, cp_nul = 0;
         int len = mslam_utf8_decode((const char *)b, n, &cp);
-        int len_nul = mslam_utf8_decode((const char *)b, MSLAM_UTF8_NUL_TERMINATED, &cp);
-        if (len != (int)n) {
-            if (len_nul == (int)n && memchr(b, 0, n) == NULL) {
-                CHECK(0, "sequence %06x: %d bytes with the length given, %d up to the NUL", seq, len, len_nul);
-                break;
-            }
-            continue;
+        /* b[n] is 0: reading up to the NUL must stop where the length given does */
+        int len_nul = mslam_utf8_decode((const char *)b, MSLAM_UTF8_NUL_TERMINATED, &cp_nul);
+        if (len_nul != len || (len && cp_nul != cp)) {
+            CHECK(0, "sequence %06x: %d bytes (U+%04X) with the length given, %d (U+%04X) up to the NUL", seq, len, cp,
+                  len_nul, cp_nul);
+            break;
         }
+        if (len != (int)n) continue;
         int want = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
         if (want != (int)n || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
             CHECK(0, "sequence %06x decoded to U+%04X, which is not its encoding", seq, cp);

@@ -404,6 +404,18 @@ static void test_options_record(void) {
           diff ? diff : "(none)");
     g_free(diff), g_free(was), g_free(same), g_free(now);
     g_free(task), g_free(out), g_free(path);
+
+    /* a list: items joined with ';' as in a key file, a ';' inside an item escaped */
+    gchar **list = NULL;
+    GOptionEntry list_entry[] = {{"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &list, "", "F"}, G_OPTION_ENTRY_NULL};
+    list = g_strsplit("a;b", "|", -1);
+    char *one = options_record(list_entry, NULL);
+    g_strfreev(list);
+    list = g_strsplit("a|b", "|", -1);
+    char *two = options_record(list_entry, NULL);
+    g_strfreev(list);
+    CHECK(!strcmp(one, "data=a\\;b;\n") && !strcmp(two, "data=a;b;\n"), "list records: \"%s\", \"%s\"", one, two);
+    g_free(one), g_free(two);
 }
 
 int main(void) {

@@ -579,6 +579,11 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     CHECK(cmd_eval(7, typo) == 2, "--tasks ASR is a usage error");
     typo[5] = (char *)"--modes", typo[6] = (char *)"offline,stream";
     CHECK(cmd_eval(7, typo) == 2, "--modes offline,stream is a usage error");
+    typo[6] = (char *)"";
+    CHECK(cmd_eval(7, typo) == 2, "an empty --modes is a usage error");
+    char *spaced[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--tasks",
+                      (char *)"asr, lid", (char *)"--modes", (char *)" offline ", NULL};
+    CHECK(cmd_eval(9, spaced) == 0, "--tasks 'asr, lid' --modes ' offline ': %s", mslam_last_error());
     /* 9 test utterances x 2 modes: asr, asr-beam and lid rows, st rows for the 6 translated */
     text = NULL;
     int rows = 0, asr_rows = 0;

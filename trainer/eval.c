@@ -835,21 +835,27 @@ static int load_manifests(dataset *ds, gchar **paths, const eval_config *c, cons
 /* The mask of the names that the comma-separated list gives (bit k for names[k]); -1, and a
  * message naming the option, when an item is none of them. */
 static int name_mask(const char *list, const char *const *names, int n_names, const char *option) {
+    GString *choices = g_string_new(NULL);
+    for (int k = 0; k < n_names; k++) g_string_append_printf(choices, "%s%s", k ? ", " : "", names[k]);
     struct strlist items = {0};
     int mask = strlist_split(&items, list) ? -1 : 0;
     for (size_t i = 0; i < items.n && mask >= 0; i++) {
+        g_strstrip(items.items[i]);
         int k = 0;
         while (k < n_names && strcmp(items.items[i], names[k]) != 0) k++;
         if (k < n_names) {
             mask |= 1 << k;
-            continue;
+        } else {
+            fprintf(stderr, "mslam-trainer eval: %s: '%s' is not one of %s\n", option, items.items[i], choices->str);
+            mask = -1;
         }
-        fprintf(stderr, "mslam-trainer eval: %s: '%s' is not one of", option, items.items[i]);
-        for (k = 0; k < n_names; k++) fprintf(stderr, "%s %s", k ? "," : "", names[k]);
-        fputc('\n', stderr);
+    }
+    if (mask == 0) {
+        fprintf(stderr, "mslam-trainer eval: %s names none of %s\n", option, choices->str);
         mask = -1;
     }
     strlist_free(&items);
+    g_string_free(choices, TRUE);
     return mask;
 }
 

@@ -84,7 +84,7 @@ int cmd_export(int argc, char **argv) {
                                "The result loads with mslam_model_load and the GStreamer elements' model property.",
                                &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
-    if (!parsed && (n_rest > 0 || !in || !out)) {
+    if (!parsed && (n_rest > 0 || !in || !in[0] || !out)) {
         fprintf(stderr, "mslam-trainer export: --checkpoint and --out are required, nothing else (see --help)\n");
         rc = 2;
     }

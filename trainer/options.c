@@ -177,10 +177,18 @@ char *options_record(const GOptionEntry *entries, const char *const *skip) {
             break;
         }
         case G_OPTION_ARG_STRING_ARRAY:
-        case G_OPTION_ARG_FILENAME_ARRAY: { /* as a key file's list: "a;b" */
-            gchar *joined = g_strjoinv(";", *(gchar ***)e->arg_data ? *(gchar ***)e->arg_data : (gchar *[]){NULL});
-            value = g_strescape(joined, NULL);
-            g_free(joined);
+        case G_OPTION_ARG_FILENAME_ARRAY: { /* as a key file's list: "a;b", a ';' in an item as "\;" */
+            GString *list = g_string_new(NULL);
+            for (gchar **item = *(gchar ***)e->arg_data; item && *item; item++) {
+                gchar *escaped = g_strescape(*item, NULL);
+                for (const gchar *c = escaped; *c; c++) {
+                    if (*c == ';') g_string_append_c(list, '\\');
+                    g_string_append_c(list, *c);
+                }
+                g_string_append_c(list, ';');
+                g_free(escaped);
+            }
+            value = g_string_free(list, FALSE);
             break;
         }
         default: continue; /* no other kind is used */

@@ -715,15 +715,7 @@ static int merge_lists(struct strlist *base, const struct strlist *add) {
 static int build_model(trainer *t, int *resumed) {
     train_opts *o = t->o;
     *resumed = 0;
-    char *latest = checkpoint_latest(o->out);
-    if (latest && !o->resume) {
-        /* a fresh run would prune the old run's later checkpoints in place of its own and
-         * overwrite its log, and a later --resume would continue the old run */
-        mslam_error("%s holds another run's checkpoints (the latest %s): --resume continues that run; to start "
-                    "afresh, give another --out or delete them", o->out, latest);
-        free(latest);
-        return -1;
-    }
+    char *latest = o->resume ? checkpoint_latest(o->out) : NULL;
     if (o->resume && !latest) mslam_log(MSLAM_LOG_WARN, "--resume: no checkpoint in %s, starting afresh", o->out);
     if (latest) {
         int has_state = 0, rc = checkpoint_load(latest, &t->model, &t->pos, &has_state);
@@ -891,6 +883,15 @@ static int run(trainer *t) {
     t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (mkdir_p(o->out)) return -1;
+    char *latest = o->resume ? NULL : checkpoint_latest(o->out);
+    if (latest) {
+        /* a fresh run would prune the old run's later checkpoints in place of its own and
+         * overwrite its log, and a later --resume would continue the old run */
+        mslam_error("%s holds another run's checkpoints (the latest %s): --resume continues that run; to start "
+                    "afresh, give another --out or delete them", o->out, latest);
+        free(latest);
+        return -1;
+    }
     if (o->freeze_encoder && t->tasks != TASK_ST)
         return mslam_error("--freeze-encoder trains the translation decoder alone: it needs --task st");
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
