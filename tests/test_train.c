@@ -205,12 +205,18 @@ static void test_data(const char *manifest) {
     CHECK(dataset_load_named(&bad, manifest, NULL, NULL, NULL, "nonsense") != 0, "an unknown split is an error");
     char *empty = str_printf("%s/empty.tsv", fixture_dir());
     FILE *f = fopen(empty, "w");
-    fprintf(f, "path\tlang\ttext\nde_train_001.flac\tde\t\n");
+    fprintf(f, "path\tlang\ttext\nde_train_002.flac\tde\t\n\tde\t\n");
     fclose(f);
-    CHECK(dataset_load_named(&bad, empty, NULL, NULL, NULL, "all") != 0 && strstr(mslam_last_error(), "empty.tsv:2"),
-          "an empty transcript stops with an error naming file and line: %s", mslam_last_error());
+    CHECK(dataset_load_named(&bad, empty, NULL, NULL, NULL, "all") != 0 && strstr(mslam_last_error(), "empty.tsv:3"),
+          "a row with neither audio nor text stops with an error naming file and line: %s", mslam_last_error());
     dataset_free(&bad);
-    free(empty);
+    /* speech without a transcript: kept for language ID, counted and skipped where one is needed */
+    f = fopen(empty, "w");
+    fprintf(f, "path\tlang\ttext\nde_train_002.flac\tde\t\n");
+    fclose(f);
+    dataset no_text = {0};
+    CHECK(dataset_load_named(&no_text, empty, NULL, NULL, NULL, "all") == 0 && no_text.n == 1 && !*no_text.items[0].text,
+          "a speech row without a transcript loads: %s", mslam_last_error());
     struct strlist vocab, langs;
     CHECK(vocab_build(&ds, 1, &vocab) == 0 && langs_build(&ds, &langs) == 0, "vocabulary");
     CHECK(vocab.n > VOCAB_N_RESERVED && !strcmp(vocab.items[VOCAB_BLANK], "<blank>") &&
@@ -241,6 +247,14 @@ static void test_data(const char *manifest) {
     CHECK(r.empty_text == 1, "transcript of punctuation only: %d", r.empty_text);
     CHECK(r.unknown_chars == with_z && with_z > 0, "transcripts with 'z': %d of %d", r.unknown_chars, with_z);
     CHECK(r.kept == 3 * 8 - with_z && ds.n == r.kept, "kept %d", r.kept);
+    dataset lid_only = {0};
+    CHECK(dataset_load_named(&lid_only, empty, NULL, NULL, NULL, "all") == 0 &&
+              dataset_encode(&lid_only, m, NEED_LANG, 0, &r) == 0 && r.kept == 1,
+          "language ID keeps the speech without a transcript");
+    CHECK(dataset_encode(&no_text, m, NEED_TEXT, 0, &r) != 0 && r.empty_text == 1,
+          "recognition counts it as an empty transcript and skips it (kept %d, empty %d)", r.kept, r.empty_text);
+    dataset_free(&lid_only), dataset_free(&no_text);
+    free(empty);
     for (int i = 0; i < ds.n; i++) {
         CHECK(ds.items[i].n_text > 0 && ds.items[i].seconds > 0.1 && ds.items[i].lang_id >= 0, "example %d encoded", i);
         for (int k = 0; k < ds.items[i].n_text; k++)

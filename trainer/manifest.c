@@ -372,7 +372,9 @@ int manifest_next(manifest_reader *r, struct manifest_record *rec) {
             return mslam_error("%s:%ld: %d fields where the header has %d", r->path, r->line_no, n, r->n_columns);
     }
     const char *text = field(r, COL_TEXT), *path = field(r, COL_PATH);
-    if (!*text) return mslam_error("%s:%ld: empty text", r->path, r->line_no);
+    /* speech without a transcript serves language ID (and training that needs a transcript
+     * counts and skips it); a row with neither audio nor text holds nothing */
+    if (!*text && !*path) return mslam_error("%s:%ld: empty text on a row without audio", r->path, r->line_no);
     if (mslam_utf8_length(text) < 0) return mslam_error("%s:%ld: text is not UTF-8", r->path, r->line_no);
     *rec = (struct manifest_record){
         .lang = r->lang ? r->lang : field(r, COL_LANG),
