@@ -913,7 +913,7 @@ int cmd_eval(int argc, char **argv) {
         {"tm-min-similarity", 0, 0, G_OPTION_ARG_DOUBLE, &tm_min_similarity,
          "translation memory: least similarity (1 - edit distance / longer length) a match needs (default 0.5)", "X"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
-        {"json", 0, 0, G_OPTION_ARG_STRING, &json_path, "also write the scores as JSON to FILE (- for stdout)", "FILE"},
+        {"json", 0, 0, G_OPTION_ARG_STRING, &json_path, "also write the scores as JSON to FILE (-: stdout, the table then on stderr)", "FILE"},
         {"hyps", 0, 0, G_OPTION_ARG_STRING, &hyps_path,
          "also write every hypothesis to FILE (TSV: mode, task, path, lang, speaker, reference, hypothesis)", "FILE"},
         G_OPTION_ENTRY_NULL};
