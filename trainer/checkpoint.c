@@ -177,7 +177,7 @@ static int list_checkpoints(const char *dir, struct strlist *out) {
     for (size_t i = 0; i < all.n && !rc; i++)
         if (checkpoint_step(all.items[i]) >= 0) rc = strlist_push(out, all.items[i]);
     strlist_free(&all);
-    if (!rc) qsort(out->items, out->n, sizeof *out->items, cmp_step);
+    if (!rc && out->n) qsort(out->items, out->n, sizeof *out->items, cmp_step); /* items is NULL when n is 0 */
     return rc;
 }
 
