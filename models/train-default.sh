@@ -54,10 +54,12 @@
 # Hyper-parameters are in models/default-train.conf; the environment overrides the run's length
 # and parallelism:
 #   STEPS1=1000     stage-1 steps
-#   STEPS=6000      stage-2 steps (its cosine schedule's length); stages 0-2 together fit
-#                   in about 2 hours on 2 cores (~55 audio-s/s for this size: 6, 13 and 95 min)
+#   STEPS=6000      stage-2 steps (its cosine schedule's length), 8000 with STAGE3=0: the steps
+#                   are a function of the seed, so 6000 give session 3's model bit for bit, which
+#                   stages 3-10 start from; in session 14 stages 0-2 of 400, 1000 and 8000
+#                   steps took 3.7, 8.0 and 65.5 min on 2 cores (~105 audio-s/s; 6000: ~50 min)
 #   STEPS3=10000    stage-3 steps (about 25 min caching the encoder's outputs, then 45 min)
-#   STAGE3=0        no stage 3: the two-hour run (stages 0-2, then the LMs and the translation
+#   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, then the LMs and the translation
 #                   memory of models/make-lms.sh and the scores, translation through the memory)
 #   BUNDLED=1       stages 4-10 instead of stage 3; STEPS4..STEPS10 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
@@ -70,10 +72,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-corpus}
 out=${2:-train-default}
 steps1=${STEPS1:-1000}
-steps=${STEPS:-6000}
 steps3=${STEPS3:-10000}
 stage3=${STAGE3:-1}
 bundled=${BUNDLED:-0}
+steps_default=6000
+[ "$stage3" = 0 ] && [ "$bundled" != 1 ] && steps_default=8000
+steps=${STEPS:-$steps_default}
 steps4=${STEPS4:-5000}
 steps5=${STEPS5:-9000}
 steps6=${STEPS6:-3000}
