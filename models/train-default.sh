@@ -16,7 +16,7 @@
 #   1. CTC alone on every language, STEPS1 steps: the new characters and languages join.
 #   2. All three heads (CTC, LID, translation) with streaming-aware masks, STEPS steps at half
 #      the peak learning rate, without SpecAugment: the whole run sees each utterance about 4
-#      times, far from over-fitting, and with SpecAugment (and the peak rate of stages 0-1) the
+#      times (6 with 8000 steps), far from over-fitting, and with SpecAugment (and the peak rate of stages 0-1) the
 #      CTC loss went from 1.7 back up to 3.6 in 700 steps. From scratch, the three losses and the
 #      augmentation together kept the encoder on the CTC plateau (LID at chance). Half the
 #      utterances go through a random equaliser and half get a warped frequency axis: the test
