@@ -892,20 +892,6 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int parse_layout(const char *name, enum manifest_layout *layout) {
-    static const struct {
-        const char *name;
-        enum manifest_layout layout;
-    } names[] = {{"auto", LAYOUT_AUTO},       {"mslam", LAYOUT_MSLAM},     {"common-voice", LAYOUT_COMMON_VOICE},
-                 {"covost2", LAYOUT_COVOST2}, {"fleurs", LAYOUT_FLEURS}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(name, names[i].name) == 0) {
-            *layout = names[i].layout;
-            return 0;
-        }
-    return mslam_error("--layout '%s': expected mslam, common-voice, covost2 or fleurs", name);
-}
-
 /* Parses argv into o and the statistics request; 0 to go on, 1 when done (help, list), -1 on a
  * usage error. */
 static int parse_args(int argc, char **argv, struct corpus_options *o, int *stats, struct manifest_options *mopts) {
@@ -991,7 +977,7 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
         case OPT_NO_PROGRESS: o->progress = 0; break;
         case 'q': o->quiet = 1; break;
         case OPT_STATS: *stats = 1; break;
-        case OPT_LAYOUT: rc = parse_layout(optarg, &mopts->layout); break;
+        case OPT_LAYOUT: rc = layout_option(optarg, &mopts->layout); break;
         case OPT_LANG: mopts->lang = optarg; break;
         case OPT_AUDIO_DIR: mopts->audio_dir = optarg; break;
         case 'h': usage(stdout); return 1;

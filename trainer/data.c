@@ -102,15 +102,8 @@ int dataset_load_text_pairs(dataset *ds, const char *path, const char *split) {
 
 int dataset_load_named(dataset *ds, const char *path, const char *layout, const char *lang,
                        const char *audio_dir, const char *split) {
-    static const char *const layouts[] = {"mslam", "common-voice", "covost2", "fleurs"};
-    static const enum manifest_layout layout_ids[] = {LAYOUT_MSLAM, LAYOUT_COMMON_VOICE, LAYOUT_COVOST2, LAYOUT_FLEURS};
     struct manifest_options mo = {.layout = LAYOUT_AUTO, .lang = lang, .audio_dir = audio_dir};
-    if (layout) {
-        int i = 0;
-        while (i < 4 && strcmp(layout, layouts[i])) i++;
-        if (i == 4) return mslam_error("layout '%s': expected mslam, common-voice, covost2 or fleurs", layout);
-        mo.layout = layout_ids[i];
-    }
+    if (layout && layout_option(layout, &mo.layout)) return -1;
     int split_id;
     if (split_named(split, &split_id)) return -1;
     int before = ds->n;

@@ -39,6 +39,20 @@ const char *layout_name(enum manifest_layout layout) {
     return (unsigned)layout < sizeof names / sizeof names[0] ? names[layout] : "?";
 }
 
+int layout_option(const char *name, enum manifest_layout *layout) {
+    static const struct {
+        const char *name;
+        enum manifest_layout layout;
+    } names[] = {{"auto", LAYOUT_AUTO},       {"mslam", LAYOUT_MSLAM},     {"common-voice", LAYOUT_COMMON_VOICE},
+                 {"covost2", LAYOUT_COVOST2}, {"fleurs", LAYOUT_FLEURS}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *layout = names[i].layout;
+            return 0;
+        }
+    return mslam_error("layout '%s': expected auto, mslam, common-voice, covost2 or fleurs", name);
+}
+
 struct clip_duration {
     char *clip;
     double seconds;

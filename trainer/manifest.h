@@ -39,6 +39,9 @@ int split_option(const char *name);
 enum manifest_layout { LAYOUT_AUTO, LAYOUT_MSLAM, LAYOUT_COMMON_VOICE, LAYOUT_COVOST2, LAYOUT_FLEURS };
 
 const char *layout_name(enum manifest_layout layout);
+/* A --layout option: "auto", "mslam", "common-voice", "covost2" or "fleurs" to *layout; an error
+ * naming the option otherwise. */
+int layout_option(const char *name, enum manifest_layout *layout);
 
 struct manifest_record {
     const char *audio;       /* audio path, usable as is (resolved against the manifest's
