@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         mslam_model_free(model);
         return 1;
     }
-    double *t_tm = malloc((size_t)(n ? n : 1) * sizeof *t_tm), *t_dec = malloc((size_t)(n ? n : 1) * sizeof *t_dec);
+    double *t_tm = malloc((size_t)n * sizeof *t_tm), *t_dec = malloc((size_t)n * sizeof *t_dec);
     struct mslam_decode_params p = mslam_decode_default_params();
     p.n_threads = threads;
     int answered = 0, translated = 0;

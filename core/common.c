@@ -122,10 +122,12 @@ int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp) {
     return ill_formed ? 0 : (int)len;
 }
 
-long mslam_utf8_length(const char *s) {
+long mslam_utf8_decode_all(const char *s, uint32_t *out) {
     long count = 0;
     uint32_t cp;
     for (int len; *s; s += len, count++)
-        if (!(len = mslam_utf8_decode(s, MSLAM_UTF8_NUL_TERMINATED, &cp))) return -1;
+        if (!(len = mslam_utf8_decode(s, MSLAM_UTF8_NUL_TERMINATED, out ? &out[count] : &cp))) return -1;
     return count;
 }
+
+long mslam_utf8_length(const char *s) { return mslam_utf8_decode_all(s, NULL); }

@@ -38,5 +38,7 @@ int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp);
 size_t mslam_utf8_decode_replacing(const char *s, size_t n, uint32_t *cp, int *ill_formed);
 /* Code points of a NUL-terminated string; -1 when it is not valid UTF-8. */
 long mslam_utf8_length(const char *s);
+/* The same, writing the code points to out (room for strlen(s); NULL: only count). */
+long mslam_utf8_decode_all(const char *s, uint32_t *out);
 
 #endif

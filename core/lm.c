@@ -319,18 +319,8 @@ mslam_lm *mslam_lm_load(const char *path) {
     mslam_lm *lm = NULL;
     struct json_object *jvocab = NULL, *jlangs = NULL;
     const char **vocab = NULL, **langs = NULL;
-    const char *format = st_meta_get(&f, "format");
-    int order = 0, version = 0;
-    if (!format || strcmp(format, LM_FORMAT)) {
-        mslam_error("%s: not a character LM (__metadata__ \"format\" is %s%s%s, not \"" LM_FORMAT "\")", path,
-                    format ? "\"" : "", format ? format : "missing", format ? "\"" : "");
-        goto done;
-    }
-    if (modelfile_meta_int(&f, "format_version", &version) || modelfile_meta_int(&f, "order", &order)) goto done;
-    if (version != MSLAM_FORMAT_VERSION) {
-        mslam_error("%s: LM format version %d; this mslam reads version %d", path, version, MSLAM_FORMAT_VERSION);
-        goto done;
-    }
+    int order = 0;
+    if (modelfile_check_format(&f, LM_FORMAT, "a character LM") || modelfile_meta_int(&f, "order", &order)) goto done;
     int n_vocab = 0, n_langs = 0;
     if (modelfile_meta_strings(&f, "vocab", -1, "entries", &jvocab, &vocab, &n_vocab) ||
         modelfile_meta_strings(&f, "langs", -1, "entries", &jlangs, &langs, &n_langs))

@@ -581,6 +581,19 @@ static int save(const mslam_model *model, const char *path, const void *weights,
     return rc;
 }
 
+int modelfile_check_format(const st_file *f, const char *format, const char *what) {
+    const char *found = st_meta_get(f, "format");
+    if (!found || strcmp(found, format))
+        return mslam_error("%s: not %s (__metadata__ \"format\" is %s%s%s, not \"%s\")", f->path, what,
+                           found ? "\"" : "", found ? found : "missing", found ? "\"" : "", format);
+    int version = 0;
+    if (modelfile_meta_int(f, "format_version", &version)) return -1;
+    if (version != MSLAM_FORMAT_VERSION)
+        return mslam_error("%s: %s of format version %d; this mslam reads version %d", f->path, what, version,
+                           MSLAM_FORMAT_VERSION);
+    return 0;
+}
+
 int modelfile_meta_int(const st_file *f, const char *key, int *out) {
     const char *s = st_meta_get(f, key);
     if (!s) return mslam_error("%s: __metadata__ has no \"%s\"", f->path, key);

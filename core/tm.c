@@ -33,18 +33,6 @@ void mslam_tm_free(mslam_tm *tm) {
 
 int mslam_tm_n_entries(const mslam_tm *tm) { return tm ? tm->n : 0; }
 
-/* Code points of UTF-8 s into out (room for strlen(s)); their count, or -1 when s is not UTF-8. */
-static long decode_all(const char *s, uint32_t *out) {
-    long n = 0;
-    while (*s) {
-        int k = mslam_utf8_decode(s, MSLAM_UTF8_NUL_TERMINATED, &out[n]);
-        if (!k) return -1;
-        s += k;
-        n++;
-    }
-    return n;
-}
-
 /* Key of the trigram at padded position i of cps (n code points with a space before and after;
  * 0 <= i < n): 21 bits a code point, never 0. */
 static uint64_t gram_key(const uint32_t *cps, long n, long i) {
@@ -107,6 +95,20 @@ static long gram_insert(mslam_tm *tm, uint64_t key, size_t *n_distinct) {
 /* Builds the trigram index over tm's sources: a pass that checks each source, notes its length
  * in code points and counts each trigram's entries, then one filling the lists (the code points
  * are decoded again rather than kept). */
+/* counts[id]++, counts (*cap entries, zero-filled) grown to hold id. */
+static int count_gram(size_t **counts, size_t *cap, size_t id) {
+    if (id >= *cap) {
+        size_t grown_cap = *cap ? 2 * *cap : 1 << 16;
+        while (grown_cap <= id) grown_cap *= 2;
+        size_t *grown = realloc(*counts, grown_cap * sizeof *grown);
+        if (!grown) return mslam_error("out of memory indexing a translation memory");
+        memset(grown + *cap, 0, (grown_cap - *cap) * sizeof *grown);
+        *counts = grown, *cap = grown_cap;
+    }
+    (*counts)[id]++;
+    return 0;
+}
+
 static int build_index(mslam_tm *tm) {
     size_t n_distinct = 0, longest = 1, counts_cap = 0; /* longest: bytes, at least the code points */
     for (int e = 0; e < tm->n; e++) {
@@ -116,7 +118,7 @@ static int build_index(mslam_tm *tm) {
     uint32_t *cps = malloc(longest * sizeof *cps);
     uint64_t *keys = malloc(longest * sizeof *keys);
     size_t *counts = NULL;
-    int rc = cps && keys && (tm->n_grams = calloc((size_t)tm->n + 1, sizeof *tm->n_grams)) &&
+    int rc = cps && keys && (tm->n_grams = malloc((size_t)(tm->n ? tm->n : 1) * sizeof *tm->n_grams)) &&
                      (tm->length = malloc((size_t)(tm->n ? tm->n : 1) * sizeof *tm->length))
                  ? gram_table_grow(tm)
                  : mslam_error("out of memory indexing a translation memory");
@@ -137,33 +139,18 @@ static int build_index(mslam_tm *tm) {
         }
         for (int e = 0; !rc && e < tm->n; e++) {
             const char *source = tm->sources + tm->source_off[e];
-            long len = decode_all(source, cps);
+            long len = mslam_utf8_decode_all(source, cps);
             if (len <= 0) {
                 rc = mslam_error("entry %d's source (\"%.40s\") is %s", e, source, len ? "not UTF-8" : "empty");
                 break;
             }
-            tm->length[e] = (uint32_t)len;
             int d = distinct_grams(cps, len, keys);
-            tm->n_grams[e] = (uint32_t)d;
+            if (!pass) tm->length[e] = (uint32_t)len, tm->n_grams[e] = (uint32_t)d;
             for (int g = 0; !rc && g < d; g++) {
                 long id = pass ? gram_find(tm, keys[g]) : gram_insert(tm, keys[g], &n_distinct);
-                if (id < 0) {
-                    rc = -1;
-                } else if (pass) {
-                    tm->postings[tm->post_off[id]++] = (uint32_t)e;
-                } else if ((size_t)id < counts_cap) {
-                    counts[id]++;
-                } else {
-                    size_t cap = counts_cap ? 2 * counts_cap : 1 << 16;
-                    size_t *grown = realloc(counts, cap * sizeof *grown);
-                    if (!grown) {
-                        rc = mslam_error("out of memory indexing a translation memory");
-                        break;
-                    }
-                    memset(grown + counts_cap, 0, (cap - counts_cap) * sizeof *grown);
-                    counts = grown, counts_cap = cap;
-                    counts[id]++;
-                }
+                if (id < 0) rc = -1;
+                else if (pass) tm->postings[tm->post_off[id]++] = (uint32_t)e;
+                else rc = count_gram(&counts, &counts_cap, (size_t)id);
             }
         }
     }
@@ -275,19 +262,9 @@ mslam_tm *mslam_tm_load(const char *path) {
     const char **sources = NULL, **translations = NULL, **langs = NULL;
     struct json_object *jlangs = NULL;
     int32_t *lang = NULL;
-    const char *format = st_meta_get(&f, "format");
-    int version = 0, n = 0, n_langs = 0;
-    if (!format || strcmp(format, TM_FORMAT)) {
-        mslam_error("%s: not a translation memory (__metadata__ \"format\" is %s%s%s, not \"" TM_FORMAT "\")",
-                    path, format ? "\"" : "", format ? format : "missing", format ? "\"" : "");
+    int n = 0, n_langs = 0;
+    if (modelfile_check_format(&f, TM_FORMAT, "a translation memory") || modelfile_meta_int(&f, "entries", &n))
         goto done;
-    }
-    if (modelfile_meta_int(&f, "format_version", &version) || modelfile_meta_int(&f, "entries", &n)) goto done;
-    if (version != MSLAM_FORMAT_VERSION) {
-        mslam_error("%s: translation memory format version %d; this mslam reads version %d", path, version,
-                    MSLAM_FORMAT_VERSION);
-        goto done;
-    }
     if (n < 1) {
         mslam_error("%s: \"entries\" is %d; a translation memory holds at least one", path, n);
         goto done;
@@ -407,7 +384,7 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     tm_candidate heap[TM_CANDIDATES];
     long *row = NULL;
     int rc = 0, n_touched = 0, n_heap = 0;
-    long nq = q && keys && shared && touched ? decode_all(text, q) : -2;
+    long nq = q && keys && shared && touched ? mslam_utf8_decode_all(text, q) : -2;
     if (nq == -2) rc = mslam_error("mslam_tm_lookup: out of memory");
     else if (nq < 0) rc = mslam_error("mslam_tm_lookup: the text is not UTF-8 (\"%.40s\")", text);
     int dq = nq > 0 ? distinct_grams(q, nq, keys) : 0;
@@ -450,7 +427,7 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
         long ns = (long)tm->length[e], longer = ns > nq ? ns : nq;
         /* the distance is at least the difference in length */
         if (1.0f - (float)labs(ns - nq) / (float)longer <= best_sim) continue;
-        decode_all(tm->sources + tm->source_off[e], s);
+        mslam_utf8_decode_all(tm->sources + tm->source_off[e], s);
         float sim = 1.0f - (float)edit_distance(q, nq, s, ns, row) / (float)longer;
         if (sim > best_sim) best_sim = sim, best = (int)e;
     }

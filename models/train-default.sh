@@ -210,8 +210,8 @@ fi
 # translation into English from the five languages of CORPUS-st, on the test split of each corpus
 # (from what the model's decoder reads: the speech after stage 3, the transcript, with the LM,
 # after stage 10)
+awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
 if [ -f "$st_corpus/manifest.tsv" ]; then
-  awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
   "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
     --threads "$threads" --tasks st --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test-st.json" |
     tee "$out/eval-test-st.txt"
@@ -235,7 +235,6 @@ fi
 # (beam and LM) is looked up, and the decoder translates what the memory does not know; from es
 # it pt ca ro, and from all 49 languages with a translation
 if [ -f "$out/translation-memory.safetensors" ]; then
-  awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
   for langs in 5 49; do
     data=$manifest
     [ $langs = 5 ] && data=$out/manifest-st-langs.tsv

@@ -159,41 +159,27 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
   caption->decode.translation_lm_weight = self->translation_lm_weight;
   caption->decode.tm_min_similarity = self->tm_min_similarity;
   GST_OBJECT_UNLOCK (self);
-  if (lm_path) {
-    self->translation_lm = gst_mslam_base_load_lm (base, lm_path, TRUE, reason);
-    g_free (lm_path);
-    if (!self->translation_lm) {
-      g_free (tm_path);
-      return FALSE;
-    }
-    caption->decode.translation_lm = self->translation_lm;
-  }
   if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_AUTO)
     self->running_input = base->config.translate_input == MSLAM_TRANSLATE_TRANSCRIPT ?
         GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT : GST_MSLAM_TRANSLATE_INPUT_SPEECH;
   GST_DEBUG_OBJECT (self, "translating from the %s", self->running_input ==
       GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT ? "CTC transcript" : "speech frames");
-  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT && !base->config.ctc_head) {
+  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT && !base->config.ctc_head)
     *reason = g_strdup ("input=transcript translates the CTC transcript, but the model has no CTC head "
         "(use input=speech, or a model with one)");
-    g_free (tm_path);
-    return FALSE;
-  }
-  if (tm_path && !base->config.ctc_head) {
+  else if (tm_path && !base->config.ctc_head)
     *reason = g_strdup_printf ("translation-memory=%s matches the CTC transcript, but the model has "
         "no CTC head", tm_path);
-    g_free (tm_path);
+  if (!*reason && lm_path)
+    self->translation_lm = gst_mslam_base_load_lm (base, lm_path, TRUE, reason);
+  if (!*reason && tm_path && !(self->tm = mslam_tm_load (tm_path)))
+    *reason = g_strdup_printf ("translation-memory: %s", mslam_last_error ());
+  g_free (lm_path);
+  g_free (tm_path);
+  if (*reason)
     return FALSE;
-  }
-  if (tm_path) {
-    self->tm = mslam_tm_load (tm_path);
-    if (!self->tm)
-      *reason = g_strdup_printf ("translation-memory: %s", mslam_last_error ());
-    g_free (tm_path);
-    if (!self->tm)
-      return FALSE;
-    caption->decode.translation_memory = self->tm;
-  }
+  caption->decode.translation_lm = self->translation_lm;
+  caption->decode.translation_memory = self->tm;
   return TRUE;
 }
 

@@ -58,7 +58,7 @@ void dataset_free(dataset *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
-/* Appends the rows of split (< 0: all) that are speech (text_pairs 0) or that have both a
+/* Appends the rows of split (SPLIT_N: all) that are speech (text_pairs 0) or that have both a
  * transcript and a translation (text_pairs 1, with or without audio). */
 static int load_rows(dataset *ds, const char *path, const struct manifest_options *opts, int split, int text_pairs) {
     manifest_reader *r = manifest_open(path, opts);
@@ -71,19 +71,11 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
             continue;
         }
         int wanted = text_pairs ? rec.text && *rec.text && rec.translation && *rec.translation : rec.audio != NULL;
-        if (wanted && (split < 0 || (int)rec.split == split))
+        if (wanted && (split == SPLIT_N || (int)rec.split == split))
             rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
     }
     manifest_close(r);
     return rc;
-}
-
-/* "train", "dev", "test" -> their id; "all" -> -1. */
-static int split_named(const char *split, int *id) {
-    *id = -1;
-    if (strcmp(split, "all") && (*id = split_parse(split)) <= SPLIT_NONE)
-        return mslam_error("split '%s': expected train, dev, test or all", split);
-    return 0;
 }
 
 int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
@@ -92,8 +84,8 @@ int dataset_load(dataset *ds, const char *path, const struct manifest_options *o
 
 int dataset_load_text_pairs(dataset *ds, const char *path, const char *split) {
     struct manifest_options mo = {.layout = LAYOUT_AUTO};
-    int split_id;
-    if (split_named(split, &split_id)) return -1;
+    int split_id = split_option(split);
+    if (split_id < 0) return -1;
     int before = ds->n;
     if (load_rows(ds, path, &mo, split_id, 1)) return -1;
     if (ds->n == before) return mslam_error("%s: no rows with a transcript and a translation in split '%s'", path, split);
@@ -104,8 +96,8 @@ int dataset_load_named(dataset *ds, const char *path, const char *layout, const 
                        const char *audio_dir, const char *split) {
     struct manifest_options mo = {.layout = LAYOUT_AUTO, .lang = lang, .audio_dir = audio_dir};
     if (layout && layout_option(layout, &mo.layout)) return -1;
-    int split_id;
-    if (split_named(split, &split_id)) return -1;
+    int split_id = split_option(split);
+    if (split_id < 0) return -1;
     int before = ds->n;
     if (dataset_load(ds, path, &mo, split_id)) return -1;
     if (ds->n == before) return mslam_error("%s: no speech examples in split '%s'", path, split);

@@ -47,7 +47,7 @@ int dataset_add(dataset *ds, const char *audio, const char *text, const char *tr
 void dataset_free(dataset *ds);
 
 /* Appends the speech examples of a manifest (any layout trainer/manifest.h reads: mslam TSV,
- * Common Voice, CoVoST-2, FLEURS; opts may be NULL) whose split is `split` (< 0: all).
+ * Common Voice, CoVoST-2, FLEURS; opts may be NULL) whose split is `split` (SPLIT_N: all).
  * Text-only rows are left out. Returns 0 or -1 (a bad row is an error naming file and line). */
 struct manifest_options;
 int dataset_load(dataset *ds, const char *manifest, const struct manifest_options *opts, int split);

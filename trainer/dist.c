@@ -5,18 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* mpirun (OpenMPI's, or a PMI/PMIx launcher) sets these; a plain start does not, and then we
- * stay out of MPI: singleton initialisation would cost time and spawn helpers for nothing. */
-static int started_by_mpirun(void) {
-    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
-}
-
 #ifdef MSLAM_HAVE_MPI
 #include <mpi.h>
 
 #include <stdio.h>
 
 static int joined, rank, size = 1;
+
+/* mpirun (OpenMPI's, or a PMI/PMIx launcher) sets these; a plain start does not, and then we
+ * stay out of MPI: singleton initialisation would cost time and spawn helpers for nothing. */
+static int started_by_mpirun(void) {
+    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+}
 
 static int check(int rc, const char *what) {
     if (rc == MPI_SUCCESS) return 0;
@@ -101,7 +101,7 @@ int dist_init(int *argc, char ***argv) {
     (void)argv;
     const char *world = getenv("OMPI_COMM_WORLD_SIZE"), *pmix_rank = getenv("PMIX_RANK");
     if (!world) world = getenv("PMI_SIZE");
-    if (started_by_mpirun() && ((world && atol(world) > 1) || (pmix_rank && strcmp(pmix_rank, "0") != 0)))
+    if ((world && atol(world) > 1) || (pmix_rank && strcmp(pmix_rank, "0") != 0))
         return mslam_error("started by mpirun as one of %s processes, but this mslam-trainer was built without MPI: "
                            "install libopenmpi-dev (packages.txt) and build again",
                            world ? world : "several");

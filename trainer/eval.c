@@ -70,8 +70,8 @@ typedef struct {
     mslam_encoder_pass pass;
     mslam_encoder_pass text_pass; /* the translation's source through the text path */
     int *source, n_source;        /* its characters (--st-input text or transcript) */
-    const char *heard;            /* the language the CTC beam's LM was chosen by on this
-                                   * utterance (NULL: none chosen yet) */
+    const char *heard;            /* the language found on this utterance: the one the CTC beam's
+                                   * LM was chosen by, else language ID's (NULL: none yet) */
     float *logits, *log_probs;
     size_t cap_frames;
     search_token *greedy;
@@ -183,8 +183,8 @@ static int translation_source(evaluator *ev, const example *e, const float *enc,
 }
 
 /* The language of the translation's source, for the translation memory: the reference's under
- * --st-input text, else the one language ID found for the CTC beam's LM, or finds now (the
- * reference's without a LID head). NULL on failure. */
+ * --st-input text, else the one found on the utterance (ev->heard), or that language ID finds now
+ * (the reference's without a LID head). NULL on failure. */
 static const char *source_language(evaluator *ev, const example *e, const float *enc, int n) {
     if (ev->c->st_input == EVAL_ST_TEXT) return e->lang;
     if (ev->heard) return ev->heard;
@@ -338,6 +338,7 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
     if ((what & SCORE_LID) && c->lid && cfg->lid_head && e->lang_id >= 0) {
         int best = identify(ev, enc, n, NULL, 0);
         if (best < 0) return -1;
+        if (!ev->heard) ev->heard = m->langs[best]; /* what source_language would find again */
         if (mslam_confusion_add_index(r->lid[mode], (size_t)e->lang_id, (size_t)best)) return -1;
         if (es) es->lid_total++, es->lid_correct += best == e->lang_id;
         write_hyp(c->hyps, mode, "lid", e, e->lang, m->langs[best]);

@@ -358,7 +358,7 @@ int cmd_lm(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer lm: --model, --text and --out are required, nothing else (see --help)\n");
         rc = 2;
     } else if (!parsed && split_id < 0) {
-        fprintf(stderr, "mslam-trainer lm: --split is train, dev, test or all, not '%s'\n", split);
+        fprintf(stderr, "mslam-trainer lm: %s\n", mslam_last_error());
         rc = 2;
     } else if (!parsed && translations && langs) {
         fprintf(stderr, "mslam-trainer lm: --translations makes one English LM; --langs does not apply\n");

@@ -31,7 +31,8 @@ int split_parse(const char *name) {
 int split_option(const char *name) {
     if (name && !strcmp(name, "all")) return SPLIT_N;
     int split = name ? split_parse(name) : -1;
-    return split == SPLIT_NONE ? -1 : split;
+    if (split <= SPLIT_NONE) return mslam_error("split '%s': expected train, dev, test or all", name ? name : "(none)");
+    return split;
 }
 
 const char *layout_name(enum manifest_layout layout) {

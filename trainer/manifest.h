@@ -33,7 +33,8 @@ enum manifest_split { SPLIT_NONE, SPLIT_TRAIN, SPLIT_DEV, SPLIT_TEST, SPLIT_N };
 const char *split_name(enum manifest_split split); /* "" for SPLIT_NONE */
 /* "train", "dev", "test" or "" to the split; -1 otherwise. */
 int split_parse(const char *name);
-/* A --split option: "train", "dev", "test", or "all" (SPLIT_N); -1 for anything else. */
+/* A --split option: "train", "dev", "test", or "all" (SPLIT_N); -1 and an error naming it for
+ * anything else. */
 int split_option(const char *name);
 
 enum manifest_layout { LAYOUT_AUTO, LAYOUT_MSLAM, LAYOUT_COMMON_VOICE, LAYOUT_COVOST2, LAYOUT_FLEURS };

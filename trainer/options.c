@@ -216,7 +216,8 @@ static void diff_names(const char *a, const char *b, int a_is_was, GString *out)
         const char *end = strchr(line, '\n'), *eq = strchr(line, '=');
         if (eq && (!end || eq < end)) {
             gchar *name = g_strndup(line, (size_t)(eq - line));
-            gchar *mine = record_value(a, name), *theirs = record_value(b, name);
+            gchar *mine = g_strndup(eq + 1, end ? (size_t)(end - eq - 1) : strlen(eq + 1));
+            gchar *theirs = record_value(b, name);
             /* an option both have is reported once, from the earlier record */
             if (!theirs || (a_is_was && strcmp(mine, theirs)))
                 g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,

@@ -65,9 +65,8 @@ static int read_pairs(const char *path, int split, GHashTable *held, GHashTable 
         } else {
             g_free(key);
         }
-        gpointer n = g_hash_table_lookup(counts, rec.translation);
-        if (n) g_hash_table_insert(counts, g_strdup(rec.translation), GSIZE_TO_POINTER(GPOINTER_TO_SIZE(n) + 1));
-        else g_hash_table_insert(counts, g_strdup(rec.translation), GSIZE_TO_POINTER(1));
+        size_t n = GPOINTER_TO_SIZE(g_hash_table_lookup(counts, rec.translation)); /* 0 when new */
+        g_hash_table_insert(counts, g_strdup(rec.translation), GSIZE_TO_POINTER(n + 1));
     }
     manifest_close(r);
     return rc;
@@ -174,7 +173,7 @@ int cmd_tm(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer tm: --text and --out are required, nothing else (see --help)\n");
         rc = 2;
     } else if (!parsed && split_id < 0) {
-        fprintf(stderr, "mslam-trainer tm: --split is train, dev, test or all, not '%s'\n", split);
+        fprintf(stderr, "mslam-trainer tm: %s\n", mslam_last_error());
         rc = 2;
     }
     g_strfreev(rest);
