@@ -13,6 +13,7 @@
 #include "train_fixture.h"
 #include "util.h"
 
+#include <glib.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,28 @@ static void test_translate(mslam_model *m) {
     free(pcm);
 }
 
+/* The translations (st rows of eval's --hyps file) that are some row's translation in manifest. */
+static int memory_translations_in(const char *hyps, const char *manifest) {
+    GHashTable *english = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    manifest_reader *r = manifest_open(manifest, NULL);
+    struct manifest_record rec;
+    while (r && manifest_next(r, &rec) == 1)
+        if (*rec.translation) g_hash_table_add(english, g_strdup(rec.translation));
+    manifest_close(r);
+    char *text = NULL, *save = NULL;
+    size_t n;
+    int found = 0;
+    if (read_file(hyps, 1 << 20, &text, &n) == 0)
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char *field[7] = {0}, *fs, *f = strtok_r(line, "\t", &fs);
+            for (int k = 0; k < 7 && f; k++, f = strtok_r(NULL, "\t", &fs)) field[k] = f;
+            found += field[6] && !strcmp(field[1], "st") && g_hash_table_contains(english, field[6]);
+        }
+    free(text);
+    g_hash_table_destroy(english);
+    return found;
+}
+
 static int json_int_after(const char *text, const char *key) {
     const char *at = text ? strstr(text, key) : NULL;
     return at ? atoi(at + strlen(key) + strspn(at + strlen(key), "\": ")) : -1;
@@ -477,17 +500,23 @@ static void test_commands(const char *model_path, const char *manifest) {
     }
     CHECK(rows == 6 && equal == 6, "and each equals its reference (%d of %d)", equal, rows);
     free(text);
-    free(hyps);
     /* the decoder reads the speech: the memory still matches the CTC transcript first */
     char *speech[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                       (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"speech", (char *)"--modes",
-                      (char *)"offline", (char *)"--translation-memory", all_path, (char *)"--json", json, NULL};
+                      (char *)"offline", (char *)"--translation-memory", all_path, (char *)"--json", json,
+                      (char *)"--hyps", hyps, NULL};
     remove(json);
-    CHECK(cmd_eval(15, speech) == 0, "eval --translation-memory --st-input speech: %s", mslam_last_error());
+    CHECK(cmd_eval(17, speech) == 0, "eval --translation-memory --st-input speech: %s", mslam_last_error());
+    /* the count must be the translations that are one of the memory's (a random decoder writes
+     * none of them). A random model's transcripts (mostly blank) find nothing, so this catches a
+     * count of the decoder's translations; the --st-input text run above, one that misses the
+     * memory's */
     text = NULL;
-    CHECK(read_file(json, 1 << 20, &text, &n) == 0 && json_int_after(text, "\"st_from_memory\"") >= 0,
-          "counts the memory's translations");
+    int counted = read_file(json, 1 << 20, &text, &n) == 0 ? json_int_after(text, "\"st_from_memory\"") : -1;
     free(text);
+    int known = memory_translations_in(hyps, manifest);
+    CHECK(counted >= 0 && counted == known, "the memory's translations counted: %d, found in the hypotheses: %d",
+          counted, known);
     struct mslam_model_config no_ctc = cfg;
     no_ctc.ctc_head = 0;
     mslam_model *nc = fixture_model(manifest, &no_ctc, 6);
@@ -495,7 +524,7 @@ static void test_commands(const char *model_path, const char *manifest) {
     CHECK(nc && mslam_model_save(nc, nc_path) == 0, "a model without a CTC head");
     mslam_model_free(nc);
     speech[2] = nc_path;
-    CHECK(cmd_eval(15, speech) == 1 && strstr(mslam_last_error(), "no CTC head"),
+    CHECK(cmd_eval(17, speech) == 1 && strstr(mslam_last_error(), "no CTC head"),
           "eval --translation-memory without a CTC head: %s", mslam_last_error());
     free(nc_path);
     char *wrong[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
@@ -503,7 +532,7 @@ static void test_commands(const char *model_path, const char *manifest) {
                      (char *)"--translation-memory", (char *)model_path, NULL};
     CHECK(cmd_eval(11, wrong) == 1 && strstr(mslam_last_error(), "not a translation memory"),
           "eval --translation-memory with a model file: %s", mslam_last_error());
-    free(tm_path), free(all_path), free(json);
+    free(tm_path), free(all_path), free(json), free(hyps);
 }
 
 int main(void) {
