@@ -220,11 +220,10 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
     /* the memory first, then the decoder */
     r = mslam_translate_text (base->model, mslam_result_text (ctc), &decode);
   } else {
-    r = NULL;
-    if (self->tm && heard
-        && mslam_translate_memory (base->model, mslam_result_text (ctc), &decode, &r) < 0)
-      GST_WARNING_OBJECT (caption, "translation memory: %s", mslam_last_error ());
-    if (!r)
+    /* a failed lookup fails the caption, as under input=transcript */
+    gint used = self->tm && heard
+        ? mslam_translate_memory (base->model, mslam_result_text (ctc), &decode, &r) : 0;
+    if (used == 0)
       r = mslam_translate_frames (base->model, frames, n, &decode);
   }
   if (!r) {

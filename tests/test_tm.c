@@ -430,6 +430,49 @@ static int json_int_after(const char *text, const char *key) {
     return at ? atoi(at + strlen(key) + strspn(at + strlen(key), "\": ")) : -1;
 }
 
+/* Under --st-input text the memory's key is the reference's normal form with every character:
+ * test sentences that end in a letter the model never saw are still found exactly (the ids the
+ * decoder reads leave it out). */
+static void test_key_outside_vocabulary(const char *model_path, const char *manifest, const char *json) {
+    const char *dir = fixture_dir();
+    char *oov = str_printf("%s/tm-oov.tsv", dir), *oov_tm = str_printf("%s/tm-oov.safetensors", dir);
+    char *text = NULL;
+    size_t n;
+    FILE *f = read_file(manifest, 1 << 20, &text, &n) == 0 ? fopen(oov, "w") : NULL;
+    CHECK(f != NULL, "writing %s", oov);
+    if (f) {
+        /* columns: path lang text translation duration speaker split */
+        char *save, *line = strtok_r(text, "\n", &save);
+        for (int row = 0; line; line = strtok_r(NULL, "\n", &save), row++) {
+            char *field[7] = {0}, *at = line;
+            for (int k = 0; k < 7 && at; k++) {
+                field[k] = at;
+                if ((at = strchr(at, '\t'))) *at++ = '\0';
+            }
+            int test_pair = row > 0 && field[6] && !strcmp(field[6], "test") && *field[3];
+            CHECK(field[6] != NULL, "the fixture manifest has 7 columns");
+            if (field[6])
+                fprintf(f, "%s\t%s\t%s%s\t%s\t%s\t%s\t%s\n", field[0], field[1], field[2],
+                        test_pair ? " \u0436" : "", field[3], field[4], field[5], field[6]);
+        }
+        fclose(f);
+    }
+    free(text);
+    char *build[] = {(char *)"tm", (char *)"--text", oov, (char *)"--split", (char *)"all", (char *)"--out", oov_tm, NULL};
+    CHECK(cmd_tm(7, build) == 0, "tm of the manifest with a letter outside the vocabulary: %s", mslam_last_error());
+    char *ev[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", oov, (char *)"--tasks",
+                  (char *)"st", (char *)"--st-input", (char *)"text", (char *)"--modes", (char *)"offline",
+                  (char *)"--translation-memory", oov_tm, (char *)"--tm-min-similarity", (char *)"1",
+                  (char *)"--json", (char *)json, NULL};
+    remove(json);
+    CHECK(cmd_eval(17, ev) == 0, "eval with that memory: %s", mslam_last_error());
+    text = NULL;
+    int counted = read_file(json, 1 << 20, &text, &n) == 0 ? json_int_after(text, "\"st_from_memory\"") : -1;
+    free(text);
+    CHECK(counted == 6, "all 6 test sentences found exactly, the letter outside the vocabulary too (%d)", counted);
+    free(oov), free(oov_tm);
+}
+
 static void test_commands(const char *model_path, const char *manifest) {
     const char *dir = fixture_dir();
     char *tm_path = str_printf("%s/cmd-tm.safetensors", dir), *all_path = str_printf("%s/cmd-tm-all.safetensors", dir);
@@ -517,6 +560,7 @@ static void test_commands(const char *model_path, const char *manifest) {
     int known = memory_translations_in(hyps, manifest);
     CHECK(counted >= 0 && counted == known, "the memory's translations counted: %d, found in the hypotheses: %d",
           counted, known);
+    test_key_outside_vocabulary(model_path, manifest, json);
     struct mslam_model_config no_ctc = cfg;
     no_ctc.ctc_head = 0;
     mslam_model *nc = fixture_model(manifest, &no_ctc, 6);

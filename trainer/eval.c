@@ -70,6 +70,8 @@ typedef struct {
     mslam_encoder_pass pass;
     mslam_encoder_pass text_pass; /* the translation's source through the text path */
     int *source, n_source;        /* its characters (--st-input text or transcript) */
+    char *source_text;            /* the same as text, the translation memory's key: under --st-input
+                                   * text the reference's normal form with every character */
     const char *heard;            /* the language found on this utterance: the one the CTC beam's
                                    * LM was chosen by, else language ID's (NULL: none yet) */
     float *logits, *log_probs;
@@ -140,33 +142,46 @@ static int ctc_beam_search(evaluator *ev, const example *e, const float *enc, in
     return ctc_beam_step(&ev->beam, ev->log_probs, n, 0) || ctc_beam_best(&ev->beam, 1, best) ? -1 : 0;
 }
 
-/* The characters of a CTC search result into ev->source (ids and count); 0 or -1. */
+/* Sets the translation's source: ids (n of them) and text, both taken. */
+static void set_source(evaluator *ev, int *ids, int n, char *text) {
+    free(ev->source);
+    free(ev->source_text);
+    ev->source = ids;
+    ev->n_source = n;
+    ev->source_text = text;
+}
+
+/* The characters of a CTC search result into ev->source (ids and count) and ev->source_text;
+ * 0 or -1. */
 static int keep_source(evaluator *ev, const search_result *r) {
     int *ids = malloc(((size_t)r->n + 1) * sizeof *ids);
-    if (!ids) return mslam_error("out of memory for a translation source of %d characters", r->n);
-    ev->n_source = 0;
+    char *text = tokens_text(ev->m, r);
+    if (!ids || !text) {
+        free(ids);
+        free(text);
+        return mslam_error("out of memory for a translation source of %d characters", r->n);
+    }
+    int n = 0;
     for (int i = 0; i < r->n; i++)
-        if (r->tokens[i].id >= VOCAB_N_RESERVED) ids[ev->n_source++] = r->tokens[i].id;
-    free(ev->source);
-    ev->source = ids;
+        if (r->tokens[i].id >= VOCAB_N_RESERVED) ids[n++] = r->tokens[i].id;
+    set_source(ev, ids, n, text);
     return 0;
 }
 
 /* The characters the decoder translates from under --st-input text or transcript, into
- * ev->source: the
- * reference transcript in the ASR normal form (characters outside the vocabulary left out), or
- * the CTC transcript of the utterance's frames (prefix beam when c->ctc_beam > 1, else greedy).
- * Returns 0 or -1. */
+ * ev->source and ev->source_text: the reference transcript in the ASR normal form (the ids
+ * leave characters outside the vocabulary out, the text keeps them), or the CTC transcript of
+ * the utterance's frames (prefix beam when c->ctc_beam > 1, else greedy). Returns 0 or -1. */
 static int translation_source(evaluator *ev, const example *e, const float *enc, int n) {
     const mslam_model *m = ev->m;
     if (ev->c->st_input == EVAL_ST_TEXT) {
         char *norm = asr_target_text(e->text, e->lang);
         int *ids = NULL, count = norm ? encode_text(m, norm, &ids, NULL) : -1;
-        free(norm);
-        if (count < 0) return -1;
-        free(ev->source);
-        ev->source = ids;
-        ev->n_source = count;
+        if (count < 0) {
+            free(norm);
+            return -1;
+        }
+        set_source(ev, ids, count, norm);
         return 0;
     }
     ctc_head_log_probs(ev->log_probs, ev->logits, enc, n, &m->cfg, &m->p);
@@ -193,20 +208,13 @@ static const char *source_language(evaluator *ev, const example *e, const float 
     return heard >= 0 ? ev->m->langs[heard] : NULL;
 }
 
-/* The translation memory's English for the source in ev->source (ev->n_source > 0) into *hyp;
- * 1 when it had one, 0 when not, -1 on failure. */
+/* The translation memory's English for the source in ev->source_text into *hyp; 1 when it had
+ * one, 0 when not, -1 on failure. */
 static int memory_translation(evaluator *ev, const example *e, const float *enc, int n, char **hyp) {
     const mslam_model *m = ev->m;
-    search_result source_chars = {.n = ev->n_source}, known;
-    int used = -1;
-    if ((source_chars.tokens = malloc((size_t)ev->n_source * sizeof *source_chars.tokens))) {
-        for (int i = 0; i < ev->n_source; i++) source_chars.tokens[i] = (search_token){ev->source[i], -1, 0};
-        char *text = tokens_text(m, &source_chars);
-        const char *lang = text ? source_language(ev, e, enc, n) : NULL;
-        used = lang ? tm_translate(m, ev->c->tm, lang, ev->c->tm_min_similarity, text, &known) : -1;
-        free(text);
-        free(source_chars.tokens);
-    }
+    search_result known;
+    const char *lang = source_language(ev, e, enc, n);
+    int used = lang ? tm_translate(m, ev->c->tm, lang, ev->c->tm_min_similarity, ev->source_text, &known) : -1;
     if (used < 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", mslam_last_error());
@@ -526,7 +534,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     feature_batch_free(&fb);
     mslam_encoder_pass_free(&ev.pass);
     mslam_encoder_pass_free(&ev.text_pass);
-    free(ev.source);
+    set_source(&ev, NULL, 0, NULL);
     if (cfg->ctc_head && c->ctc_beam > 1) ctc_beam_free(&ev.beam);
     decoder_cache_free(&ev.cache);
     free(ev.logits);
