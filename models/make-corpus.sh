@@ -1,17 +1,19 @@
 #!/bin/sh
-# Builds the default corpus (50 languages x 500 utterances, see README "Corpus"): installs the
-# packages of packages.txt's [corpus] group (gettext catalogs and fortunes, the text sources),
-# builds mslam-trainer and runs `mslam-trainer corpus`, then prints the corpus's statistics.
+# Builds the default corpus (50 languages x 500 utterances, see README "Corpus") from the gettext
+# catalogs and fortunes of packages.txt's [corpus] group, downloaded and unpacked (not installed)
+# into OUT_DIR-catalogs, so that what the machine has installed for other reasons changes nothing;
+# it names the packages whose versions differ from models/corpus-catalogs.txt's, those of the
+# corpus the README's figures were measured on. Builds mslam-trainer, runs `mslam-trainer
+# corpus`, then prints the corpus's statistics.
 # Then the translation corpus OUT_DIR-st: ST_TRAIN train utterances in each of five Romance
 # languages, on which train-default.sh's last stage trains the translation decoder (the default
 # corpus has 400 per language, too few sentences to learn translation from). Its sentences come
-# from the installed catalogs and from those of packages.txt's [st-catalogs] group, downloaded and
-# unpacked (not installed) into OUT_DIR-st-catalogs: with the installed catalogs alone es has
-# 7,590 train sentences, too few for 20,000 utterances; with both, the 100,000 train utterances
-# are as many different sentences, 89,880 of them with an English translation. Its dev and test
-# sizes keep the default's 8:1:1 proportions, so every sentence falls in the same split in both
-# corpora (a sentence's split is drawn from its English source and those proportions): no
-# sentence of either test split is trained on.
+# from the same catalogs and from those of packages.txt's [st-catalogs] group, unpacked into
+# OUT_DIR-st-catalogs: without them es has 7,590 train sentences, too few for 20,000 utterances;
+# with them, the 100,000 train utterances are as many different sentences, 89,880 of them with an
+# English translation. Its dev and test sizes keep the default's 8:1:1 proportions, so every
+# sentence falls in the same split in both corpora (a sentence's split is drawn from its English
+# source and those proportions): no sentence of either test split is trained on.
 #   models/make-corpus.sh [OUT_DIR [corpus options...]]     (default OUT_DIR: ./corpus)
 #   MSLAM_BUILD_DIR=build-x models/make-corpus.sh           (default build folder: build)
 #   ST_LANGS=es,it,pt,ca,ro   languages of OUT_DIR-st; empty: no translation corpus
@@ -21,23 +23,57 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/corpus}
 [ $# -gt 0 ] && shift
-"$root/tests/install-deps.sh" build test corpus
+"$root/tests/install-deps.sh" build test
+
+# Downloads packages.txt's group $2 into $1/debs and unpacks their catalogs and fortunes into $1
+# (usr/share/locale, usr/share/games/fortunes); $1/versions.txt lists the packages' versions.
+unpack_group() {
+  if [ ! -f "$1/unpacked" ]; then
+    rm -rf "${1:?}/usr" "${1:?}/tmp"
+    "$root/tests/install-deps.sh" --download "$1/debs" "$2"
+    for deb in "$1"/debs/*.deb; do
+      dpkg-deb -x "$deb" "$1/tmp"
+      for part in usr/share/locale usr/share/games/fortunes; do
+        if [ -d "$1/tmp/$part" ]; then
+          mkdir -p "$1/$part"
+          cp -a "$1/tmp/$part/." "$1/$part/"
+        fi
+      done
+      rm -rf "$1/tmp"
+    done
+    touch "$1/unpacked"
+  fi
+  if [ ! -f "$1/versions.txt" ]; then
+    for deb in "$1"/debs/*.deb; do dpkg-deb -f "$deb" Package Version; done |
+      awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }' | LC_ALL=C sort > "$1/versions.tmp"
+    set -- "$1" "$1"/debs/*.deb
+    [ "$(wc -l < "$1/versions.tmp")" -eq $(($# - 1)) ] || { echo "make-corpus.sh: cannot read $1/debs" >&2; exit 1; }
+    mv "$1/versions.tmp" "$1/versions.txt"
+  fi
+}
+
+catalogs=$out-catalogs
+unpack_group "$catalogs" corpus
+recorded=$root/models/corpus-catalogs.txt
+changed=$(grep -v '^#' "$recorded" | LC_ALL=C sort | LC_ALL=C comm -13 - "$catalogs/versions.txt" | awk '{ print $1 }' | tr '\n' ' ')
+[ -z "$changed" ] || echo "make-corpus.sh: these packages are not in the versions of $recorded (those of the" \
+  "corpus the README's figures were measured on), so their languages may get other sentences: $changed" >&2
 builddir=${MSLAM_BUILD_DIR:-$root/build}
 case $builddir in /*) ;; *) builddir=$root/$builddir ;; esac
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir" "$root"
 ninja -C "$builddir" trainer/mslam-trainer
-"$builddir/trainer/mslam-trainer" corpus --out "$out" "$@"
+locales=$catalogs/usr/share/locale
+fortunes=$catalogs/usr/share/games/fortunes
+"$builddir/trainer/mslam-trainer" corpus --out "$out" --locale-dir "$locales" --fortune-dir "$fortunes" "$@"
+cp "$catalogs/versions.txt" "$out/catalogs.txt"
 "$builddir/trainer/mslam-trainer" corpus --stats "$out"
 st_langs=${ST_LANGS-es,it,pt,ca,ro}
 st_train=${ST_TRAIN:-20000}
 if [ -n "$st_langs" ]; then
-  catalogs=$out-st-catalogs
-  if [ ! -f "$catalogs/unpacked" ]; then
-    "$root/tests/install-deps.sh" --download "$catalogs/debs" st-catalogs
-    for deb in "$catalogs"/debs/*.deb; do dpkg-deb -x "$deb" "$catalogs"; done
-    touch "$catalogs/unpacked"
-  fi
-  "$builddir/trainer/mslam-trainer" corpus --out "$out-st" --langs "$st_langs" --locale-dir \
-    "/usr/share/locale:$catalogs/usr/share/locale" --train "$st_train" --dev $((st_train / 8)) --test $((st_train / 8))
+  unpack_group "$out-st-catalogs" st-catalogs
+  "$builddir/trainer/mslam-trainer" corpus --out "$out-st" --langs "$st_langs" \
+    --locale-dir "$locales:$out-st-catalogs/usr/share/locale" --fortune-dir "$fortunes" \
+    --train "$st_train" --dev $((st_train / 8)) --test $((st_train / 8))
+  cat "$catalogs/versions.txt" "$out-st-catalogs/versions.txt" > "$out-st/catalogs.txt"
   "$builddir/trainer/mslam-trainer" corpus --stats "$out-st"
 fi

@@ -12,7 +12,7 @@
 #                                the train pairs of CORPUS's text and speech and of the text pairs (9 s)
 # Every dev and test sentence of CORPUS is held out of all three (and of the text pairs, of the
 # memory).
-#   models/make-corpus.sh                          # ./corpus and ./corpus-st-catalogs
+#   models/make-corpus.sh                          # ./corpus, ./corpus-catalogs, ./corpus-st-catalogs
 #   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, ./corpus, ./lms
 #   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
 set -eu
@@ -21,9 +21,11 @@ model=${1:-$root/models/default.safetensors}
 corpus=${2:-corpus}
 out=${3:-lms}
 manifest=$corpus/manifest.tsv
-catalogs=$corpus-st-catalogs/usr/share/locale
-[ -f "$manifest" ] && [ -d "$catalogs" ] ||
-  { echo "make-lms.sh: no $manifest or $catalogs; build them with models/make-corpus.sh" >&2; exit 1; }
+# the catalogs CORPUS was made from and those of the translation corpus (models/make-corpus.sh)
+catalogs=$corpus-catalogs
+for need in "$manifest" "$catalogs/usr/share/locale" "$corpus-st-catalogs/usr/share/locale"; do
+  [ -e "$need" ] || { echo "make-lms.sh: no $need; build it with models/make-corpus.sh" >&2; exit 1; }
+done
 builddir=${MSLAM_BUILD_DIR:-$root/build}
 case $builddir in /*) ;; *) builddir=$root/$builddir ;; esac
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir" "$root"
@@ -33,7 +35,8 @@ mkdir -p "$out"
 text=$out/text-st
 # 50 throwaway utterances make its manifest, written last
 [ -f "$text/manifest.tsv" ] || "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
-  --locale-dir "/usr/share/locale:$catalogs" --train 8 --dev 1 --test 1 --text-per-lang 200000
+  --locale-dir "$catalogs/usr/share/locale:$corpus-st-catalogs/usr/share/locale" \
+  --fortune-dir "$catalogs/usr/share/games/fortunes" --train 8 --dev 1 --test 1 --text-per-lang 200000
 "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" --text "$text/text.tsv" \
   --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
 "$trainer" lm --model "$model" --text "$text/text.tsv" --holdout "$manifest" --translations --order 8 \

@@ -133,8 +133,9 @@ model=$out/model.safetensors
 "$trainer" export --checkpoint "$model" --out "$out/default.safetensors" --dtype f16
 st_corpus=$corpus-st
 if [ "$bundled" = 1 ]; then
-  [ -f "$st_corpus/manifest.tsv" ] && [ -d "$st_corpus-catalogs/usr/share/locale" ] ||
-    { echo "train-default.sh: BUNDLED=1 needs $st_corpus and $st_corpus-catalogs (models/make-corpus.sh)" >&2; exit 1; }
+  for need in "$st_corpus/manifest.tsv" "$corpus-catalogs/usr/share/locale" "$st_corpus-catalogs/usr/share/locale"; do
+    [ -e "$need" ] || { echo "train-default.sh: BUNDLED=1 needs $need (models/make-corpus.sh)" >&2; exit 1; }
+  done
   # the text-pair corpus OUT/text-st (every gettext message of the five languages with an English
   # source, split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on) and the
   # two LMs of the scores below (models/make-lms.sh; a minute, for stage 2's vocabulary, which
@@ -199,7 +200,7 @@ fi
 # es it pt ca ro 9.35 -> 7.75 %, of all 50 12.90 -> 12.74 %)
 # Without BUNDLED=1, make-lms.sh builds it the same way (with the translation LM and memory) when
 # models/make-corpus.sh's catalogs are there; otherwise the corpus's text alone makes it.
-if [ "$bundled" != 1 ] && [ -d "$corpus-st-catalogs/usr/share/locale" ]; then
+if [ "$bundled" != 1 ] && [ -d "$corpus-catalogs/usr/share/locale" ] && [ -d "$corpus-st-catalogs/usr/share/locale" ]; then
   MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$model" "$corpus" "$out"
 elif [ "$bundled" != 1 ]; then
   "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" \

@@ -36,50 +36,6 @@ static int error_mentions(const char *a, const char *b) {
     return strstr(msg, a) != NULL && (!b || strstr(msg, b) != NULL);
 }
 
-/* ---- .mo catalogs written here ---- */
-
-static void put_u32(FILE *f, uint32_t v, int big_endian) {
-    unsigned char b[4];
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (big_endian ? 24 - 8 * i : 8 * i));
-    fwrite(b, 1, 4, f);
-}
-
-/* A catalog of n messages (plus the header entry) in the given byte order. Originals may hold a
- * NUL (plural) and \x04 (context) inside, so lengths are given. */
-static void write_mo(const char *path, const char *const *ids, const size_t *id_lens, const char *const *strs, int n,
-                     int big_endian) {
-    const char *header = "Content-Type: text/plain; charset=UTF-8\n";
-    int total = n + 1;
-    uint32_t originals = 28, translations = originals + 8 * (uint32_t)total, data = translations + 8 * (uint32_t)total;
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL, "cannot write %s", path);
-    if (!f) return;
-    put_u32(f, 0x950412de, big_endian);
-    put_u32(f, 0, big_endian);
-    put_u32(f, (uint32_t)total, big_endian);
-    put_u32(f, originals, big_endian);
-    put_u32(f, translations, big_endian);
-    put_u32(f, 0, big_endian);
-    put_u32(f, data, big_endian);
-    uint32_t offset = data;
-    size_t lens[2][256];
-    for (int side = 0; side < 2; side++) {
-        for (int i = 0; i < total; i++) {
-            size_t len = side == 0 ? (i == 0 ? 0 : id_lens[i - 1]) : strlen(i == 0 ? header : strs[i - 1]);
-            lens[side][i] = len;
-            put_u32(f, (uint32_t)len, big_endian);
-            put_u32(f, offset, big_endian);
-            offset += (uint32_t)len + 1;
-        }
-    }
-    for (int side = 0; side < 2; side++)
-        for (int i = 0; i < total; i++) {
-            const char *s = side == 0 ? (i == 0 ? "" : ids[i - 1]) : (i == 0 ? header : strs[i - 1]);
-            fwrite(s, 1, lens[side][i] + 1, f);
-        }
-    fclose(f);
-}
-
 static void test_mo_reader(void) {
     static const char plural[] = "One file was removed from the list.\0Several files were removed.";
     static const char context[] = "menu\x04Open the selected document now.";
@@ -87,8 +43,8 @@ static void test_mo_reader(void) {
     const size_t id_lens[] = {strlen(ids[0]), sizeof plural - 1, sizeof context - 1};
     const char *strs[] = {"No se pudo abrir el archivo.", "Se eliminó un archivo de la lista.", "Abrir ahora."};
     char *le = tmp_path("le.mo"), *be = tmp_path("be.mo");
-    write_mo(le, ids, id_lens, strs, 3, 0);
-    write_mo(be, ids, id_lens, strs, 3, 1);
+    test_write_mo(le, ids, id_lens, strs, 3, 0);
+    test_write_mo(be, ids, id_lens, strs, 3, 1);
     mo_catalog *a = mo_open(le), *b = mo_open(be);
     CHECK(a && b, "mo_open of a valid catalog failed: %s", mslam_last_error());
     if (a && b) {
@@ -307,7 +263,7 @@ static void write_catalog(const char *locale_root, const char *lang, int big_end
     for (size_t j = 0; j < sizeof junk_ids / sizeof junk_ids[0]; j++, n++)
         ids[n] = strs[n] = junk_ids[j], lens[n] = strlen(junk_ids[j]);
     char *path = str_printf("%s/tiny.mo", dir);
-    write_mo(path, ids, lens, strs, n, big_endian);
+    test_write_mo(path, ids, lens, strs, n, big_endian);
     for (int i = 0; i < n_owned; i++) free(owned[i]);
     free(path);
     free(dir);

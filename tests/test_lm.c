@@ -447,6 +447,23 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
     lm_build_stats st;
     mslam_lm *asr_lm = NULL;
     CHECK(lm_build(m, &o, &asr_lm, &st) == 0 && !mslam_lm_of_translations(asr_lm), "an LM of transcripts");
+    /* text whose every sentence has a character outside the vocabulary: an error that says so
+     * (not that the text has no translation) */
+    char *foreign = str_printf("%s/lm-foreign.tsv", fixture_dir());
+    FILE *f = fopen(foreign, "w");
+    if (f) {
+        fputs("path\tlang\ttext\ttranslation\tsplit\n\tde\tja \u0436\tyes \u0436\ttrain\n", f);
+        fclose(f);
+    }
+    const char *foreign_texts[] = {foreign, NULL}, *only_de[] = {"de", NULL};
+    lm_build_options of = {.text = foreign_texts, .split = SPLIT_TRAIN, .order = 3, .prune_count = 1, .translations = 1};
+    mslam_lm *none = NULL;
+    CHECK(f && lm_build(m, &of, &none, &st) == -1 && strstr(mslam_last_error(), "none of the 1 translations"),
+          "translations outside the vocabulary: %s", mslam_last_error());
+    of.translations = 0, of.langs = only_de;
+    CHECK(lm_build(m, &of, &none, &st) == -1 && strstr(mslam_last_error(), "none of the 1 sentences of language 'de'"),
+          "transcripts outside the vocabulary: %s", mslam_last_error());
+    free(foreign);
     CHECK(lm_check_model(tlm, m, 0, "test") < 0 && strstr(mslam_last_error(), "not transcripts"),
           "an LM of translations is refused for transcripts: %s", mslam_last_error());
     CHECK(lm_check_model(asr_lm, m, 1, "test") < 0 && strstr(mslam_last_error(), "--translations"),

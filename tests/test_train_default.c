@@ -1,8 +1,9 @@
 /* models/train-default.sh end to end on a tiny corpus: the two-hour path (STAGE3=0) with every
- * stage cut to 2 steps of a tiny model (EXTRA), then the LM, the scores, the F16 export. Checks
- * that each stage trains on its own data (stage 0 on its Latin-script subset, stages 1 and 2 on
- * every language) and that the script writes what it promises. The fixture's fr rows are
- * relabelled ro, a language outside stage 0's six.
+ * stage cut to 2 steps of a tiny model (EXTRA), then models/make-lms.sh (both LMs and the
+ * translation memory, from catalogs written here where make-corpus.sh unpacks its own), the
+ * scores, the F16 export. Checks that each stage trains on its own data (stage 0 on its
+ * Latin-script subset, stages 1 and 2 on every language) and that the script writes what it
+ * promises. The fixture's fr rows are relabelled ro, a language outside stage 0's six.
  * Usage: test_train_default PATH-OF-train-default.sh BUILD-DIR */
 #include "checkpoint.h"
 #include "testutil.h"
@@ -24,6 +25,43 @@ static int model_langs(const char *dir) {
     return n;
 }
 
+/* Catalogs where models/make-corpus.sh unpacks its own beside CORPUS: CORPUS-catalogs (none
+ * but a folder each) and CORPUS-st-catalogs (es it pt ca ro: 40 messages each, which
+ * make-lms.sh's text-pair corpus reads). Returns 0 or -1. */
+static int write_catalogs(const char *corpus) {
+    /* the fixture's English words (whose capitals the test's manifest puts in the vocabulary, so
+     * that the LM of translations has sentences) and theirs */
+    static const char *const english[6] = {"Yes", "No", "House", "Bread", "Train", "Sea"};
+    static const char *const langs[5][7] = {
+        {"es", "si", "no", "casa", "pan", "tren", "mar"},       {"it", "si", "no", "casa", "pane", "treno", "mare"},
+        {"pt_BR", "sim", "nao", "casa", "pao", "trem", "mar"},  {"ca", "si", "no", "casa", "pa", "tren", "mar"},
+        {"ro", "da", "nu", "casa", "paine", "tren", "mare"},
+    };
+    char *dirs[3] = {str_printf("%s-catalogs/usr/share/locale", corpus),
+                     str_printf("%s-catalogs/usr/share/games/fortunes", corpus), NULL};
+    int rc = mkdir_p(dirs[0]) || mkdir_p(dirs[1]) ? -1 : 0;
+    enum { N = 60 };
+    char *ids[N], *strs[N];
+    for (int l = 0; l < 5 && rc == 0; l++) {
+        dirs[2] = str_printf("%s-st-catalogs/usr/share/locale/%s/LC_MESSAGES", corpus, langs[l][0]);
+        char *path = str_printf("%s/mslam-test.mo", dirs[2]);
+        rc = mkdir_p(dirs[2]);
+        for (int i = 0; i < N; i++) {
+            /* three words, every sentence another: i in base 6 */
+            int w[3] = {i % 6, i / 6 % 6, (i / 36 + i) % 6};
+            ids[i] = str_printf("%s %s %s", english[w[0]], english[w[1]], english[w[2]]);
+            strs[i] = str_printf("%s %s %s", langs[l][1 + w[0]], langs[l][1 + w[1]], langs[l][1 + w[2]]);
+            strs[i][0] = (char)(strs[i][0] - 'a' + 'A');
+        }
+        if (rc == 0) test_write_mo(path, (const char *const *)ids, NULL, (const char *const *)strs, N, 0);
+        for (int i = 0; i < N; i++) free(ids[i]), free(strs[i]);
+        free(path);
+        free(dirs[2]);
+    }
+    free(dirs[0]), free(dirs[1]);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_train_default PATH-OF-train-default.sh BUILD-DIR\n");
@@ -35,22 +73,24 @@ int main(int argc, char **argv) {
     char *text = NULL;
     size_t n = 0;
     CHECK(read_file(manifest, 1 << 20, &text, &n) == 0, "reading %s", manifest);
-    /* fr -> ro; the manifest doubles as the corpus's text.tsv, which the LM reads */
+    /* fr -> ro, and every word of the translations capitalised (see write_catalogs); the
+     * manifest doubles as the corpus's text.tsv, which the LM reads */
     char *corpus_text = str_printf("%s/text.tsv", fixture_dir());
     FILE *f = text ? fopen(manifest, "w") : NULL, *g = f ? fopen(corpus_text, "w") : NULL;
     for (char *line = text, *end; g && line && *line; line = end ? end + 1 : NULL) {
         end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
-        char *tab = memchr(line, '\t', len);
-        for (FILE *out = f; out; out = out == f ? g : NULL) {
-            if (tab && !strncmp(tab, "\tfr\t", 4)) {
-                fwrite(line, 1, (size_t)(tab - line), out);
-                fputs("\tro\t", out);
-                fwrite(tab + 4, 1, len - (size_t)(tab + 4 - line), out);
-            } else {
-                fwrite(line, 1, len, out);
-            }
-        }
+        if (end) *end = '\0';
+        /* columns: path lang text translation ... */
+        char *field[4] = {line}, *at = line;
+        for (int k = 1; k < 4 && at; k++)
+            if ((at = strchr(at, '\t'))) field[k] = ++at;
+        if (field[3] && line != text)
+            for (char *c = field[3]; *c && *c != '\t'; c++)
+                if ((c == field[3] || c[-1] == ' ') && *c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
+        int fr = field[2] && !strncmp(field[1], "fr\t", 3);
+        for (FILE *out = f; out; out = out == f ? g : NULL)
+            if (fr) fprintf(out, "%.*sro%s\n", (int)(field[1] - line), line, field[1] + 2);
+            else fprintf(out, "%s\n", line);
     }
     CHECK(f && g, "rewriting the manifest");
     if (f) fclose(f);
@@ -58,6 +98,7 @@ int main(int argc, char **argv) {
     free(text);
     free(corpus_text);
 
+    CHECK(write_catalogs(fixture_dir()) == 0, "writing the catalogs beside %s", fixture_dir());
     char *out = str_printf("%s/run", fixture_dir());
     char *command = str_printf(
         "STAGE3=0 MSLAM_BUILD_DIR='%s' EXTRA='--steps 2 --batch-size 4 --d-model 32 --heads 2 --ff 64 --kernel 5 "
@@ -75,7 +116,9 @@ int main(int argc, char **argv) {
     int langs0 = model_langs(stage0), langs1 = model_langs(stage1), langs2 = model_langs(out);
     CHECK(langs0 == 2 && langs1 == 3 && langs2 == 3,
           "languages of stages 0, 1, 2: %d, %d, %d (want 2, 3, 3)", langs0, langs1, langs2);
-    const char *const written[] = {"default.safetensors", "lm.safetensors", "eval-test.txt", "eval-test.json",
+    const char *const written[] = {"default.safetensors", "lm.safetensors", "translation-lm.safetensors",
+                                   "translation-memory.safetensors", "text-st/text.tsv", "eval-test.txt",
+                                   "eval-test.json", "eval-test-st5-memory.json", "eval-test-st49-memory.json",
                                    "train.jsonl", "stage0/train.jsonl", "stage1/train.jsonl"};
     for (size_t i = 0; i < sizeof written / sizeof *written; i++) {
         char *path = str_printf("%s/%s", out, written[i]);
@@ -83,6 +126,9 @@ int main(int argc, char **argv) {
         free(path);
     }
     free(stage0), free(stage1), free(out);
+    char *remove_catalogs = str_printf("rm -rf '%s-catalogs' '%s-st-catalogs'", fixture_dir(), fixture_dir());
+    CHECK(system(remove_catalogs) == 0, "%s", remove_catalogs);
+    free(remove_catalogs);
     fixture_remove();
     return test_result("test_train_default");
 }

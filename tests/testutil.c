@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,4 +104,49 @@ double test_grad_check_regions(const char *name, test_loss_fn loss, test_region_
     printf("  grad %-40s n=%-7zu checked=%-5zu skipped=%-3zu nmse=%.3e max_abs_err=%.3e\n", name, n,
            checked, skipped, nmse, worst);
     return nmse;
+}
+
+static void put_u32(FILE *f, uint32_t v, int big_endian) {
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (big_endian ? 24 - 8 * i : 8 * i));
+    fwrite(b, 1, 4, f);
+}
+
+void test_write_mo(const char *path, const char *const *ids, const size_t *id_lens, const char *const *strs, int n,
+                   int big_endian) {
+    CHECK(n < 256, "test_write_mo: %d messages, at most 255", n);
+    if (n >= 256) return;
+    const char *header = "Content-Type: text/plain; charset=UTF-8\n";
+    int total = n + 1;
+    uint32_t originals = 28, translations = originals + 8 * (uint32_t)total, data = translations + 8 * (uint32_t)total;
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (!f) return;
+    put_u32(f, 0x950412de, big_endian);
+    put_u32(f, 0, big_endian);
+    put_u32(f, (uint32_t)total, big_endian);
+    put_u32(f, originals, big_endian);
+    put_u32(f, translations, big_endian);
+    put_u32(f, 0, big_endian);
+    put_u32(f, data, big_endian);
+    uint32_t offset = data;
+    size_t lens[2][256];
+    for (int side = 0; side < 2; side++) {
+        for (int i = 0; i < total; i++) {
+            size_t len = side == 1   ? strlen(i == 0 ? header : strs[i - 1])
+                         : i == 0    ? 0
+                         : id_lens ? id_lens[i - 1]
+                                   : strlen(ids[i - 1]);
+            lens[side][i] = len;
+            put_u32(f, (uint32_t)len, big_endian);
+            put_u32(f, offset, big_endian);
+            offset += (uint32_t)len + 1;
+        }
+    }
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < total; i++) {
+            const char *s = side == 0 ? (i == 0 ? "" : ids[i - 1]) : (i == 0 ? header : strs[i - 1]);
+            fwrite(s, 1, lens[side][i] + 1, f);
+        }
+    fclose(f);
 }

@@ -54,4 +54,10 @@ typedef unsigned long long (*test_region_fn)(void *ctx);
 double test_grad_check_regions(const char *name, test_loss_fn loss, test_region_fn region, void *ctx,
                                float *x, const float *analytic, size_t n, float eps, size_t max_checks);
 
+/* A gettext catalog at path: n messages (at most 255, plus the header entry) in the given byte
+ * order. Originals may hold a NUL (plural) and \x04 (context) inside, so their lengths are given
+ * (id_lens NULL: each is a plain string). */
+void test_write_mo(const char *path, const char *const *ids, const size_t *id_lens, const char *const *strs, int n,
+                   int big_endian);
+
 #endif

@@ -293,7 +293,13 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
         g_array_free(ids, TRUE);
         g_array_free(starts, TRUE);
         st->sentences += lang_sentences;
-        if (!rc && lang_sentences == 0)
+        guint offered = g_hash_table_size(sets[l]);
+        if (!rc && lang_sentences == 0 && offered > 0)
+            rc = lm->of_translations ? mslam_error("none of the %u translations in the text is written in the "
+                                                   "model's characters alone", offered)
+                                     : mslam_error("none of the %u sentences of language '%s' in the text is written "
+                                                   "in the model's characters alone", offered, lm->langs[l].code);
+        else if (!rc && lang_sentences == 0)
             rc = lm->of_translations
                      ? mslam_error("no row of the text has a translation (--translations reads the manifests' "
                                    "translation column)")
