@@ -26,36 +26,37 @@ out=${1:-$root/corpus}
 "$root/tests/install-deps.sh" build test
 
 # Downloads packages.txt's group $2 into $1/debs and unpacks their catalogs and fortunes into $1
-# (usr/share/locale, usr/share/games/fortunes); $1/versions.txt lists the packages' versions.
+# (usr/share/locale, usr/share/games/fortunes); $1/versions.txt lists the packages' versions and
+# $1/unpacked the group's packages when done. A folder of another list, or one left half done,
+# starts over.
 unpack_group() {
-  if [ ! -f "$1/unpacked" ]; then
-    rm -rf "${1:?}/usr" "${1:?}/tmp"
-    "$root/tests/install-deps.sh" --download "$1/debs" "$2"
-    for deb in "$1"/debs/*.deb; do
-      dpkg-deb -x "$deb" "$1/tmp"
-      for part in usr/share/locale usr/share/games/fortunes; do
-        if [ -d "$1/tmp/$part" ]; then
-          mkdir -p "$1/$part"
-          cp -a "$1/tmp/$part/." "$1/$part/"
-        fi
-      done
-      rm -rf "$1/tmp"
+  group=$("$root/tests/install-deps.sh" --list "$2")
+  [ -f "$1/unpacked" ] && [ "$(cat "$1/unpacked")" = "$group" ] && [ -f "$1/versions.txt" ] && return
+  rm -rf "${1:?}/debs" "${1:?}/usr" "${1:?}/tmp" "${1:?}/unpacked" "${1:?}/versions.txt"
+  "$root/tests/install-deps.sh" --download "$1/debs" "$2"
+  for deb in "$1"/debs/*.deb; do
+    dpkg-deb -x "$deb" "$1/tmp"
+    for part in usr/share/locale usr/share/games/fortunes; do
+      if [ -d "$1/tmp/$part" ]; then
+        mkdir -p "$1/$part"
+        cp -a "$1/tmp/$part/." "$1/$part/"
+      fi
     done
-    touch "$1/unpacked"
-  fi
-  if [ ! -f "$1/versions.txt" ]; then
-    for deb in "$1"/debs/*.deb; do dpkg-deb -f "$deb" Package Version; done |
-      awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }' | LC_ALL=C sort > "$1/versions.tmp"
-    set -- "$1" "$1"/debs/*.deb
-    [ "$(wc -l < "$1/versions.tmp")" -eq $(($# - 1)) ] || { echo "make-corpus.sh: cannot read $1/debs" >&2; exit 1; }
-    mv "$1/versions.tmp" "$1/versions.txt"
-  fi
+    rm -rf "$1/tmp"
+  done
+  for deb in "$1"/debs/*.deb; do dpkg-deb -f "$deb" Package Version; done |
+    awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }' | LC_ALL=C sort > "$1/versions.txt"
+  # one version of each package of the group (the pipeline above hides a dpkg-deb failure)
+  [ "$(cut -d ' ' -f 1 "$1/versions.txt")" = "$(echo "$group" | LC_ALL=C sort)" ] ||
+    { echo "make-corpus.sh: the packages in $1/debs are not those of [$2]" >&2; exit 1; }
+  echo "$group" > "$1/unpacked"
 }
 
 catalogs=$out-catalogs
 unpack_group "$catalogs" corpus
 recorded=$root/models/corpus-catalogs.txt
-changed=$(grep -v '^#' "$recorded" | LC_ALL=C sort | LC_ALL=C comm -13 - "$catalogs/versions.txt" | awk '{ print $1 }' | tr '\n' ' ')
+changed=$(grep -v '^#' "$recorded" | LC_ALL=C sort | LC_ALL=C comm -3 - "$catalogs/versions.txt" |
+  awk '{ print $1 }' | LC_ALL=C sort -u | tr '\n' ' ')
 [ -z "$changed" ] || echo "make-corpus.sh: these packages are not in the versions of $recorded (those of the" \
   "corpus the README's figures were measured on), so their languages may get other sentences: $changed" >&2
 builddir=${MSLAM_BUILD_DIR:-$root/build}

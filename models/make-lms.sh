@@ -2,7 +2,7 @@
 # Builds the two character LMs the elements and eval can fuse, for a model's vocabulary, and the
 # translation memory, from the corpora of models/make-corpus.sh, in about a minute:
 #   OUT/text-st                  the text-pair corpus: every gettext message of es it pt ca ro with
-#                                an English source, split 8:1:1 as ./corpus (14 s; kept if there)
+#                                an English source, split 8:1:1 as ./corpus (14 s)
 #   OUT/lm.safetensors           transcripts' LM (mslamasr/mslamtranslate/mslamlid lm=, eval --lm):
 #                                CORPUS's text and the text pairs' sources, order 6 (21 s)
 #   OUT/translation-lm.safetensors   English translations' LM (mslamtranslate translation-lm=,
@@ -33,8 +33,9 @@ ninja -C "$builddir" trainer/mslam-trainer
 trainer=$builddir/trainer/mslam-trainer
 mkdir -p "$out"
 text=$out/text-st
-# 50 throwaway utterances make its manifest, written last
-[ -f "$text/manifest.tsv" ] || "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
+# 50 throwaway utterances make its manifest, written last; run again, the build keeps what is
+# done (and refuses a folder built from other catalogs)
+"$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
   --locale-dir "$catalogs/usr/share/locale:$corpus-st-catalogs/usr/share/locale" \
   --fortune-dir "$catalogs/usr/share/games/fortunes" --train 8 --dev 1 --test 1 --text-per-lang 200000
 "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" --text "$text/text.tsv" \

@@ -1,20 +1,30 @@
 #!/bin/sh
 # Installs the packages of the named groups of packages.txt that are missing; with --download DIR,
-# downloads the groups' .deb files into DIR instead, without installing them.
+# downloads the groups' .deb files into DIR instead, without installing them; with --list, prints
+# the groups' packages, one per line.
 # Usage: tests/install-deps.sh build test [reference]
 #        tests/install-deps.sh --download DIR st-catalogs
+#        tests/install-deps.sh --list corpus
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 download_dir=""
+list=""
 if [ "${1:-}" = --download ]; then
   download_dir=${2:?"--download needs a folder"}
   shift 2
+elif [ "${1:-}" = --list ]; then
+  list=1
+  shift
 fi
 [ $# -gt 0 ] || set -- build test
 wanted=$(awk -v groups=" $* " '
   /^\[/ { g = substr($0, 2, length($0) - 2); next }
   /^#/ || NF == 0 { next }
   index(groups, " " g " ") { print $1 }' "$root/packages.txt")
+if [ -n "$list" ]; then
+  echo "$wanted"
+  exit
+fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 export DEBIAN_FRONTEND=noninteractive

@@ -460,9 +460,12 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
     mslam_lm *none = NULL;
     CHECK(f && lm_build(m, &of, &none, &st) == -1 && strstr(mslam_last_error(), "none of the 1 translations"),
           "translations outside the vocabulary: %s", mslam_last_error());
+    mslam_lm_free(none);
+    none = NULL;
     of.translations = 0, of.langs = only_de;
     CHECK(lm_build(m, &of, &none, &st) == -1 && strstr(mslam_last_error(), "none of the 1 sentences of language 'de'"),
           "transcripts outside the vocabulary: %s", mslam_last_error());
+    mslam_lm_free(none);
     free(foreign);
     CHECK(lm_check_model(tlm, m, 0, "test") < 0 && strstr(mslam_last_error(), "not transcripts"),
           "an LM of translations is refused for transcripts: %s", mslam_last_error());

@@ -26,7 +26,7 @@ static int model_langs(const char *dir) {
 }
 
 /* Catalogs where models/make-corpus.sh unpacks its own beside CORPUS: CORPUS-catalogs (none
- * but a folder each) and CORPUS-st-catalogs (es it pt ca ro: 40 messages each, which
+ * but a folder each) and CORPUS-st-catalogs (es it pt ca ro: 60 messages each, which
  * make-lms.sh's text-pair corpus reads). Returns 0 or -1. */
 static int write_catalogs(const char *corpus) {
     /* the fixture's English words (whose capitals the test's manifest puts in the vocabulary, so
@@ -47,7 +47,8 @@ static int write_catalogs(const char *corpus) {
         char *path = str_printf("%s/mslam-test.mo", dirs[2]);
         rc = mkdir_p(dirs[2]);
         for (int i = 0; i < N; i++) {
-            /* three words, every sentence another: i in base 6 */
+            /* three words, every sentence another: the first two are i's last two digits in base
+             * 6, the third tells the first 36 from the rest */
             int w[3] = {i % 6, i / 6 % 6, (i / 36 + i) % 6};
             ids[i] = str_printf("%s %s %s", english[w[0]], english[w[1]], english[w[2]]);
             strs[i] = str_printf("%s %s %s", langs[l][1 + w[0]], langs[l][1 + w[1]], langs[l][1 + w[2]]);
