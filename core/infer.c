@@ -411,20 +411,20 @@ static int check_translation_params(const mslam_model *m, const struct mslam_dec
     return 0;
 }
 
-int mslam_translate_memory(mslam_model *model, const char *utf8, const struct mslam_decode_params *params,
-                           mslam_result **out) {
-    if (!out) return mslam_error("mslam_translate_memory: out is NULL");
+/* The translations below come in two layers: the public functions check their arguments and
+ * parameters once, and call these, which take them as checked (mslam_translate and
+ * mslam_translate_text call several). */
+
+/* mslam_translate_memory on checked arguments. */
+static int translate_memory(mslam_model *model, const char *utf8, const struct mslam_decode_params *p,
+                            mslam_result **out) {
     *out = NULL;
-    if (check_model(model, "mslam_translate_memory", 0, 0, 0)) return -1;
-    if (!utf8) return mslam_error("mslam_translate_memory: text is NULL");
-    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (!p.translation_memory) return 0;
-    if (check_translation_params(model, &p, "mslam_translate_memory")) return -1;
-    int named = named_language(model, p.languages, "mslam_translate_memory");
+    if (!p->translation_memory) return 0;
+    int named = named_language(model, p->languages, "mslam_translate_memory");
     if (named == -1) return -1;
     search_result known;
-    int used = tm_translate(model, p.translation_memory, named >= 0 ? model->langs[named] : NULL, p.tm_min_similarity,
-                            utf8, &known);
+    int used = tm_translate(model, p->translation_memory, named >= 0 ? model->langs[named] : NULL,
+                            p->tm_min_similarity, utf8, &known);
     if (used != 1) return used;
     /* the lookup accepted utf8 as UTF-8 */
     *out = result_new(model, known.tokens, known.n, 0, (int)mslam_utf8_length(utf8));
@@ -432,13 +432,9 @@ int mslam_translate_memory(mslam_model *model, const char *utf8, const struct ms
     return *out ? 1 : -1;
 }
 
-mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
-                                     const struct mslam_decode_params *params) {
-    if (check_model(model, "mslam_translate_frames", 0, 0, 1) ||
-        check_frames(frames, n_frames, "mslam_translate_frames"))
-        return NULL;
-    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (check_translation_params(model, &p, "mslam_translate_frames")) return NULL;
+/* mslam_translate_frames on checked arguments. */
+static mslam_result *translate_frames(mslam_model *model, const float *frames, int n_frames,
+                                      const struct mslam_decode_params *p) {
     if (n_frames == 0) return result_new(model, NULL, 0, 0, 0);
     const int V = model->cfg.vocab_size;
     /* the decoder writes text: no reserved token but the end of sentence */
@@ -446,15 +442,15 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
     if (!banned) return NULL;
     for (int i = 0; i < V; i++) banned[i] = i != model->eos_id && is_reserved(model, i);
     decoder_search_params sp = {
-        .beam_size = p.beam_size,
-        .max_len = p.max_len > 0 ? p.max_len : 2 * n_frames + 16,
-        .length_penalty = p.length_penalty,
-        .no_repeat_ngram = p.no_repeat_ngram,
+        .beam_size = p->beam_size,
+        .max_len = p->max_len > 0 ? p->max_len : 2 * n_frames + 16,
+        .length_penalty = p->length_penalty,
+        .no_repeat_ngram = p->no_repeat_ngram,
         .banned = banned,
-        .lm = p.translation_lm ? &p.translation_lm->langs[0] : NULL,
-        .lm_weight = p.translation_lm_weight,
+        .lm = p->translation_lm ? &p->translation_lm->langs[0] : NULL,
+        .lm_weight = p->translation_lm_weight,
     };
-    use_threads(model, &p);
+    use_threads(model, p);
     decoder_cache cache = {0};
     search_result best;
     mslam_result *r = NULL;
@@ -468,6 +464,41 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
     return r;
 }
 
+/* mslam_translate_text on checked arguments: the memory, then the decoder. */
+static mslam_result *translate_text(mslam_model *model, const char *utf8, const struct mslam_decode_params *p) {
+    mslam_result *known = NULL;
+    int used = translate_memory(model, utf8, p, &known);
+    if (used) return known;
+    struct mslam_encode_params ep = mslam_encode_default_params();
+    ep.n_threads = p->n_threads;
+    int n_chars = 0;
+    float *chars = mslam_encode_text(model, utf8, &ep, &n_chars);
+    mslam_result *r = chars ? translate_frames(model, chars, n_chars, p) : NULL;
+    mslam_free(chars);
+    return r;
+}
+
+int mslam_translate_memory(mslam_model *model, const char *utf8, const struct mslam_decode_params *params,
+                           mslam_result **out) {
+    if (!out) return mslam_error("mslam_translate_memory: out is NULL");
+    *out = NULL;
+    if (check_model(model, "mslam_translate_memory", 0, 0, 0)) return -1;
+    if (!utf8) return mslam_error("mslam_translate_memory: text is NULL");
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (p.translation_memory && check_translation_params(model, &p, "mslam_translate_memory")) return -1;
+    return translate_memory(model, utf8, &p, out);
+}
+
+mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
+                                     const struct mslam_decode_params *params) {
+    if (check_model(model, "mslam_translate_frames", 0, 0, 1) ||
+        check_frames(frames, n_frames, "mslam_translate_frames"))
+        return NULL;
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (check_translation_params(model, &p, "mslam_translate_frames")) return NULL;
+    return translate_frames(model, frames, n_frames, &p);
+}
+
 mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate_text", 0, 0, 1)) return NULL;
     if (!utf8) {
@@ -476,16 +507,7 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
     }
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (check_translation_params(model, &p, "mslam_translate_text")) return NULL;
-    mslam_result *known = NULL;
-    int used = mslam_translate_memory(model, utf8, &p, &known);
-    if (used) return known;
-    struct mslam_encode_params ep = mslam_encode_default_params();
-    ep.n_threads = p.n_threads;
-    int n_chars = 0;
-    float *chars = mslam_encode_text(model, utf8, &ep, &n_chars);
-    mslam_result *r = chars ? mslam_translate_frames(model, chars, n_chars, &p) : NULL;
-    mslam_free(chars);
-    return r;
+    return translate_text(model, utf8, &p);
 }
 
 /* The audio is encoded once. With a translation memory (and a CTC head) the transcript is looked
@@ -509,11 +531,11 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
         if (!(said = transcribe_frames(model, frames, n_frames, &p, use_memory ? &lang : NULL))) goto done;
         struct mslam_decode_params mp = p;
         if (lang) mp.languages = lang;
-        if (use_memory && mslam_translate_memory(model, said->text, &mp, &r) < 0) goto done;
+        if (use_memory && translate_memory(model, said->text, &mp, &r) < 0) goto done;
     }
     p.translation_memory = NULL; /* asked above */
-    if (!r && from_transcript) r = mslam_translate_text(model, said->text, &p);
-    else if (!r) r = mslam_translate_frames(model, frames, n_frames, &p);
+    if (!r && from_transcript) r = translate_text(model, said->text, &p);
+    else if (!r) r = translate_frames(model, frames, n_frames, &p);
     if (r && said) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
 done:
     free(frames);

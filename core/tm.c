@@ -92,9 +92,6 @@ static long gram_insert(mslam_tm *tm, uint64_t key, size_t *n_distinct) {
     return tm->gram_ids[slot];
 }
 
-/* Builds the trigram index over tm's sources: a pass that checks each source, notes its length
- * in code points and counts each trigram's entries, then one filling the lists (the code points
- * are decoded again rather than kept). */
 /* counts[id]++, counts (*cap entries, zero-filled) grown to hold id. */
 static int count_gram(size_t **counts, size_t *cap, size_t id) {
     if (id >= *cap) {
@@ -109,6 +106,9 @@ static int count_gram(size_t **counts, size_t *cap, size_t id) {
     return 0;
 }
 
+/* Builds the trigram index over tm's sources: a pass that checks each source, notes its length
+ * in code points and counts each trigram's entries, then one filling the lists (the code points
+ * are decoded again rather than kept). */
 static int build_index(mslam_tm *tm) {
     size_t n_distinct = 0, longest = 1, counts_cap = 0; /* longest: bytes, at least the code points */
     for (int e = 0; e < tm->n; e++) {

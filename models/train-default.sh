@@ -232,18 +232,17 @@ if [ "$bundled" = 1 ]; then
     --threads "$threads" --max-items 2000 --translation-lm "$out/translation-lm.safetensors" \
     --json "$out/eval-test-text-pairs-tlm.json" | tee "$out/eval-test-text-pairs-tlm.txt"
 fi
-# translation through the translation memory (make-lms.sh): each test utterance's CTC transcript
-# (beam and LM) is looked up, and the decoder translates what the memory does not know; from es
-# it pt ca ro, and from all 49 languages with a translation
+# translation through the translation memory (make-lms.sh, which builds the translation LM with
+# it): each test utterance's CTC transcript (beam and LM) is looked up, and the decoder
+# translates what the memory does not know; from es it pt ca ro, and from all 49 languages with
+# a translation
 if [ -f "$out/translation-memory.safetensors" ]; then
   for langs in 5 49; do
     data=$manifest
     [ $langs = 5 ] && data=$out/manifest-st-langs.tsv
-    tlm=""
-    [ -f "$out/translation-lm.safetensors" ] && tlm="--translation-lm $out/translation-lm.safetensors"
-    # shellcheck disable=SC2086 # $tlm is a list of words
     "$trainer" eval --model "$model" --data "$data" --audio-dir "$corpus" --split test --threads "$threads" \
-      --tasks st --modes offline --ctc-beam 32 --lm "$out/lm.safetensors" $tlm \
+      --tasks st --modes offline --ctc-beam 32 --lm "$out/lm.safetensors" \
+      --translation-lm "$out/translation-lm.safetensors" \
       --translation-memory "$out/translation-memory.safetensors" --json "$out/eval-test-st$langs-memory.json" |
       tee "$out/eval-test-st$langs-memory.txt"
   done

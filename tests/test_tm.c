@@ -403,6 +403,30 @@ static void test_translate(mslam_model *m) {
     free(pcm);
 }
 
+/* The st rows of eval's --hyps file (columns: mode task path lang speaker reference hypothesis):
+ * their count; *equal gets those whose hypothesis is the reference and *known (when english is
+ * not NULL) those whose hypothesis is in english. */
+static int st_hyps(const char *hyps, GHashTable *english, int *equal, int *known) {
+    char *text = NULL;
+    size_t n;
+    int rows = 0;
+    *equal = 0;
+    if (known) *known = 0;
+    gchar **lines = read_file(hyps, 1 << 20, &text, &n) == 0 ? g_strsplit(text, "\n", -1) : NULL;
+    for (gchar **line = lines; line && *line; line++) {
+        gchar **field = g_strsplit(*line, "\t", 7);
+        if (g_strv_length(field) == 7 && !strcmp(field[1], "st")) {
+            rows++;
+            *equal += !strcmp(field[5], field[6]);
+            if (known) *known += g_hash_table_contains(english, field[6]);
+        }
+        g_strfreev(field);
+    }
+    g_strfreev(lines);
+    free(text);
+    return rows;
+}
+
 /* The translations (st rows of eval's --hyps file) that are some row's translation in manifest. */
 static int memory_translations_in(const char *hyps, const char *manifest) {
     GHashTable *english = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -411,16 +435,8 @@ static int memory_translations_in(const char *hyps, const char *manifest) {
     while (r && manifest_next(r, &rec) == 1)
         if (*rec.translation) g_hash_table_add(english, g_strdup(rec.translation));
     manifest_close(r);
-    char *text = NULL, *save = NULL;
-    size_t n;
-    int found = 0;
-    if (read_file(hyps, 1 << 20, &text, &n) == 0)
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            char *field[7] = {0}, *fs, *f = strtok_r(line, "\t", &fs);
-            for (int k = 0; k < 7 && f; k++, f = strtok_r(NULL, "\t", &fs)) field[k] = f;
-            found += field[6] && !strcmp(field[1], "st") && g_hash_table_contains(english, field[6]);
-        }
-    free(text);
+    int equal, found;
+    st_hyps(hyps, english, &equal, &found);
     g_hash_table_destroy(english);
     return found;
 }
@@ -441,24 +457,24 @@ static void test_key_outside_vocabulary(const char *model_path, const char *mani
     int n_pairs = 0; /* test sentences with a translation */
     FILE *f = read_file(manifest, 1 << 20, &text, &n) == 0 ? fopen(oov, "w") : NULL;
     CHECK(f != NULL, "writing %s", oov);
-    if (f) {
+    gchar **lines = f ? g_strsplit(text, "\n", -1) : NULL;
+    for (int row = 0; lines && lines[row] && *lines[row]; row++) {
         /* columns: path lang text translation duration speaker split */
-        char *save, *line = strtok_r(text, "\n", &save);
-        for (int row = 0; line; line = strtok_r(NULL, "\n", &save), row++) {
-            char *field[7] = {0}, *at = line;
-            for (int k = 0; k < 7 && at; k++) {
-                field[k] = at;
-                if ((at = strchr(at, '\t'))) *at++ = '\0';
-            }
-            int test_pair = row > 0 && field[6] && !strcmp(field[6], "test") && *field[3];
-            n_pairs += test_pair;
-            CHECK(field[6] != NULL, "the fixture manifest has 7 columns");
-            if (field[6])
-                fprintf(f, "%s\t%s\t%s%s\t%s\t%s\t%s\t%s\n", field[0], field[1], field[2],
-                        test_pair ? " \u0436" : "", field[3], field[4], field[5], field[6]);
+        gchar **field = g_strsplit(lines[row], "\t", -1);
+        CHECK(g_strv_length(field) == 7, "the fixture manifest has 7 columns");
+        if (row > 0 && g_strv_length(field) == 7 && !strcmp(field[6], "test") && *field[3]) {
+            gchar *marked = g_strconcat(field[2], " \u0436", NULL);
+            g_free(field[2]);
+            field[2] = marked;
+            n_pairs++;
         }
-        fclose(f);
+        gchar *joined = g_strjoinv("\t", field);
+        fprintf(f, "%s\n", joined);
+        g_free(joined);
+        g_strfreev(field);
     }
+    g_strfreev(lines);
+    if (f) fclose(f);
     free(text);
     char *build[] = {(char *)"tm", (char *)"--text", oov, (char *)"--split", (char *)"all", (char *)"--out", oov_tm, NULL};
     CHECK(cmd_tm(7, build) == 0, "tm of the manifest with a letter outside the vocabulary: %s", mslam_last_error());
@@ -533,17 +549,7 @@ static void test_commands(const char *model_path, const char *manifest) {
           json_int_after(text, "\"st_from_memory\""));
     free(text);
     text = NULL;
-    int rows = 0, equal = 0;
-    if (read_file(hyps, 1 << 20, &text, &n) == 0) {
-        char *save, *line = strtok_r(text, "\n", &save);
-        for (; line; line = strtok_r(NULL, "\n", &save)) {
-            char *field[7] = {0}, *fs, *f = strtok_r(line, "\t", &fs);
-            for (int k = 0; k < 7 && f; k++, f = strtok_r(NULL, "\t", &fs)) field[k] = f;
-            if (!field[6] || strcmp(field[1], "st")) continue;
-            rows++;
-            equal += !strcmp(field[5], field[6]);
-        }
-    }
+    int equal, rows = st_hyps(hyps, NULL, &equal, NULL);
     CHECK(rows == 6 && equal == 6, "and each equals its reference (%d of %d)", equal, rows);
     free(text);
     /* the decoder reads the speech: the memory still matches the CTC transcript first */

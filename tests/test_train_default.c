@@ -10,6 +10,7 @@
 #include "train_fixture.h"
 #include "util.h"
 
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,21 +79,22 @@ int main(int argc, char **argv) {
      * manifest doubles as the corpus's text.tsv, which the LM reads */
     char *corpus_text = str_printf("%s/text.tsv", fixture_dir());
     FILE *f = text ? fopen(manifest, "w") : NULL, *g = f ? fopen(corpus_text, "w") : NULL;
-    for (char *line = text, *end; g && line && *line; line = end ? end + 1 : NULL) {
-        end = strchr(line, '\n');
-        if (end) *end = '\0';
+    gchar **lines = g ? g_strsplit(text, "\n", -1) : NULL;
+    for (int row = 0; lines && lines[row] && *lines[row]; row++) {
         /* columns: path lang text translation ... */
-        char *field[4] = {line}, *at = line;
-        for (int k = 1; k < 4 && at; k++)
-            if ((at = strchr(at, '\t'))) field[k] = ++at;
-        if (field[3] && line != text)
-            for (char *c = field[3]; *c && *c != '\t'; c++)
+        gchar **field = g_strsplit(lines[row], "\t", -1);
+        if (row > 0 && g_strv_length(field) > 3) {
+            if (!strcmp(field[1], "fr")) strcpy(field[1], "ro");
+            for (char *c = field[3]; *c; c++)
                 if ((c == field[3] || c[-1] == ' ') && *c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
-        int fr = field[2] && !strncmp(field[1], "fr\t", 3);
-        for (FILE *out = f; out; out = out == f ? g : NULL)
-            if (fr) fprintf(out, "%.*sro%s\n", (int)(field[1] - line), line, field[1] + 2);
-            else fprintf(out, "%s\n", line);
+        }
+        gchar *joined = g_strjoinv("\t", field);
+        fprintf(f, "%s\n", joined);
+        fprintf(g, "%s\n", joined);
+        g_free(joined);
+        g_strfreev(field);
     }
+    g_strfreev(lines);
     CHECK(f && g, "rewriting the manifest");
     if (f) fclose(f);
     if (g) fclose(g);
