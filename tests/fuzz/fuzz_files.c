@@ -20,6 +20,7 @@
 #include "audio.h"
 #include "checkpoint.h"
 #include "common.h"
+#include "fuzz.h"
 #include "lmbuild.h"
 #include "manifest.h"
 #include "mo.h"
@@ -35,14 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* What the error of a refusal must not be: recorded before each round, so that a reader that
- * fails without recording an error of its own is caught. */
-static const char *const no_error = "fuzz: no error recorded";
-
-static void quiet_log(enum mslam_log_level level, const char *message, void *user_data) {
-    (void)level, (void)message, (void)user_data;
-}
 
 typedef struct {
     uint8_t *data;
@@ -67,8 +60,6 @@ static int write_all(const char *path, const bytes *b) {
 }
 
 /* ---- mutations ---- */
-
-static uint32_t draw(mslam_rng *rng, uint32_t n) { return n ? mslam_rng_u32(rng) % n : 0; }
 
 /* End of a safetensors header (8 + its length), or 0 when b does not start with a plausible one. */
 static size_t header_end(const bytes *b) {
@@ -170,17 +161,17 @@ static mslam_model *good_model; /* for the LM and memory rounds */
 /* A refusal (status < 0 or NULL) names the file. */
 static void check_refusal(const char *what, const char *path) {
     const char *e = mslam_last_error();
-    CHECK(e && strcmp(e, no_error) && strstr(e, path), "%s refused %s with the message \"%s\", which does not name it",
-          what, path, e ? e : "(null)");
+    CHECK(e && strcmp(e, FUZZ_NO_ERROR) && strstr(e, path),
+          "%s refused %s with the message \"%s\", which does not name it", what, path, e ? e : "(null)");
 }
 
 /* A call on what a reader accepted: a result, or an error recorded for it. */
 static void check_answer(mslam_result *r, const char *call, const char *path) {
     const char *e = mslam_last_error();
-    if (!r) CHECK(e && strcmp(e, no_error), "%s on %s failed without an error", call, path);
+    if (!r) CHECK(e && strcmp(e, FUZZ_NO_ERROR), "%s on %s failed without an error", call, path);
     else CHECK(mslam_result_text(r) != NULL, "%s on %s: a result without text", call, path);
     mslam_result_free(r);
-    mslam_error("%s", no_error);
+    mslam_error("%s", FUZZ_NO_ERROR);
 }
 
 static void exercise_model(mslam_model *m, const char *path) {
@@ -188,7 +179,7 @@ static void exercise_model(mslam_model *m, const char *path) {
     struct mslam_decode_params dp = mslam_decode_default_params();
     dp.beam_size = 2;
     dp.max_len = 12;
-    mslam_error("%s", no_error);
+    mslam_error("%s", FUZZ_NO_ERROR);
     check_answer(mslam_transcribe(m, pcm, PCM_SAMPLES, &dp), "mslam_transcribe", path);
     check_answer(mslam_translate(m, pcm, PCM_SAMPLES, &dp), "mslam_translate", path);
     check_answer(mslam_translate_text(m, "ab", &dp), "mslam_translate_text", path);
@@ -206,7 +197,7 @@ static void exercise_model(mslam_model *m, const char *path) {
         free(frames);
         mslam_stream_free(s);
     }
-    mslam_error("%s", no_error);
+    mslam_error("%s", FUZZ_NO_ERROR);
 }
 
 /* ---- the readers: each returns 1 when it accepted the file ---- */
@@ -227,7 +218,7 @@ static int try_checkpoint(const char *path) {
     optim_config oc = optim_default_config();
     adamw opt;
     if (has_state && adamw_init(&opt, &oc, &m->table) == 0) {
-        mslam_error("%s", no_error);
+        mslam_error("%s", FUZZ_NO_ERROR);
         if (checkpoint_load_optimizer(path, &opt) < 0) check_refusal("checkpoint_load_optimizer", path);
         adamw_free(&opt);
     }
@@ -244,7 +235,7 @@ static int try_lm(const char *path) {
     dp.beam_size = 2;
     dp.lm = lm;
     dp.languages = mslam_model_lang(good_model, 0);
-    mslam_error("%s", no_error);
+    mslam_error("%s", FUZZ_NO_ERROR);
     check_answer(mslam_transcribe(good_model, pcm, PCM_SAMPLES, &dp), "mslam_transcribe with the LM", path);
     dp.languages = NULL;
     float probs[16];
@@ -260,7 +251,7 @@ static int try_tm(const char *path) {
     const char *const queries[] = {"ab ab", "", "b", "\xc3\xa9t\xc3\xa9"};
     for (size_t i = 0; i < sizeof queries / sizeof *queries; i++) {
         struct mslam_tm_match match;
-        mslam_error("%s", no_error);
+        mslam_error("%s", FUZZ_NO_ERROR);
         int found = mslam_tm_lookup(tm, queries[i], i % 2 ? mslam_model_lang(good_model, 1) : NULL, &match);
         CHECK(found <= 1, "mslam_tm_lookup on %s: %d", path, found);
         if (found < 0) check_answer(NULL, "mslam_tm_lookup", path);
@@ -342,14 +333,14 @@ static void fuzz(const fuzz_target *t, const char *dir, int rounds, mslam_rng *r
     mkdir_p(path);
     *slash = '/';
     /* the seed itself is accepted */
-    mslam_error("%s", no_error);
+    mslam_error("%s", FUZZ_NO_ERROR);
     CHECK(write_all(path, &seed) == 0 && t->try_input(path) == 1, "%s: the good seed is refused: %s", t->name,
           mslam_last_error());
     int accepted = 0, n = rounds / t->rounds_divisor;
     for (int r = 0; r < n; r++) {
         mutate(&input, &seed, rng);
         if (write_all(path, &input)) break;
-        mslam_error("%s", no_error);
+        mslam_error("%s", FUZZ_NO_ERROR);
         accepted += t->try_input(path);
     }
     printf("%-28s %5d rounds, %5d accepted\n", t->name, n, accepted);

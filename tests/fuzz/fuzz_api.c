@@ -1,0 +1,273 @@
+/* Random calls of the public API with edge and bad arguments (suite fuzz), on a tiny model with
+ * every head (its decoder reading speech, then transcripts), with and without an LM and a
+ * translation memory: PCM of 0 to 2 s (lengths around a frame's edges too) holding NaN,
+ * infinities, huge or subnormal samples; text of random bytes (ill-formed UTF-8, characters
+ * outside the vocabulary); decode, encode and stream parameters drawn from edge values
+ * (negative, zero, huge, NaN) and language lists (unknown codes, empty items, repeats); LMs of
+ * transcripts and of translations, each now and then in the other's place. Every call must
+ * answer with a result or an error of its own, and every result must hold: valid UTF-8,
+ * confidence and token probabilities in [0, 1], recognition tokens' frames inside the result's
+ * frames, language probabilities that sum to 1 with the best one highest, finite encoder frames.
+ * Under MSLAM_SANITIZE=1 ASan and UBSan watch every call.
+ *   MSLAM_FUZZ_ROUNDS=N   calls (default 5000)
+ *   MSLAM_FUZZ_SEED=S     the draws' random seed (default 1) */
+#include "common.h"
+#include "fuzz.h"
+#include "lmbuild.h"
+#include "manifest.h"
+#include "model.h"
+#include "testutil.h"
+#include "tm.h"
+#include "train_fixture.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_SAMPLES = 32000 };
+
+static long n_results, n_errors; /* answers of each kind */
+
+/* A call failed: it must have recorded an error of its own. */
+static void check_error(const char *call) {
+    n_errors++;
+    const char *e = mslam_last_error();
+    CHECK(e && *e && strcmp(e, FUZZ_NO_ERROR), "%s failed without an error", call);
+}
+
+static void check_result(mslam_result *r, const char *call, int recognition) {
+    if (!r) {
+        check_error(call);
+        return;
+    }
+    n_results++;
+    const char *text = mslam_result_text(r);
+    float confidence = mslam_result_confidence(r);
+    CHECK(text && mslam_utf8_length(text) >= 0, "%s: the text is not UTF-8", call);
+    CHECK(confidence >= 0 && confidence <= 1, "%s: confidence %g", call, (double)confidence);
+    int start = mslam_result_start_frame(r), end = mslam_result_end_frame(r);
+    CHECK(0 <= start && start <= end, "%s: frames [%d, %d)", call, start, end);
+    for (int i = 0; i < mslam_result_n_tokens(r); i++) {
+        int frame = mslam_result_token_frame(r, i);
+        float p = mslam_result_token_prob(r, i);
+        CHECK(mslam_result_token_text(r, i) != NULL && p >= 0 && p <= 1, "%s: token %d, probability %g", call, i,
+              (double)p);
+        if (recognition)
+            CHECK(frame >= start && frame < end, "%s: token %d at frame %d of [%d, %d)", call, i, frame, start, end);
+    }
+    mslam_result_free(r);
+}
+
+static int all_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* n samples of speech-like noise, some of them edge values. */
+static size_t draw_pcm(float *pcm, mslam_rng *rng) {
+    static const size_t lengths[] = {0, 1, 159, 160, 399, 400, 401, 560, 1200, 1201, 3199, 6400};
+    size_t n = draw(rng, 3) ? PICK(rng, lengths) : draw(rng, MAX_SAMPLES + 1);
+    float gain = (float)PICK(rng, ((const double[]){0, 1e-30, 1e-3, 0.3, 1, 40}));
+    for (size_t i = 0; i < n; i++) pcm[i] = gain * (mslam_rng_uniform(rng) * 2 - 1);
+    static const float edges[] = {NAN, INFINITY, -INFINITY, 3e38f, -3e38f, 1e-45f, 0, 1, -1};
+    int count = draw(rng, 3) ? 0 : 1 + (int)draw(rng, 3);
+    for (int k = 0; n && k < count; k++) pcm[draw(rng, (uint32_t)n)] = PICK(rng, edges);
+    return n;
+}
+
+/* NUL-terminated text of up to 40 bytes: the model's characters, other code points, or random
+ * bytes. */
+static void draw_text(char *text, const mslam_model *m, mslam_rng *rng) {
+    size_t n = 0, len = draw(rng, 12);
+    uint32_t kind = draw(rng, 4);
+    for (size_t i = 0; i < len && n < 36; i++) {
+        if (kind < 2 || draw(rng, 4) == 0) {
+            const char *c = mslam_model_vocab_token(m, 4 + (int)draw(rng, (uint32_t)m->cfg.vocab_size - 4));
+            if (c && c[0] != '<' && n + strlen(c) < 36) memcpy(text + n, c, strlen(c)), n += strlen(c);
+        } else if (kind == 2) {
+            static const char *const other[] = {"\xe6\x97\xa5", "\xf0\x9f\x98\x80", "Z", "\t", "\xc2\xa0", " "};
+            const char *c = PICK(rng, other);
+            memcpy(text + n, c, strlen(c)), n += strlen(c);
+        } else {
+            text[n++] = (char)(1 + draw(rng, 255));
+        }
+    }
+    text[n] = '\0';
+}
+
+/* lm: of transcripts; translation_lm: of translations (each also given in the other's place). */
+static struct mslam_decode_params draw_params(const mslam_model *m, const mslam_lm *lm, const mslam_lm *translation_lm,
+                                              const mslam_tm *tm, mslam_rng *rng) {
+    struct mslam_decode_params dp = mslam_decode_default_params();
+    if (draw(rng, 2)) return dp; /* half the calls with the defaults but for what follows */
+    static const int ints[] = {-100, -1, 0, 1, 2, 3, 8, 1000, 2000000};
+    static const float floats[] = {NAN, INFINITY, -INFINITY, -1, 0, 0.5f, 1, 2, 1e30f};
+    static const char *const langs[] = {NULL, "", ",", "xx", "en,,fr", "en,en", "de", "en,de,fr,es"};
+    switch (draw(rng, 8)) {
+    case 0: dp.beam_size = PICK(rng, ints); break;
+    case 1: dp.max_len = PICK(rng, ints), dp.length_penalty = PICK(rng, floats); break;
+    case 2: dp.no_repeat_ngram = PICK(rng, ints), dp.token_min_logp = PICK(rng, floats); break;
+    case 3: dp.chunk_frames = PICK(rng, ints), dp.left_chunks = PICK(rng, ints); break;
+    case 4: dp.n_threads = PICK(rng, ((const int[]){-1, 0, 1, 3})); break;
+    case 5:
+        dp.lm_weight = PICK(rng, floats), dp.lm_bonus = PICK(rng, floats), dp.lid_lm_weight = PICK(rng, floats);
+        break;
+    case 6: dp.translation_lm_weight = PICK(rng, floats), dp.tm_min_similarity = PICK(rng, floats); break;
+    default: break;
+    }
+    if (dp.beam_size > 64) dp.beam_size = draw(rng, 2) ? dp.beam_size : 64; /* keep most calls quick */
+    if (dp.max_len > 64) dp.max_len = 64;
+    dp.languages = PICK(rng, langs);
+    if (draw(rng, 3) == 0) dp.languages = mslam_model_lang(m, (int)draw(rng, (uint32_t)m->cfg.n_langs));
+    if (draw(rng, 3) == 0) dp.lm = draw(rng, 8) ? lm : translation_lm;
+    if (draw(rng, 4) == 0) dp.translation_lm = draw(rng, 4) ? translation_lm : lm;
+    if (draw(rng, 3) == 0) dp.translation_memory = tm;
+    return dp;
+}
+
+static void call_stream(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *dp,
+                        mslam_rng *rng) {
+    struct mslam_stream_params sp = mslam_stream_default_params();
+    sp.chunk_frames = PICK(rng, ((const int[]){-1, 0, 1, 2, 8, 100}));
+    sp.left_chunks = PICK(rng, ((const int[]){-5, -1, 0, 1, 4}));
+    mslam_stream *s = mslam_stream_new(m, sp);
+    if (!s) return check_error("mslam_stream_new");
+    mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, dp);
+    if (!dec) check_error("mslam_ctc_decoder_new");
+    int d = m->cfg.d_model;
+    float *frames = malloc((size_t)d * 256 * sizeof *frames);
+    for (size_t at = 0; at <= n;) {
+        size_t piece = at == n ? 0 : 1 + draw(rng, (uint32_t)(n - at));
+        mslam_error("%s", FUZZ_NO_ERROR);
+        int ready = piece ? mslam_stream_push(s, pcm + at, piece) : mslam_stream_finish(s);
+        if (ready < 0) {
+            check_error(piece ? "mslam_stream_push" : "mslam_stream_finish");
+            break;
+        }
+        int got = mslam_stream_read(s, frames, 256);
+        n_results++;
+        CHECK(got >= 0 && got <= ready && all_finite(frames, (size_t)got * d), "mslam_stream_read: %d of %d ready",
+              got, ready);
+        if (dec && got > 0) {
+            mslam_error("%s", FUZZ_NO_ERROR);
+            if (mslam_ctc_decoder_push_frames(dec, frames, got) < 0) check_error("mslam_ctc_decoder_push_frames");
+            check_result(mslam_ctc_decoder_partial(dec), "mslam_ctc_decoder_partial", 1);
+            int blanks = mslam_ctc_decoder_trailing_blanks(dec);
+            float blank = mslam_ctc_decoder_blank_prob(dec);
+            CHECK(blanks >= 0 && blanks <= mslam_ctc_decoder_n_frames(dec) && blank >= 0 && blank <= 1,
+                  "%d trailing blanks of %d frames, blank probability %g", blanks, mslam_ctc_decoder_n_frames(dec),
+                  (double)blank);
+        }
+        if (!piece) break;
+        at += piece;
+    }
+    if (dec) {
+        mslam_error("%s", FUZZ_NO_ERROR);
+        check_result(mslam_ctc_decoder_finish(dec), "mslam_ctc_decoder_finish", 1);
+    }
+    free(frames);
+    mslam_ctc_decoder_free(dec);
+    mslam_stream_free(s);
+}
+
+static void call_once(mslam_model *m, const mslam_lm *lm, const mslam_lm *translation_lm, const mslam_tm *tm,
+                      float *pcm, mslam_rng *rng) {
+    struct mslam_decode_params dp = draw_params(m, lm, translation_lm, tm, rng);
+    size_t n = draw_pcm(pcm, rng);
+    char text[48];
+    draw_text(text, m, rng);
+    mslam_error("%s", FUZZ_NO_ERROR);
+    switch (draw(rng, 8)) {
+    case 0: check_result(mslam_transcribe(m, pcm, n, &dp), "mslam_transcribe", 1); break;
+    case 1: check_result(mslam_translate(m, pcm, n, &dp), "mslam_translate", 0); break;
+    case 2: check_result(mslam_translate_text(m, text, &dp), "mslam_translate_text", 0); break;
+    case 3: {
+        float probs[8];
+        int best = mslam_identify_language(m, pcm, n, &dp, probs);
+        if (best < 0) {
+            check_error("mslam_identify_language");
+            break;
+        }
+        double sum = 0;
+        int highest = 1;
+        for (int l = 0; l < m->cfg.n_langs; l++) sum += probs[l], highest &= probs[l] <= probs[best];
+        n_results++;
+        CHECK(best < m->cfg.n_langs && fabs(sum - 1) < 1e-4 && highest, "mslam_identify_language: language %d, "
+              "probabilities summing to %g", best, sum);
+        break;
+    }
+    case 4:
+    case 5: {
+        struct mslam_encode_params ep = {dp.chunk_frames, dp.left_chunks, dp.n_threads};
+        int n_frames = -1;
+        float *frames = draw(rng, 2) ? mslam_encode_pcm(m, pcm, n, &ep, &n_frames)
+                                     : mslam_encode_text(m, text, &ep, &n_frames);
+        if (frames) n_results++;
+        if (!frames) check_error("mslam_encode_pcm / mslam_encode_text");
+        else CHECK(n_frames >= 0 && all_finite(frames, (size_t)n_frames * m->cfg.d_model), "encoding: %d frames",
+                   n_frames);
+        mslam_free(frames);
+        break;
+    }
+    case 6: call_stream(m, pcm, n, &dp, rng); break;
+    default: {
+        struct mslam_tm_match match;
+        int found = mslam_tm_lookup(tm, text, dp.languages, &match);
+        if (found < 0) check_error("mslam_tm_lookup");
+        else n_results++;
+        CHECK(found <= 1 && (found < 1 || (match.similarity >= 0 && match.similarity <= 1)),
+              "mslam_tm_lookup: %d, similarity %g", found, (double)match.similarity);
+        break;
+    }
+    }
+}
+
+int main(void) {
+    const char *env_rounds = getenv("MSLAM_FUZZ_ROUNDS"), *env_seed = getenv("MSLAM_FUZZ_SEED");
+    int rounds = env_rounds ? atoi(env_rounds) : 5000;
+    uint64_t seed = env_seed ? strtoull(env_seed, NULL, 10) : 1;
+    mslam_log_set(quiet_log, NULL);
+    const char *manifest = fixture_write(2, 0);
+    CHECK(manifest != NULL, "fixture");
+    if (!manifest) return test_result("fuzz_api");
+    struct mslam_model_config cfg = {
+        .n_mels = 80, .d_model = 16, .n_heads = 2, .d_ff = 32, .conv_kernel = 3, .sub_channels = 4,
+        .n_speech_layers = 1, .n_shared_layers = 1, .n_decoder_layers = 1, .causal_conv = 1, .ctc_head = 1,
+        .lid_head = 1};
+    mslam_model *m = fixture_model(manifest, &cfg, 7);
+    CHECK(m != NULL && m->cfg.n_langs <= 8, "fixture model: %s", mslam_last_error());
+    const char *texts[] = {manifest, NULL};
+    lm_build_options lo = {.text = texts, .split = SPLIT_N, .order = 3, .prune_count = 1};
+    lm_build_options tlo = lo;
+    tlo.translations = 1;
+    lm_build_stats ls;
+    mslam_lm *lm = NULL, *translation_lm = NULL;
+    CHECK(m && lm_build(m, &lo, &lm, &ls) == 0, "building the LM: %s", mslam_last_error());
+    CHECK(m && lm_build(m, &tlo, &translation_lm, &ls) == 0, "building the translation LM: %s", mslam_last_error());
+    const char *sources[] = {"ab ab", "ba", "\xc3\xa9t\xc3\xa9", "abc"};
+    const char *translations[] = {"yes", "no", "summer", "abc"};
+    const int32_t tm_lang[] = {0, 1, 1, 0};
+    const char *tm_langs[] = {m ? mslam_model_lang(m, 0) : "en", m ? mslam_model_lang(m, 1) : "fr"};
+    mslam_tm *tm = tm_new(sources, translations, tm_lang, tm_langs, 2, 4);
+    CHECK(tm != NULL, "the memory: %s", mslam_last_error());
+    float *pcm = malloc(MAX_SAMPLES * sizeof *pcm);
+    mslam_rng rng;
+    mslam_rng_seed(&rng, seed);
+    for (int r = 0; m && lm && translation_lm && tm && r < rounds; r++) {
+        /* the decoder reads speech for half the calls and the transcript for the other half */
+        m->cfg.translate_input = r % 2 ? MSLAM_TRANSLATE_TRANSCRIPT : MSLAM_TRANSLATE_SPEECH;
+        call_once(m, lm, translation_lm, tm, pcm, &rng);
+    }
+    printf("%d rounds (seed %llu): %ld answers with a result, %ld errors\n", rounds, (unsigned long long)seed,
+           n_results, n_errors);
+    free(pcm);
+    mslam_tm_free(tm);
+    mslam_lm_free(lm);
+    mslam_lm_free(translation_lm);
+    mslam_model_free(m);
+    fixture_remove();
+    return test_result("fuzz_api");
+}
