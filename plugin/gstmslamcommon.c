@@ -891,7 +891,7 @@ finish_timeline (GstMslamBase * self)
   return ret;
 }
 
-/* 16-bit or float samples -> finite floats in self->pcm. */
+/* 16-bit or float samples -> finite floats in self->pcm; their count (0: none, self->pcm untouched). */
 static gsize
 convert_audio (GstMslamBase * self, GstBuffer * buf)
 {
@@ -901,6 +901,11 @@ convert_audio (GstMslamBase * self, GstBuffer * buf)
   if (!gst_buffer_map (buf, &map, GST_MAP_READ))
     return 0;
   n = map.size / (gsize) GST_AUDIO_INFO_BPF (&self->info);
+  /* an empty buffer may map to no memory */
+  if (n == 0) {
+    gst_buffer_unmap (buf, &map);
+    return 0;
+  }
   if (n > self->pcm_cap) {
     self->pcm_cap = MAX (n, 2 * self->pcm_cap);
     self->pcm = g_renew (gfloat, self->pcm, self->pcm_cap);
@@ -977,6 +982,8 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   n = convert_audio (self, buf);
   gst_buffer_unref (buf);
   buf = NULL;
+  if (n == 0)
+    goto push;
   gst_mslam_vad_push (&self->vad, self->pcm, n);
   if (self->running_second_pass)
     gst_mslam_audio_history_append (&self->audio, self->pcm, n, self->n_samples);
