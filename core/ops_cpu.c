@@ -744,10 +744,10 @@ int attn_visible(const attn_mask *mask, int q_abs, int j, int key_len) {
 static void visible_range(const attn_mask *mask, int q_abs, int key_len, int Tk, int *lo, int *hi) {
     int l = 0, h = key_len < Tk ? key_len : Tk;
     if (mask && mask->chunk > 0) {
-        int cq = q_abs / mask->chunk;
-        if ((cq + 1) * mask->chunk < h) h = (cq + 1) * mask->chunk;
-        if (mask->left_chunks >= 0 && (cq - mask->left_chunks) * mask->chunk > l)
-            l = (cq - mask->left_chunks) * mask->chunk;
+        /* 64 bits: a chunk and a left context of any int size (a caller's parameters) */
+        long long chunk = mask->chunk, cq = q_abs / mask->chunk;
+        if ((cq + 1) * chunk < h) h = (int)((cq + 1) * chunk);
+        if (mask->left_chunks >= 0 && (cq - mask->left_chunks) * chunk > l) l = (int)((cq - mask->left_chunks) * chunk);
     }
     if (mask && mask->causal && q_abs + 1 < h) h = q_abs + 1;
     *lo = l;

@@ -121,7 +121,8 @@ mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream_params pa
         s->states[l].conv = mslam_calloc((size_t)(k - 1 + T), (size_t)d * sizeof(float), "conv cache");
         ok = s->states[l].conv != NULL;
     }
-    int left = params.left_chunks < 0 ? 4 : params.left_chunks;
+    /* room for up to 4 left chunks; the cache grows as the stream needs it */
+    int left = params.left_chunks < 0 || params.left_chunks > 4 ? 4 : params.left_chunks;
     if (!ok || grow_kv(s, (left + 1) * T)) {
         mslam_stream_free(s);
         return NULL;
@@ -197,9 +198,9 @@ static int encode_chunk(mslam_stream *s, int T) {
         x = y;
         /* keep the visible left context and the last k-1 conv inputs for the next chunk */
         st->n_cached += T;
-        int keep = s->params.left_chunks < 0 ? st->n_cached : s->params.left_chunks * s->params.chunk_frames;
-        if (st->n_cached > keep) {
-            int drop = st->n_cached - keep;
+        long long visible = (long long)s->params.left_chunks * s->params.chunk_frames;
+        if (s->params.left_chunks >= 0 && st->n_cached > visible) {
+            int keep = (int)visible, drop = st->n_cached - keep;
             memmove(st->k, st->k + (size_t)drop * d, (size_t)keep * d * sizeof(float));
             memmove(st->v, st->v + (size_t)drop * d, (size_t)keep * d * sizeof(float));
             st->n_cached = keep;

@@ -3,6 +3,7 @@
 #include "model.h"
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,13 +102,14 @@ int main(void) {
         const size_t *sizes;
         int n_sizes;
     } pushes[] = {{"1 sample", one, 1}, {"odd sizes", odd, 6}, {"160 samples", hop, 1}, {"all at once", all, 1}};
-    int configs[][2] = {{4, 2}, {1, 0}, {3, -1}, {8, 1}};
+    /* (the last two: a left context, and a chunk, whose product with the other overflows an int) */
+    int configs[][2] = {{4, 2}, {1, 0}, {3, -1}, {8, 1}, {3, INT_MAX}, {4096, 1000000}};
     for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
         for (size_t p = 0; p < sizeof pushes / sizeof pushes[0]; p++) {
             if (p == 0 && c > 1) continue; /* 1-sample pushes are slow under sanitizers; two configs suffice */
             double e = stream_vs_offline(m, pcm, n, configs[c][0], configs[c][1], pushes[p].sizes,
                                          pushes[p].n_sizes, NULL);
-            printf("chunk %d left %2d, pushes of %-11s: max abs diff %.2e\n", configs[c][0], configs[c][1],
+            printf("chunk %d left %d, pushes of %-11s: max abs diff %.2e\n", configs[c][0], configs[c][1],
                    pushes[p].name, e);
             CHECK(e <= 1e-5, "chunk %d left %d %s: streaming differs from offline by %.2e", configs[c][0],
                   configs[c][1], pushes[p].name, e);

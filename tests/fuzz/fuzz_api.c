@@ -21,6 +21,7 @@
 #include "train_fixture.h"
 #include "util.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -103,7 +104,7 @@ static struct mslam_decode_params draw_params(const mslam_model *m, const mslam_
                                               const mslam_tm *tm, mslam_rng *rng) {
     struct mslam_decode_params dp = mslam_decode_default_params();
     if (draw(rng, 2)) return dp; /* half the calls with the defaults but for what follows */
-    static const int ints[] = {-100, -1, 0, 1, 2, 3, 8, 1000, 2000000};
+    static const int ints[] = {-100, -1, 0, 1, 2, 3, 8, 1000, 2000000, INT_MAX};
     static const float floats[] = {NAN, INFINITY, -INFINITY, -1, 0, 0.5f, 1, 2, 1e30f};
     static const char *const langs[] = {NULL, "", ",", "xx", "en,,fr", "en,en", "de", "en,de,fr,es"};
     switch (draw(rng, 8)) {
@@ -131,8 +132,8 @@ static struct mslam_decode_params draw_params(const mslam_model *m, const mslam_
 static void call_stream(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *dp,
                         mslam_rng *rng) {
     struct mslam_stream_params sp = mslam_stream_default_params();
-    sp.chunk_frames = PICK(rng, ((const int[]){-1, 0, 1, 2, 8, 100}));
-    sp.left_chunks = PICK(rng, ((const int[]){-5, -1, 0, 1, 4}));
+    sp.chunk_frames = PICK(rng, ((const int[]){-1, 0, 1, 2, 8, 100, 4096, 4097, INT_MAX}));
+    sp.left_chunks = PICK(rng, ((const int[]){-5, -1, 0, 1, 4, 1000000, INT_MAX}));
     mslam_stream *s = mslam_stream_new(m, sp);
     if (!s) return check_error("mslam_stream_new");
     mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, dp);
