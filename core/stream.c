@@ -121,9 +121,9 @@ mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream_params pa
         s->states[l].conv = mslam_calloc((size_t)(k - 1 + T), (size_t)d * sizeof(float), "conv cache");
         ok = s->states[l].conv != NULL;
     }
-    /* room for up to 4 left chunks; the cache grows as the stream needs it */
-    int left = params.left_chunks < 0 || params.left_chunks > 4 ? 4 : params.left_chunks;
-    if (!ok || grow_kv(s, (left + 1) * T)) {
+    /* room for one chunk: the cache (and the attention buffers sized by it) grows as the left
+     * context fills, so a stream allocates for what it has seen, not for what left_chunks allows */
+    if (!ok || grow_kv(s, T)) {
         mslam_stream_free(s);
         return NULL;
     }

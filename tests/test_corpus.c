@@ -542,13 +542,8 @@ static void test_tiny_corpus(void) {
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libespeak-ng.so\n"; }
 
-/* Errors are expected here; the test reads them with mslam_last_error. */
-static void quiet_log(enum mslam_log_level level, const char *message, void *user_data) {
-    (void)level, (void)message, (void)user_data;
-}
-
 int main(void) {
-    mslam_log_set(quiet_log, NULL);
+    mslam_log_set(test_quiet_log, NULL);
     if (!mkdtemp(tmp_root)) {
         perror("mkdtemp");
         return 1;

@@ -16,10 +16,6 @@
 #define LOGMEL_TOL 1e-4
 #define N_MELS 80
 
-static void quiet_log(enum mslam_log_level level, const char *message, void *user_data) {
-    (void)level, (void)message, (void)user_data;
-}
-
 /* Reads a float tensor of exactly the given shape (ndim dims) into a malloc'd buffer. */
 static float *read_f32(const st_file *f, const char *name, int ndim, const int64_t *shape) {
     const st_tensor *t = st_find(f, name);
@@ -56,7 +52,7 @@ static void test_frame_count(void) {
 
 static void test_init(void) {
     mslam_frontend fe;
-    mslam_log_set(quiet_log, NULL);
+    mslam_log_set(test_quiet_log, NULL);
     CHECK(mslam_frontend_init(&fe, 0) == -1, "n_mels = 0 accepted");
     CHECK(strstr(mslam_last_error(), "n_mels") != NULL, "error does not name n_mels: '%s'", mslam_last_error());
     CHECK(fe.window == NULL && fe.dft == NULL && fe.fbank == NULL, "failed init left tables behind");

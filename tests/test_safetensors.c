@@ -782,16 +782,12 @@ static void test_fuzz(const char *good) {
     free(orig);
 }
 
-static void quiet(enum mslam_log_level level, const char *msg, void *user) {
-    (void)level, (void)msg, (void)user;
-}
-
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 1;
     }
-    mslam_log_set(quiet, NULL); /* errors are expected here; each is checked by its message */
+    mslam_log_set(test_quiet_log, NULL); /* errors are expected here; each is checked by its message */
     char good[512];
     snprintf(good, sizeof good, "%s", tpath("good.safetensors"));
     test_model_round_trip(good);

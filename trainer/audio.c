@@ -118,9 +118,11 @@ int audio_read(const char *path, struct audio *out) {
             rc = -1;
             break;
         }
-        for (sf_count_t i = 0; i < got; i++) {
+        for (sf_count_t i = 0; i < got && rc == 0; i++) {
             float sum = 0.0f;
             for (int c = 0; c < channels; c++) sum += block[i * channels + c];
+            /* a float file may hold NaN or infinities (or values whose sum is one) */
+            if (!isfinite(sum)) rc = mslam_error("%s: sample %zu is not a finite number", path, out->n);
             out->samples[out->n++] = sum / (float)channels;
         }
     }

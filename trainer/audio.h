@@ -28,7 +28,8 @@ int audio_format_parse(const char *name);
  * file at path is always complete. Samples beyond [-1, 1] are clipped. */
 int audio_write(const char *path, const struct audio *a, enum audio_format format);
 
-/* Reads any file libsndfile decodes into out as mono (channels averaged). */
+/* Reads any file libsndfile decodes into out as mono (channels averaged); a sample that is not a
+ * finite number is an error naming it. */
 int audio_read(const char *path, struct audio *out);
 /* Frames, sample rate and channels from the file's header, without decoding. */
 int audio_probe(const char *path, long long *frames, int *rate, int *channels);

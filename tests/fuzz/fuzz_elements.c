@@ -10,8 +10,8 @@
  * with an element error). The elements must neither crash nor stop the stream
  * for it (every push answers OK: bad audio is a warning, not an error), and every text buffer
  * they send holds UTF-8 with a timestamp.
- *   MSLAM_FUZZ_ROUNDS=N   runs per element (default 60)
- *   MSLAM_FUZZ_SEED=S     the draws' random seed (default 1) */
+ *   MSLAM_FUZZ_SCALE=K   K x 60 runs per element (default 1)
+ *   MSLAM_FUZZ_SEED=S    the draws' random seed (default 1) */
 #include "fuzz.h"
 #include "gsttestutil.h"
 #include "testutil.h"
@@ -27,16 +27,30 @@
 typedef struct {
     const char *launch; /* the element's description */
     int is_s16;
-    int texts; /* sends text (asr, translate); mslamlid passes the audio through */
+    int sends_text; /* asr, translate; mslamlid passes the audio through */
     long outputs, pushes;
 } fuzz_run;
+
+/* The debug text of the first error message on bus (g_free it), or NULL. */
+static gchar *pop_error(GstBus *bus) {
+    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    GError *err = NULL;
+    gchar *debug = NULL;
+    if (m) {
+        gst_message_parse_error(m, &err, &debug);
+        gchar *both = g_strdup_printf("%s (%s)", err->message, debug ? debug : "");
+        g_clear_error(&err), g_free(debug), gst_message_unref(m);
+        return both;
+    }
+    return NULL;
+}
 
 /* Drains the harness's output and checks each buffer. */
 static void pull_all(GstHarness *h, fuzz_run *run) {
     GstBuffer *b;
     while ((b = gst_harness_try_pull(h))) {
         run->outputs++;
-        if (run->texts) {
+        if (run->sends_text) {
             GstMapInfo map;
             if (gst_buffer_map(b, &map, GST_MAP_READ)) {
                 CHECK(g_utf8_validate((const char *)map.data, (gssize)map.size, NULL), "%s: a text buffer is not UTF-8",
@@ -61,7 +75,7 @@ static GstBuffer *draw_buffer(fuzz_run *run, GstClockTime *next_pts, mslam_rng *
     uint32_t kind = draw(rng, 5);
     for (guint i = 0; i < n; i++) {
         float x = kind == 0   ? 0.0f
-                  : kind == 1 ? 0.5f * sinf(0.05f * (float)i) * sinf(0.0004f * (float)(*next_pts / 62500 + i))
+                  : kind == 1 ? 0.5f * sinf(0.05f * (float)i) * sinf(0.0004f * (float)(*next_pts / SAMPLE_NS(1) + i))
                               : (mslam_rng_uniform(rng) * 2 - 1) * (kind == 2 ? 0.01f : 0.8f);
         if (run->is_s16) ((gint16 *)map.data)[i] = (gint16)(x * 32767);
         else ((float *)map.data)[i] = x;
@@ -122,7 +136,7 @@ static void run_once(const char *element, const gsttest_fixture *fx, mslam_rng *
                                 !strcmp(element, "mslamtranslate")
                                     ? PICK(rng, ((const char *const[]){" input=speech", " input=transcript", ""}))
                                     : "");
-    fuzz_run run = {.is_s16 = draw(rng, 2), .texts = strcmp(element, "mslamlid") != 0};
+    fuzz_run run = {.is_s16 = draw(rng, 2), .sends_text = strcmp(element, "mslamlid") != 0};
     char *launch = g_strdup_printf("%s %s", element, props);
     run.launch = launch;
     GstHarness *h = gst_harness_new_parse(launch);
@@ -140,14 +154,10 @@ static void run_once(const char *element, const gsttest_fixture *fx, mslam_rng *
                                          GST_TIME_ARGS(GST_BUFFER_PTS(b)));
             GstFlowReturn flow = gst_harness_push(h, b);
             run.pushes++;
-            GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
-            GError *err = NULL;
-            gchar *debug = NULL;
-            if (m) gst_message_parse_error(m, &err, &debug);
-            CHECK(flow == GST_FLOW_OK, "%s: step %d (%s): push returned %s: %s (%s)", launch, step, what,
-                  gst_flow_get_name(flow), err ? err->message : "no error message", debug ? debug : "");
-            g_clear_error(&err), g_free(debug), g_free(what);
-            if (m) gst_message_unref(m);
+            gchar *error = pop_error(bus);
+            CHECK(flow == GST_FLOW_OK, "%s: step %d (%s): push returned %s: %s", launch, step, what,
+                  gst_flow_get_name(flow), error ? error : "no error message");
+            g_free(error), g_free(what);
             if (flow != GST_FLOW_OK) break;
         } else {
             GstEvent *e = draw_event(&next_pts, rng);
@@ -166,6 +176,9 @@ static void run_once(const char *element, const gsttest_fixture *fx, mslam_rng *
     }
     gst_harness_push_event(h, gst_event_new_eos());
     pull_all(h, &run);
+    /* mslamlid passes every buffer on: empty ones, those outside the segment, all */
+    CHECK(run.sends_text || run.outputs == run.pushes, "%s: %ld buffers pushed, %ld passed on", launch, run.pushes,
+          run.outputs);
     gst_element_set_bus(h->element, NULL);
     gst_object_unref(bus);
     gst_harness_teardown(h);
@@ -184,14 +197,10 @@ static void segment_format_refused(const char *element, const gsttest_fixture *f
     /* (the push of a sticky event succeeds once the harness has stored it, whatever the element
      * said) */
     gst_harness_push_event(h, gst_event_new_segment(&seg));
-    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
-    GError *err = NULL;
-    gchar *debug = NULL;
-    if (m) gst_message_parse_error(m, &err, &debug);
-    CHECK(debug && strstr(debug, "bytes") && strstr(debug, "TIME"), "%s: a segment in bytes gave the error \"%s\"",
-          element, debug ? debug : "none");
-    g_clear_error(&err), g_free(debug);
-    if (m) gst_message_unref(m);
+    gchar *error = pop_error(bus);
+    CHECK(error && strstr(error, "bytes") && strstr(error, "TIME"), "%s: a segment in bytes gave the error \"%s\"",
+          element, error ? error : "none");
+    g_free(error);
     gst_element_set_bus(h->element, NULL);
     gst_object_unref(bus);
     gst_harness_teardown(h);
@@ -200,9 +209,9 @@ static void segment_format_refused(const char *element, const gsttest_fixture *f
 
 int main(int argc, char **argv) {
     gst_init(&argc, &argv);
-    const char *env_rounds = getenv("MSLAM_FUZZ_ROUNDS"), *env_seed = getenv("MSLAM_FUZZ_SEED");
-    int rounds = env_rounds ? atoi(env_rounds) : 60;
-    uint64_t seed = env_seed ? strtoull(env_seed, NULL, 10) : 1;
+    int rounds = fuzz_rounds(60);
+    uint64_t seed = 1;
+    CHECK(rounds >= 0 && fuzz_seed(&seed), "MSLAM_FUZZ_SCALE or MSLAM_FUZZ_SEED");
     const gsttest_fixture *fx = gsttest_fixture_get();
     mslam_rng rng;
     mslam_rng_seed(&rng, seed);
