@@ -898,8 +898,10 @@ convert_audio (GstMslamBase * self, GstBuffer * buf)
   GstMapInfo map;
   gsize n;
 
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    GST_WARNING_OBJECT (self, "could not map an audio buffer: its samples are skipped");
     return 0;
+  }
   n = map.size / (gsize) GST_AUDIO_INFO_BPF (&self->info);
   /* an empty buffer may map to no memory */
   if (n == 0) {
