@@ -13,6 +13,10 @@
 #include "ops.h"
 #include "params.h"
 
+/* Largest attention chunk of a stream (mslam_stream_new) and of eval's streaming mode, in encoder
+ * frames (164 s). */
+#define STREAM_MAX_CHUNK_FRAMES 4096
+
 typedef struct {
     float *x_in;                                   /* (n, d) layer input */
     float *ffn1_ln, *ffn1_mean, *ffn1_rstd;        /* (n, d), (n), (n) */

@@ -96,8 +96,9 @@ mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream_params pa
         return NULL;
     }
     const struct mslam_model_config *cfg = &model->cfg;
-    if (params.chunk_frames <= 0 || params.chunk_frames > 4096) {
-        mslam_error("mslam_stream_new: chunk_frames = %d is out of range (1..4096)", params.chunk_frames);
+    if (params.chunk_frames <= 0 || params.chunk_frames > STREAM_MAX_CHUNK_FRAMES) {
+        mslam_error("mslam_stream_new: chunk_frames = %d is out of range (1..%d)", params.chunk_frames,
+                    STREAM_MAX_CHUNK_FRAMES);
         return NULL;
     }
     if (!cfg->causal_conv) {
@@ -189,6 +190,8 @@ static int encode_chunk(mslam_stream *s, int T) {
     const float *x = s->pending;
     float *bufs[2] = {s->x_a, s->x_b};
     int lens[1] = {T};
+    /* frames of left context a chunk sees (64 bits: both are a caller's ints); < 0: all */
+    long long visible = s->params.left_chunks < 0 ? -1 : (long long)s->params.left_chunks * s->params.chunk_frames;
     for (int l = 0; l < s->n_layers; l++) {
         const conformer_layer_params *L =
             l < cfg->n_speech_layers ? &s->model->p.speech[l] : &s->model->p.shared[l - cfg->n_speech_layers];
@@ -198,8 +201,7 @@ static int encode_chunk(mslam_stream *s, int T) {
         x = y;
         /* keep the visible left context and the last k-1 conv inputs for the next chunk */
         st->n_cached += T;
-        long long visible = (long long)s->params.left_chunks * s->params.chunk_frames;
-        if (s->params.left_chunks >= 0 && st->n_cached > visible) {
+        if (visible >= 0 && st->n_cached > visible) {
             int keep = (int)visible, drop = st->n_cached - keep;
             memmove(st->k, st->k + (size_t)drop * d, (size_t)keep * d * sizeof(float));
             memmove(st->v, st->v + (size_t)drop * d, (size_t)keep * d * sizeof(float));

@@ -983,10 +983,11 @@ int cmd_eval(int argc, char **argv) {
                 rc = 2;
             }
         }
-        if (!c.modes || c.chunk_frames < 1 || c.chunk_frames > 4096 || c.batch_size < 1 || c.st_beam < 1 ||
-            c.st_max_len < 0) {
-            fprintf(stderr, "mslam-trainer eval: --modes needs offline and/or streaming; --chunk must be 1..4096 "
-                            "(as a stream's chunk); --batch-size and --st-beam must be at least 1\n");
+        if (!c.modes || c.chunk_frames < 1 || c.chunk_frames > STREAM_MAX_CHUNK_FRAMES || c.batch_size < 1 ||
+            c.st_beam < 1 || c.st_max_len < 0) {
+            fprintf(stderr, "mslam-trainer eval: --modes needs offline and/or streaming; --chunk must be 1..%d "
+                            "(as a stream's chunk); --batch-size and --st-beam must be at least 1\n",
+                    STREAM_MAX_CHUNK_FRAMES);
             rc = 2;
         }
     }

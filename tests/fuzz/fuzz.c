@@ -1,12 +1,61 @@
 /* The fuzz tests' shared fixture (fuzz.h). */
 #include "fuzz.h"
 
+#include "common.h"
 #include "lmbuild.h"
 #include "manifest.h"
 #include "model.h"
 #include "testutil.h"
 #include "tm.h"
 #include "train_fixture.h"
+
+#include <string.h>
+
+long fuzz_n_results, fuzz_n_errors;
+
+void fuzz_check_error(const char *call) {
+    fuzz_n_errors++;
+    const char *e = mslam_last_error();
+    CHECK(e && *e && strcmp(e, FUZZ_NO_ERROR), "%s failed without an error", call);
+    mslam_error("%s", FUZZ_NO_ERROR);
+}
+
+void fuzz_check_result(mslam_result *r, const char *call, int recognition) {
+    if (!r) {
+        fuzz_check_error(call);
+        return;
+    }
+    fuzz_n_results++;
+    float confidence = mslam_result_confidence(r);
+    CHECK(mslam_utf8_length(mslam_result_text(r)) >= 0, "%s: the text is not UTF-8", call);
+    CHECK(confidence >= 0 && confidence <= 1, "%s: confidence %g", call, (double)confidence);
+    int start = mslam_result_start_frame(r), end = mslam_result_end_frame(r);
+    CHECK(0 <= start && start <= end, "%s: frames [%d, %d)", call, start, end);
+    for (int i = 0; i < mslam_result_n_tokens(r); i++) {
+        int frame = mslam_result_token_frame(r, i);
+        float p = mslam_result_token_prob(r, i);
+        CHECK(mslam_result_token_text(r, i) != NULL && p >= 0 && p <= 1, "%s: token %d, probability %g", call, i,
+              (double)p);
+        if (recognition)
+            CHECK(frame >= start && frame < end, "%s: token %d at frame %d of [%d, %d)", call, i, frame, start, end);
+    }
+    mslam_result_free(r);
+    mslam_error("%s", FUZZ_NO_ERROR);
+}
+
+void fuzz_check_lookup(const mslam_tm *tm, int found, const struct mslam_tm_match *match, const char *call) {
+    if (found < 0) {
+        fuzz_check_error(call);
+        return;
+    }
+    fuzz_n_results++;
+    CHECK(found <= 1, "%s: %d", call, found);
+    if (found == 1)
+        CHECK(match->index >= 0 && match->index < mslam_tm_n_entries(tm) && match->source && match->translation &&
+                  match->lang && match->similarity >= 0 && match->similarity <= 1,
+              "%s: entry %d of %d, similarity %g", call, match->index, mslam_tm_n_entries(tm),
+              (double)match->similarity);
+}
 
 int fuzz_fixture_make(const char *manifest, fuzz_fixture *fx) {
     *fx = (fuzz_fixture){0};

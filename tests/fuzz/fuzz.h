@@ -49,6 +49,19 @@ static inline uint32_t draw(mslam_rng *rng, uint32_t n) { return n ? mslam_rng_u
 /* One element of an array (a compound literal too). */
 #define PICK(rng, array) (array)[draw(rng, sizeof(array) / sizeof *(array))]
 
+/* Answers counted by the checks below: results (or lookups) and errors. */
+extern long fuzz_n_results, fuzz_n_errors;
+
+/* A call failed: it must have recorded an error of its own (not FUZZ_NO_ERROR). */
+void fuzz_check_error(const char *call);
+/* A call's result (NULL: fuzz_check_error): valid UTF-8, confidence and token probabilities in
+ * [0, 1], frames [start, end) with recognition tokens inside them. Frees r. Both checks record
+ * FUZZ_NO_ERROR again for the next call. */
+void fuzz_check_result(mslam_result *r, const char *call, int recognition);
+/* mslam_tm_lookup's answer found (with *match when 1): an error of its own, none, or an entry of
+ * tm with its strings and a similarity in [0, 1]. */
+void fuzz_check_lookup(const mslam_tm *tm, int found, const struct mslam_tm_match *match, const char *call);
+
 /* A model with CTC, LID and a 1-layer decoder over the fixture corpus's vocabulary and languages
  * (tests/train_fixture.h), the LMs of its transcripts and translations, and a memory of 4
  * sentences in its first two languages. */

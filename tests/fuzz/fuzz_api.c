@@ -25,38 +25,6 @@
 
 enum { MAX_SAMPLES = 32000 };
 
-static long n_results, n_errors; /* answers of each kind */
-
-/* A call failed: it must have recorded an error of its own. */
-static void check_error(const char *call) {
-    n_errors++;
-    const char *e = mslam_last_error();
-    CHECK(e && *e && strcmp(e, FUZZ_NO_ERROR), "%s failed without an error", call);
-}
-
-static void check_result(mslam_result *r, const char *call, int recognition) {
-    if (!r) {
-        check_error(call);
-        return;
-    }
-    n_results++;
-    const char *text = mslam_result_text(r);
-    float confidence = mslam_result_confidence(r);
-    CHECK(text && mslam_utf8_length(text) >= 0, "%s: the text is not UTF-8", call);
-    CHECK(confidence >= 0 && confidence <= 1, "%s: confidence %g", call, (double)confidence);
-    int start = mslam_result_start_frame(r), end = mslam_result_end_frame(r);
-    CHECK(0 <= start && start <= end, "%s: frames [%d, %d)", call, start, end);
-    for (int i = 0; i < mslam_result_n_tokens(r); i++) {
-        int frame = mslam_result_token_frame(r, i);
-        float p = mslam_result_token_prob(r, i);
-        CHECK(mslam_result_token_text(r, i) != NULL && p >= 0 && p <= 1, "%s: token %d, probability %g", call, i,
-              (double)p);
-        if (recognition)
-            CHECK(frame >= start && frame < end, "%s: token %d at frame %d of [%d, %d)", call, i, frame, start, end);
-    }
-    mslam_result_free(r);
-}
-
 static int all_finite(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return 0;
@@ -133,11 +101,11 @@ static void call_stream(mslam_model *m, const float *pcm, size_t n, const struct
     sp.left_chunks = PICK(rng, ((const int[]){-5, -1, 0, 1, 4, 1000000, INT_MAX}));
     mslam_stream *s = mslam_stream_new(m, sp);
     if (!s) {
-        check_error("mslam_stream_new");
+        fuzz_check_error("mslam_stream_new");
         return;
     }
     mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, dp);
-    if (!dec) check_error("mslam_ctc_decoder_new");
+    if (!dec) fuzz_check_error("mslam_ctc_decoder_new");
     int d = m->cfg.d_model;
     float *frames = malloc((size_t)d * 256 * sizeof *frames);
     for (size_t at = 0; at <= n;) {
@@ -145,18 +113,18 @@ static void call_stream(mslam_model *m, const float *pcm, size_t n, const struct
         mslam_error("%s", FUZZ_NO_ERROR);
         int ready = piece ? mslam_stream_push(s, pcm + at, piece) : mslam_stream_finish(s);
         if (ready < 0) {
-            check_error(piece ? "mslam_stream_push" : "mslam_stream_finish");
+            fuzz_check_error(piece ? "mslam_stream_push" : "mslam_stream_finish");
             break;
         }
         int got = mslam_stream_read(s, frames, 256);
-        n_results++;
+        fuzz_n_results++;
         CHECK(got >= 0 && got <= ready && all_finite(frames, (size_t)got * d), "mslam_stream_read: %d of %d ready",
               got, ready);
         if (dec && got > 0) {
             mslam_error("%s", FUZZ_NO_ERROR);
-            if (mslam_ctc_decoder_push_frames(dec, frames, got) < 0) check_error("mslam_ctc_decoder_push_frames");
+            if (mslam_ctc_decoder_push_frames(dec, frames, got) < 0) fuzz_check_error("mslam_ctc_decoder_push_frames");
             mslam_error("%s", FUZZ_NO_ERROR);
-            check_result(mslam_ctc_decoder_partial(dec), "mslam_ctc_decoder_partial", 1);
+            fuzz_check_result(mslam_ctc_decoder_partial(dec), "mslam_ctc_decoder_partial", 1);
             int blanks = mslam_ctc_decoder_trailing_blanks(dec);
             float blank = mslam_ctc_decoder_blank_prob(dec);
             CHECK(blanks >= 0 && blanks <= mslam_ctc_decoder_n_frames(dec) && blank >= 0 && blank <= 1,
@@ -168,7 +136,7 @@ static void call_stream(mslam_model *m, const float *pcm, size_t n, const struct
     }
     if (dec) {
         mslam_error("%s", FUZZ_NO_ERROR);
-        check_result(mslam_ctc_decoder_finish(dec), "mslam_ctc_decoder_finish", 1);
+        fuzz_check_result(mslam_ctc_decoder_finish(dec), "mslam_ctc_decoder_finish", 1);
     }
     free(frames);
     mslam_ctc_decoder_free(dec);
@@ -183,20 +151,20 @@ static void call_once(mslam_model *m, const mslam_lm *lm, const mslam_lm *transl
     draw_text(text, m, rng);
     mslam_error("%s", FUZZ_NO_ERROR);
     switch (draw(rng, 8)) {
-    case 0: check_result(mslam_transcribe(m, pcm, n, &dp), "mslam_transcribe", 1); break;
-    case 1: check_result(mslam_translate(m, pcm, n, &dp), "mslam_translate", 0); break;
-    case 2: check_result(mslam_translate_text(m, text, &dp), "mslam_translate_text", 0); break;
+    case 0: fuzz_check_result(mslam_transcribe(m, pcm, n, &dp), "mslam_transcribe", 1); break;
+    case 1: fuzz_check_result(mslam_translate(m, pcm, n, &dp), "mslam_translate", 0); break;
+    case 2: fuzz_check_result(mslam_translate_text(m, text, &dp), "mslam_translate_text", 0); break;
     case 3: {
         float probs[8];
         int best = mslam_identify_language(m, pcm, n, &dp, probs);
         if (best < 0) {
-            check_error("mslam_identify_language");
+            fuzz_check_error("mslam_identify_language");
             break;
         }
         double sum = 0;
         int highest = 1;
         for (int l = 0; l < m->cfg.n_langs; l++) sum += probs[l], highest &= probs[l] <= probs[best];
-        n_results++;
+        fuzz_n_results++;
         CHECK(best < m->cfg.n_langs && fabs(sum - 1) < 1e-4 && highest, "mslam_identify_language: language %d, "
               "probabilities summing to %g", best, sum);
         break;
@@ -207,8 +175,8 @@ static void call_once(mslam_model *m, const mslam_lm *lm, const mslam_lm *transl
         int n_frames = -1;
         float *frames = draw(rng, 2) ? mslam_encode_pcm(m, pcm, n, &ep, &n_frames)
                                      : mslam_encode_text(m, text, &ep, &n_frames);
-        if (frames) n_results++;
-        if (!frames) check_error("mslam_encode_pcm / mslam_encode_text");
+        if (frames) fuzz_n_results++;
+        if (!frames) fuzz_check_error("mslam_encode_pcm / mslam_encode_text");
         else CHECK(n_frames >= 0 && all_finite(frames, (size_t)n_frames * m->cfg.d_model), "encoding: %d frames",
                    n_frames);
         mslam_free(frames);
@@ -217,11 +185,7 @@ static void call_once(mslam_model *m, const mslam_lm *lm, const mslam_lm *transl
     case 6: call_stream(m, pcm, n, &dp, rng); break;
     default: {
         struct mslam_tm_match match;
-        int found = mslam_tm_lookup(tm, text, dp.languages, &match);
-        if (found < 0) check_error("mslam_tm_lookup");
-        else n_results++;
-        CHECK(found <= 1 && (found < 1 || (match.similarity >= 0 && match.similarity <= 1)),
-              "mslam_tm_lookup: %d, similarity %g", found, (double)match.similarity);
+        fuzz_check_lookup(tm, mslam_tm_lookup(tm, text, dp.languages, &match), &match, "mslam_tm_lookup");
         break;
     }
     }
@@ -247,7 +211,7 @@ int main(void) {
         call_once(fx.model, fx.lm, fx.translation_lm, fx.tm, pcm, &rng);
     }
     printf("%d rounds (seed %llu): %ld answers with a result, %ld errors\n", rounds, (unsigned long long)seed,
-           n_results, n_errors);
+           fuzz_n_results, fuzz_n_errors);
     free(pcm);
     fuzz_fixture_free(&fx);
     fixture_remove();
