@@ -16,12 +16,14 @@
 #   1. CTC alone on every language, STEPS1 steps: the new characters and languages join.
 #   2. All three heads (CTC, LID, translation) with streaming-aware masks, STEPS steps at half
 #      the peak learning rate, without SpecAugment: the whole run sees each utterance about 4
-#      times (6 with 8000 steps), far from over-fitting, and with SpecAugment (and the peak rate of stages 0-1) the
-#      CTC loss went from 1.7 back up to 3.6 in 700 steps. From scratch, the three losses and the
-#      augmentation together kept the encoder on the CTC plateau (LID at chance). Half the
-#      utterances go through a random equaliser and half get a warped frequency axis: the test
-#      voice m8 (espeak-ng's strongly filtered "tone" voice, unlike every training voice) scored
-#      LID 42 % and CER 63 % without them, the four other test voices 93-97 % and 27-32 %.
+#      times (6 with 8000 steps), far from over-fitting, and with SpecAugment (and the peak rate
+#      of stages 0-1) the CTC loss went from 1.7 back up to 3.6 in 700 steps. From scratch, the
+#      three losses and the augmentation together kept the encoder on the CTC plateau (LID at
+#      chance). Half the utterances go through a random equaliser and half get a warped frequency
+#      axis: the test voice m8 (espeak-ng's strongly filtered "tone" voice, unlike every training
+#      voice) scored LID 42 % and CER 63 % without them, the four other test voices 93-97 % and
+#      27-32 %; with them, how well a run generalises to m8 still varies (CER 20.5 % in session
+#      14's run, 25.2 % in session 16's: models/results/session16/).
 #   3. The translation decoder alone (--freeze-encoder: the encoder, CTC and LID stay as stage 2
 #      left them), grown to 4 layers, STEPS3 steps of 32 utterances on the translation corpus
 #      CORPUS-st (20,000 train utterances in each of es it pt ca ro, from models/make-corpus.sh):
@@ -59,8 +61,9 @@
 #                   stages 3-10 start from; in session 14 stages 0-2 of 400, 1000 and 8000
 #                   steps took 3.7, 8.0 and 65.5 min on 2 cores (~105 audio-s/s; 6000: ~50 min)
 #   STEPS3=10000    stage-3 steps (about 25 min caching the encoder's outputs, then 45 min)
-#   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, then the LMs and the translation
-#                   memory of models/make-lms.sh and the scores, translation through the memory)
+#   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, then the LMs and the
+#                   translation memory of models/make-lms.sh and the scores, translation through
+#                   the memory)
 #   BUNDLED=1       stages 4-10 instead of stage 3; STEPS4..STEPS10 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
