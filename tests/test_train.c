@@ -329,6 +329,27 @@ static void test_data(const char *manifest) {
     }
     CHECK(max_gain > 0.05f && max_gain <= 15 * 0.2303f + 1e-4f && max_spread < 1e-4f,
           "one gain per bin, within 15 dB (largest %g, spread %g)", (double)max_gain, (double)max_spread);
+    /* a 6-point curve bends at most 4 times inside; 40 points give it room for many more */
+    for (int points = 6; points <= 40; points += 34) {
+        specaug_config fine = {.eq_prob = 1, .eq_db = 15, .eq_points = points};
+        int most_bends = 0;
+        for (int draw = 0; draw < 20; draw++) {
+            memcpy(x, plain, (size_t)T0 * 80 * sizeof(float));
+            CHECK(channel_augment(x, T0, 80, &fine, &rng) == 0, "equaliser of %d points", points);
+            int bends = 0;
+            for (int m = 1; m + 1 < 80; m++) {
+                float before = (x[m] - plain[m]) - (x[m - 1] - plain[m - 1]);
+                float after = (x[m + 1] - plain[m + 1]) - (x[m] - plain[m]);
+                bends += (before > 1e-4f && after < -1e-4f) || (before < -1e-4f && after > 1e-4f);
+            }
+            most_bends = bends > most_bends ? bends : most_bends;
+        }
+        CHECK(points == 6 ? most_bends <= 4 : most_bends > 10, "%d equaliser points bend the curve up to %d times",
+              points, most_bends);
+    }
+    specaug_config too_many = {.eq_prob = 1, .eq_db = 15, .eq_points = EQ_POINTS_MAX + 1};
+    CHECK(channel_augment(x, T0, 80, &too_many, &rng) == -1 && strstr(mslam_last_error(), "equaliser points"),
+          "too many equaliser points: %s", mslam_last_error());
     specaug_config unit_warp = {.warp_prob = 1, .warp = 0};
     memcpy(x, plain, (size_t)T0 * 80 * sizeof(float));
     CHECK(channel_augment(x, T0, 80, &unit_warp, &rng) == 0 && !memcmp(x, plain, (size_t)T0 * 80 * sizeof(float)),

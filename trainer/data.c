@@ -445,16 +445,17 @@ void specaugment(float *mel, int T, int n_mels, const float *fill, const specaug
 
 /* log-mel features are natural logs of power: x dB adds x * ln(10) / 10 */
 #define DB_TO_LOG_POWER 0.23025851f
-#define EQ_POINTS 6
-
 int channel_augment(float *mel, int T, int n_mels, const specaug_config *c, mslam_rng *rng) {
     if (n_mels < 2 || T <= 0) return 0;
     if (c->eq_prob > 0 && mslam_rng_uniform(rng) < c->eq_prob) {
-        float gain[EQ_POINTS];
-        for (int j = 0; j < EQ_POINTS; j++) gain[j] = (2 * mslam_rng_uniform(rng) - 1) * c->eq_db * DB_TO_LOG_POWER;
+        int points = c->eq_points ? c->eq_points : EQ_POINTS_DEFAULT;
+        if (points < 2 || points > EQ_POINTS_MAX)
+            return mslam_error("equaliser points must be 2..%d, not %d", EQ_POINTS_MAX, points);
+        float gain[EQ_POINTS_MAX];
+        for (int j = 0; j < points; j++) gain[j] = (2 * mslam_rng_uniform(rng) - 1) * c->eq_db * DB_TO_LOG_POWER;
         for (int m = 0; m < n_mels; m++) {
-            float pos = (float)m * (EQ_POINTS - 1) / (float)(n_mels - 1);
-            int j = pos >= EQ_POINTS - 1 ? EQ_POINTS - 2 : (int)pos;
+            float pos = (float)m * (points - 1) / (float)(n_mels - 1);
+            int j = pos >= points - 1 ? points - 2 : (int)pos;
             float w = pos - (float)j, g = (1 - w) * gain[j] + w * gain[j + 1];
             for (int t = 0; t < T; t++) mel[(size_t)t * n_mels + m] += g;
         }

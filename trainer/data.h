@@ -134,12 +134,16 @@ typedef struct {
     float time_ratio;
     int time_width;
     /* channel and speaker variation, applied before the masks: with probability eq_prob a
-     * random equaliser (gains uniform in +-eq_db dB at 6 points evenly spaced in mel, linear
-     * between them, the same for every frame); with probability warp_prob a frequency warp
-     * (the mel axis stretched by a factor uniform in 1 +- warp, as vocal tract length
-     * perturbation). Both 0: none (and no random numbers drawn). */
+     * random equaliser (gains uniform in +-eq_db dB at eq_points points evenly spaced in mel,
+     * 0 meaning EQ_POINTS_DEFAULT, linear between them, the same for every frame); with
+     * probability warp_prob a frequency warp (the mel axis stretched by a factor uniform in
+     * 1 +- warp, as vocal tract length perturbation). Both 0: none (and no random numbers drawn). */
     float eq_prob, eq_db, warp_prob, warp;
+    int eq_points;
 } specaug_config;
+
+#define EQ_POINTS_DEFAULT 6
+#define EQ_POINTS_MAX 64
 
 specaug_config specaug_default_config(void);
 /* SpecAugment (Park et al. 2019) without time warping, on mel (T, n_mels) in place: masked

@@ -45,7 +45,7 @@ typedef struct {
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
     int batch_size, steps, stop_at, seed, threads, warmup;
     double max_seconds, lr, lr_min, weight_decay, clip, beta1, beta2, eps;
-    int freq_masks, freq_width, time_masks, time_width;
+    int freq_masks, freq_width, time_masks, time_width, eq_points;
     double time_ratio, eq_prob, eq_db, warp_prob, warp;
     int chunk_min, chunk_max, left_chunks_max;
     double full_context;
@@ -874,12 +874,13 @@ static int run(trainer *t) {
                            .beta2 = (float)o->beta2, .eps = (float)o->eps, .weight_decay = (float)o->weight_decay,
                            .clip_norm = (float)o->clip};
     if (!(o->eq_prob >= 0 && o->eq_prob <= 1 && o->warp_prob >= 0 && o->warp_prob <= 1 && o->eq_db >= 0 &&
-          o->warp >= 0 && o->warp < 1))
-        return mslam_error("--eq-prob and --warp-prob must be in [0, 1], --eq-db at least 0 and --warp in [0, 1)");
+          o->warp >= 0 && o->warp < 1 && o->eq_points >= 2 && o->eq_points <= EQ_POINTS_MAX))
+        return mslam_error("--eq-prob and --warp-prob must be in [0, 1], --eq-db at least 0, --eq-points 2..%d and "
+                           "--warp in [0, 1)", EQ_POINTS_MAX);
     t->aug = (specaug_config){.freq_masks = o->no_specaug ? 0 : o->freq_masks, .freq_width = o->freq_width,
                               .time_masks = o->no_specaug ? 0 : o->time_masks, .time_ratio = (float)o->time_ratio,
                               .time_width = o->time_width, .eq_prob = (float)o->eq_prob, .eq_db = (float)o->eq_db,
-                              .warp_prob = (float)o->warp_prob, .warp = (float)o->warp};
+                              .eq_points = o->eq_points, .warp_prob = (float)o->warp_prob, .warp = (float)o->warp};
     t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (mkdir_p(o->out)) return -1;
@@ -1054,7 +1055,7 @@ int cmd_train(int argc, char **argv) {
         .batch_size = 16, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
         .lr = 1e-3, .lr_min = 1e-5, .weight_decay = 0.01, .clip = 5, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9,
         .freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_width = 40, .time_ratio = 0.05,
-        .eq_db = 15, .warp = 0.1,
+        .eq_db = 15, .eq_points = EQ_POINTS_DEFAULT, .warp = 0.1,
         .chunk_min = 4, .chunk_max = 25, .left_chunks_max = 8, .full_context = 0.5,
         .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .mt_weight = 1, .label_smoothing = 0.1,
         .text_batch = 16, .text_max_chars = 200,
@@ -1107,7 +1108,8 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("time-ratio", time_ratio, "their largest width as a share of the utterance (default 0.05)", "X"),
         OPT_INT("time-width", time_width, "and in frames (default 40)", "N"),
         OPT_DBL("eq-prob", eq_prob, "share of utterances through a random equaliser (unseen voices and microphones; default 0)", "X"),
-        OPT_DBL("eq-db", eq_db, "its largest gain or cut in dB, at 6 points evenly spaced in mel (default 15)", "X"),
+        OPT_DBL("eq-db", eq_db, "its largest gain or cut in dB (default 15)", "X"),
+        OPT_INT("eq-points", eq_points, "its points of independent gain, evenly spaced in mel (default 6)", "N"),
         OPT_DBL("warp-prob", warp_prob, "share of utterances with a warped frequency axis (vocal tract length; default 0)", "X"),
         OPT_DBL("warp", warp, "the warp factor's largest departure from 1 (default 0.1)", "X"),
         OPT_DBL("full-context", full_context, "share of steps with full attention, the rest chunked (default 0.5)", "X"),
