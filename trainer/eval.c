@@ -151,11 +151,11 @@ static void set_source(evaluator *ev, int *ids, int n, char *text) {
     ev->source_text = text;
 }
 
-/* The characters of a CTC search result into ev->source (ids and count) and ev->source_text;
- * 0 or -1. */
-static int keep_source(evaluator *ev, const search_result *r) {
+/* The characters of a CTC search result into ev->source (ids and count) and ev->source_text:
+ * text is r's tokens_text, taken (NULL: made here); 0 or -1. */
+static int keep_source(evaluator *ev, const search_result *r, char *text) {
     int *ids = malloc(((size_t)r->n + 1) * sizeof *ids);
-    char *text = tokens_text(ev->m, r);
+    if (!text) text = tokens_text(ev->m, r);
     if (!ids || !text) {
         free(ids);
         free(text);
@@ -189,10 +189,10 @@ static int translation_source(evaluator *ev, const example *e, const float *enc,
         int prev = CTC_BLANK;
         search_result greedy = {.tokens = ev->greedy};
         greedy.n = ctc_greedy(ev->log_probs, n, m->cfg.vocab_size, 0, &prev, ev->greedy);
-        return keep_source(ev, &greedy);
+        return keep_source(ev, &greedy, NULL);
     }
     search_result best = {0};
-    int rc = ctc_beam_search(ev, e, enc, n, &best) || keep_source(ev, &best) ? -1 : 0;
+    int rc = ctc_beam_search(ev, e, enc, n, &best) || keep_source(ev, &best, NULL) ? -1 : 0;
     search_result_free(&best);
     return rc;
 }
@@ -317,28 +317,24 @@ static int score_item(evaluator *ev, eval_result *r, int mode, int what, const e
         int rc = !hyp || mslam_asr_acc_add(&el->greedy, e->text, hyp) ||
                  (es && mslam_asr_acc_add(&es->greedy[lang], e->text, hyp));
         if (hyp) write_hyp(c->hyps, mode, "asr", e, e->text, hyp);
-        free(hyp);
-        if (rc) return -1;
-        if (es) es->n_asr++;
         /* the cascade translates the transcript scored here: kept, not searched again */
         int keep = c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input == EVAL_ST_SPEECH);
-        if (keep && c->ctc_beam <= 1) {
-            if (keep_source(ev, &res)) return -1;
-            have_transcript = 1;
-        }
+        if (rc || !keep || c->ctc_beam > 1) free(hyp);
+        else if (keep_source(ev, &res, hyp)) return -1;
+        else have_transcript = 1;
+        if (rc) return -1;
+        if (es) es->n_asr++;
         if (c->ctc_beam > 1) {
             search_result best = {0};
-            if (ctc_beam_search(ev, e, enc, n, &best) || (keep && keep_source(ev, &best))) {
-                search_result_free(&best);
-                return -1;
-            }
-            have_transcript = keep;
-            hyp = tokens_text(m, &best);
-            search_result_free(&best);
-            rc = !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp) ||
+            rc = ctc_beam_search(ev, e, enc, n, &best);
+            hyp = rc ? NULL : tokens_text(m, &best);
+            rc = rc || !hyp || mslam_asr_acc_add(&el->beam, e->text, hyp) ||
                  (es && mslam_asr_acc_add(&es->beam[lang], e->text, hyp));
             if (hyp) write_hyp(c->hyps, mode, "asr-beam", e, e->text, hyp);
-            free(hyp);
+            if (rc || !keep) free(hyp);
+            else if (keep_source(ev, &best, hyp)) rc = -1;
+            else have_transcript = 1;
+            search_result_free(&best);
             if (rc) return -1;
         }
         el->n_asr++;
