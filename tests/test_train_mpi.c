@@ -1,9 +1,12 @@
 /* Data parallelism: `mpirun -np 2 mslam-trainer train --batch-size B` takes the same steps as one
  * process with --batch-size 2B (text pairs likewise with --text-batch; gradients summed by allreduce, every loss normalised over the
  * global batch, data sharded by rank, only rank 0 writing), up to the order of float sums.
+ * Ctrl-C on mpirun (which forwards SIGTERM to the ranks) makes rank 0 write a checkpoint at a step
+ * both ranks agreed on, and `mpirun ... --resume` continues from it.
  * Skipped (77) when mpirun is not installed or the trainer was built without MPI.
  * Usage: test_train_mpi PATH-OF-mslam-trainer */
 #include "audio.h"
+#include "checkpoint.h"
 #include "dist.h"
 #include "model.h"
 #include "testutil.h"
@@ -11,9 +14,11 @@
 #include "util.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *find_mpirun(void) {
@@ -35,6 +40,41 @@ static const char *find_mpirun(void) {
     "--steps 4 --warmup 2 --d-model 32 --heads 2 --ff 64 --kernel 5 --sub-channels 8 --speech-layers 1 " \
     "--shared-layers 1 --decoder-layers 1 --threads 1 --log-every 1 --stats-items 12 --lr 3e-3"
 
+/* "mpirun ... -np 2 TRAINER train ..." with the tiny model of OPTIONS on manifest into out, then
+ * `more` (a shell command line) */
+static char *mpi_train_command(const char *mpirun, const char *trainer, const char *manifest, const char *out,
+                               const char *more) {
+    /* --oversubscribe: CI machines may have fewer cores than ranks; as root OpenMPI refuses to
+     * start without --allow-run-as-root */
+    return str_printf("'%s' --allow-run-as-root --oversubscribe -np 2 '%s' train --data '%s' --out '%s' "
+                      "--batch-size 4 " OPTIONS " %s",
+                      mpirun, trainer, manifest, out, more);
+}
+
+static void test_interrupt(const char *mpirun, const char *trainer, const char *manifest) {
+    char *out = str_printf("%s/interrupted", fixture_dir()), *log = str_printf("%s/train.jsonl", out);
+    char *cmd = mpi_train_command(mpirun, trainer, manifest, out, "--steps 100000"); /* later options win */
+    char *exec_cmd = str_printf("exec %s", cmd);
+    char *argv[] = {(char *)"/bin/sh", (char *)"-c", exec_cmd, NULL};
+    int status = fixture_interrupt(argv, log, 2, SIGINT);
+    /* mpirun's own status is 1 once it has ended the job on a signal, whatever the ranks returned */
+    CHECK(status != -1 && WIFEXITED(status), "mpirun ends after Ctrl-C (status 0x%x)", status);
+    char *ckpt = checkpoint_latest(out);
+    mslam_model *m = NULL;
+    train_position pos = {0};
+    int state = 0;
+    CHECK(ckpt && checkpoint_load(ckpt, &m, &pos, &state) == 0 && state && pos.step >= 2 && pos.world_size == 2,
+          "rank 0 wrote a checkpoint of 2 processes at the step reached: %s", ckpt ? ckpt : "none");
+    char more[64];
+    snprintf(more, sizeof more, "--steps 100000 --resume --stop-at %ld", pos.step + 1);
+    char *resume = mpi_train_command(mpirun, trainer, manifest, out, more);
+    CHECK(system(resume) == 0, "resumes: %s", resume);
+    char *next = checkpoint_path(out, pos.step + 1);
+    CHECK(access(next, F_OK) == 0, "one more step: %s", next);
+    mslam_model_free(m);
+    free(out), free(log), free(cmd), free(exec_cmd), free(ckpt), free(resume), free(next);
+}
+
 int main(int argc, char **argv) {
     const char *mpirun = find_mpirun();
     if (!mpirun) {
@@ -53,11 +93,8 @@ int main(int argc, char **argv) {
     /* text pairs too (--text-data): 4 per step in all */
     char *cmd1 = str_printf("'%s' train --data '%s' --out '%s' --batch-size 8 --text-data '%s' --text-batch 4 " OPTIONS,
                             argv[1], manifest, one, manifest);
-    /* --oversubscribe: CI machines may have fewer cores than ranks; as root OpenMPI refuses to
-     * start without --allow-run-as-root */
-    char *cmd2 = str_printf("'%s' --allow-run-as-root --oversubscribe -np 2 '%s' train --data '%s' --out '%s' "
-                            "--batch-size 4 --text-data '%s' --text-batch 2 " OPTIONS,
-                            mpirun, argv[1], manifest, two, manifest);
+    char *more = str_printf("--text-data '%s' --text-batch 2", manifest);
+    char *cmd2 = mpi_train_command(mpirun, argv[1], manifest, two, more);
     CHECK(system(cmd1) == 0, "one process: %s", cmd1);
     CHECK(system(cmd2) == 0, "two processes: %s", cmd2);
     char *pa = str_printf("%s/model.safetensors", one), *pb = str_printf("%s/model.safetensors", two);
@@ -109,7 +146,8 @@ int main(int argc, char **argv) {
         free(la), free(lb), free(ta), free(tb);
     }
     mslam_model_free(a), mslam_model_free(b);
-    free(one), free(two), free(cmd1), free(cmd2), free(pa), free(pb);
+    test_interrupt(mpirun, argv[1], manifest);
+    free(one), free(two), free(cmd1), free(cmd2), free(more), free(pa), free(pb);
     fixture_remove();
     return test_result("test_train_mpi");
 }

@@ -409,44 +409,21 @@ static void test_non_finite(const char *manifest) {
     free(out), free(ckpt), free(log);
 }
 
-static int count_lines(const char *path) {
-    char *text = NULL;
-    size_t n = 0;
-    if (read_file(path, 1 << 20, &text, &n)) return 0;
-    int lines = 0;
-    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
-    free(text);
-    return lines;
-}
-
 static void test_signal(const char *trainer, const char *manifest) {
     char *out = str_printf("%s/signal", fixture_dir()), *log = str_printf("%s/train.jsonl", out);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char *argv[96];
-        int argc = 0;
-        argv[argc++] = (char *)trainer;
-        argv[argc++] = (char *)"train";
-        argv[argc++] = (char *)"--data";
-        argv[argc++] = (char *)manifest;
-        argv[argc++] = (char *)"--out";
-        argv[argc++] = out;
-        for (int i = 0; i < N_COMMON; i++) argv[argc++] = (char *)common[i];
-        argv[argc++] = (char *)"--steps"; /* later options win: long enough to be interrupted */
-        argv[argc++] = (char *)"100000";
-        argv[argc] = NULL;
-        execv(trainer, argv);
-        _exit(127);
-    }
-    int waited = 0;
-    while (count_lines(log) < 2 && waited < 60000) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        waited += 10;
-    }
-    kill(pid, SIGTERM);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    char *argv[96];
+    int argc = 0;
+    argv[argc++] = (char *)trainer;
+    argv[argc++] = (char *)"train";
+    argv[argc++] = (char *)"--data";
+    argv[argc++] = (char *)manifest;
+    argv[argc++] = (char *)"--out";
+    argv[argc++] = out;
+    for (int i = 0; i < N_COMMON; i++) argv[argc++] = (char *)common[i];
+    argv[argc++] = (char *)"--steps"; /* later options win: long enough to be interrupted */
+    argv[argc++] = (char *)"100000";
+    argv[argc] = NULL;
+    int status = fixture_interrupt(argv, log, 2, SIGTERM);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM: clean exit (status 0x%x)", status);
     char *ckpt = checkpoint_latest(out);
     mslam_model *m = NULL;

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[4096], manifest[4200], sub[4300];
@@ -128,4 +131,30 @@ mslam_model *fixture_model(const char *manifest, struct mslam_model_config *cfg,
     strlist_free(&vocab), strlist_free(&langs);
     dataset_free(&ds);
     return m;
+}
+
+static int count_lines(const char *path) {
+    char *text = NULL;
+    size_t n = 0;
+    if (access(path, F_OK) || read_file(path, 1 << 20, &text, &n)) return 0; /* not yet written: no error */
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
+    free(text);
+    return lines;
+}
+
+int fixture_interrupt(char *const argv[], const char *log, int lines, int sig) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    for (int waited_ms = 0; count_lines(log) < lines && waited_ms < 60000; waited_ms += 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, sig);
+    int status = 0;
+    return waitpid(pid, &status, 0) == pid ? status : -1;
 }
