@@ -425,17 +425,26 @@ static void test_options_record(void) {
     CHECK(!strcmp(was, "steps=8\nlr=0.001\nno-specaug=true\ntask=st\ndata=a\\nb=c\n"), "record: \"%s\"", was);
     g_free(out);
     out = g_strdup("run2");
-    char *same = options_record(entries, skip), *diff = options_record_diff(was, same);
+    char *same = options_record(entries, skip), *diff = options_record_diff(was, same, NULL);
     CHECK(!diff, "an option left out of the record does not count: %s", diff ? diff : "");
     g_free(diff);
     steps = 10000;
     lr = 0.002;
     char *now = options_record(entries, skip);
-    diff = options_record_diff(was, now);
+    diff = options_record_diff(was, now, NULL);
     CHECK(diff && !strcmp(diff, "steps: 8 -> 10000; lr: 0.001 -> 0.002"), "diff: \"%s\"", diff ? diff : "(none)");
     g_free(diff);
-    diff = options_record_diff("steps=8\nold=1\n", "steps=8\nnew=2\n");
+    diff = options_record_diff("steps=8\nold=1\n", "steps=8\nnew=2\n", NULL);
     CHECK(diff && !strcmp(diff, "old: 1 -> (none); new: (none) -> 2"), "diff of other names: \"%s\"",
+          diff ? diff : "(none)");
+    g_free(diff);
+    /* a record written before an option existed: the run had the option's default */
+    const char *defaults = "steps=10\nnew=2\nnewer=3\n";
+    diff = options_record_diff("steps=8\n", "steps=8\nnew=2\n", defaults);
+    CHECK(!diff, "an option the earlier record lacks, at its default, does not count: %s", diff ? diff : "");
+    g_free(diff);
+    diff = options_record_diff("steps=8\n", "steps=8\nnew=5\nnewer=3\nnewest=1\n", defaults);
+    CHECK(diff && !strcmp(diff, "new: 2 -> 5; newest: (none) -> 1"), "diff against the defaults: \"%s\"",
           diff ? diff : "(none)");
     g_free(diff), g_free(was), g_free(same), g_free(now);
     g_free(task), g_free(out), g_free(path);

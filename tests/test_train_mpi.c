@@ -56,9 +56,12 @@ static void test_interrupt(const char *mpirun, const char *trainer, const char *
     char *cmd = mpi_train_command(mpirun, trainer, manifest, out, "--steps 100000"); /* later options win */
     char *exec_cmd = str_printf("exec %s", cmd);
     char *argv[] = {(char *)"/bin/sh", (char *)"-c", exec_cmd, NULL};
+    /* mpirun SIGKILLs the ranks still running odls_base_sigkill_timeout seconds (1) after it
+     * forwarded the signal: time enough for this model's step and checkpoint */
     int status = fixture_interrupt(argv, log, 2, SIGINT);
     /* mpirun's own status is 1 once it has ended the job on a signal, whatever the ranks returned */
-    CHECK(status != -1 && WIFEXITED(status), "mpirun ends after Ctrl-C (status 0x%x)", status);
+    CHECK(status >= 0 && WIFEXITED(status), "mpirun ran until the log had 2 lines, then ended after Ctrl-C (%d)",
+          status);
     char *ckpt = checkpoint_latest(out);
     mslam_model *m = NULL;
     train_position pos = {0};

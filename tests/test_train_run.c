@@ -153,7 +153,13 @@ static void test_text_pairs(const char *manifest) {
     CHECK(train(manifest, bad_noise, "--text-data", manifest, "--text-noise", "1.5", NULL) != 0 &&
               strstr(mslam_last_error(), "--text-noise"),
           "--text-noise above 1 is an error naming it: %s", mslam_last_error());
-    free(noisy), free(noisy_split), free(model_n), free(model_ns), free(bad_noise);
+    char *bad_eq = str_printf("%s/bad-eq", fixture_dir());
+    for (int i = 0; i < 2; i++) {
+        CHECK(train(manifest, bad_eq, "--eq-prob", "0.5", "--eq-points", i ? "65" : "1", NULL) != 0 &&
+                  strstr(mslam_last_error(), "--eq-points 2..64"),
+              "--eq-points outside 2..64 is an error naming it: %s", mslam_last_error());
+    }
+    free(noisy), free(noisy_split), free(model_n), free(model_ns), free(bad_noise), free(bad_eq);
     char *asr = str_printf("%s/mt-asr", fixture_dir());
     CHECK(train(manifest, asr, "--task", "asr", "--text-data", manifest, NULL) != 0 &&
               strstr(mslam_last_error(), "--text-data"),
@@ -424,6 +430,7 @@ static void test_signal(const char *trainer, const char *manifest) {
     argv[argc++] = (char *)"100000";
     argv[argc] = NULL;
     int status = fixture_interrupt(argv, log, 2, SIGTERM);
+    CHECK(status >= 0, "the trainer ran until its log had 2 lines (%d)", status);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM: clean exit (status 0x%x)", status);
     char *ckpt = checkpoint_latest(out);
     mslam_model *m = NULL;

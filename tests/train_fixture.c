@@ -8,10 +8,10 @@
 
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -150,11 +150,17 @@ int fixture_interrupt(char *const argv[], const char *log, int lines, int sig) {
         execv(argv[0], argv);
         _exit(127);
     }
-    for (int waited_ms = 0; count_lines(log) < lines && waited_ms < 60000; waited_ms += 10) {
+    int status = 0;
+    for (int waited_ms = 0; count_lines(log) < lines; waited_ms += 10) {
+        if (waitpid(pid, &status, WNOHANG) == pid) return -2;
+        if (waited_ms >= 60000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -2;
+        }
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     kill(pid, sig);
-    int status = 0;
     return waitpid(pid, &status, 0) == pid ? status : -1;
 }

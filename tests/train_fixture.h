@@ -23,7 +23,8 @@ void fixture_remove(void);
 /* A new empty folder under the fixture's (static buffer; valid until the next call). */
 const char *fixture_subdir(const char *name);
 /* Runs argv (argv[0] a path) in a child process, sends it sig once its log file holds `lines`
- * lines (or after 60 s) and waits for it. Returns its wait status, or -1 when it could not start. */
+ * lines and waits for it. Returns its wait status; -1 when it could not start, -2 when it ended
+ * or 60 s went by before the log had the lines (then it is killed). */
 int fixture_interrupt(char *const argv[], const char *log, int lines, int sig);
 /* A model of cfg's shape (its vocab_size and n_langs set here) over the vocabulary and languages
  * of every row of manifest, with random weights (seed, scale 0.3). NULL on failure. */

@@ -447,10 +447,10 @@ void specaugment(float *mel, int T, int n_mels, const float *fill, const specaug
 #define DB_TO_LOG_POWER 0.23025851f
 int channel_augment(float *mel, int T, int n_mels, const specaug_config *c, mslam_rng *rng) {
     if (n_mels < 2 || T <= 0) return 0;
+    int points = c->eq_points ? c->eq_points : EQ_POINTS_DEFAULT;
+    if (c->eq_prob > 0 && (points < 2 || points > EQ_POINTS_MAX))
+        return mslam_error("equaliser points must be 2..%d, not %d", EQ_POINTS_MAX, points);
     if (c->eq_prob > 0 && mslam_rng_uniform(rng) < c->eq_prob) {
-        int points = c->eq_points ? c->eq_points : EQ_POINTS_DEFAULT;
-        if (points < 2 || points > EQ_POINTS_MAX)
-            return mslam_error("equaliser points must be 2..%d, not %d", EQ_POINTS_MAX, points);
         float gain[EQ_POINTS_MAX];
         for (int j = 0; j < points; j++) gain[j] = (2 * mslam_rng_uniform(rng) - 1) * c->eq_db * DB_TO_LOG_POWER;
         for (int m = 0; m < n_mels; m++) {

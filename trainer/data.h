@@ -135,7 +135,7 @@ typedef struct {
     int time_width;
     /* channel and speaker variation, applied before the masks: with probability eq_prob a
      * random equaliser (gains uniform in +-eq_db dB at eq_points points evenly spaced in mel,
-     * 0 meaning EQ_POINTS_DEFAULT, linear between them, the same for every frame); with
+     * 2..EQ_POINTS_MAX, 0 meaning EQ_POINTS_DEFAULT, linear between them, the same for every frame); with
      * probability warp_prob a frequency warp (the mel axis stretched by a factor uniform in
      * 1 +- warp, as vocal tract length perturbation). Both 0: none (and no random numbers drawn). */
     float eq_prob, eq_db, warp_prob, warp;

@@ -211,28 +211,36 @@ static gchar *record_value(const char *record, const char *name) {
 }
 
 /* Appends "name: was -> now" for each option of a whose value in b differs (or is missing). */
-static void diff_names(const char *a, const char *b, int a_is_was, GString *out) {
+/* The options of record a that b lacks or (a_is_was) holds otherwise, appended to out; a name b
+ * lacks when b is the earlier record reads as its value in defaults (NULL: none). */
+static void diff_names(const char *a, const char *b, int a_is_was, const char *defaults, GString *out) {
     for (const char *line = a; line && *line;) {
         const char *end = strchr(line, '\n'), *eq = strchr(line, '=');
         if (eq && (!end || eq < end)) {
             gchar *name = g_strndup(line, (size_t)(eq - line));
             gchar *mine = g_strndup(eq + 1, end ? (size_t)(end - eq - 1) : strlen(eq + 1));
             gchar *theirs = record_value(b, name);
-            /* an option both have is reported once, from the earlier record */
-            if (!theirs || (a_is_was && strcmp(mine, theirs)))
-                g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,
-                                       a_is_was ? mine : (theirs ? theirs : "(none)"),
-                                       a_is_was ? (theirs ? theirs : "(none)") : mine);
+            if (a_is_was && (!theirs || strcmp(mine, theirs)))
+                g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name, mine,
+                                       theirs ? theirs : "(none)");
+            /* an option both have was reported from the earlier record */
+            if (!a_is_was && !theirs) {
+                gchar *dflt = defaults ? record_value(defaults, name) : NULL;
+                if (!dflt || strcmp(dflt, mine))
+                    g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,
+                                           dflt ? dflt : "(none)", mine);
+                g_free(dflt);
+            }
             g_free(name), g_free(mine), g_free(theirs);
         }
         line = end ? end + 1 : NULL;
     }
 }
 
-char *options_record_diff(const char *was, const char *now) {
+char *options_record_diff(const char *was, const char *now, const char *defaults) {
     GString *out = g_string_new(NULL);
-    diff_names(was, now, 1, out);
-    diff_names(now, was, 0, out);
+    diff_names(was, now, 1, NULL, out);
+    diff_names(now, was, 0, defaults, out);
     if (!out->len) {
         g_string_free(out, TRUE);
         return NULL;

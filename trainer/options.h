@@ -27,7 +27,9 @@ void options_free(const GOptionEntry *entries);
  * entries' order, leaving out the names in skip (NULL-terminated; may be NULL). New string. */
 char *options_record(const GOptionEntry *entries, const char *const *skip);
 /* The options whose values differ between two records, as "name: was -> now" joined with "; "
- * (an option missing from one record reads as "(none)"); NULL when they agree. New string. */
-char *options_record_diff(const char *was, const char *now);
+ * (an option missing from one record reads as "(none)"; one that was lacks, written before the
+ * option existed, as its value in defaults when given, a record of the defaults); NULL when they
+ * agree. New string. */
+char *options_record_diff(const char *was, const char *now, const char *defaults);
 
 #endif

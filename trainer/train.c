@@ -54,6 +54,7 @@ typedef struct {
     double text_noise;
     int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items;
     char *record; /* options_record of the options that shape the steps, kept in each checkpoint */
+    char *record_defaults; /* the same of the defaults: an option an older checkpoint lacks had its default */
 } train_opts;
 
 /* ---- signals ---- */
@@ -728,7 +729,7 @@ static int build_model(trainer *t, int *resumed) {
             fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
                     t->pos.batch);
         char *was = !rc && t->rank == 0 ? checkpoint_options(latest) : NULL,
-             *diff = was && o->record ? options_record_diff(was, o->record) : NULL;
+             *diff = was && o->record ? options_record_diff(was, o->record, o->record_defaults) : NULL;
         if (diff)
             mslam_log(MSLAM_LOG_WARN, "--resume: %s was written with other options (%s): the steps differ from an "
                       "uninterrupted run's", latest, diff);
@@ -1109,7 +1110,7 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("time-width", time_width, "and in frames (default 40)", "N"),
         OPT_DBL("eq-prob", eq_prob, "share of utterances through a random equaliser (unseen voices and microphones; default 0)", "X"),
         OPT_DBL("eq-db", eq_db, "its largest gain or cut in dB (default 15)", "X"),
-        OPT_INT("eq-points", eq_points, "its points of independent gain, evenly spaced in mel (default 6)", "N"),
+        OPT_INT("eq-points", eq_points, "its points of independent gain, evenly spaced in mel: 2..64 (default 6)", "N"),
         OPT_DBL("warp-prob", warp_prob, "share of utterances with a warped frequency axis (vocal tract length; default 0)", "X"),
         OPT_DBL("warp", warp, "the warp factor's largest departure from 1 (default 0.1)", "X"),
         OPT_DBL("full-context", full_context, "share of steps with full attention, the rest chunked (default 0.5)", "X"),
@@ -1131,6 +1132,11 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("keep", keep, "checkpoints kept (default 3)", "N"),
         OPT_INT("log-every", log_every, "steps between progress lines and log records (default 10)", "N"),
         G_OPTION_ENTRY_NULL};
+    /* what a resumed run must share with the checkpoint's to take the same steps: every option
+     * but those of files, logging, parallelism and when to stop */
+    static const char *const not_recorded[] = {"out", "init", "resume", "stop-at", "threads", "valid", "valid-split",
+                                               "valid-every", "valid-items", "save-every", "keep", "log-every", NULL};
+    o.record_defaults = options_record(entries, not_recorded);
     int n_rest;
     char **rest = NULL;
     int parsed = options_parse("train", entries, argc, argv, "",
@@ -1142,6 +1148,7 @@ int cmd_train(int argc, char **argv) {
                                &n_rest, &rest);
     if (parsed) {
         options_free(entries);
+        g_free(o.record_defaults);
         return parsed > 0 ? 0 : 2;
     }
     int rc = 0;
@@ -1151,10 +1158,6 @@ int cmd_train(int argc, char **argv) {
     }
     g_strfreev(rest);
     if (!rc && dist_init(&argc, &argv)) rc = 1;
-    /* what a resumed run must share with the checkpoint's to take the same steps: every option
-     * but those of files, logging, parallelism and when to stop */
-    static const char *const not_recorded[] = {"out", "init", "resume", "stop-at", "threads", "valid", "valid-split",
-                                               "valid-every", "valid-items", "save-every", "keep", "log-every", NULL};
     o.record = rc ? NULL : options_record(entries, not_recorded);
     if (!rc) {
         trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size()};
@@ -1168,6 +1171,7 @@ int cmd_train(int argc, char **argv) {
     }
     dist_finalize();
     g_free(o.record);
+    g_free(o.record_defaults);
     options_free(entries);
     return rc;
 }
