@@ -22,8 +22,11 @@
 #      chance). Half the utterances go through a random equaliser and half get a warped frequency
 #      axis: the test voice m8 (espeak-ng's strongly filtered "tone" voice, unlike every training
 #      voice) scored LID 42 % and CER 63 % without them, the four other test voices 93-97 % and
-#      27-32 %; with them, how well a run generalises to m8 still varies (CER 20.5 % in session
-#      14's run, 25.2 % in session 16's: models/results/session16/).
+#      27-32 %. With 6 equaliser points of +-15 dB, how well a run generalised to m8 varied
+#      (beam CER 20.5 % in session 14's run, 25.2 % in session 16's); the two-hour run's
+#      equaliser has 12 points of +-18 dB, finer peaks and notches (session 17: m8 20.3 %,
+#      models/results/session17/). Otherwise stage 2 keeps 6 of +-15 dB, so that STEPS=6000
+#      gives session 3's model, which stages 3-10 start from.
 #   3. The translation decoder alone (--freeze-encoder: the encoder, CTC and LID stay as stage 2
 #      left them), grown to 4 layers, STEPS3 steps of 32 utterances on the translation corpus
 #      CORPUS-st (20,000 train utterances in each of es it pt ca ro, from models/make-corpus.sh):
@@ -61,9 +64,9 @@
 #                   stages 3-10 start from; in session 14 stages 0-2 of 400, 1000 and 8000
 #                   steps took 3.7, 8.0 and 65.5 min on 2 cores (~105 audio-s/s; 6000: ~50 min)
 #   STEPS3=10000    stage-3 steps (about 25 min caching the encoder's outputs, then 45 min)
-#   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, then the LMs and the
-#                   translation memory of models/make-lms.sh and the scores, translation through
-#                   the memory)
+#   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, the finer equaliser,
+#                   then the LMs and the translation memory of models/make-lms.sh and the
+#                   scores, translation through the memory)
 #   BUNDLED=1       stages 4-10 instead of stage 3; STEPS4..STEPS10 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
@@ -81,6 +84,8 @@ bundled=${BUNDLED:-0}
 steps_default=6000
 [ "$stage3" = 0 ] && [ "$bundled" != 1 ] && steps_default=8000
 steps=${STEPS:-$steps_default}
+eq_points=6 eq_db=15
+[ "$stage3" = 0 ] && [ "$bundled" != 1 ] && eq_points=12 eq_db=18
 steps4=${STEPS4:-5000}
 steps5=${STEPS5:-9000}
 steps6=${STEPS6:-3000}
@@ -129,7 +134,7 @@ stage "$out/stage0" --data "$out/manifest-stage0.tsv" --audio-dir "$corpus" --ta
 stage "$out/stage1" --init "$out/stage0/model.safetensors" --data "$manifest" --task asr --no-specaug --full-context 1 \
   --steps "$steps1" --warmup 100 --valid-every "$steps1"
 stage "$out" --init "$out/stage1/model.safetensors" --data "$manifest" --steps "$steps" --lr 1e-3 --warmup 200 --no-specaug \
-  --eq-prob 0.5 --warp-prob 0.5 --valid-every 1000 --valid-items 300
+  --eq-prob 0.5 --eq-points "$eq_points" --eq-db "$eq_db" --warp-prob 0.5 --valid-every 1000 --valid-items 300
 model=$out/model.safetensors
 # stage 2's weights in F16, half the size: models/default.safetensors until session 9, and the
 # file stage 4 starts from
