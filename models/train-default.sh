@@ -24,9 +24,9 @@
 #      voice) scored LID 42 % and CER 63 % without them, the four other test voices 93-97 % and
 #      27-32 %. With 6 equaliser points of +-15 dB, how well a run generalised to m8 varied
 #      (beam CER 20.5 % in session 14's run, 25.2 % in session 16's); the two-hour run's
-#      equaliser has 12 points of +-18 dB, finer peaks and notches (session 17: m8 20.3 %,
-#      models/results/session17/). Otherwise stage 2 keeps 6 of +-15 dB, so that STEPS=6000
-#      gives session 3's model, which stages 3-10 start from.
+#      equaliser has 12 points of +-18 dB, finer peaks and notches (session 17: m8 20.3 % and,
+#      with another seed, 19.5 %; models/results/session17/). Otherwise stage 2 keeps 6 of
+#      +-15 dB, so that STEPS=6000 gives session 3's model, which stages 3-10 start from.
 #   3. The translation decoder alone (--freeze-encoder: the encoder, CTC and LID stay as stage 2
 #      left them), grown to 4 layers, STEPS3 steps of 32 utterances on the translation corpus
 #      CORPUS-st (20,000 train utterances in each of es it pt ca ro, from models/make-corpus.sh):
