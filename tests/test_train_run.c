@@ -37,15 +37,20 @@ static const char *const common[] = {
 #define N_COMMON ((int)(sizeof common / sizeof common[0]))
 
 /* cmd_train with the common options, then extra ones (NULL-terminated). */
-static int train(const char *manifest, const char *out, ...) {
-    char *argv[96];
-    int argc = 0;
+/* Appends "train --data MANIFEST --out OUT" and the common options to argv at argc; the new argc. */
+static int train_args(char **argv, int argc, const char *manifest, const char *out) {
     argv[argc++] = (char *)"train";
     argv[argc++] = (char *)"--data";
     argv[argc++] = (char *)manifest;
     argv[argc++] = (char *)"--out";
     argv[argc++] = (char *)out;
     for (int i = 0; i < N_COMMON; i++) argv[argc++] = (char *)common[i];
+    return argc;
+}
+
+static int train(const char *manifest, const char *out, ...) {
+    char *argv[96];
+    int argc = train_args(argv, 0, manifest, out);
     va_list ap;
     va_start(ap, out);
     for (const char *a; (a = va_arg(ap, const char *)) != NULL;) argv[argc++] = (char *)a;
@@ -417,15 +422,8 @@ static void test_non_finite(const char *manifest) {
 
 static void test_signal(const char *trainer, const char *manifest) {
     char *out = str_printf("%s/signal", fixture_dir()), *log = str_printf("%s/train.jsonl", out);
-    char *argv[96];
-    int argc = 0;
-    argv[argc++] = (char *)trainer;
-    argv[argc++] = (char *)"train";
-    argv[argc++] = (char *)"--data";
-    argv[argc++] = (char *)manifest;
-    argv[argc++] = (char *)"--out";
-    argv[argc++] = out;
-    for (int i = 0; i < N_COMMON; i++) argv[argc++] = (char *)common[i];
+    char *argv[96] = {(char *)trainer};
+    int argc = train_args(argv, 1, manifest, out);
     argv[argc++] = (char *)"--steps"; /* later options win: long enough to be interrupted */
     argv[argc++] = (char *)"100000";
     argv[argc] = NULL;

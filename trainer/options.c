@@ -210,9 +210,8 @@ static gchar *record_value(const char *record, const char *name) {
     return NULL;
 }
 
-/* Appends "name: was -> now" for each option of a whose value in b differs (or is missing). */
-/* The options of record a that b lacks or (a_is_was) holds otherwise, appended to out; a name b
- * lacks when b is the earlier record reads as its value in defaults (NULL: none). */
+/* Appends "name: was -> now" for each option of record a that b lacks or (a_is_was) holds with
+ * another value; a name the earlier record b lacks reads as its value in defaults (NULL: none). */
 static void diff_names(const char *a, const char *b, int a_is_was, const char *defaults, GString *out) {
     for (const char *line = a; line && *line;) {
         const char *end = strchr(line, '\n'), *eq = strchr(line, '=');
@@ -220,17 +219,12 @@ static void diff_names(const char *a, const char *b, int a_is_was, const char *d
             gchar *name = g_strndup(line, (size_t)(eq - line));
             gchar *mine = g_strndup(eq + 1, end ? (size_t)(end - eq - 1) : strlen(eq + 1));
             gchar *theirs = record_value(b, name);
-            if (a_is_was && (!theirs || strcmp(mine, theirs)))
-                g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name, mine,
-                                       theirs ? theirs : "(none)");
-            /* an option both have was reported from the earlier record */
-            if (!a_is_was && !theirs) {
-                gchar *dflt = defaults ? record_value(defaults, name) : NULL;
-                if (!dflt || strcmp(dflt, mine))
-                    g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,
-                                           dflt ? dflt : "(none)", mine);
-                g_free(dflt);
-            }
+            int both_have = !a_is_was && theirs; /* reported once, from the earlier record */
+            if (!theirs && !a_is_was && defaults) theirs = record_value(defaults, name);
+            if (!both_have && (!theirs || strcmp(mine, theirs)))
+                g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,
+                                       a_is_was ? mine : (theirs ? theirs : "(none)"),
+                                       a_is_was ? (theirs ? theirs : "(none)") : mine);
             g_free(name), g_free(mine), g_free(theirs);
         }
         line = end ? end + 1 : NULL;
