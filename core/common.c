@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Thread_local char last_error[1024];
 static _Thread_local const char *error_context;
@@ -131,3 +132,46 @@ long mslam_utf8_decode_all(const char *s, uint32_t *out) {
 }
 
 long mslam_utf8_length(const char *s) { return mslam_utf8_decode_all(s, NULL); }
+
+long mslam_utf8_invalid_at(const char *s) {
+    uint32_t cp;
+    for (const char *c = s; *c;) {
+        int len = mslam_utf8_decode(c, MSLAM_UTF8_NUL_TERMINATED, &cp);
+        if (!len) return (long)(c - s);
+        c += len;
+    }
+    return -1;
+}
+
+int mslam_utf8_check(const char *s, const char *what) {
+    long bad = mslam_utf8_invalid_at(s);
+    if (bad < 0) return 0;
+    return mslam_error("%s is not valid UTF-8 at byte %ld (0x%02X)", what, bad, (unsigned char)s[bad]);
+}
+
+const char *mslam_quote(char *buf, const char *s, size_t n) {
+    static const char cut[] = "...";
+    size_t at = 0;
+    for (size_t i = 0; i < n && s[i];) {
+        char unit[8];
+        uint32_t cp;
+        int ill_formed;
+        size_t len = mslam_utf8_decode_replacing(s + i, n - i, &cp, &ill_formed), out = len;
+        if (ill_formed || cp < 0x20 || cp == 0x7F) {
+            /* one byte at a time: what follows an ill-formed byte may start a character */
+            len = 1;
+            out = (size_t)snprintf(unit, sizeof unit, "\\x%02X", (unsigned char)s[i]);
+        } else {
+            memcpy(unit, s + i, len);
+        }
+        if (at + out + sizeof cut > MSLAM_QUOTE_SIZE) {
+            memcpy(buf + at, cut, sizeof cut);
+            return buf;
+        }
+        memcpy(buf + at, unit, out);
+        at += out;
+        i += len;
+    }
+    buf[at] = '\0';
+    return buf;
+}

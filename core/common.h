@@ -36,9 +36,21 @@ int mslam_utf8_decode(const char *s, size_t n, uint32_t *cp);
  * the longest prefix that could start a well-formed sequence, or 1 byte. This is what Python's
  * decode(errors="replace") does, so sacreBLEU sees the same string as the metrics. */
 size_t mslam_utf8_decode_replacing(const char *s, size_t n, uint32_t *cp, int *ill_formed);
+/* Byte offset of the first ill-formed sequence of a NUL-terminated string; -1 when it is valid
+ * UTF-8. */
+long mslam_utf8_invalid_at(const char *s);
+/* 0 when s is valid UTF-8; else -1 and the error "<what> is not valid UTF-8 at byte N (0xNN)". */
+int mslam_utf8_check(const char *s, const char *what);
 /* Code points of a NUL-terminated string; -1 when it is not valid UTF-8. */
 long mslam_utf8_length(const char *s);
 /* The same, writing the code points to out (room for strlen(s); NULL: only count). */
 long mslam_utf8_decode_all(const char *s, uint32_t *out);
+
+/* Text for a message to quote whatever it holds, so that messages stay UTF-8 and on one line:
+ * the first n bytes of s (fewer at a NUL; n may be MSLAM_UTF8_NUL_TERMINATED) with each byte of an
+ * ill-formed sequence and each control character written \xNN, cut at a character and ended
+ * "..." when longer than buf (MSLAM_QUOTE_SIZE bytes) holds. Returns buf. */
+#define MSLAM_QUOTE_SIZE 96
+const char *mslam_quote(char *buf, const char *s, size_t n);
 
 #endif

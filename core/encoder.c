@@ -494,6 +494,12 @@ static float *take_output(mslam_encoder_pass *p, int d, int *n_frames) {
     return out;
 }
 
+/* The checks both encoders make of their params (fn: the public function, for the message). */
+static int check_encode_params(const struct mslam_encode_params *ep, const char *fn) {
+    if (ep->chunk_frames < 0) return mslam_error("%s: chunk_frames = %d must be >= 0", fn, ep->chunk_frames);
+    return 0;
+}
+
 float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
                         const struct mslam_encode_params *params, int *n_frames) {
     if (!model || !n_frames || (!pcm && n_samples)) {
@@ -502,10 +508,7 @@ float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
     }
     *n_frames = 0;
     struct mslam_encode_params ep = params ? *params : mslam_encode_default_params();
-    if (ep.chunk_frames < 0) {
-        mslam_error("mslam_encode_pcm: chunk_frames = %d must be >= 0", ep.chunk_frames);
-        return NULL;
-    }
+    if (check_encode_params(&ep, "mslam_encode_pcm")) return NULL;
     for (size_t i = 0; i < n_samples; i++) {
         if (!isfinite(pcm[i])) {
             mslam_error("mslam_encode_pcm: sample %zu is not a finite number", i);
@@ -513,7 +516,7 @@ float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
         }
     }
     const struct mslam_model_config *cfg = &model->cfg;
-    mslam_set_threads(ep.n_threads > 0 ? ep.n_threads : model->n_threads);
+    mslam_model_use_threads(model, ep.n_threads);
     int n_mel = mslam_frontend_n_frames(n_samples);
     if (mslam_subsampled_frames(n_mel) == 0) return mslam_calloc(1, sizeof(float), "encoder frames");
 
@@ -543,7 +546,11 @@ float *mslam_encode_text(mslam_model *model, const char *utf8, const struct msla
         return NULL;
     }
     *n_frames = 0;
+    /* text is encoded with full context (as the trainer's text objectives see it): the chunk
+     * params are checked, as for speech, and not used */
     struct mslam_encode_params ep = params ? *params : mslam_encode_default_params();
+    if (check_encode_params(&ep, "mslam_encode_text")) return NULL;
+    if (mslam_utf8_check(utf8, "mslam_encode_text: the text")) return NULL;
     size_t bytes = strlen(utf8);
     int *ids = mslam_malloc((bytes ? bytes : 1) * sizeof(int), "character ids");
     if (!ids) return NULL;
@@ -552,8 +559,9 @@ float *mslam_encode_text(mslam_model *model, const char *utf8, const struct msla
         int len = 1;
         int id = mslam_model_char_id(model, utf8 + i, &len);
         if (id < 0) {
-            mslam_error("mslam_encode_text: the character at byte %zu ('%.*s') is not in the model's vocabulary",
-                        i, len, utf8 + i);
+            char quoted[MSLAM_QUOTE_SIZE];
+            mslam_error("mslam_encode_text: the character at byte %zu ('%s') is not in the model's vocabulary",
+                        i, mslam_quote(quoted, utf8 + i, (size_t)len));
             free(ids);
             return NULL;
         }
@@ -564,7 +572,7 @@ float *mslam_encode_text(mslam_model *model, const char *utf8, const struct msla
         free(ids);
         return mslam_calloc(1, sizeof(float), "encoder frames");
     }
-    mslam_set_threads(ep.n_threads > 0 ? ep.n_threads : model->n_threads);
+    mslam_model_use_threads(model, ep.n_threads);
     mslam_encoder_pass pass = {0};
     float *out = NULL;
     if (mslam_encoder_text_forward(&pass, &model->cfg, &model->p, ids, &L, 1, L, 0) == 0)

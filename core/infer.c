@@ -34,10 +34,6 @@ struct mslam_decode_params mslam_decode_default_params(void) {
     };
 }
 
-static void use_threads(const mslam_model *m, const struct mslam_decode_params *p) {
-    mslam_set_threads(p->n_threads > 0 ? p->n_threads : m->n_threads);
-}
-
 /* A reserved vocabulary entry ("<blank>", "</s>", ...) is not text; a character is one code
  * point (the loader allows nothing else), so a longer entry starting with '<' is reserved. */
 static int is_reserved(const mslam_model *m, int id) { return m->vocab[id][0] == '<' && m->vocab[id][1]; }
@@ -176,9 +172,10 @@ static int lm_language(const mslam_model *m, const struct mslam_decode_params *p
     if (lm_check_model(p->lm, m, 0, fn) || lm_check_weights(p, fn)) return -1;
     if (p->beam_size < 2) return mslam_error("%s: an LM works in the beam search: beam_size must be at least 2", fn);
     int named = named_language(m, p->languages, fn);
+    char quoted[MSLAM_QUOTE_SIZE];
     if (named == -2)
         return mslam_error("%s: with an LM, languages must name the one language spoken (it is \"%s\")", fn,
-                           p->languages ? p->languages : "");
+                           mslam_quote(quoted, p->languages ? p->languages : "", MSLAM_UTF8_NUL_TERMINATED));
     if (named < 0) return -1;
     int lang = mslam_lm_lang_index(p->lm, m->langs[named]);
     if (lang < 0) return mslam_error("%s: LM '%s' has no model of language '%s'", fn, lm_name(p->lm), m->langs[named]);
@@ -195,7 +192,7 @@ int mslam_ctc_log_probs(mslam_model *model, const float *frames, int n_frames, f
     if (n_frames == 0) return 0;
     float *logits = mslam_malloc((size_t)n_frames * model->cfg.vocab_size * sizeof(float), "CTC logits");
     if (!logits) return -1;
-    mslam_set_threads(model->n_threads);
+    mslam_model_use_threads(model, 0);
     ctc_head_log_probs(log_probs, logits, frames, n_frames, &model->cfg, &model->p);
     free(logits);
     return 0;
@@ -303,7 +300,7 @@ int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, i
     if (!dec) return mslam_error("mslam_ctc_decoder_push_frames: decoder is NULL");
     if (check_frames(frames, n_frames, "mslam_ctc_decoder_push_frames")) return -1;
     const struct mslam_model_config *cfg = &dec->model->cfg;
-    use_threads(dec->model, &dec->params);
+    mslam_model_use_threads(dec->model, dec->params.n_threads);
     for (int t = 0; t < n_frames; t += CTC_DECODER_CHUNK) {
         int n = n_frames - t < CTC_DECODER_CHUNK ? n_frames - t : CTC_DECODER_CHUNK;
         ctc_head_log_probs(dec->log_probs, dec->logits, frames + (size_t)t * cfg->d_model, n, cfg, &dec->model->p);
@@ -358,7 +355,7 @@ static mslam_result *transcribe_frames(mslam_model *model, const float *frames, 
         float *logits = mslam_malloc(n * sizeof(float), "CTC logits");
         int ok = log_probs && logits;
         if (ok) {
-            use_threads(model, &p);
+            mslam_model_use_threads(model, p.n_threads);
             ctc_head_log_probs(log_probs, logits, frames, n_frames, &model->cfg, &model->p);
         }
         free(logits);
@@ -450,7 +447,7 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
         .lm = p->translation_lm ? &p->translation_lm->langs[0] : NULL,
         .lm_weight = p->translation_lm_weight,
     };
-    use_threads(model, p);
+    mslam_model_use_threads(model, p->n_threads);
     decoder_cache cache = {0};
     search_result best;
     mslam_result *r = NULL;
@@ -557,12 +554,15 @@ static int parse_languages(const mslam_model *m, const char *list, unsigned char
         int found = -1;
         for (int i = 0; i < N && found < 0; i++)
             if (strlen(m->langs[i]) == len && !strncmp(m->langs[i], s, len)) found = i;
-        if (found < 0) return mslam_error("%s: language '%.*s' is not in the model", fn, (int)len, s);
+        char quoted[MSLAM_QUOTE_SIZE];
+        if (found < 0) return mslam_error("%s: language '%s' is not in the model", fn, mslam_quote(quoted, s, len));
         allowed[found] = 1;
         any = 1;
         s += len;
     }
-    if (list && *list && !any) return mslam_error("%s: languages \"%s\" names no language", fn, list);
+    char quoted[MSLAM_QUOTE_SIZE];
+    if (list && *list && !any)
+        return mslam_error("%s: languages \"%s\" names no language", fn, mslam_quote(quoted, list, MSLAM_UTF8_NUL_TERMINATED));
     return 0;
 }
 
@@ -630,7 +630,7 @@ int identify_language_frames(mslam_model *model, const struct mslam_decode_param
         }
     }
     if (ok) {
-        use_threads(model, &p);
+        mslam_model_use_threads(model, p.n_threads);
         lid_head_logits(probs, pooled, frames, n_frames, &model->cfg, &model->p);
         if (p.lm && p.lid_lm_weight > 0 &&
             (lm_check_weights(&p, fn) ||

@@ -327,7 +327,9 @@ mslam_lm *mslam_lm_load(const char *path) {
         goto done;
     const char *text = st_meta_get(&f, "text");
     if (text && strcmp(text, "transcript") && strcmp(text, "translation")) {
-        mslam_error("%s: __metadata__ \"text\" is \"%.40s\", not \"transcript\" or \"translation\"", path, text);
+        char quoted[MSLAM_QUOTE_SIZE];
+        mslam_error("%s: __metadata__ \"text\" is \"%s\", not \"transcript\" or \"translation\"", path,
+                    mslam_quote(quoted, text, MSLAM_UTF8_NUL_TERMINATED));
         goto done;
     }
     lm = lm_alloc(order, vocab, n_vocab, langs, n_langs, path);

@@ -22,7 +22,7 @@ struct mslam_model {
     mslam_vocab_char *chars; /* one-character entries sorted by code point (mslam_model_char_id) */
     int n_chars;
     int bos_id, eos_id;   /* "<s>" and "</s>" (decoder models; -1 otherwise); CTC blank is id 0 */
-    int n_threads;
+    int n_threads;        /* of mslam_model_params; <= 0: all cores */
     char *path;
 };
 
@@ -44,6 +44,10 @@ int mslam_model_save_with(const mslam_model *model, const char *path, const st_w
  * with extra_prefix (when not NULL) are left to the caller instead of being refused. */
 mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
                                  struct mslam_model_params params);
+
+/* Threads of the kernels a public call runs on this thread: n_threads (the call's params), else
+ * the model's, else all cores. OpenMP's own setting stays as the caller had it. */
+void mslam_model_use_threads(const mslam_model *model, int n_threads);
 
 /* Character id of the UTF-8 character at s (its length in bytes written to *len), -1 when not
  * in the vocabulary; -1 with *len = 1 when s does not start with valid UTF-8. */

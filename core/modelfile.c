@@ -24,7 +24,10 @@
 #include "model.h"
 
 #include "common.h"
+#include "lm.h"
+#include "ops.h"
 #include "safetensors.h"
+#include "tm.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -122,10 +125,11 @@ int modelfile_check_vocab(const char *const *vocab, int n, const char *where) {
     for (int i = 0; i < n; i++) {
         uint32_t cp;
         if (!vocab[i]) return mslam_error("%s: vocab entry %d is NULL", where, i);
+        char quoted[MSLAM_QUOTE_SIZE];
         if (!single_char(vocab[i], &cp) && !reserved_token(vocab[i]))
-            return mslam_error("%s: vocab entry %d (\"%.40s\") is neither one UTF-8 character nor "
+            return mslam_error("%s: vocab entry %d (\"%s\") is neither one UTF-8 character nor "
                                "a reserved token like \"<blank>\"",
-                               where, i, vocab[i]);
+                               where, i, mslam_quote(quoted, vocab[i], 40));
     }
     return check_unique(vocab, n, "vocab", where);
 }
@@ -253,6 +257,10 @@ int mslam_model_char_id(const mslam_model *model, const char *s, int *len) {
     const mslam_vocab_char *hit =
         bsearch(&key, model->chars, (size_t)model->n_chars, sizeof key, cmp_vocab_char);
     return hit ? hit->id : -1;
+}
+
+void mslam_model_use_threads(const mslam_model *model, int n_threads) {
+    mslam_use_threads(n_threads > 0 ? n_threads : model->n_threads);
 }
 
 struct mslam_model_params mslam_model_default_params(void) {
@@ -435,11 +443,18 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
     char version[16];
     snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
     const char *file_version = st_meta_get(f, "format_version");
-    if (!file_version) {
+    const char *other_format = st_meta_get(f, "format"); /* LMs and memories name theirs; models do not */
+    if (other_format) {
+        mslam_error("%s: not an mslam model but %s", path,
+                    !strcmp(other_format, LM_FORMAT)   ? "a character LM (for --lm, lm=, translation-lm=)"
+                    : !strcmp(other_format, TM_FORMAT) ? "a translation memory (for translation-memory=)"
+                                                       : "another kind of mslam file");
+    } else if (!file_version) {
         mslam_error("%s: not an mslam model (__metadata__ has no \"format_version\")", path);
     } else if (strcmp(file_version, version) != 0) {
-        mslam_error("%s: unknown format_version \"%.20s\" (this build reads \"%s\")", path,
-                    file_version, version);
+        char quoted[MSLAM_QUOTE_SIZE];
+        mslam_error("%s: unknown format_version \"%s\" (this build reads \"%s\")", path,
+                    mslam_quote(quoted, file_version, 20), version);
     } else if (!read_config(f, &cfg) &&
                !modelfile_meta_strings(f, "vocab", cfg.vocab_size, "vocab_size", &jvocab, &vocab, NULL) &&
                !modelfile_meta_strings(f, "langs", cfg.n_langs, "n_langs", &jlangs, &langs, NULL) &&
@@ -600,8 +615,10 @@ int modelfile_meta_int(const st_file *f, const char *key, int *out) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
+    char quoted[MSLAM_QUOTE_SIZE];
     if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
-        return mslam_error("%s: __metadata__ \"%s\" = \"%.40s\" is not an integer", f->path, key, s);
+        return mslam_error("%s: __metadata__ \"%s\" = \"%s\" is not an integer", f->path, key,
+                           mslam_quote(quoted, s, 40));
     *out = (int)v;
     return 0;
 }

@@ -32,8 +32,16 @@ float mslam_rng_normal(mslam_rng *rng);  /* N(0, 1) */
 #define MSLAM_BLAS_MIN_WORK (32 * 32 * 32)
 void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc);
-void mslam_set_threads(int n_threads); /* BLAS and OpenMP threads */
-int mslam_get_threads(void);           /* what mslam_set_threads set last */
+/* Threads of the kernels called on this thread: n_threads, or all cores when n_threads <= 0.
+ * With OpenMP the kernels start their teams with this count and OpenMP's own setting
+ * (omp_get_max_threads) is left alone, so the public API can call it without changing its
+ * caller's; BLAS runs serially (one thread pool: ours). Without OpenMP it sets OpenBLAS' count,
+ * which is the process's. */
+void mslam_use_threads(int n_threads);
+/* mslam_use_threads, and OpenMP's count of this thread too: for programs built on the kernels
+ * whose own OpenMP loops are to follow (the trainer). */
+void mslam_set_threads(int n_threads);
+int mslam_get_threads(void); /* the kernels' threads on this thread */
 
 /* ---- linear: y (n, out) = x (n, in) . w^T + b;  w (out, in) as PyTorch, b (out) or NULL ---- */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int n, int in, int out);

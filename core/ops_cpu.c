@@ -18,7 +18,9 @@
 
 /* Loops that carry the element-wise and attention work are compiled twice, for AVX2 + FMA
  * (x86-64-v3) and for the baseline ISA, and the loader picks one: the library stays portable and
- * vectorises 8 wide where the CPU allows (OpenMP's outlined bodies inherit the target). */
+ * vectorises 8 wide where the CPU allows (OpenMP's outlined bodies inherit the target). GCC 12
+ * gives the ifunc symbols of such functions default visibility whatever -fvisibility or a
+ * visibility attribute says: core/libmslam.map keeps them out of libmslam.so's exports. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define HOT_LOOPS __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
@@ -28,9 +30,14 @@
 /* Below this many scalar operations an OpenMP team costs more than it saves. */
 #define OMP_MIN_WORK 32768
 
+/* Threads of the kernels called on this thread; 0 until mslam_use_threads: OpenMP's count.
+ * Kept apart from OpenMP's own setting (every parallel region below says num_threads) so that a
+ * public call leaves the caller's omp_get_max_threads() as it was. */
+static _Thread_local int kernel_threads;
+
 static int max_threads(void) {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    return kernel_threads > 0 ? kernel_threads : omp_get_max_threads();
 #else
     return 1;
 #endif
@@ -265,7 +272,7 @@ static void gemv_rows(int trans_a, int trans_b, int M, int N, int K, float alpha
     int block = team > 1 ? thread_block(N, team) : N;
     /* BLAS may multiply old contents by 0 (NaN stays NaN): with beta 0, C is cleared and added to */
     float beta_c = beta == 0.0f ? 1.0f : beta;
-    OMP(omp parallel for schedule(static, 1) if (team > 1))
+    OMP(omp parallel for schedule(static, 1) if (team > 1) num_threads(team))
     for (int start = 0; start < N; start += block) {
         int n = N - start < block ? N - start : block;
         for (int i = 0; i < M; i++) {
@@ -292,7 +299,7 @@ void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
 #ifdef _OPENMP
     pthread_once(&blas_serial_once, blas_serial);
     /* threads for this product: none inside a parallel region or for small work */
-    int team = work >= SGEMM_SPLIT_MIN_WORK && !omp_in_parallel() ? omp_get_max_threads() : 1;
+    int team = work >= SGEMM_SPLIT_MIN_WORK && !omp_in_parallel() ? max_threads() : 1;
 #else
     int team = 1;
 #endif
@@ -306,7 +313,7 @@ void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
         int split_rows = M >= N;
         int len = split_rows ? M : N;
         int block = thread_block(len, team);
-        OMP(omp parallel for schedule(static, 1))
+        OMP(omp parallel for schedule(static, 1) num_threads(team))
         for (int start = 0; start < len; start += block) {
             int n = len - start < block ? len - start : block;
             if (split_rows)
@@ -324,7 +331,7 @@ void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
 
 int mslam_get_threads(void) {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    return max_threads();
 #elif defined(OPENBLAS_VERSION)
     return openblas_get_num_threads();
 #else
@@ -332,12 +339,28 @@ int mslam_get_threads(void) {
 #endif
 }
 
-void mslam_set_threads(int n_threads) {
-    if (n_threads < 1) n_threads = 1;
+/* n_threads, or all cores (those this process may run on) when n_threads <= 0 */
+static int threads_or_all(int n_threads) {
 #ifdef _OPENMP
-    omp_set_num_threads(n_threads);
+    return n_threads > 0 ? n_threads : omp_get_num_procs();
+#else
+    return n_threads > 0 ? n_threads : 1;
+#endif
+}
+
+void mslam_use_threads(int n_threads) {
+    n_threads = threads_or_all(n_threads);
+#ifdef _OPENMP
+    kernel_threads = n_threads;
 #elif defined(OPENBLAS_VERSION)
     openblas_set_num_threads(n_threads);
+#endif
+}
+
+void mslam_set_threads(int n_threads) {
+    mslam_use_threads(n_threads);
+#ifdef _OPENMP
+    omp_set_num_threads(threads_or_all(n_threads));
 #endif
 }
 
@@ -367,7 +390,7 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 /* x, y (n, d); w, b (d); mean, rstd (n). Biased variance, as torch. */
 HOT_LOOPS void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
                        const float *b, int n, int d) {
-    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *yi = y + (size_t)i * d;
@@ -385,7 +408,7 @@ HOT_LOOPS void layernorm_forward(float *y, float *mean, float *rstd, const float
 HOT_LOOPS void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                         const float *mean, const float *rstd, const float *w, int n, int d) {
     if (dx) {
-        OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
+        OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK) num_threads(max_threads()))
         for (int i = 0; i < n; i++) {
             const float *xi = x + (size_t)i * d, *dyi = dy + (size_t)i * d;
             float *dxi = dx + (size_t)i * d;
@@ -425,13 +448,13 @@ HOT_LOOPS void layernorm_backward(float *dx, float *dw, float *db, const float *
 /* ---- element-wise ---- */
 
 HOT_LOOPS void swish_forward(float *y, const float *x, size_t n) {
-    OMP(omp parallel for if (n >= OMP_MIN_WORK))
+    OMP(omp parallel for if (n >= OMP_MIN_WORK) num_threads(max_threads()))
     for (size_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]);
 }
 
 /* d(x s(x))/dx = s (1 + x (1 - s)) */
 HOT_LOOPS void swish_backward(float *dx, const float *dy, const float *x, size_t n) {
-    OMP(omp parallel for if (n >= OMP_MIN_WORK))
+    OMP(omp parallel for if (n >= OMP_MIN_WORK) num_threads(max_threads()))
     for (size_t i = 0; i < n; i++) {
         float s = sigmoidf(x[i]);
         dx[i] += dy[i] * s * (1.0f + x[i] * (1.0f - s));
@@ -454,7 +477,7 @@ HOT_LOOPS void add_scaled(float *y, const float *a, const float *b, float scale,
 /* ---- GLU: x (n, 2d) = [a | b] -> y (n, d) = a sigmoid(b) ---- */
 
 HOT_LOOPS void glu_forward(float *y, const float *x, int n, int d) {
-    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int i = 0; i < n; i++) {
         const float *a = x + (size_t)i * 2 * d, *g = a + d;
         float *yi = y + (size_t)i * d;
@@ -464,7 +487,7 @@ HOT_LOOPS void glu_forward(float *y, const float *x, int n, int d) {
 
 /* da += dy s(b);  db += dy a s(b) (1 - s(b)) */
 HOT_LOOPS void glu_backward(float *dx, const float *dy, const float *x, int n, int d) {
-    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int i = 0; i < n; i++) {
         const float *a = x + (size_t)i * 2 * d, *g = a + d, *dyi = dy + (size_t)i * d;
         float *da = dx + (size_t)i * 2 * d, *dg = da + d;
@@ -500,7 +523,7 @@ static void dw_tap_range(int t, int pad_left, int len, int j0, int j1, int *lo, 
 HOT_LOOPS void dwconv1d_forward(float *y, const float *x, const float *w, const float *b, int B, int T_in,
                       int T_out, int d, int k, int pad_left, const int *lengths) {
     int n_cb = (d + DW_CB - 1) / DW_CB;
-    OMP(omp parallel for schedule(static) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK))
+    OMP(omp parallel for schedule(static) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int task = 0; task < B * n_cb; task++) {
         int bi = task / n_cb, c0 = (task % n_cb) * DW_CB;
         int cw = d - c0 < DW_CB ? d - c0 : DW_CB;
@@ -535,7 +558,7 @@ HOT_LOOPS void dwconv1d_backward(float *dx, float *dw, float *db, const float *d
     int n_cb = (d + DW_CB - 1) / DW_CB;
     if (dx) {
         /* each (item, channel block) owns its part of dx */
-        OMP(omp parallel for schedule(static) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK))
+        OMP(omp parallel for schedule(static) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK) num_threads(max_threads()))
         for (int task = 0; task < B * n_cb; task++) {
             int bi = task / n_cb, c0 = (task % n_cb) * DW_CB;
             int cw = d - c0 < DW_CB ? d - c0 : DW_CB;
@@ -564,7 +587,7 @@ HOT_LOOPS void dwconv1d_backward(float *dx, float *dw, float *db, const float *d
         /* each (channel block, tap block) owns its dw entries and sums over all items and rows
          * into a stack tile; blocks of DW_CB / 2 channels give more tasks than channel blocks */
         const int cb = DW_CB / 2, n_cbw = (d + cb - 1) / cb, n_kb = (k + DW_KB - 1) / DW_KB;
-        OMP(omp parallel for schedule(dynamic, 1) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK))
+        OMP(omp parallel for schedule(dynamic, 1) if ((size_t)B * T_out * d * k >= OMP_MIN_WORK) num_threads(max_threads()))
         for (int task = 0; task < n_cbw * n_kb; task++) {
             int c0 = (task / n_kb) * cb, j0 = (task % n_kb) * DW_KB;
             int cw = d - c0 < cb ? d - c0 : cb, j1 = j0 + DW_KB < k ? j0 + DW_KB : k;
@@ -604,7 +627,7 @@ size_t conv2d_scratch_size(int C_in, int H, int W) {
 /* x (C_in, H, W) of one item -> col (C_in*9, H'*W'), row ci*9 + kh*3 + kw */
 HOT_LOOPS static void im2col(float *col, const float *x, int C_in, int H, int W) {
     int Ho = conv_out(H), Wo = conv_out(W);
-    OMP(omp parallel for if ((size_t)C_in * 9 * Ho * Wo >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)C_in * 9 * Ho * Wo >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int ci = 0; ci < C_in; ci++)
         for (int kk = 0; kk < 9; kk++) {
             int kh = kk / 3, kw = kk % 3;
@@ -620,7 +643,7 @@ HOT_LOOPS static void im2col(float *col, const float *x, int C_in, int H, int W)
 HOT_LOOPS static void col2im_add(float *dx, const float *dcol, int C_in, int H, int W) {
     int Ho = conv_out(H), Wo = conv_out(W);
     /* channels are independent; within a channel the 9 taps run in turn */
-    OMP(omp parallel for if ((size_t)C_in * 9 * Ho * Wo >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)C_in * 9 * Ho * Wo >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int ci = 0; ci < C_in; ci++)
         for (int kk = 0; kk < 9; kk++) {
             int kh = kk / 3, kw = kk % 3;
@@ -669,7 +692,7 @@ void conv2d_backward(float *dx, float *dw, float *db, const float *dy, const flo
 /* ---- softmax / log-softmax over the last dim ---- */
 
 HOT_LOOPS void softmax_forward(float *y, const float *x, int n, int d) {
-    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *yi = y + (size_t)i * d;
@@ -680,7 +703,7 @@ HOT_LOOPS void softmax_forward(float *y, const float *x, int n, int d) {
 
 /* dx += y (dy - sum(dy y)) */
 HOT_LOOPS void softmax_backward(float *dx, const float *dy, const float *y, int n, int d) {
-    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * d, *dyi = dy + (size_t)i * d;
         float *dxi = dx + (size_t)i * d;
@@ -690,7 +713,7 @@ HOT_LOOPS void softmax_backward(float *dx, const float *dy, const float *y, int 
 }
 
 HOT_LOOPS void log_softmax_forward(float *y, const float *x, int n, int d) {
-    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *yi = y + (size_t)i * d;
@@ -703,7 +726,7 @@ HOT_LOOPS void log_softmax_forward(float *y, const float *x, int n, int d) {
 
 /* dx += dy - exp(y) sum(dy) */
 HOT_LOOPS void log_softmax_backward(float *dx, const float *dy, const float *y, int n, int d) {
-    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK))
+    OMP(omp parallel for if ((size_t)n * d >= OMP_MIN_WORK) num_threads(max_threads()))
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * d, *dyi = dy + (size_t)i * d;
         float *dxi = dx + (size_t)i * d;
@@ -792,8 +815,8 @@ static attn_slice attn_layout(int Tq, int Tk, int H, int dh, int rel) {
 }
 
 /* Scratch holds one slice per thread of the team the kernels start, which is
- * omp_get_max_threads() of the calling thread: size it after the last mslam_set_threads (or
- * omp_set_num_threads) that raises the count. */
+ * mslam_get_threads() of the calling thread: size it after the last mslam_use_threads (or
+ * mslam_set_threads) that raises the count. */
 size_t relattn_scratch_size(int Tq, int Tk, int H, int dh) {
     return (size_t)max_threads() * attn_layout(Tq, Tk, H, dh, 1).total;
 }

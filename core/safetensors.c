@@ -130,7 +130,12 @@ struct json_object *st_json_parse(const char *text, size_t n, const char **why) 
         *why = "out of memory";
         return NULL;
     }
+    /* the format's header is UTF-8: refusing other bytes keeps the names that messages quote UTF-8 */
+#ifdef JSON_TOKENER_VALIDATE_UTF8
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+#else
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+#endif
     struct json_object *v = n > INT32_MAX ? NULL : json_tokener_parse_ex(tok, text, (int)n);
     *why = n > INT32_MAX ? "too long" : json_tokener_error_desc(json_tokener_get_error(tok));
     if (v) {

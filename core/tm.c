@@ -141,7 +141,9 @@ static int build_index(mslam_tm *tm) {
             const char *source = tm->sources + tm->source_off[e];
             long len = mslam_utf8_decode_all(source, cps);
             if (len <= 0) {
-                rc = mslam_error("entry %d's source (\"%.40s\") is %s", e, source, len ? "not UTF-8" : "empty");
+                char what[64];
+                snprintf(what, sizeof what, "entry %d's source", e);
+                rc = len ? mslam_utf8_check(source, what) : mslam_error("%s is empty", what);
                 break;
             }
             int d = distinct_grams(cps, len, keys);
@@ -206,9 +208,11 @@ mslam_tm *tm_new(const char *const *sources, const char *const *translations, co
         pack_strings(translations, n, &tm->translations, &tm->translation_off, &tm->translation_bytes))
         goto fail;
     for (int e = 0; e < n; e++) {
-        if (mslam_utf8_length(translations[e]) <= 0) {
-            mslam_error("entry %d's translation (\"%.40s\") is %s", e, translations[e],
-                        *translations[e] ? "not UTF-8" : "empty");
+        char what[64];
+        snprintf(what, sizeof what, "entry %d's translation", e);
+        if (mslam_utf8_check(translations[e], what)) goto fail;
+        if (!*translations[e]) {
+            mslam_error("%s is empty", what);
             goto fail;
         }
     }
@@ -386,7 +390,7 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     int rc = 0, n_touched = 0, n_heap = 0;
     long nq = q && keys && shared && touched ? mslam_utf8_decode_all(text, q) : -2;
     if (nq == -2) rc = mslam_error("mslam_tm_lookup: out of memory");
-    else if (nq < 0) rc = mslam_error("mslam_tm_lookup: the text is not UTF-8 (\"%.40s\")", text);
+    else if (nq < 0) rc = mslam_utf8_check(text, "mslam_tm_lookup: the text");
     int dq = nq > 0 ? distinct_grams(q, nq, keys) : 0;
     for (int g = 0; !rc && g < dq; g++) {
         long id = gram_find(tm, keys[g]);

@@ -1,6 +1,7 @@
 /* Encoder tests: finite-difference gradients of a Conformer layer and of the whole encoder,
  * parity with the PyTorch reference (tests/reference/mslam_ref.py), batches with padding, and
  * the offline encode API. */
+#include "common.h"
 #include "encoder.h"
 #include "model.h"
 #include "safetensors.h"
@@ -378,6 +379,22 @@ static void test_parity(void) {
 
 /* ---- API errors ---- */
 
+/* mslam_quote, which messages quote text with: UTF-8 as it is, other bytes and control
+ * characters as \xNN, long text cut at a character. */
+static void test_quote(void) {
+    char q[MSLAM_QUOTE_SIZE];
+    CHECK(!strcmp(mslam_quote(q, "h\xc3\xa9llo", MSLAM_UTF8_NUL_TERMINATED), "h\xc3\xa9llo"), "UTF-8 as it is: %s", q);
+    CHECK(!strcmp(mslam_quote(q, "a\xff\xc3\t", MSLAM_UTF8_NUL_TERMINATED), "a\\xFF\\xC3\\x09"), "bytes as \\xNN: %s", q);
+    CHECK(!strcmp(mslam_quote(q, "abcdef", 3), "abc"), "n bytes: %s", q);
+    char *long_text = malloc(2 * MSLAM_QUOTE_SIZE + 1);
+    for (int i = 0; i < MSLAM_QUOTE_SIZE; i++) memcpy(long_text + 2 * i, "\xc3\xa9", 2);
+    long_text[2 * MSLAM_QUOTE_SIZE] = '\0';
+    size_t len = strlen(mslam_quote(q, long_text, MSLAM_UTF8_NUL_TERMINATED));
+    CHECK(len < MSLAM_QUOTE_SIZE && len > 3 && !strcmp(q + len - 3, "...") && mslam_utf8_length(q) >= 0,
+          "long text cut at a character: %s", q);
+    free(long_text);
+}
+
 static void test_api_errors(void) {
     mslam_model *m = tiny_model(1, 1);
     if (!m) return;
@@ -400,6 +417,28 @@ static void test_api_errors(void) {
     pcm[10] = 0;
     x = mslam_encode_pcm(m, pcm, 1000, &ep, &n);
     CHECK(x == NULL && strstr(mslam_last_error(), "chunk_frames"), "bad chunk: %s", mslam_last_error());
+    /* text: the chunk params are checked as for speech, and not used (full context) */
+    x = mslam_encode_text(m, "ab cd", &ep, &n);
+    CHECK(x == NULL && strstr(mslam_last_error(), "mslam_encode_text: chunk_frames = -3"), "bad chunk for text: %s",
+          mslam_last_error());
+    int n_full = 0;
+    float *full = mslam_encode_text(m, "ab cd", NULL, &n_full);
+    ep.chunk_frames = 2, ep.left_chunks = 0;
+    x = mslam_encode_text(m, "ab cd", &ep, &n);
+    CHECK(full && x && n == n_full && !memcmp(x, full, (size_t)n * m->cfg.d_model * sizeof(float)),
+          "text is encoded with full context whatever chunk_frames says");
+    mslam_free(x);
+    mslam_free(full);
+    /* not UTF-8: an error of its own naming the byte; messages quote nothing that is not UTF-8 */
+    x = mslam_encode_text(m, "ab\xff", NULL, &n);
+    CHECK(x == NULL && strstr(mslam_last_error(), "mslam_encode_text: the text is not valid UTF-8 at byte 2 (0xFF)"),
+          "invalid UTF-8: %s", mslam_last_error());
+    x = mslam_encode_text(m, "a\xc3", NULL, &n);
+    CHECK(x == NULL && strstr(mslam_last_error(), "not valid UTF-8 at byte 1 (0xC3)"), "a cut sequence: %s",
+          mslam_last_error());
+    x = mslam_encode_text(m, "a\nb", NULL, &n);
+    CHECK(x == NULL && strstr(mslam_last_error(), "byte 1 ('\\x0A') is not in the model's vocabulary"),
+          "a control character is quoted as \\x0A: %s", mslam_last_error());
     mslam_model_free(m);
 }
 
@@ -408,6 +447,7 @@ int main(void) {
     test_gradients();
     test_batch_consistency();
     test_parity();
+    test_quote();
     test_api_errors();
     return test_result("encoder");
 }

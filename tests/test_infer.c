@@ -2,8 +2,9 @@
  * and beam) equals the internal searches on the model's CTC log-probs, the incremental decoder
  * equals the offline call and segments correctly, translation equals the internal decoder search
  * (on the speech frames, or on the transcript's text-path frames when the model's translate_input
- * says so), language identification (restricted or not), results after save + load, and clear
- * errors. */
+ * says so), language identification (restricted or not), threads (all cores by default, the
+ * caller's OpenMP setting untouched), results after save + load, and clear errors. */
+#include "common.h"
 #include "decoder.h"
 #include "heads.h"
 #include "model.h"
@@ -11,6 +12,9 @@
 #include "testutil.h"
 
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -240,6 +244,10 @@ static void test_translate_transcript(mslam_model *m, const float *pcm, size_t n
     mslam_result_free(r);
     CHECK(!mslam_translate_text(m, "abx", &p) && strstr(mslam_last_error(), "('x') is not in the model's vocabulary"),
           "a character outside the vocabulary: %s", mslam_last_error());
+    /* not UTF-8: its own error, naming the byte, in a message that is UTF-8 itself */
+    CHECK(!mslam_translate_text(m, "ab\xff", &p) &&
+              strstr(mslam_last_error(), "is not valid UTF-8 at byte 2 (0xFF)") && mslam_utf8_length(mslam_last_error()) >= 0,
+          "text that is not UTF-8: %s", mslam_last_error());
     CHECK(!mslam_translate_text(m, NULL, &p) && strstr(mslam_last_error(), "mslam_translate_text: text is NULL"),
           "NULL text: %s", mslam_last_error());
     char path[] = "/tmp/mslam_test_infer_XXXXXX";
@@ -278,6 +286,10 @@ static void test_identify(mslam_model *m, const float *pcm, size_t n) {
     p.languages = "fr,xx";
     CHECK(mslam_identify_language(m, pcm, n, &p, probs) < 0 && strstr(mslam_last_error(), "language 'xx' is not in"),
           "unknown language: %s", mslam_last_error());
+    p.languages = "fr,\xe9\n";
+    CHECK(mslam_identify_language(m, pcm, n, &p, probs) < 0 && strstr(mslam_last_error(), "language '\\xE9\\x0A' is not in") &&
+              mslam_utf8_length(mslam_last_error()) >= 0,
+          "an unknown language that is not UTF-8 is quoted byte by byte: %s", mslam_last_error());
     p.languages = ",";
     CHECK(mslam_identify_language(m, pcm, n, &p, probs) < 0, "a list naming no language must fail");
     CHECK(mslam_identify_language(m, pcm, 1000, NULL, probs) < 0 && strstr(mslam_last_error(), "no frames"),
@@ -335,6 +347,58 @@ static void test_errors(const float *pcm, size_t n) {
     mslam_model_free(m);
 }
 
+/* n_threads <= 0 everywhere (the defaults): the calls run on all cores, and the caller's own
+ * OpenMP setting is as it was after each (the library's teams say num_threads). */
+static void test_threads(mslam_model *m, const float *pcm, size_t n) {
+#ifdef _OPENMP
+    const int model_threads = m->n_threads, caller_threads = omp_get_max_threads(), cores = omp_get_num_procs();
+    m->n_threads = 0; /* mslam_model_default_params */
+    omp_set_num_threads(1);
+    mslam_use_threads(1); /* what an earlier call on this thread may have left */
+    int T = 0;
+    float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
+    CHECK(frames && omp_get_max_threads() == 1 && mslam_get_threads() == cores,
+          "encode with n_threads 0: the caller's OpenMP threads %d (set 1), the library's %d (all %d cores)",
+          omp_get_max_threads(), mslam_get_threads(), cores);
+    free(frames);
+    mslam_use_threads(1);
+    struct mslam_encode_params ep = mslam_encode_default_params();
+    ep.n_threads = 3;
+    frames = mslam_encode_pcm(m, pcm, n, &ep, &T);
+    CHECK(frames && omp_get_max_threads() == 1 && mslam_get_threads() == 3,
+          "encode with n_threads 3: the caller's OpenMP threads %d (set 1), the library's %d",
+          omp_get_max_threads(), mslam_get_threads());
+    mslam_use_threads(1);
+    float probs[3];
+    mslam_result *r = mslam_transcribe(m, pcm, n, NULL);
+    CHECK(r && omp_get_max_threads() == 1 && mslam_get_threads() == cores, "transcribe: %d, %d",
+          omp_get_max_threads(), mslam_get_threads());
+    mslam_result_free(r);
+    mslam_use_threads(1);
+    r = mslam_translate_frames(m, frames, T, NULL);
+    CHECK(r && omp_get_max_threads() == 1 && mslam_get_threads() == cores, "translate_frames: %d, %d",
+          omp_get_max_threads(), mslam_get_threads());
+    mslam_result_free(r);
+    mslam_use_threads(1);
+    CHECK(mslam_identify_language_frames(m, frames, T, NULL, probs) >= 0 && omp_get_max_threads() == 1 &&
+              mslam_get_threads() == cores,
+          "identify: %d, %d", omp_get_max_threads(), mslam_get_threads());
+    /* a stream made while this thread's kernels ran on one thread is fed on all of them (it sizes
+     * its attention scratch, a slice per thread, for the threads it will run on) */
+    mslam_use_threads(1);
+    mslam_stream *s = mslam_stream_new(m, mslam_stream_default_params());
+    CHECK(s && mslam_stream_push(s, pcm, n) >= 0 && mslam_stream_finish(s) > 0 && omp_get_max_threads() == 1 &&
+              mslam_get_threads() == cores,
+          "stream: %s; %d, %d", mslam_last_error(), omp_get_max_threads(), mslam_get_threads());
+    mslam_stream_free(s);
+    free(frames);
+    omp_set_num_threads(caller_threads);
+    m->n_threads = model_threads;
+#else
+    (void)m, (void)pcm, (void)n;
+#endif
+}
+
 static void test_save_load(mslam_model *m, const float *pcm, size_t n) {
     char path[] = "/tmp/mslam_test_infer_XXXXXX";
     int fd = mkstemp(path);
@@ -370,6 +434,7 @@ int main(void) {
         test_translate(m, pcm, n);
         test_translate_transcript(m, pcm, n);
         test_identify(m, pcm, n);
+        test_threads(m, pcm, n);
         test_save_load(m, pcm, n);
         mslam_model_free(m);
     }

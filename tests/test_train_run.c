@@ -10,7 +10,9 @@
  * Usage: test_train_run PATH-OF-mslam-trainer */
 #include "checkpoint.h"
 #include "data.h"
+#include "lmbuild.h"
 #include "testutil.h"
+#include "tmbuild.h"
 #include "train.h"
 #include "train_fixture.h"
 #include "util.h"
@@ -59,14 +61,6 @@ static int train(const char *manifest, const char *out, ...) {
     return cmd_train(argc, argv);
 }
 
-static int same_file(const char *a, const char *b) {
-    char *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    int same = !read_file(a, 1 << 28, &x, &nx) && !read_file(b, 1 << 28, &y, &ny) && nx == ny && !memcmp(x, y, nx);
-    free(x), free(y);
-    return same;
-}
-
 static void collect_warnings(enum mslam_log_level level, const char *message, void *user_data) {
     if (level == MSLAM_LOG_WARN) strlist_push(user_data, message);
 }
@@ -87,7 +81,7 @@ static void test_exact_resume(const char *manifest) {
     CHECK(access(half, F_OK) == 0 && access(model, F_OK) != 0, "--stop-at writes a checkpoint, no final model");
     CHECK(train(manifest, split, "--resume", NULL) == 0, "second half");
     char *model_a = str_printf("%s/model.safetensors", straight);
-    CHECK(same_file(model_a, model), "N straight == N/2 + resume + N/2, bit for bit");
+    CHECK(test_files_equal(model_a, model), "N straight == N/2 + resume + N/2, bit for bit");
     mslam_model *a = NULL, *b = NULL;
     train_position pos;
     char *last = str_printf("%s/ckpt-%08d.safetensors", split, N_STEPS);
@@ -136,7 +130,7 @@ static void test_text_pairs(const char *manifest) {
               train(manifest, split, "--text-data", manifest, "--text-batch", "3", "--resume", NULL) == 0,
           "the same in two halves");
     char *model_a = str_printf("%s/model.safetensors", straight), *model_b = str_printf("%s/model.safetensors", split);
-    CHECK(same_file(model_a, model_b), "with text pairs, N straight == N/2 + resume + N/2, bit for bit");
+    CHECK(test_files_equal(model_a, model_b), "with text pairs, N straight == N/2 + resume + N/2, bit for bit");
     char *log = str_printf("%s/train.jsonl", straight), *text = NULL;
     size_t n;
     const char *mt = read_file(log, 1 << 20, &text, &n) == 0 ? strstr(text, "\"mt\":") : NULL;
@@ -152,7 +146,7 @@ static void test_text_pairs(const char *manifest) {
               train(manifest, noisy_split, "--text-data", manifest, "--text-batch", "3", "--text-noise", "0.3",
                     "--resume", NULL) == 0,
           "training with noisy text pairs");
-    CHECK(same_file(model_n, model_ns) && !same_file(model_n, model_a),
+    CHECK(test_files_equal(model_n, model_ns) && !test_files_equal(model_n, model_a),
           "with --text-noise, N straight == N/2 + resume + N/2, and not the noiseless run");
     char *bad_noise = str_printf("%s/mt-bad-noise", fixture_dir());
     CHECK(train(manifest, bad_noise, "--text-data", manifest, "--text-noise", "1.5", NULL) != 0 &&
@@ -254,7 +248,7 @@ static void test_export_average(void) {
     FILE *f = fopen(conf, "w");
     if (f) fprintf(f, "[export]\ncheckpoint=%s;%s\nout=%s\n", a, b, mean2), fclose(f);
     char *by_conf[] = {(char *)"export", (char *)"--config", conf, NULL};
-    CHECK(cmd_export(3, by_conf) == 0 && same_file(mean, mean2), "--config checkpoint=A;B: the same mean");
+    CHECK(cmd_export(3, by_conf) == 0 && test_files_equal(mean, mean2), "--config checkpoint=A;B: the same mean");
     char *other = str_printf("%s/mt-st/model.safetensors", fixture_dir());
     char *refused = str_printf("%s/mean-refused.safetensors", fixture_dir());
     ex[4] = other;
@@ -388,7 +382,7 @@ static void test_cache_encoder(const char *manifest) {
     char *mt_model_a = str_printf("%s/model.safetensors", mt_a), *mt_model_b = str_printf("%s/model.safetensors", mt_b);
     char *mt_log = str_printf("%s/train.jsonl", mt_a), *log_text = NULL;
     size_t log_size;
-    CHECK(same_file(mt_model_a, mt_model_b), "cached speech with text pairs: N straight == N/2 + resume + N/2");
+    CHECK(test_files_equal(mt_model_a, mt_model_b), "cached speech with text pairs: N straight == N/2 + resume + N/2");
     CHECK(read_file(mt_log, 1 << 20, &log_text, &log_size) == 0 && strstr(log_text, "\"mt\":"),
           "cached speech with text pairs: the log has the text translation loss");
     free(log_text);
@@ -592,6 +586,63 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     free(ckpt), free(model), free(json);
 }
 
+/* Outputs never replace inputs, a failed eval leaves its outputs as they were, and bad option
+ * values are usage errors (exit status 2) that name the option. */
+static void test_refusals(const char *manifest) {
+    char *model = str_printf("%s/exported.safetensors", fixture_dir());
+    char *hyps = str_printf("%s/kept.tsv", fixture_dir()), *hyps_tmp = str_printf("%s.tmp", hyps);
+    char *nothing = str_printf("%s/no-such-model.safetensors", fixture_dir());
+    char *out = str_printf("%s/refused", fixture_dir());
+    char *manifest_before = NULL, *text = NULL;
+    size_t n;
+    write_file_atomic(hyps, "earlier\n", 8);
+    read_file(manifest, 1 << 20, &manifest_before, &n);
+    char *ev[] = {(char *)"eval", (char *)"--model", nothing, (char *)"--data", (char *)manifest, (char *)"--hyps",
+                  hyps, NULL};
+    CHECK(cmd_eval(7, ev) == 1 && read_file(hyps, 64, &text, &n) == 0 && !strcmp(text, "earlier\n") &&
+              access(hyps_tmp, F_OK) != 0,
+          "an eval that fails leaves --hyps as it was");
+    free(text);
+    ev[2] = model, ev[5] = (char *)"--json", ev[6] = (char *)manifest;
+    CHECK(cmd_eval(7, ev) == 2 && strstr(mslam_last_error(), "--json") && strstr(mslam_last_error(), "--data"),
+          "eval --json onto its --data: %s", mslam_last_error());
+    ev[5] = (char *)"--hyps", ev[6] = model;
+    CHECK(cmd_eval(7, ev) == 2 && strstr(mslam_last_error(), "--model"), "eval --hyps onto its --model: %s",
+          mslam_last_error());
+    char *both[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--json",
+                    hyps, (char *)"--hyps", hyps, NULL};
+    CHECK(cmd_eval(9, both) == 2, "eval --json and --hyps onto one file");
+    char *ex[] = {(char *)"export", (char *)"--checkpoint", model, (char *)"--out", model, NULL};
+    CHECK(cmd_export(5, ex) == 2 && strstr(mslam_last_error(), "--checkpoint"), "export --out onto its --checkpoint");
+    char *lm[] = {(char *)"lm", (char *)"--model", model, (char *)"--text", (char *)manifest, (char *)"--out",
+                  (char *)manifest, NULL};
+    CHECK(cmd_lm(7, lm) == 2 && strstr(mslam_last_error(), "--text"), "lm --out onto its --text");
+    lm[6] = hyps;
+    char *lm_order[] = {lm[0], lm[1], lm[2], lm[3], lm[4], lm[5], lm[6], (char *)"--order", (char *)"17", NULL};
+    CHECK(cmd_lm(9, lm_order) == 2, "lm --order 17");
+    char *tm[] = {(char *)"tm", (char *)"--text", (char *)manifest, (char *)"--out", (char *)manifest, NULL};
+    CHECK(cmd_tm(5, tm) == 2, "tm --out onto its --text");
+    CHECK(read_file(manifest, 1 << 20, &text, &n) == 0 && manifest_before && !strcmp(text, manifest_before),
+          "the manifest is as it was");
+    free(text);
+    /* each option that is out of range, alone */
+    static const char *const bad_eval[][2] = {{"--left-chunks", "-2"}, {"--split", "valid"}, {"--ctc-beam", "0"},
+                                              {"--length-penalty", "nan"}, {"--chunk", "0"}, {"--max-len", "-1"}};
+    for (size_t i = 0; i < sizeof bad_eval / sizeof bad_eval[0]; i++) {
+        char *bad[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest,
+                       (char *)bad_eval[i][0], (char *)bad_eval[i][1], NULL};
+        CHECK(cmd_eval(7, bad) == 2, "eval %s %s is a usage error", bad_eval[i][0], bad_eval[i][1]);
+    }
+    static const char *const bad_train[][2] = {{"--lr", "nan"}, {"--label-smoothing", "1"}, {"--beta2", "1.5"},
+                                               {"--full-context", "2"}, {"--warmup", "-5"}, {"--lr", "-1"}};
+    for (size_t i = 0; i < sizeof bad_train / sizeof bad_train[0]; i++)
+        CHECK(train(manifest, out, bad_train[i][0], bad_train[i][1], NULL) == 2 &&
+                  strstr(mslam_last_error(), bad_train[i][0]) && access(out, F_OK) != 0,
+              "train %s %s: a usage error naming it, nothing written (%s)", bad_train[i][0], bad_train[i][1],
+              mslam_last_error());
+    free(model), free(hyps), free(hyps_tmp), free(nothing), free(out), free(manifest_before);
+}
+
 /* eval --st-input text: the decoder reads each reference transcript through the encoder's text
  * path. Each translation must be the public API's for the same text (mslam_encode_text, then
  * mslam_translate_frames with the same beam and length), the same in both modes (the text path
@@ -744,6 +795,7 @@ int main(int argc, char **argv) {
     test_non_finite(manifest);
     test_signal(argv[1], manifest);
     test_eval_export(argv[1], manifest);
+    test_refusals(manifest);
     test_st_input(manifest);
     test_text_pairs(manifest);
     test_translate_input(manifest);

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,4 +154,18 @@ void test_write_mo(const char *path, const char *const *ids, const size_t *id_le
             fwrite(s, 1, lens[side][i] + 1, f);
         }
     fclose(f);
+}
+
+int test_files_equal(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        char x[65536], y[65536];
+        size_t nx = fread(x, 1, sizeof x, fa), ny = fread(y, 1, sizeof y, fb);
+        same = nx == ny && !memcmp(x, y, nx) && !ferror(fa) && !ferror(fb);
+        if (nx < sizeof x) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
 }

@@ -28,6 +28,9 @@ void test_quiet_log(enum mslam_log_level level, const char *message, void *user_
 /* Exit status for main: 0 when no CHECK failed. */
 int test_result(const char *name);
 
+/* Whether two files hold the same bytes (0 when either cannot be read). */
+int test_files_equal(const char *a, const char *b);
+
 /* Path of a file under tests/ (MSLAM_TEST_DATA, set by meson). Static buffer. */
 const char *test_data_path(const char *relative);
 

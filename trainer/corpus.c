@@ -561,10 +561,9 @@ done:
 /* Joins the languages' parts into one manifest (one header, rows in language order). */
 static int merge_parts(const struct corpus_options *o, const struct lang_info **langs, int n_langs,
                        const char *suffix, const char *name) {
-    char *path = path_join(o->out_dir, name), *tmp = str_printf("%s/%s.tmp", o->out_dir, name);
-    FILE *out = path && tmp ? fopen(tmp, "wb") : NULL;
-    int rc = out ? manifest_write_header(out) : (path && tmp ? mslam_error("cannot write %s: %s", tmp,
-                                                                           strerror(errno)) : -1);
+    char *path = path_join(o->out_dir, name);
+    struct atomic_file out = {0};
+    int rc = !path || atomic_file_open(&out, path) ? -1 : manifest_write_header(out.f);
     char *line = NULL;
     size_t cap = 0;
     for (int l = 0; rc == 0 && l < n_langs; l++) {
@@ -575,17 +574,16 @@ static int merge_parts(const struct corpus_options *o, const struct lang_info **
         } else {
             ssize_t len;
             for (long line_no = 1; (len = getline(&line, &cap, in)) > 0; line_no++)
-                if (line_no > 1) fwrite(line, 1, (size_t)len, out);
+                if (line_no > 1) fwrite(line, 1, (size_t)len, out.f);
             if (ferror(in)) rc = mslam_error("cannot read %s", part);
             fclose(in);
         }
         free(part);
     }
-    if (out && fclose(out) != 0 && rc == 0) rc = mslam_error("cannot write %s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0) rc = mslam_error("cannot rename %s: %s", tmp, strerror(errno));
+    if (rc == 0) rc = atomic_file_commit(&out);
+    else atomic_file_abort(&out);
     free(line);
     free(path);
-    free(tmp);
     return rc;
 }
 

@@ -6,10 +6,12 @@
 #include "metrics.h"
 #include "params.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void rng_for(mslam_rng *rng, uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b) {
     mslam_rng_seed(rng, hash_mix(hash_mix(hash_mix(seed, purpose), a), b));
@@ -234,6 +236,13 @@ static int lang_index(const mslam_model *m, const char *lang) {
 /* Fills the ids and language of e; returns 1 to keep, 0 to drop (reason counted), -1 on error. */
 static int encode_example(example *e, const mslam_model *m, int need_any, double max_seconds,
                           dataset_report *r) {
+    /* with a duration in the manifest the header is read only when the audio is (a corpus has many
+     * files), but a missing or unreadable file is counted now */
+    if (e->seconds > 0 && access(e->audio, R_OK) != 0) {
+        mslam_log(MSLAM_LOG_WARN, "skipping %s: %s", e->audio, strerror(errno));
+        r->missing_audio++;
+        return 0;
+    }
     if (e->seconds <= 0) {
         long long frames;
         int rate, channels;

@@ -7,10 +7,12 @@
 #include "encoder.h"
 #include "heads.h"
 #include "lm.h"
+#include "manifest.h"
 #include "tm.h"
 #include "options.h"
 #include "search.h"
 #include "train.h"
+#include "util.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -484,6 +486,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     for (int at = 0; !rc && !eval_text_only(c) && at < n; at += c->batch_size) {
         int count = n - at < c->batch_size ? n - at : c->batch_size;
         rc = feature_batch_load(&fb, ds, items + at, count, 0, cfg->n_mels, NULL, 0, NULL);
+        r->n_bad_audio += fb.n_failed; /* audio that fails to decode: left out like unreadable rows */
         if (rc || fb.B == 0) continue;
         for (int mode = 0; mode < EVAL_N_MODES && !rc; mode++) {
             if (!(c->modes & (1 << mode))) continue;
@@ -864,6 +867,14 @@ static int name_mask(const char *list, const char *const *names, int n_names, co
     return mask;
 }
 
+/* Tasks named by --tasks need their heads (by default eval scores the heads there are). */
+static int check_tasks(const eval_config *c, const mslam_model *m) {
+    if (c->asr && !m->cfg.ctc_head) return mslam_error("--tasks asr: the model has no CTC head");
+    if (c->lid && !m->cfg.lid_head) return mslam_error("--tasks lid: the model has no language-ID head");
+    if (c->st && m->cfg.n_decoder_layers <= 0) return mslam_error("--tasks st: the model has no translation decoder");
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
     eval_config c = eval_default_config();
     gchar **data = NULL; /* manifests, one or several */
@@ -979,33 +990,64 @@ int cmd_eval(int argc, char **argv) {
                 rc = 2;
             }
         }
-        if (!c.modes || c.chunk_frames < 1 || c.chunk_frames > STREAM_MAX_CHUNK_FRAMES || c.batch_size < 1 ||
-            c.st_beam < 1 || c.st_max_len < 0) {
-            fprintf(stderr, "mslam-trainer eval: --modes needs offline and/or streaming; --chunk must be 1..%d "
-                            "(as a stream's chunk); --batch-size and --st-beam must be at least 1\n",
-                    STREAM_MAX_CHUNK_FRAMES);
+        const char *bad = NULL;
+        char chunk_msg[80];
+        snprintf(chunk_msg, sizeof chunk_msg, "--chunk must be 1..%d (as a stream's chunk)", STREAM_MAX_CHUNK_FRAMES);
+        if (!c.modes) bad = "--modes needs offline and/or streaming";
+        else if (c.chunk_frames < 1 || c.chunk_frames > STREAM_MAX_CHUNK_FRAMES) bad = chunk_msg;
+        else if (c.left_chunks < -1) bad = "--left-chunks must be -1 (all) or more";
+        else if (c.ctc_beam < 1 || c.ctc_beam > 1024) bad = "--ctc-beam must be 1..1024";
+        else if (c.st_beam < 1 || c.st_beam > 1024) bad = "--st-beam must be 1..1024";
+        else if (!(length_penalty >= 0 && length_penalty <= 10)) bad = "--length-penalty must be in [0, 10]";
+        else if (c.st_max_len < 0) bad = "--max-len must be 0 (the decoder's limit) or more";
+        else if (c.no_repeat_ngram < 0) bad = "--no-repeat-ngram must be 0 (off) or more";
+        else if (c.batch_size < 1) bad = "--batch-size must be at least 1";
+        else if (c.max_items < 0) bad = "--max-items must be 0 (all) or more";
+        else if (!(lid_seconds >= 0 && lid_seconds < 1e6)) bad = "--lid-seconds must be 0 (all) or more";
+        else if (threads < 0) bad = "--threads must be 0 (all cores) or more";
+        if (bad) {
+            fprintf(stderr, "mslam-trainer eval: %s\n", bad);
+            rc = 2;
+        } else if (split_option(split) < 0) {
+            fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 2;
         }
+    }
+    /* the outputs must not be inputs, nor each other; a failed evaluation leaves them as they were
+     * (written through FILE.tmp, renamed at the end) */
+    const char *inputs[] = {model_path, lm_path, translation_lm_path, tm_path, NULL};
+    int json_to_stdout = json_path && !strcmp(json_path, "-");
+    const char *outputs[][2] = {{"--json", json_to_stdout ? NULL : json_path}, {"--hyps", hyps_path}};
+    for (int o = 0; o < 2 && !parsed && !rc; o++) {
+        if (!outputs[o][1]) continue;
+        if (check_output_not_input(outputs[o][0], outputs[o][1], "--model, --lm or --translation-*", inputs) ||
+            check_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data)) {
+            fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
+            rc = 2;
+        }
+    }
+    if (!parsed && !rc && hyps_path && json_path && (!strcmp(json_path, hyps_path) || same_file(json_path, hyps_path))) {
+        fprintf(stderr, "mslam-trainer eval: --json and --hyps name one file: give each its own\n");
+        rc = 2;
     }
     mslam_model *m = NULL;
     mslam_lm *lm = NULL, *translation_lm = NULL;
     mslam_tm *tm = NULL;
     dataset ds = {0};
     eval_result r = {0};
-    if (!parsed && !rc && hyps_path) {
-        if ((c.hyps = fopen(hyps_path, "w"))) {
-            eval_hyps_header(c.hyps);
-        } else {
-            fprintf(stderr, "mslam-trainer eval: cannot write %s: %s\n", hyps_path, strerror(errno));
-            rc = 1;
-        }
+    struct atomic_file json_file = {0}, hyps_file = {0};
+    if (!parsed && !rc && ((json_path && !json_to_stdout && atomic_file_open(&json_file, json_path)) ||
+                           (hyps_path && atomic_file_open(&hyps_file, hyps_path)))) {
+        fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
+        rc = 1;
     }
+    if ((c.hyps = hyps_file.f)) eval_hyps_header(c.hyps);
     if (!parsed && !rc) {
         mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         dataset_report rep;
         int loaded = checkpoint_load(model_path, &m, NULL, NULL) == 0;
         if (loaded && !st_input) c.st_input = eval_st_input_of(&m->cfg);
-        if (!loaded ||
+        if (!loaded || (tasks && check_tasks(&c, m)) ||
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, 0, "--lm"))) ||
             (translation_lm_path && (!(c.translation_lm = translation_lm = mslam_lm_load(translation_lm_path)) ||
                                      lm_check_model(translation_lm, m, 1, "--translation-lm"))) ||
@@ -1019,11 +1061,10 @@ int cmd_eval(int argc, char **argv) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 1;
         }
-        if (!rc && !eval_text_only(&c)) r.n_bad_audio = rep.missing_audio + rep.empty_audio;
+        if (!rc && !eval_text_only(&c)) r.n_bad_audio += rep.missing_audio + rep.empty_audio;
     }
     if (!parsed && !rc) {
         /* with the JSON on standard output, the table goes to standard error */
-        int json_to_stdout = json_path && !strcmp(json_path, "-");
         FILE *table = json_to_stdout ? stderr : stdout;
         if (!m->cfg.causal_conv && (c.modes & (1 << EVAL_STREAMING)))
             fprintf(table, "note: the model's convolutions are not causal; a stream cannot run it, and the "
@@ -1031,18 +1072,19 @@ int cmd_eval(int argc, char **argv) {
         eval_print(&r, table);
         if (json_path) {
             char *text = eval_json(&r);
-            FILE *f = json_to_stdout ? stdout : fopen(json_path, "w");
-            if (!text || !f || fprintf(f, "%s\n", text) < 0 || (f != stdout && fclose(f))) {
-                fprintf(stderr, "mslam-trainer eval: cannot write %s\n", json_path);
-                rc = 1;
-            }
+            FILE *f = json_to_stdout ? stdout : json_file.f;
+            if (!text || fprintf(f, "%s\n", text) < 0 || fflush(f)) rc = 1;
+            if (!rc && !json_to_stdout) rc = atomic_file_commit(&json_file) ? 1 : 0;
+            if (rc) fprintf(stderr, "mslam-trainer eval: cannot write %s: %s\n", json_path, mslam_last_error());
             free(text);
         }
+        if (!rc && hyps_path && atomic_file_commit(&hyps_file)) {
+            fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
+            rc = 1;
+        }
     }
-    if (c.hyps && (ferror(c.hyps) | fclose(c.hyps)) && !rc) {
-        fprintf(stderr, "mslam-trainer eval: cannot write %s\n", hyps_path);
-        rc = 1;
-    }
+    atomic_file_abort(&json_file);
+    atomic_file_abort(&hyps_file);
     eval_result_free(&r);
     dataset_free(&ds);
     mslam_lm_free(lm);

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "options.h"
 #include "train.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,10 @@ int cmd_export(int argc, char **argv) {
     int rc = parsed < 0 ? 2 : 0;
     if (!parsed && (n_rest > 0 || !in || !in[0] || !out)) {
         fprintf(stderr, "mslam-trainer export: --checkpoint and --out are required, nothing else (see --help)\n");
+        rc = 2;
+    }
+    if (!parsed && !rc && check_output_not_input("--out", out, "--checkpoint", (const char *const *)in)) {
+        fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
         rc = 2;
     }
     int half = dtype && !g_ascii_strcasecmp(dtype, "f16");

@@ -8,6 +8,7 @@
 #include "manifest.h"
 #include "options.h"
 #include "train.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -341,8 +342,8 @@ int cmd_lm(int argc, char **argv) {
          "model the rows' English translations, as written, instead of the transcripts: one LM for the translation "
          "decoder's beam (eval --translation-lm, mslamtranslate translation-lm=)", NULL},
         {"order", 0, 0, G_OPTION_ARG_INT, &order,
-         "n-gram order in characters (default 6; at most 64 / bits, the bits that number a language's characters: "
-         "10 for 63 characters, 5 for 2047)", "N"},
+         "n-gram order in characters (default 6; at most 16, and 64 / bits, the bits that number a language's "
+         "characters: 10 for 63 characters, 5 for 2047)", "N"},
         {"prune", 0, 0, G_OPTION_ARG_INT, &prune, "drop n-grams of order 3 and above seen fewer times (default 2; 1: keep all)",
          "COUNT"},
         {"out", 0, 0, G_OPTION_ARG_STRING, &out, "LM file to write (safetensors; written atomically)", "FILE"},
@@ -369,8 +370,16 @@ int cmd_lm(int argc, char **argv) {
     } else if (!parsed && translations && langs) {
         fprintf(stderr, "mslam-trainer lm: --translations makes one English LM; --langs does not apply\n");
         rc = 2;
+    } else if (!parsed && (order < 1 || order > LM_MAX_ORDER)) {
+        fprintf(stderr, "mslam-trainer lm: --order must be 1..%d\n", LM_MAX_ORDER);
+        rc = 2;
     } else if (!parsed && prune < 1) {
         fprintf(stderr, "mslam-trainer lm: --prune must be at least 1\n");
+        rc = 2;
+    } else if (!parsed && (check_output_not_input("--out", out, "--model", (const char *const[]){model_path, NULL}) ||
+                           check_output_not_input("--out", out, "--text", (const char *const *)text) ||
+                           check_output_not_input("--out", out, "--holdout", (const char *const *)holdout))) {
+        fprintf(stderr, "mslam-trainer lm: %s\n", mslam_last_error());
         rc = 2;
     }
     g_strfreev(rest);

@@ -42,7 +42,8 @@ static void log_to_stderr(enum mslam_log_level level, const char *message, void 
 
 int main(int argc, char **argv) {
     mslam_log_set(log_to_stderr, NULL);
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        (strcmp(argv[1], "help") == 0 && argc == 2)) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
@@ -56,6 +57,9 @@ int main(int argc, char **argv) {
         char *args[] = {argv[2], help, NULL};
         for (size_t i = 0; i < N_SUBCOMMANDS; i++)
             if (strcmp(argv[2], subcommands[i].name) == 0) return subcommands[i].run(2, args);
+        fprintf(stderr, "mslam-trainer help: unknown command '%s'\n\n", argv[2]);
+        usage(stderr);
+        return 2;
     }
     for (size_t i = 0; i < N_SUBCOMMANDS; i++)
         if (strcmp(argv[1], subcommands[i].name) == 0) return subcommands[i].run(argc - 1, argv + 1);

@@ -89,6 +89,11 @@ static int read_line(manifest_reader *r) {
     }
     r->line_no++;
     if ((size_t)n != strlen(r->line)) return mslam_error("%s:%ld: NUL byte in a text line", r->path, r->line_no);
+    /* a byte-order mark, as spreadsheets write UTF-8 */
+    if (r->line_no == 1 && !strncmp(r->line, "\xEF\xBB\xBF", 3)) {
+        memmove(r->line, r->line + 3, (size_t)n - 2);
+        n -= 3;
+    }
     while (n > 0 && (r->line[n - 1] == '\n' || r->line[n - 1] == '\r')) r->line[--n] = '\0';
     return 1;
 }

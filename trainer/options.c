@@ -14,6 +14,14 @@ static int apply_key_file(const char *path, const char *group, const GOptionEntr
         g_key_file_free(kf);
         return -1;
     }
+    if (!g_key_file_has_group(kf, group)) {
+        gchar *first = g_key_file_get_start_group(kf);
+        fprintf(stderr, "mslam-trainer %s: --config %s has no [%s] group%s%s%s\n", group, path, group,
+                first ? " (it starts with [" : "", first ? first : "", first ? "])" : "");
+        g_free(first);
+        g_key_file_free(kf);
+        return -1;
+    }
     gsize n_keys = 0;
     gchar **keys = g_key_file_get_keys(kf, group, &n_keys, NULL);
     for (gsize k = 0; keys && k < n_keys && !rc; k++) {

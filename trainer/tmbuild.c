@@ -5,6 +5,7 @@
 #include "data.h"
 #include "manifest.h"
 #include "options.h"
+#include "util.h"
 
 #include <glib.h>
 #include <stdio.h>
@@ -172,7 +173,8 @@ int cmd_tm(int argc, char **argv) {
     if (!parsed && (n_rest > 0 || !out || !text || !text[0])) {
         fprintf(stderr, "mslam-trainer tm: --text and --out are required, nothing else (see --help)\n");
         rc = 2;
-    } else if (!parsed && split_id < 0) {
+    } else if (!parsed && (split_id < 0 || check_output_not_input("--out", out, "--text", (const char *const *)text) ||
+                           check_output_not_input("--out", out, "--holdout", (const char *const *)holdout))) {
         fprintf(stderr, "mslam-trainer tm: %s\n", mslam_last_error());
         rc = 2;
     }

@@ -40,7 +40,8 @@ enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
 
 typedef struct {
     gchar **data; /* manifests, one or several */
-    gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *text_data;
+    gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule;
+    gchar **text_data; /* text-pair manifests, none or several */
     gboolean resume, no_specaug, symmetric_conv, freeze_encoder, cache_encoder;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
     int batch_size, steps, stop_at, seed, threads, warmup;
@@ -782,7 +783,7 @@ static int build_model(trainer *t, int *resumed) {
      * the transcript's text-path frames when it learns from text pairs alone */
     if ((t->tasks & TASK_ST) && o->st_weight > 0)
         c.translate_input = MSLAM_TRANSLATE_SPEECH;
-    else if ((t->tasks & TASK_ST) && o->text_data && o->mt_weight > 0 && c.ctc_head)
+    else if ((t->tasks & TASK_ST) && o->text_data && *o->text_data && o->mt_weight > 0 && c.ctc_head)
         c.translate_input = MSLAM_TRANSLATE_TRANSCRIPT;
     if (!rc && (t->tasks & TASK_ST) && c.n_decoder_layers < 1)
         rc = mslam_error("--task %s needs --decoder-layers of at least 1", o->task);
@@ -860,24 +861,57 @@ static int default_threads(void) {
     return per > 0 ? (int)per : 1;
 }
 
-static int run(trainer *t) {
-    train_opts *o = t->o;
-    if ((t->tasks = parse_task(o->task)) < 0) return -1;
-    int sched = lr_schedule_parse(o->schedule);
-    if (sched < 0) return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
+/* The options' values, before anything is read or written: an error names the option. */
+static int check_options(const train_opts *o) {
+    if (parse_task(o->task) < 0) return -1;
+    if (lr_schedule_parse(o->schedule) < 0)
+        return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
     if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required");
     if (o->batch_size < 1 || o->steps < 1 || o->chunk_min < 1 || o->chunk_max < o->chunk_min || o->keep < 1 ||
         o->log_every < 1 || o->save_every < 1)
         return mslam_error("--batch-size, --steps, --chunk-min, --log-every, --save-every and --keep must be at "
                            "least 1, and --chunk-max at least --chunk-min");
-    t->oc = (optim_config){.lr = (float)o->lr, .lr_min = (float)o->lr_min, .warmup_steps = o->warmup,
-                           .total_steps = o->steps, .schedule = sched, .beta1 = (float)o->beta1,
-                           .beta2 = (float)o->beta2, .eps = (float)o->eps, .weight_decay = (float)o->weight_decay,
-                           .clip_norm = (float)o->clip};
+    /* real-valued options: a NaN fails every test, so each range is written as what holds */
+    const struct {
+        const char *flag;
+        double value, lo, hi;
+        int hi_open;
+    } ranges[] = {
+        {"--lr", o->lr, 0, 1e30, 0}, {"--lr-min", o->lr_min, 0, 1e30, 0},
+        {"--beta1", o->beta1, 0, 1, 1}, {"--beta2", o->beta2, 0, 1, 1},
+        {"--adam-eps", o->eps, 1e-30, 1, 0}, {"--weight-decay", o->weight_decay, 0, 1e3, 0},
+        {"--clip", o->clip, 0, 1e30, 0}, {"--max-seconds", o->max_seconds, 0, 1e6, 0},
+        {"--full-context", o->full_context, 0, 1, 0}, {"--label-smoothing", o->label_smoothing, 0, 1, 1},
+        {"--ctc-weight", o->ctc_weight, 0, 1e6, 0}, {"--lid-weight", o->lid_weight, 0, 1e6, 0},
+        {"--st-weight", o->st_weight, 0, 1e6, 0}, {"--mt-weight", o->mt_weight, 0, 1e6, 0},
+        {"--time-ratio", o->time_ratio, 0, 1, 0}, {"--text-noise", o->text_noise, 0, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (!(ranges[i].value >= ranges[i].lo &&
+              (ranges[i].hi_open ? ranges[i].value < ranges[i].hi : ranges[i].value <= ranges[i].hi)))
+            return mslam_error("%s %g is outside [%g, %g%s", ranges[i].flag, ranges[i].value, ranges[i].lo,
+                               ranges[i].hi, ranges[i].hi_open ? ")" : "]");
+    if (o->warmup < 0) return mslam_error("--warmup %d: must be 0 or more", o->warmup);
     if (!(o->eq_prob >= 0 && o->eq_prob <= 1 && o->warp_prob >= 0 && o->warp_prob <= 1 && o->eq_db >= 0 &&
           o->warp >= 0 && o->warp < 1 && o->eq_points >= 2 && o->eq_points <= EQ_POINTS_MAX))
         return mslam_error("--eq-prob and --warp-prob must be in [0, 1], --eq-db at least 0, --eq-points 2..%d and "
                            "--warp in [0, 1)", EQ_POINTS_MAX);
+    if (o->left_chunks_max < 0)
+        return mslam_error("--left-chunks-max %d: must be 0 (all) or more", o->left_chunks_max);
+    if (o->text_batch < 1 || o->text_max_chars < 1)
+        return mslam_error("--text-batch and --text-max-chars must be at least 1");
+    return 0;
+}
+
+static int run(trainer *t) {
+    train_opts *o = t->o;
+    t->tasks = parse_task(o->task);
+    int sched = lr_schedule_parse(o->schedule);
+    if (t->tasks < 0 || sched < 0) return -1;
+    t->oc = (optim_config){.lr = (float)o->lr, .lr_min = (float)o->lr_min, .warmup_steps = o->warmup,
+                           .total_steps = o->steps, .schedule = sched, .beta1 = (float)o->beta1,
+                           .beta2 = (float)o->beta2, .eps = (float)o->eps, .weight_decay = (float)o->weight_decay,
+                           .clip_norm = (float)o->clip};
     t->aug = (specaug_config){.freq_masks = o->no_specaug ? 0 : o->freq_masks, .freq_width = o->freq_width,
                               .time_masks = o->no_specaug ? 0 : o->time_masks, .time_ratio = (float)o->time_ratio,
                               .time_width = o->time_width, .eq_prob = (float)o->eq_prob, .eq_db = (float)o->eq_db,
@@ -916,15 +950,11 @@ static int run(trainer *t) {
         if (dataset_encode(&t->valid, t->model, need_of(t->tasks), 0, &rep)) return -1;
         report_data(t, "validation data", &rep);
     }
-    if (o->text_data) {
+    if (o->text_data && *o->text_data) {
         if (!(t->tasks & TASK_ST)) return mslam_error("--text-data trains the translation decoder: it needs --task st or multi");
-        if (o->text_batch < 1 || o->text_max_chars < 1)
-            return mslam_error("--text-batch and --text-max-chars must be at least 1");
-        if (!(o->text_noise >= 0 && o->text_noise <= 1))
-            return mslam_error("--text-noise is a probability per character, 0 to 1, not %g", o->text_noise);
-        if (dataset_load_text_pairs(&t->text, o->text_data, o->split) ||
-            dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, &rep))
-            return -1;
+        for (gchar **text = o->text_data; *text; text++)
+            if (dataset_load_text_pairs(&t->text, *text, o->split)) return -1;
+        if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, &rep)) return -1;
         if (t->rank == 0)
             fprintf(stderr, "text pairs: %d kept, %d with characters outside the vocabulary, %d longer than "
                     "--text-max-chars\n", rep.kept, rep.unknown_chars, rep.too_long);
@@ -1120,7 +1150,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("ctc-weight", ctc_weight, "weight of the CTC loss (per character; default 1)", "X"),
         OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
-        OPT_STR("text-data", text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv): transcript characters through the encoder's text path; with --st-weight 0 (and a CTC head) the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it)", "MANIFEST"),
+        {"text-data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv; several --text-data train on them all, in a key file text-data=A;B): transcript characters through the encoder's text path; with --st-weight 0 (and a CTC head) the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it)", "MANIFEST"},
         OPT_INT("text-batch", text_batch, "text pairs per step and process (default 16)", "N"),
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
@@ -1157,6 +1187,10 @@ int cmd_train(int argc, char **argv) {
         rc = 2;
     }
     g_strfreev(rest);
+    if (!rc && check_options(&o)) {
+        fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
+        rc = 2;
+    }
     if (!rc && dist_init(&argc, &argv)) rc = 1;
     o.record = rc ? NULL : options_record(entries, not_recorded);
     if (!rc) {

@@ -249,19 +249,70 @@ int read_file(const char *path, size_t max_size, char **data, size_t *size) {
     return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size) {
-    char *tmp = str_printf("%s.tmp", path);
-    if (!tmp) return -1;
-    int rc = 0;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        rc = mslam_error("cannot write %s: %s", tmp, strerror(errno));
-    } else {
-        size_t put = fwrite(data, 1, size, f);
-        if (fclose(f) != 0 || put != size) rc = mslam_error("cannot write %s: %s", tmp, strerror(errno));
+int atomic_file_open(struct atomic_file *af, const char *path) {
+    *af = (struct atomic_file){0};
+    if (!(af->path = str_dup(path)) || !(af->tmp = str_printf("%s.tmp", path))) {
+        atomic_file_abort(af);
+        return -1;
     }
-    if (rc == 0 && rename(tmp, path) != 0) rc = mslam_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc) unlink(tmp);
-    free(tmp);
+    if (!(af->f = fopen(af->tmp, "wb"))) {
+        int rc = mslam_error("cannot write %s: %s", af->tmp, strerror(errno));
+        atomic_file_abort(af);
+        return rc;
+    }
+    return 0;
+}
+
+int atomic_file_commit(struct atomic_file *af) {
+    int failed = ferror(af->f);
+    int err = errno;
+    if (fclose(af->f) != 0 && !failed) {
+        failed = 1;
+        err = errno;
+    }
+    af->f = NULL;
+    int rc = 0;
+    if (failed) rc = mslam_error("cannot write %s: %s", af->tmp, strerror(err));
+    else if (rename(af->tmp, af->path) != 0)
+        rc = mslam_error("cannot rename %s to %s: %s", af->tmp, af->path, strerror(errno));
+    if (rc) unlink(af->tmp);
+    free(af->tmp);
+    free(af->path);
+    *af = (struct atomic_file){0};
     return rc;
+}
+
+void atomic_file_abort(struct atomic_file *af) {
+    if (af->f) {
+        fclose(af->f);
+        unlink(af->tmp);
+    }
+    free(af->tmp);
+    free(af->path);
+    *af = (struct atomic_file){0};
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size) {
+    struct atomic_file af;
+    if (atomic_file_open(&af, path)) return -1;
+    if (size && fwrite(data, 1, size, af.f) != size) {
+        int rc = mslam_error("cannot write %s: %s", af.tmp, strerror(errno));
+        atomic_file_abort(&af);
+        return rc;
+    }
+    return atomic_file_commit(&af);
+}
+
+int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int check_output_not_input(const char *out_option, const char *out, const char *in_option,
+                           const char *const *inputs) {
+    for (size_t i = 0; inputs && inputs[i]; i++)
+        if (same_file(out, inputs[i]))
+            return mslam_error("%s %s is the file %s %s reads: choose another output", out_option, out, in_option,
+                               inputs[i]);
+    return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* 64-bit hash of n bytes (FNV-1a, then a splitmix64 finaliser so that every bit is usable).
  * Part of the corpus format: splits and choices derive from it, so it must never change. */
@@ -49,7 +50,24 @@ int file_exists(const char *path);
 
 /* Reads a whole file (at most max_size bytes) into a new buffer with a NUL after the data. */
 int read_file(const char *path, size_t max_size, char **data, size_t *size);
-/* Writes data to path through path.tmp and rename, so that path is complete or absent. */
+/* A file written through path.tmp: atomic_file_commit renames it onto path, so that path is
+ * complete or as it was (never emptied by a command that fails); atomic_file_abort removes it.
+ * Both close the stream and free the names. */
+struct atomic_file {
+    FILE *f;
+    char *path, *tmp;
+};
+int atomic_file_open(struct atomic_file *af, const char *path);
+int atomic_file_commit(struct atomic_file *af);
+void atomic_file_abort(struct atomic_file *af);
+/* Writes data to path through an atomic_file. */
 int write_file_atomic(const char *path, const void *data, size_t size);
+
+/* Whether a and b name one existing file (the same device and inode, whatever the spelling). */
+int same_file(const char *a, const char *b);
+/* An error when out is one of inputs (NULL-terminated; NULL itself is no inputs): a command
+ * must not write over what it reads. The message names both options. */
+int check_output_not_input(const char *out_option, const char *out, const char *in_option,
+                           const char *const *inputs);
 
 #endif

@@ -78,8 +78,15 @@ enum mslam_translate_input {
 
 typedef struct mslam_model mslam_model;
 
+/* Threads: a call runs on the n_threads of its params, else on the model's, else on all cores
+ * (those the process may run on: omp_get_num_procs). The count goes to the library's own OpenMP
+ * teams (num_threads), so a call leaves the caller's OpenMP setting (omp_get_max_threads) as it
+ * was. Matrix products are split over those threads and OpenBLAS runs each part on one thread
+ * (its threads and OpenMP's would fight for the cores): the first large product sets
+ * openblas_set_num_threads(1), which is process-wide, so an application's own OpenBLAS calls
+ * then run on one thread too. In a build without OpenMP the count is OpenBLAS' (process-wide). */
 struct mslam_model_params {
-    int n_threads; /* threads for BLAS and OpenMP loops; <= 0: all cores */
+    int n_threads; /* <= 0: all cores */
 };
 
 MSLAM_API struct mslam_model_params mslam_model_default_params(void);
@@ -113,7 +120,9 @@ MSLAM_API float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n
                                   const struct mslam_encode_params *params, int *n_frames);
 
 /* UTF-8 text -> one shared-layer frame per character. NULL on failure (a character outside the
- * vocabulary is an error naming it). */
+ * vocabulary is an error naming it; text that is not valid UTF-8 an error naming the byte). Text
+ * is encoded with full attention context, as it is trained: chunk_frames and left_chunks are
+ * checked as for speech but not used. */
 MSLAM_API float *mslam_encode_text(mslam_model *model, const char *utf8,
                                    const struct mslam_encode_params *params, int *n_frames);
 
@@ -288,8 +297,8 @@ MSLAM_API mslam_result *mslam_translate(mslam_model *model, const float *pcm, si
  * does with the transcript for a model whose translate_input is MSLAM_TRANSLATE_TRANSCRIPT. A
  * character outside the vocabulary is an error naming it; "" gives an empty result. With a
  * translation memory the memory is asked first (mslam_translate_memory): text it knows is
- * translated from it, characters outside the vocabulary or not, and text that is not UTF-8 is an
- * error from the lookup. NULL on failure. */
+ * translated from it, characters outside the vocabulary or not. Text that is not valid UTF-8 is
+ * an error naming the byte. NULL on failure. */
 MSLAM_API mslam_result *mslam_translate_text(mslam_model *model, const char *utf8,
                                              const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> probs (n_langs floats, indexed as mslam_model_lang): the probability of each
