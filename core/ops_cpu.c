@@ -339,10 +339,11 @@ int mslam_get_threads(void) {
 #endif
 }
 
-/* n_threads, or all cores (those this process may run on) when n_threads <= 0 */
+/* n_threads, or OpenMP's count on this thread when n_threads <= 0: OMP_NUM_THREADS or the
+ * caller's omp_set_num_threads, else all the cores the process may run on */
 static int threads_or_all(int n_threads) {
 #ifdef _OPENMP
-    return n_threads > 0 ? n_threads : omp_get_num_procs();
+    return n_threads > 0 ? n_threads : omp_get_max_threads();
 #else
     return n_threads > 0 ? n_threads : 1;
 #endif

@@ -33,6 +33,7 @@ struct mslam_stream {
     int kv_cap;                    /* rows each state's k and v hold */
 
     arena work;        /* chunk activations, sized for kv_cap keys */
+    int work_threads;  /* threads the work's attention scratch has a slice for */
     conformer_layer_acts acts;
     float *pe, *x_a, *x_b, *scratch;
     float *mel_norm, *c1, *c2, *c2t, *sub_out, *fe_scratch; /* subsampler window */
@@ -42,10 +43,15 @@ struct mslam_stream_params mslam_stream_default_params(void) {
     return (struct mslam_stream_params){.chunk_frames = 8, .left_chunks = 4, .n_threads = 0};
 }
 
+static int resize_work(mslam_stream *s);
+
 /* Threads of the stream's kernels on the calling thread (a stream may be fed from another thread
- * than the one that made it). Set before the chunk buffers are sized too: attention's scratch
- * holds a slice per thread. */
-static void use_threads(const mslam_stream *s) { mslam_model_use_threads(s->model, s->params.n_threads); }
+ * than the one that made it, whose OpenMP count, the default, may be larger). Attention's scratch
+ * holds a slice per thread: the chunk buffers grow when the count outgrows them. */
+static int use_threads(mslam_stream *s) {
+    mslam_model_use_threads(s->model, s->params.n_threads);
+    return s->work.size && mslam_get_threads() > s->work_threads ? resize_work(s) : 0;
+}
 
 /* mel frames the subsampler reads for one chunk of encoder frames */
 static int window_mel(int chunk) { return 4 * (chunk - 1) + 7; }
@@ -71,6 +77,7 @@ static int plan_work(mslam_stream *s, arena *ar) {
 }
 
 static int resize_work(mslam_stream *s) {
+    s->work_threads = mslam_get_threads();
     arena counter = {0};
     plan_work(s, &counter);
     s->work.used = counter.used;
@@ -129,7 +136,7 @@ mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream_params pa
     }
     /* room for one chunk: the cache (and the attention buffers sized by it) grows as the left
      * context fills, so a stream allocates for what it has seen, not for what left_chunks allows */
-    use_threads(s);
+    mslam_model_use_threads(model, params.n_threads);
     if (!ok || grow_kv(s, T)) {
         mslam_stream_free(s);
         return NULL;
@@ -245,7 +252,7 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
     for (size_t i = 0; i < n_samples; i++)
         if (!isfinite(pcm[i])) return mslam_error("mslam_stream_push: sample %zu is not a finite number", i);
     const struct mslam_model_config *cfg = &s->model->cfg;
-    use_threads(s);
+    if (use_threads(s)) return -1;
     if (s->n_pcm + n_samples > s->pcm_cap) {
         size_t cap = s->pcm_cap ? s->pcm_cap : 4096;
         while (cap < s->n_pcm + n_samples) cap *= 2;
@@ -272,7 +279,7 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
 
 int mslam_stream_finish(mslam_stream *s) {
     if (!s) return mslam_error("mslam_stream_finish: stream is NULL");
-    use_threads(s);
+    if (use_threads(s)) return -1;
     if (drain_mel(s)) return -1;
     if (s->n_pending > 0 && encode_chunk(s, s->n_pending)) return -1;
     return s->n_ready;

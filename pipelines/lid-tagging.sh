@@ -1,15 +1,19 @@
 #!/bin/sh
 # Tags an audio file with the language spoken: mslamlid passes the audio through and sends a
-# language-code tag downstream, which the Matroska muxer writes as the track's language.
+# language-code tag downstream, which the Matroska muxer writes as the track's language. The
+# muxer writes the track header, language included, when the first audio reaches it, and the
+# first decision comes an interval (1 s) into the speech: hold-audio keeps the audio back until
+# then (at most 30 s of it: a file whose speech starts later keeps no language).
 #
 #   gst-launch-1.0 -m -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
-#       mslamlid ! audioconvert ! flacenc ! matroskamux ! filesink location=OUT.mka
+#       mslamlid hold-audio=30000 ! audioconvert ! flacenc ! matroskamux ! filesink location=OUT.mka
 #
 # Usage: pipelines/lid-tagging.sh IN OUT.mka [mslamlid properties, e.g. languages=en,fr,de]
-# The mslam-lid messages (-m) show each decision; gst-discoverer-1.0 OUT.mka shows the tag.
+# The mslam-lid messages (-m) show each decision; gst-discoverer-1.0 OUT.mka shows the language
+# (a Matroska track without one reads as English).
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 IN OUT.mka [mslamlid properties]" >&2; exit 2; }
 in=$1 out=$2
 shift 2
 exec gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamlid "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$out"
+    mslamlid hold-audio=30000 "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$out"

@@ -6,13 +6,14 @@
 #     videotestsrc is-live=true ! video/x-raw,width=1280,height=720 ! \
 #       queue max-size-time=10000000000 max-size-buffers=0 max-size-bytes=0 ! \
 #       textoverlay name=overlay valignment=bottom font-desc="Sans 28" ! videoconvert ! \
-#       autovideosink ts-offset=4000000000
+#       autovideosink
 #
 # A caption goes out when it ends (a pause or max-duration), stamped with the time its speech
 # started, so textoverlay holds each video frame until it knows the text for that time (GAP
-# events let it through while nobody speaks). The video is therefore shown 4 s late
-# (ts-offset, more than max-duration plus the chunk latency), with the queue absorbing the wait,
-# and every caption appears on the frames it belongs to. For captions as soon as possible,
+# events let it through while nobody speaks). mslamasr says so in its latency (max-duration plus
+# the chunk and look-ahead: 3.39 s here), which textoverlay passes on, so the sink shows the video
+# that much late, the queue absorbing the wait, and every caption appears on the frames it
+# belongs to. For captions as soon as possible,
 # read the mslam-asr messages instead (partial results; see mslam-captions --live).
 #
 # Usage: pipelines/live-captions.sh [mslamasr properties]
@@ -28,4 +29,4 @@ exec gst-launch-1.0 -q -e $audio_src ! audioconvert ! audioresample ! \
   $video_src ! video/x-raw,width=1280,height=720 ! \
     queue max-size-time=10000000000 max-size-buffers=0 max-size-bytes=0 ! \
     textoverlay name=overlay valignment=bottom font-desc="Sans 28" ! videoconvert ! \
-    $video_sink ts-offset=4000000000
+    $video_sink

@@ -13,7 +13,15 @@
  * `second-pass` (the default), a caption's audio is then encoded again with full attention
  * context and decoded from that: what goes out has the accuracy of offline recognition, for one
  * more encoder pass over each caption (a few milliseconds a second of speech); partial results
- * come from the stream.
+ * come from the stream. Characters where the energy rule hears nothing voiced (a model's noise in
+ * silence) make no caption.
+ *
+ * A caption goes out when it ends, stamped with the time its speech started: up to
+ * `max-duration`, plus the rest of the chunk that holds its end and 45 ms of look-ahead, after
+ * its audio. That is what the LATENCY query answers, so that live sinks and muxers wait for the
+ * text. While nothing is said, GAP events tell downstream that no text is coming. A muxer that
+ * takes the captions and the audio they come from (through a `tee`) waits for the text of each
+ * time, so the queue on the audio branch must hold that much audio (third example).
  *
  * Each caption is also posted as an element message named `mslam-asr`:
  *
@@ -40,6 +48,14 @@
  * ]| French captions with a character language model (`mslam-trainer lm`) fused into the beam
  * search (`lm-weight`, `lm-bonus`). Without one language in `languages`, each final caption is
  * decoded again with the LM of the language identified on it (partial results go without).
+ * |[
+ * gst-launch-1.0 -e filesrc location=talk.wav ! decodebin ! audioconvert ! audioresample ! tee name=t \
+ *     t. ! queue ! mslamasr ! mux. \
+ *     t. ! queue max-size-time=7000000000 max-size-bytes=0 max-size-buffers=0 ! audioconvert ! \
+ *     flacenc ! matroskamux name=mux ! filesink location=talk.mka
+ * ]| The audio and its captions in one Matroska file: the audio's queue holds 7 s, more than the
+ * element's latency (6.3 s with the default `max-duration` and `latency`); with a 1 s queue the
+ * tee would stall while a caption is open.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -72,6 +72,8 @@ static GstFlowReturn caption_process (GstMslamBase * base, const gfloat * frames
 static GstFlowReturn caption_audio (GstMslamBase * base);
 static GstFlowReturn caption_drain (GstMslamBase * base);
 static void caption_reset (GstMslamBase * base);
+static GstClockTime caption_latency (GstMslamBase * base);
+static void plan_next_delivery (GstMslamCaption * self);
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("text/x-raw, format = (string) utf8"));
@@ -98,6 +100,7 @@ gst_mslam_caption_class_init (gpointer g_class, gpointer data)
   base_class->audio = caption_audio;
   base_class->drain = caption_drain;
   base_class->reset = caption_reset;
+  base_class->latency = caption_latency;
 
   klass->partial_default = TRUE;
   klass->beam_blurb = "Beam size of the search (1: greedy)";
@@ -283,34 +286,32 @@ caption_start (GstMslamBase * base, gchar ** reason)
   self->decode.lm_bonus = self->lm_bonus;
   self->decode.no_repeat_ngram = self->no_repeat_ngram;
   GST_OBJECT_UNLOCK (self);
-  if (lm_path && !base->config.ctc_head) {
-    *reason = g_strdup_printf ("lm=%s is for the CTC transcript, but the model has no CTC head "
-        "(leave lm unset, or use a model with one)", lm_path);
-    g_free (lm_path);
-    return FALSE;
-  }
   if (lm_path) {
-    self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE, reason);
-    g_free (lm_path);
-    if (!self->lm)
-      return FALSE;
-    if (self->decode.beam_size < 2) {
-      *reason = g_strdup ("an LM works in the beam search: set beam-size to 2 or more");
+    const gchar *problem = NULL;
+    self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE);
+    if (!self->lm) {
+      g_free (lm_path);
       return FALSE;
     }
+    if (self->decode.beam_size < 2)
+      problem = "an LM works in the beam search: set beam-size to 2 or more";
     /* one language named: the LM runs in the stream's search; otherwise each final caption is
      * decoded again with the LM of the language identified on it (see GstMslamCaptionClass),
      * which the LM also helps to identify, as in mslamlid */
-    if (base->n_lang_ids == 1) {
+    else if (base->n_lang_ids == 1)
       self->decode.lm = self->lm;
-    } else if (!base->config.lid_head) {
-      *reason = g_strdup ("with an LM, `languages` must name the one language spoken (the model "
-          "has no LID head to find it)");
-      return FALSE;
-    } else {
+    else if (!base->config.lid_head)
+      problem = "with an LM, `languages` must name the one language spoken (the model has no LID "
+          "head to find it)";
+    else {
       base->lid_lm = self->lm;
       base->lid_lm_weight = self->decode.lid_lm_weight;
     }
+    if (problem)
+      gst_mslam_base_file_error (base, "lm", lm_path, problem);
+    g_free (lm_path);
+    if (problem)
+      return FALSE;
   }
   self->decode.n_threads = base->threads;
   self->decode_languages = g_strdup (base->lang_list);
@@ -348,6 +349,26 @@ caption_stop (GstMslamBase * base)
   self->seg_n = self->seg_cap = 0;
   g_free (self->last_partial);
   self->last_partial = NULL;
+  GST_OBJECT_LOCK (self);
+  self->max_frames = 0;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* How long after its audio a caption can come out: it goes out when it ends, stamped with its
+ * start, and ends at max-duration at the latest (plan_next_delivery); the frames of its last one
+ * come with their chunk, up to a chunk less a frame later, and the chunk waits for the encoder's
+ * look-ahead. The GAP events of silence come a chunk and the lead after their audio
+ * (caption_process), which is less. */
+static GstClockTime
+caption_latency (GstMslamBase * base)
+{
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
+  gint chunk = gst_mslam_base_chunk_frames (base), max_frames;
+
+  GST_OBJECT_LOCK (self);
+  max_frames = self->max_frames > 0 ? self->max_frames : (gint) (self->max_duration_ms + 20) / 40;
+  GST_OBJECT_UNLOCK (self);
+  return (max_frames + chunk - 1) * GST_MSLAM_FRAME_DURATION + GST_MSLAM_LOOKAHEAD;
 }
 
 static void
@@ -365,6 +386,7 @@ caption_reset (GstMslamBase * base)
   self->partial_frame = 0;
   g_free (self->last_partial);
   self->last_partial = NULL;
+  plan_next_delivery (self);
 }
 
 /* Drops the kept frames before frame `from`, and the audio before them. */
@@ -532,6 +554,22 @@ caption_start_frame (GstMslamCaption * self, gint64 open)
   return (guint64) start;
 }
 
+/* How many frames the next call of process () may bring (GstMslamBase.process_frames_max), so
+ * that a caption is cut right at max-duration whatever the chunk: the room the open caption has
+ * left; with none open, max-duration less the lead, so that a caption that opens in those frames
+ * (starting up to LEAD_FRAMES before them) still fits when they end. */
+static void
+plan_next_delivery (GstMslamCaption * self)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  gint64 room = self->max_frames - LEAD_FRAMES;
+
+  if (self->open_frame >= 0)
+    room = (gint64) caption_start_frame (self, self->open_frame) + self->max_frames -
+        (gint64) base->n_frames;
+  base->process_frames_max = (gint) MAX (1, room);
+}
+
 /* Closes the open caption at frame end (exclusive) and pushes it. */
 static GstFlowReturn
 close_caption (GstMslamCaption * self, guint64 end)
@@ -562,7 +600,12 @@ close_caption (GstMslamCaption * self, guint64 end)
   if (end <= start)
     end = MIN (start + 1, base->n_frames);
 
-  if (end > start) {
+  /* characters where the energy rule heard nothing are the model's noise (a trained model now
+   * and then hears one in silence): no caption of them */
+  if (end > start && !gst_mslam_vad_any_voiced (&base->vad, start, end))
+    GST_DEBUG_OBJECT (self, "nothing voiced in frames %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+        ": no caption", start, end);
+  else if (end > start) {
     text = make_caption (self, start, end, ctc, TRUE, &msg);
     if (text) {
       GstClockTime t_start = gst_mslam_base_frame_time (base, start);
@@ -594,6 +637,56 @@ close_caption (GstMslamCaption * self, guint64 end)
   return ret;
 }
 
+/* The last frame with speech in the open caption: CTC's last non-blank frame (a character held
+ * over several frames counts until it ends), else the energy rule's last voiced frame. */
+static gint64
+last_speech_frame (GstMslamCaption * self)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+
+  if (self->ctc)
+    return (gint64) base->n_frames - 1 - mslam_ctc_decoder_trailing_blanks (self->ctc);
+  return (base->vad.last_voiced_end - 1) / GST_MSLAM_FRAME_SAMPLES;
+}
+
+/* The first frame of the energy rule's current silence (-1: the audio is voiced now). */
+static gint64
+silence_frame (GstMslamCaption * self)
+{
+  const GstMslamVad *vad = &GST_MSLAM_BASE (self)->vad;
+
+  if (vad->silence_start < 0)
+    return -1;
+  return (vad->silence_start + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+}
+
+/* Where the open caption ends when its speech ended at last_speech, by the energy rule: at the
+ * start of the current silence, when that silence came after the caption opened. CTC may put
+ * the last characters out well after the sound ends (the trained default model lags by up to 6
+ * frames), so characters up to a pause past the silence's start still belong to the caption.
+ * -1 when the rule does not apply. */
+static gint64
+end_at_silence (GstMslamCaption * self, gint64 last_speech)
+{
+  gint64 silence = silence_frame (self);
+
+  if (silence < 0 || silence <= self->open_frame || last_speech >= silence + self->pause_frames)
+    return -1;
+  return MAX (silence, last_speech + 1);
+}
+
+/* Where the open caption ends after CTC's last character: a little after it (the end of its
+ * sound), or sooner where the energy rule heard the sound end. */
+static gint64
+end_after_speech (GstMslamCaption * self, gint64 last_speech)
+{
+  gint64 silence = silence_frame (self), end = last_speech + 1 + TAIL_FRAMES;
+
+  if (silence > last_speech && silence < end)
+    end = silence;
+  return end;
+}
+
 /* Ends the open caption when a pause or the maximum duration says so. */
 static GstFlowReturn
 check_endpoint (GstMslamCaption * self)
@@ -602,49 +695,31 @@ check_endpoint (GstMslamCaption * self)
   const GstMslamVad *vad = &base->vad;
   guint64 n_frames = base->n_frames;
   gint64 end = -1, last_speech, start;
-  gint blanks = 0;
   const gchar *why = NULL;
 
   if (self->open_frame < 0)
     return GST_FLOW_OK;
+  last_speech = last_speech_frame (self);
 
-  /* the last frame with speech: CTC's last non-blank frame (a character held over several
-   * frames counts until it ends), else the energy rule's last voiced frame */
-  if (self->ctc) {
-    blanks = mslam_ctc_decoder_trailing_blanks (self->ctc);
-    last_speech = (gint64) n_frames - 1 - blanks;
-  } else {
-    last_speech = (vad->last_voiced_end - 1) / GST_MSLAM_FRAME_SAMPLES;
-  }
-
-  /* the CTC head has emitted nothing but blanks for a pause; the caption ends where the energy
-   * rule heard the sound end, or a little after the last character */
-  if (self->ctc && blanks >= self->pause_frames) {
-    gint64 silence_frame = (vad->silence_start + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
-    end = last_speech + 1 + TAIL_FRAMES;
-    if (vad->silence_start >= 0 && silence_frame > last_speech && silence_frame < end)
-      end = silence_frame;
+  /* the CTC head has emitted nothing but blanks for a pause */
+  if (self->ctc && mslam_ctc_decoder_trailing_blanks (self->ctc) >= self->pause_frames) {
+    end = end_after_speech (self, last_speech);
     why = "pause (CTC blanks)";
   }
 
   /* silence for a pause, and the frames up to its start are decoded: the caption is complete
-   * without waiting for the chunk that holds the end of the pause */
+   * without waiting for the chunk that holds the end of the pause (waiting for the CTC-blank
+   * rule instead would cost a chunk) */
   if (end < 0 && vad->silence_start >= 0 &&
-      base->n_samples - (guint64) vad->silence_start >= (guint64) self->pause_frames * GST_MSLAM_FRAME_SAMPLES) {
-    gint64 silence_frame = (vad->silence_start + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
-    /* CTC may put the last characters out well after the sound ends (the trained default model
-     * lags by up to 6 frames), so characters up to a pause past the silence's start still
-     * belong to this caption; waiting for the CTC-blank rule instead would cost a chunk */
-    if ((gint64) n_frames >= silence_frame && silence_frame > self->open_frame &&
-        last_speech < silence_frame + self->pause_frames) {
-      end = MAX (silence_frame, last_speech + 1);
-      why = "pause (energy)";
-    }
+      base->n_samples - (guint64) vad->silence_start >= (guint64) self->pause_frames * GST_MSLAM_FRAME_SAMPLES &&
+      (gint64) n_frames >= silence_frame (self)) {
+    end = end_at_silence (self, last_speech);
+    why = "pause (energy)";
   }
 
-  /* the next chunk would make the caption longer than max-duration */
+  /* the caption is as long as max-duration (the frames came up to there: plan_next_delivery) */
   start = (gint64) caption_start_frame (self, self->open_frame);
-  if (end < 0 && (gint64) n_frames + base->chunk_frames - start > self->max_frames) {
+  if (end < 0 && (gint64) n_frames - start >= self->max_frames) {
     end = n_frames;
     why = "maximum duration";
   }
@@ -702,8 +777,19 @@ caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 fir
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam decoder failed: %s", mslam_last_error ()), (NULL));
       return GST_FLOW_ERROR;
     }
-    if (mslam_result_n_tokens (partial) > 0 && self->open_frame < 0)
-      self->open_frame = mslam_result_token_frame (partial, 0);
+    if (mslam_result_n_tokens (partial) > 0 && self->open_frame < 0) {
+      gint64 first_char = mslam_result_token_frame (partial, 0);
+      if (gst_mslam_vad_any_voiced (vad, caption_start_frame (self, first_char), base->n_frames)) {
+        self->open_frame = first_char;
+      } else {
+        /* characters in silence: the model's noise, not the start of a caption (see
+         * close_caption); the decoder forgets them */
+        mslam_result *noise = mslam_ctc_decoder_finish (self->ctc);
+        GST_DEBUG_OBJECT (self, "\"%s\" heard where nothing is voiced: dropped",
+            noise ? mslam_result_text (noise) : "");
+        mslam_result_free (noise);
+      }
+    }
   } else {
     /* without a CTC head, the first voiced frame after the last caption opens one */
     for (guint64 f = MAX (self->scan_frame, self->seg_first); self->open_frame < 0 && f < base->n_frames; f++)
@@ -733,14 +819,19 @@ caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 fir
   }
 done:
   mslam_result_free (partial);
+  plan_next_delivery (self);
   return ret;
 }
 
 static GstFlowReturn
 caption_audio (GstMslamBase * base)
 {
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
   /* the energy rule may end a caption between chunks */
-  return check_endpoint (GST_MSLAM_CAPTION (base));
+  GstFlowReturn ret = check_endpoint (self);
+
+  plan_next_delivery (self);
+  return ret;
 }
 
 static GstFlowReturn
@@ -749,9 +840,14 @@ caption_drain (GstMslamBase * base)
   GstMslamCaption *self = GST_MSLAM_CAPTION (base);
   GstFlowReturn ret = GST_FLOW_OK;
 
-  /* process() has seen every frame, so a caption with speech is open */
-  if (self->open_frame >= 0)
-    ret = close_caption (self, base->n_frames);
+  /* process() has seen every frame, so a caption with speech is open; it ends where a pause
+   * would have ended it, not at the end of the silence after it */
+  if (self->open_frame >= 0) {
+    gint64 last_speech = last_speech_frame (self), end = end_at_silence (self, last_speech);
+    if (end < 0)
+      end = end_after_speech (self, last_speech);
+    ret = close_caption (self, MIN ((guint64) end, base->n_frames));
+  }
   if (ret == GST_FLOW_OK)
     push_gap (self, gst_mslam_base_frame_time (base, base->n_frames));
   return ret;

@@ -7,9 +7,11 @@
  *    before the silence have been decoded (the faster of the two);
  *  - at `max-duration`;
  *  - at EOS, a discontinuity or a gap.
+ * A caption needs a frame the energy rule heard as voiced: CTC characters in silence are dropped.
  * Subclasses turn a closed caption (its encoder frames and its CTC text) into text. While no
  * caption is open, GAP events tell downstream (textoverlay, muxers) that no text is coming for
- * the time passed, so they need not wait.
+ * the time passed, so they need not wait; while one is open, downstream waits for it up to the
+ * element's latency (max-duration and a chunk: see caption_latency).
  */
 #ifndef GST_MSLAM_CAPTION_H
 #define GST_MSLAM_CAPTION_H
@@ -44,7 +46,8 @@ struct _GstMslamCaption
   struct mslam_decode_params decode;    /* beam, threads, languages (for identification) */
   gchar *decode_languages;              /* owns decode.languages */
   mslam_ctc_decoder *ctc;               /* NULL when the model has no CTC head */
-  gint pause_frames, max_frames;
+  gint pause_frames;
+  gint max_frames;                      /* 0 while stopped (object lock to write) */
 
   gfloat *seg;                  /* encoder frames since seg_first (the open caption and margin) */
   gsize seg_n, seg_cap;         /* in frames */

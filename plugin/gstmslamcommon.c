@@ -234,6 +234,15 @@ gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f)
   return vad->frame_voiced[f % GST_MSLAM_VAD_FRAMES];
 }
 
+gboolean
+gst_mslam_vad_any_voiced (const GstMslamVad * vad, guint64 start, guint64 end)
+{
+  for (guint64 f = start; f < end; f++)
+    if (gst_mslam_vad_frame_voiced (vad, f))
+      return TRUE;
+  return FALSE;
+}
+
 void
 gst_mslam_vad_push (GstMslamVad * vad, const gfloat * pcm, gsize n)
 {
@@ -258,9 +267,10 @@ gst_mslam_device_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_MSLAM_DEVICE_AUTO, "The best available (a GPU through Vulkan when there is one, else the CPU)", "auto"},
+    {GST_MSLAM_DEVICE_AUTO, "The best available: the CPU, as this build of mslam has no GPU backend",
+        "auto"},
     {GST_MSLAM_DEVICE_CPU, "CPU (OpenBLAS)", "cpu"},
-    {GST_MSLAM_DEVICE_VULKAN, "Vulkan compute", "vulkan"},
+    {GST_MSLAM_DEVICE_VULKAN, "Vulkan compute (not in this build: starting fails)", "vulkan"},
     {0, NULL, NULL},
   };
   if (g_once_init_enter (&type)) {
@@ -351,8 +361,10 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_LATENCY,
       g_param_spec_uint ("latency", "Latency",
-          "Audio encoded at a time, in milliseconds (rounded to 40 ms encoder frames): results "
-          "come this much (plus 45 ms of look-ahead and compute) after the audio",
+          "Audio encoded at a time, in milliseconds (rounded to 40 ms encoder frames): partial "
+          "results come this much (plus 45 ms of look-ahead and compute) after the audio; a "
+          "caption, which goes out when it ends, up to max-duration and a chunk after its start "
+          "(what the LATENCY query answers)",
           MIN_LATENCY_MS, MAX_LATENCY_MS, DEFAULT_LATENCY_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_N_THREADS,
@@ -510,29 +522,48 @@ gst_mslam_base_lang (GstMslamBase * self, gint index)
   return self->model ? mslam_model_lang (self->model, index) : NULL;
 }
 
-mslam_lm *
-gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean translations,
-    gchar ** reason)
+gint
+gst_mslam_base_chunk_frames (GstMslamBase * self)
 {
+  gint chunk;
+
+  GST_OBJECT_LOCK (self);
+  chunk = self->chunk_frames > 0 ? self->chunk_frames : chunk_frames_for (self->latency_ms);
+  GST_OBJECT_UNLOCK (self);
+  return chunk;
+}
+
+void
+gst_mslam_base_file_error (GstMslamBase * self, const gchar * property, const gchar * path,
+    const gchar * reason)
+{
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+      ("Cannot use %s=\"%s\": %s", property, path, reason),
+      ("%s=%s, model=%s", property, path, self->model_file));
+}
+
+mslam_lm *
+gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean translations)
+{
+  const gchar *property = translations ? "translation-lm" : "lm";
   mslam_lm *lm;
 
   if (!translations && !self->config.ctc_head) {
-    *reason = g_strdup_printf ("the model has no CTC head, so the LM %s has no transcript to score "
-        "(unset lm)", path);
+    gst_mslam_base_file_error (self, property, path, "the model has no CTC head, so the LM has no "
+        "transcript to score (unset lm)");
     return NULL;
   }
   lm = mslam_lm_load (path);
   if (!lm || mslam_lm_check_model (lm, self->model) < 0) {
-    *reason = g_strdup_printf ("cannot use the LM: %s", mslam_last_error ());
+    gst_mslam_base_file_error (self, property, path, mslam_last_error ());
     mslam_lm_free (lm);
     return NULL;
   }
   if (!mslam_lm_of_translations (lm) != !translations) {
-    *reason = translations ?
-        g_strdup_printf ("translation-lm=%s models transcripts, not English translations (build one "
-        "with mslam-trainer lm --translations; a transcripts' LM is the lm property)", path) :
-        g_strdup_printf ("the LM %s models English translations, not transcripts (it is "
-        "mslamtranslate's translation-lm)", path);
+    gst_mslam_base_file_error (self, property, path, translations ?
+        "the LM models transcripts, not English translations (build one with mslam-trainer lm "
+        "--translations; a transcripts' LM is the lm property)" :
+        "the LM models English translations, not transcripts (it is mslamtranslate's translation-lm)");
     mslam_lm_free (lm);
     return NULL;
   }
@@ -742,6 +773,13 @@ base_stop (GstMslamBase * self)
   self->frames_cap = 0;
   gst_mslam_audio_history_free (&self->audio);
   self->have_info = FALSE;
+  self->process_frames_max = 0;
+  g_queue_clear_full (&self->held, (GDestroyNotify) gst_mini_object_unref);
+  self->held_duration = 0;
+  self->hold_max = 0;
+  GST_OBJECT_LOCK (self);
+  self->chunk_frames = 0;
+  GST_OBJECT_UNLOCK (self);
 }
 
 /* READY->PAUSED: the model (shared through the cache), its stream and the subclass' state. A
@@ -796,7 +834,9 @@ base_start (GstMslamBase * self)
    * default (4 chunks of 320 ms) whatever the chunk: the trainer's random chunk sizes and left
    * contexts cover that range, and a fixed context keeps the cost per second of audio flat. */
   left_frames = sp.chunk_frames * (sp.left_chunks > 0 ? sp.left_chunks : 1);
+  GST_OBJECT_LOCK (self);
   self->chunk_frames = chunk_frames_for (latency_ms);
+  GST_OBJECT_UNLOCK (self);
   sp.chunk_frames = self->chunk_frames;
   sp.left_chunks = MAX (1, (left_frames + self->chunk_frames - 1) / self->chunk_frames);
   sp.n_threads = self->threads;
@@ -805,8 +845,11 @@ base_start (GstMslamBase * self)
     reason = g_strdup (mslam_last_error ());
     goto bad_model;
   }
-  if (klass->start && !klass->start (self, &reason))
-    goto bad_model;
+  if (klass->start && !klass->start (self, &reason)) {
+    if (reason)
+      goto bad_model;
+    goto failed;                /* the subclass posted its error */
+  }
   timeline_reset (self);
   g_free (languages);
   return TRUE;
@@ -862,11 +905,12 @@ deliver_frames (GstMslamBase * self)
     self->frames = g_renew (gfloat, self->frames, self->frames_cap * d);
   }
   n = mslam_stream_read (self->stream, self->frames, ready);
-  if (n > 0) {
+  for (gint done = 0, k; done < n && ret == GST_FLOW_OK; done += k) {
     guint64 first = self->n_frames;
-    self->n_frames += n;
+    k = self->process_frames_max > 0 ? MIN (n - done, self->process_frames_max) : n - done;
+    self->n_frames += k;
     if (klass->process)
-      ret = klass->process (self, self->frames, n, first);
+      ret = klass->process (self, self->frames + (gsize) done * d, k, first);
   }
   return ret;
 }
@@ -928,6 +972,58 @@ convert_audio (GstMslamBase * self, GstBuffer * buf)
   }
   gst_buffer_unmap (buf, &map);
   return n;
+}
+
+GstFlowReturn
+gst_mslam_base_release_held (GstMslamBase * self)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstMiniObject *obj;
+
+  if (self->hold_max > 0)
+    GST_DEBUG_OBJECT (self, "releasing %" GST_TIME_FORMAT " of held audio",
+        GST_TIME_ARGS (self->held_duration));
+  self->hold_max = 0;
+  self->held_duration = 0;
+  while ((obj = g_queue_pop_head (&self->held))) {
+    if (GST_IS_BUFFER (obj)) {
+      /* after a failed push the audio is dropped, the events still go */
+      if (ret == GST_FLOW_OK)
+        ret = gst_pad_push (self->srcpad, GST_BUFFER_CAST (obj));
+      else
+        gst_buffer_unref (GST_BUFFER_CAST (obj));
+    } else {
+      gst_pad_push_event (self->srcpad, GST_EVENT_CAST (obj));
+    }
+  }
+  return ret;
+}
+
+/* Passthrough: the audio goes downstream, or waits while the element holds it back. */
+static GstFlowReturn
+forward_audio (GstMslamBase * self, GstBuffer * buf)
+{
+  if (self->hold_max == 0)
+    return gst_pad_push (self->srcpad, buf);
+  self->held_duration += gst_util_uint64_scale_int (gst_buffer_get_size (buf) /
+      GST_AUDIO_INFO_BPF (&self->info), GST_SECOND, GST_AUDIO_INFO_RATE (&self->info));
+  g_queue_push_tail (&self->held, buf);
+  if (self->held_duration < self->hold_max)
+    return GST_FLOW_OK;
+  GST_INFO_OBJECT (self, "%" GST_TIME_FORMAT " of audio held: passing it on",
+      GST_TIME_ARGS (self->held_duration));
+  return gst_mslam_base_release_held (self);
+}
+
+/* An event for downstream: a serialized one waits behind held audio, so that the order stays. */
+static gboolean
+forward_event (GstMslamBase * self, GstEvent * event)
+{
+  if (GST_EVENT_IS_SERIALIZED (event) && !g_queue_is_empty (&self->held)) {
+    g_queue_push_tail (&self->held, event);
+    return TRUE;
+  }
+  return gst_pad_push_event (self->srcpad, event);
 }
 
 /* Tolerance before a buffer time that disagrees with the samples counted so far starts a new
@@ -1005,7 +1101,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 
 push:
   if (passthrough) {
-    ret = gst_pad_push (self->srcpad, passthrough);
+    ret = forward_audio (self, passthrough);
     passthrough = NULL;
   }
 done:
@@ -1050,7 +1146,7 @@ set_caps (GstMslamBase * self, GstCaps * caps)
   }
   self->have_info = TRUE;
   if (klass->passthrough)
-    return gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+    return forward_event (self, gst_event_new_caps (caps));
   else {
     GstCaps *text = gst_caps_new_simple ("text/x-raw", "format", G_TYPE_STRING, "utf8", NULL);
     gboolean res = gst_pad_push_event (self->srcpad, gst_event_new_caps (text));
@@ -1122,14 +1218,20 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       if (finish_timeline (self) != GST_FLOW_OK)
         GST_WARNING_OBJECT (self, "draining at EOS failed");
       timeline_reset (self);
+      /* audio held back for a decision that did not come goes out now */
+      gst_mslam_base_release_held (self);
       break;
     case GST_EVENT_FLUSH_STOP:
+      g_queue_clear_full (&self->held, (GDestroyNotify) gst_mini_object_unref);
+      self->held_duration = 0;
       timeline_reset (self);
       gst_segment_init (&self->segment, GST_FORMAT_TIME);
       break;
     default:
       break;
   }
+  if (klass->passthrough && GST_EVENT_IS_SERIALIZED (event) && !g_queue_is_empty (&self->held))
+    return forward_event (self, event);
   return gst_pad_event_default (pad, parent, event);
 }
 
@@ -1179,17 +1281,14 @@ gst_mslam_base_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
 
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_LATENCY:
-      if (!klass->passthrough) {
-        /* text comes one chunk (plus the encoder's look-ahead) after its audio */
+      if (klass->latency) {
+        /* the output comes up to `ours` after its audio: downstream must wait that long for it
+         * (min), and the element keeps that much audio itself (max) */
         gboolean live;
         GstClockTime min, max, ours;
-        guint latency_ms;
         if (!gst_pad_peer_query (self->sinkpad, query))
           return FALSE;
-        GST_OBJECT_LOCK (self);
-        latency_ms = self->latency_ms;
-        GST_OBJECT_UNLOCK (self);
-        ours = chunk_frames_for (latency_ms) * GST_MSLAM_FRAME_DURATION + GST_MSLAM_LOOKAHEAD;
+        ours = klass->latency (self);
         gst_query_parse_latency (query, &live, &min, &max);
         GST_DEBUG_OBJECT (self, "upstream latency %" GST_TIME_FORMAT ", ours %" GST_TIME_FORMAT,
             GST_TIME_ARGS (min), GST_TIME_ARGS (ours));

@@ -48,8 +48,9 @@ void gst_mslam_model_release (mslam_model * model);
 
 /* Voice activity from the energy of 10 ms blocks: a block is voiced when it is above an
  * absolute floor and well above the running noise floor (which follows the quietest blocks and
- * creeps up slowly, so that steady background noise stops counting as speech). */
-#define GST_MSLAM_VAD_FRAMES 1024
+ * creeps up slowly, so that steady background noise stops counting as speech). The frames
+ * remembered (82 s) outlast the longest caption and LID window (60 s) and a chunk. */
+#define GST_MSLAM_VAD_FRAMES 2048
 
 typedef struct
 {
@@ -68,6 +69,9 @@ void gst_mslam_vad_push (GstMslamVad * vad, const gfloat * pcm, gsize n);
 /* Whether encoder frame f (samples [640 f, 640 f + 640)) holds a voiced block; frames older
  * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
 gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
+/* Whether one of the encoder frames [start, end) holds a voiced block: whether anything was
+ * said there. */
+gboolean gst_mslam_vad_any_voiced (const GstMslamVad * vad, guint64 start, guint64 end);
 
 /* ---- kept audio, for a second pass ---- */
 
@@ -155,6 +159,15 @@ struct _GstMslamBase
   gsize pcm_cap;
   gfloat *frames;               /* encoder frames read from the stream */
   gsize frames_cap;             /* in frames */
+  gint process_frames_max;      /* process () gets at most this many frames at a time (0: all
+                                 * that are ready): the subclass sets it as it needs */
+
+  /* passthrough: with hold_max set (by the subclass' start), the audio, and the serialized events
+   * that come after it, wait in `held` until gst_mslam_base_release_held () or until the audio
+   * waiting lasts hold_max; then nothing more is held (streaming thread) */
+  GstClockTime hold_max;        /* 0: nothing is held */
+  GQueue held;                  /* GstBuffer and GstEvent, oldest first */
+  GstClockTime held_duration;
 };
 
 struct _GstMslamBaseClass
@@ -164,9 +177,10 @@ struct _GstMslamBaseClass
   /* TRUE: the source pad carries the audio unchanged (mslamlid); FALSE: text/x-raw. */
   gboolean passthrough;
 
-  /* The model is loaded (self->model, config, lang_ids set): check that it has what the element
-   * needs and allocate the element's state. FALSE with *reason set (freed by the caller) fails
-   * READY->PAUSED with an element error naming the model. */
+  /* The model is loaded (self->model, config, lang_ids, chunk_frames set): check that it has what
+   * the element needs and allocate the element's state. FALSE fails READY->PAUSED: with *reason
+   * set (freed by the caller), with an element error naming the model; with *reason NULL, the
+   * subclass posted the error itself (gst_mslam_base_file_error). */
   gboolean (*start) (GstMslamBase * self, gchar ** reason);
   /* Frees what start allocated (also after a failed start). */
   void (*stop) (GstMslamBase * self);
@@ -181,6 +195,10 @@ struct _GstMslamBaseClass
   GstFlowReturn (*drain) (GstMslamBase * self);
   /* A flush, or the start of a new timeline: forget what is pending. */
   void (*reset) (GstMslamBase * self);
+  /* The longest the element's output can come after the audio it is about (beyond compute), for
+   * the LATENCY query: from the settings it runs with once started, else from its properties.
+   * Any thread. NULL: the output comes with the audio. */
+  GstClockTime (*latency) (GstMslamBase * self);
 };
 
 GType gst_mslam_base_get_type (void);
@@ -203,6 +221,19 @@ enum
 GstClockTime gst_mslam_base_sample_time (GstMslamBase * self, guint64 n);
 GstClockTime gst_mslam_base_frame_time (GstMslamBase * self, guint64 i);
 
+/* Encoder frames per chunk: the running stream's once started, else the latency property's.
+ * Any thread. */
+gint gst_mslam_base_chunk_frames (GstMslamBase * self);
+
+/* Pushes the held audio and events downstream (passthrough, see hold_max) and holds nothing
+ * more. Streaming thread. */
+GstFlowReturn gst_mslam_base_release_held (GstMslamBase * self);
+
+/* Posts the element error for a file that the property `property` names and that cannot be used
+ * (an LM, a translation memory): the headline names both. */
+void gst_mslam_base_file_error (GstMslamBase * self, const gchar * property, const gchar * path,
+    const gchar * reason);
+
 /* Language code of the model's language index (NULL when out of range). */
 const gchar *gst_mslam_base_lang (GstMslamBase * self, gint index);
 
@@ -213,11 +244,11 @@ gint gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n
     gint * out_index, gfloat * out_prob, gint max_out, gchar ** reason);
 
 /* Loads the character LM at path for the element's model, an LM of transcripts (translations
- * FALSE) or of English translations (TRUE): NULL with *reason set (free it) when the file cannot
- * be read, was built for another vocabulary, is of the other kind, or (transcripts) the model has
- * no CTC head to give it a transcript. */
-mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean translations,
-    gchar ** reason);
+ * FALSE: the property lm) or of English translations (TRUE: translation-lm). NULL after an
+ * element error naming the property and the file (gst_mslam_base_file_error) when the file
+ * cannot be read, was built for another vocabulary, is of the other kind, or (transcripts) the
+ * model has no CTC head to give it a transcript. */
+mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean translations);
 
 /* The second pass: encoder frames [start, end) of the timeline computed again from the audio
  * kept in self->audio (the frames' samples and the look-ahead the last one reads, as far as it

@@ -20,13 +20,21 @@
  *
  * When the most probable language changes (and on the first decision), a tag event with
  * `GST_TAG_LANGUAGE_CODE` goes downstream ahead of the audio, so that muxers and players label
- * the stream.
+ * the stream. The first decision comes an `interval` into the speech; a muxer that writes a
+ * track's language in its header (matroskamux) reads only the tags that come before the
+ * track's first buffer: `hold-audio` keeps the audio back until the first decision (at most that
+ * many milliseconds of it), so that the tag goes out ahead of all of it. The LATENCY query then
+ * adds `hold-audio`.
  *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m filesrc location=speech.ogg ! decodebin ! audioconvert ! audioresample ! \
  *     mslamlid languages=en,fr,de ! fakesink
  * ]| Prints `mslam-lid` messages and the language tags.
+ * |[
+ * gst-launch-1.0 -e filesrc location=speech.ogg ! decodebin ! audioconvert ! audioresample ! \
+ *     mslamlid hold-audio=30000 ! audioconvert ! flacenc ! matroskamux ! filesink location=speech.mka
+ * ]| Writes the language identified as the Matroska track's language.
  * |[
  * gst-launch-1.0 -m filesrc location=speech.ogg ! decodebin ! audioconvert ! audioresample ! \
  *     mslamlid lm=lm.safetensors ! fakesink
@@ -59,8 +67,10 @@ struct _GstMslamLid
   guint window_ms;
   gchar *lm_path;
   gfloat lm_weight;
+  guint hold_ms;
 
   /* while running */
+  GstClockTime hold;            /* hold-audio as started with (object lock) */
   mslam_lm *lm;
   gint interval_frames, window_frames;
   gfloat *window;               /* the last window_frames frames, oldest first */
@@ -77,10 +87,12 @@ enum
   PROP_WINDOW,
   PROP_LM,
   PROP_LM_WEIGHT,
+  PROP_HOLD_AUDIO,
 };
 
 #define DEFAULT_INTERVAL_MS 1000
 #define DEFAULT_WINDOW_MS 3000
+#define DEFAULT_HOLD_MS 0
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_MSLAM_AUDIO_CAPS));
@@ -118,6 +130,9 @@ gst_mslam_lid_set_property (GObject * object, guint prop_id, const GValue * valu
     case PROP_LM_WEIGHT:
       self->lm_weight = g_value_get_float (value);
       break;
+    case PROP_HOLD_AUDIO:
+      self->hold_ms = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -144,6 +159,9 @@ gst_mslam_lid_get_property (GObject * object, guint prop_id, GValue * value, GPa
     case PROP_LM_WEIGHT:
       g_value_set_float (value, self->lm_weight);
       break;
+    case PROP_HOLD_AUDIO:
+      g_value_set_uint (value, self->hold_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -166,9 +184,11 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
   self->window_frames = MAX (1, (gint) (self->window_ms + 20) / 40);
   gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
   base->lid_lm_weight = self->lm_weight;
+  self->hold = self->hold_ms * GST_MSECOND;
+  base->hold_max = self->hold;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
-    self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE, reason);
+    self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE);
     g_free (lm_path);
     if (!self->lm)
       return FALSE;
@@ -188,6 +208,22 @@ gst_mslam_lid_stop (GstMslamBase * base)
   base->lid_lm = NULL;
   mslam_lm_free (self->lm);
   self->lm = NULL;
+  GST_OBJECT_LOCK (self);
+  self->hold = GST_CLOCK_TIME_NONE;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* The audio itself goes on at once, unless hold-audio keeps it back for the first decision. */
+static GstClockTime
+gst_mslam_lid_latency (GstMslamBase * base)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+  GstClockTime hold;
+
+  GST_OBJECT_LOCK (self);
+  hold = GST_CLOCK_TIME_IS_VALID (self->hold) ? self->hold : self->hold_ms * GST_MSECOND;
+  GST_OBJECT_UNLOCK (self);
+  return hold;
 }
 
 static void
@@ -220,8 +256,7 @@ decide (GstMslamLid * self, guint64 end)
 
   /* nothing said in the window: nothing to identify (a model asked about silence answers at
    * random, which would flip the tag back and forth) */
-  if (self->n_window == 0 || base->vad.last_voiced_end < 0 ||
-      (guint64) base->vad.last_voiced_end <= start * GST_MSLAM_FRAME_SAMPLES)
+  if (self->n_window == 0 || !gst_mslam_vad_any_voiced (&base->vad, start, end))
     return GST_FLOW_OK;
 
   again = gst_mslam_base_encode_again (base, start, end, &n_again);
@@ -273,7 +308,8 @@ decide (GstMslamLid * self, guint64 end)
     self->current = index[0];
     gst_pad_push_event (base->srcpad, gst_event_new_tag (tags));
   }
-  return GST_FLOW_OK;
+  /* the tag is out: the audio held back for it follows */
+  return gst_mslam_base_release_held (base);
 }
 
 static GstFlowReturn
@@ -345,6 +381,13 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
       g_param_spec_float ("lm-weight", "LM weight", "Weight of the transcript's LM log-probability",
           0.0f, 10.0f, mslam_decode_default_params ().lid_lm_weight,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_HOLD_AUDIO,
+      g_param_spec_uint ("hold-audio", "Hold audio",
+          "Keep the audio back until the first decision, at most this many milliseconds of it, so "
+          "that the language tag goes downstream ahead of all of it (matroskamux writes the track's "
+          "language only from a tag before its first buffer); adds as much latency (0: the audio "
+          "goes on at once)", 0, 600000, DEFAULT_HOLD_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "mSLAM language identification",
@@ -357,6 +400,7 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
   base_class->process = gst_mslam_lid_process;
   base_class->drain = gst_mslam_lid_drain;
   base_class->reset = gst_mslam_lid_reset;
+  base_class->latency = gst_mslam_lid_latency;
 }
 
 static void
@@ -365,5 +409,7 @@ gst_mslam_lid_init (GstMslamLid * self)
   self->interval_ms = DEFAULT_INTERVAL_MS;
   self->window_ms = DEFAULT_WINDOW_MS;
   self->lm_weight = mslam_decode_default_params ().lid_lm_weight;
+  self->hold_ms = DEFAULT_HOLD_MS;
+  self->hold = GST_CLOCK_TIME_NONE;
   self->current = -1;
 }

@@ -164,19 +164,25 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
         GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT : GST_MSLAM_TRANSLATE_INPUT_SPEECH;
   GST_DEBUG_OBJECT (self, "translating from the %s", self->running_input ==
       GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT ? "CTC transcript" : "speech frames");
-  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT && !base->config.ctc_head)
+  gboolean ok = TRUE;
+  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT && !base->config.ctc_head) {
     *reason = g_strdup ("input=transcript translates the CTC transcript, but the model has no CTC head "
         "(use input=speech, or a model with one)");
-  else if (tm_path && !base->config.ctc_head)
-    *reason = g_strdup_printf ("translation-memory=%s matches the CTC transcript, but the model has "
-        "no CTC head", tm_path);
-  if (!*reason && lm_path)
-    self->translation_lm = gst_mslam_base_load_lm (base, lm_path, TRUE, reason);
-  if (!*reason && tm_path && !(self->tm = mslam_tm_load (tm_path)))
-    *reason = g_strdup_printf ("translation-memory: %s", mslam_last_error ());
+    ok = FALSE;
+  } else if (tm_path && !base->config.ctc_head) {
+    gst_mslam_base_file_error (base, "translation-memory", tm_path, "the memory matches the CTC "
+        "transcript, but the model has no CTC head");
+    ok = FALSE;
+  }
+  if (ok && lm_path && !(self->translation_lm = gst_mslam_base_load_lm (base, lm_path, TRUE)))
+    ok = FALSE;
+  if (ok && tm_path && !(self->tm = mslam_tm_load (tm_path))) {
+    gst_mslam_base_file_error (base, "translation-memory", tm_path, mslam_last_error ());
+    ok = FALSE;
+  }
   g_free (lm_path);
   g_free (tm_path);
-  if (*reason)
+  if (!ok)
     return FALSE;
   caption->decode.translation_lm = self->translation_lm;
   caption->decode.translation_memory = self->tm;
@@ -234,8 +240,13 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
   *confidence = mslam_result_confidence (r);
   gst_structure_set (msg, "language", G_TYPE_STRING, "en",
       "source-language", G_TYPE_STRING, language, NULL);
-  if (ctc)
-    gst_structure_set (msg, "source-text", G_TYPE_STRING, mslam_result_text (ctc), NULL);
+  if (ctc) {
+    /* without the spaces the search may leave at its ends, as the caption elements' text (the
+     * decoder read the transcript as the offline API does) */
+    gchar *source = g_strstrip (g_strdup (mslam_result_text (ctc)));
+    gst_structure_set (msg, "source-text", G_TYPE_STRING, source, NULL);
+    g_free (source);
+  }
   mslam_result_free (r);
   return text;
 }

@@ -351,47 +351,69 @@ static void test_errors(const float *pcm, size_t n) {
  * OpenMP setting is as it was after each (the library's teams say num_threads). */
 static void test_threads(mslam_model *m, const float *pcm, size_t n) {
 #ifdef _OPENMP
-    const int model_threads = m->n_threads, caller_threads = omp_get_max_threads(), cores = omp_get_num_procs();
+    /* n_threads 0 (the defaults) is OpenMP's count on the calling thread; a call never changes it */
+    const int model_threads = m->n_threads, caller_threads = omp_get_max_threads();
     m->n_threads = 0; /* mslam_model_default_params */
-    omp_set_num_threads(1);
-    mslam_use_threads(1); /* what an earlier call on this thread may have left */
     int T = 0;
-    float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
-    CHECK(frames && omp_get_max_threads() == 1 && mslam_get_threads() == cores,
-          "encode with n_threads 0: the caller's OpenMP threads %d (set 1), the library's %d (all %d cores)",
-          omp_get_max_threads(), mslam_get_threads(), cores);
-    free(frames);
-    mslam_use_threads(1);
     struct mslam_encode_params ep = mslam_encode_default_params();
-    ep.n_threads = 3;
-    frames = mslam_encode_pcm(m, pcm, n, &ep, &T);
-    CHECK(frames && omp_get_max_threads() == 1 && mslam_get_threads() == 3,
-          "encode with n_threads 3: the caller's OpenMP threads %d (set 1), the library's %d",
-          omp_get_max_threads(), mslam_get_threads());
-    mslam_use_threads(1);
-    float probs[3];
-    mslam_result *r = mslam_transcribe(m, pcm, n, NULL);
-    CHECK(r && omp_get_max_threads() == 1 && mslam_get_threads() == cores, "transcribe: %d, %d",
-          omp_get_max_threads(), mslam_get_threads());
-    mslam_result_free(r);
-    mslam_use_threads(1);
-    r = mslam_translate_frames(m, frames, T, NULL);
-    CHECK(r && omp_get_max_threads() == 1 && mslam_get_threads() == cores, "translate_frames: %d, %d",
-          omp_get_max_threads(), mslam_get_threads());
-    mslam_result_free(r);
-    mslam_use_threads(1);
-    CHECK(mslam_identify_language_frames(m, frames, T, NULL, probs) >= 0 && omp_get_max_threads() == 1 &&
-              mslam_get_threads() == cores,
-          "identify: %d, %d", omp_get_max_threads(), mslam_get_threads());
-    /* a stream made while this thread's kernels ran on one thread is fed on all of them (it sizes
-     * its attention scratch, a slice per thread, for the threads it will run on) */
-    mslam_use_threads(1);
-    mslam_stream *s = mslam_stream_new(m, mslam_stream_default_params());
-    CHECK(s && mslam_stream_push(s, pcm, n) >= 0 && mslam_stream_finish(s) > 0 && omp_get_max_threads() == 1 &&
-              mslam_get_threads() == cores,
-          "stream: %s; %d, %d", mslam_last_error(), omp_get_max_threads(), mslam_get_threads());
-    mslam_stream_free(s);
-    free(frames);
+    for (int want = 1; want <= 3; want += 2) {
+        omp_set_num_threads(want);
+        mslam_use_threads(7); /* what an earlier call on this thread may have left */
+        float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
+        CHECK(frames && omp_get_max_threads() == want && mslam_get_threads() == want,
+              "encode with n_threads 0: the caller's OpenMP threads %d (set %d), the library's %d",
+              omp_get_max_threads(), want, mslam_get_threads());
+        mslam_use_threads(7);
+        float probs[3];
+        mslam_result *r = mslam_transcribe(m, pcm, n, NULL);
+        CHECK(r && omp_get_max_threads() == want && mslam_get_threads() == want, "transcribe: %d, %d",
+              omp_get_max_threads(), mslam_get_threads());
+        mslam_result_free(r);
+        mslam_use_threads(7);
+        r = mslam_translate_frames(m, frames, T, NULL);
+        CHECK(r && omp_get_max_threads() == want && mslam_get_threads() == want, "translate_frames: %d, %d",
+              omp_get_max_threads(), mslam_get_threads());
+        mslam_result_free(r);
+        mslam_use_threads(7);
+        CHECK(mslam_identify_language_frames(m, frames, T, NULL, probs) >= 0 && omp_get_max_threads() == want &&
+                  mslam_get_threads() == want,
+              "identify: %d, %d", omp_get_max_threads(), mslam_get_threads());
+        /* a stream made while this thread's kernels ran on another count is fed on the call's (it
+         * sizes its attention scratch, a slice per thread, for the threads it will run on) */
+        mslam_use_threads(1);
+        mslam_stream *s = mslam_stream_new(m, mslam_stream_default_params());
+        CHECK(s && mslam_stream_push(s, pcm, n) >= 0 && mslam_stream_finish(s) > 0 &&
+                  omp_get_max_threads() == want && mslam_get_threads() == want,
+              "stream: %s; %d, %d", mslam_last_error(), omp_get_max_threads(), mslam_get_threads());
+        mslam_stream_free(s);
+        free(frames);
+        /* the call's own count wins, and leaves OpenMP's as it was too */
+        ep.n_threads = 2 + want;
+        frames = mslam_encode_pcm(m, pcm, n, &ep, &T);
+        CHECK(frames && omp_get_max_threads() == want && mslam_get_threads() == 2 + want,
+              "encode with n_threads %d: the caller's OpenMP threads %d (set %d), the library's %d", 2 + want,
+              omp_get_max_threads(), want, mslam_get_threads());
+        free(frames);
+    }
+    /* a stream made where OpenMP's count is 1 and fed where it is 3 (the element's case: made on the
+     * application's thread, fed on the streaming thread) grows its scratch for 3 (ASan checks) and
+     * gives the frames of a stream that ran on 3 from the start */
+    omp_set_num_threads(1);
+    mslam_stream *grown = mslam_stream_new(m, mslam_stream_default_params());
+    omp_set_num_threads(3);
+    mslam_stream *wide = mslam_stream_new(m, mslam_stream_default_params());
+    int got_grown = grown && wide && mslam_stream_push(grown, pcm, n) >= 0 ? mslam_stream_finish(grown) : -1;
+    int got_wide = wide && mslam_stream_push(wide, pcm, n) >= 0 ? mslam_stream_finish(wide) : -1;
+    const int d = m->cfg.d_model;
+    float *a = got_grown > 0 ? malloc((size_t)got_grown * d * sizeof(float)) : NULL;
+    float *b = got_wide > 0 ? malloc((size_t)got_wide * d * sizeof(float)) : NULL;
+    CHECK(a && b && got_grown == got_wide && mslam_stream_read(grown, a, got_grown) == got_grown &&
+              mslam_stream_read(wide, b, got_wide) == got_wide &&
+              test_max_rel_err(a, b, (size_t)got_grown * d, 1e-3f) < 1e-4,
+          "a stream fed on more threads than it was made on: %d / %d frames (%s)", got_grown, got_wide,
+          mslam_last_error());
+    free(a), free(b);
+    mslam_stream_free(grown), mslam_stream_free(wide);
     omp_set_num_threads(caller_threads);
     m->n_threads = model_threads;
 #else

@@ -78,15 +78,15 @@ enum mslam_translate_input {
 
 typedef struct mslam_model mslam_model;
 
-/* Threads: a call runs on the n_threads of its params, else on the model's, else on all cores
- * (those the process may run on: omp_get_num_procs). The count goes to the library's own OpenMP
- * teams (num_threads), so a call leaves the caller's OpenMP setting (omp_get_max_threads) as it
- * was. Matrix products are split over those threads and OpenBLAS runs each part on one thread
+/* Threads: a call runs on the n_threads of its params, else on the model's, else on OpenMP's
+ * count on the calling thread (omp_get_max_threads: OMP_NUM_THREADS or the application's
+ * omp_set_num_threads, else all cores). The count goes to the library's own OpenMP teams
+ * (num_threads), so a call leaves the caller's OpenMP setting as it was. Matrix products are split over those threads and OpenBLAS runs each part on one thread
  * (its threads and OpenMP's would fight for the cores): the first large product sets
  * openblas_set_num_threads(1), which is process-wide, so an application's own OpenBLAS calls
  * then run on one thread too. In a build without OpenMP the count is OpenBLAS' (process-wide). */
 struct mslam_model_params {
-    int n_threads; /* <= 0: all cores */
+    int n_threads; /* <= 0: OpenMP's count (all cores unless OMP_NUM_THREADS says otherwise) */
 };
 
 MSLAM_API struct mslam_model_params mslam_model_default_params(void);

@@ -23,6 +23,7 @@ static const char *test_langs[] = {"en", "fr", "de"};
 #define TEST_N_LANGS ((int)(sizeof test_langs / sizeof *test_langs))
 #define ID_BLANK 0
 #define ID_EOS 3
+#define ID_SPACE 4
 #define ID_A 5
 #define ID_H 7
 
@@ -95,7 +96,7 @@ static void fill_random(mslam_model *m, unsigned seed) {
  * and positive on speech. Both convs average channel 0, the output projection puts the average in
  * dimension 0 of the frame, every layer's residual branches are zero so its final LayerNorm maps
  * [x0 > 0, 0, ...] to a fixed vector (dimension 0 = sqrt(d - 1)) and silence to zero. */
-static void fill_loudness(mslam_model *m) {
+static void fill_loudness(mslam_model *m, char ctc_on_silence) {
     const struct mslam_model_config *c = &m->cfg;
     int d = c->d_model, C = c->sub_channels, F2 = mslam_subsampled_mels(c->n_mels);
     memset(m->block, 0, m->table.total * sizeof *m->block);
@@ -114,8 +115,14 @@ static void fill_loudness(mslam_model *m) {
     (void)C;
     (void)d;
     if (c->ctc_head) {
-        m->p.ctc_w[(size_t)ID_A * d + 0] = 1.0f; /* speech: logit sqrt(d - 1) > 1 */
         m->p.ctc_b[ID_BLANK] = 1.0f;
+        if (ctc_on_silence == 'a') {
+            m->p.ctc_w[(size_t)ID_A * d + 0] = -1.0f; /* speech: 2 - sqrt(d - 1) < 1 */
+            m->p.ctc_b[ID_A] = 2.0f;                  /* silence: 2 > 1 */
+        } else {
+            m->p.ctc_w[(size_t)ID_A * d + 0] = 1.0f; /* speech: logit sqrt(d - 1) > 1 (and > 1.5) */
+            if (ctc_on_silence == ' ') m->p.ctc_b[ID_SPACE] = 1.5f; /* silence: 1.5 > 1 */
+        }
     }
     if (c->lid_head) {
         m->p.lid_w[0 * d + 0] = 1.0f; /* en */
@@ -144,7 +151,7 @@ int gsttest_write_model(const char *path, const struct gsttest_model_opts *o) {
         fprintf(stderr, "mslam_model_new: %s\n", mslam_last_error());
         return -1;
     }
-    if (o->kind == GSTTEST_MODEL_LOUDNESS) fill_loudness(m);
+    if (o->kind == GSTTEST_MODEL_LOUDNESS) fill_loudness(m, o->ctc_on_silence);
     else fill_random(m, o->seed);
     int rc = mslam_model_save(m, path);
     if (rc) fprintf(stderr, "mslam_model_save %s: %s\n", path, mslam_last_error());

@@ -27,6 +27,11 @@ struct gsttest_model_opts {
     /* 0: 2 heads, d_ff 2 d_model, kernel 3, 2 channels (16 from d_model 32) */
     int n_heads, d_ff, conv_kernel, sub_channels;
     unsigned seed;
+    /* GSTTEST_MODEL_LOUDNESS: what the CTC head emits on silent frames. 0: blanks (and "a" on
+     * voiced ones); 'a': "a", and blanks on voiced frames (characters in silence alone, as a
+     * trained model emits now and then); ' ': spaces, and "a" on voiced frames (transcripts with
+     * spaces at their ends). */
+    char ctc_on_silence;
 };
 
 /* Writes a model file; returns 0 or -1 (message on stderr). */

@@ -8,6 +8,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <math.h>
 #include <mslam.h>
 #include <string.h>
 
@@ -189,29 +190,125 @@ GST_START_TEST(test_formats_and_segment_start) {
 }
 GST_END_TEST;
 
-/* Max-duration cuts long speech; EOS drains the caption open at the end. */
-GST_START_TEST(test_max_duration_and_eos) {
+/* Both utterances back to back and no silence after, run with props: max-duration (1000 ms) cuts
+ * the speech into captions no longer than it (plus slack), and EOS drains the one open at the end. */
+static void check_max_duration(const char *props, GstClockTime slack) {
     fx = gsttest_fixture_get();
     float *pcm = NULL;
     size_t n = 0;
-    /* both utterances back to back and no silence after: speech until EOS */
     gsttest_append(&pcm, &n, fx->speech[0], fx->n_speech[0]);
     gsttest_append(&pcm, &n, fx->speech[1], fx->n_speech[1]);
     GstClockTime total = SAMPLES_TIME(n);
-    char *d = desc("max-duration=1000 pause=2000");
+    char *d = desc(props);
     gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1024, 0);
     g_free(d);
-    fail_unless(r && r->eos);
+    fail_unless(r && r->eos && !r->error);
     check_timeline(r, 0, total);
-    fail_unless(r->buffers->len >= total / (1100 * MS), "%u captions in %" GST_TIME_FORMAT, r->buffers->len,
-                GST_TIME_ARGS(total));
+    fail_unless(r->buffers->len >= total / (1000 * MS + slack), "%u captions in %" GST_TIME_FORMAT,
+                r->buffers->len, GST_TIME_ARGS(total));
     for (guint i = 0; i < r->buffers->len; i++) {
         const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
-        fail_unless(c->duration <= 1000 * MS + EDGE_TOLERANCE, "caption %u lasts %" GST_TIME_FORMAT, i,
+        fail_unless(c->duration <= 1000 * MS + slack, "caption %u lasts %" GST_TIME_FORMAT, i,
                     GST_TIME_ARGS(c->duration));
     }
     const gsttest_caption *last = g_ptr_array_index(r->buffers, r->buffers->len - 1);
     fail_unless(last->pts + last->duration + EDGE_TOLERANCE >= total, "the speech at the end was not drained");
+    gsttest_run_free(r);
+    g_free(pcm);
+}
+
+GST_START_TEST(test_max_duration_and_eos) {
+    check_max_duration("max-duration=1000 pause=2000", EDGE_TOLERANCE);
+}
+GST_END_TEST;
+
+/* Silence and low noise (-60 dBFS, below the energy rule's floor) make no caption and no
+ * message, though the CTC head emits characters there (a model that does so on silence, as trained
+ * models now and then do): a caption needs a frame the energy rule heard as voiced. The same for
+ * mslamtranslate, which translates the transcript of nothing otherwise. */
+GST_START_TEST(test_no_caption_without_voice) {
+    fx = gsttest_fixture_get();
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1,
+                                   .n_decoder_layers = 1, .ctc_on_silence = 'a'};
+    char *model = g_strdup(gsttest_path("ctc-on-silence.safetensors"));
+    fail_unless(gsttest_write_model(model, &o) == 0);
+    const size_t n = 48000;
+    float *quiet = g_new0(float, n), *noise = g_new(float, n);
+    GRand *rand = g_rand_new_with_seed(7);
+    /* uniform in [-a, a] has an RMS of a / sqrt(3): -60 dBFS */
+    for (size_t i = 0; i < n; i++) noise[i] = (float)g_rand_double_range(rand, -1.0, 1.0) * 0.001f * sqrtf(3.0f);
+    g_rand_free(rand);
+    const float *inputs[2] = {quiet, noise};
+    const char *elements[2] = {"mslamasr", "mslamtranslate input=transcript partial-results=true"};
+    for (int e = 0; e < 2; e++) {
+        for (int i = 0; i < 2; i++) {
+            char *d = g_strdup_printf("%s model=%s", elements[e], model);
+            gsttest_run *r = gsttest_run_element(d, inputs[i], n, FALSE, 1024, 0);
+            fail_unless(r && r->eos && !r->error, "%s", d);
+            fail_unless_equals_int(r->buffers->len, 0);
+            for (guint m = 0; m < r->messages->len; m++) {
+                const GstStructure *s = g_ptr_array_index(r->messages, m);
+                fail_unless(!gst_structure_has_name(s, "mslam-asr") && !gst_structure_has_name(s, "mslam-translation"),
+                            "%s on %s: %" GST_PTR_FORMAT, d, i ? "noise" : "silence", s);
+            }
+            /* downstream hears of the time passed */
+            GstClockTime covered = 0;
+            for (guint k = 0; k < r->events->len; k++) {
+                GstEvent *ev = g_ptr_array_index(r->events, k);
+                GstClockTime ts, dur;
+                if (GST_EVENT_TYPE(ev) != GST_EVENT_GAP) continue;
+                gst_event_parse_gap(ev, &ts, &dur);
+                covered = ts + dur;
+            }
+            fail_unless(covered + 100 * MS >= SAMPLES_TIME(n), "gaps stop at %" GST_TIME_FORMAT, GST_TIME_ARGS(covered));
+            gsttest_run_free(r);
+            g_free(d);
+        }
+    }
+    g_free(quiet);
+    g_free(noise);
+    g_free(model);
+}
+GST_END_TEST;
+
+/* With a latency longer than max-duration, captions are cut inside a chunk. */
+GST_START_TEST(test_max_duration_shorter_than_latency) {
+    check_max_duration("latency=2000 max-duration=1000 pause=2000", 0);
+}
+GST_END_TEST;
+
+/* A caption still open at EOS ends where its speech ends, as at a pause, not at the end of the
+ * silence after it (pause=2000: the 1.5 s of silence before EOS is no pause). */
+GST_START_TEST(test_eos_ends_at_speech) {
+    fx = gsttest_fixture_get();
+    float *pcm = NULL;
+    size_t n = 0;
+    gsttest_append(&pcm, &n, NULL, 8000);
+    gsttest_append(&pcm, &n, fx->speech[0], fx->n_speech[0]);
+    GstClockTime speech_end = SAMPLES_TIME(n);
+    gsttest_append(&pcm, &n, NULL, 24000);
+    const char *props[2] = {"pause=2000", "pause=2000 second-pass=false"};
+    for (int i = 0; i < 2; i++) {
+        char *d = desc(props[i]);
+        gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1024, 0);
+        g_free(d);
+        fail_unless(r && r->eos && !r->error);
+        fail_unless_equals_int(r->buffers->len, 1);
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, 0);
+        fail_unless(c->pts + c->duration + EDGE_TOLERANCE >= speech_end && c->pts + c->duration <= speech_end + EDGE_TOLERANCE,
+                    "the caption ends at %" GST_TIME_FORMAT ", its speech at %" GST_TIME_FORMAT, GST_TIME_ARGS(c->pts + c->duration),
+                    GST_TIME_ARGS(speech_end));
+        gsttest_run_free(r);
+    }
+    /* the same through mslamtranslate without a CTC head (the energy rule alone) */
+    char *d = g_strdup_printf("mslamtranslate model=%s pause=2000", fx->loud_noctc);
+    gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1024, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    fail_unless_equals_int(r->buffers->len, 1);
+    const gsttest_caption *c = g_ptr_array_index(r->buffers, 0);
+    fail_unless(c->pts + c->duration <= speech_end + EDGE_TOLERANCE, "the translation ends at %" GST_TIME_FORMAT
+                ", its speech at %" GST_TIME_FORMAT, GST_TIME_ARGS(c->pts + c->duration), GST_TIME_ARGS(speech_end));
     gsttest_run_free(r);
     g_free(pcm);
 }
@@ -290,6 +387,40 @@ GST_START_TEST(test_seek) {
 }
 GST_END_TEST;
 
+/* Captions muxed with the audio they come from, through a tee: the muxer waits for the text of
+ * each time, which comes up to the element's latency after the audio (LATENCY query), so a queue
+ * on the audio branch that holds that much audio (here max-duration 2000 + 280 + 45 ms) lets the
+ * file be written; a 1 s queue (the default) would stall the tee. */
+GST_START_TEST(test_mux_with_audio) {
+    setup_talk();
+    char *wav = g_strdup(gsttest_path("mux-talk.wav")), *mka = g_strdup(gsttest_path("mux-talk.mka"));
+    fail_unless(gsttest_write_wav(wav, talk, n_talk) == 0);
+    char *launch = g_strdup_printf(
+        "filesrc location=%s ! wavparse ! audioconvert ! tee name=t "
+        "t. ! queue ! mslamasr model=%s max-duration=2000 ! mux. "
+        "t. ! queue max-size-time=2500000000 max-size-bytes=0 max-size-buffers=0 ! audioconvert ! flacenc ! "
+        "matroskamux name=mux ! filesink location=%s", wav, fx->loud, mka);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless(pipeline != NULL);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    fail_unless(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS, "the pipeline stalled or failed");
+    gst_message_unref(m);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+    gchar *data = NULL;
+    gsize size = 0;
+    fail_unless(g_file_get_contents(mka, &data, &size, NULL));
+    fail_unless(memmem(data, size, "S_TEXT/UTF8", 11) != NULL, "no text track");
+    g_free(data);
+    g_free(wav);
+    g_free(mka);
+}
+GST_END_TEST;
+
 /* Pushes pcm [from, to) into a harness as F32 buffers of 1600 samples from time t0. */
 static void push_audio(GstHarness *h, const float *pcm, size_t from, size_t to, GstClockTime t0) {
     for (size_t off = from; off < to; off += 1600) {
@@ -339,23 +470,32 @@ GST_START_TEST(test_flush) {
 }
 GST_END_TEST;
 
-/* LATENCY: upstream's plus one chunk and the encoder's 45 ms look-ahead. */
+/* LATENCY: upstream's plus the longest a caption can come after the time it is stamped with (it
+ * goes out when it ends): max-duration, and the rest of the chunk that holds its last frame (a
+ * chunk less a frame), and the encoder's 45 ms look-ahead. The chunk is the one the element runs
+ * with: a latency set while it runs changes nothing. */
+static GstClockTime query_latency(const char *props, const char *set_while_playing) {
+    char *launch = desc(props);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    gst_harness_set_upstream_latency(h, 10 * MS);
+    gst_harness_play(h);
+    GstClockTime lat = gst_harness_query_latency(h);
+    if (set_while_playing) {
+        gst_util_set_object_arg(G_OBJECT(h->element), "latency", set_while_playing);
+        fail_unless_equals_uint64(gst_harness_query_latency(h), lat);
+    }
+    gst_harness_teardown(h);
+    return lat;
+}
+
 GST_START_TEST(test_latency) {
     fx = gsttest_fixture_get();
-    const guint latencies[] = {320, 640, 40};
-    for (guint i = 0; i < G_N_ELEMENTS(latencies); i++) {
-        char *extra = g_strdup_printf("latency=%u", latencies[i]);
-        char *launch = desc(extra);
-        GstHarness *h = gst_harness_new_parse(launch);
-        g_free(extra);
-        g_free(launch);
-        gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
-        gst_harness_set_upstream_latency(h, 10 * MS);
-        gst_harness_play(h);
-        GstClockTime lat = gst_harness_query_latency(h);
-        fail_unless_equals_uint64(lat, 10 * MS + latencies[i] * MS + 45 * MS);
-        gst_harness_teardown(h);
-    }
+    fail_unless_equals_uint64(query_latency("latency=320", "2000"), 10 * MS + (6000 + 280 + 45) * MS);
+    fail_unless_equals_uint64(query_latency("latency=40 max-duration=1000", NULL), 10 * MS + (1000 + 45) * MS);
+    fail_unless_equals_uint64(query_latency("latency=640 max-duration=1000", "2000"), 10 * MS + (1000 + 600 + 45) * MS);
+    fail_unless_equals_uint64(query_latency("latency=2000 max-duration=1000", "40"), 10 * MS + (1000 + 1960 + 45) * MS);
 }
 GST_END_TEST;
 
@@ -423,11 +563,11 @@ GST_START_TEST(test_bad_model) {
 }
 GST_END_TEST;
 
-/* lm=: a bad file or a missing language fails READY->PAUSED by name; a good LM with one language
- * runs to EOS. */
+/* lm=: a bad file or a missing language fails READY->PAUSED with an error that names the
+ * property and its file, not the model; a good LM with one language runs to EOS. */
 static void check_lm_error(const char *model, const char *props, const char *reason) {
     char *d = g_strdup_printf("mslamasr model=%s %s", model, props);
-    check_start_error(d, reason, NULL);
+    check_start_error(d, reason, "Cannot use lm=\"");
     g_free(d);
 }
 
@@ -589,8 +729,12 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_formats_and_segment_start);
     tcase_add_test(tc, test_max_duration_and_eos);
+    tcase_add_test(tc, test_no_caption_without_voice);
+    tcase_add_test(tc, test_max_duration_shorter_than_latency);
+    tcase_add_test(tc, test_eos_ends_at_speech);
     tcase_add_test(tc, test_gaps);
     tcase_add_test(tc, test_seek);
+    tcase_add_test(tc, test_mux_with_audio);
     tcase_add_test(tc, test_flush);
     tcase_add_test(tc, test_latency);
     tcase_add_test(tc, test_caps_refused);

@@ -138,6 +138,120 @@ GST_START_TEST(test_silence_and_short) {
 }
 GST_END_TEST;
 
+/* A decision needs voiced audio inside its window: 2.15 s of silence, then speech. The element
+ * has heard the speech's start (the audio runs ahead of the encoder's frames) when it would decide
+ * on the window that ends at 2 s, but that window is silent: the first decision's window holds
+ * speech, and the first tag is the speech's language ("fr" is what the model says on silence). */
+GST_START_TEST(test_window_needs_voice) {
+    fx = gsttest_fixture_get();
+    float *pcm = NULL;
+    size_t n = 0;
+    gsttest_append(&pcm, &n, NULL, 34400);
+    GstClockTime speech_start = SAMPLES_TIME(n);
+    gsttest_append(&pcm, &n, fx->speech[0], fx->n_speech[0]);
+    gsttest_append(&pcm, &n, NULL, 8000);
+    gsttest_run *r = run("window=2000 interval=1000", pcm, n);
+    fail_unless(r->messages->len > 0);
+    for (guint i = 0; i < r->messages->len; i++) {
+        guint64 end = 0;
+        fail_unless(gst_structure_get_uint64(g_ptr_array_index(r->messages, i), "end", &end));
+        fail_unless(end > speech_start, "a decision on %" GST_TIME_FORMAT ", before the speech at %" GST_TIME_FORMAT,
+                    GST_TIME_ARGS(end), GST_TIME_ARGS(speech_start));
+    }
+    char **codes = tags_of(r);
+    fail_unless(codes[0] != NULL);
+    fail_unless_equals_string(codes[0], "en");
+    g_strfreev(codes);
+    gsttest_run_free(r);
+    g_free(pcm);
+}
+GST_END_TEST;
+
+typedef struct {
+    GString *order; /* "T": a language tag, "B": an audio buffer, as they left the element */
+} order_ctx;
+
+static GstPadProbeReturn record_order(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
+    order_ctx *ctx = user_data;
+    (void)pad;
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+        g_string_append_c(ctx->order, 'B');
+    } else if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_TAG) {
+        GstTagList *tags;
+        gchar *code = NULL;
+        gst_event_parse_tag(GST_PAD_PROBE_INFO_EVENT(info), &tags);
+        if (gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code)) g_string_append_c(ctx->order, 'T');
+        g_free(code);
+    }
+    return GST_PAD_PROBE_OK;
+}
+
+/* Pushes pcm into a harness around mslamlid with props, 100 ms buffers; returns what left it, in
+ * order (see order_ctx); *before_eos: how many buffers had left before EOS. */
+static char *pass_through(const char *props, const float *pcm, size_t n, guint *before_eos) {
+    char *launch = g_strdup_printf("mslamlid model=%s %s", fx->loud, props);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    order_ctx ctx = {g_string_new(NULL)};
+    GstPad *src = gst_element_get_static_pad(h->element, "src");
+    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_order, &ctx, NULL);
+    gst_object_unref(src);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    guint pushed = 0;
+    for (size_t off = 0; off < n; off += 1600, pushed++) {
+        size_t k = MIN(1600, n - off);
+        GstBuffer *b = gst_buffer_new_memdup(pcm + off, k * sizeof(float));
+        GST_BUFFER_PTS(b) = SAMPLES_TIME(off);
+        GST_BUFFER_DURATION(b) = SAMPLES_TIME(k);
+        fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
+    }
+    *before_eos = gst_harness_buffers_received(h);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), pushed);
+    gst_harness_teardown(h);
+    return g_string_free(ctx.order, FALSE);
+}
+
+/* hold-audio: the audio waits for the first decision, so that its tag goes out ahead of all of
+ * it (a muxer writes a track's language only from a tag before its first buffer); no longer than
+ * hold-audio, though, which the LATENCY query adds; without it the audio goes on at once and the
+ * tag comes later. */
+GST_START_TEST(test_hold_audio) {
+    make_talk();
+    guint before_eos;
+    char *order = pass_through("hold-audio=5000", talk, 48000, &before_eos);
+    fail_unless(order[0] == 'T' && strchr(order, 'B'), "%s", order);
+    fail_unless(before_eos > 0, "the audio waited for EOS");
+    g_free(order);
+
+    order = pass_through("", talk, 48000, &before_eos);
+    fail_unless(order[0] == 'B' && strchr(order, 'T'), "%s", order);
+    g_free(order);
+
+    /* the LATENCY query adds what may be held, and nothing without hold-audio */
+    const char *props[2] = {"hold-audio=1500", ""};
+    const GstClockTime held[2] = {1500 * MS, 0};
+    for (int i = 0; i < 2; i++) {
+        char *launch = g_strdup_printf("mslamlid model=%s %s", fx->loud, props[i]);
+        GstHarness *h = gst_harness_new_parse(launch);
+        g_free(launch);
+        gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+        gst_harness_set_upstream_latency(h, 10 * MS);
+        gst_harness_play(h);
+        fail_unless_equals_uint64(gst_harness_query_latency(h), 10 * MS + held[i]);
+        gst_harness_teardown(h);
+    }
+
+    /* silence: no decision, the audio goes on once 500 ms of it waited */
+    float *quiet = g_new0(float, 32000);
+    order = pass_through("hold-audio=500", quiet, 32000, &before_eos);
+    fail_unless(!strchr(order, 'T'), "%s", order);
+    fail_unless(before_eos >= 14, "%u of 20 buffers out before EOS", before_eos);
+    g_free(order);
+    g_free(quiet);
+}
+GST_END_TEST;
+
 /* The audio goes through untouched, tags ahead of it. */
 GST_START_TEST(test_passthrough) {
     make_talk();
@@ -232,7 +346,8 @@ GST_START_TEST(test_lm) {
     gsttest_run_free(with_de);
     char *d = g_strdup_printf("mslamlid model=%s lm=/nonexistent/lm.safetensors", fx->loud);
     char *message = gsttest_start_error(d);
-    fail_unless(message && strstr(message, "/nonexistent/lm.safetensors") && strstr(message, "LM"), "%s", message);
+    fail_unless(message && strstr(message, "lm=\"/nonexistent/lm.safetensors\"") && !strstr(message, "mslam model"), "%s",
+                message);
     g_free(message);
     g_free(d);
     g_free(lm);
@@ -297,6 +412,8 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_sliding_window_and_tags);
     tcase_add_test(tc, test_languages);
     tcase_add_test(tc, test_silence_and_short);
+    tcase_add_test(tc, test_window_needs_voice);
+    tcase_add_test(tc, test_hold_audio);
     tcase_add_test(tc, test_passthrough);
     tcase_add_test(tc, test_no_lid_head);
     tcase_add_test(tc, test_lm);
