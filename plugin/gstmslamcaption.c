@@ -33,6 +33,10 @@ G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
  * of its sound has been heard) and ends this many after its last one (the end of that sound). */
 #define LEAD_FRAMES 3
 #define TAIL_FRAMES 3
+/* A trained model's CTC emits a character up to this many frames after its sound ends (the
+ * default model's worst lag): the sound of a caption's first character, which makes it speech
+ * rather than the model's noise in silence, may lie this much further back than the lead. */
+#define CTC_LAG_FRAMES 6
 /* Frames kept before an open caption: the lead, and context for translation. */
 #define KEEP_FRAMES 12
 /* Without a CTC head, partial results come at most this often (frames). */
@@ -554,15 +558,27 @@ caption_start_frame (GstMslamCaption * self, gint64 open)
   return (guint64) start;
 }
 
+/* Whether the energy rule heard a voice in a caption whose first character is at frame
+ * first_char and whose frames end at `end` (exclusive): looking back for that character's sound
+ * as far as CTC may lag behind it, but not before the kept frames (the previous caption's). */
+static gboolean
+caption_voiced (GstMslamCaption * self, gint64 first_char, guint64 end)
+{
+  gint64 from = MAX (first_char - LEAD_FRAMES - CTC_LAG_FRAMES, (gint64) self->seg_first);
+
+  return gst_mslam_vad_any_voiced (&GST_MSLAM_BASE (self)->vad, (guint64) from, end);
+}
+
 /* How many frames the next call of process () may bring (GstMslamBase.process_frames_max), so
  * that a caption is cut right at max-duration whatever the chunk: the room the open caption has
- * left; with none open, max-duration less the lead, so that a caption that opens in those frames
- * (starting up to LEAD_FRAMES before them) still fits when they end. */
+ * left; with none open, max-duration less the frames kept before the next ones, so that a
+ * caption that opens in those frames still fits when they end (it starts at the first kept frame
+ * at the earliest: caption_start_frame). */
 static void
 plan_next_delivery (GstMslamCaption * self)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
-  gint64 room = self->max_frames - LEAD_FRAMES;
+  gint64 room = self->max_frames - ((gint64) base->n_frames - (gint64) self->seg_first);
 
   if (self->open_frame >= 0)
     room = (gint64) caption_start_frame (self, self->open_frame) + self->max_frames -
@@ -599,10 +615,14 @@ close_caption (GstMslamCaption * self, guint64 end)
   end = MIN (end, base->n_frames);
   if (end <= start)
     end = MIN (start + 1, base->n_frames);
+  /* the final search may place the first character before the partials did: max-duration holds
+   * all the same */
+  if (end > start + (guint64) self->max_frames)
+    start = end - (guint64) self->max_frames;
 
   /* characters where the energy rule heard nothing are the model's noise (a trained model now
    * and then hears one in silence): no caption of them */
-  if (end > start && !gst_mslam_vad_any_voiced (&base->vad, start, end))
+  if (end > start && !caption_voiced (self, self->open_frame, end))
     GST_DEBUG_OBJECT (self, "nothing voiced in frames %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
         ": no caption", start, end);
   else if (end > start) {
@@ -662,9 +682,9 @@ silence_frame (GstMslamCaption * self)
 
 /* Where the open caption ends when its speech ended at last_speech, by the energy rule: at the
  * start of the current silence, when that silence came after the caption opened. CTC may put
- * the last characters out well after the sound ends (the trained default model lags by up to 6
- * frames), so characters up to a pause past the silence's start still belong to the caption.
- * -1 when the rule does not apply. */
+ * the last characters out well after the sound ends (up to CTC_LAG_FRAMES), so characters up to
+ * a pause past the silence's start still belong to the caption. -1 when the rule does not
+ * apply. */
 static gint64
 end_at_silence (GstMslamCaption * self, gint64 last_speech)
 {
@@ -779,7 +799,7 @@ caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 fir
     }
     if (mslam_result_n_tokens (partial) > 0 && self->open_frame < 0) {
       gint64 first_char = mslam_result_token_frame (partial, 0);
-      if (gst_mslam_vad_any_voiced (vad, caption_start_frame (self, first_char), base->n_frames)) {
+      if (caption_voiced (self, first_char, base->n_frames)) {
         self->open_frame = first_char;
       } else {
         /* characters in silence: the model's noise, not the start of a caption (see

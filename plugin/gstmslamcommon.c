@@ -361,15 +361,17 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_LATENCY,
       g_param_spec_uint ("latency", "Latency",
-          "Audio encoded at a time, in milliseconds (rounded to 40 ms encoder frames): partial "
-          "results come this much (plus 45 ms of look-ahead and compute) after the audio; a "
-          "caption, which goes out when it ends, up to max-duration and a chunk after its start "
-          "(what the LATENCY query answers)",
+          "Audio encoded at a time, in milliseconds (rounded to 40 ms encoder frames): the model "
+          "hears the audio, so partial results and language decisions come, this much (plus 45 ms "
+          "of look-ahead and compute) after it. The LATENCY query answers the element's own "
+          "delay: max-duration and a chunk for captions (mslamasr, mslamtranslate), hold-audio "
+          "for mslamlid",
           MIN_LATENCY_MS, MAX_LATENCY_MS, DEFAULT_LATENCY_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_N_THREADS,
       g_param_spec_int ("n-threads", "Threads",
-          "Threads for the model (0: all cores). A chunk is a few frames: one thread is usually "
+          "Threads for the model (0: OpenMP's count on the thread that calls the library: "
+          "OMP_NUM_THREADS, else all cores). A chunk is a few frames: one thread is usually "
           "fastest, more pay off for large models or long latencies",
           0, 256, DEFAULT_N_THREADS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
@@ -999,15 +1001,51 @@ gst_mslam_base_release_held (GstMslamBase * self)
   return ret;
 }
 
+/* Held data goes before a serialized query, which must not overtake it (DRAIN, ALLOCATION):
+ * the hold ends there. */
+static void
+release_held_for_query (GstMslamBase * self, GstQuery * query)
+{
+  if (g_queue_is_empty (&self->held))
+    return;
+  GST_INFO_OBJECT (self, "%s query: the held audio goes first", GST_QUERY_TYPE_NAME (query));
+  if (gst_mslam_base_release_held (self) != GST_FLOW_OK)
+    GST_DEBUG_OBJECT (self, "pushing the held audio failed");
+}
+
+/* Flushing: the held audio and the timeline's events go, but the sticky events that describe
+ * the stream (STREAM_START, CAPS, TAG, ...), which upstream does not send again, are taken to
+ * `sticky` for the source pad. */
+static void
+flush_held (GstMslamBase * self, GQueue * sticky)
+{
+  GstMiniObject *obj;
+
+  while ((obj = g_queue_pop_head (&self->held))) {
+    if (GST_IS_EVENT (obj) && GST_EVENT_IS_STICKY (obj) &&
+        GST_EVENT_TYPE (obj) != GST_EVENT_SEGMENT && GST_EVENT_TYPE (obj) != GST_EVENT_EOS)
+      g_queue_push_tail (sticky, obj);
+    else
+      gst_mini_object_unref (obj);
+  }
+  self->held_duration = 0;
+}
+
 /* Passthrough: the audio goes downstream, or waits while the element holds it back. */
 static GstFlowReturn
 forward_audio (GstMslamBase * self, GstBuffer * buf)
 {
+  GstBuffer *copy;
+
   if (self->hold_max == 0)
     return gst_pad_push (self->srcpad, buf);
   self->held_duration += gst_util_uint64_scale_int (gst_buffer_get_size (buf) /
       GST_AUDIO_INFO_BPF (&self->info), GST_SECOND, GST_AUDIO_INFO_RATE (&self->info));
-  g_queue_push_tail (&self->held, buf);
+  /* a copy: upstream's buffer may come from a pool of a few (pipewiresrc, alsasrc), which would
+   * run dry while the hold keeps them, long before hold_max */
+  copy = gst_buffer_copy_deep (buf);
+  gst_buffer_unref (buf);
+  g_queue_push_tail (&self->held, copy);
   if (self->held_duration < self->hold_max)
     return GST_FLOW_OK;
   GST_INFO_OBJECT (self, "%" GST_TIME_FORMAT " of audio held: passing it on",
@@ -1217,16 +1255,27 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     case GST_EVENT_EOS:
       if (finish_timeline (self) != GST_FLOW_OK)
         GST_WARNING_OBJECT (self, "draining at EOS failed");
-      timeline_reset (self);
-      /* audio held back for a decision that did not come goes out now */
+      /* audio held back for a decision that did not come goes out now; the reset then arms the
+       * hold again for a stream that may follow */
       gst_mslam_base_release_held (self);
+      timeline_reset (self);
       break;
-    case GST_EVENT_FLUSH_STOP:
-      g_queue_clear_full (&self->held, (GDestroyNotify) gst_mini_object_unref);
-      self->held_duration = 0;
+    case GST_EVENT_FLUSH_STOP:{
+      GQueue sticky = G_QUEUE_INIT;
+      GstEvent *held;
+      gboolean res;
+      flush_held (self, &sticky);
       timeline_reset (self);
       gst_segment_init (&self->segment, GST_FORMAT_TIME);
-      break;
+      res = gst_pad_event_default (pad, parent, event);
+      /* once the source pad flushes no more, it sends them before the next buffer */
+      while ((held = g_queue_pop_head (&sticky))) {
+        if (gst_pad_store_sticky_event (self->srcpad, held) != GST_FLOW_OK)
+          GST_WARNING_OBJECT (self, "cannot keep %" GST_PTR_FORMAT " across the flush", held);
+        gst_event_unref (held);
+      }
+      return res;
+    }
     default:
       break;
   }
@@ -1268,6 +1317,8 @@ gst_mslam_base_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
       }
       break;
     default:
+      if (klass->passthrough && GST_QUERY_IS_SERIALIZED (query))
+        release_held_for_query (self, query);
       break;
   }
   return gst_pad_query_default (pad, parent, query);

@@ -162,9 +162,11 @@ struct _GstMslamBase
   gint process_frames_max;      /* process () gets at most this many frames at a time (0: all
                                  * that are ready): the subclass sets it as it needs */
 
-  /* passthrough: with hold_max set (by the subclass' start), the audio, and the serialized events
-   * that come after it, wait in `held` until gst_mslam_base_release_held () or until the audio
-   * waiting lasts hold_max; then nothing more is held (streaming thread) */
+  /* passthrough: with hold_max set (by the subclass' reset, for each timeline), the audio, and
+   * the serialized events that come after it, wait in `held` until gst_mslam_base_release_held ()
+   * or until the audio waiting lasts hold_max; then nothing more is held (streaming thread). The
+   * held audio is copied (upstream's buffers may be a small pool's); a serialized query lets it
+   * go first; a flush drops it but keeps its sticky events (CAPS, TAG...) on the source pad. */
   GstClockTime hold_max;        /* 0: nothing is held */
   GQueue held;                  /* GstBuffer and GstEvent, oldest first */
   GstClockTime held_duration;

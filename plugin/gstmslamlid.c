@@ -23,8 +23,9 @@
  * the stream. The first decision comes an `interval` into the speech; a muxer that writes a
  * track's language in its header (matroskamux) reads only the tags that come before the
  * track's first buffer: `hold-audio` keeps the audio back until the first decision (at most that
- * many milliseconds of it), so that the tag goes out ahead of all of it. The LATENCY query then
- * adds `hold-audio`.
+ * many milliseconds of it), so that the tag goes out ahead of all of it; again after a flushing
+ * seek, a discontinuity or a new stream, which are tagged anew. The LATENCY query then adds
+ * `hold-audio`.
  *
  * ## Example launch line
  * |[
@@ -185,7 +186,6 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
   gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
   base->lid_lm_weight = self->lm_weight;
   self->hold = self->hold_ms * GST_MSECOND;
-  base->hold_max = self->hold;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
     self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE);
@@ -234,8 +234,10 @@ gst_mslam_lid_reset (GstMslamBase * base)
   self->n_window = 0;
   self->next_decision = self->interval_frames;
   self->decided = FALSE;
-  /* a new timeline (flush, seek, new segment) may be in another language: tag it again */
+  /* a new timeline (flush, seek, new segment, a stream after EOS) may be in another language: tag
+   * it again, and hold its audio for that tag as for the first */
   self->current = -1;
+  base->hold_max = self->hold;
 }
 
 /* Decides over the window, which ends at frame `end` (exclusive), posts the message and tags a

@@ -277,6 +277,19 @@ GST_START_TEST(test_max_duration_shorter_than_latency) {
 }
 GST_END_TEST;
 
+/* max-duration is a hard bound whatever the chunk: a caption may start as early as the first
+ * frame kept before it (up to 12 frames before the chunk it opens in), so the frames a chunk
+ * brings while no caption is open leave room for those. */
+GST_START_TEST(test_max_duration_bound) {
+    const char *latencies[] = {"40", "320", "680", "1000", "1400"};
+    for (guint i = 0; i < G_N_ELEMENTS(latencies); i++) {
+        char *props = g_strdup_printf("latency=%s max-duration=1000 pause=2000", latencies[i]);
+        check_max_duration(props, 0);
+        g_free(props);
+    }
+}
+GST_END_TEST;
+
 /* A caption still open at EOS ends where its speech ends, as at a pause, not at the end of the
  * silence after it (pause=2000: the 1.5 s of silence before EOS is no pause). */
 GST_START_TEST(test_eos_ends_at_speech) {
@@ -731,6 +744,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_max_duration_and_eos);
     tcase_add_test(tc, test_no_caption_without_voice);
     tcase_add_test(tc, test_max_duration_shorter_than_latency);
+    tcase_add_test(tc, test_max_duration_bound);
     tcase_add_test(tc, test_eos_ends_at_speech);
     tcase_add_test(tc, test_gaps);
     tcase_add_test(tc, test_seek);

@@ -252,6 +252,100 @@ GST_START_TEST(test_hold_audio) {
 }
 GST_END_TEST;
 
+/* Pushes pcm[from, to) as format (F32LE or S16LE) in 100 ms buffers, timed from 0. */
+static void push_as(GstHarness *h, const char *format, const float *pcm, size_t from, size_t to) {
+    gboolean s16 = strcmp(format, "S16LE") == 0;
+    for (size_t off = from; off < to; off += 1600) {
+        size_t k = MIN(1600, to - off);
+        GstBuffer *b;
+        if (s16) {
+            gint16 *pcm16 = g_new(gint16, k);
+            for (size_t i = 0; i < k; i++) pcm16[i] = (gint16)CLAMP(pcm[off + i] * 32767.0f, -32768.0f, 32767.0f);
+            b = gst_buffer_new_wrapped(pcm16, k * sizeof *pcm16);
+        } else {
+            b = gst_buffer_new_memdup(pcm + off, k * sizeof(float));
+        }
+        GST_BUFFER_PTS(b) = SAMPLES_TIME(off - from);
+        GST_BUFFER_DURATION(b) = SAMPLES_TIME(k);
+        fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
+    }
+}
+
+static void flush_and_segment(GstHarness *h) {
+    GstSegment seg;
+    gst_segment_init(&seg, GST_FORMAT_TIME);
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+}
+
+static gboolean src_caps_are(GstHarness *h, const char *format) {
+    GstPad *src = gst_element_get_static_pad(h->element, "src");
+    GstCaps *caps = gst_pad_get_current_caps(src);
+    gboolean same = caps && g_strcmp0(gst_structure_get_string(gst_caps_get_structure(caps, 0), "format"), format) == 0;
+    if (caps) gst_caps_unref(caps);
+    gst_object_unref(src);
+    return same;
+}
+
+/* A flush while the audio is held (a flushing seek): the held audio goes, but caps that came
+ * with it stay (upstream does not send them again), and the hold is armed again for the next
+ * timeline, whose tag goes ahead of its audio as the first one did; also after a hold that a
+ * decision ended. A serialized query (DRAIN) lets the held audio go ahead of it. */
+GST_START_TEST(test_hold_after_flush) {
+    make_talk();
+    char *launch = g_strdup_printf("mslamlid model=%s hold-audio=5000", fx->loud);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    order_ctx ctx = {g_string_new(NULL)};
+    GstPad *src = gst_element_get_static_pad(h->element, "src");
+    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_order, &ctx, NULL);
+    gst_object_unref(src);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+
+    /* speech: the decision ends the hold */
+    push_as(h, "F32LE", talk, 0, 48000);
+    fail_unless(ctx.order->str[0] == 'T' && gst_harness_buffers_received(h) > 0, "%s", ctx.order->str);
+    flush_and_segment(h);
+    guint out = gst_harness_buffers_received(h);
+
+    /* held again: silence, new caps, more silence, then a flush */
+    float *quiet = g_new0(float, 8000);
+    push_as(h, "F32LE", quiet, 0, 4800);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved");
+    push_as(h, "S16LE", quiet, 4800, 8000);
+    fail_unless_equals_int(gst_harness_buffers_received(h), out);
+    fail_unless(src_caps_are(h, "F32LE"));
+    flush_and_segment(h);
+    fail_unless_equals_int(gst_harness_buffers_received(h), out);
+
+    /* the S16LE caps outlived the flush; speech after it is held until its tag */
+    g_string_truncate(ctx.order, 0);
+    push_as(h, "S16LE", quiet, 0, 8000);
+    fail_unless_equals_int(gst_harness_buffers_received(h), out);
+    fail_unless(src_caps_are(h, "S16LE"), "the caps held at the flush are lost");
+    push_as(h, "S16LE", talk, 0, 48000);
+    fail_unless(gst_harness_buffers_received(h) > out, "no decision on the speech");
+    const char *first_b = strchr(ctx.order->str, 'B');
+    fail_unless(first_b && memchr(ctx.order->str, 'T', (size_t)(first_b - ctx.order->str)),
+                "the tag after the flush does not precede the audio: %s", ctx.order->str);
+
+    /* held audio goes ahead of a DRAIN query */
+    flush_and_segment(h);
+    out = gst_harness_buffers_received(h);
+    push_as(h, "S16LE", quiet, 0, 8000);
+    fail_unless_equals_int(gst_harness_buffers_received(h), out);
+    GstQuery *drain = gst_query_new_drain();
+    gst_pad_peer_query(h->srcpad, drain);
+    gst_query_unref(drain);
+    fail_unless_equals_int(gst_harness_buffers_received(h), out + 5);
+
+    g_free(quiet);
+    g_string_free(ctx.order, TRUE);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* The audio goes through untouched, tags ahead of it. */
 GST_START_TEST(test_passthrough) {
     make_talk();
@@ -414,6 +508,7 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_silence_and_short);
     tcase_add_test(tc, test_window_needs_voice);
     tcase_add_test(tc, test_hold_audio);
+    tcase_add_test(tc, test_hold_after_flush);
     tcase_add_test(tc, test_passthrough);
     tcase_add_test(tc, test_no_lid_head);
     tcase_add_test(tc, test_lm);
