@@ -186,17 +186,24 @@ static GstPadProbeReturn record_order(GstPad *pad, GstPadProbeInfo *info, gpoint
     return GST_PAD_PROBE_OK;
 }
 
-/* Pushes pcm into a harness around mslamlid with props, 100 ms buffers; returns what left it, in
- * order (see order_ctx); *before_eos: how many buffers had left before EOS. */
-static char *pass_through(const char *props, const float *pcm, size_t n, guint *before_eos) {
+/* A harness around mslamlid with props (the loudness model) whose src pad records what leaves it
+ * into ctx, in order, with F32 caps set. */
+static GstHarness *recording_harness(const char *props, order_ctx *ctx) {
     char *launch = g_strdup_printf("mslamlid model=%s %s", fx->loud, props);
     GstHarness *h = gst_harness_new_parse(launch);
     g_free(launch);
-    order_ctx ctx = {g_string_new(NULL)};
     GstPad *src = gst_element_get_static_pad(h->element, "src");
-    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_order, &ctx, NULL);
+    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_order, ctx, NULL);
     gst_object_unref(src);
     gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    return h;
+}
+
+/* Pushes pcm into a harness around mslamlid with props, 100 ms buffers; returns what left it, in
+ * order (see order_ctx); *before_eos: how many buffers had left before EOS. */
+static char *pass_through(const char *props, const float *pcm, size_t n, guint *before_eos) {
+    order_ctx ctx = {g_string_new(NULL)};
+    GstHarness *h = recording_harness(props, &ctx);
     guint pushed = 0;
     for (size_t off = 0; off < n; off += 1600, pushed++) {
         size_t k = MIN(1600, n - off);
@@ -294,14 +301,8 @@ static gboolean src_caps_are(GstHarness *h, const char *format) {
  * decision ended. A serialized query (DRAIN) lets the held audio go ahead of it. */
 GST_START_TEST(test_hold_after_flush) {
     make_talk();
-    char *launch = g_strdup_printf("mslamlid model=%s hold-audio=5000", fx->loud);
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
     order_ctx ctx = {g_string_new(NULL)};
-    GstPad *src = gst_element_get_static_pad(h->element, "src");
-    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_order, &ctx, NULL);
-    gst_object_unref(src);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GstHarness *h = recording_harness("hold-audio=5000", &ctx);
 
     /* speech: the decision ends the hold */
     push_as(h, "F32LE", talk, 0, 48000);
