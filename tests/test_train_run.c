@@ -167,6 +167,11 @@ static void test_text_pairs(const char *manifest) {
     CHECK(train(manifest, big, "--text-data", manifest, "--text-batch", "17", NULL) != 0 &&
               strstr(mslam_last_error(), "fewer than a step's 17"),
           "more pairs a step than the 16 there are is an error before training: %s", mslam_last_error());
+    char *twice = str_printf("%s/mt-twice", fixture_dir());
+    CHECK(train(manifest, twice, "--text-data", manifest, "--text-data", manifest, "--text-batch", "17", "--stop-at",
+                "1", NULL) == 0,
+          "--text-data twice trains on both manifests' pairs (32, enough for 17 a step): %s", mslam_last_error());
+    free(twice);
     free(straight), free(split), free(model_a), free(model_b), free(log), free(asr), free(big);
 }
 
