@@ -10,9 +10,10 @@ threads=${1:-2}
 [ -f build/build.ninja ] || meson setup build
 ninja -C build bench/encoder_bench
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-./build/bench/encoder_bench --threads "$threads" | tee "$out"
-/usr/bin/python3 bench/torch_conformer.py --threads "$threads" | tee -a "$out"
+trap 'rm -f "$out" "$out.run"' EXIT
+. bench/measured.sh
+measured ./build/bench/encoder_bench --threads "$threads"
+measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads"
 awk '
   /^mslam_layers / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") ours = kv[2] } }
   /^torch_conformer_s / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") theirs = kv[2] } }

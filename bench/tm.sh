@@ -4,6 +4,7 @@
 # many sentences the memory answers. Needs models/make-corpus.sh then models/make-lms.sh.
 #   bench/tm.sh [MODEL [LMS [SENTENCES]]]   (defaults: the bundled model, ./lms, 200 test pairs)
 set -eu
+case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0" | sed '$d'; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 model=${1:-models/default.safetensors}

@@ -12,9 +12,10 @@ runs=${2:-5}
 [ -f build/build.ninja ] || meson setup build
 ninja -C build bench/train_bench
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-./build/bench/train_bench --threads "$threads" --runs "$runs" --profile | tee "$out"
-/usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" --train | tee -a "$out"
+trap 'rm -f "$out" "$out.run"' EXIT
+. bench/measured.sh
+measured ./build/bench/train_bench --threads "$threads" --runs "$runs" --profile
+measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" --train
 awk '
   function field(name,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] } return 0 }
   /^mslam_train / { ours = field("audio_s_per_s") }

@@ -14,12 +14,16 @@
 # English translation. Its dev and test sizes keep the default's 8:1:1 proportions, so every
 # sentence falls in the same split in both corpora (a sentence's split is drawn from its English
 # source and those proportions): no sentence of either test split is trained on.
-#   models/make-corpus.sh [OUT_DIR [corpus options...]]     (default OUT_DIR: ./corpus)
+#   models/make-corpus.sh [OUT_DIR [corpus options...]]     (default OUT_DIR: the checkout's corpus/)
 #   MSLAM_BUILD_DIR=build-x models/make-corpus.sh           (default build folder: build)
 #   ST_LANGS=es,it,pt,ca,ro   languages of OUT_DIR-st; empty: no translation corpus
 #   ST_TRAIN=20000            train utterances per language of OUT_DIR-st (dev, test: 1/8 each)
 # An interrupted build resumes when run again with the same options.
 set -eu
+case ${1:-} in
+  -h | --help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  -*) echo "make-corpus.sh: the first argument is the output folder, not '$1' (--help)" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/corpus}
 [ $# -gt 0 ] && shift

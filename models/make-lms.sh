@@ -12,14 +12,14 @@
 #                                the train pairs of CORPUS's text and speech and of the text pairs (9 s)
 # Every dev and test sentence of CORPUS is held out of all three (and of the text pairs, of the
 # memory).
-#   models/make-corpus.sh                          # ./corpus, ./corpus-catalogs, ./corpus-st-catalogs
-#   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, ./corpus, ./lms
+#   models/make-corpus.sh                          # corpus/, corpus-catalogs/, corpus-st-catalogs/
+#   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, the checkout's corpus/, lms/
 #   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 model=${1:-$root/models/default.safetensors}
-corpus=${2:-corpus}
-out=${3:-lms}
+corpus=${2:-$root/corpus}
+out=${3:-$root/lms}
 manifest=$corpus/manifest.tsv
 # the catalogs CORPUS was made from and those of the translation corpus (models/make-corpus.sh)
 catalogs=$corpus-catalogs

@@ -17,10 +17,15 @@
 #
 # Usage: pipelines/all-three.sh IN OUT   (writes OUT-captions.srt and OUT-english.srt)
 set -eu
-[ $# -eq 2 ] || { echo "usage: $0 IN OUT" >&2; exit 2; }
+usage="usage: $0 IN OUT"
+. "$(dirname "$0")/file-common.sh"
+file_args 2 "$@"
+[ $# -eq 2 ] || { echo "$usage" >&2; exit 2; }
 in=$1 out=$2
 q="max-size-buffers=0 max-size-bytes=0 max-size-time=0"
-exec gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! tee name=t \
-  t. ! queue $q ! mslamasr ! srtenc ! filesink location="$out-captions.srt" \
-  t. ! queue $q ! mslamtranslate ! srtenc ! filesink location="$out-english.srt" \
+# shellcheck disable=SC2086 # $q is a list of properties
+run_to "$out-captions.srt" "$out-english.srt" -- \
+  gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! tee name=t \
+  t. ! queue $q ! mslamasr ! srtenc ! filesink location="$out-captions.srt.part" \
+  t. ! queue $q ! mslamtranslate ! srtenc ! filesink location="$out-english.srt.part" \
   t. ! queue $q ! mslamlid ! fakesink

@@ -11,6 +11,7 @@
 # Output goes to demo-out/ (SRT files and the pipeline logs). MSLAM_BUILD_DIR picks the build
 # folder (default build), MSLAM_MODEL another model.
 set -eu
+case ${1:-} in -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tests/install-deps.sh" build test demo
 builddir=${MSLAM_BUILD_DIR:-$root/build}
@@ -38,8 +39,15 @@ it|it|Impossibile aprire il file.
 EOF
 fi
 
+names=""
 for f in "$@"; do
-  name=$(basename "${f%.*}")
+  name=$(basename "$f")
+  name=${name%.*}
+  # outputs are named after the file: two files of one name would write over each other
+  case "$names" in *"/$name/"*)
+    echo "demo.sh: two files named $name; outputs go to $out/$name-*: rename one" >&2; exit 2 ;;
+  esac
+  names="$names/$name/"
   echo "== $f"
   "$root/pipelines/all-three.sh" "$f" "$out/$name" > "$out/$name.log" 2>&1 ||
     { cat "$out/$name.log" >&2; exit 1; }

@@ -8,8 +8,10 @@
 #        or languages=fr lm=LM.safetensors for a character LM from `mslam-trainer lm`]
 # The model is $MSLAM_MODEL, else the installed default (or pass model=FILE).
 set -eu
-[ $# -ge 2 ] || { echo "usage: $0 IN OUT.srt [mslamasr properties]" >&2; exit 2; }
+usage="usage: $0 IN OUT.srt [mslamasr properties]"
+. "$(dirname "$0")/file-common.sh"
+file_args 2 "$@"
 in=$1 out=$2
 shift 2
-exec gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamasr "$@" ! srtenc ! filesink location="$out"
+run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
+    mslamasr "$@" ! srtenc ! filesink location="$out.part"

@@ -6,8 +6,10 @@
 #
 # Usage: pipelines/file-to-webvtt.sh IN OUT.vtt [mslamasr properties]
 set -eu
-[ $# -ge 2 ] || { echo "usage: $0 IN OUT.vtt [mslamasr properties]" >&2; exit 2; }
+usage="usage: $0 IN OUT.vtt [mslamasr properties]"
+. "$(dirname "$0")/file-common.sh"
+file_args 2 "$@"
 in=$1 out=$2
 shift 2
-exec gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamasr "$@" ! webvttenc ! filesink location="$out"
+run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
+    mslamasr "$@" ! webvttenc ! filesink location="$out.part"

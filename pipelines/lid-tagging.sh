@@ -9,11 +9,14 @@
 #       mslamlid hold-audio=30000 ! audioconvert ! flacenc ! matroskamux ! filesink location=OUT.mka
 #
 # Usage: pipelines/lid-tagging.sh IN OUT.mka [mslamlid properties, e.g. languages=en,fr,de]
-# The mslam-lid messages (-m) show each decision; gst-discoverer-1.0 OUT.mka shows the language
-# (a Matroska track without one reads as English).
+# The mslam-lid messages (-m) show each decision;
+#   gst-launch-1.0 -t filesrc location=OUT.mka ! matroskademux ! fakesink
+# shows the track's language (a Matroska track without one reads as English).
 set -eu
-[ $# -ge 2 ] || { echo "usage: $0 IN OUT.mka [mslamlid properties]" >&2; exit 2; }
+usage="usage: $0 IN OUT.mka [mslamlid properties]"
+. "$(dirname "$0")/file-common.sh"
+file_args 2 "$@"
 in=$1 out=$2
 shift 2
-exec gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamlid hold-audio=30000 "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$out"
+run_to "$out" -- gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
+    mslamlid hold-audio=30000 "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$out.part"

@@ -20,6 +20,7 @@
 # MSLAM_AUDIO_SRC, MSLAM_VIDEO_SRC and MSLAM_VIDEO_SINK replace the source and sink elements
 # (the tests run it with audiotestsrc, a finite videotestsrc and fakesink).
 set -eu
+case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0" | sed '$d'; exit 0 ;; esac
 audio_src=${MSLAM_AUDIO_SRC:-autoaudiosrc}
 video_src=${MSLAM_VIDEO_SRC:-videotestsrc is-live=true}
 video_sink=${MSLAM_VIDEO_SINK:-autovideosink}

@@ -6,8 +6,12 @@
 #   pipelines/plot-training.sh OUT/train.jsonl [curves.png]
 # Needs gnuplot (Debian: gnuplot-nox; packages.txt group reference).
 set -eu
+case ${1:-} in -h | --help) echo "usage: plot-training.sh train.jsonl [curves.png]"; exit 0 ;; esac
 log=${1:?usage: plot-training.sh train.jsonl [curves.png]}
 png=${2:-$(dirname "$log")/curves.png}
+[ -r "$log" ] || { echo "plot-training.sh: cannot read $log" >&2; exit 1; }
+[ -d "$(dirname "$png")" ] && [ -w "$(dirname "$png")" ] ||
+  { echo "plot-training.sh: cannot write in $(dirname "$png")" >&2; exit 1; }
 command -v gnuplot >/dev/null || { echo "plot-training.sh: gnuplot is not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

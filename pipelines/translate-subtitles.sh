@@ -10,8 +10,10 @@
 #        builds all three]
 # Add -m to gst-launch-1.0 to see the mslam-translation messages (source language and text).
 set -eu
-[ $# -ge 2 ] || { echo "usage: $0 IN OUT.srt [mslamtranslate properties]" >&2; exit 2; }
+usage="usage: $0 IN OUT.srt [mslamtranslate properties]"
+. "$(dirname "$0")/file-common.sh"
+file_args 2 "$@"
 in=$1 out=$2
 shift 2
-exec gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamtranslate "$@" ! srtenc ! filesink location="$out"
+run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
+    mslamtranslate "$@" ! srtenc ! filesink location="$out.part"

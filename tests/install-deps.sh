@@ -16,7 +16,14 @@ elif [ "${1:-}" = --list ]; then
   list=1
   shift
 fi
+case ${1:-} in -h | --help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 [ $# -gt 0 ] || set -- build test
+known=$(sed -n 's/^\[\(.*\)\]$/\1/p' "$root/packages.txt" | tr '\n' ' ')
+for g in "$@"; do
+  case " $known" in *" $g "*) ;; *)
+    echo "install-deps.sh: no group '$g' in packages.txt (groups: $known)" >&2; exit 2 ;;
+  esac
+done
 wanted=$(awk -v groups=" $* " '
   /^\[/ { g = substr($0, 2, length($0) - 2); next }
   /^#/ || NF == 0 { next }

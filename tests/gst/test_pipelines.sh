@@ -17,6 +17,18 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 grep -q "^2$" "$work/talk.srt" || fail "file-to-srt: no second caption: $(cat "$work/talk.srt")"
 grep -q "^3$" "$work/talk.srt" && fail "file-to-srt: more than two captions"
 grep -Eq "^00:00:0[0-9],[0-9]{3} --> 00:00:0[0-9],[0-9]{3}$" "$work/talk.srt" || fail "file-to-srt: no times"
+# a run that fails leaves an existing output as it was: a missing input (or IN and OUT swapped),
+# a bad property
+cp "$work/talk.srt" "$work/kept.srt"
+for args in "$work/missing.wav $work/kept.srt" "$talk $work/kept.srt model=$work/missing.safetensors"; do
+  # shellcheck disable=SC2086 # the arguments are split on purpose (no spaces in $work)
+  "$src/pipelines/file-to-srt.sh" $args > /dev/null 2>&1 && fail "file-to-srt: $args succeeded"
+  cmp -s "$work/talk.srt" "$work/kept.srt" || fail "file-to-srt: $args changed the existing output"
+  [ ! -e "$work/kept.srt.part" ] || fail "file-to-srt: $args left kept.srt.part"
+done
+cp "$talk" "$work/talk-copy.wav"
+"$src/pipelines/file-to-srt.sh" "$work/kept.srt" "$talk" > /dev/null 2>&1 && fail "file-to-srt: captioned an SRT"
+cmp -s "$work/talk-copy.wav" "$talk" || fail "file-to-srt: IN and OUT swapped changed the audio"
 echo "file-to-srt: ok"
 
 "$src/pipelines/file-to-webvtt.sh" "$talk" "$work/talk.vtt" latency=640
