@@ -149,29 +149,56 @@ int mslam_utf8_check(const char *s, const char *what) {
     return mslam_error("%s is not valid UTF-8 at byte %ld (0x%02X)", what, bad, (unsigned char)s[bad]);
 }
 
-const char *mslam_quote(char *buf, const char *s, size_t n) {
-    static const char cut[] = "...";
+/* Whether the n (< 4) bytes at s are the start of a character that the limit cut: a lead byte
+ * of a longer sequence followed by continuation bytes only. */
+static int cut_character(const unsigned char *s, size_t n) {
+    size_t want = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : 0;
+    if (want <= n) return 0;
+    for (size_t k = 1; k < n; k++)
+        if ((s[k] & 0xC0) != 0x80) return 0;
+    return 1;
+}
+
+/* One pass of mslam_quote: writes to buf (NULL: counts only) the units of s that fit in room
+ * bytes; returns the bytes of those written, *whole set when that was all of s. */
+static size_t quote_pass(char *buf, size_t room, const char *s, size_t n, int *whole) {
     size_t at = 0;
+    *whole = 0;
     for (size_t i = 0; i < n && s[i];) {
-        char unit[8];
+        char unit[16];
         uint32_t cp;
         int ill_formed;
         size_t len = mslam_utf8_decode_replacing(s + i, n - i, &cp, &ill_formed), out = len;
+        if (ill_formed && n - i < 4 && cut_character((const unsigned char *)s + i, strnlen(s + i, n - i)))
+            return at; /* the text goes on past the n bytes quoted */
         if (ill_formed || cp < 0x20 || cp == 0x7F) {
             /* one byte at a time: what follows an ill-formed byte may start a character */
             len = 1;
             out = (size_t)snprintf(unit, sizeof unit, "\\x%02X", (unsigned char)s[i]);
+        } else if (cp == 0x85 || cp == 0x2028 || cp == 0x2029) { /* line breaks too */
+            out = (size_t)snprintf(unit, sizeof unit, "\\u%04X", (unsigned)cp);
         } else {
             memcpy(unit, s + i, len);
         }
-        if (at + out + sizeof cut > MSLAM_QUOTE_SIZE) {
-            memcpy(buf + at, cut, sizeof cut);
-            return buf;
-        }
-        memcpy(buf + at, unit, out);
+        if (at + out > room) return at;
+        if (buf) memcpy(buf + at, unit, out);
         at += out;
         i += len;
     }
-    buf[at] = '\0';
+    *whole = 1;
+    return at;
+}
+
+const char *mslam_quote(char *buf, const char *s, size_t n) {
+    static const char cut[] = "...";
+    int whole;
+    size_t at = quote_pass(NULL, MSLAM_QUOTE_SIZE - 1, s, n, &whole);
+    if (whole) {
+        quote_pass(buf, MSLAM_QUOTE_SIZE - 1, s, n, &whole);
+        buf[at] = '\0';
+        return buf;
+    }
+    at = quote_pass(buf, MSLAM_QUOTE_SIZE - sizeof cut, s, n, &whole);
+    memcpy(buf + at, cut, sizeof cut);
     return buf;
 }

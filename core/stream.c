@@ -50,7 +50,7 @@ static int resize_work(mslam_stream *s);
  * holds a slice per thread: the chunk buffers grow when the count outgrows them. */
 static int use_threads(mslam_stream *s) {
     mslam_model_use_threads(s->model, s->params.n_threads);
-    return s->work.size && mslam_get_threads() > s->work_threads ? resize_work(s) : 0;
+    return mslam_get_threads() > s->work_threads ? resize_work(s) : 0;
 }
 
 /* mel frames the subsampler reads for one chunk of encoder frames */
@@ -77,12 +77,14 @@ static int plan_work(mslam_stream *s, arena *ar) {
 }
 
 static int resize_work(mslam_stream *s) {
-    s->work_threads = mslam_get_threads();
     arena counter = {0};
     plan_work(s, &counter);
     s->work.used = counter.used;
+    /* failed, the buffers are unplanned: work_threads 0 makes the next call plan them again */
+    s->work_threads = 0;
     if (counter.used > s->work.size && arena_commit(&s->work, "the stream's chunk buffers")) return -1;
     s->work.used = 0;
+    s->work_threads = mslam_get_threads();
     return plan_work(s, &s->work);
 }
 

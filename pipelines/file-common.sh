@@ -26,7 +26,11 @@ run_to() {
     done
     shift
     status=0
+    # Ctrl-C reaches gst-launch-1.0 -e, which ends the file cleanly: the shell waits for it (dash
+    # would die at once and leave only OUT.part)
+    trap : INT TERM
     "$@" || status=$?
+    trap - INT TERM
     printf '%s' "$outs" | while IFS= read -r o; do
         if [ "$status" -eq 0 ]; then mv -f "$o.part" "$o"; else rm -f "$o.part"; fi
     done

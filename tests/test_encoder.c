@@ -393,6 +393,16 @@ static void test_quote(void) {
     CHECK(len < MSLAM_QUOTE_SIZE && len > 3 && !strcmp(q + len - 3, "...") && mslam_utf8_length(q) >= 0,
           "long text cut at a character: %s", q);
     free(long_text);
+    /* n that cuts a character: the text goes on ("..."), no invented bytes */
+    CHECK(!strcmp(mslam_quote(q, "\xe4\xb8\xad\xe6\x96\x87", 4), "\xe4\xb8\xad..."), "n inside a character: %s", q);
+    /* text that fits whole takes no "..." */
+    char fits[MSLAM_QUOTE_SIZE];
+    memset(fits, 'a', sizeof fits - 1);
+    fits[sizeof fits - 1] = '\0';
+    CHECK(!strcmp(mslam_quote(q, fits, MSLAM_UTF8_NUL_TERMINATED), fits), "%zu bytes fit whole: %s",
+          sizeof fits - 1, q);
+    CHECK(!strcmp(mslam_quote(q, "a\xe2\x80\xa8" "b\xc2\x85", MSLAM_UTF8_NUL_TERMINATED), "a\\u2028b\\u0085"),
+          "line separators written \\uNNNN: %s", q);
 }
 
 static void test_api_errors(void) {

@@ -460,6 +460,13 @@ static void test_options_record(void) {
     g_strfreev(list);
     CHECK(!strcmp(one, "data=a\\;b;\n") && !strcmp(two, "data=a;b;\n"), "list records: \"%s\", \"%s\"", one, two);
     g_free(one), g_free(two);
+    /* an option that became a list (--text-data): its one value as a string is the same */
+    diff = options_record_diff("text-data=x.tsv\n", "text-data=x.tsv;\n", NULL);
+    CHECK(!diff, "a string and its one-item list are one value: %s", diff ? diff : "");
+    g_free(diff);
+    diff = options_record_diff("text-data=x.tsv\n", "text-data=x.tsv;y.tsv;\n", NULL);
+    CHECK(diff != NULL, "a second item is a difference");
+    g_free(diff);
 }
 
 int main(void) {

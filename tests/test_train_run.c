@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -617,6 +618,27 @@ static void test_refusals(const char *manifest) {
     char *both[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--json",
                     hyps, (char *)"--hyps", hyps, NULL};
     CHECK(cmd_eval(9, both) == 2, "eval --json and --hyps onto one file");
+    char *dotted = str_printf("%s/./kept.tsv", fixture_dir());
+    both[8] = dotted;
+    text = NULL;
+    CHECK(cmd_eval(9, both) == 2 && read_file(hyps, 64, &text, &n) == 0 && !strcmp(text, "earlier\n"),
+          "eval --json and --hyps onto one file spelled two ways");
+    free(text), free(dotted);
+    char *memory_out[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest,
+                          (char *)"--translation-memory", hyps, (char *)"--json", hyps, NULL};
+    CHECK(cmd_eval(9, memory_out) == 2 && strstr(mslam_last_error(), "--translation-memory"),
+          "eval --json onto its --translation-memory (without --lm): %s", mslam_last_error());
+    /* through a symbolic link the file it names is replaced, and the link stays */
+    char *target = str_printf("%s/target.json", fixture_dir()), *link = str_printf("%s/link.json", fixture_dir());
+    struct stat st;
+    text = NULL;
+    char *to_link[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--tasks",
+                       (char *)"lid", (char *)"--modes", (char *)"offline", (char *)"--json", link, NULL};
+    CHECK(write_file_atomic(target, "{}", 2) == 0 && symlink("target.json", link) == 0 && cmd_eval(11, to_link) == 0 &&
+              lstat(link, &st) == 0 && S_ISLNK(st.st_mode) && read_file(target, 1 << 20, &text, &n) == 0 &&
+              strstr(text, "\"utterances\""),
+          "eval --json through a symbolic link writes the file it names");
+    free(text), free(target), free(link);
     char *ex[] = {(char *)"export", (char *)"--checkpoint", model, (char *)"--out", model, NULL};
     CHECK(cmd_export(5, ex) == 2 && strstr(mslam_last_error(), "--checkpoint"), "export --out onto its --checkpoint");
     char *lm[] = {(char *)"lm", (char *)"--model", model, (char *)"--text", (char *)manifest, (char *)"--out",

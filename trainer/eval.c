@@ -1015,20 +1015,20 @@ int cmd_eval(int argc, char **argv) {
     }
     /* the outputs must not be inputs, nor each other; a failed evaluation leaves them as they were
      * (written through FILE.tmp, renamed at the end) */
-    const char *inputs[] = {model_path, lm_path, translation_lm_path, tm_path, NULL};
+    const char *const inputs[][2] = {{"--model", model_path}, {"--lm", lm_path},
+                                     {"--translation-lm", translation_lm_path}, {"--translation-memory", tm_path}};
     int json_to_stdout = json_path && !strcmp(json_path, "-");
     const char *outputs[][2] = {{"--json", json_to_stdout ? NULL : json_path}, {"--hyps", hyps_path}};
     for (int o = 0; o < 2 && !parsed && !rc; o++) {
         if (!outputs[o][1]) continue;
-        if (check_output_not_input(outputs[o][0], outputs[o][1], "--model, --lm or --translation-*", inputs) ||
-            check_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data)) {
+        int same = check_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data);
+        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0] && !same; i++)
+            same = check_output_not_input(outputs[o][0], outputs[o][1], inputs[i][0],
+                                          (const char *const[]){inputs[i][1], NULL});
+        if (same) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 2;
         }
-    }
-    if (!parsed && !rc && hyps_path && json_path && (!strcmp(json_path, hyps_path) || same_file(json_path, hyps_path))) {
-        fprintf(stderr, "mslam-trainer eval: --json and --hyps name one file: give each its own\n");
-        rc = 2;
     }
     mslam_model *m = NULL;
     mslam_lm *lm = NULL, *translation_lm = NULL;
@@ -1040,6 +1040,11 @@ int cmd_eval(int argc, char **argv) {
                            (hyps_path && atomic_file_open(&hyps_file, hyps_path)))) {
         fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
         rc = 1;
+    }
+    /* two spellings of one file ("o.json", "./o.json") open one temporary file twice */
+    if (!rc && json_file.f && hyps_file.f && same_open_file(json_file.f, hyps_file.f)) {
+        fprintf(stderr, "mslam-trainer eval: --json and --hyps name one file: give each its own\n");
+        rc = 2;
     }
     if ((c.hyps = hyps_file.f)) eval_hyps_header(c.hyps);
     if (!parsed && !rc) {
@@ -1073,9 +1078,17 @@ int cmd_eval(int argc, char **argv) {
         if (json_path) {
             char *text = eval_json(&r);
             FILE *f = json_to_stdout ? stdout : json_file.f;
-            if (!text || fprintf(f, "%s\n", text) < 0 || fflush(f)) rc = 1;
-            if (!rc && !json_to_stdout) rc = atomic_file_commit(&json_file) ? 1 : 0;
-            if (rc) fprintf(stderr, "mslam-trainer eval: cannot write %s: %s\n", json_path, mslam_last_error());
+            if (!text) {
+                rc = 1;
+            } else if (fprintf(f, "%s\n", text) < 0 || fflush(f)) {
+                rc = mslam_error("cannot write %s: %s", json_path, strerror(errno));
+            } else if (!json_to_stdout) {
+                rc = atomic_file_commit(&json_file);
+            }
+            if (rc) {
+                fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
+                rc = 1;
+            }
             free(text);
         }
         if (!rc && hyps_path && atomic_file_commit(&hyps_file)) {

@@ -52,6 +52,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     /* "help COMMAND" is "COMMAND --help" */
+    if (strcmp(argv[1], "help") == 0 && argc > 3) {
+        fprintf(stderr, "mslam-trainer help: one command, not '%s %s...'\n\n", argv[2], argv[3]);
+        usage(stderr);
+        return 2;
+    }
     if (strcmp(argv[1], "help") == 0 && argc == 3) {
         char help[] = "--help";
         char *args[] = {argv[2], help, NULL};

@@ -218,6 +218,16 @@ static gchar *record_value(const char *record, const char *name) {
     return NULL;
 }
 
+/* Whether two recorded values are one: also a string and the one-item list of an option that
+ * became repeatable ("x" and "x;"). */
+static int same_value(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    if (na == nb) return !strcmp(a, b);
+    const char *longer = na > nb ? a : b, *shorter = na > nb ? b : a;
+    size_t n = na < nb ? na : nb;
+    return *shorter && strlen(longer) == n + 1 && longer[n] == ';' && !strncmp(a, b, n);
+}
+
 /* Appends "name: was -> now" for each option of record a that b lacks or (a_is_was) holds with
  * another value; a name the earlier record b lacks reads as its value in defaults (NULL: none). */
 static void diff_names(const char *a, const char *b, int a_is_was, const char *defaults, GString *out) {
@@ -229,7 +239,7 @@ static void diff_names(const char *a, const char *b, int a_is_was, const char *d
             gchar *theirs = record_value(b, name);
             int both_have = !a_is_was && theirs; /* reported once, from the earlier record */
             if (!theirs && !a_is_was && defaults) theirs = record_value(defaults, name);
-            if (!both_have && (!theirs || strcmp(mine, theirs)))
+            if (!both_have && (!theirs || !same_value(mine, theirs)))
                 g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,
                                        a_is_was ? mine : (theirs ? theirs : "(none)"),
                                        a_is_was ? (theirs ? theirs : "(none)") : mine);

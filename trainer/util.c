@@ -251,7 +251,17 @@ int read_file(const char *path, size_t max_size, char **data, size_t *size) {
 
 int atomic_file_open(struct atomic_file *af, const char *path) {
     *af = (struct atomic_file){0};
-    if (!(af->path = str_dup(path)) || !(af->tmp = str_printf("%s.tmp", path))) {
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    /* a device or a pipe (/dev/stdout, a FIFO) is written as it is: there is nothing to replace */
+    if (exists && !S_ISREG(st.st_mode)) {
+        if (!(af->f = fopen(path, "wb"))) return mslam_error("cannot write %s: %s", path, strerror(errno));
+        return 0;
+    }
+    /* through a symbolic link, the file it names is replaced (the link stays), keeping its mode */
+    char *target = exists ? realpath(path, NULL) : NULL;
+    af->path = target ? target : str_dup(path);
+    if (!af->path || !(af->tmp = str_printf("%s.tmp", af->path))) {
         atomic_file_abort(af);
         return -1;
     }
@@ -260,6 +270,7 @@ int atomic_file_open(struct atomic_file *af, const char *path) {
         atomic_file_abort(af);
         return rc;
     }
+    if (exists) fchmod(fileno(af->f), st.st_mode & 07777);
     return 0;
 }
 
@@ -272,10 +283,11 @@ int atomic_file_commit(struct atomic_file *af) {
     }
     af->f = NULL;
     int rc = 0;
-    if (failed) rc = mslam_error("cannot write %s: %s", af->tmp, strerror(err));
-    else if (rename(af->tmp, af->path) != 0)
+    const char *written = af->tmp ? af->tmp : af->path;
+    if (failed) rc = mslam_error("cannot write %s: %s", written ? written : "(a device)", strerror(err));
+    else if (af->tmp && rename(af->tmp, af->path) != 0)
         rc = mslam_error("cannot rename %s to %s: %s", af->tmp, af->path, strerror(errno));
-    if (rc) unlink(af->tmp);
+    if (rc && af->tmp) unlink(af->tmp);
     free(af->tmp);
     free(af->path);
     *af = (struct atomic_file){0};
@@ -285,7 +297,7 @@ int atomic_file_commit(struct atomic_file *af) {
 void atomic_file_abort(struct atomic_file *af) {
     if (af->f) {
         fclose(af->f);
-        unlink(af->tmp);
+        if (af->tmp) unlink(af->tmp);
     }
     free(af->tmp);
     free(af->path);
@@ -301,6 +313,12 @@ int write_file_atomic(const char *path, const void *data, size_t size) {
         return rc;
     }
     return atomic_file_commit(&af);
+}
+
+int same_open_file(FILE *a, FILE *b) {
+    struct stat sa, sb;
+    return fstat(fileno(a), &sa) == 0 && fstat(fileno(b), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 int same_file(const char *a, const char *b) {

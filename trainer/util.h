@@ -52,7 +52,8 @@ int file_exists(const char *path);
 int read_file(const char *path, size_t max_size, char **data, size_t *size);
 /* A file written through path.tmp: atomic_file_commit renames it onto path, so that path is
  * complete or as it was (never emptied by a command that fails); atomic_file_abort removes it.
- * Both close the stream and free the names. */
+ * Both close the stream and free the names. Through a symbolic link the file it names is
+ * replaced, with its mode; a device or a pipe (/dev/stdout) is written directly (tmp NULL). */
 struct atomic_file {
     FILE *f;
     char *path, *tmp;
@@ -63,6 +64,8 @@ void atomic_file_abort(struct atomic_file *af);
 /* Writes data to path through an atomic_file. */
 int write_file_atomic(const char *path, const void *data, size_t size);
 
+/* Whether two open streams write one file (the same device and inode). */
+int same_open_file(FILE *a, FILE *b);
 /* Whether a and b name one existing file (the same device and inode, whatever the spelling). */
 int same_file(const char *a, const char *b);
 /* An error when out is one of inputs (NULL-terminated; NULL itself is no inputs): a command
