@@ -55,7 +55,8 @@
 # text and the text pairs' sources) and the LM of the text pairs' English, which the decoder's
 # beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
 #
-# CORPUS defaults to ./corpus, OUT to ./train-default (stages 0 and 1 in OUT/stage0, OUT/stage1).
+# CORPUS defaults to the checkout's corpus/ (where models/make-corpus.sh writes it), OUT to its
+# train-default/ (stages 0 and 1 in OUT/stage0, OUT/stage1).
 # Hyper-parameters are in models/default-train.conf; the environment overrides the run's length
 # and parallelism:
 #   STEPS1=1000     stage-1 steps
@@ -75,8 +76,8 @@
 # An interrupted run (Ctrl-C writes a checkpoint) continues where it stopped when started again.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-corpus=${1:-corpus}
-out=${2:-train-default}
+corpus=${1:-$root/corpus}
+out=${2:-$root/train-default}
 steps1=${STEPS1:-1000}
 steps3=${STEPS3:-10000}
 stage3=${STAGE3:-1}
@@ -126,6 +127,14 @@ stage() {
   train "$@"
   [ -f "$dir/model.safetensors" ] ||
     { echo "train-default.sh: $dir stopped before its last step; run again to continue" >&2; exit 0; }
+}
+# scored TXT COMMAND...: an evaluation, its table into TXT and onto the terminal; a failure stops
+# the script with its status (a pipe into tee would hide it)
+scored() {
+  txt=$1
+  shift
+  "$@" > "$txt" || { status=$?; cat "$txt"; exit "$status"; }
+  cat "$txt"
 }
 mkdir -p "$out"
 awk -F '\t' 'NR == 1 || $2 ~ /^(en|de|fr|es|it|pt)$/' "$manifest" > "$out/manifest-stage0.tsv"
@@ -214,31 +223,35 @@ elif [ "$bundled" != 1 ]; then
   "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" \
     --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
 fi
-"$trainer" eval --model "$model" --data "$manifest" --split test --threads "$threads" \
-  --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json" | tee "$out/eval-test.txt"
+scored "$out/eval-test.txt" \
+  "$trainer" eval --model "$model" --data "$manifest" --split test --threads "$threads" \
+  --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json"
 # translation into English from the five languages of CORPUS-st, on the test split of each corpus
 # (from what the model's decoder reads: the speech after stage 3, the transcript, with the LM,
 # after stage 10)
 awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
 if [ -f "$st_corpus/manifest.tsv" ]; then
-  "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
-    --threads "$threads" --tasks st --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test-st.json" |
-    tee "$out/eval-test-st.txt"
-  "$trainer" eval --model "$model" --data "$st_corpus/manifest.tsv" --split test --threads "$threads" --tasks st \
-    --modes offline --max-items 2000 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test-st-corpus.json" |
-    tee "$out/eval-test-st-corpus.txt"
+  scored "$out/eval-test-st.txt" \
+    "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
+    --threads "$threads" --tasks st --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test-st.json"
+  scored "$out/eval-test-st-corpus.txt" \
+    "$trainer" eval --model "$model" --data "$st_corpus/manifest.tsv" --split test --threads "$threads" --tasks st \
+    --modes offline --max-items 2000 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test-st-corpus.json"
 fi
 if [ "$bundled" = 1 ]; then
-  "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
-    --threads "$threads" --max-items 2000 --json "$out/eval-test-text-pairs.json" | tee "$out/eval-test-text-pairs.txt"
+  scored "$out/eval-test-text-pairs.txt" \
+    "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
+    --threads "$threads" --max-items 2000 --json "$out/eval-test-text-pairs.json"
   # the LM of English translations (make-lms.sh, above) fused into the decoder's beam at the
   # default weight: the cascade and the text pairs again with it
-  "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
+  scored "$out/eval-test-st-tlm.txt" \
+    "$trainer" eval --model "$model" --data "$out/manifest-st-langs.tsv" --audio-dir "$corpus" --split test \
     --threads "$threads" --tasks st --modes offline --ctc-beam 32 --lm "$out/lm.safetensors" \
-    --translation-lm "$out/translation-lm.safetensors" --json "$out/eval-test-st-tlm.json" | tee "$out/eval-test-st-tlm.txt"
-  "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
+    --translation-lm "$out/translation-lm.safetensors" --json "$out/eval-test-st-tlm.json"
+  scored "$out/eval-test-text-pairs-tlm.txt" \
+    "$trainer" eval --model "$model" --data "$text/text.tsv" --tasks st --modes offline --st-input text \
     --threads "$threads" --max-items 2000 --translation-lm "$out/translation-lm.safetensors" \
-    --json "$out/eval-test-text-pairs-tlm.json" | tee "$out/eval-test-text-pairs-tlm.txt"
+    --json "$out/eval-test-text-pairs-tlm.json"
 fi
 # translation through the translation memory (make-lms.sh, which builds the translation LM with
 # it): each test utterance's CTC transcript (beam and LM) is looked up, and the decoder
@@ -248,11 +261,11 @@ if [ -f "$out/translation-memory.safetensors" ]; then
   for langs in 5 49; do
     data=$manifest
     [ $langs = 5 ] && data=$out/manifest-st-langs.tsv
-    "$trainer" eval --model "$model" --data "$data" --audio-dir "$corpus" --split test --threads "$threads" \
+    scored "$out/eval-test-st$langs-memory.txt" \
+      "$trainer" eval --model "$model" --data "$data" --audio-dir "$corpus" --split test --threads "$threads" \
       --tasks st --modes offline --ctc-beam 32 --lm "$out/lm.safetensors" \
       --translation-lm "$out/translation-lm.safetensors" \
-      --translation-memory "$out/translation-memory.safetensors" --json "$out/eval-test-st$langs-memory.json" |
-      tee "$out/eval-test-st$langs-memory.txt"
+      --translation-memory "$out/translation-memory.safetensors" --json "$out/eval-test-st$langs-memory.json"
   done
 fi
 # the last stage's weights in F16: with BUNDLED=1 stage 10's, the bundled model since session 11
