@@ -1003,7 +1003,10 @@ int corpus_main(int argc, char **argv) {
     struct corpus_options o;
     struct manifest_options mopts = {0};
     int stats = 0, status;
-    if (corpus_default_options(&o)) return 1;
+    if (corpus_default_options(&o)) {
+        fprintf(stderr, "mslam-trainer corpus: %s\n", mslam_last_error());
+        return 1;
+    }
     int parsed = parse_args(argc, argv, &o, &stats, &mopts);
     if (parsed != 0) {
         status = parsed > 0 ? 0 : 2;
@@ -1012,6 +1015,7 @@ int corpus_main(int argc, char **argv) {
     } else {
         status = corpus_build(&o) ? 1 : 0;
     }
+    if (status) fprintf(stderr, "mslam-trainer corpus: %s\n", mslam_last_error());
     corpus_options_free(&o);
     return status;
 }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct subcommand {
     const char *name;
@@ -33,14 +34,20 @@ static void usage(FILE *out) {
     fprintf(out, "\nmslam %s\n", mslam_version());
 }
 
-/* Messages of libmslam and of the subcommands, under the program's name. */
+static pid_t main_pid;
+
+/* Warnings of libmslam and of the subcommands, under the program's name. Errors are not printed
+ * as they are raised: the error that stops a command is printed by the command, once, with its
+ * name, and one that is handled (a file skipped, another way tried) is none to the user; a
+ * subcommand's worker process (the corpus's) has no command to print its own, so prints it. */
 static void log_to_stderr(enum mslam_log_level level, const char *message, void *user_data) {
     (void)user_data;
-    if (level > MSLAM_LOG_WARN) return;
+    if (level > MSLAM_LOG_WARN || (level == MSLAM_LOG_ERROR && getpid() == main_pid)) return;
     fprintf(stderr, "mslam-trainer: %s: %s\n", level == MSLAM_LOG_ERROR ? "error" : "warning", message);
 }
 
 int main(int argc, char **argv) {
+    main_pid = getpid();
     mslam_log_set(log_to_stderr, NULL);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         (strcmp(argv[1], "help") == 0 && argc == 2)) {

@@ -1191,7 +1191,10 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
         rc = 2;
     }
-    if (!rc && dist_init(&argc, &argv)) rc = 1;
+    if (!rc && dist_init(&argc, &argv)) {
+        fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
+        rc = 1;
+    }
     o.record = rc ? NULL : options_record(entries, not_recorded);
     if (!rc) {
         trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size()};
