@@ -9,6 +9,7 @@
  * - --freeze-encoder with a larger --decoder-layers trains the decoder alone, new layers on top.
  * Usage: test_train_run PATH-OF-mslam-trainer */
 #include "checkpoint.h"
+#include "corpus.h"
 #include "data.h"
 #include "lmbuild.h"
 #include "testutil.h"
@@ -652,6 +653,11 @@ static void test_refusals(const char *manifest) {
     CHECK(read_file(manifest, 1 << 20, &text, &n) == 0 && manifest_before && !strcmp(text, manifest_before),
           "the manifest is as it was");
     free(text);
+    char *corpus_out = str_printf("%s/refused-corpus", fixture_dir());
+    char *corpus[] = {(char *)"corpus", (char *)"--rate", (char *)"300:100", (char *)"--out", corpus_out, NULL};
+    CHECK(corpus_main(5, corpus) == 2 && strstr(mslam_last_error(), "--rate") && access(corpus_out, F_OK) != 0,
+          "corpus --rate 300:100: a usage error, nothing written (%s)", mslam_last_error());
+    free(corpus_out);
     /* each option that is out of range, alone */
     static const char *const bad_eval[][2] = {{"--left-chunks", "-2"}, {"--split", "valid"}, {"--ctc-beam", "0"},
                                               {"--length-penalty", "nan"}, {"--chunk", "0"}, {"--max-len", "-1"}};

@@ -1012,6 +1012,8 @@ int corpus_main(int argc, char **argv) {
         status = parsed > 0 ? 0 : 2;
     } else if (stats) {
         status = run_stats(&o, optind < argc ? argv[optind] : NULL, &mopts) ? 1 : 0;
+    } else if (check_options(&o)) {
+        status = 2; /* a usage error, like one parse_args finds */
     } else {
         status = corpus_build(&o) ? 1 : 0;
     }
