@@ -283,8 +283,8 @@ caption_start (GstMslamBase * base, gchar ** reason)
   GST_OBJECT_LOCK (self);
   self->decode = mslam_decode_default_params ();
   self->decode.beam_size = self->beam_size;
-  self->pause_frames = MAX (1, (gint) (self->pause_ms + 20) / 40);
-  self->max_frames = MAX (1, (gint) (self->max_duration_ms + 20) / 40);
+  self->pause_frames = gst_mslam_frames_for_ms (self->pause_ms);
+  self->max_frames = gst_mslam_frames_for_ms (self->max_duration_ms);
   gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
   self->decode.lm_weight = self->lm_weight;
   self->decode.lm_bonus = self->lm_bonus;
@@ -370,7 +370,7 @@ caption_latency (GstMslamBase * base)
   gint chunk = gst_mslam_base_chunk_frames (base), max_frames;
 
   GST_OBJECT_LOCK (self);
-  max_frames = self->max_frames > 0 ? self->max_frames : (gint) (self->max_duration_ms + 20) / 40;
+  max_frames = self->max_frames > 0 ? self->max_frames : gst_mslam_frames_for_ms (self->max_duration_ms);
   GST_OBJECT_UNLOCK (self);
   return (max_frames + chunk - 1) * GST_MSLAM_FRAME_DURATION + GST_MSLAM_LOOKAHEAD;
 }

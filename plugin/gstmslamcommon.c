@@ -287,11 +287,10 @@ gst_mslam_device_get_type (void)
 #define DEFAULT_N_THREADS 1
 #define DEFAULT_SECOND_PASS TRUE
 
-/* Encoder frames per chunk for a latency in milliseconds (rounded to the nearest frame). */
-static gint
-chunk_frames_for (guint latency_ms)
+gint
+gst_mslam_frames_for_ms (guint ms)
 {
-  return MAX (1, (gint) ((latency_ms + 20) / 40));
+  return MAX (1, (gint) ((ms + 20) / 40));
 }
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -530,7 +529,7 @@ gst_mslam_base_chunk_frames (GstMslamBase * self)
   gint chunk;
 
   GST_OBJECT_LOCK (self);
-  chunk = self->chunk_frames > 0 ? self->chunk_frames : chunk_frames_for (self->latency_ms);
+  chunk = self->chunk_frames > 0 ? self->chunk_frames : gst_mslam_frames_for_ms (self->latency_ms);
   GST_OBJECT_UNLOCK (self);
   return chunk;
 }
@@ -837,7 +836,7 @@ base_start (GstMslamBase * self)
    * contexts cover that range, and a fixed context keeps the cost per second of audio flat. */
   left_frames = sp.chunk_frames * (sp.left_chunks > 0 ? sp.left_chunks : 1);
   GST_OBJECT_LOCK (self);
-  self->chunk_frames = chunk_frames_for (latency_ms);
+  self->chunk_frames = gst_mslam_frames_for_ms (latency_ms);
   GST_OBJECT_UNLOCK (self);
   sp.chunk_frames = self->chunk_frames;
   sp.left_chunks = MAX (1, (left_frames + self->chunk_frames - 1) / self->chunk_frames);

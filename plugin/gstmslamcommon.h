@@ -69,6 +69,9 @@ void gst_mslam_vad_push (GstMslamVad * vad, const gfloat * pcm, gsize n);
 /* Whether encoder frame f (samples [640 f, 640 f + 640)) holds a voiced block; frames older
  * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
 gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
+/* Encoder frames for a duration in milliseconds, rounded to the nearest frame, at least one. */
+gint gst_mslam_frames_for_ms (guint ms);
+
 /* Whether one of the encoder frames [start, end) holds a voiced block: whether anything was
  * said there. */
 gboolean gst_mslam_vad_any_voiced (const GstMslamVad * vad, guint64 start, guint64 end);

@@ -181,8 +181,8 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
     return FALSE;
   }
   GST_OBJECT_LOCK (self);
-  self->interval_frames = MAX (1, (gint) (self->interval_ms + 20) / 40);
-  self->window_frames = MAX (1, (gint) (self->window_ms + 20) / 40);
+  self->interval_frames = gst_mslam_frames_for_ms (self->interval_ms);
+  self->window_frames = gst_mslam_frames_for_ms (self->window_ms);
   gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
   base->lid_lm_weight = self->lm_weight;
   self->hold = self->hold_ms * GST_MSECOND;

@@ -384,6 +384,35 @@ static GstPadProbeReturn on_src_data(GstPad *pad, GstPadProbeInfo *info, gpointe
     return GST_PAD_PROBE_OK;
 }
 
+GstBuffer *gsttest_pcm_buffer(const float *pcm, size_t n, gboolean s16, GstClockTime pts) {
+    size_t bps = s16 ? 2 : 4;
+    GstBuffer *b = gst_buffer_new_allocate(NULL, n * bps, NULL);
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_WRITE);
+    if (s16) {
+        gint16 *o = (gint16 *)map.data;
+        for (size_t i = 0; i < n; i++) {
+            float v = pcm[i] * 32768.0f;
+            o[i] = (gint16)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+        }
+    } else {
+        memcpy(map.data, pcm, n * bps);
+    }
+    gst_buffer_unmap(b, &map);
+    GST_BUFFER_PTS(b) = pts;
+    GST_BUFFER_DURATION(b) = gst_util_uint64_scale(n, GST_SECOND, 16000);
+    return b;
+}
+
+GstFlowReturn gsttest_harness_push_pcm(GstHarness *h, const float *pcm, size_t from, size_t to, GstClockTime t0,
+                                       gboolean s16) {
+    GstFlowReturn ret = GST_FLOW_OK;
+    for (size_t off = from; off < to && ret == GST_FLOW_OK; off += 1600)
+        ret = gst_harness_push(h, gsttest_pcm_buffer(pcm + off, MIN(1600, to - off), s16,
+                                                     t0 + gst_util_uint64_scale(off - from, GST_SECOND, 16000)));
+    return ret;
+}
+
 gsttest_run *gsttest_run_element(const char *element_desc, const float *pcm, size_t n, gboolean s16,
                                  size_t buf_samples, GstClockTime t0) {
     gsttest_run *r = g_new0(gsttest_run, 1);
@@ -427,24 +456,9 @@ gsttest_run *gsttest_run_element(const char *element_desc, const float *pcm, siz
         gst_segment_init(&seg, GST_FORMAT_TIME);
         seg.start = t0;
         seg.time = t0;
-        size_t bps = s16 ? 2 : 4;
         for (size_t off = 0; off < n; off += buf_samples) {
             size_t k = MIN(buf_samples, n - off);
-            GstBuffer *b = gst_buffer_new_allocate(NULL, k * bps, NULL);
-            GstMapInfo map;
-            gst_buffer_map(b, &map, GST_MAP_WRITE);
-            if (s16) {
-                gint16 *o = (gint16 *)map.data;
-                for (size_t i = 0; i < k; i++) {
-                    float v = pcm[off + i] * 32768.0f;
-                    o[i] = (gint16)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
-                }
-            } else {
-                memcpy(map.data, pcm + off, k * bps);
-            }
-            gst_buffer_unmap(b, &map);
-            GST_BUFFER_PTS(b) = t0 + gst_util_uint64_scale(off, GST_SECOND, 16000);
-            GST_BUFFER_DURATION(b) = gst_util_uint64_scale(k, GST_SECOND, 16000);
+            GstBuffer *b = gsttest_pcm_buffer(pcm + off, k, s16, t0 + gst_util_uint64_scale(off, GST_SECOND, 16000));
             GST_BUFFER_OFFSET(b) = off;
             if (off == 0) {
                 GstSample *s = gst_sample_new(b, NULL, &seg, NULL);

@@ -4,6 +4,7 @@
 #ifndef MSLAM_GSTTESTUTIL_H
 #define MSLAM_GSTTESTUTIL_H
 
+#include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <mslam.h>
 #include <stddef.h>
@@ -132,6 +133,13 @@ gboolean gsttest_caption_is_offline(const gsttest_run *r, const gsttest_caption 
  * once EOS or an error came out. */
 gsttest_run *gsttest_run_element(const char *element_desc, const float *pcm, size_t n, gboolean s16,
                                  size_t buf_samples, GstClockTime t0);
+
+/* A buffer of pcm[0, n) (16 kHz mono) as F32LE, or S16LE when s16, at pts, with its duration. */
+GstBuffer *gsttest_pcm_buffer(const float *pcm, size_t n, gboolean s16, GstClockTime pts);
+/* Pushes pcm[from, to) into h as 100 ms buffers of gsttest_pcm_buffer, timed from t0; returns
+ * the first flow that is not OK, else GST_FLOW_OK. */
+GstFlowReturn gsttest_harness_push_pcm(GstHarness *h, const float *pcm, size_t from, size_t to, GstClockTime t0,
+                                       gboolean s16);
 
 /* Resident set size of this process in bytes. */
 size_t gsttest_rss(void);

@@ -204,14 +204,8 @@ static GstHarness *recording_harness(const char *props, order_ctx *ctx) {
 static char *pass_through(const char *props, const float *pcm, size_t n, guint *before_eos) {
     order_ctx ctx = {g_string_new(NULL)};
     GstHarness *h = recording_harness(props, &ctx);
-    guint pushed = 0;
-    for (size_t off = 0; off < n; off += 1600, pushed++) {
-        size_t k = MIN(1600, n - off);
-        GstBuffer *b = gst_buffer_new_memdup(pcm + off, k * sizeof(float));
-        GST_BUFFER_PTS(b) = SAMPLES_TIME(off);
-        GST_BUFFER_DURATION(b) = SAMPLES_TIME(k);
-        fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
-    }
+    guint pushed = (guint)((n + 1599) / 1600);
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, pcm, 0, n, 0, FALSE), GST_FLOW_OK);
     *before_eos = gst_harness_buffers_received(h);
     fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
     fail_unless_equals_int(gst_harness_buffers_received(h), pushed);
@@ -261,21 +255,7 @@ GST_END_TEST;
 
 /* Pushes pcm[from, to) as format (F32LE or S16LE) in 100 ms buffers, timed from 0. */
 static void push_as(GstHarness *h, const char *format, const float *pcm, size_t from, size_t to) {
-    gboolean s16 = strcmp(format, "S16LE") == 0;
-    for (size_t off = from; off < to; off += 1600) {
-        size_t k = MIN(1600, to - off);
-        GstBuffer *b;
-        if (s16) {
-            gint16 *pcm16 = g_new(gint16, k);
-            for (size_t i = 0; i < k; i++) pcm16[i] = (gint16)CLAMP(pcm[off + i] * 32767.0f, -32768.0f, 32767.0f);
-            b = gst_buffer_new_wrapped(pcm16, k * sizeof *pcm16);
-        } else {
-            b = gst_buffer_new_memdup(pcm + off, k * sizeof(float));
-        }
-        GST_BUFFER_PTS(b) = SAMPLES_TIME(off - from);
-        GST_BUFFER_DURATION(b) = SAMPLES_TIME(k);
-        fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
-    }
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, pcm, from, to, 0, strcmp(format, "S16LE") == 0), GST_FLOW_OK);
 }
 
 static void flush_and_segment(GstHarness *h) {
