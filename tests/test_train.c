@@ -110,7 +110,7 @@ static void test_checkpoint(void) {
     test_fill_uniform(o.v, o.n, 0, 1, &rng);
     o.t = 41;
     train_position pos = {.step = 42, .epoch = 3, .batch = 7, .seed = 0xfedcba9876543210ull, .world_size = 2,
-                          .global_batch = 16, .audio_seconds = 1234.5, .skipped_steps = 1, .elapsed_s = 99.25};
+                          .accumulate = 3, .global_batch = 48, .audio_seconds = 1234.5, .skipped_steps = 1, .elapsed_s = 99.25};
     const char *dir = fixture_subdir("ckpt");
     for (long step = 10; step <= 50; step += 10) {
         char *path = checkpoint_path(dir, step);
@@ -136,7 +136,7 @@ static void test_checkpoint(void) {
         CHECK(!memcmp(ob.m, o.m, o.n * sizeof(float)) && !memcmp(ob.v, o.v, o.n * sizeof(float)) && ob.t == 41,
               "moments bit-exact");
         CHECK(pb.step == 42 && pb.epoch == 3 && pb.batch == 7 && pb.seed == pos.seed && pb.world_size == 2 &&
-                  pb.global_batch == 16 && pb.audio_seconds == 1234.5 && pb.skipped_steps == 1,
+                  pb.accumulate == 3 && pb.global_batch == 48 && pb.audio_seconds == 1234.5 && pb.skipped_steps == 1,
               "position round trip");
         adamw_free(&ob);
     }
@@ -153,6 +153,28 @@ static void test_checkpoint(void) {
           "plain model: no training state");
     mslam_model_free(back);
     free(model_path);
+    /* a checkpoint from before --accumulate (no "accumulate" in its position) took one micro-batch a
+     * step; a position of no processes is refused */
+    static const char *const positions[] = {
+        "{\"step\":4,\"epoch\":0,\"batch\":4,\"seed\":1,\"adam_t\":4,\"world_size\":2,\"global_batch\":8,"
+        "\"audio_seconds\":1.0,\"skipped_steps\":0,\"elapsed_s\":1.0}",
+        "{\"step\":4,\"epoch\":0,\"batch\":4,\"seed\":1,\"adam_t\":4,\"world_size\":0,\"global_batch\":8,"
+        "\"audio_seconds\":1.0,\"skipped_steps\":0,\"elapsed_s\":1.0}"};
+    for (int i = 0; i < 2; i++) {
+        char *old_path = str_printf("%s/old-%d.safetensors", dir, i);
+        st_meta meta = {(char *)"training", (char *)positions[i]};
+        int saved = mslam_model_save_with(m, old_path, NULL, 0, &meta, 1) == 0;
+        int loaded = saved && checkpoint_load(old_path, &back, &pb, &state) == 0;
+        if (i == 0)
+            CHECK(loaded && pb.accumulate == 1 && pb.world_size == 2 && pb.global_batch == 8,
+                  "an older checkpoint's position: 1 micro-batch (%s)", loaded ? "loaded" : mslam_last_error());
+        else
+            CHECK(saved && !loaded && strstr(mslam_last_error(), "0 processes"), "no processes refused: %s",
+                  mslam_last_error());
+        mslam_model_free(back);
+        back = NULL;
+        free(old_path);
+    }
     /* a failed write leaves nothing behind and the old file intact */
     CHECK(checkpoint_save("/nonexistent-dir/x.safetensors", m, &o, &pos, NULL) != 0, "write into a missing folder fails");
     free(latest);

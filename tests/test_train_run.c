@@ -6,7 +6,9 @@
  * - SIGTERM makes the trainer write a checkpoint and exit 0, and the run continues from it;
  * - eval and export run on the result; eval --st-input text translates each reference transcript
  *   through the text path exactly as the public API's mslam_encode_text + mslam_translate_frames;
- * - --freeze-encoder with a larger --decoder-layers trains the decoder alone, new layers on top.
+ * - --freeze-encoder with a larger --decoder-layers trains the decoder alone, new layers on top;
+ * - --accumulate 2 takes the steps of a batch twice as large, text pairs included; a resume with
+ *   another global batch warns.
  * Usage: test_train_run PATH-OF-mslam-trainer */
 #include "checkpoint.h"
 #include "corpus.h"
@@ -121,6 +123,49 @@ static void test_exact_resume(const char *manifest) {
     CHECK(warned, "a resume with another --lr warns (%zu warnings)", warnings.n);
     strlist_free(&warnings);
     free(straight), free(split), free(config), free(half), free(model), free(model_a), free(last), free(first);
+}
+
+/* Gradient accumulation: two micro-batches of 2 utterances and 2 text pairs a step take the
+ * steps of batches of 4 and 4 (every loss normalised over the whole step, the same utterances
+ * augmented alike), up to the order of float sums. */
+static void test_accumulate(const char *manifest) {
+    char *whole = str_printf("%s/acc-whole", fixture_dir()), *micro = str_printf("%s/acc-micro", fixture_dir());
+    /* SpecAugment and the equaliser on, so that the augmentation draws are compared too */
+    CHECK(train(manifest, whole, "--text-data", manifest, "--text-batch", "4", "--eq-prob", "0.5", "--steps", "6",
+                NULL) == 0,
+          "batches of 4");
+    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--steps", "6",
+                "--batch-size", "2", "--accumulate", "2", "--stop-at", "3", NULL) == 0,
+          "2 micro-batches of 2, to step 3");
+    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--steps", "6",
+                "--batch-size", "2", "--accumulate", "2", "--resume", NULL) == 0,
+          "and resumed");
+    fixture_compare_runs(whole, micro, 6, "1 x 2 micro-batches x 2 vs 1 x 4");
+    char *last = str_printf("%s/ckpt-00000006.safetensors", micro);
+    mslam_model *m = NULL;
+    train_position pos = {0};
+    CHECK(checkpoint_load(last, &m, &pos, NULL) == 0 && pos.accumulate == 2 && pos.global_batch == 4 &&
+              pos.world_size == 1,
+          "the checkpoint records 1 process x 2 micro-batches, 4 utterances a step (%d x %d, %d)", pos.world_size,
+          pos.accumulate, pos.global_batch);
+    mslam_model_free(m);
+    /* one micro-batch of 2 is another batch: warned */
+    struct strlist warnings = {0};
+    mslam_log_set(collect_warnings, &warnings);
+    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--steps", "7",
+                "--batch-size", "2", "--resume", NULL) == 0,
+          "resume without --accumulate");
+    mslam_log_set(NULL, NULL);
+    int warned = 0;
+    for (size_t i = 0; i < warnings.n; i++)
+        warned |= strstr(warnings.items[i], "trained on 4 utterances a step (1 process(es) x 2 micro-batch(es) x batch "
+                                            "2), this run takes 2") != NULL;
+    CHECK(warned, "a resume with another global batch warns (%zu warnings)", warnings.n);
+    strlist_free(&warnings);
+    /* out of range */
+    CHECK(train(manifest, micro, "--accumulate", "0", NULL) != 0 && strstr(mslam_last_error(), "--accumulate 0"),
+          "--accumulate 0 refused: %s", mslam_last_error());
+    free(whole), free(micro), free(last);
 }
 
 /* --text-data: the decoder also learns from text pairs through the encoder's text path; the
@@ -831,6 +876,7 @@ int main(int argc, char **argv) {
     test_refusals(manifest);
     test_st_input(manifest);
     test_text_pairs(manifest);
+    test_accumulate(manifest);
     test_translate_input(manifest);
     test_export_average();
     fixture_remove();

@@ -29,5 +29,9 @@ int fixture_interrupt(char *const argv[], const char *log, int lines, int sig);
 /* A model of cfg's shape (its vocab_size and n_langs set here) over the vocabulary and languages
  * of every row of manifest, with random weights (seed, scale 0.3). NULL on failure. */
 struct mslam_model *fixture_model(const char *manifest, struct mslam_model_config *cfg, unsigned long long seed);
+/* Checks that the runs written into dir_a and dir_b (each a model.safetensors and a train.jsonl
+ * logged every step) took the same `steps` steps up to the order of float sums: parameters,
+ * the encoder's output of one fixture utterance, and every logged loss; `what` names the pair. */
+void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const char *what);
 
 #endif

@@ -22,6 +22,7 @@ static char *position_json(const train_position *p, long adam_t) {
     json_object_object_add(o, "seed", json_object_new_uint64(p->seed));
     json_object_object_add(o, "adam_t", json_object_new_int64(adam_t));
     json_object_object_add(o, "world_size", json_object_new_int(p->world_size));
+    json_object_object_add(o, "accumulate", json_object_new_int(p->accumulate));
     json_object_object_add(o, "global_batch", json_object_new_int(p->global_batch));
     json_object_object_add(o, "audio_seconds", json_object_new_double(p->audio_seconds));
     json_object_object_add(o, "skipped_steps", json_object_new_int64(p->skipped_steps));
@@ -76,8 +77,8 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
         json_object_put(o);
         return mslam_error("%s: __metadata__ \"%s\" is not a JSON object", f->path, TRAINING_KEY);
     }
-    long world = 0, global_batch = 0;
-    struct json_object *seed;
+    long world = 0, global_batch = 0, accumulate = 1;
+    struct json_object *seed, *accumulate_value;
     int rc = get_int64(o, "step", &pos->step, f->path) || get_int64(o, "epoch", &pos->epoch, f->path) ||
              get_int64(o, "batch", &pos->batch, f->path) || get_int64(o, "adam_t", adam_t, f->path) ||
              get_int64(o, "world_size", &world, f->path) ||
@@ -85,13 +86,20 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
              get_double(o, "audio_seconds", &pos->audio_seconds, f->path) ||
              get_int64(o, "skipped_steps", &pos->skipped_steps, f->path) ||
              get_double(o, "elapsed_s", &pos->elapsed_s, f->path);
+    /* checkpoints before --accumulate lack it: one micro-batch a step */
+    if (!rc && json_object_object_get_ex(o, "accumulate", &accumulate_value))
+        rc = get_int64(o, "accumulate", &accumulate, f->path);
     if (!rc && !json_object_object_get_ex(o, "seed", &seed))
         rc = mslam_error("%s: training position has no 'seed'", f->path);
     if (!rc) {
         pos->seed = json_object_get_uint64(seed);
         pos->world_size = (int)world;
+        pos->accumulate = (int)accumulate;
         pos->global_batch = (int)global_batch;
-        if (pos->step < 0 || pos->epoch < 0 || pos->batch < 0 || *adam_t < 0 || *adam_t > pos->step)
+        if (world < 1 || accumulate < 1 || global_batch < 1)
+            rc = mslam_error("%s: training position has a batch of %ld processes x %ld micro-batches, %ld examples",
+                             f->path, world, accumulate, global_batch);
+        else if (pos->step < 0 || pos->epoch < 0 || pos->batch < 0 || *adam_t < 0 || *adam_t > pos->step)
             rc = mslam_error("%s: training position has negative or inconsistent counters", f->path);
     }
     json_object_put(o);

@@ -20,8 +20,9 @@ typedef struct {
     long epoch;           /* epoch of the next batch */
     long batch;           /* index of the next batch in that epoch's order */
     uint64_t seed;
-    int world_size;       /* processes that trained (a resume with another count warns) */
-    int global_batch;     /* examples per step over all processes */
+    int world_size;       /* processes that trained */
+    int accumulate;       /* micro-batches per step and process (--accumulate; 1 in older checkpoints) */
+    int global_batch;     /* examples per step: processes x micro-batches x batch size */
     double audio_seconds; /* audio trained on so far */
     long skipped_steps;   /* steps skipped for a non-finite loss or gradient */
     double elapsed_s;     /* training time so far */

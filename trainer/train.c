@@ -38,13 +38,17 @@
 
 enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
 
+#define ACCUMULATE_MAX 1024
+/* utterances or text pairs of a step and process, all micro-batches together */
+#define BATCH_MAX (1 << 20)
+
 typedef struct {
     gchar **data; /* manifests, one or several */
     gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule;
     gchar **text_data; /* text-pair manifests, none or several */
     gboolean resume, no_specaug, symmetric_conv, freeze_encoder, cache_encoder;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
-    int batch_size, steps, stop_at, seed, threads, warmup;
+    int batch_size, accumulate, steps, stop_at, seed, threads, warmup;
     double max_seconds, lr, lr_min, weight_decay, clip, beta1, beta2, eps;
     int freq_masks, freq_width, time_masks, time_width, eq_points;
     double time_ratio, eq_prob, eq_db, warp_prob, warp;
@@ -75,13 +79,18 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* This process's share of a step: its examples (dataset indices) and their encoder frames,
- * from the decoded features or from the encoder cache. */
+/* One micro-batch of this process's share of a step (--accumulate N makes N of them; the
+ * share itself without it): its examples (dataset indices) and their encoder frames, from its
+ * decoded features or from the encoder cache, and its text pairs. */
 typedef struct {
     int n, cap;
     int *example, *frames;
-    double seconds; /* audio in the share */
-    int failed;     /* examples whose audio could not be read (left out of example[]) */
+    double seconds;  /* audio in the micro-batch */
+    int failed;      /* examples whose audio could not be read (left out of example[]) */
+    feature_batch fb; /* its decoded features (unused with the encoder cache) */
+    int n_text;      /* its text pairs: indices into the trainer's text dataset */
+    int *text_items;
+    int text_slot0;  /* the first pair's place in the step's global text batch */
 } step_batch;
 
 typedef struct {
@@ -106,15 +115,14 @@ typedef struct {
     mslam_encoder_pass pass;
     head_work hw;
     decoder_pass dp;
-    feature_batch fb;
-    step_batch batch;
-    const float *enc_out; /* (batch.n, T, d): the encoder's output of the step's batch */
+    step_batch *micro; /* this process's micro-batches of the step, o->accumulate of them */
+    const float *enc_out; /* (n, T, d): the encoder's output of the micro-batch in hand */
     /* --cache-encoder: the frozen encoder's output of training example i, (cache_frames[i], d)
      * in F16 from cache + cache_offset[i] * d; 0 frames: its audio could not be read */
     uint16_t *cache;
     size_t *cache_offset;
     int *cache_frames;
-    float *cache_out; /* the step's batch widened to F32, (batch.n, T, d) */
+    float *cache_out; /* the micro-batch widened to F32, (n, T, d) */
     size_t cap_cache_out;
     /* per-step buffers */
     float *denc, *sub_enc, *sub_denc;
@@ -122,9 +130,9 @@ typedef struct {
     float *sub_grad;
     int *idx, *lens, *targets, *target_lens, *langs;
     size_t cap_enc, cap_items, cap_targets;
-    /* the translation objective on text: this process's pairs of the step and their buffers */
+    /* the translation objective on text: buffers of a micro-batch's pairs */
     mslam_encoder_pass text_pass;
-    int n_mt, *mt_items, *mt_ids, *mt_lens, *mt_targets, *mt_target_lens;
+    int *mt_ids, *mt_lens, *mt_targets, *mt_target_lens;
     int *mt_noisy; /* --text-noise: pair i's source at i x 2 text_max_chars */
     float *mt_denc;
     size_t cap_mt_ids, cap_mt_targets;
@@ -216,10 +224,9 @@ static int step_batch_reserve(step_batch *sb, int n) {
     return sb->cap ? 0 : mslam_error("out of memory for a batch of %d utterances", n);
 }
 
-/* The step's share as feature_batch_load left it. */
-static int batch_from_features(trainer *t) {
-    const feature_batch *fb = &t->fb;
-    step_batch *sb = &t->batch;
+/* The micro-batch's examples as feature_batch_load left its features. */
+static int batch_from_features(step_batch *sb) {
+    const feature_batch *fb = &sb->fb;
     if (step_batch_reserve(sb, fb->B)) return -1;
     sb->n = fb->B;
     for (int b = 0; b < fb->B; b++) {
@@ -231,9 +238,8 @@ static int batch_from_features(trainer *t) {
     return 0;
 }
 
-/* The step's share from the encoder cache: examples[0..count), less those without frames. */
-static int cache_batch(trainer *t, const int *examples, int count) {
-    step_batch *sb = &t->batch;
+/* A micro-batch from the encoder cache: examples[0..count), less those without frames. */
+static int cache_batch(const trainer *t, step_batch *sb, const int *examples, int count) {
     if (step_batch_reserve(sb, count)) return -1;
     sb->n = sb->failed = 0;
     sb->seconds = 0;
@@ -250,10 +256,9 @@ static int cache_batch(trainer *t, const int *examples, int count) {
     return 0;
 }
 
-/* The cached encoder output of the step's share, widened into t->cache_out (B, T, d) with
+/* The cached encoder output of micro-batch sb, widened into t->cache_out (B, T, d) with
  * zeros beyond each item's frames; *T is the longest. */
-static int cache_gather(trainer *t, int *T) {
-    const step_batch *sb = &t->batch;
+static int cache_gather(trainer *t, const step_batch *sb, int *T) {
     size_t d = (size_t)t->cfg->d_model;
     int longest = 1;
     for (int b = 0; b < sb->n; b++) longest = sb->frames[b] > longest ? sb->frames[b] : longest;
@@ -297,8 +302,8 @@ static int cache_build(trainer *t) {
         int first, count;
         epoch_plan_batch(&plan, b, &first, &count);
         attn_mask mask = step_mask(o, b);
-        const feature_batch *fb = &t->fb;
-        rc = feature_batch_load(&t->fb, &t->train, plan.order + first, count, 0, cfg->n_mels, NULL, 0,
+        feature_batch *fb = &t->micro[0].fb;
+        rc = feature_batch_load(fb, &t->train, plan.order + first, count, 0, cfg->n_mels, NULL, 0,
                                 t->model->p.mel_mean) ||
              mslam_encoder_speech_forward(&t->pass, cfg, &t->model->p, fb->mel, fb->mel_lens, fb->B, fb->T_mel,
                                           &mask, 0);
@@ -335,18 +340,17 @@ static int cache_build(trainer *t) {
     return rc ? -1 : stop_signal ? 1 : 0;
 }
 
-/* Forward, losses and backward of this process's speech; sums[] gets the loss sums, t->grad
- * the gradient. norm[] holds the global counts. */
-static int speech_step(trainer *t, const attn_mask *mask, const double *norm, double *sums) {
+/* Forward, losses and backward of the speech of micro-batch sb; sums[] gets the loss sums,
+ * t->grad the gradient (added). norm[] holds the step's global counts. */
+static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, const double *norm, double *sums) {
     const struct mslam_model_config *cfg = t->cfg;
     const train_opts *o = t->o;
-    const step_batch *sb = &t->batch;
     int B = sb->n, d = cfg->d_model, T = 0;
     if (B == 0) return 0;
     if (t->cache) {
-        if (cache_gather(t, &T)) return -1;
+        if (cache_gather(t, sb, &T)) return -1;
     } else {
-        const feature_batch *fb = &t->fb;
+        const feature_batch *fb = &sb->fb;
         if (mslam_encoder_speech_forward(&t->pass, cfg, &t->model->p, fb->mel, fb->mel_lens, B, fb->T_mel, mask,
                                          !o->freeze_encoder))
             return -1;
@@ -445,21 +449,21 @@ static int ensure_mt_buffers(trainer *t, int B, int L, int Lt) {
     return 0;
 }
 
-/* The translation objective on text: this process's pairs t->mt_items[0..n_mt) go through the
- * text embedding and the shared layers (B, L, d) into the decoder, which learns to write their
- * English translation from the representation speech also reaches. */
-static int mt_step(trainer *t, const double *norm, double *sums) {
+/* The translation objective on text: micro-batch sb's pairs go through the text embedding and
+ * the shared layers (B, L, d) into the decoder, which learns to write their English translation
+ * from the representation speech also reaches. */
+static int mt_step(trainer *t, const step_batch *sb, const double *norm, double *sums) {
     const struct mslam_model_config *cfg = t->cfg;
-    int B = t->n_mt, L = 1, Lt = 1;
+    int B = sb->n_text, L = 1, Lt = 1;
     if (B == 0 || norm[S_MT_N] <= 0) return 0;
     const int noisy_cap = 2 * t->o->text_max_chars;
     for (int i = 0; i < B; i++) {
-        const example *e = &t->text.items[t->mt_items[i]];
+        const example *e = &t->text.items[sb->text_items[i]];
         t->mt_lens[i] = e->n_text;
         if (t->mt_noisy) { /* a function of (seed, step, the pair's place in the global batch) */
             mslam_rng rng;
             mslam_rng_seed(&rng, hash_mix(hash_mix((uint64_t)t->o->seed ^ 0x7e415e, (uint64_t)t->pos.step),
-                                          (uint64_t)(t->rank * B + i)));
+                                          (uint64_t)(sb->text_slot0 + i)));
             t->mt_lens[i] = augment_text_noise(e->text_ids, e->n_text, t->mt_noisy + (size_t)i * noisy_cap,
                                                t->o->text_noise, &rng);
         }
@@ -468,7 +472,7 @@ static int mt_step(trainer *t, const double *norm, double *sums) {
     }
     if (ensure_mt_buffers(t, B, L, Lt)) return -1;
     for (int i = 0; i < B; i++) {
-        const example *e = &t->text.items[t->mt_items[i]];
+        const example *e = &t->text.items[sb->text_items[i]];
         const int *source = t->mt_noisy ? t->mt_noisy + (size_t)i * noisy_cap : e->text_ids;
         t->mt_target_lens[i] = e->n_trans;
         for (int k = 0; k < L; k++) t->mt_ids[(size_t)i * L + k] = k < t->mt_lens[i] ? source[k] : 0;
@@ -488,22 +492,25 @@ static int mt_step(trainer *t, const double *norm, double *sums) {
     return mslam_encoder_backward(&t->text_pass, cfg, &t->model->p, &t->G, t->mt_denc, NULL);
 }
 
-/* Forward, losses and backward of this process's share of the step; the gradient lands in
- * t->grad (zeroed here). */
+/* Forward, losses and backward of this process's share of the step, one micro-batch after
+ * another; their gradients add up in t->grad (zeroed here). */
 static int local_step(trainer *t, const attn_mask *mask, const double *norm, double *sums) {
     memset(t->grad, 0, t->gtab.total * sizeof(float));
-    return speech_step(t, mask, norm, sums) || mt_step(t, norm, sums) ? -1 : 0;
+    for (int k = 0; k < t->o->accumulate; k++)
+        if (speech_step(t, &t->micro[k], mask, norm, sums) || mt_step(t, &t->micro[k], norm, sums)) return -1;
+    return 0;
 }
 
 /* This process's text pairs of the step: every step takes the next full global batch
- * (text_batch x processes pairs) of the text pairs' own epochs, planned as the speech's
- * (epoch_plan: shuffled by seed and epoch, length-bucketed, so that a batch pads little), and
- * this process the slice at rank * text_batch. The step alone decides which pairs: any number of
- * processes takes the same global batch and a resumed run the same pairs. */
+ * (text_batch x processes x micro-batches pairs) of the text pairs' own epochs, planned as the
+ * speech's (epoch_plan: shuffled by seed and epoch, length-bucketed, so that a batch pads
+ * little), and micro-batch k of this process the slice at (k x processes + rank) x text_batch.
+ * The step alone decides which pairs: any split of the same global batch takes the same pairs,
+ * and a resumed run too. */
 static int pick_text_pairs(trainer *t) {
-    t->n_mt = t->text.n ? t->o->text_batch : 0;
-    if (!t->n_mt) return 0;
-    int global = t->n_mt * t->world;
+    int n = t->text.n ? t->o->text_batch : 0, global = n * t->world * t->o->accumulate;
+    for (int k = 0; k < t->o->accumulate; k++) t->micro[k].n_text = n;
+    if (!n) return 0;
     /* at least 1: checked when the pairs were loaded; each epoch leaves out its short batch */
     long full_batches = t->text.n / global;
     long epoch = t->pos.step / full_batches;
@@ -516,13 +523,16 @@ static int pick_text_pairs(trainer *t) {
     }
     int first, count;
     epoch_plan_batch(&t->text_plan, (int)(t->pos.step % full_batches), &first, &count);
-    memcpy(t->mt_items, t->text_plan.order + first + t->rank * t->n_mt, (size_t)t->n_mt * sizeof(int));
+    for (int k = 0; k < t->o->accumulate; k++) {
+        step_batch *sb = &t->micro[k];
+        sb->text_slot0 = (k * t->world + t->rank) * n;
+        memcpy(sb->text_items, t->text_plan.order + first + sb->text_slot0, (size_t)n * sizeof(int));
+    }
     return 0;
 }
 
-/* Counts of this process's loaded items that each loss normalises by. */
-static void local_counts(const trainer *t, double *norm) {
-    const step_batch *sb = &t->batch;
+/* Counts of one loaded micro-batch's items that each loss normalises by, added to norm[]. */
+static void local_counts(const trainer *t, const step_batch *sb, double *norm) {
     for (int b = 0; b < sb->n; b++) {
         const example *e = &t->train.items[sb->example[b]];
         int T = sb->frames[b];
@@ -531,7 +541,7 @@ static void local_counts(const trainer *t, double *norm) {
         if ((t->tasks & TASK_LID) && e->lang_id >= 0 && T > 0) norm[S_LID_N] += 1;
         if ((t->tasks & TASK_ST) && e->n_trans > 0 && T > 0) norm[S_ST_N] += e->n_trans + 1; /* + end of sentence */
     }
-    for (int i = 0; i < t->n_mt; i++) norm[S_MT_N] += t->text.items[t->mt_items[i]].n_trans + 1;
+    for (int i = 0; i < sb->n_text; i++) norm[S_MT_N] += t->text.items[sb->text_items[i]].n_trans + 1;
     norm[S_ITEMS] += sb->n;
     norm[S_SECONDS] += sb->seconds;
     norm[S_FAILED] += sb->failed;
@@ -550,25 +560,31 @@ static int train_step(trainer *t, step_report *rep) {
     memset(rep, 0, sizeof *rep);
     if (t->plan_epoch != t->pos.epoch) {
         epoch_plan_free(&t->plan);
-        if (epoch_plan_make(&t->plan, &t->train, t->pos.seed, t->pos.epoch, o->batch_size * t->world)) return -1;
+        if (epoch_plan_make(&t->plan, &t->train, t->pos.seed, t->pos.epoch, t->pos.global_batch)) return -1;
         t->plan_epoch = t->pos.epoch;
     }
     int first, count;
     epoch_plan_batch(&t->plan, (int)t->pos.batch, &first, &count);
-    /* this process's share: a contiguous slice of the global batch, by rank */
-    int lo = t->rank * o->batch_size, hi = lo + o->batch_size;
-    lo = lo < count ? lo : count;
-    hi = hi < count ? hi : count;
-    const int *share = t->plan.order + first + lo;
-    if (t->cache ? cache_batch(t, share, hi - lo)
-                 : feature_batch_load(&t->fb, &t->train, share, hi - lo, lo, t->cfg->n_mels,
-                                      t->augment ? &t->aug : NULL, hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step),
-                                      t->model->p.mel_mean) ||
-                       batch_from_features(t))
-        return -1;
     double norm[S_N] = {0}, sums[S_N] = {0};
     if (pick_text_pairs(t)) return -1;
-    local_counts(t, norm);
+    /* micro-batch k of this process: the slice of the global batch at (k x processes + rank) x
+     * batch size (its slots number its augmentation draws), so that any split of one global batch
+     * into processes and micro-batches takes the same utterances, augmented alike. All are loaded
+     * before the first backward, as every loss is normalised over the whole step. */
+    for (int k = 0; k < o->accumulate; k++) {
+        step_batch *sb = &t->micro[k];
+        int lo = (k * t->world + t->rank) * o->batch_size, hi = lo + o->batch_size;
+        lo = lo < count ? lo : count;
+        hi = hi < count ? hi : count;
+        const int *share = t->plan.order + first + lo;
+        if (t->cache ? cache_batch(t, sb, share, hi - lo)
+                     : feature_batch_load(&sb->fb, &t->train, share, hi - lo, lo, t->cfg->n_mels,
+                                          t->augment ? &t->aug : NULL,
+                                          hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step), t->model->p.mel_mean) ||
+                           batch_from_features(sb))
+            return -1;
+        local_counts(t, sb, norm);
+    }
     if (dist_sum_f64(norm, S_N)) return -1;
     rep->mask = step_mask(o, t->pos.step);
     if (local_step(t, &rep->mask, norm, sums)) return -1;
@@ -736,10 +752,17 @@ static int build_model(trainer *t, int *resumed) {
                       "uninterrupted run's", latest, diff);
         free(was);
         g_free(diff);
-        if (!rc && (t->pos.world_size != t->world || t->pos.global_batch != o->batch_size * t->world))
-            mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained with %d process(es) x batch %d, this run has %d x %d: "
-                      "the batches differ from an uninterrupted run", t->pos.world_size,
-                      t->pos.global_batch / (t->pos.world_size > 0 ? t->pos.world_size : 1), t->world, o->batch_size);
+        int split_was = t->pos.world_size * t->pos.accumulate, global = o->batch_size * t->world * o->accumulate;
+        if (!rc && t->pos.global_batch != global)
+            mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained on %d utterances a step (%d process(es) x %d "
+                      "micro-batch(es) x batch %d), this run takes %d (%d x %d x %d): the batches differ from an "
+                      "uninterrupted run", t->pos.global_batch, t->pos.world_size, t->pos.accumulate,
+                      t->pos.global_batch / split_was, global, t->world, o->accumulate, o->batch_size);
+        else if (!rc && t->rank == 0 && (t->pos.world_size != t->world || t->pos.accumulate != o->accumulate))
+            fprintf(stderr, "the checkpoint was trained as %d process(es) x %d micro-batch(es) x batch %d, this run "
+                    "takes the same %d utterances a step as %d x %d x %d: the sums run in another order\n",
+                    t->pos.world_size, t->pos.accumulate, t->pos.global_batch / split_was, global, t->world,
+                    o->accumulate, o->batch_size);
         free(latest);
         *resumed = !rc;
         return rc ? -1 : 0;
@@ -832,7 +855,7 @@ static void trainer_free(trainer *t) {
     dataset_free(&t->valid);
     dataset_free(&t->text);
     mslam_encoder_pass_free(&t->text_pass);
-    free(t->mt_items), free(t->mt_ids), free(t->mt_lens), free(t->mt_targets), free(t->mt_target_lens);
+    free(t->mt_ids), free(t->mt_lens), free(t->mt_targets), free(t->mt_target_lens);
     free(t->mt_noisy);
     free(t->mt_denc);
     epoch_plan_free(&t->plan);
@@ -840,8 +863,11 @@ static void trainer_free(trainer *t) {
     mslam_encoder_pass_free(&t->pass);
     head_work_free(&t->hw);
     decoder_pass_free(&t->dp);
-    feature_batch_free(&t->fb);
-    free(t->batch.example), free(t->batch.frames);
+    for (int k = 0; t->micro && k < t->o->accumulate; k++) {
+        feature_batch_free(&t->micro[k].fb);
+        free(t->micro[k].example), free(t->micro[k].frames), free(t->micro[k].text_items);
+    }
+    free(t->micro);
     free(t->cache), free(t->cache_offset), free(t->cache_frames), free(t->cache_out);
     free(t->denc);
     free(t->sub_enc);
@@ -867,6 +893,11 @@ static int check_options(const train_opts *o) {
     if (lr_schedule_parse(o->schedule) < 0)
         return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
     if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required");
+    if (o->accumulate < 1 || o->accumulate > ACCUMULATE_MAX)
+        return mslam_error("--accumulate %d: must be 1..%d", o->accumulate, ACCUMULATE_MAX);
+    if ((long long)o->batch_size * o->accumulate > BATCH_MAX || (long long)o->text_batch * o->accumulate > BATCH_MAX)
+        return mslam_error("--batch-size %d or --text-batch %d x --accumulate %d is over %d a process", o->batch_size,
+                           o->text_batch, o->accumulate, BATCH_MAX);
     if (o->batch_size < 1 || o->steps < 1 || o->chunk_min < 1 || o->chunk_max < o->chunk_min || o->keep < 1 ||
         o->log_every < 1 || o->save_every < 1)
         return mslam_error("--batch-size, --steps, --chunk-min, --log-every, --save-every and --keep must be at "
@@ -918,6 +949,7 @@ static int run(trainer *t) {
                               .eq_points = o->eq_points, .warp_prob = (float)o->warp_prob, .warp = (float)o->warp};
     t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
+    if (!(t->micro = mslam_calloc((size_t)o->accumulate, sizeof *t->micro, "micro-batches"))) return -1;
     if (mkdir_p(o->out)) return -1;
     char *latest = o->resume ? NULL : checkpoint_latest(o->out);
     if (latest) {
@@ -958,13 +990,15 @@ static int run(trainer *t) {
         if (t->rank == 0)
             fprintf(stderr, "text pairs: %d kept, %d with characters outside the vocabulary, %d longer than "
                     "--text-max-chars\n", rep.kept, rep.unknown_chars, rep.too_long);
-        if (t->text.n < o->text_batch * t->world)
-            return mslam_error("--text-data: %d text pairs are fewer than a step's %d (--text-batch x processes)",
-                               t->text.n, o->text_batch * t->world);
-        t->mt_items = mslam_malloc((size_t)o->text_batch * sizeof(int), "text batch");
+        if (t->text.n < o->text_batch * t->world * o->accumulate)
+            return mslam_error("--text-data: %d text pairs are fewer than a step's %d (--text-batch x processes x "
+                               "--accumulate)", t->text.n, o->text_batch * t->world * o->accumulate);
+        for (int k = 0; k < o->accumulate; k++)
+            if (!(t->micro[k].text_items = mslam_malloc((size_t)o->text_batch * sizeof(int), "text batch")))
+                return -1;
         t->mt_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text lengths");
         t->mt_target_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text target lengths");
-        if (!t->mt_items || !t->mt_lens || !t->mt_target_lens) return -1;
+        if (!t->mt_lens || !t->mt_target_lens) return -1;
         if (o->text_noise > 0 &&
             !(t->mt_noisy = mslam_malloc((size_t)o->text_batch * 2 * o->text_max_chars * sizeof(int), "noisy text")))
             return -1;
@@ -988,11 +1022,14 @@ static int run(trainer *t) {
                 "vocabulary %d, %d languages, %zu parameters\n",
                 c->d_model, c->n_heads, c->d_ff, c->conv_kernel, c->n_speech_layers, c->n_shared_layers,
                 c->n_decoder_layers, c->vocab_size, c->n_langs, t->model->table.total);
-        fprintf(stderr, "training: task %s, %d process(es) x batch %d, %d steps (%.1f epochs)\n", o->task, t->world,
-                o->batch_size, o->steps, (double)o->steps * o->batch_size * t->world / t->train.n);
+        char micro[48] = "";
+        if (o->accumulate > 1) snprintf(micro, sizeof micro, " x %d micro-batches", o->accumulate);
+        fprintf(stderr, "training: task %s, %d process(es)%s x batch %d, %d steps (%.1f epochs)\n", o->task, t->world,
+                micro, o->batch_size, o->steps, (double)o->steps * o->batch_size * t->world * o->accumulate / t->train.n);
     }
     t->pos.world_size = t->world;
-    t->pos.global_batch = o->batch_size * t->world;
+    t->pos.accumulate = o->accumulate;
+    t->pos.global_batch = o->batch_size * t->world * o->accumulate;
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -1083,7 +1120,7 @@ int cmd_train(int argc, char **argv) {
         .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"),
         .d_model = 144, .heads = 4, .ff = 576, .kernel = 15, .sub_channels = 64, .speech_layers = 4,
         .shared_layers = 4, .decoder_layers = 2,
-        .batch_size = 16, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
+        .batch_size = 16, .accumulate = 1, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
         .lr = 1e-3, .lr_min = 1e-5, .weight_decay = 0.01, .clip = 5, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9,
         .freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_width = 40, .time_ratio = 0.05,
         .eq_db = 15, .eq_points = EQ_POINTS_DEFAULT, .warp = 0.1,
@@ -1117,7 +1154,8 @@ int cmd_train(int argc, char **argv) {
         OPT_BOOL("freeze-encoder", freeze_encoder, "train the translation decoder alone (--task st): the encoder and the other heads keep --init's parameters, vocabulary and languages and run forward only; characters outside the vocabulary are skipped"),
         OPT_BOOL("cache-encoder", cache_encoder, "with --freeze-encoder: run the encoder once over the training data, without augmentation, and keep its outputs in memory (F16, 2 x d-model bytes per 40 ms frame): each step then trains the decoder alone, several times faster"),
         OPT_BOOL("symmetric-conv", symmetric_conv, "centred depthwise convolution (no streaming; default causal)"),
-        OPT_INT("batch-size", batch_size, "utterances per step and process (default 16)", "N"),
+        OPT_INT("batch-size", batch_size, "utterances per step, process and micro-batch (default 16)", "N"),
+        OPT_INT("accumulate", accumulate, "micro-batches per step (gradient accumulation): each process runs N forward and backward passes of --batch-size utterances (and --text-batch pairs) and sums their gradients into one step, the step of a batch N times larger in the memory of one micro-batch (default 1)", "N"),
         OPT_DBL("max-seconds", max_seconds, "skip longer utterances (default 20)", "S"),
         OPT_INT("steps", steps, "optimizer steps in all (the schedule's length; default 10000)", "N"),
         OPT_INT("stop-at", stop_at, "stop (with a checkpoint) at this step; --resume continues", "N"),
@@ -1151,7 +1189,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
         {"text-data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv; several --text-data train on them all, in a key file text-data=A;B): transcript characters through the encoder's text path; with --st-weight 0 (and a CTC head) the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it)", "MANIFEST"},
-        OPT_INT("text-batch", text_batch, "text pairs per step and process (default 16)", "N"),
+        OPT_INT("text-batch", text_batch, "text pairs per step, process and micro-batch (default 16)", "N"),
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
@@ -1164,7 +1202,7 @@ int cmd_train(int argc, char **argv) {
         G_OPTION_ENTRY_NULL};
     /* what a resumed run must share with the checkpoint's to take the same steps: every option
      * but those of files, logging, parallelism and when to stop */
-    static const char *const not_recorded[] = {"out", "init", "resume", "stop-at", "threads", "valid", "valid-split",
+    static const char *const not_recorded[] = {"out", "init", "resume", "stop-at", "threads", "accumulate", "valid", "valid-split",
                                                "valid-every", "valid-items", "save-every", "keep", "log-every", NULL};
     o.record_defaults = options_record(entries, not_recorded);
     int n_rest;

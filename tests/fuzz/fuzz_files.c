@@ -369,7 +369,7 @@ int main(void) {
     CHECK(mslam_model_save_f16(good_model, in_seeds("model-f16.safetensors")) == 0, "saving F16");
     optim_config oc = optim_default_config();
     adamw opt;
-    train_position pos = {.step = 3, .seed = 5, .world_size = 1, .global_batch = 4};
+    train_position pos = {.step = 3, .seed = 5, .world_size = 1, .accumulate = 1, .global_batch = 4};
     CHECK(adamw_init(&opt, &oc, &good_model->table) == 0 &&
               checkpoint_save(in_seeds("ckpt.safetensors"), good_model, &opt, &pos, "steps=3\n") == 0,
           "writing the checkpoint: %s", mslam_last_error());
