@@ -110,7 +110,8 @@ static void test_checkpoint(void) {
     test_fill_uniform(o.v, o.n, 0, 1, &rng);
     o.t = 41;
     train_position pos = {.step = 42, .epoch = 3, .batch = 7, .seed = 0xfedcba9876543210ull, .world_size = 2,
-                          .accumulate = 3, .global_batch = 48, .audio_seconds = 1234.5, .skipped_steps = 1, .elapsed_s = 99.25};
+                          .accumulate = 3, .global_batch = 48, .audio_seconds = 1234.5, .skipped_steps = 1, .elapsed_s = 99.25,
+                          .best_step = 40, .best_score = 0.125, .stale_validations = 1};
     const char *dir = fixture_subdir("ckpt");
     for (long step = 10; step <= 50; step += 10) {
         char *path = checkpoint_path(dir, step);
@@ -136,7 +137,8 @@ static void test_checkpoint(void) {
         CHECK(!memcmp(ob.m, o.m, o.n * sizeof(float)) && !memcmp(ob.v, o.v, o.n * sizeof(float)) && ob.t == 41,
               "moments bit-exact");
         CHECK(pb.step == 42 && pb.epoch == 3 && pb.batch == 7 && pb.seed == pos.seed && pb.world_size == 2 &&
-                  pb.accumulate == 3 && pb.global_batch == 48 && pb.audio_seconds == 1234.5 && pb.skipped_steps == 1,
+                  pb.accumulate == 3 && pb.global_batch == 48 && pb.audio_seconds == 1234.5 && pb.skipped_steps == 1 &&
+                  pb.best_step == 40 && pb.best_score == 0.125 && pb.stale_validations == 1,
               "position round trip");
         adamw_free(&ob);
     }

@@ -8,7 +8,8 @@
  *   through the text path exactly as the public API's mslam_encode_text + mslam_translate_frames;
  * - --freeze-encoder with a larger --decoder-layers trains the decoder alone, new layers on top;
  * - --accumulate 2 takes the steps of a batch twice as large, text pairs included; a resume with
- *   another global batch warns.
+ *   another global batch warns;
+ * - --best-metric keeps the best validated model, --patience stops a run that no longer improves.
  * Usage: test_train_run PATH-OF-mslam-trainer */
 #include "checkpoint.h"
 #include "corpus.h"
@@ -166,6 +167,74 @@ static void test_accumulate(const char *manifest) {
     CHECK(train(manifest, micro, "--accumulate", "0", NULL) != 0 && strstr(mslam_last_error(), "--accumulate 0"),
           "--accumulate 0 refused: %s", mslam_last_error());
     free(whole), free(micro), free(last);
+}
+
+/* The step of the best (lowest) valid_cer in a train.jsonl, the first of equals; 0 when none. */
+static long best_cer_step(const char *log_path) {
+    char *text = NULL;
+    size_t n;
+    long best_step = 0;
+    double best = INFINITY;
+    if (read_file(log_path, 1 << 20, &text, &n)) return 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *cer = strstr(line, "\"valid_cer\":");
+        if (!cer || !strncmp(cer + 12, "null", 4)) continue;
+        double x = atof(cer + 12);
+        if (x < best) best = x, best_step = atol(strstr(line, "\"step\":") + 7);
+    }
+    free(text);
+    return best_step;
+}
+
+/* --best-metric keeps the best validated model as OUT/best.safetensors; --patience stops a run
+ * whose validations stop improving, writing its checkpoint and model. */
+static void test_best_and_patience(const char *manifest) {
+    char *out = str_printf("%s/best", fixture_dir()), *log = str_printf("%s/train.jsonl", out);
+    CHECK(train(manifest, out, "--valid", manifest, "--valid-every", "1", "--save-every", "1", "--keep", "10", NULL) == 0,
+          "training with validations");
+    long step = best_cer_step(log);
+    printf("best validation CER at step %ld\n", step);
+    /* this run's first validation is not its best, so the best model was replaced at least once */
+    CHECK(step > 1, "the best validation after the first (step %ld)", step);
+    char *best = str_printf("%s/best.safetensors", out), *ckpt = str_printf("%s/ckpt-%08ld.safetensors", out, step);
+    mslam_model *a = NULL, *b = NULL;
+    train_position pos = {0};
+    CHECK(step > 0 && checkpoint_load(best, &a, NULL, NULL) == 0 && checkpoint_load(ckpt, &b, &pos, NULL) == 0 &&
+              a->table.total == b->table.total && !memcmp(a->block, b->block, a->table.total * sizeof(float)),
+          "best.safetensors is the model of step %ld, the lowest validation CER", step);
+    CHECK(pos.best_step == step, "the checkpoint records the best step %ld (got %ld)", step, pos.best_step);
+    mslam_model_free(a), mslam_model_free(b);
+    char *text = NULL;
+    size_t n;
+    char *record = str_printf("\"best_step\":%ld", step);
+    CHECK(read_file(log, 1 << 20, &text, &n) == 0 && strstr(text, record), "the log's validations name the best step");
+    free(text), free(record), free(best), free(ckpt);
+
+    /* a learning rate of 0: the validation CER never improves after the first, so --patience 2
+     * stops at the third validation (step 6 of 8) with a checkpoint and a model */
+    char *still = str_printf("%s/patience", fixture_dir());
+    CHECK(train(manifest, still, "--valid", manifest, "--valid-every", "2", "--lr", "0", "--lr-min", "0", "--patience",
+                "2", NULL) == 0,
+          "a run out of patience exits 0");
+    char *six = str_printf("%s/ckpt-00000006.safetensors", still), *eight = str_printf("%s/ckpt-00000008.safetensors", still);
+    char *model = str_printf("%s/model.safetensors", still), *best2 = str_printf("%s/best.safetensors", still);
+    CHECK(checkpoint_load(six, &a, &pos, NULL) == 0 && pos.best_step == 2 && pos.stale_validations == 2 &&
+              access(eight, F_OK) != 0 && access(model, F_OK) == 0 && access(best2, F_OK) == 0,
+          "stopped at step 6 (best step %ld, %d stale), with model.safetensors and best.safetensors", pos.best_step,
+          pos.stale_validations);
+    mslam_model_free(a);
+    free(still), free(six), free(eight), free(model), free(best2);
+
+    /* refused before anything is read */
+    CHECK(train(manifest, out, "--patience", "2", NULL) != 0 && strstr(mslam_last_error(), "needs --valid"),
+          "--patience without --valid: %s", mslam_last_error());
+    CHECK(train(manifest, out, "--task", "asr", "--valid", manifest, "--best-metric", "bleu", NULL) != 0 &&
+              strstr(mslam_last_error(), "does not measure it"),
+          "--best-metric bleu for --task asr: %s", mslam_last_error());
+    CHECK(train(manifest, out, "--valid", manifest, "--best-metric", "wer", NULL) != 0 &&
+              strstr(mslam_last_error(), "expected cer, lid, bleu or none"),
+          "--best-metric wer: %s", mslam_last_error());
+    free(out), free(log);
 }
 
 /* --text-data: the decoder also learns from text pairs through the encoder's text path; the
@@ -877,6 +946,7 @@ int main(int argc, char **argv) {
     test_st_input(manifest);
     test_text_pairs(manifest);
     test_accumulate(manifest);
+    test_best_and_patience(manifest);
     test_translate_input(manifest);
     test_export_average();
     fixture_remove();

@@ -27,6 +27,11 @@ static char *position_json(const train_position *p, long adam_t) {
     json_object_object_add(o, "audio_seconds", json_object_new_double(p->audio_seconds));
     json_object_object_add(o, "skipped_steps", json_object_new_int64(p->skipped_steps));
     json_object_object_add(o, "elapsed_s", json_object_new_double(p->elapsed_s));
+    if (p->best_step > 0) { /* JSON has no NaN for "none yet" */
+        json_object_object_add(o, "best_step", json_object_new_int64(p->best_step));
+        json_object_object_add(o, "best_score", json_object_new_double(p->best_score));
+        json_object_object_add(o, "stale_validations", json_object_new_int(p->stale_validations));
+    }
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     char *copy = text ? str_dup(text) : NULL;
     json_object_put(o);
@@ -77,8 +82,9 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
         json_object_put(o);
         return mslam_error("%s: __metadata__ \"%s\" is not a JSON object", f->path, TRAINING_KEY);
     }
-    long world = 0, global_batch = 0, accumulate = 1;
-    struct json_object *seed, *accumulate_value;
+    *pos = (train_position){0};
+    long world = 0, global_batch = 0, accumulate = 1, stale = 0;
+    struct json_object *seed, *present;
     int rc = get_int64(o, "step", &pos->step, f->path) || get_int64(o, "epoch", &pos->epoch, f->path) ||
              get_int64(o, "batch", &pos->batch, f->path) || get_int64(o, "adam_t", adam_t, f->path) ||
              get_int64(o, "world_size", &world, f->path) ||
@@ -87,8 +93,13 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
              get_int64(o, "skipped_steps", &pos->skipped_steps, f->path) ||
              get_double(o, "elapsed_s", &pos->elapsed_s, f->path);
     /* checkpoints before --accumulate lack it: one micro-batch a step */
-    if (!rc && json_object_object_get_ex(o, "accumulate", &accumulate_value))
+    if (!rc && json_object_object_get_ex(o, "accumulate", &present))
         rc = get_int64(o, "accumulate", &accumulate, f->path);
+    /* a best validation score only once there is one */
+    if (!rc && json_object_object_get_ex(o, "best_step", &present))
+        rc = get_int64(o, "best_step", &pos->best_step, f->path) ||
+             get_double(o, "best_score", &pos->best_score, f->path) ||
+             get_int64(o, "stale_validations", &stale, f->path);
     if (!rc && !json_object_object_get_ex(o, "seed", &seed))
         rc = mslam_error("%s: training position has no 'seed'", f->path);
     if (!rc) {
@@ -96,10 +107,12 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
         pos->world_size = (int)world;
         pos->accumulate = (int)accumulate;
         pos->global_batch = (int)global_batch;
+        pos->stale_validations = (int)stale;
         if (world < 1 || accumulate < 1 || global_batch < 1)
             rc = mslam_error("%s: training position has a batch of %ld processes x %ld micro-batches, %ld examples",
                              f->path, world, accumulate, global_batch);
-        else if (pos->step < 0 || pos->epoch < 0 || pos->batch < 0 || *adam_t < 0 || *adam_t > pos->step)
+        else if (pos->step < 0 || pos->epoch < 0 || pos->batch < 0 || *adam_t < 0 || *adam_t > pos->step ||
+                 pos->best_step < 0 || pos->best_step > pos->step || stale < 0)
             rc = mslam_error("%s: training position has negative or inconsistent counters", f->path);
     }
     json_object_put(o);

@@ -26,6 +26,11 @@ typedef struct {
     double audio_seconds; /* audio trained on so far */
     long skipped_steps;   /* steps skipped for a non-finite loss or gradient */
     double elapsed_s;     /* training time so far */
+    /* --best-metric: the best validation score so far (best_step 0: none yet) and the
+     * validations since without a better one (--patience) */
+    long best_step;
+    double best_score;
+    int stale_validations;
 } train_position;
 
 /* Writes model, opt (NULL: no optimizer state), pos and options (the run's options_record, in

@@ -37,6 +37,8 @@
 #include <unistd.h>
 
 enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
+/* The validation score that picks OUT/best.safetensors (--best-metric). */
+enum best_metric { BEST_NONE, BEST_CER, BEST_LID, BEST_BLEU };
 
 #define ACCUMULATE_MAX 1024
 /* utterances or text pairs of a step and process, all micro-batches together */
@@ -44,7 +46,7 @@ enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
 
 typedef struct {
     gchar **data; /* manifests, one or several */
-    gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule;
+    gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *best_metric;
     gchar **text_data; /* text-pair manifests, none or several */
     gboolean resume, no_specaug, symmetric_conv, freeze_encoder, cache_encoder;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
@@ -57,7 +59,7 @@ typedef struct {
     double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing;
     int text_batch, text_max_chars;
     double text_noise;
-    int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items;
+    int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items, patience;
     char *record; /* options_record of the options that shape the steps, kept in each checkpoint */
     char *record_defaults; /* the same of the defaults: an option an older checkpoint lacks had its default */
 } train_opts;
@@ -138,6 +140,7 @@ typedef struct {
     size_t cap_mt_ids, cap_mt_targets;
     FILE *log;
     int rank, world, tty;
+    int best_metric; /* enum best_metric */
 } trainer;
 
 /* Sums over all processes of one step; index names below. */
@@ -669,8 +672,47 @@ static int save_checkpoint(trainer *t) {
     return rc;
 }
 
-static void validate(trainer *t) {
-    if (t->rank != 0 || !t->valid.n) return;
+static const char *const best_metric_names[] = {"none", "cer", "lid", "bleu"};
+static const char *const best_metric_titles[] = {"", "CER", "LID accuracy", "BLEU"};
+
+/* A validation's score under --best-metric (NAN: not measured): a better one than the run's best
+ * so far becomes OUT/best.safetensors (the inference model, as model.safetensors) and the new
+ * best; one that is not counts towards --patience. Sets *stop when patience ran out. Returns 0,
+ * or -1 when the model could not be written. */
+static int note_validation(trainer *t, double score, int *stop) {
+    const train_opts *o = t->o;
+    train_position *p = &t->pos;
+    int lower_better = t->best_metric == BEST_CER;
+    int better = isfinite(score) && (p->best_step == 0 || (lower_better ? score < p->best_score : score > p->best_score));
+    if (better) {
+        char *path = path_join(o->out, "best.safetensors");
+        int rc = path ? mslam_model_save(t->model, path) : -1;
+        free(path);
+        if (rc) return -1;
+        p->best_step = p->step;
+        p->best_score = score;
+        p->stale_validations = 0;
+    } else {
+        p->stale_validations++;
+    }
+    *stop = o->patience > 0 && p->stale_validations >= o->patience;
+    const char *title = best_metric_titles[t->best_metric];
+    int percent = t->best_metric != BEST_BLEU;
+    if (better)
+        fprintf(stderr, "best %s so far: %s/best.safetensors\n", title, o->out);
+    else if (p->best_step > 0)
+        fprintf(stderr, "no better %s than step %ld's %.2f%s for %d validation(s)%s\n", title, p->best_step,
+                percent ? 100 * p->best_score : p->best_score, percent ? " %" : "", p->stale_validations,
+                *stop ? ": stopping (--patience)" : "");
+    else
+        fprintf(stderr, "no %s measured for %d validation(s)%s\n", title, p->stale_validations,
+                *stop ? ": stopping (--patience)" : "");
+    return 0;
+}
+
+/* Rank 0's validation: scores --valid-items utterances of the validation data, prints and logs
+ * the scores, then note_validation under --best-metric. */
+static int validate_here(trainer *t, int *stop) {
     eval_config c = eval_default_config();
     c.modes = 1 << EVAL_OFFLINE;
     c.ctc_beam = 1;
@@ -681,29 +723,44 @@ static void validate(trainer *t) {
     c.st = (t->tasks & TASK_ST) != 0;
     c.st_input = eval_st_input_of(t->cfg);
     eval_result r;
+    double cer = NAN, acc = NAN, bleu = NAN;
     if (eval_model(t->model, &t->valid, &c, &r)) {
         mslam_log(MSLAM_LOG_WARN, "validation failed: %s", mslam_last_error());
-        return;
+    } else {
+        eval_summary(&r, EVAL_OFFLINE, &cer, &acc, &bleu);
+        if (t->tty) fputc('\n', stderr);
+        fprintf(stderr, "valid step %ld:", t->pos.step);
+        if (isfinite(cer)) fprintf(stderr, " CER %.2f%%", 100 * cer);
+        if (isfinite(acc)) fprintf(stderr, " LID %.2f%%", 100 * acc);
+        if (isfinite(bleu)) fprintf(stderr, " BLEU %.2f", bleu);
+        fprintf(stderr, " (%d utterances)\n", r.n_items);
+        eval_result_free(&r);
     }
-    double cer, acc, bleu;
-    eval_summary(&r, EVAL_OFFLINE, &cer, &acc, &bleu);
-    if (t->tty) fputc('\n', stderr);
-    fprintf(stderr, "valid step %ld:", t->pos.step);
-    if (isfinite(cer)) fprintf(stderr, " CER %.2f%%", 100 * cer);
-    if (isfinite(acc)) fprintf(stderr, " LID %.2f%%", 100 * acc);
-    if (isfinite(bleu)) fprintf(stderr, " BLEU %.2f", bleu);
-    fprintf(stderr, " (%d utterances)\n", r.n_items);
+    double score = t->best_metric == BEST_CER ? cer : t->best_metric == BEST_LID ? acc : bleu;
+    if (t->best_metric != BEST_NONE && note_validation(t, score, stop)) return -1;
     if (t->log) {
         /* JSON has no NaN: a score that was not measured is null */
-        char s_cer[32] = "null", s_acc[32] = "null", s_bleu[32] = "null";
+        char s_cer[32] = "null", s_acc[32] = "null", s_bleu[32] = "null", s_best[48] = "";
         if (isfinite(cer)) snprintf(s_cer, sizeof s_cer, "%.6g", cer);
         if (isfinite(acc)) snprintf(s_acc, sizeof s_acc, "%.6g", acc);
         if (isfinite(bleu)) snprintf(s_bleu, sizeof s_bleu, "%.6g", bleu);
-        fprintf(t->log, "{\"step\":%ld,\"valid_cer\":%s,\"valid_lid_acc\":%s,\"valid_bleu\":%s,\"elapsed_s\":%.1f}\n",
-                t->pos.step, s_cer, s_acc, s_bleu, t->pos.elapsed_s);
+        if (t->best_metric != BEST_NONE && t->pos.best_step > 0)
+            snprintf(s_best, sizeof s_best, ",\"best_step\":%ld", t->pos.best_step);
+        fprintf(t->log, "{\"step\":%ld,\"valid_cer\":%s,\"valid_lid_acc\":%s,\"valid_bleu\":%s%s,\"elapsed_s\":%.1f}\n",
+                t->pos.step, s_cer, s_acc, s_bleu, s_best, t->pos.elapsed_s);
         fflush(t->log);
     }
-    eval_result_free(&r);
+    return 0;
+}
+
+/* A validation: rank 0 scores and keeps the best model (validate_here); *stop tells every
+ * process whether --patience ran out. Returns 0 or -1. */
+static int validate(trainer *t, int *stop) {
+    int stop_here = 0, rc = 0;
+    if (t->rank == 0 && t->valid.n) rc = validate_here(t, &stop_here);
+    /* one verdict on every process (a failed rank 0 aborts the run) */
+    if (!rc) *stop = dist_any(stop_here);
+    return rc;
 }
 
 /* ---- setup ---- */
@@ -714,6 +771,20 @@ static int parse_task(const char *name) {
     if (!strcmp(name, "st")) return TASK_ST;
     if (!strcmp(name, "multi")) return TASK_MULTI;
     return mslam_error("--task %s: expected asr, lid, st or multi", name);
+}
+
+/* --best-metric NAME for the tasks trained; without one, the main task's score when there is a
+ * --valid manifest: CER with a CTC head, else LID accuracy, else BLEU. */
+static int parse_best_metric(const char *name, int tasks) {
+    if (!name) return tasks & TASK_ASR ? BEST_CER : tasks & TASK_LID ? BEST_LID : BEST_BLEU;
+    static const int needs[] = {0, TASK_ASR, TASK_LID, TASK_ST};
+    for (int m = 0; m < (int)(sizeof needs / sizeof needs[0]); m++)
+        if (!strcmp(name, best_metric_names[m])) {
+            if (needs[m] && !(tasks & needs[m]))
+                return mslam_error("--best-metric %s: the task trained does not measure it", name);
+            return m;
+        }
+    return mslam_error("--best-metric %s: expected cer, lid, bleu or none", name);
 }
 
 static int need_of(int tasks) {
@@ -931,6 +1002,15 @@ static int check_options(const train_opts *o) {
         return mslam_error("--left-chunks-max %d: must be 0 (all) or more", o->left_chunks_max);
     if (o->text_batch < 1 || o->text_max_chars < 1)
         return mslam_error("--text-batch and --text-max-chars must be at least 1");
+    if (parse_best_metric(o->best_metric, parse_task(o->task)) < 0) return -1;
+    if (o->patience < 0) return mslam_error("--patience %d: must be 0 (never) or more", o->patience);
+    if (o->patience > 0 && (!o->valid || o->valid_every < 1))
+        return mslam_error("--patience %d counts validations: it needs --valid and --valid-every", o->patience);
+    if (o->best_metric && strcmp(o->best_metric, "none") && (!o->valid || o->valid_every < 1))
+        return mslam_error("--best-metric %s keeps the best validated model: it needs --valid and --valid-every",
+                           o->best_metric);
+    if (o->patience > 0 && o->best_metric && !strcmp(o->best_metric, "none"))
+        return mslam_error("--patience %d waits for a better --best-metric: it cannot be none", o->patience);
     return 0;
 }
 
@@ -960,6 +1040,8 @@ static int run(trainer *t) {
         free(latest);
         return -1;
     }
+    t->best_metric = parse_best_metric(o->best_metric, t->tasks);
+    if (t->best_metric < 0) return -1;
     if (o->freeze_encoder && t->tasks != TASK_ST)
         return mslam_error("--freeze-encoder trains the translation decoder alone: it needs --task st");
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
@@ -1046,7 +1128,7 @@ static int run(trainer *t) {
     int n_acc = 0;
     double t_last = now_s(), seconds_last = t->pos.audio_seconds, t_step0 = now_s();
     long step_last = t->pos.step;
-    int rc = 0, interrupted = 0;
+    int rc = 0, interrupted = 0, out_of_patience = 0;
     while (t->pos.step < stop_at) {
         step_report r;
         if ((rc = train_step(t, &r))) break;
@@ -1087,17 +1169,23 @@ static int run(trainer *t) {
             seconds_last = t->pos.audio_seconds;
             step_last = t->pos.step;
         }
-        if (o->valid && o->valid_every > 0 && t->pos.step % o->valid_every == 0) validate(t);
-        if (t->pos.step % o->save_every == 0 || last || interrupted) {
+        if (o->valid && o->valid_every > 0 && t->pos.step % o->valid_every == 0) {
+            if ((rc = validate(t, &out_of_patience))) break;
+        }
+        if (t->pos.step % o->save_every == 0 || last || interrupted || out_of_patience) {
             if ((rc = save_checkpoint(t))) break;
         }
-        if (interrupted) break;
+        if (interrupted || out_of_patience) break;
         t_step0 = now_s(); /* checkpoints and validation are not training time */
     }
     if (!rc && t->rank == 0) {
         if (interrupted)
             fprintf(stderr, "stopped by signal %d at step %ld; continue with --resume\n", (int)stop_signal, t->pos.step);
-        if (t->pos.step >= o->steps) {
+        if (out_of_patience)
+            fprintf(stderr, "stopped early at step %ld: %d validation(s) without a better %s; the best, step %ld's: "
+                    "%s/best.safetensors\n", t->pos.step, o->patience, best_metric_titles[t->best_metric],
+                    t->pos.best_step, o->out);
+        if (t->pos.step >= o->steps || out_of_patience) {
             char *model_path = path_join(o->out, "model.safetensors");
             rc = model_path ? mslam_model_save(t->model, model_path) : -1;
             if (!rc) fprintf(stderr, "model: %s\n", model_path);
@@ -1128,7 +1216,7 @@ int cmd_train(int argc, char **argv) {
         .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .mt_weight = 1, .label_smoothing = 0.1,
         .text_batch = 16, .text_max_chars = 200,
         .save_every = 1000, .keep = 3, .log_every = 10, .valid_every = 1000, .valid_items = 500,
-        .min_char_count = 1, .stats_items = 500};
+        .min_char_count = 1, .stats_items = 500, .patience = 0};
     GOptionEntry entries[] = {
         OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder) or multi (all three; default)", "TASK"),
         {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data, "training manifest: mslam TSV, Common Voice, CoVoST-2 or FLEURS TSV; several --data train on them all (e.g. one Common Voice or FLEURS TSV per language; in a key file, data=A;B)", "MANIFEST"},
@@ -1143,6 +1231,8 @@ int cmd_train(int argc, char **argv) {
         OPT_STR("valid-split", valid_split, "split of the validation manifest (default dev)", "SPLIT"),
         OPT_INT("valid-every", valid_every, "steps between validations (default 1000)", "N"),
         OPT_INT("valid-items", valid_items, "utterances scored per validation (default 500)", "N"),
+        OPT_STR("best-metric", best_metric, "validation score whose best model is kept as OUT/best.safetensors: cer (lower is better), lid, bleu or none (default: cer with a CTC head, else lid, else bleu)", "NAME"),
+        OPT_INT("patience", patience, "stop after N validations in a row without a better --best-metric, writing the checkpoint and model.safetensors (0: never; default 0)", "N"),
         OPT_INT("d-model", d_model, "encoder width (default 144)", "N"),
         OPT_INT("heads", heads, "attention heads (default 4)", "N"),
         OPT_INT("ff", ff, "feed-forward width (default 576)", "N"),
@@ -1202,8 +1292,9 @@ int cmd_train(int argc, char **argv) {
         G_OPTION_ENTRY_NULL};
     /* what a resumed run must share with the checkpoint's to take the same steps: every option
      * but those of files, logging, parallelism and when to stop */
-    static const char *const not_recorded[] = {"out", "init", "resume", "stop-at", "threads", "accumulate", "valid", "valid-split",
-                                               "valid-every", "valid-items", "save-every", "keep", "log-every", NULL};
+    static const char *const not_recorded[] = {"out", "init", "resume", "stop-at", "threads", "accumulate", "valid",
+                                               "valid-split", "valid-every", "valid-items", "best-metric", "patience",
+                                               "save-every", "keep", "log-every", NULL};
     o.record_defaults = options_record(entries, not_recorded);
     int n_rest;
     char **rest = NULL;
