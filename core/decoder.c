@@ -79,8 +79,12 @@ static int pass_setup(decoder_pass *p, const struct mslam_model_config *cfg) {
 }
 
 /* One decoder layer on the batch: x (n, d) -> y (n, d); keeps its activations in a. */
+/* The branches of a decoder layer, in the order they run. */
+enum { BRANCH_SELF, BRANCH_CROSS, BRANCH_FFN };
+
 static void decoder_layer_forward(decoder_pass *p, float *y, const float *x, decoder_layer_acts *a,
-                                  const decoder_layer_params *Lp, const struct mslam_model_config *cfg) {
+                                  const decoder_layer_params *Lp, const struct mslam_model_config *cfg,
+                                  const residual_dropout *drop) {
     const int B = p->B, L = p->L, T = p->T, d = cfg->d_model, f = cfg->d_ff, H = cfg->n_heads;
     const int n = B * L;
     const size_t nd = (size_t)n * d;
@@ -93,6 +97,7 @@ static void decoder_layer_forward(decoder_pass *p, float *y, const float *x, dec
     attn_forward(a->self_att, a->self_probs, a->q, a->k, a->v, B, L, L, H, d / H, 0, &causal, p->dec_lens,
                  p->scratch);
     linear_forward(p->tmp, a->self_att, Lp->self_wo, Lp->self_bo, n, d, d);
+    residual_dropout_apply(p->tmp, nd, drop, BRANCH_SELF);
     add_scaled(a->x1, x, p->tmp, 1.0f, nd);
 
     layernorm_forward(a->cross_ln, a->cross_mean, a->cross_rstd, a->x1, Lp->cross_ln_w, Lp->cross_ln_b, n, d);
@@ -102,10 +107,11 @@ static void decoder_layer_forward(decoder_pass *p, float *y, const float *x, dec
     attn_forward(a->cross_att, a->cross_probs, a->cq, a->ck, a->cv, B, L, T, H, d / H, 0, NULL, p->enc_lens,
                  p->scratch);
     linear_forward(p->tmp, a->cross_att, Lp->cross_wo, Lp->cross_bo, n, d, d);
+    residual_dropout_apply(p->tmp, nd, drop, BRANCH_CROSS);
     add_scaled(a->x2, a->x1, p->tmp, 1.0f, nd);
 
     ffn_forward(y, a->x2, a->ffn_ln, a->ffn_mean, a->ffn_rstd, a->ffn_h, a->ffn_a, Lp->ffn_ln_w, Lp->ffn_ln_b,
-                Lp->ffn_w1, Lp->ffn_b1, Lp->ffn_w2, Lp->ffn_b2, n, d, f, 1.0f, p->tmp);
+                Lp->ffn_w1, Lp->ffn_b1, Lp->ffn_w2, Lp->ffn_b2, n, d, f, 1.0f, drop, BRANCH_FFN, p->tmp);
 }
 
 int decoder_forward(decoder_pass *p, const struct mslam_model_config *cfg, const mslam_params *P,
@@ -148,8 +154,10 @@ int decoder_forward(decoder_pass *p, const struct mslam_model_config *cfg, const
     sinusoid_table(p->pe, 0, L, d);
     for (int b = 0; b < B; b++)
         add_scaled(p->xs[0] + (size_t)b * L * d, p->xs[0] + (size_t)b * L * d, p->pe, 1.0f, (size_t)L * d);
-    for (int i = 0; i < cfg->n_decoder_layers; i++)
-        decoder_layer_forward(p, p->xs[i + 1], p->xs[i], &p->layers[i], &P->dec[i], cfg);
+    for (int i = 0; i < cfg->n_decoder_layers; i++) {
+        residual_dropout drop = residual_dropout_layer(&p->dropout, i);
+        decoder_layer_forward(p, p->xs[i + 1], p->xs[i], &p->layers[i], &P->dec[i], cfg, &drop);
+    }
     layernorm_forward(p->ln_out, p->ln_mean, p->ln_rstd, p->xs[cfg->n_decoder_layers], P->dec_ln_w, P->dec_ln_b,
                       n, d);
     linear_forward(p->logits, p->ln_out, P->dec_out_w, P->dec_out_b, n, d, V);
@@ -160,7 +168,8 @@ int decoder_forward(decoder_pass *p, const struct mslam_model_config *cfg, const
  * (NULL: none) and the encoder output's into denc (NULL: none). */
 static void decoder_layer_backward(decoder_pass *p, float *g, const float *x, const decoder_layer_acts *a,
                                    const decoder_layer_params *Lp, decoder_layer_params *Gl,
-                                   const struct mslam_model_config *cfg, float *denc) {
+                                   const struct mslam_model_config *cfg, const residual_dropout *drop,
+                                   float *denc) {
     const int B = p->B, L = p->L, T = p->T, d = cfg->d_model, f = cfg->d_ff, H = cfg->n_heads;
     const int n = B * L, nT = B * T;
     const size_t nd = (size_t)n * d, ntd = (size_t)nT * d;
@@ -169,11 +178,13 @@ static void decoder_layer_backward(decoder_pass *p, float *g, const float *x, co
 
     ffn_backward(g, a->x2, a->ffn_ln, a->ffn_mean, a->ffn_rstd, a->ffn_h, a->ffn_a, Lp->ffn_ln_w, Lp->ffn_w1,
                  Lp->ffn_w2, GP(ffn_ln_w), GP(ffn_ln_b), GP(ffn_w1), GP(ffn_b1), GP(ffn_w2), GP(ffn_b2), n, d,
-                 f, 1.0f, w);
+                 f, 1.0f, drop, BRANCH_FFN, w);
 
-    /* cross-attention: queries from the decoder, keys and values from the encoder frames */
+    /* cross-attention: queries from the decoder, keys and values from the encoder frames; the
+     * gradient of its output before the dropout in t2 (free until below) */
+    const float *dcross = residual_dropout_gradient(w->t2, g, nd, drop, BRANCH_CROSS);
     zero(w->t1, nd);
-    linear_backward(w->t1, GP(cross_wo), GP(cross_bo), g, a->cross_att, Lp->cross_wo, n, d, d);
+    linear_backward(w->t1, GP(cross_wo), GP(cross_bo), dcross, a->cross_att, Lp->cross_wo, n, d, d);
     zero(p->dq, nd);
     zero(p->dck, ntd);
     zero(p->dcv, ntd);
@@ -187,8 +198,9 @@ static void decoder_layer_backward(decoder_pass *p, float *g, const float *x, co
                        Lp->cross_ln_w, n, d);
 
     /* causal self-attention (the mask acts through the saved probabilities) */
+    const float *dself = residual_dropout_gradient(w->t2, g, nd, drop, BRANCH_SELF);
     zero(w->t1, nd);
-    linear_backward(w->t1, GP(self_wo), GP(self_bo), g, a->self_att, Lp->self_wo, n, d, d);
+    linear_backward(w->t1, GP(self_wo), GP(self_bo), dself, a->self_att, Lp->self_wo, n, d, d);
     zero(p->dq, nd);
     zero(p->dk, nd);
     zero(p->dv, nd);
@@ -214,8 +226,10 @@ void decoder_backward(decoder_pass *p, const struct mslam_model_config *cfg, con
     zero(g, nd);
     layernorm_backward(g, G ? G->dec_ln_w : NULL, G ? G->dec_ln_b : NULL, t, p->xs[nl], p->ln_mean, p->ln_rstd,
                        P->dec_ln_w, n, d);
-    for (int i = nl - 1; i >= 0; i--)
-        decoder_layer_backward(p, g, p->xs[i], &p->layers[i], &P->dec[i], G ? &G->dec[i] : NULL, cfg, denc);
+    for (int i = nl - 1; i >= 0; i--) {
+        residual_dropout drop = residual_dropout_layer(&p->dropout, i);
+        decoder_layer_backward(p, g, p->xs[i], &p->layers[i], &P->dec[i], G ? &G->dec[i] : NULL, cfg, &drop, denc);
+    }
     if (G) embedding_backward(G->dec_embed, g, p->y_in, n, d);
 }
 
@@ -370,7 +384,7 @@ int decoder_cache_step(decoder_cache *c, const struct mslam_model_config *cfg, c
         add_scaled(c->x, c->x, c->tmp, 1.0f, nbd);
 
         ffn_forward(c->x, c->x, c->ln, c->mean, c->rstd, c->h, c->a, Lp->ffn_ln_w, Lp->ffn_ln_b, Lp->ffn_w1,
-                    Lp->ffn_b1, Lp->ffn_w2, Lp->ffn_b2, n_beams, d, f, 1.0f, c->tmp);
+                    Lp->ffn_b1, Lp->ffn_w2, Lp->ffn_b2, n_beams, d, f, 1.0f, NULL, 0, c->tmp);
     }
     layernorm_forward(c->ln, c->mean, c->rstd, c->x, P->dec_ln_w, P->dec_ln_b, n_beams, d);
     linear_forward(logits, c->ln, P->dec_out_w, P->dec_out_b, n_beams, d, cfg->vocab_size);

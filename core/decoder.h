@@ -46,6 +46,7 @@ typedef struct {
     const float *enc;          /* (B, T, d) the caller's encoder output, read again by backward */
     int *enc_lens, *dec_lens;  /* (B); dec_lens[b] = target_lens[b] + 1 */
     int *y_in, *y_out;         /* (B, L): [BOS, t..], [t.., EOS]; padding 0 and -1 (ignored) */
+    residual_dropout dropout;  /* the caller's (training; a zeroed struct: none) */
     decoder_layer_acts layers[MSLAM_MAX_LAYERS];
     float *xs[MSLAM_MAX_LAYERS + 1]; /* (n, d): layer i reads xs[i] and writes xs[i + 1] */
     float *ln_out, *ln_mean, *ln_rstd; /* final LayerNorm */

@@ -33,22 +33,45 @@ size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B,
     return tmp + ARENA_ALIGN + relattn_scratch_size(T, Tk, H, e);
 }
 
+/* ---- residual dropout ---- */
+
+residual_dropout residual_dropout_layer(const residual_dropout *drop, int layer) {
+    return (residual_dropout){drop->p, hash_mix(drop->seed, (uint64_t)layer)};
+}
+
+void residual_dropout_apply(float *x, size_t n, const residual_dropout *drop, int branch) {
+    if (drop && drop->p > 0.0f) dropout_hashed(x, n, drop->p, hash_mix(drop->seed, 0xd20b0000u + (uint64_t)branch));
+}
+
+const float *residual_dropout_gradient(float *buf, const float *g, size_t n, const residual_dropout *drop,
+                                       int branch) {
+    if (!drop || !(drop->p > 0.0f)) return g;
+    memcpy(buf, g, n * sizeof(float));
+    residual_dropout_apply(buf, n, drop, branch);
+    return buf;
+}
+
+/* The branches of a Conformer layer, in the order they run. */
+enum { BRANCH_FFN1, BRANCH_ATTN, BRANCH_CONV, BRANCH_FFN2 };
+
 /* ---- Conformer layer ---- */
 
 void ffn_forward(float *out, const float *x, float *ln, float *mean, float *rstd, float *h, float *act,
                  const float *ln_w, const float *ln_b, const float *w1, const float *b1,
-                 const float *w2, const float *b2, int n, int d, int f, float scale, float *tmp) {
+                 const float *w2, const float *b2, int n, int d, int f, float scale,
+                 const residual_dropout *drop, int branch, float *tmp) {
     layernorm_forward(ln, mean, rstd, x, ln_w, ln_b, n, d);
     linear_forward(h, ln, w1, b1, n, d, f);
     swish_forward(act, h, (size_t)n * f);
     linear_forward(tmp, act, w2, b2, n, f, d);
+    residual_dropout_apply(tmp, (size_t)n * d, drop, branch);
     add_scaled(out, x, tmp, scale, (size_t)n * d);
 }
 
 void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
                              const conformer_layer_params *L, const struct mslam_model_config *cfg,
                              int B, int T, const int *lens, const attn_mask *mask, const float *pe,
-                             conformer_layer_state *state, float *scratch) {
+                             conformer_layer_state *state, const residual_dropout *drop, float *scratch) {
     int d = cfg->d_model, f = cfg->d_ff, H = cfg->n_heads, e = d / H, k = cfg->conv_kernel;
     int n = B * T;
     float *tmp = scratch;
@@ -56,7 +79,7 @@ void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
 
     ffn_forward(a->x1, x, a->ffn1_ln, a->ffn1_mean, a->ffn1_rstd, a->ffn1_h, a->ffn1_a,
                 L->ffn1_ln_w, L->ffn1_ln_b, L->ffn1_w1, L->ffn1_b1, L->ffn1_w2, L->ffn1_b2, n, d, f,
-                0.5f, tmp);
+                0.5f, drop, BRANCH_FFN1, tmp);
 
     /* multi-head self-attention with relative positions */
     int n_cached = state ? state->n_cached : 0;
@@ -73,6 +96,7 @@ void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
     relattn_forward(a->att, a->probs, a->q, a->k, a->v, a->p, L->attn_pos_u, L->attn_pos_v, B, T,
                     Tk, H, e, mask, state ? NULL : lens, op_scratch);
     linear_forward(tmp, a->att, L->attn_wo, L->attn_bo, n, d, d);
+    residual_dropout_apply(tmp, (size_t)n * d, drop, BRANCH_ATTN);
     add_scaled(a->x2, a->x1, tmp, 1.0f, (size_t)n * d);
 
     /* convolution module; the streaming cache holds the k-1 conv inputs before this chunk */
@@ -89,11 +113,12 @@ void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
     layernorm_forward(a->norm, a->norm_mean, a->norm_rstd, a->dw, L->conv_norm_w, L->conv_norm_b, n, d);
     swish_forward(a->sw, a->norm, (size_t)n * d);
     linear_forward(tmp, a->sw, L->conv_pw2_w, L->conv_pw2_b, n, d, d);
+    residual_dropout_apply(tmp, (size_t)n * d, drop, BRANCH_CONV);
     add_scaled(a->x3, a->x2, tmp, 1.0f, (size_t)n * d);
 
     ffn_forward(a->x4, a->x3, a->ffn2_ln, a->ffn2_mean, a->ffn2_rstd, a->ffn2_h, a->ffn2_a,
                 L->ffn2_ln_w, L->ffn2_ln_b, L->ffn2_w1, L->ffn2_b1, L->ffn2_w2, L->ffn2_b2, n, d, f,
-                0.5f, tmp);
+                0.5f, drop, BRANCH_FFN2, tmp);
     layernorm_forward(y, a->out_mean, a->out_rstd, a->x4, L->out_ln_w, L->out_ln_b, n, d);
     zero_padded_rows(y, B, T, d, lens);
 }
@@ -104,9 +129,10 @@ static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 void ffn_backward(float *g, const float *x, const float *ln, const float *mean, const float *rstd,
                   const float *h, const float *act, const float *ln_w, const float *w1, const float *w2,
                   float *dln_w, float *dln_b, float *dw1, float *db1, float *dw2, float *db2, int n,
-                  int d, int f, float scale, encoder_grad_work *w) {
+                  int d, int f, float scale, const residual_dropout *drop, int branch, encoder_grad_work *w) {
     size_t nd = (size_t)n * d, nf = (size_t)n * f;
     for (size_t i = 0; i < nd; i++) w->t1[i] = scale * g[i];
+    residual_dropout_apply(w->t1, nd, drop, branch);
     zero(w->tf1, nf);
     linear_backward(w->tf1, dw2, db2, w->t1, act, w2, n, f, d);
     zero(w->tf2, nf);
@@ -121,7 +147,8 @@ static void conformer_layer_backward(float *dx, const float *dy, const float *x,
                                      const conformer_layer_acts *a, const conformer_layer_params *L,
                                      conformer_layer_params *G, const struct mslam_model_config *cfg,
                                      int B, int T, const int *lens, const attn_mask *mask,
-                                     const float *pe, encoder_grad_work *w, float *scratch) {
+                                     const float *pe, const residual_dropout *drop, encoder_grad_work *w,
+                                     float *scratch) {
     int d = cfg->d_model, f = cfg->d_ff, H = cfg->n_heads, e = d / H, k = cfg->conv_kernel;
     int n = B * T, R = 2 * T - 1;
     size_t nd = (size_t)n * d;
@@ -132,11 +159,12 @@ static void conformer_layer_backward(float *dx, const float *dy, const float *x,
 
     ffn_backward(g, a->x3, a->ffn2_ln, a->ffn2_mean, a->ffn2_rstd, a->ffn2_h, a->ffn2_a, L->ffn2_ln_w,
                  L->ffn2_w1, L->ffn2_w2, G->ffn2_ln_w, G->ffn2_ln_b, G->ffn2_w1, G->ffn2_b1,
-                 G->ffn2_w2, G->ffn2_b2, n, d, f, 0.5f, w);
+                 G->ffn2_w2, G->ffn2_b2, n, d, f, 0.5f, drop, BRANCH_FFN2, w);
 
-    /* convolution module */
+    /* convolution module; its output's gradient through its dropout in t2 (free until below) */
+    const float *dconv = residual_dropout_gradient(w->t2, g, nd, drop, BRANCH_CONV);
     zero(w->t1, nd);
-    linear_backward(w->t1, G->conv_pw2_w, G->conv_pw2_b, g, a->sw, L->conv_pw2_w, n, d, d);
+    linear_backward(w->t1, G->conv_pw2_w, G->conv_pw2_b, dconv, a->sw, L->conv_pw2_w, n, d, d);
     zero(w->t2, nd);
     swish_backward(w->t2, w->t1, a->norm, nd);
     zero(w->t1, nd);
@@ -153,8 +181,9 @@ static void conformer_layer_backward(float *dx, const float *dy, const float *x,
                        L->conv_ln_w, n, d);
 
     /* attention */
+    const float *dattn = residual_dropout_gradient(w->t2, g, nd, drop, BRANCH_ATTN);
     zero(w->t1, nd);
-    linear_backward(w->t1, G->attn_wo, G->attn_bo, g, a->att, L->attn_wo, n, d, d);
+    linear_backward(w->t1, G->attn_wo, G->attn_bo, dattn, a->att, L->attn_wo, n, d, d);
     zero(w->dq, nd);
     zero(w->dk, nd);
     zero(w->dv, nd);
@@ -171,7 +200,7 @@ static void conformer_layer_backward(float *dx, const float *dy, const float *x,
 
     ffn_backward(g, x, a->ffn1_ln, a->ffn1_mean, a->ffn1_rstd, a->ffn1_h, a->ffn1_a, L->ffn1_ln_w,
                  L->ffn1_w1, L->ffn1_w2, G->ffn1_ln_w, G->ffn1_ln_b, G->ffn1_w1, G->ffn1_b1,
-                 G->ffn1_w2, G->ffn1_b2, n, d, f, 0.5f, w);
+                 G->ffn1_w2, G->ffn1_b2, n, d, f, 0.5f, drop, BRANCH_FFN1, w);
     add_scaled(dx, dx, g, 1.0f, nd);
 }
 
@@ -343,9 +372,11 @@ static void run_layers(mslam_encoder_pass *p, const struct mslam_model_config *c
                        const mslam_params *P) {
     int T = p->T, d = cfg->d_model;
     sinusoid_table(p->pe, -(T - 1), 2 * T - 1, d);
-    for (int i = 0; i < p->n_layers; i++)
+    for (int i = 0; i < p->n_layers; i++) {
+        residual_dropout drop = residual_dropout_layer(&p->dropout, i);
         conformer_layer_forward(p->xs[i + 1], p->xs[i], &p->layers[i], layer_params(cfg, P, p->input, i),
-                                cfg, p->B, T, p->lens, &p->mask, p->pe, NULL, p->scratch);
+                                cfg, p->B, T, p->lens, &p->mask, p->pe, NULL, p->save ? &drop : NULL, p->scratch);
+    }
 }
 
 int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model_config *cfg,
@@ -421,9 +452,10 @@ int mslam_encoder_backward(mslam_encoder_pass *p, const struct mslam_model_confi
     zero_padded_rows(w->dy, B, T, d, p->lens);
     for (int i = p->n_layers - 1; i >= 0; i--) {
         zero(w->dx, nd);
+        residual_dropout drop = residual_dropout_layer(&p->dropout, i);
         conformer_layer_backward(w->dx, w->dy, p->xs[i], &p->layers[i], layer_params(cfg, P, p->input, i),
                                  layer_grads(cfg, G, p->input, i), cfg, B, T, p->lens, &p->mask, p->pe,
-                                 w, p->scratch);
+                                 &drop, w, p->scratch);
         float *swap = w->dy;
         w->dy = w->dx;
         w->dx = swap;

@@ -50,6 +50,26 @@ typedef struct {
 
 typedef enum { ENCODER_SPEECH, ENCODER_TEXT } encoder_input;
 
+/* Residual dropout (training): the output of each residual branch of a layer (the Conformer's two
+ * feed-forward modules, attention and convolution; the decoder's self-attention, cross-attention
+ * and feed-forward) is dropped with probability p before it joins the stream, its mask drawn by
+ * dropout_hashed from (seed, branch), seed being the layer's own (residual_dropout_layer). p 0 (a
+ * zeroed struct): none. */
+typedef struct {
+    float p;
+    uint64_t seed;
+} residual_dropout;
+
+/* The dropout of layer `layer` of a pass whose dropout is drop. */
+residual_dropout residual_dropout_layer(const residual_dropout *drop, int layer);
+/* Drops branch `branch`'s output x (n) under drop (NULL or p 0: nothing); the same call on the
+ * gradient of that output is its backward. */
+void residual_dropout_apply(float *x, size_t n, const residual_dropout *drop, int branch);
+/* The gradient of a branch's output before its dropout, from g (n), the gradient after it: g
+ * itself without dropout, else g through the branch's mask, written into buf (n). */
+const float *residual_dropout_gradient(float *buf, const float *g, size_t n, const residual_dropout *drop,
+                                       int branch);
+
 /* Gradient buffers of the backward pass, (n, d) unless noted. */
 typedef struct {
     float *g;         /* running gradient of the residual stream inside a layer */
@@ -68,6 +88,7 @@ typedef struct {
     int *lens;            /* (B) valid frames per item */
     attn_mask mask;
     int save;
+    residual_dropout dropout; /* the caller's; applied by passes with save = 1 (training) */
     int n_layers;         /* layers run: speech + shared, or shared only for text */
     arena arena;
     /* speech front: mel (B, T_mel, n_mels) -> c1 (B, C, T1, F1) -> c2 (B, C, T, F2) */
@@ -108,20 +129,22 @@ void mslam_encoder_pass_free(mslam_encoder_pass *pass);
 void conformer_layer_forward(float *y, const float *x, conformer_layer_acts *a,
                              const conformer_layer_params *L, const struct mslam_model_config *cfg,
                              int B, int T, const int *lens, const attn_mask *mask, const float *pe,
-                             conformer_layer_state *state, float *scratch);
+                             conformer_layer_state *state, const residual_dropout *drop, float *scratch);
 
 /* Feed-forward module (Conformer half step with scale 0.5, Transformer decoder with 1.0):
- * out (n, d) = x + scale * (W2 swish(W1 LN(x) + b1) + b2); saves ln (n, d), mean, rstd (n),
- * h and act (n, f) pre- and post-swish; tmp (n, d) scratch. out may alias x. */
+ * out (n, d) = x + scale * drop(W2 swish(W1 LN(x) + b1) + b2), drop the dropout of branch
+ * `branch` under drop (NULL: none); saves ln (n, d), mean, rstd (n), h and act (n, f) pre- and
+ * post-swish; tmp (n, d) scratch. out may alias x. */
 void ffn_forward(float *out, const float *x, float *ln, float *mean, float *rstd, float *h, float *act,
                  const float *ln_w, const float *ln_b, const float *w1, const float *b1,
-                 const float *w2, const float *b2, int n, int d, int f, float scale, float *tmp);
+                 const float *w2, const float *b2, int n, int d, int f, float scale,
+                 const residual_dropout *drop, int branch, float *tmp);
 /* Backward of ffn_forward: g (n, d) holds d(out) on entry and d(x) on return (residual included);
  * ACCUMULATES the parameter gradients; uses w->t1, t2 (n, d) and w->tf1, tf2 (n, f). */
 void ffn_backward(float *g, const float *x, const float *ln, const float *mean, const float *rstd,
                   const float *h, const float *act, const float *ln_w, const float *w1, const float *w2,
                   float *dln_w, float *dln_b, float *dw1, float *db1, float *dw2, float *db2, int n,
-                  int d, int f, float scale, encoder_grad_work *w);
+                  int d, int f, float scale, const residual_dropout *drop, int branch, encoder_grad_work *w);
 
 /* Activation buffers of one layer on B x T rows seeing Tk keys (Tk = T offline). */
 void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct mslam_model_config *cfg,

@@ -25,6 +25,11 @@ void mslam_rng_seed(mslam_rng *rng, uint64_t seed);
 uint32_t mslam_rng_u32(mslam_rng *rng);
 float mslam_rng_uniform(mslam_rng *rng); /* [0, 1) */
 float mslam_rng_normal(mslam_rng *rng);  /* N(0, 1) */
+/* splitmix64's finaliser: a bijection of 64-bit values whose every output bit depends on every
+ * input bit. The trainer's corpus hashes are built on it: it must never change. */
+uint64_t mix64(uint64_t x);
+/* Mixes two 64-bit values into one (seeds derived from several keys). */
+uint64_t hash_mix(uint64_t a, uint64_t b);
 
 /* ---- matrix product ----
  * C (M, N) = alpha * op(A) (M, K) . op(B) (K, N) + beta * C, row-major with leading dimensions.
@@ -147,9 +152,11 @@ void attn_backward(float *dq, float *dk, float *dv, const float *dout, const flo
 void embedding_forward(float *y, const int *ids, const float *table, int n, int d);
 void embedding_backward(float *dtable, const float *dy, const int *ids, int n, int d);
 
-/* ---- dropout (inverted): mask (n) holds 0 or 1/(1-p), drawn from rng; p == 0 copies ---- */
-void dropout_forward(float *y, float *mask, const float *x, size_t n, float p, mslam_rng *rng);
-void dropout_backward(float *dx, const float *dy, const float *mask, size_t n);
+/* ---- dropout (inverted), its mask a function of (seed, i) ----
+ * x (n) in place: element i is zeroed with probability p, else scaled by 1 / (1 - p). The mask is
+ * drawn again from seed rather than stored, so the same call on the gradient of the output is
+ * the backward. p <= 0: nothing. */
+void dropout_hashed(float *x, size_t n, float p, uint64_t seed);
 
 /* log(exp(a) + exp(b)), exact when either is -INFINITY (CTC and the searches). */
 static inline double log_add(double a, double b) {

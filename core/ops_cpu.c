@@ -160,12 +160,15 @@ static inline float exp_shift_sum(float *y, const float *x, int n, float scale, 
 
 /* ---- random numbers: xoroshiro128+ seeded through splitmix64 ---- */
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
+
+uint64_t hash_mix(uint64_t a, uint64_t b) { return mix64(a ^ mix64(b + 0x9e3779b97f4a7c15ull)); }
+
+static uint64_t splitmix64(uint64_t *state) { return mix64(*state += 0x9e3779b97f4a7c15ull); }
 
 static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -1045,17 +1048,16 @@ void embedding_backward(float *dtable, const float *dy, const int *ids, int n, i
 
 /* ---- dropout (inverted) ---- */
 
-/* x, y, mask (n): mask = 0 with probability p else 1 / (1 - p); y = x mask */
-void dropout_forward(float *y, float *mask, const float *x, size_t n, float p, mslam_rng *rng) {
+void dropout_hashed(float *x, size_t n, float p, uint64_t seed) {
+    if (!(p > 0.0f)) return;
+    /* element i is dropped when the top 32 bits of splitmix64's i-th output from seed fall below
+     * p x 2^32: a counter-based draw, the same in any order and on any thread */
+    uint64_t below = p >= 1.0f ? (uint64_t)1 << 32 : (uint64_t)((double)p * 4294967296.0);
     float keep = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = p <= 0.0f ? 1.0f : mslam_rng_uniform(rng) >= p ? keep : 0.0f;
-        y[i] = x[i] * mask[i];
-    }
-}
-
-void dropout_backward(float *dx, const float *dy, const float *mask, size_t n) {
-    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * mask[i];
+    uint64_t base = mix64(seed);
+    OMP(omp parallel for if (n >= OMP_MIN_WORK) num_threads(max_threads()))
+    for (size_t i = 0; i < n; i++)
+        x[i] = (mix64(base + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull) >> 32) < below ? 0.0f : x[i] * keep;
 }
 
 /* ---- CTC ---- */

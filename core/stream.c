@@ -212,7 +212,7 @@ static int encode_chunk(mslam_stream *s, int T) {
             l < cfg->n_speech_layers ? &s->model->p.speech[l] : &s->model->p.shared[l - cfg->n_speech_layers];
         conformer_layer_state *st = &s->states[l];
         float *y = bufs[l % 2];
-        conformer_layer_forward(y, x, &s->acts, L, cfg, 1, T, lens, &all_visible, s->pe, st, s->scratch);
+        conformer_layer_forward(y, x, &s->acts, L, cfg, 1, T, lens, &all_visible, s->pe, st, NULL, s->scratch);
         x = y;
         /* keep the visible left context and the last k-1 conv inputs for the next chunk */
         st->n_cached += T;

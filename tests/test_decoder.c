@@ -33,9 +33,11 @@ typedef struct {
     decoder_pass pass;
     float enc[B * T * D];
     int enc_lens[B], targets[B * LT], target_lens[B];
+    residual_dropout dropout;
 } grad_ctx;
 
 static int run(grad_ctx *c, mslam_params *G, float *denc, head_loss *out) {
+    c->pass.dropout = c->dropout; /* the same masks in every call */
     return decoder_loss(&c->pass, &c->m->cfg, &c->m->p, G, c->m->bos_id, c->m->eos_id, c->enc, c->enc_lens, B, T,
                         c->targets, c->target_lens, LT, 0.1f, 0.5f, denc, out);
 }
@@ -45,8 +47,10 @@ static double loss_of(void *ctx) {
     return run(ctx, NULL, NULL, &out) ? NAN : 0.5 * out.loss;
 }
 
-static void test_gradients(void) {
+/* dropout: the residual dropout of every call (p 0: none) */
+static void test_gradients(float dropout) {
     grad_ctx *c = calloc(1, sizeof *c);
+    c->dropout = (residual_dropout){dropout, 31};
     c->m = tiny_model(21);
     if (!c->m) {
         free(c);
@@ -71,8 +75,8 @@ static void test_gradients(void) {
     head_loss out;
     CHECK(run(c, &G, denc, &out) == 0, "decoder loss: %s", mslam_last_error());
     CHECK(out.n_tokens == 6 && out.n_items == 2, "tokens counted: %d (want 3 + 1 + 2 ends)", out.n_tokens);
-    printf("gradient checks (finite differences, float32, eps 1e-2), loss %.4f over %d tokens\n", out.loss,
-           out.n_tokens);
+    printf("gradient checks (finite differences, float32, eps 1e-2, dropout %g), loss %.4f over %d tokens\n",
+           (double)dropout, out.loss, out.n_tokens);
     int n_checked = 0;
     for (int i = 0; i < gt.n; i++) {
         const mslam_param_entry *e = &gt.entries[i];
@@ -328,7 +332,8 @@ static void test_errors(void) {
 int main(void) {
     /* thousands of tiny forwards: one thread (a team's spinning costs more than it saves here) */
     mslam_set_threads(1);
-    test_gradients();
+    test_gradients(0.0f);
+    test_gradients(0.3f);
     mslam_set_threads(2);
     test_parity();
     test_incremental();

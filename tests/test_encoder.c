@@ -56,19 +56,22 @@ typedef struct {
     const int *ids;
     int B, T_in;
     attn_mask mask;
+    residual_dropout dropout; /* of every training pass */
     const float *weight; /* (B, T, d) loss weights */
 } grad_ctx;
 
 static int forward(grad_ctx *c, int save) {
+    c->pass.dropout = c->dropout;
     if (c->speech)
         return mslam_encoder_speech_forward(&c->pass, &c->m->cfg, &c->m->p, c->mel, c->lens, c->B, c->T_in,
                                             &c->mask, save);
     return mslam_encoder_text_forward(&c->pass, &c->m->cfg, &c->m->p, c->ids, c->lens, c->B, c->T_in, save);
 }
 
+/* a training pass (save = 1), so that dropout is the backward's */
 static double loss_of(void *ctx) {
     grad_ctx *c = ctx;
-    if (forward(c, 0)) return NAN;
+    if (forward(c, 1)) return NAN;
     size_t n = (size_t)c->pass.B * c->pass.T * c->m->cfg.d_model;
     double loss = 0;
     for (size_t i = 0; i < n; i++) loss += (double)c->pass.out[i] * c->weight[i];
@@ -163,13 +166,44 @@ static void test_gradients(void) {
         check_encoder_grads(causal ? "speech causal chunk2/1" : "speech symmetric chunk2/1", &c, mel, 1e-4);
         c.mask = (attn_mask){0, -1, 0};
         check_encoder_grads(causal ? "speech causal full" : "speech symmetric full", &c, mel, 1e-4);
+        /* residual dropout: the masks are a function of the seed, the same in every forward */
+        c.dropout = (residual_dropout){0.3f, 1234};
+        check_encoder_grads(causal ? "speech causal full dropout 0.3" : "speech symmetric full dropout 0.3", &c,
+                            mel, 1e-4);
+        c.dropout = (residual_dropout){0};
         /* text: 2 items of 6 and 4 characters */
         int ids[12] = {3, 4, 2, 5, 6, 7, 7, 3, 3, 4, 0, 0}, tlens[2] = {6, 4};
         grad_ctx t = {.m = m, .speech = 0, .ids = ids, .lens = tlens, .B = 2, .T_in = 6};
         check_encoder_grads(causal ? "text causal" : "text symmetric", &t, NULL, 1e-4);
+        t.dropout = (residual_dropout){0.2f, 5};
+        check_encoder_grads(causal ? "text causal dropout 0.2" : "text symmetric dropout 0.2", &t, NULL, 1e-4);
         free(mel);
         mslam_model_free(m);
     }
+}
+
+/* Residual dropout acts in training passes (save = 1) only: an inference pass with the same
+ * setting gives the frames of one without, and a training pass others. */
+static void test_dropout_training_only(void) {
+    mslam_model *m = tiny_model(1, 5);
+    if (!m) return;
+    int B = 1, T_mel = 40, lens[1] = {40}, d = m->cfg.d_model;
+    float *mel = malloc((size_t)T_mel * 80 * sizeof(float));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 4);
+    for (int i = 0; i < T_mel * 80; i++) mel[i] = -5.0f + 2.0f * mslam_rng_normal(&rng);
+    mslam_encoder_pass plain = {0}, drop = {0};
+    drop.dropout = (residual_dropout){0.5f, 3};
+    int ok = mslam_encoder_speech_forward(&plain, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0) == 0 &&
+             mslam_encoder_speech_forward(&drop, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0) == 0;
+    size_t n = (size_t)plain.T * d;
+    CHECK(ok && !memcmp(plain.out, drop.out, n * sizeof(float)), "dropout: an inference pass is unchanged");
+    ok = ok && mslam_encoder_speech_forward(&drop, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 1) == 0;
+    CHECK(ok && memcmp(plain.out, drop.out, n * sizeof(float)), "dropout: a training pass changes the frames");
+    mslam_encoder_pass_free(&plain);
+    mslam_encoder_pass_free(&drop);
+    free(mel);
+    mslam_model_free(m);
 }
 
 /* ---- batches with padding equal batch size 1 ---- */
@@ -455,6 +489,7 @@ static void test_api_errors(void) {
 int main(void) {
     mslam_set_threads(2);
     test_gradients();
+    test_dropout_training_only();
     test_batch_consistency();
     test_parity();
     test_quote();

@@ -798,37 +798,55 @@ static void test_embedding(void) {
 
 typedef struct {
     float p;
-    float *mask;
+    float *tmp;
 } drop_p;
 
 /* The same seed on every call, so that the finite differences see a fixed mask. */
 static void drop_fwd(grad_case *c) {
     drop_p *p = c->params;
-    mslam_rng r;
-    mslam_rng_seed(&r, 7);
-    dropout_forward(c->out, p->mask, c->in[0], c->n_out, p->p, &r);
+    memcpy(c->out, c->in[0], c->n_out * sizeof(float));
+    dropout_hashed(c->out, c->n_out, p->p, 7);
 }
 
+/* the same call on the output's gradient */
 static void drop_bwd(grad_case *c) {
     drop_p *p = c->params;
-    dropout_backward(c->grad[0], c->R, p->mask, c->n_out);
+    memcpy(p->tmp, c->R, c->n_out * sizeof(float));
+    dropout_hashed(p->tmp, c->n_out, p->p, 7);
+    for (size_t i = 0; i < c->n_out; i++) c->grad[0][i] += p->tmp[i];
 }
 
 static void test_dropout(void) {
-    const size_t n = 20000;
+    /* more than OMP_MIN_WORK, so that the threads draw their parts */
+    const size_t n = 100000;
     const float pr = 0.25f;
-    float *x = frand(n, -1, 1), *y = falloc(n), *mask = falloc(n);
-    dropout_forward(y, mask, x, n, pr, &rng);
-    size_t dropped = 0, bad = 0;
+    float *x = frand(n, -1, 1), *y = falloc(n), *again = falloc(n), *other = falloc(n);
+    memcpy(y, x, n * sizeof *y);
+    dropout_hashed(y, n, pr, 42);
+    size_t dropped = 0, bad = 0, differ = 0;
     for (size_t i = 0; i < n; i++) {
-        dropped += mask[i] == 0.0f;
-        bad += mask[i] != 0.0f && mask[i] != 1.0f / (1.0f - pr);
-        bad += y[i] != x[i] * mask[i];
+        dropped += y[i] == 0.0f && x[i] != 0.0f;
+        bad += y[i] != 0.0f && y[i] != x[i] * (1.0f / (1.0f - pr));
     }
     CHECK(!bad, "dropout: %zu values are neither dropped nor scaled by 1/(1-p)", bad);
-    CHECK(fabs((double)dropped / n - pr) < 0.02, "dropout: dropped fraction %g", (double)dropped / n);
-    dropout_forward(y, mask, x, n, 0.0f, &rng);
-    CHECK(memcmp(y, x, n * sizeof *y) == 0, "dropout: p = 0 does not copy");
+    CHECK(fabs((double)dropped / n - pr) < 0.01, "dropout: dropped fraction %g", (double)dropped / n);
+    /* the mask is a function of (seed, i): the same on one thread, another with another seed */
+    mslam_set_threads(1);
+    memcpy(again, x, n * sizeof *x);
+    dropout_hashed(again, n, pr, 42);
+    mslam_set_threads(2);
+    memcpy(other, x, n * sizeof *x);
+    dropout_hashed(other, n, pr, 43);
+    for (size_t i = 0; i < n; i++) differ += (other[i] == 0.0f) != (y[i] == 0.0f);
+    CHECK(memcmp(again, y, n * sizeof *y) == 0, "dropout: one thread draws the mask of two");
+    CHECK(differ > n / 4, "dropout: seed 43 drops other elements than 42 (%zu differ)", differ);
+    memcpy(y, x, n * sizeof *y);
+    dropout_hashed(y, n, 0.0f, 42);
+    CHECK(memcmp(y, x, n * sizeof *y) == 0, "dropout: p = 0 changes nothing");
+    dropout_hashed(y, n, 1.0f, 42);
+    size_t left = 0;
+    for (size_t i = 0; i < n; i++) left += y[i] != 0.0f;
+    CHECK(left == 0, "dropout: p = 1 drops everything (%zu left)", left);
 
     drop_p p = {0.3f, falloc(50)};
     grad_case c = {.op = "dropout", .forward = drop_fwd, .backward = drop_bwd, .params = &p, .n_out = 50};

@@ -9,7 +9,8 @@
  * - --freeze-encoder with a larger --decoder-layers trains the decoder alone, new layers on top;
  * - --accumulate 2 takes the steps of a batch twice as large, text pairs included; a resume with
  *   another global batch warns;
- * - --best-metric keeps the best validated model, --patience stops a run that no longer improves.
+ * - --best-metric keeps the best validated model, --patience stops a run that no longer improves;
+ * - --dropout resumes bit for bit.
  * Usage: test_train_run PATH-OF-mslam-trainer */
 #include "checkpoint.h"
 #include "corpus.h"
@@ -167,6 +168,27 @@ static void test_accumulate(const char *manifest) {
     CHECK(train(manifest, micro, "--accumulate", "0", NULL) != 0 && strstr(mslam_last_error(), "--accumulate 0"),
           "--accumulate 0 refused: %s", mslam_last_error());
     free(whole), free(micro), free(last);
+}
+
+/* --dropout: a run with it resumes bit for bit (the masks are a function of seed, step and
+ * micro-batch) and ends elsewhere than one without. */
+static void test_dropout(const char *manifest) {
+    char *straight = str_printf("%s/drop-straight", fixture_dir()), *split = str_printf("%s/drop-split", fixture_dir());
+    char *plain = str_printf("%s/drop-none", fixture_dir());
+    CHECK(train(manifest, straight, "--dropout", "0.2", "--text-data", manifest, NULL) == 0, "training with dropout");
+    CHECK(train(manifest, split, "--dropout", "0.2", "--text-data", manifest, "--stop-at", "3", NULL) == 0 &&
+              train(manifest, split, "--dropout", "0.2", "--text-data", manifest, "--resume", NULL) == 0,
+          "the same, stopped at step 3 and resumed");
+    CHECK(train(manifest, plain, "--text-data", manifest, NULL) == 0, "the same without dropout");
+    char *a = str_printf("%s/model.safetensors", straight), *b = str_printf("%s/model.safetensors", split),
+         *c = str_printf("%s/model.safetensors", plain);
+    CHECK(test_files_equal(a, b), "with dropout, N straight == N/2 + resume + N/2, bit for bit");
+    CHECK(!test_files_equal(a, c), "dropout changed the steps");
+    char *last = str_printf("%s/ckpt-%08d.safetensors", split, N_STEPS), *record = checkpoint_options(last);
+    CHECK(record && strstr(record, "\ndropout=0.2"), "the checkpoint records --dropout: %s", record ? record : "");
+    CHECK(train(manifest, plain, "--dropout", "1", NULL) != 0 && strstr(mslam_last_error(), "--dropout 1"),
+          "--dropout 1 refused: %s", mslam_last_error());
+    free(last), free(record), free(straight), free(split), free(plain), free(a), free(b), free(c);
 }
 
 /* The step of the best (lowest) valid_cer in a train.jsonl, the first of equals; 0 when none. */
@@ -947,6 +969,7 @@ int main(int argc, char **argv) {
     test_text_pairs(manifest);
     test_accumulate(manifest);
     test_best_and_patience(manifest);
+    test_dropout(manifest);
     test_translate_input(manifest);
     test_export_average();
     fixture_remove();

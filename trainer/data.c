@@ -4,6 +4,7 @@
 #include "common.h"
 #include "manifest.h"
 #include "metrics.h"
+#include "ops.h"
 #include "params.h"
 
 #include <errno.h>

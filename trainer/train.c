@@ -56,7 +56,7 @@ typedef struct {
     double time_ratio, eq_prob, eq_db, warp_prob, warp;
     int chunk_min, chunk_max, left_chunks_max;
     double full_context;
-    double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing;
+    double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing, dropout;
     int text_batch, text_max_chars;
     double text_noise;
     int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items, patience;
@@ -93,6 +93,7 @@ typedef struct {
     int n_text;      /* its text pairs: indices into the trainer's text dataset */
     int *text_items;
     int text_slot0;  /* the first pair's place in the step's global text batch */
+    int slot;        /* its place among the step's micro-batches of all processes: k x processes + rank */
 } step_batch;
 
 typedef struct {
@@ -343,6 +344,16 @@ static int cache_build(trainer *t) {
     return rc ? -1 : stop_signal ? 1 : 0;
 }
 
+/* The residual dropout of one pass of micro-batch sb (--dropout): its masks are a function of
+ * (seed, step, the micro-batch's slot, which pass), so a resumed run draws the same and any
+ * split of a global batch into micro-batches of one size the same. */
+enum { DROP_SPEECH, DROP_SPEECH_DECODER, DROP_TEXT, DROP_TEXT_DECODER };
+static residual_dropout step_dropout(const trainer *t, const step_batch *sb, int pass) {
+    uint64_t seed = hash_mix(hash_mix(hash_mix((uint64_t)t->o->seed, 0xd209), (uint64_t)t->pos.step),
+                             (uint64_t)sb->slot * 4 + (uint64_t)pass);
+    return (residual_dropout){(float)t->o->dropout, seed};
+}
+
 /* Forward, losses and backward of the speech of micro-batch sb; sums[] gets the loss sums,
  * t->grad the gradient (added). norm[] holds the step's global counts. */
 static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, const double *norm, double *sums) {
@@ -350,6 +361,8 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
     const train_opts *o = t->o;
     int B = sb->n, d = cfg->d_model, T = 0;
     if (B == 0) return 0;
+    t->pass.dropout = step_dropout(t, sb, DROP_SPEECH); /* a frozen encoder's pass saves nothing: none */
+    t->dp.dropout = step_dropout(t, sb, DROP_SPEECH_DECODER);
     if (t->cache) {
         if (cache_gather(t, sb, &T)) return -1;
     } else {
@@ -482,6 +495,8 @@ static int mt_step(trainer *t, const step_batch *sb, const double *norm, double 
         for (int k = 0; k < Lt; k++) t->mt_targets[(size_t)i * Lt + k] = k < e->n_trans ? e->trans_ids[k] : 0;
     }
     int freeze = t->o->freeze_encoder;
+    t->text_pass.dropout = step_dropout(t, sb, DROP_TEXT);
+    t->dp.dropout = step_dropout(t, sb, DROP_TEXT_DECODER);
     if (mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, !freeze))
         return -1;
     if (!freeze) memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
@@ -576,7 +591,8 @@ static int train_step(trainer *t, step_report *rep) {
      * before the first backward, as every loss is normalised over the whole step. */
     for (int k = 0; k < o->accumulate; k++) {
         step_batch *sb = &t->micro[k];
-        int lo = (k * t->world + t->rank) * o->batch_size, hi = lo + o->batch_size;
+        sb->slot = k * t->world + t->rank;
+        int lo = sb->slot * o->batch_size, hi = lo + o->batch_size;
         lo = lo < count ? lo : count;
         hi = hi < count ? hi : count;
         const int *share = t->plan.order + first + lo;
@@ -987,6 +1003,7 @@ static int check_options(const train_opts *o) {
         {"--ctc-weight", o->ctc_weight, 0, 1e6, 0}, {"--lid-weight", o->lid_weight, 0, 1e6, 0},
         {"--st-weight", o->st_weight, 0, 1e6, 0}, {"--mt-weight", o->mt_weight, 0, 1e6, 0},
         {"--time-ratio", o->time_ratio, 0, 1, 0}, {"--text-noise", o->text_noise, 0, 1, 0},
+        {"--dropout", o->dropout, 0, 1, 1},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (!(ranges[i].value >= ranges[i].lo &&
@@ -1284,6 +1301,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
         OPT_DBL("label-smoothing", label_smoothing, "label smoothing of the LID and decoder losses (default 0.1)", "X"),
+        OPT_DBL("dropout", dropout, "residual dropout: in training, the output of each residual branch of the encoder's layers (feed-forward modules, attention, convolution) and the decoder's (self-attention, cross-attention, feed-forward) is dropped with this probability (a frozen encoder has none; default 0)", "P"),
         OPT_INT("min-char-count", min_char_count, "characters rarer than this stay out of a new vocabulary (default 1)", "N"),
         OPT_INT("stats-items", stats_items, "utterances the feature statistics are measured on (default 500)", "N"),
         OPT_INT("save-every", save_every, "steps between checkpoints (default 1000)", "N"),

@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include "common.h"
+#include "ops.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,27 +14,18 @@
 
 /* ---- hashing ---- */
 
-static uint64_t finalise64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 uint64_t hash64(const void *data, size_t n, uint64_t seed) {
     const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL ^ finalise64(seed);
+    uint64_t h = 0xcbf29ce484222325ULL ^ mix64(seed);
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
         h *= 0x100000001b3ULL;
     }
-    return finalise64(h);
+    return mix64(h);
 }
 
 uint64_t hash_str(const char *s, uint64_t seed) { return hash64(s, strlen(s), seed); }
 
-uint64_t hash_mix(uint64_t a, uint64_t b) { return finalise64(a ^ finalise64(b + 0x9e3779b97f4a7c15ULL)); }
 
 /* ---- UTF-8 ---- */
 

@@ -7,12 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* 64-bit hash of n bytes (FNV-1a, then a splitmix64 finaliser so that every bit is usable).
- * Part of the corpus format: splits and choices derive from it, so it must never change. */
+/* 64-bit hash of n bytes (FNV-1a, then splitmix64's finaliser, mix64 of core/ops.h, so that every
+ * bit is usable). Part of the corpus format: splits and choices derive from it (and from
+ * hash_mix, core/ops.h), so it must never change. */
 uint64_t hash64(const void *data, size_t n, uint64_t seed);
 uint64_t hash_str(const char *s, uint64_t seed);
-/* Mixes two 64-bit values into one (for seeds derived from several keys). */
-uint64_t hash_mix(uint64_t a, uint64_t b);
 
 /* Appends the UTF-8 encoding of cp to out (room for 4 bytes needed); returns bytes written. */
 int utf8_encode(uint32_t cp, char *out);
