@@ -111,7 +111,7 @@ static void test_checkpoint(void) {
     o.t = 41;
     train_position pos = {.step = 42, .epoch = 3, .batch = 7, .seed = 0xfedcba9876543210ull, .world_size = 2,
                           .accumulate = 3, .global_batch = 48, .audio_seconds = 1234.5, .skipped_steps = 1, .elapsed_s = 99.25,
-                          .best_step = 40, .best_score = 0.125, .stale_validations = 1};
+                          .best_metric = "cer", .best_step = 40, .best_score = 0.125, .stale_validations = 1};
     const char *dir = fixture_subdir("ckpt");
     for (long step = 10; step <= 50; step += 10) {
         char *path = checkpoint_path(dir, step);
@@ -138,7 +138,8 @@ static void test_checkpoint(void) {
               "moments bit-exact");
         CHECK(pb.step == 42 && pb.epoch == 3 && pb.batch == 7 && pb.seed == pos.seed && pb.world_size == 2 &&
                   pb.accumulate == 3 && pb.global_batch == 48 && pb.audio_seconds == 1234.5 && pb.skipped_steps == 1 &&
-                  pb.best_step == 40 && pb.best_score == 0.125 && pb.stale_validations == 1,
+                  !strcmp(pb.best_metric, "cer") && pb.best_step == 40 && pb.best_score == 0.125 &&
+                  pb.stale_validations == 1,
               "position round trip");
         adamw_free(&ob);
     }
@@ -156,13 +157,19 @@ static void test_checkpoint(void) {
     mslam_model_free(back);
     free(model_path);
     /* a checkpoint from before --accumulate (no "accumulate" in its position) took one micro-batch a
-     * step; a position of no processes is refused */
+     * step; positions of no processes, or of more than an int holds, are refused; validations
+     * without a best score yet keep their count */
     static const char *const positions[] = {
         "{\"step\":4,\"epoch\":0,\"batch\":4,\"seed\":1,\"adam_t\":4,\"world_size\":2,\"global_batch\":8,"
         "\"audio_seconds\":1.0,\"skipped_steps\":0,\"elapsed_s\":1.0}",
         "{\"step\":4,\"epoch\":0,\"batch\":4,\"seed\":1,\"adam_t\":4,\"world_size\":0,\"global_batch\":8,"
-        "\"audio_seconds\":1.0,\"skipped_steps\":0,\"elapsed_s\":1.0}"};
-    for (int i = 0; i < 2; i++) {
+        "\"audio_seconds\":1.0,\"skipped_steps\":0,\"elapsed_s\":1.0}",
+        "{\"step\":4,\"epoch\":0,\"batch\":4,\"seed\":1,\"adam_t\":4,\"world_size\":4294967296,\"global_batch\":8,"
+        "\"audio_seconds\":1.0,\"skipped_steps\":0,\"elapsed_s\":1.0}",
+        "{\"step\":4,\"epoch\":0,\"batch\":4,\"seed\":1,\"adam_t\":4,\"world_size\":1,\"accumulate\":2,"
+        "\"global_batch\":8,\"audio_seconds\":1.0,\"skipped_steps\":0,\"elapsed_s\":1.0,\"best_metric\":\"cer\","
+        "\"stale_validations\":2}"};
+    for (int i = 0; i < 4; i++) {
         char *old_path = str_printf("%s/old-%d.safetensors", dir, i);
         st_meta meta = {(char *)"training", (char *)positions[i]};
         int saved = mslam_model_save_with(m, old_path, NULL, 0, &meta, 1) == 0;
@@ -170,8 +177,12 @@ static void test_checkpoint(void) {
         if (i == 0)
             CHECK(loaded && pb.accumulate == 1 && pb.world_size == 2 && pb.global_batch == 8,
                   "an older checkpoint's position: 1 micro-batch (%s)", loaded ? "loaded" : mslam_last_error());
+        else if (i == 3)
+            CHECK(loaded && pb.accumulate == 2 && !strcmp(pb.best_metric, "cer") && pb.best_step == 0 &&
+                      pb.stale_validations == 2,
+                  "2 validations without a CER measured (%s)", loaded ? "loaded" : mslam_last_error());
         else
-            CHECK(saved && !loaded && strstr(mslam_last_error(), "0 processes"), "no processes refused: %s",
+            CHECK(saved && !loaded && strstr(mslam_last_error(), "processes"), "position %d refused: %s", i,
                   mslam_last_error());
         mslam_model_free(back);
         back = NULL;
@@ -449,25 +460,25 @@ static void test_options_record(void) {
     CHECK(!strcmp(was, "steps=8\nlr=0.001\nno-specaug=true\ntask=st\ndata=a\\nb=c\n"), "record: \"%s\"", was);
     g_free(out);
     out = g_strdup("run2");
-    char *same = options_record(entries, skip), *diff = options_record_diff(was, same, NULL);
+    char *same = options_record(entries, skip), *diff = options_record_diff(was, same, NULL, NULL);
     CHECK(!diff, "an option left out of the record does not count: %s", diff ? diff : "");
     g_free(diff);
     steps = 10000;
     lr = 0.002;
     char *now = options_record(entries, skip);
-    diff = options_record_diff(was, now, NULL);
+    diff = options_record_diff(was, now, NULL, NULL);
     CHECK(diff && !strcmp(diff, "steps: 8 -> 10000; lr: 0.001 -> 0.002"), "diff: \"%s\"", diff ? diff : "(none)");
     g_free(diff);
-    diff = options_record_diff("steps=8\nold=1\n", "steps=8\nnew=2\n", NULL);
+    diff = options_record_diff("steps=8\nold=1\n", "steps=8\nnew=2\n", NULL, NULL);
     CHECK(diff && !strcmp(diff, "old: 1 -> (none); new: (none) -> 2"), "diff of other names: \"%s\"",
           diff ? diff : "(none)");
     g_free(diff);
     /* a record written before an option existed: the run had the option's default */
     const char *defaults = "steps=10\nnew=2\nnewer=3\n";
-    diff = options_record_diff("steps=8\n", "steps=8\nnew=2\n", defaults);
+    diff = options_record_diff("steps=8\n", "steps=8\nnew=2\n", defaults, NULL);
     CHECK(!diff, "an option the earlier record lacks, at its default, does not count: %s", diff ? diff : "");
     g_free(diff);
-    diff = options_record_diff("steps=8\n", "steps=8\nnew=5\nnewer=3\nnewest=1\n", defaults);
+    diff = options_record_diff("steps=8\n", "steps=8\nnew=5\nnewer=3\nnewest=1\n", defaults, NULL);
     CHECK(diff && !strcmp(diff, "new: 2 -> 5; newest: (none) -> 1"), "diff against the defaults: \"%s\"",
           diff ? diff : "(none)");
     g_free(diff), g_free(was), g_free(same), g_free(now);
@@ -485,10 +496,10 @@ static void test_options_record(void) {
     CHECK(!strcmp(one, "data=a\\;b;\n") && !strcmp(two, "data=a;b;\n"), "list records: \"%s\", \"%s\"", one, two);
     g_free(one), g_free(two);
     /* an option that became a list (--text-data): its one value as a string is the same */
-    diff = options_record_diff("text-data=x.tsv\n", "text-data=x.tsv;\n", NULL);
+    diff = options_record_diff("text-data=x.tsv\n", "text-data=x.tsv;\n", NULL, NULL);
     CHECK(!diff, "a string and its one-item list are one value: %s", diff ? diff : "");
     g_free(diff);
-    diff = options_record_diff("text-data=x.tsv\n", "text-data=x.tsv;y.tsv;\n", NULL);
+    diff = options_record_diff("text-data=x.tsv\n", "text-data=x.tsv;y.tsv;\n", NULL, NULL);
     CHECK(diff != NULL, "a second item is a difference");
     g_free(diff);
 }

@@ -164,10 +164,44 @@ static void test_accumulate(const char *manifest) {
                                             "2), this run takes 2") != NULL;
     CHECK(warned, "a resume with another global batch warns (%zu warnings)", warnings.n);
     strlist_free(&warnings);
+    /* a larger global batch on resume: the position in the epoch carries over as a count of
+     * utterances, so no step falls past the end of the new epoch (none skipped) */
+    char *grown = str_printf("%s/acc-grown", fixture_dir());
+    CHECK(train(manifest, grown, "--batch-size", "2", "--stop-at", "5", NULL) == 0 &&
+              train(manifest, grown, "--batch-size", "2", "--accumulate", "4", "--resume", NULL) == 0,
+          "batches of 2 to step 5, then 4 micro-batches of 2");
+    char *grown_last = str_printf("%s/ckpt-%08d.safetensors", grown, N_STEPS);
+    CHECK(checkpoint_load(grown_last, &m, &pos, NULL) == 0 && pos.skipped_steps == 0,
+          "no step skipped after the resume (%ld)", pos.skipped_steps);
+    mslam_model_free(m);
+    /* the same global batches split otherwise on resume: said, not warned (batch-size and
+     * text-batch differ by design) */
+    char *resplit = str_printf("%s/acc-resplit", fixture_dir());
+    warnings = (struct strlist){0};
+    CHECK(train(manifest, resplit, "--text-data", manifest, "--stop-at", "3", NULL) == 0, "batches of 4 to step 3");
+    mslam_log_set(collect_warnings, &warnings);
+    CHECK(train(manifest, resplit, "--text-data", manifest, "--batch-size", "2", "--text-batch", "8", "--accumulate",
+                "2", "--resume", NULL) == 0,
+          "resumed as 2 micro-batches of 2");
+    mslam_log_set(NULL, NULL);
+    CHECK(warnings.n == 0, "no warning for another split of the same batches (%s)",
+          warnings.n ? warnings.items[0] : "");
+    strlist_free(&warnings);
+    /* --cache-encoder: the global batches decide each cached utterance's mask, so 2 micro-batches
+     * of 2 take the steps of batches of 4 (half the steps chunked) */
+    char *init = str_printf("%s/straight/model.safetensors", fixture_dir());
+    char *cached4 = str_printf("%s/acc-cached4", fixture_dir()), *cached22 = str_printf("%s/acc-cached22", fixture_dir());
+    CHECK(train(manifest, cached4, "--task", "st", "--freeze-encoder", "--no-specaug", "--cache-encoder", "--init", init,
+                NULL) == 0 &&
+              train(manifest, cached22, "--task", "st", "--freeze-encoder", "--no-specaug", "--cache-encoder", "--init",
+                    init, "--batch-size", "2", "--accumulate", "2", NULL) == 0,
+          "cached encoder outputs, batches of 4 and 2 x 2: %s", mslam_last_error());
+    fixture_compare_runs(cached4, cached22, N_STEPS, "--cache-encoder: 1 x 2 micro-batches x 2 vs 1 x 4");
     /* out of range */
     CHECK(train(manifest, micro, "--accumulate", "0", NULL) != 0 && strstr(mslam_last_error(), "--accumulate 0"),
           "--accumulate 0 refused: %s", mslam_last_error());
-    free(whole), free(micro), free(last);
+    free(whole), free(micro), free(last), free(grown), free(grown_last), free(resplit), free(init), free(cached4),
+        free(cached22);
 }
 
 /* --dropout: a run with it resumes bit for bit (the masks are a function of seed, step and
@@ -245,7 +279,33 @@ static void test_best_and_patience(const char *manifest) {
           "stopped at step 6 (best step %ld, %d stale), with model.safetensors and best.safetensors", pos.best_step,
           pos.stale_validations);
     mslam_model_free(a);
-    free(still), free(six), free(eight), free(model), free(best2);
+    /* the same stopped at step 4 and resumed: the stale count carries over, so it stops at 6 */
+    char *halves = str_printf("%s/patience-halves", fixture_dir());
+    char *six2 = str_printf("%s/ckpt-00000006.safetensors", halves), *eight2 = str_printf("%s/ckpt-00000008.safetensors", halves);
+    CHECK(train(manifest, halves, "--valid", manifest, "--valid-every", "2", "--lr", "0", "--lr-min", "0", "--patience",
+                "2", "--stop-at", "4", NULL) == 0 &&
+              train(manifest, halves, "--valid", manifest, "--valid-every", "2", "--lr", "0", "--lr-min", "0",
+                    "--patience", "2", "--resume", NULL) == 0,
+          "the patience run in two halves");
+    CHECK(access(six2, F_OK) == 0 && access(eight2, F_OK) != 0, "resumed, it still stops at step 6");
+    /* another --best-metric on resume counts afresh: its first validation is its best */
+    char *other = str_printf("%s/patience-other", fixture_dir()), *other_last = str_printf("%s/ckpt-%08d.safetensors", other, N_STEPS);
+    CHECK(train(manifest, other, "--valid", manifest, "--valid-every", "2", "--stop-at", "4", NULL) == 0 &&
+              train(manifest, other, "--valid", manifest, "--valid-every", "2", "--best-metric", "lid", "--resume",
+                    NULL) == 0,
+          "CER to step 4, then LID accuracy");
+    CHECK(checkpoint_load(other_last, &a, &pos, NULL) == 0 && !strcmp(pos.best_metric, "lid") && pos.best_step >= 6,
+          "the resumed run keeps the best LID accuracy from step 6 on (%s, step %ld)", pos.best_metric, pos.best_step);
+    mslam_model_free(a);
+    /* best.safetensors that cannot be written: warned, and training goes on to its model */
+    char *blocked = str_printf("%s/patience-blocked", fixture_dir()), *blocked_best = str_printf("%s/best.safetensors", blocked);
+    char *blocked_model = str_printf("%s/model.safetensors", blocked);
+    CHECK(mkdir(blocked, 0755) == 0 && mkdir(blocked_best, 0755) == 0, "a folder where best.safetensors goes");
+    CHECK(train(manifest, blocked, "--valid", manifest, "--valid-every", "4", NULL) == 0 &&
+              access(blocked_model, F_OK) == 0,
+          "a best model that cannot be written stops nothing: %s", mslam_last_error());
+    free(still), free(six), free(eight), free(model), free(best2), free(halves), free(six2), free(eight2), free(other),
+        free(other_last), free(blocked), free(blocked_best), free(blocked_model);
 
     /* refused before anything is read */
     CHECK(train(manifest, out, "--patience", "2", NULL) != 0 && strstr(mslam_last_error(), "needs --valid"),

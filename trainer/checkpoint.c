@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,13 @@ static char *position_json(const train_position *p, long adam_t) {
     json_object_object_add(o, "audio_seconds", json_object_new_double(p->audio_seconds));
     json_object_object_add(o, "skipped_steps", json_object_new_int64(p->skipped_steps));
     json_object_object_add(o, "elapsed_s", json_object_new_double(p->elapsed_s));
+    if (p->best_metric[0]) {
+        json_object_object_add(o, "best_metric", json_object_new_string(p->best_metric));
+        json_object_object_add(o, "stale_validations", json_object_new_int(p->stale_validations));
+    }
     if (p->best_step > 0) { /* JSON has no NaN for "none yet" */
         json_object_object_add(o, "best_step", json_object_new_int64(p->best_step));
         json_object_object_add(o, "best_score", json_object_new_double(p->best_score));
-        json_object_object_add(o, "stale_validations", json_object_new_int(p->stale_validations));
     }
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     char *copy = text ? str_dup(text) : NULL;
@@ -95,11 +99,18 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
     /* checkpoints before --accumulate lack it: one micro-batch a step */
     if (!rc && json_object_object_get_ex(o, "accumulate", &present))
         rc = get_int64(o, "accumulate", &accumulate, f->path);
-    /* a best validation score only once there is one */
+    /* the --best-metric bookkeeping from the first validation on, a best score once there is one */
+    if (!rc && json_object_object_get_ex(o, "best_metric", &present)) {
+        const char *name = json_object_get_string(present);
+        if (!json_object_is_type(present, json_type_string) || strlen(name) >= sizeof pos->best_metric)
+            rc = mslam_error("%s: training position has a bad 'best_metric'", f->path);
+        else
+            strcpy(pos->best_metric, name);
+        if (!rc) rc = get_int64(o, "stale_validations", &stale, f->path);
+    }
     if (!rc && json_object_object_get_ex(o, "best_step", &present))
         rc = get_int64(o, "best_step", &pos->best_step, f->path) ||
-             get_double(o, "best_score", &pos->best_score, f->path) ||
-             get_int64(o, "stale_validations", &stale, f->path);
+             get_double(o, "best_score", &pos->best_score, f->path);
     if (!rc && !json_object_object_get_ex(o, "seed", &seed))
         rc = mslam_error("%s: training position has no 'seed'", f->path);
     if (!rc) {
@@ -108,7 +119,9 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
         pos->accumulate = (int)accumulate;
         pos->global_batch = (int)global_batch;
         pos->stale_validations = (int)stale;
-        if (world < 1 || accumulate < 1 || global_batch < 1)
+        /* bounded so that every product of them below fits an int */
+        if (world < 1 || world > CHECKPOINT_MAX_SPLIT || accumulate < 1 || accumulate > CHECKPOINT_MAX_SPLIT ||
+            global_batch < world * accumulate || global_batch > INT_MAX)
             rc = mslam_error("%s: training position has a batch of %ld processes x %ld micro-batches, %ld examples",
                              f->path, world, accumulate, global_batch);
         else if (pos->step < 0 || pos->epoch < 0 || pos->batch < 0 || *adam_t < 0 || *adam_t > pos->step ||

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #define CHECKPOINT_OPTIMIZER_PREFIX "optimizer."
+/* Most processes, and most micro-batches a process, a checkpoint's position may record. */
+#define CHECKPOINT_MAX_SPLIT 65536
 
 /* Where training stands. Every random draw is a function of (seed, step), so these numbers are
  * the whole state needed to continue exactly. */
@@ -26,8 +28,9 @@ typedef struct {
     double audio_seconds; /* audio trained on so far */
     long skipped_steps;   /* steps skipped for a non-finite loss or gradient */
     double elapsed_s;     /* training time so far */
-    /* --best-metric: the best validation score so far (best_step 0: none yet) and the
-     * validations since without a better one (--patience) */
+    /* --best-metric: its name ("" before the first validation), the best score so far
+     * (best_step 0: none yet) and the validations since without a better one (--patience) */
+    char best_metric[8];
     long best_step;
     double best_score;
     int stale_validations;

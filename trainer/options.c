@@ -207,8 +207,7 @@ char *options_record(const GOptionEntry *entries, const char *const *skip) {
     return g_string_free(record, FALSE);
 }
 
-/* The value of name in a record, or NULL. New string. */
-static gchar *record_value(const char *record, const char *name) {
+gchar *options_record_value(const char *record, const char *name) {
     size_t n = strlen(name);
     for (const char *line = record; line && *line;) {
         const char *end = strchr(line, '\n');
@@ -228,17 +227,30 @@ static int same_value(const char *a, const char *b) {
     return *shorter && strlen(longer) == n + 1 && longer[n] == ';' && !strncmp(a, b, n);
 }
 
+static int listed(const char *name, const char *const *names) {
+    for (; names && *names; names++)
+        if (!strcmp(name, *names)) return 1;
+    return 0;
+}
+
 /* Appends "name: was -> now" for each option of record a that b lacks or (a_is_was) holds with
- * another value; a name the earlier record b lacks reads as its value in defaults (NULL: none). */
-static void diff_names(const char *a, const char *b, int a_is_was, const char *defaults, GString *out) {
+ * another value; a name the earlier record b lacks reads as its value in defaults (NULL: none);
+ * names in ignore are left out. */
+static void diff_names(const char *a, const char *b, int a_is_was, const char *defaults, const char *const *ignore,
+                       GString *out) {
     for (const char *line = a; line && *line;) {
         const char *end = strchr(line, '\n'), *eq = strchr(line, '=');
         if (eq && (!end || eq < end)) {
             gchar *name = g_strndup(line, (size_t)(eq - line));
+            if (listed(name, ignore)) {
+                g_free(name);
+                line = end ? end + 1 : NULL;
+                continue;
+            }
             gchar *mine = g_strndup(eq + 1, end ? (size_t)(end - eq - 1) : strlen(eq + 1));
-            gchar *theirs = record_value(b, name);
+            gchar *theirs = options_record_value(b, name);
             int both_have = !a_is_was && theirs; /* reported once, from the earlier record */
-            if (!theirs && !a_is_was && defaults) theirs = record_value(defaults, name);
+            if (!theirs && !a_is_was && defaults) theirs = options_record_value(defaults, name);
             if (!both_have && (!theirs || !same_value(mine, theirs)))
                 g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,
                                        a_is_was ? mine : (theirs ? theirs : "(none)"),
@@ -249,10 +261,10 @@ static void diff_names(const char *a, const char *b, int a_is_was, const char *d
     }
 }
 
-char *options_record_diff(const char *was, const char *now, const char *defaults) {
+char *options_record_diff(const char *was, const char *now, const char *defaults, const char *const *ignore) {
     GString *out = g_string_new(NULL);
-    diff_names(was, now, 1, NULL, out);
-    diff_names(now, was, 0, defaults, out);
+    diff_names(was, now, 1, NULL, ignore, out);
+    diff_names(now, was, 0, defaults, ignore, out);
     if (!out->len) {
         g_string_free(out, TRUE);
         return NULL;

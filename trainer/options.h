@@ -28,8 +28,10 @@ void options_free(const GOptionEntry *entries);
 char *options_record(const GOptionEntry *entries, const char *const *skip);
 /* The options whose values differ between two records, as "name: was -> now" joined with "; "
  * (an option missing from one record reads as "(none)"; one that was lacks, written before the
- * option existed, as its value in defaults when given, a record of the defaults); NULL when they
- * agree. New string. */
-char *options_record_diff(const char *was, const char *now, const char *defaults);
+ * option existed, as its value in defaults when given, a record of the defaults), leaving out the
+ * names in ignore (NULL-terminated; may be NULL); NULL when they agree. New string. */
+char *options_record_diff(const char *was, const char *now, const char *defaults, const char *const *ignore);
+/* The value of name in a record, or NULL. New string (g_free). */
+gchar *options_record_value(const char *record, const char *name);
 
 #endif

@@ -286,11 +286,13 @@ static int cache_gather(trainer *t, const step_batch *sb, int *T) {
 }
 
 /* --cache-encoder: the frozen encoder runs once over every training example, in epoch 0's
- * length-bucketed batches (little padding) without augmentation, each batch under a mask drawn
- * as a training step's (the same share of full-context and chunked outputs), and its output is
- * kept in F16: decoder steps then decode no audio and run no encoder. Every process caches the
- * whole dataset (its shares change with the epoch). Returns 0, 1 when a signal stopped it (no
- * step taken: nothing to save) or -1. */
+ * length-bucketed global batches (little padding) without augmentation, each batch under a mask
+ * drawn as a training step's (the same share of full-context and chunked outputs) and encoded
+ * in slices of --batch-size, and its output is kept in F16: decoder steps then decode no audio
+ * and run no encoder. The global batches, not the slices, decide each utterance's mask, so any
+ * split of them into processes and micro-batches caches the same outputs. Every process caches
+ * the whole dataset (its shares change with the epoch). Returns 0, 1 when a signal stopped it
+ * (no step taken: nothing to save) or -1. */
 static int cache_build(trainer *t) {
     const train_opts *o = t->o;
     const struct mslam_model_config *cfg = t->cfg;
@@ -298,7 +300,8 @@ static int cache_build(trainer *t) {
     epoch_plan plan = {0};
     t->cache_offset = mslam_calloc((size_t)t->train.n, sizeof(size_t), "the encoder cache's index");
     t->cache_frames = mslam_calloc((size_t)t->train.n, sizeof(int), "the encoder cache's index");
-    if (!t->cache_offset || !t->cache_frames || epoch_plan_make(&plan, &t->train, t->pos.seed, 0, o->batch_size))
+    if (!t->cache_offset || !t->cache_frames ||
+        epoch_plan_make(&plan, &t->train, t->pos.seed, 0, t->pos.global_batch))
         return -1;
     double t0 = now_s(), seconds = 0;
     int rc = 0, done = 0;
@@ -306,33 +309,36 @@ static int cache_build(trainer *t) {
         int first, count;
         epoch_plan_batch(&plan, b, &first, &count);
         attn_mask mask = step_mask(o, b);
-        feature_batch *fb = &t->micro[0].fb;
-        rc = feature_batch_load(fb, &t->train, plan.order + first, count, 0, cfg->n_mels, NULL, 0,
-                                t->model->p.mel_mean) ||
-             mslam_encoder_speech_forward(&t->pass, cfg, &t->model->p, fb->mel, fb->mel_lens, fb->B, fb->T_mel,
-                                          &mask, 0);
-        for (int i = 0; !rc && i < fb->B; i++) {
-            size_t frames = (size_t)t->pass.lens[i];
-            if (used + frames > cap) {
-                size_t grown = cap ? cap * 2 : (size_t)1 << 20;
-                while (grown < used + frames) grown *= 2;
-                uint16_t *p = realloc(t->cache, grown * d * sizeof(uint16_t));
-                if (!p) {
-                    rc = mslam_error("out of memory for the encoder cache (%zu frames of %zu)", grown, d);
-                    break;
+        for (int slice = 0; slice < count && !rc; slice += o->batch_size) {
+            int n = count - slice < o->batch_size ? count - slice : o->batch_size;
+            feature_batch *fb = &t->micro[0].fb;
+            rc = feature_batch_load(fb, &t->train, plan.order + first + slice, n, 0, cfg->n_mels, NULL, 0,
+                                    t->model->p.mel_mean) ||
+                 mslam_encoder_speech_forward(&t->pass, cfg, &t->model->p, fb->mel, fb->mel_lens, fb->B, fb->T_mel,
+                                              &mask, 0);
+            for (int i = 0; !rc && i < fb->B; i++) {
+                size_t frames = (size_t)t->pass.lens[i];
+                if (used + frames > cap) {
+                    size_t grown = cap ? cap * 2 : (size_t)1 << 20;
+                    while (grown < used + frames) grown *= 2;
+                    uint16_t *p = realloc(t->cache, grown * d * sizeof(uint16_t));
+                    if (!p) {
+                        rc = mslam_error("out of memory for the encoder cache (%zu frames of %zu)", grown, d);
+                        break;
+                    }
+                    t->cache = p;
+                    cap = grown;
                 }
-                t->cache = p;
-                cap = grown;
+                const float *src = t->pass.out + (size_t)i * t->pass.T * d;
+                uint16_t *dst = t->cache + used * d;
+                for (size_t k = 0; k < frames * d; k++) dst[k] = st_f32_to_f16(src[k]);
+                t->cache_offset[fb->example[i]] = used;
+                t->cache_frames[fb->example[i]] = (int)frames;
+                used += frames;
             }
-            const float *src = t->pass.out + (size_t)i * t->pass.T * d;
-            uint16_t *dst = t->cache + used * d;
-            for (size_t k = 0; k < frames * d; k++) dst[k] = st_f32_to_f16(src[k]);
-            t->cache_offset[fb->example[i]] = used;
-            t->cache_frames[fb->example[i]] = (int)frames;
-            used += frames;
+            seconds += fb->seconds;
         }
         done += count;
-        seconds += fb->seconds;
         if (!rc && t->rank == 0 && (b % 100 == 99 || b == plan.n_batches - 1)) {
             double el = now_s() - t0;
             fprintf(stderr, "%sencoder cache: %d of %d utterances, %.0f audio-s/s, %.2f GB%s", t->tty ? "\r\033[K" : "",
@@ -693,42 +699,54 @@ static const char *const best_metric_titles[] = {"", "CER", "LID accuracy", "BLE
 
 /* A validation's score under --best-metric (NAN: not measured): a better one than the run's best
  * so far becomes OUT/best.safetensors (the inference model, as model.safetensors) and the new
- * best; one that is not counts towards --patience. Sets *stop when patience ran out. Returns 0,
- * or -1 when the model could not be written. */
-static int note_validation(trainer *t, double score, int *stop) {
+ * best; one that is not counts towards --patience. Sets *stop when patience ran out. A model that
+ * cannot be written is warned about and the validation left out of the count (training goes on,
+ * as after a validation that failed). */
+static void note_validation(trainer *t, double score, int *stop) {
     const train_opts *o = t->o;
     train_position *p = &t->pos;
+    const char *name = best_metric_names[t->best_metric], *title = best_metric_titles[t->best_metric];
+    if (strcmp(p->best_metric, name)) {
+        /* a resumed run's checkpoint kept another metric's best: this one starts afresh */
+        if (p->best_metric[0])
+            fprintf(stderr, "--best-metric %s: the checkpoint kept the best %s; counting afresh\n", name,
+                    p->best_metric);
+        snprintf(p->best_metric, sizeof p->best_metric, "%s", name);
+        p->best_step = 0;
+        p->stale_validations = 0;
+    }
     int lower_better = t->best_metric == BEST_CER;
     int better = isfinite(score) && (p->best_step == 0 || (lower_better ? score < p->best_score : score > p->best_score));
+    *stop = 0;
     if (better) {
         char *path = path_join(o->out, "best.safetensors");
         int rc = path ? mslam_model_save(t->model, path) : -1;
         free(path);
-        if (rc) return -1;
+        if (rc) {
+            mslam_log(MSLAM_LOG_WARN, "the best model so far was not kept: %s", mslam_last_error());
+            return;
+        }
         p->best_step = p->step;
         p->best_score = score;
         p->stale_validations = 0;
-    } else {
-        p->stale_validations++;
-    }
-    *stop = o->patience > 0 && p->stale_validations >= o->patience;
-    const char *title = best_metric_titles[t->best_metric];
-    int percent = t->best_metric != BEST_BLEU;
-    if (better)
         fprintf(stderr, "best %s so far: %s/best.safetensors\n", title, o->out);
-    else if (p->best_step > 0)
+        return;
+    }
+    p->stale_validations++;
+    *stop = o->patience > 0 && p->stale_validations >= o->patience;
+    int percent = t->best_metric != BEST_BLEU;
+    if (p->best_step > 0)
         fprintf(stderr, "no better %s than step %ld's %.2f%s for %d validation(s)%s\n", title, p->best_step,
-                percent ? 100 * p->best_score : p->best_score, percent ? " %" : "", p->stale_validations,
+                percent ? 100 * p->best_score : p->best_score, percent ? "%" : "", p->stale_validations,
                 *stop ? ": stopping (--patience)" : "");
     else
         fprintf(stderr, "no %s measured for %d validation(s)%s\n", title, p->stale_validations,
                 *stop ? ": stopping (--patience)" : "");
-    return 0;
 }
 
 /* Rank 0's validation: scores --valid-items utterances of the validation data, prints and logs
  * the scores, then note_validation under --best-metric. */
-static int validate_here(trainer *t, int *stop) {
+static void validate_here(trainer *t, int *stop) {
     eval_config c = eval_default_config();
     c.modes = 1 << EVAL_OFFLINE;
     c.ctc_beam = 1;
@@ -753,7 +771,7 @@ static int validate_here(trainer *t, int *stop) {
         eval_result_free(&r);
     }
     double score = t->best_metric == BEST_CER ? cer : t->best_metric == BEST_LID ? acc : bleu;
-    if (t->best_metric != BEST_NONE && note_validation(t, score, stop)) return -1;
+    if (t->best_metric != BEST_NONE) note_validation(t, score, stop);
     if (t->log) {
         /* JSON has no NaN: a score that was not measured is null */
         char s_cer[32] = "null", s_acc[32] = "null", s_bleu[32] = "null", s_best[48] = "";
@@ -766,17 +784,14 @@ static int validate_here(trainer *t, int *stop) {
                 t->pos.step, s_cer, s_acc, s_bleu, s_best, t->pos.elapsed_s);
         fflush(t->log);
     }
-    return 0;
 }
 
-/* A validation: rank 0 scores and keeps the best model (validate_here); *stop tells every
- * process whether --patience ran out. Returns 0 or -1. */
-static int validate(trainer *t, int *stop) {
-    int stop_here = 0, rc = 0;
-    if (t->rank == 0 && t->valid.n) rc = validate_here(t, &stop_here);
-    /* one verdict on every process (a failed rank 0 aborts the run) */
-    if (!rc) *stop = dist_any(stop_here);
-    return rc;
+/* A validation: rank 0 scores and keeps the best model (validate_here). Returns whether
+ * --patience ran out, the same verdict on every process. */
+static int validate(trainer *t) {
+    int stop_here = 0;
+    if (t->rank == 0 && t->valid.n) validate_here(t, &stop_here);
+    return dist_any(stop_here);
 }
 
 /* ---- setup ---- */
@@ -817,6 +832,46 @@ static int merge_lists(struct strlist *base, const struct strlist *add) {
 
 /* The model to train: from a checkpoint when resuming, else a fresh one whose vocabulary and
  * languages come from the data (after those of the --init model, whose parameters it takes). */
+/* A resume's batches against the checkpoint's: the options that shape the steps, and the global
+ * batch (processes x micro-batches x --batch-size utterances, and --text-batch pairs likewise). A
+ * split of the same global batches into other processes and micro-batches takes the same steps
+ * (its sums in another order): said, and --batch-size and --text-batch then differ by design. A
+ * different global batch is warned about, and the position in the epoch carried over as a count
+ * of utterances, so that it lies inside the new, differently cut epoch. */
+static void report_resumed_batches(trainer *t, const char *latest) {
+    const train_opts *o = t->o;
+    train_position *p = &t->pos;
+    long long split_was = (long long)p->world_size * p->accumulate, split = (long long)t->world * o->accumulate;
+    long long global = o->batch_size * split;
+    char *was = t->rank == 0 ? checkpoint_options(latest) : NULL;
+    gchar *text_batch_was = was ? options_record_value(was, "text-batch") : NULL;
+    if (was && !text_batch_was) text_batch_was = options_record_value(o->record_defaults, "text-batch");
+    int same_globals = p->global_batch == global &&
+                       (!text_batch_was || atoll(text_batch_was) * split_was == o->text_batch * split);
+    static const char *const split_options[] = {"batch-size", "text-batch", NULL};
+    char *diff = was && o->record ? options_record_diff(was, o->record, o->record_defaults,
+                                                        same_globals ? split_options : NULL)
+                                  : NULL;
+    if (diff)
+        mslam_log(MSLAM_LOG_WARN, "--resume: %s was written with other options (%s): the steps differ from an "
+                  "uninterrupted run's", latest, diff);
+    if (p->global_batch != global) {
+        mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained on %d utterances a step (%d process(es) x %d "
+                  "micro-batch(es) x batch %lld), this run takes %lld (%d x %d x %d): the batches differ from an "
+                  "uninterrupted run", p->global_batch, p->world_size, p->accumulate, p->global_batch / split_was,
+                  global, t->world, o->accumulate, o->batch_size);
+        p->batch = (long)(p->batch * (long long)p->global_batch / global);
+    } else if (t->rank == 0 && (t->world != p->world_size || o->accumulate != p->accumulate)) {
+        fprintf(stderr, "the checkpoint was trained as %d process(es) x %d micro-batch(es) x batch %lld, this run "
+                "takes the same %lld utterances a step as %d x %d x %d: the sums run in another order\n",
+                p->world_size, p->accumulate, p->global_batch / split_was, global, t->world, o->accumulate,
+                o->batch_size);
+    }
+    free(was);
+    g_free(text_batch_was);
+    g_free(diff);
+}
+
 static int build_model(trainer *t, int *resumed) {
     train_opts *o = t->o;
     *resumed = 0;
@@ -832,24 +887,7 @@ static int build_model(trainer *t, int *resumed) {
         if (!rc && t->rank == 0)
             fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
                     t->pos.batch);
-        char *was = !rc && t->rank == 0 ? checkpoint_options(latest) : NULL,
-             *diff = was && o->record ? options_record_diff(was, o->record, o->record_defaults) : NULL;
-        if (diff)
-            mslam_log(MSLAM_LOG_WARN, "--resume: %s was written with other options (%s): the steps differ from an "
-                      "uninterrupted run's", latest, diff);
-        free(was);
-        g_free(diff);
-        int split_was = t->pos.world_size * t->pos.accumulate, global = o->batch_size * t->world * o->accumulate;
-        if (!rc && t->pos.global_batch != global)
-            mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained on %d utterances a step (%d process(es) x %d "
-                      "micro-batch(es) x batch %d), this run takes %d (%d x %d x %d): the batches differ from an "
-                      "uninterrupted run", t->pos.global_batch, t->pos.world_size, t->pos.accumulate,
-                      t->pos.global_batch / split_was, global, t->world, o->accumulate, o->batch_size);
-        else if (!rc && t->rank == 0 && (t->pos.world_size != t->world || t->pos.accumulate != o->accumulate))
-            fprintf(stderr, "the checkpoint was trained as %d process(es) x %d micro-batch(es) x batch %d, this run "
-                    "takes the same %d utterances a step as %d x %d x %d: the sums run in another order\n",
-                    t->pos.world_size, t->pos.accumulate, t->pos.global_batch / split_was, global, t->world,
-                    o->accumulate, o->batch_size);
+        if (!rc) report_resumed_batches(t, latest);
         free(latest);
         *resumed = !rc;
         return rc ? -1 : 0;
@@ -1186,9 +1224,7 @@ static int run(trainer *t) {
             seconds_last = t->pos.audio_seconds;
             step_last = t->pos.step;
         }
-        if (o->valid && o->valid_every > 0 && t->pos.step % o->valid_every == 0) {
-            if ((rc = validate(t, &out_of_patience))) break;
-        }
+        if (o->valid && o->valid_every > 0 && t->pos.step % o->valid_every == 0) out_of_patience = validate(t);
         if (t->pos.step % o->save_every == 0 || last || interrupted || out_of_patience) {
             if ((rc = save_checkpoint(t))) break;
         }
@@ -1198,10 +1234,13 @@ static int run(trainer *t) {
     if (!rc && t->rank == 0) {
         if (interrupted)
             fprintf(stderr, "stopped by signal %d at step %ld; continue with --resume\n", (int)stop_signal, t->pos.step);
-        if (out_of_patience)
+        if (out_of_patience && t->pos.best_step > 0)
             fprintf(stderr, "stopped early at step %ld: %d validation(s) without a better %s; the best, step %ld's: "
                     "%s/best.safetensors\n", t->pos.step, o->patience, best_metric_titles[t->best_metric],
                     t->pos.best_step, o->out);
+        else if (out_of_patience)
+            fprintf(stderr, "stopped early at step %ld: %d validation(s) without a %s measured (does the validation "
+                    "data have what it scores?)\n", t->pos.step, o->patience, best_metric_titles[t->best_metric]);
         if (t->pos.step >= o->steps || out_of_patience) {
             char *model_path = path_join(o->out, "model.safetensors");
             rc = model_path ? mslam_model_save(t->model, model_path) : -1;

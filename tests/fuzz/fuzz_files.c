@@ -216,7 +216,7 @@ static int try_checkpoint(const char *path) {
     }
     /* the options record, compared with a run's as a resume does */
     char *record = checkpoint_options(path);
-    if (record) g_free(options_record_diff(record, "steps=3\nlr=0.001\n", "steps=8\nkeep=2\n"));
+    if (record) g_free(options_record_diff(record, "steps=3\nlr=0.001\n", "steps=8\nkeep=2\n", NULL));
     free(record);
     exercise_model(m, path);
     mslam_model_free(m);
