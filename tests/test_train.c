@@ -329,6 +329,8 @@ static void test_data(const char *manifest) {
     }
     float *plain = malloc((size_t)fb.B * fb.T_mel * 80 * sizeof(float));
     memcpy(plain, fb.mel, (size_t)fb.B * fb.T_mel * 80 * sizeof(float));
+    int plain_lens[3];
+    memcpy(plain_lens, fb.mel_lens, sizeof plain_lens);
     specaug_config aug = specaug_default_config();
     CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &aug, 77, fill) == 0, "augmented");
     int masked = 0, other = 0;
@@ -398,6 +400,21 @@ static void test_data(const char *manifest) {
     for (size_t k = 0; k < (size_t)T0 * 80; k++) inside &= x[k] >= lo - 1e-5f && x[k] <= hi + 1e-5f;
     CHECK(inside, "a warp interpolates between values of the frame");
     free(x);
+    /* speed perturbation: an utterance played at 0.9..1.1 times its speed has 1/1.1..1/0.9 of its
+     * frames, the speed a function of (seed, slot) */
+    specaug_config speed = {.speed_prob = 1, .speed = 0.1f};
+    int fast_lens[3], changed = 0, in_range = 1;
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &speed, 77, fill) == 0 && fb.B == 3, "speed perturbed");
+    memcpy(fast_lens, fb.mel_lens, sizeof fast_lens);
+    for (int i = 0; i < 3; i++) {
+        changed += fast_lens[i] != plain_lens[i];
+        in_range &= fast_lens[i] >= plain_lens[i] / 1.1 - 2 && fast_lens[i] <= plain_lens[i] / 0.9 + 2;
+    }
+    CHECK(changed && in_range, "speed perturbation: %d of 3 lengths changed, within 1/1.1..1/0.9 (%d, %d, %d from "
+          "%d, %d, %d)", changed, fast_lens[0], fast_lens[1], fast_lens[2], plain_lens[0], plain_lens[1], plain_lens[2]);
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &speed, 77, fill) == 0 &&
+              !memcmp(fast_lens, fb.mel_lens, sizeof fast_lens),
+          "speed perturbation is a function of (seed, slot)");
     unlink(ds.items[1].audio);
     CHECK(feature_batch_load(&fb, &ds, items, 3, 0, 80, NULL, 0, NULL) == 0 && fb.B == 2 && fb.n_failed == 1 &&
               fb.example[1] == 2,

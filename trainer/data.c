@@ -498,12 +498,22 @@ struct audio_buf {
 };
 
 /* Decodes an example to 16 kHz mono; returns the samples (owned by fb) or NULL (error recorded). */
-static const struct audio *load_audio(feature_batch *fb, const char *path) {
+/* The audio at 16 kHz, played at `speed` (1: as recorded). */
+static const struct audio *load_audio(feature_batch *fb, const char *path, double speed) {
     if (!fb->audio && !(fb->audio = mslam_calloc(1, sizeof *fb->audio, "audio buffers"))) return NULL;
     if (audio_read(path, &fb->audio->raw)) return NULL;
-    if (fb->audio->raw.rate == MSLAM_SAMPLE_RATE) return &fb->audio->raw;
-    if (audio_resample(&fb->audio->raw, 1.0, MSLAM_SAMPLE_RATE, &fb->audio->resampled)) return NULL;
+    if (fb->audio->raw.rate == MSLAM_SAMPLE_RATE && speed == 1.0) return &fb->audio->raw;
+    if (audio_resample(&fb->audio->raw, speed, MSLAM_SAMPLE_RATE, &fb->audio->resampled)) return NULL;
     return &fb->audio->resampled;
+}
+
+/* The speed of the utterance in slot `slot` under aug's speed perturbation. */
+static double perturbed_speed(const specaug_config *aug, uint64_t aug_seed, int slot) {
+    if (!aug || !(aug->speed_prob > 0)) return 1.0;
+    mslam_rng rng;
+    rng_for(&rng, aug_seed, 0x5bee, (uint64_t)slot, 0);
+    if (mslam_rng_uniform(&rng) >= aug->speed_prob) return 1.0;
+    return 1.0 + aug->speed * (2.0 * mslam_rng_uniform(&rng) - 1.0);
 }
 
 static int grow(void **p, size_t *have, size_t want, size_t elem, const char *what) {
@@ -541,7 +551,7 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
     int rc = 0;
     for (int i = 0; i < count && !rc; i++) {
         const example *e = &ds->items[examples[i]];
-        const struct audio *a = load_audio(fb, e->audio);
+        const struct audio *a = load_audio(fb, e->audio, perturbed_speed(aug, aug_seed, slot0 + i));
         int n_frames = a ? mslam_frontend_n_frames(a->n) : 0;
         if (!a || mslam_subsampled_frames(n_frames) <= 0) {
             mslam_log(MSLAM_LOG_WARN, "skipping %s: %s", e->audio,

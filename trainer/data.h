@@ -140,6 +140,10 @@ typedef struct {
      * 1 +- warp, as vocal tract length perturbation). Both 0: none (and no random numbers drawn). */
     float eq_prob, eq_db, warp_prob, warp;
     int eq_points;
+    /* speed perturbation, applied to the audio before the features: with probability speed_prob
+     * the utterance is played at a speed uniform in 1 +- speed (tempo and pitch together, as
+     * Kaldi's 0.9/1.1 copies; its own random draws, so that the others stay as without it) */
+    float speed_prob, speed;
 } specaug_config;
 
 #define EQ_POINTS_DEFAULT 6
@@ -168,8 +172,9 @@ typedef struct {
 } feature_batch;
 
 /* Loads examples[0..count) (dataset indices; slots slot0 + i) into fb: decode, mix to mono,
- * resample to 16 kHz when the file has another rate, log-mel; with aug not NULL, the channel
- * augmentation and SpecAugment of aug on each item with a generator seeded from (aug_seed, slot), filling with fill (n_mels). Items
+ * resample to 16 kHz when the file has another rate (or aug's speed perturbation draws another
+ * speed), log-mel; with aug not NULL, the channel augmentation and SpecAugment of aug on each item
+ * with a generator seeded from (aug_seed, slot), filling with fill (n_mels). Items
  * whose audio fails to decode are skipped with a warning (n_failed). Returns 0 or -1. */
 int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples, int count, int slot0,
                        int n_mels, const specaug_config *aug, uint64_t aug_seed, const float *fill);

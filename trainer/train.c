@@ -53,7 +53,7 @@ typedef struct {
     int batch_size, accumulate, steps, stop_at, seed, threads, warmup;
     double max_seconds, lr, lr_min, weight_decay, clip, beta1, beta2, eps;
     int freq_masks, freq_width, time_masks, time_width, eq_points;
-    double time_ratio, eq_prob, eq_db, warp_prob, warp;
+    double time_ratio, eq_prob, eq_db, warp_prob, warp, speed_prob, speed;
     int chunk_min, chunk_max, left_chunks_max;
     double full_context;
     double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing, dropout;
@@ -1041,7 +1041,8 @@ static int check_options(const train_opts *o) {
         {"--ctc-weight", o->ctc_weight, 0, 1e6, 0}, {"--lid-weight", o->lid_weight, 0, 1e6, 0},
         {"--st-weight", o->st_weight, 0, 1e6, 0}, {"--mt-weight", o->mt_weight, 0, 1e6, 0},
         {"--time-ratio", o->time_ratio, 0, 1, 0}, {"--text-noise", o->text_noise, 0, 1, 0},
-        {"--dropout", o->dropout, 0, 1, 1},
+        {"--dropout", o->dropout, 0, 1, 1}, {"--speed-prob", o->speed_prob, 0, 1, 0},
+        {"--speed", o->speed, 0, 0.5, 0},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (!(ranges[i].value >= ranges[i].lo &&
@@ -1081,8 +1082,10 @@ static int run(trainer *t) {
     t->aug = (specaug_config){.freq_masks = o->no_specaug ? 0 : o->freq_masks, .freq_width = o->freq_width,
                               .time_masks = o->no_specaug ? 0 : o->time_masks, .time_ratio = (float)o->time_ratio,
                               .time_width = o->time_width, .eq_prob = (float)o->eq_prob, .eq_db = (float)o->eq_db,
-                              .eq_points = o->eq_points, .warp_prob = (float)o->warp_prob, .warp = (float)o->warp};
-    t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0;
+                              .eq_points = o->eq_points, .warp_prob = (float)o->warp_prob, .warp = (float)o->warp,
+                              .speed_prob = (float)o->speed_prob, .speed = (float)o->speed};
+    t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0 ||
+                 t->aug.speed_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (!(t->micro = mslam_calloc((size_t)o->accumulate, sizeof *t->micro, "micro-batches"))) return -1;
     if (mkdir_p(o->out)) return -1;
@@ -1104,7 +1107,7 @@ static int run(trainer *t) {
         return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
     if (o->cache_encoder && t->augment && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
-                  "--eq-prob and --warp-prob change nothing (--no-specaug silences this)");
+                  "--eq-prob, --warp-prob and --speed-prob change nothing (--no-specaug silences this)");
     for (gchar **data = o->data; *data; data++)
         if (dataset_load_named(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
     if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
@@ -1267,7 +1270,7 @@ int cmd_train(int argc, char **argv) {
         .batch_size = 16, .accumulate = 1, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
         .lr = 1e-3, .lr_min = 1e-5, .weight_decay = 0.01, .clip = 5, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9,
         .freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_width = 40, .time_ratio = 0.05,
-        .eq_db = 15, .eq_points = EQ_POINTS_DEFAULT, .warp = 0.1,
+        .eq_db = 15, .eq_points = EQ_POINTS_DEFAULT, .warp = 0.1, .speed = 0.1,
         .chunk_min = 4, .chunk_max = 25, .left_chunks_max = 8, .full_context = 0.5,
         .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .mt_weight = 1, .label_smoothing = 0.1,
         .text_batch = 16, .text_max_chars = 200,
@@ -1327,6 +1330,8 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("eq-points", eq_points, "its points of independent gain, evenly spaced in mel: 2..64 (default 6)", "N"),
         OPT_DBL("warp-prob", warp_prob, "share of utterances with a warped frequency axis (vocal tract length; default 0)", "X"),
         OPT_DBL("warp", warp, "the warp factor's largest departure from 1 (default 0.1)", "X"),
+        OPT_DBL("speed-prob", speed_prob, "share of utterances played at another speed, tempo and pitch together (speed perturbation; default 0)", "X"),
+        OPT_DBL("speed", speed, "the speed's largest departure from 1: uniform in 1 +- X (default 0.1)", "X"),
         OPT_DBL("full-context", full_context, "share of steps with full attention, the rest chunked (default 0.5)", "X"),
         OPT_INT("chunk-min", chunk_min, "smallest random attention chunk, encoder frames of 40 ms (default 4)", "N"),
         OPT_INT("chunk-max", chunk_max, "largest random attention chunk (default 25)", "N"),
