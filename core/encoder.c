@@ -36,11 +36,19 @@ size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B,
 /* ---- residual dropout ---- */
 
 residual_dropout residual_dropout_layer(const residual_dropout *drop, int layer) {
-    return (residual_dropout){drop->p, hash_mix(drop->seed, (uint64_t)layer)};
+    return (residual_dropout){drop->p, hash_mix(drop->seed, (uint64_t)layer), drop->keys, drop->n_keys};
 }
 
 void residual_dropout_apply(float *x, size_t n, const residual_dropout *drop, int branch) {
-    if (drop && drop->p > 0.0f) dropout_hashed(x, n, drop->p, hash_mix(drop->seed, 0xd20b0000u + (uint64_t)branch));
+    if (!drop || !(drop->p > 0.0f)) return;
+    uint64_t seed = hash_mix(drop->seed, 0xd20b0000u + (uint64_t)branch);
+    if (!drop->keys || drop->n_keys <= 0) {
+        dropout_hashed(x, n, drop->p, seed);
+        return;
+    }
+    size_t item = n / (size_t)drop->n_keys;
+    for (int b = 0; b < drop->n_keys; b++)
+        dropout_hashed(x + (size_t)b * item, item, drop->p, hash_mix(seed, (uint64_t)drop->keys[b]));
 }
 
 const float *residual_dropout_gradient(float *buf, const float *g, size_t n, const residual_dropout *drop,

@@ -53,11 +53,16 @@ typedef enum { ENCODER_SPEECH, ENCODER_TEXT } encoder_input;
 /* Residual dropout (training): the output of each residual branch of a layer (the Conformer's two
  * feed-forward modules, attention and convolution; the decoder's self-attention, cross-attention
  * and feed-forward) is dropped with probability p before it joins the stream, its mask drawn by
- * dropout_hashed from (seed, branch), seed being the layer's own (residual_dropout_layer). p 0 (a
- * zeroed struct): none. */
+ * dropout_hashed from (seed, branch), seed being the layer's own (residual_dropout_layer). With
+ * keys, each of the batch's n_keys items draws from (seed, branch, its key) over its own rows, so
+ * an item's mask depends on its key alone, not on its place in the batch or the padding (the
+ * trainer's key: the item's place in the step's global batch); without, the whole buffer draws
+ * as one. p 0 (a zeroed struct): none. */
 typedef struct {
     float p;
     uint64_t seed;
+    const int *keys; /* n_keys, or NULL */
+    int n_keys;
 } residual_dropout;
 
 /* The dropout of layer `layer` of a pass whose dropout is drop. */

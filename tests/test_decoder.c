@@ -50,7 +50,7 @@ static double loss_of(void *ctx) {
 /* dropout: the residual dropout of every call (p 0: none) */
 static void test_gradients(float dropout) {
     grad_ctx *c = calloc(1, sizeof *c);
-    c->dropout = (residual_dropout){dropout, 31};
+    c->dropout = (residual_dropout){.p = dropout, .seed = 31};
     c->m = tiny_model(21);
     if (!c->m) {
         free(c);

@@ -167,7 +167,7 @@ static void test_gradients(void) {
         c.mask = (attn_mask){0, -1, 0};
         check_encoder_grads(causal ? "speech causal full" : "speech symmetric full", &c, mel, 1e-4);
         /* residual dropout: the masks are a function of the seed, the same in every forward */
-        c.dropout = (residual_dropout){0.3f, 1234};
+        c.dropout = (residual_dropout){.p = 0.3f, .seed = 1234};
         check_encoder_grads(causal ? "speech causal full dropout 0.3" : "speech symmetric full dropout 0.3", &c,
                             mel, 1e-4);
         c.dropout = (residual_dropout){0};
@@ -175,7 +175,7 @@ static void test_gradients(void) {
         int ids[12] = {3, 4, 2, 5, 6, 7, 7, 3, 3, 4, 0, 0}, tlens[2] = {6, 4};
         grad_ctx t = {.m = m, .speech = 0, .ids = ids, .lens = tlens, .B = 2, .T_in = 6};
         check_encoder_grads(causal ? "text causal" : "text symmetric", &t, NULL, 1e-4);
-        t.dropout = (residual_dropout){0.2f, 5};
+        t.dropout = (residual_dropout){.p = 0.2f, .seed = 5};
         check_encoder_grads(causal ? "text causal dropout 0.2" : "text symmetric dropout 0.2", &t, NULL, 1e-4);
         free(mel);
         mslam_model_free(m);
@@ -193,7 +193,7 @@ static void test_dropout_training_only(void) {
     mslam_rng_seed(&rng, 4);
     for (int i = 0; i < T_mel * 80; i++) mel[i] = -5.0f + 2.0f * mslam_rng_normal(&rng);
     mslam_encoder_pass plain = {0}, drop = {0};
-    drop.dropout = (residual_dropout){0.5f, 3};
+    drop.dropout = (residual_dropout){.p = 0.5f, .seed = 3};
     int ok = mslam_encoder_speech_forward(&plain, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0) == 0 &&
              mslam_encoder_speech_forward(&drop, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0) == 0;
     size_t n = (size_t)plain.T * d;
@@ -217,25 +217,33 @@ static void test_batch_consistency(void) {
     mslam_rng_seed(&rng, 9);
     for (int i = 0; i < B * T_mel * 80; i++) mel[i] = -5.0f + 2.0f * mslam_rng_normal(&rng);
     attn_mask mask = {3, 1, 0};
-    mslam_encoder_pass batch = {0}, one = {0};
-    CHECK(mslam_encoder_speech_forward(&batch, &m->cfg, &m->p, mel, lens, B, T_mel, &mask, 0) == 0, "batch");
-    double worst = 0;
-    for (int b = 0; b < B; b++) {
-        CHECK(mslam_encoder_speech_forward(&one, &m->cfg, &m->p, mel + (size_t)b * T_mel * 80, &lens[b], 1,
-                                           lens[b], &mask, 0) == 0, "single %d", b);
-        int T1 = one.T;
-        CHECK(T1 == batch.lens[b], "item %d: %d frames alone, %d in the batch", b, T1, batch.lens[b]);
-        for (int i = 0; i < T1 * d; i++) {
-            double e = fabs(one.out[i] - batch.out[(size_t)b * batch.T * d + i]);
-            if (e > worst) worst = e;
+    /* and in training passes with residual dropout keyed by item: an item's masks follow its key,
+     * not its place in the batch or the padding */
+    for (int dropout = 0; dropout <= 1; dropout++) {
+        int keys[3] = {10, 4, 7};
+        mslam_encoder_pass batch = {0}, one = {0};
+        if (dropout) batch.dropout = (residual_dropout){.p = 0.3f, .seed = 8, .keys = keys, .n_keys = B};
+        CHECK(mslam_encoder_speech_forward(&batch, &m->cfg, &m->p, mel, lens, B, T_mel, &mask, dropout) == 0, "batch");
+        double worst = 0;
+        for (int b = 0; b < B; b++) {
+            if (dropout) one.dropout = (residual_dropout){.p = 0.3f, .seed = 8, .keys = &keys[b], .n_keys = 1};
+            CHECK(mslam_encoder_speech_forward(&one, &m->cfg, &m->p, mel + (size_t)b * T_mel * 80, &lens[b], 1,
+                                               lens[b], &mask, dropout) == 0, "single %d", b);
+            int T1 = one.T;
+            CHECK(T1 == batch.lens[b], "item %d: %d frames alone, %d in the batch", b, T1, batch.lens[b]);
+            for (int i = 0; i < T1 * d; i++) {
+                double e = fabs(one.out[i] - batch.out[(size_t)b * batch.T * d + i]);
+                if (e > worst) worst = e;
+            }
+            for (int i = T1 * d; i < batch.T * d; i++)
+                CHECK(batch.out[(size_t)b * batch.T * d + i] == 0, "padded frame of item %d is not zero", b);
         }
-        for (int i = T1 * d; i < batch.T * d; i++)
-            CHECK(batch.out[(size_t)b * batch.T * d + i] == 0, "padded frame of item %d is not zero", b);
+        printf("batch of 3 with padding vs one at a time%s: max abs diff %.2e\n", dropout ? ", keyed dropout 0.3" : "",
+               worst);
+        CHECK(worst <= 1e-5, "batch differs from batch size 1 by %.2e%s", worst, dropout ? " (keyed dropout)" : "");
+        mslam_encoder_pass_free(&batch);
+        mslam_encoder_pass_free(&one);
     }
-    printf("batch of 3 with padding vs one at a time: max abs diff %.2e\n", worst);
-    CHECK(worst <= 1e-5, "batch differs from batch size 1 by %.2e", worst);
-    mslam_encoder_pass_free(&batch);
-    mslam_encoder_pass_free(&one);
     free(mel);
     mslam_model_free(m);
 }

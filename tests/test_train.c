@@ -1,6 +1,7 @@
 /* Trainer building blocks: AdamW and its schedule, clipping, checkpoints, initialisation,
  * vocabulary, epoch plans, features and SpecAugment, the text pairs' noise, and the handling of
  * bad input. */
+#include "audio.h"
 #include "augment.h"
 #include "checkpoint.h"
 #include "data.h"
@@ -415,6 +416,21 @@ static void test_data(const char *manifest) {
     CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &speed, 77, fill) == 0 &&
               !memcmp(fast_lens, fb.mel_lens, sizeof fast_lens),
           "speed perturbation is a function of (seed, slot)");
+    /* the shortest utterance that makes one encoder frame, sped up below it, stays as it is */
+    char *short_wav = str_printf("%s/short.wav", fixture_dir()), *kept_path = ds.items[0].audio;
+    struct audio tiny = {0};
+    CHECK(audio_reserve(&tiny, 1360) == 0, "short audio");
+    for (size_t k = 0; k < 1360; k++) tiny.samples[k] = 0.3f * sinf(0.05f * (float)k);
+    tiny.n = 1360;
+    tiny.rate = 16000;
+    int shorts[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ds.items[0].audio = short_wav;
+    CHECK(audio_write(short_wav, &tiny, AUDIO_WAV) == 0 &&
+              feature_batch_load(&fb, &ds, shorts, 8, 0, 80, &speed, 77, fill) == 0 && fb.B == 8 && fb.n_failed == 0,
+          "a short utterance sped up below one frame is kept (%d of 8, %d failed)", fb.B, fb.n_failed);
+    ds.items[0].audio = kept_path;
+    audio_free(&tiny);
+    free(short_wav);
     unlink(ds.items[1].audio);
     CHECK(feature_batch_load(&fb, &ds, items, 3, 0, 80, NULL, 0, NULL) == 0 && fb.B == 2 && fb.n_failed == 1 &&
               fb.example[1] == 2,

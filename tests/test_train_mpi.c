@@ -2,7 +2,7 @@
  * process with --batch-size 2B (text pairs likewise with --text-batch; gradients summed by allreduce, every loss normalised over the
  * global batch, data sharded by rank, only rank 0 writing), up to the order of float sums; so
  * does `mpirun -np 2 ... --batch-size B/2 --accumulate 2`, and with --dropout 2 ranks take the
- * steps of one process of 2 micro-batches.
+ * steps of one process of 2 micro-batches (test_train_run: batches of 4 those of 2 x 2).
  * Ctrl-C on mpirun (which forwards SIGTERM to the ranks) makes rank 0 write a checkpoint at a step
  * both ranks agreed on, and `mpirun ... --resume` continues from it.
  * Skipped (77) when mpirun is not installed or the trainer was built without MPI.
@@ -108,8 +108,8 @@ int main(int argc, char **argv) {
     CHECK(system(cmd4) == 0, "two processes of two micro-batches: %s", cmd4);
     fixture_compare_runs(one, four, 4, "2 ranks x 2 micro-batches x 2 vs 1 rank x 8");
     free(four), free(more4), free(cmd4);
-    /* with dropout too: its masks follow the micro-batch's slot (k x processes + rank), so 2 ranks
-     * take the steps of one process of 2 micro-batches of the same size */
+    /* with dropout too: each utterance's masks follow its place in the global batch, so 2 ranks
+     * take the steps of one process of 2 micro-batches */
     char *drop1 = str_printf("%s/drop1", fixture_dir()), *drop2 = str_printf("%s/drop2", fixture_dir());
     char *cmd_drop1 = str_printf("'%s' train --data '%s' --out '%s' --batch-size 4 --accumulate 2 --dropout 0.2 " OPTIONS,
                                  argv[1], manifest, drop1);

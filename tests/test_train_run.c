@@ -132,15 +132,15 @@ static void test_exact_resume(const char *manifest) {
  * augmented alike), up to the order of float sums. */
 static void test_accumulate(const char *manifest) {
     char *whole = str_printf("%s/acc-whole", fixture_dir()), *micro = str_printf("%s/acc-micro", fixture_dir());
-    /* SpecAugment, the equaliser and speed perturbation on, so that the augmentation draws are
+    /* SpecAugment, the equaliser, speed perturbation and dropout on, so that their draws are
      * compared too */
-    CHECK(train(manifest, whole, "--text-data", manifest, "--text-batch", "4", "--eq-prob", "0.5", "--speed-prob", "0.5", "--steps", "6",
+    CHECK(train(manifest, whole, "--text-data", manifest, "--text-batch", "4", "--eq-prob", "0.5", "--speed-prob", "0.5", "--dropout", "0.2", "--steps", "6",
                 NULL) == 0,
           "batches of 4");
-    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--speed-prob", "0.5", "--steps", "6",
+    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--speed-prob", "0.5", "--dropout", "0.2", "--steps", "6",
                 "--batch-size", "2", "--accumulate", "2", "--stop-at", "3", NULL) == 0,
           "2 micro-batches of 2, to step 3");
-    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--speed-prob", "0.5", "--steps", "6",
+    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--speed-prob", "0.5", "--dropout", "0.2", "--steps", "6",
                 "--batch-size", "2", "--accumulate", "2", "--resume", NULL) == 0,
           "and resumed");
     fixture_compare_runs(whole, micro, 6, "1 x 2 micro-batches x 2 vs 1 x 4");
@@ -155,7 +155,7 @@ static void test_accumulate(const char *manifest) {
     /* one micro-batch of 2 is another batch: warned */
     struct strlist warnings = {0};
     mslam_log_set(collect_warnings, &warnings);
-    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--speed-prob", "0.5", "--steps", "7",
+    CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--speed-prob", "0.5", "--dropout", "0.2", "--steps", "7",
                 "--batch-size", "2", "--resume", NULL) == 0,
           "resume without --accumulate");
     mslam_log_set(NULL, NULL);

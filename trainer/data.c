@@ -551,8 +551,14 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
     int rc = 0;
     for (int i = 0; i < count && !rc; i++) {
         const example *e = &ds->items[examples[i]];
-        const struct audio *a = load_audio(fb, e->audio, perturbed_speed(aug, aug_seed, slot0 + i));
+        double speed = perturbed_speed(aug, aug_seed, slot0 + i);
+        const struct audio *a = load_audio(fb, e->audio, speed);
         int n_frames = a ? mslam_frontend_n_frames(a->n) : 0;
+        /* sped up below one encoder frame: the utterance as it is, rather than none */
+        if (a && speed != 1.0 && mslam_subsampled_frames(n_frames) <= 0) {
+            a = load_audio(fb, e->audio, 1.0);
+            n_frames = a ? mslam_frontend_n_frames(a->n) : 0;
+        }
         if (!a || mslam_subsampled_frames(n_frames) <= 0) {
             mslam_log(MSLAM_LOG_WARN, "skipping %s: %s", e->audio,
                       a ? "audio too short for one encoder frame" : mslam_last_error());

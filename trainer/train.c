@@ -87,13 +87,13 @@ static double now_s(void) {
 typedef struct {
     int n, cap;
     int *example, *frames;
+    int *slots;      /* each example's place in the step's global batch */
     double seconds;  /* audio in the micro-batch */
     int failed;      /* examples whose audio could not be read (left out of example[]) */
     feature_batch fb; /* its decoded features (unused with the encoder cache) */
     int n_text;      /* its text pairs: indices into the trainer's text dataset */
     int *text_items;
     int text_slot0;  /* the first pair's place in the step's global text batch */
-    int slot;        /* its place among the step's micro-batches of all processes: k x processes + rank */
 } step_batch;
 
 typedef struct {
@@ -132,6 +132,7 @@ typedef struct {
     const float *sub_in; /* see subset_begin */
     float *sub_grad;
     int *idx, *lens, *targets, *target_lens, *langs;
+    int *drop_keys; /* the global slots of a pass's items (--dropout), up to cap_items or --text-batch */
     size_t cap_enc, cap_items, cap_targets;
     /* the translation objective on text: buffers of a micro-batch's pairs */
     mslam_encoder_pass text_pass;
@@ -158,7 +159,8 @@ static int ensure_step_buffers(trainer *t, int B, int T, int n_targets) {
         t->cap_enc = enc;
     }
     if ((size_t)B > t->cap_items) {
-        free(t->idx), free(t->lens), free(t->target_lens), free(t->langs);
+        free(t->idx), free(t->lens), free(t->target_lens), free(t->langs), free(t->drop_keys);
+        t->drop_keys = malloc((size_t)(B > t->o->text_batch ? B : t->o->text_batch) * sizeof(int));
         t->idx = malloc((size_t)B * sizeof(int));
         t->lens = malloc((size_t)B * sizeof(int));
         t->target_lens = malloc((size_t)B * sizeof(int));
@@ -171,7 +173,7 @@ static int ensure_step_buffers(trainer *t, int B, int T, int n_targets) {
         t->cap_targets = (size_t)n_targets;
     }
     if (!t->denc || !t->sub_enc || !t->sub_denc || !t->idx || !t->lens || !t->target_lens || !t->langs ||
-        !t->targets) {
+        !t->targets || !t->drop_keys) {
         t->cap_enc = t->cap_items = t->cap_targets = 0; /* so that the next call tries again */
         return mslam_error("out of memory for the buffers of a step of %d x %d frames", B, T);
     }
@@ -221,10 +223,11 @@ static attn_mask step_mask(const train_opts *o, long step) {
 
 static int step_batch_reserve(step_batch *sb, int n) {
     if (n <= sb->cap) return 0;
-    free(sb->example), free(sb->frames);
+    free(sb->example), free(sb->frames), free(sb->slots);
     sb->example = malloc((size_t)n * sizeof(int));
     sb->frames = malloc((size_t)n * sizeof(int));
-    sb->cap = sb->example && sb->frames ? n : 0;
+    sb->slots = malloc((size_t)n * sizeof(int));
+    sb->cap = sb->example && sb->frames && sb->slots ? n : 0;
     return sb->cap ? 0 : mslam_error("out of memory for a batch of %d utterances", n);
 }
 
@@ -235,6 +238,7 @@ static int batch_from_features(step_batch *sb) {
     sb->n = fb->B;
     for (int b = 0; b < fb->B; b++) {
         sb->example[b] = fb->example[b];
+        sb->slots[b] = fb->slot[b];
         sb->frames[b] = mslam_subsampled_frames(fb->mel_lens[b]);
     }
     sb->seconds = fb->seconds;
@@ -242,8 +246,9 @@ static int batch_from_features(step_batch *sb) {
     return 0;
 }
 
-/* A micro-batch from the encoder cache: examples[0..count), less those without frames. */
-static int cache_batch(const trainer *t, step_batch *sb, const int *examples, int count) {
+/* A micro-batch from the encoder cache: examples[0..count) (slots slot0 + i), less those without
+ * frames. */
+static int cache_batch(const trainer *t, step_batch *sb, const int *examples, int count, int slot0) {
     if (step_batch_reserve(sb, count)) return -1;
     sb->n = sb->failed = 0;
     sb->seconds = 0;
@@ -254,6 +259,7 @@ static int cache_batch(const trainer *t, step_batch *sb, const int *examples, in
             continue;
         }
         sb->example[sb->n] = e;
+        sb->slots[sb->n] = slot0 + i;
         sb->frames[sb->n++] = t->cache_frames[e];
         sb->seconds += t->train.items[e].seconds;
     }
@@ -350,14 +356,13 @@ static int cache_build(trainer *t) {
     return rc ? -1 : stop_signal ? 1 : 0;
 }
 
-/* The residual dropout of one pass of micro-batch sb (--dropout): its masks are a function of
- * (seed, step, the micro-batch's slot, which pass), so a resumed run draws the same and any
- * split of a global batch into micro-batches of one size the same. */
+/* The residual dropout of one pass (--dropout) over n items whose places in the step's global
+ * batch are keys: an item's masks are a function of (seed, step, pass, its place), so a resumed
+ * run draws the same and any split of the global batch into processes and micro-batches too. */
 enum { DROP_SPEECH, DROP_SPEECH_DECODER, DROP_TEXT, DROP_TEXT_DECODER };
-static residual_dropout step_dropout(const trainer *t, const step_batch *sb, int pass) {
-    uint64_t seed = hash_mix(hash_mix(hash_mix((uint64_t)t->o->seed, 0xd209), (uint64_t)t->pos.step),
-                             (uint64_t)sb->slot * 4 + (uint64_t)pass);
-    return (residual_dropout){(float)t->o->dropout, seed};
+static residual_dropout step_dropout(const trainer *t, int pass, const int *keys, int n) {
+    uint64_t seed = hash_mix(hash_mix(hash_mix((uint64_t)t->o->seed, 0xd209), (uint64_t)t->pos.step), (uint64_t)pass);
+    return (residual_dropout){(float)t->o->dropout, seed, keys, n};
 }
 
 /* Forward, losses and backward of the speech of micro-batch sb; sums[] gets the loss sums,
@@ -367,8 +372,7 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
     const train_opts *o = t->o;
     int B = sb->n, d = cfg->d_model, T = 0;
     if (B == 0) return 0;
-    t->pass.dropout = step_dropout(t, sb, DROP_SPEECH); /* a frozen encoder's pass saves nothing: none */
-    t->dp.dropout = step_dropout(t, sb, DROP_SPEECH_DECODER);
+    t->pass.dropout = step_dropout(t, DROP_SPEECH, sb->slots, B); /* a frozen encoder's pass saves nothing: none */
     if (t->cache) {
         if (cache_gather(t, sb, &T)) return -1;
     } else {
@@ -437,6 +441,8 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
                 memcpy(t->targets + (size_t)i * Lt, e->trans_ids, (size_t)e->n_trans * sizeof(int));
                 for (int k = e->n_trans; k < Lt; k++) t->targets[(size_t)i * Lt + k] = 0;
             }
+            for (int i = 0; i < n; i++) t->drop_keys[i] = sb->slots[t->idx[i]];
+            t->dp.dropout = step_dropout(t, DROP_SPEECH_DECODER, t->drop_keys, n);
             head_loss hl;
             subset_begin(t, n, B, item);
             if (decoder_loss(&t->dp, cfg, &t->model->p, &t->G, VOCAB_BOS, VOCAB_EOS, t->sub_in, t->lens, n, T,
@@ -501,8 +507,9 @@ static int mt_step(trainer *t, const step_batch *sb, const double *norm, double 
         for (int k = 0; k < Lt; k++) t->mt_targets[(size_t)i * Lt + k] = k < e->n_trans ? e->trans_ids[k] : 0;
     }
     int freeze = t->o->freeze_encoder;
-    t->text_pass.dropout = step_dropout(t, sb, DROP_TEXT);
-    t->dp.dropout = step_dropout(t, sb, DROP_TEXT_DECODER);
+    for (int i = 0; i < B; i++) t->drop_keys[i] = sb->text_slot0 + i;
+    t->text_pass.dropout = step_dropout(t, DROP_TEXT, t->drop_keys, B);
+    t->dp.dropout = step_dropout(t, DROP_TEXT_DECODER, t->drop_keys, B);
     if (mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, !freeze))
         return -1;
     if (!freeze) memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
@@ -597,12 +604,11 @@ static int train_step(trainer *t, step_report *rep) {
      * before the first backward, as every loss is normalised over the whole step. */
     for (int k = 0; k < o->accumulate; k++) {
         step_batch *sb = &t->micro[k];
-        sb->slot = k * t->world + t->rank;
-        int lo = sb->slot * o->batch_size, hi = lo + o->batch_size;
+        int lo = (k * t->world + t->rank) * o->batch_size, hi = lo + o->batch_size;
         lo = lo < count ? lo : count;
         hi = hi < count ? hi : count;
         const int *share = t->plan.order + first + lo;
-        if (t->cache ? cache_batch(t, sb, share, hi - lo)
+        if (t->cache ? cache_batch(t, sb, share, hi - lo, lo)
                      : feature_batch_load(&sb->fb, &t->train, share, hi - lo, lo, t->cfg->n_mels,
                                           t->augment ? &t->aug : NULL,
                                           hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step), t->model->p.mel_mean) ||
@@ -846,8 +852,9 @@ static void report_resumed_batches(trainer *t, const char *latest) {
     char *was = t->rank == 0 ? checkpoint_options(latest) : NULL;
     gchar *text_batch_was = was ? options_record_value(was, "text-batch") : NULL;
     if (was && !text_batch_was) text_batch_was = options_record_value(o->record_defaults, "text-batch");
-    int same_globals = p->global_batch == global &&
-                       (!text_batch_was || atoll(text_batch_was) * split_was == o->text_batch * split);
+    /* the text batch counts only when there are text pairs (else another --text-data warns) */
+    int same_globals = p->global_batch == global && (!o->text_data || !*o->text_data || !text_batch_was ||
+                                                     atoll(text_batch_was) * split_was == o->text_batch * split);
     static const char *const split_options[] = {"batch-size", "text-batch", NULL};
     char *diff = was && o->record ? options_record_diff(was, o->record, o->record_defaults,
                                                         same_globals ? split_options : NULL)
@@ -990,7 +997,7 @@ static void trainer_free(trainer *t) {
     decoder_pass_free(&t->dp);
     for (int k = 0; t->micro && k < t->o->accumulate; k++) {
         feature_batch_free(&t->micro[k].fb);
-        free(t->micro[k].example), free(t->micro[k].frames), free(t->micro[k].text_items);
+        free(t->micro[k].example), free(t->micro[k].frames), free(t->micro[k].slots), free(t->micro[k].text_items);
     }
     free(t->micro);
     free(t->cache), free(t->cache_offset), free(t->cache_frames), free(t->cache_out);
@@ -1002,6 +1009,7 @@ static void trainer_free(trainer *t) {
     free(t->targets);
     free(t->target_lens);
     free(t->langs);
+    free(t->drop_keys);
     if (t->log) fclose(t->log);
 }
 
@@ -1041,7 +1049,7 @@ static int check_options(const train_opts *o) {
         {"--ctc-weight", o->ctc_weight, 0, 1e6, 0}, {"--lid-weight", o->lid_weight, 0, 1e6, 0},
         {"--st-weight", o->st_weight, 0, 1e6, 0}, {"--mt-weight", o->mt_weight, 0, 1e6, 0},
         {"--time-ratio", o->time_ratio, 0, 1, 0}, {"--text-noise", o->text_noise, 0, 1, 0},
-        {"--dropout", o->dropout, 0, 1, 1}, {"--speed-prob", o->speed_prob, 0, 1, 0},
+        {"--dropout", o->dropout, 0, 0.99, 0}, {"--speed-prob", o->speed_prob, 0, 1, 0},
         {"--speed", o->speed, 0, 0.5, 0},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
