@@ -132,11 +132,12 @@ typedef struct {
     const float *sub_in; /* see subset_begin */
     float *sub_grad;
     int *idx, *lens, *targets, *target_lens, *langs;
-    int *drop_keys; /* the global slots of a pass's items (--dropout), up to cap_items or --text-batch */
+    int *drop_keys; /* the global places of the translated items (--dropout), cap_items */
     size_t cap_enc, cap_items, cap_targets;
     /* the translation objective on text: buffers of a micro-batch's pairs */
     mslam_encoder_pass text_pass;
     int *mt_ids, *mt_lens, *mt_targets, *mt_target_lens;
+    int *mt_keys; /* the pairs' places in the step's global text batch (--dropout), --text-batch */
     int *mt_noisy; /* --text-noise: pair i's source at i x 2 text_max_chars */
     float *mt_denc;
     size_t cap_mt_ids, cap_mt_targets;
@@ -160,7 +161,7 @@ static int ensure_step_buffers(trainer *t, int B, int T, int n_targets) {
     }
     if ((size_t)B > t->cap_items) {
         free(t->idx), free(t->lens), free(t->target_lens), free(t->langs), free(t->drop_keys);
-        t->drop_keys = malloc((size_t)(B > t->o->text_batch ? B : t->o->text_batch) * sizeof(int));
+        t->drop_keys = malloc((size_t)B * sizeof(int));
         t->idx = malloc((size_t)B * sizeof(int));
         t->lens = malloc((size_t)B * sizeof(int));
         t->target_lens = malloc((size_t)B * sizeof(int));
@@ -507,9 +508,9 @@ static int mt_step(trainer *t, const step_batch *sb, const double *norm, double 
         for (int k = 0; k < Lt; k++) t->mt_targets[(size_t)i * Lt + k] = k < e->n_trans ? e->trans_ids[k] : 0;
     }
     int freeze = t->o->freeze_encoder;
-    for (int i = 0; i < B; i++) t->drop_keys[i] = sb->text_slot0 + i;
-    t->text_pass.dropout = step_dropout(t, DROP_TEXT, t->drop_keys, B);
-    t->dp.dropout = step_dropout(t, DROP_TEXT_DECODER, t->drop_keys, B);
+    for (int i = 0; i < B; i++) t->mt_keys[i] = sb->text_slot0 + i;
+    t->text_pass.dropout = step_dropout(t, DROP_TEXT, t->mt_keys, B);
+    t->dp.dropout = step_dropout(t, DROP_TEXT_DECODER, t->mt_keys, B);
     if (mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, !freeze))
         return -1;
     if (!freeze) memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
@@ -987,7 +988,7 @@ static void trainer_free(trainer *t) {
     dataset_free(&t->valid);
     dataset_free(&t->text);
     mslam_encoder_pass_free(&t->text_pass);
-    free(t->mt_ids), free(t->mt_lens), free(t->mt_targets), free(t->mt_target_lens);
+    free(t->mt_ids), free(t->mt_lens), free(t->mt_targets), free(t->mt_target_lens), free(t->mt_keys);
     free(t->mt_noisy);
     free(t->mt_denc);
     epoch_plan_free(&t->plan);
@@ -1146,7 +1147,8 @@ static int run(trainer *t) {
                 return -1;
         t->mt_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text lengths");
         t->mt_target_lens = mslam_malloc((size_t)o->text_batch * sizeof(int), "text target lengths");
-        if (!t->mt_lens || !t->mt_target_lens) return -1;
+        t->mt_keys = mslam_malloc((size_t)o->text_batch * sizeof(int), "text batch places");
+        if (!t->mt_lens || !t->mt_target_lens || !t->mt_keys) return -1;
         if (o->text_noise > 0 &&
             !(t->mt_noisy = mslam_malloc((size_t)o->text_batch * 2 * o->text_max_chars * sizeof(int), "noisy text")))
             return -1;
