@@ -78,10 +78,10 @@ static int pass_setup(decoder_pass *p, const struct mslam_model_config *cfg) {
     return 0;
 }
 
-/* One decoder layer on the batch: x (n, d) -> y (n, d); keeps its activations in a. */
 /* The branches of a decoder layer, in the order they run. */
 enum { BRANCH_SELF, BRANCH_CROSS, BRANCH_FFN };
 
+/* One decoder layer on the batch: x (n, d) -> y (n, d); keeps its activations in a. */
 static void decoder_layer_forward(decoder_pass *p, float *y, const float *x, decoder_layer_acts *a,
                                   const decoder_layer_params *Lp, const struct mslam_model_config *cfg,
                                   const residual_dropout *drop) {

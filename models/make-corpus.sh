@@ -21,7 +21,7 @@
 # An interrupted build resumes when run again with the same options.
 set -eu
 case ${1:-} in
-  -h | --help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;;
   -*) echo "make-corpus.sh: the first argument is the output folder, not '$1' (--help)" >&2; exit 2 ;;
 esac
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -11,7 +11,7 @@
 # Output goes to demo-out/ (SRT files and the pipeline logs). MSLAM_BUILD_DIR picks the build
 # folder (default build), MSLAM_MODEL another model.
 set -eu
-case ${1:-} in -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tests/install-deps.sh" build test demo
 builddir=${MSLAM_BUILD_DIR:-$root/build}

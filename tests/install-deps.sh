@@ -16,7 +16,7 @@ elif [ "${1:-}" = --list ]; then
   list=1
   shift
 fi
-case ${1:-} in -h | --help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 [ $# -gt 0 ] || set -- build test
 known=$(sed -n 's/^\[\(.*\)\]$/\1/p' "$root/packages.txt" | tr '\n' ' ')
 for g in "$@"; do

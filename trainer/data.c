@@ -14,8 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+uint64_t seed_for(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b) {
+    return hash_mix(hash_mix(hash_mix(seed, purpose), a), b);
+}
+
 void rng_for(mslam_rng *rng, uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b) {
-    mslam_rng_seed(rng, hash_mix(hash_mix(hash_mix(seed, purpose), a), b));
+    mslam_rng_seed(rng, seed_for(seed, purpose, a, b));
 }
 
 /* ---- examples ---- */
@@ -497,11 +501,15 @@ struct audio_buf {
     struct audio raw, resampled;
 };
 
-/* Decodes an example to 16 kHz mono; returns the samples (owned by fb) or NULL (error recorded). */
-/* The audio at 16 kHz, played at `speed` (1: as recorded). */
-static const struct audio *load_audio(feature_batch *fb, const char *path, double speed) {
-    if (!fb->audio && !(fb->audio = mslam_calloc(1, sizeof *fb->audio, "audio buffers"))) return NULL;
-    if (audio_read(path, &fb->audio->raw)) return NULL;
+/* Decodes an example into fb's buffers. Returns 0 or -1 (error recorded). */
+static int read_audio(feature_batch *fb, const char *path) {
+    if (!fb->audio && !(fb->audio = mslam_calloc(1, sizeof *fb->audio, "audio buffers"))) return -1;
+    return audio_read(path, &fb->audio->raw);
+}
+
+/* The audio read_audio read, at 16 kHz and played at `speed` (1: as recorded); the samples
+ * (owned by fb) or NULL (error recorded). */
+static const struct audio *audio_at_speed(feature_batch *fb, double speed) {
     if (fb->audio->raw.rate == MSLAM_SAMPLE_RATE && speed == 1.0) return &fb->audio->raw;
     if (audio_resample(&fb->audio->raw, speed, MSLAM_SAMPLE_RATE, &fb->audio->resampled)) return NULL;
     return &fb->audio->resampled;
@@ -552,11 +560,11 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
     for (int i = 0; i < count && !rc; i++) {
         const example *e = &ds->items[examples[i]];
         double speed = perturbed_speed(aug, aug_seed, slot0 + i);
-        const struct audio *a = load_audio(fb, e->audio, speed);
+        const struct audio *a = read_audio(fb, e->audio) ? NULL : audio_at_speed(fb, speed);
         int n_frames = a ? mslam_frontend_n_frames(a->n) : 0;
         /* sped up below one encoder frame: the utterance as it is, rather than none */
         if (a && speed != 1.0 && mslam_subsampled_frames(n_frames) <= 0) {
-            a = load_audio(fb, e->audio, 1.0);
+            a = audio_at_speed(fb, 1.0);
             n_frames = a ? mslam_frontend_n_frames(a->n) : 0;
         }
         if (!a || mslam_subsampled_frames(n_frames) <= 0) {

@@ -184,7 +184,8 @@ void feature_batch_free(feature_batch *fb);
  * spread evenly over the dataset (the model's feature statistics). */
 int mel_statistics(const dataset *ds, int n_mels, int max_items, float *mean, float *std);
 
-/* One generator per purpose and step: draws never depend on how many came before. */
+/* One seed, and one generator, per purpose and step: draws never depend on how many came before. */
+uint64_t seed_for(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b);
 void rng_for(mslam_rng *rng, uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b);
 
 #endif

@@ -362,8 +362,8 @@ static int cache_build(trainer *t) {
  * run draws the same and any split of the global batch into processes and micro-batches too. */
 enum { DROP_SPEECH, DROP_SPEECH_DECODER, DROP_TEXT, DROP_TEXT_DECODER };
 static residual_dropout step_dropout(const trainer *t, int pass, const int *keys, int n) {
-    uint64_t seed = hash_mix(hash_mix(hash_mix((uint64_t)t->o->seed, 0xd209), (uint64_t)t->pos.step), (uint64_t)pass);
-    return (residual_dropout){(float)t->o->dropout, seed, keys, n};
+    return (residual_dropout){(float)t->o->dropout, seed_for((uint64_t)t->o->seed, 0xd209, (uint64_t)t->pos.step,
+                                                              (uint64_t)pass), keys, n};
 }
 
 /* Forward, losses and backward of the speech of micro-batch sb; sums[] gets the loss sums,
@@ -486,13 +486,14 @@ static int mt_step(trainer *t, const step_batch *sb, const double *norm, double 
     int B = sb->n_text, L = 1, Lt = 1;
     if (B == 0 || norm[S_MT_N] <= 0) return 0;
     const int noisy_cap = 2 * t->o->text_max_chars;
+    for (int i = 0; i < B; i++) t->mt_keys[i] = sb->text_slot0 + i;
     for (int i = 0; i < B; i++) {
         const example *e = &t->text.items[sb->text_items[i]];
         t->mt_lens[i] = e->n_text;
         if (t->mt_noisy) { /* a function of (seed, step, the pair's place in the global batch) */
             mslam_rng rng;
             mslam_rng_seed(&rng, hash_mix(hash_mix((uint64_t)t->o->seed ^ 0x7e415e, (uint64_t)t->pos.step),
-                                          (uint64_t)(sb->text_slot0 + i)));
+                                          (uint64_t)t->mt_keys[i]));
             t->mt_lens[i] = augment_text_noise(e->text_ids, e->n_text, t->mt_noisy + (size_t)i * noisy_cap,
                                                t->o->text_noise, &rng);
         }
@@ -508,7 +509,6 @@ static int mt_step(trainer *t, const step_batch *sb, const double *norm, double 
         for (int k = 0; k < Lt; k++) t->mt_targets[(size_t)i * Lt + k] = k < e->n_trans ? e->trans_ids[k] : 0;
     }
     int freeze = t->o->freeze_encoder;
-    for (int i = 0; i < B; i++) t->mt_keys[i] = sb->text_slot0 + i;
     t->text_pass.dropout = step_dropout(t, DROP_TEXT, t->mt_keys, B);
     t->dp.dropout = step_dropout(t, DROP_TEXT_DECODER, t->mt_keys, B);
     if (mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, !freeze))
@@ -837,15 +837,13 @@ static int merge_lists(struct strlist *base, const struct strlist *add) {
     return 0;
 }
 
-/* The model to train: from a checkpoint when resuming, else a fresh one whose vocabulary and
- * languages come from the data (after those of the --init model, whose parameters it takes). */
 /* A resume's batches against the checkpoint's: the options that shape the steps, and the global
  * batch (processes x micro-batches x --batch-size utterances, and --text-batch pairs likewise). A
  * split of the same global batches into other processes and micro-batches takes the same steps
  * (its sums in another order): said, and --batch-size and --text-batch then differ by design. A
  * different global batch is warned about, and the position in the epoch carried over as a count
  * of utterances, so that it lies inside the new, differently cut epoch. */
-static void report_resumed_batches(trainer *t, const char *latest) {
+static void resume_batches(trainer *t, const char *latest) {
     const train_opts *o = t->o;
     train_position *p = &t->pos;
     long long split_was = (long long)p->world_size * p->accumulate, split = (long long)t->world * o->accumulate;
@@ -880,6 +878,8 @@ static void report_resumed_batches(trainer *t, const char *latest) {
     g_free(diff);
 }
 
+/* The model to train: from a checkpoint when resuming, else a fresh one whose vocabulary and
+ * languages come from the data (after those of the --init model, whose parameters it takes). */
 static int build_model(trainer *t, int *resumed) {
     train_opts *o = t->o;
     *resumed = 0;
@@ -895,7 +895,7 @@ static int build_model(trainer *t, int *resumed) {
         if (!rc && t->rank == 0)
             fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
                     t->pos.batch);
-        if (!rc) report_resumed_batches(t, latest);
+        if (!rc) resume_batches(t, latest);
         free(latest);
         *resumed = !rc;
         return rc ? -1 : 0;
