@@ -36,6 +36,10 @@ int mslam_model_save(const mslam_model *model, const char *path);
 /* The same with every tensor as F16 (half the size; the loader widens to F32 again). A value
  * beyond the F16 range is an error naming the tensor. */
 int mslam_model_save_f16(const mslam_model *model, const char *path);
+/* The same with each weight matrix and kernel in I8 with an F32 scale per row of its first
+ * dimension (absmax / 127, rounded to nearest), the other tensors F16: about a quarter of the F32
+ * file. The loader widens to F32 again; an element moves by at most half its row's scale. */
+int mslam_model_save_int8(const mslam_model *model, const char *path);
 /* The same file with more tensors after the model's and more __metadata__ keys (a trainer
  * checkpoint: optimizer moments, training position). */
 int mslam_model_save_with(const mslam_model *model, const char *path, const st_write_tensor *extra,

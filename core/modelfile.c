@@ -19,8 +19,9 @@
  * Other metadata keys are ignored, so tools may record provenance there.
  * Tensors: exactly those of the parameter table built from the config (params.c), by name and
  * shape. The dtype is F32 (what mslam_model_save writes, in table order), F16
- * (mslam_model_save_f16), BF16 or F64; the loader converts to one owned fp32 block. Every value
- * must be finite. */
+ * (mslam_model_save_f16), BF16, F64, or I8 (mslam_model_save_int8): a tensor W in I8 comes with
+ * the float tensor "W.scale" of shape [rows of W's first dimension], and element k of row r is
+ * W[r][k] x scale[r]. The loader converts to one owned fp32 block. Every value must be finite. */
 #include "model.h"
 
 #include "common.h"
@@ -372,14 +373,45 @@ static int is_float_dtype(st_dtype d) {
     return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64;
 }
 
+/* The float tensor "<name>.scale" of a weight quantised to I8: one scale per row of its first
+ * dimension (mslam_model_save_int8). */
+#define INT8_SCALE_SUFFIX ".scale"
+
+static int int8_scale_name(char *buf, size_t size, const char *name) {
+    return snprintf(buf, size, "%s" INT8_SCALE_SUFFIX, name) < (int)size;
+}
+
+/* Rows of a table entry, the unit of an I8 tensor's scales. */
+static size_t entry_rows(const mslam_param_entry *e) {
+    return e->ndim ? (size_t)e->shape[0] : 1;
+}
+
+/* dst = q x scale of q's row; the scales must be finite. */
+static int read_int8(const st_file *f, const st_tensor *q, const st_tensor *scale, size_t rows, float *dst) {
+    float *s = malloc(rows * sizeof *s);
+    if (!s) return mslam_error("%s: out of memory reading '%s'", f->path, q->name);
+    int rc = st_read_f32(f, scale, s);
+    for (size_t r = 0; r < rows && !rc; r++)
+        if (!isfinite(s[r]))
+            rc = mslam_error("%s: tensor '%s': element %zu is %g, not a finite number", f->path, scale->name, r,
+                             (double)s[r]);
+    size_t per_row = rows ? q->numel / rows : 0;
+    const int8_t *src = (const int8_t *)(f->data + q->begin);
+    for (size_t k = 0; k < q->numel && !rc; k++) dst[k] = (float)src[k] * s[k / per_row];
+    free(s);
+    return rc;
+}
+
 /* Matches the file's tensors one to one with the table (tensors whose names start with
- * extra_prefix, when not NULL, belong to someone else), then converts each into the block. */
+ * extra_prefix, when not NULL, belong to someone else; an I8 weight brings its scales), then
+ * converts each into the block. */
 static int read_tensors(mslam_model *m, const st_file *f, const char *extra_prefix) {
     const mslam_param_table *tab = &m->table;
     const st_tensor **found = calloc((size_t)tab->n, sizeof *found);
+    const st_tensor **scales = calloc((size_t)tab->n, sizeof *scales);
     char *used = calloc((size_t)f->n_tensors + 1, 1);
     int rc = 0;
-    if (!found || !used) rc = mslam_error("%s: out of memory matching tensors", f->path);
+    if (!found || !scales || !used) rc = mslam_error("%s: out of memory matching tensors", f->path);
     for (int i = 0; i < tab->n && !rc; i++) {
         const mslam_param_entry *e = &tab->entries[i];
         int64_t want[4];
@@ -391,9 +423,9 @@ static int read_tensors(mslam_model *m, const st_file *f, const char *extra_pref
             rc = mslam_error("%s: tensor '%s' %s is missing", f->path, e->name, want_s);
             break;
         }
-        if (!is_float_dtype(t->dtype)) {
-            rc = mslam_error("%s: tensor '%s' has dtype %s; weights are F32, F16, BF16 or F64",
-                             f->path, e->name, st_dtype_name(t->dtype));
+        if (!is_float_dtype(t->dtype) && t->dtype != ST_I8) {
+            rc = mslam_error("%s: tensor '%s' has dtype %s; weights are F32, F16, BF16, F64, or I8 with a "
+                             "scale per row", f->path, e->name, st_dtype_name(t->dtype));
             break;
         }
         int same = t->ndim == e->ndim;
@@ -406,6 +438,17 @@ static int read_tensors(mslam_model *m, const st_file *f, const char *extra_pref
         }
         found[i] = t;
         used[t - f->tensors] = 1;
+        if (t->dtype != ST_I8) continue;
+        char name[256];
+        const st_tensor *s = int8_scale_name(name, sizeof name, e->name) ? st_find(f, name) : NULL;
+        if (!s || !is_float_dtype(s->dtype) || s->ndim != 1 || (size_t)s->shape[0] != entry_rows(e)) {
+            rc = mslam_error("%s: tensor '%s' is I8, so '%s" INT8_SCALE_SUFFIX "' must be a float tensor of "
+                             "shape [%zu] (a scale per row)%s", f->path, e->name, e->name, entry_rows(e),
+                             s ? "" : ", and there is none");
+            break;
+        }
+        scales[i] = s;
+        used[s - f->tensors] = 1;
     }
     for (int j = 0; j < f->n_tensors && !rc; j++) {
         if (extra_prefix && !strncmp(f->tensors[j].name, extra_prefix, strlen(extra_prefix))) continue;
@@ -416,7 +459,7 @@ static int read_tensors(mslam_model *m, const st_file *f, const char *extra_pref
     for (int i = 0; i < tab->n && !rc; i++) {
         const mslam_param_entry *e = &tab->entries[i];
         float *dst = m->block + e->offset;
-        if (st_read_f32(f, found[i], dst)) {
+        if (scales[i] ? read_int8(f, found[i], scales[i], entry_rows(e), dst) : st_read_f32(f, found[i], dst)) {
             rc = -1;
             break;
         }
@@ -429,6 +472,7 @@ static int read_tensors(mslam_model *m, const st_file *f, const char *extra_pref
         }
     }
     free(found);
+    free(scales);
     free(used);
     return rc;
 }
@@ -510,8 +554,33 @@ struct json_object *modelfile_string_array(char *const *s, int n) {
     return a;
 }
 
-static int save(const mslam_model *model, const char *path, const void *weights, st_dtype dtype,
+/* weights: one tensor per table entry, in table order */
+static int save(const mslam_model *model, const char *path, const st_write_tensor *weights,
                 const st_write_tensor *extra, int n_extra, const st_meta *extra_meta, int n_extra_meta);
+
+/* ts[i]: table entry i, its data at its offset in block (of dtype, laid out as model->block) */
+static void table_tensors(const mslam_model *model, const void *block, st_dtype dtype, st_write_tensor *ts) {
+    const mslam_param_table *tab = &model->table;
+    for (int i = 0; i < tab->n; i++) {
+        const mslam_param_entry *e = &tab->entries[i];
+        ts[i] = (st_write_tensor){.name = e->name,
+                                  .dtype = dtype,
+                                  .ndim = e->ndim,
+                                  .data = (const char *)block + e->offset * st_dtype_size(dtype)};
+        for (int k = 0; k < e->ndim; k++) ts[i].shape[k] = e->shape[k];
+    }
+}
+
+/* Writes model with its table's tensors in one dtype, block laid out as model->block. */
+static int save_block(const mslam_model *model, const char *path, const void *block, st_dtype dtype,
+                      const st_write_tensor *extra, int n_extra, const st_meta *extra_meta, int n_extra_meta) {
+    st_write_tensor *ts = malloc((size_t)model->table.n * sizeof *ts);
+    if (!ts) return mslam_error("cannot write '%s': out of memory", path);
+    table_tensors(model, block, dtype, ts);
+    int rc = save(model, path, ts, extra, n_extra, extra_meta, n_extra_meta);
+    free(ts);
+    return rc;
+}
 
 int mslam_model_save(const mslam_model *model, const char *path) {
     return mslam_model_save_with(model, path, NULL, 0, NULL, 0);
@@ -520,34 +589,105 @@ int mslam_model_save(const mslam_model *model, const char *path) {
 int mslam_model_save_with(const mslam_model *model, const char *path, const st_write_tensor *extra,
                           int n_extra, const st_meta *extra_meta, int n_extra_meta) {
     if (!model || !path) return mslam_error("mslam_model_save: no model or no path");
-    return save(model, path, model->block, ST_F32, extra, n_extra, extra_meta, n_extra_meta);
+    return save_block(model, path, model->block, ST_F32, extra, n_extra, extra_meta, n_extra_meta);
 }
 
-int mslam_model_save_f16(const mslam_model *model, const char *path) {
-    if (!model || !path) return mslam_error("mslam_model_save_f16: no model or no path");
+/* The block in F16; malloc'd, NULL with the error set (a finite value beyond the F16 range names
+ * its tensor). */
+static uint16_t *block_f16(const mslam_model *model, const char *path) {
     const mslam_param_table *tab = &model->table;
     uint16_t *half = malloc(tab->total * sizeof *half);
-    if (!half) return mslam_error("cannot write '%s': out of memory", path);
-    int rc = 0;
-    for (int i = 0; i < tab->n && !rc; i++) {
+    if (!half) {
+        mslam_error("cannot write '%s': out of memory", path);
+        return NULL;
+    }
+    for (int i = 0; i < tab->n; i++) {
         const mslam_param_entry *e = &tab->entries[i];
         for (size_t k = 0; k < e->numel; k++) {
             float x = model->block[e->offset + k];
             half[e->offset + k] = st_f32_to_f16(x);
             if (isfinite(x) && !isfinite(st_f16_to_f32(half[e->offset + k]))) {
-                rc = mslam_error("cannot write '%s' in F16: tensor '%s' holds %g, beyond the F16 range", path,
-                                 e->name, (double)x);
-                break;
+                mslam_error("cannot write '%s' in F16: tensor '%s' holds %g, beyond the F16 range", path, e->name,
+                            (double)x);
+                free(half);
+                return NULL;
             }
         }
     }
-    if (!rc) rc = save(model, path, half, ST_F16, NULL, 0, NULL, 0);
+    return half;
+}
+
+int mslam_model_save_f16(const mslam_model *model, const char *path) {
+    if (!model || !path) return mslam_error("mslam_model_save_f16: no model or no path");
+    uint16_t *half = block_f16(model, path);
+    int rc = half ? save_block(model, path, half, ST_F16, NULL, 0, NULL, 0) : -1;
     free(half);
     return rc;
 }
 
-/* weights: the parameter block in dtype (F32 or F16), laid out as model->block */
-static int save(const mslam_model *model, const char *path, const void *weights, st_dtype dtype,
+/* Weight matrices and kernels go to I8; vectors (biases, norms, feature statistics) and the
+ * attention's position biases, a few hundred values each, stay F16. */
+static int quantised_to_int8(const mslam_param_entry *e) {
+    size_t n = strlen(e->name), w = strlen(".weight");
+    return e->ndim >= 2 && n > w && !strcmp(e->name + n - w, ".weight");
+}
+
+int mslam_model_save_int8(const mslam_model *model, const char *path) {
+    if (!model || !path) return mslam_error("mslam_model_save_int8: no model or no path");
+    const mslam_param_table *tab = &model->table;
+    int n_quantised = 0;
+    size_t n_rows = 0;
+    for (int i = 0; i < tab->n; i++)
+        if (quantised_to_int8(&tab->entries[i])) n_quantised++, n_rows += entry_rows(&tab->entries[i]);
+    uint16_t *half = block_f16(model, path);
+    int8_t *q = malloc(tab->total ? tab->total : 1);
+    float *scale = malloc((n_rows ? n_rows : 1) * sizeof *scale);
+    st_write_tensor *ts = malloc((size_t)tab->n * sizeof *ts);
+    st_write_tensor *scale_ts = calloc((size_t)n_quantised + 1, sizeof *scale_ts);
+    int rc = half && q && scale && ts && scale_ts ? 0 : -1;
+    if (rc && half) mslam_error("cannot write '%s': out of memory", path);
+    if (!rc) table_tensors(model, half, ST_F16, ts);
+    size_t row_at = 0;
+    for (int i = 0, j = 0; i < tab->n && !rc; i++) {
+        const mslam_param_entry *e = &tab->entries[i];
+        if (!quantised_to_int8(e)) continue;
+        size_t rows = entry_rows(e), per_row = e->numel / rows;
+        for (size_t r = 0; r < rows; r++) {
+            const float *x = model->block + e->offset + r * per_row;
+            int8_t *qr = q + e->offset + r * per_row;
+            float absmax = 0;
+            for (size_t k = 0; k < per_row; k++) absmax = fmaxf(absmax, fabsf(x[k]));
+            /* symmetric, -127..127, so that -q is a code whenever q is */
+            float s = absmax / 127.0f;
+            for (size_t k = 0; k < per_row; k++) {
+                long v = s > 0 ? lrintf(x[k] / s) : 0;
+                qr[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            }
+            scale[row_at + r] = s;
+        }
+        char name[256];
+        char *scale_name = int8_scale_name(name, sizeof name, e->name) ? strdup(name) : NULL;
+        if (!scale_name) {
+            rc = mslam_error("cannot write '%s': out of memory", path);
+            break;
+        }
+        ts[i].dtype = ST_I8;
+        ts[i].data = q + e->offset;
+        scale_ts[j++] = (st_write_tensor){.name = scale_name, .dtype = ST_F32, .ndim = 1, .shape = {(int64_t)rows},
+                                          .data = scale + row_at};
+        row_at += rows;
+    }
+    if (!rc) rc = save(model, path, ts, scale_ts, n_quantised, NULL, 0);
+    for (int j = 0; scale_ts && j < n_quantised; j++) free((char *)scale_ts[j].name);
+    free(scale_ts);
+    free(ts);
+    free(scale);
+    free(q);
+    free(half);
+    return rc;
+}
+
+static int save(const mslam_model *model, const char *path, const st_write_tensor *weights,
                 const st_write_tensor *extra, int n_extra, const st_meta *extra_meta, int n_extra_meta) {
     struct mslam_model_config c = model->cfg;
     struct json_object *cfg = json_object_new_object();
@@ -579,14 +719,7 @@ static int save(const mslam_model *model, const char *path, const void *weights,
     if (!ts || !meta || !meta[1].value || !meta[2].value || !meta[3].value) {
         rc = mslam_error("cannot write '%s': out of memory", path);
     } else {
-        for (int i = 0; i < tab->n; i++) {
-            const mslam_param_entry *e = &tab->entries[i];
-            ts[i] = (st_write_tensor){.name = e->name,
-                                      .dtype = dtype,
-                                      .ndim = e->ndim,
-                                      .data = (const char *)weights + e->offset * st_dtype_size(dtype)};
-            for (int k = 0; k < e->ndim; k++) ts[i].shape[k] = e->shape[k];
-        }
+        for (int i = 0; i < tab->n; i++) ts[i] = weights[i];
         for (int i = 0; i < n_extra; i++) ts[tab->n + i] = extra[i];
         rc = st_write(path, ts, tab->n + n_extra, meta, 4 + n_extra_meta);
     }

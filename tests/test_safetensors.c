@@ -662,6 +662,109 @@ static void test_f16(void) {
     mslam_model_free(m);
 }
 
+/* Removes v's tensor i (the rest keep their order). */
+static void variant_remove(variant *v, int i) {
+    memmove(&v->ts[i], &v->ts[i + 1], (size_t)(v->n - i - 1) * sizeof v->ts[0]);
+    v->n--;
+}
+
+static int is_int8_weight(const mslam_param_entry *e) {
+    size_t n = strlen(e->name);
+    return e->ndim >= 2 && n > 7 && !strcmp(e->name + n - 7, ".weight");
+}
+
+/* A model written as int8 loads with each weight matrix within half its row's scale (absmax /
+ * 127) of the original, a zero row as zeros, and the rest as F16; a broken pairing of a weight
+ * and its scales is an error naming both. */
+static void test_int8(void) {
+    mslam_model *m = tiny_model(4);
+    if (!m) return;
+    const mslam_param_entry *zeroed = NULL;
+    for (int i = 0; i < m->table.n && !zeroed; i++)
+        if (is_int8_weight(&m->table.entries[i])) zeroed = &m->table.entries[i];
+    CHECK(zeroed != NULL, "the tiny model has no weight matrix");
+    if (!zeroed) {
+        mslam_model_free(m);
+        return;
+    }
+    size_t zeroed_row = zeroed->numel / (size_t)zeroed->shape[0];
+    memset(m->block + zeroed->offset + zeroed_row, 0, zeroed_row * sizeof(float)); /* its second row */
+    const char *path = tpath("int8.safetensors");
+    CHECK(mslam_model_save_int8(m, path) == 0, "save_int8: %s", mslam_last_error());
+    mslam_model *l = mslam_model_load(path, mslam_model_default_params());
+    CHECK(l != NULL, "load int8: %s", mslam_last_error());
+    size_t expected_bytes = 0;
+    for (int i = 0; l && i < m->table.n; i++) {
+        const mslam_param_entry *e = &m->table.entries[i];
+        const float *x = m->block + e->offset, *y = l->block + e->offset;
+        if (!is_int8_weight(e)) {
+            size_t differ = 0;
+            for (size_t k = 0; k < e->numel; k++) differ += y[k] != st_f16_to_f32(st_f32_to_f16(x[k]));
+            CHECK(differ == 0, "%s: %zu values are not their F16 rounding", e->name, differ);
+            expected_bytes += 2 * e->numel;
+            continue;
+        }
+        size_t rows = (size_t)e->shape[0], per_row = e->numel / rows, far = 0, nonzero = 0;
+        for (size_t r = 0; r < rows; r++) {
+            float absmax = 0;
+            for (size_t k = 0; k < per_row; k++) absmax = fmaxf(absmax, fabsf(x[r * per_row + k]));
+            float half_step = absmax / 127.0f / 2.0f * (1.0f + 1e-5f);
+            for (size_t k = 0; k < per_row; k++) {
+                far += !(fabsf(y[r * per_row + k] - x[r * per_row + k]) <= half_step);
+                nonzero += e == zeroed && r == 1 && y[r * per_row + k] != 0.0f;
+            }
+        }
+        CHECK(far == 0, "%s: %zu values beyond half a step of their row's scale", e->name, far);
+        CHECK(nonzero == 0, "%s: the zero row came back with %zu nonzero values", e->name, nonzero);
+        expected_bytes += e->numel + 4 * rows;
+    }
+    mslam_model_free(l);
+    mslam_model_free(m);
+
+    variant v;
+    if (variant_open(&v, path)) {
+        CHECK(0, "cannot open %s: %s", path, mslam_last_error());
+        return;
+    }
+    size_t data_bytes = 0;
+    for (int i = 0; i < v.f.n_tensors; i++) data_bytes += v.f.tensors[i].end - v.f.tensors[i].begin;
+    CHECK(data_bytes == expected_bytes, "%zu bytes of data, want %zu", data_bytes, expected_bytes);
+    int q = variant_index(&v, Q), qs = variant_index(&v, Q ".scale");
+    CHECK(q >= 0 && qs >= 0 && v.ts[q].dtype == ST_I8 && v.ts[qs].dtype == ST_F32 && v.ts[qs].ndim == 1 &&
+              v.ts[qs].shape[0] == 8,
+          "%s is not I8 with 8 F32 scales", Q);
+    if (q < 0 || qs < 0) {
+        st_close(&v.f);
+        return;
+    }
+    st_write_tensor scale = v.ts[qs];
+    float nan_scale[8];
+    memcpy(nan_scale, scale.data, sizeof nan_scale);
+    nan_scale[3] = NAN;
+    v.ts[qs].data = nan_scale;
+    expect_bad_model(&v, "NaN scale", Q ".scale", "element 3");
+    v.ts[qs] = scale;
+    v.ts[qs].shape[0] = 4;
+    expect_bad_model(&v, "4 scales for 8 rows", Q ".scale", "shape [8]");
+    v.ts[qs] = scale;
+    v.ts[qs].dtype = ST_I8;
+    expect_bad_model(&v, "I8 scales", Q ".scale", "float tensor");
+    v.ts[qs] = scale;
+    int bias = variant_index(&v, "shared_layers.0.attn.q.bias");
+    if (bias >= 0) {
+        /* scales beside a tensor that is not I8 belong to nothing */
+        st_write_tensor saved = v.ts[bias];
+        v.ts[bias].name = "shared_layers.0.attn.q.bias.scale";
+        v.ts[v.n++] = saved;
+        expect_bad_model(&v, "scales of an F16 tensor", "shared_layers.0.attn.q.bias.scale", "not part of a model");
+        v.n--;
+        v.ts[bias] = saved;
+    }
+    variant_remove(&v, qs);
+    expect_bad_model(&v, "no scales", Q ".scale", "there is none");
+    st_close(&v.f);
+}
+
 static int temp_files_left(void) {
     DIR *d = opendir(tmpdir);
     int n = 0;
@@ -796,6 +899,7 @@ int main(void) {
     test_bad_models(good);
     test_bf16_model(good);
     test_f16();
+    test_int8();
     test_failing_writes(good);
     test_fuzz(good);
 

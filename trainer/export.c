@@ -71,7 +71,8 @@ int cmd_export(int argc, char **argv) {
          "model: the same architecture, vocabulary and languages; the first one's config and translate_input)",
          "FILE"},
         {"out", 0, 0, G_OPTION_ARG_STRING, &out, "model file to write (safetensors; written atomically)", "FILE"},
-        {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "f32 (default) or f16 (half the size)", "TYPE"},
+        {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "f32 (default), f16 (half the size) or int8 (weight matrices in 8 bits with a scale per row, the rest F16: "
+         "about a quarter; see README, Model files, for its cost in accuracy)", "TYPE"},
         {"translate-input", 0, 0, G_OPTION_ARG_STRING, &input,
          "what the decoder reads, recorded in the file (mslamtranslate input=auto, mslam_translate and eval follow "
          "it): speech (the encoder's frames) or transcript (the CTC transcript through the text path; needs a CTC "
@@ -81,7 +82,7 @@ int cmd_export(int argc, char **argv) {
     char **rest = NULL;
     int parsed = options_parse("export", entries, argc, argv, "",
                                "Writes the inference model of a training checkpoint, or the average of several: every "
-                               "parameter as F32 (or F16), the config, vocabulary and languages; no optimizer state.",
+                               "parameter as F32 (or F16, or int8), the config, vocabulary and languages; no optimizer state.",
                                "The result loads with mslam_model_load and the GStreamer elements' model property.",
                                &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
@@ -93,9 +94,11 @@ int cmd_export(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
         rc = 2;
     }
-    int half = dtype && !g_ascii_strcasecmp(dtype, "f16");
-    if (!parsed && !rc && dtype && !half && g_ascii_strcasecmp(dtype, "f32")) {
-        fprintf(stderr, "mslam-trainer export: --dtype is f32 or f16, not '%s'\n", dtype);
+    int (*save)(const mslam_model *, const char *) = mslam_model_save;
+    if (dtype && !g_ascii_strcasecmp(dtype, "f16")) save = mslam_model_save_f16;
+    else if (dtype && !g_ascii_strcasecmp(dtype, "int8")) save = mslam_model_save_int8;
+    else if (!parsed && !rc && dtype && g_ascii_strcasecmp(dtype, "f32")) {
+        fprintf(stderr, "mslam-trainer export: --dtype is f32, f16 or int8, not '%s'\n", dtype);
         rc = 2;
     }
     int translate_input = -1;
@@ -112,7 +115,7 @@ int cmd_export(int argc, char **argv) {
         mslam_model *m = NULL;
         int n_in = (int)g_strv_length(in);
         if (!(m = load_average(in, n_in)) || (translate_input >= 0 && set_translate_input(m, translate_input)) ||
-            (half ? mslam_model_save_f16(m, out) : mslam_model_save(m, out))) {
+            save(m, out)) {
             fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
             rc = 1;
         } else {

@@ -367,6 +367,7 @@ int main(void) {
 
     CHECK(mslam_model_save(good_model, in_seeds("model.safetensors")) == 0, "saving the model");
     CHECK(mslam_model_save_f16(good_model, in_seeds("model-f16.safetensors")) == 0, "saving F16");
+    CHECK(mslam_model_save_int8(good_model, in_seeds("model-int8.safetensors")) == 0, "saving int8");
     optim_config oc = optim_default_config();
     adamw opt;
     train_position pos = {.step = 3, .seed = 5, .world_size = 1, .accumulate = 1, .global_batch = 4};
@@ -407,6 +408,7 @@ int main(void) {
     const fuzz_target targets[] = {
         {"model (F32)", "model.safetensors", "model.safetensors", try_model, 1},
         {"model (F16)", "model-f16.safetensors", "model.safetensors", try_model, 1},
+        {"model (int8)", "model-int8.safetensors", "model.safetensors", try_model, 1},
         {"checkpoint", "ckpt.safetensors", "ckpt.safetensors", try_checkpoint, 1},
         {"character LM", "lm.safetensors", "lm.safetensors", try_lm, 1},
         {"translation memory", "tm.safetensors", "tm.safetensors", try_tm, 1},
