@@ -70,14 +70,14 @@ static void gst_mslam_caption_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);
 static void gst_mslam_caption_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec);
-static gboolean caption_start (GstMslamBase * base, gchar ** reason);
+static gboolean caption_start (GstMslamBase * base);
 static void caption_stop (GstMslamBase * base);
 static GstFlowReturn caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 first);
 static GstFlowReturn caption_audio (GstMslamBase * base);
 static GstFlowReturn caption_drain (GstMslamBase * base);
 static void caption_reset (GstMslamBase * base);
+static gint caption_process_limit (GstMslamBase * base);
 static GstClockTime caption_latency (GstMslamBase * base);
-static void plan_next_delivery (GstMslamCaption * self);
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("text/x-raw, format = (string) utf8"));
@@ -101,6 +101,7 @@ gst_mslam_caption_class_init (gpointer g_class, gpointer data)
   base_class->start = caption_start;
   base_class->stop = caption_stop;
   base_class->process = caption_process;
+  base_class->process_limit = caption_process_limit;
   base_class->audio = caption_audio;
   base_class->drain = caption_drain;
   base_class->reset = caption_reset;
@@ -269,14 +270,14 @@ gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static gboolean
-caption_start (GstMslamBase * base, gchar ** reason)
+caption_start (GstMslamBase * base)
 {
   GstMslamCaption *self = GST_MSLAM_CAPTION (base);
   GstMslamCaptionClass *klass = GST_MSLAM_CAPTION_GET_CLASS (self);
 
   if (klass->needs_ctc && !base->config.ctc_head) {
-    *reason = g_strdup_printf ("the model has no CTC head, which %s needs to recognise speech "
-        "(train or export it with one)", GST_OBJECT_NAME (self));
+    gst_mslam_base_model_error (base, "the model has no CTC head, which %s needs to recognise "
+        "speech (train or export it with one)", GST_OBJECT_NAME (self));
     return FALSE;
   }
 
@@ -324,11 +325,11 @@ caption_start (GstMslamBase * base, gchar ** reason)
   if (base->config.ctc_head) {
     self->ctc = mslam_ctc_decoder_new (base->model, &self->decode);
     if (!self->ctc) {
-      *reason = g_strdup (mslam_last_error ());
+      gst_mslam_base_model_error (base, "%s", mslam_last_error ());
       return FALSE;
     }
   }
-  return klass->start ? klass->start (self, reason) : TRUE;
+  return klass->start ? klass->start (self) : TRUE;
 }
 
 static void
@@ -353,13 +354,10 @@ caption_stop (GstMslamBase * base)
   self->seg_n = self->seg_cap = 0;
   g_free (self->last_partial);
   self->last_partial = NULL;
-  GST_OBJECT_LOCK (self);
-  self->max_frames = 0;
-  GST_OBJECT_UNLOCK (self);
 }
 
 /* How long after its audio a caption can come out: it goes out when it ends, stamped with its
- * start, and ends at max-duration at the latest (plan_next_delivery); the frames of its last one
+ * start, and ends at max-duration at the latest (caption_process_limit); the frames of its last one
  * come with their chunk, up to a chunk less a frame later, and the chunk waits for the encoder's
  * look-ahead. The GAP events of silence come a chunk and the lead after their audio
  * (caption_process), which is less. */
@@ -367,11 +365,10 @@ static GstClockTime
 caption_latency (GstMslamBase * base)
 {
   GstMslamCaption *self = GST_MSLAM_CAPTION (base);
-  gint chunk = gst_mslam_base_chunk_frames (base), max_frames;
+  gint chunk = gst_mslam_base_chunk_frames (base);
+  gint max_frames = gst_mslam_base_setting (base, &self->max_frames, &self->max_duration_ms,
+      gst_mslam_frames_for_ms);
 
-  GST_OBJECT_LOCK (self);
-  max_frames = self->max_frames > 0 ? self->max_frames : gst_mslam_frames_for_ms (self->max_duration_ms);
-  GST_OBJECT_UNLOCK (self);
   return (max_frames + chunk - 1) * GST_MSLAM_FRAME_DURATION + GST_MSLAM_LOOKAHEAD;
 }
 
@@ -390,7 +387,6 @@ caption_reset (GstMslamBase * base)
   self->partial_frame = 0;
   g_free (self->last_partial);
   self->last_partial = NULL;
-  plan_next_delivery (self);
 }
 
 /* Drops the kept frames before frame `from`, and the audio before them. */
@@ -569,21 +565,21 @@ caption_voiced (GstMslamCaption * self, gint64 first_char, guint64 end)
   return gst_mslam_vad_any_voiced (&GST_MSLAM_BASE (self)->vad, (guint64) from, end);
 }
 
-/* How many frames the next call of process () may bring (GstMslamBase.process_frames_max), so
+/* How many frames the next call of process () may bring (GstMslamBaseClass.process_limit), so
  * that a caption is cut right at max-duration whatever the chunk: the room the open caption has
  * left; with none open, max-duration less the frames kept before the next ones, so that a
  * caption that opens in those frames still fits when they end (it starts at the first kept frame
  * at the earliest: caption_start_frame). */
-static void
-plan_next_delivery (GstMslamCaption * self)
+static gint
+caption_process_limit (GstMslamBase * base)
 {
-  GstMslamBase *base = GST_MSLAM_BASE (self);
+  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
   gint64 room = self->max_frames - ((gint64) base->n_frames - (gint64) self->seg_first);
 
   if (self->open_frame >= 0)
     room = (gint64) caption_start_frame (self, self->open_frame) + self->max_frames -
         (gint64) base->n_frames;
-  base->process_frames_max = (gint) MAX (1, room);
+  return (gint) MAX (1, room);
 }
 
 /* Closes the open caption at frame end (exclusive) and pushes it. */
@@ -737,7 +733,7 @@ check_endpoint (GstMslamCaption * self)
     why = "pause (energy)";
   }
 
-  /* the caption is as long as max-duration (the frames came up to there: plan_next_delivery) */
+  /* the caption is as long as max-duration (the frames came up to there: caption_process_limit) */
   start = (gint64) caption_start_frame (self, self->open_frame);
   if (end < 0 && (gint64) n_frames - start >= self->max_frames) {
     end = n_frames;
@@ -839,19 +835,14 @@ caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 fir
   }
 done:
   mslam_result_free (partial);
-  plan_next_delivery (self);
   return ret;
 }
 
 static GstFlowReturn
 caption_audio (GstMslamBase * base)
 {
-  GstMslamCaption *self = GST_MSLAM_CAPTION (base);
   /* the energy rule may end a caption between chunks */
-  GstFlowReturn ret = check_endpoint (self);
-
-  plan_next_delivery (self);
-  return ret;
+  return check_endpoint (GST_MSLAM_CAPTION (base));
 }
 
 static GstFlowReturn

@@ -47,7 +47,7 @@ struct _GstMslamCaption
   gchar *decode_languages;              /* owns decode.languages */
   mslam_ctc_decoder *ctc;               /* NULL when the model has no CTC head */
   gint pause_frames;
-  gint max_frames;                      /* 0 while stopped (object lock to write) */
+  gint max_frames;                      /* max-duration in frames */
 
   gfloat *seg;                  /* encoder frames since seg_first (the open caption and margin) */
   gsize seg_n, seg_cap;         /* in frames */
@@ -75,7 +75,7 @@ struct _GstMslamCaptionClass
   gboolean translates;
 
   /* Checks the model and allocates the subclass' state (see GstMslamBaseClass.start). */
-  gboolean (*start) (GstMslamCaption * self, gchar ** reason);
+  gboolean (*start) (GstMslamCaption * self);
   void (*stop) (GstMslamCaption * self);
 
   /* The text of a caption: frames (n x d_model) are its encoder frames, ctc its recognised text

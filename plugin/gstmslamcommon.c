@@ -524,14 +524,40 @@ gst_mslam_base_lang (GstMslamBase * self, gint index)
 }
 
 gint
-gst_mslam_base_chunk_frames (GstMslamBase * self)
+gst_mslam_base_setting (GstMslamBase * self, const gint * running, const guint * property,
+    gint (*convert) (guint))
 {
-  gint chunk;
+  gint value;
 
   GST_OBJECT_LOCK (self);
-  chunk = self->chunk_frames > 0 ? self->chunk_frames : gst_mslam_frames_for_ms (self->latency_ms);
+  if (self->running)
+    value = *running;
+  else
+    value = convert ? convert (*property) : (gint) (*property);
   GST_OBJECT_UNLOCK (self);
-  return chunk;
+  return value;
+}
+
+gint
+gst_mslam_base_chunk_frames (GstMslamBase * self)
+{
+  return gst_mslam_base_setting (self, &self->chunk_frames, &self->latency_ms,
+      gst_mslam_frames_for_ms);
+}
+
+void
+gst_mslam_base_model_error (GstMslamBase * self, const gchar * format, ...)
+{
+  va_list args;
+  gchar *reason;
+
+  va_start (args, format);
+  reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+      ("Cannot use the mslam model \"%s\": %s", self->model_file, reason),
+      ("model=%s", self->model_file));
+  g_free (reason);
 }
 
 void
@@ -693,9 +719,10 @@ gst_mslam_base_post (GstMslamBase * self, GstStructure * s)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
-/* "en, fr" -> indices of the model's languages; FALSE with *reason for a code the model lacks. */
+/* "en, fr" -> indices of the model's languages; FALSE after an element error for a code the
+ * model lacks. */
 static gboolean
-parse_languages (GstMslamBase * self, const gchar * list, gchar ** reason)
+parse_languages (GstMslamBase * self, const gchar * list)
 {
   gchar **codes;
   gint n_langs = self->config.n_langs;
@@ -718,8 +745,8 @@ parse_languages (GstMslamBase * self, const gchar * list, gchar ** reason)
       GString *all = g_string_new (NULL);
       for (gint i = 0; i < n_langs; i++)
         g_string_append_printf (all, "%s%s", i ? ", " : "", mslam_model_lang (self->model, i));
-      *reason = g_strdup_printf ("languages: \"%s\" is not a language of the model (it has: %s)",
-          *c, n_langs ? all->str : "none");
+      gst_mslam_base_model_error (self, "languages: \"%s\" is not a language of the model (it "
+          "has: %s)", *c, n_langs ? all->str : "none");
       g_string_free (all, TRUE);
       g_strfreev (codes);
       return FALSE;
@@ -753,6 +780,9 @@ base_stop (GstMslamBase * self)
 {
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
 
+  GST_OBJECT_LOCK (self);
+  self->running = FALSE;
+  GST_OBJECT_UNLOCK (self);
   if (klass->stop)
     klass->stop (self);
   mslam_stream_free (self->stream);
@@ -774,13 +804,9 @@ base_stop (GstMslamBase * self)
   self->frames_cap = 0;
   gst_mslam_audio_history_free (&self->audio);
   self->have_info = FALSE;
-  self->process_frames_max = 0;
   g_queue_clear_full (&self->held, (GDestroyNotify) gst_mini_object_unref);
   self->held_duration = 0;
   self->hold_max = 0;
-  GST_OBJECT_LOCK (self);
-  self->chunk_frames = 0;
-  GST_OBJECT_UNLOCK (self);
 }
 
 /* READY->PAUSED: the model (shared through the cache), its stream and the subclass' state. A
@@ -817,11 +843,12 @@ base_start (GstMslamBase * self)
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
         ("Could not load the mslam model \"%s\": %s", self->model_file, reason),
         ("model=%s; set the model property or MSLAM_MODEL to a model file", self->model_file));
+    g_free (reason);
     goto failed;
   }
   self->config = mslam_model_get_config (self->model);
-  if (!parse_languages (self, languages, &reason))
-    goto bad_model;
+  if (!parse_languages (self, languages))
+    goto failed;
   if (self->n_lang_ids > 0) {
     /* the codes as the library reads them: comma-separated, no spaces */
     GString *list = g_string_new (NULL);
@@ -835,32 +862,25 @@ base_start (GstMslamBase * self)
    * default (4 chunks of 320 ms) whatever the chunk: the trainer's random chunk sizes and left
    * contexts cover that range, and a fixed context keeps the cost per second of audio flat. */
   left_frames = sp.chunk_frames * (sp.left_chunks > 0 ? sp.left_chunks : 1);
-  GST_OBJECT_LOCK (self);
   self->chunk_frames = gst_mslam_frames_for_ms (latency_ms);
-  GST_OBJECT_UNLOCK (self);
   sp.chunk_frames = self->chunk_frames;
   sp.left_chunks = MAX (1, (left_frames + self->chunk_frames - 1) / self->chunk_frames);
   sp.n_threads = self->threads;
   self->stream = mslam_stream_new (self->model, sp);
   if (!self->stream) {
-    reason = g_strdup (mslam_last_error ());
-    goto bad_model;
+    gst_mslam_base_model_error (self, "%s", mslam_last_error ());
+    goto failed;
   }
-  if (klass->start && !klass->start (self, &reason)) {
-    if (reason)
-      goto bad_model;
-    goto failed;                /* the subclass posted its error */
-  }
+  if (klass->start && !klass->start (self))
+    goto failed;
   timeline_reset (self);
+  GST_OBJECT_LOCK (self);
+  self->running = TRUE;
+  GST_OBJECT_UNLOCK (self);
   g_free (languages);
   return TRUE;
 
-bad_model:
-  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-      ("Cannot use the mslam model \"%s\": %s", self->model_file, reason),
-      ("model=%s", self->model_file));
 failed:
-  g_free (reason);
   g_free (languages);
   base_stop (self);
   return FALSE;
@@ -908,7 +928,7 @@ deliver_frames (GstMslamBase * self)
   n = mslam_stream_read (self->stream, self->frames, ready);
   for (gint done = 0, k; done < n && ret == GST_FLOW_OK; done += k) {
     guint64 first = self->n_frames;
-    k = self->process_frames_max > 0 ? MIN (n - done, self->process_frames_max) : n - done;
+    k = klass->process_limit ? MIN (n - done, klass->process_limit (self)) : n - done;
     self->n_frames += k;
     if (klass->process)
       ret = klass->process (self, self->frames + (gsize) done * d, k, first);

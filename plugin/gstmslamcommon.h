@@ -131,6 +131,9 @@ struct _GstMslamBase
   gchar *languages;             /* comma-separated codes; NULL: every language of the model */
   gboolean second_pass;
 
+  gboolean running;             /* from a successful start to stop: the settings start took, not
+                                 * the properties, stand (object lock; gst_mslam_base_setting) */
+
   /* from READY->PAUSED to PAUSED->READY (streaming thread once running) */
   mslam_model *model;
   gchar *model_file;            /* the path loaded */
@@ -162,8 +165,6 @@ struct _GstMslamBase
   gsize pcm_cap;
   gfloat *frames;               /* encoder frames read from the stream */
   gsize frames_cap;             /* in frames */
-  gint process_frames_max;      /* process () gets at most this many frames at a time (0: all
-                                 * that are ready): the subclass sets it as it needs */
 
   /* passthrough: with hold_max set (by the subclass' reset, for each timeline), the audio, and
    * the serialized events that come after it, wait in `held` until gst_mslam_base_release_held ()
@@ -183,16 +184,19 @@ struct _GstMslamBaseClass
   gboolean passthrough;
 
   /* The model is loaded (self->model, config, lang_ids, chunk_frames set): check that it has what
-   * the element needs and allocate the element's state. FALSE fails READY->PAUSED: with *reason
-   * set (freed by the caller), with an element error naming the model; with *reason NULL, the
-   * subclass posted the error itself (gst_mslam_base_file_error). */
-  gboolean (*start) (GstMslamBase * self, gchar ** reason);
+   * the element needs and allocate the element's state. FALSE fails READY->PAUSED, after the
+   * subclass posted the element error: gst_mslam_base_model_error for what the model lacks,
+   * gst_mslam_base_file_error for a file another property names. */
+  gboolean (*start) (GstMslamBase * self);
   /* Frees what start allocated (also after a failed start). */
   void (*stop) (GstMslamBase * self);
   /* New encoder frames (n x config.d_model floats); first is the index of frames[0] on the
    * stream's timeline (see gst_mslam_base_frame_time). Called on the streaming thread, after the
    * audio that produced them went through the energy rule (self->vad). */
   GstFlowReturn (*process) (GstMslamBase * self, const gfloat * frames, gint n, guint64 first);
+  /* How many frames the next call of process () may bring at most (at least 1), asked before
+   * each call. Streaming thread. NULL: all the frames that are ready. */
+  gint (*process_limit) (GstMslamBase * self);
   /* The audio after the frames delivered so far arrived (self->n_samples, self->vad are up to
    * date) but completed no chunk: a chance to act on the energy rule between chunks. */
   GstFlowReturn (*audio) (GstMslamBase * self);
@@ -226,6 +230,13 @@ enum
 GstClockTime gst_mslam_base_sample_time (GstMslamBase * self, guint64 n);
 GstClockTime gst_mslam_base_frame_time (GstMslamBase * self, guint64 i);
 
+/* A setting as the element runs with it, for any thread (the LATENCY query): while it runs,
+ * *running, what start made of the property; stopped, what start would make of the property
+ * now: convert (*property), or *property itself when convert is NULL. Both are read under the
+ * object lock: a property set while the element runs changes nothing until it starts again. */
+gint gst_mslam_base_setting (GstMslamBase * self, const gint * running, const guint * property,
+    gint (*convert) (guint));
+
 /* Encoder frames per chunk: the running stream's once started, else the latency property's.
  * Any thread. */
 gint gst_mslam_base_chunk_frames (GstMslamBase * self);
@@ -233,6 +244,11 @@ gint gst_mslam_base_chunk_frames (GstMslamBase * self);
 /* Pushes the held audio and events downstream (passthrough, see hold_max) and holds nothing
  * more. Streaming thread. */
 GstFlowReturn gst_mslam_base_release_held (GstMslamBase * self);
+
+/* Posts the element error for a model that cannot serve the element as it is set up (a head the
+ * element needs, a language the `languages` property names): the headline names the model file
+ * and the reason (printf format). */
+void gst_mslam_base_model_error (GstMslamBase * self, const gchar * format, ...) G_GNUC_PRINTF (2, 3);
 
 /* Posts the element error for a file that the property `property` names and that cannot be used
  * (an LM, a translation memory): the headline names both. */

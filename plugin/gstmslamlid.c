@@ -71,7 +71,7 @@ struct _GstMslamLid
   guint hold_ms;
 
   /* while running */
-  GstClockTime hold;            /* hold-audio as started with (object lock) */
+  gint running_hold_ms;         /* hold-audio as started with */
   mslam_lm *lm;
   gint interval_frames, window_frames;
   gfloat *window;               /* the last window_frames frames, oldest first */
@@ -171,13 +171,13 @@ gst_mslam_lid_get_property (GObject * object, guint prop_id, GValue * value, GPa
 }
 
 static gboolean
-gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
+gst_mslam_lid_start (GstMslamBase * base)
 {
   GstMslamLid *self = GST_MSLAM_LID (base);
 
   if (!base->config.lid_head) {
-    *reason = g_strdup ("the model has no LID head, which mslamlid needs to identify languages "
-        "(train or export it with one)");
+    gst_mslam_base_model_error (base, "the model has no LID head, which mslamlid needs to "
+        "identify languages (train or export it with one)");
     return FALSE;
   }
   GST_OBJECT_LOCK (self);
@@ -185,7 +185,7 @@ gst_mslam_lid_start (GstMslamBase * base, gchar ** reason)
   self->window_frames = gst_mslam_frames_for_ms (self->window_ms);
   gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
   base->lid_lm_weight = self->lm_weight;
-  self->hold = self->hold_ms * GST_MSECOND;
+  self->running_hold_ms = (gint) self->hold_ms;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
     self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE);
@@ -208,9 +208,6 @@ gst_mslam_lid_stop (GstMslamBase * base)
   base->lid_lm = NULL;
   mslam_lm_free (self->lm);
   self->lm = NULL;
-  GST_OBJECT_LOCK (self);
-  self->hold = GST_CLOCK_TIME_NONE;
-  GST_OBJECT_UNLOCK (self);
 }
 
 /* The audio itself goes on at once, unless hold-audio keeps it back for the first decision. */
@@ -218,12 +215,8 @@ static GstClockTime
 gst_mslam_lid_latency (GstMslamBase * base)
 {
   GstMslamLid *self = GST_MSLAM_LID (base);
-  GstClockTime hold;
 
-  GST_OBJECT_LOCK (self);
-  hold = GST_CLOCK_TIME_IS_VALID (self->hold) ? self->hold : self->hold_ms * GST_MSECOND;
-  GST_OBJECT_UNLOCK (self);
-  return hold;
+  return gst_mslam_base_setting (base, &self->running_hold_ms, &self->hold_ms, NULL) * GST_MSECOND;
 }
 
 static void
@@ -237,7 +230,7 @@ gst_mslam_lid_reset (GstMslamBase * base)
   /* a new timeline (flush, seek, new segment, a stream after EOS) may be in another language: tag
    * it again, and hold its audio for that tag as for the first */
   self->current = -1;
-  base->hold_max = self->hold;
+  base->hold_max = self->running_hold_ms * GST_MSECOND;
 }
 
 /* Decides over the window, which ends at frame `end` (exclusive), posts the message and tags a
@@ -412,6 +405,5 @@ gst_mslam_lid_init (GstMslamLid * self)
   self->window_ms = DEFAULT_WINDOW_MS;
   self->lm_weight = mslam_decode_default_params ().lid_lm_weight;
   self->hold_ms = DEFAULT_HOLD_MS;
-  self->hold = GST_CLOCK_TIME_NONE;
   self->current = -1;
 }

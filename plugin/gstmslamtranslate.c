@@ -141,14 +141,14 @@ GST_ELEMENT_REGISTER_DEFINE (mslamtranslate, "mslamtranslate", GST_RANK_NONE,
     GST_TYPE_MSLAM_TRANSLATE);
 
 static gboolean
-gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
+gst_mslam_translate_start (GstMslamCaption * caption)
 {
   GstMslamBase *base = GST_MSLAM_BASE (caption);
   GstMslamTranslate *self = GST_MSLAM_TRANSLATE (caption);
 
   if (base->config.n_decoder_layers <= 0) {
-    *reason = g_strdup ("the model has no decoder, which mslamtranslate needs to translate "
-        "(train or export it with one)");
+    gst_mslam_base_model_error (base, "the model has no decoder, which mslamtranslate needs to "
+        "translate (train or export it with one)");
     return FALSE;
   }
   GST_OBJECT_LOCK (self);
@@ -166,8 +166,8 @@ gst_mslam_translate_start (GstMslamCaption * caption, gchar ** reason)
       GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT ? "CTC transcript" : "speech frames");
   gboolean ok = TRUE;
   if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT && !base->config.ctc_head) {
-    *reason = g_strdup ("input=transcript translates the CTC transcript, but the model has no CTC head "
-        "(use input=speech, or a model with one)");
+    gst_mslam_base_model_error (base, "input=transcript translates the CTC transcript, but the "
+        "model has no CTC head (use input=speech, or a model with one)");
     ok = FALSE;
   } else if (tm_path && !base->config.ctc_head) {
     gst_mslam_base_file_error (base, "translation-memory", tm_path, "the memory matches the CTC "

@@ -217,6 +217,59 @@ static void check_max_duration(const char *props) {
     g_free(pcm);
 }
 
+/* Low noise: -60 dBFS, below the energy rule's floor (uniform in [-a, a] has an RMS of a / sqrt(3)). */
+static void low_noise(float *pcm, size_t n) {
+    GRand *rand = g_rand_new_with_seed(7);
+    for (size_t i = 0; i < n; i++) pcm[i] = (float)g_rand_double_range(rand, -1.0, 1.0) * 0.001f * sqrtf(3.0f);
+    g_rand_free(rand);
+}
+
+/* A character in silence opens a caption when voiced audio follows it in the frames decoded so
+ * far (the check at open looks up to their end), but the caption ends a little after CTC's last
+ * character: with the voiced audio after that end, the character is the model's noise after all
+ * and makes no caption (the check at close); with the voiced audio inside it, a caption. The
+ * model emits "a" on silence and blanks on sound; the low noise around (-60 dBFS) is below the
+ * energy rule's floor. */
+GST_START_TEST(test_no_caption_before_voice) {
+    fx = gsttest_fixture_get();
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1,
+                                   .ctc_on_silence = 'a'};
+    char *model = g_strdup(gsttest_path("ctc-on-silence-no-decoder.safetensors"));
+    fail_unless(gsttest_write_model(model, &o) == 0);
+    const size_t n = 4 * 32000;
+    float *pcm = g_new(float, n);
+    /* the second chunk of 2 s (frames 50-99) comes in one process () call: silence in frames
+     * 60-64 ("a" at 60-63, so the caption ends at 67: 3 frames after), then blanks for more
+     * than a pause, with a loud burst of 5 frames from frame bursts[b] */
+    const size_t bursts[2] = {80, 65};
+    for (int b = 0; b < 2; b++) {
+        low_noise(pcm, n);
+        memset(pcm + 60 * 640, 0, 5 * 640 * sizeof(float));
+        for (size_t i = bursts[b] * 640; i < (bursts[b] + 5) * 640; i++)
+            pcm[i] = 0.3f * sinf(2.0f * (float)G_PI * 440.0f * (float)i / 16000.0f);
+        char *d = g_strdup_printf("mslamasr model=%s latency=2000 partial-results=true", model);
+        gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1024, 0);
+        fail_unless(r && r->eos && !r->error, "%s", d);
+        if (b == 0) {
+            fail_unless_equals_int(r->buffers->len, 0);
+            fail_unless_equals_int(r->messages->len, 0);
+        } else {
+            fail_unless_equals_int(r->buffers->len, 1);
+            fail_unless_equals_int(r->messages->len, 1);
+            const gsttest_caption *c = g_ptr_array_index(r->buffers, 0);
+            fail_unless_equals_string(c->text, "a");
+            /* the lead of 3 frames before the character */
+            fail_unless_equals_uint64(c->pts, 57 * 40 * MS);
+            fail_unless_equals_uint64(c->pts + c->duration, 67 * 40 * MS);
+        }
+        gsttest_run_free(r);
+        g_free(d);
+    }
+    g_free(pcm);
+    g_free(model);
+}
+GST_END_TEST;
+
 /* Silence and low noise (-60 dBFS, below the energy rule's floor) make no caption and no
  * message, though the CTC head emits characters there (a model that does so on silence, as trained
  * models now and then do): a caption needs a frame the energy rule heard as voiced. The same for
@@ -229,10 +282,7 @@ GST_START_TEST(test_no_caption_without_voice) {
     fail_unless(gsttest_write_model(model, &o) == 0);
     const size_t n = 48000;
     float *quiet = g_new0(float, n), *noise = g_new(float, n);
-    GRand *rand = g_rand_new_with_seed(7);
-    /* uniform in [-a, a] has an RMS of a / sqrt(3): -60 dBFS */
-    for (size_t i = 0; i < n; i++) noise[i] = (float)g_rand_double_range(rand, -1.0, 1.0) * 0.001f * sqrtf(3.0f);
-    g_rand_free(rand);
+    low_noise(noise, n);
     const float *inputs[2] = {quiet, noise};
     const char *elements[2] = {"mslamasr", "mslamtranslate input=transcript partial-results=true"};
     for (int e = 0; e < 2; e++) {
@@ -727,6 +777,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_formats_and_segment_start);
     tcase_add_test(tc, test_max_duration_and_eos);
     tcase_add_test(tc, test_no_caption_without_voice);
+    tcase_add_test(tc, test_no_caption_before_voice);
     tcase_add_test(tc, test_eos_ends_at_speech);
     tcase_add_test(tc, test_gaps);
     tcase_add_test(tc, test_seek);

@@ -108,9 +108,8 @@ GST_START_TEST(test_translations_follow_speech) {
     for (guint i = 0; i < finals->len; i++) {
         const GstStructure *s = g_ptr_array_index(finals, i);
         fail_unless_equals_string(gst_structure_get_string(s, "source-language"), "en");
-        /* the CTC head's "a" per voiced run */
-        const char *text = gst_structure_get_string(s, "source-text");
-        fail_unless(text && text[0] == 'a' && text[strlen(text) - 1] == 'a', "source-text \"%s\"", text);
+        /* the CTC head's "a" per voiced run: each utterance is one */
+        fail_unless_equals_string(gst_structure_get_string(s, "source-text"), "a");
     }
     g_ptr_array_unref(finals);
     gsttest_run_free(r);
