@@ -864,7 +864,8 @@ static void test_refusals(const char *manifest) {
         CHECK(cmd_eval(7, bad) == 2, "eval %s %s is a usage error", bad_eval[i][0], bad_eval[i][1]);
     }
     static const char *const bad_train[][2] = {{"--lr", "nan"}, {"--label-smoothing", "1"}, {"--beta2", "1.5"},
-                                               {"--full-context", "2"}, {"--warmup", "-5"}, {"--lr", "-1"}};
+                                               {"--full-context", "2"}, {"--warmup", "-5"}, {"--lr", "-1"},
+                                               {"--left-chunks-max", "-2"}};
     for (size_t i = 0; i < sizeof bad_train / sizeof bad_train[0]; i++)
         CHECK(train(manifest, out, bad_train[i][0], bad_train[i][1], NULL) == 2 &&
                   strstr(mslam_last_error(), bad_train[i][0]) && access(out, F_OK) != 0,

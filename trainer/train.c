@@ -1063,8 +1063,9 @@ static int check_options(const train_opts *o) {
           o->warp >= 0 && o->warp < 1 && o->eq_points >= 2 && o->eq_points <= EQ_POINTS_MAX))
         return mslam_error("--eq-prob and --warp-prob must be in [0, 1], --eq-db at least 0, --eq-points 2..%d and "
                            "--warp in [0, 1)", EQ_POINTS_MAX);
-    if (o->left_chunks_max < 0)
-        return mslam_error("--left-chunks-max %d: must be 0 (all) or more", o->left_chunks_max);
+    if (o->left_chunks_max < -1)
+        return mslam_error("--left-chunks-max %d: must be -1 or 0 (all, as eval's --left-chunks -1) or more",
+                           o->left_chunks_max);
     if (o->text_batch < 1 || o->text_max_chars < 1)
         return mslam_error("--text-batch and --text-max-chars must be at least 1");
     if (parse_best_metric(o->best_metric, parse_task(o->task)) < 0) return -1;
@@ -1345,7 +1346,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("full-context", full_context, "share of steps with full attention, the rest chunked (default 0.5)", "X"),
         OPT_INT("chunk-min", chunk_min, "smallest random attention chunk, encoder frames of 40 ms (default 4)", "N"),
         OPT_INT("chunk-max", chunk_max, "largest random attention chunk (default 25)", "N"),
-        OPT_INT("left-chunks-max", left_chunks_max, "half the chunked steps see 1..N left chunks, the others all; 0: all (default 8)", "N"),
+        OPT_INT("left-chunks-max", left_chunks_max, "half the chunked steps see 1..N left chunks, the others all; -1 or 0: all of them see all (default 8)", "N"),
         OPT_DBL("ctc-weight", ctc_weight, "weight of the CTC loss (per character; default 1)", "X"),
         OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
