@@ -29,7 +29,7 @@ FRAMES_PER_SECOND = 25
 def build(args):
     return torchaudio.models.Conformer(
         input_dim=args.dim, num_heads=args.heads, ffn_dim=args.ffn, num_layers=args.layers,
-        depthwise_conv_kernel_size=args.kernel, dropout=0.0)
+        depthwise_conv_kernel_size=args.kernel, dropout=args.dropout)
 
 
 def timed(fn, warmup, runs):
@@ -58,6 +58,9 @@ def main():
     parser.add_argument("--train", action="store_true",
                         help="also time forward + backward + AdamW step (training mode)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="torchaudio's Conformer dropout (in training: its feed-forward, attention and "
+                             "convolution modules)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -69,7 +72,7 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     common = (f"audio_s={audio_s:g} threads={args.threads} batch={args.batch} "
               f"frames={args.frames} layers={args.layers} d={args.dim} params={n_params} "
-              f"runs={args.runs} torch={torch.__version__}")
+              f"runs={args.runs} dropout={args.dropout:g} torch={torch.__version__}")
 
     model.eval()
 

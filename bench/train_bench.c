@@ -3,7 +3,8 @@
  * error against a fixed target (as bench/torch_conformer.py --train), backward, global gradient
  * norm and AdamW, on a batch of 8 x 10 s.
  *
- * Usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--profile]
+ * Usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--dropout P] [--profile]
+ * --dropout P: residual dropout on every layer's branches (as train --dropout; keyed per item).
  * Prints "mslam_train step_s=... audio_s_per_s=..." (parsed by bench/train.sh) and, with
  * --profile, the split of one step into forward, backward and optimizer. */
 #include "benchutil.h"
@@ -20,19 +21,21 @@
 
 int main(int argc, char **argv) {
     int threads = 2, runs = 5, B = 8, profile = 0;
-    double seconds = 10;
+    double seconds = 10, dropout = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--threads")) threads = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--runs")) runs = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--seconds")) seconds = atof(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--dropout")) dropout = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--profile]\n");
+            fprintf(stderr, "usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--dropout P] "
+                            "[--profile]\n");
             return 2;
         }
     }
-    if (runs < 1 || runs > 31 || B < 1 || seconds < 0.1) {
+    if (runs < 1 || runs > 31 || B < 1 || seconds < 0.1 || !(dropout >= 0 && dropout < 1)) {
         fprintf(stderr, "options out of range\n");
         return 2;
     }
@@ -73,7 +76,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n_out; i++) target[i] = mslam_rng_normal(&rng);
     for (int b = 0; b < B; b++) lens[b] = T_mel;
 
-    mslam_encoder_pass pass = {0};
+    int *keys = malloc((size_t)B * sizeof *keys);
+    for (int b = 0; keys && b < B; b++) keys[b] = b;
+    mslam_encoder_pass pass = {.dropout = {(float)dropout, 7, keys, B}};
     double t_step[32], t_fwd[32], t_bwd[32], t_opt[32];
     for (int r = 0; r <= runs; r++) {
         double t0 = bench_now();
@@ -103,9 +108,9 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("config: Conformer-S d=144 layers=16 heads=4 ffn=576 kernel=31 sub_channels=144 "
-           "(%zu parameters, subsampler included), batch %d x %.1f s, %d threads, median of %d\n",
-           m->table.total, B, seconds, threads, runs);
-    printf("mslam_train step_s=%.4f audio_s_per_s=%.2f peak_rss_mb=%.0f\n", step, audio / step,
+           "(%zu parameters, subsampler included), batch %d x %.1f s, dropout %g, %d threads, median of %d\n",
+           m->table.total, B, seconds, dropout, threads, runs);
+    printf("mslam_train dropout=%g step_s=%.4f audio_s_per_s=%.2f peak_rss_mb=%.0f\n", dropout, step, audio / step,
            ru.ru_maxrss / 1024.0);
     if (profile)
         printf("mslam_train_split forward_s=%.4f backward_s=%.4f optimizer_s=%.4f\n", bench_median(t_fwd, runs),
@@ -119,5 +124,6 @@ int main(int argc, char **argv) {
     free(target);
     free(dout);
     free(lens);
+    free(keys);
     return 0;
 }

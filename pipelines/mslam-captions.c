@@ -5,11 +5,12 @@
  * (mslam-asr, mslam-translation, mslam-lid); the same elements also put the final text out as
  * timed text buffers, for subtitle encoders, overlays and muxers.
  *
- *   mslam-captions [--translate] [--lid] [--model FILE] [--latency MS] FILE|URI
- *   mslam-captions [--translate] [--lid] --live          (the default audio input; Ctrl-C ends)
+ *   mslam-captions [--translate] [--lid] [--words] [--model FILE] [--latency MS] FILE|URI
+ *   mslam-captions [--translate] [--lid] [--words] --live   (the default audio input; Ctrl-C ends)
  *
  * Captions print as "[start --> end] text (language, confidence)"; on a terminal the caption
- * being spoken is shown as it grows (partial results) and replaced by its final text.
+ * being spoken is shown as it grows (partial results) and replaced by its final text. --words
+ * prints each caption's words under it, timed ("  [start --> end] word (confidence)").
  */
 #include <gst/gst.h>
 #include <glib-unix.h>
@@ -22,6 +23,7 @@ typedef struct {
     GMainLoop *loop;
     GstElement *pipeline;
     gboolean tty;       /* partial results are redrawn in place */
+    gboolean words;     /* print each final caption's words */
     gboolean partial_shown;
     int status;
 } App;
@@ -43,8 +45,8 @@ static void print_time(GstClockTime t) {
            (unsigned)(ms % 1000));
 }
 
-/* mslam-asr and mslam-translation: text, start, end, final, confidence, language
- * (translations add source-language and, with a CTC head, source-text). */
+/* mslam-asr and mslam-translation: text, start, end, final, confidence, language, words
+ * (translations add source-language and, with a CTC head, source-text and source-words). */
 static void on_caption(App *app, const GstStructure *s) {
     const gchar *text = gst_structure_get_string(s, "text");
     const gchar *lang = gst_structure_get_string(s, "language");
@@ -76,6 +78,20 @@ static void on_caption(App *app, const GstStructure *s) {
         printf("] %s (en, from %s, %.2f)\n", text, source_lang ? source_lang : "?", confidence);
     else
         printf("] %s (%s, %.2f)\n", text, lang ? lang : "?", confidence);
+    const GValue *words = app->words ? gst_structure_get_value(s, translation ? "source-words" : "words") : NULL;
+    for (guint i = 0; words && i < gst_value_array_get_size(words); i++) {
+        const GstStructure *word = gst_value_get_structure(gst_value_array_get_value(words, i));
+        guint64 word_start = GST_CLOCK_TIME_NONE, word_end = GST_CLOCK_TIME_NONE;
+        gdouble word_confidence = 0;
+        gst_structure_get_uint64(word, "start", &word_start);
+        gst_structure_get_uint64(word, "end", &word_end);
+        gst_structure_get_double(word, "confidence", &word_confidence);
+        fputs("  [", stdout);
+        print_time(word_start);
+        fputs(" --> ", stdout);
+        print_time(word_end);
+        printf("] %s (%.2f)\n", gst_structure_get_string(word, "text"), word_confidence);
+    }
     fflush(stdout);
 }
 
@@ -140,13 +156,15 @@ static gboolean on_interrupt(gpointer data) {
 }
 
 int main(int argc, char **argv) {
-    gboolean translate = FALSE, lid = FALSE, live = FALSE;
+    gboolean translate = FALSE, lid = FALSE, live = FALSE, words = FALSE;
     gchar *model = NULL;
     gint latency = 320;
     GOptionEntry entries[] = {
         {"translate", 't', 0, G_OPTION_ARG_NONE, &translate, "Also translate into English (mslamtranslate)", NULL},
         {"lid", 'l', 0, G_OPTION_ARG_NONE, &lid, "Also identify the language (mslamlid)", NULL},
         {"live", 0, 0, G_OPTION_ARG_NONE, &live, "Caption the default audio input", NULL},
+        {"words", 'w', 0, G_OPTION_ARG_NONE, &words,
+         "Print each caption's words with their times (the transcript's, under a translation)", NULL},
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (default: $MSLAM_MODEL or the installed one)",
          "FILE"},
         {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Chunk of audio encoded at a time (ms)", "MS"},
@@ -194,6 +212,7 @@ int main(int argc, char **argv) {
 
     App app = {0};
     app.tty = isatty(STDOUT_FILENO);
+    app.words = words;
     app.pipeline = gst_parse_launch(desc->str, &err);
     if (!app.pipeline) {
         fprintf(stderr, "cannot build \"%s\": %s\n", desc->str, err->message);

@@ -32,7 +32,12 @@
  *   far, posted as it grows), TRUE for the caption as it goes out;
  * * `confidence` (double, 0..1): geometric mean of the characters' probabilities;
  * * `language` (string): the language identified on the caption (with a LID head; else the one
- *   language of `languages`, or "und").
+ *   language of `languages`, or "und");
+ * * `words` (array of `word` structures): the caption's words in order, each with `text`,
+ *   `start` and `end` (guint64, nanoseconds: the frames where CTC emits its first character and
+ *   after its last, inside the caption; CTC emits a character at or a little after its sound)
+ *   and `confidence` (double, 0..1). A word is a run of characters between spaces: a language
+ *   written without them gives one per run.
  *
  * ## Example launch line
  * |[
@@ -109,6 +114,7 @@ gst_mslam_asr_class_init (GstMslamAsrClass * klass)
 
   caption_class->message_name = "mslam-asr";
   caption_class->needs_ctc = TRUE;
+  caption_class->words_field = "words";
   caption_class->partial_default = TRUE;
   caption_class->beam_blurb = "Beam size of the CTC prefix search (1: greedy)";
   caption_class->caption = gst_mslam_asr_caption;

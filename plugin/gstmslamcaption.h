@@ -73,6 +73,8 @@ struct _GstMslamCaptionClass
   const gchar *beam_blurb;
   /* TRUE: captions come from the translation decoder (the no-repeat-ngram property). */
   gboolean translates;
+  /* Field of the messages that times the recognised words ("words"; NULL: none). */
+  const gchar *words_field;
 
   /* Checks the model and allocates the subclass' state (see GstMslamBaseClass.start). */
   gboolean (*start) (GstMslamCaption * self);

@@ -27,7 +27,8 @@
  * `confidence`, `language`, here "en") and:
  *
  * * `source-language` (string): the language identified on the segment ("und" when unknown);
- * * `source-text` (string): what was said, when the model has a CTC head.
+ * * `source-text` (string): what was said, when the model has a CTC head;
+ * * `source-words` (array of `word` structures): its words, timed as `mslam-asr`'s `words`.
  *
  * With `partial-results`, the open segment is translated again whenever its recognised text
  * changes (costly: off by default).
@@ -349,6 +350,7 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
   caption_class->needs_ctc = FALSE;
   caption_class->partial_default = FALSE;
   caption_class->translates = TRUE;
+  caption_class->words_field = "source-words";
   caption_class->beam_blurb = "Beam size of the translation decoder's search and of the transcript's CTC search (1: greedy)";
   caption_class->start = gst_mslam_translate_start;
   caption_class->stop = gst_mslam_translate_stop;

@@ -118,6 +118,41 @@ static GstEvent *draw_event(GstClockTime *next_pts, mslam_rng *rng) {
     }
 }
 
+/* The caption messages posted on bus: UTF-8 text, and each timed word (words, source-words)
+ * one run of characters without a space, inside its caption, with a confidence in [0, 1]. */
+static void check_messages(GstBus *bus, const fuzz_run *run) {
+    GstMessage *m;
+    while ((m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT))) {
+        const GstStructure *s = gst_message_get_structure(m);
+        const char *text = gst_structure_get_string(s, "text");
+        guint64 start = 0, end = 0;
+        if (text) {
+            CHECK(g_utf8_validate(text, -1, NULL), "%s: a message's text is not UTF-8", run->launch);
+            CHECK(gst_structure_get_uint64(s, "start", &start) && gst_structure_get_uint64(s, "end", &end) &&
+                      start <= end,
+                  "%s: a message without start <= end", run->launch);
+        }
+        const GValue *words = gst_structure_get_value(s, "words");
+        if (!words) words = gst_structure_get_value(s, "source-words");
+        for (guint i = 0; text && words && i < gst_value_array_get_size(words); i++) {
+            const GstStructure *w = gst_value_get_structure(gst_value_array_get_value(words, i));
+            const char *wt = gst_structure_get_string(w, "text");
+            guint64 ws = 0, we = 0;
+            gdouble conf = -1;
+            CHECK(wt && *wt && g_utf8_validate(wt, -1, NULL) && !strchr(wt, ' '), "%s: word %u is \"%s\"", run->launch,
+                  i, wt ? wt : "(none)");
+            CHECK(gst_structure_get_uint64(w, "start", &ws) && gst_structure_get_uint64(w, "end", &we) &&
+                      start <= ws && ws < we && we <= end,
+                  "%s: word %u at %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT " outside its caption's %" GST_TIME_FORMAT
+                  " - %" GST_TIME_FORMAT, run->launch, i, GST_TIME_ARGS(ws), GST_TIME_ARGS(we), GST_TIME_ARGS(start),
+                  GST_TIME_ARGS(end));
+            CHECK(gst_structure_get_double(w, "confidence", &conf) && conf >= 0 && conf <= 1,
+                  "%s: word %u's confidence %g", run->launch, i, conf);
+        }
+        gst_message_unref(m);
+    }
+}
+
 /* One run of an element on random steps. */
 static void run_once(const char *element, const gsttest_fixture *fx, mslam_rng *rng) {
     char *props;
@@ -173,9 +208,11 @@ static void run_once(const char *element, const gsttest_fixture *fx, mslam_rng *
             }
         }
         pull_all(h, &run);
+        check_messages(bus, &run);
     }
     gst_harness_push_event(h, gst_event_new_eos());
     pull_all(h, &run);
+    check_messages(bus, &run);
     /* mslamlid passes every buffer on: empty ones, those outside the segment, all */
     CHECK(run.sends_text || run.outputs == run.pushes, "%s: %ld buffers pushed, %ld passed on", launch, run.pushes,
           run.outputs);

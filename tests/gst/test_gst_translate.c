@@ -132,6 +132,16 @@ GST_START_TEST(test_source_text_stripped) {
         if (!gst_structure_get_boolean(s, "final", &final) || !final) continue;
         const char *text = gst_structure_get_string(s, "source-text");
         fail_unless(text && text[0] == 'a' && text[strlen(text) - 1] == 'a', "source-text \"%s\"", text);
+        /* its words, joined by spaces, are the text (test_gst_asr's test_words times them) */
+        const GValue *words = gst_structure_get_value(s, "source-words");
+        fail_unless(words && GST_VALUE_HOLDS_ARRAY(words), "no source-words");
+        GString *joined = g_string_new(NULL);
+        for (guint w = 0; w < gst_value_array_get_size(words); w++) {
+            const GstStructure *word = gst_value_get_structure(gst_value_array_get_value(words, w));
+            g_string_append_printf(joined, "%s%s", w ? " " : "", gst_structure_get_string(word, "text"));
+        }
+        fail_unless_equals_string(joined->str, text);
+        g_string_free(joined, TRUE);
         finals++;
     }
     fail_unless_equals_int(finals, 2);
@@ -146,7 +156,8 @@ GST_START_TEST(test_energy_segmentation) {
     gsttest_run *r = run(fx->loud_noctc, NULL);
     GPtrArray *finals = check_translations(r);
     for (guint i = 0; i < finals->len; i++)
-        fail_if(gst_structure_has_field(g_ptr_array_index(finals, i), "source-text"));
+        fail_if(gst_structure_has_field(g_ptr_array_index(finals, i), "source-text") ||
+                gst_structure_has_field(g_ptr_array_index(finals, i), "source-words"));
     g_ptr_array_unref(finals);
     gsttest_run_free(r);
 }

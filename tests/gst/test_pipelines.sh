@@ -61,10 +61,12 @@ MSLAM_VIDEO_SRC="videotestsrc is-live=true num-buffers=50" MSLAM_VIDEO_SINK="fak
   timeout 60 "$src/pipelines/live-captions.sh" || fail "live-captions"
 echo "live-captions: ok"
 
-# the media app prints the captions of the file
-"$app" --translate --lid "$talk" > "$work/app.log" || fail "mslam-captions: $(cat "$work/app.log")"
+# the media app prints the captions of the file, and their words
+"$app" --translate --lid --words "$talk" > "$work/app.log" || fail "mslam-captions: $(cat "$work/app.log")"
 [ "$(grep -c -- "--> .*(en, [0-9]" "$work/app.log")" -eq 2 ] || fail "mslam-captions: $(cat "$work/app.log")"
 grep -q "(en, from en" "$work/app.log" || fail "mslam-captions: no translation: $(cat "$work/app.log")"
 grep -q "language at" "$work/app.log" || fail "mslam-captions: no language: $(cat "$work/app.log")"
+grep -q '^  \[[0-9:.]* --> [0-9:.]*\] [^ ]* (0\.[0-9]*)$' "$work/app.log" ||
+  fail "mslam-captions: no words: $(cat "$work/app.log")"
 echo "mslam-captions: ok"
 echo "1 passed, 0 failed"
