@@ -88,6 +88,10 @@ int dist_any(int flag) {
     return any;
 }
 
+void dist_barrier(void) {
+    if (joined && size > 1) MPI_Barrier(MPI_COMM_WORLD);
+}
+
 void dist_abort(int code) {
     if (joined && size > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
@@ -127,6 +131,7 @@ int dist_broadcast_f32(float *x, size_t n) {
     return 0;
 }
 int dist_any(int flag) { return flag != 0; }
+void dist_barrier(void) {}
 void dist_abort(int code) { (void)code; }
 
 #endif

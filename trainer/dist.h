@@ -23,6 +23,8 @@ int dist_sum_f64(double *x, size_t n);
 int dist_broadcast_f32(float *x, size_t n);
 /* 1 when flag is non-zero on any process (a signal that one of them received). */
 int dist_any(int flag);
+/* Returns when every process has called it. */
+void dist_barrier(void);
 /* Ends every process of the job with status code (a failure on one rank would otherwise leave
  * the others waiting in a reduction forever); returns only without MPI. */
 void dist_abort(int code);

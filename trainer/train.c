@@ -1262,6 +1262,10 @@ static int run(trainer *t) {
             free(model_path);
         }
     }
+    /* Ctrl-C on mpirun reaches the ranks as SIGTERM, and mpirun SIGKILLs the others as soon as
+     * one of them exits: no rank leaves before rank 0 has written its checkpoint (every rank
+     * agreed on `interrupted`, so all of them come here) */
+    if (interrupted) dist_barrier();
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     return rc;
