@@ -38,7 +38,8 @@ int mslam_model_save(const mslam_model *model, const char *path);
 int mslam_model_save_f16(const mslam_model *model, const char *path);
 /* The same with each weight matrix and kernel in I8 with an F32 scale per row of its first
  * dimension (absmax / 127, rounded to nearest), the other tensors F16: about a quarter of the F32
- * file. The loader widens to F32 again; an element moves by at most half its row's scale. */
+ * file. The loader widens to F32 again; an element moves by at most half its row's scale. A
+ * weight that is not finite, or another value beyond the F16 range, is an error naming it. */
 int mslam_model_save_int8(const mslam_model *model, const char *path);
 /* The same file with more tensors after the model's and more __metadata__ keys (a trainer
  * checkpoint: optimizer moments, training position). */

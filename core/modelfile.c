@@ -592,17 +592,19 @@ int mslam_model_save_with(const mslam_model *model, const char *path, const st_w
     return save_block(model, path, model->block, ST_F32, extra, n_extra, extra_meta, n_extra_meta);
 }
 
-/* The block in F16; malloc'd, NULL with the error set (a finite value beyond the F16 range names
- * its tensor). */
-static uint16_t *block_f16(const mslam_model *model, const char *path) {
+/* The block in F16, but for the entries skip says another dtype holds (skip NULL: none; their
+ * values are left unset); malloc'd, NULL with the error set (a finite value beyond the F16 range
+ * names its tensor). */
+static uint16_t *block_f16(const mslam_model *model, const char *path, int (*skip)(const mslam_param_entry *)) {
     const mslam_param_table *tab = &model->table;
-    uint16_t *half = malloc(tab->total * sizeof *half);
+    uint16_t *half = malloc((tab->total ? tab->total : 1) * sizeof *half);
     if (!half) {
         mslam_error("cannot write '%s': out of memory", path);
         return NULL;
     }
     for (int i = 0; i < tab->n; i++) {
         const mslam_param_entry *e = &tab->entries[i];
+        if (skip && skip(e)) continue;
         for (size_t k = 0; k < e->numel; k++) {
             float x = model->block[e->offset + k];
             half[e->offset + k] = st_f32_to_f16(x);
@@ -619,7 +621,7 @@ static uint16_t *block_f16(const mslam_model *model, const char *path) {
 
 int mslam_model_save_f16(const mslam_model *model, const char *path) {
     if (!model || !path) return mslam_error("mslam_model_save_f16: no model or no path");
-    uint16_t *half = block_f16(model, path);
+    uint16_t *half = block_f16(model, path, NULL);
     int rc = half ? save_block(model, path, half, ST_F16, NULL, 0, NULL, 0) : -1;
     free(half);
     return rc;
@@ -639,7 +641,7 @@ int mslam_model_save_int8(const mslam_model *model, const char *path) {
     size_t n_rows = 0;
     for (int i = 0; i < tab->n; i++)
         if (quantised_to_int8(&tab->entries[i])) n_quantised++, n_rows += entry_rows(&tab->entries[i]);
-    uint16_t *half = block_f16(model, path);
+    uint16_t *half = block_f16(model, path, quantised_to_int8);
     int8_t *q = malloc(tab->total ? tab->total : 1);
     float *scale = malloc((n_rows ? n_rows : 1) * sizeof *scale);
     st_write_tensor *ts = malloc((size_t)tab->n * sizeof *ts);
@@ -651,12 +653,19 @@ int mslam_model_save_int8(const mslam_model *model, const char *path) {
     for (int i = 0, j = 0; i < tab->n && !rc; i++) {
         const mslam_param_entry *e = &tab->entries[i];
         if (!quantised_to_int8(e)) continue;
-        size_t rows = entry_rows(e), per_row = e->numel / rows;
+        size_t rows = entry_rows(e), per_row = rows ? e->numel / rows : 0;
         for (size_t r = 0; r < rows; r++) {
             const float *x = model->block + e->offset + r * per_row;
             int8_t *qr = q + e->offset + r * per_row;
             float absmax = 0;
-            for (size_t k = 0; k < per_row; k++) absmax = fmaxf(absmax, fabsf(x[k]));
+            for (size_t k = 0; k < per_row && !rc; k++) {
+                /* F16 stores a NaN or infinity as it is; a scale cannot */
+                if (!isfinite(x[k]))
+                    rc = mslam_error("cannot write '%s' in int8: tensor '%s': element %zu is %g, not a finite number",
+                                     path, e->name, r * per_row + k, (double)x[k]);
+                absmax = fmaxf(absmax, fabsf(x[k]));
+            }
+            if (rc) break;
             /* symmetric, -127..127, so that -q is a code whenever q is */
             float s = absmax / 127.0f;
             for (size_t k = 0; k < per_row; k++) {
@@ -665,6 +674,7 @@ int mslam_model_save_int8(const mslam_model *model, const char *path) {
             }
             scale[row_at + r] = s;
         }
+        if (rc) break;
         char name[256];
         char *scale_name = int8_scale_name(name, sizeof name, e->name) ? strdup(name) : NULL;
         if (!scale_name) {

@@ -47,7 +47,8 @@ struct _GstMslamCaption
   gchar *decode_languages;              /* owns decode.languages */
   mslam_ctc_decoder *ctc;               /* NULL when the model has no CTC head */
   gint pause_frames;
-  gint max_frames;                      /* max-duration in frames */
+  gint max_frames;                      /* max-duration in frames, as started with (the
+                                         * LATENCY query: gst_mslam_base_setting) */
 
   gfloat *seg;                  /* encoder frames since seg_first (the open caption and margin) */
   gsize seg_n, seg_cap;         /* in frames */

@@ -139,7 +139,8 @@ struct _GstMslamBase
   gchar *model_file;            /* the path loaded */
   struct mslam_model_config config;
   mslam_stream *stream;
-  gint chunk_frames;
+  gint chunk_frames;            /* the latency started with; the LATENCY query reads it through
+                                 * gst_mslam_base_setting */
   gint threads;                 /* n-threads as passed to the library (<= 0: the model's) */
   gchar *lang_list;             /* the languages property as started with (NULL: all) */
   gint *lang_ids;               /* allowed language indices of the model (n_lang_ids of them) */

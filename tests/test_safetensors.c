@@ -763,6 +763,28 @@ static void test_int8(void) {
     variant_remove(&v, qs);
     expect_bad_model(&v, "no scales", Q ".scale", "there is none");
     st_close(&v.f);
+
+    /* a weight beyond F16's range fits a row's scale; a bias there does not; a NaN fits neither
+     * (each refusal names the tensor and leaves the file written before as it was) */
+    m = tiny_model(5);
+    if (!m) return;
+    m->p.shared[0].attn_wq[9] = 1e6f; /* row 1 */
+    CHECK(mslam_model_save_int8(m, path) == 0, "1e6 in a weight matrix: %s", mslam_last_error());
+    l = mslam_model_load(path, mslam_model_default_params());
+    CHECK(l && fabsf(l->p.shared[0].attn_wq[9] - 1e6f) <= 1e6f / 254.0f,
+          "1e6 in a weight matrix came back as %g", l ? (double)l->p.shared[0].attn_wq[9] : 0.0);
+    mslam_model_free(l);
+    m->p.shared[0].attn_bq[1] = 1e6f;
+    CHECK(mslam_model_save_int8(m, path) != 0, "1e6 in a bias written in F16");
+    CHECK_ERROR("F16 overflow of a bias", "shared_layers.0.attn.q.bias", "F16 range", NULL);
+    m->p.shared[0].attn_bq[1] = 0.5f;
+    m->p.shared[0].attn_wq[10] = NAN;
+    CHECK(mslam_model_save_int8(m, path) != 0, "a NaN weight written in int8");
+    CHECK_ERROR("NaN in int8", Q, "element 10", "not a finite number");
+    l = mslam_model_load(path, mslam_model_default_params());
+    CHECK(l != NULL, "the earlier int8 file was damaged: %s", mslam_last_error());
+    mslam_model_free(l);
+    mslam_model_free(m);
 }
 
 static int temp_files_left(void) {

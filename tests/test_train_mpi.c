@@ -56,8 +56,9 @@ static void test_interrupt(const char *mpirun, const char *trainer, const char *
     /* later options win. A line every 100 steps: after Ctrl-C mpirun stops reading the ranks'
      * output, and a rank printing every one of this model's ~500 steps a second fills the pipe
      * before mpirun's SIGTERM comes a second later, blocks in the write and is killed (1 run in
-     * 3 or so with --log-every 1) */
-    char *cmd = mpi_train_command(mpirun, trainer, manifest, out, "--steps 100000 --log-every 100");
+     * 3 or so with --log-every 1). No periodic checkpoint: the one found is the interrupt's. */
+    char *cmd =
+        mpi_train_command(mpirun, trainer, manifest, out, "--steps 100000 --log-every 100 --save-every 1000000");
     char *exec_cmd = str_printf("exec %s", cmd);
     char *argv[] = {(char *)"/bin/sh", (char *)"-c", exec_cmd, NULL};
     /* mpirun SIGKILLs the ranks still running odls_base_sigkill_timeout seconds (1) after it

@@ -44,7 +44,6 @@ static const char *const common[] = {
 };
 #define N_COMMON ((int)(sizeof common / sizeof common[0]))
 
-/* cmd_train with the common options, then extra ones (NULL-terminated). */
 /* Appends "train --data MANIFEST --out OUT" and the common options to argv at argc; the new argc. */
 static int train_args(char **argv, int argc, const char *manifest, const char *out) {
     argv[argc++] = (char *)"train";
@@ -56,6 +55,7 @@ static int train_args(char **argv, int argc, const char *manifest, const char *o
     return argc;
 }
 
+/* cmd_train with the common options, then extra ones (NULL-terminated). */
 static int train(const char *manifest, const char *out, ...) {
     char *argv[96];
     int argc = train_args(argv, 0, manifest, out);
@@ -871,6 +871,21 @@ static void test_refusals(const char *manifest) {
                   strstr(mslam_last_error(), bad_train[i][0]) && access(out, F_OK) != 0,
               "train %s %s: a usage error naming it, nothing written (%s)", bad_train[i][0], bad_train[i][1],
               mslam_last_error());
+    /* --left-chunks-max -1 is 0's "all", as eval's --left-chunks -1: the same steps */
+    char *left[2] = {str_printf("%s/left-all-0", fixture_dir()), str_printf("%s/left-all-1", fixture_dir())};
+    mslam_model *by[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        CHECK(train(manifest, left[i], "--left-chunks-max", i ? "-1" : "0", "--full-context", "0", "--stop-at", "3",
+                    NULL) == 0,
+              "train --left-chunks-max %s: %s", i ? "-1" : "0", mslam_last_error());
+        char *ckpt = checkpoint_latest(left[i]);
+        if (!ckpt || checkpoint_load(ckpt, &by[i], NULL, NULL)) by[i] = NULL;
+        free(ckpt), free(left[i]);
+    }
+    CHECK(by[0] && by[1] && by[0]->table.total == by[1]->table.total &&
+              !memcmp(by[0]->block, by[1]->block, by[0]->table.total * sizeof(float)),
+          "--left-chunks-max -1 and 0 took other steps");
+    mslam_model_free(by[0]), mslam_model_free(by[1]);
     free(model), free(hyps), free(hyps_tmp), free(nothing), free(out), free(manifest_before);
 }
 

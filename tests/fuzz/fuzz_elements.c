@@ -31,20 +31,6 @@ typedef struct {
     long outputs, pushes;
 } fuzz_run;
 
-/* The debug text of the first error message on bus (g_free it), or NULL. */
-static gchar *pop_error(GstBus *bus) {
-    GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
-    GError *err = NULL;
-    gchar *debug = NULL;
-    if (m) {
-        gst_message_parse_error(m, &err, &debug);
-        gchar *both = g_strdup_printf("%s (%s)", err->message, debug ? debug : "");
-        g_clear_error(&err), g_free(debug), gst_message_unref(m);
-        return both;
-    }
-    return NULL;
-}
-
 /* Drains the harness's output and checks each buffer. */
 static void pull_all(GstHarness *h, fuzz_run *run) {
     GstBuffer *b;
@@ -118,39 +104,56 @@ static GstEvent *draw_event(GstClockTime *next_pts, mslam_rng *rng) {
     }
 }
 
-/* The caption messages posted on bus: UTF-8 text, and each timed word (words, source-words)
- * one run of characters without a space, inside its caption, with a confidence in [0, 1]. */
-static void check_messages(GstBus *bus, const fuzz_run *run) {
+/* Checks a caption message: UTF-8 text, start <= end, and its timed words (words,
+ * source-words) each a run of characters without a space, in order, inside the caption (set_words
+ * clamps them there, so what this catches is a word outside through another route) with a
+ * confidence in [0, 1]. */
+static void check_caption_message(const GstStructure *s, const char *launch) {
+    const char *text = gst_structure_get_string(s, "text");
+    guint64 start = 0, end = 0, prev_end = 0;
+    if (!text) return;
+    CHECK(g_utf8_validate(text, -1, NULL), "%s: a message's text is not UTF-8", launch);
+    CHECK(gst_structure_get_uint64(s, "start", &start) && gst_structure_get_uint64(s, "end", &end) && start <= end,
+          "%s: a message without start <= end", launch);
+    const GValue *words = gst_structure_get_value(s, "words");
+    if (!words) words = gst_structure_get_value(s, "source-words");
+    prev_end = start;
+    for (guint i = 0; words && i < gst_value_array_get_size(words); i++) {
+        const GstStructure *w = gst_value_get_structure(gst_value_array_get_value(words, i));
+        const char *wt = gst_structure_get_string(w, "text");
+        guint64 ws = 0, we = 0;
+        gdouble conf = -1;
+        CHECK(wt && *wt && g_utf8_validate(wt, -1, NULL) && !strchr(wt, ' '), "%s: word %u is \"%s\"", launch, i,
+              wt ? wt : "(none)");
+        CHECK(gst_structure_get_uint64(w, "start", &ws) && gst_structure_get_uint64(w, "end", &we) &&
+                  prev_end <= ws && ws < we && we <= end,
+              "%s: word %u at %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT " out of order or outside its caption's %"
+              GST_TIME_FORMAT " - %" GST_TIME_FORMAT, launch, i, GST_TIME_ARGS(ws), GST_TIME_ARGS(we),
+              GST_TIME_ARGS(start), GST_TIME_ARGS(end));
+        CHECK(gst_structure_get_double(w, "confidence", &conf) && conf >= 0 && conf <= 1,
+              "%s: word %u's confidence %g", launch, i, conf);
+        prev_end = we;
+    }
+}
+
+/* Takes every message off bus: checks the caption messages (launch NULL: none) and returns the
+ * debug text of the first error (g_free it), or NULL. */
+static gchar *drain_bus(GstBus *bus, const char *launch) {
+    gchar *error = NULL;
     GstMessage *m;
-    while ((m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT))) {
-        const GstStructure *s = gst_message_get_structure(m);
-        const char *text = gst_structure_get_string(s, "text");
-        guint64 start = 0, end = 0;
-        if (text) {
-            CHECK(g_utf8_validate(text, -1, NULL), "%s: a message's text is not UTF-8", run->launch);
-            CHECK(gst_structure_get_uint64(s, "start", &start) && gst_structure_get_uint64(s, "end", &end) &&
-                      start <= end,
-                  "%s: a message without start <= end", run->launch);
-        }
-        const GValue *words = gst_structure_get_value(s, "words");
-        if (!words) words = gst_structure_get_value(s, "source-words");
-        for (guint i = 0; text && words && i < gst_value_array_get_size(words); i++) {
-            const GstStructure *w = gst_value_get_structure(gst_value_array_get_value(words, i));
-            const char *wt = gst_structure_get_string(w, "text");
-            guint64 ws = 0, we = 0;
-            gdouble conf = -1;
-            CHECK(wt && *wt && g_utf8_validate(wt, -1, NULL) && !strchr(wt, ' '), "%s: word %u is \"%s\"", run->launch,
-                  i, wt ? wt : "(none)");
-            CHECK(gst_structure_get_uint64(w, "start", &ws) && gst_structure_get_uint64(w, "end", &we) &&
-                      start <= ws && ws < we && we <= end,
-                  "%s: word %u at %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT " outside its caption's %" GST_TIME_FORMAT
-                  " - %" GST_TIME_FORMAT, run->launch, i, GST_TIME_ARGS(ws), GST_TIME_ARGS(we), GST_TIME_ARGS(start),
-                  GST_TIME_ARGS(end));
-            CHECK(gst_structure_get_double(w, "confidence", &conf) && conf >= 0 && conf <= 1,
-                  "%s: word %u's confidence %g", run->launch, i, conf);
+    while ((m = gst_bus_pop(bus))) {
+        if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR && !error) {
+            GError *err = NULL;
+            gchar *debug = NULL;
+            gst_message_parse_error(m, &err, &debug);
+            error = g_strdup_printf("%s (%s)", err->message, debug ? debug : "");
+            g_clear_error(&err), g_free(debug);
+        } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT && launch) {
+            check_caption_message(gst_message_get_structure(m), launch);
         }
         gst_message_unref(m);
     }
+    return error;
 }
 
 /* One run of an element on random steps. */
@@ -189,7 +192,7 @@ static void run_once(const char *element, const gsttest_fixture *fx, mslam_rng *
                                          GST_TIME_ARGS(GST_BUFFER_PTS(b)));
             GstFlowReturn flow = gst_harness_push(h, b);
             run.pushes++;
-            gchar *error = pop_error(bus);
+            gchar *error = drain_bus(bus, launch);
             CHECK(flow == GST_FLOW_OK, "%s: step %d (%s): push returned %s: %s", launch, step, what,
                   gst_flow_get_name(flow), error ? error : "no error message");
             g_free(error), g_free(what);
@@ -208,11 +211,11 @@ static void run_once(const char *element, const gsttest_fixture *fx, mslam_rng *
             }
         }
         pull_all(h, &run);
-        check_messages(bus, &run);
+        g_free(drain_bus(bus, launch)); /* an error counts with the push that failed (above) */
     }
     gst_harness_push_event(h, gst_event_new_eos());
     pull_all(h, &run);
-    check_messages(bus, &run);
+    g_free(drain_bus(bus, launch));
     /* mslamlid passes every buffer on: empty ones, those outside the segment, all */
     CHECK(run.sends_text || run.outputs == run.pushes, "%s: %ld buffers pushed, %ld passed on", launch, run.pushes,
           run.outputs);
@@ -234,7 +237,7 @@ static void segment_format_refused(const char *element, const gsttest_fixture *f
     /* (the push of a sticky event succeeds once the harness has stored it, whatever the element
      * said) */
     gst_harness_push_event(h, gst_event_new_segment(&seg));
-    gchar *error = pop_error(bus);
+    gchar *error = drain_bus(bus, NULL);
     CHECK(error && strstr(error, "bytes") && strstr(error, "TIME"), "%s: a segment in bytes gave the error \"%s\"",
           element, error ? error : "none");
     g_free(error);

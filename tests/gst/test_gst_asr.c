@@ -585,9 +585,11 @@ GST_END_TEST;
 
 /* LATENCY: upstream's plus the longest a caption can come after the time it is stamped with (it
  * goes out when it ends): max-duration, and the rest of the chunk that holds its last frame (a
- * chunk less a frame), and the encoder's 45 ms look-ahead. The chunk is the one the element runs
- * with: a latency set while it runs changes nothing. */
-static GstClockTime query_latency(const char *props, const char *set_while_playing) {
+ * chunk less a frame), and the encoder's 45 ms look-ahead. The element answers with what it
+ * runs with: a latency or max-duration set while it runs changes nothing until it starts again,
+ * and then does (restarted: *restarted_lat, when set_name is not NULL). */
+static GstClockTime query_latency(const char *props, const char *set_name, const char *set_value,
+                                  GstClockTime *restarted_lat) {
     char *launch = desc(props);
     GstHarness *h = gst_harness_new_parse(launch);
     g_free(launch);
@@ -595,9 +597,16 @@ static GstClockTime query_latency(const char *props, const char *set_while_playi
     gst_harness_set_upstream_latency(h, 10 * MS);
     gst_harness_play(h);
     GstClockTime lat = gst_harness_query_latency(h);
-    if (set_while_playing) {
-        gst_util_set_object_arg(G_OBJECT(h->element), "latency", set_while_playing);
+    if (set_name) {
+        /* the harness wraps a parsed description in a bin: the property is the element's */
+        GstElement *asr = gst_harness_find_element(h, "mslamasr");
+        fail_unless(asr != NULL);
+        gst_util_set_object_arg(G_OBJECT(asr), set_name, set_value);
         fail_unless_equals_uint64(gst_harness_query_latency(h), lat);
+        fail_unless_equals_int(gst_element_set_state(h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+        gst_harness_play(h);
+        *restarted_lat = gst_harness_query_latency(h);
+        gst_object_unref(asr);
     }
     gst_harness_teardown(h);
     return lat;
@@ -605,10 +614,17 @@ static GstClockTime query_latency(const char *props, const char *set_while_playi
 
 GST_START_TEST(test_latency) {
     fx = gsttest_fixture_get();
-    fail_unless_equals_uint64(query_latency("latency=320", "2000"), 10 * MS + (6000 + 280 + 45) * MS);
-    fail_unless_equals_uint64(query_latency("latency=40 max-duration=1000", NULL), 10 * MS + (1000 + 45) * MS);
-    fail_unless_equals_uint64(query_latency("latency=640 max-duration=1000", "2000"), 10 * MS + (1000 + 600 + 45) * MS);
-    fail_unless_equals_uint64(query_latency("latency=2000 max-duration=1000", "40"), 10 * MS + (1000 + 1960 + 45) * MS);
+    GstClockTime restarted = 0;
+    fail_unless_equals_uint64(query_latency("latency=320", "latency", "2000", &restarted),
+                              10 * MS + (6000 + 280 + 45) * MS);
+    fail_unless_equals_uint64(restarted, 10 * MS + (6000 + 1960 + 45) * MS);
+    fail_unless_equals_uint64(query_latency("latency=40 max-duration=1000", NULL, NULL, NULL), 10 * MS + (1000 + 45) * MS);
+    fail_unless_equals_uint64(query_latency("latency=640 max-duration=1000", "max-duration", "3000", &restarted),
+                              10 * MS + (1000 + 600 + 45) * MS);
+    fail_unless_equals_uint64(restarted, 10 * MS + (3000 + 600 + 45) * MS);
+    fail_unless_equals_uint64(query_latency("latency=2000 max-duration=1000", "latency", "40", &restarted),
+                              10 * MS + (1000 + 1960 + 45) * MS);
+    fail_unless_equals_uint64(restarted, 10 * MS + (1000 + 45) * MS);
 }
 GST_END_TEST;
 

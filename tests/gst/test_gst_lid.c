@@ -240,6 +240,16 @@ GST_START_TEST(test_hold_audio) {
         gst_harness_set_upstream_latency(h, 10 * MS);
         gst_harness_play(h);
         fail_unless_equals_uint64(gst_harness_query_latency(h), 10 * MS + held[i]);
+        /* hold-audio set while it runs changes nothing until it starts again (the property is
+         * the element's, inside the harness's bin) */
+        GstElement *lid = gst_harness_find_element(h, "mslamlid");
+        fail_unless(lid != NULL);
+        g_object_set(lid, "hold-audio", 3000, NULL);
+        fail_unless_equals_uint64(gst_harness_query_latency(h), 10 * MS + held[i]);
+        fail_unless_equals_int(gst_element_set_state(h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+        gst_harness_play(h);
+        fail_unless_equals_uint64(gst_harness_query_latency(h), 10 * MS + 3000 * MS);
+        gst_object_unref(lid);
         gst_harness_teardown(h);
     }
 
