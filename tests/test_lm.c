@@ -377,6 +377,11 @@ static void test_commands(const char *model_path, const char *manifest) {
     mslam_lm *lm = mslam_lm_load(lm_path);
     CHECK(lm && mslam_lm_n_langs(lm) == 3, "its LM loads: %s", mslam_last_error());
     mslam_lm_free(lm);
+    char *info = fixture_info(lm_path, 0);
+    CHECK(info && strstr(info, "mslam character LM") && strstr(info, "models       transcripts") &&
+              strstr(info, "order        4\n") && strstr(info, "n-grams      ") && strstr(info, " (3)\n"),
+          "info on the LM: %s", info ? info : mslam_last_error());
+    free(info);
     char *ev[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                   (char *)"--modes", (char *)"offline", (char *)"--lm", lm_path, (char *)"--lid-seconds",
                   (char *)"1", (char *)"--json", json, NULL};
@@ -433,6 +438,10 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
     mslam_lm *tlm = mslam_lm_load(path);
     CHECK(tlm && mslam_lm_of_translations(tlm) && mslam_lm_n_langs(tlm) == 1 && !strcmp(mslam_lm_lang(tlm, 0), "en"),
           "an LM of translations: one language, en, marked in its file (%s)", tlm ? "" : mslam_last_error());
+    char *info = fixture_info(path, 0);
+    CHECK(info && strstr(info, "models       translations into English") && strstr(info, "languages    en (1)"),
+          "info on the LM of translations: %s", info ? info : mslam_last_error());
+    free(info);
     if (!tlm) {
         free(path);
         return;

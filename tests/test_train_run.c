@@ -652,6 +652,37 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     CHECK(cmd_export(5, ex) == 0, "export");
     mslam_model *m = mslam_model_load(model, mslam_model_default_params());
     CHECK(m != NULL, "the exported file is a model: %s", mslam_last_error());
+    /* info: a checkpoint with its position and options, the model it exports, as int8 */
+    char *info = fixture_info(ckpt, 0), *with_options = fixture_info(ckpt, 1), *parameters = NULL;
+    const char *line = info ? strstr(info, "parameters   ") : NULL; /* the same count in every file */
+    if (line) parameters = strndup(line, strcspn(line, "\n") + 1);
+    CHECK(info && strstr(info, "mslam training checkpoint") && strstr(info, "weights F32, with the optimizer's state") &&
+              strstr(info, "position     step 8, ") && strstr(info, "options      recorded") && parameters &&
+              strstr(info, "languages    de") && strstr(info, "translation decoder of 1 layer, reading the speech"),
+          "info on a checkpoint: %s", info ? info : mslam_last_error());
+    CHECK(with_options && strstr(with_options, "\n    steps=8\n") && strstr(with_options, "\n    batch-size=4\n"),
+          "info --options: %s", with_options ? with_options : mslam_last_error());
+    free(info), free(with_options);
+    char *int8 = str_printf("%s/exported-int8.safetensors", fixture_dir());
+    char *ex8[] = {(char *)"export", (char *)"--checkpoint", ckpt, (char *)"--out", int8, (char *)"--dtype",
+                   (char *)"int8", NULL};
+    CHECK(cmd_export(7, ex8) == 0, "export --dtype int8: %s", mslam_last_error());
+    info = fixture_info(model, 0);
+    with_options = fixture_info(int8, 0);
+    CHECK(info && strstr(info, "mslam model (") && strstr(info, "; weights F32)") && !strstr(info, "position") &&
+              !strstr(info, "options"),
+          "info on the exported model: %s", info ? info : mslam_last_error());
+    CHECK(with_options && strstr(with_options, "weights F16 and I8 (with a scale per row)") && parameters &&
+              strstr(with_options, parameters),
+          "info on the int8 model: %s", with_options ? with_options : mslam_last_error());
+    free(info), free(with_options), free(int8), free(parameters);
+    CHECK(fixture_info(manifest, 0) == NULL && strstr(mslam_last_error(), manifest),
+          "info refuses a manifest naming it: %s", mslam_last_error());
+    char *missing = str_printf("%s/no-such.safetensors", fixture_dir());
+    char *info_args[] = {(char *)"info", model, missing, NULL};
+    CHECK(cmd_info(3, info_args) == 1, "info on a model and a missing file: status 1");
+    CHECK(cmd_info(1, info_args) == 2, "info without a file: a usage error");
+    free(missing);
     mslam_model_free(m);
     char *ev[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--json", json,
                   (char *)"--ctc-beam", (char *)"4", (char *)"--st-beam", (char *)"2", (char *)"--max-len",

@@ -24,6 +24,7 @@ static const struct subcommand subcommands[] = {
     {"export", "write the inference model file of a checkpoint (no optimizer state)", cmd_export},
     {"lm", "build character n-gram language models (one per language) for decoding and language ID", cmd_lm},
     {"tm", "build a translation memory (known sentences and their English) for translation", cmd_tm},
+    {"info", "say what a model, checkpoint, LM or translation memory file is and holds", cmd_info},
 };
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 

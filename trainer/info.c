@@ -1,0 +1,205 @@
+/* mslam-trainer info: what a file mslam reads is and holds. A model: its size and weight
+ * dtypes, parameters, encoder, heads, what its decoder reads and its languages; a training
+ * checkpoint: the same, where training stands and (--options) the options it ran with; a
+ * character LM: its order and languages, and whether it models transcripts or translations; a
+ * translation memory: its sentences and languages. Every file is loaded and checked as the
+ * library loads it, so a file info describes is one the elements and eval accept. */
+#include "checkpoint.h"
+#include "common.h"
+#include "lm.h"
+#include "options.h"
+#include "safetensors.h"
+#include "tm.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* "8,863,404" */
+static void print_count(FILE *out, long long n) {
+    char digits[32], grouped[48];
+    int len = snprintf(digits, sizeof digits, "%lld", n), j = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && digits[i - 1] != '-' && (len - i) % 3 == 0) grouped[j++] = ',';
+        grouped[j++] = digits[i];
+    }
+    grouped[j] = '\0';
+    fputs(grouped, out);
+}
+
+static void print_size(FILE *out, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0) fprintf(out, "%.1f MB", (double)st.st_size / 1e6);
+}
+
+/* "F16", "I8 (with a scale per row) and F16", "F32": the dtypes of a model file's parameter
+ * tensors, most frequent first, leaving out the optimizer's and the scales of I8 weights. */
+static void print_weight_dtypes(FILE *out, const st_file *f) {
+    int count[ST_F64 + 1] = {0}, shown = 0;
+    for (int i = 0; i < f->n_tensors; i++) {
+        const char *name = f->tensors[i].name;
+        size_t n = strlen(name), s = strlen(".scale");
+        if (!strncmp(name, CHECKPOINT_OPTIMIZER_PREFIX, strlen(CHECKPOINT_OPTIMIZER_PREFIX)) ||
+            (n > s && !strcmp(name + n - s, ".scale")))
+            continue;
+        count[f->tensors[i].dtype]++;
+    }
+    for (;;) {
+        int most = -1;
+        for (int d = 0; d <= ST_F64; d++)
+            if (count[d] && (most < 0 || count[d] > count[most])) most = d;
+        if (most < 0) break;
+        fprintf(out, "%s%s%s", shown ? " and " : "", st_dtype_name((st_dtype)most),
+                most == ST_I8 ? " (with a scale per row)" : "");
+        count[most] = 0;
+        shown++;
+    }
+}
+
+static void print_langs(FILE *out, const char *const *codes, int n) {
+    fputs("  languages    ", out);
+    for (int i = 0; i < n; i++) fprintf(out, "%s%s", i ? " " : "", codes[i]);
+    fprintf(out, " (%d)\n", n);
+}
+
+static int print_model(FILE *out, const char *path, const st_file *f, int show_options) {
+    mslam_model *m = NULL;
+    train_position pos;
+    int has_state = 0;
+    if (checkpoint_load(path, &m, &pos, &has_state)) return -1;
+    const struct mslam_model_config *c = &m->cfg;
+    fprintf(out, "%s: mslam %s (", path, has_state ? "training checkpoint" : "model");
+    print_size(out, path);
+    fputs("; weights ", out);
+    print_weight_dtypes(out, f);
+    fprintf(out, "%s)\n  parameters   ", has_state ? ", with the optimizer's state" : "");
+    print_count(out, (long long)m->table.total);
+    fprintf(out, "\n  encoder      d_model %d, %d heads, feed-forward %d, %s depthwise convolution of %d, "
+                 "subsampler of %d channels over %d mel bins; %d speech-only + %d shared layers\n",
+            c->d_model, c->n_heads, c->d_ff, c->causal_conv ? "causal" : "centred", c->conv_kernel, c->sub_channels,
+            c->n_mels, c->n_speech_layers, c->n_shared_layers);
+    fprintf(out, "  vocabulary   %d characters (reserved ids included)\n", c->vocab_size);
+    fprintf(out, "  heads        %s%s%s", c->ctc_head ? "CTC (recognition)" : "",
+            c->ctc_head && c->lid_head ? ", " : "", c->lid_head ? "LID (language identification)" : "");
+    if (c->n_decoder_layers > 0)
+        fprintf(out, "%stranslation decoder of %d layer%s, reading the %s", c->ctc_head || c->lid_head ? ", " : "",
+                c->n_decoder_layers, c->n_decoder_layers == 1 ? "" : "s",
+                c->translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? "CTC transcript" : "speech frames");
+    if (!c->ctc_head && !c->lid_head && c->n_decoder_layers <= 0) fputs("none (an encoder alone)", out);
+    fputc('\n', out);
+    print_langs(out, (const char *const *)m->langs, c->n_langs);
+    if (has_state) {
+        fprintf(out, "  position     step %ld, epoch %ld batch %ld; %d process%s x %d micro-batch%s, %d utterances a "
+                     "step; %.1f h of audio, %.1f h of training; %ld step%s skipped\n",
+                pos.step, pos.epoch, pos.batch, pos.world_size, pos.world_size == 1 ? "" : "es", pos.accumulate,
+                pos.accumulate == 1 ? "" : "es", pos.global_batch, pos.audio_seconds / 3600, pos.elapsed_s / 3600,
+                pos.skipped_steps, pos.skipped_steps == 1 ? "" : "s");
+        if (pos.best_step > 0)
+            fprintf(out, "  best         %s %.4g at step %ld (%d validation%s since)\n", pos.best_metric,
+                    pos.best_score, pos.best_step, pos.stale_validations, pos.stale_validations == 1 ? "" : "s");
+    }
+    char *options = checkpoint_options(path);
+    if (options && show_options) {
+        fputs("  options\n", out);
+        for (char *line = strtok(options, "\n"); line; line = strtok(NULL, "\n")) fprintf(out, "    %s\n", line);
+    } else if (options) {
+        fputs("  options      recorded (--options prints them)\n", out);
+    }
+    free(options);
+    mslam_model_free(m);
+    return 0;
+}
+
+static int print_lm(FILE *out, const char *path) {
+    mslam_lm *lm = mslam_lm_load(path);
+    if (!lm) return -1;
+    fprintf(out, "%s: mslam character LM (", path);
+    print_size(out, path);
+    fprintf(out, ")\n  models       %s\n  order        %d\n  vocabulary   %d characters\n",
+            lm->of_translations ? "translations into English (for translation-lm=, --translation-lm)"
+                                : "transcripts (for lm=, --lm)",
+            lm->order, lm->vocab_size);
+    size_t ngrams = 0;
+    const char **codes = malloc((size_t)lm->n_langs * sizeof *codes + 1);
+    for (int l = 0; l < lm->n_langs; l++) {
+        ngrams += lm->langs[l].n;
+        if (codes) codes[l] = lm->langs[l].code;
+    }
+    fputs("  n-grams      ", out);
+    print_count(out, (long long)ngrams);
+    fputc('\n', out);
+    if (codes) print_langs(out, codes, lm->n_langs);
+    free(codes);
+    mslam_lm_free(lm);
+    return 0;
+}
+
+static int print_tm(FILE *out, const char *path) {
+    mslam_tm *tm = mslam_tm_load(path);
+    if (!tm) return -1;
+    fprintf(out, "%s: mslam translation memory (", path);
+    print_size(out, path);
+    fputs("; for translation-memory=, --translation-memory)\n  sentences    ", out);
+    print_count(out, mslam_tm_n_entries(tm));
+    fputs(", each with its English\n", out);
+    print_langs(out, (const char *const *)tm->langs, tm->n_langs);
+    mslam_tm_free(tm);
+    return 0;
+}
+
+int info_print(FILE *out, const char *path, int show_options) {
+    st_file f;
+    if (st_open(&f, path)) return -1;
+    const char *format = st_meta_get(&f, "format");
+    int rc = !format                      ? print_model(out, path, &f, show_options)
+             : !strcmp(format, LM_FORMAT) ? print_lm(out, path)
+             : !strcmp(format, TM_FORMAT) ? print_tm(out, path)
+                                          : mslam_error("%s: an mslam file of format \"%s\", which this mslam-trainer "
+                                                        "does not know", path, format);
+    st_close(&f);
+    return rc;
+}
+
+int cmd_info(int argc, char **argv) {
+    gboolean show_options = FALSE;
+    GOptionEntry entries[] = {
+        {"options", 0, 0, G_OPTION_ARG_NONE, &show_options,
+         "also print the training options a checkpoint (or a model trained here) recorded", NULL},
+        G_OPTION_ENTRY_NULL};
+    int n_rest = 0;
+    char **rest = NULL;
+    int parsed = options_parse("info", entries, argc, argv, "FILE...",
+                               "Says what each file is and holds: a model or training checkpoint (size, weight dtypes, "
+                               "parameters, encoder, heads, what the decoder reads, languages; a checkpoint's "
+                               "training position), a character LM or a translation memory.",
+                               "Each file is loaded and checked as the library and the elements load it: one info "
+                               "describes without an error is one they accept.",
+                               &n_rest, &rest);
+    int rc = parsed < 0 ? 2 : 0;
+    if (!parsed && n_rest < 1) {
+        fprintf(stderr, "mslam-trainer info: name at least one file (see --help)\n");
+        rc = 2;
+    }
+    /* as file(1): every file, each that cannot be read an error of its own (rest[0] is "info");
+     * a file's lines go out once it was read whole, a blank line between two */
+    for (int i = 1, shown = 0; !parsed && rc != 2 && i <= n_rest; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        int failed = !mem ? mslam_error("out of memory") : info_print(mem, rest[i], show_options);
+        if (mem) fclose(mem);
+        if (failed) {
+            fprintf(stderr, "mslam-trainer info: %s\n", mslam_last_error());
+            rc = 1;
+        } else {
+            printf("%s%s", shown++ ? "\n" : "", text);
+            fflush(stdout);
+        }
+        free(text);
+    }
+    g_strfreev(rest);
+    options_free(entries);
+    return rc;
+}
