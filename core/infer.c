@@ -48,7 +48,38 @@ struct mslam_result {
     int n_tokens;
     float confidence;
     int start_frame, end_frame;
+    /* words: tokens [word_first[w], word_end[w]), texts NUL-terminated at word_off[w] in
+     * word_text, geometric mean probabilities word_probs[w] */
+    char *word_text;
+    int *word_off, *word_first, *word_end;
+    float *word_probs;
+    int n_words;
 };
+
+/* Splits r's tokens into words at space tokens; r->word_text has room for the text. */
+static void result_words(mslam_result *r) {
+    size_t off = 0;
+    for (int i = 0; i < r->n_tokens;) {
+        if (!strcmp(r->token_text + r->token_off[i], " ")) {
+            i++;
+            continue;
+        }
+        int w = r->n_words++;
+        double sum_logp = 0;
+        r->word_first[w] = i;
+        r->word_off[w] = (int)off;
+        for (; i < r->n_tokens && strcmp(r->token_text + r->token_off[i], " "); i++) {
+            const char *t = r->token_text + r->token_off[i];
+            size_t k = strlen(t);
+            memcpy(r->word_text + off, t, k);
+            off += k;
+            sum_logp += log(r->probs[i] > 0 ? r->probs[i] : 1e-30f);
+        }
+        r->word_text[off++] = '\0';
+        r->word_end[w] = i;
+        r->word_probs[w] = (float)exp(sum_logp / (i - r->word_first[w]));
+    }
+}
 
 /* The text of a search's tokens (reserved ones left out) over frames [start, end). */
 static mslam_result *result_new(const mslam_model *m, const search_token *tokens, int n, int start, int end) {
@@ -62,7 +93,14 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
     r->ids = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "a result");
     r->frames = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "a result");
     r->probs = mslam_malloc((size_t)(n ? n : 1) * sizeof(float), "a result");
-    if (!r->text || !r->token_text || !r->token_off || !r->ids || !r->frames || !r->probs) {
+    /* at most a word per token, and their texts with a NUL each */
+    r->word_text = mslam_malloc(bytes, "a result");
+    r->word_off = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "a result");
+    r->word_first = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "a result");
+    r->word_end = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "a result");
+    r->word_probs = mslam_malloc((size_t)(n ? n : 1) * sizeof(float), "a result");
+    if (!r->text || !r->token_text || !r->token_off || !r->ids || !r->frames || !r->probs || !r->word_text ||
+        !r->word_off || !r->word_first || !r->word_end || !r->word_probs) {
         mslam_result_free(r);
         return NULL;
     }
@@ -87,6 +125,7 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
     r->confidence = r->n_tokens ? (float)exp(sum_logp / r->n_tokens) : 0.0f;
     r->start_frame = start;
     r->end_frame = end;
+    result_words(r);
     return r;
 }
 
@@ -104,6 +143,20 @@ const char *mslam_result_token_text(const mslam_result *r, int i) {
 int mslam_result_token_frame(const mslam_result *r, int i) { return in_range(r, i) ? r->frames[i] : -1; }
 float mslam_result_token_prob(const mslam_result *r, int i) { return in_range(r, i) ? r->probs[i] : 0.0f; }
 
+int mslam_result_n_words(const mslam_result *r) { return r ? r->n_words : 0; }
+static int word_in_range(const mslam_result *r, int w) { return r && w >= 0 && w < r->n_words; }
+const char *mslam_result_word_text(const mslam_result *r, int w) {
+    return word_in_range(r, w) ? r->word_text + r->word_off[w] : NULL;
+}
+int mslam_result_word_start_frame(const mslam_result *r, int w) {
+    return word_in_range(r, w) ? r->frames[r->word_first[w]] : -1;
+}
+int mslam_result_word_end_frame(const mslam_result *r, int w) {
+    int last = word_in_range(r, w) ? r->frames[r->word_end[w] - 1] : -1;
+    return last < 0 ? -1 : last + 1;
+}
+float mslam_result_word_prob(const mslam_result *r, int w) { return word_in_range(r, w) ? r->word_probs[w] : 0.0f; }
+
 void mslam_result_free(mslam_result *r) {
     if (!r) return;
     free(r->text);
@@ -112,6 +165,11 @@ void mslam_result_free(mslam_result *r) {
     free(r->ids);
     free(r->frames);
     free(r->probs);
+    free(r->word_text);
+    free(r->word_off);
+    free(r->word_first);
+    free(r->word_end);
+    free(r->word_probs);
     free(r);
 }
 

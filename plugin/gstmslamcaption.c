@@ -5,7 +5,6 @@
 
 #include "gstmslamcaption.h"
 
-#include <math.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_mslam_caption_debug);
@@ -482,44 +481,27 @@ final_transcript (GstMslamCaption * self, const gfloat * frames, gint n, gboolea
   return r;
 }
 
-/* The words of a recognised text, each a "word" structure: `text`, `start` and `end` (the times
- * of the frames where CTC emits its first character and after its last, inside the caption's
- * [start, end) frames) and `confidence` (its characters' geometric mean probability). A word is
- * a run of characters between spaces, so a language written without them gives one per run.
- * frame0 is the caption frame of the result's frame 0. */
+/* The words of a recognised text (mslam_result_word_*), each a "word" structure: `text`,
+ * `start` and `end` (its frames' times, kept inside the caption's [start, end) frames) and
+ * `confidence`. frame0 is the caption frame of the result's frame 0. */
 static void
 set_words (GstMslamCaption * self, GstStructure * msg, const gchar * field, const mslam_result * ctc,
     guint64 frame0, guint64 start, guint64 end)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
-  gint n = mslam_result_n_tokens (ctc);
   GValue words = G_VALUE_INIT;
 
   gst_value_array_init (&words, 0);
-  for (gint i = 0; i < n;) {
-    GString *text = g_string_new (NULL);
-    gdouble logp = 0.0;
-    gint first = i;
-    GstStructure *word;
-    GValue v = G_VALUE_INIT;
-    guint64 w_start, w_end;
-
-    if (!strcmp (mslam_result_token_text (ctc, i), " ")) {
-      i++;
-      g_string_free (text, TRUE);
-      continue;
-    }
-    for (; i < n && strcmp (mslam_result_token_text (ctc, i), " "); i++) {
-      g_string_append (text, mslam_result_token_text (ctc, i));
-      logp += log (MAX (mslam_result_token_prob (ctc, i), 1e-30f));
-    }
-    w_start = CLAMP (frame0 + (guint64) MAX (mslam_result_token_frame (ctc, first), 0), start, end - 1);
-    w_end = CLAMP (frame0 + (guint64) MAX (mslam_result_token_frame (ctc, i - 1), 0) + 1, w_start + 1, end);
-    word = gst_structure_new ("word", "text", G_TYPE_STRING, text->str,
+  for (gint w = 0; w < mslam_result_n_words (ctc); w++) {
+    guint64 w_start = CLAMP (frame0 + (guint64) MAX (mslam_result_word_start_frame (ctc, w), 0), start, end - 1);
+    guint64 w_end = CLAMP (frame0 + (guint64) MAX (mslam_result_word_end_frame (ctc, w), 0), w_start + 1, end);
+    GstStructure *word = gst_structure_new ("word",
+        "text", G_TYPE_STRING, mslam_result_word_text (ctc, w),
         "start", G_TYPE_UINT64, gst_mslam_base_frame_time (base, w_start),
         "end", G_TYPE_UINT64, gst_mslam_base_frame_time (base, w_end),
-        "confidence", G_TYPE_DOUBLE, exp (logp / (i - first)), NULL);
-    g_string_free (text, TRUE);
+        "confidence", G_TYPE_DOUBLE, (gdouble) mslam_result_word_prob (ctc, w), NULL);
+    GValue v = G_VALUE_INIT;
+
     g_value_init (&v, GST_TYPE_STRUCTURE);
     gst_value_set_structure (&v, word);
     gst_structure_free (word);

@@ -71,6 +71,16 @@ static void check_result(const mslam_model *m, const mslam_result *r, const sear
     CHECK(!strcmp(text, mslam_result_text(r)), "%s: text \"%s\", want \"%s\"", what, mslam_result_text(r), text);
     float c = mslam_result_confidence(r);
     CHECK(k == 0 ? c == 0.0f : c > 0.0f && c <= 1.0f, "%s: confidence %g", what, c);
+    /* its words are the text's runs between spaces, timed for recognition only */
+    int w = 0, words_ok = 1;
+    for (char *save = NULL, *word = strtok_r(text, " ", &save); word; word = strtok_r(NULL, " ", &save), w++) {
+        int start = mslam_result_word_start_frame(r, w), end = mslam_result_word_end_frame(r, w);
+        float p = mslam_result_word_prob(r, w);
+        words_ok &= w < mslam_result_n_words(r) && !strcmp(mslam_result_word_text(r, w), word) &&
+                    (ctc ? start >= 0 && end > start : start == -1 && end == -1) && p > 0.0f && p <= 1.0f;
+    }
+    CHECK(words_ok && w == mslam_result_n_words(r), "%s: the words of \"%s\" (%d)", what, mslam_result_text(r),
+          mslam_result_n_words(r));
 }
 
 static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
@@ -143,7 +153,7 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
     mslam_result_free(r);
 
     /* endpointing signals on hand-made log-probs: "a" for 3 frames, then 5 blank frames */
-    float hand[8 * 10];
+    float hand[10 * 10];
     for (int t = 0; t < 8; t++)
         for (int c = 0; c < V; c++) hand[t * V + c] = logf(c == (t < 3 ? 5 : 0) ? 0.73f : 0.03f);
     mslam_ctc_decoder_reset(dec);
@@ -155,6 +165,30 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
     r = mslam_ctc_decoder_partial(dec);
     CHECK(r && !strcmp(mslam_result_text(r), "a") && mslam_result_token_frame(r, 0) == 0, "hand-made partial \"%s\"",
           mslam_result_text(r));
+    mslam_result_free(r);
+
+    /* words on hand-made log-probs: " ab" at frames 0-2, blank, " ", "c" at 5-6, "ad" at 8-9:
+     * " ab c ad" is three words, "ab" from frame 1 to 3, "c" 5 to 6, "ad" 8 to 10 */
+    static const int frame_ids[10] = {4, 5, 6, 0, 4, 7, 7, 4, 5, 8};
+    for (int t = 0; t < 10; t++)
+        for (int c = 0; c < V; c++) hand[t * V + c] = logf(c == frame_ids[t] ? 0.73f : 0.03f);
+    mslam_ctc_decoder_reset(dec);
+    mslam_ctc_decoder_push_log_probs(dec, hand, 8);
+    mslam_ctc_decoder_push_log_probs(dec, hand + 8 * V, 2);
+    r = mslam_ctc_decoder_finish(dec);
+    static const char *const words[3] = {"ab", "c", "ad"};
+    static const int starts[3] = {1, 5, 8}, ends[3] = {3, 6, 10};
+    CHECK(r && !strcmp(mslam_result_text(r), " ab c ad") && mslam_result_n_words(r) == 3, "words of \"%s\": %d",
+          mslam_result_text(r), mslam_result_n_words(r));
+    for (int w = 0; r && w < 3 && w < mslam_result_n_words(r); w++)
+        CHECK(!strcmp(mslam_result_word_text(r, w), words[w]) && mslam_result_word_start_frame(r, w) == starts[w] &&
+                  mslam_result_word_end_frame(r, w) == ends[w] && fabsf(mslam_result_word_prob(r, w) - 0.73f) < 0.02f,
+              "word %d: \"%s\" frames %d-%d, probability %g", w, mslam_result_word_text(r, w),
+              mslam_result_word_start_frame(r, w), mslam_result_word_end_frame(r, w), mslam_result_word_prob(r, w));
+    CHECK(!mslam_result_word_text(r, 3) && mslam_result_word_start_frame(r, -1) == -1 &&
+              mslam_result_word_end_frame(r, 3) == -1 && mslam_result_word_prob(r, 3) == 0.0f &&
+              mslam_result_n_words(NULL) == 0 && !mslam_result_word_text(NULL, 0),
+          "words out of range");
     mslam_result_free(r);
     mslam_ctc_decoder_free(dec);
 

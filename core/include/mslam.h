@@ -274,6 +274,15 @@ MSLAM_API const char *mslam_result_token_text(const mslam_result *r, int i); /* 
 MSLAM_API int mslam_result_token_frame(const mslam_result *r, int i);
 /* Recognition: the character's probability at that frame; translation: p(character | before). */
 MSLAM_API float mslam_result_token_prob(const mslam_result *r, int i);
+/* Words: the runs of characters between spaces, in order (a language written without spaces
+ * gives one per run), each with the geometric mean of its characters' probabilities. Recognition:
+ * from the frame at which CTC emits its first character to the frame after its last (CTC emits a
+ * character at or a little after its sound); translation: both -1. Out of range: NULL, -1, 0. */
+MSLAM_API int mslam_result_n_words(const mslam_result *r);
+MSLAM_API const char *mslam_result_word_text(const mslam_result *r, int w);
+MSLAM_API int mslam_result_word_start_frame(const mslam_result *r, int w);
+MSLAM_API int mslam_result_word_end_frame(const mslam_result *r, int w);
+MSLAM_API float mslam_result_word_prob(const mslam_result *r, int w);
 /* Frames the result covers: [start, end). */
 MSLAM_API int mslam_result_start_frame(const mslam_result *r);
 MSLAM_API int mslam_result_end_frame(const mslam_result *r);

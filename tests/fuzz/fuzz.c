@@ -39,6 +39,17 @@ void fuzz_check_result(mslam_result *r, const char *call, int recognition) {
         if (recognition)
             CHECK(frame >= start && frame < end, "%s: token %d at frame %d of [%d, %d)", call, i, frame, start, end);
     }
+    /* words: UTF-8 without a space, in order inside the result's frames for recognition */
+    for (int w = 0, prev_end = start; w < mslam_result_n_words(r); w++) {
+        const char *text = mslam_result_word_text(r, w);
+        int ws = mslam_result_word_start_frame(r, w), we = mslam_result_word_end_frame(r, w);
+        float p = mslam_result_word_prob(r, w);
+        CHECK(text && *text && mslam_utf8_length(text) > 0 && !strchr(text, ' ') && p >= 0 && p <= 1,
+              "%s: word %d \"%s\", probability %g", call, w, text ? text : "(null)", (double)p);
+        CHECK(recognition ? prev_end <= ws && ws < we && we <= end : ws == -1 && we == -1,
+              "%s: word %d at frames [%d, %d) of [%d, %d)", call, w, ws, we, start, end);
+        prev_end = recognition ? we : start;
+    }
     mslam_result_free(r);
     mslam_error("%s", FUZZ_NO_ERROR);
 }
