@@ -17,7 +17,7 @@
 #
 # Usage: pipelines/all-three.sh IN OUT   (writes OUT-captions.srt and OUT-english.srt)
 set -eu
-usage="usage: $0 IN OUT"
+usage="usage: $0 IN OUT   (writes OUT-captions.srt and OUT-english.srt)"
 . "$(dirname "$0")/file-common.sh"
 file_args 2 "$@"
 [ $# -eq 2 ] || { echo "$usage" >&2; exit 2; }

@@ -896,7 +896,8 @@ static void test_refusals(const char *manifest) {
     }
     static const char *const bad_train[][2] = {{"--lr", "nan"}, {"--label-smoothing", "1"}, {"--beta2", "1.5"},
                                                {"--full-context", "2"}, {"--warmup", "-5"}, {"--lr", "-1"},
-                                               {"--left-chunks-max", "-2"}};
+                                               {"--left-chunks-max", "-2"}, {"--split", "valid"},
+                                               {"--valid-split", "valid"}};
     for (size_t i = 0; i < sizeof bad_train / sizeof bad_train[0]; i++)
         CHECK(train(manifest, out, bad_train[i][0], bad_train[i][1], NULL) == 2 &&
                   strstr(mslam_last_error(), bad_train[i][0]) && access(out, F_OK) != 0,

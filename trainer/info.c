@@ -124,8 +124,10 @@ static int print_lm(FILE *out, const char *path) {
     size_t ngrams = 0;
     const char **codes = malloc((size_t)lm->n_langs * sizeof *codes + 1);
     for (int l = 0; l < lm->n_langs; l++) {
-        ngrams += lm->langs[l].n;
-        if (codes) codes[l] = lm->langs[l].code;
+        const lm_table *t = &lm->langs[l];
+        /* as `mslam-trainer lm` counts them: without "<s>" */
+        for (size_t k = 0; k < t->cap; k++) ngrams += t->keys[k] && t->logp[k] != LM_BOS_LOGP;
+        if (codes) codes[l] = t->code;
     }
     fputs("  n-grams      ", out);
     print_count(out, (long long)ngrams);

@@ -162,7 +162,7 @@ static int estimate(ngram_map *m, const mslam_lm *lm, lm_table *t, int prune_cou
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i] || !(m->kept[i] || m->raw[i] == 0)) continue;
         /* "<s>" (count 0) holds a backoff weight only: it is never predicted */
-        lm_table_put(t, m->keys[i], m->adj[i] ? (float)log(m->p[i]) : -99.0f, 0.0f);
+        lm_table_put(t, m->keys[i], m->adj[i] ? (float)log(m->p[i]) : LM_BOS_LOGP, 0.0f);
         if (m->order[i] == 1 && m->adj[i]) seen += m->p[i], n_seen++;
         st->ngrams[m->order[i]] += m->adj[i] > 0;
     }

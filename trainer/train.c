@@ -1027,6 +1027,9 @@ static int check_options(const train_opts *o) {
     if (lr_schedule_parse(o->schedule) < 0)
         return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
     if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required");
+    if (split_option(o->split) < 0) return mslam_error("--split %s: expected train, dev, test or all", o->split);
+    if (split_option(o->valid_split) < 0)
+        return mslam_error("--valid-split %s: expected train, dev, test or all", o->valid_split);
     if (o->accumulate < 1 || o->accumulate > ACCUMULATE_MAX)
         return mslam_error("--accumulate %d: must be 1..%d", o->accumulate, ACCUMULATE_MAX);
     if ((long long)o->batch_size * o->accumulate > BATCH_MAX || (long long)o->text_batch * o->accumulate > BATCH_MAX)

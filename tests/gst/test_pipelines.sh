@@ -68,5 +68,12 @@ grep -q "(en, from en" "$work/app.log" || fail "mslam-captions: no translation: 
 grep -q "language at" "$work/app.log" || fail "mslam-captions: no language: $(cat "$work/app.log")"
 grep -q '^  \[[0-9:.]* --> [0-9:.]*\] [^ ]* (0\.[0-9]*)$' "$work/app.log" ||
   fail "mslam-captions: no words: $(cat "$work/app.log")"
+# speech from the first sample, one caption of 3 s: mslamlid's branch prerolls at once, the
+# captions' only with that caption (with bounded queues the app waited forever)
+gst-launch-1.0 -q audiotestsrc wave=white-noise volume=0.3 num-buffers=150 samplesperbuffer=320 ! \
+  audio/x-raw,rate=16000,channels=1,format=S16LE ! wavenc ! filesink location="$work/noise.wav"
+timeout 30 "$app" --lid "$work/noise.wav" > "$work/app-noise.log" ||
+  fail "mslam-captions --lid on 3 s of speech from the start: $? $(cat "$work/app-noise.log")"
+grep -q -- "--> 00:00:0[23]" "$work/app-noise.log" || fail "mslam-captions: no 3-s caption: $(cat "$work/app-noise.log")"
 echo "mslam-captions: ok"
 echo "1 passed, 0 failed"
