@@ -56,31 +56,6 @@ struct mslam_result {
     int n_words;
 };
 
-/* Splits r's tokens into words at space tokens; r->word_text has room for the text. */
-static void result_words(mslam_result *r) {
-    size_t off = 0;
-    for (int i = 0; i < r->n_tokens;) {
-        if (!strcmp(r->token_text + r->token_off[i], " ")) {
-            i++;
-            continue;
-        }
-        int w = r->n_words++;
-        double sum_logp = 0;
-        r->word_first[w] = i;
-        r->word_off[w] = (int)off;
-        for (; i < r->n_tokens && strcmp(r->token_text + r->token_off[i], " "); i++) {
-            const char *t = r->token_text + r->token_off[i];
-            size_t k = strlen(t);
-            memcpy(r->word_text + off, t, k);
-            off += k;
-            sum_logp += log(r->probs[i] > 0 ? r->probs[i] : 1e-30f);
-        }
-        r->word_text[off++] = '\0';
-        r->word_end[w] = i;
-        r->word_probs[w] = (float)exp(sum_logp / (i - r->word_first[w]));
-    }
-}
-
 /* The text of a search's tokens (reserved ones left out) over frames [start, end). */
 static mslam_result *result_new(const mslam_model *m, const search_token *tokens, int n, int start, int end) {
     mslam_result *r = mslam_calloc(1, sizeof *r, "a result");
@@ -104,8 +79,8 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
         mslam_result_free(r);
         return NULL;
     }
-    size_t len = 0, off = 0;
-    double sum_logp = 0;
+    size_t len = 0, off = 0, word_len = 0;
+    double sum_logp = 0, word_logp = 0;
     for (int i = 0; i < n; i++) {
         if (is_reserved(m, tokens[i].id)) continue;
         const char *s = m->vocab[tokens[i].id];
@@ -119,13 +94,30 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
         r->frames[r->n_tokens] = tokens[i].frame;
         r->probs[r->n_tokens] = expf(tokens[i].logp);
         sum_logp += tokens[i].logp;
+        /* a space ends the word being read; another token starts one or goes on with it */
+        int w = r->n_words - 1, in_word = w >= 0 && r->word_end[w] == r->n_tokens;
+        if (strcmp(s, " ")) {
+            if (!in_word) {
+                w = r->n_words++;
+                r->word_first[w] = r->n_tokens;
+                r->word_off[w] = (int)word_len;
+                word_logp = 0;
+            }
+            memcpy(r->word_text + word_len, s, k);
+            word_len += k;
+            r->word_text[word_len] = '\0';
+            word_logp += tokens[i].logp;
+            r->word_end[w] = r->n_tokens + 1;
+            r->word_probs[w] = (float)exp(word_logp / (r->word_end[w] - r->word_first[w]));
+        } else if (in_word) {
+            word_len++; /* past the word's NUL */
+        }
         r->n_tokens++;
     }
     r->text[len] = '\0';
     r->confidence = r->n_tokens ? (float)exp(sum_logp / r->n_tokens) : 0.0f;
     r->start_frame = start;
     r->end_frame = end;
-    result_words(r);
     return r;
 }
 

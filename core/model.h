@@ -41,6 +41,8 @@ int mslam_model_save_f16(const mslam_model *model, const char *path);
  * file. The loader widens to F32 again; an element moves by at most half its row's scale. A
  * weight that is not finite, or another value beyond the F16 range, is an error naming it. */
 int mslam_model_save_int8(const mslam_model *model, const char *path);
+/* The float tensor "<name>.scale" beside a weight in I8: a scale per row of its first dimension. */
+#define MODEL_INT8_SCALE_SUFFIX ".scale"
 /* The same file with more tensors after the model's and more __metadata__ keys (a trainer
  * checkpoint: optimizer moments, training position). */
 int mslam_model_save_with(const mslam_model *model, const char *path, const st_write_tensor *extra,

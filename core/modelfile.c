@@ -373,12 +373,8 @@ static int is_float_dtype(st_dtype d) {
     return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64;
 }
 
-/* The float tensor "<name>.scale" of a weight quantised to I8: one scale per row of its first
- * dimension (mslam_model_save_int8). */
-#define INT8_SCALE_SUFFIX ".scale"
-
 static int int8_scale_name(char *buf, size_t size, const char *name) {
-    return snprintf(buf, size, "%s" INT8_SCALE_SUFFIX, name) < (int)size;
+    return snprintf(buf, size, "%s" MODEL_INT8_SCALE_SUFFIX, name) < (int)size;
 }
 
 /* Rows of a table entry, the unit of an I8 tensor's scales. */
@@ -442,7 +438,7 @@ static int read_tensors(mslam_model *m, const st_file *f, const char *extra_pref
         char name[256];
         const st_tensor *s = int8_scale_name(name, sizeof name, e->name) ? st_find(f, name) : NULL;
         if (!s || !is_float_dtype(s->dtype) || s->ndim != 1 || (size_t)s->shape[0] != entry_rows(e)) {
-            rc = mslam_error("%s: tensor '%s' is I8, so '%s" INT8_SCALE_SUFFIX "' must be a float tensor of "
+            rc = mslam_error("%s: tensor '%s' is I8, so '%s" MODEL_INT8_SCALE_SUFFIX "' must be a float tensor of "
                              "shape [%zu] (a scale per row)%s", f->path, e->name, e->name, entry_rows(e),
                              s ? "" : ", and there is none");
             break;

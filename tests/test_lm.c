@@ -37,14 +37,21 @@ static char *write_text(const char *name) {
     return path;
 }
 
-static mslam_lm *build(const mslam_model *m, const char *text, int order, int prune) {
+/* The LM of text; *ngrams (may be NULL): the n-grams it kept, as the builder counts them. */
+static mslam_lm *build_counted(const mslam_model *m, const char *text, int order, int prune, long *ngrams) {
     const char *texts[] = {text, NULL};
     lm_build_options o = {.text = texts, .split = SPLIT_TRAIN, .order = order, .prune_count = prune};
     lm_build_stats st;
     mslam_lm *lm = NULL;
     CHECK(lm_build(m, &o, &lm, &st) == 0, "lm_build order %d prune %d: %s", order, prune, mslam_last_error());
     CHECK(!lm || st.sentences == N_SENTENCES + 2, "%ld sentences read, want %d", st.sentences, N_SENTENCES + 2);
+    if (ngrams) *ngrams = 0;
+    for (int k = 1; ngrams && k <= order; k++) *ngrams += st.ngrams[k];
     return lm;
+}
+
+static mslam_lm *build(const mslam_model *m, const char *text, int order, int prune) {
+    return build_counted(m, text, order, prune, NULL);
 }
 
 /* Sums p(w | ctx) over every event (characters and "</s>"). */
@@ -180,10 +187,18 @@ static void test_kneser_ney(const mslam_model *m, const char *text) {
 /* ---- files ---- */
 
 static void test_files(const mslam_model *m, const char *text) {
-    mslam_lm *lm = build(m, text, 4, 2);
+    long ngrams;
+    mslam_lm *lm = build_counted(m, text, 4, 2, &ngrams);
     if (!lm) return;
     char *path = str_printf("%s/lm.safetensors", fixture_dir());
     CHECK(lm_save(lm, path) == 0, "save: %s", mslam_last_error());
+    /* info counts the n-grams as the builder does ("<s>" is none) */
+    char *info = info_text(path, 0), digits[32] = "";
+    const char *count = info ? strstr(info, "n-grams      ") : NULL;
+    for (size_t i = 0, n = 0; count && count[13 + i] && count[13 + i] != '\n' && n + 1 < sizeof digits; i++)
+        if (count[13 + i] != ',') digits[n++] = count[13 + i];
+    CHECK(count && atol(digits) == ngrams, "info: %s n-grams, the builder %ld", digits, ngrams);
+    free(info);
     mslam_lm *back = mslam_lm_load(path);
     CHECK(back && mslam_lm_order(back) == 4 && mslam_lm_n_langs(back) == 3 && !strcmp(mslam_lm_lang(back, 2), "fr") &&
               !mslam_lm_lang(back, 3),
@@ -377,7 +392,7 @@ static void test_commands(const char *model_path, const char *manifest) {
     mslam_lm *lm = mslam_lm_load(lm_path);
     CHECK(lm && mslam_lm_n_langs(lm) == 3, "its LM loads: %s", mslam_last_error());
     mslam_lm_free(lm);
-    char *info = fixture_info(lm_path, 0);
+    char *info = info_text(lm_path, 0);
     CHECK(info && strstr(info, "mslam character LM") && strstr(info, "models       transcripts") &&
               strstr(info, "order        4\n") && strstr(info, "n-grams      ") && strstr(info, " (3)\n"),
           "info on the LM: %s", info ? info : mslam_last_error());
@@ -438,7 +453,7 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
     mslam_lm *tlm = mslam_lm_load(path);
     CHECK(tlm && mslam_lm_of_translations(tlm) && mslam_lm_n_langs(tlm) == 1 && !strcmp(mslam_lm_lang(tlm, 0), "en"),
           "an LM of translations: one language, en, marked in its file (%s)", tlm ? "" : mslam_last_error());
-    char *info = fixture_info(path, 0);
+    char *info = info_text(path, 0);
     CHECK(info && strstr(info, "models       translations into English") && strstr(info, "languages    en (1)"),
           "info on the LM of translations: %s", info ? info : mslam_last_error());
     free(info);

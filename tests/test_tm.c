@@ -511,7 +511,7 @@ static void test_commands(const char *model_path, const char *manifest) {
           "tm_build: %ld pairs, %ld sentences, %ld held out", st.pairs, st.entries, st.held_out);
     mslam_tm *loaded = mslam_tm_load(tm_path);
     CHECK(loaded && built && mslam_tm_n_entries(loaded) == built->n, "the command wrote the same memory");
-    char *info = fixture_info(tm_path, 0), *sentences = built ? str_printf("sentences    %d, ", built->n) : NULL;
+    char *info = info_text(tm_path, 0), *sentences = built ? str_printf("sentences    %d, ", built->n) : NULL;
     CHECK(info && sentences && strstr(info, "mslam translation memory") && strstr(info, sentences) &&
               strstr(info, "languages    de fr (2)"),
           "info on the memory: %s", info ? info : mslam_last_error());

@@ -653,7 +653,7 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     mslam_model *m = mslam_model_load(model, mslam_model_default_params());
     CHECK(m != NULL, "the exported file is a model: %s", mslam_last_error());
     /* info: a checkpoint with its position and options, the model it exports, as int8 */
-    char *info = fixture_info(ckpt, 0), *with_options = fixture_info(ckpt, 1), *parameters = NULL;
+    char *info = info_text(ckpt, 0), *with_options = info_text(ckpt, 1), *parameters = NULL;
     const char *line = info ? strstr(info, "parameters   ") : NULL; /* the same count in every file */
     if (line) parameters = strndup(line, strcspn(line, "\n") + 1);
     CHECK(info && strstr(info, "mslam training checkpoint") && strstr(info, "weights F32, with the optimizer's state") &&
@@ -667,8 +667,8 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     char *ex8[] = {(char *)"export", (char *)"--checkpoint", ckpt, (char *)"--out", int8, (char *)"--dtype",
                    (char *)"int8", NULL};
     CHECK(cmd_export(7, ex8) == 0, "export --dtype int8: %s", mslam_last_error());
-    info = fixture_info(model, 0);
-    with_options = fixture_info(int8, 0);
+    info = info_text(model, 0);
+    with_options = info_text(int8, 0);
     CHECK(info && strstr(info, "mslam model (") && strstr(info, "; weights F32)") && !strstr(info, "position") &&
               !strstr(info, "options"),
           "info on the exported model: %s", info ? info : mslam_last_error());
@@ -676,7 +676,7 @@ static void test_eval_export(const char *trainer, const char *manifest) {
               strstr(with_options, parameters),
           "info on the int8 model: %s", with_options ? with_options : mslam_last_error());
     free(info), free(with_options), free(int8), free(parameters);
-    CHECK(fixture_info(manifest, 0) == NULL && strstr(mslam_last_error(), manifest),
+    CHECK(info_text(manifest, 0) == NULL && strstr(mslam_last_error(), manifest),
           "info refuses a manifest naming it: %s", mslam_last_error());
     char *missing = str_printf("%s/no-such.safetensors", fixture_dir());
     char *info_args[] = {(char *)"info", model, missing, NULL};
@@ -897,7 +897,7 @@ static void test_refusals(const char *manifest) {
     static const char *const bad_train[][2] = {{"--lr", "nan"}, {"--label-smoothing", "1"}, {"--beta2", "1.5"},
                                                {"--full-context", "2"}, {"--warmup", "-5"}, {"--lr", "-1"},
                                                {"--left-chunks-max", "-2"}, {"--split", "valid"},
-                                               {"--valid-split", "valid"}};
+                                               {"--valid-split", "valid"}, {"--layout", "bogus"}};
     for (size_t i = 0; i < sizeof bad_train / sizeof bad_train[0]; i++)
         CHECK(train(manifest, out, bad_train[i][0], bad_train[i][1], NULL) == 2 &&
                   strstr(mslam_last_error(), bad_train[i][0]) && access(out, F_OK) != 0,

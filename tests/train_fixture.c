@@ -5,7 +5,6 @@
 #include "model.h"
 #include "ops.h"
 #include "testutil.h"
-#include "train.h"
 #include "util.h"
 
 #include <ftw.h>
@@ -217,18 +216,4 @@ void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const
     }
     mslam_model_free(a), mslam_model_free(b);
     free(pa), free(pb);
-}
-
-char *fixture_info(const char *path, int show_options) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) return NULL;
-    int rc = info_print(mem, path, show_options);
-    fclose(mem);
-    if (rc) {
-        free(text);
-        return NULL;
-    }
-    return text;
 }

@@ -33,8 +33,5 @@ struct mslam_model *fixture_model(const char *manifest, struct mslam_model_confi
  * logged every step) took the same `steps` steps up to the order of float sums: parameters,
  * the encoder's output of one fixture utterance, and every logged loss; `what` names the pair. */
 void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const char *what);
-/* What `mslam-trainer info [--options] path` prints (info_print); NULL when it refuses the file.
- * Caller frees. */
-char *fixture_info(const char *path, int show_options);
 
 #endif

@@ -2,8 +2,9 @@
  * dtypes, parameters, encoder, heads, what its decoder reads and its languages; a training
  * checkpoint: the same, where training stands and (--options) the options it ran with; a
  * character LM: its order and languages, and whether it models transcripts or translations; a
- * translation memory: its sentences and languages. Every file is loaded and checked as the
- * library loads it, so a file info describes is one the elements and eval accept. */
+ * translation memory: its sentences and languages. Every file is loaded and checked as its
+ * reader loads it: a model info describes is one the elements and the C API load (a checkpoint
+ * is for eval, --init and export, which makes the elements' model of it). */
 #include "checkpoint.h"
 #include "common.h"
 #include "lm.h"
@@ -11,7 +12,9 @@
 #include "safetensors.h"
 #include "tm.h"
 #include "train.h"
+#include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +34,9 @@ static void print_count(FILE *out, long long n) {
 
 static void print_size(FILE *out, const char *path) {
     struct stat st;
-    if (stat(path, &st) == 0) fprintf(out, "%.1f MB", (double)st.st_size / 1e6);
+    if (stat(path, &st) != 0) return;
+    if (st.st_size >= 1000000) fprintf(out, "%.1f MB", (double)st.st_size / 1e6);
+    else fprintf(out, "%.0f kB", (double)st.st_size / 1e3);
 }
 
 /* "F16", "I8 (with a scale per row) and F16", "F32": the dtypes of a model file's parameter
@@ -40,9 +45,8 @@ static void print_weight_dtypes(FILE *out, const st_file *f) {
     int count[ST_F64 + 1] = {0}, shown = 0;
     for (int i = 0; i < f->n_tensors; i++) {
         const char *name = f->tensors[i].name;
-        size_t n = strlen(name), s = strlen(".scale");
         if (!strncmp(name, CHECKPOINT_OPTIMIZER_PREFIX, strlen(CHECKPOINT_OPTIMIZER_PREFIX)) ||
-            (n > s && !strcmp(name + n - s, ".scale")))
+            str_ends_with(name, MODEL_INT8_SCALE_SUFFIX))
             continue;
         count[f->tensors[i].dtype]++;
     }
@@ -58,11 +62,16 @@ static void print_weight_dtypes(FILE *out, const st_file *f) {
     }
 }
 
-static void print_langs(FILE *out, const char *const *codes, int n) {
+/* "  languages    de en fr (3)": code(of, i) for i < n */
+static void print_langs(FILE *out, int n, const char *(*code)(const void *of, int i), const void *of) {
     fputs("  languages    ", out);
-    for (int i = 0; i < n; i++) fprintf(out, "%s%s", i ? " " : "", codes[i]);
+    for (int i = 0; i < n; i++) fprintf(out, "%s%s", i ? " " : "", code(of, i));
     fprintf(out, " (%d)\n", n);
 }
+
+static const char *model_lang(const void *m, int i) { return ((const mslam_model *)m)->langs[i]; }
+static const char *lm_lang(const void *lm, int i) { return ((const mslam_lm *)lm)->langs[i].code; }
+static const char *tm_lang(const void *tm, int i) { return ((const mslam_tm *)tm)->langs[i]; }
 
 static int print_model(FILE *out, const char *path, const st_file *f, int show_options) {
     mslam_model *m = NULL;
@@ -77,9 +86,9 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
     fprintf(out, "%s)\n  parameters   ", has_state ? ", with the optimizer's state" : "");
     print_count(out, (long long)m->table.total);
     fprintf(out, "\n  encoder      d_model %d, %d heads, feed-forward %d, %s depthwise convolution of %d, "
-                 "subsampler of %d channels over %d mel bins; %d speech-only + %d shared layers\n",
+                 "subsampler of %d channel%s over %d mel bins; %d speech-only + %d shared layers\n",
             c->d_model, c->n_heads, c->d_ff, c->causal_conv ? "causal" : "centred", c->conv_kernel, c->sub_channels,
-            c->n_mels, c->n_speech_layers, c->n_shared_layers);
+            c->sub_channels == 1 ? "" : "s", c->n_mels, c->n_speech_layers, c->n_shared_layers);
     fprintf(out, "  vocabulary   %d characters (reserved ids included)\n", c->vocab_size);
     fprintf(out, "  heads        %s%s%s", c->ctc_head ? "CTC (recognition)" : "",
             c->ctc_head && c->lid_head ? ", " : "", c->lid_head ? "LID (language identification)" : "");
@@ -89,7 +98,7 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
                 c->translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? "CTC transcript" : "speech frames");
     if (!c->ctc_head && !c->lid_head && c->n_decoder_layers <= 0) fputs("none (an encoder alone)", out);
     fputc('\n', out);
-    print_langs(out, (const char *const *)m->langs, c->n_langs);
+    print_langs(out, c->n_langs, model_lang, m);
     if (has_state) {
         fprintf(out, "  position     step %ld, epoch %ld batch %ld; %d process%s x %d micro-batch%s, %d utterances a "
                      "step; %.1f h of audio, %.1f h of training; %ld step%s skipped\n",
@@ -106,6 +115,8 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
         for (char *line = strtok(options, "\n"); line; line = strtok(NULL, "\n")) fprintf(out, "    %s\n", line);
     } else if (options) {
         fputs("  options      recorded (--options prints them)\n", out);
+    } else if (show_options) {
+        fputs("  options      none recorded (only checkpoints record them)\n", out);
     }
     free(options);
     mslam_model_free(m);
@@ -117,23 +128,20 @@ static int print_lm(FILE *out, const char *path) {
     if (!lm) return -1;
     fprintf(out, "%s: mslam character LM (", path);
     print_size(out, path);
-    fprintf(out, ")\n  models       %s\n  order        %d\n  vocabulary   %d characters\n",
+    fprintf(out, ")\n  models       %s\n  order        %d\n  vocabulary   %d characters (reserved ids included)\n",
             lm->of_translations ? "translations into English (for translation-lm=, --translation-lm)"
                                 : "transcripts (for lm=, --lm)",
             lm->order, lm->vocab_size);
     size_t ngrams = 0;
-    const char **codes = malloc((size_t)lm->n_langs * sizeof *codes + 1);
     for (int l = 0; l < lm->n_langs; l++) {
         const lm_table *t = &lm->langs[l];
         /* as `mslam-trainer lm` counts them: without "<s>" */
         for (size_t k = 0; k < t->cap; k++) ngrams += t->keys[k] && t->logp[k] != LM_BOS_LOGP;
-        if (codes) codes[l] = t->code;
     }
     fputs("  n-grams      ", out);
     print_count(out, (long long)ngrams);
     fputc('\n', out);
-    if (codes) print_langs(out, codes, lm->n_langs);
-    free(codes);
+    print_langs(out, lm->n_langs, lm_lang, lm);
     mslam_lm_free(lm);
     return 0;
 }
@@ -146,12 +154,12 @@ static int print_tm(FILE *out, const char *path) {
     fputs("; for translation-memory=, --translation-memory)\n  sentences    ", out);
     print_count(out, mslam_tm_n_entries(tm));
     fputs(", each with its English\n", out);
-    print_langs(out, (const char *const *)tm->langs, tm->n_langs);
+    print_langs(out, tm->n_langs, tm_lang, tm);
     mslam_tm_free(tm);
     return 0;
 }
 
-int info_print(FILE *out, const char *path, int show_options) {
+static int print_info(FILE *out, const char *path, int show_options) {
     st_file f;
     if (st_open(&f, path)) return -1;
     const char *format = st_meta_get(&f, "format");
@@ -164,11 +172,28 @@ int info_print(FILE *out, const char *path, int show_options) {
     return rc;
 }
 
+char *info_text(const char *path, int show_options) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        mslam_error("%s: out of memory for its description", path);
+        return NULL;
+    }
+    int rc = print_info(mem, path, show_options);
+    if (fclose(mem) && !rc) rc = mslam_error("%s: out of memory for its description", path);
+    if (rc) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 int cmd_info(int argc, char **argv) {
     gboolean show_options = FALSE;
     GOptionEntry entries[] = {
         {"options", 0, 0, G_OPTION_ARG_NONE, &show_options,
-         "also print the training options a checkpoint (or a model trained here) recorded", NULL},
+         "also print the training options a checkpoint recorded", NULL},
         G_OPTION_ENTRY_NULL};
     int n_rest = 0;
     char **rest = NULL;
@@ -176,8 +201,9 @@ int cmd_info(int argc, char **argv) {
                                "Says what each file is and holds: a model or training checkpoint (size, weight dtypes, "
                                "parameters, encoder, heads, what the decoder reads, languages; a checkpoint's "
                                "training position), a character LM or a translation memory.",
-                               "Each file is loaded and checked as the library and the elements load it: one info "
-                               "describes without an error is one they accept.",
+                               "Each file is loaded and checked as its reader loads it: a model info describes "
+                               "without an error is one the elements and the C API load (a checkpoint is for eval, "
+                               "--init and export, which writes the elements' model of it).",
                                &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
     if (!parsed && n_rest < 1) {
@@ -187,17 +213,13 @@ int cmd_info(int argc, char **argv) {
     /* as file(1): every file, each that cannot be read an error of its own (rest[0] is "info");
      * a file's lines go out once it was read whole, a blank line between two */
     for (int i = 1, shown = 0; !parsed && rc != 2 && i <= n_rest; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *mem = open_memstream(&text, &len);
-        int failed = !mem ? mslam_error("out of memory") : info_print(mem, rest[i], show_options);
-        if (mem) fclose(mem);
-        if (failed) {
+        char *text = info_text(rest[i], show_options);
+        if (!text) {
             fprintf(stderr, "mslam-trainer info: %s\n", mslam_last_error());
             rc = 1;
-        } else {
-            printf("%s%s", shown++ ? "\n" : "", text);
-            fflush(stdout);
+        } else if (printf("%s%s", shown++ ? "\n" : "", text) < 0 || fflush(stdout)) {
+            fprintf(stderr, "mslam-trainer info: cannot write standard output: %s\n", strerror(errno));
+            rc = 1;
         }
         free(text);
     }
