@@ -203,13 +203,13 @@ int main(int argc, char **argv) {
                          : g_strdup_printf("latency=%d", latency);
     GString *desc = g_string_new(NULL);
     g_string_append_printf(desc, "%s ! audioconvert ! audioresample ! tee name=t ", source);
-    /* captions only through messages here: the text pads go to fakesinks. The queues have no
-     * bounds, as pipelines/all-three.sh's: a caption branch's sink prerolls on its first caption
-     * (or GAP), while mslamlid's passes the audio on at once; with bounded queues that sink
-     * would fill its queue and stop the tee before the first caption of speech that starts at
-     * once and lasts over a second, and the pipeline would never preroll. Once playing they
-     * stay short. */
-    const char *q = "queue max-size-buffers=0 max-size-bytes=0 max-size-time=0";
+    /* captions only through messages here: the text pads go to fakesinks. The queues hold 80 s
+     * of audio, as pipelines/all-three.sh's: a caption branch's sink prerolls on its first caption
+     * (or GAP), while mslamlid's passes the audio on at once, and a queue that filled before the
+     * first caption of speech that starts at once would stop the tee before the pipeline
+     * prerolled. A caption comes at most max-duration (60 s at most) and a chunk (10.24 s) after
+     * its audio; without a bound, the slowest branch's queue would hold the rest of a file. */
+    const char *q = "queue max-size-buffers=0 max-size-bytes=0 max-size-time=80000000000";
     g_string_append_printf(desc, "t. ! %s ! mslamasr %s ! fakesink ", q, props);
     if (translate) g_string_append_printf(desc, "t. ! %s ! mslamtranslate %s ! fakesink ", q, props);
     if (lid) g_string_append_printf(desc, "t. ! %s ! mslamlid %s ! fakesink ", q, props);
