@@ -202,3 +202,8 @@ const char *mslam_quote(char *buf, const char *s, size_t n) {
     memcpy(buf + at, cut, sizeof cut);
     return buf;
 }
+
+int mslam_str_ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}

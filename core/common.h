@@ -52,5 +52,7 @@ long mslam_utf8_decode_all(const char *s, uint32_t *out);
  * "..." when longer than buf (MSLAM_QUOTE_SIZE bytes) holds. Returns buf. */
 #define MSLAM_QUOTE_SIZE 96
 const char *mslam_quote(char *buf, const char *s, size_t n);
+/* Whether s ends with suffix. */
+int mslam_str_ends_with(const char *s, const char *suffix);
 
 #endif

@@ -80,7 +80,7 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
         return NULL;
     }
     size_t len = 0, off = 0, word_len = 0;
-    double sum_logp = 0, word_logp = 0;
+    double sum_logp = 0;
     for (int i = 0; i < n; i++) {
         if (is_reserved(m, tokens[i].id)) continue;
         const char *s = m->vocab[tokens[i].id];
@@ -101,14 +101,13 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
                 w = r->n_words++;
                 r->word_first[w] = r->n_tokens;
                 r->word_off[w] = (int)word_len;
-                word_logp = 0;
+                r->word_probs[w] = 0; /* the sum of its log-probabilities until the end */
             }
             memcpy(r->word_text + word_len, s, k);
             word_len += k;
             r->word_text[word_len] = '\0';
-            word_logp += tokens[i].logp;
+            r->word_probs[w] += tokens[i].logp;
             r->word_end[w] = r->n_tokens + 1;
-            r->word_probs[w] = (float)exp(word_logp / (r->word_end[w] - r->word_first[w]));
         } else if (in_word) {
             word_len++; /* past the word's NUL */
         }
@@ -116,6 +115,8 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
     }
     r->text[len] = '\0';
     r->confidence = r->n_tokens ? (float)exp(sum_logp / r->n_tokens) : 0.0f;
+    for (int w = 0; w < r->n_words; w++)
+        r->word_probs[w] = expf(r->word_probs[w] / (float)(r->word_end[w] - r->word_first[w]));
     r->start_frame = start;
     r->end_frame = end;
     return r;

@@ -393,7 +393,8 @@ static int read_int8(const st_file *f, const st_tensor *q, const st_tensor *scal
                              (double)s[r]);
     size_t per_row = rows ? q->numel / rows : 0;
     const int8_t *src = (const int8_t *)(f->data + q->begin);
-    for (size_t k = 0; k < q->numel && !rc; k++) dst[k] = (float)src[k] * s[k / per_row];
+    for (size_t r = 0; r < rows && !rc; r++)
+        for (size_t k = r * per_row; k < (r + 1) * per_row; k++) dst[k] = (float)src[k] * s[r];
     free(s);
     return rc;
 }
@@ -550,9 +551,9 @@ struct json_object *modelfile_string_array(char *const *s, int n) {
     return a;
 }
 
-/* weights: one tensor per table entry, in table order */
-static int save(const mslam_model *model, const char *path, const st_write_tensor *weights,
-                const st_write_tensor *extra, int n_extra, const st_meta *extra_meta, int n_extra_meta);
+/* tensors: the table's, in table order, then any others (n in all) */
+static int save(const mslam_model *model, const char *path, const st_write_tensor *tensors, int n,
+                const st_meta *extra_meta, int n_extra_meta);
 
 /* ts[i]: table entry i, its data at its offset in block (of dtype, laid out as model->block) */
 static void table_tensors(const mslam_model *model, const void *block, st_dtype dtype, st_write_tensor *ts) {
@@ -567,13 +568,15 @@ static void table_tensors(const mslam_model *model, const void *block, st_dtype 
     }
 }
 
-/* Writes model with its table's tensors in one dtype, block laid out as model->block. */
+/* Writes model with its table's tensors in one dtype, block laid out as model->block, then extra. */
 static int save_block(const mslam_model *model, const char *path, const void *block, st_dtype dtype,
                       const st_write_tensor *extra, int n_extra, const st_meta *extra_meta, int n_extra_meta) {
-    st_write_tensor *ts = malloc((size_t)model->table.n * sizeof *ts);
+    int n = model->table.n;
+    st_write_tensor *ts = malloc((size_t)(n + n_extra) * sizeof *ts);
     if (!ts) return mslam_error("cannot write '%s': out of memory", path);
     table_tensors(model, block, dtype, ts);
-    int rc = save(model, path, ts, extra, n_extra, extra_meta, n_extra_meta);
+    if (n_extra) memcpy(ts + n, extra, (size_t)n_extra * sizeof *ts);
+    int rc = save(model, path, ts, n + n_extra, extra_meta, n_extra_meta);
     free(ts);
     return rc;
 }
@@ -626,8 +629,7 @@ int mslam_model_save_f16(const mslam_model *model, const char *path) {
 /* Weight matrices and kernels go to I8; vectors (biases, norms, feature statistics) and the
  * attention's position biases, a few hundred values each, stay F16. */
 static int quantised_to_int8(const mslam_param_entry *e) {
-    size_t n = strlen(e->name), w = strlen(".weight");
-    return e->ndim >= 2 && n > w && !strcmp(e->name + n - w, ".weight");
+    return e->ndim >= 2 && mslam_str_ends_with(e->name, ".weight");
 }
 
 int mslam_model_save_int8(const mslam_model *model, const char *path) {
@@ -640,9 +642,9 @@ int mslam_model_save_int8(const mslam_model *model, const char *path) {
     uint16_t *half = block_f16(model, path, quantised_to_int8);
     int8_t *q = malloc(tab->total ? tab->total : 1);
     float *scale = malloc((n_rows ? n_rows : 1) * sizeof *scale);
-    st_write_tensor *ts = malloc((size_t)tab->n * sizeof *ts);
-    st_write_tensor *scale_ts = calloc((size_t)n_quantised + 1, sizeof *scale_ts);
-    int rc = half && q && scale && ts && scale_ts ? 0 : -1;
+    /* the table's tensors, then the scales */
+    st_write_tensor *ts = calloc((size_t)(tab->n + n_quantised), sizeof *ts), *scale_ts = ts ? ts + tab->n : NULL;
+    int rc = half && q && scale && ts ? 0 : -1;
     if (rc && half) mslam_error("cannot write '%s': out of memory", path);
     if (!rc) table_tensors(model, half, ST_F16, ts);
     size_t row_at = 0;
@@ -683,9 +685,8 @@ int mslam_model_save_int8(const mslam_model *model, const char *path) {
                                           .data = scale + row_at};
         row_at += rows;
     }
-    if (!rc) rc = save(model, path, ts, scale_ts, n_quantised, NULL, 0);
+    if (!rc) rc = save(model, path, ts, tab->n + n_quantised, NULL, 0);
     for (int j = 0; scale_ts && j < n_quantised; j++) free((char *)scale_ts[j].name);
-    free(scale_ts);
     free(ts);
     free(scale);
     free(q);
@@ -693,8 +694,8 @@ int mslam_model_save_int8(const mslam_model *model, const char *path) {
     return rc;
 }
 
-static int save(const mslam_model *model, const char *path, const st_write_tensor *weights,
-                const st_write_tensor *extra, int n_extra, const st_meta *extra_meta, int n_extra_meta) {
+static int save(const mslam_model *model, const char *path, const st_write_tensor *tensors, int n,
+                const st_meta *extra_meta, int n_extra_meta) {
     struct mslam_model_config c = model->cfg;
     struct json_object *cfg = json_object_new_object();
     for (int i = 0; cfg && i < N_CONFIG_FIELDS; i++) {
@@ -710,7 +711,6 @@ static int save(const mslam_model *model, const char *path, const st_write_tenso
                       k_langs[] = "langs";
     snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
     st_meta *meta = calloc((size_t)(4 + n_extra_meta), sizeof *meta);
-    st_write_tensor *ts = calloc((size_t)(model->table.n + n_extra), sizeof *ts);
     int rc;
     if (meta) {
         meta[0] = (st_meta){k_version, version};
@@ -721,15 +721,10 @@ static int save(const mslam_model *model, const char *path, const st_write_tenso
     } else {
         json_object_put(cfg);
     }
-    const mslam_param_table *tab = &model->table;
-    if (!ts || !meta || !meta[1].value || !meta[2].value || !meta[3].value) {
+    if (!meta || !meta[1].value || !meta[2].value || !meta[3].value)
         rc = mslam_error("cannot write '%s': out of memory", path);
-    } else {
-        for (int i = 0; i < tab->n; i++) ts[i] = weights[i];
-        for (int i = 0; i < n_extra; i++) ts[tab->n + i] = extra[i];
-        rc = st_write(path, ts, tab->n + n_extra, meta, 4 + n_extra_meta);
-    }
-    free(ts);
+    else
+        rc = st_write(path, tensors, n, meta, 4 + n_extra_meta);
     for (int i = 1; meta && i < 4; i++) free(meta[i].value);
     free(meta);
     return rc;

@@ -4,6 +4,7 @@
  * decode as 16 kHz mono with the manifest's durations, splits share no sentence and no voice,
  * two builds (1 and 2 jobs) and a resumed build are byte-identical, bad inputs give errors that
  * name the problem. */
+#include "common.h"
 #include "corpus.h"
 #include "langs.h"
 #include "manifest.h"
@@ -186,7 +187,7 @@ static void test_manifest_layouts(void) {
             CHECK(strcmp(r->translation, has_translation ? translations[speech] : "") == 0,
                   "%s row %zu: translation '%s'", files[f], i, r->translation);
             if (speech == 0)
-                CHECK(str_ends_with(r->audio, audio_suffix[f]), "%s: audio path %s, expected .../%s", files[f],
+                CHECK(mslam_str_ends_with(r->audio, audio_suffix[f]), "%s: audio path %s, expected .../%s", files[f],
                       r->audio, audio_suffix[f]);
             speech++;
         }
@@ -201,7 +202,7 @@ static void test_manifest_layouts(void) {
     CHECK(manifest_load(test_data_path(files[2]), &covost, &m) == 0 && m.n == 3, "%s: %s", files[2],
           mslam_last_error());
     for (size_t i = 0; i < m.n && i < 3; i++)
-        CHECK(fabs(m.records[i].duration - seconds[i]) < 1e-6 && str_ends_with(m.records[i].audio, "fr/clips/common_voice_fr_101.mp3") == (i == 0),
+        CHECK(fabs(m.records[i].duration - seconds[i]) < 1e-6 && mslam_str_ends_with(m.records[i].audio, "fr/clips/common_voice_fr_101.mp3") == (i == 0),
               "CoVoST-2 with Common Voice clips, row %zu: %s, %g s", i, m.records[i].audio, m.records[i].duration);
     manifest_free(&m);
     free(clips);

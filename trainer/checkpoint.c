@@ -141,17 +141,13 @@ static int read_moment(const st_file *f, const char *name, float *out, size_t n)
     return st_read_f32(f, t, out);
 }
 
-int checkpoint_load(const char *path, mslam_model **model, train_position *pos, int *has_state) {
-    st_file f;
+int checkpoint_read(const st_file *f, mslam_model **model, train_position *pos, int *has_state) {
     *model = NULL;
-    if (st_open(&f, path)) return -1;
-    mslam_model *m = mslam_model_from_st(&f, CHECKPOINT_OPTIMIZER_PREFIX, mslam_model_default_params());
-    int state = m && st_meta_get(&f, TRAINING_KEY) != NULL;
+    mslam_model *m = mslam_model_from_st(f, CHECKPOINT_OPTIMIZER_PREFIX, mslam_model_default_params());
+    int state = m && st_meta_get(f, TRAINING_KEY) != NULL;
     train_position p = {0};
     long adam_t;
-    int rc = !m || (state && read_position(&f, &p, &adam_t)) ? -1 : 0;
-    st_close(&f);
-    if (rc) {
+    if (!m || (state && read_position(f, &p, &adam_t))) {
         mslam_model_free(m);
         return -1;
     }
@@ -161,10 +157,21 @@ int checkpoint_load(const char *path, mslam_model **model, train_position *pos, 
     return 0;
 }
 
+int checkpoint_load(const char *path, mslam_model **model, train_position *pos, int *has_state) {
+    st_file f;
+    *model = NULL;
+    if (st_open(&f, path)) return -1;
+    int rc = checkpoint_read(&f, model, pos, has_state);
+    st_close(&f);
+    return rc;
+}
+
+const char *checkpoint_options_of(const st_file *f) { return st_meta_get(f, OPTIONS_KEY); }
+
 char *checkpoint_options(const char *path) {
     st_file f;
     if (st_open(&f, path)) return NULL;
-    const char *options = st_meta_get(&f, OPTIONS_KEY);
+    const char *options = checkpoint_options_of(&f);
     char *copy = options ? str_dup(options) : NULL;
     st_close(&f);
     return copy;

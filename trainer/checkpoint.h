@@ -45,9 +45,13 @@ int checkpoint_save(const char *path, const mslam_model *model, const adamw *opt
  * training position (zero for a plain model), and *has_state (may be NULL) whether the file is a
  * checkpoint. */
 int checkpoint_load(const char *path, mslam_model **model, train_position *pos, int *has_state);
+/* The same from an opened file. */
+int checkpoint_read(const st_file *f, mslam_model **model, train_position *pos, int *has_state);
 /* The options record a checkpoint was written with; NULL when it has none (checkpoints before
  * session 14) or cannot be read. New string. */
 char *checkpoint_options(const char *path);
+/* The same in an opened file, NULL when it has none (the file's string). */
+const char *checkpoint_options_of(const st_file *f);
 /* Fills the moments and update count of opt (adamw_init'd for the checkpoint's model). */
 int checkpoint_load_optimizer(const char *path, adamw *opt);
 

@@ -46,7 +46,7 @@ static void print_weight_dtypes(FILE *out, const st_file *f) {
     for (int i = 0; i < f->n_tensors; i++) {
         const char *name = f->tensors[i].name;
         if (!strncmp(name, CHECKPOINT_OPTIMIZER_PREFIX, strlen(CHECKPOINT_OPTIMIZER_PREFIX)) ||
-            str_ends_with(name, MODEL_INT8_SCALE_SUFFIX))
+            mslam_str_ends_with(name, MODEL_INT8_SCALE_SUFFIX))
             continue;
         count[f->tensors[i].dtype]++;
     }
@@ -77,7 +77,7 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
     mslam_model *m = NULL;
     train_position pos;
     int has_state = 0;
-    if (checkpoint_load(path, &m, &pos, &has_state)) return -1;
+    if (checkpoint_read(f, &m, &pos, &has_state)) return -1;
     const struct mslam_model_config *c = &m->cfg;
     fprintf(out, "%s: mslam %s (", path, has_state ? "training checkpoint" : "model");
     print_size(out, path);
@@ -109,16 +109,18 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
             fprintf(out, "  best         %s %.4g at step %ld (%d validation%s since)\n", pos.best_metric,
                     pos.best_score, pos.best_step, pos.stale_validations, pos.stale_validations == 1 ? "" : "s");
     }
-    char *options = checkpoint_options(path);
+    const char *options = checkpoint_options_of(f);
     if (options && show_options) {
         fputs("  options\n", out);
-        for (char *line = strtok(options, "\n"); line; line = strtok(NULL, "\n")) fprintf(out, "    %s\n", line);
+        for (const char *line = options, *end; *line; line = *end ? end + 1 : end) {
+            end = line + strcspn(line, "\n");
+            if (end > line) fprintf(out, "    %.*s\n", (int)(end - line), line);
+        }
     } else if (options) {
         fputs("  options      recorded (--options prints them)\n", out);
     } else if (show_options) {
         fputs("  options      none recorded (only checkpoints record them)\n", out);
     }
-    free(options);
     mslam_model_free(m);
     return 0;
 }

@@ -227,12 +227,6 @@ static int same_value(const char *a, const char *b) {
     return *shorter && strlen(longer) == n + 1 && longer[n] == ';' && !strncmp(a, b, n);
 }
 
-static int listed(const char *name, const char *const *names) {
-    for (; names && *names; names++)
-        if (!strcmp(name, *names)) return 1;
-    return 0;
-}
-
 /* Appends "name: was -> now" for each option of record a that b lacks or (a_is_was) holds with
  * another value; a name the earlier record b lacks reads as its value in defaults (NULL: none);
  * names in ignore are left out. */
@@ -242,7 +236,7 @@ static void diff_names(const char *a, const char *b, int a_is_was, const char *d
         const char *end = strchr(line, '\n'), *eq = strchr(line, '=');
         if (eq && (!end || eq < end)) {
             gchar *name = g_strndup(line, (size_t)(eq - line));
-            if (listed(name, ignore)) {
+            if (ignore && g_strv_contains(ignore, name)) {
                 g_free(name);
                 line = end ? end + 1 : NULL;
                 continue;

@@ -166,7 +166,7 @@ static int pool_add_catalog_folder(struct sentence_pool *pool, const char *dir) 
     struct strlist files = {0};
     int rc = list_files(dir, &files);
     for (size_t f = 0; rc == 0 && f < files.n; f++) {
-        if (!str_ends_with(files.items[f], ".mo")) continue;
+        if (!mslam_str_ends_with(files.items[f], ".mo")) continue;
         if (pool_add_catalog(pool, files.items[f])) {
             /* One broken catalog among thousands should not stop a build (the error is already
              * reported). */
@@ -291,11 +291,11 @@ int pool_add_fortunes(struct sentence_pool *pool, const char *fortune_root) {
     }
     for (size_t f = 0; rc == 0 && f < files.n; f++) {
         const char *file = files.items[f];
-        if (str_ends_with(file, ".dat") || str_ends_with(file, ".u8")) continue; /* index, link */
+        if (mslam_str_ends_with(file, ".dat") || mslam_str_ends_with(file, ".u8")) continue; /* index, link */
         int excluded = 0;
         for (size_t e = 0; e < entries.n && !excluded; e++) {
             const char *entry = entries.items[e];
-            excluded = entry[0] == '!' && str_ends_with(file, entry + 1);
+            excluded = entry[0] == '!' && mslam_str_ends_with(file, entry + 1);
         }
         if (excluded) continue;
         if (add_fortune_file(pool, file)) {

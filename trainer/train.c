@@ -1027,20 +1027,20 @@ static int check_options(const train_opts *o) {
     if (lr_schedule_parse(o->schedule) < 0)
         return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
     if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required");
-    const char *split_flags[2] = {"--split", "--valid-split"}, *splits[2] = {o->split, o->valid_split};
-    for (int i = 0; i < 2; i++) {
-        const char *outer = mslam_error_context_set(split_flags[i]);
-        int bad = split_option(splits[i]) < 0;
-        mslam_error_context_set(outer);
-        if (bad) return -1;
-    }
+    /* the manifest options, each error under its flag's name, before --out is made */
     enum manifest_layout layout;
-    if (o->layout) {
-        const char *outer = mslam_error_context_set("--layout");
-        int bad = layout_option(o->layout, &layout) < 0;
-        mslam_error_context_set(outer);
-        if (bad) return -1;
+    const char *outer = mslam_error_context_set("--split");
+    int bad = split_option(o->split) < 0;
+    if (!bad) {
+        mslam_error_context_set("--valid-split");
+        bad = split_option(o->valid_split) < 0;
     }
+    if (!bad && o->layout) {
+        mslam_error_context_set("--layout");
+        bad = layout_option(o->layout, &layout) < 0;
+    }
+    mslam_error_context_set(outer);
+    if (bad) return -1;
     if (o->accumulate < 1 || o->accumulate > ACCUMULATE_MAX)
         return mslam_error("--accumulate %d: must be 1..%d", o->accumulate, ACCUMULATE_MAX);
     if ((long long)o->batch_size * o->accumulate > BATCH_MAX || (long long)o->text_batch * o->accumulate > BATCH_MAX)

@@ -82,11 +82,6 @@ char *str_printf(const char *fmt, ...) {
     return s;
 }
 
-int str_ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
 int strlist_push(struct strlist *list, const char *s) {
     if (list->n == list->cap) {
         size_t cap = list->cap ? 2 * list->cap : 16;

@@ -20,7 +20,6 @@ char *str_dup(const char *s);
 char *str_ndup(const char *s, size_t n);
 /* printf into a new string (NULL and an error when out of memory). */
 char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int str_ends_with(const char *s, const char *suffix);
 
 /* A growable list of owned strings. */
 struct strlist {
