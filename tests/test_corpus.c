@@ -456,6 +456,27 @@ static void test_tiny_corpus(void) {
     free(part);
     free(merged);
 
+    /* the command with a key file (--config, group [corpus]) whose --train a flag overrides: the same corpus */
+    char *four = tmp_path("four"), *conf = tmp_path("corpus.ini");
+    char *conf_text = str_printf("[corpus]\nout=%s\nlangs=es,de,fr\ntrain=7\ndev=1\ntest=1\ntext-per-lang=50\n"
+                                 "locale-dir=%s\nfortune-dir=%s\nprogress=false\nquiet=true\n",
+                                 four, locale, fortunes);
+    write_file_atomic(conf, conf_text, strlen(conf_text));
+    char *with_config[] = {"corpus", "--config", conf, "--train", "3", "-j", "2", NULL};
+    CHECK(corpus_main(7, with_config) == 0, "corpus --config %s --train 3 failed", conf);
+    check_identical(one, four, &m);
+    const char *bad_configs[] = {"[corpus]\nbogus=1\n", "[corpus]\nstats=true\n", "[train]\nsteps=1\n",
+                                 "[corpus]\nno-augment=maybe\n", "[corpus]\ntrain=many\n"};
+    for (size_t i = 0; i < sizeof bad_configs / sizeof *bad_configs; i++) {
+        write_file_atomic(conf, bad_configs[i], strlen(bad_configs[i]));
+        char *bad[] = {"corpus", "--config", conf, "-o", four, "-q", NULL};
+        CHECK(corpus_main(6, bad) == 2, "corpus --config with \"%s\" is not a usage error", bad_configs[i]);
+    }
+    check_identical(one, four, &m);
+    free(conf_text);
+    free(conf);
+    free(four);
+
     /* statistics */
     char *stats = NULL;
     size_t stats_size = 0;

@@ -517,6 +517,25 @@ static void test_options_record(void) {
     g_free(diff), g_free(was), g_free(same), g_free(now);
     g_free(task), g_free(out), g_free(path);
 
+    /* a double in the fewest digits that read back as it; a record's older 17 digits are the same number */
+    const double values[] = {0.1, 3e-4, 1.0 / 3, 2e-308, 123456.5, -0.0};
+    const char *written[] = {"lr=0.1\n", "lr=0.0003\n", "lr=0.3333333333333333\n", "lr=2e-308\n", "lr=123456.5\n",
+                             "lr=-0\n"};
+    GOptionEntry lr_entry[] = {{"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "", "X"}, G_OPTION_ENTRY_NULL};
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        lr = values[i];
+        char *record = options_record(lr_entry, NULL);
+        CHECK(!strcmp(record, written[i]) && g_ascii_strtod(record + 3, NULL) == values[i], "%.17g recorded as \"%s\"",
+              values[i], record);
+        g_free(record);
+    }
+    diff = options_record_diff("lr=0.10000000000000001\n", "lr=0.1\n", NULL, NULL);
+    CHECK(!diff, "one number in two spellings: %s", diff ? diff : "");
+    g_free(diff);
+    diff = options_record_diff("lr=0.10000000000000001\n", "lr=0.2\n", NULL, NULL);
+    CHECK(diff && !strcmp(diff, "lr: 0.10000000000000001 -> 0.2"), "diff of numbers: \"%s\"", diff ? diff : "(none)");
+    g_free(diff);
+
     /* a list: items joined with ';' as in a key file, a ';' inside an item escaped */
     gchar **list = NULL;
     GOptionEntry list_entry[] = {{"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &list, "", "F"}, G_OPTION_ENTRY_NULL};

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "langs.h"
 #include "ops.h"
+#include "options.h"
 #include "progress.h"
 #include "synth.h"
 #include "textsrc.h"
@@ -801,6 +802,9 @@ static void usage(FILE *out) {
             "      --layout NAME        mslam, common-voice, covost2 or fleurs (default: told by the header)\n"
             "      --lang CODE          language of every row, for layouts that name it nowhere\n"
             "      --audio-dir DIR      folder of the audio files (default: the layout's)\n"
+            "Options from a file:\n"
+            "      --config FILE        GLib key file: group [corpus], keys = the long option names above\n"
+            "                           (train=800, langs=es,it, no-augment=true); flags override it\n"
             "  -h, --help               this help\n",
             default_voices[SPLIT_TRAIN], default_voices[SPLIT_DEV], default_voices[SPLIT_TEST]);
 }
@@ -849,7 +853,7 @@ enum {
     OPT_FORMAT = 256, OPT_LIST_LANGS, OPT_TRAIN, OPT_DEV, OPT_TEST, OPT_TEXT_PER_LANG, OPT_LOCALE_DIR,
     OPT_FORTUNE_DIR, OPT_ESPEAK_DATA, OPT_TRAIN_VOICES, OPT_DEV_VOICES, OPT_TEST_VOICES, OPT_RATE, OPT_PITCH,
     OPT_NO_AUGMENT, OPT_NOISE_PROB, OPT_SNR, OPT_SPEED_PROB, OPT_SPEED, OPT_REVERB_PROB, OPT_RT60, OPT_GAIN,
-    OPT_SEED, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS, OPT_LAYOUT, OPT_LANG, OPT_AUDIO_DIR,
+    OPT_SEED, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS, OPT_LAYOUT, OPT_LANG, OPT_AUDIO_DIR, OPT_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -886,6 +890,7 @@ static const struct option long_options[] = {
     {"layout", required_argument, NULL, OPT_LAYOUT},
     {"lang", required_argument, NULL, OPT_LANG},
     {"audio-dir", required_argument, NULL, OPT_AUDIO_DIR},
+    {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -978,6 +983,7 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
         case OPT_LAYOUT: rc = layout_option(optarg, &mopts->layout); break;
         case OPT_LANG: mopts->lang = optarg; break;
         case OPT_AUDIO_DIR: mopts->audio_dir = optarg; break;
+        case OPT_CONFIG: break; /* read before, by with_config */
         case 'h': usage(stdout); return 1;
         case ':': rc = mslam_error("%s needs a value", name); break;
         default: rc = mslam_error("unknown option %s (see mslam-trainer corpus --help)", name); break;
@@ -999,6 +1005,59 @@ static int run_stats(const struct corpus_options *o, const char *arg, const stru
     return rc;
 }
 
+/* argv with the [corpus] group of --config FILE put first as flags ("--key=value"; a switch set
+ * true as "--key", false as its "--no-key" where there is one), so that the command line
+ * overrides it. NULL-terminated; g_strfreev. NULL with the error printed. */
+static char **with_config(int argc, char **argv, int *n_args) {
+    const char *config = options_config_path(argc, argv);
+    GKeyFile *kf = config ? options_key_file_open(config, "corpus") : NULL;
+    if (config && !kf) return NULL;
+    GPtrArray *args = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(args, g_strdup(argv[0]));
+    gchar **keys = kf ? g_key_file_get_keys(kf, "corpus", NULL, NULL) : NULL;
+    int rc = 0;
+    for (gchar **key = keys; key && *key && !rc; key++) {
+        const struct option *o = long_options;
+        while (o->name && strcmp(o->name, *key)) o++;
+        /* what asks for an action, not a setting, stays on the command line */
+        static const char *const actions[] = {"help", "list-langs", "stats", "config", NULL};
+        if (!o->name || g_strv_contains(actions, *key)) {
+            fprintf(stderr, "mslam-trainer corpus: %s: unknown key '%s' in group [corpus]\n", config, *key);
+            rc = -1;
+            break;
+        }
+        GError *err = NULL;
+        if (o->has_arg == no_argument) {
+            gboolean on = g_key_file_get_boolean(kf, "corpus", *key, &err);
+            gchar *no = g_strdup_printf("no-%s", *key);
+            const struct option *negation = long_options;
+            while (negation->name && strcmp(negation->name, no)) negation++;
+            if (!err && (on || negation->name)) g_ptr_array_add(args, g_strdup_printf("--%s", on ? *key : no));
+            g_free(no);
+        } else {
+            gchar *value = g_key_file_get_string(kf, "corpus", *key, &err);
+            if (value) g_ptr_array_add(args, g_strdup_printf("--%s=%s", *key, value));
+            g_free(value);
+        }
+        if (err) {
+            fprintf(stderr, "mslam-trainer corpus: %s: key '%s': %s\n", config, *key, err->message);
+            g_error_free(err);
+            rc = -1;
+        }
+    }
+    g_strfreev(keys);
+    if (kf) g_key_file_free(kf);
+    for (int i = 1; i < argc; i++) g_ptr_array_add(args, g_strdup(argv[i]));
+    *n_args = (int)args->len;
+    g_ptr_array_add(args, NULL);
+    if (rc) {
+        g_ptr_array_free(args, TRUE);
+        return NULL;
+    }
+    g_ptr_array_set_free_func(args, NULL);
+    return (char **)g_ptr_array_free(args, FALSE);
+}
+
 int corpus_main(int argc, char **argv) {
     struct corpus_options o;
     struct manifest_options mopts = {0};
@@ -1007,6 +1066,13 @@ int corpus_main(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer corpus: %s\n", mslam_last_error());
         return 1;
     }
+    /* o keeps pointers into args */
+    char **args = with_config(argc, argv, &argc);
+    if (!args) {
+        corpus_options_free(&o);
+        return 2;
+    }
+    argv = args;
     int parsed = parse_args(argc, argv, &o, &stats, &mopts);
     if (parsed != 0) {
         status = parsed > 0 ? 0 : 2;
@@ -1019,5 +1085,6 @@ int corpus_main(int argc, char **argv) {
     }
     if (status) fprintf(stderr, "mslam-trainer corpus: %s\n", mslam_last_error());
     corpus_options_free(&o);
+    g_strfreev(args);
     return status;
 }

@@ -3,16 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Sets every option of entries that the key file's group names. */
-static int apply_key_file(const char *path, const char *group, const GOptionEntry *entries) {
+GKeyFile *options_key_file_open(const char *path, const char *group) {
     GKeyFile *kf = g_key_file_new();
     GError *err = NULL;
-    int rc = 0;
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
         fprintf(stderr, "mslam-trainer %s: cannot read --config %s: %s\n", group, path, err->message);
         g_error_free(err);
         g_key_file_free(kf);
-        return -1;
+        return NULL;
     }
     if (!g_key_file_has_group(kf, group)) {
         gchar *first = g_key_file_get_start_group(kf);
@@ -20,8 +18,27 @@ static int apply_key_file(const char *path, const char *group, const GOptionEntr
                 first ? " (it starts with [" : "", first ? first : "", first ? "])" : "");
         g_free(first);
         g_key_file_free(kf);
-        return -1;
+        return NULL;
     }
+    return kf;
+}
+
+const char *options_config_path(int argc, char **argv) {
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
+    }
+    return config;
+}
+
+/* Sets every option of entries that the key file's group names. */
+static int apply_key_file(const char *path, const char *group, const GOptionEntry *entries) {
+    GKeyFile *kf = options_key_file_open(path, group);
+    if (!kf) return -1;
+    GError *err = NULL;
+    int rc = 0;
     gsize n_keys = 0;
     gchar **keys = g_key_file_get_keys(kf, group, &n_keys, NULL);
     for (gsize k = 0; keys && k < n_keys && !rc; k++) {
@@ -91,12 +108,7 @@ int options_parse(const char *command, const GOptionEntry *entries, int argc, ch
                   const char *parameter_string, const char *summary, const char *description,
                   int *n_rest, char ***rest) {
     /* the key file first, so that flags override it */
-    const char *config = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) break;
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
-    }
+    const char *config = options_config_path(argc, argv);
     if (config && apply_key_file(config, command, entries)) return -1;
 
     gchar *config_arg = NULL;
@@ -163,6 +175,19 @@ void options_free(const GOptionEntry *entries) {
     }
 }
 
+/* The fewest significant digits that read back as x ("0.1", not g_ascii_dtostr's
+ * "0.10000000000000001"), in the C locale. */
+static gchar *shortest_double(gdouble x) {
+    char number[G_ASCII_DTOSTR_BUF_SIZE];
+    for (int digits = 1; digits < 17; digits++) {
+        char format[8];
+        snprintf(format, sizeof format, "%%.%dg", digits);
+        g_ascii_formatd(number, sizeof number, format, x);
+        if (g_ascii_strtod(number, NULL) == x) return g_strdup(number);
+    }
+    return g_strdup(g_ascii_dtostr(number, sizeof number, x));
+}
+
 char *options_record(const GOptionEntry *entries, const char *const *skip) {
     GString *record = g_string_new(NULL);
     for (const GOptionEntry *e = entries; e->long_name; e++) {
@@ -173,11 +198,7 @@ char *options_record(const GOptionEntry *entries, const char *const *skip) {
         switch (e->arg) {
         case G_OPTION_ARG_NONE: value = g_strdup(*(gboolean *)e->arg_data ? "true" : "false"); break;
         case G_OPTION_ARG_INT: value = g_strdup_printf("%d", *(gint *)e->arg_data); break;
-        case G_OPTION_ARG_DOUBLE: {
-            char number[G_ASCII_DTOSTR_BUF_SIZE];
-            value = g_strdup(g_ascii_dtostr(number, sizeof number, *(gdouble *)e->arg_data));
-            break;
-        }
+        case G_OPTION_ARG_DOUBLE: value = shortest_double(*(gdouble *)e->arg_data); break;
         case G_OPTION_ARG_STRING:
         case G_OPTION_ARG_FILENAME: {
             const gchar *v = *(gchar **)e->arg_data;
@@ -218,8 +239,12 @@ gchar *options_record_value(const char *record, const char *name) {
 }
 
 /* Whether two recorded values are one: also a string and the one-item list of an option that
- * became repeatable ("x" and "x;"). */
+ * became repeatable ("x" and "x;"), and a number written with other digits. */
 static int same_value(const char *a, const char *b) {
+    /* one number in two spellings: older records wrote 17 digits ("0.10000000000000001") */
+    char *a_end, *b_end;
+    double x = g_ascii_strtod(a, &a_end), y = g_ascii_strtod(b, &b_end);
+    if (*a && *b && !*a_end && !*b_end && x == y) return 1;
     size_t na = strlen(a), nb = strlen(b);
     if (na == nb) return !strcmp(a, b);
     const char *longer = na > nb ? a : b, *shorter = na > nb ? b : a;

@@ -1,4 +1,4 @@
-/* Command-line options of the train, eval and export subcommands: one GOptionEntry table per
+/* Command-line options of the trainer's subcommands: one GOptionEntry table per
  * subcommand serves both the flags and the GLib key file given with --config FILE, whose group
  * is the subcommand's name and whose keys are the long option names:
  *
@@ -19,6 +19,12 @@
 int options_parse(const char *command, const GOptionEntry *entries, int argc, char **argv,
                   const char *parameter_string, const char *summary, const char *description,
                   int *n_rest, char ***rest);
+
+/* The FILE of argv's last --config FILE or --config=FILE (before a "--"), or NULL. */
+const char *options_config_path(int argc, char **argv);
+/* The key file at path when it reads and has the group (the subcommand's name); else NULL with
+ * the error printed. */
+GKeyFile *options_key_file_open(const char *path, const char *group);
 
 /* g_free's every string option of entries (call once the options are no longer needed). */
 void options_free(const GOptionEntry *entries);
