@@ -92,33 +92,41 @@ static long gram_insert(mslam_tm *tm, uint64_t key, size_t *n_distinct) {
     return tm->gram_ids[slot];
 }
 
-/* counts[id]++, counts (*cap entries, zero-filled) grown to hold id. */
-static int count_gram(size_t **counts, size_t *cap, size_t id) {
+/* A trigram's entries while the index is built: how many, and the last entry (plus one) that
+ * counted or listed it, so that a trigram a sentence holds twice counts once without sorting. */
+typedef struct {
+    size_t entries;
+    uint32_t last;
+} gram_tally;
+
+/* &(*tallies)[id], *tallies (*cap of them, zero-filled) grown to hold id; NULL when out of memory. */
+static gram_tally *tally_at(gram_tally **tallies, size_t *cap, size_t id) {
     if (id >= *cap) {
         size_t grown_cap = *cap ? 2 * *cap : 1 << 16;
         while (grown_cap <= id) grown_cap *= 2;
-        size_t *grown = realloc(*counts, grown_cap * sizeof *grown);
-        if (!grown) return mslam_error("out of memory indexing a translation memory");
+        gram_tally *grown = realloc(*tallies, grown_cap * sizeof *grown);
+        if (!grown) {
+            mslam_error("out of memory indexing a translation memory");
+            return NULL;
+        }
         memset(grown + *cap, 0, (grown_cap - *cap) * sizeof *grown);
-        *counts = grown, *cap = grown_cap;
+        *tallies = grown, *cap = grown_cap;
     }
-    (*counts)[id]++;
-    return 0;
+    return &(*tallies)[id];
 }
 
 /* Builds the trigram index over tm's sources: a pass that checks each source, notes its length
  * in code points and counts each trigram's entries, then one filling the lists (the code points
  * are decoded again rather than kept). */
 static int build_index(mslam_tm *tm) {
-    size_t n_distinct = 0, longest = 1, counts_cap = 0; /* longest: bytes, at least the code points */
+    size_t n_distinct = 0, longest = 1, tallies_cap = 0; /* longest: bytes, at least the code points */
     for (int e = 0; e < tm->n; e++) {
         size_t end = e + 1 < tm->n ? tm->source_off[e + 1] : tm->source_bytes;
         if (end - tm->source_off[e] > longest) longest = end - tm->source_off[e];
     }
     uint32_t *cps = malloc(longest * sizeof *cps);
-    uint64_t *keys = malloc(longest * sizeof *keys);
-    size_t *counts = NULL;
-    int rc = cps && keys && (tm->n_grams = malloc((size_t)(tm->n ? tm->n : 1) * sizeof *tm->n_grams)) &&
+    gram_tally *tallies = NULL;
+    int rc = cps && (tm->n_grams = malloc((size_t)(tm->n ? tm->n : 1) * sizeof *tm->n_grams)) &&
                      (tm->length = malloc((size_t)(tm->n ? tm->n : 1) * sizeof *tm->length))
                  ? gram_table_grow(tm)
                  : mslam_error("out of memory indexing a translation memory");
@@ -126,7 +134,7 @@ static int build_index(mslam_tm *tm) {
         if (pass == 1) {
             tm->post_off = malloc((n_distinct + 1) * sizeof *tm->post_off);
             size_t total = 0;
-            for (size_t g = 0; g < n_distinct; g++) total += counts[g];
+            for (size_t g = 0; g < n_distinct; g++) total += tallies[g].entries;
             tm->postings = malloc((total ? total : 1) * sizeof *tm->postings);
             if (!tm->post_off || !tm->postings) {
                 rc = mslam_error("out of memory indexing a translation memory");
@@ -134,7 +142,7 @@ static int build_index(mslam_tm *tm) {
             }
             /* post_off[g] is g's fill position until the lists are full */
             size_t sum = 0;
-            for (size_t g = 0; g < n_distinct; g++) tm->post_off[g] = sum, sum += counts[g];
+            for (size_t g = 0; g < n_distinct; g++) tm->post_off[g] = sum, sum += tallies[g].entries, tallies[g].last = 0;
             tm->post_off[n_distinct] = sum;
         }
         for (int e = 0; !rc && e < tm->n; e++) {
@@ -146,14 +154,20 @@ static int build_index(mslam_tm *tm) {
                 rc = len ? mslam_utf8_check(source, what) : mslam_error("%s is empty", what);
                 break;
             }
-            int d = distinct_grams(cps, len, keys);
-            if (!pass) tm->length[e] = (uint32_t)len, tm->n_grams[e] = (uint32_t)d;
-            for (int g = 0; !rc && g < d; g++) {
-                long id = pass ? gram_find(tm, keys[g]) : gram_insert(tm, keys[g], &n_distinct);
-                if (id < 0) rc = -1;
-                else if (pass) tm->postings[tm->post_off[id]++] = (uint32_t)e;
-                else rc = count_gram(&counts, &counts_cap, (size_t)id);
+            uint32_t distinct = 0;
+            for (long i = 0; !rc && i < len; i++) {
+                uint64_t key = gram_key(cps, len, i);
+                long id = pass ? gram_find(tm, key) : gram_insert(tm, key, &n_distinct);
+                gram_tally *t = id < 0 ? NULL : tally_at(&tallies, &tallies_cap, (size_t)id);
+                if (!t) rc = -1;
+                else if (t->last != (uint32_t)e + 1) {
+                    t->last = (uint32_t)e + 1;
+                    distinct++;
+                    if (pass) tm->postings[tm->post_off[id]++] = (uint32_t)e;
+                    else t->entries++;
+                }
             }
+            if (!pass) tm->length[e] = (uint32_t)len, tm->n_grams[e] = distinct;
         }
     }
     if (!rc) {
@@ -161,8 +175,7 @@ static int build_index(mslam_tm *tm) {
         tm->post_off[0] = 0;
     }
     free(cps);
-    free(keys);
-    free(counts);
+    free(tallies);
     return rc;
 }
 
