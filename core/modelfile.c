@@ -490,6 +490,10 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
                     !strcmp(other_format, LM_FORMAT)   ? "a character LM (for --lm, lm=, translation-lm=)"
                     : !strcmp(other_format, TM_FORMAT) ? "a translation memory (for translation-memory=)"
                                                        : "another kind of mslam file");
+    } else if (!extra_prefix && st_meta_get(f, "training")) {
+        /* checkpoints record where training stands; only the trainer reads them */
+        mslam_error("%s: a training checkpoint, not a model: make the model the library and the elements load "
+                    "with mslam-trainer export --checkpoint %s --out MODEL", path, path);
     } else if (!file_version) {
         mslam_error("%s: not an mslam model (__metadata__ has no \"format_version\")", path);
     } else if (strcmp(file_version, version) != 0) {

@@ -150,6 +150,12 @@ static void test_checkpoint(void) {
           "the options record round trip (got \"%s\"), none where none was written", options ? options : "(none)");
     free(options), free(none), free(no_options);
     mslam_model_free(back);
+    /* the library and the elements refuse a checkpoint, saying what makes their model of it */
+    back = latest ? mslam_model_load(latest, mslam_model_default_params()) : NULL;
+    CHECK(latest && !back && strstr(mslam_last_error(), "a training checkpoint, not a model") &&
+              strstr(mslam_last_error(), "mslam-trainer export --checkpoint"),
+          "a checkpoint as a model: \"%s\"", mslam_last_error());
+    mslam_model_free(back);
     /* a checkpoint is also a model for export and --init; a plain model has no state */
     char *model_path = str_printf("%s/model.safetensors", dir);
     CHECK(mslam_model_save(m, model_path) == 0 && checkpoint_load(model_path, &back, &pb, &state) == 0 && !state &&
