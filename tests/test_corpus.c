@@ -472,6 +472,12 @@ static void test_tiny_corpus(void) {
         char *bad[] = {"corpus", "--config", conf, "-o", four, "-q", NULL};
         CHECK(corpus_main(6, bad) == 2, "corpus --config with \"%s\" is not a usage error", bad_configs[i]);
     }
+    /* an empty --langs (an unset variable) is a usage error, not the default 50 languages */
+    const char *no_langs[] = {"", ",", " , "};
+    for (size_t i = 0; i < sizeof no_langs / sizeof *no_langs; i++) {
+        char *bad[] = {"corpus", "--langs", (char *)no_langs[i], "-o", four, "-q", NULL};
+        CHECK(corpus_main(6, bad) == 2, "corpus --langs '%s' is not a usage error", no_langs[i]);
+    }
     check_identical(one, four, &m);
     free(conf_text);
     free(conf);

@@ -931,6 +931,10 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
                 for (int i = 0; rc == 0 && i < n; i++) rc = strlist_push(&o->langs, t[i].code);
             } else if (strcmp(optarg, "default") != 0) {
                 rc = strlist_split(&o->langs, optarg);
+                /* an empty list would mean the default 50, which "default" says when meant */
+                if (!rc && o->langs.n == 0)
+                    rc = mslam_error("%s '%s' names no language (codes separated by commas, 'default' or 'all')",
+                                     name, optarg);
             }
             break;
         case OPT_LIST_LANGS: list_langs(stdout); return 1;
