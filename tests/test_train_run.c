@@ -903,6 +903,11 @@ static void test_refusals(const char *manifest) {
                   strstr(mslam_last_error(), bad_train[i][0]) && access(out, F_OK) != 0,
               "train %s %s: a usage error naming it, nothing written (%s)", bad_train[i][0], bad_train[i][1],
               mslam_last_error());
+    /* data that cannot be read is an error before --out is made */
+    char *missing_data = str_printf("%s/no-such-manifest.tsv", fixture_dir());
+    CHECK(train(missing_data, out, NULL) == 1 && strstr(mslam_last_error(), missing_data) && access(out, F_OK) != 0,
+          "train --data %s: an error naming it, no --out made (%s)", missing_data, mslam_last_error());
+    free(missing_data);
     /* --left-chunks-max -1 is 0's "all", as eval's --left-chunks -1: the same steps */
     char *left[2] = {str_printf("%s/left-all-0", fixture_dir()), str_printf("%s/left-all-1", fixture_dir())};
     mslam_model *by[2] = {NULL, NULL};

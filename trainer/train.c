@@ -1112,7 +1112,6 @@ static int run(trainer *t) {
                  t->aug.speed_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (!(t->micro = mslam_calloc((size_t)o->accumulate, sizeof *t->micro, "micro-batches"))) return -1;
-    if (mkdir_p(o->out)) return -1;
     char *latest = o->resume ? NULL : checkpoint_latest(o->out);
     if (latest) {
         /* a fresh run would prune the old run's later checkpoints in place of its own and
@@ -1174,6 +1173,8 @@ static int run(trainer *t) {
     t->plan_epoch = -1;
     t->text_plan_epoch = -1;
 
+    /* made once the data and the model have loaded, so that a mistake in them leaves no empty folder */
+    if (mkdir_p(o->out)) return -1;
     if (t->rank == 0) {
         char *log_path = path_join(o->out, "train.jsonl");
         t->log = log_path ? fopen(log_path, resumed ? "a" : "w") : NULL;
