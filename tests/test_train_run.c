@@ -614,6 +614,10 @@ static void test_non_finite(const char *manifest) {
     size_t n;
     CHECK(read_file(log, 1 << 20, &text, &n) == 0 && strstr(text, "\"skipped_steps\":3"), "the log reports them");
     free(text);
+    /* resuming this ASR run for a task whose head it lacks: an error naming the task, before any step */
+    CHECK(train(manifest, out, "--lr", "1e30", "--warmup", "0", "--task", "lid", "--resume", NULL) == 1 &&
+              strstr(mslam_last_error(), "--task lid needs a LID head") && strstr(mslam_last_error(), "--init"),
+          "resuming an ASR run as lid: \"%s\"", mslam_last_error());
     mslam_model_free(m);
     free(out), free(ckpt), free(log);
 }

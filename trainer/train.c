@@ -892,6 +892,15 @@ static int build_model(trainer *t, int *resumed) {
             t->cfg = &t->model->cfg;
             rc = adamw_init(&t->opt, &t->oc, &t->model->table) || checkpoint_load_optimizer(latest, &t->opt);
         }
+        const struct mslam_model_config *mc = t->model ? &t->model->cfg : NULL;
+        const char *lacking = !mc                                                  ? NULL
+                              : (t->tasks & TASK_ASR) && !mc->ctc_head             ? "a CTC head"
+                              : (t->tasks & TASK_LID) && !mc->lid_head             ? "a LID head"
+                              : (t->tasks & TASK_ST) && mc->n_decoder_layers < 1 ? "a translation decoder"
+                                                                                   : NULL;
+        if (!rc && lacking)
+            rc = mslam_error("--task %s needs %s, which %s lacks: resume with the task it was trained for, or start "
+                             "a new run from it with --init %s --out ANOTHER", o->task, lacking, latest, latest);
         if (!rc && t->rank == 0)
             fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
                     t->pos.batch);
@@ -933,6 +942,10 @@ static int build_model(trainer *t, int *resumed) {
         c.ctc_head |= ic->ctc_head, c.lid_head |= ic->lid_head;
         /* --decoder-layers above the init model's adds fresh layers on top of its decoder */
         if (ic->n_decoder_layers > c.n_decoder_layers) c.n_decoder_layers = ic->n_decoder_layers;
+        if (ic->n_decoder_layers > 0 && c.n_decoder_layers > ic->n_decoder_layers && t->rank == 0)
+            fprintf(stderr, "--decoder-layers %d: %d new decoder layer(s) on top of the %d of %s (--decoder-layers %d "
+                    "keeps its decoder as it is)\n", c.n_decoder_layers, c.n_decoder_layers - ic->n_decoder_layers,
+                    ic->n_decoder_layers, o->init, ic->n_decoder_layers);
         c.translate_input = ic->translate_input;
     }
     /* what the decoder reads, as this run trains it: speech frames when it translates speech,
@@ -1314,7 +1327,7 @@ int cmd_train(int argc, char **argv) {
         OPT_STR("lang", lang, "language of every row, for layouts without a language column", "CODE"),
         OPT_STR("audio-dir", audio_dir, "folder of the audio files, where the layout's default is wrong", "DIR"),
         OPT_STR("out", out, "output folder: checkpoints, train.jsonl, model.safetensors (default train-out); one holding checkpoints needs --resume", "DIR"),
-        OPT_STR("init", init, "start from this model or checkpoint's parameters (architecture taken from it)", "FILE"),
+        OPT_STR("init", init, "start from this model or checkpoint's parameters (architecture taken from it; a larger --decoder-layers adds decoder layers)", "FILE"),
         OPT_BOOL("resume", resume, "continue exactly from the newest checkpoint in --out (given the same options and threads; other options than it records warn)"),
         OPT_STR("valid", valid, "validation manifest, scored every --valid-every steps", "MANIFEST"),
         OPT_STR("valid-split", valid_split, "split of the validation manifest (default dev)", "SPLIT"),
