@@ -729,6 +729,37 @@ static void test_eval_export(const char *trainer, const char *manifest) {
           "eval counts the row with missing audio apart from the 9 it scores: %s", text ? text : "(no JSON)");
     json_object_put(root);
     free(text);
+    /* rows of languages the model lacks are left out of LID, counted and named */
+    rows_text = NULL;
+    f = read_file(manifest, 1 << 20, &rows_text, &n) == 0 ? fopen(with_missing, "w") : NULL;
+    const char *first = rows_text ? strstr(rows_text, "\ttest\n") : NULL; /* the end of a test row, */
+    while (first && first > rows_text && first[-1] != '\n') first--;   /* then its start, */
+    if (first) first--;                                                 /* as after its newline */
+    const char *lang_at = first ? strchr(first + 1, '\t') : NULL, *lang_end = lang_at ? strchr(lang_at + 1, '\t') : NULL;
+    const char *row_end = lang_end ? strchr(lang_end, '\n') : NULL;
+    if (f && row_end) {
+        fputs(rows_text, f);
+        const char *other[] = {"xx", "yy", "xx"};
+        for (int i = 0; i < 3; i++)
+            fprintf(f, "%.*s\t%s%.*s\n", (int)(lang_at - first - 1), first + 1, other[i], (int)(row_end - lang_end),
+                    lang_end);
+    }
+    if (f) fclose(f);
+    free(rows_text);
+    char *ev_unknown[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", with_missing, (char *)"--json",
+                          json, (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"lid", NULL};
+    text = NULL;
+    root = NULL;
+    struct json_object *unknown = NULL;
+    CHECK(row_end && cmd_eval(11, ev_unknown) == 0 && read_file(json, 1 << 20, &text, &n) == 0 &&
+              (root = json_tokener_parse(text)) && json_object_object_get_ex(root, "lid_unknown_language", &x) &&
+              json_object_get_int(x) == 3 && json_object_object_get_ex(root, "lid_unknown_languages", &unknown) &&
+              json_object_array_length(unknown) == 2 &&
+              !strcmp(json_object_get_string(json_object_array_get_idx(unknown, 0)), "xx") &&
+              json_object_object_get_ex(root, "utterances", &x) && json_object_get_int(x) == 12,
+          "eval counts and names the 3 rows of languages the model lacks: %s", text ? text : "(no JSON)");
+    json_object_put(root);
+    free(text);
     free(with_missing);
     /* several --data: the manifest cut in two by language scores as the whole, and trains */
     char *part_a = str_printf("%s/part-de.tsv", fixture_dir()), *part_b = str_printf("%s/part-rest.tsv", fixture_dir());

@@ -464,6 +464,13 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
         sort_ds = ds;
         qsort(items, (size_t)n, sizeof *items, cmp_seconds);
     }
+    /* LID scores the utterances of the model's languages; the others are counted and named */
+    for (int i = 0; !rc && c->lid && cfg->lid_head && i < n; i++) {
+        const example *e = &ds->items[items[i]];
+        if (!*e->lang || e->lang_id >= 0) continue;
+        r->n_unknown_lang++;
+        if (!strlist_contains(&r->unknown_langs, e->lang)) rc = strlist_push(&r->unknown_langs, e->lang);
+    }
     feature_batch fb = {0};
     int lid_pass = c->lid_seconds > 0 && c->lid && cfg->lid_head;
     /* translation of reference transcripts alone reads no audio (text pairs need none) */
@@ -565,6 +572,7 @@ void eval_result_free(eval_result *r) {
     free(r->lm_name);
     free(r->translation_lm_name);
     free(r->tm_name);
+    strlist_free(&r->unknown_langs);
     memset(r, 0, sizeof *r);
 }
 
@@ -617,6 +625,11 @@ void eval_print(const eval_result *r, FILE *fp) {
         fprintf(fp, "%d utterances, %.1f s of audio, evaluated in %.1f s\n", r->n_items, r->seconds, r->wall_s);
     if (r->n_bad_audio)
         fprintf(fp, "%d rows left out: their audio is unreadable, empty or too short\n", r->n_bad_audio);
+    if (r->n_unknown_lang) {
+        fprintf(fp, "%d utterances left out of LID: their languages (", r->n_unknown_lang);
+        for (size_t i = 0; i < r->unknown_langs.n; i++) fprintf(fp, "%s%s", i ? " " : "", r->unknown_langs.items[i]);
+        fputs(") are not the model's\n", fp);
+    }
     const eval_config *c = &r->cfg;
     const int ctc = c->asr || c->lid ||
                     (c->st && (c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input != EVAL_ST_TEXT)));
@@ -732,6 +745,11 @@ char *eval_json(const eval_result *r) {
     struct json_object *root = json_object_new_object();
     json_object_object_add(root, "utterances", json_object_new_int(r->n_items));
     json_object_object_add(root, "bad_audio", json_object_new_int(r->n_bad_audio));
+    json_object_object_add(root, "lid_unknown_language", json_object_new_int(r->n_unknown_lang));
+    struct json_object *unknown = json_object_new_array();
+    for (size_t i = 0; i < r->unknown_langs.n; i++)
+        json_object_array_add(unknown, json_object_new_string(r->unknown_langs.items[i]));
+    json_object_object_add(root, "lid_unknown_languages", unknown);
     json_object_object_add(root, "audio_seconds", num(r->seconds));
     json_object_object_add(root, "wall_seconds", num(r->wall_s));
     json_object_object_add(root, "st_input", json_object_new_string(eval_st_input_names[r->cfg.st_input]));

@@ -81,6 +81,8 @@ typedef struct {
     struct mslam_chrf_stats chrf[EVAL_N_MODES];
     int n_items;
     int n_bad_audio;       /* rows left out: unreadable, empty or too-short audio (warned each) */
+    int n_unknown_lang;    /* utterances left out of LID: their language is not the model's */
+    struct strlist unknown_langs; /* those languages */
     double seconds;        /* audio evaluated */
     double wall_s;         /* time it took */
     eval_config cfg;
