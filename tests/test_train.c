@@ -267,6 +267,18 @@ static void test_data(const char *manifest) {
     for (size_t i = VOCAB_N_RESERVED + 1; i < vocab.n; i++)
         CHECK(strcmp(vocab.items[i - 1], vocab.items[i]) < 0, "sorted characters");
     CHECK(langs.n == 3 && !strcmp(langs.items[0], "de") && !strcmp(langs.items[2], "fr"), "languages sorted");
+    /* one language in two cases is refused naming both; codes of other shapes are only warned of */
+    struct strlist cased = {0}, odd = {0};
+    strlist_split(&cased, "de,es,ES"), strlist_split(&odd, "zh-CN,yue,sr_Latn,und,Spanish!,e");
+    struct strlist warned = {0};
+    mslam_log_set(fixture_collect_warnings, &warned);
+    CHECK(langs_check(&langs, 1) == 0 && langs_check(&cased, 1) != 0 && strstr(mslam_last_error(), "'es' and 'ES'") &&
+              langs_check(&odd, 1) == 0,
+          "language checks: %s", mslam_last_error());
+    mslam_log_set(test_quiet_log, NULL);
+    CHECK(warned.n == 2 && strstr(warned.items[0], "'Spanish!'") && strstr(warned.items[1], "'e'"),
+          "warned of %zu codes (%s)", warned.n, warned.n ? warned.items[0] : "none");
+    strlist_free(&cased), strlist_free(&odd), strlist_free(&warned);
 
     /* a model whose vocabulary lacks 'z': the transcripts holding it are dropped */
     struct strlist small = {0};

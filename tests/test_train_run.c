@@ -67,10 +67,6 @@ static int train(const char *manifest, const char *out, ...) {
     return cmd_train(argc, argv);
 }
 
-static void collect_warnings(enum mslam_log_level level, const char *message, void *user_data) {
-    if (level == MSLAM_LOG_WARN) strlist_push(user_data, message);
-}
-
 static void test_exact_resume(const char *manifest) {
     char *straight = str_printf("%s/straight", fixture_dir()), *split = str_printf("%s/split", fixture_dir());
     char *config = str_printf("%s/train.conf", fixture_dir());
@@ -117,7 +113,7 @@ static void test_exact_resume(const char *manifest) {
           "the checkpoint's options record: %s", record ? record : "(none)");
     free(record);
     struct strlist warnings = {0};
-    mslam_log_set(collect_warnings, &warnings);
+    mslam_log_set(fixture_collect_warnings, &warnings);
     CHECK(train(manifest, split, "--resume", "--lr", "0.002", "--steps", "9", NULL) == 0, "resume with another --lr");
     mslam_log_set(NULL, NULL);
     int warned = 0;
@@ -154,7 +150,7 @@ static void test_accumulate(const char *manifest) {
     mslam_model_free(m);
     /* one micro-batch of 2 is another batch: warned */
     struct strlist warnings = {0};
-    mslam_log_set(collect_warnings, &warnings);
+    mslam_log_set(fixture_collect_warnings, &warnings);
     CHECK(train(manifest, micro, "--text-data", manifest, "--text-batch", "2", "--eq-prob", "0.5", "--speed-prob", "0.5", "--dropout", "0.2", "--steps", "7",
                 "--batch-size", "2", "--resume", NULL) == 0,
           "resume without --accumulate");
@@ -180,7 +176,7 @@ static void test_accumulate(const char *manifest) {
     char *resplit = str_printf("%s/acc-resplit", fixture_dir());
     warnings = (struct strlist){0};
     CHECK(train(manifest, resplit, "--text-data", manifest, "--stop-at", "3", NULL) == 0, "batches of 4 to step 3");
-    mslam_log_set(collect_warnings, &warnings);
+    mslam_log_set(fixture_collect_warnings, &warnings);
     CHECK(train(manifest, resplit, "--text-data", manifest, "--batch-size", "2", "--text-batch", "8", "--accumulate",
                 "2", "--resume", NULL) == 0,
           "resumed as 2 micro-batches of 2");

@@ -217,3 +217,7 @@ void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const
     mslam_model_free(a), mslam_model_free(b);
     free(pa), free(pb);
 }
+
+void fixture_collect_warnings(enum mslam_log_level level, const char *message, void *user_data) {
+    if (level == MSLAM_LOG_WARN) strlist_push(user_data, message);
+}

@@ -5,6 +5,8 @@
 #ifndef MSLAM_TRAIN_FIXTURE_H
 #define MSLAM_TRAIN_FIXTURE_H
 
+#include "mslam.h"
+
 struct mslam_model_config;
 struct mslam_model;
 
@@ -33,5 +35,7 @@ struct mslam_model *fixture_model(const char *manifest, struct mslam_model_confi
  * logged every step) took the same `steps` steps up to the order of float sums: parameters,
  * the encoder's output of one fixture utterance, and every logged loss; `what` names the pair. */
 void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const char *what);
+/* A log callback (mslam_log_set) that pushes each warning onto user_data, a struct strlist. */
+void fixture_collect_warnings(enum mslam_log_level level, const char *message, void *user_data);
 
 #endif

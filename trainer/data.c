@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 uint64_t seed_for(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b) {
@@ -203,6 +204,34 @@ int langs_build(const dataset *ds, struct strlist *langs) {
         }
     }
     strlist_sort(langs);
+    return 0;
+}
+
+/* Whether code has the shape of an ISO 639 code, alone or with BCP 47 subtags ("es", "yue",
+ * "zh-CN", "sr-Latn"; "_" also separates, as in FLEURS's "fr_fr"). */
+static int looks_like_lang_code(const char *code) {
+    size_t n = strspn(code, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    if (n < 2 || n > 3) return 0;
+    for (const char *at = code + n; *at;) {
+        if (*at != '-' && *at != '_') return 0;
+        size_t k = strspn(at + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+        if (k < 1 || k > 8) return 0;
+        at += 1 + k;
+    }
+    return 1;
+}
+
+int langs_check(const struct strlist *langs, int warn) {
+    for (size_t i = 0; i < langs->n; i++) {
+        for (size_t j = i + 1; j < langs->n; j++)
+            if (!strcasecmp(langs->items[i], langs->items[j]))
+                return mslam_error("languages '%s' and '%s' differ only in case: one language written two ways "
+                                   "would be two to the model (write it one way in the manifests)",
+                                   langs->items[i], langs->items[j]);
+        if (warn && !looks_like_lang_code(langs->items[i]))
+            mslam_log(MSLAM_LOG_WARN, "language '%s' does not look like a language code (as 'es', 'yue' or 'zh-CN'); "
+                      "the model, the elements' languages= and their messages will name it so", langs->items[i]);
+    }
     return 0;
 }
 

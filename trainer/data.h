@@ -78,6 +78,9 @@ int encode_text(const mslam_model *model, const char *text, int **ids, char *bad
 int vocab_build(const dataset *ds, int min_count, struct strlist *vocab);
 /* Sorted language codes of the dataset. */
 int langs_build(const dataset *ds, struct strlist *langs);
+/* Refuses two languages that differ only in case ("ES" and "es"); with warn, warns of each that
+ * does not look like a language code. */
+int langs_check(const struct strlist *langs, int warn);
 
 /* Counts of examples dataset_encode dropped, by reason. */
 typedef struct {

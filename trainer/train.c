@@ -925,6 +925,7 @@ static int build_model(trainer *t, int *resumed) {
     /* a frozen encoder keeps its vocabulary and languages: a new character would get an untrained
      * CTC row (and a new language an untrained LID row) that the frozen heads then score */
     if (!rc && !(init && o->freeze_encoder)) rc = merge_lists(&vocab, &data_vocab) || merge_lists(&langs, &data_langs);
+    if (!rc) rc = langs_check(&langs, t->rank == 0);
     strlist_free(&data_vocab);
     strlist_free(&data_langs);
     if (!rc && langs.n == 0) rc = strlist_push(&langs, "und"); /* no language labels: LID unused */
