@@ -401,6 +401,11 @@ int st_open(st_file *f, const char *path) {
     const uint8_t *bytes = map;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | bytes[i];
+    if (hlen > size - 8 && size > 8 && bytes[8] != '{') { /* e.g. a manifest or a WAV in a model's place */
+        mslam_error("%s: not a safetensors file (no JSON header after its first 8 bytes)", path);
+        st_close(f);
+        return -1;
+    }
     if (hlen > size - 8) {
         mslam_error("%s: header length %llu reaches past the end of the file (%zu bytes)", path,
                     (unsigned long long)hlen, size);

@@ -387,6 +387,11 @@ static void test_bad_files(const char *good) {
     CHECK(mslam_model_load(path, mslam_model_default_params()) == NULL, "truncated model loaded");
     CHECK_ERROR("truncated model", "bad.safetensors", "data_offsets", NULL);
     free(bytes);
+    /* a text file (a manifest) in a model's place: said to be no safetensors file, not a header length */
+    const char manifest[] = "path\tlang\ttext\naudio/es_0.flac\tes\thola\n";
+    write_bytes(path, (const uint8_t *)manifest, sizeof manifest - 1);
+    CHECK(st_open(&f, path) != 0, "a manifest accepted");
+    CHECK_ERROR("a manifest", "bad.safetensors", "not a safetensors file", NULL);
 
     CHECK(mslam_model_load(tpath("nowhere/model.safetensors"), mslam_model_default_params()) ==
               NULL,

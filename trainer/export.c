@@ -87,7 +87,13 @@ int cmd_export(int argc, char **argv) {
                                &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
     if (!parsed && (n_rest > 0 || !in || !in[0] || !out)) {
-        fprintf(stderr, "mslam-trainer export: --checkpoint and --out are required, nothing else (see --help)\n");
+        if (n_rest > 0)
+            fprintf(stderr, "mslam-trainer export: unexpected argument '%s' (files are given with --checkpoint and "
+                    "--out; see --help)\n", rest[1]);
+        else
+            fprintf(stderr, "mslam-trainer export: %s (see --help)\n",
+                    !in || !in[0] ? (out ? "--checkpoint FILE is required" : "--checkpoint FILE and --out FILE are required")
+                                  : "--out FILE is required");
         rc = 2;
     }
     if (!parsed && !rc && check_output_not_input("--out", out, "--checkpoint", (const char *const *)in)) {

@@ -1060,10 +1060,15 @@ static int check_options(const train_opts *o) {
     if ((long long)o->batch_size * o->accumulate > BATCH_MAX || (long long)o->text_batch * o->accumulate > BATCH_MAX)
         return mslam_error("--batch-size %d or --text-batch %d x --accumulate %d is over %d a process", o->batch_size,
                            o->text_batch, o->accumulate, BATCH_MAX);
-    if (o->batch_size < 1 || o->steps < 1 || o->chunk_min < 1 || o->chunk_max < o->chunk_min || o->keep < 1 ||
-        o->log_every < 1 || o->save_every < 1)
-        return mslam_error("--batch-size, --steps, --chunk-min, --log-every, --save-every and --keep must be at "
-                           "least 1, and --chunk-max at least --chunk-min");
+    const struct {
+        const char *flag;
+        int value;
+    } counts[] = {{"--batch-size", o->batch_size}, {"--steps", o->steps},         {"--chunk-min", o->chunk_min},
+                  {"--keep", o->keep},             {"--log-every", o->log_every}, {"--save-every", o->save_every}};
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
+        if (counts[i].value < 1) return mslam_error("%s %d: must be at least 1", counts[i].flag, counts[i].value);
+    if (o->chunk_max < o->chunk_min)
+        return mslam_error("--chunk-max %d: must be at least --chunk-min (%d)", o->chunk_max, o->chunk_min);
     /* real-valued options: a NaN fails every test, so each range is written as what holds */
     const struct {
         const char *flag;
