@@ -242,6 +242,12 @@ static void test_data(const char *manifest) {
     dataset ds = {0};
     CHECK(dataset_load_named(&ds, manifest, NULL, NULL, NULL, "train") == 0, "load: %s", mslam_last_error());
     CHECK(ds.n == 3 * 8 + 4, "8 utterances per language + 4 bad rows, got %d", ds.n);
+    /* the manifest's folder stands for its manifest.tsv: the same rows, the same audio paths */
+    dataset by_folder = {0};
+    CHECK(dataset_load_named(&by_folder, fixture_dir(), NULL, NULL, NULL, "train") == 0 && by_folder.n == ds.n &&
+              !strcmp(by_folder.items[0].audio, ds.items[0].audio),
+          "a corpus folder as --data: %s", mslam_last_error());
+    dataset_free(&by_folder);
     dataset bad = {0};
     CHECK(dataset_load_named(&bad, manifest, "nonsense", NULL, NULL, "train") != 0, "an unknown layout is an error");
     CHECK(dataset_load_named(&bad, manifest, NULL, NULL, NULL, "nonsense") != 0, "an unknown split is an error");

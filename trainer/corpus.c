@@ -1001,12 +1001,7 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
 }
 
 static int run_stats(const struct corpus_options *o, const char *arg, const struct manifest_options *mopts) {
-    const char *target = arg ? arg : o->out_dir;
-    struct stat st;
-    char *path = stat(target, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(target, "manifest.tsv") : str_dup(target);
-    int rc = path ? corpus_print_stats(path, mopts, stdout) : -1;
-    free(path);
-    return rc;
+    return corpus_print_stats(arg ? arg : o->out_dir, mopts, stdout); /* a folder: its manifest.tsv */
 }
 
 /* argv with the [corpus] group of --config FILE put first as flags ("--key=value"; a switch set

@@ -905,7 +905,7 @@ int cmd_eval(int argc, char **argv) {
     gchar *lm_path = NULL, *st_input = NULL, *translation_lm_path = NULL, *tm_path = NULL;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_path, "model or checkpoint to evaluate", "FILE"},
-        {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &data, "manifest (mslam TSV, Common Voice, CoVoST-2, FLEURS); several --data are scored together", "MANIFEST"},
+        {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &data, "manifest (mslam TSV or a corpus folder, Common Voice, CoVoST-2, FLEURS); several --data are scored together", "MANIFEST"},
         {"split", 0, 0, G_OPTION_ARG_STRING, &split, "split to score: test (default), dev, train or all", "SPLIT"},
         {"layout", 0, 0, G_OPTION_ARG_STRING, &layout, "manifest layout (default: from the header)", "NAME"},
         {"lang", 0, 0, G_OPTION_ARG_STRING, &lang, "language of every row, for layouts without one", "CODE"},

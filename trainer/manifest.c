@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_FIELDS 64
 #define FLEURS_COLUMNS 7
@@ -313,8 +314,11 @@ static int resolve_names(manifest_reader *r, const struct manifest_options *opts
 manifest_reader *manifest_open(const char *path, const struct manifest_options *opts) {
     manifest_reader *r = mslam_calloc(1, sizeof *r, "a manifest reader");
     if (!r) return NULL;
-    r->path = str_dup(path);
+    struct stat st;
+    /* a folder stands for its manifest.tsv, as the corpus builder writes it */
+    r->path = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(path, "manifest.tsv") : str_dup(path);
     if (!r->path) goto fail;
+    path = r->path;
     r->f = fopen(path, "r");
     if (!r->f) {
         mslam_error("cannot open manifest %s: %s", path, strerror(errno));

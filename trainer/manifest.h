@@ -64,7 +64,8 @@ struct manifest_options {
 
 typedef struct manifest_reader manifest_reader;
 
-/* opts may be NULL (automatic layout). NULL on failure, with a message naming the file. */
+/* path: a manifest, or a folder whose manifest.tsv is read (a corpus). opts may be NULL
+ * (automatic layout). NULL on failure, with a message naming the file. */
 manifest_reader *manifest_open(const char *path, const struct manifest_options *opts);
 /* Reads the next record: 1, 0 at the end, -1 on a bad row (the message names file, line and
  * field). The record's strings belong to the reader and change at the next call. */

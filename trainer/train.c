@@ -1327,7 +1327,7 @@ int cmd_train(int argc, char **argv) {
         .min_char_count = 1, .stats_items = 500, .patience = 0};
     GOptionEntry entries[] = {
         OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder) or multi (all three; default)", "TASK"),
-        {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data, "training manifest: mslam TSV, Common Voice, CoVoST-2 or FLEURS TSV; several --data train on them all (e.g. one Common Voice or FLEURS TSV per language; in a key file, data=A;B)", "MANIFEST"},
+        {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data, "training manifest: mslam TSV (or a corpus folder: its manifest.tsv), Common Voice, CoVoST-2 or FLEURS TSV; several --data train on them all (e.g. one Common Voice or FLEURS TSV per language; in a key file, data=A;B)", "MANIFEST"},
         OPT_STR("split", split, "split of the manifest to train on: train (default), dev, test or all", "SPLIT"),
         OPT_STR("layout", layout, "manifest layout: mslam, common-voice, covost2, fleurs (default: from the header)", "NAME"),
         OPT_STR("lang", lang, "language of every row, for layouts without a language column", "CODE"),
