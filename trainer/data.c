@@ -597,8 +597,9 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
             n_frames = a ? mslam_frontend_n_frames(a->n) : 0;
         }
         if (!a || mslam_subsampled_frames(n_frames) <= 0) {
-            mslam_log(MSLAM_LOG_WARN, "skipping %s: %s", e->audio,
-                      a ? "audio too short for one encoder frame" : mslam_last_error());
+            if (!fb->quiet)
+                mslam_log(MSLAM_LOG_WARN, "skipping %s: %s", e->audio,
+                          a ? "audio too short for one encoder frame" : mslam_last_error());
             fb->n_failed++;
             continue;
         }
@@ -657,7 +658,7 @@ void feature_batch_free(feature_batch *fb) {
 int mel_statistics(const dataset *ds, int n_mels, int max_items, float *mean, float *std) {
     int n = ds->n < max_items ? ds->n : max_items;
     double *sum = calloc((size_t)n_mels, sizeof *sum), *sq = calloc((size_t)n_mels, sizeof *sq);
-    feature_batch fb = {0};
+    feature_batch fb = {.quiet = 1}; /* dataset_encode warns of what cannot be read, and counts it */
     long frames = 0;
     int rc = sum && sq ? 0 : mslam_error("out of memory for feature statistics");
     for (int i = 0; i < n && !rc; i++) {

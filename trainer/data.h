@@ -168,6 +168,7 @@ typedef struct {
     int *slot;      /* position of each item in the global batch */
     double seconds; /* audio in the batch */
     int n_failed;   /* examples whose audio could not be read (skipped, warned) */
+    int quiet;      /* set by the caller: skip those without a warning (another pass warns of them) */
     mslam_frontend fe;
     struct audio_buf *audio; /* decoding buffers (opaque) */
     float *scratch;
