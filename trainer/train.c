@@ -696,7 +696,8 @@ static int save_checkpoint(trainer *t) {
     if (!path) return -1;
     int rc = checkpoint_save(path, t->model, &t->opt, &t->pos, t->o->record);
     if (!rc) rc = checkpoint_prune(t->o->out, t->o->keep);
-    if (!rc && !t->tty) fprintf(stderr, "checkpoint %s\n", path);
+    /* on a terminal in place of the bar, which the next log interval draws again */
+    if (!rc) fprintf(stderr, "%scheckpoint %s\n", t->tty ? "\r\033[K" : "", path);
     free(path);
     return rc;
 }
