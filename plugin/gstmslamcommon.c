@@ -196,6 +196,15 @@ gst_mslam_vad_reset (GstMslamVad * vad)
   memset (vad->frame_voiced, 0, sizeof vad->frame_voiced);
 }
 
+void
+gst_mslam_vad_restart (GstMslamVad * vad)
+{
+  gdouble noise_db = vad->noise_db;
+
+  gst_mslam_vad_reset (vad);
+  vad->noise_db = noise_db;
+}
+
 static void
 vad_block (GstMslamVad * vad, gint64 start)
 {
@@ -769,7 +778,7 @@ timeline_reset (GstMslamBase * self)
   self->t0 = 0;
   self->n_samples = 0;
   self->n_frames = 0;
-  gst_mslam_vad_reset (&self->vad);
+  gst_mslam_vad_restart (&self->vad);
   gst_mslam_audio_history_reset (&self->audio);
   if (klass->reset && self->model)
     klass->reset (self);
@@ -874,6 +883,7 @@ base_start (GstMslamBase * self)
   if (klass->start && !klass->start (self))
     goto failed;
   timeline_reset (self);
+  gst_mslam_vad_reset (&self->vad);
   GST_OBJECT_LOCK (self);
   self->running = TRUE;
   GST_OBJECT_UNLOCK (self);
@@ -1212,6 +1222,24 @@ set_caps (GstMslamBase * self, GstCaps * caps)
   }
 }
 
+/* The text stream's tags: its language (the element's, or the audio's from audio_tags, which may
+ * be NULL), not the audio's codec, bitrate or container. */
+static GstTagList *
+text_stream_tags (GstMslamBase * self, const GstTagList * audio_tags)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+  GstTagList *tags = gst_tag_list_new_empty ();
+  gchar *code = NULL;
+
+  gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
+  if (klass->text_language)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, klass->text_language, NULL);
+  else if (audio_tags && gst_tag_list_get_string (audio_tags, GST_TAG_LANGUAGE_CODE, &code))
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, code, NULL);
+  g_free (code);
+  return tags;
+}
+
 static gboolean
 gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
@@ -1221,6 +1249,9 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
   GST_LOG_OBJECT (self, "event %" GST_PTR_FORMAT, event);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START:
+      /* another stream (the one before has ended: EOS reset its timeline), another room */
+      if (!self->started)
+        gst_mslam_vad_reset (&self->vad);
       if (!klass->passthrough) {
         /* the text is a stream of its own, derived from the audio's */
         const gchar *upstream_id = NULL;
@@ -1261,13 +1292,43 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         timeline_reset (self);
       }
       gst_segment_copy_into (segment, &self->segment);
+      if (!klass->passthrough && klass->text_language) {
+        /* the text's language, for muxers and players, once the segment is out (tags follow it) */
+        gboolean res = gst_pad_event_default (pad, parent, event);
+        return gst_pad_push_event (self->srcpad, gst_event_new_tag (text_stream_tags (self, NULL))) && res;
+      }
       break;
     }
+    case GST_EVENT_TAG:
+      if (!klass->passthrough) {
+        GstTagList *tags;
+        gst_event_parse_tag (event, &tags);
+        if (gst_tag_list_get_scope (tags) == GST_TAG_SCOPE_STREAM) {
+          GstTagList *ours = text_stream_tags (self, tags);
+          gst_event_unref (event);
+          if (gst_tag_list_is_empty (ours)) {
+            gst_tag_list_unref (ours);
+            return TRUE;
+          }
+          return gst_pad_push_event (self->srcpad, gst_event_new_tag (ours));
+        }
+      }
+      break;
     case GST_EVENT_GAP:
       if (!klass->passthrough && self->started) {
         /* no audio for a while: what was said before it is complete */
         if (finish_timeline (self) != GST_FLOW_OK)
           GST_WARNING_OBJECT (self, "draining at a gap failed");
+        timeline_reset (self);
+      }
+      break;
+    case GST_EVENT_SEGMENT_DONE:
+      /* the end of a segment seek's segment: what it held goes out before the event, as at EOS
+       * (an application may stop at the last SEGMENT_DONE); the next segment is a new timeline */
+      if (self->started) {
+        if (finish_timeline (self) != GST_FLOW_OK)
+          GST_WARNING_OBJECT (self, "draining at the segment's end failed");
+        gst_mslam_base_release_held (self);
         timeline_reset (self);
       }
       break;

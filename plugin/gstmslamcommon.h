@@ -64,7 +64,11 @@ typedef struct
   guint8 frame_voiced[GST_MSLAM_VAD_FRAMES]; /* encoder frame f (640 samples) at f % size */
 } GstMslamVad;
 
+/* Forgets everything, the noise floor too (a new stream). */
 void gst_mslam_vad_reset (GstMslamVad * vad);
+/* A new timeline of the same stream (a seek, a gap, a discontinuity): forgets what was heard
+ * but keeps the noise floor, which takes seconds of steady noise heard as speech to learn. */
+void gst_mslam_vad_restart (GstMslamVad * vad);
 void gst_mslam_vad_push (GstMslamVad * vad, const gfloat * pcm, gsize n);
 /* Whether encoder frame f (samples [640 f, 640 f + 640)) holds a voiced block; frames older
  * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
@@ -183,6 +187,8 @@ struct _GstMslamBaseClass
 
   /* TRUE: the source pad carries the audio unchanged (mslamlid); FALSE: text/x-raw. */
   gboolean passthrough;
+  /* The language of the text (stream tag language-code); NULL: the audio's, as its tags say. */
+  const gchar *text_language;
 
   /* The model is loaded (self->model, config, lang_ids, chunk_frames set): check that it has what
    * the element needs and allocate the element's state. FALSE fails READY->PAUSED, after the

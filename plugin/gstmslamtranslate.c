@@ -346,6 +346,7 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
       "Filter/Audio/Text", "Translates speech in many languages into timed English captions",
       "mslam developers");
 
+  GST_MSLAM_BASE_CLASS (klass)->text_language = "en";
   caption_class->message_name = "mslam-translation";
   caption_class->needs_ctc = FALSE;
   caption_class->partial_default = FALSE;

@@ -545,6 +545,16 @@ static void push_audio(GstHarness *h, const float *pcm, size_t from, size_t to, 
     fail_unless_equals_int(gsttest_harness_push_pcm(h, pcm, from, to, t0, FALSE), GST_FLOW_OK);
 }
 
+/* A flushing seek as the element sees it: FLUSH_START, FLUSH_STOP, then a segment starting at t. */
+static void flush_to(GstHarness *h, GstClockTime t) {
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    GstSegment seg;
+    gst_segment_init(&seg, GST_FORMAT_TIME);
+    seg.start = seg.time = t;
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+}
+
 static GstHarness *asr_harness(void) {
     char *launch = desc(NULL);
     GstHarness *h = gst_harness_new_parse(launch);
@@ -562,12 +572,7 @@ GST_START_TEST(test_flush) {
     size_t s0 = (size_t)(utt_start[0] * 16000 / GST_SECOND);
     push_audio(h, talk, 0, s0 + fx->n_speech[0] / 2, 0);
     fail_unless_equals_int(gst_harness_buffers_received(h), 0);
-    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
-    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
-    GstSegment seg;
-    gst_segment_init(&seg, GST_FORMAT_TIME);
-    seg.start = seg.time = 5 * GST_SECOND;
-    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+    flush_to(h, 5 * GST_SECOND);
     /* the whole talk again from 5 s */
     push_audio(h, talk, 0, n_talk, 5 * GST_SECOND);
     fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
@@ -580,6 +585,112 @@ GST_START_TEST(test_flush) {
         gst_buffer_unref(b);
     }
     gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+/* SEGMENT_DONE (the end of a segment seek's segment) puts out the open caption before it goes
+ * downstream, as EOS does: an application may stop there. */
+GST_START_TEST(test_segment_done) {
+    setup_talk();
+    char *launch = desc("pause=2000");
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    /* utterance 0 and the 1 s after it: no pause of 2 s, so its caption is still open */
+    size_t end0 = (size_t)(utt_end[0] * 16000 / GST_SECOND);
+    push_audio(h, talk, 0, end0 + 16000, 0);
+    fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment_done(GST_FORMAT_TIME, SAMPLES_TIME(end0 + 16000))));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 1);
+    GstBuffer *b = gst_harness_pull(h);
+    fail_unless(GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b) <= utt_end[0] + EDGE_TOLERANCE,
+                "the caption ends at %" GST_TIME_FORMAT ", its speech at %" GST_TIME_FORMAT,
+                GST_TIME_ARGS(GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b)), GST_TIME_ARGS(utt_end[0]));
+    gst_buffer_unref(b);
+    gboolean forwarded = FALSE;
+    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e))
+        forwarded |= GST_EVENT_TYPE(e) == GST_EVENT_SEGMENT_DONE;
+    fail_unless(forwarded, "SEGMENT_DONE did not go downstream");
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+/* The text stream's tags: the audio's language, not its codec or bitrate (mslamasr); English
+ * (mslamtranslate, also without tags from upstream); global tags pass as they are. */
+static GstTagList *pushed_tags(const char *element, gboolean tag_upstream, GstTagList **global) {
+    char *launch = g_strdup_printf("%s model=%s", element, fx->loud);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    if (tag_upstream) {
+        GstTagList *stream = gst_tag_list_new(GST_TAG_LANGUAGE_CODE, "es", GST_TAG_BITRATE, 256000, GST_TAG_AUDIO_CODEC,
+                                              "Uncompressed 16-bit PCM audio", NULL);
+        gst_tag_list_set_scope(stream, GST_TAG_SCOPE_STREAM);
+        GstTagList *whole = gst_tag_list_new(GST_TAG_TITLE, "Talk", NULL);
+        gst_tag_list_set_scope(whole, GST_TAG_SCOPE_GLOBAL);
+        fail_unless(gst_harness_push_event(h, gst_event_new_tag(stream)));
+        fail_unless(gst_harness_push_event(h, gst_event_new_tag(whole)));
+    }
+    push_audio(h, talk, 0, 16000, 0);
+    GstTagList *stream_tags = NULL;
+    *global = NULL;
+    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
+        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
+        GstTagList *t;
+        gst_event_parse_tag(e, &t);
+        GstTagList **into = gst_tag_list_get_scope(t) == GST_TAG_SCOPE_GLOBAL ? global : &stream_tags;
+        if (*into) gst_tag_list_unref(*into);
+        *into = gst_tag_list_ref(t);
+    }
+    gst_harness_teardown(h);
+    return stream_tags;
+}
+
+GST_START_TEST(test_text_tags) {
+    setup_talk();
+    GstTagList *global = NULL, *tags = pushed_tags("mslamasr", TRUE, &global);
+    gchar *code = NULL, *title = NULL;
+    guint bitrate;
+    fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "es"));
+    fail_if(gst_tag_list_get_uint(tags, GST_TAG_BITRATE, &bitrate), "the audio's bitrate on the text");
+    fail_if(gst_tag_list_get_string(tags, GST_TAG_AUDIO_CODEC, &title), "the audio's codec on the text");
+    fail_unless(global && gst_tag_list_get_string(global, GST_TAG_TITLE, &title) && !g_strcmp0(title, "Talk"));
+    g_free(code), g_free(title), code = title = NULL;
+    gst_tag_list_unref(tags), gst_tag_list_unref(global);
+    for (int upstream = 0; upstream < 2; upstream++) {
+        tags = pushed_tags("mslamtranslate", upstream, &global);
+        fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "en"),
+                    "mslamtranslate's text is not tagged English (%s, tags from upstream: %d)", code, upstream);
+        g_free(code), code = NULL;
+        gst_tag_list_unref(tags);
+        if (global) gst_tag_list_unref(global);
+    }
+}
+GST_END_TEST;
+
+/* A flush (a seek) keeps the noise floor the element has learnt: steady noise it has come to
+ * ignore makes no caption after the seek either (learning it again took seconds of noise heard
+ * as speech). */
+GST_START_TEST(test_noise_floor_across_flush) {
+    fx = gsttest_fixture_get();
+    size_t n = 16000 * 20;
+    float *noise = g_new(float, n);
+    guint32 x = 1;
+    for (size_t i = 0; i < n; i++) { /* white, about -37 dBFS */
+        x = x * 1664525u + 1013904223u;
+        noise[i] = 0.0245f * ((float)(x >> 8) / 8388608.0f - 1.0f);
+    }
+    GstHarness *h = asr_harness();
+    push_audio(h, noise, 0, n, 0);
+    guint before = gst_harness_buffers_received(h);
+    flush_to(h, 30 * GST_SECOND);
+    push_audio(h, noise, 0, n / 2, 30 * GST_SECOND);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    guint after = gst_harness_buffers_received(h) - before;
+    fail_unless(before > 0, "the noise made no caption before the floor was learnt: the test shows nothing");
+    fail_unless_equals_int(after, 0);
+    gst_harness_teardown(h);
+    g_free(noise);
 }
 GST_END_TEST;
 
@@ -866,6 +977,9 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_seek);
     tcase_add_test(tc, test_mux_with_audio);
     tcase_add_test(tc, test_flush);
+    tcase_add_test(tc, test_segment_done);
+    tcase_add_test(tc, test_text_tags);
+    tcase_add_test(tc, test_noise_floor_across_flush);
     tcase_add_test(tc, test_latency);
     tcase_add_test(tc, test_caps_refused);
     tcase_add_test(tc, test_bad_model);
