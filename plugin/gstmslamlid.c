@@ -296,8 +296,20 @@ decide (GstMslamLid * self, guint64 end)
   gst_mslam_base_post (base, s);
 
   if (index[0] != self->current) {
-    GstTagList *tags = gst_tag_list_new (GST_TAG_LANGUAGE_CODE,
-        gst_mslam_base_lang (base, index[0]), NULL);
+    GstTagList *tags = NULL;
+    GstEvent *upstream;
+    /* the stream's tags from upstream (codec, bitrate...) with the language: a stream tag event
+     * stands for all of the stream's tags, so one of the language alone would drop the others */
+    for (guint i = 0; !tags && (upstream = gst_pad_get_sticky_event (base->sinkpad, GST_EVENT_TAG, i)); i++) {
+      GstTagList *theirs;
+      gst_event_parse_tag (upstream, &theirs);
+      if (gst_tag_list_get_scope (theirs) == GST_TAG_SCOPE_STREAM)
+        tags = gst_tag_list_copy (theirs);
+      gst_event_unref (upstream);
+    }
+    if (!tags)
+      tags = gst_tag_list_new_empty ();
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, gst_mslam_base_lang (base, index[0]), NULL);
     gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
     GST_INFO_OBJECT (self, "language now %s", gst_mslam_base_lang (base, index[0]));
     self->current = index[0];

@@ -344,6 +344,9 @@ GST_START_TEST(test_passthrough) {
     GstHarness *h = gst_harness_new_parse(launch);
     g_free(launch);
     gst_harness_set_src_caps_str(h, "audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved");
+    GstTagList *codec = gst_tag_list_new(GST_TAG_AUDIO_CODEC, "Uncompressed 16-bit PCM audio", NULL);
+    gst_tag_list_set_scope(codec, GST_TAG_SCOPE_STREAM);
+    fail_unless(gst_harness_push_event(h, gst_event_new_tag(codec)));
     guint pushed = 0;
     for (size_t off = 0; off + 1600 <= 32000; off += 1600, pushed++) {
         GstBuffer *b = gst_buffer_new_allocate(NULL, 3200, NULL);
@@ -379,7 +382,14 @@ GST_START_TEST(test_passthrough) {
             GstTagList *tags;
             gchar *code = NULL;
             gst_event_parse_tag(e, &tags);
-            tagged |= gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !strcmp(code, "en");
+            /* the stream's tags from upstream stay in the tag that adds the language */
+            if (gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code)) {
+                gchar *audio_codec = NULL;
+                fail_unless(gst_tag_list_get_string(tags, GST_TAG_AUDIO_CODEC, &audio_codec),
+                            "the language tag dropped the stream's codec");
+                g_free(audio_codec);
+            }
+            tagged |= code && !strcmp(code, "en");
             g_free(code);
         }
         gst_event_unref(e);
