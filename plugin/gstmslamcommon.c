@@ -966,6 +966,37 @@ finish_timeline (GstMslamBase * self)
   return ret;
 }
 
+static void
+pcm_reserve (GstMslamBase * self, gsize n)
+{
+  if (n > self->pcm_cap) {
+    self->pcm_cap = MAX (n, 2 * self->pcm_cap);
+    self->pcm = g_renew (gfloat, self->pcm, self->pcm_cap);
+  }
+}
+
+/* The n samples in self->pcm go on the timeline: the energy rule, the audio history, the encoder
+ * and what the subclass makes of its frames. */
+static GstFlowReturn
+feed_pcm (GstMslamBase * self, gsize n)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+  gint ready;
+
+  gst_mslam_vad_push (&self->vad, self->pcm, n);
+  if (self->running_second_pass)
+    gst_mslam_audio_history_append (&self->audio, self->pcm, n, self->n_samples);
+  self->n_samples += n;
+  ready = mslam_stream_push (self->stream, self->pcm, n);
+  if (ready < 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam encoder failed: %s", mslam_last_error ()), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  if (ready > 0)
+    return deliver_frames (self);
+  return klass->audio ? klass->audio (self) : GST_FLOW_OK;
+}
+
 /* 16-bit or float samples -> finite floats in self->pcm; their count (0: none, self->pcm untouched). */
 static gsize
 convert_audio (GstMslamBase * self, GstBuffer * buf)
@@ -983,10 +1014,7 @@ convert_audio (GstMslamBase * self, GstBuffer * buf)
     gst_buffer_unmap (buf, &map);
     return 0;
   }
-  if (n > self->pcm_cap) {
-    self->pcm_cap = MAX (n, 2 * self->pcm_cap);
-    self->pcm = g_renew (gfloat, self->pcm, self->pcm_cap);
-  }
+  pcm_reserve (self, n);
   if (GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_S16LE) {
     for (gsize i = 0; i < n; i++) {
       gint16 s;
@@ -1096,6 +1124,8 @@ forward_event (GstMslamBase * self, GstEvent * event)
 /* Tolerance before a buffer time that disagrees with the samples counted so far starts a new
  * timeline (GStreamer's audio sinks use the same 40 ms). */
 #define DISCONT_TOLERANCE (40 * GST_MSECOND)
+/* a GAP up to this long is a dropout, heard as silence; a longer one ends the timeline */
+#define SHORT_GAP (1 * GST_SECOND)
 
 static GstFlowReturn
 gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
@@ -1106,7 +1136,6 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstClockTime pts;
   GstFlowReturn ret = GST_FLOW_OK;
   gsize n;
-  gint ready;
 
   (void) pad;
   if (!self->have_info || !self->stream) {
@@ -1149,20 +1178,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   buf = NULL;
   if (n == 0)
     goto push;
-  gst_mslam_vad_push (&self->vad, self->pcm, n);
-  if (self->running_second_pass)
-    gst_mslam_audio_history_append (&self->audio, self->pcm, n, self->n_samples);
-  self->n_samples += n;
-  ready = mslam_stream_push (self->stream, self->pcm, n);
-  if (ready < 0) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam encoder failed: %s", mslam_last_error ()), (NULL));
-    ret = GST_FLOW_ERROR;
-    goto done;
-  }
-  if (ready > 0)
-    ret = deliver_frames (self);
-  else if (klass->audio)
-    ret = klass->audio (self);
+  ret = feed_pcm (self, n);
   if (ret != GST_FLOW_OK)
     goto done;
 
@@ -1316,6 +1332,23 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       break;
     case GST_EVENT_GAP:
       if (!klass->passthrough && self->started) {
+        GstClockTime ts, duration;
+        gst_event_parse_gap (event, &ts, &duration);
+        if (GST_CLOCK_TIME_IS_VALID (duration) && duration <= SHORT_GAP &&
+            ABS (GST_CLOCK_DIFF (gst_mslam_base_sample_time (self, self->n_samples), ts)) <=
+            (GstClockTimeDiff) DISCONT_TOLERANCE) {
+          /* a dropout (packets lost on the way): silence on the same timeline, so that a word it
+           * falls in is not cut in two; a pause it makes ends the caption as any pause does */
+          gsize n = gst_util_uint64_scale_round (duration, GST_AUDIO_INFO_RATE (&self->info), GST_SECOND);
+          GstFlowReturn ret = GST_FLOW_OK;
+          if (n > 0) {
+            pcm_reserve (self, n);
+            memset (self->pcm, 0, n * sizeof (gfloat));
+            ret = feed_pcm (self, n);
+          }
+          gst_event_unref (event);
+          return ret == GST_FLOW_OK;
+        }
         /* no audio for a while: what was said before it is complete */
         if (finish_timeline (self) != GST_FLOW_OK)
           GST_WARNING_OBJECT (self, "draining at a gap failed");

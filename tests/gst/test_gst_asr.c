@@ -615,6 +615,33 @@ GST_START_TEST(test_segment_done) {
 }
 GST_END_TEST;
 
+/* An upstream GAP of up to a second is a dropout (lost packets): silence on the same timeline, so
+ * a 40 ms one inside a word leaves its caption whole; a longer one ends the caption at once. */
+GST_START_TEST(test_upstream_gaps) {
+    setup_talk();
+    size_t mid = (size_t)(utt_start[0] * 16000 / GST_SECOND) + fx->n_speech[0] / 2, lost = 640;
+    GstHarness *h = asr_harness();
+    push_audio(h, talk, 0, mid, 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(mid), SAMPLES_TIME(lost))));
+    push_audio(h, talk, mid + lost, n_talk, SAMPLES_TIME(mid + lost));
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 2);
+    GstBuffer *b = gst_harness_pull(h);
+    fail_unless(GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b) + EDGE_TOLERANCE >= utt_end[0],
+                "the dropout cut the caption at %" GST_TIME_FORMAT ", its speech ends at %" GST_TIME_FORMAT,
+                GST_TIME_ARGS(GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b)), GST_TIME_ARGS(utt_end[0]));
+    gst_buffer_unref(b);
+    gst_harness_teardown(h);
+
+    h = asr_harness();
+    push_audio(h, talk, 0, mid, 0);
+    fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(mid), 3 * GST_SECOND)));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 1);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* The text stream's tags: the audio's language, not its codec or bitrate (mslamasr); English
  * (mslamtranslate, also without tags from upstream); global tags pass as they are. */
 static GstTagList *pushed_tags(const char *element, gboolean tag_upstream, GstTagList **global) {
@@ -978,6 +1005,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_mux_with_audio);
     tcase_add_test(tc, test_flush);
     tcase_add_test(tc, test_segment_done);
+    tcase_add_test(tc, test_upstream_gaps);
     tcase_add_test(tc, test_text_tags);
     tcase_add_test(tc, test_noise_floor_across_flush);
     tcase_add_test(tc, test_latency);
