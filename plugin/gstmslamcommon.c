@@ -1331,7 +1331,7 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       }
       break;
     case GST_EVENT_GAP:
-      if (!klass->passthrough && self->started) {
+      if (self->started) {
         GstClockTime ts, duration;
         gst_event_parse_gap (event, &ts, &duration);
         if (GST_CLOCK_TIME_IS_VALID (duration) && duration <= SHORT_GAP &&
@@ -1346,13 +1346,18 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
             memset (self->pcm, 0, n * sizeof (gfloat));
             ret = feed_pcm (self, n);
           }
-          gst_event_unref (event);
-          return ret == GST_FLOW_OK;
+          if (ret != GST_FLOW_OK || !klass->passthrough) {
+            gst_event_unref (event);
+            return ret == GST_FLOW_OK;
+          }
+          break; /* mslamlid passes the GAP on with the audio */
         }
         /* no audio for a while: what was said before it is complete */
-        if (finish_timeline (self) != GST_FLOW_OK)
-          GST_WARNING_OBJECT (self, "draining at a gap failed");
-        timeline_reset (self);
+        if (!klass->passthrough) {
+          if (finish_timeline (self) != GST_FLOW_OK)
+            GST_WARNING_OBJECT (self, "draining at a gap failed");
+          timeline_reset (self);
+        }
       }
       break;
     case GST_EVENT_SEGMENT_DONE:

@@ -97,6 +97,38 @@ GST_START_TEST(test_sliding_window_and_tags) {
 }
 GST_END_TEST;
 
+/* A 200 ms GAP inside the speech (a dropout) is silence on the same timeline: the language is
+ * not tagged again as for a new timeline (en,fr,en as without it), and the GAP goes on. */
+GST_START_TEST(test_dropout_gap) {
+    make_talk();
+    char *launch = g_strdup_printf("mslamlid model=%s window=2000 interval=200", fx->loud);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    size_t at = 24000, lost = 3200;
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 0, at, 0, FALSE), GST_FLOW_OK);
+    fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(at), SAMPLES_TIME(lost))));
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, at + lost, n_talk, SAMPLES_TIME(at + lost), FALSE),
+                           GST_FLOW_OK);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    GString *codes = g_string_new(NULL);
+    gboolean gap_passed = FALSE;
+    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
+        gap_passed |= GST_EVENT_TYPE(e) == GST_EVENT_GAP;
+        gchar *code = NULL;
+        GstTagList *tags;
+        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
+        gst_event_parse_tag(e, &tags);
+        if (gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code)) g_string_append_printf(codes, ",%s", code);
+        g_free(code);
+    }
+    fail_unless(gap_passed, "the GAP did not go on");
+    fail_unless_equals_string(codes->str, ",en,fr,en");
+    g_string_free(codes, TRUE);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* languages: only those are candidates (en, which wins on speech, is left out). */
 GST_START_TEST(test_languages) {
     make_talk();
@@ -511,6 +543,7 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_hold_audio);
     tcase_add_test(tc, test_hold_after_flush);
     tcase_add_test(tc, test_passthrough);
+    tcase_add_test(tc, test_dropout_gap);
     tcase_add_test(tc, test_no_lid_head);
     tcase_add_test(tc, test_lm);
     tcase_add_test(tc, test_second_pass);
