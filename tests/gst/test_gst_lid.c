@@ -34,6 +34,18 @@ static gsttest_run *run(const char *extra, const float *pcm, size_t n) {
     return r;
 }
 
+/* A harness around mslamlid with props on the loudness model, its input caps of format (F32LE or
+ * S16LE) at 16 kHz mono. */
+static GstHarness *lid_harness(const char *props, const char *format) {
+    char *launch = g_strdup_printf("mslamlid model=%s %s", fx->loud, props);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    char *caps = g_strdup_printf("audio/x-raw, format=%s, rate=16000, channels=1, layout=interleaved", format);
+    gst_harness_set_src_caps_str(h, caps);
+    g_free(caps);
+    return h;
+}
+
 /* Language codes of the tag events the element sent, in order (free with g_strfreev). */
 static char **tags_of(const gsttest_run *r) {
     GPtrArray *codes = g_ptr_array_new();
@@ -101,10 +113,7 @@ GST_END_TEST;
  * not tagged again as for a new timeline (en,fr,en as without it), and the GAP goes on. */
 GST_START_TEST(test_dropout_gap) {
     make_talk();
-    char *launch = g_strdup_printf("mslamlid model=%s window=2000 interval=200", fx->loud);
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GstHarness *h = lid_harness("window=2000 interval=200", "F32LE");
     size_t at = 24000, lost = 3200;
     fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 0, at, 0, FALSE), GST_FLOW_OK);
     fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(at), SAMPLES_TIME(lost))));
@@ -265,10 +274,7 @@ GST_START_TEST(test_hold_audio) {
     const char *props[2] = {"hold-audio=1500", ""};
     const GstClockTime held[2] = {1500 * MS, 0};
     for (int i = 0; i < 2; i++) {
-        char *launch = g_strdup_printf("mslamlid model=%s %s", fx->loud, props[i]);
-        GstHarness *h = gst_harness_new_parse(launch);
-        g_free(launch);
-        gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+        GstHarness *h = lid_harness(props[i], "F32LE");
         gst_harness_set_upstream_latency(h, 10 * MS);
         gst_harness_play(h);
         fail_unless_equals_uint64(gst_harness_query_latency(h), 10 * MS + held[i]);
@@ -372,10 +378,7 @@ GST_END_TEST;
 /* The audio goes through untouched, tags ahead of it. */
 GST_START_TEST(test_passthrough) {
     make_talk();
-    char *launch = g_strdup_printf("mslamlid model=%s interval=200", fx->loud);
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved");
+    GstHarness *h = lid_harness("interval=200", "S16LE");
     GstTagList *codec = gst_tag_list_new(GST_TAG_AUDIO_CODEC, "Uncompressed 16-bit PCM audio", NULL);
     gst_tag_list_set_scope(codec, GST_TAG_SCOPE_STREAM);
     fail_unless(gst_harness_push_event(h, gst_event_new_tag(codec)));
