@@ -939,6 +939,10 @@ static void test_refusals(const char *manifest) {
     CHECK(train(missing_data, out, NULL) == 1 && strstr(mslam_last_error(), missing_data) && access(out, F_OK) != 0,
           "train --data %s: an error naming it, no --out made (%s)", missing_data, mslam_last_error());
     free(missing_data);
+    /* --resume into a folder that does not exist (a misspelt --out) is an error, not a new run */
+    CHECK(train(manifest, out, "--resume", NULL) == 1 && strstr(mslam_last_error(), "no run to continue") &&
+              access(out, F_OK) != 0,
+          "train --resume into a missing --out: %s", mslam_last_error());
     /* --left-chunks-max -1 is 0's "all", as eval's --left-chunks -1: the same steps */
     char *left[2] = {str_printf("%s/left-all-0", fixture_dir()), str_printf("%s/left-all-1", fixture_dir())};
     mslam_model *by[2] = {NULL, NULL};

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1132,6 +1133,11 @@ static int run(trainer *t) {
                  t->aug.speed_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (!(t->micro = mslam_calloc((size_t)o->accumulate, sizeof *t->micro, "micro-batches"))) return -1;
+    struct stat out_st;
+    if (o->resume && stat(o->out, &out_st) != 0 && errno == ENOENT)
+        /* most likely a misspelt --out: a run there would start from nothing */
+        return mslam_error("--resume: %s does not exist, so there is no run to continue (without --resume a new "
+                           "run starts there)", o->out);
     char *latest = o->resume ? NULL : checkpoint_latest(o->out);
     if (latest) {
         /* a fresh run would prune the old run's later checkpoints in place of its own and
