@@ -87,7 +87,8 @@ static GstBuffer *draw_buffer(fuzz_run *run, GstClockTime *next_pts, mslam_rng *
 
 static GstEvent *draw_event(GstClockTime *next_pts, mslam_rng *rng) {
     GstSegment seg;
-    switch (draw(rng, 4)) {
+    GstTagList *tags;
+    switch (draw(rng, 6)) {
     case 0:
         return gst_event_new_gap(draw(rng, 4) ? *next_pts : 0,
                                  PICK(rng, ((const GstClockTime[]){0, GST_SECOND / 50, GST_SECOND, 60 * GST_SECOND,
@@ -99,6 +100,12 @@ static GstEvent *draw_event(GstClockTime *next_pts, mslam_rng *rng) {
         if (draw(rng, 3) == 0) seg.stop = seg.start + GST_SECOND / 2;
         *next_pts = seg.start;
         return gst_event_new_segment(&seg);
+    case 2: return gst_event_new_segment_done(GST_FORMAT_TIME, *next_pts);
+    case 3:
+        tags = gst_tag_list_new(GST_TAG_LANGUAGE_CODE, PICK(rng, ((const char *const[]){"es", "", "zh-Hant-TW"})),
+                                GST_TAG_BITRATE, 352800, NULL);
+        gst_tag_list_set_scope(tags, draw(rng, 2) ? GST_TAG_SCOPE_STREAM : GST_TAG_SCOPE_GLOBAL);
+        return gst_event_new_tag(tags);
     default:
         return NULL; /* a flush (two events) */
     }
