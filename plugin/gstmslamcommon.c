@@ -1033,6 +1033,8 @@ convert_audio (GstMslamBase * self, GstBuffer * buf)
   return n;
 }
 
+static GstEvent *with_stream_language (GstMslamBase * self, GstEvent * event);
+
 GstFlowReturn
 gst_mslam_base_release_held (GstMslamBase * self)
 {
@@ -1052,7 +1054,8 @@ gst_mslam_base_release_held (GstMslamBase * self)
       else
         gst_buffer_unref (GST_BUFFER_CAST (obj));
     } else {
-      gst_pad_push_event (self->srcpad, GST_EVENT_CAST (obj));
+      /* a tag event held from before the decision gets the language the decision has given */
+      gst_pad_push_event (self->srcpad, with_stream_language (self, GST_EVENT_CAST (obj)));
     }
   }
   return ret;
@@ -1238,22 +1241,63 @@ set_caps (GstMslamBase * self, GstCaps * caps)
   }
 }
 
+static const gchar *
+stream_language (GstMslamBase * self)
+{
+  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
+
+  return klass->stream_language ? klass->stream_language (self) : NULL;
+}
+
 /* The text stream's tags: its language (the element's, or the audio's from audio_tags, which may
  * be NULL), not the audio's codec, bitrate or container. */
 static GstTagList *
 text_stream_tags (GstMslamBase * self, const GstTagList * audio_tags)
 {
-  GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
   GstTagList *tags = gst_tag_list_new_empty ();
+  const gchar *language = stream_language (self);
   gchar *code = NULL;
 
   gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
-  if (klass->text_language)
-    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, klass->text_language, NULL);
+  if (language)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, language, NULL);
   else if (audio_tags && gst_tag_list_get_string (audio_tags, GST_TAG_LANGUAGE_CODE, &code))
     gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, code, NULL);
   g_free (code);
   return tags;
+}
+
+/* An upstream stream tag event on its way through mslamlid, with the language decided so far: a
+ * stream tag event stands for all of the stream's tags, and one without the language would take
+ * it away downstream (parsers send new ones, e.g. for a bitrate). Other events as they are. */
+static GstEvent *
+with_stream_language (GstMslamBase * self, GstEvent * event)
+{
+  const gchar *language;
+  GstTagList *tags;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_TAG || !(language = stream_language (self)))
+    return event;
+  gst_event_parse_tag (event, &tags);
+  if (gst_tag_list_get_scope (tags) != GST_TAG_SCOPE_STREAM)
+    return event;
+  tags = gst_tag_list_copy (tags);
+  gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, language, NULL);
+  gst_event_unref (event);
+  return gst_event_new_tag (tags);
+}
+
+/* What was said is complete (EOS, a segment's end, a new segment, a long gap): it goes out, then
+ * (release: the audio held for a decision that did not come too) the next audio starts a new
+ * timeline. */
+static void
+end_timeline (GstMslamBase * self, const gchar * at, gboolean release)
+{
+  if (finish_timeline (self) != GST_FLOW_OK)
+    GST_WARNING_OBJECT (self, "draining at %s failed", at);
+  if (release)
+    gst_mslam_base_release_held (self);
+  timeline_reset (self);
 }
 
 static gboolean
@@ -1302,13 +1346,10 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         return FALSE;
       }
       /* a new segment without a flush (e.g. a segment seek): end the old timeline first */
-      if (self->started) {
-        if (finish_timeline (self) != GST_FLOW_OK)
-          GST_WARNING_OBJECT (self, "draining before a new segment failed");
-        timeline_reset (self);
-      }
+      if (self->started)
+        end_timeline (self, "a new segment", FALSE);
       gst_segment_copy_into (segment, &self->segment);
-      if (!klass->passthrough && klass->text_language) {
+      if (!klass->passthrough && stream_language (self)) {
         /* the text's language, for muxers and players, once the segment is out (tags follow it) */
         gboolean res = gst_pad_event_default (pad, parent, event);
         return gst_pad_push_event (self->srcpad, gst_event_new_tag (text_stream_tags (self, NULL))) && res;
@@ -1328,6 +1369,8 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
           }
           return gst_pad_push_event (self->srcpad, gst_event_new_tag (ours));
         }
+      } else {
+        event = with_stream_language (self, event);
       }
       break;
     case GST_EVENT_GAP:
@@ -1340,12 +1383,16 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
           /* a dropout (packets lost on the way): silence on the same timeline, so that a word it
            * falls in is not cut in two; a pause it makes ends the caption as any pause does */
           gsize n = gst_util_uint64_scale_round (duration, GST_AUDIO_INFO_RATE (&self->info), GST_SECOND);
+          gdouble noise_db = self->vad.noise_db;
           GstFlowReturn ret = GST_FLOW_OK;
           if (n > 0) {
             pcm_reserve (self, n);
             memset (self->pcm, 0, n * sizeof (gfloat));
             ret = feed_pcm (self, n);
           }
+          /* the zeros are no measure of the room's noise (the floor would drop to them and take
+           * seconds to climb back) */
+          self->vad.noise_db = noise_db;
           if (ret != GST_FLOW_OK || !klass->passthrough) {
             gst_event_unref (event);
             return ret == GST_FLOW_OK;
@@ -1353,30 +1400,19 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
           break; /* mslamlid passes the GAP on with the audio */
         }
         /* no audio for a while: what was said before it is complete */
-        if (!klass->passthrough) {
-          if (finish_timeline (self) != GST_FLOW_OK)
-            GST_WARNING_OBJECT (self, "draining at a gap failed");
-          timeline_reset (self);
-        }
+        if (!klass->passthrough)
+          end_timeline (self, "a gap", FALSE);
       }
       break;
     case GST_EVENT_SEGMENT_DONE:
       /* the end of a segment seek's segment: what it held goes out before the event, as at EOS
        * (an application may stop at the last SEGMENT_DONE); the next segment is a new timeline */
-      if (self->started) {
-        if (finish_timeline (self) != GST_FLOW_OK)
-          GST_WARNING_OBJECT (self, "draining at the segment's end failed");
-        gst_mslam_base_release_held (self);
-        timeline_reset (self);
-      }
+      if (self->started)
+        end_timeline (self, "the segment's end", TRUE);
       break;
     case GST_EVENT_EOS:
-      if (finish_timeline (self) != GST_FLOW_OK)
-        GST_WARNING_OBJECT (self, "draining at EOS failed");
-      /* audio held back for a decision that did not come goes out now; the reset then arms the
-       * hold again for a stream that may follow */
-      gst_mslam_base_release_held (self);
-      timeline_reset (self);
+      /* the reset arms the hold again for a stream that may follow */
+      end_timeline (self, "EOS", TRUE);
       break;
     case GST_EVENT_FLUSH_STOP:{
       GQueue sticky = G_QUEUE_INIT;

@@ -187,8 +187,10 @@ struct _GstMslamBaseClass
 
   /* TRUE: the source pad carries the audio unchanged (mslamlid); FALSE: text/x-raw. */
   gboolean passthrough;
-  /* The language of the text (stream tag language-code); NULL: the audio's, as its tags say. */
-  const gchar *text_language;
+  /* The language of what the source pad carries, for its stream tags (language-code): the text's
+   * (mslamtranslate: en), the audio's as decided so far (mslamlid), or NULL: the audio's as its
+   * tags from upstream say (mslamasr), or none yet. */
+  const gchar *(*stream_language) (GstMslamBase * self);
 
   /* The model is loaded (self->model, config, lang_ids, chunk_frames set): check that it has what
    * the element needs and allocate the element's state. FALSE fails READY->PAUSED, after the

@@ -358,6 +358,15 @@ gst_mslam_lid_drain (GstMslamBase * base)
   return GST_FLOW_OK;
 }
 
+/* The language last tagged, which upstream's stream tags passing through carry too. */
+static const gchar *
+gst_mslam_lid_language (GstMslamBase * base)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+
+  return self->current >= 0 ? gst_mslam_base_lang (base, self->current) : NULL;
+}
+
 static void
 gst_mslam_lid_class_init (GstMslamLidClass * klass)
 {
@@ -408,6 +417,7 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
   base_class->drain = gst_mslam_lid_drain;
   base_class->reset = gst_mslam_lid_reset;
   base_class->latency = gst_mslam_lid_latency;
+  base_class->stream_language = gst_mslam_lid_language;
 }
 
 static void

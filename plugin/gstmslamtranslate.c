@@ -332,6 +332,13 @@ gst_mslam_translate_finalize (GObject * object)
   G_OBJECT_CLASS (gst_mslam_translate_parent_class)->finalize (object);
 }
 
+static const gchar *
+english (GstMslamBase * base)
+{
+  (void) base;
+  return "en";
+}
+
 static void
 gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
 {
@@ -346,7 +353,7 @@ gst_mslam_translate_class_init (GstMslamTranslateClass * klass)
       "Filter/Audio/Text", "Translates speech in many languages into timed English captions",
       "mslam developers");
 
-  GST_MSLAM_BASE_CLASS (klass)->text_language = "en";
+  GST_MSLAM_BASE_CLASS (klass)->stream_language = english;
   caption_class->message_name = "mslam-translation";
   caption_class->needs_ctc = FALSE;
   caption_class->partial_default = FALSE;

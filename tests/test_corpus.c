@@ -472,6 +472,14 @@ static void test_tiny_corpus(void) {
         char *bad[] = {"corpus", "--config", conf, "-o", four, "-q", NULL};
         CHECK(corpus_main(6, bad) == 2, "corpus --config with \"%s\" is not a usage error", bad_configs[i]);
     }
+    /* --config abbreviated (getopt takes --conf) would be ignored: a usage error */
+    write_file_atomic(conf, "[corpus]\ntrain=3\n", strlen("[corpus]\ntrain=3\n"));
+    char *abbreviated[] = {"corpus", "--conf", conf, "-o", four, "-q", NULL};
+    CHECK(corpus_main(6, abbreviated) == 2 && error_mentions("--config in full", NULL), "corpus --conf: '%s'",
+          mslam_last_error());
+    /* --stats of a corpus folder reads its manifest.tsv */
+    char *stats_of_folder[] = {"corpus", "--stats", four, NULL};
+    CHECK(corpus_main(3, stats_of_folder) == 0, "corpus --stats %s: %s", four, mslam_last_error());
     /* an empty --langs (an unset variable) is a usage error, not the default 50 languages */
     const char *no_langs[] = {"", ",", " , "};
     for (size_t i = 0; i < sizeof no_langs / sizeof *no_langs; i++) {

@@ -564,6 +564,10 @@ static void test_options_record(void) {
     diff = options_record_diff("lr=0.10000000000000001\n", "lr=0.1\n", NULL, NULL);
     CHECK(!diff, "one number in two spellings: %s", diff ? diff : "");
     g_free(diff);
+    diff = options_record_diff("name=0x10\n", "name=16\n", NULL, NULL);
+    CHECK(diff && !strcmp(diff, "name: 0x10 -> 16"), "only decimal numbers compare as numbers: \"%s\"",
+          diff ? diff : "(none)");
+    g_free(diff);
     diff = options_record_diff("lr=0.10000000000000001\n", "lr=0.2\n", NULL, NULL);
     CHECK(diff && !strcmp(diff, "lr: 0.10000000000000001 -> 0.2"), "diff of numbers: \"%s\"", diff ? diff : "(none)");
     g_free(diff);

@@ -987,7 +987,13 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
         case OPT_LAYOUT: rc = layout_option(optarg, &mopts->layout); break;
         case OPT_LANG: mopts->lang = optarg; break;
         case OPT_AUDIO_DIR: mopts->audio_dir = optarg; break;
-        case OPT_CONFIG: break; /* read before, by with_config */
+        case OPT_CONFIG:
+            /* read before, by with_config, which knows it only in full: getopt also takes an
+             * abbreviation (--conf), which would otherwise be silently ignored */
+            if (strcmp(argv[optind - 1], "--config") && strncmp(argv[optind - 1], "--config=", 9) &&
+                (optind < 2 || strcmp(argv[optind - 2], "--config")))
+                rc = mslam_error("write --config in full (it is read before the other options)");
+            break;
         case 'h': usage(stdout); return 1;
         case ':': rc = mslam_error("%s needs a value", name); break;
         default: rc = mslam_error("unknown option %s (see mslam-trainer corpus --help)", name); break;
@@ -1021,7 +1027,8 @@ static char **with_config(int argc, char **argv, int *n_args) {
         /* what asks for an action, not a setting, stays on the command line */
         static const char *const actions[] = {"help", "list-langs", "stats", "config", NULL};
         if (!o->name || g_strv_contains(actions, *key)) {
-            fprintf(stderr, "mslam-trainer corpus: %s: unknown key '%s' in group [corpus]\n", config, *key);
+            fprintf(stderr, "mslam-trainer corpus: %s: %s '%s' in group [corpus]%s\n", config,
+                    o->name ? "key" : "unknown key", *key, o->name ? ": give it on the command line" : "");
             rc = -1;
             break;
         }

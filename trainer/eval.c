@@ -464,7 +464,8 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
         sort_ds = ds;
         qsort(items, (size_t)n, sizeof *items, cmp_seconds);
     }
-    /* LID scores the utterances of the model's languages; the others are counted and named */
+    /* LID can score only the model's languages: the others are counted and named, so that the
+     * accuracy does not read as over every utterance */
     for (int i = 0; !rc && c->lid && cfg->lid_head && i < n; i++) {
         const example *e = &ds->items[items[i]];
         if (!*e->lang || e->lang_id >= 0) continue;

@@ -241,10 +241,14 @@ gchar *options_record_value(const char *record, const char *name) {
 /* Whether two recorded values are one: also a string and the one-item list of an option that
  * became repeatable ("x" and "x;"), and a number written with other digits. */
 static int same_value(const char *a, const char *b) {
-    /* one number in two spellings: older records wrote 17 digits ("0.10000000000000001") */
+    /* one number in two spellings: older records wrote 17 digits ("0.10000000000000001"); only
+     * decimal ones (strtod also reads "0x10" and "inf", which a string option may hold) */
+    static const char decimal[] = "0123456789.eE+-";
     char *a_end, *b_end;
-    double x = g_ascii_strtod(a, &a_end), y = g_ascii_strtod(b, &b_end);
-    if (*a && *b && !*a_end && !*b_end && x == y) return 1;
+    if (*a && *b && !a[strspn(a, decimal)] && !b[strspn(b, decimal)]) {
+        double x = g_ascii_strtod(a, &a_end), y = g_ascii_strtod(b, &b_end);
+        if (!*a_end && !*b_end && x == y) return 1;
+    }
     size_t na = strlen(a), nb = strlen(b);
     if (na == nb) return !strcmp(a, b);
     const char *longer = na > nb ? a : b, *shorter = na > nb ? b : a;

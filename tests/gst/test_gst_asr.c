@@ -695,9 +695,9 @@ GST_START_TEST(test_text_tags) {
 }
 GST_END_TEST;
 
-/* A flush (a seek) keeps the noise floor the element has learnt: steady noise it has come to
- * ignore makes no caption after the seek either (learning it again took seconds of noise heard
- * as speech). */
+/* A flush (a seek) or a dropout GAP keeps the noise floor the element has learnt: steady noise
+ * it has come to ignore makes no caption after either (learning it again took seconds of noise
+ * heard as speech). */
 GST_START_TEST(test_noise_floor_across_flush) {
     fx = gsttest_fixture_get();
     size_t n = 16000 * 20;
@@ -716,6 +716,15 @@ GST_START_TEST(test_noise_floor_across_flush) {
     guint after = gst_harness_buffers_received(h) - before;
     fail_unless(before > 0, "the noise made no caption before the floor was learnt: the test shows nothing");
     fail_unless_equals_int(after, 0);
+    gst_harness_teardown(h);
+    /* nor does a dropout, whose silence is no measure of the noise */
+    h = asr_harness();
+    push_audio(h, noise, 0, n, 0);
+    before = gst_harness_buffers_received(h);
+    fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(n), 40 * MS)));
+    push_audio(h, noise, 0, n / 2, SAMPLES_TIME(n) + 40 * MS);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h) - before, 0);
     gst_harness_teardown(h);
     g_free(noise);
 }

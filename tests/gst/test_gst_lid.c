@@ -404,6 +404,11 @@ GST_START_TEST(test_passthrough) {
         gst_buffer_unref(out);
         gst_buffer_unref(copy);
     }
+    /* a later stream tag from upstream (a parser's new bitrate) keeps the language decided */
+    GstTagList *later = gst_tag_list_new(GST_TAG_AUDIO_CODEC, "Uncompressed 16-bit PCM audio", GST_TAG_BITRATE,
+                                         256000, NULL);
+    gst_tag_list_set_scope(later, GST_TAG_SCOPE_STREAM);
+    fail_unless(gst_harness_push_event(h, gst_event_new_tag(later)));
     /* caps as they came in; a language tag among the events */
     GstCaps *caps = gst_pad_get_current_caps(h->sinkpad);
     GstCaps *in = gst_caps_from_string("audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved");
@@ -411,12 +416,13 @@ GST_START_TEST(test_passthrough) {
     gst_caps_unref(caps);
     gst_caps_unref(in);
     GstEvent *e;
-    gboolean tagged = FALSE;
+    gboolean tagged = FALSE, last_has_language = FALSE;
     while ((e = gst_harness_try_pull_event(h))) {
         if (GST_EVENT_TYPE(e) == GST_EVENT_TAG) {
             GstTagList *tags;
             gchar *code = NULL;
             gst_event_parse_tag(e, &tags);
+            last_has_language = gst_tag_list_get_tag_size(tags, GST_TAG_LANGUAGE_CODE) > 0;
             /* the stream's tags from upstream stay in the tag that adds the language */
             if (gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code)) {
                 gchar *audio_codec = NULL;
@@ -430,6 +436,7 @@ GST_START_TEST(test_passthrough) {
         gst_event_unref(e);
     }
     fail_unless(tagged);
+    fail_unless(last_has_language, "the later stream tag took the language away");
     gst_harness_teardown(h);
 }
 GST_END_TEST;
