@@ -15,6 +15,11 @@ void mslam_log_set(mslam_log_callback cb, void *user_data) {
     log_user_data = user_data;
 }
 
+void mslam_log_get(mslam_log_callback *cb, void **user_data) {
+    if (cb) *cb = log_callback;
+    if (user_data) *user_data = log_user_data;
+}
+
 const char *mslam_last_error(void) { return last_error; }
 
 const char *mslam_version(void) { return MSLAM_VERSION_STRING; }

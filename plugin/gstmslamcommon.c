@@ -124,12 +124,15 @@ gst_mslam_model_acquire (const gchar * path, gchar ** reason)
   /* Loading under the lock: a second element asking for the same file waits for this load and
    * shares it rather than loading its own copy. Threads are chosen per call (stream and decode
    * parameters), so the model's own default (all cores) does not matter. */
-  /* once: an application that set its own callback before any element started keeps it
-   * afterwards only if it sets it again (libmslam has one callback per process) */
+  /* once, and only where the application has not routed libmslam's messages itself (it has one
+   * callback per process): into GStreamer's debug log rather than onto stderr */
   {
     static gsize routed = 0;
     if (g_once_init_enter (&routed)) {
-      mslam_log_set (log_to_gst, NULL);
+      mslam_log_callback app_cb = NULL;
+      mslam_log_get (&app_cb, NULL);
+      if (!app_cb)
+        mslam_log_set (log_to_gst, NULL);
       g_once_init_leave (&routed, 1);
     }
   }
@@ -452,8 +455,10 @@ gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * val
     GParamSpec * pspec)
 {
   GstMslamBase *self = GST_MSLAM_BASE (object);
+  gboolean running;
 
   GST_OBJECT_LOCK (self);
+  running = self->running;
   switch (prop_id) {
     case GST_MSLAM_BASE_PROP_MODEL:
       g_free (self->model_path);
@@ -480,6 +485,10 @@ gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * val
       break;
   }
   GST_OBJECT_UNLOCK (self);
+  /* (logged outside the lock, which logging an object takes) */
+  if (running)
+    GST_WARNING_OBJECT (self, "%s set while running: the element goes on with the value it started with, "
+        "and takes the new one at its next start (READY to PAUSED)", g_param_spec_get_name (pspec));
 }
 
 static void

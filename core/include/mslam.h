@@ -38,8 +38,10 @@ enum mslam_log_level {
 
 typedef void (*mslam_log_callback)(enum mslam_log_level level, const char *message, void *user_data);
 
-/* Routes library messages to cb (NULL: errors and warnings go to stderr). */
+/* Routes library messages to cb (NULL: errors and warnings go to stderr). One per process. */
 MSLAM_API void mslam_log_set(mslam_log_callback cb, void *user_data);
+/* The callback and user data mslam_log_set set (NULL, NULL: none). */
+MSLAM_API void mslam_log_get(mslam_log_callback *cb, void **user_data);
 /* Message of the last failed call on this thread ("" when none). */
 MSLAM_API const char *mslam_last_error(void);
 MSLAM_API const char *mslam_version(void);

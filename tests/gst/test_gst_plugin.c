@@ -4,6 +4,7 @@
  * three), and repeated PLAYING <-> NULL under load without growth or crash. */
 #include "gsttestutil.h"
 
+#include <dlfcn.h>
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <stdio.h>
@@ -158,6 +159,45 @@ GST_START_TEST(test_model_path_rules) {
 }
 GST_END_TEST;
 
+/* An application's own libmslam log callback stays when elements start (they route the
+ * library's messages into GStreamer's log only where no callback is set). The elements use the
+ * shared libmslam, this test's own calls a static copy: the callback is set and read in the
+ * shared one, as an application linked with it does. */
+static int app_errors;
+static void app_log(enum mslam_log_level level, const char *message, void *user_data) {
+    (void)message;
+    (void)user_data;
+    app_errors += level == MSLAM_LOG_ERROR;
+}
+
+GST_START_TEST(test_app_log_callback) {
+    void *shared = dlopen("libmslam.so.0", RTLD_NOW);
+    fail_unless(shared != NULL, "dlopen libmslam.so.0: %s", dlerror());
+    void (*log_set)(mslam_log_callback, void *) = (void (*)(mslam_log_callback, void *))dlsym(shared, "mslam_log_set");
+    void (*log_get)(mslam_log_callback *, void **) =
+        (void (*)(mslam_log_callback *, void **))dlsym(shared, "mslam_log_get");
+    mslam_model *(*model_load)(const char *, struct mslam_model_params) =
+        (mslam_model * (*)(const char *, struct mslam_model_params)) dlsym(shared, "mslam_model_load");
+    fail_unless(log_set && log_get && model_load);
+    log_set(app_log, NULL);
+    char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s ! fakesink", fx->loud);
+    GstElement *p = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless(p && gst_element_set_state(p, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+    gst_element_get_state(p, NULL, NULL, GST_CLOCK_TIME_NONE);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    mslam_log_callback cb = NULL;
+    log_get(&cb, NULL);
+    fail_unless(cb == app_log, "an element replaced the application's log callback");
+    app_errors = 0;
+    fail_unless(model_load("/nonexistent/model.safetensors", mslam_model_default_params()) == NULL);
+    fail_unless(app_errors == 1, "the application's callback heard %d errors", app_errors);
+    log_set(NULL, NULL);
+    dlclose(shared);
+}
+GST_END_TEST;
+
 /* Elements that load the same file share one copy of the weights. */
 static char *big_model;
 static double big_model_mb;
@@ -264,6 +304,7 @@ static Suite *mslamplugin_suite(void) {
     tcase_add_test(tc, test_registry);
     tcase_add_test(tc, test_properties);
     tcase_add_test(tc, test_model_path_rules);
+    tcase_add_test(tc, test_app_log_callback);
     tcase_add_test(tc, test_shared_weights);
     tcase_add_test(tc, test_state_cycles);
     fx = gsttest_fixture_get();
