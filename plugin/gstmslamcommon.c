@@ -756,15 +756,18 @@ parse_languages (GstMslamBase * self, const gchar * list)
     gint found = -1;
     if (!**c)
       continue;
+    /* codes in any case (EN, en): a model's differ in more than case (the trainer refuses ES and
+     * es together) */
     for (gint i = 0; i < n_langs && found < 0; i++)
-      if (strcmp (*c, mslam_model_lang (self->model, i)) == 0)
+      if (g_ascii_strcasecmp (*c, mslam_model_lang (self->model, i)) == 0)
         found = i;
     if (found < 0) {
       GString *all = g_string_new (NULL);
       for (gint i = 0; i < n_langs; i++)
         g_string_append_printf (all, "%s%s", i ? ", " : "", mslam_model_lang (self->model, i));
-      gst_mslam_base_model_error (self, "languages: \"%s\" is not a language of the model (it "
-          "has: %s)", *c, n_langs ? all->str : "none");
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("languages: \"%s\" is not a language of the model \"%s\" (it has: %s)", *c, self->model_file,
+              n_langs ? all->str : "none"), ("languages=%s", list));
       g_string_free (all, TRUE);
       g_strfreev (codes);
       return FALSE;
@@ -840,7 +843,9 @@ base_start (GstMslamBase * self)
   gint left_frames;
 
   GST_OBJECT_LOCK (self);
-  self->model_file = g_strdup (self->model_path ? self->model_path : gst_mslam_default_model_path ());
+  /* "" as unset, as languages="" is */
+  self->model_file = g_strdup (self->model_path && *self->model_path ? self->model_path :
+      gst_mslam_default_model_path ());
   device = self->device;
   latency_ms = self->latency_ms;
   self->threads = self->n_threads;
@@ -858,9 +863,13 @@ base_start (GstMslamBase * self)
   GST_INFO_OBJECT (self, "loading model %s", self->model_file);
   self->model = gst_mslam_model_acquire (self->model_file, &reason);
   if (!self->model) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not load the mslam model \"%s\": %s", self->model_file, reason),
-        ("model=%s; set the model property or MSLAM_MODEL to a model file", self->model_file));
+    /* GST_ELEMENT_ERROR's code is a name; this one depends on whether the file is there */
+    gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
+        g_file_test (self->model_file, G_FILE_TEST_EXISTS) ? GST_RESOURCE_ERROR_OPEN_READ :
+        GST_RESOURCE_ERROR_NOT_FOUND,
+        g_strdup_printf ("Could not load the mslam model \"%s\": %s", self->model_file, reason),
+        g_strdup_printf ("model=%s; set the model property or MSLAM_MODEL to a model file", self->model_file),
+        __FILE__, GST_FUNCTION, __LINE__);
     g_free (reason);
     goto failed;
   }

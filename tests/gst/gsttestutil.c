@@ -503,14 +503,16 @@ gsttest_run *gsttest_run_element(const char *element_desc, const float *pcm, siz
     return r;
 }
 
-char *gsttest_pop_error(GstElement *pipeline) {
+char *gsttest_pop_error(GstElement *pipeline, int *code) {
     GstBus *bus = gst_element_get_bus(pipeline);
     GstMessage *m = gst_bus_timed_pop_filtered(bus, 5 * GST_SECOND, GST_MESSAGE_ERROR);
     char *text = NULL;
+    if (code) *code = -1;
     if (m) {
         GError *err = NULL;
         gst_message_parse_error(m, &err, NULL);
         text = g_strdup(err->message);
+        if (code) *code = err->code;
         g_error_free(err);
         gst_message_unref(m);
     }
@@ -518,16 +520,22 @@ char *gsttest_pop_error(GstElement *pipeline) {
     return text;
 }
 
-char *gsttest_start_error(const char *element_desc) {
-    char *launch = g_strdup_printf("audiotestsrc ! %s ! fakesink", element_desc);
+char *gsttest_launch_error(const char *launch, int *code) {
     GstElement *pipeline = gst_parse_launch(launch, NULL);
-    g_free(launch);
     char *text = NULL;
+    if (code) *code = -1;
     if (pipeline && gst_element_set_state(pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE)
-        text = gsttest_pop_error(pipeline);
+        text = gsttest_pop_error(pipeline, code);
     if (pipeline) {
         gst_element_set_state(pipeline, GST_STATE_NULL);
         gst_object_unref(pipeline);
     }
+    return text;
+}
+
+char *gsttest_start_error(const char *element_desc) {
+    char *launch = g_strdup_printf("audiotestsrc ! %s ! fakesink", element_desc);
+    char *text = gsttest_launch_error(launch, NULL);
+    g_free(launch);
     return text;
 }

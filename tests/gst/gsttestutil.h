@@ -45,10 +45,13 @@ int gsttest_write_uniform_lm(const char *path, const float *floor_logp);
  * kind), of order 1, that gives the character favoured (e.g. "a") probability 0.9. */
 int gsttest_write_translation_lm(const char *path, const char *favoured);
 
-/* The message of the first error on pipeline's bus within 5 s (g_free it), or NULL. */
-char *gsttest_pop_error(GstElement *pipeline);
-/* "audiotestsrc ! <element_desc> ! fakesink" must fail READY->PAUSED: the error message posted
- * (g_free it), or NULL when the state change worked or no error came. */
+/* The message of the first error on pipeline's bus within 5 s (g_free it), or NULL; its GError
+ * code in *code when code is not NULL (-1: none). */
+char *gsttest_pop_error(GstElement *pipeline, int *code);
+/* The pipeline `launch` taken READY->PAUSED: the error message posted when that fails (g_free
+ * it), with its GError code as gsttest_pop_error; NULL when the state change worked. */
+char *gsttest_launch_error(const char *launch, int *code);
+/* The same for "audiotestsrc ! <element_desc> ! fakesink". */
 char *gsttest_start_error(const char *element_desc);
 
 /* Speech of text in an espeak-ng voice ("en", "fr", ...) at 16 kHz mono; *n samples. NULL on

@@ -788,7 +788,7 @@ GST_START_TEST(test_caps_refused) {
     gst_buffer_memset(b, 0, 0, 4410 * 4);
     GST_BUFFER_PTS(b) = 0;
     gst_app_src_push_buffer(GST_APP_SRC(src), b);
-    char *message = gsttest_pop_error(pipeline);
+    char *message = gsttest_pop_error(pipeline, NULL);
     fail_unless(message != NULL);
     fail_unless(strstr(message, "44100 Hz") && strstr(message, "2 channels") &&
                 strstr(message, "audioconvert ! audioresample"), "error: %s", message);

@@ -114,45 +114,37 @@ GST_START_TEST(test_properties) {
 }
 GST_END_TEST;
 
-static char *start_error(const char *launch) {
-    GstElement *pipeline = gst_parse_launch(launch, NULL);
-    fail_unless(pipeline != NULL);
-    char *text = NULL;
-    if (gst_element_set_state(pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
-        GstBus *bus = gst_element_get_bus(pipeline);
-        GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
-        GError *err = NULL;
-        fail_unless(m != NULL);
-        gst_message_parse_error(m, &err, NULL);
-        text = g_strdup(err->message);
-        g_error_free(err);
-        gst_message_unref(m);
-        gst_object_unref(bus);
-    }
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(pipeline);
-    return text;
-}
-
-/* model unset: MSLAM_MODEL when set, else the installed default; device=vulkan is refused. */
 GST_START_TEST(test_model_path_rules) {
     g_setenv("MSLAM_MODEL", fx->loud, TRUE);
-    char *err = start_error("audiotestsrc ! mslamasr ! fakesink");
+    char *err = gsttest_launch_error("audiotestsrc ! mslamasr ! fakesink", NULL);
     fail_unless(err == NULL, "with MSLAM_MODEL: %s", err);
     /* the property wins over the environment */
     char *launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s ! fakesink", fx->corrupt);
-    err = start_error(launch);
+    err = gsttest_launch_error(launch, NULL);
     g_free(launch);
     fail_unless(err && strstr(err, fx->corrupt), "%s", err);
     g_free(err);
+    /* model="" reads as unset, as languages="" does; language codes in any case */
+    err = gsttest_launch_error("audiotestsrc ! mslamasr model=\"\" languages=EN ! fakesink", NULL);
+    fail_unless(err == NULL, "model=\"\" with MSLAM_MODEL, languages=EN: %s", err);
     g_unsetenv("MSLAM_MODEL");
+    /* a model file that is not there is NOT_FOUND, one that cannot be read OPEN_READ */
+    int code;
+    err = gsttest_launch_error("audiotestsrc ! mslamasr model=/nonexistent/m.safetensors ! fakesink", &code);
+    fail_unless(err && code == GST_RESOURCE_ERROR_NOT_FOUND, "missing model: code %d, %s", code, err);
+    g_free(err);
+    launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s ! fakesink", fx->corrupt);
+    err = gsttest_launch_error(launch, &code);
+    g_free(launch);
+    fail_unless(err && code == GST_RESOURCE_ERROR_OPEN_READ, "corrupt model: code %d, %s", code, err);
+    g_free(err);
     if (!g_file_test(MSLAM_DEFAULT_MODEL, G_FILE_TEST_EXISTS)) {
-        err = start_error("audiotestsrc ! mslamlid ! fakesink");
+        err = gsttest_launch_error("audiotestsrc ! mslamlid ! fakesink", NULL);
         fail_unless(err && strstr(err, MSLAM_DEFAULT_MODEL) && strstr(err, "No such file"), "%s", err);
         g_free(err);
     }
     launch = g_strdup_printf("audiotestsrc ! mslamtranslate model=%s device=vulkan ! fakesink", fx->loud);
-    err = start_error(launch);
+    err = gsttest_launch_error(launch, NULL);
     g_free(launch);
     fail_unless(err && strstr(err, "vulkan"), "%s", err);
     g_free(err);
