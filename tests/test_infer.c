@@ -321,6 +321,10 @@ static void test_identify(mslam_model *m, const float *pcm, size_t n) {
     CHECK(best == (all[1] >= all[2] ? 1 : 2) && probs[0] == 0.0f && fabs(probs[1] + probs[2] - 1) < 1e-6,
           "restricted to fr,de: %d (%g %g %g)", best, probs[0], probs[1], probs[2]);
     CHECK(fabsf(probs[1] / probs[2] - all[1] / all[2]) < 1e-4f * all[1] / all[2], "restriction renormalises");
+    float upper[3];
+    p.languages = "FR,De";
+    CHECK(mslam_identify_language(m, pcm, n, &p, upper) == best && !memcmp(upper, probs, sizeof upper),
+          "codes in another case: %s", mslam_last_error());
     p.languages = "fr,xx";
     CHECK(mslam_identify_language(m, pcm, n, &p, probs) < 0 && strstr(mslam_last_error(), "language 'xx' is not in"),
           "unknown language: %s", mslam_last_error());

@@ -244,7 +244,7 @@ struct mslam_decode_params {
     float token_min_logp;  /* CTC beam: a character less likely than this at a frame does not
                             * extend a hypothesis (-INFINITY: exact search) */
     const char *languages; /* language ID: comma-separated codes restricting the candidates
-                            * ("en,fr,de"); NULL or "": all of the model's languages */
+                            * ("en,fr,de", in any case); NULL or "": all of the model's languages */
     const mslam_lm *lm;    /* character LM (NULL: none); see "character language models" */
     float lm_weight;       /* CTC beam: weight of log p_lm (0: the LM is not used) */
     float lm_bonus;        /* CTC beam: added per character, against the LM's pull to short text */
