@@ -4,6 +4,7 @@
  * decode as 16 kHz mono with the manifest's durations, splits share no sentence and no voice,
  * two builds (1 and 2 jobs) and a resumed build are byte-identical, bad inputs give errors that
  * name the problem. */
+#include "audio.h"
 #include "common.h"
 #include "corpus.h"
 #include "langs.h"
@@ -16,6 +17,7 @@
 #include "util.h"
 
 #include <ftw.h>
+#include <sndfile.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -144,6 +146,59 @@ static void test_text_clean(void) {
 }
 
 /* ---- manifest readers ---- */
+
+/* Bytes of the MPEG audio frame (Layer III) whose header starts b. */
+static size_t mp3_frame_bytes(const uint8_t *b) {
+    static const int kbps_mpeg1[16] = {0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0};
+    static const int kbps_mpeg2[16] = {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0};
+    static const int rates_mpeg1[4] = {44100, 48000, 32000, 0};
+    int version = (b[1] >> 3) & 3; /* 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5 */
+    int rate = rates_mpeg1[(b[2] >> 2) & 3] >> (version == 3 ? 0 : version == 2 ? 1 : 2);
+    int kbps = (version == 3 ? kbps_mpeg1 : kbps_mpeg2)[b[2] >> 4];
+    return rate ? (size_t)((version == 3 ? 144000 : 72000) * kbps / rate + ((b[2] >> 1) & 1)) : 0;
+}
+
+/* An MP3 whose first frame, the Xing header with the stream's length, is gone (as in a VBR stream
+ * cut from a broadcast, or what GStreamer's lamemp3enc writes): audio_read decodes all of it and
+ * audio_probe counts it, where libsndfile alone stops at the length it guesses. */
+static void test_mp3_without_header(void) {
+    char *full = tmp_path("full.mp3"), *cut = tmp_path("cut.mp3");
+    SF_INFO info = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III};
+    SNDFILE *f = sf_open(full, SFM_WRITE, &info);
+    CHECK(f != NULL, "cannot write %s: %s", full, sf_strerror(NULL));
+    if (!f) return;
+    int mode = SF_BITRATE_MODE_VARIABLE;
+    sf_command(f, SFC_SET_BITRATE_MODE, &mode, sizeof mode);
+    static float tones[48000]; /* 3 s whose pitch changes every quarter second: a VBR stream */
+    for (int k = 0; k < 48000; k++) tones[k] = 0.3f * sinf((float)k * 0.05f * (float)(1 + k / 4000 % 5));
+    sf_writef_float(f, tones, 48000);
+    sf_close(f);
+    char *bytes = NULL;
+    size_t n = 0, first = 0;
+    CHECK(read_file(full, 1 << 20, &bytes, &n) == 0 && n > 4 && (uint8_t)bytes[0] == 0xff &&
+              (first = mp3_frame_bytes((const uint8_t *)bytes)) > 0 && first < n && memmem(bytes, first, "Xing", 4),
+          "%s does not start with a Xing frame", full);
+    if (first) write_file_atomic(cut, bytes + first, n - first);
+    free(bytes);
+    SF_INFO cut_info = {0};
+    SNDFILE *g = sf_open(cut, SFM_READ, &cut_info);
+    long long sndfile_frames = g ? (long long)cut_info.frames : -1;
+    if (g) sf_close(g);
+    struct audio a = {0};
+    long long frames = 0;
+    int rate = 0, channels = 0;
+    /* less the first frame's 576 samples, plus the encoder's delay and padding, which only the
+     * lost header said how to trim */
+    CHECK(audio_read(cut, &a) == 0 && a.rate == 16000 && a.n > 48000 - 1152 && a.n < 48000 + 2 * 1152,
+          "%s: %zu samples of about 48000 (%s)", cut, a.n, mslam_last_error());
+    CHECK(audio_probe(cut, &frames, &rate, &channels) == 0 && frames == (long long)a.n && rate == 16000,
+          "probe of %s: %lld frames, read %zu", cut, frames, a.n);
+    CHECK(sndfile_frames != (long long)a.n, "libsndfile's guess is right here (%lld): the test shows nothing",
+          sndfile_frames);
+    printf("mp3 without its header: %zu samples decoded, libsndfile would read %lld\n", a.n, sndfile_frames);
+    audio_free(&a);
+    free(full), free(cut);
+}
 
 static void test_manifest_layouts(void) {
     static const char *const files[] = {"fixtures/corpus/mslam/manifest.tsv",
@@ -580,6 +635,7 @@ int main(void) {
     test_mo_reader();
     test_text_clean();
     test_manifest_layouts();
+    test_mp3_without_header();
     test_tiny_corpus();
     nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_result("corpus");

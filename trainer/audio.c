@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <mpg123.h>
 #include <sndfile.h>
 #include <soxr.h>
 #include <stdio.h>
@@ -86,11 +87,87 @@ int audio_write(const char *path, const struct audio *a, enum audio_format forma
     return rc;
 }
 
+/* ---- MPEG audio (MP3) ----
+ * Decoded by libmpg123 itself: libsndfile reads an MP3 only up to the length its header gives,
+ * which for a stream without a Xing/Info header (a VBR stream cut from a broadcast, what
+ * GStreamer's lamemp3enc writes) is a guess from the first frame: 1.6 s of a 3.6 s file, and no
+ * error. Mono float at the stream's rate, the channels mixed. */
+static mpg123_handle *mp3_open(const char *path, long *rate) {
+    int err = MPG123_OK, channels = 0, encoding = 0;
+    mpg123_handle *mh = mpg123_new(NULL, &err);
+    if (!mh) {
+        mslam_error("cannot decode %s: %s", path, mpg123_plain_strerror(err));
+        return NULL;
+    }
+    const long *rates = NULL;
+    size_t n_rates = 0;
+    mpg123_rates(&rates, &n_rates);
+    int rc = mpg123_param(mh, MPG123_FLAGS, MPG123_MONO_MIX | MPG123_FORCE_FLOAT | MPG123_QUIET | MPG123_GAPLESS, 0.0) ||
+             mpg123_format_none(mh);
+    for (size_t i = 0; i < n_rates && !rc; i++) rc = mpg123_format(mh, rates[i], MPG123_MONO, MPG123_ENC_FLOAT_32);
+    if (rc || mpg123_open(mh, path) != MPG123_OK || mpg123_getformat(mh, rate, &channels, &encoding) != MPG123_OK ||
+        channels != 1 || encoding != MPG123_ENC_FLOAT_32) {
+        mslam_error("cannot decode %s: %s", path, mpg123_strerror(mh));
+        mpg123_delete(mh);
+        return NULL;
+    }
+    return mh;
+}
+
+static int mp3_read(const char *path, struct audio *out) {
+    long rate = 0;
+    mpg123_handle *mh = mp3_open(path, &rate);
+    if (!mh) return -1;
+    out->n = 0;
+    out->rate = (double)rate;
+    float block[4096];
+    int rc = 0, got = MPG123_OK;
+    while (rc == 0 && (got == MPG123_OK || got == MPG123_NEW_FORMAT)) {
+        size_t bytes = 0;
+        got = mpg123_read(mh, block, sizeof block, &bytes);
+        long new_rate = rate;
+        int channels = 1, encoding = MPG123_ENC_FLOAT_32;
+        if (got == MPG123_NEW_FORMAT && (mpg123_getformat(mh, &new_rate, &channels, &encoding) != MPG123_OK ||
+                                         new_rate != rate || channels != 1 || encoding != MPG123_ENC_FLOAT_32))
+            rc = mslam_error("%s: the stream changes its sample rate (%ld Hz, then %ld Hz)", path, rate, new_rate);
+        size_t n = bytes / sizeof *block;
+        if (rc == 0 && n && audio_reserve(out, out->n + n)) rc = -1;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            if (!isfinite(block[i])) rc = mslam_error("%s: sample %zu is not a finite number", path, out->n);
+            out->samples[out->n++] = block[i];
+        }
+    }
+    if (rc == 0 && got != MPG123_DONE) rc = mslam_error("cannot decode %s: %s", path, mpg123_strerror(mh));
+    mpg123_close(mh);
+    mpg123_delete(mh);
+    return rc;
+}
+
+/* Frames of an MP3, counted by scanning every frame (its header may not say). */
+static int mp3_probe(const char *path, long long *frames, int *rate) {
+    long r = 0;
+    mpg123_handle *mh = mp3_open(path, &r);
+    if (!mh) return -1;
+    off_t length = mpg123_scan(mh) == MPG123_OK ? mpg123_length(mh) : MPG123_ERR;
+    int rc = length < 0 ? mslam_error("cannot decode %s: %s", path, mpg123_strerror(mh)) : 0;
+    *frames = (long long)length;
+    *rate = (int)r;
+    mpg123_close(mh);
+    mpg123_delete(mh);
+    return rc;
+}
+
+static int is_mpeg(const SF_INFO *info) { return (info->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG; }
+
 int audio_probe(const char *path, long long *frames, int *rate, int *channels) {
     SF_INFO info = {0};
     SNDFILE *f = sf_open(path, SFM_READ, &info);
     if (!f) return mslam_error("cannot read audio %s: %s", path, sf_strerror(NULL));
     sf_close(f);
+    if (is_mpeg(&info)) {
+        *channels = info.channels;
+        return mp3_probe(path, frames, rate);
+    }
     *frames = (long long)info.frames;
     *rate = info.samplerate;
     *channels = info.channels;
@@ -101,6 +178,10 @@ int audio_read(const char *path, struct audio *out) {
     SF_INFO info = {0};
     SNDFILE *f = sf_open(path, SFM_READ, &info);
     if (!f) return mslam_error("cannot read audio %s: %s", path, sf_strerror(NULL));
+    if (is_mpeg(&info)) {
+        sf_close(f);
+        return mp3_read(path, out);
+    }
     int channels = info.channels;
     if (channels < 1 || channels > 64 || info.samplerate <= 0) {
         sf_close(f);

@@ -285,6 +285,10 @@ static int try_mo(const char *path) {
 
 static int try_audio(const char *path) {
     struct audio a = {0};
+    long long frames = -1;
+    int rate = 0, channels = 0;
+    if (audio_probe(path, &frames, &rate, &channels) < 0) check_refusal("audio_probe", path);
+    else CHECK(frames >= 0 && rate > 0, "%s: probed as %lld frames at %d Hz", path, frames, rate);
     if (audio_read(path, &a) < 0) return check_refusal("audio_read", path), 0;
     size_t not_finite = 0; /* (reads every sample, for ASan) */
     for (size_t i = 0; i < a.n; i++) not_finite += !isfinite(a.samples[i]);
@@ -392,6 +396,11 @@ int main(void) {
               audio_write(in_seeds("a.flac"), &tone, AUDIO_FLAC) == 0,
           "writing audio: %s", mslam_last_error());
     audio_free(&tone);
+    /* an MP3 (libmpg123 decodes it, see audio.c) */
+    SF_INFO mp3_info = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III};
+    SNDFILE *mp3 = sf_open(in_seeds("a.mp3"), SFM_WRITE, &mp3_info);
+    CHECK(mp3 && sf_writef_float(mp3, beep, 1600) == 1600 && sf_close(mp3) == 0, "writing an MP3: %s",
+          sf_strerror(NULL));
     /* a float WAV with a NaN: refused by name (the fuzz rounds seldom make one) */
     SF_INFO info = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
     SNDFILE *f = sf_open(in_seeds("nan.wav"), SFM_WRITE, &info);
@@ -420,6 +429,7 @@ int main(void) {
         {"catalog (big-endian)", "be.mo", "messages.mo", try_mo, 1},
         {"audio (WAV)", "a.wav", "audio.wav", try_audio, 4},
         {"audio (FLAC)", "a.flac", "audio.flac", try_audio, 4},
+        {"audio (MP3)", "a.mp3", "audio.mp3", try_audio, 4},
     };
     mslam_rng rng;
     mslam_rng_seed(&rng, seed);
