@@ -262,6 +262,39 @@ static void test_manifest_layouts(void) {
     manifest_free(&m);
     free(clips);
 
+    /* the corpora's language names as mslam's codes; CoVoST-2 into another language than English;
+     * Common Voice's first releases, whose paths lack ".mp3" */
+    struct {
+        const char *file, *content, *lang, *translation, *audio_end;
+    } named[] = {
+        {"cv/sv-SE/test.tsv",
+         "client_id\tpath\tsentence_id\tsentence\tsentence_domain\tup_votes\tdown_votes\tage\tgender\taccents\t"
+         "variant\tlocale\tsegment\nc1\tcommon_voice_sv-SE_1.mp3\ts1\tHej \"du\".\t\t2\t0\t\t\t\t\tsv-SE\t\n",
+         "sv", "", "clips/common_voice_sv-SE_1.mp3"},
+        {"cv/zh-HK/test.tsv", "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccent\n"
+                              "c1\t0a1b2c3d\t早晨\t2\t0\t\t\t\n",
+         "yue", "", "zh-HK/clips/0a1b2c3d.mp3"},
+        {"covost/covost_v2.en_de.test.tsv", "path\tsentence\ttranslation\tclient_id\n"
+                                            "common_voice_en_1.mp3\tThe weather is nice.\tDas Wetter ist schön.\tc1\n",
+         "en", "", "clips/common_voice_en_1.mp3"},
+        {"covost/covost_v2.zh-CN_en.test.tsv", "path\tsentence\ttranslation\tclient_id\n"
+                                               "common_voice_zh-CN_1.mp3\t你好\tHello\tc1\n",
+         "zh", "Hello", "clips/common_voice_zh-CN_1.mp3"},
+        {"fleurs/cmn_hans_cn/test.tsv", "1\t1.wav\t你好\t你好\t你 好\t16000\tMALE\n", "zh", "", "audio/test/1.wav"},
+    };
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
+        char *path = tmp_path(named[i].file), *dir = path_dirname(path);
+        CHECK(dir && mkdir_p(dir) == 0 && write_file_atomic(path, named[i].content, strlen(named[i].content)) == 0,
+              "writing %s", path);
+        CHECK(manifest_load(path, NULL, &m) == 0 && m.n == 1 && !strcmp(m.records[0].lang, named[i].lang) &&
+                  !strcmp(m.records[0].translation, named[i].translation) &&
+                  mslam_str_ends_with(m.records[0].audio, named[i].audio_end),
+              "%s: %s (lang '%s', translation '%s', audio %s)", named[i].file, mslam_last_error(),
+              m.n ? m.records[0].lang : "", m.n ? m.records[0].translation : "", m.n ? m.records[0].audio : "");
+        manifest_free(&m);
+        free(path), free(dir);
+    }
+
     /* bad rows name the file, the line and the problem */
     struct {
         const char *content, *expect;

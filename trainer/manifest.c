@@ -3,10 +3,12 @@
 #include "common.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define MAX_FIELDS 64
@@ -77,6 +79,9 @@ struct manifest_reader {
     struct clip_duration *durations; /* Common Voice's clip_durations.tsv, sorted by clip */
     size_t n_durations;
     char *audio;
+    char row_lang[16];     /* a row's language column as mslam names it (corpus_language) */
+    int drop_translation;  /* CoVoST-2 into another language than English */
+    char *clip;            /* a Common Voice path with the ".mp3" early releases left out */
 };
 
 /* ---- reading lines and fields ---- */
@@ -162,14 +167,31 @@ static char *folder_language(const char *path, int cut_region) {
     return lang;
 }
 
-/* "covost_v2.fr_en.train.tsv" -> "fr". */
-static char *covost_language(const char *path) {
+/* mslam's code of a corpus's language name (the trainer's language table and the default model
+ * use ISO 639-1 codes where there is one): the language without its region or script
+ * ("sv-SE" -> "sv", FLEURS's "cmn_hans_cn" -> "cmn" -> "zh"), lower case, with the corpora's
+ * Chinese names mapped as the table has them (cmn, zh-*: zh; zh-HK, Cantonese: yue). Into out
+ * (size bytes); out is empty when code does not fit. */
+static void corpus_language(const char *code, char *out, size_t size) {
+    size_t n = strcspn(code, "-_");
+    if (!strcasecmp(code, "zh-HK")) code = "yue", n = 3;
+    else if (n == 3 && !strncasecmp(code, "cmn", 3)) code = "zh", n = 2;
+    if (n >= size) n = 0;
+    for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)code[i]);
+    out[n] = '\0';
+}
+
+/* "covost_v2.fr_en.train.tsv" -> "fr"; *target: "en". */
+static char *covost_language(const char *path, char **target) {
     const char *base = base_name(path);
     const char *prefix = "covost_v2.";
+    *target = NULL;
     if (strncmp(base, prefix, strlen(prefix)) != 0) return NULL;
     const char *src = base + strlen(prefix);
     size_t n = strcspn(src, "_.");
-    return n > 0 && src[n] == '_' ? str_ndup(src, n) : NULL;
+    if (n == 0 || src[n] != '_') return NULL;
+    *target = str_ndup(src + n + 1, strcspn(src + n + 1, "."));
+    return str_ndup(src, n);
 }
 
 /* ---- Common Voice clip durations ---- */
@@ -277,17 +299,30 @@ static int resolve_names(manifest_reader *r, const struct manifest_options *opts
     char *dir = path_dirname(r->path);
     if (!dir) return -1;
     r->split = r->layout == LAYOUT_MSLAM ? SPLIT_NONE : split_from_name(r->path);
+    char *target = NULL;
+    char *named = r->layout == LAYOUT_COVOST2 ? covost_language(r->path, &target) : NULL;
+    if (target && strcmp(target, "en")) {
+        /* mslam's decoder translates into English */
+        mslam_log(MSLAM_LOG_WARN, "%s: its translations are into '%s', not English: they are left out (its rows serve "
+                  "recognition and language ID)", r->path, target);
+        r->drop_translation = 1;
+    }
+    free(target);
     if (opts && opts->lang) {
         r->lang = str_dup(opts->lang);
     } else if (r->col[COL_LANG] < 0) {
-        r->lang = r->layout == LAYOUT_COVOST2 ? covost_language(r->path)
-                                              : folder_language(r->path, r->layout == LAYOUT_FLEURS);
+        if (!named && r->layout != LAYOUT_COVOST2) named = folder_language(r->path, r->layout == LAYOUT_FLEURS);
+        char code[sizeof r->row_lang];
+        if (named) corpus_language(named, code, sizeof code);
+        r->lang = named && *code ? str_dup(code) : NULL;
         if (!r->lang) {
+            free(named);
             free(dir);
             return mslam_error("%s: cannot tell the language of this %s file from its name; give it (--lang)", r->path,
                                layout_name(r->layout));
         }
     }
+    free(named);
     int rc = 0;
     if (opts && opts->audio_dir) {
         r->audio_dir = str_dup(opts->audio_dir);
@@ -360,6 +395,7 @@ void manifest_close(manifest_reader *r) {
     free(r->lang);
     free(r->audio_dir);
     free(r->audio);
+    free(r->clip);
     free(r);
 }
 
@@ -400,10 +436,16 @@ int manifest_next(manifest_reader *r, struct manifest_record *rec) {
      * counts and skips it); a row with neither audio nor text holds nothing */
     if (!*text && !*path) return mslam_error("%s:%ld: empty text on a row without audio", r->path, r->line_no);
     if (mslam_utf8_length(text) < 0) return mslam_error("%s:%ld: text is not UTF-8", r->path, r->line_no);
+    const char *lang = r->lang ? r->lang : field(r, COL_LANG);
+    if (!r->lang && r->layout != LAYOUT_MSLAM) { /* Common Voice's locale column: "sv-SE" */
+        corpus_language(lang, r->row_lang, sizeof r->row_lang);
+        if (*lang && !*r->row_lang) return mslam_error("%s:%ld: locale '%s' is too long", r->path, r->line_no, lang);
+        lang = r->row_lang;
+    }
     *rec = (struct manifest_record){
-        .lang = r->lang ? r->lang : field(r, COL_LANG),
+        .lang = lang,
         .text = text,
-        .translation = field(r, COL_TRANSLATION),
+        .translation = r->drop_translation ? "" : field(r, COL_TRANSLATION),
         .speaker = field(r, COL_SPEAKER),
         .split = r->split,
     };
@@ -416,6 +458,12 @@ int manifest_next(manifest_reader *r, struct manifest_record *rec) {
         rec->split = (enum manifest_split)split;
     }
     if (parse_duration(r, field(r, COL_DURATION), &rec->duration)) return -1;
+    if (*path && (r->layout == LAYOUT_COMMON_VOICE || r->layout == LAYOUT_COVOST2) && !strchr(base_name(path), '.')) {
+        /* the first Common Voice releases named clips without their ".mp3" */
+        free(r->clip);
+        if (!(r->clip = str_printf("%s.mp3", path))) return -1;
+        path = r->clip;
+    }
     if (r->layout == LAYOUT_COMMON_VOICE || r->layout == LAYOUT_COVOST2) rec->duration = clip_seconds(r, path);
     free(r->audio);
     r->audio = NULL;
