@@ -2,11 +2,14 @@
 # Tags an audio file with the language spoken: mslamlid passes the audio through and sends a
 # language-code tag downstream, which the Matroska muxer writes as the track's language. The
 # muxer writes the track header, language included, when the first audio reaches it, and the
-# first decision comes an interval (1 s) into the speech: hold-audio keeps the audio back until
-# then (at most 30 s of it: a file whose speech starts later keeps no language).
+# first decisions come an interval (1 s) into the speech, on little of it and often unsure:
+# hold-audio keeps the audio back until a decision is at least tag-confidence (0.5) sure, or the
+# file ends (then its most probable language; at most 30 s of audio is held: a file whose speech
+# starts later keeps no language).
 #
 #   gst-launch-1.0 -m -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
-#       mslamlid hold-audio=30000 ! audioconvert ! flacenc ! matroskamux ! filesink location=OUT.mka
+#       mslamlid hold-audio=30000 tag-confidence=0.5 ! audioconvert ! flacenc ! matroskamux ! \
+#       filesink location=OUT.mka
 #
 # Usage: pipelines/lid-tagging.sh IN OUT.mka [mslamlid properties, e.g. languages=en,fr,de]
 # The mslam-lid messages (-m) show each decision;
@@ -19,4 +22,4 @@ file_args 2 "$@"
 in=$1 out=$2
 shift 2
 run_to "$out" -- gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamlid hold-audio=30000 "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$out.part"
+    mslamlid hold-audio=30000 tag-confidence=0.5 "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$out.part"

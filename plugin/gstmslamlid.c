@@ -18,14 +18,18 @@
  * * `start`, `end` (guint64, nanoseconds): the window, as buffer times;
  * * `running-time` (guint64): `end` in running time.
  *
+ * The end of the stream (EOS, a segment's end, a gap) decides once more over the audio after the
+ * last decision.
+ *
  * When the most probable language changes (and on the first decision), a tag event with
  * `GST_TAG_LANGUAGE_CODE` goes downstream ahead of the audio, so that muxers and players label
- * the stream. The first decision comes an `interval` into the speech; a muxer that writes a
- * track's language in its header (matroskamux) reads only the tags that come before the
- * track's first buffer: `hold-audio` keeps the audio back until the first decision (at most that
- * many milliseconds of it), so that the tag goes out ahead of all of it; again after a flushing
- * seek, a discontinuity or a new stream, which are tagged anew. The LATENCY query then adds
- * `hold-audio`.
+ * the stream; with `tag-confidence`, only for a decision at least that probable (the end of the
+ * stream tags its best guess when none was). The first decision comes an `interval` into the
+ * speech; a muxer that writes a track's language in its header (matroskamux) reads only the tags
+ * that come before the track's first buffer: `hold-audio` keeps the audio back until the first
+ * tag (at most that many milliseconds of it), so that the tag goes out ahead of all of it; again
+ * after a flushing seek, a discontinuity or a new stream, which are tagged anew. The LATENCY
+ * query then adds `hold-audio`.
  *
  * ## Example launch line
  * |[
@@ -69,15 +73,19 @@ struct _GstMslamLid
   gchar *lm_path;
   gfloat lm_weight;
   guint hold_ms;
+  gdouble tag_confidence;
 
   /* while running */
   gint running_hold_ms;         /* hold-audio as started with */
+  gdouble running_tag_confidence;
   mslam_lm *lm;
   gint interval_frames, window_frames;
   gfloat *window;               /* the last window_frames frames, oldest first */
   gint n_window;
   guint64 next_decision;        /* frame count at which to decide next */
   gboolean decided;             /* at least one decision on this timeline */
+  guint64 last_end;             /* the frame its last decision's window ended at */
+  gint best;                    /* the most probable language of that decision */
   gint current;                 /* language index last tagged; -1: none */
 };
 
@@ -89,11 +97,13 @@ enum
   PROP_LM,
   PROP_LM_WEIGHT,
   PROP_HOLD_AUDIO,
+  PROP_TAG_CONFIDENCE,
 };
 
 #define DEFAULT_INTERVAL_MS 1000
 #define DEFAULT_WINDOW_MS 3000
 #define DEFAULT_HOLD_MS 0
+#define DEFAULT_TAG_CONFIDENCE 0.0
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_MSLAM_AUDIO_CAPS));
@@ -134,6 +144,9 @@ gst_mslam_lid_set_property (GObject * object, guint prop_id, const GValue * valu
     case PROP_HOLD_AUDIO:
       self->hold_ms = g_value_get_uint (value);
       break;
+    case PROP_TAG_CONFIDENCE:
+      self->tag_confidence = g_value_get_double (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -163,6 +176,9 @@ gst_mslam_lid_get_property (GObject * object, guint prop_id, GValue * value, GPa
     case PROP_HOLD_AUDIO:
       g_value_set_uint (value, self->hold_ms);
       break;
+    case PROP_TAG_CONFIDENCE:
+      g_value_set_double (value, self->tag_confidence);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -186,6 +202,7 @@ gst_mslam_lid_start (GstMslamBase * base)
   gchar *lm_path = self->lm_path && *self->lm_path ? g_strdup (self->lm_path) : NULL;
   base->lid_lm_weight = self->lm_weight;
   self->running_hold_ms = (gint) self->hold_ms;
+  self->running_tag_confidence = self->tag_confidence;
   GST_OBJECT_UNLOCK (self);
   if (lm_path) {
     self->lm = gst_mslam_base_load_lm (base, lm_path, FALSE);
@@ -227,14 +244,42 @@ gst_mslam_lid_reset (GstMslamBase * base)
   self->n_window = 0;
   self->next_decision = self->interval_frames;
   self->decided = FALSE;
+  self->last_end = 0;
+  self->best = -1;
   /* a new timeline (flush, seek, new segment, a stream after EOS) may be in another language: tag
    * it again, and hold its audio for that tag as for the first */
   self->current = -1;
   base->hold_max = self->running_hold_ms * GST_MSECOND;
 }
 
+/* Sends language lang downstream as a stream tag, with the stream's other tags from upstream
+ * (codec, bitrate...): a stream tag event stands for all of a stream's tags, so one of the
+ * language alone would drop the others. */
+static void
+tag_language (GstMslamLid * self, gint lang)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  GstTagList *tags = NULL;
+  GstEvent *upstream;
+
+  for (guint i = 0; !tags && (upstream = gst_pad_get_sticky_event (base->sinkpad, GST_EVENT_TAG, i)); i++) {
+    GstTagList *theirs;
+    gst_event_parse_tag (upstream, &theirs);
+    if (gst_tag_list_get_scope (theirs) == GST_TAG_SCOPE_STREAM)
+      tags = gst_tag_list_copy (theirs);
+    gst_event_unref (upstream);
+  }
+  if (!tags)
+    tags = gst_tag_list_new_empty ();
+  gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, gst_mslam_base_lang (base, lang), NULL);
+  gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
+  GST_INFO_OBJECT (self, "language now %s", gst_mslam_base_lang (base, lang));
+  self->current = lang;
+  gst_pad_push_event (base->srcpad, gst_event_new_tag (tags));
+}
+
 /* Decides over the window, which ends at frame `end` (exclusive), posts the message and tags a
- * change. */
+ * change as sure as tag-confidence. */
 static GstFlowReturn
 decide (GstMslamLid * self, guint64 end)
 {
@@ -295,28 +340,13 @@ decide (GstMslamLid * self, guint64 end)
   GST_DEBUG_OBJECT (self, "decision %" GST_PTR_FORMAT, s);
   gst_mslam_base_post (base, s);
 
-  if (index[0] != self->current) {
-    GstTagList *tags = NULL;
-    GstEvent *upstream;
-    /* the stream's tags from upstream (codec, bitrate...) with the language: a stream tag event
-     * stands for all of the stream's tags, so one of the language alone would drop the others */
-    for (guint i = 0; !tags && (upstream = gst_pad_get_sticky_event (base->sinkpad, GST_EVENT_TAG, i)); i++) {
-      GstTagList *theirs;
-      gst_event_parse_tag (upstream, &theirs);
-      if (gst_tag_list_get_scope (theirs) == GST_TAG_SCOPE_STREAM)
-        tags = gst_tag_list_copy (theirs);
-      gst_event_unref (upstream);
-    }
-    if (!tags)
-      tags = gst_tag_list_new_empty ();
-    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, gst_mslam_base_lang (base, index[0]), NULL);
-    gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
-    GST_INFO_OBJECT (self, "language now %s", gst_mslam_base_lang (base, index[0]));
-    self->current = index[0];
-    gst_pad_push_event (base->srcpad, gst_event_new_tag (tags));
-  }
-  /* the tag is out: the audio held back for it follows */
-  return gst_mslam_base_release_held (base);
+  self->last_end = end;
+  self->best = index[0];
+  if (index[0] != self->current && prob[0] >= self->running_tag_confidence)
+    tag_language (self, index[0]);
+  /* once the stream is tagged, the audio held back for it follows (until then it waits for a
+   * decision sure enough, the hold-audio limit or the end) */
+  return self->current >= 0 ? gst_mslam_base_release_held (base) : GST_FLOW_OK;
 }
 
 static GstFlowReturn
@@ -352,10 +382,17 @@ gst_mslam_lid_drain (GstMslamBase * base)
 {
   GstMslamLid *self = GST_MSLAM_LID (base);
 
-  /* audio shorter than one interval still gets a decision */
-  if (!self->decided)
-    return decide (self, base->n_frames);
-  return GST_FLOW_OK;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  /* the audio after the last decision (all of it when shorter than an interval) gets one too */
+  if (!self->decided || base->n_frames > self->last_end)
+    ret = decide (self, base->n_frames);
+  /* the end came before a decision as sure as tag-confidence: the best guess, rather than none */
+  if (ret == GST_FLOW_OK && self->current < 0 && self->best >= 0) {
+    tag_language (self, self->best);
+    ret = gst_mslam_base_release_held (base);
+  }
+  return ret;
 }
 
 /* The language last tagged, which upstream's stream tags passing through carry too. */
@@ -404,6 +441,12 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
           "language only from a tag before its first buffer); adds as much latency (0: the audio "
           "goes on at once)", 0, 600000, DEFAULT_HOLD_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_TAG_CONFIDENCE,
+      g_param_spec_double ("tag-confidence", "Tag confidence",
+          "A language tag goes downstream only for a decision at least this probable (with hold-audio "
+          "the audio waits for one); the end of the stream tags its best guess when none was (0: the "
+          "first decision tags)", 0.0, 1.0, DEFAULT_TAG_CONFIDENCE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "mSLAM language identification",
@@ -427,5 +470,7 @@ gst_mslam_lid_init (GstMslamLid * self)
   self->window_ms = DEFAULT_WINDOW_MS;
   self->lm_weight = mslam_decode_default_params ().lid_lm_weight;
   self->hold_ms = DEFAULT_HOLD_MS;
+  self->tag_confidence = DEFAULT_TAG_CONFIDENCE;
   self->current = -1;
+  self->best = -1;
 }
