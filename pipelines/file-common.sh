@@ -25,6 +25,10 @@ run_to() {
         shift
     done
     shift
+    # a missing folder: GStreamer's own error would name OUT.part, a file the user never asked for
+    printf '%s' "$outs" | while IFS= read -r o; do
+        [ -d "$(dirname "$o")" ] || { echo "$0: cannot write $o: no folder $(dirname "$o")" >&2; exit 1; }
+    done || exit 1
     status=0
     # Ctrl-C reaches gst-launch-1.0 -e, which ends the file cleanly: the shell waits for it (dash
     # would die at once and leave only OUT.part)

@@ -6,7 +6,8 @@
  * timed text buffers, for subtitle encoders, overlays and muxers.
  *
  *   mslam-captions [--translate] [--lid] [--words] [--model FILE] [--latency MS] FILE|URI
- *   mslam-captions [--translate] [--lid] [--words] --live   (the default audio input; Ctrl-C ends)
+ *   mslam-captions [--translate] [--lid] [--words] --live   (the default audio input, or the source
+ *                                                            MSLAM_AUDIO_SRC names; Ctrl-C ends)
  *
  * Captions print as "[start --> end] text (language, confidence)"; on a terminal the caption
  * being spoken is shown as it grows (partial results) and replaced by its final text. --words
@@ -162,7 +163,9 @@ int main(int argc, char **argv) {
     GOptionEntry entries[] = {
         {"translate", 't', 0, G_OPTION_ARG_NONE, &translate, "Also translate into English (mslamtranslate)", NULL},
         {"lid", 'l', 0, G_OPTION_ARG_NONE, &lid, "Also identify the language (mslamlid)", NULL},
-        {"live", 0, 0, G_OPTION_ARG_NONE, &live, "Caption the default audio input", NULL},
+        {"live", 0, 0, G_OPTION_ARG_NONE, &live,
+         "Caption the default audio input (or the source element MSLAM_AUDIO_SRC names, e.g. \"audiotestsrc "
+         "is-live=true\")", NULL},
         {"words", 'w', 0, G_OPTION_ARG_NONE, &words,
          "Print each caption's words with their times (the transcript's, under a translation)", NULL},
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (default: $MSLAM_MODEL or the installed one)",
@@ -181,14 +184,17 @@ int main(int argc, char **argv) {
     }
     g_option_context_free(ctx);
     if (live == (argc == 2) || argc > 2) {
-        fprintf(stderr, "usage: %s [--translate] [--lid] [--model FILE] FILE|URI, or --live\n", argv[0]);
+        fprintf(stderr, "usage: %s [--translate] [--lid] [--words] [--model FILE] [--latency MS] FILE|URI, or --live "
+                "(see --help)\n", argv[0]);
         return 2;
     }
 
     /* The source: a file or URI decoded and converted, or the default audio input. */
     gchar *source;
     if (live) {
-        source = g_strdup("autoaudiosrc");
+        /* another live source where there is no microphone to try it with, as live-captions.sh */
+        const gchar *src = g_getenv("MSLAM_AUDIO_SRC");
+        source = g_strdup(src && *src ? src : "autoaudiosrc");
     } else {
         gchar *uri = gst_uri_is_valid(argv[1]) ? g_strdup(argv[1]) : gst_filename_to_uri(argv[1], &err);
         if (!uri) {
@@ -220,8 +226,12 @@ int main(int argc, char **argv) {
     app.tty = isatty(STDOUT_FILENO);
     app.words = words;
     app.pipeline = gst_parse_launch(desc->str, &err);
-    if (!app.pipeline) {
-        fprintf(stderr, "cannot build \"%s\": %s\n", desc->str, err->message);
+    /* a missing element (the plugin not found) gives a pipeline without it, and an error */
+    if (!app.pipeline || err) {
+        fprintf(stderr, "cannot build \"%s\": %s%s\n", desc->str, err ? err->message : "unknown error",
+                err && g_error_matches(err, GST_PARSE_ERROR, GST_PARSE_ERROR_NO_SUCH_ELEMENT)
+                    ? " (is the mslam plugin installed, or GST_PLUGIN_PATH set to its folder?)"
+                    : "");
         return 1;
     }
     g_string_free(desc, TRUE);

@@ -21,6 +21,7 @@ enum
   PROP_LM_WEIGHT,
   PROP_LM_BONUS,
   PROP_NO_REPEAT_NGRAM,
+  PROP_LINE_LENGTH,
   PROP_N,
 };
 G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
@@ -139,6 +140,11 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
           "Longest caption in milliseconds: speech without a pause is cut here", 1000, 60000,
           DEFAULT_MAX_DURATION_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LINE_LENGTH,
+      g_param_spec_uint ("line-length", "Line length",
+          "Break the text buffers' lines between words so that none is longer than this many "
+          "characters where a word allows (subtitles: 42; the messages keep one line; 0: one line)",
+          0, 1000, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   if (klass->translates)
     g_object_class_install_property (gobject_class, PROP_NO_REPEAT_NGRAM,
         g_param_spec_int ("no-repeat-ngram", "No repeated n-grams",
@@ -224,6 +230,9 @@ gst_mslam_caption_set_property (GObject * object, guint prop_id, const GValue * 
     case PROP_NO_REPEAT_NGRAM:
       self->no_repeat_ngram = g_value_get_int (value);
       break;
+    case PROP_LINE_LENGTH:
+      self->line_length = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -261,6 +270,9 @@ gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_NO_REPEAT_NGRAM:
       g_value_set_int (value, self->no_repeat_ngram);
+      break;
+    case PROP_LINE_LENGTH:
+      g_value_set_uint (value, self->line_length);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -615,6 +627,29 @@ caption_process_limit (GstMslamBase * base)
 }
 
 /* Closes the open caption at frame end (exclusive) and pushes it. */
+/* Breaks text into lines of at most max characters, a space before a word that would pass it
+ * becoming a line break (a longer word keeps a line of its own); 0: as it is. In place. */
+static void
+wrap_lines (gchar * text, guint max)
+{
+  glong line = 0;
+
+  for (gchar * p = text; max > 0 && *p;) {
+    gchar *space = strchr (p, ' ');
+    glong word = g_utf8_strlen (p, space ? space - p : -1);
+    /* p follows a space whenever the line holds something */
+    if (line > 0 && line + 1 + word > (glong) max) {
+      p[-1] = '\n';
+      line = word;
+    } else {
+      line += (line > 0) + word;
+    }
+    if (!space)
+      break;
+    p = space + 1;
+  }
+}
+
 static GstFlowReturn
 close_caption (GstMslamCaption * self, guint64 end)
 {
@@ -666,6 +701,9 @@ close_caption (GstMslamCaption * self, guint64 end)
       push_gap (self, t_start);
       /* the message first: an application sees the caption no later than downstream does */
       gst_mslam_base_post (base, msg);
+      GST_OBJECT_LOCK (self);
+      wrap_lines (text, self->line_length);
+      GST_OBJECT_UNLOCK (self);
       buf = gst_buffer_new_wrapped (text, len);
       GST_BUFFER_PTS (buf) = t_start;
       GST_BUFFER_DURATION (buf) = t_end - t_start;

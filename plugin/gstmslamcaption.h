@@ -40,6 +40,7 @@ struct _GstMslamCaption
   gchar *lm_path;               /* character LM file for the transcript (NULL: none) */
   gfloat lm_weight, lm_bonus;
   gint no_repeat_ngram;         /* mslamtranslate */
+  guint line_length;            /* the text buffers' lines (0: one line) */
 
   /* while running */
   mslam_lm *lm;
@@ -106,7 +107,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
  * other ids to the ones this call set. */
 void gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass);
 
-#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 8)
+#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 9)
 
 G_END_DECLS
 

@@ -72,6 +72,37 @@ GST_START_TEST(test_asr_text) {
 }
 GST_END_TEST;
 
+/* line-length: the text buffers' lines break between words at 12 characters (a longer word on a
+ * line of its own); the messages keep the caption on one line. */
+GST_START_TEST(test_line_length) {
+    if (!cfg.ctc_head) return;
+    size_t n;
+    GstClockTime ends[G_N_ELEMENTS(sentences)];
+    float *talk = make_talk(&n, ends);
+    char *d = g_strdup_printf("mslamasr model=%s line-length=12", model_path);
+    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error && r->buffers->len > 0);
+    guint broken = 0;
+    for (guint i = 0; i < r->buffers->len; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        char **lines = g_strsplit(c->text, "\n", -1);
+        for (char **l = lines; *l; l++)
+            fail_unless(g_utf8_strlen(*l, -1) <= 12 || !strchr(*l, ' '), "line \"%s\" of \"%s\"", *l, c->text);
+        broken += g_strv_length(lines) > 1;
+        char *one_line = g_strjoinv(" ", lines);
+        const GstStructure *m = gsttest_final_message_at(r, c->pts);
+        fail_unless(m && !g_strcmp0(gst_structure_get_string(m, "text"), one_line), "buffer \"%s\", message \"%s\"",
+                    c->text, m ? gst_structure_get_string(m, "text") : "(none)");
+        g_free(one_line);
+        g_strfreev(lines);
+    }
+    fail_unless(broken > 0, "no caption longer than 12 characters: the test shows nothing");
+    gsttest_run_free(r);
+    g_free(talk);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_translation_text) {
     if (cfg.n_decoder_layers <= 0) return;
     size_t n;
@@ -124,6 +155,7 @@ static Suite *realspeech_suite(void) {
     tcase_set_timeout(tc, 600);
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_asr_text);
+    tcase_add_test(tc, test_line_length);
     tcase_add_test(tc, test_translation_text);
     tcase_add_test(tc, test_lid_english);
     return s;
