@@ -38,15 +38,26 @@ static float *make_talk(size_t *n, GstClockTime *ends) {
     return pcm;
 }
 
+/* Runs "ELEMENT model=... EXTRA" on the talk (*n samples into talk, ends as make_talk's); the run
+ * reached EOS without an error. */
+static gsttest_run *run_on_talk(const char *element_and_props, float **talk, size_t *n, GstClockTime *ends) {
+    *talk = make_talk(n, ends);
+    const char *space = strchr(element_and_props, ' ');
+    char *d = space ? g_strdup_printf("%.*s model=%s%s", (int)(space - element_and_props), element_and_props,
+                                      model_path, space)
+                    : g_strdup_printf("%s model=%s", element_and_props, model_path);
+    gsttest_run *r = gsttest_run_element(d, *talk, *n, FALSE, 1600, 0);
+    g_free(d);
+    fail_unless(r && r->eos && !r->error);
+    return r;
+}
+
 GST_START_TEST(test_asr_text) {
     if (!cfg.ctc_head) return;
     size_t n;
     GstClockTime ends[G_N_ELEMENTS(sentences)];
-    float *talk = make_talk(&n, ends);
-    char *d = g_strdup_printf("mslamasr model=%s", model_path);
-    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
-    g_free(d);
-    fail_unless(r && r->eos && !r->error);
+    float *talk;
+    gsttest_run *r = run_on_talk("mslamasr", &talk, &n, ends);
     GString *hyp = g_string_new(NULL);
     GstClockTime prev = 0;
     for (guint i = 0; i < r->buffers->len; i++) {
@@ -78,11 +89,9 @@ GST_START_TEST(test_line_length) {
     if (!cfg.ctc_head) return;
     size_t n;
     GstClockTime ends[G_N_ELEMENTS(sentences)];
-    float *talk = make_talk(&n, ends);
-    char *d = g_strdup_printf("mslamasr model=%s line-length=12", model_path);
-    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
-    g_free(d);
-    fail_unless(r && r->eos && !r->error && r->buffers->len > 0);
+    float *talk;
+    gsttest_run *r = run_on_talk("mslamasr line-length=12", &talk, &n, ends);
+    fail_unless(r->buffers->len > 0);
     guint broken = 0;
     for (guint i = 0; i < r->buffers->len; i++) {
         const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
@@ -107,11 +116,8 @@ GST_START_TEST(test_translation_text) {
     if (cfg.n_decoder_layers <= 0) return;
     size_t n;
     GstClockTime ends[G_N_ELEMENTS(sentences)];
-    float *talk = make_talk(&n, ends);
-    char *d = g_strdup_printf("mslamtranslate model=%s", model_path);
-    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
-    g_free(d);
-    fail_unless(r && r->eos && !r->error);
+    float *talk;
+    gsttest_run *r = run_on_talk("mslamtranslate", &talk, &n, ends);
     fail_unless(r->buffers->len > 0, "no translation");
     for (guint i = 0; i < r->buffers->len; i++)
         printf("mslamtranslate: \"%s\"\n", ((gsttest_caption *)g_ptr_array_index(r->buffers, i))->text);
@@ -124,11 +130,8 @@ GST_START_TEST(test_lid_english) {
     if (!cfg.lid_head || !has_en) return;
     size_t n;
     GstClockTime ends[G_N_ELEMENTS(sentences)];
-    float *talk = make_talk(&n, ends);
-    char *d = g_strdup_printf("mslamlid model=%s", model_path);
-    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
-    g_free(d);
-    fail_unless(r && r->eos && !r->error);
+    float *talk;
+    gsttest_run *r = run_on_talk("mslamlid", &talk, &n, ends);
     /* English is the most frequent decision (windows that hold mostly silence may go elsewhere) */
     GHashTable *count = g_hash_table_new(g_str_hash, g_str_equal);
     guint en = 0, best_other = 0;
