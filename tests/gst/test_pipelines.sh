@@ -34,6 +34,15 @@ echo "file-to-srt: ok"
 "$src/pipelines/file-to-webvtt.sh" "$talk" "$work/talk.vtt" latency=640
 head -1 "$work/talk.vtt" | grep -q "^WEBVTT" || fail "file-to-webvtt: not WebVTT"
 [ "$(grep -c -- "-->" "$work/talk.vtt")" -eq 2 ] || fail "file-to-webvtt: $(cat "$work/talk.vtt")"
+# no speech: a WebVTT file all the same, its header alone
+gst-launch-1.0 -q audiotestsrc wave=silence num-buffers=20 samplesperbuffer=1600 ! \
+  audio/x-raw,rate=16000,channels=1,format=S16LE ! wavenc ! filesink location="$work/silence.wav"
+"$src/pipelines/file-to-webvtt.sh" "$work/silence.wav" "$work/silence.vtt"
+[ "$(cat "$work/silence.vtt")" = WEBVTT ] || fail "file-to-webvtt on silence: '$(cat "$work/silence.vtt")'"
+# an output in a missing folder is refused naming it; --help shows the script's launch line
+"$src/pipelines/file-to-webvtt.sh" "$talk" "$work/nowhere/talk.vtt" 2> "$work/err.txt" && fail "file-to-webvtt: wrote into a missing folder"
+grep -q "no folder $work/nowhere" "$work/err.txt" || fail "file-to-webvtt: $(cat "$work/err.txt")"
+"$src/pipelines/file-to-webvtt.sh" --help | grep -q "webvttenc" || fail "file-to-webvtt --help lacks the launch line"
 echo "file-to-webvtt: ok"
 
 "$src/pipelines/translate-subtitles.sh" "$talk" "$work/en.srt" languages=en
