@@ -208,6 +208,15 @@ const char *mslam_quote(char *buf, const char *s, size_t n) {
     return buf;
 }
 
+int mslam_ascii_equal_nocase(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char x = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
+        char y = b[i] >= 'A' && b[i] <= 'Z' ? (char)(b[i] - 'A' + 'a') : b[i];
+        if (x != y) return 0;
+    }
+    return 1;
+}
+
 int mslam_str_ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && memcmp(s + n - m, suffix, m) == 0;

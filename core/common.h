@@ -54,5 +54,8 @@ long mslam_utf8_decode_all(const char *s, uint32_t *out);
 const char *mslam_quote(char *buf, const char *s, size_t n);
 /* Whether s ends with suffix. */
 int mslam_str_ends_with(const char *s, const char *suffix);
+/* Whether the first n bytes of a and b are equal but for the case of ASCII letters (whatever
+ * the locale: Turkish's dotless i aside). */
+int mslam_ascii_equal_nocase(const char *a, const char *b, size_t n);
 
 #endif

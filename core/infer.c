@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 struct mslam_decode_params mslam_decode_default_params(void) {
     return (struct mslam_decode_params){
@@ -606,7 +605,7 @@ static int parse_languages(const mslam_model *m, const char *list, unsigned char
         int found = -1;
         /* in any case ("EN"): the trainer refuses a model's codes that differ only in case */
         for (int i = 0; i < N && found < 0; i++)
-            if (strlen(m->langs[i]) == len && !strncasecmp(m->langs[i], s, len)) found = i;
+            if (strlen(m->langs[i]) == len && mslam_ascii_equal_nocase(m->langs[i], s, len)) found = i;
         char quoted[MSLAM_QUOTE_SIZE];
         if (found < 0) return mslam_error("%s: language '%s' is not in the model", fn, mslam_quote(quoted, s, len));
         allowed[found] = 1;

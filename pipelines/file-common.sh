@@ -1,8 +1,8 @@
 # shellcheck shell=sh disable=SC2154 # usage: the sourcing script's
 # Sourced by the pipelines' IN OUT scripts (file-to-srt.sh and the others): the arguments, and
 # outputs that appear only when complete. A script sets `usage` (its usage line) first.
-#   file_args N "$@"   -h/--help: the script's opening comment and usage on standard output,
-#                      exit 0; fewer than N arguments:
+#   file_args N "$@"   -h/--help: the script's opening comment (its usage among it) on standard
+#                      output, exit 0; fewer than N arguments:
 #                      usage on standard error, exit 2; an unreadable IN: exit 1
 #   run_to OUT... -- COMMAND...   runs COMMAND, which writes each OUT as OUT.part, and renames
 #                      them into place when it succeeds (removes them when not): an existing OUT
@@ -10,10 +10,9 @@
 file_args() {
     min=$1
     shift
-    # --help: the script's opening comment (what it runs, its launch line) and the usage
+    # --help: the script's opening comment (what it runs, its launch line, its usage)
     case ${1:-} in -h | --help)
         sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
-        echo "$usage"
         exit 0 ;;
     esac
     [ $# -ge "$min" ] || { echo "$usage" >&2; exit 2; }

@@ -229,7 +229,8 @@ int main(int argc, char **argv) {
     /* a missing element (the plugin not found) gives a pipeline without it, and an error */
     if (!app.pipeline || err) {
         fprintf(stderr, "cannot build \"%s\": %s%s\n", desc->str, err ? err->message : "unknown error",
-                err && g_error_matches(err, GST_PARSE_ERROR, GST_PARSE_ERROR_NO_SUCH_ELEMENT)
+                err && g_error_matches(err, GST_PARSE_ERROR, GST_PARSE_ERROR_NO_SUCH_ELEMENT) &&
+                        strstr(err->message, "\"mslam")
                     ? " (is the mslam plugin installed, or GST_PLUGIN_PATH set to its folder?)"
                     : "");
         return 1;

@@ -626,7 +626,6 @@ caption_process_limit (GstMslamBase * base)
   return (gint) MAX (1, room);
 }
 
-/* Closes the open caption at frame end (exclusive) and pushes it. */
 /* Breaks text into lines of at most max characters, a space before a word that would pass it
  * becoming a line break (a longer word keeps a line of its own); 0: as it is. In place. */
 static void
@@ -637,6 +636,10 @@ wrap_lines (gchar * text, guint max)
   for (gchar * p = text; max > 0 && *p;) {
     gchar *space = strchr (p, ' ');
     glong word = g_utf8_strlen (p, space ? space - p : -1);
+    if (word == 0 && space) {   /* a run of spaces: the last one may break the line */
+      p = space + 1;
+      continue;
+    }
     /* p follows a space whenever the line holds something */
     if (line > 0 && line + 1 + word > (glong) max) {
       p[-1] = '\n';
@@ -650,6 +653,7 @@ wrap_lines (gchar * text, guint max)
   }
 }
 
+/* Closes the open caption at frame end (exclusive) and pushes it. */
 static GstFlowReturn
 close_caption (GstMslamCaption * self, guint64 end)
 {

@@ -1417,9 +1417,9 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
           }
           break; /* mslamlid passes the GAP on with the audio */
         }
-        /* no audio for a while: what was said before it is complete */
-        if (!klass->passthrough)
-          end_timeline (self, "a gap", FALSE);
+        /* no audio for a while: what was said before it is complete (and mslamlid's audio held
+         * for a tag goes on, tagged with its best guess, rather than wait out the silence) */
+        end_timeline (self, "a gap", TRUE);
       }
       break;
     case GST_EVENT_SEGMENT_DONE:

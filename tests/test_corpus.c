@@ -195,6 +195,18 @@ static void test_mp3_without_header(void) {
           "probe of %s: %lld frames, read %zu", cut, frames, a.n);
     CHECK(sndfile_frames != (long long)a.n, "libsndfile's guess is right here (%lld): the test shows nothing",
           sndfile_frames);
+    /* bytes after the last frame that are none (zeros): ignored, not an error */
+    char *padded = tmp_path("padded.mp3"), *padded_bytes = NULL;
+    size_t padded_n = 0;
+    CHECK(read_file(cut, 1 << 20, &padded_bytes, &padded_n) == 0, "reading %s", cut);
+    padded_bytes = realloc(padded_bytes, padded_n + 5000);
+    memset(padded_bytes + padded_n, 0, 5000);
+    write_file_atomic(padded, padded_bytes, padded_n + 5000);
+    struct audio b = {0};
+    CHECK(audio_read(padded, &b) == 0 && b.n == a.n, "%s: %zu samples of %zu (%s)", padded, b.n, a.n,
+          mslam_last_error());
+    audio_free(&b);
+    free(padded_bytes), free(padded);
     printf("mp3 without its header: %zu samples decoded, libsndfile would read %lld\n", a.n, sndfile_frames);
     audio_free(&a);
     free(full), free(cut);

@@ -137,7 +137,11 @@ static int mp3_read(const char *path, struct audio *out) {
             out->samples[out->n++] = block[i];
         }
     }
-    if (rc == 0 && got != MPG123_DONE) rc = mslam_error("cannot decode %s: %s", path, mpg123_strerror(mh));
+    if (rc == 0 && got == MPG123_ERR && out->n > 0 && mpg123_errcode(mh) == MPG123_RESYNC_FAIL)
+        /* bytes after the last frame that are none (zeros, a tag mpg123 does not know): the end */
+        mslam_log(MSLAM_LOG_WARN, "%s: what follows its last MPEG frame is not audio: ignored", path);
+    else if (rc == 0 && got != MPG123_DONE)
+        rc = mslam_error("cannot decode %s: %s", path, mpg123_strerror(mh));
     mpg123_close(mh);
     mpg123_delete(mh);
     return rc;

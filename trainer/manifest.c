@@ -3,12 +3,10 @@
 #include "common.h"
 #include "util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #define MAX_FIELDS 64
@@ -174,10 +172,10 @@ static char *folder_language(const char *path, int cut_region) {
  * (size bytes); out is empty when code does not fit. */
 static void corpus_language(const char *code, char *out, size_t size) {
     size_t n = strcspn(code, "-_");
-    if (!strcasecmp(code, "zh-HK")) code = "yue", n = 3;
-    else if (n == 3 && !strncasecmp(code, "cmn", 3)) code = "zh", n = 2;
+    if (strlen(code) == 5 && mslam_ascii_equal_nocase(code, "zh-HK", 5)) code = "yue", n = 3;
+    else if (n == 3 && mslam_ascii_equal_nocase(code, "cmn", 3)) code = "zh", n = 2;
     if (n >= size) n = 0;
-    for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)code[i]);
+    for (size_t i = 0; i < n; i++) out[i] = code[i] >= 'A' && code[i] <= 'Z' ? (char)(code[i] - 'A' + 'a') : code[i];
     out[n] = '\0';
 }
 

@@ -282,11 +282,27 @@ GST_START_TEST(test_hold_audio) {
     fail_unless(before_eos == 0, "%u buffers out before the end", before_eos);
     g_free(order);
 
+    /* a long GAP (silence ahead) ends the wait: the best guess tagged, the audio out */
+    GstHarness *h = lid_harness("hold-audio=20000 tag-confidence=1", "F32LE");
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 0, 48000, 0, FALSE), GST_FLOW_OK);
+    fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(48000), 30 * GST_SECOND)));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 30);
+    gboolean tagged = FALSE;
+    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
+        GstTagList *tags;
+        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
+        gst_event_parse_tag(e, &tags);
+        tagged |= gst_tag_list_get_tag_size(tags, GST_TAG_LANGUAGE_CODE) > 0;
+    }
+    fail_unless(tagged, "no language tag at the gap");
+    gst_harness_teardown(h);
+
     /* the LATENCY query adds what may be held, and nothing without hold-audio */
     const char *props[2] = {"hold-audio=1500", ""};
     const GstClockTime held[2] = {1500 * MS, 0};
     for (int i = 0; i < 2; i++) {
-        GstHarness *h = lid_harness(props[i], "F32LE");
+        h = lid_harness(props[i], "F32LE");
         gst_harness_set_upstream_latency(h, 10 * MS);
         gst_harness_play(h);
         fail_unless_equals_uint64(gst_harness_query_latency(h), 10 * MS + held[i]);
