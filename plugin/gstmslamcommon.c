@@ -455,10 +455,8 @@ gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * val
     GParamSpec * pspec)
 {
   GstMslamBase *self = GST_MSLAM_BASE (object);
-  gboolean running;
 
   GST_OBJECT_LOCK (self);
-  running = self->running;
   switch (prop_id) {
     case GST_MSLAM_BASE_PROP_MODEL:
       g_free (self->model_path);
@@ -484,6 +482,19 @@ gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * val
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
+  GST_OBJECT_UNLOCK (self);
+  gst_mslam_base_warn_setting_waits (self, pspec);
+}
+
+void
+gst_mslam_base_warn_setting_waits (GstMslamBase * self, GParamSpec * pspec)
+{
+  gboolean running;
+
+  if (!(pspec->flags & GST_PARAM_MUTABLE_READY))
+    return;
+  GST_OBJECT_LOCK (self);
+  running = self->running;
   GST_OBJECT_UNLOCK (self);
   /* (logged outside the lock, which logging an object takes) */
   if (running)

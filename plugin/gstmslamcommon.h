@@ -254,6 +254,10 @@ gint gst_mslam_base_chunk_frames (GstMslamBase * self);
  * more. Streaming thread. */
 GstFlowReturn gst_mslam_base_release_held (GstMslamBase * self);
 
+/* A property read only at start (GST_PARAM_MUTABLE_READY) set while the element runs: a warning
+ * that it applies from the next start. Call from set_property after the object lock is let go. */
+void gst_mslam_base_warn_setting_waits (GstMslamBase * self, GParamSpec * pspec);
+
 /* Posts the element error for a model that cannot serve the element as it is set up (a head the
  * element needs, a language the `languages` property names): the headline names the model file
  * and the reason (printf format). */

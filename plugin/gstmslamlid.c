@@ -152,6 +152,7 @@ gst_mslam_lid_set_property (GObject * object, guint prop_id, const GValue * valu
       break;
   }
   GST_OBJECT_UNLOCK (self);
+  gst_mslam_base_warn_setting_waits (GST_MSLAM_BASE (self), pspec);
 }
 
 static void

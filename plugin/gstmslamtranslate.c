@@ -286,6 +286,7 @@ gst_mslam_translate_set_property (GObject * object, guint prop_id, const GValue 
       break;
   }
   GST_OBJECT_UNLOCK (self);
+  gst_mslam_base_warn_setting_waits (GST_MSLAM_BASE (self), pspec);
 }
 
 static void

@@ -66,6 +66,8 @@ GST_START_TEST(test_properties) {
         {"interval", 4, G_TYPE_UINT, 40, 60000, 1000},
         {"window", 4, G_TYPE_UINT, 200, 60000, 3000},
         {"no-repeat-ngram", 2, G_TYPE_INT, 0, 64, 8},
+        {"line-length", 3, G_TYPE_UINT, 0, 1000, 0},
+        {"tag-confidence", 4, G_TYPE_DOUBLE, 0, 1, 0},
     };
     const char *names[] = {"mslamasr", "mslamtranslate", "mslamlid"};
     for (int e = 0; e < 3; e++) {
@@ -148,6 +150,36 @@ GST_START_TEST(test_model_path_rules) {
     g_free(launch);
     fail_unless(err && strstr(err, "vulkan"), "%s", err);
     g_free(err);
+}
+GST_END_TEST;
+
+/* A property read at start, set while the element runs, is warned of (it applies at the next
+ * start); one that applies at once (partial-results) is not. */
+static int waits_warnings;
+static void count_waits(GstDebugCategory *category, GstDebugLevel level, const gchar *file, const gchar *function,
+                        gint line, GObject *object, GstDebugMessage *message, gpointer user_data) {
+    (void)category, (void)file, (void)function, (void)line, (void)object, (void)user_data;
+    const gchar *text = gst_debug_message_get(message);
+    waits_warnings += level == GST_LEVEL_WARNING && text && strstr(text, "set while running") != NULL;
+}
+
+GST_START_TEST(test_setting_waits_warning) {
+    gst_debug_set_threshold_for_name("mslam", GST_LEVEL_WARNING);
+    gst_debug_add_log_function(count_waits, NULL, NULL);
+    char *launch = g_strdup_printf("mslamasr model=%s", fx->loud);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    gst_harness_play(h);
+    GstElement *asr = gst_harness_find_element(h, "mslamasr");
+    fail_unless(asr != NULL);
+    g_object_set(asr, "partial-results", FALSE, "line-length", 42, NULL);
+    fail_unless_equals_int(waits_warnings, 0);
+    g_object_set(asr, "latency", 640, "pause", 500, NULL);
+    fail_unless_equals_int(waits_warnings, 2);
+    gst_object_unref(asr);
+    gst_harness_teardown(h);
+    gst_debug_remove_log_function(count_waits);
 }
 GST_END_TEST;
 
@@ -297,6 +329,7 @@ static Suite *mslamplugin_suite(void) {
     tcase_add_test(tc, test_properties);
     tcase_add_test(tc, test_model_path_rules);
     tcase_add_test(tc, test_app_log_callback);
+    tcase_add_test(tc, test_setting_waits_warning);
     tcase_add_test(tc, test_shared_weights);
     tcase_add_test(tc, test_state_cycles);
     fx = gsttest_fixture_get();
