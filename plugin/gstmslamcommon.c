@@ -1322,8 +1322,10 @@ with_stream_language (GstMslamBase * self, GstEvent * event)
 static void
 end_timeline (GstMslamBase * self, const gchar * at, gboolean release)
 {
+  self->ending = release;
   if (finish_timeline (self) != GST_FLOW_OK)
     GST_WARNING_OBJECT (self, "draining at %s failed", at);
+  self->ending = FALSE;
   if (release)
     gst_mslam_base_release_held (self);
   timeline_reset (self);

@@ -135,6 +135,8 @@ struct _GstMslamBase
   gchar *languages;             /* comma-separated codes; NULL: every language of the model */
   gboolean second_pass;
 
+  gboolean ending;              /* while drain runs for the end of the audio (EOS, a segment's end,
+                                 * a long gap), not for a new timeline that goes on after it */
   gboolean running;             /* from a successful start to stop: the settings start took, not
                                  * the properties, stand (object lock; gst_mslam_base_setting) */
 

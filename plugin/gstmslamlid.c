@@ -388,8 +388,9 @@ gst_mslam_lid_drain (GstMslamBase * base)
   /* the audio after the last decision (all of it when shorter than an interval) gets one too */
   if (!self->decided || base->n_frames > self->last_end)
     ret = decide (self, base->n_frames);
-  /* the end came before a decision as sure as tag-confidence: the best guess, rather than none */
-  if (ret == GST_FLOW_OK && self->current < 0 && self->best >= 0) {
+  /* the end came before a decision as sure as tag-confidence: the best guess, rather than none
+   * (a discontinuity or a new segment, after which the audio goes on, waits for a sure one) */
+  if (ret == GST_FLOW_OK && base->ending && self->current < 0 && self->best >= 0) {
     tag_language (self, self->best);
     ret = gst_mslam_base_release_held (base);
   }

@@ -298,6 +298,15 @@ GST_START_TEST(test_hold_audio) {
     fail_unless(tagged, "no language tag at the gap");
     gst_harness_teardown(h);
 
+    /* a discontinuity (the audio goes on) is no end: the audio still waits for a sure decision */
+    h = lid_harness("hold-audio=20000 tag-confidence=1", "F32LE");
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 0, 24000, 0, FALSE), GST_FLOW_OK);
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 24000, 48000, 5 * GST_SECOND, FALSE), GST_FLOW_OK);
+    fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 30);
+    gst_harness_teardown(h);
+
     /* the LATENCY query adds what may be held, and nothing without hold-audio */
     const char *props[2] = {"hold-audio=1500", ""};
     const GstClockTime held[2] = {1500 * MS, 0};
