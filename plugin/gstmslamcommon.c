@@ -1026,6 +1026,24 @@ feed_pcm (GstMslamBase * self, gsize n)
   return klass->audio ? klass->audio (self) : GST_FLOW_OK;
 }
 
+/* n samples of silence on the timeline: a dropout (a short GAP, or a hole in the timestamps).
+ * Its zeros are no measure of the room's noise: the energy rule's floor stays as it was (it would
+ * drop to them and take seconds of noise heard as speech to climb back). */
+static GstFlowReturn
+feed_silence (GstMslamBase * self, gsize n)
+{
+  gdouble noise_db = self->vad.noise_db;
+  GstFlowReturn ret;
+
+  if (n == 0)
+    return GST_FLOW_OK;
+  pcm_reserve (self, n);
+  memset (self->pcm, 0, n * sizeof (gfloat));
+  ret = feed_pcm (self, n);
+  self->vad.noise_db = noise_db;
+  return ret;
+}
+
 /* 16-bit or float samples -> finite floats in self->pcm; their count (0: none, self->pcm untouched). */
 static gsize
 convert_audio (GstMslamBase * self, GstBuffer * buf)
@@ -1167,7 +1185,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstBuffer *passthrough = NULL;
   GstClockTime pts;
   GstFlowReturn ret = GST_FLOW_OK;
-  gsize n;
+  gsize n, overlap = 0;
 
   (void) pad;
   if (!self->have_info || !self->stream) {
@@ -1192,7 +1210,23 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     GST_DEBUG_OBJECT (self, "timeline starts at %" GST_TIME_FORMAT, GST_TIME_ARGS (self->t0));
   } else if (GST_CLOCK_TIME_IS_VALID (pts)) {
     GstClockTime expected = gst_mslam_base_sample_time (self, self->n_samples);
-    if (GST_CLOCK_DIFF (expected, pts) > (GstClockTimeDiff) DISCONT_TOLERANCE ||
+    GstClockTimeDiff ahead = GST_CLOCK_DIFF (expected, pts);    /* > 0: a hole before this buffer */
+    gint rate = GST_AUDIO_INFO_RATE (&self->info);
+    if (ahead > (GstClockTimeDiff) DISCONT_TOLERANCE && ahead <= (GstClockTimeDiff) SHORT_GAP) {
+      /* a hole of up to a second (packets lost, and no GAP said so): silence on the same
+       * timeline, as a dropout GAP, rather than a caption cut in two mid-word */
+      GST_DEBUG_OBJECT (self, "a hole of %" GST_STIME_FORMAT " before %" GST_TIME_FORMAT ": silence",
+          GST_STIME_ARGS (ahead), GST_TIME_ARGS (pts));
+      ret = feed_silence (self, gst_util_uint64_scale_round ((guint64) ahead, rate, GST_SECOND));
+      if (ret != GST_FLOW_OK)
+        goto done;
+    } else if (ahead < -(GstClockTimeDiff) DISCONT_TOLERANCE && ahead >= -(GstClockTimeDiff) SHORT_GAP) {
+      /* audio the timeline already holds (a dropout's silence ran longer than the hole): only
+       * what comes after it, as audiorate does */
+      overlap = gst_util_uint64_scale_round ((guint64) - ahead, rate, GST_SECOND);
+      GST_DEBUG_OBJECT (self, "%" G_GSIZE_FORMAT " samples at %" GST_TIME_FORMAT " overlap the timeline: "
+          "dropped", overlap, GST_TIME_ARGS (pts));
+    } else if (GST_CLOCK_DIFF (expected, pts) > (GstClockTimeDiff) DISCONT_TOLERANCE ||
         GST_CLOCK_DIFF (pts, expected) > (GstClockTimeDiff) DISCONT_TOLERANCE) {
       GST_INFO_OBJECT (self, "discontinuity: expected %" GST_TIME_FORMAT ", got %"
           GST_TIME_FORMAT "; starting a new timeline", GST_TIME_ARGS (expected), GST_TIME_ARGS (pts));
@@ -1208,8 +1242,12 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   n = convert_audio (self, buf);
   gst_buffer_unref (buf);
   buf = NULL;
-  if (n == 0)
+  if (n <= overlap)
     goto push;
+  if (overlap) {
+    memmove (self->pcm, self->pcm + overlap, (n - overlap) * sizeof (gfloat));
+    n -= overlap;
+  }
   ret = feed_pcm (self, n);
   if (ret != GST_FLOW_OK)
     goto done;
@@ -1413,17 +1451,8 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
             (GstClockTimeDiff) DISCONT_TOLERANCE) {
           /* a dropout (packets lost on the way): silence on the same timeline, so that a word it
            * falls in is not cut in two; a pause it makes ends the caption as any pause does */
-          gsize n = gst_util_uint64_scale_round (duration, GST_AUDIO_INFO_RATE (&self->info), GST_SECOND);
-          gdouble noise_db = self->vad.noise_db;
-          GstFlowReturn ret = GST_FLOW_OK;
-          if (n > 0) {
-            pcm_reserve (self, n);
-            memset (self->pcm, 0, n * sizeof (gfloat));
-            ret = feed_pcm (self, n);
-          }
-          /* the zeros are no measure of the room's noise (the floor would drop to them and take
-           * seconds to climb back) */
-          self->vad.noise_db = noise_db;
+          GstFlowReturn ret = feed_silence (self, gst_util_uint64_scale_round (duration,
+                  GST_AUDIO_INFO_RATE (&self->info), GST_SECOND));
           if (ret != GST_FLOW_OK || !klass->passthrough) {
             gst_event_unref (event);
             return ret == GST_FLOW_OK;
