@@ -1226,8 +1226,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
       overlap = gst_util_uint64_scale_round ((guint64) - ahead, rate, GST_SECOND);
       GST_DEBUG_OBJECT (self, "%" G_GSIZE_FORMAT " samples at %" GST_TIME_FORMAT " overlap the timeline: "
           "dropped", overlap, GST_TIME_ARGS (pts));
-    } else if (GST_CLOCK_DIFF (expected, pts) > (GstClockTimeDiff) DISCONT_TOLERANCE ||
-        GST_CLOCK_DIFF (pts, expected) > (GstClockTimeDiff) DISCONT_TOLERANCE) {
+    } else if (ABS (ahead) > (GstClockTimeDiff) DISCONT_TOLERANCE) {
       GST_INFO_OBJECT (self, "discontinuity: expected %" GST_TIME_FORMAT ", got %"
           GST_TIME_FORMAT "; starting a new timeline", GST_TIME_ARGS (expected), GST_TIME_ARGS (pts));
       ret = finish_timeline (self);
@@ -1352,6 +1351,27 @@ with_stream_language (GstMslamBase * self, GstEvent * event)
   gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, language, NULL);
   gst_event_unref (event);
   return gst_event_new_tag (tags);
+}
+
+GstEvent *
+gst_mslam_base_language_tag (GstMslamBase * self)
+{
+  GstEvent *upstream = NULL, *sticky;
+
+  for (guint i = 0; !upstream && (sticky = gst_pad_get_sticky_event (self->sinkpad, GST_EVENT_TAG, i)); i++) {
+    GstTagList *tags;
+    gst_event_parse_tag (sticky, &tags);
+    if (gst_tag_list_get_scope (tags) == GST_TAG_SCOPE_STREAM)
+      upstream = sticky;
+    else
+      gst_event_unref (sticky);
+  }
+  if (!upstream) {
+    GstTagList *none = gst_tag_list_new_empty ();
+    gst_tag_list_set_scope (none, GST_TAG_SCOPE_STREAM);
+    upstream = gst_event_new_tag (none);
+  }
+  return with_stream_language (self, upstream);
 }
 
 /* What was said is complete (EOS, a segment's end, a new segment, a long gap): it goes out, then

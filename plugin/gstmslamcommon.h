@@ -256,13 +256,17 @@ gint gst_mslam_base_chunk_frames (GstMslamBase * self);
  * more. Streaming thread. */
 GstFlowReturn gst_mslam_base_release_held (GstMslamBase * self);
 
+/* A stream tag event of upstream's stream tags (sticky on the sink pad; none: an empty list) with
+ * the language of the stream_language hook: a stream tag event stands for all of a stream's tags,
+ * so one of the language alone would drop the others. */
+GstEvent *gst_mslam_base_language_tag (GstMslamBase * self);
+
 /* A property read only at start (GST_PARAM_MUTABLE_READY) set while the element runs: a warning
  * that it applies from the next start. Call from set_property after the object lock is let go. */
 void gst_mslam_base_warn_setting_waits (GstMslamBase * self, GParamSpec * pspec);
 
 /* Posts the element error for a model that cannot serve the element as it is set up (a head the
- * element needs, a language the `languages` property names): the headline names the model file
- * and the reason (printf format). */
+ * element needs): the headline names the model file and the reason (printf format). */
 void gst_mslam_base_model_error (GstMslamBase * self, const gchar * format, ...) G_GNUC_PRINTF (2, 3);
 
 /* Posts the element error for a file that the property `property` names and that cannot be used

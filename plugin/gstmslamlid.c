@@ -83,9 +83,8 @@ struct _GstMslamLid
   gfloat *window;               /* the last window_frames frames, oldest first */
   gint n_window;
   guint64 next_decision;        /* frame count at which to decide next */
-  gboolean decided;             /* at least one decision on this timeline */
-  guint64 last_end;             /* the frame its last decision's window ended at */
-  gint best;                    /* the most probable language of that decision */
+  guint64 last_end;             /* the frame the timeline's last decision's window ended at */
+  gint best;                    /* the most probable language of that decision; -1: none yet */
   gint current;                 /* language index last tagged; -1: none */
 };
 
@@ -244,7 +243,6 @@ gst_mslam_lid_reset (GstMslamBase * base)
 
   self->n_window = 0;
   self->next_decision = self->interval_frames;
-  self->decided = FALSE;
   self->last_end = 0;
   self->best = -1;
   /* a new timeline (flush, seek, new segment, a stream after EOS) may be in another language: tag
@@ -253,30 +251,15 @@ gst_mslam_lid_reset (GstMslamBase * base)
   base->hold_max = self->running_hold_ms * GST_MSECOND;
 }
 
-/* Sends language lang downstream as a stream tag, with the stream's other tags from upstream
- * (codec, bitrate...): a stream tag event stands for all of a stream's tags, so one of the
- * language alone would drop the others. */
+/* Tags the stream with language lang (and upstream's other stream tags). */
 static void
 tag_language (GstMslamLid * self, gint lang)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
-  GstTagList *tags = NULL;
-  GstEvent *upstream;
 
-  for (guint i = 0; !tags && (upstream = gst_pad_get_sticky_event (base->sinkpad, GST_EVENT_TAG, i)); i++) {
-    GstTagList *theirs;
-    gst_event_parse_tag (upstream, &theirs);
-    if (gst_tag_list_get_scope (theirs) == GST_TAG_SCOPE_STREAM)
-      tags = gst_tag_list_copy (theirs);
-    gst_event_unref (upstream);
-  }
-  if (!tags)
-    tags = gst_tag_list_new_empty ();
-  gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, gst_mslam_base_lang (base, lang), NULL);
-  gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
   GST_INFO_OBJECT (self, "language now %s", gst_mslam_base_lang (base, lang));
   self->current = lang;
-  gst_pad_push_event (base->srcpad, gst_event_new_tag (tags));
+  gst_pad_push_event (base->srcpad, gst_mslam_base_language_tag (base));
 }
 
 /* Decides over the window, which ends at frame `end` (exclusive), posts the message and tags a
@@ -314,7 +297,6 @@ decide (GstMslamLid * self, guint64 end)
   }
   if (n == 0)
     return GST_FLOW_OK;
-  self->decided = TRUE;
 
   t_start = gst_mslam_base_frame_time (base, start);
   t_end = gst_mslam_base_frame_time (base, end);
@@ -386,7 +368,7 @@ gst_mslam_lid_drain (GstMslamBase * base)
   GstFlowReturn ret = GST_FLOW_OK;
 
   /* the audio after the last decision (all of it when shorter than an interval) gets one too */
-  if (!self->decided || base->n_frames > self->last_end)
+  if (self->best < 0 || base->n_frames > self->last_end)
     ret = decide (self, base->n_frames);
   /* the end came before a decision as sure as tag-confidence: the best guess, rather than none
    * (a discontinuity or a new segment, after which the audio goes on, waits for a sure one) */

@@ -507,6 +507,15 @@ static void test_text_noise(void) {
     free(ids), free(out), free(again);
 }
 
+/* options_record_diff(was, now, defaults, NULL) must be expected (NULL: no difference); what
+ * names the case. */
+static void check_record_diff(const char *was, const char *now, const char *defaults, const char *expected,
+                              const char *what) {
+    char *diff = options_record_diff(was, now, defaults, NULL);
+    CHECK(expected ? diff && !strcmp(diff, expected) : !diff, "%s: \"%s\"", what, diff ? diff : "(none)");
+    g_free(diff);
+}
+
 /* options_record and options_record_diff: what --resume compares */
 static void test_options_record(void) {
     gint steps = 8;
@@ -525,28 +534,21 @@ static void test_options_record(void) {
     CHECK(!strcmp(was, "steps=8\nlr=0.001\nno-specaug=true\ntask=st\ndata=a\\nb=c\n"), "record: \"%s\"", was);
     g_free(out);
     out = g_strdup("run2");
-    char *same = options_record(entries, skip), *diff = options_record_diff(was, same, NULL, NULL);
-    CHECK(!diff, "an option left out of the record does not count: %s", diff ? diff : "");
-    g_free(diff);
+    char *same = options_record(entries, skip);
+    check_record_diff(was, same, NULL, NULL, "an option left out of the record does not count");
     steps = 10000;
     lr = 0.002;
     char *now = options_record(entries, skip);
-    diff = options_record_diff(was, now, NULL, NULL);
-    CHECK(diff && !strcmp(diff, "steps: 8 -> 10000; lr: 0.001 -> 0.002"), "diff: \"%s\"", diff ? diff : "(none)");
-    g_free(diff);
-    diff = options_record_diff("steps=8\nold=1\n", "steps=8\nnew=2\n", NULL, NULL);
-    CHECK(diff && !strcmp(diff, "old: 1 -> (none); new: (none) -> 2"), "diff of other names: \"%s\"",
-          diff ? diff : "(none)");
-    g_free(diff);
+    check_record_diff(was, now, NULL, "steps: 8 -> 10000; lr: 0.001 -> 0.002", "diff");
+    check_record_diff("steps=8\nold=1\n", "steps=8\nnew=2\n", NULL, "old: 1 -> (none); new: (none) -> 2",
+                      "diff of other names");
     /* a record written before an option existed: the run had the option's default */
     const char *defaults = "steps=10\nnew=2\nnewer=3\n";
-    diff = options_record_diff("steps=8\n", "steps=8\nnew=2\n", defaults, NULL);
-    CHECK(!diff, "an option the earlier record lacks, at its default, does not count: %s", diff ? diff : "");
-    g_free(diff);
-    diff = options_record_diff("steps=8\n", "steps=8\nnew=5\nnewer=3\nnewest=1\n", defaults, NULL);
-    CHECK(diff && !strcmp(diff, "new: 2 -> 5; newest: (none) -> 1"), "diff against the defaults: \"%s\"",
-          diff ? diff : "(none)");
-    g_free(diff), g_free(was), g_free(same), g_free(now);
+    check_record_diff("steps=8\n", "steps=8\nnew=2\n", defaults, NULL,
+                      "an option the earlier record lacks, at its default, does not count");
+    check_record_diff("steps=8\n", "steps=8\nnew=5\nnewer=3\nnewest=1\n", defaults,
+                      "new: 2 -> 5; newest: (none) -> 1", "diff against the defaults");
+    g_free(was), g_free(same), g_free(now);
     g_free(task), g_free(out), g_free(path);
 
     /* a double in the fewest digits that read back as it; a record's older 17 digits are the same number */
@@ -561,16 +563,10 @@ static void test_options_record(void) {
               values[i], record);
         g_free(record);
     }
-    diff = options_record_diff("lr=0.10000000000000001\n", "lr=0.1\n", NULL, NULL);
-    CHECK(!diff, "one number in two spellings: %s", diff ? diff : "");
-    g_free(diff);
-    diff = options_record_diff("name=0x10\n", "name=16\n", NULL, NULL);
-    CHECK(diff && !strcmp(diff, "name: 0x10 -> 16"), "only decimal numbers compare as numbers: \"%s\"",
-          diff ? diff : "(none)");
-    g_free(diff);
-    diff = options_record_diff("lr=0.10000000000000001\n", "lr=0.2\n", NULL, NULL);
-    CHECK(diff && !strcmp(diff, "lr: 0.10000000000000001 -> 0.2"), "diff of numbers: \"%s\"", diff ? diff : "(none)");
-    g_free(diff);
+    check_record_diff("lr=0.10000000000000001\n", "lr=0.1\n", NULL, NULL, "one number in two spellings");
+    check_record_diff("name=0x10\n", "name=16\n", NULL, "name: 0x10 -> 16", "only decimal numbers compare as numbers");
+    check_record_diff("lr=0.10000000000000001\n", "lr=0.2\n", NULL, "lr: 0.10000000000000001 -> 0.2",
+                      "diff of numbers");
 
     /* a list: items joined with ';' as in a key file, a ';' inside an item escaped */
     gchar **list = NULL;
@@ -584,12 +580,9 @@ static void test_options_record(void) {
     CHECK(!strcmp(one, "data=a\\;b;\n") && !strcmp(two, "data=a;b;\n"), "list records: \"%s\", \"%s\"", one, two);
     g_free(one), g_free(two);
     /* an option that became a list (--text-data): its one value as a string is the same */
-    diff = options_record_diff("text-data=x.tsv\n", "text-data=x.tsv;\n", NULL, NULL);
-    CHECK(!diff, "a string and its one-item list are one value: %s", diff ? diff : "");
-    g_free(diff);
-    diff = options_record_diff("text-data=x.tsv\n", "text-data=x.tsv;y.tsv;\n", NULL, NULL);
-    CHECK(diff != NULL, "a second item is a difference");
-    g_free(diff);
+    check_record_diff("text-data=x.tsv\n", "text-data=x.tsv;\n", NULL, NULL, "a string and its one-item list are one value");
+    check_record_diff("text-data=x.tsv\n", "text-data=x.tsv;y.tsv;\n", NULL, "text-data: x.tsv -> x.tsv;y.tsv;",
+                      "a second item is a difference");
 }
 
 int main(void) {

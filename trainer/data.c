@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 uint64_t seed_for(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b) {
@@ -224,7 +223,8 @@ static int looks_like_lang_code(const char *code) {
 int langs_check(const struct strlist *langs, int warn) {
     for (size_t i = 0; i < langs->n; i++) {
         for (size_t j = i + 1; j < langs->n; j++)
-            if (!strcasecmp(langs->items[i], langs->items[j]))
+            if (strlen(langs->items[i]) == strlen(langs->items[j]) &&
+                mslam_ascii_equal_nocase(langs->items[i], langs->items[j], strlen(langs->items[i])))
                 return mslam_error("languages '%s' and '%s' differ only in case: one language written two ways "
                                    "would be two to the model (write it one way in the manifests)",
                                    langs->items[i], langs->items[j]);

@@ -32,8 +32,10 @@ static void print_count(FILE *out, long long n) {
     fputs(grouped, out);
 }
 
-static void print_size(FILE *out, const char *path) {
+/* "PATH: mslam WHAT (12.3 MB": a description's first line, to be ended by the caller. */
+static void print_title(FILE *out, const char *path, const char *what) {
     struct stat st;
+    fprintf(out, "%s: mslam %s (", path, what);
     if (stat(path, &st) != 0) return;
     if (st.st_size >= 1000000) fprintf(out, "%.1f MB", (double)st.st_size / 1e6);
     else fprintf(out, "%.0f kB", (double)st.st_size / 1e3);
@@ -79,8 +81,7 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
     int has_state = 0;
     if (checkpoint_read(f, &m, &pos, &has_state)) return -1;
     const struct mslam_model_config *c = &m->cfg;
-    fprintf(out, "%s: mslam %s (", path, has_state ? "training checkpoint" : "model");
-    print_size(out, path);
+    print_title(out, path, has_state ? "training checkpoint" : "model");
     fputs("; weights ", out);
     print_weight_dtypes(out, f);
     fprintf(out, "%s)\n  parameters   ", has_state ? ", with the optimizer's state" : "");
@@ -128,8 +129,7 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
 static int print_lm(FILE *out, const char *path) {
     mslam_lm *lm = mslam_lm_load(path);
     if (!lm) return -1;
-    fprintf(out, "%s: mslam character LM (", path);
-    print_size(out, path);
+    print_title(out, path, "character LM");
     fprintf(out, ")\n  models       %s\n  order        %d\n  vocabulary   %d characters (reserved ids included)\n",
             lm->of_translations ? "translations into English (for translation-lm=, --translation-lm)"
                                 : "transcripts (for lm=, --lm)",
@@ -151,8 +151,7 @@ static int print_lm(FILE *out, const char *path) {
 static int print_tm(FILE *out, const char *path) {
     mslam_tm *tm = mslam_tm_load(path);
     if (!tm) return -1;
-    fprintf(out, "%s: mslam translation memory (", path);
-    print_size(out, path);
+    print_title(out, path, "translation memory");
     fputs("; for translation-memory=, --translation-memory)\n  sentences    ", out);
     print_count(out, mslam_tm_n_entries(tm));
     fputs(", each with its English\n", out);

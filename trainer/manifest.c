@@ -153,14 +153,13 @@ static enum manifest_split split_from_name(const char *path) {
     return split > 0 ? (enum manifest_split)split : SPLIT_NONE;
 }
 
-/* Name of the folder holding path (".../fr/train.tsv" -> "fr"), up to the first '_' when
- * cut_region ("en_us" -> "en"). */
-static char *folder_language(const char *path, int cut_region) {
+/* Name of the folder holding path (".../fr/train.tsv" -> "fr", FLEURS's "en_us"; corpus_language
+ * makes a code of it). */
+static char *folder_language(const char *path) {
     char *dir = path_dirname(path);
     if (!dir) return NULL;
     const char *name = base_name(dir);
-    size_t n = cut_region ? strcspn(name, "_") : strlen(name);
-    char *lang = (n > 0 && strcmp(name, ".") != 0 && strcmp(name, "/") != 0) ? str_ndup(name, n) : NULL;
+    char *lang = (*name && strcmp(name, ".") != 0 && strcmp(name, "/") != 0) ? str_dup(name) : NULL;
     free(dir);
     return lang;
 }
@@ -309,7 +308,7 @@ static int resolve_names(manifest_reader *r, const struct manifest_options *opts
     if (opts && opts->lang) {
         r->lang = str_dup(opts->lang);
     } else if (r->col[COL_LANG] < 0) {
-        if (!named && r->layout != LAYOUT_COVOST2) named = folder_language(r->path, r->layout == LAYOUT_FLEURS);
+        if (!named && r->layout != LAYOUT_COVOST2) named = folder_language(r->path);
         char code[sizeof r->row_lang];
         if (named) corpus_language(named, code, sizeof code);
         r->lang = named && *code ? str_dup(code) : NULL;

@@ -103,6 +103,11 @@ GST_START_TEST(test_properties) {
                 fail_unless(u->minimum == specs[i].min && u->maximum == specs[i].max &&
                                 u->default_value == specs[i].def,
                             "%s.%s range", names[e], specs[i].name);
+            } else if (specs[i].type == G_TYPE_DOUBLE) {
+                GParamSpecDouble *u = G_PARAM_SPEC_DOUBLE(p);
+                fail_unless(u->minimum == specs[i].min && u->maximum == specs[i].max &&
+                                u->default_value == specs[i].def,
+                            "%s.%s range", names[e], specs[i].name);
             } else if (specs[i].type == G_TYPE_BOOLEAN) {
                 gboolean v;
                 g_object_get(el, specs[i].name, &v, NULL);
