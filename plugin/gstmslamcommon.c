@@ -298,6 +298,7 @@ gst_mslam_device_get_type (void)
 #define MAX_LATENCY_MS 10240
 #define DEFAULT_N_THREADS 1
 #define DEFAULT_SECOND_PASS TRUE
+#define DEFAULT_STALL_TIMEOUT_MS 1000
 
 gint
 gst_mslam_frames_for_ms (guint ms)
@@ -397,6 +398,15 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           "decision's window) again with full attention context before it is decoded: offline "
           "accuracy for one more encoder pass over it (partial results stay streaming)",
           DEFAULT_SECOND_PASS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_STALL_TIMEOUT,
+      g_param_spec_uint ("stall-timeout", "Stall timeout",
+          "In a live pipeline (upstream's LATENCY query says live), while PLAYING: when no audio "
+          "has come for this many milliseconds after the last buffer's end (the source stopped: "
+          "a sender that went away, a discontinuous transmission that sends nothing in silence), "
+          "what was said is complete and goes out, as after a long GAP, instead of waiting for "
+          "more audio or EOS. 0: never",
+          0, 60000, DEFAULT_STALL_TIMEOUT_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mslam_base_change_state);
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -436,6 +446,10 @@ gst_mslam_base_init (GTypeInstance * instance, gpointer g_class)
   self->latency_ms = DEFAULT_LATENCY_MS;
   self->n_threads = DEFAULT_N_THREADS;
   self->second_pass = DEFAULT_SECOND_PASS;
+  self->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
+  g_mutex_init (&self->watch_lock);
+  g_cond_init (&self->watch_cond);
+  self->stall_deadline = GST_CLOCK_TIME_NONE;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   gst_mslam_vad_reset (&self->vad);
 }
@@ -447,6 +461,8 @@ gst_mslam_base_finalize (GObject * object)
 
   g_free (self->model_path);
   g_free (self->languages);
+  g_mutex_clear (&self->watch_lock);
+  g_cond_clear (&self->watch_cond);
   G_OBJECT_CLASS (gst_mslam_base_parent_class)->finalize (object);
 }
 
@@ -477,6 +493,9 @@ gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * val
       break;
     case GST_MSLAM_BASE_PROP_SECOND_PASS:
       self->second_pass = g_value_get_boolean (value);
+      break;
+    case GST_MSLAM_BASE_PROP_STALL_TIMEOUT:
+      self->stall_timeout_ms = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -526,6 +545,9 @@ gst_mslam_base_get_property (GObject * object, guint prop_id, GValue * value, GP
       break;
     case GST_MSLAM_BASE_PROP_SECOND_PASS:
       g_value_set_boolean (value, self->second_pass);
+      break;
+    case GST_MSLAM_BASE_PROP_STALL_TIMEOUT:
+      g_value_set_uint (value, self->stall_timeout_ms);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -807,11 +829,19 @@ timeline_reset (GstMslamBase * self)
     klass->reset (self);
 }
 
+/* A live source that stops (below the sink event handler) */
+static void watch_start (GstMslamBase * self);
+static void watch_stop (GstMslamBase * self);
+static void watch_disarm (GstMslamBase * self);
+static gboolean upstream_is_live (GstMslamBase * self);
+static void watch_after_buffer (GstMslamBase * self, GstClockTime duration);
+
 static void
 base_stop (GstMslamBase * self)
 {
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
 
+  watch_stop (self);
   GST_OBJECT_LOCK (self);
   self->running = FALSE;
   GST_OBJECT_UNLOCK (self);
@@ -913,6 +943,7 @@ base_start (GstMslamBase * self)
     goto failed;
   timeline_reset (self);
   gst_mslam_vad_reset (&self->vad);
+  watch_start (self);
   GST_OBJECT_LOCK (self);
   self->running = TRUE;
   GST_OBJECT_UNLOCK (self);
@@ -933,6 +964,9 @@ gst_mslam_base_change_state (GstElement * element, GstStateChange transition)
 
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !base_start (self))
     return GST_STATE_CHANGE_FAILURE;
+  /* the clock ran on while paused: the next buffer sets the next deadline */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING || transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)
+    watch_disarm (self);
 
   ret = GST_ELEMENT_CLASS (gst_mslam_base_parent_class)->change_state (element, transition);
   if (ret == GST_STATE_CHANGE_FAILURE) {
@@ -1183,7 +1217,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstMslamBase *self = GST_MSLAM_BASE (parent);
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
   GstBuffer *passthrough = NULL;
-  GstClockTime pts;
+  GstClockTime pts, duration;
   GstFlowReturn ret = GST_FLOW_OK;
   gsize n, overlap = 0;
 
@@ -1193,6 +1227,8 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
+  duration = gst_util_uint64_scale (gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (&self->info), GST_SECOND,
+      GST_AUDIO_INFO_RATE (&self->info));
   if (klass->passthrough)
     passthrough = gst_buffer_ref (buf);
 
@@ -1207,6 +1243,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     self->t0 = GST_CLOCK_TIME_IS_VALID (pts) ? pts : (self->segment.start != GST_CLOCK_TIME_NONE
         ? self->segment.start : 0);
     self->started = TRUE;
+    self->upstream_live = upstream_is_live (self);
     GST_DEBUG_OBJECT (self, "timeline starts at %" GST_TIME_FORMAT, GST_TIME_ARGS (self->t0));
   } else if (GST_CLOCK_TIME_IS_VALID (pts)) {
     GstClockTime expected = gst_mslam_base_sample_time (self, self->n_samples);
@@ -1261,6 +1298,7 @@ done:
     gst_buffer_unref (buf);
   if (passthrough)
     gst_buffer_unref (passthrough);
+  watch_after_buffer (self, duration);
   return ret;
 }
 
@@ -1387,6 +1425,130 @@ end_timeline (GstMslamBase * self, const gchar * at, gboolean release)
   if (release)
     gst_mslam_base_release_held (self);
   timeline_reset (self);
+}
+
+/* ---- a live source that stops ---- */
+
+/* Whether upstream is live, as its LATENCY query answers. Streaming thread. */
+static gboolean
+upstream_is_live (GstMslamBase * self)
+{
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = FALSE;
+
+  if (gst_pad_peer_query (self->sinkpad, query))
+    gst_query_parse_latency (query, &live, NULL, NULL);
+  gst_query_unref (query);
+  return live;
+}
+
+/* A buffer of duration came (in a live pipeline: its end is about now): stall-timeout after
+ * that, the watch thread ends the timeline unless another came. Streaming thread. */
+static void
+watch_after_buffer (GstMslamBase * self, GstClockTime duration)
+{
+  GstClock *clock = self->upstream_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
+  GstClockTime deadline = GST_CLOCK_TIME_NONE;
+  guint timeout_ms;
+
+  GST_OBJECT_LOCK (self);
+  timeout_ms = self->stall_timeout_ms;
+  GST_OBJECT_UNLOCK (self);
+  if (clock && timeout_ms > 0)
+    deadline = gst_clock_get_time (clock) + duration + timeout_ms * GST_MSECOND;
+  if (clock)
+    gst_object_unref (clock);
+  g_mutex_lock (&self->watch_lock);
+  /* a later deadline is seen when the wait for the earlier one ends */
+  if (!GST_CLOCK_TIME_IS_VALID (self->stall_deadline))
+    g_cond_signal (&self->watch_cond);
+  self->stall_deadline = deadline;
+  g_mutex_unlock (&self->watch_lock);
+}
+
+/* Nothing to watch (a new start in PLAYING: the clock ran on while paused). */
+static void
+watch_disarm (GstMslamBase * self)
+{
+  g_mutex_lock (&self->watch_lock);
+  self->stall_deadline = GST_CLOCK_TIME_NONE;
+  g_mutex_unlock (&self->watch_lock);
+}
+
+/* The deadline passed with no buffer since: the timeline ends, as at a long GAP, under the
+ * stream lock (the streaming thread is not inside the element) and while PLAYING. */
+static void
+end_stalled_timeline (GstMslamBase * self)
+{
+  gboolean quiet, playing;
+
+  GST_PAD_STREAM_LOCK (self->sinkpad);
+  g_mutex_lock (&self->watch_lock);
+  quiet = !self->watch_quit && !GST_CLOCK_TIME_IS_VALID (self->stall_deadline);
+  g_mutex_unlock (&self->watch_lock);
+  GST_OBJECT_LOCK (self);
+  playing = GST_STATE (self) == GST_STATE_PLAYING && GST_STATE_PENDING (self) == GST_STATE_VOID_PENDING;
+  GST_OBJECT_UNLOCK (self);
+  if (quiet && playing && self->started) {
+    GST_INFO_OBJECT (self, "no audio from the live source for stall-timeout: what was said is complete");
+    end_timeline (self, "a stall of the live source", TRUE);
+  }
+  GST_PAD_STREAM_UNLOCK (self->sinkpad);
+}
+
+static gpointer
+watch_thread (gpointer data)
+{
+  GstMslamBase *self = data;
+
+  g_mutex_lock (&self->watch_lock);
+  while (!self->watch_quit) {
+    GstClockTime when = self->stall_deadline;
+    GstClock *clock;
+    if (!GST_CLOCK_TIME_IS_VALID (when) || !(clock = gst_element_get_clock (GST_ELEMENT (self)))) {
+      g_cond_wait (&self->watch_cond, &self->watch_lock);
+      continue;
+    }
+    GstClockID id = self->watch_id = gst_clock_new_single_shot_id (clock, when);
+    gst_object_unref (clock);
+    g_mutex_unlock (&self->watch_lock);
+    GstClockReturn waited = gst_clock_id_wait (id, NULL);
+    g_mutex_lock (&self->watch_lock);
+    self->watch_id = NULL;
+    gst_clock_id_unref (id);
+    /* unscheduled (stopping), or a buffer came meanwhile: look again */
+    if (self->watch_quit || (waited != GST_CLOCK_OK && waited != GST_CLOCK_EARLY) || self->stall_deadline != when)
+      continue;
+    self->stall_deadline = GST_CLOCK_TIME_NONE;
+    g_mutex_unlock (&self->watch_lock);
+    end_stalled_timeline (self);
+    g_mutex_lock (&self->watch_lock);
+  }
+  g_mutex_unlock (&self->watch_lock);
+  return NULL;
+}
+
+static void
+watch_start (GstMslamBase * self)
+{
+  self->watch_quit = FALSE;
+  self->stall_deadline = GST_CLOCK_TIME_NONE;
+  self->watch_thread = g_thread_new ("mslam-stall-watch", watch_thread, self);
+}
+
+static void
+watch_stop (GstMslamBase * self)
+{
+  if (!self->watch_thread)
+    return;
+  g_mutex_lock (&self->watch_lock);
+  self->watch_quit = TRUE;
+  if (self->watch_id)
+    gst_clock_id_unschedule (self->watch_id);
+  g_cond_signal (&self->watch_cond);
+  g_mutex_unlock (&self->watch_lock);
+  g_thread_join (self->watch_thread);
+  self->watch_thread = NULL;
 }
 
 static gboolean

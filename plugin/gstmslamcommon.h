@@ -134,6 +134,7 @@ struct _GstMslamBase
   gint n_threads;
   gchar *languages;             /* comma-separated codes; NULL: every language of the model */
   gboolean second_pass;
+  guint stall_timeout_ms;       /* 0: never */
 
   gboolean ending;              /* while drain runs for the end of the audio (EOS, a segment's end,
                                  * a long gap), not for a new timeline that goes on after it */
@@ -156,6 +157,19 @@ struct _GstMslamBase
   gboolean running_second_pass;
   GstMslamAudioHistory audio;   /* with second-pass: the timeline's audio the subclass still needs
                                  * (it drops what it no longer does) */
+
+  /* A live source that stops sending (a sender gone; a discontinuous transmission that sends
+   * nothing in silence) is a long gap once stall-timeout passes without audio: the watch thread
+   * waits on the element's clock for stall_deadline, which each buffer moves (watch_lock), and
+   * then ends the timeline under the sink pad's stream lock, as the streaming thread would. */
+  GThread *watch_thread;
+  GMutex watch_lock;
+  GCond watch_cond;
+  gboolean watch_quit;
+  GstClockTime stall_deadline;  /* clock time; GST_CLOCK_TIME_NONE: nothing to watch */
+  GstClockID watch_id;          /* the wait in progress, to unschedule */
+  gboolean upstream_live;       /* the latency query's answer at the timeline's first buffer
+                                 * (streaming thread) */
 
   GstAudioInfo info;
   gboolean have_info;
@@ -234,6 +248,7 @@ enum
   GST_MSLAM_BASE_PROP_N_THREADS,
   GST_MSLAM_BASE_PROP_LANGUAGES,
   GST_MSLAM_BASE_PROP_SECOND_PASS,
+  GST_MSLAM_BASE_PROP_STALL_TIMEOUT,
   GST_MSLAM_BASE_N_PROPS
 };
 

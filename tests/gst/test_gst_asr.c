@@ -563,6 +563,69 @@ static GstHarness *asr_harness(void) {
     return h;
 }
 
+/* A live source that stops mid-sentence (a sender gone): stall-timeout (1 s) after its last
+ * buffer ended, on the element's clock, the open caption goes out as after a long GAP; with a
+ * source that is not live, or stall-timeout 0, nothing waits on the clock. The test clock stands
+ * still, so every buffer sets the same deadline: 1.1 s (a buffer of 100 ms, then 1 s). */
+static GstHarness *stalling_harness(const char *props, gboolean live, size_t *said) {
+    char *launch = desc(props);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    gst_harness_set_live(h, live);
+    gst_harness_use_testclock(h);
+    gst_harness_play(h);
+    /* the middle of utterance 0, in whole buffers (one deadline): a caption is open, none is final */
+    *said = ((size_t)(utt_start[0] * 16000 / GST_SECOND) + fx->n_speech[0] / 2) / 1600 * 1600;
+    push_audio(h, talk, 0, *said, 0);
+    fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+    return h;
+}
+
+GST_START_TEST(test_live_source_stops) {
+    setup_talk();
+    size_t said;
+    GstHarness *h = stalling_harness(NULL, TRUE, &said);
+    GstTestClock *clock = gst_harness_get_testclock(h);
+    GstClockID id;
+    gst_test_clock_wait_for_next_pending_id(clock, &id);
+    fail_unless_equals_uint64(gst_clock_id_get_time(id), 1100 * MS);
+    gst_clock_id_unref(id);
+    fail_unless(gst_test_clock_crank(clock));
+    GstBuffer *b = gst_harness_pull(h);
+    fail_unless(b != NULL, "no caption after the stall");
+    GstMapInfo map;
+    fail_unless(gst_buffer_map(b, &map, GST_MAP_READ));
+    char *text = g_strndup((const char *)map.data, map.size);
+    gst_buffer_unmap(b, &map);
+    fail_unless(only_a(text), "caption \"%s\"", text);
+    fail_unless(GST_BUFFER_PTS(b) + EDGE_TOLERANCE >= utt_start[0] && GST_BUFFER_PTS(b) <= utt_start[0] + EDGE_TOLERANCE,
+                "caption at %" GST_TIME_FORMAT, GST_TIME_ARGS(GST_BUFFER_PTS(b)));
+    fail_unless(GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b) <= SAMPLES_TIME(said) + EDGE_TOLERANCE);
+    g_free(text);
+    gst_buffer_unref(b);
+    /* the source comes back: a new timeline, whose speech makes a caption of its own */
+    push_audio(h, talk, (size_t)(utt_end[0] * 16000 / GST_SECOND), n_talk, 5 * GST_SECOND);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 2);
+    gst_object_unref(clock);
+    gst_harness_teardown(h);
+
+    /* not live, or stall-timeout=0: no wait on the clock, and the caption waits for EOS */
+    for (int k = 0; k < 2; k++) {
+        h = stalling_harness(k ? "stall-timeout=0" : NULL, k == 1, &said);
+        clock = gst_harness_get_testclock(h);
+        fail_if(gst_test_clock_timed_wait_for_multiple_pending_ids(clock, 1, 300, NULL),
+                "a wait on the clock (%s)", k ? "stall-timeout=0" : "not live");
+        fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+        fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+        fail_unless_equals_int(gst_harness_buffers_received(h), 1);
+        gst_object_unref(clock);
+        gst_harness_teardown(h);
+    }
+}
+GST_END_TEST;
+
 /* FLUSH forgets the open caption: after it, captions come only from the new audio, on the new
  * timeline. */
 GST_START_TEST(test_flush) {
@@ -1042,6 +1105,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_lm);
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_second_pass_discontinuity);
+    tcase_add_test(tc, test_live_source_stops);
     /* models and speech are made once, before check forks each test */
     fx = gsttest_fixture_get();
     return s;
