@@ -2,7 +2,7 @@
 # Captions an audio or video file into SubRip subtitles.
 #
 #   gst-launch-1.0 -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
-#       mslamasr line-length=42 ! srtenc ! filesink location=OUT.srt
+#       mslamasr line-length=42 max-lines=2 ! srtenc ! filesink location=OUT.srt
 #
 # Usage: pipelines/file-to-srt.sh IN OUT.srt [mslamasr properties, e.g. languages=en latency=640,
 #        or languages=fr lm=LM.safetensors for a character LM from `mslam-trainer lm`]
@@ -14,4 +14,4 @@ file_args 2 "$@"
 in=$1 out=$2
 shift 2
 run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamasr line-length=42 "$@" ! srtenc ! filesink location="$out.part"
+    mslamasr line-length=42 max-lines=2 "$@" ! srtenc ! filesink location="$out.part"

@@ -2,7 +2,7 @@
 # Captions an audio or video file into WebVTT subtitles (for HTML5 <track>).
 #
 #   gst-launch-1.0 -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
-#       mslamasr line-length=42 ! webvttenc ! filesink location=OUT.vtt
+#       mslamasr line-length=42 max-lines=2 ! webvttenc ! filesink location=OUT.vtt
 #
 # Usage: pipelines/file-to-webvtt.sh IN OUT.vtt [mslamasr properties]
 set -eu
@@ -12,6 +12,6 @@ file_args 2 "$@"
 in=$1 out=$2
 shift 2
 run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamasr line-length=42 "$@" ! webvttenc ! filesink location="$out.part"
+    mslamasr line-length=42 max-lines=2 "$@" ! webvttenc ! filesink location="$out.part"
 # webvttenc writes the header with its first cue: no speech, no header, and a WebVTT file needs one
 [ -s "$out" ] || printf 'WEBVTT\n\n' > "$out"

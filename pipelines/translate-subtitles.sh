@@ -2,7 +2,7 @@
 # English subtitles for speech in another language (speech translation).
 #
 #   gst-launch-1.0 -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
-#       mslamtranslate line-length=42 ! srtenc ! filesink location=OUT.srt
+#       mslamtranslate line-length=42 max-lines=2 ! srtenc ! filesink location=OUT.srt
 #
 # Usage: pipelines/translate-subtitles.sh IN OUT.srt [mslamtranslate properties, e.g. languages=fr,de
 #        lm=LM.safetensors translation-lm=TLM.safetensors for the LMs of `mslam-trainer lm`,
@@ -16,4 +16,4 @@ file_args 2 "$@"
 in=$1 out=$2
 shift 2
 run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamtranslate line-length=42 "$@" ! srtenc ! filesink location="$out.part"
+    mslamtranslate line-length=42 max-lines=2 "$@" ! srtenc ! filesink location="$out.part"

@@ -22,6 +22,7 @@ enum
   PROP_LM_BONUS,
   PROP_NO_REPEAT_NGRAM,
   PROP_LINE_LENGTH,
+  PROP_MAX_LINES,
   PROP_N,
 };
 G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
@@ -145,6 +146,12 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
           "Break the text buffers' lines between words so that none is longer than this many "
           "characters where a word allows (subtitles: 42; the messages keep one line; 0: one line)",
           0, 1000, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MAX_LINES,
+      g_param_spec_uint ("max-lines", "Maximum lines",
+          "With line-length: a caption of more lines goes out as several text buffers of at most "
+          "this many lines, one after the other over its time, each for a share in proportion to "
+          "its characters (subtitles: 2; the message keeps the whole caption; 0: any number)",
+          0, 100, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   if (klass->translates)
     g_object_class_install_property (gobject_class, PROP_NO_REPEAT_NGRAM,
         g_param_spec_int ("no-repeat-ngram", "No repeated n-grams",
@@ -233,6 +240,9 @@ gst_mslam_caption_set_property (GObject * object, guint prop_id, const GValue * 
     case PROP_LINE_LENGTH:
       self->line_length = g_value_get_uint (value);
       break;
+    case PROP_MAX_LINES:
+      self->max_lines = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -274,6 +284,9 @@ gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_LINE_LENGTH:
       g_value_set_uint (value, self->line_length);
+      break;
+    case PROP_MAX_LINES:
+      g_value_set_uint (value, self->max_lines);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -654,6 +667,43 @@ wrap_lines (gchar * text, guint max)
   }
 }
 
+/* Pushes the caption text (taken; its lines broken) over [t_start, t_end): one buffer, or with
+ * max_lines, pieces of at most that many lines one after the other, each for a share of the time
+ * in proportion to its characters (the line breaks between pieces counted with them). */
+static GstFlowReturn
+push_caption_text (GstMslamCaption * self, gchar * text, guint max_lines, GstClockTime t_start,
+    GstClockTime t_end)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  glong total = MAX (1, g_utf8_strlen (text, -1)), before = 0;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gchar *piece = text;
+
+  while (piece && ret == GST_FLOW_OK) {
+    gchar *next = NULL;
+    guint lines = 1;
+    for (gchar * p = piece; max_lines > 0 && *p && !next; p++)
+      if (*p == '\n' && ++lines > max_lines) {
+        *p = '\0';
+        next = p + 1;
+      }
+    glong chars = g_utf8_strlen (piece, -1) + (next ? 1 : 0);
+    GstClockTime start = t_start + gst_util_uint64_scale (t_end - t_start, before, total);
+    GstClockTime end = next ? t_start + gst_util_uint64_scale (t_end - t_start, before + chars, total) : t_end;
+    GstBuffer *buf = gst_buffer_new_memdup (piece, strlen (piece));
+    GST_BUFFER_PTS (buf) = start;
+    GST_BUFFER_DURATION (buf) = end - start;
+    ret = gst_pad_push (base->srcpad, buf);
+    /* nobody reading the text (only the messages are used) is fine */
+    if (ret == GST_FLOW_NOT_LINKED)
+      ret = GST_FLOW_OK;
+    before += chars;
+    piece = next;
+  }
+  g_free (text);
+  return ret;
+}
+
 /* Closes the open caption at frame end (exclusive) and pushes it. */
 static GstFlowReturn
 close_caption (GstMslamCaption * self, guint64 end)
@@ -698,8 +748,7 @@ close_caption (GstMslamCaption * self, guint64 end)
     if (text) {
       GstClockTime t_start = gst_mslam_base_frame_time (base, start);
       GstClockTime t_end = gst_mslam_base_frame_time (base, end);
-      GstBuffer *buf;
-      gsize len = strlen (text);
+      guint max_lines;
 
       GST_DEBUG_OBJECT (self, "caption %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT ": %s",
           GST_TIME_ARGS (t_start), GST_TIME_ARGS (t_end), text);
@@ -708,15 +757,10 @@ close_caption (GstMslamCaption * self, guint64 end)
       gst_mslam_base_post (base, msg);
       GST_OBJECT_LOCK (self);
       wrap_lines (text, self->line_length);
+      max_lines = self->line_length > 0 ? self->max_lines : 0;
       GST_OBJECT_UNLOCK (self);
-      buf = gst_buffer_new_wrapped (text, len);
-      GST_BUFFER_PTS (buf) = t_start;
-      GST_BUFFER_DURATION (buf) = t_end - t_start;
       self->out_end = t_end;
-      ret = gst_pad_push (base->srcpad, buf);
-      /* nobody reading the text (only the messages are used) is fine */
-      if (ret == GST_FLOW_NOT_LINKED)
-        ret = GST_FLOW_OK;
+      ret = push_caption_text (self, text, max_lines, t_start, t_end);
     }
   }
   mslam_result_free (ctc);

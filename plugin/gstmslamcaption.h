@@ -41,6 +41,7 @@ struct _GstMslamCaption
   gfloat lm_weight, lm_bonus;
   gint no_repeat_ngram;         /* mslamtranslate */
   guint line_length;            /* the text buffers' lines (0: one line) */
+  guint max_lines;              /* lines of a text buffer, with line_length (0: any) */
 
   /* while running */
   mslam_lm *lm;
@@ -107,7 +108,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
  * other ids to the ones this call set. */
 void gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass);
 
-#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 9)
+#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 10)
 
 G_END_DECLS
 

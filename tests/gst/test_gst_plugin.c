@@ -67,6 +67,8 @@ GST_START_TEST(test_properties) {
         {"window", 4, G_TYPE_UINT, 200, 60000, 3000},
         {"no-repeat-ngram", 2, G_TYPE_INT, 0, 64, 8},
         {"line-length", 3, G_TYPE_UINT, 0, 1000, 0},
+        {"max-lines", 3, G_TYPE_UINT, 0, 100, 0},
+        {"stall-timeout", 7, G_TYPE_UINT, 0, 60000, 1000},
         {"tag-confidence", 4, G_TYPE_DOUBLE, 0, 1, 0},
     };
     const char *names[] = {"mslamasr", "mslamtranslate", "mslamlid"};

@@ -106,6 +106,52 @@ GST_START_TEST(test_line_length) {
 }
 GST_END_TEST;
 
+/* max-lines: a caption of more lines goes out as pieces of at most 2, one after the other over
+ * the caption's time; together they are the message's text and span its times. */
+GST_START_TEST(test_max_lines) {
+    if (!cfg.ctc_head) return;
+    size_t n;
+    float *talk;
+    gsttest_run *r = run_on_talk("mslamasr line-length=12 max-lines=2", &talk, &n);
+    guint b = 0, split = 0, captions = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *m = g_ptr_array_index(r->messages, i);
+        gboolean final = FALSE;
+        guint64 start, end;
+        gst_structure_get_boolean(m, "final", &final);
+        if (!final) continue;
+        fail_unless(gst_structure_get_uint64(m, "start", &start) && gst_structure_get_uint64(m, "end", &end));
+        GString *joined = g_string_new(NULL);
+        GstClockTime at = start;
+        guint pieces = 0;
+        for (; b < r->buffers->len; b++, pieces++) {
+            const gsttest_caption *c = g_ptr_array_index(r->buffers, b);
+            if (c->pts >= end) break;
+            fail_unless(c->pts == at, "piece at %" GST_TIME_FORMAT ", expected at %" GST_TIME_FORMAT,
+                        GST_TIME_ARGS(c->pts), GST_TIME_ARGS(at));
+            char **lines = g_strsplit(c->text, "\n", -1);
+            fail_unless(g_strv_length(lines) <= 2, "\"%s\" has more than 2 lines", c->text);
+            char *one_line = g_strjoinv(" ", lines);
+            g_string_append_printf(joined, "%s%s", pieces ? " " : "", one_line);
+            g_free(one_line);
+            g_strfreev(lines);
+            at = c->pts + c->duration;
+        }
+        fail_unless(pieces > 0 && at == end, "the pieces end at %" GST_TIME_FORMAT ", the caption at %" GST_TIME_FORMAT,
+                    GST_TIME_ARGS(at), GST_TIME_ARGS(end));
+        fail_unless_equals_string(joined->str, gst_structure_get_string(m, "text"));
+        g_string_free(joined, TRUE);
+        split += pieces > 1;
+        captions++;
+    }
+    fail_unless(captions > 0 && b == r->buffers->len, "%u captions, %u of %u buffers matched", captions, b,
+                r->buffers->len);
+    fail_unless(split > 0, "no caption of more than 2 lines of 12: the test shows nothing");
+    gsttest_run_free(r);
+    g_free(talk);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_translation_text) {
     if (cfg.n_decoder_layers <= 0) return;
     size_t n;
@@ -151,6 +197,7 @@ static Suite *realspeech_suite(void) {
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_asr_text);
     tcase_add_test(tc, test_line_length);
+    tcase_add_test(tc, test_max_lines);
     tcase_add_test(tc, test_translation_text);
     tcase_add_test(tc, test_lid_english);
     return s;
