@@ -12,11 +12,12 @@
 #
 #   q="max-size-buffers=0 max-size-bytes=0 max-size-time=80000000000"
 #   gst-launch-1.0 -m -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! tee name=t \
-#     t. ! queue $q ! mslamasr ! srtenc ! filesink location=OUT-captions.srt \
-#     t. ! queue $q ! mslamtranslate ! srtenc ! filesink location=OUT-english.srt \
+#     t. ! queue $q ! mslamasr line-length=42 max-lines=2 ! srtenc ! filesink location=OUT-captions.srt \
+#     t. ! queue $q ! mslamtranslate line-length=42 max-lines=2 ! srtenc ! filesink location=OUT-english.srt \
 #     t. ! queue $q ! mslamlid ! fakesink
 #
-# Usage: pipelines/all-three.sh IN OUT   (writes OUT-captions.srt and OUT-english.srt)
+# Usage: pipelines/all-three.sh IN OUT   (writes OUT-captions.srt and OUT-english.srt: lines of 42
+# characters, at most 2 a subtitle, as the other subtitle scripts)
 set -eu
 usage="usage: $0 IN OUT   (writes OUT-captions.srt and OUT-english.srt)"
 . "$(dirname "$0")/file-common.sh"
@@ -27,6 +28,6 @@ q="max-size-buffers=0 max-size-bytes=0 max-size-time=80000000000"
 # shellcheck disable=SC2086 # $q is a list of properties
 run_to "$out-captions.srt" "$out-english.srt" -- \
   gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! tee name=t \
-  t. ! queue $q ! mslamasr ! srtenc ! filesink location="$out-captions.srt.part" \
-  t. ! queue $q ! mslamtranslate ! srtenc ! filesink location="$out-english.srt.part" \
+  t. ! queue $q ! mslamasr line-length=42 max-lines=2 ! srtenc ! filesink location="$out-captions.srt.part" \
+  t. ! queue $q ! mslamtranslate line-length=42 max-lines=2 ! srtenc ! filesink location="$out-english.srt.part" \
   t. ! queue $q ! mslamlid ! fakesink
