@@ -292,6 +292,10 @@ static void test_manifest_layouts(void) {
         {"covost/covost_v2.zh-CN_en.test.tsv", "path\tsentence\ttranslation\tclient_id\n"
                                                "common_voice_zh-CN_1.mp3\t你好\tHello\tc1\n",
          "zh", "Hello", "clips/common_voice_zh-CN_1.mp3"},
+        /* pandas' escapes (escapechar '\\', no quoting): a quote, a backslash, a tab */
+        {"covost/covost_v2.fr_en.dev.tsv", "path\tsentence\ttranslation\tclient_id\n"
+                                           "common_voice_fr_1.mp3\tIl a dit \\\"oui\\\".\tHe said \\\"yes\\\" \\\\ a\\\tb.\tc1\n",
+         "fr", "He said \"yes\" \\ a\tb.", "clips/common_voice_fr_1.mp3"},
         {"fleurs/cmn_hans_cn/test.tsv", "1\t1.wav\t你好\t你好\t你 好\t16000\tMALE\n", "zh", "", "audio/test/1.wav"},
     };
     for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
@@ -306,6 +310,14 @@ static void test_manifest_layouts(void) {
         manifest_free(&m);
         free(path), free(dir);
     }
+
+    /* a CoVoST-2 line that ends in an escaping backslash (a line break inside a field) is refused */
+    char *cut = tmp_path("covost/covost_v2.fr_en.train.tsv");
+    static const char cut_rows[] = "path\tsentence\ttranslation\tclient_id\na.mp3\tUne ligne\\\n";
+    CHECK(write_file_atomic(cut, cut_rows, strlen(cut_rows)) == 0 && manifest_load(cut, NULL, &m) != 0 &&
+              error_mentions(cut, ":2: the line ends in an escaping backslash"),
+          "a field's line break: %s", mslam_last_error());
+    free(cut);
 
     /* bad rows name the file, the line and the problem */
     struct {

@@ -103,17 +103,30 @@ static int read_line(manifest_reader *r) {
 }
 
 /* Splits the current line at tabs into r->fields; returns the field count or -1. */
+/* Splits r->line at its tabs into r->fields. CoVoST-2's files are pandas' to_csv with
+ * escapechar '\\' and no quoting (get_covost_splits.py): there a backslash makes the character
+ * after it part of the field ("\\\"" a quote, "\\\\" a backslash, a backslash and a tab a tab),
+ * which is unescaped in place. */
 static int split_fields(manifest_reader *r) {
+    const int escaped = r->layout == LAYOUT_COVOST2;
     int n = 0;
-    char *p = r->line;
-    for (;;) {
-        if (n == MAX_FIELDS) return mslam_error("%s:%ld: more than %d fields", r->path, r->line_no, MAX_FIELDS);
-        r->fields[n++] = p;
-        char *tab = strchr(p, '\t');
-        if (!tab) break;
-        *tab = '\0';
-        p = tab + 1;
+    char *in = r->line, *out = r->line;
+    r->fields[n++] = out;
+    for (; *in; in++) {
+        if (escaped && *in == '\\') {
+            if (!in[1])
+                return mslam_error("%s:%ld: the line ends in an escaping backslash (a line break inside a field, "
+                                   "which is not read)", r->path, r->line_no);
+            *out++ = *++in;
+        } else if (*in == '\t') {
+            *out++ = '\0';
+            if (n == MAX_FIELDS) return mslam_error("%s:%ld: more than %d fields", r->path, r->line_no, MAX_FIELDS);
+            r->fields[n++] = out;
+        } else {
+            *out++ = *in;
+        }
     }
+    *out = '\0';
     return n;
 }
 
