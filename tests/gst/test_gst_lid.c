@@ -298,6 +298,31 @@ GST_START_TEST(test_hold_audio) {
     fail_unless(tagged, "no language tag at the gap");
     gst_harness_teardown(h);
 
+    /* a live source that stops (no GAP comes): at stall-timeout after its last buffer, the same */
+    h = lid_harness("hold-audio=20000 tag-confidence=1", "F32LE");
+    gst_harness_set_live(h, TRUE);
+    gst_harness_use_testclock(h);
+    gst_harness_play(h);
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 0, 48000, 0, FALSE), GST_FLOW_OK);
+    fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+    GstTestClock *clock = gst_harness_get_testclock(h);
+    fail_unless(gst_test_clock_crank(clock));
+    for (int i = 0; i < 30; i++) { /* the watch thread pushes them */
+        GstBuffer *b = gst_harness_pull(h);
+        fail_unless(b != NULL, "buffer %d did not come when the live source stopped", i);
+        gst_buffer_unref(b);
+    }
+    tagged = FALSE;
+    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
+        GstTagList *tags;
+        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
+        gst_event_parse_tag(e, &tags);
+        tagged |= gst_tag_list_get_tag_size(tags, GST_TAG_LANGUAGE_CODE) > 0;
+    }
+    fail_unless(tagged, "no language tag when the live source stopped");
+    gst_object_unref(clock);
+    gst_harness_teardown(h);
+
     /* a discontinuity (the audio goes on) is no end: the audio still waits for a sure decision */
     h = lid_harness("hold-audio=20000 tag-confidence=1", "F32LE");
     fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 0, 24000, 0, FALSE), GST_FLOW_OK);
