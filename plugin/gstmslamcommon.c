@@ -401,7 +401,8 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_STALL_TIMEOUT,
       g_param_spec_uint ("stall-timeout", "Stall timeout",
           "In a live pipeline (upstream's LATENCY query says live), while PLAYING: when no audio "
-          "has come for this many milliseconds after the last buffer's end (the source stopped: "
+          "has come for this many milliseconds after the next buffer was due (a buffer's duration "
+          "after the last one came, on the element's clock; the source stopped: "
           "a sender that went away, a discontinuous transmission that sends nothing in silence), "
           "what was said is complete and goes out, as after a long GAP, instead of waiting for "
           "more audio or EOS. 0: never",
@@ -964,9 +965,11 @@ gst_mslam_base_change_state (GstElement * element, GstStateChange transition)
 
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !base_start (self))
     return GST_STATE_CHANGE_FAILURE;
-  /* the clock ran on while paused: the next buffer sets the next deadline */
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING || transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)
+  /* paused, nothing is due; playing again, the audio is due from now (the clock ran on) */
+  if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)
     watch_disarm (self);
+  else if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
+    watch_after_buffer (self, 0);
 
   ret = GST_ELEMENT_CLASS (gst_mslam_base_parent_class)->change_state (element, transition);
   if (ret == GST_STATE_CHANGE_FAILURE) {
@@ -1442,8 +1445,19 @@ upstream_is_live (GstMslamBase * self)
   return live;
 }
 
-/* A buffer of duration came (in a live pipeline: its end is about now): stall-timeout after
- * that, the watch thread ends the timeline unless another came. Streaming thread. */
+/* Cuts the wait in progress short when deadline comes earlier (watch_lock held): the watch
+ * thread looks again. */
+static void
+watch_wake (GstMslamBase * self, GstClockTime deadline)
+{
+  if (self->watch_id && (!GST_CLOCK_TIME_IS_VALID (deadline) || deadline < self->watch_until))
+    gst_clock_id_unschedule (self->watch_id);
+}
+
+/* The streaming thread leaves the element after a buffer of duration (a live source pushes one
+ * once it is captured, so the next is due a duration from now) or a serialized event (0): in a
+ * live pipeline, stall-timeout after the next audio was due, the watch thread ends the timeline
+ * unless more came. Also at PAUSED to PLAYING, for audio that stopped while paused. */
 static void
 watch_after_buffer (GstMslamBase * self, GstClockTime duration)
 {
@@ -1459,37 +1473,46 @@ watch_after_buffer (GstMslamBase * self, GstClockTime duration)
   if (clock)
     gst_object_unref (clock);
   g_mutex_lock (&self->watch_lock);
+  self->watch_activity++;
   /* a later deadline is seen when the wait for the earlier one ends */
   if (!GST_CLOCK_TIME_IS_VALID (self->stall_deadline))
     g_cond_signal (&self->watch_cond);
+  watch_wake (self, deadline);
   self->stall_deadline = deadline;
   g_mutex_unlock (&self->watch_lock);
 }
 
-/* Nothing to watch (a new start in PLAYING: the clock ran on while paused). */
+/* Nothing to watch (paused; a flush). */
 static void
 watch_disarm (GstMslamBase * self)
 {
   g_mutex_lock (&self->watch_lock);
   self->stall_deadline = GST_CLOCK_TIME_NONE;
+  watch_wake (self, GST_CLOCK_TIME_NONE);
   g_mutex_unlock (&self->watch_lock);
 }
 
-/* The deadline passed with no buffer since: the timeline ends, as at a long GAP, under the
- * stream lock (the streaming thread is not inside the element) and while PLAYING. */
+/* The deadline passed after activity number `activity`: unless the streaming thread handled
+ * anything since (it may have been inside the element, on an event or a long buffer, past the
+ * deadline), the timeline ends, as at a long GAP, under the stream lock, while PLAYING, not
+ * flushing and with stall-timeout still on. */
 static void
-end_stalled_timeline (GstMslamBase * self)
+end_stalled_timeline (GstMslamBase * self, guint64 activity)
 {
-  gboolean quiet, playing;
+  gboolean quiet, playing, flushing;
+  guint timeout_ms;
 
   GST_PAD_STREAM_LOCK (self->sinkpad);
   g_mutex_lock (&self->watch_lock);
-  quiet = !self->watch_quit && !GST_CLOCK_TIME_IS_VALID (self->stall_deadline);
+  quiet = !self->watch_quit && self->watch_activity == activity;
   g_mutex_unlock (&self->watch_lock);
   GST_OBJECT_LOCK (self);
   playing = GST_STATE (self) == GST_STATE_PLAYING && GST_STATE_PENDING (self) == GST_STATE_VOID_PENDING;
+  timeout_ms = self->stall_timeout_ms;
   GST_OBJECT_UNLOCK (self);
-  if (quiet && playing && self->started) {
+  /* a FLUSH_START (not serialized) came: FLUSH_STOP forgets the timeline */
+  flushing = GST_PAD_IS_FLUSHING (self->sinkpad);
+  if (quiet && playing && !flushing && timeout_ms > 0 && self->started) {
     GST_INFO_OBJECT (self, "no audio from the live source for stall-timeout: what was said is complete");
     end_timeline (self, "a stall of the live source", TRUE);
   }
@@ -1510,18 +1533,20 @@ watch_thread (gpointer data)
       continue;
     }
     GstClockID id = self->watch_id = gst_clock_new_single_shot_id (clock, when);
+    self->watch_until = when;
     gst_object_unref (clock);
     g_mutex_unlock (&self->watch_lock);
     GstClockReturn waited = gst_clock_id_wait (id, NULL);
     g_mutex_lock (&self->watch_lock);
     self->watch_id = NULL;
     gst_clock_id_unref (id);
-    /* unscheduled (stopping), or a buffer came meanwhile: look again */
+    /* unscheduled (stopping, an earlier deadline), or a buffer came meanwhile: look again */
     if (self->watch_quit || (waited != GST_CLOCK_OK && waited != GST_CLOCK_EARLY) || self->stall_deadline != when)
       continue;
     self->stall_deadline = GST_CLOCK_TIME_NONE;
+    guint64 activity = self->watch_activity;
     g_mutex_unlock (&self->watch_lock);
-    end_stalled_timeline (self);
+    end_stalled_timeline (self, activity);
     g_mutex_lock (&self->watch_lock);
   }
   g_mutex_unlock (&self->watch_lock);
@@ -1533,7 +1558,7 @@ watch_start (GstMslamBase * self)
 {
   self->watch_quit = FALSE;
   self->stall_deadline = GST_CLOCK_TIME_NONE;
-  self->watch_thread = g_thread_new ("mslam-stall-watch", watch_thread, self);
+  self->watch_thread = g_thread_new ("mslam-stall", watch_thread, self);
 }
 
 static void
@@ -1551,8 +1576,27 @@ watch_stop (GstMslamBase * self)
   self->watch_thread = NULL;
 }
 
+static gboolean base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event);
+
+/* Every event, and then the watch's deadline: a serialized one was the streaming thread's (the
+ * source is alive), a FLUSH_START ends what there was to watch. */
 static gboolean
 gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (parent);
+  GstEventType type = GST_EVENT_TYPE (event);
+  gboolean res;
+
+  if (type == GST_EVENT_FLUSH_START)
+    watch_disarm (self);
+  res = base_sink_event (pad, parent, event);
+  if (GST_EVENT_TYPE_SERIALIZED & type)
+    watch_after_buffer (self, 0);
+  return res;
+}
+
+static gboolean
+base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstMslamBase *self = GST_MSLAM_BASE (parent);
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);

@@ -160,14 +160,17 @@ struct _GstMslamBase
 
   /* A live source that stops sending (a sender gone; a discontinuous transmission that sends
    * nothing in silence) is a long gap once stall-timeout passes without audio: the watch thread
-   * waits on the element's clock for stall_deadline, which each buffer moves (watch_lock), and
-   * then ends the timeline under the sink pad's stream lock, as the streaming thread would. */
+   * waits on the element's clock for stall_deadline, which each buffer and serialized event moves
+   * (watch_lock), and then ends the timeline under the sink pad's stream lock, as the streaming
+   * thread would, unless the streaming thread was in the element since (watch_activity). */
   GThread *watch_thread;
   GMutex watch_lock;
   GCond watch_cond;
   gboolean watch_quit;
   GstClockTime stall_deadline;  /* clock time; GST_CLOCK_TIME_NONE: nothing to watch */
+  guint64 watch_activity;       /* buffers and serialized events handled */
   GstClockID watch_id;          /* the wait in progress, to unschedule */
+  GstClockTime watch_until;     /* its time */
   gboolean upstream_live;       /* the latency query's answer at the timeline's first buffer
                                  * (streaming thread) */
 

@@ -626,6 +626,101 @@ GST_START_TEST(test_live_source_stops) {
 }
 GST_END_TEST;
 
+/* Final caption messages on bus until it has been quiet for wait. */
+static int final_messages(GstBus *bus, GstClockTime wait) {
+    int finals = 0;
+    for (GstMessage *m; (m = gst_bus_timed_pop_filtered(bus, wait, GST_MESSAGE_ELEMENT)); gst_message_unref(m)) {
+        gboolean final = FALSE;
+        const GstStructure *s = gst_message_get_structure(m);
+        finals += s && gst_structure_get_boolean(s, "final", &final) && final;
+    }
+    return finals;
+}
+
+/* The stall watch's edges (from a review): a flush's audio is not drained as a stall; after
+ * PAUSED -> PLAYING the audio is due again (a source gone while paused still ends the caption);
+ * stall-timeout lowered while playing takes the next buffer's deadline at once; the streaming
+ * thread busy inside the element past the deadline (an event) is no stall. */
+GST_START_TEST(test_stall_edges) {
+    setup_talk();
+    size_t said;
+    GstClockID id;
+    /* FLUSH_START before the deadline: nothing waits any more, and no caption of the flushed audio */
+    GstHarness *h = stalling_harness(NULL, TRUE, &said);
+    GstTestClock *clock = gst_harness_get_testclock(h);
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(h->element, bus);
+    gst_test_clock_wait_for_next_pending_id(clock, NULL);
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
+    fail_if(gst_test_clock_timed_wait_for_multiple_pending_ids(clock, 1, 300, NULL), "a wait after FLUSH_START");
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    fail_unless_equals_int(final_messages(bus, 300 * MS), 0);
+    gst_element_set_bus(h->element, NULL);
+    gst_object_unref(bus);
+    gst_object_unref(clock);
+    gst_harness_teardown(h);
+
+    /* paused and playing again with the source gone: the caption goes out stall-timeout later */
+    h = stalling_harness(NULL, TRUE, &said);
+    clock = gst_harness_get_testclock(h);
+    gst_test_clock_wait_for_next_pending_id(clock, NULL);
+    fail_unless(gst_element_set_state(h->element, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+    fail_unless(gst_element_set_state(h->element, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+    fail_unless(gst_test_clock_crank(clock));
+    GstBuffer *b = gst_harness_pull(h);
+    fail_unless(b != NULL, "no caption after PAUSED -> PLAYING");
+    gst_buffer_unref(b);
+    gst_object_unref(clock);
+    gst_harness_teardown(h);
+
+    /* stall-timeout lowered from 60 s to 1 s while playing: the next buffer's deadline is waited for */
+    h = stalling_harness("stall-timeout=60000", TRUE, &said);
+    clock = gst_harness_get_testclock(h);
+    gst_test_clock_wait_for_next_pending_id(clock, &id);
+    fail_unless_equals_uint64(gst_clock_id_get_time(id), 60100 * MS);
+    gst_clock_id_unref(id);
+    GstElement *asr = gst_harness_find_element(h, "mslamasr");
+    g_object_set(asr, "stall-timeout", 1000, NULL);
+    gst_object_unref(asr);
+    push_audio(h, talk, said, said + 1600, SAMPLES_TIME(said));
+    GstClockTime next = 0; /* the old wait goes, the new one comes (within 5 s) */
+    for (int tries = 0; tries < 500 && next != 1100 * MS; tries++) {
+        if (gst_test_clock_peek_next_pending_id(clock, &id)) {
+            next = gst_clock_id_get_time(id);
+            gst_clock_id_unref(id);
+        }
+        if (next != 1100 * MS) g_usleep(10000);
+    }
+    fail_unless_equals_uint64(next, 1100 * MS);
+    fail_unless(gst_test_clock_crank(clock));
+    b = gst_harness_pull(h);
+    fail_unless(b != NULL, "no caption at the lowered timeout");
+    gst_buffer_unref(b);
+    gst_object_unref(clock);
+    gst_harness_teardown(h);
+
+    /* the streaming thread inside the element past the deadline (this thread holds the stream
+     * lock, then sends a dropout GAP through it): the utterance goes on, one caption */
+    h = stalling_harness(NULL, TRUE, &said);
+    clock = gst_harness_get_testclock(h);
+    asr = gst_harness_find_element(h, "mslamasr");
+    GstPad *sink = gst_element_get_static_pad(asr, "sink");
+    gst_test_clock_wait_for_next_pending_id(clock, NULL);
+    GST_PAD_STREAM_LOCK(sink);
+    fail_unless(gst_test_clock_crank(clock));
+    g_usleep(100000); /* (the watch thread waits for the stream lock, or will) */
+    fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(said), 100 * MS)));
+    GST_PAD_STREAM_UNLOCK(sink);
+    push_audio(h, talk, said + 1600, n_talk, SAMPLES_TIME(said + 1600));
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 2);
+    gst_object_unref(sink);
+    gst_object_unref(asr);
+    gst_object_unref(clock);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* FLUSH forgets the open caption: after it, captions come only from the new audio, on the new
  * timeline. */
 GST_START_TEST(test_flush) {
@@ -1106,6 +1201,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_second_pass_discontinuity);
     tcase_add_test(tc, test_live_source_stops);
+    tcase_add_test(tc, test_stall_edges);
     /* models and speech are made once, before check forks each test */
     fx = gsttest_fixture_get();
     return s;
