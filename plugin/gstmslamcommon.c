@@ -835,7 +835,7 @@ static void watch_start (GstMslamBase * self);
 static void watch_stop (GstMslamBase * self);
 static void watch_disarm (GstMslamBase * self);
 static gboolean upstream_is_live (GstMslamBase * self);
-static void watch_after_buffer (GstMslamBase * self, GstClockTime duration);
+static void watch_due (GstMslamBase * self, GstClockTime after);
 
 static void
 base_stop (GstMslamBase * self)
@@ -969,7 +969,7 @@ gst_mslam_base_change_state (GstElement * element, GstStateChange transition)
   if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)
     watch_disarm (self);
   else if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
-    watch_after_buffer (self, 0);
+    watch_due (self, 0);
 
   ret = GST_ELEMENT_CLASS (gst_mslam_base_parent_class)->change_state (element, transition);
   if (ret == GST_STATE_CHANGE_FAILURE) {
@@ -1175,6 +1175,14 @@ flush_held (GstMslamBase * self, GQueue * sticky)
   self->held_duration = 0;
 }
 
+/* How long buf's audio lasts, by its size. */
+static GstClockTime
+buffer_duration (GstMslamBase * self, GstBuffer * buf)
+{
+  return gst_util_uint64_scale_int (gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (&self->info), GST_SECOND,
+      GST_AUDIO_INFO_RATE (&self->info));
+}
+
 /* Passthrough: the audio goes downstream, or waits while the element holds it back. */
 static GstFlowReturn
 forward_audio (GstMslamBase * self, GstBuffer * buf)
@@ -1183,8 +1191,7 @@ forward_audio (GstMslamBase * self, GstBuffer * buf)
 
   if (self->hold_max == 0)
     return gst_pad_push (self->srcpad, buf);
-  self->held_duration += gst_util_uint64_scale_int (gst_buffer_get_size (buf) /
-      GST_AUDIO_INFO_BPF (&self->info), GST_SECOND, GST_AUDIO_INFO_RATE (&self->info));
+  self->held_duration += buffer_duration (self, buf);
   /* a copy: upstream's buffer may come from a pool of a few (pipewiresrc, alsasrc), which would
    * run dry while the hold keeps them, long before hold_max */
   copy = gst_buffer_copy_deep (buf);
@@ -1230,8 +1237,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  duration = gst_util_uint64_scale (gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (&self->info), GST_SECOND,
-      GST_AUDIO_INFO_RATE (&self->info));
+  duration = buffer_duration (self, buf);
   if (klass->passthrough)
     passthrough = gst_buffer_ref (buf);
 
@@ -1301,7 +1307,7 @@ done:
     gst_buffer_unref (buf);
   if (passthrough)
     gst_buffer_unref (passthrough);
-  watch_after_buffer (self, duration);
+  watch_due (self, duration);
   return ret;
 }
 
@@ -1454,12 +1460,12 @@ watch_wake (GstMslamBase * self, GstClockTime deadline)
     gst_clock_id_unschedule (self->watch_id);
 }
 
-/* The streaming thread leaves the element after a buffer of duration (a live source pushes one
- * once it is captured, so the next is due a duration from now) or a serialized event (0): in a
- * live pipeline, stall-timeout after the next audio was due, the watch thread ends the timeline
- * unless more came. Also at PAUSED to PLAYING, for audio that stopped while paused. */
+/* The next audio is due `after` from now: the streaming thread leaves the element after a buffer
+ * (a live source pushes one once it is captured, so the next is due its duration from now) or a
+ * serialized event (0), or PAUSED turns PLAYING (0). In a live pipeline, stall-timeout after that,
+ * the watch thread ends the timeline unless more came. */
 static void
-watch_after_buffer (GstMslamBase * self, GstClockTime duration)
+watch_due (GstMslamBase * self, GstClockTime after)
 {
   GstClock *clock = self->upstream_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
   GstClockTime deadline = GST_CLOCK_TIME_NONE;
@@ -1469,7 +1475,7 @@ watch_after_buffer (GstMslamBase * self, GstClockTime duration)
   timeout_ms = self->stall_timeout_ms;
   GST_OBJECT_UNLOCK (self);
   if (clock && timeout_ms > 0)
-    deadline = gst_clock_get_time (clock) + duration + timeout_ms * GST_MSECOND;
+    deadline = gst_clock_get_time (clock) + after + timeout_ms * GST_MSECOND;
   if (clock)
     gst_object_unref (clock);
   g_mutex_lock (&self->watch_lock);
@@ -1568,8 +1574,7 @@ watch_stop (GstMslamBase * self)
     return;
   g_mutex_lock (&self->watch_lock);
   self->watch_quit = TRUE;
-  if (self->watch_id)
-    gst_clock_id_unschedule (self->watch_id);
+  watch_wake (self, GST_CLOCK_TIME_NONE);
   g_cond_signal (&self->watch_cond);
   g_mutex_unlock (&self->watch_lock);
   g_thread_join (self->watch_thread);
@@ -1591,7 +1596,7 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     watch_disarm (self);
   res = base_sink_event (pad, parent, event);
   if (GST_EVENT_TYPE_SERIALIZED & type)
-    watch_after_buffer (self, 0);
+    watch_due (self, 0);
   return res;
 }
 

@@ -102,8 +102,7 @@ static int read_line(manifest_reader *r) {
     return 1;
 }
 
-/* Splits the current line at tabs into r->fields; returns the field count or -1. */
-/* Splits r->line at its tabs into r->fields. CoVoST-2's files are pandas' to_csv with
+/* Splits r->line at its tabs into r->fields; returns the field count or -1. CoVoST-2's files are pandas' to_csv with
  * escapechar '\\' and no quoting (get_covost_splits.py): there a backslash makes the character
  * after it part of the field ("\\\"" a quote, "\\\\" a backslash, a backslash and a tab a tab),
  * which is unescaped in place. */

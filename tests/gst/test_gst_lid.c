@@ -259,6 +259,18 @@ static char *pass_through(const char *props, const float *pcm, size_t n, guint *
     return g_string_free(ctx.order, FALSE);
 }
 
+/* Whether a language tag is among the events h's sink got (taken from it). */
+static gboolean harness_got_language_tag(GstHarness *h) {
+    gboolean tagged = FALSE;
+    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
+        GstTagList *tags;
+        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
+        gst_event_parse_tag(e, &tags);
+        tagged |= gst_tag_list_get_tag_size(tags, GST_TAG_LANGUAGE_CODE) > 0;
+    }
+    return tagged;
+}
+
 /* hold-audio: the audio waits for the first decision, so that its tag goes out ahead of all of
  * it (a muxer writes a track's language only from a tag before its first buffer); no longer than
  * hold-audio, though, which the LATENCY query adds; without it the audio goes on at once and the
@@ -288,14 +300,7 @@ GST_START_TEST(test_hold_audio) {
     fail_unless_equals_int(gst_harness_buffers_received(h), 0);
     fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(48000), 30 * GST_SECOND)));
     fail_unless_equals_int(gst_harness_buffers_received(h), 30);
-    gboolean tagged = FALSE;
-    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
-        GstTagList *tags;
-        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
-        gst_event_parse_tag(e, &tags);
-        tagged |= gst_tag_list_get_tag_size(tags, GST_TAG_LANGUAGE_CODE) > 0;
-    }
-    fail_unless(tagged, "no language tag at the gap");
+    fail_unless(harness_got_language_tag(h), "no language tag at the gap");
     gst_harness_teardown(h);
 
     /* a live source that stops (no GAP comes): at stall-timeout after its last buffer, the same */
@@ -312,14 +317,7 @@ GST_START_TEST(test_hold_audio) {
         fail_unless(b != NULL, "buffer %d did not come when the live source stopped", i);
         gst_buffer_unref(b);
     }
-    tagged = FALSE;
-    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
-        GstTagList *tags;
-        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
-        gst_event_parse_tag(e, &tags);
-        tagged |= gst_tag_list_get_tag_size(tags, GST_TAG_LANGUAGE_CODE) > 0;
-    }
-    fail_unless(tagged, "no language tag when the live source stopped");
+    fail_unless(harness_got_language_tag(h), "no language tag when the live source stopped");
     gst_object_unref(clock);
     gst_harness_teardown(h);
 
