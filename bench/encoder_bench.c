@@ -1,8 +1,12 @@
 /* Encoder forward benchmark on the Conformer-S config (d 144, 16 layers, 4 heads, FFN 576,
  * kernel 31), batch 8 x 10 s, printed next to cblas_sgemm's own rate measured in the same run.
+ * With --device vulkan the passes run on the Vulkan backend (the device MSLAM_VULKAN_DEVICE
+ * picks, else the first: bench/vulkan.sh).
  *
  * Usage: encoder_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--speech-layers N]
- * Prints one "key=value" line per figure set, parsed by bench/encoder.sh. */
+ *                      [--device cpu|vulkan]
+ * Prints one "key=value" line per figure set, parsed by bench/encoder.sh and bench/vulkan.sh. */
+#include "backend_vulkan.h"
 #include "benchutil.h"
 #include "encoder.h"
 #include "model.h"
@@ -66,24 +70,36 @@ static mslam_model *random_model(const struct mslam_model_config *cfg) {
     return m;
 }
 
-/* Median seconds of a forward over the batch. */
-static double time_forward(mslam_model *m, const float *mel, const int *lens, int B, int T_mel, int runs) {
+/* Median seconds of a forward over the batch, on the CPU or (vulkan) a Vulkan device opened for
+ * m, the first run left out (it sizes the buffers). */
+static double time_forward(mslam_model *m, int vulkan, const float *mel, const int *lens, int B, int T_mel,
+                           int runs) {
     double t[32];
     mslam_encoder_pass pass = {0};
+    mslam_vk *vk = NULL;
+    float *out = malloc((size_t)B * mslam_subsampled_frames(T_mel) * m->cfg.d_model * sizeof(float));
+    if (vulkan && mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN)) {
+        fprintf(stderr, "Vulkan: %s\n", mslam_last_error());
+        exit(1);
+    }
     for (int r = 0; r <= runs; r++) {
         double t0 = bench_now();
-        if (mslam_encoder_speech_forward(&pass, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0)) {
+        if (vk ? mslam_vk_encode_speech(vk, m, mel, lens, B, T_mel, NULL, out)
+               : mslam_encoder_speech_forward(&pass, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0)) {
             fprintf(stderr, "forward failed: %s\n", mslam_last_error());
             exit(1);
         }
         if (r) t[r - 1] = bench_now() - t0;
     }
+    if (vk) printf("device: vulkan: %s\n", mslam_vk_device_name(vk));
+    mslam_vk_close(vk);
     mslam_encoder_pass_free(&pass);
+    free(out);
     return bench_median(t, runs);
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, runs = 5, B = 8, speech_layers = 8;
+    int threads = 2, runs = 5, B = 8, speech_layers = 8, vulkan = 0;
     double seconds = 10;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
@@ -91,6 +107,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--speech-layers")) speech_layers = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--device") && (!strcmp(argv[i + 1], "cpu") || !strcmp(argv[i + 1], "vulkan")))
+            vulkan = !strcmp(argv[i + 1], "vulkan");
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -121,8 +139,8 @@ int main(int argc, char **argv) {
     for (int b = 0; b < B; b++) lens[b] = T_mel;
 
     double peak = sgemm_gflops(3);
-    double t_full = time_forward(m, mel, lens, B, T_mel, runs);
-    double t_sub = time_forward(s, mel, lens, B, T_mel, runs);
+    double t_full = time_forward(m, vulkan, mel, lens, B, T_mel, runs);
+    double t_sub = time_forward(s, vulkan, mel, lens, B, T_mel, runs);
     double t_layers = t_full - t_sub;
     int T = mslam_subsampled_frames(T_mel);
     double audio = B * seconds;
@@ -130,8 +148,9 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("config: Conformer-S d=144 layers=16 (%d speech + %d shared) heads=4 ffn=576 kernel=31 "
-           "sub_channels=144, batch %d x %.1f s (%d frames), %d threads, median of %d\n",
-           cfg.n_speech_layers, cfg.n_shared_layers, B, seconds, T, threads, runs);
+           "sub_channels=144, batch %d x %.1f s (%d frames), %s, median of %d\n",
+           cfg.n_speech_layers, cfg.n_shared_layers, B, seconds, T, vulkan ? "Vulkan" : "CPU", runs);
+    printf("threads=%d device=%s\n", threads, vulkan ? "vulkan" : "cpu");
     printf("mslam_layers rtf=%.5f seconds=%.4f gflop_per_audio_s=%.3f gflops=%.1f\n", t_layers / audio,
            t_layers, fl_layers / audio / 1e9, fl_layers / t_layers / 1e9);
     printf("mslam_encoder rtf=%.5f seconds=%.4f gflop_per_audio_s=%.3f gflops=%.1f (subsampler %.4f s)\n",

@@ -2,6 +2,8 @@
  * subsampler, the text embedding and the Conformer layers, plus the offline encode API. */
 #include "encoder.h"
 
+#include "backend_vulkan.h"
+
 #include "common.h"
 #include "frontend.h"
 #include "model.h"
@@ -568,10 +570,20 @@ float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
     if (mel && fe_scratch) {
         mslam_logmel(&fe, pcm, n_mel, mel, fe_scratch);
         attn_mask mask = {ep.chunk_frames, ep.left_chunks, 0};
-        mslam_encoder_pass pass = {0};
-        if (mslam_encoder_speech_forward(&pass, cfg, &model->p, mel, &n_mel, 1, n_mel, &mask, 0) == 0)
-            out = take_output(&pass, cfg->d_model, n_frames);
-        mslam_encoder_pass_free(&pass);
+        if (model->vk) {
+            int T = mslam_subsampled_frames(n_mel);
+            out = mslam_malloc((size_t)T * cfg->d_model * sizeof(float), "encoder frames");
+            if (out && mslam_vk_encode_speech(model->vk, model, mel, &n_mel, 1, n_mel, &mask, out)) {
+                free(out);
+                out = NULL;
+            }
+            if (out) *n_frames = T;
+        } else {
+            mslam_encoder_pass pass = {0};
+            if (mslam_encoder_speech_forward(&pass, cfg, &model->p, mel, &n_mel, 1, n_mel, &mask, 0) == 0)
+                out = take_output(&pass, cfg->d_model, n_frames);
+            mslam_encoder_pass_free(&pass);
+        }
     }
     free(mel);
     free(fe_scratch);
@@ -613,11 +625,20 @@ float *mslam_encode_text(mslam_model *model, const char *utf8, const struct msla
         return mslam_calloc(1, sizeof(float), "encoder frames");
     }
     mslam_model_use_threads(model, ep.n_threads);
-    mslam_encoder_pass pass = {0};
     float *out = NULL;
-    if (mslam_encoder_text_forward(&pass, &model->cfg, &model->p, ids, &L, 1, L, 0) == 0)
-        out = take_output(&pass, model->cfg.d_model, n_frames);
-    mslam_encoder_pass_free(&pass);
+    if (model->vk) {
+        out = mslam_malloc((size_t)L * model->cfg.d_model * sizeof(float), "encoder frames");
+        if (out && mslam_vk_encode_text(model->vk, model, ids, &L, 1, L, out)) {
+            free(out);
+            out = NULL;
+        }
+        if (out) *n_frames = L;
+    } else {
+        mslam_encoder_pass pass = {0};
+        if (mslam_encoder_text_forward(&pass, &model->cfg, &model->p, ids, &L, 1, L, 0) == 0)
+            out = take_output(&pass, model->cfg.d_model, n_frames);
+        mslam_encoder_pass_free(&pass);
+    }
     free(ids);
     return out;
 }

@@ -23,6 +23,8 @@ struct mslam_model {
     int n_chars;
     int bos_id, eos_id;   /* "<s>" and "</s>" (decoder models; -1 otherwise); CTC blank is id 0 */
     int n_threads;        /* of mslam_model_params; <= 0: all cores */
+    struct mslam_vk *vk;  /* the Vulkan device the offline encoder passes run on, or NULL: the CPU */
+    char *device;         /* mslam_model_device's text */
     char *path;
 };
 

@@ -23,6 +23,7 @@
  * the float tensor "W.scale" of shape [rows of W's first dimension], and element k of row r is
  * W[r][k] x scale[r]. The loader converts to one owned fp32 block. Every value must be finite. */
 #include "model.h"
+#include "backend_vulkan.h"
 
 #include "common.h"
 #include "lm.h"
@@ -176,6 +177,8 @@ void mslam_model_free(mslam_model *model) {
     modelfile_free_strings(model->langs, model->cfg.n_langs);
     free(model->chars);
     free(model->path);
+    mslam_vk_close(model->vk);
+    free(model->device);
     free(model);
 }
 
@@ -265,7 +268,11 @@ void mslam_model_use_threads(const mslam_model *model, int n_threads) {
 }
 
 struct mslam_model_params mslam_model_default_params(void) {
-    return (struct mslam_model_params){.n_threads = 0};
+    return (struct mslam_model_params){.n_threads = 0, .device = MSLAM_DEVICE_AUTO};
+}
+
+const char *mslam_model_device(const mslam_model *model) {
+    return model && model->device ? model->device : "cpu";
 }
 
 struct mslam_model_config mslam_model_get_config(const mslam_model *model) {
@@ -518,6 +525,18 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
     return m;
 }
 
+/* Opens the device the params ask for (mslam_vk_open) and names it in m->device. */
+static int open_device(mslam_model *m, enum mslam_device device) {
+    if (device != MSLAM_DEVICE_AUTO && device != MSLAM_DEVICE_CPU && device != MSLAM_DEVICE_VULKAN)
+        return mslam_error("mslam_model_params.device = %d is not a device (auto, cpu or vulkan)", (int)device);
+    if (mslam_vk_open(&m->vk, m, device)) return -1;
+    if (!m->vk) return 0;
+    size_t size = strlen("vulkan: ") + strlen(mslam_vk_device_name(m->vk)) + 1;
+    if (!(m->device = mslam_malloc(size, "the device's name"))) return -1;
+    snprintf(m->device, size, "vulkan: %s", mslam_vk_device_name(m->vk));
+    return 0;
+}
+
 mslam_model *mslam_model_load(const char *path, struct mslam_model_params params) {
     if (!path) {
         mslam_error("mslam_model_load: path is NULL");
@@ -527,6 +546,13 @@ mslam_model *mslam_model_load(const char *path, struct mslam_model_params params
     if (st_open(&f, path)) return NULL;
     mslam_model *m = mslam_model_from_st(&f, NULL, params);
     st_close(&f);
+    if (m && open_device(m, params.device)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", mslam_last_error());
+        mslam_error("%s: %s", path, why);
+        mslam_model_free(m);
+        m = NULL;
+    }
     return m;
 }
 

@@ -16,13 +16,15 @@ GST_DEBUG_CATEGORY_STATIC (gst_mslam_debug);
 
 /* ---- model cache ---- */
 
-/* One loaded file. The key is the canonical path; the file's identity (device, inode, size,
- * modification time) decides whether a new load is needed: a model retrained in place is loaded
- * anew for elements started after that, while running ones keep their copy. */
+/* One loaded file on one device. The key is the device and the canonical path; the file's
+ * identity (device, inode, size, modification time) decides whether a new load is needed: a model
+ * retrained in place is loaded anew for elements started after that, while running ones keep
+ * their copy. */
 typedef struct
 {
   mslam_model *model;
   gchar *path;
+  gchar *key;                   /* "<enum mslam_device>:<path>" */
   dev_t dev;
   ino_t ino;
   off_t size;
@@ -32,7 +34,7 @@ typedef struct
 } CachedModel;
 
 static GMutex cache_lock;
-static GHashTable *cache_by_path;       /* canonical path -> CachedModel */
+static GHashTable *cache_by_path;       /* key (device and canonical path) -> CachedModel */
 static GHashTable *cache_by_model;      /* mslam_model * -> CachedModel */
 
 const gchar *
@@ -49,6 +51,7 @@ cached_model_free (CachedModel * c)
 {
   mslam_model_free (c->model);
   g_free (c->path);
+  g_free (c->key);
   g_free (c);
 }
 
@@ -75,12 +78,15 @@ log_to_gst (enum mslam_log_level level, const char *message, void *user_data)
 }
 
 mslam_model *
-gst_mslam_model_acquire (const gchar * path, gchar ** reason)
+gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
+    gchar ** reason)
 {
   struct stat st;
   char *real;
+  gchar *key;
   CachedModel *c;
   mslam_model *model;
+  struct mslam_model_params params = mslam_model_default_params ();
 
   if (!path || !*path) {
     *reason = g_strdup ("no model file given");
@@ -100,24 +106,30 @@ gst_mslam_model_acquire (const gchar * path, gchar ** reason)
     return NULL;
   }
 
+  params.device = device == GST_MSLAM_DEVICE_VULKAN ? MSLAM_DEVICE_VULKAN :
+      device == GST_MSLAM_DEVICE_CPU ? MSLAM_DEVICE_CPU : MSLAM_DEVICE_AUTO;
+  key = g_strdup_printf ("%d:%s", (int) params.device, real);
+
   g_mutex_lock (&cache_lock);
   if (!cache_by_path) {
     cache_by_path = g_hash_table_new (g_str_hash, g_str_equal);
     cache_by_model = g_hash_table_new (g_direct_hash, g_direct_equal);
   }
-  c = g_hash_table_lookup (cache_by_path, real);
+  c = g_hash_table_lookup (cache_by_path, key);
   if (c && c->dev == st.st_dev && c->ino == st.st_ino && c->size == st.st_size
       && c->mtime.tv_sec == st.st_mtim.tv_sec
       && c->mtime.tv_nsec == st.st_mtim.tv_nsec) {
     c->refs++;
-    GST_DEBUG ("sharing %s (%u users)", real, c->refs);
+    GST_DEBUG ("sharing %s on %s (%u users)", real,
+        mslam_model_device (c->model), c->refs);
     g_mutex_unlock (&cache_lock);
     free (real);
+    g_free (key);
     return c->model;
   }
   if (c) {
     /* the file changed: users of the old copy keep it, new users get the new one */
-    g_hash_table_remove (cache_by_path, real);
+    g_hash_table_remove (cache_by_path, key);
     c->cached = FALSE;
   }
 
@@ -136,25 +148,28 @@ gst_mslam_model_acquire (const gchar * path, gchar ** reason)
       g_once_init_leave (&routed, 1);
     }
   }
-  model = mslam_model_load (real, mslam_model_default_params ());
+  model = mslam_model_load (real, params);
   if (!model) {
     *reason = g_strdup (mslam_last_error ());
     g_mutex_unlock (&cache_lock);
     free (real);
+    g_free (key);
     return NULL;
   }
   c = g_new0 (CachedModel, 1);
   c->model = model;
   c->path = g_strdup (real);
+  c->key = key;
   c->dev = st.st_dev;
   c->ino = st.st_ino;
   c->size = st.st_size;
   c->mtime = st.st_mtim;
   c->refs = 1;
   c->cached = TRUE;
-  g_hash_table_insert (cache_by_path, c->path, c);
+  g_hash_table_insert (cache_by_path, c->key, c);
   g_hash_table_insert (cache_by_model, model, c);
-  GST_INFO ("loaded %s", real);
+  GST_INFO ("loaded %s; the encoder's full-context passes run on %s", real,
+      mslam_model_device (model));
   g_mutex_unlock (&cache_lock);
   free (real);
   return model;
@@ -174,7 +189,7 @@ gst_mslam_model_release (mslam_model * model)
     GST_INFO ("freeing %s", c->path);
     g_hash_table_remove (cache_by_model, model);
     if (c->cached)
-      g_hash_table_remove (cache_by_path, c->path);
+      g_hash_table_remove (cache_by_path, c->key);
     cached_model_free (c);
   }
   g_mutex_unlock (&cache_lock);
@@ -279,10 +294,13 @@ gst_mslam_device_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_MSLAM_DEVICE_AUTO, "The best available: the CPU, as this build of mslam has no GPU backend",
+    {GST_MSLAM_DEVICE_AUTO,
+          "A GPU through Vulkan when there is one (or MSLAM_VULKAN_DEVICE's), else the CPU",
         "auto"},
     {GST_MSLAM_DEVICE_CPU, "CPU (OpenBLAS)", "cpu"},
-    {GST_MSLAM_DEVICE_VULKAN, "Vulkan compute (not in this build: starting fails)", "vulkan"},
+    {GST_MSLAM_DEVICE_VULKAN,
+          "Vulkan compute on any device (Mesa's lavapipe too); starting fails without one",
+        "vulkan"},
     {0, NULL, NULL},
   };
   if (g_once_init_enter (&type)) {
@@ -368,7 +386,9 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           G_PARAM_READWRITE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK | GST_PARAM_MUTABLE_READY));
   g_free (model_blurb);
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_DEVICE,
-      g_param_spec_enum ("device", "Device", "Where the model runs",
+      g_param_spec_enum ("device", "Device",
+          "Where the encoder's full-context passes run (a caption's second pass, mslamlid's "
+          "decision): Vulkan or the CPU; the chunk-by-chunk stream runs on the CPU",
           GST_TYPE_MSLAM_DEVICE, DEFAULT_DEVICE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_LATENCY,
@@ -895,15 +915,8 @@ base_start (GstMslamBase * self)
   languages = g_strdup (self->languages);
   GST_OBJECT_UNLOCK (self);
 
-  if (device == GST_MSLAM_DEVICE_VULKAN) {
-    /* TODO(vulkan issue): pass the backend choice to the library once it has one */
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("device=vulkan is not available: this build of mslam runs on the CPU only"), (NULL));
-    goto failed;
-  }
-
   GST_INFO_OBJECT (self, "loading model %s", self->model_file);
-  self->model = gst_mslam_model_acquire (self->model_file, &reason);
+  self->model = gst_mslam_model_acquire (self->model_file, device, &reason);
   if (!self->model) {
     /* GST_ELEMENT_ERROR's code is a name; this one depends on whether the file is there */
     gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,

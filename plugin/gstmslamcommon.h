@@ -20,13 +20,22 @@ G_BEGIN_DECLS
 
 /* ---- model cache ---- */
 
+/* The device property: where the model's full-context encoder passes run (enum mslam_device). */
+typedef enum
+{
+  GST_MSLAM_DEVICE_AUTO,
+  GST_MSLAM_DEVICE_CPU,
+  GST_MSLAM_DEVICE_VULKAN,
+} GstMslamDevice;
+
 /* The model file elements load when their `model` property is not set: $MSLAM_MODEL when set
  * and not empty, else the installed default model. */
 const gchar *gst_mslam_default_model_path (void);
 
-/* Loads path, or takes another reference to the copy already loaded from the same file. NULL on
- * failure, with *reason (free it) saying why. */
-mslam_model *gst_mslam_model_acquire (const gchar * path, gchar ** reason);
+/* Loads path for device, or takes another reference to the copy already loaded from the same
+ * file for the same device. NULL on failure, with *reason (free it) saying why. */
+mslam_model *gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
+    gchar ** reason);
 /* Drops one reference; the last one frees the weights. */
 void gst_mslam_model_release (mslam_model * model);
 
@@ -101,13 +110,6 @@ void gst_mslam_audio_history_reset (GstMslamAudioHistory * h);
 void gst_mslam_audio_history_free (GstMslamAudioHistory * h);
 
 /* ---- GstMslamBase ---- */
-
-typedef enum
-{
-  GST_MSLAM_DEVICE_AUTO,
-  GST_MSLAM_DEVICE_CPU,
-  GST_MSLAM_DEVICE_VULKAN,
-} GstMslamDevice;
 
 #define GST_TYPE_MSLAM_DEVICE (gst_mslam_device_get_type ())
 GType gst_mslam_device_get_type (void);

@@ -80,6 +80,17 @@ enum mslam_translate_input {
 
 typedef struct mslam_model mslam_model;
 
+/* Where a model's offline encoder passes run: mslam_encode_pcm and mslam_encode_text, and so
+ * mslam_transcribe, mslam_translate and mslam_identify_language, which encode through them.
+ * Streams (mslam_stream_*), the heads, the decoder and the searches run on the CPU.
+ * MSLAM_VULKAN_DEVICE (an index of vkEnumeratePhysicalDevices or part of a device's name) picks
+ * the Vulkan device for AUTO and VULKAN, a CPU implementation such as Mesa's lavapipe included. */
+enum mslam_device {
+    MSLAM_DEVICE_AUTO = 0,   /* a GPU through Vulkan when there is one (or MSLAM_VULKAN_DEVICE's), else the CPU */
+    MSLAM_DEVICE_CPU = 1,    /* OpenBLAS and the library's threads */
+    MSLAM_DEVICE_VULKAN = 2, /* Vulkan, on any device; mslam_model_load fails without one */
+};
+
 /* Threads: a call runs on the n_threads of its params, else on the model's, else on OpenMP's
  * count on the calling thread (omp_get_max_threads: OMP_NUM_THREADS or the application's
  * omp_set_num_threads, else all cores). The count goes to the library's own OpenMP teams
@@ -89,6 +100,7 @@ typedef struct mslam_model mslam_model;
  * then run on one thread too. In a build without OpenMP the count is OpenBLAS' (process-wide). */
 struct mslam_model_params {
     int n_threads; /* <= 0: OpenMP's count (all cores unless OMP_NUM_THREADS says otherwise) */
+    enum mslam_device device; /* where the encoder's offline passes run (MSLAM_DEVICE_AUTO) */
 };
 
 MSLAM_API struct mslam_model_params mslam_model_default_params(void);
@@ -98,6 +110,8 @@ MSLAM_API mslam_model *mslam_model_load(const char *path, struct mslam_model_par
 MSLAM_API void mslam_model_free(mslam_model *model);
 
 MSLAM_API struct mslam_model_config mslam_model_get_config(const mslam_model *model);
+/* Where the model's encoder passes run: "cpu", or "vulkan: " and the device's name. */
+MSLAM_API const char *mslam_model_device(const mslam_model *model);
 /* UTF-8 text of character id (NULL when out of range). */
 MSLAM_API const char *mslam_model_vocab_token(const mslam_model *model, int id);
 /* Language code of language index (NULL when out of range). */

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Encoder forward on Conformer-S: the Vulkan backend next to the CPU (OpenBLAS, the given
+# threads), measured in the same run, both with encoder_bench.
+#   bench/vulkan.sh [threads [batch [seconds]]]
+# The Vulkan device is MSLAM_VULKAN_DEVICE's (an index or part of its name), else the first one
+# (on a machine without a GPU, Mesa's lavapipe: a CPU implementation, slower than OpenBLAS).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+threads=${1:-2}
+batch=${2:-8}
+seconds=${3:-10}
+./tests/install-deps.sh build test
+[ -f build/build.ninja ] || meson setup build
+ninja -C build bench/encoder_bench
+out=$(mktemp)
+trap 'rm -f "$out" "$out.run"' EXIT
+. bench/measured.sh
+common="--threads $threads --batch $batch --seconds $seconds"
+# shellcheck disable=SC2086 # common holds several options
+measured ./build/bench/encoder_bench $common --device cpu
+# shellcheck disable=SC2086
+measured ./build/bench/encoder_bench $common --device vulkan
+awk '
+  /^threads=/ { split($2, kv, "="); device = kv[2] }
+  /^mslam_encoder / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") rtf[device] = kv[2] } }
+  /^device: vulkan: / { sub(/^device: vulkan: /, ""); name = $0 }
+  END { if (rtf["cpu"] > 0 && rtf["vulkan"] > 0)
+          printf "Vulkan (%s) against the CPU, whole encoder, same run: %.2fx (rtf %.5f vs %.5f)\n",
+                 name, rtf["cpu"] / rtf["vulkan"], rtf["vulkan"], rtf["cpu"] }
+' "$out"

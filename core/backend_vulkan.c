@@ -1,0 +1,753 @@
+/* Vulkan compute backend (see backend_vulkan.h). */
+#include "backend_vulkan.h"
+
+#include "common.h"
+#include "encoder.h"
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef MSLAM_HAVE_VULKAN
+
+int mslam_vk_available(void) { return 0; }
+
+int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device) {
+    (void)model;
+    *out = NULL;
+    if (device == MSLAM_DEVICE_VULKAN)
+        return mslam_error("device vulkan: this build of mslam has no Vulkan backend (meson option vulkan)");
+    return 0;
+}
+void mslam_vk_close(mslam_vk *vk) { (void)vk; }
+const char *mslam_vk_device_name(const mslam_vk *vk) {
+    (void)vk;
+    return "";
+}
+int mslam_vk_encode_speech(mslam_vk *vk, const mslam_model *model, const float *mel, const int *mel_lens,
+                           int B, int T_mel, const attn_mask *mask, float *out) {
+    (void)vk, (void)model, (void)mel, (void)mel_lens, (void)B, (void)T_mel, (void)mask, (void)out;
+    return mslam_error("this build of mslam has no Vulkan backend");
+}
+int mslam_vk_encode_text(mslam_vk *vk, const mslam_model *model, const int *ids, const int *lens, int B,
+                         int L, float *out) {
+    (void)vk, (void)model, (void)ids, (void)lens, (void)B, (void)L, (void)out;
+    return mslam_error("this build of mslam has no Vulkan backend");
+}
+
+#else
+
+#include <pthread.h>
+#include <vulkan/vulkan.h>
+
+/* SPIR-V of shaders/, as C initialiser lists written by glslc -mfmt=c */
+static const uint32_t spv_linear[] =
+#include "linear.comp.h"
+    ;
+static const uint32_t spv_layernorm[] =
+#include "layernorm.comp.h"
+    ;
+static const uint32_t spv_eltwise[] =
+#include "eltwise.comp.h"
+    ;
+static const uint32_t spv_dwconv[] =
+#include "dwconv.comp.h"
+    ;
+static const uint32_t spv_conv2d[] =
+#include "conv2d.comp.h"
+    ;
+static const uint32_t spv_relattn[] =
+#include "relattn.comp.h"
+    ;
+
+enum kernel { K_LINEAR, K_LAYERNORM, K_ELTWISE, K_DWCONV, K_CONV2D, K_RELATTN, K_COUNT };
+
+static const struct {
+    const uint32_t *code;
+    size_t size;
+    const char *name;
+} kernels[K_COUNT] = {
+    {spv_linear, sizeof spv_linear, "linear"},       {spv_layernorm, sizeof spv_layernorm, "layernorm"},
+    {spv_eltwise, sizeof spv_eltwise, "eltwise"},    {spv_dwconv, sizeof spv_dwconv, "dwconv"},
+    {spv_conv2d, sizeof spv_conv2d, "conv2d"},       {spv_relattn, sizeof spv_relattn, "relattn"},
+};
+
+/* The shaders' push constants (each shaders/NAME.comp has the same fields in the same order, 4 bytes each) */
+#define NONE 0xFFFFFFFFu
+enum { OP_SWISH, OP_RELU, OP_ADD_SCALED, OP_GLU, OP_MEL_NORM, OP_ZERO_ROWS };
+typedef struct {
+    uint32_t n, in_dim, out_dim, x, w, b, y, r, act;
+    float scale;
+} linear_pc;
+typedef struct {
+    uint32_t n, d, x, w, b, y, lens, T;
+} layernorm_pc;
+typedef struct {
+    uint32_t op, count, d, T, x, y, a, wa, wb, lens;
+    float scale;
+} eltwise_pc;
+typedef struct {
+    uint32_t B, T, d, k, pad, x, w, b, y, lens;
+} dwconv_pc;
+typedef struct {
+    uint32_t B, c_in, H, Wd, c_out, x, w, b, y, time_major;
+} conv2d_pc;
+typedef struct {
+    uint32_t Tq, Tk, H, dh, q, k, v, p, u, pv, out, s, lens, chunk;
+    int32_t left_chunks;
+    uint32_t causal;
+    float scale;
+} relattn_pc;
+#define PUSH_CONSTANT_BYTES 128
+/* relattn.comp keeps q + u and q + v of one head in shared arrays of this many floats */
+#define RELATTN_MAX_HEAD_DIM 256
+
+typedef struct {
+    VkBuffer buf;
+    VkDeviceMemory mem;
+    VkDeviceSize size;
+    void *map; /* host-visible buffers only */
+} vk_buffer;
+
+struct mslam_vk {
+    VkInstance instance;
+    VkPhysicalDevice phys;
+    VkPhysicalDeviceMemoryProperties mem_props;
+    VkDevice dev;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout layout;
+    VkDescriptorPool desc_pool;
+    VkDescriptorSet set;
+    VkShaderModule modules[K_COUNT];
+    VkPipeline pipes[K_COUNT];
+    vk_buffer weights, acts, staging;
+    uint32_t max_groups_x;
+    VkDeviceSize max_range; /* maxStorageBufferRange */
+    char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+    pthread_mutex_t lock;
+    int bound; /* kernel bound last in the command buffer being recorded (-1: none) */
+};
+
+int mslam_vk_available(void) { return 1; }
+
+static const char *result_name(VkResult r) {
+    switch (r) {
+    case VK_SUCCESS: return "VK_SUCCESS";
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER (no Vulkan driver)";
+    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_TIMEOUT: return "VK_TIMEOUT";
+    default: return "a Vulkan error";
+    }
+}
+
+/* 0, or -1 with the error "Vulkan: <what> failed (<result>)" */
+static int check(VkResult r, const char *what) {
+    return r == VK_SUCCESS ? 0 : mslam_error("Vulkan: %s failed (%s, %d)", what, result_name(r), (int)r);
+}
+
+/* ---- device ---- */
+
+static int device_rank(VkPhysicalDeviceType type) {
+    switch (type) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    default: return 1; /* a CPU implementation or another kind */
+    }
+}
+
+static int compute_queue_family(VkPhysicalDevice phys, uint32_t *family) {
+    uint32_t n = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(phys, &n, NULL);
+    VkQueueFamilyProperties props[16];
+    if (n > 16) n = 16;
+    vkGetPhysicalDeviceQueueFamilyProperties(phys, &n, props);
+    for (uint32_t i = 0; i < n; i++)
+        if (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+            *family = i;
+            return 0;
+        }
+    return -1;
+}
+
+/* Picks vk->phys: MSLAM_VULKAN_DEVICE's, else the best ranked (AUTO: a GPU only). *none = 1
+ * when AUTO finds no GPU. */
+static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
+    uint32_t n = 0;
+    if (check(vkEnumeratePhysicalDevices(vk->instance, &n, NULL), "vkEnumeratePhysicalDevices")) return -1;
+    VkPhysicalDevice *all = mslam_calloc(n ? n : 1, sizeof *all, "Vulkan devices");
+    if (!all) return -1;
+    if (check(vkEnumeratePhysicalDevices(vk->instance, &n, all), "vkEnumeratePhysicalDevices")) {
+        free(all);
+        return -1;
+    }
+    const char *want = getenv("MSLAM_VULKAN_DEVICE");
+    int best = -1, best_rank = 0;
+    char names[512] = "";
+    for (uint32_t i = 0; i < n; i++) {
+        VkPhysicalDeviceProperties props;
+        vkGetPhysicalDeviceProperties(all[i], &props);
+        uint32_t family;
+        if (compute_queue_family(all[i], &family)) continue;
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%u: %s", used ? ", " : "", i, props.deviceName);
+        int rank = device_rank(props.deviceType);
+        if (want && *want) {
+            char *end;
+            long index = strtol(want, &end, 10);
+            int match = *end == '\0' ? index == (long)i : strstr(props.deviceName, want) != NULL;
+            if (match && best < 0) best = (int)i, best_rank = rank;
+        } else if (rank > best_rank && (device == MSLAM_DEVICE_VULKAN || rank >= 2)) {
+            best = (int)i, best_rank = rank;
+        }
+    }
+    if (best >= 0) vk->phys = all[best];
+    free(all);
+    if (best >= 0) return 0;
+    if (want && *want)
+        return mslam_error("MSLAM_VULKAN_DEVICE=%s names no Vulkan device with compute (there are: %s)", want,
+                           n ? names : "none");
+    if (device == MSLAM_DEVICE_VULKAN)
+        return mslam_error("device vulkan: no Vulkan device with compute was found");
+    mslam_log(MSLAM_LOG_INFO, "no GPU among the Vulkan devices (%s): the encoder runs on the CPU",
+              n ? names : "none");
+    *none = 1;
+    return 0;
+}
+
+static int memory_type(const mslam_vk *vk, uint32_t bits, VkMemoryPropertyFlags want, uint32_t *type) {
+    for (uint32_t i = 0; i < vk->mem_props.memoryTypeCount; i++)
+        if ((bits & (1u << i)) && (vk->mem_props.memoryTypes[i].propertyFlags & want) == want) {
+            *type = i;
+            return 0;
+        }
+    return -1;
+}
+
+static void buffer_free(mslam_vk *vk, vk_buffer *b) {
+    if (b->map) vkUnmapMemory(vk->dev, b->mem);
+    if (b->buf) vkDestroyBuffer(vk->dev, b->buf, NULL);
+    if (b->mem) vkFreeMemory(vk->dev, b->mem, NULL);
+    memset(b, 0, sizeof *b);
+}
+
+/* A buffer of size bytes: device-local, or host-visible, coherent and mapped (staging) */
+static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, int staging, const char *what) {
+    memset(b, 0, sizeof *b);
+    VkBufferCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size,
+        .usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                 (staging ? 0 : VK_BUFFER_USAGE_STORAGE_BUFFER_BIT),
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+    };
+    if (check(vkCreateBuffer(vk->dev, &info, NULL, &b->buf), what)) return -1;
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(vk->dev, b->buf, &req);
+    uint32_t type;
+    VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    if (staging ? memory_type(vk, req.memoryTypeBits, host, &type)
+                : memory_type(vk, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &type) &&
+                      memory_type(vk, req.memoryTypeBits, 0, &type)) {
+        buffer_free(vk, b);
+        return mslam_error("Vulkan: no memory type for %s", what);
+    }
+    VkMemoryAllocateInfo alloc = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
+    if (check(vkAllocateMemory(vk->dev, &alloc, NULL, &b->mem), what) ||
+        check(vkBindBufferMemory(vk->dev, b->buf, b->mem, 0), what) ||
+        (staging && check(vkMapMemory(vk->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map), what))) {
+        buffer_free(vk, b);
+        return -1;
+    }
+    b->size = size;
+    return 0;
+}
+
+static void bind_buffers(mslam_vk *vk) {
+    VkDescriptorBufferInfo infos[2] = {{vk->weights.buf, 0, VK_WHOLE_SIZE}, {vk->acts.buf, 0, VK_WHOLE_SIZE}};
+    VkWriteDescriptorSet writes[2];
+    for (int i = 0; i < 2; i++)
+        writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                           .dstSet = vk->set,
+                                           .dstBinding = (uint32_t)i,
+                                           .descriptorCount = 1,
+                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                           .pBufferInfo = &infos[i]};
+    vkUpdateDescriptorSets(vk->dev, 2, writes, 0, NULL);
+}
+
+/* Grows the activation (floats) and staging (bytes) buffers to at least the sizes asked. */
+static int reserve(mslam_vk *vk, size_t act_floats, size_t staging_bytes) {
+    VkDeviceSize act_bytes = (VkDeviceSize)act_floats * sizeof(float);
+    if (act_bytes > vk->max_range || act_floats >= NONE)
+        return mslam_error("Vulkan: the pass needs %.1f MB of activations, more than one buffer of %s holds "
+                           "(%.1f MB); encode shorter audio or on the CPU",
+                           act_bytes / 1e6, vk->name, vk->max_range / 1e6);
+    if (act_bytes > vk->acts.size) {
+        buffer_free(vk, &vk->acts);
+        if (buffer_make(vk, &vk->acts, act_bytes + act_bytes / 4, 0, "the activation buffer")) return -1;
+        bind_buffers(vk);
+    }
+    if (staging_bytes > vk->staging.size) {
+        buffer_free(vk, &vk->staging);
+        if (buffer_make(vk, &vk->staging, staging_bytes + staging_bytes / 4, 1, "the staging buffer")) return -1;
+    }
+    return 0;
+}
+
+static int begin(mslam_vk *vk) {
+    VkCommandBufferBeginInfo info = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                     .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    if (check(vkResetCommandBuffer(vk->cmd, 0), "vkResetCommandBuffer") ||
+        check(vkBeginCommandBuffer(vk->cmd, &info), "vkBeginCommandBuffer"))
+        return -1;
+    vkCmdBindDescriptorSets(vk->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vk->layout, 0, 1, &vk->set, 0, NULL);
+    vk->bound = -1;
+    return 0;
+}
+
+static int submit_and_wait(mslam_vk *vk) {
+    if (check(vkEndCommandBuffer(vk->cmd), "vkEndCommandBuffer")) return -1;
+    VkSubmitInfo info = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
+    if (check(vkResetFences(vk->dev, 1, &vk->fence), "vkResetFences") ||
+        check(vkQueueSubmit(vk->queue, 1, &info, vk->fence), "vkQueueSubmit") ||
+        check(vkWaitForFences(vk->dev, 1, &vk->fence, VK_TRUE, UINT64_MAX), "vkWaitForFences"))
+        return -1;
+    return 0;
+}
+
+/* Every write of the stages in src is seen by the reads and writes of the stages in dst. */
+static void barrier(mslam_vk *vk, VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
+                    VkAccessFlags dst_access) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access, .dstAccessMask = dst_access};
+    vkCmdPipelineBarrier(vk->cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+static void copy(mslam_vk *vk, VkBuffer from, VkDeviceSize from_off, VkBuffer to, VkDeviceSize to_off,
+                 VkDeviceSize bytes) {
+    VkBufferCopy region = {from_off, to_off, bytes};
+    vkCmdCopyBuffer(vk->cmd, from, to, 1, &region);
+}
+
+/* Records kernel k over groups (x, y, z) with its push constants, then a barrier, so that the
+ * next dispatch sees what this one wrote. */
+static void dispatch(mslam_vk *vk, enum kernel k, const void *pc, size_t pc_size, uint32_t gx, uint32_t gy,
+                     uint32_t gz) {
+    if (vk->bound != (int)k) {
+        vkCmdBindPipeline(vk->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vk->pipes[k]);
+        vk->bound = (int)k;
+    }
+    vkCmdPushConstants(vk->cmd, vk->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pc_size, pc);
+    vkCmdDispatch(vk->cmd, gx, gy, gz);
+    barrier(vk, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+}
+
+/* groups workgroups in a line, as shaders/bindings.glsl's group_index reads them */
+static void dispatch_line(mslam_vk *vk, enum kernel k, const void *pc, size_t pc_size, size_t groups) {
+    uint32_t gx = groups < vk->max_groups_x ? (uint32_t)groups : vk->max_groups_x;
+    dispatch(vk, k, pc, pc_size, gx, (uint32_t)((groups + gx - 1) / gx), 1);
+}
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+void mslam_vk_close(mslam_vk *vk) {
+    if (!vk) return;
+    if (vk->dev) {
+        vkDeviceWaitIdle(vk->dev);
+        buffer_free(vk, &vk->weights);
+        buffer_free(vk, &vk->acts);
+        buffer_free(vk, &vk->staging);
+        for (int k = 0; k < K_COUNT; k++) {
+            if (vk->pipes[k]) vkDestroyPipeline(vk->dev, vk->pipes[k], NULL);
+            if (vk->modules[k]) vkDestroyShaderModule(vk->dev, vk->modules[k], NULL);
+        }
+        if (vk->layout) vkDestroyPipelineLayout(vk->dev, vk->layout, NULL);
+        if (vk->desc_pool) vkDestroyDescriptorPool(vk->dev, vk->desc_pool, NULL);
+        if (vk->set_layout) vkDestroyDescriptorSetLayout(vk->dev, vk->set_layout, NULL);
+        if (vk->fence) vkDestroyFence(vk->dev, vk->fence, NULL);
+        if (vk->pool) vkDestroyCommandPool(vk->dev, vk->pool, NULL);
+        vkDestroyDevice(vk->dev, NULL);
+    }
+    if (vk->instance) vkDestroyInstance(vk->instance, NULL);
+    pthread_mutex_destroy(&vk->lock);
+    free(vk);
+}
+
+const char *mslam_vk_device_name(const mslam_vk *vk) { return vk ? vk->name : ""; }
+
+static int make_pipelines(mslam_vk *vk) {
+    VkDescriptorSetLayoutBinding bindings[2];
+    for (uint32_t i = 0; i < 2; i++)
+        bindings[i] = (VkDescriptorSetLayoutBinding){.binding = i,
+                                                     .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                     .descriptorCount = 1,
+                                                     .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+    VkDescriptorSetLayoutCreateInfo set_info = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = 2, .pBindings = bindings};
+    if (check(vkCreateDescriptorSetLayout(vk->dev, &set_info, NULL, &vk->set_layout), "vkCreateDescriptorSetLayout"))
+        return -1;
+    VkPushConstantRange range = {VK_SHADER_STAGE_COMPUTE_BIT, 0, PUSH_CONSTANT_BYTES};
+    VkPipelineLayoutCreateInfo layout_info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                              .setLayoutCount = 1,
+                                              .pSetLayouts = &vk->set_layout,
+                                              .pushConstantRangeCount = 1,
+                                              .pPushConstantRanges = &range};
+    if (check(vkCreatePipelineLayout(vk->dev, &layout_info, NULL, &vk->layout), "vkCreatePipelineLayout")) return -1;
+    VkDescriptorPoolSize pool_size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2};
+    VkDescriptorPoolCreateInfo pool_info = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                            .maxSets = 1,
+                                            .poolSizeCount = 1,
+                                            .pPoolSizes = &pool_size};
+    if (check(vkCreateDescriptorPool(vk->dev, &pool_info, NULL, &vk->desc_pool), "vkCreateDescriptorPool")) return -1;
+    VkDescriptorSetAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                         .descriptorPool = vk->desc_pool,
+                                         .descriptorSetCount = 1,
+                                         .pSetLayouts = &vk->set_layout};
+    if (check(vkAllocateDescriptorSets(vk->dev, &alloc, &vk->set), "vkAllocateDescriptorSets")) return -1;
+    for (int k = 0; k < K_COUNT; k++) {
+        VkShaderModuleCreateInfo module_info = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                                .codeSize = kernels[k].size,
+                                                .pCode = kernels[k].code};
+        if (check(vkCreateShaderModule(vk->dev, &module_info, NULL, &vk->modules[k]), kernels[k].name)) return -1;
+        VkComputePipelineCreateInfo pipe_info = {
+            .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+            .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                      .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                      .module = vk->modules[k],
+                      .pName = "main"},
+            .layout = vk->layout,
+        };
+        if (check(vkCreateComputePipelines(vk->dev, VK_NULL_HANDLE, 1, &pipe_info, NULL, &vk->pipes[k]),
+                  kernels[k].name))
+            return -1;
+    }
+    return 0;
+}
+
+static int upload_weights(mslam_vk *vk, const mslam_model *model) {
+    VkDeviceSize bytes = (VkDeviceSize)model->table.total * sizeof(float);
+    if (model->table.total >= NONE || bytes > vk->max_range)
+        return mslam_error("Vulkan: the model's %.1f MB of weights are more than one buffer of %s holds (%.1f MB)",
+                           bytes / 1e6, vk->name, vk->max_range / 1e6);
+    if (buffer_make(vk, &vk->weights, bytes, 0, "the weight buffer") || reserve(vk, 64, (size_t)bytes)) return -1;
+    memcpy(vk->staging.map, model->block, (size_t)bytes);
+    if (begin(vk)) return -1;
+    copy(vk, vk->staging.buf, 0, vk->weights.buf, 0, bytes);
+    if (submit_and_wait(vk)) return -1;
+    bind_buffers(vk);
+    return 0;
+}
+
+int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device) {
+    *out = NULL;
+    if (device == MSLAM_DEVICE_CPU) return 0;
+    mslam_vk *vk = mslam_calloc(1, sizeof *vk, "the Vulkan context");
+    if (!vk) return -1;
+    pthread_mutex_init(&vk->lock, NULL);
+    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+                             .pApplicationName = "mslam",
+                             .pEngineName = "mslam",
+                             .apiVersion = VK_API_VERSION_1_0};
+    VkInstanceCreateInfo inst_info = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app};
+    VkResult r = vkCreateInstance(&inst_info, NULL, &vk->instance);
+    if (r != VK_SUCCESS) {
+        vk->instance = VK_NULL_HANDLE;
+        mslam_vk_close(vk);
+        if (device == MSLAM_DEVICE_VULKAN) return check(r, "device vulkan: vkCreateInstance");
+        mslam_log(MSLAM_LOG_INFO, "no Vulkan (%s): the encoder runs on the CPU", result_name(r));
+        return 0;
+    }
+    int none = 0;
+    if (pick_device(vk, device, &none) || none) {
+        mslam_vk_close(vk);
+        return none ? 0 : -1;
+    }
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(vk->phys, &props);
+    snprintf(vk->name, sizeof vk->name, "%s", props.deviceName);
+    vk->max_groups_x = props.limits.maxComputeWorkGroupCount[0];
+    vk->max_range = props.limits.maxStorageBufferRange;
+    vkGetPhysicalDeviceMemoryProperties(vk->phys, &vk->mem_props);
+    compute_queue_family(vk->phys, &vk->queue_family);
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo queue_info = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                          .queueFamilyIndex = vk->queue_family,
+                                          .queueCount = 1,
+                                          .pQueuePriorities = &priority};
+    VkDeviceCreateInfo dev_info = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1, .pQueueCreateInfos = &queue_info};
+    VkCommandPoolCreateInfo pool_info = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                         .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                         .queueFamilyIndex = vk->queue_family};
+    VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    int rc = check(vkCreateDevice(vk->phys, &dev_info, NULL, &vk->dev), "vkCreateDevice");
+    if (!rc) {
+        vkGetDeviceQueue(vk->dev, vk->queue_family, 0, &vk->queue);
+        rc = check(vkCreateCommandPool(vk->dev, &pool_info, NULL, &vk->pool), "vkCreateCommandPool");
+    }
+    if (!rc) {
+        VkCommandBufferAllocateInfo cmd_info = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                                .commandPool = vk->pool,
+                                                .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                                .commandBufferCount = 1};
+        rc = check(vkAllocateCommandBuffers(vk->dev, &cmd_info, &vk->cmd), "vkAllocateCommandBuffers") ||
+             check(vkCreateFence(vk->dev, &fence_info, NULL, &vk->fence), "vkCreateFence") || make_pipelines(vk) ||
+             upload_weights(vk, model);
+    }
+    if (rc) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", mslam_last_error());
+        mslam_error("%s (Vulkan device %s)", why, vk->name);
+        mslam_vk_close(vk);
+        return -1;
+    }
+    mslam_log(MSLAM_LOG_INFO, "the encoder runs on Vulkan device %s", vk->name);
+    *out = vk;
+    return 0;
+}
+
+/* ---- passes ---- */
+
+/* Float offsets of a pass's buffers in the activation buffer, handed out in order. */
+typedef struct {
+    size_t used;
+} plan;
+
+static uint32_t take(plan *p, size_t floats) {
+    size_t at = p->used;
+    p->used += (floats + 63) & ~(size_t)63; /* 256-byte steps */
+    return (uint32_t)at;
+}
+
+/* Buffers of the Conformer layers, shared by all of them (inference). */
+typedef struct {
+    uint32_t lens;              /* (B) item lengths as floats */
+    uint32_t pe;                /* (2T - 1, d) sinusoids of distances -(T-1) .. T-1 */
+    uint32_t xa, xb;            /* (n, d) layer input and output, in turn */
+    uint32_t ln, x1, x2, x3, x4, tmp, q, k, v, att, glu; /* (n, d) */
+    uint32_t h;                 /* (n, f) */
+    uint32_t pw1;               /* (n, 2d) */
+    uint32_t p;                 /* (2T - 1, d) */
+    uint32_t scores;            /* (B, H, T, T) */
+} layer_bufs;
+
+static void plan_layers(plan *p, layer_bufs *lb, const struct mslam_model_config *cfg, int B, int T) {
+    size_t n = (size_t)B * T, d = (size_t)cfg->d_model, R = 2 * (size_t)T - 1;
+    lb->xa = take(p, n * d);
+    lb->xb = take(p, n * d);
+    uint32_t *nd_bufs[] = {&lb->ln, &lb->x1, &lb->x2, &lb->x3, &lb->x4, &lb->tmp, &lb->q, &lb->k, &lb->v, &lb->att, &lb->glu};
+    for (size_t i = 0; i < sizeof nd_bufs / sizeof nd_bufs[0]; i++) *nd_bufs[i] = take(p, n * d);
+    lb->h = take(p, n * (size_t)cfg->d_ff);
+    lb->pw1 = take(p, 2 * n * d);
+    lb->p = take(p, R * d);
+    lb->scores = take(p, (size_t)B * cfg->n_heads * T * T);
+}
+
+static uint32_t woff(const mslam_model *m, const float *w) { return (uint32_t)(w - m->block); }
+
+static void linear(mslam_vk *vk, const mslam_model *m, uint32_t y, uint32_t x, const float *w, const float *b,
+                   size_t n, int in, int out, uint32_t residual, float scale, int swish) {
+    linear_pc pc = {(uint32_t)n, (uint32_t)in, (uint32_t)out, x, woff(m, w), b ? woff(m, b) : NONE, y, residual,
+                    (uint32_t)swish, scale};
+    dispatch(vk, K_LINEAR, &pc, sizeof pc, (uint32_t)ceil_div((size_t)out, 64), (uint32_t)ceil_div(n, 64), 1);
+}
+
+static void layernorm(mslam_vk *vk, const mslam_model *m, uint32_t y, uint32_t x, const float *w, const float *b,
+                      size_t n, int d, uint32_t lens, int T) {
+    layernorm_pc pc = {(uint32_t)n, (uint32_t)d, x, woff(m, w), woff(m, b), y, lens, (uint32_t)T};
+    dispatch_line(vk, K_LAYERNORM, &pc, sizeof pc, n);
+}
+
+static void eltwise(mslam_vk *vk, eltwise_pc pc) { dispatch_line(vk, K_ELTWISE, &pc, sizeof pc, ceil_div(pc.count, 256)); }
+
+/* A Conformer layer, as conformer_layer_forward without state or dropout: x -> y (n, d). */
+static void record_layer(mslam_vk *vk, const mslam_model *m, const conformer_layer_params *L, const layer_bufs *lb,
+                         int B, int T, const attn_mask *mask, uint32_t x, uint32_t y) {
+    const struct mslam_model_config *cfg = &m->cfg;
+    int d = cfg->d_model, f = cfg->d_ff, H = cfg->n_heads, dh = d / H, k = cfg->conv_kernel;
+    size_t n = (size_t)B * T;
+
+    layernorm(vk, m, lb->ln, x, L->ffn1_ln_w, L->ffn1_ln_b, n, d, NONE, T);
+    linear(vk, m, lb->h, lb->ln, L->ffn1_w1, L->ffn1_b1, n, d, f, NONE, 1.0f, 1);
+    linear(vk, m, lb->x1, lb->h, L->ffn1_w2, L->ffn1_b2, n, f, d, x, 0.5f, 0);
+
+    layernorm(vk, m, lb->ln, lb->x1, L->attn_ln_w, L->attn_ln_b, n, d, NONE, T);
+    linear(vk, m, lb->q, lb->ln, L->attn_wq, L->attn_bq, n, d, d, NONE, 1.0f, 0);
+    linear(vk, m, lb->k, lb->ln, L->attn_wk, L->attn_bk, n, d, d, NONE, 1.0f, 0);
+    linear(vk, m, lb->v, lb->ln, L->attn_wv, L->attn_bv, n, d, d, NONE, 1.0f, 0);
+    linear(vk, m, lb->p, lb->pe, L->attn_wpos, NULL, 2 * (size_t)T - 1, d, d, NONE, 1.0f, 0);
+    relattn_pc ra = {(uint32_t)T, (uint32_t)T, (uint32_t)H, (uint32_t)dh, lb->q, lb->k, lb->v, lb->p,
+                     woff(m, L->attn_pos_u), woff(m, L->attn_pos_v), lb->att, lb->scores, lb->lens,
+                     (uint32_t)(mask ? mask->chunk : 0), mask ? mask->left_chunks : -1,
+                     (uint32_t)(mask ? mask->causal : 0), 1.0f / sqrtf((float)dh)};
+    dispatch(vk, K_RELATTN, &ra, sizeof ra, (uint32_t)T, (uint32_t)H, (uint32_t)B);
+    linear(vk, m, lb->x2, lb->att, L->attn_wo, L->attn_bo, n, d, d, lb->x1, 1.0f, 0);
+
+    layernorm(vk, m, lb->ln, lb->x2, L->conv_ln_w, L->conv_ln_b, n, d, NONE, T);
+    linear(vk, m, lb->pw1, lb->ln, L->conv_pw1_w, L->conv_pw1_b, n, d, 2 * d, NONE, 1.0f, 0);
+    eltwise(vk, (eltwise_pc){.op = OP_GLU, .count = (uint32_t)(n * d), .d = (uint32_t)d, .x = lb->pw1, .y = lb->glu});
+    dwconv_pc dw = {(uint32_t)B, (uint32_t)T, (uint32_t)d, (uint32_t)k,
+                    (uint32_t)(cfg->causal_conv ? k - 1 : (k - 1) / 2), lb->glu, woff(m, L->conv_dw_w),
+                    woff(m, L->conv_dw_b), lb->tmp, lb->lens};
+    dispatch_line(vk, K_DWCONV, &dw, sizeof dw, ceil_div(n * d, 256));
+    layernorm(vk, m, lb->ln, lb->tmp, L->conv_norm_w, L->conv_norm_b, n, d, NONE, T);
+    eltwise(vk, (eltwise_pc){.op = OP_SWISH, .count = (uint32_t)(n * d), .x = lb->ln, .y = lb->ln});
+    linear(vk, m, lb->x3, lb->ln, L->conv_pw2_w, L->conv_pw2_b, n, d, d, lb->x2, 1.0f, 0);
+
+    layernorm(vk, m, lb->ln, lb->x3, L->ffn2_ln_w, L->ffn2_ln_b, n, d, NONE, T);
+    linear(vk, m, lb->h, lb->ln, L->ffn2_w1, L->ffn2_b1, n, d, f, NONE, 1.0f, 1);
+    linear(vk, m, lb->x4, lb->h, L->ffn2_w2, L->ffn2_b2, n, f, d, lb->x3, 0.5f, 0);
+    layernorm(vk, m, y, lb->x4, L->out_ln_w, L->out_ln_b, n, d, lb->lens, T);
+}
+
+/* Records the speech and shared layers (speech != 0) or the shared ones from lb->xa; returns
+ * the offset of the last one's output. */
+static uint32_t record_layers(mslam_vk *vk, const mslam_model *m, const layer_bufs *lb, int B, int T,
+                              const attn_mask *mask, int speech) {
+    const struct mslam_model_config *cfg = &m->cfg;
+    int n_layers = (speech ? cfg->n_speech_layers : 0) + cfg->n_shared_layers;
+    uint32_t x = lb->xa, y = lb->xb;
+    for (int i = 0; i < n_layers; i++) {
+        int first_shared = speech ? cfg->n_speech_layers : 0;
+        const conformer_layer_params *L = i < first_shared ? &m->p.speech[i] : &m->p.shared[i - first_shared];
+        record_layer(vk, m, L, lb, B, T, mask, x, y);
+        uint32_t t = x;
+        x = y;
+        y = t;
+    }
+    return x;
+}
+
+static int check_sizes(const mslam_model *m) {
+    int dh = m->cfg.d_model / m->cfg.n_heads;
+    if (dh > RELATTN_MAX_HEAD_DIM)
+        return mslam_error("Vulkan: heads of %d dimensions are more than the attention shader holds (%d)", dh,
+                           RELATTN_MAX_HEAD_DIM);
+    return 0;
+}
+
+/* Starts a pass of plan p whose first in_floats are its inputs and whose output has out_floats:
+ * locks vk, grows its buffers, begins the command buffer with the inputs' copy from staging and
+ * writes the layers' inputs there (frames[b] valid frames of item b, T frames' sinusoids). The
+ * caller writes its own inputs into the staging returned, records its dispatches and ends with
+ * pass_end. NULL (unlocked, error recorded) on failure. */
+static float *pass_begin(mslam_vk *vk, const plan *p, size_t in_floats, size_t out_floats, const layer_bufs *lb,
+                         const int *frames, int B, int T, int d) {
+    pthread_mutex_lock(&vk->lock);
+    if (reserve(vk, p->used, (in_floats > out_floats ? in_floats : out_floats) * sizeof(float)) || begin(vk)) {
+        pthread_mutex_unlock(&vk->lock);
+        return NULL;
+    }
+    float *staging = vk->staging.map;
+    for (int b = 0; b < B; b++) staging[lb->lens + b] = (float)frames[b];
+    sinusoid_table(staging + lb->pe, -(T - 1), 2 * T - 1, d);
+    copy(vk, vk->staging.buf, 0, vk->acts.buf, 0, in_floats * sizeof(float));
+    barrier(vk, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+    return staging;
+}
+
+/* Records the copy of the output (floats at `at`) to staging, submits, waits, copies it to out
+ * and unlocks vk. */
+static int pass_end(mslam_vk *vk, uint32_t at, size_t floats, float *out) {
+    barrier(vk, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+            VK_ACCESS_TRANSFER_READ_BIT);
+    copy(vk, vk->acts.buf, (VkDeviceSize)at * sizeof(float), vk->staging.buf, 0, floats * sizeof(float));
+    int rc = submit_and_wait(vk);
+    if (!rc) memcpy(out, vk->staging.map, floats * sizeof(float));
+    pthread_mutex_unlock(&vk->lock);
+    return rc;
+}
+
+int mslam_vk_encode_speech(mslam_vk *vk, const mslam_model *m, const float *mel, const int *mel_lens, int B,
+                           int T_mel, const attn_mask *mask, float *out) {
+    const struct mslam_model_config *cfg = &m->cfg;
+    int M = cfg->n_mels, C = cfg->sub_channels, d = cfg->d_model;
+    int T = mslam_subsampled_frames(T_mel), T1 = (T_mel - 3) / 2 + 1, F1 = (M - 3) / 2 + 1;
+    int F2 = mslam_subsampled_mels(M);
+    if (B <= 0 || T <= 0) return mslam_error("Vulkan: a speech batch of %d x %d mel frames is too short", B, T_mel);
+    if (check_sizes(m)) return -1;
+    size_t n = (size_t)B * T;
+    int *frames = mslam_malloc((size_t)B * sizeof(int), "frame lengths");
+    if (!frames) return -1;
+    for (int b = 0; b < B; b++) frames[b] = mslam_subsampled_frames(mel_lens[b]);
+
+    /* inputs first: the layers' (lengths, sinusoids), the mel lengths, the log-mel */
+    plan p = {0};
+    layer_bufs lb;
+    lb.lens = take(&p, (size_t)B);
+    lb.pe = take(&p, (2 * (size_t)T - 1) * d);
+    uint32_t mel_lens_at = take(&p, (size_t)B), mel_at = take(&p, (size_t)B * T_mel * M);
+    size_t in_floats = p.used;
+    uint32_t mel_norm = take(&p, (size_t)B * T_mel * M), c1 = take(&p, (size_t)B * C * T1 * F1);
+    uint32_t c2t = take(&p, (size_t)B * T * C * F2);
+    plan_layers(&p, &lb, cfg, B, T);
+
+    float *staging = pass_begin(vk, &p, in_floats, n * d, &lb, frames, B, T, d);
+    free(frames);
+    if (!staging) return -1;
+    for (int b = 0; b < B; b++) staging[mel_lens_at + b] = (float)mel_lens[b];
+    memcpy(staging + mel_at, mel, (size_t)B * T_mel * M * sizeof(float));
+    eltwise(vk, (eltwise_pc){.op = OP_MEL_NORM, .count = (uint32_t)((size_t)B * T_mel * M), .d = (uint32_t)M,
+                             .T = (uint32_t)T_mel, .x = mel_at, .y = mel_norm, .wa = woff(m, m->p.mel_mean),
+                             .wb = woff(m, m->p.mel_std), .lens = mel_lens_at});
+    conv2d_pc conv1 = {(uint32_t)B, 1, (uint32_t)T_mel, (uint32_t)M, (uint32_t)C, mel_norm,
+                       woff(m, m->p.sub_conv1_w), woff(m, m->p.sub_conv1_b), c1, 0};
+    dispatch_line(vk, K_CONV2D, &conv1, sizeof conv1, ceil_div((size_t)B * C * T1 * F1, 256));
+    conv2d_pc conv2 = {(uint32_t)B, (uint32_t)C, (uint32_t)T1, (uint32_t)F1, (uint32_t)C, c1,
+                       woff(m, m->p.sub_conv2_w), woff(m, m->p.sub_conv2_b), c2t, 1};
+    dispatch_line(vk, K_CONV2D, &conv2, sizeof conv2, ceil_div((size_t)B * C * T * F2, 256));
+    linear(vk, m, lb.xa, c2t, m->p.sub_out_w, m->p.sub_out_b, n, C * F2, d, NONE, 1.0f, 0);
+    eltwise(vk, (eltwise_pc){.op = OP_ZERO_ROWS, .count = (uint32_t)(n * d), .d = (uint32_t)d, .T = (uint32_t)T,
+                             .y = lb.xa, .lens = lb.lens});
+    return pass_end(vk, record_layers(vk, m, &lb, B, T, mask, 1), n * d, out);
+}
+
+int mslam_vk_encode_text(mslam_vk *vk, const mslam_model *m, const int *ids, const int *lens, int B, int L,
+                         float *out) {
+    const struct mslam_model_config *cfg = &m->cfg;
+    int d = cfg->d_model;
+    if (B <= 0 || L <= 0) return mslam_error("Vulkan: a text batch of %d x %d characters is empty", B, L);
+    if (check_sizes(m)) return -1;
+    size_t n = (size_t)B * L;
+
+    /* inputs: the layers' (lengths, sinusoids), the embedded characters with their positions */
+    plan p = {0};
+    layer_bufs lb;
+    lb.lens = take(&p, (size_t)B);
+    lb.pe = take(&p, (2 * (size_t)L - 1) * d);
+    uint32_t pre_ln = take(&p, n * d);
+    size_t in_floats = p.used;
+    plan_layers(&p, &lb, cfg, B, L);
+
+    float *staging = pass_begin(vk, &p, in_floats, n * d, &lb, lens, B, L, d);
+    if (!staging) return -1;
+    float *x = staging + pre_ln;
+    sinusoid_table(x, 0, L, d); /* positions of item 0's rows, added to every item's characters below */
+    for (int b = B - 1; b >= 0; b--)
+        for (int t = 0; t < L; t++) {
+            const float *e = m->p.text_embed + (size_t)(t < lens[b] ? ids[b * L + t] : 0) * d;
+            float *row = x + ((size_t)b * L + t) * d;
+            for (int c = 0; c < d; c++) row[c] = e[c] + x[(size_t)t * d + c];
+        }
+    layernorm(vk, m, lb.xa, pre_ln, m->p.text_ln_w, m->p.text_ln_b, n, d, lb.lens, L);
+    return pass_end(vk, record_layers(vk, m, &lb, B, L, NULL, 0), n * d, out);
+}
+
+#endif

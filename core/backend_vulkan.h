@@ -1,0 +1,44 @@
+/* Vulkan compute backend: the encoder's offline forward pass (speech and text) on a GPU.
+ *
+ * As ggml's Vulkan backend: GLSL compute shaders (shaders/) compiled to SPIR-V at build time and
+ * embedded; one descriptor-set layout of two storage buffers (the model's weights, uploaded once,
+ * and a pass's activations) and push constants carrying each dispatch's sizes and float offsets,
+ * so one descriptor set serves every dispatch; pipelines made once per device; a pass recorded
+ * into one command buffer (inputs copied in, every dispatch with a barrier after it, the output
+ * copied out), one submit, one fence. The CPU kernels (ops_cpu.c) are the reference: the results
+ * agree with mslam_encoder_*_forward within float rounding (tests/test_vulkan.c).
+ *
+ * Streams (stream.c), the heads and the decoders stay on the CPU. A context serves one model and
+ * any number of threads: passes take its lock in turn. */
+#ifndef MSLAM_BACKEND_VULKAN_H
+#define MSLAM_BACKEND_VULKAN_H
+
+#include "mslam.h"
+#include "ops.h"
+
+typedef struct mslam_vk mslam_vk;
+
+/* Whether this build has the backend (meson option vulkan). */
+int mslam_vk_available(void);
+
+/* Opens a Vulkan device for model and uploads its weights. device is MSLAM_DEVICE_AUTO (a GPU:
+ * discrete, integrated or virtual, else none) or MSLAM_DEVICE_VULKAN (any Vulkan device, a CPU
+ * implementation such as Mesa's lavapipe included); MSLAM_VULKAN_DEVICE (an index of
+ * vkEnumeratePhysicalDevices or part of a device's name) picks one for either. Returns 0 with
+ * *out set, 0 with *out NULL when AUTO finds no device to use (why logged at info level), -1
+ * when VULKAN finds none or the device fails (error recorded). */
+int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device);
+void mslam_vk_close(mslam_vk *vk);
+/* The device's name, as Vulkan reports it. */
+const char *mslam_vk_device_name(const mslam_vk *vk);
+
+/* As mslam_encoder_speech_forward with save = 0: mel (B, T_mel, n_mels) raw log-mel, rows at or
+ * beyond mel_lens[b] ignored; mask NULL: full context. Writes out (B, T, d_model), T =
+ * mslam_subsampled_frames(T_mel), padded rows zero. Returns 0 or -1 (error recorded). */
+int mslam_vk_encode_speech(mslam_vk *vk, const mslam_model *model, const float *mel, const int *mel_lens,
+                           int B, int T_mel, const attn_mask *mask, float *out);
+/* As mslam_encoder_text_forward with save = 0: ids (B, L) in the vocabulary -> out (B, L, d). */
+int mslam_vk_encode_text(mslam_vk *vk, const mslam_model *model, const int *ids, const int *lens, int B,
+                         int L, float *out);
+
+#endif

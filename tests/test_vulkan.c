@@ -1,0 +1,223 @@
+/* The Vulkan backend against the CPU reference: the encoder's offline passes (speech with
+ * padding, chunk masks and either conv; text) agree within float rounding on every frame, and so
+ * does the public API on a model loaded with device = vulkan. Runs on whatever Vulkan device
+ * MSLAM_VULKAN_DEVICE picks, else the first one (Mesa's lavapipe on machines without a GPU);
+ * without one the test is skipped (exit 77). */
+#include "backend_vulkan.h"
+#include "encoder.h"
+#include "model.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Relative error (max |vk - cpu| / max |cpu|) the backend must stay within: the shaders sum in
+ * another order than BLAS and use the GPU's exp, so results differ by rounding, which the
+ * LayerNorms of a few layers do not amplify. */
+#define TOLERANCE 1e-4
+
+static const char *vocab[] = {"<blank>", "<unk>", " ", "a", "b", "c", "d", "e"};
+static const char *langs[] = {"en", "de"};
+
+/* Sizes that are not multiples of the shaders' tiles (64) or workgroups, with more heads than
+ * one and a head wider than a warp. */
+static mslam_model *tiny_model(int causal, int d, int heads, uint64_t seed) {
+    struct mslam_model_config cfg = {.n_mels = 80, .d_model = d, .n_heads = heads, .d_ff = 2 * d + 8,
+                                     .conv_kernel = 7, .sub_channels = 5, .n_speech_layers = 2,
+                                     .n_shared_layers = 2, .vocab_size = 8, .n_langs = 2, .causal_conv = causal};
+    mslam_model *m = mslam_model_new(&cfg, vocab, langs);
+    if (m) test_randomise_model(m, seed, 0.2f);
+    return m;
+}
+
+static double max_rel(const float *a, const float *ref, size_t n) { return test_max_rel_err(a, ref, n, 1.0f); }
+
+/* B items of random log-mel, item b with mel_lens[b] valid frames of T_mel. */
+static float *random_mel(int B, int T_mel, int n_mels, uint64_t seed) {
+    float *mel = malloc((size_t)B * T_mel * n_mels * sizeof(float));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, seed);
+    test_fill_uniform(mel, (size_t)B * T_mel * n_mels, -9.0f, -1.0f, &rng);
+    return mel;
+}
+
+static void speech_case(mslam_vk *vk, mslam_model *m, const char *name, int B, int T_mel, const int *mel_lens,
+                        const attn_mask *mask) {
+    const struct mslam_model_config *cfg = &m->cfg;
+    float *mel = random_mel(B, T_mel, cfg->n_mels, 7 + (uint64_t)T_mel);
+    mslam_encoder_pass pass = {0};
+    int rc = mslam_encoder_speech_forward(&pass, cfg, &m->p, mel, mel_lens, B, T_mel, mask, 0);
+    CHECK(rc == 0, "%s: CPU: %s", name, mslam_last_error());
+    size_t n = (size_t)pass.B * pass.T * cfg->d_model;
+    float *out = malloc(n * sizeof(float));
+    rc = mslam_vk_encode_speech(vk, m, mel, mel_lens, B, T_mel, mask, out);
+    CHECK(rc == 0, "%s: Vulkan: %s", name, mslam_last_error());
+    if (rc == 0) {
+        double err = max_rel(out, pass.out, n);
+        printf("%-44s %zu values, max relative error %.2e\n", name, n, err);
+        CHECK(err < TOLERANCE, "%s: Vulkan differs from the CPU by %.3e", name, err);
+        /* padded frames are zero, as on the CPU */
+        for (int b = 0; b < B; b++)
+            for (int t = mslam_subsampled_frames(mel_lens[b]); t < pass.T; t++)
+                for (int c = 0; c < cfg->d_model; c++)
+                    CHECK(out[((size_t)b * pass.T + t) * cfg->d_model + c] == 0.0f, "%s: padded frame %d of item %d", name,
+                          t, b);
+    }
+    free(out);
+    free(mel);
+    mslam_encoder_pass_free(&pass);
+}
+
+static void text_case(mslam_vk *vk, mslam_model *m, const char *name, int B, int L, const int *lens) {
+    const struct mslam_model_config *cfg = &m->cfg;
+    int *ids = malloc((size_t)B * L * sizeof(int));
+    for (int i = 0; i < B * L; i++) ids[i] = 2 + (i * 5 + i / 3) % 6;
+    mslam_encoder_pass pass = {0};
+    int rc = mslam_encoder_text_forward(&pass, cfg, &m->p, ids, lens, B, L, 0);
+    CHECK(rc == 0, "%s: CPU: %s", name, mslam_last_error());
+    size_t n = (size_t)B * L * cfg->d_model;
+    float *out = malloc(n * sizeof(float));
+    rc = mslam_vk_encode_text(vk, m, ids, lens, B, L, out);
+    CHECK(rc == 0, "%s: Vulkan: %s", name, mslam_last_error());
+    if (rc == 0) {
+        double err = max_rel(out, pass.out, n);
+        printf("%-44s %zu values, max relative error %.2e\n", name, n, err);
+        CHECK(err < TOLERANCE, "%s: Vulkan differs from the CPU by %.3e", name, err);
+    }
+    free(out);
+    free(ids);
+    mslam_encoder_pass_free(&pass);
+}
+
+/* The passes of one model, through the backend's own entry points. */
+static void backend_cases(int causal, int d, int heads) {
+    mslam_model *m = tiny_model(causal, d, heads, 3 + (uint64_t)d);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (!m) return;
+    mslam_vk *vk = NULL;
+    CHECK(mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN) == 0 && vk, "open: %s", mslam_last_error());
+    if (!vk) {
+        mslam_model_free(m);
+        return;
+    }
+    char name[96];
+    int one[] = {203}, three[] = {161, 97, 30};
+    attn_mask chunked = {4, 2, 0}, unbounded = {3, -1, 0};
+    snprintf(name, sizeof name, "speech, %s conv, d %d, 1 item", causal ? "causal" : "symmetric", d);
+    speech_case(vk, m, name, 1, 203, one, NULL);
+    snprintf(name, sizeof name, "speech, %s conv, d %d, 3 padded items", causal ? "causal" : "symmetric", d);
+    speech_case(vk, m, name, 3, 161, three, NULL);
+    snprintf(name, sizeof name, "speech, d %d, chunks of 4, 2 left", d);
+    speech_case(vk, m, name, 3, 161, three, &chunked);
+    snprintf(name, sizeof name, "speech, d %d, chunks of 3, all left", d);
+    speech_case(vk, m, name, 1, 203, one, &unbounded);
+    /* a second, shorter pass reuses the grown buffers */
+    snprintf(name, sizeof name, "speech, d %d, shorter after longer", d);
+    int short_len[] = {40};
+    speech_case(vk, m, name, 1, 40, short_len, NULL);
+    int text_lens[] = {13, 5};
+    snprintf(name, sizeof name, "text, d %d, 2 padded items", d);
+    text_case(vk, m, name, 2, 13, text_lens);
+    mslam_vk_close(vk);
+    mslam_model_free(m);
+}
+
+/* mslam_model_load with device = vulkan: the public calls give the CPU model's frames. */
+static void public_api(void) {
+    mslam_model *m = tiny_model(1, 24, 2, 11);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (!m) return;
+    char path[] = "/tmp/mslam-test-vulkan-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd >= 0) close(fd);
+    CHECK(mslam_model_save(m, path) == 0, "save: %s", mslam_last_error());
+    mslam_model_free(m);
+
+    struct mslam_model_params cpu_params = mslam_model_default_params();
+    CHECK(cpu_params.device == MSLAM_DEVICE_AUTO, "the default device is %d, not auto", (int)cpu_params.device);
+    cpu_params.device = MSLAM_DEVICE_CPU;
+    struct mslam_model_params vk_params = mslam_model_default_params();
+    vk_params.device = MSLAM_DEVICE_VULKAN;
+    mslam_model *cpu = mslam_model_load(path, cpu_params), *gpu = mslam_model_load(path, vk_params);
+    CHECK(cpu && gpu, "load: %s", mslam_last_error());
+    if (cpu && gpu) {
+        CHECK(!strcmp(mslam_model_device(cpu), "cpu"), "CPU model's device: %s", mslam_model_device(cpu));
+        CHECK(!strncmp(mslam_model_device(gpu), "vulkan: ", 8), "Vulkan model's device: %s", mslam_model_device(gpu));
+        printf("device: %s\n", mslam_model_device(gpu));
+        size_t n = 16000 * 3 / 2;
+        float *pcm = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) pcm[i] = 0.3f * sinf(0.05f * (float)i + 0.00002f * (float)(i * i) / 16.0f);
+        struct mslam_encode_params ep = mslam_encode_default_params();
+        for (int chunked = 0; chunked < 2; chunked++) {
+            ep.chunk_frames = chunked ? 8 : 0;
+            ep.left_chunks = chunked ? 4 : -1;
+            int n_cpu = 0, n_gpu = 0;
+            float *a = mslam_encode_pcm(cpu, pcm, n, &ep, &n_cpu), *b = mslam_encode_pcm(gpu, pcm, n, &ep, &n_gpu);
+            CHECK(a && b && n_cpu == n_gpu && n_cpu > 0, "mslam_encode_pcm: %d / %d frames (%s)", n_cpu, n_gpu,
+                  mslam_last_error());
+            if (a && b && n_cpu == n_gpu) {
+                double err = max_rel(b, a, (size_t)n_cpu * 24);
+                printf("mslam_encode_pcm%s: %d frames, max relative error %.2e\n", chunked ? " (chunks of 8)" : "",
+                       n_cpu, err);
+                CHECK(err < TOLERANCE, "mslam_encode_pcm differs by %.3e", err);
+            }
+            mslam_free(a);
+            mslam_free(b);
+        }
+        int n_cpu = 0, n_gpu = 0;
+        float *a = mslam_encode_text(cpu, "abc dea", NULL, &n_cpu), *b = mslam_encode_text(gpu, "abc dea", NULL, &n_gpu);
+        CHECK(a && b && n_cpu == 7 && n_gpu == 7, "mslam_encode_text: %d / %d frames", n_cpu, n_gpu);
+        if (a && b) CHECK(max_rel(b, a, 7 * 24) < TOLERANCE, "mslam_encode_text differs by %.3e", max_rel(b, a, 7 * 24));
+        mslam_free(a);
+        mslam_free(b);
+        /* audio shorter than one frame: no frames, as on the CPU */
+        a = mslam_encode_pcm(gpu, pcm, 100, NULL, &n_gpu);
+        CHECK(a && n_gpu == 0, "100 samples: %d frames", n_gpu);
+        mslam_free(a);
+        free(pcm);
+    }
+    mslam_model_free(cpu);
+    mslam_model_free(gpu);
+
+    /* a device that is not there: the load fails and says which variable named it */
+    setenv("MSLAM_VULKAN_DEVICE", "no such device", 1);
+    mslam_model *none = mslam_model_load(path, vk_params);
+    CHECK(!none && strstr(mslam_last_error(), "MSLAM_VULKAN_DEVICE=no such device") &&
+              strstr(mslam_last_error(), path),
+          "a missing device: %s", mslam_last_error());
+    mslam_model_free(none);
+    unsetenv("MSLAM_VULKAN_DEVICE");
+    /* a device value out of the enum */
+    vk_params.device = (enum mslam_device)7;
+    none = mslam_model_load(path, vk_params);
+    CHECK(!none && strstr(mslam_last_error(), "device = 7"), "device 7: %s", mslam_last_error());
+    mslam_model_free(none);
+    unlink(path);
+}
+
+int main(void) {
+    mslam_log_set(test_quiet_log, NULL);
+    if (!mslam_vk_available()) {
+        printf("this build has no Vulkan backend: skipped\n");
+        return 77;
+    }
+    mslam_model *probe = tiny_model(1, 16, 2, 1);
+    mslam_vk *vk = NULL;
+    if (!probe || mslam_vk_open(&vk, probe, MSLAM_DEVICE_VULKAN)) {
+        printf("no Vulkan device (%s): skipped\n", mslam_last_error());
+        mslam_model_free(probe);
+        return 77;
+    }
+    printf("Vulkan device: %s\n", mslam_vk_device_name(vk));
+    mslam_vk_close(vk);
+    mslam_model_free(probe);
+
+    backend_cases(1, 24, 2);
+    backend_cases(0, 40, 4);
+    backend_cases(1, 144, 4); /* Conformer-S's width: heads of 36, tiles past 64 */
+    public_api();
+    return test_result("vulkan");
+}
