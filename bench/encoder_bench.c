@@ -75,26 +75,23 @@ static mslam_model *random_model(const struct mslam_model_config *cfg) {
 static double time_forward(mslam_model *m, int vulkan, const float *mel, const int *lens, int B, int T_mel,
                            int runs) {
     double t[32];
-    mslam_encoder_pass pass = {0};
     mslam_vk *vk = NULL;
-    float *out = malloc((size_t)B * mslam_subsampled_frames(T_mel) * m->cfg.d_model * sizeof(float));
     if (vulkan && mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN)) {
         fprintf(stderr, "Vulkan: %s\n", mslam_last_error());
         exit(1);
     }
+    mslam_encoder_pass pass = {.vk = vk};
     for (int r = 0; r <= runs; r++) {
         double t0 = bench_now();
-        if (vk ? mslam_vk_encode_speech(vk, m, mel, lens, B, T_mel, NULL, out)
-               : mslam_encoder_speech_forward(&pass, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0)) {
+        if (mslam_encoder_speech_forward(&pass, &m->cfg, &m->p, mel, lens, B, T_mel, NULL, 0)) {
             fprintf(stderr, "forward failed: %s\n", mslam_last_error());
             exit(1);
         }
         if (r) t[r - 1] = bench_now() - t0;
     }
     if (vk) printf("device: vulkan: %s\n", mslam_vk_device_name(vk));
-    mslam_vk_close(vk);
     mslam_encoder_pass_free(&pass);
-    free(out);
+    mslam_vk_close(vk);
     return bench_median(t, runs);
 }
 

@@ -17,22 +17,27 @@ int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device de
     (void)model;
     *out = NULL;
     if (device == MSLAM_DEVICE_VULKAN)
-        return mslam_error("device vulkan: this build of mslam has no Vulkan backend (meson option vulkan)");
+        return mslam_error("this build of mslam has no Vulkan backend (meson option vulkan)");
     return 0;
 }
 void mslam_vk_close(mslam_vk *vk) { (void)vk; }
+int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length) {
+    (void)vk, (void)cfg, (void)speech, (void)B, (void)length;
+    return 0;
+}
 const char *mslam_vk_device_name(const mslam_vk *vk) {
     (void)vk;
     return "";
 }
-int mslam_vk_encode_speech(mslam_vk *vk, const mslam_model *model, const float *mel, const int *mel_lens,
-                           int B, int T_mel, const attn_mask *mask, float *out) {
-    (void)vk, (void)model, (void)mel, (void)mel_lens, (void)B, (void)T_mel, (void)mask, (void)out;
+int mslam_vk_encode_speech(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
+                           const float *mel, const int *mel_lens, int B, int T_mel, const attn_mask *mask,
+                           float *out) {
+    (void)vk, (void)cfg, (void)P, (void)mel, (void)mel_lens, (void)B, (void)T_mel, (void)mask, (void)out;
     return mslam_error("this build of mslam has no Vulkan backend");
 }
-int mslam_vk_encode_text(mslam_vk *vk, const mslam_model *model, const int *ids, const int *lens, int B,
-                         int L, float *out) {
-    (void)vk, (void)model, (void)ids, (void)lens, (void)B, (void)L, (void)out;
+int mslam_vk_encode_text(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
+                         const int *ids, const int *lens, int B, int L, float *out) {
+    (void)vk, (void)cfg, (void)P, (void)ids, (void)lens, (void)B, (void)L, (void)out;
     return mslam_error("this build of mslam has no Vulkan backend");
 }
 
@@ -94,7 +99,7 @@ typedef struct {
     uint32_t B, c_in, H, Wd, c_out, x, w, b, y, time_major;
 } conv2d_pc;
 typedef struct {
-    uint32_t Tq, Tk, H, dh, q, k, v, p, u, pv, out, s, lens, chunk;
+    uint32_t Tq, Tk, H, dh, q, k, v, p, u, pv, out, lens, chunk;
     int32_t left_chunks;
     uint32_t causal;
     float scale;
@@ -127,6 +132,8 @@ struct mslam_vk {
     VkShaderModule modules[K_COUNT];
     VkPipeline pipes[K_COUNT];
     vk_buffer weights, acts, staging;
+    const float *block; /* the model's parameters that weights holds, block_floats of them */
+    size_t block_floats;
     uint32_t max_groups_x;
     VkDeviceSize max_range; /* maxStorageBufferRange */
     char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
@@ -222,7 +229,7 @@ static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
         return mslam_error("MSLAM_VULKAN_DEVICE=%s names no Vulkan device with compute (there are: %s)", want,
                            n ? names : "none");
     if (device == MSLAM_DEVICE_VULKAN)
-        return mslam_error("device vulkan: no Vulkan device with compute was found");
+        return mslam_error("no Vulkan device with compute was found");
     mslam_log(MSLAM_LOG_INFO, "no GPU among the Vulkan devices (%s): the encoder runs on the CPU",
               n ? names : "none");
     *none = 1;
@@ -259,8 +266,10 @@ static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, int stagin
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(vk->dev, b->buf, &req);
     uint32_t type;
+    /* staging: cached when there is such memory (the host reads the results back) */
     VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    if (staging ? memory_type(vk, req.memoryTypeBits, host, &type)
+    if (staging ? memory_type(vk, req.memoryTypeBits, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &type) &&
+                      memory_type(vk, req.memoryTypeBits, host, &type)
                 : memory_type(vk, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &type) &&
                       memory_type(vk, req.memoryTypeBits, 0, &type)) {
         buffer_free(vk, b);
@@ -299,8 +308,10 @@ static int reserve(mslam_vk *vk, size_t act_floats, size_t staging_bytes) {
                            "(%.1f MB); encode shorter audio or on the CPU",
                            act_bytes / 1e6, vk->name, vk->max_range / 1e6);
     if (act_bytes > vk->acts.size) {
+        /* room to grow, within what one descriptor may span */
+        VkDeviceSize size = act_bytes + act_bytes / 4 < vk->max_range ? act_bytes + act_bytes / 4 : vk->max_range;
         buffer_free(vk, &vk->acts);
-        if (buffer_make(vk, &vk->acts, act_bytes + act_bytes / 4, 0, "the activation buffer")) return -1;
+        if (buffer_make(vk, &vk->acts, size, 0, "the activation buffer")) return -1;
         bind_buffers(vk);
     }
     if (staging_bytes > vk->staging.size) {
@@ -447,16 +458,28 @@ static int upload_weights(mslam_vk *vk, const mslam_model *model) {
                            bytes / 1e6, vk->name, vk->max_range / 1e6);
     if (buffer_make(vk, &vk->weights, bytes, 0, "the weight buffer") || reserve(vk, 64, (size_t)bytes)) return -1;
     memcpy(vk->staging.map, model->block, (size_t)bytes);
+    vk->block = model->block;
+    vk->block_floats = model->table.total;
     if (begin(vk)) return -1;
     copy(vk, vk->staging.buf, 0, vk->weights.buf, 0, bytes);
     if (submit_and_wait(vk)) return -1;
     bind_buffers(vk);
+    buffer_free(vk, &vk->staging); /* as large as the weights: the passes make their own */
     return 0;
 }
 
 int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device) {
     *out = NULL;
     if (device == MSLAM_DEVICE_CPU) return 0;
+    int dh = model->cfg.d_model / model->cfg.n_heads;
+    if (dh > RELATTN_MAX_HEAD_DIM) {
+        if (device == MSLAM_DEVICE_VULKAN)
+            return mslam_error("heads of %d dimensions are more than the attention shader holds (%d)",
+                               dh, RELATTN_MAX_HEAD_DIM);
+        mslam_log(MSLAM_LOG_INFO, "heads of %d dimensions are more than the Vulkan attention shader holds (%d): "
+                                  "the encoder runs on the CPU", dh, RELATTN_MAX_HEAD_DIM);
+        return 0;
+    }
     mslam_vk *vk = mslam_calloc(1, sizeof *vk, "the Vulkan context");
     if (!vk) return -1;
     pthread_mutex_init(&vk->lock, NULL);
@@ -469,7 +492,7 @@ int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device de
     if (r != VK_SUCCESS) {
         vk->instance = VK_NULL_HANDLE;
         mslam_vk_close(vk);
-        if (device == MSLAM_DEVICE_VULKAN) return check(r, "device vulkan: vkCreateInstance");
+        if (device == MSLAM_DEVICE_VULKAN) return check(r, "vkCreateInstance");
         mslam_log(MSLAM_LOG_INFO, "no Vulkan (%s): the encoder runs on the CPU", result_name(r));
         return 0;
     }
@@ -513,9 +536,12 @@ int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device de
     if (rc) {
         char why[512];
         snprintf(why, sizeof why, "%s", mslam_last_error());
-        mslam_error("%s (Vulkan device %s)", why, vk->name);
+        if (device == MSLAM_DEVICE_AUTO)
+            mslam_log(MSLAM_LOG_WARN, "%s (Vulkan device %s): the encoder runs on the CPU", why, vk->name);
+        else
+            mslam_error("%s (Vulkan device %s)", why, vk->name);
         mslam_vk_close(vk);
-        return -1;
+        return device == MSLAM_DEVICE_AUTO ? 0 : -1;
     }
     mslam_log(MSLAM_LOG_INFO, "the encoder runs on Vulkan device %s", vk->name);
     *out = vk;
@@ -544,7 +570,6 @@ typedef struct {
     uint32_t h;                 /* (n, f) */
     uint32_t pw1;               /* (n, 2d) */
     uint32_t p;                 /* (2T - 1, d) */
-    uint32_t scores;            /* (B, H, T, T) */
 } layer_bufs;
 
 static void plan_layers(plan *p, layer_bufs *lb, const struct mslam_model_config *cfg, int B, int T) {
@@ -556,77 +581,85 @@ static void plan_layers(plan *p, layer_bufs *lb, const struct mslam_model_config
     lb->h = take(p, n * (size_t)cfg->d_ff);
     lb->pw1 = take(p, 2 * n * d);
     lb->p = take(p, R * d);
-    lb->scores = take(p, (size_t)B * cfg->n_heads * T * T);
 }
 
-static uint32_t woff(const mslam_model *m, const float *w) { return (uint32_t)(w - m->block); }
+/* The float offset of a parameter in the weight buffer (params_on_device checked it is there) */
+static uint32_t woff(const mslam_vk *vk, const float *w) { return (uint32_t)(w - vk->block); }
 
-static void linear(mslam_vk *vk, const mslam_model *m, uint32_t y, uint32_t x, const float *w, const float *b,
+/* Whether P's tensors are in the block uploaded (a pass with another model's params would read
+ * the wrong weights). */
+static int params_on_device(const mslam_vk *vk, const mslam_params *P) {
+    const float *some[] = {P->mel_mean, P->text_embed, P->text_ln_b}; /* tensors every model has */
+    for (size_t i = 0; i < sizeof some / sizeof some[0]; i++)
+        if (some[i] < vk->block || some[i] >= vk->block + vk->block_floats)
+        return mslam_error("Vulkan: the pass's parameters are not the model's that %s holds", vk->name);
+    return 0;
+}
+
+static void linear(mslam_vk *vk, uint32_t y, uint32_t x, const float *w, const float *b,
                    size_t n, int in, int out, uint32_t residual, float scale, int swish) {
-    linear_pc pc = {(uint32_t)n, (uint32_t)in, (uint32_t)out, x, woff(m, w), b ? woff(m, b) : NONE, y, residual,
+    linear_pc pc = {(uint32_t)n, (uint32_t)in, (uint32_t)out, x, woff(vk, w), b ? woff(vk, b) : NONE, y, residual,
                     (uint32_t)swish, scale};
     dispatch(vk, K_LINEAR, &pc, sizeof pc, (uint32_t)ceil_div((size_t)out, 64), (uint32_t)ceil_div(n, 64), 1);
 }
 
-static void layernorm(mslam_vk *vk, const mslam_model *m, uint32_t y, uint32_t x, const float *w, const float *b,
+static void layernorm(mslam_vk *vk, uint32_t y, uint32_t x, const float *w, const float *b,
                       size_t n, int d, uint32_t lens, int T) {
-    layernorm_pc pc = {(uint32_t)n, (uint32_t)d, x, woff(m, w), woff(m, b), y, lens, (uint32_t)T};
+    layernorm_pc pc = {(uint32_t)n, (uint32_t)d, x, woff(vk, w), woff(vk, b), y, lens, (uint32_t)T};
     dispatch_line(vk, K_LAYERNORM, &pc, sizeof pc, n);
 }
 
 static void eltwise(mslam_vk *vk, eltwise_pc pc) { dispatch_line(vk, K_ELTWISE, &pc, sizeof pc, ceil_div(pc.count, 256)); }
 
 /* A Conformer layer, as conformer_layer_forward without state or dropout: x -> y (n, d). */
-static void record_layer(mslam_vk *vk, const mslam_model *m, const conformer_layer_params *L, const layer_bufs *lb,
-                         int B, int T, const attn_mask *mask, uint32_t x, uint32_t y) {
-    const struct mslam_model_config *cfg = &m->cfg;
+static void record_layer(mslam_vk *vk, const struct mslam_model_config *cfg, const conformer_layer_params *L,
+                         const layer_bufs *lb, int B, int T, const attn_mask *mask, uint32_t x, uint32_t y) {
     int d = cfg->d_model, f = cfg->d_ff, H = cfg->n_heads, dh = d / H, k = cfg->conv_kernel;
     size_t n = (size_t)B * T;
 
-    layernorm(vk, m, lb->ln, x, L->ffn1_ln_w, L->ffn1_ln_b, n, d, NONE, T);
-    linear(vk, m, lb->h, lb->ln, L->ffn1_w1, L->ffn1_b1, n, d, f, NONE, 1.0f, 1);
-    linear(vk, m, lb->x1, lb->h, L->ffn1_w2, L->ffn1_b2, n, f, d, x, 0.5f, 0);
+    layernorm(vk, lb->ln, x, L->ffn1_ln_w, L->ffn1_ln_b, n, d, NONE, T);
+    linear(vk, lb->h, lb->ln, L->ffn1_w1, L->ffn1_b1, n, d, f, NONE, 1.0f, 1);
+    linear(vk, lb->x1, lb->h, L->ffn1_w2, L->ffn1_b2, n, f, d, x, 0.5f, 0);
 
-    layernorm(vk, m, lb->ln, lb->x1, L->attn_ln_w, L->attn_ln_b, n, d, NONE, T);
-    linear(vk, m, lb->q, lb->ln, L->attn_wq, L->attn_bq, n, d, d, NONE, 1.0f, 0);
-    linear(vk, m, lb->k, lb->ln, L->attn_wk, L->attn_bk, n, d, d, NONE, 1.0f, 0);
-    linear(vk, m, lb->v, lb->ln, L->attn_wv, L->attn_bv, n, d, d, NONE, 1.0f, 0);
-    linear(vk, m, lb->p, lb->pe, L->attn_wpos, NULL, 2 * (size_t)T - 1, d, d, NONE, 1.0f, 0);
+    layernorm(vk, lb->ln, lb->x1, L->attn_ln_w, L->attn_ln_b, n, d, NONE, T);
+    linear(vk, lb->q, lb->ln, L->attn_wq, L->attn_bq, n, d, d, NONE, 1.0f, 0);
+    linear(vk, lb->k, lb->ln, L->attn_wk, L->attn_bk, n, d, d, NONE, 1.0f, 0);
+    linear(vk, lb->v, lb->ln, L->attn_wv, L->attn_bv, n, d, d, NONE, 1.0f, 0);
+    linear(vk, lb->p, lb->pe, L->attn_wpos, NULL, 2 * (size_t)T - 1, d, d, NONE, 1.0f, 0);
     relattn_pc ra = {(uint32_t)T, (uint32_t)T, (uint32_t)H, (uint32_t)dh, lb->q, lb->k, lb->v, lb->p,
-                     woff(m, L->attn_pos_u), woff(m, L->attn_pos_v), lb->att, lb->scores, lb->lens,
+                     woff(vk, L->attn_pos_u), woff(vk, L->attn_pos_v), lb->att, lb->lens,
                      (uint32_t)(mask ? mask->chunk : 0), mask ? mask->left_chunks : -1,
                      (uint32_t)(mask ? mask->causal : 0), 1.0f / sqrtf((float)dh)};
     dispatch(vk, K_RELATTN, &ra, sizeof ra, (uint32_t)T, (uint32_t)H, (uint32_t)B);
-    linear(vk, m, lb->x2, lb->att, L->attn_wo, L->attn_bo, n, d, d, lb->x1, 1.0f, 0);
+    linear(vk, lb->x2, lb->att, L->attn_wo, L->attn_bo, n, d, d, lb->x1, 1.0f, 0);
 
-    layernorm(vk, m, lb->ln, lb->x2, L->conv_ln_w, L->conv_ln_b, n, d, NONE, T);
-    linear(vk, m, lb->pw1, lb->ln, L->conv_pw1_w, L->conv_pw1_b, n, d, 2 * d, NONE, 1.0f, 0);
+    layernorm(vk, lb->ln, lb->x2, L->conv_ln_w, L->conv_ln_b, n, d, NONE, T);
+    linear(vk, lb->pw1, lb->ln, L->conv_pw1_w, L->conv_pw1_b, n, d, 2 * d, NONE, 1.0f, 0);
     eltwise(vk, (eltwise_pc){.op = OP_GLU, .count = (uint32_t)(n * d), .d = (uint32_t)d, .x = lb->pw1, .y = lb->glu});
     dwconv_pc dw = {(uint32_t)B, (uint32_t)T, (uint32_t)d, (uint32_t)k,
-                    (uint32_t)(cfg->causal_conv ? k - 1 : (k - 1) / 2), lb->glu, woff(m, L->conv_dw_w),
-                    woff(m, L->conv_dw_b), lb->tmp, lb->lens};
+                    (uint32_t)(cfg->causal_conv ? k - 1 : (k - 1) / 2), lb->glu, woff(vk, L->conv_dw_w),
+                    woff(vk, L->conv_dw_b), lb->tmp, lb->lens};
     dispatch_line(vk, K_DWCONV, &dw, sizeof dw, ceil_div(n * d, 256));
-    layernorm(vk, m, lb->ln, lb->tmp, L->conv_norm_w, L->conv_norm_b, n, d, NONE, T);
+    layernorm(vk, lb->ln, lb->tmp, L->conv_norm_w, L->conv_norm_b, n, d, NONE, T);
     eltwise(vk, (eltwise_pc){.op = OP_SWISH, .count = (uint32_t)(n * d), .x = lb->ln, .y = lb->ln});
-    linear(vk, m, lb->x3, lb->ln, L->conv_pw2_w, L->conv_pw2_b, n, d, d, lb->x2, 1.0f, 0);
+    linear(vk, lb->x3, lb->ln, L->conv_pw2_w, L->conv_pw2_b, n, d, d, lb->x2, 1.0f, 0);
 
-    layernorm(vk, m, lb->ln, lb->x3, L->ffn2_ln_w, L->ffn2_ln_b, n, d, NONE, T);
-    linear(vk, m, lb->h, lb->ln, L->ffn2_w1, L->ffn2_b1, n, d, f, NONE, 1.0f, 1);
-    linear(vk, m, lb->x4, lb->h, L->ffn2_w2, L->ffn2_b2, n, f, d, lb->x3, 0.5f, 0);
-    layernorm(vk, m, y, lb->x4, L->out_ln_w, L->out_ln_b, n, d, lb->lens, T);
+    layernorm(vk, lb->ln, lb->x3, L->ffn2_ln_w, L->ffn2_ln_b, n, d, NONE, T);
+    linear(vk, lb->h, lb->ln, L->ffn2_w1, L->ffn2_b1, n, d, f, NONE, 1.0f, 1);
+    linear(vk, lb->x4, lb->h, L->ffn2_w2, L->ffn2_b2, n, f, d, lb->x3, 0.5f, 0);
+    layernorm(vk, y, lb->x4, L->out_ln_w, L->out_ln_b, n, d, lb->lens, T);
 }
 
 /* Records the speech and shared layers (speech != 0) or the shared ones from lb->xa; returns
  * the offset of the last one's output. */
-static uint32_t record_layers(mslam_vk *vk, const mslam_model *m, const layer_bufs *lb, int B, int T,
-                              const attn_mask *mask, int speech) {
-    const struct mslam_model_config *cfg = &m->cfg;
+static uint32_t record_layers(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
+                              const layer_bufs *lb, int B, int T, const attn_mask *mask, int speech) {
     int n_layers = (speech ? cfg->n_speech_layers : 0) + cfg->n_shared_layers;
     uint32_t x = lb->xa, y = lb->xb;
     for (int i = 0; i < n_layers; i++) {
         int first_shared = speech ? cfg->n_speech_layers : 0;
-        const conformer_layer_params *L = i < first_shared ? &m->p.speech[i] : &m->p.shared[i - first_shared];
-        record_layer(vk, m, L, lb, B, T, mask, x, y);
+        const conformer_layer_params *L = i < first_shared ? &P->speech[i] : &P->shared[i - first_shared];
+        record_layer(vk, cfg, L, lb, B, T, mask, x, y);
         uint32_t t = x;
         x = y;
         y = t;
@@ -634,12 +667,13 @@ static uint32_t record_layers(mslam_vk *vk, const mslam_model *m, const layer_bu
     return x;
 }
 
-static int check_sizes(const mslam_model *m) {
-    int dh = m->cfg.d_model / m->cfg.n_heads;
+/* What the shaders cannot do, and params of another model: errors. */
+static int check_pass(const mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P) {
+    int dh = cfg->d_model / cfg->n_heads;
     if (dh > RELATTN_MAX_HEAD_DIM)
         return mslam_error("Vulkan: heads of %d dimensions are more than the attention shader holds (%d)", dh,
                            RELATTN_MAX_HEAD_DIM);
-    return 0;
+    return params_on_device(vk, P);
 }
 
 /* Starts a pass of plan p whose first in_floats are its inputs and whose output has out_floats:
@@ -669,85 +703,113 @@ static int pass_end(mslam_vk *vk, uint32_t at, size_t floats, float *out) {
     barrier(vk, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
             VK_ACCESS_TRANSFER_READ_BIT);
     copy(vk, vk->acts.buf, (VkDeviceSize)at * sizeof(float), vk->staging.buf, 0, floats * sizeof(float));
+    /* the fence alone does not make the copy visible to the host's reads */
+    barrier(vk, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+            VK_ACCESS_HOST_READ_BIT);
     int rc = submit_and_wait(vk);
     if (!rc) memcpy(out, vk->staging.map, floats * sizeof(float));
     pthread_mutex_unlock(&vk->lock);
     return rc;
 }
 
-int mslam_vk_encode_speech(mslam_vk *vk, const mslam_model *m, const float *mel, const int *mel_lens, int B,
-                           int T_mel, const attn_mask *mask, float *out) {
-    const struct mslam_model_config *cfg = &m->cfg;
+/* Where a pass's buffers lie in the activations: its inputs first (the first in_floats, in the
+ * order staging holds them: the layers' lengths and sinusoids, then the path's own). */
+typedef struct {
+    plan p;
+    layer_bufs lb;
+    size_t in_floats;
+    uint32_t mel_lens, mel, mel_norm, c1, c2t; /* speech */
+    uint32_t pre_ln;                           /* text: the embedded characters with positions */
+} pass_plan;
+
+static void plan_speech(pass_plan *pp, const struct mslam_model_config *cfg, int B, int T_mel) {
+    int M = cfg->n_mels, C = cfg->sub_channels, T = mslam_subsampled_frames(T_mel);
+    size_t T1 = (size_t)(T_mel - 3) / 2 + 1, F1 = (size_t)(M - 3) / 2 + 1, F2 = (size_t)mslam_subsampled_mels(M);
+    memset(pp, 0, sizeof *pp);
+    pp->lb.lens = take(&pp->p, (size_t)B);
+    pp->lb.pe = take(&pp->p, (2 * (size_t)T - 1) * cfg->d_model);
+    pp->mel_lens = take(&pp->p, (size_t)B);
+    pp->mel = take(&pp->p, (size_t)B * T_mel * M);
+    pp->in_floats = pp->p.used;
+    pp->mel_norm = take(&pp->p, (size_t)B * T_mel * M);
+    pp->c1 = take(&pp->p, (size_t)B * C * T1 * F1);
+    pp->c2t = take(&pp->p, (size_t)B * T * C * F2);
+    plan_layers(&pp->p, &pp->lb, cfg, B, T);
+}
+
+static void plan_text(pass_plan *pp, const struct mslam_model_config *cfg, int B, int L) {
+    memset(pp, 0, sizeof *pp);
+    pp->lb.lens = take(&pp->p, (size_t)B);
+    pp->lb.pe = take(&pp->p, (2 * (size_t)L - 1) * cfg->d_model);
+    pp->pre_ln = take(&pp->p, (size_t)B * L * cfg->d_model);
+    pp->in_floats = pp->p.used;
+    plan_layers(&pp->p, &pp->lb, cfg, B, L);
+}
+
+int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length) {
+    pass_plan pp;
+    if (speech) plan_speech(&pp, cfg, B, length);
+    else plan_text(&pp, cfg, B, length);
+    return (VkDeviceSize)pp.p.used * sizeof(float) <= vk->max_range && pp.p.used < NONE;
+}
+
+int mslam_vk_encode_speech(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
+                           const float *mel, const int *mel_lens, int B, int T_mel, const attn_mask *mask,
+                           float *out) {
     int M = cfg->n_mels, C = cfg->sub_channels, d = cfg->d_model;
     int T = mslam_subsampled_frames(T_mel), T1 = (T_mel - 3) / 2 + 1, F1 = (M - 3) / 2 + 1;
     int F2 = mslam_subsampled_mels(M);
     if (B <= 0 || T <= 0) return mslam_error("Vulkan: a speech batch of %d x %d mel frames is too short", B, T_mel);
-    if (check_sizes(m)) return -1;
+    if (check_pass(vk, cfg, P)) return -1;
     size_t n = (size_t)B * T;
     int *frames = mslam_malloc((size_t)B * sizeof(int), "frame lengths");
     if (!frames) return -1;
     for (int b = 0; b < B; b++) frames[b] = mslam_subsampled_frames(mel_lens[b]);
+    pass_plan pp;
+    plan_speech(&pp, cfg, B, T_mel);
+    const layer_bufs *lb = &pp.lb;
 
-    /* inputs first: the layers' (lengths, sinusoids), the mel lengths, the log-mel */
-    plan p = {0};
-    layer_bufs lb;
-    lb.lens = take(&p, (size_t)B);
-    lb.pe = take(&p, (2 * (size_t)T - 1) * d);
-    uint32_t mel_lens_at = take(&p, (size_t)B), mel_at = take(&p, (size_t)B * T_mel * M);
-    size_t in_floats = p.used;
-    uint32_t mel_norm = take(&p, (size_t)B * T_mel * M), c1 = take(&p, (size_t)B * C * T1 * F1);
-    uint32_t c2t = take(&p, (size_t)B * T * C * F2);
-    plan_layers(&p, &lb, cfg, B, T);
-
-    float *staging = pass_begin(vk, &p, in_floats, n * d, &lb, frames, B, T, d);
+    float *staging = pass_begin(vk, &pp.p, pp.in_floats, n * d, lb, frames, B, T, d);
     free(frames);
     if (!staging) return -1;
-    for (int b = 0; b < B; b++) staging[mel_lens_at + b] = (float)mel_lens[b];
-    memcpy(staging + mel_at, mel, (size_t)B * T_mel * M * sizeof(float));
+    for (int b = 0; b < B; b++) staging[pp.mel_lens + b] = (float)mel_lens[b];
+    memcpy(staging + pp.mel, mel, (size_t)B * T_mel * M * sizeof(float));
     eltwise(vk, (eltwise_pc){.op = OP_MEL_NORM, .count = (uint32_t)((size_t)B * T_mel * M), .d = (uint32_t)M,
-                             .T = (uint32_t)T_mel, .x = mel_at, .y = mel_norm, .wa = woff(m, m->p.mel_mean),
-                             .wb = woff(m, m->p.mel_std), .lens = mel_lens_at});
-    conv2d_pc conv1 = {(uint32_t)B, 1, (uint32_t)T_mel, (uint32_t)M, (uint32_t)C, mel_norm,
-                       woff(m, m->p.sub_conv1_w), woff(m, m->p.sub_conv1_b), c1, 0};
+                             .T = (uint32_t)T_mel, .x = pp.mel, .y = pp.mel_norm, .wa = woff(vk, P->mel_mean),
+                             .wb = woff(vk, P->mel_std), .lens = pp.mel_lens});
+    conv2d_pc conv1 = {(uint32_t)B, 1, (uint32_t)T_mel, (uint32_t)M, (uint32_t)C, pp.mel_norm,
+                       woff(vk, P->sub_conv1_w), woff(vk, P->sub_conv1_b), pp.c1, 0};
     dispatch_line(vk, K_CONV2D, &conv1, sizeof conv1, ceil_div((size_t)B * C * T1 * F1, 256));
-    conv2d_pc conv2 = {(uint32_t)B, (uint32_t)C, (uint32_t)T1, (uint32_t)F1, (uint32_t)C, c1,
-                       woff(m, m->p.sub_conv2_w), woff(m, m->p.sub_conv2_b), c2t, 1};
+    conv2d_pc conv2 = {(uint32_t)B, (uint32_t)C, (uint32_t)T1, (uint32_t)F1, (uint32_t)C, pp.c1,
+                       woff(vk, P->sub_conv2_w), woff(vk, P->sub_conv2_b), pp.c2t, 1};
     dispatch_line(vk, K_CONV2D, &conv2, sizeof conv2, ceil_div((size_t)B * C * T * F2, 256));
-    linear(vk, m, lb.xa, c2t, m->p.sub_out_w, m->p.sub_out_b, n, C * F2, d, NONE, 1.0f, 0);
+    linear(vk, lb->xa, pp.c2t, P->sub_out_w, P->sub_out_b, n, C * F2, d, NONE, 1.0f, 0);
     eltwise(vk, (eltwise_pc){.op = OP_ZERO_ROWS, .count = (uint32_t)(n * d), .d = (uint32_t)d, .T = (uint32_t)T,
-                             .y = lb.xa, .lens = lb.lens});
-    return pass_end(vk, record_layers(vk, m, &lb, B, T, mask, 1), n * d, out);
+                             .y = lb->xa, .lens = lb->lens});
+    return pass_end(vk, record_layers(vk, cfg, P, lb, B, T, mask, 1), n * d, out);
 }
 
-int mslam_vk_encode_text(mslam_vk *vk, const mslam_model *m, const int *ids, const int *lens, int B, int L,
-                         float *out) {
-    const struct mslam_model_config *cfg = &m->cfg;
+int mslam_vk_encode_text(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
+                         const int *ids, const int *lens, int B, int L, float *out) {
     int d = cfg->d_model;
     if (B <= 0 || L <= 0) return mslam_error("Vulkan: a text batch of %d x %d characters is empty", B, L);
-    if (check_sizes(m)) return -1;
+    if (check_pass(vk, cfg, P)) return -1;
     size_t n = (size_t)B * L;
+    pass_plan pp;
+    plan_text(&pp, cfg, B, L);
 
-    /* inputs: the layers' (lengths, sinusoids), the embedded characters with their positions */
-    plan p = {0};
-    layer_bufs lb;
-    lb.lens = take(&p, (size_t)B);
-    lb.pe = take(&p, (2 * (size_t)L - 1) * d);
-    uint32_t pre_ln = take(&p, n * d);
-    size_t in_floats = p.used;
-    plan_layers(&p, &lb, cfg, B, L);
-
-    float *staging = pass_begin(vk, &p, in_floats, n * d, &lb, lens, B, L, d);
+    float *staging = pass_begin(vk, &pp.p, pp.in_floats, n * d, &pp.lb, lens, B, L, d);
     if (!staging) return -1;
-    float *x = staging + pre_ln;
+    float *x = staging + pp.pre_ln;
     sinusoid_table(x, 0, L, d); /* positions of item 0's rows, added to every item's characters below */
     for (int b = B - 1; b >= 0; b--)
         for (int t = 0; t < L; t++) {
-            const float *e = m->p.text_embed + (size_t)(t < lens[b] ? ids[b * L + t] : 0) * d;
+            const float *e = P->text_embed + (size_t)(t < lens[b] ? ids[b * L + t] : 0) * d;
             float *row = x + ((size_t)b * L + t) * d;
             for (int c = 0; c < d; c++) row[c] = e[c] + x[(size_t)t * d + c];
         }
-    layernorm(vk, m, lb.xa, pre_ln, m->p.text_ln_w, m->p.text_ln_b, n, d, lb.lens, L);
-    return pass_end(vk, record_layers(vk, m, &lb, B, L, NULL, 0), n * d, out);
+    layernorm(vk, pp.lb.xa, pp.pre_ln, P->text_ln_w, P->text_ln_b, n, d, pp.lb.lens, L);
+    return pass_end(vk, record_layers(vk, cfg, P, &pp.lb, B, L, NULL, 0), n * d, out);
 }
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "mslam.h"
 #include "ops.h"
+#include "params.h"
 
 typedef struct mslam_vk mslam_vk;
 
@@ -32,13 +33,21 @@ void mslam_vk_close(mslam_vk *vk);
 /* The device's name, as Vulkan reports it. */
 const char *mslam_vk_device_name(const mslam_vk *vk);
 
-/* As mslam_encoder_speech_forward with save = 0: mel (B, T_mel, n_mels) raw log-mel, rows at or
- * beyond mel_lens[b] ignored; mask NULL: full context. Writes out (B, T, d_model), T =
- * mslam_subsampled_frames(T_mel), padded rows zero. Returns 0 or -1 (error recorded). */
-int mslam_vk_encode_speech(mslam_vk *vk, const mslam_model *model, const float *mel, const int *mel_lens,
-                           int B, int T_mel, const attn_mask *mask, float *out);
+/* Whether a pass of B items of length mel frames (speech != 0) or characters fits the device's
+ * buffers (a storage buffer spans at most maxStorageBufferRange: 128 MB on lavapipe, 4 GB on
+ * most GPUs); the encoder runs one that does not on the CPU. */
+int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length);
+
+/* As mslam_encoder_speech_forward with save = 0, on the weights uploaded: cfg and P are the
+ * model's that mslam_vk_open had (P pointing elsewhere is an error). mel (B, T_mel, n_mels) raw
+ * log-mel, rows at or beyond mel_lens[b] ignored; mask NULL: full context. Writes out (B, T,
+ * d_model), T = mslam_subsampled_frames(T_mel), padded rows zero. Returns 0 or -1 (error
+ * recorded). mslam_encoder_speech_forward calls it for a pass whose vk is set. */
+int mslam_vk_encode_speech(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
+                           const float *mel, const int *mel_lens, int B, int T_mel, const attn_mask *mask,
+                           float *out);
 /* As mslam_encoder_text_forward with save = 0: ids (B, L) in the vocabulary -> out (B, L, d). */
-int mslam_vk_encode_text(mslam_vk *vk, const mslam_model *model, const int *ids, const int *lens, int B,
-                         int L, float *out);
+int mslam_vk_encode_text(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
+                         const int *ids, const int *lens, int B, int L, float *out);
 
 #endif

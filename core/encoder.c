@@ -286,6 +286,10 @@ void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct 
 static void plan_pass(mslam_encoder_pass *p, const struct mslam_model_config *cfg, arena *ar) {
     int B = p->B, T = p->T, d = cfg->d_model, f = cfg->d_ff, C = cfg->sub_channels;
     size_t n = (size_t)B * T, nd = n * d;
+    if (p->on_device) { /* the device holds the rest */
+        p->out = arena_take(ar, nd);
+        return;
+    }
     size_t n1 = (size_t)B * C * p->T1 * p->F1, n2 = (size_t)B * C * T * p->F2;
     size_t scratch = conformer_layer_scratch_size(cfg, B, T, T);
     if (p->input == ENCODER_SPEECH) {
@@ -366,6 +370,16 @@ static int pass_begin(mslam_encoder_pass *p, encoder_input input, int B, int T, 
     return 0;
 }
 
+/* Whether a pass that pass_begin set up runs on its Vulkan device: inference (save = 0), when it
+ * fits the device's buffers (length: mel frames or characters). */
+static int device_runs(const mslam_encoder_pass *p, const struct mslam_model_config *cfg, int speech, int length) {
+    if (!p->vk || p->save) return 0;
+    if (mslam_vk_fits(p->vk, cfg, speech, p->B, length)) return 1;
+    mslam_log(MSLAM_LOG_INFO, "a pass of %d x %d %s is more than the Vulkan device's buffers hold: it runs on the CPU",
+              p->B, length, speech ? "mel frames" : "characters");
+    return 0;
+}
+
 static const conformer_layer_params *layer_params(const struct mslam_model_config *cfg,
                                                   const mslam_params *P, encoder_input input, int i) {
     int first_shared = input == ENCODER_SPEECH ? cfg->n_speech_layers : 0;
@@ -410,7 +424,9 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     p->mel_lens = mslam_malloc((size_t)B * sizeof(int), "mel lengths");
     if (!p->mel_lens) return -1;
     memcpy(p->mel_lens, mel_lens, (size_t)B * sizeof(int));
+    p->on_device = device_runs(p, cfg, 1, T_mel);
     if (pass_setup(p, cfg)) return -1;
+    if (p->on_device) return mslam_vk_encode_speech(p->vk, cfg, P, mel, mel_lens, B, T_mel, mask, p->out);
 
     speech_subsampler_forward(p->xs[0], p->mel_norm, p->c1, p->c2, p->c2t, mel, mel_lens, P, cfg, B, T_mel,
                               p->scratch);
@@ -437,7 +453,9 @@ int mslam_encoder_text_forward(mslam_encoder_pass *p, const struct mslam_model_c
     if (!p->ids) return -1;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < L; t++) p->ids[b * L + t] = t < lens[b] ? ids[b * L + t] : 0;
+    p->on_device = device_runs(p, cfg, 0, L);
     if (pass_setup(p, cfg)) return -1;
+    if (p->on_device) return mslam_vk_encode_text(p->vk, cfg, P, p->ids, lens, B, L, p->out);
 
     int d = cfg->d_model, n = B * L;
     embedding_forward(p->text_pre_ln, p->ids, P->text_embed, n, d);
@@ -570,20 +588,10 @@ float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
     if (mel && fe_scratch) {
         mslam_logmel(&fe, pcm, n_mel, mel, fe_scratch);
         attn_mask mask = {ep.chunk_frames, ep.left_chunks, 0};
-        if (model->vk) {
-            int T = mslam_subsampled_frames(n_mel);
-            out = mslam_malloc((size_t)T * cfg->d_model * sizeof(float), "encoder frames");
-            if (out && mslam_vk_encode_speech(model->vk, model, mel, &n_mel, 1, n_mel, &mask, out)) {
-                free(out);
-                out = NULL;
-            }
-            if (out) *n_frames = T;
-        } else {
-            mslam_encoder_pass pass = {0};
-            if (mslam_encoder_speech_forward(&pass, cfg, &model->p, mel, &n_mel, 1, n_mel, &mask, 0) == 0)
-                out = take_output(&pass, cfg->d_model, n_frames);
-            mslam_encoder_pass_free(&pass);
-        }
+        mslam_encoder_pass pass = {.vk = model->vk};
+        if (mslam_encoder_speech_forward(&pass, cfg, &model->p, mel, &n_mel, 1, n_mel, &mask, 0) == 0)
+            out = take_output(&pass, cfg->d_model, n_frames);
+        mslam_encoder_pass_free(&pass);
     }
     free(mel);
     free(fe_scratch);
@@ -625,20 +633,11 @@ float *mslam_encode_text(mslam_model *model, const char *utf8, const struct msla
         return mslam_calloc(1, sizeof(float), "encoder frames");
     }
     mslam_model_use_threads(model, ep.n_threads);
+    mslam_encoder_pass pass = {.vk = model->vk};
     float *out = NULL;
-    if (model->vk) {
-        out = mslam_malloc((size_t)L * model->cfg.d_model * sizeof(float), "encoder frames");
-        if (out && mslam_vk_encode_text(model->vk, model, ids, &L, 1, L, out)) {
-            free(out);
-            out = NULL;
-        }
-        if (out) *n_frames = L;
-    } else {
-        mslam_encoder_pass pass = {0};
-        if (mslam_encoder_text_forward(&pass, &model->cfg, &model->p, ids, &L, 1, L, 0) == 0)
-            out = take_output(&pass, model->cfg.d_model, n_frames);
-        mslam_encoder_pass_free(&pass);
-    }
+    if (mslam_encoder_text_forward(&pass, &model->cfg, &model->p, ids, &L, 1, L, 0) == 0)
+        out = take_output(&pass, model->cfg.d_model, n_frames);
+    mslam_encoder_pass_free(&pass);
     free(ids);
     return out;
 }

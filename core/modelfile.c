@@ -529,7 +529,11 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
 static int open_device(mslam_model *m, enum mslam_device device) {
     if (device != MSLAM_DEVICE_AUTO && device != MSLAM_DEVICE_CPU && device != MSLAM_DEVICE_VULKAN)
         return mslam_error("mslam_model_params.device = %d is not a device (auto, cpu or vulkan)", (int)device);
-    if (mslam_vk_open(&m->vk, m, device)) return -1;
+    if (mslam_vk_open(&m->vk, m, device)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", mslam_last_error());
+        return mslam_error("device vulkan: %s", why);
+    }
     if (!m->vk) return 0;
     size_t size = strlen("vulkan: ") + strlen(mslam_vk_device_name(m->vk)) + 1;
     if (!(m->device = mslam_malloc(size, "the device's name"))) return -1;

@@ -16,15 +16,18 @@ GST_DEBUG_CATEGORY_STATIC (gst_mslam_debug);
 
 /* ---- model cache ---- */
 
-/* One loaded file on one device. The key is the device and the canonical path; the file's
- * identity (device, inode, size, modification time) decides whether a new load is needed: a model
+/* One loaded file on one device. The key is the device it runs on and the canonical path; an
+ * element asking for device=auto finds it under a second key, once auto has said which device it
+ * is (so auto, cpu and vulkan elements share what runs on one device). The file's identity
+ * (device, inode, size, modification time) decides whether a new load is needed: a model
  * retrained in place is loaded anew for elements started after that, while running ones keep
  * their copy. */
 typedef struct
 {
   mslam_model *model;
   gchar *path;
-  gchar *key;                   /* "<enum mslam_device>:<path>" */
+  gchar *key;                   /* "<enum mslam_device>:<path>", the device it runs on */
+  gchar *auto_key;              /* the same for MSLAM_DEVICE_AUTO, or NULL */
   dev_t dev;
   ino_t ino;
   off_t size;
@@ -52,6 +55,7 @@ cached_model_free (CachedModel * c)
   mslam_model_free (c->model);
   g_free (c->path);
   g_free (c->key);
+  g_free (c->auto_key);
   g_free (c);
 }
 
@@ -75,6 +79,30 @@ log_to_gst (enum mslam_log_level level, const char *message, void *user_data)
       GST_DEBUG ("libmslam: %s", message);
       break;
   }
+}
+
+/* Takes c out of the table (its users keep it). */
+static void
+cache_forget (CachedModel * c)
+{
+  g_hash_table_remove (cache_by_path, c->key);
+  if (c->auto_key)
+    g_hash_table_remove (cache_by_path, c->auto_key);
+  c->cached = FALSE;
+}
+
+/* The entry of key when it holds the file as st describes it; a stale one is forgotten. */
+static CachedModel *
+cache_find (const gchar * key, const struct stat *st)
+{
+  CachedModel *c = g_hash_table_lookup (cache_by_path, key);
+  if (c && c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size
+      && c->mtime.tv_sec == st->st_mtim.tv_sec
+      && c->mtime.tv_nsec == st->st_mtim.tv_nsec)
+    return c;
+  if (c)
+    cache_forget (c);           /* the file changed: new users get a new copy */
+  return NULL;
 }
 
 mslam_model *
@@ -115,23 +143,9 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
     cache_by_path = g_hash_table_new (g_str_hash, g_str_equal);
     cache_by_model = g_hash_table_new (g_direct_hash, g_direct_equal);
   }
-  c = g_hash_table_lookup (cache_by_path, key);
-  if (c && c->dev == st.st_dev && c->ino == st.st_ino && c->size == st.st_size
-      && c->mtime.tv_sec == st.st_mtim.tv_sec
-      && c->mtime.tv_nsec == st.st_mtim.tv_nsec) {
-    c->refs++;
-    GST_DEBUG ("sharing %s on %s (%u users)", real,
-        mslam_model_device (c->model), c->refs);
-    g_mutex_unlock (&cache_lock);
-    free (real);
-    g_free (key);
-    return c->model;
-  }
-  if (c) {
-    /* the file changed: users of the old copy keep it, new users get the new one */
-    g_hash_table_remove (cache_by_path, key);
-    c->cached = FALSE;
-  }
+  c = cache_find (key, &st);
+  if (c)
+    goto share;
 
   /* Loading under the lock: a second element asking for the same file waits for this load and
    * shares it rather than loading its own copy. Threads are chosen per call (stream and decode
@@ -156,7 +170,27 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
     g_free (key);
     return NULL;
   }
-  c = g_new0 (CachedModel, 1);
+  if (params.device == MSLAM_DEVICE_AUTO) {
+    /* auto has said which device: an element asking for that one may have loaded the file */
+    gchar *auto_key = key;
+    key = g_strdup_printf ("%d:%s", (int) (strcmp (mslam_model_device (model),
+                "cpu") ? MSLAM_DEVICE_VULKAN : MSLAM_DEVICE_CPU), real);
+    c = cache_find (key, &st);
+    if (c) {
+      mslam_model_free (model);
+      if (c->auto_key) {
+        g_free (auto_key);
+      } else {
+        c->auto_key = auto_key;
+        g_hash_table_insert (cache_by_path, c->auto_key, c);
+      }
+      goto share;
+    }
+    c = g_new0 (CachedModel, 1);
+    c->auto_key = auto_key;
+  } else {
+    c = g_new0 (CachedModel, 1);
+  }
   c->model = model;
   c->path = g_strdup (real);
   c->key = key;
@@ -167,12 +201,23 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
   c->refs = 1;
   c->cached = TRUE;
   g_hash_table_insert (cache_by_path, c->key, c);
+  if (c->auto_key)
+    g_hash_table_insert (cache_by_path, c->auto_key, c);
   g_hash_table_insert (cache_by_model, model, c);
   GST_INFO ("loaded %s; the encoder's full-context passes run on %s", real,
       mslam_model_device (model));
   g_mutex_unlock (&cache_lock);
   free (real);
   return model;
+
+share:
+  c->refs++;
+  GST_DEBUG ("sharing %s on %s (%u users)", real, mslam_model_device (c->model),
+      c->refs);
+  g_mutex_unlock (&cache_lock);
+  free (real);
+  g_free (key);
+  return c->model;
 }
 
 void
@@ -189,7 +234,7 @@ gst_mslam_model_release (mslam_model * model)
     GST_INFO ("freeing %s", c->path);
     g_hash_table_remove (cache_by_model, model);
     if (c->cached)
-      g_hash_table_remove (cache_by_path, c->key);
+      cache_forget (c);
     cached_model_free (c);
   }
   g_mutex_unlock (&cache_lock);
@@ -917,6 +962,16 @@ base_start (GstMslamBase * self)
 
   GST_INFO_OBJECT (self, "loading model %s", self->model_file);
   self->model = gst_mslam_model_acquire (self->model_file, device, &reason);
+  if (!self->model && strstr (reason, ": device vulkan: ")) {
+    /* the file is a model; the device it was asked to run on failed (mslam_model_load's
+     * "PATH: device vulkan: WHY") */
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Could not run the mslam model \"%s\" on device=vulkan: %s", self->model_file,
+            strstr (reason, ": device vulkan: ") + strlen (": device vulkan: ")),
+        ("device=vulkan; set device=auto or cpu, or MSLAM_VULKAN_DEVICE to a Vulkan device"));
+    g_free (reason);
+    goto failed;
+  }
   if (!self->model) {
     /* GST_ELEMENT_ERROR's code is a name; this one depends on whether the file is there */
     gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,

@@ -8,6 +8,7 @@
 #include "model.h"
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,10 @@ static void speech_case(mslam_vk *vk, mslam_model *m, const char *name, int B, i
     int rc = mslam_encoder_speech_forward(&pass, cfg, &m->p, mel, mel_lens, B, T_mel, mask, 0);
     CHECK(rc == 0, "%s: CPU: %s", name, mslam_last_error());
     size_t n = (size_t)pass.B * pass.T * cfg->d_model;
-    float *out = malloc(n * sizeof(float));
-    rc = mslam_vk_encode_speech(vk, m, mel, mel_lens, B, T_mel, mask, out);
+    mslam_encoder_pass on_device = {.vk = vk};
+    rc = mslam_encoder_speech_forward(&on_device, cfg, &m->p, mel, mel_lens, B, T_mel, mask, 0);
     CHECK(rc == 0, "%s: Vulkan: %s", name, mslam_last_error());
+    const float *out = on_device.out;
     if (rc == 0) {
         double err = max_rel(out, pass.out, n);
         printf("%-44s %zu values, max relative error %.2e\n", name, n, err);
@@ -64,10 +66,13 @@ static void speech_case(mslam_vk *vk, mslam_model *m, const char *name, int B, i
                 for (int c = 0; c < cfg->d_model; c++)
                     CHECK(out[((size_t)b * pass.T + t) * cfg->d_model + c] == 0.0f, "%s: padded frame %d of item %d", name,
                           t, b);
+        for (int b = 0; b < B; b++)
+            CHECK(on_device.lens[b] == pass.lens[b], "%s: item %d has %d frames, %d on the CPU", name, b,
+                  on_device.lens[b], pass.lens[b]);
     }
-    free(out);
     free(mel);
     mslam_encoder_pass_free(&pass);
+    mslam_encoder_pass_free(&on_device);
 }
 
 static void text_case(mslam_vk *vk, mslam_model *m, const char *name, int B, int L, const int *lens) {
@@ -78,17 +83,17 @@ static void text_case(mslam_vk *vk, mslam_model *m, const char *name, int B, int
     int rc = mslam_encoder_text_forward(&pass, cfg, &m->p, ids, lens, B, L, 0);
     CHECK(rc == 0, "%s: CPU: %s", name, mslam_last_error());
     size_t n = (size_t)B * L * cfg->d_model;
-    float *out = malloc(n * sizeof(float));
-    rc = mslam_vk_encode_text(vk, m, ids, lens, B, L, out);
+    mslam_encoder_pass on_device = {.vk = vk};
+    rc = mslam_encoder_text_forward(&on_device, cfg, &m->p, ids, lens, B, L, 0);
     CHECK(rc == 0, "%s: Vulkan: %s", name, mslam_last_error());
     if (rc == 0) {
-        double err = max_rel(out, pass.out, n);
+        double err = max_rel(on_device.out, pass.out, n);
         printf("%-44s %zu values, max relative error %.2e\n", name, n, err);
         CHECK(err < TOLERANCE, "%s: Vulkan differs from the CPU by %.3e", name, err);
     }
-    free(out);
     free(ids);
     mslam_encoder_pass_free(&pass);
+    mslam_encoder_pass_free(&on_device);
 }
 
 /* The passes of one model, through the backend's own entry points. */
@@ -104,7 +109,7 @@ static void backend_cases(int causal, int d, int heads) {
     }
     char name[96];
     int one[] = {203}, three[] = {161, 97, 30};
-    attn_mask chunked = {4, 2, 0}, unbounded = {3, -1, 0};
+    attn_mask chunked = {4, 2, 0}, unbounded = {3, -1, 0}, int_max_left = {2, INT_MAX, 0}, huge = {100000, 30000, 0};
     snprintf(name, sizeof name, "speech, %s conv, d %d, 1 item", causal ? "causal" : "symmetric", d);
     speech_case(vk, m, name, 1, 203, one, NULL);
     snprintf(name, sizeof name, "speech, %s conv, d %d, 3 padded items", causal ? "causal" : "symmetric", d);
@@ -113,6 +118,11 @@ static void backend_cases(int causal, int d, int heads) {
     speech_case(vk, m, name, 3, 161, three, &chunked);
     snprintf(name, sizeof name, "speech, d %d, chunks of 3, all left", d);
     speech_case(vk, m, name, 1, 203, one, &unbounded);
+    /* masks whose chunk arithmetic passes 2^31 (a left context of INT_MAX chunks is all of them) */
+    snprintf(name, sizeof name, "speech, d %d, chunks of 2, INT_MAX left", d);
+    speech_case(vk, m, name, 1, 203, one, &int_max_left);
+    snprintf(name, sizeof name, "speech, d %d, chunks of 100000, 30000 left", d);
+    speech_case(vk, m, name, 1, 203, one, &huge);
     /* a second, shorter pass reuses the grown buffers */
     snprintf(name, sizeof name, "speech, d %d, shorter after longer", d);
     int short_len[] = {40};
@@ -120,7 +130,57 @@ static void backend_cases(int causal, int d, int heads) {
     int text_lens[] = {13, 5};
     snprintf(name, sizeof name, "text, d %d, 2 padded items", d);
     text_case(vk, m, name, 2, 13, text_lens);
+    /* a pass with another model's parameters is refused, not run on the wrong weights */
+    mslam_model *other = tiny_model(causal, d, heads, 99);
+    mslam_encoder_pass wrong = {.vk = vk};
+    float mel[80 * 20] = {0};
+    int twenty = 20;
+    CHECK(other && mslam_encoder_speech_forward(&wrong, &other->cfg, &other->p, mel, &twenty, 1, 20, NULL, 0) != 0 &&
+              strstr(mslam_last_error(), "not the model's"),
+          "another model's parameters: %s", mslam_last_error());
+    mslam_encoder_pass_free(&wrong);
+    mslam_model_free(other);
     mslam_vk_close(vk);
+    mslam_model_free(m);
+}
+
+/* Configs at the edges: no shared layers, no speech layers, a head as wide as the attention
+ * shader holds (256), and one wider, which device vulkan refuses and auto leaves to the CPU. */
+static void config_edges(void) {
+    struct mslam_model_config base = {.n_mels = 80, .d_model = 32, .n_heads = 4, .d_ff = 40, .conv_kernel = 5,
+                                      .sub_channels = 3, .n_speech_layers = 2, .n_shared_layers = 0,
+                                      .vocab_size = 8, .n_langs = 2, .causal_conv = 1};
+    int three[] = {120, 61, 30};
+    for (int k = 0; k < 3; k++) {
+        struct mslam_model_config cfg = base;
+        const char *name = "no shared layers";
+        if (k == 1) cfg.n_speech_layers = 0, cfg.n_shared_layers = 2, name = "no speech layers";
+        if (k == 2) cfg.d_model = 256, cfg.n_heads = 1, cfg.d_ff = 64, cfg.n_shared_layers = 1, name = "a head of 256";
+        mslam_model *m = mslam_model_new(&cfg, vocab, langs);
+        CHECK(m != NULL, "%s: %s", name, mslam_last_error());
+        if (!m) continue;
+        test_randomise_model(m, 5 + (uint64_t)k, 0.2f);
+        mslam_vk *vk = NULL;
+        CHECK(mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN) == 0 && vk, "%s: open: %s", name, mslam_last_error());
+        if (vk) {
+            speech_case(vk, m, name, 3, 120, three, NULL);
+            int text_lens[] = {9, 4};
+            text_case(vk, m, name, 2, 9, text_lens);
+            /* what fits the device's buffers runs there; an hour of 1000 items does not */
+            CHECK(mslam_vk_fits(vk, &cfg, 1, 3, 120) && !mslam_vk_fits(vk, &cfg, 1, 1000, 360000),
+                  "%s: mslam_vk_fits", name);
+        }
+        mslam_vk_close(vk);
+        mslam_model_free(m);
+    }
+    struct mslam_model_config wide = base;
+    wide.d_model = 288, wide.n_heads = 1, wide.n_shared_layers = 1;
+    mslam_model *m = mslam_model_new(&wide, vocab, langs);
+    mslam_vk *vk = NULL;
+    CHECK(m && mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN) != 0 && !vk && strstr(mslam_last_error(), "288 dimensions"),
+          "a head of 288 on device vulkan: %s", mslam_last_error());
+    CHECK(m && mslam_vk_open(&vk, m, MSLAM_DEVICE_AUTO) == 0 && !vk, "a head of 288 on device auto: %s",
+          mslam_last_error());
     mslam_model_free(m);
 }
 
@@ -218,6 +278,7 @@ int main(void) {
     backend_cases(1, 24, 2);
     backend_cases(0, 40, 4);
     backend_cases(1, 144, 4); /* Conformer-S's width: heads of 36, tiles past 64 */
+    config_edges();
     public_api();
     return test_result("vulkan");
 }

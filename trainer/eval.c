@@ -1,6 +1,8 @@
 /* mslam-trainer eval, and the scoring that validation during training shares with it. */
 #include "eval.h"
 
+#include "backend_vulkan.h"
+
 #include "checkpoint.h"
 #include "common.h"
 #include "decoder.h"
@@ -446,6 +448,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
         return mslam_error("--st-input transcript: the model has no CTC head to transcribe with");
     }
     evaluator ev = {.m = m, .c = c};
+    ev.pass.vk = ev.text_pass.vk = c->vk;
     ev.sp = (decoder_search_params){.beam_size = c->st_beam, .max_len = c->st_max_len,
                                     .length_penalty = c->length_penalty, .no_repeat_ngram = c->no_repeat_ngram,
                                     .lm = c->translation_lm ? &c->translation_lm->langs[0] : NULL,
@@ -898,7 +901,7 @@ int cmd_eval(int argc, char **argv) {
     eval_config c = eval_default_config();
     gchar **data = NULL; /* manifests, one or several */
     gchar *model_path = NULL, *split = g_strdup("test"), *layout = NULL, *lang = NULL,
-          *audio_dir = NULL, *json_path = NULL, *hyps_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL;
+          *audio_dir = NULL, *json_path = NULL, *hyps_path = NULL, *modes = g_strdup("offline,streaming"), *tasks = NULL, *device = NULL;
     int threads = 0;
     double length_penalty = c.length_penalty, lid_seconds = 0, lm_weight = c.lm_weight, lm_bonus = c.lm_bonus,
            lid_lm_weight = c.lid_lm_weight, translation_lm_weight = c.translation_lm_weight,
@@ -948,6 +951,10 @@ int cmd_eval(int argc, char **argv) {
         {"tm-min-similarity", 0, 0, G_OPTION_ARG_DOUBLE, &tm_min_similarity,
          "translation memory: least similarity (1 - edit distance / longer length) a match needs (default 0.5)", "X"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
+        {"device", 0, 0, G_OPTION_ARG_STRING, &device,
+         "where the encoder runs: cpu (default), vulkan (any Vulkan device; MSLAM_VULKAN_DEVICE picks one) or auto "
+         "(a GPU through Vulkan when there is one); the heads, decoder and searches run on the CPU",
+         "DEVICE"},
         {"json", 0, 0, G_OPTION_ARG_STRING, &json_path, "also write the scores as JSON to FILE (-: stdout, the table then on stderr)", "FILE"},
         {"hyps", 0, 0, G_OPTION_ARG_STRING, &hyps_path,
          "also write every hypothesis to FILE (TSV: mode, task, path, lang, speaker, reference, hypothesis)", "FILE"},
@@ -1024,6 +1031,8 @@ int cmd_eval(int argc, char **argv) {
         else if (c.max_items < 0) bad = "--max-items must be 0 (all) or more";
         else if (!(lid_seconds >= 0 && lid_seconds < 1e6)) bad = "--lid-seconds must be 0 (all) or more";
         else if (threads < 0) bad = "--threads must be 0 (all cores) or more";
+        else if (device && strcmp(device, "cpu") && strcmp(device, "vulkan") && strcmp(device, "auto"))
+            bad = "--device must be cpu, vulkan or auto";
         if (bad) {
             fprintf(stderr, "mslam-trainer eval: %s\n", bad);
             rc = 2;
@@ -1071,7 +1080,10 @@ int cmd_eval(int argc, char **argv) {
         dataset_report rep;
         int loaded = checkpoint_load(model_path, &m, NULL, NULL) == 0;
         if (loaded && !st_input) c.st_input = eval_st_input_of(&m->cfg);
-        if (!loaded || (tasks && check_tasks(&c, m)) ||
+        enum mslam_device dev = !device || !strcmp(device, "cpu") ? MSLAM_DEVICE_CPU
+                                : !strcmp(device, "vulkan")       ? MSLAM_DEVICE_VULKAN
+                                                                  : MSLAM_DEVICE_AUTO;
+        if (!loaded || mslam_vk_open(&c.vk, m, dev) || (tasks && check_tasks(&c, m)) ||
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, 0, "--lm"))) ||
             (translation_lm_path && (!(c.translation_lm = translation_lm = mslam_lm_load(translation_lm_path)) ||
                                      lm_check_model(translation_lm, m, 1, "--translation-lm"))) ||
@@ -1122,6 +1134,7 @@ int cmd_eval(int argc, char **argv) {
     mslam_lm_free(lm);
     mslam_lm_free(translation_lm);
     mslam_tm_free(tm);
+    mslam_vk_close(c.vk);
     mslam_model_free(m);
     options_free(entries);
     return rc;

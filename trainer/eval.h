@@ -46,6 +46,7 @@ typedef struct {
     const mslam_tm *tm; /* not NULL: a source transcript whose nearest known sentence is at
                          * least tm_min_similarity similar takes its translation (tm_translate) */
     float tm_min_similarity;
+    struct mslam_vk *vk; /* not NULL: the encoder's passes run on this Vulkan device (--device) */
 } eval_config;
 
 /* Columns of eval_config.hyps: mode (offline, streaming), task (asr, asr-beam, lid, st), audio

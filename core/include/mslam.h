@@ -105,7 +105,8 @@ struct mslam_model_params {
 
 MSLAM_API struct mslam_model_params mslam_model_default_params(void);
 
-/* Loads a model file (safetensors layout, see README). NULL on failure. */
+/* Loads a model file (safetensors layout, see README). NULL on failure; when the file is a good
+ * model but the device it asks for fails, the message is "PATH: device vulkan: WHY". */
 MSLAM_API mslam_model *mslam_model_load(const char *path, struct mslam_model_params params);
 MSLAM_API void mslam_model_free(mslam_model *model);
 

@@ -155,10 +155,12 @@ GST_START_TEST(test_model_path_rules) {
     /* a Vulkan device that is not there: the element error names it */
     g_setenv("MSLAM_VULKAN_DEVICE", "no such device", TRUE);
     launch = g_strdup_printf("audiotestsrc ! mslamtranslate model=%s device=vulkan ! fakesink", fx->loud);
-    err = gsttest_launch_error(launch, NULL);
+    err = gsttest_launch_error(launch, &code);
     g_free(launch);
     g_unsetenv("MSLAM_VULKAN_DEVICE");
-    fail_unless(err && strstr(err, "MSLAM_VULKAN_DEVICE=no such device"), "%s", err);
+    fail_unless(err && code == GST_RESOURCE_ERROR_SETTINGS && strstr(err, "device=vulkan") &&
+                    strstr(err, "MSLAM_VULKAN_DEVICE=no such device"),
+                "code %d, %s", code, err);
     g_free(err);
 }
 GST_END_TEST;
@@ -285,6 +287,59 @@ GST_START_TEST(test_shared_weights) {
 }
 GST_END_TEST;
 
+/* Elements that ask for different devices share the copy that runs where both would run:
+ * device=auto resolves (on a machine without a GPU, to the CPU; with MSLAM_VULKAN_DEVICE set, to
+ * that Vulkan device) and then shares with device=cpu or device=vulkan, in either order. */
+static int loads;
+static void count_loads(GstDebugCategory *category, GstDebugLevel level, const gchar *file, const gchar *function,
+                        gint line, GObject *object, GstDebugMessage *message, gpointer user_data) {
+    (void)file, (void)function, (void)line, (void)object, (void)user_data;
+    const gchar *text = gst_debug_message_get(message);
+    loads += level == GST_LEVEL_INFO && !strcmp(gst_debug_category_get_name(category), "mslam") && text &&
+             g_str_has_prefix(text, "loaded ");
+}
+
+static int loads_of(const char *first, const char *second) {
+    char *launch = g_strdup_printf("appsrc ! tee name=t ! queue ! mslamasr model=%s %s ! fakesink "
+                                   "t. ! queue ! mslamlid model=%s %s ! fakesink",
+                                   fx->loud, first, fx->loud, second);
+    loads = 0;
+    GstElement *p = paused(launch);
+    stop(p);
+    g_free(launch);
+    return loads;
+}
+
+GST_START_TEST(test_devices_share) {
+    gst_debug_set_threshold_for_name("mslam", GST_LEVEL_INFO);
+    gst_debug_add_log_function(count_loads, NULL, NULL);
+    struct mslam_model_params params = mslam_model_default_params();
+    mslam_model *probe = mslam_model_load(fx->loud, params);
+    fail_unless(probe != NULL);
+    int auto_is_cpu = !strcmp(mslam_model_device(probe), "cpu");
+    mslam_model_free(probe);
+    if (auto_is_cpu) {
+        fail_unless(loads_of("device=cpu", "device=auto") == 1, "cpu then auto: %d loads", loads);
+        fail_unless(loads_of("device=auto", "device=cpu") == 1, "auto then cpu: %d loads", loads);
+    }
+    fail_unless(loads_of("device=cpu", "device=cpu") == 1, "cpu twice: %d loads", loads);
+    /* with MSLAM_VULKAN_DEVICE, auto runs on that device and shares with device=vulkan */
+    g_setenv("MSLAM_VULKAN_DEVICE", "0", TRUE);
+    params.device = MSLAM_DEVICE_VULKAN;
+    probe = mslam_model_load(fx->loud, params);
+    if (probe) {
+        fail_unless(loads_of("device=vulkan", "device=auto") == 1, "vulkan then auto: %d loads", loads);
+        fail_unless(loads_of("device=auto", "device=vulkan") == 1, "auto then vulkan: %d loads", loads);
+        fail_unless(loads_of("device=cpu", "device=vulkan") == 2, "cpu and vulkan: %d loads", loads);
+    } else {
+        printf("no Vulkan device: device=vulkan sharing not checked (%s)\n", mslam_last_error());
+    }
+    mslam_model_free(probe);
+    g_unsetenv("MSLAM_VULKAN_DEVICE");
+    gst_debug_remove_log_function(count_loads);
+}
+GST_END_TEST;
+
 /* All three elements under load, PLAYING <-> NULL again and again: no crash, no growth. */
 GST_START_TEST(test_state_cycles) {
     char *launch = g_strdup_printf(
@@ -341,6 +396,7 @@ static Suite *mslamplugin_suite(void) {
     tcase_add_test(tc, test_app_log_callback);
     tcase_add_test(tc, test_setting_waits_warning);
     tcase_add_test(tc, test_shared_weights);
+    tcase_add_test(tc, test_devices_share);
     tcase_add_test(tc, test_state_cycles);
     fx = gsttest_fixture_get();
     /* a model of some size: 8 Conformer layers of width 256 */

@@ -1,5 +1,6 @@
 /* The elements with a trained model on synthesised English speech: text comes out and follows
- * what was said (character error rate), translation produces text, LID says English most often.
+ * what was said (character error rate), translation produces text, LID says English most often,
+ * and device=vulkan gives what the CPU gives.
  * Needs a trained model (gsttest_trained_model); without one the test is skipped (exit 77). */
 #include "gsttestutil.h"
 #include "metrics.h"
@@ -39,13 +40,17 @@ static float *make_talk(size_t *n) {
 
 /* Runs "ELEMENT PROPERTIES" on the talk (*n samples into talk) with the trained model; the run
  * reached EOS without an error. */
-static gsttest_run *run_on_talk(const char *element_and_props, float **talk, size_t *n) {
-    *talk = make_talk(n);
+static gsttest_run *run_on(const char *element_and_props, const float *talk, size_t n) {
     char *d = g_strdup_printf("%s model=%s", element_and_props, model_path);
-    gsttest_run *r = gsttest_run_element(d, *talk, *n, FALSE, 1600, 0);
+    gsttest_run *r = gsttest_run_element(d, talk, n, FALSE, 1600, 0);
     g_free(d);
     fail_unless(r && r->eos && !r->error);
     return r;
+}
+
+static gsttest_run *run_on_talk(const char *element_and_props, float **talk, size_t *n) {
+    *talk = make_talk(n);
+    return run_on(element_and_props, *talk, *n);
 }
 
 GST_START_TEST(test_asr_text) {
@@ -190,6 +195,48 @@ GST_START_TEST(test_lid_english) {
 }
 GST_END_TEST;
 
+/* device=vulkan (the first Vulkan device, lavapipe on a machine without a GPU): the captions'
+ * full-context second pass and mslamlid's decisions run on it and give what the CPU gives. */
+static void same_on_vulkan(const char *element, gboolean messages) {
+    struct mslam_model_params params = mslam_model_default_params();
+    params.device = MSLAM_DEVICE_VULKAN;
+    mslam_model *probe = mslam_model_load(model_path, params);
+    if (!probe) {
+        printf("%s device=vulkan: skipped (%s)\n", element, mslam_last_error());
+        return;
+    }
+    mslam_model_free(probe);
+    size_t n;
+    float *talk = make_talk(&n);
+    char *cpu_desc = g_strdup_printf("%s device=cpu", element), *vk_desc = g_strdup_printf("%s device=vulkan", element);
+    gsttest_run *cpu = run_on(cpu_desc, talk, n), *vk = run_on(vk_desc, talk, n);
+    GPtrArray *a = messages ? cpu->messages : cpu->buffers, *b = messages ? vk->messages : vk->buffers;
+    fail_unless(a->len > 0 && a->len == b->len, "%s: %u on the CPU, %u on Vulkan", element, a->len, b->len);
+    for (guint i = 0; i < a->len; i++) {
+        if (messages) {
+            const GstStructure *x = g_ptr_array_index(a, i), *y = g_ptr_array_index(b, i);
+            const char *lx = gst_structure_get_string(x, "language"), *ly = gst_structure_get_string(y, "language");
+            fail_unless(g_strcmp0(lx, ly) == 0, "%s decision %u: %s on the CPU, %s on Vulkan", element, i, lx, ly);
+        } else {
+            const gsttest_caption *x = g_ptr_array_index(a, i), *y = g_ptr_array_index(b, i);
+            fail_unless(!strcmp(x->text, y->text) && x->pts == y->pts && x->duration == y->duration,
+                        "%s caption %u: \"%s\" on the CPU, \"%s\" on Vulkan", element, i, x->text, y->text);
+        }
+    }
+    printf("%s device=vulkan: the same %u %s as on the CPU\n", element, a->len, messages ? "decisions" : "captions");
+    gsttest_run_free(cpu);
+    gsttest_run_free(vk);
+    g_free(talk);
+    g_free(cpu_desc);
+    g_free(vk_desc);
+}
+
+GST_START_TEST(test_device_vulkan) {
+    if (cfg.ctc_head) same_on_vulkan("mslamasr", FALSE);
+    if (cfg.lid_head) same_on_vulkan("mslamlid", TRUE);
+}
+GST_END_TEST;
+
 static Suite *realspeech_suite(void) {
     Suite *s = suite_create("mslam real speech");
     TCase *tc = tcase_create("general");
@@ -200,6 +247,7 @@ static Suite *realspeech_suite(void) {
     tcase_add_test(tc, test_max_lines);
     tcase_add_test(tc, test_translation_text);
     tcase_add_test(tc, test_lid_english);
+    tcase_add_test(tc, test_device_vulkan);
     return s;
 }
 
