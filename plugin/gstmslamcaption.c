@@ -667,17 +667,53 @@ wrap_lines (gchar * text, guint max)
   }
 }
 
+/* Words of text: runs of characters between spaces and line breaks. */
+static guint
+count_words (const gchar * text)
+{
+  guint n = 0;
+
+  for (const gchar * p = text; *p; p++)
+    n += *p != ' ' && *p != '\n' && (p == text || p[-1] == ' ' || p[-1] == '\n');
+  return n;
+}
+
+/* The start times of the words of the message's words_field (NULL when it has none). */
+static GArray *
+word_starts (const GstStructure * msg, const gchar * words_field)
+{
+  const GValue *words = words_field ? gst_structure_get_value (msg, words_field) : NULL;
+  GArray *starts;
+
+  if (!words)
+    return NULL;
+  starts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  for (guint w = 0; w < gst_value_array_get_size (words); w++) {
+    const GstStructure *word = gst_value_get_structure (gst_value_array_get_value (words, w));
+    guint64 start = 0;
+
+    gst_structure_get_uint64 (word, "start", &start);
+    g_array_append_val (starts, start);
+  }
+  return starts;
+}
+
 /* Pushes the caption text (taken; its lines broken) over [t_start, t_end): one buffer, or with
- * max_lines, pieces of at most that many lines one after the other, each for a share of the time
- * in proportion to its characters (the line breaks between pieces counted with them). */
+ * max_lines, pieces of at most that many lines one after the other. A piece comes when its first
+ * word was said, where starts holds the text's words' times (one per word of the text: the
+ * recognised words of mslamasr); else each piece has a share of the time in proportion to its
+ * characters (the line breaks between pieces counted with them). */
 static GstFlowReturn
 push_caption_text (GstMslamCaption * self, gchar * text, guint max_lines, GstClockTime t_start,
-    GstClockTime t_end)
+    GstClockTime t_end, const GArray * starts)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
   glong total = MAX (1, g_utf8_strlen (text, -1)), before = 0;
   GstFlowReturn ret = GST_FLOW_OK;
   gchar *piece = text;
+  gboolean timed = starts && starts->len == count_words (text);
+  guint words_before = 0;
+  GstClockTime start = t_start;
 
   while (piece && ret == GST_FLOW_OK) {
     gchar *next = NULL;
@@ -688,8 +724,12 @@ push_caption_text (GstMslamCaption * self, gchar * text, guint max_lines, GstClo
         next = p + 1;
       }
     glong chars = g_utf8_strlen (piece, -1) + (next ? 1 : 0);
-    GstClockTime start = t_start + gst_util_uint64_scale (t_end - t_start, before, total);
-    GstClockTime end = next ? t_start + gst_util_uint64_scale (t_end - t_start, before + chars, total) : t_end;
+    guint words = count_words (piece);
+    GstClockTime end = t_end;
+    if (next && timed)
+      end = CLAMP (g_array_index (starts, GstClockTime, words_before + words), start, t_end);
+    else if (next)
+      end = t_start + gst_util_uint64_scale (t_end - t_start, before + chars, total);
     GstBuffer *buf = gst_buffer_new_memdup (piece, strlen (piece));
     GST_BUFFER_PTS (buf) = start;
     GST_BUFFER_DURATION (buf) = end - start;
@@ -698,6 +738,8 @@ push_caption_text (GstMslamCaption * self, gchar * text, guint max_lines, GstClo
     if (ret == GST_FLOW_NOT_LINKED)
       ret = GST_FLOW_OK;
     before += chars;
+    words_before += words;
+    start = end;
     piece = next;
   }
   g_free (text);
@@ -749,6 +791,9 @@ close_caption (GstMslamCaption * self, guint64 end)
       GstClockTime t_start = gst_mslam_base_frame_time (base, start);
       GstClockTime t_end = gst_mslam_base_frame_time (base, end);
       guint max_lines;
+      /* the text of mslamasr is its recognised words */
+      GArray *starts = GST_MSLAM_CAPTION_GET_CLASS (self)->translates ? NULL :
+          word_starts (msg, GST_MSLAM_CAPTION_GET_CLASS (self)->words_field);
 
       GST_DEBUG_OBJECT (self, "caption %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT ": %s",
           GST_TIME_ARGS (t_start), GST_TIME_ARGS (t_end), text);
@@ -760,7 +805,9 @@ close_caption (GstMslamCaption * self, guint64 end)
       max_lines = self->line_length > 0 ? self->max_lines : 0;
       GST_OBJECT_UNLOCK (self);
       self->out_end = t_end;
-      ret = push_caption_text (self, text, max_lines, t_start, t_end);
+      ret = push_caption_text (self, text, max_lines, t_start, t_end, starts);
+      if (starts)
+        g_array_unref (starts);
     }
   }
   mslam_result_free (ctc);

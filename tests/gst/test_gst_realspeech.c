@@ -112,7 +112,8 @@ GST_START_TEST(test_line_length) {
 GST_END_TEST;
 
 /* max-lines: a caption of more lines goes out as pieces of at most 2, one after the other over
- * the caption's time; together they are the message's text and span its times. */
+ * the caption's time; together they are the message's text and span its times, and each piece
+ * after the first comes when its first word was said (the message's word times). */
 GST_START_TEST(test_max_lines) {
     if (!cfg.ctc_head) return;
     size_t n;
@@ -128,12 +129,25 @@ GST_START_TEST(test_max_lines) {
         fail_unless(gst_structure_get_uint64(m, "start", &start) && gst_structure_get_uint64(m, "end", &end));
         GString *joined = g_string_new(NULL);
         GstClockTime at = start;
-        guint pieces = 0;
+        guint pieces = 0, words_before = 0;
+        const GValue *words = gst_structure_get_value(m, "words");
+        fail_unless(words != NULL);
         for (; b < r->buffers->len; b++, pieces++) {
             const gsttest_caption *c = g_ptr_array_index(r->buffers, b);
             if (c->pts >= end) break;
             fail_unless(c->pts == at, "piece at %" GST_TIME_FORMAT ", expected at %" GST_TIME_FORMAT,
                         GST_TIME_ARGS(c->pts), GST_TIME_ARGS(at));
+            if (pieces > 0) {
+                guint64 word_start = 0;
+                fail_unless(words_before < gst_value_array_get_size(words));
+                gst_structure_get_uint64(gst_value_get_structure(gst_value_array_get_value(words, words_before)),
+                                         "start", &word_start);
+                fail_unless(c->pts == word_start, "piece \"%s\" at %" GST_TIME_FORMAT ", its first word at %" GST_TIME_FORMAT,
+                            c->text, GST_TIME_ARGS(c->pts), GST_TIME_ARGS(word_start));
+            }
+            char **words_of_piece = g_strsplit_set(c->text, " \n", -1);
+            for (char **w = words_of_piece; *w; w++) words_before += **w != '\0';
+            g_strfreev(words_of_piece);
             char **lines = g_strsplit(c->text, "\n", -1);
             fail_unless(g_strv_length(lines) <= 2, "\"%s\" has more than 2 lines", c->text);
             char *one_line = g_strjoinv(" ", lines);
