@@ -572,6 +572,7 @@ typedef struct {
     uint32_t p;                 /* (2T - 1, d) */
 } layer_bufs;
 
+/* xa first, xb right after it (plan_speech lays the subsampler's buffers from xb on) */
 static void plan_layers(plan *p, layer_bufs *lb, const struct mslam_model_config *cfg, int B, int T) {
     size_t n = (size_t)B * T, d = (size_t)cfg->d_model, R = 2 * (size_t)T - 1;
     lb->xa = take(p, n * d);
@@ -731,10 +732,16 @@ static void plan_speech(pass_plan *pp, const struct mslam_model_config *cfg, int
     pp->mel_lens = take(&pp->p, (size_t)B);
     pp->mel = take(&pp->p, (size_t)B * T_mel * M);
     pp->in_floats = pp->p.used;
+    plan_layers(&pp->p, &pp->lb, cfg, B, T);
+    /* the subsampler's buffers are dead when the first layer starts: they lie over the layers'
+     * after xa, which the subsampler's output projection writes (the first convolution's output
+     * is the largest buffer of a pass) */
+    size_t layers_end = pp->p.used;
+    pp->p.used = pp->lb.xb;
     pp->mel_norm = take(&pp->p, (size_t)B * T_mel * M);
     pp->c1 = take(&pp->p, (size_t)B * C * T1 * F1);
     pp->c2t = take(&pp->p, (size_t)B * T * C * F2);
-    plan_layers(&pp->p, &pp->lb, cfg, B, T);
+    if (pp->p.used < layers_end) pp->p.used = layers_end;
 }
 
 static void plan_text(pass_plan *pp, const struct mslam_model_config *cfg, int B, int L) {
