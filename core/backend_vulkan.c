@@ -499,7 +499,9 @@ int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device de
     int none = 0;
     if (pick_device(vk, device, &none) || none) {
         mslam_vk_close(vk);
-        return none ? 0 : -1;
+        if (none || device == MSLAM_DEVICE_VULKAN) return none ? 0 : -1;
+        mslam_log(MSLAM_LOG_WARN, "%s: the encoder runs on the CPU", mslam_last_error());
+        return 0;
     }
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(vk->phys, &props);

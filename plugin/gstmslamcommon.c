@@ -16,28 +16,54 @@ GST_DEBUG_CATEGORY_STATIC (gst_mslam_debug);
 
 /* ---- model cache ---- */
 
-/* One loaded file on one device. The key is the device it runs on and the canonical path; an
- * element asking for device=auto finds it under a second key, once auto has said which device it
- * is (so auto, cpu and vulkan elements share what runs on one device). The file's identity
- * (device, inode, size, modification time) decides whether a new load is needed: a model
- * retrained in place is loaded anew for elements started after that, while running ones keep
- * their copy. */
+/* A file's identity: a model retrained in place is another file. */
+typedef struct
+{
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+} FileIdentity;
+
+static FileIdentity
+file_identity (const struct stat *st)
+{
+  return (FileIdentity) {
+  st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+}
+
+static gboolean
+same_file (const FileIdentity * a, const FileIdentity * b)
+{
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size
+      && a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* One loaded file on one device. The key is the device it runs on and the canonical path, so
+ * that elements asking for device=auto share with those asking for the device auto picked. The
+ * file's identity decides whether a new load is needed: a model retrained in place is loaded anew
+ * for elements started after that, while running ones keep their copy. */
 typedef struct
 {
   mslam_model *model;
   gchar *path;
   gchar *key;                   /* "<enum mslam_device>:<path>", the device it runs on */
-  gchar *auto_key;              /* the same for MSLAM_DEVICE_AUTO, or NULL */
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
+  FileIdentity file;
   guint refs;
-  gboolean cached;              /* still the table's entry for path */
+  gboolean cached;              /* still the table's entry for its key */
 } CachedModel;
+
+/* Where device=auto put a file (the device a GPU's presence, the model's sizes and the device's
+ * start decided), so that a later auto element looks for the copy there without loading one. */
+typedef struct
+{
+  FileIdentity file;
+  enum mslam_device device;
+} AutoDevice;
 
 static GMutex cache_lock;
 static GHashTable *cache_by_path;       /* key (device and canonical path) -> CachedModel */
+static GHashTable *auto_devices;        /* canonical path -> AutoDevice */
 static GHashTable *cache_by_model;      /* mslam_model * -> CachedModel */
 
 const gchar *
@@ -55,7 +81,6 @@ cached_model_free (CachedModel * c)
   mslam_model_free (c->model);
   g_free (c->path);
   g_free (c->key);
-  g_free (c->auto_key);
   g_free (c);
 }
 
@@ -86,8 +111,6 @@ static void
 cache_forget (CachedModel * c)
 {
   g_hash_table_remove (cache_by_path, c->key);
-  if (c->auto_key)
-    g_hash_table_remove (cache_by_path, c->auto_key);
   c->cached = FALSE;
 }
 
@@ -96,9 +119,9 @@ static CachedModel *
 cache_find (const gchar * key, const struct stat *st)
 {
   CachedModel *c = g_hash_table_lookup (cache_by_path, key);
-  if (c && c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size
-      && c->mtime.tv_sec == st->st_mtim.tv_sec
-      && c->mtime.tv_nsec == st->st_mtim.tv_nsec)
+  FileIdentity file = file_identity (st);
+
+  if (c && same_file (&c->file, &file))
     return c;
   if (c)
     cache_forget (c);           /* the file changed: new users get a new copy */
@@ -113,6 +136,8 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
   char *real;
   gchar *key;
   CachedModel *c;
+  AutoDevice *picked;
+  FileIdentity file;
   mslam_model *model;
   struct mslam_model_params params = mslam_model_default_params ();
 
@@ -136,13 +161,19 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
 
   params.device = device == GST_MSLAM_DEVICE_VULKAN ? MSLAM_DEVICE_VULKAN :
       device == GST_MSLAM_DEVICE_CPU ? MSLAM_DEVICE_CPU : MSLAM_DEVICE_AUTO;
-  key = g_strdup_printf ("%d:%s", (int) params.device, real);
+  file = file_identity (&st);
 
   g_mutex_lock (&cache_lock);
   if (!cache_by_path) {
     cache_by_path = g_hash_table_new (g_str_hash, g_str_equal);
     cache_by_model = g_hash_table_new (g_direct_hash, g_direct_equal);
+    auto_devices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   }
+  /* auto looks where it put this file before (it loads as auto all the same: the device may
+   * fail this time) */
+  picked = params.device == MSLAM_DEVICE_AUTO ? g_hash_table_lookup (auto_devices, real) : NULL;
+  key = g_strdup_printf ("%d:%s", (int) (picked && same_file (&picked->file, &file) ?
+          picked->device : params.device), real);
   c = cache_find (key, &st);
   if (c)
     goto share;
@@ -171,38 +202,28 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
     return NULL;
   }
   if (params.device == MSLAM_DEVICE_AUTO) {
-    /* auto has said which device: an element asking for that one may have loaded the file */
-    gchar *auto_key = key;
-    key = g_strdup_printf ("%d:%s", (int) (strcmp (mslam_model_device (model),
-                "cpu") ? MSLAM_DEVICE_VULKAN : MSLAM_DEVICE_CPU), real);
+    /* auto has said where the file runs: an element that asked for that device may have loaded
+     * it (then this load was one too many, once for this file) */
+    AutoDevice *a = g_new (AutoDevice, 1);
+    a->file = file;
+    a->device = strcmp (mslam_model_device (model), "cpu") ? MSLAM_DEVICE_VULKAN : MSLAM_DEVICE_CPU;
+    g_hash_table_replace (auto_devices, g_strdup (real), a);
+    g_free (key);
+    key = g_strdup_printf ("%d:%s", (int) a->device, real);
     c = cache_find (key, &st);
     if (c) {
       mslam_model_free (model);
-      if (c->auto_key) {
-        g_free (auto_key);
-      } else {
-        c->auto_key = auto_key;
-        g_hash_table_insert (cache_by_path, c->auto_key, c);
-      }
       goto share;
     }
-    c = g_new0 (CachedModel, 1);
-    c->auto_key = auto_key;
-  } else {
-    c = g_new0 (CachedModel, 1);
   }
+  c = g_new0 (CachedModel, 1);
   c->model = model;
   c->path = g_strdup (real);
   c->key = key;
-  c->dev = st.st_dev;
-  c->ino = st.st_ino;
-  c->size = st.st_size;
-  c->mtime = st.st_mtim;
+  c->file = file;
   c->refs = 1;
   c->cached = TRUE;
   g_hash_table_insert (cache_by_path, c->key, c);
-  if (c->auto_key)
-    g_hash_table_insert (cache_by_path, c->auto_key, c);
   g_hash_table_insert (cache_by_model, model, c);
   GST_INFO ("loaded %s; the encoder's full-context passes run on %s", real,
       mslam_model_device (model));

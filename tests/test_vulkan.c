@@ -55,6 +55,7 @@ static void speech_case(mslam_vk *vk, mslam_model *m, const char *name, int B, i
     mslam_encoder_pass on_device = {.vk = vk};
     rc = mslam_encoder_speech_forward(&on_device, cfg, &m->p, mel, mel_lens, B, T_mel, mask, 0);
     CHECK(rc == 0, "%s: Vulkan: %s", name, mslam_last_error());
+    CHECK(on_device.on_device, "%s: the pass ran on the CPU", name);
     const float *out = on_device.out;
     if (rc == 0) {
         double err = max_rel(out, pass.out, n);
@@ -86,6 +87,7 @@ static void text_case(mslam_vk *vk, mslam_model *m, const char *name, int B, int
     mslam_encoder_pass on_device = {.vk = vk};
     rc = mslam_encoder_text_forward(&on_device, cfg, &m->p, ids, lens, B, L, 0);
     CHECK(rc == 0, "%s: Vulkan: %s", name, mslam_last_error());
+    CHECK(on_device.on_device, "%s: the pass ran on the CPU", name);
     if (rc == 0) {
         double err = max_rel(on_device.out, pass.out, n);
         printf("%-44s %zu values, max relative error %.2e\n", name, n, err);

@@ -890,6 +890,14 @@ static int name_mask(const char *list, const char *const *names, int n_names, co
 }
 
 /* Tasks named by --tasks need their heads (by default eval scores the heads there are). */
+/* c->vk for --device (NULL: the CPU); a failure names the option. */
+static int open_device(eval_config *c, const mslam_model *m, enum mslam_device device) {
+    if (!mslam_vk_open(&c->vk, m, device)) return 0;
+    char why[512];
+    snprintf(why, sizeof why, "%s", mslam_last_error());
+    return mslam_error("--device vulkan: %s", why);
+}
+
 static int check_tasks(const eval_config *c, const mslam_model *m) {
     if (c->asr && !m->cfg.ctc_head) return mslam_error("--tasks asr: the model has no CTC head");
     if (c->lid && !m->cfg.lid_head) return mslam_error("--tasks lid: the model has no language-ID head");
@@ -1083,7 +1091,7 @@ int cmd_eval(int argc, char **argv) {
         enum mslam_device dev = !device || !strcmp(device, "cpu") ? MSLAM_DEVICE_CPU
                                 : !strcmp(device, "vulkan")       ? MSLAM_DEVICE_VULKAN
                                                                   : MSLAM_DEVICE_AUTO;
-        if (!loaded || mslam_vk_open(&c.vk, m, dev) || (tasks && check_tasks(&c, m)) ||
+        if (!loaded || open_device(&c, m, dev) || (tasks && check_tasks(&c, m)) ||
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, 0, "--lm"))) ||
             (translation_lm_path && (!(c.translation_lm = translation_lm = mslam_lm_load(translation_lm_path)) ||
                                      lm_check_model(translation_lm, m, 1, "--translation-lm"))) ||

@@ -289,21 +289,23 @@ GST_END_TEST;
 
 /* Elements that ask for different devices share the copy that runs where both would run:
  * device=auto resolves (on a machine without a GPU, to the CPU; with MSLAM_VULKAN_DEVICE set, to
- * that Vulkan device) and then shares with device=cpu or device=vulkan, in either order. */
-static int loads;
+ * that Vulkan device) and then shares with device=cpu or device=vulkan, in either order, and once
+ * it has said where a file runs, it looks there without loading the file to find out. */
+static int loads, device_opens;
 static void count_loads(GstDebugCategory *category, GstDebugLevel level, const gchar *file, const gchar *function,
                         gint line, GObject *object, GstDebugMessage *message, gpointer user_data) {
     (void)file, (void)function, (void)line, (void)object, (void)user_data;
     const gchar *text = gst_debug_message_get(message);
     loads += level == GST_LEVEL_INFO && !strcmp(gst_debug_category_get_name(category), "mslam") && text &&
              g_str_has_prefix(text, "loaded ");
+    device_opens += text && strstr(text, "libmslam: the encoder runs on Vulkan device") != NULL;
 }
 
 static int loads_of(const char *first, const char *second) {
     char *launch = g_strdup_printf("appsrc ! tee name=t ! queue ! mslamasr model=%s %s ! fakesink "
                                    "t. ! queue ! mslamlid model=%s %s ! fakesink",
                                    fx->loud, first, fx->loud, second);
-    loads = 0;
+    loads = device_opens = 0;
     GstElement *p = paused(launch);
     stop(p);
     g_free(launch);
@@ -328,8 +330,13 @@ GST_START_TEST(test_devices_share) {
     params.device = MSLAM_DEVICE_VULKAN;
     probe = mslam_model_load(fx->loud, params);
     if (probe) {
-        fail_unless(loads_of("device=vulkan", "device=auto") == 1, "vulkan then auto: %d loads", loads);
-        fail_unless(loads_of("device=auto", "device=vulkan") == 1, "auto then vulkan: %d loads", loads);
+        /* a pipeline starts its elements downstream first: here the second named one first */
+        fail_unless(loads_of("device=vulkan", "device=auto") == 1 && device_opens == 1, "auto, then vulkan: %d loads",
+                    loads);
+        /* vulkan first; auto knows from the load above where this file runs, and shares without
+         * opening a device of its own to find out */
+        fail_unless(loads_of("device=auto", "device=vulkan") == 1 && device_opens == 1,
+                    "vulkan, then auto: %d loads, %d device opens", loads, device_opens);
         fail_unless(loads_of("device=cpu", "device=vulkan") == 2, "cpu and vulkan: %d loads", loads);
     } else {
         printf("no Vulkan device: device=vulkan sharing not checked (%s)\n", mslam_last_error());

@@ -280,5 +280,16 @@ int main(int argc, char **argv) {
     cfg = mslam_model_get_config(m);
     for (int i = 0; i < cfg.n_langs; i++) has_en |= !strcmp(mslam_model_lang(m, i), "en");
     mslam_model_free(m);
+    /* run for its Vulkan case alone (gst-vulkan-realspeech) on a machine without a device: skipped */
+    if (!g_strcmp0(g_getenv("GST_CHECKS"), "test_device_vulkan")) {
+        struct mslam_model_params params = mslam_model_default_params();
+        params.device = MSLAM_DEVICE_VULKAN;
+        mslam_model *probe = mslam_model_load(model_path, params);
+        if (!probe) {
+            printf("no Vulkan device (%s): skipped\n", mslam_last_error());
+            return 77;
+        }
+        mslam_model_free(probe);
+    }
     return gst_check_run_suite(realspeech_suite(), "realspeech", __FILE__);
 }
