@@ -26,8 +26,9 @@ int mslam_vk_available(void);
  * discrete, integrated or virtual, else none) or MSLAM_DEVICE_VULKAN (any Vulkan device, a CPU
  * implementation such as Mesa's lavapipe included); MSLAM_VULKAN_DEVICE (an index of
  * vkEnumeratePhysicalDevices or part of a device's name) picks one for either. Returns 0 with
- * *out set, 0 with *out NULL when AUTO finds no device to use (why logged at info level), -1
- * when VULKAN finds none or the device fails (error recorded). */
+ * *out set; 0 with *out NULL for MSLAM_DEVICE_CPU, and for AUTO when it finds no GPU, the
+ * device fails to start or cannot run the model (heads wider than the attention shader holds;
+ * why logged); -1 when VULKAN finds no device or it fails (error recorded). */
 int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device);
 void mslam_vk_close(mslam_vk *vk);
 /* The device's name, as Vulkan reports it. */
