@@ -80,7 +80,7 @@ static const struct {
 
 /* The shaders' push constants (each shaders/NAME.comp has the same fields in the same order, 4 bytes each) */
 #define NONE 0xFFFFFFFFu
-enum { OP_SWISH, OP_RELU, OP_ADD_SCALED, OP_GLU, OP_MEL_NORM, OP_ZERO_ROWS };
+enum { OP_SWISH, OP_GLU, OP_MEL_NORM, OP_ZERO_ROWS };
 typedef struct {
     uint32_t n, in_dim, out_dim, x, w, b, y, r, act;
     float scale;
@@ -89,8 +89,7 @@ typedef struct {
     uint32_t n, d, x, w, b, y, lens, T;
 } layernorm_pc;
 typedef struct {
-    uint32_t op, count, d, T, x, y, a, wa, wb, lens;
-    float scale;
+    uint32_t op, count, d, T, x, y, wa, wb, lens;
 } eltwise_pc;
 typedef struct {
     uint32_t B, T, d, k, pad, x, w, b, y, lens;
@@ -670,15 +669,6 @@ static uint32_t record_layers(mslam_vk *vk, const struct mslam_model_config *cfg
     return x;
 }
 
-/* What the shaders cannot do, and params of another model: errors. */
-static int check_pass(const mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P) {
-    int dh = cfg->d_model / cfg->n_heads;
-    if (dh > RELATTN_MAX_HEAD_DIM)
-        return mslam_error("Vulkan: heads of %d dimensions are more than the attention shader holds (%d)", dh,
-                           RELATTN_MAX_HEAD_DIM);
-    return params_on_device(vk, P);
-}
-
 /* Starts a pass of plan p whose first in_floats are its inputs and whose output has out_floats:
  * locks vk, grows its buffers, begins the command buffer with the inputs' copy from staging and
  * writes the layers' inputs there (frames[b] valid frames of item b, T frames' sinusoids). The
@@ -769,7 +759,7 @@ int mslam_vk_encode_speech(mslam_vk *vk, const struct mslam_model_config *cfg, c
     int T = mslam_subsampled_frames(T_mel), T1 = (T_mel - 3) / 2 + 1, F1 = (M - 3) / 2 + 1;
     int F2 = mslam_subsampled_mels(M);
     if (B <= 0 || T <= 0) return mslam_error("Vulkan: a speech batch of %d x %d mel frames is too short", B, T_mel);
-    if (check_pass(vk, cfg, P)) return -1;
+    if (params_on_device(vk, P)) return -1;
     size_t n = (size_t)B * T;
     int *frames = mslam_malloc((size_t)B * sizeof(int), "frame lengths");
     if (!frames) return -1;
@@ -802,21 +792,15 @@ int mslam_vk_encode_text(mslam_vk *vk, const struct mslam_model_config *cfg, con
                          const int *ids, const int *lens, int B, int L, float *out) {
     int d = cfg->d_model;
     if (B <= 0 || L <= 0) return mslam_error("Vulkan: a text batch of %d x %d characters is empty", B, L);
-    if (check_pass(vk, cfg, P)) return -1;
+    if (params_on_device(vk, P)) return -1;
     size_t n = (size_t)B * L;
     pass_plan pp;
     plan_text(&pp, cfg, B, L);
 
     float *staging = pass_begin(vk, &pp.p, pp.in_floats, n * d, &pp.lb, lens, B, L, d);
     if (!staging) return -1;
-    float *x = staging + pp.pre_ln;
-    sinusoid_table(x, 0, L, d); /* positions of item 0's rows, added to every item's characters below */
-    for (int b = B - 1; b >= 0; b--)
-        for (int t = 0; t < L; t++) {
-            const float *e = P->text_embed + (size_t)(t < lens[b] ? ids[b * L + t] : 0) * d;
-            float *row = x + ((size_t)b * L + t) * d;
-            for (int c = 0; c < d; c++) row[c] = e[c] + x[(size_t)t * d + c];
-        }
+    /* positions 0 .. L-1 are the sinusoids' rows L-1 .. 2L-2 (distances 0 .. L-1) */
+    text_embed_forward(staging + pp.pre_ln, ids, staging + pp.lb.pe + (size_t)(L - 1) * d, P, B, L, d);
     layernorm(vk, pp.lb.xa, pp.pre_ln, P->text_ln_w, P->text_ln_b, n, d, pp.lb.lens, L);
     return pass_end(vk, record_layers(vk, cfg, P, &pp.lb, B, L, NULL, 0), n * d, out);
 }

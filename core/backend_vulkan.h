@@ -47,7 +47,8 @@ int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int 
 int mslam_vk_encode_speech(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
                            const float *mel, const int *mel_lens, int B, int T_mel, const attn_mask *mask,
                            float *out);
-/* As mslam_encoder_text_forward with save = 0: ids (B, L) in the vocabulary -> out (B, L, d). */
+/* As mslam_encoder_text_forward with save = 0: ids (B, L), every one in the vocabulary (the
+ * encoder pads with id 0) -> out (B, L, d). */
 int mslam_vk_encode_text(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
                          const int *ids, const int *lens, int B, int L, float *out);
 

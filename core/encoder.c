@@ -435,6 +435,13 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     return 0;
 }
 
+void text_embed_forward(float *pre_ln, const int *ids, const float *positions, const mslam_params *P, int B,
+                        int L, int d) {
+    embedding_forward(pre_ln, ids, P->text_embed, B * L, d);
+    for (int b = 0; b < B; b++)
+        add_scaled(pre_ln + (size_t)b * L * d, pre_ln + (size_t)b * L * d, positions, 1.0f, (size_t)L * d);
+}
+
 int mslam_encoder_text_forward(mslam_encoder_pass *p, const struct mslam_model_config *cfg,
                                const mslam_params *P, const int *ids, const int *lens, int B, int L,
                                int save) {
@@ -458,12 +465,9 @@ int mslam_encoder_text_forward(mslam_encoder_pass *p, const struct mslam_model_c
     if (p->on_device) return mslam_vk_encode_text(p->vk, cfg, P, p->ids, lens, B, L, p->out);
 
     int d = cfg->d_model, n = B * L;
-    embedding_forward(p->text_pre_ln, p->ids, P->text_embed, n, d);
     float *positions = p->scratch; /* (L, d) */
     sinusoid_table(positions, 0, L, d);
-    for (int b = 0; b < B; b++)
-        add_scaled(p->text_pre_ln + (size_t)b * L * d, p->text_pre_ln + (size_t)b * L * d, positions,
-                   1.0f, (size_t)L * d);
+    text_embed_forward(p->text_pre_ln, p->ids, positions, P, B, L, d);
     layernorm_forward(p->xs[0], p->text_mean, p->text_rstd, p->text_pre_ln, P->text_ln_w, P->text_ln_b, n, d);
     zero_padded_rows(p->xs[0], B, L, d, p->lens);
     run_layers(p, cfg, P);

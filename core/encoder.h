@@ -171,6 +171,11 @@ size_t speech_subsampler_scratch_size(const struct mslam_model_config *cfg, int 
 /* Scratch floats for a layer on B x T rows seeing Tk keys. */
 size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B, int T, int Tk);
 
+/* The text path's input before its LayerNorm: pre_ln (B, L, d) = embedding of ids (B, L), each in
+ * the vocabulary (padding too), + positions (L, d) in every item. */
+void text_embed_forward(float *pre_ln, const int *ids, const float *positions, const mslam_params *P, int B,
+                        int L, int d);
+
 /* Sets rows t >= lens[b] of x (B, T, d) to zero. */
 void zero_padded_rows(float *x, int B, int T, int d, const int *lens);
 /* Normalised log-mel rows (n, n_mels): (mel - mean) / std. */

@@ -4,14 +4,11 @@
 
 // Element-wise ops over count elements (rows of d, items of T rows where lens is given).
 const uint OP_SWISH = 0u;     // y = x sigmoid(x)
-const uint OP_RELU = 1u;      // y = max(x, 0)
-const uint OP_ADD_SCALED = 2u;// y = a + scale x
-const uint OP_GLU = 3u;       // x (rows, 2d) = [p | g] -> y (rows, d) = p sigmoid(g)
-const uint OP_MEL_NORM = 4u;  // y (rows, d) = (x - W[wa]) / W[wb] per column, 0 on padded rows
-const uint OP_ZERO_ROWS = 5u; // y = 0 on padded rows
+const uint OP_GLU = 1u;       // x (rows, 2d) = [p | g] -> y (rows, d) = p sigmoid(g)
+const uint OP_MEL_NORM = 2u;  // y (rows, d) = (x - W[wa]) / W[wb] per column, 0 on padded rows
+const uint OP_ZERO_ROWS = 3u; // y = 0 on padded rows
 layout(push_constant) uniform Params {
-    uint op, count, d, T, x, y, a, wa, wb, lens;
-    float scale;
+    uint op, count, d, T, x, y, wa, wb, lens;
 } pc;
 
 layout(local_size_x = 256) in;
@@ -26,10 +23,6 @@ void main() {
     if (pc.op == OP_SWISH) {
         float v = A[pc.x + i];
         A[pc.y + i] = v * sigmoid(v);
-    } else if (pc.op == OP_RELU) {
-        A[pc.y + i] = max(A[pc.x + i], 0.0);
-    } else if (pc.op == OP_ADD_SCALED) {
-        A[pc.y + i] = A[pc.a + i] + pc.scale * A[pc.x + i];
     } else if (pc.op == OP_GLU) {
         uint row = i / pc.d, c = i % pc.d, src = pc.x + row * 2u * pc.d + c;
         A[pc.y + i] = A[src] * sigmoid(A[src + pc.d]);
