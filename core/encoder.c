@@ -297,8 +297,10 @@ static void plan_pass(mslam_encoder_pass *p, const struct mslam_model_config *cf
         p->c1 = arena_take(ar, n1);
         p->c2 = arena_take(ar, n2);
         p->c2t = arena_take(ar, n2);
+        p->features = p->masked ? arena_take(ar, nd) : NULL;
         scratch = max_size(scratch, speech_subsampler_scratch_size(cfg, p->T_mel));
     } else {
+        p->features = NULL;
         p->text_pre_ln = arena_take(ar, nd);
         p->text_mean = arena_take(ar, n);
         p->text_rstd = arena_take(ar, n);
@@ -392,6 +394,33 @@ static conformer_layer_params *layer_grads(const struct mslam_model_config *cfg,
     return i < first_shared ? &G->speech[i] : &G->shared[i - first_shared];
 }
 
+/* Checks that a pass asking for span masking can have it. */
+static int check_masking(const mslam_encoder_pass *p, const struct mslam_model_config *cfg, int save) {
+    if (!p->masked) return 0;
+    if (!save) return mslam_error("span masking is for training passes (save = 1)");
+    if (cfg->n_codes <= 0) return mslam_error("span masking needs a model with the pre-training tensors (n_codes > 0)");
+    return 0;
+}
+
+/* Rows of x (B*T, d) that p->masked names become mask (d). */
+static void mask_rows(float *x, const unsigned char *masked, const float *mask, int n, int d) {
+    for (int r = 0; r < n; r++)
+        if (masked[r]) memcpy(x + (size_t)r * d, mask, (size_t)d * sizeof(float));
+}
+
+/* The backward of mask_rows: the masked rows of dx (n, d) go to dmask (d), and are zeroed. */
+static void mask_rows_backward(float *dmask, float *dx, const unsigned char *masked, int n, int d) {
+    for (int r = 0; r < n; r++)
+        if (masked[r]) {
+            add_scaled(dmask, dmask, dx + (size_t)r * d, 1.0f, (size_t)d);
+            memset(dx + (size_t)r * d, 0, (size_t)d * sizeof(float));
+        }
+}
+
+const float *mslam_encoder_speech_layers_out(const mslam_encoder_pass *p, const struct mslam_model_config *cfg) {
+    return p->xs[cfg->n_speech_layers];
+}
+
 static void run_layers(mslam_encoder_pass *p, const struct mslam_model_config *cfg,
                        const mslam_params *P) {
     int T = p->T, d = cfg->d_model;
@@ -412,6 +441,7 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     for (int b = 0; b < B; b++)
         if (mel_lens[b] < 0 || mel_lens[b] > T_mel)
             return mslam_error("mel length %d of item %d is outside 0..%d", mel_lens[b], b, T_mel);
+    if (check_masking(p, cfg, save)) return -1;
     if (pass_begin(p, ENCODER_SPEECH, B, T, cfg->n_speech_layers + cfg->n_shared_layers, mel_lens, mask, save))
         return -1;
     for (int b = 0; b < B; b++) p->lens[b] = mslam_subsampled_frames(mel_lens[b]);
@@ -431,6 +461,11 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     speech_subsampler_forward(p->xs[0], p->mel_norm, p->c1, p->c2, p->c2t, mel, mel_lens, P, cfg, B, T_mel,
                               p->scratch);
     zero_padded_rows(p->xs[0], B, T, cfg->d_model, p->lens);
+    if (p->masked) {
+        memcpy(p->features, p->xs[0], (size_t)B * T * cfg->d_model * sizeof(float));
+        mask_rows(p->xs[0], p->masked, P->pt_speech_mask, B * T, cfg->d_model);
+        zero_padded_rows(p->xs[0], B, T, cfg->d_model, p->lens);
+    }
     run_layers(p, cfg, P);
     return 0;
 }
@@ -454,6 +489,7 @@ int mslam_encoder_text_forward(mslam_encoder_pass *p, const struct mslam_model_c
                 return mslam_error("character id %d at item %d position %d is outside the vocabulary (0..%d)",
                                    ids[b * L + t], b, t, cfg->vocab_size - 1);
     }
+    if (check_masking(p, cfg, save)) return -1;
     if (pass_begin(p, ENCODER_TEXT, B, L, cfg->n_shared_layers, lens, NULL, save)) return -1;
     free(p->ids);
     p->ids = mslam_malloc((size_t)B * L * sizeof(int), "character ids");
@@ -468,6 +504,12 @@ int mslam_encoder_text_forward(mslam_encoder_pass *p, const struct mslam_model_c
     float *positions = p->scratch; /* (L, d) */
     sinusoid_table(positions, 0, L, d);
     text_embed_forward(p->text_pre_ln, p->ids, positions, P, B, L, d);
+    if (p->masked)
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < L; t++)
+                if (p->masked[b * L + t])
+                    add_scaled(p->text_pre_ln + ((size_t)b * L + t) * d, P->pt_text_mask, positions + (size_t)t * d,
+                               1.0f, (size_t)d);
     layernorm_forward(p->xs[0], p->text_mean, p->text_rstd, p->text_pre_ln, P->text_ln_w, P->text_ln_b, n, d);
     zero_padded_rows(p->xs[0], B, L, d, p->lens);
     run_layers(p, cfg, P);
@@ -481,6 +523,9 @@ int mslam_encoder_backward(mslam_encoder_pass *p, const struct mslam_model_confi
     size_t nd = (size_t)n * d;
     encoder_grad_work *w = &p->work;
     memcpy(w->dy, dout, nd * sizeof(float));
+    /* the speech layers' output: the input of layer mid */
+    int mid = p->input == ENCODER_SPEECH && p->d_speech_out ? cfg->n_speech_layers : -1;
+    if (mid == p->n_layers) add_scaled(w->dy, w->dy, p->d_speech_out, 1.0f, nd);
     zero_padded_rows(w->dy, B, T, d, p->lens);
     for (int i = p->n_layers - 1; i >= 0; i--) {
         zero(w->dx, nd);
@@ -491,6 +536,10 @@ int mslam_encoder_backward(mslam_encoder_pass *p, const struct mslam_model_confi
         float *swap = w->dy;
         w->dy = w->dx;
         w->dx = swap;
+        if (i == mid) {
+            add_scaled(w->dy, w->dy, p->d_speech_out, 1.0f, nd);
+            zero_padded_rows(w->dy, B, T, d, p->lens);
+        }
     }
     /* w->dy: gradient of the first layer's input */
     if (p->input == ENCODER_TEXT) {
@@ -498,9 +547,11 @@ int mslam_encoder_backward(mslam_encoder_pass *p, const struct mslam_model_confi
         layernorm_backward(w->t1, G->text_ln_w, G->text_ln_b, w->dy, p->text_pre_ln, p->text_mean,
                            p->text_rstd, P->text_ln_w, n, d);
         zero_padded_rows(w->t1, B, T, d, p->lens);
+        if (p->masked) mask_rows_backward(G->pt_text_mask, w->t1, p->masked, n, d);
         embedding_backward(G->text_embed, w->t1, p->ids, n, d);
         return 0;
     }
+    if (p->masked) mask_rows_backward(G->pt_speech_mask, w->dy, p->masked, n, d);
     int C = cfg->sub_channels, F2 = p->F2, M = cfg->n_mels;
     size_t n2 = (size_t)B * T * C * F2, n1 = (size_t)B * C * p->T1 * p->F1;
     zero(w->dc2t, n2);

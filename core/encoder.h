@@ -94,6 +94,17 @@ typedef struct {
     attn_mask mask;
     int save;
     residual_dropout dropout; /* the caller's; applied by passes with save = 1 (training) */
+    /* Span masking of pre-training (the caller's, like dropout; save = 1 only; the model needs
+     * n_codes > 0): row r of the B x T rows with masked[r] = 1 enters the layers as the mask
+     * embedding (speech: pt_speech_mask in place of the subsampler's output; text: pt_text_mask
+     * in place of the character's embedding, its position still added), which then gets the
+     * rows' gradient. NULL: nothing masked. */
+    const unsigned char *masked;
+    float *features;      /* speech with masked: (n, d) the subsampler's output before masking */
+    /* The caller's, read by mslam_encoder_backward: the gradient (n, d) of the speech layers'
+     * output (the shared layers' input, xs[n_speech_layers]), added to what flows back from
+     * dout. NULL: none. Speech passes only. */
+    const float *d_speech_out;
     int n_layers;         /* layers run: speech + shared, or shared only for text */
     arena arena;
     /* speech front: mel (B, T_mel, n_mels) -> c1 (B, C, T1, F1) -> c2 (B, C, T, F2) */
@@ -126,6 +137,8 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *pass, const struct mslam_mo
 int mslam_encoder_text_forward(mslam_encoder_pass *pass, const struct mslam_model_config *cfg,
                                const mslam_params *P, const int *ids, const int *lens, int B,
                                int L, int save);
+/* The speech layers' output of a speech pass run with save = 1, (B, T, d). */
+const float *mslam_encoder_speech_layers_out(const mslam_encoder_pass *pass, const struct mslam_model_config *cfg);
 /* Needs a forward with save = 1. dout (B, T, d); ACCUMULATES parameter gradients into G (a
  * second mslam_params bound to a gradient block) and, when dmel is not NULL, the gradient of the
  * raw log-mel (B, T_mel, n_mels). mel_mean and mel_std get no gradient (fixed statistics). */

@@ -56,6 +56,7 @@ static const struct {
     FIELD(n_speech_layers, REQUIRED), FIELD(n_shared_layers, REQUIRED), FIELD(vocab_size, REQUIRED),
     FIELD(n_langs, REQUIRED),        FIELD(causal_conv, REQUIRED),      FIELD(ctc_head, OPTIONAL),
     FIELD(lid_head, OPTIONAL),       FIELD(n_decoder_layers, OPTIONAL), FIELD(translate_input, OPTIONAL_WRITTEN_WHEN_SET),
+    FIELD(n_codes, OPTIONAL_WRITTEN_WHEN_SET),
 #undef FIELD
 };
 #define N_CONFIG_FIELDS ((int)(sizeof config_fields / sizeof config_fields[0]))

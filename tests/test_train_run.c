@@ -10,7 +10,9 @@
  * - --accumulate 2 takes the steps of a batch twice as large, text pairs included; a resume with
  *   another global batch warns;
  * - --best-metric keeps the best validated model, --patience stops a run that no longer improves;
- * - --dropout resumes bit for bit.
+ * - --dropout resumes bit for bit;
+ * - --task pretrain (w2v-BERT, SpanBERT, CTC) resumes bit for bit, splits into micro-batches as
+ *   one batch, logs its losses, and export and --init leave its tensors out.
  * Usage: test_train_run PATH-OF-mslam-trainer */
 #include "checkpoint.h"
 #include "corpus.h"
@@ -1118,6 +1120,98 @@ static void test_st_input(const char *manifest) {
     free(model_path), free(hyps), free(json);
 }
 
+/* The last record of a train.jsonl that has `field` (NULL when none); json_object_put it. */
+static json_object *last_record_with(const char *log_path, const char *field) {
+    char *text = NULL;
+    size_t n = 0;
+    json_object *found = NULL;
+    if (read_file(log_path, 1 << 22, &text, &n)) return NULL;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        json_object *o = json_tokener_parse(line), *v;
+        if (o && json_object_object_get_ex(o, field, &v)) {
+            json_object_put(found);
+            found = o;
+        } else {
+            json_object_put(o);
+        }
+    }
+    free(text);
+    return found;
+}
+
+/* --task pretrain: its draws (span masks, Gumbel noise, distractors) are functions of (seed,
+ * step, the item's place in the global batch), so a run resumes bit for bit and two
+ * micro-batches take the steps of one batch twice their size; what it trains is left out of the
+ * exported model and of a model --init'ed from it. */
+static void test_pretrain(const char *manifest) {
+    char *straight = str_printf("%s/pt-straight", fixture_dir()), *split = str_printf("%s/pt-split", fixture_dir());
+    char *micro = str_printf("%s/pt-micro", fixture_dir());
+#define PRETRAIN "--task", "pretrain", "--codes", "8", "--distractors", "4", "--mask-prob", "0.3", "--mask-span", "2", \
+                 "--text-data", manifest
+    CHECK(train(manifest, straight, PRETRAIN, "--text-batch", "4", NULL) == 0, "pre-training: %s", mslam_last_error());
+    CHECK(train(manifest, split, PRETRAIN, "--text-batch", "4", "--stop-at", "3", NULL) == 0 &&
+              train(manifest, split, PRETRAIN, "--text-batch", "4", "--resume", NULL) == 0,
+          "the same, stopped at step 3 and resumed");
+    char *a = str_printf("%s/model.safetensors", straight), *b = str_printf("%s/model.safetensors", split);
+    CHECK(test_files_equal(a, b), "pre-training: N straight == N/2 + resume + N/2, bit for bit");
+    CHECK(train(manifest, micro, PRETRAIN, "--text-batch", "2", "--batch-size", "2", "--accumulate", "2", NULL) == 0,
+          "pre-training in 2 micro-batches of 2");
+    fixture_compare_runs(straight, micro, N_STEPS, "pre-training: 1 x 2 micro-batches x 2 vs 1 x 4");
+    /* the log: every loss finite, the contrastive one near log(1 + distractors) or below */
+    char *log = str_printf("%s/train.jsonl", straight);
+    json_object *rec = last_record_with(log, "w2v");
+    static const char *const fields[] = {"w2v", "diversity", "mlm", "mlm_acc", "perplexity", "codes", "spanbert",
+                                         "spanbert_acc", "ctc"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        json_object *v = NULL;
+        double x = rec && json_object_object_get_ex(rec, fields[i], &v) ? json_object_get_double(v) : NAN;
+        CHECK(isfinite(x) && x >= 0, "the log's last %s is %g", fields[i], x);
+        if (!strcmp(fields[i], "w2v") || !strcmp(fields[i], "spanbert") || !strcmp(fields[i], "ctc"))
+            CHECK(x > 0, "the log's last %s is %g, not positive", fields[i], x);
+    }
+    json_object_put(rec);
+    /* the model keeps the pre-training tensors and a CTC head; export leaves the tensors out */
+    mslam_model *m = mslam_model_load(a, mslam_model_default_params()), *e = NULL;
+    CHECK(m && m->cfg.n_codes == 8 && m->cfg.ctc_head == 1, "the pre-trained model: %d codes, CTC head %d",
+          m ? m->cfg.n_codes : -1, m ? m->cfg.ctc_head : -1);
+    char *exported = str_printf("%s/exported.safetensors", straight);
+    char *ex[] = {(char *)"export", (char *)"--checkpoint", a, (char *)"--out", exported, NULL};
+    CHECK(cmd_export(5, ex) == 0 && (e = mslam_model_load(exported, mslam_model_default_params())) != NULL,
+          "export of the pre-trained model: %s", mslam_last_error());
+    CHECK(m && e && e->cfg.n_codes == 0 && e->table.total < m->table.total, "export leaves the pre-training tensors out");
+    for (int i = 0; m && e && i < e->table.n; i++) {
+        const mslam_param_entry *x = &e->table.entries[i], *y = entry_named(m, x->name);
+        CHECK(y && !memcmp(e->block + x->offset, m->block + y->offset, x->numel * sizeof(float)),
+              "exported %s differs from the model's", x->name);
+    }
+    mslam_model_free(e);
+    e = NULL;
+    /* fine-tuning from it: a model without them, the encoder taken over */
+    char *tuned = str_printf("%s/pt-tuned", fixture_dir()), *tuned_model = str_printf("%s/model.safetensors", tuned);
+    CHECK(train(manifest, tuned, "--task", "asr", "--init", a, "--lr", "0", "--lr-min", "0", "--steps", "1", NULL) == 0 &&
+              (e = mslam_model_load(tuned_model, mslam_model_default_params())) != NULL,
+          "--task asr --init the pre-trained model: %s", mslam_last_error());
+    const mslam_param_entry *w = e ? entry_named(e, "shared_layers.0.attn.q.weight") : NULL,
+                            *w0 = m ? entry_named(m, "shared_layers.0.attn.q.weight") : NULL;
+    CHECK(e && e->cfg.n_codes == 0 && w && w0 && !memcmp(e->block + w->offset, m->block + w0->offset, w->numel * sizeof(float)),
+          "the fine-tuned model has no pre-training tensors and the pre-trained encoder");
+    mslam_model_free(e), mslam_model_free(m);
+    /* without CTC: no head; and the options' ranges */
+    char *no_ctc = str_printf("%s/pt-no-ctc", fixture_dir()), *no_ctc_model = str_printf("%s/model.safetensors", no_ctc);
+    CHECK(train(manifest, no_ctc, PRETRAIN, "--ctc-weight", "0", "--steps", "2", NULL) == 0 &&
+              (m = mslam_model_load(no_ctc_model, mslam_model_default_params())) != NULL && m->cfg.ctc_head == 0 &&
+              m->cfg.n_codes == 8,
+          "--task pretrain --ctc-weight 0: a model without a CTC head (%s)", mslam_last_error());
+    mslam_model_free(m);
+    CHECK(train(manifest, no_ctc, PRETRAIN, "--codes", "1", NULL) == 2 || strstr(mslam_last_error(), "--codes 1"),
+          "--codes 1 refused: %s", mslam_last_error());
+    CHECK(train(manifest, no_ctc, PRETRAIN, "--mask-prob", "1.5", NULL) != 0 && strstr(mslam_last_error(), "--mask-prob"),
+          "--mask-prob 1.5 refused: %s", mslam_last_error());
+#undef PRETRAIN
+    free(straight), free(split), free(micro), free(a), free(b), free(log), free(exported), free(tuned),
+        free(tuned_model), free(no_ctc), free(no_ctc_model);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
@@ -1140,6 +1234,7 @@ int main(int argc, char **argv) {
     test_dropout(manifest);
     test_translate_input(manifest);
     test_export_average();
+    test_pretrain(manifest);
     fixture_remove();
     return test_result("test_train_run");
 }

@@ -327,7 +327,7 @@ static int encode_example(example *e, const mslam_model *m, int need_any, double
     }
     int has = (e->n_text > 0 ? NEED_TEXT : 0) | (e->lang_id >= 0 ? NEED_LANG : 0) |
               (e->n_trans > 0 ? NEED_TRANSLATION : 0);
-    if (!need_any || (has & need_any)) return 1;
+    if (!need_any || (has & need_any) || (need_any & KEEP_ALL)) return 1;
     if (oov) return 0; /* counted above */
     if ((need_any & NEED_LANG) && *e->lang) r->unknown_lang++;
     else r->empty_text++;

@@ -93,8 +93,9 @@ typedef struct {
     int kept;
 } dataset_report;
 
-/* What an example must have to be kept. */
-enum { NEED_TEXT = 1, NEED_LANG = 2, NEED_TRANSLATION = 4 };
+/* What an example must have to be kept; KEEP_ALL: the labels named are encoded where there
+ * are, and every example with usable audio is kept (pre-training). */
+enum { NEED_TEXT = 1, NEED_LANG = 2, NEED_TRANSLATION = 4, KEEP_ALL = 8 };
 
 /* Checks every example against the model (vocabulary, languages) and the audio headers,
  * fills ids, durations and language indices, and removes those that fail: an example lacking

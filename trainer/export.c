@@ -2,6 +2,7 @@
  * without optimizer moments or training position); several checkpoints -> their average. */
 #include "checkpoint.h"
 #include "common.h"
+#include "init.h"
 #include "options.h"
 #include "train.h"
 #include "util.h"
@@ -18,6 +19,18 @@ static int set_translate_input(mslam_model *m, int input) {
     if (modelfile_check_config(&c, "--translate-input")) return -1;
     m->cfg.translate_input = input;
     return 0;
+}
+
+/* m without the pre-training tensors (n_codes 0): what inference reads. m itself when it has
+ * none, else a new model (m freed); NULL on failure (m freed). */
+static mslam_model *without_pretraining(mslam_model *m) {
+    if (m->cfg.n_codes == 0) return m;
+    struct mslam_model_config c = m->cfg;
+    c.n_codes = 0;
+    mslam_model *plain = mslam_model_new(&c, (const char *const *)m->vocab, (const char *const *)m->langs);
+    if (plain) model_copy_params(plain, m);
+    mslam_model_free(m);
+    return plain;
 }
 
 /* The same architecture, head fields included, vocabulary and languages: parameters of one mean
@@ -82,7 +95,8 @@ int cmd_export(int argc, char **argv) {
     char **rest = NULL;
     int parsed = options_parse("export", entries, argc, argv, "",
                                "Writes the inference model of a training checkpoint, or the average of several: every "
-                               "parameter as F32 (or F16, or int8), the config, vocabulary and languages; no optimizer state.",
+                               "parameter as F32 (or F16, or int8), the config, vocabulary and languages; no optimizer state "
+                               "and none of --task pretrain's tensors.",
                                "The result loads with mslam_model_load and the GStreamer elements' model property.",
                                &n_rest, &rest);
     int rc = parsed < 0 ? 2 : 0;
@@ -120,7 +134,7 @@ int cmd_export(int argc, char **argv) {
     if (!parsed && !rc) {
         mslam_model *m = NULL;
         int n_in = (int)g_strv_length(in);
-        if (!(m = load_average(in, n_in)) || (translate_input >= 0 && set_translate_input(m, translate_input)) ||
+        if (!(m = load_average(in, n_in)) || !(m = without_pretraining(m)) || (translate_input >= 0 && set_translate_input(m, translate_input)) ||
             save(m, out)) {
             fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
             rc = 1;

@@ -99,6 +99,9 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
                 c->translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? "CTC transcript" : "speech frames");
     if (!c->ctc_head && !c->lid_head && c->n_decoder_layers <= 0) fputs("none (an encoder alone)", out);
     fputc('\n', out);
+    if (c->n_codes > 0)
+        fprintf(out, "  pre-training w2v-BERT quantizer of %d codes, contrastive and masked-prediction heads, SpanBERT "
+                     "character head (training only: export leaves them out)\n", c->n_codes);
     print_langs(out, c->n_langs, model_lang, m);
     if (has_state) {
         fprintf(out, "  position     step %ld, epoch %ld batch %ld; %d process%s x %d micro-batch%s, %d utterances a "

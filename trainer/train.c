@@ -24,6 +24,7 @@
 #include "init.h"
 #include "manifest.h"
 #include "optim.h"
+#include "pretrain.h"
 #include "options.h"
 #include "safetensors.h"
 
@@ -37,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7 };
+enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7, TASK_PRETRAIN = 8 };
 /* The validation score that picks OUT/best.safetensors (--best-metric). */
 enum best_metric { BEST_NONE, BEST_CER, BEST_LID, BEST_BLEU };
 
@@ -60,6 +61,9 @@ typedef struct {
     double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing, dropout;
     int text_batch, text_max_chars;
     double text_noise;
+    int codes, mask_span, text_mask_span, distractors;
+    double mask_prob, text_mask_ratio, gumbel_tau, gumbel_tau_min, w2v_weight, diversity_weight, mlm_weight,
+        spanbert_weight;
     int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items, patience;
     char *record; /* options_record of the options that shape the steps, kept in each checkpoint */
     char *record_defaults; /* the same of the defaults: an option an older checkpoint lacks had its default */
@@ -142,13 +146,25 @@ typedef struct {
     int *mt_noisy; /* --text-noise: pair i's source at i x 2 text_max_chars */
     float *mt_denc;
     size_t cap_mt_ids, cap_mt_targets;
+    /* --task pretrain: span masks of the micro-batch in hand, (B, T) or (B, L); the gradient of
+     * the speech layers' output (B, T, d) */
+    pretrain_work pw;
+    unsigned char *pt_masked;
+    size_t cap_pt_masked;
+    float *pt_dmid;
+    size_t cap_pt_dmid;
     FILE *log;
     int rank, world, tty;
     int best_metric; /* enum best_metric */
 } trainer;
 
 /* Sums over all processes of one step; index names below. */
-enum { S_CTC, S_CTC_N, S_LID, S_LID_N, S_ST, S_ST_N, S_MT, S_MT_N, S_ITEMS, S_SECONDS, S_FAILED, S_N };
+enum {
+    S_CTC, S_CTC_N, S_LID, S_LID_N, S_ST, S_ST_N, S_MT, S_MT_N, S_ITEMS, S_SECONDS, S_FAILED,
+    /* --task pretrain */
+    S_W2V, S_MLM, S_MLM_OK, S_MASKED_N, S_DIV, S_PPL, S_CODES, S_DIV_N, S_SPAN, S_SPAN_OK, S_SPAN_N,
+    S_N
+};
 
 /* Per-step buffers, allocated again when a batch needs more (their contents never carry over). */
 static int ensure_step_buffers(trainer *t, int B, int T, int n_targets) {
@@ -367,6 +383,80 @@ static residual_dropout step_dropout(const trainer *t, int pass, const int *keys
                                                               (uint64_t)pass), keys, n};
 }
 
+/* ---- pre-training (--task pretrain) ---- */
+
+enum { PRETRAIN_SPEECH, PRETRAIN_TEXT };
+
+/* The step's seed of pre-training draws of kind (masks, Gumbel noise, distractors: each item's
+ * from its key, its place in the step's global batch). */
+static uint64_t pretrain_seed(const trainer *t, int kind) {
+    return seed_for((uint64_t)t->o->seed, 0x5e1f, (uint64_t)t->pos.step, (uint64_t)kind);
+}
+
+static int ensure_pt_masked(trainer *t, size_t n) {
+    if (n > t->cap_pt_masked) {
+        free(t->pt_masked);
+        t->cap_pt_masked = 0;
+        if (!(t->pt_masked = mslam_malloc(n, "span masks"))) return -1;
+        t->cap_pt_masked = n;
+    }
+    return 0;
+}
+
+/* Span masks of micro-batch sb's speech, B x T encoder frames, into t->pt_masked; returns the
+ * count (or -1). */
+static int speech_masks(trainer *t, const step_batch *sb, int T) {
+    if (ensure_pt_masked(t, (size_t)sb->n * T)) return -1;
+    return pretrain_mask_speech(t->pt_masked, sb->frames, sb->n, T, (float)t->o->mask_prob, t->o->mask_span,
+                                pretrain_seed(t, PRETRAIN_SPEECH), sb->slots);
+}
+
+static int text_masks(trainer *t, const int *lens, const int *keys, int B, int L) {
+    if (ensure_pt_masked(t, (size_t)B * L)) return -1;
+    return pretrain_mask_text(t->pt_masked, lens, B, L, (float)t->o->text_mask_ratio, t->o->text_mask_span,
+                              pretrain_seed(t, PRETRAIN_TEXT), keys);
+}
+
+/* The Gumbel-softmax temperature of this step: --gumbel-tau decaying geometrically to
+ * --gumbel-tau-min over --steps (wav2vec 2.0 anneals 2 -> 0.5). */
+static float gumbel_tau(const trainer *t) {
+    double f = t->o->steps > 0 ? (double)t->pos.step / t->o->steps : 1;
+    f = f < 1 ? f : 1;
+    return (float)(t->o->gumbel_tau * pow(t->o->gumbel_tau_min / t->o->gumbel_tau, f));
+}
+
+/* w2v-BERT's losses of a masked speech pass (t->pass, run with save = 1): sums into sums[], the
+ * gradients into t->G, t->denc (the output's) and t->pt_dmid (the speech layers' output's). */
+static int w2v_bert_step(trainer *t, const step_batch *sb, int T, const double *norm, double *sums) {
+    const train_opts *o = t->o;
+    size_t nd = (size_t)sb->n * T * t->cfg->d_model;
+    if (nd > t->cap_pt_dmid) {
+        free(t->pt_dmid);
+        t->cap_pt_dmid = 0;
+        if (!(t->pt_dmid = mslam_malloc(nd * sizeof(float), "the speech layers' gradient"))) return -1;
+        t->cap_pt_dmid = nd;
+    }
+    memset(t->pt_dmid, 0, nd * sizeof(float));
+    w2v_bert_config c = w2v_bert_default_config();
+    c.gumbel_tau = gumbel_tau(t);
+    c.distractors = o->distractors;
+    double masked = norm[S_MASKED_N] > 0 ? norm[S_MASKED_N] : 1, items = norm[S_DIV_N] > 0 ? norm[S_DIV_N] : 1;
+    w2v_bert_loss l;
+    if (w2v_bert_loss_compute(&t->pw, t->cfg, &t->model->p, &t->G, &c, t->pass.features,
+                              mslam_encoder_speech_layers_out(&t->pass, t->cfg), t->pass.out, t->pt_masked,
+                              sb->frames, sb->n, T, pretrain_seed(t, PRETRAIN_SPEECH), sb->slots,
+                              (float)(o->w2v_weight / masked), (float)(o->diversity_weight / items),
+                              (float)(o->mlm_weight / masked), t->pt_dmid, t->denc, &l))
+        return -1;
+    sums[S_W2V] += l.contrastive;
+    sums[S_MLM] += l.mlm;
+    sums[S_MLM_OK] += l.mlm_correct;
+    sums[S_DIV] += l.diversity;
+    sums[S_PPL] += l.perplexity;
+    sums[S_CODES] += l.codes_used;
+    return 0;
+}
+
 /* Forward, losses and backward of the speech of micro-batch sb; sums[] gets the loss sums,
  * t->grad the gradient (added). norm[] holds the step's global counts. */
 static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, const double *norm, double *sums) {
@@ -375,6 +465,13 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
     int B = sb->n, d = cfg->d_model, T = 0;
     if (B == 0) return 0;
     t->pass.dropout = step_dropout(t, DROP_SPEECH, sb->slots, B); /* a frozen encoder's pass saves nothing: none */
+    int pretrain = (t->tasks & TASK_PRETRAIN) != 0;
+    t->pass.masked = NULL;
+    t->pass.d_speech_out = NULL;
+    if (pretrain) {
+        if (speech_masks(t, sb, mslam_subsampled_frames(sb->fb.T_mel)) < 0) return -1;
+        t->pass.masked = t->pt_masked;
+    }
     if (t->cache) {
         if (cache_gather(t, sb, &T)) return -1;
     } else {
@@ -395,6 +492,7 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
     if (ensure_step_buffers(t, B, T, B * longest)) return -1;
     memset(t->denc, 0, (size_t)B * item * sizeof(float));
     const int *enc_lens = sb->frames;
+    if (pretrain && norm[S_MASKED_N] > 0 && w2v_bert_step(t, sb, T, norm, sums)) return -1;
 
     if ((t->tasks & TASK_ASR) && norm[S_CTC_N] > 0) {
         int n = 0, off = 0;
@@ -456,7 +554,11 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
         }
     }
     if (o->freeze_encoder) return 0;
-    return mslam_encoder_backward(&t->pass, cfg, &t->model->p, &t->G, t->denc, NULL);
+    if (pretrain) t->pass.d_speech_out = t->pt_dmid;
+    int rc = mslam_encoder_backward(&t->pass, cfg, &t->model->p, &t->G, t->denc, NULL);
+    t->pass.masked = NULL;
+    t->pass.d_speech_out = NULL;
+    return rc;
 }
 
 static int ensure_mt_buffers(trainer *t, int B, int L, int Lt) {
@@ -525,12 +627,49 @@ static int mt_step(trainer *t, const step_batch *sb, const double *norm, double 
     return mslam_encoder_backward(&t->text_pass, cfg, &t->model->p, &t->G, t->mt_denc, NULL);
 }
 
+/* SpanBERT on micro-batch sb's text pairs' transcripts: spans of characters masked, predicted
+ * from the shared layers. */
+static int spanbert_step(trainer *t, const step_batch *sb, const double *norm, double *sums) {
+    const struct mslam_model_config *cfg = t->cfg;
+    int B = sb->n_text, L = 1;
+    if (B == 0 || norm[S_SPAN_N] <= 0) return 0;
+    for (int i = 0; i < B; i++) {
+        const example *e = &t->text.items[sb->text_items[i]];
+        t->mt_keys[i] = sb->text_slot0 + i;
+        t->mt_lens[i] = e->n_text;
+        L = e->n_text > L ? e->n_text : L;
+    }
+    if (ensure_mt_buffers(t, B, L, 1) || text_masks(t, t->mt_lens, t->mt_keys, B, L) < 0) return -1;
+    for (int i = 0; i < B; i++) {
+        const example *e = &t->text.items[sb->text_items[i]];
+        for (int k = 0; k < L; k++) t->mt_ids[(size_t)i * L + k] = k < e->n_text ? e->text_ids[k] : 0;
+    }
+    t->text_pass.dropout = step_dropout(t, DROP_TEXT, t->mt_keys, B);
+    t->text_pass.masked = t->pt_masked;
+    int rc = mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, 1);
+    double loss = 0, correct = 0;
+    int n = 0;
+    if (!rc) {
+        memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
+        rc = spanbert_loss_compute(&t->pw, cfg, &t->model->p, &t->G, t->text_pass.out, t->mt_ids, t->pt_masked,
+                                   t->mt_lens, B, L, (float)(t->o->spanbert_weight / norm[S_SPAN_N]), t->mt_denc,
+                                   &loss, &n, &correct);
+    }
+    if (!rc) rc = mslam_encoder_backward(&t->text_pass, cfg, &t->model->p, &t->G, t->mt_denc, NULL);
+    t->text_pass.masked = NULL;
+    sums[S_SPAN] += loss;
+    sums[S_SPAN_OK] += correct;
+    return rc;
+}
+
 /* Forward, losses and backward of this process's share of the step, one micro-batch after
  * another; their gradients add up in t->grad (zeroed here). */
 static int local_step(trainer *t, const attn_mask *mask, const double *norm, double *sums) {
     memset(t->grad, 0, t->gtab.total * sizeof(float));
     for (int k = 0; k < t->o->accumulate; k++)
-        if (speech_step(t, &t->micro[k], mask, norm, sums) || mt_step(t, &t->micro[k], norm, sums)) return -1;
+        if (speech_step(t, &t->micro[k], mask, norm, sums) ||
+            ((t->tasks & TASK_PRETRAIN) ? spanbert_step(t, &t->micro[k], norm, sums) : mt_step(t, &t->micro[k], norm, sums)))
+            return -1;
     return 0;
 }
 
@@ -565,7 +704,7 @@ static int pick_text_pairs(trainer *t) {
 }
 
 /* Counts of one loaded micro-batch's items that each loss normalises by, added to norm[]. */
-static void local_counts(const trainer *t, const step_batch *sb, double *norm) {
+static int local_counts(trainer *t, const step_batch *sb, double *norm) {
     for (int b = 0; b < sb->n; b++) {
         const example *e = &t->train.items[sb->example[b]];
         int T = sb->frames[b];
@@ -574,15 +713,38 @@ static void local_counts(const trainer *t, const step_batch *sb, double *norm) {
         if ((t->tasks & TASK_LID) && e->lang_id >= 0 && T > 0) norm[S_LID_N] += 1;
         if ((t->tasks & TASK_ST) && e->n_trans > 0 && T > 0) norm[S_ST_N] += e->n_trans + 1; /* + end of sentence */
     }
-    for (int i = 0; i < sb->n_text; i++) norm[S_MT_N] += t->text.items[sb->text_items[i]].n_trans + 1;
+    if (t->tasks & TASK_PRETRAIN) {
+        /* the masks the step draws (speech_step and spanbert_step draw them again) */
+        int T = 0, L = 0, n = 0;
+        for (int b = 0; b < sb->n; b++) {
+            T = sb->frames[b] > T ? sb->frames[b] : T;
+            norm[S_DIV_N] += sb->frames[b] >= 2;
+        }
+        if (sb->n && (n = speech_masks(t, sb, T > 0 ? T : 1)) < 0) return -1;
+        if (sb->n) norm[S_MASKED_N] += n;
+        for (int i = 0; i < sb->n_text; i++) {
+            t->mt_keys[i] = sb->text_slot0 + i;
+            t->mt_lens[i] = t->text.items[sb->text_items[i]].n_text;
+            L = t->mt_lens[i] > L ? t->mt_lens[i] : L;
+        }
+        if (sb->n_text && (n = text_masks(t, t->mt_lens, t->mt_keys, sb->n_text, L)) < 0) return -1;
+        if (sb->n_text) norm[S_SPAN_N] += n;
+    } else {
+        for (int i = 0; i < sb->n_text; i++) norm[S_MT_N] += t->text.items[sb->text_items[i]].n_trans + 1;
+    }
     norm[S_ITEMS] += sb->n;
     norm[S_SECONDS] += sb->seconds;
     norm[S_FAILED] += sb->failed;
+    return 0;
 }
 
 /* What one step reports. */
 typedef struct {
     double loss, ctc, lid, st, mt, grad_norm, seconds;
+    /* --task pretrain: losses per masked frame (w2v: contrastive, mlm), per item (div), per masked
+     * character (span); the MLM and SpanBERT heads' accuracy, the codes' mean perplexity and
+     * distinct codes per utterance */
+    double w2v, div, mlm, span, mlm_acc, span_acc, ppl, codes;
     float lr;
     int items, failed, skipped;
     attn_mask mask;
@@ -616,7 +778,7 @@ static int train_step(trainer *t, step_report *rep) {
                                           hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step), t->model->p.mel_mean) ||
                            batch_from_features(sb))
             return -1;
-        local_counts(t, sb, norm);
+        if (local_counts(t, sb, norm)) return -1;
     }
     if (dist_sum_f64(norm, S_N)) return -1;
     rep->mask = step_mask(o, t->pos.step);
@@ -628,6 +790,19 @@ static int train_step(trainer *t, step_report *rep) {
     rep->st = norm[S_ST_N] > 0 ? sums[S_ST] / norm[S_ST_N] : 0;
     rep->mt = norm[S_MT_N] > 0 ? sums[S_MT] / norm[S_MT_N] : 0;
     rep->loss = o->ctc_weight * rep->ctc + o->lid_weight * rep->lid + o->st_weight * rep->st + o->mt_weight * rep->mt;
+    if (t->tasks & TASK_PRETRAIN) {
+        double masked = norm[S_MASKED_N], items = norm[S_DIV_N], chars = norm[S_SPAN_N];
+        rep->w2v = masked > 0 ? sums[S_W2V] / masked : 0;
+        rep->mlm = masked > 0 ? sums[S_MLM] / masked : 0;
+        rep->mlm_acc = masked > 0 ? sums[S_MLM_OK] / masked : 0;
+        rep->div = items > 0 ? sums[S_DIV] / items : 0;
+        rep->ppl = items > 0 ? sums[S_PPL] / items : 0;
+        rep->codes = items > 0 ? sums[S_CODES] / items : 0;
+        rep->span = chars > 0 ? sums[S_SPAN] / chars : 0;
+        rep->span_acc = chars > 0 ? sums[S_SPAN_OK] / chars : 0;
+        rep->loss += o->w2v_weight * rep->w2v + o->diversity_weight * rep->div + o->mlm_weight * rep->mlm +
+                     o->spanbert_weight * rep->span;
+    }
     rep->items = (int)norm[S_ITEMS];
     rep->failed = (int)norm[S_FAILED];
     rep->seconds = norm[S_SECONDS];
@@ -672,8 +847,13 @@ static void print_progress(const trainer *t, const step_report *avg, double rate
                 total, bar, 100 * frac, avg->loss, (double)avg->lr, rate, eta);
         if (final) fputc('\n', stderr);
     } else {
-        char mt[32] = "";
-        if (t->text.n) snprintf(mt, sizeof mt, " mt %.4f", avg->mt);
+        char mt[160] = "";
+        if (t->tasks & TASK_PRETRAIN)
+            snprintf(mt, sizeof mt, " w2v %.4f div %.4f mlm %.4f (%.1f%%, perplexity %.1f, %.1f codes) span %.4f (%.1f%%)",
+                     avg->w2v, avg->div, avg->mlm, 100 * avg->mlm_acc, avg->ppl, avg->codes, avg->span,
+                     100 * avg->span_acc);
+        else if (t->text.n)
+            snprintf(mt, sizeof mt, " mt %.4f", avg->mt);
         fprintf(stderr, "step %ld/%ld loss %.4f (ctc %.4f lid %.4f st %.4f%s) lr %.3e grad-norm %.3f %.1f audio-s/s elapsed %s ETA %s\n",
                 t->pos.step, total, avg->loss, avg->ctc, avg->lid, avg->st, mt, (double)avg->lr, avg->grad_norm, rate,
                 elapsed, eta);
@@ -683,10 +863,17 @@ static void print_progress(const trainer *t, const step_report *avg, double rate
 
 static void log_json(trainer *t, const step_report *avg, double rate) {
     if (!t->log) return;
+    char pretrain[320] = "";
+    if (t->tasks & TASK_PRETRAIN)
+        snprintf(pretrain, sizeof pretrain,
+                 "\"w2v\":%.6g,\"diversity\":%.6g,\"mlm\":%.6g,\"mlm_acc\":%.6g,\"perplexity\":%.6g,"
+                 "\"codes\":%.6g,\"spanbert\":%.6g,\"spanbert_acc\":%.6g,",
+                 avg->w2v, avg->div, avg->mlm, avg->mlm_acc, avg->ppl, avg->codes, avg->span, avg->span_acc);
     fprintf(t->log,
-            "{\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"ctc\":%.6g,\"lid\":%.6g,\"st\":%.6g,\"mt\":%.6g,\"lr\":%.6g,"
+            "{\"step\":%ld,\"epoch\":%ld,\"loss\":%.6g,\"ctc\":%.6g,\"lid\":%.6g,\"st\":%.6g,\"mt\":%.6g,%s\"lr\":%.6g,"
             "\"grad_norm\":%.6g,\"audio_s\":%.1f,\"audio_s_per_s\":%.3f,\"elapsed_s\":%.1f,\"skipped_steps\":%ld}\n",
-            t->pos.step, t->pos.epoch, avg->loss, avg->ctc, avg->lid, avg->st, avg->mt, (double)avg->lr, avg->grad_norm,
+            t->pos.step, t->pos.epoch, avg->loss, avg->ctc, avg->lid, avg->st, avg->mt, pretrain, (double)avg->lr,
+            avg->grad_norm,
             t->pos.audio_seconds, rate, t->pos.elapsed_s, t->pos.skipped_steps);
     fflush(t->log);
 }
@@ -799,7 +986,8 @@ static void validate_here(trainer *t, int *stop) {
  * --patience ran out, the same verdict on every process. */
 static int validate(trainer *t) {
     int stop_here = 0;
-    if (t->rank == 0 && t->valid.n) validate_here(t, &stop_here);
+    /* pre-training alone has nothing eval scores */
+    if (t->rank == 0 && t->valid.n && (t->tasks & TASK_MULTI)) validate_here(t, &stop_here);
     return dist_any(stop_here);
 }
 
@@ -810,12 +998,14 @@ static int parse_task(const char *name) {
     if (!strcmp(name, "lid")) return TASK_LID;
     if (!strcmp(name, "st")) return TASK_ST;
     if (!strcmp(name, "multi")) return TASK_MULTI;
-    return mslam_error("--task %s: expected asr, lid, st or multi", name);
+    if (!strcmp(name, "pretrain")) return TASK_PRETRAIN;
+    return mslam_error("--task %s: expected asr, lid, st, multi or pretrain", name);
 }
 
 /* --best-metric NAME for the tasks trained; without one, the main task's score when there is a
  * --valid manifest: CER with a CTC head, else LID accuracy, else BLEU. */
 static int parse_best_metric(const char *name, int tasks) {
+    if (!name && !(tasks & TASK_MULTI)) return BEST_NONE;
     if (!name) return tasks & TASK_ASR ? BEST_CER : tasks & TASK_LID ? BEST_LID : BEST_BLEU;
     static const int needs[] = {0, TASK_ASR, TASK_LID, TASK_ST};
     for (int m = 0; m < (int)(sizeof needs / sizeof needs[0]); m++)
@@ -828,6 +1018,8 @@ static int parse_best_metric(const char *name, int tasks) {
 }
 
 static int need_of(int tasks) {
+    /* w2v-BERT takes every utterance; CTC those with a transcript */
+    if (tasks & TASK_PRETRAIN) return KEEP_ALL | ((tasks & TASK_ASR) ? NEED_TEXT : 0);
     return ((tasks & TASK_ASR) ? NEED_TEXT : 0) | ((tasks & TASK_LID) ? NEED_LANG : 0) |
            ((tasks & TASK_ST) ? NEED_TRANSLATION : 0);
 }
@@ -899,6 +1091,7 @@ static int build_model(trainer *t, int *resumed) {
                               : (t->tasks & TASK_ASR) && !mc->ctc_head             ? "a CTC head"
                               : (t->tasks & TASK_LID) && !mc->lid_head             ? "a LID head"
                               : (t->tasks & TASK_ST) && mc->n_decoder_layers < 1 ? "a translation decoder"
+                              : (t->tasks & TASK_PRETRAIN) && mc->n_codes < 1     ? "the pre-training tensors"
                                                                                    : NULL;
         if (!rc && lacking)
             rc = mslam_error("--task %s needs %s, which %s lacks: resume with the task it was trained for, or start "
@@ -936,7 +1129,8 @@ static int build_model(trainer *t, int *resumed) {
         .sub_channels = o->sub_channels, .n_speech_layers = o->speech_layers, .n_shared_layers = o->shared_layers,
         .vocab_size = (int)vocab.n, .n_langs = (int)langs.n, .causal_conv = !o->symmetric_conv,
         .ctc_head = (t->tasks & TASK_ASR) != 0, .lid_head = (t->tasks & TASK_LID) != 0,
-        .n_decoder_layers = (t->tasks & TASK_ST) ? o->decoder_layers : 0};
+        .n_decoder_layers = (t->tasks & TASK_ST) ? o->decoder_layers : 0,
+        .n_codes = (t->tasks & TASK_PRETRAIN) ? o->codes : 0};
     if (init) { /* the architecture of the init model; heads as the task needs */
         const struct mslam_model_config *ic = &init->cfg;
         c.n_mels = ic->n_mels, c.d_model = ic->d_model, c.n_heads = ic->n_heads, c.d_ff = ic->d_ff;
@@ -1012,6 +1206,8 @@ static void trainer_free(trainer *t) {
     mslam_encoder_pass_free(&t->pass);
     head_work_free(&t->hw);
     decoder_pass_free(&t->dp);
+    pretrain_work_free(&t->pw);
+    free(t->pt_masked), free(t->pt_dmid);
     for (int k = 0; t->micro && k < t->o->accumulate; k++) {
         feature_batch_free(&t->micro[k].fb);
         free(t->micro[k].example), free(t->micro[k].frames), free(t->micro[k].slots), free(t->micro[k].text_items);
@@ -1086,7 +1282,11 @@ static int check_options(const train_opts *o) {
         {"--st-weight", o->st_weight, 0, 1e6, 0}, {"--mt-weight", o->mt_weight, 0, 1e6, 0},
         {"--time-ratio", o->time_ratio, 0, 1, 0}, {"--text-noise", o->text_noise, 0, 1, 0},
         {"--dropout", o->dropout, 0, 0.99, 0}, {"--speed-prob", o->speed_prob, 0, 1, 0},
-        {"--speed", o->speed, 0, 0.5, 0},
+        {"--speed", o->speed, 0, 0.5, 0}, {"--mask-prob", o->mask_prob, 0, 1, 0},
+        {"--text-mask-ratio", o->text_mask_ratio, 0, 1, 0}, {"--gumbel-tau", o->gumbel_tau, 1e-3, 1e3, 0},
+        {"--gumbel-tau-min", o->gumbel_tau_min, 1e-3, 1e3, 0}, {"--w2v-weight", o->w2v_weight, 0, 1e6, 0},
+        {"--diversity-weight", o->diversity_weight, 0, 1e6, 0}, {"--mlm-weight", o->mlm_weight, 0, 1e6, 0},
+        {"--spanbert-weight", o->spanbert_weight, 0, 1e6, 0},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (!(ranges[i].value >= ranges[i].lo &&
@@ -1101,6 +1301,9 @@ static int check_options(const train_opts *o) {
     if (o->left_chunks_max < -1)
         return mslam_error("--left-chunks-max %d: must be -1 or 0 (all, as eval's --left-chunks -1) or more",
                            o->left_chunks_max);
+    if (o->codes < 2 || o->codes > 1 << 16) return mslam_error("--codes %d: must be 2..%d", o->codes, 1 << 16);
+    if (o->mask_span < 1 || o->text_mask_span < 1 || o->distractors < 1)
+        return mslam_error("--mask-span, --text-mask-span and --distractors must be at least 1");
     if (o->text_batch < 1 || o->text_max_chars < 1)
         return mslam_error("--text-batch and --text-max-chars must be at least 1");
     if (parse_best_metric(o->best_metric, parse_task(o->task)) < 0) return -1;
@@ -1149,6 +1352,8 @@ static int run(trainer *t) {
     }
     t->best_metric = parse_best_metric(o->best_metric, t->tasks);
     if (t->best_metric < 0) return -1;
+    /* pre-training with CTC on the utterances that have a transcript (mSLAM's paired data) */
+    if (t->tasks == TASK_PRETRAIN && o->ctc_weight > 0) t->tasks |= TASK_ASR;
     if (o->freeze_encoder && t->tasks != TASK_ST)
         return mslam_error("--freeze-encoder trains the translation decoder alone: it needs --task st");
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
@@ -1172,7 +1377,9 @@ static int run(trainer *t) {
         report_data(t, "validation data", &rep);
     }
     if (o->text_data && *o->text_data) {
-        if (!(t->tasks & TASK_ST)) return mslam_error("--text-data trains the translation decoder: it needs --task st or multi");
+        if (!(t->tasks & (TASK_ST | TASK_PRETRAIN)))
+            return mslam_error("--text-data trains the translation decoder (or SpanBERT): it needs --task st, multi or "
+                               "pretrain");
         for (gchar **text = o->text_data; *text; text++)
             if (dataset_load_text_pairs(&t->text, *text, o->split)) return -1;
         if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, &rep)) return -1;
@@ -1255,6 +1462,8 @@ static int run(trainer *t) {
                                                          t->pos.step - 1, r.failed);
         if (!r.skipped) {
             acc.loss += r.loss, acc.ctc += r.ctc, acc.lid += r.lid, acc.st += r.st, acc.mt += r.mt;
+            acc.w2v += r.w2v, acc.div += r.div, acc.mlm += r.mlm, acc.span += r.span, acc.mlm_acc += r.mlm_acc;
+            acc.span_acc += r.span_acc, acc.ppl += r.ppl, acc.codes += r.codes;
             acc.grad_norm += r.grad_norm;
             n_acc++;
         }
@@ -1265,8 +1474,11 @@ static int run(trainer *t) {
         if (t->pos.step % o->log_every == 0 || last || interrupted) {
             step_report avg = acc;
             if (n_acc)
-                avg.loss /= n_acc, avg.ctc /= n_acc, avg.lid /= n_acc, avg.st /= n_acc, avg.mt /= n_acc,
-                avg.grad_norm /= n_acc;
+            {
+                avg.loss /= n_acc, avg.ctc /= n_acc, avg.lid /= n_acc, avg.st /= n_acc, avg.mt /= n_acc;
+                avg.w2v /= n_acc, avg.div /= n_acc, avg.mlm /= n_acc, avg.span /= n_acc, avg.mlm_acc /= n_acc;
+                avg.span_acc /= n_acc, avg.ppl /= n_acc, avg.codes /= n_acc, avg.grad_norm /= n_acc;
+            }
             double rate = (t->pos.audio_seconds - seconds_last) / (t_now - t_last);
             double step_s = (t_now - t_last) / (t->pos.step - step_last);
             if (t->rank == 0) {
@@ -1330,10 +1542,13 @@ int cmd_train(int argc, char **argv) {
         .chunk_min = 4, .chunk_max = 25, .left_chunks_max = 8, .full_context = 0.5,
         .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .mt_weight = 1, .label_smoothing = 0.1,
         .text_batch = 16, .text_max_chars = 200,
+        .codes = 320, .mask_prob = 0.13, .mask_span = 5, .text_mask_ratio = 0.15, .text_mask_span = 20,
+        .distractors = 100, .gumbel_tau = 2, .gumbel_tau_min = 0.5, .w2v_weight = 1, .diversity_weight = 0.1,
+        .mlm_weight = 1, .spanbert_weight = 1,
         .save_every = 1000, .keep = 3, .log_every = 10, .valid_every = 1000, .valid_items = 500,
         .min_char_count = 1, .stats_items = 500, .patience = 0};
     GOptionEntry entries[] = {
-        OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder) or multi (all three; default)", "TASK"),
+        OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder), multi (all three; default) or pretrain (self-supervised: w2v-BERT on every utterance, SpanBERT on --text-data's transcripts, CTC on the utterances with a transcript unless --ctc-weight 0; fine-tune with --init)", "TASK"),
         {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data, "training manifest: mslam TSV (or a corpus folder: its manifest.tsv), Common Voice, CoVoST-2 or FLEURS TSV; several --data train on them all (e.g. one Common Voice or FLEURS TSV per language; in a key file, data=A;B)", "MANIFEST"},
         OPT_STR("split", split, "split of the manifest to train on: train (default), dev, test or all", "SPLIT"),
         OPT_STR("layout", layout, "manifest layout: mslam, common-voice, covost2, fleurs (default: from the header)", "NAME"),
@@ -1400,6 +1615,18 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
+        OPT_INT("codes", codes, "pretrain: codes of the w2v-BERT quantizer (default 320)", "N"),
+        OPT_DBL("mask-prob", mask_prob, "pretrain: probability of each encoder frame starting a masked span (default 0.13)", "P"),
+        OPT_INT("mask-span", mask_span, "pretrain: frames of 40 ms per masked span (default 5; 0.13 x 5 masks about half the frames)", "N"),
+        OPT_INT("distractors", distractors, "pretrain: distractors per masked frame, from the utterance's other masked frames (default 100)", "N"),
+        OPT_DBL("gumbel-tau", gumbel_tau, "pretrain: the quantizer's Gumbel-softmax temperature at step 0 (default 2)", "X"),
+        OPT_DBL("gumbel-tau-min", gumbel_tau_min, "pretrain: ... at the last step, decaying geometrically (default 0.5)", "X"),
+        OPT_DBL("w2v-weight", w2v_weight, "pretrain: weight of the contrastive loss (per masked frame; default 1)", "X"),
+        OPT_DBL("diversity-weight", diversity_weight, "pretrain: weight of the codebook diversity loss (per utterance; default 0.1)", "X"),
+        OPT_DBL("mlm-weight", mlm_weight, "pretrain: weight of the masked code prediction from the shared layers (per masked frame; default 1)", "X"),
+        OPT_DBL("text-mask-ratio", text_mask_ratio, "pretrain: share of a --text-data transcript's characters masked in spans (default 0.15)", "P"),
+        OPT_INT("text-mask-span", text_mask_span, "pretrain: longest masked span of characters (default 20)", "N"),
+        OPT_DBL("spanbert-weight", spanbert_weight, "pretrain: weight of the masked character prediction (per masked character; default 1)", "X"),
         OPT_DBL("label-smoothing", label_smoothing, "label smoothing of the LID and decoder losses (default 0.1)", "X"),
         OPT_DBL("dropout", dropout, "residual dropout: in training, the output of each residual branch of the encoder's layers (feed-forward modules, attention, convolution) and the decoder's (self-attention, cross-attention, feed-forward) is dropped with this probability (a frozen encoder has none; default 0)", "P"),
         OPT_INT("min-char-count", min_char_count, "characters rarer than this stay out of a new vocabulary (default 1)", "N"),

@@ -68,6 +68,11 @@ struct mslam_model_config {
     /* what the decoder was trained to read (enum mslam_translate_input); optional in a file
      * (absent means speech); MSLAM_TRANSLATE_TRANSCRIPT needs the CTC head and the decoder */
     int translate_input;
+    /* > 0: the self-supervised pre-training tensors (mslam-trainer --task pretrain: w2v-BERT's
+     * quantizer of n_codes codes and its contrastive and masked-prediction heads, SpanBERT's
+     * character head, the two mask embeddings); optional in a file (absent means 0). Inference
+     * ignores them; mslam-trainer export leaves them out. */
+    int n_codes;
 };
 
 /* How translation reads its source. A decoder trained on speech frames reads the encoder's

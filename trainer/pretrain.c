@@ -1,0 +1,347 @@
+#include "pretrain.h"
+
+#include "common.h"
+#include "data.h"
+#include "ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* purposes of rng_for */
+enum { RNG_SPEECH_MASK = 0x3a51, RNG_TEXT_MASK = 0x3a52, RNG_GUMBEL = 0x3a53, RNG_DISTRACTORS = 0x3a54 };
+
+static uint64_t item_key(const int *keys, int b) { return keys ? (uint64_t)keys[b] : (uint64_t)b; }
+
+int pretrain_mask_speech(unsigned char *masked, const int *lens, int B, int T, float p_start, int span,
+                         uint64_t seed, const int *keys) {
+    memset(masked, 0, (size_t)B * T);
+    int total = 0;
+    for (int b = 0; b < B; b++) {
+        int len = lens[b] < T ? lens[b] : T, count = 0;
+        if (len < 2) continue; /* no distractor to tell its code from */
+        unsigned char *m = masked + (size_t)b * T;
+        mslam_rng rng;
+        rng_for(&rng, seed, RNG_SPEECH_MASK, item_key(keys, b), 0);
+        for (int t = 0; t < len; t++)
+            if (mslam_rng_uniform(&rng) < p_start)
+                for (int k = t; k < t + span && k < len; k++) m[k] = 1;
+        for (int t = 0; t < len; t++) count += m[t];
+        while (count < 2) {
+            int t = (int)(mslam_rng_u32(&rng) % (uint32_t)len);
+            if (!m[t]) m[t] = 1, count++;
+        }
+        total += count;
+    }
+    return total;
+}
+
+int pretrain_mask_text(unsigned char *masked, const int *lens, int B, int L, float ratio, int max_span,
+                       uint64_t seed, const int *keys) {
+    memset(masked, 0, (size_t)B * L);
+    int total = 0;
+    if (max_span < 1) max_span = 1;
+    for (int b = 0; b < B; b++) {
+        int len = lens[b] < L ? lens[b] : L, count = 0;
+        if (len < 1) continue;
+        unsigned char *m = masked + (size_t)b * L;
+        int want = (int)lrintf(ratio * (float)len);
+        want = want < 1 ? 1 : want > len ? len : want;
+        mslam_rng rng;
+        rng_for(&rng, seed, RNG_TEXT_MASK, item_key(keys, b), 0);
+        for (int tries = 0; count < want && tries < 64 * len; tries++) {
+            /* geometric span length, p = 0.2 (SpanBERT), clipped */
+            float u = mslam_rng_uniform(&rng);
+            int span = 1 + (int)floorf(logf(1.0f - u) / logf(0.8f));
+            span = span > max_span ? max_span : span;
+            span = span > want - count ? want - count : span;
+            span = span < 1 ? 1 : span;
+            int start = (int)(mslam_rng_u32(&rng) % (uint32_t)(len - span + 1));
+            for (int t = start; t < start + span; t++) count += !m[t], m[t] = 1;
+        }
+        for (int t = 0; t < len && count < want; t++) count += !m[t], m[t] = 1;
+        total += count;
+    }
+    return total;
+}
+
+w2v_bert_config w2v_bert_default_config(void) {
+    return (w2v_bert_config){.gumbel_tau = 2.0f, .kappa = 0.1f, .distractors = 100};
+}
+
+void pretrain_work_free(pretrain_work *w) {
+    free(w->logits), free(w->soft), free(w->probs), free(w->dsoft), free(w->dlogits), free(w->avg), free(w->davg);
+    free(w->ctx), free(w->dctx), free(w->q), free(w->dq);
+    free(w->mlm_logits), free(w->dmlm_logits), free(w->rows), free(w->drows);
+    free(w->sims), free(w->codes), free(w->row_of), free(w->cand), free(w->item_first);
+    memset(w, 0, sizeof *w);
+}
+
+/* Buffers for M rows of width d and K classes (codes or characters), B items, S candidates. */
+static int work_reserve(pretrain_work *w, int M, int d, int K, int B, int S) {
+    size_t rows = (size_t)(M > 0 ? M : 1), md = rows * d, mk = rows * K;
+    if (md > w->cap_rows || mk > w->cap_k || rows > w->cap_m || (size_t)B + 1 > w->cap_items ||
+        (size_t)K > w->cap_classes || S > w->cap_sims) {
+        pretrain_work_free(w);
+        w->logits = malloc(mk * sizeof(float));
+        w->soft = malloc(mk * sizeof(float));
+        w->probs = malloc(mk * sizeof(float));
+        w->dsoft = malloc(mk * sizeof(float));
+        w->dlogits = malloc(mk * sizeof(float));
+        w->mlm_logits = malloc(mk * sizeof(float));
+        w->dmlm_logits = malloc(mk * sizeof(float));
+        w->avg = malloc((size_t)K * sizeof(float));
+        w->davg = malloc((size_t)K * sizeof(float));
+        w->ctx = malloc(md * sizeof(float));
+        w->dctx = malloc(md * sizeof(float));
+        w->q = malloc(md * sizeof(float));
+        w->dq = malloc(md * sizeof(float));
+        w->rows = malloc(md * sizeof(float));
+        w->drows = malloc(md * sizeof(float));
+        w->sims = malloc((size_t)S * sizeof(float));
+        w->codes = malloc(rows * sizeof(int));
+        w->row_of = malloc(rows * sizeof(int));
+        w->cand = malloc((size_t)S * sizeof(int));
+        w->item_first = malloc(((size_t)B + 1) * sizeof(int));
+        if (!w->logits || !w->soft || !w->probs || !w->dsoft || !w->dlogits || !w->mlm_logits || !w->dmlm_logits ||
+            !w->avg || !w->davg || !w->ctx || !w->dctx || !w->q || !w->dq || !w->rows || !w->drows || !w->sims ||
+            !w->codes || !w->row_of || !w->cand || !w->item_first) {
+            pretrain_work_free(w);
+            return mslam_error("out of memory for the pre-training losses of %d rows", M);
+        }
+        w->cap_rows = md, w->cap_k = mk, w->cap_m = rows, w->cap_items = (size_t)B + 1;
+        w->cap_classes = (size_t)K, w->cap_sims = S;
+    }
+    return 0;
+}
+
+/* row_of[m]: the m-th masked valid row, item by item; item_first[b] .. item_first[b + 1]: item b's.
+ * Returns M. */
+static int gather_masked(int *row_of, int *item_first, const unsigned char *masked, const int *lens, int B, int T) {
+    int M = 0;
+    for (int b = 0; b < B; b++) {
+        item_first[b] = M;
+        for (int t = 0; t < lens[b] && t < T; t++)
+            if (masked[(size_t)b * T + t]) row_of[M++] = b * T + t;
+    }
+    item_first[B] = M;
+    return M;
+}
+
+static int count_masked(const unsigned char *masked, const int *lens, int B, int T) {
+    int M = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < lens[b] && t < T; t++) M += masked[(size_t)b * T + t] != 0;
+    return M;
+}
+
+static void gather_rows(float *dst, const float *src, const int *row_of, int M, int d) {
+    for (int m = 0; m < M; m++) memcpy(dst + (size_t)m * d, src + (size_t)row_of[m] * d, (size_t)d * sizeof(float));
+}
+
+static void scatter_add_rows(float *dst, const float *src, const int *row_of, int M, int d) {
+    for (int m = 0; m < M; m++) add_scaled(dst + (size_t)row_of[m] * d, dst + (size_t)row_of[m] * d,
+                                           src + (size_t)m * d, 1.0f, (size_t)d);
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) best = x[i] > x[best] ? i : best;
+    return best;
+}
+
+static float norm_of(const float *x, int d) {
+    double s = 0;
+    for (int i = 0; i < d; i++) s += (double)x[i] * x[i];
+    return (float)sqrt(s);
+}
+
+#define COS_EPS 1e-6f
+
+/* cos(a, b) = a.b / (|a| |b|); da += g dcos/da, db += g dcos/db (norms floored at COS_EPS). */
+static float cosine(const float *a, const float *b, int d) {
+    double dot = 0;
+    for (int i = 0; i < d; i++) dot += (double)a[i] * b[i];
+    float na = fmaxf(norm_of(a, d), COS_EPS), nb = fmaxf(norm_of(b, d), COS_EPS);
+    return (float)(dot / ((double)na * nb));
+}
+
+static void cosine_backward(float *da, float *db, const float *a, const float *b, int d, float g) {
+    float na = fmaxf(norm_of(a, d), COS_EPS), nb = fmaxf(norm_of(b, d), COS_EPS), c = cosine(a, b, d);
+    for (int i = 0; i < d; i++) {
+        da[i] += g * (b[i] / (na * nb) - c * a[i] / (na * na));
+        db[i] += g * (a[i] / (na * nb) - c * b[i] / (nb * nb));
+    }
+}
+
+int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg, const mslam_params *P,
+                          mslam_params *G, const w2v_bert_config *c, const float *features, const float *context,
+                          const float *top, const unsigned char *masked, const int *lens, int B, int T,
+                          uint64_t seed, const int *keys, float contrastive_scale, float diversity_scale,
+                          float mlm_scale, float *dcontext, float *dtop, w2v_bert_loss *out) {
+    memset(out, 0, sizeof *out);
+    const int d = cfg->d_model, K = cfg->n_codes, S = 1 + (c->distractors > 0 ? c->distractors : 1);
+    if (K <= 0) return mslam_error("w2v-BERT needs a model with the pre-training tensors (n_codes > 0)");
+    if (!(c->gumbel_tau > 0) || !(c->kappa > 0))
+        return mslam_error("w2v-BERT: the Gumbel temperature (%g) and kappa (%g) must be positive", c->gumbel_tau,
+                           c->kappa);
+    if (!dcontext != !dtop) return mslam_error("w2v-BERT: dcontext and dtop are both given (backward) or neither");
+    int backward = dcontext != NULL;
+    if (work_reserve(w, count_masked(masked, lens, B, T), d, K, B, S)) return -1;
+    const int M = gather_masked(w->row_of, w->item_first, masked, lens, B, T);
+    if (M == 0) return 0;
+
+    /* quantizer: logits (M, K) of the unmasked features; Gumbel-softmax, hard code */
+    gather_rows(w->rows, features, w->row_of, M, d);
+    linear_forward(w->logits, w->rows, P->pt_quant_w, P->pt_quant_b, M, d, K);
+    memcpy(w->probs, w->logits, (size_t)M * K * sizeof(float));
+    softmax_forward(w->probs, w->probs, M, K);
+    for (int b = 0; b < B; b++)
+        for (int m = w->item_first[b]; m < w->item_first[b + 1]; m++) {
+            mslam_rng rng;
+            rng_for(&rng, seed, RNG_GUMBEL, item_key(keys, b), (uint64_t)(w->row_of[m] - b * T));
+            float *s = w->soft + (size_t)m * K;
+            const float *l = w->logits + (size_t)m * K;
+            for (int k = 0; k < K; k++) {
+                float u = mslam_rng_uniform(&rng);
+                u = u < 1e-7f ? 1e-7f : u;
+                s[k] = (l[k] - logf(-logf(u))) / c->gumbel_tau;
+            }
+        }
+    softmax_forward(w->soft, w->soft, M, K);
+    for (int m = 0; m < M; m++) {
+        w->codes[m] = argmax(w->soft + (size_t)m * K, K);
+        memcpy(w->q + (size_t)m * d, P->pt_codebook + (size_t)w->codes[m] * d, (size_t)d * sizeof(float));
+    }
+
+    /* contrastive: projected context against the item's codes */
+    gather_rows(w->rows, context, w->row_of, M, d);
+    linear_forward(w->ctx, w->rows, P->pt_ctx_w, P->pt_ctx_b, M, d, d);
+    if (backward) {
+        memset(w->dctx, 0, (size_t)M * d * sizeof(float));
+        memset(w->dq, 0, (size_t)M * d * sizeof(float));
+        memset(w->dsoft, 0, (size_t)M * K * sizeof(float));
+        memset(w->dlogits, 0, (size_t)M * K * sizeof(float));
+    }
+    for (int b = 0; b < B; b++) {
+        int first = w->item_first[b], count = w->item_first[b + 1] - first;
+        if (count < 2) continue;
+        for (int m = first; m < first + count; m++) {
+            mslam_rng rng;
+            rng_for(&rng, seed, RNG_DISTRACTORS, item_key(keys, b), (uint64_t)(w->row_of[m] - b * T));
+            w->cand[0] = m;
+            for (int j = 1; j < S; j++) { /* another of the item's masked frames */
+                int r = first + (int)(mslam_rng_u32(&rng) % (uint32_t)(count - 1));
+                w->cand[j] = r >= m ? r + 1 : r;
+            }
+            const float *a = w->ctx + (size_t)m * d;
+            float top_sim = -INFINITY;
+            for (int j = 0; j < S; j++) {
+                /* a distractor with the frame's own code is the same vector: left out (wav2vec 2.0) */
+                int same = j > 0 && w->codes[w->cand[j]] == w->codes[m];
+                w->sims[j] = same ? -INFINITY : cosine(a, w->q + (size_t)w->cand[j] * d, d) / c->kappa;
+                top_sim = w->sims[j] > top_sim ? w->sims[j] : top_sim;
+            }
+            double sum = 0;
+            for (int j = 0; j < S; j++) sum += exp((double)w->sims[j] - top_sim);
+            double lse = top_sim + log(sum);
+            out->contrastive += lse - w->sims[0];
+            if (!backward || contrastive_scale == 0) continue;
+            for (int j = 0; j < S; j++) {
+                float p = (float)exp((double)w->sims[j] - lse), g = (p - (j == 0)) * contrastive_scale / c->kappa;
+                if (p == 0 && j > 0) continue;
+                cosine_backward(w->dctx + (size_t)m * d, w->dq + (size_t)w->cand[j] * d, a,
+                                w->q + (size_t)w->cand[j] * d, d, g);
+            }
+        }
+    }
+
+    /* diversity, per item: (K - exp(H(mean of the items' softmax))) / K */
+    for (int b = 0; b < B; b++) {
+        int first = w->item_first[b], count = w->item_first[b + 1] - first;
+        if (count < 1) continue;
+        for (int k = 0; k < K; k++) w->avg[k] = 0;
+        for (int m = first; m < first + count; m++)
+            for (int k = 0; k < K; k++) w->avg[k] += w->probs[(size_t)m * K + k] / (float)count;
+        double H = 0;
+        for (int k = 0; k < K; k++)
+            if (w->avg[k] > 0) H -= (double)w->avg[k] * log(w->avg[k]);
+        double ppl = exp(H);
+        out->diversity += (K - ppl) / K;
+        out->perplexity += ppl;
+        for (int m = first; m < first + count; m++) {
+            int seen = 0;
+            for (int j = first; j < m && !seen; j++) seen = w->codes[j] == w->codes[m];
+            out->codes_used += !seen;
+        }
+        out->n_items++;
+        if (!backward || diversity_scale == 0) continue;
+        for (int k = 0; k < K; k++) /* d/davg of (K - exp(H)) / K = exp(H) (log avg + 1) / K */
+            w->davg[k] = w->avg[k] > 0 ? (float)(diversity_scale * ppl * (log(w->avg[k]) + 1.0) / K / count) : 0;
+        for (int m = first; m < first + count; m++)
+            memcpy(w->dsoft + (size_t)m * K, w->davg, (size_t)K * sizeof(float));
+    }
+    if (backward) {
+        /* the diversity's gradient through the noise-free softmax; dsoft then holds the codes' */
+        softmax_backward(w->dlogits, w->dsoft, w->probs, M, K);
+        memset(w->dsoft, 0, (size_t)M * K * sizeof(float));
+        /* straight-through: q = sum_k y_k codebook_k with y the hard one-hot forward, soft backward */
+        mslam_sgemm(0, 1, M, K, d, 1.0f, w->dq, d, P->pt_codebook, d, 0.0f, w->dsoft, K);
+        for (int m = 0; m < M; m++)
+            add_scaled(G->pt_codebook + (size_t)w->codes[m] * d, G->pt_codebook + (size_t)w->codes[m] * d,
+                       w->dq + (size_t)m * d, 1.0f, (size_t)d);
+        for (size_t i = 0; i < (size_t)M * K; i++) w->dsoft[i] /= c->gumbel_tau;
+        softmax_backward(w->dlogits, w->dsoft, w->soft, M, K);
+        gather_rows(w->rows, features, w->row_of, M, d);
+        linear_backward(NULL, G->pt_quant_w, G->pt_quant_b, w->dlogits, w->rows, P->pt_quant_w, M, d, K);
+        if (dcontext) {
+            gather_rows(w->rows, context, w->row_of, M, d);
+            memset(w->drows, 0, (size_t)M * d * sizeof(float));
+            linear_backward(w->drows, G->pt_ctx_w, G->pt_ctx_b, w->dctx, w->rows, P->pt_ctx_w, M, d, d);
+            scatter_add_rows(dcontext, w->drows, w->row_of, M, d);
+        }
+    }
+
+    /* masked prediction of the code ids from the top */
+    gather_rows(w->rows, top, w->row_of, M, d);
+    linear_forward(w->mlm_logits, w->rows, P->pt_mlm_w, P->pt_mlm_b, M, d, K);
+    if (dtop) memset(w->dmlm_logits, 0, (size_t)M * K * sizeof(float));
+    out->mlm = cross_entropy(dtop ? w->dmlm_logits : NULL, w->mlm_logits, w->codes, M, K, 0.0f, -1, mlm_scale, NULL);
+    for (int m = 0; m < M; m++) out->mlm_correct += argmax(w->mlm_logits + (size_t)m * K, K) == w->codes[m];
+    if (dtop) {
+        memset(w->drows, 0, (size_t)M * d * sizeof(float));
+        linear_backward(w->drows, G->pt_mlm_w, G->pt_mlm_b, w->dmlm_logits, w->rows, P->pt_mlm_w, M, d, K);
+        scatter_add_rows(dtop, w->drows, w->row_of, M, d);
+    }
+    out->n_masked = M;
+    return 0;
+}
+
+int spanbert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg, const mslam_params *P,
+                          mslam_params *G, const float *top, const int *ids, const unsigned char *masked,
+                          const int *lens, int B, int L, float scale, float *dtop, double *loss, int *n,
+                          double *correct) {
+    const int d = cfg->d_model, V = cfg->vocab_size;
+    *loss = 0, *n = 0, *correct = 0;
+    if (cfg->n_codes <= 0) return mslam_error("SpanBERT needs a model with the pre-training tensors (n_codes > 0)");
+    if (work_reserve(w, count_masked(masked, lens, B, L), d, V, B, 2)) return -1;
+    const int M = gather_masked(w->row_of, w->item_first, masked, lens, B, L);
+    if (M == 0) return 0;
+    for (int m = 0; m < M; m++) {
+        w->codes[m] = ids[w->row_of[m]];
+        if (w->codes[m] < 0 || w->codes[m] >= V)
+            return mslam_error("SpanBERT: character id %d is outside the vocabulary (0..%d)", w->codes[m], V - 1);
+    }
+    gather_rows(w->rows, top, w->row_of, M, d);
+    linear_forward(w->mlm_logits, w->rows, P->pt_text_w, P->pt_text_b, M, d, V);
+    if (dtop) memset(w->dmlm_logits, 0, (size_t)M * V * sizeof(float));
+    *loss = cross_entropy(dtop ? w->dmlm_logits : NULL, w->mlm_logits, w->codes, M, V, 0.0f, -1, scale, NULL);
+    for (int m = 0; m < M; m++) *correct += argmax(w->mlm_logits + (size_t)m * V, V) == w->codes[m];
+    if (dtop) {
+        memset(w->drows, 0, (size_t)M * d * sizeof(float));
+        linear_backward(w->drows, G->pt_text_w, G->pt_text_b, w->dmlm_logits, w->rows, P->pt_text_w, M, d, V);
+        scatter_add_rows(dtop, w->drows, w->row_of, M, d);
+    }
+    *n = M;
+    return 0;
+}

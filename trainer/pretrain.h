@@ -1,0 +1,94 @@
+/* Self-supervised pre-training objectives (mSLAM: Bapna et al. 2022, arXiv 2202.01374), on a
+ * model with the pre-training tensors (config n_codes = K > 0, params.h's pt_*).
+ *
+ * w2v-BERT (Chung et al. 2021) on speech: spans of the subsampled frames are masked (the
+ * encoder's pass->masked); a Gumbel-softmax quantizer turns each masked frame's unmasked
+ * features into one of K codes; the speech layers' output there, projected, must pick its
+ * frame's code vector among distractors drawn from the item's other masked frames (InfoNCE over
+ * cosine similarities), a diversity loss keeps the codes in use, and the shared layers' output
+ * must predict the code's id (cross-entropy).
+ * SpanBERT (Joshi et al. 2020) on characters: spans of characters are masked and the shared
+ * layers' output must predict them.
+ *
+ * As the heads' losses (heads.h): each returns SUMS (per masked frame or character, diversity per
+ * item) that the caller normalises by counts over the whole step, so that any split of a batch
+ * into processes and micro-batches adds up to the same; gradients are scale x d(sum)/d(...) and
+ * ACCUMULATE into G and the d* buffers. Random draws (masks, Gumbel noise, distractors) are
+ * functions of (seed, the item's key, the frame), not of the item's place in a micro-batch.
+ *
+ * Shapes: B items, T padded frames (L characters), d = d_model, n = B*T rows; rows at or beyond
+ * lens[b] never count. */
+#ifndef MSLAM_TRAINER_PRETRAIN_H
+#define MSLAM_TRAINER_PRETRAIN_H
+
+#include "params.h"
+
+#include <stdint.h>
+
+/* w2v-BERT's masking (wav2vec 2.0's): each of an item's frames starts a span of `span` frames
+ * with probability p_start; spans overlap and stop at the item's length. An item of at least 2
+ * frames gets at least 2 masked (a positive and a distractor). masked (B*T) is written whole.
+ * Returns the number of masked frames. */
+int pretrain_mask_speech(unsigned char *masked, const int *lens, int B, int T, float p_start, int span,
+                         uint64_t seed, const int *keys);
+
+/* SpanBERT's masking: spans of geometric length (p = 0.2, at most max_span) at random places,
+ * until ratio of the item's characters (at least one) are masked. Returns the number masked. */
+int pretrain_mask_text(unsigned char *masked, const int *lens, int B, int L, float ratio, int max_span,
+                       uint64_t seed, const int *keys);
+
+typedef struct {
+    float gumbel_tau;  /* Gumbel-softmax temperature (the caller anneals it: 2 -> 0.5) */
+    float kappa;       /* contrastive temperature (0.1) */
+    int distractors;   /* per masked frame, drawn with replacement from the item's others (100) */
+} w2v_bert_config;
+
+w2v_bert_config w2v_bert_default_config(void);
+
+typedef struct {
+    double contrastive;  /* sum over masked frames of -log p(own code | distractors) */
+    double diversity;    /* sum over items of (K - perplexity of the item's mean code distribution) / K */
+    double mlm;          /* sum over masked frames of -log p(code id) from the shared layers */
+    double mlm_correct;  /* masked frames whose code id the MLM head ranks first */
+    double codes_used;   /* sum over items of the distinct codes their masked frames got */
+    double perplexity;   /* sum over items of exp(entropy of the mean code distribution) */
+    int n_masked, n_items;
+} w2v_bert_loss;
+
+/* Reusable buffers: zero-initialise, release with pretrain_work_free. M masked rows, K classes
+ * (codes, or characters for SpanBERT), S = 1 + distractors candidates. */
+typedef struct {
+    float *logits, *probs, *soft, *dsoft, *dlogits; /* (M, K): code logits, softmax, Gumbel-softmax */
+    float *avg, *davg;                              /* (K) an item's mean code distribution */
+    float *ctx, *dctx, *q, *dq;                     /* (M, d) projected context, code vectors */
+    float *mlm_logits, *dmlm_logits;                /* (M, K) */
+    float *rows, *drows;                            /* (M, d) gathered rows */
+    float *sims;                                    /* (S) */
+    int *codes, *row_of, *cand, *item_first;        /* (M), (M), (S), (B + 1) */
+    size_t cap_rows, cap_k, cap_m, cap_items, cap_classes;
+    int cap_sims;
+} pretrain_work;
+
+void pretrain_work_free(pretrain_work *w);
+
+/* features (n, d): the speech pass's unmasked subsampler output (pass->features); context (n, d):
+ * its speech layers' output; top (n, d): its final output (== context without shared layers).
+ * The quantizer's input gets no gradient (the targets do not pull the features; the codes and
+ * their logits learn through the contrastive and diversity losses, straight-through). An item
+ * with a single masked frame adds no contrastive term. dcontext and
+ * dtop: both NULL for no backward (then G may be NULL), or both given. Returns 0 or -1 (error recorded). */
+int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg, const mslam_params *P,
+                          mslam_params *G, const w2v_bert_config *c, const float *features, const float *context,
+                          const float *top, const unsigned char *masked, const int *lens, int B, int T,
+                          uint64_t seed, const int *keys, float contrastive_scale, float diversity_scale,
+                          float mlm_scale, float *dcontext, float *dtop, w2v_bert_loss *out);
+
+/* top (B*L, d): the text pass's output; ids (B*L) the characters before masking. Sums
+ * -log p(character) over the masked ones into *loss, their count into *n and the correctly
+ * ranked first into *correct. dtop NULL: no backward. */
+int spanbert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg, const mslam_params *P,
+                          mslam_params *G, const float *top, const int *ids, const unsigned char *masked,
+                          const int *lens, int B, int L, float scale, float *dtop, double *loss, int *n,
+                          double *correct);
+
+#endif
