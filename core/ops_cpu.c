@@ -4,10 +4,15 @@
  * plain loops written so that GCC vectorises them at -O3; OpenMP splits work where it pays. */
 #include "ops.h"
 
+#include "common.h"
+
 #include <cblas.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -249,6 +254,37 @@ static void blas_serial(void) {
 }
 #endif
 
+/* Debian 12's OpenBLAS (0.3.21, built for every x86-64 core) picks its kernels by the CPU's model
+ * number and falls back to its Prescott (SSE3) kernels for a model it does not know, such as
+ * Intel's Emerald Rapids (family 6, model 207): the trainer's steps then run at well under half
+ * the speed of its SkylakeX (AVX-512) kernels, which that CPU runs. So when OpenBLAS fell back
+ * and the user chose no core (OPENBLAS_CORETYPE), the kernels are picked once more by what the
+ * CPU can do, in OpenBLAS's own way of forcing a core: that variable, read by its
+ * gotoblas_dynamic_init (looked up at run time: a BLAS built otherwise is left as it is). Runs
+ * before mslam's first BLAS call; the environment is left as it was. */
+static pthread_once_t blas_kernels_once = PTHREAD_ONCE_INIT;
+static void blas_pick_kernels(void) {
+#if defined(OPENBLAS_VERSION) && defined(__x86_64__) && defined(__GNUC__)
+    const char *core = openblas_get_corename();
+    if (getenv("OPENBLAS_CORETYPE") || !core || strcasecmp(core, "prescott")) return;
+    __builtin_cpu_init();
+    const char *better = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")
+                             ? "SkylakeX"
+                         : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
+                                                                                            : NULL;
+    void (*quit)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit");
+    void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
+    if (!better || !quit || !init) return;
+    setenv("OPENBLAS_CORETYPE", better, 1);
+    quit();
+    init();
+    unsetenv("OPENBLAS_CORETYPE");
+    mslam_log(MSLAM_LOG_INFO, "OpenBLAS did not know this CPU and took its Prescott kernels; it now runs its %s "
+              "kernels, which the CPU supports (OPENBLAS_CORETYPE chooses otherwise)", openblas_get_corename());
+#endif
+}
+
 static void blas_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     /* OpenBLAS zeroes C itself when beta == 0 (it does not multiply old contents by 0) */
@@ -299,6 +335,7 @@ void mslam_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
         sgemm_loops(trans_a, trans_b, M, N, K < 0 ? 0 : K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
+    pthread_once(&blas_kernels_once, blas_pick_kernels);
 #ifdef _OPENMP
     pthread_once(&blas_serial_once, blas_serial);
     /* threads for this product: none inside a parallel region or for small work */

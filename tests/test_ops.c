@@ -2,6 +2,9 @@
  * backward against central finite differences of loss = sum(out * R) for a fixed random R. */
 #include "testutil.h"
 
+#include <cblas.h>
+#include <strings.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +219,16 @@ static void test_sgemm(void) {
     test_sgemm_shape(40, 36, 30); /* BLAS path */
     test_sgemm_shape(3, 200, 150); /* a few rows: sgemv path */
     test_sgemm_shape(2, 3000, 400); /* sgemv with its columns split over threads */
+#if defined(OPENBLAS_VERSION) && defined(__x86_64__) && defined(__GNUC__)
+    /* OpenBLAS's fallback for a CPU model it does not know is left for kernels the CPU runs
+     * (ops_cpu.c blas_pick_kernels); the products above went through it */
+    __builtin_cpu_init();
+    const char *core = openblas_get_corename();
+    if (!getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        CHECK(core && strcasecmp(core, "prescott"), "OpenBLAS runs its %s kernels on a CPU with AVX2 and FMA",
+              core ? core : "(unknown)");
+    printf("OpenBLAS kernels: %s\n", core ? core : "(unknown)");
+#endif
 }
 
 /* ---- linear ---- */
