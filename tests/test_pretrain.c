@@ -387,17 +387,16 @@ static void check_w2v_stats(const char *what, w2v_ctx *c) {
     int *row_of = malloc((size_t)B * c->T * sizeof(int)), *first = malloc((size_t)(B + 1) * sizeof(int));
     int M = masked_rows(row_of, first, c->masked, c->lens, B, c->T);
     double diversity = 0, perplexity = 0, mlm = 0, correct = 0, used = 0, items = 0;
-    double l[64], p[64], avg[64];
+    double l[64], p[64], avg[64] = {0};
     int codes_ok = 1;
     for (int b = 0; b < B; b++) {
         int n = first[b + 1] - first[b];
         if (n == 0) continue;
         items++;
-        for (int k = 0; k < K; k++) avg[k] = 0;
         for (int m = first[b]; m < first[b + 1]; m++) {
             linear_ref(l, c->features + (size_t)row_of[m] * D, P->pt_quant_w, P->pt_quant_b, D, K);
             softmax_ref(p, l, K);
-            for (int k = 0; k < K; k++) avg[k] += p[k] / n;
+            for (int k = 0; k < K; k++) avg[k] += p[k] / M; /* over every masked frame of the call */
             int code = c->w.codes[m], ok;
             const float *soft = c->w.soft + (size_t)m * K;
             codes_ok &= code >= 0 && code < K;
@@ -409,11 +408,13 @@ static void check_w2v_stats(const char *what, w2v_ctx *c) {
             for (int j = first[b]; j < m; j++) seen |= c->w.codes[j] == code;
             used += !seen;
         }
+    }
+    if (M > 0) {
         double H = 0;
         for (int k = 0; k < K; k++)
             if (avg[k] > 0) H -= avg[k] * log(avg[k]);
-        diversity += (K - exp(H)) / K;
-        perplexity += exp(H);
+        diversity = (K - exp(H)) / K;
+        perplexity = exp(H);
     }
     CHECK(codes_ok, "%s: a code is not its row's Gumbel-softmax argmax", what);
     CHECK(c->out.n_masked == M && c->out.n_items == (int)items, "%s: %d masked in %d items, wants %d in %.0f", what,
@@ -599,7 +600,7 @@ static void test_w2v_gradients(void) {
           "w2v: seeds 99 and 100 draw the same Gumbel noise");
 
     /* one code for every frame: every distractor is left out, the contrastive loss is 0 and
-     * sends nothing back; the diversity is then about (K - 1) / K per item */
+     * sends nothing back; the diversity is then about (K - 1) / K */
     float saved_b0 = P->pt_quant_b[0];
     P->pt_quant_b[0] += 1000.0f;
     c.cs = 1, c.ds = 0, c.ms = 0;
@@ -609,7 +610,7 @@ static void test_w2v_gradients(void) {
     CHECK(c.out.contrastive == 0, "w2v one code: contrastive %g, wants 0", c.out.contrastive);
     CHECK(c.out.codes_used == c.out.n_items && c.out.n_items == WB, "w2v one code: %g codes used in %d items",
           c.out.codes_used, c.out.n_items);
-    CHECK(fabs(c.out.diversity - WB * (K - 1.0) / K) < 1e-4 && fabs(c.out.perplexity - WB) < 1e-4,
+    CHECK(fabs(c.out.diversity - (K - 1.0) / K) < 1e-4 && fabs(c.out.perplexity - 1) < 1e-4,
           "w2v one code: diversity %g perplexity %g", c.out.diversity, c.out.perplexity);
     CHECK(max_abs(dctx, n) == 0 && max_abs(g.block, g.t.total) == 0, "w2v one code: a gradient is not zero");
     P->pt_quant_b[0] = saved_b0;
@@ -675,8 +676,10 @@ static void test_w2v_reference(void) {
            c.out.diversity, c.out.mlm);
     CHECK(rel_diff(c.out.contrastive, contrastive) < 1e-5, "w2v reference: contrastive %.8g, reference %.8g",
           c.out.contrastive, contrastive);
-    CHECK(fabs(c.out.diversity - (0.6 + 0.8 + 0.8)) < 1e-5, "w2v reference: diversity %g, wants 2.2",
-          c.out.diversity);
+    /* the five frames' codes 0 1 2 2 3: a mean distribution of (.2, .2, .4, .2, 0) */
+    double entropy = -(3 * 0.2 * log(0.2) + 0.4 * log(0.4)), want_diversity = (K - exp(entropy)) / K;
+    CHECK(fabs(c.out.diversity - want_diversity) < 1e-5, "w2v reference: diversity %g, wants %g", c.out.diversity,
+          want_diversity);
     /* gradients: items 1 and 2 get none from the contrastive term; the rest against differences */
     grad_block g;
     grads_init(&g, &m->cfg);
@@ -857,8 +860,9 @@ static void test_w2v_split(void) {
     for (int b = 0; b < 2; b++) same_masks &= !memcmp(m2 + b * T2, masked + (2 + b) * T, T2);
     CHECK(same_masks, "split: the parts' masks are not the whole's");
     size_t n = (size_t)B * T * D, n2 = (size_t)2 * T2 * D;
+    /* no diversity: one value per call, its gradient does not split (checked apart above) */
     w2v_ctx whole = {.m = m, .c = w2v_bert_default_config(), .B = B, .T = T, .lens = lens, .keys = keys,
-                     .masked = masked, .seed = 17, .cs = 1, .ds = 0.5f, .ms = 0.7f};
+                     .masked = masked, .seed = 17, .cs = 1, .ds = 0, .ms = 0.7f};
     whole.c.distractors = 8;
     whole.features = normal_array(n, 1.0f, 61);
     whole.context = normal_array(n, 1.0f, 62);
@@ -887,9 +891,8 @@ static void test_w2v_split(void) {
     const w2v_bert_loss *W = &whole.out, *A = &a.out, *Bo = &b.out;
     printf("  whole: contrastive %.6f diversity %.6f mlm %.6f; parts: %.6f %.6f %.6f\n", W->contrastive, W->diversity,
            W->mlm, A->contrastive + Bo->contrastive, A->diversity + Bo->diversity, A->mlm + Bo->mlm);
-    CHECK(rel_diff(W->contrastive, A->contrastive + Bo->contrastive) < 1e-6 &&
-              rel_diff(W->diversity, A->diversity + Bo->diversity) < 1e-6 && rel_diff(W->mlm, A->mlm + Bo->mlm) < 1e-6 &&
-              rel_diff(W->perplexity, A->perplexity + Bo->perplexity) < 1e-6,
+    /* the diversity is one value per call, over its masked frames (pretrain.h): not additive */
+    CHECK(rel_diff(W->contrastive, A->contrastive + Bo->contrastive) < 1e-6 && rel_diff(W->mlm, A->mlm + Bo->mlm) < 1e-6,
           "split: the parts' losses do not add up to the whole's");
     CHECK(W->mlm_correct == A->mlm_correct + Bo->mlm_correct && W->codes_used == A->codes_used + Bo->codes_used &&
               W->n_masked == A->n_masked + Bo->n_masked && W->n_items == A->n_items + Bo->n_items,

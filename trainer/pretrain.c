@@ -256,30 +256,29 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
         }
     }
 
-    /* diversity, per item: (K - exp(H(mean of the items' softmax))) / K */
+    /* diversity over every masked frame of the call: (K - exp(H(their mean softmax))) / K */
+    for (int k = 0; k < K; k++) w->avg[k] = 0;
+    for (int m = 0; m < M; m++)
+        for (int k = 0; k < K; k++) w->avg[k] += w->probs[(size_t)m * K + k] / (float)M;
+    double H = 0;
+    for (int k = 0; k < K; k++)
+        if (w->avg[k] > 0) H -= (double)w->avg[k] * log(w->avg[k]);
+    double ppl = exp(H);
+    out->diversity = (K - ppl) / K;
+    out->perplexity = ppl;
+    if (backward && diversity_scale != 0) {
+        for (int k = 0; k < K; k++) /* d/davg of (K - exp(H)) / K = exp(H) (log avg + 1) / K */
+            w->davg[k] = w->avg[k] > 0 ? (float)(diversity_scale * ppl * (log(w->avg[k]) + 1.0) / K / M) : 0;
+        for (int m = 0; m < M; m++) memcpy(w->dsoft + (size_t)m * K, w->davg, (size_t)K * sizeof(float));
+    }
     for (int b = 0; b < B; b++) {
         int first = w->item_first[b], count = w->item_first[b + 1] - first;
-        if (count < 1) continue;
-        for (int k = 0; k < K; k++) w->avg[k] = 0;
-        for (int m = first; m < first + count; m++)
-            for (int k = 0; k < K; k++) w->avg[k] += w->probs[(size_t)m * K + k] / (float)count;
-        double H = 0;
-        for (int k = 0; k < K; k++)
-            if (w->avg[k] > 0) H -= (double)w->avg[k] * log(w->avg[k]);
-        double ppl = exp(H);
-        out->diversity += (K - ppl) / K;
-        out->perplexity += ppl;
         for (int m = first; m < first + count; m++) {
             int seen = 0;
             for (int j = first; j < m && !seen; j++) seen = w->codes[j] == w->codes[m];
             out->codes_used += !seen;
         }
-        out->n_items++;
-        if (!backward || diversity_scale == 0) continue;
-        for (int k = 0; k < K; k++) /* d/davg of (K - exp(H)) / K = exp(H) (log avg + 1) / K */
-            w->davg[k] = w->avg[k] > 0 ? (float)(diversity_scale * ppl * (log(w->avg[k]) + 1.0) / K / count) : 0;
-        for (int m = first; m < first + count; m++)
-            memcpy(w->dsoft + (size_t)m * K, w->davg, (size_t)K * sizeof(float));
+        out->n_items += count > 0;
     }
     if (backward) {
         /* the diversity's gradient through the noise-free softmax; dsoft then holds the codes' */

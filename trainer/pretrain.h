@@ -10,9 +10,13 @@
  * SpanBERT (Joshi et al. 2020) on characters: spans of characters are masked and the shared
  * layers' output must predict them.
  *
- * As the heads' losses (heads.h): each returns SUMS (per masked frame or character, diversity per
- * item) that the caller normalises by counts over the whole step, so that any split of a batch
- * into processes and micro-batches adds up to the same; gradients are scale x d(sum)/d(...) and
+ * As the heads' losses (heads.h): each returns SUMS (per masked frame or character) that the
+ * caller normalises by counts over the whole step, so that any split of a batch into processes
+ * and micro-batches adds up to the same, except the diversity loss: one value per call, over the
+ * call's masked frames (as wav2vec 2.0's, per device batch: a mean code distribution over one
+ * utterance's few dozen frames cannot be both flat and made of confident codes, so a per-item
+ * diversity kept the codes' logits flat and the contrastive loss at chance); gradients are
+ * scale x d(sum)/d(...) and
  * ACCUMULATE into G and the d* buffers. Random draws (masks, Gumbel noise, distractors) are
  * functions of (seed, the item's key, the frame), not of the item's place in a micro-batch.
  *
@@ -47,12 +51,12 @@ w2v_bert_config w2v_bert_default_config(void);
 
 typedef struct {
     double contrastive;  /* sum over masked frames of -log p(own code | distractors) */
-    double diversity;    /* sum over items of (K - perplexity of the item's mean code distribution) / K */
+    double diversity;    /* (K - perplexity of the masked frames' mean code distribution) / K */
     double mlm;          /* sum over masked frames of -log p(code id) from the shared layers */
     double mlm_correct;  /* masked frames whose code id the MLM head ranks first */
     double codes_used;   /* sum over items of the distinct codes their masked frames got */
-    double perplexity;   /* sum over items of exp(entropy of the mean code distribution) */
-    int n_masked, n_items;
+    double perplexity;   /* exp(entropy of the masked frames' mean code distribution) */
+    int n_masked, n_items; /* masked frames; items with masked frames */
 } w2v_bert_loss;
 
 /* Reusable buffers: zero-initialise, release with pretrain_work_free. M masked rows, K classes

@@ -162,7 +162,7 @@ typedef struct {
 enum {
     S_CTC, S_CTC_N, S_LID, S_LID_N, S_ST, S_ST_N, S_MT, S_MT_N, S_ITEMS, S_SECONDS, S_FAILED,
     /* --task pretrain */
-    S_W2V, S_MLM, S_MLM_OK, S_MASKED_N, S_DIV, S_PPL, S_CODES, S_DIV_N, S_SPAN, S_SPAN_OK, S_SPAN_N,
+    S_W2V, S_MLM, S_MLM_OK, S_MASKED_N, S_DIV, S_PPL, S_DIV_N, S_CODES, S_CODES_N, S_SPAN, S_SPAN_OK, S_SPAN_N,
     S_N
 };
 
@@ -440,12 +440,13 @@ static int w2v_bert_step(trainer *t, const step_batch *sb, int T, const double *
     w2v_bert_config c = w2v_bert_default_config();
     c.gumbel_tau = gumbel_tau(t);
     c.distractors = o->distractors;
-    double masked = norm[S_MASKED_N] > 0 ? norm[S_MASKED_N] : 1, items = norm[S_DIV_N] > 0 ? norm[S_DIV_N] : 1;
+    /* diversity: one value per micro-batch (pretrain.h), their mean over the step */
+    double masked = norm[S_MASKED_N] > 0 ? norm[S_MASKED_N] : 1, groups = norm[S_DIV_N] > 0 ? norm[S_DIV_N] : 1;
     w2v_bert_loss l;
     if (w2v_bert_loss_compute(&t->pw, t->cfg, &t->model->p, &t->G, &c, t->pass.features,
                               mslam_encoder_speech_layers_out(&t->pass, t->cfg), t->pass.out, t->pt_masked,
                               sb->frames, sb->n, T, pretrain_seed(t, PRETRAIN_SPEECH), sb->slots,
-                              (float)(o->w2v_weight / masked), (float)(o->diversity_weight / items),
+                              (float)(o->w2v_weight / masked), (float)(o->diversity_weight / groups),
                               (float)(o->mlm_weight / masked), t->pt_dmid, t->denc, &l))
         return -1;
     sums[S_W2V] += l.contrastive;
@@ -454,6 +455,7 @@ static int w2v_bert_step(trainer *t, const step_batch *sb, int T, const double *
     sums[S_DIV] += l.diversity;
     sums[S_PPL] += l.perplexity;
     sums[S_CODES] += l.codes_used;
+    sums[S_CODES_N] += l.n_items;
     return 0;
 }
 
@@ -716,12 +718,10 @@ static int local_counts(trainer *t, const step_batch *sb, double *norm) {
     if (t->tasks & TASK_PRETRAIN) {
         /* the masks the step draws (speech_step and spanbert_step draw them again) */
         int T = 0, L = 0, n = 0;
-        for (int b = 0; b < sb->n; b++) {
-            T = sb->frames[b] > T ? sb->frames[b] : T;
-            norm[S_DIV_N] += sb->frames[b] >= 2;
-        }
+        for (int b = 0; b < sb->n; b++) T = sb->frames[b] > T ? sb->frames[b] : T;
         if (sb->n && (n = speech_masks(t, sb, T > 0 ? T : 1)) < 0) return -1;
-        if (sb->n) norm[S_MASKED_N] += n;
+        norm[S_MASKED_N] += n;
+        norm[S_DIV_N] += n > 0;
         for (int i = 0; i < sb->n_text; i++) {
             t->mt_keys[i] = sb->text_slot0 + i;
             t->mt_lens[i] = t->text.items[sb->text_items[i]].n_text;
@@ -741,9 +741,9 @@ static int local_counts(trainer *t, const step_batch *sb, double *norm) {
 /* What one step reports. */
 typedef struct {
     double loss, ctc, lid, st, mt, grad_norm, seconds;
-    /* --task pretrain: losses per masked frame (w2v: contrastive, mlm), per item (div), per masked
-     * character (span); the MLM and SpanBERT heads' accuracy, the codes' mean perplexity and
-     * distinct codes per utterance */
+    /* --task pretrain: losses per masked frame (w2v: contrastive, mlm), per micro-batch (div),
+     * per masked character (span); the MLM and SpanBERT heads' accuracy, the codes' perplexity
+     * in a micro-batch and distinct codes per utterance */
     double w2v, div, mlm, span, mlm_acc, span_acc, ppl, codes;
     float lr;
     int items, failed, skipped;
@@ -791,12 +791,12 @@ static int train_step(trainer *t, step_report *rep) {
     rep->mt = norm[S_MT_N] > 0 ? sums[S_MT] / norm[S_MT_N] : 0;
     rep->loss = o->ctc_weight * rep->ctc + o->lid_weight * rep->lid + o->st_weight * rep->st + o->mt_weight * rep->mt;
     if (t->tasks & TASK_PRETRAIN) {
-        double masked = norm[S_MASKED_N], items = norm[S_DIV_N], chars = norm[S_SPAN_N];
+        double masked = norm[S_MASKED_N], groups = norm[S_DIV_N], items = sums[S_CODES_N], chars = norm[S_SPAN_N];
         rep->w2v = masked > 0 ? sums[S_W2V] / masked : 0;
         rep->mlm = masked > 0 ? sums[S_MLM] / masked : 0;
         rep->mlm_acc = masked > 0 ? sums[S_MLM_OK] / masked : 0;
-        rep->div = items > 0 ? sums[S_DIV] / items : 0;
-        rep->ppl = items > 0 ? sums[S_PPL] / items : 0;
+        rep->div = groups > 0 ? sums[S_DIV] / groups : 0;
+        rep->ppl = groups > 0 ? sums[S_PPL] / groups : 0;
         rep->codes = items > 0 ? sums[S_CODES] / items : 0;
         rep->span = chars > 0 ? sums[S_SPAN] / chars : 0;
         rep->span_acc = chars > 0 ? sums[S_SPAN_OK] / chars : 0;
