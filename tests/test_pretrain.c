@@ -361,6 +361,18 @@ static void linear_ref(double *y, const float *x, const float *W, const float *b
     }
 }
 
+/* x (d) with mean 0 and variance 1 (+ 1e-5), as the quantizer reads a frame's features. */
+static const float *standardised_ref(const float *x, int d) {
+    static float out[64];
+    double mean = 0, var = 0;
+    for (int i = 0; i < d; i++) mean += x[i];
+    mean /= d;
+    for (int i = 0; i < d; i++) var += (x[i] - mean) * (x[i] - mean);
+    double rstd = 1.0 / sqrt(var / d + 1e-5);
+    for (int i = 0; i < d; i++) out[i] = (float)((x[i] - mean) * rstd);
+    return out;
+}
+
 static void softmax_ref(double *p, const double *l, int K) {
     double mx = l[0], s = 0;
     for (int k = 1; k < K; k++) mx = fmax(mx, l[k]);
@@ -394,7 +406,7 @@ static void check_w2v_stats(const char *what, w2v_ctx *c) {
         if (n == 0) continue;
         items++;
         for (int m = first[b]; m < first[b + 1]; m++) {
-            linear_ref(l, c->features + (size_t)row_of[m] * D, P->pt_quant_w, P->pt_quant_b, D, K);
+            linear_ref(l, standardised_ref(c->features + (size_t)row_of[m] * D, D), P->pt_quant_w, P->pt_quant_b, D, K);
             softmax_ref(p, l, K);
             for (int k = 0; k < K; k++) avg[k] += p[k] / M; /* over every masked frame of the call */
             int code = c->w.codes[m], ok;
@@ -627,8 +639,8 @@ static void test_w2v_gradients(void) {
     mslam_model_free(m);
 }
 
-/* Codes forced by the features (50 e_code through an identity quantizer: no Gumbel noise overturns
- * a margin of 50), so that the draws cannot matter: item 0 has two frames of codes 0 and 1 (each
+/* Codes forced by the features (50 e_code, standardised, through 100 x the identity: no Gumbel
+ * noise overturns a margin of about 300), so that the draws cannot matter: item 0 has two frames of codes 0 and 1 (each
  * frame's distractors are all the other frame), item 1 two frames of code 2 (every distractor left
  * out: no contrastive term), item 2 a single frame of code 3 (no contrastive term). The losses
  * against formulas computed here. */
@@ -643,7 +655,7 @@ static void test_w2v_reference(void) {
     const mslam_params *P = &m->p;
     memset(P->pt_quant_w, 0, (size_t)K * D * sizeof(float));
     memset(P->pt_quant_b, 0, K * sizeof(float));
-    for (int k = 0; k < K; k++) P->pt_quant_w[k * D + k] = 1;
+    for (int k = 0; k < K; k++) P->pt_quant_w[k * D + k] = 100; /* standardised, the margin is about 3: x 100 */
     w2v_ctx c = {.m = m, .c = w2v_bert_default_config(), .B = B, .T = T, .lens = lens, .masked = masked, .seed = 3,
                  .cs = 1, .ds = 1, .ms = 1};
     c.c.distractors = 5;
@@ -775,7 +787,7 @@ static void test_w2v_straight_through(void) {
         w2v_loss(&c);
         for (int j = 0; j < M; j++) {
             double l[K], g4[K], g15[K];
-            linear_ref(l, c.features + (size_t)row_of[j] * D, P->pt_quant_w, P->pt_quant_b, D, K);
+            linear_ref(l, standardised_ref(c.features + (size_t)row_of[j] * D, D), P->pt_quant_w, P->pt_quant_b, D, K);
             for (int k = 0; k < K; k++) {
                 g4[k] = 4.0 * log(soft4[j][k]) - l[k];
                 g15[k] = 1.5 * log(c.w.soft[(size_t)j * K + k]) - l[k];
@@ -810,7 +822,7 @@ static void test_w2v_straight_through(void) {
             }
         w2v_loss(&c); /* the centre's soft */
         for (int j = 0; j < M; j++) {
-            const float *soft = c.w.soft + (size_t)j * K, *x = c.features + (size_t)row_of[j] * D;
+            const float *soft = c.w.soft + (size_t)j * K, *x = standardised_ref(c.features + (size_t)row_of[j] * D, D);
             double a[K], mean = 0;
             for (int k = 0; k < K; k++) {
                 a[k] = 0;

@@ -27,7 +27,9 @@ void model_init_params(mslam_model *m, uint64_t seed) {
             for (size_t k = 0; k < e->numel; k++) x[k] = 1.0f;
         } else if (e->ndim == 1 || strstr(name, "pos_bias")) {
             memset(x, 0, e->numel * sizeof *x);
-        } else if (strstr(name, "embed")) {
+        } else if (strstr(name, "embed") || !strcmp(name, "pretrain.quantizer.weight")) {
+            /* the quantizer's N(0, 1), as fairseq's wav2vec 2.0: logits large enough from the start
+             * that a frame's code follows its features, not the Gumbel noise */
             for (size_t k = 0; k < e->numel; k++) x[k] = mslam_rng_normal(&rng);
         } else {
             double fan_out = e->shape[0], fan_in = (double)e->numel / e->shape[0];

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* Every parameter from seed alone: matrices and kernels Xavier-uniform (fan-in: all but the
- * first dimension, fan-out: the first), embeddings N(0, 1), LayerNorm scales 1, biases and the
+ * first dimension, fan-out: the first), embeddings and the pre-training quantizer N(0, 1),
+ * LayerNorm scales 1, biases and the
  * relative-position biases 0, feature statistics mean 0 and std 1.
  * The last projection of each residual branch (feed-forward linear2, attention out, conv pw2)
  * is scaled down by residual_scale, as GPT-2's initialisation: every Conformer block ends in a

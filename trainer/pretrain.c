@@ -139,6 +139,20 @@ static void gather_rows(float *dst, const float *src, const int *row_of, int M, 
     for (int m = 0; m < M; m++) memcpy(dst + (size_t)m * d, src + (size_t)row_of[m] * d, (size_t)d * sizeof(float));
 }
 
+/* gather_rows, each row then with mean 0 and variance 1 (MSLAM_LN_EPS added to the variance). */
+static void gather_standardised(float *dst, const float *src, const int *row_of, int M, int d) {
+    gather_rows(dst, src, row_of, M, d);
+    for (int m = 0; m < M; m++) {
+        float *x = dst + (size_t)m * d;
+        double mean = 0, var = 0;
+        for (int i = 0; i < d; i++) mean += x[i];
+        mean /= d;
+        for (int i = 0; i < d; i++) var += (x[i] - mean) * (x[i] - mean);
+        float rstd = (float)(1.0 / sqrt(var / d + MSLAM_LN_EPS));
+        for (int i = 0; i < d; i++) x[i] = (float)(x[i] - mean) * rstd;
+    }
+}
+
 static void scatter_add_rows(float *dst, const float *src, const int *row_of, int M, int d) {
     for (int m = 0; m < M; m++) add_scaled(dst + (size_t)row_of[m] * d, dst + (size_t)row_of[m] * d,
                                            src + (size_t)m * d, 1.0f, (size_t)d);
@@ -191,8 +205,10 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
     const int M = gather_masked(w->row_of, w->item_first, masked, lens, B, T);
     if (M == 0) return 0;
 
-    /* quantizer: logits (M, K) of the unmasked features; Gumbel-softmax, hard code */
-    gather_rows(w->rows, features, w->row_of, M, d);
+    /* quantizer: logits (M, K) of the unmasked features, each standardised (as wav2vec 2.0's
+     * LayerNorm before it, without parameters: the features get no gradient here); Gumbel-softmax,
+     * hard code */
+    gather_standardised(w->rows, features, w->row_of, M, d);
     linear_forward(w->logits, w->rows, P->pt_quant_w, P->pt_quant_b, M, d, K);
     memcpy(w->probs, w->logits, (size_t)M * K * sizeof(float));
     softmax_forward(w->probs, w->probs, M, K);
@@ -291,7 +307,7 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
                        w->dq + (size_t)m * d, 1.0f, (size_t)d);
         for (size_t i = 0; i < (size_t)M * K; i++) w->dsoft[i] /= c->gumbel_tau;
         softmax_backward(w->dlogits, w->dsoft, w->soft, M, K);
-        gather_rows(w->rows, features, w->row_of, M, d);
+        gather_standardised(w->rows, features, w->row_of, M, d);
         linear_backward(NULL, G->pt_quant_w, G->pt_quant_b, w->dlogits, w->rows, P->pt_quant_w, M, d, K);
         if (dcontext) {
             gather_rows(w->rows, context, w->row_of, M, d);

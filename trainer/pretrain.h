@@ -3,7 +3,8 @@
  *
  * w2v-BERT (Chung et al. 2021) on speech: spans of the subsampled frames are masked (the
  * encoder's pass->masked); a Gumbel-softmax quantizer turns each masked frame's unmasked
- * features into one of K codes; the speech layers' output there, projected, must pick its
+ * features, standardised (mean 0, variance 1, as wav2vec 2.0's LayerNorm before it), into one of
+ * K codes; the speech layers' output there, projected, must pick its
  * frame's code vector among distractors drawn from the item's other masked frames (InfoNCE over
  * cosine similarities), a diversity loss keeps the codes in use, and the shared layers' output
  * must predict the code's id (cross-entropy).

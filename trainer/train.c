@@ -1543,7 +1543,7 @@ int cmd_train(int argc, char **argv) {
         .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .mt_weight = 1, .label_smoothing = 0.1,
         .text_batch = 16, .text_max_chars = 200,
         .codes = 320, .mask_prob = 0.13, .mask_span = 5, .text_mask_ratio = 0.15, .text_mask_span = 20,
-        .distractors = 100, .gumbel_tau = 2, .gumbel_tau_min = 0.5, .w2v_weight = 1, .diversity_weight = 0.1,
+        .distractors = 100, .gumbel_tau = 2, .gumbel_tau_min = 0.5, .w2v_weight = 1, .diversity_weight = 1,
         .mlm_weight = 1, .spanbert_weight = 1,
         .save_every = 1000, .keep = 3, .log_every = 10, .valid_every = 1000, .valid_items = 500,
         .min_char_count = 1, .stats_items = 500, .patience = 0};
@@ -1622,7 +1622,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("gumbel-tau", gumbel_tau, "pretrain: the quantizer's Gumbel-softmax temperature at step 0 (default 2)", "X"),
         OPT_DBL("gumbel-tau-min", gumbel_tau_min, "pretrain: ... at the last step, decaying geometrically (default 0.5)", "X"),
         OPT_DBL("w2v-weight", w2v_weight, "pretrain: weight of the contrastive loss (per masked frame; default 1)", "X"),
-        OPT_DBL("diversity-weight", diversity_weight, "pretrain: weight of the codebook diversity loss (per utterance; default 0.1)", "X"),
+        OPT_DBL("diversity-weight", diversity_weight, "pretrain: weight of the codebook diversity loss (per micro-batch; default 1: with wav2vec 2.0's 0.1 the default model used a dozen of its 320 codes)", "X"),
         OPT_DBL("mlm-weight", mlm_weight, "pretrain: weight of the masked code prediction from the shared layers (per masked frame; default 1)", "X"),
         OPT_DBL("text-mask-ratio", text_mask_ratio, "pretrain: share of a --text-data transcript's characters masked in spans (default 0.15)", "P"),
         OPT_INT("text-mask-span", text_mask_span, "pretrain: longest masked span of characters (default 20)", "N"),
