@@ -1,5 +1,6 @@
 #include "benchutil.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -17,4 +18,13 @@ static int cmp_double(const void *a, const void *b) {
 double bench_median(double *x, int n) {
     qsort(x, (size_t)n, sizeof *x, cmp_double);
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+const char *bench_blas_kernels(void) {
+#ifdef OPENBLAS_VERSION
+    const char *core = openblas_get_corename();
+    return core ? core : "unknown";
+#else
+    return "not OpenBLAS";
+#endif
 }

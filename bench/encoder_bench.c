@@ -145,8 +145,9 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("config: Conformer-S d=144 layers=16 (%d speech + %d shared) heads=4 ffn=576 kernel=31 "
-           "sub_channels=144, batch %d x %.1f s (%d frames), %s, median of %d\n",
-           cfg.n_speech_layers, cfg.n_shared_layers, B, seconds, T, vulkan ? "Vulkan" : "CPU", runs);
+           "sub_channels=144, batch %d x %.1f s (%d frames), %s, median of %d, OpenBLAS kernels %s\n",
+           cfg.n_speech_layers, cfg.n_shared_layers, B, seconds, T, vulkan ? "Vulkan" : "CPU", runs,
+           bench_blas_kernels());
     printf("threads=%d device=%s\n", threads, vulkan ? "vulkan" : "cpu");
     printf("mslam_layers rtf=%.5f seconds=%.4f gflop_per_audio_s=%.3f gflops=%.1f\n", t_layers / audio,
            t_layers, fl_layers / audio / 1e9, fl_layers / t_layers / 1e9);

@@ -108,8 +108,9 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("config: Conformer-S d=144 layers=16 heads=4 ffn=576 kernel=31 sub_channels=144 "
-           "(%zu parameters, subsampler included), batch %d x %.1f s, dropout %g, %d threads, median of %d\n",
-           m->table.total, B, seconds, dropout, threads, runs);
+           "(%zu parameters, subsampler included), batch %d x %.1f s, dropout %g, %d threads, median of %d, "
+           "OpenBLAS kernels %s\n",
+           m->table.total, B, seconds, dropout, threads, runs, bench_blas_kernels());
     printf("mslam_train dropout=%g step_s=%.4f audio_s_per_s=%.2f peak_rss_mb=%.0f\n", dropout, step, audio / step,
            ru.ru_maxrss / 1024.0);
     if (profile)
