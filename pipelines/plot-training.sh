@@ -1,8 +1,9 @@
 #!/bin/sh
 # Draws the curves of a training run from its JSONL log (mslam-trainer train writes
 # OUT/train.jsonl) into a PNG with gnuplot: the losses (total, CTC, LID, translation from speech
-# and from text pairs) and the learning rate against the step, and, when the run validated, CER,
-# LID accuracy and BLEU.
+# and from text pairs; with --task pretrain, w2v-BERT's, SpanBERT's and the codes' perplexity and
+# prediction accuracies) and the learning rate against the step, and, when the run validated,
+# CER, LID accuracy and BLEU.
 #   pipelines/plot-training.sh OUT/train.jsonl [curves.png]
 # Needs gnuplot (Debian: gnuplot-nox; packages.txt group reference).
 set -eu
@@ -24,7 +25,7 @@ awk -v train="$tmp/train.dat" -v valid="$tmp/valid.dat" '
   }
   function pct(x) { return x == "NaN" ? x : 100 * x }
   /"valid_/ { v[get("step")] = get("step") " " pct(get("valid_cer")) " " pct(get("valid_lid_acc")) " " get("valid_bleu"); next }
-  /"loss"/  { t[get("step")] = get("step") " " get("loss") " " get("ctc") " " get("lid") " " get("st") " " get("lr") " " get("audio_s_per_s") " " get("elapsed_s") " " get("mt") }
+  /"loss"/  { t[get("step")] = get("step") " " get("loss") " " get("ctc") " " get("lid") " " get("st") " " get("lr") " " get("audio_s_per_s") " " get("elapsed_s") " " get("mt") " " get("w2v") " " get("diversity") " " get("mlm") " " get("spanbert") " " get("perplexity") " " pct(get("mlm_acc")) " " pct(get("spanbert_acc")) }
   END {
     for (s in t) print t[s] > train
     for (s in v) print v[s] > valid
@@ -38,6 +39,11 @@ has() { awk -v c="$1" '$c != "NaN" { found = 1 } END { exit !found }' "${2:-$tmp
 # the text-pair translation loss, only for runs with --text-data (gnuplot warns about a column of NaN)
 text_loss=""
 has 9 "$tmp/train.dat" && text_loss=", \"\" using 1:9 with lines title \"text translation (per token)\""
+pretrain=0
+if has 10 "$tmp/train.dat"; then
+  pretrain=1
+  text_loss="$text_loss, \"\" using 1:10 with lines title \"w2v-BERT contrastive (per masked frame)\", \"\" using 1:11 with lines title \"codebook diversity\", \"\" using 1:12 with lines title \"w2v-BERT code prediction (per masked frame)\", \"\" using 1:13 with lines title \"SpanBERT (per masked character)\""
+fi
 rates="" bleu=0
 has 2 && rates="\"$tmp/valid.dat\" using 1:2 with linespoints lw 2 title \"CER (mean over languages)\""
 if has 3; then
@@ -46,7 +52,7 @@ if has 3; then
 fi
 has 4 && bleu=1
 rows=1
-{ [ -n "$rates" ] || [ $bleu = 1 ]; } && rows=2
+{ [ -n "$rates" ] || [ $bleu = 1 ] || [ $pretrain = 1 ]; } && rows=2
 
 gnuplot <<GP
 set terminal png size 1200,$((rows * 450)) font ",10"
@@ -74,6 +80,7 @@ unset y2label; unset y2tics; set ytics mirror
 set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05
 $( [ -n "$rates" ] && printf 'set title "validation: CER and LID accuracy"\nset ylabel "%%"\nplot %s\n' "$rates" )
 $( [ $bleu = 1 ] && printf 'set title "validation: BLEU (into English)"\nset ylabel "BLEU"\nplot "%s" using 1:4 with linespoints lw 2 title "BLEU"\n' "$tmp/valid.dat" )
+$( [ $pretrain = 1 ] && printf 'set offsets 0, 0, 0, 0\nset title "pre-training: codes and predictions"\nset ylabel "code perplexity"\nset y2label "accuracy (%%)"\nset ytics nomirror\nset y2tics\nplot "%s" using 1:14 with lines lw 2 title "perplexity of the codes in a micro-batch", "" using 1:15 axes x1y2 with lines title "code prediction accuracy", "" using 1:16 axes x1y2 with lines title "SpanBERT accuracy"\n' "$tmp/train.dat" )
 unset multiplot
 GP
 echo "$png"
