@@ -195,7 +195,11 @@ void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const
         }
         CHECK(ya && yb && fa == fb && fa > 0, "%s: encode", what);
         if (ya && yb && fa == fb) {
-            double err = test_max_rel_err(yb, ya, (size_t)fa * a->cfg.d_model, 1e-3f);
+            /* outputs of a LayerNorm, of unit scale: relative to at least 1e-2, as a difference
+             * of 1e-6 on an element near zero is rounding that the steps carried (an ASan build on
+             * OpenBLAS's SkylakeX kernels: 1.5e-3 relative to 1e-3 on one element of 6 x 2 micro-
+             * batches of 2 against 4) */
+            double err = test_max_rel_err(yb, ya, (size_t)fa * a->cfg.d_model, 1e-2f);
             printf("%s: encoder outputs: max relative difference %.3g\n", what, err);
             CHECK(err < 1e-3, "%s: encoder outputs agree (%.3g)", what, err);
         }
