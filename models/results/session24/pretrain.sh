@@ -52,9 +52,10 @@ for run in tuned6 scratch6; do
     --tasks asr --modes offline --json "$out/eval-dev-$run.json" > "$out/eval-dev-$run.txt"
 done
 
-# From the pre-trained encoder at a third of the learning rate, and from its step-800 checkpoint
+# From the pre-trained encoder at a third and a tenth of the learning rate, and from its step-800 checkpoint
 # (--keep 3 leaves steps 800, 1000, 1200)
 [ -f "$out/t6-lr3e-4/model.safetensors" ] || tune6 t6-lr3e-4 --init "$out/pt/model.safetensors" --lr 3e-4 > "$out/t6-lr3e-4.log" 2>&1
+[ -f "$out/t6-lr1e-4/model.safetensors" ] || tune6 t6-lr1e-4 --init "$out/pt/model.safetensors" --lr 1e-4 --threads 2 > "$out/t6-lr1e-4.log" 2>&1
 [ -f "$out/t6-ckpt800/model.safetensors" ] || tune6 t6-ckpt800 --init "$out/pt/ckpt-00000800.safetensors" > "$out/t6-ckpt800.log" 2>&1
 # mSLAM's setting: pre-training with CTC on the transcribed part (the same 600 utterances; the
 # other train utterances' transcripts blanked), then the same fine-tuning
@@ -66,7 +67,7 @@ awk -F '\t' -v OFS='\t' 'FNR == NR { if (FNR > 1) keep[$1] = 1; next }
     --text-data corpus/text.tsv --text-max-chars 120 --out "$out/pt-semi" --steps 1200 --warmup 150 --lr 1e-3 \
     --no-specaug --valid-every 0 --save-every 200 --log-every 20 --threads 2
 tune6 t6-semi --init "$out/pt-semi/model.safetensors" --threads 2 > "$out/t6-semi.log" 2>&1
-for run in t6-lr3e-4 t6-ckpt800 pt-semi t6-semi; do
+for run in t6-lr3e-4 t6-lr1e-4 t6-ckpt800 pt-semi t6-semi; do
   "$trainer" eval --model "$out/$run/model.safetensors" --data "$out/dev-6.tsv" --audio-dir corpus --split dev \
     --tasks asr --modes offline --json "$out/eval-dev-$run.json" > "$out/eval-dev-$run.txt"
 done
