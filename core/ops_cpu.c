@@ -261,7 +261,10 @@ static void blas_serial(void) {
  * and the user chose no core (OPENBLAS_CORETYPE), the kernels are picked once more by what the
  * CPU can do, in OpenBLAS's own way of forcing a core: that variable, read by its
  * gotoblas_dynamic_init (looked up at run time: a BLAS built otherwise is left as it is). Runs
- * before mslam's first BLAS call; the environment is left as it was. */
+ * before mslam's first BLAS call; the environment is left as it was. It is process-wide and not
+ * atomic: another thread reading the environment, or calling OpenBLAS itself, at that moment
+ * would race with it (an application with its own OpenBLAS work sets OPENBLAS_CORETYPE, and
+ * nothing is changed). */
 static pthread_once_t blas_kernels_once = PTHREAD_ONCE_INIT;
 static void blas_pick_kernels(void) {
 #if defined(OPENBLAS_VERSION) && defined(__x86_64__) && defined(__GNUC__)

@@ -1203,6 +1203,12 @@ static void test_pretrain(const char *manifest) {
     CHECK(e && e->cfg.n_codes == 0 && w && w0 && !memcmp(e->block + w->offset, m->block + w0->offset, w->numel * sizeof(float)),
           "the fine-tuned model has no pre-training tensors and the pre-trained encoder");
     mslam_model_free(e), mslam_model_free(m);
+    /* with CTC, a validation scores CER and keeps the best model */
+    char *valid = str_printf("%s/pt-valid", fixture_dir()), *best = str_printf("%s/best.safetensors", valid);
+    CHECK(train(manifest, valid, PRETRAIN, "--steps", "2", "--valid", manifest, "--valid-every", "2", "--best-metric",
+                "cer", NULL) == 0 && access(best, F_OK) == 0,
+          "--task pretrain --best-metric cer keeps the best model: %s", mslam_last_error());
+    free(valid), free(best);
     /* without CTC: no head; and the options' ranges */
     char *no_ctc = str_printf("%s/pt-no-ctc", fixture_dir()), *no_ctc_model = str_printf("%s/model.safetensors", no_ctc);
     CHECK(train(manifest, no_ctc, PRETRAIN, "--ctc-weight", "0", "--steps", "2", NULL) == 0 &&

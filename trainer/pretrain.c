@@ -82,6 +82,13 @@ static int work_reserve(pretrain_work *w, int M, int d, int K, int B, int S) {
     size_t rows = (size_t)(M > 0 ? M : 1), md = rows * d, mk = rows * K;
     if (md > w->cap_rows || mk > w->cap_k || rows > w->cap_m || (size_t)B + 1 > w->cap_items ||
         (size_t)K > w->cap_classes || S > w->cap_sims) {
+        /* each capacity at least what it was: w2v-BERT (many rows, K codes) and SpanBERT (few
+         * rows, the vocabulary) take turns on one work without reallocating every time */
+        md = md > w->cap_rows ? md : w->cap_rows, mk = mk > w->cap_k ? mk : w->cap_k;
+        rows = rows > w->cap_m ? rows : w->cap_m;
+        B = (size_t)B + 1 > w->cap_items ? B : (int)w->cap_items - 1;
+        K = (size_t)K > w->cap_classes ? K : (int)w->cap_classes;
+        S = S > w->cap_sims ? S : w->cap_sims;
         pretrain_work_free(w);
         w->logits = malloc(mk * sizeof(float));
         w->soft = malloc(mk * sizeof(float));

@@ -556,7 +556,8 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
         }
     }
     if (o->freeze_encoder) return 0;
-    if (pretrain) t->pass.d_speech_out = t->pt_dmid;
+    /* w2v_bert_step ran (and sized and zeroed pt_dmid) only when the step masked something */
+    if (pretrain && norm[S_MASKED_N] > 0) t->pass.d_speech_out = t->pt_dmid;
     int rc = mslam_encoder_backward(&t->pass, cfg, &t->model->p, &t->G, t->denc, NULL);
     t->pass.masked = NULL;
     t->pass.d_speech_out = NULL;
@@ -993,6 +994,15 @@ static int validate(trainer *t) {
 
 /* ---- setup ---- */
 
+static int parse_task(const char *name);
+
+/* The tasks --task and the weights train: pre-training also trains CTC on the utterances that
+ * have a transcript (mSLAM's paired data) unless --ctc-weight 0. */
+static int tasks_of(const train_opts *o) {
+    int tasks = parse_task(o->task);
+    return tasks == TASK_PRETRAIN && o->ctc_weight > 0 ? tasks | TASK_ASR : tasks;
+}
+
 static int parse_task(const char *name) {
     if (!strcmp(name, "asr")) return TASK_ASR;
     if (!strcmp(name, "lid")) return TASK_LID;
@@ -1306,7 +1316,7 @@ static int check_options(const train_opts *o) {
         return mslam_error("--mask-span, --text-mask-span and --distractors must be at least 1");
     if (o->text_batch < 1 || o->text_max_chars < 1)
         return mslam_error("--text-batch and --text-max-chars must be at least 1");
-    if (parse_best_metric(o->best_metric, parse_task(o->task)) < 0) return -1;
+    if (parse_best_metric(o->best_metric, tasks_of(o)) < 0) return -1;
     if (o->patience < 0) return mslam_error("--patience %d: must be 0 (never) or more", o->patience);
     if (o->patience > 0 && (!o->valid || o->valid_every < 1))
         return mslam_error("--patience %d counts validations: it needs --valid and --valid-every", o->patience);
@@ -1320,7 +1330,7 @@ static int check_options(const train_opts *o) {
 
 static int run(trainer *t) {
     train_opts *o = t->o;
-    t->tasks = parse_task(o->task);
+    t->tasks = tasks_of(o);
     int sched = lr_schedule_parse(o->schedule);
     if (t->tasks < 0 || sched < 0) return -1;
     t->oc = (optim_config){.lr = (float)o->lr, .lr_min = (float)o->lr_min, .warmup_steps = o->warmup,
@@ -1352,8 +1362,6 @@ static int run(trainer *t) {
     }
     t->best_metric = parse_best_metric(o->best_metric, t->tasks);
     if (t->best_metric < 0) return -1;
-    /* pre-training with CTC on the utterances that have a transcript (mSLAM's paired data) */
-    if (t->tasks == TASK_PRETRAIN && o->ctc_weight > 0) t->tasks |= TASK_ASR;
     if (o->freeze_encoder && t->tasks != TASK_ST)
         return mslam_error("--freeze-encoder trains the translation decoder alone: it needs --task st");
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
