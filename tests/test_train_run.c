@@ -1216,6 +1216,13 @@ static void test_pretrain(const char *manifest) {
               m->cfg.n_codes == 8,
           "--task pretrain --ctc-weight 0: a model without a CTC head (%s)", mslam_last_error());
     mslam_model_free(m);
+    /* resumed without --ctc-weight 0: refused, saying so */
+    CHECK(train(manifest, no_ctc, PRETRAIN, "--steps", "3", "--resume", NULL) != 0 &&
+              strstr(mslam_last_error(), "resume with --ctc-weight 0"),
+          "a run pre-trained without CTC resumed with it: %s", mslam_last_error());
+    CHECK(train(manifest, no_ctc, PRETRAIN, "--gumbel-tau-min", "3", NULL) != 0 &&
+              strstr(mslam_last_error(), "--gumbel-tau-min 3"),
+          "--gumbel-tau-min above --gumbel-tau refused: %s", mslam_last_error());
     CHECK(train(manifest, no_ctc, PRETRAIN, "--codes", "1", NULL) == 2 || strstr(mslam_last_error(), "--codes 1"),
           "--codes 1 refused: %s", mslam_last_error());
     CHECK(train(manifest, no_ctc, PRETRAIN, "--mask-prob", "1.5", NULL) != 0 && strstr(mslam_last_error(), "--mask-prob"),

@@ -1103,7 +1103,10 @@ static int build_model(trainer *t, int *resumed) {
                               : (t->tasks & TASK_ST) && mc->n_decoder_layers < 1 ? "a translation decoder"
                               : (t->tasks & TASK_PRETRAIN) && mc->n_codes < 1     ? "the pre-training tensors"
                                                                                    : NULL;
-        if (!rc && lacking)
+        if (!rc && lacking && (t->tasks & TASK_PRETRAIN) && !mc->ctc_head && mc->n_codes > 0)
+            rc = mslam_error("--task pretrain trains CTC unless --ctc-weight 0, and %s was pre-trained without: resume "
+                             "with --ctc-weight 0", latest);
+        else if (!rc && lacking)
             rc = mslam_error("--task %s needs %s, which %s lacks: resume with the task it was trained for, or start "
                              "a new run from it with --init %s --out ANOTHER", o->task, lacking, latest, latest);
         if (!rc && t->rank == 0)
@@ -1312,6 +1315,9 @@ static int check_options(const train_opts *o) {
         return mslam_error("--left-chunks-max %d: must be -1 or 0 (all, as eval's --left-chunks -1) or more",
                            o->left_chunks_max);
     if (o->codes < 2 || o->codes > 1 << 16) return mslam_error("--codes %d: must be 2..%d", o->codes, 1 << 16);
+    if (!(o->gumbel_tau_min <= o->gumbel_tau))
+        return mslam_error("--gumbel-tau-min %g: must be at most --gumbel-tau (%g), the temperature decays",
+                           o->gumbel_tau_min, o->gumbel_tau);
     if (o->mask_span < 1 || o->text_mask_span < 1 || o->distractors < 1)
         return mslam_error("--mask-span, --text-mask-span and --distractors must be at least 1");
     if (o->text_batch < 1 || o->text_max_chars < 1)
@@ -1381,7 +1387,8 @@ static int run(trainer *t) {
     if (dataset_encode(&t->train, t->model, need_of(t->tasks), o->max_seconds, &rep)) return -1;
     report_data(t, "training data", &rep);
     if (o->valid) {
-        if (dataset_encode(&t->valid, t->model, need_of(t->tasks), 0, &rep)) return -1;
+        /* what validation scores: pre-training's untranscribed utterances would take its places */
+        if (dataset_encode(&t->valid, t->model, need_of(t->tasks) & ~KEEP_ALL, 0, &rep)) return -1;
         report_data(t, "validation data", &rep);
     }
     if (o->text_data && *o->text_data) {
