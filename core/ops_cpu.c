@@ -260,11 +260,12 @@ static void blas_serial(void) {
  * the speed of its SkylakeX (AVX-512) kernels, which that CPU runs. So when OpenBLAS fell back
  * and the user chose no core (OPENBLAS_CORETYPE), the kernels are picked once more by what the
  * CPU can do, in OpenBLAS's own way of forcing a core: that variable, read by its
- * gotoblas_dynamic_init (looked up at run time: a BLAS built otherwise is left as it is). Runs
- * before mslam's first BLAS call; the environment is left as it was. It is process-wide and not
- * atomic: another thread reading the environment, or calling OpenBLAS itself, at that moment
- * would race with it (an application with its own OpenBLAS work sets OPENBLAS_CORETYPE, and
- * nothing is changed). */
+ * gotoblas_dynamic_init (looked up at run time: a BLAS built otherwise is left as it is). The
+ * environment is left as it was. It is process-wide and not atomic: another thread reading the
+ * environment, or calling OpenBLAS itself, meanwhile would race with it; so it runs when the
+ * library is loaded (for a program linked with mslam, before main and its threads; for a plugin,
+ * at its dlopen), and at the latest before mslam's first BLAS call. An application with
+ * OpenBLAS work of its own on other threads can set OPENBLAS_CORETYPE: nothing is changed then. */
 static pthread_once_t blas_kernels_once = PTHREAD_ONCE_INIT;
 static void blas_pick_kernels(void) {
 #if defined(OPENBLAS_VERSION) && defined(__x86_64__) && defined(__GNUC__)
@@ -287,6 +288,12 @@ static void blas_pick_kernels(void) {
               "kernels, which the CPU supports (OPENBLAS_CORETYPE chooses otherwise)", openblas_get_corename());
 #endif
 }
+
+#if defined(__GNUC__)
+__attribute__((constructor)) static void blas_pick_kernels_at_load(void) {
+    pthread_once(&blas_kernels_once, blas_pick_kernels);
+}
+#endif
 
 static void blas_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
