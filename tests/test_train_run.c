@@ -1203,6 +1203,41 @@ static void test_pretrain(const char *manifest) {
     CHECK(e && e->cfg.n_codes == 0 && w && w0 && !memcmp(e->block + w->offset, m->block + w0->offset, w->numel * sizeof(float)),
           "the fine-tuned model has no pre-training tensors and the pre-trained encoder");
     mslam_model_free(e), mslam_model_free(m);
+    /* SpanBERT reads transcripts without translations, and without audio */
+    char *text_only = str_printf("%s/transcripts.tsv", fixture_dir()), *rows = NULL;
+    size_t n_rows = 0;
+    int written = 0;
+    FILE *tf = fopen(text_only, "w");
+    if (tf && read_file(manifest, 1 << 20, &rows, &n_rows) == 0) {
+        fprintf(tf, "path\tlang\ttext\ttranslation\tduration\tspeaker\tsplit\n");
+        for (char *line = strtok(rows, "\n"); line; line = strtok(NULL, "\n")) {
+            char *f[7] = {0};
+            int k = 0;
+            for (char *c = line; k < 7; k++) {
+                f[k] = c;
+                char *tab = strchr(c, '\t');
+                if (!tab) break;
+                *tab = '\0';
+                c = tab + 1;
+            }
+            if (k >= 6 && !strcmp(f[6], "train") && *f[2]) written += fprintf(tf, "\t%s\t%s\t\t\t\ttrain\n", f[1], f[2]) > 0;
+        }
+    }
+    if (tf) fclose(tf);
+    free(rows);
+    char *spans = str_printf("%s/pt-transcripts", fixture_dir()), *spans_log = str_printf("%s/train.jsonl", spans);
+    CHECK(written > 0 && train(manifest, spans, "--task", "pretrain", "--codes", "8", "--distractors", "4", "--text-data",
+                               text_only, "--steps", "2", NULL) == 0,
+          "--task pretrain --text-data of transcripts alone (%d rows): %s", written, mslam_last_error());
+    json_object *span_rec = last_record_with(spans_log, "spanbert"), *span_v = NULL;
+    CHECK(span_rec && json_object_object_get_ex(span_rec, "spanbert", &span_v) && json_object_get_double(span_v) > 0,
+          "SpanBERT trained on transcripts alone");
+    json_object_put(span_rec);
+    char *st_out = str_printf("%s/st-transcripts", fixture_dir());
+    CHECK(train(manifest, st_out, "--task", "st", "--text-data", text_only, "--steps", "2", NULL) != 0 &&
+              strstr(mslam_last_error(), "a transcript and a translation"),
+          "--task st refuses text data without translations: %s", mslam_last_error());
+    free(text_only), free(spans), free(spans_log), free(st_out);
     /* with CTC, a validation scores CER and keeps the best model */
     char *valid = str_printf("%s/pt-valid", fixture_dir()), *best = str_printf("%s/best.safetensors", valid);
     CHECK(train(manifest, valid, PRETRAIN, "--steps", "2", "--valid", manifest, "--valid-every", "2", "--best-metric",

@@ -77,7 +77,9 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
             rc = -1;
             continue;
         }
-        int wanted = text_pairs ? rec.text && *rec.text && rec.translation && *rec.translation : rec.audio != NULL;
+        /* text_pairs 2: transcripts alone (a translation or not) */
+        int wanted = text_pairs ? rec.text && *rec.text && (text_pairs == 2 || (rec.translation && *rec.translation))
+                                : rec.audio != NULL;
         if (wanted && (split == SPLIT_N || (int)rec.split == split))
             rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
     }
@@ -89,13 +91,15 @@ int dataset_load(dataset *ds, const char *path, const struct manifest_options *o
     return load_rows(ds, path, opts, split, 0);
 }
 
-int dataset_load_text_pairs(dataset *ds, const char *path, const char *split) {
+int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, int transcripts_only) {
     struct manifest_options mo = {.layout = LAYOUT_AUTO};
     int split_id = split_option(split);
     if (split_id < 0) return -1;
     int before = ds->n;
-    if (load_rows(ds, path, &mo, split_id, 1)) return -1;
-    if (ds->n == before) return mslam_error("%s: no rows with a transcript and a translation in split '%s'", path, split);
+    if (load_rows(ds, path, &mo, split_id, transcripts_only ? 2 : 1)) return -1;
+    if (ds->n == before)
+        return mslam_error("%s: no rows with a transcript%s in split '%s'", path,
+                           transcripts_only ? "" : " and a translation", split);
     return 0;
 }
 
@@ -350,7 +354,8 @@ int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double m
     return 0;
 }
 
-int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_chars, dataset_report *report) {
+int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_chars, int transcripts_only,
+                              dataset_report *report) {
     memset(report, 0, sizeof *report);
     int w = 0;
     for (int i = 0; i < ds->n; i++) {
@@ -360,7 +365,7 @@ int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_cha
         char bad[5];
         int n_src = *norm ? encode_text(model, norm, &e->text_ids, bad) : 0;
         free(norm);
-        int n_trans = n_src > 0 ? encode_text(model, e->translation, &e->trans_ids, bad) : 0;
+        int n_trans = n_src > 0 && !transcripts_only ? encode_text(model, e->translation, &e->trans_ids, bad) : 0;
         if (n_src == -1 || n_trans == -1) return -1;
         e->n_text = n_src > 0 ? n_src : 0;
         e->n_trans = n_trans > 0 ? n_trans : 0;
@@ -368,7 +373,7 @@ int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_cha
         e->seconds = 0; /* batches of pairs are bucketed by characters (epoch_plan), audio or not */
         int keep = 0;
         if (n_src == -2 || n_trans == -2) report->unknown_chars++; /* too many to warn about each */
-        else if (n_src == 0 || n_trans == 0) report->empty_text++;
+        else if (n_src == 0 || (n_trans == 0 && !transcripts_only)) report->empty_text++;
         else if (n_src > max_chars || n_trans > max_chars) report->too_long++;
         else keep = 1;
         if (keep) ds->items[w++] = *e;

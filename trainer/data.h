@@ -58,9 +58,10 @@ int dataset_load_named(dataset *ds, const char *manifest, const char *layout, co
                        const char *audio_dir, const char *split);
 
 /* Appends the rows of a manifest (layout from its header) that have both a transcript and a
- * translation, with or without audio: the text pairs of the translation objective on text.
+ * translation, with or without audio: the text pairs of the translation objective on text; with
+ * transcripts_only, every row with a transcript (pre-training's text, translations unread).
  * split as dataset_load_named's. An empty result is an error. */
-int dataset_load_text_pairs(dataset *ds, const char *manifest, const char *split);
+int dataset_load_text_pairs(dataset *ds, const char *manifest, const char *split, int transcripts_only);
 
 /* Transcripts are trained and scored in one normal form (metrics.h mslam_text_normalize:
  * NFKC, case folding, punctuation and symbols removed, spaces collapsed), so that the CTC head
@@ -107,10 +108,12 @@ enum { NEED_TEXT = 1, NEED_LANG = 2, NEED_TRANSLATION = 4, KEEP_ALL = 8 };
 int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double max_seconds,
                    dataset_report *report);
 /* Text pairs: the transcript in the ASR normal form into text_ids (the encoder's input), the
- * translation into trans_ids; pairs with characters outside the vocabulary (unknown_chars),
- * an empty side (empty_text) or a side longer than max_chars (too_long) are dropped, counted in
- * *report without a warning each. Returns 0, or -1 when nothing is left. */
-int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_chars, dataset_report *report);
+ * translation into trans_ids (not with transcripts_only: n_trans 0); pairs with characters
+ * outside the vocabulary (unknown_chars), an empty side (empty_text) or a side longer than
+ * max_chars (too_long) are dropped, counted in *report without a warning each. Returns 0, or -1
+ * when nothing is left. */
+int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_chars, int transcripts_only,
+                              dataset_report *report);
 
 /* ---- epochs and batches ---- */
 

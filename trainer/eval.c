@@ -856,7 +856,7 @@ char *eval_json(const eval_result *r) {
 static int load_manifests(dataset *ds, gchar **paths, const eval_config *c, const char *layout, const char *lang,
                           const char *audio_dir, const char *split) {
     for (; *paths; paths++)
-        if (eval_text_only(c) ? dataset_load_text_pairs(ds, *paths, split)
+        if (eval_text_only(c) ? dataset_load_text_pairs(ds, *paths, split, 0)
                               : dataset_load_named(ds, *paths, layout, lang, audio_dir, split))
             return -1;
     return 0;

@@ -1396,8 +1396,9 @@ static int run(trainer *t) {
             return mslam_error("--text-data trains the translation decoder (or SpanBERT): it needs --task st, multi or "
                                "pretrain");
         for (gchar **text = o->text_data; *text; text++)
-            if (dataset_load_text_pairs(&t->text, *text, o->split)) return -1;
-        if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, &rep)) return -1;
+            if (dataset_load_text_pairs(&t->text, *text, o->split, (t->tasks & TASK_PRETRAIN) != 0)) return -1;
+        if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, (t->tasks & TASK_PRETRAIN) != 0, &rep))
+            return -1;
         if (t->rank == 0)
             fprintf(stderr, "text pairs: %d kept, %d with characters outside the vocabulary, %d longer than "
                     "--text-max-chars\n", rep.kept, rep.unknown_chars, rep.too_long);
@@ -1625,7 +1626,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("ctc-weight", ctc_weight, "weight of the CTC loss (per character; default 1)", "X"),
         OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
-        {"text-data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv; several --text-data train on them all, in a key file text-data=A;B): transcript characters through the encoder's text path; with --st-weight 0 (and a CTC head) the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it)", "MANIFEST"},
+        {"text-data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv; several --text-data train on them all, in a key file text-data=A;B): transcript characters through the encoder's text path; with --st-weight 0 (and a CTC head) the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it); with --task pretrain, SpanBERT's text: every row with a transcript, translation or not", "MANIFEST"},
         OPT_INT("text-batch", text_batch, "text pairs per step, process and micro-batch (default 16)", "N"),
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
