@@ -9,8 +9,8 @@
  *                     their names: {"n_mels":80,"d_model":512,"n_heads":8,...,"causal_conv":1};
  *                     the head fields (ctc_head, lid_head, n_decoder_layers) may be absent
  *                     (no such head), and translate_input (0: the decoder reads speech frames,
- *                     1: the CTC transcript; absent: 0); every other field is required, and no
- *                     unknown one.
+ *                     1: the CTC transcript; absent: 0) and n_codes (the pre-training tensors;
+ *                     absent: 0) too; every other field is required, and no unknown one.
  *   "vocab"           a JSON array of vocab_size strings; entry i is the text of id i: one
  *                     UTF-8 character (one code point), or a reserved token written "<name>"
  *                     ("<blank>", "<unk>", "<pad>"). No entry twice.

@@ -221,7 +221,7 @@ static void test_sgemm(void) {
     test_sgemm_shape(2, 3000, 400); /* sgemv with its columns split over threads */
 #if defined(OPENBLAS_VERSION) && defined(__x86_64__) && defined(__GNUC__)
     /* OpenBLAS's fallback for a CPU model it does not know is left for kernels the CPU runs
-     * (ops_cpu.c blas_pick_kernels); the products above went through it */
+     * (ops_cpu.c blas_pick_kernels, when the library is loaded) */
     __builtin_cpu_init();
     const char *core = openblas_get_corename();
     if (!getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))

@@ -1258,7 +1258,7 @@ static void test_pretrain(const char *manifest) {
     CHECK(train(manifest, no_ctc, PRETRAIN, "--gumbel-tau-min", "3", NULL) != 0 &&
               strstr(mslam_last_error(), "--gumbel-tau-min 3"),
           "--gumbel-tau-min above --gumbel-tau refused: %s", mslam_last_error());
-    CHECK(train(manifest, no_ctc, PRETRAIN, "--codes", "1", NULL) == 2 || strstr(mslam_last_error(), "--codes 1"),
+    CHECK(train(manifest, no_ctc, PRETRAIN, "--codes", "1", NULL) != 0 && strstr(mslam_last_error(), "--codes 1"),
           "--codes 1 refused: %s", mslam_last_error());
     CHECK(train(manifest, no_ctc, PRETRAIN, "--mask-prob", "1.5", NULL) != 0 && strstr(mslam_last_error(), "--mask-prob"),
           "--mask-prob 1.5 refused: %s", mslam_last_error());

@@ -67,7 +67,12 @@ void dataset_free(dataset *ds) {
 
 /* Appends the rows of split (SPLIT_N: all) that are speech (text_pairs 0) or that have both a
  * transcript and a translation (text_pairs 1, with or without audio). */
-static int load_rows(dataset *ds, const char *path, const struct manifest_options *opts, int split, int text_pairs) {
+/* What load_rows keeps: rows with audio, rows with a transcript and a translation (text pairs),
+ * rows with a transcript. */
+enum rows_wanted { ROWS_AUDIO, ROWS_TEXT_PAIRS, ROWS_TRANSCRIPTS };
+
+static int load_rows(dataset *ds, const char *path, const struct manifest_options *opts, int split,
+                     enum rows_wanted kind) {
     manifest_reader *r = manifest_open(path, opts);
     if (!r) return -1;
     struct manifest_record rec;
@@ -77,9 +82,9 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
             rc = -1;
             continue;
         }
-        /* text_pairs 2: transcripts alone (a translation or not) */
-        int wanted = text_pairs ? rec.text && *rec.text && (text_pairs == 2 || (rec.translation && *rec.translation))
-                                : rec.audio != NULL;
+        int wanted = kind == ROWS_AUDIO ? rec.audio != NULL
+                                        : rec.text && *rec.text &&
+                                              (kind == ROWS_TRANSCRIPTS || (rec.translation && *rec.translation));
         if (wanted && (split == SPLIT_N || (int)rec.split == split))
             rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
     }
@@ -88,7 +93,7 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
 }
 
 int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
-    return load_rows(ds, path, opts, split, 0);
+    return load_rows(ds, path, opts, split, ROWS_AUDIO);
 }
 
 int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, int transcripts_only) {
@@ -96,7 +101,7 @@ int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, in
     int split_id = split_option(split);
     if (split_id < 0) return -1;
     int before = ds->n;
-    if (load_rows(ds, path, &mo, split_id, transcripts_only ? 2 : 1)) return -1;
+    if (load_rows(ds, path, &mo, split_id, transcripts_only ? ROWS_TRANSCRIPTS : ROWS_TEXT_PAIRS)) return -1;
     if (ds->n == before)
         return mslam_error("%s: no rows with a transcript%s in split '%s'", path,
                            transcripts_only ? "" : " and a translation", split);

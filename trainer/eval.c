@@ -889,7 +889,6 @@ static int name_mask(const char *list, const char *const *names, int n_names, co
     return mask;
 }
 
-/* Tasks named by --tasks need their heads (by default eval scores the heads there are). */
 /* c->vk for --device (NULL: the CPU); a failure names the option. */
 static int open_device(eval_config *c, const mslam_model *m, enum mslam_device device) {
     if (!mslam_vk_open(&c->vk, m, device)) return 0;
@@ -898,6 +897,7 @@ static int open_device(eval_config *c, const mslam_model *m, enum mslam_device d
     return mslam_error("--device vulkan: %s", why);
 }
 
+/* Tasks named by --tasks need their heads (by default eval scores the heads there are). */
 static int check_tasks(const eval_config *c, const mslam_model *m) {
     if (c->asr && !m->cfg.ctc_head) return mslam_error("--tasks asr: the model has no CTC head");
     if (c->lid && !m->cfg.lid_head) return mslam_error("--tasks lid: the model has no language-ID head");

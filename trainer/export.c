@@ -134,8 +134,8 @@ int cmd_export(int argc, char **argv) {
     if (!parsed && !rc) {
         mslam_model *m = NULL;
         int n_in = (int)g_strv_length(in);
-        if (!(m = load_average(in, n_in)) || !(m = without_pretraining(m)) || (translate_input >= 0 && set_translate_input(m, translate_input)) ||
-            save(m, out)) {
+        if (!(m = load_average(in, n_in)) || !(m = without_pretraining(m)) ||
+            (translate_input >= 0 && set_translate_input(m, translate_input)) || save(m, out)) {
             fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
             rc = 1;
         } else {

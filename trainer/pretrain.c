@@ -70,55 +70,36 @@ w2v_bert_config w2v_bert_default_config(void) {
 }
 
 void pretrain_work_free(pretrain_work *w) {
-    free(w->logits), free(w->soft), free(w->probs), free(w->dsoft), free(w->dlogits), free(w->avg), free(w->davg);
-    free(w->ctx), free(w->dctx), free(w->q), free(w->dq);
-    free(w->mlm_logits), free(w->dmlm_logits), free(w->rows), free(w->drows);
-    free(w->sims), free(w->codes), free(w->row_of), free(w->cand), free(w->item_first);
+    arena_release(&w->arena);
     memset(w, 0, sizeof *w);
 }
 
-/* Buffers for M rows of width d and K classes (codes or characters), B items, S candidates. */
-static int work_reserve(pretrain_work *w, int M, int d, int K, int B, int S) {
-    size_t rows = (size_t)(M > 0 ? M : 1), md = rows * d, mk = rows * K;
-    if (md > w->cap_rows || mk > w->cap_k || rows > w->cap_m || (size_t)B + 1 > w->cap_items ||
-        (size_t)K > w->cap_classes || S > w->cap_sims) {
-        /* each capacity at least what it was: w2v-BERT (many rows, K codes) and SpanBERT (few
-         * rows, the vocabulary) take turns on one work without reallocating every time */
-        md = md > w->cap_rows ? md : w->cap_rows, mk = mk > w->cap_k ? mk : w->cap_k;
-        rows = rows > w->cap_m ? rows : w->cap_m;
-        B = (size_t)B + 1 > w->cap_items ? B : (int)w->cap_items - 1;
-        K = (size_t)K > w->cap_classes ? K : (int)w->cap_classes;
-        S = S > w->cap_sims ? S : w->cap_sims;
-        pretrain_work_free(w);
-        w->logits = malloc(mk * sizeof(float));
-        w->soft = malloc(mk * sizeof(float));
-        w->probs = malloc(mk * sizeof(float));
-        w->dsoft = malloc(mk * sizeof(float));
-        w->dlogits = malloc(mk * sizeof(float));
-        w->mlm_logits = malloc(mk * sizeof(float));
-        w->dmlm_logits = malloc(mk * sizeof(float));
-        w->avg = malloc((size_t)K * sizeof(float));
-        w->davg = malloc((size_t)K * sizeof(float));
-        w->ctx = malloc(md * sizeof(float));
-        w->dctx = malloc(md * sizeof(float));
-        w->q = malloc(md * sizeof(float));
-        w->dq = malloc(md * sizeof(float));
-        w->rows = malloc(md * sizeof(float));
-        w->drows = malloc(md * sizeof(float));
-        w->sims = malloc((size_t)S * sizeof(float));
-        w->codes = malloc(rows * sizeof(int));
-        w->row_of = malloc(rows * sizeof(int));
-        w->cand = malloc((size_t)S * sizeof(int));
-        w->item_first = malloc(((size_t)B + 1) * sizeof(int));
-        if (!w->logits || !w->soft || !w->probs || !w->dsoft || !w->dlogits || !w->mlm_logits || !w->dmlm_logits ||
-            !w->avg || !w->davg || !w->ctx || !w->dctx || !w->q || !w->dq || !w->rows || !w->drows || !w->sims ||
-            !w->codes || !w->row_of || !w->cand || !w->item_first) {
-            pretrain_work_free(w);
-            return mslam_error("out of memory for the pre-training losses of %d rows", M);
-        }
-        w->cap_rows = md, w->cap_k = mk, w->cap_m = rows, w->cap_items = (size_t)B + 1;
-        w->cap_classes = (size_t)K, w->cap_sims = S;
-    }
+/* Hands out the buffers of one call (M rows of width d, K classes: codes or characters, B items,
+ * S candidates); with a counting arena only sizes them. */
+static void plan_work(pretrain_work *w, arena *ar, size_t M, int d, int K, int B, int S) {
+    size_t md = M * d, mk = M * K;
+    w->logits = arena_take(ar, mk), w->probs = arena_take(ar, mk), w->soft = arena_take(ar, mk);
+    w->dsoft = arena_take(ar, mk), w->dlogits = arena_take(ar, mk);
+    w->mlm_logits = arena_take(ar, mk), w->dmlm_logits = arena_take(ar, mk);
+    w->avg = arena_take(ar, (size_t)K), w->davg = arena_take(ar, (size_t)K);
+    w->quant_in = arena_take(ar, md), w->ctx = arena_take(ar, md), w->dctx = arena_take(ar, md);
+    w->q = arena_take(ar, md), w->dq = arena_take(ar, md), w->rows = arena_take(ar, md), w->drows = arena_take(ar, md);
+    w->ln_mean = arena_take(ar, M), w->ln_rstd = arena_take(ar, M);
+    w->ones = arena_take(ar, (size_t)d), w->zeros = arena_take(ar, (size_t)d);
+    w->sims = arena_take(ar, (size_t)S);
+    /* ints in the float block, as heads.c's: it is malloc'd, its elements take the stored type */
+    w->codes = (int *)arena_take(ar, M), w->row_of = (int *)arena_take(ar, M);
+    w->cand = (int *)arena_take(ar, (size_t)S), w->item_first = (int *)arena_take(ar, (size_t)B + 1);
+}
+
+static int work_setup(pretrain_work *w, int M, int d, int K, int B, int S) {
+    size_t rows = (size_t)(M > 0 ? M : 1);
+    arena counter = {0};
+    plan_work(w, &counter, rows, d, K, B, S);
+    w->arena.used = counter.used;
+    if (counter.used > w->arena.size && arena_commit(&w->arena, "the pre-training losses")) return -1;
+    w->arena.used = 0;
+    plan_work(w, &w->arena, rows, d, K, B, S);
     return 0;
 }
 
@@ -144,20 +125,6 @@ static int count_masked(const unsigned char *masked, const int *lens, int B, int
 
 static void gather_rows(float *dst, const float *src, const int *row_of, int M, int d) {
     for (int m = 0; m < M; m++) memcpy(dst + (size_t)m * d, src + (size_t)row_of[m] * d, (size_t)d * sizeof(float));
-}
-
-/* gather_rows, each row then with mean 0 and variance 1 (MSLAM_LN_EPS added to the variance). */
-static void gather_standardised(float *dst, const float *src, const int *row_of, int M, int d) {
-    gather_rows(dst, src, row_of, M, d);
-    for (int m = 0; m < M; m++) {
-        float *x = dst + (size_t)m * d;
-        double mean = 0, var = 0;
-        for (int i = 0; i < d; i++) mean += x[i];
-        mean /= d;
-        for (int i = 0; i < d; i++) var += (x[i] - mean) * (x[i] - mean);
-        float rstd = (float)(1.0 / sqrt(var / d + MSLAM_LN_EPS));
-        for (int i = 0; i < d; i++) x[i] = (float)(x[i] - mean) * rstd;
-    }
 }
 
 static void scatter_add_rows(float *dst, const float *src, const int *row_of, int M, int d) {
@@ -208,15 +175,17 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
                            c->kappa);
     if (!dcontext != !dtop) return mslam_error("w2v-BERT: dcontext and dtop are both given (backward) or neither");
     int backward = dcontext != NULL;
-    if (work_reserve(w, count_masked(masked, lens, B, T), d, K, B, S)) return -1;
+    if (work_setup(w, count_masked(masked, lens, B, T), d, K, B, S)) return -1;
     const int M = gather_masked(w->row_of, w->item_first, masked, lens, B, T);
     if (M == 0) return 0;
 
     /* quantizer: logits (M, K) of the unmasked features, each standardised (as wav2vec 2.0's
      * LayerNorm before it, without parameters: the features get no gradient here); Gumbel-softmax,
      * hard code */
-    gather_standardised(w->rows, features, w->row_of, M, d);
-    linear_forward(w->logits, w->rows, P->pt_quant_w, P->pt_quant_b, M, d, K);
+    gather_rows(w->rows, features, w->row_of, M, d);
+    for (int i = 0; i < d; i++) w->ones[i] = 1, w->zeros[i] = 0;
+    layernorm_forward(w->quant_in, w->ln_mean, w->ln_rstd, w->rows, w->ones, w->zeros, M, d);
+    linear_forward(w->logits, w->quant_in, P->pt_quant_w, P->pt_quant_b, M, d, K);
     memcpy(w->probs, w->logits, (size_t)M * K * sizeof(float));
     softmax_forward(w->probs, w->probs, M, K);
     for (int b = 0; b < B; b++)
@@ -314,8 +283,7 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
                        w->dq + (size_t)m * d, 1.0f, (size_t)d);
         for (size_t i = 0; i < (size_t)M * K; i++) w->dsoft[i] /= c->gumbel_tau;
         softmax_backward(w->dlogits, w->dsoft, w->soft, M, K);
-        gather_standardised(w->rows, features, w->row_of, M, d);
-        linear_backward(NULL, G->pt_quant_w, G->pt_quant_b, w->dlogits, w->rows, P->pt_quant_w, M, d, K);
+        linear_backward(NULL, G->pt_quant_w, G->pt_quant_b, w->dlogits, w->quant_in, P->pt_quant_w, M, d, K);
         if (dcontext) {
             gather_rows(w->rows, context, w->row_of, M, d);
             memset(w->drows, 0, (size_t)M * d * sizeof(float));
@@ -346,7 +314,7 @@ int spanbert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
     const int d = cfg->d_model, V = cfg->vocab_size;
     *loss = 0, *n = 0, *correct = 0;
     if (cfg->n_codes <= 0) return mslam_error("SpanBERT needs a model with the pre-training tensors (n_codes > 0)");
-    if (work_reserve(w, count_masked(masked, lens, B, L), d, V, B, 2)) return -1;
+    if (work_setup(w, count_masked(masked, lens, B, L), d, V, B, 2)) return -1;
     const int M = gather_masked(w->row_of, w->item_first, masked, lens, B, L);
     if (M == 0) return 0;
     for (int m = 0; m < M; m++) {

@@ -26,6 +26,7 @@
 #ifndef MSLAM_TRAINER_PRETRAIN_H
 #define MSLAM_TRAINER_PRETRAIN_H
 
+#include "arena.h"
 #include "params.h"
 
 #include <stdint.h>
@@ -61,17 +62,19 @@ typedef struct {
 } w2v_bert_loss;
 
 /* Reusable buffers: zero-initialise, release with pretrain_work_free. M masked rows, K classes
- * (codes, or characters for SpanBERT), S = 1 + distractors candidates. */
+ * (codes, or characters for SpanBERT), S = 1 + distractors candidates; one arena, grown when a
+ * call needs more (heads.h's head_work). */
 typedef struct {
+    arena arena;
     float *logits, *probs, *soft, *dsoft, *dlogits; /* (M, K): code logits, softmax, Gumbel-softmax */
-    float *avg, *davg;                              /* (K) an item's mean code distribution */
+    float *avg, *davg;                              /* (K) the mean code distribution */
+    float *quant_in;                                /* (M, d) the quantizer's input, standardised */
+    float *ln_mean, *ln_rstd, *ones, *zeros;        /* (M), (M), (d), (d): its LayerNorm */
     float *ctx, *dctx, *q, *dq;                     /* (M, d) projected context, code vectors */
     float *mlm_logits, *dmlm_logits;                /* (M, K) */
     float *rows, *drows;                            /* (M, d) gathered rows */
     float *sims;                                    /* (S) */
     int *codes, *row_of, *cand, *item_first;        /* (M), (M), (S), (B + 1) */
-    size_t cap_rows, cap_k, cap_m, cap_items, cap_classes;
-    int cap_sims;
 } pretrain_work;
 
 void pretrain_work_free(pretrain_work *w);

@@ -99,6 +99,10 @@ typedef struct {
     int n_text;      /* its text pairs: indices into the trainer's text dataset */
     int *text_items;
     int text_slot0;  /* the first pair's place in the step's global text batch */
+    /* --task pretrain: span masks drawn once (local_counts) for the step's counts and passes:
+     * speech (n, T encoder frames), text (n_text, their longest transcript) */
+    unsigned char *speech_masked, *text_masked;
+    size_t cap_speech_masked, cap_text_masked;
 } step_batch;
 
 typedef struct {
@@ -146,11 +150,8 @@ typedef struct {
     int *mt_noisy; /* --text-noise: pair i's source at i x 2 text_max_chars */
     float *mt_denc;
     size_t cap_mt_ids, cap_mt_targets;
-    /* --task pretrain: span masks of the micro-batch in hand, (B, T) or (B, L); the gradient of
-     * the speech layers' output (B, T, d) */
+    /* --task pretrain: the gradient of the speech layers' output (B, T, d) */
     pretrain_work pw;
-    unsigned char *pt_masked;
-    size_t cap_pt_masked;
     float *pt_dmid;
     size_t cap_pt_dmid;
     FILE *log;
@@ -393,28 +394,44 @@ static uint64_t pretrain_seed(const trainer *t, int kind) {
     return seed_for((uint64_t)t->o->seed, 0x5e1f, (uint64_t)t->pos.step, (uint64_t)kind);
 }
 
-static int ensure_pt_masked(trainer *t, size_t n) {
-    if (n > t->cap_pt_masked) {
-        free(t->pt_masked);
-        t->cap_pt_masked = 0;
-        if (!(t->pt_masked = mslam_malloc(n, "span masks"))) return -1;
-        t->cap_pt_masked = n;
+static int ensure_masks(unsigned char **masked, size_t *cap, size_t n) {
+    if (n > *cap) {
+        free(*masked);
+        *cap = 0;
+        if (!(*masked = mslam_malloc(n, "span masks"))) return -1;
+        *cap = n;
     }
     return 0;
 }
 
-/* Span masks of micro-batch sb's speech, B x T encoder frames, into t->pt_masked; returns the
- * count (or -1). */
-static int speech_masks(trainer *t, const step_batch *sb, int T) {
-    if (ensure_pt_masked(t, (size_t)sb->n * T)) return -1;
-    return pretrain_mask_speech(t->pt_masked, sb->frames, sb->n, T, (float)t->o->mask_prob, t->o->mask_span,
+/* Micro-batch sb's speech span masks over the T encoder frames of its features, into
+ * sb->speech_masked; returns the count (or -1). */
+static int speech_masks(trainer *t, step_batch *sb) {
+    int T = mslam_subsampled_frames(sb->fb.T_mel);
+    if (ensure_masks(&sb->speech_masked, &sb->cap_speech_masked, (size_t)sb->n * T)) return -1;
+    return pretrain_mask_speech(sb->speech_masked, sb->frames, sb->n, T, (float)t->o->mask_prob, t->o->mask_span,
                                 pretrain_seed(t, PRETRAIN_SPEECH), sb->slots);
 }
 
-static int text_masks(trainer *t, const int *lens, const int *keys, int B, int L) {
-    if (ensure_pt_masked(t, (size_t)B * L)) return -1;
-    return pretrain_mask_text(t->pt_masked, lens, B, L, (float)t->o->text_mask_ratio, t->o->text_mask_span,
-                              pretrain_seed(t, PRETRAIN_TEXT), keys);
+/* The transcripts of micro-batch sb's text items into t->mt_lens, their keys into t->mt_keys;
+ * returns the longest. */
+static int text_lens(trainer *t, const step_batch *sb) {
+    int L = 1;
+    for (int i = 0; i < sb->n_text; i++) {
+        t->mt_keys[i] = sb->text_slot0 + i;
+        t->mt_lens[i] = t->text.items[sb->text_items[i]].n_text;
+        L = t->mt_lens[i] > L ? t->mt_lens[i] : L;
+    }
+    return L;
+}
+
+/* Micro-batch sb's text span masks over its longest transcript, into sb->text_masked; returns
+ * the count (or -1). */
+static int text_masks(trainer *t, step_batch *sb) {
+    int L = text_lens(t, sb);
+    if (ensure_masks(&sb->text_masked, &sb->cap_text_masked, (size_t)sb->n_text * L)) return -1;
+    return pretrain_mask_text(sb->text_masked, t->mt_lens, sb->n_text, L, (float)t->o->text_mask_ratio,
+                              t->o->text_mask_span, pretrain_seed(t, PRETRAIN_TEXT), t->mt_keys);
 }
 
 /* The Gumbel-softmax temperature of this step: --gumbel-tau decaying geometrically to
@@ -444,7 +461,7 @@ static int w2v_bert_step(trainer *t, const step_batch *sb, int T, const double *
     double masked = norm[S_MASKED_N] > 0 ? norm[S_MASKED_N] : 1, groups = norm[S_DIV_N] > 0 ? norm[S_DIV_N] : 1;
     w2v_bert_loss l;
     if (w2v_bert_loss_compute(&t->pw, t->cfg, &t->model->p, &t->G, &c, t->pass.features,
-                              mslam_encoder_speech_layers_out(&t->pass, t->cfg), t->pass.out, t->pt_masked,
+                              mslam_encoder_speech_layers_out(&t->pass, t->cfg), t->pass.out, sb->speech_masked,
                               sb->frames, sb->n, T, pretrain_seed(t, PRETRAIN_SPEECH), sb->slots,
                               (float)(o->w2v_weight / masked), (float)(o->diversity_weight / groups),
                               (float)(o->mlm_weight / masked), t->pt_dmid, t->denc, &l))
@@ -470,10 +487,7 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
     int pretrain = (t->tasks & TASK_PRETRAIN) != 0;
     t->pass.masked = NULL;
     t->pass.d_speech_out = NULL;
-    if (pretrain) {
-        if (speech_masks(t, sb, mslam_subsampled_frames(sb->fb.T_mel)) < 0) return -1;
-        t->pass.masked = t->pt_masked;
-    }
+    if (pretrain) t->pass.masked = sb->speech_masked;
     if (t->cache) {
         if (cache_gather(t, sb, &T)) return -1;
     } else {
@@ -634,27 +648,22 @@ static int mt_step(trainer *t, const step_batch *sb, const double *norm, double 
  * from the shared layers. */
 static int spanbert_step(trainer *t, const step_batch *sb, const double *norm, double *sums) {
     const struct mslam_model_config *cfg = t->cfg;
-    int B = sb->n_text, L = 1;
+    int B = sb->n_text;
     if (B == 0 || norm[S_SPAN_N] <= 0) return 0;
-    for (int i = 0; i < B; i++) {
-        const example *e = &t->text.items[sb->text_items[i]];
-        t->mt_keys[i] = sb->text_slot0 + i;
-        t->mt_lens[i] = e->n_text;
-        L = e->n_text > L ? e->n_text : L;
-    }
-    if (ensure_mt_buffers(t, B, L, 1) || text_masks(t, t->mt_lens, t->mt_keys, B, L) < 0) return -1;
+    int L = text_lens(t, sb);
+    if (ensure_mt_buffers(t, B, L, 1)) return -1;
     for (int i = 0; i < B; i++) {
         const example *e = &t->text.items[sb->text_items[i]];
         for (int k = 0; k < L; k++) t->mt_ids[(size_t)i * L + k] = k < e->n_text ? e->text_ids[k] : 0;
     }
     t->text_pass.dropout = step_dropout(t, DROP_TEXT, t->mt_keys, B);
-    t->text_pass.masked = t->pt_masked;
+    t->text_pass.masked = sb->text_masked;
     int rc = mslam_encoder_text_forward(&t->text_pass, cfg, &t->model->p, t->mt_ids, t->mt_lens, B, L, 1);
     double loss = 0, correct = 0;
     int n = 0;
     if (!rc) {
         memset(t->mt_denc, 0, (size_t)B * L * cfg->d_model * sizeof(float));
-        rc = spanbert_loss_compute(&t->pw, cfg, &t->model->p, &t->G, t->text_pass.out, t->mt_ids, t->pt_masked,
+        rc = spanbert_loss_compute(&t->pw, cfg, &t->model->p, &t->G, t->text_pass.out, t->mt_ids, sb->text_masked,
                                    t->mt_lens, B, L, (float)(t->o->spanbert_weight / norm[S_SPAN_N]), t->mt_denc,
                                    &loss, &n, &correct);
     }
@@ -671,7 +680,7 @@ static int local_step(trainer *t, const attn_mask *mask, const double *norm, dou
     memset(t->grad, 0, t->gtab.total * sizeof(float));
     for (int k = 0; k < t->o->accumulate; k++)
         if (speech_step(t, &t->micro[k], mask, norm, sums) ||
-            ((t->tasks & TASK_PRETRAIN) ? spanbert_step(t, &t->micro[k], norm, sums) : mt_step(t, &t->micro[k], norm, sums)))
+            (t->tasks & TASK_PRETRAIN ? spanbert_step : mt_step)(t, &t->micro[k], norm, sums))
             return -1;
     return 0;
 }
@@ -707,7 +716,7 @@ static int pick_text_pairs(trainer *t) {
 }
 
 /* Counts of one loaded micro-batch's items that each loss normalises by, added to norm[]. */
-static int local_counts(trainer *t, const step_batch *sb, double *norm) {
+static int local_counts(trainer *t, step_batch *sb, double *norm) {
     for (int b = 0; b < sb->n; b++) {
         const example *e = &t->train.items[sb->example[b]];
         int T = sb->frames[b];
@@ -717,18 +726,12 @@ static int local_counts(trainer *t, const step_batch *sb, double *norm) {
         if ((t->tasks & TASK_ST) && e->n_trans > 0 && T > 0) norm[S_ST_N] += e->n_trans + 1; /* + end of sentence */
     }
     if (t->tasks & TASK_PRETRAIN) {
-        /* the masks the step draws (speech_step and spanbert_step draw them again) */
-        int T = 0, L = 0, n = 0;
-        for (int b = 0; b < sb->n; b++) T = sb->frames[b] > T ? sb->frames[b] : T;
-        if (sb->n && (n = speech_masks(t, sb, T > 0 ? T : 1)) < 0) return -1;
+        /* the masks the step's passes use, drawn here: the losses are normalised by their counts */
+        int n = 0;
+        if (sb->n && (n = speech_masks(t, sb)) < 0) return -1;
         norm[S_MASKED_N] += n;
         norm[S_DIV_N] += n > 0;
-        for (int i = 0; i < sb->n_text; i++) {
-            t->mt_keys[i] = sb->text_slot0 + i;
-            t->mt_lens[i] = t->text.items[sb->text_items[i]].n_text;
-            L = t->mt_lens[i] > L ? t->mt_lens[i] : L;
-        }
-        if (sb->n_text && (n = text_masks(t, t->mt_lens, t->mt_keys, sb->n_text, L)) < 0) return -1;
+        if (sb->n_text && (n = text_masks(t, sb)) < 0) return -1;
         if (sb->n_text) norm[S_SPAN_N] += n;
     } else {
         for (int i = 0; i < sb->n_text; i++) norm[S_MT_N] += t->text.items[sb->text_items[i]].n_trans + 1;
@@ -750,6 +753,15 @@ typedef struct {
     int items, failed, skipped;
     attn_mask mask;
 } step_report;
+
+#define REPORT_SCORES 14
+/* The scores of r a log interval averages (losses, accuracies, the codes' figures, gradient
+ * norm), into score[REPORT_SCORES]. */
+static void report_scores(step_report *r, double **score) {
+    double *const all[REPORT_SCORES] = {&r->loss, &r->ctc, &r->lid, &r->st,      &r->mt,       &r->w2v, &r->div,
+                                        &r->mlm,  &r->span, &r->mlm_acc, &r->span_acc, &r->ppl, &r->codes, &r->grad_norm};
+    memcpy(score, all, sizeof all);
+}
 
 static int train_step(trainer *t, step_report *rep) {
     const train_opts *o = t->o;
@@ -1220,10 +1232,11 @@ static void trainer_free(trainer *t) {
     head_work_free(&t->hw);
     decoder_pass_free(&t->dp);
     pretrain_work_free(&t->pw);
-    free(t->pt_masked), free(t->pt_dmid);
+    free(t->pt_dmid);
     for (int k = 0; t->micro && k < t->o->accumulate; k++) {
         feature_batch_free(&t->micro[k].fb);
         free(t->micro[k].example), free(t->micro[k].frames), free(t->micro[k].slots), free(t->micro[k].text_items);
+        free(t->micro[k].speech_masked), free(t->micro[k].text_masked);
     }
     free(t->micro);
     free(t->cache), free(t->cache_offset), free(t->cache_frames), free(t->cache_out);
@@ -1395,10 +1408,10 @@ static int run(trainer *t) {
         if (!(t->tasks & (TASK_ST | TASK_PRETRAIN)))
             return mslam_error("--text-data trains the translation decoder (or SpanBERT): it needs --task st, multi or "
                                "pretrain");
+        int transcripts_only = (t->tasks & TASK_PRETRAIN) != 0; /* SpanBERT reads no translation */
         for (gchar **text = o->text_data; *text; text++)
-            if (dataset_load_text_pairs(&t->text, *text, o->split, (t->tasks & TASK_PRETRAIN) != 0)) return -1;
-        if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, (t->tasks & TASK_PRETRAIN) != 0, &rep))
-            return -1;
+            if (dataset_load_text_pairs(&t->text, *text, o->split, transcripts_only)) return -1;
+        if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, transcripts_only, &rep)) return -1;
         if (t->rank == 0)
             fprintf(stderr, "text pairs: %d kept, %d with characters outside the vocabulary, %d longer than "
                     "--text-max-chars\n", rep.kept, rep.unknown_chars, rep.too_long);
@@ -1477,10 +1490,10 @@ static int run(trainer *t) {
         if (r.failed && t->rank == 0 && !t->tty) fprintf(stderr, "step %ld: %d utterances skipped (unreadable audio)\n",
                                                          t->pos.step - 1, r.failed);
         if (!r.skipped) {
-            acc.loss += r.loss, acc.ctc += r.ctc, acc.lid += r.lid, acc.st += r.st, acc.mt += r.mt;
-            acc.w2v += r.w2v, acc.div += r.div, acc.mlm += r.mlm, acc.span += r.span, acc.mlm_acc += r.mlm_acc;
-            acc.span_acc += r.span_acc, acc.ppl += r.ppl, acc.codes += r.codes;
-            acc.grad_norm += r.grad_norm;
+            double *sum[REPORT_SCORES], *one[REPORT_SCORES];
+            report_scores(&acc, sum);
+            report_scores(&r, one);
+            for (int i = 0; i < REPORT_SCORES; i++) *sum[i] += *one[i];
             n_acc++;
         }
         acc.lr = r.lr;
@@ -1489,12 +1502,9 @@ static int run(trainer *t) {
         interrupted = dist_any(stop_signal != 0);
         if (t->pos.step % o->log_every == 0 || last || interrupted) {
             step_report avg = acc;
-            if (n_acc)
-            {
-                avg.loss /= n_acc, avg.ctc /= n_acc, avg.lid /= n_acc, avg.st /= n_acc, avg.mt /= n_acc;
-                avg.w2v /= n_acc, avg.div /= n_acc, avg.mlm /= n_acc, avg.span /= n_acc, avg.mlm_acc /= n_acc;
-                avg.span_acc /= n_acc, avg.ppl /= n_acc, avg.codes /= n_acc, avg.grad_norm /= n_acc;
-            }
+            double *mean[REPORT_SCORES];
+            report_scores(&avg, mean);
+            for (int i = 0; n_acc && i < REPORT_SCORES; i++) *mean[i] /= n_acc;
             double rate = (t->pos.audio_seconds - seconds_last) / (t_now - t_last);
             double step_s = (t_now - t_last) / (t->pos.step - step_last);
             if (t->rank == 0) {
