@@ -2,7 +2,8 @@
  * process with --batch-size 2B (text pairs likewise with --text-batch; gradients summed by allreduce, every loss normalised over the
  * global batch, data sharded by rank, only rank 0 writing), up to the order of float sums; so
  * does `mpirun -np 2 ... --batch-size B/2 --accumulate 2`, and with --dropout 2 ranks take the
- * steps of one process of 2 micro-batches (test_train_run: batches of 4 those of 2 x 2).
+ * steps of one process of 2 micro-batches (test_train_run: batches of 4 those of 2 x 2), as do
+ * 2 ranks pre-training (--task pretrain).
  * Ctrl-C on mpirun (which forwards SIGTERM to the ranks) makes rank 0 write a checkpoint at a step
  * both ranks agreed on, and `mpirun ... --resume` continues from it.
  * Skipped (77) when mpirun is not installed or the trainer was built without MPI.
@@ -123,6 +124,20 @@ int main(int argc, char **argv) {
     CHECK(system(cmd_drop2) == 0, "two processes with dropout: %s", cmd_drop2);
     fixture_compare_runs(drop1, drop2, 4, "dropout 0.2: 2 ranks x 4 vs 1 rank x 2 micro-batches x 4");
     free(drop1), free(drop2), free(cmd_drop1), free(cmd_drop2);
+    /* pre-training: the diversity loss is one per micro-batch (pretrain.h), as wav2vec 2.0's is one
+     * per device, so 2 ranks take the steps of one process of 2 micro-batches; every mask and
+     * distractor follows the item's place in the global batch */
+    char *pt1 = str_printf("%s/pt1", fixture_dir()), *pt2 = str_printf("%s/pt2", fixture_dir());
+    char *pt_options = str_printf("--task pretrain --codes 8 --distractors 4 --mask-prob 0.3 --mask-span 2 "
+                                  "--text-data '%s' --text-batch 2",
+                                  manifest);
+    char *cmd_pt1 = str_printf("'%s' train --data '%s' --out '%s' --batch-size 4 --accumulate 2 %s " OPTIONS, argv[1],
+                               manifest, pt1, pt_options);
+    char *cmd_pt2 = mpi_train_command(mpirun, argv[1], manifest, pt2, pt_options);
+    CHECK(system(cmd_pt1) == 0, "one process of 2 micro-batches pre-training: %s", cmd_pt1);
+    CHECK(system(cmd_pt2) == 0, "two processes pre-training: %s", cmd_pt2);
+    fixture_compare_runs(pt1, pt2, 4, "pre-training: 2 ranks x 4 vs 1 rank x 2 micro-batches x 4");
+    free(pt1), free(pt2), free(pt_options), free(cmd_pt1), free(cmd_pt2);
     test_interrupt(mpirun, argv[1], manifest);
     free(one), free(two), free(cmd1), free(cmd2), free(more);
     fixture_remove();
