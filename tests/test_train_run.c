@@ -7,6 +7,7 @@
  * - eval and export run on the result; eval --st-input text translates each reference transcript
  *   through the text path exactly as the public API's mslam_encode_text + mslam_translate_frames;
  * - --freeze-encoder with a larger --decoder-layers trains the decoder alone, new layers on top;
+ *   with --task asr the CTC head alone, with multi the three heads;
  * - --accumulate 2 takes the steps of a batch twice as large, text pairs included; a resume with
  *   another global batch warns;
  * - --best-metric keeps the best validated model, --patience stops a run that no longer improves;
@@ -484,6 +485,33 @@ static const mslam_param_entry *entry_named(const mslam_model *m, const char *na
     return NULL;
 }
 
+/* Model b trained from a: every tensor whose name starts with one of prefixes moved (each
+ * prefix's at least once), every other is a's bit for bit. */
+static void check_trained_alone(const mslam_model *a, const mslam_model *b, const char *const *prefixes,
+                                const char *what) {
+    int others_same = 1;
+    for (const char *const *p = prefixes; *p; p++) {
+        int moved = 0;
+        for (int i = 0; i < a->table.n; i++) {
+            const mslam_param_entry *x = &a->table.entries[i], *y = entry_named(b, x->name);
+            if (y && y->numel == x->numel && !strncmp(x->name, *p, strlen(*p)))
+                moved |= memcmp(a->block + x->offset, b->block + y->offset, x->numel * sizeof(float)) != 0;
+        }
+        CHECK(moved, "%s: the %s tensors trained", what, *p);
+    }
+    for (int i = 0; i < a->table.n; i++) {
+        const mslam_param_entry *x = &a->table.entries[i], *y = entry_named(b, x->name);
+        int head = 0;
+        for (const char *const *p = prefixes; *p && !head; p++) head = !strncmp(x->name, *p, strlen(*p));
+        if (head) continue;
+        if (!y || y->numel != x->numel || memcmp(a->block + x->offset, b->block + y->offset, x->numel * sizeof(float))) {
+            others_same = 0;
+            fprintf(stderr, "  %s: %s changed\n", what, x->name);
+        }
+    }
+    CHECK(others_same, "%s: every other tensor is unchanged", what);
+}
+
 /* Decoder-only training from test_exact_resume's model (1 decoder layer): the encoder, CTC and
  * LID tensors stay bit for bit, the old decoder layer moves, a second one is added. */
 static void test_freeze_encoder(const char *manifest) {
@@ -513,30 +541,35 @@ static void test_freeze_encoder(const char *manifest) {
               "the vocabulary (%d, init %d) and languages stay", b->cfg.vocab_size, a->cfg.vocab_size);
         CHECK(b->cfg.n_decoder_layers == 2 && b->cfg.ctc_head && b->cfg.lid_head,
               "two decoder layers, the CTC and LID heads kept (%d layers)", b->cfg.n_decoder_layers);
-        int encoder_same = 1, decoder_moved = 0;
-        for (int i = 0; i < a->table.n; i++) {
-            const mslam_param_entry *x = &a->table.entries[i], *y = entry_named(b, x->name);
-            if (!y || y->numel != x->numel) {
-                encoder_same = 0;
-                continue;
-            }
-            int same = !memcmp(a->block + x->offset, b->block + y->offset, x->numel * sizeof(float));
-            if (!strncmp(x->name, "decoder", 7)) decoder_moved |= !same;
-            else if (!same) encoder_same = 0, fprintf(stderr, "  %s changed\n", x->name);
-        }
-        CHECK(encoder_same, "every tensor outside the decoder is unchanged");
-        CHECK(decoder_moved, "the decoder trained");
+        check_trained_alone(a, b, (const char *const[]){"decoder", NULL}, "decoder-only training");
         CHECK(entry_named(b, "decoder_layers.1.cross_attn.q.weight") != NULL, "the new layer is there");
     }
     mslam_model_free(a), mslam_model_free(b);
-    char *multi = str_printf("%s/frozen-multi", fixture_dir());
-    CHECK(train(manifest, multi, "--freeze-encoder", "--init", init, NULL) != 0 &&
+    /* the heads of --task asr (a linear probe, from the encoder cache) and of multi */
+    char *probe = str_printf("%s/frozen-asr", fixture_dir()), *multi = str_printf("%s/frozen-multi", fixture_dir());
+    CHECK(train(manifest, probe, "--task", "asr", "--freeze-encoder", "--cache-encoder", "--no-specaug", "--init", init,
+                NULL) == 0 &&
+              train(manifest, multi, "--freeze-encoder", "--init", init, NULL) == 0,
+          "--freeze-encoder with --task asr and multi: %s", mslam_last_error());
+    static const char *const ctc_alone[] = {"ctc.", NULL}, *const all_heads[] = {"ctc.", "lid.", "decoder", NULL};
+    const char *const *trained[] = {ctc_alone, all_heads};
+    const char *runs[] = {probe, multi};
+    for (int r = 0; r < 2; r++) {
+        char *path = str_printf("%s/model.safetensors", runs[r]);
+        a = b = NULL;
+        CHECK(checkpoint_load(init, &a, NULL, NULL) == 0 && checkpoint_load(path, &b, NULL, NULL) == 0, "both load");
+        if (a && b) check_trained_alone(a, b, trained[r], runs[r]);
+        mslam_model_free(a), mslam_model_free(b);
+        free(path);
+    }
+    char *pretrain = str_printf("%s/frozen-pretrain", fixture_dir());
+    CHECK(train(manifest, pretrain, "--task", "pretrain", "--freeze-encoder", "--init", init, NULL) != 0 &&
               strstr(mslam_last_error(), "--freeze-encoder"),
-          "--freeze-encoder with --task multi is an error naming it: %s", mslam_last_error());
+          "--freeze-encoder with --task pretrain is an error naming it: %s", mslam_last_error());
     char *no_init = str_printf("%s/frozen-no-init", fixture_dir());
     CHECK(train(manifest, no_init, "--task", "st", "--freeze-encoder", NULL) != 0 && strstr(mslam_last_error(), "--init"),
           "--freeze-encoder without --init is an error naming it: %s", mslam_last_error());
-    free(init), free(out), free(model), free(multi), free(odd), free(no_init);
+    free(init), free(out), free(model), free(multi), free(odd), free(no_init), free(probe), free(pretrain);
 }
 
 /* --cache-encoder trains the decoder on F16 copies of the encoder outputs that the uncached run

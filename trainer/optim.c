@@ -80,10 +80,13 @@ int adamw_init(adamw *o, const optim_config *cfg, const mslam_param_table *table
     return 0;
 }
 
-void adamw_train_only(adamw *o, const mslam_param_table *table, const char *prefix) {
-    size_t len = strlen(prefix);
-    for (int i = 0; i < o->n_segments && i < table->n; i++)
-        if (strncmp(table->entries[i].name, prefix, len) != 0) o->segments[i].frozen = 1;
+void adamw_train_only(adamw *o, const mslam_param_table *table, const char *const *prefixes) {
+    for (int i = 0; i < o->n_segments && i < table->n; i++) {
+        int trains = 0;
+        for (const char *const *p = prefixes; *p && !trains; p++)
+            trains = strncmp(table->entries[i].name, *p, strlen(*p)) == 0;
+        if (!trains) o->segments[i].frozen = 1;
+    }
 }
 
 void adamw_free(adamw *o) {

@@ -526,7 +526,8 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
             head_loss hl;
             subset_begin(t, n, B, item);
             if (ctc_head_loss(&t->hw, cfg, &t->model->p, &t->G, t->sub_in, t->lens, n, T, t->targets,
-                              t->target_lens, (float)(o->ctc_weight / norm[S_CTC_N]), t->sub_grad, &hl))
+                              t->target_lens, (float)(o->ctc_weight / norm[S_CTC_N]),
+                              o->freeze_encoder ? NULL : t->sub_grad, &hl))
                 return -1;
             subset_end(t, n, B, item);
             sums[S_CTC] += hl.loss;
@@ -536,7 +537,8 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
         for (int b = 0; b < B; b++) t->langs[b] = t->train.items[sb->example[b]].lang_id;
         head_loss hl;
         if (lid_head_loss(&t->hw, cfg, &t->model->p, &t->G, t->enc_out, enc_lens, B, T, t->langs,
-                          (float)o->label_smoothing, (float)(o->lid_weight / norm[S_LID_N]), t->denc, &hl))
+                          (float)o->label_smoothing, (float)(o->lid_weight / norm[S_LID_N]),
+                          o->freeze_encoder ? NULL : t->denc, &hl))
             return -1;
         sums[S_LID] += hl.loss;
     }
@@ -1381,8 +1383,8 @@ static int run(trainer *t) {
     }
     t->best_metric = parse_best_metric(o->best_metric, t->tasks);
     if (t->best_metric < 0) return -1;
-    if (o->freeze_encoder && t->tasks != TASK_ST)
-        return mslam_error("--freeze-encoder trains the translation decoder alone: it needs --task st");
+    if (o->freeze_encoder && (t->tasks & TASK_PRETRAIN))
+        return mslam_error("--freeze-encoder trains the heads alone: --task pretrain trains the encoder");
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
     if (o->cache_encoder && !o->freeze_encoder)
         return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
@@ -1395,7 +1397,15 @@ static int run(trainer *t) {
         return -1;
     int resumed;
     if (build_model(t, &resumed)) return -1;
-    if (o->freeze_encoder) adamw_train_only(&t->opt, &t->model->table, "decoder");
+    if (o->freeze_encoder) {
+        /* the heads of the tasks, as linear probes or a decoder on a fixed encoder */
+        const char *heads[4] = {0};
+        int n_heads = 0;
+        if (t->tasks & TASK_ASR) heads[n_heads++] = "ctc.";
+        if (t->tasks & TASK_LID) heads[n_heads++] = "lid.";
+        if (t->tasks & TASK_ST) heads[n_heads++] = "decoder";
+        adamw_train_only(&t->opt, &t->model->table, heads);
+    }
     dataset_report rep;
     if (dataset_encode(&t->train, t->model, need_of(t->tasks), o->max_seconds, &rep)) return -1;
     report_data(t, "training data", &rep);
@@ -1597,8 +1607,8 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("speech-layers", speech_layers, "speech-only Conformer layers (default 4)", "N"),
         OPT_INT("shared-layers", shared_layers, "shared speech/text Conformer layers (default 4)", "N"),
         OPT_INT("decoder-layers", decoder_layers, "translation decoder layers (default 2; with --init, more than its model's adds new layers on top)", "N"),
-        OPT_BOOL("freeze-encoder", freeze_encoder, "train the translation decoder alone (--task st): the encoder and the other heads keep --init's parameters, vocabulary and languages and run forward only; characters outside the vocabulary are skipped"),
-        OPT_BOOL("cache-encoder", cache_encoder, "with --freeze-encoder: run the encoder once over the training data, without augmentation, and keep its outputs in memory (F16, 2 x d-model bytes per 40 ms frame): each step then trains the decoder alone, several times faster"),
+        OPT_BOOL("freeze-encoder", freeze_encoder, "train the heads of --task alone (the CTC and LID heads, the translation decoder) on --init's encoder: the encoder and the other heads keep --init's parameters, vocabulary and languages and run forward only; characters outside the vocabulary are skipped. With --task asr or lid, a linear probe of the encoder"),
+        OPT_BOOL("cache-encoder", cache_encoder, "with --freeze-encoder: run the encoder once over the training data, without augmentation, and keep its outputs in memory (F16, 2 x d-model bytes per 40 ms frame): each step then trains the heads alone, several times faster"),
         OPT_BOOL("symmetric-conv", symmetric_conv, "centred depthwise convolution (no streaming; default causal)"),
         OPT_INT("batch-size", batch_size, "utterances per step, process and micro-batch (default 16)", "N"),
         OPT_INT("accumulate", accumulate, "micro-batches per step (gradient accumulation): each process runs N forward and backward passes of --batch-size utterances (and --text-batch pairs) and sums their gradients into one step, the step of a batch N times larger in the memory of one micro-batch (default 1)", "N"),
