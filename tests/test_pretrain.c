@@ -10,6 +10,8 @@
  *   skipped, and everything else is then exact, except the quantizer's straight-through gradient,
  *   which is no derivative of the loss and is checked against its formula (test_w2v_straight_through).
  * - A keyed batch split in two adds up to the whole (losses, statistics, gradients).
+ * - BEST-RQ's random quantizer against codes computed here, and the code prediction of given
+ *   codes (no contrastive or diversity term).
  * - SpanBERT's loss, gradients, counts and errors.
  * - The encoder's masked passes: features, mask embeddings, the gradient injected at the speech
  *   layers' output (with shared layers, without any, without speech layers), the text path's mask,
@@ -1430,6 +1432,127 @@ static void test_end_to_end(void) {
     mslam_model_free(m);
 }
 
+/* ======================= BEST-RQ ======================= */
+
+/* The random quantizer: its draws are the seed's, its codebook's rows unit vectors, and each code
+ * is the nearest of a frame's 4 stacked, standardised mel frames projected, computed here in
+ * double (the last mel frame repeated past an item's length; -1 beyond lens). */
+static void test_random_quantizer(void) {
+    printf("BEST-RQ: the random quantizer\n");
+    enum { NM = 5, DIM = 3, K = 6, B = 2, T_MEL = 20, T = 5 };
+    random_quantizer q, again, other;
+    CHECK(random_quantizer_init(&q, NM, DIM, K, 7) == 0 && random_quantizer_init(&again, NM, DIM, K, 7) == 0 &&
+              random_quantizer_init(&other, NM, DIM, K, 8) == 0,
+          "random quantizer: %s", mslam_last_error());
+    CHECK(!memcmp(q.proj, again.proj, sizeof(float) * DIM * RQ_STACK * NM) &&
+              !memcmp(q.codebook, again.codebook, sizeof(float) * K * DIM),
+          "random quantizer: one seed, one quantizer");
+    CHECK(memcmp(q.codebook, other.codebook, sizeof(float) * K * DIM) != 0, "random quantizer: another seed, the same");
+    double worst = 0;
+    for (int k = 0; k < K; k++) {
+        double n = 0;
+        for (int i = 0; i < DIM; i++) n += (double)q.codebook[k * DIM + i] * q.codebook[k * DIM + i];
+        worst = fmax(worst, fabs(sqrt(n) - 1));
+    }
+    CHECK(worst < 1e-6, "random quantizer: a codebook row's norm is off 1 by %g", worst);
+    const int mel_lens[B] = {T_MEL, 11}, lens[B] = {T, 3};
+    float *mel = normal_array((size_t)B * T_MEL * NM, 2.0f, 61), mean[NM], std[NM];
+    for (int i = 0; i < NM; i++) mean[i] = 0.3f * (float)i - 0.5f, std[i] = 0.5f + 0.25f * (float)i;
+    int codes[B * T];
+    CHECK(random_quantizer_codes(&q, codes, mel, mel_lens, B, T_MEL, mean, std, lens, T) == 0,
+          "random quantizer codes: %s", mslam_last_error());
+    int agree = 1, distinct = 0, seen[K] = {0};
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int want = -1;
+            if (t < lens[b]) {
+                double x[RQ_STACK * NM], y[DIM], best = -INFINITY;
+                for (int j = 0; j < RQ_STACK; j++) {
+                    int f = 4 * t + 2 + j < mel_lens[b] ? 4 * t + 2 + j : mel_lens[b] - 1;
+                    for (int i = 0; i < NM; i++)
+                        x[j * NM + i] = ((double)mel[((size_t)b * T_MEL + f) * NM + i] - mean[i]) / std[i];
+                }
+                for (int o = 0; o < DIM; o++) {
+                    y[o] = 0;
+                    for (int i = 0; i < RQ_STACK * NM; i++) y[o] += (double)q.proj[o * RQ_STACK * NM + i] * x[i];
+                }
+                for (int k = 0; k < K; k++) {
+                    double dot = 0;
+                    for (int i = 0; i < DIM; i++) dot += y[i] * q.codebook[k * DIM + i];
+                    if (dot > best) best = dot, want = k;
+                }
+                distinct += !seen[want]++;
+            }
+            if (codes[b * T + t] != want) {
+                agree = 0;
+                printf("  item %d frame %d: code %d, reference %d\n", b, t, codes[b * T + t], want);
+            }
+        }
+    CHECK(agree, "random quantizer: a code differs from the reference");
+    CHECK(distinct >= 3, "random quantizer: only %d distinct codes in %d frames", distinct, T + 3);
+    /* item 1's frame 2 stacks mel frames 10, 10, 10, 10: a frame past its length changes nothing */
+    mel[((size_t)1 * T_MEL + 12) * NM] += 100.0f;
+    int again_codes[B * T];
+    random_quantizer_codes(&q, again_codes, mel, mel_lens, B, T_MEL, mean, std, lens, T);
+    CHECK(!memcmp(codes, again_codes, sizeof codes), "random quantizer: a mel frame past the item's length counts");
+    random_quantizer_free(&q), random_quantizer_free(&again), random_quantizer_free(&other);
+    CHECK(random_quantizer_init(&q, NM, DIM, 1, 7) != 0 && strstr(mslam_last_error(), "codes"),
+          "random quantizer of 1 code: refused naming it (%s)", mslam_last_error());
+    free(mel);
+}
+
+/* w2v_bert_loss_compute with the codes given (BEST-RQ): no contrastive or diversity term, the
+ * code prediction against a reference and central differences, gradients to the MLM head and
+ * the top's masked rows alone. */
+static void test_given_codes(void) {
+    printf("BEST-RQ: masked prediction of given codes\n");
+    mslam_model *m = pt_model(5, 1, 1, 25);
+    if (!m) return;
+    const int K = 5;
+    unsigned char masked[WB * WT];
+    w2v_ctx c;
+    w2v_fixture(&c, m, masked);
+    int given[WB * WT];
+    for (int r = 0; r < WB * WT; r++) given[r] = r % WT < w_lens[r / WT] ? (r * 7 + 3) % K : -1;
+    c.c.codes = given;
+    size_t n = (size_t)WB * WT * D;
+    grad_block g;
+    grads_init(&g, &m->cfg);
+    float *dctx = calloc(n, sizeof(float)), *dtop = calloc(n, sizeof(float));
+    CHECK(w2v_call(&c, &g.G, dctx, dtop) == 0, "given codes: %s", mslam_last_error());
+    int row_of[WB * WT], M = masked_rows(row_of, NULL, masked, w_lens, WB, WT), correct = 0, ok;
+    double mlm = 0, avg[5] = {0}, H = 0;
+    for (int i = 0; i < M; i++) {
+        double l[5];
+        linear_ref(l, c.top + (size_t)row_of[i] * D, m->p.pt_mlm_w, m->p.pt_mlm_b, D, K);
+        mlm += cross_entropy_ref(l, K, given[row_of[i]], &ok);
+        correct += ok;
+        avg[given[row_of[i]]] += 1.0 / M;
+    }
+    for (int k = 0; k < K; k++)
+        if (avg[k] > 0) H -= avg[k] * log(avg[k]);
+    CHECK(c.out.n_masked == M && c.out.contrastive == 0 && c.out.diversity == 0,
+          "given codes: %d masked (%d), contrastive %g, diversity %g", c.out.n_masked, M, c.out.contrastive,
+          c.out.diversity);
+    CHECK(rel_diff(c.out.mlm, mlm) < 1e-5 && c.out.mlm_correct == correct && rel_diff(c.out.perplexity, exp(H)) < 1e-5,
+          "given codes: mlm %g (reference %g), %g correct (%d), perplexity %g (%g)", c.out.mlm, mlm, c.out.mlm_correct,
+          correct, c.out.perplexity, exp(H));
+    const char *culprit = "";
+    const char *const touched[] = {"pretrain.mlm."};
+    CHECK(zero_outside(&g, touched, 1, &culprit), "given codes: %s has a gradient", culprit);
+    CHECK(max_abs(dctx, n) == 0, "given codes: the speech layers' output has a gradient");
+    expect_fd("given codes: top", w2v_loss, NULL, &c, c.top, dtop, n, 1e-3f, 0, 1e-4, 1);
+    expect_fd("given codes: pretrain.mlm.weight", w2v_loss, NULL, &c, m->p.pt_mlm_w, g.G.pt_mlm_w, (size_t)K * D,
+              1e-3f, 0, 1e-4, 1);
+    given[row_of[0]] = K;
+    CHECK(w2v_call(&c, NULL, NULL, NULL) != 0 && strstr(mslam_last_error(), "outside"),
+          "given codes: a code outside 0..K-1 refused naming it (%s)", mslam_last_error());
+    free(dctx), free(dtop);
+    grads_free(&g);
+    w2v_fixture_free(&c);
+    mslam_model_free(m);
+}
+
 int main(void) {
     mslam_set_threads(1);
     test_mask_speech();
@@ -1438,6 +1561,8 @@ int main(void) {
     test_w2v_reference();
     test_w2v_straight_through();
     test_w2v_split();
+    test_random_quantizer();
+    test_given_codes();
     test_spanbert();
     test_encoder_speech();
     test_encoder_text();

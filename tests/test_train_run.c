@@ -1295,6 +1295,29 @@ static void test_pretrain(const char *manifest) {
           "--codes 1 refused: %s", mslam_last_error());
     CHECK(train(manifest, no_ctc, PRETRAIN, "--mask-prob", "1.5", NULL) != 0 && strstr(mslam_last_error(), "--mask-prob"),
           "--mask-prob 1.5 refused: %s", mslam_last_error());
+    CHECK(train(manifest, no_ctc, PRETRAIN, "--quantizer", "kmeans", NULL) != 0 &&
+              strstr(mslam_last_error(), "--quantizer kmeans"),
+          "--quantizer kmeans refused: %s", mslam_last_error());
+    /* BEST-RQ's targets: resumed bit for bit (the quantizer is the seed's), the code prediction
+     * alone in the log */
+    char *rq = str_printf("%s/pt-rq", fixture_dir()), *rq_split = str_printf("%s/pt-rq-split", fixture_dir());
+    CHECK(train(manifest, rq, PRETRAIN, "--quantizer", "random", NULL) == 0 &&
+              train(manifest, rq_split, PRETRAIN, "--quantizer", "random", "--stop-at", "3", NULL) == 0 &&
+              train(manifest, rq_split, PRETRAIN, "--quantizer", "random", "--resume", NULL) == 0,
+          "--quantizer random, straight and resumed: %s", mslam_last_error());
+    char *rq_a = str_printf("%s/model.safetensors", rq), *rq_b = str_printf("%s/model.safetensors", rq_split);
+    CHECK(test_files_equal(rq_a, rq_b), "--quantizer random: N straight == N/2 + resume + N/2, bit for bit");
+    CHECK(!test_files_equal(a, rq_a), "--quantizer random trains otherwise than gumbel");
+    char *rq_log = str_printf("%s/train.jsonl", rq);
+    json_object *rq_rec = last_record_with(rq_log, "mlm"), *v = NULL;
+    double w2v = rq_rec && json_object_object_get_ex(rq_rec, "w2v", &v) ? json_object_get_double(v) : NAN;
+    double mlm = rq_rec && json_object_object_get_ex(rq_rec, "mlm", &v) ? json_object_get_double(v) : NAN;
+    double ppl = rq_rec && json_object_object_get_ex(rq_rec, "perplexity", &v) ? json_object_get_double(v) : NAN;
+    CHECK(w2v == 0 && isfinite(mlm) && mlm > 0 && ppl >= 1 && ppl <= 8,
+          "--quantizer random logs no contrastive loss (%g), a code prediction loss (%g), a perplexity of 1..8 codes (%g)",
+          w2v, mlm, ppl);
+    json_object_put(rq_rec);
+    free(rq), free(rq_split), free(rq_a), free(rq_b), free(rq_log);
 #undef PRETRAIN
     free(straight), free(split), free(micro), free(a), free(b), free(log), free(exported), free(tuned),
         free(tuned_model), free(no_ctc), free(no_ctc_model);

@@ -2,6 +2,7 @@
 
 #include "common.h"
 #include "data.h"
+#include "encoder.h"
 #include "ops.h"
 
 #include <math.h>
@@ -9,7 +10,13 @@
 #include <string.h>
 
 /* purposes of rng_for */
-enum { RNG_SPEECH_MASK = 0x3a51, RNG_TEXT_MASK = 0x3a52, RNG_GUMBEL = 0x3a53, RNG_DISTRACTORS = 0x3a54 };
+enum {
+    RNG_SPEECH_MASK = 0x3a51,
+    RNG_TEXT_MASK = 0x3a52,
+    RNG_GUMBEL = 0x3a53,
+    RNG_DISTRACTORS = 0x3a54,
+    RNG_RANDOM_QUANTIZER = 0x3a55
+};
 
 static uint64_t item_key(const int *keys, int b) { return keys ? (uint64_t)keys[b] : (uint64_t)b; }
 
@@ -162,6 +169,47 @@ static void cosine_backward(float *da, float *db, const float *a, const float *b
     }
 }
 
+/* out->codes_used, n_items: the distinct codes of each item's masked frames, the items with any */
+static void count_codes_used(const pretrain_work *w, int B, w2v_bert_loss *out) {
+    for (int b = 0; b < B; b++) {
+        int first = w->item_first[b], count = w->item_first[b + 1] - first;
+        for (int m = first; m < first + count; m++) {
+            int seen = 0;
+            for (int j = first; j < m && !seen; j++) seen = w->codes[j] == w->codes[m];
+            out->codes_used += !seen;
+        }
+        out->n_items += count > 0;
+    }
+}
+
+/* Given codes: their perplexity over the M masked frames (of the one-hot mean) and use. */
+static void given_codes_stats(pretrain_work *w, int M, int K, int B, w2v_bert_loss *out) {
+    for (int k = 0; k < K; k++) w->avg[k] = 0;
+    for (int m = 0; m < M; m++) w->avg[w->codes[m]] += 1.0f / (float)M;
+    double H = 0;
+    for (int k = 0; k < K; k++)
+        if (w->avg[k] > 0) H -= (double)w->avg[k] * log(w->avg[k]);
+    out->perplexity = exp(H);
+    count_codes_used(w, B, out);
+}
+
+/* Masked prediction of the M masked frames' code ids (w->codes) from the top's rows. */
+static int mlm_loss(pretrain_work *w, int d, int K, const mslam_params *P, mslam_params *G, const float *top, int M,
+                    float mlm_scale, float *dtop, w2v_bert_loss *out) {
+    gather_rows(w->rows, top, w->row_of, M, d);
+    linear_forward(w->mlm_logits, w->rows, P->pt_mlm_w, P->pt_mlm_b, M, d, K);
+    if (dtop) memset(w->dmlm_logits, 0, (size_t)M * K * sizeof(float));
+    out->mlm = cross_entropy(dtop ? w->dmlm_logits : NULL, w->mlm_logits, w->codes, M, K, 0.0f, -1, mlm_scale, NULL);
+    for (int m = 0; m < M; m++) out->mlm_correct += argmax(w->mlm_logits + (size_t)m * K, K) == w->codes[m];
+    if (dtop) {
+        memset(w->drows, 0, (size_t)M * d * sizeof(float));
+        linear_backward(w->drows, G->pt_mlm_w, G->pt_mlm_b, w->dmlm_logits, w->rows, P->pt_mlm_w, M, d, K);
+        scatter_add_rows(dtop, w->drows, w->row_of, M, d);
+    }
+    out->n_masked = M;
+    return 0;
+}
+
 int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg, const mslam_params *P,
                           mslam_params *G, const w2v_bert_config *c, const float *features, const float *context,
                           const float *top, const unsigned char *masked, const int *lens, int B, int T,
@@ -178,6 +226,17 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
     if (work_setup(w, count_masked(masked, lens, B, T), d, K, B, S)) return -1;
     const int M = gather_masked(w->row_of, w->item_first, masked, lens, B, T);
     if (M == 0) return 0;
+
+    if (c->codes) {
+        for (int m = 0; m < M; m++) {
+            w->codes[m] = c->codes[w->row_of[m]];
+            if (w->codes[m] < 0 || w->codes[m] >= K)
+                return mslam_error("w2v-BERT: given code %d of row %d is outside 0..%d", w->codes[m], w->row_of[m],
+                                   K - 1);
+        }
+        given_codes_stats(w, M, K, B, out);
+        return mlm_loss(w, d, K, P, G, top, M, mlm_scale, dtop, out);
+    }
 
     /* quantizer: logits (M, K) of the unmasked features, each standardised (as wav2vec 2.0's
      * LayerNorm before it, without parameters: the features get no gradient here); Gumbel-softmax,
@@ -263,15 +322,7 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
             w->davg[k] = w->avg[k] > 0 ? (float)(diversity_scale * ppl * (log(w->avg[k]) + 1.0) / K / M) : 0;
         for (int m = 0; m < M; m++) memcpy(w->dsoft + (size_t)m * K, w->davg, (size_t)K * sizeof(float));
     }
-    for (int b = 0; b < B; b++) {
-        int first = w->item_first[b], count = w->item_first[b + 1] - first;
-        for (int m = first; m < first + count; m++) {
-            int seen = 0;
-            for (int j = first; j < m && !seen; j++) seen = w->codes[j] == w->codes[m];
-            out->codes_used += !seen;
-        }
-        out->n_items += count > 0;
-    }
+    count_codes_used(w, B, out);
     if (backward) {
         /* the diversity's gradient through the noise-free softmax; dsoft then holds the codes' */
         softmax_backward(w->dlogits, w->dsoft, w->probs, M, K);
@@ -292,19 +343,7 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
         }
     }
 
-    /* masked prediction of the code ids from the top */
-    gather_rows(w->rows, top, w->row_of, M, d);
-    linear_forward(w->mlm_logits, w->rows, P->pt_mlm_w, P->pt_mlm_b, M, d, K);
-    if (dtop) memset(w->dmlm_logits, 0, (size_t)M * K * sizeof(float));
-    out->mlm = cross_entropy(dtop ? w->dmlm_logits : NULL, w->mlm_logits, w->codes, M, K, 0.0f, -1, mlm_scale, NULL);
-    for (int m = 0; m < M; m++) out->mlm_correct += argmax(w->mlm_logits + (size_t)m * K, K) == w->codes[m];
-    if (dtop) {
-        memset(w->drows, 0, (size_t)M * d * sizeof(float));
-        linear_backward(w->drows, G->pt_mlm_w, G->pt_mlm_b, w->dmlm_logits, w->rows, P->pt_mlm_w, M, d, K);
-        scatter_add_rows(dtop, w->drows, w->row_of, M, d);
-    }
-    out->n_masked = M;
-    return 0;
+    return mlm_loss(w, d, K, P, G, top, M, mlm_scale, dtop, out);
 }
 
 int spanbert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg, const mslam_params *P,
@@ -333,5 +372,69 @@ int spanbert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
         scatter_add_rows(dtop, w->drows, w->row_of, M, d);
     }
     *n = M;
+    return 0;
+}
+
+int random_quantizer_init(random_quantizer *q, int n_mels, int dim, int K, uint64_t seed) {
+    memset(q, 0, sizeof *q);
+    if (n_mels < 1 || dim < 1 || K < 2)
+        return mslam_error("random quantizer: %d mel bins, %d dimensions and %d codes (needs 1, 1 and 2 or more)",
+                           n_mels, dim, K);
+    int in = RQ_STACK * n_mels;
+    q->proj = mslam_malloc((size_t)dim * in * sizeof(float), "the random quantizer's projection");
+    q->codebook = mslam_malloc((size_t)K * dim * sizeof(float), "the random quantizer's codebook");
+    if (!q->proj || !q->codebook) {
+        random_quantizer_free(q);
+        return -1;
+    }
+    q->n_mels = n_mels, q->dim = dim, q->K = K;
+    mslam_rng rng;
+    rng_for(&rng, seed, RNG_RANDOM_QUANTIZER, 0, 0);
+    float scale = 1.0f / sqrtf((float)in);
+    for (size_t i = 0; i < (size_t)dim * in; i++) q->proj[i] = scale * mslam_rng_normal(&rng);
+    rng_for(&rng, seed, RNG_RANDOM_QUANTIZER, 1, 0);
+    for (int k = 0; k < K; k++) {
+        float *v = q->codebook + (size_t)k * dim;
+        for (int i = 0; i < dim; i++) v[i] = mslam_rng_normal(&rng);
+        float n = fmaxf(norm_of(v, dim), COS_EPS);
+        for (int i = 0; i < dim; i++) v[i] /= n;
+    }
+    return 0;
+}
+
+void random_quantizer_free(random_quantizer *q) {
+    free(q->proj);
+    free(q->codebook);
+    memset(q, 0, sizeof *q);
+}
+
+int random_quantizer_codes(const random_quantizer *q, int *codes, const float *mel, const int *mel_lens, int B,
+                           int T_mel, const float *mean, const float *std, const int *lens, int T) {
+    const int nm = q->n_mels, in = RQ_STACK * nm;
+    float stacked[RQ_STACK * 128], projected[256];
+    if (nm > 128 || q->dim > 256)
+        return mslam_error("random quantizer: %d mel bins and %d dimensions (at most 128 and 256)", nm, q->dim);
+    for (int b = 0; b < B; b++) {
+        int last = (mel_lens[b] < T_mel ? mel_lens[b] : T_mel) - 1;
+        for (int t = 0; t < T; t++) {
+            int *code = codes + (size_t)b * T + t;
+            *code = -1;
+            if (t >= lens[b] || last < 0) continue;
+            for (int j = 0; j < RQ_STACK; j++) {
+                int f = 4 * t + 2 + j;
+                f = f > last ? last : f;
+                mel_normalise(stacked + j * nm, mel + ((size_t)b * T_mel + f) * nm, 1, nm, mean, std);
+            }
+            linear_forward(projected, stacked, q->proj, NULL, 1, in, q->dim);
+            /* the codebook's rows are unit vectors: the largest dot product is the largest cosine */
+            float best = -INFINITY;
+            for (int k = 0; k < q->K; k++) {
+                const float *v = q->codebook + (size_t)k * q->dim;
+                float dot = 0;
+                for (int i = 0; i < q->dim; i++) dot += v[i] * projected[i];
+                if (dot > best) best = dot, *code = k;
+            }
+        }
+    }
     return 0;
 }

@@ -47,6 +47,10 @@ typedef struct {
     float gumbel_tau;  /* Gumbel-softmax temperature (the caller anneals it: 2 -> 0.5) */
     float kappa;       /* contrastive temperature (0.1) */
     int distractors;   /* per masked frame, drawn with replacement from the item's others (100) */
+    /* NULL: the Gumbel-softmax quantizer's codes. Else (B*T) each frame's code, given (BEST-RQ's
+     * random_quantizer_codes): no quantizer, contrastive or diversity loss; the shared layers
+     * predict these codes, and perplexity and codes_used describe them */
+    const int *codes;
 } w2v_bert_config;
 
 w2v_bert_config w2v_bert_default_config(void);
@@ -78,6 +82,28 @@ typedef struct {
 } pretrain_work;
 
 void pretrain_work_free(pretrain_work *w);
+
+/* BEST-RQ's quantizer (Chiu et al. 2022, arXiv 2202.01855): the targets come from the input, not
+ * from what the encoder learns. A subsampled frame's log-mel frames under the middle of its
+ * receptive field (RQ_STACK of them, standardised with the model's statistics and stacked) go
+ * through a fixed random projection to dim; its code is the nearest (largest cosine) of K fixed
+ * random unit vectors. Nothing here is trained, so the codes cannot collapse and a step's targets
+ * are the same whatever the encoder has become; a function of the seed alone, not stored. */
+#define RQ_STACK 4
+typedef struct {
+    int n_mels, dim, K;
+    float *proj;     /* (dim, RQ_STACK x n_mels), N(0, 1 / (RQ_STACK x n_mels)) */
+    float *codebook; /* (K, dim), unit rows */
+} random_quantizer;
+
+int random_quantizer_init(random_quantizer *q, int n_mels, int dim, int K, uint64_t seed);
+void random_quantizer_free(random_quantizer *q);
+/* codes (B*T): the code of subsampled frame t of item b for t < lens[b], -1 beyond; mel (B, T_mel,
+ * n_mels) the raw log-mel, mel_lens its frames; mean and std (n_mels) the model's statistics.
+ * Subsampled frame t sees mel frames 4t .. 4t+6 (two 3-wide convolutions of stride 2) and stacks
+ * 4t+2 .. 4t+5, the last frame repeated past mel_lens[b]. */
+int random_quantizer_codes(const random_quantizer *q, int *codes, const float *mel, const int *mel_lens, int B,
+                           int T_mel, const float *mean, const float *std, const int *lens, int T);
 
 /* features (n, d): the speech pass's unmasked subsampler output (pass->features); context (n, d):
  * its speech layers' output; top (n, d): its final output (== context without shared layers).

@@ -49,6 +49,7 @@ enum best_metric { BEST_NONE, BEST_CER, BEST_LID, BEST_BLEU };
 typedef struct {
     gchar **data; /* manifests, one or several */
     gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *best_metric;
+    gchar *quantizer; /* pretrain: gumbel (w2v-BERT) or random (BEST-RQ) */
     gchar **text_data; /* text-pair manifests, none or several */
     gboolean resume, no_specaug, symmetric_conv, freeze_encoder, cache_encoder;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
@@ -154,6 +155,9 @@ typedef struct {
     pretrain_work pw;
     float *pt_dmid;
     size_t cap_pt_dmid;
+    random_quantizer rq; /* --quantizer random: BEST-RQ's (K 0 otherwise) */
+    int *rq_codes;       /* (B*T) a micro-batch's codes from it */
+    size_t cap_rq_codes;
     FILE *log;
     int rank, world, tty;
     int best_metric; /* enum best_metric */
@@ -388,6 +392,8 @@ static residual_dropout step_dropout(const trainer *t, int pass, const int *keys
 
 enum { PRETRAIN_SPEECH, PRETRAIN_TEXT };
 
+#define RQ_DIM 16 /* BEST-RQ's projection: 16 dimensions */
+
 /* The step's seed of pre-training draws of kind (masks, Gumbel noise, distractors: each item's
  * from its key, its place in the step's global batch). */
 static uint64_t pretrain_seed(const trainer *t, int kind) {
@@ -457,6 +463,20 @@ static int w2v_bert_step(trainer *t, const step_batch *sb, int T, const double *
     w2v_bert_config c = w2v_bert_default_config();
     c.gumbel_tau = gumbel_tau(t);
     c.distractors = o->distractors;
+    if (t->rq.K) {
+        size_t n = (size_t)sb->n * T;
+        if (n > t->cap_rq_codes) {
+            free(t->rq_codes);
+            t->cap_rq_codes = 0;
+            if (!(t->rq_codes = mslam_malloc(n * sizeof(int), "the random quantizer's codes"))) return -1;
+            t->cap_rq_codes = n;
+        }
+        const feature_batch *fb = &sb->fb;
+        if (random_quantizer_codes(&t->rq, t->rq_codes, fb->mel, fb->mel_lens, sb->n, fb->T_mel, t->model->p.mel_mean,
+                                   t->model->p.mel_std, sb->frames, T))
+            return -1;
+        c.codes = t->rq_codes;
+    }
     /* diversity: one value per micro-batch (pretrain.h), their mean over the step */
     double masked = norm[S_MASKED_N] > 0 ? norm[S_MASKED_N] : 1, groups = norm[S_DIV_N] > 0 ? norm[S_DIV_N] : 1;
     w2v_bert_loss l;
@@ -1235,6 +1255,8 @@ static void trainer_free(trainer *t) {
     decoder_pass_free(&t->dp);
     pretrain_work_free(&t->pw);
     free(t->pt_dmid);
+    random_quantizer_free(&t->rq);
+    free(t->rq_codes);
     for (int k = 0; t->micro && k < t->o->accumulate; k++) {
         feature_batch_free(&t->micro[k].fb);
         free(t->micro[k].example), free(t->micro[k].frames), free(t->micro[k].slots), free(t->micro[k].text_items);
@@ -1330,6 +1352,8 @@ static int check_options(const train_opts *o) {
         return mslam_error("--left-chunks-max %d: must be -1 or 0 (all, as eval's --left-chunks -1) or more",
                            o->left_chunks_max);
     if (o->codes < 2 || o->codes > 1 << 16) return mslam_error("--codes %d: must be 2..%d", o->codes, 1 << 16);
+    if (strcmp(o->quantizer, "gumbel") && strcmp(o->quantizer, "random"))
+        return mslam_error("--quantizer %s: must be gumbel (w2v-BERT's) or random (BEST-RQ's)", o->quantizer);
     if (!(o->gumbel_tau_min <= o->gumbel_tau))
         return mslam_error("--gumbel-tau-min %g: must be at most --gumbel-tau (%g), the temperature decays",
                            o->gumbel_tau_min, o->gumbel_tau);
@@ -1397,6 +1421,10 @@ static int run(trainer *t) {
         return -1;
     int resumed;
     if (build_model(t, &resumed)) return -1;
+    /* a function of the seed alone: a resumed run draws the same */
+    if ((t->tasks & TASK_PRETRAIN) && !strcmp(o->quantizer, "random") &&
+        random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes, seed_for((uint64_t)o->seed, 0x5e20, 0, 0)))
+        return -1;
     if (o->freeze_encoder) {
         /* the heads of the tasks, as linear probes or a decoder on a fixed encoder */
         const char *heads[4] = {0};
@@ -1568,7 +1596,7 @@ static int run(trainer *t) {
 int cmd_train(int argc, char **argv) {
     train_opts o = {
         .task = g_strdup("multi"), .split = g_strdup("train"), .out = g_strdup("train-out"),
-        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"),
+        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"), .quantizer = g_strdup("gumbel"),
         .d_model = 144, .heads = 4, .ff = 576, .kernel = 15, .sub_channels = 64, .speech_layers = 4,
         .shared_layers = 4, .decoder_layers = 2,
         .batch_size = 16, .accumulate = 1, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
@@ -1651,7 +1679,8 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
-        OPT_INT("codes", codes, "pretrain: codes of the w2v-BERT quantizer (default 320)", "N"),
+        OPT_STR("quantizer", quantizer, "pretrain: the speech targets: gumbel, w2v-BERT's (a Gumbel-softmax quantizer of the subsampler's output, learnt through the contrastive and diversity losses; default) or random, BEST-RQ's (a fixed random projection of 4 standardised log-mel frames, the nearest of --codes fixed random unit vectors; masked prediction from the shared layers alone, no contrastive or diversity loss)", "NAME"),
+        OPT_INT("codes", codes, "pretrain: codes of the quantizer (default 320)", "N"),
         OPT_DBL("mask-prob", mask_prob, "pretrain: probability of each encoder frame starting a masked span (default 0.13)", "P"),
         OPT_INT("mask-span", mask_span, "pretrain: frames of 40 ms per masked span (default 5; 0.13 x 5 masks about half the frames)", "N"),
         OPT_INT("distractors", distractors, "pretrain: distractors per masked frame, from the utterance's other masked frames (default 100)", "N"),
