@@ -572,6 +572,62 @@ static void test_freeze_encoder(const char *manifest) {
     free(init), free(out), free(model), free(multi), free(odd), free(no_init), free(probe), free(pretrain);
 }
 
+/* --init --vocab data: the vocabulary shrinks to the data's characters (here the German rows':
+ * no "m", which only the French ones have), every row over characters is the init model's row of
+ * the same character, every other tensor the init model's; the default keeps the init's. */
+static void test_vocab_data(const char *manifest) {
+    char *init = str_printf("%s/straight/model.safetensors", fixture_dir());
+    char *german = str_printf("%s/german.tsv", fixture_dir()), *text = NULL;
+    size_t n = 0;
+    FILE *f = read_file(manifest, 1 << 20, &text, &n) == 0 ? fopen(german, "w") : NULL;
+    for (char *line = f ? text : NULL, *end; line && *line; line = end + (*end != '\0')) {
+        end = line + strcspn(line, "\n");
+        const char *tab = strchr(line, '\t');
+        if (line == text || (tab && tab < end && !strncmp(tab + 1, "de\t", 3))) fprintf(f, "%.*s\n", (int)(end - line), line);
+    }
+    if (f) fclose(f);
+    free(text);
+    char *narrow = str_printf("%s/vocab-data", fixture_dir()), *wide = str_printf("%s/vocab-init", fixture_dir());
+    CHECK(train(german, narrow, "--task", "asr", "--init", init, "--vocab", "data", "--lr", "0", "--lr-min", "0",
+                "--steps", "1", "--audio-dir", fixture_dir(), NULL) == 0 &&
+              train(german, wide, "--task", "asr", "--init", init, "--lr", "0", "--lr-min", "0", "--steps", "1",
+                    "--audio-dir", fixture_dir(), NULL) == 0,
+          "--vocab data and init: %s", mslam_last_error());
+    mslam_model *a = NULL, *b = NULL, *c = NULL;
+    char *narrow_model = str_printf("%s/model.safetensors", narrow), *wide_model = str_printf("%s/model.safetensors", wide);
+    CHECK(checkpoint_load(init, &a, NULL, NULL) == 0 && checkpoint_load(narrow_model, &b, NULL, NULL) == 0 &&
+              checkpoint_load(wide_model, &c, NULL, NULL) == 0,
+          "the three models load");
+    if (a && b && c) {
+        int has_m = 0, known = 1;
+        for (int i = 0; i < b->cfg.vocab_size; i++) {
+            has_m |= !strcmp(b->vocab[i], "m");
+            int j = -1;
+            for (int k = 0; k < a->cfg.vocab_size && j < 0; k++) j = strcmp(a->vocab[k], b->vocab[i]) ? -1 : k;
+            known &= j >= 0;
+            for (int k = 0; j >= 0 && k < b->cfg.d_model; k++) {
+                known &= b->p.text_embed[(size_t)i * b->cfg.d_model + k] == a->p.text_embed[(size_t)j * a->cfg.d_model + k];
+                known &= b->p.ctc_w[(size_t)i * b->cfg.d_model + k] == a->p.ctc_w[(size_t)j * a->cfg.d_model + k];
+            }
+            known &= j >= 0 && b->p.ctc_b[i] == a->p.ctc_b[j];
+        }
+        CHECK(b->cfg.vocab_size < a->cfg.vocab_size && !has_m && c->cfg.vocab_size == a->cfg.vocab_size,
+              "--vocab data: %d characters of the init model's %d, without \"m\"; --vocab init keeps %d",
+              b->cfg.vocab_size, a->cfg.vocab_size, c->cfg.vocab_size);
+        CHECK(known, "--vocab data: each character's embedding and CTC rows are the init model's of that character");
+        const mslam_param_entry *x = entry_named(a, "shared_layers.0.attn.q.weight"),
+                                *y = entry_named(b, "shared_layers.0.attn.q.weight");
+        CHECK(x && y && !memcmp(a->block + x->offset, b->block + y->offset, x->numel * sizeof(float)),
+              "--vocab data: the encoder is the init model's");
+    }
+    mslam_model_free(a), mslam_model_free(b), mslam_model_free(c);
+    char *bad = str_printf("%s/vocab-bad", fixture_dir());
+    CHECK(train(german, bad, "--task", "asr", "--init", init, "--vocab", "corpus", NULL) != 0 &&
+              strstr(mslam_last_error(), "--vocab corpus"),
+          "--vocab corpus refused naming it: %s", mslam_last_error());
+    free(init), free(german), free(narrow), free(wide), free(narrow_model), free(wide_model), free(bad);
+}
+
 /* --cache-encoder trains the decoder on F16 copies of the encoder outputs that the uncached run
  * computes afresh each step: with full context and no augmentation the two runs take the same
  * steps up to that rounding, far below how far the decoder moves. */
@@ -1333,6 +1389,7 @@ int main(int argc, char **argv) {
     if (!manifest) return test_result("test_train_run");
     test_exact_resume(manifest);
     test_freeze_encoder(manifest);
+    test_vocab_data(manifest);
     test_cache_encoder(manifest);
     test_non_finite(manifest);
     test_signal(argv[1], manifest);

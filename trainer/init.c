@@ -2,6 +2,7 @@
 
 #include "data.h"
 
+#include <glib.h>
 #include <math.h>
 #include <string.h>
 
@@ -46,10 +47,44 @@ static const mslam_param_entry *find_entry(const mslam_param_table *t, const cha
     return NULL;
 }
 
+/* The tensors whose rows are the vocabulary's characters (core/params.c) */
+static int over_characters(const char *name) {
+    static const char *const names[] = {"text.embed.weight",   "ctc.weight",         "ctc.bias",
+                                        "decoder.embed.weight", "decoder.out.weight", "decoder.out.bias",
+                                        "pretrain.text_mlm.weight", "pretrain.text_mlm.bias"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i])) return 1;
+    return 0;
+}
+
+/* Copies the rows of src's tensor s into dst's d by character; returns whether every row of d got one. */
+static int copy_by_character(mslam_model *dst, const mslam_param_entry *d, const mslam_model *src,
+                             const mslam_param_entry *s) {
+    size_t row = d->numel / d->shape[0];
+    GHashTable *row_of = g_hash_table_new(g_str_hash, g_str_equal);
+    for (int j = 0; j < src->cfg.vocab_size && j < s->shape[0]; j++)
+        g_hash_table_insert(row_of, src->vocab[j], GINT_TO_POINTER(j + 1));
+    int all = 1;
+    for (int i = 0; i < dst->cfg.vocab_size && i < d->shape[0]; i++) {
+        int j = GPOINTER_TO_INT(g_hash_table_lookup(row_of, dst->vocab[i])) - 1;
+        if (j < 0) {
+            all = 0;
+            continue;
+        }
+        memcpy(dst->block + d->offset + (size_t)i * row, src->block + s->offset + (size_t)j * row, row * sizeof(float));
+    }
+    g_hash_table_destroy(row_of);
+    return all;
+}
+
 int model_copy_params(mslam_model *dst, const mslam_model *src) {
     int missed = 0;
     for (int i = 0; i < dst->table.n; i++) {
         const mslam_param_entry *d = &dst->table.entries[i], *s = find_entry(&src->table, d->name);
+        if (s && over_characters(d->name) && s->ndim == d->ndim && (d->ndim == 1 || s->shape[1] == d->shape[1])) {
+            missed += !copy_by_character(dst, d, src, s);
+            continue;
+        }
         int same_rows = s && s->ndim == d->ndim;
         for (int k = 1; same_rows && k < d->ndim; k++) same_rows = s->shape[k] == d->shape[k];
         if (!same_rows) {

@@ -21,9 +21,12 @@ void model_init_params(mslam_model *m, uint64_t seed);
  * tensors, decoder layers for decoder ones); 1 for every other tensor. */
 float residual_scale(const struct mslam_model_config *cfg, const char *name);
 
-/* Copies every tensor of src that dst has by name: whole when the shapes agree, the leading rows
- * when only the first dimension differs (a vocabulary or language list that grew or shrank, in
- * the same order). Returns the number of tensors of dst that got nothing (left as they were). */
+/* Copies every tensor of src that dst has by name. A tensor over the characters (text embedding,
+ * CTC head, decoder embedding and output, SpanBERT's head) by character: each row of dst from
+ * src's row of the same character, a character src lacks left as it was; any other tensor whole
+ * when the shapes agree, its leading rows when only the first dimension differs (a language list
+ * that grew or shrank, in the same order). Returns the number of tensors of dst that got nothing
+ * or not every row (left as they were). */
 int model_copy_params(mslam_model *dst, const mslam_model *src);
 
 #endif

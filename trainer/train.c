@@ -50,6 +50,7 @@ typedef struct {
     gchar **data; /* manifests, one or several */
     gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *best_metric;
     gchar *quantizer; /* pretrain: gumbel (w2v-BERT) or random (BEST-RQ) */
+    gchar *vocab;     /* with --init: init (its characters, then the data's) or data (the data's alone) */
     gchar **text_data; /* text-pair manifests, none or several */
     gboolean resume, no_specaug, symmetric_conv, freeze_encoder, cache_encoder;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
@@ -1161,7 +1162,11 @@ static int build_model(trainer *t, int *resumed) {
         return -1;
     }
     if (init) {
-        for (int i = 0; i < init->cfg.vocab_size && !rc; i++) rc = strlist_push(&vocab, init->vocab[i]);
+        /* --vocab data: the init model's characters that the data has, in its order (its rows are
+         * copied by character, model_copy_params), the data's others after them */
+        int data_only = !strcmp(o->vocab, "data");
+        for (int i = 0; i < init->cfg.vocab_size && !rc; i++)
+            if (!data_only || strlist_contains(&data_vocab, init->vocab[i])) rc = strlist_push(&vocab, init->vocab[i]);
         for (int i = 0; i < init->cfg.n_langs && !rc; i++) rc = strlist_push(&langs, init->langs[i]);
     }
     /* a frozen encoder keeps its vocabulary and languages: a new character would get an untrained
@@ -1352,6 +1357,11 @@ static int check_options(const train_opts *o) {
         return mslam_error("--left-chunks-max %d: must be -1 or 0 (all, as eval's --left-chunks -1) or more",
                            o->left_chunks_max);
     if (o->codes < 2 || o->codes > 1 << 16) return mslam_error("--codes %d: must be 2..%d", o->codes, 1 << 16);
+    if (strcmp(o->vocab, "init") && strcmp(o->vocab, "data"))
+        return mslam_error("--vocab %s: must be init (the --init model's characters, then the data's) or data",
+                           o->vocab);
+    if (!strcmp(o->vocab, "data") && o->freeze_encoder)
+        return mslam_error("--vocab data: --freeze-encoder keeps the --init model's vocabulary");
     if (strcmp(o->quantizer, "gumbel") && strcmp(o->quantizer, "random"))
         return mslam_error("--quantizer %s: must be gumbel (w2v-BERT's) or random (BEST-RQ's)", o->quantizer);
     if (!(o->gumbel_tau_min <= o->gumbel_tau))
@@ -1596,7 +1606,7 @@ static int run(trainer *t) {
 int cmd_train(int argc, char **argv) {
     train_opts o = {
         .task = g_strdup("multi"), .split = g_strdup("train"), .out = g_strdup("train-out"),
-        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"), .quantizer = g_strdup("gumbel"),
+        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"), .quantizer = g_strdup("gumbel"), .vocab = g_strdup("init"),
         .d_model = 144, .heads = 4, .ff = 576, .kernel = 15, .sub_channels = 64, .speech_layers = 4,
         .shared_layers = 4, .decoder_layers = 2,
         .batch_size = 16, .accumulate = 1, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
@@ -1679,6 +1689,7 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
+        OPT_STR("vocab", vocab, "with --init, the vocabulary: init, the --init model's characters and then those of the data it lacks (default), or data, the characters of --data alone (its transcripts and translations), e.g. to fine-tune a model pre-trained on many scripts for a few languages: a CTC head over thousands of characters the data never has stays far longer on the CTC plateau. Rows over characters (text embedding, CTC head, decoder) are taken from --init by character", "NAME"),
         OPT_STR("quantizer", quantizer, "pretrain: the speech targets: gumbel, w2v-BERT's (a Gumbel-softmax quantizer of the subsampler's output, learnt through the contrastive and diversity losses; default) or random, BEST-RQ's (a fixed random projection of 4 standardised log-mel frames, the nearest of --codes fixed random unit vectors; masked prediction from the shared layers alone, no contrastive or diversity loss)", "NAME"),
         OPT_INT("codes", codes, "pretrain: codes of the quantizer (default 320)", "N"),
         OPT_DBL("mask-prob", mask_prob, "pretrain: probability of each encoder frame starting a masked span (default 0.13)", "P"),
