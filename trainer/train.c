@@ -1433,7 +1433,8 @@ static int run(trainer *t) {
     if (build_model(t, &resumed)) return -1;
     /* a function of the seed alone: a resumed run draws the same */
     if ((t->tasks & TASK_PRETRAIN) && !strcmp(o->quantizer, "random") &&
-        random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes, seed_for((uint64_t)o->seed, 0x5e20, 0, 0)))
+        random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes,
+                              seed_for((uint64_t)o->seed, 0x5e20, 0, 0)))
         return -1;
     if (o->freeze_encoder) {
         /* the heads of the tasks, as linear probes or a decoder on a fixed encoder */
@@ -1606,7 +1607,8 @@ static int run(trainer *t) {
 int cmd_train(int argc, char **argv) {
     train_opts o = {
         .task = g_strdup("multi"), .split = g_strdup("train"), .out = g_strdup("train-out"),
-        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"), .quantizer = g_strdup("gumbel"), .vocab = g_strdup("init"),
+        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"), .quantizer = g_strdup("gumbel"),
+        .vocab = g_strdup("init"),
         .d_model = 144, .heads = 4, .ff = 576, .kernel = 15, .sub_channels = 64, .speech_layers = 4,
         .shared_layers = 4, .decoder_layers = 2,
         .batch_size = 16, .accumulate = 1, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
