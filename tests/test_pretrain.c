@@ -1495,6 +1495,13 @@ static void test_random_quantizer(void) {
     int again_codes[B * T];
     random_quantizer_codes(&q, again_codes, mel, mel_lens, B, T_MEL, mean, std, lens, T);
     CHECK(!memcmp(codes, again_codes, sizeof codes), "random quantizer: a mel frame past the item's length counts");
+    /* in training, lens are the subsampler's frames of mel_lens: the stack never runs past them */
+    int past = 0;
+    for (int len = 7; len < 2000; len++) {
+        int frames = mslam_subsampled_frames(len);
+        past += frames > 0 && 4 * (frames - 1) + 2 + RQ_STACK - 1 > len - 1;
+    }
+    CHECK(past == 0, "random quantizer: %d mel lengths whose last subsampled frame stacks past them", past);
     random_quantizer_free(&q), random_quantizer_free(&again), random_quantizer_free(&other);
     CHECK(random_quantizer_init(&q, NM, DIM, 1, 7) != 0 && strstr(mslam_last_error(), "codes"),
           "random quantizer of 1 code: refused naming it (%s)", mslam_last_error());

@@ -377,9 +377,9 @@ int spanbert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
 
 int random_quantizer_init(random_quantizer *q, int n_mels, int dim, int K, uint64_t seed) {
     memset(q, 0, sizeof *q);
-    if (n_mels < 1 || dim < 1 || K < 2)
-        return mslam_error("random quantizer: %d mel bins, %d dimensions and %d codes (needs 1, 1 and 2 or more)",
-                           n_mels, dim, K);
+    if (n_mels < 1 || n_mels > RQ_MELS_MAX || dim < 1 || dim > RQ_DIM_MAX || K < 2)
+        return mslam_error("random quantizer: %d mel bins, %d dimensions and %d codes (needs 1..%d, 1..%d and 2 or "
+                           "more)", n_mels, dim, K, RQ_MELS_MAX, RQ_DIM_MAX);
     int in = RQ_STACK * n_mels;
     q->proj = mslam_malloc((size_t)dim * in * sizeof(float), "the random quantizer's projection");
     q->codebook = mslam_malloc((size_t)K * dim * sizeof(float), "the random quantizer's codebook");
@@ -411,9 +411,7 @@ void random_quantizer_free(random_quantizer *q) {
 int random_quantizer_codes(const random_quantizer *q, int *codes, const float *mel, const int *mel_lens, int B,
                            int T_mel, const float *mean, const float *std, const int *lens, int T) {
     const int nm = q->n_mels, in = RQ_STACK * nm;
-    float stacked[RQ_STACK * 128], projected[256];
-    if (nm > 128 || q->dim > 256)
-        return mslam_error("random quantizer: %d mel bins and %d dimensions (at most 128 and 256)", nm, q->dim);
+    float stacked[RQ_STACK * RQ_MELS_MAX], projected[RQ_DIM_MAX];
     for (int b = 0; b < B; b++) {
         int last = (mel_lens[b] < T_mel ? mel_lens[b] : T_mel) - 1;
         for (int t = 0; t < T; t++) {

@@ -88,8 +88,11 @@ void pretrain_work_free(pretrain_work *w);
  * receptive field (RQ_STACK of them, standardised with the model's statistics and stacked) go
  * through a fixed random projection to dim; its code is the nearest (largest cosine) of K fixed
  * random unit vectors. Nothing here is trained, so the codes cannot collapse and a step's targets
- * are the same whatever the encoder has become; a function of the seed alone, not stored. */
+ * are the same whatever the encoder has become; a function of the seed alone (the trainer's is
+ * fixed), not stored. */
 #define RQ_STACK 4
+#define RQ_MELS_MAX 128
+#define RQ_DIM_MAX 256
 typedef struct {
     int n_mels, dim, K;
     float *proj;     /* (dim, RQ_STACK x n_mels), N(0, 1 / (RQ_STACK x n_mels)) */

@@ -394,6 +394,7 @@ static residual_dropout step_dropout(const trainer *t, int pass, const int *keys
 enum { PRETRAIN_SPEECH, PRETRAIN_TEXT };
 
 #define RQ_DIM 16 /* BEST-RQ's projection: 16 dimensions */
+#define RQ_SEED 0x6265737472712025ull
 
 /* The step's seed of pre-training draws of kind (masks, Gumbel noise, distractors: each item's
  * from its key, its place in the step's global batch). */
@@ -1169,8 +1170,9 @@ static int build_model(trainer *t, int *resumed) {
             if (!data_only || strlist_contains(&data_vocab, init->vocab[i])) rc = strlist_push(&vocab, init->vocab[i]);
         for (int i = 0; i < init->cfg.n_langs && !rc; i++) rc = strlist_push(&langs, init->langs[i]);
     }
-    /* a frozen encoder keeps its vocabulary and languages: a new character would get an untrained
-     * CTC row (and a new language an untrained LID row) that the frozen heads then score */
+    /* a frozen encoder keeps its vocabulary and languages (--vocab data may narrow them): a new
+     * character would get an untrained text-embedding row (and the translation decoder, which
+     * reads text, untrained rows) that the frozen encoder then reads */
     if (!rc && !(init && o->freeze_encoder)) rc = merge_lists(&vocab, &data_vocab) || merge_lists(&langs, &data_langs);
     if (!rc) rc = langs_check(&langs, t->rank == 0);
     strlist_free(&data_vocab);
@@ -1360,10 +1362,12 @@ static int check_options(const train_opts *o) {
     if (strcmp(o->vocab, "init") && strcmp(o->vocab, "data"))
         return mslam_error("--vocab %s: must be init (the --init model's characters, then the data's) or data",
                            o->vocab);
-    if (!strcmp(o->vocab, "data") && o->freeze_encoder)
-        return mslam_error("--vocab data: --freeze-encoder keeps the --init model's vocabulary");
     if (strcmp(o->quantizer, "gumbel") && strcmp(o->quantizer, "random"))
         return mslam_error("--quantizer %s: must be gumbel (w2v-BERT's) or random (BEST-RQ's)", o->quantizer);
+    /* SpecAugment fills its masks with the mean: the codes of those frames would all be one */
+    if (!strcmp(o->quantizer, "random") && !o->no_specaug && (o->freq_masks > 0 || o->time_masks > 0))
+        return mslam_error("--quantizer random reads its targets from the log-mel, which SpecAugment's masks would "
+                           "blank: give --no-specaug (the span masks of pre-training are its augmentation)");
     if (!(o->gumbel_tau_min <= o->gumbel_tau))
         return mslam_error("--gumbel-tau-min %g: must be at most --gumbel-tau (%g), the temperature decays",
                            o->gumbel_tau_min, o->gumbel_tau);
@@ -1431,18 +1435,18 @@ static int run(trainer *t) {
         return -1;
     int resumed;
     if (build_model(t, &resumed)) return -1;
-    /* a function of the seed alone: a resumed run draws the same */
+    /* one quantizer whatever --seed: a run resumed, or continued with --init, has the same targets */
     if ((t->tasks & TASK_PRETRAIN) && !strcmp(o->quantizer, "random") &&
-        random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes,
-                              seed_for((uint64_t)o->seed, 0x5e20, 0, 0)))
+        random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes, RQ_SEED))
         return -1;
     if (o->freeze_encoder) {
         /* the heads of the tasks, as linear probes or a decoder on a fixed encoder */
         const char *heads[4] = {0};
         int n_heads = 0;
-        if (t->tasks & TASK_ASR) heads[n_heads++] = "ctc.";
-        if (t->tasks & TASK_LID) heads[n_heads++] = "lid.";
-        if (t->tasks & TASK_ST) heads[n_heads++] = "decoder";
+        /* a head without a loss stays as it was (AdamW's decay would shrink it) */
+        if ((t->tasks & TASK_ASR) && o->ctc_weight > 0) heads[n_heads++] = "ctc.";
+        if ((t->tasks & TASK_LID) && o->lid_weight > 0) heads[n_heads++] = "lid.";
+        if ((t->tasks & TASK_ST) && (o->st_weight > 0 || o->mt_weight > 0)) heads[n_heads++] = "decoder";
         adamw_train_only(&t->opt, &t->model->table, heads);
     }
     dataset_report rep;
@@ -1691,7 +1695,7 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
-        OPT_STR("vocab", vocab, "with --init, the vocabulary: init, the --init model's characters and then those of the data it lacks (default), or data, the characters of --data alone (its transcripts and translations), e.g. to fine-tune a model pre-trained on many scripts for a few languages: a CTC head over thousands of characters the data never has stays far longer on the CTC plateau. Rows over characters (text embedding, CTC head, decoder) are taken from --init by character", "NAME"),
+        OPT_STR("vocab", vocab, "with --init, the vocabulary: init, the --init model's characters and then those of the data it lacks (default), or data, the characters of --data alone (its transcripts and translations), with --freeze-encoder the init model's that the data has; e.g. to fine-tune a model pre-trained on many scripts for a few languages: a CTC head over thousands of characters the data never has stays far longer on the CTC plateau. Rows over characters (text embedding, CTC head, decoder) are taken from --init by character", "NAME"),
         OPT_STR("quantizer", quantizer, "pretrain: the speech targets: gumbel, w2v-BERT's (a Gumbel-softmax quantizer of the subsampler's output, learnt through the contrastive and diversity losses; default) or random, BEST-RQ's (a fixed random projection of 4 standardised log-mel frames, the nearest of --codes fixed random unit vectors; masked prediction from the shared layers alone, no contrastive or diversity loss)", "NAME"),
         OPT_INT("codes", codes, "pretrain: codes of the quantizer (default 320)", "N"),
         OPT_DBL("mask-prob", mask_prob, "pretrain: probability of each encoder frame starting a masked span (default 0.13)", "P"),
