@@ -19,6 +19,7 @@
 #include "checkpoint.h"
 #include "corpus.h"
 #include "data.h"
+#include "init.h"
 #include "lmbuild.h"
 #include "testutil.h"
 #include "tmbuild.h"
@@ -1377,6 +1378,23 @@ static void test_pretrain(const char *manifest) {
           "--quantizer random logs no contrastive loss (%g), a code prediction loss (%g), a perplexity of 1..8 codes (%g)",
           w2v, mlm, ppl);
     json_object_put(rq_rec);
+    /* w2v-BERT's quantizer and contrastive head have no loss there: frozen, as initialised */
+    mslam_model *trained = NULL, *fresh = NULL;
+    CHECK(checkpoint_load(rq_a, &trained, NULL, NULL) == 0 &&
+              (fresh = mslam_model_new(&trained->cfg, (const char *const *)trained->vocab,
+                                       (const char *const *)trained->langs)) != NULL,
+          "--quantizer random: the model loads: %s", mslam_last_error());
+    if (trained && fresh) {
+        model_init_params(fresh, 1);
+        static const char *const names[] = {"pretrain.quantizer.weight", "pretrain.codebook",
+                                            "pretrain.contrastive.weight", "pretrain.mlm.weight"};
+        for (int i = 0; i < 4; i++) {
+            const mslam_param_entry *x = entry_named(trained, names[i]), *y = entry_named(fresh, names[i]);
+            int same = x && y && !memcmp(trained->block + x->offset, fresh->block + y->offset, x->numel * sizeof(float));
+            CHECK(same == (i < 3), "--quantizer random: %s %s", names[i], i < 3 ? "moved" : "did not train");
+        }
+    }
+    mslam_model_free(trained), mslam_model_free(fresh);
     free(rq), free(rq_split), free(rq_a), free(rq_b), free(rq_log);
 #undef PRETRAIN
     free(straight), free(split), free(micro), free(a), free(b), free(log), free(exported), free(tuned),

@@ -80,12 +80,12 @@ int adamw_init(adamw *o, const optim_config *cfg, const mslam_param_table *table
     return 0;
 }
 
-void adamw_train_only(adamw *o, const mslam_param_table *table, const char *const *prefixes) {
+void adamw_freeze(adamw *o, const mslam_param_table *table, const char *const *prefixes, int others) {
     for (int i = 0; i < o->n_segments && i < table->n; i++) {
-        int trains = 0;
-        for (const char *const *p = prefixes; *p && !trains; p++)
-            trains = strncmp(table->entries[i].name, *p, strlen(*p)) == 0;
-        if (!trains) o->segments[i].frozen = 1;
+        int listed = 0;
+        for (const char *const *p = prefixes; *p && !listed; p++)
+            listed = strncmp(table->entries[i].name, *p, strlen(*p)) == 0;
+        if (listed != (others != 0)) o->segments[i].frozen = 1;
     }
 }
 

@@ -1439,6 +1439,10 @@ static int run(trainer *t) {
     if ((t->tasks & TASK_PRETRAIN) && !strcmp(o->quantizer, "random") &&
         random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes, RQ_SEED))
         return -1;
+    if (t->rq.K) { /* w2v-BERT's quantizer and contrastive head get no loss: AdamW's decay would shrink them */
+        static const char *const unused[] = {"pretrain.quantizer.", "pretrain.codebook", "pretrain.contrastive.", NULL};
+        adamw_freeze(&t->opt, &t->model->table, unused, 0);
+    }
     if (o->freeze_encoder) {
         /* the heads of the tasks, as linear probes or a decoder on a fixed encoder */
         const char *heads[4] = {0};
@@ -1447,7 +1451,7 @@ static int run(trainer *t) {
         if ((t->tasks & TASK_ASR) && o->ctc_weight > 0) heads[n_heads++] = "ctc.";
         if ((t->tasks & TASK_LID) && o->lid_weight > 0) heads[n_heads++] = "lid.";
         if ((t->tasks & TASK_ST) && (o->st_weight > 0 || o->mt_weight > 0)) heads[n_heads++] = "decoder";
-        adamw_train_only(&t->opt, &t->model->table, heads);
+        adamw_freeze(&t->opt, &t->model->table, heads, 1);
     }
     dataset_report rep;
     if (dataset_encode(&t->train, t->model, need_of(t->tasks), o->max_seconds, &rep)) return -1;

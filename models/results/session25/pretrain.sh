@@ -46,6 +46,11 @@ probe "$out/rq/ckpt-00000800.safetensors" rq800-top 6
 probe "$out/rq/ckpt-00000800.safetensors" rq800-speech 0
 probe "$out/rq/model.safetensors" rq4000-top 6
 probe "$out/rq/model.safetensors" rq4000-speech 0
+# the same over the probe data's 103 characters
+for model in random rq; do
+  VOCAB=data probe "$out/$model/model.safetensors" "$(echo $model | sed 's/^rq$/rq4000/')-v-top" 6
+  VOCAB=data probe "$out/$model/model.safetensors" "$(echo $model | sed 's/^rq$/rq4000/')-v-speech" 0
+done
 
 # the fine-tunings (tune.sh: OUT MODEL NAME [options]); "-v103": over the 103 characters of the
 # fine-tuning data (the scratch model's vocabulary), made by revocab.py before --vocab data existed

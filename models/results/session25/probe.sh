@@ -5,7 +5,8 @@
 # MODEL may be a checkpoint; with LAYERS (the shared layers to keep, and optionally the speech
 # layers) the probe reads that layer's output instead of the top (truncate.py). Run from the
 # repository root after models/make-corpus.sh:
-#   sh models/results/session25/probe.sh OUT MODEL NAME [SHARED [SPEECH]]
+#   [VOCAB=data] sh models/results/session25/probe.sh OUT MODEL NAME [SHARED [SPEECH]]
+# VOCAB=data: the head over the characters of the probe's data alone (--vocab data), not MODEL's.
 # writes OUT/probe-NAME/, OUT/probe-NAME.log and OUT/eval-probe-NAME.{txt,json}; prints the CER.
 set -eu
 out=$1 model=$2 name=$3
@@ -22,6 +23,7 @@ if [ $# -ge 4 ]; then
   model=$out/$name.safetensors
 fi
 "$trainer" train --task asr --freeze-encoder --cache-encoder --no-specaug --full-context 1 --init "$model" \
+  --vocab "${VOCAB:-init}" \
   --data "$out/labelled-6x100.tsv" --audio-dir corpus --out "$out/probe-$name" --steps 600 --warmup 50 --lr 3e-3 \
   --batch-size 8 --valid-every 0 --save-every 600 --log-every 50 --threads 1 > "$out/probe-$name.log" 2>&1
 "$trainer" eval --model "$out/probe-$name/model.safetensors" --data "$out/dev-6.tsv" --audio-dir corpus --split dev \
