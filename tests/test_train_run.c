@@ -623,6 +623,23 @@ static void test_vocab_data(const char *manifest) {
               "--vocab data: the encoder is the init model's");
     }
     mslam_model_free(a), mslam_model_free(b), mslam_model_free(c);
+    /* options that change nothing here are warned about */
+    char *idle = str_printf("%s/vocab-idle", fixture_dir());
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    CHECK(train(german, idle, "--task", "asr", "--vocab", "data", "--quantizer", "random", "--steps", "1", "--audio-dir",
+                fixture_dir(), NULL) == 0,
+          "--vocab data without --init, --quantizer random without pretrain: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    int vocab_warned = 0, quantizer_warned = 0;
+    for (size_t i = 0; i < warnings.n; i++) {
+        vocab_warned |= strstr(warnings.items[i], "--vocab data") != NULL;
+        quantizer_warned |= strstr(warnings.items[i], "--quantizer random") != NULL;
+    }
+    CHECK(vocab_warned && quantizer_warned, "--vocab data without --init (%d) and --quantizer random without "
+          "pretrain (%d) warn", vocab_warned, quantizer_warned);
+    strlist_free(&warnings);
+    free(idle);
     char *bad = str_printf("%s/vocab-bad", fixture_dir());
     CHECK(train(german, bad, "--task", "asr", "--init", init, "--vocab", "corpus", NULL) != 0 &&
               strstr(mslam_last_error(), "--vocab corpus"),

@@ -1365,7 +1365,8 @@ static int check_options(const train_opts *o) {
     if (strcmp(o->quantizer, "gumbel") && strcmp(o->quantizer, "random"))
         return mslam_error("--quantizer %s: must be gumbel (w2v-BERT's) or random (BEST-RQ's)", o->quantizer);
     /* SpecAugment fills its masks with the mean: the codes of those frames would all be one */
-    if (!strcmp(o->quantizer, "random") && !o->no_specaug && (o->freq_masks > 0 || o->time_masks > 0))
+    if ((tasks_of(o) & TASK_PRETRAIN) && !strcmp(o->quantizer, "random") && !o->no_specaug &&
+        (o->freq_masks > 0 || o->time_masks > 0))
         return mslam_error("--quantizer random reads its targets from the log-mel, which SpecAugment's masks would "
                            "blank: give --no-specaug (the span masks of pre-training are its augmentation)");
     if (!(o->gumbel_tau_min <= o->gumbel_tau))
@@ -1426,6 +1427,11 @@ static int run(trainer *t) {
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
     if (o->cache_encoder && !o->freeze_encoder)
         return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
+    if (!strcmp(o->quantizer, "random") && !(t->tasks & TASK_PRETRAIN) && t->rank == 0)
+        mslam_log(MSLAM_LOG_WARN, "--quantizer random chooses pre-training's targets: --task %s has none", o->task);
+    if (!strcmp(o->vocab, "data") && !o->init && t->rank == 0)
+        mslam_log(MSLAM_LOG_WARN, "--vocab data narrows an --init model's vocabulary: without --init the "
+                  "vocabulary is the data's anyway");
     if (o->cache_encoder && t->augment && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
                   "--eq-prob, --warp-prob and --speed-prob change nothing (--no-specaug silences this)");
