@@ -235,6 +235,15 @@ void mslam_param_table_free(mslam_param_table *table) {
     memset(table, 0, sizeof *table);
 }
 
+int mslam_param_rows_are_chars(const mslam_params *params, const mslam_param_entry *e) {
+    /* every P1/P2 of c->vocab_size rows in mslam_param_table_build */
+    float *const *over_vocab[] = {&params->text_embed, &params->ctc_w,     &params->ctc_b,     &params->dec_embed,
+                                  &params->dec_out_w,  &params->dec_out_b, &params->pt_text_w, &params->pt_text_b};
+    for (size_t i = 0; i < sizeof over_vocab / sizeof *over_vocab; i++)
+        if (e->slot == over_vocab[i]) return 1;
+    return 0;
+}
+
 void mslam_params_bind(const mslam_param_table *table, float *block) {
     for (int i = 0; i < table->n; i++) *table->entries[i].slot = block + table->entries[i].offset;
 }

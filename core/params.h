@@ -95,6 +95,10 @@ int mslam_param_table_build(mslam_param_table *table, const struct mslam_model_c
 void mslam_param_table_free(mslam_param_table *table);
 /* Points every slot at block + entry offset. */
 void mslam_params_bind(const mslam_param_table *table, float *block);
+/* Whether entry e of a table built for params holds one row per vocabulary entry (the text
+ * embedding, CTC head, decoder embedding and output, SpanBERT's head): the tensors whose rows
+ * follow the characters when a vocabulary changes. */
+int mslam_param_rows_are_chars(const mslam_params *params, const mslam_param_entry *e);
 /* Validates a config alone (the same checks as the table builder). */
 int mslam_config_check(const struct mslam_model_config *cfg);
 /* Mel bins after the two stride-2 valid convs. */

@@ -1248,6 +1248,12 @@ static json_object *last_record_with(const char *log_path, const char *field) {
     return found;
 }
 
+/* The number field of a log record, NaN when rec is NULL or lacks it. */
+static double record_number(json_object *rec, const char *field) {
+    json_object *v = NULL;
+    return rec && json_object_object_get_ex(rec, field, &v) ? json_object_get_double(v) : NAN;
+}
+
 /* --task pretrain: its draws (span masks, Gumbel noise, distractors) are functions of (seed,
  * step, the item's place in the global batch), so a run resumes bit for bit and two
  * micro-batches take the steps of one batch twice their size (without the diversity loss, which
@@ -1278,8 +1284,7 @@ static void test_pretrain(const char *manifest) {
     static const char *const fields[] = {"w2v", "diversity", "mlm", "mlm_acc", "perplexity", "codes", "spanbert",
                                          "spanbert_acc", "ctc"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-        json_object *v = NULL;
-        double x = rec && json_object_object_get_ex(rec, fields[i], &v) ? json_object_get_double(v) : NAN;
+        double x = record_number(rec, fields[i]);
         CHECK(isfinite(x) && x >= 0, "the log's last %s is %g", fields[i], x);
         if (!strcmp(fields[i], "w2v") || !strcmp(fields[i], "spanbert") || !strcmp(fields[i], "ctc"))
             CHECK(x > 0, "the log's last %s is %g, not positive", fields[i], x);
@@ -1387,10 +1392,9 @@ static void test_pretrain(const char *manifest) {
     CHECK(test_files_equal(rq_a, rq_b), "--quantizer random: N straight == N/2 + resume + N/2, bit for bit");
     CHECK(!test_files_equal(a, rq_a), "--quantizer random trains otherwise than gumbel");
     char *rq_log = str_printf("%s/train.jsonl", rq);
-    json_object *rq_rec = last_record_with(rq_log, "mlm"), *v = NULL;
-    double w2v = rq_rec && json_object_object_get_ex(rq_rec, "w2v", &v) ? json_object_get_double(v) : NAN;
-    double mlm = rq_rec && json_object_object_get_ex(rq_rec, "mlm", &v) ? json_object_get_double(v) : NAN;
-    double ppl = rq_rec && json_object_object_get_ex(rq_rec, "perplexity", &v) ? json_object_get_double(v) : NAN;
+    json_object *rq_rec = last_record_with(rq_log, "mlm");
+    double w2v = record_number(rq_rec, "w2v"), mlm = record_number(rq_rec, "mlm"),
+           ppl = record_number(rq_rec, "perplexity");
     CHECK(w2v == 0 && isfinite(mlm) && mlm > 0 && ppl >= 1 && ppl <= 8,
           "--quantizer random logs no contrastive loss (%g), a code prediction loss (%g), a perplexity of 1..8 codes (%g)",
           w2v, mlm, ppl);

@@ -563,15 +563,6 @@ static double perturbed_speed(const specaug_config *aug, uint64_t aug_seed, int 
     return 1.0 + aug->speed * (2.0 * mslam_rng_uniform(&rng) - 1.0);
 }
 
-static int grow(void **p, size_t *have, size_t want, size_t elem, const char *what) {
-    if (want <= *have) return 0;
-    void *q = realloc(*p, want * elem);
-    if (!q) return mslam_error("out of memory for %s", what);
-    *p = q;
-    *have = want;
-    return 0;
-}
-
 int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples, int count, int slot0,
                        int n_mels, const specaug_config *aug, uint64_t aug_seed, const float *fill) {
     if (fb->fe.n_mels != n_mels) {
@@ -614,7 +605,7 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
             continue;
         }
         size_t need = mslam_frontend_scratch_size(n_frames);
-        if (grow((void **)&fb->scratch, &fb->scratch_size, need, sizeof(float), "frontend scratch") ||
+        if (buffer_grow((void **)&fb->scratch, &fb->scratch_size, need, sizeof(float), "frontend scratch") ||
             !(item_mel[fb->B] = mslam_malloc((size_t)n_frames * n_mels * sizeof(float), "item features"))) {
             rc = -1;
             break;
@@ -638,7 +629,7 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
     }
     if (!rc) {
         size_t row = (size_t)fb->T_mel * n_mels;
-        if (grow((void **)&fb->mel, &mel_cap, (size_t)fb->B * row, sizeof(float), "batch features")) rc = -1;
+        if (buffer_grow((void **)&fb->mel, &mel_cap, (size_t)fb->B * row, sizeof(float), "batch features")) rc = -1;
         for (int b = 0; b < fb->B && !rc; b++) {
             size_t have = (size_t)fb->mel_lens[b] * n_mels;
             memcpy(fb->mel + b * row, item_mel[b], have * sizeof(float));

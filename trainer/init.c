@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 float residual_scale(const struct mslam_model_config *cfg, const char *name) {
@@ -47,42 +48,34 @@ static const mslam_param_entry *find_entry(const mslam_param_table *t, const cha
     return NULL;
 }
 
-/* The tensors whose rows are the vocabulary's characters (core/params.c) */
-static int over_characters(const char *name) {
-    static const char *const names[] = {"text.embed.weight",   "ctc.weight",         "ctc.bias",
-                                        "decoder.embed.weight", "decoder.out.weight", "decoder.out.bias",
-                                        "pretrain.text_mlm.weight", "pretrain.text_mlm.bias"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcmp(name, names[i])) return 1;
-    return 0;
-}
-
-/* Copies the rows of src's tensor s into dst's d by character; returns whether every row of d got one. */
-static int copy_by_character(mslam_model *dst, const mslam_param_entry *d, const mslam_model *src,
-                             const mslam_param_entry *s) {
-    size_t row = d->numel / d->shape[0];
-    GHashTable *row_of = g_hash_table_new(g_str_hash, g_str_equal);
-    for (int j = 0; j < src->cfg.vocab_size && j < s->shape[0]; j++)
-        g_hash_table_insert(row_of, src->vocab[j], GINT_TO_POINTER(j + 1));
+/* row_of[i]: src's row of dst's vocabulary entry i, -1 where src lacks it. Returns whether src
+ * has every one (0 on allocation failure too, with row_of NULL). */
+static int vocab_rows(const mslam_model *dst, const mslam_model *src, int **row_of) {
+    *row_of = malloc((size_t)dst->cfg.vocab_size * sizeof(int));
+    if (!*row_of) return 0;
+    GHashTable *src_row = g_hash_table_new(g_str_hash, g_str_equal);
+    for (int j = 0; j < src->cfg.vocab_size; j++) g_hash_table_insert(src_row, src->vocab[j], GINT_TO_POINTER(j + 1));
     int all = 1;
-    for (int i = 0; i < dst->cfg.vocab_size && i < d->shape[0]; i++) {
-        int j = GPOINTER_TO_INT(g_hash_table_lookup(row_of, dst->vocab[i])) - 1;
-        if (j < 0) {
-            all = 0;
-            continue;
-        }
-        memcpy(dst->block + d->offset + (size_t)i * row, src->block + s->offset + (size_t)j * row, row * sizeof(float));
+    for (int i = 0; i < dst->cfg.vocab_size; i++) {
+        (*row_of)[i] = GPOINTER_TO_INT(g_hash_table_lookup(src_row, dst->vocab[i])) - 1;
+        all &= (*row_of)[i] >= 0;
     }
-    g_hash_table_destroy(row_of);
+    g_hash_table_destroy(src_row);
     return all;
 }
 
 int model_copy_params(mslam_model *dst, const mslam_model *src) {
-    int missed = 0;
+    int missed = 0, *row_of = NULL, every_char = vocab_rows(dst, src, &row_of);
     for (int i = 0; i < dst->table.n; i++) {
         const mslam_param_entry *d = &dst->table.entries[i], *s = find_entry(&src->table, d->name);
-        if (s && over_characters(d->name) && s->ndim == d->ndim && (d->ndim == 1 || s->shape[1] == d->shape[1])) {
-            missed += !copy_by_character(dst, d, src, s);
+        if (s && row_of && mslam_param_rows_are_chars(&dst->p, d) && s->ndim == d->ndim &&
+            (d->ndim == 1 || s->shape[1] == d->shape[1])) {
+            size_t row = d->numel / d->shape[0];
+            for (int r = 0; r < d->shape[0]; r++)
+                if (row_of[r] >= 0)
+                    memcpy(dst->block + d->offset + (size_t)r * row, src->block + s->offset + (size_t)row_of[r] * row,
+                           row * sizeof(float));
+            missed += !every_char;
             continue;
         }
         int same_rows = s && s->ndim == d->ndim;
@@ -96,5 +89,6 @@ int model_copy_params(mslam_model *dst, const mslam_model *src) {
         memcpy(dst->block + d->offset, src->block + s->offset, (size_t)rows * row * sizeof(float));
         if (rows < d->shape[0]) missed++;
     }
+    free(row_of);
     return missed;
 }

@@ -182,14 +182,19 @@ static void count_codes_used(const pretrain_work *w, int B, w2v_bert_loss *out) 
     }
 }
 
+/* exp(entropy) of the distribution avg (K) */
+static double perplexity_of(const float *avg, int K) {
+    double H = 0;
+    for (int k = 0; k < K; k++)
+        if (avg[k] > 0) H -= (double)avg[k] * log(avg[k]);
+    return exp(H);
+}
+
 /* Given codes: their perplexity over the M masked frames (of the one-hot mean) and use. */
 static void given_codes_stats(pretrain_work *w, int M, int K, int B, w2v_bert_loss *out) {
     for (int k = 0; k < K; k++) w->avg[k] = 0;
     for (int m = 0; m < M; m++) w->avg[w->codes[m]] += 1.0f / (float)M;
-    double H = 0;
-    for (int k = 0; k < K; k++)
-        if (w->avg[k] > 0) H -= (double)w->avg[k] * log(w->avg[k]);
-    out->perplexity = exp(H);
+    out->perplexity = perplexity_of(w->avg, K);
     count_codes_used(w, B, out);
 }
 
@@ -221,7 +226,8 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
     if (!(c->gumbel_tau > 0) || !(c->kappa > 0))
         return mslam_error("w2v-BERT: the Gumbel temperature (%g) and kappa (%g) must be positive", c->gumbel_tau,
                            c->kappa);
-    if (!dcontext != !dtop) return mslam_error("w2v-BERT: dcontext and dtop are both given (backward) or neither");
+    if (!c->codes && !dcontext != !dtop)
+        return mslam_error("w2v-BERT: dcontext and dtop are both given (backward) or neither");
     int backward = dcontext != NULL;
     if (work_setup(w, count_masked(masked, lens, B, T), d, K, B, S)) return -1;
     const int M = gather_masked(w->row_of, w->item_first, masked, lens, B, T);
@@ -311,10 +317,7 @@ int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
     for (int k = 0; k < K; k++) w->avg[k] = 0;
     for (int m = 0; m < M; m++)
         for (int k = 0; k < K; k++) w->avg[k] += w->probs[(size_t)m * K + k] / (float)M;
-    double H = 0;
-    for (int k = 0; k < K; k++)
-        if (w->avg[k] > 0) H -= (double)w->avg[k] * log(w->avg[k]);
-    double ppl = exp(H);
+    double ppl = perplexity_of(w->avg, K);
     out->diversity = (K - ppl) / K;
     out->perplexity = ppl;
     if (backward && diversity_scale != 0) {
@@ -377,9 +380,9 @@ int spanbert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
 
 int random_quantizer_init(random_quantizer *q, int n_mels, int dim, int K, uint64_t seed) {
     memset(q, 0, sizeof *q);
-    if (n_mels < 1 || n_mels > RQ_MELS_MAX || dim < 1 || dim > RQ_DIM_MAX || K < 2)
-        return mslam_error("random quantizer: %d mel bins, %d dimensions and %d codes (needs 1..%d, 1..%d and 2 or "
-                           "more)", n_mels, dim, K, RQ_MELS_MAX, RQ_DIM_MAX);
+    if (n_mels < 1 || dim < 1 || K < 2)
+        return mslam_error("random quantizer: %d mel bins, %d dimensions and %d codes (needs 1, 1 and 2 or more)",
+                           n_mels, dim, K);
     int in = RQ_STACK * n_mels;
     q->proj = mslam_malloc((size_t)dim * in * sizeof(float), "the random quantizer's projection");
     q->codebook = mslam_malloc((size_t)K * dim * sizeof(float), "the random quantizer's codebook");
@@ -411,28 +414,25 @@ void random_quantizer_free(random_quantizer *q) {
 int random_quantizer_codes(const random_quantizer *q, int *codes, const float *mel, const int *mel_lens, int B,
                            int T_mel, const float *mean, const float *std, const int *lens, int T) {
     const int nm = q->n_mels, in = RQ_STACK * nm;
-    float stacked[RQ_STACK * RQ_MELS_MAX], projected[RQ_DIM_MAX];
+    for (size_t i = 0; i < (size_t)B * T; i++) codes[i] = -1;
+    /* an item's frames at once: stacked (T, in) -> projected (T, dim) -> scores (T, K) */
+    float *stacked = mslam_malloc((size_t)T * (in + q->dim + q->K) * sizeof(float), "the random quantizer's frames");
+    if (!stacked) return -1;
+    float *projected = stacked + (size_t)T * in, *scores = projected + (size_t)T * q->dim;
     for (int b = 0; b < B; b++) {
-        int last = (mel_lens[b] < T_mel ? mel_lens[b] : T_mel) - 1;
-        for (int t = 0; t < T; t++) {
-            int *code = codes + (size_t)b * T + t;
-            *code = -1;
-            if (t >= lens[b] || last < 0) continue;
+        int last = (mel_lens[b] < T_mel ? mel_lens[b] : T_mel) - 1, n = lens[b] < T ? lens[b] : T;
+        if (last < 0 || n <= 0) continue;
+        for (int t = 0; t < n; t++)
             for (int j = 0; j < RQ_STACK; j++) {
                 int f = 4 * t + 2 + j;
                 f = f > last ? last : f;
-                mel_normalise(stacked + j * nm, mel + ((size_t)b * T_mel + f) * nm, 1, nm, mean, std);
+                mel_normalise(stacked + (size_t)t * in + j * nm, mel + ((size_t)b * T_mel + f) * nm, 1, nm, mean, std);
             }
-            linear_forward(projected, stacked, q->proj, NULL, 1, in, q->dim);
-            /* the codebook's rows are unit vectors: the largest dot product is the largest cosine */
-            float best = -INFINITY;
-            for (int k = 0; k < q->K; k++) {
-                const float *v = q->codebook + (size_t)k * q->dim;
-                float dot = 0;
-                for (int i = 0; i < q->dim; i++) dot += v[i] * projected[i];
-                if (dot > best) best = dot, *code = k;
-            }
-        }
+        linear_forward(projected, stacked, q->proj, NULL, n, in, q->dim);
+        /* the codebook's rows are unit vectors: the largest dot product is the largest cosine */
+        linear_forward(scores, projected, q->codebook, NULL, n, q->dim, q->K);
+        for (int t = 0; t < n; t++) codes[(size_t)b * T + t] = argmax(scores + (size_t)t * q->K, q->K);
     }
+    free(stacked);
     return 0;
 }

@@ -91,8 +91,6 @@ void pretrain_work_free(pretrain_work *w);
  * are the same whatever the encoder has become; a function of the seed alone (the trainer's is
  * fixed), not stored. */
 #define RQ_STACK 4
-#define RQ_MELS_MAX 128
-#define RQ_DIM_MAX 256
 typedef struct {
     int n_mels, dim, K;
     float *proj;     /* (dim, RQ_STACK x n_mels), N(0, 1 / (RQ_STACK x n_mels)) */
@@ -104,7 +102,7 @@ void random_quantizer_free(random_quantizer *q);
 /* codes (B*T): the code of subsampled frame t of item b for t < lens[b], -1 beyond; mel (B, T_mel,
  * n_mels) the raw log-mel, mel_lens its frames; mean and std (n_mels) the model's statistics.
  * Subsampled frame t sees mel frames 4t .. 4t+6 (two 3-wide convolutions of stride 2) and stacks
- * 4t+2 .. 4t+5, the last frame repeated past mel_lens[b]. */
+ * 4t+2 .. 4t+5, the last frame repeated past mel_lens[b]. Returns 0, or -1 (out of memory). */
 int random_quantizer_codes(const random_quantizer *q, int *codes, const float *mel, const int *mel_lens, int B,
                            int T_mel, const float *mean, const float *std, const int *lens, int T);
 
@@ -113,7 +111,9 @@ int random_quantizer_codes(const random_quantizer *q, int *codes, const float *m
  * The quantizer's input gets no gradient (the targets do not pull the features; the codes and
  * their logits learn through the contrastive and diversity losses, straight-through). An item
  * with a single masked frame adds no contrastive term. dcontext and
- * dtop: both NULL for no backward (then G may be NULL), or both given. Returns 0 or -1 (error recorded). */
+ * dtop: both NULL for no backward (then G may be NULL), or both given; with c->codes dcontext is
+ * unused (may be NULL: nothing reaches the speech layers' output). Returns 0 or -1 (error
+ * recorded). */
 int w2v_bert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg, const mslam_params *P,
                           mslam_params *G, const w2v_bert_config *c, const float *features, const float *context,
                           const float *top, const unsigned char *masked, const int *lens, int B, int T,

@@ -402,21 +402,12 @@ static uint64_t pretrain_seed(const trainer *t, int kind) {
     return seed_for((uint64_t)t->o->seed, 0x5e1f, (uint64_t)t->pos.step, (uint64_t)kind);
 }
 
-static int ensure_masks(unsigned char **masked, size_t *cap, size_t n) {
-    if (n > *cap) {
-        free(*masked);
-        *cap = 0;
-        if (!(*masked = mslam_malloc(n, "span masks"))) return -1;
-        *cap = n;
-    }
-    return 0;
-}
-
 /* Micro-batch sb's speech span masks over the T encoder frames of its features, into
  * sb->speech_masked; returns the count (or -1). */
 static int speech_masks(trainer *t, step_batch *sb) {
     int T = mslam_subsampled_frames(sb->fb.T_mel);
-    if (ensure_masks(&sb->speech_masked, &sb->cap_speech_masked, (size_t)sb->n * T)) return -1;
+    if (buffer_grow((void **)&sb->speech_masked, &sb->cap_speech_masked, (size_t)sb->n * T, 1, "span masks"))
+        return -1;
     return pretrain_mask_speech(sb->speech_masked, sb->frames, sb->n, T, (float)t->o->mask_prob, t->o->mask_span,
                                 pretrain_seed(t, PRETRAIN_SPEECH), sb->slots);
 }
@@ -437,7 +428,8 @@ static int text_lens(trainer *t, const step_batch *sb) {
  * the count (or -1). */
 static int text_masks(trainer *t, step_batch *sb) {
     int L = text_lens(t, sb);
-    if (ensure_masks(&sb->text_masked, &sb->cap_text_masked, (size_t)sb->n_text * L)) return -1;
+    if (buffer_grow((void **)&sb->text_masked, &sb->cap_text_masked, (size_t)sb->n_text * L, 1, "span masks"))
+        return -1;
     return pretrain_mask_text(sb->text_masked, t->mt_lens, sb->n_text, L, (float)t->o->text_mask_ratio,
                               t->o->text_mask_span, pretrain_seed(t, PRETRAIN_TEXT), t->mt_keys);
 }
@@ -451,28 +443,23 @@ static float gumbel_tau(const trainer *t) {
 }
 
 /* w2v-BERT's losses of a masked speech pass (t->pass, run with save = 1): sums into sums[], the
- * gradients into t->G, t->denc (the output's) and t->pt_dmid (the speech layers' output's). */
+ * gradients into t->G, t->denc (the output's) and, but with BEST-RQ's targets, t->pt_dmid (the
+ * speech layers' output's). */
 static int w2v_bert_step(trainer *t, const step_batch *sb, int T, const double *norm, double *sums) {
     const train_opts *o = t->o;
     size_t nd = (size_t)sb->n * T * t->cfg->d_model;
-    if (nd > t->cap_pt_dmid) {
-        free(t->pt_dmid);
-        t->cap_pt_dmid = 0;
-        if (!(t->pt_dmid = mslam_malloc(nd * sizeof(float), "the speech layers' gradient"))) return -1;
-        t->cap_pt_dmid = nd;
+    if (!t->rq.K) {
+        if (buffer_grow((void **)&t->pt_dmid, &t->cap_pt_dmid, nd, sizeof(float), "the speech layers' gradient"))
+            return -1;
+        memset(t->pt_dmid, 0, nd * sizeof(float));
     }
-    memset(t->pt_dmid, 0, nd * sizeof(float));
     w2v_bert_config c = w2v_bert_default_config();
     c.gumbel_tau = gumbel_tau(t);
     c.distractors = o->distractors;
     if (t->rq.K) {
-        size_t n = (size_t)sb->n * T;
-        if (n > t->cap_rq_codes) {
-            free(t->rq_codes);
-            t->cap_rq_codes = 0;
-            if (!(t->rq_codes = mslam_malloc(n * sizeof(int), "the random quantizer's codes"))) return -1;
-            t->cap_rq_codes = n;
-        }
+        if (buffer_grow((void **)&t->rq_codes, &t->cap_rq_codes, (size_t)sb->n * T, sizeof(int),
+                        "the random quantizer's codes"))
+            return -1;
         const feature_batch *fb = &sb->fb;
         if (random_quantizer_codes(&t->rq, t->rq_codes, fb->mel, fb->mel_lens, sb->n, fb->T_mel, t->model->p.mel_mean,
                                    t->model->p.mel_std, sb->frames, T))
@@ -486,7 +473,7 @@ static int w2v_bert_step(trainer *t, const step_batch *sb, int T, const double *
                               mslam_encoder_speech_layers_out(&t->pass, t->cfg), t->pass.out, sb->speech_masked,
                               sb->frames, sb->n, T, pretrain_seed(t, PRETRAIN_SPEECH), sb->slots,
                               (float)(o->w2v_weight / masked), (float)(o->diversity_weight / groups),
-                              (float)(o->mlm_weight / masked), t->pt_dmid, t->denc, &l))
+                              (float)(o->mlm_weight / masked), t->rq.K ? NULL : t->pt_dmid, t->denc, &l))
         return -1;
     sums[S_W2V] += l.contrastive;
     sums[S_MLM] += l.mlm;
@@ -594,8 +581,9 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
         }
     }
     if (o->freeze_encoder) return 0;
-    /* w2v_bert_step ran (and sized and zeroed pt_dmid) only when the step masked something */
-    if (pretrain && norm[S_MASKED_N] > 0) t->pass.d_speech_out = t->pt_dmid;
+    /* w2v_bert_step ran (and sized and zeroed pt_dmid) only when the step masked something, and
+     * BEST-RQ's targets send nothing to the speech layers' output */
+    if (pretrain && norm[S_MASKED_N] > 0 && !t->rq.K) t->pass.d_speech_out = t->pt_dmid;
     int rc = mslam_encoder_backward(&t->pass, cfg, &t->model->p, &t->G, t->denc, NULL);
     t->pass.masked = NULL;
     t->pass.d_speech_out = NULL;

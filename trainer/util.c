@@ -321,3 +321,12 @@ int check_output_not_input(const char *out_option, const char *out, const char *
                                inputs[i]);
     return 0;
 }
+
+int buffer_grow(void **p, size_t *have, size_t want, size_t elem, const char *what) {
+    if (want <= *have) return 0;
+    void *q = realloc(*p, want * elem);
+    if (!q) return mslam_error("out of memory for %s", what);
+    *p = q;
+    *have = want;
+    return 0;
+}

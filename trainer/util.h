@@ -21,6 +21,10 @@ char *str_ndup(const char *s, size_t n);
 /* printf into a new string (NULL and an error when out of memory). */
 char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* *p holds at least want elements of elem bytes afterwards (realloc'd when *have is smaller; the
+ * contents kept); 0, or -1 with an error naming what. */
+int buffer_grow(void **p, size_t *have, size_t want, size_t elem, const char *what);
+
 /* A growable list of owned strings. */
 struct strlist {
     char **items;
