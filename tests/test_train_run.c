@@ -647,6 +647,31 @@ static void test_vocab_data(const char *manifest) {
     free(init), free(german), free(narrow), free(wide), free(narrow_model), free(wide_model), free(bad);
 }
 
+/* A LID probe (--task lid --freeze-encoder) of a model without a LID head, trained on German
+ * alone: the data's languages join the init model's (with the init's alone every utterance but
+ * the German ones was skipped), and only the new head trains. */
+static void test_lid_probe(const char *manifest) {
+    char *german = str_printf("%s/german.tsv", fixture_dir());
+    char *asr = str_printf("%s/lid-probe-init", fixture_dir()), *asr_model = str_printf("%s/model.safetensors", asr);
+    char *lid = str_printf("%s/lid-probe", fixture_dir()), *lid_model = str_printf("%s/model.safetensors", lid);
+    char *straight = str_printf("%s/straight/model.safetensors", fixture_dir());
+    CHECK(train(german, asr, "--task", "asr", "--steps", "1", "--audio-dir", fixture_dir(), NULL) == 0 &&
+              train(manifest, lid, "--task", "lid", "--freeze-encoder", "--init", asr_model, NULL) == 0,
+          "a LID probe of a German ASR model: %s", mslam_last_error());
+    mslam_model *a = NULL, *b = NULL, *all = NULL;
+    CHECK(checkpoint_load(asr_model, &a, NULL, NULL) == 0 && checkpoint_load(lid_model, &b, NULL, NULL) == 0 &&
+              checkpoint_load(straight, &all, NULL, NULL) == 0,
+          "the models load");
+    if (a && b && all) {
+        CHECK(!a->cfg.lid_head && a->cfg.n_langs == 1 && b->cfg.lid_head && b->cfg.n_langs == all->cfg.n_langs,
+              "the probe's languages are the data's: %d (the data's %d, the init model's %d)", b->cfg.n_langs,
+              all->cfg.n_langs, a->cfg.n_langs);
+        check_trained_alone(a, b, (const char *const[]){NULL}, "a LID probe");
+    }
+    mslam_model_free(a), mslam_model_free(b), mslam_model_free(all);
+    free(german), free(asr), free(asr_model), free(lid), free(lid_model), free(straight);
+}
+
 /* --cache-encoder trains the decoder on F16 copies of the encoder outputs that the uncached run
  * computes afresh each step: with full context and no augmentation the two runs take the same
  * steps up to that rounding, far below how far the decoder moves. */
@@ -1433,6 +1458,7 @@ int main(int argc, char **argv) {
     test_exact_resume(manifest);
     test_freeze_encoder(manifest);
     test_vocab_data(manifest);
+    test_lid_probe(manifest);
     test_cache_encoder(manifest);
     test_non_finite(manifest);
     test_signal(argv[1], manifest);

@@ -1158,10 +1158,13 @@ static int build_model(trainer *t, int *resumed) {
             if (!data_only || strlist_contains(&data_vocab, init->vocab[i])) rc = strlist_push(&vocab, init->vocab[i]);
         for (int i = 0; i < init->cfg.n_langs && !rc; i++) rc = strlist_push(&langs, init->langs[i]);
     }
-    /* a frozen encoder keeps its vocabulary and languages (--vocab data may narrow them): a new
-     * character would get an untrained text-embedding row (and the translation decoder, which
-     * reads text, untrained rows) that the frozen encoder then reads */
-    if (!rc && !(init && o->freeze_encoder)) rc = merge_lists(&vocab, &data_vocab) || merge_lists(&langs, &data_langs);
+    /* a frozen encoder keeps its vocabulary (--vocab data may narrow it): a new character would
+     * get an untrained text-embedding row (and the translation decoder, which reads text,
+     * untrained rows) that the frozen encoder then reads. The languages are the LID head's rows:
+     * they grow where the head trains and stay where it is kept as it was. */
+    int frozen = init && o->freeze_encoder, lid_trains = (t->tasks & TASK_LID) && o->lid_weight > 0;
+    if (!rc && !frozen) rc = merge_lists(&vocab, &data_vocab);
+    if (!rc && (!frozen || lid_trains)) rc = merge_lists(&langs, &data_langs);
     if (!rc) rc = langs_check(&langs, t->rank == 0);
     strlist_free(&data_vocab);
     strlist_free(&data_langs);
@@ -1649,7 +1652,7 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("speech-layers", speech_layers, "speech-only Conformer layers (default 4)", "N"),
         OPT_INT("shared-layers", shared_layers, "shared speech/text Conformer layers (default 4)", "N"),
         OPT_INT("decoder-layers", decoder_layers, "translation decoder layers (default 2; with --init, more than its model's adds new layers on top)", "N"),
-        OPT_BOOL("freeze-encoder", freeze_encoder, "train the heads of --task alone (the CTC and LID heads, the translation decoder) on --init's encoder: the encoder and the other heads keep --init's parameters, vocabulary and languages and run forward only; characters outside the vocabulary are skipped. With --task asr or lid, a linear probe of the encoder"),
+        OPT_BOOL("freeze-encoder", freeze_encoder, "train the heads of --task alone (the CTC and LID heads, the translation decoder) on --init's encoder: the encoder and the other heads keep --init's parameters and vocabulary and run forward only (the languages grow to the data's where the LID head trains); characters outside the vocabulary are skipped. With --task asr or lid, a linear probe of the encoder"),
         OPT_BOOL("cache-encoder", cache_encoder, "with --freeze-encoder: run the encoder once over the training data, without augmentation, and keep its outputs in memory (F16, 2 x d-model bytes per 40 ms frame): each step then trains the heads alone, several times faster"),
         OPT_BOOL("symmetric-conv", symmetric_conv, "centred depthwise convolution (no streaming; default causal)"),
         OPT_INT("batch-size", batch_size, "utterances per step, process and micro-batch (default 16)", "N"),
