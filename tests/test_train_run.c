@@ -622,6 +622,18 @@ static void test_vocab_data(const char *manifest) {
         CHECK(x && y && !memcmp(a->block + x->offset, b->block + y->offset, x->numel * sizeof(float)),
               "--vocab data: the encoder is the init model's");
     }
+    /* --min-char-count leaves out new characters, not the init model's that the data has */
+    char *rare = str_printf("%s/vocab-data-rare", fixture_dir()), *rare_model = str_printf("%s/model.safetensors", rare);
+    mslam_model *r = NULL;
+    CHECK(train(german, rare, "--task", "asr", "--init", init, "--vocab", "data", "--min-char-count", "1000000", "--lr",
+                "0", "--lr-min", "0", "--steps", "1", "--audio-dir", fixture_dir(), NULL) == 0 &&
+              checkpoint_load(rare_model, &r, NULL, NULL) == 0,
+          "--vocab data --min-char-count 1000000: %s", mslam_last_error());
+    if (r && b)
+        CHECK(r->cfg.vocab_size == b->cfg.vocab_size, "--vocab data keeps the init's characters however rare in the "
+              "data: %d characters (%d at --min-char-count 1)", r->cfg.vocab_size, b->cfg.vocab_size);
+    mslam_model_free(r);
+    free(rare), free(rare_model);
     mslam_model_free(a), mslam_model_free(b), mslam_model_free(c);
     /* options that change nothing here are warned about */
     char *idle = str_printf("%s/vocab-idle", fixture_dir());

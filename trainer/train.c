@@ -1151,11 +1151,16 @@ static int build_model(trainer *t, int *resumed) {
         return -1;
     }
     if (init) {
-        /* --vocab data: the init model's characters that the data has, in its order (its rows are
-         * copied by character, model_copy_params), the data's others after them */
+        /* --vocab data: the init model's characters that the data has, however rarely
+         * (--min-char-count leaves out new characters), in its order (its rows are copied by
+         * character, model_copy_params), the data's others after them */
         int data_only = !strcmp(o->vocab, "data");
+        struct strlist data_all = {0};
+        if (data_only && o->min_char_count > 1) rc = vocab_build(&t->train, 1, &data_all);
         for (int i = 0; i < init->cfg.vocab_size && !rc; i++)
-            if (!data_only || strlist_contains(&data_vocab, init->vocab[i])) rc = strlist_push(&vocab, init->vocab[i]);
+            if (!data_only || strlist_contains(data_all.n ? &data_all : &data_vocab, init->vocab[i]))
+                rc = strlist_push(&vocab, init->vocab[i]);
+        strlist_free(&data_all);
         for (int i = 0; i < init->cfg.n_langs && !rc; i++) rc = strlist_push(&langs, init->langs[i]);
     }
     /* a frozen encoder keeps its vocabulary (--vocab data may narrow it): a new character would
@@ -1712,7 +1717,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("spanbert-weight", spanbert_weight, "pretrain: weight of the masked character prediction (per masked character; default 1)", "X"),
         OPT_DBL("label-smoothing", label_smoothing, "label smoothing of the LID and decoder losses (default 0.1)", "X"),
         OPT_DBL("dropout", dropout, "residual dropout: in training, the output of each residual branch of the encoder's layers (feed-forward modules, attention, convolution) and the decoder's (self-attention, cross-attention, feed-forward) is dropped with this probability (a frozen encoder has none; default 0)", "P"),
-        OPT_INT("min-char-count", min_char_count, "characters rarer than this stay out of a new vocabulary (default 1)", "N"),
+        OPT_INT("min-char-count", min_char_count, "characters rarer than this in the data stay out of the vocabulary, unless --init's model has them (default 1)", "N"),
         OPT_INT("stats-items", stats_items, "utterances the feature statistics are measured on (default 500)", "N"),
         OPT_INT("save-every", save_every, "steps between checkpoints (default 1000)", "N"),
         OPT_INT("keep", keep, "checkpoints kept (default 3)", "N"),
