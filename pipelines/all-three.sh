@@ -16,18 +16,37 @@
 #     t. ! queue $q ! mslamtranslate line-length=42 max-lines=2 ! srtenc ! filesink location=OUT-english.srt \
 #     t. ! queue $q ! mslamlid ! fakesink
 #
-# Usage: pipelines/all-three.sh IN OUT   (writes OUT-captions.srt and OUT-english.srt: lines of 42
-# characters, at most 2 a subtitle, as the other subtitle scripts)
+# Usage: pipelines/all-three.sh IN OUT [PROPERTY=VALUE...]   (writes OUT-captions.srt and
+# OUT-english.srt: lines of 42 characters, at most 2 a subtitle, as the other subtitle scripts).
+# A property goes to all three elements (model=, device=, languages=, n-threads=, latency=), or
+# with asr., translate. or lid. before it to that one alone, e.g.
+#   pipelines/all-three.sh talk.wav talk languages=fr,de asr.lm=LM.safetensors lid.interval=2000
 set -eu
-usage="usage: $0 IN OUT   (writes OUT-captions.srt and OUT-english.srt)"
+usage="usage: $0 IN OUT [PROPERTY=VALUE, or asr.|translate.|lid.PROPERTY=VALUE, ...]   (writes OUT-captions.srt and OUT-english.srt)"
 . "$(dirname "$0")/file-common.sh"
 file_args 2 "$@"
-[ $# -eq 2 ] || { echo "$usage" >&2; exit 2; }
+# shellcheck disable=SC2034 # read by the eval below
 in=$1 out=$2
+shift 2
+# each element's properties, as words quoted for the eval below (values may hold spaces)
+quoted() { printf " '%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+asr="" translate="" lid=""
+for property in "$@"; do
+  case $property in *?=*) name=${property%%=*} ;; *) name="" ;; esac
+  case $name in
+    asr.?*) asr="$asr$(quoted "${property#asr.}")" ;;
+    translate.?*) translate="$translate$(quoted "${property#translate.}")" ;;
+    lid.?*) lid="$lid$(quoted "${property#lid.}")" ;;
+    "" | *.*)
+      echo "$0: $property: not PROPERTY=VALUE, with asr., translate., lid. or nothing before it" >&2
+      echo "$usage" >&2
+      exit 2 ;;
+    *) all=$(quoted "$property"); asr="$asr$all" translate="$translate$all" lid="$lid$all" ;;
+  esac
+done
 q="max-size-buffers=0 max-size-bytes=0 max-size-time=80000000000"
-# shellcheck disable=SC2086 # $q is a list of properties
-run_to "$out-captions.srt" "$out-english.srt" -- \
-  gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! tee name=t \
-  t. ! queue $q ! mslamasr line-length=42 max-lines=2 ! srtenc ! filesink location="$out-captions.srt.part" \
-  t. ! queue $q ! mslamtranslate line-length=42 max-lines=2 ! srtenc ! filesink location="$out-english.srt.part" \
-  t. ! queue $q ! mslamlid ! fakesink
+eval "run_to \"\$out-captions.srt\" \"\$out-english.srt\" -- \
+  gst-launch-1.0 -m -e filesrc location=\"\$in\" ! decodebin ! audioconvert ! audioresample ! tee name=t \
+  t. ! queue $q ! mslamasr line-length=42 max-lines=2 $asr ! srtenc ! filesink location=\"\$out-captions.srt.part\" \
+  t. ! queue $q ! mslamtranslate line-length=42 max-lines=2 $translate ! srtenc ! filesink location=\"\$out-english.srt.part\" \
+  t. ! queue $q ! mslamlid $lid ! fakesink"
