@@ -9,8 +9,10 @@
  *                     their names: {"n_mels":80,"d_model":512,"n_heads":8,...,"causal_conv":1};
  *                     the head fields (ctc_head, lid_head, n_decoder_layers) may be absent
  *                     (no such head), and translate_input (0: the decoder reads speech frames,
- *                     1: the CTC transcript; absent: 0) and n_codes (the pre-training tensors;
- *                     absent: 0) too; every other field is required, and no unknown one.
+ *                     1: the CTC transcript; absent: 0), n_codes (the pre-training tensors;
+ *                     absent: 0) and quantizer (their speech targets, 0: Gumbel, 1: random,
+ *                     without the Gumbel quantizer's tensors; absent: 0) too; every other field
+ *                     is required, and no unknown one.
  *   "vocab"           a JSON array of vocab_size strings; entry i is the text of id i: one
  *                     UTF-8 character (one code point), or a reserved token written "<name>"
  *                     ("<blank>", "<unk>", "<pad>"). No entry twice.
@@ -56,7 +58,7 @@ static const struct {
     FIELD(n_speech_layers, REQUIRED), FIELD(n_shared_layers, REQUIRED), FIELD(vocab_size, REQUIRED),
     FIELD(n_langs, REQUIRED),        FIELD(causal_conv, REQUIRED),      FIELD(ctc_head, OPTIONAL),
     FIELD(lid_head, OPTIONAL),       FIELD(n_decoder_layers, OPTIONAL), FIELD(translate_input, OPTIONAL_WRITTEN_WHEN_SET),
-    FIELD(n_codes, OPTIONAL_WRITTEN_WHEN_SET),
+    FIELD(n_codes, OPTIONAL_WRITTEN_WHEN_SET), FIELD(quantizer, OPTIONAL_WRITTEN_WHEN_SET),
 #undef FIELD
 };
 #define N_CONFIG_FIELDS ((int)(sizeof config_fields / sizeof config_fields[0]))

@@ -50,6 +50,10 @@ int mslam_config_check(const struct mslam_model_config *c) {
         return mslam_error("config: translate_input = %d must be 0 (speech) or 1 (transcript)", c->translate_input);
     if (c->n_codes < 0 || c->n_codes > (1 << 16))
         return mslam_error("config: n_codes = %d is out of range (0..%d)", c->n_codes, 1 << 16);
+    if (c->quantizer != MSLAM_QUANTIZER_GUMBEL && c->quantizer != MSLAM_QUANTIZER_RANDOM)
+        return mslam_error("config: quantizer = %d must be 0 (Gumbel) or 1 (random)", c->quantizer);
+    if (c->quantizer == MSLAM_QUANTIZER_RANDOM && c->n_codes == 0)
+        return mslam_error("config: quantizer = 1 (random) needs the pre-training tensors (n_codes > 0)");
     if (c->translate_input == MSLAM_TRANSLATE_TRANSCRIPT && (!c->ctc_head || c->n_decoder_layers == 0))
         return mslam_error("config: translate_input = 1 (the CTC transcript) needs a CTC head and a decoder");
     return 0;
@@ -213,11 +217,13 @@ int mslam_param_table_build(mslam_param_table *table, const struct mslam_model_c
         int K = c->n_codes;
         P1(params->pt_speech_mask, d, "pretrain.speech_mask");
         P1(params->pt_text_mask, d, "pretrain.text_mask");
-        P2(params->pt_quant_w, K, d, "pretrain.quantizer.weight");
-        P1(params->pt_quant_b, K, "pretrain.quantizer.bias");
-        P2(params->pt_codebook, K, d, "pretrain.codebook");
-        P2(params->pt_ctx_w, d, d, "pretrain.contrastive.weight");
-        P1(params->pt_ctx_b, d, "pretrain.contrastive.bias");
+        if (c->quantizer == MSLAM_QUANTIZER_GUMBEL) {
+            P2(params->pt_quant_w, K, d, "pretrain.quantizer.weight");
+            P1(params->pt_quant_b, K, "pretrain.quantizer.bias");
+            P2(params->pt_codebook, K, d, "pretrain.codebook");
+            P2(params->pt_ctx_w, d, d, "pretrain.contrastive.weight");
+            P1(params->pt_ctx_b, d, "pretrain.contrastive.bias");
+        }
         P2(params->pt_mlm_w, K, d, "pretrain.mlm.weight");
         P1(params->pt_mlm_b, K, "pretrain.mlm.bias");
         P2(params->pt_text_w, c->vocab_size, d, "pretrain.text_mlm.weight");

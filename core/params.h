@@ -65,9 +65,9 @@ typedef struct {
     float *dec_out_w, *dec_out_b;  /* (V, d), (V) */
     /* pre-training (n_codes = K > 0; trainer/pretrain.h) */
     float *pt_speech_mask, *pt_text_mask; /* (d) what a masked frame or character enters as */
-    float *pt_quant_w, *pt_quant_b;       /* (K, d), (K) code logits of a subsampled frame */
-    float *pt_codebook;                   /* (K, d) the codes' vectors */
-    float *pt_ctx_w, *pt_ctx_b;           /* (d, d), (d) projects the speech layers' output */
+    float *pt_quant_w, *pt_quant_b;       /* (K, d), (K) code logits of a subsampled frame (Gumbel) */
+    float *pt_codebook;                   /* (K, d) the codes' vectors (Gumbel) */
+    float *pt_ctx_w, *pt_ctx_b;           /* (d, d), (d) projects the speech layers' output (Gumbel) */
     float *pt_mlm_w, *pt_mlm_b;           /* (K, d), (K) code ids from the shared layers */
     float *pt_text_w, *pt_text_b;         /* (V, d), (V) characters from the shared layers */
 } mslam_params;

@@ -363,6 +363,19 @@ static void test_errors(const float *pcm, size_t n) {
     CHECK(!m && strstr(mslam_last_error(), "translate_input = 2 must be 0 (speech) or 1 (transcript)"),
           "translate_input 2: %s", mslam_last_error());
     mslam_model_free(m);
+    cfg.translate_input = 0, cfg.quantizer = MSLAM_QUANTIZER_RANDOM;
+    m = mslam_model_new(&cfg, vocab, langs);
+    CHECK(!m && strstr(mslam_last_error(), "quantizer = 1 (random) needs the pre-training tensors"),
+          "a random quantizer without codes: %s", mslam_last_error());
+    cfg.n_codes = 4, cfg.quantizer = 2;
+    m = mslam_model_new(&cfg, vocab, langs);
+    CHECK(!m && strstr(mslam_last_error(), "quantizer = 2 must be 0 (Gumbel) or 1 (random)"), "quantizer 2: %s",
+          mslam_last_error());
+    cfg.quantizer = MSLAM_QUANTIZER_RANDOM;
+    m = mslam_model_new(&cfg, vocab, langs);
+    CHECK(m && mslam_model_get_config(m).quantizer == MSLAM_QUANTIZER_RANDOM, "a random quantizer of 4 codes: %s",
+          m ? "" : mslam_last_error());
+    mslam_model_free(m);
     m = tiny_model(1, 1, 1);
     CHECK(mslam_transcribe(m, NULL, n, NULL) == NULL, "NULL pcm must fail");
     CHECK(mslam_translate_frames(m, NULL, 5, NULL) == NULL && strstr(mslam_last_error(), "frames is NULL"),

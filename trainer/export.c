@@ -27,6 +27,7 @@ static mslam_model *without_pretraining(mslam_model *m) {
     if (m->cfg.n_codes == 0) return m;
     struct mslam_model_config c = m->cfg;
     c.n_codes = 0;
+    c.quantizer = MSLAM_QUANTIZER_GUMBEL;
     mslam_model *plain = mslam_model_new(&c, (const char *const *)m->vocab, (const char *const *)m->langs);
     if (plain) model_copy_params(plain, m);
     mslam_model_free(m);

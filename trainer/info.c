@@ -99,7 +99,10 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
                 c->translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? "CTC transcript" : "speech frames");
     if (!c->ctc_head && !c->lid_head && c->n_decoder_layers <= 0) fputs("none (an encoder alone)", out);
     fputc('\n', out);
-    if (c->n_codes > 0)
+    if (c->n_codes > 0 && c->quantizer == MSLAM_QUANTIZER_RANDOM)
+        fprintf(out, "  pre-training BEST-RQ targets of %d codes (a fixed random quantizer, not stored), masked-prediction "
+                     "head, SpanBERT character head (training only: export leaves them out)\n", c->n_codes);
+    else if (c->n_codes > 0)
         fprintf(out, "  pre-training w2v-BERT quantizer of %d codes, contrastive and masked-prediction heads, SpanBERT "
                      "character head (training only: export leaves them out)\n", c->n_codes);
     print_langs(out, c->n_langs, model_lang, m);

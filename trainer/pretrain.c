@@ -378,6 +378,20 @@ int spanbert_loss_compute(pretrain_work *w, const struct mslam_model_config *cfg
     return 0;
 }
 
+static const char *const quantizer_names[] = {[MSLAM_QUANTIZER_GUMBEL] = "gumbel", [MSLAM_QUANTIZER_RANDOM] = "random"};
+
+int quantizer_named(const char *name) {
+    for (int q = 0; q < (int)(sizeof quantizer_names / sizeof *quantizer_names); q++)
+        if (!strcmp(name, quantizer_names[q])) return q;
+    return -1;
+}
+
+const char *quantizer_name(int quantizer) {
+    return quantizer >= 0 && quantizer < (int)(sizeof quantizer_names / sizeof *quantizer_names)
+               ? quantizer_names[quantizer]
+               : NULL;
+}
+
 int random_quantizer_init(random_quantizer *q, int n_mels, int dim, int K, uint64_t seed) {
     memset(q, 0, sizeof *q);
     if (n_mels < 1 || dim < 1 || K < 2)

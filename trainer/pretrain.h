@@ -83,6 +83,10 @@ typedef struct {
 
 void pretrain_work_free(pretrain_work *w);
 
+/* --quantizer's names of enum mslam_quantizer: "gumbel", "random"; -1 / NULL for others. */
+int quantizer_named(const char *name);
+const char *quantizer_name(int quantizer);
+
 /* BEST-RQ's quantizer (Chiu et al. 2022, arXiv 2202.01855): the targets come from the input, not
  * from what the encoder learns. A subsampled frame's log-mel frames under the middle of its
  * receptive field (RQ_STACK of them, standardised with the model's statistics and stacked) go

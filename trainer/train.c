@@ -49,7 +49,7 @@ enum best_metric { BEST_NONE, BEST_CER, BEST_LID, BEST_BLEU };
 typedef struct {
     gchar **data; /* manifests, one or several */
     gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *best_metric;
-    gchar *quantizer; /* pretrain: gumbel (w2v-BERT) or random (BEST-RQ) */
+    gchar *quantizer; /* pretrain: gumbel (w2v-BERT) or random (BEST-RQ); NULL: the --init model's, else gumbel */
     gchar *vocab;     /* with --init: init (its characters, then the data's) or data (the data's alone) */
     gchar **text_data; /* text-pair manifests, none or several */
     gboolean resume, no_specaug, symmetric_conv, freeze_encoder, cache_encoder;
@@ -1133,6 +1133,9 @@ static int build_model(trainer *t, int *resumed) {
         else if (!rc && lacking)
             rc = mslam_error("--task %s needs %s, which %s lacks: resume with the task it was trained for, or start "
                              "a new run from it with --init %s --out ANOTHER", o->task, lacking, latest, latest);
+        else if (!rc && (t->tasks & TASK_PRETRAIN) && o->quantizer && quantizer_named(o->quantizer) != mc->quantizer)
+            rc = mslam_error("--quantizer %s: %s was pre-trained with --quantizer %s: resume with it (or leave "
+                             "--quantizer out)", o->quantizer, latest, quantizer_name(mc->quantizer));
         if (!rc && t->rank == 0)
             fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
                     t->pos.batch);
@@ -1181,6 +1184,11 @@ static int build_model(trainer *t, int *resumed) {
         .ctc_head = (t->tasks & TASK_ASR) != 0, .lid_head = (t->tasks & TASK_LID) != 0,
         .n_decoder_layers = (t->tasks & TASK_ST) ? o->decoder_layers : 0,
         .n_codes = (t->tasks & TASK_PRETRAIN) ? o->codes : 0};
+    /* pre-training continued from a pre-trained model keeps its targets unless --quantizer says */
+    if (c.n_codes > 0)
+        c.quantizer = o->quantizer                      ? quantizer_named(o->quantizer)
+                      : init && init->cfg.n_codes > 0 ? init->cfg.quantizer
+                                                        : MSLAM_QUANTIZER_GUMBEL;
     if (init) { /* the architecture of the init model; heads as the task needs */
         const struct mslam_model_config *ic = &init->cfg;
         c.n_mels = ic->n_mels, c.d_model = ic->d_model, c.n_heads = ic->n_heads, c.d_ff = ic->d_ff;
@@ -1287,6 +1295,14 @@ static int default_threads(void) {
 }
 
 /* The options' values, before anything is read or written: an error names the option. */
+/* SpecAugment fills its masks with the mean: the random quantizer's codes of those frames would
+ * all be one. */
+static int refuse_specaug_with_random_quantizer(const train_opts *o) {
+    if (o->no_specaug || (o->freq_masks <= 0 && o->time_masks <= 0)) return 0;
+    return mslam_error("--quantizer random reads its targets from the log-mel, which SpecAugment's masks would blank: "
+                       "give --no-specaug (the span masks of pre-training are its augmentation)");
+}
+
 static int check_options(const train_opts *o) {
     if (parse_task(o->task) < 0) return -1;
     if (lr_schedule_parse(o->schedule) < 0)
@@ -1358,13 +1374,11 @@ static int check_options(const train_opts *o) {
     if (strcmp(o->vocab, "init") && strcmp(o->vocab, "data"))
         return mslam_error("--vocab %s: must be init (the --init model's characters, then the data's) or data",
                            o->vocab);
-    if (strcmp(o->quantizer, "gumbel") && strcmp(o->quantizer, "random"))
+    if (o->quantizer && quantizer_named(o->quantizer) < 0)
         return mslam_error("--quantizer %s: must be gumbel (w2v-BERT's) or random (BEST-RQ's)", o->quantizer);
-    /* SpecAugment fills its masks with the mean: the codes of those frames would all be one */
-    if ((tasks_of(o) & TASK_PRETRAIN) && !strcmp(o->quantizer, "random") && !o->no_specaug &&
-        (o->freq_masks > 0 || o->time_masks > 0))
-        return mslam_error("--quantizer random reads its targets from the log-mel, which SpecAugment's masks would "
-                           "blank: give --no-specaug (the span masks of pre-training are its augmentation)");
+    if ((tasks_of(o) & TASK_PRETRAIN) && o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM &&
+        refuse_specaug_with_random_quantizer(o))
+        return -1;
     if (!(o->gumbel_tau_min <= o->gumbel_tau))
         return mslam_error("--gumbel-tau-min %g: must be at most --gumbel-tau (%g), the temperature decays",
                            o->gumbel_tau_min, o->gumbel_tau);
@@ -1423,7 +1437,7 @@ static int run(trainer *t) {
     if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
     if (o->cache_encoder && !o->freeze_encoder)
         return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
-    if (!strcmp(o->quantizer, "random") && !(t->tasks & TASK_PRETRAIN) && t->rank == 0)
+    if (o->quantizer && !strcmp(o->quantizer, "random") && !(t->tasks & TASK_PRETRAIN) && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--quantizer random chooses pre-training's targets: --task %s has none", o->task);
     if (!strcmp(o->vocab, "data") && !o->init && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--vocab data narrows an --init model's vocabulary: without --init the "
@@ -1437,13 +1451,10 @@ static int run(trainer *t) {
         return -1;
     int resumed;
     if (build_model(t, &resumed)) return -1;
-    /* one quantizer whatever --seed: a run resumed, or continued with --init, has the same targets */
-    if ((t->tasks & TASK_PRETRAIN) && !strcmp(o->quantizer, "random") &&
-        random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes, RQ_SEED))
-        return -1;
-    if (t->rq.K) { /* w2v-BERT's quantizer and contrastive head get no loss: AdamW's decay would shrink them */
-        static const char *const unused[] = {"pretrain.quantizer.", "pretrain.codebook", "pretrain.contrastive.", NULL};
-        adamw_freeze(&t->opt, &t->model->table, unused, 0);
+    if ((t->tasks & TASK_PRETRAIN) && t->cfg->quantizer == MSLAM_QUANTIZER_RANDOM) {
+        if (refuse_specaug_with_random_quantizer(o)) return -1; /* as --init's model chose it */
+        /* one quantizer whatever --seed: a run resumed, or continued with --init, has the same targets */
+        if (random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes, RQ_SEED)) return -1;
     }
     if (o->freeze_encoder) {
         /* the heads of the tasks, as linear probes or a decoder on a fixed encoder */
@@ -1617,7 +1628,7 @@ static int run(trainer *t) {
 int cmd_train(int argc, char **argv) {
     train_opts o = {
         .task = g_strdup("multi"), .split = g_strdup("train"), .out = g_strdup("train-out"),
-        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"), .quantizer = g_strdup("gumbel"),
+        .valid_split = g_strdup("dev"), .schedule = g_strdup("cosine"), .quantizer = NULL,
         .vocab = g_strdup("init"),
         .d_model = 144, .heads = 4, .ff = 576, .kernel = 15, .sub_channels = 64, .speech_layers = 4,
         .shared_layers = 4, .decoder_layers = 2,
@@ -1702,7 +1713,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
         OPT_DBL("mt-weight", mt_weight, "weight of the text translation loss (per token; default 1)", "X"),
         OPT_STR("vocab", vocab, "with --init, the vocabulary: init, the --init model's characters and then those of the data it lacks (default), or data, the characters of --data alone (its transcripts and translations), with --freeze-encoder the init model's that the data has; e.g. to fine-tune a model pre-trained on many scripts for a few languages: a CTC head over thousands of characters the data never has stays far longer on the CTC plateau. Rows over characters (text embedding, CTC head, decoder) are taken from --init by character", "NAME"),
-        OPT_STR("quantizer", quantizer, "pretrain: the speech targets: gumbel, w2v-BERT's (a Gumbel-softmax quantizer of the subsampler's output, learnt through the contrastive and diversity losses; default) or random, BEST-RQ's (a fixed random projection of 4 standardised log-mel frames, the nearest of --codes fixed random unit vectors; masked prediction from the shared layers alone, no contrastive or diversity loss)", "NAME"),
+        OPT_STR("quantizer", quantizer, "pretrain: the speech targets: gumbel, w2v-BERT's (a Gumbel-softmax quantizer of the subsampler's output, learnt through the contrastive and diversity losses) or random, BEST-RQ's (a fixed random projection of 4 standardised log-mel frames, the nearest of --codes fixed random unit vectors; masked prediction from the shared layers alone, no contrastive or diversity loss; the model has none of gumbel's tensors). Default: the --init or resumed model's when it was pre-trained, else gumbel", "NAME"),
         OPT_INT("codes", codes, "pretrain: codes of the quantizer (default 320)", "N"),
         OPT_DBL("mask-prob", mask_prob, "pretrain: probability of each encoder frame starting a masked span (default 0.13)", "P"),
         OPT_INT("mask-span", mask_span, "pretrain: frames of 40 ms per masked span (default 5; 0.13 x 5 masks about half the frames)", "N"),

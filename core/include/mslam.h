@@ -73,6 +73,16 @@ struct mslam_model_config {
      * character head, the two mask embeddings); optional in a file (absent means 0). Inference
      * ignores them; mslam-trainer export leaves them out. */
     int n_codes;
+    /* with n_codes > 0, where the speech targets come from (enum mslam_quantizer); optional in a
+     * file (absent means Gumbel). A random quantizer's targets need no tensors: it has none of
+     * w2v-BERT's quantizer, codebook and contrastive head. */
+    int quantizer;
+};
+
+/* Pre-training's speech targets (mslam-trainer --quantizer). */
+enum mslam_quantizer {
+    MSLAM_QUANTIZER_GUMBEL = 0, /* w2v-BERT's: a Gumbel-softmax quantizer learnt with the encoder */
+    MSLAM_QUANTIZER_RANDOM = 1, /* BEST-RQ's: a fixed random projection and codebook, not stored */
 };
 
 /* How translation reads its source. A decoder trained on speech frames reads the encoder's

@@ -12,10 +12,10 @@ def tensor_bytes(f, base, entry):
     return f.read(entry['data_offsets'][1] - entry['data_offsets'][0])
 
 def model_metadata(meta, **config):
-    """A model's __metadata__ from a checkpoint's or model's: config entries replaced (n_codes 0:
-    no pre-training tensors), the training state left out."""
+    """A model's __metadata__ from a checkpoint's or model's: config entries replaced (n_codes 0,
+    no quantizer: no pre-training tensors), the training state left out."""
     meta = dict(meta)
-    cfg = json.loads(meta['config']); cfg['n_codes'] = 0; cfg.update(config)
+    cfg = json.loads(meta['config']); cfg['n_codes'] = 0; cfg.pop('quantizer', None); cfg.update(config)
     meta['config'] = json.dumps(cfg, separators=(',', ':'))
     meta.pop('training', None); meta.pop('training_options', None)
     return meta
