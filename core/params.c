@@ -250,6 +250,15 @@ int mslam_param_rows_are_chars(const mslam_params *params, const mslam_param_ent
     return 0;
 }
 
+int mslam_param_rows_are_codes(const mslam_params *params, const mslam_param_entry *e) {
+    /* every P1/P2 of c->n_codes rows in mslam_param_table_build */
+    float *const *over_codes[] = {&params->pt_quant_w, &params->pt_quant_b, &params->pt_codebook, &params->pt_mlm_w,
+                                  &params->pt_mlm_b};
+    for (size_t i = 0; i < sizeof over_codes / sizeof *over_codes; i++)
+        if (e->slot == over_codes[i]) return 1;
+    return 0;
+}
+
 void mslam_params_bind(const mslam_param_table *table, float *block) {
     for (int i = 0; i < table->n; i++) *table->entries[i].slot = block + table->entries[i].offset;
 }

@@ -99,6 +99,9 @@ void mslam_params_bind(const mslam_param_table *table, float *block);
  * embedding, CTC head, decoder embedding and output, SpanBERT's head): the tensors whose rows
  * follow the characters when a vocabulary changes. */
 int mslam_param_rows_are_chars(const mslam_params *params, const mslam_param_entry *e);
+/* Whether it holds one row per pre-training code (Gumbel's quantizer and codebook, the masked
+ * prediction head): rows that mean nothing under another number of codes. */
+int mslam_param_rows_are_codes(const mslam_params *params, const mslam_param_entry *e);
 /* Validates a config alone (the same checks as the table builder). */
 int mslam_config_check(const struct mslam_model_config *cfg);
 /* Mel bins after the two stride-2 valid convs. */

@@ -236,6 +236,27 @@ static void test_init(void) {
     CHECK(!memcmp(b->p.lid_w, a->p.lid_w, 2 * 16 * sizeof(float)), "same-shape tensors copied");
     mslam_model_free(a);
     mslam_model_free(b);
+    /* the tensors over pre-training codes: copied for the same number of codes only (a prefix of
+     * 4 codes' rows is not 3 codes' targets) */
+    struct mslam_model_config four = tiny_cfg, three;
+    four.n_codes = 4;
+    three = four;
+    three.n_codes = 3;
+    mslam_model *k4 = mslam_model_new(&four, tiny_vocab, tiny_langs), *k4b = mslam_model_new(&four, tiny_vocab, tiny_langs),
+                *k3 = mslam_model_new(&three, tiny_vocab, tiny_langs);
+    if (k4 && k4b && k3) {
+        model_init_params(k4, 1), model_init_params(k4b, 2), model_init_params(k3, 2);
+        int same = model_copy_params(k4b, k4), fewer = model_copy_params(k3, k4);
+        const size_t d = (size_t)four.d_model;
+        CHECK(same == 0 && !memcmp(k4b->block, k4->block, k4->table.total * sizeof(float)), "4 codes to 4: all copied");
+        CHECK(fewer == 5 && memcmp(k3->p.pt_mlm_w, k4->p.pt_mlm_w, d * sizeof(float)) &&
+                  memcmp(k3->p.pt_codebook, k4->p.pt_codebook, d * sizeof(float)) &&
+                  !memcmp(k3->p.pt_speech_mask, k4->p.pt_speech_mask, d * sizeof(float)),
+              "4 codes to 3: the 5 tensors over codes new (%d), the mask embedding copied", fewer);
+    } else {
+        CHECK(0, "the coded models: %s", mslam_last_error());
+    }
+    mslam_model_free(k4), mslam_model_free(k4b), mslam_model_free(k3);
 }
 
 static void test_data(const char *manifest) {

@@ -535,6 +535,10 @@ static void test_freeze_encoder(const char *manifest) {
     CHECK(train(odd, out, "--task", "st", "--freeze-encoder", "--init", init, "--decoder-layers", "2", "--audio-dir",
                 fixture_dir(), NULL) == 0,
           "decoder-only training: %s", mslam_last_error());
+    /* resumed, the encoder is the checkpoint's: no --init needed */
+    CHECK(train(odd, out, "--task", "st", "--freeze-encoder", "--decoder-layers", "2", "--audio-dir", fixture_dir(),
+                "--steps", "9", "--resume", NULL) == 0,
+          "decoder-only training resumed without --init: %s", mslam_last_error());
     mslam_model *a = NULL, *b = NULL;
     CHECK(checkpoint_load(init, &a, NULL, NULL) == 0 && checkpoint_load(model, &b, NULL, NULL) == 0, "both load");
     if (a && b) {
@@ -1421,10 +1425,20 @@ static void test_pretrain(const char *manifest) {
     /* BEST-RQ's targets: resumed bit for bit (one fixed quantizer; the checkpoint says which kind:
      * the resumed run does not repeat --quantizer), the code prediction alone in the log */
     char *rq = str_printf("%s/pt-rq", fixture_dir()), *rq_split = str_printf("%s/pt-rq-split", fixture_dir());
+    struct strlist warnings = {0};
     CHECK(train(manifest, rq, PRETRAIN, "--quantizer", "random", "--no-specaug", NULL) == 0 &&
-              train(manifest, rq_split, PRETRAIN, "--quantizer", "random", "--no-specaug", "--stop-at", "3", NULL) == 0 &&
-              train(manifest, rq_split, PRETRAIN, "--no-specaug", "--resume", NULL) == 0,
-          "--quantizer random, straight and resumed: %s", mslam_last_error());
+              train(manifest, rq_split, PRETRAIN, "--quantizer", "random", "--no-specaug", "--stop-at", "3", NULL) == 0,
+          "--quantizer random, straight and stopped: %s", mslam_last_error());
+    /* resumed without --quantizer and with another --codes: the checkpoint's quantizer and 8 codes
+     * stay, the codes said as such (the steps are the same: no "other options") */
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    CHECK(train(manifest, rq_split, PRETRAIN, "--no-specaug", "--codes", "64", "--resume", NULL) == 0,
+          "--quantizer random resumed: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    CHECK(warnings.n == 1 && strstr(warnings.items[0], "keeps its architecture: --codes 64 (8)"),
+          "resumed without --quantizer, with --codes 64: %zu warnings (%s)", warnings.n,
+          warnings.n ? warnings.items[0] : "");
+    strlist_free(&warnings);
     CHECK(train(manifest, rq_split, PRETRAIN, "--quantizer", "gumbel", "--steps", "9", "--resume", NULL) != 0 &&
               strstr(mslam_last_error(), "--quantizer random"),
           "resuming BEST-RQ with --quantizer gumbel is refused naming the checkpoint's: %s", mslam_last_error());

@@ -80,6 +80,8 @@ int model_copy_params(mslam_model *dst, const mslam_model *src) {
         }
         int same_rows = s && s->ndim == d->ndim;
         for (int k = 1; same_rows && k < d->ndim; k++) same_rows = s->shape[k] == d->shape[k];
+        /* another number of codes: other targets (BEST-RQ's random codebook is drawn for K) */
+        if (same_rows && mslam_param_rows_are_codes(&dst->p, d)) same_rows = s->shape[0] == d->shape[0];
         if (!same_rows) {
             missed++;
             continue;
@@ -87,7 +89,7 @@ int model_copy_params(mslam_model *dst, const mslam_model *src) {
         size_t row = d->numel / d->shape[0];
         int rows = s->shape[0] < d->shape[0] ? s->shape[0] : d->shape[0];
         memcpy(dst->block + d->offset, src->block + s->offset, (size_t)rows * row * sizeof(float));
-        if (rows < d->shape[0]) missed++;
+        if (rows != d->shape[0] || rows != s->shape[0]) missed++; /* a prefix of src's, or of dst's rows */
     }
     free(row_of);
     return missed;

@@ -25,8 +25,9 @@ float residual_scale(const struct mslam_model_config *cfg, const char *name);
  * CTC head, decoder embedding and output, SpanBERT's head) by character: each row of dst from
  * src's row of the same character, a character src lacks left as it was; any other tensor whole
  * when the shapes agree, its leading rows when only the first dimension differs (a language list
- * that grew or shrank, in the same order). Returns the number of tensors of dst that got nothing
- * or not every row (left as they were). */
+ * that grew or shrank, in the same order), except a tensor over the pre-training codes, copied
+ * only for the same number of codes. Returns the number of tensors of dst that got nothing, not
+ * every row (the others left as they were), or only some of src's rows. */
 int model_copy_params(mslam_model *dst, const mslam_model *src);
 
 #endif

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 GKeyFile *options_key_file_open(const char *path, const char *group) {
@@ -179,6 +180,7 @@ void options_free(const GOptionEntry *entries) {
  * "0.10000000000000001"), in the C locale. */
 static gchar *shortest_double(gdouble x) {
     char number[G_ASCII_DTOSTR_BUF_SIZE];
+    if (x == floor(x) && fabs(x) < 1e15) return g_strdup_printf("%.0f", x); /* 20, not 2e+01 */
     for (int digits = 1; digits < 17; digits++) {
         char format[8];
         snprintf(format, sizeof format, "%%.%dg", digits);

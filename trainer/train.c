@@ -1065,6 +1065,53 @@ static int merge_lists(struct strlist *base, const struct strlist *add) {
     return 0;
 }
 
+/* The options that shape the model, which a resumed run takes from its checkpoint and an --init
+ * run from the init model (but for more decoder layers, and the codes): "quantizer" is checked
+ * where the model is built. */
+static const char *const architecture_options[] = {"d-model",       "heads",          "ff",
+                                                   "kernel",        "sub-channels",   "speech-layers",
+                                                   "shared-layers", "decoder-layers", "symmetric-conv",
+                                                   "codes",         "quantizer",      NULL};
+
+/* Warns of the architecture options given (other than their defaults) that model m, from where
+ * (a checkpoint resumed, an init model), overrides. */
+static void warn_architecture_kept(const trainer *t, const mslam_model *m, const char *where, int resuming) {
+    const train_opts *o = t->o;
+    const struct mslam_model_config *c = &m->cfg;
+    struct {
+        const char *name;
+        int given, model;
+    } kept[] = {{"d-model", o->d_model, c->d_model},
+                {"heads", o->heads, c->n_heads},
+                {"ff", o->ff, c->d_ff},
+                {"kernel", o->kernel, c->conv_kernel},
+                {"sub-channels", o->sub_channels, c->sub_channels},
+                {"speech-layers", o->speech_layers, c->n_speech_layers},
+                {"shared-layers", o->shared_layers, c->n_shared_layers},
+                /* with --init, more decoder layers than the model's are added on top */
+                {"decoder-layers", o->decoder_layers,
+                 c->n_decoder_layers > 0 && (resuming || o->decoder_layers < c->n_decoder_layers) ? c->n_decoder_layers
+                                                                                                  : o->decoder_layers},
+                {"symmetric-conv", o->symmetric_conv != 0, !c->causal_conv},
+                {"codes", o->codes, resuming && c->n_codes > 0 ? c->n_codes : o->codes}};
+    GString *list = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        if (kept[i].given == kept[i].model) continue;
+        gchar *fallback = options_record_value(o->record_defaults, kept[i].name);
+        int is_default = fallback && (!strcmp(kept[i].name, "symmetric-conv") ? !strcmp(fallback, kept[i].given ? "true" : "false")
+                                                                              : atoi(fallback) == kept[i].given);
+        g_free(fallback);
+        if (!is_default)
+            g_string_append_printf(list, "%s--%s %d (%d)", list->len ? ", " : "", kept[i].name, kept[i].given,
+                                   kept[i].model);
+    }
+    if (list->len && t->rank == 0)
+        mslam_log(MSLAM_LOG_WARN, "%s %s keeps its architecture: %s given, the model's in brackets (%s)",
+                  resuming ? "a run resumed from" : "--init", where, list->str,
+                  resuming ? "start a new run with --init to change it" : "--decoder-layers above its own adds layers");
+    g_string_free(list, TRUE);
+}
+
 /* A resume's batches against the checkpoint's: the options that shape the steps, and the global
  * batch (processes x micro-batches x --batch-size utterances, and --text-batch pairs likewise). A
  * split of the same global batches into other processes and micro-batches takes the same steps
@@ -1082,10 +1129,13 @@ static void resume_batches(trainer *t, const char *latest) {
     /* the text batch counts only when there are text pairs (else another --text-data warns) */
     int same_globals = p->global_batch == global && (!o->text_data || !*o->text_data || !text_batch_was ||
                                                      atoll(text_batch_was) * split_was == o->text_batch * split);
-    static const char *const split_options[] = {"batch-size", "text-batch", NULL};
-    char *diff = was && o->record ? options_record_diff(was, o->record, o->record_defaults,
-                                                        same_globals ? split_options : NULL)
-                                  : NULL;
+    /* the model's options are the checkpoint's (warn_architecture_kept), and the split's are said below */
+    const char *ignored[sizeof architecture_options / sizeof *architecture_options + 2];
+    size_t n_ignored = 0;
+    for (const char *const *a = architecture_options; *a; a++) ignored[n_ignored++] = *a;
+    if (same_globals) ignored[n_ignored++] = "batch-size", ignored[n_ignored++] = "text-batch";
+    ignored[n_ignored] = NULL;
+    char *diff = was && o->record ? options_record_diff(was, o->record, o->record_defaults, ignored) : NULL;
     if (diff)
         mslam_log(MSLAM_LOG_WARN, "--resume: %s was written with other options (%s): the steps differ from an "
                   "uninterrupted run's", latest, diff);
@@ -1139,6 +1189,9 @@ static int build_model(trainer *t, int *resumed) {
         if (!rc && t->rank == 0)
             fprintf(stderr, "resuming from %s at step %ld (epoch %ld, batch %ld)\n", latest, t->pos.step, t->pos.epoch,
                     t->pos.batch);
+        if (!rc) warn_architecture_kept(t, t->model, latest, 1);
+        if (!rc && o->init && t->rank == 0)
+            mslam_log(MSLAM_LOG_WARN, "--init %s is not read: the run resumes from %s", o->init, latest);
         if (!rc) resume_batches(t, latest);
         free(latest);
         *resumed = !rc;
@@ -1146,6 +1199,7 @@ static int build_model(trainer *t, int *resumed) {
     }
     mslam_model *init = NULL;
     if (o->init && checkpoint_load(o->init, &init, NULL, NULL)) return -1;
+    if (init) warn_architecture_kept(t, init, o->init, 0);
     struct strlist vocab = {0}, langs = {0}, data_vocab, data_langs;
     int rc = vocab_build(&t->train, o->min_char_count, &data_vocab);
     if (!rc) rc = langs_build(&t->train, &data_langs);
@@ -1374,6 +1428,19 @@ static int check_options(const train_opts *o) {
     if (strcmp(o->vocab, "init") && strcmp(o->vocab, "data"))
         return mslam_error("--vocab %s: must be init (the --init model's characters, then the data's) or data",
                            o->vocab);
+    if (o->freeze_encoder && (tasks_of(o) & TASK_PRETRAIN))
+        return mslam_error("--freeze-encoder trains the heads alone: --task pretrain trains the encoder");
+    if (o->freeze_encoder && !o->init) { /* a resumed run's encoder is its checkpoint's */
+        char *latest = o->resume && o->out ? checkpoint_latest(o->out) : NULL;
+        int resumes = latest != NULL;
+        free(latest);
+        if (!resumes) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
+    }
+    if (o->cache_encoder && !o->freeze_encoder)
+        return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
+    if (o->text_data && *o->text_data && !(tasks_of(o) & (TASK_ST | TASK_PRETRAIN)))
+        return mslam_error("--text-data trains the translation decoder (or SpanBERT): it needs --task st, multi or "
+                           "pretrain");
     if (o->quantizer && quantizer_named(o->quantizer) < 0)
         return mslam_error("--quantizer %s: must be gumbel (w2v-BERT's) or random (BEST-RQ's)", o->quantizer);
     if ((tasks_of(o) & TASK_PRETRAIN) && o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM &&
@@ -1432,11 +1499,6 @@ static int run(trainer *t) {
     }
     t->best_metric = parse_best_metric(o->best_metric, t->tasks);
     if (t->best_metric < 0) return -1;
-    if (o->freeze_encoder && (t->tasks & TASK_PRETRAIN))
-        return mslam_error("--freeze-encoder trains the heads alone: --task pretrain trains the encoder");
-    if (o->freeze_encoder && !o->init) return mslam_error("--freeze-encoder needs --init: the model whose encoder stays");
-    if (o->cache_encoder && !o->freeze_encoder)
-        return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
     if (o->quantizer && !strcmp(o->quantizer, "random") && !(t->tasks & TASK_PRETRAIN) && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--quantizer random chooses pre-training's targets: --task %s has none", o->task);
     if (!strcmp(o->vocab, "data") && !o->init && t->rank == 0)
@@ -1475,9 +1537,6 @@ static int run(trainer *t) {
         report_data(t, "validation data", &rep);
     }
     if (o->text_data && *o->text_data) {
-        if (!(t->tasks & (TASK_ST | TASK_PRETRAIN)))
-            return mslam_error("--text-data trains the translation decoder (or SpanBERT): it needs --task st, multi or "
-                               "pretrain");
         int transcripts_only = (t->tasks & TASK_PRETRAIN) != 0; /* SpanBERT reads no translation */
         for (gchar **text = o->text_data; *text; text++)
             if (dataset_load_text_pairs(&t->text, *text, o->split, transcripts_only)) return -1;
