@@ -295,7 +295,7 @@ static void test_data(const char *manifest) {
     CHECK(dataset_load_named(&no_text, empty, NULL, NULL, NULL, "all") == 0 && no_text.n == 1 && !*no_text.items[0].text,
           "a speech row without a transcript loads: %s", mslam_last_error());
     struct strlist vocab, langs;
-    CHECK(vocab_build(&ds, 1, &vocab) == 0 && langs_build(&ds, &langs) == 0, "vocabulary");
+    CHECK(vocab_build(&ds, NULL, 1, &vocab) == 0 && langs_build(&ds, &langs) == 0, "vocabulary");
     CHECK(vocab.n > VOCAB_N_RESERVED && !strcmp(vocab.items[VOCAB_BLANK], "<blank>") &&
               !strcmp(vocab.items[VOCAB_BOS], "<s>") && !strcmp(vocab.items[VOCAB_EOS], "</s>"),
           "reserved entries first");

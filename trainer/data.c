@@ -170,18 +170,19 @@ static int count_chars(const char *s, char_count **counts, size_t *n, size_t *ca
     return 0;
 }
 
-int vocab_build(const dataset *ds, int min_count, struct strlist *vocab) {
+int vocab_build(const dataset *ds, const dataset *more, int min_count, struct strlist *vocab) {
     static const char *const reserved[VOCAB_N_RESERVED] = {"<blank>", "<unk>", "<s>", "</s>"};
     char_count *counts = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
-    for (int i = 0; i < ds->n && !rc; i++) {
-        const example *e = &ds->items[i];
-        char *norm = asr_target_text(e->text, e->lang);
-        if (!norm) rc = -1;
-        else rc = count_chars(norm, &counts, &n, &cap) || count_chars(e->translation, &counts, &n, &cap);
-        free(norm);
-    }
+    for (const dataset *set = ds; set; set = set == ds ? more : NULL)
+        for (int i = 0; i < set->n && !rc; i++) {
+            const example *e = &set->items[i];
+            char *norm = asr_target_text(e->text, e->lang);
+            if (!norm) rc = -1;
+            else rc = count_chars(norm, &counts, &n, &cap) || count_chars(e->translation, &counts, &n, &cap);
+            free(norm);
+        }
     memset(vocab, 0, sizeof *vocab);
     for (int i = 0; i < VOCAB_N_RESERVED && !rc; i++) rc = strlist_push(vocab, reserved[i]);
     if (!rc && n) {
@@ -386,7 +387,10 @@ int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_cha
     }
     ds->n = w;
     report->kept = w;
-    if (w == 0) return mslam_error("no usable text pair is left");
+    if (w == 0)
+        return mslam_error("no usable text %s is left: %d with characters outside the vocabulary, %d empty, %d longer "
+                           "than --text-max-chars", transcripts_only ? "row" : "pair", report->unknown_chars,
+                           report->empty_text, report->too_long);
     return 0;
 }
 
@@ -661,10 +665,11 @@ int mel_statistics(const dataset *ds, int n_mels, int max_items, float *mean, fl
     double *sum = calloc((size_t)n_mels, sizeof *sum), *sq = calloc((size_t)n_mels, sizeof *sq);
     feature_batch fb = {.quiet = 1}; /* dataset_encode warns of what cannot be read, and counts it */
     long frames = 0;
-    int rc = sum && sq ? 0 : mslam_error("out of memory for feature statistics");
+    int rc = sum && sq ? 0 : mslam_error("out of memory for feature statistics"), first_unread = -1;
     for (int i = 0; i < n && !rc; i++) {
         int ex = (int)((long)i * ds->n / n); /* evenly over the dataset, not its first files */
         rc = feature_batch_load(&fb, ds, &ex, 1, 0, n_mels, NULL, 0, NULL);
+        if (!rc && !fb.B && first_unread < 0) first_unread = ex;
         for (int t = 0; !rc && fb.B && t < fb.mel_lens[0]; t++, frames++)
             for (int m = 0; m < n_mels; m++) {
                 double x = fb.mel[(size_t)t * n_mels + m];
@@ -672,7 +677,15 @@ int mel_statistics(const dataset *ds, int n_mels, int max_items, float *mean, fl
                 sq[m] += x * x;
             }
     }
-    if (!rc && frames == 0) rc = mslam_error("no audio to measure feature statistics on");
+    if (!rc && frames == 0 && first_unread >= 0) {
+        /* most likely a wrong --audio-dir: say where the first file was looked for */
+        const char *path = ds->items[first_unread].audio;
+        rc = mslam_error("no audio to measure feature statistics on: none of the %d utterances read could be (the first, "
+                         "%s: %s); is --audio-dir right?", n, path,
+                         access(path, R_OK) ? strerror(errno) : "not audio the reader takes, or too short");
+    } else if (!rc && frames == 0) {
+        rc = mslam_error("no audio to measure feature statistics on");
+    }
     for (int m = 0; m < n_mels && !rc; m++) {
         double mu = sum[m] / frames, var = sq[m] / frames - mu * mu;
         mean[m] = (float)mu;

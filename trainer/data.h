@@ -73,10 +73,10 @@ char *asr_target_text(const char *text, const char *lang);
  * instead), -1 on error. */
 int encode_text(const mslam_model *model, const char *text, int **ids, char *bad);
 
-/* Vocabulary of a dataset: the reserved entries, then every character of the normalised
- * transcripts and of the translations that occurs at least min_count times, by code point.
- * Sets *vocab (n strings, free with strlist_free). */
-int vocab_build(const dataset *ds, int min_count, struct strlist *vocab);
+/* Vocabulary of a dataset and of more (NULL: none): the reserved entries, then every character
+ * of the normalised transcripts and of the translations that occurs at least min_count times in
+ * them, by code point. Sets *vocab (n strings, free with strlist_free). */
+int vocab_build(const dataset *ds, const dataset *more, int min_count, struct strlist *vocab);
 /* Sorted language codes of the dataset. */
 int langs_build(const dataset *ds, struct strlist *langs);
 /* Refuses two languages that differ only in case ("ES" and "es"); with warn, warns of each that

@@ -1201,7 +1201,10 @@ static int build_model(trainer *t, int *resumed) {
     if (o->init && checkpoint_load(o->init, &init, NULL, NULL)) return -1;
     if (init) warn_architecture_kept(t, init, o->init, 0);
     struct strlist vocab = {0}, langs = {0}, data_vocab, data_langs;
-    int rc = vocab_build(&t->train, o->min_char_count, &data_vocab);
+    /* pre-training's text may be in languages without speech (mSLAM's text-only languages):
+     * SpanBERT reads its characters */
+    const dataset *text = (t->tasks & TASK_PRETRAIN) ? &t->text : NULL;
+    int rc = vocab_build(&t->train, text, o->min_char_count, &data_vocab);
     if (!rc) rc = langs_build(&t->train, &data_langs);
     if (rc) {
         mslam_model_free(init);
@@ -1213,7 +1216,7 @@ static int build_model(trainer *t, int *resumed) {
          * character, model_copy_params), the data's others after them */
         int data_only = !strcmp(o->vocab, "data");
         struct strlist data_all = {0};
-        if (data_only && o->min_char_count > 1) rc = vocab_build(&t->train, 1, &data_all);
+        if (data_only && o->min_char_count > 1) rc = vocab_build(&t->train, text, 1, &data_all);
         for (int i = 0; i < init->cfg.vocab_size && !rc; i++)
             if (!data_only || strlist_contains(data_all.n ? &data_all : &data_vocab, init->vocab[i]))
                 rc = strlist_push(&vocab, init->vocab[i]);
@@ -1350,11 +1353,12 @@ static int default_threads(void) {
 
 /* The options' values, before anything is read or written: an error names the option. */
 /* SpecAugment fills its masks with the mean: the random quantizer's codes of those frames would
- * all be one. */
-static int refuse_specaug_with_random_quantizer(const train_opts *o) {
+ * all be one. from: where the quantizer came from when --quantizer did not say (NULL: it did). */
+static int refuse_specaug_with_random_quantizer(const train_opts *o, const char *from) {
     if (o->no_specaug || (o->freq_masks <= 0 && o->time_masks <= 0)) return 0;
-    return mslam_error("--quantizer random reads its targets from the log-mel, which SpecAugment's masks would blank: "
-                       "give --no-specaug (the span masks of pre-training are its augmentation)");
+    return mslam_error("--quantizer random%s%s%s reads its targets from the log-mel, which SpecAugment's masks would "
+                       "blank: give --no-specaug (the span masks of pre-training are its augmentation)",
+                       from ? " (the quantizer of " : "", from ? from : "", from ? ")" : "");
 }
 
 static int check_options(const train_opts *o) {
@@ -1444,7 +1448,7 @@ static int check_options(const train_opts *o) {
     if (o->quantizer && quantizer_named(o->quantizer) < 0)
         return mslam_error("--quantizer %s: must be gumbel (w2v-BERT's) or random (BEST-RQ's)", o->quantizer);
     if ((tasks_of(o) & TASK_PRETRAIN) && o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM &&
-        refuse_specaug_with_random_quantizer(o))
+        refuse_specaug_with_random_quantizer(o, NULL))
         return -1;
     if (!(o->gumbel_tau_min <= o->gumbel_tau))
         return mslam_error("--gumbel-tau-min %g: must be at most --gumbel-tau (%g), the temperature decays",
@@ -1511,10 +1515,14 @@ static int run(trainer *t) {
         if (dataset_load_named(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
     if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
         return -1;
+    /* the text rows before the model: pre-training's vocabulary takes their characters */
+    for (gchar **text = o->text_data; text && *text; text++)
+        if (dataset_load_text_pairs(&t->text, *text, o->split, (t->tasks & TASK_PRETRAIN) != 0)) return -1;
     int resumed;
     if (build_model(t, &resumed)) return -1;
     if ((t->tasks & TASK_PRETRAIN) && t->cfg->quantizer == MSLAM_QUANTIZER_RANDOM) {
-        if (refuse_specaug_with_random_quantizer(o)) return -1; /* as --init's model chose it */
+        if (!o->quantizer && refuse_specaug_with_random_quantizer(o, resumed ? "the checkpoint resumed" : o->init))
+            return -1;
         /* one quantizer whatever --seed: a run resumed, or continued with --init, has the same targets */
         if (random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes, RQ_SEED)) return -1;
     }
@@ -1538,12 +1546,10 @@ static int run(trainer *t) {
     }
     if (o->text_data && *o->text_data) {
         int transcripts_only = (t->tasks & TASK_PRETRAIN) != 0; /* SpanBERT reads no translation */
-        for (gchar **text = o->text_data; *text; text++)
-            if (dataset_load_text_pairs(&t->text, *text, o->split, transcripts_only)) return -1;
         if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, transcripts_only, &rep)) return -1;
         if (t->rank == 0)
-            fprintf(stderr, "text pairs: %d kept, %d with characters outside the vocabulary, %d longer than "
-                    "--text-max-chars\n", rep.kept, rep.unknown_chars, rep.too_long);
+            fprintf(stderr, "text %s: %d kept, %d with characters outside the vocabulary, %d longer than "
+                    "--text-max-chars\n", transcripts_only ? "rows" : "pairs", rep.kept, rep.unknown_chars, rep.too_long);
         if (t->text.n < o->text_batch * t->world * o->accumulate)
             return mslam_error("--text-data: %d text pairs are fewer than a step's %d (--text-batch x processes x "
                                "--accumulate)", t->text.n, o->text_batch * t->world * o->accumulate);
