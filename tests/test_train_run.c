@@ -1425,11 +1425,22 @@ static void test_pretrain(const char *manifest) {
     free(valid), free(best);
     /* without CTC: no head; and the options' ranges */
     char *no_ctc = str_printf("%s/pt-no-ctc", fixture_dir()), *no_ctc_model = str_printf("%s/model.safetensors", no_ctc);
-    CHECK(train(manifest, no_ctc, PRETRAIN, "--ctc-weight", "0", "--steps", "2", NULL) == 0 &&
+    struct strlist valid_warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &valid_warnings);
+    CHECK(train(manifest, no_ctc, PRETRAIN, "--ctc-weight", "0", "--steps", "2", "--valid", manifest, NULL) == 0 &&
               (m = mslam_model_load(no_ctc_model, mslam_model_default_params())) != NULL && m->cfg.ctc_head == 0 &&
               m->cfg.n_codes == 8,
           "--task pretrain --ctc-weight 0: a model without a CTC head (%s)", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    int valid_warned = 0;
+    for (size_t i = 0; i < valid_warnings.n; i++) valid_warned |= strstr(valid_warnings.items[i], "it does not run") != NULL;
+    CHECK(valid_warned, "--valid with nothing to score warns");
+    strlist_free(&valid_warnings);
     mslam_model_free(m);
+    /* eval of an encoder alone: an error saying so, not empty tables */
+    char *ev_headless[] = {(char *)"eval", (char *)"--model", no_ctc_model, (char *)"--data", (char *)manifest, NULL};
+    CHECK(cmd_eval(5, ev_headless) == 1 && strstr(mslam_last_error(), "no head to score"),
+          "eval of a model without heads: %s", mslam_last_error());
     /* resumed without --ctc-weight 0: refused, saying so */
     CHECK(train(manifest, no_ctc, PRETRAIN, "--steps", "3", "--resume", NULL) != 0 &&
               strstr(mslam_last_error(), "resume with --ctc-weight 0"),

@@ -897,8 +897,13 @@ static int open_device(eval_config *c, const mslam_model *m, enum mslam_device d
     return mslam_error("--device vulkan: %s", why);
 }
 
-/* Tasks named by --tasks need their heads (by default eval scores the heads there are). */
-static int check_tasks(const eval_config *c, const mslam_model *m) {
+/* Tasks named by --tasks need their heads (by default eval scores the heads there are, and a
+ * model needs one). */
+static int check_tasks(const eval_config *c, const mslam_model *m, int named) {
+    if (!m->cfg.ctc_head && !m->cfg.lid_head && m->cfg.n_decoder_layers <= 0)
+        return mslam_error("the model has no head to score (an encoder alone, e.g. pre-trained with --ctc-weight 0): "
+                           "train one on it first (mslam-trainer train --init, --freeze-encoder for a probe)");
+    if (!named) return 0;
     if (c->asr && !m->cfg.ctc_head) return mslam_error("--tasks asr: the model has no CTC head");
     if (c->lid && !m->cfg.lid_head) return mslam_error("--tasks lid: the model has no language-ID head");
     if (c->st && m->cfg.n_decoder_layers <= 0) return mslam_error("--tasks st: the model has no translation decoder");
@@ -1091,7 +1096,7 @@ int cmd_eval(int argc, char **argv) {
         enum mslam_device dev = !device || !strcmp(device, "cpu") ? MSLAM_DEVICE_CPU
                                 : !strcmp(device, "vulkan")       ? MSLAM_DEVICE_VULKAN
                                                                   : MSLAM_DEVICE_AUTO;
-        if (!loaded || open_device(&c, m, dev) || (tasks && check_tasks(&c, m)) ||
+        if (!loaded || open_device(&c, m, dev) || check_tasks(&c, m, tasks != NULL) ||
             (lm_path && (!(c.lm = lm = mslam_lm_load(lm_path)) || lm_check_model(lm, m, 0, "--lm"))) ||
             (translation_lm_path && (!(c.translation_lm = translation_lm = mslam_lm_load(translation_lm_path)) ||
                                      lm_check_model(translation_lm, m, 1, "--translation-lm"))) ||

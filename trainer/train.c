@@ -1508,6 +1508,9 @@ static int run(trainer *t) {
     if (!strcmp(o->vocab, "data") && !o->init && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--vocab data narrows an --init model's vocabulary: without --init the "
                   "vocabulary is the data's anyway");
+    if (o->valid && !(t->tasks & TASK_MULTI) && t->rank == 0)
+        mslam_log(MSLAM_LOG_WARN, "--valid %s: pre-training without CTC (--ctc-weight 0) has no head that validation "
+                  "scores: it does not run", o->valid);
     if (o->cache_encoder && t->augment && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
                   "--eq-prob, --warp-prob and --speed-prob change nothing (--no-specaug silences this)");
@@ -1589,6 +1592,9 @@ static int run(trainer *t) {
         if (o->accumulate > 1) snprintf(micro, sizeof micro, " x %d micro-batches", o->accumulate);
         fprintf(stderr, "training: task %s, %d process(es)%s x batch %d, %d steps (%.1f epochs)\n", o->task, t->world,
                 micro, o->batch_size, o->steps, (double)o->steps * o->batch_size * t->world * o->accumulate / t->train.n);
+        if (resumed && t->pos.step >= o->steps)
+            fprintf(stderr, "the run is at step %ld of --steps %d: nothing to train (a larger --steps continues it, on "
+                    "another schedule)\n", t->pos.step, o->steps);
     }
     t->pos.world_size = t->world;
     t->pos.accumulate = o->accumulate;
