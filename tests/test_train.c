@@ -228,7 +228,7 @@ static void test_init(void) {
         }
     }
     model_init_params(b, 2);
-    int missed = model_copy_params(b, a);
+    int missed = model_copy_params(b, a, NULL);
     /* vocabulary-sized tensors: text.embed, ctc w/b, decoder embed, decoder out w/b */
     CHECK(missed == 6, "6 tensors only partly copied, got %d", missed);
     CHECK(!memcmp(b->p.text_embed, a->p.text_embed, 6 * 16 * sizeof(float)), "leading rows copied");
@@ -246,7 +246,7 @@ static void test_init(void) {
                 *k3 = mslam_model_new(&three, tiny_vocab, tiny_langs);
     if (k4 && k4b && k3) {
         model_init_params(k4, 1), model_init_params(k4b, 2), model_init_params(k3, 2);
-        int same = model_copy_params(k4b, k4), fewer = model_copy_params(k3, k4);
+        int same = model_copy_params(k4b, k4, NULL), fewer = model_copy_params(k3, k4, NULL);
         const size_t d = (size_t)four.d_model;
         CHECK(same == 0 && !memcmp(k4b->block, k4->block, k4->table.total * sizeof(float)), "4 codes to 4: all copied");
         CHECK(fewer == 5 && memcmp(k3->p.pt_mlm_w, k4->p.pt_mlm_w, d * sizeof(float)) &&

@@ -663,6 +663,44 @@ static void test_vocab_data(const char *manifest) {
     free(init), free(german), free(narrow), free(wide), free(narrow_model), free(wide_model), free(bad);
 }
 
+/* --init --reinit: the tensors of the prefixes are a fresh model's (--seed's initialisation),
+ * every other the init model's; a prefix no tensor has, or no --init, is refused. */
+static void test_reinit(const char *manifest) {
+    char *init = str_printf("%s/straight/model.safetensors", fixture_dir());
+    char *out = str_printf("%s/reinit", fixture_dir()), *model = str_printf("%s/model.safetensors", out);
+    CHECK(train(manifest, out, "--init", init, "--reinit", "shared_layers.", "--reinit", "text.", "--lr", "0", "--lr-min",
+                "0", "--steps", "1", NULL) == 0,
+          "--reinit shared_layers. text.: %s", mslam_last_error());
+    mslam_model *a = NULL, *b = NULL, *fresh = NULL;
+    CHECK(checkpoint_load(init, &a, NULL, NULL) == 0 && checkpoint_load(model, &b, NULL, NULL) == 0 &&
+              (fresh = mslam_model_new(&b->cfg, (const char *const *)b->vocab, (const char *const *)b->langs)) != NULL,
+          "the models load: %s", mslam_last_error());
+    if (a && b && fresh) {
+        model_init_params(fresh, 1); /* the common options' --seed, the default */
+        int fresh_ok = 1, kept_ok = 1, n_fresh = 0;
+        for (int i = 0; i < b->table.n; i++) {
+            const mslam_param_entry *y = &b->table.entries[i];
+            const mslam_param_entry *x = entry_named(a, y->name), *z = entry_named(fresh, y->name);
+            int reinit = !strncmp(y->name, "shared_layers.", 14) || !strncmp(y->name, "text.", 5);
+            const mslam_model *from = reinit ? fresh : a;
+            const mslam_param_entry *w = reinit ? z : x;
+            int same = w && w->numel == y->numel && !memcmp(from->block + w->offset, b->block + y->offset, y->numel * sizeof(float));
+            if (reinit) fresh_ok &= same, n_fresh++;
+            else kept_ok &= same;
+            if (!same) fprintf(stderr, "  --reinit: %s is not the %s one\n", y->name, reinit ? "fresh" : "init model's");
+        }
+        CHECK(n_fresh > 0 && fresh_ok && kept_ok, "--reinit: %d tensors freshly initialised, every other the init model's",
+              n_fresh);
+    }
+    mslam_model_free(a), mslam_model_free(b), mslam_model_free(fresh);
+    char *bad = str_printf("%s/reinit-bad", fixture_dir());
+    CHECK(train(manifest, bad, "--init", init, "--reinit", "shared.", NULL) != 0 && strstr(mslam_last_error(), "--reinit shared."),
+          "a --reinit prefix no tensor has is refused naming it: %s", mslam_last_error());
+    CHECK(train(manifest, bad, "--reinit", "text.", NULL) == 2 && strstr(mslam_last_error(), "no --init"),
+          "--reinit without --init is a usage error: %s", mslam_last_error());
+    free(init), free(out), free(model), free(bad);
+}
+
 /* A LID probe (--task lid --freeze-encoder) of a model without a LID head, trained on German
  * alone: the data's languages join the init model's (with the init's alone every utterance but
  * the German ones was skipped), and only the new head trains. */
@@ -1534,6 +1572,7 @@ int main(int argc, char **argv) {
     test_freeze_encoder(manifest);
     test_vocab_data(manifest);
     test_lid_probe(manifest);
+    test_reinit(manifest);
     test_cache_encoder(manifest);
     test_non_finite(manifest);
     test_signal(argv[1], manifest);

@@ -29,7 +29,7 @@ static mslam_model *without_pretraining(mslam_model *m) {
     c.n_codes = 0;
     c.quantizer = MSLAM_QUANTIZER_GUMBEL;
     mslam_model *plain = mslam_model_new(&c, (const char *const *)m->vocab, (const char *const *)m->langs);
-    if (plain) model_copy_params(plain, m);
+    if (plain) model_copy_params(plain, m, NULL);
     mslam_model_free(m);
     return plain;
 }

@@ -26,8 +26,9 @@ float residual_scale(const struct mslam_model_config *cfg, const char *name);
  * src's row of the same character, a character src lacks left as it was; any other tensor whole
  * when the shapes agree, its leading rows when only the first dimension differs (a language list
  * that grew or shrank, in the same order), except a tensor over the pre-training codes, copied
- * only for the same number of codes. Returns the number of tensors of dst that got nothing, not
- * every row (the others left as they were), or only some of src's rows. */
-int model_copy_params(mslam_model *dst, const mslam_model *src);
+ * only for the same number of codes. A tensor whose name starts with one of fresh (NULL-ended;
+ * NULL: none) is not copied. Returns the number of tensors of dst that got nothing, not every row
+ * (the others left as they were), or only some of src's rows. */
+int model_copy_params(mslam_model *dst, const mslam_model *src, const char *const *fresh);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct {
     gchar *quantizer; /* pretrain: gumbel (w2v-BERT) or random (BEST-RQ); NULL: the --init model's, else gumbel */
     gchar *vocab;     /* with --init: init (its characters, then the data's) or data (the data's alone) */
     gchar **text_data; /* text-pair manifests, none or several */
+    gchar **reinit;    /* with --init: prefixes of the tensor names that stay freshly initialised */
     gboolean resume, no_specaug, symmetric_conv, freeze_encoder, cache_encoder;
     int d_model, heads, ff, kernel, sub_channels, speech_layers, shared_layers, decoder_layers;
     int batch_size, accumulate, steps, stop_at, seed, threads, warmup;
@@ -1278,14 +1279,27 @@ static int build_model(trainer *t, int *resumed) {
     t->model = m;
     t->cfg = &m->cfg;
     model_init_params(m, (uint64_t)o->seed);
+    int fresh_statistics = !init;
+    for (gchar **prefix = init ? o->reinit : NULL; prefix && *prefix; prefix++) {
+        int found = 0; /* a misspelt prefix would change nothing */
+        for (int i = 0; i < m->table.n && !found; i++) found = !strncmp(m->table.entries[i].name, *prefix, strlen(*prefix));
+        if (!found) {
+            mslam_model_free(init);
+            return mslam_error("--reinit %s: no tensor of the model has a name that starts with it (e.g. "
+                               "shared_layers., shared_layers.5., text., ctc.)", *prefix);
+        }
+        fresh_statistics |= !strncmp("frontend.mel_mean", *prefix, strlen(*prefix)) ||
+                            !strncmp("frontend.mel_std", *prefix, strlen(*prefix));
+    }
     if (init) {
-        int missed = model_copy_params(m, init);
+        int missed = model_copy_params(m, init, (const char *const *)o->reinit);
         if (t->rank == 0)
             fprintf(stderr, "initialised from %s (%d of %d tensors new or partly new)\n", o->init, missed, m->table.n);
         mslam_model_free(init);
-    } else if (t->rank == 0) {
-        if (mel_statistics(&t->train, c.n_mels, o->stats_items, m->p.mel_mean, m->p.mel_std)) return -1;
     }
+    if (fresh_statistics && t->rank == 0 &&
+        mel_statistics(&t->train, c.n_mels, o->stats_items, m->p.mel_mean, m->p.mel_std))
+        return -1;
     /* every process starts from rank 0's parameters (the feature statistics are measured there) */
     if (dist_broadcast_f32(m->block, m->table.total)) return -1;
     t->pos.seed = (uint64_t)o->seed;
@@ -1432,6 +1446,9 @@ static int check_options(const train_opts *o) {
     if (strcmp(o->vocab, "init") && strcmp(o->vocab, "data"))
         return mslam_error("--vocab %s: must be init (the --init model's characters, then the data's) or data",
                            o->vocab);
+    if (o->reinit && *o->reinit && !o->init)
+        return mslam_error("--reinit %s: it leaves tensors of the --init model freshly initialised, and there is no --init",
+                           o->reinit[0]);
     if (o->freeze_encoder && (tasks_of(o) & TASK_PRETRAIN))
         return mslam_error("--freeze-encoder trains the heads alone: --task pretrain trains the encoder");
     if (o->freeze_encoder && !o->init) { /* a resumed run's encoder is its checkpoint's */
@@ -1778,6 +1795,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("ctc-weight", ctc_weight, "weight of the CTC loss (per character; default 1)", "X"),
         OPT_DBL("lid-weight", lid_weight, "weight of the LID loss (per utterance; default 1)", "X"),
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
+        {"reinit", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.reinit, "with --init: the tensors whose names start with PREFIX keep their fresh initialisation (--seed's) instead of the init model's; several --reinit (in a key file reinit=A;B). E.g. --reinit shared_layers. --reinit text. fine-tunes a pre-trained encoder's subsampler and speech layers under fresh shared layers, which recognised better than the whole pre-trained encoder (README, Pre-training). Prefixes: frontend. (the feature statistics), subsampler., speech_layers.N., shared_layers.N., text., ctc., lid., decoder_layers.N., decoder., pretrain.", "PREFIX"},
         {"text-data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv; several --text-data train on them all, in a key file text-data=A;B): transcript characters through the encoder's text path; with --st-weight 0 (and a CTC head) the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it); with --task pretrain, SpanBERT's text: every row with a transcript, translation or not", "MANIFEST"},
         OPT_INT("text-batch", text_batch, "text pairs per step, process and micro-batch (default 16)", "N"),
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
@@ -1807,7 +1825,7 @@ int cmd_train(int argc, char **argv) {
         G_OPTION_ENTRY_NULL};
     /* what a resumed run must share with the checkpoint's to take the same steps: every option
      * but those of files, logging, parallelism and when to stop */
-    static const char *const not_recorded[] = {"out", "init", "resume", "stop-at", "threads", "accumulate", "valid",
+    static const char *const not_recorded[] = {"out", "init", "reinit", "resume", "stop-at", "threads", "accumulate", "valid",
                                                "valid-split", "valid-every", "valid-items", "best-metric", "patience",
                                                "save-every", "keep", "log-every", NULL};
     o.record_defaults = options_record(entries, not_recorded);
