@@ -27,6 +27,7 @@
 #include "train_fixture.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <glib.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -1188,9 +1189,22 @@ static void test_st_input(const char *manifest) {
                   (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"text", (char *)"--st-beam",
                   (char *)"2", (char *)"--max-len", (char *)"20", (char *)"--threads", (char *)"2", (char *)"--hyps",
                   hyps, (char *)"--json", json, NULL};
+    /* the table on standard output: no per-speaker table, as translation alone scores no speaker */
+    char *table_path = str_printf("%s/eval-text.txt", fixture_dir());
+    fflush(stdout);
+    int saved_stdout = dup(STDOUT_FILENO), table_fd = open(table_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (table_fd >= 0) dup2(table_fd, STDOUT_FILENO);
     CHECK(cmd_eval(19, ev) == 0, "eval --st-input text: %s", mslam_last_error());
+    fflush(stdout);
+    if (saved_stdout >= 0) dup2(saved_stdout, STDOUT_FILENO), close(saved_stdout);
+    if (table_fd >= 0) close(table_fd);
     char *text = NULL, *js = NULL;
     size_t n;
+    CHECK(read_file(table_path, 1 << 20, &text, &n) == 0 && strstr(text, "translation into English") &&
+              !strstr(text, "per speaker"),
+          "eval --st-input text prints no per-speaker table: %s", text ? text : "");
+    free(text), free(table_path);
+    text = NULL;
     struct json_object *root = read_file(json, 1 << 20, &js, &n) == 0 ? json_tokener_parse(js) : NULL, *input;
     CHECK(root && json_object_object_get_ex(root, "st_input", &input) && !strcmp(json_object_get_string(input), "text"),
           "the JSON names the translation's input");

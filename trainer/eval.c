@@ -703,7 +703,10 @@ void eval_print(const eval_result *r, FILE *fp) {
                 fprintf(fp, "language identification:\n");
             mslam_confusion_print(r->lid[mode], fp, 10);
         }
-        if (r->n_speakers > 1) {
+        int speakers_scored = 0; /* translation alone (--st-input text) scores no speaker */
+        for (int i = 0; i < r->n_speakers; i++)
+            speakers_scored |= r->per_speaker[mode][i].n_asr > 0 || r->per_speaker[mode][i].lid_total > 0;
+        if (r->n_speakers > 1 && speakers_scored) {
             int beam = r->cfg.ctc_beam > 1;
             fprintf(fp, "per speaker (CER: mean over the speaker's languages):\n");
             fprintf(fp, "%-10s %6s %8s", "speaker", "asr", "CER");
