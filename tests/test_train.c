@@ -602,8 +602,10 @@ static void test_options_record(void) {
     g_free(one), g_free(two);
     /* an option that became a list (--text-data): its one value as a string is the same */
     check_record_diff("text-data=x.tsv\n", "text-data=x.tsv;\n", NULL, NULL, "a string and its one-item list are one value");
-    check_record_diff("text-data=x.tsv\n", "text-data=x.tsv;y.tsv;\n", NULL, "text-data: x.tsv -> x.tsv;y.tsv;",
-                      "a second item is a difference");
+    check_record_diff("text-data=x.tsv\n", "text-data=x.tsv;y.tsv;\n", NULL, "text-data: x.tsv -> x.tsv;y.tsv",
+                      "a second item is a difference (shown without the list's last ';')");
+    check_record_diff("data=a;\nsteps=1\n", "data=b\\;;\nsteps=2\n", NULL, "data: a -> b\\;; steps: 1 -> 2",
+                      "a list's last ';' left out, an escaped one kept");
 }
 
 int main(void) {

@@ -258,6 +258,13 @@ static int same_value(const char *a, const char *b) {
     return *shorter && strlen(longer) == n + 1 && longer[n] == ';' && !strncmp(a, b, n);
 }
 
+/* The length of a recorded value as shown: a list's last ';' left out ("a;b;" as "a;b"), so that
+ * it does not run into the "; " between options. */
+static int list_shown(const char *value) {
+    size_t n = strlen(value);
+    return (int)(n >= 2 && value[n - 1] == ';' && value[n - 2] != '\\' ? n - 1 : n);
+}
+
 /* Appends "name: was -> now" for each option of record a that b lacks or (a_is_was) holds with
  * another value; a name the earlier record b lacks reads as its value in defaults (NULL: none);
  * names in ignore are left out. */
@@ -276,10 +283,11 @@ static void diff_names(const char *a, const char *b, int a_is_was, const char *d
             gchar *theirs = options_record_value(b, name);
             int both_have = !a_is_was && theirs; /* reported once, from the earlier record */
             if (!theirs && !a_is_was && defaults) theirs = options_record_value(defaults, name);
-            if (!both_have && (!theirs || !same_value(mine, theirs)))
-                g_string_append_printf(out, "%s%s: %s -> %s", out->len ? "; " : "", name,
-                                       a_is_was ? mine : (theirs ? theirs : "(none)"),
-                                       a_is_was ? (theirs ? theirs : "(none)") : mine);
+            if (!both_have && (!theirs || !same_value(mine, theirs))) {
+                const char *was = a_is_was ? mine : (theirs ? theirs : "(none)"), *now = a_is_was ? (theirs ? theirs : "(none)") : mine;
+                g_string_append_printf(out, "%s%s: %.*s -> %.*s", out->len ? "; " : "", name, list_shown(was), was,
+                                       list_shown(now), now);
+            }
             g_free(name), g_free(mine), g_free(theirs);
         }
         line = end ? end + 1 : NULL;
