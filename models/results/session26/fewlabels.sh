@@ -15,6 +15,11 @@ for seed in 1 2; do
   tune "$pt/rq/model.safetensors" "rq4000-reinit-20-seed$seed" --vocab data --reinit shared_layers. --reinit text. \
     --seed "$seed"
 done
+# BEST-RQ's encoder with only its top three shared layers fresh
+for seed in 1 2; do
+  tune "$pt/rq/model.safetensors" "rq4000-reinit-top3-20-seed$seed" --vocab data --reinit shared_layers.3. \
+    --reinit shared_layers.4. --reinit shared_layers.5. --reinit text. --seed "$seed"
+done
 # one seed each: the whole BEST-RQ encoder, the random encoder (step 0), and session 25's
 # splice.py model (its speech layers under the random model's shared layers)
 tune "$pt/rq/model.safetensors" rq4000-20 --vocab data
