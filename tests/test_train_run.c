@@ -1106,6 +1106,17 @@ static void test_refusals(const char *manifest) {
     CHECK(cmd_lm(9, lm_order) == 2, "lm --order 17");
     char *tm[] = {(char *)"tm", (char *)"--text", (char *)manifest, (char *)"--out", (char *)manifest, NULL};
     CHECK(cmd_tm(5, tm) == 2, "tm --out onto its --text");
+    /* the corpus folder for its manifest: the manifest is what it reads (the outputs had replaced it) */
+    char *folder = (char *)fixture_dir();
+    ev[2] = model, ev[4] = folder, ev[5] = (char *)"--json", ev[6] = (char *)manifest;
+    CHECK(cmd_eval(7, ev) == 2 && strstr(mslam_last_error(), "--data"), "eval --json onto its --data folder's manifest: %s",
+          mslam_last_error());
+    ev[5] = (char *)"--hyps";
+    CHECK(cmd_eval(7, ev) == 2, "eval --hyps onto its --data folder's manifest");
+    lm[4] = folder, lm[6] = (char *)manifest;
+    CHECK(cmd_lm(7, lm) == 2 && strstr(mslam_last_error(), "--text"), "lm --out onto its --text folder's manifest");
+    tm[2] = folder;
+    CHECK(cmd_tm(5, tm) == 2, "tm --out onto its --text folder's manifest");
     CHECK(read_file(manifest, 1 << 20, &text, &n) == 0 && manifest_before && !strcmp(text, manifest_before),
           "the manifest is as it was");
     free(text);

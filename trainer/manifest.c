@@ -355,13 +355,15 @@ static int resolve_names(manifest_reader *r, const struct manifest_options *opts
     return rc;
 }
 
+char *manifest_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(path, "manifest.tsv") : str_dup(path);
+}
+
 manifest_reader *manifest_open(const char *path, const struct manifest_options *opts) {
     manifest_reader *r = mslam_calloc(1, sizeof *r, "a manifest reader");
     if (!r) return NULL;
-    struct stat st;
-    /* a folder stands for its manifest.tsv, as the corpus builder writes it */
-    r->path = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(path, "manifest.tsv") : str_dup(path);
-    if (!r->path) goto fail;
+    if (!(r->path = manifest_file(path))) goto fail;
     path = r->path;
     r->f = fopen(path, "r");
     if (!r->f) {

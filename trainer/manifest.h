@@ -64,7 +64,10 @@ struct manifest_options {
 
 typedef struct manifest_reader manifest_reader;
 
-/* path: a manifest, or a folder whose manifest.tsv is read (a corpus). opts may be NULL
+/* The file a manifest argument reads: PATH/manifest.tsv for a folder (a corpus, as the builder
+ * writes it), PATH itself otherwise. malloc'd; NULL when out of memory. */
+char *manifest_file(const char *path);
+/* path: a manifest, or a folder whose manifest.tsv is read (manifest_file). opts may be NULL
  * (automatic layout). NULL on failure, with a message naming the file. */
 manifest_reader *manifest_open(const char *path, const struct manifest_options *opts);
 /* Reads the next record: 1, 0 at the end, -1 on a bad row (the message names file, line and

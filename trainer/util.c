@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include "common.h"
+#include "manifest.h"
 #include "ops.h"
 
 #include <dirent.h>
@@ -315,10 +316,15 @@ int same_file(const char *a, const char *b) {
 
 int check_output_not_input(const char *out_option, const char *out, const char *in_option,
                            const char *const *inputs) {
-    for (size_t i = 0; inputs && inputs[i]; i++)
-        if (same_file(out, inputs[i]))
+    for (size_t i = 0; inputs && inputs[i]; i++) {
+        char *file = manifest_file(inputs[i]); /* a corpus folder reads its manifest.tsv */
+        if (!file) return mslam_error("out of memory for a path");
+        int same = same_file(out, file);
+        free(file);
+        if (same)
             return mslam_error("%s %s is the file %s %s reads: choose another output", out_option, out, in_option,
                                inputs[i]);
+    }
     return 0;
 }
 

@@ -70,8 +70,9 @@ int write_file_atomic(const char *path, const void *data, size_t size);
 int same_open_file(FILE *a, FILE *b);
 /* Whether a and b name one existing file (the same device and inode, whatever the spelling). */
 int same_file(const char *a, const char *b);
-/* An error when out is one of inputs (NULL-terminated; NULL itself is no inputs): a command
- * must not write over what it reads. The message names both options. */
+/* An error when out is one of inputs (NULL-terminated; NULL itself is no inputs), or the
+ * manifest.tsv of an input that is a folder (manifest_file): a command must not write over what
+ * it reads. The message names both options. */
 int check_output_not_input(const char *out_option, const char *out, const char *in_option,
                            const char *const *inputs);
 
