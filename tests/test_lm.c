@@ -432,6 +432,24 @@ static void test_commands(const char *model_path, const char *manifest) {
     }
     CHECK(beam_differ && greedy_same && n_greedy == 9, "--lm changes beam hypotheses (%d) and none of the %d greedy ones (%d)",
           beam_differ, n_greedy, greedy_same);
+    /* an LM of German alone on data in three languages: the other two are named */
+    char *de_lm = str_printf("%s/cmd-lm-de.safetensors", fixture_dir());
+    char *de_args[] = {(char *)"lm", (char *)"--model", (char *)model_path, (char *)"--text", (char *)manifest,
+                       (char *)"--langs", (char *)"de", (char *)"--out", de_lm, NULL};
+    heavy[12] = de_lm;
+    struct strlist warnings = {0};
+    CHECK(cmd_lm(9, de_args) == 0, "lm --langs de: %s", mslam_last_error());
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    CHECK(cmd_eval(17, heavy) == 0, "eval --lm of German: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    int named = 0;
+    for (size_t i = 0; i < warnings.n; i++)
+        named |= strstr(warnings.items[i], "has no model of ") && !strstr(warnings.items[i], "of de") &&
+                 !strstr(warnings.items[i], " de ");
+    CHECK(warnings.n == 1 && named, "eval --lm of German warns of the data's other languages: %s",
+          warnings.n ? warnings.items[0] : "(none)");
+    strlist_free(&warnings);
+    free(de_lm);
     /* --device vulkan: the same hypotheses, greedy and beam, as on the CPU (when this build and
      * machine have Vulkan; the backend's own test says more) */
     char *vk_hyps = str_printf("%s/hyps-vulkan.tsv", fixture_dir());

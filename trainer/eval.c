@@ -900,6 +900,30 @@ static int open_device(eval_config *c, const mslam_model *m, enum mslam_device d
     return mslam_error("--device vulkan: %s", why);
 }
 
+/* A warning naming the data's languages that --lm has no model of: recognition picks the LM of
+ * the language that language ID finds among the LM's (mslam_transcribe's rule), so their
+ * utterances are decoded with another language's LM. */
+static int warn_languages_without_lm(const dataset *ds, const eval_config *c, const char *lm_path) {
+    if (!c->lm || !c->asr || c->ctc_beam <= 1) return 0;
+    struct strlist seen = {0};
+    GString *missing = g_string_new(NULL);
+    int rc = 0;
+    for (int i = 0; i < ds->n && !rc; i++) {
+        const char *code = ds->items[i].lang;
+        if (!*code || strlist_contains(&seen, code)) continue;
+        rc = strlist_push(&seen, code);
+        if (!rc && mslam_lm_lang_index(c->lm, code) < 0)
+            g_string_append_printf(missing, "%s%s", missing->len ? " " : "", code);
+    }
+    if (missing->len)
+        mslam_log(MSLAM_LOG_WARN, "--lm %s has no model of %s: those utterances are decoded with the LM of the "
+                  "language that language ID picks among the LM's (build it with those languages, or leave --lm out)",
+                  lm_path, missing->str);
+    strlist_free(&seen);
+    g_string_free(missing, TRUE);
+    return rc;
+}
+
 /* Tasks named by --tasks need their heads (by default eval scores the heads there are, and a
  * model needs one). */
 static int check_tasks(const eval_config *c, const mslam_model *m, int named) {
@@ -1108,6 +1132,7 @@ int cmd_eval(int argc, char **argv) {
                          "--st-input text)")) ||
             (tm_path && !(c.tm = tm = mslam_tm_load(tm_path))) ||
             load_manifests(&ds, data, &c, layout, lang, audio_dir, split) ||
+            warn_languages_without_lm(&ds, &c, lm_path) ||
             (!eval_text_only(&c) && dataset_encode(&ds, m, 0, 0, &rep)) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
