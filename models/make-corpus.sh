@@ -14,7 +14,9 @@
 # English translation. Its dev and test sizes keep the default's 8:1:1 proportions, so every
 # sentence falls in the same split in both corpora (a sentence's split is drawn from its English
 # source and those proportions): no sentence of either test split is trained on.
-#   models/make-corpus.sh [OUT_DIR [corpus options...]]     (default OUT_DIR: the checkout's corpus/)
+#   models/make-corpus.sh [OUT_DIR [corpus options...]]     (default OUT_DIR: the checkout's corpus/;
+#                             the options are OUT_DIR's, e.g. --langs es,de --jobs 1; OUT_DIR-st
+#                             takes ST_LANGS and ST_TRAIN below)
 #   MSLAM_BUILD_DIR=build-x models/make-corpus.sh           (default build folder: build)
 #   ST_LANGS=es,it,pt,ca,ro   languages of OUT_DIR-st; empty: no translation corpus
 #   ST_TRAIN=20000            train utterances per language of OUT_DIR-st (dev, test: 1/8 each)

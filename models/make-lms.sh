@@ -15,7 +15,13 @@
 #   models/make-corpus.sh                          # corpus/, corpus-catalogs/, corpus-st-catalogs/
 #   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, the checkout's corpus/, lms/
 #   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
+# The transcripts' LM models the model's languages that the text has (a corpus of fewer languages
+# than the model, models/make-corpus.sh OUT --langs ..., gets an LM of those).
 set -eu
+case ${1:-} in
+  -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  -*) echo "make-lms.sh: the first argument is the model, not '$1' (--help)" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 model=${1:-$root/models/default.safetensors}
 corpus=${2:-$root/corpus}
@@ -38,8 +44,14 @@ text=$out/text-st
 "$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
   --locale-dir "$catalogs/usr/share/locale:$corpus-st-catalogs/usr/share/locale" \
   --fortune-dir "$catalogs/usr/share/games/fortunes" --train 8 --dev 1 --test 1 --text-per-lang 200000
+# the model's languages (info's list, in its order) that the text has
+model_langs=$("$trainer" info "$model" | sed -n 's/^  languages    \(.*\) ([0-9]*)$/\1/p')
+langs=$(awk -F '\t' -v model_langs="$model_langs" 'FNR > 1 { have[$2] = 1 }
+  END { n = split(model_langs, l, " "); for (i = 1; i <= n; i++) if (l[i] in have) { printf "%s%s", s, l[i]; s = "," } }' \
+  "$corpus/text.tsv" "$manifest" "$text/text.tsv")
+[ -n "$langs" ] || { echo "make-lms.sh: the text has none of the languages of $model" >&2; exit 1; }
 "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" --text "$text/text.tsv" \
-  --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
+  --langs "$langs" --holdout "$manifest" --order 6 --prune 2 --out "$out/lm.safetensors"
 "$trainer" lm --model "$model" --text "$text/text.tsv" --holdout "$manifest" --translations --order 8 \
   --out "$out/translation-lm.safetensors"
 "$trainer" tm --text "$corpus/text.tsv" --text "$manifest" --text "$text/text.tsv" \

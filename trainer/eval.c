@@ -954,7 +954,7 @@ int cmd_eval(int argc, char **argv) {
         {"layout", 0, 0, G_OPTION_ARG_STRING, &layout, "manifest layout (default: from the header)", "NAME"},
         {"lang", 0, 0, G_OPTION_ARG_STRING, &lang, "language of every row, for layouts without one", "CODE"},
         {"audio-dir", 0, 0, G_OPTION_ARG_STRING, &audio_dir, "folder of the audio files", "DIR"},
-        {"modes", 0, 0, G_OPTION_ARG_STRING, &modes, "offline, streaming or both (default offline,streaming)", "LIST"},
+        {"modes", 0, 0, G_OPTION_ARG_STRING, &modes, "offline, streaming, or both as offline,streaming (the default)", "LIST"},
         {"tasks", 0, 0, G_OPTION_ARG_STRING, &tasks, "asr, lid, st, comma-separated (default: every head the model has)", "LIST"},
         {"chunk", 0, 0, G_OPTION_ARG_INT, &c.chunk_frames, "streaming chunk in encoder frames of 40 ms (default 8)", "N"},
         {"left-chunks", 0, 0, G_OPTION_ARG_INT, &c.left_chunks, "streaming left context in chunks; -1: all (default 4)", "N"},
