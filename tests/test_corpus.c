@@ -520,6 +520,16 @@ static void test_tiny_corpus(void) {
 
     char *one = tmp_path("one"), *two = tmp_path("two");
     struct corpus_options o;
+    /* no catalog folder at all (a misspelt one): refused before the output folder is made, so that
+     * the corrected command is not refused as "other options" */
+    char *nowhere = tmp_path("no-catalogs"), *refused = tmp_path("refused-locale");
+    tiny_options(&o, refused, 1);
+    o.locale_dir = nowhere;
+    o.fortune_dir = fortunes;
+    CHECK(corpus_build(&o) != 0 && strstr(mslam_last_error(), "--locale-dir") && access(refused, F_OK) != 0,
+          "a --locale-dir that is no folder: refused, nothing written (%s)", mslam_last_error());
+    corpus_options_free(&o);
+    free(nowhere), free(refused);
     tiny_options(&o, one, 1);
     o.locale_dir = locale;
     o.fortune_dir = fortunes;
@@ -641,7 +651,8 @@ static void test_tiny_corpus(void) {
           mslam_last_error());
     corpus_options_free(&o);
 
-    char *empty = tmp_path("no-catalogs"), *three = tmp_path("three");
+    char *empty = tmp_path("empty-catalogs"), *three = tmp_path("three");
+    CHECK(mkdir(empty, 0755) == 0, "cannot make %s", empty);
     tiny_options(&o, three, 1);
     o.locale_dir = empty;
     o.fortune_dir = fortunes;

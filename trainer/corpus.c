@@ -101,6 +101,20 @@ static int check_options(const struct corpus_options *o) {
         if (!lang_find(o->langs.items[i]))
             return mslam_error("unknown language '%s' (mslam-trainer corpus --list-langs shows the known ones)",
                                o->langs.items[i]);
+    /* none of the catalog folders there (a misspelt one) would leave an output folder whose
+     * options refuse the corrected ones; a missing one of several adds nothing (pool_add_catalogs) */
+    int folders = 0;
+    for (const char *dir = o->locale_dir; dir && *dir && !folders;) {
+        size_t n = strcspn(dir, ":");
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%.*s", (int)(n < sizeof path ? n : sizeof path - 1), dir);
+        folders = n && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        dir += n + (dir[n] == ':');
+    }
+    if (o->locale_dir && !folders)
+        return mslam_error("--locale-dir %s: no such folder (the gettext catalogs' roots, e.g. /usr/share/locale)",
+                           o->locale_dir);
     return 0;
 }
 
