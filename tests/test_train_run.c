@@ -834,6 +834,27 @@ static void test_signal(const char *trainer, const char *manifest) {
     free(out), free(log), free(ckpt), free(next);
 }
 
+/* Ctrl-C during eval: its outputs stay as they were, and their temporary files go. */
+static void test_eval_interrupt(const char *trainer, const char *manifest) {
+    char *model = str_printf("%s/exported.safetensors", fixture_dir());
+    char *json = str_printf("%s/kept-eval.json", fixture_dir()), *json_tmp = str_printf("%s.tmp", json);
+    char *hyps = str_printf("%s/kept-hyps.tsv", fixture_dir()), *hyps_tmp = str_printf("%s.tmp", hyps);
+    write_file_atomic(json, "earlier\n", 8);
+    char *argv[96] = {(char *)trainer, (char *)"eval", (char *)"--model", model, (char *)"--threads", (char *)"1",
+                      (char *)"--json", json, (char *)"--hyps", hyps};
+    int argc = 10;
+    for (int i = 0; i < 40; i++) argv[argc++] = (char *)"--data", argv[argc++] = (char *)manifest; /* seconds of work */
+    argv[argc] = NULL;
+    int status = fixture_interrupt(argv, hyps_tmp, 50, SIGINT);
+    char *text = NULL;
+    size_t n;
+    CHECK(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT, "eval ended by Ctrl-C (%d)", status);
+    CHECK(read_file(json, 64, &text, &n) == 0 && !strcmp(text, "earlier\n") && access(json_tmp, F_OK) != 0 &&
+              access(hyps_tmp, F_OK) != 0 && access(hyps, F_OK) != 0,
+          "Ctrl-C: the JSON as it was, no temporary files, no hypotheses file");
+    free(text), free(model), free(json), free(json_tmp), free(hyps), free(hyps_tmp);
+}
+
 static void test_eval_export(const char *trainer, const char *manifest) {
     char *ckpt = str_printf("%s/split/ckpt-%08d.safetensors", fixture_dir(), N_STEPS);
     char *model = str_printf("%s/exported.safetensors", fixture_dir());
@@ -1602,6 +1623,7 @@ int main(int argc, char **argv) {
     test_non_finite(manifest);
     test_signal(argv[1], manifest);
     test_eval_export(argv[1], manifest);
+    test_eval_interrupt(argv[1], manifest);
     test_refusals(manifest);
     test_st_input(manifest);
     test_text_pairs(manifest);

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -937,6 +938,34 @@ static int check_tasks(const eval_config *c, const mslam_model *m, int named) {
     return 0;
 }
 
+/* Ctrl-C or SIGTERM during an evaluation: the temporary files of its outputs go (the outputs
+ * stay as they were), then the signal's own action ends the process. */
+static const char *volatile outputs_in_progress[2];
+
+static void remove_outputs_in_progress(int sig) {
+    for (int i = 0; i < 2; i++)
+        if (outputs_in_progress[i]) unlink(outputs_in_progress[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Watches the temporary files of json and hyps (either NULL), keeping the handlers it replaces
+ * in saved (SIGINT's, SIGTERM's); watch_outputs_end puts them back. */
+static void watch_outputs(const struct atomic_file *json, const struct atomic_file *hyps, struct sigaction saved[2]) {
+    outputs_in_progress[0] = json ? json->tmp : NULL;
+    outputs_in_progress[1] = hyps ? hyps->tmp : NULL;
+    struct sigaction sa = {.sa_handler = remove_outputs_in_progress};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &saved[0]);
+    sigaction(SIGTERM, &sa, &saved[1]);
+}
+
+static void watch_outputs_end(const struct sigaction saved[2]) {
+    sigaction(SIGINT, &saved[0], NULL);
+    sigaction(SIGTERM, &saved[1], NULL);
+    outputs_in_progress[0] = outputs_in_progress[1] = NULL;
+}
+
 int cmd_eval(int argc, char **argv) {
     eval_config c = eval_default_config();
     gchar **data = NULL; /* manifests, one or several */
@@ -1115,6 +1144,9 @@ int cmd_eval(int argc, char **argv) {
         rc = 2;
     }
     if ((c.hyps = hyps_file.f)) eval_hyps_header(c.hyps);
+    struct sigaction saved_handlers[2];
+    int watching = json_file.f || hyps_file.f;
+    if (watching) watch_outputs(json_file.f ? &json_file : NULL, hyps_file.f ? &hyps_file : NULL, saved_handlers);
     if (!parsed && !rc) {
         mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         dataset_report rep;
@@ -1168,6 +1200,7 @@ int cmd_eval(int argc, char **argv) {
             rc = 1;
         }
     }
+    if (watching) watch_outputs_end(saved_handlers);
     atomic_file_abort(&json_file);
     atomic_file_abort(&hyps_file);
     eval_result_free(&r);
