@@ -1127,6 +1127,14 @@ static void test_refusals(const char *manifest) {
     CHECK(cmd_lm(9, lm_order) == 2, "lm --order 17");
     char *tm[] = {(char *)"tm", (char *)"--text", (char *)manifest, (char *)"--out", (char *)manifest, NULL};
     CHECK(cmd_tm(5, tm) == 2, "tm --out onto its --text");
+    /* a model given as --data: not a manifest; a LID clip shorter than one encoder frame */
+    char *binary_data[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", model, NULL};
+    CHECK(cmd_eval(5, binary_data) == 1 && strstr(mslam_last_error(), "is not a text manifest"),
+          "eval --data MODEL: %s", mslam_last_error());
+    char *short_clip[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest,
+                          (char *)"--lid-seconds", (char *)"0.01", NULL};
+    CHECK(cmd_eval(7, short_clip) == 2 && strstr(mslam_last_error(), "--lid-seconds"), "eval --lid-seconds 0.01: %s",
+          mslam_last_error());
     /* the corpus folder for its manifest: the manifest is what it reads (the outputs had replaced it) */
     char *folder = (char *)fixture_dir();
     ev[2] = model, ev[4] = folder, ev[5] = (char *)"--json", ev[6] = (char *)manifest;

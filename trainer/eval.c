@@ -1098,12 +1098,14 @@ int cmd_eval(int argc, char **argv) {
         else if (c.no_repeat_ngram < 0) bad = "--no-repeat-ngram must be 0 (off) or more";
         else if (c.batch_size < 1) bad = "--batch-size must be at least 1";
         else if (c.max_items < 0) bad = "--max-items must be 0 (all) or more";
-        else if (!(lid_seconds >= 0 && lid_seconds < 1e6)) bad = "--lid-seconds must be 0 (all) or more";
+        else if (!(lid_seconds == 0 || (lid_seconds >= 0.04 && lid_seconds < 1e6)))
+            bad = "--lid-seconds must be 0 (all) or at least 0.04 (one encoder frame)";
         else if (threads < 0) bad = "--threads must be 0 (all cores) or more";
         else if (device && strcmp(device, "cpu") && strcmp(device, "vulkan") && strcmp(device, "auto"))
             bad = "--device must be cpu, vulkan or auto";
         if (bad) {
             fprintf(stderr, "mslam-trainer eval: %s\n", bad);
+            mslam_error("%s", bad); /* for callers in the same process, as the other usage errors */
             rc = 2;
         } else if (split_option(split) < 0) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());

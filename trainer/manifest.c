@@ -92,7 +92,10 @@ static int read_line(manifest_reader *r) {
         return 0;
     }
     r->line_no++;
-    if ((size_t)n != strlen(r->line)) return mslam_error("%s:%ld: NUL byte in a text line", r->path, r->line_no);
+    if ((size_t)n != strlen(r->line))
+        return r->line_no == 1 ? mslam_error("%s is not a text manifest (NUL bytes in its first line: a model, LM or "
+                                             "audio file?)", r->path)
+                               : mslam_error("%s:%ld: NUL byte in a text line", r->path, r->line_no);
     /* a byte-order mark, as spreadsheets write UTF-8 */
     if (r->line_no == 1 && !strncmp(r->line, "\xEF\xBB\xBF", 3)) {
         memmove(r->line, r->line + 3, (size_t)n - 2);
