@@ -449,6 +449,20 @@ static void test_commands(const char *model_path, const char *manifest) {
     CHECK(warnings.n == 1 && named, "eval --lm of German warns of the data's other languages: %s",
           warnings.n ? warnings.items[0] : "(none)");
     strlist_free(&warnings);
+    /* greedy decoding without LID reads no LM: said */
+    char *greedy_lm[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                         (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr", (char *)"--ctc-beam",
+                         (char *)"1", (char *)"--lm", lm_path, NULL};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    CHECK(cmd_eval(13, greedy_lm) == 0, "eval --lm --ctc-beam 1: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    CHECK(warnings.n == 1 && strstr(warnings.items[0], "--ctc-beam 1"), "eval --lm --ctc-beam 1 warns: %s",
+          warnings.n ? warnings.items[0] : "(none)");
+    strlist_free(&warnings);
+    /* a language the model lacks would never be picked */
+    de_args[6] = (char *)"xx";
+    CHECK(cmd_lm(9, de_args) == 1 && strstr(mslam_last_error(), "no language 'xx'"), "lm --langs xx: %s",
+          mslam_last_error());
     free(de_lm);
     /* --device vulkan: the same hypotheses, greedy and beam, as on the CPU (when this build and
      * machine have Vulkan; the backend's own test says more) */

@@ -116,7 +116,9 @@ int dataset_load_named(dataset *ds, const char *path, const char *layout, const 
     if (split_id < 0) return -1;
     int before = ds->n;
     if (dataset_load(ds, path, &mo, split_id)) return -1;
-    if (ds->n == before) return mslam_error("%s: no speech examples in split '%s'", path, split);
+    if (ds->n == before)
+        return mslam_error("%s: no speech examples in split '%s' (rows without audio, as a text-pair manifest's, are "
+                           "read by train --text-data and by eval --tasks st --st-input text)", path, split);
     return 0;
 }
 

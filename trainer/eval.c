@@ -901,6 +901,14 @@ static int open_device(eval_config *c, const mslam_model *m, enum mslam_device d
     return mslam_error("--device vulkan: %s", why);
 }
 
+/* --lm with greedy decoding (--ctc-beam 1) and no LID to score: the LM is not read. */
+static int warn_lm_unused(const eval_config *c, const char *lm_path) {
+    if (c->lm && c->ctc_beam <= 1 && (!c->lid || c->lid_lm_weight <= 0))
+        mslam_log(MSLAM_LOG_WARN, "--lm %s works in the prefix beam search: with --ctc-beam 1 recognition does not "
+                  "use it (give --ctc-beam 2 or more)", lm_path);
+    return 0;
+}
+
 /* A warning naming the data's languages that --lm has no model of: recognition picks the LM of
  * the language that language ID finds among the LM's (mslam_transcribe's rule), so their
  * utterances are decoded with another language's LM. */
@@ -1019,7 +1027,7 @@ int cmd_eval(int argc, char **argv) {
          "FILE"},
         {"tm-min-similarity", 0, 0, G_OPTION_ARG_DOUBLE, &tm_min_similarity,
          "translation memory: least similarity (1 - edit distance / longer length) a match needs (default 0.5)", "X"},
-        {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N"},
+        {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default 0: all cores)", "N"},
         {"device", 0, 0, G_OPTION_ARG_STRING, &device,
          "where the encoder runs: cpu (default), vulkan (any Vulkan device; MSLAM_VULKAN_DEVICE picks one) or auto "
          "(a GPU through Vulkan when there is one); the heads, decoder and searches run on the CPU",
@@ -1166,7 +1174,7 @@ int cmd_eval(int argc, char **argv) {
                          "--st-input text)")) ||
             (tm_path && !(c.tm = tm = mslam_tm_load(tm_path))) ||
             load_manifests(&ds, data, &c, layout, lang, audio_dir, split) ||
-            warn_languages_without_lm(&ds, &c, lm_path) ||
+            warn_lm_unused(&c, lm_path) || warn_languages_without_lm(&ds, &c, lm_path) ||
             (!eval_text_only(&c) && dataset_encode(&ds, m, 0, 0, &rep)) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
