@@ -26,3 +26,10 @@ tune "$pt/rq/model.safetensors" rq4000-20 --vocab data
 tune "$pt/random/model.safetensors" random-20 --vocab data
 tune "$pt/rq4000-speech-only.safetensors" rq4000-speech-only-20 --vocab data
 tune "$pt/rq4000-speech-only.safetensors" rq4000-speech-only-20-seed2 --vocab data --seed 2
+# BEST-RQ of 6000 steps (README: the pre-training command, into $out/rq6000), its speech layers
+if [ -f "$out/rq6000/model.safetensors" ]; then
+  for seed in 1 2; do
+    tune "$out/rq6000/model.safetensors" "rq6000-reinit-20-seed$seed" --vocab data --reinit shared_layers. \
+      --reinit text. --seed "$seed"
+  done
+fi
