@@ -241,22 +241,24 @@ void mslam_param_table_free(mslam_param_table *table) {
     memset(table, 0, sizeof *table);
 }
 
+static int slot_among(const mslam_param_entry *e, float *const *const *slots, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (e->slot == slots[i]) return 1;
+    return 0;
+}
+
 int mslam_param_rows_are_chars(const mslam_params *params, const mslam_param_entry *e) {
     /* every P1/P2 of c->vocab_size rows in mslam_param_table_build */
     float *const *over_vocab[] = {&params->text_embed, &params->ctc_w,     &params->ctc_b,     &params->dec_embed,
                                   &params->dec_out_w,  &params->dec_out_b, &params->pt_text_w, &params->pt_text_b};
-    for (size_t i = 0; i < sizeof over_vocab / sizeof *over_vocab; i++)
-        if (e->slot == over_vocab[i]) return 1;
-    return 0;
+    return slot_among(e, over_vocab, sizeof over_vocab / sizeof *over_vocab);
 }
 
 int mslam_param_rows_are_codes(const mslam_params *params, const mslam_param_entry *e) {
     /* every P1/P2 of c->n_codes rows in mslam_param_table_build */
     float *const *over_codes[] = {&params->pt_quant_w, &params->pt_quant_b, &params->pt_codebook, &params->pt_mlm_w,
                                   &params->pt_mlm_b};
-    for (size_t i = 0; i < sizeof over_codes / sizeof *over_codes; i++)
-        if (e->slot == over_codes[i]) return 1;
-    return 0;
+    return slot_among(e, over_codes, sizeof over_codes / sizeof *over_codes);
 }
 
 void mslam_params_bind(const mslam_param_table *table, float *block) {

@@ -103,15 +103,14 @@ static int check_options(const struct corpus_options *o) {
                                o->langs.items[i]);
     /* none of the catalog folders there (a misspelt one) would leave an output folder whose
      * options refuse the corrected ones; a missing one of several adds nothing (pool_add_catalogs) */
+    struct strlist roots = {0};
     int folders = 0;
-    for (const char *dir = o->locale_dir; dir && *dir && !folders;) {
-        size_t n = strcspn(dir, ":");
-        char path[4096];
+    if (o->locale_dir && strlist_split_on(&roots, o->locale_dir, ':')) return -1;
+    for (size_t r = 0; r < roots.n && !folders; r++) {
         struct stat st;
-        snprintf(path, sizeof path, "%.*s", (int)(n < sizeof path ? n : sizeof path - 1), dir);
-        folders = n && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-        dir += n + (dir[n] == ':');
+        folders = stat(roots.items[r], &st) == 0 && S_ISDIR(st.st_mode);
     }
+    strlist_free(&roots);
     if (o->locale_dir && !folders)
         return mslam_error("--locale-dir %s: no such folder (the gettext catalogs' roots, e.g. /usr/share/locale)",
                            o->locale_dir);

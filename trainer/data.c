@@ -273,7 +273,7 @@ int encode_text(const mslam_model *m, const char *text, int **ids, char *bad) {
     return n;
 }
 
-static int lang_index(const mslam_model *m, const char *lang) {
+int lang_index(const mslam_model *m, const char *lang) {
     for (int i = 0; *lang && i < m->cfg.n_langs; i++)
         if (!strcmp(m->langs[i], lang)) return i;
     return -1;

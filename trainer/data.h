@@ -79,6 +79,8 @@ int encode_text(const mslam_model *model, const char *text, int **ids, char *bad
 int vocab_build(const dataset *ds, const dataset *more, int min_count, struct strlist *vocab);
 /* Sorted language codes of the dataset. */
 int langs_build(const dataset *ds, struct strlist *langs);
+/* The index of language code lang in m's list, or -1. */
+int lang_index(const mslam_model *m, const char *lang);
 /* Refuses two languages that differ only in case ("ES" and "es"); with warn, warns of each that
  * does not look like a language code. */
 int langs_check(const struct strlist *langs, int warn);

@@ -914,23 +914,19 @@ static int warn_lm_unused(const eval_config *c, const char *lm_path) {
  * utterances are decoded with another language's LM. */
 static int warn_languages_without_lm(const dataset *ds, const eval_config *c, const char *lm_path) {
     if (!c->lm || !c->asr || c->ctc_beam <= 1) return 0;
-    struct strlist seen = {0};
+    struct strlist seen;
+    if (langs_build(ds, &seen)) return -1;
     GString *missing = g_string_new(NULL);
-    int rc = 0;
-    for (int i = 0; i < ds->n && !rc; i++) {
-        const char *code = ds->items[i].lang;
-        if (!*code || strlist_contains(&seen, code)) continue;
-        rc = strlist_push(&seen, code);
-        if (!rc && mslam_lm_lang_index(c->lm, code) < 0)
-            g_string_append_printf(missing, "%s%s", missing->len ? " " : "", code);
-    }
+    for (size_t i = 0; i < seen.n; i++)
+        if (mslam_lm_lang_index(c->lm, seen.items[i]) < 0)
+            g_string_append_printf(missing, "%s%s", missing->len ? " " : "", seen.items[i]);
     if (missing->len)
         mslam_log(MSLAM_LOG_WARN, "--lm %s has no model of %s: those utterances are decoded with the LM of the "
                   "language that language ID picks among the LM's (build it with those languages, or leave --lm out)",
                   lm_path, missing->str);
     strlist_free(&seen);
     g_string_free(missing, TRUE);
-    return rc;
+    return 0;
 }
 
 /* Tasks named by --tasks need their heads (by default eval scores the heads there are, and a

@@ -68,8 +68,7 @@ int model_copy_params(mslam_model *dst, const mslam_model *src, const char *cons
     int missed = 0, *row_of = NULL, every_char = vocab_rows(dst, src, &row_of);
     for (int i = 0; i < dst->table.n; i++) {
         const mslam_param_entry *d = &dst->table.entries[i], *s = find_entry(&src->table, d->name);
-        for (const char *const *f = fresh; s && f && *f; f++)
-            if (!strncmp(d->name, *f, strlen(*f))) s = NULL;
+        if (starts_with_any(d->name, fresh)) s = NULL;
         if (s && row_of && mslam_param_rows_are_chars(&dst->p, d) && s->ndim == d->ndim &&
             (d->ndim == 1 || s->shape[1] == d->shape[1])) {
             size_t row = d->numel / d->shape[0];

@@ -232,13 +232,10 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
     if (langs)
         while (langs[n_langs]) n_langs++;
     /* an LM's language is used only where the model's language ID picks it */
-    for (int i = 0; !o->translations && i < n_langs; i++) {
-        int known = 0;
-        for (int k = 0; k < model->cfg.n_langs && !known; k++) known = !strcmp(langs[i], model->langs[k]);
-        if (!known)
+    for (int i = 0; !o->translations && i < n_langs; i++)
+        if (lang_index(model, langs[i]) < 0)
             return mslam_error("--langs: the model has no language '%s' (codes as `mslam-trainer info MODEL` lists "
                                "them)", langs[i]);
-    }
     mslam_lm *lm = lm_new(o->order, (const char *const *)model->vocab, model->cfg.vocab_size,
                           n_langs ? langs : (const char *const *)model->langs, n_langs ? n_langs : model->cfg.n_langs);
     if (!lm) return -1;

@@ -1,6 +1,7 @@
 #include "optim.h"
 
 #include "common.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -80,13 +81,9 @@ int adamw_init(adamw *o, const optim_config *cfg, const mslam_param_table *table
     return 0;
 }
 
-void adamw_freeze(adamw *o, const mslam_param_table *table, const char *const *prefixes, int others) {
-    for (int i = 0; i < o->n_segments && i < table->n; i++) {
-        int listed = 0;
-        for (const char *const *p = prefixes; *p && !listed; p++)
-            listed = strncmp(table->entries[i].name, *p, strlen(*p)) == 0;
-        if (listed != (others != 0)) o->segments[i].frozen = 1;
-    }
+void adamw_train_only(adamw *o, const mslam_param_table *table, const char *const *prefixes) {
+    for (int i = 0; i < o->n_segments && i < table->n; i++)
+        if (!starts_with_any(table->entries[i].name, prefixes)) o->segments[i].frozen = 1;
 }
 
 void adamw_free(adamw *o) {

@@ -55,10 +55,10 @@ typedef struct {
  * feature statistics frontend.* and the attention key biases *.k.bias (which cannot change any
  * output) are frozen. Returns 0 or -1 (error recorded). */
 int adamw_init(adamw *o, const optim_config *cfg, const mslam_param_table *table);
-/* Freezes every entry whose name starts with one of prefixes (NULL-terminated), or with others,
- * every entry whose name starts with none of them (only those train; e.g. "decoder": the
- * translation decoder trains on a fixed encoder). A frozen entry gets no update, decay included. */
-void adamw_freeze(adamw *o, const mslam_param_table *table, const char *const *prefixes, int others);
+/* Freezes every entry whose name starts with none of prefixes (NULL-terminated): only those
+ * train (e.g. "decoder": the translation decoder on a fixed encoder). A frozen entry gets no
+ * update, decay included. */
+void adamw_train_only(adamw *o, const mslam_param_table *table, const char *const *prefixes);
 void adamw_free(adamw *o);
 
 /* Sum of squares of g (n floats) in double precision, in an order that does not depend on the

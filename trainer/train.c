@@ -1067,44 +1067,48 @@ static int merge_lists(struct strlist *base, const struct strlist *add) {
 }
 
 /* The options that shape the model, which a resumed run takes from its checkpoint and an --init
- * run from the init model (but for more decoder layers, and the codes): "quantizer" is checked
- * where the model is built. */
+ * run from the init model (but for more decoder layers, and the codes), in warn_architecture_kept's
+ * order; "quantizer", last, is checked where the model is built. */
+enum { N_ARCHITECTURE_KEPT = 10 };
 static const char *const architecture_options[] = {"d-model",       "heads",          "ff",
                                                    "kernel",        "sub-channels",   "speech-layers",
                                                    "shared-layers", "decoder-layers", "symmetric-conv",
                                                    "codes",         "quantizer",      NULL};
+_Static_assert(sizeof architecture_options / sizeof *architecture_options == N_ARCHITECTURE_KEPT + 2,
+               "architecture_options: the kept ones, then quantizer and NULL");
 
 /* Warns of the architecture options given (other than their defaults) that model m, from where
  * (a checkpoint resumed, an init model), overrides. */
 static void warn_architecture_kept(const trainer *t, const mslam_model *m, const char *where, int resuming) {
     const train_opts *o = t->o;
     const struct mslam_model_config *c = &m->cfg;
-    struct {
-        const char *name;
+    /* architecture_options[i]'s value as given and as the model has it */
+    const struct {
         int given, model;
-    } kept[] = {{"d-model", o->d_model, c->d_model},
-                {"heads", o->heads, c->n_heads},
-                {"ff", o->ff, c->d_ff},
-                {"kernel", o->kernel, c->conv_kernel},
-                {"sub-channels", o->sub_channels, c->sub_channels},
-                {"speech-layers", o->speech_layers, c->n_speech_layers},
-                {"shared-layers", o->shared_layers, c->n_shared_layers},
-                /* with --init, more decoder layers than the model's are added on top */
-                {"decoder-layers", o->decoder_layers,
-                 c->n_decoder_layers > 0 && (resuming || o->decoder_layers < c->n_decoder_layers) ? c->n_decoder_layers
-                                                                                                  : o->decoder_layers},
-                {"symmetric-conv", o->symmetric_conv != 0, !c->causal_conv},
-                {"codes", o->codes, resuming && c->n_codes > 0 ? c->n_codes : o->codes}};
+    } kept[N_ARCHITECTURE_KEPT] = {
+        {o->d_model, c->d_model},
+        {o->heads, c->n_heads},
+        {o->ff, c->d_ff},
+        {o->kernel, c->conv_kernel},
+        {o->sub_channels, c->sub_channels},
+        {o->speech_layers, c->n_speech_layers},
+        {o->shared_layers, c->n_shared_layers},
+        /* with --init, more decoder layers than the model's are added on top */
+        {o->decoder_layers, c->n_decoder_layers > 0 && (resuming || o->decoder_layers < c->n_decoder_layers)
+                                ? c->n_decoder_layers
+                                : o->decoder_layers},
+        {o->symmetric_conv != 0, !c->causal_conv},
+        {o->codes, resuming && c->n_codes > 0 ? c->n_codes : o->codes}};
     GString *list = g_string_new(NULL);
-    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+    for (int i = 0; i < N_ARCHITECTURE_KEPT; i++) {
         if (kept[i].given == kept[i].model) continue;
-        gchar *fallback = options_record_value(o->record_defaults, kept[i].name);
-        int is_default = fallback && (!strcmp(kept[i].name, "symmetric-conv") ? !strcmp(fallback, kept[i].given ? "true" : "false")
-                                                                              : atoi(fallback) == kept[i].given);
+        const char *name = architecture_options[i];
+        gchar *fallback = options_record_value(o->record_defaults, name);
+        /* a boolean's default is recorded as "false" */
+        int is_default = fallback && (!strcmp(fallback, "false") ? !kept[i].given : atoi(fallback) == kept[i].given);
         g_free(fallback);
         if (!is_default)
-            g_string_append_printf(list, "%s--%s %d (%d)", list->len ? ", " : "", kept[i].name, kept[i].given,
-                                   kept[i].model);
+            g_string_append_printf(list, "%s--%s %d (%d)", list->len ? ", " : "", name, kept[i].given, kept[i].model);
     }
     if (list->len && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "%s %s keeps its architecture: %s given, the model's in brackets (%s)",
@@ -1281,15 +1285,15 @@ static int build_model(trainer *t, int *resumed) {
     model_init_params(m, (uint64_t)o->seed);
     int fresh_statistics = !init;
     for (gchar **prefix = init ? o->reinit : NULL; prefix && *prefix; prefix++) {
+        const char *const one[] = {*prefix, NULL};
         int found = 0; /* a misspelt prefix would change nothing */
-        for (int i = 0; i < m->table.n && !found; i++) found = !strncmp(m->table.entries[i].name, *prefix, strlen(*prefix));
+        for (int i = 0; i < m->table.n && !found; i++) found = starts_with_any(m->table.entries[i].name, one);
         if (!found) {
             mslam_model_free(init);
             return mslam_error("--reinit %s: no tensor of the model has a name that starts with it (e.g. "
                                "shared_layers., shared_layers.5., text., ctc.)", *prefix);
         }
-        fresh_statistics |= !strncmp("frontend.mel_mean", *prefix, strlen(*prefix)) ||
-                            !strncmp("frontend.mel_std", *prefix, strlen(*prefix));
+        fresh_statistics |= starts_with_any("frontend.mel_mean", one) || starts_with_any("frontend.mel_std", one);
     }
     if (init) {
         int missed = model_copy_params(m, init, (const char *const *)o->reinit);
@@ -1365,7 +1369,6 @@ static int default_threads(void) {
     return per > 0 ? (int)per : 1;
 }
 
-/* The options' values, before anything is read or written: an error names the option. */
 /* SpecAugment fills its masks with the mean: the random quantizer's codes of those frames would
  * all be one. from: where the quantizer came from when --quantizer did not say (NULL: it did). */
 static int refuse_specaug_with_random_quantizer(const train_opts *o, const char *from) {
@@ -1375,6 +1378,7 @@ static int refuse_specaug_with_random_quantizer(const train_opts *o, const char 
                        from ? " (the quantizer of " : "", from ? from : "", from ? ")" : "");
 }
 
+/* The options' values, before anything is read or written: an error names the option. */
 static int check_options(const train_opts *o) {
     if (parse_task(o->task) < 0) return -1;
     if (lr_schedule_parse(o->schedule) < 0)
@@ -1520,7 +1524,8 @@ static int run(trainer *t) {
     }
     t->best_metric = parse_best_metric(o->best_metric, t->tasks);
     if (t->best_metric < 0) return -1;
-    if (o->quantizer && !strcmp(o->quantizer, "random") && !(t->tasks & TASK_PRETRAIN) && t->rank == 0)
+    if (o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM && !(t->tasks & TASK_PRETRAIN) &&
+        t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--quantizer random chooses pre-training's targets: --task %s has none", o->task);
     if (!strcmp(o->vocab, "data") && !o->init && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--vocab data narrows an --init model's vocabulary: without --init the "
@@ -1554,7 +1559,7 @@ static int run(trainer *t) {
         if ((t->tasks & TASK_ASR) && o->ctc_weight > 0) heads[n_heads++] = "ctc.";
         if ((t->tasks & TASK_LID) && o->lid_weight > 0) heads[n_heads++] = "lid.";
         if ((t->tasks & TASK_ST) && (o->st_weight > 0 || o->mt_weight > 0)) heads[n_heads++] = "decoder";
-        adamw_freeze(&t->opt, &t->model->table, heads, 1);
+        adamw_train_only(&t->opt, &t->model->table, heads);
     }
     dataset_report rep;
     if (dataset_encode(&t->train, t->model, need_of(t->tasks), o->max_seconds, &rep)) return -1;

@@ -328,6 +328,12 @@ int check_output_not_input(const char *out_option, const char *out, const char *
     return 0;
 }
 
+int starts_with_any(const char *s, const char *const *prefixes) {
+    for (const char *const *p = prefixes; p && *p; p++)
+        if (!strncmp(s, *p, strlen(*p))) return 1;
+    return 0;
+}
+
 int buffer_grow(void **p, size_t *have, size_t want, size_t elem, const char *what) {
     if (want <= *have) return 0;
     void *q = realloc(*p, want * elem);

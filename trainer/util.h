@@ -33,6 +33,8 @@ struct strlist {
 int strlist_push(struct strlist *list, const char *s); /* copies s */
 void strlist_sort(struct strlist *list);
 int strlist_contains(const struct strlist *list, const char *s);
+/* Whether s starts with one of prefixes (NULL-terminated; NULL itself: none). */
+int starts_with_any(const char *s, const char *const *prefixes);
 void strlist_free(struct strlist *list);
 /* Splits s at commas (strlist_split) or at separator into list (empty items dropped). */
 int strlist_split(struct strlist *list, const char *s);
