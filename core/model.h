@@ -85,8 +85,12 @@ int modelfile_meta_strings(const st_file *f, const char *key, int n, const char 
                            struct json_object **json, const char ***items, int *n_items);
 /* An integer metadata value (its absence or another text is an error naming the key). */
 int modelfile_meta_int(const st_file *f, const char *key, int *out);
+/* What an mslam file is, by its metadata, with the options that take it ("a character LM (for
+ * --lm, ...)"), or NULL for none of mslam's kinds. */
+const char *modelfile_kind(const st_file *f);
 /* Checks that f's __metadata__ "format" is format and "format_version" MSLAM_FORMAT_VERSION; the
- * error calls the file what it is not ("a character LM", "a translation memory"). */
+ * error calls the file what it is not ("a character LM", "a translation memory") and, where
+ * modelfile_kind knows, what it is. */
 int modelfile_check_format(const st_file *f, const char *format, const char *what);
 /* Compact JSON text of v, malloc'd; v is put. */
 char *modelfile_json_text(struct json_object *v);

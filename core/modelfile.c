@@ -494,12 +494,8 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
     char version[16];
     snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
     const char *file_version = st_meta_get(f, "format_version");
-    const char *other_format = st_meta_get(f, "format"); /* LMs and memories name theirs; models do not */
-    if (other_format) {
-        mslam_error("%s: not an mslam model but %s", path,
-                    !strcmp(other_format, LM_FORMAT)   ? "a character LM (for --lm, lm=, translation-lm=)"
-                    : !strcmp(other_format, TM_FORMAT) ? "a translation memory (for translation-memory=)"
-                                                       : "another kind of mslam file");
+    if (st_meta_get(f, "format")) { /* LMs and memories name theirs; models do not */
+        mslam_error("%s: not an mslam model but %s", path, modelfile_kind(f));
     } else if (!extra_prefix && st_meta_get(f, "training")) {
         /* checkpoints record where training stands; only the trainer reads them */
         mslam_error("%s: a training checkpoint, not a model: make the model the library and the elements load "
@@ -767,8 +763,23 @@ static int save(const mslam_model *model, const char *path, const st_write_tenso
     return rc;
 }
 
+const char *modelfile_kind(const st_file *f) {
+    const char *format = st_meta_get(f, "format");
+    if (format) {
+        if (!strcmp(format, LM_FORMAT)) return "a character LM (for --lm, lm=, translation-lm=)";
+        if (!strcmp(format, TM_FORMAT)) return "a translation memory (for --translation-memory, translation-memory=)";
+        return "another kind of mslam file";
+    }
+    if (st_meta_get(f, "training")) return "a training checkpoint (for eval, --init and export)";
+    if (st_meta_get(f, "config")) return "an mslam model (for --model, model=)";
+    return NULL;
+}
+
 int modelfile_check_format(const st_file *f, const char *format, const char *what) {
     const char *found = st_meta_get(f, "format");
+    const char *kind = modelfile_kind(f);
+    if ((!found || strcmp(found, format)) && kind)
+        return mslam_error("%s: not %s but %s", f->path, what, kind);
     if (!found || strcmp(found, format))
         return mslam_error("%s: not %s (__metadata__ \"format\" is %s%s%s, not \"%s\")", f->path, what,
                            found ? "\"" : "", found ? found : "missing", found ? "\"" : "", format);

@@ -491,8 +491,8 @@ static void test_commands(const char *model_path, const char *manifest) {
     free(a), free(b), free(hyps[0]), free(hyps[1]);
     char *wrong[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                      (char *)"--lm", (char *)model_path, NULL};
-    CHECK(cmd_eval(7, wrong) == 1 && strstr(mslam_last_error(), "not a character LM"),
-          "eval --lm with a model file: %s", mslam_last_error());
+    CHECK(cmd_eval(7, wrong) == 1 && strstr(mslam_last_error(), "not a character LM but an mslam model"),
+          "eval --lm with a model file, named as one: %s", mslam_last_error());
     free(lm_path), free(json);
 }
 

@@ -294,6 +294,18 @@ static void test_data(const char *manifest) {
     dataset no_text = {0};
     CHECK(dataset_load_named(&no_text, empty, NULL, NULL, NULL, "all") == 0 && no_text.n == 1 && !*no_text.items[0].text,
           "a speech row without a transcript loads: %s", mslam_last_error());
+    /* a split without speech names the splits that have it */
+    char *splits = str_printf("%s/splits.tsv", fixture_dir());
+    f = fopen(splits, "w");
+    fprintf(f, "path\tlang\ttext\tsplit\nde_train_002.flac\tde\tja\tdev\nde_train_002.flac\tde\tja\tdev\n"
+               "de_train_002.flac\tde\tja\ttrain\n");
+    fclose(f);
+    CHECK(dataset_load_named(&bad, splits, NULL, NULL, NULL, "test") != 0 &&
+              strstr(mslam_last_error(), "no speech examples in split 'test' (the manifest has them in split train: "
+                                         "1 row, dev: 2 rows; --split picks the split)"),
+          "no speech in the split asked for: %s", mslam_last_error());
+    dataset_free(&bad);
+    free(splits);
     struct strlist vocab, langs;
     CHECK(vocab_build(&ds, NULL, 1, &vocab) == 0 && langs_build(&ds, &langs) == 0, "vocabulary");
     CHECK(vocab.n > VOCAB_N_RESERVED && !strcmp(vocab.items[VOCAB_BLANK], "<blank>") &&

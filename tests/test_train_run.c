@@ -702,6 +702,22 @@ static void test_reinit(const char *manifest) {
     free(init), free(out), free(model), free(bad);
 }
 
+/* What eval (argc, argv) prints on standard output, malloc'd; NULL when it fails. */
+static char *eval_table(int argc, char **argv) {
+    char *table_path = str_printf("%s/eval-table.txt", fixture_dir()), *text = NULL;
+    fflush(stdout);
+    int saved_stdout = dup(STDOUT_FILENO), table_fd = open(table_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (table_fd >= 0) dup2(table_fd, STDOUT_FILENO);
+    int rc = cmd_eval(argc, argv);
+    fflush(stdout);
+    if (saved_stdout >= 0) dup2(saved_stdout, STDOUT_FILENO), close(saved_stdout);
+    if (table_fd >= 0) close(table_fd);
+    size_t n;
+    if (rc != 0 || read_file(table_path, 1 << 20, &text, &n) != 0) free(text), text = NULL;
+    free(table_path);
+    return text;
+}
+
 /* A LID probe (--task lid --freeze-encoder) of a model without a LID head, trained on German
  * alone: the data's languages join the init model's (with the init's alone every utterance but
  * the German ones was skipped), and only the new head trains. */
@@ -723,6 +739,19 @@ static void test_lid_probe(const char *manifest) {
               all->cfg.n_langs, a->cfg.n_langs);
         check_trained_alone(a, b, (const char *const[]){NULL}, "a LID probe");
     }
+    /* eval scores the heads a model has: no column of a task it cannot do */
+    char *ev_asr[] = {(char *)"eval", (char *)"--model", asr_model, (char *)"--data", (char *)manifest,
+                      (char *)"--modes", (char *)"offline", NULL};
+    char *ev_lid[] = {(char *)"eval", (char *)"--model", lid_model, (char *)"--data", (char *)manifest,
+                      (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"lid", NULL};
+    char *asr_table = eval_table(7, ev_asr), *lid_table = eval_table(9, ev_lid);
+    CHECK(asr_table && strstr(asr_table, "CER") && strstr(asr_table, "per speaker (CER") &&
+              !strstr(asr_table, "BLEU") && !strstr(asr_table, "LID"),
+          "a CTC model's tables have recognition's columns alone: %s", asr_table ? asr_table : mslam_last_error());
+    CHECK(lid_table && strstr(lid_table, "recall") && strstr(lid_table, "per speaker:") &&
+              !strstr(lid_table, "CER") && !strstr(lid_table, "BLEU"),
+          "eval --tasks lid: language ID's table and columns alone: %s", lid_table ? lid_table : mslam_last_error());
+    free(asr_table), free(lid_table);
     mslam_model_free(a), mslam_model_free(b), mslam_model_free(all);
     free(german), free(asr), free(asr_model), free(lid), free(lid_model), free(straight);
 }
@@ -1229,21 +1258,12 @@ static void test_st_input(const char *manifest) {
                   (char *)"--tasks", (char *)"st", (char *)"--st-input", (char *)"text", (char *)"--st-beam",
                   (char *)"2", (char *)"--max-len", (char *)"20", (char *)"--threads", (char *)"2", (char *)"--hyps",
                   hyps, (char *)"--json", json, NULL};
-    /* the table on standard output: no per-speaker table, as translation alone scores no speaker */
-    char *table_path = str_printf("%s/eval-text.txt", fixture_dir());
-    fflush(stdout);
-    int saved_stdout = dup(STDOUT_FILENO), table_fd = open(table_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (table_fd >= 0) dup2(table_fd, STDOUT_FILENO);
-    CHECK(cmd_eval(19, ev) == 0, "eval --st-input text: %s", mslam_last_error());
-    fflush(stdout);
-    if (saved_stdout >= 0) dup2(saved_stdout, STDOUT_FILENO), close(saved_stdout);
-    if (table_fd >= 0) close(table_fd);
-    char *text = NULL, *js = NULL;
+    /* no per-speaker table, as translation alone scores no speaker */
+    char *text = eval_table(19, ev), *js = NULL;
     size_t n;
-    CHECK(read_file(table_path, 1 << 20, &text, &n) == 0 && strstr(text, "translation into English") &&
-              !strstr(text, "per speaker"),
-          "eval --st-input text prints no per-speaker table: %s", text ? text : "");
-    free(text), free(table_path);
+    CHECK(text && strstr(text, "translation into English") && !strstr(text, "per speaker"),
+          "eval --st-input text prints no per-speaker table: %s", text ? text : mslam_last_error());
+    free(text);
     text = NULL;
     struct json_object *root = read_file(json, 1 << 20, &js, &n) == 0 ? json_tokener_parse(js) : NULL, *input;
     CHECK(root && json_object_object_get_ex(root, "st_input", &input) && !strcmp(json_object_get_string(input), "text"),

@@ -65,14 +65,14 @@ void dataset_free(dataset *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
-/* Appends the rows of split (SPLIT_N: all) that are speech (text_pairs 0) or that have both a
- * transcript and a translation (text_pairs 1, with or without audio). */
 /* What load_rows keeps: rows with audio, rows with a transcript and a translation (text pairs),
  * rows with a transcript. */
 enum rows_wanted { ROWS_AUDIO, ROWS_TEXT_PAIRS, ROWS_TRANSCRIPTS };
 
+/* Appends the rows of kind in split (SPLIT_N: all); in_split[s] counts the rows of that kind in
+ * each split, kept or not, for the message when none is kept. */
 static int load_rows(dataset *ds, const char *path, const struct manifest_options *opts, int split,
-                     enum rows_wanted kind) {
+                     enum rows_wanted kind, int in_split[SPLIT_N]) {
     manifest_reader *r = manifest_open(path, opts);
     if (!r) return -1;
     struct manifest_record rec;
@@ -85,6 +85,7 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
         int wanted = kind == ROWS_AUDIO ? rec.audio != NULL
                                         : rec.text && *rec.text &&
                                               (kind == ROWS_TRANSCRIPTS || (rec.translation && *rec.translation));
+        if (wanted && (unsigned)rec.split < SPLIT_N) in_split[rec.split]++;
         if (wanted && (split == SPLIT_N || (int)rec.split == split))
             rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
     }
@@ -92,19 +93,36 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
     return rc;
 }
 
+/* " (the manifest has them in split dev: 300 rows; --split picks the split)" when rows of the kind
+ * are in other splits, else ""; in static storage. */
+static const char *found_in_other_splits(const int in_split[SPLIT_N]) {
+    static char text[160];
+    int n = snprintf(text, sizeof text, " (the manifest has them in split");
+    int any = 0;
+    for (int s = 0; s < SPLIT_N; s++)
+        if (in_split[s] && n < (int)sizeof text)
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s %s: %d row%s", any++ ? "," : "",
+                          s == SPLIT_NONE ? "(none)" : split_name((enum manifest_split)s), in_split[s],
+                          in_split[s] == 1 ? "" : "s");
+    if (n < (int)sizeof text) snprintf(text + n, sizeof text - (size_t)n, "; --split picks the split)");
+    return any ? text : "";
+}
+
 int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
-    return load_rows(ds, path, opts, split, ROWS_AUDIO);
+    int in_split[SPLIT_N] = {0};
+    return load_rows(ds, path, opts, split, ROWS_AUDIO, in_split);
 }
 
 int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, int transcripts_only) {
     struct manifest_options mo = {.layout = LAYOUT_AUTO};
     int split_id = split_option(split);
     if (split_id < 0) return -1;
-    int before = ds->n;
-    if (load_rows(ds, path, &mo, split_id, transcripts_only ? ROWS_TRANSCRIPTS : ROWS_TEXT_PAIRS)) return -1;
+    int before = ds->n, in_split[SPLIT_N] = {0};
+    if (load_rows(ds, path, &mo, split_id, transcripts_only ? ROWS_TRANSCRIPTS : ROWS_TEXT_PAIRS, in_split))
+        return -1;
     if (ds->n == before)
-        return mslam_error("%s: no rows with a transcript%s in split '%s'", path,
-                           transcripts_only ? "" : " and a translation", split);
+        return mslam_error("%s: no rows with a transcript%s in split '%s'%s", path,
+                           transcripts_only ? "" : " and a translation", split, found_in_other_splits(in_split));
     return 0;
 }
 
@@ -114,11 +132,14 @@ int dataset_load_named(dataset *ds, const char *path, const char *layout, const 
     if (layout && layout_option(layout, &mo.layout)) return -1;
     int split_id = split_option(split);
     if (split_id < 0) return -1;
-    int before = ds->n;
-    if (dataset_load(ds, path, &mo, split_id)) return -1;
-    if (ds->n == before)
+    int before = ds->n, in_split[SPLIT_N] = {0};
+    if (load_rows(ds, path, &mo, split_id, ROWS_AUDIO, in_split)) return -1;
+    if (ds->n == before) {
+        const char *elsewhere = found_in_other_splits(in_split);
+        if (*elsewhere) return mslam_error("%s: no speech examples in split '%s'%s", path, split, elsewhere);
         return mslam_error("%s: no speech examples in split '%s' (rows without audio, as a text-pair manifest's, are "
                            "read by train --text-data and by eval --tasks st --st-input text)", path, split);
+    }
     return 0;
 }
 

@@ -127,7 +127,7 @@ static int identify(evaluator *ev, const float *enc, int n, const float *log_pro
     p.lm = ev->c->lm;
     p.lid_lm_weight = ev->c->lm ? ev->c->lid_lm_weight : 0;
     p.n_threads = mslam_get_threads(); /* as the evaluation runs */
-    return identify_language_frames(ev->m, &p, enc, n, log_probs, ev->logits, lm_only, "eval");
+    return identify_language_frames(ev->m, &p, enc, n, log_probs, ev->logits, lm_only, "language ID");
 }
 
 /* The CTC prefix beam's best transcript of the log-probabilities in ev->log_probs (n frames),
@@ -622,6 +622,41 @@ static void print_rate(FILE *fp, double x) {
     else fprintf(fp, " %8s", "-");
 }
 
+/* Recognition and translation scores per language (columns of the tasks scored), then the mean
+ * CER and WER over languages. */
+static void print_language_table(const eval_result *r, int mode, FILE *fp) {
+    const int beam = r->cfg.ctc_beam > 1, asr = r->cfg.asr, st = r->cfg.st;
+    if (!asr && !st) return;
+    fprintf(fp, "%-10s", "lang");
+    if (asr) fprintf(fp, " %6s %8s %8s", "utts", "CER", "WER");
+    if (asr && beam) fprintf(fp, " %8s %8s", "CER-beam", "WER-beam");
+    if (st) fprintf(fp, " %6s %8s %8s", "st", "BLEU", "chrF2");
+    fputc('\n', fp);
+    double sum[4] = {0};
+    int counted[4] = {0};
+    for (int l = 0; l < r->n_langs; l++) {
+        const eval_lang *el = &r->per_lang[mode][l];
+        if (!el->n_asr && !el->n_st) continue;
+        double x[4] = {mslam_asr_acc_cer(&el->greedy), mslam_asr_acc_wer(&el->greedy),
+                       mslam_asr_acc_cer(&el->beam), mslam_asr_acc_wer(&el->beam)};
+        fprintf(fp, "%-10s", *r->langs[l] ? r->langs[l] : "(none)");
+        if (asr) fprintf(fp, " %6d", el->n_asr);
+        for (int k = 0; asr && k < (beam ? 4 : 2); k++) {
+            print_rate(fp, el->n_asr ? x[k] : NAN);
+            if (el->n_asr && isfinite(x[k])) sum[k] += x[k], counted[k]++;
+        }
+        if (st) fprintf(fp, " %6d", el->n_st);
+        if (st && el->n_st) fprintf(fp, " %8.2f %8.2f", bleu_score(&el->bleu), mslam_chrf_compute(&el->chrf));
+        else if (st) fprintf(fp, " %8s %8s", "-", "-");
+        fputc('\n', fp);
+    }
+    if (asr) {
+        fprintf(fp, "%-10s %6s", "mean", "");
+        for (int k = 0; k < (beam ? 4 : 2); k++) print_rate(fp, counted[k] ? sum[k] / counted[k] : NAN);
+        fputc('\n', fp);
+    }
+}
+
 void eval_print(const eval_result *r, FILE *fp) {
     if (eval_text_only(&r->cfg))
         fprintf(fp, "%d text pairs (reference transcripts; no audio read), evaluated in %.1f s\n", r->n_items,
@@ -661,29 +696,7 @@ void eval_print(const eval_result *r, FILE *fp) {
                     r->cfg.chunk_frames * 40, r->cfg.left_chunks);
         else
             fprintf(fp, "\n== offline (full context) ==\n");
-        int beam = r->cfg.ctc_beam > 1;
-        fprintf(fp, "%-10s %6s %8s %8s", "lang", "utts", "CER", "WER");
-        if (beam) fprintf(fp, " %8s %8s", "CER-beam", "WER-beam");
-        fprintf(fp, " %6s %8s %8s\n", "st", "BLEU", "chrF2");
-        double sum[4] = {0};
-        int counted[4] = {0};
-        for (int l = 0; l < r->n_langs; l++) {
-            const eval_lang *el = &r->per_lang[mode][l];
-            if (!el->n_asr && !el->n_st) continue;
-            double x[4] = {mslam_asr_acc_cer(&el->greedy), mslam_asr_acc_wer(&el->greedy),
-                           mslam_asr_acc_cer(&el->beam), mslam_asr_acc_wer(&el->beam)};
-            fprintf(fp, "%-10s %6d", *r->langs[l] ? r->langs[l] : "(none)", el->n_asr);
-            for (int k = 0; k < (beam ? 4 : 2); k++) {
-                print_rate(fp, el->n_asr ? x[k] : NAN);
-                if (el->n_asr && isfinite(x[k])) sum[k] += x[k], counted[k]++;
-            }
-            fprintf(fp, " %6d", el->n_st);
-            if (el->n_st) fprintf(fp, " %8.2f %8.2f\n", bleu_score(&el->bleu), mslam_chrf_compute(&el->chrf));
-            else fprintf(fp, " %8s %8s\n", "-", "-");
-        }
-        fprintf(fp, "%-10s %6s", "mean", "");
-        for (int k = 0; k < (beam ? 4 : 2); k++) print_rate(fp, counted[k] ? sum[k] / counted[k] : NAN);
-        fputc('\n', fp);
+        print_language_table(r, mode, fp);
         if (r->bleu[mode].n_segments) {
             struct mslam_bleu b;
             char line[256], chrf[64];
@@ -709,17 +722,25 @@ void eval_print(const eval_result *r, FILE *fp) {
             speakers_scored |= r->per_speaker[mode][i].n_asr > 0 || r->per_speaker[mode][i].lid_total > 0;
         if (r->n_speakers > 1 && speakers_scored) {
             int beam = r->cfg.ctc_beam > 1;
-            fprintf(fp, "per speaker (CER: mean over the speaker's languages):\n");
-            fprintf(fp, "%-10s %6s %8s", "speaker", "asr", "CER");
-            if (beam) fprintf(fp, " %8s", "CER-beam");
-            fprintf(fp, " %6s %8s\n", "lid", "LID");
+            const int asr = r->cfg.asr, lid = r->cfg.lid;
+            fprintf(fp, "per speaker%s:\n", asr ? " (CER: mean over the speaker's languages)" : "");
+            fprintf(fp, "%-10s", "speaker");
+            if (asr) fprintf(fp, " %6s %8s", "asr", "CER");
+            if (asr && beam) fprintf(fp, " %8s", "CER-beam");
+            if (lid) fprintf(fp, " %6s %8s", "lid", "LID");
+            fputc('\n', fp);
             for (int i = 0; i < r->n_speakers; i++) {
                 const eval_speaker *es = &r->per_speaker[mode][i];
-                fprintf(fp, "%-10s %6d", r->speakers[i], es->n_asr);
-                print_rate(fp, speaker_cer(r, es->greedy));
-                if (beam) print_rate(fp, speaker_cer(r, es->beam));
-                fprintf(fp, " %6d", es->lid_total);
-                print_rate(fp, speaker_lid_accuracy(es));
+                fprintf(fp, "%-10s", r->speakers[i]);
+                if (asr) {
+                    fprintf(fp, " %6d", es->n_asr);
+                    print_rate(fp, speaker_cer(r, es->greedy));
+                }
+                if (asr && beam) print_rate(fp, speaker_cer(r, es->beam));
+                if (lid) {
+                    fprintf(fp, " %6d", es->lid_total);
+                    print_rate(fp, speaker_lid_accuracy(es));
+                }
                 fputc('\n', fp);
             }
         }
@@ -929,13 +950,18 @@ static int warn_languages_without_lm(const dataset *ds, const eval_config *c, co
     return 0;
 }
 
-/* Tasks named by --tasks need their heads (by default eval scores the heads there are, and a
- * model needs one). */
-static int check_tasks(const eval_config *c, const mslam_model *m, int named) {
+/* Tasks named by --tasks need their heads; by default eval scores the heads there are (so that
+ * the tables have no columns of a task the model cannot do), and a model needs one. */
+static int check_tasks(eval_config *c, const mslam_model *m, int named) {
     if (!m->cfg.ctc_head && !m->cfg.lid_head && m->cfg.n_decoder_layers <= 0)
         return mslam_error("the model has no head to score (an encoder alone, e.g. pre-trained with --ctc-weight 0): "
                            "train one on it first (mslam-trainer train --init, --freeze-encoder for a probe)");
-    if (!named) return 0;
+    if (!named) {
+        c->asr = m->cfg.ctc_head;
+        c->lid = m->cfg.lid_head;
+        c->st = m->cfg.n_decoder_layers > 0;
+        return 0;
+    }
     if (c->asr && !m->cfg.ctc_head) return mslam_error("--tasks asr: the model has no CTC head");
     if (c->lid && !m->cfg.lid_head) return mslam_error("--tasks lid: the model has no language-ID head");
     if (c->st && m->cfg.n_decoder_layers <= 0) return mslam_error("--tasks st: the model has no translation decoder");
