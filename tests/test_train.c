@@ -305,6 +305,17 @@ static void test_data(const char *manifest) {
                                          "1 row, dev: 2 rows; --split picks the split)"),
           "no speech in the split asked for: %s", mslam_last_error());
     dataset_free(&bad);
+    /* text pairs: a row without a translation or a transcript is counted as left out */
+    f = fopen(splits, "w");
+    fprintf(f, "path\tlang\ttext\ttranslation\tsplit\n\tde\tja\tyes\ttrain\n\tde\tja\t\ttrain\n"
+               "de_train_002.flac\tde\t\tyes\ttrain\n\tde\tnein\tno\tdev\n");
+    fclose(f);
+    dataset pairs = {0}, rows = {0};
+    CHECK(dataset_load_text_pairs(&pairs, splits, "train", 0) == 0 && pairs.n == 1 && pairs.n_incomplete == 2 &&
+              dataset_load_text_pairs(&rows, splits, "train", 1) == 0 && rows.n == 2 && rows.n_incomplete == 1,
+          "rows left out of the text pairs are counted: %d and %d of 2 and 1 (%s)", pairs.n_incomplete,
+          rows.n_incomplete, mslam_last_error());
+    dataset_free(&pairs), dataset_free(&rows);
     free(splits);
     struct strlist vocab, langs;
     CHECK(vocab_build(&ds, NULL, 1, &vocab) == 0 && langs_build(&ds, &langs) == 0, "vocabulary");

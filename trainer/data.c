@@ -70,9 +70,9 @@ void dataset_free(dataset *ds) {
 enum rows_wanted { ROWS_AUDIO, ROWS_TEXT_PAIRS, ROWS_TRANSCRIPTS };
 
 /* Appends the rows of kind in split (SPLIT_N: all); in_split[s] counts the rows of that kind in
- * each split, kept or not, for the message when none is kept. */
+ * each split, kept or not, for the message when none is kept; *others the split's other rows. */
 static int load_rows(dataset *ds, const char *path, const struct manifest_options *opts, int split,
-                     enum rows_wanted kind, int in_split[SPLIT_N]) {
+                     enum rows_wanted kind, int in_split[SPLIT_N], int *others) {
     manifest_reader *r = manifest_open(path, opts);
     if (!r) return -1;
     struct manifest_record rec;
@@ -86,8 +86,9 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
                                         : rec.text && *rec.text &&
                                               (kind == ROWS_TRANSCRIPTS || (rec.translation && *rec.translation));
         if (wanted && (unsigned)rec.split < SPLIT_N) in_split[rec.split]++;
-        if (wanted && (split == SPLIT_N || (int)rec.split == split))
-            rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
+        if (split != SPLIT_N && (int)rec.split != split) continue;
+        if (wanted) rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
+        else ++*others;
     }
     manifest_close(r);
     return rc;
@@ -109,8 +110,8 @@ static const char *found_in_other_splits(const int in_split[SPLIT_N]) {
 }
 
 int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
-    int in_split[SPLIT_N] = {0};
-    return load_rows(ds, path, opts, split, ROWS_AUDIO, in_split);
+    int in_split[SPLIT_N] = {0}, others = 0;
+    return load_rows(ds, path, opts, split, ROWS_AUDIO, in_split, &others);
 }
 
 int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, int transcripts_only) {
@@ -118,7 +119,8 @@ int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, in
     int split_id = split_option(split);
     if (split_id < 0) return -1;
     int before = ds->n, in_split[SPLIT_N] = {0};
-    if (load_rows(ds, path, &mo, split_id, transcripts_only ? ROWS_TRANSCRIPTS : ROWS_TEXT_PAIRS, in_split))
+    if (load_rows(ds, path, &mo, split_id, transcripts_only ? ROWS_TRANSCRIPTS : ROWS_TEXT_PAIRS, in_split,
+                  &ds->n_incomplete))
         return -1;
     if (ds->n == before)
         return mslam_error("%s: no rows with a transcript%s in split '%s'%s", path,
@@ -132,8 +134,8 @@ int dataset_load_named(dataset *ds, const char *path, const char *layout, const 
     if (layout && layout_option(layout, &mo.layout)) return -1;
     int split_id = split_option(split);
     if (split_id < 0) return -1;
-    int before = ds->n, in_split[SPLIT_N] = {0};
-    if (load_rows(ds, path, &mo, split_id, ROWS_AUDIO, in_split)) return -1;
+    int before = ds->n, in_split[SPLIT_N] = {0}, others = 0;
+    if (load_rows(ds, path, &mo, split_id, ROWS_AUDIO, in_split, &others)) return -1;
     if (ds->n == before) {
         const char *elsewhere = found_in_other_splits(in_split);
         if (*elsewhere) return mslam_error("%s: no speech examples in split '%s'%s", path, split, elsewhere);

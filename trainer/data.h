@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
     example *items;
     int n, cap;
+    int n_incomplete; /* rows of the split dataset_load_text_pairs left out: no transcript (or translation) */
 } dataset;
 
 /* Appends an example (strings copied; NULL reads as ""). seconds <= 0: probe the file later. */
@@ -60,7 +61,8 @@ int dataset_load_named(dataset *ds, const char *manifest, const char *layout, co
 /* Appends the rows of a manifest (layout from its header) that have both a transcript and a
  * translation, with or without audio: the text pairs of the translation objective on text; with
  * transcripts_only, every row with a transcript (pre-training's text, translations unread).
- * split as dataset_load_named's. An empty result is an error. */
+ * split as dataset_load_named's; the split's other rows are counted in ds->n_incomplete. An
+ * empty result is an error. */
 int dataset_load_text_pairs(dataset *ds, const char *manifest, const char *split, int transcripts_only);
 
 /* Transcripts are trained and scored in one normal form (metrics.h mslam_text_normalize:

@@ -1574,7 +1574,9 @@ static int run(trainer *t) {
         if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, transcripts_only, &rep)) return -1;
         if (t->rank == 0)
             fprintf(stderr, "text %s: %d kept, %d with characters outside the vocabulary, %d longer than "
-                    "--text-max-chars\n", transcripts_only ? "rows" : "pairs", rep.kept, rep.unknown_chars, rep.too_long);
+                    "--text-max-chars, %d with an empty or missing %s\n", transcripts_only ? "rows" : "pairs", rep.kept,
+                    rep.unknown_chars, rep.too_long, t->text.n_incomplete + rep.empty_text,
+                    transcripts_only ? "transcript" : "side");
         if (t->text.n < o->text_batch * t->world * o->accumulate)
             return mslam_error("--text-data: %d text pairs are fewer than a step's %d (--text-batch x processes x "
                                "--accumulate)", t->text.n, o->text_batch * t->world * o->accumulate);
