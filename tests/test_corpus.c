@@ -273,6 +273,23 @@ static void test_manifest_layouts(void) {
               "CoVoST-2 with Common Voice clips, row %zu: %s, %g s", i, m.records[i].audio, m.records[i].duration);
     manifest_free(&m);
     free(clips);
+    /* a layout forced on another's file: a row's error says how the file was read */
+    struct manifest_options as_fleurs = {.layout = LAYOUT_FLEURS};
+    CHECK(manifest_load(test_data_path(files[0]), &as_fleurs, &m) != 0 &&
+              error_mentions("read as the FLEURS layout, as --layout says; the header looks like mslam's", NULL),
+          "an mslam manifest read as FLEURS: %s", mslam_last_error());
+    /* a folder without manifest.tsv: an unfinished build (corpus.conf there) or not a corpus */
+    char *folder = tmp_path("no-manifest"), *conf = path_join(folder, "corpus.conf");
+    CHECK(mkdir_p(folder) == 0 && manifest_load(folder, NULL, &m) != 0 && error_mentions("not a corpus", folder),
+          "a folder without a manifest: %s", mslam_last_error());
+    CHECK(write_file_atomic(conf, "#\n", 2) == 0 && manifest_load(folder, NULL, &m) != 0 &&
+              error_mentions("has not finished", folder),
+          "an unfinished corpus: %s", mslam_last_error());
+    char *stats_of_nothing[] = {"corpus", "--stats", "--out", conf, NULL};
+    unlink(conf);
+    CHECK(corpus_main(4, stats_of_nothing) == 1 && error_mentions("--stats names no manifest", conf),
+          "corpus --stats without a manifest or a corpus folder: %s", mslam_last_error());
+    free(folder), free(conf);
 
     /* the corpora's language names as mslam's codes; CoVoST-2 into another language than English;
      * Common Voice's first releases, whose paths lack ".mp3" */

@@ -1020,6 +1020,9 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
 }
 
 static int run_stats(const struct corpus_options *o, const char *arg, const struct manifest_options *mopts) {
+    if (!arg && access(o->out_dir, F_OK) != 0)
+        return mslam_error("--stats names no manifest, and there is no corpus folder %s (--out's): "
+                           "corpus --stats MANIFEST|FOLDER", o->out_dir);
     return corpus_print_stats(arg ? arg : o->out_dir, mopts, stdout); /* a folder: its manifest.tsv */
 }
 

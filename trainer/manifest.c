@@ -68,6 +68,7 @@ struct manifest_reader {
     char *line;
     size_t line_cap;
     int have_line; /* FLEURS: the first line, read to tell the layout, is a row */
+    enum manifest_layout detected; /* what the header looks like, when --layout forced another */
     char *fields[MAX_FIELDS];
     int n_columns;
     int col[COL_N]; /* field index of each column, -1 when absent */
@@ -366,9 +367,21 @@ char *manifest_file(const char *path) {
 manifest_reader *manifest_open(const char *path, const struct manifest_options *opts) {
     manifest_reader *r = mslam_calloc(1, sizeof *r, "a manifest reader");
     if (!r) return NULL;
+    const char *given = path;
     if (!(r->path = manifest_file(path))) goto fail;
     path = r->path;
     r->f = fopen(path, "r");
+    if (!r->f && errno == ENOENT && strcmp(given, path) != 0) {
+        /* a folder without its manifest: a corpus still being built, or not a corpus at all */
+        char *conf = path_join(given, "corpus.conf");
+        if (conf && file_exists(conf))
+            mslam_error("%s: the corpus build in this folder has not finished (no manifest.tsv yet; its corpus "
+                        "command run again resumes it)", given);
+        else
+            mslam_error("%s: a folder without manifest.tsv, not a corpus (name the manifest file)", given);
+        free(conf);
+        goto fail;
+    }
     if (!r->f) {
         mslam_error("cannot open manifest %s: %s", path, strerror(errno));
         goto fail;
@@ -382,6 +395,7 @@ manifest_reader *manifest_open(const char *path, const struct manifest_options *
     if (n < 0) goto fail;
     enum manifest_layout detected = detect_layout(r->fields, n);
     r->layout = opts && opts->layout != LAYOUT_AUTO ? opts->layout : detected;
+    r->detected = detected != r->layout ? detected : LAYOUT_AUTO;
     if (r->layout == LAYOUT_AUTO) {
         mslam_error("%s: unknown layout; the first line should be a header naming path, lang and text (mslam), "
                     "client_id, path and sentence (Common Voice), path, sentence and translation (CoVoST-2), or a "
@@ -431,7 +445,20 @@ static int parse_duration(const manifest_reader *r, const char *s, double *secon
     return 0;
 }
 
+static int read_record(manifest_reader *r, struct manifest_record *rec);
+
 int manifest_next(manifest_reader *r, struct manifest_record *rec) {
+    int got = read_record(r, rec);
+    if (got < 0 && r->detected != LAYOUT_AUTO) { /* a row's error may come from the layout forced */
+        char *why = str_dup(mslam_last_error());
+        mslam_error("%s (read as the %s layout, as --layout says; the header looks like %s's)", why ? why : "",
+                    layout_name(r->layout), layout_name(r->detected));
+        free(why);
+    }
+    return got;
+}
+
+static int read_record(manifest_reader *r, struct manifest_record *rec) {
     if (r->have_line) {
         r->have_line = 0; /* split already, by manifest_open */
     } else {
