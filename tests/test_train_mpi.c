@@ -3,7 +3,7 @@
  * global batch, data sharded by rank, only rank 0 writing), up to the order of float sums; so
  * does `mpirun -np 2 ... --batch-size B/2 --accumulate 2`, and with --dropout 2 ranks take the
  * steps of one process of 2 micro-batches (test_train_run: batches of 4 those of 2 x 2), as do
- * 2 ranks pre-training (--task pretrain).
+ * 2 ranks pre-training (--task pretrain; for BEST-RQ's targets those of one process of 2B).
  * Ctrl-C on mpirun (which forwards SIGTERM to the ranks) makes rank 0 write a checkpoint at a step
  * both ranks agreed on, and `mpirun ... --resume` continues from it.
  * Skipped (77) when mpirun is not installed or the trainer was built without MPI.
@@ -138,6 +138,19 @@ int main(int argc, char **argv) {
     CHECK(system(cmd_pt2) == 0, "two processes pre-training: %s", cmd_pt2);
     fixture_compare_runs(pt1, pt2, 4, "pre-training: 2 ranks x 4 vs 1 rank x 2 micro-batches x 4");
     free(pt1), free(pt2), free(pt_options), free(cmd_pt1), free(cmd_pt2);
+    /* BEST-RQ's targets (--quantizer random) have no diversity loss: 2 ranks take the steps of
+     * one process of the whole batch */
+    char *rq1 = str_printf("%s/rq1", fixture_dir()), *rq2 = str_printf("%s/rq2", fixture_dir());
+    /* --text-batch is per process and micro-batch: 4 SpanBERT rows a step in both runs */
+    const char *rq_options = "--task pretrain --quantizer random --no-specaug --codes 8 --mask-prob 0.3 --mask-span 2";
+    char *cmd_rq1 = str_printf("'%s' train --data '%s' --out '%s' --batch-size 8 --text-data '%s' --text-batch 4 %s "
+                               OPTIONS, argv[1], manifest, rq1, manifest, rq_options);
+    char *rq_more = str_printf("%s --text-data '%s' --text-batch 2", rq_options, manifest);
+    char *cmd_rq2 = mpi_train_command(mpirun, argv[1], manifest, rq2, rq_more);
+    CHECK(system(cmd_rq1) == 0, "one process pre-training for BEST-RQ's targets: %s", cmd_rq1);
+    CHECK(system(cmd_rq2) == 0, "two processes pre-training for BEST-RQ's targets: %s", cmd_rq2);
+    fixture_compare_runs(rq1, rq2, 4, "BEST-RQ: 2 ranks x 4 vs 1 rank x 8");
+    free(rq1), free(rq2), free(rq_more), free(cmd_rq1), free(cmd_rq2);
     test_interrupt(mpirun, argv[1], manifest);
     free(one), free(two), free(cmd1), free(cmd2), free(more);
     fixture_remove();
