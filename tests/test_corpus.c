@@ -14,6 +14,7 @@
 #include "textclean.h"
 #include "textsrc.h"
 #include "testutil.h"
+#include "train_fixture.h"
 #include "util.h"
 
 #include <ftw.h>
@@ -593,6 +594,32 @@ static void test_tiny_corpus(void) {
     check_identical(one, two, &m);
     free(lost);
     free(part);
+
+    /* a build of fewer languages into the folder: their manifest, and a warning naming the audio of
+     * the others, left as it was */
+    corpus_options_free(&o);
+    tiny_options(&o, two, 2);
+    o.locale_dir = locale;
+    o.fortune_dir = fortunes;
+    strlist_free(&o.langs);
+    strlist_split(&o.langs, "es");
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    struct manifest es_only = {0};
+    CHECK(corpus_build(&o) == 0 && manifest_load(merged, NULL, &es_only) == 0 && es_only.n == 5 &&
+              warnings.n == 1 && strstr(warnings.items[0], "left out of manifest.tsv") &&
+              strstr(warnings.items[0], " de") && strstr(warnings.items[0], " fr") && !strstr(warnings.items[0], " es"),
+          "es alone into a folder of es, de, fr: %zu rows, %zu warnings (%s)", es_only.n, warnings.n,
+          warnings.n ? warnings.items[0] : mslam_last_error());
+    mslam_log_set(test_quiet_log, NULL);
+    strlist_free(&warnings);
+    manifest_free(&es_only);
+    corpus_options_free(&o);
+    tiny_options(&o, two, 2);
+    o.locale_dir = locale;
+    o.fortune_dir = fortunes;
+    CHECK(corpus_build(&o) == 0, "every language again: %s", mslam_last_error());
+    check_identical(one, two, &m);
     free(merged);
 
     /* the command with a key file (--config, group [corpus]) whose --train a flag overrides: the same corpus */

@@ -9,6 +9,7 @@
 #include "synth.h"
 #include "textsrc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -623,6 +624,26 @@ static int select_languages(const struct corpus_options *o, const struct lang_in
     return 0;
 }
 
+/* A build into a folder that an earlier build of more languages made leaves those languages'
+ * audio as it was, outside the manifest: says so, naming them, so that the space can be freed. */
+static void note_audio_of_other_languages(const struct corpus_options *o, const struct lang_info **langs,
+                                          int n_langs) {
+    char *audio = path_join(o->out_dir, "audio");
+    DIR *d = audio ? opendir(audio) : NULL;
+    GString *others = g_string_new(NULL);
+    for (struct dirent *entry; d && (entry = readdir(d)) != NULL;) {
+        int listed = entry->d_name[0] == '.';
+        for (int l = 0; !listed && l < n_langs; l++) listed = !strcmp(entry->d_name, langs[l]->code);
+        if (!listed) g_string_append_printf(others, " %s", entry->d_name);
+    }
+    if (d) closedir(d);
+    if (others->len)
+        mslam_log(MSLAM_LOG_WARN, "%s holds audio of languages this build does not list, left out of manifest.tsv "
+                  "(an earlier build's; remove those folders to free their space):%s", audio, others->str);
+    g_string_free(others, TRUE);
+    free(audio);
+}
+
 int corpus_build(const struct corpus_options *o) {
     if (check_options(o)) return -1;
     const struct lang_info **langs = NULL;
@@ -665,6 +686,7 @@ int corpus_build(const struct corpus_options *o) {
     if (rc == 0 && !o->quiet)
         fprintf(stderr, "%s/manifest.tsv: %zu utterances, %.2f hours of audio, %d languages, in %.1f s with %d jobs\n",
                 o->out_dir, total.utterances, total.seconds / 3600.0, n_langs, progress_now() - start, jobs);
+    if (rc == 0) note_audio_of_other_languages(o, langs, n_langs);
     free(parts);
     free(langs);
     return rc;
