@@ -467,7 +467,17 @@ static int upload_weights(mslam_vk *vk, const mslam_model *model) {
     return 0;
 }
 
+static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device);
+
 int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device) {
+    /* auto falls back to the CPU with one warning saying why: the failure is not logged as an error */
+    int outer = device == MSLAM_DEVICE_AUTO ? mslam_errors_unlogged(1) : 0;
+    int rc = vk_open(out, model, device);
+    if (device == MSLAM_DEVICE_AUTO) mslam_errors_unlogged(outer);
+    return rc;
+}
+
+static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device) {
     *out = NULL;
     if (device == MSLAM_DEVICE_CPU) return 0;
     int dh = model->cfg.d_model / model->cfg.n_heads;

@@ -7,6 +7,7 @@
 
 static _Thread_local char last_error[1024];
 static _Thread_local const char *error_context;
+static _Thread_local int errors_unlogged;
 static mslam_log_callback log_callback;
 static void *log_user_data;
 
@@ -38,6 +39,12 @@ const char *mslam_error_context_set(const char *where) {
     return outer;
 }
 
+int mslam_errors_unlogged(int unlogged) {
+    int outer = errors_unlogged;
+    errors_unlogged = unlogged;
+    return outer;
+}
+
 int mslam_error(const char *fmt, ...) {
     size_t at = 0;
     if (error_context) {
@@ -48,7 +55,7 @@ int mslam_error(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(last_error + at, sizeof last_error - at, fmt, ap);
     va_end(ap);
-    emit(MSLAM_LOG_ERROR, last_error);
+    if (!errors_unlogged) emit(MSLAM_LOG_ERROR, last_error);
     return -1;
 }
 

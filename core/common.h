@@ -19,6 +19,10 @@ int mslam_error(const char *fmt, ...) MSLAM_PRINTF(1, 2);
 /* While set, errors recorded on this thread start with "where: " (e.g. the file being read), for
  * helpers that cannot know it. Returns the previous context, to restore. */
 const char *mslam_error_context_set(const char *where);
+/* While set (1), errors recorded on this thread are not logged: for an attempt whose failure
+ * the caller reports otherwise (device auto falling back to the CPU with a warning). Returns the
+ * previous setting, to restore. */
+int mslam_errors_unlogged(int unlogged);
 void mslam_log(enum mslam_log_level level, const char *fmt, ...) MSLAM_PRINTF(2, 3);
 
 /* malloc/calloc that record an error naming what failed. */

@@ -2,6 +2,7 @@
  * translation with the decoder, language identification with the LID head, and results. */
 #include "common.h"
 #include "decoder.h"
+#include "frontend.h"
 #include "heads.h"
 #include "lm.h"
 #include "model.h"
@@ -276,6 +277,8 @@ mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model, const struct mslam_
     }
     int lm_lang = -1;
     if (p.lm && (lm_lang = lm_language(model, &p, "mslam_ctc_decoder_new")) < 0) return NULL;
+    /* unused without an LM, but a code the model lacks is a mistake to name, not to ignore */
+    if (!p.lm && named_language(model, p.languages, "mslam_ctc_decoder_new") == -1) return NULL;
     mslam_ctc_decoder *dec = mslam_calloc(1, sizeof *dec, "a CTC decoder");
     if (!dec) return NULL;
     dec->model = model;
@@ -323,6 +326,11 @@ int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_pr
     if (!dec) return mslam_error("mslam_ctc_decoder_push_log_probs: decoder is NULL");
     if (check_frames(log_probs, n_frames, "mslam_ctc_decoder_push_log_probs")) return -1;
     const int V = dec->model->cfg.vocab_size;
+    /* -inf is a probability of 0; NaN, or above 0 by more than rounding, is not a log-probability */
+    for (size_t i = 0; i < (size_t)n_frames * V; i++)
+        if (!(log_probs[i] <= 1e-4f))
+            return mslam_error("mslam_ctc_decoder_push_log_probs: frame %zu, token %zu: %g is not a log-probability",
+                               i / V, i % V, (double)log_probs[i]);
     if (dec->params.beam_size > 1) {
         if (ctc_beam_step(&dec->beam, log_probs, n_frames, dec->n_frames)) return -1;
     } else {
@@ -453,6 +461,7 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
 /* 0 when p's translation LM (if any) is one the decoder's search can fuse and its memory's
  * minimum similarity is in [0, 1], else -1 (fn: the caller). */
 static int check_translation_params(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
+    if (named_language(m, p->languages, fn) == -1) return -1;
     if (p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn))) return -1;
     if (p->translation_memory && !(p->tm_min_similarity >= 0 && p->tm_min_similarity <= 1))
         return mslam_error("%s: tm_min_similarity must be in [0, 1] (it is %g)", fn, (double)p->tm_min_similarity);
@@ -663,11 +672,21 @@ int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const fl
     return rc;
 }
 
+/* The fewest samples that make one encoder frame: the subsampler's first output needs several
+ * log-mel frames, each a window of samples (1360 samples, 85 ms). */
+static size_t samples_of_one_frame(void) {
+    int n_mel = 1;
+    while (mslam_subsampled_frames(n_mel) < 1) n_mel++;
+    return MSLAM_WIN_LENGTH + (size_t)MSLAM_HOP_LENGTH * (size_t)(n_mel - 1);
+}
+
 int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames,
                              int n_frames, const float *log_probs, float *probs, int lm_only, const char *fn) {
     if (check_model(model, fn, 0, 1, 0) || check_frames(frames, n_frames, fn)) return -1;
     if (!probs) return mslam_error("%s: probs is NULL", fn);
-    if (n_frames == 0) return mslam_error("%s: no frames (the audio is shorter than one 40 ms frame)", fn);
+    if (n_frames == 0)
+        return mslam_error("%s: no frames (the audio is shorter than the %zu samples, %g ms, of one frame)", fn,
+                           samples_of_one_frame(), samples_of_one_frame() / 16.0);
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     const int N = model->cfg.n_langs, d = model->cfg.d_model;
     unsigned char *allowed = mslam_malloc((size_t)N, "language identification");

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Head fields came after the encoder's and are optional: absent means no such head (or, for
  * translate_input, speech). translate_input is written only when it is not 0, so that a model
@@ -109,17 +110,27 @@ static int cmp_indexed_str(const void *a, const void *b) {
     return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
-/* Refuses a list in which a string appears twice, naming it and both positions. */
-static int check_unique(const char *const *strs, int n, const char *what, const char *where) {
+/* Language codes are matched in any case (infer.c's parse_languages): "es" and "ES" are one. */
+static int cmp_indexed_code(const void *a, const void *b) {
+    const indexed_str *x = a, *y = b;
+    int c = strcasecmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Refuses a list in which a string appears twice (codes: in any case), naming both entries. */
+static int check_unique(const char *const *strs, int n, const char *what, const char *where, int codes) {
     indexed_str *v = malloc((size_t)n * sizeof *v);
     if (!v) return mslam_error("%s: out of memory checking the %s", where, what);
     for (int i = 0; i < n; i++) v[i] = (indexed_str){strs[i], i};
-    qsort(v, (size_t)n, sizeof *v, cmp_indexed_str);
+    qsort(v, (size_t)n, sizeof *v, codes ? cmp_indexed_code : cmp_indexed_str);
     int rc = 0;
     for (int i = 1; i < n && !rc; i++) {
         if (strcmp(v[i - 1].s, v[i].s) == 0)
             rc = mslam_error("%s: %s entries %d and %d are both \"%s\"", where, what, v[i - 1].i,
                              v[i].i, v[i].s);
+        else if (codes && strcasecmp(v[i - 1].s, v[i].s) == 0)
+            rc = mslam_error("%s: %s entries %d and %d, \"%s\" and \"%s\", differ only in case (one language)",
+                             where, what, v[i - 1].i, v[i].i, v[i - 1].s, v[i].s);
     }
     free(v);
     return rc;
@@ -136,7 +147,7 @@ int modelfile_check_vocab(const char *const *vocab, int n, const char *where) {
                                "a reserved token like \"<blank>\"",
                                where, i, mslam_quote(quoted, vocab[i], 40));
     }
-    return check_unique(vocab, n, "vocab", where);
+    return check_unique(vocab, n, "vocab", where, 0);
 }
 
 int modelfile_check_langs(const char *const *langs, int n, const char *where) {
@@ -147,7 +158,7 @@ int modelfile_check_langs(const char *const *langs, int n, const char *where) {
                                "ASCII characters without spaces)",
                                where, i);
     }
-    return check_unique(langs, n, "langs", where);
+    return check_unique(langs, n, "langs", where, 1);
 }
 
 char **modelfile_copy_strings(const char *const *src, int n) {
@@ -392,15 +403,15 @@ static size_t entry_rows(const mslam_param_entry *e) {
     return e->ndim ? (size_t)e->shape[0] : 1;
 }
 
-/* dst = q x scale of q's row; the scales must be finite. */
+/* dst = q x scale of q's row; the scales must be finite and not negative. */
 static int read_int8(const st_file *f, const st_tensor *q, const st_tensor *scale, size_t rows, float *dst) {
     float *s = malloc(rows * sizeof *s);
     if (!s) return mslam_error("%s: out of memory reading '%s'", f->path, q->name);
     int rc = st_read_f32(f, scale, s);
     for (size_t r = 0; r < rows && !rc; r++)
-        if (!isfinite(s[r]))
-            rc = mslam_error("%s: tensor '%s': element %zu is %g, not a finite number", f->path, scale->name, r,
-                             (double)s[r]);
+        if (!isfinite(s[r]) || s[r] < 0)
+            rc = mslam_error("%s: tensor '%s': element %zu is %g, not a finite scale of 0 or more (a row's largest "
+                             "magnitude / 127)", f->path, scale->name, r, (double)s[r]);
     size_t per_row = rows ? q->numel / rows : 0;
     const int8_t *src = (const int8_t *)(f->data + q->begin);
     for (size_t r = 0; r < rows && !rc; r++)
@@ -525,14 +536,14 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
 }
 
 /* Opens the device the params ask for (mslam_vk_open) and names it in m->device. */
-static int open_device(mslam_model *m, enum mslam_device device) {
-    if (device != MSLAM_DEVICE_AUTO && device != MSLAM_DEVICE_CPU && device != MSLAM_DEVICE_VULKAN)
-        return mslam_error("mslam_model_params.device = %d is not a device (auto, cpu or vulkan)", (int)device);
-    if (mslam_vk_open(&m->vk, m, device)) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", mslam_last_error());
-        return mslam_error("device vulkan: %s", why);
-    }
+static int open_device(mslam_model *m, enum mslam_device device, const char *path) {
+    /* one message, "PATH: device vulkan: WHY", logged once */
+    char where[1024];
+    snprintf(where, sizeof where, "%s: device vulkan", path);
+    const char *outer = mslam_error_context_set(where);
+    int rc = mslam_vk_open(&m->vk, m, device);
+    mslam_error_context_set(outer);
+    if (rc) return -1;
     if (!m->vk) return 0;
     size_t size = strlen("vulkan: ") + strlen(mslam_vk_device_name(m->vk)) + 1;
     if (!(m->device = mslam_malloc(size, "the device's name"))) return -1;
@@ -545,14 +556,15 @@ mslam_model *mslam_model_load(const char *path, struct mslam_model_params params
         mslam_error("mslam_model_load: path is NULL");
         return NULL;
     }
+    if (params.device != MSLAM_DEVICE_AUTO && params.device != MSLAM_DEVICE_CPU && params.device != MSLAM_DEVICE_VULKAN) {
+        mslam_error("%s: mslam_model_params.device = %d is not a device (auto, cpu or vulkan)", path, (int)params.device);
+        return NULL;
+    }
     st_file f;
     if (st_open(&f, path)) return NULL;
     mslam_model *m = mslam_model_from_st(&f, NULL, params);
     st_close(&f);
-    if (m && open_device(m, params.device)) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", mslam_last_error());
-        mslam_error("%s: %s", path, why);
+    if (m && open_device(m, params.device, path)) {
         mslam_model_free(m);
         m = NULL;
     }

@@ -28,6 +28,7 @@ struct mslam_stream {
     int n_pending;
     float *ready;      /* (ready_cap, d) encoded frames not yet read */
     int n_ready, ready_cap;
+    int finished;      /* mslam_stream_finish ran: no more audio until mslam_stream_reset */
 
     conformer_layer_state *states; /* n_layers */
     int kv_cap;                    /* rows each state's k and v hold */
@@ -171,6 +172,7 @@ void mslam_stream_reset(mslam_stream *s) {
     s->n_mel = 0;
     s->n_pending = 0;
     s->n_ready = 0;
+    s->finished = 0;
     for (int l = 0; l < s->n_layers; l++) {
         s->states[l].n_cached = 0;
         memset(s->states[l].conv, 0,
@@ -253,6 +255,8 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
     if (!pcm && n_samples) return mslam_error("mslam_stream_push: pcm is NULL");
     for (size_t i = 0; i < n_samples; i++)
         if (!isfinite(pcm[i])) return mslam_error("mslam_stream_push: sample %zu is not a finite number", i);
+    if (s->finished)
+        return mslam_error("mslam_stream_push: the stream is finished (mslam_stream_reset starts a new one)");
     const struct mslam_model_config *cfg = &s->model->cfg;
     if (use_threads(s)) return -1;
     if (s->n_pcm + n_samples > s->pcm_cap) {
@@ -281,9 +285,11 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
 
 int mslam_stream_finish(mslam_stream *s) {
     if (!s) return mslam_error("mslam_stream_finish: stream is NULL");
+    if (s->finished) return s->n_ready;
     if (use_threads(s)) return -1;
     if (drain_mel(s)) return -1;
     if (s->n_pending > 0 && encode_chunk(s, s->n_pending)) return -1;
+    s->finished = 1;
     return s->n_ready;
 }
 

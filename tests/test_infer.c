@@ -176,6 +176,14 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
         for (int c = 0; c < V; c++)
             hand[t * V + c] = logf(c == frame_ids[t] ? frame_p[t] : (1.0f - frame_p[t]) / (float)(V - 1));
     mslam_ctc_decoder_reset(dec);
+    float nan_frame[10];
+    memcpy(nan_frame, hand, sizeof nan_frame);
+    nan_frame[3] = NAN;
+    CHECK(mslam_ctc_decoder_push_log_probs(dec, nan_frame, 1) < 0 && strstr(mslam_last_error(), "token 3") &&
+              mslam_ctc_decoder_n_frames(dec) == 0,
+          "a NaN is not a log-probability: %s", mslam_last_error());
+    nan_frame[3] = 0.5f;
+    CHECK(mslam_ctc_decoder_push_log_probs(dec, nan_frame, 1) < 0, "nor is 0.5");
     mslam_ctc_decoder_push_log_probs(dec, hand, 8);
     mslam_ctc_decoder_push_log_probs(dec, hand + 8 * V, 2);
     r = mslam_ctc_decoder_finish(dec);
@@ -334,6 +342,13 @@ static void test_identify(mslam_model *m, const float *pcm, size_t n) {
           "an unknown language that is not UTF-8 is quoted byte by byte: %s", mslam_last_error());
     p.languages = ",";
     CHECK(mslam_identify_language(m, pcm, n, &p, probs) < 0, "a list naming no language must fail");
+    /* a code the model lacks is an error without an LM or a memory too (it was ignored there) */
+    p.languages = "xx";
+    mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, &p);
+    CHECK(!mslam_transcribe(m, pcm, n, &p) && strstr(mslam_last_error(), "language 'xx' is not in") && !dec &&
+              !mslam_translate(m, pcm, n, &p) && !mslam_translate_text(m, "ab", &p),
+          "an unknown language without an LM: %s", mslam_last_error());
+    mslam_ctc_decoder_free(dec);
     CHECK(mslam_identify_language(m, pcm, 1000, NULL, probs) < 0 && strstr(mslam_last_error(), "no frames"),
           "too short: %s", mslam_last_error());
 }

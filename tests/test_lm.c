@@ -202,7 +202,8 @@ static void test_files(const mslam_model *m, const char *text) {
     free(info);
     mslam_lm *back = mslam_lm_load(path);
     CHECK(back && mslam_lm_order(back) == 4 && mslam_lm_n_langs(back) == 3 && !strcmp(mslam_lm_lang(back, 2), "fr") &&
-              !mslam_lm_lang(back, 3),
+              !mslam_lm_lang(back, 3) && mslam_lm_lang_index(back, "fr") == 2 &&
+              mslam_lm_lang_index(back, "FR") == 2 && mslam_lm_lang_index(back, "xx") == -1,
           "load: %s", mslam_last_error());
     int same = back != NULL;
     int ctx[3] = {lm->bos_id, mslam_model_char_id(m, "a", &(int){0}), mslam_model_char_id(m, "b", &(int){0})};

@@ -555,6 +555,9 @@ static void test_bad_models(const char *good) {
                     "n_langs");
     expect_bad_meta(&v, "langs", "[\"en\",\"fr\",\"e n\"]", "lang with a space", "langs entry 2",
                     NULL);
+    /* codes are matched in any case: two that differ only in case would be one language */
+    expect_bad_meta(&v, "langs", "[\"en\",\"fr\",\"EN\"]", "langs differing in case", "langs entries 0 and 2",
+                    "differ only in case");
 
     /* Without format_version the file is not an mslam model. */
     for (int i = 0; i < v.n_meta; i++) {
@@ -748,6 +751,8 @@ static void test_int8(void) {
     nan_scale[3] = NAN;
     v.ts[qs].data = nan_scale;
     expect_bad_model(&v, "NaN scale", Q ".scale", "element 3");
+    nan_scale[3] = -0.5f; /* a scale is a row's largest magnitude / 127 */
+    expect_bad_model(&v, "negative scale", Q ".scale", "element 3");
     v.ts[qs] = scale;
     v.ts[qs].shape[0] = 4;
     expect_bad_model(&v, "4 scales for 8 rows", Q ".scale", "shape [8]");

@@ -132,6 +132,13 @@ int main(void) {
         float bad[3] = {0, INFINITY, 0};
         CHECK(mslam_stream_push(s, bad, 3) < 0 && strstr(mslam_last_error(), "sample 1"),
               "an infinite sample is an error: %s", mslam_last_error());
+        /* after finish, more audio would run on from the last chunk's leftovers: an error until reset */
+        CHECK(mslam_stream_finish(s) == 0 && mslam_stream_push(s, pcm, n / 2) < 0 &&
+                  strstr(mslam_last_error(), "the stream is finished"),
+              "a push after finish is an error: %s", mslam_last_error());
+        mslam_stream_reset(s);
+        e = stream_vs_offline(m, pcm, n, 4, 2, odd, 6, s);
+        CHECK(e <= 1e-5, "after finish and reset the stream differs by %.2e", e);
         mslam_stream_free(s);
     }
 

@@ -147,7 +147,8 @@ struct mslam_encode_params {
 MSLAM_API struct mslam_encode_params mslam_encode_default_params(void);
 
 /* 16 kHz mono PCM -> encoder frames (n_frames x d_model, free with mslam_free). NULL on failure;
- * *n_frames is 0 (and the result non-NULL) when the audio is shorter than one frame. */
+ * *n_frames is 0 (and the result non-NULL) when the audio is shorter than one frame (1360
+ * samples, 85 ms: the subsampler's first frame needs 7 windows of 25 ms, 10 ms apart). */
 MSLAM_API float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
                                   const struct mslam_encode_params *params, int *n_frames);
 
@@ -176,7 +177,8 @@ MSLAM_API mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream
 /* Feeds 16 kHz mono PCM; encodes every chunk that is complete. Returns the number of frames
  * ready to read, or a negative error. */
 MSLAM_API int mslam_stream_push(mslam_stream *stream, const float *pcm, size_t n_samples);
-/* End of audio: encodes what is left as a last, shorter chunk. Returns frames ready or < 0. */
+/* End of audio: encodes what is left as a last, shorter chunk. Returns frames ready or < 0.
+ * After it, mslam_stream_push is an error until mslam_stream_reset; a second finish does nothing. */
 MSLAM_API int mslam_stream_finish(mslam_stream *stream);
 /* Copies up to max_frames ready frames (each d_model floats) to out and drops them from the
  * stream. Returns the number copied. */
@@ -218,7 +220,7 @@ MSLAM_API int mslam_lm_order(const mslam_lm *lm);
 MSLAM_API int mslam_lm_n_langs(const mslam_lm *lm);
 /* Language code of index (NULL when out of range). */
 MSLAM_API const char *mslam_lm_lang(const mslam_lm *lm, int index);
-/* Index of a language code in the LM, or -1 when it has none of that language. */
+/* Index of a language code (in any case) in the LM, or -1 when it has none of that language. */
 MSLAM_API int mslam_lm_lang_index(const mslam_lm *lm, const char *code);
 /* 0 when lm was built on model's vocabulary; else a negative error naming both files. */
 MSLAM_API int mslam_lm_check_model(const mslam_lm *lm, const mslam_model *model);
@@ -254,7 +256,8 @@ struct mslam_tm_match {
 };
 
 /* The entry nearest text among those of language lang (NULL or "": of any language): 1 and
- * *match set; 0 when no such entry shares a character trigram with text; or a negative error
+ * *match set; 0 when no such entry shares a character trigram with text (each padded with a
+ * space at either end, so "ho" has the trigrams " ho" and "ho "); or a negative error
  * (text NULL or not UTF-8). Safe from several threads at once. */
 MSLAM_API int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang,
                               struct mslam_tm_match *match);
