@@ -1,6 +1,9 @@
 #include "benchutil.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -27,4 +30,28 @@ const char *bench_blas_kernels(void) {
 #else
     return "not OpenBLAS";
 #endif
+}
+
+int bench_int(const char *opt, const char *s, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "%s: '%s' is not a whole number from %d to %d\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int bench_double(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "%s: '%s' is not a number from %g to %g\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }

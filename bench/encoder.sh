@@ -3,17 +3,24 @@
 # and torchaudio's Conformer of the same size, measured in the same run.
 #   bench/encoder.sh [threads]
 set -eu
+case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+build=${MSLAM_BUILD_DIR:-build}
 threads=${1:-2}
 ./tests/install-deps.sh build test reference
-[ -f build/build.ninja ] || meson setup build
-ninja -C build bench/encoder_bench
+[ -f "$build/build.ninja" ] || meson setup "$build"
+ninja -C "$build" bench/encoder_bench
 out=$(mktemp)
 trap 'rm -f "$out" "$out.run"' EXIT
 . bench/measured.sh
-measured ./build/bench/encoder_bench --threads "$threads"
-measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads"
+measured "$build"/bench/encoder_bench --threads "$threads"
+# PyTorch runs on the same OpenBLAS: give it the kernels mslam ran on (mslam's own choice when
+# OpenBLAS fell back to Prescott on an unknown CPU), unless OPENBLAS_CORETYPE is set
+kernels=$(sed -n 's/^config: .*OpenBLAS kernels \([A-Za-z0-9]*\)$/\1/p' "$out" | head -n 1)
+case $kernels in unknown | not) kernels="" ;; esac
+( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
+  measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" )
 awk '
   /^mslam_layers / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") ours = kv[2] } }
   /^torch_conformer_s / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") theirs = kv[2] } }

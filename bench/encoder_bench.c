@@ -12,6 +12,7 @@
 #include "model.h"
 #include "ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,11 @@ static double time_forward(mslam_model *m, int vulkan, const float *mel, const i
             fprintf(stderr, "forward failed: %s\n", mslam_last_error());
             exit(1);
         }
+        if (vk && !pass.on_device) { /* the encoder fell back to the CPU: these would be its times */
+            fprintf(stderr, "a pass of %d x %d mel frames does not fit the buffers of Vulkan device %s: "
+                            "lower --batch or --seconds\n", B, T_mel, mslam_vk_device_name(vk));
+            exit(1);
+        }
         if (r) t[r - 1] = bench_now() - t0;
     }
     if (vk) printf("device: vulkan: %s\n", mslam_vk_device_name(vk));
@@ -98,22 +104,35 @@ static double time_forward(mslam_model *m, int vulkan, const float *mel, const i
 int main(int argc, char **argv) {
     int threads = 2, runs = 5, B = 8, speech_layers = 8, vulkan = 0;
     double seconds = 10;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--speech-layers")) speech_layers = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--device") && (!strcmp(argv[i + 1], "cpu") || !strcmp(argv[i + 1], "vulkan")))
-            vulkan = !strcmp(argv[i + 1], "vulkan");
-        else {
-            fprintf(stderr, "unknown option %s\n", argv[i]);
+    static const char usage[] = "usage: encoder_bench [--threads N] [--runs N] [--batch B] [--seconds S] "
+                                "[--speech-layers N] [--device cpu|vulkan]\n";
+    for (int i = 1; i < argc; i += 2) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!val) {
+            fprintf(stderr, "%s needs a value\n", opt);
+            bad = 1;
+        } else if (!strcmp(opt, "--threads")) bad = bench_int(opt, val, 1, 1024, &threads);
+        else if (!strcmp(opt, "--runs")) bad = bench_int(opt, val, 1, 31, &runs);
+        else if (!strcmp(opt, "--batch")) bad = bench_int(opt, val, 1, 4096, &B);
+        else if (!strcmp(opt, "--seconds")) bad = bench_double(opt, val, 0.1, 3600, &seconds);
+        else if (!strcmp(opt, "--speech-layers")) bad = bench_int(opt, val, 0, 16, &speech_layers);
+        else if (!strcmp(opt, "--device") && (!strcmp(val, "cpu") || !strcmp(val, "vulkan")))
+            vulkan = !strcmp(val, "vulkan");
+        else if (!strcmp(opt, "--device")) {
+            fprintf(stderr, "--device: '%s' is not cpu or vulkan\n", val);
+            bad = 1;
+        } else {
+            fprintf(stderr, "unknown option %s\n", opt);
+            bad = 1;
+        }
+        if (bad) {
+            fputs(usage, stderr);
             return 2;
         }
-    }
-    if (runs < 1 || runs > 31 || B < 1 || seconds < 0.1 || speech_layers < 0 || speech_layers > 16) {
-        fprintf(stderr, "options out of range\n");
-        return 2;
     }
     mslam_set_threads(threads);
     struct mslam_model_config cfg = {.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576,
@@ -127,9 +146,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "model: %s\n", mslam_last_error());
         return 1;
     }
-    int T_mel = (int)(seconds * 100);
+    int T_mel = (int)lround(seconds * 100);
     float *mel = malloc((size_t)B * T_mel * cfg.n_mels * sizeof(float));
     int *lens = malloc((size_t)B * sizeof(int));
+    if (!mel || !lens) {
+        fprintf(stderr, "out of memory for %d x %g s of log-mel frames\n", B, seconds);
+        return 1;
+    }
     mslam_rng rng;
     mslam_rng_seed(&rng, 7);
     for (size_t i = 0; i < (size_t)B * T_mel * cfg.n_mels; i++) mel[i] = -5 + 2 * mslam_rng_normal(&rng);

@@ -41,7 +41,8 @@ int main(int argc, char **argv) {
         }
     }
     int split = split_option(split_name);
-    if (!model_path || !tm_path || !data || split < 0 || max_sentences < 1) {
+    /* argc even: the last option has no value (or --help) */
+    if (argc % 2 == 0 || !model_path || !tm_path || !data || split < 0 || max_sentences < 1) {
         fprintf(stderr, "usage: tm_bench --model M --memory TM --data MANIFEST [--split S] [--sentences N] "
                         "[--threads N]\n");
         return 2;

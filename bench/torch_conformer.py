@@ -17,6 +17,8 @@ Prints machine-readable lines:
     torch_conformer_train step_s=<s> audio_s_per_s=<audio seconds trained per second> ...
 """
 import argparse
+import ctypes
+import os
 import statistics
 import time
 
@@ -24,6 +26,23 @@ import torch
 import torchaudio
 
 FRAMES_PER_SECOND = 25
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
+def blas_kernels():
+    """The kernels OpenBLAS runs in this process (torch loaded it), as mslam's benchmarks print them."""
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0", mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+    except OSError:
+        return "not OpenBLAS"
+    lib.openblas_get_corename.restype = ctypes.c_char_p
+    return lib.openblas_get_corename().decode()
 
 
 def build(args):
@@ -45,16 +64,16 @@ def timed(fn, warmup, runs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--frames", type=int, default=250, help="encoder frames per item (25/s)")
-    parser.add_argument("--dim", type=int, default=144)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--ffn", type=int, default=576)
-    parser.add_argument("--layers", type=int, default=16)
-    parser.add_argument("--kernel", type=int, default=31)
+    parser.add_argument("--threads", type=positive, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--batch", type=positive, default=8)
+    parser.add_argument("--frames", type=positive, default=250, help="encoder frames per item (25/s)")
+    parser.add_argument("--dim", type=positive, default=144)
+    parser.add_argument("--heads", type=positive, default=4)
+    parser.add_argument("--ffn", type=positive, default=576)
+    parser.add_argument("--layers", type=positive, default=16)
+    parser.add_argument("--kernel", type=positive, default=31)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=positive, default=5)
     parser.add_argument("--train", action="store_true",
                         help="also time forward + backward + AdamW step (training mode)")
     parser.add_argument("--seed", type=int, default=0)
@@ -72,7 +91,8 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     common = (f"audio_s={audio_s:g} threads={args.threads} batch={args.batch} "
               f"frames={args.frames} layers={args.layers} d={args.dim} params={n_params} "
-              f"runs={args.runs} dropout={args.dropout:g} torch={torch.__version__}")
+              f"runs={args.runs} dropout={args.dropout:g} torch={torch.__version__} "
+              f"openblas_kernels={blas_kernels()}")
 
     model.eval()
 

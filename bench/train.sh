@@ -6,22 +6,29 @@
 # dropout; torchaudio: its modules' dropout), and mslam also runs without, for its cost.
 #   bench/train.sh [threads] [runs] [P]
 set -eu
+case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+build=${MSLAM_BUILD_DIR:-build}
 threads=${1:-2}
 runs=${2:-5}
 dropout=${3:-0}
 ./tests/install-deps.sh build test reference
-[ -f build/build.ninja ] || meson setup build
-ninja -C build bench/train_bench
+[ -f "$build/build.ninja" ] || meson setup "$build"
+ninja -C "$build" bench/train_bench
 out=$(mktemp)
 trap 'rm -f "$out" "$out.run"' EXIT
 . bench/measured.sh
-measured ./build/bench/train_bench --threads "$threads" --runs "$runs" --dropout "$dropout" --profile
-if [ "$dropout" != 0 ]; then
-  measured ./build/bench/train_bench --threads "$threads" --runs "$runs" --dropout 0
+measured "$build"/bench/train_bench --threads "$threads" --runs "$runs" --dropout "$dropout" --profile
+if awk -v p="$dropout" 'BEGIN { exit !(p + 0 != 0) }'; then # "0.0" is no dropout too
+  measured "$build"/bench/train_bench --threads "$threads" --runs "$runs" --dropout 0
 fi
-measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" --dropout "$dropout" --train
+# PyTorch runs on the same OpenBLAS: give it the kernels mslam ran on (mslam's own choice when
+# OpenBLAS fell back to Prescott on an unknown CPU), unless OPENBLAS_CORETYPE is set
+kernels=$(sed -n 's/^config: .*OpenBLAS kernels \([A-Za-z0-9]*\)$/\1/p' "$out" | head -n 1)
+case $kernels in unknown | not) kernels="" ;; esac
+( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
+  measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" --dropout "$dropout" --train )
 awk -v p="$dropout" '
   function field(name,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] } return 0 }
   /^mslam_train / { if (field("dropout") == p) ours = field("audio_s_per_s"); else without = field("audio_s_per_s") }

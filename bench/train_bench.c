@@ -22,22 +22,37 @@
 int main(int argc, char **argv) {
     int threads = 2, runs = 5, B = 8, profile = 0;
     double seconds = 10, dropout = 0;
+    static const char usage[] =
+        "usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--dropout P] [--profile]\n";
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--profile")) profile = 1;
-        else if (i + 1 < argc && !strcmp(argv[i], "--threads")) threads = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(argv[i], "--runs")) runs = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(argv[i], "--seconds")) seconds = atof(argv[++i]);
-        else if (i + 1 < argc && !strcmp(argv[i], "--dropout")) dropout = atof(argv[++i]);
-        else {
-            fprintf(stderr, "usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--dropout P] "
-                            "[--profile]\n");
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(opt, "--profile")) profile = 1;
+        else if (!val && (!strcmp(opt, "--threads") || !strcmp(opt, "--runs") || !strcmp(opt, "--batch") ||
+                          !strcmp(opt, "--seconds") || !strcmp(opt, "--dropout"))) {
+            fprintf(stderr, "%s needs a value\n", opt);
+            bad = 1;
+        } else if (!strcmp(opt, "--threads")) bad = bench_int(opt, argv[++i], 1, 1024, &threads);
+        else if (!strcmp(opt, "--runs")) bad = bench_int(opt, argv[++i], 1, 31, &runs);
+        else if (!strcmp(opt, "--batch")) bad = bench_int(opt, argv[++i], 1, 4096, &B);
+        else if (!strcmp(opt, "--seconds")) bad = bench_double(opt, argv[++i], 0.1, 3600, &seconds);
+        else if (!strcmp(opt, "--dropout")) {
+            bad = bench_double(opt, argv[++i], 0, 1, &dropout);
+            if (!bad && dropout >= 1) {
+                fprintf(stderr, "--dropout: %g is not below 1\n", dropout);
+                bad = 1;
+            }
+        } else {
+            fprintf(stderr, "unknown option %s\n", opt);
+            bad = 1;
+        }
+        if (bad) {
+            fputs(usage, stderr);
             return 2;
         }
-    }
-    if (runs < 1 || runs > 31 || B < 1 || seconds < 0.1 || !(dropout >= 0 && dropout < 1)) {
-        fprintf(stderr, "options out of range\n");
-        return 2;
     }
     mslam_set_threads(threads);
     struct mslam_model_config cfg = {.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576,
@@ -67,11 +82,15 @@ int main(int argc, char **argv) {
     }
     mslam_params_bind(&gtab, grad);
 
-    int T_mel = (int)(seconds * 100), T = mslam_subsampled_frames(T_mel), d = cfg.d_model;
+    int T_mel = (int)lround(seconds * 100), T = mslam_subsampled_frames(T_mel), d = cfg.d_model;
     size_t n_out = (size_t)B * T * d;
     float *mel = malloc((size_t)B * T_mel * cfg.n_mels * sizeof(float));
     float *target = malloc(n_out * sizeof(float)), *dout = malloc(n_out * sizeof(float));
     int *lens = malloc((size_t)B * sizeof(int));
+    if (!mel || !target || !dout || !lens) {
+        fprintf(stderr, "out of memory for %d x %g s\n", B, seconds);
+        return 1;
+    }
     for (size_t i = 0; i < (size_t)B * T_mel * cfg.n_mels; i++) mel[i] = -5 + 2 * mslam_rng_normal(&rng);
     for (size_t i = 0; i < n_out; i++) target[i] = mslam_rng_normal(&rng);
     for (int b = 0; b < B; b++) lens[b] = T_mel;
