@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 double bench_now(void) {
@@ -54,4 +55,23 @@ int bench_double(const char *opt, const char *s, double lo, double hi, double *o
     }
     *out = v;
     return 0;
+}
+
+int bench_size_option(const char *opt, const char *val, struct bench_sizes *s, int *bad) {
+    static const char *const names[] = {"--threads", "--runs", "--batch", "--seconds"};
+    int which = -1;
+    for (int k = 0; k < 4 && which < 0; k++)
+        if (!strcmp(opt, names[k])) which = k;
+    if (which < 0) return 0;
+    if (!val) {
+        fprintf(stderr, "%s needs a value\n", opt);
+        *bad = 1;
+        return 1;
+    }
+    *bad = which == 0   ? bench_int(opt, val, 1, 1024, &s->threads)
+           : which == 1 ? bench_int(opt, val, 1, 31, &s->runs)
+           : which == 2 ? bench_int(opt, val, 1, 4096, &s->batch)
+                        : bench_double(opt, val, 0.1, 3600, &s->seconds);
+    *bad = *bad != 0;
+    return 1;
 }

@@ -9,6 +9,14 @@ double bench_median(double *x, int n);
 /* The kernels OpenBLAS runs (after mslam's first product: ops_cpu.c may have changed them), or
  * what BLAS this is when not OpenBLAS. */
 const char *bench_blas_kernels(void);
+/* The sizes every benchmark program takes. */
+struct bench_sizes {
+    int threads, runs, batch;
+    double seconds; /* of audio per item */
+};
+/* When opt is --threads, --runs, --batch or --seconds: reads val (NULL: missing) into s and
+ * returns 1, with *bad set when val is missing or out of range (a message on stderr); else 0. */
+int bench_size_option(const char *opt, const char *val, struct bench_sizes *s, int *bad);
 /* *out = the whole of s as an integer in [lo, hi], else a message naming opt on stderr and -1. */
 int bench_int(const char *opt, const char *s, int lo, int hi, int *out);
 /* *out = the whole of s as a finite number in [lo, hi], else a message naming opt and -1. */

@@ -102,8 +102,8 @@ static double time_forward(mslam_model *m, int vulkan, const float *mel, const i
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, runs = 5, B = 8, speech_layers = 8, vulkan = 0;
-    double seconds = 10;
+    struct bench_sizes sizes = {.threads = 2, .runs = 5, .batch = 8, .seconds = 10};
+    int speech_layers = 8, vulkan = 0;
     static const char usage[] = "usage: encoder_bench [--threads N] [--runs N] [--batch B] [--seconds S] "
                                 "[--speech-layers N] [--device cpu|vulkan]\n";
     for (int i = 1; i < argc; i += 2) {
@@ -112,14 +112,11 @@ int main(int argc, char **argv) {
         if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
             fputs(usage, stdout);
             return 0;
+        } else if (bench_size_option(opt, val, &sizes, &bad)) {
         } else if (!val) {
             fprintf(stderr, "%s needs a value\n", opt);
             bad = 1;
-        } else if (!strcmp(opt, "--threads")) bad = bench_int(opt, val, 1, 1024, &threads);
-        else if (!strcmp(opt, "--runs")) bad = bench_int(opt, val, 1, 31, &runs);
-        else if (!strcmp(opt, "--batch")) bad = bench_int(opt, val, 1, 4096, &B);
-        else if (!strcmp(opt, "--seconds")) bad = bench_double(opt, val, 0.1, 3600, &seconds);
-        else if (!strcmp(opt, "--speech-layers")) bad = bench_int(opt, val, 0, 16, &speech_layers);
+        } else if (!strcmp(opt, "--speech-layers")) bad = bench_int(opt, val, 0, 16, &speech_layers);
         else if (!strcmp(opt, "--device") && (!strcmp(val, "cpu") || !strcmp(val, "vulkan")))
             vulkan = !strcmp(val, "vulkan");
         else if (!strcmp(opt, "--device")) {
@@ -134,6 +131,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    const int threads = sizes.threads, runs = sizes.runs, B = sizes.batch;
+    const double seconds = sizes.seconds;
     mslam_set_threads(threads);
     struct mslam_model_config cfg = {.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576,
                                      .conv_kernel = 31, .sub_channels = 144,

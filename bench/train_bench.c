@@ -20,8 +20,9 @@
 #include <sys/resource.h>
 
 int main(int argc, char **argv) {
-    int threads = 2, runs = 5, B = 8, profile = 0;
-    double seconds = 10, dropout = 0;
+    struct bench_sizes sizes = {.threads = 2, .runs = 5, .batch = 8, .seconds = 10};
+    int profile = 0;
+    double dropout = 0;
     static const char usage[] =
         "usage: train_bench [--threads N] [--runs N] [--batch B] [--seconds S] [--dropout P] [--profile]\n";
     for (int i = 1; i < argc; i++) {
@@ -31,15 +32,11 @@ int main(int argc, char **argv) {
             fputs(usage, stdout);
             return 0;
         } else if (!strcmp(opt, "--profile")) profile = 1;
-        else if (!val && (!strcmp(opt, "--threads") || !strcmp(opt, "--runs") || !strcmp(opt, "--batch") ||
-                          !strcmp(opt, "--seconds") || !strcmp(opt, "--dropout"))) {
+        else if (bench_size_option(opt, val, &sizes, &bad)) i++;
+        else if (!strcmp(opt, "--dropout") && !val) {
             fprintf(stderr, "%s needs a value\n", opt);
             bad = 1;
-        } else if (!strcmp(opt, "--threads")) bad = bench_int(opt, argv[++i], 1, 1024, &threads);
-        else if (!strcmp(opt, "--runs")) bad = bench_int(opt, argv[++i], 1, 31, &runs);
-        else if (!strcmp(opt, "--batch")) bad = bench_int(opt, argv[++i], 1, 4096, &B);
-        else if (!strcmp(opt, "--seconds")) bad = bench_double(opt, argv[++i], 0.1, 3600, &seconds);
-        else if (!strcmp(opt, "--dropout")) {
+        } else if (!strcmp(opt, "--dropout")) {
             bad = bench_double(opt, argv[++i], 0, 1, &dropout);
             if (!bad && dropout >= 1) {
                 fprintf(stderr, "--dropout: %g is not below 1\n", dropout);
@@ -54,6 +51,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    const int threads = sizes.threads, runs = sizes.runs, B = sizes.batch;
+    const double seconds = sizes.seconds;
     mslam_set_threads(threads);
     struct mslam_model_config cfg = {.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576,
                                      .conv_kernel = 31, .sub_channels = 144, .n_speech_layers = 8,
