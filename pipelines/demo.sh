@@ -41,7 +41,7 @@ fi
 
 names=""
 for f in "$@"; do
-  name=$(basename "$f")
+  name=$(basename -- "$f")
   name=${name%.*}
   # outputs are named after the file: two files of one name would write over each other
   case "$names" in *"/$name/"*)

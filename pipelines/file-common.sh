@@ -6,7 +6,9 @@
 #                      usage on standard error, exit 2; an unreadable IN: exit 1
 #   run_to OUT... -- COMMAND...   runs COMMAND, which writes each OUT as OUT.part, and renames
 #                      them into place when it succeeds (removes them when not): an existing OUT
-#                      is replaced only by a complete one, never emptied by a failed run
+#                      is never emptied by a failed run; after Ctrl-C OUT holds what was done
+#                      until then, and the script ends by SIGINT (not 0), so a caller's loop stops
+#   gst_quoted VALUE   VALUE as one gst-launch-1.0 property value (quotes and backslashes kept)
 file_args() {
     min=$1
     shift
@@ -20,7 +22,10 @@ file_args() {
         echo "$0: cannot read $1" >&2
         exit 1
     fi
+    file_in=$1
 }
+
+gst_quoted() { printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"; }
 
 run_to() {
     outs=""
@@ -32,16 +37,27 @@ run_to() {
     shift
     # a missing folder: GStreamer's own error would name OUT.part, a file the user never asked for
     printf '%s' "$outs" | while IFS= read -r o; do
-        [ -d "$(dirname "$o")" ] || { echo "$0: cannot write $o: no folder $(dirname "$o")" >&2; exit 1; }
+        [ -d "$(dirname -- "$o")" ] || { echo "$0: cannot write $o: no folder $(dirname -- "$o")" >&2; exit 1; }
+        # a folder would take OUT.part inside it; IN itself would be replaced by the output
+        [ -n "$o" ] || { echo "$0: no OUT file name" >&2; exit 1; }
+        [ ! -d "$o" ] || { echo "$0: cannot write $o: a folder (name a file in it)" >&2; exit 1; }
+        # shellcheck disable=SC3013 # -ef: dash's, bash's and busybox's test have it
+        if [ -e "$o" ] && [ "$o" -ef "${file_in:-}" ]; then echo "$0: OUT $o is IN" >&2; exit 1; fi
     done || exit 1
-    status=0
+    status=0 interrupted=""
     # Ctrl-C reaches gst-launch-1.0 -e, which ends the file cleanly: the shell waits for it (dash
     # would die at once and leave only OUT.part)
-    trap : INT TERM
+    trap 'interrupted=INT' INT
+    trap 'interrupted=TERM' TERM
     "$@" || status=$?
-    trap - INT TERM
     printf '%s' "$outs" | while IFS= read -r o; do
-        if [ "$status" -eq 0 ]; then mv -f "$o.part" "$o"; else rm -f "$o.part"; fi
+        if [ "$status" -eq 0 ]; then mv -f -- "$o.part" "$o"; else rm -f -- "$o.part"; fi
     done
+    trap - INT TERM
+    if [ -n "$interrupted" ]; then
+        # gst-launch-1.0 -e exits 0 after Ctrl-C: say the output is partial, and end as interrupted
+        [ "$status" -eq 0 ] && echo "$0: interrupted: the output holds what was done until then" >&2
+        kill -s "$interrupted" $$
+    fi
     [ "$status" -eq 0 ] || exit "$status"
 }

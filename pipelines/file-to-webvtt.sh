@@ -11,7 +11,7 @@ usage="usage: $0 IN OUT.vtt [mslamasr properties]"
 file_args 2 "$@"
 in=$1 out=$2
 shift 2
-run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamasr line-length=42 max-lines=2 "$@" ! webvttenc ! filesink location="$out.part"
+run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$(gst_quoted "$in")" ! decodebin ! audioconvert ! audioresample ! \
+    mslamasr line-length=42 max-lines=2 "$@" ! webvttenc ! filesink location="$(gst_quoted "$out.part")"
 # webvttenc writes the header with its first cue: no speech, no header, and a WebVTT file needs one
 [ -s "$out" ] || printf 'WEBVTT\n\n' > "$out"

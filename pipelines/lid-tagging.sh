@@ -21,5 +21,5 @@ usage="usage: $0 IN OUT.mka [mslamlid properties]"
 file_args 2 "$@"
 in=$1 out=$2
 shift 2
-run_to "$out" -- gst-launch-1.0 -m -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamlid hold-audio=30000 tag-confidence=0.5 "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$out.part"
+run_to "$out" -- gst-launch-1.0 -m -e filesrc location="$(gst_quoted "$in")" ! decodebin ! audioconvert ! audioresample ! \
+    mslamlid hold-audio=30000 tag-confidence=0.5 "$@" ! audioconvert ! flacenc ! matroskamux ! filesink location="$(gst_quoted "$out.part")"

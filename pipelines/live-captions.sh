@@ -11,16 +11,16 @@
 # A caption goes out when it ends (a pause or max-duration), stamped with the time its speech
 # started, so textoverlay holds each video frame until it knows the text for that time (GAP
 # events let it through while nobody speaks). mslamasr says so in its latency (max-duration plus
-# the chunk and look-ahead: 3.39 s here), which textoverlay passes on, so the sink shows the video
-# that much late, the queue absorbing the wait, and every caption appears on the frames it
-# belongs to. For captions as soon as possible,
+# a chunk less a frame and the 45-ms look-ahead: 3.325 s here, plus the source's own), which
+# textoverlay passes on, so the sink shows the video that much late, the queue absorbing the
+# wait, and every caption appears on the frames it belongs to. For captions as soon as possible,
 # read the mslam-asr messages instead (partial results; see mslam-captions --live).
 #
 # Usage: pipelines/live-captions.sh [mslamasr properties]
 # MSLAM_AUDIO_SRC, MSLAM_VIDEO_SRC and MSLAM_VIDEO_SINK replace the source and sink elements
 # (the tests run it with audiotestsrc, a finite videotestsrc and fakesink).
 set -eu
-case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0" | sed '$d'; exit 0 ;; esac
+case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 audio_src=${MSLAM_AUDIO_SRC:-autoaudiosrc}
 video_src=${MSLAM_VIDEO_SRC:-videotestsrc is-live=true}
 video_sink=${MSLAM_VIDEO_SINK:-autovideosink}

@@ -183,6 +183,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     g_option_context_free(ctx);
+    /* GOption keeps "--" when a word after it starts with '-' (a file named -talk.wav) */
+    if (argc == 3 && strcmp(argv[1], "--") == 0) {
+        argv[1] = argv[2];
+        argc = 2;
+    }
     if (live == (argc == 2) || argc > 2) {
         fprintf(stderr, "usage: %s [--translate] [--lid] [--words] [--model FILE] [--latency MS] FILE|URI, or --live "
                 "(see --help)\n", argv[0]);
@@ -196,7 +201,10 @@ int main(int argc, char **argv) {
         const gchar *src = g_getenv("MSLAM_AUDIO_SRC");
         source = g_strdup(src && *src ? src : "autoaudiosrc");
     } else {
-        gchar *uri = gst_uri_is_valid(argv[1]) ? g_strdup(argv[1]) : gst_filename_to_uri(argv[1], &err);
+        /* a file first: talk:1.wav is a valid URI to GStreamer, of the scheme "talk" */
+        gchar *uri = !g_file_test(argv[1], G_FILE_TEST_EXISTS) && gst_uri_is_valid(argv[1])
+                         ? g_strdup(argv[1])
+                         : gst_filename_to_uri(argv[1], &err);
         if (!uri) {
             fprintf(stderr, "%s: %s\n", argv[1], err->message);
             return 2;

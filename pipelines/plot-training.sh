@@ -9,10 +9,12 @@
 set -eu
 case ${1:-} in -h | --help) echo "usage: plot-training.sh train.jsonl [curves.png]"; exit 0 ;; esac
 log=${1:?usage: plot-training.sh train.jsonl [curves.png]}
-png=${2:-$(dirname "$log")/curves.png}
+png=${2:-$(dirname -- "$log")/curves.png}
 [ -r "$log" ] || { echo "plot-training.sh: cannot read $log" >&2; exit 1; }
-[ -d "$(dirname "$png")" ] && [ -w "$(dirname "$png")" ] ||
-  { echo "plot-training.sh: cannot write in $(dirname "$png")" >&2; exit 1; }
+if ! { [ -d "$(dirname -- "$png")" ] && [ -w "$(dirname -- "$png")" ]; }; then
+  echo "plot-training.sh: cannot write in $(dirname -- "$png")" >&2
+  exit 1
+fi
 command -v gnuplot >/dev/null || { echo "plot-training.sh: gnuplot is not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -36,9 +38,9 @@ touch "$tmp/valid.dat"
 sort -n "$tmp/valid.dat" -o "$tmp/valid.dat"
 # which scores were measured (a task the run did not train has none): column $1 of $2 (valid.dat)
 has() { awk -v c="$1" '$c != "NaN" { found = 1 } END { exit !found }' "${2:-$tmp/valid.dat}"; }
-# the text-pair translation loss, only for runs with --text-data (gnuplot warns about a column of NaN)
+# the text-pair translation loss, only for runs with --text-data (train logs "mt":0 without)
 text_loss=""
-has 9 "$tmp/train.dat" && text_loss=", \"\" using 1:9 with lines title \"text translation (per token)\""
+awk '$9 != "NaN" && $9 != 0 { found = 1 } END { exit !found }' "$tmp/train.dat" && text_loss=", \"\" using 1:9 with lines title \"text translation (per token)\""
 pretrain=0
 if has 10 "$tmp/train.dat"; then
   pretrain=1
@@ -60,7 +62,7 @@ set output "$png"
 set datafile missing "NaN"
 set grid
 set key top right
-set multiplot layout $rows,2 title "$(basename "$(dirname "$log")")"
+set multiplot layout $rows,2 title "$(basename "$(dirname -- "$log")")"
 set title "training loss"
 set xlabel "step"
 set logscale y

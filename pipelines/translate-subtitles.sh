@@ -15,5 +15,5 @@ usage="usage: $0 IN OUT.srt [mslamtranslate properties]"
 file_args 2 "$@"
 in=$1 out=$2
 shift 2
-run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! audioconvert ! audioresample ! \
-    mslamtranslate line-length=42 max-lines=2 "$@" ! srtenc ! filesink location="$out.part"
+run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$(gst_quoted "$in")" ! decodebin ! audioconvert ! audioresample ! \
+    mslamtranslate line-length=42 max-lines=2 "$@" ! srtenc ! filesink location="$(gst_quoted "$out.part")"

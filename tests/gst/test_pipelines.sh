@@ -67,6 +67,41 @@ done
 cp "$talk" "$work/talk-copy.wav"
 "$src/pipelines/file-to-srt.sh" "$work/kept.srt" "$talk" > /dev/null 2>&1 && fail "file-to-srt: captioned an SRT"
 cmp -s "$work/talk-copy.wav" "$talk" || fail "file-to-srt: IN and OUT swapped changed the audio"
+# OUT that is IN itself (through another path), a folder or empty: refused, nothing changed
+for out in "$work/../$(basename "$work")/talk-copy.wav" "$work" ""; do
+  "$src/pipelines/file-to-srt.sh" "$work/talk-copy.wav" "$out" > /dev/null 2>&1 && fail "file-to-srt: OUT '$out' accepted"
+done
+cmp -s "$work/talk-copy.wav" "$talk" || fail "file-to-srt: OUT = IN changed the audio"
+for part in "$work"/*.part "$work"/.part; do
+  [ ! -e "$part" ] || fail "file-to-srt: a refused OUT left $part"
+done
+# names that gst-launch-1.0 would read otherwise: a backslash, a quote before a space, a leading '-'
+for name in 'back\slash' 'a"b c' '-dash'; do
+  cp "$talk" "$work/$name.wav"
+  (cd "$work" && "$src/pipelines/file-to-srt.sh" "./$name.wav" "$name.srt") ||
+    fail "file-to-srt: the file named '$name.wav'"
+  grep -q "^2$" "$work/$name.srt" || fail "file-to-srt: '$name.srt' lacks the captions"
+done
+# Ctrl-C: what was done is kept, and the script ends by the signal, not 0 (a loop over files stops)
+gst-launch-1.0 -q audiotestsrc wave=silence num-buffers=300 samplesperbuffer=16000 ! \
+  audio/x-raw,rate=16000,channels=1,format=S16LE ! wavenc ! filesink location="$work/long.wav"
+# (the bundled model: 5 minutes take it seconds); Ctrl-C signals the script's process group, its
+# own as a terminal's foreground job's, with SIGINT restored (a shell starts a background job
+# with it ignored): perl sets both, then runs the script
+# shellcheck disable=SC2016 # perl's code, not the shell's
+perl -e 'setpgrp(0, 0); $SIG{INT} = "DEFAULT"; exec @ARGV or die' "$src/pipelines/file-to-srt.sh" \
+  "$work/long.wav" "$work/long.srt" model="$src/models/default.safetensors" 2> "$work/err.txt" &
+interrupted=$!
+while [ ! -e "$work/long.srt.part" ] && kill -0 "$interrupted" 2> /dev/null; do sleep 0.05; done
+sleep 1 # gst-launch-1.0 turns SIGINT into EOS once it runs (before, SIGINT ends it: no output)
+kill -INT "-$interrupted"
+status=0
+wait "$interrupted" || status=$?
+[ "$status" -ne 0 ] || fail "file-to-srt: interrupted, it ended with status 0"
+if [ -e "$work/long.srt" ]; then
+  grep -q "interrupted" "$work/err.txt" || fail "file-to-srt: interrupted without saying so: $(cat "$work/err.txt")"
+fi
+[ ! -e "$work/long.srt.part" ] || fail "file-to-srt: interrupted, it left long.srt.part"
 echo "file-to-srt: ok"
 
 step file-to-webvtt
@@ -137,5 +172,15 @@ gst-launch-1.0 -q audiotestsrc wave=white-noise volume=0.3 num-buffers=150 sampl
 timeout 30 "$app" --lid "$work/noise.wav" > "$work/app-noise.log" ||
   fail "mslam-captions --lid on 3 s of speech from the start: $? $(cat "$work/app-noise.log")"
 grep -q -- "--> 00:00:0[23]" "$work/app-noise.log" || fail "mslam-captions: no 3-s caption: $(cat "$work/app-noise.log")"
+# file names that read as an option or as a URI of a scheme "talk"
+cp "$talk" "$work/-talk.wav"
+cp "$talk" "$work/talk:1.wav"
+app_path=$(cd "$(dirname "$app")" && pwd)/$(basename "$app")
+app_captions() {
+  (cd "$work" && "$app_path" "$@") > "$work/app-name.log" 2>&1 || fail "mslam-captions $*: $(cat "$work/app-name.log")"
+  [ "$(grep -c -- "-->" "$work/app-name.log")" -eq 2 ] || fail "mslam-captions $*: $(cat "$work/app-name.log")"
+}
+app_captions -- -talk.wav
+app_captions talk:1.wav
 echo "mslam-captions: ok"
 echo "1 passed, 0 failed"
