@@ -4,8 +4,9 @@ with mslam's own benchmarks (a baseline, not a parity test).
 
 torchaudio.models.Conformer(input_dim=144, num_heads=4, ffn_dim=576, num_layers=16,
 depthwise_conv_kernel_size=31) on a batch of 8 x 250 frames: 8 x 10 s of audio at 25 encoder
-frames per second. Only the Conformer layers are timed (no frontend or subsampler), and
-torchaudio's layers use plain multi-head attention (no relative-position term) and BatchNorm
+frames per second. Only the Conformer layers are timed (no frontend or subsampler) unless
+--subsampler C puts mslam's speech subsampler of C channels before them (as train_bench times
+the whole encoder), and torchaudio's layers use plain multi-head attention (no relative-position term) and BatchNorm
 in the conv module, so the FLOPs are close to mslam's but not equal.
 
 Run with Debian's Python (python3-torch, python3-torchaudio):
@@ -26,6 +27,7 @@ import torch
 import torchaudio
 
 FRAMES_PER_SECOND = 25
+MELS = 80
 
 
 def positive(text):
@@ -45,10 +47,34 @@ def blas_kernels():
     return lib.openblas_get_corename().decode()
 
 
+class Subsampled(torch.nn.Module):
+    """mslam's speech subsampler before the Conformer: log-mel (B, T_mel, mels) -> two 3x3
+    convolutions of stride 2 without padding, each followed by ReLU -> a linear layer to dim."""
+
+    def __init__(self, conformer, channels, mels, dim):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, channels, 3, stride=2)
+        self.conv2 = torch.nn.Conv2d(channels, channels, 3, stride=2)
+        self.out = torch.nn.Linear(channels * (((mels - 3) // 2 + 1 - 3) // 2 + 1), dim)
+        self.conformer = conformer
+
+    def forward(self, mel, lengths):
+        c = torch.relu(self.conv2(torch.relu(self.conv1(mel.unsqueeze(1)))))  # (B, C, T, F)
+        x = self.out(c.permute(0, 2, 1, 3).flatten(2))
+        return self.conformer(x, lengths)
+
+
+def subsampled_frames(mel_frames):
+    return ((mel_frames - 3) // 2 + 1 - 3) // 2 + 1
+
+
 def build(args):
-    return torchaudio.models.Conformer(
+    conformer = torchaudio.models.Conformer(
         input_dim=args.dim, num_heads=args.heads, ffn_dim=args.ffn, num_layers=args.layers,
         depthwise_conv_kernel_size=args.kernel, dropout=args.dropout)
+    if not args.subsampler:
+        return conformer
+    return Subsampled(conformer, args.subsampler, MELS, args.dim)
 
 
 def timed(fn, warmup, runs):
@@ -77,6 +103,10 @@ def main():
     parser.add_argument("--train", action="store_true",
                         help="also time forward + backward + AdamW step (training mode)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--subsampler", type=int, default=0, metavar="CHANNELS",
+                        help="time mslam's speech subsampler of this many channels too, on log-mel input "
+                             "of 4 x --frames mel frames (train_bench's whole encoder); default 0: the layers "
+                             "alone, on --frames frames")
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="torchaudio's Conformer dropout (in training: its feed-forward, attention and "
                              "convolution modules)")
@@ -84,15 +114,23 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if args.subsampler < 0:
+        parser.error(f"--subsampler {args.subsampler}: a number of channels, or 0 for none")
     model = build(args)
-    x = torch.randn(args.batch, args.frames, args.dim)
-    lengths = torch.full((args.batch,), args.frames, dtype=torch.long)
     audio_s = args.batch * args.frames / FRAMES_PER_SECOND
+    if args.subsampler:  # 100 mel frames a second, as mslam's; the convolutions leave a few fewer
+        mel_frames = 4 * args.frames
+        x = torch.randn(args.batch, mel_frames, MELS)
+        frames = subsampled_frames(mel_frames)
+    else:
+        x = torch.randn(args.batch, args.frames, args.dim)
+        frames = args.frames
+    lengths = torch.full((args.batch,), frames, dtype=torch.long)
     n_params = sum(p.numel() for p in model.parameters())
     common = (f"audio_s={audio_s:g} threads={args.threads} batch={args.batch} "
               f"frames={args.frames} layers={args.layers} d={args.dim} params={n_params} "
               f"runs={args.runs} dropout={args.dropout:g} torch={torch.__version__} "
-              f"openblas_kernels={blas_kernels()}")
+              f"openblas_kernels={blas_kernels()} subsampler={args.subsampler}")
 
     model.eval()
 
@@ -107,7 +145,7 @@ def main():
     if args.train:
         model.train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        target = torch.randn(args.batch, args.frames, args.dim)
+        target = torch.randn(args.batch, frames, args.dim)
 
         def step():
             optimizer.zero_grad(set_to_none=True)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Training step on Conformer-S (batch 8 x 10 s, forward + backward + AdamW, 2 threads): mslam's
-# whole encoder (subsampler included) next to torchaudio's Conformer layers with PyTorch's AdamW,
-# measured in the same run. Prints both rates in audio-seconds per second and their ratio.
+# whole encoder (subsampler included) next to torchaudio's Conformer layers under the same
+# subsampler with PyTorch's AdamW, measured in the same run. Prints both rates in audio-seconds per second and their ratio.
 # With a dropout probability P > 0, both train with it (mslam: train --dropout's residual
 # dropout; torchaudio: its modules' dropout), and mslam also runs without, for its cost.
 #   bench/train.sh [threads] [runs] [P]
@@ -28,7 +28,8 @@ fi
 kernels=$(sed -n 's/^config: .*OpenBLAS kernels \([A-Za-z0-9]*\)$/\1/p' "$out" | head -n 1)
 case $kernels in unknown | not) kernels="" ;; esac
 ( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
-  measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" --dropout "$dropout" --train )
+  measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" --dropout "$dropout" --train \
+    --subsampler 144 )
 awk -v p="$dropout" '
   function field(name,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] } return 0 }
   /^mslam_train / { if (field("dropout") == p) ours = field("audio_s_per_s"); else without = field("audio_s_per_s") }
