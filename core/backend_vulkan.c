@@ -215,7 +215,7 @@ static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
         if (want && *want) {
             char *end;
             long index = strtol(want, &end, 10);
-            int match = *end == '\0' ? index == (long)i : strstr(props.deviceName, want) != NULL;
+            int match = *end == '\0' ? index == (long)i : strcasestr(props.deviceName, want) != NULL;
             if (match && best < 0) best = (int)i, best_rank = rank;
         } else if (rank > best_rank && (device == MSLAM_DEVICE_VULKAN || rank >= 2)) {
             best = (int)i, best_rank = rank;

@@ -98,7 +98,7 @@ typedef struct mslam_model mslam_model;
 /* Where a model's offline encoder passes run: mslam_encode_pcm and mslam_encode_text, and so
  * mslam_transcribe, mslam_translate and mslam_identify_language, which encode through them.
  * Streams (mslam_stream_*), the heads, the decoder and the searches run on the CPU.
- * MSLAM_VULKAN_DEVICE (an index of vkEnumeratePhysicalDevices or part of a device's name) picks
+ * MSLAM_VULKAN_DEVICE (an index of vkEnumeratePhysicalDevices or part of a device's name, in any case) picks
  * the Vulkan device for AUTO and VULKAN, a CPU implementation such as Mesa's lavapipe included. */
 enum mslam_device {
     MSLAM_DEVICE_AUTO = 0,   /* a GPU through Vulkan when there is one (or MSLAM_VULKAN_DEVICE's), else the CPU */
