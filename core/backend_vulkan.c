@@ -215,7 +215,7 @@ static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
         if (want && *want) {
             char *end;
             long index = strtol(want, &end, 10);
-            int match = *end == '\0' ? index == (long)i : strcasestr(props.deviceName, want) != NULL;
+            int match = *end == '\0' ? index == (long)i : mslam_ascii_find_nocase(props.deviceName, want) != NULL;
             if (match && best < 0) best = (int)i, best_rank = rank;
         } else if (rank > best_rank && (device == MSLAM_DEVICE_VULKAN || rank >= 2)) {
             best = (int)i, best_rank = rank;
@@ -470,10 +470,12 @@ static int upload_weights(mslam_vk *vk, const mslam_model *model) {
 static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device);
 
 int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device) {
-    /* auto falls back to the CPU with one warning saying why: the failure is not logged as an error */
-    int outer = device == MSLAM_DEVICE_AUTO ? mslam_errors_unlogged(1) : 0;
+    /* one message for the attempt: auto falls back to the CPU with one warning saying why (inside),
+     * a failure is logged once here, whatever step recorded it */
+    int outer = mslam_errors_unlogged(1);
     int rc = vk_open(out, model, device);
-    if (device == MSLAM_DEVICE_AUTO) mslam_errors_unlogged(outer);
+    mslam_errors_unlogged(outer);
+    if (rc) mslam_log(MSLAM_LOG_ERROR, "%s", mslam_last_error());
     return rc;
 }
 
@@ -547,10 +549,13 @@ static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device d
     if (rc) {
         char why[512];
         snprintf(why, sizeof why, "%s", mslam_last_error());
-        if (device == MSLAM_DEVICE_AUTO)
+        if (device == MSLAM_DEVICE_AUTO) {
             mslam_log(MSLAM_LOG_WARN, "%s (Vulkan device %s): the encoder runs on the CPU", why, vk->name);
-        else
+        } else { /* why has the caller's error context already */
+            const char *context = mslam_error_context_set(NULL);
             mslam_error("%s (Vulkan device %s)", why, vk->name);
+            mslam_error_context_set(context);
+        }
         mslam_vk_close(vk);
         return device == MSLAM_DEVICE_AUTO ? 0 : -1;
     }

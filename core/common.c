@@ -215,13 +215,26 @@ const char *mslam_quote(char *buf, const char *s, size_t n) {
     return buf;
 }
 
+static unsigned char ascii_lower(char c) { return (unsigned char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); }
+
 int mslam_ascii_equal_nocase(const char *a, const char *b, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
-        char y = b[i] >= 'A' && b[i] <= 'Z' ? (char)(b[i] - 'A' + 'a') : b[i];
-        if (x != y) return 0;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return 0;
     return 1;
+}
+
+int mslam_ascii_compare_nocase(const char *a, const char *b) {
+    for (;; a++, b++) {
+        unsigned char x = ascii_lower(*a), y = ascii_lower(*b);
+        if (x != y || !x) return (x > y) - (x < y);
+    }
+}
+
+const char *mslam_ascii_find_nocase(const char *haystack, const char *needle) {
+    size_t n = strlen(needle), left = strlen(haystack);
+    for (const char *at = haystack; left >= n; at++, left--)
+        if (mslam_ascii_equal_nocase(at, needle, n)) return at;
+    return NULL;
 }
 
 int mslam_str_ends_with(const char *s, const char *suffix) {

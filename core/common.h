@@ -61,5 +61,9 @@ int mslam_str_ends_with(const char *s, const char *suffix);
 /* Whether the first n bytes of a and b are equal but for the case of ASCII letters (whatever
  * the locale: Turkish's dotless i aside). */
 int mslam_ascii_equal_nocase(const char *a, const char *b, size_t n);
+/* strcmp of a and b with ASCII letters in lower case (whatever the locale). */
+int mslam_ascii_compare_nocase(const char *a, const char *b);
+/* The first place of needle in haystack, ASCII letters in either case; NULL when none. */
+const char *mslam_ascii_find_nocase(const char *haystack, const char *needle);
 
 #endif

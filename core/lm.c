@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* The fewest bits that hold 1..n. */
 static int bits_for(int n) {
@@ -129,7 +128,7 @@ double lm_token_logp(const lm_table *t, const int *ctx, int n_ctx, int token) {
 
 int mslam_lm_lang_index(const mslam_lm *lm, const char *code) {
     for (int i = 0; lm && code && i < lm->n_langs; i++)
-        if (!strcasecmp(lm->langs[i].code, code)) return i; /* as the decode params' languages */
+        if (!mslam_ascii_compare_nocase(lm->langs[i].code, code)) return i; /* as the decode params' languages */
     return -1;
 }
 

@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Head fields came after the encoder's and are optional: absent means no such head (or, for
  * translate_input, speech). translate_input is written only when it is not 0, so that a model
@@ -113,7 +112,7 @@ static int cmp_indexed_str(const void *a, const void *b) {
 /* Language codes are matched in any case (infer.c's parse_languages): "es" and "ES" are one. */
 static int cmp_indexed_code(const void *a, const void *b) {
     const indexed_str *x = a, *y = b;
-    int c = strcasecmp(x->s, y->s);
+    int c = mslam_ascii_compare_nocase(x->s, y->s);
     return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
@@ -128,7 +127,7 @@ static int check_unique(const char *const *strs, int n, const char *what, const 
         if (strcmp(v[i - 1].s, v[i].s) == 0)
             rc = mslam_error("%s: %s entries %d and %d are both \"%s\"", where, what, v[i - 1].i,
                              v[i].i, v[i].s);
-        else if (codes && strcasecmp(v[i - 1].s, v[i].s) == 0)
+        else if (codes && mslam_ascii_compare_nocase(v[i - 1].s, v[i].s) == 0)
             rc = mslam_error("%s: %s entries %d and %d, \"%s\" and \"%s\", differ only in case (one language)",
                              where, what, v[i - 1].i, v[i].i, v[i - 1].s, v[i].s);
     }
@@ -505,8 +504,13 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
     char version[16];
     snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
     const char *file_version = st_meta_get(f, "format_version");
-    if (st_meta_get(f, "format")) { /* LMs and memories name theirs; models do not */
+    const char *other_format = st_meta_get(f, "format"); /* LMs and memories name theirs; models do not */
+    if (other_format && modelfile_kind(f)) {
         mslam_error("%s: not an mslam model but %s", path, modelfile_kind(f));
+    } else if (other_format) {
+        char quoted[MSLAM_QUOTE_SIZE];
+        mslam_error("%s: not an mslam model (__metadata__ \"format\" is \"%s\")", path,
+                    mslam_quote(quoted, other_format, 40));
     } else if (!extra_prefix && st_meta_get(f, "training")) {
         /* checkpoints record where training stands; only the trainer reads them */
         mslam_error("%s: a training checkpoint, not a model: make the model the library and the elements load "
@@ -780,7 +784,7 @@ const char *modelfile_kind(const st_file *f) {
     if (format) {
         if (!strcmp(format, LM_FORMAT)) return "a character LM (for --lm, lm=, translation-lm=)";
         if (!strcmp(format, TM_FORMAT)) return "a translation memory (for --translation-memory, translation-memory=)";
-        return "another kind of mslam file";
+        return NULL; /* another program's ("pt" of PyTorch's files): its "format" says more */
     }
     if (st_meta_get(f, "training")) return "a training checkpoint (for eval, --init and export)";
     if (st_meta_get(f, "config")) return "an mslam model (for --model, model=)";

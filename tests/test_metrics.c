@@ -92,6 +92,20 @@ static double corpus_chrf(const char *const *hyps, size_t n, const char *const *
 /* ---------------------------------------------------------------------------------------- */
 /* UTF-8 */
 
+/* Language codes and device names are compared in ASCII, whatever the locale: "I" and "i" are
+ * one letter even in Turkish. */
+static void test_ascii_nocase(void) {
+    CHECK(mslam_ascii_compare_nocase("ID", "id") == 0 && mslam_ascii_compare_nocase("es", "ES") == 0 &&
+              mslam_ascii_compare_nocase("de", "DEU") < 0 && mslam_ascii_compare_nocase("fr", "EN") > 0 &&
+              mslam_ascii_compare_nocase("\xc3\xa9", "\xc3\x89") != 0,
+          "mslam_ascii_compare_nocase");
+    const char *name = "llvmpipe (LLVM 15)";
+    CHECK(mslam_ascii_find_nocase(name, "PIPE") == name + 4 && mslam_ascii_find_nocase(name, "llvm 15") == name + 10 &&
+              mslam_ascii_find_nocase(name, "") == name && !mslam_ascii_find_nocase(name, "radeon") &&
+              !mslam_ascii_find_nocase("ab", "abc"),
+          "mslam_ascii_find_nocase");
+}
+
 static void test_utf8(void) {
     static const struct {
         const char *in, *out;
@@ -796,6 +810,7 @@ static void test_random_inputs(void) {
 
 int main(void) {
     test_utf8();
+    test_ascii_nocase();
     test_normalize();
     test_edit_distance();
     test_asr_acc();

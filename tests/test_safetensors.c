@@ -565,6 +565,17 @@ static void test_bad_models(const char *good) {
         char *key = v.meta[i].key, other[] = "provenance";
         v.meta[i].key = other;
         expect_bad_model(&v, "no format_version", "format_version", NULL);
+        /* another program's file (PyTorch's say "format": "pt"): its format named, for every reader */
+        v.meta[i].key = (char *)"format";
+        char *value = v.meta[i].value;
+        v.meta[i].value = (char *)"pt";
+        expect_bad_model(&v, "a PyTorch file", "\"format\" is \"pt\"", NULL);
+        const char *path = tpath("bad-model.safetensors"); /* as expect_bad_model left it */
+        CHECK(!mslam_lm_load(path) &&
+                  strstr(mslam_last_error(), "not a character LM (__metadata__ \"format\" is \"pt\"") &&
+                  !mslam_tm_load(path) && strstr(mslam_last_error(), "\"format\" is \"pt\""),
+              "a PyTorch file as an LM or a memory: %s", mslam_last_error());
+        v.meta[i].value = value;
         v.meta[i].key = key;
     }
     st_close(&v.f);

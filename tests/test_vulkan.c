@@ -186,6 +186,12 @@ static void config_edges(void) {
     mslam_model_free(m);
 }
 
+/* Counts the errors logged (user_data: an int). */
+static void count_errors(enum mslam_log_level level, const char *message, void *user_data) {
+    (void)message;
+    if (level == MSLAM_LOG_ERROR) ++*(int *)user_data;
+}
+
 /* mslam_model_load with device = vulkan: the public calls give the CPU model's frames. */
 static void public_api(void) {
     mslam_model *m = tiny_model(1, 24, 2, 11);
@@ -244,12 +250,27 @@ static void public_api(void) {
     mslam_model_free(cpu);
     mslam_model_free(gpu);
 
-    /* a device that is not there: the load fails and says which variable named it */
+    /* a device that is not there: the load fails and says which variable named it, once */
     setenv("MSLAM_VULKAN_DEVICE", "no such device", 1);
+    int errors = 0;
+    mslam_log_callback saved_log;
+    void *saved_data;
+    mslam_log_get(&saved_log, &saved_data);
+    mslam_log_set(count_errors, &errors);
     mslam_model *none = mslam_model_load(path, vk_params);
-    CHECK(!none && strstr(mslam_last_error(), "MSLAM_VULKAN_DEVICE=no such device") &&
-              strstr(mslam_last_error(), path),
-          "a missing device: %s", mslam_last_error());
+    const char *said = mslam_last_error(), *at_path = strstr(said, path);
+    CHECK(!none && strstr(said, "MSLAM_VULKAN_DEVICE=no such device") && at_path == said &&
+              !strstr(at_path + 1, path) && errors == 1,
+          "a missing device, one error naming the file once (%d logged): %s", errors, said);
+    /* with auto the load goes on on the CPU, with a warning and no error */
+    struct mslam_model_params auto_params = vk_params;
+    auto_params.device = MSLAM_DEVICE_AUTO;
+    errors = 0;
+    mslam_model *on_cpu = mslam_model_load(path, auto_params);
+    CHECK(on_cpu && !strcmp(mslam_model_device(on_cpu), "cpu") && errors == 0,
+          "auto without the device named: %s, %d errors logged", on_cpu ? mslam_model_device(on_cpu) : "-", errors);
+    mslam_model_free(on_cpu);
+    mslam_log_set(saved_log, saved_data);
     mslam_model_free(none);
     unsetenv("MSLAM_VULKAN_DEVICE");
     /* a device value out of the enum */
