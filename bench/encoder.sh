@@ -18,7 +18,7 @@ measured "$build"/bench/encoder_bench --threads "$threads"
 # PyTorch runs on the same OpenBLAS: give it the kernels mslam ran on (mslam's own choice when
 # OpenBLAS fell back to Prescott on an unknown CPU), unless OPENBLAS_CORETYPE is set
 kernels=$(sed -n 's/^config: .*OpenBLAS kernels \([A-Za-z0-9]*\)$/\1/p' "$out" | head -n 1)
-case $kernels in unknown | not) kernels="" ;; esac
+[ "$kernels" != unknown ] || kernels=""
 ( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
   measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" )
 awk '

@@ -1,13 +1,14 @@
 # shellcheck shell=sh disable=SC2154 # usage: the sourcing script's
 # Sourced by the pipelines' IN OUT scripts (file-to-srt.sh and the others): the arguments, and
-# outputs that appear only when complete. A script sets `usage` (its usage line) first.
+# outputs that a failed run leaves as they were. A script sets `usage` (its usage line) first.
 #   file_args N "$@"   -h/--help: the script's opening comment (its usage among it) on standard
 #                      output, exit 0; fewer than N arguments:
 #                      usage on standard error, exit 2; an unreadable IN: exit 1
 #   run_to OUT... -- COMMAND...   runs COMMAND, which writes each OUT as OUT.part, and renames
 #                      them into place when it succeeds (removes them when not): an existing OUT
-#                      is never emptied by a failed run; after Ctrl-C OUT holds what was done
-#                      until then, and the script ends by SIGINT (not 0), so a caller's loop stops
+#                      is never emptied by a failed run; after Ctrl-C (or SIGTERM) OUT holds what
+#                      was done until then, and the script ends by the signal (not 0), so a
+#                      caller's loop stops
 #   gst_quoted VALUE   VALUE as one gst-launch-1.0 property value (quotes and backslashes kept)
 file_args() {
     min=$1
@@ -18,6 +19,7 @@ file_args() {
         exit 0 ;;
     esac
     [ $# -ge "$min" ] || { echo "$usage" >&2; exit 2; }
+    no_newline "$1"
     if [ ! -f "$1" ] || [ ! -r "$1" ]; then
         echo "$0: cannot read $1" >&2
         exit 1
@@ -25,11 +27,19 @@ file_args() {
     file_in=$1
 }
 
+# A file name with a newline: refused (gst_quoted's $(...) would drop a last one, run_to keeps
+# its outputs one per line)
+no_newline() {
+    case $1 in *"
+"*) echo "$0: a file name with a newline is not supported" >&2; exit 1 ;; esac
+}
+
 gst_quoted() { printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"; }
 
 run_to() {
     outs=""
     while [ "$1" != -- ]; do
+        no_newline "$1"
         outs="$outs$1
 " # one per line: names may hold spaces
         shift
@@ -41,15 +51,26 @@ run_to() {
         # a folder would take OUT.part inside it; IN itself would be replaced by the output
         [ -n "$o" ] || { echo "$0: no OUT file name" >&2; exit 1; }
         [ ! -d "$o" ] || { echo "$0: cannot write $o: a folder (name a file in it)" >&2; exit 1; }
-        # shellcheck disable=SC3013 # -ef: dash's, bash's and busybox's test have it
-        if [ -e "$o" ] && [ "$o" -ef "${file_in:-}" ]; then echo "$0: OUT $o is IN" >&2; exit 1; fi
+        # (OUT.part too: the run writes it while it reads IN)
+        for f in "$o" "$o.part"; do
+            # shellcheck disable=SC3013 # -ef: dash's, bash's and busybox's test have it
+            if [ -e "$f" ] && [ "$f" -ef "${file_in:-}" ]; then echo "$0: $f is IN" >&2; exit 1; fi
+        done
     done || exit 1
     status=0 interrupted=""
-    # Ctrl-C reaches gst-launch-1.0 -e, which ends the file cleanly: the shell waits for it (dash
-    # would die at once and leave only OUT.part)
+    # Ctrl-C reaches gst-launch-1.0 -e too (one process group), which ends the file cleanly: the
+    # shell waits for it (dash would die at once and leave only OUT.part). SIGTERM comes to the
+    # script alone (kill, a supervisor): it is passed on as the SIGINT that -e turns into EOS.
     trap 'interrupted=INT' INT
-    trap 'interrupted=TERM' TERM
-    "$@" || status=$?
+    trap 'interrupted=TERM; kill -INT "$child" 2> /dev/null' TERM
+    "$@" &
+    child=$!
+    wait "$child" || status=$?
+    # a trapped signal ends the wait before the command does: wait again for the command's status
+    if [ -n "$interrupted" ]; then
+        status=0
+        wait "$child" || status=$?
+    fi
     printf '%s' "$outs" | while IFS= read -r o; do
         if [ "$status" -eq 0 ]; then mv -f -- "$o.part" "$o"; else rm -f -- "$o.part"; fi
     done

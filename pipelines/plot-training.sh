@@ -37,10 +37,14 @@ sort -n "$tmp/train.dat" -o "$tmp/train.dat"
 touch "$tmp/valid.dat"
 sort -n "$tmp/valid.dat" -o "$tmp/valid.dat"
 # which scores were measured (a task the run did not train has none): column $1 of $2 (valid.dat)
-has() { awk -v c="$1" '$c != "NaN" { found = 1 } END { exit !found }' "${2:-$tmp/valid.dat}"; }
+# not NaN, and with $3 = nonzero not 0 either
+has() {
+  awk -v c="$1" -v nonzero="${3:-}" '$c != "NaN" && (nonzero == "" || $c != 0) { found = 1 } END { exit !found }' \
+    "${2:-$tmp/valid.dat}"
+}
 # the text-pair translation loss, only for runs with --text-data (train logs "mt":0 without)
 text_loss=""
-awk '$9 != "NaN" && $9 != 0 { found = 1 } END { exit !found }' "$tmp/train.dat" && text_loss=", \"\" using 1:9 with lines title \"text translation (per token)\""
+has 9 "$tmp/train.dat" nonzero && text_loss=", \"\" using 1:9 with lines title \"text translation (per token)\""
 pretrain=0
 if has 10 "$tmp/train.dat"; then
   pretrain=1
