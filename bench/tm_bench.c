@@ -28,23 +28,35 @@ static double rss_mb(void) {
 int main(int argc, char **argv) {
     const char *model_path = NULL, *tm_path = NULL, *data = NULL, *split_name = "test";
     int max_sentences = 200, threads = 2;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
-        else if (!strcmp(argv[i], "--memory")) tm_path = argv[i + 1];
-        else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
-        else if (!strcmp(argv[i], "--split")) split_name = argv[i + 1];
-        else if (!strcmp(argv[i], "--sentences")) max_sentences = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    static const char usage[] = "usage: tm_bench --model M --memory TM --data MANIFEST [--split S] [--sentences N] "
+                                "[--threads N]\n";
+    for (int i = 1; i < argc; i += 2) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!val) {
+            fprintf(stderr, "%s needs a value\n", opt);
+            bad = 1;
+        } else if (!strcmp(opt, "--model")) model_path = val;
+        else if (!strcmp(opt, "--memory")) tm_path = val;
+        else if (!strcmp(opt, "--data")) data = val;
+        else if (!strcmp(opt, "--split")) split_name = val;
+        else if (!strcmp(opt, "--sentences")) bad = bench_int(opt, val, 1, 1000000, &max_sentences);
+        else if (!strcmp(opt, "--threads")) bad = bench_int(opt, val, 1, 1024, &threads);
         else {
-            fprintf(stderr, "tm_bench: unknown option %s\n", argv[i]);
+            fprintf(stderr, "tm_bench: unknown option %s\n", opt);
+            bad = 1;
+        }
+        if (bad) {
+            fputs(usage, stderr);
             return 2;
         }
     }
     int split = split_option(split_name);
-    /* argc even: the last option has no value (or --help) */
-    if (argc % 2 == 0 || !model_path || !tm_path || !data || split < 0 || max_sentences < 1) {
-        fprintf(stderr, "usage: tm_bench --model M --memory TM --data MANIFEST [--split S] [--sentences N] "
-                        "[--threads N]\n");
+    if (!model_path || !tm_path || !data || split < 0) {
+        fputs(usage, stderr);
         return 2;
     }
     struct mslam_model_params mp = mslam_model_default_params();

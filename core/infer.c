@@ -322,15 +322,9 @@ void mslam_ctc_decoder_reset(mslam_ctc_decoder *dec) {
     open_segment(dec);
 }
 
-int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_probs, int n_frames) {
-    if (!dec) return mslam_error("mslam_ctc_decoder_push_log_probs: decoder is NULL");
-    if (check_frames(log_probs, n_frames, "mslam_ctc_decoder_push_log_probs")) return -1;
+/* Decodes n_frames rows of log-probabilities (vocab_size each), checked or the CTC head's own. */
+static int decoder_take_log_probs(mslam_ctc_decoder *dec, const float *log_probs, int n_frames) {
     const int V = dec->model->cfg.vocab_size;
-    /* -inf is a probability of 0; NaN, or above 0 by more than rounding, is not a log-probability */
-    for (size_t i = 0; i < (size_t)n_frames * V; i++)
-        if (!(log_probs[i] <= 1e-4f))
-            return mslam_error("mslam_ctc_decoder_push_log_probs: frame %zu, token %zu: %g is not a log-probability",
-                               i / V, i % V, (double)log_probs[i]);
     if (dec->params.beam_size > 1) {
         if (ctc_beam_step(&dec->beam, log_probs, n_frames, dec->n_frames)) return -1;
     } else {
@@ -355,6 +349,19 @@ int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_pr
     return 0;
 }
 
+int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_probs, int n_frames) {
+    if (!dec) return mslam_error("mslam_ctc_decoder_push_log_probs: decoder is NULL");
+    if (check_frames(log_probs, n_frames, "mslam_ctc_decoder_push_log_probs")) return -1;
+    const int V = dec->model->cfg.vocab_size;
+    /* -inf is a probability of 0; NaN, or above 0 by more than a half-precision log-softmax's
+     * rounding, is not a log-probability */
+    for (size_t i = 0; i < (size_t)n_frames * V; i++)
+        if (!(log_probs[i] <= 1e-2f))
+            return mslam_error("mslam_ctc_decoder_push_log_probs: frame %zu, token %zu: %g is not a log-probability",
+                               i / V, i % V, (double)log_probs[i]);
+    return decoder_take_log_probs(dec, log_probs, n_frames);
+}
+
 int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, int n_frames) {
     if (!dec) return mslam_error("mslam_ctc_decoder_push_frames: decoder is NULL");
     if (check_frames(frames, n_frames, "mslam_ctc_decoder_push_frames")) return -1;
@@ -363,7 +370,7 @@ int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, i
     for (int t = 0; t < n_frames; t += CTC_DECODER_CHUNK) {
         int n = n_frames - t < CTC_DECODER_CHUNK ? n_frames - t : CTC_DECODER_CHUNK;
         ctc_head_log_probs(dec->log_probs, dec->logits, frames + (size_t)t * cfg->d_model, n, cfg, &dec->model->p);
-        if (mslam_ctc_decoder_push_log_probs(dec, dec->log_probs, n)) return -1;
+        if (decoder_take_log_probs(dec, dec->log_probs, n)) return -1;
     }
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "params.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,18 +96,16 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
 }
 
 /* " (the manifest has them in split dev: 300 rows; --split picks the split)" when rows of the kind
- * are in other splits, else ""; in static storage. */
-static const char *found_in_other_splits(const int in_split[SPLIT_N]) {
-    static char text[160];
-    int n = snprintf(text, sizeof text, " (the manifest has them in split");
-    int any = 0;
+ * are in other splits, else ""; g_free it. */
+static char *found_in_other_splits(const int in_split[SPLIT_N]) {
+    GString *text = g_string_new(NULL);
     for (int s = 0; s < SPLIT_N; s++)
-        if (in_split[s] && n < (int)sizeof text)
-            n += snprintf(text + n, sizeof text - (size_t)n, "%s %s: %d row%s", any++ ? "," : "",
-                          s == SPLIT_NONE ? "(none)" : split_name((enum manifest_split)s), in_split[s],
-                          in_split[s] == 1 ? "" : "s");
-    if (n < (int)sizeof text) snprintf(text + n, sizeof text - (size_t)n, "; --split picks the split)");
-    return any ? text : "";
+        if (in_split[s])
+            g_string_append_printf(text, "%s %s: %d row%s", text->len ? "," : " (the manifest has them in split",
+                                   s == SPLIT_NONE ? "(none)" : split_name((enum manifest_split)s), in_split[s],
+                                   in_split[s] == 1 ? "" : "s");
+    if (text->len) g_string_append(text, "; --split picks the split)");
+    return g_string_free(text, FALSE);
 }
 
 int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
@@ -122,9 +121,13 @@ int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, in
     if (load_rows(ds, path, &mo, split_id, transcripts_only ? ROWS_TRANSCRIPTS : ROWS_TEXT_PAIRS, in_split,
                   &ds->n_incomplete))
         return -1;
-    if (ds->n == before)
-        return mslam_error("%s: no rows with a transcript%s in split '%s'%s", path,
-                           transcripts_only ? "" : " and a translation", split, found_in_other_splits(in_split));
+    if (ds->n == before) {
+        char *elsewhere = found_in_other_splits(in_split);
+        mslam_error("%s: no rows with a transcript%s in split '%s'%s", path, transcripts_only ? "" : " and a translation",
+                    split, elsewhere);
+        g_free(elsewhere);
+        return -1;
+    }
     return 0;
 }
 
@@ -137,10 +140,13 @@ int dataset_load_named(dataset *ds, const char *path, const char *layout, const 
     int before = ds->n, in_split[SPLIT_N] = {0}, others = 0;
     if (load_rows(ds, path, &mo, split_id, ROWS_AUDIO, in_split, &others)) return -1;
     if (ds->n == before) {
-        const char *elsewhere = found_in_other_splits(in_split);
-        if (*elsewhere) return mslam_error("%s: no speech examples in split '%s'%s", path, split, elsewhere);
-        return mslam_error("%s: no speech examples in split '%s' (rows without audio, as a text-pair manifest's, are "
-                           "read by train --text-data and by eval --tasks st --st-input text)", path, split);
+        char *elsewhere = found_in_other_splits(in_split);
+        if (*elsewhere) mslam_error("%s: no speech examples in split '%s'%s", path, split, elsewhere);
+        else
+            mslam_error("%s: no speech examples in split '%s' (rows without audio, as a text-pair manifest's, are "
+                        "read by train --text-data and by eval --tasks st --st-input text)", path, split);
+        g_free(elsewhere);
+        return -1;
     }
     return 0;
 }

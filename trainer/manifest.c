@@ -448,8 +448,12 @@ static int parse_duration(const manifest_reader *r, const char *s, double *secon
 static int read_record(manifest_reader *r, struct manifest_record *rec);
 
 int manifest_next(manifest_reader *r, struct manifest_record *rec) {
+    if (r->detected == LAYOUT_AUTO) return read_record(r, rec);
+    /* a row's error may come from the layout forced: it is logged once, saying so */
+    int outer = mslam_errors_unlogged(1);
     int got = read_record(r, rec);
-    if (got < 0 && r->detected != LAYOUT_AUTO) { /* a row's error may come from the layout forced */
+    mslam_errors_unlogged(outer);
+    if (got < 0) {
         char *why = str_dup(mslam_last_error());
         mslam_error("%s (read as the %s layout, as --layout says; the header looks like %s's)", why ? why : "",
                     layout_name(r->layout), layout_name(r->detected));

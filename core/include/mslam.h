@@ -384,7 +384,8 @@ MSLAM_API mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model,
                                                    const struct mslam_decode_params *params);
 /* Encoder frames, n_frames x d_model. Returns 0 or a negative error. */
 MSLAM_API int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, int n_frames);
-/* Or CTC log-probabilities, n_frames x vocab_size (mslam_ctc_log_probs). */
+/* Or CTC log-probabilities, n_frames x vocab_size (mslam_ctc_log_probs); NaN or a value above 0
+ * (beyond 0.01 of rounding) is an error naming the frame and token, -INFINITY is a probability 0. */
 MSLAM_API int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_probs,
                                                int n_frames);
 /* The open segment's current best text (it may still change). Caller frees. NULL on failure. */
