@@ -75,3 +75,14 @@ int bench_size_option(const char *opt, const char *val, struct bench_sizes *s, i
     *bad = *bad != 0;
     return 1;
 }
+
+int bench_help_or_missing(const char *opt, const char *val, const char *usage, int *bad) {
+    if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+        fputs(usage, stdout);
+        exit(0);
+    }
+    if (val) return 0;
+    fprintf(stderr, "%s needs a value\n", opt);
+    *bad = 1;
+    return 1;
+}

@@ -9,6 +9,10 @@ double bench_median(double *x, int n);
 /* The kernels OpenBLAS runs (after mslam's first product: ops_cpu.c may have changed them), or
  * what BLAS this is when not OpenBLAS. */
 const char *bench_blas_kernels(void);
+/* For a program's option opt (val: the word after it, NULL at the end): -h/--help prints usage
+ * and exits 0; an option without its value is said on stderr (*bad = 1). Returns 1 when it
+ * handled opt, 0 for the caller to read it. */
+int bench_help_or_missing(const char *opt, const char *val, const char *usage, int *bad);
 /* The sizes every benchmark program takes. */
 struct bench_sizes {
     int threads, runs, batch;

@@ -109,13 +109,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i += 2) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
-        if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (bench_size_option(opt, val, &sizes, &bad)) {
-        } else if (!val) {
-            fprintf(stderr, "%s needs a value\n", opt);
-            bad = 1;
+        if (bench_help_or_missing(opt, val, usage, &bad) || bench_size_option(opt, val, &sizes, &bad)) {
         } else if (!strcmp(opt, "--speech-layers")) bad = bench_int(opt, val, 0, 16, &speech_layers);
         else if (!strcmp(opt, "--device") && (!strcmp(val, "cpu") || !strcmp(val, "vulkan")))
             vulkan = !strcmp(val, "vulkan");

@@ -33,12 +33,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i += 2) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
-        if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (!val) {
-            fprintf(stderr, "%s needs a value\n", opt);
-            bad = 1;
+        if (bench_help_or_missing(opt, val, usage, &bad)) {
         } else if (!strcmp(opt, "--model")) model_path = val;
         else if (!strcmp(opt, "--memory")) tm_path = val;
         else if (!strcmp(opt, "--data")) data = val;

@@ -28,10 +28,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
-        if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (!strcmp(opt, "--profile")) profile = 1;
+        if (!strcmp(opt, "--profile")) profile = 1;
+        else if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) bench_help_or_missing(opt, val, usage, &bad);
         else if (bench_size_option(opt, val, &sizes, &bad)) i++;
         else if (!strcmp(opt, "--dropout") && !val) {
             fprintf(stderr, "%s needs a value\n", opt);
