@@ -149,8 +149,9 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
   g_object_class_install_property (gobject_class, PROP_MAX_LINES,
       g_param_spec_uint ("max-lines", "Maximum lines",
           "With line-length: a caption of more lines goes out as several text buffers of at most "
-          "this many lines, one after the other over its time, each for a share in proportion to "
-          "its characters (subtitles: 2; the message keeps the whole caption; 0: any number)",
+          "this many lines, one after the other over its time, each from its first word's time "
+          "(mslamtranslate: for a share in proportion to its characters; subtitles: 2; the message "
+          "keeps the whole caption; 0: any number)",
           0, 100, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   if (klass->translates)
     g_object_class_install_property (gobject_class, PROP_NO_REPEAT_NGRAM,
