@@ -921,7 +921,7 @@ static void watch_start (GstMslamBase * self);
 static void watch_stop (GstMslamBase * self);
 static void watch_disarm (GstMslamBase * self);
 static gboolean upstream_is_live (GstMslamBase * self);
-static void watch_due (GstMslamBase * self, GstClockTime after);
+static void watch_due (GstMslamBase * self, GstClockTime after, gboolean keep_later);
 
 static void
 base_stop (GstMslamBase * self)
@@ -953,6 +953,8 @@ base_stop (GstMslamBase * self)
   self->frames_cap = 0;
   gst_mslam_audio_history_free (&self->audio);
   self->have_info = FALSE;
+  g_atomic_int_set (&self->upstream_live, FALSE);
+  gst_caps_replace (&self->refused_caps, NULL);
   g_queue_clear_full (&self->held, (GDestroyNotify) gst_mini_object_unref);
   self->held_duration = 0;
   self->hold_max = 0;
@@ -1058,7 +1060,7 @@ gst_mslam_base_change_state (GstElement * element, GstStateChange transition)
   if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)
     watch_disarm (self);
   else if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
-    watch_due (self, 0);
+    watch_due (self, 0, FALSE);
 
   ret = GST_ELEMENT_CLASS (gst_mslam_base_parent_class)->change_state (element, transition);
   if (ret == GST_STATE_CHANGE_FAILURE) {
@@ -1341,7 +1343,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     self->t0 = GST_CLOCK_TIME_IS_VALID (pts) ? pts : (self->segment.start != GST_CLOCK_TIME_NONE
         ? self->segment.start : 0);
     self->started = TRUE;
-    self->upstream_live = upstream_is_live (self);
+    g_atomic_int_set (&self->upstream_live, upstream_is_live (self));
     GST_DEBUG_OBJECT (self, "timeline starts at %" GST_TIME_FORMAT, GST_TIME_ARGS (self->t0));
   } else if (GST_CLOCK_TIME_IS_VALID (pts)) {
     GstClockTime expected = gst_mslam_base_sample_time (self, self->n_samples);
@@ -1396,7 +1398,7 @@ done:
     gst_buffer_unref (buf);
   if (passthrough)
     gst_buffer_unref (passthrough);
-  watch_due (self, duration);
+  watch_due (self, duration, FALSE);
   return ret;
 }
 
@@ -1422,7 +1424,12 @@ set_caps (GstMslamBase * self, GstCaps * caps)
   gboolean ok = gst_caps_can_intersect (caps, supported) && gst_audio_info_from_caps (&self->info, caps);
 
   gst_caps_unref (supported);
+  if (!ok && self->refused_caps && gst_caps_is_equal (caps, self->refused_caps)) {
+    self->have_info = FALSE;    /* the sticky caps sent again: said already */
+    return FALSE;
+  }
   if (!ok) {
+    gst_caps_replace (&self->refused_caps, caps);
     gchar *got = gst_caps_is_empty (caps) ? g_strdup ("empty caps") : describe_audio_caps (caps);
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("%s needs 16000 Hz mono audio in F32LE or S16LE, got %s: put "
@@ -1433,6 +1440,7 @@ set_caps (GstMslamBase * self, GstCaps * caps)
     return FALSE;
   }
   self->have_info = TRUE;
+  gst_caps_replace (&self->refused_caps, NULL);
   if (klass->passthrough)
     return forward_event (self, gst_event_new_caps (caps));
   else {
@@ -1551,12 +1559,13 @@ watch_wake (GstMslamBase * self, GstClockTime deadline)
 
 /* The next audio is due `after` from now: the streaming thread leaves the element after a buffer
  * (a live source pushes one once it is captured, so the next is due its duration from now) or a
- * serialized event (0), or PAUSED turns PLAYING (0). In a live pipeline, stall-timeout after that,
- * the watch thread ends the timeline unless more came. */
+ * serialized event (0, keep_later: an event between buffers does not bring forward the due time
+ * of the next buffer, which a long one set), or PAUSED turns PLAYING (0). In a live pipeline,
+ * stall-timeout after that, the watch thread ends the timeline unless more came. */
 static void
-watch_due (GstMslamBase * self, GstClockTime after)
+watch_due (GstMslamBase * self, GstClockTime after, gboolean keep_later)
 {
-  GstClock *clock = self->upstream_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
+  GstClock *clock = g_atomic_int_get (&self->upstream_live) ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
   GstClockTime deadline = GST_CLOCK_TIME_NONE;
   guint timeout_ms;
 
@@ -1570,6 +1579,9 @@ watch_due (GstMslamBase * self, GstClockTime after)
   g_mutex_lock (&self->watch_lock);
   self->watch_activity++;
   /* a later deadline is seen when the wait for the earlier one ends */
+  if (keep_later && GST_CLOCK_TIME_IS_VALID (deadline) && GST_CLOCK_TIME_IS_VALID (self->stall_deadline)
+      && self->stall_deadline > deadline)
+    deadline = self->stall_deadline;
   if (!GST_CLOCK_TIME_IS_VALID (self->stall_deadline))
     g_cond_signal (&self->watch_cond);
   watch_wake (self, deadline);
@@ -1685,7 +1697,7 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     watch_disarm (self);
   res = base_sink_event (pad, parent, event);
   if (GST_EVENT_TYPE_SERIALIZED & type)
-    watch_due (self, 0);
+    watch_due (self, 0, TRUE);
   return res;
 }
 
@@ -1734,8 +1746,9 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         gst_event_unref (event);
         return FALSE;
       }
-      /* a new segment without a flush (e.g. a segment seek): end the old timeline first */
-      if (self->started)
+      /* a new segment without a flush (e.g. a segment seek): end the old timeline first; the
+       * same segment again (concat, selectors re-send theirs) changes nothing */
+      if (self->started && !gst_segment_is_equal (segment, &self->segment))
         end_timeline (self, "a new segment", FALSE);
       gst_segment_copy_into (segment, &self->segment);
       if (!klass->passthrough && stream_language (self)) {

@@ -173,11 +173,12 @@ struct _GstMslamBase
   guint64 watch_activity;       /* buffers and serialized events handled */
   GstClockID watch_id;          /* the wait in progress, to unschedule */
   GstClockTime watch_until;     /* its time */
-  gboolean upstream_live;       /* the latency query's answer at the timeline's first buffer
-                                 * (streaming thread) */
+  gint upstream_live;           /* the latency query's answer at the timeline's first buffer
+                                 * (streaming thread; atomic, as PLAYING reads it) */
 
   GstAudioInfo info;
   gboolean have_info;
+  GstCaps *refused_caps;        /* the last caps refused, not to post their error again */
   GstSegment segment;
 
   /* the audio timeline: sample 0 of the stream is at buffer time t0 */

@@ -660,6 +660,26 @@ GST_START_TEST(test_stall_edges) {
     gst_object_unref(clock);
     gst_harness_teardown(h);
 
+    /* a serialized event between buffers (a tag) does not bring the next buffer's due time
+     * forward: the wait stays at 1.1 s (it was moved to 1 s, the event's time + 1 s) */
+    h = stalling_harness(NULL, TRUE, &said);
+    clock = gst_harness_get_testclock(h);
+    gst_test_clock_wait_for_next_pending_id(clock, NULL);
+    GstTagList *tags = gst_tag_list_new(GST_TAG_BITRATE, 64000, NULL);
+    gst_tag_list_set_scope(tags, GST_TAG_SCOPE_STREAM);
+    fail_unless(gst_harness_push_event(h, gst_event_new_tag(tags)));
+    for (int tries = 0; tries < 30; tries++) { /* 300 ms for the watch to take the event */
+        GstClockTime due = 1100 * MS;
+        if (gst_test_clock_peek_next_pending_id(clock, &id)) {
+            due = gst_clock_id_get_time(id);
+            gst_clock_id_unref(id);
+        }
+        fail_unless_equals_uint64(due, 1100 * MS);
+        g_usleep(10000);
+    }
+    gst_object_unref(clock);
+    gst_harness_teardown(h);
+
     /* paused and playing again with the source gone: the caption goes out stall-timeout later */
     h = stalling_harness(NULL, TRUE, &said);
     clock = gst_harness_get_testclock(h);
@@ -952,6 +972,47 @@ GST_START_TEST(test_latency) {
 GST_END_TEST;
 
 /* Unsupported caps fail negotiation with a message that says what to put in front. */
+/* The same segment sent again mid-utterance (concat and selectors re-send theirs) changes
+ * nothing: two captions, as without it; caps refused are an error once, however often the
+ * sticky caps come again (from a review). */
+GST_START_TEST(test_same_segment_and_caps_again) {
+    setup_talk();
+    char *launch = desc(NULL);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(h->element, bus);
+    size_t mid = ((size_t)(utt_start[0] * 16000 / GST_SECOND) + fx->n_speech[0] / 2) / 1600 * 1600;
+    push_audio(h, talk, 0, mid, 0);
+    GstSegment segment;
+    gst_segment_init(&segment, GST_FORMAT_TIME);
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+    push_audio(h, talk, mid, n_talk, SAMPLES_TIME(mid));
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(final_messages(bus, 300 * MS), 2);
+    gst_element_set_bus(h->element, NULL);
+    gst_object_unref(bus);
+    gst_harness_teardown(h);
+
+    h = gst_harness_new_parse(launch = desc(NULL));
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    bus = gst_bus_new();
+    gst_element_set_bus(h->element, bus);
+    push_audio(h, talk, 0, 16000, 0);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=8000, channels=1, layout=interleaved");
+    for (int k = 0; k < 3; k++)
+        fail_if(gst_harness_push(h, gsttest_pcm_buffer(talk, 1600, FALSE, GST_SECOND + k * 100 * MS)) == GST_FLOW_OK);
+    int errors = 0;
+    for (GstMessage *m; (m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)); gst_message_unref(m)) errors++;
+    fail_unless_equals_int(errors, 1);
+    gst_element_set_bus(h->element, NULL);
+    gst_object_unref(bus);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_caps_refused) {
     fx = gsttest_fixture_get();
     char *launch = g_strdup_printf("appsrc name=src caps=\"audio/x-raw,format=S16LE,rate=44100,channels=2,layout=interleaved\" "
@@ -1195,6 +1256,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_noise_floor_across_flush);
     tcase_add_test(tc, test_latency);
     tcase_add_test(tc, test_caps_refused);
+    tcase_add_test(tc, test_same_segment_and_caps_again);
     tcase_add_test(tc, test_bad_model);
     tcase_add_test(tc, test_random_model);
     tcase_add_test(tc, test_lm);
