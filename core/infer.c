@@ -276,6 +276,11 @@ mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model, const struct mslam_
         return NULL;
     }
     int lm_lang = -1;
+    if (p.lm && p.lm_weight == 0) { /* the LM takes no part in the search (nor its bonus) */
+        if (lm_check_model(p.lm, model, 0, "mslam_ctc_decoder_new") || lm_check_weights(&p, "mslam_ctc_decoder_new"))
+            return NULL;
+        p.lm = NULL;
+    }
     if (p.lm && (lm_lang = lm_language(model, &p, "mslam_ctc_decoder_new")) < 0) return NULL;
     /* unused without an LM, but a code the model lacks is a mistake to name, not to ignore */
     if (!p.lm && named_language(model, p.languages, "mslam_ctc_decoder_new") == -1) return NULL;
@@ -433,11 +438,12 @@ static mslam_result *transcribe_frames(mslam_model *model, const float *frames, 
     if (named >= 0 && lang) *lang = model->langs[named];
     if (named == -2 && model->cfg.lid_head && n_frames > 0) {
         probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
-        int lid = probs ? identify_language_frames(model, &p, frames, n_frames, log_probs, probs, p.lm != NULL,
+        const int lm_in_search = p.lm && p.lm_weight != 0; /* then among the LM's languages */
+        int lid = probs ? identify_language_frames(model, &p, frames, n_frames, log_probs, probs, lm_in_search,
                                                    "mslam_transcribe")
                         : -1;
         if (lid < 0) goto done;
-        if (p.lm) p.languages = model->langs[lid];
+        if (lm_in_search) p.languages = model->langs[lid];
         if (lang) *lang = model->langs[lid];
     }
     dec = mslam_ctc_decoder_new(model, &p);

@@ -165,6 +165,7 @@ int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp) {
 }
 
 void ctc_beam_set_lm(ctc_beam *s, const mslam_lm *lm, int lang, float weight, float bonus) {
+    if (weight == 0) lm = NULL; /* weight 0: no LM, nor its bonus */
     s->lm = lm;
     s->lm_lang = lm ? &lm->langs[lang] : NULL;
     s->lm_weight = weight;
@@ -211,6 +212,16 @@ static struct ctc_candidate *candidate(ctc_beam *s, int parent, int token, doubl
 
 static double cand_score(const struct ctc_candidate *c) { return log_add(c->pb, c->pnb) + c->fused; }
 
+/* Whether node is one of the n tips or on the path to one. */
+static int on_a_path(const ctc_beam *s, const int *tips, int n, int node) {
+    for (int b = 0; b < n; b++) {
+        int m = tips[b];
+        while (m > 0 && s->depth[m] > s->depth[node]) m = s->parent[m];
+        if (m == node) return 1;
+    }
+    return 0;
+}
+
 /* One frame lp (V): every beam prefix either stays (a blank, or its last label again) or grows
  * by a label; alignments of equal prefixes add up in the candidate table. */
 static int beam_frame(ctc_beam *s, const float *lp, int frame) {
@@ -249,9 +260,18 @@ static int beam_frame(ctc_beam *s, const float *lp, int frame) {
         }
         top[j] = i;
     }
+    int before[1024], n_before = s->n_beams; /* the previous frame's prefixes */
+    memcpy(before, s->node, (size_t)n_before * sizeof *before);
     for (int k = 0; k < n_top; k++) {
         const struct ctc_candidate *c = &s->cand[top[k]];
         int n = c->token < 0 ? 0 : child_find(s, c->parent, c->token);
+        if (n > 0 && !on_a_path(s, before, n_before, n)) {
+            /* a prefix that had left the beam comes back, its last label emitted now: its node
+             * (kept until the trie is compacted) takes this frame's time and probability */
+            s->frame[n] = frame;
+            s->token_logp[n] = lp[c->token];
+            s->fused[n] = c->fused;
+        }
         if (n < 0) {
             n = s->n_nodes++;
             s->parent[n] = c->parent;

@@ -329,6 +329,37 @@ static void test_api(mslam_model *m, const char *text) {
     mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, &p);
     CHECK(dec != NULL, "decoder with an LM: %s", mslam_last_error());
     mslam_ctc_decoder_free(dec);
+    /* lm_weight 0: no LM in the search, its bonus neither (a review found the bonus added: a
+     * character every frame where the blank is likelier) */
+    {
+        const int V = m->cfg.vocab_size;
+        float lp[6 * 64];
+        CHECK(V <= 64, "a vocabulary of %d", V);
+        for (int t = 0; t < 6; t++)
+            for (int c = 0; c < V && V <= 64; c++) lp[t * V + c] = logf(c == 0 ? 0.8f : 0.2f / (V - 1));
+        struct mslam_decode_params z = p;
+        z.lm_weight = 0;
+        z.lm_bonus = 8.0f; /* far above what a character loses to the blank */
+        z.beam_size = 1; /* an LM that takes no part needs no beam and no language */
+        z.languages = NULL;
+        mslam_ctc_decoder *zero = mslam_ctc_decoder_new(m, &z);
+        mslam_result *got = zero && V <= 64 && mslam_ctc_decoder_push_log_probs(zero, lp, 6) == 0
+                                ? mslam_ctc_decoder_finish(zero)
+                                : NULL;
+        CHECK(got && !strcmp(mslam_result_text(got), ""), "lm_weight 0: \"%s\" (%s)", got ? mslam_result_text(got) : "",
+              mslam_last_error());
+        mslam_result_free(got);
+        mslam_ctc_decoder_free(zero);
+        z.beam_size = 4;
+        ctc_beam beam;
+        search_result best = {0};
+        CHECK(ctc_beam_init(&beam, 4, V, logf(1e-4f)) == 0, "a beam");
+        ctc_beam_set_lm(&beam, lm, 0, 0.0f, 8.0f);
+        CHECK(V <= 64 && ctc_beam_step(&beam, lp, 6, 0) == 0 && ctc_beam_best(&beam, 1, &best) == 0 && best.n == 0,
+              "a beam with an LM of weight 0 writes nothing: %d characters", best.n);
+        search_result_free(&best);
+        ctc_beam_free(&beam);
+    }
     /* offline without a language: the LID head picks one of the LM's */
     float pcm[8000];
     mslam_rng rng;

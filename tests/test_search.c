@@ -115,6 +115,44 @@ static void test_prefix_beam_exact(void) {
 /* A long stream with a narrow beam: the trie is compacted many times; chunked feeding equals
  * feeding all at once, the result's probability is at most the true one, and a sharp model's
  * beam result equals greedy. */
+/* A prefix that leaves the beam and comes back later (its node kept in the trie) is reported
+ * at the frame and probability of its new emission (a review found the first one's). V 3:
+ * blank, a, b; beam 2. "a" at frame 0 (p 0.3), dropped at frame 1 for "" and "b", then emitted
+ * from "" at frame 6 (p 0.8). Also after an earlier segment grew the trie (node_cap). */
+static void frame_row(float *row, float blank, float a, float b) {
+    row[0] = logf(blank), row[1] = a > 0 ? logf(a) : -INFINITY, row[2] = b > 0 ? logf(b) : -INFINITY;
+}
+
+static void test_prefix_beam_returns(void) {
+    enum { T = 10, V = 3 };
+    float lp[T * V];
+    frame_row(lp, 0.7f, 0.3f, 0);
+    frame_row(lp + V, 0.6f, 1e-6f, 0.4f);
+    for (int t = 2; t < T; t++) frame_row(lp + t * V, 1 - 2e-6f, 1e-6f, 1e-6f);
+    frame_row(lp + 6 * V, 0.2f, 0.8f, 0);
+    for (int warm = 0; warm < 2; warm++) {
+        ctc_beam s;
+        CHECK(ctc_beam_init(&s, 2, V, -INFINITY) == 0, "init: %s", mslam_last_error());
+        if (warm) {
+            mslam_rng rng;
+            mslam_rng_seed(&rng, 1);
+            float *noise = malloc(400 * V * sizeof(float));
+            for (int i = 0; i < 400 * V; i++) noise[i] = mslam_rng_normal(&rng);
+            log_softmax_forward(noise, noise, 400, V);
+            CHECK(ctc_beam_step(&s, noise, 400, 0) == 0, "a first segment");
+            free(noise);
+            ctc_beam_reset(&s);
+        }
+        search_result r = {0};
+        CHECK(ctc_beam_step(&s, lp, T, 0) == 0 && ctc_beam_best(&s, 1, &r) == 0, "search");
+        CHECK(r.n == 1 && r.tokens[0].id == 1 && r.tokens[0].frame == 6 && fabsf(expf(r.tokens[0].logp) - 0.8f) < 1e-5f,
+              "\"a\" back in the beam (warm %d): %d tokens, frame %d, p %g", warm, r.n, r.n ? r.tokens[0].frame : -1,
+              r.n ? expf(r.tokens[0].logp) : 0);
+        search_result_free(&r);
+        ctc_beam_free(&s);
+    }
+}
+
 static void test_prefix_beam_stream(void) {
     enum { T = 3000, V = 6 };
     mslam_rng rng;
@@ -433,6 +471,7 @@ int main(void) {
     mslam_set_threads(2);
     test_ctc_greedy();
     test_prefix_beam_exact();
+    test_prefix_beam_returns();
     test_prefix_beam_stream();
     test_decoder_search();
     return test_result("search");

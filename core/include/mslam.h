@@ -284,7 +284,8 @@ struct mslam_decode_params {
     const char *languages; /* language ID: comma-separated codes restricting the candidates
                             * ("en,fr,de", in any case); NULL or "": all of the model's languages */
     const mslam_lm *lm;    /* character LM (NULL: none); see "character language models" */
-    float lm_weight;       /* CTC beam: weight of log p_lm (0: the LM is not used) */
+    float lm_weight;       /* CTC beam: weight of log p_lm (0: the LM takes no part in the search,
+                            * lm_bonus neither, and needs no beam or language named) */
     float lm_bonus;        /* CTC beam: added per character, against the LM's pull to short text */
     float lid_lm_weight;   /* language ID: weight of the transcript's log p_lm (0: not used) */
     const mslam_lm *translation_lm; /* LM of English translations (NULL: none): the decoder's beam
