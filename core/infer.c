@@ -312,19 +312,22 @@ void mslam_ctc_decoder_free(mslam_ctc_decoder *dec) {
 }
 
 /* Back to an empty segment that opens at the next frame. */
-static void open_segment(mslam_ctc_decoder *dec) {
+/* A new segment from the next frame on; continuing: it follows the one just finished at once,
+ * so that a label the last frames were in goes on there rather than counting again. */
+static void open_segment(mslam_ctc_decoder *dec, int continuing) {
     dec->seg_start = dec->n_frames;
     dec->trailing_blanks = 0;
     dec->n_tokens = 0;
-    dec->prev = CTC_BLANK;
-    if (dec->params.beam_size > 1) ctc_beam_reset(&dec->beam);
+    if (!continuing) dec->prev = CTC_BLANK; /* greedy: the last frame's label, kept when continuing */
+    if (dec->params.beam_size > 1 && continuing) ctc_beam_continue(&dec->beam, 1);
+    else if (dec->params.beam_size > 1) ctc_beam_reset(&dec->beam);
 }
 
 void mslam_ctc_decoder_reset(mslam_ctc_decoder *dec) {
     if (!dec) return;
     dec->n_frames = 0;
     dec->blank_prob = 1.0f;
-    open_segment(dec);
+    open_segment(dec, 0);
 }
 
 /* Decodes n_frames rows of log-probabilities (vocab_size each), checked or the CTC head's own. */
@@ -401,7 +404,7 @@ mslam_result *mslam_ctc_decoder_partial(mslam_ctc_decoder *dec) {
 
 mslam_result *mslam_ctc_decoder_finish(mslam_ctc_decoder *dec) {
     mslam_result *r = segment_result(dec, 1, "mslam_ctc_decoder_finish");
-    if (r) open_segment(dec);
+    if (r) open_segment(dec, 1);
     return r;
 }
 

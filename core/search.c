@@ -185,6 +185,7 @@ void ctc_beam_reset(ctc_beam *s) {
     s->node[0] = 0;
     s->pb[0] = 0.0;
     s->pnb[0] = -INFINITY;
+    s->root_last = -1;
 }
 
 /* log p_lm(token | the prefix ending at node) */
@@ -233,9 +234,9 @@ static int beam_frame(ctc_beam *s, const float *lp, int frame) {
 
     s->n_cand = 0;
     for (int b = 0; b < s->n_beams; b++) {
-        const int N = s->node[b], last = s->token[N];
+        const int N = s->node[b], last = N ? s->token[N] : s->root_last;
         const double pb = s->pb[b], pnb = s->pnb[b], total = log_add(pb, pnb);
-        struct ctc_candidate *same = candidate(s, s->parent[N], last, s->fused[N]);
+        struct ctc_candidate *same = candidate(s, s->parent[N], s->token[N], s->fused[N]);
         same->pb = log_add(same->pb, total + lp[CTC_BLANK]);
         if (last >= 0) same->pnb = log_add(same->pnb, pnb + lp[last]);
         for (int i = 0; i < n_labels; i++) {
@@ -305,14 +306,33 @@ static double final_score(const ctc_beam *s, int b, int final) {
     return score;
 }
 
-int ctc_beam_best(const ctc_beam *s, int final, search_result *out) {
-    memset(out, 0, sizeof *out);
+/* The beam index of the most probable prefix (final: with the LM's end of sentence). */
+static int best_beam(const ctc_beam *s, int final, double *score_out) {
     int best = 0;
     double best_score = final_score(s, 0, final);
     for (int b = 1; b < s->n_beams; b++) {
         double score = final_score(s, b, final);
         if (score > best_score) best = b, best_score = score;
     }
+    *score_out = best_score;
+    return best;
+}
+
+void ctc_beam_continue(ctc_beam *s, int final) {
+    double score;
+    int b = best_beam(s, final, &score), node = s->node[b];
+    int last = s->pnb[b] > s->pb[b] ? (node ? s->token[node] : s->root_last) : -1;
+    ctc_beam_reset(s);
+    if (last < 0) return;
+    s->root_last = last;
+    s->pb[0] = -INFINITY;
+    s->pnb[0] = 0.0;
+}
+
+int ctc_beam_best(const ctc_beam *s, int final, search_result *out) {
+    memset(out, 0, sizeof *out);
+    double best_score;
+    int best = best_beam(s, final, &best_score);
     int node = s->node[best], n = s->depth[node];
     out->tokens = mslam_malloc((size_t)(n ? n : 1) * sizeof *out->tokens, "search result");
     if (!out->tokens) return -1;

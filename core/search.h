@@ -52,6 +52,8 @@ typedef struct {
     int *node;
     double *pb, *pnb;
     int n_beams;
+    int root_last;         /* the label the empty prefix's alignments end in (-1: blank): the last
+                            * segment's, when a segment ends mid-label (ctc_beam_continue) */
     /* candidates of one frame: (parent, token) keys in an open-addressing table */
     struct ctc_candidate *cand;
     int *cand_slot, cand_cap, n_cand, slot_cap;
@@ -71,6 +73,10 @@ int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp);
 void ctc_beam_set_lm(ctc_beam *s, const mslam_lm *lm, int lang, float weight, float bonus);
 /* Back to the empty prefix (a new segment). */
 void ctc_beam_reset(ctc_beam *s);
+/* The same, for a segment that follows at once: when the best prefix's alignments end more
+ * likely in its last label than in a blank (the segment ended mid-label), the new segment's
+ * frames of that label are its continuation, not a new character. */
+void ctc_beam_continue(ctc_beam *s, int final);
 /* Feeds log_probs (T, V) of frames frame0 .. frame0 + T - 1. Returns 0 or -1 (out of memory). */
 int ctc_beam_step(ctc_beam *s, const float *log_probs, int T, int frame0);
 /* The most probable prefix so far (with an LM: its score with the end of sentence when final).

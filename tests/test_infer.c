@@ -204,6 +204,33 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
     mslam_result_free(r);
     mslam_ctc_decoder_free(dec);
 
+    /* a segment finished mid-character (a caption cut at its longest): the next segment's frames
+     * of that character continue it, they are not a second one. "b", blank, then "a" for four
+     * frames, finished after the first two of them: "ba" and "" (it was "ba" and "a") */
+    static const int spans[6] = {6, 0, 5, 5, 5, 5};
+    for (int t = 0; t < 6; t++)
+        for (int c = 0; c < V; c++) hand[t * V + c] = logf(c == spans[t] ? 0.9f : 0.1f / (float)(V - 1));
+    for (int beam = 1; beam <= 4; beam += 3) {
+        struct mslam_decode_params bp = mslam_decode_default_params();
+        bp.beam_size = beam;
+        dec = mslam_ctc_decoder_new(m, &bp);
+        mslam_result *first = NULL, *second = NULL;
+        if (dec && mslam_ctc_decoder_push_log_probs(dec, hand, 4) == 0 && (first = mslam_ctc_decoder_finish(dec)) &&
+            mslam_ctc_decoder_push_log_probs(dec, hand + 4 * V, 2) == 0)
+            second = mslam_ctc_decoder_finish(dec);
+        CHECK(first && second && !strcmp(mslam_result_text(first), "ba") && !strcmp(mslam_result_text(second), ""),
+              "beam %d: a character across two segments: \"%s\" + \"%s\"", beam, first ? mslam_result_text(first) : "",
+              second ? mslam_result_text(second) : "");
+        mslam_result_free(first);
+        mslam_result_free(second);
+        /* after a reset the same frames are a new character */
+        mslam_ctc_decoder_reset(dec);
+        r = dec && mslam_ctc_decoder_push_log_probs(dec, hand + 4 * V, 2) == 0 ? mslam_ctc_decoder_finish(dec) : NULL;
+        CHECK(r && !strcmp(mslam_result_text(r), "a"), "beam %d: after a reset: \"%s\"", beam, r ? mslam_result_text(r) : "");
+        mslam_result_free(r);
+        mslam_ctc_decoder_free(dec);
+    }
+
     free(g);
     free(lp);
     free(frames);

@@ -398,8 +398,9 @@ MSLAM_API int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const flo
                                                int n_frames);
 /* The open segment's current best text (it may still change). Caller frees. NULL on failure. */
 MSLAM_API mslam_result *mslam_ctc_decoder_partial(mslam_ctc_decoder *dec);
-/* Closes the open segment and returns its final text; the next frame opens a new segment.
- * Caller frees. NULL on failure. */
+/* Closes the open segment and returns its final text; the next frame opens a new segment, which
+ * continues a character the last frames were in (closed mid-character, its next frames are not
+ * a second one; after mslam_ctc_decoder_reset they are). Caller frees. NULL on failure. */
 MSLAM_API mslam_result *mslam_ctc_decoder_finish(mslam_ctc_decoder *dec);
 /* Frames at the end of the open segment whose most likely label is the blank (a pause). */
 MSLAM_API int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec);
