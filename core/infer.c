@@ -93,8 +93,10 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
         off += k + 1;
         r->ids[r->n_tokens] = tokens[i].id;
         r->frames[r->n_tokens] = tokens[i].frame;
-        r->probs[r->n_tokens] = expf(tokens[i].logp);
-        sum_logp += tokens[i].logp;
+        /* log-probabilities a caller pushed may lie a rounding above 0: probabilities stay <= 1 */
+        const float logp = tokens[i].logp < 0 ? tokens[i].logp : 0;
+        r->probs[r->n_tokens] = expf(logp);
+        sum_logp += logp;
         /* a space ends the word being read; another token starts one or goes on with it */
         int w = r->n_words - 1, in_word = w >= 0 && r->word_end[w] == r->n_tokens;
         if (strcmp(s, " ")) {
@@ -107,7 +109,7 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
             memcpy(r->word_text + word_len, s, k);
             word_len += k;
             r->word_text[word_len] = '\0';
-            r->word_probs[w] += tokens[i].logp;
+            r->word_probs[w] += logp;
             r->word_end[w] = r->n_tokens + 1;
         } else if (in_word) {
             word_len++; /* past the word's NUL */
@@ -516,7 +518,8 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
     for (int i = 0; i < V; i++) banned[i] = i != model->eos_id && is_reserved(model, i);
     decoder_search_params sp = {
         .beam_size = p->beam_size,
-        .max_len = p->max_len > 0 ? p->max_len : 2 * n_frames + 16,
+        /* (the default, capped at what the search takes: over 32,760 frames it would exceed it) */
+        .max_len = p->max_len > 0 ? p->max_len : (n_frames < 32760 ? 2 * n_frames + 16 : 1 << 16),
         .length_penalty = p->length_penalty,
         .no_repeat_ngram = p->no_repeat_ngram,
         .banned = banned,

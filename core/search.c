@@ -147,6 +147,8 @@ int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp) {
     /* each beam prefix proposes itself and V - 1 extensions */
     size_t cand = (size_t)beam_size * V;
     s->slot_cap = pow2_at_least(2 * cand);
+    if (s->slot_cap < 0)
+        return mslam_error("CTC beam search: beam size %d x vocabulary %d are too many candidates", beam_size, V);
     s->cand_cap = (int)cand;
     s->cand = mslam_malloc(cand * sizeof *s->cand, "CTC beam candidates");
     s->cand_slot = s->slot_cap > 0 ? mslam_malloc((size_t)s->slot_cap * sizeof(int), "CTC beam candidates") : NULL;

@@ -392,7 +392,7 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     int want = -1; /* the language's index; -1: any */
     if (lang && *lang) {
         for (int l = 0; l < tm->n_langs && want < 0; l++)
-            if (!strcmp(tm->langs[l], lang)) want = l;
+            if (!mslam_ascii_compare_nocase(tm->langs[l], lang)) want = l; /* codes in any case */
         if (want < 0) return 0; /* no sentence of that language */
     }
     size_t bytes = strlen(text);

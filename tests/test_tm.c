@@ -249,6 +249,9 @@ static void test_files(const char *dir, const char *model_path) {
               a.index == b.index && a.similarity == b.similarity && !strcmp(a.lang, "fr") &&
               !strcmp(a.translation, "yes no"),
           "and answers as the memory written");
+    struct mslam_tm_match upper;
+    CHECK(back && mslam_tm_lookup(back, "oui nom", "FR", &upper) == 1 && upper.index == a.index,
+          "a language code in another case names the same language");
     mslam_tm_free(back);
     CHECK(!mslam_tm_load(model_path) && strstr(mslam_last_error(), "not a translation memory"),
           "a model file is refused: %s", mslam_last_error());

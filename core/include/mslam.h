@@ -274,7 +274,8 @@ MSLAM_API int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *
  * corpus's dev split), full attention context, the model's threads. */
 struct mslam_decode_params {
     int beam_size;         /* CTC prefix beam search / decoder beam search; 1: greedy */
-    int max_len;           /* translation: most characters before the end; <= 0: 2 * frames + 16 */
+    int max_len;           /* translation: most characters before the end (at most 65536); <= 0:
+                            * 2 * frames + 16, or 65536 when that is more */
     float length_penalty;  /* translation: hypotheses rank by log p / (characters + 1)^penalty */
     int no_repeat_ngram;   /* translation: > 0: no n characters twice in one translation (stops
                             * loops like "a new new new"); 0: off; a too small n bans common
