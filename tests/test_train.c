@@ -120,7 +120,12 @@ static void test_checkpoint(void) {
               mslam_last_error());
         free(path);
     }
-    CHECK(checkpoint_prune(dir, 2) == 0, "prune");
+    /* what a save killed before its rename left goes too; other files stay */
+    char *left = str_printf("%s/ckpt-00000060.safetensors.tmp-123-0-1", dir), *other = str_printf("%s/notes.txt", dir);
+    CHECK(write_file_atomic(left, "x", 1) == 0 && write_file_atomic(other, "x", 1) == 0, "a leftover and a note");
+    CHECK(checkpoint_prune(dir, 2) == 0 && access(left, F_OK) != 0 && access(other, F_OK) == 0,
+          "prune, the leftover of an interrupted save with it");
+    free(left), free(other);
     char *latest = checkpoint_latest(dir);
     CHECK(latest && strstr(latest, "ckpt-00000050.safetensors"), "latest is step 50: %s", latest ? latest : "none");
     char *gone = checkpoint_path(dir, 30), *kept = checkpoint_path(dir, 40);

@@ -80,6 +80,24 @@ static void test_interrupt(const char *mpirun, const char *trainer, const char *
     CHECK(system(resume) == 0, "resumes: %s", resume);
     char *next = checkpoint_path(out, pos.step + 1);
     CHECK(access(next, F_OK) == 0, "one more step: %s", next);
+    /* each rank its own --out (OpenMPI's rank variable), one with the checkpoint, one without (a
+     * folder on each node's disk): both refuse to resume, where one resumed, the other started
+     * afresh and their collectives waited for each other forever */
+    char *empty = str_printf("%s/interrupted-1", fixture_dir()), *apart_out = str_printf("%s/interrupted-0", fixture_dir());
+    CHECK(rename(out, apart_out) == 0 && mkdir_p(empty) == 0, "the folders apart");
+    char *apart = str_printf("timeout 60 '%s' --allow-run-as-root --oversubscribe -np 2 sh -c 'exec \"$0\" \"$@\" "
+                             "--out %s/interrupted-$OMPI_COMM_WORLD_RANK' '%s' train --data '%s' --batch-size 4 " OPTIONS
+                             " --steps 100000 --resume > %s/apart.log 2>&1",
+                             mpirun, fixture_dir(), trainer, manifest, fixture_dir());
+    int apart_status = system(apart);
+    char *apart_log = NULL, *apart_log_path = str_printf("%s/apart.log", fixture_dir());
+    size_t n;
+    CHECK(read_file(apart_log_path, 1 << 20, &apart_log, &n) == 0 &&
+              WIFEXITED(apart_status) && WEXITSTATUS(apart_status) != 0 && WEXITSTATUS(apart_status) != 124 &&
+              strstr(apart_log, "find different checkpoints"),
+          "ranks that see different checkpoints refuse to resume, without hanging (%d): %s", apart_status,
+          apart_log ? apart_log : "");
+    free(apart_log), free(apart_log_path), free(apart), free(empty), free(apart_out);
     mslam_model_free(m);
     free(out), free(log), free(cmd), free(exec_cmd), free(ckpt), free(resume), free(next);
 }

@@ -300,6 +300,41 @@ static void test_best_and_patience(const char *manifest) {
     CHECK(checkpoint_load(other_last, &a, &pos, NULL) == 0 && !strcmp(pos.best_metric, "lid") && pos.best_step >= 6,
           "the resumed run keeps the best LID accuracy from step 6 on (%s, step %ld)", pos.best_metric, pos.best_step);
     mslam_model_free(a);
+    /* a signal at a validation's step writes the checkpoint first, marked: the resume validates
+     * that step before the next, as the run would have (this simulates it: step 4 checkpointed
+     * without its validation, marked, resumed), and ends as the straight run does */
+    char *straight = str_printf("%s/valid-straight", fixture_dir()), *pending = str_printf("%s/valid-pending", fixture_dir());
+    char *four = str_printf("%s/ckpt-00000004.safetensors", pending);
+    CHECK(train(manifest, straight, "--valid", manifest, "--valid-every", "4", NULL) == 0 &&
+              train(manifest, pending, "--valid", manifest, "--valid-every", "1000", "--stop-at", "4", NULL) == 0,
+          "the straight run, and one to step 4 without its validation");
+    int state = 0;
+    adamw opt = {0};
+    CHECK(checkpoint_load(four, &a, &pos, &state) == 0 && state && pos.best_step == 0, "step 4's checkpoint");
+    char *options = four ? checkpoint_options(four) : NULL;
+    pos.validation_pending = 1;
+    optim_config oc = optim_default_config();
+    CHECK(a && adamw_init(&opt, &oc, &a->table) == 0 && checkpoint_load_optimizer(four, &opt) == 0 &&
+              checkpoint_save(four, a, &opt, &pos, options) == 0,
+          "marked as stopped before its validation: %s", mslam_last_error());
+    adamw_free(&opt);
+    mslam_model_free(a);
+    free(options);
+    CHECK(train(manifest, pending, "--valid", manifest, "--valid-every", "4", "--resume", NULL) == 0, "resumed");
+    char *straight_best = str_printf("%s/best.safetensors", straight), *pending_best = str_printf("%s/best.safetensors", pending);
+    char *straight_model = str_printf("%s/model.safetensors", straight), *pending_model = str_printf("%s/model.safetensors", pending);
+    char *straight_last = str_printf("%s/ckpt-%08d.safetensors", straight, N_STEPS);
+    char *pending_last = str_printf("%s/ckpt-%08d.safetensors", pending, N_STEPS);
+    train_position p1 = {0}, p2 = {0};
+    a = b = NULL;
+    CHECK(test_files_equal(straight_best, pending_best) && test_files_equal(straight_model, pending_model) &&
+              checkpoint_load(straight_last, &a, &p1, NULL) == 0 && checkpoint_load(pending_last, &b, &p2, NULL) == 0 &&
+              p1.best_step == p2.best_step && p1.stale_validations == p2.stale_validations && !p2.validation_pending,
+          "the pending validation ran first: the same best model, model and best step (%ld, %ld)", p1.best_step,
+          p2.best_step);
+    mslam_model_free(a), mslam_model_free(b);
+    free(straight), free(pending), free(four), free(straight_best), free(pending_best), free(straight_model),
+        free(pending_model), free(straight_last), free(pending_last);
     /* best.safetensors that cannot be written: warned, and training goes on to its model */
     char *blocked = str_printf("%s/patience-blocked", fixture_dir()), *blocked_best = str_printf("%s/best.safetensors", blocked);
     char *blocked_model = str_printf("%s/model.safetensors", blocked);

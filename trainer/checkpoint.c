@@ -32,6 +32,7 @@ static char *position_json(const train_position *p, long adam_t) {
         json_object_object_add(o, "best_metric", json_object_new_string(p->best_metric));
         json_object_object_add(o, "stale_validations", json_object_new_int(p->stale_validations));
     }
+    if (p->validation_pending) json_object_object_add(o, "validation_pending", json_object_new_boolean(1));
     if (p->best_step > 0) { /* JSON has no NaN for "none yet" */
         json_object_object_add(o, "best_step", json_object_new_int64(p->best_step));
         json_object_object_add(o, "best_score", json_object_new_double(p->best_score));
@@ -108,6 +109,8 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
             strcpy(pos->best_metric, name);
         if (!rc) rc = get_int64(o, "stale_validations", &stale, f->path);
     }
+    if (!rc && json_object_object_get_ex(o, "validation_pending", &present))
+        pos->validation_pending = json_object_get_boolean(present);
     if (!rc && json_object_object_get_ex(o, "best_step", &present))
         rc = get_int64(o, "best_step", &pos->best_step, f->path) ||
              get_double(o, "best_score", &pos->best_score, f->path);
@@ -194,8 +197,7 @@ int checkpoint_load_optimizer(const char *path, adamw *opt) {
 
 char *checkpoint_path(const char *dir, long step) { return str_printf("%s/ckpt-%08ld.safetensors", dir, step); }
 
-/* Step of a checkpoint file name, or -1 when the name is not one. */
-static long checkpoint_step(const char *path) {
+long checkpoint_step(const char *path) {
     const char *name = strrchr(path, '/');
     name = name ? name + 1 : path;
     long step;
@@ -231,11 +233,22 @@ char *checkpoint_latest(const char *dir) {
 }
 
 int checkpoint_prune(const char *dir, int keep) {
-    struct strlist l;
+    struct strlist l, all = {0};
     if (list_checkpoints(dir, &l)) return -1;
-    int rc = 0;
     for (size_t i = 0; keep > 0 && i + (size_t)keep < l.n; i++)
-        if (unlink(l.items[i]) != 0) rc = mslam_error("cannot delete old checkpoint %s: %s", l.items[i], strerror(errno));
+        if (unlink(l.items[i]) != 0)
+            mslam_log(MSLAM_LOG_WARN, "cannot delete old checkpoint %s: %s", l.items[i], strerror(errno));
     strlist_free(&l);
-    return rc;
+    /* a save killed before its rename (SIGKILL, a second Ctrl-C) leaves its temporary file, as
+     * large as a checkpoint: only rank 0 writes, and its save has just renamed its own */
+    if (list_files(dir, &all) == 0)
+        for (size_t i = 0; i < all.n; i++) {
+            const char *name = strrchr(all.items[i], '/');
+            name = name ? name + 1 : all.items[i];
+            if (!strncmp(name, "ckpt-", 5) && strstr(name, ".safetensors.tmp-") && unlink(all.items[i]) != 0)
+                mslam_log(MSLAM_LOG_WARN, "cannot delete %s, left by an interrupted save: %s", all.items[i],
+                          strerror(errno));
+        }
+    strlist_free(&all);
+    return 0;
 }

@@ -34,6 +34,7 @@ typedef struct {
     long best_step;
     double best_score;
     int stale_validations;
+    int validation_pending; /* a signal stopped this step's validation: a resume runs it first */
 } train_position;
 
 /* Writes model, opt (NULL: no optimizer state), pos and options (the run's options_record, in
@@ -57,9 +58,13 @@ int checkpoint_load_optimizer(const char *path, adamw *opt);
 
 /* Path of step's checkpoint in dir: dir/ckpt-00001234.safetensors. New string. */
 char *checkpoint_path(const char *dir, long step);
+/* Step of a checkpoint file name (ckpt-STEP.safetensors), or -1 when the name is not one. */
+long checkpoint_step(const char *path);
 /* Newest checkpoint in dir (highest step), or NULL when there is none (no error). */
 char *checkpoint_latest(const char *dir);
-/* Deletes all but the newest keep checkpoints in dir. */
+/* Deletes all but the newest keep checkpoints in dir, and what interrupted saves left there
+ * (ckpt-*.safetensors.tmp-*); a file that cannot be deleted is warned of. -1 only when dir
+ * cannot be read. */
 int checkpoint_prune(const char *dir, int keep);
 
 #endif

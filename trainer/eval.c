@@ -437,6 +437,8 @@ int eval_text_only(const eval_config *c) {
     return c->st && c->st_input == EVAL_ST_TEXT && !c->asr && !c->lid;
 }
 
+static int cancelled(const eval_config *c) { return c->cancel && *c->cancel; }
+
 int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_result *r) {
     double t0 = now_s();
     const struct mslam_model_config *cfg = &m->cfg;
@@ -479,7 +481,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     feature_batch fb = {0};
     int lid_pass = c->lid_seconds > 0 && c->lid && cfg->lid_head;
     /* translation of reference transcripts alone reads no audio (text pairs need none) */
-    for (int i = 0; !rc && eval_text_only(c) && i < n; i++) {
+    for (int i = 0; !rc && !cancelled(c) && eval_text_only(c) && i < n; i++) {
         /* the text path has no streaming form: one translation serves every mode */
         const example *e = &ds->items[items[i]];
         char *hyp = NULL;
@@ -495,7 +497,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     int *clip_lens = mslam_malloc((size_t)c->batch_size * sizeof(int), "clip lengths");
     float *clip_mel = NULL;
     if (!clip_lens) rc = -1;
-    for (int at = 0; !rc && !eval_text_only(c) && at < n; at += c->batch_size) {
+    for (int at = 0; !rc && !cancelled(c) && !eval_text_only(c) && at < n; at += c->batch_size) {
         int count = n - at < c->batch_size ? n - at : c->batch_size;
         rc = feature_batch_load(&fb, ds, items + at, count, 0, cfg->n_mels, NULL, 0, NULL);
         r->n_bad_audio += fb.n_failed; /* audio that fails to decode: left out like unreadable rows */
@@ -554,6 +556,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     free(ev.banned);
     free(items);
     r->wall_s = now_s() - t0;
+    if (!rc && cancelled(c)) rc = 1;
     if (rc) eval_result_free(r);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "model.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 enum { EVAL_OFFLINE, EVAL_STREAMING, EVAL_N_MODES };
@@ -47,6 +48,7 @@ typedef struct {
                          * least tm_min_similarity similar takes its translation (tm_translate) */
     float tm_min_similarity;
     struct mslam_vk *vk; /* not NULL: the encoder's passes run on this Vulkan device (--device) */
+    const volatile sig_atomic_t *cancel; /* not NULL: eval_model stops (returns 1) once it is non-zero */
 } eval_config;
 
 /* Columns of eval_config.hyps: mode (offline, streaming), task (asr, asr-beam, lid, st), audio
@@ -101,7 +103,7 @@ int eval_st_input_of(const struct mslam_model_config *cfg);
 
 /* Runs the model over ds (examples as dataset_encode left them, or as dataset_load_text_pairs did
  * when eval_text_only; the language of an example that the model does not know counts nothing
- * for LID). Returns 0 or -1. */
+ * for LID). Returns 0, 1 when c->cancel stopped it (r holds nothing), or -1. */
 int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_result *r);
 void eval_result_free(eval_result *r);
 

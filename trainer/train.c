@@ -335,8 +335,11 @@ static int cache_build(trainer *t) {
         epoch_plan_make(&plan, &t->train, t->pos.seed, 0, t->pos.global_batch))
         return -1;
     double t0 = now_s(), seconds = 0;
-    int rc = 0, done = 0;
-    for (int b = 0; b < plan.n_batches && !rc && !stop_signal; b++) {
+    int rc = 0, done = 0, stopped = 0, failed = 0;
+    /* every rank caches every batch: after each, the ranks agree whether a signal (which may have
+     * reached one alone) or a failure (another rank's) stops them all, or one would wait for
+     * the others in the first step forever */
+    for (int b = 0; b < plan.n_batches && !stopped && !failed; b++) {
         int first, count;
         epoch_plan_batch(&plan, b, &first, &count);
         attn_mask mask = step_mask(o, b);
@@ -370,6 +373,9 @@ static int cache_build(trainer *t) {
             seconds += fb->seconds;
         }
         done += count;
+        failed = dist_any(rc != 0);
+        stopped = dist_any(stop_signal != 0);
+        if (failed && !rc) rc = mslam_error("another process failed while caching the encoder outputs");
         if (!rc && t->rank == 0 && (b % 100 == 99 || b == plan.n_batches - 1)) {
             double el = now_s() - t0;
             fprintf(stderr, "%sencoder cache: %d of %d utterances, %.0f audio-s/s, %.2f GB%s", t->tty ? "\r\033[K" : "",
@@ -378,7 +384,7 @@ static int cache_build(trainer *t) {
         }
     }
     epoch_plan_free(&plan);
-    return rc ? -1 : stop_signal ? 1 : 0;
+    return rc ? -1 : stopped ? 1 : 0;
 }
 
 /* The residual dropout of one pass (--dropout) over n items whose places in the step's global
@@ -968,8 +974,9 @@ static void note_validation(trainer *t, double score, int *stop) {
 
 /* Rank 0's validation: scores --valid-items utterances of the validation data, prints and logs
  * the scores, then note_validation under --best-metric. */
-static void validate_here(trainer *t, int *stop) {
+static void validate_here(trainer *t, int *stop, int *cancelled) {
     eval_config c = eval_default_config();
+    c.cancel = &stop_signal; /* Ctrl-C: the checkpoint comes first, the validation on resume */
     c.modes = 1 << EVAL_OFFLINE;
     c.ctc_beam = 1;
     c.st_beam = 1;
@@ -980,7 +987,12 @@ static void validate_here(trainer *t, int *stop) {
     c.st_input = eval_st_input_of(t->cfg);
     eval_result r;
     double cer = NAN, acc = NAN, bleu = NAN;
-    if (eval_model(t->model, &t->valid, &c, &r)) {
+    int rc = eval_model(t->model, &t->valid, &c, &r);
+    if (rc > 0) {
+        *cancelled = 1;
+        return;
+    }
+    if (rc) {
         mslam_log(MSLAM_LOG_WARN, "validation failed: %s", mslam_last_error());
     } else {
         eval_summary(&r, EVAL_OFFLINE, &cer, &acc, &bleu);
@@ -1009,11 +1021,14 @@ static void validate_here(trainer *t, int *stop) {
 }
 
 /* A validation: rank 0 scores and keeps the best model (validate_here). Returns whether
- * --patience ran out, the same verdict on every process. */
-static int validate(trainer *t) {
-    int stop_here = 0;
+ * --patience ran out, the same verdict on every process; *cancelled whether a signal stopped it
+ * (nothing measured: the checkpoint says the validation is still to do). */
+static int validate(trainer *t, int *cancelled) {
+    int stop_here = 0, cancelled_here = 0;
     /* pre-training alone has nothing eval scores */
-    if (t->rank == 0 && t->valid.n && (t->tasks & TASK_MULTI)) validate_here(t, &stop_here);
+    if (t->rank == 0 && t->valid.n && (t->tasks & TASK_MULTI)) validate_here(t, &stop_here, &cancelled_here);
+    *cancelled = dist_any(cancelled_here);
+    t->pos.validation_pending = *cancelled;
     return dist_any(stop_here);
 }
 
@@ -1167,6 +1182,19 @@ static int build_model(trainer *t, int *resumed) {
     train_opts *o = t->o;
     *resumed = 0;
     char *latest = o->resume ? checkpoint_latest(o->out) : NULL;
+    if (o->resume) {
+        /* every process resumes from the checkpoint rank 0 wrote, or none does: an --out each
+         * reads on its own disk would have one resume and another start afresh, and their
+         * collectives pair up wrongly */
+        double step = latest ? (double)checkpoint_step(latest) : -1, seen[2] = {step, step * step};
+        if (dist_sum_f64(seen, 2)) return -1;
+        if (seen[1] * t->world != seen[0] * seen[0]) {
+            mslam_error("--resume: the processes find different checkpoints in %s (this one, rank %d: %s): --out "
+                        "must be one folder that every process reads", o->out, t->rank, latest ? latest : "none");
+            free(latest);
+            return -1;
+        }
+    }
     if (o->resume && !latest) mslam_log(MSLAM_LOG_WARN, "--resume: no checkpoint in %s, starting afresh", o->out);
     if (latest) {
         int has_state = 0, rc = checkpoint_load(latest, &t->model, &t->pos, &has_state);
@@ -1624,12 +1652,13 @@ static int run(trainer *t) {
     t->pos.accumulate = o->accumulate;
     t->pos.global_batch = o->batch_size * t->world * o->accumulate;
 
+    stop_signal = 0; /* (a run before in this process may have been stopped) */
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     int cached = o->cache_encoder ? cache_build(t) : 0;
     if (cached) {
         if (cached > 0 && t->rank == 0)
-            fprintf(stderr, "stopped by signal %d while caching the encoder outputs, before any step\n", (int)stop_signal);
+            fprintf(stderr, "stopped by a signal while caching the encoder outputs, before any step\n");
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         return cached < 0 ? -1 : 0;
@@ -1639,8 +1668,14 @@ static int run(trainer *t) {
     int n_acc = 0;
     double t_last = now_s(), seconds_last = t->pos.audio_seconds, t_step0 = now_s();
     long step_last = t->pos.step;
-    int rc = 0, interrupted = 0, out_of_patience = 0;
-    while (t->pos.step < stop_at) {
+    int rc = 0, interrupted = 0, out_of_patience = 0, cancelled = 0;
+    if (t->pos.validation_pending) {
+        /* the validation of the checkpoint's step, which a signal stopped: as the run would have */
+        out_of_patience = validate(t, &cancelled);
+        if (cancelled) interrupted = 1; /* stopped again: the checkpoint stays as it is */
+        else rc = save_checkpoint(t);   /* done: the checkpoint says so */
+    }
+    while (!rc && !interrupted && !out_of_patience && t->pos.step < stop_at) {
         step_report r;
         if ((rc = train_step(t, &r))) break;
         double t_now = now_s();
@@ -1648,12 +1683,12 @@ static int run(trainer *t) {
         t_step0 = t_now;
         if (r.skipped && t->rank == 0) {
             if (t->tty) fputc('\n', stderr);
-            mslam_log(MSLAM_LOG_WARN, "step %ld skipped: %s (loss %g, gradient norm %g)", t->pos.step - 1,
+            mslam_log(MSLAM_LOG_WARN, "step %ld skipped: %s (loss %g, gradient norm %g)", t->pos.step,
                       r.items ? "non-finite loss or gradient" : "no usable utterance in the batch", r.loss,
                       r.grad_norm);
         }
         if (r.failed && t->rank == 0 && !t->tty) fprintf(stderr, "step %ld: %d utterances skipped (unreadable audio)\n",
-                                                         t->pos.step - 1, r.failed);
+                                                         t->pos.step, r.failed);
         if (!r.skipped) {
             double *sum[REPORT_SCORES], *one[REPORT_SCORES];
             report_scores(&acc, sum);
@@ -1682,7 +1717,12 @@ static int run(trainer *t) {
             seconds_last = t->pos.audio_seconds;
             step_last = t->pos.step;
         }
-        if (o->valid && o->valid_every > 0 && t->pos.step % o->valid_every == 0) out_of_patience = validate(t);
+        if (o->valid && o->valid_every > 0 && t->pos.step % o->valid_every == 0) {
+            /* a signal before it or during it: the checkpoint first, the validation on resume */
+            if (interrupted) t->pos.validation_pending = 1;
+            else out_of_patience = validate(t, &cancelled);
+            interrupted = interrupted || cancelled;
+        }
         if (t->pos.step % o->save_every == 0 || last || interrupted || out_of_patience) {
             if ((rc = save_checkpoint(t))) break;
         }
