@@ -133,7 +133,7 @@ struct mslam_vk {
     vk_buffer weights, acts, staging;
     const float *block; /* the model's parameters that weights holds, block_floats of them */
     size_t block_floats;
-    uint32_t max_groups_x;
+    uint32_t max_groups_x, max_groups_y, max_groups_z;
     VkDeviceSize max_range; /* maxStorageBufferRange */
     char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
     pthread_mutex_t lock;
@@ -518,6 +518,8 @@ static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device d
     vkGetPhysicalDeviceProperties(vk->phys, &props);
     snprintf(vk->name, sizeof vk->name, "%s", props.deviceName);
     vk->max_groups_x = props.limits.maxComputeWorkGroupCount[0];
+    vk->max_groups_y = props.limits.maxComputeWorkGroupCount[1];
+    vk->max_groups_z = props.limits.maxComputeWorkGroupCount[2];
     vk->max_range = props.limits.maxStorageBufferRange;
     vkGetPhysicalDeviceMemoryProperties(vk->phys, &vk->mem_props);
     compute_queue_family(vk->phys, &vk->queue_family);
@@ -764,7 +766,13 @@ int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int 
     pass_plan pp;
     if (speech) plan_speech(&pp, cfg, B, length);
     else plan_text(&pp, cfg, B, length);
-    return (VkDeviceSize)pp.p.used * sizeof(float) <= vk->max_range && pp.p.used < NONE;
+    /* the workgroup counts the device takes: attention has one group per frame (x), head (y) and
+     * item (z), the linear layers one per 64 outputs (x) and 64 rows (y) */
+    size_t T = speech ? (size_t)mslam_subsampled_frames(length) : (size_t)length, rows = (size_t)B * T;
+    int groups_fit = T <= vk->max_groups_x && (size_t)cfg->n_heads <= vk->max_groups_y &&
+                     (size_t)B <= vk->max_groups_z && ceil_div(rows, 64) <= vk->max_groups_y &&
+                     ceil_div((size_t)(cfg->d_ff > cfg->d_model ? cfg->d_ff : cfg->d_model) * 2, 64) <= vk->max_groups_x;
+    return groups_fit && (VkDeviceSize)pp.p.used * sizeof(float) <= vk->max_range && pp.p.used < NONE;
 }
 
 int mslam_vk_encode_speech(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,

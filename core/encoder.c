@@ -29,10 +29,10 @@ void mel_normalise(float *out, const float *mel, int n, int n_mels, const float 
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B, int T, int Tk) {
+size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B, int T, int Tk, int save) {
     int H = cfg->n_heads, e = cfg->d_model / cfg->n_heads;
     size_t tmp = (size_t)B * T * cfg->d_model;
-    return tmp + ARENA_ALIGN + relattn_scratch_size(T, Tk, H, e);
+    return tmp + ARENA_ALIGN + relattn_scratch_size(T, Tk, H, e, save);
 }
 
 /* ---- residual dropout ---- */
@@ -242,7 +242,7 @@ size_t speech_subsampler_scratch_size(const struct mslam_model_config *cfg, int 
 /* ---- pass memory ---- */
 
 void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct mslam_model_config *cfg,
-                               int B, int T, int Tk) {
+                               int B, int T, int Tk, int save) {
     int d = cfg->d_model, f = cfg->d_ff, H = cfg->n_heads;
     size_t n = (size_t)B * T, nd = n * d, nf = n * f;
     a->ffn1_ln = arena_take(ar, nd);
@@ -258,7 +258,7 @@ void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct 
     a->k = arena_take(ar, (size_t)B * Tk * d);
     a->v = arena_take(ar, (size_t)B * Tk * d);
     a->p = arena_take(ar, (size_t)(T + Tk - 1) * d);
-    a->probs = arena_take(ar, (size_t)B * H * T * Tk);
+    a->probs = save ? arena_take(ar, (size_t)B * H * T * Tk) : NULL;
     a->att = arena_take(ar, nd);
     a->x2 = arena_take(ar, nd);
     a->conv_ln = arena_take(ar, nd);
@@ -291,7 +291,7 @@ static void plan_pass(mslam_encoder_pass *p, const struct mslam_model_config *cf
         return;
     }
     size_t n1 = (size_t)B * C * p->T1 * p->F1, n2 = (size_t)B * C * T * p->F2;
-    size_t scratch = conformer_layer_scratch_size(cfg, B, T, T);
+    size_t scratch = conformer_layer_scratch_size(cfg, B, T, T, p->save);
     if (p->input == ENCODER_SPEECH) {
         p->mel_norm = arena_take(ar, (size_t)B * p->T_mel * cfg->n_mels);
         p->c1 = arena_take(ar, n1);
@@ -311,7 +311,7 @@ static void plan_pass(mslam_encoder_pass *p, const struct mslam_model_config *cf
     p->scratch = arena_take(ar, scratch);
     p->scratch_size = scratch;
     int n_sets = p->save ? p->n_layers : (p->n_layers > 0);
-    for (int i = 0; i < n_sets; i++) conformer_layer_acts_take(ar, &p->layers[i], cfg, B, T, T);
+    for (int i = 0; i < n_sets; i++) conformer_layer_acts_take(ar, &p->layers[i], cfg, B, T, T, p->save);
     for (int i = n_sets; i < p->n_layers; i++) p->layers[i] = p->layers[0];
     /* layer inputs: each kept when saving, else two buffers in turn */
     float *ping = p->save ? NULL : arena_take(ar, nd), *pong = p->save ? NULL : arena_take(ar, nd);

@@ -169,9 +169,10 @@ void ffn_backward(float *g, const float *x, const float *ln, const float *mean, 
                   float *dln_w, float *dln_b, float *dw1, float *db1, float *dw2, float *db2, int n,
                   int d, int f, float scale, const residual_dropout *drop, int branch, encoder_grad_work *w);
 
-/* Activation buffers of one layer on B x T rows seeing Tk keys (Tk = T offline). */
+/* Activation buffers of one layer on B x T rows seeing Tk keys (Tk = T offline); save: for a
+ * backward (the attention probabilities, B x H x T x Tk, are kept; without, probs is NULL). */
 void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct mslam_model_config *cfg,
-                               int B, int T, int Tk);
+                               int B, int T, int Tk, int save);
 
 /* Subsampler: raw log-mel (B, T_mel, n_mels) -> x0 (B, T, d), T = mslam_subsampled_frames(T_mel).
  * Buffers: mel_norm (B, T_mel, n_mels), c1 (B, C, T1, F1), c2 and c2t (B, C, T, F2); mel_lens
@@ -182,7 +183,7 @@ void speech_subsampler_forward(float *x0, float *mel_norm, float *c1, float *c2,
 size_t speech_subsampler_scratch_size(const struct mslam_model_config *cfg, int T_mel);
 
 /* Scratch floats for a layer on B x T rows seeing Tk keys. */
-size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B, int T, int Tk);
+size_t conformer_layer_scratch_size(const struct mslam_model_config *cfg, int B, int T, int Tk, int save);
 
 /* The text path's input before its LayerNorm: pre_ln (B, L, d) = embedding of ids (B, L), each in
  * the vocabulary (padding too), + positions (L, d) in every item. */

@@ -126,8 +126,10 @@ int attn_visible(const attn_mask *mask, int q_abs, int j, int key_len);
  *   score[b,h,i,j] = ((q_i + u_h) . k_j + (q_i + v_h) . p_{rel(i,j)}) / sqrt(dh), masked (see
  *   attn_mask with key_len = key_lens ? key_lens[b] : Tk) -> softmax over j -> probs;
  *   out (B, Tq, H*dh) = probs . v. A query row that sees no key gets zeros.
- * probs (B, H, Tq, Tk) is written for backward. scratch: relattn_scratch_size floats. */
-size_t relattn_scratch_size(int Tq, int Tk, int H, int dh);
+ * probs (B, H, Tq, Tk) is written for backward; NULL (inference): query rows go in blocks of 64
+ * over the keys they see, so memory grows with Tk, not Tq x Tk. scratch: relattn_scratch_size
+ * floats (backward: for relattn_backward and a forward with probs). */
+size_t relattn_scratch_size(int Tq, int Tk, int H, int dh, int backward);
 void relattn_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                      const float *p, const float *pos_u, const float *pos_v, int B, int Tq, int Tk,
                      int H, int dh, const attn_mask *mask, const int *key_lens, float *scratch);

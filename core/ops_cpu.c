@@ -852,7 +852,13 @@ typedef struct {
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-static attn_slice attn_layout(int Tq, int Tk, int H, int dh, int rel) {
+/* Query rows a forward pass without probs (inference) takes at a time: its scratch grows with
+ * the keys, not with their square, and a chunk mask bounds the keys a block sees. */
+#define ATTN_QUERY_BLOCK 64
+
+/* blocked: the forward without probs, ATTN_QUERY_BLOCK query rows at a time (no backward) */
+static attn_slice attn_layout(int Tq, int Tk, int H, int dh, int rel, int blocked) {
+    if (blocked && Tq > ATTN_QUERY_BLOCK) Tq = ATTN_QUERY_BLOCK;
     size_t R = rel ? (size_t)Tq + Tk - 1 : 0, tqdh = rel ? (size_t)Tq * dh : 0;
     attn_slice L;
     L.qu = 0;
@@ -861,19 +867,19 @@ static attn_slice attn_layout(int Tq, int Tk, int H, int dh, int rel) {
     L.s = L.tmp + round16(tqdh);
     L.pos = L.s + round16((size_t)Tq * Tk);
     L.acc = L.pos + round16((size_t)Tq * R);
-    L.total = L.acc + (rel ? round16((R + 2) * H * dh) : 0);
+    L.total = L.acc + (rel && !blocked ? round16((R + 2) * H * dh) : 0);
     return L;
 }
 
 /* Scratch holds one slice per thread of the team the kernels start, which is
  * mslam_get_threads() of the calling thread: size it after the last mslam_use_threads (or
  * mslam_set_threads) that raises the count. */
-size_t relattn_scratch_size(int Tq, int Tk, int H, int dh) {
-    return (size_t)max_threads() * attn_layout(Tq, Tk, H, dh, 1).total;
+size_t relattn_scratch_size(int Tq, int Tk, int H, int dh, int backward) {
+    return (size_t)max_threads() * attn_layout(Tq, Tk, H, dh, 1, !backward).total;
 }
 
 size_t attn_scratch_size(int Tq, int Tk, int H, int dh) {
-    return (size_t)max_threads() * attn_layout(Tq, Tk, H, dh, 0).total;
+    return (size_t)max_threads() * attn_layout(Tq, Tk, H, dh, 0, 0).total;
 }
 
 /* Team for n_tasks (item, head) tasks: no more threads than tasks, at least one, and never more
@@ -902,17 +908,65 @@ static inline __attribute__((always_inline)) void add_rows_and_colsum(float *dst
     }
 }
 
+/* attn_core_forward without probs, for (item, head) bh: query rows in blocks of
+ * ATTN_QUERY_BLOCK, each over the keys its rows see (the union of their visible ranges): scores
+ * (nb, W) and positional scores (nb, nb + W - 1) in the blocked slice ws. */
+HOT_LOOPS static void attn_forward_blocked(float *outb, const float *qb, const float *kb, const float *vb,
+                                           const float *ph, const float *u, const float *vbias, int Tq, int Tk, int D,
+                                           int dh, int q_off, const attn_mask *mask, int key_len, float *ws,
+                                           const attn_slice *L) {
+    const float scale = 1.0f / sqrtf((float)dh);
+    for (int i0 = 0; i0 < Tq; i0 += ATTN_QUERY_BLOCK) {
+        const int nb = Tq - i0 < ATTN_QUERY_BLOCK ? Tq - i0 : ATTN_QUERY_BLOCK;
+        int klo = Tk, khi = 0;
+        for (int r = 0; r < nb; r++) {
+            int lo, hi;
+            visible_range(mask, q_off + i0 + r, key_len, Tk, &lo, &hi);
+            if (hi > lo) klo = lo < klo ? lo : klo, khi = hi > khi ? hi : khi;
+        }
+        if (khi <= klo) { /* no row of the block sees a key: zeros, as the whole pass gives */
+            for (int r = 0; r < nb; r++) memset(outb + (size_t)(i0 + r) * D, 0, (size_t)dh * sizeof(float));
+            continue;
+        }
+        const int W = khi - klo;
+        float *S = ws + L->s;
+        if (ph) {
+            /* rel(i, j) = Tk - 1 + i - j over the block: from Tk + i0 - khi, nb + W - 1 of them */
+            const int RW = nb + W - 1, pmin = Tk + i0 - khi;
+            float *qu = ws + L->qu, *qv = ws + L->qv, *pos = ws + L->pos;
+            add_bias_rows(qu, qb + (size_t)i0 * D, D, u, nb, dh);
+            add_bias_rows(qv, qb + (size_t)i0 * D, D, vbias, nb, dh);
+            mslam_sgemm(0, 1, nb, W, dh, 1.0f, qu, dh, kb + (size_t)klo * D, D, 0.0f, S, W);
+            mslam_sgemm(0, 1, nb, RW, dh, 1.0f, qv, dh, ph + (size_t)pmin * D, D, 0.0f, pos, RW);
+            for (int r = 0; r < nb; r++) {
+                float *sr = S + (size_t)r * W;
+                const float *pr = pos + (size_t)r * RW + (r + W - 1);
+                for (int c = 0; c < W; c++) sr[c] += pr[-c];
+            }
+        } else {
+            mslam_sgemm(0, 1, nb, W, dh, 1.0f, qb + (size_t)i0 * D, D, kb + (size_t)klo * D, D, 0.0f, S, W);
+        }
+        for (int r = 0; r < nb; r++) {
+            int lo, hi;
+            visible_range(mask, q_off + i0 + r, key_len, Tk, &lo, &hi);
+            if (hi <= lo) lo = hi = klo; /* sees nothing: a row of zeros */
+            masked_softmax_row(S + (size_t)r * W, W, scale, lo - klo, hi - klo);
+        }
+        mslam_sgemm(0, 0, nb, dh, W, 1.0f, S, W, vb + (size_t)klo * D, D, 0.0f, outb + (size_t)i0 * D, D);
+    }
+}
+
 /* Shared by relattn (p != NULL: positional term, u and v biases) and attn (p == NULL).
  * q (B, Tq, D), k, v (B, Tk, D), p (R, D), pos_u, pos_v (H, dh), D = H*dh -> out (B, Tq, D),
- * probs (B, H, Tq, Tk) or NULL. One (item, head) per task; per head the matrices are read in
- * place with row stride D. */
+ * probs (B, H, Tq, Tk) or NULL (inference: query blocks, attn_forward_blocked). One (item, head)
+ * per task; per head the matrices are read in place with row stride D. */
 HOT_LOOPS static void attn_core_forward(float *out, float *probs, const float *q, const float *k,
                               const float *v, const float *p, const float *pos_u,
                               const float *pos_v, int B, int Tq, int Tk, int H, int dh, int q_off,
                               const attn_mask *mask, const int *key_lens, float *scratch) {
     const int D = H * dh, R = Tq + Tk - 1;
     const float scale = 1.0f / sqrtf((float)dh);
-    const attn_slice L = attn_layout(Tq, Tk, H, dh, p != NULL);
+    const attn_slice L = attn_layout(Tq, Tk, H, dh, p != NULL, probs == NULL);
     const int team = attn_team(B * H);
     OMP(omp parallel for schedule(dynamic, 1) num_threads(team))
     for (int bh = 0; bh < B * H; bh++) {
@@ -921,7 +975,14 @@ HOT_LOOPS static void attn_core_forward(float *out, float *probs, const float *q
         const float *qb = q + (size_t)b * Tq * D + h * dh;
         const float *kb = k + (size_t)b * Tk * D + h * dh;
         const float *vb = v + (size_t)b * Tk * D + h * dh;
-        float *S = probs ? probs + (size_t)bh * Tq * Tk : ws + L.s;
+        const int key_len = key_lens ? key_lens[b] : Tk;
+        if (!probs) {
+            attn_forward_blocked(out + (size_t)b * Tq * D + h * dh, qb, kb, vb, p ? p + h * dh : NULL,
+                                 p ? pos_u + h * dh : NULL, p ? pos_v + h * dh : NULL, Tq, Tk, D, dh, q_off, mask,
+                                 key_len, ws, &L);
+            continue;
+        }
+        float *S = probs + (size_t)bh * Tq * Tk;
         if (p) {
             /* S = (q + u) k^T, then + (q + v) p^T read along the diagonals of rel(i, j) */
             float *qu = ws + L.qu, *qv = ws + L.qv, *pos = ws + L.pos;
@@ -937,7 +998,6 @@ HOT_LOOPS static void attn_core_forward(float *out, float *probs, const float *q
         } else {
             mslam_sgemm(0, 1, Tq, Tk, dh, 1.0f, qb, D, kb, D, 0.0f, S, Tk);
         }
-        const int key_len = key_lens ? key_lens[b] : Tk;
         for (int i = 0; i < Tq; i++) {
             int lo, hi;
             visible_range(mask, q_off + i, key_len, Tk, &lo, &hi);
@@ -960,7 +1020,7 @@ HOT_LOOPS static void attn_core_backward(float *dq, float *dk, float *dv, float 
                                float *scratch) {
     const int D = H * dh, R = Tq + Tk - 1;
     const float scale = 1.0f / sqrtf((float)dh);
-    const attn_slice L = attn_layout(Tq, Tk, H, dh, p != NULL);
+    const attn_slice L = attn_layout(Tq, Tk, H, dh, p != NULL, 0);
     const int team = attn_team(B * H);
     const size_t acc_n = ((size_t)R + 2) * D;
     const int need_g = dq || dk || (p && (dp || dpos_u || dpos_v));

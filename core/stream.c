@@ -62,11 +62,11 @@ static int plan_work(mslam_stream *s, arena *ar) {
     int T = s->params.chunk_frames, Tk = s->kv_cap, d = cfg->d_model, C = cfg->sub_channels;
     int W = window_mel(T), T1 = (W - 3) / 2 + 1, F1 = (cfg->n_mels - 3) / 2 + 1;
     int F2 = mslam_subsampled_mels(cfg->n_mels);
-    conformer_layer_acts_take(ar, &s->acts, cfg, 1, T, Tk);
+    conformer_layer_acts_take(ar, &s->acts, cfg, 1, T, Tk, 0);
     s->pe = arena_take(ar, (size_t)(T + Tk - 1) * d);
     s->x_a = arena_take(ar, (size_t)T * d);
     s->x_b = arena_take(ar, (size_t)T * d);
-    size_t scratch = conformer_layer_scratch_size(cfg, 1, T, Tk);
+    size_t scratch = conformer_layer_scratch_size(cfg, 1, T, Tk, 0);
     size_t sub = speech_subsampler_scratch_size(cfg, W);
     s->scratch = arena_take(ar, scratch > sub ? scratch : sub);
     s->mel_norm = arena_take(ar, (size_t)W * cfg->n_mels);

@@ -680,7 +680,7 @@ static grad_case make_attn_case(const char *op, attn_p *p) {
         add_input(&c, "pos_v", frand(D, -0.5f, 0.5f), D);
     }
     p->probs = falloc((size_t)p->B * p->H * p->Tq * p->Tk);
-    p->scratch = falloc(p->rel ? relattn_scratch_size(p->Tq, p->Tk, p->H, p->dh)
+    p->scratch = falloc(p->rel ? relattn_scratch_size(p->Tq, p->Tk, p->H, p->dh, 1)
                                : attn_scratch_size(p->Tq, p->Tk, p->H, p->dh));
     c.n_out = nq;
     c.out = falloc(nq);
@@ -757,8 +757,37 @@ static void test_relattn_variants(void) {
     }
 }
 
+/* Without probs (inference) the queries go in blocks of 64 over the keys they see: outputs as
+ * with probs, across block edges, with chunk masks, a streaming shape (queries the last of the
+ * keys) and padded items; and the scratch grows with the keys, not their square. */
+static void test_relattn_blocks(void) {
+    static const int lens[2] = {150, 97}, lens_stream[2] = {180, 131};
+    const struct {
+        int Tq, Tk;
+        attn_mask mask;
+        const int *key_lens;
+    } cases[] = {{150, 150, {0, -1, 0}, lens}, {150, 150, {8, 2, 0}, lens}, {100, 180, {8, 2, 0}, lens_stream},
+                 {65, 65, {4, 0, 0}, NULL}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        attn_p p = {.rel = 1, .B = 2, .Tq = cases[k].Tq, .Tk = cases[k].Tk, .H = 2, .dh = 8, .mask = cases[k].mask,
+                    .key_lens = cases[k].key_lens};
+        grad_case c = make_attn_case("relattn", &p);
+        attn_fwd(&c);
+        float *blocked = falloc(c.n_out);
+        relattn_forward(blocked, NULL, c.in[0], c.in[1], c.in[2], c.in[3], c.in[4], c.in[5], p.B, p.Tq, p.Tk, p.H,
+                        p.dh, &p.mask, p.key_lens, p.scratch);
+        double e = max_abs_diff(blocked, c.out, c.n_out);
+        CHECK(e < 1e-5, "relattn in query blocks, case %zu (Tq %d, Tk %d, chunk %d): differs by %g", k, p.Tq, p.Tk,
+              p.mask.chunk, e);
+    }
+    size_t hour = relattn_scratch_size(90000, 90000, 4, 36, 0), training = relattn_scratch_size(900, 900, 4, 36, 1);
+    CHECK(hour < (size_t)200 << 20, "an hour's inference scratch: %zu MB", hour * 4 >> 20);
+    CHECK(training > relattn_scratch_size(900, 900, 4, 36, 0), "a backward's scratch holds whole score matrices");
+}
+
 static void test_attention(void) {
     test_attn_visible();
+    test_relattn_blocks();
     static const int lens_c[2] = {10, 5}, lens_e[2] = {6, 4}, lens_f[2] = {8, 3}, lens_d[1] = {37};
     attn_p a = {.rel = 1, .B = 2, .Tq = 6, .Tk = 6, .H = 2, .dh = 4, .mask = {0, -1, 0}};
     test_attn_case("relattn(full)", &a, 0);

@@ -146,6 +146,24 @@ static void backend_cases(int causal, int d, int heads) {
     mslam_model_free(m);
 }
 
+/* More frames than a dispatch's workgroups along x (the attention has one a frame; 65535 on
+ * lavapipe and most GPUs), in buffers that would hold them (a model of 8 dimensions): left to the
+ * CPU (a review found them dispatched); fewer run on the device. */
+static void workgroup_limit(void) {
+    struct mslam_model_config cfg = {.n_mels = 7, .d_model = 8, .n_heads = 1, .d_ff = 8, .conv_kernel = 1,
+                                     .sub_channels = 1, .n_speech_layers = 1, .vocab_size = 8, .n_langs = 2,
+                                     .causal_conv = 1};
+    mslam_model *m = mslam_model_new(&cfg, vocab, langs);
+    mslam_vk *vk = NULL;
+    CHECK(m && mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN) == 0 && vk, "open: %s", mslam_last_error());
+    if (vk)
+        CHECK(mslam_vk_fits(vk, &cfg, 1, 1, 4 * 60000 + 7) && !mslam_vk_fits(vk, &cfg, 1, 1, 4 * 70000 + 7) &&
+                  !mslam_vk_fits(vk, &cfg, 0, 1, 70000),
+              "60,000 frames fit, 70,000 exceed the workgroup count");
+    mslam_vk_close(vk);
+    mslam_model_free(m);
+}
+
 /* Configs at the edges: no shared layers, no speech layers, a head as wide as the attention
  * shader holds (256), and one wider, which device vulkan refuses and auto leaves to the CPU. */
 static void config_edges(void) {
@@ -301,6 +319,7 @@ int main(void) {
     backend_cases(1, 24, 2);
     backend_cases(0, 40, 4);
     backend_cases(1, 144, 4); /* Conformer-S's width: heads of 36, tiles past 64 */
+    workgroup_limit();
     config_edges();
     public_api();
     return test_result("vulkan");
