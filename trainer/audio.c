@@ -175,6 +175,13 @@ int audio_probe(const char *path, long long *frames, int *rate, int *channels) {
     *frames = (long long)info.frames;
     *rate = info.samplerate;
     *channels = info.channels;
+    if (info.frames < 0 || info.frames == SF_COUNT_MAX) { /* no count in the header (a cut Ogg): decode it */
+        struct audio a = {0};
+        int rc = audio_read(path, &a);
+        *frames = rc ? 0 : (long long)a.n;
+        audio_free(&a);
+        return rc;
+    }
     return 0;
 }
 
@@ -212,6 +219,8 @@ int audio_read(const char *path, struct audio *out) {
         }
     }
     if (rc == 0 && sf_error(f) != SF_ERR_NO_ERROR) rc = mslam_error("cannot decode %s: %s", path, sf_strerror(f));
+    if (rc == 0 && out->n == 0 && info.frames != 0)
+        rc = mslam_error("%s: no sample could be decoded (a truncated or damaged file?)", path);
     sf_close(f);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,13 +151,35 @@ fail:
     return NULL;
 }
 
+/* Whether out_dir/audio holds a file (in a language's folder). */
+static int holds_audio(const char *out_dir) {
+    char *audio = path_join(out_dir, "audio");
+    DIR *d = audio ? opendir(audio) : NULL;
+    int found = 0;
+    for (struct dirent *entry; d && !found && (entry = readdir(d)) != NULL;) {
+        if (entry->d_name[0] == '.') continue;
+        char *lang = path_join(audio, entry->d_name);
+        struct strlist files = {0};
+        found = lang && list_files(lang, &files) == 0 && files.n > 0;
+        strlist_free(&files);
+        free(lang);
+    }
+    if (d) closedir(d);
+    free(audio);
+    return found;
+}
+
 static int check_or_write_conf(const struct corpus_options *o) {
     char *want = options_fingerprint(o), *conf = path_join(o->out_dir, "corpus.conf"), *have = NULL;
     size_t size;
     int rc = want && conf ? 0 : -1;
     if (rc == 0 && file_exists(conf)) {
         rc = read_file(conf, 1 << 20, &have, &size);
-        if (rc == 0 && strcmp(have, want) != 0)
+        if (rc == 0 && strcmp(have, want) != 0 && !holds_audio(o->out_dir)) {
+            /* an earlier attempt that failed before any audio (too few dev utterances, no
+             * catalogs): nothing to keep, so the corrected command builds here */
+            rc = write_file_atomic(conf, want, strlen(want));
+        } else if (rc == 0 && strcmp(have, want) != 0)
             rc = mslam_error("%s holds a corpus built with other options (see %s); build into another folder, "
                              "or give the same options to resume",
                              o->out_dir, conf);
@@ -439,7 +462,10 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
         workers[slot].pid = 0;
         running--;
         char *path = path_join(o->out_dir, u->path);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (WIFSIGNALED(status)) { /* killed: it had nothing to say */
+            if (!failed && path) mslam_error("the worker making %s was killed by signal %d", path, WTERMSIG(status));
+            failed = 1;
+        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             if (!failed && path) failed_path = str_dup(path);
             failed = 1;
         } else if (!path || probe_duration(path, &u->duration)) {
@@ -529,6 +555,64 @@ static int summarise_part(const struct corpus_options *o, const char *path, stru
     return got < 0 ? -1 : complete;
 }
 
+/* What an utterance's audio is made from (sentence, voices, every augmentation draw), hashed:
+ * the same options over other sentences (catalogs installed or updated since) give other plans. */
+static uint64_t utterance_hash(const struct utterance *u) {
+    GString *what = g_string_new(NULL);
+    g_string_append_printf(what, "%s\t%s %d %d\t%.17g %.17g %.17g %d %.17g %.17g %llu", u->sentence->text,
+                           u->voice.variant, u->voice.rate, u->voice.pitch, u->speed, u->rt60, u->wet, (int)u->noise,
+                           u->snr_db, u->gain_db, (unsigned long long)u->noise_seed);
+    for (int i = 0; i < u->n_babble; i++)
+        g_string_append_printf(what, "\t%s %s %d %d", u->babble[i]->text, u->babble_voice[i].variant,
+                               u->babble_voice[i].rate, u->babble_voice[i].pitch);
+    uint64_t h = hash_str(what->str, 0x9e3779b97f4a7c15ull);
+    g_string_free(what, TRUE);
+    return h;
+}
+
+/* Resuming: audio an earlier run made from another plan (other sentences at its path) is made
+ * again; then this plan is recorded (PARTS_DIR/LANG.plan: path and hash a line) before any audio
+ * is made, so that the next resume can tell. */
+static int reconcile_plan(const struct corpus_options *o, const struct plan *plan) {
+    char *plan_path = str_printf("%s/%s/%s.plan", o->out_dir, PARTS_DIR, plan->lang->code), *old = NULL;
+    size_t size;
+    GHashTable *before = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GString *now = g_string_new(NULL);
+    int rc = plan_path ? 0 : -1, remade = 0;
+    if (rc == 0 && file_exists(plan_path) && (rc = read_file(plan_path, (size_t)1 << 30, &old, &size)) == 0) {
+        char **lines = g_strsplit(old, "\n", -1);
+        for (char **line = lines; *line; line++) {
+            char *tab = strchr(*line, '\t');
+            if (tab) g_hash_table_insert(before, g_strndup(*line, (gsize)(tab - *line)), tab + 1);
+        }
+        for (size_t i = 0; rc == 0 && i < plan->n_utts; i++) {
+            const struct utterance *u = &plan->utts[i];
+            char hex[17];
+            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)utterance_hash(u));
+            const char *was = g_hash_table_lookup(before, u->path);
+            char *path = path_join(o->out_dir, u->path);
+            if (path && file_exists(path) && (!was || strncmp(was, hex, 16) != 0)) {
+                if (unlink(path) != 0) rc = mslam_error("cannot remove %s to make it again: %s", path, strerror(errno));
+                remade++;
+            }
+            free(path);
+        }
+        g_strfreev(lines);
+    }
+    for (size_t i = 0; rc == 0 && i < plan->n_utts; i++)
+        g_string_append_printf(now, "%s\t%016llx\n", plan->utts[i].path,
+                               (unsigned long long)utterance_hash(&plan->utts[i]));
+    if (rc == 0) rc = write_file_atomic(plan_path, now->str, now->len);
+    if (rc == 0 && remade)
+        mslam_log(MSLAM_LOG_WARN, "%s: %d utterances of an earlier run were planned from other sentences (catalogs "
+                  "changed since?): made again", plan->lang->code, remade);
+    g_string_free(now, TRUE);
+    g_hash_table_destroy(before);
+    free(old);
+    free(plan_path);
+    return rc;
+}
+
 static int build_language(const struct corpus_options *o, const struct lang_info *lang, int jobs,
                           struct progress *progress, struct lang_summary *sum) {
     char *speech_part = str_printf("%s/%s/%s.tsv", o->out_dir, PARTS_DIR, lang->code);
@@ -555,6 +639,7 @@ static int build_language(const struct corpus_options *o, const struct lang_info
                          "install the [corpus] packages (models/make-corpus.sh) or give --locale-dir",
                          lang->code, lang->locales, o->locale_dir, o->fortune_dir);
     if (rc == 0) rc = plan_language(o, &pool, &plan);
+    if (rc == 0) rc = reconcile_plan(o, &plan);
     if (rc == 0) rc = run_utterances(o, &plan, jobs, progress);
     /* text first: the speech part marks the language as done */
     if (rc == 0) rc = write_rows(text_part, &plan, &pool, o, 1);
@@ -646,6 +731,7 @@ static void note_audio_of_other_languages(const struct corpus_options *o, const 
 
 int corpus_build(const struct corpus_options *o) {
     if (check_options(o)) return -1;
+    signal(SIGCHLD, SIG_DFL); /* inherited as ignored, workers would reap themselves: waitpid fails */
     const struct lang_info **langs = NULL;
     int n_langs = 0;
     if (select_languages(o, &langs, &n_langs)) return -1;
