@@ -87,7 +87,23 @@ static void test_exact_resume(const char *manifest) {
     CHECK(train(manifest, split, "--stop-at", "5", NULL) == 0, "first half");
     char *half = str_printf("%s/ckpt-00000005.safetensors", split), *model = str_printf("%s/model.safetensors", split);
     CHECK(access(half, F_OK) == 0 && access(model, F_OK) != 0, "--stop-at writes a checkpoint, no final model");
+    /* steps logged after the checkpoint by a run that was then killed: the resume logs them again,
+     * and the log keeps one record a step (it had both) */
+    char *split_log = str_printf("%s/train.jsonl", split);
+    FILE *lf = fopen(split_log, "a");
+    if (lf) fputs("{\"step\":6,\"epoch\":0,\"loss\":1}\n{\"step\":7,\"epoch\":0,\"loss\":1}\n", lf), fclose(lf);
     CHECK(train(manifest, split, "--resume", NULL) == 0, "second half");
+    char *split_text = NULL;
+    size_t split_n = 0;
+    int once = read_file(split_log, 1 << 20, &split_text, &split_n) == 0;
+    for (int s = 1; once && s <= N_STEPS; s++) {
+        char *record = str_printf("{\"step\":%d,\"epoch\"", s);
+        const char *at = strstr(split_text, record);
+        once = at && !strstr(at + 1, record);
+        free(record);
+    }
+    CHECK(once, "the resumed log has one record of each step: %s", split_text ? split_text : "");
+    free(split_text), free(split_log);
     char *model_a = str_printf("%s/model.safetensors", straight);
     CHECK(test_files_equal(model_a, model), "N straight == N/2 + resume + N/2, bit for bit");
     mslam_model *a = NULL, *b = NULL;

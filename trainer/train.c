@@ -910,6 +910,30 @@ static void log_json(trainer *t, const step_report *avg, double rate) {
     fflush(t->log);
 }
 
+/* A resumed run's log: the records of steps after the checkpoint's (logged before a crash or a
+ * kill, and to be logged again) go, so that every step has one record. */
+static int log_keep_until(const char *path, long step) {
+    char *text = NULL;
+    size_t size;
+    if (!file_exists(path)) return 0;
+    if (read_file(path, (size_t)1 << 31, &text, &size)) return -1;
+    GString *kept = g_string_sized_new(size);
+    int dropped = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        char *end = strchr(line, '\n');
+        next = end ? end + 1 : NULL;
+        size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+        const char *at = strstr(line, "\"step\":");
+        long s = at && (!end || at < end) ? strtol(at + 7, NULL, 10) : 0;
+        if (s > step) dropped++;
+        else g_string_append_len(kept, line, (gssize)len);
+    }
+    int rc = dropped ? write_file_atomic(path, kept->str, kept->len) : 0;
+    g_string_free(kept, TRUE);
+    free(text);
+    return rc;
+}
+
 static int save_checkpoint(trainer *t) {
     if (t->rank != 0) return 0;
     char *path = checkpoint_path(t->o->out, t->pos.step);
@@ -1629,6 +1653,10 @@ static int run(trainer *t) {
     if (mkdir_p(o->out)) return -1;
     if (t->rank == 0) {
         char *log_path = path_join(o->out, "train.jsonl");
+        if (log_path && resumed && log_keep_until(log_path, t->pos.step)) {
+            free(log_path);
+            return -1;
+        }
         t->log = log_path ? fopen(log_path, resumed ? "a" : "w") : NULL;
         if (!t->log) mslam_error("cannot write %s: %s", log_path ? log_path : "the log", strerror(errno));
         free(log_path);
