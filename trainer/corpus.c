@@ -199,6 +199,9 @@ struct voice_draw {
     int rate, pitch;
 };
 
+/* Seconds an utterance's worker may take (a few tenths of a second normally). */
+#define WORKER_SECONDS 300
+
 struct utterance {
     const struct sentence *sentence;
     enum manifest_split split;
@@ -434,7 +437,10 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
             fflush(stdout);
             fflush(stderr);
             pid_t pid = fork();
-            if (pid == 0) _exit(speak_utterance(o, plan->lang, u, path) ? 1 : 0);
+            if (pid == 0) {
+                alarm(WORKER_SECONDS); /* a hung espeak-ng would hang the build: the worker ends */
+                _exit(speak_utterance(o, plan->lang, u, path) ? 1 : 0);
+            }
             free(path);
             if (pid < 0) {
                 mslam_error("cannot start a worker process: %s", strerror(errno));
@@ -463,7 +469,11 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
         running--;
         char *path = path_join(o->out_dir, u->path);
         if (WIFSIGNALED(status)) { /* killed: it had nothing to say */
-            if (!failed && path) mslam_error("the worker making %s was killed by signal %d", path, WTERMSIG(status));
+            if (!failed && path && WTERMSIG(status) == SIGALRM)
+                mslam_error("the worker making %s took over %d s (espeak-ng stuck?); run the command again to resume",
+                            path, WORKER_SECONDS);
+            else if (!failed && path)
+                mslam_error("the worker making %s was killed by signal %d", path, WTERMSIG(status));
             failed = 1;
         } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             if (!failed && path) failed_path = str_dup(path);
