@@ -313,8 +313,7 @@ void mslam_ctc_decoder_free(mslam_ctc_decoder *dec) {
     free(dec);
 }
 
-/* Back to an empty segment that opens at the next frame. */
-/* A new segment from the next frame on; continuing: it follows the one just finished at once,
+/* An empty segment from the next frame on; continuing: it follows the one just finished at once,
  * so that a label the last frames were in goes on there rather than counting again. */
 static void open_segment(mslam_ctc_decoder *dec, int continuing) {
     dec->seg_start = dec->n_frames;

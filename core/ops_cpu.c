@@ -843,9 +843,9 @@ static inline __attribute__((always_inline)) void masked_softmax_row(float *row,
 /* One thread's part of the attention scratch, as float offsets (each a multiple of 16 floats).
  * rel: relative-position attention; the buffers only it needs are empty otherwise. */
 typedef struct {
-    size_t qu, qv, tmp; /* (Tq, dh): q + u, q + v, a dq term */
-    size_t s;           /* (Tq, Tk): scores when probs is NULL; dscores in backward */
-    size_t pos;         /* (Tq, R): positional scores; their gradient in backward */
+    size_t qu, qv, tmp; /* (Tq, dh): q + u, q + v, a dq term (a query block's rows when blocked) */
+    size_t s;           /* (Tq, Tk): dscores in backward; a query block's scores when blocked */
+    size_t pos;         /* (Tq, R): positional scores; their gradient in backward (blocked: a block's) */
     size_t acc;         /* (R, H*dh) + 2 (H*dh): this thread's sums for dp, dpos_u, dpos_v */
     size_t total;
 } attn_slice;
