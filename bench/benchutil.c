@@ -86,3 +86,13 @@ int bench_help_or_missing(const char *opt, const char *val, const char *usage, i
     *bad = 1;
     return 1;
 }
+
+void bench_unknown_option(const char *opt, int *bad) {
+    fprintf(stderr, "unknown option %s\n", opt);
+    *bad = 1;
+}
+
+int bench_usage_error(const char *usage) {
+    fputs(usage, stderr);
+    return 2;
+}

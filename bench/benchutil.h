@@ -13,6 +13,10 @@ const char *bench_blas_kernels(void);
  * and exits 0; an option without its value is said on stderr (*bad = 1). Returns 1 when it
  * handled opt, 0 for the caller to read it. */
 int bench_help_or_missing(const char *opt, const char *val, const char *usage, int *bad);
+/* An option no case took: says so (*bad = 1). */
+void bench_unknown_option(const char *opt, int *bad);
+/* The usage on stderr after a refused option; returns 2, the programs' status for it. */
+int bench_usage_error(const char *usage);
 /* The sizes every benchmark program takes. */
 struct bench_sizes {
     int threads, runs, batch;

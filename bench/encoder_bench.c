@@ -117,13 +117,9 @@ int main(int argc, char **argv) {
             fprintf(stderr, "--device: '%s' is not cpu or vulkan\n", val);
             bad = 1;
         } else {
-            fprintf(stderr, "unknown option %s\n", opt);
-            bad = 1;
+            bench_unknown_option(opt, &bad);
         }
-        if (bad) {
-            fputs(usage, stderr);
-            return 2;
-        }
+        if (bad) return bench_usage_error(usage);
     }
     const int threads = sizes.threads, runs = sizes.runs, B = sizes.batch;
     const double seconds = sizes.seconds;

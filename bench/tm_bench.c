@@ -40,20 +40,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(opt, "--split")) split_name = val;
         else if (!strcmp(opt, "--sentences")) bad = bench_int(opt, val, 1, 1000000, &max_sentences);
         else if (!strcmp(opt, "--threads")) bad = bench_int(opt, val, 1, 1024, &threads);
-        else {
-            fprintf(stderr, "tm_bench: unknown option %s\n", opt);
-            bad = 1;
-        }
-        if (bad) {
-            fputs(usage, stderr);
-            return 2;
-        }
+        else bench_unknown_option(opt, &bad);
+        if (bad) return bench_usage_error(usage);
     }
     int split = split_option(split_name);
-    if (!model_path || !tm_path || !data || split < 0) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (!model_path || !tm_path || !data || split < 0) return bench_usage_error(usage);
     struct mslam_model_params mp = mslam_model_default_params();
     mp.n_threads = threads;
     mslam_model *model = mslam_model_load(model_path, mp);

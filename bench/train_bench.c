@@ -28,26 +28,22 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
-        if (!strcmp(opt, "--profile")) profile = 1;
-        else if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) bench_help_or_missing(opt, val, usage, &bad);
-        else if (bench_size_option(opt, val, &sizes, &bad)) i++;
-        else if (!strcmp(opt, "--dropout") && !val) {
-            fprintf(stderr, "%s needs a value\n", opt);
-            bad = 1;
+        if (!strcmp(opt, "--profile")) {
+            profile = 1;
+            continue;
+        }
+        i++; /* every other option takes a value */
+        if (bench_help_or_missing(opt, val, usage, &bad) || bench_size_option(opt, val, &sizes, &bad)) {
         } else if (!strcmp(opt, "--dropout")) {
-            bad = bench_double(opt, argv[++i], 0, 1, &dropout);
+            bad = bench_double(opt, val, 0, 1, &dropout);
             if (!bad && dropout >= 1) {
                 fprintf(stderr, "--dropout: %g is not below 1\n", dropout);
                 bad = 1;
             }
         } else {
-            fprintf(stderr, "unknown option %s\n", opt);
-            bad = 1;
+            bench_unknown_option(opt, &bad);
         }
-        if (bad) {
-            fputs(usage, stderr);
-            return 2;
-        }
+        if (bad) return bench_usage_error(usage);
     }
     const int threads = sizes.threads, runs = sizes.runs, B = sizes.batch;
     const double seconds = sizes.seconds;

@@ -767,11 +767,10 @@ int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int 
     if (speech) plan_speech(&pp, cfg, B, length);
     else plan_text(&pp, cfg, B, length);
     /* the workgroup counts the device takes: attention has one group per frame (x), head (y) and
-     * item (z), the linear layers one per 64 outputs (x) and 64 rows (y) */
+     * item (z), the linear layers one per 64 rows (y); the rest go through dispatch_line */
     size_t T = speech ? (size_t)mslam_subsampled_frames(length) : (size_t)length, rows = (size_t)B * T;
     int groups_fit = T <= vk->max_groups_x && (size_t)cfg->n_heads <= vk->max_groups_y &&
-                     (size_t)B <= vk->max_groups_z && ceil_div(rows, 64) <= vk->max_groups_y &&
-                     ceil_div((size_t)(cfg->d_ff > cfg->d_model ? cfg->d_ff : cfg->d_model) * 2, 64) <= vk->max_groups_x;
+                     (size_t)B <= vk->max_groups_z && ceil_div(rows, 64) <= vk->max_groups_y;
     return groups_fit && (VkDeviceSize)pp.p.used * sizeof(float) <= vk->max_range && pp.p.used < NONE;
 }
 

@@ -505,8 +505,9 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
     snprintf(version, sizeof version, "%d", MSLAM_FORMAT_VERSION);
     const char *file_version = st_meta_get(f, "format_version");
     const char *other_format = st_meta_get(f, "format"); /* LMs and memories name theirs; models do not */
-    if (other_format && modelfile_kind(f)) {
-        mslam_error("%s: not an mslam model but %s", path, modelfile_kind(f));
+    const char *kind = other_format ? modelfile_kind(f) : NULL;
+    if (kind) {
+        mslam_error("%s: not an mslam model but %s", path, kind);
     } else if (other_format) {
         char quoted[MSLAM_QUOTE_SIZE];
         mslam_error("%s: not an mslam model (__metadata__ \"format\" is \"%s\")", path,

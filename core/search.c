@@ -215,8 +215,11 @@ static struct ctc_candidate *candidate(ctc_beam *s, int parent, int token, doubl
 
 static double cand_score(const struct ctc_candidate *c) { return log_add(c->pb, c->pnb) + c->fused; }
 
-/* Whether node is one of the n tips or on the path to one. */
+/* Whether node is one of the n tips or on the path to one (the tips first: most nodes reached
+ * again are the beam's own, and the walks up are then saved). */
 static int on_a_path(const ctc_beam *s, const int *tips, int n, int node) {
+    for (int b = 0; b < n; b++)
+        if (tips[b] == node) return 1;
     for (int b = 0; b < n; b++) {
         int m = tips[b];
         while (m > 0 && s->depth[m] > s->depth[node]) m = s->parent[m];

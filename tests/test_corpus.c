@@ -438,10 +438,14 @@ static void write_catalog(const char *locale_root, const char *lang, int big_end
     free(dir);
 }
 
-static void tiny_options(struct corpus_options *o, const char *out, int jobs) {
+/* A tiny corpus of langs (NULL: es, de, fr) into out; locale and fortunes NULL: the defaults. */
+static void tiny_options_of(struct corpus_options *o, const char *out, int jobs, const char *langs, const char *locale,
+                            const char *fortunes) {
     CHECK(corpus_default_options(o) == 0, "default options: %s", mslam_last_error());
     o->out_dir = out;
-    strlist_split(&o->langs, "es,de,fr");
+    strlist_split(&o->langs, langs ? langs : "es,de,fr");
+    if (locale) o->locale_dir = locale;
+    if (fortunes) o->fortune_dir = fortunes;
     o->utterances[SPLIT_TRAIN] = 3;
     o->utterances[SPLIT_DEV] = 1;
     o->utterances[SPLIT_TEST] = 1;
@@ -449,6 +453,10 @@ static void tiny_options(struct corpus_options *o, const char *out, int jobs) {
     o->jobs = jobs;
     o->quiet = 1;
     o->progress = 0;
+}
+
+static void tiny_options(struct corpus_options *o, const char *out, int jobs) {
+    tiny_options_of(o, out, jobs, NULL, NULL, NULL);
 }
 
 /* Compares two corpus folders: manifests, text, options and every audio file. */
@@ -572,21 +580,15 @@ static void test_tiny_corpus(void) {
     /* no catalog folder at all (a misspelt one): refused before the output folder is made, so that
      * the corrected command is not refused as "other options" */
     char *nowhere = tmp_path("no-catalogs"), *refused = tmp_path("refused-locale");
-    tiny_options(&o, refused, 1);
-    o.locale_dir = nowhere;
-    o.fortune_dir = fortunes;
+    tiny_options_of(&o, refused, 1, NULL, nowhere, fortunes);
     CHECK(corpus_build(&o) != 0 && strstr(mslam_last_error(), "--locale-dir") && access(refused, F_OK) != 0,
           "a --locale-dir that is no folder: refused, nothing written (%s)", mslam_last_error());
     corpus_options_free(&o);
     free(nowhere), free(refused);
-    tiny_options(&o, one, 1);
-    o.locale_dir = locale;
-    o.fortune_dir = fortunes;
+    tiny_options_of(&o, one, 1, NULL, locale, fortunes);
     CHECK(corpus_build(&o) == 0, "tiny corpus build: %s", mslam_last_error());
     corpus_options_free(&o);
-    tiny_options(&o, two, 2);
-    o.locale_dir = locale;
-    o.fortune_dir = fortunes;
+    tiny_options_of(&o, two, 2, NULL, locale, fortunes);
     CHECK(corpus_build(&o) == 0, "tiny corpus build with 2 jobs: %s", mslam_last_error());
 
     struct manifest m = {0};
@@ -596,11 +598,7 @@ static void test_tiny_corpus(void) {
     /* a language sounds the same whatever other languages the build has */
     corpus_options_free(&o);
     char *alone = tmp_path("es-alone");
-    tiny_options(&o, alone, 1);
-    strlist_free(&o.langs);
-    strlist_split(&o.langs, "es");
-    o.locale_dir = locale;
-    o.fortune_dir = fortunes;
+    tiny_options_of(&o, alone, 1, "es", locale, fortunes);
     CHECK(corpus_build(&o) == 0, "es alone: %s", mslam_last_error());
     corpus_options_free(&o);
     size_t compared = 0, differing = 0;
@@ -613,9 +611,7 @@ static void test_tiny_corpus(void) {
     }
     CHECK(compared == 5 && differing == 0, "%zu of %zu es files differ when es is built alone", differing, compared);
     free(alone);
-    tiny_options(&o, two, 2);
-    o.locale_dir = locale;
-    o.fortune_dir = fortunes;
+    tiny_options_of(&o, two, 2, NULL, locale, fortunes);
 
     /* resume: a lost audio file and a lost manifest are made again, identically */
     char *lost = path_join(two, "audio/de/de_train_00001.flac"), *part = path_join(two, ".parts/de.tsv"),
@@ -629,11 +625,7 @@ static void test_tiny_corpus(void) {
     /* a build of fewer languages into the folder: their manifest, and a warning naming the audio of
      * the others, left as it was */
     corpus_options_free(&o);
-    tiny_options(&o, two, 2);
-    o.locale_dir = locale;
-    o.fortune_dir = fortunes;
-    strlist_free(&o.langs);
-    strlist_split(&o.langs, "es");
+    tiny_options_of(&o, two, 2, "es", locale, fortunes);
     struct strlist warnings = {0};
     mslam_log_set(fixture_collect_warnings, &warnings);
     struct manifest es_only = {0};
@@ -646,9 +638,7 @@ static void test_tiny_corpus(void) {
     strlist_free(&warnings);
     manifest_free(&es_only);
     corpus_options_free(&o);
-    tiny_options(&o, two, 2);
-    o.locale_dir = locale;
-    o.fortune_dir = fortunes;
+    tiny_options_of(&o, two, 2, NULL, locale, fortunes);
     CHECK(corpus_build(&o) == 0, "every language again: %s", mslam_last_error());
     check_identical(one, two, &m);
     free(merged);
@@ -658,11 +648,7 @@ static void test_tiny_corpus(void) {
     {
         char *retry = tmp_path("retry");
         struct corpus_options ro;
-        tiny_options(&ro, retry, 1);
-        strlist_free(&ro.langs);
-        strlist_split(&ro.langs, "es");
-        ro.locale_dir = locale;
-        ro.fortune_dir = fortunes;
+        tiny_options_of(&ro, retry, 1, "es", locale, fortunes);
         ro.utterances[SPLIT_TRAIN] = 2000;
         CHECK(corpus_build(&ro) != 0, "2000 train utterances from a tiny catalog fail");
         ro.utterances[SPLIT_TRAIN] = 3;
@@ -679,11 +665,7 @@ static void test_tiny_corpus(void) {
              *fresh = tmp_path("changed-fresh");
         write_catalog(changed, "es", 0);
         struct corpus_options co;
-        tiny_options(&co, resumed, 2);
-        strlist_free(&co.langs);
-        strlist_split(&co.langs, "es");
-        co.locale_dir = changed;
-        co.fortune_dir = fortunes;
+        tiny_options_of(&co, resumed, 2, "es", changed, fortunes);
         CHECK(corpus_build(&co) == 0, "es from one catalog: %s", mslam_last_error());
         char *part = path_join(resumed, ".parts/es.tsv"), *whole = path_join(resumed, "manifest.tsv");
         CHECK(unlink(part) == 0 && unlink(whole) == 0, "the build interrupted");
@@ -703,11 +685,7 @@ static void test_tiny_corpus(void) {
         CHECK(corpus_build(&co) == 0, "resumed with another catalog: %s", mslam_last_error());
         mslam_log_set(test_quiet_log, NULL);
         corpus_options_free(&co);
-        tiny_options(&co, fresh, 2);
-        strlist_free(&co.langs);
-        strlist_split(&co.langs, "es");
-        co.locale_dir = changed;
-        co.fortune_dir = fortunes;
+        tiny_options_of(&co, fresh, 2, "es", changed, fortunes);
         CHECK(corpus_build(&co) == 0, "fresh from both catalogs: %s", mslam_last_error());
         corpus_options_free(&co);
         struct manifest fm = {0};
@@ -788,18 +766,14 @@ static void test_tiny_corpus(void) {
 
     char *file = tmp_path("a-file"), *under_file = tmp_path("a-file/corpus");
     write_file_atomic(file, "x", 1);
-    tiny_options(&o, under_file, 1);
-    o.locale_dir = locale;
-    o.fortune_dir = fortunes;
+    tiny_options_of(&o, under_file, 1, NULL, locale, fortunes);
     CHECK(corpus_build(&o) != 0 && error_mentions("cannot create folder", "a-file"), "unwritable output: '%s'",
           mslam_last_error());
     corpus_options_free(&o);
 
     char *empty = tmp_path("empty-catalogs"), *three = tmp_path("three");
     CHECK(mkdir(empty, 0755) == 0, "cannot make %s", empty);
-    tiny_options(&o, three, 1);
-    o.locale_dir = empty;
-    o.fortune_dir = fortunes;
+    tiny_options_of(&o, three, 1, NULL, empty, fortunes);
     CHECK(corpus_build(&o) != 0 && error_mentions("no usable sentences", empty), "no catalogs: '%s'",
           mslam_last_error());
     corpus_options_free(&o);

@@ -211,17 +211,23 @@ static int cmp_step(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* The checkpoints among a folder's files, oldest first. */
+static int checkpoints_among(const struct strlist *files, struct strlist *out) {
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    for (size_t i = 0; i < files->n && !rc; i++)
+        if (checkpoint_step(files->items[i]) >= 0) rc = strlist_push(out, files->items[i]);
+    if (!rc && out->n) qsort(out->items, out->n, sizeof *out->items, cmp_step); /* items is NULL when n is 0 */
+    return rc;
+}
+
 /* Checkpoints of dir, oldest first. */
 static int list_checkpoints(const char *dir, struct strlist *out) {
     struct strlist all = {0};
     memset(out, 0, sizeof *out);
-    if (list_files(dir, &all)) return -1;
-    int rc = 0;
-    for (size_t i = 0; i < all.n && !rc; i++)
-        if (checkpoint_step(all.items[i]) >= 0) rc = strlist_push(out, all.items[i]);
+    int rc = list_files(dir, &all) || checkpoints_among(&all, out);
     strlist_free(&all);
-    if (!rc && out->n) qsort(out->items, out->n, sizeof *out->items, cmp_step); /* items is NULL when n is 0 */
-    return rc;
+    return rc ? -1 : 0;
 }
 
 char *checkpoint_latest(const char *dir) {
@@ -233,22 +239,24 @@ char *checkpoint_latest(const char *dir) {
 }
 
 int checkpoint_prune(const char *dir, int keep) {
-    struct strlist l, all = {0};
-    if (list_checkpoints(dir, &l)) return -1;
+    struct strlist l = {0}, all = {0};
+    if (list_files(dir, &all) || checkpoints_among(&all, &l)) {
+        strlist_free(&all);
+        return -1;
+    }
     for (size_t i = 0; keep > 0 && i + (size_t)keep < l.n; i++)
         if (unlink(l.items[i]) != 0)
             mslam_log(MSLAM_LOG_WARN, "cannot delete old checkpoint %s: %s", l.items[i], strerror(errno));
     strlist_free(&l);
     /* a save killed before its rename (SIGKILL, a second Ctrl-C) leaves its temporary file, as
      * large as a checkpoint: only rank 0 writes, and its save has just renamed its own */
-    if (list_files(dir, &all) == 0)
-        for (size_t i = 0; i < all.n; i++) {
-            const char *name = strrchr(all.items[i], '/');
-            name = name ? name + 1 : all.items[i];
-            if (!strncmp(name, "ckpt-", 5) && strstr(name, ".safetensors.tmp-") && unlink(all.items[i]) != 0)
-                mslam_log(MSLAM_LOG_WARN, "cannot delete %s, left by an interrupted save: %s", all.items[i],
-                          strerror(errno));
-        }
+    for (size_t i = 0; i < all.n; i++) {
+        const char *name = strrchr(all.items[i], '/');
+        name = name ? name + 1 : all.items[i];
+        if (!strncmp(name, "ckpt-", 5) && strstr(name, ".safetensors.tmp-") && unlink(all.items[i]) != 0)
+            mslam_log(MSLAM_LOG_WARN, "cannot delete %s, left by an interrupted save: %s", all.items[i],
+                      strerror(errno));
+    }
     strlist_free(&all);
     return 0;
 }

@@ -151,21 +151,25 @@ fail:
     return NULL;
 }
 
+/* The language folders under out_dir/audio, sorted (none: an empty list). */
+static struct strlist audio_folders(const char *out_dir) {
+    struct strlist folders = {0};
+    char *audio = path_join(out_dir, "audio");
+    if (audio) list_folders(audio, &folders);
+    free(audio);
+    return folders;
+}
+
 /* Whether out_dir/audio holds a file (in a language's folder). */
 static int holds_audio(const char *out_dir) {
-    char *audio = path_join(out_dir, "audio");
-    DIR *d = audio ? opendir(audio) : NULL;
+    struct strlist folders = audio_folders(out_dir);
     int found = 0;
-    for (struct dirent *entry; d && !found && (entry = readdir(d)) != NULL;) {
-        if (entry->d_name[0] == '.') continue;
-        char *lang = path_join(audio, entry->d_name);
+    for (size_t i = 0; i < folders.n && !found; i++) {
         struct strlist files = {0};
-        found = lang && list_files(lang, &files) == 0 && files.n > 0;
+        found = list_files(folders.items[i], &files) == 0 && files.n > 0;
         strlist_free(&files);
-        free(lang);
     }
-    if (d) closedir(d);
-    free(audio);
+    strlist_free(&folders);
     return found;
 }
 
@@ -589,35 +593,34 @@ static int reconcile_plan(const struct corpus_options *o, const struct plan *pla
     GHashTable *before = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     GString *now = g_string_new(NULL);
     int rc = plan_path ? 0 : -1, remade = 0;
+    char **lines = NULL; /* the earlier plan's, which before's values point into */
     if (rc == 0 && file_exists(plan_path) && (rc = read_file(plan_path, (size_t)1 << 30, &old, &size)) == 0) {
-        char **lines = g_strsplit(old, "\n", -1);
+        lines = g_strsplit(old, "\n", -1);
         for (char **line = lines; *line; line++) {
             char *tab = strchr(*line, '\t');
             if (tab) g_hash_table_insert(before, g_strndup(*line, (gsize)(tab - *line)), tab + 1);
         }
-        for (size_t i = 0; rc == 0 && i < plan->n_utts; i++) {
-            const struct utterance *u = &plan->utts[i];
-            char hex[17];
-            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)utterance_hash(u));
-            const char *was = g_hash_table_lookup(before, u->path);
-            char *path = path_join(o->out_dir, u->path);
-            if (path && file_exists(path) && (!was || strncmp(was, hex, 16) != 0)) {
-                if (unlink(path) != 0) rc = mslam_error("cannot remove %s to make it again: %s", path, strerror(errno));
-                remade++;
-            }
-            free(path);
-        }
-        g_strfreev(lines);
     }
-    for (size_t i = 0; rc == 0 && i < plan->n_utts; i++)
-        g_string_append_printf(now, "%s\t%016llx\n", plan->utts[i].path,
-                               (unsigned long long)utterance_hash(&plan->utts[i]));
+    for (size_t i = 0; rc == 0 && i < plan->n_utts; i++) {
+        const struct utterance *u = &plan->utts[i];
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)utterance_hash(u));
+        g_string_append_printf(now, "%s\t%s\n", u->path, hex);
+        const char *was = old ? g_hash_table_lookup(before, u->path) : NULL;
+        char *path = old ? path_join(o->out_dir, u->path) : NULL;
+        if (path && file_exists(path) && (!was || strncmp(was, hex, 16) != 0)) {
+            if (unlink(path) != 0) rc = mslam_error("cannot remove %s to make it again: %s", path, strerror(errno));
+            remade++;
+        }
+        free(path);
+    }
     if (rc == 0) rc = write_file_atomic(plan_path, now->str, now->len);
     if (rc == 0 && remade)
         mslam_log(MSLAM_LOG_WARN, "%s: %d utterances of an earlier run were planned from other sentences (catalogs "
                   "changed since?): made again", plan->lang->code, remade);
     g_string_free(now, TRUE);
     g_hash_table_destroy(before);
+    g_strfreev(lines);
     free(old);
     free(plan_path);
     return rc;
@@ -723,20 +726,20 @@ static int select_languages(const struct corpus_options *o, const struct lang_in
  * audio as it was, outside the manifest: says so, naming them, so that the space can be freed. */
 static void note_audio_of_other_languages(const struct corpus_options *o, const struct lang_info **langs,
                                           int n_langs) {
-    char *audio = path_join(o->out_dir, "audio");
-    DIR *d = audio ? opendir(audio) : NULL;
+    struct strlist folders = audio_folders(o->out_dir);
     GString *others = g_string_new(NULL);
-    for (struct dirent *entry; d && (entry = readdir(d)) != NULL;) {
-        int listed = entry->d_name[0] == '.';
-        for (int l = 0; !listed && l < n_langs; l++) listed = !strcmp(entry->d_name, langs[l]->code);
-        if (!listed) g_string_append_printf(others, " %s", entry->d_name);
+    for (size_t i = 0; i < folders.n; i++) {
+        const char *name = strrchr(folders.items[i], '/') + 1;
+        int listed = 0;
+        for (int l = 0; !listed && l < n_langs; l++) listed = !strcmp(name, langs[l]->code);
+        if (!listed) g_string_append_printf(others, " %s", name);
     }
-    if (d) closedir(d);
     if (others->len)
-        mslam_log(MSLAM_LOG_WARN, "%s holds audio of languages this build does not list, left out of manifest.tsv "
-                  "(an earlier build's; remove those folders to free their space):%s", audio, others->str);
+        mslam_log(MSLAM_LOG_WARN, "%s/audio holds audio of languages this build does not list, left out of "
+                  "manifest.tsv (an earlier build's; remove those folders to free their space):%s", o->out_dir,
+                  others->str);
     g_string_free(others, TRUE);
-    free(audio);
+    strlist_free(&folders);
 }
 
 int corpus_build(const struct corpus_options *o) {

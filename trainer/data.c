@@ -70,8 +70,9 @@ void dataset_free(dataset *ds) {
  * rows with a transcript. */
 enum rows_wanted { ROWS_AUDIO, ROWS_TEXT_PAIRS, ROWS_TRANSCRIPTS };
 
-/* Appends the rows of kind in split (SPLIT_N: all); in_split[s] counts the rows of that kind in
- * each split, kept or not, for the message when none is kept; *others the split's other rows. */
+/* Appends the rows of kind in split (SPLIT_N: all); in_split[s] (NULL: not counted) counts the
+ * rows of that kind in each split, kept or not, for the message when none is kept; *others (NULL:
+ * not counted) the split's other rows. */
 static int load_rows(dataset *ds, const char *path, const struct manifest_options *opts, int split,
                      enum rows_wanted kind, int in_split[SPLIT_N], int *others) {
     manifest_reader *r = manifest_open(path, opts);
@@ -86,10 +87,10 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
         int wanted = kind == ROWS_AUDIO ? rec.audio != NULL
                                         : rec.text && *rec.text &&
                                               (kind == ROWS_TRANSCRIPTS || (rec.translation && *rec.translation));
-        if (wanted && (unsigned)rec.split < SPLIT_N) in_split[rec.split]++;
+        if (wanted && in_split && (unsigned)rec.split < SPLIT_N) in_split[rec.split]++;
         if (split != SPLIT_N && (int)rec.split != split) continue;
         if (wanted) rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
-        else ++*others;
+        else if (others) ++*others;
     }
     manifest_close(r);
     return rc;
@@ -109,8 +110,7 @@ static char *found_in_other_splits(const int in_split[SPLIT_N]) {
 }
 
 int dataset_load(dataset *ds, const char *path, const struct manifest_options *opts, int split) {
-    int in_split[SPLIT_N] = {0}, others = 0;
-    return load_rows(ds, path, opts, split, ROWS_AUDIO, in_split, &others);
+    return load_rows(ds, path, opts, split, ROWS_AUDIO, NULL, NULL);
 }
 
 int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, int transcripts_only) {
@@ -137,8 +137,8 @@ int dataset_load_named(dataset *ds, const char *path, const char *layout, const 
     if (layout && layout_option(layout, &mo.layout)) return -1;
     int split_id = split_option(split);
     if (split_id < 0) return -1;
-    int before = ds->n, in_split[SPLIT_N] = {0}, others = 0;
-    if (load_rows(ds, path, &mo, split_id, ROWS_AUDIO, in_split, &others)) return -1;
+    int before = ds->n, in_split[SPLIT_N] = {0};
+    if (load_rows(ds, path, &mo, split_id, ROWS_AUDIO, in_split, NULL)) return -1;
     if (ds->n == before) {
         char *elsewhere = found_in_other_splits(in_split);
         if (*elsewhere) mslam_error("%s: no speech examples in split '%s'%s", path, split, elsewhere);

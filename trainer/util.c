@@ -136,7 +136,8 @@ int strlist_split(struct strlist *list, const char *s) { return strlist_split_on
 
 /* ---- paths, folders and files ---- */
 
-int list_files(const char *dir, struct strlist *paths) {
+/* Entries of dir that are regular files (folders 0) or folders (1), sorted, with their paths. */
+static int list_entries(const char *dir, int folders, struct strlist *paths) {
     DIR *d = opendir(dir);
     if (!d) {
         if (errno == ENOENT) return 0;
@@ -153,7 +154,8 @@ int list_files(const char *dir, struct strlist *paths) {
             break;
         }
         struct stat st;
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) rc = strlist_push(&found, path);
+        if (lstat(path, &st) == 0 && (folders ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
+            rc = strlist_push(&found, path);
         free(path);
     }
     closedir(d);
@@ -163,6 +165,10 @@ int list_files(const char *dir, struct strlist *paths) {
     strlist_free(&found);
     return rc;
 }
+
+int list_files(const char *dir, struct strlist *paths) { return list_entries(dir, 0, paths); }
+
+int list_folders(const char *dir, struct strlist *paths) { return list_entries(dir, 1, paths); }
 
 char *path_join(const char *dir, const char *name) {
     size_t n = strlen(dir);

@@ -43,6 +43,8 @@ int strlist_split_on(struct strlist *list, const char *s, char separator);
 /* Regular files (not links, not folders) in dir, sorted by name, with their full paths.
  * A missing folder gives an empty list; other failures an error. */
 int list_files(const char *dir, struct strlist *paths);
+/* The same of the folders in dir (not links). */
+int list_folders(const char *dir, struct strlist *paths);
 
 /* Joins folder and name with one '/'. New string. */
 char *path_join(const char *dir, const char *name);
