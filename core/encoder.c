@@ -282,6 +282,11 @@ void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct 
     a->out_rstd = arena_take(ar, n);
 }
 
+/* Encoder frames per piece of a long inference pass's subsampler (10 s): its buffers, about 70 KB
+ * a frame at 64 channels (the convolutions' outputs and im2col), then stay those of a piece
+ * instead of growing to gigabytes with an hour's recording. */
+#define SUBSAMPLER_PIECE_FRAMES 256
+
 /* Hands out every buffer of the pass from ar (a counting run when ar->base is NULL). */
 static void plan_pass(mslam_encoder_pass *p, const struct mslam_model_config *cfg, arena *ar) {
     int B = p->B, T = p->T, d = cfg->d_model, f = cfg->d_ff, C = cfg->sub_channels;
@@ -293,12 +298,14 @@ static void plan_pass(mslam_encoder_pass *p, const struct mslam_model_config *cf
     size_t n1 = (size_t)B * C * p->T1 * p->F1, n2 = (size_t)B * C * T * p->F2;
     size_t scratch = conformer_layer_scratch_size(cfg, B, T, T, p->save);
     if (p->input == ENCODER_SPEECH) {
-        p->mel_norm = arena_take(ar, (size_t)B * p->T_mel * cfg->n_mels);
-        p->c1 = arena_take(ar, n1);
-        p->c2 = arena_take(ar, n2);
-        p->c2t = arena_take(ar, n2);
+        int pieces = p->sub_frames < T, sub_B = pieces ? 1 : B;
+        int sub_mel = pieces ? mslam_subsampler_window(p->sub_frames) : p->T_mel;
+        p->mel_norm = arena_take(ar, (size_t)sub_B * sub_mel * cfg->n_mels);
+        p->c1 = arena_take(ar, (size_t)sub_B * C * ((sub_mel - 3) / 2 + 1) * p->F1);
+        p->c2 = arena_take(ar, (size_t)sub_B * C * p->sub_frames * p->F2);
+        p->c2t = arena_take(ar, (size_t)sub_B * C * p->sub_frames * p->F2);
         p->features = p->masked ? arena_take(ar, nd) : NULL;
-        scratch = max_size(scratch, speech_subsampler_scratch_size(cfg, p->T_mel));
+        scratch = max_size(scratch, speech_subsampler_scratch_size(cfg, sub_mel));
     } else {
         p->features = NULL;
         p->text_pre_ln = arena_take(ar, nd);
@@ -432,6 +439,23 @@ static void run_layers(mslam_encoder_pass *p, const struct mslam_model_config *c
     }
 }
 
+/* The subsampler of a pass one item and p->sub_frames encoder frames at a time: encoder frame t
+ * reads mel frames 4t .. 4t + 6 alone, so each piece's window gives what the whole pass would.
+ * Pieces past an item's length are left to zero_padded_rows. */
+static void speech_subsampler_forward_pieces(mslam_encoder_pass *p, const struct mslam_model_config *cfg,
+                                             const mslam_params *P, const float *mel) {
+    int d = cfg->d_model, M = cfg->n_mels, T = p->T;
+    for (int b = 0; b < p->B; b++)
+        for (int t0 = 0; t0 < p->lens[b]; t0 += p->sub_frames) {
+            int n = T - t0 < p->sub_frames ? T - t0 : p->sub_frames;
+            int window = mslam_subsampler_window(n), first = 4 * t0;
+            int valid = p->mel_lens[b] - first < window ? p->mel_lens[b] - first : window;
+            speech_subsampler_forward(p->xs[0] + ((size_t)b * T + t0) * d, p->mel_norm, p->c1, p->c2, p->c2t,
+                                      mel + ((size_t)b * p->T_mel + first) * M, &valid, P, cfg, 1, window,
+                                      p->scratch);
+        }
+}
+
 int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model_config *cfg,
                                  const mslam_params *P, const float *mel, const int *mel_lens,
                                  int B, int T_mel, const attn_mask *mask, int save) {
@@ -450,6 +474,7 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     p->T1 = (T_mel - 3) / 2 + 1;
     p->F1 = (M - 3) / 2 + 1;
     p->F2 = mslam_subsampled_mels(M);
+    p->sub_frames = !save && T > SUBSAMPLER_PIECE_FRAMES ? SUBSAMPLER_PIECE_FRAMES : T;
     free(p->mel_lens);
     p->mel_lens = mslam_malloc((size_t)B * sizeof(int), "mel lengths");
     if (!p->mel_lens) return -1;
@@ -458,8 +483,11 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     if (pass_setup(p, cfg)) return -1;
     if (p->on_device) return mslam_vk_encode_speech(p->vk, cfg, P, mel, mel_lens, B, T_mel, mask, p->out);
 
-    speech_subsampler_forward(p->xs[0], p->mel_norm, p->c1, p->c2, p->c2t, mel, mel_lens, P, cfg, B, T_mel,
-                              p->scratch);
+    if (p->sub_frames < T)
+        speech_subsampler_forward_pieces(p, cfg, P, mel);
+    else
+        speech_subsampler_forward(p->xs[0], p->mel_norm, p->c1, p->c2, p->c2t, mel, mel_lens, P, cfg, B, T_mel,
+                                  p->scratch);
     zero_padded_rows(p->xs[0], B, T, cfg->d_model, p->lens);
     if (p->masked) {
         memcpy(p->features, p->xs[0], (size_t)B * T * cfg->d_model * sizeof(float));

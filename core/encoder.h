@@ -107,8 +107,11 @@ typedef struct {
     const float *d_speech_out;
     int n_layers;         /* layers run: speech + shared, or shared only for text */
     arena arena;
-    /* speech front: mel (B, T_mel, n_mels) -> c1 (B, C, T1, F1) -> c2 (B, C, T, F2) */
-    int T_mel, T1, F1, F2;
+    /* speech front: mel (B, T_mel, n_mels) -> c1 (B, C, T1, F1) -> c2 (B, C, T, F2). An inference
+     * pass longer than sub_frames encoder frames runs it one item and sub_frames frames at a time,
+     * and these buffers then hold one such piece (mel_norm of mslam_subsampler_window(sub_frames)
+     * rows); else sub_frames == T and they hold the whole pass. */
+    int T_mel, T1, F1, F2, sub_frames;
     int *mel_lens;
     float *mel_norm, *c1, *c2, *c2t; /* c2t (B, T, C * F2) */
     /* text front: ids (B, T) -> embedding + positions (pre_ln) -> LayerNorm */

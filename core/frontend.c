@@ -93,14 +93,18 @@ int mslam_frontend_n_frames(size_t n_samples) {
     return n > (size_t)INT_MAX ? INT_MAX : (int)n;
 }
 
-/* frames (n_frames, 400) then spectra (n_frames, 402); the power (n_frames, 201) reuses the
+/* Frames per product: the scratch stays at 3.3 MB for a recording of any length, and each
+ * product is still large enough for BLAS speed. */
+#define FE_PIECE_FRAMES 1024
+
+/* frames (n, 400) then spectra (n, 402) for a piece of n frames; the power (n, 201) reuses the
  * frames region, which is free once the DFT product is done. */
 size_t mslam_frontend_scratch_size(int n_frames) {
+    if (n_frames > FE_PIECE_FRAMES) n_frames = FE_PIECE_FRAMES;
     return n_frames > 0 ? (size_t)n_frames * (MSLAM_WIN_LENGTH + DFT_COLS) : 0;
 }
 
-void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch) {
-    if (n_frames <= 0) return;
+static void logmel_piece(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch) {
     float *frames = scratch;
     float *spec = scratch + (size_t)n_frames * MSLAM_WIN_LENGTH;
     /* Frames overlap (hop 160 < 400), so they cannot be handed to BLAS as a strided view of
@@ -123,4 +127,11 @@ void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, floa
                 fe->n_mels, 0.0f, mel, fe->n_mels);
     size_t n = (size_t)n_frames * fe->n_mels;
     for (size_t i = 0; i < n; i++) mel[i] = logf(mel[i] > FE_LOG_FLOOR ? mel[i] : FE_LOG_FLOOR);
+}
+
+void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch) {
+    for (int f0 = 0; f0 < n_frames; f0 += FE_PIECE_FRAMES) {
+        int n = n_frames - f0 < FE_PIECE_FRAMES ? n_frames - f0 : FE_PIECE_FRAMES;
+        logmel_piece(fe, pcm + (size_t)f0 * MSLAM_HOP_LENGTH, n, mel + (size_t)f0 * fe->n_mels, scratch);
+    }
 }

@@ -23,7 +23,7 @@ int mslam_frontend_init(mslam_frontend *fe, int n_mels);
 void mslam_frontend_free(mslam_frontend *fe);
 /* Frames of n_samples: 1 + (n - 400) / 160, or 0 when n < 400. */
 int mslam_frontend_n_frames(size_t n_samples);
-/* Scratch floats mslam_logmel needs for n_frames frames. */
+/* Scratch floats mslam_logmel needs for n_frames frames (at most those of 1024: it works in pieces). */
 size_t mslam_frontend_scratch_size(int n_frames);
 /* pcm holds at least 400 + 160 (n_frames - 1) samples -> mel (n_frames, n_mels), not normalised. */
 void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch);

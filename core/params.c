@@ -13,6 +13,8 @@ int mslam_subsampled_frames(int n_mel_frames) {
     return ((n_mel_frames - 3) / 2 + 1 - 3) / 2 + 1;
 }
 
+int mslam_subsampler_window(int n_frames) { return 4 * (n_frames - 1) + 7; }
+
 int mslam_config_check(const struct mslam_model_config *c) {
 #define POSITIVE(field, max)                                                                   \
     if (c->field <= 0 || c->field > (max))                                                     \

@@ -108,5 +108,7 @@ int mslam_config_check(const struct mslam_model_config *cfg);
 int mslam_subsampled_mels(int n_mels);
 /* Encoder frames from mel frames (4x valid-conv subsampling); 0 when too short. */
 int mslam_subsampled_frames(int n_mel_frames);
+/* Mel frames the subsampler reads for n encoder frames (n >= 1): mslam_subsampled_frames of it is n. */
+int mslam_subsampler_window(int n_frames);
 
 #endif

@@ -54,13 +54,10 @@ static int use_threads(mslam_stream *s) {
     return mslam_get_threads() > s->work_threads ? resize_work(s) : 0;
 }
 
-/* mel frames the subsampler reads for one chunk of encoder frames */
-static int window_mel(int chunk) { return 4 * (chunk - 1) + 7; }
-
 static int plan_work(mslam_stream *s, arena *ar) {
     const struct mslam_model_config *cfg = &s->model->cfg;
     int T = s->params.chunk_frames, Tk = s->kv_cap, d = cfg->d_model, C = cfg->sub_channels;
-    int W = window_mel(T), T1 = (W - 3) / 2 + 1, F1 = (cfg->n_mels - 3) / 2 + 1;
+    int W = mslam_subsampler_window(T), T1 = (W - 3) / 2 + 1, F1 = (cfg->n_mels - 3) / 2 + 1;
     int F2 = mslam_subsampled_mels(cfg->n_mels);
     conformer_layer_acts_take(ar, &s->acts, cfg, 1, T, Tk, 0);
     s->pe = arena_take(ar, (size_t)(T + Tk - 1) * d);
@@ -129,7 +126,7 @@ mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream_params pa
     int d = cfg->d_model, T = params.chunk_frames, k = cfg->conv_kernel;
     s->states = mslam_calloc((size_t)(s->n_layers ? s->n_layers : 1), sizeof *s->states, "stream caches");
     s->pending = mslam_malloc((size_t)T * d * sizeof(float), "stream pending frames");
-    s->mel_cap = window_mel(T);
+    s->mel_cap = mslam_subsampler_window(T);
     s->mel = mslam_malloc((size_t)s->mel_cap * cfg->n_mels * sizeof(float), "stream log-mel");
     s->fe_scratch = mslam_malloc(mslam_frontend_scratch_size(1) * sizeof(float), "frontend scratch");
     int ok = s->states && s->pending && s->mel && s->fe_scratch && mslam_frontend_init(&s->fe, cfg->n_mels) == 0;
@@ -238,7 +235,7 @@ static int drain_mel(mslam_stream *s) {
         int room = chunk - s->n_pending;
         int T = mslam_subsampled_frames(s->n_mel);
         if (T > room) T = room;
-        int W = window_mel(T);
+        int W = mslam_subsampler_window(T);
         speech_subsampler_forward(s->sub_out, s->mel_norm, s->c1, s->c2, s->c2t, s->mel, NULL,
                                   &s->model->p, cfg, 1, W, s->scratch);
         memcpy(s->pending + (size_t)s->n_pending * d, s->sub_out, (size_t)T * d * sizeof(float));

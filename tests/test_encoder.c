@@ -248,6 +248,48 @@ static void test_batch_consistency(void) {
     mslam_model_free(m);
 }
 
+/* ---- a long inference pass subsamples in pieces ---- */
+
+/* An inference pass of more than 256 encoder frames runs the subsampler one item and 256 frames at
+ * a time (for an hour's recording its whole-pass buffers took gigabytes): the same frames as a
+ * training pass, which keeps the whole subsampler for its backward, and less memory than the
+ * first convolution's whole output. Item 1 ends inside a piece; item 0 spans pieces at 256, 512. */
+static void test_long_inference_pieces(void) {
+    struct mslam_model_config cfg = tiny_config(1);
+    cfg.sub_channels = 16;
+    mslam_model *m = mslam_model_new(&cfg, tiny_vocab, tiny_langs);
+    if (!m) return;
+    randomise(m, 12);
+    int B = 2, T_mel = mslam_subsampler_window(2000), lens[2] = {T_mel, 1500}, d = cfg.d_model;
+    float *mel = malloc((size_t)B * T_mel * 80 * sizeof(float));
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 13);
+    for (size_t i = 0; i < (size_t)B * T_mel * 80; i++) mel[i] = -5.0f + 2.0f * mslam_rng_normal(&rng);
+    attn_mask mask = {8, 2, 0};
+    mslam_encoder_pass pieces = {0}, whole = {0};
+    int ok = mslam_encoder_speech_forward(&pieces, &m->cfg, &m->p, mel, lens, B, T_mel, &mask, 0) == 0 &&
+             mslam_encoder_speech_forward(&whole, &m->cfg, &m->p, mel, lens, B, T_mel, &mask, 1) == 0;
+    CHECK(ok, "long passes: %s", mslam_last_error());
+    if (ok) {
+        double worst = 0;
+        for (size_t i = 0; i < (size_t)B * whole.T * d; i++) {
+            double e = fabs(pieces.out[i] - whole.out[i]);
+            if (e > worst) worst = e;
+        }
+        printf("inference pass of %d frames in subsampler pieces vs a training pass: max abs diff %.2e\n", whole.T,
+               worst);
+        CHECK(worst <= 1e-5, "subsampler pieces differ from the whole pass by %.2e", worst);
+        size_t c1_whole = (size_t)B * cfg.sub_channels * whole.T1 * whole.F1 * sizeof(float);
+        CHECK(pieces.arena.used * sizeof(float) < c1_whole,
+              "an inference pass of %d frames takes %zu bytes, more than the first convolution's whole output (%zu)",
+              whole.T, pieces.arena.used * sizeof(float), c1_whole);
+    }
+    mslam_encoder_pass_free(&pieces);
+    mslam_encoder_pass_free(&whole);
+    free(mel);
+    mslam_model_free(m);
+}
+
 /* ---- parity with the PyTorch reference ---- */
 
 static float *read_tensor(const st_file *f, const char *name, size_t *numel) {
@@ -499,6 +541,7 @@ int main(void) {
     test_gradients();
     test_dropout_training_only();
     test_batch_consistency();
+    test_long_inference_pieces();
     test_parity();
     test_quote();
     test_api_errors();
