@@ -333,10 +333,8 @@ void mslam_ctc_decoder_reset(mslam_ctc_decoder *dec) {
 
 /* Decodes n_frames rows of log-probabilities (vocab_size each), checked or the CTC head's own. */
 static int decoder_take_log_probs(mslam_ctc_decoder *dec, const float *log_probs, int n_frames) {
-    const int V = dec->model->cfg.vocab_size;
-    if (dec->params.beam_size > 1) {
-        if (ctc_beam_step(&dec->beam, log_probs, n_frames, dec->n_frames)) return -1;
-    } else {
+    const int V = dec->model->cfg.vocab_size, beam = dec->params.beam_size > 1;
+    if (!beam) {
         if (dec->n_tokens + n_frames > dec->tokens_cap) {
             int cap = dec->tokens_cap ? dec->tokens_cap : 64;
             while (cap < dec->n_tokens + n_frames) cap *= 2;
@@ -349,12 +347,15 @@ static int decoder_take_log_probs(mslam_ctc_decoder *dec, const float *log_probs
     }
     for (int t = 0; t < n_frames; t++) {
         const float *row = log_probs + (size_t)t * V;
+        /* a frame at a time: when the beam fails (out of memory), the frames it took stay
+         * counted, and the times of what follows stay right */
+        if (beam && ctc_beam_step(&dec->beam, row, 1, dec->n_frames)) return -1;
         int best = 0;
         for (int c = 1; c < V; c++) best = row[c] > row[best] ? c : best;
         dec->trailing_blanks = best == CTC_BLANK ? dec->trailing_blanks + 1 : 0;
         dec->blank_prob = expf(row[CTC_BLANK]);
+        dec->n_frames++;
     }
-    dec->n_frames += n_frames;
     return 0;
 }
 
