@@ -26,6 +26,10 @@ int mslam_errors_unlogged(int unlogged);
 void mslam_log(enum mslam_log_level level, const char *fmt, ...) MSLAM_PRINTF(2, 3);
 
 /* malloc/calloc that record an error naming what failed. */
+/* Makes a rename into path's folder durable (fsync of the folder). Best effort: some file systems
+ * refuse fsync on a directory, and the file itself is already complete and in place. */
+void mslam_sync_parent_dir(const char *path);
+
 void *mslam_malloc(size_t size, const char *what);
 void *mslam_calloc(size_t n, size_t size, const char *what);
 

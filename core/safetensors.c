@@ -690,20 +690,6 @@ static int create_temp(const char *path, char **tmp_out) {
     return mslam_error("cannot write '%s': no free temporary file name beside it", path);
 }
 
-/* Makes the rename durable. Best effort: some file systems refuse fsync on a directory, and
- * the file itself is already complete and in place. */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int st_write(const char *path, const st_write_tensor *tensors, int n_tensors, const st_meta *meta,
              int n_meta) {
     if (!path || !*path) return mslam_error("st_write: no path");
@@ -756,6 +742,6 @@ int st_write(const char *path, const st_write_tensor *tensors, int n_tensors, co
         return mslam_error("cannot write '%s': %s", path, strerror(err));
     }
     free(tmp);
-    sync_parent_dir(path);
+    mslam_sync_parent_dir(path);
     return 0;
 }

@@ -18,12 +18,14 @@
 #include "util.h"
 
 #include <ftw.h>
-#include <sndfile.h>
+#include <fcntl.h>
 #include <math.h>
+#include <sndfile.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 static char tmp_root[] = "/tmp/mslam-test-corpus-XXXXXX";
@@ -613,12 +615,20 @@ static void test_tiny_corpus(void) {
     free(alone);
     tiny_options_of(&o, two, 2, NULL, locale, fortunes);
 
-    /* resume: a lost audio file and a lost manifest are made again, identically */
+    /* resume: a lost audio file, an empty one and one cut short (a crash before the unfinished
+     * languages' data reached the disk), and a lost manifest are made again, identically */
     char *lost = path_join(two, "audio/de/de_train_00001.flac"), *part = path_join(two, ".parts/de.tsv"),
-         *merged = path_join(two, "manifest.tsv");
-    CHECK(unlink(lost) == 0 && unlink(part) == 0 && unlink(merged) == 0, "cannot remove files of %s", two);
+         *merged = path_join(two, "manifest.tsv"), *emptied = path_join(two, "audio/de/de_train_00002.flac"),
+         *cut = path_join(two, "audio/fr/fr_train_00002.flac"), *fr_part = path_join(two, ".parts/fr.tsv");
+    struct stat cut_st;
+    CHECK(unlink(lost) == 0 && unlink(part) == 0 && unlink(fr_part) == 0 && unlink(merged) == 0 &&
+              truncate(emptied, 0) == 0 && stat(cut, &cut_st) == 0 && truncate(cut, cut_st.st_size / 2) == 0,
+          "cannot remove or cut files of %s", two);
     CHECK(corpus_build(&o) == 0, "resumed build: %s", mslam_last_error());
     check_identical(one, two, &m);
+    free(emptied);
+    free(cut);
+    free(fr_part);
     free(lost);
     free(part);
 
@@ -641,6 +651,18 @@ static void test_tiny_corpus(void) {
     tiny_options_of(&o, two, 2, NULL, locale, fortunes);
     CHECK(corpus_build(&o) == 0, "every language again: %s", mslam_last_error());
     check_identical(one, two, &m);
+
+    /* a second build into a folder while another runs there is refused, and touches nothing */
+    {
+        char *lock_path = path_join(two, ".parts/lock");
+        int held = lock_path ? open(lock_path, O_RDWR) : -1;
+        CHECK(held >= 0 && flock(held, LOCK_EX | LOCK_NB) == 0, "cannot take %s as a running build would", lock_path);
+        CHECK(corpus_build(&o) != 0 && error_mentions("another corpus build is writing into", two),
+              "a build beside a running one: %s", mslam_last_error());
+        if (held >= 0) close(held);
+        check_identical(one, two, &m);
+        free(lock_path);
+    }
     free(merged);
 
     /* a first attempt that fails before any audio (asks for more than the catalogs split into dev)

@@ -11,11 +11,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -411,10 +413,22 @@ static int probe_duration(const char *path, double *seconds) {
     int rate, channels;
     if (audio_probe(path, &frames, &rate, &channels)) return -1;
     if (rate != (int)CORPUS_RATE || channels != 1)
-        return mslam_error("%s: %d Hz, %d channels (a corpus file is %d Hz mono); remove it to remake it", path,
+        return mslam_error("%s: %d Hz, %d channels (a corpus file is %d Hz mono)", path,
                            rate, channels, (int)CORPUS_RATE);
     *seconds = (double)frames / CORPUS_RATE;
     return 0;
+}
+
+/* Whether an earlier run's file decodes to the seconds its header announces (a file cut short
+ * keeps its header). */
+static int check_whole(const char *path, double seconds) {
+    struct audio a = {0};
+    int rc = audio_read(path, &a);
+    long long expected = llround(seconds * CORPUS_RATE);
+    if (rc == 0 && (long long)a.n != expected)
+        rc = mslam_error("%s holds %zu of the %lld samples its header announces", path, a.n, expected);
+    audio_free(&a);
+    return rc;
 }
 
 static int run_utterances(const struct corpus_options *o, struct plan *plan, int jobs, struct progress *progress) {
@@ -432,11 +446,21 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
                 break;
             }
             if (file_exists(path)) { /* finished by an earlier run */
-                failed = probe_duration(path, &u->duration) != 0;
-                if (!failed) progress_step(progress, 1, u->duration);
-                free(path);
-                next++;
-                continue;
+                if (probe_duration(path, &u->duration) == 0 && check_whole(path, u->duration) == 0) {
+                    progress_step(progress, 1, u->duration);
+                    free(path);
+                    next++;
+                    continue;
+                }
+                /* cut short or empty (the language's audio is synced to disk when it is done: a
+                 * crash or a power cut before then can leave such files): made again */
+                mslam_log(MSLAM_LOG_WARN, "%s: made again (%s)", path, mslam_last_error());
+                if (unlink(path) != 0) {
+                    mslam_error("cannot remove %s to make it again: %s", path, strerror(errno));
+                    free(path);
+                    failed = 1;
+                    break;
+                }
             }
             fflush(stdout);
             fflush(stderr);
@@ -495,6 +519,14 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
         free(failed_path);
     }
     return failed ? -1 : 0;
+}
+
+/* Flushes every file of the file system that holds folder to disk (best effort). */
+static void sync_folder(const char *folder) {
+    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    syncfs(fd);
+    close(fd);
 }
 
 /* ---- per-language manifests ---- */
@@ -654,6 +686,9 @@ static int build_language(const struct corpus_options *o, const struct lang_info
     if (rc == 0) rc = plan_language(o, &pool, &plan);
     if (rc == 0) rc = reconcile_plan(o, &plan);
     if (rc == 0) rc = run_utterances(o, &plan, jobs, progress);
+    /* the language's audio on disk before the speech part marks it done, so that after a power
+     * cut only an unfinished language's files can be cut short (one sync, not one a file) */
+    if (rc == 0) sync_folder(o->out_dir);
     /* text first: the speech part marks the language as done */
     if (rc == 0) rc = write_rows(text_part, &plan, &pool, o, 1);
     if (rc == 0) rc = write_rows(speech_part, &plan, &pool, o, 0);
@@ -742,6 +777,26 @@ static void note_audio_of_other_languages(const struct corpus_options *o, const 
     strlist_free(&folders);
 }
 
+/* Two builds into one folder would make the same files at once and each rewrite the other's plan
+ * and manifests: the second is refused while the first holds PARTS_DIR/lock (released however
+ * the first ends, a kill included). */
+static int lock_folder(const char *out_dir, const char *parts, int *fd) {
+    char *path = path_join(parts, "lock");
+    *fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
+    int rc = 0;
+    if (*fd < 0) rc = path ? mslam_error("cannot open %s: %s", path, strerror(errno)) : -1;
+    else if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? mslam_error("another corpus build is writing into %s (it holds %s): wait for it "
+                                                "to end, or build into another folder", out_dir, path)
+                                  : mslam_error("cannot lock %s: %s", path, strerror(errno));
+    if (rc && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    free(path);
+    return rc;
+}
+
 int corpus_build(const struct corpus_options *o) {
     if (check_options(o)) return -1;
     signal(SIGCHLD, SIG_DFL); /* inherited as ignored, workers would reap themselves: waitpid fails */
@@ -754,6 +809,8 @@ int corpus_build(const struct corpus_options *o) {
         for (size_t v = 0; rc == 0 && v < o->voices[s].n; v++) rc = synth_check_variant(o->voices[s].items[v]);
     char *parts = path_join(o->out_dir, PARTS_DIR);
     if (rc == 0) rc = parts ? mkdir_p(parts) : -1;
+    int lock = -1;
+    if (rc == 0) rc = lock_folder(o->out_dir, parts, &lock);
     if (rc == 0) rc = check_or_write_conf(o);
 
     int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -786,6 +843,7 @@ int corpus_build(const struct corpus_options *o) {
         fprintf(stderr, "%s/manifest.tsv: %zu utterances, %.2f hours of audio, %d languages, in %.1f s with %d jobs\n",
                 o->out_dir, total.utterances, total.seconds / 3600.0, n_langs, progress_now() - start, jobs);
     if (rc == 0) note_audio_of_other_languages(o, langs, n_langs);
+    if (lock >= 0) close(lock);
     free(parts);
     free(langs);
     return rc;

@@ -271,6 +271,11 @@ int atomic_file_open(struct atomic_file *af, const char *path) {
 int atomic_file_commit(struct atomic_file *af) {
     int failed = ferror(af->f);
     int err = errno;
+    /* on disk before the rename, so that a crash leaves the old file or the whole new one */
+    if (!failed && af->tmp && (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0)) {
+        failed = 1;
+        err = errno;
+    }
     if (fclose(af->f) != 0 && !failed) {
         failed = 1;
         err = errno;
@@ -282,6 +287,7 @@ int atomic_file_commit(struct atomic_file *af) {
     else if (af->tmp && rename(af->tmp, af->path) != 0)
         rc = mslam_error("cannot rename %s to %s: %s", af->tmp, af->path, strerror(errno));
     if (rc && af->tmp) unlink(af->tmp);
+    if (!rc && af->tmp) mslam_sync_parent_dir(af->path);
     free(af->tmp);
     free(af->path);
     *af = (struct atomic_file){0};

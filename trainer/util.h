@@ -56,8 +56,9 @@ int file_exists(const char *path);
 
 /* Reads a whole file (at most max_size bytes) into a new buffer with a NUL after the data. */
 int read_file(const char *path, size_t max_size, char **data, size_t *size);
-/* A file written through path.tmp: atomic_file_commit renames it onto path, so that path is
- * complete or as it was (never emptied by a command that fails); atomic_file_abort removes it.
+/* A file written through path.tmp: atomic_file_commit syncs it and renames it onto path, so that
+ * path is complete or as it was (never emptied by a command that fails, nor by a crash or a power
+ * cut); atomic_file_abort removes it.
  * Both close the stream and free the names. Through a symbolic link the file it names is
  * replaced, with its mode; a device or a pipe (/dev/stdout) is written directly (tmp NULL). */
 struct atomic_file {
