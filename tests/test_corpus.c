@@ -776,6 +776,10 @@ static void test_tiny_corpus(void) {
     o.seed = 2;
     CHECK(corpus_build(&o) != 0 && error_mentions("other options", NULL), "a changed seed was accepted: '%s'",
           mslam_last_error());
+    o.seed = 1; /* and a change in the seventh digit (corpus.conf held 6) */
+    o.snr_db.max += 1e-6;
+    CHECK(corpus_build(&o) != 0 && error_mentions("other options", NULL), "--snr 5:%.9g was taken for 5:%g: '%s'",
+          o.snr_db.max, o.snr_db.max - 1e-6, mslam_last_error());
     corpus_options_free(&o);
 
     /* bad inputs */

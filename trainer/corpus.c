@@ -121,6 +121,13 @@ static int check_options(const struct corpus_options *o) {
     return 0;
 }
 
+/* x as %g writes it (6 digits, what corpus.conf has always held) when that reads back as x, else
+ * with all its digits: --snr 5:30.000001 is not the 5:30 of an earlier run. */
+static void exact_number(char out[32], double x) {
+    snprintf(out, 32, "%g", x);
+    if (strtod(out, NULL) != x) snprintf(out, 32, "%.17g", x);
+}
+
 /* What the corpus's content depends on: a resumed build must match it. (Not the languages: a
  * corpus can be extended with more; not jobs or progress, which change nothing.) */
 static char *options_fingerprint(const struct corpus_options *o) {
@@ -135,17 +142,32 @@ static char *options_fingerprint(const struct corpus_options *o) {
             strcat(voices[s], o->voices[s].items[i]);
         }
     }
-    char *text = str_printf(
+    char *head = str_printf(
         "# options of this corpus (mslam-trainer corpus); a resumed build must use the same\n"
         "seed %llu\ntrain %d\ndev %d\ntest %d\ntext-per-lang %d\nformat %s\nlocale-dir %s\nfortune-dir %s\n"
-        "espeak-data %s\ntrain-voices %s\ndev-voices %s\ntest-voices %s\nrate %g:%g\npitch %g:%g\n"
-        "noise-prob %g\nsnr %g:%g\nspeed-prob %g\nspeed %g:%g\nreverb-prob %g\nrt60 %g:%g\ngain %g:%g\n",
+        "espeak-data %s\ntrain-voices %s\ndev-voices %s\ntest-voices %s\n",
         (unsigned long long)o->seed, o->utterances[SPLIT_TRAIN], o->utterances[SPLIT_DEV], o->utterances[SPLIT_TEST],
         o->text_per_lang, audio_format_extension(o->format), o->locale_dir, o->fortune_dir,
-        o->espeak_data ? o->espeak_data : "(installed)", voices[SPLIT_TRAIN], voices[SPLIT_DEV], voices[SPLIT_TEST],
-        o->rate.min, o->rate.max, o->pitch.min, o->pitch.max, o->noise_prob, o->snr_db.min, o->snr_db.max,
-        o->speed_prob, o->speed.min, o->speed.max, o->reverb_prob, o->rt60.min, o->rt60.max, o->gain_db.min,
-        o->gain_db.max);
+        o->espeak_data ? o->espeak_data : "(installed)", voices[SPLIT_TRAIN], voices[SPLIT_DEV], voices[SPLIT_TEST]);
+    const struct {
+        const char *name;
+        double x[2];
+        int n;
+    } numbers[] = {{"rate", {o->rate.min, o->rate.max}, 2},       {"pitch", {o->pitch.min, o->pitch.max}, 2},
+                   {"noise-prob", {o->noise_prob, 0}, 1},         {"snr", {o->snr_db.min, o->snr_db.max}, 2},
+                   {"speed-prob", {o->speed_prob, 0}, 1},         {"speed", {o->speed.min, o->speed.max}, 2},
+                   {"reverb-prob", {o->reverb_prob, 0}, 1},       {"rt60", {o->rt60.min, o->rt60.max}, 2},
+                   {"gain", {o->gain_db.min, o->gain_db.max}, 2}};
+    char *text = head;
+    for (size_t i = 0; text && i < sizeof numbers / sizeof numbers[0]; i++) {
+        char a[32], b[32];
+        exact_number(a, numbers[i].x[0]);
+        exact_number(b, numbers[i].x[1]);
+        char *more = numbers[i].n == 2 ? str_printf("%s%s %s:%s\n", text, numbers[i].name, a, b)
+                                       : str_printf("%s%s %s\n", text, numbers[i].name, a);
+        free(text);
+        text = more;
+    }
     for (int s = 0; s < SPLIT_N; s++) free(voices[s]);
     return text;
 fail:
