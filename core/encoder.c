@@ -245,6 +245,30 @@ void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct 
                                int B, int T, int Tk, int save) {
     int d = cfg->d_model, f = cfg->d_ff, H = cfg->n_heads;
     size_t n = (size_t)B * T, nd = n * d, nf = n * f;
+    if (!save) {
+        /* Nothing is read back after the forward: buffers that are never live at once (in the
+         * order of conformer_layer_forward) share, about half the memory of a long pass. The
+         * LayerNorm outputs, the attention output and the conv module's GLU and norm take turns
+         * in one; the residual stream x1 .. x4 in two; the FFNs share theirs; swish's output
+         * overwrites the depthwise conv's, which only the norm reads. */
+        float *ln = arena_take(ar, nd), *xa = arena_take(ar, nd), *xb = arena_take(ar, nd);
+        float *mean = arena_take(ar, n), *rstd = arena_take(ar, n);
+        a->ffn1_ln = a->attn_ln = a->att = a->conv_ln = a->glu = a->norm = a->ffn2_ln = ln;
+        a->x1 = a->x3 = xa;
+        a->x2 = a->x4 = xb;
+        a->ffn1_mean = a->attn_mean = a->conv_mean = a->norm_mean = a->ffn2_mean = a->out_mean = mean;
+        a->ffn1_rstd = a->attn_rstd = a->conv_rstd = a->norm_rstd = a->ffn2_rstd = a->out_rstd = rstd;
+        a->ffn1_h = a->ffn2_h = arena_take(ar, nf);
+        a->ffn1_a = a->ffn2_a = arena_take(ar, nf);
+        a->q = arena_take(ar, nd);
+        a->k = arena_take(ar, (size_t)B * Tk * d);
+        a->v = arena_take(ar, (size_t)B * Tk * d);
+        a->p = arena_take(ar, (size_t)(T + Tk - 1) * d);
+        a->probs = NULL;
+        a->pw1 = arena_take(ar, 2 * nd);
+        a->dw = a->sw = arena_take(ar, nd);
+        return;
+    }
     a->ffn1_ln = arena_take(ar, nd);
     a->ffn1_mean = arena_take(ar, n);
     a->ffn1_rstd = arena_take(ar, n);
