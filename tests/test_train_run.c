@@ -145,6 +145,119 @@ static void test_exact_resume(const char *manifest) {
     free(straight), free(split), free(config), free(half), free(model), free(model_a), free(last), free(first);
 }
 
+/* Whether the last error says a (and b, when not NULL). */
+static int error_mentions(const char *a, const char *b) {
+    const char *msg = mslam_last_error();
+    return strstr(msg, a) != NULL && (!b || strstr(msg, b) != NULL);
+}
+
+/* Writes the lines of text (a manifest, header first) to path with line a and line b swapped (1:
+ * the first row; b 0: line a left out) or, with replace, line a's text column (the third) by line
+ * b's. */
+static void write_rows_changed(const char *path, const char *text, int a, int b, int replace) {
+    gchar **lines = g_strsplit(text, "\n", -1);
+    int n = (int)g_strv_length(lines);
+    CHECK(a < n && b < n, "the manifest has %d lines", n);
+    if (replace) {
+        gchar **fa = g_strsplit(lines[a], "\t", -1), **fb = g_strsplit(lines[b], "\t", -1);
+        g_free(fa[2]), fa[2] = g_strdup(fb[2]);
+        g_free(lines[a]), lines[a] = g_strjoinv("\t", fa);
+        g_strfreev(fa), g_strfreev(fb);
+    } else if (b) {
+        gchar *t = lines[a];
+        lines[a] = lines[b], lines[b] = t;
+    } else {
+        g_free(lines[a]);
+        for (int i = a; i < n; i++) lines[i] = lines[i + 1];
+    }
+    gchar *joined = g_strjoinv("\n", lines);
+    CHECK(write_file_atomic(path, joined, strlen(joined)) == 0, "writing %s", path);
+    g_free(joined), g_strfreev(lines);
+}
+
+/* The checkpoint records the usable rows its position counts in: a resume whose --data (or
+ * --text-data) gives other rows, or the same in another order, is refused naming how they differ;
+ * the same rows read through another path resume; a checkpoint written before the rows were
+ * recorded resumes with a warning. */
+static void test_resume_data(const char *manifest) {
+    char *data = str_printf("%s/resume-data.tsv", fixture_dir()), *out = str_printf("%s/resume-data", fixture_dir());
+    char *original = NULL;
+    size_t n_original = 0;
+    CHECK(read_file(manifest, 1 << 20, &original, &n_original) == 0 &&
+              write_file_atomic(data, original, n_original) == 0,
+          "copying the manifest");
+    CHECK(train(data, out, "--stop-at", "3", NULL) == 0, "first part: %s", mslam_last_error());
+    char *three = str_printf("%s/ckpt-00000003.safetensors", out);
+    mslam_model *m = NULL;
+    train_position pos = {0}, first = {0};
+    CHECK(checkpoint_load(three, &m, &first, NULL) == 0 && first.data.rows == 24 && first.text.rows == 0,
+          "the checkpoint records 24 rows of --data, none of --text-data (got %ld, %ld)", first.data.rows,
+          first.text.rows);
+    mslam_model_free(m);
+    /* rows 1 and 2 are train rows of one language */
+    static const struct {
+        int a, b, replace;
+        const char *says;
+    } changed[] = {{2, 0, 0, "24 usable rows when it was written, 23 now"},
+                   {1, 2, 0, "the same 24 usable rows as when it was written, in another order"},
+                   {1, 2, 1, "24 usable rows, as when it was written, but not the same ones"}};
+    for (size_t i = 0; i < sizeof changed / sizeof *changed; i++) {
+        write_rows_changed(data, original, changed[i].a, changed[i].b, changed[i].replace);
+        CHECK(train(data, out, "--resume", NULL) == 1 && error_mentions("--resume: the checkpoint's position", NULL) &&
+                  error_mentions(changed[i].says, "--data"),
+              "a resume whose --data changed (%s): %s", changed[i].says, mslam_last_error());
+    }
+    char *four_before = str_printf("%s/ckpt-00000004.safetensors", out);
+    CHECK(access(four_before, F_OK) != 0, "a refused resume wrote a checkpoint");
+    free(four_before);
+
+    /* a checkpoint written before the rows were recorded: resumed, warning (on the changed data) */
+    char *options = checkpoint_options(three);
+    adamw opt = {0};
+    optim_config oc = optim_default_config();
+    pos = (train_position){0};
+    CHECK(checkpoint_load(three, &m, &pos, NULL) == 0 && adamw_init(&opt, &oc, &m->table) == 0 &&
+              checkpoint_load_optimizer(three, &opt) == 0,
+          "reading %s", three);
+    pos.data = (train_rows){0};
+    CHECK(m && checkpoint_save(three, m, &opt, &pos, options) == 0, "rewriting %s without its rows", three);
+    adamw_free(&opt), mslam_model_free(m), free(options);
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc = train(data, out, "--resume", "--stop-at", "4", NULL);
+    mslam_log_set(NULL, NULL);
+    int warned = 0;
+    for (size_t i = 0; i < warnings.n; i++) warned |= strstr(warnings.items[i], "does not record which rows") != NULL;
+    CHECK(rc == 0 && warned, "a checkpoint without its rows resumes, warning (%zu warnings): %s", warnings.n,
+          mslam_last_error());
+    strlist_free(&warnings);
+    /* the original rows again: the checkpoint of step 4 recorded the changed ones */
+    CHECK(write_file_atomic(data, original, n_original) == 0 && train(data, out, "--resume", NULL) == 1 &&
+              error_mentions("not the same ones", NULL),
+          "resumed from the changed rows with the original: %s", mslam_last_error());
+
+    /* the same rows through another spelling of the path resume (the option's change is warned of) */
+    char *out2 = str_printf("%s/resume-data2", fixture_dir()), *spelt = str_printf("%s/./resume-data.tsv", fixture_dir());
+    char *two = str_printf("%s/ckpt-00000002.safetensors", out2), *four = str_printf("%s/ckpt-00000004.safetensors", out2);
+    CHECK(train(data, out2, "--stop-at", "2", "--text-data", data, "--text-batch", "2", NULL) == 0 &&
+              train(spelt, out2, "--resume", "--stop-at", "3", "--text-data", data, "--text-batch", "2", NULL) == 0,
+          "the same rows through another path: %s", mslam_last_error());
+    CHECK(checkpoint_load(two, &m, &pos, NULL) == 0 && pos.data.rows == 24 && pos.data.hash == first.data.hash &&
+              pos.text.rows == 16,
+          "the checkpoint records the --data rows as the first run's (%ld, %016llx) and 16 text pairs (%ld)",
+          pos.data.rows, (unsigned long long)pos.data.hash, pos.text.rows);
+    mslam_model_free(m);
+    /* --text-data's rows are checked too */
+    char *text = str_printf("%s/resume-text.tsv", fixture_dir());
+    write_rows_changed(text, original, 1, 2, 0);
+    CHECK(train(data, out2, "--resume", "--stop-at", "4", "--text-data", text, "--text-batch", "2", NULL) == 1 &&
+              error_mentions("in another order", "--text-data"),
+          "a resume whose --text-data changed: %s", mslam_last_error());
+    CHECK(access(four, F_OK) != 0, "the refused resume wrote a checkpoint");
+
+    free(data), free(out), free(original), free(three), free(out2), free(spelt), free(two), free(four), free(text);
+}
+
 /* Gradient accumulation: two micro-batches of 2 utterances and 2 text pairs a step take the
  * steps of batches of 4 and 4 (every loss normalised over the whole step, the same utterances
  * augmented alike), up to the order of float sums. */
@@ -1694,6 +1807,7 @@ int main(int argc, char **argv) {
     CHECK(manifest != NULL, "fixture");
     if (!manifest) return test_result("test_train_run");
     test_exact_resume(manifest);
+    test_resume_data(manifest);
     test_freeze_encoder(manifest);
     test_vocab_data(manifest);
     test_lid_probe(manifest);

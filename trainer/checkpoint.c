@@ -33,6 +33,17 @@ static char *position_json(const train_position *p, long adam_t) {
         json_object_object_add(o, "stale_validations", json_object_new_int(p->stale_validations));
     }
     if (p->validation_pending) json_object_object_add(o, "validation_pending", json_object_new_boolean(1));
+    const struct {
+        const char *rows, *hash, *unordered;
+        const train_rows *r;
+    } lists[] = {{"data_rows", "data_hash", "data_unordered", &p->data},
+                 {"text_rows", "text_hash", "text_unordered", &p->text}};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        if (lists[i].r->rows > 0) {
+            json_object_object_add(o, lists[i].rows, json_object_new_int64(lists[i].r->rows));
+            json_object_object_add(o, lists[i].hash, json_object_new_uint64(lists[i].r->hash));
+            json_object_object_add(o, lists[i].unordered, json_object_new_uint64(lists[i].r->unordered));
+        }
     if (p->best_step > 0) { /* JSON has no NaN for "none yet" */
         json_object_object_add(o, "best_step", json_object_new_int64(p->best_step));
         json_object_object_add(o, "best_score", json_object_new_double(p->best_score));
@@ -80,6 +91,24 @@ static int get_double(struct json_object *o, const char *name, double *out, cons
     return 0;
 }
 
+/* The rows a position counts in, when recorded (name_rows, name_hash, name_unordered); r stays
+ * zero otherwise. */
+static int get_rows(struct json_object *o, const char *name, train_rows *r, const char *path) {
+    char rows[32], hash[32], unordered[32];
+    snprintf(rows, sizeof rows, "%s_rows", name);
+    snprintf(hash, sizeof hash, "%s_hash", name);
+    snprintf(unordered, sizeof unordered, "%s_unordered", name);
+    struct json_object *h, *u;
+    if (!json_object_object_get_ex(o, rows, NULL)) return 0;
+    if (get_int64(o, rows, &r->rows, path)) return -1;
+    if (r->rows < 1 || !json_object_object_get_ex(o, hash, &h) || !json_object_is_type(h, json_type_int) ||
+        !json_object_object_get_ex(o, unordered, &u) || !json_object_is_type(u, json_type_int))
+        return mslam_error("%s: training position has a bad '%s', '%s' or '%s'", path, rows, hash, unordered);
+    r->hash = json_object_get_uint64(h);
+    r->unordered = json_object_get_uint64(u);
+    return 0;
+}
+
 static int read_position(const st_file *f, train_position *pos, long *adam_t) {
     const char *text = st_meta_get(f, TRAINING_KEY), *why;
     struct json_object *o = st_json_parse(text, strlen(text), &why);
@@ -114,6 +143,8 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
     if (!rc && json_object_object_get_ex(o, "best_step", &present))
         rc = get_int64(o, "best_step", &pos->best_step, f->path) ||
              get_double(o, "best_score", &pos->best_score, f->path);
+    /* checkpoints before the rows were recorded lack them */
+    if (!rc) rc = get_rows(o, "data", &pos->data, f->path) || get_rows(o, "text", &pos->text, f->path);
     if (!rc && !json_object_object_get_ex(o, "seed", &seed))
         rc = mslam_error("%s: training position has no 'seed'", f->path);
     if (!rc) {

@@ -15,6 +15,14 @@
 /* Most processes, and most micro-batches a process, a checkpoint's position may record. */
 #define CHECKPOINT_MAX_SPLIT 65536
 
+/* The usable rows of a dataset that a position counts in (the epochs' order indexes them): how
+ * many, a hash of them in their order and one in any order (rows 0: not recorded, as in the
+ * checkpoints written before it). */
+typedef struct {
+    long rows;
+    uint64_t hash, unordered;
+} train_rows;
+
 /* Where training stands. Every random draw is a function of (seed, step), so these numbers are
  * the whole state needed to continue exactly. */
 typedef struct {
@@ -35,6 +43,8 @@ typedef struct {
     double best_score;
     int stale_validations;
     int validation_pending; /* a signal stopped this step's validation: a resume runs it first */
+    train_rows data;        /* --data's usable examples */
+    train_rows text;        /* --text-data's usable text rows (rows 0: none) */
 } train_position;
 
 /* Writes model, opt (NULL: no optimizer state), pos and options (the run's options_record, in

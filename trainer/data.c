@@ -425,6 +425,22 @@ int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_cha
     return 0;
 }
 
+void dataset_rows_hash(const dataset *ds, long *rows, uint64_t *hash, uint64_t *unordered) {
+    uint64_t ordered = hash_str("dataset rows", 0), sum = 0;
+    for (int i = 0; i < ds->n; i++) {
+        const example *e = &ds->items[i];
+        const char *name = strrchr(e->audio, '/');
+        uint64_t h = hash_str(name ? name + 1 : e->audio, 0x705);
+        h = hash_str(e->translation, hash_str(e->text, hash_str(e->lang, h)));
+        h = hash_mix(h, (uint64_t)llround(e->seconds * 1000));
+        ordered = hash_mix(ordered, h);
+        sum += h;
+    }
+    *rows = ds->n;
+    *hash = ordered;
+    *unordered = sum;
+}
+
 /* ---- epochs ---- */
 
 #define POOL_BATCHES 64

@@ -119,6 +119,12 @@ int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double m
 int dataset_encode_text_pairs(dataset *ds, const mslam_model *model, int max_chars, int transcripts_only,
                               dataset_report *report);
 
+/* What tells ds's rows from other rows, for a resume whose position counts in them: their count,
+ * a hash of them in their order and one in any order. A row's hash covers its audio file's name
+ * (not its folder: one manifest read from another place, or with another --audio-dir, holds the
+ * same rows), language, transcript, translation and duration (to the millisecond). */
+void dataset_rows_hash(const dataset *ds, long *rows, uint64_t *hash, uint64_t *unordered);
+
 /* ---- epochs and batches ---- */
 
 /* The batches of one epoch: a permutation of the examples by (seed, epoch), cut into pools of

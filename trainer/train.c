@@ -1414,6 +1414,31 @@ static void trainer_free(trainer *t) {
     if (t->log) fclose(t->log);
 }
 
+/* A resumed run's usable rows of option (--data, --text-data) against those its checkpoint's
+ * position counts in (recorded, zero when it has none): the epochs' order indexes them, so that
+ * other rows would continue at a place in another list; refused, saying how they differ. Then
+ * recorded holds this run's rows, for its checkpoints. */
+static int check_rows(const trainer *t, int resumed, const char *option, const dataset *ds, train_rows *recorded) {
+    train_rows now;
+    dataset_rows_hash(ds, &now.rows, &now.hash, &now.unordered);
+    if (resumed && recorded->rows > 0 && (recorded->rows != now.rows || recorded->hash != now.hash)) {
+        char how[160];
+        if (recorded->rows != now.rows)
+            snprintf(how, sizeof how, "%ld usable rows when it was written, %ld now", recorded->rows, now.rows);
+        else if (recorded->unordered == now.unordered)
+            snprintf(how, sizeof how, "the same %ld usable rows as when it was written, in another order", now.rows);
+        else
+            snprintf(how, sizeof how, "%ld usable rows, as when it was written, but not the same ones (a file, "
+                     "language, transcript, translation or duration differs)", now.rows);
+        return mslam_error("--resume: the checkpoint's position in %s (epoch %ld, batch %ld) counts in the rows %s "
+                           "gave, and they differ: %s. Resuming would continue at that place in another list: resume "
+                           "with the data (and --split, --max-seconds, --task) it was written with, or start a new "
+                           "run from its checkpoint with --init", t->o->out, t->pos.epoch, t->pos.batch, option, how);
+    }
+    *recorded = now;
+    return 0;
+}
+
 static int default_threads(void) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
@@ -1616,6 +1641,12 @@ static int run(trainer *t) {
     dataset_report rep;
     if (dataset_encode(&t->train, t->model, need_of(t->tasks), o->max_seconds, &rep)) return -1;
     report_data(t, "training data", &rep);
+    if (resumed && !t->pos.data.rows && t->rank == 0)
+        mslam_log(MSLAM_LOG_WARN, "--resume: the checkpoint in %s does not record which rows of --data (and "
+                  "--text-data) its position counts in (it was written before they were recorded): they are taken to "
+                  "be the same", o->out);
+    /* the text rows are compared where the checkpoint has them: it may be older, or trained without */
+    if (check_rows(t, resumed, "--data", &t->train, &t->pos.data)) return -1;
     if (o->valid) {
         /* what validation scores: pre-training's untranscribed utterances would take its places */
         if (dataset_encode(&t->valid, t->model, need_of(t->tasks) & ~KEEP_ALL, 0, &rep)) return -1;
@@ -1623,7 +1654,9 @@ static int run(trainer *t) {
     }
     if (o->text_data && *o->text_data) {
         int transcripts_only = (t->tasks & TASK_PRETRAIN) != 0; /* SpanBERT reads no translation */
-        if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, transcripts_only, &rep)) return -1;
+        if (dataset_encode_text_pairs(&t->text, t->model, o->text_max_chars, transcripts_only, &rep) ||
+            check_rows(t, resumed, "--text-data", &t->text, &t->pos.text))
+            return -1;
         if (t->rank == 0)
             fprintf(stderr, "text %s: %d kept, %d with characters outside the vocabulary, %d longer than "
                     "--text-max-chars, %d with an empty or missing %s\n", transcripts_only ? "rows" : "pairs", rep.kept,
@@ -1642,6 +1675,8 @@ static int run(trainer *t) {
         if (o->text_noise > 0 &&
             !(t->mt_noisy = mslam_malloc((size_t)o->text_batch * 2 * o->text_max_chars * sizeof(int), "noisy text")))
             return -1;
+    } else {
+        t->pos.text = (train_rows){0}; /* a resume without the checkpoint's text pairs */
     }
     if (mslam_param_table_build(&t->gtab, t->cfg, &t->G)) return -1;
     if (!(t->grad = mslam_calloc(t->gtab.total, sizeof(float), "gradients"))) return -1;
