@@ -178,7 +178,7 @@ static void write_rows_changed(const char *path, const char *text, int a, int b,
 /* The checkpoint records the usable rows its position counts in: a resume whose --data (or
  * --text-data) gives other rows, or the same in another order, is refused naming how they differ;
  * the same rows read through another path resume; a checkpoint written before the rows were
- * recorded resumes with a warning. */
+ * recorded resumes with a warning. And --valid is recorded: a resume with another warns. */
 static void test_resume_data(const char *manifest) {
     char *data = str_printf("%s/resume-data.tsv", fixture_dir()), *out = str_printf("%s/resume-data", fixture_dir());
     char *original = NULL;
@@ -255,7 +255,29 @@ static void test_resume_data(const char *manifest) {
           "a resume whose --text-data changed: %s", mslam_last_error());
     CHECK(access(four, F_OK) != 0, "the refused resume wrote a checkpoint");
 
+    /* --valid is recorded, and a resume with another warns */
+    char *out3 = str_printf("%s/resume-valid", fixture_dir());
+    CHECK(train(data, out3, "--stop-at", "2", "--valid", manifest, "--valid-every", "2", NULL) == 0,
+          "validated: %s", mslam_last_error());
+    char *valid_two = str_printf("%s/ckpt-00000002.safetensors", out3), *record = checkpoint_options(valid_two);
+    char *valid_line = str_printf("\nvalid=%s\n", manifest);
+    CHECK(record && strstr(record, valid_line) && strstr(record, "\nvalid-split=dev\n"),
+          "the checkpoint records --valid: %s", record ? record : "(none)");
+    warnings = (struct strlist){0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    rc = train(data, out3, "--resume", "--stop-at", "4", "--valid", data, "--valid-every", "2", NULL);
+    mslam_log_set(NULL, NULL);
+    char *valid_change = str_printf("valid: %s -> %s", manifest, data);
+    int valid_warned = 0, steps_warned = 0;
+    for (size_t i = 0; i < warnings.n; i++) {
+        valid_warned |= strstr(warnings.items[i], "was validated on other data") && strstr(warnings.items[i], valid_change);
+        steps_warned |= strstr(warnings.items[i], "written with other options") != NULL;
+    }
+    CHECK(rc == 0 && valid_warned && !steps_warned,
+          "a resume with another --valid warns of the validation, not of the steps (%zu warnings)", warnings.n);
+    strlist_free(&warnings);
     free(data), free(out), free(original), free(three), free(out2), free(spelt), free(two), free(four), free(text);
+    free(out3), free(valid_two), free(record), free(valid_line), free(valid_change);
 }
 
 /* Gradient accumulation: two micro-batches of 2 utterances and 2 text pairs a step take the

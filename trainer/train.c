@@ -1156,6 +1156,36 @@ static void warn_architecture_kept(const trainer *t, const mslam_model *m, const
     g_string_free(list, TRUE);
 }
 
+/* The options of the validation data, recorded with the others but for the steps' comparison:
+ * the best score so far (--best-metric) and the validations without a better one (--patience)
+ * were measured on the checkpoint's. */
+static const char *const validation_options[] = {"valid", "valid-split", "valid-items", NULL};
+
+/* Warns when the validation data of a resumed run is not its checkpoint's (was: the checkpoint's
+ * options record; one written before they were recorded, or without --valid, says nothing). */
+static void warn_validation_changed(const trainer *t, const char *was, const char *latest) {
+    gchar *valid_was = was ? options_record_value(was, "valid") : NULL;
+    GString *list = g_string_new(NULL);
+    for (const char *const *name = validation_options; valid_was && *valid_was && *name; name++) {
+        gchar *a = options_record_value(was, *name), *b = options_record_value(t->o->record, *name);
+        if (a && b && strcmp(a, b))
+            g_string_append_printf(list, "%s%s: %s -> %s", list->len ? "; " : "", *name, *a ? a : "(none)",
+                                   *b ? b : "(none)");
+        g_free(a), g_free(b);
+    }
+    if (list->len) {
+        const train_position *p = &t->pos;
+        char best[96] = "";
+        if (p->best_step > 0)
+            snprintf(best, sizeof best, ": its best %s so far, step %ld's, and", p->best_metric, p->best_step);
+        mslam_log(MSLAM_LOG_WARN, "--resume: %s was validated on other data (%s)%s the validations counted for "
+                  "--patience were measured on its data, not this run's", latest, list->str,
+                  best[0] ? best : ":");
+    }
+    g_string_free(list, TRUE);
+    g_free(valid_was);
+}
+
 /* A resume's batches against the checkpoint's: the options that shape the steps, and the global
  * batch (processes x micro-batches x --batch-size utterances, and --text-batch pairs likewise). A
  * split of the same global batches into other processes and micro-batches takes the same steps
@@ -1173,16 +1203,20 @@ static void resume_batches(trainer *t, const char *latest) {
     /* the text batch counts only when there are text pairs (else another --text-data warns) */
     int same_globals = p->global_batch == global && (!o->text_data || !*o->text_data || !text_batch_was ||
                                                      atoll(text_batch_was) * split_was == o->text_batch * split);
-    /* the model's options are the checkpoint's (warn_architecture_kept), and the split's are said below */
-    const char *ignored[sizeof architecture_options / sizeof *architecture_options + 2];
+    /* the model's options are the checkpoint's (warn_architecture_kept), the split's are said below,
+     * and the validation data's apart (they do not change the steps) */
+    const char *ignored[sizeof architecture_options / sizeof *architecture_options +
+                        sizeof validation_options / sizeof *validation_options + 2];
     size_t n_ignored = 0;
     for (const char *const *a = architecture_options; *a; a++) ignored[n_ignored++] = *a;
+    for (const char *const *v = validation_options; *v; v++) ignored[n_ignored++] = *v;
     if (same_globals) ignored[n_ignored++] = "batch-size", ignored[n_ignored++] = "text-batch";
     ignored[n_ignored] = NULL;
     char *diff = was && o->record ? options_record_diff(was, o->record, o->record_defaults, ignored) : NULL;
     if (diff)
         mslam_log(MSLAM_LOG_WARN, "--resume: %s was written with other options (%s): the steps differ from an "
                   "uninterrupted run's", latest, diff);
+    warn_validation_changed(t, was, latest);
     if (p->global_batch != global) {
         mslam_log(MSLAM_LOG_WARN, "the checkpoint was trained on %d utterances a step (%d process(es) x %d "
                   "micro-batch(es) x batch %lld), this run takes %lld (%d x %d x %d): the batches differ from an "
@@ -1934,10 +1968,11 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("log-every", log_every, "steps between progress lines and log records (default 10)", "N"),
         G_OPTION_ENTRY_NULL};
     /* what a resumed run must share with the checkpoint's to take the same steps: every option
-     * but those of files, logging, parallelism and when to stop */
-    static const char *const not_recorded[] = {"out", "init", "reinit", "resume", "stop-at", "threads", "accumulate", "valid",
-                                               "valid-split", "valid-every", "valid-items", "best-metric", "patience",
-                                               "save-every", "keep", "log-every", NULL};
+     * but those of files, logging, parallelism and when to stop; and the validation data, whose
+     * scores the best model and --patience compare (validation_options: warned of apart) */
+    static const char *const not_recorded[] = {"out",         "init",     "reinit",     "resume", "stop-at",
+                                               "threads",     "accumulate", "valid-every", "best-metric",
+                                               "patience",    "save-every", "keep",        "log-every", NULL};
     o.record_defaults = options_record(entries, not_recorded);
     int n_rest;
     char **rest = NULL;
