@@ -545,6 +545,19 @@ static void test_text_pairs(const char *manifest) {
                   strstr(mslam_last_error(), "--eq-points 2..64"),
               "--eq-points outside 2..64 is an error naming it: %s", mslam_last_error());
     }
+    /* augmentation values that would silently do nothing, or break every step: refused, naming the
+     * option (--eq-db inf made every feature non-finite and skipped every step; a negative count
+     * of masks gave none; a width of INT_MAX overflowed drawing the masks) */
+    static const char *const bad_aug[][2] = {{"--eq-db", "inf"},         {"--eq-db", "1e6"},
+                                             {"--freq-masks", "-1"},     {"--time-masks", "-2"},
+                                             {"--freq-width", "-1"},     {"--freq-width", "2147483647"},
+                                             {"--time-width", "-1"},     {"--time-masks", "1000000000"},
+                                             {"--stats-items", "0"}};
+    for (size_t i = 0; i < sizeof bad_aug / sizeof *bad_aug; i++) {
+        CHECK(train(manifest, bad_eq, "--eq-prob", "0.5", bad_aug[i][0], bad_aug[i][1], NULL) == 2 &&
+                  strstr(mslam_last_error(), bad_aug[i][0]) && access(bad_eq, F_OK) != 0,
+              "%s %s is an error naming it: %s", bad_aug[i][0], bad_aug[i][1], mslam_last_error());
+    }
     free(noisy), free(noisy_split), free(model_n), free(model_ns), free(bad_noise), free(bad_eq);
     char *asr = str_printf("%s/mt-asr", fixture_dir());
     CHECK(train(manifest, asr, "--task", "asr", "--text-data", manifest, NULL) != 0 &&

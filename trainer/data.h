@@ -165,6 +165,9 @@ typedef struct {
 
 #define EQ_POINTS_DEFAULT 6
 #define EQ_POINTS_MAX 64
+#define EQ_DB_MAX 100.0 /* the largest eq_db (+-100 dB already scales power 1e10 times) */
+#define SPECAUG_MASKS_MAX 100 /* the most masks of each kind */
+#define SPECAUG_WIDTH_MAX 65536 /* the widest mask, in bins or frames (wider ones are cut to the utterance) */
 
 specaug_config specaug_default_config(void);
 /* SpecAugment (Park et al. 2019) without time warping, on mel (T, n_mels) in place: masked

@@ -1518,9 +1518,22 @@ static int check_options(const train_opts *o) {
         const char *flag;
         int value;
     } counts[] = {{"--batch-size", o->batch_size}, {"--steps", o->steps},         {"--chunk-min", o->chunk_min},
-                  {"--keep", o->keep},             {"--log-every", o->log_every}, {"--save-every", o->save_every}};
+                  {"--keep", o->keep},             {"--log-every", o->log_every}, {"--save-every", o->save_every},
+                  {"--stats-items", o->stats_items}};
     for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
         if (counts[i].value < 1) return mslam_error("%s %d: must be at least 1", counts[i].flag, counts[i].value);
+    /* SpecAugment's masks: a negative count or width would silently give none, and a width is
+     * drawn as uniform x (width + 1), which must fit an int */
+    const struct {
+        const char *flag;
+        int value, hi;
+    } masks[] = {{"--freq-masks", o->freq_masks, SPECAUG_MASKS_MAX},
+                 {"--freq-width", o->freq_width, SPECAUG_WIDTH_MAX},
+                 {"--time-masks", o->time_masks, SPECAUG_MASKS_MAX},
+                 {"--time-width", o->time_width, SPECAUG_WIDTH_MAX}};
+    for (size_t i = 0; i < sizeof masks / sizeof *masks; i++)
+        if (masks[i].value < 0 || masks[i].value > masks[i].hi)
+            return mslam_error("%s %d: must be 0..%d", masks[i].flag, masks[i].value, masks[i].hi);
     if (o->chunk_max < o->chunk_min)
         return mslam_error("--chunk-max %d: must be at least --chunk-min (%d)", o->chunk_max, o->chunk_min);
     /* real-valued options: a NaN fails every test, so each range is written as what holds */
@@ -1543,6 +1556,8 @@ static int check_options(const train_opts *o) {
         {"--gumbel-tau-min", o->gumbel_tau_min, 1e-3, 1e3, 0}, {"--w2v-weight", o->w2v_weight, 0, 1e6, 0},
         {"--diversity-weight", o->diversity_weight, 0, 1e6, 0}, {"--mlm-weight", o->mlm_weight, 0, 1e6, 0},
         {"--spanbert-weight", o->spanbert_weight, 0, 1e6, 0},
+        /* an infinite gain makes every feature non-finite, and every step is skipped */
+        {"--eq-db", o->eq_db, 0, EQ_DB_MAX, 0},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (!(ranges[i].value >= ranges[i].lo &&
@@ -1550,10 +1565,10 @@ static int check_options(const train_opts *o) {
             return mslam_error("%s %g is outside [%g, %g%s", ranges[i].flag, ranges[i].value, ranges[i].lo,
                                ranges[i].hi, ranges[i].hi_open ? ")" : "]");
     if (o->warmup < 0) return mslam_error("--warmup %d: must be 0 or more", o->warmup);
-    if (!(o->eq_prob >= 0 && o->eq_prob <= 1 && o->warp_prob >= 0 && o->warp_prob <= 1 && o->eq_db >= 0 &&
-          o->warp >= 0 && o->warp < 1 && o->eq_points >= 2 && o->eq_points <= EQ_POINTS_MAX))
-        return mslam_error("--eq-prob and --warp-prob must be in [0, 1], --eq-db at least 0, --eq-points 2..%d and "
-                           "--warp in [0, 1)", EQ_POINTS_MAX);
+    if (!(o->eq_prob >= 0 && o->eq_prob <= 1 && o->warp_prob >= 0 && o->warp_prob <= 1 && o->warp >= 0 &&
+          o->warp < 1 && o->eq_points >= 2 && o->eq_points <= EQ_POINTS_MAX))
+        return mslam_error("--eq-prob and --warp-prob must be in [0, 1], --eq-points 2..%d and --warp in [0, 1)",
+                           EQ_POINTS_MAX);
     if (o->left_chunks_max < -1)
         return mslam_error("--left-chunks-max %d: must be -1 or 0 (all, as eval's --left-chunks -1) or more",
                            o->left_chunks_max);
@@ -1920,13 +1935,13 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("beta2", beta2, "AdamW beta2 (default 0.98)", "X"),
         OPT_DBL("adam-eps", eps, "AdamW epsilon (default 1e-9)", "X"),
         OPT_BOOL("no-specaug", no_specaug, "no SpecAugment masks (the equaliser and warp still apply)"),
-        OPT_INT("freq-masks", freq_masks, "SpecAugment frequency masks (default 2)", "N"),
+        OPT_INT("freq-masks", freq_masks, "SpecAugment frequency masks: 0..100 (default 2)", "N"),
         OPT_INT("freq-width", freq_width, "their largest width in mel bins (default 27)", "N"),
-        OPT_INT("time-masks", time_masks, "SpecAugment time masks (default 2)", "N"),
+        OPT_INT("time-masks", time_masks, "SpecAugment time masks: 0..100 (default 2)", "N"),
         OPT_DBL("time-ratio", time_ratio, "their largest width as a share of the utterance (default 0.05)", "X"),
         OPT_INT("time-width", time_width, "and in frames (default 40)", "N"),
         OPT_DBL("eq-prob", eq_prob, "share of utterances through a random equaliser (unseen voices and microphones; default 0)", "X"),
-        OPT_DBL("eq-db", eq_db, "its largest gain or cut in dB (default 15)", "X"),
+        OPT_DBL("eq-db", eq_db, "its largest gain or cut in dB: 0..100 (default 15)", "X"),
         OPT_INT("eq-points", eq_points, "its points of independent gain, evenly spaced in mel: 2..64 (default 6)", "N"),
         OPT_DBL("warp-prob", warp_prob, "share of utterances with a warped frequency axis (vocal tract length; default 0)", "X"),
         OPT_DBL("warp", warp, "the warp factor's largest departure from 1 (default 0.1)", "X"),
