@@ -15,6 +15,7 @@
 #include "train_fixture.h"
 #include "util.h"
 
+#include <glib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,32 @@ static void test_interrupt(const char *mpirun, const char *trainer, const char *
     free(out), free(log), free(cmd), free(exec_cmd), free(ckpt), free(resume), free(next);
 }
 
+/* Processes whose --data gives other usable rows (a node lacking a file, a manifest edited on one
+ * disk) would each take its share of another epoch order: refused by all, without hanging. */
+static void test_rows_apart(const char *mpirun, const char *trainer, const char *manifest) {
+    char *text = NULL, *rows0 = str_printf("%s/rows-0.tsv", fixture_dir()), *rows1 = str_printf("%s/rows-1.tsv", fixture_dir());
+    size_t n = 0;
+    CHECK(read_file(manifest, 1 << 20, &text, &n) == 0 && write_file_atomic(rows0, text, n) == 0, "rows-0.tsv");
+    /* rank 1's manifest lacks the first row */
+    char *second = strchr(strchr(text, '\n') + 1, '\n');
+    size_t header = (size_t)(strchr(text, '\n') + 1 - text);
+    GString *fewer = g_string_new_len(text, (gssize)header);
+    g_string_append(fewer, second + 1);
+    CHECK(write_file_atomic(rows1, fewer->str, fewer->len) == 0, "rows-1.tsv");
+    char *cmd = str_printf("timeout 60 '%s' --allow-run-as-root --oversubscribe -np 2 sh -c 'exec \"$0\" \"$@\" "
+                           "--data %s/rows-$OMPI_COMM_WORLD_RANK.tsv' '%s' train --out '%s/rows-apart' --batch-size 4 "
+                           OPTIONS " > %s/rows-apart.log 2>&1",
+                           mpirun, fixture_dir(), trainer, fixture_dir(), fixture_dir());
+    int status = system(cmd);
+    char *log = NULL, *log_path = str_printf("%s/rows-apart.log", fixture_dir());
+    CHECK(read_file(log_path, 1 << 20, &log, &n) == 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+              WEXITSTATUS(status) != 124 && strstr(log, "24 usable rows of --data") &&
+              strstr(log, "23 usable rows of --data"),
+          "ranks whose --data gives other rows refuse to train, without hanging (%d): %s", status, log ? log : "");
+    g_string_free(fewer, TRUE);
+    free(text), free(rows0), free(rows1), free(cmd), free(log), free(log_path);
+}
+
 int main(int argc, char **argv) {
     const char *mpirun = find_mpirun();
     if (!mpirun) {
@@ -170,6 +197,7 @@ int main(int argc, char **argv) {
     fixture_compare_runs(rq1, rq2, 4, "BEST-RQ: 2 ranks x 4 vs 1 rank x 8");
     free(rq1), free(rq2), free(rq_more), free(cmd_rq1), free(cmd_rq2);
     test_interrupt(mpirun, argv[1], manifest);
+    test_rows_apart(mpirun, argv[1], manifest);
     free(one), free(two), free(cmd1), free(cmd2), free(more);
     fixture_remove();
     return test_result("test_train_mpi");

@@ -1455,6 +1455,23 @@ static void trainer_free(trainer *t) {
 static int check_rows(const trainer *t, int resumed, const char *option, const dataset *ds, train_rows *recorded) {
     train_rows now;
     dataset_rows_hash(ds, &now.rows, &now.hash, &now.unordered);
+    /* every process takes its share of each batch of one epoch order: processes with other rows (a
+     * file missing on one node, a manifest edited on one disk) would each take theirs of another.
+     * Rank 0's count and hash in 16-bit parts, which floats hold exactly */
+    float mine[6], first[6];
+    for (int k = 0; k < 4; k++) mine[k] = (float)((now.hash >> (16 * k)) & 0xffff);
+    mine[4] = (float)(now.rows & 0xffff), mine[5] = (float)(now.rows >> 16);
+    memcpy(first, mine, sizeof first);
+    if (dist_broadcast_f32(first, 6)) return -1;
+    int differs = memcmp(first, mine, sizeof mine) != 0;
+    if (dist_any(differs)) {
+        long rows0 = (long)first[4] + ((long)first[5] << 16);
+        if (!differs) return mslam_error("another process read other rows of %s than this one", option);
+        return mslam_error("the processes read other rows of %s: %ld usable rows of %s here (rank %d), %ld usable rows "
+                           "of %s%s on rank 0; every process must read the same rows (the same manifest, every audio "
+                           "file readable on each)", option, now.rows, option, t->rank, rows0, option,
+                           rows0 == now.rows ? ", not the same ones," : "");
+    }
     if (resumed && recorded->rows > 0 && (recorded->rows != now.rows || recorded->hash != now.hash)) {
         char how[160];
         if (recorded->rows != now.rows)
