@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "init.h"
+#include "manifest.h"
 #include "optim.h"
 #include "options.h"
 #include "testutil.h"
@@ -527,6 +528,46 @@ static void test_data(const char *manifest) {
 /* augment_text_noise: none at p = 0; at p the share of characters edited is p, with length
  * kept on average (drops and insertions balance), every id one of the sequence's, the same
  * draws giving the same result; a sequence of one character never empties. */
+/* Common Voice's files as a spreadsheet or Windows may leave them (a byte-order mark, CRLF, a
+ * blank line), and durations no clip has: an infinite one in clip_durations.tsv is an error naming
+ * the line, as in a manifest; a huge one is counted as too long, not turned into a sample count. */
+static void test_manifest_edges(void) {
+    const char *cv = fixture_subdir("cv-fr");
+    char *tsv = str_printf("%s/train.tsv", cv), *durations = str_printf("%s/clip_durations.tsv", cv);
+    static const char rows[] = "\xEF\xBB\xBF" "client_id\tpath\tsentence\tup_votes\tlocale\r\n"
+                               "c1\ta.mp3\tBonjour \"toi\".\t2\tfr\r\n\r\nc2\tb.mp3\tSalut\t1\tfr\r\n";
+    static const char good[] = "clip\tduration[ms]\r\na.mp3\t1500\r\nb.mp3\t2250\r\n";
+    struct manifest m;
+    CHECK(write_file_atomic(tsv, rows, strlen(rows)) == 0 && write_file_atomic(durations, good, strlen(good)) == 0 &&
+              manifest_load(tsv, NULL, &m) == 0 && m.layout == LAYOUT_COMMON_VOICE && m.n == 2 &&
+              !strcmp(m.records[0].text, "Bonjour \"toi\".") && !strcmp(m.records[1].lang, "fr") &&
+              m.records[0].duration == 1.5 && m.records[1].duration == 2.25 && m.records[1].split == SPLIT_TRAIN,
+          "Common Voice with a byte-order mark and CRLF: %s", mslam_last_error());
+    manifest_free(&m);
+    static const char infinite[] = "clip\tduration[ms]\na.mp3\t1500\nb.mp3\tinf\n";
+    CHECK(write_file_atomic(durations, infinite, strlen(infinite)) == 0 && manifest_load(tsv, NULL, &m) != 0 &&
+              strstr(mslam_last_error(), "clip_durations.tsv:3"),
+          "an infinite clip duration is an error naming the line: %s", mslam_last_error());
+    unlink(durations);
+    /* a duration of 1e300 s in a manifest: too long (--max-seconds), or kept without one */
+    char *huge = str_printf("%s/huge.tsv", fixture_dir());
+    char *text = str_printf("path\tlang\ttext\tduration\nde_train_000.flac\tde\tja\t1e300\n");
+    mslam_model *model = mslam_model_new(&tiny_cfg, tiny_vocab, tiny_langs);
+    dataset ds = {0};
+    dataset_report rep;
+    CHECK(model && write_file_atomic(huge, text, strlen(text)) == 0 &&
+              dataset_load_named(&ds, huge, NULL, NULL, NULL, "all") == 0 && ds.n == 1 &&
+              dataset_encode(&ds, model, NEED_LANG, 20, &rep) != 0 && rep.too_long == 1,
+          "a duration of 1e300 s is too long: %s", mslam_last_error());
+    dataset_free(&ds);
+    CHECK(dataset_load_named(&ds, huge, NULL, NULL, NULL, "all") == 0 &&
+              dataset_encode(&ds, model, NEED_LANG, 0, &rep) == 0 && rep.kept == 1,
+          "and kept without --max-seconds: %s", mslam_last_error());
+    dataset_free(&ds);
+    mslam_model_free(model);
+    free(tsv), free(durations), free(huge), free(text);
+}
+
 static void test_text_noise(void) {
     enum { N = 20000 };
     int *ids = malloc(N * sizeof(int)), *out = malloc(2 * N * sizeof(int)), *again = malloc(2 * N * sizeof(int));
@@ -647,6 +688,7 @@ int main(void) {
     test_checkpoint();
     test_init();
     test_data(manifest);
+    test_manifest_edges();
     test_text_noise();
     fixture_remove();
     return test_result("test_train");

@@ -328,7 +328,10 @@ static int encode_example(example *e, const mslam_model *m, int need_any, double
         }
         e->seconds = rate > 0 ? (double)frames / rate : 0;
     }
-    if (mslam_subsampled_frames(mslam_frontend_n_frames((size_t)(e->seconds * MSLAM_SAMPLE_RATE))) <= 0) {
+    /* a duration past any file's (a damaged header or manifest: 1e300 s) is not a sample count: its
+     * conversion would overflow (0 on x86-64, which read as too short) */
+    double samples = e->seconds * MSLAM_SAMPLE_RATE;
+    if (samples < 1e15 && mslam_subsampled_frames(mslam_frontend_n_frames((size_t)samples)) <= 0) {
         mslam_log(MSLAM_LOG_WARN, "skipping %s: %.3f s of audio is too short for one encoder frame",
                   e->audio, e->seconds);
         r->empty_audio++;

@@ -227,7 +227,7 @@ static int load_clip_durations(manifest_reader *r, const char *path) {
         if (line_no == 1 || line[0] == '\0') continue; /* header: clip, duration[ms] */
         char *end = NULL;
         double ms = tab ? strtod(tab + 1, &end) : NAN;
-        if (!tab || end == tab + 1 || *end != '\0' || !(ms >= 0.0)) {
+        if (!tab || end == tab + 1 || *end != '\0' || !(ms >= 0.0) || !isfinite(ms)) {
             rc = mslam_error("%s:%ld: expected a clip name, a tab and a duration in ms", path, line_no);
             break;
         }
