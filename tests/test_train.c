@@ -549,6 +549,16 @@ static void test_manifest_edges(void) {
               strstr(mslam_last_error(), "clip_durations.tsv:3"),
           "an infinite clip duration is an error naming the line: %s", mslam_last_error());
     unlink(durations);
+    /* Common Voice's validated.tsv has no split: --split all takes its rows, and the default's error says so */
+    char *validated = str_printf("%s/validated.tsv", cv);
+    dataset none = {0};
+    CHECK(write_file_atomic(validated, rows, strlen(rows)) == 0 &&
+              dataset_load_named(&none, validated, NULL, NULL, NULL, "train") != 0 &&
+              strstr(mslam_last_error(), "in split (none): 2 rows; --split picks the split, all those without one)") &&
+              dataset_load_named(&none, validated, NULL, NULL, NULL, "all") == 0 && none.n == 2,
+          "a Common Voice file without a split: %s", mslam_last_error());
+    dataset_free(&none);
+    free(validated);
     /* a duration of 1e300 s in a manifest: too long (--max-seconds), or kept without one */
     char *huge = str_printf("%s/huge.tsv", fixture_dir());
     char *text = str_printf("path\tlang\ttext\tduration\nde_train_000.flac\tde\tja\t1e300\n");

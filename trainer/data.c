@@ -97,7 +97,8 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
 }
 
 /* " (the manifest has them in split dev: 300 rows; --split picks the split)" when rows of the kind
- * are in other splits, else ""; g_free it. */
+ * are in other splits, else ""; rows without a split (Common Voice's validated.tsv) are taken by
+ * --split all alone, which it then says. g_free it. */
 static char *found_in_other_splits(const int in_split[SPLIT_N]) {
     GString *text = g_string_new(NULL);
     for (int s = 0; s < SPLIT_N; s++)
@@ -105,7 +106,8 @@ static char *found_in_other_splits(const int in_split[SPLIT_N]) {
             g_string_append_printf(text, "%s %s: %d row%s", text->len ? "," : " (the manifest has them in split",
                                    s == SPLIT_NONE ? "(none)" : split_name((enum manifest_split)s), in_split[s],
                                    in_split[s] == 1 ? "" : "s");
-    if (text->len) g_string_append(text, "; --split picks the split)");
+    if (text->len) g_string_append(text, in_split[SPLIT_NONE] ? "; --split picks the split, all those without one)"
+                                                                 : "; --split picks the split)");
     return g_string_free(text, FALSE);
 }
 
