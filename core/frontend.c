@@ -135,3 +135,16 @@ void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, floa
         logmel_piece(fe, pcm + (size_t)f0 * MSLAM_HOP_LENGTH, n, mel + (size_t)f0 * fe->n_mels, scratch);
     }
 }
+
+int mslam_frontend_check_stats(const float *mean, const float *std, int n_mels, const char *fn, const char *path) {
+    for (int m = 0; m < n_mels; m++) {
+        if (!(std[m] > 0.0f && isfinite(std[m])))
+            return mslam_error("%s: model '%s' cannot normalise audio features: frontend.mel_std[%d] is %g, not a "
+                               "finite number above 0 (mslam-trainer measures the feature statistics on its "
+                               "training audio)", fn, path, m, (double)std[m]);
+        if (!isfinite(mean[m]))
+            return mslam_error("%s: model '%s' cannot normalise audio features: frontend.mel_mean[%d] is %g, not a "
+                               "finite number", fn, path, m, (double)mean[m]);
+    }
+    return 0;
+}

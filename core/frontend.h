@@ -27,5 +27,10 @@ int mslam_frontend_n_frames(size_t n_samples);
 size_t mslam_frontend_scratch_size(int n_frames);
 /* pcm holds at least 400 + 160 (n_frames - 1) samples -> mel (n_frames, n_mels), not normalised. */
 void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch);
+/* 0 when a model's feature statistics mean, std (n_mels each) can normalise log-mel frames
+ * ((mel - mean) / std): every mean finite, every std finite and > 0; else an error naming fn, the
+ * model (path) and the first bad value. Checked where inference featurises audio, not at load: a
+ * model that mslam-trainer has just made holds them unset until it measures them on its data. */
+int mslam_frontend_check_stats(const float *mean, const float *std, int n_mels, const char *fn, const char *path);
 
 #endif

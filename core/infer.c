@@ -189,8 +189,13 @@ static int check_frames(const float *frames, int n_frames, const char *fn) {
     return 0;
 }
 
+/* PCM -> encoder frames for the entry points that take audio (fn: the caller, for messages). */
 static float *encode(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *p,
-                     int *n_frames) {
+                     int *n_frames, const char *fn) {
+    /* a model whose feature statistics were never measured would divide by a zero std */
+    if (mslam_frontend_check_stats(m->p.mel_mean, m->p.mel_std, m->cfg.n_mels, fn,
+                                   m->path ? m->path : "(in memory)"))
+        return NULL;
     struct mslam_encode_params ep = {p->chunk_frames, p->left_chunks, p->n_threads};
     return mslam_encode_pcm(m, pcm, n, &ep, n_frames);
 }
@@ -468,7 +473,7 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (p.lm && lm_check_model(p.lm, model, 0, "mslam_transcribe")) return NULL;
     int n_frames = 0;
-    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames, "mslam_transcribe");
     mslam_result *r = frames ? transcribe_frames(model, frames, n_frames, &p, NULL) : NULL;
     free(frames);
     return r;
@@ -599,7 +604,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
     const int use_memory = p.translation_memory && model->cfg.ctc_head;
     if ((from_transcript || use_memory) && p.lm && lm_check_model(p.lm, model, 0, "mslam_translate")) return NULL;
     int n_frames = 0;
-    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames, "mslam_translate");
     if (!frames) return NULL;
     mslam_result *said = NULL, *r = NULL;
     if (from_transcript || use_memory) {
@@ -751,7 +756,7 @@ int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_sampl
     if (check_model(model, "mslam_identify_language", 0, 1, 0)) return -1;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     int n_frames = 0;
-    float *frames = encode(model, pcm, n_samples, &p, &n_frames);
+    float *frames = encode(model, pcm, n_samples, &p, &n_frames, "mslam_identify_language");
     if (!frames) return -1;
     int best = mslam_identify_language_frames(model, frames, n_frames, &p, probs);
     free(frames);

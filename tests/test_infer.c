@@ -444,6 +444,46 @@ static void test_errors(const float *pcm, size_t n) {
     mslam_model_free(m);
 }
 
+/* A model whose feature statistics were never measured (mslam_model_new leaves them 0) or are
+ * broken: each call that featurises audio fails and names the statistic, where it used to divide
+ * by zero and give text from NaN features. Loading such a model stays allowed (the trainer does). */
+static void test_feature_stats(const float *pcm, size_t n) {
+    mslam_model *m = tiny_model(1, 1, 1);
+    if (!m) return;
+    float probs[3];
+    const float bad_std[] = {0.0f, -1.0f, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof bad_std / sizeof bad_std[0]; i++) {
+        const float saved = m->p.mel_std[7];
+        m->p.mel_std[7] = bad_std[i];
+        mslam_result *r = mslam_transcribe(m, pcm, n, NULL);
+        CHECK(!r && strstr(mslam_last_error(), "mslam_transcribe") && strstr(mslam_last_error(), "frontend.mel_std[7]"),
+              "transcribe with mel_std %g: %s", (double)bad_std[i], r ? mslam_result_text(r) : mslam_last_error());
+        mslam_result_free(r);
+        r = mslam_translate(m, pcm, n, NULL);
+        CHECK(!r && strstr(mslam_last_error(), "mslam_translate") && strstr(mslam_last_error(), "frontend.mel_std[7]"),
+              "translate with mel_std %g: %s", (double)bad_std[i], r ? mslam_result_text(r) : mslam_last_error());
+        mslam_result_free(r);
+        CHECK(mslam_identify_language(m, pcm, n, NULL, probs) < 0 && strstr(mslam_last_error(), "frontend.mel_std[7]"),
+              "identify with mel_std %g: %s", (double)bad_std[i], mslam_last_error());
+        /* audio too short for a frame is normalised by nothing, but the model is no better */
+        r = mslam_transcribe(m, pcm, 100, NULL);
+        CHECK(!r && strstr(mslam_last_error(), "frontend.mel_std[7]"), "short audio with mel_std %g: %s",
+              (double)bad_std[i], mslam_last_error());
+        mslam_result_free(r);
+        m->p.mel_std[7] = saved;
+    }
+    m->p.mel_mean[0] = NAN;
+    mslam_result *r = mslam_transcribe(m, pcm, n, NULL);
+    CHECK(!r && strstr(mslam_last_error(), "frontend.mel_mean[0]"), "transcribe with a NaN mel_mean: %s",
+          mslam_last_error());
+    mslam_result_free(r);
+    m->p.mel_mean[0] = -5.0f;
+    r = mslam_transcribe(m, pcm, n, NULL);
+    CHECK(r != NULL, "good statistics again: %s", mslam_last_error());
+    mslam_result_free(r);
+    mslam_model_free(m);
+}
+
 /* n_threads <= 0 everywhere (the defaults): the calls run on all cores, and the caller's own
  * OpenMP setting is as it was after each (the library's teams say num_threads). */
 static void test_threads(mslam_model *m, const float *pcm, size_t n) {
@@ -558,6 +598,7 @@ int main(void) {
         mslam_model_free(m);
     }
     test_errors(pcm, n);
+    test_feature_stats(pcm, n);
     free(pcm);
     return test_result("infer");
 }

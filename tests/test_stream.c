@@ -142,6 +142,23 @@ int main(void) {
         mslam_stream_free(s);
     }
 
+    /* a model whose feature statistics were never measured (zero, as mslam_model_new leaves them)
+     * cannot featurise: the push fails naming the statistic instead of dividing by zero */
+    sp.chunk_frames = 4;
+    s = mslam_stream_new(m, sp);
+    CHECK(s != NULL, "stream: %s", mslam_last_error());
+    if (s) {
+        const float saved = m->p.mel_std[11];
+        m->p.mel_std[11] = 0.0f;
+        CHECK(mslam_stream_push(s, pcm, n) < 0 && strstr(mslam_last_error(), "mslam_stream_push") &&
+                  strstr(mslam_last_error(), "frontend.mel_std[11] is 0"),
+              "a push with mel_std 0: %s", mslam_last_error());
+        CHECK(mslam_stream_n_ready(s) == 0, "a refused push made frames");
+        m->p.mel_std[11] = saved;
+        CHECK(mslam_stream_push(s, pcm, n) > 0, "a push with the statistics restored: %s", mslam_last_error());
+        mslam_stream_free(s);
+    }
+
     /* bad parameters and models that cannot stream */
     sp.chunk_frames = 0;
     CHECK(mslam_stream_new(m, sp) == NULL && strstr(mslam_last_error(), "chunk_frames"), "chunk 0: %s",
