@@ -189,6 +189,16 @@ static int check_frames(const float *frames, int n_frames, const char *fn) {
     return 0;
 }
 
+/* Encoder frames (n_frames x d) hold finite numbers: a NaN or an infinity would spread through a
+ * head to every score and come back as a result (a language, a text) instead of an error. */
+static int check_finite_frames(const float *frames, int n_frames, int d, const char *fn) {
+    for (size_t i = 0; i < (size_t)n_frames * d; i++)
+        if (!isfinite(frames[i]))
+            return mslam_error("%s: frame %zu, value %zu: %g is not a finite number", fn, i / d, i % d,
+                               (double)frames[i]);
+    return 0;
+}
+
 /* PCM -> encoder frames for the entry points that take audio (fn: the caller, for messages). */
 static float *encode(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *p,
                      int *n_frames, const char *fn) {
@@ -245,7 +255,8 @@ static int lm_language(const mslam_model *m, const struct mslam_decode_params *p
 
 int mslam_ctc_log_probs(mslam_model *model, const float *frames, int n_frames, float *log_probs) {
     if (check_model(model, "mslam_ctc_log_probs", 1, 0, 0) ||
-        check_frames(frames, n_frames, "mslam_ctc_log_probs"))
+        check_frames(frames, n_frames, "mslam_ctc_log_probs") ||
+        check_finite_frames(frames, n_frames, model->cfg.d_model, "mslam_ctc_log_probs"))
         return -1;
     if (!log_probs && n_frames) return mslam_error("mslam_ctc_log_probs: log_probs is NULL");
     if (n_frames == 0) return 0;
@@ -379,8 +390,10 @@ int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_pr
 
 int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, int n_frames) {
     if (!dec) return mslam_error("mslam_ctc_decoder_push_frames: decoder is NULL");
-    if (check_frames(frames, n_frames, "mslam_ctc_decoder_push_frames")) return -1;
     const struct mslam_model_config *cfg = &dec->model->cfg;
+    if (check_frames(frames, n_frames, "mslam_ctc_decoder_push_frames") ||
+        check_finite_frames(frames, n_frames, cfg->d_model, "mslam_ctc_decoder_push_frames"))
+        return -1;
     mslam_model_use_threads(dec->model, dec->params.n_threads);
     for (int t = 0; t < n_frames; t += CTC_DECODER_CHUNK) {
         int n = n_frames - t < CTC_DECODER_CHUNK ? n_frames - t : CTC_DECODER_CHUNK;
@@ -573,7 +586,8 @@ int mslam_translate_memory(mslam_model *model, const char *utf8, const struct ms
 mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
                                      const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate_frames", 0, 0, 1) ||
-        check_frames(frames, n_frames, "mslam_translate_frames"))
+        check_frames(frames, n_frames, "mslam_translate_frames") ||
+        check_finite_frames(frames, n_frames, model->cfg.d_model, "mslam_translate_frames"))
         return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (check_translation_params(model, &p, "mslam_translate_frames")) return NULL;
@@ -706,7 +720,9 @@ static size_t samples_of_one_frame(void) {
 
 int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames,
                              int n_frames, const float *log_probs, float *probs, int lm_only, const char *fn) {
-    if (check_model(model, fn, 0, 1, 0) || check_frames(frames, n_frames, fn)) return -1;
+    if (check_model(model, fn, 0, 1, 0) || check_frames(frames, n_frames, fn) ||
+        check_finite_frames(frames, n_frames, model->cfg.d_model, fn))
+        return -1;
     if (!probs) return mslam_error("%s: probs is NULL", fn);
     if (n_frames == 0)
         return mslam_error("%s: no frames (the audio is shorter than the %zu samples, %g ms, of one frame)", fn,

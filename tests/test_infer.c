@@ -484,6 +484,60 @@ static void test_feature_stats(const float *pcm, size_t n) {
     mslam_model_free(m);
 }
 
+/* Encoder frames holding a NaN or an infinity (a caller's, or a broken model's) are an error
+ * naming the frame for every call on frames, where language ID answered a language with NaN
+ * probabilities and the CTC decoder took them in and went on; a refused push leaves the decoder
+ * as it was. */
+static void test_non_finite_frames(mslam_model *m, const float *pcm, size_t n) {
+    const int d = m->cfg.d_model, V = m->cfg.vocab_size;
+    int T = 0;
+    float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
+    float *bad = frames ? malloc((size_t)T * d * sizeof(float)) : NULL;
+    float *lp = malloc((size_t)T * V * sizeof(float)), probs[3];
+    CHECK(bad && lp && T > 6, "frames: %s", mslam_last_error());
+    if (!bad || !lp || T <= 6) goto done;
+    const float values[] = {NAN, INFINITY, -INFINITY};
+    for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+        memcpy(bad, frames, (size_t)T * d * sizeof(float));
+        bad[(size_t)5 * d + 3] = values[v];
+        probs[0] = probs[1] = probs[2] = 0.5f;
+        int best = mslam_identify_language_frames(m, bad, T, NULL, probs);
+        CHECK(best < 0 && strstr(mslam_last_error(), "frame 5, value 3"), "identify on a %g: %d (%g %g %g) %s",
+              (double)values[v], best, probs[0], probs[1], probs[2], mslam_last_error());
+        CHECK(mslam_ctc_log_probs(m, bad, T, lp) < 0 && strstr(mslam_last_error(), "frame 5, value 3"),
+              "log-probs of a %g: %s", (double)values[v], mslam_last_error());
+        mslam_result *r = mslam_translate_frames(m, bad, T, NULL);
+        CHECK(!r && strstr(mslam_last_error(), "frame 5, value 3"), "translate a %g: %s", (double)values[v],
+              mslam_last_error());
+        mslam_result_free(r);
+        for (int beam = 1; beam <= 4; beam += 3) {
+            struct mslam_decode_params p = mslam_decode_default_params();
+            p.beam_size = beam;
+            mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, &p), *clean = mslam_ctc_decoder_new(m, &p);
+            CHECK(dec && clean, "decoder: %s", mslam_last_error());
+            if (!dec || !clean) continue;
+            CHECK(mslam_ctc_decoder_push_frames(dec, bad, T) < 0 && strstr(mslam_last_error(), "frame 5, value 3") &&
+                      mslam_ctc_decoder_n_frames(dec) == 0,
+                  "beam %d: push of a %g: %s (%d frames taken)", beam, (double)values[v], mslam_last_error(),
+                  mslam_ctc_decoder_n_frames(dec));
+            /* the refused frames left nothing behind: the good ones give the clean decoder's text */
+            mslam_ctc_decoder_push_frames(dec, frames, T);
+            mslam_ctc_decoder_push_frames(clean, frames, T);
+            mslam_result *a = mslam_ctc_decoder_finish(dec), *b = mslam_ctc_decoder_finish(clean);
+            CHECK(a && b && !strcmp(mslam_result_text(a), mslam_result_text(b)) &&
+                      mslam_result_confidence(a) == mslam_result_confidence(b),
+                  "beam %d: after a refused push \"%s\", clean \"%s\"", beam, mslam_result_text(a),
+                  mslam_result_text(b));
+            mslam_result_free(a), mslam_result_free(b);
+            mslam_ctc_decoder_free(dec), mslam_ctc_decoder_free(clean);
+        }
+    }
+done:
+    free(bad);
+    free(lp);
+    free(frames);
+}
+
 /* n_threads <= 0 everywhere (the defaults): the calls run on all cores, and the caller's own
  * OpenMP setting is as it was after each (the library's teams say num_threads). */
 static void test_threads(mslam_model *m, const float *pcm, size_t n) {
@@ -593,6 +647,7 @@ int main(void) {
         test_translate(m, pcm, n);
         test_translate_transcript(m, pcm, n);
         test_identify(m, pcm, n);
+        test_non_finite_frames(m, pcm, n);
         test_threads(m, pcm, n);
         test_save_load(m, pcm, n);
         mslam_model_free(m);

@@ -373,13 +373,14 @@ MSLAM_API int mslam_translate_memory(mslam_model *model, const char *utf8, const
                                      mslam_result **out);
 
 /* The same on encoder frames (n_frames x d_model, e.g. from a stream or mslam_encode_pcm), for
- * callers that segment the audio themselves. */
+ * callers that segment the audio themselves. A value that is not finite is an error naming its
+ * frame. */
 MSLAM_API mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
                                                const struct mslam_decode_params *params);
 MSLAM_API int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
                                              const struct mslam_decode_params *params, float *probs);
 /* CTC log-probabilities: frames (n_frames x d_model) -> log_probs (n_frames x vocab_size); id 0
- * is the blank. Returns 0 or a negative error. */
+ * is the blank. Returns 0 or a negative error (a frame's value that is not finite is named). */
 MSLAM_API int mslam_ctc_log_probs(mslam_model *model, const float *frames, int n_frames, float *log_probs);
 
 /* ---- incremental recognition ----
@@ -395,7 +396,8 @@ typedef struct mslam_ctc_decoder mslam_ctc_decoder;
  * for language ID); a code in languages the model lacks is an error. NULL on failure. */
 MSLAM_API mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model,
                                                    const struct mslam_decode_params *params);
-/* Encoder frames, n_frames x d_model. Returns 0 or a negative error. */
+/* Encoder frames, n_frames x d_model. Returns 0 or a negative error (a value that is not finite
+ * is named, and the decoder takes none of the frames). */
 MSLAM_API int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, int n_frames);
 /* Or CTC log-probabilities, n_frames x vocab_size (mslam_ctc_log_probs); NaN or a value above 0
  * (beyond 0.01 of rounding) is an error naming the frame and token, -INFINITY is a probability 0. */
