@@ -171,7 +171,7 @@ MSLAM_API float *mslam_encode_text(mslam_model *model, const char *utf8,
 typedef struct mslam_stream mslam_stream;
 
 struct mslam_stream_params {
-    int chunk_frames; /* encoder frames per chunk (40 ms each); > 0 */
+    int chunk_frames; /* encoder frames per chunk (40 ms each); 1..4096 */
     int left_chunks;  /* cached left chunks; < 0: all */
     int n_threads;    /* <= 0: the model's */
 };
@@ -393,7 +393,9 @@ typedef struct mslam_ctc_decoder mslam_ctc_decoder;
 
 /* params: beam_size (1: greedy), token_min_logp, n_threads, and an LM (lm, lm_weight, lm_bonus)
  * with beam_size 2 or more and languages naming the one language spoken (a stream cannot wait
- * for language ID); a code in languages the model lacks is an error. NULL on failure. */
+ * for language ID); a code in languages the model lacks is an error. NULL on failure. The
+ * decoder keeps the LM referenced by pointer too (the languages string it does not keep): free
+ * the decoder before the LM. */
 MSLAM_API mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model,
                                                    const struct mslam_decode_params *params);
 /* Encoder frames, n_frames x d_model. Returns 0 or a negative error (a value that is not finite
