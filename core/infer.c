@@ -764,7 +764,8 @@ int identify_language_frames(mslam_model *model, const struct mslam_decode_param
 
 int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
                                    const struct mslam_decode_params *params, float *probs) {
-    return identify_language_frames(model, params, frames, n_frames, NULL, probs, 0, "mslam_identify_language");
+    return identify_language_frames(model, params, frames, n_frames, NULL, probs, 0,
+                                    "mslam_identify_language_frames");
 }
 
 int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_samples,
@@ -774,7 +775,7 @@ int mslam_identify_language(mslam_model *model, const float *pcm, size_t n_sampl
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames, "mslam_identify_language");
     if (!frames) return -1;
-    int best = mslam_identify_language_frames(model, frames, n_frames, &p, probs);
+    int best = identify_language_frames(model, &p, frames, n_frames, NULL, probs, 0, "mslam_identify_language");
     free(frames);
     return best;
 }

@@ -502,7 +502,8 @@ static void test_non_finite_frames(mslam_model *m, const float *pcm, size_t n) {
         bad[(size_t)5 * d + 3] = values[v];
         probs[0] = probs[1] = probs[2] = 0.5f;
         int best = mslam_identify_language_frames(m, bad, T, NULL, probs);
-        CHECK(best < 0 && strstr(mslam_last_error(), "frame 5, value 3"), "identify on a %g: %d (%g %g %g) %s",
+        CHECK(best < 0 && strstr(mslam_last_error(), "mslam_identify_language_frames: frame 5, value 3"),
+              "identify on a %g: %d (%g %g %g) %s",
               (double)values[v], best, probs[0], probs[1], probs[2], mslam_last_error());
         CHECK(mslam_ctc_log_probs(m, bad, T, lp) < 0 && strstr(mslam_last_error(), "frame 5, value 3"),
               "log-probs of a %g: %s", (double)values[v], mslam_last_error());
