@@ -465,6 +465,11 @@ static void test_feature_stats(const float *pcm, size_t n) {
         mslam_result_free(r);
         CHECK(mslam_identify_language(m, pcm, n, NULL, probs) < 0 && strstr(mslam_last_error(), "frontend.mel_std[7]"),
               "identify with mel_std %g: %s", (double)bad_std[i], mslam_last_error());
+        int n_frames = -1;
+        float *frames = mslam_encode_pcm(m, pcm, n, NULL, &n_frames);
+        CHECK(!frames && strstr(mslam_last_error(), "mslam_encode_pcm") && strstr(mslam_last_error(), "frontend.mel_std[7]"),
+              "encode with mel_std %g: %s", (double)bad_std[i], mslam_last_error());
+        mslam_free(frames);
         /* audio too short for a frame is normalised by nothing, but the model is no better */
         r = mslam_transcribe(m, pcm, 100, NULL);
         CHECK(!r && strstr(mslam_last_error(), "frontend.mel_std[7]"), "short audio with mel_std %g: %s",
