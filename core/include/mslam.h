@@ -335,7 +335,12 @@ MSLAM_API int mslam_result_end_frame(const mslam_result *r);
 MSLAM_API void mslam_result_free(mslam_result *r);
 
 /* 16 kHz mono PCM -> text in the language spoken (CTC head). params NULL: defaults. NULL on
- * failure. Audio shorter than one frame gives an empty result. */
+ * failure. Audio shorter than one frame gives an empty result. Memory grows with the length (an
+ * hour: about 1.7 GB with the bundled model); time too under a chunk mask, but with full context
+ * (the default, chunk_frames 0) it grows with the square of the length: for recordings of more
+ * than a few minutes set chunk_frames (the elements stream with 8, seeing 4 chunks to the left)
+ * or cut the audio into utterances (as the elements do). The same holds for every call here that
+ * encodes PCM. */
 MSLAM_API mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
                                          const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> English text (decoder). From the speech frames, or, when the model's
