@@ -232,6 +232,8 @@ static int drain_mel(mslam_stream *s) {
     const struct mslam_model_config *cfg = &s->model->cfg;
     int d = cfg->d_model, M = cfg->n_mels, chunk = s->params.chunk_frames;
     while (s->n_mel >= 7) {
+        /* a full chunk is left only by an encode that failed (out of memory): again first */
+        if (s->n_pending == chunk && encode_chunk(s, chunk)) return -1;
         int room = chunk - s->n_pending;
         int T = mslam_subsampled_frames(s->n_mel);
         if (T > room) T = room;
@@ -272,15 +274,19 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
     s->n_pcm += n_samples;
     /* one mel frame at a time keeps the mel buffer bounded by the subsampler's window */
     size_t used = 0;
-    while (s->n_pcm - used >= MSLAM_WIN_LENGTH) {
-        if (s->n_mel == s->mel_cap && drain_mel(s)) return -1;
+    int failed = 0;
+    while (!failed && s->n_pcm - used >= MSLAM_WIN_LENGTH) {
+        if (s->n_mel == s->mel_cap && drain_mel(s)) {
+            failed = 1; /* out of memory encoding a chunk: what was featurised stays taken */
+            break;
+        }
         mslam_logmel(&s->fe, s->pcm + used, 1, s->mel + (size_t)s->n_mel * cfg->n_mels, s->fe_scratch);
         s->n_mel++;
         used += MSLAM_HOP_LENGTH;
     }
     memmove(s->pcm, s->pcm + used, (s->n_pcm - used) * sizeof(float));
     s->n_pcm -= used;
-    if (drain_mel(s)) return -1;
+    if (failed || drain_mel(s)) return -1;
     return s->n_ready;
 }
 

@@ -182,7 +182,9 @@ MSLAM_API struct mslam_stream_params mslam_stream_default_params(void);
  * Needs a model with causal_conv = 1. NULL on failure. */
 MSLAM_API mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream_params params);
 /* Feeds 16 kHz mono PCM; encodes every chunk that is complete. Returns the number of frames
- * ready to read, or a negative error. */
+ * ready to read, or a negative error. A push refused by its checks (NULL, a sample not finite,
+ * a finished stream) takes nothing; one that fails later (out of memory encoding a chunk) has
+ * taken its samples: push the next ones, not these again. */
 MSLAM_API int mslam_stream_push(mslam_stream *stream, const float *pcm, size_t n_samples);
 /* End of audio: encodes what is left as a last, shorter chunk. Returns frames ready or < 0.
  * After it, mslam_stream_push is an error until mslam_stream_reset; a second finish does nothing. */
