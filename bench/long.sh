@@ -1,34 +1,49 @@
 #!/bin/sh
-# Long recordings through mslam_encode_pcm on the bundled model (chunks of 8 frames seeing 4 to
-# their left, as the elements' streaming mode; 2 threads): time and peak memory for each length,
-# one process per length, side by side, with what grows per minute of audio between the shortest
-# and the longest. No peer: PyTorch's Conformer of the same size keeps T x T attention scores and
-# does not fit an hour in this machine's memory.
+# Long recordings through mslam_encode_pcm on the bundled model (2 threads), one process per
+# length so that each peak memory is its own:
+#  - chunked: chunks of 8 frames seeing 4 to their left, as the elements stream;
+#  - full context, next to PyTorch's Conformer of the same size in the same run (torchaudio,
+#    12 layers, d 144, 4 heads, FFN 576, kernel 15, mslam's subsampler of 64 channels before
+#    them; batch 1, inference mode, on the OpenBLAS kernels mslam ran on), for lengths up to
+#    TORCH_MAX_MINUTES (default 10): its attention keeps T x T scores per head, 3.6 GB a layer
+#    at 10 minutes, so an hour does not fit this machine's memory.
 #   bench/long.sh [minutes...]        (default: 1 10 60)
 set -eu
 case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=${MSLAM_BUILD_DIR:-build}
+torch_max=${TORCH_MAX_MINUTES:-10}
 [ $# -gt 0 ] || set -- 1 10 60
-./tests/install-deps.sh build
+./tests/install-deps.sh build test reference
 [ -f "$build/build.ninja" ] || meson setup "$build"
 ninja -C "$build" bench/long_bench
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for minutes in "$@"; do
-    "$build"/bench/long_bench --minutes "$minutes" | tee -a "$out"
+    "$build"/bench/long_bench --minutes "$minutes" | sed 's/^long_audio /chunked /' | tee -a "$out"
+    if awk -v m="$minutes" -v max="$torch_max" 'BEGIN { exit !(m <= max) }'; then
+        "$build"/bench/long_bench --minutes "$minutes" --chunk 0 --left -1 | sed 's/^long_audio /full /' | tee -a "$out"
+        kernels=$(sed -n 's/^full .* kernels=\([A-Za-z0-9]*\)$/\1/p' "$out" | head -n 1)
+        frames=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 * 25 }')
+        ( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
+          /usr/bin/python3 bench/torch_conformer.py --threads 2 --batch 1 --frames "$frames" --layers 12 \
+              --kernel 15 --subsampler 64 --warmup 0 --runs 1 ) |
+            sed -n "s/^torch_conformer_s /torch minutes=$minutes /p" | tee -a "$out"
+    fi
 done
 awk '
-  /^long_audio / { n++; for (i = 2; i <= NF; i++) { split($i, kv, "="); v[n, kv[1]] = kv[2] } }
+  { kind = $1; n++; k[n] = kind; for (i = 2; i <= NF; i++) { split($i, kv, "="); v[n, kv[1]] = kv[2] } }
   END {
-    if (n == 0) exit 1
-    printf "%10s %10s %10s %12s\n", "minutes", "seconds", "rtf", "peak MB"
-    for (k = 1; k <= n; k++)
-      printf "%10s %10s %10s %12s\n", v[k, "minutes"], v[k, "seconds"], v[k, "rtf"], v[k, "peak_rss_mb"]
-    if (n > 1 && v[n, "minutes"] != v[1, "minutes"])
-      printf "between %s and %s minutes: %.1f MB and %.2f s per minute of audio\n", v[1, "minutes"], v[n, "minutes"],
-        (v[n, "peak_rss_mb"] - v[1, "peak_rss_mb"]) / (v[n, "minutes"] - v[1, "minutes"]),
-        (v[n, "seconds"] - v[1, "seconds"]) / (v[n, "minutes"] - v[1, "minutes"])
+    printf "%-8s %8s %10s %12s\n", "", "minutes", "seconds", "peak MB"
+    for (r = 1; r <= n; r++) {
+      s = k[r] == "torch" ? v[r, "median_s"] : v[r, "seconds"]
+      printf "%-8s %8s %10s %12s\n", k[r], v[r, "minutes"], s, v[r, "peak_rss_mb"]
+      if (k[r] == "chunked") { c[++nc] = r }
+    }
+    if (nc > 1 && v[c[nc], "minutes"] != v[c[1], "minutes"])
+      printf "chunked, between %s and %s minutes: %.1f MB and %.2f s per minute of audio\n", v[c[1], "minutes"],
+        v[c[nc], "minutes"], (v[c[nc], "peak_rss_mb"] - v[c[1], "peak_rss_mb"]) / (v[c[nc], "minutes"] - v[c[1], "minutes"]),
+        (v[c[nc], "seconds"] - v[c[1], "seconds"]) / (v[c[nc], "minutes"] - v[c[1], "minutes"])
   }
 ' "$out"

@@ -70,9 +70,9 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("long_audio minutes=%g frames=%d seconds=%.2f rtf=%.4f peak_rss_mb=%.0f pcm_mb=%.0f chunk=%d left=%d "
-           "threads=%d\n",
+           "threads=%d kernels=%s\n",
            minutes, n_frames, seconds, seconds / (minutes * 60), ru.ru_maxrss / 1024.0,
-           n_samples * sizeof(float) / 1048576.0, chunk, left, threads);
+           n_samples * sizeof(float) / 1048576.0, chunk, left, threads, bench_blas_kernels());
     mslam_free(frames);
     free(pcm);
     mslam_model_free(model);

@@ -20,6 +20,7 @@ Prints machine-readable lines:
 import argparse
 import ctypes
 import os
+import resource
 import statistics
 import time
 
@@ -139,8 +140,9 @@ def main():
             model(x, lengths)
 
     median, best = timed(forward, args.warmup, args.runs)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"torch_conformer_s rtf={median / audio_s:.5f} median_s={median:.4f} min_s={best:.4f} "
-          f"{common}", flush=True)
+          f"peak_rss_mb={peak_mb:.0f} {common}", flush=True)
 
     if args.train:
         model.train()
