@@ -1581,7 +1581,25 @@ static void test_st_input(const char *manifest) {
     CHECK(st_rows == 12 && same == st_rows, "--tasks asr,st: %d of %d translations as with --tasks st", same, st_rows);
     free(with_asr);
     free(text);
+    /* --max-len 0 is the decoder's own limit: the translations of a limit no translation reaches,
+     * not empty ones */
     ev[6] = (char *)"st";
+    ev[8] = (char *)"text";
+    ev[12] = (char *)"100000";
+    char *no_limit = NULL, *decoder_limit = NULL;
+    CHECK(cmd_eval(19, ev) == 0 && read_file(hyps, 1 << 20, &no_limit, &n) == 0, "eval --max-len 100000: %s",
+          mslam_last_error());
+    ev[12] = (char *)"0";
+    CHECK(cmd_eval(19, ev) == 0 && read_file(hyps, 1 << 20, &decoder_limit, &n) == 0, "eval --max-len 0: %s",
+          mslam_last_error());
+    int written = 0; /* st rows with a translation: the last field not empty */
+    for (char *line = no_limit ? strchr(no_limit, '\n') : NULL; line && line[1]; line = strchr(line + 1, '\n'))
+        written += strchr(line + 1, '\n')[-1] != '\t';
+    CHECK(written > 0 && decoder_limit && !strcmp(no_limit, decoder_limit),
+          "--max-len 0 translates as without a limit of its own (%d translations not empty):\n%s\nagainst\n%s",
+          written, no_limit ? no_limit : "(none)", decoder_limit ? decoder_limit : "(none)");
+    free(no_limit), free(decoder_limit);
+    ev[12] = (char *)"20";
     ev[8] = (char *)"phonemes";
     CHECK(cmd_eval(19, ev) == 2, "--st-input phonemes is a usage error");
     free(model_path), free(hyps), free(json);

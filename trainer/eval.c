@@ -266,7 +266,8 @@ static int translate_item(evaluator *ev, const example *e, const float *enc, int
         source = ev->text_pass.out;
         longest = 2 * n_source + 10;
     }
-    ev->sp.max_len = c->st_max_len < longest ? c->st_max_len : longest;
+    /* --max-len 0: no limit of the user's, the decoder's own alone */
+    ev->sp.max_len = c->st_max_len > 0 && c->st_max_len < longest ? c->st_max_len : longest;
     if (n_source > 0 &&
         decoder_beam_search(&ev->cache, cfg, &m->p, VOCAB_BOS, VOCAB_EOS, source, n_source, &ev->sp, &res))
         return -1;
@@ -1028,7 +1029,7 @@ int cmd_eval(int argc, char **argv) {
          "audio count too) or transcript (the CTC transcript, beam and LM as for ASR, "
          "through the text path: a cascade); default: speech or transcript, as the model's translate_input says "
          "its decoder was trained", "NAME"},
-        {"max-len", 0, 0, G_OPTION_ARG_INT, &c.st_max_len, "longest translation in characters (default 300)", "N"},
+        {"max-len", 0, 0, G_OPTION_ARG_INT, &c.st_max_len, "longest translation in characters (default 300; 0: no limit but the decoder's own, one character per encoder frame or two per source character, plus 10)", "N"},
         {"length-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &length_penalty, "beam score = logp / (length + 1)^X (default 1)", "X"},
         {"no-repeat-ngram", 0, 0, G_OPTION_ARG_INT, &c.no_repeat_ngram,
          "translation: no N characters twice in one hypothesis; 0: off (default 8)", "N"},

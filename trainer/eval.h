@@ -28,7 +28,7 @@ typedef struct {
     int ctc_beam;       /* prefix beam width; <= 1: greedy only */
     int st_beam;        /* decoder beam width */
     int st_max_len;     /* characters a translation may have (and at most one per encoder
-                         * frame plus 10: an untrained decoder stops early) */
+                         * frame plus 10: an untrained decoder stops early); 0: that limit alone */
     float length_penalty;
     int no_repeat_ngram; /* decoder search: see decoder_search_params */
     int st_input;       /* EVAL_ST_SPEECH, EVAL_ST_TEXT or EVAL_ST_TRANSCRIPT */
