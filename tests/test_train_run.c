@@ -1266,6 +1266,23 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     char *spaced[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--tasks",
                       (char *)"asr, lid", (char *)"--modes", (char *)" offline ", NULL};
     CHECK(cmd_eval(9, spaced) == 0, "--tasks 'asr, lid' --modes ' offline ': %s", mslam_last_error());
+    /* the decoding line names what the tasks scored decode: language ID alone no CTC search */
+    char *lid_only[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--tasks",
+                        (char *)"lid", (char *)"--modes", (char *)"offline", NULL};
+    char *table = eval_table(9, lid_only);
+    CHECK(table && strstr(table, "LID accuracy") && !strstr(table, "decoding") && !strstr(table, "CTC"),
+          "eval --tasks lid prints no decoding line: %s", table ? table : mslam_last_error());
+    free(table);
+    lid_only[6] = (char *)"lid,st";
+    table = eval_table(9, lid_only);
+    CHECK(table && strstr(table, "\ndecoding: translation beam 4,") && !strstr(table, "CTC"),
+          "eval --tasks lid,st names the translation's search alone: %s", table ? table : mslam_last_error());
+    free(table);
+    lid_only[6] = (char *)"asr";
+    table = eval_table(9, lid_only);
+    CHECK(table && strstr(table, "\ndecoding: CTC prefix beam 8\n"), "eval --tasks asr names the CTC search: %s",
+          table ? table : mslam_last_error());
+    free(table);
     /* 9 test utterances x 2 modes: asr, asr-beam and lid rows, st rows for the 6 translated */
     text = NULL;
     int rows = 0, asr_rows = 0;

@@ -675,17 +675,24 @@ void eval_print(const eval_result *r, FILE *fp) {
         fputs(") are not the model's\n", fp);
     }
     const eval_config *c = &r->cfg;
-    const int ctc = c->asr || c->lid ||
-                    (c->st && (c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input != EVAL_ST_TEXT)));
+    /* only what the tasks scored decode: language ID alone reads no CTC transcript, and reads the
+     * LM only through its LID weight */
+    const int ctc = c->asr || (c->st && (c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input != EVAL_ST_TEXT)));
+    const int lid_lm = c->lid && r->lm_name && c->lid_lm_weight > 0;
     if (ctc) {
         fprintf(fp, "decoding: CTC %s %d", c->ctc_beam > 1 ? "prefix beam" : "greedy", c->ctc_beam);
-        if (r->lm_name)
-            fprintf(fp, ", LM %s (weight %g, bonus %g; LID weight %g)", r->lm_name, (double)c->lm_weight,
-                    (double)c->lm_bonus, (double)c->lid_lm_weight);
-        fprintf(fp, c->st ? "; " : "\n");
+        if (r->lm_name) {
+            fprintf(fp, ", LM %s (weight %g, bonus %g", r->lm_name, (double)c->lm_weight, (double)c->lm_bonus);
+            if (c->lid) fprintf(fp, "; LID weight %g", (double)c->lid_lm_weight);
+            fputc(')', fp);
+        }
+    } else if (lid_lm) {
+        fprintf(fp, "decoding: language ID with LM %s (weight %g)", r->lm_name, (double)c->lid_lm_weight);
     }
+    if ((ctc || lid_lm) && !c->st) fputc('\n', fp);
     if (c->st) {
-        fprintf(fp, "%stranslation beam %d, length penalty %g, no-repeat-ngram %d", ctc ? "" : "decoding: ",
+        if (ctc || lid_lm) fputs("; ", fp);
+        fprintf(fp, "%stranslation beam %d, length penalty %g, no-repeat-ngram %d", ctc || lid_lm ? "" : "decoding: ",
                 c->st_beam, (double)c->length_penalty, c->no_repeat_ngram);
         if (r->translation_lm_name)
             fprintf(fp, ", translation LM %s (weight %g)", r->translation_lm_name, (double)c->translation_lm_weight);
