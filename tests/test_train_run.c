@@ -1118,6 +1118,23 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     free(info), free(with_options), free(int8), free(parameters);
     CHECK(info_text(manifest, 0) == NULL && strstr(mslam_last_error(), manifest),
           "info refuses a manifest naming it: %s", mslam_last_error());
+    /* a run's folder where a file is read: each command names the files in it to give */
+    char *run = path_dirname(ckpt), *run_model = path_join(run, "model.safetensors");
+    char *folder_export[] = {(char *)"export", (char *)"--checkpoint", run, (char *)"--out", model, NULL};
+    char *folder_eval[] = {(char *)"eval", (char *)"--model", run, (char *)"--data", (char *)manifest, NULL};
+    CHECK(info_text(run, 0) == NULL && strstr(mslam_last_error(), "is a training run's folder") &&
+              strstr(mslam_last_error(), run_model) && strstr(mslam_last_error(), "/ckpt-"),
+          "info on a run's folder names its model and latest checkpoint: %s", mslam_last_error());
+    CHECK(cmd_eval(5, folder_eval) == 1 && strstr(mslam_last_error(), "--model ") &&
+              strstr(mslam_last_error(), run_model) && strstr(mslam_last_error(), "/ckpt-"),
+          "eval --model on a run's folder names its model and latest checkpoint: %s", mslam_last_error());
+    CHECK(cmd_export(5, folder_export) == 1 && strstr(mslam_last_error(), "--checkpoint ") &&
+              strstr(mslam_last_error(), ".safetensors (its latest checkpoint)") &&
+              !strstr(mslam_last_error(), "(the run's model)"),
+          "export --checkpoint on a run's folder names its latest checkpoint: %s", mslam_last_error());
+    CHECK(info_text(fixture_dir(), 0) == NULL && strstr(mslam_last_error(), "is a folder, not a file"),
+          "info on another folder says it is one: %s", mslam_last_error());
+    free(run), free(run_model);
     char *missing = str_printf("%s/no-such.safetensors", fixture_dir());
     char *info_args[] = {(char *)"info", model, missing, NULL};
     CHECK(cmd_info(3, info_args) == 1, "info on a model and a missing file: status 1");

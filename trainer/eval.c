@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -436,6 +437,36 @@ int eval_st_input_of(const struct mslam_model_config *cfg) {
 
 int eval_text_only(const eval_config *c) {
     return c->st && c->st_input == EVAL_ST_TEXT && !c->asr && !c->lid;
+}
+
+int refuse_run_folder(const char *path, const char *option, int checkpoint_only) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    struct strlist files = {0};
+    if (list_files(path, &files)) return -1;
+    const char *model = NULL, *best = NULL, *latest = NULL; /* the checkpoints' names sort by step */
+    for (size_t i = 0; i < files.n; i++) {
+        const char *name = strrchr(files.items[i], '/') ? strrchr(files.items[i], '/') + 1 : files.items[i];
+        if (!strcmp(name, "model.safetensors")) model = files.items[i];
+        else if (!strcmp(name, "best.safetensors")) best = files.items[i];
+        else if (!strncmp(name, "ckpt-", 5) && mslam_str_ends_with(name, ".safetensors")) latest = files.items[i];
+    }
+    GString *offer = g_string_new(NULL);
+    if (!checkpoint_only && model) g_string_append_printf(offer, "%s (the run's model)", model);
+    if (!checkpoint_only && best)
+        g_string_append_printf(offer, "%s%s (the best validated model)", offer->len ? ", " : "", best);
+    if (latest) g_string_append_printf(offer, "%s%s (its latest checkpoint)", offer->len ? ", " : "", latest);
+    if (!offer->len)
+        mslam_error("%s%s is a folder, not a file: name a model file%s (a training run's folder, train --out, holds "
+                    "model.safetensors, best.safetensors and checkpoints ckpt-STEP.safetensors)", option, path,
+                    checkpoint_only || *option ? " or training checkpoint"
+                                               : ", training checkpoint, LM or translation memory");
+    else
+        mslam_error("%s%s is a training run's folder, not a file: give one of its files: %s%s", option, path, offer->str,
+                    checkpoint_only && model ? "; its model.safetensors is exported already" : "");
+    g_string_free(offer, TRUE);
+    strlist_free(&files);
+    return -1;
 }
 
 static int cancelled(const eval_config *c) { return c->cancel && *c->cancel; }
@@ -1193,7 +1224,7 @@ int cmd_eval(int argc, char **argv) {
     if (!parsed && !rc) {
         mslam_set_threads(threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         dataset_report rep;
-        int loaded = checkpoint_load(model_path, &m, NULL, NULL) == 0;
+        int loaded = !refuse_run_folder(model_path, "--model ", 0) && checkpoint_load(model_path, &m, NULL, NULL) == 0;
         if (loaded && !st_input) c.st_input = eval_st_input_of(&m->cfg);
         enum mslam_device dev = !device || !strcmp(device, "cpu") ? MSLAM_DEVICE_CPU
                                 : !strcmp(device, "vulkan")       ? MSLAM_DEVICE_VULKAN

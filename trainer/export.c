@@ -2,6 +2,7 @@
  * without optimizer moments or training position); several checkpoints -> their average. */
 #include "checkpoint.h"
 #include "common.h"
+#include "eval.h"
 #include "init.h"
 #include "options.h"
 #include "train.h"
@@ -56,6 +57,8 @@ static int same_model(const mslam_model *a, const mslam_model *b, const char *b_
  * the last alone). NULL on failure. */
 static mslam_model *load_average(char **paths, int n) {
     mslam_model *first = NULL;
+    for (int k = 0; k < n; k++)
+        if (refuse_run_folder(paths[k], "--checkpoint ", 1)) return NULL;
     if (checkpoint_load(paths[0], &first, NULL, NULL)) return NULL;
     if (n == 1) return first;
     size_t total = first->table.total;

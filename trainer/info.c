@@ -7,6 +7,7 @@
  * is for eval, --init and export, which makes the elements' model of it). */
 #include "checkpoint.h"
 #include "common.h"
+#include "eval.h"
 #include "lm.h"
 #include "options.h"
 #include "safetensors.h"
@@ -168,7 +169,7 @@ static int print_tm(FILE *out, const char *path) {
 
 static int print_info(FILE *out, const char *path, int show_options) {
     st_file f;
-    if (st_open(&f, path)) return -1;
+    if (refuse_run_folder(path, "", 0) || st_open(&f, path)) return -1;
     const char *format = st_meta_get(&f, "format");
     int rc = !format                      ? print_model(out, path, &f, show_options)
              : !strcmp(format, LM_FORMAT) ? print_lm(out, path)
