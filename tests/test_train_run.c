@@ -471,6 +471,10 @@ static void test_best_and_patience(const char *manifest) {
     adamw_free(&opt);
     mslam_model_free(a);
     free(options);
+    char *info = info_text(four, 0);
+    CHECK(info && strstr(info, "\n  validation   pending: a signal stopped step 4's validation"),
+          "info shows the pending validation: %s", info ? info : mslam_last_error());
+    free(info);
     CHECK(train(manifest, pending, "--valid", manifest, "--valid-every", "4", "--resume", NULL) == 0, "resumed");
     char *straight_best = str_printf("%s/best.safetensors", straight), *pending_best = str_printf("%s/best.safetensors", pending);
     char *straight_model = str_printf("%s/model.safetensors", straight), *pending_model = str_printf("%s/model.safetensors", pending);
@@ -518,6 +522,10 @@ static void test_text_pairs(const char *manifest) {
           "the same in two halves");
     char *model_a = str_printf("%s/model.safetensors", straight), *model_b = str_printf("%s/model.safetensors", split);
     CHECK(test_files_equal(model_a, model_b), "with text pairs, N straight == N/2 + resume + N/2, bit for bit");
+    char *half = str_printf("%s/ckpt-00000004.safetensors", split), *info = info_text(half, 0);
+    CHECK(info && strstr(info, "\n  data         24 usable rows of --data, ") && strstr(info, " of --text-data\n"),
+          "info shows the rows of --data and --text-data: %s", info ? info : mslam_last_error());
+    free(half), free(info);
     char *log = str_printf("%s/train.jsonl", straight), *text = NULL;
     size_t n;
     const char *mt = read_file(log, 1 << 20, &text, &n) == 0 ? strstr(text, "\"mt\":") : NULL;
@@ -1098,7 +1106,8 @@ static void test_eval_export(const char *trainer, const char *manifest) {
     if (line) parameters = strndup(line, strcspn(line, "\n") + 1);
     CHECK(info && strstr(info, "mslam training checkpoint") && strstr(info, "weights F32, with the optimizer's state") &&
               strstr(info, "position     step 8, ") && strstr(info, "options      recorded") && parameters &&
-              strstr(info, "languages    de") && strstr(info, "translation decoder of 1 layer, reading the speech"),
+              strstr(info, "languages    de") && strstr(info, "translation decoder of 1 layer, reading the speech") &&
+              strstr(info, "\n  data         24 usable rows of --data\n") && !strstr(info, "validation   pending"),
           "info on a checkpoint: %s", info ? info : mslam_last_error());
     CHECK(with_options && strstr(with_options, "\n    steps=8\n") && strstr(with_options, "\n    batch-size=4\n"),
           "info --options: %s", with_options ? with_options : mslam_last_error());

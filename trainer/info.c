@@ -1,6 +1,7 @@
 /* mslam-trainer info: what a file mslam reads is and holds. A model: its size and weight
  * dtypes, parameters, encoder, heads, what its decoder reads and its languages; a training
- * checkpoint: the same, where training stands and (--options) the options it ran with; a
+ * checkpoint: the same, where training stands (whether a validation is pending, the data rows
+ * its position counts in) and (--options) the options it ran with; a
  * character LM: its order and languages, and whether it models transcripts or translations; a
  * translation memory: its sentences and languages. Every file is loaded and checked as its
  * reader loads it: a model info describes is one the elements and the C API load (a checkpoint
@@ -116,6 +117,22 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
         if (pos.best_step > 0)
             fprintf(out, "  best         %s %.4g at step %ld (%d validation%s since)\n", pos.best_metric,
                     pos.best_score, pos.best_step, pos.stale_validations, pos.stale_validations == 1 ? "" : "s");
+        if (pos.validation_pending)
+            fprintf(out, "  validation   pending: a signal stopped step %ld's validation; a resume runs it first\n",
+                    pos.step);
+        /* the rows the position counts in: a resume refuses other ones (rows 0: older checkpoints
+         * recorded none) */
+        if (pos.data.rows > 0) {
+            fputs("  data         ", out);
+            print_count(out, pos.data.rows);
+            fprintf(out, " usable row%s of --data", pos.data.rows == 1 ? "" : "s");
+            if (pos.text.rows > 0) {
+                fputs(", ", out);
+                print_count(out, pos.text.rows);
+                fputs(" of --text-data", out);
+            }
+            fputc('\n', out);
+        }
     }
     const char *options = checkpoint_options_of(f);
     if (options && show_options) {
