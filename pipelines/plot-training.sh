@@ -4,13 +4,25 @@
 # and from text pairs; with --task pretrain, w2v-BERT's, SpanBERT's and the codes' perplexity and
 # prediction accuracies) and the learning rate against the step, and, when the run validated,
 # CER, LID accuracy and BLEU.
+# The losses of tasks the run did not train (logged as 0) are left out of the plot.
 #   pipelines/plot-training.sh OUT/train.jsonl [curves.png]
+#   pipelines/plot-training.sh OUT [curves.png]     (the run's folder: its train.jsonl)
 # Needs gnuplot (Debian: gnuplot-nox; packages.txt group reference).
 set -eu
-case ${1:-} in -h | --help) echo "usage: plot-training.sh train.jsonl [curves.png]"; exit 0 ;; esac
-log=${1:?usage: plot-training.sh train.jsonl [curves.png]}
+usage="usage: plot-training.sh train.jsonl|RUN_FOLDER [curves.png]"
+case ${1:-} in -h | --help) echo "$usage"; exit 0 ;; esac
+log=${1:?$usage}
+if [ -d "$log" ]; then
+  # a run's folder (train --out) holds its log
+  [ -f "$log/train.jsonl" ] || {
+    echo "plot-training.sh: $log is a folder without train.jsonl (give a training run's folder, train --out, or its train.jsonl)" >&2
+    exit 1
+  }
+  log=${log%/}/train.jsonl
+  echo "plot-training.sh: reading $log" >&2
+fi
 png=${2:-$(dirname -- "$log")/curves.png}
-[ -r "$log" ] || { echo "plot-training.sh: cannot read $log" >&2; exit 1; }
+{ [ -f "$log" ] && [ -r "$log" ]; } || { echo "plot-training.sh: cannot read $log" >&2; exit 1; }
 if ! { [ -d "$(dirname -- "$png")" ] && [ -w "$(dirname -- "$png")" ]; }; then
   echo "plot-training.sh: cannot write in $(dirname -- "$png")" >&2
   exit 1
@@ -42,6 +54,12 @@ has() {
   awk -v c="$1" -v nonzero="${3:-}" '$c != "NaN" && (nonzero == "" || $c != 0) { found = 1 } END { exit !found }' \
     "${2:-$tmp/valid.dat}"
 }
+# the losses of the tasks trained: train logs 0 for the others ("ctc":0 of an st-only run), which
+# would stand in the legend without a line (the y axis is logarithmic)
+task_loss=""
+has 3 "$tmp/train.dat" nonzero && task_loss="$task_loss, \"\" using 1:3 with lines title \"CTC (per character)\""
+has 4 "$tmp/train.dat" nonzero && task_loss="$task_loss, \"\" using 1:4 with lines title \"LID (per utterance)\""
+has 5 "$tmp/train.dat" nonzero && task_loss="$task_loss, \"\" using 1:5 with lines title \"translation (per token)\""
 # the text-pair translation loss, only for runs with --text-data (train logs "mt":0 without)
 text_loss=""
 has 9 "$tmp/train.dat" nonzero && text_loss=", \"\" using 1:9 with lines title \"text translation (per token)\""
@@ -70,10 +88,7 @@ set multiplot layout $rows,2 title "$(basename "$(dirname -- "$log")")"
 set title "training loss"
 set xlabel "step"
 set logscale y
-plot "$tmp/train.dat" using 1:2 with lines lw 2 title "total", \
-     "" using 1:3 with lines title "CTC (per character)", \
-     "" using 1:4 with lines title "LID (per utterance)", \
-     "" using 1:5 with lines title "translation (per token)"$text_loss
+plot "$tmp/train.dat" using 1:2 with lines lw 2 title "total"$task_loss$text_loss
 unset logscale y
 set title "learning rate and throughput"
 set ylabel "learning rate"
