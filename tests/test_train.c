@@ -306,10 +306,15 @@ static void test_data(const char *manifest) {
     fprintf(f, "path\tlang\ttext\tsplit\nde_train_002.flac\tde\tja\tdev\nde_train_002.flac\tde\tja\tdev\n"
                "de_train_002.flac\tde\tja\ttrain\n");
     fclose(f);
-    CHECK(dataset_load_named(&bad, splits, NULL, NULL, NULL, "test") != 0 &&
+    CHECK(dataset_load_split(&bad, splits, NULL, NULL, NULL, "test", "--split") != 0 &&
               strstr(mslam_last_error(), "no speech examples in split 'test' (the manifest has them in split train: "
                                          "1 row, dev: 2 rows; --split picks the split)"),
           "no speech in the split asked for: %s", mslam_last_error());
+    dataset_free(&bad);
+    /* train's --data and --valid share dataset_load_named: both options named */
+    CHECK(dataset_load_named(&bad, splits, NULL, NULL, NULL, "test") != 0 &&
+              strstr(mslam_last_error(), "; --split (--valid-split for train --valid) picks the split)"),
+          "no speech in the split asked for, train's options: %s", mslam_last_error());
     dataset_free(&bad);
     /* text pairs: a row without a translation or a transcript is counted as left out */
     f = fopen(splits, "w");
@@ -554,7 +559,9 @@ static void test_manifest_edges(void) {
     dataset none = {0};
     CHECK(write_file_atomic(validated, rows, strlen(rows)) == 0 &&
               dataset_load_named(&none, validated, NULL, NULL, NULL, "train") != 0 &&
-              strstr(mslam_last_error(), "in split (none): 2 rows; --split picks the split, all those without one)") &&
+              strstr(mslam_last_error(), "(the manifest has no split in its file name (as train.tsv), so none of its 2 "
+                                         "rows is in a split: --split all (--valid-split all for train --valid) takes "
+                                         "them)") &&
               dataset_load_named(&none, validated, NULL, NULL, NULL, "all") == 0 && none.n == 2,
           "a Common Voice file without a split: %s", mslam_last_error());
     dataset_free(&none);
@@ -576,6 +583,89 @@ static void test_manifest_edges(void) {
     dataset_free(&ds);
     mslam_model_free(model);
     free(tsv), free(durations), free(huge), free(text);
+}
+
+/* The data loader's warnings, one a line. */
+static char data_warnings[16384];
+
+static void keep_warnings(enum mslam_log_level level, const char *message, void *user_data) {
+    (void)user_data;
+    size_t at = strlen(data_warnings);
+    if (level == MSLAM_LOG_WARN) snprintf(data_warnings + at, sizeof data_warnings - at, "%s\n", message);
+}
+
+static int count_of(const char *text, const char *part) {
+    int n = 0;
+    for (const char *at = strstr(text, part); at; at = strstr(at + 1, part)) n++;
+    return n;
+}
+
+/* What the loader says of rows a model cannot use, or a manifest's languages and splits: once per
+ * language code it does not know (with its rows), once per manifest for the labels with
+ * characters outside the vocabulary and the rows in languages the model lacks (not a line a
+ * row), and of a manifest without a split column, that it has none and which option takes its
+ * rows. */
+static void test_data_warnings(void) {
+    char *langs = str_printf("%s/langs.tsv", fixture_dir()), *more = str_printf("%s/more.tsv", fixture_dir());
+    char *no_split = str_printf("%s/no-split.tsv", fixture_dir());
+    static const char langs_rows[] = "path\tlang\ttext\tduration\tsplit\n"
+                                     "de_train_000.flac\tde\tab\t1.0\ttrain\n"
+                                     "de_train_000.flac\tde\tabc\t1.0\ttrain\n"
+                                     "de_train_000.flac\tde\txyz\t1.0\ttrain\n"
+                                     "de_train_000.flac\tess\tab\t1.0\ttrain\n"
+                                     "de_train_000.flac\tess\tab\t1.0\ttrain\n"
+                                     "de_train_000.flac\tess\tba\t1.0\ttrain\n"
+                                     "de_train_000.flac\tzz\tab\t1.0\ttrain\n"
+                                     "de_train_000.flac\tes-MX\tba\t1.0\ttrain\n"
+                                     "de_train_000.flac\tess\tab\t1.0\tdev\n";
+    static const char more_rows[] = "path\tlang\ttext\tduration\tsplit\n"
+                                    "de_train_000.flac\tde\tb\t1.0\ttrain\n"
+                                    "de_train_000.flac\ten\tcab\t1.0\ttrain\n";
+    static const char no_split_rows[] = "path\tlang\ttext\tsplt\n"
+                                        "de_train_000.flac\tde\tab\ttrain\n"
+                                        "de_train_000.flac\tde\tba\ttrain\n";
+    mslam_log_callback saved;
+    void *saved_data;
+    mslam_log_get(&saved, &saved_data);
+    mslam_log_set(keep_warnings, NULL);
+    data_warnings[0] = '\0';
+    dataset ds = {0};
+    CHECK(write_file_atomic(langs, langs_rows, strlen(langs_rows)) == 0 &&
+              write_file_atomic(more, more_rows, strlen(more_rows)) == 0 &&
+              dataset_load_split(&ds, langs, NULL, NULL, NULL, "train", "--split") == 0 &&
+              dataset_load_split(&ds, more, NULL, NULL, NULL, "train", "--split") == 0 && ds.n == 10,
+          "two manifests load: %s", mslam_last_error());
+    /* 'ess' once, with the rows of the split taken; 'zz'; not 'de', 'en', nor 'es-MX' (Spanish) */
+    CHECK(count_of(data_warnings, "knows") == 2 && strstr(data_warnings, "langs.tsv: language 'ess' (3 rows) is not one") &&
+              strstr(data_warnings, "langs.tsv: language 'zz' (1 row) is not one") &&
+              strstr(data_warnings, "corpus --list-langs"),
+          "a warning per language code mslam-trainer does not know:\n%s", data_warnings);
+    data_warnings[0] = '\0';
+    mslam_model *model = mslam_model_new(&tiny_cfg, tiny_vocab, tiny_langs); /* a b; de en */
+    dataset_report rep;
+    CHECK(model && dataset_encode(&ds, model, NEED_TEXT | NEED_LANG, 0, &rep) == 0 && rep.unknown_chars == 3 &&
+              rep.kept == 10,
+          "the transcripts with characters outside the vocabulary are dropped, their rows kept for LID (%d labels, %d kept): %s", rep.unknown_chars,
+          rep.kept, mslam_last_error());
+    CHECK(count_of(data_warnings, "\n") == 3 &&
+              strstr(data_warnings, "langs.tsv: 2 rows with characters outside the model's vocabulary ('c' 'x')") &&
+              strstr(data_warnings, "more.tsv: 1 row with characters outside the model's vocabulary ('c')") &&
+              strstr(data_warnings, "langs.tsv: 5 rows in languages the model does not have (ess zz es-MX)"),
+          "one summary per manifest, not a warning per row:\n%s", data_warnings);
+    dataset_free(&ds);
+    /* a header without a split column (misspelt): said so, the option that takes its rows named */
+    CHECK(write_file_atomic(no_split, no_split_rows, strlen(no_split_rows)) == 0 &&
+              dataset_load_split(&ds, no_split, NULL, NULL, NULL, "dev", "--valid-split") != 0 &&
+              strstr(mslam_last_error(), "no-split.tsv: no speech examples in split 'dev' (the manifest has no split "
+                                         "column, so none of its 2 rows is in a split: --valid-split all takes them; its "
+                                         "header has columns not read: splt)"),
+          "a manifest without a split column: %s", mslam_last_error());
+    CHECK(dataset_load_split(&ds, no_split, NULL, NULL, NULL, "all", "--valid-split") == 0 && ds.n == 2,
+          "all takes its rows: %s", mslam_last_error());
+    dataset_free(&ds);
+    mslam_log_set(saved, saved_data);
+    mslam_model_free(model);
+    free(langs), free(more), free(no_split);
 }
 
 static void test_text_noise(void) {
@@ -699,6 +789,7 @@ int main(void) {
     test_init();
     test_data(manifest);
     test_manifest_edges();
+    test_data_warnings();
     test_text_noise();
     fixture_remove();
     return test_result("test_train");

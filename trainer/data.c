@@ -2,6 +2,7 @@
 
 #include "audio.h"
 #include "common.h"
+#include "langs.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "ops.h"
@@ -51,7 +52,8 @@ int dataset_add(dataset *ds, const char *audio, const char *text, const char *tr
                    .lang = str_dup(lang ? lang : ""),
                    .speaker = str_dup(speaker ? speaker : ""),
                    .seconds = seconds,
-                   .lang_id = -1};
+                   .lang_id = -1,
+                   .file = (int)ds->files.n - 1};
     if (!e->audio || !e->text || !e->translation || !e->lang || !e->speaker) {
         example_free(e);
         return mslam_error("out of memory for an example");
@@ -63,6 +65,7 @@ int dataset_add(dataset *ds, const char *audio, const char *text, const char *tr
 void dataset_free(dataset *ds) {
     for (int i = 0; i < ds->n; i++) example_free(&ds->items[i]);
     free(ds->items);
+    strlist_free(&ds->files);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -70,11 +73,59 @@ void dataset_free(dataset *ds) {
  * rows with a transcript. */
 enum rows_wanted { ROWS_AUDIO, ROWS_TEXT_PAIRS, ROWS_TRANSCRIPTS };
 
-/* Appends the rows of kind in split (SPLIT_N: all); in_split[s] (NULL: not counted) counts the
- * rows of that kind in each split, kept or not, for the message when none is kept; *others (NULL:
- * not counted) the split's other rows. */
+/* Whether code is a language mslam-trainer knows (trainer/langs.c), alone or with subtags
+ * ("es-MX", FLEURS's "fr_fr": its first part). */
+static int known_language(const char *code) {
+    char primary[8];
+    size_t n = strcspn(code, "-_");
+    if (lang_find(code)) return 1;
+    if (n == 0 || n >= sizeof primary || !code[n]) return 0;
+    memcpy(primary, code, n);
+    primary[n] = '\0';
+    return lang_find(primary) != NULL;
+}
+
+/* A warning for each language code of ds's rows from first on that mslam-trainer does not know,
+ * once, with its count of rows: a typo ("ess" for "es") would otherwise be a language of its own
+ * to a new model, and a row of its own in eval's tables. Not refused: a model may learn other
+ * languages. */
+static int warn_unknown_languages(const dataset *ds, int first, const char *path) {
+    GHashTable *rows = g_hash_table_new(g_str_hash, g_str_equal); /* code -> count, codes ds's */
+    struct strlist order = {0};                                     /* as they first occur */
+    int rc = 0;
+    for (int i = first; i < ds->n && !rc; i++) {
+        const char *code = ds->items[i].lang;
+        if (!*code || known_language(code)) continue;
+        int count = GPOINTER_TO_INT(g_hash_table_lookup(rows, code));
+        if (!count) rc = strlist_push(&order, code);
+        g_hash_table_insert(rows, (gpointer)code, GINT_TO_POINTER(count + 1));
+    }
+    for (size_t i = 0; i < order.n && !rc; i++) {
+        int count = GPOINTER_TO_INT(g_hash_table_lookup(rows, order.items[i]));
+        mslam_log(MSLAM_LOG_WARN, "%s: language '%s' (%d row%s) is not one mslam-trainer knows (mslam-trainer corpus "
+                  "--list-langs lists them): a new model learns it as a language of its own and eval scores it apart; "
+                  "if the code is misspelt, correct the manifest", path, order.items[i], count, count == 1 ? "" : "s");
+    }
+    strlist_free(&order);
+    g_hash_table_destroy(rows);
+    return rc;
+}
+
+/* How a manifest tells the splits, for the message when none of its rows is kept. */
+struct split_info {
+    int in_split[SPLIT_N]; /* the rows of the kind in each split, kept or not */
+    int has_splits;        /* manifest_reader_has_splits */
+    int columns;           /* whether its layout names the split in a column (mslam's), not in the file name */
+    char *unread;          /* the header's columns not read (manifest_reader_unread_columns) */
+};
+
+/* Appends the rows of kind in split (SPLIT_N: all) from path, which joins ds->files; info (NULL:
+ * not wanted) gets how the manifest tells its splits, for the message when none is kept (free its
+ * unread); *others (NULL: not counted) the split's other rows. */
 static int load_rows(dataset *ds, const char *path, const struct manifest_options *opts, int split,
-                     enum rows_wanted kind, int in_split[SPLIT_N], int *others) {
+                     enum rows_wanted kind, struct split_info *info, int *others) {
+    int first = ds->n;
+    if (strlist_push(&ds->files, path)) return -1;
     manifest_reader *r = manifest_open(path, opts);
     if (!r) return -1;
     struct manifest_record rec;
@@ -87,27 +138,48 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
         int wanted = kind == ROWS_AUDIO ? rec.audio != NULL
                                         : rec.text && *rec.text &&
                                               (kind == ROWS_TRANSCRIPTS || (rec.translation && *rec.translation));
-        if (wanted && in_split && (unsigned)rec.split < SPLIT_N) in_split[rec.split]++;
+        if (wanted && info && (unsigned)rec.split < SPLIT_N) info->in_split[rec.split]++;
         if (split != SPLIT_N && (int)rec.split != split) continue;
         if (wanted) rc = dataset_add(ds, rec.audio, rec.text, rec.translation, rec.lang, rec.speaker, rec.duration);
         else if (others) ++*others;
     }
+    if (info) {
+        info->has_splits = manifest_reader_has_splits(r);
+        info->columns = manifest_reader_layout(r) == LAYOUT_MSLAM;
+        if (!(info->unread = str_dup(manifest_reader_unread_columns(r)))) rc = -1;
+    }
+    /* the other layouts' codes are their readers' mapping of locales (Mandarin's "zh"), not typed */
+    int typed_codes = manifest_reader_layout(r) == LAYOUT_MSLAM;
     manifest_close(r);
-    return rc;
+    return rc || !typed_codes ? rc : warn_unknown_languages(ds, first, path);
 }
 
 /* " (the manifest has them in split dev: 300 rows; --split picks the split)" when rows of the kind
- * are in other splits, else ""; rows without a split (Common Voice's validated.tsv) are taken by
- * --split all alone, which it then says. g_free it. */
-static char *found_in_other_splits(const int in_split[SPLIT_N]) {
+ * are in other splits, else ""; rows without a split (Common Voice's validated.tsv, a manifest
+ * without a split column) are taken by --split all alone, which it then says. option: the option
+ * that picks the split (NULL: train's two). g_free it. */
+static char *found_in_other_splits(const struct split_info *info, const char *option) {
+    const int *in_split = info->in_split;
+    const char *picks = option ? option : "--split (--valid-split for train --valid)";
     GString *text = g_string_new(NULL);
+    if (!info->has_splits && in_split[SPLIT_NONE]) {
+        /* every row is without a split: say why, rather than name a split "(none)" */
+        g_string_append_printf(text, " (the manifest has no split %s, so none of its %d row%s is in a split: %s%s "
+                               "takes %s", info->columns ? "column" : "in its file name (as train.tsv)",
+                               in_split[SPLIT_NONE], in_split[SPLIT_NONE] == 1 ? "" : "s",
+                               option ? option : "--split all (--valid-split all for train --valid)",
+                               option ? " all" : "", in_split[SPLIT_NONE] == 1 ? "it" : "them");
+        if (*info->unread) g_string_append_printf(text, "; its header has columns not read: %s", info->unread);
+        g_string_append_c(text, ')');
+        return g_string_free(text, FALSE);
+    }
     for (int s = 0; s < SPLIT_N; s++)
         if (in_split[s])
             g_string_append_printf(text, "%s %s: %d row%s", text->len ? "," : " (the manifest has them in split",
                                    s == SPLIT_NONE ? "(none)" : split_name((enum manifest_split)s), in_split[s],
                                    in_split[s] == 1 ? "" : "s");
-    if (text->len) g_string_append(text, in_split[SPLIT_NONE] ? "; --split picks the split, all those without one)"
-                                                                 : "; --split picks the split)");
+    if (text->len) g_string_append_printf(text, "; %s picks the split%s)", picks,
+                                          in_split[SPLIT_NONE] ? ", all those without one" : "");
     return g_string_free(text, FALSE);
 }
 
@@ -119,38 +191,46 @@ int dataset_load_text_pairs(dataset *ds, const char *path, const char *split, in
     struct manifest_options mo = {.layout = LAYOUT_AUTO};
     int split_id = split_option(split);
     if (split_id < 0) return -1;
-    int before = ds->n, in_split[SPLIT_N] = {0};
-    if (load_rows(ds, path, &mo, split_id, transcripts_only ? ROWS_TRANSCRIPTS : ROWS_TEXT_PAIRS, in_split,
-                  &ds->n_incomplete))
-        return -1;
-    if (ds->n == before) {
-        char *elsewhere = found_in_other_splits(in_split);
+    int before = ds->n;
+    struct split_info info = {0};
+    int rc = load_rows(ds, path, &mo, split_id, transcripts_only ? ROWS_TRANSCRIPTS : ROWS_TEXT_PAIRS, &info,
+                       &ds->n_incomplete);
+    if (!rc && ds->n == before) {
+        char *elsewhere = found_in_other_splits(&info, "--split");
         mslam_error("%s: no rows with a transcript%s in split '%s'%s", path, transcripts_only ? "" : " and a translation",
                     split, elsewhere);
         g_free(elsewhere);
-        return -1;
+        rc = -1;
     }
-    return 0;
+    free(info.unread);
+    return rc;
 }
 
-int dataset_load_named(dataset *ds, const char *path, const char *layout, const char *lang,
-                       const char *audio_dir, const char *split) {
+int dataset_load_split(dataset *ds, const char *path, const char *layout, const char *lang, const char *audio_dir,
+                       const char *split, const char *option) {
     struct manifest_options mo = {.layout = LAYOUT_AUTO, .lang = lang, .audio_dir = audio_dir};
     if (layout && layout_option(layout, &mo.layout)) return -1;
     int split_id = split_option(split);
     if (split_id < 0) return -1;
-    int before = ds->n, in_split[SPLIT_N] = {0};
-    if (load_rows(ds, path, &mo, split_id, ROWS_AUDIO, in_split, NULL)) return -1;
-    if (ds->n == before) {
-        char *elsewhere = found_in_other_splits(in_split);
+    int before = ds->n;
+    struct split_info info = {0};
+    int rc = load_rows(ds, path, &mo, split_id, ROWS_AUDIO, &info, NULL);
+    if (!rc && ds->n == before) {
+        char *elsewhere = found_in_other_splits(&info, option);
         if (*elsewhere) mslam_error("%s: no speech examples in split '%s'%s", path, split, elsewhere);
         else
             mslam_error("%s: no speech examples in split '%s' (rows without audio, as a text-pair manifest's, are "
                         "read by train --text-data and by eval --tasks st --st-input text)", path, split);
         g_free(elsewhere);
-        return -1;
+        rc = -1;
     }
-    return 0;
+    free(info.unread);
+    return rc;
+}
+
+int dataset_load_named(dataset *ds, const char *path, const char *layout, const char *lang, const char *audio_dir,
+                       const char *split) {
+    return dataset_load_split(ds, path, layout, lang, audio_dir, split, NULL);
 }
 
 char *asr_target_text(const char *text, const char *lang) {
@@ -310,9 +390,51 @@ int lang_index(const mslam_model *m, const char *lang) {
     return -1;
 }
 
-/* Fills the ids and language of e; returns 1 to keep, 0 to drop (reason counted), -1 on error. */
+/* What dataset_encode says of one manifest's rows in one line each, rather than one a row. */
+#define NOTED_CHARS 5
+typedef struct {
+    int unknown_char_rows;                /* rows with a label left out: characters outside the vocabulary */
+    char unknown_chars[NOTED_CHARS][5];   /* the first few such characters, each once */
+    int n_unknown_chars;
+    int unknown_lang_rows;                /* rows in languages the model does not have */
+    struct strlist unknown_langs;         /* those languages, as they first occur */
+} file_notes;
+
+static void note_unknown_char(file_notes *notes, const char *c) {
+    for (int i = 0; i < notes->n_unknown_chars; i++)
+        if (!strcmp(notes->unknown_chars[i], c)) return;
+    if (notes->n_unknown_chars < NOTED_CHARS) snprintf(notes->unknown_chars[notes->n_unknown_chars++], 5, "%s", c);
+}
+
+/* The summary lines of notes of the manifest file (NULL: rows added one by one). */
+static void warn_file_notes(const file_notes *notes, const char *file) {
+    const char *colon = file ? ": " : "";
+    if (!file) file = "";
+    if (notes->unknown_char_rows) {
+        char chars[NOTED_CHARS * 8] = "";
+        for (int i = 0; i < notes->n_unknown_chars; i++)
+            snprintf(chars + strlen(chars), sizeof chars - strlen(chars), "%s'%s'", i ? " " : "",
+                     notes->unknown_chars[i]);
+        mslam_log(MSLAM_LOG_WARN, "%s%s%d row%s with characters outside the model's vocabulary (%s%s): %s transcript "
+                  "or translation with them is left out", file, colon, notes->unknown_char_rows,
+                  notes->unknown_char_rows == 1 ? "" : "s", notes->n_unknown_chars == NOTED_CHARS ? "e.g. " : "", chars,
+                  notes->unknown_char_rows == 1 ? "its" : "each one's");
+    }
+    if (notes->unknown_lang_rows) {
+        GString *langs = g_string_new(NULL);
+        for (size_t i = 0; i < notes->unknown_langs.n; i++)
+            g_string_append_printf(langs, "%s%s", i ? " " : "", notes->unknown_langs.items[i]);
+        mslam_log(MSLAM_LOG_WARN, "%s%s%d row%s in languages the model does not have (%s)", file, colon,
+                  notes->unknown_lang_rows, notes->unknown_lang_rows == 1 ? "" : "s", langs->str);
+        g_string_free(langs, TRUE);
+    }
+}
+
+/* Fills the ids and language of e; returns 1 to keep, 0 to drop (reason counted), -1 on error.
+ * Labels with characters outside the vocabulary, and languages the model does not have, go
+ * to notes (the caller's summary). */
 static int encode_example(example *e, const mslam_model *m, int need_any, double max_seconds,
-                          dataset_report *r) {
+                          dataset_report *r, file_notes *notes) {
     /* with a duration in the manifest the header is read only when the audio is (a corpus has many
      * files), but a missing or unreadable file is counted now */
     if (e->seconds > 0 && access(e->audio, R_OK) != 0) {
@@ -353,8 +475,7 @@ static int encode_example(example *e, const mslam_model *m, int need_any, double
         free(norm);
         if (n == -1) return -1;
         if (n == -2) {
-            mslam_log(MSLAM_LOG_WARN, "%s: transcript has '%s', which is not in the vocabulary; transcript skipped",
-                      e->audio, bad);
+            note_unknown_char(notes, bad);
             r->unknown_chars++;
             oov = 1;
         }
@@ -364,12 +485,18 @@ static int encode_example(example *e, const mslam_model *m, int need_any, double
         int n = encode_text(m, e->translation, &e->trans_ids, bad);
         if (n == -1) return -1;
         if (n == -2) {
-            mslam_log(MSLAM_LOG_WARN, "%s: translation has '%s', which is not in the vocabulary; translation skipped",
-                      e->audio, bad);
+            note_unknown_char(notes, bad);
             r->unknown_chars++;
             oov = 1;
         }
         e->n_trans = n > 0 ? n : 0;
+    }
+    notes->unknown_char_rows += oov;
+    /* evaluation (need_any 0) counts these in its own summary */
+    if (need_any && e->lang_id < 0 && *e->lang) {
+        notes->unknown_lang_rows++;
+        if (!strlist_contains(&notes->unknown_langs, e->lang) && strlist_push(&notes->unknown_langs, e->lang))
+            return -1;
     }
     int has = (e->n_text > 0 ? NEED_TEXT : 0) | (e->lang_id >= 0 ? NEED_LANG : 0) |
               (e->n_trans > 0 ? NEED_TRANSLATION : 0);
@@ -383,15 +510,27 @@ static int encode_example(example *e, const mslam_model *m, int need_any, double
 int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double max_seconds,
                    dataset_report *report) {
     memset(report, 0, sizeof *report);
-    int w = 0;
+    /* one summary per manifest (the last slot: rows from none) */
+    size_t n_notes = ds->files.n + 1;
+    file_notes *notes = mslam_calloc(n_notes, sizeof *notes, "the data's notes");
+    if (!notes) return -1;
+    int w = 0, rc = 0;
     for (int i = 0; i < ds->n; i++) {
-        int keep = encode_example(&ds->items[i], model, need_any, max_seconds, report);
-        if (keep < 0) return -1;
+        const example *e = &ds->items[i];
+        file_notes *of = &notes[e->file >= 0 && (size_t)e->file < ds->files.n ? (size_t)e->file : ds->files.n];
+        int keep = rc ? 1 : encode_example(&ds->items[i], model, need_any, max_seconds, report, of);
+        if (keep < 0) rc = -1, keep = 1; /* the rest stays as it is, to be freed by the caller */
         if (keep) ds->items[w++] = ds->items[i];
         else example_free(&ds->items[i]);
     }
+    for (size_t f = 0; f < n_notes; f++) {
+        if (!rc) warn_file_notes(&notes[f], f < ds->files.n ? ds->files.items[f] : NULL);
+        strlist_free(&notes[f].unknown_langs);
+    }
+    free(notes);
     ds->n = w;
     report->kept = w;
+    if (rc) return -1;
     if (w == 0) return mslam_error("no usable example is left (see the warnings above)");
     return 0;
 }

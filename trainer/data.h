@@ -32,6 +32,7 @@ typedef struct {
     char *speaker;     /* speaker or voice ("" when unknown) */
     double seconds;    /* duration (from the manifest or the file's header) */
     int lang_id;       /* index in the language list, -1 when unknown or not in the list */
+    int file;          /* the manifest it came from: index in its dataset's files (-1: none) */
     int *text_ids, n_text;       /* CTC targets: the transcript's character ids */
     int *trans_ids, n_trans;     /* decoder targets: the translation's character ids */
 } example;
@@ -40,21 +41,31 @@ typedef struct {
     example *items;
     int n, cap;
     int n_incomplete; /* rows of the split dataset_load_text_pairs left out: no transcript (or translation) */
+    struct strlist files; /* the manifests read, in order: the warnings name them */
 } dataset;
 
-/* Appends an example (strings copied; NULL reads as ""). seconds <= 0: probe the file later. */
+/* Appends an example (strings copied; NULL reads as ""), from the last of ds->files (none when
+ * empty). seconds <= 0: probe the file later. */
 int dataset_add(dataset *ds, const char *audio, const char *text, const char *translation,
                 const char *lang, const char *speaker, double seconds);
 void dataset_free(dataset *ds);
 
 /* Appends the speech examples of a manifest (any layout trainer/manifest.h reads: mslam TSV,
  * Common Voice, CoVoST-2, FLEURS; opts may be NULL) whose split is `split` (SPLIT_N: all).
- * Text-only rows are left out. Returns 0 or -1 (a bad row is an error naming file and line). */
+ * Text-only rows are left out. Returns 0 or -1 (a bad row is an error naming file and line).
+ * Every loader here warns once per language code of the rows taken that is none of the
+ * languages mslam-trainer knows (trainer/langs.c, corpus --list-langs), with its count of rows:
+ * a typo ("ess") would be a language of its own to a new model, and a row of its own in eval. */
 struct manifest_options;
 int dataset_load(dataset *ds, const char *manifest, const struct manifest_options *opts, int split);
 /* dataset_load with the command-line spelling of the choices: layout NULL (from the header),
  * "mslam", "common-voice", "covost2" or "fleurs"; lang and audio_dir NULL or as in
- * manifest_options; split "train", "dev", "test" or "all". An empty result is an error. */
+ * manifest_options; split "train", "dev", "test" or "all". An empty result is an error, which
+ * names the splits that have rows, or says that the manifest has no split column, and the option
+ * that picks the split: split_option ("--split", "--valid-split"; NULL: both of train's). */
+int dataset_load_split(dataset *ds, const char *manifest, const char *layout, const char *lang,
+                       const char *audio_dir, const char *split, const char *split_option);
+/* dataset_load_split whose errors name --split and --valid-split (train's --data and --valid). */
 int dataset_load_named(dataset *ds, const char *manifest, const char *layout, const char *lang,
                        const char *audio_dir, const char *split);
 
@@ -108,7 +119,10 @@ enum { NEED_TEXT = 1, NEED_LANG = 2, NEED_TRANSLATION = 4, KEEP_ALL = 8 };
  * a transcript or translation with characters outside the vocabulary is dropped from that
  * example (the example stays when something else is left). need_any = 0 keeps every example
  * with usable audio and encodes no text (evaluation scores the raw text). Warns for each dropped
- * file and fills *report. Returns 0, or -1 (error recorded) when nothing is left. */
+ * file; of labels with characters outside the vocabulary, and (need_any not 0) of rows in
+ * languages the model does not have, one summary each per manifest (a manifest of other
+ * languages has one on nearly every row); fills *report. Returns 0, or -1 (error recorded) when
+ * nothing is left. */
 int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double max_seconds,
                    dataset_report *report);
 /* Text pairs: the transcript in the ASR normal form into text_ids (the encoder's input), the

@@ -924,7 +924,7 @@ static int load_manifests(dataset *ds, gchar **paths, const eval_config *c, cons
                           const char *audio_dir, const char *split) {
     for (; *paths; paths++)
         if (eval_text_only(c) ? dataset_load_text_pairs(ds, *paths, split, 0)
-                              : dataset_load_named(ds, *paths, layout, lang, audio_dir, split))
+                              : dataset_load_split(ds, *paths, layout, lang, audio_dir, split, "--split"))
             return -1;
     return 0;
 }

@@ -81,6 +81,7 @@ struct manifest_reader {
     char row_lang[16];     /* a row's language column as mslam names it (corpus_language) */
     int drop_translation;  /* CoVoST-2 into another language than English */
     char *clip;            /* a Common Voice path with the ".mp3" early releases left out */
+    char *unread;          /* the mslam header's columns it does not read, space-separated */
 };
 
 /* ---- reading lines and fields ---- */
@@ -279,6 +280,16 @@ static int map_columns(manifest_reader *r, char **fields, int n) {
     switch (r->layout) {
     case LAYOUT_MSLAM:
         for (int c = 0; c < COL_N; c++) r->col[c] = field_index(fields, n, mslam_columns[c]);
+        /* kept for the messages: a misspelt column ("splt") is read as none */
+        for (int i = 0; i < n; i++) {
+            int known = 0;
+            for (int c = 0; c < COL_N; c++) known |= r->col[c] == i;
+            if (known) continue;
+            char *more = str_printf("%s%s%s", r->unread ? r->unread : "", r->unread ? " " : "", fields[i]);
+            if (!more) return -1;
+            free(r->unread);
+            r->unread = more;
+        }
         break;
     case LAYOUT_COMMON_VOICE:
     case LAYOUT_COVOST2:
@@ -413,6 +424,14 @@ fail:
 
 enum manifest_layout manifest_reader_layout(const manifest_reader *reader) { return reader->layout; }
 
+int manifest_reader_has_splits(const manifest_reader *reader) {
+    return reader->col[COL_SPLIT] >= 0 || reader->split != SPLIT_NONE;
+}
+
+const char *manifest_reader_unread_columns(const manifest_reader *reader) {
+    return reader->unread ? reader->unread : "";
+}
+
 void manifest_close(manifest_reader *r) {
     if (!r) return;
     if (r->f) fclose(r->f);
@@ -424,6 +443,7 @@ void manifest_close(manifest_reader *r) {
     free(r->audio_dir);
     free(r->audio);
     free(r->clip);
+    free(r->unread);
     free(r);
 }
 

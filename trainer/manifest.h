@@ -74,6 +74,13 @@ manifest_reader *manifest_open(const char *path, const struct manifest_options *
  * field). The record's strings belong to the reader and change at the next call. */
 int manifest_next(manifest_reader *reader, struct manifest_record *record);
 enum manifest_layout manifest_reader_layout(const manifest_reader *reader);
+/* Whether rows can name a split: a split column, or the split in the file's name (CoVoST-2,
+ * FLEURS, Common Voice's train.tsv). Without, every row is SPLIT_NONE, which --split all alone
+ * takes. */
+int manifest_reader_has_splits(const manifest_reader *reader);
+/* The columns of an mslam header that no field is read from, space-separated ("" when none): a
+ * misspelt name ("splt") shows here. */
+const char *manifest_reader_unread_columns(const manifest_reader *reader);
 void manifest_close(manifest_reader *reader);
 
 /* A whole manifest in memory (the strings are copies). */
