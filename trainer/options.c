@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "common.h"
+
 #include <stdio.h>
 #include <math.h>
 #include <string.h>
@@ -105,9 +107,31 @@ static void free_value(const GOptionEntry *e, gpointer value) {
     else g_free(value);
 }
 
+/* GLib reads "--flag=VALUE" of a flag without a value as "--flag" and drops VALUE, so that
+ * "--no-specaug=false" would turn SpecAugment off: refused, naming the flag. A boolean a key
+ * file sets cannot be cleared by a flag either (GLib's flags only set it): the README says so. */
+static int refuse_boolean_values(const char *command, const GOptionEntry *entries, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        const char *eq = strchr(argv[i], '=');
+        if (strncmp(argv[i], "--", 2) || !eq) continue;
+        size_t len = (size_t)(eq - argv[i] - 2);
+        for (const GOptionEntry *e = entries; e->long_name; e++) {
+            if (e->arg != G_OPTION_ARG_NONE || strlen(e->long_name) != len || strncmp(argv[i] + 2, e->long_name, len))
+                continue;
+            mslam_error("--%s takes no value ('%s'): give --%s alone to set it, leave it out otherwise (a key file's "
+                        "%s=true is cleared only in the file)", e->long_name, argv[i], e->long_name, e->long_name);
+            fprintf(stderr, "mslam-trainer %s: %s\n", command, mslam_last_error());
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int options_parse(const char *command, const GOptionEntry *entries, int argc, char **argv,
                   const char *parameter_string, const char *summary, const char *description,
                   int *n_rest, char ***rest) {
+    if (refuse_boolean_values(command, entries, argc, argv)) return -1;
     /* the key file first, so that flags override it */
     const char *config = options_config_path(argc, argv);
     if (config && apply_key_file(config, command, entries)) return -1;
@@ -115,7 +139,8 @@ int options_parse(const char *command, const GOptionEntry *entries, int argc, ch
     gchar *config_arg = NULL;
     GOptionEntry config_entry[] = {
         {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_arg,
-         "GLib key file of options (group named after the subcommand, keys = long option names); flags override it",
+         "GLib key file of options (group named after the subcommand, keys = long option names); flags override it, "
+         "but a flag without a value (a boolean) can only set what the file leaves false",
          "FILE"},
         G_OPTION_ENTRY_NULL};
     GOptionContext *ctx = g_option_context_new(parameter_string);

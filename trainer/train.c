@@ -1951,7 +1951,8 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("beta1", beta1, "AdamW beta1 (default 0.9)", "X"),
         OPT_DBL("beta2", beta2, "AdamW beta2 (default 0.98)", "X"),
         OPT_DBL("adam-eps", eps, "AdamW epsilon (default 1e-9)", "X"),
-        OPT_BOOL("no-specaug", no_specaug, "no SpecAugment masks (the equaliser and warp still apply)"),
+        OPT_BOOL("no-specaug", no_specaug, "no SpecAugment masks (the equaliser and warp still apply); takes no "
+                 "value: a key file's no-specaug=true is cleared only in the file"),
         OPT_INT("freq-masks", freq_masks, "SpecAugment frequency masks: 0..100 (default 2)", "N"),
         OPT_INT("freq-width", freq_width, "their largest width in mel bins (default 27)", "N"),
         OPT_INT("time-masks", time_masks, "SpecAugment time masks: 0..100 (default 2)", "N"),
