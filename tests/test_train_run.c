@@ -550,7 +550,7 @@ static void test_text_pairs(const char *manifest) {
     char *bad_eq = str_printf("%s/bad-eq", fixture_dir());
     for (int i = 0; i < 2; i++) {
         CHECK(train(manifest, bad_eq, "--eq-prob", "0.5", "--eq-points", i ? "65" : "1", NULL) != 0 &&
-                  strstr(mslam_last_error(), "--eq-points 2..64"),
+                  strstr(mslam_last_error(), i ? "--eq-points 65: must be 2..64" : "--eq-points 1: must be 2..64"),
               "--eq-points outside 2..64 is an error naming it: %s", mslam_last_error());
     }
     /* augmentation values that would silently do nothing, or break every step: refused, naming the
@@ -1442,6 +1442,29 @@ static void test_refusals(const char *manifest) {
                   strstr(mslam_last_error(), bad_train[i][0]) && access(out, F_OK) != 0,
               "train %s %s: a usage error naming it, nothing written (%s)", bad_train[i][0], bad_train[i][1],
               mslam_last_error());
+    /* the same naming the value, for the model's options (the library's rules, its config's field
+     * names: --d-model 32 is common's), one augmentation option at a time, and the numbers where 0
+     * means something (none, all, the default) and a negative one nothing */
+    static const char *const bad_named[][3] = {{"--heads", "3", "--d-model 32"},
+                                               {"--kernel", "4", "odd"},
+                                               {"--d-model", "31", "--heads 2"},
+                                               {"--speech-layers", "99", "0..64"},
+                                               {"--eq-points", "1", "2..64"},
+                                               {"--eq-prob", "2", "[0, 1]"},
+                                               {"--warp", "1", "[0, 1)"},
+                                               {"--seed", "-5", "0 or more"},
+                                               {"--threads", "-1", "0 (cores"},
+                                               {"--valid-every", "-1", "0 (never)"},
+                                               {"--valid-items", "-1", "0 (all"}};
+    for (size_t i = 0; i < sizeof bad_named / sizeof bad_named[0]; i++) {
+        char *named = str_printf("%s %s", bad_named[i][0], bad_named[i][1]);
+        CHECK(train(manifest, out, bad_named[i][0], bad_named[i][1], NULL) == 2 &&
+                  error_mentions(named, bad_named[i][2]) &&
+                  !strstr(mslam_last_error(), "config:") && !strstr(mslam_last_error(), "--warp-prob") &&
+                  access(out, F_OK) != 0,
+              "train %s: a usage error naming it and its value, nothing written (%s)", named, mslam_last_error());
+        free(named);
+    }
     /* GLib drops the value of a flag that takes none: --no-specaug=false turned SpecAugment on */
     CHECK(train(manifest, out, "--no-specaug=false", NULL) == 2 && error_mentions("--no-specaug", "takes no value") &&
               access(out, F_OK) != 0,

@@ -1506,6 +1506,47 @@ static int refuse_specaug_with_random_quantizer(const train_opts *o, const char 
                        from ? " (the quantizer of " : "", from ? from : "", from ? ")" : "");
 }
 
+/* The architecture options under the library's own rules (mslam_config_check, which
+ * mslam_model_new applies), before anything is read: its message names config fields ("d_model
+ * = 32 is not a multiple of n_heads = 3"), rewritten here as the flags that set them ("--d-model
+ * 32 is not a multiple of --heads 3"). The vocabulary and languages come from the data later. */
+static int check_architecture(const train_opts *o) {
+    struct mslam_model_config c = {
+        .n_mels = 80, .d_model = o->d_model, .n_heads = o->heads, .d_ff = o->ff, .conv_kernel = o->kernel,
+        .sub_channels = o->sub_channels, .n_speech_layers = o->speech_layers, .n_shared_layers = o->shared_layers,
+        .n_decoder_layers = o->decoder_layers, .vocab_size = 1, .n_langs = 1, .causal_conv = !o->symmetric_conv,
+        .n_codes = o->codes, .quantizer = MSLAM_QUANTIZER_GUMBEL};
+    if (!mslam_config_check(&c)) return 0;
+    static const struct {
+        const char *field, *flag;
+    } flags[] = {{"d_model", "--d-model"},           {"n_heads", "--heads"},
+                 {"d_ff", "--ff"},                   {"conv_kernel", "--kernel"},
+                 {"sub_channels", "--sub-channels"}, {"n_speech_layers", "--speech-layers"},
+                 {"n_shared_layers", "--shared-layers"}, {"n_decoder_layers", "--decoder-layers"},
+                 {"n_codes", "--codes"}};
+    const char *message = mslam_last_error();
+    if (!strncmp(message, "config: ", 8)) message += 8;
+    GString *named = g_string_new(message);
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
+        gchar *was = g_strdup_printf("%s = ", flags[i].field), *now = g_strdup_printf("%s ", flags[i].flag);
+        for (char *at = named->str; (at = strstr(at, was));) {
+            /* a whole field name: "n_heads", not the "heads" in it */
+            if (at > named->str && (g_ascii_isalnum(at[-1]) || at[-1] == '_')) {
+                at += strlen(was);
+                continue;
+            }
+            gssize pos = at - named->str;
+            g_string_erase(named, pos, (gssize)strlen(was));
+            g_string_insert(named, pos, now);
+            at = named->str + pos + strlen(now);
+        }
+        g_free(was), g_free(now);
+    }
+    mslam_error("%s", named->str);
+    g_string_free(named, TRUE);
+    return -1;
+}
+
 /* The options' values, before anything is read or written: an error names the option. */
 static int check_options(const train_opts *o) {
     if (parse_task(o->task) < 0) return -1;
@@ -1575,17 +1616,31 @@ static int check_options(const train_opts *o) {
         {"--spanbert-weight", o->spanbert_weight, 0, 1e6, 0},
         /* an infinite gain makes every feature non-finite, and every step is skipped */
         {"--eq-db", o->eq_db, 0, EQ_DB_MAX, 0},
+        {"--eq-prob", o->eq_prob, 0, 1, 0}, {"--warp-prob", o->warp_prob, 0, 1, 0},
+        {"--warp", o->warp, 0, 1, 1},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (!(ranges[i].value >= ranges[i].lo &&
               (ranges[i].hi_open ? ranges[i].value < ranges[i].hi : ranges[i].value <= ranges[i].hi)))
             return mslam_error("%s %g is outside [%g, %g%s", ranges[i].flag, ranges[i].value, ranges[i].lo,
                                ranges[i].hi, ranges[i].hi_open ? ")" : "]");
-    if (o->warmup < 0) return mslam_error("--warmup %d: must be 0 or more", o->warmup);
-    if (!(o->eq_prob >= 0 && o->eq_prob <= 1 && o->warp_prob >= 0 && o->warp_prob <= 1 && o->warp >= 0 &&
-          o->warp < 1 && o->eq_points >= 2 && o->eq_points <= EQ_POINTS_MAX))
-        return mslam_error("--eq-prob and --warp-prob must be in [0, 1], --eq-points 2..%d and --warp in [0, 1)",
-                           EQ_POINTS_MAX);
+    if (o->eq_points < 2 || o->eq_points > EQ_POINTS_MAX)
+        return mslam_error("--eq-points %d: must be 2..%d", o->eq_points, EQ_POINTS_MAX);
+    /* 0 is a choice of its own for most of these (none, all, the default): a negative value is a typo */
+    const struct {
+        const char *flag, *zero;
+        int value;
+    } non_negative[] = {{"--warmup", "no warm-up", o->warmup},
+                        {"--seed", NULL, o->seed}, /* as corpus's: a seed is stored unsigned */
+                        {"--threads", "cores / processes on the host", o->threads},
+                        {"--valid-every", "never", o->valid_every},
+                        {"--valid-items", "all of them", o->valid_items}};
+    for (size_t i = 0; i < sizeof non_negative / sizeof *non_negative; i++)
+        if (non_negative[i].value < 0)
+            return mslam_error("%s %d: must be 0%s%s%s or more", non_negative[i].flag, non_negative[i].value,
+                               non_negative[i].zero ? " (" : "", non_negative[i].zero ? non_negative[i].zero : "",
+                               non_negative[i].zero ? ")" : "");
+    if (check_architecture(o)) return -1;
     if (o->left_chunks_max < -1)
         return mslam_error("--left-chunks-max %d: must be -1 or 0 (all, as eval's --left-chunks -1) or more",
                            o->left_chunks_max);
@@ -1920,8 +1975,9 @@ int cmd_train(int argc, char **argv) {
         OPT_BOOL("resume", resume, "continue exactly from the newest checkpoint in --out (given the same options and threads; other options than it records warn)"),
         OPT_STR("valid", valid, "validation manifest, scored every --valid-every steps", "MANIFEST"),
         OPT_STR("valid-split", valid_split, "split of the validation manifest (default dev)", "SPLIT"),
-        OPT_INT("valid-every", valid_every, "steps between validations (default 1000)", "N"),
-        OPT_INT("valid-items", valid_items, "utterances scored per validation (default 500)", "N"),
+        OPT_INT("valid-every", valid_every, "steps between validations; 0: none (default 1000)", "N"),
+        OPT_INT("valid-items", valid_items, "utterances scored per validation, spread over the set; 0: all of them "
+                "(default 500)", "N"),
         OPT_STR("best-metric", best_metric, "validation score whose best model is kept as OUT/best.safetensors: cer (lower is better), lid, bleu or none (default: cer with a CTC head, else lid, else bleu)", "NAME"),
         OPT_INT("patience", patience, "stop after N validations in a row without a better --best-metric, writing the checkpoint and model.safetensors (0: never; default 0)", "N"),
         OPT_INT("d-model", d_model, "encoder width (default 144)", "N"),
@@ -1937,11 +1993,11 @@ int cmd_train(int argc, char **argv) {
         OPT_BOOL("symmetric-conv", symmetric_conv, "centred depthwise convolution (no streaming; default causal)"),
         OPT_INT("batch-size", batch_size, "utterances per step, process and micro-batch (default 16)", "N"),
         OPT_INT("accumulate", accumulate, "micro-batches per step (gradient accumulation): each process runs N forward and backward passes of --batch-size utterances (and --text-batch pairs) and sums their gradients into one step, the step of a batch N times larger in the memory of one micro-batch (default 1)", "N"),
-        OPT_DBL("max-seconds", max_seconds, "skip longer utterances (default 20)", "S"),
+        OPT_DBL("max-seconds", max_seconds, "skip longer utterances; 0: no limit (default 20)", "S"),
         OPT_INT("steps", steps, "optimizer steps in all (the schedule's length; default 10000)", "N"),
         OPT_INT("stop-at", stop_at, "stop (with a checkpoint) at this step; --resume continues", "N"),
-        OPT_INT("seed", seed, "seed of every random choice (default 1)", "N"),
-        OPT_INT("threads", threads, "threads per process (default: cores / processes on the host)", "N"),
+        OPT_INT("seed", seed, "seed of every random choice: 0 or more (default 1)", "N"),
+        OPT_INT("threads", threads, "threads per process; 0: cores / processes on the host (the default)", "N"),
         OPT_DBL("lr", lr, "peak learning rate (default 1e-3)", "X"),
         OPT_DBL("lr-min", lr_min, "final learning rate (default 1e-5)", "X"),
         OPT_INT("warmup", warmup, "linear warm-up steps (default 1000)", "N"),
