@@ -151,6 +151,19 @@ static int error_mentions(const char *a, const char *b) {
     return strstr(msg, a) != NULL && (!b || strstr(msg, b) != NULL);
 }
 
+/* This process's stderr goes to path until stderr_restore(the returned descriptor). */
+static int stderr_to(const char *path) {
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) dup2(fd, STDERR_FILENO), close(fd);
+    return saved;
+}
+
+static void stderr_restore(int saved) {
+    fflush(stderr);
+    if (saved >= 0) dup2(saved, STDERR_FILENO), close(saved);
+}
+
 /* Writes the lines of text (a manifest, header first) to path with line a and line b swapped (1:
  * the first row; b 0: line a left out) or, with replace, line a's text column (the third) by line
  * b's. */
@@ -1465,6 +1478,15 @@ static void test_refusals(const char *manifest) {
               "train %s: a usage error naming it and its value, nothing written (%s)", named, mslam_last_error());
         free(named);
     }
+    /* every loss the task trains weighted 0: nothing would learn */
+    CHECK(train(manifest, out, "--task", "asr", "--ctc-weight", "0", NULL) == 2 &&
+              error_mentions("--task asr", "--ctc-weight 0") && access(out, F_OK) != 0,
+          "train --task asr --ctc-weight 0: %s", mslam_last_error());
+    char *text_only = str_printf("%s/text-only", fixture_dir());
+    CHECK(train(manifest, text_only, "--task", "st", "--st-weight", "0", "--text-data", manifest, "--text-batch", "2",
+                "--stop-at", "1", NULL) == 0,
+          "--task st --st-weight 0 still trains on --text-data: %s", mslam_last_error());
+    free(text_only);
     /* GLib drops the value of a flag that takes none: --no-specaug=false turned SpecAugment on */
     CHECK(train(manifest, out, "--no-specaug=false", NULL) == 2 && error_mentions("--no-specaug", "takes no value") &&
               access(out, F_OK) != 0,
@@ -1923,6 +1945,42 @@ static void test_pretrain(const char *manifest) {
         free(tuned_model), free(no_ctc), free(no_ctc_model);
 }
 
+/* Whether a warning collected says a and b. */
+static int warned_of(const struct strlist *warnings, const char *a, const char *b) {
+    for (size_t i = 0; i < warnings->n; i++)
+        if (strstr(warnings->items[i], a) && strstr(warnings->items[i], b)) return 1;
+    return 0;
+}
+
+/* Settings that leave part of a run idle are warned of, each naming its options; a resume that
+ * is already past --stop-at says there is nothing to train, as one at --steps does. */
+static void test_idle_settings(const char *manifest) {
+    char *out = str_printf("%s/idle", fixture_dir()), *err = str_printf("%s/idle.err", fixture_dir());
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    CHECK(train(manifest, out, "--valid", manifest, "--valid-every", "50", "--warmup", "100", "--stop-at", "4",
+                NULL) == 0,
+          "a run with --valid-every 50 and --warmup 100 of --steps 8: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    CHECK(warned_of(&warnings, "--valid-every 50", "--steps 8") && warned_of(&warnings, "--warmup 100", "--lr"),
+          "--valid-every and --warmup above --steps warn (%zu warnings)", warnings.n);
+    strlist_free(&warnings);
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int saved = stderr_to(err);
+    int rc = train(manifest, out, "--valid", manifest, "--valid-every", "0", "--resume", "--stop-at", "2", NULL);
+    stderr_restore(saved);
+    mslam_log_set(NULL, NULL);
+    char *text = NULL;
+    size_t n = 0;
+    CHECK(rc == 0 && warned_of(&warnings, "--valid-every is 0", manifest), "--valid with --valid-every 0 warns (%zu)",
+          warnings.n);
+    CHECK(read_file(err, 1 << 20, &text, &n) == 0 &&
+              strstr(text, "the run is at step 4 of --stop-at 2: nothing to train"),
+          "a resume past --stop-at says there is nothing to train: %s", text ? text : "");
+    strlist_free(&warnings);
+    free(text), free(out), free(err);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
@@ -1943,6 +2001,7 @@ int main(int argc, char **argv) {
     test_eval_export(argv[1], manifest);
     test_eval_interrupt(argv[1], manifest);
     test_refusals(manifest);
+    test_idle_settings(manifest);
     test_st_input(manifest);
     test_text_pairs(manifest);
     test_accumulate(manifest);

@@ -1506,6 +1506,38 @@ static int refuse_specaug_with_random_quantizer(const train_opts *o, const char 
                        from ? " (the quantizer of " : "", from ? from : "", from ? ")" : "");
 }
 
+/* The sum of the weights of the losses --task trains (a loss without its data, --mt-weight
+ * without --text-data, counts none), their flags and values written into names. Every one 0:
+ * the run would only decay the parameters. */
+static double trained_weight(const train_opts *o, char *names, size_t size) {
+    int tasks = parse_task(o->task), text = o->text_data && *o->text_data;
+    int random = o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM;
+    const struct {
+        int trained;
+        const char *flag;
+        double weight;
+    } losses[] = {{(tasks & (TASK_ASR | TASK_PRETRAIN)) != 0, "--ctc-weight", o->ctc_weight},
+                  {(tasks & TASK_LID) != 0, "--lid-weight", o->lid_weight},
+                  {(tasks & TASK_ST) != 0, "--st-weight", o->st_weight},
+                  {(tasks & TASK_ST) && text, "--mt-weight", o->mt_weight},
+                  /* BEST-RQ's targets have no contrastive or diversity loss */
+                  {(tasks & TASK_PRETRAIN) && !random, "--w2v-weight", o->w2v_weight},
+                  {(tasks & TASK_PRETRAIN) && !random, "--diversity-weight", o->diversity_weight},
+                  {(tasks & TASK_PRETRAIN) != 0, "--mlm-weight", o->mlm_weight},
+                  {(tasks & TASK_PRETRAIN) && text, "--spanbert-weight", o->spanbert_weight}};
+    double sum = 0;
+    size_t used = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) {
+        if (!losses[i].trained) continue;
+        sum += losses[i].weight;
+        if (used < size)
+            used += (size_t)snprintf(names + used, size - used, "%s%s %g", used ? ", " : "", losses[i].flag,
+                                     losses[i].weight);
+    }
+    return sum;
+}
+
 /* The architecture options under the library's own rules (mslam_config_check, which
  * mslam_model_new applies), before anything is read: its message names config fields ("d_model
  * = 32 is not a multiple of n_heads = 3"), rewritten here as the flags that set them ("--d-model
@@ -1641,6 +1673,10 @@ static int check_options(const train_opts *o) {
                                non_negative[i].zero ? " (" : "", non_negative[i].zero ? non_negative[i].zero : "",
                                non_negative[i].zero ? ")" : "");
     if (check_architecture(o)) return -1;
+    char weights[256];
+    if (trained_weight(o, weights, sizeof weights) <= 0)
+        return mslam_error("--task %s: every loss it trains has weight 0 (%s): nothing would learn", o->task,
+                           weights);
     if (o->left_chunks_max < -1)
         return mslam_error("--left-chunks-max %d: must be -1 or 0 (all, as eval's --left-chunks -1) or more",
                            o->left_chunks_max);
@@ -1688,6 +1724,21 @@ static int check_options(const train_opts *o) {
     return 0;
 }
 
+/* Settings that are valid alone but, together, leave part of the run doing nothing: warned of
+ * (a short trial run of a long run's key file has them and may mean to). */
+static void warn_idle_settings(const trainer *t) {
+    const train_opts *o = t->o;
+    if (o->valid && o->valid_every == 0)
+        mslam_log(MSLAM_LOG_WARN, "--valid %s is never scored: --valid-every is 0", o->valid);
+    else if (o->valid && o->valid_every > o->steps)
+        mslam_log(MSLAM_LOG_WARN, "--valid-every %d is more than --steps %d: --valid %s is never scored (and no "
+                  "best.safetensors kept)", o->valid_every, o->steps, o->valid);
+    if (o->warmup > o->steps)
+        mslam_log(MSLAM_LOG_WARN, "--warmup %d is more than --steps %d: the learning rate rises for the whole run, to "
+                  "%.3g at the last step, and never reaches --lr %g", o->warmup, o->steps,
+                  (double)optim_lr(&t->oc, o->steps - 1), o->lr);
+}
+
 static int run(trainer *t) {
     train_opts *o = t->o;
     t->tasks = tasks_of(o);
@@ -1731,6 +1782,7 @@ static int run(trainer *t) {
     if (o->valid && !(t->tasks & TASK_MULTI) && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--valid %s: pre-training without CTC (--ctc-weight 0) has no head that validation "
                   "scores: it does not run", o->valid);
+    if (t->rank == 0) warn_idle_settings(t);
     if (o->cache_encoder && t->augment && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
                   "--eq-prob, --warp-prob and --speed-prob change nothing (--no-specaug silences this)");
@@ -1828,9 +1880,15 @@ static int run(trainer *t) {
         if (o->accumulate > 1) snprintf(micro, sizeof micro, " x %d micro-batches", o->accumulate);
         fprintf(stderr, "training: task %s, %d process(es)%s x batch %d, %d steps (%.1f epochs)\n", o->task, t->world,
                 micro, o->batch_size, o->steps, (double)o->steps * o->batch_size * t->world * o->accumulate / t->train.n);
-        if (resumed && t->pos.step >= o->steps)
-            fprintf(stderr, "the run is at step %ld of --steps %d: nothing to train (a larger --steps continues it, on "
-                    "another schedule)\n", t->pos.step, o->steps);
+    }
+    /* --stop-at at or past --steps is --steps: the run ends there with its model */
+    long stop_at = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
+    if (resumed && t->pos.step >= stop_at && t->rank == 0) {
+        int by_stop_at = stop_at < o->steps;
+        fprintf(stderr, "the run is at step %ld of %s %ld: nothing to train (%s)\n", t->pos.step,
+                by_stop_at ? "--stop-at" : "--steps", stop_at,
+                by_stop_at ? "a larger --stop-at, or none, continues it" : "a larger --steps continues it, on another "
+                                                                          "schedule");
     }
     t->pos.world_size = t->world;
     t->pos.accumulate = o->accumulate;
@@ -1847,7 +1905,6 @@ static int run(trainer *t) {
         signal(SIGTERM, SIG_DFL);
         return cached < 0 ? -1 : 0;
     }
-    long stop_at = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
     step_report acc = {0};
     int n_acc = 0;
     double t_last = now_s(), seconds_last = t->pos.audio_seconds, t_step0 = now_s();
