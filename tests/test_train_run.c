@@ -1065,9 +1065,19 @@ static void test_signal(const char *trainer, const char *manifest) {
     argv[argc++] = (char *)"--steps"; /* later options win: long enough to be interrupted */
     argv[argc++] = (char *)"100000";
     argv[argc] = NULL;
+    char *err = str_printf("%s/signal.err", fixture_dir()), *said = NULL;
+    int saved = stderr_to(err); /* the trainer's, which it inherits */
     int status = fixture_interrupt(argv, log, 2, SIGTERM);
+    stderr_restore(saved);
     CHECK(status >= 0, "the trainer ran until its log had 2 lines (%d)", status);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM: clean exit (status 0x%x)", status);
+    /* at once, before the step under way ends: a user who sees nothing presses Ctrl-C again */
+    size_t said_n = 0;
+    const char *notice = read_file(err, 1 << 20, &said, &said_n) == 0 ? strstr(said, "stopping: a checkpoint") : NULL;
+    const char *stopped = notice ? strstr(notice, "stopped by signal") : NULL;
+    CHECK(notice && stopped && !strstr(notice + 1, "stopping:"),
+          "the signal is acknowledged once, before the stop: %s", said ? said : "");
+    free(err), free(said);
     char *ckpt = checkpoint_latest(out);
     mslam_model *m = NULL;
     train_position pos = {0};

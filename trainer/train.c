@@ -75,10 +75,33 @@ typedef struct {
 /* ---- signals ---- */
 
 static volatile sig_atomic_t stop_signal;
+/* What the first signal prints at once, as the step under way may take seconds and a user who
+ * sees nothing presses Ctrl-C again, which quits without the checkpoint ("" on the ranks but 0:
+ * rank 0 speaks for them). Written by write(2), the handler's only safe way to print. */
+static char stop_notice[192];
+static size_t stop_notice_len;
 
 static void on_signal(int sig) {
+    int first = !stop_signal;
     stop_signal = sig;
     signal(sig, SIG_DFL); /* a second one ends the process at once */
+    if (first && stop_notice_len && write(STDERR_FILENO, stop_notice, stop_notice_len) < 0) {
+        /* nowhere to say it: the stop goes on */
+    }
+}
+
+/* SIGINT and SIGTERM stop the run where it can stop cleanly; what says what happens then, on
+ * rank 0 (tty: stderr is a terminal). */
+static void stop_on_signals(int rank, int tty, const char *what) {
+    stop_notice_len = 0;
+    if (rank == 0) {
+        /* on a terminal the progress bar has no newline yet: the notice goes below it */
+        int n = snprintf(stop_notice, sizeof stop_notice, "%sstopping: %s\n",
+                         tty ? "\n" : "", what);
+        stop_notice_len = n > 0 && (size_t)n < sizeof stop_notice ? (size_t)n : 0;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
 }
 
 /* ---- the trainer ---- */
@@ -1895,8 +1918,9 @@ static int run(trainer *t) {
     t->pos.global_batch = o->batch_size * t->world * o->accumulate;
 
     stop_signal = 0; /* (a run before in this process may have been stopped) */
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    if (o->cache_encoder)
+        stop_on_signals(t->rank, t->tty, "after this batch of the encoder cache, before any step: nothing to save "
+                                         "(Ctrl-C again quits at once)");
     int cached = o->cache_encoder ? cache_build(t) : 0;
     if (cached) {
         if (cached > 0 && t->rank == 0)
@@ -1905,6 +1929,8 @@ static int run(trainer *t) {
         signal(SIGTERM, SIG_DFL);
         return cached < 0 ? -1 : 0;
     }
+    if (!stop_signal)
+        stop_on_signals(t->rank, t->tty, "a checkpoint is written after this step (Ctrl-C again quits without it)");
     step_report acc = {0};
     int n_acc = 0;
     double t_last = now_s(), seconds_last = t->pos.audio_seconds, t_step0 = now_s();
