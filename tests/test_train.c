@@ -131,6 +131,11 @@ static void test_checkpoint(void) {
     CHECK(latest && strstr(latest, "ckpt-00000050.safetensors"), "latest is step 50: %s", latest ? latest : "none");
     char *gone = checkpoint_path(dir, 30), *kept = checkpoint_path(dir, 40);
     CHECK(access(gone, F_OK) != 0 && access(kept, F_OK) == 0, "prune keeps the newest two");
+    /* the checkpoint a resume takes once a damaged newest one is moved away */
+    char *before_50 = checkpoint_before(dir, 50), *before_40 = checkpoint_before(dir, 40);
+    CHECK(before_50 && !strcmp(before_50, kept) && !before_40, "before step 50: %s; before 40: %s",
+          before_50 ? before_50 : "none", before_40 ? before_40 : "none");
+    free(before_50), free(before_40);
     free(gone), free(kept);
 
     mslam_model *back = NULL;

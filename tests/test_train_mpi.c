@@ -103,6 +103,27 @@ static void test_interrupt(const char *mpirun, const char *trainer, const char *
     free(out), free(log), free(cmd), free(exec_cmd), free(ckpt), free(resume), free(next);
 }
 
+/* A damaged newest checkpoint: every process refuses to resume, naming it and the checkpoint a
+ * resume takes once it is moved away, without hanging and without deleting anything; none
+ * resumes from the older one on its own. */
+static void test_damaged(const char *mpirun, const char *trainer, const char *manifest) {
+    char *out = str_printf("%s/damaged", fixture_dir()), *log_path = str_printf("%s/damaged.log", fixture_dir());
+    char *two = checkpoint_path(out, 2), *four = checkpoint_path(out, 4);
+    char *cmd = mpi_train_command(mpirun, trainer, manifest, out, "--save-every 2");
+    CHECK(system(cmd) == 0 && truncate(four, 1000) == 0, "two processes, checkpoints at steps 2 and 4: %s", cmd);
+    char *more = str_printf("--save-every 2 --steps 6 --resume > '%s' 2>&1", log_path);
+    char *resume = mpi_train_command(mpirun, trainer, manifest, out, more);
+    char *timed = str_printf("timeout 60 %s", resume);
+    int status = system(timed);
+    char *log = NULL;
+    size_t n = 0;
+    CHECK(read_file(log_path, 1 << 20, &log, &n) == 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+              WEXITSTATUS(status) != 124 && strstr(log, "is damaged") && strstr(log, two) &&
+              access(four, F_OK) == 0 && access(two, F_OK) == 0,
+          "two processes refuse to resume from a damaged checkpoint, without hanging (%d): %s", status, log ? log : "");
+    free(out), free(log_path), free(two), free(four), free(cmd), free(more), free(resume), free(timed), free(log);
+}
+
 /* Processes whose --data gives other usable rows (a node lacking a file, a manifest edited on one
  * disk) would each take its share of another epoch order: refused by all, without hanging. */
 static void test_rows_apart(const char *mpirun, const char *trainer, const char *manifest) {
@@ -198,6 +219,7 @@ int main(int argc, char **argv) {
     free(rq1), free(rq2), free(rq_more), free(cmd_rq1), free(cmd_rq2);
     test_interrupt(mpirun, argv[1], manifest);
     test_rows_apart(mpirun, argv[1], manifest);
+    test_damaged(mpirun, argv[1], manifest);
     free(one), free(two), free(cmd1), free(cmd2), free(more);
     fixture_remove();
     return test_result("test_train_mpi");

@@ -1991,6 +1991,26 @@ static void test_idle_settings(const char *manifest) {
     free(text), free(out), free(err);
 }
 
+/* A newest checkpoint that cannot be read: the error names it, says it is damaged and which
+ * checkpoint a resume takes once it is moved away; nothing is deleted, and that resume works. */
+static void test_damaged_checkpoint(const char *manifest) {
+    char *out = str_printf("%s/damaged", fixture_dir()), *moved = str_printf("%s/damaged-5.safetensors", fixture_dir());
+    char *three = checkpoint_path(out, 3), *five = checkpoint_path(out, 5);
+    CHECK(train(manifest, out, "--stop-at", "3", NULL) == 0 &&
+              train(manifest, out, "--resume", "--stop-at", "5", NULL) == 0,
+          "checkpoints at steps 3 and 5: %s", mslam_last_error());
+    CHECK(truncate(five, 1000) == 0, "cutting %s short", five);
+    CHECK(train(manifest, out, "--resume", NULL) == 1 && error_mentions(five, "damaged") &&
+              error_mentions(three, "move it") &&
+              access(five, F_OK) == 0 && access(three, F_OK) == 0,
+          "resume from a damaged checkpoint: %s", mslam_last_error());
+    char *four = checkpoint_path(out, 4);
+    CHECK(rename(five, moved) == 0 && train(manifest, out, "--resume", "--stop-at", "4", NULL) == 0 &&
+              access(four, F_OK) == 0,
+          "once it is moved away the run resumes from step 3: %s", mslam_last_error());
+    free(out), free(moved), free(three), free(five), free(four);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
@@ -2012,6 +2032,7 @@ int main(int argc, char **argv) {
     test_eval_interrupt(argv[1], manifest);
     test_refusals(manifest);
     test_idle_settings(manifest);
+    test_damaged_checkpoint(manifest);
     test_st_input(manifest);
     test_text_pairs(manifest);
     test_accumulate(manifest);

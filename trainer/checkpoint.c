@@ -269,6 +269,16 @@ char *checkpoint_latest(const char *dir) {
     return newest;
 }
 
+char *checkpoint_before(const char *dir, long step) {
+    struct strlist l;
+    if (list_checkpoints(dir, &l)) return NULL;
+    char *older = NULL;
+    for (size_t i = l.n; i-- > 0 && !older;)
+        if (checkpoint_step(l.items[i]) < step) older = str_dup(l.items[i]);
+    strlist_free(&l);
+    return older;
+}
+
 int checkpoint_prune(const char *dir, int keep) {
     struct strlist l = {0}, all = {0};
     if (list_files(dir, &all) || checkpoints_among(&all, &l)) {

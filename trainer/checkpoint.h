@@ -72,6 +72,8 @@ char *checkpoint_path(const char *dir, long step);
 long checkpoint_step(const char *path);
 /* Newest checkpoint in dir (highest step), or NULL when there is none (no error). */
 char *checkpoint_latest(const char *dir);
+/* Newest checkpoint in dir older than step (a lower step), or NULL when there is none. */
+char *checkpoint_before(const char *dir, long step);
 /* Deletes all but the newest keep checkpoints in dir, and what interrupted saves left there
  * (ckpt-*.safetensors.tmp-*); a file that cannot be deleted is warned of. -1 only when dir
  * cannot be read. */

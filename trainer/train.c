@@ -1257,6 +1257,32 @@ static void resume_batches(trainer *t, const char *latest) {
     g_free(diff);
 }
 
+/* The error of a resume whose newest checkpoint, latest, cannot be read (mslam_last_error says
+ * why): a save cut short, a full disk or a copy broken on the way. Nothing is deleted, as the
+ * file may be worth a look: the error says which checkpoint a resume takes once it is moved
+ * away (one that cannot be opened either is said to be damaged too). */
+static int refuse_damaged_checkpoint(const char *out, const char *latest) {
+    const char *why = mslam_last_error();
+    size_t named = strlen(latest);
+    if (!strncmp(why, latest, named) && !strncmp(why + named, ": ", 2)) why += named + 2; /* named once is enough */
+    gchar *reason = g_strdup(why);
+    char *older = checkpoint_before(out, checkpoint_step(latest));
+    st_file f;
+    int older_opens = older && st_open(&f, older) == 0;
+    if (older_opens) st_close(&f);
+    char next[512];
+    if (!older)
+        snprintf(next, sizeof next, "it is the only checkpoint there, so --resume would then start afresh");
+    else
+        snprintf(next, sizeof next, "--resume then continues from %s, the newest before it%s", older,
+                 older_opens ? "" : ", which cannot be read either");
+    mslam_error("--resume: the newest checkpoint, %s, is damaged (%s). Nothing was deleted: move it out of %s and %s",
+                latest, reason, out, next);
+    free(older);
+    g_free(reason);
+    return -1;
+}
+
 /* The model to train: from a checkpoint when resuming, else a fresh one whose vocabulary and
  * languages come from the data (after those of the --init model, whose parameters it takes). */
 static int build_model(trainer *t, int *resumed) {
@@ -1278,12 +1304,18 @@ static int build_model(trainer *t, int *resumed) {
     }
     if (o->resume && !latest) mslam_log(MSLAM_LOG_WARN, "--resume: no checkpoint in %s, starting afresh", o->out);
     if (latest) {
-        int has_state = 0, rc = checkpoint_load(latest, &t->model, &t->pos, &has_state);
+        int has_state = 0, rc = checkpoint_load(latest, &t->model, &t->pos, &has_state), damaged = rc != 0;
         if (!rc && !has_state) rc = mslam_error("%s has no optimizer state to resume from", latest);
         if (!rc) {
             t->cfg = &t->model->cfg;
-            rc = adamw_init(&t->opt, &t->oc, &t->model->table) || checkpoint_load_optimizer(latest, &t->opt);
+            rc = adamw_init(&t->opt, &t->oc, &t->model->table);
+            if (!rc && checkpoint_load_optimizer(latest, &t->opt)) rc = -1, damaged = 1;
         }
+        /* every process reads the checkpoint itself: all of them stop when one cannot (none
+         * turns to an older checkpoint on its own, which would leave the processes at other steps) */
+        int damaged_anywhere = dist_any(damaged);
+        if (damaged) rc = refuse_damaged_checkpoint(o->out, latest);
+        else if (damaged_anywhere && !rc) rc = mslam_error("--resume: another process could not read %s", latest);
         const struct mslam_model_config *mc = t->model ? &t->model->cfg : NULL;
         const char *lacking = !mc                                                  ? NULL
                               : (t->tasks & TASK_ASR) && !mc->ctc_head             ? "a CTC head"
