@@ -113,7 +113,10 @@ static void test_checkpoint(void) {
     o.t = 41;
     train_position pos = {.step = 42, .epoch = 3, .batch = 7, .seed = 0xfedcba9876543210ull, .world_size = 2,
                           .accumulate = 3, .global_batch = 48, .audio_seconds = 1234.5, .skipped_steps = 1, .elapsed_s = 99.25,
-                          .best_metric = "cer", .best_step = 40, .best_score = 0.125, .stale_validations = 1};
+                          .best_metric = "cer", .best_step = 40, .best_score = 0.125, .stale_validations = 1,
+                          .log_steps = 3};
+    /* the log interval under way: sums of any double (0.1 has no short binary form) */
+    for (int i = 0; i < CHECKPOINT_LOG_SCORES; i++) pos.log_sums[i] = 0.1 * (i + 1) + (i == 5 ? 1e10 : 0);
     const char *dir = fixture_subdir("ckpt");
     for (long step = 10; step <= 50; step += 10) {
         char *path = checkpoint_path(dir, step);
@@ -151,7 +154,8 @@ static void test_checkpoint(void) {
         CHECK(pb.step == 42 && pb.epoch == 3 && pb.batch == 7 && pb.seed == pos.seed && pb.world_size == 2 &&
                   pb.accumulate == 3 && pb.global_batch == 48 && pb.audio_seconds == 1234.5 && pb.skipped_steps == 1 &&
                   !strcmp(pb.best_metric, "cer") && pb.best_step == 40 && pb.best_score == 0.125 &&
-                  pb.stale_validations == 1,
+                  pb.stale_validations == 1 && pb.log_steps == 3 &&
+                  !memcmp(pb.log_sums, pos.log_sums, sizeof pos.log_sums),
               "position round trip");
         adamw_free(&ob);
     }

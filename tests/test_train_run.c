@@ -2011,6 +2011,31 @@ static void test_damaged_checkpoint(const char *manifest) {
     free(out), free(moved), free(three), free(five), free(four);
 }
 
+/* The record that ends a log interval is the same whether or not the run stopped inside it: the
+ * checkpoint carries the interval's sums. */
+static void test_log_interval(const char *manifest) {
+    char *straight = str_printf("%s/log-straight", fixture_dir()), *split = str_printf("%s/log-split", fixture_dir());
+    CHECK(train(manifest, straight, "--log-every", "4", NULL) == 0 &&
+              train(manifest, split, "--log-every", "4", "--stop-at", "6", NULL) == 0 &&
+              train(manifest, split, "--log-every", "4", "--resume", NULL) == 0,
+          "a run straight and one stopped at step 6 of 8: %s", mslam_last_error());
+    char *records[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        char *log = str_printf("%s/train.jsonl", i ? split : straight), *text = NULL;
+        size_t n = 0;
+        const char *at = read_file(log, 1 << 20, &text, &n) == 0 ? strstr(text, "{\"step\":8,") : NULL;
+        /* up to the timings, which differ */
+        const char *end = at ? strstr(at, ",\"audio_s_per_s\"") : NULL;
+        if (end) records[i] = g_strndup(at, (gsize)(end - at));
+        free(text), free(log);
+    }
+    CHECK(records[0] && records[1] && !strcmp(records[0], records[1]),
+          "step 8's record averages steps 5..8 after a resume at 6 too:\n%s\n%s", records[0] ? records[0] : "none",
+          records[1] ? records[1] : "none");
+    g_free(records[0]), g_free(records[1]);
+    free(straight), free(split);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
@@ -2033,6 +2058,7 @@ int main(int argc, char **argv) {
     test_refusals(manifest);
     test_idle_settings(manifest);
     test_damaged_checkpoint(manifest);
+    test_log_interval(manifest);
     test_st_input(manifest);
     test_text_pairs(manifest);
     test_accumulate(manifest);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,16 @@ static char *position_json(const train_position *p, long adam_t) {
             json_object_object_add(o, lists[i].hash, json_object_new_uint64(lists[i].r->hash));
             json_object_object_add(o, lists[i].unordered, json_object_new_uint64(lists[i].r->unordered));
         }
+    /* JSON has no NaN or infinity: an interval with one starts afresh on resume (as before) */
+    int log_finite = 1;
+    for (int i = 0; i < CHECKPOINT_LOG_SCORES; i++) log_finite &= isfinite(p->log_sums[i]) != 0;
+    if (p->log_steps > 0 && log_finite) {
+        struct json_object *sums = json_object_new_array();
+        for (int i = 0; i < CHECKPOINT_LOG_SCORES; i++)
+            json_object_array_add(sums, json_object_new_double(p->log_sums[i]));
+        json_object_object_add(o, "log_steps", json_object_new_int(p->log_steps));
+        json_object_object_add(o, "log_sums", sums);
+    }
     if (p->best_step > 0) { /* JSON has no NaN for "none yet" */
         json_object_object_add(o, "best_step", json_object_new_int64(p->best_step));
         json_object_object_add(o, "best_score", json_object_new_double(p->best_score));
@@ -145,6 +156,24 @@ static int read_position(const st_file *f, train_position *pos, long *adam_t) {
              get_double(o, "best_score", &pos->best_score, f->path);
     /* checkpoints before the rows were recorded lack them */
     if (!rc) rc = get_rows(o, "data", &pos->data, f->path) || get_rows(o, "text", &pos->text, f->path);
+    /* and those before the log interval was kept, or written at its end, lack it */
+    long log_steps = 0;
+    if (!rc && json_object_object_get_ex(o, "log_steps", &present)) {
+        struct json_object *sums = NULL;
+        rc = get_int64(o, "log_steps", &log_steps, f->path);
+        if (!rc && (log_steps < 0 || log_steps > pos->step || !json_object_object_get_ex(o, "log_sums", &sums) ||
+                    !json_object_is_type(sums, json_type_array) ||
+                    json_object_array_length(sums) != CHECKPOINT_LOG_SCORES))
+            rc = mslam_error("%s: training position has a bad 'log_steps' or 'log_sums'", f->path);
+        for (int i = 0; !rc && i < CHECKPOINT_LOG_SCORES; i++) {
+            struct json_object *v = json_object_array_get_idx(sums, (size_t)i);
+            if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+                rc = mslam_error("%s: training position has a 'log_sums' that is not numbers", f->path);
+            else
+                pos->log_sums[i] = json_object_get_double(v);
+        }
+        pos->log_steps = (int)log_steps;
+    }
     if (!rc && !json_object_object_get_ex(o, "seed", &seed))
         rc = mslam_error("%s: training position has no 'seed'", f->path);
     if (!rc) {

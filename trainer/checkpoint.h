@@ -23,6 +23,10 @@ typedef struct {
     uint64_t hash, unordered;
 } train_rows;
 
+/* Scores a log record averages over its interval (train.c's step_report: losses, accuracies,
+ * the codes' figures, the gradient norm). */
+#define CHECKPOINT_LOG_SCORES 14
+
 /* Where training stands. Every random draw is a function of (seed, step), so these numbers are
  * the whole state needed to continue exactly. */
 typedef struct {
@@ -45,6 +49,11 @@ typedef struct {
     int validation_pending; /* a signal stopped this step's validation: a resume runs it first */
     train_rows data;        /* --data's usable examples */
     train_rows text;        /* --text-data's usable text rows (rows 0: none) */
+    /* the log interval (--log-every) under way: its steps so far (0: none, as in checkpoints
+     * before it was kept) and the sums of their scores, so that a resumed run's first record
+     * averages the same steps as an uninterrupted run's */
+    int log_steps;
+    double log_sums[CHECKPOINT_LOG_SCORES];
 } train_position;
 
 /* Writes model, opt (NULL: no optimizer state), pos and options (the run's options_record, in

@@ -796,7 +796,7 @@ typedef struct {
     attn_mask mask;
 } step_report;
 
-#define REPORT_SCORES 14
+#define REPORT_SCORES CHECKPOINT_LOG_SCORES
 /* The scores of r a log interval averages (losses, accuracies, the codes' figures, gradient
  * norm), into score[REPORT_SCORES]. */
 static void report_scores(step_report *r, double **score) {
@@ -1963,8 +1963,12 @@ static int run(trainer *t) {
     }
     if (!stop_signal)
         stop_on_signals(t->rank, t->tty, "a checkpoint is written after this step (Ctrl-C again quits without it)");
+    /* the log interval under way, which a checkpoint carries over */
     step_report acc = {0};
-    int n_acc = 0;
+    int n_acc = t->pos.log_steps;
+    double *acc_scores[REPORT_SCORES];
+    report_scores(&acc, acc_scores);
+    for (int i = 0; i < REPORT_SCORES; i++) *acc_scores[i] = t->pos.log_sums[i];
     double t_last = now_s(), seconds_last = t->pos.audio_seconds, t_step0 = now_s();
     long step_last = t->pos.step;
     int rc = 0, interrupted = 0, out_of_patience = 0, cancelled = 0;
@@ -1999,7 +2003,8 @@ static int run(trainer *t) {
         acc.seconds += r.seconds;
         int last = t->pos.step == stop_at;
         interrupted = dist_any(stop_signal != 0);
-        if (t->pos.step % o->log_every == 0 || last || interrupted) {
+        int interval_ends = t->pos.step % o->log_every == 0;
+        if (interval_ends || last || interrupted) {
             step_report avg = acc;
             double *mean[REPORT_SCORES];
             report_scores(&avg, mean);
@@ -2010,8 +2015,13 @@ static int run(trainer *t) {
                 print_progress(t, &avg, rate, step_s, last || interrupted);
                 log_json(t, &avg, rate);
             }
-            memset(&acc, 0, sizeof acc);
-            n_acc = 0;
+            /* a record before the interval's end (the run stops here) is an extra one: the
+             * interval goes on in the checkpoint, and the resumed run's record at its end is an
+             * uninterrupted run's */
+            if (interval_ends) {
+                memset(&acc, 0, sizeof acc);
+                n_acc = 0;
+            }
             t_last = t_now;
             seconds_last = t->pos.audio_seconds;
             step_last = t->pos.step;
@@ -2023,6 +2033,8 @@ static int run(trainer *t) {
             interrupted = interrupted || cancelled;
         }
         if (t->pos.step % o->save_every == 0 || last || interrupted || out_of_patience) {
+            t->pos.log_steps = n_acc;
+            for (int i = 0; i < REPORT_SCORES; i++) t->pos.log_sums[i] = *acc_scores[i];
             if ((rc = save_checkpoint(t))) break;
         }
         if (interrupted || out_of_patience) break;
