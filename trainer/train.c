@@ -1842,8 +1842,9 @@ static int run(trainer *t) {
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
                   "--eq-prob, --warp-prob and --speed-prob change nothing (--no-specaug silences this)");
     for (gchar **data = o->data; *data; data++)
-        if (dataset_load_named(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split)) return -1;
-    if (o->valid && dataset_load_named(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split))
+        if (dataset_load_split(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split, "--split")) return -1;
+    if (o->valid && dataset_load_split(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split,
+                                         "--valid-split"))
         return -1;
     /* the text rows before the model: pre-training's vocabulary takes their characters */
     for (gchar **text = o->text_data; text && *text; text++)
