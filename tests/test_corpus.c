@@ -752,6 +752,23 @@ static void test_tiny_corpus(void) {
         char *bad[] = {"corpus", "--langs", (char *)no_langs[i], "-o", four, "-q", NULL};
         CHECK(corpus_main(6, bad) == 2, "corpus --langs '%s' is not a usage error", no_langs[i]);
     }
+    /* --lang, --layout and --audio-dir serve --stats alone: a build refuses them (--lang typed for
+     * --langs had built the default 50 languages); the missing --locale-dir stops the command
+     * quickly should they be ignored */
+    {
+        char *nowhere = tmp_path("no-catalogs"), *out = tmp_path("stats-only");
+        const char *const stats_only[][3] = {{"--lang", "es", "--langs picks"},
+                                             {"--layout", "mslam", "layout"},
+                                             {"--audio-dir", "audio", "audio folder"}};
+        for (size_t i = 0; i < sizeof stats_only / sizeof *stats_only; i++) {
+            char *bad[] = {"corpus", (char *)stats_only[i][0], (char *)stats_only[i][1], "--locale-dir", nowhere,
+                           "-o", out, "-q", NULL};
+            CHECK(corpus_main(8, bad) == 2 && error_mentions(stats_only[i][0], "goes with --stats") &&
+                      error_mentions(stats_only[i][2], NULL) && access(out, F_OK) != 0,
+                  "corpus %s %s without --stats: '%s'", stats_only[i][0], stats_only[i][1], mslam_last_error());
+        }
+        free(nowhere), free(out);
+    }
     check_identical(one, four, &m);
     free(conf_text);
     free(conf);

@@ -1117,6 +1117,9 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
     optind = 1;
     opterr = 0;
     int index = -1;
+    /* the first option given that only --stats reads: a build would ignore it (--lang typed for
+     * --langs built the default 50 languages) */
+    int stats_only = 0;
     while ((opt = getopt_long(argc, argv, ":o:l:j:qh", long_options, &index)) != -1) {
         int rc = 0;
         /* the option as typed, for messages (an unknown one or one missing its value is the
@@ -1213,7 +1216,15 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
         default: rc = mslam_error("unknown option %s (see mslam-trainer corpus --help)", name); break;
         }
         if (rc) return -1;
+        if (!stats_only && (opt == OPT_LAYOUT || opt == OPT_LANG || opt == OPT_AUDIO_DIR)) stats_only = opt;
     }
+    if (stats_only == OPT_LANG && !*stats)
+        return mslam_error("--lang goes with --stats (the language of every row of the manifest it reads); "
+                           "--langs picks the languages to build");
+    if (stats_only && !*stats)
+        return mslam_error("%s goes with --stats (the %s of the manifest it reads)",
+                           stats_only == OPT_LAYOUT ? "--layout" : "--audio-dir",
+                           stats_only == OPT_LAYOUT ? "layout" : "audio folder");
     if (optind < argc && !*stats)
         return mslam_error("unexpected argument '%s' (see mslam-trainer corpus --help)", argv[optind]);
     if (optind + 1 < argc) return mslam_error("--stats takes one manifest or folder, not '%s'", argv[optind + 1]);
