@@ -538,6 +538,7 @@ static void check_tiny_corpus(const char *dir, struct manifest *m) {
 
 static void test_tiny_corpus(void) {
     char *locale = tmp_path("locale"), *fortunes = tmp_path("fortunes");
+    CHECK(mkdir_p(fortunes) == 0, "cannot make %s", fortunes); /* none of the languages' files */
     write_catalog(locale, "es", 0);
     write_catalog(locale, "de", 1); /* a big-endian catalog */
     write_catalog(locale, "fr", 0);
@@ -586,7 +587,14 @@ static void test_tiny_corpus(void) {
     CHECK(corpus_build(&o) != 0 && strstr(mslam_last_error(), "--locale-dir") && access(refused, F_OK) != 0,
           "a --locale-dir that is no folder: refused, nothing written (%s)", mslam_last_error());
     corpus_options_free(&o);
-    free(nowhere), free(refused);
+    free(refused);
+    /* nor a --fortune-dir that is no folder (it had built without fortunes, as if there were none) */
+    char *no_fortunes = tmp_path("no-fortunes"), *refused_fortunes = tmp_path("refused-fortunes");
+    tiny_options_of(&o, refused_fortunes, 1, NULL, locale, no_fortunes);
+    CHECK(corpus_build(&o) != 0 && error_mentions("--fortune-dir", no_fortunes) && access(refused_fortunes, F_OK) != 0,
+          "a --fortune-dir that is no folder: refused, nothing written (%s)", mslam_last_error());
+    corpus_options_free(&o);
+    free(no_fortunes), free(refused_fortunes), free(nowhere);
     tiny_options_of(&o, one, 1, NULL, locale, fortunes);
     CHECK(corpus_build(&o) == 0, "tiny corpus build: %s", mslam_last_error());
     corpus_options_free(&o);
@@ -813,6 +821,29 @@ static void test_tiny_corpus(void) {
     CHECK(corpus_build(&o) != 0 && error_mentions("cannot create folder", "a-file"), "unwritable output: '%s'",
           mslam_last_error());
     corpus_options_free(&o);
+
+    /* the default fortune folder, where no fortunes package made it: the build goes without fortunes
+     * and says so once */
+    {
+        char *out = tmp_path("default-fortunes");
+        struct strlist warned = {0};
+        tiny_options_of(&o, out, 1, "es,de", locale, NULL);
+        mslam_log_set(fixture_collect_warnings, &warned);
+        CHECK(corpus_build(&o) == 0, "es and de with the default --fortune-dir: %s", mslam_last_error());
+        mslam_log_set(test_quiet_log, NULL);
+        size_t about_fortunes = 0;
+        for (size_t i = 0; i < warned.n; i++)
+            about_fortunes += strstr(warned.items[i], o.fortune_dir) && strstr(warned.items[i], "fortunes-min");
+        struct stat st;
+        if (stat(o.fortune_dir, &st) != 0)
+            CHECK(about_fortunes == 1, "%zu warnings that %s is missing, expected 1", about_fortunes, o.fortune_dir);
+        else
+            CHECK(about_fortunes == 0, "%zu warnings that %s is missing, but it is there", about_fortunes,
+                  o.fortune_dir);
+        corpus_options_free(&o);
+        strlist_free(&warned);
+        free(out);
+    }
 
     char *empty = tmp_path("empty-catalogs"), *three = tmp_path("three");
     CHECK(mkdir(empty, 0755) == 0, "cannot make %s", empty);

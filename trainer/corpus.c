@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define CORPUS_RATE 16000.0
+#define DEFAULT_FORTUNE_DIR "/usr/share/games/fortunes"
 #define MAX_BABBLE 4
 #define PARTS_DIR ".parts"
 /* Salts that keep the hashes of different decisions independent. */
@@ -44,7 +45,7 @@ int corpus_default_options(struct corpus_options *o) {
         .text_per_lang = 5000,
         .seed = 1,
         .locale_dir = "/usr/share/locale",
-        .fortune_dir = "/usr/share/games/fortunes",
+        .fortune_dir = DEFAULT_FORTUNE_DIR,
         .format = AUDIO_FLAC,
         .rate = {130, 210},
         .pitch = {30, 70},
@@ -76,6 +77,11 @@ static int check_range(const char *name, struct range r, double lo, double hi) {
 static int check_probability(const char *name, double p) {
     if (!(p >= 0.0 && p <= 1.0)) return mslam_error("--%s %g: expected a probability in [0, 1]", name, p);
     return 0;
+}
+
+static int is_folder(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static int check_options(const struct corpus_options *o) {
@@ -110,14 +116,16 @@ static int check_options(const struct corpus_options *o) {
     struct strlist roots = {0};
     int folders = 0;
     if (o->locale_dir && strlist_split_on(&roots, o->locale_dir, ':')) return -1;
-    for (size_t r = 0; r < roots.n && !folders; r++) {
-        struct stat st;
-        folders = stat(roots.items[r], &st) == 0 && S_ISDIR(st.st_mode);
-    }
+    for (size_t r = 0; r < roots.n && !folders; r++) folders = is_folder(roots.items[r]);
     strlist_free(&roots);
     if (o->locale_dir && !folders)
         return mslam_error("--locale-dir %s: no such folder (the gettext catalogs' roots, e.g. /usr/share/locale)",
                            o->locale_dir);
+    /* the same for fortunes, but for the default folder, which only the fortunes packages make
+     * (corpus_build says that it goes without) */
+    if (o->fortune_dir && strcmp(o->fortune_dir, DEFAULT_FORTUNE_DIR) != 0 && !is_folder(o->fortune_dir))
+        return mslam_error("--fortune-dir %s: no such folder (the fortune files' folder, e.g. %s)", o->fortune_dir,
+                           DEFAULT_FORTUNE_DIR);
     return 0;
 }
 
@@ -834,6 +842,15 @@ int corpus_build(const struct corpus_options *o) {
     int lock = -1;
     if (rc == 0) rc = lock_folder(o->out_dir, parts, &lock);
     if (rc == 0) rc = check_or_write_conf(o);
+    if (rc == 0 && o->fortune_dir && !is_folder(o->fortune_dir)) {
+        int with_fortunes = 0;
+        for (int l = 0; l < n_langs && !with_fortunes; l++) with_fortunes = langs[l]->fortunes[0] != '\0';
+        if (with_fortunes)
+            mslam_log(MSLAM_LOG_WARN, "%s: no such folder, so the corpus has no sentences from fortunes: install "
+                      "the fortunes packages of packages.txt's [corpus] group (fortunes-min, fortunes, fortunes-de, "
+                      "fortunes-es, ...) or give --fortune-dir (models/make-corpus.sh gives those it unpacks)",
+                      o->fortune_dir);
+    }
 
     int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (jobs < 1) jobs = 1;
