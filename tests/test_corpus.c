@@ -822,6 +822,46 @@ static void test_tiny_corpus(void) {
           mslam_last_error());
     corpus_options_free(&o);
 
+    /* an --espeak-data folder espeak-ng cannot use is refused up front, naming the option, and nothing
+     * is written: a missing one had been passed over for the installed data (corpus.conf naming it),
+     * an empty one failed with "No such file or directory" */
+    {
+        static const char *const tables[] = {"phontab", "phonindex", "phondata", "intonations"};
+        char *out = tmp_path("espeak-refused"), *missing_data = tmp_path("no-espeak-data"),
+             *empty_data = tmp_path("espeak-empty"), *above = tmp_path("espeak-above"),
+             *data = tmp_path("espeak-above/espeak-ng-data"), *voices = tmp_path("espeak-above/espeak-ng-data/voices");
+        CHECK(mkdir_p(empty_data) == 0 && mkdir_p(voices) == 0, "cannot make %s and %s", empty_data, voices);
+        for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+            char *table = path_join(data, tables[i]);
+            CHECK(write_file_atomic(table, "x", 1) == 0, "cannot write %s", table);
+            free(table);
+        }
+        const struct {
+            const char *dir, *expect;
+        } refusals[] = {{missing_data, "no such folder"}, {file, "not a folder"}, {empty_data, "no phontab"}};
+        for (size_t i = 0; i < sizeof refusals / sizeof *refusals; i++) {
+            tiny_options_of(&o, out, 1, "es", locale, fortunes);
+            o.espeak_data = refusals[i].dir;
+            CHECK(corpus_build(&o) != 0 && error_mentions("--espeak-data", refusals[i].dir) &&
+                      error_mentions(refusals[i].expect, NULL) && access(out, F_OK) != 0,
+                  "--espeak-data %s: '%s', expected a refusal saying '%s', nothing written", refusals[i].dir,
+                  mslam_last_error(), refusals[i].expect);
+            corpus_options_free(&o);
+        }
+        /* espeak-ng's layout, in the folder or in its espeak-ng-data/, passes; then espeak-ng, which
+         * runs on the installed data in this process, refuses another folder */
+        const char *accepted[] = {above, data};
+        for (size_t i = 0; i < sizeof accepted / sizeof *accepted; i++) {
+            tiny_options_of(&o, out, 1, "es", locale, fortunes);
+            o.espeak_data = accepted[i];
+            CHECK(corpus_build(&o) != 0 && !error_mentions("--espeak-data", NULL) &&
+                      error_mentions("already runs", NULL),
+                  "--espeak-data %s: '%s', expected espeak-ng's own refusal", accepted[i], mslam_last_error());
+            corpus_options_free(&o);
+        }
+        free(out), free(missing_data), free(empty_data), free(above), free(data), free(voices);
+    }
+
     /* the default fortune folder, where no fortunes package made it: the build goes without fortunes
      * and says so once */
     {

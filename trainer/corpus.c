@@ -84,6 +84,38 @@ static int is_folder(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* --espeak-data DIR: espeak-ng reads DIR/espeak-ng-data when that is a folder, else DIR, and when
+ * neither is a folder it silently speaks with the installed data (while corpus.conf records DIR);
+ * a folder without the phoneme tables fails with a bare "No such file or directory". So the folder
+ * must hold what espeak_ng_Initialize loads, and the voices the corpus picks its variants from. */
+static int check_espeak_data(const char *dir) {
+    static const char *const needed[] = {"phontab", "phonindex", "phondata", "intonations", "voices/"};
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return mslam_error("--espeak-data %s: %s (espeak-ng's data folder, as the installed one that "
+                           "espeak-ng --version names)", dir, errno == ENOENT ? "no such folder" : strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return mslam_error("--espeak-data %s: not a folder (espeak-ng's data folder)", dir);
+    char *nested = path_join(dir, "espeak-ng-data");
+    if (!nested) return -1;
+    const char *data = is_folder(nested) ? nested : dir;
+    GString *missing = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof needed / sizeof *needed; i++) {
+        size_t len = strlen(needed[i]);
+        int folder = needed[i][len - 1] == '/';
+        char *path = str_printf("%s/%.*s", data, (int)(len - folder), needed[i]);
+        if (path && !(folder ? is_folder(path) : file_exists(path)))
+            g_string_append_printf(missing, "%s%s", missing->len ? ", " : "", needed[i]);
+        free(path);
+    }
+    int rc = missing->len ? mslam_error("--espeak-data %s: %s holds no espeak-ng data (no %s); give espeak-ng's "
+                                        "data folder, or one that holds it as espeak-ng-data/",
+                                        dir, data, missing->str)
+                          : 0;
+    g_string_free(missing, TRUE);
+    free(nested);
+    return rc;
+}
+
 static int check_options(const struct corpus_options *o) {
     for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
         if (o->utterances[s] < 0 || o->utterances[s] > 10000000)
@@ -126,6 +158,7 @@ static int check_options(const struct corpus_options *o) {
     if (o->fortune_dir && strcmp(o->fortune_dir, DEFAULT_FORTUNE_DIR) != 0 && !is_folder(o->fortune_dir))
         return mslam_error("--fortune-dir %s: no such folder (the fortune files' folder, e.g. %s)", o->fortune_dir,
                            DEFAULT_FORTUNE_DIR);
+    if (o->espeak_data && check_espeak_data(o->espeak_data)) return -1;
     return 0;
 }
 
@@ -1006,7 +1039,8 @@ static void usage(FILE *out) {
             "                           colon-separated list (default: /usr/share/locale)\n"
             "      --fortune-dir DIR    fortune files (default: /usr/share/games/fortunes)\n"
             "Voices:\n"
-            "      --espeak-data DIR    espeak-ng data folder (default: the installed one)\n"
+            "      --espeak-data DIR    espeak-ng data folder, or one holding espeak-ng-data/ (default: the\n"
+            "                           installed one)\n"
             "      --train-voices LIST  espeak-ng voice variants of train (default: %s)\n"
             "      --dev-voices LIST    ... of dev (default: %s)\n"
             "      --test-voices LIST   ... of test (default: %s); the three lists must not overlap\n"
