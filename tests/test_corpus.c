@@ -797,14 +797,46 @@ static void test_tiny_corpus(void) {
     free(stats);
     free(manifest);
 
-    /* a build with other options into the same folder is refused */
+    /* a build with other options into the same folder is refused, naming what differs */
     o.seed = 2;
-    CHECK(corpus_build(&o) != 0 && error_mentions("other options", NULL), "a changed seed was accepted: '%s'",
-          mslam_last_error());
+    CHECK(corpus_build(&o) != 0 && error_mentions("other options", "seed: 1 -> 2") && !error_mentions("snr", NULL),
+          "a changed seed was accepted, or not named: '%s'", mslam_last_error());
     o.seed = 1; /* and a change in the seventh digit (corpus.conf held 6) */
     o.snr_db.max += 1e-6;
-    CHECK(corpus_build(&o) != 0 && error_mentions("other options", NULL), "--snr 5:%.9g was taken for 5:%g: '%s'",
-          o.snr_db.max, o.snr_db.max - 1e-6, mslam_last_error());
+    CHECK(corpus_build(&o) != 0 && error_mentions("other options", "snr: 5:30 -> 5:30.0000") &&
+              !error_mentions("seed", NULL),
+          "--snr 5:%.9g was taken for 5:%g, or not named: '%s'", o.snr_db.max, o.snr_db.max - 1e-6,
+          mslam_last_error());
+    o.snr_db.max -= 1e-6;
+    /* other catalogs are other options, but the same folders spelt otherwise (a trailing slash, a
+     * relative path) are not: the build resumes, and corpus.conf stays as the first build wrote it */
+    {
+        char *other = tmp_path("locale2"), *conf_path = path_join(two, "corpus.conf"), *conf_before = NULL,
+             *conf_after = NULL, *cwd = getcwd(NULL, 0);
+        size_t size;
+        CHECK(read_file(conf_path, 1 << 20, &conf_before, &size) == 0, "cannot read %s", conf_path);
+        o.locale_dir = other;
+        CHECK(corpus_build(&o) != 0 && error_mentions("other options", "locale-dir: ") &&
+                  error_mentions(locale, other) && !error_mentions("fortune-dir", NULL),
+              "another --locale-dir: '%s'", mslam_last_error());
+        char *slashed = str_printf("%s/", locale), *dotted = str_printf("%s/./fortunes", tmp_root);
+        o.locale_dir = slashed;
+        o.fortune_dir = dotted;
+        CHECK(corpus_build(&o) == 0, "--locale-dir %s --fortune-dir %s: '%s'", slashed, dotted, mslam_last_error());
+        CHECK(cwd && chdir(tmp_root) == 0, "cannot enter %s", tmp_root);
+        o.locale_dir = "locale";
+        o.fortune_dir = "fortunes/";
+        CHECK(corpus_build(&o) == 0, "--locale-dir locale --fortune-dir fortunes/ in %s: '%s'", tmp_root,
+              mslam_last_error());
+        o.locale_dir = "locale:locale2"; /* a root more */
+        CHECK(corpus_build(&o) != 0 && error_mentions("locale-dir: ", "-> locale:locale2"), "a root more: '%s'",
+              mslam_last_error());
+        CHECK(cwd && chdir(cwd) == 0, "cannot go back to %s", cwd);
+        CHECK(read_file(conf_path, 1 << 20, &conf_after, &size) == 0 && !strcmp(conf_before, conf_after),
+              "%s changed:\n%s", conf_path, conf_after);
+        check_identical(one, two, &m);
+        free(other), free(conf_path), free(conf_before), free(conf_after), free(cwd), free(slashed), free(dotted);
+    }
     corpus_options_free(&o);
 
     /* bad inputs */

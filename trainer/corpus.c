@@ -238,23 +238,79 @@ static int holds_audio(const char *out_dir) {
     return found;
 }
 
+/* corpus.conf's "option value" lines as the "option=value" lines of an options record
+ * (options.h), its comment left out. */
+static char *conf_as_record(const char *conf) {
+    GString *record = g_string_new(NULL);
+    for (const char *line = conf; *line;) {
+        size_t len = strcspn(line, "\n"), name = strcspn(line, " \n");
+        if (len > 0 && line[0] != '#') {
+            g_string_append_len(record, line, (gssize)name);
+            g_string_append_c(record, '=');
+            if (name < len) g_string_append_len(record, line + name + 1, (gssize)(len - name - 1));
+            g_string_append_c(record, '\n');
+        }
+        line += len + (line[len] == '\n');
+    }
+    return g_string_free(record, FALSE);
+}
+
+/* Whether two values of a folder option of corpus.conf name the same folders, however spelt (a
+ * trailing slash, a relative path): --locale-dir lists roots, in an order that counts. */
+static int same_folders(const char *option, const char *a, const char *b) {
+    if (!strcmp(a, b)) return 1;
+    if (strcmp(option, "locale-dir") != 0) return same_file(a, b);
+    struct strlist x = {0}, y = {0};
+    int same = strlist_split_on(&x, a, ':') == 0 && strlist_split_on(&y, b, ':') == 0 && x.n == y.n;
+    for (size_t i = 0; same && i < x.n; i++)
+        same = !strcmp(x.items[i], y.items[i]) || same_file(x.items[i], y.items[i]);
+    strlist_free(&x);
+    strlist_free(&y);
+    return same;
+}
+
+/* The options that differ between an earlier build's corpus.conf (was) and this build's (now), as
+ * "option: was -> now" joined by "; ", the folders that two spellings name counting as the same;
+ * NULL when they agree. g_free. */
+static char *conf_differences(const char *was, const char *now) {
+    static const char *const folder_options[] = {"locale-dir", "fortune-dir", "espeak-data"};
+    char *was_record = conf_as_record(was), *now_record = conf_as_record(now);
+    const char *same[sizeof folder_options / sizeof *folder_options + 1] = {0};
+    size_t n_same = 0;
+    for (size_t i = 0; i < sizeof folder_options / sizeof *folder_options; i++) {
+        gchar *x = options_record_value(was_record, folder_options[i]);
+        gchar *y = options_record_value(now_record, folder_options[i]);
+        if (x && y && same_folders(folder_options[i], x, y)) same[n_same++] = folder_options[i];
+        g_free(x);
+        g_free(y);
+    }
+    char *differences = options_record_diff(was_record, now_record, NULL, same);
+    g_free(was_record);
+    g_free(now_record);
+    return differences;
+}
+
 static int check_or_write_conf(const struct corpus_options *o) {
     char *want = options_fingerprint(o), *conf = path_join(o->out_dir, "corpus.conf"), *have = NULL;
+    char *differences = NULL;
     size_t size;
     int rc = want && conf ? 0 : -1;
     if (rc == 0 && file_exists(conf)) {
         rc = read_file(conf, 1 << 20, &have, &size);
-        if (rc == 0 && strcmp(have, want) != 0 && !holds_audio(o->out_dir)) {
+        /* none: the same options, its folders perhaps spelt otherwise, and corpus.conf stays as it is */
+        if (rc == 0 && strcmp(have, want) != 0) differences = conf_differences(have, want);
+        if (differences && !holds_audio(o->out_dir)) {
             /* an earlier attempt that failed before any audio (too few dev utterances, no
              * catalogs): nothing to keep, so the corrected command builds here */
             rc = write_file_atomic(conf, want, strlen(want));
-        } else if (rc == 0 && strcmp(have, want) != 0)
-            rc = mslam_error("%s holds a corpus built with other options (see %s); build into another folder, "
+        } else if (differences)
+            rc = mslam_error("%s holds a corpus built with other options (%s; see %s); build into another folder, "
                              "or give the same options to resume",
-                             o->out_dir, conf);
+                             o->out_dir, differences, conf);
     } else if (rc == 0) {
         rc = write_file_atomic(conf, want, strlen(want));
     }
+    g_free(differences);
     free(have);
     free(conf);
     free(want);
