@@ -730,14 +730,22 @@ static void test_tiny_corpus(void) {
         free(changed), free(resumed), free(fresh), free(part), free(whole), free(more_path), free(fresh_manifest);
     }
 
-    /* the command with a key file (--config, group [corpus]) whose --train a flag overrides: the same corpus */
+    /* the command with a key file (--config, group [corpus]) whose --train a flag overrides: the same
+     * corpus; its lists separated by ';', as a key file's lists are (langs=es;de;fr had been the
+     * unknown language 'es;de;fr') */
     char *four = tmp_path("four"), *conf = tmp_path("corpus.ini");
-    char *conf_text = str_printf("[corpus]\nout=%s\nlangs=es,de,fr\ntrain=7\ndev=1\ntest=1\ntext-per-lang=50\n"
+    char *conf_text = str_printf("[corpus]\nout=%s\nlangs=es;de;fr;\ntrain=7\ndev=1\ntest=1\ntext-per-lang=50\n"
+                                 "test-voices=m7;m8;f5;klatt5;klatt6\n"
                                  "locale-dir=%s\nfortune-dir=%s\nprogress=false\nquiet=true\n",
                                  four, locale, fortunes);
     write_file_atomic(conf, conf_text, strlen(conf_text));
     char *with_config[] = {"corpus", "--config", conf, "--train", "3", "-j", "2", NULL};
-    CHECK(corpus_main(7, with_config) == 0, "corpus --config %s --train 3 failed", conf);
+    CHECK(corpus_main(7, with_config) == 0, "corpus --config %s --train 3 failed: %s", conf, mslam_last_error());
+    check_identical(one, four, &m);
+    /* and on the command line, the two separators mixed: the same options, so the build resumes */
+    char *mixed[] = {"corpus", "--config", conf, "--train", "3", "--langs", "es,de;fr", "--dev-voices", "m6;f4,klatt4",
+                     NULL};
+    CHECK(corpus_main(9, mixed) == 0, "corpus --langs 'es,de;fr' --dev-voices 'm6;f4,klatt4': %s", mslam_last_error());
     check_identical(one, four, &m);
     const char *bad_configs[] = {"[corpus]\nbogus=1\n", "[corpus]\nstats=true\n", "[train]\nsteps=1\n",
                                  "[corpus]\nno-augment=maybe\n", "[corpus]\ntrain=many\n"};

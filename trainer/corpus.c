@@ -1084,7 +1084,8 @@ static void usage(FILE *out) {
             "  -o, --out DIR            corpus folder (default: corpus)\n"
             "      --format flac|wav    audio files (default: flac)\n"
             "Languages and sizes:\n"
-            "  -l, --langs LIST         comma-separated codes, or 'default' (50) or 'all' (default: default)\n"
+            "  -l, --langs LIST         codes separated by commas (or semicolons, as a key file's list), or\n"
+            "                           'default' (50) or 'all' (default: default)\n"
             "      --list-langs         print the known languages and exit\n"
             "      --train N            utterances per language in train (default: 400)\n"
             "      --dev N              ... in dev (default: 50)\n"
@@ -1216,6 +1217,18 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Splits a list option's value at commas and, as a key file writes a list (langs=es;de, as
+ * train's data=A;B), at semicolons; empty items are dropped. */
+static int split_list(struct strlist *list, const char *value) {
+    char *commas = str_dup(value);
+    if (!commas) return -1;
+    for (char *c = commas; *c; c++)
+        if (*c == ';') *c = ',';
+    int rc = strlist_split(list, commas);
+    free(commas);
+    return rc;
+}
+
 /* Parses argv into o and the statistics request; 0 to go on, 1 when done (help, list), -1 on a
  * usage error. */
 static int parse_args(int argc, char **argv, struct corpus_options *o, int *stats, struct manifest_options *mopts) {
@@ -1249,16 +1262,17 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
         }
         case 'l':
             strlist_free(&o->langs);
-            if (strcmp(optarg, "all") == 0) {
+            rc = split_list(&o->langs, optarg);
+            /* an empty list would mean the default 50, which "default" says when meant */
+            if (!rc && o->langs.n == 0)
+                rc = mslam_error("%s '%s' names no language (codes separated by commas or semicolons, 'default' "
+                                 "or 'all')", name, optarg);
+            if (!rc && o->langs.n == 1 && strcmp(o->langs.items[0], "default") == 0) strlist_free(&o->langs);
+            if (!rc && o->langs.n == 1 && strcmp(o->langs.items[0], "all") == 0) {
                 int n;
                 const struct lang_info *t = lang_table(&n);
+                strlist_free(&o->langs);
                 for (int i = 0; rc == 0 && i < n; i++) rc = strlist_push(&o->langs, t[i].code);
-            } else if (strcmp(optarg, "default") != 0) {
-                rc = strlist_split(&o->langs, optarg);
-                /* an empty list would mean the default 50, which "default" says when meant */
-                if (!rc && o->langs.n == 0)
-                    rc = mslam_error("%s '%s' names no language (codes separated by commas, 'default' or 'all')",
-                                     name, optarg);
             }
             break;
         case OPT_LIST_LANGS: list_langs(stdout); return 1;
@@ -1280,7 +1294,7 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
         case OPT_TEST_VOICES: {
             enum manifest_split s = opt == OPT_TRAIN_VOICES ? SPLIT_TRAIN : opt == OPT_DEV_VOICES ? SPLIT_DEV : SPLIT_TEST;
             strlist_free(&o->voices[s]);
-            rc = strlist_split(&o->voices[s], optarg);
+            rc = split_list(&o->voices[s], optarg);
             break;
         }
         case OPT_RATE: rc = parse_range(name, optarg, &o->rate); break;
