@@ -1234,7 +1234,9 @@ static int split_list(struct strlist *list, const char *value) {
 static int parse_args(int argc, char **argv, struct corpus_options *o, int *stats, struct manifest_options *mopts) {
     int opt;
     long v = 0;
-    optind = 1;
+    /* 0, not 1: glibc's getopt then starts afresh; with 1 it goes on from where the previous parse
+     * stopped within an argument ("-q" last), in strings corpus_main has freed since */
+    optind = 0;
     opterr = 0;
     int index = -1;
     /* the first option given that only --stats reads: a build would ignore it (--lang typed for
