@@ -961,6 +961,60 @@ static void test_tiny_corpus(void) {
     free(fortunes);
 }
 
+/* Runs corpus_main with argv, its stderr (the summary lines) into a new string. */
+static char *corpus_main_stderr(int argc, char **argv, int *status) {
+    char *path = tmp_path("stderr.txt"), *text = NULL;
+    size_t size;
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && fd >= 0 && dup2(fd, STDERR_FILENO) >= 0, "cannot send stderr to %s", path);
+    *status = corpus_main(argc, argv);
+    fflush(stderr);
+    if (saved >= 0) dup2(saved, STDERR_FILENO), close(saved);
+    if (fd >= 0) close(fd);
+    CHECK(read_file(path, 1 << 20, &text, &size) == 0, "cannot read %s", path);
+    free(path);
+    return text;
+}
+
+/* A count of one is said in the singular ("1 languages" had been printed). */
+static void test_counts_in_words(void) {
+    char *locale = tmp_path("one-sentence"), *dir = tmp_path("one-sentence/es/LC_MESSAGES"),
+         *mo = tmp_path("one-sentence/es/LC_MESSAGES/one.mo"), *fortunes = tmp_path("no-fortune-files"),
+         *out = tmp_path("counts");
+    CHECK(mkdir_p(dir) == 0 && mkdir_p(fortunes) == 0, "cannot make %s and %s", dir, fortunes);
+    const char *id = "The file could not be opened.", *str = "No se pudo abrir el archivo.";
+    size_t len = strlen(id);
+    test_write_mo(mo, &id, &len, &str, 1, 0);
+    char *args[] = {"corpus", "--langs", "es", "--train", "1", "--dev", "0", "--test", "0", "--text-per-lang", "1",
+                    "-j", "1", "--no-progress", "--locale-dir", locale, "--fortune-dir", fortunes, "-o", out, NULL};
+    int status;
+    for (int run = 0; run < 2; run++) { /* built, then finished by an earlier run */
+        char *said = corpus_main_stderr(20, args, &status);
+        CHECK(status == 0 && said && strstr(said, "es       1 utterance, ") &&
+                  (run ? strstr(said, "finished by an earlier run") : strstr(said, " from 1 sentence, ")) &&
+                  strstr(said, "manifest.tsv: 1 utterance, ") && strstr(said, " 1 language, ") &&
+                  strstr(said, " with 1 job\n"),
+              "run %d of a corpus of one utterance (status %d) said:\n%s", run + 1, status, said ? said : "");
+        free(said);
+    }
+    /* one sentence for two utterances */
+    args[4] = "2";
+    char *two = tmp_path("counts-two");
+    args[19] = two;
+    struct strlist warned = {0};
+    mslam_log_set(fixture_collect_warnings, &warned);
+    char *said = corpus_main_stderr(20, args, &status);
+    mslam_log_set(test_quiet_log, NULL);
+    CHECK(status == 0 && said && strstr(said, "es       2 utterances, ") && strstr(said, " from 1 sentence, ") &&
+              warned.n == 1 && strstr(warned.items[0], "es: 1 sentence for 2 train utterances"),
+          "a corpus of two utterances of one sentence (status %d) said:\n%s%s", status, said ? said : "",
+          warned.n ? warned.items[0] : "(no warning)");
+    free(said);
+    strlist_free(&warned);
+    free(locale), free(dir), free(mo), free(fortunes), free(out), free(two);
+}
+
 /* libespeak-ng 1.51 loses some memory each time a voice is loaded; LeakSanitizer (ASan builds)
  * reads this hook, and the test's own leaks are still reported. */
 const char *__lsan_default_suppressions(void);
@@ -978,6 +1032,7 @@ int main(void) {
     test_mp3_without_header();
     test_cut_ogg();
     test_tiny_corpus();
+    test_counts_in_words();
     nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_result("corpus");
 }

@@ -68,6 +68,9 @@ void corpus_options_free(struct corpus_options *o) {
     for (int s = 0; s < SPLIT_N; s++) strlist_free(&o->voices[s]);
 }
 
+/* The plural ending of a noun counted n: "1 language", "2 languages". */
+static const char *plural_s(long long n) { return n == 1 ? "" : "s"; }
+
 static int check_range(const char *name, struct range r, double lo, double hi) {
     if (!(r.min >= lo && r.max <= hi && r.min <= r.max))
         return mslam_error("--%s %g:%g: expected %g <= min <= max <= %g", name, r.min, r.max, lo, hi);
@@ -121,8 +124,8 @@ static int check_options(const struct corpus_options *o) {
         if (o->utterances[s] < 0 || o->utterances[s] > 10000000)
             return mslam_error("--%s %d: expected 0 to 10000000 utterances", split_name(s), o->utterances[s]);
         if (o->utterances[s] > 0 && o->voices[s].n == 0)
-            return mslam_error("--%s-voices is empty, but %d %s utterances are asked for", split_name(s),
-                               o->utterances[s], split_name(s));
+            return mslam_error("--%s-voices is empty, but %d %s utterance%s asked for", split_name(s),
+                               o->utterances[s], split_name(s), o->utterances[s] == 1 ? " is" : "s are");
     }
     if (o->text_per_lang < 0) return mslam_error("--text-per-lang %d: expected >= 0", o->text_per_lang);
     /* A voice heard in training must not be heard in dev or test: test measures new speakers. */
@@ -436,12 +439,13 @@ static int plan_language(const struct corpus_options *o, const struct sentence_p
     for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
         qsort(plan->buckets[s], plan->bucket_n[s], sizeof *plan->buckets[s], cmp_ordered);
         if (o->utterances[s] > 0 && plan->bucket_n[s] == 0)
-            return mslam_error("%s: no sentence fell in the %s split (%zu sentences in all); ask for more %s "
+            return mslam_error("%s: no sentence fell in the %s split (%zu sentence%s in all); ask for more %s "
                                "utterances relative to the others, or give more text",
-                               code, split_name(s), pool->n, split_name(s));
+                               code, split_name(s), pool->n, plural_s((long long)pool->n), split_name(s));
         if ((size_t)o->utterances[s] > plan->bucket_n[s])
-            mslam_log(MSLAM_LOG_WARN, "%s: %zu sentences for %d %s utterances; some are spoken twice, by "
-                      "other voices", code, plan->bucket_n[s], o->utterances[s], split_name(s));
+            mslam_log(MSLAM_LOG_WARN, "%s: %zu sentence%s for %d %s utterances; some are spoken twice, by "
+                      "other voices", code, plan->bucket_n[s], plural_s((long long)plan->bucket_n[s]),
+                      o->utterances[s], split_name(s));
         total += (size_t)o->utterances[s];
     }
     plan->utts = mslam_calloc(total, sizeof *plan->utts, "the utterances of a language");
@@ -545,7 +549,8 @@ static int check_whole(const char *path, double seconds) {
     int rc = audio_read(path, &a);
     long long expected = llround(seconds * CORPUS_RATE);
     if (rc == 0 && (long long)a.n != expected)
-        rc = mslam_error("%s holds %zu of the %lld samples its header announces", path, a.n, expected);
+        rc = mslam_error("%s holds %zu of the %lld sample%s its header announces", path, a.n, expected,
+                         plural_s(expected));
     audio_free(&a);
     return rc;
 }
@@ -767,8 +772,9 @@ static int reconcile_plan(const struct corpus_options *o, const struct plan *pla
     }
     if (rc == 0) rc = write_file_atomic(plan_path, now->str, now->len);
     if (rc == 0 && remade)
-        mslam_log(MSLAM_LOG_WARN, "%s: %d utterances of an earlier run were planned from other sentences (catalogs "
-                  "changed since?): made again", plan->lang->code, remade);
+        mslam_log(MSLAM_LOG_WARN, "%s: %d utterance%s of an earlier run %s planned from other sentences (catalogs "
+                  "changed since?): made again", plan->lang->code, remade, plural_s(remade),
+                  remade == 1 ? "was" : "were");
     g_string_free(now, TRUE);
     g_hash_table_destroy(before);
     g_strfreev(lines);
@@ -955,11 +961,12 @@ int corpus_build(const struct corpus_options *o) {
         if (rc == 0 && !o->quiet) {
             progress_clear(&progress);
             if (sum.sentences)
-                fprintf(stderr, "%-4s %5zu utterances, %6.3f h, from %zu sentences, %.1f s\n", langs[l]->code,
-                        sum.utterances, sum.seconds / 3600.0, sum.sentences, progress_now() - t0);
+                fprintf(stderr, "%-4s %5zu utterance%s, %6.3f h, from %zu sentence%s, %.1f s\n", langs[l]->code,
+                        sum.utterances, plural_s((long long)sum.utterances), sum.seconds / 3600.0, sum.sentences,
+                        plural_s((long long)sum.sentences), progress_now() - t0);
             else
-                fprintf(stderr, "%-4s %5zu utterances, %6.3f h, finished by an earlier run\n", langs[l]->code,
-                        sum.utterances, sum.seconds / 3600.0);
+                fprintf(stderr, "%-4s %5zu utterance%s, %6.3f h, finished by an earlier run\n", langs[l]->code,
+                        sum.utterances, plural_s((long long)sum.utterances), sum.seconds / 3600.0);
         }
         total.utterances += sum.utterances;
         total.seconds += sum.seconds;
@@ -968,8 +975,9 @@ int corpus_build(const struct corpus_options *o) {
     if (rc == 0) rc = merge_parts(o, langs, n_langs, ".text.tsv", "text.tsv");
     if (rc == 0) rc = merge_parts(o, langs, n_langs, ".tsv", "manifest.tsv");
     if (rc == 0 && !o->quiet)
-        fprintf(stderr, "%s/manifest.tsv: %zu utterances, %.2f hours of audio, %d languages, in %.1f s with %d jobs\n",
-                o->out_dir, total.utterances, total.seconds / 3600.0, n_langs, progress_now() - start, jobs);
+        fprintf(stderr, "%s/manifest.tsv: %zu utterance%s, %.2f hours of audio, %d language%s, in %.1f s with %d "
+                "job%s\n", o->out_dir, total.utterances, plural_s((long long)total.utterances),
+                total.seconds / 3600.0, n_langs, plural_s(n_langs), progress_now() - start, jobs, plural_s(jobs));
     if (rc == 0) note_audio_of_other_languages(o, langs, n_langs);
     if (lock >= 0) close(lock);
     free(parts);
