@@ -33,6 +33,7 @@ static const char *tpath(const char *name) {
 static void check_error(int line, const char *what, const char *n1, const char *n2,
                         const char *n3) {
     const char *msg = mslam_last_error(), *needles[] = {n1, n2, n3};
+    if (!msg) msg = ""; /* never NULL, but GCC -O3 under UBSan cannot tell and warns at the fprintf */
     for (int i = 0; i < 3; i++) {
         if (needles[i] && !strstr(msg, needles[i])) {
             fprintf(stderr, "line %d: %s: error \"%s\" lacks \"%s\"\n", line, what, msg,
