@@ -453,8 +453,9 @@ static int make_pipelines(mslam_vk *vk) {
 static int upload_weights(mslam_vk *vk, const mslam_model *model) {
     VkDeviceSize bytes = (VkDeviceSize)model->table.total * sizeof(float);
     if (model->table.total >= NONE || bytes > vk->max_range)
-        return mslam_error("Vulkan: the model's %.1f MB of weights are more than one buffer of %s holds (%.1f MB)",
-                           bytes / 1e6, vk->name, vk->max_range / 1e6);
+        /* vk_open adds the device's name */
+        return mslam_error("Vulkan: the model's %.1f MB of weights are more than one storage buffer of the device "
+                           "holds (%.1f MB)", bytes / 1e6, vk->max_range / 1e6);
     if (buffer_make(vk, &vk->weights, bytes, 0, "the weight buffer") || reserve(vk, 64, (size_t)bytes)) return -1;
     memcpy(vk->staging.map, model->block, (size_t)bytes);
     vk->block = model->block;
