@@ -94,6 +94,10 @@ enum mslam_translate_input {
     MSLAM_TRANSLATE_TRANSCRIPT = 1,
 };
 
+/* A model (and an LM or translation memory) is read-only once loaded: calls may share it from
+ * several threads at once, as the elements do (the Vulkan backend takes a lock per pass). A
+ * stream, a CTC decoder or a result belongs to one thread at a time. mslam_last_error is the
+ * calling thread's. */
 typedef struct mslam_model mslam_model;
 
 /* Where a model's offline encoder passes run: mslam_encode_pcm and mslam_encode_text, and so
