@@ -5,6 +5,7 @@
 #include "augment.h"
 #include "checkpoint.h"
 #include "data.h"
+#include "eval.h"
 #include "init.h"
 #include "manifest.h"
 #include "optim.h"
@@ -786,6 +787,25 @@ static void test_options_record(void) {
                       "a list's last ';' left out, an escaped one kept");
 }
 
+/* A run's folder given where a file is read: the checkpoint named as its latest is the one of
+ * the highest step, as --resume takes it (checkpoint_latest), not the last name in sorted order:
+ * a copy such as ckpt-old.safetensors, or a step of nine digits, sorts after the newest. */
+static void test_run_folder(void) {
+    const char *dir = fixture_subdir("run-folder");
+    static const char *const names[] = {"model.safetensors", "ckpt-00000003.safetensors", "ckpt-100000000.safetensors",
+                                        "ckpt-99999999.safetensors", "ckpt-old.safetensors"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char *path = path_join(dir, names[i]);
+        CHECK(path && write_file_atomic(path, "x", 1) == 0, "cannot write %s", path ? path : names[i]);
+        free(path);
+    }
+    char *newest = path_join(dir, "ckpt-100000000.safetensors");
+    CHECK(refuse_run_folder(dir, "", 0) != 0 && strstr(mslam_last_error(), newest) &&
+              !strstr(mslam_last_error(), "ckpt-old") && !strstr(mslam_last_error(), "ckpt-99999999"),
+          "a run's folder names its newest checkpoint, %s: %s", newest, mslam_last_error());
+    free(newest);
+}
+
 int main(void) {
     const char *manifest = fixture_write(8, FIXTURE_BAD_ROWS);
     CHECK(manifest != NULL, "fixture");
@@ -795,6 +815,7 @@ int main(void) {
     test_adamw();
     test_options_record();
     test_checkpoint();
+    test_run_folder();
     test_init();
     test_data(manifest);
     test_manifest_edges();

@@ -444,13 +444,13 @@ int refuse_run_folder(const char *path, const char *option, int checkpoint_only)
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
     struct strlist files = {0};
     if (list_files(path, &files)) return -1;
-    const char *model = NULL, *best = NULL, *latest = NULL; /* the checkpoints' names sort by step */
+    const char *model = NULL, *best = NULL;
     for (size_t i = 0; i < files.n; i++) {
         const char *name = strrchr(files.items[i], '/') ? strrchr(files.items[i], '/') + 1 : files.items[i];
         if (!strcmp(name, "model.safetensors")) model = files.items[i];
         else if (!strcmp(name, "best.safetensors")) best = files.items[i];
-        else if (!strncmp(name, "ckpt-", 5) && mslam_str_ends_with(name, ".safetensors")) latest = files.items[i];
     }
+    char *latest = checkpoint_latest(path); /* the one --resume takes */
     GString *offer = g_string_new(NULL);
     if (!checkpoint_only && model) g_string_append_printf(offer, "%s (the run's model)", model);
     if (!checkpoint_only && best)
@@ -466,6 +466,7 @@ int refuse_run_folder(const char *path, const char *option, int checkpoint_only)
                     checkpoint_only && model ? "; its model.safetensors is exported already" : "");
     g_string_free(offer, TRUE);
     strlist_free(&files);
+    free(latest);
     return -1;
 }
 
