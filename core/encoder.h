@@ -173,7 +173,9 @@ void ffn_backward(float *g, const float *x, const float *ln, const float *mean, 
                   int d, int f, float scale, const residual_dropout *drop, int branch, encoder_grad_work *w);
 
 /* Activation buffers of one layer on B x T rows seeing Tk keys (Tk = T offline); save: for a
- * backward (the attention probabilities, B x H x T x Tk, are kept; without, probs is NULL). */
+ * backward (the attention probabilities, B x H x T x Tk, are kept). Without save probs is NULL and
+ * buffers never live at once in conformer_layer_forward share memory: after a forward only its
+ * output y is meaningful, not a's buffers. */
 void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct mslam_model_config *cfg,
                                int B, int T, int Tk, int save);
 

@@ -321,7 +321,7 @@ static void test_data(const char *manifest) {
                                          "1 row, dev: 2 rows; --split picks the split)"),
           "no speech in the split asked for: %s", mslam_last_error());
     dataset_free(&bad);
-    /* train's --data and --valid share dataset_load_named: both options named */
+    /* dataset_load_named (no split option of its own): both of train's options named */
     CHECK(dataset_load_named(&bad, splits, NULL, NULL, NULL, "test") != 0 &&
               strstr(mslam_last_error(), "; --split (--valid-split for train --valid) picks the split)"),
           "no speech in the split asked for, train's options: %s", mslam_last_error());

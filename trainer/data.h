@@ -65,7 +65,7 @@ int dataset_load(dataset *ds, const char *manifest, const struct manifest_option
  * that picks the split: split_option ("--split", "--valid-split"; NULL: both of train's). */
 int dataset_load_split(dataset *ds, const char *manifest, const char *layout, const char *lang,
                        const char *audio_dir, const char *split, const char *split_option);
-/* dataset_load_split whose errors name --split and --valid-split (train's --data and --valid). */
+/* dataset_load_split whose errors name both --split and --valid-split (split_option NULL). */
 int dataset_load_named(dataset *ds, const char *manifest, const char *layout, const char *lang,
                        const char *audio_dir, const char *split);
 

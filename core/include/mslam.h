@@ -129,8 +129,8 @@ MSLAM_API struct mslam_model_params mslam_model_default_params(void);
  * model but the device it asks for fails, the message is "PATH: device vulkan: WHY". A model
  * whose feature statistics were never measured (frontend.mel_std not finite and above 0, as in a
  * model mslam-trainer has only just made) loads, and every call that featurises its audio
- * (mslam_transcribe, mslam_translate, mslam_identify_language, mslam_stream_push) fails naming
- * the statistic. */
+ * (mslam_encode_pcm, mslam_transcribe, mslam_translate, mslam_identify_language,
+ * mslam_stream_push) fails naming the statistic. */
 MSLAM_API mslam_model *mslam_model_load(const char *path, struct mslam_model_params params);
 MSLAM_API void mslam_model_free(mslam_model *model);
 
