@@ -289,6 +289,15 @@ static void test_resume_data(const char *manifest) {
     CHECK(rc == 0 && valid_warned && !steps_warned,
           "a resume with another --valid warns of the validation, not of the steps (%zu warnings)", warnings.n);
     strlist_free(&warnings);
+    /* one without --valid validates nothing: no scores to compare, no warning */
+    warnings = (struct strlist){0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    rc = train(data, out3, "--resume", "--stop-at", "5", NULL);
+    mslam_log_set(NULL, NULL);
+    valid_warned = 0;
+    for (size_t i = 0; i < warnings.n; i++) valid_warned |= strstr(warnings.items[i], "validated on other data") != NULL;
+    CHECK(rc == 0 && !valid_warned, "a resume without --valid warned that it validates on other data");
+    strlist_free(&warnings);
     free(data), free(out), free(original), free(three), free(out2), free(spelt), free(two), free(four), free(text);
     free(out3), free(valid_two), free(record), free(valid_line), free(valid_change);
 }

@@ -1187,7 +1187,8 @@ static const char *const validation_options[] = {"valid", "valid-split", "valid-
 /* Warns when the validation data of a resumed run is not its checkpoint's (was: the checkpoint's
  * options record; one written before they were recorded, or without --valid, says nothing). */
 static void warn_validation_changed(const trainer *t, const char *was, const char *latest) {
-    gchar *valid_was = was ? options_record_value(was, "valid") : NULL;
+    /* a run that no longer validates compares nothing with the checkpoint's scores */
+    gchar *valid_was = was && t->o->valid && *t->o->valid ? options_record_value(was, "valid") : NULL;
     GString *list = g_string_new(NULL);
     for (const char *const *name = validation_options; valid_was && *valid_was && *name; name++) {
         gchar *a = options_record_value(was, *name), *b = options_record_value(t->o->record, *name);
