@@ -24,6 +24,12 @@ file_args() {
         echo "$0: cannot read $1" >&2
         exit 1
     fi
+    # subtitles as IN (IN and OUT swapped): GStreamer's typefinding of a text file fails, or at
+    # times hangs the pipeline (seen in the pipelines test); said here instead
+    if head -c 1024 -- "$1" | LC_ALL=C grep -a -q -e '^WEBVTT' -e '^[0-9:.,]* --> [0-9:.,]*'; then
+        echo "$0: $1 holds subtitles, not audio or video (IN and OUT swapped?); $usage" >&2
+        exit 1
+    fi
     file_in=$1
 }
 

@@ -65,7 +65,8 @@ for args in "$work/missing.wav $work/kept.srt" "$talk $work/kept.srt model=$work
   [ ! -e "$work/kept.srt.part" ] || fail "file-to-srt: $args left kept.srt.part"
 done
 cp "$talk" "$work/talk-copy.wav"
-"$src/pipelines/file-to-srt.sh" "$work/kept.srt" "$talk" > /dev/null 2>&1 && fail "file-to-srt: captioned an SRT"
+"$src/pipelines/file-to-srt.sh" "$work/kept.srt" "$talk" > /dev/null 2> "$work/swapped.err" && fail "file-to-srt: captioned an SRT"
+grep -q "holds subtitles" "$work/swapped.err" || fail "file-to-srt: IN and OUT swapped: $(cat "$work/swapped.err")"
 cmp -s "$work/talk-copy.wav" "$talk" || fail "file-to-srt: IN and OUT swapped changed the audio"
 # OUT that is IN itself (through another path), a folder or empty: refused, nothing changed
 for out in "$work/../$(basename "$work")/talk-copy.wav" "$work" ""; do
