@@ -69,8 +69,6 @@ void corpus_options_free(struct corpus_options *o) {
 }
 
 /* The plural ending of a noun counted n: "1 language", "2 languages". */
-static const char *plural_s(long long n) { return n == 1 ? "" : "s"; }
-
 static int check_range(const char *name, struct range r, double lo, double hi) {
     if (!(r.min >= lo && r.max <= hi && r.min <= r.max))
         return mslam_error("--%s %g:%g: expected %g <= min <= max <= %g", name, r.min, r.max, lo, hi);
@@ -80,11 +78,6 @@ static int check_range(const char *name, struct range r, double lo, double hi) {
 static int check_probability(const char *name, double p) {
     if (!(p >= 0.0 && p <= 1.0)) return mslam_error("--%s %g: expected a probability in [0, 1]", name, p);
     return 0;
-}
-
-static int is_folder(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* --espeak-data DIR: espeak-ng reads DIR/espeak-ng-data when that is a folder, else DIR, and when

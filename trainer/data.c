@@ -104,7 +104,7 @@ static int warn_unknown_languages(const dataset *ds, int first, const char *path
         int count = GPOINTER_TO_INT(g_hash_table_lookup(rows, order.items[i]));
         mslam_log(MSLAM_LOG_WARN, "%s: language '%s' (%d row%s) is not one mslam-trainer knows (mslam-trainer corpus "
                   "--list-langs lists them): a new model learns it as a language of its own and eval scores it apart; "
-                  "if the code is misspelt, correct the manifest", path, order.items[i], count, count == 1 ? "" : "s");
+                  "if the code is misspelt, correct the manifest", path, order.items[i], count, plural_s(count));
     }
     strlist_free(&order);
     g_hash_table_destroy(rows);
@@ -166,7 +166,7 @@ static char *found_in_other_splits(const struct split_info *info, const char *op
         /* every row is without a split: say why, rather than name a split "(none)" */
         g_string_append_printf(text, " (the manifest has no split %s, so none of its %d row%s is in a split: %s%s "
                                "takes %s", info->columns ? "column" : "in its file name (as train.tsv)",
-                               in_split[SPLIT_NONE], in_split[SPLIT_NONE] == 1 ? "" : "s",
+                               in_split[SPLIT_NONE], plural_s(in_split[SPLIT_NONE]),
                                option ? option : "--split all (--valid-split all for train --valid)",
                                option ? " all" : "", in_split[SPLIT_NONE] == 1 ? "it" : "them");
         if (*info->unread) g_string_append_printf(text, "; its header has columns not read: %s", info->unread);
@@ -177,7 +177,7 @@ static char *found_in_other_splits(const struct split_info *info, const char *op
         if (in_split[s])
             g_string_append_printf(text, "%s %s: %d row%s", text->len ? "," : " (the manifest has them in split",
                                    s == SPLIT_NONE ? "(none)" : split_name((enum manifest_split)s), in_split[s],
-                                   in_split[s] == 1 ? "" : "s");
+                                   plural_s(in_split[s]));
     if (text->len) g_string_append_printf(text, "; %s picks the split%s)", picks,
                                           in_split[SPLIT_NONE] ? ", all those without one" : "");
     return g_string_free(text, FALSE);
@@ -417,7 +417,7 @@ static void warn_file_notes(const file_notes *notes, const char *file) {
                      notes->unknown_chars[i]);
         mslam_log(MSLAM_LOG_WARN, "%s%s%d row%s with characters outside the model's vocabulary (%s%s): %s transcript "
                   "or translation with them is left out", file, colon, notes->unknown_char_rows,
-                  notes->unknown_char_rows == 1 ? "" : "s", notes->n_unknown_chars == NOTED_CHARS ? "e.g. " : "", chars,
+                  plural_s(notes->unknown_char_rows), notes->n_unknown_chars == NOTED_CHARS ? "e.g. " : "", chars,
                   notes->unknown_char_rows == 1 ? "its" : "each one's");
     }
     if (notes->unknown_lang_rows) {
@@ -425,7 +425,7 @@ static void warn_file_notes(const file_notes *notes, const char *file) {
         for (size_t i = 0; i < notes->unknown_langs.n; i++)
             g_string_append_printf(langs, "%s%s", i ? " " : "", notes->unknown_langs.items[i]);
         mslam_log(MSLAM_LOG_WARN, "%s%s%d row%s in languages the model does not have (%s)", file, colon,
-                  notes->unknown_lang_rows, notes->unknown_lang_rows == 1 ? "" : "s", langs->str);
+                  notes->unknown_lang_rows, plural_s(notes->unknown_lang_rows), langs->str);
         g_string_free(langs, TRUE);
     }
 }

@@ -440,8 +440,7 @@ int eval_text_only(const eval_config *c) {
 }
 
 int refuse_run_folder(const char *path, const char *option, int checkpoint_only) {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    if (!is_folder(path)) return 0;
     struct strlist files = {0};
     if (list_files(path, &files)) return -1;
     const char *model = NULL, *best = NULL;

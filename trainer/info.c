@@ -91,13 +91,13 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
     fprintf(out, "\n  encoder      d_model %d, %d heads, feed-forward %d, %s depthwise convolution of %d, "
                  "subsampler of %d channel%s over %d mel bins; %d speech-only + %d shared layers\n",
             c->d_model, c->n_heads, c->d_ff, c->causal_conv ? "causal" : "centred", c->conv_kernel, c->sub_channels,
-            c->sub_channels == 1 ? "" : "s", c->n_mels, c->n_speech_layers, c->n_shared_layers);
+            plural_s(c->sub_channels), c->n_mels, c->n_speech_layers, c->n_shared_layers);
     fprintf(out, "  vocabulary   %d characters (reserved ids included)\n", c->vocab_size);
     fprintf(out, "  heads        %s%s%s", c->ctc_head ? "CTC (recognition)" : "",
             c->ctc_head && c->lid_head ? ", " : "", c->lid_head ? "LID (language identification)" : "");
     if (c->n_decoder_layers > 0)
         fprintf(out, "%stranslation decoder of %d layer%s, reading the %s", c->ctc_head || c->lid_head ? ", " : "",
-                c->n_decoder_layers, c->n_decoder_layers == 1 ? "" : "s",
+                c->n_decoder_layers, plural_s(c->n_decoder_layers),
                 c->translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? "CTC transcript" : "speech frames");
     if (!c->ctc_head && !c->lid_head && c->n_decoder_layers <= 0) fputs("none (an encoder alone)", out);
     fputc('\n', out);
@@ -113,10 +113,10 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
                      "step; %.1f h of audio, %.1f h of training; %ld step%s skipped\n",
                 pos.step, pos.epoch, pos.batch, pos.world_size, pos.world_size == 1 ? "" : "es", pos.accumulate,
                 pos.accumulate == 1 ? "" : "es", pos.global_batch, pos.audio_seconds / 3600, pos.elapsed_s / 3600,
-                pos.skipped_steps, pos.skipped_steps == 1 ? "" : "s");
+                pos.skipped_steps, plural_s(pos.skipped_steps));
         if (pos.best_step > 0)
             fprintf(out, "  best         %s %.4g at step %ld (%d validation%s since)\n", pos.best_metric,
-                    pos.best_score, pos.best_step, pos.stale_validations, pos.stale_validations == 1 ? "" : "s");
+                    pos.best_score, pos.best_step, pos.stale_validations, plural_s(pos.stale_validations));
         if (pos.validation_pending)
             fprintf(out, "  validation   pending: a signal stopped step %ld's validation; a resume runs it first\n",
                     pos.step);
@@ -125,7 +125,7 @@ static int print_model(FILE *out, const char *path, const st_file *f, int show_o
         if (pos.data.rows > 0) {
             fputs("  data         ", out);
             print_count(out, pos.data.rows);
-            fprintf(out, " usable row%s of --data", pos.data.rows == 1 ? "" : "s");
+            fprintf(out, " usable row%s of --data", plural_s(pos.data.rows));
             if (pos.text.rows > 0) {
                 fputs(", ", out);
                 print_count(out, pos.text.rows);

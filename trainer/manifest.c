@@ -371,8 +371,7 @@ static int resolve_names(manifest_reader *r, const struct manifest_options *opts
 }
 
 char *manifest_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path_join(path, "manifest.tsv") : str_dup(path);
+    return is_folder(path) ? path_join(path, "manifest.tsv") : str_dup(path);
 }
 
 manifest_reader *manifest_open(const char *path, const struct manifest_options *opts) {

@@ -209,6 +209,13 @@ int file_exists(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+int is_folder(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *plural_s(long long n) { return n == 1 ? "" : "s"; }
+
 int read_file(const char *path, size_t max_size, char **data, size_t *size) {
     *data = NULL;
     *size = 0;

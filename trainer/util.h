@@ -53,6 +53,10 @@ char *path_dirname(const char *path);
 /* Creates path and its missing parents; an error names the part that failed and why. */
 int mkdir_p(const char *path);
 int file_exists(const char *path);
+/* Whether path is a folder (through links). */
+int is_folder(const char *path);
+/* "s" unless n is 1: "%ld row%s", n, plural_s(n). */
+const char *plural_s(long long n);
 
 /* Reads a whole file (at most max_size bytes) into a new buffer with a NUL after the data. */
 int read_file(const char *path, size_t max_size, char **data, size_t *size);
