@@ -1,5 +1,8 @@
 #include "benchutil.h"
 
+#include "model.h"
+#include "ops.h"
+
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -7,6 +10,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+struct mslam_model_config bench_conformer_s(int speech_layers) {
+    return (struct mslam_model_config){.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576, .conv_kernel = 31,
+                                       .sub_channels = 144, .n_speech_layers = speech_layers,
+                                       .n_shared_layers = 16 - speech_layers, .vocab_size = 2, .n_langs = 1,
+                                       .causal_conv = 1};
+}
+
+mslam_model *bench_random_model(const struct mslam_model_config *cfg) {
+    static const char *vocab[] = {"<blank>", "a"};
+    static const char *langs[] = {"en"};
+    mslam_model *m = mslam_model_new(cfg, vocab, langs);
+    if (!m) return NULL;
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 42);
+    for (size_t i = 0; i < m->table.total; i++) m->block[i] = 0.05f * mslam_rng_normal(&rng);
+    for (int i = 0; i < cfg->n_mels; i++) {
+        m->p.mel_mean[i] = -5;
+        m->p.mel_std[i] = 2;
+    }
+    return m;
+}
 
 double bench_now(void) {
     struct timespec ts;

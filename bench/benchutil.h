@@ -2,6 +2,8 @@
 #ifndef MSLAM_BENCHUTIL_H
 #define MSLAM_BENCHUTIL_H
 
+#include "mslam.h"
+
 /* Seconds on the monotonic clock. */
 double bench_now(void);
 /* The median of x[0 .. n) (sorts x; n >= 1). */
@@ -17,6 +19,13 @@ int bench_help_or_missing(const char *opt, const char *val, const char *usage, i
 void bench_unknown_option(const char *opt, int *bad);
 /* The usage on stderr after a refused option; returns 2, the programs' status for it. */
 int bench_usage_error(const char *usage);
+/* Conformer-S, the benchmarks' model (d 144, 16 layers of which speech_layers are the speech
+ * path's, 4 heads, FFN 576, kernel 31, subsampler of 144 channels; a vocabulary of 2, one
+ * language): the same in encoder_bench and train_bench, as torch_conformer.py builds it. */
+struct mslam_model_config bench_conformer_s(int speech_layers);
+/* A model of cfg with weights N(0, 0.05^2) (seed 42), feature statistics mean -5 and std 2, the
+ * characters "<blank>" "a" and the language "en"; NULL on failure (mslam_last_error says why). */
+mslam_model *bench_random_model(const struct mslam_model_config *cfg);
 /* The sizes every benchmark program takes. */
 struct bench_sizes {
     int threads, runs, batch;

@@ -15,12 +15,7 @@ out=$(mktemp)
 trap 'rm -f "$out" "$out.run"' EXIT
 . bench/measured.sh
 measured "$build"/bench/encoder_bench --threads "$threads"
-# PyTorch runs on the same OpenBLAS: give it the kernels mslam ran on (mslam's own choice when
-# OpenBLAS fell back to Prescott on an unknown CPU), unless OPENBLAS_CORETYPE is set
-kernels=$(sed -n 's/^config: .*OpenBLAS kernels \([A-Za-z0-9]*\)$/\1/p' "$out" | head -n 1)
-[ "$kernels" != unknown ] || kernels=""
-( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
-  measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" )
+on_mslam_kernels measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads"
 awk '
   /^mslam_layers / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") ours = kv[2] } }
   /^torch_conformer_s / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") theirs = kv[2] } }

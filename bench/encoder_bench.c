@@ -56,21 +56,6 @@ static double sgemm_gflops(int runs) {
     return 2.0 * n * n * n / bench_median(t, runs) / 1e9;
 }
 
-static mslam_model *random_model(const struct mslam_model_config *cfg) {
-    static const char *vocab[] = {"<blank>", "a"};
-    static const char *langs[] = {"en"};
-    mslam_model *m = mslam_model_new(cfg, vocab, langs);
-    if (!m) return NULL;
-    mslam_rng rng;
-    mslam_rng_seed(&rng, 42);
-    for (size_t i = 0; i < m->table.total; i++) m->block[i] = 0.05f * mslam_rng_normal(&rng);
-    for (int i = 0; i < cfg->n_mels; i++) {
-        m->p.mel_mean[i] = -5;
-        m->p.mel_std[i] = 2;
-    }
-    return m;
-}
-
 /* Median seconds of a forward over the batch, on the CPU or (vulkan) a Vulkan device opened for
  * m, the first run left out (it sizes the buffers). */
 static double time_forward(mslam_model *m, int vulkan, const float *mel, const int *lens, int B, int T_mel,
@@ -124,13 +109,10 @@ int main(int argc, char **argv) {
     const int threads = sizes.threads, runs = sizes.runs, B = sizes.batch;
     const double seconds = sizes.seconds;
     mslam_set_threads(threads);
-    struct mslam_model_config cfg = {.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576,
-                                     .conv_kernel = 31, .sub_channels = 144,
-                                     .n_speech_layers = speech_layers, .n_shared_layers = 16 - speech_layers,
-                                     .vocab_size = 2, .n_langs = 1, .causal_conv = 1};
+    struct mslam_model_config cfg = bench_conformer_s(speech_layers);
     struct mslam_model_config sub_only = cfg;
     sub_only.n_speech_layers = sub_only.n_shared_layers = 0;
-    mslam_model *m = random_model(&cfg), *s = random_model(&sub_only);
+    mslam_model *m = bench_random_model(&cfg), *s = bench_random_model(&sub_only);
     if (!m || !s) {
         fprintf(stderr, "model: %s\n", mslam_last_error());
         return 1;

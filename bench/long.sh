@@ -19,26 +19,28 @@ torch_max=${TORCH_MAX_MINUTES:-10}
 [ -f "$build/build.ninja" ] || meson setup "$build"
 ninja -C "$build" bench/long_bench
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.run"' EXIT
+. bench/measured.sh
 for minutes in "$@"; do
-    "$build"/bench/long_bench --minutes "$minutes" | sed 's/^long_audio /chunked /' | tee -a "$out"
+    measured "$build"/bench/long_bench --minutes "$minutes"
     if awk -v m="$minutes" -v max="$torch_max" 'BEGIN { exit !(m <= max) }'; then
-        "$build"/bench/long_bench --minutes "$minutes" --chunk 0 --left -1 | sed 's/^long_audio /full /' | tee -a "$out"
-        kernels=$(sed -n 's/^full .* kernels=\([A-Za-z0-9]*\)$/\1/p' "$out" | head -n 1)
+        measured "$build"/bench/long_bench --minutes "$minutes" --chunk 0 --left -1
         frames=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 * 25 }')
-        ( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
-          /usr/bin/python3 bench/torch_conformer.py --threads 2 --batch 1 --frames "$frames" --layers 12 \
-              --kernel 15 --subsampler 64 --warmup 0 --runs 1 ) |
-            sed -n "s/^torch_conformer_s /torch minutes=$minutes /p" | tee -a "$out"
+        on_mslam_kernels measured /usr/bin/python3 bench/torch_conformer.py --threads 2 --batch 1 --frames "$frames" \
+            --layers 12 --kernel 15 --subsampler 64 --warmup 0 --runs 1
     fi
 done
+# long_audio lines are mslam's (chunk 0: full context), torch_conformer_s lines PyTorch's
 awk '
-  { kind = $1; n++; k[n] = kind; for (i = 2; i <= NF; i++) { split($i, kv, "="); v[n, kv[1]] = kv[2] } }
+  /^long_audio |^torch_conformer_s / {
+    n++; for (i = 2; i <= NF; i++) { split($i, kv, "="); v[n, kv[1]] = kv[2] }
+    if ($1 == "torch_conformer_s") { k[n] = "torch"; v[n, "minutes"] = v[n, "audio_s"] / 60; v[n, "seconds"] = v[n, "median_s"] }
+    else k[n] = v[n, "chunk"] == 0 ? "full" : "chunked"
+  }
   END {
     printf "%-8s %8s %10s %12s\n", "", "minutes", "seconds", "peak MB"
     for (r = 1; r <= n; r++) {
-      s = k[r] == "torch" ? v[r, "median_s"] : v[r, "seconds"]
-      printf "%-8s %8s %10s %12s\n", k[r], v[r, "minutes"], s, v[r, "peak_rss_mb"]
+      printf "%-8s %8s %10s %12s\n", k[r], v[r, "minutes"], v[r, "seconds"], v[r, "peak_rss_mb"]
       if (k[r] == "chunked") { c[++nc] = r }
     }
     if (nc > 1 && v[c[nc], "minutes"] != v[c[1], "minutes"])

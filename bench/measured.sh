@@ -6,3 +6,15 @@ measured() {
   "$@" > "$out.run" || { status=$?; cat "$out.run"; exit "$status"; }
   tee -a "$out" < "$out.run"
 }
+
+# on_mslam_kernels COMMAND...: runs it (PyTorch, on the same OpenBLAS) with OPENBLAS_CORETYPE set
+# to the kernels the mslam run before it named in "$out" ("OpenBLAS kernels X" or "kernels=X"):
+# mslam's own choice when OpenBLAS fell back to Prescott on an unknown CPU; left alone when the
+# variable is set or the kernels unknown.
+on_mslam_kernels() {
+  kernels=$(sed -n -e 's/^.*OpenBLAS kernels \([A-Za-z0-9]*\)$/\1/p' -e 's/^.* kernels=\([A-Za-z0-9]*\)$/\1/p' \
+    "$out" | head -n 1)
+  [ "$kernels" != unknown ] || kernels=""
+  ( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
+    "$@" )
+}

@@ -23,13 +23,8 @@ measured "$build"/bench/train_bench --threads "$threads" --runs "$runs" --dropou
 if awk -v p="$dropout" 'BEGIN { exit !(p + 0 != 0) }'; then # "0.0" is no dropout too
   measured "$build"/bench/train_bench --threads "$threads" --runs "$runs" --dropout 0
 fi
-# PyTorch runs on the same OpenBLAS: give it the kernels mslam ran on (mslam's own choice when
-# OpenBLAS fell back to Prescott on an unknown CPU), unless OPENBLAS_CORETYPE is set
-kernels=$(sed -n 's/^config: .*OpenBLAS kernels \([A-Za-z0-9]*\)$/\1/p' "$out" | head -n 1)
-[ "$kernels" != unknown ] || kernels=""
-( [ -z "$kernels" ] || export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$kernels}"
-  measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" --dropout "$dropout" --train \
-    --subsampler 144 )
+on_mslam_kernels measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads" --runs "$runs" \
+  --dropout "$dropout" --train --subsampler 144
 awk -v p="$dropout" '
   function field(name,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] } return 0 }
   /^mslam_train / { if (field("dropout") == p) ours = field("audio_s_per_s"); else without = field("audio_s_per_s") }

@@ -48,21 +48,11 @@ int main(int argc, char **argv) {
     const int threads = sizes.threads, runs = sizes.runs, B = sizes.batch;
     const double seconds = sizes.seconds;
     mslam_set_threads(threads);
-    struct mslam_model_config cfg = {.n_mels = 80, .d_model = 144, .n_heads = 4, .d_ff = 576,
-                                     .conv_kernel = 31, .sub_channels = 144, .n_speech_layers = 8,
-                                     .n_shared_layers = 8, .vocab_size = 2, .n_langs = 1, .causal_conv = 1};
-    static const char *vocab[] = {"<blank>", "a"}, *langs[] = {"en"};
-    mslam_model *m = mslam_model_new(&cfg, vocab, langs);
+    struct mslam_model_config cfg = bench_conformer_s(8);
+    mslam_model *m = bench_random_model(&cfg);
     if (!m) {
         fprintf(stderr, "model: %s\n", mslam_last_error());
         return 1;
-    }
-    mslam_rng rng;
-    mslam_rng_seed(&rng, 42);
-    for (size_t i = 0; i < m->table.total; i++) m->block[i] = 0.05f * mslam_rng_normal(&rng);
-    for (int i = 0; i < cfg.n_mels; i++) {
-        m->p.mel_mean[i] = -5;
-        m->p.mel_std[i] = 2;
     }
     float *grad = calloc(m->table.total, sizeof(float));
     mslam_params G;
@@ -84,6 +74,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "out of memory for %d x %g s\n", B, seconds);
         return 1;
     }
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 7);
     for (size_t i = 0; i < (size_t)B * T_mel * cfg.n_mels; i++) mel[i] = -5 + 2 * mslam_rng_normal(&rng);
     for (size_t i = 0; i < n_out; i++) target[i] = mslam_rng_normal(&rng);
     for (int b = 0; b < B; b++) lens[b] = T_mel;

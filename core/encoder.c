@@ -282,7 +282,7 @@ void conformer_layer_acts_take(arena *ar, conformer_layer_acts *a, const struct 
     a->k = arena_take(ar, (size_t)B * Tk * d);
     a->v = arena_take(ar, (size_t)B * Tk * d);
     a->p = arena_take(ar, (size_t)(T + Tk - 1) * d);
-    a->probs = save ? arena_take(ar, (size_t)B * H * T * Tk) : NULL;
+    a->probs = arena_take(ar, (size_t)B * H * T * Tk);
     a->att = arena_take(ar, nd);
     a->x2 = arena_take(ar, nd);
     a->conv_ln = arena_take(ar, nd);
@@ -676,10 +676,7 @@ float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
     *n_frames = 0;
     struct mslam_encode_params ep = params ? *params : mslam_encode_default_params();
     if (check_encode_params(&ep, "mslam_encode_pcm")) return NULL;
-    /* a model whose feature statistics were never measured would divide by a zero std */
-    if (mslam_frontend_check_stats(model->p.mel_mean, model->p.mel_std, model->cfg.n_mels, "mslam_encode_pcm",
-                                   model->path ? model->path : "(in memory)"))
-        return NULL;
+    if (mslam_model_check_features(model, "mslam_encode_pcm")) return NULL;
     for (size_t i = 0; i < n_samples; i++) {
         if (!isfinite(pcm[i])) {
             mslam_error("mslam_encode_pcm: sample %zu is not a finite number", i);

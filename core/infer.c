@@ -189,9 +189,12 @@ static int check_frames(const float *frames, int n_frames, const char *fn) {
     return 0;
 }
 
-/* Encoder frames (n_frames x d) hold finite numbers: a NaN or an infinity would spread through a
- * head to every score and come back as a result (a language, a text) instead of an error. */
-static int check_finite_frames(const float *frames, int n_frames, int d, const char *fn) {
+/* check_frames for encoder frames (n_frames x d_model), which must also hold finite numbers: a
+ * NaN or an infinity would spread through a head to every score and come back as a result (a
+ * language, a text) instead of an error. */
+static int check_encoder_frames(const mslam_model *m, const float *frames, int n_frames, const char *fn) {
+    if (check_frames(frames, n_frames, fn)) return -1;
+    const size_t d = (size_t)m->cfg.d_model;
     for (size_t i = 0; i < (size_t)n_frames * d; i++)
         if (!isfinite(frames[i]))
             return mslam_error("%s: frame %zu, value %zu: %g is not a finite number", fn, i / d, i % d,
@@ -202,10 +205,7 @@ static int check_finite_frames(const float *frames, int n_frames, int d, const c
 /* PCM -> encoder frames for the entry points that take audio (fn: the caller, for messages). */
 static float *encode(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *p,
                      int *n_frames, const char *fn) {
-    /* a model whose feature statistics were never measured would divide by a zero std */
-    if (mslam_frontend_check_stats(m->p.mel_mean, m->p.mel_std, m->cfg.n_mels, fn,
-                                   m->path ? m->path : "(in memory)"))
-        return NULL;
+    if (mslam_model_check_features(m, fn)) return NULL; /* (then mslam_encode_pcm's error would name it) */
     struct mslam_encode_params ep = {p->chunk_frames, p->left_chunks, p->n_threads};
     return mslam_encode_pcm(m, pcm, n, &ep, n_frames);
 }
@@ -255,8 +255,7 @@ static int lm_language(const mslam_model *m, const struct mslam_decode_params *p
 
 int mslam_ctc_log_probs(mslam_model *model, const float *frames, int n_frames, float *log_probs) {
     if (check_model(model, "mslam_ctc_log_probs", 1, 0, 0) ||
-        check_frames(frames, n_frames, "mslam_ctc_log_probs") ||
-        check_finite_frames(frames, n_frames, model->cfg.d_model, "mslam_ctc_log_probs"))
+        check_encoder_frames(model, frames, n_frames, "mslam_ctc_log_probs"))
         return -1;
     if (!log_probs && n_frames) return mslam_error("mslam_ctc_log_probs: log_probs is NULL");
     if (n_frames == 0) return 0;
@@ -391,9 +390,7 @@ int mslam_ctc_decoder_push_log_probs(mslam_ctc_decoder *dec, const float *log_pr
 int mslam_ctc_decoder_push_frames(mslam_ctc_decoder *dec, const float *frames, int n_frames) {
     if (!dec) return mslam_error("mslam_ctc_decoder_push_frames: decoder is NULL");
     const struct mslam_model_config *cfg = &dec->model->cfg;
-    if (check_frames(frames, n_frames, "mslam_ctc_decoder_push_frames") ||
-        check_finite_frames(frames, n_frames, cfg->d_model, "mslam_ctc_decoder_push_frames"))
-        return -1;
+    if (check_encoder_frames(dec->model, frames, n_frames, "mslam_ctc_decoder_push_frames")) return -1;
     mslam_model_use_threads(dec->model, dec->params.n_threads);
     for (int t = 0; t < n_frames; t += CTC_DECODER_CHUNK) {
         int n = n_frames - t < CTC_DECODER_CHUNK ? n_frames - t : CTC_DECODER_CHUNK;
@@ -586,8 +583,7 @@ int mslam_translate_memory(mslam_model *model, const char *utf8, const struct ms
 mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
                                      const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate_frames", 0, 0, 1) ||
-        check_frames(frames, n_frames, "mslam_translate_frames") ||
-        check_finite_frames(frames, n_frames, model->cfg.d_model, "mslam_translate_frames"))
+        check_encoder_frames(model, frames, n_frames, "mslam_translate_frames"))
         return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (check_translation_params(model, &p, "mslam_translate_frames")) return NULL;
@@ -710,19 +706,15 @@ int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const fl
     return rc;
 }
 
-/* The fewest samples that make one encoder frame: the subsampler's first output needs several
- * log-mel frames, each a window of samples (1360 samples, 85 ms). */
+/* The fewest samples that make one encoder frame: the subsampler's window of log-mel frames,
+ * each a window of samples (1360 samples, 85 ms). */
 static size_t samples_of_one_frame(void) {
-    int n_mel = 1;
-    while (mslam_subsampled_frames(n_mel) < 1) n_mel++;
-    return MSLAM_WIN_LENGTH + (size_t)MSLAM_HOP_LENGTH * (size_t)(n_mel - 1);
+    return MSLAM_WIN_LENGTH + (size_t)MSLAM_HOP_LENGTH * (size_t)(mslam_subsampler_window(1) - 1);
 }
 
 int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames,
                              int n_frames, const float *log_probs, float *probs, int lm_only, const char *fn) {
-    if (check_model(model, fn, 0, 1, 0) || check_frames(frames, n_frames, fn) ||
-        check_finite_frames(frames, n_frames, model->cfg.d_model, fn))
-        return -1;
+    if (check_model(model, fn, 0, 1, 0) || check_encoder_frames(model, frames, n_frames, fn)) return -1;
     if (!probs) return mslam_error("%s: probs is NULL", fn);
     if (n_frames == 0)
         return mslam_error("%s: no frames (the audio is shorter than the %zu samples, %g ms, of one frame)", fn,

@@ -58,6 +58,11 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
  * the model's, else all cores. OpenMP's own setting stays as the caller had it. */
 void mslam_model_use_threads(const mslam_model *model, int n_threads);
 
+/* Whether the model's feature statistics can normalise audio (mslam_frontend_check_stats, the
+ * error naming fn and the model's file): every call that featurises audio asks, as a model whose
+ * statistics were never measured would divide by a zero std. */
+int mslam_model_check_features(const mslam_model *model, const char *fn);
+
 /* Character id of the UTF-8 character at s (its length in bytes written to *len), -1 when not
  * in the vocabulary; -1 with *len = 1 when s does not start with valid UTF-8. */
 int mslam_model_char_id(const mslam_model *model, const char *s, int *len);

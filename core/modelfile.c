@@ -28,6 +28,7 @@
 #include "backend_vulkan.h"
 
 #include "common.h"
+#include "frontend.h"
 #include "lm.h"
 #include "ops.h"
 #include "safetensors.h"
@@ -274,6 +275,11 @@ int mslam_model_char_id(const mslam_model *model, const char *s, int *len) {
     const mslam_vocab_char *hit =
         bsearch(&key, model->chars, (size_t)model->n_chars, sizeof key, cmp_vocab_char);
     return hit ? hit->id : -1;
+}
+
+int mslam_model_check_features(const mslam_model *model, const char *fn) {
+    return mslam_frontend_check_stats(model->p.mel_mean, model->p.mel_std, model->cfg.n_mels, fn,
+                                      model->path ? model->path : "(in memory)");
 }
 
 void mslam_model_use_threads(const mslam_model *model, int n_threads) {

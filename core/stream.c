@@ -257,10 +257,7 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
     if (s->finished)
         return mslam_error("mslam_stream_push: the stream is finished (mslam_stream_reset starts a new one)");
     const struct mslam_model_config *cfg = &s->model->cfg;
-    /* a model whose feature statistics were never measured would divide by a zero std */
-    if (mslam_frontend_check_stats(s->model->p.mel_mean, s->model->p.mel_std, cfg->n_mels, "mslam_stream_push",
-                                   s->model->path ? s->model->path : "(in memory)"))
-        return -1;
+    if (mslam_model_check_features(s->model, "mslam_stream_push")) return -1;
     if (use_threads(s)) return -1;
     if (s->n_pcm + n_samples > s->pcm_cap) {
         size_t cap = s->pcm_cap ? s->pcm_cap : 4096;

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <limits.h>
 #include <math.h>
 #include <json-c/json.h>
@@ -329,4 +330,34 @@ int checkpoint_prune(const char *dir, int keep) {
     }
     strlist_free(&all);
     return 0;
+}
+
+int refuse_run_folder(const char *path, const char *option, int checkpoint_only) {
+    if (!is_folder(path)) return 0;
+    struct strlist files = {0};
+    if (list_files(path, &files)) return -1;
+    const char *model = NULL, *best = NULL;
+    for (size_t i = 0; i < files.n; i++) {
+        const char *name = strrchr(files.items[i], '/') ? strrchr(files.items[i], '/') + 1 : files.items[i];
+        if (!strcmp(name, "model.safetensors")) model = files.items[i];
+        else if (!strcmp(name, "best.safetensors")) best = files.items[i];
+    }
+    char *latest = checkpoint_latest(path); /* the one --resume takes */
+    GString *offer = g_string_new(NULL);
+    if (!checkpoint_only && model) g_string_append_printf(offer, "%s (the run's model)", model);
+    if (!checkpoint_only && best)
+        g_string_append_printf(offer, "%s%s (the best validated model)", offer->len ? ", " : "", best);
+    if (latest) g_string_append_printf(offer, "%s%s (its latest checkpoint)", offer->len ? ", " : "", latest);
+    if (!offer->len)
+        mslam_error("%s%s is a folder, not a file: name a model file%s (a training run's folder, train --out, holds "
+                    "model.safetensors, best.safetensors and checkpoints ckpt-STEP.safetensors)", option, path,
+                    checkpoint_only || *option ? " or training checkpoint"
+                                               : ", training checkpoint, LM or translation memory");
+    else
+        mslam_error("%s%s is a training run's folder, not a file: give one of its files: %s%s", option, path, offer->str,
+                    checkpoint_only && model ? "; its model.safetensors is exported already" : "");
+    g_string_free(offer, TRUE);
+    strlist_free(&files);
+    free(latest);
+    return -1;
 }

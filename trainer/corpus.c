@@ -168,24 +168,21 @@ static void exact_number(char out[32], double x) {
 /* What the corpus's content depends on: a resumed build must match it. (Not the languages: a
  * corpus can be extended with more; not jobs or progress, which change nothing.) */
 static char *options_fingerprint(const struct corpus_options *o) {
-    char *voices[SPLIT_N] = {0};
-    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
-        size_t len = 1;
-        for (size_t i = 0; i < o->voices[s].n; i++) len += strlen(o->voices[s].items[i]) + 1;
-        voices[s] = mslam_calloc(len, 1, "a voice list");
-        if (!voices[s]) goto fail;
-        for (size_t i = 0; i < o->voices[s].n; i++) {
-            if (i) strcat(voices[s], ",");
-            strcat(voices[s], o->voices[s].items[i]);
-        }
-    }
-    char *head = str_printf(
+    GString *text = g_string_new(NULL);
+    g_string_append_printf(
+        text,
         "# options of this corpus (mslam-trainer corpus); a resumed build must use the same\n"
         "seed %llu\ntrain %d\ndev %d\ntest %d\ntext-per-lang %d\nformat %s\nlocale-dir %s\nfortune-dir %s\n"
-        "espeak-data %s\ntrain-voices %s\ndev-voices %s\ntest-voices %s\n",
+        "espeak-data %s\n",
         (unsigned long long)o->seed, o->utterances[SPLIT_TRAIN], o->utterances[SPLIT_DEV], o->utterances[SPLIT_TEST],
         o->text_per_lang, audio_format_extension(o->format), o->locale_dir, o->fortune_dir,
-        o->espeak_data ? o->espeak_data : "(installed)", voices[SPLIT_TRAIN], voices[SPLIT_DEV], voices[SPLIT_TEST]);
+        o->espeak_data ? o->espeak_data : "(installed)");
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
+        g_string_append_printf(text, "%s-voices ", split_name(s));
+        for (size_t i = 0; i < o->voices[s].n; i++)
+            g_string_append_printf(text, "%s%s", i ? "," : "", o->voices[s].items[i]);
+        g_string_append_c(text, '\n');
+    }
     const struct {
         const char *name;
         double x[2];
@@ -195,21 +192,16 @@ static char *options_fingerprint(const struct corpus_options *o) {
                    {"speed-prob", {o->speed_prob, 0}, 1},         {"speed", {o->speed.min, o->speed.max}, 2},
                    {"reverb-prob", {o->reverb_prob, 0}, 1},       {"rt60", {o->rt60.min, o->rt60.max}, 2},
                    {"gain", {o->gain_db.min, o->gain_db.max}, 2}};
-    char *text = head;
-    for (size_t i = 0; text && i < sizeof numbers / sizeof numbers[0]; i++) {
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         char a[32], b[32];
         exact_number(a, numbers[i].x[0]);
         exact_number(b, numbers[i].x[1]);
-        char *more = numbers[i].n == 2 ? str_printf("%s%s %s:%s\n", text, numbers[i].name, a, b)
-                                       : str_printf("%s%s %s\n", text, numbers[i].name, a);
-        free(text);
-        text = more;
+        g_string_append_printf(text, "%s %s%s%s\n", numbers[i].name, a, numbers[i].n == 2 ? ":" : "",
+                               numbers[i].n == 2 ? b : "");
     }
-    for (int s = 0; s < SPLIT_N; s++) free(voices[s]);
-    return text;
-fail:
-    for (int s = 0; s < SPLIT_N; s++) free(voices[s]);
-    return NULL;
+    char *fingerprint = str_dup(text->str);
+    g_string_free(text, TRUE);
+    return fingerprint;
 }
 
 /* The language folders under out_dir/audio, sorted (none: an empty list). */

@@ -115,11 +115,4 @@ void eval_print(const eval_result *r, FILE *fp);
 /* The whole result as JSON text (malloc'd). */
 char *eval_json(const eval_result *r);
 
-/* For the commands that read one model file (eval --model, info, export --checkpoint): an error
- * when path is a folder, naming the files of a training run's folder (train --out) to give
- * instead: model.safetensors, best.safetensors and its latest checkpoint, or with
- * checkpoint_only (export) the checkpoint alone. option ("--model ", or "" for info) starts the
- * message. 0 when path is not a folder (or cannot be read: the reader says why). */
-int refuse_run_folder(const char *path, const char *option, int checkpoint_only);
-
 #endif

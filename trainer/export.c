@@ -2,7 +2,6 @@
  * without optimizer moments or training position); several checkpoints -> their average. */
 #include "checkpoint.h"
 #include "common.h"
-#include "eval.h"
 #include "init.h"
 #include "options.h"
 #include "train.h"

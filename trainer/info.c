@@ -8,7 +8,6 @@
  * is for eval, --init and export, which makes the elements' model of it). */
 #include "checkpoint.h"
 #include "common.h"
-#include "eval.h"
 #include "lm.h"
 #include "options.h"
 #include "safetensors.h"
