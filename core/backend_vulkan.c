@@ -40,10 +40,17 @@ int mslam_vk_encode_text(mslam_vk *vk, const struct mslam_model_config *cfg, con
     (void)vk, (void)cfg, (void)P, (void)ids, (void)lens, (void)B, (void)L, (void)out;
     return mslam_error("this build of mslam has no Vulkan backend");
 }
+int mslam_vk_lost(const mslam_vk *vk) {
+    (void)vk;
+    return 0;
+}
+void mslam_vk_pretend(const struct mslam_vk_pretence *pretence) { (void)pretence; }
+void mslam_vk_pretend_device_lost(mslam_vk *vk) { (void)vk; }
 
 #else
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <vulkan/vulkan.h>
 
 /* SPIR-V of shaders/, as C initialiser lists written by glslc -mfmt=c */
@@ -135,10 +142,26 @@ struct mslam_vk {
     size_t block_floats;
     uint32_t max_groups_x, max_groups_y, max_groups_z;
     VkDeviceSize max_range; /* maxStorageBufferRange */
+    /* vkGetPhysicalDeviceMemoryProperties2 where the device reports its heaps' budgets
+     * (VK_EXT_memory_budget, Vulkan 1.1), else NULL */
+    PFN_vkGetPhysicalDeviceMemoryProperties2 memory_properties2;
     char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
     pthread_mutex_t lock;
-    int bound; /* kernel bound last in the command buffer being recorded (-1: none) */
+    int bound;           /* kernel bound last in the command buffer being recorded (-1: none) */
+    atomic_int lost;     /* VK_ERROR_DEVICE_LOST came back: the device takes no more work */
+    int pretend_lost;    /* mslam_vk_pretend_device_lost */
 };
+
+/* mslam_vk_pretend's (tests only) */
+static struct mslam_vk_pretence pretence;
+
+void mslam_vk_pretend(const struct mslam_vk_pretence *p) {
+    pretence = p ? *p : (struct mslam_vk_pretence){0};
+}
+
+void mslam_vk_pretend_device_lost(mslam_vk *vk) { vk->pretend_lost = 1; }
+
+int mslam_vk_lost(const mslam_vk *vk) { return vk && atomic_load(&vk->lost); }
 
 int mslam_vk_available(void) { return 1; }
 
@@ -163,6 +186,121 @@ static const char *result_name(VkResult r) {
 /* 0, or -1 with the error "Vulkan: <what> failed (<result>)" */
 static int check(VkResult r, const char *what) {
     return r == VK_SUCCESS ? 0 : mslam_error("Vulkan: %s failed (%s, %d)", what, result_name(r), (int)r);
+}
+
+/* ---- what the shaders need of a device ---- */
+
+/* The compute limits the shaders need (all of them: the most along each axis): local_size, its
+ * invocations, and the bytes of one shader's shared arrays. Read from their SPIR-V, so that they
+ * follow the shaders: linear.comp's 16 x 16 threads each load and compute a fixed part of a
+ * 64 x 64 tile, and conv2d, dwconv and eltwise run 256 threads, where Vulkan guarantees 128
+ * invocations and a width of 128 only. */
+typedef struct {
+    uint32_t size[3], invocations, shared_bytes;
+} shader_needs;
+
+/* SPIR-V's numbers for what spirv_needs reads (the SPIR-V specification, section 3) */
+enum {
+    SPV_OP_EXECUTION_MODE = 16,
+    SPV_OP_TYPE_INT = 21,
+    SPV_OP_TYPE_FLOAT = 22,
+    SPV_OP_TYPE_VECTOR = 23,
+    SPV_OP_TYPE_ARRAY = 28,
+    SPV_OP_TYPE_STRUCT = 30,
+    SPV_OP_TYPE_POINTER = 32,
+    SPV_OP_CONSTANT = 43,
+    SPV_OP_VARIABLE = 59,
+    SPV_MODE_LOCAL_SIZE = 17,
+    SPV_STORAGE_WORKGROUP = 4,
+};
+
+/* Adds what kernel k needs to *needs: its LocalSize execution mode and the bytes of its Workgroup
+ * (shared) variables, elements summed without padding (arrays of arrays of 32-bit floats here). */
+static int spirv_needs(enum kernel k, shader_needs *needs) {
+    const uint32_t *code = kernels[k].code;
+    size_t words = kernels[k].size / sizeof(uint32_t);
+    /* the header: magic, version, generator, id bound, 0 */
+    uint32_t bound = words > 5 ? code[3] : 0;
+    /* by result id: a type's size in bytes, a constant's value (array lengths) */
+    uint64_t *value = mslam_calloc(bound ? bound : 1, sizeof *value, "the shader's ids");
+    if (!value) return -1;
+    int has_local_size = 0;
+    uint64_t shared = 0;
+    for (size_t at = 5; at < words;) {
+        const uint32_t *w = code + at;
+        uint32_t op = w[0] & 0xFFFFu, n = w[0] >> 16; /* n words, w[0] included */
+        if (n == 0 || n > words - at) break;
+        switch (op) {
+        case SPV_OP_EXECUTION_MODE: /* entry point, mode, x, y, z */
+            if (n >= 6 && w[2] == SPV_MODE_LOCAL_SIZE) {
+                has_local_size = 1;
+                for (int i = 0; i < 3; i++)
+                    if (w[3 + i] > needs->size[i]) needs->size[i] = w[3 + i];
+                if (w[3] * w[4] * w[5] > needs->invocations) needs->invocations = w[3] * w[4] * w[5];
+            }
+            break;
+        case SPV_OP_TYPE_INT: /* result, width in bits */
+        case SPV_OP_TYPE_FLOAT:
+            if (n >= 3 && w[1] < bound) value[w[1]] = w[2] / 8;
+            break;
+        case SPV_OP_TYPE_VECTOR: /* result, component type, count */
+            if (n >= 4 && w[1] < bound && w[2] < bound) value[w[1]] = value[w[2]] * w[3];
+            break;
+        case SPV_OP_TYPE_ARRAY: /* result, element type, the constant holding the length */
+            if (n >= 4 && w[1] < bound && w[2] < bound && w[3] < bound) value[w[1]] = value[w[2]] * value[w[3]];
+            break;
+        case SPV_OP_TYPE_STRUCT: /* result, member types */
+            if (w[1] < bound)
+                for (uint32_t m = 2; m < n; m++) value[w[1]] += w[m] < bound ? value[w[m]] : 0;
+            break;
+        case SPV_OP_TYPE_POINTER: /* result, storage class, pointee */
+            if (n >= 4 && w[1] < bound && w[3] < bound) value[w[1]] = value[w[3]];
+            break;
+        case SPV_OP_CONSTANT: /* type, result, value (its low word) */
+            if (n >= 4 && w[2] < bound) value[w[2]] = w[3];
+            break;
+        case SPV_OP_VARIABLE: /* pointer type, result, storage class */
+            if (n >= 4 && w[3] == SPV_STORAGE_WORKGROUP && w[1] < bound) shared += value[w[1]];
+            break;
+        default: break;
+        }
+        at += n;
+    }
+    free(value);
+    /* a workgroup sized by specialization constants (LocalSizeId) would need reading those */
+    if (!has_local_size) return mslam_error("Vulkan: the %s shader declares no local_size", kernels[k].name);
+    if (shared > needs->shared_bytes) needs->shared_bytes = (uint32_t)shared;
+    return 0;
+}
+
+static int shaders_need(shader_needs *needs) {
+    memset(needs, 0, sizeof *needs);
+    for (int k = 0; k < K_COUNT; k++)
+        if (spirv_needs((enum kernel)k, needs)) return -1;
+    return 0;
+}
+
+/* Writes why a device of these limits cannot run the shaders into why (an empty string: it can). */
+static void limits_short_of(const VkPhysicalDeviceLimits *limits, const shader_needs *needs, char *why, size_t size) {
+    *why = '\0';
+    if (limits->maxComputeWorkGroupInvocations < needs->invocations)
+        snprintf(why, size, "maxComputeWorkGroupInvocations is %u, the shaders need %u",
+                 limits->maxComputeWorkGroupInvocations, needs->invocations);
+    for (int i = 0; i < 3 && !*why; i++)
+        if (limits->maxComputeWorkGroupSize[i] < needs->size[i])
+            snprintf(why, size, "maxComputeWorkGroupSize[%d] is %u, the shaders need %u", i,
+                     limits->maxComputeWorkGroupSize[i], needs->size[i]);
+    if (!*why && limits->maxComputeSharedMemorySize < needs->shared_bytes)
+        snprintf(why, size, "maxComputeSharedMemorySize is %u bytes, the shaders need %u",
+                 limits->maxComputeSharedMemorySize, needs->shared_bytes);
+}
+
+/* The limits of mslam_vk_pretend in place of the device's */
+static void pretend_limits(VkPhysicalDeviceLimits *limits) {
+    if (pretence.max_invocations) limits->maxComputeWorkGroupInvocations = pretence.max_invocations;
+    for (int i = 0; i < 3; i++)
+        if (pretence.max_size[i]) limits->maxComputeWorkGroupSize[i] = pretence.max_size[i];
+    if (pretence.max_shared_bytes) limits->maxComputeSharedMemorySize = pretence.max_shared_bytes;
 }
 
 /* ---- device ---- */
@@ -190,9 +328,12 @@ static int compute_queue_family(VkPhysicalDevice phys, uint32_t *family) {
     return -1;
 }
 
-/* Picks vk->phys: MSLAM_VULKAN_DEVICE's, else the best ranked (AUTO: a GPU only). *none = 1
- * when AUTO finds no GPU. */
+/* Picks vk->phys: MSLAM_VULKAN_DEVICE's, else the best ranked of those whose limits the shaders
+ * fit (AUTO: a GPU only). *none = 1 when AUTO finds no GPU. A device below the shaders' limits
+ * is an error when MSLAM_VULKAN_DEVICE names it or no other is left. */
 static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
+    shader_needs needs;
+    if (shaders_need(&needs)) return -1;
     uint32_t n = 0;
     if (check(vkEnumeratePhysicalDevices(vk->instance, &n, NULL), "vkEnumeratePhysicalDevices")) return -1;
     VkPhysicalDevice *all = mslam_calloc(n ? n : 1, sizeof *all, "Vulkan devices");
@@ -203,27 +344,40 @@ static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
     }
     const char *want = getenv("MSLAM_VULKAN_DEVICE");
     int best = -1, best_rank = 0;
-    char names[512] = "";
+    /* refused: why the first device that would have been picked cannot run the shaders */
+    char names[512] = "", refused[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE + 320] = "";
     for (uint32_t i = 0; i < n; i++) {
         VkPhysicalDeviceProperties props;
         vkGetPhysicalDeviceProperties(all[i], &props);
+        pretend_limits(&props.limits);
         uint32_t family;
         if (compute_queue_family(all[i], &family)) continue;
         size_t used = strlen(names);
         snprintf(names + used, sizeof names - used, "%s%u: %s", used ? ", " : "", i, props.deviceName);
-        int rank = device_rank(props.deviceType);
+        int rank = device_rank(props.deviceType), candidate;
         if (want && *want) {
             char *end;
             long index = strtol(want, &end, 10);
             int match = *end == '\0' ? index == (long)i : mslam_ascii_find_nocase(props.deviceName, want) != NULL;
-            if (match && best < 0) best = (int)i, best_rank = rank;
-        } else if (rank > best_rank && (device == MSLAM_DEVICE_VULKAN || rank >= 2)) {
-            best = (int)i, best_rank = rank;
+            candidate = match && best < 0 && !*refused;
+        } else {
+            candidate = rank > best_rank && (device == MSLAM_DEVICE_VULKAN || rank >= 2);
         }
+        if (!candidate) continue;
+        char short_of[256];
+        limits_short_of(&props.limits, &needs, short_of, sizeof short_of);
+        if (!*short_of)
+            best = (int)i, best_rank = rank;
+        else if (!*refused)
+            snprintf(refused, sizeof refused, "Vulkan device %s: %s", props.deviceName, short_of);
     }
     if (best >= 0) vk->phys = all[best];
     free(all);
-    if (best >= 0) return 0;
+    if (best >= 0) {
+        if (*refused) mslam_log(MSLAM_LOG_INFO, "%s: not used", refused);
+        return 0;
+    }
+    if (*refused) return mslam_error("%s", refused);
     if (want && *want)
         return mslam_error("MSLAM_VULKAN_DEVICE=%s names no Vulkan device with compute (there are: %s)", want,
                            n ? names : "none");
@@ -233,6 +387,19 @@ static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
               n ? names : "none");
     *none = 1;
     return 0;
+}
+
+/* Whether phys has the device extension `name` */
+static int has_extension(VkPhysicalDevice phys, const char *name) {
+    uint32_t n = 0;
+    if (vkEnumerateDeviceExtensionProperties(phys, NULL, &n, NULL) != VK_SUCCESS || n == 0) return 0;
+    VkExtensionProperties *all = calloc(n, sizeof *all);
+    int found = 0;
+    /* VK_INCOMPLETE: more than n now; those read are enough to look at */
+    if (all && vkEnumerateDeviceExtensionProperties(phys, NULL, &n, all) >= VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !found; i++) found = !strcmp(all[i].extensionName, name);
+    free(all);
+    return found;
 }
 
 static int memory_type(const mslam_vk *vk, uint32_t bits, VkMemoryPropertyFlags want, uint32_t *type) {
@@ -251,12 +418,34 @@ static void buffer_free(mslam_vk *vk, vk_buffer *b) {
     memset(b, 0, sizeof *b);
 }
 
-/* A buffer of size bytes: device-local, or host-visible, coherent and mapped (staging) */
-static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, int staging, const char *what) {
+/* Whether the device reports the bytes free in memory heap `heap` (its budget less its usage,
+ * VK_EXT_memory_budget), and how many in *free_bytes. */
+static int heap_free(const mslam_vk *vk, uint32_t heap, VkDeviceSize *free_bytes) {
+    if (pretence.heap_free_bytes) {
+        *free_bytes = pretence.heap_free_bytes;
+        return 1;
+    }
+    if (!vk->memory_properties2) return 0;
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT budget = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+    VkPhysicalDeviceMemoryProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2,
+                                               .pNext = &budget};
+    vk->memory_properties2(vk->phys, &props);
+    if (heap >= props.memoryProperties.memoryHeapCount || budget.heapBudget[heap] == 0) return 0;
+    VkDeviceSize total = budget.heapBudget[heap], used = budget.heapUsage[heap];
+    *free_bytes = total > used ? total - used : 0;
+    return 1;
+}
+
+/* A buffer of size bytes, and room more where the memory free allows (a buffer that grows):
+ * device-local, or host-visible, coherent and mapped (staging). Refused before it is allocated
+ * where the device reports less memory free than it needs. */
+static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, VkDeviceSize room, int staging,
+                       const char *what) {
     memset(b, 0, sizeof *b);
     VkBufferCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-        .size = size,
+        .size = size + room,
         .usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                  (staging ? 0 : VK_BUFFER_USAGE_STORAGE_BUFFER_BIT),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
@@ -274,6 +463,16 @@ static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, int stagin
         buffer_free(vk, b);
         return mslam_error("Vulkan: no memory type for %s", what);
     }
+    uint32_t heap = vk->mem_props.memoryTypes[type].heapIndex;
+    VkDeviceSize free_bytes;
+    if (heap_free(vk, heap, &free_bytes) && req.size > free_bytes) {
+        buffer_free(vk, b);
+        if (room) return buffer_make(vk, b, size, 0, staging, what);
+        return mslam_error("Vulkan: %s needs %llu bytes (%.1f MB) of memory heap %u of device %s, which has %llu "
+                           "(%.1f MB) free: its budget less what is in use",
+                           what, (unsigned long long)req.size, req.size / 1e6, heap, vk->name,
+                           (unsigned long long)free_bytes, free_bytes / 1e6);
+    }
     VkMemoryAllocateInfo alloc = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
     if (check(vkAllocateMemory(vk->dev, &alloc, NULL, &b->mem), what) ||
@@ -282,7 +481,7 @@ static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, int stagin
         buffer_free(vk, b);
         return -1;
     }
-    b->size = size;
+    b->size = size + room;
     return 0;
 }
 
@@ -308,14 +507,14 @@ static int reserve(mslam_vk *vk, size_t act_floats, size_t staging_bytes) {
                            act_bytes / 1e6, vk->name, vk->max_range / 1e6);
     if (act_bytes > vk->acts.size) {
         /* room to grow, within what one descriptor may span */
-        VkDeviceSize size = act_bytes + act_bytes / 4 < vk->max_range ? act_bytes + act_bytes / 4 : vk->max_range;
+        VkDeviceSize room = act_bytes + act_bytes / 4 < vk->max_range ? act_bytes / 4 : vk->max_range - act_bytes;
         buffer_free(vk, &vk->acts);
-        if (buffer_make(vk, &vk->acts, size, 0, "the activation buffer")) return -1;
+        if (buffer_make(vk, &vk->acts, act_bytes, room, 0, "the activation buffer")) return -1;
         bind_buffers(vk);
     }
     if (staging_bytes > vk->staging.size) {
         buffer_free(vk, &vk->staging);
-        if (buffer_make(vk, &vk->staging, staging_bytes + staging_bytes / 4, 1, "the staging buffer")) return -1;
+        if (buffer_make(vk, &vk->staging, staging_bytes, staging_bytes / 4, 1, "the staging buffer")) return -1;
     }
     return 0;
 }
@@ -331,14 +530,28 @@ static int begin(mslam_vk *vk) {
     return 0;
 }
 
+/* The message of a pass on a lost device (the caller's way on: a fresh device or the CPU) */
+#define LOST_WHAT_TO_DO "reload the model, or load it with device cpu"
+
+/* Submits the command buffer and waits for it. VK_ERROR_DEVICE_LOST marks vk lost: the device
+ * takes no more work (its command buffer may still be pending, which a later pass would reset). */
 static int submit_and_wait(mslam_vk *vk) {
     if (check(vkEndCommandBuffer(vk->cmd), "vkEndCommandBuffer")) return -1;
     VkSubmitInfo info = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
-    if (check(vkResetFences(vk->dev, 1, &vk->fence), "vkResetFences") ||
-        check(vkQueueSubmit(vk->queue, 1, &info, vk->fence), "vkQueueSubmit") ||
-        check(vkWaitForFences(vk->dev, 1, &vk->fence, VK_TRUE, UINT64_MAX), "vkWaitForFences"))
-        return -1;
-    return 0;
+    const char *what = "vkResetFences";
+    VkResult r = vkResetFences(vk->dev, 1, &vk->fence);
+    if (r == VK_SUCCESS) what = "vkQueueSubmit", r = vkQueueSubmit(vk->queue, 1, &info, vk->fence);
+    if (r == VK_SUCCESS) {
+        what = "vkWaitForFences", r = vkWaitForFences(vk->dev, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+        if (vk->pretend_lost) vk->pretend_lost = 0, r = r == VK_SUCCESS ? VK_ERROR_DEVICE_LOST : r;
+    }
+    if (r == VK_ERROR_DEVICE_LOST) {
+        atomic_store(&vk->lost, 1);
+        return mslam_error("Vulkan device %s was lost (%s: VK_ERROR_DEVICE_LOST; a GPU reset or a driver fault): "
+                           "it takes no more work; " LOST_WHAT_TO_DO,
+                           vk->name, what);
+    }
+    return check(r, what);
 }
 
 /* Every write of the stages in src is seen by the reads and writes of the stages in dst. */
@@ -456,7 +669,7 @@ static int upload_weights(mslam_vk *vk, const mslam_model *model) {
         /* vk_open adds the device's name */
         return mslam_error("Vulkan: the model's %.1f MB of weights are more than one storage buffer of the device "
                            "holds (%.1f MB)", bytes / 1e6, vk->max_range / 1e6);
-    if (buffer_make(vk, &vk->weights, bytes, 0, "the weight buffer") || reserve(vk, 64, (size_t)bytes)) return -1;
+    if (buffer_make(vk, &vk->weights, bytes, 0, 0, "the weight buffer") || reserve(vk, 64, (size_t)bytes)) return -1;
     memcpy(vk->staging.map, model->block, (size_t)bytes);
     vk->block = model->block;
     vk->block_floats = model->table.total;
@@ -495,10 +708,16 @@ static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device d
     mslam_vk *vk = mslam_calloc(1, sizeof *vk, "the Vulkan context");
     if (!vk) return -1;
     pthread_mutex_init(&vk->lock, NULL);
+    /* Vulkan 1.1 where the loader has it, for the heaps' budgets (vkGetPhysicalDeviceMemoryProperties2) */
+    uint32_t loader_version = VK_API_VERSION_1_0;
+    PFN_vkEnumerateInstanceVersion enumerate_version =
+        (PFN_vkEnumerateInstanceVersion)vkGetInstanceProcAddr(VK_NULL_HANDLE, "vkEnumerateInstanceVersion");
+    if (!enumerate_version || enumerate_version(&loader_version) != VK_SUCCESS) loader_version = VK_API_VERSION_1_0;
+    uint32_t api = loader_version >= VK_API_VERSION_1_1 ? VK_API_VERSION_1_1 : VK_API_VERSION_1_0;
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
                              .pApplicationName = "mslam",
                              .pEngineName = "mslam",
-                             .apiVersion = VK_API_VERSION_1_0};
+                             .apiVersion = api};
     VkInstanceCreateInfo inst_info = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app};
     VkResult r = vkCreateInstance(&inst_info, NULL, &vk->instance);
     if (r != VK_SUCCESS) {
@@ -523,6 +742,11 @@ static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device d
     vk->max_groups_z = props.limits.maxComputeWorkGroupCount[2];
     vk->max_range = props.limits.maxStorageBufferRange;
     vkGetPhysicalDeviceMemoryProperties(vk->phys, &vk->mem_props);
+    /* the budgets are a physical device's query: the extension need not be enabled on the device */
+    if (api >= VK_API_VERSION_1_1 && props.apiVersion >= VK_API_VERSION_1_1 &&
+        has_extension(vk->phys, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME))
+        vk->memory_properties2 = (PFN_vkGetPhysicalDeviceMemoryProperties2)vkGetInstanceProcAddr(
+            vk->instance, "vkGetPhysicalDeviceMemoryProperties2");
     compute_queue_family(vk->phys, &vk->queue_family);
     float priority = 1.0f;
     VkDeviceQueueCreateInfo queue_info = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -550,13 +774,15 @@ static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device d
              upload_weights(vk, model);
     }
     if (rc) {
-        char why[512];
+        char why[1024], device_named[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE + 32] = "";
         snprintf(why, sizeof why, "%s", mslam_last_error());
+        /* once: the messages of memory and of a lost device name it */
+        if (!strstr(why, vk->name)) snprintf(device_named, sizeof device_named, " (Vulkan device %s)", vk->name);
         if (device == MSLAM_DEVICE_AUTO) {
-            mslam_log(MSLAM_LOG_WARN, "%s (Vulkan device %s): the encoder runs on the CPU", why, vk->name);
+            mslam_log(MSLAM_LOG_WARN, "%s%s: the encoder runs on the CPU", why, device_named);
         } else { /* why has the caller's error context already */
             const char *context = mslam_error_context_set(NULL);
-            mslam_error("%s (Vulkan device %s)", why, vk->name);
+            mslam_error("%s%s", why, device_named);
             mslam_error_context_set(context);
         }
         mslam_vk_close(vk);
@@ -695,6 +921,11 @@ static uint32_t record_layers(mslam_vk *vk, const struct mslam_model_config *cfg
 static float *pass_begin(mslam_vk *vk, const plan *p, size_t in_floats, size_t out_floats, const layer_bufs *lb,
                          const int *frames, int B, int T, int d) {
     pthread_mutex_lock(&vk->lock);
+    if (atomic_load(&vk->lost)) {
+        pthread_mutex_unlock(&vk->lock);
+        mslam_error("Vulkan device %s was lost in an earlier pass: " LOST_WHAT_TO_DO, vk->name);
+        return NULL;
+    }
     if (reserve(vk, p->used, (in_floats > out_floats ? in_floats : out_floats) * sizeof(float)) || begin(vk)) {
         pthread_mutex_unlock(&vk->lock);
         return NULL;

@@ -25,10 +25,12 @@ int mslam_vk_available(void);
 /* Opens a Vulkan device for model and uploads its weights. device is MSLAM_DEVICE_AUTO (a GPU:
  * discrete, integrated or virtual, else none) or MSLAM_DEVICE_VULKAN (any Vulkan device, a CPU
  * implementation such as Mesa's lavapipe included); MSLAM_VULKAN_DEVICE (an index of
- * vkEnumeratePhysicalDevices or part of a device's name) picks one for either. Returns 0 with
- * *out set; 0 with *out NULL for MSLAM_DEVICE_CPU, and for AUTO when it finds no GPU, the
- * device fails to start or cannot run the model (heads wider than the attention shader holds;
- * why logged); -1 when VULKAN finds no device or it fails (error recorded). */
+ * vkEnumeratePhysicalDevices or part of a device's name) picks one for either. A device whose
+ * compute limits are below what the shaders declare (workgroup size and invocations, shared
+ * memory) is not picked. Returns 0 with *out set; 0 with *out NULL for MSLAM_DEVICE_CPU, and for
+ * AUTO when it finds no GPU, the device fails to start or cannot run the model (heads wider than
+ * the attention shader holds, limits below the shaders', weights larger than a buffer or the
+ * memory free; why logged); -1 when VULKAN finds no device or it fails (error recorded). */
 int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device device);
 void mslam_vk_close(mslam_vk *vk);
 /* The device's name, as Vulkan reports it. */
@@ -38,6 +40,11 @@ const char *mslam_vk_device_name(const mslam_vk *vk);
  * buffers (a storage buffer spans at most maxStorageBufferRange: 128 MB on lavapipe, 4 GB on
  * most GPUs); the encoder runs one that does not on the CPU. */
 int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length);
+
+/* Whether the device was lost (VK_ERROR_DEVICE_LOST: a GPU reset, a driver crash) in a pass or
+ * the upload: every later pass is refused with an error saying so, and the caller reloads the
+ * model (a fresh device) or loads it with MSLAM_DEVICE_CPU. */
+int mslam_vk_lost(const mslam_vk *vk);
 
 /* As mslam_encoder_speech_forward with save = 0, on the weights uploaded: cfg and P are the
  * model's that mslam_vk_open had (P pointing elsewhere is an error). mel (B, T_mel, n_mels) raw
@@ -51,5 +58,22 @@ int mslam_vk_encode_speech(mslam_vk *vk, const struct mslam_model_config *cfg, c
  * encoder pads with id 0) -> out (B, L, d). */
 int mslam_vk_encode_text(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,
                          const int *ids, const int *lens, int B, int L, float *out);
+
+/* Tests only (tests/test_vulkan.c; not exported, not thread-safe): limits to take in place of
+ * what the device reports, to check what a device below the shaders' needs or short of memory
+ * gets. A zero field keeps the device's own. The workgroup and shared-memory limits apply to the
+ * devices mslam_vk_open picks from then on; heap_free_bytes stands for every heap's budget less
+ * its usage (as VK_EXT_memory_budget reports them) at each allocation from then on. NULL: the
+ * device's own again. */
+struct mslam_vk_pretence {
+    uint32_t max_invocations;  /* maxComputeWorkGroupInvocations */
+    uint32_t max_size[3];      /* maxComputeWorkGroupSize */
+    uint32_t max_shared_bytes; /* maxComputeSharedMemorySize */
+    uint64_t heap_free_bytes;
+};
+void mslam_vk_pretend(const struct mslam_vk_pretence *pretence);
+/* Tests only: the wait of vk's next submit (a pass's) ends in VK_ERROR_DEVICE_LOST, as when a GPU
+ * resets, after the work has run. */
+void mslam_vk_pretend_device_lost(mslam_vk *vk);
 
 #endif

@@ -238,6 +238,122 @@ static void weights_too_large(void) {
     mslam_model_free(m);
 }
 
+/* Sets MSLAM_VULKAN_DEVICE to the test's device (auto then looks at it, whatever its kind), or
+ * back to what it was (restore, with the copy saved). */
+static void name_test_device(int restore, char *saved, size_t size) {
+    if (!restore) {
+        const char *was = getenv("MSLAM_VULKAN_DEVICE");
+        snprintf(saved, size, "%s", was ? was : "");
+        setenv("MSLAM_VULKAN_DEVICE", vk_name, 1);
+    } else if (*saved) {
+        setenv("MSLAM_VULKAN_DEVICE", saved, 1);
+    } else {
+        unsetenv("MSLAM_VULKAN_DEVICE");
+    }
+}
+
+/* A device below the shaders' compute limits (pretended: lavapipe's are above them; Vulkan
+ * guarantees 128 invocations and a width of 128): vulkan refuses it with an error naming the
+ * device and the limit, auto leaves the model to the CPU (a review found such devices used), and
+ * a device at the shaders' needs exactly is taken. The needs, read from the SPIR-V: 256
+ * invocations, a width of 256 (conv2d, dwconv, eltwise), a height of 16 (linear), 8320 bytes of
+ * shared arrays (linear's two tiles of 16 x 65 floats). */
+static void compute_limits(void) {
+    static const struct {
+        struct mslam_vk_pretence limits;
+        const char *said;
+    } below[] = {
+        {{.max_invocations = 128}, "maxComputeWorkGroupInvocations is 128, the shaders need 256"},
+        {{.max_invocations = 255}, "maxComputeWorkGroupInvocations is 255, the shaders need 256"},
+        {{.max_size = {128, 0, 0}}, "maxComputeWorkGroupSize[0] is 128, the shaders need 256"},
+        {{.max_size = {0, 15, 0}}, "maxComputeWorkGroupSize[1] is 15, the shaders need 16"},
+        {{.max_shared_bytes = 8319}, "maxComputeSharedMemorySize is 8319 bytes, the shaders need 8320"},
+    };
+    mslam_model *m = tiny_model(1, 16, 2, 1);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (!m) return;
+    char saved[256];
+    name_test_device(0, saved, sizeof saved);
+    for (size_t i = 0; i < sizeof below / sizeof below[0]; i++) {
+        mslam_vk_pretend(&below[i].limits);
+        mslam_vk *vk = NULL;
+        int rc = mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN);
+        const char *said = mslam_last_error();
+        if (i == 0) printf("below the shaders' limits: %s\n", said);
+        CHECK(rc != 0 && !vk && strstr(said, below[i].said) && count_in(said, vk_name) == 1,
+              "vulkan on a device where %s: %s", below[i].said, said);
+        mslam_vk_close(vk);
+        vk = NULL;
+        CHECK(mslam_vk_open(&vk, m, MSLAM_DEVICE_AUTO) == 0 && !vk, "auto on a device where %s: %s", below[i].said,
+              vk ? "the device" : mslam_last_error());
+        mslam_vk_close(vk);
+    }
+    struct mslam_vk_pretence at_needs = {.max_invocations = 256, .max_size = {256, 16, 1}, .max_shared_bytes = 8320};
+    mslam_vk_pretend(&at_needs);
+    mslam_vk *vk = NULL;
+    CHECK(mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN) == 0 && vk, "a device at the shaders' needs: %s",
+          mslam_last_error());
+    mslam_vk_close(vk);
+    mslam_vk_pretend(NULL);
+    name_test_device(1, saved, sizeof saved);
+    mslam_model_free(m);
+}
+
+/* Less memory free than a load or a pass needs (pretended: lavapipe reports no budgets; a GPU
+ * with VK_EXT_memory_budget reports its heaps' budgets and usage): refused before anything is
+ * allocated, with an error naming the device, the bytes needed and those free, not an
+ * out-of-memory midway; auto loads the model on the CPU, and after a refused pass the device runs
+ * the next one. */
+static void memory_free(void) {
+    mslam_model *m = tiny_model(1, 24, 2, 11);
+    CHECK(m != NULL, "model: %s", mslam_last_error());
+    if (!m) return;
+    char saved[256];
+    name_test_device(0, saved, sizeof saved);
+    size_t weight_bytes = m->table.total * sizeof(float);
+    struct mslam_vk_pretence short_of_weights = {.heap_free_bytes = weight_bytes - 1};
+    mslam_vk_pretend(&short_of_weights);
+    mslam_vk *vk = NULL;
+    int rc = mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN);
+    const char *said = mslam_last_error();
+    printf("weights short of memory: %s\n", said);
+    char free_bytes[64];
+    snprintf(free_bytes, sizeof free_bytes, "has %zu", weight_bytes - 1);
+    CHECK(rc != 0 && !vk && strstr(said, "the weight buffer needs") && strstr(said, free_bytes) &&
+              count_in(said, vk_name) == 1,
+          "%zu bytes of weights with one byte less free: %s", weight_bytes, said);
+    mslam_vk_close(vk);
+    vk = NULL;
+    CHECK(mslam_vk_open(&vk, m, MSLAM_DEVICE_AUTO) == 0 && !vk, "auto with too little memory free: %s",
+          vk ? "the device" : mslam_last_error());
+    mslam_vk_close(vk);
+    vk = NULL;
+    mslam_vk_pretend(NULL);
+    CHECK(mslam_vk_open(&vk, m, MSLAM_DEVICE_VULKAN) == 0 && vk, "open: %s", mslam_last_error());
+    if (vk) {
+        int short_len[] = {40}, long_len[] = {2000};
+        speech_case(vk, m, "speech before a pass short of memory", 1, 40, short_len, NULL);
+        /* 2000 mel frames take some 2 MB of activations */
+        struct mslam_vk_pretence one_mb = {.heap_free_bytes = 1000000};
+        mslam_vk_pretend(&one_mb);
+        float *mel = random_mel(1, 2000, m->cfg.n_mels, 5);
+        mslam_encoder_pass pass = {.vk = vk};
+        rc = mslam_encoder_speech_forward(&pass, &m->cfg, &m->p, mel, long_len, 1, 2000, NULL, 0);
+        said = mslam_last_error();
+        printf("a pass short of memory: %s\n", said);
+        CHECK(rc != 0 && pass.on_device && strstr(said, "the activation buffer needs") && strstr(said, vk_name) &&
+                  strstr(said, "has 1000000 (1.0 MB) free"),
+              "a pass of 2000 mel frames with 1 MB free: %s", rc ? said : "it ran");
+        mslam_encoder_pass_free(&pass);
+        free(mel);
+        mslam_vk_pretend(NULL);
+        speech_case(vk, m, "speech after a pass short of memory", 1, 2000, long_len, NULL);
+    }
+    mslam_vk_close(vk);
+    name_test_device(1, saved, sizeof saved);
+    mslam_model_free(m);
+}
+
 /* Counts the errors logged (user_data: an int). */
 static void count_errors(enum mslam_log_level level, const char *message, void *user_data) {
     (void)message;
@@ -296,6 +412,22 @@ static void public_api(void) {
         /* audio shorter than one frame: no frames, as on the CPU */
         a = mslam_encode_pcm(gpu, pcm, 100, NULL, &n_gpu);
         CHECK(a && n_gpu == 0, "100 samples: %d frames", n_gpu);
+        mslam_free(a);
+        /* the device lost in a pass (pretended; a GPU reset or a driver fault): the call fails
+         * saying so and what to do, and so do the later ones, without touching the device (its
+         * command buffer may still be pending) or crashing; the model frees cleanly */
+        mslam_vk_pretend_device_lost(gpu->vk);
+        a = mslam_encode_pcm(gpu, pcm, n, NULL, &n_gpu);
+        const char *said = mslam_last_error();
+        printf("device lost: %s\n", said);
+        CHECK(!a && strstr(said, "was lost") && strstr(said, vk_name) && strstr(said, "VK_ERROR_DEVICE_LOST") &&
+                  strstr(said, "device cpu") && mslam_vk_lost(gpu->vk),
+              "a pass on a lost device: %s", a ? "it gave frames" : said);
+        mslam_free(a);
+        a = mslam_encode_text(gpu, "abc", NULL, &n_gpu);
+        said = mslam_last_error();
+        CHECK(!a && strstr(said, "lost in an earlier pass") && strstr(said, vk_name),
+              "a pass after the device was lost: %s", a ? "it gave frames" : said);
         mslam_free(a);
         free(pcm);
     }
@@ -357,6 +489,8 @@ int main(void) {
     workgroup_limit();
     config_edges();
     weights_too_large();
+    compute_limits();
+    memory_free();
     public_api();
     return test_result("vulkan");
 }
