@@ -245,10 +245,16 @@ static void latencies(GArray *caps, double *mean, double *max, int *n) {
     *mean = *n ? sum / *n : -1;
 }
 
+/* mslamtranslate's segments are named Spanish: the talk is English, which would be its own
+ * translation (the transcript), and the figures are the decoder's (--translate-props may name
+ * other languages: the last assignment holds) */
+#define TRANSLATE_LANGUAGES "languages=es"
+
 static char *element(const char *factory, const char *name, int n_threads) {
-    const char *own = translate_props && !strcmp(factory, "mslamtranslate") ? translate_props : "";
-    return g_strdup_printf("%s name=%s model=\"%s\" n-threads=%d %s %s", factory, name, model, n_threads,
-                           extra_props ? extra_props : "", own);
+    int translate = !strcmp(factory, "mslamtranslate");
+    return g_strdup_printf("%s name=%s model=\"%s\" n-threads=%d %s %s %s", factory, name, model, n_threads,
+                           translate ? TRANSLATE_LANGUAGES : "", extra_props ? extra_props : "",
+                           translate && translate_props ? translate_props : "");
 }
 
 int main(int argc, char **argv) {
@@ -306,7 +312,8 @@ int main(int argc, char **argv) {
     printf("audio %.1f s: %d English sentences (espeak-ng en+m3), 1.2 s of silence after each\n", audio_seconds(),
            n_sent);
     if (extra_props) printf("every mslam element with: %s\n", extra_props);
-    if (translate_props) printf("mslamtranslate with: %s\n", translate_props);
+    printf("mslamtranslate with: %s%s%s (the decoder translates the English talk)\n", TRANSLATE_LANGUAGES,
+           translate_props ? " " : "", translate_props ? translate_props : "");
     /* the machine may be shared: say how busy it was */
     gchar *loadavg = NULL;
     if (g_file_get_contents("/proc/loadavg", &loadavg, NULL, NULL)) printf("load average at start: %s", loadavg);

@@ -232,6 +232,8 @@ int mslam_ascii_compare_nocase(const char *a, const char *b) {
     }
 }
 
+int mslam_is_english(const char *code) { return code && !mslam_ascii_compare_nocase(code, "en"); }
+
 const char *mslam_ascii_find_nocase(const char *haystack, const char *needle) {
     size_t n = strlen(needle), left = strlen(haystack);
     for (const char *at = haystack; left >= n; at++, left--)

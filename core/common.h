@@ -67,6 +67,8 @@ int mslam_str_ends_with(const char *s, const char *suffix);
 int mslam_ascii_equal_nocase(const char *a, const char *b, size_t n);
 /* strcmp of a and b with ASCII letters in lower case (whatever the locale). */
 int mslam_ascii_compare_nocase(const char *a, const char *b);
+/* Whether a language code is English's, "en" in any case: what translations are written in. */
+int mslam_is_english(const char *code);
 /* The first place of needle in haystack, ASCII letters in either case; NULL when none. */
 const char *mslam_ascii_find_nocase(const char *haystack, const char *needle);
 

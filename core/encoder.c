@@ -718,24 +718,9 @@ float *mslam_encode_text(mslam_model *model, const char *utf8, const struct msla
      * params are checked, as for speech, and not used */
     struct mslam_encode_params ep = params ? *params : mslam_encode_default_params();
     if (check_encode_params(&ep, "mslam_encode_text")) return NULL;
-    if (mslam_utf8_check(utf8, "mslam_encode_text: the text")) return NULL;
-    size_t bytes = strlen(utf8);
-    int *ids = mslam_malloc((bytes ? bytes : 1) * sizeof(int), "character ids");
-    if (!ids) return NULL;
     int L = 0;
-    for (size_t i = 0; i < bytes;) {
-        int len = 1;
-        int id = mslam_model_char_id(model, utf8 + i, &len);
-        if (id < 0) {
-            char quoted[MSLAM_QUOTE_SIZE];
-            mslam_error("mslam_encode_text: the character at byte %zu ('%s') is not in the model's vocabulary",
-                        i, mslam_quote(quoted, utf8 + i, (size_t)len));
-            free(ids);
-            return NULL;
-        }
-        ids[L++] = id;
-        i += (size_t)len;
-    }
+    int *ids = mslam_model_text_ids(model, utf8, &L, "mslam_encode_text");
+    if (!ids) return NULL;
     if (L == 0) {
         free(ids);
         return mslam_calloc(1, sizeof(float), "encoder frames");

@@ -491,10 +491,14 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
 
 /* ---- translation ---- */
 
-/* 0 when p's translation LM (if any) is one the decoder's search can fuse and its memory's
- * minimum similarity is in [0, 1], else -1 (fn: the caller). */
+/* 0 when p's languages are the model's, its beam size one the decoder's search takes, its
+ * translation LM (if any) one that search can fuse and its memory's minimum similarity in
+ * [0, 1], else -1 (fn: the caller). */
 static int check_translation_params(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
     if (named_language(m, p->languages, fn) == -1) return -1;
+    /* before any search (the transcript's, the memory's), whatever the audio turns out to need */
+    if (p->beam_size < 1 || p->beam_size > 256)
+        return mslam_error("%s: beam_size = %d is outside 1..256 (the decoder's beam size)", fn, p->beam_size);
     if (p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn))) return -1;
     if (p->translation_memory && !(p->tm_min_similarity >= 0 && p->tm_min_similarity <= 1))
         return mslam_error("%s: tm_min_similarity must be in [0, 1] (it is %g)", fn, (double)p->tm_min_similarity);
@@ -520,6 +524,29 @@ static int translate_memory(mslam_model *model, const char *utf8, const struct m
     *out = result_new(model, known.tokens, known.n, 0, (int)mslam_utf8_length(utf8));
     search_result_free(&known);
     return *out ? 1 : -1;
+}
+
+/* English is its own translation. A decoder learns X -> English from pairs of other languages
+ * (English has no translation to pair), and on English writes something else entirely: so what
+ * is said or written in English comes back as it is. From a transcript: its characters, each
+ * with the probability recognition gave it, and no frames (as the decoder's tokens have none);
+ * from text (said NULL): utf8's characters, each certain. NULL on failure (a character of utf8
+ * outside the vocabulary is an error naming it, as the decoder's path gives). */
+static mslam_result *english_as_translation(const mslam_model *m, const mslam_result *said, const char *utf8,
+                                            const char *fn) {
+    int n = said ? said->n_tokens : 0;
+    int *ids = said ? NULL : mslam_model_text_ids(m, utf8, &n, fn);
+    search_token *tokens = mslam_malloc((size_t)(n ? n : 1) * sizeof *tokens, "a translation");
+    mslam_result *r = NULL;
+    if (tokens && (said || ids)) {
+        for (int i = 0; i < n; i++)
+            tokens[i] = said ? (search_token){.id = said->ids[i], .frame = -1, .logp = logf(said->probs[i])}
+                             : (search_token){.id = ids[i], .frame = -1, .logp = 0.0f};
+        r = said ? result_new(m, tokens, n, said->start_frame, said->end_frame) : result_new(m, tokens, n, 0, n);
+    }
+    free(tokens);
+    free(ids);
+    return r;
 }
 
 /* mslam_translate_frames on checked arguments. */
@@ -555,8 +582,12 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
     return r;
 }
 
-/* mslam_translate_text on checked arguments: the memory, then the decoder. */
+/* mslam_translate_text on checked arguments: English as it is, the memory, then the decoder. */
 static mslam_result *translate_text(mslam_model *model, const char *utf8, const struct mslam_decode_params *p) {
+    int named = named_language(model, p->languages, "mslam_translate_text");
+    if (named == -1) return NULL;
+    if (named >= 0 && mslam_is_english(model->langs[named]))
+        return english_as_translation(model, NULL, utf8, "mslam_translate_text");
     mslam_result *known = NULL;
     int used = translate_memory(model, utf8, p, &known);
     if (used) return known;
@@ -601,10 +632,11 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
     return translate_text(model, utf8, &p);
 }
 
-/* The audio is encoded once. With a translation memory (and a CTC head) the transcript is looked
- * up first, in the language named, or else the one language ID finds; otherwise, or when no
- * known sentence is near enough, the decoder translates what it was trained to read: the
- * transcript (through the text path) or the frames. The result spans the audio's frames. */
+/* The audio is encoded once. With a CTC head, English speech (the language named, or else the
+ * one language ID finds) is translated as its transcript. With a translation memory (and a CTC
+ * head) the transcript is looked up first, in that language; otherwise, or when no known
+ * sentence is near enough, the decoder translates what it was trained to read: the transcript
+ * (through the text path) or the frames. The result spans the audio's frames. */
 mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                               const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate", 0, 0, 1)) return NULL;
@@ -612,14 +644,20 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
     if (check_translation_params(model, &p, "mslam_translate")) return NULL;
     const int from_transcript = model->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT;
     const int use_memory = p.translation_memory && model->cfg.ctc_head;
+    /* the spoken language can be known (named, or identified), and English's transcript is had */
+    const int may_be_english = model->cfg.ctc_head && (model->cfg.lid_head || (p.languages && *p.languages));
     if ((from_transcript || use_memory) && p.lm && lm_check_model(p.lm, model, 0, "mslam_translate")) return NULL;
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames, "mslam_translate");
     if (!frames) return NULL;
     mslam_result *said = NULL, *r = NULL;
-    if (from_transcript || use_memory) {
-        const char *lang = NULL; /* the memory searches the language spoken */
-        if (!(said = transcribe_frames(model, frames, n_frames, &p, use_memory ? &lang : NULL))) goto done;
+    if (from_transcript || use_memory || may_be_english) {
+        const char *lang = NULL; /* the language spoken, which the memory searches */
+        if (!(said = transcribe_frames(model, frames, n_frames, &p, &lang))) goto done;
+        if (mslam_is_english(lang)) {
+            r = english_as_translation(model, said, NULL, "mslam_translate");
+            goto done;
+        }
         struct mslam_decode_params mp = p;
         if (lang) mp.languages = lang;
         if (use_memory && translate_memory(model, said->text, &mp, &r) < 0) goto done;

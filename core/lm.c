@@ -206,7 +206,7 @@ int mslam_lm_of_translations(const mslam_lm *lm) { return lm ? lm->of_translatio
 /* An LM of translations has one language, "en": 0, else -1 with an error naming the LM (fn: the
  * caller). */
 static int check_translation_langs(const mslam_lm *lm, const char *fn) {
-    if (!lm->of_translations || (lm->n_langs == 1 && !mslam_ascii_compare_nocase(lm->langs[0].code, "en"))) return 0;
+    if (!lm->of_translations || (lm->n_langs == 1 && mslam_is_english(lm->langs[0].code))) return 0;
     return mslam_error("%s: LM '%s' models translations, so it must have one language, \"en\" (it has %d, the "
                        "first \"%s\")",
                        fn, lm_name(lm), lm->n_langs, lm->langs[0].code);

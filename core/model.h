@@ -66,6 +66,10 @@ int mslam_model_check_features(const mslam_model *model, const char *fn);
 /* Character id of the UTF-8 character at s (its length in bytes written to *len), -1 when not
  * in the vocabulary; -1 with *len = 1 when s does not start with valid UTF-8. */
 int mslam_model_char_id(const mslam_model *model, const char *s, int *len);
+/* The character ids of UTF-8 text (malloc'ed, *n of them; at least one int allocated). NULL on
+ * failure: text that is not valid UTF-8, or a character outside the vocabulary, is an error
+ * naming it and fn. */
+int *mslam_model_text_ids(const mslam_model *model, const char *utf8, int *n, const char *fn);
 
 
 /* Shared by the readers and writers of mslam's safetensors files (models, checkpoints, LMs). */

@@ -277,6 +277,28 @@ int mslam_model_char_id(const mslam_model *model, const char *s, int *len) {
     return hit ? hit->id : -1;
 }
 
+int *mslam_model_text_ids(const mslam_model *model, const char *utf8, int *n, const char *fn) {
+    *n = 0;
+    char what[96];
+    snprintf(what, sizeof what, "%s: the text", fn);
+    if (mslam_utf8_check(utf8, what)) return NULL;
+    size_t bytes = strlen(utf8);
+    int *ids = mslam_malloc((bytes ? bytes : 1) * sizeof(int), "character ids");
+    for (size_t i = 0; ids && i < bytes;) {
+        int len = 1, id = mslam_model_char_id(model, utf8 + i, &len);
+        if (id < 0) {
+            char quoted[MSLAM_QUOTE_SIZE];
+            mslam_error("%s: the character at byte %zu ('%s') is not in the model's vocabulary", fn, i,
+                        mslam_quote(quoted, utf8 + i, (size_t)len));
+            free(ids);
+            return NULL;
+        }
+        ids[(*n)++] = id;
+        i += (size_t)len;
+    }
+    return ids;
+}
+
 int mslam_model_check_features(const mslam_model *model, const char *fn) {
     return mslam_frontend_check_stats(model->p.mel_mean, model->p.mel_std, model->cfg.n_mels, fn,
                                       model->path ? model->path : "(in memory)");

@@ -17,6 +17,11 @@
  * With `second-pass` (the default), a closed segment's audio is first encoded again with full
  * attention context, so that the frames, the transcript and the language are offline's.
  *
+ * English is its own translation: a segment in English (the language `languages` names, or
+ * else the one identified on it) is translated as its transcript, with its confidence, as
+ * `mslam_translate` does (a decoder trained on other languages into English writes something
+ * else from English). Name the languages spoken where English is not among them.
+ *
  * `lm` fuses a character language model (`mslam-trainer lm`) into the CTC search of the
  * transcript, as in `mslamasr`: in the stream when `languages` names one language, else on each
  * final segment in the language identified on it. It sharpens `source-text`, and with
@@ -211,7 +216,7 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
   GstMslamBase *base = GST_MSLAM_BASE (caption);
   GstMslamTranslate *self = GST_MSLAM_TRANSLATE (caption);
   mslam_result *r;
-  gchar *text;
+  gchar *text = NULL;
 
   (void) final;
   struct mslam_decode_params decode = caption->decode;
@@ -220,7 +225,16 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
    * language) */
   if (self->tm && language && strcmp (language, "und"))
     decode.languages = language;
-  if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT) {
+  if (ctc && language && !g_ascii_strcasecmp (language, "en")) {
+    /* English is its own translation, as mslam_translate gives it: the transcript, with its
+     * confidence (the decoder learnt English from other languages, and on English writes
+     * something else); nothing heard, nothing to translate */
+    if (!heard)
+      return NULL;
+    r = NULL;
+    text = g_strdup (mslam_result_text (ctc));
+    *confidence = mslam_result_confidence (ctc);
+  } else if (self->running_input == GST_MSLAM_TRANSLATE_INPUT_TRANSCRIPT) {
     /* nothing heard, nothing to translate */
     if (!heard)
       return NULL;
@@ -233,12 +247,13 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
     if (used == 0)
       r = mslam_translate_frames (base->model, frames, n, &decode);
   }
-  if (!r) {
+  if (r) {
+    text = g_strdup (mslam_result_text (r));
+    *confidence = mslam_result_confidence (r);
+  } else if (!text) {
     GST_WARNING_OBJECT (caption, "translation failed: %s", mslam_last_error ());
     return NULL;
   }
-  text = g_strdup (mslam_result_text (r));
-  *confidence = mslam_result_confidence (r);
   gst_structure_set (msg, "language", G_TYPE_STRING, "en",
       "source-language", G_TYPE_STRING, language, NULL);
   if (ctc) {

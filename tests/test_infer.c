@@ -245,6 +245,7 @@ static void test_translate(mslam_model *m, const float *pcm, size_t n) {
         struct mslam_decode_params p = mslam_decode_default_params();
         p.beam_size = beam;
         p.max_len = 12;
+        p.languages = "fr"; /* English speech would be its transcript (test_translate_english) */
         mslam_result *r = mslam_translate(m, pcm, n, &p);
         CHECK(r != NULL, "translate: %s", mslam_last_error());
         printf("translate beam %d: \"%s\", %d characters, confidence %.3f\n", beam, mslam_result_text(r),
@@ -275,6 +276,7 @@ static void test_translate_transcript(mslam_model *m, const float *pcm, size_t n
     m->cfg.translate_input = MSLAM_TRANSLATE_TRANSCRIPT;
     struct mslam_decode_params p = mslam_decode_default_params();
     p.max_len = 12;
+    p.languages = "fr"; /* English would be its own translation (test_translate_english) */
     for (int beam = 1; beam <= 4; beam += 3) {
         p.beam_size = beam;
         mslam_result *r = mslam_translate(m, pcm, n, &p), *said = mslam_transcribe(m, pcm, n, &p);
@@ -643,6 +645,77 @@ static void test_save_load(mslam_model *m, const float *pcm, size_t n) {
     unlink(path);
 }
 
+/* English is its own translation: mslam_translate gives English speech's transcript (each
+ * character with recognition's probability and confidence, no frames), whether the
+ * language is named or identified and whatever the decoder reads; mslam_translate_text gives
+ * English text as it is. Other languages still go to the decoder. */
+static void test_translate_english(mslam_model *m, const float *pcm, size_t n) {
+    const int input_was = m->cfg.translate_input;
+    const float en_bias = m->p.lid_b[0]; /* langs[0] is "en" */
+    for (int input = 0; input < 2; input++) {
+        m->cfg.translate_input = input ? MSLAM_TRANSLATE_TRANSCRIPT : MSLAM_TRANSLATE_SPEECH;
+        for (int way = 0; way < 3; way++) {
+            struct mslam_decode_params p = mslam_decode_default_params();
+            p.max_len = 12;
+            /* named ("EN": codes in any case), then identified: the LID head's bias for English
+             * decides, one way and then the other */
+            p.languages = way == 0 ? "EN" : NULL;
+            m->p.lid_b[0] = way == 1 ? 1e4f : way == 2 ? -1e4f : en_bias;
+            mslam_result *r = mslam_translate(m, pcm, n, &p), *said = mslam_transcribe(m, pcm, n, &p);
+            CHECK(r && said && *mslam_result_text(said), "translate English (input %d, way %d): %s", input, way,
+                  mslam_last_error());
+            if (!r || !said) {
+                mslam_result_free(r);
+                mslam_result_free(said);
+                continue;
+            }
+            const char *text = mslam_result_text(said);
+            if (way < 2) {
+                int same = mslam_result_n_tokens(r) == mslam_result_n_tokens(said) &&
+                           !strcmp(mslam_result_text(r), text) &&
+                           mslam_result_confidence(r) == mslam_result_confidence(said);
+                for (int i = 0; same && i < mslam_result_n_tokens(r); i++)
+                    same = mslam_result_token_id(r, i) == mslam_result_token_id(said, i) &&
+                           mslam_result_token_frame(r, i) == -1 &&
+                           mslam_result_token_prob(r, i) == mslam_result_token_prob(said, i);
+                CHECK(same && mslam_result_start_frame(r) == mslam_result_start_frame(said) &&
+                          mslam_result_end_frame(r) == mslam_result_end_frame(said),
+                      "English speech (input %d, way %d): \"%s\" is not its transcript \"%s\"", input, way,
+                      mslam_result_text(r), text);
+            } else {
+                /* identified as another language: the decoder's, from what it reads */
+                int T = 0, n_chars = 0;
+                float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
+                float *chars = input ? mslam_encode_text(m, text, NULL, &n_chars) : NULL;
+                mslam_result *decoded = input ? mslam_translate_frames(m, chars, n_chars, &p)
+                                              : mslam_translate_frames(m, frames, T, &p);
+                CHECK(decoded && !strcmp(mslam_result_text(r), mslam_result_text(decoded)),
+                      "speech identified as French (input %d): \"%s\", the decoder \"%s\"", input,
+                      mslam_result_text(r), mslam_result_text(decoded));
+                mslam_result_free(decoded);
+                mslam_free(chars);
+                mslam_free(frames);
+            }
+            mslam_result_free(r);
+            mslam_result_free(said);
+        }
+    }
+    m->p.lid_b[0] = en_bias;
+    m->cfg.translate_input = input_was;
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.languages = "en";
+    mslam_result *r = mslam_translate_text(m, " ab é", &p);
+    CHECK(r && !strcmp(mslam_result_text(r), " ab é") && mslam_result_n_tokens(r) == 5 &&
+              mslam_result_confidence(r) == 1.0f && mslam_result_token_frame(r, 4) == -1 &&
+              mslam_result_end_frame(r) == 5,
+          "English text is its own translation: \"%s\"", r ? mslam_result_text(r) : mslam_last_error());
+    mslam_result_free(r);
+    CHECK(!mslam_translate_text(m, "abx", &p) && strstr(mslam_last_error(), "('x') is not in the model's vocabulary"),
+          "English with a character outside the vocabulary: %s", mslam_last_error());
+    CHECK(!mslam_translate_text(m, "ab\xff", &p) && strstr(mslam_last_error(), "is not valid UTF-8 at byte 2"),
+          "English that is not UTF-8: %s", mslam_last_error());
+}
+
 int main(void) {
     const size_t n = 16000;
     float *pcm = test_audio(n);
@@ -652,6 +725,7 @@ int main(void) {
         test_transcribe(m, pcm, n);
         test_translate(m, pcm, n);
         test_translate_transcript(m, pcm, n);
+        test_translate_english(m, pcm, n);
         test_identify(m, pcm, n);
         test_non_finite_frames(m, pcm, n);
         test_threads(m, pcm, n);

@@ -1665,6 +1665,31 @@ static void test_st_input(const char *manifest) {
     CHECK(pair_rows == 12 && pair_same == pair_rows, "text pairs without audio: %d of %d rows as with the audio",
           pair_same, pair_rows);
     free(pair_text);
+    /* English is its own translation, as mslam_translate gives it: an English pair's hypothesis is
+     * its transcript (here the reference's normal form), not the decoder's */
+    const char *english = NULL;
+    for (int i = 0; i < ds.n && !english; i++)
+        if (!strcmp(ds.items[i].lang, "en")) english = ds.items[i].text;
+    f = english ? fopen(pairs, "w") : NULL;
+    CHECK(f != NULL, "an English pair in %s", pairs);
+    if (f) {
+        fprintf(f, "path\tlang\ttext\ttranslation\tduration\tspeaker\tsplit\n\ten\t%s\tsomething else\t\tv0\ttest\n",
+                english);
+        fclose(f);
+    }
+    ev[4] = pairs;
+    ev[16] = pair_hyps;
+    CHECK(f && cmd_eval(19, ev) == 0, "eval --st-input text on an English pair: %s", mslam_last_error());
+    ev[4] = (char *)manifest;
+    ev[16] = hyps;
+    char *norm = english ? asr_target_text(english, "en") : NULL;
+    pair_text = NULL;
+    char **last = f && read_file(pair_hyps, 1 << 20, &pair_text, &n) == 0 ? g_strsplit(pair_text, "\n", 3) : NULL;
+    char **fields = last && last[0] && last[1] ? g_strsplit(last[1], "\t", 8) : NULL;
+    CHECK(norm && fields && g_strv_length(fields) == 7 && !strcmp(fields[1], "st") && !strcmp(fields[6], norm),
+          "an English pair is translated as its transcript \"%s\": %s", norm ? norm : "", last && last[1] ? last[1] : "");
+    g_strfreev(fields), g_strfreev(last);
+    free(norm), free(pair_text);
     free(pairs), free(pair_hyps);
     free(text);
     dataset_free(&ds);

@@ -248,8 +248,21 @@ static int translate_item(evaluator *ev, const example *e, const float *enc, int
     const float *source = enc;
     int n_source = n, longest = n + 10;
     *hyp = NULL;
+    /* English is its own translation, as mslam_translate gives it: the transcript, where the
+     * language is known (the reference's under --st-input text, else language ID's) */
+    int english = 0;
+    if (cfg->ctc_head && (c->st_input == EVAL_ST_TEXT || cfg->lid_head)) {
+        const char *lang = source_language(ev, e, enc, n);
+        if (!lang) return -1;
+        english = mslam_is_english(lang);
+    }
     /* the memory looks the transcript up whatever the decoder reads */
-    if ((c->st_input != EVAL_ST_SPEECH || c->tm) && !have_transcript && translation_source(ev, e, enc, n)) return -1;
+    if ((c->st_input != EVAL_ST_SPEECH || c->tm || english) && !have_transcript && translation_source(ev, e, enc, n))
+        return -1;
+    if (english) {
+        *hyp = strdup(ev->source_text);
+        return *hyp ? 0 : mslam_error("out of memory for a translation of %zu bytes", strlen(ev->source_text));
+    }
     if (c->st_input == EVAL_ST_TEXT && ev->n_source == 0) return 0;
     if (c->tm && ev->n_source > 0) {
         int used = memory_translation(ev, e, enc, n, hyp);

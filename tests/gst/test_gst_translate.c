@@ -103,16 +103,50 @@ static GPtrArray *check_translations(const gsttest_run *r) {
 
 GST_START_TEST(test_translations_follow_speech) {
     setup_talk();
-    gsttest_run *r = run(fx->loud, NULL);
+    /* French named: the loudness model's LID head hears English, which is its own translation
+     * (test_english_as_said) */
+    gsttest_run *r = run(fx->loud, "languages=fr");
     GPtrArray *finals = check_translations(r);
     for (guint i = 0; i < finals->len; i++) {
         const GstStructure *s = g_ptr_array_index(finals, i);
-        fail_unless_equals_string(gst_structure_get_string(s, "source-language"), "en");
+        fail_unless_equals_string(gst_structure_get_string(s, "source-language"), "fr");
         /* the CTC head's "a" per voiced run: each utterance is one */
         fail_unless_equals_string(gst_structure_get_string(s, "source-text"), "a");
     }
     g_ptr_array_unref(finals);
     gsttest_run_free(r);
+}
+GST_END_TEST;
+
+/* English is its own translation, as mslam_translate gives it: the loudness model's LID head
+ * hears English on speech, and each final translation is the transcript ("a"), with the
+ * transcript's confidence, whatever the decoder reads; named English too. */
+GST_START_TEST(test_english_as_said) {
+    setup_talk();
+    const char *props[] = {"input=speech", "input=transcript", "languages=en"};
+    for (guint k = 0; k < G_N_ELEMENTS(props); k++) {
+        gsttest_run *r = run(fx->loud, props[k]), *asr = NULL;
+        char *asr_desc = g_strdup_printf("mslamasr model=%s", fx->loud);
+        asr = gsttest_run_element(asr_desc, talk, n_talk, FALSE, 1024, 0);
+        g_free(asr_desc);
+        fail_unless(asr && asr->eos && !asr->error);
+        fail_unless_equals_int(r->buffers->len, 2);
+        for (guint i = 0; i < r->buffers->len; i++) {
+            const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+            const GstStructure *s = gsttest_final_message_at(r, c->pts), *said = gsttest_final_message_at(asr, c->pts);
+            gdouble confidence = 0, said_confidence = -1;
+            fail_unless(s && said, "%s: no final message at %" GST_TIME_FORMAT, props[k], GST_TIME_ARGS(c->pts));
+            fail_unless_equals_string(c->text, "a");
+            fail_unless_equals_string(gst_structure_get_string(s, "source-text"), "a");
+            fail_unless_equals_string(gst_structure_get_string(s, "source-language"), "en");
+            fail_unless(gst_structure_get_double(s, "confidence", &confidence) &&
+                        gst_structure_get_double(said, "confidence", &said_confidence) &&
+                        fabs(confidence - said_confidence) < 1e-9,
+                        "%s: confidence %g, mslamasr's %g", props[k], confidence, said_confidence);
+        }
+        gsttest_run_free(asr);
+        gsttest_run_free(r);
+    }
 }
 GST_END_TEST;
 
@@ -210,7 +244,7 @@ GST_END_TEST;
  * the loudness model's decoder, left alone, repeats its favourite "h". */
 GST_START_TEST(test_no_repeat_ngram) {
     setup_talk();
-    gsttest_run *r = run(fx->loud, "no-repeat-ngram=0");
+    gsttest_run *r = run(fx->loud, "no-repeat-ngram=0 languages=fr");
     gboolean repeats = FALSE;
     for (guint i = 0; i < r->buffers->len; i++) {
         const char *text = ((const gsttest_caption *)g_ptr_array_index(r->buffers, i))->text;
@@ -218,7 +252,7 @@ GST_START_TEST(test_no_repeat_ngram) {
     }
     fail_unless(repeats, "without the ban the decoder repeats characters");
     gsttest_run_free(r);
-    r = run(fx->loud, "no-repeat-ngram=1");
+    r = run(fx->loud, "no-repeat-ngram=1 languages=fr");
     fail_unless(r->buffers->len > 0);
     for (guint i = 0; i < r->buffers->len; i++) {
         const char *text = ((const gsttest_caption *)g_ptr_array_index(r->buffers, i))->text;
@@ -228,9 +262,14 @@ GST_START_TEST(test_no_repeat_ngram) {
 }
 GST_END_TEST;
 
-/* translation must be the API's for source: mslam_encode_text, then mslam_translate_frames. */
-static void check_translation_of(mslam_model *model, const char *source, const struct mslam_decode_params *p,
-                                 const char *translation) {
+/* The translation of message s must be the API's for its source text: mslam_encode_text, then
+ * mslam_translate_frames; English (as language ID found it) its own. */
+static void check_translation_of(mslam_model *model, const GstStructure *s, const struct mslam_decode_params *p) {
+    const char *source = gst_structure_get_string(s, "source-text"), *translation = gst_structure_get_string(s, "text");
+    if (!g_strcmp0(gst_structure_get_string(s, "source-language"), "en")) {
+        fail_unless_equals_string(translation, source);
+        return;
+    }
     int n = 0;
     float *frames = mslam_encode_text(model, source, NULL, &n);
     mslam_result *expected = frames ? mslam_translate_frames(model, frames, n, p) : NULL;
@@ -245,7 +284,7 @@ static void check_translation_of(mslam_model *model, const char *source, const s
  * the element's beam); without a CTC head the element does not start. */
 GST_START_TEST(test_transcript_input) {
     setup_talk();
-    gsttest_run *r = run(fx->loud, "input=transcript beam-size=1");
+    gsttest_run *r = run(fx->loud, "input=transcript beam-size=1 languages=fr");
     mslam_model *model = mslam_model_load(fx->loud, mslam_model_default_params());
     fail_unless(model != NULL, "%s", mslam_last_error());
     struct mslam_decode_params p = mslam_decode_default_params();
@@ -257,7 +296,7 @@ GST_START_TEST(test_transcript_input) {
         gboolean final = FALSE;
         gst_structure_get_boolean(s, "final", &final);
         fail_unless(source && *source);
-        check_translation_of(model, source, &p, gst_structure_get_string(s, "text"));
+        check_translation_of(model, s, &p);
         finals += final;
     }
     fail_unless_equals_int(finals, 2);
@@ -303,7 +342,8 @@ GST_START_TEST(test_auto_input) {
     struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_RANDOM, .ctc_head = 1, .lid_head = 1, .n_decoder_layers = 1,
                                    .seed = 7, .translate_input = MSLAM_TRANSLATE_TRANSCRIPT};
     fail_unless(gsttest_write_model(path, &o) == 0);
-    const char *common = "max-duration=1000";
+    /* French named: the random LID head hears English, which would be its own translation */
+    const char *common = "max-duration=1000 languages=fr";
     char *text_auto = captions_with(path, common);
     char *with = g_strdup_printf("input=transcript %s", common);
     char *text_transcript = captions_with(path, with);
@@ -369,7 +409,7 @@ GST_START_TEST(test_transcript_lm) {
         const char *plain_source = final_field_at(plain, start, "source-text");
         compared += plain_source != NULL;
         changed += plain_source && strcmp(source, plain_source) != 0;
-        check_translation_of(model, source, &p, gst_structure_get_string(s, "text"));
+        check_translation_of(model, s, &p);
     }
     fail_unless(finals > 1 && compared > 1, "%u translations, %u without the LM", finals, compared);
     fail_unless(changed > 0, "the LM changed none of %u transcripts", compared);
@@ -394,8 +434,11 @@ GST_START_TEST(test_translation_lm) {
     char *tlm = g_strdup(gsttest_path("translation-lm.safetensors"));
     char *asr_lm = g_strdup(gsttest_path("translate-asr-lm.safetensors"));
     fail_unless(gsttest_write_translation_lm(tlm, "t") == 0 && gsttest_write_uniform_lm(asr_lm, NULL) == 0);
-    char *with_lm = g_strdup_printf("input=transcript max-duration=1000 translation-lm=%s translation-lm-weight=3", tlm);
-    gsttest_run *r = run(fx->random, with_lm), *plain = run(fx->random, "input=transcript max-duration=1000");
+    /* French named: the random LID head hears English, which would be its own translation */
+    char *with_lm = g_strdup_printf("input=transcript max-duration=1000 languages=fr translation-lm=%s "
+                                    "translation-lm-weight=3", tlm);
+    gsttest_run *r = run(fx->random, with_lm),
+                *plain = run(fx->random, "input=transcript max-duration=1000 languages=fr");
     mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
     mslam_lm *lm = mslam_lm_load(tlm);
     fail_unless(model && lm, "%s", mslam_last_error());
@@ -409,7 +452,7 @@ GST_START_TEST(test_translation_lm) {
         if (!final_with_start(s, &start)) continue;
         finals++;
         const char *text = gst_structure_get_string(s, "text");
-        check_translation_of(model, gst_structure_get_string(s, "source-text"), &p, text);
+        check_translation_of(model, s, &p);
         const char *plain_text = final_field_at(plain, start, "text");
         changed += plain_text && strcmp(text, plain_text) != 0;
     }
@@ -469,7 +512,9 @@ static void check_memory_translations(const char *input, const char *path) {
         gdouble confidence = 0;
         fail_unless(gst_structure_get_double(s, "confidence", &confidence));
         fail_unless_equals_string(gst_structure_get_string(s, "text"), gst_structure_get_string(s, "source-text"));
-        fail_unless(confidence > 0.999, "confidence %g", confidence);
+        /* (English is its own translation, with recognition's confidence, before any memory) */
+        fail_unless(confidence > 0.999 || !strcmp(gst_structure_get_string(s, "source-language"), "en"),
+                    "confidence %g", confidence);
     }
     fail_unless_equals_int(finals, sources->len);
     gsttest_run_free(r);
@@ -500,27 +545,38 @@ GST_END_TEST;
 /* second-pass (the default): each final translation is the offline API's (mslam_translate) on
  * the segment's audio and the look-ahead its last frame reads, text and confidence (random
  * weights write the same text whatever they hear, but not with the same probabilities); without
- * it some differ. Returns how many match. */
-static guint count_offline_translations(const gsttest_run *r, mslam_model *model) {
+ * it some differ. Returns how many match (p: the API's parameters). */
+static guint count_offline_translations(const gsttest_run *r, mslam_model *model, const struct mslam_decode_params *p) {
     guint matches = 0;
     for (guint i = 0; i < r->buffers->len; i++) {
         const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
-        matches += gsttest_caption_is_offline(r, c, 0, talk, n_talk, model, mslam_translate, NULL);
+        matches += gsttest_caption_is_offline(r, c, 0, talk, n_talk, model, mslam_translate, p);
     }
     return matches;
 }
 
+/* The random LID head hears English (its own translation: the transcript), and with French
+ * named the decoder translates. */
 GST_START_TEST(test_second_pass) {
     setup_talk();
     mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
     fail_unless(model != NULL, "%s", mslam_last_error());
-    gsttest_run *r = run(fx->random, "max-duration=1000");
-    gsttest_run *streamed = run(fx->random, "max-duration=1000 second-pass=false");
-    fail_unless(r->buffers->len > 2, "%u translations", r->buffers->len);
-    fail_unless_equals_int(count_offline_translations(r, model), r->buffers->len);
-    fail_unless(count_offline_translations(streamed, model) < streamed->buffers->len);
-    gsttest_run_free(r);
-    gsttest_run_free(streamed);
+    struct mslam_decode_params french = mslam_decode_default_params();
+    french.languages = "fr";
+    for (int named = 0; named < 2; named++) {
+        const char *language = named ? " languages=fr" : "";
+        char *with = g_strdup_printf("max-duration=1000%s", language);
+        char *without = g_strdup_printf("max-duration=1000 second-pass=false%s", language);
+        gsttest_run *r = run(fx->random, with), *streamed = run(fx->random, without);
+        const struct mslam_decode_params *p = named ? &french : NULL;
+        fail_unless(r->buffers->len > 2, "%u translations", r->buffers->len);
+        fail_unless_equals_int(count_offline_translations(r, model, p), r->buffers->len);
+        fail_unless(count_offline_translations(streamed, model, p) < streamed->buffers->len);
+        gsttest_run_free(r);
+        gsttest_run_free(streamed);
+        g_free(with);
+        g_free(without);
+    }
     mslam_model_free(model);
 }
 GST_END_TEST;
@@ -537,6 +593,7 @@ static Suite *mslamtranslate_suite(void) {
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_translations_follow_speech);
+    tcase_add_test(tc, test_english_as_said);
     tcase_add_test(tc, test_source_text_stripped);
     tcase_add_test(tc, test_energy_segmentation);
     tcase_add_test(tc, test_languages_and_partials);
