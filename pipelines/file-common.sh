@@ -3,7 +3,8 @@
 # outputs that a failed run leaves as they were. A script sets `usage` (its usage line) first.
 #   file_args N "$@"   -h/--help: the script's opening comment (its usage among it) on standard
 #                      output, exit 0; fewer than N arguments:
-#                      usage on standard error, exit 2; an unreadable IN: exit 1
+#                      usage on standard error, exit 2; an unreadable IN, or one that is not
+#                      media (empty, subtitles, text, an image...): exit 1, saying so
 #   run_to OUT... -- COMMAND...   runs COMMAND, which writes each OUT as OUT.part, and renames
 #                      them into place when it succeeds (removes them when not): an existing OUT
 #                      is never emptied by a failed run; after Ctrl-C (or SIGTERM) OUT holds what
@@ -30,7 +31,31 @@ file_args() {
         echo "$0: $1 holds subtitles, not audio or video (IN and OUT swapped?); $usage" >&2
         exit 1
     fi
+    media_check "$1"
     file_in=$1
+}
+
+# An IN that is not media: refused, saying what it is. gst-launch-1.0 (1.22) can hang on it:
+# decodebin's typefinding fails, or finds text, at once, and when that error comes before
+# gst-launch-1.0 runs its main loop, the loop never ends (seen on an empty file, a short text
+# file, HTML; 1 to 6 runs in 15). gst-typefind-1.0 reads only the first bytes that typefinding
+# needs (milliseconds); a run of it that fails or takes over 10 s (a slow disk) refuses nothing.
+media_check() {
+    [ -s "$1" ] || { echo "$0: $1 is empty, not audio or video" >&2; exit 1; }
+    case $1 in -*) typefind_name=./$1 ;; *) typefind_name=$1 ;; esac
+    found=$(timeout 10 gst-typefind-1.0 "$typefind_name" 2>&1) || return 0
+    found=${found##* - } # "IN - TYPE": what follows the last " - " (IN may hold one)
+    case $found in
+    FAILED*)
+        echo "$0: $1 is not audio or video that GStreamer recognises" >&2
+        exit 1 ;;
+    text/* | image/* | application/x-subtitle* | application/x-ssa | application/pdf | \
+        application/postscript | application/msword | application/xml | application/zip | \
+        application/x-tar | application/x-gzip | application/x-bzip | application/x-rar | \
+        application/x-executable | application/x-ms-dos-executable)
+        echo "$0: $1 holds ${found%%,*}, not audio or video" >&2
+        exit 1 ;;
+    esac
 }
 
 # A file name with a newline: refused (gst_quoted's $(...) would drop a last one, run_to keeps

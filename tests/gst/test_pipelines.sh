@@ -68,6 +68,18 @@ cp "$talk" "$work/talk-copy.wav"
 "$src/pipelines/file-to-srt.sh" "$work/kept.srt" "$talk" > /dev/null 2> "$work/swapped.err" && fail "file-to-srt: captioned an SRT"
 grep -q "holds subtitles" "$work/swapped.err" || fail "file-to-srt: IN and OUT swapped: $(cat "$work/swapped.err")"
 cmp -s "$work/talk-copy.wav" "$talk" || fail "file-to-srt: IN and OUT swapped changed the audio"
+# IN that is not media, refused before GStreamer reads it (gst-launch-1.0 hung now and then on
+# the error of decodebin's typefinding), saying what it is: empty, text that typefinds as such,
+# bytes that typefind as nothing
+: > "$work/empty.wav"
+echo "not audio" > "$work/words.wav"
+seq 1 2000 > "$work/numbers.wav"
+for in in empty.wav:"is empty" words.wav:"not audio or video that GStreamer recognises" numbers.wav:"holds text/plain"; do
+  timeout 20 "$src/pipelines/file-to-srt.sh" "$work/${in%%:*}" "$work/kept.srt" > /dev/null 2> "$work/err.txt" &&
+    fail "file-to-srt: captioned ${in%%:*}"
+  grep -q "${in#*:}" "$work/err.txt" || fail "file-to-srt: ${in%%:*}: $(cat "$work/err.txt")"
+  cmp -s "$work/talk.srt" "$work/kept.srt" || fail "file-to-srt: ${in%%:*} changed the existing output"
+done
 # OUT that is IN itself (through another path), a folder or empty: refused, nothing changed
 for out in "$work/../$(basename "$work")/talk-copy.wav" "$work" ""; do
   "$src/pipelines/file-to-srt.sh" "$work/talk-copy.wav" "$out" > /dev/null 2>&1 && fail "file-to-srt: OUT '$out' accepted"
