@@ -1172,7 +1172,7 @@ feed_silence (GstMslamBase * self, gsize n)
   return ret;
 }
 
-/* 16-bit or float samples -> finite floats in self->pcm; their count (0: none, self->pcm untouched). */
+/* 16-bit or float samples -> floats in [-1, 1] in self->pcm; their count (0: none, self->pcm untouched). */
 static gsize
 convert_audio (GstMslamBase * self, GstBuffer * buf)
 {
@@ -1199,10 +1199,15 @@ convert_audio (GstMslamBase * self, GstBuffer * buf)
   } else {
     /* memcpy: mapped memory need not be aligned for floats */
     memcpy (self->pcm, map.data, n * sizeof (gfloat));
-    /* the library refuses NaN and infinity; a glitch upstream should not stop captioning */
-    for (gsize i = 0; i < n; i++)
-      if (!isfinite (self->pcm[i]))
+    /* a glitch upstream should not stop captioning: the library refuses NaN, and a sample far
+     * beyond full scale (1e19) overflows the log-mel features into NaN, which failed the element;
+     * samples are clamped to full scale, as a conversion to integer samples would */
+    for (gsize i = 0; i < n; i++) {
+      if (isnan (self->pcm[i]))
         self->pcm[i] = 0.0f;
+      else
+        self->pcm[i] = CLAMP (self->pcm[i], -1.0f, 1.0f);
+    }
   }
   gst_buffer_unmap (buf, &map);
   return n;

@@ -3,13 +3,13 @@
  * and on the loudness model of the element tests, with properties drawn from their ranges
  * (latency, pause, max-duration, partial-results, second-pass, beam-size, languages, interval,
  * window), F32 or S16 caps. Each run pushes 30 random steps: buffers of 0 to 7000 samples (S16
- * ones of an odd number of bytes too) of noise, silence, speech-like tones or, in F32, NaN and
- * infinities; timestamps that continue, jump ahead or back, are missing or lie near the end of
- * time; DISCONT flags; GAP events of any time and duration; new segments (any start, with a
- * stop); FLUSH pairs; then EOS (and, apart, a segment in bytes, which each element must refuse
- * with an element error). The elements must neither crash nor stop the stream
- * for it (every push answers OK: bad audio is a warning, not an error), and every text buffer
- * they send holds UTF-8 with a timestamp.
+ * ones of an odd number of bytes too) of noise, silence, speech-like tones or, in F32, NaN,
+ * infinities and samples far beyond full scale; timestamps that continue, jump ahead or back, are
+ * missing or lie near the end of time; DISCONT flags; GAP events of any time and duration; new
+ * segments (any start, with a stop); FLUSH pairs; then EOS (and, apart, a segment in bytes, which
+ * each element must refuse with an element error). The elements must neither crash nor stop the
+ * stream for it (every push answers OK: bad audio is a warning, not an error), and every text
+ * buffer they send holds UTF-8 with a timestamp.
  *   MSLAM_FUZZ_SCALE=K   K x 60 runs per element (default 1)
  *   MSLAM_FUZZ_SEED=S    the draws' random seed (default 1) */
 #include "fuzz.h"
@@ -67,7 +67,7 @@ static GstBuffer *draw_buffer(fuzz_run *run, GstClockTime *next_pts, mslam_rng *
         else ((float *)map.data)[i] = x;
     }
     if (!run->is_s16 && n && draw(rng, 6) == 0)
-        ((float *)map.data)[draw(rng, n)] = PICK(rng, ((const float[]){NAN, INFINITY, -INFINITY, 3e38f}));
+        ((float *)map.data)[draw(rng, n)] = PICK(rng, ((const float[]){NAN, INFINITY, -INFINITY, 3e38f, 1e19f}));
     if (run->is_s16 && (bytes & 1)) map.data[bytes - 1] = 0x7f;
     gst_buffer_unmap(b, &map);
     switch (draw(rng, 10)) {

@@ -106,6 +106,29 @@ GST_START_TEST(test_captions_follow_speech) {
 }
 GST_END_TEST;
 
+/* A glitch in float audio, a sample far beyond full scale, neither stops the element nor changes
+ * its captions: 1e19 overflowed the log-mel features into NaN, and the decoder's error ended the
+ * stream. */
+GST_START_TEST(test_sample_beyond_full_scale) {
+    setup_talk();
+    /* in each utterance (in silence, the click clamped to full scale is a voiced block) */
+    talk[(size_t)(utt_start[0] * 16000 / GST_SECOND) + 800] = 1e19f;
+    talk[(size_t)(utt_start[1] * 16000 / GST_SECOND) + 800] = -1e19f;
+    char *d = desc(NULL);
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+    g_free(d);
+    fail_unless(r != NULL);
+    if (r->error) {
+        GError *err = NULL;
+        gst_message_parse_error(r->error, &err, NULL);
+        fail("an element error: %s", err->message);
+    }
+    fail_unless(r->eos);
+    check_follows_talk(r, 0);
+    gsttest_run_free(r);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_messages) {
     setup_talk();
     char *d = desc(NULL);
@@ -1240,6 +1263,7 @@ static Suite *mslamasr_suite(void) {
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_captions_follow_speech);
     tcase_add_test(tc, test_messages);
+    tcase_add_test(tc, test_sample_beyond_full_scale);
     tcase_add_test(tc, test_formats_and_segment_start);
     tcase_add_test(tc, test_max_duration_and_eos);
     tcase_add_test(tc, test_no_caption_without_voice);
