@@ -6,6 +6,8 @@
 
 #include "gstmslamcommon.h"
 
+#include <gst/tag/tag.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,8 +477,9 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_LANGUAGES,
       g_param_spec_string ("languages", "Languages",
-          "Comma-separated language codes of the model to choose among (e.g. \"en,fr,de\"); "
-          "NULL or empty: all of the model's languages", NULL,
+          "Comma-separated language codes of the model to choose among (e.g. \"en,fr,de\"; in any "
+          "case, and ISO 639-2 codes or locales of its languages too: eng, fre, pt_BR); NULL or "
+          "empty: all of the model's languages", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_SECOND_PASS,
       g_param_spec_boolean ("second-pass", "Second pass",
@@ -857,6 +860,42 @@ gst_mslam_base_post (GstMslamBase * self, GstStructure * s)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* The model's index of a language code in any case (EN, en: a model's codes differ in more than
+ * case; the trainer refuses ES and es together), -1 when it has none. */
+static gint
+model_language_exact (GstMslamBase * self, const gchar * code)
+{
+  for (gint i = 0; i < self->config.n_langs; i++)
+    if (g_ascii_strcasecmp (code, mslam_model_lang (self->model, i)) == 0)
+      return i;
+  return -1;
+}
+
+/* The model's index of a language as GStreamer and applications write it: the model's code, or
+ * another form of it, as a media app has it at hand: ISO 639-2 (eng, fre, deu: Matroska's
+ * track headers; GStreamer's language-code tag allows it) or a locale or BCP 47 tag (en_US,
+ * pt-BR), whose language is the model's. -1 when it has none. */
+static gint
+model_language (GstMslamBase * self, const gchar * code)
+{
+  gint found = model_language_exact (self, code);
+  gchar *primary, *lower;
+  const gchar *iso_639_1;
+
+  if (found >= 0)
+    return found;
+  primary = g_strndup (code, strcspn (code, "-_"));
+  if (strcmp (primary, code) != 0)
+    found = model_language_exact (self, primary);
+  lower = g_ascii_strdown (primary, -1);
+  iso_639_1 = gst_tag_get_language_code_iso_639_1 (lower);
+  if (found < 0 && iso_639_1)
+    found = model_language_exact (self, iso_639_1);
+  g_free (lower);
+  g_free (primary);
+  return found;
+}
+
 /* "en, fr" -> indices of the model's languages; FALSE after an element error for a code the
  * model lacks. */
 static gboolean
@@ -873,14 +912,10 @@ parse_languages (GstMslamBase * self, const gchar * list)
   codes = g_strsplit_set (list, ", ", -1);
   self->lang_ids = g_new0 (gint, g_strv_length (codes) + 1);
   for (gchar ** c = codes; *c; c++) {
-    gint found = -1;
+    gint found;
     if (!**c)
       continue;
-    /* codes in any case (EN, en): a model's differ in more than case (the trainer refuses ES and
-     * es together) */
-    for (gint i = 0; i < n_langs && found < 0; i++)
-      if (g_ascii_strcasecmp (*c, mslam_model_lang (self->model, i)) == 0)
-        found = i;
+    found = model_language (self, *c);
     if (found < 0) {
       GString *all = g_string_new (NULL);
       for (gint i = 0; i < n_langs; i++)

@@ -143,24 +143,30 @@ GST_START_TEST(test_dropout_gap) {
 }
 GST_END_TEST;
 
-/* languages: only those are candidates (en, which wins on speech, is left out). */
+/* languages: only those are candidates (en, which wins on speech, is left out), named as the
+ * model does or as a media app has them at hand: ISO 639-2 (a Matroska track's, B or T form), a
+ * locale or a BCP 47 tag. */
 GST_START_TEST(test_languages) {
     make_talk();
-    gsttest_run *r = run("languages=fr,de", talk, n_talk);
-    char **codes = tags_of(r);
-    fail_unless(codes[0] && !codes[1]);
-    fail_unless_equals_string(codes[0], "fr");
-    g_strfreev(codes);
-    fail_unless(r->messages->len > 0);
-    for (guint i = 0; i < r->messages->len; i++) {
-        const GValue *langs = gst_structure_get_value(g_ptr_array_index(r->messages, i), "languages");
-        fail_unless_equals_int(gst_value_array_get_size(langs), 2);
-        for (guint k = 0; k < 2; k++) {
-            const char *code = g_value_get_string(gst_value_array_get_value(langs, k));
-            fail_unless(!strcmp(code, "fr") || !strcmp(code, "de"), "%s", code);
+    static const char *const forms[] = {"languages=fr,de", "languages=fre,deu", "languages=fra,ger",
+                                        "languages=fr_FR,DE-at"};
+    for (size_t f = 0; f < G_N_ELEMENTS(forms); f++) {
+        gsttest_run *r = run(forms[f], talk, n_talk);
+        char **codes = tags_of(r);
+        fail_unless(codes[0] && !codes[1], "%s", forms[f]);
+        fail_unless_equals_string(codes[0], "fr");
+        g_strfreev(codes);
+        fail_unless(r->messages->len > 0, "%s", forms[f]);
+        for (guint i = 0; i < r->messages->len; i++) {
+            const GValue *langs = gst_structure_get_value(g_ptr_array_index(r->messages, i), "languages");
+            fail_unless_equals_int(gst_value_array_get_size(langs), 2);
+            for (guint k = 0; k < 2; k++) {
+                const char *code = g_value_get_string(gst_value_array_get_value(langs, k));
+                fail_unless(!strcmp(code, "fr") || !strcmp(code, "de"), "%s: %s", forms[f], code);
+            }
         }
+        gsttest_run_free(r);
     }
-    gsttest_run_free(r);
 }
 GST_END_TEST;
 
