@@ -944,6 +944,7 @@ timeline_reset (GstMslamBase * self)
   self->started = FALSE;
   self->t0 = 0;
   self->n_samples = 0;
+  self->n_split = 0;
   self->n_frames = 0;
   gst_mslam_vad_restart (&self->vad);
   gst_mslam_audio_history_reset (&self->audio);
@@ -1200,6 +1201,7 @@ feed_silence (GstMslamBase * self, gsize n)
 
   if (n == 0)
     return GST_FLOW_OK;
+  self->n_split = 0;            /* a sample's first bytes before the dropout lost their rest */
   pcm_reserve (self, n);
   memset (self->pcm, 0, n * sizeof (gfloat));
   ret = feed_pcm (self, n);
@@ -1207,42 +1209,73 @@ feed_silence (GstMslamBase * self, gsize n)
   return ret;
 }
 
-/* 16-bit or float samples -> floats in [-1, 1] in self->pcm; their count (0: none, self->pcm untouched). */
+/* n 16-bit or float samples at data -> floats in [-1, 1] at out. */
+static void
+convert_samples (GstMslamBase * self, const guint8 * data, gsize n, gfloat * out)
+{
+  if (GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_S16LE) {
+    for (gsize i = 0; i < n; i++) {
+      gint16 s;
+      memcpy (&s, data + 2 * i, 2);
+      out[i] = GINT16_FROM_LE (s) / 32768.0f;
+    }
+  } else {
+    /* memcpy: mapped memory need not be aligned for floats */
+    memcpy (out, data, n * sizeof (gfloat));
+    /* a glitch upstream should not stop captioning: the library refuses NaN, and a sample far
+     * beyond full scale (1e19) overflows the log-mel features into NaN, which failed the element;
+     * samples are clamped to full scale, as a conversion to integer samples would */
+    for (gsize i = 0; i < n; i++) {
+      if (isnan (out[i]))
+        out[i] = 0.0f;
+      else
+        out[i] = CLAMP (out[i], -1.0f, 1.0f);
+    }
+  }
+}
+
+/* The buffer's samples -> floats in [-1, 1] in self->pcm; their count (0: none, self->pcm
+ * untouched). The audio is a stream of bytes, as for rawaudioparse and audio encoders: a buffer
+ * that ends inside a sample (an application that pushes what it read from a socket or a file,
+ * in any size) leaves that sample's first bytes for the next buffer to complete, where dropping
+ * them misread every sample after them (16-bit: loud noise; float: garbage values). */
 static gsize
 convert_audio (GstMslamBase * self, GstBuffer * buf)
 {
+  guint bpf = GST_AUDIO_INFO_BPF (&self->info);
   GstMapInfo map;
-  gsize n;
+  gsize n = 0, whole, offset = 0;
 
   if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
     GST_WARNING_OBJECT (self, "could not map an audio buffer: its samples are skipped");
     return 0;
   }
-  n = map.size / (gsize) GST_AUDIO_INFO_BPF (&self->info);
   /* an empty buffer may map to no memory */
-  if (n == 0) {
+  if (map.size == 0) {
     gst_buffer_unmap (buf, &map);
     return 0;
   }
-  pcm_reserve (self, n);
-  if (GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_S16LE) {
-    for (gsize i = 0; i < n; i++) {
-      gint16 s;
-      memcpy (&s, map.data + 2 * i, 2);
-      self->pcm[i] = GINT16_FROM_LE (s) / 32768.0f;
+  g_assert (bpf <= sizeof self->split_sample);
+  pcm_reserve (self, (self->n_split + map.size) / bpf + 1);
+  if (self->n_split > 0) {
+    offset = MIN (bpf - self->n_split, map.size);
+    memcpy (self->split_sample + self->n_split, map.data, offset);
+    self->n_split += offset;
+    if (self->n_split < bpf) {
+      gst_buffer_unmap (buf, &map);
+      return 0;
     }
-  } else {
-    /* memcpy: mapped memory need not be aligned for floats */
-    memcpy (self->pcm, map.data, n * sizeof (gfloat));
-    /* a glitch upstream should not stop captioning: the library refuses NaN, and a sample far
-     * beyond full scale (1e19) overflows the log-mel features into NaN, which failed the element;
-     * samples are clamped to full scale, as a conversion to integer samples would */
-    for (gsize i = 0; i < n; i++) {
-      if (isnan (self->pcm[i]))
-        self->pcm[i] = 0.0f;
-      else
-        self->pcm[i] = CLAMP (self->pcm[i], -1.0f, 1.0f);
-    }
+    convert_samples (self, self->split_sample, 1, self->pcm);
+    self->n_split = 0;
+    n = 1;
+  }
+  whole = (map.size - offset) / bpf;
+  convert_samples (self, map.data + offset, whole, self->pcm + n);
+  n += whole;
+  self->n_split = map.size - offset - whole * bpf;
+  if (self->n_split > 0) {
+    GST_LOG_OBJECT (self, "a buffer ends %u bytes into a sample", self->n_split);
+    memcpy (self->split_sample, map.data + offset + whole * bpf, self->n_split);
   }
   gst_buffer_unmap (buf, &map);
   return n;
@@ -1480,6 +1513,7 @@ set_caps (GstMslamBase * self, GstCaps * caps)
     return FALSE;
   }
   self->have_info = TRUE;
+  self->n_split = 0;            /* bytes of a sample in the old format */
   gst_caps_replace (&self->refused_caps, NULL);
   if (klass->passthrough)
     return forward_event (self, gst_event_new_caps (caps));

@@ -190,6 +190,8 @@ struct _GstMslamBase
 
   gfloat *pcm;                  /* conversion buffer */
   gsize pcm_cap;
+  guint8 split_sample[4];       /* the first bytes of a sample whose rest is in the next buffer */
+  guint n_split;                /* how many (0: the last buffer ended with a whole sample) */
   gfloat *frames;               /* encoder frames read from the stream */
   gsize frames_cap;             /* in frames */
 

@@ -586,6 +586,54 @@ static GstHarness *asr_harness(void) {
     return h;
 }
 
+/* The captions of the talk in format s16 or F32 through a harness: in 100 ms buffers, or, when
+ * chunk is not 0, cut every chunk bytes, across samples (as an application pushes what it reads
+ * from a socket), each piece stamped with the time of the sample it starts in. */
+static GPtrArray *captions_of_pieces(gboolean s16, gsize chunk) {
+    char *launch = desc(NULL);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, s16 ? "audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved"
+                                        : "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    if (chunk == 0) {
+        fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 0, n_talk, 0, s16), GST_FLOW_OK);
+    } else {
+        GstBuffer *all = gsttest_pcm_buffer(talk, n_talk, s16, 0);
+        gsize size = gst_buffer_get_size(all), bps = s16 ? 2 : 4;
+        for (gsize off = 0; off < size; off += chunk) {
+            GstBuffer *piece = gst_buffer_copy_region(all, GST_BUFFER_COPY_MEMORY, off, MIN(chunk, size - off));
+            GST_BUFFER_PTS(piece) = SAMPLES_TIME(off / bps);
+            fail_unless_equals_int(gst_harness_push(h, piece), GST_FLOW_OK);
+        }
+        gst_buffer_unref(all);
+    }
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    GPtrArray *times = g_ptr_array_new_with_free_func(g_free);
+    for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b))
+        g_ptr_array_add(times, g_strdup_printf("%" GST_TIME_FORMAT " +%" GST_TIME_FORMAT, GST_TIME_ARGS(GST_BUFFER_PTS(b)),
+                                               GST_TIME_ARGS(GST_BUFFER_DURATION(b))));
+    gst_harness_teardown(h);
+    return times;
+}
+
+/* Buffers that end inside a sample: the rest of it comes with the next buffer, and the captions
+ * are those of whole buffers. The element read each buffer's whole samples alone, so every
+ * sample after a cut was misread (16-bit: bytes of two samples, loud noise; float: garbage,
+ * captions in the silence). */
+GST_START_TEST(test_samples_split_between_buffers) {
+    setup_talk();
+    for (int s16 = 0; s16 < 2; s16++) {
+        GPtrArray *whole = captions_of_pieces(s16, 0), *pieces = captions_of_pieces(s16, s16 ? 333 : 1001);
+        fail_unless_equals_int(whole->len, 2);
+        fail_unless_equals_int(pieces->len, whole->len);
+        for (guint i = 0; i < whole->len; i++)
+            fail_unless_equals_string(g_ptr_array_index(pieces, i), g_ptr_array_index(whole, i));
+        g_ptr_array_unref(whole);
+        g_ptr_array_unref(pieces);
+    }
+}
+GST_END_TEST;
+
 /* A live source that stops mid-sentence (a sender gone): stall-timeout (1 s) after its last
  * buffer ended, on the element's clock, the open caption goes out as after a long GAP; with a
  * source that is not live, or stall-timeout 0, nothing waits on the clock. The test clock stands
@@ -1274,6 +1322,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_seek);
     tcase_add_test(tc, test_mux_with_audio);
     tcase_add_test(tc, test_flush);
+    tcase_add_test(tc, test_samples_split_between_buffers);
     tcase_add_test(tc, test_segment_done);
     tcase_add_test(tc, test_upstream_gaps);
     tcase_add_test(tc, test_text_tags);
