@@ -108,10 +108,14 @@ static void logmel_piece(const mslam_frontend *fe, const float *pcm, int n_frame
     float *frames = scratch;
     float *spec = scratch + (size_t)n_frames * MSLAM_WIN_LENGTH;
     /* Frames overlap (hop 160 < 400), so they cannot be handed to BLAS as a strided view of
-     * pcm (lda would be below K); gather them into rows. */
-    for (int f = 0; f < n_frames; f++)
-        memcpy(frames + (size_t)f * MSLAM_WIN_LENGTH, pcm + (size_t)f * MSLAM_HOP_LENGTH,
-               MSLAM_WIN_LENGTH * sizeof(float));
+     * pcm (lda would be below K); gather them into rows. A sample beyond full scale is clipped
+     * to it, as a conversion to integer samples would: one of 1e19 (a glitch upstream) made a
+     * power above FLT_MAX, and inf - inf in the filterbank NaN features. */
+    for (int f = 0; f < n_frames; f++) {
+        const float *in = pcm + (size_t)f * MSLAM_HOP_LENGTH;
+        float *row = frames + (size_t)f * MSLAM_WIN_LENGTH;
+        for (int k = 0; k < MSLAM_WIN_LENGTH; k++) row[k] = in[k] > 1.0f ? 1.0f : in[k] < -1.0f ? -1.0f : in[k];
+    }
     mslam_sgemm(0, 0, n_frames, DFT_COLS, MSLAM_WIN_LENGTH, 1.0f, frames, MSLAM_WIN_LENGTH, fe->dft,
                 DFT_COLS, 0.0f, spec, DFT_COLS);
     float *power = frames;

@@ -207,8 +207,35 @@ static void test_long_recording(void) {
     mslam_frontend_free(&fe);
 }
 
+/* Samples beyond full scale are clipped to it: 1e19 (which overflowed the power into NaN
+ * features) and 1.5 give the log-mel of +-1. */
+static void test_beyond_full_scale(void) {
+    int n_frames = 40;
+    size_t n_samples = MSLAM_WIN_LENGTH + (size_t)MSLAM_HOP_LENGTH * (n_frames - 1);
+    float *loud = malloc(n_samples * sizeof *loud), *clipped = malloc(n_samples * sizeof *clipped);
+    mslam_frontend fe;
+    if (!loud || !clipped || mslam_frontend_init(&fe, N_MELS)) {
+        CHECK(0, "set-up failed");
+        free(loud), free(clipped);
+        return;
+    }
+    for (size_t i = 0; i < n_samples; i++) {
+        float x = sinf(0.05f * (float)i);
+        loud[i] = i % 97 == 0 ? (x < 0 ? -1e19f : 1e19f) : i % 13 == 0 ? 1.5f * x : x;
+        clipped[i] = i % 97 == 0 ? (x < 0 ? -1.0f : 1.0f) : i % 13 == 0 ? fmaxf(-1.0f, fminf(1.0f, 1.5f * x)) : x;
+    }
+    float *a = logmel_range(&fe, loud, 0, n_frames), *b = logmel_range(&fe, clipped, 0, n_frames);
+    int finite = a != NULL;
+    for (size_t i = 0; a && i < (size_t)n_frames * N_MELS; i++) finite &= isfinite(a[i]) != 0;
+    CHECK(a && b && finite && !memcmp(a, b, (size_t)n_frames * N_MELS * sizeof *a),
+          "samples beyond full scale: %s", !finite ? "features not finite" : "not those of the clipped audio");
+    free(a), free(b), free(loud), free(clipped);
+    mslam_frontend_free(&fe);
+}
+
 int main(void) {
     test_frame_count();
+    test_beyond_full_scale();
     test_long_recording();
     test_init();
     test_fixture();

@@ -157,7 +157,9 @@ struct mslam_encode_params {
 /* Full context (chunk_frames 0, left_chunks -1) on the model's threads (n_threads 0). */
 MSLAM_API struct mslam_encode_params mslam_encode_default_params(void);
 
-/* 16 kHz mono PCM -> encoder frames (n_frames x d_model, free with mslam_free). NULL on failure;
+/* 16 kHz mono PCM -> encoder frames (n_frames x d_model, free with mslam_free). Samples are
+ * floats with full scale at -1 and 1, as every call here takes them: one beyond is clipped to it,
+ * as a conversion to integer samples would, and one not finite is an error. NULL on failure;
  * *n_frames is 0 (and the result non-NULL) when the audio is shorter than one frame (1360
  * samples, 85 ms: the subsampler's first frame needs 7 windows of 25 ms, 10 ms apart). */
 MSLAM_API float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
