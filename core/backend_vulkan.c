@@ -21,8 +21,10 @@ int mslam_vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device de
     return 0;
 }
 void mslam_vk_close(mslam_vk *vk) { (void)vk; }
-int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length) {
+int mslam_vk_fits(mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length, char *why,
+                  size_t why_size) {
     (void)vk, (void)cfg, (void)speech, (void)B, (void)length;
+    if (why && why_size) snprintf(why, why_size, "needs the Vulkan backend, which this build has not");
     return 0;
 }
 const char *mslam_vk_device_name(const mslam_vk *vk) {
@@ -118,7 +120,9 @@ typedef struct {
     VkBuffer buf;
     VkDeviceMemory mem;
     VkDeviceSize size;
-    void *map; /* host-visible buffers only */
+    void *map;              /* host-visible buffers only */
+    uint32_t heap;          /* the memory heap of mem */
+    VkDeviceSize allocated; /* mem's bytes (its requirements: size and alignment) */
 } vk_buffer;
 
 struct mslam_vk {
@@ -152,11 +156,14 @@ struct mslam_vk {
     int pretend_lost;    /* mslam_vk_pretend_device_lost */
 };
 
-/* mslam_vk_pretend's (tests only) */
+/* mslam_vk_pretend's (tests only), and while it pretends a heap_free_bytes, the bytes that the
+ * buffers allocated since took from each heap, less those freed (a driver's usage would move so) */
 static struct mslam_vk_pretence pretence;
+static int64_t pretended_taken[VK_MAX_MEMORY_HEAPS];
 
 void mslam_vk_pretend(const struct mslam_vk_pretence *p) {
     pretence = p ? *p : (struct mslam_vk_pretence){0};
+    memset(pretended_taken, 0, sizeof pretended_taken);
 }
 
 void mslam_vk_pretend_device_lost(mslam_vk *vk) { vk->pretend_lost = 1; }
@@ -412,6 +419,7 @@ static int memory_type(const mslam_vk *vk, uint32_t bits, VkMemoryPropertyFlags 
 }
 
 static void buffer_free(mslam_vk *vk, vk_buffer *b) {
+    if (b->mem && pretence.heap_free_bytes) pretended_taken[b->heap] -= (int64_t)b->allocated;
     if (b->map) vkUnmapMemory(vk->dev, b->mem);
     if (b->buf) vkDestroyBuffer(vk->dev, b->buf, NULL);
     if (b->mem) vkFreeMemory(vk->dev, b->mem, NULL);
@@ -422,7 +430,10 @@ static void buffer_free(mslam_vk *vk, vk_buffer *b) {
  * VK_EXT_memory_budget), and how many in *free_bytes. */
 static int heap_free(const mslam_vk *vk, uint32_t heap, VkDeviceSize *free_bytes) {
     if (pretence.heap_free_bytes) {
-        *free_bytes = pretence.heap_free_bytes;
+        int64_t taken = heap < VK_MAX_MEMORY_HEAPS ? pretended_taken[heap] : 0;
+        *free_bytes = taken < 0 || (uint64_t)taken < pretence.heap_free_bytes
+                          ? pretence.heap_free_bytes - (uint64_t)taken
+                          : 0;
         return 1;
     }
     if (!vk->memory_properties2) return 0;
@@ -437,32 +448,61 @@ static int heap_free(const mslam_vk *vk, uint32_t heap, VkDeviceSize *free_bytes
     return 1;
 }
 
-/* A buffer of size bytes, and room more where the memory free allows (a buffer that grows):
- * device-local, or host-visible, coherent and mapped (staging). Refused before it is allocated
- * where the device reports less memory free than it needs. */
-static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, VkDeviceSize room, int staging,
-                       const char *what) {
-    memset(b, 0, sizeof *b);
+/* Creates a buffer of size bytes in *buf (no memory bound yet) and picks its memory type: device-
+ * local, or host-visible and coherent (staging). *req: the memory it needs. Errors are recorded
+ * naming what where it is given (buffer_memory only asks). */
+static int buffer_create(const mslam_vk *vk, VkDeviceSize size, int staging, const char *what, VkBuffer *buf,
+                         VkMemoryRequirements *req, uint32_t *type) {
     VkBufferCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-        .size = size + room,
+        .size = size,
         .usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                  (staging ? 0 : VK_BUFFER_USAGE_STORAGE_BUFFER_BIT),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
-    if (check(vkCreateBuffer(vk->dev, &info, NULL, &b->buf), what)) return -1;
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(vk->dev, b->buf, &req);
-    uint32_t type;
+    *buf = VK_NULL_HANDLE;
+    VkResult r = vkCreateBuffer(vk->dev, &info, NULL, buf);
+    if (r != VK_SUCCESS) {
+        if (what) check(r, what);
+        return -1;
+    }
+    vkGetBufferMemoryRequirements(vk->dev, *buf, req);
     /* staging: cached when there is such memory (the host reads the results back) */
     VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    if (staging ? memory_type(vk, req.memoryTypeBits, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &type) &&
-                      memory_type(vk, req.memoryTypeBits, host, &type)
-                : memory_type(vk, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &type) &&
-                      memory_type(vk, req.memoryTypeBits, 0, &type)) {
-        buffer_free(vk, b);
-        return mslam_error("Vulkan: no memory type for %s", what);
+    if (staging ? memory_type(vk, req->memoryTypeBits, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, type) &&
+                      memory_type(vk, req->memoryTypeBits, host, type)
+                : memory_type(vk, req->memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, type) &&
+                      memory_type(vk, req->memoryTypeBits, 0, type)) {
+        vkDestroyBuffer(vk->dev, *buf, NULL);
+        *buf = VK_NULL_HANDLE;
+        if (what) mslam_error("Vulkan: no memory type for %s", what);
+        return -1;
     }
+    return 0;
+}
+
+/* The memory that buffer_make would allocate for a buffer of size bytes: *bytes of heap *heap.
+ * Allocates none (the buffer made to ask is destroyed). 0, or -1 where it cannot be made. */
+static int buffer_memory(const mslam_vk *vk, VkDeviceSize size, int staging, uint32_t *heap, VkDeviceSize *bytes) {
+    VkBuffer buf;
+    VkMemoryRequirements req;
+    uint32_t type;
+    if (buffer_create(vk, size, staging, NULL, &buf, &req, &type)) return -1;
+    vkDestroyBuffer(vk->dev, buf, NULL);
+    *heap = vk->mem_props.memoryTypes[type].heapIndex;
+    *bytes = req.size;
+    return 0;
+}
+
+/* A buffer of size bytes, and room more where the memory free allows (a buffer that grows):
+ * device-local, or host-visible, coherent and mapped (staging). Refused before it is allocated
+ * where the device reports less memory free than it needs (memory_holds foresees it for a pass). */
+static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, VkDeviceSize room, int staging,
+                       const char *what) {
+    memset(b, 0, sizeof *b);
+    VkMemoryRequirements req;
+    uint32_t type;
+    if (buffer_create(vk, size + room, staging, what, &b->buf, &req, &type)) return -1;
     uint32_t heap = vk->mem_props.memoryTypes[type].heapIndex;
     VkDeviceSize free_bytes;
     if (heap_free(vk, heap, &free_bytes) && req.size > free_bytes) {
@@ -482,6 +522,9 @@ static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, VkDeviceSi
         return -1;
     }
     b->size = size + room;
+    b->heap = heap;
+    b->allocated = req.size;
+    if (pretence.heap_free_bytes) pretended_taken[heap] += (int64_t)req.size;
     return 0;
 }
 
@@ -498,6 +541,29 @@ static void bind_buffers(mslam_vk *vk) {
     vkUpdateDescriptorSets(vk->dev, 2, writes, 0, NULL);
 }
 
+/* A buffer that reserve makes anew, larger: size bytes, and room more where the memory free allows */
+typedef struct {
+    vk_buffer *b;
+    VkDeviceSize size, room;
+    int staging;
+    const char *what;
+} growth;
+
+/* The buffers that reserve grows for act_floats of activations and staging_bytes, in its order
+ * (the activations, then staging): writes them into grow, returns how many (0 to 2). */
+static int growths(mslam_vk *vk, size_t act_floats, size_t staging_bytes, growth grow[2]) {
+    int n = 0;
+    VkDeviceSize act_bytes = (VkDeviceSize)act_floats * sizeof(float);
+    if (act_bytes > vk->acts.size) {
+        /* room to grow, within what one descriptor may span */
+        VkDeviceSize room = act_bytes + act_bytes / 4 < vk->max_range ? act_bytes / 4 : vk->max_range - act_bytes;
+        grow[n++] = (growth){&vk->acts, act_bytes, room, 0, "the activation buffer"};
+    }
+    if (staging_bytes > vk->staging.size)
+        grow[n++] = (growth){&vk->staging, staging_bytes, staging_bytes / 4, 1, "the staging buffer"};
+    return n;
+}
+
 /* Grows the activation (floats) and staging (bytes) buffers to at least the sizes asked. */
 static int reserve(mslam_vk *vk, size_t act_floats, size_t staging_bytes) {
     VkDeviceSize act_bytes = (VkDeviceSize)act_floats * sizeof(float);
@@ -505,18 +571,54 @@ static int reserve(mslam_vk *vk, size_t act_floats, size_t staging_bytes) {
         return mslam_error("Vulkan: the pass needs %.1f MB of activations, more than one buffer of %s holds "
                            "(%.1f MB); encode shorter audio or on the CPU",
                            act_bytes / 1e6, vk->name, vk->max_range / 1e6);
-    if (act_bytes > vk->acts.size) {
-        /* room to grow, within what one descriptor may span */
-        VkDeviceSize room = act_bytes + act_bytes / 4 < vk->max_range ? act_bytes / 4 : vk->max_range - act_bytes;
-        buffer_free(vk, &vk->acts);
-        if (buffer_make(vk, &vk->acts, act_bytes, room, 0, "the activation buffer")) return -1;
-        bind_buffers(vk);
-    }
-    if (staging_bytes > vk->staging.size) {
-        buffer_free(vk, &vk->staging);
-        if (buffer_make(vk, &vk->staging, staging_bytes, staging_bytes / 4, 1, "the staging buffer")) return -1;
+    growth grow[2];
+    int n = growths(vk, act_floats, staging_bytes, grow);
+    for (int i = 0; i < n; i++) {
+        /* the old buffer goes first: its memory is free again for the new one */
+        buffer_free(vk, grow[i].b);
+        if (buffer_make(vk, grow[i].b, grow[i].size, grow[i].room, grow[i].staging, grow[i].what)) return -1;
+        if (grow[i].b == &vk->acts) bind_buffers(vk);
     }
     return 0;
+}
+
+/* Whether the memory free holds what reserve(vk, act_floats, staging_bytes) would allocate, where
+ * the device reports it (VK_EXT_memory_budget; else 1), as buffer_make checks each buffer: one
+ * that grows is freed first, so its memory counts as free for it and those after it, and takes its
+ * room where that fits, else its size alone. Allocates nothing. Where it does not hold, writes why
+ * (the buffer, the bytes it needs and those free). vk locked. */
+static int memory_holds(mslam_vk *vk, size_t act_floats, size_t staging_bytes, char *why, size_t why_size) {
+    VkDeviceSize free_bytes[VK_MAX_MEMORY_HEAPS] = {0};
+    int reported[VK_MAX_MEMORY_HEAPS] = {0};
+    for (uint32_t h = 0; h < vk->mem_props.memoryHeapCount && h < VK_MAX_MEMORY_HEAPS; h++)
+        reported[h] = heap_free(vk, h, &free_bytes[h]);
+    growth grow[2];
+    int n = growths(vk, act_floats, staging_bytes, grow);
+    for (int i = 0; i < n; i++) {
+        const growth *g = &grow[i];
+        if (g->b->mem) free_bytes[g->b->heap] += g->b->allocated;
+        uint32_t heap;
+        VkDeviceSize with_room, alone;
+        /* a buffer that cannot be made: the pass meets the same failure, and its error says why */
+        if (buffer_memory(vk, g->size + g->room, g->staging, &heap, &with_room) ||
+            buffer_memory(vk, g->size, g->staging, &heap, &alone))
+            return 1;
+        if (!reported[heap]) continue;
+        if (with_room <= free_bytes[heap]) {
+            free_bytes[heap] -= with_room;
+        } else if (alone <= free_bytes[heap]) {
+            free_bytes[heap] -= alone;
+        } else {
+            if (why && why_size)
+                snprintf(why, why_size,
+                         "needs more memory than the Vulkan device has free; %s needs %llu bytes (%.1f MB) of memory "
+                         "heap %u, which has %llu (%.1f MB) free, counting the buffer it replaces",
+                         g->what, (unsigned long long)alone, alone / 1e6, heap,
+                         (unsigned long long)free_bytes[heap], free_bytes[heap] / 1e6);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static int begin(mslam_vk *vk) {
@@ -913,6 +1015,11 @@ static uint32_t record_layers(mslam_vk *vk, const struct mslam_model_config *cfg
     return x;
 }
 
+/* The staging a pass needs: its inputs go in, its output comes out, in turn */
+static size_t staging_bytes(size_t in_floats, size_t out_floats) {
+    return (in_floats > out_floats ? in_floats : out_floats) * sizeof(float);
+}
+
 /* Starts a pass of plan p whose first in_floats are its inputs and whose output has out_floats:
  * locks vk, grows its buffers, begins the command buffer with the inputs' copy from staging and
  * writes the layers' inputs there (frames[b] valid frames of item b, T frames' sinusoids). The
@@ -926,7 +1033,7 @@ static float *pass_begin(mslam_vk *vk, const plan *p, size_t in_floats, size_t o
         mslam_error("Vulkan device %s was lost in an earlier pass: " LOST_WHAT_TO_DO, vk->name);
         return NULL;
     }
-    if (reserve(vk, p->used, (in_floats > out_floats ? in_floats : out_floats) * sizeof(float)) || begin(vk)) {
+    if (reserve(vk, p->used, staging_bytes(in_floats, out_floats)) || begin(vk)) {
         pthread_mutex_unlock(&vk->lock);
         return NULL;
     }
@@ -994,16 +1101,33 @@ static void plan_text(pass_plan *pp, const struct mslam_model_config *cfg, int B
     plan_layers(&pp->p, &pp->lb, cfg, B, L);
 }
 
-int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length) {
+int mslam_vk_fits(mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length, char *why,
+                  size_t why_size) {
     pass_plan pp;
     if (speech) plan_speech(&pp, cfg, B, length);
     else plan_text(&pp, cfg, B, length);
+    if (why && why_size) *why = '\0';
     /* the workgroup counts the device takes: attention has one group per frame (x), head (y) and
      * item (z), the linear layers one per 64 rows (y); the rest go through dispatch_line */
     size_t T = speech ? (size_t)mslam_subsampled_frames(length) : (size_t)length, rows = (size_t)B * T;
-    int groups_fit = T <= vk->max_groups_x && (size_t)cfg->n_heads <= vk->max_groups_y &&
-                     (size_t)B <= vk->max_groups_z && ceil_div(rows, 64) <= vk->max_groups_y;
-    return groups_fit && (VkDeviceSize)pp.p.used * sizeof(float) <= vk->max_range && pp.p.used < NONE;
+    if (T > vk->max_groups_x || (size_t)cfg->n_heads > vk->max_groups_y || (size_t)B > vk->max_groups_z ||
+        ceil_div(rows, 64) > vk->max_groups_y) {
+        if (why && why_size) snprintf(why, why_size, "needs more workgroups than the Vulkan device dispatches");
+        return 0;
+    }
+    VkDeviceSize act_bytes = (VkDeviceSize)pp.p.used * sizeof(float);
+    if (act_bytes > vk->max_range || pp.p.used >= NONE) {
+        if (why && why_size)
+            snprintf(why, why_size, "is more than the Vulkan device's buffers hold (%.1f MB of activations, %.1f MB "
+                     "in one buffer)", act_bytes / 1e6, vk->max_range / 1e6);
+        return 0;
+    }
+    /* a lost device: the pass says so */
+    if (atomic_load(&vk->lost)) return 1;
+    pthread_mutex_lock(&vk->lock);
+    int holds = memory_holds(vk, pp.p.used, staging_bytes(pp.in_floats, (size_t)B * T * cfg->d_model), why, why_size);
+    pthread_mutex_unlock(&vk->lock);
+    return holds;
 }
 
 int mslam_vk_encode_speech(mslam_vk *vk, const struct mslam_model_config *cfg, const mslam_params *P,

@@ -36,10 +36,17 @@ void mslam_vk_close(mslam_vk *vk);
 /* The device's name, as Vulkan reports it. */
 const char *mslam_vk_device_name(const mslam_vk *vk);
 
-/* Whether a pass of B items of length mel frames (speech != 0) or characters fits the device's
- * buffers (a storage buffer spans at most maxStorageBufferRange: 128 MB on lavapipe, 4 GB on
- * most GPUs); the encoder runs one that does not on the CPU. */
-int mslam_vk_fits(const mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length);
+/* Whether a pass of B items of length mel frames (speech != 0) or characters fits the device:
+ * its workgroup counts, its buffers (a storage buffer spans at most maxStorageBufferRange: 128 MB
+ * on lavapipe, 4 GB on most GPUs), and the memory free where the device reports it
+ * (VK_EXT_memory_budget), for the buffers that the pass would grow, as the pass allocates them
+ * (each one's old buffer freed first). Allocates nothing; another pass or program may take the
+ * memory before the pass runs, and the pass's own check then fails it. The encoder runs a pass
+ * that does not fit on the CPU. Where it does not, writes which limit into why (why_size bytes;
+ * why may be NULL), worded to follow "it" in the encoder's log: "needs more memory than the Vulkan
+ * device has free; ...". Takes vk's lock (a pass holds it while it runs). */
+int mslam_vk_fits(mslam_vk *vk, const struct mslam_model_config *cfg, int speech, int B, int length, char *why,
+                  size_t why_size);
 
 /* Whether the device was lost (VK_ERROR_DEVICE_LOST: a GPU reset, a driver crash) in a pass or
  * the upload: every later pass is refused with an error saying so, and the caller reloads the
@@ -63,8 +70,9 @@ int mslam_vk_encode_text(mslam_vk *vk, const struct mslam_model_config *cfg, con
  * what the device reports, to check what a device below the shaders' needs or short of memory
  * gets. A zero field keeps the device's own. The workgroup and shared-memory limits apply to the
  * devices mslam_vk_open picks from then on; heap_free_bytes stands for every heap's budget less
- * its usage (as VK_EXT_memory_budget reports them) at each allocation from then on. NULL: the
- * device's own again. */
+ * its usage (as VK_EXT_memory_budget reports them) now, and the buffers allocated from then on
+ * take from it and those freed give back, as a driver's usage would move. NULL: the device's own
+ * again. */
 struct mslam_vk_pretence {
     uint32_t max_invocations;  /* maxComputeWorkGroupInvocations */
     uint32_t max_size[3];      /* maxComputeWorkGroupSize */

@@ -404,12 +404,14 @@ static int pass_begin(mslam_encoder_pass *p, encoder_input input, int B, int T, 
 }
 
 /* Whether a pass that pass_begin set up runs on its Vulkan device: inference (save = 0), when it
- * fits the device's buffers (length: mel frames or characters). */
+ * fits the device's buffers, workgroup counts and memory free (length: mel frames or characters);
+ * the log says which one sent it to the CPU. */
 static int device_runs(const mslam_encoder_pass *p, const struct mslam_model_config *cfg, int speech, int length) {
     if (!p->vk || p->save) return 0;
-    if (mslam_vk_fits(p->vk, cfg, speech, p->B, length)) return 1;
-    mslam_log(MSLAM_LOG_INFO, "a pass of %d x %d %s is more than the Vulkan device's buffers hold: it runs on the CPU",
-              p->B, length, speech ? "mel frames" : "characters");
+    char why[512];
+    if (mslam_vk_fits(p->vk, cfg, speech, p->B, length, why, sizeof why)) return 1;
+    mslam_log(MSLAM_LOG_INFO, "a pass of %d x %d %s runs on the CPU: it %s", p->B, length,
+              speech ? "mel frames" : "characters", why);
     return 0;
 }
 

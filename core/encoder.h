@@ -125,8 +125,8 @@ typedef struct {
     float *scratch;       /* op scratch (attention, conv2d) */
     size_t scratch_size;
     /* The caller's: when set, forwards with save = 0 run on this Vulkan device (the model's
-     * weights uploaded there, backend_vulkan.h), those that fit its buffers (on_device: the pass
-     * then holds only lens and out); the others on the CPU. */
+     * weights uploaded there, backend_vulkan.h), those that fit it (mslam_vk_fits; on_device: the
+     * pass then holds only lens and out); the others on the CPU. */
     struct mslam_vk *vk;
     int on_device;
 } mslam_encoder_pass;
