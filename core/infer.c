@@ -429,13 +429,28 @@ int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec) { return dec
 float mslam_ctc_decoder_blank_prob(const mslam_ctc_decoder *dec) { return dec ? dec->blank_prob : 1.0f; }
 int mslam_ctc_decoder_n_frames(const mslam_ctc_decoder *dec) { return dec ? dec->n_frames : 0; }
 
+/* The language spoken on encoder frames: the one params->languages names, else the one language
+ * ID finds (with a LID head and frames; among the LM's languages when an LM takes part in the
+ * search, a beam's, as it is chosen in that language; log_probs as lm_add_lid_scores). Its
+ * index, -2 when neither is known, -1 on failure. */
+static int language_of_frames(mslam_model *model, const struct mslam_decode_params *p, const float *frames,
+                              int n_frames, const float *log_probs, const char *fn) {
+    int named = named_language(model, p->languages, fn);
+    if (named != -2 || !model->cfg.lid_head || n_frames == 0) return named;
+    float *probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
+    const int lm_in_search = p->lm && p->lm_weight != 0 && p->beam_size >= 2;
+    int lid = probs ? identify_language_frames(model, p, frames, n_frames, log_probs, probs, lm_in_search, fn) : -1;
+    free(probs);
+    return lid;
+}
+
 /* mslam_transcribe on encoder frames (n_frames x d_model). lang not NULL asks for the language
  * spoken: the one params->languages names, else the one language ID finds (as for the LM, which
  * is chosen in it), or NULL when neither is known (no LID head, no frames). */
 static mslam_result *transcribe_frames(mslam_model *model, const float *frames, int n_frames,
                                        const struct mslam_decode_params *params, const char **lang) {
     struct mslam_decode_params p = *params;
-    float *log_probs = NULL, *probs = NULL;
+    float *log_probs = NULL;
     mslam_result *r = NULL;
     mslam_ctc_decoder *dec = NULL;
     if (lang) *lang = NULL;
@@ -453,26 +468,16 @@ static mslam_result *transcribe_frames(mslam_model *model, const float *frames, 
         if (!ok) goto done;
     }
     /* an LM in the language that language ID finds, when the caller names none (among the LM's) */
-    int named = p.lm || lang ? named_language(model, p.languages, "mslam_transcribe") : 0;
-    if (named == -1) goto done;
-    if (named >= 0 && lang) *lang = model->langs[named];
-    if (named == -2 && model->cfg.lid_head && n_frames > 0) {
-        probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
-        const int lm_in_search = p.lm && p.lm_weight != 0; /* then among the LM's languages */
-        int lid = probs ? identify_language_frames(model, &p, frames, n_frames, log_probs, probs, lm_in_search,
-                                                   "mslam_transcribe")
-                        : -1;
-        if (lid < 0) goto done;
-        if (lm_in_search) p.languages = model->langs[lid];
-        if (lang) *lang = model->langs[lid];
-    }
+    int spoken = p.lm || lang ? language_of_frames(model, &p, frames, n_frames, log_probs, "mslam_transcribe") : -2;
+    if (spoken == -1) goto done;
+    if (spoken >= 0 && p.lm && p.lm_weight != 0) p.languages = model->langs[spoken];
+    if (spoken >= 0 && lang) *lang = model->langs[spoken];
     dec = mslam_ctc_decoder_new(model, &p);
     if (dec && (log_probs ? mslam_ctc_decoder_push_log_probs(dec, log_probs, n_frames)
                           : mslam_ctc_decoder_push_frames(dec, frames, n_frames)) == 0)
         r = mslam_ctc_decoder_finish(dec);
 done:
     free(log_probs);
-    free(probs);
     mslam_ctc_decoder_free(dec);
     return r;
 }
@@ -491,13 +496,14 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
 
 /* ---- translation ---- */
 
-/* 0 when p's languages are the model's, its beam size one the decoder's search takes, its
- * translation LM (if any) one that search can fuse and its memory's minimum similarity in
- * [0, 1], else -1 (fn: the caller). */
-static int check_translation_params(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
+/* 0 when p's languages are the model's, its beam size one the decoder's search takes (searches:
+ * the caller may run it), its translation LM (if any) one that search can fuse and its memory's
+ * minimum similarity in [0, 1], else -1 (fn: the caller). */
+static int check_translation_params(const mslam_model *m, const struct mslam_decode_params *p, int searches,
+                                    const char *fn) {
     if (named_language(m, p->languages, fn) == -1) return -1;
     /* before any search (the transcript's, the memory's), whatever the audio turns out to need */
-    if (p->beam_size < 1 || p->beam_size > 256)
+    if (searches && (p->beam_size < 1 || p->beam_size > 256))
         return mslam_error("%s: beam_size = %d is outside 1..256 (the decoder's beam size)", fn, p->beam_size);
     if (p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn))) return -1;
     if (p->translation_memory && !(p->tm_min_similarity >= 0 && p->tm_min_similarity <= 1))
@@ -528,25 +534,27 @@ static int translate_memory(mslam_model *model, const char *utf8, const struct m
 
 /* English is its own translation. A decoder learns X -> English from pairs of other languages
  * (English has no translation to pair), and on English writes something else entirely: so what
- * is said or written in English comes back as it is. From a transcript: its characters, each
- * with the probability recognition gave it, and no frames (as the decoder's tokens have none);
- * from text (said NULL): utf8's characters, each certain. NULL on failure (a character of utf8
- * outside the vocabulary is an error naming it, as the decoder's path gives). */
-static mslam_result *english_as_translation(const mslam_model *m, const mslam_result *said, const char *utf8,
-                                            const char *fn) {
-    int n = said ? said->n_tokens : 0;
-    int *ids = said ? NULL : mslam_model_text_ids(m, utf8, &n, fn);
-    search_token *tokens = mslam_malloc((size_t)(n ? n : 1) * sizeof *tokens, "a translation");
+ * is written in English comes back as it is (each character certain; a character outside the
+ * vocabulary is an error naming it, as the decoder's path gives), and a transcript of English
+ * speech is taken as the translation (english_said). */
+static mslam_result *english_as_translation(const mslam_model *m, const char *utf8, const char *fn) {
+    int n = 0, *ids = mslam_model_text_ids(m, utf8, &n, fn);
+    search_token *tokens = ids ? mslam_malloc((size_t)(n ? n : 1) * sizeof *tokens, "a translation") : NULL;
     mslam_result *r = NULL;
-    if (tokens && (said || ids)) {
-        for (int i = 0; i < n; i++)
-            tokens[i] = said ? (search_token){.id = said->ids[i], .frame = -1, .logp = logf(said->probs[i])}
-                             : (search_token){.id = ids[i], .frame = -1, .logp = 0.0f};
-        r = said ? result_new(m, tokens, n, said->start_frame, said->end_frame) : result_new(m, tokens, n, 0, n);
+    if (tokens) {
+        for (int i = 0; i < n; i++) tokens[i] = (search_token){.id = ids[i], .frame = -1, .logp = 0.0f};
+        r = result_new(m, tokens, n, 0, n);
     }
     free(tokens);
     free(ids);
     return r;
+}
+
+/* The transcript said as English speech's translation: its characters, probabilities and
+ * confidence, without frames (a translation's characters have none). */
+static mslam_result *english_said(mslam_result *said) {
+    for (int i = 0; i < said->n_tokens; i++) said->frames[i] = -1;
+    return said;
 }
 
 /* mslam_translate_frames on checked arguments. */
@@ -587,7 +595,7 @@ static mslam_result *translate_text(mslam_model *model, const char *utf8, const 
     int named = named_language(model, p->languages, "mslam_translate_text");
     if (named == -1) return NULL;
     if (named >= 0 && mslam_is_english(model->langs[named]))
-        return english_as_translation(model, NULL, utf8, "mslam_translate_text");
+        return english_as_translation(model, utf8, "mslam_translate_text");
     mslam_result *known = NULL;
     int used = translate_memory(model, utf8, p, &known);
     if (used) return known;
@@ -607,7 +615,7 @@ int mslam_translate_memory(mslam_model *model, const char *utf8, const struct ms
     if (check_model(model, "mslam_translate_memory", 0, 0, 0)) return -1;
     if (!utf8) return mslam_error("mslam_translate_memory: text is NULL");
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (p.translation_memory && check_translation_params(model, &p, "mslam_translate_memory")) return -1;
+    if (p.translation_memory && check_translation_params(model, &p, 0, "mslam_translate_memory")) return -1;
     return translate_memory(model, utf8, &p, out);
 }
 
@@ -617,7 +625,7 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
         check_encoder_frames(model, frames, n_frames, "mslam_translate_frames"))
         return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (check_translation_params(model, &p, "mslam_translate_frames")) return NULL;
+    if (check_translation_params(model, &p, 1, "mslam_translate_frames")) return NULL;
     return translate_frames(model, frames, n_frames, &p);
 }
 
@@ -628,7 +636,7 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
         return NULL;
     }
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (check_translation_params(model, &p, "mslam_translate_text")) return NULL;
+    if (check_translation_params(model, &p, 1, "mslam_translate_text")) return NULL;
     return translate_text(model, utf8, &p);
 }
 
@@ -641,26 +649,39 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
                               const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_translate", 0, 0, 1)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (check_translation_params(model, &p, "mslam_translate")) return NULL;
+    if (check_translation_params(model, &p, 1, "mslam_translate")) return NULL;
     const int from_transcript = model->cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT;
     const int use_memory = p.translation_memory && model->cfg.ctc_head;
-    /* the spoken language can be known (named, or identified), and English's transcript is had */
-    const int may_be_english = model->cfg.ctc_head && (model->cfg.lid_head || (p.languages && *p.languages));
-    if ((from_transcript || use_memory) && p.lm && lm_check_model(p.lm, model, 0, "mslam_translate")) return NULL;
+    /* with a CTC head the transcript may be searched (English speech's is its translation) */
+    if (model->cfg.ctc_head && p.lm && lm_check_model(p.lm, model, 0, "mslam_translate")) return NULL;
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames, "mslam_translate");
     if (!frames) return NULL;
     mslam_result *said = NULL, *r = NULL;
-    if (from_transcript || use_memory || may_be_english) {
-        const char *lang = NULL; /* the language spoken, which the memory searches */
+    const char *lang = NULL; /* the language spoken, where known: the memory searches it */
+    if (from_transcript || use_memory) {
         if (!(said = transcribe_frames(model, frames, n_frames, &p, &lang))) goto done;
-        if (mslam_is_english(lang)) {
-            r = english_as_translation(model, said, NULL, "mslam_translate");
-            goto done;
+    } else if (model->cfg.ctc_head) {
+        /* the decoder reads the frames: the transcript is searched for English speech alone, with
+         * the LM where it can serve (a beam, and the language among the LM's) */
+        int spoken = language_of_frames(model, &p, frames, n_frames, NULL, "mslam_translate");
+        if (spoken == -1) goto done;
+        if (spoken >= 0 && mslam_is_english(model->langs[spoken])) {
+            struct mslam_decode_params tp = p;
+            tp.languages = model->langs[spoken];
+            if (tp.lm && (tp.beam_size < 2 || mslam_lm_lang_index(tp.lm, tp.languages) < 0)) tp.lm = NULL;
+            if (!(said = transcribe_frames(model, frames, n_frames, &tp, &lang))) goto done;
         }
+    }
+    if (said && mslam_is_english(lang)) {
+        r = english_said(said);
+        said = NULL;
+        goto done;
+    }
+    if (use_memory) {
         struct mslam_decode_params mp = p;
         if (lang) mp.languages = lang;
-        if (use_memory && translate_memory(model, said->text, &mp, &r) < 0) goto done;
+        if (translate_memory(model, said->text, &mp, &r) < 0) goto done;
     }
     p.translation_memory = NULL; /* asked above */
     if (!r && from_transcript) r = translate_text(model, said->text, &p);

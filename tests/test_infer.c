@@ -7,6 +7,7 @@
 #include "common.h"
 #include "decoder.h"
 #include "heads.h"
+#include "lm.h"
 #include "model.h"
 #include "search.h"
 #include "testutil.h"
@@ -716,6 +717,47 @@ static void test_translate_english(mslam_model *m, const float *pcm, size_t n) {
           "English that is not UTF-8: %s", mslam_last_error());
 }
 
+/* A decoder reading speech takes params meant for mslam_transcribe as before: an LM the
+ * transcript's search could not use (beam 1, the LM's language alone French) fails nothing; the
+ * transcript is searched for English speech alone, without the LM that cannot serve it. */
+static void test_translate_params_of_transcribe(mslam_model *m, const float *pcm, size_t n) {
+    static const char *const french[] = {"fr"};
+    mslam_lm *lm = lm_new(2, (const char *const *)m->vocab, m->cfg.vocab_size, french, 1);
+    if (lm) {
+        const int ids[2] = {lm->bos_id, lm->eos_id};
+        lm_table_set_chars(lm, &lm->langs[0], ids, 2);
+        lm_table_reserve(&lm->langs[0], 1);
+        lm->langs[0].floor_logp = -1.0f;
+    }
+    const int input_was = m->cfg.translate_input;
+    const float en_bias = m->p.lid_b[0];
+    m->cfg.translate_input = MSLAM_TRANSLATE_SPEECH;
+    struct mslam_decode_params p = mslam_decode_default_params();
+    p.max_len = 12;
+    p.beam_size = 1;
+    p.lm = lm;
+    p.lm_weight = 0.5f;
+    for (int english = 0; lm && english < 2; english++) {
+        m->p.lid_b[0] = english ? 1e4f : -1e4f;
+        mslam_result *r = mslam_translate(m, pcm, n, &p), *expected = NULL;
+        struct mslam_decode_params plain = p;
+        plain.lm = NULL;
+        int T = 0;
+        float *frames = mslam_encode_pcm(m, pcm, n, NULL, &T);
+        expected = english ? mslam_transcribe(m, pcm, n, &plain) : mslam_translate_frames(m, frames, T, &p);
+        CHECK(r && expected && !strcmp(mslam_result_text(r), mslam_result_text(expected)),
+              "a speech decoder with mslam_transcribe's params (%s speech): \"%s\", expected \"%s\" (%s)",
+              english ? "English" : "French", r ? mslam_result_text(r) : "", mslam_result_text(expected),
+              r ? "" : mslam_last_error());
+        mslam_result_free(r);
+        mslam_result_free(expected);
+        mslam_free(frames);
+    }
+    m->p.lid_b[0] = en_bias;
+    m->cfg.translate_input = input_was;
+    mslam_lm_free(lm);
+}
+
 int main(void) {
     const size_t n = 16000;
     float *pcm = test_audio(n);
@@ -726,6 +768,7 @@ int main(void) {
         test_translate(m, pcm, n);
         test_translate_transcript(m, pcm, n);
         test_translate_english(m, pcm, n);
+        test_translate_params_of_transcribe(m, pcm, n);
         test_identify(m, pcm, n);
         test_non_finite_frames(m, pcm, n);
         test_threads(m, pcm, n);

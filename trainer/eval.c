@@ -248,10 +248,11 @@ static int translate_item(evaluator *ev, const example *e, const float *enc, int
     const float *source = enc;
     int n_source = n, longest = n + 10;
     *hyp = NULL;
-    /* English is its own translation, as mslam_translate gives it: the transcript, where the
-     * language is known (the reference's under --st-input text, else language ID's) */
+    /* English is its own translation, as mslam_translate and mslam_translate_text give it: the
+     * transcript, where the language is known (the reference's under --st-input text, else
+     * language ID's on a CTC transcript) */
     int english = 0;
-    if (cfg->ctc_head && (c->st_input == EVAL_ST_TEXT || cfg->lid_head)) {
+    if (c->st_input == EVAL_ST_TEXT || (cfg->ctc_head && cfg->lid_head)) {
         const char *lang = source_language(ev, e, enc, n);
         if (!lang) return -1;
         english = mslam_is_english(lang);

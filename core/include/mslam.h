@@ -357,21 +357,21 @@ MSLAM_API mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, s
  * either way. With a CTC head, English speech is its own translation: where the language
  * params->languages names, or else the one language ID finds (with a LID head), is "en", the
  * result is the transcript (mslam_transcribe's characters, probabilities and confidence, without
- * frames), as a decoder trained on other languages into English writes something else from
- * English. With a translation memory and a CTC head, the transcript is looked up first
- * (mslam_translate_memory) whatever the decoder reads, in that language. The audio is encoded
- * once. NULL on failure (beam_size outside 1..256 included). */
+ * frames; for a decoder reading speech, with the LM where it can serve: a beam, and English among
+ * its languages), as a decoder trained on other languages into English writes something else
+ * from English. Otherwise, with a translation memory and a CTC head, the transcript is looked
+ * up first (mslam_translate_memory) whatever the decoder reads, in that language. The audio is
+ * encoded once. NULL on failure (beam_size outside 1..256 included). */
 MSLAM_API mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_samples,
                                         const struct mslam_decode_params *params);
 /* UTF-8 text in one of the model's languages -> English text: the text path's frames (one per
  * character, mslam_encode_text with full context) through the decoder; what mslam_translate
- * does with the transcript for a model whose translate_input is MSLAM_TRANSLATE_TRANSCRIPT.
- * Text that params->languages says is English ("en" alone) is its own translation, each
- * character certain. A
- * character outside the vocabulary is an error naming it; "" gives an empty result. With a
- * translation memory the memory is asked first (mslam_translate_memory): text it knows is
- * translated from it, characters outside the vocabulary or not. Text that is not valid UTF-8 is
- * an error naming the byte. NULL on failure. */
+ * does with the transcript for a model whose translate_input is MSLAM_TRANSLATE_TRANSCRIPT. A
+ * character outside the vocabulary is an error naming it; "" gives an empty result. Text that
+ * params->languages says is English ("en" alone) is its own translation, each character
+ * certain. Otherwise, with a translation memory the memory is asked first
+ * (mslam_translate_memory): text it knows is translated from it, characters outside the
+ * vocabulary or not. Text that is not valid UTF-8 is an error naming the byte. NULL on failure. */
 MSLAM_API mslam_result *mslam_translate_text(mslam_model *model, const char *utf8,
                                              const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> probs (n_langs floats, indexed as mslam_model_lang): the probability of each
