@@ -933,7 +933,9 @@ parse_languages (GstMslamBase * self, const gchar * list)
   return TRUE;
 }
 
-/* The timeline starts again: the stream forgets its context, the next buffer sets t0. */
+/* The timeline starts again: the stream forgets its context, the next buffer sets t0. The first
+ * bytes of a sample that the last buffer left stay (see forget_split_sample): a timeline ends on
+ * timestamps (a stall, a jump), not on bytes lost. */
 static void
 timeline_reset (GstMslamBase * self)
 {
@@ -944,7 +946,6 @@ timeline_reset (GstMslamBase * self)
   self->started = FALSE;
   self->t0 = 0;
   self->n_samples = 0;
-  self->n_split = 0;
   self->n_frames = 0;
   gst_mslam_vad_restart (&self->vad);
   gst_mslam_audio_history_reset (&self->audio);
@@ -984,6 +985,7 @@ base_stop (GstMslamBase * self)
   g_free (self->pcm);
   self->pcm = NULL;
   self->pcm_cap = 0;
+  self->n_split = 0;
   g_free (self->frames);
   self->frames = NULL;
   self->frames_cap = 0;
@@ -1192,7 +1194,9 @@ feed_pcm (GstMslamBase * self, gsize n)
 
 /* n samples of silence on the timeline: a dropout (a short GAP, or a hole in the timestamps).
  * Its zeros are no measure of the room's noise: the energy rule's floor stays as it was (it would
- * drop to them and take seconds of noise heard as speech to climb back). */
+ * drop to them and take seconds of noise heard as speech to climb back). A sample that the last
+ * buffer left unfinished is still finished by the next one: the hole is one of timestamps (a live
+ * source's jitter), not of bytes. */
 static GstFlowReturn
 feed_silence (GstMslamBase * self, gsize n)
 {
@@ -1201,7 +1205,6 @@ feed_silence (GstMslamBase * self, gsize n)
 
   if (n == 0)
     return GST_FLOW_OK;
-  self->n_split = 0;            /* a sample's first bytes before the dropout lost their rest */
   pcm_reserve (self, n);
   memset (self->pcm, 0, n * sizeof (gfloat));
   ret = feed_pcm (self, n);
@@ -1234,11 +1237,32 @@ convert_samples (GstMslamBase * self, const guint8 * data, gsize n, gfloat * out
   }
 }
 
-/* The buffer's samples -> floats in [-1, 1] in self->pcm; their count (0: none, self->pcm
- * untouched). The audio is a stream of bytes, as for rawaudioparse and audio encoders: a buffer
- * that ends inside a sample (an application that pushes what it read from a socket or a file,
- * in any size) leaves that sample's first bytes for the next buffer to complete, where dropping
- * them misread every sample after them (16-bit: loud noise; float: garbage values). */
+/* The first bytes of a sample that the last buffer left for the next one are dropped where the
+ * bytes that come next do not go on from them: a flush, another stream, EOS, another format, a
+ * buffer marked DISCONT (bytes lost upstream; a parser's next buffer starts on a sample). Not at
+ * a timeline's end or a dropout's silence, which timestamps decide: a live source that pauses or
+ * jitters goes on with the next byte, and dropping the bytes made every later sample of two. */
+static void
+forget_split_sample (GstMslamBase * self, const gchar * why)
+{
+  if (self->n_split > 0)
+    GST_DEBUG_OBJECT (self, "%s: the %u bytes of a sample that the last buffer began are dropped",
+        why, self->n_split);
+  self->n_split = 0;
+}
+
+/* How many samples buf completes: with the first bytes of one that the last buffer left. */
+static gsize
+buffer_samples (GstMslamBase * self, GstBuffer * buf)
+{
+  return (self->n_split + gst_buffer_get_size (buf)) / GST_AUDIO_INFO_BPF (&self->info);
+}
+
+/* The buffer's samples -> floats in [-1, 1] in self->pcm; their count, buffer_samples' (0: none,
+ * self->pcm untouched). The audio is a stream of bytes, as for rawaudioparse: a buffer that ends
+ * inside a sample (an application that pushes what it read from a socket or a file, in any size)
+ * leaves that sample's first bytes for the next buffer to complete, where dropping them misread
+ * every sample after them (16-bit: loud noise; float: garbage values). */
 static gsize
 convert_audio (GstMslamBase * self, GstBuffer * buf)
 {
@@ -1248,6 +1272,7 @@ convert_audio (GstMslamBase * self, GstBuffer * buf)
 
   if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
     GST_WARNING_OBJECT (self, "could not map an audio buffer: its samples are skipped");
+    forget_split_sample (self, "an audio buffer could not be read");
     return 0;
   }
   /* an empty buffer may map to no memory */
@@ -1279,6 +1304,39 @@ convert_audio (GstMslamBase * self, GstBuffer * buf)
   }
   gst_buffer_unmap (buf, &map);
   return n;
+}
+
+/* Which of the n samples that a buffer completes lie inside the segment: [*first, *end); FALSE
+ * when none does. *pts, the buffer's, is the time of its first sample, the one its first byte is
+ * in (begun in the last buffer or not), and becomes that of the first one kept. Clipped in
+ * samples: gst_audio_buffer_clip cuts whole frames of the buffer's own bytes, which lost the
+ * bytes of a sample that the buffer begins or ends inside, and with them where every later
+ * sample begins. */
+static gboolean
+clip_to_segment (GstMslamBase * self, GstClockTime * pts, gsize n, gsize * first, gsize * end)
+{
+  gint rate = GST_AUDIO_INFO_RATE (&self->info);
+  guint64 start, stop, clip_start, clip_stop, before, after;
+
+  *first = 0;
+  *end = n;
+  if (n == 0)
+    return FALSE;
+  /* no timestamp: inside the segment */
+  if (!GST_CLOCK_TIME_IS_VALID (*pts))
+    return TRUE;
+  start = *pts;
+  stop = start + gst_util_uint64_scale (n, GST_SECOND, rate);
+  if (!gst_segment_clip (&self->segment, GST_FORMAT_TIME, start, stop, &clip_start, &clip_stop))
+    return FALSE;
+  before = gst_util_uint64_scale (clip_start - start, rate, GST_SECOND);
+  after = gst_util_uint64_scale (stop - clip_stop, rate, GST_SECOND);
+  if (before + after >= n)
+    return FALSE;
+  *first = before;
+  *end = n - after;
+  *pts = clip_start;
+  return TRUE;
 }
 
 static GstEvent *with_stream_language (GstMslamBase * self, GstEvent * event);
@@ -1339,23 +1397,17 @@ flush_held (GstMslamBase * self, GQueue * sticky)
   self->held_duration = 0;
 }
 
-/* How long buf's audio lasts, by its size. */
-static GstClockTime
-buffer_duration (GstMslamBase * self, GstBuffer * buf)
-{
-  return gst_util_uint64_scale_int (gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (&self->info), GST_SECOND,
-      GST_AUDIO_INFO_RATE (&self->info));
-}
-
-/* Passthrough: the audio goes downstream, or waits while the element holds it back. */
+/* Passthrough: the audio goes downstream, or waits while the element holds it back; duration:
+ * how long it lasts, by the samples it completes (its whole samples alone ran short of the audio
+ * held when buffers end inside samples). */
 static GstFlowReturn
-forward_audio (GstMslamBase * self, GstBuffer * buf)
+forward_audio (GstMslamBase * self, GstBuffer * buf, GstClockTime duration)
 {
   GstBuffer *copy;
 
   if (self->hold_max == 0)
     return gst_pad_push (self->srcpad, buf);
-  self->held_duration += buffer_duration (self, buf);
+  self->held_duration += duration;
   /* a copy: upstream's buffer may come from a pool of a few (pipewiresrc, alsasrc), which would
    * run dry while the hold keeps them, long before hold_max */
   copy = gst_buffer_copy_deep (buf);
@@ -1393,7 +1445,8 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstBuffer *passthrough = NULL;
   GstClockTime pts, duration;
   GstFlowReturn ret = GST_FLOW_OK;
-  gsize n, overlap = 0;
+  gsize n, first, end, overlap = 0;
+  gboolean inside;
 
   (void) pad;
   if (!self->have_info || !self->stream) {
@@ -1401,17 +1454,19 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  duration = buffer_duration (self, buf);
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT))
+    forget_split_sample (self, "a buffer marked DISCONT");
+  n = buffer_samples (self, buf);
+  duration = gst_util_uint64_scale_int (n, GST_SECOND, GST_AUDIO_INFO_RATE (&self->info));
   if (klass->passthrough)
     passthrough = gst_buffer_ref (buf);
 
   /* only audio inside the segment counts (a seek to 10 s may bring samples from 9.98 s) */
-  buf = gst_audio_buffer_clip (buf, &self->segment, GST_AUDIO_INFO_RATE (&self->info),
-      GST_AUDIO_INFO_BPF (&self->info));
-  if (!buf)
-    goto push;
-
   pts = GST_BUFFER_PTS (buf);
+  inside = clip_to_segment (self, &pts, n, &first, &end);
+  if (!inside)
+    goto read;
+
   if (!self->started) {
     self->t0 = GST_CLOCK_TIME_IS_VALID (pts) ? pts : (self->segment.start != GST_CLOCK_TIME_NONE
         ? self->segment.start : 0);
@@ -1448,27 +1503,32 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     }
   }
 
-  n = convert_audio (self, buf);
+read:
+  /* a buffer outside the segment is read too: a sample it ends inside begins the next one's */
+  if (convert_audio (self, buf) != n)
+    inside = FALSE;             /* it could not be mapped (a warning says so) */
   gst_buffer_unref (buf);
   buf = NULL;
-  if (n <= overlap)
+  first += overlap;
+  if (!inside || end <= first)
     goto push;
-  if (overlap) {
-    memmove (self->pcm, self->pcm + overlap, (n - overlap) * sizeof (gfloat));
-    n -= overlap;
-  }
-  ret = feed_pcm (self, n);
+  if (first > 0)
+    memmove (self->pcm, self->pcm + first, (end - first) * sizeof (gfloat));
+  ret = feed_pcm (self, end - first);
   if (ret != GST_FLOW_OK)
     goto done;
 
 push:
   if (passthrough) {
-    ret = forward_audio (self, passthrough);
+    ret = forward_audio (self, passthrough, duration);
     passthrough = NULL;
   }
 done:
-  if (buf)
+  if (buf) {
+    /* its samples are not fed, but the bytes of a sample it ends inside begin the next one's */
+    convert_audio (self, buf);
     gst_buffer_unref (buf);
+  }
   if (passthrough)
     gst_buffer_unref (passthrough);
   watch_due (self, duration, FALSE);
@@ -1494,7 +1554,8 @@ set_caps (GstMslamBase * self, GstCaps * caps)
 {
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
   GstCaps *supported = gst_static_pad_template_get_caps (&sink_template);
-  gboolean ok = gst_caps_can_intersect (caps, supported) && gst_audio_info_from_caps (&self->info, caps);
+  GstAudioInfo info;
+  gboolean ok = gst_caps_can_intersect (caps, supported) && gst_audio_info_from_caps (&info, caps);
 
   gst_caps_unref (supported);
   if (!ok && self->refused_caps && gst_caps_is_equal (caps, self->refused_caps)) {
@@ -1512,8 +1573,13 @@ set_caps (GstMslamBase * self, GstCaps * caps)
     self->have_info = FALSE;
     return FALSE;
   }
+  /* the same format again (a CAPS event sent again, caps that change only a field the element
+   * does not read) goes on with the bytes of the sample the last buffer ended inside */
+  if (!self->have_info || GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_INFO_FORMAT (&self->info) ||
+      GST_AUDIO_INFO_BPF (&info) != GST_AUDIO_INFO_BPF (&self->info))
+    forget_split_sample (self, "another audio format");
+  self->info = info;
   self->have_info = TRUE;
-  self->n_split = 0;            /* bytes of a sample in the old format */
   gst_caps_replace (&self->refused_caps, NULL);
   if (klass->passthrough)
     return forward_event (self, gst_event_new_caps (caps));
@@ -1787,6 +1853,8 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       /* another stream (the one before has ended: EOS reset its timeline), another room */
       if (!self->started)
         gst_mslam_vad_reset (&self->vad);
+      /* its bytes do not finish the last stream's samples (a selector or concat switching) */
+      forget_split_sample (self, "another stream");
       if (!klass->passthrough) {
         /* the text is a stream of its own, derived from the audio's */
         const gchar *upstream_id = NULL;
@@ -1880,6 +1948,7 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     case GST_EVENT_EOS:
       /* the reset arms the hold again for a stream that may follow */
       end_timeline (self, "EOS", TRUE);
+      forget_split_sample (self, "EOS");
       break;
     case GST_EVENT_FLUSH_STOP:{
       GQueue sticky = G_QUEUE_INIT;
@@ -1887,6 +1956,7 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       gboolean res;
       flush_held (self, &sticky);
       timeline_reset (self);
+      forget_split_sample (self, "a flush");
       gst_segment_init (&self->segment, GST_FORMAT_TIME);
       res = gst_pad_event_default (pad, parent, event);
       /* once the source pad flushes no more, it sends them before the next buffer */

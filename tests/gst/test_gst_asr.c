@@ -586,50 +586,146 @@ static GstHarness *asr_harness(void) {
     return h;
 }
 
-/* The captions of the talk in format s16 or F32 through a harness: in 100 ms buffers, or, when
- * chunk is not 0, cut every chunk bytes, across samples (as an application pushes what it reads
- * from a socket), each piece stamped with the time of the sample it starts in. */
-static GPtrArray *captions_of_pieces(gboolean s16, gsize chunk) {
-    char *launch = desc(NULL);
+/* What befalls the talk's bytes on their way at byte `at` (in its format; 0: nothing): `lost`
+ * bytes from there never come, the timestamps from there on are `shift` later (a live source
+ * that paused or jitters), the next buffer is marked DISCONT, or another stream starts before it
+ * (STREAM_START, the same caps and segment), or the same caps come again. */
+typedef struct {
+    gsize at, lost;
+    GstClockTime shift;
+    gboolean discont, new_stream, caps_again;
+} on_the_way;
+
+/* Pushes the talk's bytes [from, to) in format s16 or F32 cut every chunk bytes (as an
+ * application pushes what it reads from a socket), each piece stamped with the time of the sample
+ * it starts in, plus shift; the first piece marked DISCONT when discont. */
+static void push_pieces(GstHarness *h, GstBuffer *all, gboolean s16, gsize from, gsize to, gsize chunk,
+                        GstClockTime shift, gboolean discont) {
+    gsize bps = s16 ? 2 : 4;
+    for (gsize off = from; off < to; off += chunk) {
+        GstBuffer *piece = gst_buffer_copy_region(all, GST_BUFFER_COPY_MEMORY, off, MIN(chunk, to - off));
+        GST_BUFFER_PTS(piece) = SAMPLES_TIME(off / bps) + shift;
+        if (discont && off == from) GST_BUFFER_FLAG_SET(piece, GST_BUFFER_FLAG_DISCONT);
+        fail_unless_equals_int(gst_harness_push(h, piece), GST_FLOW_OK);
+    }
+}
+
+/* The captions of the talk in format s16 or F32 through mslamasr on random weights, cut every
+ * chunk bytes (0: in 100 ms buffers), within segment (NULL: the harness's), with `way` befalling
+ * it (NULL: nothing): "pts +duration text" of each, then the final messages' confidence. Random
+ * weights, as every bit of the samples moves their text and confidence, where the loudness
+ * model's captions are the energy rule's (misread speech is as loud, its captions as long). */
+static GPtrArray *captions_on_the_way(gboolean s16, gsize chunk, const GstSegment *segment, const on_the_way *way) {
+    const char *caps = s16 ? "audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved"
+                           : "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved";
+    char *launch = g_strdup_printf("mslamasr model=%s", fx->random);
     GstHarness *h = gst_harness_new_parse(launch);
     g_free(launch);
-    gst_harness_set_src_caps_str(h, s16 ? "audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved"
-                                        : "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
-    if (chunk == 0) {
-        fail_unless_equals_int(gsttest_harness_push_pcm(h, talk, 0, n_talk, 0, s16), GST_FLOW_OK);
-    } else {
-        GstBuffer *all = gsttest_pcm_buffer(talk, n_talk, s16, 0);
-        gsize size = gst_buffer_get_size(all), bps = s16 ? 2 : 4;
-        for (gsize off = 0; off < size; off += chunk) {
-            GstBuffer *piece = gst_buffer_copy_region(all, GST_BUFFER_COPY_MEMORY, off, MIN(chunk, size - off));
-            GST_BUFFER_PTS(piece) = SAMPLES_TIME(off / bps);
-            fail_unless_equals_int(gst_harness_push(h, piece), GST_FLOW_OK);
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(h->element, bus);
+    gst_harness_set_src_caps_str(h, caps);
+    if (segment) fail_unless(gst_harness_push_event(h, gst_event_new_segment(segment)));
+    GstBuffer *all = gsttest_pcm_buffer(talk, n_talk, s16, 0);
+    gsize size = gst_buffer_get_size(all), at = way && way->at ? way->at : size;
+    if (chunk == 0) chunk = 1600 * (s16 ? 2 : 4);
+    push_pieces(h, all, s16, 0, at, chunk, 0, FALSE);
+    if (at < size) {
+        if (way->new_stream) {
+            fail_unless(gst_harness_push_event(h, gst_event_new_stream_start("another")));
+            gst_harness_set_src_caps_str(h, caps);
+            if (segment) fail_unless(gst_harness_push_event(h, gst_event_new_segment(segment)));
         }
-        gst_buffer_unref(all);
+        if (way->caps_again) {
+            GstCaps *same = gst_caps_from_string(caps);
+            fail_unless(gst_harness_push_event(h, gst_event_new_caps(same)));
+            gst_caps_unref(same);
+        }
+        push_pieces(h, all, s16, at + way->lost, size, chunk, way->shift, way->discont);
     }
+    gst_buffer_unref(all);
     fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
-    GPtrArray *times = g_ptr_array_new_with_free_func(g_free);
-    for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b))
-        g_ptr_array_add(times, g_strdup_printf("%" GST_TIME_FORMAT " +%" GST_TIME_FORMAT, GST_TIME_ARGS(GST_BUFFER_PTS(b)),
-                                               GST_TIME_ARGS(GST_BUFFER_DURATION(b))));
+    GPtrArray *said = g_ptr_array_new_with_free_func(g_free);
+    for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b)) {
+        GstMapInfo map;
+        fail_unless(gst_buffer_map(b, &map, GST_MAP_READ));
+        g_ptr_array_add(said, g_strdup_printf("%" GST_TIME_FORMAT " +%" GST_TIME_FORMAT " \"%.*s\"",
+                                              GST_TIME_ARGS(GST_BUFFER_PTS(b)), GST_TIME_ARGS(GST_BUFFER_DURATION(b)),
+                                              (int)map.size, (const char *)map.data));
+        gst_buffer_unmap(b, &map);
+    }
+    for (GstMessage *m; (m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)); gst_message_unref(m)) {
+        const GstStructure *st = gst_message_get_structure(m);
+        gboolean final = FALSE;
+        gdouble confidence = 0;
+        if (st && gst_structure_get_boolean(st, "final", &final) && final &&
+            gst_structure_get_double(st, "confidence", &confidence))
+            g_ptr_array_add(said, g_strdup_printf("confidence %.17g", confidence));
+    }
+    gst_element_set_bus(h->element, NULL);
+    gst_object_unref(bus);
     gst_harness_teardown(h);
-    return times;
+    return said;
+}
+
+/* The captions of pieces (S16 cut every 333 bytes, F32 every 1001) are those of 100-ms buffers
+ * of whole samples, within segment, each with its own way (NULL: none); n_captions: how many
+ * there are. */
+static void check_pieces_read_whole(const GstSegment *segment, const on_the_way *pieces_way,
+                                    const on_the_way *whole_way, gboolean s16, guint n_captions, const char *what) {
+    GPtrArray *whole = captions_on_the_way(s16, 0, segment, whole_way),
+              *pieces = captions_on_the_way(s16, s16 ? 333 : 1001, segment, pieces_way);
+    /* each caption and its message's confidence */
+    fail_unless_equals_int(whole->len, 2 * n_captions);
+    fail_unless_equals_int(pieces->len, whole->len);
+    for (guint i = 0; i < whole->len; i++)
+        fail_unless(strcmp(g_ptr_array_index(pieces, i), g_ptr_array_index(whole, i)) == 0,
+                    "%s, %s: %s, of whole samples %s", what, s16 ? "S16" : "F32",
+                    (char *)g_ptr_array_index(pieces, i), (char *)g_ptr_array_index(whole, i));
+    g_ptr_array_unref(whole);
+    g_ptr_array_unref(pieces);
 }
 
 /* Buffers that end inside a sample: the rest of it comes with the next buffer, and the captions
  * are those of whole buffers. The element read each buffer's whole samples alone, so every
  * sample after a cut was misread (16-bit: bytes of two samples, loud noise; float: garbage,
- * captions in the silence). */
+ * captions in the silence). The sample a buffer ends inside is finished by the next one across
+ * what timestamps decide (a live source that pauses 1.5 s, a new timeline, or jitters 100 ms, a
+ * dropout's silence), the same caps sent again, and the segment's start and stop (clipped in
+ * samples: whole frames of the buffer's bytes cut where samples do not start); each of those
+ * made every later sample of two halves. Bytes lost (a buffer marked DISCONT) or another
+ * stream drop the sample's first bytes: the next buffer starts on a sample. */
 GST_START_TEST(test_samples_split_between_buffers) {
     setup_talk();
+    /* in the silence between the utterances: the 1 s after the first */
+    gsize between = (gsize)gst_util_uint64_scale(utt_end[0] + 500 * MS, 16000, GST_SECOND);
     for (int s16 = 0; s16 < 2; s16++) {
-        GPtrArray *whole = captions_of_pieces(s16, 0), *pieces = captions_of_pieces(s16, s16 ? 333 : 1001);
-        fail_unless_equals_int(whole->len, 2);
-        fail_unless_equals_int(pieces->len, whole->len);
-        for (guint i = 0; i < whole->len; i++)
-            fail_unless_equals_string(g_ptr_array_index(pieces, i), g_ptr_array_index(whole, i));
-        g_ptr_array_unref(whole);
-        g_ptr_array_unref(pieces);
+        gsize bps = s16 ? 2 : 4;
+        check_pieces_read_whole(NULL, NULL, NULL, s16, 2, "plain");
+
+        const GstClockTime shifts[2] = {1500 * MS, 100 * MS};
+        for (int i = 0; i < 2; i++) {
+            on_the_way pieces = {.at = between * bps + 1, .shift = shifts[i]}, whole = {.at = between * bps, .shift = shifts[i]};
+            check_pieces_read_whole(NULL, &pieces, &whole, s16, 2, i ? "a jitter of 100 ms" : "a pause of 1.5 s");
+        }
+        on_the_way caps_again = {.at = between * bps + 1, .caps_again = TRUE},
+                   caps_again_whole = {.at = between * bps, .caps_again = TRUE};
+        check_pieces_read_whole(NULL, &caps_again, &caps_again_whole, s16, 2, "the caps again");
+
+        /* the segment starts in a piece that starts inside a sample (S16: byte 9657, F32: 19019),
+         * and stops in the silence after the talk */
+        GstSegment segment;
+        gst_segment_init(&segment, GST_FORMAT_TIME);
+        segment.start = segment.time = SAMPLES_TIME(4900);
+        segment.stop = SAMPLES_TIME(n_talk - 3001);
+        check_pieces_read_whole(&segment, NULL, NULL, s16, 2, "a segment");
+
+        /* a sample's last bytes lost: the next buffer, on a sample, marked DISCONT (a parser's) */
+        on_the_way lost = {.at = between * bps + 1, .lost = bps - 1, .discont = TRUE},
+                   lost_whole = {.at = between * bps, .lost = bps, .discont = TRUE};
+        check_pieces_read_whole(NULL, &lost, &lost_whole, s16, 2, "a DISCONT");
+        lost.discont = lost_whole.discont = FALSE;
+        lost.new_stream = lost_whole.new_stream = TRUE;
+        check_pieces_read_whole(NULL, &lost, &lost_whole, s16, 2, "another stream");
     }
 }
 GST_END_TEST;

@@ -367,6 +367,25 @@ GST_START_TEST(test_hold_audio) {
 }
 GST_END_TEST;
 
+/* hold-audio counts the audio held by the samples its buffers complete: S16 cut every 333 bytes
+ * (an application pushing a socket's reads) is 166.5 samples a buffer, and counting each
+ * buffer's whole samples alone (166) held the audio longer than hold-audio, a buffer more here,
+ * one in 333 over a long hold. Silence: no decision ends the hold. */
+GST_START_TEST(test_hold_audio_of_pieces) {
+    fx = gsttest_fixture_get();
+    GstHarness *h = lid_harness("hold-audio=5000", "S16LE");
+    static const guint8 quiet[333];
+    /* 5 s are 160000 bytes: 480 pieces are 159840, 481 are 160173 */
+    for (int i = 0; i < 481; i++) {
+        GstBuffer *piece = gst_buffer_new_memdup(quiet, sizeof quiet);
+        GST_BUFFER_PTS(piece) = SAMPLES_TIME(i * 333 / 2);
+        fail_unless_equals_int(gst_harness_push(h, piece), GST_FLOW_OK);
+        fail_unless_equals_int(gst_harness_buffers_received(h), i < 480 ? 0 : 481);
+    }
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* Pushes pcm[from, to) as format (F32LE or S16LE) in 100 ms buffers, timed from 0. */
 static void push_as(GstHarness *h, const char *format, const float *pcm, size_t from, size_t to) {
     fail_unless_equals_int(gsttest_harness_push_pcm(h, pcm, from, to, 0, strcmp(format, "S16LE") == 0), GST_FLOW_OK);
@@ -617,6 +636,7 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_silence_and_short);
     tcase_add_test(tc, test_window_needs_voice);
     tcase_add_test(tc, test_hold_audio);
+    tcase_add_test(tc, test_hold_audio_of_pieces);
     tcase_add_test(tc, test_hold_after_flush);
     tcase_add_test(tc, test_passthrough);
     tcase_add_test(tc, test_dropout_gap);
