@@ -896,7 +896,8 @@ model_language (GstMslamBase * self, const gchar * code)
   return found;
 }
 
-/* "en, fr" -> indices of the model's languages; FALSE after an element error for a code the
+/* "en, fr" -> indices of the model's languages, each once (en,eng or en,en_US name one language,
+ * which is then the one language the list names); FALSE after an element error for a code the
  * model lacks. */
 static gboolean
 parse_languages (GstMslamBase * self, const gchar * list)
@@ -912,6 +913,7 @@ parse_languages (GstMslamBase * self, const gchar * list)
   codes = g_strsplit_set (list, ", ", -1);
   self->lang_ids = g_new0 (gint, g_strv_length (codes) + 1);
   for (gchar ** c = codes; *c; c++) {
+    gboolean named_before = FALSE;
     gint found;
     if (!**c)
       continue;
@@ -927,7 +929,10 @@ parse_languages (GstMslamBase * self, const gchar * list)
       g_strfreev (codes);
       return FALSE;
     }
-    self->lang_ids[self->n_lang_ids++] = found;
+    for (gint i = 0; i < self->n_lang_ids; i++)
+      named_before |= self->lang_ids[i] == found;
+    if (!named_before)
+      self->lang_ids[self->n_lang_ids++] = found;
   }
   g_strfreev (codes);
   return TRUE;

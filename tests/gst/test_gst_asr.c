@@ -1284,6 +1284,38 @@ GST_START_TEST(test_lm) {
 }
 GST_END_TEST;
 
+/* A language named twice (en and eng or en_US, as a media app may have it at hand) is the one
+ * language named: on a model without a LID head, each caption's language is it, as the library
+ * takes it, and an LM is taken for it; the two ids of one language made the language "und", and
+ * the LM failed to start for want of one language. */
+GST_START_TEST(test_language_named_twice) {
+    setup_talk();
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1};
+    char *no_lid = g_strdup(gsttest_path("asr-no-lid-named-twice.safetensors"));
+    fail_unless(gsttest_write_model(no_lid, &o) == 0);
+    char *d = g_strdup_printf("mslamasr model=%s languages=en,eng,en_US", no_lid);
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1600, 0);
+    fail_unless(r && r->eos && !r->error);
+    fail_unless_equals_int(count_messages(r, "mslam-asr", TRUE), 2);
+    for (guint i = 0; i < r->messages->len; i++)
+        fail_unless_equals_string(gst_structure_get_string(g_ptr_array_index(r->messages, i), "language"), "en");
+    gsttest_run_free(r);
+    g_free(d);
+    char *lm = g_strdup(gsttest_path("uniform-lm-named-twice.safetensors"));
+    fail_unless(gsttest_write_uniform_lm(lm, NULL) == 0);
+    d = g_strdup_printf("mslamasr model=%s lm=%s languages=en,eng", no_lid, lm);
+    r = gsttest_run_element(d, talk, n_talk, FALSE, 1600, 0);
+    GError *error = NULL;
+    if (r && r->error) gst_message_parse_error(r->error, &error, NULL);
+    fail_unless(r && r->eos && !error, "%s", error ? error->message : "no run");
+    g_clear_error(&error);
+    gsttest_run_free(r);
+    g_free(d);
+    g_free(lm);
+    g_free(no_lid);
+}
+GST_END_TEST;
+
 /* Random weights: any text, but a sane timeline. */
 GST_START_TEST(test_random_model) {
     setup_talk();
@@ -1429,6 +1461,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_bad_model);
     tcase_add_test(tc, test_random_model);
     tcase_add_test(tc, test_lm);
+    tcase_add_test(tc, test_language_named_twice);
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_second_pass_discontinuity);
     tcase_add_test(tc, test_live_source_stops);
