@@ -46,6 +46,11 @@ int mslam_vk_lost(const mslam_vk *vk) {
     (void)vk;
     return 0;
 }
+int mslam_vk_cpu_instead(const mslam_vk *vk) {
+    (void)vk;
+    return 0;
+}
+unsigned mslam_vk_buffers_created(void) { return 0; }
 void mslam_vk_pretend(const struct mslam_vk_pretence *pretence) { (void)pretence; }
 void mslam_vk_pretend_device_lost(mslam_vk *vk) { (void)vk; }
 
@@ -153,6 +158,7 @@ struct mslam_vk {
     pthread_mutex_t lock;
     int bound;           /* kernel bound last in the command buffer being recorded (-1: none) */
     atomic_int lost;     /* VK_ERROR_DEVICE_LOST came back: the device takes no more work */
+    int cpu_after_loss;  /* opened under MSLAM_DEVICE_AUTO: once lost, the passes run on the CPU */
     int pretend_lost;    /* mslam_vk_pretend_device_lost */
 };
 
@@ -160,6 +166,10 @@ struct mslam_vk {
  * buffers allocated since took from each heap, less those freed (a driver's usage would move so) */
 static struct mslam_vk_pretence pretence;
 static int64_t pretended_taken[VK_MAX_MEMORY_HEAPS];
+/* mslam_vk_buffers_created's count (tests only) */
+static atomic_uint buffers_created;
+
+unsigned mslam_vk_buffers_created(void) { return atomic_load(&buffers_created); }
 
 void mslam_vk_pretend(const struct mslam_vk_pretence *p) {
     pretence = p ? *p : (struct mslam_vk_pretence){0};
@@ -169,6 +179,8 @@ void mslam_vk_pretend(const struct mslam_vk_pretence *p) {
 void mslam_vk_pretend_device_lost(mslam_vk *vk) { vk->pretend_lost = 1; }
 
 int mslam_vk_lost(const mslam_vk *vk) { return vk && atomic_load(&vk->lost); }
+
+int mslam_vk_cpu_instead(const mslam_vk *vk) { return mslam_vk_lost(vk) && vk->cpu_after_loss; }
 
 int mslam_vk_available(void) { return 1; }
 
@@ -302,8 +314,9 @@ static void limits_short_of(const VkPhysicalDeviceLimits *limits, const shader_n
                  limits->maxComputeSharedMemorySize, needs->shared_bytes);
 }
 
-/* The limits of mslam_vk_pretend in place of the device's */
-static void pretend_limits(VkPhysicalDeviceLimits *limits) {
+/* The limits of mslam_vk_pretend in place of those of device `index` (of vkEnumeratePhysicalDevices) */
+static void pretend_limits(VkPhysicalDeviceLimits *limits, uint32_t index) {
+    if (pretence.limited_devices && (index >= 32 || !(pretence.limited_devices >> index & 1))) return;
     if (pretence.max_invocations) limits->maxComputeWorkGroupInvocations = pretence.max_invocations;
     for (int i = 0; i < 3; i++)
         if (pretence.max_size[i]) limits->maxComputeWorkGroupSize[i] = pretence.max_size[i];
@@ -335,28 +348,33 @@ static int compute_queue_family(VkPhysicalDevice phys, uint32_t *family) {
     return -1;
 }
 
-/* Picks vk->phys: MSLAM_VULKAN_DEVICE's, else the best ranked of those whose limits the shaders
- * fit (AUTO: a GPU only). *none = 1 when AUTO finds no GPU. A device below the shaders' limits
- * is an error when MSLAM_VULKAN_DEVICE names it or no other is left. */
+/* Picks vk->phys: the first of MSLAM_VULKAN_DEVICE's whose limits the shaders fit (a part of a
+ * name may match several, as two GPUs of one model), else the best ranked of those that fit
+ * (AUTO: a GPU only). *none = 1 when AUTO finds no GPU. When every device that MSLAM_VULKAN_DEVICE
+ * names, or every one left, is below the shaders' limits, the error names each and why. */
 static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
     shader_needs needs;
     if (shaders_need(&needs)) return -1;
     uint32_t n = 0;
     if (check(vkEnumeratePhysicalDevices(vk->instance, &n, NULL), "vkEnumeratePhysicalDevices")) return -1;
-    VkPhysicalDevice *all = mslam_calloc(n ? n : 1, sizeof *all, "Vulkan devices");
+    VkPhysicalDevice *all = mslam_calloc(n ? 2 * n : 1, sizeof *all, "Vulkan devices");
     if (!all) return -1;
     if (check(vkEnumeratePhysicalDevices(vk->instance, &n, all), "vkEnumeratePhysicalDevices")) {
         free(all);
         return -1;
     }
+    if (pretence.each_device_twice) {
+        for (uint32_t i = n; i-- > 0;) all[2 * i] = all[2 * i + 1] = all[i];
+        n *= 2;
+    }
     const char *want = getenv("MSLAM_VULKAN_DEVICE");
     int best = -1, best_rank = 0;
-    /* refused: why the first device that would have been picked cannot run the shaders */
-    char names[512] = "", refused[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE + 320] = "";
+    /* refused: each device that would have been picked but cannot run the shaders, and why */
+    char names[512] = "", refused[1024] = "";
     for (uint32_t i = 0; i < n; i++) {
         VkPhysicalDeviceProperties props;
         vkGetPhysicalDeviceProperties(all[i], &props);
-        pretend_limits(&props.limits);
+        pretend_limits(&props.limits, i);
         uint32_t family;
         if (compute_queue_family(all[i], &family)) continue;
         size_t used = strlen(names);
@@ -366,17 +384,19 @@ static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
             char *end;
             long index = strtol(want, &end, 10);
             int match = *end == '\0' ? index == (long)i : mslam_ascii_find_nocase(props.deviceName, want) != NULL;
-            candidate = match && best < 0 && !*refused;
+            candidate = match && best < 0;
         } else {
             candidate = rank > best_rank && (device == MSLAM_DEVICE_VULKAN || rank >= 2);
         }
         if (!candidate) continue;
         char short_of[256];
         limits_short_of(&props.limits, &needs, short_of, sizeof short_of);
+        size_t refused_used = strlen(refused);
         if (!*short_of)
             best = (int)i, best_rank = rank;
-        else if (!*refused)
-            snprintf(refused, sizeof refused, "Vulkan device %s: %s", props.deviceName, short_of);
+        else
+            snprintf(refused + refused_used, sizeof refused - refused_used, "%sVulkan device %u, %s: %s",
+                     refused_used ? "; " : "", i, props.deviceName, short_of);
     }
     if (best >= 0) vk->phys = all[best];
     free(all);
@@ -426,15 +446,24 @@ static void buffer_free(mslam_vk *vk, vk_buffer *b) {
     memset(b, 0, sizeof *b);
 }
 
-/* Whether the device reports the bytes free in memory heap `heap` (its budget less its usage,
- * VK_EXT_memory_budget), and how many in *free_bytes. */
-static int heap_free(const mslam_vk *vk, uint32_t heap, VkDeviceSize *free_bytes) {
+/* The bytes free in each memory heap (its budget less its usage, VK_EXT_memory_budget), in one
+ * query: free_bytes[h] and reported[h] (whether heap h reports it), VK_MAX_MEMORY_HEAPS of each.
+ * Returns how many heaps report it: 0 where the device reports no budget (lavapipe). */
+static int heaps_free(const mslam_vk *vk, VkDeviceSize *free_bytes, int *reported) {
+    memset(free_bytes, 0, VK_MAX_MEMORY_HEAPS * sizeof *free_bytes);
+    memset(reported, 0, VK_MAX_MEMORY_HEAPS * sizeof *reported);
+    uint32_t heaps = vk->mem_props.memoryHeapCount < VK_MAX_MEMORY_HEAPS ? vk->mem_props.memoryHeapCount
+                                                                         : VK_MAX_MEMORY_HEAPS;
+    int n = 0;
     if (pretence.heap_free_bytes) {
-        int64_t taken = heap < VK_MAX_MEMORY_HEAPS ? pretended_taken[heap] : 0;
-        *free_bytes = taken < 0 || (uint64_t)taken < pretence.heap_free_bytes
-                          ? pretence.heap_free_bytes - (uint64_t)taken
-                          : 0;
-        return 1;
+        for (uint32_t h = 0; h < heaps; h++, n++) {
+            int64_t taken = pretended_taken[h];
+            free_bytes[h] = taken < 0 || (uint64_t)taken < pretence.heap_free_bytes
+                                ? pretence.heap_free_bytes - (uint64_t)taken
+                                : 0;
+            reported[h] = 1;
+        }
+        return n;
     }
     if (!vk->memory_properties2) return 0;
     VkPhysicalDeviceMemoryBudgetPropertiesEXT budget = {
@@ -442,10 +471,14 @@ static int heap_free(const mslam_vk *vk, uint32_t heap, VkDeviceSize *free_bytes
     VkPhysicalDeviceMemoryProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2,
                                                .pNext = &budget};
     vk->memory_properties2(vk->phys, &props);
-    if (heap >= props.memoryProperties.memoryHeapCount || budget.heapBudget[heap] == 0) return 0;
-    VkDeviceSize total = budget.heapBudget[heap], used = budget.heapUsage[heap];
-    *free_bytes = total > used ? total - used : 0;
-    return 1;
+    for (uint32_t h = 0; h < heaps && h < props.memoryProperties.memoryHeapCount; h++) {
+        if (budget.heapBudget[h] == 0) continue;
+        VkDeviceSize total = budget.heapBudget[h], used = budget.heapUsage[h];
+        free_bytes[h] = total > used ? total - used : 0;
+        reported[h] = 1;
+        n++;
+    }
+    return n;
 }
 
 /* Creates a buffer of size bytes in *buf (no memory bound yet) and picks its memory type: device-
@@ -461,6 +494,7 @@ static int buffer_create(const mslam_vk *vk, VkDeviceSize size, int staging, con
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     *buf = VK_NULL_HANDLE;
+    atomic_fetch_add(&buffers_created, 1);
     VkResult r = vkCreateBuffer(vk->dev, &info, NULL, buf);
     if (r != VK_SUCCESS) {
         if (what) check(r, what);
@@ -504,14 +538,15 @@ static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, VkDeviceSi
     uint32_t type;
     if (buffer_create(vk, size + room, staging, what, &b->buf, &req, &type)) return -1;
     uint32_t heap = vk->mem_props.memoryTypes[type].heapIndex;
-    VkDeviceSize free_bytes;
-    if (heap_free(vk, heap, &free_bytes) && req.size > free_bytes) {
+    VkDeviceSize free_bytes[VK_MAX_MEMORY_HEAPS];
+    int reported[VK_MAX_MEMORY_HEAPS];
+    if (heaps_free(vk, free_bytes, reported) && reported[heap] && req.size > free_bytes[heap]) {
         buffer_free(vk, b);
         if (room) return buffer_make(vk, b, size, 0, staging, what);
         return mslam_error("Vulkan: %s needs %llu bytes (%.1f MB) of memory heap %u of device %s, which has %llu "
                            "(%.1f MB) free: its budget less what is in use",
                            what, (unsigned long long)req.size, req.size / 1e6, heap, vk->name,
-                           (unsigned long long)free_bytes, free_bytes / 1e6);
+                           (unsigned long long)free_bytes[heap], free_bytes[heap] / 1e6);
     }
     VkMemoryAllocateInfo alloc = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
@@ -588,10 +623,10 @@ static int reserve(mslam_vk *vk, size_t act_floats, size_t staging_bytes) {
  * room where that fits, else its size alone. Allocates nothing. Where it does not hold, writes why
  * (the buffer, the bytes it needs and those free). vk locked. */
 static int memory_holds(mslam_vk *vk, size_t act_floats, size_t staging_bytes, char *why, size_t why_size) {
-    VkDeviceSize free_bytes[VK_MAX_MEMORY_HEAPS] = {0};
-    int reported[VK_MAX_MEMORY_HEAPS] = {0};
-    for (uint32_t h = 0; h < vk->mem_props.memoryHeapCount && h < VK_MAX_MEMORY_HEAPS; h++)
-        reported[h] = heap_free(vk, h, &free_bytes[h]);
+    VkDeviceSize free_bytes[VK_MAX_MEMORY_HEAPS];
+    int reported[VK_MAX_MEMORY_HEAPS];
+    /* no budget reported: nothing to check, and no buffer made to ask */
+    if (!heaps_free(vk, free_bytes, reported)) return 1;
     growth grow[2];
     int n = growths(vk, act_floats, staging_bytes, grow);
     for (int i = 0; i < n; i++) {
@@ -635,6 +670,17 @@ static int begin(mslam_vk *vk) {
 /* The message of a pass on a lost device (the caller's way on: a fresh device or the CPU) */
 #define LOST_WHAT_TO_DO "reload the model, or load it with device cpu"
 
+/* Records the error of a pass that a lost device failed or refused (message: the whole of it).
+ * Under auto (cpu_after_loss) it is not logged: the encoder runs the pass on the CPU instead
+ * (mslam_vk_cpu_instead), and the loss has its one warning. */
+static int lost_error(const mslam_vk *vk, const char *message) {
+    int outer = mslam_errors_unlogged(1);
+    mslam_errors_unlogged(outer || vk->cpu_after_loss);
+    mslam_error("%s", message);
+    mslam_errors_unlogged(outer);
+    return -1;
+}
+
 /* Submits the command buffer and waits for it. VK_ERROR_DEVICE_LOST marks vk lost: the device
  * takes no more work (its command buffer may still be pending, which a later pass would reset). */
 static int submit_and_wait(mslam_vk *vk) {
@@ -648,10 +694,17 @@ static int submit_and_wait(mslam_vk *vk) {
         if (vk->pretend_lost) vk->pretend_lost = 0, r = r == VK_SUCCESS ? VK_ERROR_DEVICE_LOST : r;
     }
     if (r == VK_ERROR_DEVICE_LOST) {
+        char message[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE + 192];
+        snprintf(message, sizeof message, "Vulkan device %s was lost (%s: VK_ERROR_DEVICE_LOST; a GPU reset or a "
+                 "driver fault)", vk->name, what);
+        /* set under vk's lock: one pass finds the loss, and auto's warning comes once */
         atomic_store(&vk->lost, 1);
-        return mslam_error("Vulkan device %s was lost (%s: VK_ERROR_DEVICE_LOST; a GPU reset or a driver fault): "
-                           "it takes no more work; " LOST_WHAT_TO_DO,
-                           vk->name, what);
+        if (vk->cpu_after_loss)
+            mslam_log(MSLAM_LOG_WARN, "%s: the encoder runs on the CPU from now on (device auto); reload the model "
+                      "for a fresh device", message);
+        size_t used = strlen(message);
+        snprintf(message + used, sizeof message - used, ": it takes no more work; " LOST_WHAT_TO_DO);
+        return lost_error(vk, message);
     }
     return check(r, what);
 }
@@ -891,6 +944,8 @@ static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device d
         return device == MSLAM_DEVICE_AUTO ? 0 : -1;
     }
     mslam_log(MSLAM_LOG_INFO, "the encoder runs on Vulkan device %s", vk->name);
+    /* from here on (not in the upload: vk_open's fallback covers a loss there) */
+    vk->cpu_after_loss = device == MSLAM_DEVICE_AUTO;
     *out = vk;
     return 0;
 }
@@ -1030,7 +1085,9 @@ static float *pass_begin(mslam_vk *vk, const plan *p, size_t in_floats, size_t o
     pthread_mutex_lock(&vk->lock);
     if (atomic_load(&vk->lost)) {
         pthread_mutex_unlock(&vk->lock);
-        mslam_error("Vulkan device %s was lost in an earlier pass: " LOST_WHAT_TO_DO, vk->name);
+        char message[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE + 128];
+        snprintf(message, sizeof message, "Vulkan device %s was lost in an earlier pass: " LOST_WHAT_TO_DO, vk->name);
+        lost_error(vk, message);
         return NULL;
     }
     if (reserve(vk, p->used, staging_bytes(in_floats, out_floats)) || begin(vk)) {
@@ -1110,11 +1167,27 @@ int mslam_vk_fits(mslam_vk *vk, const struct mslam_model_config *cfg, int speech
     /* the workgroup counts the device takes: attention has one group per frame (x), head (y) and
      * item (z), the linear layers one per 64 rows (y); the rest go through dispatch_line */
     size_t T = speech ? (size_t)mslam_subsampled_frames(length) : (size_t)length, rows = (size_t)B * T;
-    if (T > vk->max_groups_x || (size_t)cfg->n_heads > vk->max_groups_y || (size_t)B > vk->max_groups_z ||
-        ceil_div(rows, 64) > vk->max_groups_y) {
-        if (why && why_size) snprintf(why, why_size, "needs more workgroups than the Vulkan device dispatches");
-        return 0;
-    }
+    const struct {
+        size_t groups;
+        uint32_t limit;
+        int axis;
+        const char *what;
+    } counts[] = {
+        {T, vk->max_groups_x, 0, speech ? "the attention needs one a frame" : "the attention needs one a character"},
+        {(size_t)cfg->n_heads, vk->max_groups_y, 1, "the attention needs one a head"},
+        {(size_t)B, vk->max_groups_z, 2, "the attention needs one an item"},
+        {ceil_div(rows, 64), vk->max_groups_y, 1,
+         speech ? "the linear layers need one per 64 of the items' frames" : "the linear layers need one per 64 of the "
+                  "items' characters"},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (counts[i].groups > counts[i].limit) {
+            if (why && why_size)
+                snprintf(why, why_size, "needs more workgroups than the Vulkan device dispatches; %s, %zu, and "
+                         "maxComputeWorkGroupCount[%d] is %u", counts[i].what, counts[i].groups, counts[i].axis,
+                         counts[i].limit);
+            return 0;
+        }
     VkDeviceSize act_bytes = (VkDeviceSize)pp.p.used * sizeof(float);
     if (act_bytes > vk->max_range || pp.p.used >= NONE) {
         if (why && why_size)

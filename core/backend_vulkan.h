@@ -27,7 +27,8 @@ int mslam_vk_available(void);
  * implementation such as Mesa's lavapipe included); MSLAM_VULKAN_DEVICE (an index of
  * vkEnumeratePhysicalDevices or part of a device's name) picks one for either. A device whose
  * compute limits are below what the shaders declare (workgroup size and invocations, shared
- * memory) is not picked. Returns 0 with *out set; 0 with *out NULL for MSLAM_DEVICE_CPU, and for
+ * memory) is not picked: the next one that MSLAM_VULKAN_DEVICE names is, and where none is left
+ * the error names each and why. Returns 0 with *out set; 0 with *out NULL for MSLAM_DEVICE_CPU, and for
  * AUTO when it finds no GPU, the device fails to start or cannot run the model (heads wider than
  * the attention shader holds, limits below the shaders', weights larger than a buffer or the
  * memory free; why logged); -1 when VULKAN finds no device or it fails (error recorded). */
@@ -52,6 +53,10 @@ int mslam_vk_fits(mslam_vk *vk, const struct mslam_model_config *cfg, int speech
  * the upload: every later pass is refused with an error saying so, and the caller reloads the
  * model (a fresh device) or loads it with MSLAM_DEVICE_CPU. */
 int mslam_vk_lost(const mslam_vk *vk);
+/* Whether the encoder runs vk's passes on the CPU instead: the device was lost and vk was opened
+ * under MSLAM_DEVICE_AUTO. The loss logs one warning saying so; the pass that met it fails with
+ * the error of mslam_vk_lost, recorded but not logged, and the encoder runs it again on the CPU. */
+int mslam_vk_cpu_instead(const mslam_vk *vk);
 
 /* As mslam_encoder_speech_forward with save = 0, on the weights uploaded: cfg and P are the
  * model's that mslam_vk_open had (P pointing elsewhere is an error). mel (B, T_mel, n_mels) raw
@@ -77,11 +82,17 @@ struct mslam_vk_pretence {
     uint32_t max_invocations;  /* maxComputeWorkGroupInvocations */
     uint32_t max_size[3];      /* maxComputeWorkGroupSize */
     uint32_t max_shared_bytes; /* maxComputeSharedMemorySize */
+    uint32_t limited_devices;  /* bit i: the limits above apply to device i; 0: to every device */
+    int each_device_twice;     /* vkEnumeratePhysicalDevices lists each device twice (i: 2i and 2i + 1),
+                                  as a machine with two GPUs of one model would */
     uint64_t heap_free_bytes;
 };
 void mslam_vk_pretend(const struct mslam_vk_pretence *pretence);
 /* Tests only: the wait of vk's next submit (a pass's) ends in VK_ERROR_DEVICE_LOST, as when a GPU
  * resets, after the work has run. */
 void mslam_vk_pretend_device_lost(mslam_vk *vk);
+/* Tests only: how many VkBuffers the backend has created so far, those made to ask a buffer's
+ * memory requirements (mslam_vk_fits) included. */
+unsigned mslam_vk_buffers_created(void);
 
 #endif

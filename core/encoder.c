@@ -407,12 +407,22 @@ static int pass_begin(mslam_encoder_pass *p, encoder_input input, int B, int T, 
  * fits the device's buffers, workgroup counts and memory free (length: mel frames or characters);
  * the log says which one sent it to the CPU. */
 static int device_runs(const mslam_encoder_pass *p, const struct mslam_model_config *cfg, int speech, int length) {
-    if (!p->vk || p->save) return 0;
+    /* a device lost under auto: the loss said once that the passes run on the CPU */
+    if (!p->vk || p->save || mslam_vk_cpu_instead(p->vk)) return 0;
     char why[512];
     if (mslam_vk_fits(p->vk, cfg, speech, p->B, length, why, sizeof why)) return 1;
     mslam_log(MSLAM_LOG_INFO, "a pass of %d x %d %s runs on the CPU: it %s", p->B, length,
               speech ? "mel frames" : "characters", why);
     return 0;
+}
+
+/* After a pass on the device failed: under auto, one that found the device lost (the loss's
+ * warning logged, the error not) is set up again to run on the CPU (0); any other failure is the
+ * pass's (-1, its error recorded). */
+static int device_failed(mslam_encoder_pass *p, const struct mslam_model_config *cfg) {
+    if (!mslam_vk_cpu_instead(p->vk)) return -1;
+    p->on_device = 0;
+    return pass_setup(p, cfg);
 }
 
 static const conformer_layer_params *layer_params(const struct mslam_model_config *cfg,
@@ -507,7 +517,10 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     memcpy(p->mel_lens, mel_lens, (size_t)B * sizeof(int));
     p->on_device = device_runs(p, cfg, 1, T_mel);
     if (pass_setup(p, cfg)) return -1;
-    if (p->on_device) return mslam_vk_encode_speech(p->vk, cfg, P, mel, mel_lens, B, T_mel, mask, p->out);
+    if (p->on_device) {
+        if (!mslam_vk_encode_speech(p->vk, cfg, P, mel, mel_lens, B, T_mel, mask, p->out)) return 0;
+        if (device_failed(p, cfg)) return -1;
+    }
 
     if (p->sub_frames < T)
         speech_subsampler_forward_pieces(p, cfg, P, mel);
@@ -552,7 +565,10 @@ int mslam_encoder_text_forward(mslam_encoder_pass *p, const struct mslam_model_c
         for (int t = 0; t < L; t++) p->ids[b * L + t] = t < lens[b] ? ids[b * L + t] : 0;
     p->on_device = device_runs(p, cfg, 0, L);
     if (pass_setup(p, cfg)) return -1;
-    if (p->on_device) return mslam_vk_encode_text(p->vk, cfg, P, p->ids, lens, B, L, p->out);
+    if (p->on_device) {
+        if (!mslam_vk_encode_text(p->vk, cfg, P, p->ids, lens, B, L, p->out)) return 0;
+        if (device_failed(p, cfg)) return -1;
+    }
 
     int d = cfg->d_model, n = B * L;
     float *positions = p->scratch; /* (L, d) */

@@ -25,6 +25,7 @@ struct mslam_model {
     int n_threads;        /* of mslam_model_params; <= 0: all cores */
     struct mslam_vk *vk;  /* the Vulkan device the offline encoder passes run on, or NULL: the CPU */
     char *device;         /* mslam_model_device's text */
+    char *device_lost;    /* its text once vk is lost under auto (mslam_vk_cpu_instead): "cpu: ..." */
     char *path;
 };
 

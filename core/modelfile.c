@@ -193,6 +193,7 @@ void mslam_model_free(mslam_model *model) {
     free(model->path);
     mslam_vk_close(model->vk);
     free(model->device);
+    free(model->device_lost);
     free(model);
 }
 
@@ -313,6 +314,9 @@ struct mslam_model_params mslam_model_default_params(void) {
 }
 
 const char *mslam_model_device(const mslam_model *model) {
+    /* made when the device opened: the text changes as the device is lost, under the threads
+     * that may be reading it */
+    if (model && mslam_vk_cpu_instead(model->vk)) return model->device_lost;
     return model && model->device ? model->device : "cpu";
 }
 
@@ -568,7 +572,8 @@ mslam_model *mslam_model_from_st(const st_file *f, const char *extra_prefix,
     return m;
 }
 
-/* Opens the device the params ask for (mslam_vk_open) and names it in m->device. */
+/* Opens the device the params ask for (mslam_vk_open) and names it in m->device, and in
+ * m->device_lost as auto names the CPU that runs the passes once the device is lost. */
 static int open_device(mslam_model *m, enum mslam_device device, const char *path) {
     /* one message, "PATH: device vulkan: WHY", logged once */
     char where[1024];
@@ -578,9 +583,13 @@ static int open_device(mslam_model *m, enum mslam_device device, const char *pat
     mslam_error_context_set(outer);
     if (rc) return -1;
     if (!m->vk) return 0;
-    size_t size = strlen("vulkan: ") + strlen(mslam_vk_device_name(m->vk)) + 1;
+    const char *name = mslam_vk_device_name(m->vk);
+    size_t size = strlen("vulkan: ") + strlen(name) + 1;
     if (!(m->device = mslam_malloc(size, "the device's name"))) return -1;
-    snprintf(m->device, size, "vulkan: %s", mslam_vk_device_name(m->vk));
+    snprintf(m->device, size, "vulkan: %s", name);
+    size = strlen("cpu: Vulkan device  was lost") + strlen(name) + 1;
+    if (!(m->device_lost = mslam_malloc(size, "the device's name"))) return -1;
+    snprintf(m->device_lost, size, "cpu: Vulkan device %s was lost", name);
     return 0;
 }
 

@@ -106,9 +106,13 @@ typedef struct mslam_model mslam_model;
  * MSLAM_VULKAN_DEVICE (an index of vkEnumeratePhysicalDevices or part of a device's name, in any case) picks
  * the Vulkan device for AUTO and VULKAN, a CPU implementation such as Mesa's lavapipe included. */
 enum mslam_device {
-    MSLAM_DEVICE_AUTO = 0,   /* a GPU through Vulkan when there is one (or MSLAM_VULKAN_DEVICE's), else the CPU */
+    /* a GPU through Vulkan when there is one (or MSLAM_VULKAN_DEVICE's), else the CPU; if the
+     * device is lost (a GPU reset), that pass and every later one run on the CPU, with one warning */
+    MSLAM_DEVICE_AUTO = 0,
     MSLAM_DEVICE_CPU = 1,    /* OpenBLAS and the library's threads */
-    MSLAM_DEVICE_VULKAN = 2, /* Vulkan, on any device; mslam_model_load fails without one */
+    /* Vulkan, on any device; mslam_model_load fails without one, and once the device is lost every
+     * pass fails saying so (reload the model, or load it with MSLAM_DEVICE_CPU) */
+    MSLAM_DEVICE_VULKAN = 2,
 };
 
 /* Threads: a call runs on the n_threads of its params, else on the model's, else on OpenMP's
@@ -136,7 +140,9 @@ MSLAM_API void mslam_model_free(mslam_model *model);
 
 /* The model's architecture and heads as its file records them (a copy). */
 MSLAM_API struct mslam_model_config mslam_model_get_config(const mslam_model *model);
-/* Where the model's encoder passes run: "cpu", or "vulkan: " and the device's name. */
+/* Where the model's encoder passes run: "cpu", or "vulkan: " and the device's name; "cpu: Vulkan
+ * device NAME was lost" once the device that MSLAM_DEVICE_AUTO took is lost (the passes then run
+ * on the CPU). Valid while the model is. */
 MSLAM_API const char *mslam_model_device(const mslam_model *model);
 /* UTF-8 text of character id (NULL when out of range). */
 MSLAM_API const char *mslam_model_vocab_token(const mslam_model *model, int id);
