@@ -584,6 +584,7 @@ static int open_device(mslam_model *m, enum mslam_device device, const char *pat
     if (rc) return -1;
     if (!m->vk) return 0;
     const char *name = mslam_vk_device_name(m->vk);
+    if (!name) name = ""; /* (an open device has a name: GCC's format check cannot know it) */
     size_t size = strlen("vulkan: ") + strlen(name) + 1;
     if (!(m->device = mslam_malloc(size, "the device's name"))) return -1;
     snprintf(m->device, size, "vulkan: %s", name);
