@@ -385,6 +385,7 @@ gst_mslam_device_get_type (void)
 #define DEFAULT_N_THREADS 1
 #define DEFAULT_SECOND_PASS TRUE
 #define DEFAULT_STALL_TIMEOUT_MS 1000
+#define DEFAULT_DISCONT_WAIT_MS 1000
 
 gint
 gst_mslam_frames_for_ms (guint ms)
@@ -497,6 +498,17 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           "more audio or EOS. 0: never",
           0, 60000, DEFAULT_STALL_TIMEOUT_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_DISCONT_WAIT,
+      g_param_spec_uint ("discont-wait", "Discont wait",
+          "How long, in milliseconds of buffer time, a buffer time more than 40 ms off the samples "
+          "counted so far must last before it counts (as audiobasesink's discont-wait): until "
+          "then the audio is taken as continuous, so that the jitter of a live source that stamps "
+          "buffers as they arrive changes nothing. A drift that lasts is then a hole heard as "
+          "silence, an overlap dropped, or, beyond a second, a new timeline. A buffer marked "
+          "DISCONT (packets lost) or the first after a GAP counts at once. 0: every drift counts "
+          "at once",
+          0, 60000, DEFAULT_DISCONT_WAIT_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mslam_base_change_state);
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -537,6 +549,8 @@ gst_mslam_base_init (GTypeInstance * instance, gpointer g_class)
   self->n_threads = DEFAULT_N_THREADS;
   self->second_pass = DEFAULT_SECOND_PASS;
   self->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
+  self->discont_wait_ms = DEFAULT_DISCONT_WAIT_MS;
+  self->drift_since = GST_CLOCK_TIME_NONE;
   g_mutex_init (&self->watch_lock);
   g_cond_init (&self->watch_cond);
   self->stall_deadline = GST_CLOCK_TIME_NONE;
@@ -586,6 +600,9 @@ gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * val
       break;
     case GST_MSLAM_BASE_PROP_STALL_TIMEOUT:
       self->stall_timeout_ms = g_value_get_uint (value);
+      break;
+    case GST_MSLAM_BASE_PROP_DISCONT_WAIT:
+      self->discont_wait_ms = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -638,6 +655,9 @@ gst_mslam_base_get_property (GObject * object, guint prop_id, GValue * value, GP
       break;
     case GST_MSLAM_BASE_PROP_STALL_TIMEOUT:
       g_value_set_uint (value, self->stall_timeout_ms);
+      break;
+    case GST_MSLAM_BASE_PROP_DISCONT_WAIT:
+      g_value_set_uint (value, self->discont_wait_ms);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -952,6 +972,8 @@ timeline_reset (GstMslamBase * self)
   self->t0 = 0;
   self->n_samples = 0;
   self->n_frames = 0;
+  self->drift_since = GST_CLOCK_TIME_NONE;
+  self->resync = FALSE;
   gst_mslam_vad_restart (&self->vad);
   gst_mslam_audio_history_reset (&self->audio);
   if (klass->reset && self->model)
@@ -1436,11 +1458,36 @@ forward_event (GstMslamBase * self, GstEvent * event)
   return gst_pad_push_event (self->srcpad, event);
 }
 
-/* Tolerance before a buffer time that disagrees with the samples counted so far starts a new
- * timeline (GStreamer's audio sinks use the same 40 ms). */
+/* How far a buffer time may be from the samples counted so far before it is a drift: a hole, an
+ * overlap or a jump (GStreamer's audio sinks use the same 40 ms); see drift_counts. */
 #define DISCONT_TOLERANCE (40 * GST_MSECOND)
 /* a GAP up to this long is a dropout, heard as silence; a longer one ends the timeline */
 #define SHORT_GAP (1 * GST_SECOND)
+
+/* Whether a buffer at pts, more than DISCONT_TOLERANCE off the samples counted, is to be acted
+ * on: marked DISCONT (discont), the first after a dropout's GAP, or the drift has lasted
+ * discont-wait of buffer time since it was first seen, as GstAudioBaseSink's discont-wait. Until
+ * then the samples are taken as continuous: a live source that stamps its buffers as they
+ * arrive (appsrc do-timestamp) jitters by tens of ms, and each jitter acted on was silence put
+ * in or audio dropped in the middle of words. */
+static gboolean
+drift_counts (GstMslamBase * self, GstClockTime pts, gboolean discont)
+{
+  GstClockTime wait;
+
+  GST_OBJECT_LOCK (self);
+  wait = self->discont_wait_ms * GST_MSECOND;
+  GST_OBJECT_UNLOCK (self);
+  if (discont || self->resync || wait == 0)
+    return TRUE;
+  if (!GST_CLOCK_TIME_IS_VALID (self->drift_since)) {
+    GST_DEBUG_OBJECT (self, "a drift first seen at %" GST_TIME_FORMAT ": the audio is taken as "
+        "continuous until it lasts %" GST_TIME_FORMAT, GST_TIME_ARGS (pts), GST_TIME_ARGS (wait));
+    self->drift_since = pts;
+    return FALSE;
+  }
+  return GST_CLOCK_DIFF (self->drift_since, pts) >= (GstClockTimeDiff) wait;
+}
 
 static GstFlowReturn
 gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
@@ -1451,7 +1498,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstClockTime pts, duration;
   GstFlowReturn ret = GST_FLOW_OK;
   gsize n, first, end, overlap = 0;
-  gboolean inside;
+  gboolean inside, discont;
 
   (void) pad;
   if (!self->have_info || !self->stream) {
@@ -1459,7 +1506,8 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT))
+  discont = GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT);
+  if (discont)
     forget_split_sample (self, "a buffer marked DISCONT");
   n = buffer_samples (self, buf);
   duration = gst_util_uint64_scale_int (n, GST_SECOND, GST_AUDIO_INFO_RATE (&self->info));
@@ -1482,6 +1530,16 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     GstClockTime expected = gst_mslam_base_sample_time (self, self->n_samples);
     GstClockTimeDiff ahead = GST_CLOCK_DIFF (expected, pts);    /* > 0: a hole before this buffer */
     gint rate = GST_AUDIO_INFO_RATE (&self->info);
+    if (ABS (ahead) <= (GstClockTimeDiff) DISCONT_TOLERANCE) {
+      self->drift_since = GST_CLOCK_TIME_NONE;
+    } else if (!drift_counts (self, pts, discont)) {
+      GST_LOG_OBJECT (self, "%" GST_TIME_FORMAT " is %" GST_STIME_FORMAT " off the samples counted: "
+          "taken as continuous", GST_TIME_ARGS (pts), GST_STIME_ARGS (ahead));
+      ahead = 0;
+    } else {
+      self->drift_since = GST_CLOCK_TIME_NONE;
+    }
+    self->resync = FALSE;
     if (ahead > (GstClockTimeDiff) DISCONT_TOLERANCE && ahead <= (GstClockTimeDiff) SHORT_GAP) {
       /* a hole of up to a second (packets lost, and no GAP said so): silence on the same
        * timeline, as a dropout GAP, rather than a caption cut in two mid-word */
@@ -1933,6 +1991,9 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
            * falls in is not cut in two; a pause it makes ends the caption as any pause does */
           GstFlowReturn ret = feed_silence (self, gst_util_uint64_scale_round (duration,
                   GST_AUDIO_INFO_RATE (&self->info), GST_SECOND));
+          /* the audio after it is where its timestamps say, as after a buffer marked DISCONT */
+          self->resync = TRUE;
+          self->drift_since = GST_CLOCK_TIME_NONE;
           if (ret != GST_FLOW_OK || !klass->passthrough) {
             gst_event_unref (event);
             return ret == GST_FLOW_OK;

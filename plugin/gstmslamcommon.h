@@ -137,6 +137,7 @@ struct _GstMslamBase
   gchar *languages;             /* comma-separated codes; NULL: every language of the model */
   gboolean second_pass;
   guint stall_timeout_ms;       /* 0: never */
+  guint discont_wait_ms;        /* 0: a drift of the timestamps is acted on at once */
 
   gboolean ending;              /* while drain runs for the end of the audio (EOS, a segment's end,
                                  * a long gap), not for a new timeline that goes on after it */
@@ -186,6 +187,11 @@ struct _GstMslamBase
   GstClockTime t0;
   guint64 n_samples;            /* samples pushed since t0 */
   guint64 n_frames;             /* encoder frames delivered since t0 */
+  /* A buffer time more than the tolerance off the samples counted (a drift) is acted on at once
+   * for a buffer marked DISCONT or the first after a dropout's GAP, else once the drift has lasted
+   * discont-wait (as GstAudioBaseSink does): until then the samples are continuous. */
+  GstClockTime drift_since;     /* the buffer time at which the drift was first seen; NONE: none */
+  gboolean resync;              /* the next buffer's drift is acted on at once (after a GAP) */
   GstMslamVad vad;
 
   gfloat *pcm;                  /* conversion buffer */
@@ -257,6 +263,7 @@ enum
   GST_MSLAM_BASE_PROP_LANGUAGES,
   GST_MSLAM_BASE_PROP_SECOND_PASS,
   GST_MSLAM_BASE_PROP_STALL_TIMEOUT,
+  GST_MSLAM_BASE_PROP_DISCONT_WAIT,
   GST_MSLAM_BASE_N_PROPS
 };
 

@@ -568,6 +568,14 @@ static void push_audio(GstHarness *h, const float *pcm, size_t from, size_t to, 
     fail_unless_equals_int(gsttest_harness_push_pcm(h, pcm, from, to, t0, FALSE), GST_FLOW_OK);
 }
 
+/* The same, the first buffer marked DISCONT (what comes after packets lost or a jump). */
+static void push_audio_discont(GstHarness *h, const float *pcm, size_t from, size_t to, GstClockTime t0) {
+    GstBuffer *b = gsttest_pcm_buffer(pcm + from, MIN(1600, to - from), FALSE, t0);
+    GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
+    fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
+    if (to > from + 1600) push_audio(h, pcm, from + 1600, to, t0 + SAMPLES_TIME(1600));
+}
+
 /* A flushing seek as the element sees it: FLUSH_START, FLUSH_STOP, then a segment starting at t. */
 static void flush_to(GstHarness *h, GstClockTime t) {
     fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
@@ -594,6 +602,7 @@ typedef struct {
     gsize at, lost;
     GstClockTime shift;
     gboolean discont, new_stream, caps_again;
+    const char *props; /* the element's properties (NULL: none) */
 } on_the_way;
 
 /* Pushes the talk's bytes [from, to) in format s16 or F32 cut every chunk bytes (as an
@@ -615,10 +624,12 @@ static void push_pieces(GstHarness *h, GstBuffer *all, gboolean s16, gsize from,
  * it (NULL: nothing): "pts +duration text" of each, then the final messages' confidence. Random
  * weights, as every bit of the samples moves their text and confidence, where the loudness
  * model's captions are the energy rule's (misread speech is as loud, its captions as long). */
+static GPtrArray *said_at_eos(GstHarness *h, GstBus *bus);
+
 static GPtrArray *captions_on_the_way(gboolean s16, gsize chunk, const GstSegment *segment, const on_the_way *way) {
     const char *caps = s16 ? "audio/x-raw, format=S16LE, rate=16000, channels=1, layout=interleaved"
                            : "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved";
-    char *launch = g_strdup_printf("mslamasr model=%s", fx->random);
+    char *launch = g_strdup_printf("mslamasr model=%s %s", fx->random, way && way->props ? way->props : "");
     GstHarness *h = gst_harness_new_parse(launch);
     g_free(launch);
     GstBus *bus = gst_bus_new();
@@ -643,6 +654,12 @@ static GPtrArray *captions_on_the_way(gboolean s16, gsize chunk, const GstSegmen
         push_pieces(h, all, s16, at + way->lost, size, chunk, way->shift, way->discont);
     }
     gst_buffer_unref(all);
+    return said_at_eos(h, bus);
+}
+
+/* After EOS into h (its element's bus `bus`): "pts +duration text" of each caption, then the
+ * final messages' confidence; tears h down. */
+static GPtrArray *said_at_eos(GstHarness *h, GstBus *bus) {
     fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
     GPtrArray *said = g_ptr_array_new_with_free_func(g_free);
     for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b)) {
@@ -702,9 +719,13 @@ GST_START_TEST(test_samples_split_between_buffers) {
         gsize bps = s16 ? 2 : 4;
         check_pieces_read_whole(NULL, NULL, NULL, s16, 2, "plain");
 
+        /* the shift (not marked DISCONT) counts at once with discont-wait=0, at the split sample
+         * (a live pipeline's stall-timeout ends the timeline at a pause); with the default it
+         * counts once it has lasted 1 s, at a buffer that starts elsewhere in each cutting */
         const GstClockTime shifts[2] = {1500 * MS, 100 * MS};
         for (int i = 0; i < 2; i++) {
-            on_the_way pieces = {.at = between * bps + 1, .shift = shifts[i]}, whole = {.at = between * bps, .shift = shifts[i]};
+            on_the_way pieces = {.at = between * bps + 1, .shift = shifts[i], .props = "discont-wait=0"},
+                       whole = {.at = between * bps, .shift = shifts[i], .props = "discont-wait=0"};
             check_pieces_read_whole(NULL, &pieces, &whole, s16, 2, i ? "a jitter of 100 ms" : "a pause of 1.5 s");
         }
         on_the_way caps_again = {.at = between * bps + 1, .caps_again = TRUE},
@@ -727,6 +748,187 @@ GST_START_TEST(test_samples_split_between_buffers) {
         lost.new_stream = lost_whole.new_stream = TRUE;
         check_pieces_read_whole(NULL, &lost, &lost_whole, s16, 2, "another stream");
     }
+}
+GST_END_TEST;
+
+/* The talk through mslamasr on random weights with props, in 20 ms buffers from 1 s whose
+ * timestamps jitter by up to jitter either way (the first on time), as a live appsrc with
+ * do-timestamp=true stamps them by arrival: what said_at_eos says. The jitter is pseudo-random
+ * from a fixed seed, and never more than 40 ms off for a second on end (no drift that lasts). */
+static GPtrArray *captions_jittered(const char *props, GstClockTime jitter) {
+    char *launch = g_strdup_printf("mslamasr model=%s %s", fx->random, props);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(h->element, bus);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GRand *rand = g_rand_new_with_seed(20261206);
+    GstClockTime off_since = GST_CLOCK_TIME_NONE;
+    for (size_t off = 0; off < n_talk; off += 320) {
+        GstClockTime t = GST_SECOND + SAMPLES_TIME(off);
+        GstClockTimeDiff j = off && jitter ? g_rand_int_range(rand, -(gint32)(jitter / 1000), (gint32)(jitter / 1000) + 1) * 1000 : 0;
+        if (ABS(j) <= (GstClockTimeDiff)(40 * MS))
+            off_since = GST_CLOCK_TIME_NONE;
+        else if (!GST_CLOCK_TIME_IS_VALID(off_since))
+            off_since = t;
+        fail_unless(!GST_CLOCK_TIME_IS_VALID(off_since) || t - off_since < GST_SECOND, "a drift that lasts");
+        fail_unless_equals_int(gst_harness_push(h, gsttest_pcm_buffer(talk + off, MIN(320, n_talk - off), FALSE, t + j)),
+                               GST_FLOW_OK);
+    }
+    g_rand_free(rand);
+    return said_at_eos(h, bus);
+}
+
+static gboolean same_said(const GPtrArray *a, const GPtrArray *b) {
+    if (a->len != b->len) return FALSE;
+    for (guint i = 0; i < a->len; i++)
+        if (strcmp(g_ptr_array_index(a, i), g_ptr_array_index(b, i)) != 0) return FALSE;
+    return TRUE;
+}
+
+static char *said_text(const GPtrArray *said) {
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < said->len; i++) g_string_append_printf(s, "\n  %s", (char *)g_ptr_array_index(said, i));
+    return g_string_free(s, FALSE);
+}
+
+/* A live source that stamps its buffers as they arrive jitters: 20 ms buffers whose timestamps
+ * are up to 80 or 150 ms off, never for a second on end, give the captions (text, times,
+ * confidence) of the same audio on time, as the drift counts only once it lasts discont-wait.
+ * Each jitter was silence put in or audio dropped in the middle of words: on the bundled model,
+ * these buffers up to 150 ms off read the first utterance "d kii bu ct bptrtt ctd kidba a", on
+ * time "the cuic raun focx jomp saove the lisidag". With discont-wait=0 every drift counts at
+ * once, as before, and the captions change. */
+GST_START_TEST(test_timestamp_jitter) {
+    setup_talk();
+    GPtrArray *on_time = captions_jittered("", 0);
+    fail_unless(on_time->len >= 4, "%u captions and confidences", on_time->len);
+    const GstClockTime jitters[2] = {80 * MS, 150 * MS};
+    for (int i = 0; i < 2; i++) {
+        GPtrArray *jittered = captions_jittered("", jitters[i]), *at_once = captions_jittered("discont-wait=0", jitters[i]);
+        char *a = said_text(on_time), *b = said_text(jittered);
+        fail_unless(same_said(jittered, on_time), "a jitter of %" GST_TIME_FORMAT ":%s\non time:%s",
+                    GST_TIME_ARGS(jitters[i]), b, a);
+        fail_unless(!same_said(at_once, on_time), "discont-wait=0, a jitter of %" GST_TIME_FORMAT
+                    ": the captions on time", GST_TIME_ARGS(jitters[i]));
+        g_free(a);
+        g_free(b);
+        g_ptr_array_unref(jittered);
+        g_ptr_array_unref(at_once);
+    }
+    g_ptr_array_unref(on_time);
+}
+GST_END_TEST;
+
+typedef struct {
+    GstClockTime pts, end;
+    char *text;
+} pulled_caption;
+
+static void pulled_caption_clear(gpointer p) {
+    g_free(((pulled_caption *)p)->text);
+}
+
+/* The talk through mslamasr (loudness model, props) in 100 ms buffers, with a hole of `hole` in
+ * the timestamps at sample `at` (0: none), the buffer after it marked DISCONT when discont:
+ * the captions at EOS. */
+static GArray *captions_with_hole(const char *props, size_t at, GstClockTime hole, gboolean discont) {
+    char *launch = desc(props);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    if (at == 0) {
+        push_audio(h, talk, 0, n_talk, 0);
+    } else {
+        push_audio(h, talk, 0, at, 0);
+        (discont ? push_audio_discont : push_audio)(h, talk, at, n_talk, SAMPLES_TIME(at) + hole);
+    }
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    GArray *caps = g_array_new(FALSE, TRUE, sizeof(pulled_caption));
+    g_array_set_clear_func(caps, pulled_caption_clear);
+    for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b)) {
+        GstMapInfo map;
+        fail_unless(gst_buffer_map(b, &map, GST_MAP_READ));
+        pulled_caption c = {GST_BUFFER_PTS(b), GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b),
+                            g_strndup((const char *)map.data, map.size)};
+        gst_buffer_unmap(b, &map);
+        g_array_append_val(caps, c);
+    }
+    gst_harness_teardown(h);
+    return caps;
+}
+
+#define CAPTION(a, i) (&g_array_index((a), pulled_caption, (i)))
+
+/* Whether a caption of caps ends within EDGE_TOLERANCE of t and the next starts within it of
+ * next: the caption cut there. */
+static gboolean cut_at(const GArray *caps, GstClockTime t, GstClockTime next) {
+    for (guint i = 0; i + 1 < caps->len; i++)
+        if (CAPTION(caps, i)->end + EDGE_TOLERANCE >= t && CAPTION(caps, i)->end <= t + EDGE_TOLERANCE &&
+            CAPTION(caps, i + 1)->pts + EDGE_TOLERANCE >= next && CAPTION(caps, i + 1)->pts <= next + EDGE_TOLERANCE)
+            return TRUE;
+    return FALSE;
+}
+
+/* A hole of 500 ms in the timestamps in the middle of a word, the buffer after it marked
+ * DISCONT (packets lost: rtpjitterbuffer marks the next buffer), is silence at once: the caption
+ * ends at the hole and the next starts after it, on the buffers' times. Not marked, the audio
+ * is continuous until the drift has lasted discont-wait (1 s): the word keeps its caption (with
+ * discont-wait=0, as before, the hole is silence at once). */
+GST_START_TEST(test_discont_hole) {
+    setup_talk();
+    size_t mid = (size_t)(utt_start[0] * 16000 / GST_SECOND) + fx->n_speech[0] / 2;
+    GstClockTime t = SAMPLES_TIME(mid), hole = 500 * MS;
+    GArray *marked = captions_with_hole(NULL, mid, hole, TRUE), *unmarked = captions_with_hole(NULL, mid, hole, FALSE),
+           *at_once = captions_with_hole("discont-wait=0", mid, hole, FALSE);
+    fail_unless(marked->len == 3 && cut_at(marked, t, t + hole), "marked DISCONT: %u captions, the first ends at %"
+                GST_TIME_FORMAT ", the hole at %" GST_TIME_FORMAT, marked->len,
+                GST_TIME_ARGS(marked->len ? CAPTION(marked, 0)->end : 0), GST_TIME_ARGS(t));
+    fail_unless(at_once->len == 3 && cut_at(at_once, t, t + hole), "discont-wait=0: %u captions", at_once->len);
+    fail_unless(unmarked->len >= 1 && CAPTION(unmarked, 0)->pts < t && CAPTION(unmarked, 0)->end > t + EDGE_TOLERANCE,
+                "not marked: the first caption ends at %" GST_TIME_FORMAT ", the hole at %" GST_TIME_FORMAT,
+                GST_TIME_ARGS(unmarked->len ? CAPTION(unmarked, 0)->end : 0), GST_TIME_ARGS(t));
+    fail_unless(!cut_at(unmarked, t, t + hole), "not marked: the caption was cut at the hole");
+    g_array_unref(marked);
+    g_array_unref(unmarked);
+    g_array_unref(at_once);
+}
+GST_END_TEST;
+
+/* A drift that lasts, not marked DISCONT (the source's clock jumped 300 ms ahead, near the end of
+ * the first utterance): the audio is continuous until the drift has lasted discont-wait (1 s),
+ * so the first caption is that of the talk on time; then it counts, as a hole: 300 ms of
+ * silence, and the second caption lies on the buffers' times, 300 ms later. With
+ * discont-wait=0 the silence came at once, in the word. */
+GST_START_TEST(test_clock_jump) {
+    setup_talk();
+    fail_unless(fx->n_speech[0] > 8000 && fx->n_speech[0] < 48000, "utterance 0 is %zu samples", fx->n_speech[0]);
+    size_t at = (size_t)(utt_end[0] * 16000 / GST_SECOND) - 8000;
+    GstClockTime jump = 300 * MS;
+    GArray *on_time = captions_with_hole(NULL, 0, 0, FALSE), *later = captions_with_hole(NULL, at, jump, FALSE),
+           *at_once = captions_with_hole("discont-wait=0", at, jump, FALSE);
+    fail_unless_equals_int(on_time->len, 2);
+    fail_unless_equals_int(later->len, 2);
+    fail_unless(at_once->len >= 2);
+    fail_unless(CAPTION(later, 0)->pts == CAPTION(on_time, 0)->pts && CAPTION(later, 0)->end == CAPTION(on_time, 0)->end,
+                "the first caption at %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT ", on time %" GST_TIME_FORMAT
+                " - %" GST_TIME_FORMAT, GST_TIME_ARGS(CAPTION(later, 0)->pts), GST_TIME_ARGS(CAPTION(later, 0)->end),
+                GST_TIME_ARGS(CAPTION(on_time, 0)->pts), GST_TIME_ARGS(CAPTION(on_time, 0)->end));
+    fail_unless_equals_string(CAPTION(later, 0)->text, CAPTION(on_time, 0)->text);
+    /* the second: a frame of rounding either way (the silence is not whole encoder frames) */
+    GstClockTime s = CAPTION(on_time, 1)->pts + jump, e = CAPTION(on_time, 1)->end + jump;
+    fail_unless(CAPTION(later, 1)->pts + 40 * MS >= s && CAPTION(later, 1)->pts <= s + 40 * MS &&
+                CAPTION(later, 1)->end + 40 * MS >= e && CAPTION(later, 1)->end <= e + 40 * MS,
+                "the second caption at %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT ", on the buffers' times %"
+                GST_TIME_FORMAT " - %" GST_TIME_FORMAT, GST_TIME_ARGS(CAPTION(later, 1)->pts),
+                GST_TIME_ARGS(CAPTION(later, 1)->end), GST_TIME_ARGS(s), GST_TIME_ARGS(e));
+    /* at once: the end of the first utterance is 300 ms later */
+    GstClockTime end0 = CAPTION(at_once, at_once->len - 2)->end;
+    fail_unless(end0 + 40 * MS >= CAPTION(on_time, 0)->end + jump && end0 <= CAPTION(on_time, 0)->end + jump + 40 * MS,
+                "discont-wait=0: the first utterance ends at %" GST_TIME_FORMAT, GST_TIME_ARGS(end0));
+    g_array_unref(on_time);
+    g_array_unref(later);
+    g_array_unref(at_once);
 }
 GST_END_TEST;
 
@@ -986,22 +1188,37 @@ GST_START_TEST(test_upstream_gaps) {
     fail_unless_equals_int(gst_harness_buffers_received(h), 1);
     gst_harness_teardown(h);
 
-    /* a hole in the timestamps without a GAP (60 ms of packets lost) is the same dropout; and audio
+    /* a hole in the timestamps without a GAP (60 ms of packets lost, the next buffer marked DISCONT,
+     * as rtpjitterbuffer without do-lost marks it) is the same dropout; and audio
      * that a dropout's silence ran over (80 ms of GAP, then the buffer that was due at its start)
-     * loses only what the timeline already holds: the word keeps its caption either way */
+     * loses only what the timeline already holds: the word keeps its caption either way; the
+     * audio after the dropout lies on its timestamps at once (the DISCONT, the GAP), however long
+     * discont-wait, so the caption ends where it ends without loss */
+    GArray *no_loss = captions_with_hole(NULL, 0, 0, FALSE);
+    fail_unless_equals_int(no_loss->len, 2);
     for (int overlap = 0; overlap < 2; overlap++) {
-        h = asr_harness();
+        char *launch = desc("discont-wait=60000");
+        h = gst_harness_new_parse(launch);
+        g_free(launch);
+        gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
         push_audio(h, talk, 0, mid, 0);
         if (overlap) {
             fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(mid), 80 * MS)));
             push_audio(h, talk, mid, n_talk, SAMPLES_TIME(mid));
         } else {
-            push_audio(h, talk, mid + 960, n_talk, SAMPLES_TIME(mid + 960));
+            push_audio_discont(h, talk, mid + 960, n_talk, SAMPLES_TIME(mid + 960));
         }
         fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
         fail_unless_equals_int(gst_harness_buffers_received(h), 2);
+        b = gst_harness_pull(h);
+        GstClockTime end = GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b);
+        fail_unless(end + 20 * MS >= CAPTION(no_loss, 0)->end && end <= CAPTION(no_loss, 0)->end + 20 * MS,
+                    "%s: the caption ends at %" GST_TIME_FORMAT ", without loss at %" GST_TIME_FORMAT,
+                    overlap ? "an overlap" : "a hole", GST_TIME_ARGS(end), GST_TIME_ARGS(CAPTION(no_loss, 0)->end));
+        gst_buffer_unref(b);
         gst_harness_teardown(h);
     }
+    g_array_unref(no_loss);
 }
 GST_END_TEST;
 
@@ -1393,7 +1610,8 @@ GST_START_TEST(test_second_pass) {
 GST_END_TEST;
 
 /* The second pass across a discontinuity: captions of the first timeline are the offline API's
- * on its audio, those of the second (a jump to 20 s without a flush) on the second's. */
+ * on its audio, those of the second (a jump to 20 s without a flush, its first buffer marked
+ * DISCONT) on the second's. */
 GST_START_TEST(test_second_pass_discontinuity) {
     setup_talk();
     mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
@@ -1405,7 +1623,7 @@ GST_START_TEST(test_second_pass_discontinuity) {
     size_t half = n_talk / 2;
     const GstClockTime jump = 20 * GST_SECOND;
     push_audio(h, talk, 0, half, 0);
-    push_audio(h, talk, 0, n_talk, jump);
+    push_audio_discont(h, talk, 0, n_talk, jump);
     fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
     guint n = gst_harness_buffers_received(h), second = 0;
     fail_unless(n > 3, "%u captions", n);
@@ -1451,6 +1669,9 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_mux_with_audio);
     tcase_add_test(tc, test_flush);
     tcase_add_test(tc, test_samples_split_between_buffers);
+    tcase_add_test(tc, test_timestamp_jitter);
+    tcase_add_test(tc, test_discont_hole);
+    tcase_add_test(tc, test_clock_jump);
     tcase_add_test(tc, test_segment_done);
     tcase_add_test(tc, test_upstream_gaps);
     tcase_add_test(tc, test_text_tags);
