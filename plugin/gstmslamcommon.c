@@ -1553,7 +1553,10 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
        * what comes after it, as audiorate does */
       overlap = gst_util_uint64_scale_round ((guint64) - ahead, rate, GST_SECOND);
       GST_DEBUG_OBJECT (self, "%" G_GSIZE_FORMAT " samples at %" GST_TIME_FORMAT " overlap the timeline: "
-          "dropped", overlap, GST_TIME_ARGS (pts));
+          "dropped (this buffer has %" G_GSIZE_FORMAT ")", overlap, GST_TIME_ARGS (pts), end - first);
+      /* an overlap longer than this buffer goes on into the next, which drops its part at once
+       * (the drift has counted: it is not waited out again) */
+      self->resync = overlap > end - first;
     } else if (ABS (ahead) > (GstClockTimeDiff) DISCONT_TOLERANCE) {
       GST_INFO_OBJECT (self, "discontinuity: expected %" GST_TIME_FORMAT ", got %"
           GST_TIME_FORMAT "; starting a new timeline", GST_TIME_ARGS (expected), GST_TIME_ARGS (pts));
@@ -1984,12 +1987,18 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       if (self->started) {
         GstClockTime ts, duration;
         gst_event_parse_gap (event, &ts, &duration);
-        if (GST_CLOCK_TIME_IS_VALID (duration) && duration <= SHORT_GAP &&
-            ABS (GST_CLOCK_DIFF (gst_mslam_base_sample_time (self, self->n_samples), ts)) <=
-            (GstClockTimeDiff) DISCONT_TOLERANCE) {
-          /* a dropout (packets lost on the way): silence on the same timeline, so that a word it
-           * falls in is not cut in two; a pause it makes ends the caption as any pause does */
-          GstFlowReturn ret = feed_silence (self, gst_util_uint64_scale_round (duration,
+        /* how far the gap's end is from the samples counted: its duration, and the drift of
+         * upstream's times that discont-wait may be waiting out (which the gap settles) */
+        GstClockTimeDiff to_end = GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (duration) ?
+            GST_CLOCK_DIFF (gst_mslam_base_sample_time (self, self->n_samples), ts) +
+            (GstClockTimeDiff) duration : G_MAXINT64;
+        if (duration <= SHORT_GAP && to_end <= (GstClockTimeDiff) SHORT_GAP &&
+            to_end >= -(GstClockTimeDiff) SHORT_GAP) {
+          /* a dropout (packets lost on the way): silence on the same timeline up to its end, so
+           * that a word it falls in is not cut in two; a pause it makes ends the caption as any
+           * pause does */
+          GstFlowReturn ret = to_end <= 0 ? GST_FLOW_OK :
+              feed_silence (self, gst_util_uint64_scale_round ((guint64) to_end,
                   GST_AUDIO_INFO_RATE (&self->info), GST_SECOND));
           /* the audio after it is where its timestamps say, as after a buffer marked DISCONT */
           self->resync = TRUE;

@@ -932,6 +932,52 @@ GST_START_TEST(test_clock_jump) {
 }
 GST_END_TEST;
 
+/* The same jump backwards: after discont-wait the whole overlap (300 ms, three of the test's
+ * buffers) is dropped at once, and the second caption is 300 ms earlier (an overlap dropped a
+ * buffer at a time, the drift waited out again after each, had it 100 ms earlier). */
+GST_START_TEST(test_clock_jump_back) {
+    setup_talk();
+    size_t at = (size_t)(utt_end[0] * 16000 / GST_SECOND) - 8000;
+    GstClockTime jump = 300 * MS;
+    /* (SAMPLES_TIME(at) + hole wraps to 300 ms before the samples' time) */
+    GArray *on_time = captions_with_hole(NULL, 0, 0, FALSE),
+           *earlier = captions_with_hole(NULL, at, (GstClockTime) - (GstClockTimeDiff)jump, FALSE);
+    fail_unless_equals_int(on_time->len, 2);
+    fail_unless_equals_int(earlier->len, 2);
+    GstClockTime s = CAPTION(on_time, 1)->pts - jump, e = CAPTION(on_time, 1)->end - jump;
+    fail_unless(CAPTION(earlier, 1)->pts + 40 * MS >= s && CAPTION(earlier, 1)->pts <= s + 40 * MS &&
+                CAPTION(earlier, 1)->end + 40 * MS >= e && CAPTION(earlier, 1)->end <= e + 40 * MS,
+                "the second caption at %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT ", on the buffers' times %"
+                GST_TIME_FORMAT " - %" GST_TIME_FORMAT, GST_TIME_ARGS(CAPTION(earlier, 1)->pts),
+                GST_TIME_ARGS(CAPTION(earlier, 1)->end), GST_TIME_ARGS(s), GST_TIME_ARGS(e));
+    g_array_unref(on_time);
+    g_array_unref(earlier);
+}
+GST_END_TEST;
+
+/* A dropout's GAP while a drift is waited out (buffers 60 ms late from 200 ms before the middle
+ * of a word, then a GAP of 40 ms at their times, then the rest as late): silence up to the GAP's
+ * end, as a dropout is, and the word keeps its caption (the GAP, 60 ms off the samples counted,
+ * had ended the timeline and cut the caption in two). */
+GST_START_TEST(test_gap_during_drift) {
+    setup_talk();
+    GstHarness *h = asr_harness();
+    size_t mid = ((size_t)(utt_start[0] * 16000 / GST_SECOND) + fx->n_speech[0] / 2) / 320 * 320;
+    size_t late = mid - 3200;
+    for (size_t off = 0; off < mid; off += 320)
+        fail_unless_equals_int(gst_harness_push(h, gsttest_pcm_buffer(talk + off, 320, FALSE,
+                                                                      SAMPLES_TIME(off) + (off < late ? 0 : 60 * MS))),
+                               GST_FLOW_OK);
+    fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(mid) + 60 * MS, 40 * MS)));
+    for (size_t off = mid + 640; off + 320 <= n_talk; off += 320)
+        fail_unless_equals_int(gst_harness_push(h, gsttest_pcm_buffer(talk + off, 320, FALSE, SAMPLES_TIME(off) + 60 * MS)),
+                               GST_FLOW_OK);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 2);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* A live source that stops mid-sentence (a sender gone): stall-timeout (1 s) after its last
  * buffer ended, on the element's clock, the open caption goes out as after a long GAP; with a
  * source that is not live, or stall-timeout 0, nothing waits on the clock. The test clock stands
@@ -1685,6 +1731,8 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_language_named_twice);
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_second_pass_discontinuity);
+    tcase_add_test(tc, test_clock_jump_back);
+    tcase_add_test(tc, test_gap_during_drift);
     tcase_add_test(tc, test_live_source_stops);
     tcase_add_test(tc, test_stall_edges);
     /* models and speech are made once, before check forks each test */
