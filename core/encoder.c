@@ -685,19 +685,19 @@ static int check_encode_params(const struct mslam_encode_params *ep, const char 
     return 0;
 }
 
-float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
-                        const struct mslam_encode_params *params, int *n_frames) {
+float *mslam_encode_pcm_as(mslam_model *model, const float *pcm, size_t n_samples,
+                           const struct mslam_encode_params *params, int *n_frames, const char *fn) {
     if (!model || !n_frames || (!pcm && n_samples)) {
-        mslam_error("mslam_encode_pcm: model, pcm and n_frames must not be NULL");
+        mslam_error("%s: model, pcm and n_frames must not be NULL", fn);
         return NULL;
     }
     *n_frames = 0;
     struct mslam_encode_params ep = params ? *params : mslam_encode_default_params();
-    if (check_encode_params(&ep, "mslam_encode_pcm")) return NULL;
-    if (mslam_model_check_features(model, "mslam_encode_pcm")) return NULL;
+    if (check_encode_params(&ep, fn)) return NULL;
+    if (mslam_model_check_features(model, fn)) return NULL;
     for (size_t i = 0; i < n_samples; i++) {
         if (!isfinite(pcm[i])) {
-            mslam_error("mslam_encode_pcm: sample %zu is not a finite number", i);
+            mslam_error("%s: sample %zu is not a finite number", fn, i);
             return NULL;
         }
     }
@@ -723,6 +723,11 @@ float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
     free(fe_scratch);
     mslam_frontend_free(&fe);
     return out;
+}
+
+float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
+                        const struct mslam_encode_params *params, int *n_frames) {
+    return mslam_encode_pcm_as(model, pcm, n_samples, params, n_frames, "mslam_encode_pcm");
 }
 
 float *mslam_encode_text(mslam_model *model, const char *utf8, const struct mslam_encode_params *params,

@@ -197,6 +197,10 @@ void text_embed_forward(float *pre_ln, const int *ids, const float *positions, c
 
 /* Sets rows t >= lens[b] of x (B, T, d) to zero. */
 void zero_padded_rows(float *x, int B, int T, int d, const int *lens);
+/* mslam_encode_pcm with its errors naming fn, the public call that encodes (each of its checks
+ * once, in one place). */
+float *mslam_encode_pcm_as(mslam_model *model, const float *pcm, size_t n_samples,
+                           const struct mslam_encode_params *params, int *n_frames, const char *fn);
 /* Normalised log-mel rows (n, n_mels): (mel - mean) / std. */
 void mel_normalise(float *out, const float *mel, int n, int n_mels, const float *mean, const float *std);
 

@@ -205,9 +205,8 @@ static int check_encoder_frames(const mslam_model *m, const float *frames, int n
 /* PCM -> encoder frames for the entry points that take audio (fn: the caller, for messages). */
 static float *encode(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *p,
                      int *n_frames, const char *fn) {
-    if (mslam_model_check_features(m, fn)) return NULL; /* (then mslam_encode_pcm's error would name it) */
     struct mslam_encode_params ep = {p->chunk_frames, p->left_chunks, p->n_threads};
-    return mslam_encode_pcm(m, pcm, n, &ep, n_frames);
+    return mslam_encode_pcm_as(m, pcm, n, &ep, n_frames, fn);
 }
 
 /* ---- language models ---- */

@@ -26,7 +26,8 @@ file_args() {
         exit 1
     fi
     # subtitles as IN (IN and OUT swapped): GStreamer's typefinding of a text file fails, or at
-    # times hangs the pipeline (seen in the pipelines test); said here instead
+    # times hangs the pipeline (seen in the pipelines test); said here instead, with the likely
+    # cause (media_check's gst-typefind-1.0 does not recognise an SRT, and names WebVTT's type alone)
     if head -c 1024 -- "$1" | LC_ALL=C grep -a -q -e '^WEBVTT' -e '^[0-9:.,]* --> [0-9:.,]*'; then
         echo "$0: $1 holds subtitles, not audio or video (IN and OUT swapped?); $usage" >&2
         exit 1

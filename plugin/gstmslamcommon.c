@@ -1530,14 +1530,12 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     GstClockTime expected = gst_mslam_base_sample_time (self, self->n_samples);
     GstClockTimeDiff ahead = GST_CLOCK_DIFF (expected, pts);    /* > 0: a hole before this buffer */
     gint rate = GST_AUDIO_INFO_RATE (&self->info);
-    if (ABS (ahead) <= (GstClockTimeDiff) DISCONT_TOLERANCE) {
-      self->drift_since = GST_CLOCK_TIME_NONE;
-    } else if (!drift_counts (self, pts, discont)) {
+    if (ABS (ahead) > (GstClockTimeDiff) DISCONT_TOLERANCE && !drift_counts (self, pts, discont)) {
       GST_LOG_OBJECT (self, "%" GST_TIME_FORMAT " is %" GST_STIME_FORMAT " off the samples counted: "
           "taken as continuous", GST_TIME_ARGS (pts), GST_STIME_ARGS (ahead));
       ahead = 0;
     } else {
-      self->drift_since = GST_CLOCK_TIME_NONE;
+      self->drift_since = GST_CLOCK_TIME_NONE;  /* on time, or the drift is acted on below */
     }
     self->resync = FALSE;
     if (ahead > (GstClockTimeDiff) DISCONT_TOLERANCE && ahead <= (GstClockTimeDiff) SHORT_GAP) {

@@ -540,9 +540,6 @@ static void test_data(const char *manifest) {
     dataset_free(&ds);
 }
 
-/* augment_text_noise: none at p = 0; at p the share of characters edited is p, with length
- * kept on average (drops and insertions balance), every id one of the sequence's, the same
- * draws giving the same result; a sequence of one character never empties. */
 /* Common Voice's files as a spreadsheet or Windows may leave them (a byte-order mark, CRLF, a
  * blank line), and durations no clip has: an infinite one in clip_durations.tsv is an error naming
  * the line, as in a manifest; a huge one is counted as too long, not turned into a sample count. */
@@ -678,6 +675,9 @@ static void test_data_warnings(void) {
     free(langs), free(more), free(no_split);
 }
 
+/* augment_text_noise: none at p = 0; at p the share of characters edited is p, with length
+ * kept on average (drops and insertions balance), every id one of the sequence's, the same
+ * draws giving the same result; a sequence of one character never empties. */
 static void test_text_noise(void) {
     enum { N = 20000 };
     int *ids = malloc(N * sizeof(int)), *out = malloc(2 * N * sizeof(int)), *again = malloc(2 * N * sizeof(int));

@@ -239,8 +239,7 @@ static void test_resume_data(const char *manifest) {
     mslam_log_set(fixture_collect_warnings, &warnings);
     int rc = train(data, out, "--resume", "--stop-at", "4", NULL);
     mslam_log_set(NULL, NULL);
-    int warned = 0;
-    for (size_t i = 0; i < warnings.n; i++) warned |= strstr(warnings.items[i], "does not record which rows") != NULL;
+    int warned = fixture_warned_of(&warnings, "does not record which rows", "");
     CHECK(rc == 0 && warned, "a checkpoint without its rows resumes, warning (%zu warnings): %s", warnings.n,
           mslam_last_error());
     strlist_free(&warnings);
@@ -281,11 +280,8 @@ static void test_resume_data(const char *manifest) {
     rc = train(data, out3, "--resume", "--stop-at", "4", "--valid", data, "--valid-every", "2", NULL);
     mslam_log_set(NULL, NULL);
     char *valid_change = str_printf("valid: %s -> %s", manifest, data);
-    int valid_warned = 0, steps_warned = 0;
-    for (size_t i = 0; i < warnings.n; i++) {
-        valid_warned |= strstr(warnings.items[i], "was validated on other data") && strstr(warnings.items[i], valid_change);
-        steps_warned |= strstr(warnings.items[i], "written with other options") != NULL;
-    }
+    int valid_warned = fixture_warned_of(&warnings, "was validated on other data", valid_change),
+        steps_warned = fixture_warned_of(&warnings, "written with other options", "");
     CHECK(rc == 0 && valid_warned && !steps_warned,
           "a resume with another --valid warns of the validation, not of the steps (%zu warnings)", warnings.n);
     strlist_free(&warnings);
@@ -294,8 +290,7 @@ static void test_resume_data(const char *manifest) {
     mslam_log_set(fixture_collect_warnings, &warnings);
     rc = train(data, out3, "--resume", "--stop-at", "5", NULL);
     mslam_log_set(NULL, NULL);
-    valid_warned = 0;
-    for (size_t i = 0; i < warnings.n; i++) valid_warned |= strstr(warnings.items[i], "validated on other data") != NULL;
+    valid_warned = fixture_warned_of(&warnings, "validated on other data", "");
     CHECK(rc == 0 && !valid_warned, "a resume without --valid warned that it validates on other data");
     strlist_free(&warnings);
     free(data), free(out), free(original), free(three), free(out2), free(spelt), free(two), free(four), free(text);
@@ -1990,12 +1985,6 @@ static void test_pretrain(const char *manifest) {
 }
 
 /* Whether a warning collected says a and b. */
-static int warned_of(const struct strlist *warnings, const char *a, const char *b) {
-    for (size_t i = 0; i < warnings->n; i++)
-        if (strstr(warnings->items[i], a) && strstr(warnings->items[i], b)) return 1;
-    return 0;
-}
-
 /* Settings that leave part of a run idle are warned of, each naming its options; a resume that
  * is already past --stop-at says there is nothing to train, as one at --steps does. */
 static void test_idle_settings(const char *manifest) {
@@ -2006,7 +1995,7 @@ static void test_idle_settings(const char *manifest) {
                 NULL) == 0,
           "a run with --valid-every 50 and --warmup 100 of --steps 8: %s", mslam_last_error());
     mslam_log_set(NULL, NULL);
-    CHECK(warned_of(&warnings, "--valid-every 50", "--steps 8") && warned_of(&warnings, "--warmup 100", "--lr"),
+    CHECK(fixture_warned_of(&warnings, "--valid-every 50", "--steps 8") && fixture_warned_of(&warnings, "--warmup 100", "--lr"),
           "--valid-every and --warmup above --steps warn (%zu warnings)", warnings.n);
     strlist_free(&warnings);
     mslam_log_set(fixture_collect_warnings, &warnings);
@@ -2016,7 +2005,7 @@ static void test_idle_settings(const char *manifest) {
     mslam_log_set(NULL, NULL);
     char *text = NULL;
     size_t n = 0;
-    CHECK(rc == 0 && warned_of(&warnings, "--valid-every is 0", manifest), "--valid with --valid-every 0 warns (%zu)",
+    CHECK(rc == 0 && fixture_warned_of(&warnings, "--valid-every is 0", manifest), "--valid with --valid-every 0 warns (%zu)",
           warnings.n);
     CHECK(read_file(err, 1 << 20, &text, &n) == 0 &&
               strstr(text, "the run is at step 4 of --stop-at 2: nothing to train"),

@@ -225,3 +225,9 @@ void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const
 void fixture_collect_warnings(enum mslam_log_level level, const char *message, void *user_data) {
     if (level == MSLAM_LOG_WARN) strlist_push(user_data, message);
 }
+
+int fixture_warned_of(const struct strlist *warnings, const char *a, const char *b) {
+    for (size_t i = 0; i < warnings->n; i++)
+        if (strstr(warnings->items[i], a) && strstr(warnings->items[i], b)) return 1;
+    return 0;
+}

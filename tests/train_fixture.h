@@ -9,6 +9,7 @@
 
 struct mslam_model_config;
 struct mslam_model;
+struct strlist;
 
 /* What fixture_write adds beyond the good rows. */
 enum {
@@ -37,5 +38,7 @@ struct mslam_model *fixture_model(const char *manifest, struct mslam_model_confi
 void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const char *what);
 /* A log callback (mslam_log_set) that pushes each warning onto user_data, a struct strlist. */
 void fixture_collect_warnings(enum mslam_log_level level, const char *message, void *user_data);
+/* Whether one of the warnings collected holds both a and b ("" for b: a alone). */
+int fixture_warned_of(const struct strlist *warnings, const char *a, const char *b);
 
 #endif

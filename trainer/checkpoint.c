@@ -291,14 +291,6 @@ static int list_checkpoints(const char *dir, struct strlist *out) {
     return rc ? -1 : 0;
 }
 
-char *checkpoint_latest(const char *dir) {
-    struct strlist l;
-    if (list_checkpoints(dir, &l)) return NULL;
-    char *newest = l.n ? str_dup(l.items[l.n - 1]) : NULL;
-    strlist_free(&l);
-    return newest;
-}
-
 char *checkpoint_before(const char *dir, long step) {
     struct strlist l;
     if (list_checkpoints(dir, &l)) return NULL;
@@ -308,6 +300,8 @@ char *checkpoint_before(const char *dir, long step) {
     strlist_free(&l);
     return older;
 }
+
+char *checkpoint_latest(const char *dir) { return checkpoint_before(dir, LONG_MAX); }
 
 int checkpoint_prune(const char *dir, int keep) {
     struct strlist l = {0}, all = {0};

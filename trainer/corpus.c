@@ -68,7 +68,6 @@ void corpus_options_free(struct corpus_options *o) {
     for (int s = 0; s < SPLIT_N; s++) strlist_free(&o->voices[s]);
 }
 
-/* The plural ending of a noun counted n: "1 language", "2 languages". */
 static int check_range(const char *name, struct range r, double lo, double hi) {
     if (!(r.min >= lo && r.max <= hi && r.min <= r.max))
         return mslam_error("--%s %g:%g: expected %g <= min <= max <= %g", name, r.min, r.max, lo, hi);
@@ -1087,7 +1086,7 @@ static void usage(FILE *out) {
             "Text sources:\n"
             "      --locale-dir DIRS    gettext catalogs, DIR/<locale>/LC_MESSAGES/*.mo for each DIR of the\n"
             "                           colon-separated list (default: /usr/share/locale)\n"
-            "      --fortune-dir DIR    fortune files (default: /usr/share/games/fortunes)\n"
+            "      --fortune-dir DIR    fortune files (default: " DEFAULT_FORTUNE_DIR ")\n"
             "Voices:\n"
             "      --espeak-data DIR    espeak-ng data folder, or one holding espeak-ng-data/ (default: the\n"
             "                           installed one)\n"

@@ -204,13 +204,15 @@ static int translation_source(evaluator *ev, const example *e, const float *enc,
 
 /* The language of the translation's source, for the translation memory: the reference's under
  * --st-input text, else the one found on the utterance (ev->heard), or that language ID finds now
- * (the reference's without a LID head). NULL on failure. */
+ * (the reference's without a LID head), kept in ev->heard for the utterance's next ask. NULL on
+ * failure. */
 static const char *source_language(evaluator *ev, const example *e, const float *enc, int n) {
     if (ev->c->st_input == EVAL_ST_TEXT) return e->lang;
     if (ev->heard) return ev->heard;
     if (!ev->m->cfg.lid_head) return e->lang;
     int heard = identify(ev, enc, n, NULL, 0);
-    return heard >= 0 ? ev->m->langs[heard] : NULL;
+    if (heard >= 0) ev->heard = ev->m->langs[heard];
+    return heard >= 0 ? ev->heard : NULL;
 }
 
 /* The translation memory's English for the source in ev->source_text into *hyp; 1 when it had

@@ -1284,6 +1284,15 @@ static int refuse_damaged_checkpoint(const char *out, const char *latest) {
     return -1;
 }
 
+/* The encoder's architecture as the options give it (the output heads, vocabulary and languages
+ * left to the caller): one place for build_model and check_architecture. */
+static struct mslam_model_config architecture_of_options(const train_opts *o) {
+    return (struct mslam_model_config){
+        .n_mels = 80, .d_model = o->d_model, .n_heads = o->heads, .d_ff = o->ff, .conv_kernel = o->kernel,
+        .sub_channels = o->sub_channels, .n_speech_layers = o->speech_layers, .n_shared_layers = o->shared_layers,
+        .causal_conv = !o->symmetric_conv};
+}
+
 /* The model to train: from a checkpoint when resuming, else a fresh one whose vocabulary and
  * languages come from the data (after those of the --init model, whose parameters it takes). */
 static int build_model(trainer *t, int *resumed) {
@@ -1381,13 +1390,11 @@ static int build_model(trainer *t, int *resumed) {
     strlist_free(&data_vocab);
     strlist_free(&data_langs);
     if (!rc && langs.n == 0) rc = strlist_push(&langs, "und"); /* no language labels: LID unused */
-    struct mslam_model_config c = {
-        .n_mels = 80, .d_model = o->d_model, .n_heads = o->heads, .d_ff = o->ff, .conv_kernel = o->kernel,
-        .sub_channels = o->sub_channels, .n_speech_layers = o->speech_layers, .n_shared_layers = o->shared_layers,
-        .vocab_size = (int)vocab.n, .n_langs = (int)langs.n, .causal_conv = !o->symmetric_conv,
-        .ctc_head = (t->tasks & TASK_ASR) != 0, .lid_head = (t->tasks & TASK_LID) != 0,
-        .n_decoder_layers = (t->tasks & TASK_ST) ? o->decoder_layers : 0,
-        .n_codes = (t->tasks & TASK_PRETRAIN) ? o->codes : 0};
+    struct mslam_model_config c = architecture_of_options(o);
+    c.vocab_size = (int)vocab.n, c.n_langs = (int)langs.n;
+    c.ctc_head = (t->tasks & TASK_ASR) != 0, c.lid_head = (t->tasks & TASK_LID) != 0;
+    c.n_decoder_layers = (t->tasks & TASK_ST) ? o->decoder_layers : 0;
+    c.n_codes = (t->tasks & TASK_PRETRAIN) ? o->codes : 0;
     /* pre-training continued from a pre-trained model keeps its targets unless --quantizer says */
     if (c.n_codes > 0)
         c.quantizer = o->quantizer                      ? quantizer_named(o->quantizer)
@@ -1599,11 +1606,9 @@ static double trained_weight(const train_opts *o, char *names, size_t size) {
  * = 32 is not a multiple of n_heads = 3"), rewritten here as the flags that set them ("--d-model
  * 32 is not a multiple of --heads 3"). The vocabulary and languages come from the data later. */
 static int check_architecture(const train_opts *o) {
-    struct mslam_model_config c = {
-        .n_mels = 80, .d_model = o->d_model, .n_heads = o->heads, .d_ff = o->ff, .conv_kernel = o->kernel,
-        .sub_channels = o->sub_channels, .n_speech_layers = o->speech_layers, .n_shared_layers = o->shared_layers,
-        .n_decoder_layers = o->decoder_layers, .vocab_size = 1, .n_langs = 1, .causal_conv = !o->symmetric_conv,
-        .n_codes = o->codes, .quantizer = MSLAM_QUANTIZER_GUMBEL};
+    struct mslam_model_config c = architecture_of_options(o);
+    c.n_decoder_layers = o->decoder_layers, c.vocab_size = 1, c.n_langs = 1;
+    c.n_codes = o->codes, c.quantizer = MSLAM_QUANTIZER_GUMBEL;
     if (!mslam_config_check(&c)) return 0;
     static const struct {
         const char *field, *flag;
