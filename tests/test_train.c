@@ -396,8 +396,8 @@ static void test_data(const char *manifest) {
 
     /* epoch plans: a permutation, the same for the same seed and epoch, short batch last */
     epoch_plan a, b, e1;
-    CHECK(epoch_plan_make(&a, &ds, 5, 0, 4) == 0 && epoch_plan_make(&b, &ds, 5, 0, 4) == 0 &&
-              epoch_plan_make(&e1, &ds, 5, 1, 4) == 0,
+    CHECK(epoch_plan_make(&a, &ds, 5, 0, 4, NULL) == 0 && epoch_plan_make(&b, &ds, 5, 0, 4, NULL) == 0 &&
+              epoch_plan_make(&e1, &ds, 5, 1, 4, NULL) == 0,
           "plans");
     CHECK(!memcmp(a.order, b.order, (size_t)ds.n * sizeof(int)), "deterministic");
     CHECK(memcmp(a.order, e1.order, (size_t)ds.n * sizeof(int)), "another epoch, another order");
@@ -806,6 +806,57 @@ static void test_run_folder(void) {
     free(newest);
 }
 
+/* --data-weight's epochs: weights of 1 plan as none do; 2 takes each row twice an epoch, 0.25 a
+ * quarter of the rows, every row once in four epochs; 0 none; all 0 is refused. */
+static void test_weighted_epochs(void) {
+    dataset ds = {0};
+    const char *names[] = {"a.tsv", "b.tsv", "c.tsv"};
+    const int rows[] = {6, 8, 5};
+    for (int f = 0; f < 3; f++) {
+        strlist_push(&ds.files, names[f]);
+        for (int r = 0; r < rows[f]; r++) {
+            char audio[32];
+            snprintf(audio, sizeof audio, "%s-%d.wav", names[f], r);
+            dataset_add(&ds, audio, "x", "", "en", "", 1 + 0.1 * r);
+        }
+    }
+    const double ones[] = {1, 1, 1}, weights[] = {2, 0.25, 0};
+    epoch_plan plain, one;
+    CHECK(epoch_plan_make(&plain, &ds, 9, 3, 4, NULL) == 0 && epoch_plan_make(&one, &ds, 9, 3, 4, ones) == 0 &&
+              plain.n == 19 && one.n == 19 && !memcmp(plain.order, one.order, 19 * sizeof(int)),
+          "weights of 1 plan the epoch as no weights");
+    epoch_plan_free(&plain), epoch_plan_free(&one);
+    CHECK(epoch_plan_size(&ds, weights) == 12 + 2, "epoch size %ld", epoch_plan_size(&ds, weights));
+    int over_epochs[19] = {0};
+    for (long e = 0; e < 4; e++) {
+        epoch_plan p, again;
+        CHECK(epoch_plan_make(&p, &ds, 9, e, 4, weights) == 0 && epoch_plan_make(&again, &ds, 9, e, 4, weights) == 0 &&
+                  p.n == 14 && p.n_batches == 4 && !memcmp(p.order, again.order, 14 * sizeof(int)),
+              "epoch %ld: 14 examples in 4 batches, the same each time", e);
+        int taken[19] = {0};
+        for (int i = 0; i < p.n; i++) taken[p.order[i]]++;
+        int twice = 1, in_b = 0, in_c = 0;
+        for (int i = 0; i < 6; i++) twice &= taken[i] == 2;
+        for (int i = 6; i < 14; i++) {
+            in_b += taken[i];
+            CHECK(taken[i] <= 1, "a row of b twice in epoch %ld", e);
+        }
+        for (int i = 14; i < 19; i++) in_c += taken[i];
+        CHECK(twice && in_b == 2 && in_c == 0, "epoch %ld: each row of a twice (%d), 2 of b (%d), none of c (%d)", e,
+              twice, in_b, in_c);
+        for (int i = 0; i < 19; i++) over_epochs[i] += taken[i];
+        epoch_plan_free(&p), epoch_plan_free(&again);
+    }
+    int each_once = 1;
+    for (int i = 6; i < 14; i++) each_once &= over_epochs[i] == 1;
+    CHECK(each_once, "every row of b once in four epochs at weight 0.25");
+    const double none[] = {0, 0, 0};
+    epoch_plan p;
+    CHECK(epoch_plan_make(&p, &ds, 9, 0, 4, none) != 0 && strstr(mslam_last_error(), "no example"),
+          "all weights 0: %s", mslam_last_error());
+    dataset_free(&ds);
+}
+
 int main(void) {
     const char *manifest = fixture_write(8, FIXTURE_BAD_ROWS);
     CHECK(manifest != NULL, "fixture");
@@ -818,6 +869,7 @@ int main(void) {
     test_run_folder();
     test_init();
     test_data(manifest);
+    test_weighted_epochs();
     test_manifest_edges();
     test_data_warnings();
     test_text_noise();

@@ -2059,6 +2059,56 @@ static void test_log_interval(const char *manifest) {
     free(straight), free(split);
 }
 
+/* --data-weight: the manifest at 0.5 makes epochs of 12 of its 24 rows (3 steps of 4), and a run
+ * resumed halfway ends bit for bit as one straight; a resume with another weight warns and, when
+ * its position lies past the shorter epoch's end, goes on with the next epoch; bad weights are
+ * refused before anything is written. */
+static void test_data_weights(const char *manifest) {
+    char *straight = str_printf("%s/weighted", fixture_dir()), *split = str_printf("%s/weighted-split", fixture_dir());
+    CHECK(train(manifest, straight, "--data-weight", "0.5", NULL) == 0 &&
+              train(manifest, split, "--data-weight", "0.5", "--stop-at", "4", NULL) == 0 &&
+              train(manifest, split, "--data-weight", "0.5", "--resume", NULL) == 0,
+          "weighted runs: %s", mslam_last_error());
+    char *model_a = str_printf("%s/model.safetensors", straight), *model_b = str_printf("%s/model.safetensors", split);
+    CHECK(test_files_equal(model_a, model_b), "a weighted run resumed halfway == straight, bit for bit");
+    char *last = str_printf("%s/ckpt-%08d.safetensors", split, N_STEPS);
+    mslam_model *m = NULL;
+    train_position pos = {0};
+    CHECK(checkpoint_load(last, &m, &pos, NULL) == 0 && pos.epoch == 2 && pos.batch == 2,
+          "after %d steps of epochs of 3: epoch 2, batch 2 (got epoch %ld batch %ld)", N_STEPS, pos.epoch, pos.batch);
+    mslam_model_free(m);
+
+    /* stopped at epoch 1, batch 2; at 0.25 an epoch has 2 batches */
+    char *other = str_printf("%s/weighted-other", fixture_dir()), *six = str_printf("%s/ckpt-00000006.safetensors", other);
+    CHECK(train(manifest, other, "--data-weight", "0.5", "--stop-at", "5", NULL) == 0, "%s", mslam_last_error());
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc = train(manifest, other, "--data-weight", "0.25", "--resume", "--stop-at", "6", NULL);
+    mslam_log_set(NULL, NULL);
+    int warned = fixture_warned_of(&warnings, "written with other options", "data-weight: 0.5 -> 0.25");
+    m = NULL;
+    CHECK(rc == 0 && warned && checkpoint_load(six, &m, &pos, NULL) == 0 && pos.epoch == 2 && pos.batch == 1,
+          "a resume at 0.25 from epoch 1 batch 2 takes epoch 2's first batch (rc %d, warned %d, epoch %ld batch %ld): %s",
+          rc, warned, pos.epoch, pos.batch, mslam_last_error());
+    mslam_model_free(m);
+    strlist_free(&warnings);
+
+    static const struct {
+        const char *weight, *second, *says;
+    } bad[] = {{"1", "1", "2 given for 1 --data"}, {"half", NULL, "--data-weight half"},
+               {"-1", NULL, "expected a number from 0 to"}, {"inf", NULL, "expected a number"},
+               {"1e9", NULL, "expected a number"}, {"0", NULL, "the weights take no example"}};
+    char *refused = str_printf("%s/weighted-refused", fixture_dir()), *refused_model = str_printf("%s/model.safetensors", refused);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        rc = bad[i].second ? train(manifest, refused, "--data-weight", bad[i].weight, "--data-weight", bad[i].second, NULL)
+                           : train(manifest, refused, "--data-weight", bad[i].weight, NULL);
+        CHECK(rc != 0 && error_mentions(bad[i].says, "--data-weight") && access(refused_model, F_OK) != 0,
+              "--data-weight %s: %s", bad[i].weight, mslam_last_error());
+    }
+    free(straight), free(split), free(model_a), free(model_b), free(last), free(other), free(six), free(refused);
+    free(refused_model);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
@@ -2069,6 +2119,7 @@ int main(int argc, char **argv) {
     if (!manifest) return test_result("test_train_run");
     test_exact_resume(manifest);
     test_resume_data(manifest);
+    test_data_weights(manifest);
     test_freeze_encoder(manifest);
     test_vocab_data(manifest);
     test_lid_probe(manifest);

@@ -9,6 +9,7 @@
 #include "params.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -616,15 +617,83 @@ static int cmp_duration(const void *a, const void *b) {
     return (i > j) - (i < j);
 }
 
-int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch) {
+/* The rows beyond floor(w) copies that a manifest's weight w gives an epoch. */
+static long fraction_rows(double w, long rows) { return lround((w - floor(w)) * (double)rows); }
+
+long epoch_rows_at_weight(double weight, long rows) {
+    return (long)floor(weight) * rows + fraction_rows(weight, rows);
+}
+
+long epoch_plan_size(const dataset *ds, const double *file_weights) {
+    if (!file_weights) return ds->n;
+    long *rows = mslam_calloc(ds->files.n + 1, sizeof(long), "rows per manifest");
+    if (!rows) return -1;
+    for (int i = 0; i < ds->n; i++) {
+        int f = ds->items[i].file;
+        rows[f >= 0 && (size_t)f < ds->files.n ? (size_t)f : ds->files.n]++;
+    }
+    double size = (double)rows[ds->files.n];
+    for (size_t f = 0; f < ds->files.n; f++)
+        size += (double)epoch_rows_at_weight(file_weights[f], rows[f]);
+    free(rows);
+    if (size < 1) return mslam_error("the weights take no example into an epoch");
+    if (size > INT_MAX / 2) return mslam_error("the weights make an epoch of %.0f examples, more than %d", size, INT_MAX / 2);
+    return (long)size;
+}
+
+/* The examples of one weighted epoch, unshuffled, into order (epoch_plan_size's count): each file's
+ * rows floor(w) times, in dataset order, then its fraction's rows from the file's sequence of
+ * permutations (cycle c shuffled by (seed, file, c)), epoch e taking places e x m to e x m + m - 1
+ * of it (m fraction rows); rows of no manifest once. */
+static int weighted_epoch_rows(const dataset *ds, const double *file_weights, uint64_t seed, long epoch, int *order) {
+    int w = 0;
+    int *rows = mslam_malloc((size_t)(ds->n ? ds->n : 1) * sizeof(int), "a manifest's rows");
+    int *cycle = mslam_malloc((size_t)(ds->n ? ds->n : 1) * sizeof(int), "a manifest's rows");
+    if (!rows || !cycle) {
+        free(rows);
+        free(cycle);
+        return -1;
+    }
+    for (int i = 0; i < ds->n; i++)
+        if (ds->items[i].file < 0 || (size_t)ds->items[i].file >= ds->files.n) order[w++] = i;
+    for (size_t f = 0; f < ds->files.n; f++) {
+        long n = 0;
+        for (int i = 0; i < ds->n; i++)
+            if (ds->items[i].file == (int)f) rows[n++] = i;
+        if (!n) continue;
+        for (long copy = 0; copy < (long)floor(file_weights[f]); copy++)
+            for (long r = 0; r < n; r++) order[w++] = rows[r];
+        long m = fraction_rows(file_weights[f], n), shuffled = -1;
+        for (long j = 0; j < m; j++) {
+            uint64_t place = (uint64_t)epoch * (uint64_t)m + (uint64_t)j, c = place / (uint64_t)n;
+            if ((long)c != shuffled) {
+                mslam_rng rng;
+                rng_for(&rng, seed, 0x3e19, (uint64_t)f, c);
+                memcpy(cycle, rows, (size_t)n * sizeof(int));
+                shuffle(cycle, (int)n, &rng);
+                shuffled = (long)c;
+            }
+            order[w++] = cycle[place % (uint64_t)n];
+        }
+    }
+    free(rows);
+    free(cycle);
+    return 0;
+}
+
+int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch,
+                    const double *file_weights) {
     memset(plan, 0, sizeof *plan);
     if (global_batch < 1) return mslam_error("batch size %d must be at least 1", global_batch);
-    int n = ds->n;
+    long size = file_weights ? epoch_plan_size(ds, file_weights) : ds->n;
+    if (size < 0) return -1;
+    int n = (int)size;
     plan->order = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "epoch order");
     int n_batches = (n + global_batch - 1) / global_batch;
     int *batch_order = mslam_malloc((size_t)(n_batches ? n_batches : 1) * sizeof(int), "batch order");
     int *tmp = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "epoch order");
-    if (!plan->order || !batch_order || !tmp) {
+    if (!plan->order || !batch_order || !tmp ||
+        (file_weights && weighted_epoch_rows(ds, file_weights, seed, epoch, tmp))) {
         free(batch_order);
         free(tmp);
         epoch_plan_free(plan);
@@ -632,7 +701,8 @@ int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epo
     }
     mslam_rng rng;
     rng_for(&rng, seed, 0x0e0c, (uint64_t)epoch, 0);
-    for (int i = 0; i < n; i++) tmp[i] = i;
+    if (!file_weights)
+        for (int i = 0; i < n; i++) tmp[i] = i;
     shuffle(tmp, n, &rng);
     int pool = POOL_BATCHES * global_batch;
     sort_ds = ds;

@@ -146,13 +146,25 @@ void dataset_rows_hash(const dataset *ds, long *rows, uint64_t *hash, uint64_t *
  * and translation; length bucketing: little padding) and cut into
  * batches of global_batch examples, then the batch order shuffled. The last batch may be short. */
 typedef struct {
-    int *order;      /* ds->n example indices, batch after batch */
+    int *order;      /* n example indices, batch after batch */
     int n_batches;
     int global_batch;
     int n;
 } epoch_plan;
 
-int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch);
+/* file_weights (NULL: every row once an epoch): one per manifest of ds->files, how many times an
+ * epoch each of its rows is taken on average (mslam-trainer train --data-weight). A weight w takes
+ * every row floor(w) times and round(frac(w) x rows) rows more, the next ones of a sequence of
+ * the file's rows shuffled anew each time it runs out (by seed and file), so that over the epochs
+ * each row comes as often as the others to within one. Every epoch has the same count,
+ * epoch_plan_size's. */
+int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch,
+                    const double *file_weights);
+/* Examples of one epoch under file_weights (as epoch_plan_make's), or -1 with the error set when
+ * they are none or more than an epoch plan holds. */
+long epoch_plan_size(const dataset *ds, const double *file_weights);
+/* Examples an epoch takes from a manifest of rows usable rows at weight. */
+long epoch_rows_at_weight(double weight, long rows);
 void epoch_plan_free(epoch_plan *plan);
 /* Examples of batch b: *first (index into order) and *count. */
 void epoch_plan_batch(const epoch_plan *plan, int b, int *first, int *count);

@@ -48,6 +48,7 @@ enum best_metric { BEST_NONE, BEST_CER, BEST_LID, BEST_BLEU };
 
 typedef struct {
     gchar **data; /* manifests, one or several */
+    gchar **data_weight; /* --data-weight: one per --data (NULL: each 1) */
     gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *best_metric;
     gchar *quantizer; /* pretrain: gumbel (w2v-BERT) or random (BEST-RQ); NULL: the --init model's, else gumbel */
     gchar *vocab;     /* with --init: init (its characters, then the data's) or data (the data's alone) */
@@ -144,6 +145,8 @@ typedef struct {
     specaug_config aug;
     int augment; /* aug changes anything */
     dataset train, valid;
+    double *data_weights; /* --data-weight, one per manifest of train.files (NULL: every row once an epoch) */
+    long epoch_size;      /* examples an epoch (epoch_plan_size) */
     dataset text; /* text pairs of --text-data (empty without) */
     epoch_plan plan;
     long plan_epoch; /* epoch of plan; -1: none made yet */
@@ -355,7 +358,7 @@ static int cache_build(trainer *t) {
     t->cache_offset = mslam_calloc((size_t)t->train.n, sizeof(size_t), "the encoder cache's index");
     t->cache_frames = mslam_calloc((size_t)t->train.n, sizeof(int), "the encoder cache's index");
     if (!t->cache_offset || !t->cache_frames ||
-        epoch_plan_make(&plan, &t->train, t->pos.seed, 0, t->pos.global_batch))
+        epoch_plan_make(&plan, &t->train, t->pos.seed, 0, t->pos.global_batch, NULL))
         return -1;
     double t0 = now_s(), seconds = 0;
     int rc = 0, done = 0, stopped = 0, failed = 0;
@@ -743,7 +746,7 @@ static int pick_text_pairs(trainer *t) {
     if (t->text_plan_epoch != epoch) {
         epoch_plan_free(&t->text_plan);
         /* a seed of their own, so that the text pairs' epochs do not mirror the speech's */
-        if (epoch_plan_make(&t->text_plan, &t->text, hash_mix((uint64_t)t->o->seed, 0x7e47), epoch, global))
+        if (epoch_plan_make(&t->text_plan, &t->text, hash_mix((uint64_t)t->o->seed, 0x7e47), epoch, global, NULL))
             return -1;
         t->text_plan_epoch = epoch;
     }
@@ -810,8 +813,15 @@ static int train_step(trainer *t, step_report *rep) {
     memset(rep, 0, sizeof *rep);
     if (t->plan_epoch != t->pos.epoch) {
         epoch_plan_free(&t->plan);
-        if (epoch_plan_make(&t->plan, &t->train, t->pos.seed, t->pos.epoch, t->pos.global_batch)) return -1;
+        if (epoch_plan_make(&t->plan, &t->train, t->pos.seed, t->pos.epoch, t->pos.global_batch, t->data_weights))
+            return -1;
         t->plan_epoch = t->pos.epoch;
+    }
+    if (t->pos.batch >= t->plan.n_batches) {
+        /* a resume whose --data-weight makes shorter epochs than its checkpoint's: the next one */
+        t->pos.batch = 0;
+        t->pos.epoch++;
+        return train_step(t, rep);
     }
     int first, count;
     epoch_plan_batch(&t->plan, (int)t->pos.batch, &first, &count);
@@ -1485,6 +1495,7 @@ static void trainer_free(trainer *t) {
     free(t->mt_denc);
     epoch_plan_free(&t->plan);
     epoch_plan_free(&t->text_plan);
+    free(t->data_weights);
     mslam_encoder_pass_free(&t->pass);
     head_work_free(&t->hw);
     decoder_pass_free(&t->dp);
@@ -1641,11 +1652,47 @@ static int check_architecture(const train_opts *o) {
 }
 
 /* The options' values, before anything is read or written: an error names the option. */
+/* --data-weight's values into weights (NULL: checked alone): one per --data, each a number from 0
+ * to DATA_WEIGHT_MAX. */
+#define DATA_WEIGHT_MAX 1000
+static int parse_data_weights(const train_opts *o, double *weights) {
+    guint n_data = o->data ? g_strv_length(o->data) : 0, n = g_strv_length(o->data_weight);
+    if (n != n_data)
+        return mslam_error("--data-weight: %u given for %u --data; give one for each, in their order (1: every row "
+                           "once an epoch)", n, n_data);
+    for (guint i = 0; i < n; i++) {
+        char *end;
+        const char *text = o->data_weight[i];
+        double w = g_ascii_strtod(text, &end);
+        if (end == text || *end || !isfinite(w) || w < 0 || w > DATA_WEIGHT_MAX)
+            return mslam_error("--data-weight %s (for %s): expected a number from 0 to %d, how many times an epoch "
+                               "each of its rows is taken on average", text, o->data[i], DATA_WEIGHT_MAX);
+        if (weights) weights[i] = w;
+    }
+    return 0;
+}
+
+/* With --data-weight, what each manifest gives an epoch (rank 0 says). */
+static void report_data_weights(const trainer *t) {
+    if (t->rank != 0 || !t->data_weights) return;
+    long *rows = mslam_calloc(t->train.files.n, sizeof(long), "rows per manifest");
+    if (!rows) return;
+    for (int i = 0; i < t->train.n; i++) rows[t->train.items[i].file]++;
+    fprintf(stderr, "an epoch: %ld examples:", t->epoch_size);
+    for (size_t f = 0; f < t->train.files.n; f++)
+        fprintf(stderr, "%s %ld of %s (%ld usable rows x %g)", f ? ";" : "",
+                epoch_rows_at_weight(t->data_weights[f], rows[f]),
+                t->train.files.items[f], rows[f], t->data_weights[f]);
+    fputc('\n', stderr);
+    free(rows);
+}
+
 static int check_options(const train_opts *o) {
     if (parse_task(o->task) < 0) return -1;
     if (lr_schedule_parse(o->schedule) < 0)
         return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
     if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required");
+    if (o->data_weight && parse_data_weights(o, NULL)) return -1;
     /* the manifest options, each error under its flag's name, before --out is made */
     enum manifest_layout layout;
     const char *outer = mslam_error_context_set("--split");
@@ -1882,6 +1929,16 @@ static int run(trainer *t) {
                   "be the same", o->out);
     /* the text rows are compared where the checkpoint has them: it may be older, or trained without */
     if (check_rows(t, resumed, "--data", &t->train, &t->pos.data)) return -1;
+    if (o->data_weight) {
+        if (!(t->data_weights = mslam_calloc(t->train.files.n, sizeof(double), "--data-weight")) ||
+            parse_data_weights(o, t->data_weights))
+            return -1;
+    }
+    const char *outer = mslam_error_context_set("--data-weight");
+    t->epoch_size = epoch_plan_size(&t->train, t->data_weights);
+    mslam_error_context_set(outer);
+    if (t->epoch_size < 0) return -1;
+    report_data_weights(t);
     if (o->valid) {
         /* what validation scores: pre-training's untranscribed utterances would take its places */
         if (dataset_encode(&t->valid, t->model, need_of(t->tasks) & ~KEEP_ALL, 0, &rep)) return -1;
@@ -1941,7 +1998,7 @@ static int run(trainer *t) {
         char micro[48] = "";
         if (o->accumulate > 1) snprintf(micro, sizeof micro, " x %d micro-batches", o->accumulate);
         fprintf(stderr, "training: task %s, %d process(es)%s x batch %d, %d steps (%.1f epochs)\n", o->task, t->world,
-                micro, o->batch_size, o->steps, (double)o->steps * o->batch_size * t->world * o->accumulate / t->train.n);
+                micro, o->batch_size, o->steps, (double)o->steps * o->batch_size * t->world * o->accumulate / t->epoch_size);
     }
     /* --stop-at at or past --steps is --steps: the run ends there with its model */
     long stop_at = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
@@ -2100,6 +2157,7 @@ int cmd_train(int argc, char **argv) {
     GOptionEntry entries[] = {
         OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder), multi (all three; default) or pretrain (self-supervised: w2v-BERT on every utterance, SpanBERT on --text-data's transcripts, CTC on the utterances with a transcript unless --ctc-weight 0; fine-tune with --init)", "TASK"),
         {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data, "training manifest: mslam TSV (or a corpus folder: its manifest.tsv), Common Voice, CoVoST-2 or FLEURS TSV; several --data train on them all (e.g. one Common Voice or FLEURS TSV per language; in a key file, data=A;B)", "MANIFEST"},
+        {"data-weight", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data_weight, "one per --data, in their order: how many times an epoch each of its usable rows is taken on average (default 1): 2 takes every row twice, 0.25 a quarter of them, the next quarter the next epoch, so that over the epochs each row comes as often as the others; 0 trains on none (its characters and languages still join a new model's); e.g. to keep a large manifest from outweighing the others (in a key file, data-weight=1;0.25)", "W"},
         OPT_STR("split", split, "split of the manifest to train on: train (default), dev, test or all", "SPLIT"),
         OPT_STR("layout", layout, "manifest layout: mslam, common-voice, covost2, fleurs (default: from the header)", "NAME"),
         OPT_STR("lang", lang, "language of every row, for layouts without a language column", "CODE"),
