@@ -17,6 +17,7 @@
 #include "train_fixture.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <fcntl.h>
 #include <math.h>
@@ -25,7 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char tmp_root[] = "/tmp/mslam-test-corpus-XXXXXX";
@@ -536,6 +541,16 @@ static void check_tiny_corpus(const char *dir, struct manifest *m) {
     free(manifest);
 }
 
+/* Whether folder holds anything. */
+static int folder_has_files(const char *folder) {
+    DIR *dir = opendir(folder);
+    if (!dir) return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(dir)) != NULL;) found = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(dir);
+    return found;
+}
+
 static void test_tiny_corpus(void) {
     char *locale = tmp_path("locale"), *fortunes = tmp_path("fortunes");
     CHECK(mkdir_p(fortunes) == 0, "cannot make %s", fortunes); /* none of the languages' files */
@@ -670,6 +685,49 @@ static void test_tiny_corpus(void) {
         if (held >= 0) close(held);
         check_identical(one, two, &m);
         free(lock_path);
+    }
+
+    /* a build killed outright (SIGKILL) while its workers speak: they die with it (left running, they
+     * held the lock and wrote into the folder until done), and the folder resumes to the same corpus.
+     * As the workers' subreaper this process reaps them and sees how they ended: the workers of the
+     * tiny corpus live for milliseconds, so the build is killed as its first audio file appears, in
+     * fresh folders until a kill finds a worker running (one that had ended before is reaped with
+     * its exit status; without the fix every worker ends so) */
+    {
+        int workers = 0, killed_with_it = 0;
+        char *killed = NULL;
+        CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0, "cannot be a subreaper: %s", strerror(errno));
+        for (int attempt = 0; attempt < 20 && killed_with_it == 0; attempt++) {
+            char name[32];
+            snprintf(name, sizeof name, "killed%d", attempt);
+            free(killed);
+            killed = tmp_path(name);
+            char *first_audio = path_join(killed, "audio/es");
+            fflush(stdout), fflush(stderr);
+            pid_t build = fork();
+            if (build == 0) {
+                struct corpus_options ko;
+                tiny_options_of(&ko, killed, 2, NULL, locale, fortunes);
+                _exit(corpus_build(&ko) ? 1 : 0);
+            }
+            for (int waited = 0; waited < 200000 && !folder_has_files(first_audio); waited++) usleep(100);
+            int status = 0;
+            kill(build, SIGKILL);
+            CHECK(waitpid(build, &status, 0) == build, "the build was not waited for");
+            for (pid_t orphan; (orphan = waitpid(-1, &status, 0)) > 0;) {
+                workers++;
+                killed_with_it += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+            }
+            free(first_audio);
+        }
+        prctl(PR_SET_CHILD_SUBREAPER, 0);
+        CHECK(killed_with_it > 0, "none of the killed builds' %d workers died with them", workers);
+        struct corpus_options ko;
+        tiny_options_of(&ko, killed, 2, NULL, locale, fortunes);
+        CHECK(corpus_build(&ko) == 0, "the killed build resumed: %s", mslam_last_error());
+        check_identical(one, killed, &m);
+        corpus_options_free(&ko);
+        free(killed);
     }
     free(merged);
 
