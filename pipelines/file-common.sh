@@ -59,6 +59,21 @@ media_check() {
     esac
 }
 
+# After a failed run: IN without an audio stream (a video alone) ends GStreamer's run with
+# "Internal data stream error ... not-linked", which names no cause: said when
+# gst-discoverer-1.0 (gstreamer1.0-plugins-base-apps) lists IN's streams and none is audio. Only
+# on failure, as discovering prerolls the file (a fraction of a second); without the tool, or
+# when it fails or takes over 10 s, nothing more is said.
+explain_failure() {
+    [ -n "${file_in:-}" ] && command -v gst-discoverer-1.0 > /dev/null || return 0
+    case $file_in in /*) discover_name=$file_in ;; *) discover_name=./$file_in ;; esac
+    streams=$(timeout 10 gst-discoverer-1.0 "$discover_name" 2> /dev/null) || return 0
+    printf '%s\n' "$streams" | grep -q '^ *Properties:' || return 0
+    printf '%s\n' "$streams" | grep -q '^ *audio #' && return 0
+    kinds=$(printf '%s\n' "$streams" | sed -n 's/^ *\([a-z]*\) #[0-9]*: .*/\1/p' | grep -v container | sort -u | tr '\n' ' ')
+    echo "$0: $file_in ${kinds:+holds ${kinds% } but }has no audio stream: nothing to caption, translate or identify" >&2
+}
+
 # A file name with a newline: refused (gst_quoted's $(...) would drop a last one, run_to keeps
 # its outputs one per line)
 no_newline() {
@@ -107,6 +122,7 @@ run_to() {
         if [ "$status" -eq 0 ]; then mv -f -- "$o.part" "$o"; else rm -f -- "$o.part"; fi
     done
     trap - INT TERM
+    [ "$status" -eq 0 ] || [ -n "$interrupted" ] || explain_failure
     if [ -n "$interrupted" ]; then
         # gst-launch-1.0 -e exits 0 after Ctrl-C: say the output is partial, and end as interrupted
         [ "$status" -eq 0 ] && echo "$0: interrupted: the output holds what was done until then" >&2

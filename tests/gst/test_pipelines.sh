@@ -80,6 +80,14 @@ for in in empty.wav:"is empty" words.wav:"not audio or video that GStreamer reco
   grep -q "${in#*:}" "$work/err.txt" || fail "file-to-srt: ${in%%:*}: $(cat "$work/err.txt")"
   cmp -s "$work/talk.srt" "$work/kept.srt" || fail "file-to-srt: ${in%%:*} changed the existing output"
 done
+# a video without audio: GStreamer's run fails ("not-linked"), and the script says why
+gst-launch-1.0 -q videotestsrc num-buffers=10 ! video/x-raw,width=64,height=48 ! vp8enc ! webmmux ! \
+  filesink location="$work/silent film.webm"
+timeout 60 "$src/pipelines/file-to-srt.sh" "$work/silent film.webm" "$work/kept.srt" > /dev/null 2> "$work/err.txt" &&
+  fail "file-to-srt: captioned a video without audio"
+grep -q "silent film.webm holds video but has no audio stream" "$work/err.txt" ||
+  fail "file-to-srt: a video without audio: $(cat "$work/err.txt")"
+cmp -s "$work/talk.srt" "$work/kept.srt" || fail "file-to-srt: a video without audio changed the existing output"
 # OUT that is IN itself (through another path), a folder or empty: refused, nothing changed
 for out in "$work/../$(basename "$work")/talk-copy.wav" "$work" ""; do
   "$src/pipelines/file-to-srt.sh" "$work/talk-copy.wav" "$out" > /dev/null 2>&1 && fail "file-to-srt: OUT '$out' accepted"
