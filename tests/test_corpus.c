@@ -1023,13 +1023,10 @@ static void test_tiny_corpus(void) {
 static char *corpus_main_stderr(int argc, char **argv, int *status) {
     char *path = tmp_path("stderr.txt"), *text = NULL;
     size_t size;
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    CHECK(saved >= 0 && fd >= 0 && dup2(fd, STDERR_FILENO) >= 0, "cannot send stderr to %s", path);
+    int saved = test_output_to(STDERR_FILENO, path);
+    CHECK(saved >= 0, "cannot send stderr to %s", path);
     *status = corpus_main(argc, argv);
-    fflush(stderr);
-    if (saved >= 0) dup2(saved, STDERR_FILENO), close(saved);
-    if (fd >= 0) close(fd);
+    test_output_restore(STDERR_FILENO, saved);
     CHECK(read_file(path, 1 << 20, &text, &size) == 0, "cannot read %s", path);
     free(path);
     return text;

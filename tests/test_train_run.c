@@ -27,7 +27,6 @@
 #include "train_fixture.h"
 #include "util.h"
 
-#include <fcntl.h>
 #include <glib.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -149,19 +148,6 @@ static void test_exact_resume(const char *manifest) {
 static int error_mentions(const char *a, const char *b) {
     const char *msg = mslam_last_error();
     return strstr(msg, a) != NULL && (!b || strstr(msg, b) != NULL);
-}
-
-/* This process's stderr goes to path until stderr_restore(the returned descriptor). */
-static int stderr_to(const char *path) {
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) dup2(fd, STDERR_FILENO), close(fd);
-    return saved;
-}
-
-static void stderr_restore(int saved) {
-    fflush(stderr);
-    if (saved >= 0) dup2(saved, STDERR_FILENO), close(saved);
 }
 
 /* Writes the lines of text (a manifest, header first) to path with line a and line b swapped (1:
@@ -929,13 +915,9 @@ static void test_reinit(const char *manifest) {
 /* What eval (argc, argv) prints on standard output, malloc'd; NULL when it fails. */
 static char *eval_table(int argc, char **argv) {
     char *table_path = str_printf("%s/eval-table.txt", fixture_dir()), *text = NULL;
-    fflush(stdout);
-    int saved_stdout = dup(STDOUT_FILENO), table_fd = open(table_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (table_fd >= 0) dup2(table_fd, STDOUT_FILENO);
+    int saved_stdout = test_output_to(STDOUT_FILENO, table_path);
     int rc = cmd_eval(argc, argv);
-    fflush(stdout);
-    if (saved_stdout >= 0) dup2(saved_stdout, STDOUT_FILENO), close(saved_stdout);
-    if (table_fd >= 0) close(table_fd);
+    test_output_restore(STDOUT_FILENO, saved_stdout);
     size_t n;
     if (rc != 0 || read_file(table_path, 1 << 20, &text, &n) != 0) free(text), text = NULL;
     free(table_path);
@@ -1070,9 +1052,9 @@ static void test_signal(const char *trainer, const char *manifest) {
     argv[argc++] = (char *)"100000";
     argv[argc] = NULL;
     char *err = str_printf("%s/signal.err", fixture_dir()), *said = NULL;
-    int saved = stderr_to(err); /* the trainer's, which it inherits */
+    int saved = test_output_to(STDERR_FILENO, err); /* the trainer's, which it inherits */
     int status = fixture_interrupt(argv, log, 2, SIGTERM);
-    stderr_restore(saved);
+    test_output_restore(STDERR_FILENO, saved);
     CHECK(status >= 0, "the trainer ran until its log had 2 lines (%d)", status);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM: clean exit (status 0x%x)", status);
     /* at once, before the step under way ends: a user who sees nothing presses Ctrl-C again */
@@ -1999,9 +1981,9 @@ static void test_idle_settings(const char *manifest) {
           "--valid-every and --warmup above --steps warn (%zu warnings)", warnings.n);
     strlist_free(&warnings);
     mslam_log_set(fixture_collect_warnings, &warnings);
-    int saved = stderr_to(err);
+    int saved = test_output_to(STDERR_FILENO, err);
     int rc = train(manifest, out, "--valid", manifest, "--valid-every", "0", "--resume", "--stop-at", "2", NULL);
-    stderr_restore(saved);
+    test_output_restore(STDERR_FILENO, saved);
     mslam_log_set(NULL, NULL);
     char *text = NULL;
     size_t n = 0;

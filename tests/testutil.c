@@ -2,11 +2,13 @@
 
 #include "model.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int test_failures;
 
@@ -168,4 +170,21 @@ int test_files_equal(const char *a, const char *b) {
     if (fa) fclose(fa);
     if (fb) fclose(fb);
     return same;
+}
+
+int test_output_to(int fd, const char *path) {
+    fflush(stdout), fflush(stderr);
+    int saved = dup(fd), to = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (saved >= 0 && to >= 0 && dup2(to, fd) >= 0) {
+        close(to);
+        return saved;
+    }
+    if (to >= 0) close(to);
+    if (saved >= 0) close(saved);
+    return -1;
+}
+
+void test_output_restore(int fd, int saved) {
+    fflush(stdout), fflush(stderr);
+    if (saved >= 0) dup2(saved, fd), close(saved);
 }

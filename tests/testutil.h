@@ -31,6 +31,11 @@ int test_result(const char *name);
 /* Whether two files hold the same bytes (0 when either cannot be read). */
 int test_files_equal(const char *a, const char *b);
 
+/* This process's descriptor fd (STDOUT_FILENO, STDERR_FILENO) writes into path (truncated) until
+ * test_output_restore(fd, the returned copy of the old one; -1 when it could not be redirected). */
+int test_output_to(int fd, const char *path);
+void test_output_restore(int fd, int saved);
+
 /* Path of a file under tests/ (MSLAM_TEST_DATA, set by meson). Static buffer. */
 const char *test_data_path(const char *relative);
 
