@@ -1651,7 +1651,6 @@ static int check_architecture(const train_opts *o) {
     return -1;
 }
 
-/* The options' values, before anything is read or written: an error names the option. */
 /* --data-weight's values into weights (NULL: checked alone): one per --data, each a number from 0
  * to DATA_WEIGHT_MAX. */
 #define DATA_WEIGHT_MAX 1000
@@ -1687,6 +1686,7 @@ static void report_data_weights(const trainer *t) {
     free(rows);
 }
 
+/* The options' values, before anything is read or written: an error names the option. */
 static int check_options(const train_opts *o) {
     if (parse_task(o->task) < 0) return -1;
     if (lr_schedule_parse(o->schedule) < 0)
