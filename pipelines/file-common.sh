@@ -70,8 +70,9 @@ explain_failure() {
     streams=$(timeout 10 gst-discoverer-1.0 "$discover_name" 2> /dev/null) || return 0
     printf '%s\n' "$streams" | grep -q '^ *Properties:' || return 0
     printf '%s\n' "$streams" | grep -q '^ *audio #' && return 0
-    kinds=$(printf '%s\n' "$streams" | sed -n 's/^ *\([a-z]*\) #[0-9]*: .*/\1/p' | grep -v container | sort -u | tr '\n' ' ')
-    echo "$0: $file_in ${kinds:+holds ${kinds% } but }has no audio stream: nothing to caption, translate or identify" >&2
+    kinds=$(printf '%s\n' "$streams" | sed -n 's/^ *\([a-z]*\) #[0-9]*: .*/\1/p' | grep -v container | sort -u |
+        awk 'NR > 1 { printf " and " } { printf "%s", $0 }')
+    echo "$0: $file_in ${kinds:+holds $kinds but }has no audio stream: nothing to caption, translate or identify" >&2
 }
 
 # A file name with a newline: refused (gst_quoted's $(...) would drop a last one, run_to keeps

@@ -710,10 +710,17 @@ static void test_tiny_corpus(void) {
                 tiny_options_of(&ko, killed, 2, NULL, locale, fortunes);
                 _exit(corpus_build(&ko) ? 1 : 0);
             }
-            for (int waited = 0; waited < 200000 && !folder_has_files(first_audio); waited++) usleep(100);
             int status = 0;
-            kill(build, SIGKILL);
-            CHECK(waitpid(build, &status, 0) == build, "the build was not waited for");
+            pid_t ended = 0;
+            for (int waited = 0; waited < 200000 && !folder_has_files(first_audio) &&
+                                 (ended = waitpid(build, &status, WNOHANG)) == 0;
+                 waited++)
+                usleep(100);
+            if (ended == 0) {
+                kill(build, SIGKILL);
+                ended = waitpid(build, &status, 0);
+            }
+            CHECK(ended == build && WIFSIGNALED(status), "the build ended before it was killed (status %d)", status);
             for (pid_t orphan; (orphan = waitpid(-1, &status, 0)) > 0;) {
                 workers++;
                 killed_with_it += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;

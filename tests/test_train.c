@@ -806,8 +806,10 @@ static void test_run_folder(void) {
     free(newest);
 }
 
-/* --data-weight's epochs: weights of 1 plan as none do; 2 takes each row twice an epoch, 0.25 a
- * quarter of the rows, every row once in four epochs; 0 none; all 0 is refused. */
+/* --data-weight's epochs: weights of 1 plan as none do; 2 takes each row twice an epoch, in other
+ * batches; 0.25 of 8 rows 2 an epoch, every row once in four epochs; 0.4 of 5 rows 2 an epoch,
+ * never one twice, though every third epoch's straddle two shuffles, every row twice in five
+ * epochs; 0 none; all 0 is refused. */
 static void test_weighted_epochs(void) {
     dataset ds = {0};
     const char *names[] = {"a.tsv", "b.tsv", "c.tsv"};
@@ -820,36 +822,54 @@ static void test_weighted_epochs(void) {
             dataset_add(&ds, audio, "x", "", "en", "", 1 + 0.1 * r);
         }
     }
-    const double ones[] = {1, 1, 1}, weights[] = {2, 0.25, 0};
+    const double ones[] = {1, 1, 1}, weights[] = {2, 0.25, 0.4};
     epoch_plan plain, one;
     CHECK(epoch_plan_make(&plain, &ds, 9, 3, 4, NULL) == 0 && epoch_plan_make(&one, &ds, 9, 3, 4, ones) == 0 &&
               plain.n == 19 && one.n == 19 && !memcmp(plain.order, one.order, 19 * sizeof(int)),
           "weights of 1 plan the epoch as no weights");
     epoch_plan_free(&plain), epoch_plan_free(&one);
-    CHECK(epoch_plan_size(&ds, weights) == 12 + 2, "epoch size %ld", epoch_plan_size(&ds, weights));
-    int over_epochs[19] = {0};
-    for (long e = 0; e < 4; e++) {
+    CHECK(epoch_plan_size(&ds, weights) == 12 + 2 + 2, "epoch size %ld", epoch_plan_size(&ds, weights));
+    int b_in_four[19] = {0}, c_in_five[19] = {0};
+    for (long e = 0; e < 5; e++) {
         epoch_plan p, again;
         CHECK(epoch_plan_make(&p, &ds, 9, e, 4, weights) == 0 && epoch_plan_make(&again, &ds, 9, e, 4, weights) == 0 &&
-                  p.n == 14 && p.n_batches == 4 && !memcmp(p.order, again.order, 14 * sizeof(int)),
-              "epoch %ld: 14 examples in 4 batches, the same each time", e);
-        int taken[19] = {0};
+                  p.n == 16 && p.n_batches == 4 && !memcmp(p.order, again.order, 16 * sizeof(int)),
+              "epoch %ld: 16 examples in 4 batches, the same each time", e);
+        int taken[19] = {0}, twice = 1, in_b = 0, in_c = 0, once = 1;
         for (int i = 0; i < p.n; i++) taken[p.order[i]]++;
-        int twice = 1, in_b = 0, in_c = 0;
         for (int i = 0; i < 6; i++) twice &= taken[i] == 2;
-        for (int i = 6; i < 14; i++) {
-            in_b += taken[i];
-            CHECK(taken[i] <= 1, "a row of b twice in epoch %ld", e);
+        for (int i = 6; i < 19; i++) once &= taken[i] <= 1;
+        for (int i = 6; i < 14; i++) in_b += taken[i], b_in_four[i] += e < 4 ? taken[i] : 0;
+        for (int i = 14; i < 19; i++) in_c += taken[i], c_in_five[i] += taken[i];
+        CHECK(twice && once && in_b == 2 && in_c == 2,
+              "epoch %ld: each row of a twice (%d), 2 rows of b (%d), 2 of c (%d), none of b or c twice (%d)", e,
+              twice, in_b, in_c, once);
+        int repeats = 0;
+        for (int b = 0; b < p.n_batches; b++) {
+            int first, count;
+            epoch_plan_batch(&p, b, &first, &count);
+            for (int x = first; x < first + count; x++)
+                for (int y = x + 1; y < first + count; y++) repeats += p.order[x] == p.order[y];
         }
-        for (int i = 14; i < 19; i++) in_c += taken[i];
-        CHECK(twice && in_b == 2 && in_c == 0, "epoch %ld: each row of a twice (%d), 2 of b (%d), none of c (%d)", e,
-              twice, in_b, in_c);
-        for (int i = 0; i < 19; i++) over_epochs[i] += taken[i];
+        CHECK(repeats == 0, "epoch %ld: %d rows twice in one batch", e, repeats);
         epoch_plan_free(&p), epoch_plan_free(&again);
     }
-    int each_once = 1;
-    for (int i = 6; i < 14; i++) each_once &= over_epochs[i] == 1;
-    CHECK(each_once, "every row of b once in four epochs at weight 0.25");
+    int b_once = 1, c_twice = 1;
+    for (int i = 6; i < 14; i++) b_once &= b_in_four[i] == 1;
+    for (int i = 14; i < 19; i++) c_twice &= c_in_five[i] == 2;
+    CHECK(b_once && c_twice, "every row of b once in four epochs (%d), of c twice in five (%d)", b_once, c_twice);
+    /* the epochs that straddle two shuffles of c, under 50 seeds: without the straddle's rows moved
+     * to the end of the next shuffle, one in five would take a row twice */
+    int straddles_twice = 0;
+    for (uint64_t seed = 0; seed < 50; seed++)
+        for (long e = 2; e < 10; e += 5) { /* places 4-5 and 14-15: cycles 0-1 and 2-3 */
+            epoch_plan p;
+            int taken[19] = {0};
+            if (epoch_plan_make(&p, &ds, seed, e, 4, weights) != 0) continue;
+            for (int i = 0; i < p.n; i++) straddles_twice += p.order[i] >= 14 && ++taken[p.order[i]] > 1;
+            epoch_plan_free(&p);
+        }
+    CHECK(straddles_twice == 0, "%d epochs straddling two shuffles took a row of c twice", straddles_twice);
     const double none[] = {0, 0, 0};
     epoch_plan p;
     CHECK(epoch_plan_make(&p, &ds, 9, 0, 4, none) != 0 && strstr(mslam_last_error(), "no example"),

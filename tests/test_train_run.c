@@ -2044,10 +2044,13 @@ static void test_log_interval(const char *manifest) {
 /* --data-weight: the manifest at 0.5 makes epochs of 12 of its 24 rows (3 steps of 4), and a run
  * resumed halfway ends bit for bit as one straight; a resume with another weight warns and, when
  * its position lies past the shorter epoch's end, goes on with the next epoch; bad weights are
- * refused before anything is written. */
+ * refused before --out is made. The straight run reads its weight from a key file. */
 static void test_data_weights(const char *manifest) {
     char *straight = str_printf("%s/weighted", fixture_dir()), *split = str_printf("%s/weighted-split", fixture_dir());
-    CHECK(train(manifest, straight, "--data-weight", "0.5", NULL) == 0 &&
+    /* the straight run's weight from a key file */
+    char *config = str_printf("%s/weighted.conf", fixture_dir());
+    CHECK(write_file_atomic(config, "[train]\ndata-weight=0.5\n", 24) == 0, "writing %s", config);
+    CHECK(train(manifest, straight, "--config", config, NULL) == 0 &&
               train(manifest, split, "--data-weight", "0.5", "--stop-at", "4", NULL) == 0 &&
               train(manifest, split, "--data-weight", "0.5", "--resume", NULL) == 0,
           "weighted runs: %s", mslam_last_error());
@@ -2075,20 +2078,31 @@ static void test_data_weights(const char *manifest) {
     mslam_model_free(m);
     strlist_free(&warnings);
 
+    /* a weight too small for any row of its manifest is warned of */
+    char *tiny = str_printf("%s/weighted-tiny", fixture_dir());
+    warnings = (struct strlist){0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    rc = train(manifest, tiny, "--data", manifest, "--data-weight", "1", "--data-weight", "0.01", "--steps", "1", NULL);
+    mslam_log_set(NULL, NULL);
+    warned = fixture_warned_of(&warnings, "--data-weight 0.01 takes none of the 24 usable rows", "give at least");
+    CHECK(rc == 0 && warned, "a weight that rounds to no row: rc %d, warned %d: %s", rc, warned, mslam_last_error());
+    strlist_free(&warnings);
+    free(tiny);
+
     static const struct {
         const char *weight, *second, *says;
     } bad[] = {{"1", "1", "2 given for 1 --data"}, {"half", NULL, "--data-weight half"},
                {"-1", NULL, "expected a number from 0 to"}, {"inf", NULL, "expected a number"},
                {"1e9", NULL, "expected a number"}, {"0", NULL, "the weights take no example"}};
-    char *refused = str_printf("%s/weighted-refused", fixture_dir()), *refused_model = str_printf("%s/model.safetensors", refused);
+    char *refused = str_printf("%s/weighted-refused", fixture_dir());
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         rc = bad[i].second ? train(manifest, refused, "--data-weight", bad[i].weight, "--data-weight", bad[i].second, NULL)
                            : train(manifest, refused, "--data-weight", bad[i].weight, NULL);
-        CHECK(rc != 0 && error_mentions(bad[i].says, "--data-weight") && access(refused_model, F_OK) != 0,
+        CHECK(rc != 0 && error_mentions(bad[i].says, "--data-weight") && access(refused, F_OK) != 0,
               "--data-weight %s: %s", bad[i].weight, mslam_last_error());
     }
     free(straight), free(split), free(model_a), free(model_b), free(last), free(other), free(six), free(refused);
-    free(refused_model);
+    free(config);
 }
 
 int main(int argc, char **argv) {

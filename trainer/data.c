@@ -641,43 +641,80 @@ long epoch_plan_size(const dataset *ds, const double *file_weights) {
     return (long)size;
 }
 
-/* The examples of one weighted epoch, unshuffled, into order (epoch_plan_size's count): each file's
- * rows floor(w) times, in dataset order, then its fraction's rows from the file's sequence of
- * permutations (cycle c shuffled by (seed, file, c)), epoch e taking places e x m to e x m + m - 1
- * of it (m fraction rows); rows of no manifest once. */
-static int weighted_epoch_rows(const dataset *ds, const double *file_weights, uint64_t seed, long epoch, int *order) {
-    int w = 0;
-    int *rows = mslam_malloc((size_t)(ds->n ? ds->n : 1) * sizeof(int), "a manifest's rows");
-    int *cycle = mslam_malloc((size_t)(ds->n ? ds->n : 1) * sizeof(int), "a manifest's rows");
-    if (!rows || !cycle) {
-        free(rows);
-        free(cycle);
+/* The weight of example i's manifest (rows of no manifest: 1). */
+static double weight_of(const dataset *ds, const double *file_weights, int i) {
+    int f = ds->items[i].file;
+    return f >= 0 && (size_t)f < ds->files.n ? file_weights[f] : 1;
+}
+
+/* One step of a manifest's fraction sequence (its n rows, m of them an epoch): cycle holds cycle
+ * k - 1 and becomes cycle k (k 0: cycle holds nothing yet), the rows shuffled by (seed, file, k)
+ * and then those that the epoch straddling cycles k - 1 and k took from the end of k - 1 moved, in
+ * their order, to the end, so that no epoch takes a row twice (m <= n leaves it enough others).
+ * work: n ints; taken: a flag per dataset example, left zero. */
+static void fraction_cycle_step(const int *rows, long n, long m, uint64_t seed, uint64_t file, uint64_t k,
+                                int *cycle, int *work, unsigned char *taken) {
+    mslam_rng rng;
+    rng_for(&rng, seed, 0x3e19, file, k);
+    memcpy(work, rows, (size_t)n * sizeof(int));
+    shuffle(work, (int)n, &rng);
+    uint64_t boundary = k * (uint64_t)n, start = boundary / (uint64_t)m * (uint64_t)m;
+    if (k == 0 || start == boundary) {
+        memcpy(cycle, work, (size_t)n * sizeof(int));
+        return;
+    }
+    long from = (long)(start - (k - 1) * (uint64_t)n), w = 0;
+    for (long r = from; r < n; r++) taken[cycle[r]] = 1;
+    for (long r = 0; r < n; r++)
+        if (!taken[work[r]]) cycle[w++] = work[r];
+    for (long r = 0; r < n; r++)
+        if (taken[work[r]]) cycle[w++] = work[r];
+    for (long r = from; r < n; r++) taken[cycle[r]] = 0; /* the rows moved to the end */
+}
+
+/* The examples of one weighted epoch, unshuffled, into order (epoch_plan_size's count), in layers
+ * that no row repeats within: layer L holds, in dataset order, every row whose weight's floor is
+ * over L (rows of no manifest count 1), then the fraction rows of the manifests whose floor is L:
+ * places e x m to e x m + m - 1 of the manifest's sequence of cycles (fraction_cycle_step), m
+ * its fraction rows. *layer_end (malloc'd) gets where each of the *n_layers layers ends. */
+static int weighted_epoch_rows(const dataset *ds, const double *file_weights, uint64_t seed, long epoch, int *order,
+                               int **layer_end, int *n_layers) {
+    double most = 1;
+    for (size_t f = 0; f < ds->files.n; f++) most = file_weights[f] > most ? file_weights[f] : most;
+    *n_layers = (int)floor(most) + 1;
+    size_t n_alloc = (size_t)(ds->n ? ds->n : 1);
+    int *rows = mslam_malloc(n_alloc * sizeof(int), "a manifest's rows");
+    int *cycle = mslam_malloc(n_alloc * sizeof(int), "a manifest's rows");
+    int *work = mslam_malloc(n_alloc * sizeof(int), "a manifest's rows");
+    unsigned char *taken = mslam_calloc(n_alloc, 1, "the rows an epoch took");
+    *layer_end = mslam_malloc((size_t)*n_layers * sizeof(int), "the epoch's layers");
+    if (!rows || !cycle || !work || !taken || !*layer_end) {
+        free(rows), free(cycle), free(work), free(taken), free(*layer_end);
+        *layer_end = NULL;
         return -1;
     }
-    for (int i = 0; i < ds->n; i++)
-        if (ds->items[i].file < 0 || (size_t)ds->items[i].file >= ds->files.n) order[w++] = i;
-    for (size_t f = 0; f < ds->files.n; f++) {
-        long n = 0;
+    int w = 0;
+    for (int layer = 0; layer < *n_layers; layer++) {
         for (int i = 0; i < ds->n; i++)
-            if (ds->items[i].file == (int)f) rows[n++] = i;
-        if (!n) continue;
-        for (long copy = 0; copy < (long)floor(file_weights[f]); copy++)
-            for (long r = 0; r < n; r++) order[w++] = rows[r];
-        long m = fraction_rows(file_weights[f], n), shuffled = -1;
-        for (long j = 0; j < m; j++) {
-            uint64_t place = (uint64_t)epoch * (uint64_t)m + (uint64_t)j, c = place / (uint64_t)n;
-            if ((long)c != shuffled) {
-                mslam_rng rng;
-                rng_for(&rng, seed, 0x3e19, (uint64_t)f, c);
-                memcpy(cycle, rows, (size_t)n * sizeof(int));
-                shuffle(cycle, (int)n, &rng);
-                shuffled = (long)c;
+            if (floor(weight_of(ds, file_weights, i)) > layer) order[w++] = i;
+        for (size_t f = 0; f < ds->files.n; f++) {
+            if (floor(file_weights[f]) != layer) continue;
+            long n = 0;
+            for (int i = 0; i < ds->n; i++)
+                if (ds->items[i].file == (int)f) rows[n++] = i;
+            long m = fraction_rows(file_weights[f], n);
+            if (!m) continue;
+            uint64_t first = (uint64_t)epoch * (uint64_t)m, end = first + (uint64_t)m;
+            for (uint64_t k = 0; k * (uint64_t)n < end; k++) {
+                fraction_cycle_step(rows, n, m, seed, (uint64_t)f, k, cycle, work, taken);
+                uint64_t lo = k * (uint64_t)n, hi = lo + (uint64_t)n;
+                for (uint64_t place = first > lo ? first : lo; place < (end < hi ? end : hi); place++)
+                    order[w++] = cycle[place - lo];
             }
-            order[w++] = cycle[place % (uint64_t)n];
         }
+        (*layer_end)[layer] = w;
     }
-    free(rows);
-    free(cycle);
+    free(rows), free(cycle), free(work), free(taken);
     return 0;
 }
 
@@ -692,8 +729,9 @@ int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epo
     int n_batches = (n + global_batch - 1) / global_batch;
     int *batch_order = mslam_malloc((size_t)(n_batches ? n_batches : 1) * sizeof(int), "batch order");
     int *tmp = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "epoch order");
+    int one_layer = n, *layer_end = &one_layer, n_layers = 1;
     if (!plan->order || !batch_order || !tmp ||
-        (file_weights && weighted_epoch_rows(ds, file_weights, seed, epoch, tmp))) {
+        (file_weights && weighted_epoch_rows(ds, file_weights, seed, epoch, tmp, &layer_end, &n_layers))) {
         free(batch_order);
         free(tmp);
         epoch_plan_free(plan);
@@ -703,10 +741,17 @@ int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epo
     rng_for(&rng, seed, 0x0e0c, (uint64_t)epoch, 0);
     if (!file_weights)
         for (int i = 0; i < n; i++) tmp[i] = i;
-    shuffle(tmp, n, &rng);
+    /* each layer shuffled and pooled apart: a pool sorted by duration would put a row's copies
+     * side by side, in one batch */
     int pool = POOL_BATCHES * global_batch;
     sort_ds = ds;
-    for (int p = 0; p < n; p += pool) qsort(tmp + p, (size_t)(n - p < pool ? n - p : pool), sizeof(int), cmp_duration);
+    for (int layer = 0, start = 0; layer < n_layers; start = layer_end[layer++]) {
+        int end = layer_end[layer];
+        shuffle(tmp + start, end - start, &rng);
+        for (int p = start; p < end; p += pool)
+            qsort(tmp + p, (size_t)(end - p < pool ? end - p : pool), sizeof(int), cmp_duration);
+    }
+    if (layer_end != &one_layer) free(layer_end);
     for (int b = 0; b < n_batches; b++) batch_order[b] = b;
     shuffle(batch_order, n_batches, &rng);
     /* the short batch (if any) is the last of the sorted order; it stays last in the epoch so

@@ -156,8 +156,10 @@ typedef struct {
  * epoch each of its rows is taken on average (mslam-trainer train --data-weight). A weight w takes
  * every row floor(w) times and round(frac(w) x rows) rows more, the next ones of a sequence of
  * the file's rows shuffled anew each time it runs out (by seed and file), so that over the epochs
- * each row comes as often as the others to within one. Every epoch has the same count,
- * epoch_plan_size's. */
+ * each row comes as often as the others to within one, and no epoch takes one of them twice. A
+ * row's copies fall in different batches (the copies are shuffled and pooled apart; only a batch
+ * across two such layers may hold a row twice). Every epoch has the same count,
+ * epoch_plan_size's; weights of 1 plan as NULL does. */
 int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch,
                     const double *file_weights);
 /* Examples of one epoch under file_weights (as epoch_plan_make's), or -1 with the error set when

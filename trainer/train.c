@@ -1676,13 +1676,21 @@ static void report_data_weights(const trainer *t) {
     if (t->rank != 0 || !t->data_weights) return;
     long *rows = mslam_calloc(t->train.files.n, sizeof(long), "rows per manifest");
     if (!rows) return;
-    for (int i = 0; i < t->train.n; i++) rows[t->train.items[i].file]++;
+    for (int i = 0; i < t->train.n; i++) {
+        int f = t->train.items[i].file;
+        if (f >= 0 && (size_t)f < t->train.files.n) rows[f]++;
+    }
     fprintf(stderr, "an epoch: %ld examples:", t->epoch_size);
     for (size_t f = 0; f < t->train.files.n; f++)
         fprintf(stderr, "%s %ld of %s (%ld usable rows x %g)", f ? ";" : "",
                 epoch_rows_at_weight(t->data_weights[f], rows[f]),
                 t->train.files.items[f], rows[f], t->data_weights[f]);
     fputc('\n', stderr);
+    for (size_t f = 0; f < t->train.files.n; f++)
+        if (t->data_weights[f] > 0 && rows[f] > 0 && epoch_rows_at_weight(t->data_weights[f], rows[f]) == 0)
+            mslam_log(MSLAM_LOG_WARN, "--data-weight %g takes none of the %ld usable rows of %s into an epoch (%g rows, "
+                      "rounded to 0): give at least %g", t->data_weights[f], rows[f], t->train.files.items[f],
+                      t->data_weights[f] * (double)rows[f], 0.5 / (double)rows[f]);
     free(rows);
 }
 
@@ -2157,7 +2165,7 @@ int cmd_train(int argc, char **argv) {
     GOptionEntry entries[] = {
         OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder), multi (all three; default) or pretrain (self-supervised: w2v-BERT on every utterance, SpanBERT on --text-data's transcripts, CTC on the utterances with a transcript unless --ctc-weight 0; fine-tune with --init)", "TASK"),
         {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data, "training manifest: mslam TSV (or a corpus folder: its manifest.tsv), Common Voice, CoVoST-2 or FLEURS TSV; several --data train on them all (e.g. one Common Voice or FLEURS TSV per language; in a key file, data=A;B)", "MANIFEST"},
-        {"data-weight", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data_weight, "one per --data, in their order: how many times an epoch each of its usable rows is taken on average (default 1): 2 takes every row twice, 0.25 a quarter of them, the next quarter the next epoch, so that over the epochs each row comes as often as the others; 0 trains on none (its characters and languages still join a new model's); e.g. to keep a large manifest from outweighing the others (in a key file, data-weight=1;0.25)", "W"},
+        {"data-weight", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data_weight, "one per --data, in their order: how many times an epoch each of its usable rows is taken on average (default 1): 2 takes every row twice (its copies in different batches), 0.25 a quarter of them (rounded), the next quarter the next epoch, so that over the epochs each row comes as often as the others; 0 trains on none (its characters and languages still join a new model's); e.g. to keep a large manifest from outweighing the others (in a key file, data-weight=1;0.25)", "W"},
         OPT_STR("split", split, "split of the manifest to train on: train (default), dev, test or all", "SPLIT"),
         OPT_STR("layout", layout, "manifest layout: mslam, common-voice, covost2, fleurs (default: from the header)", "NAME"),
         OPT_STR("lang", lang, "language of every row, for layouts without a language column", "CODE"),

@@ -60,7 +60,8 @@ grep -Eq "^00:00:0[0-9],[0-9]{3} --> 00:00:0[0-9],[0-9]{3}$" "$work/talk.srt" ||
 cp "$work/talk.srt" "$work/kept.srt"
 for args in "$work/missing.wav $work/kept.srt" "$talk $work/kept.srt model=$work/missing.safetensors"; do
   # shellcheck disable=SC2086 # the arguments are split on purpose (no spaces in $work)
-  "$src/pipelines/file-to-srt.sh" $args > /dev/null 2>&1 && fail "file-to-srt: $args succeeded"
+  "$src/pipelines/file-to-srt.sh" $args > /dev/null 2> "$work/err.txt" && fail "file-to-srt: $args succeeded"
+  grep -q "no audio stream" "$work/err.txt" && fail "file-to-srt: $args: said there is no audio stream"
   cmp -s "$work/talk.srt" "$work/kept.srt" || fail "file-to-srt: $args changed the existing output"
   [ ! -e "$work/kept.srt.part" ] || fail "file-to-srt: $args left kept.srt.part"
 done
