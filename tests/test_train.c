@@ -785,6 +785,11 @@ static void test_options_record(void) {
                       "a second item is a difference (shown without the list's last ';')");
     check_record_diff("data=a;\nsteps=1\n", "data=b\\;;\nsteps=2\n", NULL, "data: a -> b\\;; steps: 1 -> 2",
                       "a list's last ';' left out, an escaped one kept");
+    /* --data-weight: lists of numbers in other spellings are one; an empty list reads as none */
+    check_record_diff("data-weight=1;0.25;\n", "data-weight=1.0;.25;\n", NULL, NULL, "lists of one numbers");
+    check_record_diff("data-weight=1;0.25;\n", "data-weight=1;0.5;\n", NULL, "data-weight: 1;0.25 -> 1;0.5",
+                      "lists of other numbers");
+    check_record_diff("data-weight=\n", "data-weight=1;\n", NULL, "data-weight: (none) -> 1", "an empty list");
 }
 
 /* A run's folder given where a file is read: the checkpoint named as its latest is the one of

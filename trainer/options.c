@@ -265,9 +265,47 @@ gchar *options_record_value(const char *record, const char *name) {
     return NULL;
 }
 
+/* The items of a recorded list (split at each ';' that no '\\' escapes, the last ';' closing the
+ * list), or NULL when value is no list. g_strfreev it. */
+static gchar **list_items(const char *value) {
+    GPtrArray *items = g_ptr_array_new();
+    int list = 0;
+    const char *start = value;
+    for (const char *c = value; *c; c++) {
+        if (*c == '\\' && c[1]) {
+            c++;
+        } else if (*c == ';') {
+            g_ptr_array_add(items, g_strndup(start, (size_t)(c - start)));
+            start = c + 1;
+            list = 1;
+        }
+    }
+    if (*start) g_ptr_array_add(items, g_strdup(start));
+    g_ptr_array_add(items, NULL);
+    gchar **out = (gchar **)g_ptr_array_free(items, FALSE);
+    if (!list) g_strfreev(out), out = NULL;
+    return out;
+}
+
+static int same_scalar(const char *a, const char *b);
+
 /* Whether two recorded values are one: also a string and the one-item list of an option that
- * became repeatable ("x" and "x;"), and a number written with other digits. */
+ * became repeatable ("x" and "x;"), a number written with other digits, and lists whose items
+ * are so one by one ("1;0.25;" and "1.0;0.250;"). */
 static int same_value(const char *a, const char *b) {
+    gchar **a_items = list_items(a), **b_items = list_items(b);
+    int same;
+    if (a_items && b_items) {
+        same = g_strv_length(a_items) == g_strv_length(b_items);
+        for (guint i = 0; same && a_items[i]; i++) same = same_scalar(a_items[i], b_items[i]);
+    } else {
+        same = same_scalar(a, b);
+    }
+    g_strfreev(a_items), g_strfreev(b_items);
+    return same;
+}
+
+static int same_scalar(const char *a, const char *b) {
     /* one number in two spellings: older records wrote 17 digits ("0.10000000000000001"); only
      * decimal ones (strtod also reads "0x10" and "inf", which a string option may hold) */
     static const char decimal[] = "0123456789.eE+-";
@@ -310,6 +348,8 @@ static void diff_names(const char *a, const char *b, int a_is_was, const char *d
             if (!theirs && !a_is_was && defaults) theirs = options_record_value(defaults, name);
             if (!both_have && (!theirs || !same_value(mine, theirs))) {
                 const char *was = a_is_was ? mine : (theirs ? theirs : "(none)"), *now = a_is_was ? (theirs ? theirs : "(none)") : mine;
+                if (!*was) was = "(none)"; /* an empty list or string */
+                if (!*now) now = "(none)";
                 g_string_append_printf(out, "%s%s: %.*s -> %.*s", out->len ? "; " : "", name, list_shown(was), was,
                                        list_shown(now), now);
             }
