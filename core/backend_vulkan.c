@@ -625,23 +625,26 @@ static int reserve(mslam_vk *vk, size_t act_floats, size_t staging_bytes) {
 static int memory_holds(mslam_vk *vk, size_t act_floats, size_t staging_bytes, char *why, size_t why_size) {
     VkDeviceSize free_bytes[VK_MAX_MEMORY_HEAPS];
     int reported[VK_MAX_MEMORY_HEAPS];
-    /* no budget reported: nothing to check, and no buffer made to ask */
-    if (!heaps_free(vk, free_bytes, reported)) return 1;
     growth grow[2];
     int n = growths(vk, act_floats, staging_bytes, grow);
+    /* nothing grows, or no budget reported: nothing to check, and no buffer made to ask */
+    if (!n || !heaps_free(vk, free_bytes, reported)) return 1;
     for (int i = 0; i < n; i++) {
         const growth *g = &grow[i];
         if (g->b->mem) free_bytes[g->b->heap] += g->b->allocated;
         uint32_t heap;
         VkDeviceSize with_room, alone;
         /* a buffer that cannot be made: the pass meets the same failure, and its error says why */
-        if (buffer_memory(vk, g->size + g->room, g->staging, &heap, &with_room) ||
-            buffer_memory(vk, g->size, g->staging, &heap, &alone))
-            return 1;
+        if (buffer_memory(vk, g->size + g->room, g->staging, &heap, &with_room)) return 1;
         if (!reported[heap]) continue;
         if (with_room <= free_bytes[heap]) {
             free_bytes[heap] -= with_room;
-        } else if (alone <= free_bytes[heap]) {
+            continue;
+        }
+        /* the size alone, asked only when the room does not fit */
+        alone = with_room;
+        if (g->room && buffer_memory(vk, g->size, g->staging, &heap, &alone)) return 1;
+        if (alone <= free_bytes[heap]) {
             free_bytes[heap] -= alone;
         } else {
             if (why && why_size)
@@ -1195,8 +1198,9 @@ int mslam_vk_fits(mslam_vk *vk, const struct mslam_model_config *cfg, int speech
                      "in one buffer)", act_bytes / 1e6, vk->max_range / 1e6);
         return 0;
     }
-    /* a lost device: the pass says so */
-    if (atomic_load(&vk->lost)) return 1;
+    /* a lost device: the pass says so; a device that reports no budget: nothing to check (and
+     * no pass in flight to wait for) */
+    if (atomic_load(&vk->lost) || !(vk->memory_properties2 || pretence.heap_free_bytes)) return 1;
     pthread_mutex_lock(&vk->lock);
     int holds = memory_holds(vk, pp.p.used, staging_bytes(pp.in_floats, (size_t)B * T * cfg->d_model), why, why_size);
     pthread_mutex_unlock(&vk->lock);

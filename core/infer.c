@@ -428,6 +428,11 @@ int mslam_ctc_decoder_trailing_blanks(const mslam_ctc_decoder *dec) { return dec
 float mslam_ctc_decoder_blank_prob(const mslam_ctc_decoder *dec) { return dec ? dec->blank_prob : 1.0f; }
 int mslam_ctc_decoder_n_frames(const mslam_ctc_decoder *dec) { return dec ? dec->n_frames : 0; }
 
+/* Whether p's LM takes part in a CTC search: one given, weighted, and a beam to search in. */
+static int lm_in_search(const struct mslam_decode_params *p) {
+    return p->lm && p->lm_weight != 0 && p->beam_size >= 2;
+}
+
 /* The language spoken on encoder frames: the one params->languages names, else the one language
  * ID finds (with a LID head and frames; among the LM's languages when an LM takes part in the
  * search, a beam's, as it is chosen in that language; log_probs as lm_add_lid_scores). Its
@@ -437,8 +442,7 @@ static int language_of_frames(mslam_model *model, const struct mslam_decode_para
     int named = named_language(model, p->languages, fn);
     if (named != -2 || !model->cfg.lid_head || n_frames == 0) return named;
     float *probs = mslam_malloc((size_t)model->cfg.n_langs * sizeof(float), "language identification");
-    const int lm_in_search = p->lm && p->lm_weight != 0 && p->beam_size >= 2;
-    int lid = probs ? identify_language_frames(model, p, frames, n_frames, log_probs, probs, lm_in_search, fn) : -1;
+    int lid = probs ? identify_language_frames(model, p, frames, n_frames, log_probs, probs, lm_in_search(p), fn) : -1;
     free(probs);
     return lid;
 }
@@ -469,7 +473,7 @@ static mslam_result *transcribe_frames(mslam_model *model, const float *frames, 
     /* an LM in the language that language ID finds, when the caller names none (among the LM's) */
     int spoken = p.lm || lang ? language_of_frames(model, &p, frames, n_frames, log_probs, "mslam_transcribe") : -2;
     if (spoken == -1) goto done;
-    if (spoken >= 0 && p.lm && p.lm_weight != 0) p.languages = model->langs[spoken];
+    if (spoken >= 0 && lm_in_search(&p)) p.languages = model->langs[spoken];
     if (spoken >= 0 && lang) *lang = model->langs[spoken];
     dec = mslam_ctc_decoder_new(model, &p);
     if (dec && (log_probs ? mslam_ctc_decoder_push_log_probs(dec, log_probs, n_frames)
@@ -502,8 +506,9 @@ static int check_translation_params(const mslam_model *m, const struct mslam_dec
                                     const char *fn) {
     if (named_language(m, p->languages, fn) == -1) return -1;
     /* before any search (the transcript's, the memory's), whatever the audio turns out to need */
-    if (searches && (p->beam_size < 1 || p->beam_size > 256))
-        return mslam_error("%s: beam_size = %d is outside 1..256 (the decoder's beam size)", fn, p->beam_size);
+    if (searches && (p->beam_size < 1 || p->beam_size > DECODER_MAX_BEAM))
+        return mslam_error("%s: beam_size = %d is outside 1..%d (the decoder's beam size)", fn, p->beam_size,
+                           DECODER_MAX_BEAM);
     if (p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn))) return -1;
     if (p->translation_memory && !(p->tm_min_similarity >= 0 && p->tm_min_similarity <= 1))
         return mslam_error("%s: tm_min_similarity must be in [0, 1] (it is %g)", fn, (double)p->tm_min_similarity);
@@ -668,7 +673,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
         if (spoken >= 0 && mslam_is_english(model->langs[spoken])) {
             struct mslam_decode_params tp = p;
             tp.languages = model->langs[spoken];
-            if (tp.lm && (tp.beam_size < 2 || mslam_lm_lang_index(tp.lm, tp.languages) < 0)) tp.lm = NULL;
+            if (!lm_in_search(&tp) || mslam_lm_lang_index(tp.lm, tp.languages) < 0) tp.lm = NULL;
             if (!(said = transcribe_frames(model, frames, n_frames, &tp, &lang))) goto done;
         }
     }

@@ -431,7 +431,8 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
                         search_result *out) {
     memset(out, 0, sizeof *out);
     const int K = sp->beam_size, V = cfg->vocab_size, max_len = sp->max_len;
-    if (K < 1 || K > 256) return mslam_error("decoder search: beam size %d is outside 1..256", K);
+    if (K < 1 || K > DECODER_MAX_BEAM)
+        return mslam_error("decoder search: beam size %d is outside 1..%d", K, DECODER_MAX_BEAM);
     if (max_len < 0 || max_len > 1 << 16)
         return mslam_error("decoder search: max_len %d is outside 0..65536", max_len);
     if (!(sp->length_penalty >= 0.0f && sp->length_penalty <= 10.0f))

@@ -98,6 +98,8 @@ void ctc_beam_free(ctc_beam *s);
  * of their hypothesis's likeliest next token are candidates; the result's logp stays the
  * decoder's. */
 #define DECODER_LM_WINDOW 10.0f
+/* The decoder's largest beam (decoder_beam_search refuses more). */
+#define DECODER_MAX_BEAM 256
 typedef struct {
     int beam_size;               /* >= 1 */
     int max_len;                 /* >= 0: tokens before the end of sentence */

@@ -43,8 +43,7 @@ file_args() {
 # needs (milliseconds); a run of it that fails or takes over 10 s (a slow disk) refuses nothing.
 media_check() {
     [ -s "$1" ] || { echo "$0: $1 is empty, not audio or video" >&2; exit 1; }
-    case $1 in -*) typefind_name=./$1 ;; *) typefind_name=$1 ;; esac
-    found=$(timeout 10 gst-typefind-1.0 "$typefind_name" 2>&1) || return 0
+    found=$(timeout 10 gst-typefind-1.0 "$(tool_path "$1")" 2>&1) || return 0
     found=${found##* - } # "IN - TYPE": what follows the last " - " (IN may hold one)
     case $found in
     FAILED*)
@@ -66,14 +65,17 @@ media_check() {
 # when it fails or takes over 10 s, nothing more is said.
 explain_failure() {
     [ -n "${file_in:-}" ] && command -v gst-discoverer-1.0 > /dev/null || return 0
-    case $file_in in /*) discover_name=$file_in ;; *) discover_name=./$file_in ;; esac
-    streams=$(timeout 10 gst-discoverer-1.0 "$discover_name" 2> /dev/null) || return 0
+    streams=$(timeout 10 gst-discoverer-1.0 "$(tool_path "$file_in")" 2> /dev/null) || return 0
     printf '%s\n' "$streams" | grep -q '^ *Properties:' || return 0
     printf '%s\n' "$streams" | grep -q '^ *audio #' && return 0
     kinds=$(printf '%s\n' "$streams" | sed -n 's/^ *\([a-z]*\) #[0-9]*: .*/\1/p' | grep -v container | sort -u |
         awk 'NR > 1 { printf " and " } { printf "%s", $0 }')
     echo "$0: $file_in ${kinds:+holds $kinds but }has no audio stream: nothing to caption, translate or identify" >&2
 }
+
+# NAME as a path that gst-typefind-1.0 and gst-discoverer-1.0 read as a file: a relative one from
+# ./ (a leading '-' is then no option, "c:d.webm" no URI; names with a newline are refused first)
+tool_path() { case $1 in /*) printf '%s' "$1" ;; *) printf './%s' "$1" ;; esac; }
 
 # A file name with a newline: refused (gst_quoted's $(...) would drop a last one, run_to keeps
 # its outputs one per line)

@@ -1639,8 +1639,7 @@ set_caps (GstMslamBase * self, GstCaps * caps)
   }
   /* the same format again (a CAPS event sent again, caps that change only a field the element
    * does not read) goes on with the bytes of the sample the last buffer ended inside */
-  if (!self->have_info || GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_INFO_FORMAT (&self->info) ||
-      GST_AUDIO_INFO_BPF (&info) != GST_AUDIO_INFO_BPF (&self->info))
+  if (!self->have_info || GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_INFO_FORMAT (&self->info))
     forget_split_sample (self, "another audio format");
   self->info = info;
   self->have_info = TRUE;
@@ -2000,7 +1999,6 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
                   GST_AUDIO_INFO_RATE (&self->info), GST_SECOND));
           /* the audio after it is where its timestamps say, as after a buffer marked DISCONT */
           self->resync = TRUE;
-          self->drift_since = GST_CLOCK_TIME_NONE;
           if (ret != GST_FLOW_OK || !klass->passthrough) {
             gst_event_unref (event);
             return ret == GST_FLOW_OK;

@@ -624,14 +624,20 @@ long epoch_rows_at_weight(double weight, long rows) {
     return (long)floor(weight) * rows + fraction_rows(weight, rows);
 }
 
-long epoch_plan_size(const dataset *ds, const double *file_weights) {
-    if (!file_weights) return ds->n;
+long *dataset_rows_per_file(const dataset *ds) {
     long *rows = mslam_calloc(ds->files.n + 1, sizeof(long), "rows per manifest");
-    if (!rows) return -1;
+    if (!rows) return NULL;
     for (int i = 0; i < ds->n; i++) {
         int f = ds->items[i].file;
         rows[f >= 0 && (size_t)f < ds->files.n ? (size_t)f : ds->files.n]++;
     }
+    return rows;
+}
+
+long epoch_plan_size(const dataset *ds, const double *file_weights) {
+    if (!file_weights) return ds->n;
+    long *rows = dataset_rows_per_file(ds);
+    if (!rows) return -1;
     double size = (double)rows[ds->files.n];
     for (size_t f = 0; f < ds->files.n; f++)
         size += (double)epoch_rows_at_weight(file_weights[f], rows[f]);

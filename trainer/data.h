@@ -165,6 +165,9 @@ int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epo
 /* Examples of one epoch under file_weights (as epoch_plan_make's), or -1 with the error set when
  * they are none or more than an epoch plan holds. */
 long epoch_plan_size(const dataset *ds, const double *file_weights);
+/* The examples of each manifest of ds->files, and last those of none (files.n + 1 counts; free
+ * it), or NULL. */
+long *dataset_rows_per_file(const dataset *ds);
 /* Examples an epoch takes from a manifest of rows usable rows at weight. */
 long epoch_rows_at_weight(double weight, long rows);
 void epoch_plan_free(epoch_plan *plan);

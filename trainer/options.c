@@ -287,24 +287,8 @@ static gchar **list_items(const char *value) {
     return out;
 }
 
-static int same_scalar(const char *a, const char *b);
-
-/* Whether two recorded values are one: also a string and the one-item list of an option that
- * became repeatable ("x" and "x;"), a number written with other digits, and lists whose items
- * are so one by one ("1;0.25;" and "1.0;0.250;"). */
-static int same_value(const char *a, const char *b) {
-    gchar **a_items = list_items(a), **b_items = list_items(b);
-    int same;
-    if (a_items && b_items) {
-        same = g_strv_length(a_items) == g_strv_length(b_items);
-        for (guint i = 0; same && a_items[i]; i++) same = same_scalar(a_items[i], b_items[i]);
-    } else {
-        same = same_scalar(a, b);
-    }
-    g_strfreev(a_items), g_strfreev(b_items);
-    return same;
-}
-
+/* Whether two recorded values, compared whole, are one: also a string and the one-item list of
+ * an option that became repeatable ("x" and "x;"), and a number written with other digits. */
 static int same_scalar(const char *a, const char *b) {
     /* one number in two spellings: older records wrote 17 digits ("0.10000000000000001"); only
      * decimal ones (strtod also reads "0x10" and "inf", which a string option may hold) */
@@ -319,6 +303,21 @@ static int same_scalar(const char *a, const char *b) {
     const char *longer = na > nb ? a : b, *shorter = na > nb ? b : a;
     size_t n = na < nb ? na : nb;
     return *shorter && strlen(longer) == n + 1 && longer[n] == ';' && !strncmp(a, b, n);
+}
+
+/* Whether two recorded values are one: two lists item by item as same_scalar compares values
+ * ("1;0.25;" and "1.0;.25;"), anything else whole. */
+static int same_value(const char *a, const char *b) {
+    gchar **a_items = list_items(a), **b_items = list_items(b);
+    int same;
+    if (a_items && b_items) {
+        same = g_strv_length(a_items) == g_strv_length(b_items);
+        for (guint i = 0; same && a_items[i]; i++) same = same_scalar(a_items[i], b_items[i]);
+    } else {
+        same = same_scalar(a, b);
+    }
+    g_strfreev(a_items), g_strfreev(b_items);
+    return same;
 }
 
 /* The length of a recorded value as shown: a list's last ';' left out ("a;b;" as "a;b"), so that
@@ -347,9 +346,10 @@ static void diff_names(const char *a, const char *b, int a_is_was, const char *d
             int both_have = !a_is_was && theirs; /* reported once, from the earlier record */
             if (!theirs && !a_is_was && defaults) theirs = options_record_value(defaults, name);
             if (!both_have && (!theirs || !same_value(mine, theirs))) {
-                const char *was = a_is_was ? mine : (theirs ? theirs : "(none)"), *now = a_is_was ? (theirs ? theirs : "(none)") : mine;
-                if (!*was) was = "(none)"; /* an empty list or string */
-                if (!*now) now = "(none)";
+                const char *was = a_is_was ? mine : theirs, *now = a_is_was ? theirs : mine;
+                /* missing, an empty list or string */
+                if (!was || !*was) was = "(none)";
+                if (!now || !*now) now = "(none)";
                 g_string_append_printf(out, "%s%s: %.*s -> %.*s", out->len ? "; " : "", name, list_shown(was), was,
                                        list_shown(now), now);
             }

@@ -1674,12 +1674,8 @@ static int parse_data_weights(const train_opts *o, double *weights) {
 /* With --data-weight, what each manifest gives an epoch (rank 0 says). */
 static void report_data_weights(const trainer *t) {
     if (t->rank != 0 || !t->data_weights) return;
-    long *rows = mslam_calloc(t->train.files.n, sizeof(long), "rows per manifest");
+    long *rows = dataset_rows_per_file(&t->train);
     if (!rows) return;
-    for (int i = 0; i < t->train.n; i++) {
-        int f = t->train.items[i].file;
-        if (f >= 0 && (size_t)f < t->train.files.n) rows[f]++;
-    }
     fprintf(stderr, "an epoch: %ld examples:", t->epoch_size);
     for (size_t f = 0; f < t->train.files.n; f++)
         fprintf(stderr, "%s %ld of %s (%ld usable rows x %g)", f ? ";" : "",
