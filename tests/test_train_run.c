@@ -2093,7 +2093,7 @@ static void test_data_weights(const char *manifest) {
         const char *weight, *second, *says;
     } bad[] = {{"1", "1", "2 given for 1 --data"}, {"half", NULL, "--data-weight half"},
                {"-1", NULL, "expected a number from 0 to"}, {"inf", NULL, "expected a number"},
-               {"1e9", NULL, "expected a number"}, {"0", NULL, "the weights take no example"}};
+               {"1e9", NULL, "expected a number"}, {"0", NULL, "every weight is 0"}};
     char *refused = str_printf("%s/weighted-refused", fixture_dir());
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         rc = bad[i].second ? train(manifest, refused, "--data-weight", bad[i].weight, "--data-weight", bad[i].second, NULL)
@@ -2103,6 +2103,56 @@ static void test_data_weights(const char *manifest) {
     }
     free(straight), free(split), free(model_a), free(model_b), free(last), free(other), free(six), free(refused);
     free(config);
+}
+
+/* --text-data-weight: the text pairs at 0.5 make epochs of 12 of the 24 pairs (4 steps of 3), and
+ * a run resumed halfway ends bit for bit as one straight, unlike the unweighted run; weights all
+ * 1 are none: the same model as without them, and a resume of an unweighted checkpoint with
+ * them (or with --data-weight 1) does not warn; bad weights are refused before --out is made. */
+static void test_text_data_weights(const char *manifest) {
+    char *plain = str_printf("%s/mt-plain", fixture_dir()), *ones = str_printf("%s/mt-ones", fixture_dir());
+    char *straight = str_printf("%s/mt-weighted", fixture_dir()), *split = str_printf("%s/mt-weighted-split", fixture_dir());
+    CHECK(train(manifest, plain, "--text-data", manifest, "--text-batch", "3", NULL) == 0 &&
+              train(manifest, ones, "--text-data", manifest, "--text-batch", "3", "--text-data-weight", "1.0", NULL) == 0 &&
+              train(manifest, straight, "--text-data", manifest, "--text-batch", "3", "--text-data-weight", "0.5",
+                    NULL) == 0 &&
+              train(manifest, split, "--text-data", manifest, "--text-batch", "3", "--text-data-weight", "0.5",
+                    "--stop-at", "4", NULL) == 0 &&
+              train(manifest, split, "--text-data", manifest, "--text-batch", "3", "--text-data-weight", "0.5",
+                    "--resume", NULL) == 0,
+          "runs with --text-data-weight: %s", mslam_last_error());
+    char *model_plain = str_printf("%s/model.safetensors", plain), *model_ones = str_printf("%s/model.safetensors", ones);
+    char *model_a = str_printf("%s/model.safetensors", straight), *model_b = str_printf("%s/model.safetensors", split);
+    CHECK(test_files_equal(model_a, model_b), "a run with weighted text pairs resumed halfway == straight, bit for bit");
+    CHECK(!test_files_equal(model_a, model_plain), "the weight changes the text pairs the steps take");
+    CHECK(test_files_equal(model_ones, model_plain), "text pairs weighted 1 train as unweighted, bit for bit");
+
+    char *resumed = str_printf("%s/mt-ones-resumed", fixture_dir());
+    CHECK(train(manifest, resumed, "--text-data", manifest, "--text-batch", "3", "--stop-at", "4", NULL) == 0,
+          "%s", mslam_last_error());
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc = train(manifest, resumed, "--text-data", manifest, "--text-batch", "3", "--text-data-weight", "1",
+                   "--data-weight", "1", "--resume", NULL);
+    mslam_log_set(NULL, NULL);
+    int warned = fixture_warned_of(&warnings, "written with other options", "");
+    CHECK(rc == 0 && !warned, "weights of 1 resume an unweighted checkpoint without a warning (rc %d, warned %d)", rc,
+          warned);
+    strlist_free(&warnings);
+
+    static const struct {
+        const char *text_data, *weight, *says;
+    } bad[] = {{NULL, "1", "1 given for 0 --text-data"}, {"yes", "x", "--text-data-weight x"},
+               {"yes", "0", "every weight is 0"}};
+    char *refused = str_printf("%s/mt-weighted-refused", fixture_dir());
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        rc = bad[i].text_data ? train(manifest, refused, "--text-data", manifest, "--text-data-weight", bad[i].weight, NULL)
+                              : train(manifest, refused, "--text-data-weight", bad[i].weight, NULL);
+        CHECK(rc != 0 && error_mentions(bad[i].says, "--text-data-weight") && access(refused, F_OK) != 0,
+              "--text-data-weight %s: %s", bad[i].weight, mslam_last_error());
+    }
+    free(plain), free(ones), free(straight), free(split), free(model_plain), free(model_ones), free(model_a);
+    free(model_b), free(resumed), free(refused);
 }
 
 int main(int argc, char **argv) {
@@ -2116,6 +2166,7 @@ int main(int argc, char **argv) {
     test_exact_resume(manifest);
     test_resume_data(manifest);
     test_data_weights(manifest);
+    test_text_data_weights(manifest);
     test_freeze_encoder(manifest);
     test_vocab_data(manifest);
     test_lid_probe(manifest);

@@ -49,6 +49,9 @@ enum best_metric { BEST_NONE, BEST_CER, BEST_LID, BEST_BLEU };
 typedef struct {
     gchar **data; /* manifests, one or several */
     gchar **data_weight; /* --data-weight: one per --data (NULL: each 1) */
+    gchar **text_data_weight; /* --text-data-weight: one per --text-data (NULL: each 1) */
+    /* their values (parse_weights; NULL: every row once an epoch, also for weights all 1) */
+    double *data_weights, *text_data_weights;
     gchar *task, *split, *layout, *lang, *audio_dir, *out, *init, *valid, *valid_split, *schedule, *best_metric;
     gchar *quantizer; /* pretrain: gumbel (w2v-BERT) or random (BEST-RQ); NULL: the --init model's, else gumbel */
     gchar *vocab;     /* with --init: init (its characters, then the data's) or data (the data's alone) */
@@ -145,9 +148,9 @@ typedef struct {
     specaug_config aug;
     int augment; /* aug changes anything */
     dataset train, valid;
-    double *data_weights; /* --data-weight, one per manifest of train.files (NULL: every row once an epoch) */
     long epoch_size;      /* examples an epoch (epoch_plan_size) */
     dataset text; /* text pairs of --text-data (empty without) */
+    long text_epoch_size; /* text pairs an epoch (epoch_plan_size under --text-data-weight) */
     epoch_plan plan;
     long plan_epoch; /* epoch of plan; -1: none made yet */
     epoch_plan text_plan; /* the text pairs' epoch text_plan_epoch (-1: none made yet) */
@@ -741,12 +744,13 @@ static int pick_text_pairs(trainer *t) {
     for (int k = 0; k < t->o->accumulate; k++) t->micro[k].n_text = n;
     if (!n) return 0;
     /* at least 1: checked when the pairs were loaded; each epoch leaves out its short batch */
-    long full_batches = t->text.n / global;
+    long full_batches = t->text_epoch_size / global;
     long epoch = t->pos.step / full_batches;
     if (t->text_plan_epoch != epoch) {
         epoch_plan_free(&t->text_plan);
         /* a seed of their own, so that the text pairs' epochs do not mirror the speech's */
-        if (epoch_plan_make(&t->text_plan, &t->text, hash_mix((uint64_t)t->o->seed, 0x7e47), epoch, global, NULL))
+        if (epoch_plan_make(&t->text_plan, &t->text, hash_mix((uint64_t)t->o->seed, 0x7e47), epoch, global,
+                            t->o->text_data_weights))
             return -1;
         t->text_plan_epoch = epoch;
     }
@@ -813,7 +817,7 @@ static int train_step(trainer *t, step_report *rep) {
     memset(rep, 0, sizeof *rep);
     if (t->plan_epoch != t->pos.epoch) {
         epoch_plan_free(&t->plan);
-        if (epoch_plan_make(&t->plan, &t->train, t->pos.seed, t->pos.epoch, t->pos.global_batch, t->data_weights))
+        if (epoch_plan_make(&t->plan, &t->train, t->pos.seed, t->pos.epoch, t->pos.global_batch, o->data_weights))
             return -1;
         t->plan_epoch = t->pos.epoch;
     }
@@ -1495,7 +1499,6 @@ static void trainer_free(trainer *t) {
     free(t->mt_denc);
     epoch_plan_free(&t->plan);
     epoch_plan_free(&t->text_plan);
-    free(t->data_weights);
     mslam_encoder_pass_free(&t->pass);
     head_work_free(&t->hw);
     decoder_pass_free(&t->dp);
@@ -1651,43 +1654,82 @@ static int check_architecture(const train_opts *o) {
     return -1;
 }
 
-/* --data-weight's values into weights (NULL: checked alone): one per --data, each a number from 0
- * to DATA_WEIGHT_MAX. */
+/* A weight flag's values (flag "--data-weight" for the manifests of --data, "--text-data-weight"
+ * for those of --text-data): one per manifest, each a number from 0 to DATA_WEIGHT_MAX, into
+ * *weights (malloc'd). Weights all 1 plan as none (epoch_plan_make): *weights stays NULL and the
+ * flag is dropped, so that the options record (and a resume's comparison) reads as without it. */
 #define DATA_WEIGHT_MAX 1000
-static int parse_data_weights(const train_opts *o, double *weights) {
-    guint n_data = o->data ? g_strv_length(o->data) : 0, n = g_strv_length(o->data_weight);
-    if (n != n_data)
-        return mslam_error("--data-weight: %u given for %u --data; give one for each, in their order (1: every row "
-                           "once an epoch)", n, n_data);
+static int parse_weights(const char *flag, const char *manifest_flag, gchar **manifests, gchar ***values,
+                         double **weights) {
+    *weights = NULL;
+    if (!*values) return 0;
+    guint n_manifests = manifests ? g_strv_length(manifests) : 0, n = g_strv_length(*values);
+    if (n != n_manifests)
+        return mslam_error("%s: %u given for %u %s; give one for each, in their order (1: every row once an epoch)",
+                           flag, n, n_manifests, manifest_flag);
+    double *w = mslam_malloc((n ? n : 1) * sizeof(double), flag);
+    if (!w) return -1;
+    int all_one = 1, any = 0;
     for (guint i = 0; i < n; i++) {
         char *end;
-        const char *text = o->data_weight[i];
-        double w = g_ascii_strtod(text, &end);
-        if (end == text || *end || !isfinite(w) || w < 0 || w > DATA_WEIGHT_MAX)
-            return mslam_error("--data-weight %s (for %s): expected a number from 0 to %d, how many times an epoch "
-                               "each of its rows is taken on average", text, o->data[i], DATA_WEIGHT_MAX);
-        if (weights) weights[i] = w;
+        const char *text = (*values)[i];
+        w[i] = g_ascii_strtod(text, &end);
+        if (end == text || *end || !isfinite(w[i]) || w[i] < 0 || w[i] > DATA_WEIGHT_MAX) {
+            free(w);
+            return mslam_error("%s %s (for %s): expected a number from 0 to %d, how many times an epoch each of its "
+                               "rows is taken on average", flag, text, manifests[i], DATA_WEIGHT_MAX);
+        }
+        all_one &= w[i] == 1;
+        any |= w[i] > 0;
     }
+    if (!any) {
+        free(w);
+        return mslam_error("%s: every weight is 0, so an epoch would take no row of %s", flag, manifest_flag);
+    }
+    if (all_one) {
+        free(w);
+        g_strfreev(*values);
+        *values = NULL;
+        return 0;
+    }
+    *weights = w;
     return 0;
 }
 
-/* With --data-weight, what each manifest gives an epoch (rank 0 says). */
-static void report_data_weights(const trainer *t) {
-    if (t->rank != 0 || !t->data_weights) return;
-    long *rows = dataset_rows_per_file(&t->train);
+/* --data-weight and --text-data-weight into their values (check_options has seen the rest). */
+static int parse_weight_options(train_opts *o) {
+    return parse_weights("--data-weight", "--data", o->data, &o->data_weight, &o->data_weights) ||
+           parse_weights("--text-data-weight", "--text-data", o->text_data, &o->text_data_weight,
+                         &o->text_data_weights);
+}
+
+/* With weights (NULL: none), what each manifest of ds gives an epoch of size examples (rank 0
+ * says; flag names the weights in the warning of one that rounds to no row). */
+static void report_weights(const trainer *t, const dataset *ds, const double *weights, long size, const char *flag) {
+    if (t->rank != 0 || !weights) return;
+    long *rows = dataset_rows_per_file(ds);
     if (!rows) return;
-    fprintf(stderr, "an epoch: %ld examples:", t->epoch_size);
-    for (size_t f = 0; f < t->train.files.n; f++)
-        fprintf(stderr, "%s %ld of %s (%ld usable rows x %g)", f ? ";" : "",
-                epoch_rows_at_weight(t->data_weights[f], rows[f]),
-                t->train.files.items[f], rows[f], t->data_weights[f]);
+    fprintf(stderr, "%s: an epoch of %ld examples:", flag, size);
+    for (size_t f = 0; f < ds->files.n; f++)
+        fprintf(stderr, "%s %ld of %s (%ld usable rows x %g)", f ? ";" : "", epoch_rows_at_weight(weights[f], rows[f]),
+                ds->files.items[f], rows[f], weights[f]);
     fputc('\n', stderr);
-    for (size_t f = 0; f < t->train.files.n; f++)
-        if (t->data_weights[f] > 0 && rows[f] > 0 && epoch_rows_at_weight(t->data_weights[f], rows[f]) == 0)
-            mslam_log(MSLAM_LOG_WARN, "--data-weight %g takes none of the %ld usable rows of %s into an epoch (%g rows, "
-                      "rounded to 0): give at least %g", t->data_weights[f], rows[f], t->train.files.items[f],
-                      t->data_weights[f] * (double)rows[f], 0.5 / (double)rows[f]);
+    for (size_t f = 0; f < ds->files.n; f++)
+        if (weights[f] > 0 && rows[f] > 0 && epoch_rows_at_weight(weights[f], rows[f]) == 0)
+            mslam_log(MSLAM_LOG_WARN, "%s %g takes none of the %ld usable rows of %s into an epoch (%g rows, "
+                      "rounded to 0): give at least %g", flag, weights[f], rows[f], ds->files.items[f],
+                      weights[f] * (double)rows[f], 0.5 / (double)rows[f]);
     free(rows);
+}
+
+/* The examples of an epoch of ds under weights (epoch_plan_size), said by report_weights; -1 with
+ * the error under flag's name. */
+static long weighted_epoch_size(const trainer *t, const dataset *ds, const double *weights, const char *flag) {
+    const char *outer = mslam_error_context_set(flag);
+    long size = epoch_plan_size(ds, weights);
+    mslam_error_context_set(outer);
+    if (size >= 0) report_weights(t, ds, weights, size, flag);
+    return size;
 }
 
 /* The options' values, before anything is read or written: an error names the option. */
@@ -1696,7 +1738,6 @@ static int check_options(const train_opts *o) {
     if (lr_schedule_parse(o->schedule) < 0)
         return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
     if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required");
-    if (o->data_weight && parse_data_weights(o, NULL)) return -1;
     /* the manifest options, each error under its flag's name, before --out is made */
     enum manifest_layout layout;
     const char *outer = mslam_error_context_set("--split");
@@ -1933,16 +1974,7 @@ static int run(trainer *t) {
                   "be the same", o->out);
     /* the text rows are compared where the checkpoint has them: it may be older, or trained without */
     if (check_rows(t, resumed, "--data", &t->train, &t->pos.data)) return -1;
-    if (o->data_weight) {
-        if (!(t->data_weights = mslam_calloc(t->train.files.n, sizeof(double), "--data-weight")) ||
-            parse_data_weights(o, t->data_weights))
-            return -1;
-    }
-    const char *outer = mslam_error_context_set("--data-weight");
-    t->epoch_size = epoch_plan_size(&t->train, t->data_weights);
-    mslam_error_context_set(outer);
-    if (t->epoch_size < 0) return -1;
-    report_data_weights(t);
+    if ((t->epoch_size = weighted_epoch_size(t, &t->train, o->data_weights, "--data-weight")) < 0) return -1;
     if (o->valid) {
         /* what validation scores: pre-training's untranscribed utterances would take its places */
         if (dataset_encode(&t->valid, t->model, need_of(t->tasks) & ~KEEP_ALL, 0, &rep)) return -1;
@@ -1958,9 +1990,11 @@ static int run(trainer *t) {
                     "--text-max-chars, %d with an empty or missing %s\n", transcripts_only ? "rows" : "pairs", rep.kept,
                     rep.unknown_chars, rep.too_long, t->text.n_incomplete + rep.empty_text,
                     transcripts_only ? "transcript" : "side");
-        if (t->text.n < o->text_batch * t->world * o->accumulate)
-            return mslam_error("--text-data: %d text pairs are fewer than a step's %d (--text-batch x processes x "
-                               "--accumulate)", t->text.n, o->text_batch * t->world * o->accumulate);
+        t->text_epoch_size = weighted_epoch_size(t, &t->text, o->text_data_weights, "--text-data-weight");
+        if (t->text_epoch_size < 0) return -1;
+        if (t->text_epoch_size < o->text_batch * t->world * o->accumulate)
+            return mslam_error("--text-data: %ld text pairs an epoch are fewer than a step's %d (--text-batch x "
+                               "processes x --accumulate)", t->text_epoch_size, o->text_batch * t->world * o->accumulate);
         for (int k = 0; k < o->accumulate; k++)
             if (!(t->micro[k].text_items = mslam_malloc((size_t)o->text_batch * sizeof(int), "text batch")))
                 return -1;
@@ -2226,6 +2260,7 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("st-weight", st_weight, "weight of the translation loss (per token; default 1)", "X"),
         {"reinit", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.reinit, "with --init: the tensors whose names start with PREFIX keep their fresh initialisation (--seed's) instead of the init model's; several --reinit (in a key file reinit=A;B). E.g. --reinit shared_layers. --reinit text. fine-tunes a pre-trained encoder's subsampler and speech layers under fresh shared layers, which recognised better than the whole pre-trained encoder (README, Pre-training). Prefixes: frontend. (the feature statistics), subsampler., speech_layers.N., shared_layers.N., text., ctc., lid., decoder_layers.N., decoder., pretrain.", "PREFIX"},
         {"text-data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.text_data, "also train the decoder on text pairs of this manifest (rows with a transcript and a translation, audio or not, e.g. the corpus's text.tsv; several --text-data train on them all, in a key file text-data=A;B): transcript characters through the encoder's text path; with --st-weight 0 (and a CTC head) the model records that its decoder reads the CTC transcript (translate_input: mslamtranslate's input=auto and eval follow it); with --task pretrain, SpanBERT's text: every row with a transcript, translation or not", "MANIFEST"},
+        {"text-data-weight", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.text_data_weight, "one per --text-data, in their order: how many times an epoch of text pairs takes each of its usable rows on average (default 1), as --data-weight does for --data (in a key file, text-data-weight=1;0.5)", "W"},
         OPT_INT("text-batch", text_batch, "text pairs per step, process and micro-batch (default 16)", "N"),
         OPT_INT("text-max-chars", text_max_chars, "leave out text pairs with a side longer than this (default 200)", "N"),
         OPT_DBL("text-noise", text_noise, "probability per source character of a text pair of a recognition-like error (dropped, replaced by or followed by another character of the sentence), so that the decoder learns to translate imperfect CTC transcripts (default 0)", "P"),
@@ -2283,6 +2318,10 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
         rc = 2;
     }
+    if (!rc && parse_weight_options(&o)) {
+        fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
+        rc = 2;
+    }
     if (!rc && dist_init(&argc, &argv)) {
         fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
         rc = 1;
@@ -2299,6 +2338,8 @@ int cmd_train(int argc, char **argv) {
         trainer_free(&t);
     }
     dist_finalize();
+    free(o.data_weights);
+    free(o.text_data_weights);
     g_free(o.record);
     g_free(o.record_defaults);
     options_free(entries);
