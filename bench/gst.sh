@@ -7,7 +7,9 @@
 # bundled models/default.safetensors or the installed default; without one a stand-in of the
 # default model's size is used (see bench/gst_bench.c).
 #   bench/gst.sh [gst_bench options, e.g. --model FILE --sentences 12]
+#   (installs packages.txt's build, test and reference packages first, as tests/run.sh does)
 set -eu
+case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 ./tests/install-deps.sh build test reference

@@ -284,22 +284,23 @@ struct mslam_ctc_decoder {
 
 #define CTC_DECODER_CHUNK 64
 
-mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model, const struct mslam_decode_params *params) {
-    if (check_model(model, "mslam_ctc_decoder_new", 1, 0, 0)) return NULL;
+/* mslam_ctc_decoder_new, whose errors name fn: the API function the caller called. */
+static mslam_ctc_decoder *ctc_decoder_new(mslam_model *model, const struct mslam_decode_params *params,
+                                          const char *fn) {
+    if (check_model(model, fn, 1, 0, 0)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (p.beam_size < 1 || p.beam_size > 1024) {
-        mslam_error("mslam_ctc_decoder_new: beam_size = %d is outside 1..1024", p.beam_size);
+        mslam_error("%s: beam_size = %d is outside 1..1024", fn, p.beam_size);
         return NULL;
     }
     int lm_lang = -1;
     if (p.lm && p.lm_weight == 0) { /* the LM takes no part in the search (nor its bonus) */
-        if (lm_check_model(p.lm, model, 0, "mslam_ctc_decoder_new") || lm_check_weights(&p, "mslam_ctc_decoder_new"))
-            return NULL;
+        if (lm_check_model(p.lm, model, 0, fn) || lm_check_weights(&p, fn)) return NULL;
         p.lm = NULL;
     }
-    if (p.lm && (lm_lang = lm_language(model, &p, "mslam_ctc_decoder_new")) < 0) return NULL;
+    if (p.lm && (lm_lang = lm_language(model, &p, fn)) < 0) return NULL;
     /* unused without an LM, but a code the model lacks is a mistake to name, not to ignore */
-    if (!p.lm && named_language(model, p.languages, "mslam_ctc_decoder_new") == -1) return NULL;
+    if (!p.lm && named_language(model, p.languages, fn) == -1) return NULL;
     mslam_ctc_decoder *dec = mslam_calloc(1, sizeof *dec, "a CTC decoder");
     if (!dec) return NULL;
     dec->model = model;
@@ -316,6 +317,10 @@ mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model, const struct mslam_
     if (p.lm) ctc_beam_set_lm(&dec->beam, p.lm, lm_lang, p.lm_weight, p.lm_bonus);
     mslam_ctc_decoder_reset(dec);
     return dec;
+}
+
+mslam_ctc_decoder *mslam_ctc_decoder_new(mslam_model *model, const struct mslam_decode_params *params) {
+    return ctc_decoder_new(model, params, "mslam_ctc_decoder_new");
 }
 
 void mslam_ctc_decoder_free(mslam_ctc_decoder *dec) {
@@ -449,9 +454,9 @@ static int language_of_frames(mslam_model *model, const struct mslam_decode_para
 
 /* mslam_transcribe on encoder frames (n_frames x d_model). lang not NULL asks for the language
  * spoken: the one params->languages names, else the one language ID finds (as for the LM, which
- * is chosen in it), or NULL when neither is known (no LID head, no frames). */
+ * is chosen in it), or NULL when neither is known (no LID head, no frames). Errors name fn. */
 static mslam_result *transcribe_frames(mslam_model *model, const float *frames, int n_frames,
-                                       const struct mslam_decode_params *params, const char **lang) {
+                                       const struct mslam_decode_params *params, const char **lang, const char *fn) {
     struct mslam_decode_params p = *params;
     float *log_probs = NULL;
     mslam_result *r = NULL;
@@ -471,11 +476,11 @@ static mslam_result *transcribe_frames(mslam_model *model, const float *frames, 
         if (!ok) goto done;
     }
     /* an LM in the language that language ID finds, when the caller names none (among the LM's) */
-    int spoken = p.lm || lang ? language_of_frames(model, &p, frames, n_frames, log_probs, "mslam_transcribe") : -2;
+    int spoken = p.lm || lang ? language_of_frames(model, &p, frames, n_frames, log_probs, fn) : -2;
     if (spoken == -1) goto done;
     if (spoken >= 0 && lm_in_search(&p)) p.languages = model->langs[spoken];
     if (spoken >= 0 && lang) *lang = model->langs[spoken];
-    dec = mslam_ctc_decoder_new(model, &p);
+    dec = ctc_decoder_new(model, &p, fn);
     if (dec && (log_probs ? mslam_ctc_decoder_push_log_probs(dec, log_probs, n_frames)
                           : mslam_ctc_decoder_push_frames(dec, frames, n_frames)) == 0)
         r = mslam_ctc_decoder_finish(dec);
@@ -490,9 +495,11 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
     if (check_model(model, "mslam_transcribe", 1, 0, 0)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (p.lm && lm_check_model(p.lm, model, 0, "mslam_transcribe")) return NULL;
+    /* an unknown code before the audio is encoded, not after */
+    if (named_language(model, p.languages, "mslam_transcribe") == -1) return NULL;
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames, "mslam_transcribe");
-    mslam_result *r = frames ? transcribe_frames(model, frames, n_frames, &p, NULL) : NULL;
+    mslam_result *r = frames ? transcribe_frames(model, frames, n_frames, &p, NULL, "mslam_transcribe") : NULL;
     free(frames);
     return r;
 }
@@ -664,7 +671,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
     mslam_result *said = NULL, *r = NULL;
     const char *lang = NULL; /* the language spoken, where known: the memory searches it */
     if (from_transcript || use_memory) {
-        if (!(said = transcribe_frames(model, frames, n_frames, &p, &lang))) goto done;
+        if (!(said = transcribe_frames(model, frames, n_frames, &p, &lang, "mslam_translate"))) goto done;
     } else if (model->cfg.ctc_head) {
         /* the decoder reads the frames: the transcript is searched for English speech alone, with
          * the LM where it can serve (a beam, and the language among the LM's) */
@@ -674,7 +681,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
             struct mslam_decode_params tp = p;
             tp.languages = model->langs[spoken];
             if (!lm_in_search(&tp) || mslam_lm_lang_index(tp.lm, tp.languages) < 0) tp.lm = NULL;
-            if (!(said = transcribe_frames(model, frames, n_frames, &tp, &lang))) goto done;
+            if (!(said = transcribe_frames(model, frames, n_frames, &tp, &lang, "mslam_translate"))) goto done;
         }
     }
     if (said && mslam_is_english(lang)) {

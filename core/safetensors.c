@@ -407,7 +407,7 @@ int st_open(st_file *f, const char *path) {
         return -1;
     }
     if (hlen > size - 8) {
-        mslam_error("%s: header length %llu reaches past the end of the file (%zu bytes)", path,
+        mslam_error("%s: header length %llu reaches past the end of the file (%zu bytes; truncated file?)", path,
                     (unsigned long long)hlen, size);
         st_close(f);
         return -1;

@@ -18,7 +18,10 @@
 #                             the options are OUT_DIR's, e.g. --langs es,de --jobs 1; OUT_DIR-st
 #                             takes ST_LANGS and ST_TRAIN below)
 #   MSLAM_BUILD_DIR=build-x models/make-corpus.sh           (default build folder: build)
-#   ST_LANGS=es,it,pt,ca,ro   languages of OUT_DIR-st; empty: no translation corpus
+#   ST_LANGS=es,it,pt,ca,ro   languages of OUT_DIR-st; empty: no translation corpus (its catalogs,
+#                             which models/make-lms.sh also reads, are unpacked all the same):
+#                             ST_LANGS= models/make-corpus.sh mine --langs es,de is enough for
+#                             models/make-lms.sh MODEL mine
 #   ST_TRAIN=20000            train utterances per language of OUT_DIR-st (dev, test: 1/8 each)
 # An interrupted build resumes when run again with the same options.
 set -eu
@@ -76,8 +79,9 @@ cp "$catalogs/versions.txt" "$out/catalogs.txt"
 "$builddir/trainer/mslam-trainer" corpus --stats "$out"
 st_langs=${ST_LANGS-es,it,pt,ca,ro}
 st_train=${ST_TRAIN:-20000}
+# the text pairs of models/make-lms.sh come from these catalogs too, with or without OUT_DIR-st
+unpack_group "$out-st-catalogs" st-catalogs
 if [ -n "$st_langs" ]; then
-  unpack_group "$out-st-catalogs" st-catalogs
   "$builddir/trainer/mslam-trainer" corpus --out "$out-st" --langs "$st_langs" \
     --locale-dir "$locales:$out-st-catalogs/usr/share/locale" --fortune-dir "$fortunes" \
     --train "$st_train" --dev $((st_train / 8)) --test $((st_train / 8))

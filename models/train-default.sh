@@ -75,6 +75,11 @@
 #   MSLAM_BUILD_DIR=build-x   build folder (default: build)
 # An interrupted run (Ctrl-C writes a checkpoint) continues where it stopped when started again.
 set -eu
+case ${1:-} in
+  -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  -*) echo "train-default.sh: unknown option $1 (--help says how to run it)" >&2; exit 2 ;;
+  *=*) echo "train-default.sh: $1 is a setting of the environment: put it before the command (${1%%=*}=${1#*=} $0)" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-$root/corpus}
 out=${2:-$root/train-default}

@@ -18,12 +18,20 @@
 #
 # Usage: pipelines/live-captions.sh [mslamasr properties]
 # MSLAM_AUDIO_SRC, MSLAM_VIDEO_SRC and MSLAM_VIDEO_SINK replace the source and sink elements
-# (the tests run it with audiotestsrc, a finite videotestsrc and fakesink).
+# (the tests run it with audiotestsrc, a finite videotestsrc and fakesink); without a display,
+# MSLAM_VIDEO_SINK is needed.
 set -eu
 case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 audio_src=${MSLAM_AUDIO_SRC:-autoaudiosrc}
 video_src=${MSLAM_VIDEO_SRC:-videotestsrc is-live=true}
 video_sink=${MSLAM_VIDEO_SINK:-autovideosink}
+# autovideosink without a display crashes (GStreamer's video sinks, not mslam): say so instead
+if [ -z "${MSLAM_VIDEO_SINK:-}" ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "live-captions.sh: no display (neither DISPLAY nor WAYLAND_DISPLAY is set) to show the video on;" \
+    "run it on a desktop, or name a sink in MSLAM_VIDEO_SINK (e.g. \"fakesink sync=true\", or" \
+    "\"vp8enc deadline=1 ! webmmux ! filesink location=live.webm\")" >&2
+  exit 1
+fi
 # shellcheck disable=SC2086 # the element descriptions are split on purpose
 exec gst-launch-1.0 -q -e $audio_src ! audioconvert ! audioresample ! \
     mslamasr max-duration=3000 "$@" ! queue ! overlay.text_sink \

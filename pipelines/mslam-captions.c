@@ -26,6 +26,8 @@ typedef struct {
     gboolean tty;       /* partial results are redrawn in place */
     gboolean words;     /* print each final caption's words */
     gboolean partial_shown;
+    gboolean file;      /* the source is a file or URI (not --live) */
+    gboolean got_audio; /* the decoder has put out an audio stream */
     int status;
 } App;
 
@@ -133,6 +135,10 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
         clear_partial(app);
         fprintf(stderr, "error from %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
         if (debug) fprintf(stderr, "  (%s)\n", debug);
+        /* a video without sound fails as a demuxer's "not-linked", which says nothing of why */
+        if (app->file && !app->got_audio && err->domain == GST_STREAM_ERROR)
+            fprintf(stderr, "no audio stream came out of the file: it has none, or none that the installed "
+                    "GStreamer plugins decode\n");
         g_error_free(err);
         g_free(debug);
         app->status = 1;
@@ -147,6 +153,38 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
         break;
     }
     return G_SOURCE_CONTINUE;
+}
+
+/* uridecodebin's streams: whether one is audio (the others stay unlinked). */
+static void on_decoded_pad(GstElement *decoder, GstPad *pad, gpointer data) {
+    App *app = data;
+    (void)decoder;
+    GstCaps *caps = gst_pad_get_current_caps(pad);
+    if (!caps) caps = gst_pad_query_caps(pad, NULL);
+    if (caps && !gst_caps_is_empty(caps) &&
+        g_str_has_prefix(gst_structure_get_name(gst_caps_get_structure(caps, 0)), "audio/"))
+        app->got_audio = TRUE;
+    if (caps) gst_caps_unref(caps);
+}
+
+/* Whether latency_ms is in the range of the elements' latency property (as gst_parse_launch
+ * would only warn and keep the default); an error naming it otherwise. The plugin not found
+ * passes: building the pipeline says so. */
+static gboolean latency_in_range(gint latency_ms) {
+    GstElement *asr = gst_element_factory_make("mslamasr", NULL);
+    if (!asr) return TRUE;
+    GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(asr), "latency");
+    gboolean ok = TRUE;
+    if (spec && G_IS_PARAM_SPEC_UINT(spec)) {
+        GParamSpecUInt *range = G_PARAM_SPEC_UINT(spec);
+        if (latency_ms < 0 || (guint)latency_ms < range->minimum || (guint)latency_ms > range->maximum) {
+            fprintf(stderr, "--latency %d: must be %u to %u ms (the audio encoded at a time, in steps of 40 ms)\n",
+                    latency_ms, range->minimum, range->maximum);
+            ok = FALSE;
+        }
+    }
+    gst_object_unref(asr);
+    return ok;
 }
 
 /* Ctrl-C: EOS, so that the elements put out what they hold before the pipeline stops. */
@@ -193,6 +231,7 @@ int main(int argc, char **argv) {
                 "(see --help)\n", argv[0]);
         return 2;
     }
+    if (!latency_in_range(latency)) return 2;
 
     /* The source: a file or URI decoded and converted, or the default audio input. */
     gchar *source;
@@ -209,7 +248,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s: %s\n", argv[1], err->message);
             return 2;
         }
-        source = g_strdup_printf("uridecodebin uri=\"%s\"", uri);
+        source = g_strdup_printf("uridecodebin name=decoder uri=\"%s\"", uri);
         g_free(uri);
     }
     /* The elements' common properties; model only when given (else $MSLAM_MODEL or the default). */
@@ -233,6 +272,7 @@ int main(int argc, char **argv) {
     App app = {0};
     app.tty = isatty(STDOUT_FILENO);
     app.words = words;
+    app.file = !live;
     app.pipeline = gst_parse_launch(desc->str, &err);
     /* a missing element (the plugin not found) gives a pipeline without it, and an error */
     if (!app.pipeline || err) {
@@ -244,6 +284,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     g_string_free(desc, TRUE);
+    GstElement *decoder = gst_bin_get_by_name(GST_BIN(app.pipeline), "decoder");
+    if (decoder) {
+        g_signal_connect(decoder, "pad-added", G_CALLBACK(on_decoded_pad), &app);
+        gst_object_unref(decoder);
+    }
     app.loop = g_main_loop_new(NULL, FALSE);
     GstBus *bus = gst_element_get_bus(app.pipeline);
     gst_bus_add_watch(bus, on_bus, &app);

@@ -955,6 +955,13 @@ parse_languages (GstMslamBase * self, const gchar * list)
       self->lang_ids[self->n_lang_ids++] = found;
   }
   g_strfreev (codes);
+  if (self->n_lang_ids == 0) {
+    /* "," or " ": as the library's list, one naming no language is a mistake, not "all" */
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("languages: \"%s\" names no language (leave it empty for all of the model's)", list),
+        ("languages=%s", list));
+    return FALSE;
+  }
   return TRUE;
 }
 

@@ -869,6 +869,18 @@ static void test_tiny_corpus(void) {
           "stats lack a row per language and split, or the total of 15:\n%s", stats);
     free(stats);
     free(manifest);
+    /* of the folder: its text.tsv's rows too (the speech's characters alone) */
+    stats = NULL;
+    f = open_memstream(&stats, &stats_size);
+    CHECK(corpus_print_stats(one, NULL, f) == 0, "stats of the folder: %s", mslam_last_error());
+    fclose(f);
+    total_row = stats ? strstr(stats, "\nall    all ") : NULL;
+    size_t utterances = 0, text_rows = 0;
+    CHECK(stats && strstr(stats, "manifest.tsv and text.tsv") && total_row &&
+              sscanf(total_row + strlen("\nall    all "), "%zu %*s %*s %zu", &utterances, &text_rows) == 2 &&
+              utterances == 15 && text_rows > 0,
+          "the folder's stats lack text.tsv's rows (%zu utterances, %zu text rows):\n%s", utterances, text_rows, stats);
+    free(stats);
 
     /* a build with other options into the same folder is refused, naming what differs */
     o.seed = 2;

@@ -375,9 +375,14 @@ static void test_identify(mslam_model *m, const float *pcm, size_t n) {
     /* a code the model lacks is an error without an LM or a memory too (it was ignored there) */
     p.languages = "xx";
     mslam_ctc_decoder *dec = mslam_ctc_decoder_new(m, &p);
-    CHECK(!mslam_transcribe(m, pcm, n, &p) && strstr(mslam_last_error(), "language 'xx' is not in") && !dec &&
-              !mslam_translate(m, pcm, n, &p) && !mslam_translate_text(m, "ab", &p),
+    CHECK(!dec && strstr(mslam_last_error(), "mslam_ctc_decoder_new: language 'xx' is not in"),
+          "an unknown language, the decoder: %s", mslam_last_error());
+    /* each error names the function called, not one it calls */
+    CHECK(!mslam_transcribe(m, pcm, n, &p) && strstr(mslam_last_error(), "mslam_transcribe: language 'xx' is not in"),
           "an unknown language without an LM: %s", mslam_last_error());
+    CHECK(!mslam_translate(m, pcm, n, &p) && strstr(mslam_last_error(), "mslam_translate") &&
+              strstr(mslam_last_error(), "language 'xx' is not in") && !mslam_translate_text(m, "ab", &p),
+          "an unknown language, translated: %s", mslam_last_error());
     mslam_ctc_decoder_free(dec);
     CHECK(mslam_identify_language(m, pcm, 1000, NULL, probs) < 0 && strstr(mslam_last_error(), "no frames"),
           "too short: %s", mslam_last_error());

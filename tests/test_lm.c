@@ -579,6 +579,25 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
     CHECK(lm_build(m, &of, &none, &st) == -1 && strstr(mslam_last_error(), "none of the 1 sentences of language 'de'"),
           "transcripts outside the vocabulary: %s", mslam_last_error());
     mslam_lm_free(none);
+    none = NULL;
+    /* rows in another split than --split's: the error names the splits that have them */
+    f = fopen(foreign, "w");
+    if (f) {
+        fputs("path\tlang\ttext\ttranslation\tsplit\n\tde\tja\tyes\ttest\n\tde\tnein\tno\ttest\n", f);
+        fclose(f);
+    }
+    CHECK(f && lm_build(m, &of, &none, &st) == -1 &&
+              strstr(mslam_last_error(), "no sentence of language 'de' in the text's train split (the text has them "
+                                         "in split test: 2 rows; --split picks the split)"),
+          "transcripts in another split: %s", mslam_last_error());
+    mslam_lm_free(none);
+    none = NULL;
+    of.translations = 1, of.langs = NULL;
+    CHECK(lm_build(m, &of, &none, &st) == -1 &&
+              strstr(mslam_last_error(), "no row of the text's train split has a translation (the text has them in "
+                                         "split test: 2 rows;"),
+          "translations in another split: %s", mslam_last_error());
+    mslam_lm_free(none);
     free(foreign);
     CHECK(lm_check_model(tlm, m, 0, "test") < 0 && strstr(mslam_last_error(), "not transcripts"),
           "an LM of translations is refused for transcripts: %s", mslam_last_error());

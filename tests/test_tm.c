@@ -537,6 +537,20 @@ static void test_commands(const char *model_path, const char *manifest) {
     manifest_close(r);
     CHECK(leaked == 0, "held-out sentences stay out (%d found)", leaked);
     mslam_tm_free(held);
+    /* pairs in another split than --split's alone: the error names the splits that have them */
+    o.split = SPLIT_DEV, o.holdout = NULL;
+    char *test_only = str_printf("%s/tm-test-only.tsv", dir);
+    FILE *f = fopen(test_only, "w");
+    if (f) fputs("path\tlang\ttext\ttranslation\tsplit\n\tde\tja\tyes\ttest\n", f), fclose(f);
+    const char *test_texts[] = {test_only, NULL};
+    o.text = test_texts;
+    mslam_tm *none = NULL;
+    CHECK(f && tm_build(&o, &none, &st) == -1 &&
+              strstr(mslam_last_error(), "no row of the text's dev split has both a sentence and a translation (the "
+                                         "text has them in split test: 1 row; --split picks the split)"),
+          "pairs in another split: %s", mslam_last_error());
+    mslam_tm_free(none);
+    free(test_only);
 
     /* every split, nothing held out: each test sentence is known, so eval's translations of the
      * test split all come from the memory and equal the references */

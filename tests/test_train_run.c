@@ -2155,6 +2155,26 @@ static void test_text_data_weights(const char *manifest) {
     free(model_b), free(resumed), free(refused);
 }
 
+/* A peak learning rate that can only scramble the model is warned of; the usual ones are not. */
+static void test_lr_warning(const char *manifest) {
+    static const struct {
+        const char *lr;
+        int warns;
+    } runs[] = {{"5", 1}, {"0.003", 0}};
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        char *out = str_printf("%s/lr-%s", fixture_dir(), runs[i].lr);
+        struct strlist warnings = {0};
+        mslam_log_set(fixture_collect_warnings, &warnings);
+        int rc = train(manifest, out, "--lr", runs[i].lr, "--steps", "1", NULL);
+        mslam_log_set(NULL, NULL);
+        int warned = fixture_warned_of(&warnings, "--lr ", "scrambles the model");
+        CHECK(rc == 0 && warned == runs[i].warns, "--lr %s: rc %d, warned %d (expected %d)", runs[i].lr, rc, warned,
+              runs[i].warns);
+        strlist_free(&warnings);
+        free(out);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
@@ -2167,6 +2187,7 @@ int main(int argc, char **argv) {
     test_resume_data(manifest);
     test_data_weights(manifest);
     test_text_data_weights(manifest);
+    test_lr_warning(manifest);
     test_freeze_encoder(manifest);
     test_vocab_data(manifest);
     test_lid_probe(manifest);

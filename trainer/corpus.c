@@ -999,35 +999,27 @@ static void print_stats_row(FILE *out, const char *lang, const char *split, cons
     fprintf(out, "%-6s %-6s %11zu %10s %12ld %10zu\n", lang, split, r->utterances, hours, r->chars, r->text_rows);
 }
 
-int corpus_print_stats(const char *path, const struct manifest_options *opts, FILE *out) {
-    manifest_reader *r = manifest_open(path, opts);
-    if (!r) return -1;
-    struct stats_row *rows = NULL;
-    size_t n = 0, cap = 0;
+/* Adds the rows of r to the table rows (n of cap), their characters with count_chars: 0 at the
+ * end, -1 on an error. */
+static int add_stats_rows(manifest_reader *r, int count_chars, struct stats_row **rows, size_t *n, size_t *cap) {
     struct manifest_record rec;
     int got;
     while ((got = manifest_next(r, &rec)) > 0) {
         size_t i = 0;
-        while (i < n && !(rows[i].split == rec.split && strcmp(rows[i].lang, rec.lang) == 0)) i++;
-        if (i == n) {
-            if (n == cap) {
-                cap = cap ? 2 * cap : 64;
-                struct stats_row *grown = realloc(rows, cap * sizeof *grown);
-                if (!grown) {
-                    got = mslam_error("out of memory for statistics");
-                    break;
-                }
-                rows = grown;
+        while (i < *n && !((*rows)[i].split == rec.split && strcmp((*rows)[i].lang, rec.lang) == 0)) i++;
+        if (i == *n) {
+            if (*n == *cap) {
+                size_t grown_cap = *cap ? 2 * *cap : 64;
+                struct stats_row *grown = realloc(*rows, grown_cap * sizeof *grown);
+                if (!grown) return mslam_error("out of memory for statistics");
+                *rows = grown, *cap = grown_cap;
             }
-            rows[n] = (struct stats_row){.lang = str_dup(rec.lang), .split = rec.split};
-            if (!rows[n].lang) {
-                got = -1;
-                break;
-            }
-            n++;
+            (*rows)[*n] = (struct stats_row){.lang = str_dup(rec.lang), .split = rec.split};
+            if (!(*rows)[*n].lang) return -1;
+            ++*n;
         }
-        struct stats_row *row = &rows[i];
-        row->chars += mslam_utf8_length(rec.text);
+        struct stats_row *row = &(*rows)[i];
+        if (count_chars) row->chars += mslam_utf8_length(rec.text);
         if (!rec.audio) {
             row->text_rows++;
             continue;
@@ -1036,12 +1028,31 @@ int corpus_print_stats(const char *path, const struct manifest_options *opts, FI
         if (rec.duration >= 0.0) row->seconds += rec.duration;
         else row->unknown_duration++;
     }
+    return got;
+}
+
+int corpus_print_stats(const char *path, const struct manifest_options *opts, FILE *out) {
+    manifest_reader *r = manifest_open(path, opts);
+    if (!r) return -1;
+    struct stats_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int got = add_stats_rows(r, 1, &rows, &n, &cap);
+    /* a corpus folder's text rows are in text.tsv, beside its manifest.tsv (counted, their
+     * characters left out: those of the speech are the folder's) */
+    char *text_path = is_folder(path) ? path_join(path, "text.tsv") : NULL;
+    int with_text = text_path && access(text_path, F_OK) == 0;
+    if (got == 0 && with_text) {
+        manifest_reader *text = manifest_open(text_path, opts);
+        got = text ? add_stats_rows(text, 0, &rows, &n, &cap) : -1;
+        manifest_close(text);
+    }
+    free(text_path);
     if (got == 0) {
         qsort(rows, n, sizeof *rows, cmp_stats_row);
         struct stats_row totals[SPLIT_N] = {0}, all = {0};
-        fprintf(out, "%s (%s layout)\n%-6s %-6s %11s %10s %12s %10s\n", path,
-                layout_name(manifest_reader_layout(r)), "lang", "split", "utterances", "hours", "characters",
-                "text rows");
+        fprintf(out, "%s (%s layout%s)\n%-6s %-6s %11s %10s %12s %10s\n", path,
+                layout_name(manifest_reader_layout(r)), with_text ? "; manifest.tsv and text.tsv" : "", "lang",
+                "split", "utterances", "hours", "characters", "text rows");
         for (size_t i = 0; i < n; i++) {
             print_stats_row(out, rows[i].lang, split_name(rows[i].split)[0] ? split_name(rows[i].split) : "-",
                             &rows[i]);
@@ -1115,9 +1126,10 @@ static void usage(FILE *out) {
             "      --progress, --no-progress   progress bar (default: on a terminal)\n"
             "  -q, --quiet              no progress and no summary\n"
             "Statistics:\n"
-            "      --stats              print hours, utterances and characters per language and split of a\n"
-            "                           manifest in any layout (mslam, Common Voice, CoVoST-2, FLEURS) and exit;\n"
-            "                           a FOLDER means FOLDER/manifest.tsv (default: the --out folder)\n"
+            "      --stats              print hours, utterances, characters and text rows per language and\n"
+            "                           split of a manifest in any layout (mslam, Common Voice, CoVoST-2,\n"
+            "                           FLEURS) and exit; a FOLDER means FOLDER/manifest.tsv, with the text\n"
+            "                           rows of FOLDER/text.tsv (default: the --out folder)\n"
             "      --layout NAME        mslam, common-voice, covost2 or fleurs (default: told by the header)\n"
             "      --lang CODE          language of every row, for layouts that name it nowhere\n"
             "      --audio-dir DIR      folder of the audio files (default: the layout's)\n"

@@ -54,7 +54,9 @@ void corpus_options_free(struct corpus_options *o);
  * not be waiting for other children of its own meanwhile. */
 int corpus_build(const struct corpus_options *o);
 
-/* Hours, utterances and characters per language and split of a manifest in any layout. */
+/* Hours, utterances and characters per language and split of a manifest in any layout, and its
+ * text rows (rows without audio); of a corpus folder, its manifest.tsv's and the text rows of its
+ * text.tsv. */
 int corpus_print_stats(const char *path, const struct manifest_options *opts, FILE *out);
 
 /* The subcommand: argv[0] is "corpus". Returns the process exit status. */

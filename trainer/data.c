@@ -162,9 +162,9 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
 static char *found_in_other_splits(const struct split_info *info, const char *option) {
     const int *in_split = info->in_split;
     const char *picks = option ? option : "--split (--valid-split for train --valid)";
-    GString *text = g_string_new(NULL);
     if (!info->has_splits && in_split[SPLIT_NONE]) {
         /* every row is without a split: say why, rather than name a split "(none)" */
+        GString *text = g_string_new(NULL);
         g_string_append_printf(text, " (the manifest has no split %s, so none of its %d row%s is in a split: %s%s "
                                "takes %s", info->columns ? "column" : "in its file name (as train.tsv)",
                                in_split[SPLIT_NONE], plural_s(in_split[SPLIT_NONE]),
@@ -174,13 +174,20 @@ static char *found_in_other_splits(const struct split_info *info, const char *op
         g_string_append_c(text, ')');
         return g_string_free(text, FALSE);
     }
+    return split_counts_note(in_split, "the manifest", picks);
+}
+
+char *split_counts_note(const int *in_split, const char *holder, const char *picks) {
+    GString *text = g_string_new(NULL);
     for (int s = 0; s < SPLIT_N; s++)
         if (in_split[s])
-            g_string_append_printf(text, "%s %s: %d row%s", text->len ? "," : " (the manifest has them in split",
-                                   s == SPLIT_NONE ? "(none)" : split_name((enum manifest_split)s), in_split[s],
-                                   plural_s(in_split[s]));
-    if (text->len) g_string_append_printf(text, "; %s picks the split%s)", picks,
-                                          in_split[SPLIT_NONE] ? ", all those without one" : "");
+            g_string_append_printf(text, "%s %s: %d row%s", text->len ? "," : "", s == SPLIT_NONE ? "(none)" :
+                                   split_name((enum manifest_split)s), in_split[s], plural_s(in_split[s]));
+    if (!text->len) return g_string_free(text, FALSE);
+    g_string_prepend(text, " has them in split");
+    g_string_prepend(text, holder);
+    g_string_prepend(text, " (");
+    g_string_append_printf(text, "; %s picks the split%s)", picks, in_split[SPLIT_NONE] ? ", all those without one" : "");
     return g_string_free(text, FALSE);
 }
 

@@ -69,6 +69,11 @@ int dataset_load_split(dataset *ds, const char *manifest, const char *layout, co
 int dataset_load_named(dataset *ds, const char *manifest, const char *layout, const char *lang,
                        const char *audio_dir, const char *split);
 
+/* " (HOLDER has them in split dev: 300 rows; PICKS picks the split)" from the counts of rows of
+ * each split (in_split: SPLIT_N counts), for a message that none is in the split asked for; ""
+ * when every count is 0. g_free it. */
+char *split_counts_note(const int *in_split, const char *holder, const char *picks);
+
 /* Appends the rows of a manifest (layout from its header) that have both a transcript and a
  * translation, with or without audio: the text pairs of the translation objective on text; with
  * transcripts_only, every row with a transcript (pre-training's text, translations unread).

@@ -192,19 +192,23 @@ static int estimate(ngram_map *m, const mslam_lm *lm, lm_table *t, int prune_cou
 /* Reads the transcripts of manifest rows of split (SPLIT_N: all) in the LM's languages into
  * per-language sets of normal-form sentences (translations: the rows' English translations, as
  * written, into the one set of an LM of translations); holdout sentences are skipped (and
- * counted). */
+ * counted). elsewhere (NULL: not counted) gets, per language, the rows with a sentence in each
+ * split that is not split. */
 static int read_text(const char *path, int split, const mslam_lm *lm, GHashTable **sets, GHashTable **holdout,
-                     lm_build_stats *st) {
+                     lm_build_stats *st, int (*elsewhere)[SPLIT_N]) {
     const int translations = lm->of_translations;
     manifest_reader *r = manifest_open(path, NULL);
     if (!r) return -1;
     struct manifest_record rec;
     int rc;
     while ((rc = manifest_next(r, &rec)) == 1) {
-        if (split != SPLIT_N && (int)rec.split != split) continue;
         const char *text = translations ? rec.translation : rec.text;
         int l = translations ? 0 : mslam_lm_lang_index(lm, rec.lang);
         if (l < 0 || !text || !*text) continue;
+        if (split != SPLIT_N && (int)rec.split != split) {
+            if (elsewhere && (unsigned)rec.split < SPLIT_N) elsewhere[l][rec.split]++;
+            continue;
+        }
         char *norm = translations ? str_dup(text) : asr_target_text(text, rec.lang);
         if (!norm) {
             rc = -1;
@@ -241,17 +245,18 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
     if (!lm) return -1;
     lm->of_translations = o->translations;
     GHashTable **sets = calloc((size_t)lm->n_langs, sizeof *sets), **hold = calloc((size_t)lm->n_langs, sizeof *hold);
-    int rc = sets && hold ? 0 : mslam_error("out of memory");
+    int(*elsewhere)[SPLIT_N] = calloc((size_t)lm->n_langs, sizeof *elsewhere);
+    int rc = sets && hold && elsewhere ? 0 : mslam_error("out of memory");
     for (int l = 0; !rc && l < lm->n_langs; l++) {
         sets[l] = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
         hold[l] = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
     }
     for (int i = 0; !rc && o->holdout && o->holdout[i]; i++) {
         lm_build_stats ignore = {0};
-        rc = read_text(o->holdout[i], SPLIT_DEV, lm, hold, NULL, &ignore) ||
-             read_text(o->holdout[i], SPLIT_TEST, lm, hold, NULL, &ignore);
+        rc = read_text(o->holdout[i], SPLIT_DEV, lm, hold, NULL, &ignore, NULL) ||
+             read_text(o->holdout[i], SPLIT_TEST, lm, hold, NULL, &ignore, NULL);
     }
-    for (int i = 0; !rc && o->text[i]; i++) rc = read_text(o->text[i], o->split, lm, sets, hold, st);
+    for (int i = 0; !rc && o->text[i]; i++) rc = read_text(o->text[i], o->split, lm, sets, hold, st, elsewhere);
     for (int l = 0; !rc && l < lm->n_langs; l++) {
         ngram_map m = {0};
         lm_table *t = &lm->langs[l];
@@ -305,13 +310,17 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
                                                    "model's characters alone", offered)
                                      : mslam_error("none of the %u sentences of language '%s' in the text is written "
                                                    "in the model's characters alone", offered, lm->langs[l].code);
-        else if (!rc && lang_sentences == 0)
+        else if (!rc && lang_sentences == 0) {
+            char *note = split_counts_note(elsewhere[l], "the text", "--split"), where[48] = "";
+            if (o->split != SPLIT_N) snprintf(where, sizeof where, "'s %s split", split_name(o->split));
             rc = lm->of_translations
-                     ? mslam_error("no row of the text has a translation (--translations reads the manifests' "
-                                   "translation column)")
-                     : mslam_error("no sentence of language '%s' in the text (train it on text of every language it "
-                                   "lists, or name fewer with --langs)",
-                                   lm->langs[l].code);
+                     ? mslam_error("no row of the text%s has a translation%s", where,
+                                   *note ? note : " (--translations reads the manifests' translation column)")
+                     : mslam_error("no sentence of language '%s' in the text%s%s", lm->langs[l].code, where,
+                                   *note ? note : " (train it on text of every language it lists, or name fewer "
+                                                  "with --langs)");
+            g_free(note);
+        }
         if (!rc) rc = estimate(&m, lm, &lm->langs[l], o->prune_count, st);
         map_free(&m);
     }
@@ -321,6 +330,7 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
     }
     free(sets);
     free(hold);
+    free(elsewhere);
     if (rc) {
         mslam_lm_free(lm);
         return -1;

@@ -31,15 +31,20 @@ static int read_holdout(const char *path, GHashTable *held) {
     return rc;
 }
 
-/* Counts path's pairs of split into pairs: normal-form sentence -> (translation -> count). */
+/* Counts path's pairs of split into pairs: normal-form sentence -> (translation -> count);
+ * elsewhere gets the pairs of each split that is not split. */
 static int read_pairs(const char *path, int split, GHashTable *held, GHashTable *pairs, GHashTable *langs,
-                      tm_build_stats *st) {
+                      tm_build_stats *st, int *elsewhere) {
     manifest_reader *r = manifest_open(path, NULL);
     if (!r) return -1;
     struct manifest_record rec;
     int rc;
     while ((rc = manifest_next(r, &rec)) == 1) {
-        if ((split != SPLIT_N && (int)rec.split != split) || !rec.text || !*rec.text || !*rec.translation) continue;
+        if (!rec.text || !*rec.text || !*rec.translation) continue;
+        if (split != SPLIT_N && (int)rec.split != split) {
+            if ((unsigned)rec.split < SPLIT_N) elsewhere[rec.split]++;
+            continue;
+        }
         char *norm = asr_target_text(rec.text, rec.lang);
         if (!norm) {
             rc = -1;
@@ -98,11 +103,16 @@ int tm_build(const tm_build_options *o, mslam_tm **out, tm_build_stats *st) {
     GHashTable *langs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     int rc = 0;
     for (int i = 0; !rc && o->holdout && o->holdout[i]; i++) rc = read_holdout(o->holdout[i], held);
-    for (int i = 0; !rc && o->text[i]; i++) rc = read_pairs(o->text[i], o->split, held, pairs, langs, st);
+    int elsewhere[SPLIT_N] = {0};
+    for (int i = 0; !rc && o->text[i]; i++) rc = read_pairs(o->text[i], o->split, held, pairs, langs, st, elsewhere);
     guint n = g_hash_table_size(pairs);
-    if (!rc && n == 0)
-        rc = mslam_error("no row of the text has both a sentence and a translation%s",
-                         st->held_out ? " outside the holdout manifests" : "");
+    if (!rc && n == 0) {
+        char *note = split_counts_note(elsewhere, "the text", "--split"), where[48] = "";
+        if (o->split != SPLIT_N) snprintf(where, sizeof where, "'s %s split", split_name(o->split));
+        rc = mslam_error("no row of the text%s has both a sentence and a translation%s%s", where,
+                         st->held_out ? " outside the holdout manifests" : "", note);
+        g_free(note);
+    }
     char **keys = NULL, **codes = NULL;
     const char **sources = NULL, **translations = NULL;
     int32_t *lang = NULL;

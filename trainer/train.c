@@ -43,6 +43,8 @@ enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7, TASK_PRETRA
 enum best_metric { BEST_NONE, BEST_CER, BEST_LID, BEST_BLEU };
 
 #define ACCUMULATE_MAX 1024
+#define DEFAULT_LR 1e-3
+#define LR_WARN_ABOVE 0.1 /* a peak learning rate above this is warned of (warn_idle_settings) */
 /* utterances or text pairs of a step and process, all micro-batches together */
 #define BATCH_MAX (1 << 20)
 
@@ -1877,8 +1879,9 @@ static int check_options(const train_opts *o) {
     return 0;
 }
 
-/* Settings that are valid alone but, together, leave part of the run doing nothing: warned of
- * (a short trial run of a long run's key file has them and may mean to). */
+/* Settings that are valid alone but, together, leave part of the run doing nothing, or a peak
+ * learning rate that can only scramble the model: warned of (a short trial run of a long run's
+ * key file has the first and may mean to). */
 static void warn_idle_settings(const trainer *t) {
     const train_opts *o = t->o;
     if (o->valid && o->valid_every == 0)
@@ -1890,6 +1893,12 @@ static void warn_idle_settings(const trainer *t) {
         mslam_log(MSLAM_LOG_WARN, "--warmup %d is more than --steps %d: the learning rate rises for the whole run, to "
                   "%.3g at the last step, and never reaches --lr %g", o->warmup, o->steps,
                   (double)optim_lr(&t->oc, o->steps - 1), o->lr);
+    /* AdamW's steps are about lr in size whatever the gradient: above ~0.1 the weights (of order
+     * 0.1-1) are thrown around, and the loss climbs without ever going non-finite */
+    if (o->lr > LR_WARN_ABOVE)
+        mslam_log(MSLAM_LOG_WARN, "--lr %g: AdamW moves every weight by about the learning rate each step, so a "
+                  "rate above %g scrambles the model (the default is %g; Conformers train at 1e-4 to 5e-3)", o->lr,
+                  LR_WARN_ABOVE, DEFAULT_LR);
 }
 
 static int run(trainer *t) {
@@ -2181,7 +2190,7 @@ int cmd_train(int argc, char **argv) {
         .d_model = 144, .heads = 4, .ff = 576, .kernel = 15, .sub_channels = 64, .speech_layers = 4,
         .shared_layers = 4, .decoder_layers = 2,
         .batch_size = 16, .accumulate = 1, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
-        .lr = 1e-3, .lr_min = 1e-5, .weight_decay = 0.01, .clip = 5, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9,
+        .lr = DEFAULT_LR, .lr_min = 1e-5, .weight_decay = 0.01, .clip = 5, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9,
         .freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_width = 40, .time_ratio = 0.05,
         .eq_db = 15, .eq_points = EQ_POINTS_DEFAULT, .warp = 0.1, .speed = 0.1,
         .chunk_min = 4, .chunk_max = 25, .left_chunks_max = 8, .full_context = 0.5,

@@ -1503,6 +1503,9 @@ GST_START_TEST(test_bad_model) {
     char *d = g_strdup_printf("mslamasr model=%s languages=en,xx", fx->loud);
     check_start_error(d, "\"xx\" is not a language", NULL);
     g_free(d);
+    d = g_strdup_printf("mslamasr model=%s languages=\",\"", fx->loud);
+    check_start_error(d, "names no language", NULL);
+    g_free(d);
 }
 GST_END_TEST;
 

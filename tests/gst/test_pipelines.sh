@@ -193,6 +193,10 @@ step live-captions
 MSLAM_AUDIO_SRC="audiotestsrc is-live=true wave=ticks num-buffers=200" \
 MSLAM_VIDEO_SRC="videotestsrc is-live=true num-buffers=50" MSLAM_VIDEO_SINK="fakesink sync=true" \
   timeout 60 "$src/pipelines/live-captions.sh" || fail "live-captions"
+# no display and no sink named: a message that says what to do (autovideosink crashed there)
+env -u DISPLAY -u WAYLAND_DISPLAY -u MSLAM_VIDEO_SINK timeout 60 "$src/pipelines/live-captions.sh" 2> "$work/err.txt" &&
+  fail "live-captions: ran without a display"
+grep -q "no display .* MSLAM_VIDEO_SINK" "$work/err.txt" || fail "live-captions without a display: $(cat "$work/err.txt")"
 echo "live-captions: ok"
 
 step mslam-captions
@@ -220,5 +224,15 @@ app_captions() {
 }
 app_captions -- -talk.wav
 app_captions talk:1.wav
+# a latency out of the elements' range is a usage error (gst_parse_launch kept the default)
+rc=0
+"$app" --latency 5 "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
+if [ "$rc" -ne 2 ] || ! grep -q -- "--latency 5: must be 40 to 10240 ms" "$work/err.txt"; then
+  fail "mslam-captions --latency 5: rc $rc: $(cat "$work/err.txt")"
+fi
+# a video without audio: the demuxer's "not-linked", and why
+timeout 60 "$app" "$work/silent film.webm" > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a video without audio"
+grep -q "no audio stream came out of the file" "$work/err.txt" ||
+  fail "mslam-captions: a video without audio: $(cat "$work/err.txt")"
 echo "mslam-captions: ok"
 echo "1 passed, 0 failed"
