@@ -287,7 +287,7 @@ if command -v gnuplot >/dev/null; then
   done
   "$root/pipelines/plot-training.sh" "$out/train.jsonl" "$out/curves.png"
 else
-  echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh reference)" >&2
+  echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh plot)" >&2
 fi
 f16="$out/default.safetensors (stage 2)"
 [ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 10)"

@@ -7,7 +7,7 @@
 # The losses of tasks the run did not train (logged as 0) are left out of the plot.
 #   pipelines/plot-training.sh OUT/train.jsonl [curves.png]
 #   pipelines/plot-training.sh OUT [curves.png]     (the run's folder: its train.jsonl)
-# Needs gnuplot (Debian: gnuplot-nox; packages.txt group reference).
+# Needs gnuplot: installed when missing (packages.txt group plot, gnuplot-nox; with sudo when not root).
 set -eu
 usage="usage: plot-training.sh train.jsonl|RUN_FOLDER [curves.png]"
 case ${1:-} in -h | --help) echo "$usage"; exit 0 ;; esac
@@ -27,7 +27,10 @@ if ! { [ -d "$(dirname -- "$png")" ] && [ -w "$(dirname -- "$png")" ]; }; then
   echo "plot-training.sh: cannot write in $(dirname -- "$png")" >&2
   exit 1
 fi
-command -v gnuplot >/dev/null || { echo "plot-training.sh: gnuplot is not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
+if ! command -v gnuplot >/dev/null; then
+  echo "plot-training.sh: gnuplot is not installed: installing packages.txt's group plot" >&2
+  "$(dirname "$0")/../tests/install-deps.sh" plot
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -380,6 +380,7 @@ static void test_manifest_layouts(void) {
         const char *content, *expect;
     } bad[] = {
         {"path\tlang\ttext\tduration\na.wav\tfr\tBonjour à tous.\tlong\n", ":2: duration 'long'"},
+        {"path\tlang\ttext\tduration\na.wav\tfr\tBonjour.\t-1.5\n", ":2: duration '-1.5' is negative"},
         {"path\tlang\ttext\na.wav\tfr\n", ":2: 2 fields where the header has 3"},
         {"path\tlang\ttext\tsplit\na.wav\tfr\tBonjour.\tvalid\n", ":2: split 'valid'"},
         {"what\tever\n", "unknown layout"},

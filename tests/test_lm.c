@@ -491,6 +491,17 @@ static void test_commands(const char *model_path, const char *manifest) {
     CHECK(warnings.n == 1 && strstr(warnings.items[0], "--ctc-beam 1"), "eval --lm --ctc-beam 1 warns: %s",
           warnings.n ? warnings.items[0] : "(none)");
     strlist_free(&warnings);
+    /* nor does language ID without the LM's weight */
+    char *lid_lm[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                      (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"lid", (char *)"--lid-lm-weight",
+                      (char *)"0", (char *)"--lm", lm_path, NULL};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    CHECK(cmd_eval(13, lid_lm) == 0, "eval --tasks lid --lm: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    CHECK(warnings.n == 1 && strstr(warnings.items[0], "is not used: the tasks scored decode no CTC transcript"),
+          "eval --tasks lid --lid-lm-weight 0 --lm warns: %s", warnings.n ? warnings.items[0] : "(none)");
+    strlist_free(&warnings);
+
     /* a language the model lacks would never be picked */
     de_args[6] = (char *)"xx";
     CHECK(cmd_lm(9, de_args) == 1 && strstr(mslam_last_error(), "no language 'xx'"), "lm --langs xx: %s",
@@ -550,6 +561,17 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
         free(path);
         return;
     }
+    /* recognition alone reads no translation LM: said */
+    char *asr_only[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
+                        (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr",
+                        (char *)"--translation-lm", path, NULL};
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    CHECK(cmd_eval(11, asr_only) == 0, "eval --tasks asr --translation-lm: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    CHECK(warnings.n == 1 && strstr(warnings.items[0], "--translation-lm") && strstr(warnings.items[0], "not used"),
+          "eval --tasks asr --translation-lm warns: %s", warnings.n ? warnings.items[0] : "(none)");
+    strlist_free(&warnings);
     /* the translations are the fixture's English words ("yes", "no", "house", ...): "y" begins
      * some, "j" (of German "ja", a transcript) none, so the LM puts "y" above "j" after "<s>" */
     int ctx[1] = {tlm->bos_id}, y = mslam_model_char_id(m, "y", &(int){0}), j = mslam_model_char_id(m, "j", &(int){0});

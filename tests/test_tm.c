@@ -501,6 +501,14 @@ static void test_commands(const char *model_path, const char *manifest) {
     char *json = str_printf("%s/eval-tm.json", dir);
     char *bad[] = {(char *)"tm", (char *)"--text", (char *)manifest, NULL};
     CHECK(cmd_tm(3, bad) == 2, "tm without --out is a usage error");
+    /* a folder as --text: which of its manifests is meant is asked, and --out (its text.tsv, say)
+     * is not written */
+    char *folder_out = str_printf("%s/text.tsv", dir);
+    char *folder[] = {(char *)"tm", (char *)"--text", (char *)dir, (char *)"--out", folder_out, NULL};
+    CHECK(cmd_tm(5, folder) == 2 && strstr(mslam_last_error(), "is a folder: name the manifest") &&
+              access(folder_out, F_OK) != 0,
+          "tm --text FOLDER: %s", mslam_last_error());
+    free(folder_out);
     char *args[] = {(char *)"tm", (char *)"--text", (char *)manifest, (char *)"--holdout", (char *)manifest,
                     (char *)"--out", tm_path, NULL};
     CHECK(cmd_tm(7, args) == 0, "mslam-trainer tm: %s", mslam_last_error());

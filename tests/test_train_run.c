@@ -546,6 +546,12 @@ static void test_text_pairs(const char *manifest) {
           "training with noisy text pairs");
     CHECK(test_files_equal(model_n, model_ns) && !test_files_equal(model_n, model_a),
           "with --text-noise, N straight == N/2 + resume + N/2, and not the noiseless run");
+    char *folder_text = str_printf("%s/mt-folder", fixture_dir());
+    CHECK(train(manifest, folder_text, "--text-data", fixture_dir(), NULL) == 2 &&
+              strstr(mslam_last_error(), "--text-data") && strstr(mslam_last_error(), "is a folder") &&
+              access(folder_text, F_OK) != 0,
+          "--text-data FOLDER is refused before --out is made: %s", mslam_last_error());
+    free(folder_text);
     char *bad_noise = str_printf("%s/mt-bad-noise", fixture_dir());
     CHECK(train(manifest, bad_noise, "--text-data", manifest, "--text-noise", "1.5", NULL) != 0 &&
               strstr(mslam_last_error(), "--text-noise"),
@@ -1360,6 +1366,10 @@ static void test_refusals(const char *manifest) {
     CHECK(train(manifest, no_audio, "--audio-dir", nowhere, NULL) != 0 && strstr(mslam_last_error(), "is --audio-dir right?") &&
               strstr(mslam_last_error(), "no-audio-here/") && strstr(mslam_last_error(), "No such file"),
           "a wrong --audio-dir: %s", mslam_last_error());
+    /* with --init (no statistics measured): the same question once no file is found */
+    CHECK(access(model, R_OK) == 0 && train(manifest, no_audio, "--init", model, "--audio-dir", nowhere, NULL) != 0 &&
+              strstr(mslam_last_error(), "could not be read") && strstr(mslam_last_error(), "is --audio-dir right?"),
+          "a wrong --audio-dir with --init: %s", mslam_last_error());
     free(nowhere), free(no_audio);
     char *ev[] = {(char *)"eval", (char *)"--model", nothing, (char *)"--data", (char *)manifest, (char *)"--hyps",
                   hyps, NULL};
@@ -2155,6 +2165,90 @@ static void test_text_data_weights(const char *manifest) {
     free(model_b), free(resumed), free(refused);
 }
 
+/* --init keeps the init model's decoder unless --decoder-layers is given (its default had added
+ * a layer to a 1-layer decoder), and an architecture option given at its default value that the
+ * init model overrides is warned of like any other. */
+static void test_init_architecture(const char *manifest) {
+    char *init = str_printf("%s/straight/model.safetensors", fixture_dir());
+    struct {
+        const char *decoder_layers; /* NULL: not given */
+        int layers;
+    } runs[] = {{NULL, 1}, {"2", 2}};
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+        char *out = str_printf("%s/init-decoder-%zu", fixture_dir(), r), *model = str_printf("%s/model.safetensors", out);
+        char *argv[96];
+        int argc = 0;
+        argv[argc++] = (char *)"train";
+        argv[argc++] = (char *)"--data", argv[argc++] = (char *)manifest;
+        argv[argc++] = (char *)"--out", argv[argc++] = out;
+        argv[argc++] = (char *)"--init", argv[argc++] = init;
+        for (int i = 0; i < N_COMMON; i += 2)
+            if (strcmp(common[i], "--decoder-layers")) argv[argc++] = (char *)common[i], argv[argc++] = (char *)common[i + 1];
+        argv[argc++] = (char *)"--steps", argv[argc++] = (char *)"1";
+        if (runs[r].decoder_layers) argv[argc++] = (char *)"--decoder-layers", argv[argc++] = (char *)runs[r].decoder_layers;
+        argv[argc] = NULL;
+        mslam_model *m = NULL;
+        CHECK(cmd_train(argc, argv) == 0 && checkpoint_load(model, &m, NULL, NULL) == 0 &&
+                  m->cfg.n_decoder_layers == runs[r].layers,
+              "--init of a 1-layer decoder, --decoder-layers %s: %d layers (expected %d): %s",
+              runs[r].decoder_layers ? runs[r].decoder_layers : "not given", m ? m->cfg.n_decoder_layers : -1,
+              runs[r].layers, mslam_last_error());
+        mslam_model_free(m);
+        free(out), free(model);
+    }
+    char *out = str_printf("%s/init-d-model", fixture_dir());
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc = train(manifest, out, "--init", init, "--d-model", "144", "--steps", "1", NULL);
+    mslam_log_set(NULL, NULL);
+    CHECK(rc == 0 && fixture_warned_of(&warnings, "keeps its architecture", "--d-model 144 (32)"),
+          "--d-model 144 (the default) given with --init of a 32-wide model: rc %d, %zu warnings", rc, warnings.n);
+    strlist_free(&warnings);
+    free(out), free(init);
+}
+
+/* A corpus folder as --data is its manifest.tsv, in the options record too: a resume that names
+ * the folder where the run named the file (or the other way round) is no other option. */
+static void test_folder_as_manifest(const char *manifest) {
+    char *out = str_printf("%s/folder-data", fixture_dir());
+    struct strlist warnings = {0};
+    CHECK(train(manifest, out, "--stop-at", "2", NULL) == 0, "%s", mslam_last_error());
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc = train(fixture_dir(), out, "--resume", "--stop-at", "3", "--valid", fixture_dir(), NULL);
+    mslam_log_set(NULL, NULL);
+    int warned = fixture_warned_of(&warnings, "written with other options", "");
+    CHECK(rc == 0 && !warned, "--data FOLDER resumes a run of --data FOLDER/manifest.tsv: rc %d, warned %d (%s)", rc,
+          warned, warnings.n ? warnings.items[0] : "");
+    strlist_free(&warnings);
+    free(out);
+}
+
+/* A key file's value of the wrong type: the error quotes it and says what is wanted (GLib says
+ * only that it "cannot be interpreted"), and that a comment takes a line of its own. */
+static void test_key_file_values(const char *manifest) {
+    static const struct {
+        const char *line, *says;
+    } bad[] = {{"lr=fast", "key 'lr': 'fast' is not a number"},
+               {"steps=1.5", "key 'steps': '1.5' is not a whole number"},
+               {"no-specaug=yes", "key 'no-specaug': 'yes' is not true or false"},
+               {"lr=0.1 # peak", "'0.1 # peak' is not a number (a key file's comment takes a line of its own)"}};
+    char *conf = str_printf("%s/bad-value.conf", fixture_dir()), *err = str_printf("%s/bad-value.err", fixture_dir());
+    char *out = str_printf("%s/bad-value", fixture_dir());
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *text = str_printf("[train]\n%s\n", bad[i].line), *said = NULL;
+        size_t n;
+        write_file_atomic(conf, text, strlen(text));
+        int saved = test_output_to(STDERR_FILENO, err);
+        int rc = train(manifest, out, "--config", conf, NULL);
+        test_output_restore(STDERR_FILENO, saved);
+        CHECK(rc == 2 && read_file(err, 1 << 16, &said, &n) == 0 && strstr(said, bad[i].says) &&
+                  access(out, F_OK) != 0,
+              "key file line '%s': rc %d, said: %s", bad[i].line, rc, said ? said : "(nothing)");
+        free(text), free(said);
+    }
+    free(conf), free(err), free(out);
+}
+
 /* A peak learning rate that can only scramble the model is warned of; the usual ones are not. */
 static void test_lr_warning(const char *manifest) {
     static const struct {
@@ -2188,6 +2282,9 @@ int main(int argc, char **argv) {
     test_data_weights(manifest);
     test_text_data_weights(manifest);
     test_lr_warning(manifest);
+    test_init_architecture(manifest);
+    test_key_file_values(manifest);
+    test_folder_as_manifest(manifest);
     test_freeze_encoder(manifest);
     test_vocab_data(manifest);
     test_lid_probe(manifest);

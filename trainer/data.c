@@ -177,6 +177,19 @@ static char *found_in_other_splits(const struct split_info *info, const char *op
     return split_counts_note(in_split, "the manifest", picks);
 }
 
+int text_manifests_check(char *const *paths, const char *option) {
+    for (; paths && *paths; paths++) {
+        if (!is_folder(*paths)) continue;
+        char *text = path_join(*paths, "text.tsv"), *speech = path_join(*paths, "manifest.tsv");
+        mslam_error("%s %s is a folder: name the manifest, %s (a corpus's text rows) or %s (its utterances' "
+                    "transcripts and translations)", option, *paths, text ? text : "text.tsv",
+                    speech ? speech : "manifest.tsv");
+        free(text), free(speech);
+        return -1;
+    }
+    return 0;
+}
+
 char *split_counts_note(const int *in_split, const char *holder, const char *picks) {
     GString *text = g_string_new(NULL);
     for (int s = 0; s < SPLIT_N; s++)
@@ -539,6 +552,13 @@ int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double m
     ds->n = w;
     report->kept = w;
     if (rc) return -1;
+    int dropped = report->missing_audio + report->empty_audio + report->too_long + report->empty_text +
+                  report->unknown_chars + report->unknown_lang;
+    /* mostly files not found: most likely paths read from the wrong folder */
+    if (w == 0 && report->missing_audio > 0 && 2 * report->missing_audio >= dropped)
+        return mslam_error("no usable example is left: %d of the audio files could not be read (the warnings above "
+                           "name them); is --audio-dir right? (a manifest's relative paths start from its own "
+                           "folder)", report->missing_audio);
     if (w == 0) return mslam_error("no usable example is left (see the warnings above)");
     return 0;
 }

@@ -69,6 +69,11 @@ int dataset_load_split(dataset *ds, const char *manifest, const char *layout, co
 int dataset_load_named(dataset *ds, const char *manifest, const char *layout, const char *lang,
                        const char *audio_dir, const char *split);
 
+/* 0, or an error naming option when one of paths (NULL-terminated; NULL: none), given as
+ * manifests of text rows (train --text-data, lm and tm --text), is a folder: a corpus folder
+ * holds two, manifest.tsv (the speech's) and text.tsv (its text rows), so the file must be named. */
+int text_manifests_check(char *const *paths, const char *option);
+
 /* " (HOLDER has them in split dev: 300 rows; PICKS picks the split)" from the counts of rows of
  * each split (in_split: SPLIT_N counts), for a message that none is in the split asked for; ""
  * when every count is 0. g_free it. */

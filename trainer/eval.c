@@ -456,6 +456,12 @@ int eval_text_only(const eval_config *c) {
 
 static int cancelled(const eval_config *c) { return c->cancel && *c->cancel; }
 
+/* Whether the tasks scored decode a CTC transcript: recognition, or translation of the transcript
+ * or through the memory, which looks the transcript up. */
+static int decodes_ctc(const eval_config *c) {
+    return c->asr || (c->st && (c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input != EVAL_ST_TEXT)));
+}
+
 int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_result *r) {
     double t0 = now_s();
     const struct mslam_model_config *cfg = &m->cfg;
@@ -693,7 +699,7 @@ void eval_print(const eval_result *r, FILE *fp) {
     const eval_config *c = &r->cfg;
     /* only what the tasks scored decode: language ID alone reads no CTC transcript, and reads the
      * LM only through its LID weight */
-    const int ctc = c->asr || (c->st && (c->st_input == EVAL_ST_TRANSCRIPT || (c->tm && c->st_input != EVAL_ST_TEXT)));
+    const int ctc = decodes_ctc(c);
     const int lid_lm = c->lid && r->lm_name && c->lid_lm_weight > 0;
     if (ctc) {
         fprintf(fp, "decoding: CTC %s %d", c->ctc_beam > 1 ? "prefix beam" : "greedy", c->ctc_beam);
@@ -949,11 +955,20 @@ static int open_device(eval_config *c, const mslam_model *m, enum mslam_device d
     return mslam_error("--device vulkan: %s", why);
 }
 
-/* --lm with greedy decoding (--ctc-beam 1) and no LID to score: the LM is not read. */
-static int warn_lm_unused(const eval_config *c, const char *lm_path) {
-    if (c->lm && c->ctc_beam <= 1 && (!c->lid || c->lid_lm_weight <= 0))
+/* --lm and --translation-lm that nothing scored reads: the LM without a CTC search (the tasks
+ * decode no transcript, or decode it greedily: --ctc-beam 1) and without language ID to weigh;
+ * the translation LM without translations. */
+static int warn_lm_unused(const eval_config *c, const char *lm_path, const char *translation_lm_path) {
+    int lid_lm = c->lid && c->lid_lm_weight > 0;
+    if (c->lm && !decodes_ctc(c) && !lid_lm)
+        mslam_log(MSLAM_LOG_WARN, "--lm %s is not used: the tasks scored decode no CTC transcript%s", lm_path,
+                  c->st ? " (the decoder translates the speech; --st-input transcript would read one)" : "");
+    else if (c->lm && c->ctc_beam <= 1 && !lid_lm)
         mslam_log(MSLAM_LOG_WARN, "--lm %s works in the prefix beam search: with --ctc-beam 1 recognition does not "
                   "use it (give --ctc-beam 2 or more)", lm_path);
+    if (c->translation_lm && !c->st)
+        mslam_log(MSLAM_LOG_WARN, "--translation-lm %s is not used: no translation is scored (--tasks st)",
+                  translation_lm_path);
     return 0;
 }
 
@@ -1057,9 +1072,9 @@ int cmd_eval(int argc, char **argv) {
         {"no-repeat-ngram", 0, 0, G_OPTION_ARG_INT, &c.no_repeat_ngram,
          "translation: no N characters twice in one hypothesis; 0: off (default 8)", "N"},
         {"batch-size", 0, 0, G_OPTION_ARG_INT, &c.batch_size, "utterances encoded together (default 8)", "N"},
-        {"max-items", 0, 0, G_OPTION_ARG_INT, &c.max_items, "score at most N utterances, spread over the set", "N"},
+        {"max-items", 0, 0, G_OPTION_ARG_INT, &c.max_items, "score at most N utterances, spread over the set (default 0: all)", "N"},
         {"lid-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &lid_seconds,
-         "language ID on each utterance's first S seconds only (default: the whole utterance)", "S"},
+         "language ID on each utterance's first S seconds only (default 0: the whole utterance)", "S"},
         {"lm", 0, 0, G_OPTION_ARG_STRING, &lm_path,
          "character LM (mslam-trainer lm): fused into the CTC beam in the language LID finds, and into LID", "FILE"},
         {"lm-weight", 0, 0, G_OPTION_ARG_DOUBLE, &lm_weight, "CTC beam: weight of log p_lm (default 0.8)", "X"},
@@ -1142,24 +1157,27 @@ int cmd_eval(int argc, char **argv) {
                 rc = 2;
             }
         }
-        const char *bad = NULL;
-        char chunk_msg[80];
-        snprintf(chunk_msg, sizeof chunk_msg, "--chunk must be 1..%d (as a stream's chunk)", STREAM_MAX_CHUNK_FRAMES);
-        if (!c.modes) bad = "--modes needs offline and/or streaming";
-        else if (c.chunk_frames < 1 || c.chunk_frames > STREAM_MAX_CHUNK_FRAMES) bad = chunk_msg;
-        else if (c.left_chunks < -1) bad = "--left-chunks must be -1 (all) or more";
-        else if (c.ctc_beam < 1 || c.ctc_beam > 1024) bad = "--ctc-beam must be 1..1024";
-        else if (c.st_beam < 1 || c.st_beam > 1024) bad = "--st-beam must be 1..1024";
-        else if (!(length_penalty >= 0 && length_penalty <= 10)) bad = "--length-penalty must be in [0, 10]";
-        else if (c.st_max_len < 0) bad = "--max-len must be 0 (the decoder's limit) or more";
-        else if (c.no_repeat_ngram < 0) bad = "--no-repeat-ngram must be 0 (off) or more";
-        else if (c.batch_size < 1) bad = "--batch-size must be at least 1";
-        else if (c.max_items < 0) bad = "--max-items must be 0 (all) or more";
+        /* each names the option and the value given */
+        char bad_text[160] = "", *bad = NULL;
+#define EVAL_BAD(...) (snprintf(bad_text, sizeof bad_text, __VA_ARGS__), bad = bad_text)
+        if (!c.modes) EVAL_BAD("--modes needs offline and/or streaming");
+        else if (c.chunk_frames < 1 || c.chunk_frames > STREAM_MAX_CHUNK_FRAMES)
+            EVAL_BAD("--chunk %d: must be 1..%d (as a stream's chunk)", c.chunk_frames, STREAM_MAX_CHUNK_FRAMES);
+        else if (c.left_chunks < -1) EVAL_BAD("--left-chunks %d: must be -1 (all) or more", c.left_chunks);
+        else if (c.ctc_beam < 1 || c.ctc_beam > 1024) EVAL_BAD("--ctc-beam %d: must be 1..1024", c.ctc_beam);
+        else if (c.st_beam < 1 || c.st_beam > 1024) EVAL_BAD("--st-beam %d: must be 1..1024", c.st_beam);
+        else if (!(length_penalty >= 0 && length_penalty <= 10))
+            EVAL_BAD("--length-penalty %g: must be in [0, 10]", length_penalty);
+        else if (c.st_max_len < 0) EVAL_BAD("--max-len %d: must be 0 (the decoder's limit) or more", c.st_max_len);
+        else if (c.no_repeat_ngram < 0) EVAL_BAD("--no-repeat-ngram %d: must be 0 (off) or more", c.no_repeat_ngram);
+        else if (c.batch_size < 1) EVAL_BAD("--batch-size %d: must be at least 1", c.batch_size);
+        else if (c.max_items < 0) EVAL_BAD("--max-items %d: must be 0 (all) or more", c.max_items);
         else if (!(lid_seconds == 0 || (lid_seconds >= 0.04 && lid_seconds < 1e6)))
-            bad = "--lid-seconds must be 0 (all) or at least 0.04 (one encoder frame)";
-        else if (threads < 0) bad = "--threads must be 0 (all cores) or more";
+            EVAL_BAD("--lid-seconds %g: must be 0 (all) or at least 0.04 (one encoder frame)", lid_seconds);
+        else if (threads < 0) EVAL_BAD("--threads %d: must be 0 (all cores) or more", threads);
         else if (device && strcmp(device, "cpu") && strcmp(device, "vulkan") && strcmp(device, "auto"))
-            bad = "--device must be cpu, vulkan or auto";
+            EVAL_BAD("--device %s: must be cpu, vulkan or auto", device);
+#undef EVAL_BAD
         if (bad) {
             fprintf(stderr, "mslam-trainer eval: %s\n", bad);
             mslam_error("%s", bad); /* for callers in the same process, as the other usage errors */
@@ -1223,7 +1241,7 @@ int cmd_eval(int argc, char **argv) {
                          "--st-input text)")) ||
             (tm_path && !(c.tm = tm = mslam_tm_load(tm_path))) ||
             load_manifests(&ds, data, &c, layout, lang, audio_dir, split) ||
-            warn_lm_unused(&c, lm_path) || warn_languages_without_lm(&ds, &c, lm_path) ||
+            warn_lm_unused(&c, lm_path, translation_lm_path) || warn_languages_without_lm(&ds, &c, lm_path) ||
             (!eval_text_only(&c) && dataset_encode(&ds, m, 0, 0, &rep)) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());

@@ -377,7 +377,7 @@ int cmd_lm(int argc, char **argv) {
     int rc = parsed < 0 ? 2 : 0;
     int split_id = split_option(split);
     if (!parsed && (n_rest > 0 || !model_path || !out || !text || !text[0])) {
-        fprintf(stderr, "mslam-trainer lm: --model, --text and --out are required, nothing else (see --help)\n");
+        fprintf(stderr, "mslam-trainer lm: --model, --text and --out are required, and no argument that is not an option (see --help)\n");
         rc = 2;
     } else if (!parsed && split_id < 0) {
         fprintf(stderr, "mslam-trainer lm: %s\n", mslam_last_error());
@@ -386,12 +386,13 @@ int cmd_lm(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer lm: --translations makes one English LM; --langs does not apply\n");
         rc = 2;
     } else if (!parsed && (order < 1 || order > LM_MAX_ORDER)) {
-        fprintf(stderr, "mslam-trainer lm: --order must be 1..%d\n", LM_MAX_ORDER);
+        fprintf(stderr, "mslam-trainer lm: --order %d: must be 1..%d\n", order, LM_MAX_ORDER);
         rc = 2;
     } else if (!parsed && prune < 1) {
-        fprintf(stderr, "mslam-trainer lm: --prune must be at least 1\n");
+        fprintf(stderr, "mslam-trainer lm: --prune %d: must be at least 1\n", prune);
         rc = 2;
-    } else if (!parsed && (check_output_not_input("--out", out, "--model", (const char *const[]){model_path, NULL}) ||
+    } else if (!parsed && (text_manifests_check(text, "--text") ||
+                           check_output_not_input("--out", out, "--model", (const char *const[]){model_path, NULL}) ||
                            check_output_not_input("--out", out, "--text", (const char *const *)text) ||
                            check_output_not_input("--out", out, "--holdout", (const char *const *)holdout))) {
         fprintf(stderr, "mslam-trainer lm: %s\n", mslam_last_error());

@@ -458,7 +458,10 @@ static int parse_duration(const manifest_reader *r, const char *s, double *secon
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (*end != '\0' || errno || !isfinite(v) || v < 0.0)
+    if (*end == '\0' && !errno && v < 0.0)
+        return mslam_error("%s:%ld: duration '%s' is negative (seconds; leave it empty when unknown)", r->path,
+                           r->line_no, s);
+    if (*end != '\0' || errno || !isfinite(v))
         return mslam_error("%s:%ld: duration '%s' is not a number of seconds", r->path, r->line_no, s);
     *seconds = r->layout == LAYOUT_FLEURS ? v / FLEURS_SAMPLE_RATE : v;
     return 0;

@@ -36,6 +36,25 @@ const char *options_config_path(int argc, char **argv) {
     return config;
 }
 
+int options_given(const char *command, const GOptionEntry *entries, int argc, char **argv, const char *name) {
+    const GOptionEntry *e = entries;
+    while (e->long_name && strcmp(e->long_name, name)) e++;
+    if (!e->long_name) return 0;
+    size_t len = strlen(name);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) break;
+        if (!strncmp(a, "--", 2) && !strncmp(a + 2, name, len) && (a[2 + len] == '\0' || a[2 + len] == '=')) return 1;
+        if (e->short_name && a[0] == '-' && a[1] == e->short_name) return 1;
+    }
+    const char *config = options_config_path(argc, argv);
+    GKeyFile *kf = config ? g_key_file_new() : NULL;
+    int in_file = kf && g_key_file_load_from_file(kf, config, G_KEY_FILE_NONE, NULL) &&
+                  g_key_file_has_key(kf, command, name, NULL);
+    if (kf) g_key_file_free(kf);
+    return in_file;
+}
+
 /* Sets every option of entries that the key file's group names. */
 static int apply_key_file(const char *path, const char *group, const GOptionEntry *entries) {
     GKeyFile *kf = options_key_file_open(path, group);
@@ -84,7 +103,18 @@ static int apply_key_file(const char *path, const char *group, const GOptionEntr
             break;
         }
         if (err) {
-            fprintf(stderr, "mslam-trainer %s: %s: key '%s': %s\n", group, path, keys[k], err->message);
+            /* GLib says only that the value "cannot be interpreted": say what it is and what is wanted */
+            const char *wanted = e->arg == G_OPTION_ARG_NONE     ? "true or false"
+                                 : e->arg == G_OPTION_ARG_INT    ? "a whole number"
+                                 : e->arg == G_OPTION_ARG_DOUBLE ? "a number"
+                                                                 : NULL;
+            gchar *value = wanted ? g_key_file_get_value(kf, group, keys[k], NULL) : NULL;
+            if (value)
+                fprintf(stderr, "mslam-trainer %s: %s: key '%s': '%s' is not %s%s\n", group, path, keys[k], value,
+                        wanted, strchr(value, '#') ? " (a key file's comment takes a line of its own)" : "");
+            else
+                fprintf(stderr, "mslam-trainer %s: %s: key '%s': %s\n", group, path, keys[k], err->message);
+            g_free(value);
             g_clear_error(&err);
             rc = -1;
         }

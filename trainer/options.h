@@ -26,6 +26,10 @@ const char *options_config_path(int argc, char **argv);
  * the error printed. */
 GKeyFile *options_key_file_open(const char *path, const char *group);
 
+/* Whether option name of entries was given for command: as a flag in argv (before a "--") or
+ * as a key of the --config file's group; an option at its default value was not. */
+int options_given(const char *command, const GOptionEntry *entries, int argc, char **argv, const char *name);
+
 /* g_free's every string option of entries (call once the options are no longer needed). */
 void options_free(const GOptionEntry *entries);
 

@@ -181,9 +181,10 @@ int cmd_tm(int argc, char **argv) {
     int rc = parsed < 0 ? 2 : 0;
     int split_id = split_option(split);
     if (!parsed && (n_rest > 0 || !out || !text || !text[0])) {
-        fprintf(stderr, "mslam-trainer tm: --text and --out are required, nothing else (see --help)\n");
+        fprintf(stderr, "mslam-trainer tm: --text and --out are required, and no argument that is not an option (see --help)\n");
         rc = 2;
-    } else if (!parsed && (split_id < 0 || check_output_not_input("--out", out, "--text", (const char *const *)text) ||
+    } else if (!parsed && (split_id < 0 || text_manifests_check(text, "--text") ||
+                           check_output_not_input("--out", out, "--text", (const char *const *)text) ||
                            check_output_not_input("--out", out, "--holdout", (const char *const *)holdout))) {
         fprintf(stderr, "mslam-trainer tm: %s\n", mslam_last_error());
         rc = 2;

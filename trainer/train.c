@@ -74,6 +74,7 @@ typedef struct {
     double mask_prob, text_mask_ratio, gumbel_tau, gumbel_tau_min, w2v_weight, diversity_weight, mlm_weight,
         spanbert_weight;
     int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items, patience;
+    unsigned architecture_given; /* bit i: architecture_options[i] was given (options_given), not defaulted */
     char *record; /* options_record of the options that shape the steps, kept in each checkpoint */
     char *record_defaults; /* the same of the defaults: an option an older checkpoint lacks had its default */
 } train_opts;
@@ -1147,7 +1148,7 @@ static int merge_lists(struct strlist *base, const struct strlist *add) {
 /* The options that shape the model, which a resumed run takes from its checkpoint and an --init
  * run from the init model (but for more decoder layers, and the codes), in warn_architecture_kept's
  * order; "quantizer", last, is checked where the model is built. */
-enum { N_ARCHITECTURE_KEPT = 10 };
+enum { N_ARCHITECTURE_KEPT = 10, DECODER_LAYERS_OPTION = 7 /* architecture_options' "decoder-layers" */ };
 static const char *const architecture_options[] = {"d-model",       "heads",          "ff",
                                                    "kernel",        "sub-channels",   "speech-layers",
                                                    "shared-layers", "decoder-layers", "symmetric-conv",
@@ -1155,8 +1156,11 @@ static const char *const architecture_options[] = {"d-model",       "heads",    
 _Static_assert(sizeof architecture_options / sizeof *architecture_options == N_ARCHITECTURE_KEPT + 2,
                "architecture_options: the kept ones, then quantizer and NULL");
 
-/* Warns of the architecture options given (other than their defaults) that model m, from where
- * (a checkpoint resumed, an init model), overrides. */
+/* Whether architecture_options[i] was given, as a flag or in the key file. */
+static int architecture_given(const train_opts *o, int i) { return (o->architecture_given >> i) & 1u; }
+
+/* Warns of the architecture options given that model m, from where (a checkpoint resumed, an
+ * init model), overrides. */
 static void warn_architecture_kept(const trainer *t, const mslam_model *m, const char *where, int resuming) {
     const train_opts *o = t->o;
     const struct mslam_model_config *c = &m->cfg;
@@ -1178,16 +1182,10 @@ static void warn_architecture_kept(const trainer *t, const mslam_model *m, const
         {o->symmetric_conv != 0, !c->causal_conv},
         {o->codes, resuming && c->n_codes > 0 ? c->n_codes : o->codes}};
     GString *list = g_string_new(NULL);
-    for (int i = 0; i < N_ARCHITECTURE_KEPT; i++) {
-        if (kept[i].given == kept[i].model) continue;
-        const char *name = architecture_options[i];
-        gchar *fallback = options_record_value(o->record_defaults, name);
-        /* a boolean's default is recorded as "false" */
-        int is_default = fallback && (!strcmp(fallback, "false") ? !kept[i].given : atoi(fallback) == kept[i].given);
-        g_free(fallback);
-        if (!is_default)
-            g_string_append_printf(list, "%s--%s %d (%d)", list->len ? ", " : "", name, kept[i].given, kept[i].model);
-    }
+    for (int i = 0; i < N_ARCHITECTURE_KEPT; i++)
+        if (kept[i].given != kept[i].model && architecture_given(o, i))
+            g_string_append_printf(list, "%s--%s %d (%d)", list->len ? ", " : "", architecture_options[i],
+                                   kept[i].given, kept[i].model);
     if (list->len && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "%s %s keeps its architecture: %s given, the model's in brackets (%s)",
                   resuming ? "a run resumed from" : "--init", where, list->str,
@@ -1422,8 +1420,11 @@ static int build_model(trainer *t, int *resumed) {
         c.conv_kernel = ic->conv_kernel, c.sub_channels = ic->sub_channels, c.causal_conv = ic->causal_conv;
         c.n_speech_layers = ic->n_speech_layers, c.n_shared_layers = ic->n_shared_layers;
         c.ctc_head |= ic->ctc_head, c.lid_head |= ic->lid_head;
-        /* --decoder-layers above the init model's adds fresh layers on top of its decoder */
-        if (ic->n_decoder_layers > c.n_decoder_layers) c.n_decoder_layers = ic->n_decoder_layers;
+        /* --decoder-layers above the init model's adds fresh layers on top of its decoder; not
+         * given, its decoder stays as it is */
+        if (ic->n_decoder_layers > c.n_decoder_layers ||
+            (ic->n_decoder_layers > 0 && !architecture_given(o, DECODER_LAYERS_OPTION)))
+            c.n_decoder_layers = ic->n_decoder_layers;
         if (ic->n_decoder_layers > 0 && c.n_decoder_layers > ic->n_decoder_layers && t->rank == 0)
             fprintf(stderr, "--decoder-layers %d: %d new decoder layer(s) on top of the %d of %s (--decoder-layers %d "
                     "keeps its decoder as it is)\n", c.n_decoder_layers, c.n_decoder_layers - ic->n_decoder_layers,
@@ -1482,7 +1483,8 @@ static void report_data(const trainer *t, const char *what, const dataset_report
     if (r->empty_audio) fprintf(stderr, ", %d empty or too short", r->empty_audio);
     if (r->too_long) fprintf(stderr, ", %d longer than --max-seconds", r->too_long);
     if (r->empty_text) fprintf(stderr, ", %d without the labels the task needs", r->empty_text);
-    if (r->unknown_chars) fprintf(stderr, ", %d labels with characters outside the vocabulary", r->unknown_chars);
+    if (r->unknown_chars)
+        fprintf(stderr, ", %d label%s with characters outside the vocabulary", r->unknown_chars, plural_s(r->unknown_chars));
     if (r->unknown_lang) fprintf(stderr, ", %d in languages outside the model's list", r->unknown_lang);
     fputc('\n', stderr);
 }
@@ -1698,6 +1700,25 @@ static int parse_weights(const char *flag, const char *manifest_flag, gchar **ma
     return 0;
 }
 
+/* *name, when a corpus folder, as its manifest.tsv, which it stands for. */
+static int name_folder_manifest(gchar **name) {
+    if (!*name || !is_folder(*name)) return 0;
+    char *file = manifest_file(*name);
+    if (!file) return -1;
+    g_free(*name);
+    *name = g_strdup(file);
+    free(file);
+    return 0;
+}
+
+/* The folders of --data and --valid as their manifests, so that the options record (a resume's
+ * comparison) reads "c" and "c/manifest.tsv" as one. */
+static int name_folder_manifests(train_opts *o) {
+    for (gchar **d = o->data; d && *d; d++)
+        if (name_folder_manifest(d)) return -1;
+    return name_folder_manifest(&o->valid);
+}
+
 /* --data-weight and --text-data-weight into their values (check_options has seen the rest). */
 static int parse_weight_options(train_opts *o) {
     return parse_weights("--data-weight", "--data", o->data, &o->data_weight, &o->data_weights) ||
@@ -1852,6 +1873,7 @@ static int check_options(const train_opts *o) {
     }
     if (o->cache_encoder && !o->freeze_encoder)
         return mslam_error("--cache-encoder keeps the encoder's outputs: it needs --freeze-encoder");
+    if (text_manifests_check(o->text_data, "--text-data")) return -1;
     if (o->text_data && *o->text_data && !(tasks_of(o) & (TASK_ST | TASK_PRETRAIN)))
         return mslam_error("--text-data trains the translation decoder (or SpanBERT): it needs --task st, multi or "
                            "pretrain");
@@ -1889,7 +1911,7 @@ static void warn_idle_settings(const trainer *t) {
     else if (o->valid && o->valid_every > o->steps)
         mslam_log(MSLAM_LOG_WARN, "--valid-every %d is more than --steps %d: --valid %s is never scored (and no "
                   "best.safetensors kept)", o->valid_every, o->steps, o->valid);
-    if (o->warmup > o->steps)
+    if (o->warmup > o->steps && o->lr > 0)
         mslam_log(MSLAM_LOG_WARN, "--warmup %d is more than --steps %d: the learning rate rises for the whole run, to "
                   "%.3g at the last step, and never reaches --lr %g", o->warmup, o->steps,
                   (double)optim_lr(&t->oc, o->steps - 1), o->lr);
@@ -2038,14 +2060,16 @@ static int run(trainer *t) {
         t->tty = isatty(STDERR_FILENO);
         const struct mslam_model_config *c = t->cfg;
         fprintf(stderr,
-                "model: d_model %d, %d heads, ff %d, kernel %d, %d speech + %d shared layers, %d decoder layers, "
-                "vocabulary %d, %d languages, %zu parameters\n",
+                "model: d_model %d, %d heads, ff %d, kernel %d, %d speech + %d shared layers, %d decoder layer%s, "
+                "vocabulary %d, %d language%s, %zu parameters\n",
                 c->d_model, c->n_heads, c->d_ff, c->conv_kernel, c->n_speech_layers, c->n_shared_layers,
-                c->n_decoder_layers, c->vocab_size, c->n_langs, t->model->table.total);
+                c->n_decoder_layers, plural_s(c->n_decoder_layers), c->vocab_size, c->n_langs, plural_s(c->n_langs),
+                t->model->table.total);
         char micro[48] = "";
         if (o->accumulate > 1) snprintf(micro, sizeof micro, " x %d micro-batches", o->accumulate);
-        fprintf(stderr, "training: task %s, %d process(es)%s x batch %d, %d steps (%.1f epochs)\n", o->task, t->world,
-                micro, o->batch_size, o->steps, (double)o->steps * o->batch_size * t->world * o->accumulate / t->epoch_size);
+        fprintf(stderr, "training: task %s, %d process%s%s x batch %d, %d step%s (%.1f epochs)\n", o->task, t->world,
+                t->world == 1 ? "" : "es", micro, o->batch_size, o->steps, plural_s(o->steps),
+                (double)o->steps * o->batch_size * t->world * o->accumulate / t->epoch_size);
     }
     /* --stop-at at or past --steps is --steps: the run ends there with its model */
     long stop_at = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
@@ -2226,7 +2250,7 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("sub-channels", sub_channels, "channels of the convolutional subsampler (default 64)", "N"),
         OPT_INT("speech-layers", speech_layers, "speech-only Conformer layers (default 4)", "N"),
         OPT_INT("shared-layers", shared_layers, "shared speech/text Conformer layers (default 4)", "N"),
-        OPT_INT("decoder-layers", decoder_layers, "translation decoder layers (default 2; with --init, more than its model's adds new layers on top)", "N"),
+        OPT_INT("decoder-layers", decoder_layers, "translation decoder layers (default 2; with --init, its model's, and more than its model's adds new layers on top)", "N"),
         OPT_BOOL("freeze-encoder", freeze_encoder, "train the heads of --task alone (the CTC and LID heads, the translation decoder) on --init's encoder: the encoder and the other heads keep --init's parameters and vocabulary and run forward only (the languages grow to the data's where the LID head trains); characters outside the vocabulary are skipped. With --task asr or lid, a linear probe of the encoder"),
         OPT_BOOL("cache-encoder", cache_encoder, "with --freeze-encoder: run the encoder once over the training data, without augmentation, and keep its outputs in memory (F16, 2 x d-model bytes per 40 ms frame): each step then trains the heads alone, several times faster"),
         OPT_BOOL("symmetric-conv", symmetric_conv, "centred depthwise convolution (no streaming; default causal)"),
@@ -2234,7 +2258,7 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("accumulate", accumulate, "micro-batches per step (gradient accumulation): each process runs N forward and backward passes of --batch-size utterances (and --text-batch pairs) and sums their gradients into one step, the step of a batch N times larger in the memory of one micro-batch (default 1)", "N"),
         OPT_DBL("max-seconds", max_seconds, "skip longer utterances; 0: no limit (default 20)", "S"),
         OPT_INT("steps", steps, "optimizer steps in all (the schedule's length; default 10000)", "N"),
-        OPT_INT("stop-at", stop_at, "stop (with a checkpoint) at this step; --resume continues", "N"),
+        OPT_INT("stop-at", stop_at, "stop (with a checkpoint) at this step; --resume continues (default 0: run to --steps)", "N"),
         OPT_INT("seed", seed, "seed of every random choice: 0 or more (default 1)", "N"),
         OPT_INT("threads", threads, "threads per process; 0: cores / processes on the host (the default)", "N"),
         OPT_DBL("lr", lr, "peak learning rate (default 1e-3)", "X"),
@@ -2327,7 +2351,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
         rc = 2;
     }
-    if (!rc && parse_weight_options(&o)) {
+    if (!rc && (name_folder_manifests(&o) || parse_weight_options(&o))) {
         fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
         rc = 2;
     }
@@ -2335,6 +2359,8 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
         rc = 1;
     }
+    for (int i = 0; architecture_options[i]; i++)
+        if (options_given("train", entries, argc, argv, architecture_options[i])) o.architecture_given |= 1u << i;
     o.record = rc ? NULL : options_record(entries, not_recorded);
     if (!rc) {
         trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size()};
