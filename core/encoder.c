@@ -688,7 +688,7 @@ static int check_encode_params(const struct mslam_encode_params *ep, const char 
 float *mslam_encode_pcm_as(mslam_model *model, const float *pcm, size_t n_samples,
                            const struct mslam_encode_params *params, int *n_frames, const char *fn) {
     if (!model || !n_frames || (!pcm && n_samples)) {
-        mslam_error("%s: model, pcm and n_frames must not be NULL", fn);
+        mslam_error("%s: %s is NULL", fn, !model ? "model" : !n_frames ? "n_frames" : "pcm (with samples to read)");
         return NULL;
     }
     *n_frames = 0;
@@ -730,19 +730,19 @@ float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
     return mslam_encode_pcm_as(model, pcm, n_samples, params, n_frames, "mslam_encode_pcm");
 }
 
-float *mslam_encode_text(mslam_model *model, const char *utf8, const struct mslam_encode_params *params,
-                         int *n_frames) {
+float *mslam_encode_text_as(mslam_model *model, const char *utf8, const struct mslam_encode_params *params,
+                            int *n_frames, const char *fn) {
     if (!model || !utf8 || !n_frames) {
-        mslam_error("mslam_encode_text: model, text and n_frames must not be NULL");
+        mslam_error("%s: %s is NULL", fn, !model ? "model" : !utf8 ? "text" : "n_frames");
         return NULL;
     }
     *n_frames = 0;
     /* text is encoded with full context (as the trainer's text objectives see it): the chunk
      * params are checked, as for speech, and not used */
     struct mslam_encode_params ep = params ? *params : mslam_encode_default_params();
-    if (check_encode_params(&ep, "mslam_encode_text")) return NULL;
+    if (check_encode_params(&ep, fn)) return NULL;
     int L = 0;
-    int *ids = mslam_model_text_ids(model, utf8, &L, "mslam_encode_text");
+    int *ids = mslam_model_text_ids(model, utf8, &L, fn);
     if (!ids) return NULL;
     if (L == 0) {
         free(ids);
@@ -756,4 +756,9 @@ float *mslam_encode_text(mslam_model *model, const char *utf8, const struct msla
     mslam_encoder_pass_free(&pass);
     free(ids);
     return out;
+}
+
+float *mslam_encode_text(mslam_model *model, const char *utf8, const struct mslam_encode_params *params,
+                         int *n_frames) {
+    return mslam_encode_text_as(model, utf8, params, n_frames, "mslam_encode_text");
 }

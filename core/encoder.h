@@ -201,6 +201,9 @@ void zero_padded_rows(float *x, int B, int T, int d, const int *lens);
  * once, in one place). */
 float *mslam_encode_pcm_as(mslam_model *model, const float *pcm, size_t n_samples,
                            const struct mslam_encode_params *params, int *n_frames, const char *fn);
+/* mslam_encode_text likewise. */
+float *mslam_encode_text_as(mslam_model *model, const char *utf8, const struct mslam_encode_params *params,
+                            int *n_frames, const char *fn);
 /* Normalised log-mel rows (n, n_mels): (mel - mean) / std. */
 void mel_normalise(float *out, const float *mel, int n, int n_mels, const float *mean, const float *std);
 

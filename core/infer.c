@@ -293,6 +293,12 @@ static mslam_ctc_decoder *ctc_decoder_new(mslam_model *model, const struct mslam
         mslam_error("%s: beam_size = %d is outside 1..1024", fn, p.beam_size);
         return NULL;
     }
+    /* above 0 no character passes, and every transcript is empty */
+    if (!(p.token_min_logp <= 0)) {
+        mslam_error("%s: token_min_logp = %g is not a log-probability (0 or less; -INFINITY: exact search)", fn,
+                    (double)p.token_min_logp);
+        return NULL;
+    }
     int lm_lang = -1;
     if (p.lm && p.lm_weight == 0) { /* the LM takes no part in the search (nor its bonus) */
         if (lm_check_model(p.lm, model, 0, fn) || lm_check_weights(&p, fn)) return NULL;
@@ -516,6 +522,14 @@ static int check_translation_params(const mslam_model *m, const struct mslam_dec
     if (searches && (p->beam_size < 1 || p->beam_size > DECODER_MAX_BEAM))
         return mslam_error("%s: beam_size = %d is outside 1..%d (the decoder's beam size)", fn, p->beam_size,
                            DECODER_MAX_BEAM);
+    /* the decoder search's own limits, named here for the caller rather than by the search */
+    if (searches && p->max_len > DECODER_MAX_LEN)
+        return mslam_error("%s: max_len = %d is over %d", fn, p->max_len, DECODER_MAX_LEN);
+    if (searches && !(p->length_penalty >= 0.0f && p->length_penalty <= 10.0f))
+        return mslam_error("%s: length_penalty = %g is outside 0..10", fn, (double)p->length_penalty);
+    if (searches && (p->no_repeat_ngram < 0 || p->no_repeat_ngram > DECODER_MAX_LEN))
+        return mslam_error("%s: no_repeat_ngram = %d is outside 0..%d (0: off)", fn, p->no_repeat_ngram,
+                           DECODER_MAX_LEN);
     if (p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn))) return -1;
     if (p->translation_memory && !(p->tm_min_similarity >= 0 && p->tm_min_similarity <= 1))
         return mslam_error("%s: tm_min_similarity must be in [0, 1] (it is %g)", fn, (double)p->tm_min_similarity);
@@ -526,16 +540,16 @@ static int check_translation_params(const mslam_model *m, const struct mslam_dec
  * parameters once, and call these, which take them as checked (mslam_translate and
  * mslam_translate_text call several). */
 
-/* mslam_translate_memory on checked arguments. */
+/* mslam_translate_memory on checked arguments; errors name fn, the function called. */
 static int translate_memory(mslam_model *model, const char *utf8, const struct mslam_decode_params *p,
-                            mslam_result **out) {
+                            mslam_result **out, const char *fn) {
     *out = NULL;
     if (!p->translation_memory) return 0;
-    int named = named_language(model, p->languages, "mslam_translate_memory");
+    int named = named_language(model, p->languages, fn);
     if (named == -1) return -1;
     search_result known;
     int used = tm_translate(model, p->translation_memory, named >= 0 ? model->langs[named] : NULL,
-                            p->tm_min_similarity, utf8, &known);
+                            p->tm_min_similarity, utf8, &known, fn);
     if (used != 1) return used;
     /* the lookup accepted utf8 as UTF-8 */
     *out = result_new(model, known.tokens, known.n, 0, (int)mslam_utf8_length(utf8));
@@ -580,7 +594,7 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
     decoder_search_params sp = {
         .beam_size = p->beam_size,
         /* (the default, capped at what the search takes: over 32,760 frames it would exceed it) */
-        .max_len = p->max_len > 0 ? p->max_len : (n_frames < 32760 ? 2 * n_frames + 16 : 1 << 16),
+        .max_len = p->max_len > 0 ? p->max_len : (n_frames < 32760 ? 2 * n_frames + 16 : DECODER_MAX_LEN),
         .length_penalty = p->length_penalty,
         .no_repeat_ngram = p->no_repeat_ngram,
         .banned = banned,
@@ -608,12 +622,12 @@ static mslam_result *translate_text(mslam_model *model, const char *utf8, const 
     if (named >= 0 && mslam_is_english(model->langs[named]))
         return english_as_translation(model, utf8, "mslam_translate_text");
     mslam_result *known = NULL;
-    int used = translate_memory(model, utf8, p, &known);
+    int used = translate_memory(model, utf8, p, &known, "mslam_translate_text");
     if (used) return known;
     struct mslam_encode_params ep = mslam_encode_default_params();
     ep.n_threads = p->n_threads;
     int n_chars = 0;
-    float *chars = mslam_encode_text(model, utf8, &ep, &n_chars);
+    float *chars = mslam_encode_text_as(model, utf8, &ep, &n_chars, "mslam_translate_text");
     mslam_result *r = chars ? translate_frames(model, chars, n_chars, p) : NULL;
     mslam_free(chars);
     return r;
@@ -627,7 +641,7 @@ int mslam_translate_memory(mslam_model *model, const char *utf8, const struct ms
     if (!utf8) return mslam_error("mslam_translate_memory: text is NULL");
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (p.translation_memory && check_translation_params(model, &p, 0, "mslam_translate_memory")) return -1;
-    return translate_memory(model, utf8, &p, out);
+    return translate_memory(model, utf8, &p, out, "mslam_translate_memory");
 }
 
 mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
@@ -692,7 +706,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
     if (use_memory) {
         struct mslam_decode_params mp = p;
         if (lang) mp.languages = lang;
-        if (translate_memory(model, said->text, &mp, &r) < 0) goto done;
+        if (translate_memory(model, said->text, &mp, &r, "mslam_translate") < 0) goto done;
     }
     p.translation_memory = NULL; /* asked above */
     if (!r && from_transcript) r = translate_text(model, said->text, &p);
@@ -805,9 +819,10 @@ int identify_language_frames(mslam_model *model, const struct mslam_decode_param
     if (ok) {
         mslam_model_use_threads(model, p.n_threads);
         lid_head_logits(probs, pooled, frames, n_frames, &model->cfg, &model->p);
-        if (p.lm && p.lid_lm_weight > 0 &&
-            (lm_check_weights(&p, fn) ||
-             lm_add_lid_scores(model, p.lm, p.lid_lm_weight, frames, n_frames, log_probs, allowed, probs, fn)))
+        /* the weights checked as every call with an LM checks them, whether LID reads it or not */
+        if (p.lm && (lm_check_weights(&p, fn) ||
+                     (p.lid_lm_weight > 0 &&
+                      lm_add_lid_scores(model, p.lm, p.lid_lm_weight, frames, n_frames, log_probs, allowed, probs, fn))))
             ok = 0;
     }
     if (ok) {
@@ -826,6 +841,9 @@ int identify_language_frames(mslam_model *model, const struct mslam_decode_param
 
 int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
                                    const struct mslam_decode_params *params, float *probs) {
+    /* (identify_language_frames' message for none speaks of the audio mslam_identify_language had) */
+    if (n_frames == 0) return mslam_error("mslam_identify_language_frames: n_frames is 0: no frame to identify the "
+                                          "language of");
     return identify_language_frames(model, params, frames, n_frames, NULL, probs, 0,
                                     "mslam_identify_language_frames");
 }

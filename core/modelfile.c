@@ -316,8 +316,9 @@ struct mslam_model_params mslam_model_default_params(void) {
 const char *mslam_model_device(const mslam_model *model) {
     /* made when the device opened: the text changes as the device is lost, under the threads
      * that may be reading it */
-    if (model && mslam_vk_cpu_instead(model->vk)) return model->device_lost;
-    return model && model->device ? model->device : "cpu";
+    if (!model) return NULL;
+    if (mslam_vk_cpu_instead(model->vk)) return model->device_lost;
+    return model->device ? model->device : "cpu";
 }
 
 struct mslam_model_config mslam_model_get_config(const mslam_model *model) {

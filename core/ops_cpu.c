@@ -390,12 +390,19 @@ int mslam_get_threads(void) {
 }
 
 /* n_threads, or OpenMP's count on this thread when n_threads <= 0: OMP_NUM_THREADS or the
- * caller's omp_set_num_threads, else all the cores the process may run on */
+ * caller's omp_set_num_threads, else all the cores the process may run on; at most
+ * MSLAM_THREADS_PER_CORE a core or MSLAM_THREADS_ANYWAY, whichever is more (a team of 100,000
+ * overflowed libgomp's stacks, and many more threads than cores only wait on each other) */
+#define MSLAM_THREADS_PER_CORE 4
+#define MSLAM_THREADS_ANYWAY 64
 static int threads_or_all(int n_threads) {
 #ifdef _OPENMP
-    return n_threads > 0 ? n_threads : omp_get_max_threads();
+    int most = MSLAM_THREADS_PER_CORE * (omp_get_num_procs() > 0 ? omp_get_num_procs() : 1);
+    if (most < MSLAM_THREADS_ANYWAY) most = MSLAM_THREADS_ANYWAY;
+    int n = n_threads > 0 ? n_threads : omp_get_max_threads();
+    return n < most ? n : most;
 #else
-    return n_threads > 0 ? n_threads : 1;
+    return n_threads > 0 ? n_threads : 1; /* OpenBLAS caps its own count */
 #endif
 }
 

@@ -433,12 +433,13 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     const int K = sp->beam_size, V = cfg->vocab_size, max_len = sp->max_len;
     if (K < 1 || K > DECODER_MAX_BEAM)
         return mslam_error("decoder search: beam size %d is outside 1..%d", K, DECODER_MAX_BEAM);
-    if (max_len < 0 || max_len > 1 << 16)
-        return mslam_error("decoder search: max_len %d is outside 0..65536", max_len);
+    if (max_len < 0 || max_len > DECODER_MAX_LEN)
+        return mslam_error("decoder search: max_len %d is outside 0..%d", max_len, DECODER_MAX_LEN);
     if (!(sp->length_penalty >= 0.0f && sp->length_penalty <= 10.0f))
         return mslam_error("decoder search: length penalty %g is outside 0..10", (double)sp->length_penalty);
     const int N = sp->no_repeat_ngram;
-    if (N < 0 || N > 1 << 16) return mslam_error("decoder search: no_repeat_ngram %d is outside 0..65536", N);
+    if (N < 0 || N > DECODER_MAX_LEN)
+        return mslam_error("decoder search: no_repeat_ngram %d is outside 0..%d", N, DECODER_MAX_LEN);
     const lm_table *lm = sp->lm_weight > 0 ? sp->lm : NULL;
     if (sp->lm && !(isfinite(sp->lm_weight) && sp->lm_weight >= 0))
         return mslam_error("decoder search: LM weight %g is not a finite number >= 0", (double)sp->lm_weight);

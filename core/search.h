@@ -100,6 +100,7 @@ void ctc_beam_free(ctc_beam *s);
 #define DECODER_LM_WINDOW 10.0f
 /* The decoder's largest beam (decoder_beam_search refuses more). */
 #define DECODER_MAX_BEAM 256
+#define DECODER_MAX_LEN (1 << 16) /* the most tokens a decoder search writes (and no_repeat_ngram's largest n) */
 typedef struct {
     int beam_size;               /* >= 1 */
     int max_len;                 /* >= 0: tokens before the end of sentence */

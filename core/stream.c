@@ -281,7 +281,8 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
         s->n_mel++;
         used += MSLAM_HOP_LENGTH;
     }
-    memmove(s->pcm, s->pcm + used, (s->n_pcm - used) * sizeof(float));
+    /* (no buffer yet, when nothing was ever pushed) */
+    if (used) memmove(s->pcm, s->pcm + used, (s->n_pcm - used) * sizeof(float));
     s->n_pcm -= used;
     if (failed || drain_mel(s)) return -1;
     return s->n_ready;

@@ -386,9 +386,13 @@ static int cmp_candidate_desc(const void *a, const void *b) {
     return cand_less(x, y) - cand_less(y, x);
 }
 
-int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, struct mslam_tm_match *match) {
-    if (!tm || !text || !match)
-        return mslam_error("mslam_tm_lookup: %s is NULL", !tm ? "tm" : !text ? "text" : "match");
+/* mslam_tm_lookup, whose errors name fn: the API function the caller called. */
+static int tm_lookup(const mslam_tm *tm, const char *text, const char *lang, struct mslam_tm_match *match,
+                     const char *fn) {
+    if (!tm || !text || !match) return mslam_error("%s: %s is NULL", fn, !tm ? "tm" : !text ? "text" : "match");
+    /* one code: a list ("es,fr") would read as a language of no sentence, found nowhere */
+    if (lang && strchr(lang, ','))
+        return mslam_error("%s: lang \"%s\" names several languages: give one code, or NULL for all", fn, lang);
     int want = -1; /* the language's index; -1: any */
     if (lang && *lang) {
         for (int l = 0; l < tm->n_langs && want < 0; l++)
@@ -404,8 +408,12 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     long *row = NULL;
     int rc = 0, n_touched = 0, n_heap = 0;
     long nq = q && keys && shared && touched ? mslam_utf8_decode_all(text, q) : -2;
-    if (nq == -2) rc = mslam_error("mslam_tm_lookup: out of memory");
-    else if (nq < 0) rc = mslam_utf8_check(text, "mslam_tm_lookup: the text");
+    if (nq == -2) rc = mslam_error("%s: out of memory", fn);
+    else if (nq < 0) {
+        char what[96];
+        snprintf(what, sizeof what, "%s: the text", fn);
+        rc = mslam_utf8_check(text, what);
+    }
     int dq = nq > 0 ? distinct_grams(q, nq, keys) : 0;
     for (int g = 0; !rc && g < dq; g++) {
         long id = gram_find(tm, keys[g]);
@@ -437,7 +445,7 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     if (!rc && n_heap) {
         row = malloc(((size_t)longest + 1) * sizeof *row);
         s = malloc((size_t)longest * sizeof *s);
-        if (!row || !s) rc = mslam_error("mslam_tm_lookup: out of memory");
+        if (!row || !s) rc = mslam_error("%s: out of memory", fn);
     }
     float best_sim = -1;
     int best = -1;
@@ -464,11 +472,15 @@ int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, stru
     return rc;
 }
 
+int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *lang, struct mslam_tm_match *match) {
+    return tm_lookup(tm, text, lang, match, "mslam_tm_lookup");
+}
+
 int tm_translate(const mslam_model *model, const mslam_tm *tm, const char *lang, float min_similarity,
-                 const char *text, search_result *out) {
+                 const char *text, search_result *out, const char *fn) {
     struct mslam_tm_match match;
     *out = (search_result){0};
-    int found = mslam_tm_lookup(tm, text, lang, &match);
+    int found = tm_lookup(tm, text, lang, &match, fn);
     if (found <= 0 || match.similarity < min_similarity) return found < 0 ? -1 : 0;
     size_t bytes = strlen(match.translation);
     search_token *tokens = mslam_malloc(bytes * sizeof *tokens, "a translation");

@@ -54,8 +54,9 @@ int tm_save(const mslam_tm *tm, const char *path);
  * is at least min_similarity
  * similar and every character of its translation is in model's vocabulary, returns 1 with *out
  * the translation's characters (frame -1, log-probability log similarity; search_result_free
- * it); else 0 (the decoder is to translate) or -1 on failure (text not UTF-8, out of memory). */
+ * it); else 0 (the decoder is to translate) or -1 on failure (text not UTF-8, out of memory),
+ * the error naming fn. */
 int tm_translate(const mslam_model *model, const mslam_tm *tm, const char *lang, float min_similarity,
-                 const char *text, search_result *out);
+                 const char *text, search_result *out, const char *fn);
 
 #endif

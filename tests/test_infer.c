@@ -427,6 +427,7 @@ static void test_errors(const float *pcm, size_t n) {
           m ? "" : mslam_last_error());
     mslam_model_free(m);
     m = tiny_model(1, 1, 1);
+    mslam_result *r = NULL;
     CHECK(mslam_transcribe(m, NULL, n, NULL) == NULL, "NULL pcm must fail");
     CHECK(mslam_translate_frames(m, NULL, 5, NULL) == NULL && strstr(mslam_last_error(), "frames is NULL"),
           "NULL frames: %s", mslam_last_error());
@@ -439,11 +440,44 @@ static void test_errors(const float *pcm, size_t n) {
     CHECK(mslam_translate(m, pcm, n, &p) == NULL && strstr(mslam_last_error(), "beam size"), "beam 0: %s",
           mslam_last_error());
     CHECK(mslam_ctc_decoder_push_frames(NULL, pcm, 1) < 0, "NULL decoder");
+    /* the parameters checked by the call made, and named as its */
+    p = mslam_decode_default_params();
+    p.token_min_logp = 1e30f;
+    CHECK(!mslam_transcribe(m, pcm, n, &p) && strstr(mslam_last_error(), "mslam_transcribe: token_min_logp"),
+          "token_min_logp above 0 (no character would pass): %s", mslam_last_error());
+    p = mslam_decode_default_params();
+    p.length_penalty = NAN;
+    CHECK(!mslam_translate_text(m, "ab", &p) && strstr(mslam_last_error(), "mslam_translate_text: length_penalty"),
+          "length_penalty NaN: %s", mslam_last_error());
+    p.length_penalty = 1, p.no_repeat_ngram = -1;
+    CHECK(!mslam_translate(m, pcm, n, &p) && strstr(mslam_last_error(), "mslam_translate: no_repeat_ngram"),
+          "no_repeat_ngram -1: %s", mslam_last_error());
+    p = mslam_decode_default_params();
+    CHECK(!mslam_translate_text(m, "abz", &p) && strstr(mslam_last_error(), "mslam_translate_text: ") &&
+              !strstr(mslam_last_error(), "mslam_encode_text"),
+          "a character outside the vocabulary, named by the call made: %s", mslam_last_error());
+    CHECK(mslam_identify_language_frames(m, pcm, 0, NULL, probs) < 0 && strstr(mslam_last_error(), "n_frames is 0") &&
+              !strstr(mslam_last_error(), "audio"),
+          "no frames: %s", mslam_last_error());
+    CHECK(!mslam_transcribe(m, NULL, n, NULL) && strstr(mslam_last_error(), "mslam_transcribe: pcm"),
+          "NULL pcm named: %s", mslam_last_error());
+    CHECK(mslam_model_device(NULL) == NULL && !strcmp(mslam_model_device(m), "cpu"), "mslam_model_device");
+    /* a thread count far past the cores runs (on at most max(64, 4 a core)): 100,000 overflowed
+     * libgomp's stacks */
+    p = mslam_decode_default_params();
+    p.n_threads = 100000;
+    r = mslam_transcribe(m, pcm, n, &p);
+    CHECK(r != NULL, "n_threads 100000: %s", r ? "" : mslam_last_error());
+    mslam_result_free(r);
+    /* a stream's first push of nothing (no buffer yet) */
+    mslam_stream *st = mslam_stream_new(m, mslam_stream_default_params());
+    CHECK(st && mslam_stream_push(st, NULL, 0) == 0, "an empty first push: %s", mslam_last_error());
+    mslam_stream_free(st);
     /* getters of a NULL result and out of range */
     CHECK(!strcmp(mslam_result_text(NULL), "") && mslam_result_n_tokens(NULL) == 0 &&
               mslam_result_token_text(NULL, 0) == NULL && mslam_result_token_id(NULL, 0) == -1,
           "NULL result getters");
-    mslam_result *r = mslam_transcribe(m, pcm, 100, NULL);
+    r = mslam_transcribe(m, pcm, 100, NULL);
     CHECK(r && mslam_result_n_tokens(r) == 0 && mslam_result_token_text(r, 0) == NULL &&
               mslam_result_confidence(r) == 0.0f, "audio shorter than a frame: empty result");
     mslam_result_free(r);

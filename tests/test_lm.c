@@ -379,6 +379,13 @@ static void test_api(mslam_model *m, const char *text) {
               (probs[0] != plain[0] || probs[1] != plain[1]),
           "LID with the LM: probabilities sum to 1 and differ from the head's alone (%g %g %g vs %g %g %g)",
           (double)probs[0], (double)probs[1], (double)probs[2], (double)plain[0], (double)plain[1], (double)plain[2]);
+    /* an LM's weights are checked as mslam_transcribe checks them, whether LID reads it or not */
+    for (int i = 0; i < 2; i++) {
+        struct mslam_decode_params bad = q;
+        bad.lid_lm_weight = i ? -1.0f : NAN;
+        CHECK(mslam_identify_language(m, pcm, 8000, &bad, probs) < 0 && strstr(mslam_last_error(), "LM weights"),
+              "LID with lid_lm_weight %g: %s", (double)bad.lid_lm_weight, mslam_last_error());
+    }
     /* too short for one frame: an empty result, as without an LM */
     p.languages = NULL;
     r = mslam_transcribe(m, pcm, 160, &p);

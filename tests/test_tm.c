@@ -109,6 +109,8 @@ static void test_lookup_exact(void) {
     CHECK(mslam_tm_lookup(tm, src[3], NULL, &match) == 1 && match.similarity == 1.0f && !strcmp(match.source, src[3]),
           "a known sentence matches itself with similarity 1");
     CHECK(mslam_tm_lookup(tm, src[3], "fr", &match) == 0, "a language the memory lacks finds nothing");
+    CHECK(mslam_tm_lookup(tm, src[3], "de,fr", &match) < 0 && strstr(mslam_last_error(), "names several languages"),
+          "a list of languages is an error, not a language of no sentence: %s", mslam_last_error());
     CHECK(mslam_tm_lookup(tm, "", NULL, &match) == 0, "empty text finds nothing");
     CHECK(mslam_tm_lookup(tm, "ab\xff", NULL, &match) < 0 && strstr(mslam_last_error(), "UTF-8"),
           "invalid UTF-8 is an error: %s", mslam_last_error());

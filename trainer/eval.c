@@ -221,7 +221,8 @@ static int memory_translation(evaluator *ev, const example *e, const float *enc,
     const mslam_model *m = ev->m;
     search_result known;
     const char *lang = source_language(ev, e, enc, n);
-    int used = lang ? tm_translate(m, ev->c->tm, lang, ev->c->tm_min_similarity, ev->source_text, &known) : -1;
+    int used = lang ? tm_translate(m, ev->c->tm, lang, ev->c->tm_min_similarity, ev->source_text, &known,
+                                  "--translation-memory") : -1;
     if (used < 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", mslam_last_error());

@@ -117,7 +117,9 @@ enum mslam_device {
 
 /* Threads: a call runs on the n_threads of its params, else on the model's, else on OpenMP's
  * count on the calling thread (omp_get_max_threads: OMP_NUM_THREADS or the application's
- * omp_set_num_threads, else all cores). The count goes to the library's own OpenMP teams
+ * omp_set_num_threads, else all cores), at most 64 or four a core, whichever is more (a larger
+ * count is taken as that). The
+ * count goes to the library's own OpenMP teams
  * (num_threads), so a call leaves the caller's OpenMP setting as it was. Matrix products are split over those threads and OpenBLAS runs each part on one thread
  * (its threads and OpenMP's would fight for the cores): the first large product sets
  * openblas_set_num_threads(1), which is process-wide, so an application's own OpenBLAS calls
@@ -130,9 +132,10 @@ struct mslam_model_params {
 MSLAM_API struct mslam_model_params mslam_model_default_params(void);
 
 /* Loads a model file (safetensors layout, see README). NULL on failure; when the file is a good
- * model but the device it asks for fails, the message is "PATH: device vulkan: WHY". A model
- * whose feature statistics were never measured (frontend.mel_std not finite and above 0, as in a
- * model mslam-trainer has only just made) loads, and every call that featurises its audio
+ * model but the device it asks for fails, the message is "PATH: device vulkan: WHY". A file with
+ * a tensor that is not finite (NaN, infinite) is refused, naming it. A model whose feature
+ * statistics were never measured (a frontend.mel_std of 0 or less, as in a model mslam-trainer
+ * has only just made) loads, and every call that featurises its audio
  * (mslam_encode_pcm, mslam_transcribe, mslam_translate, mslam_identify_language,
  * mslam_stream_push) fails naming the statistic. */
 MSLAM_API mslam_model *mslam_model_load(const char *path, struct mslam_model_params params);
@@ -142,7 +145,7 @@ MSLAM_API void mslam_model_free(mslam_model *model);
 MSLAM_API struct mslam_model_config mslam_model_get_config(const mslam_model *model);
 /* Where the model's encoder passes run: "cpu", or "vulkan: " and the device's name; "cpu: Vulkan
  * device NAME was lost" once the device that MSLAM_DEVICE_AUTO took is lost (the passes then run
- * on the CPU). Valid while the model is. */
+ * on the CPU). Valid while the model is; NULL for a NULL model. */
 MSLAM_API const char *mslam_model_device(const mslam_model *model);
 /* UTF-8 text of character id (NULL when out of range). */
 MSLAM_API const char *mslam_model_vocab_token(const mslam_model *model, int id);
@@ -174,7 +177,9 @@ MSLAM_API float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n
 /* UTF-8 text -> one shared-layer frame per character. NULL on failure (a character outside the
  * vocabulary is an error naming it; text that is not valid UTF-8 an error naming the byte). Text
  * is encoded with full attention context, as it is trained: chunk_frames and left_chunks are
- * checked as for speech but not used. */
+ * checked as for speech but not used, and time grows with the square of the length (a character
+ * is a frame: a sentence is milliseconds, 5000 characters about 10 s on 2 cores); encode
+ * sentences, not documents. The same holds for mslam_translate_text. */
 MSLAM_API float *mslam_encode_text(mslam_model *model, const char *utf8,
                                    const struct mslam_encode_params *params, int *n_frames);
 
@@ -278,7 +283,8 @@ struct mslam_tm_match {
     const char *lang;        /* the language of the source (owned by the memory) */
 };
 
-/* The entry nearest text among those of language lang (NULL or "": of any language): 1 and
+/* The entry nearest text among those of language lang (one code; NULL or "": of any language; a
+ * comma-separated list is an error): 1 and
  * *match set; 0 when no such entry shares a character trigram with text (each padded with a
  * space at either end, so "ho" has the trigrams " ho" and "ho "); or a negative error
  * (text NULL or not UTF-8). Safe from several threads at once. */
@@ -291,7 +297,8 @@ MSLAM_API int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *
  * pairs), no translation memory (minimum similarity 0.5 once one is given: tuned on the default
  * corpus's dev split), full attention context, the model's threads. */
 struct mslam_decode_params {
-    int beam_size;         /* CTC prefix beam search / decoder beam search; 1: greedy */
+    int beam_size;         /* CTC prefix beam search (1..1024) / decoder beam search (1..256); 1:
+                            * greedy */
     int max_len;           /* translation: most characters before the end (at most 65536); <= 0:
                             * 2 * frames + 16, or 65536 when that is more */
     float length_penalty;  /* translation: hypotheses rank by log p / (characters + 1)^penalty */
@@ -299,7 +306,8 @@ struct mslam_decode_params {
                             * loops like "a new new new"); 0: off; a too small n bans common
                             * words' second use */
     float token_min_logp;  /* CTC beam: a character less likely than this at a frame does not
-                            * extend a hypothesis (-INFINITY: exact search) */
+                            * extend a hypothesis; a log-probability, 0 or less (-INFINITY:
+                            * exact search) */
     const char *languages; /* language ID: comma-separated codes restricting the candidates
                             * ("en,fr,de", in any case); NULL or "": all of the model's languages */
     const mslam_lm *lm;    /* character LM (NULL: none); see "character language models" */
@@ -354,7 +362,10 @@ MSLAM_API void mslam_result_free(mslam_result *r);
  * (the default, chunk_frames 0) it grows with the square of the length: for recordings of more
  * than a few minutes set chunk_frames (the elements stream with 8, seeing 4 chunks to the left)
  * or cut the audio into utterances (as the elements do). The same holds for every call here that
- * encodes PCM. */
+ * encodes PCM. The call transcribes whatever it is given: silence or noise can come out as a
+ * stray character or two of low confidence (the bundled model on 30 s of zeros: "ה", 0.27), so
+ * gate on mslam_result_confidence or on the audio's energy, as the elements do (they caption
+ * only after a frame their energy rule hears as voiced). */
 MSLAM_API mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
                                          const struct mslam_decode_params *params);
 /* 16 kHz mono PCM -> English text (decoder). From the speech frames, or, when the model's
