@@ -257,3 +257,8 @@ void mslam_sync_parent_dir(const char *path) {
     }
     free(dir);
 }
+
+int mslam_abort_now(mslam_abort *a) {
+    if (a && a->callback && !a->stopped && a->callback(a->user_data)) a->stopped = 1;
+    return a && a->stopped;
+}

@@ -10,6 +10,7 @@
 #define MSLAM_ENCODER_H
 
 #include "arena.h"
+#include "common.h"
 #include "ops.h"
 #include "params.h"
 
@@ -129,6 +130,9 @@ typedef struct {
      * pass then holds only lens and out); the others on the CPU. */
     struct mslam_vk *vk;
     int on_device;
+    /* The caller's (NULL: none): asked before each layer, and before a device's pass; when it
+     * stops the pass, the forward fails (abort->stopped says why). */
+    mslam_abort *abort;
 } mslam_encoder_pass;
 
 /* mel (B, T_mel, n_mels) raw log-mel, rows at or beyond mel_lens[b] ignored. mask: chunked

@@ -205,7 +205,8 @@ static int check_encoder_frames(const mslam_model *m, const float *frames, int n
 /* PCM -> encoder frames for the entry points that take audio (fn: the caller, for messages). */
 static float *encode(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *p,
                      int *n_frames, const char *fn) {
-    struct mslam_encode_params ep = {p->chunk_frames, p->left_chunks, p->n_threads};
+    struct mslam_encode_params ep = {p->chunk_frames, p->left_chunks, p->n_threads, p->abort_callback,
+                                     p->abort_callback_user_data};
     return mslam_encode_pcm_as(m, pcm, n, &ep, n_frames, fn);
 }
 
@@ -584,13 +585,14 @@ static mslam_result *english_said(mslam_result *said) {
 
 /* mslam_translate_frames on checked arguments. */
 static mslam_result *translate_frames(mslam_model *model, const float *frames, int n_frames,
-                                      const struct mslam_decode_params *p) {
+                                      const struct mslam_decode_params *p, const char *fn) {
     if (n_frames == 0) return result_new(model, NULL, 0, 0, 0);
     const int V = model->cfg.vocab_size;
     /* the decoder writes text: no reserved token but the end of sentence */
     unsigned char *banned = mslam_malloc((size_t)V, "translation");
     if (!banned) return NULL;
     for (int i = 0; i < V; i++) banned[i] = i != model->eos_id && is_reserved(model, i);
+    mslam_abort abort = {p->abort_callback, p->abort_callback_user_data, 0};
     decoder_search_params sp = {
         .beam_size = p->beam_size,
         /* (the default, capped at what the search takes: over 32,760 frames it would exceed it) */
@@ -600,6 +602,7 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
         .banned = banned,
         .lm = p->translation_lm ? &p->translation_lm->langs[0] : NULL,
         .lm_weight = p->translation_lm_weight,
+        .abort = &abort,
     };
     mslam_model_use_threads(model, p->n_threads);
     decoder_cache cache = {0};
@@ -609,6 +612,8 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
                             &best) == 0) {
         r = result_new(model, best.tokens, best.n, 0, n_frames);
         search_result_free(&best);
+    } else if (abort.stopped) {
+        mslam_error("%s: stopped by the abort callback", fn);
     }
     decoder_cache_free(&cache);
     free(banned);
@@ -626,9 +631,10 @@ static mslam_result *translate_text(mslam_model *model, const char *utf8, const 
     if (used) return known;
     struct mslam_encode_params ep = mslam_encode_default_params();
     ep.n_threads = p->n_threads;
+    ep.abort_callback = p->abort_callback, ep.abort_callback_user_data = p->abort_callback_user_data;
     int n_chars = 0;
     float *chars = mslam_encode_text_as(model, utf8, &ep, &n_chars, "mslam_translate_text");
-    mslam_result *r = chars ? translate_frames(model, chars, n_chars, p) : NULL;
+    mslam_result *r = chars ? translate_frames(model, chars, n_chars, p, "mslam_translate_text") : NULL;
     mslam_free(chars);
     return r;
 }
@@ -651,7 +657,7 @@ mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, in
         return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (check_translation_params(model, &p, 1, "mslam_translate_frames")) return NULL;
-    return translate_frames(model, frames, n_frames, &p);
+    return translate_frames(model, frames, n_frames, &p, "mslam_translate_frames");
 }
 
 mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const struct mslam_decode_params *params) {
@@ -710,7 +716,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
     }
     p.translation_memory = NULL; /* asked above */
     if (!r && from_transcript) r = translate_text(model, said->text, &p);
-    else if (!r) r = translate_frames(model, frames, n_frames, &p);
+    else if (!r) r = translate_frames(model, frames, n_frames, &p, "mslam_translate");
     if (r && said) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
 done:
     free(frames);

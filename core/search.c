@@ -463,6 +463,10 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     tokens[0] = bos;
     scores[0] = totals[0] = 0.0;
     for (int pos = 0;; pos++) {
+        if (mslam_abort_now(sp->abort)) {
+            mslam_error("stopped by the abort callback");
+            goto done;
+        }
         if (decoder_cache_step(cache, cfg, P, tokens, n_live, pos, logits)) goto done;
         log_softmax_forward(logp, logits, n_live, V);
         int n_top = 0;

@@ -111,6 +111,8 @@ typedef struct {
     const lm_table *lm;          /* NULL: none; else a character LM of the text the decoder writes
                                   * (the model's vocabulary) */
     float lm_weight;             /* >= 0; 0: the LM is not used */
+    mslam_abort *abort;          /* asked before each step (NULL: none); when it stops the search,
+                                  * the search fails */
 } decoder_search_params;
 
 /* enc (T, d), T >= 1, one utterance; cache is reused across calls. Returns 0 or -1. */

@@ -586,6 +586,54 @@ done:
     free(frames);
 }
 
+/* An abort callback that says stop at its k-th question (k 0: never), counting them. */
+typedef struct {
+    int asked, stop_at;
+} abort_counter;
+
+static int stop_when_told(void *data) {
+    abort_counter *c = data;
+    return ++c->asked == c->stop_at;
+}
+
+/* The abort callback: asked before each encoder layer and decoder step; the call it stops fails
+ * naming itself, and one it never stops gives the result it gives without it. */
+static void test_abort(mslam_model *m, const float *pcm, size_t n) {
+    const int layers = m->cfg.n_speech_layers + m->cfg.n_shared_layers;
+    struct mslam_decode_params p = mslam_decode_default_params();
+    mslam_result *plain = mslam_transcribe(m, pcm, n, &p);
+    abort_counter never = {0, 0};
+    p.abort_callback = stop_when_told, p.abort_callback_user_data = &never;
+    mslam_result *asked = mslam_transcribe(m, pcm, n, &p);
+    CHECK(plain && asked && !strcmp(mslam_result_text(plain), mslam_result_text(asked)) && never.asked == layers,
+          "a callback that never stops: the same text, asked %d times (the %d layers)", never.asked, layers);
+    mslam_result_free(plain), mslam_result_free(asked);
+    abort_counter second = {0, 2};
+    p.abort_callback_user_data = &second;
+    CHECK(!mslam_transcribe(m, pcm, n, &p) && second.asked == 2 &&
+              !strcmp(mslam_last_error(), "mslam_transcribe: stopped by the abort callback"),
+          "stopped at the second layer: asked %d times: %s", second.asked, mslam_last_error());
+    /* the translation's search asks at each step, after the encoder's layers */
+    never = (abort_counter){0, 0};
+    p.abort_callback_user_data = &never;
+    mslam_result *r = mslam_translate_text(m, "ab", &p);
+    int asked_in_all = never.asked;
+    CHECK(r && asked_in_all > m->cfg.n_shared_layers, "translate_text asks %d times", asked_in_all);
+    mslam_result_free(r);
+    abort_counter last = {0, asked_in_all};
+    p.abort_callback_user_data = &last;
+    CHECK(!mslam_translate_text(m, "ab", &p) &&
+              !strcmp(mslam_last_error(), "mslam_translate_text: stopped by the abort callback"),
+          "stopped in the decoder's last step: %s", mslam_last_error());
+    struct mslam_encode_params ep = mslam_encode_default_params();
+    abort_counter first = {0, 1};
+    ep.abort_callback = stop_when_told, ep.abort_callback_user_data = &first;
+    int T = -1;
+    CHECK(!mslam_encode_pcm(m, pcm, n, &ep, &T) &&
+              !strcmp(mslam_last_error(), "mslam_encode_pcm: stopped by the abort callback"),
+          "encode stopped: %s", mslam_last_error());
+}
+
 /* n_threads <= 0 everywhere (the defaults): the calls run on all cores, and the caller's own
  * OpenMP setting is as it was after each (the library's teams say num_threads). */
 static void test_threads(mslam_model *m, const float *pcm, size_t n) {
@@ -811,6 +859,7 @@ int main(void) {
         test_identify(m, pcm, n);
         test_non_finite_frames(m, pcm, n);
         test_threads(m, pcm, n);
+        test_abort(m, pcm, n);
         test_save_load(m, pcm, n);
         mslam_model_free(m);
     }

@@ -157,13 +157,23 @@ MSLAM_API void mslam_free(void *ptr);
 
 /* ---- offline encoding ---- */
 
+/* Asked by the long calls, before each of the encoder's layers (and, on a Vulkan device, before
+ * its pass) and each step of the translation decoder's search, whether to go on: nonzero stops
+ * the call, which then fails with "FN: stopped by the abort callback" (mslam_last_error). Runs on
+ * the calling thread, with the params' abort_callback_user_data. E.g. a media app's cancel
+ * button: return an atomic flag the button sets. */
+typedef int (*mslam_abort_callback)(void *user_data);
+
 struct mslam_encode_params {
     int chunk_frames; /* attention chunk in encoder frames; 0: full context */
     int left_chunks;  /* left chunks a frame sees; < 0: all */
     int n_threads;    /* <= 0: the model's */
+    mslam_abort_callback abort_callback; /* NULL: the call runs to its end */
+    void *abort_callback_user_data;
 };
 
-/* Full context (chunk_frames 0, left_chunks -1) on the model's threads (n_threads 0). */
+/* Full context (chunk_frames 0, left_chunks -1) on the model's threads (n_threads 0), no abort
+ * callback. */
 MSLAM_API struct mslam_encode_params mslam_encode_default_params(void);
 
 /* 16 kHz mono PCM -> encoder frames (n_frames x d_model, free with mslam_free). Samples are
@@ -295,7 +305,7 @@ MSLAM_API int mslam_tm_lookup(const mslam_tm *tm, const char *text, const char *
  * (weight 0.8, bonus 2.5 and LID weight 0.1 once one is given: tuned on the default corpus's dev
  * split), no translation LM (weight 0.2 once one is given: tuned on the dev split of the text
  * pairs), no translation memory (minimum similarity 0.5 once one is given: tuned on the default
- * corpus's dev split), full attention context, the model's threads. */
+ * corpus's dev split), full attention context, the model's threads, no abort callback. */
 struct mslam_decode_params {
     int beam_size;         /* CTC prefix beam search (1..1024) / decoder beam search (1..256); 1:
                             * greedy */
@@ -324,6 +334,8 @@ struct mslam_decode_params {
     int chunk_frames;      /* encoder attention from PCM, as struct mslam_encode_params */
     int left_chunks;
     int n_threads;         /* <= 0: the model's */
+    mslam_abort_callback abort_callback; /* as struct mslam_encode_params' (NULL: none) */
+    void *abort_callback_user_data;
 };
 
 MSLAM_API struct mslam_decode_params mslam_decode_default_params(void);

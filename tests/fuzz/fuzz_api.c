@@ -171,7 +171,8 @@ static void call_once(mslam_model *m, const mslam_lm *lm, const mslam_lm *transl
     }
     case 4:
     case 5: {
-        struct mslam_encode_params ep = {dp.chunk_frames, dp.left_chunks, dp.n_threads};
+        struct mslam_encode_params ep = mslam_encode_default_params();
+        ep.chunk_frames = dp.chunk_frames, ep.left_chunks = dp.left_chunks, ep.n_threads = dp.n_threads;
         int n_frames = -1;
         float *frames = draw(rng, 2) ? mslam_encode_pcm(m, pcm, n, &ep, &n_frames)
                                      : mslam_encode_text(m, text, &ep, &n_frames);
