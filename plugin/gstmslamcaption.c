@@ -452,6 +452,8 @@ push_gap (GstMslamCaption * self, GstClockTime until)
   GstMslamBase *base = GST_MSLAM_BASE (self);
   GstClockTime from = GST_CLOCK_TIME_IS_VALID (self->out_end) ? self->out_end : base->t0;
 
+  if (GST_CLOCK_TIME_IS_VALID (base->text_end) && from < base->text_end)
+    from = base->text_end;      /* a timeline that started again earlier */
   if (!base->started || until <= from)
     return;
   gst_pad_push_event (base->srcpad, gst_event_new_gap (from, until - from));
@@ -799,13 +801,27 @@ close_caption (GstMslamCaption * self, guint64 end)
       GST_DEBUG_OBJECT (self, "caption %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT ": %s",
           GST_TIME_ARGS (t_start), GST_TIME_ARGS (t_end), text);
       push_gap (self, t_start);
+      /* the timeline's own end: its next caption starts after it */
+      self->out_end = t_end;
+      if (GST_CLOCK_TIME_IS_VALID (base->text_end) && t_start < base->text_end) {
+        /* a timeline that started again before the text put out (a live source's clock that
+         * jumped back): the text goes on after it, for as long, as muxers and subtitle encoders
+         * want times that never go back; the message keeps the audio's times */
+        GST_INFO_OBJECT (self, "caption at %" GST_TIME_FORMAT " is before the text put out (to %"
+            GST_TIME_FORMAT "): put out after it", GST_TIME_ARGS (t_start), GST_TIME_ARGS (base->text_end));
+        t_end = base->text_end + (t_end - t_start);
+        t_start = base->text_end;
+        if (starts)
+          g_array_unref (starts);
+        starts = NULL;          /* the pieces share the time by characters */
+      }
       /* the message first: an application sees the caption no later than downstream does */
       gst_mslam_base_post (base, msg);
       GST_OBJECT_LOCK (self);
       wrap_lines (text, self->line_length);
       max_lines = self->line_length > 0 ? self->max_lines : 0;
       GST_OBJECT_UNLOCK (self);
-      self->out_end = t_end;
+      base->text_end = t_end;
       ret = push_caption_text (self, text, max_lines, t_start, t_end, starts);
       if (starts)
         g_array_unref (starts);

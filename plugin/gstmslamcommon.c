@@ -1106,6 +1106,7 @@ base_start (GstMslamBase * self)
   if (klass->start && !klass->start (self))
     goto failed;
   timeline_reset (self);
+  self->text_end = GST_CLOCK_TIME_NONE;
   gst_mslam_vad_reset (&self->vad);
   watch_start (self);
   GST_OBJECT_LOCK (self);
@@ -1960,8 +1961,11 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       }
       /* a new segment without a flush (e.g. a segment seek): end the old timeline first; the
        * same segment again (concat, selectors re-send theirs) changes nothing */
-      if (self->started && !gst_segment_is_equal (segment, &self->segment))
-        end_timeline (self, "a new segment", FALSE);
+      if (!gst_segment_is_equal (segment, &self->segment)) {
+        if (self->started)
+          end_timeline (self, "a new segment", FALSE);
+        self->text_end = GST_CLOCK_TIME_NONE;   /* times of another segment */
+      }
       gst_segment_copy_into (segment, &self->segment);
       if (!klass->passthrough && stream_language (self)) {
         /* the text's language, for muxers and players, once the segment is out (tags follow it) */
@@ -2034,6 +2038,7 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       gboolean res;
       flush_held (self, &sticky);
       timeline_reset (self);
+      self->text_end = GST_CLOCK_TIME_NONE;
       forget_split_sample (self, "a flush");
       gst_segment_init (&self->segment, GST_FORMAT_TIME);
       res = gst_pad_event_default (pad, parent, event);

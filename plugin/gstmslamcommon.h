@@ -192,6 +192,10 @@ struct _GstMslamBase
    * discont-wait (as GstAudioBaseSink does): until then the samples are continuous. */
   GstClockTime drift_since;     /* the buffer time at which the drift was first seen; NONE: none */
   gboolean resync;              /* the next buffer's drift is acted on at once (after a GAP) */
+  /* The end of the text put out in this segment (NONE: none yet): a timeline that starts again
+   * earlier (a live source's clock that jumped back) puts no text before it. Kept across
+   * timelines; a flush or another segment forgets it. */
+  GstClockTime text_end;
   GstMslamVad vad;
 
   gfloat *pcm;                  /* conversion buffer */

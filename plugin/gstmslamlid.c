@@ -403,7 +403,8 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_INTERVAL,
       g_param_spec_uint ("interval", "Interval",
-          "Milliseconds of audio between two decisions", 40, 60000, DEFAULT_INTERVAL_MS,
+          "Milliseconds of audio between two decisions (none for a window without audio the energy "
+          "rule hears as voiced: silence makes no decision)", 40, 60000, DEFAULT_INTERVAL_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_WINDOW,
       g_param_spec_uint ("window", "Window",

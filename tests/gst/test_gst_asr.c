@@ -955,6 +955,29 @@ GST_START_TEST(test_clock_jump_back) {
 }
 GST_END_TEST;
 
+/* A source whose clock starts again from 0 between the utterances (marked DISCONT: at once): a
+ * new timeline, whose caption would lie before the first one's; the text goes on after it
+ * instead, for as long as it lasts, so that times never go back (a pause and play of a live RTP
+ * source had put a caption before the one it followed). */
+GST_START_TEST(test_clock_restarts) {
+    setup_talk();
+    size_t between = (size_t)((utt_end[0] + utt_start[1]) / 2 * 16000 / GST_SECOND);
+    GArray *on_time = captions_with_hole(NULL, 0, 0, FALSE),
+           *again = captions_with_hole(NULL, between, (GstClockTime) - (GstClockTimeDiff)SAMPLES_TIME(between), TRUE);
+    fail_unless_equals_int(on_time->len, 2);
+    fail_unless_equals_int(again->len, 2);
+    fail_unless(CAPTION(again, 1)->pts == CAPTION(again, 0)->end,
+                "the second caption at %" GST_TIME_FORMAT ", the first ends at %" GST_TIME_FORMAT,
+                GST_TIME_ARGS(CAPTION(again, 1)->pts), GST_TIME_ARGS(CAPTION(again, 0)->end));
+    GstClockTime d = CAPTION(again, 1)->end - CAPTION(again, 1)->pts,
+                 d_on_time = CAPTION(on_time, 1)->end - CAPTION(on_time, 1)->pts;
+    fail_unless(d + 40 * MS >= d_on_time && d <= d_on_time + 40 * MS, "the second lasts %" GST_TIME_FORMAT
+                ", on time %" GST_TIME_FORMAT, GST_TIME_ARGS(d), GST_TIME_ARGS(d_on_time));
+    g_array_unref(on_time);
+    g_array_unref(again);
+}
+GST_END_TEST;
+
 /* A dropout's GAP while a drift is waited out (buffers 60 ms late from 200 ms before the middle
  * of a word, then a GAP of 40 ms at their times, then the rest as late): silence up to the GAP's
  * end, as a dropout is, and the word keeps its caption (the GAP, 60 ms off the samples counted,
@@ -1735,6 +1758,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_second_pass_discontinuity);
     tcase_add_test(tc, test_clock_jump_back);
+    tcase_add_test(tc, test_clock_restarts);
     tcase_add_test(tc, test_gap_during_drift);
     tcase_add_test(tc, test_live_source_stops);
     tcase_add_test(tc, test_stall_edges);
