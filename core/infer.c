@@ -620,21 +620,22 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
     return r;
 }
 
-/* mslam_translate_text on checked arguments: English as it is, the memory, then the decoder. */
-static mslam_result *translate_text(mslam_model *model, const char *utf8, const struct mslam_decode_params *p) {
-    int named = named_language(model, p->languages, "mslam_translate_text");
+/* mslam_translate_text on checked arguments: English as it is, the memory, then the decoder;
+ * errors name fn, the function called. */
+static mslam_result *translate_text(mslam_model *model, const char *utf8, const struct mslam_decode_params *p,
+                                    const char *fn) {
+    int named = named_language(model, p->languages, fn);
     if (named == -1) return NULL;
-    if (named >= 0 && mslam_is_english(model->langs[named]))
-        return english_as_translation(model, utf8, "mslam_translate_text");
+    if (named >= 0 && mslam_is_english(model->langs[named])) return english_as_translation(model, utf8, fn);
     mslam_result *known = NULL;
-    int used = translate_memory(model, utf8, p, &known, "mslam_translate_text");
+    int used = translate_memory(model, utf8, p, &known, fn);
     if (used) return known;
     struct mslam_encode_params ep = mslam_encode_default_params();
     ep.n_threads = p->n_threads;
     ep.abort_callback = p->abort_callback, ep.abort_callback_user_data = p->abort_callback_user_data;
     int n_chars = 0;
-    float *chars = mslam_encode_text_as(model, utf8, &ep, &n_chars, "mslam_translate_text");
-    mslam_result *r = chars ? translate_frames(model, chars, n_chars, p, "mslam_translate_text") : NULL;
+    float *chars = mslam_encode_text_as(model, utf8, &ep, &n_chars, fn);
+    mslam_result *r = chars ? translate_frames(model, chars, n_chars, p, fn) : NULL;
     mslam_free(chars);
     return r;
 }
@@ -668,7 +669,7 @@ mslam_result *mslam_translate_text(mslam_model *model, const char *utf8, const s
     }
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
     if (check_translation_params(model, &p, 1, "mslam_translate_text")) return NULL;
-    return translate_text(model, utf8, &p);
+    return translate_text(model, utf8, &p, "mslam_translate_text");
 }
 
 /* The audio is encoded once. With a CTC head, English speech (the language named, or else the
@@ -715,7 +716,7 @@ mslam_result *mslam_translate(mslam_model *model, const float *pcm, size_t n_sam
         if (translate_memory(model, said->text, &mp, &r, "mslam_translate") < 0) goto done;
     }
     p.translation_memory = NULL; /* asked above */
-    if (!r && from_transcript) r = translate_text(model, said->text, &p);
+    if (!r && from_transcript) r = translate_text(model, said->text, &p, "mslam_translate");
     else if (!r) r = translate_frames(model, frames, n_frames, &p, "mslam_translate");
     if (r && said) r->start_frame = said->start_frame, r->end_frame = said->end_frame;
 done:

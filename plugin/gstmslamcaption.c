@@ -411,6 +411,8 @@ caption_reset (GstMslamBase * base)
   self->open_frame = -1;
   self->scan_frame = 0;
   self->out_end = GST_CLOCK_TIME_NONE;
+  self->shift = 0;
+  self->shift_known = FALSE;
   self->partial_frame = 0;
   g_free (self->last_partial);
   self->last_partial = NULL;
@@ -445,6 +447,25 @@ seg_append (GstMslamCaption * self, const gfloat * frames, gint n)
   self->seg_n += n;
 }
 
+/* Time t of this timeline as put out: after what the segment put out before the timeline (a
+ * source's clock that jumped back, a live RTP source paused and played), as muxers and subtitle
+ * encoders want times that never go back. The first time out fixes the timeline's shift. */
+static GstClockTime
+output_time (GstMslamCaption * self, GstClockTime t)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+
+  if (!self->shift_known) {
+    self->shift = GST_CLOCK_TIME_IS_VALID (base->text_end) && t < base->text_end ? base->text_end - t : 0;
+    self->shift_known = TRUE;
+    if (self->shift)
+      GST_INFO_OBJECT (self, "the timeline starts at %" GST_TIME_FORMAT ", before the text put out (to %"
+          GST_TIME_FORMAT "): its text goes out %" GST_TIME_FORMAT " later", GST_TIME_ARGS (t),
+          GST_TIME_ARGS (base->text_end), GST_TIME_ARGS (self->shift));
+  }
+  return t + self->shift;
+}
+
 /* Tells downstream that no text starts before `until` (at most the current end). */
 static void
 push_gap (GstMslamCaption * self, GstClockTime until)
@@ -452,12 +473,11 @@ push_gap (GstMslamCaption * self, GstClockTime until)
   GstMslamBase *base = GST_MSLAM_BASE (self);
   GstClockTime from = GST_CLOCK_TIME_IS_VALID (self->out_end) ? self->out_end : base->t0;
 
-  if (GST_CLOCK_TIME_IS_VALID (base->text_end) && from < base->text_end)
-    from = base->text_end;      /* a timeline that started again earlier */
   if (!base->started || until <= from)
     return;
-  gst_pad_push_event (base->srcpad, gst_event_new_gap (from, until - from));
+  gst_pad_push_event (base->srcpad, gst_event_new_gap (output_time (self, from), until - from));
   self->out_end = until;
+  base->text_end = output_time (self, until);
 }
 
 /* The language spoken in frames: the LID head's choice among `languages`; without a LID head
@@ -803,18 +823,11 @@ close_caption (GstMslamCaption * self, guint64 end)
       push_gap (self, t_start);
       /* the timeline's own end: its next caption starts after it */
       self->out_end = t_end;
-      if (GST_CLOCK_TIME_IS_VALID (base->text_end) && t_start < base->text_end) {
-        /* a timeline that started again before the text put out (a live source's clock that
-         * jumped back): the text goes on after it, for as long, as muxers and subtitle encoders
-         * want times that never go back; the message keeps the audio's times */
-        GST_INFO_OBJECT (self, "caption at %" GST_TIME_FORMAT " is before the text put out (to %"
-            GST_TIME_FORMAT "): put out after it", GST_TIME_ARGS (t_start), GST_TIME_ARGS (base->text_end));
-        t_end = base->text_end + (t_end - t_start);
-        t_start = base->text_end;
-        if (starts)
-          g_array_unref (starts);
-        starts = NULL;          /* the pieces share the time by characters */
-      }
+      /* the text's times as put out (the message keeps the audio's) */
+      t_start = output_time (self, t_start);
+      t_end += self->shift;
+      for (guint w = 0; starts && w < starts->len; w++)
+        g_array_index (starts, GstClockTime, w) += self->shift;
       /* the message first: an application sees the caption no later than downstream does */
       gst_mslam_base_post (base, msg);
       GST_OBJECT_LOCK (self);

@@ -57,7 +57,13 @@ struct _GstMslamCaption
   guint64 seg_first;
   gint64 open_frame;            /* first frame with speech of the open caption; -1: none open */
   guint64 scan_frame;           /* without CTC: the first frame not yet looked at for speech */
-  GstClockTime out_end;         /* end of the last text or gap pushed (NONE: nothing yet) */
+  GstClockTime out_end;         /* end of the last text or gap pushed (NONE: nothing yet), on the
+                                 * timeline's times */
+  /* Added to this timeline's times on the way out, so that they follow what the segment put out
+   * before it (a timeline that started again earlier: base->text_end); fixed at its first text
+   * or gap, so its captions keep their spacing. */
+  GstClockTime shift;
+  gboolean shift_known;
   gchar *last_partial;
   guint64 partial_frame;        /* n_frames when the last partial result was made */
 };

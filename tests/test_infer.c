@@ -625,6 +625,20 @@ static void test_abort(mslam_model *m, const float *pcm, size_t n) {
     CHECK(!mslam_translate_text(m, "ab", &p) &&
               !strcmp(mslam_last_error(), "mslam_translate_text: stopped by the abort callback"),
           "stopped in the decoder's last step: %s", mslam_last_error());
+    /* a decoder reading the transcript: mslam_translate's own name, not mslam_translate_text's */
+    const enum mslam_translate_input input_was = m->cfg.translate_input;
+    m->cfg.translate_input = MSLAM_TRANSLATE_TRANSCRIPT;
+    never = (abort_counter){0, 0};
+    p.abort_callback_user_data = &never;
+    r = mslam_translate(m, pcm, n, &p);
+    mslam_result_free(r);
+    last = (abort_counter){0, never.asked};
+    p.abort_callback_user_data = &last;
+    CHECK(never.asked > layers && !mslam_translate(m, pcm, n, &p) &&
+              !strcmp(mslam_last_error(), "mslam_translate: stopped by the abort callback"),
+          "mslam_translate of the transcript stopped at its last question (of %d): %s", never.asked,
+          mslam_last_error());
+    m->cfg.translate_input = input_was;
     struct mslam_encode_params ep = mslam_encode_default_params();
     abort_counter first = {0, 1};
     ep.abort_callback = stop_when_told, ep.abort_callback_user_data = &first;

@@ -2161,6 +2161,14 @@ static void test_text_data_weights(const char *manifest) {
         CHECK(rc != 0 && error_mentions(bad[i].says, "--text-data-weight") && access(refused, F_OK) != 0,
               "--text-data-weight %s: %s", bad[i].weight, mslam_last_error());
     }
+    /* an empty key (text-data-weight=) is none */
+    char *conf = str_printf("%s/empty-weight.conf", fixture_dir()), *empty = str_printf("%s/mt-empty-weight", fixture_dir());
+    static const char empty_weight[] = "[train]\ntext-data-weight=\n";
+    CHECK(write_file_atomic(conf, empty_weight, strlen(empty_weight)) == 0 &&
+              train(manifest, empty, "--text-data", manifest, "--text-batch", "3", "--steps", "1", "--config", conf,
+                    NULL) == 0,
+          "an empty text-data-weight key: %s", mslam_last_error());
+    free(conf), free(empty);
     free(plain), free(ones), free(straight), free(split), free(model_plain), free(model_ones), free(model_a);
     free(model_b), free(resumed), free(refused);
 }
@@ -2220,6 +2228,35 @@ static void test_folder_as_manifest(const char *manifest) {
     CHECK(rc == 0 && !warned, "--data FOLDER resumes a run of --data FOLDER/manifest.tsv: rc %d, warned %d (%s)", rc,
           warned, warnings.n ? warnings.items[0] : "");
     strlist_free(&warnings);
+    /* a checkpoint recorded before these rules (data=FOLDER, data-weight=1): the same options */
+    char *three = str_printf("%s/ckpt-00000003.safetensors", out), *options = checkpoint_options(three);
+    char *data_was = str_printf("data=%s;", manifest), *data_old = str_printf("data=%s;", fixture_dir());
+    char *at = options ? strstr(options, data_was) : NULL, *weight = options ? strstr(options, "data-weight=\n") : NULL;
+    CHECK(at && weight, "the record holds %s and an empty data-weight: %s", data_was, options ? options : "(none)");
+    if (at && weight) {
+        GString *old = g_string_new_len(options, at - options);
+        g_string_append(old, data_old);
+        g_string_append_len(old, at + strlen(data_was), weight - (at + strlen(data_was)));
+        g_string_append(old, "data-weight=1;\n");
+        g_string_append(old, weight + strlen("data-weight=\n"));
+        mslam_model *m = NULL;
+        train_position pos = {0};
+        adamw opt = {0};
+        optim_config oc = optim_default_config();
+        CHECK(checkpoint_load(three, &m, &pos, NULL) == 0 && adamw_init(&opt, &oc, &m->table) == 0 &&
+                  checkpoint_load_optimizer(three, &opt) == 0 && checkpoint_save(three, m, &opt, &pos, old->str) == 0,
+              "rewriting %s with an older record: %s", three, mslam_last_error());
+        adamw_free(&opt), mslam_model_free(m);
+        g_string_free(old, TRUE);
+        mslam_log_set(fixture_collect_warnings, &warnings);
+        rc = train(fixture_dir(), out, "--resume", "--stop-at", "4", NULL);
+        mslam_log_set(NULL, NULL);
+        warned = fixture_warned_of(&warnings, "written with other options", "");
+        CHECK(rc == 0 && !warned, "a record of data=FOLDER and data-weight=1 resumes without a warning: rc %d, "
+              "warned %d (%s)", rc, warned, warnings.n ? warnings.items[0] : "");
+        strlist_free(&warnings);
+    }
+    free(three), free(options), free(data_was), free(data_old);
     free(out);
 }
 

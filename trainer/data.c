@@ -557,8 +557,9 @@ int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double m
     /* mostly files not found: most likely paths read from the wrong folder */
     if (w == 0 && report->missing_audio > 0 && 2 * report->missing_audio >= dropped)
         return mslam_error("no usable example is left: %d of the audio files could not be read (the warnings above "
-                           "name them); is --audio-dir right? (a manifest's relative paths start from its own "
-                           "folder)", report->missing_audio);
+                           "name them); is --audio-dir right? (without it, relative paths are read from the "
+                           "manifest's folder, or the layout's audio folder: Common Voice's clips/)",
+                           report->missing_audio);
     if (w == 0) return mslam_error("no usable example is left (see the warnings above)");
     return 0;
 }

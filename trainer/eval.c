@@ -959,11 +959,16 @@ static int open_device(eval_config *c, const mslam_model *m, enum mslam_device d
 /* --lm and --translation-lm that nothing scored reads: the LM without a CTC search (the tasks
  * decode no transcript, or decode it greedily: --ctc-beam 1) and without language ID to weigh;
  * the translation LM without translations. */
-static int warn_lm_unused(const eval_config *c, const char *lm_path, const char *translation_lm_path) {
-    int lid_lm = c->lid && c->lid_lm_weight > 0;
+static int warn_lm_unused(const eval_config *c, const struct mslam_model_config *cfg, const char *lm_path,
+                          const char *translation_lm_path) {
+    /* language ID reads it: scored, or finding the English speech a translation takes as it is */
+    int lid_lm = c->lid_lm_weight > 0 &&
+                 (c->lid || (c->st && cfg->ctc_head && cfg->lid_head && c->st_input != EVAL_ST_TEXT));
     if (c->lm && !decodes_ctc(c) && !lid_lm)
         mslam_log(MSLAM_LOG_WARN, "--lm %s is not used: the tasks scored decode no CTC transcript%s", lm_path,
-                  c->st ? " (the decoder translates the speech; --st-input transcript would read one)" : "");
+                  c->st && c->st_input == EVAL_ST_SPEECH
+                      ? " (the decoder translates the speech; --st-input transcript would read one)"
+                      : "");
     else if (c->lm && c->ctc_beam <= 1 && !lid_lm)
         mslam_log(MSLAM_LOG_WARN, "--lm %s works in the prefix beam search: with --ctc-beam 1 recognition does not "
                   "use it (give --ctc-beam 2 or more)", lm_path);
@@ -1242,7 +1247,7 @@ int cmd_eval(int argc, char **argv) {
                          "--st-input text)")) ||
             (tm_path && !(c.tm = tm = mslam_tm_load(tm_path))) ||
             load_manifests(&ds, data, &c, layout, lang, audio_dir, split) ||
-            warn_lm_unused(&c, lm_path, translation_lm_path) || warn_languages_without_lm(&ds, &c, lm_path) ||
+            warn_lm_unused(&c, &m->cfg, lm_path, translation_lm_path) || warn_languages_without_lm(&ds, &c, lm_path) ||
             (!eval_text_only(&c) && dataset_encode(&ds, m, 0, 0, &rep)) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());

@@ -1224,6 +1224,54 @@ static void warn_validation_changed(const trainer *t, const char *was, const cha
     g_free(valid_was);
 }
 
+/* *name, when a corpus folder, as its manifest.tsv, which it stands for. */
+static int name_folder_manifest(gchar **name) {
+    if (!*name || !is_folder(*name)) return 0;
+    char *file = manifest_file(*name);
+    if (!file) return -1;
+    g_free(*name);
+    *name = g_strdup(file);
+    free(file);
+    return 0;
+}
+
+/* A checkpoint's options record (malloc'd; taken) as this version records the same options: a
+ * folder of data or valid as its manifest.tsv (name_folder_manifests), weights all 1 as none
+ * (parse_weights), so that a resume of a run recorded before those rules compares alike. A
+ * value with escapes is left as it is. New malloc'd string. */
+static char *record_as_now(char *was) {
+    GString *out = g_string_new(NULL);
+    gchar **lines = g_strsplit(was, "\n", -1);
+    for (gchar **line = lines; *line; line++) {
+        char *eq = strchr(*line, '=');
+        gchar *name = eq ? g_strndup(*line, (size_t)(eq - *line)) : NULL;
+        const char *value = eq ? eq + 1 : NULL;
+        int paths = name && (!strcmp(name, "data") || !strcmp(name, "valid"));
+        int weights = name && (!strcmp(name, "data-weight") || !strcmp(name, "text-data-weight"));
+        if ((paths || weights) && !strchr(value, '\\') && *value) {
+            gchar **items = g_strsplit(value, ";", -1);
+            int all_one = 1;
+            for (gchar **item = items; *item; item++) {
+                if (weights && **item) all_one &= g_ascii_strtod(*item, NULL) == 1;
+                if (paths && **item) name_folder_manifest(item); /* (out of memory: as it was) */
+            }
+            gchar *joined = g_strjoinv(";", items);
+            g_string_append_printf(out, "%s=%s", name, weights && all_one ? "" : joined);
+            g_free(joined);
+            g_strfreev(items);
+        } else {
+            g_string_append(out, *line);
+        }
+        if (line[1]) g_string_append_c(out, '\n');
+        g_free(name);
+    }
+    g_strfreev(lines);
+    free(was);
+    char *now = strdup(out->str);
+    g_string_free(out, TRUE);
+    return now;
+}
+
 /* A resume's batches against the checkpoint's: the options that shape the steps, and the global
  * batch (processes x micro-batches x --batch-size utterances, and --text-batch pairs likewise). A
  * split of the same global batches into other processes and micro-batches takes the same steps
@@ -1236,6 +1284,7 @@ static void resume_batches(trainer *t, const char *latest) {
     long long split_was = (long long)p->world_size * p->accumulate, split = (long long)t->world * o->accumulate;
     long long global = o->batch_size * split;
     char *was = t->rank == 0 ? checkpoint_options(latest) : NULL;
+    if (was) was = record_as_now(was);
     gchar *text_batch_was = was ? options_record_value(was, "text-batch") : NULL;
     if (was && !text_batch_was) text_batch_was = options_record_value(o->record_defaults, "text-batch");
     /* the text batch counts only when there are text pairs (else another --text-data warns) */
@@ -1668,6 +1717,11 @@ static int parse_weights(const char *flag, const char *manifest_flag, gchar **ma
     *weights = NULL;
     if (!*values) return 0;
     guint n_manifests = manifests ? g_strv_length(manifests) : 0, n = g_strv_length(*values);
+    if (n == 0) { /* an empty key (text-data-weight=): none given */
+        g_strfreev(*values);
+        *values = NULL;
+        return 0;
+    }
     if (n != n_manifests)
         return mslam_error("%s: %u given for %u %s; give one for each, in their order (1: every row once an epoch)",
                            flag, n, n_manifests, manifest_flag);
@@ -1697,17 +1751,6 @@ static int parse_weights(const char *flag, const char *manifest_flag, gchar **ma
         return 0;
     }
     *weights = w;
-    return 0;
-}
-
-/* *name, when a corpus folder, as its manifest.tsv, which it stands for. */
-static int name_folder_manifest(gchar **name) {
-    if (!*name || !is_folder(*name)) return 0;
-    char *file = manifest_file(*name);
-    if (!file) return -1;
-    g_free(*name);
-    *name = g_strdup(file);
-    free(file);
     return 0;
 }
 
