@@ -207,8 +207,8 @@ static void app_log(enum mslam_log_level level, const char *message, void *user_
 }
 
 GST_START_TEST(test_app_log_callback) {
-    void *shared = dlopen("libmslam.so.0", RTLD_NOW);
-    fail_unless(shared != NULL, "dlopen libmslam.so.0: %s", dlerror());
+    void *shared = dlopen(MSLAM_SONAME, RTLD_NOW);
+    fail_unless(shared != NULL, "dlopen %s: %s", MSLAM_SONAME, dlerror());
     void (*log_set)(mslam_log_callback, void *) = (void (*)(mslam_log_callback, void *))dlsym(shared, "mslam_log_set");
     void (*log_get)(mslam_log_callback *, void **) =
         (void (*)(mslam_log_callback *, void **))dlsym(shared, "mslam_log_get");
