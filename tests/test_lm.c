@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct mslam_model_config cfg = {
     .n_mels = 80, .d_model = 16, .n_heads = 2, .d_ff = 32, .conv_kernel = 3, .sub_channels = 4,
@@ -669,6 +670,27 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
         CHECK(!mslam_translate_frames(dm, frames, T, &tp) && strstr(mslam_last_error(), "--translations"),
               "an LM of transcripts as the translation LM: %s", mslam_last_error());
         mslam_result_free(plain);
+        /* eval of translation alone on a model with CTC and LID heads reads a transcripts' LM:
+         * language ID finds the English speech, which is its own translation (said unused before) */
+        char *dm_path = str_printf("%s/lm-decoder-model.safetensors", fixture_dir());
+        char *lm_path = str_printf("%s/cmd-lm.safetensors", fixture_dir());
+        memcpy(dm->p.mel_mean, m->p.mel_mean, (size_t)c.n_mels * sizeof(float));
+        memcpy(dm->p.mel_std, m->p.mel_std, (size_t)c.n_mels * sizeof(float));
+        char *st_lm[] = {(char *)"eval", (char *)"--model", dm_path, (char *)"--data", (char *)manifest,
+                         (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"st", (char *)"--lm",
+                         lm_path, NULL};
+        struct strlist warnings = {0};
+        int unused = 0, rc = -1;
+        if (c.ctc_head && c.lid_head && mslam_model_save(dm, dm_path) == 0 && access(lm_path, R_OK) == 0) {
+            mslam_log_set(fixture_collect_warnings, &warnings);
+            rc = cmd_eval(11, st_lm);
+            mslam_log_set(NULL, NULL);
+            for (size_t i = 0; i < warnings.n; i++) unused |= strstr(warnings.items[i], "is not used") != NULL;
+        }
+        CHECK(rc == 0 && !unused, "eval --tasks st --lm with CTC and LID heads: rc %d, %s", rc,
+              unused ? "said the LM is not used" : mslam_last_error());
+        strlist_free(&warnings);
+        free(dm_path), free(lm_path);
         mslam_model_free(dm);
     }
     /* an LM of translations has one language, "en" */
