@@ -259,6 +259,9 @@ void mslam_sync_parent_dir(const char *path) {
 }
 
 int mslam_abort_now(mslam_abort *a) {
-    if (a && a->callback && !a->stopped && a->callback(a->user_data)) a->stopped = 1;
+    if (a && a->callback && !a->stopped && a->callback(a->user_data)) {
+        a->stopped = 1;
+        mslam_error("%s: stopped by the abort callback", a->fn);
+    }
     return a && a->stopped;
 }

@@ -25,13 +25,16 @@ const char *mslam_error_context_set(const char *where);
 int mslam_errors_unlogged(int unlogged);
 void mslam_log(enum mslam_log_level level, const char *fmt, ...) MSLAM_PRINTF(2, 3);
 
-/* A call's abort callback (mslam_abort_callback), and whether it has stopped the call. */
+/* A call's abort callback (mslam_abort_callback), the public function it belongs to, and whether
+ * it has stopped the call. */
 typedef struct {
     mslam_abort_callback callback; /* NULL: never stops */
     void *user_data;
+    const char *fn;
     int stopped;
 } mslam_abort;
-/* Whether a (NULL: none) stops the call now: asks its callback, once it has not yet said so. */
+/* Whether a (NULL: none) stops the call now: asks its callback, once it has not yet said so; when
+ * it stops, the error is "FN: stopped by the abort callback". */
 int mslam_abort_now(mslam_abort *a);
 
 /* malloc/calloc that record an error naming what failed. */

@@ -464,15 +464,12 @@ const float *mslam_encoder_speech_layers_out(const mslam_encoder_pass *p, const 
     return p->xs[cfg->n_speech_layers];
 }
 
-/* The error of a pass its abort callback stopped (the public call names itself over it). */
-static int stopped(void) { return mslam_error("stopped by the abort callback"); }
-
 static int run_layers(mslam_encoder_pass *p, const struct mslam_model_config *cfg,
                       const mslam_params *P) {
     int T = p->T, d = cfg->d_model;
     sinusoid_table(p->pe, -(T - 1), 2 * T - 1, d);
     for (int i = 0; i < p->n_layers; i++) {
-        if (mslam_abort_now(p->abort)) return stopped();
+        if (mslam_abort_now(p->abort)) return -1;
         residual_dropout drop = residual_dropout_layer(&p->dropout, i);
         conformer_layer_forward(p->xs[i + 1], p->xs[i], &p->layers[i], layer_params(cfg, P, p->input, i),
                                 cfg, p->B, T, p->lens, &p->mask, p->pe, NULL, p->save ? &drop : NULL, p->scratch);
@@ -523,7 +520,7 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     p->on_device = device_runs(p, cfg, 1, T_mel);
     if (pass_setup(p, cfg)) return -1;
     if (p->on_device) {
-        if (mslam_abort_now(p->abort)) return stopped();
+        if (mslam_abort_now(p->abort)) return -1;
         if (!mslam_vk_encode_speech(p->vk, cfg, P, mel, mel_lens, B, T_mel, mask, p->out)) return 0;
         if (device_failed(p, cfg)) return -1;
     }
@@ -571,7 +568,7 @@ int mslam_encoder_text_forward(mslam_encoder_pass *p, const struct mslam_model_c
     p->on_device = device_runs(p, cfg, 0, L);
     if (pass_setup(p, cfg)) return -1;
     if (p->on_device) {
-        if (mslam_abort_now(p->abort)) return stopped();
+        if (mslam_abort_now(p->abort)) return -1;
         if (!mslam_vk_encode_text(p->vk, cfg, P, p->ids, lens, B, L, p->out)) return 0;
         if (device_failed(p, cfg)) return -1;
     }
@@ -719,12 +716,10 @@ float *mslam_encode_pcm_as(mslam_model *model, const float *pcm, size_t n_sample
     if (mel && fe_scratch) {
         mslam_logmel(&fe, pcm, n_mel, mel, fe_scratch);
         attn_mask mask = {ep.chunk_frames, ep.left_chunks, 0};
-        mslam_abort abort = {ep.abort_callback, ep.abort_callback_user_data, 0};
+        mslam_abort abort = {ep.abort_callback, ep.abort_callback_user_data, fn, 0};
         mslam_encoder_pass pass = {.vk = model->vk, .abort = &abort};
         if (mslam_encoder_speech_forward(&pass, cfg, &model->p, mel, &n_mel, 1, n_mel, &mask, 0) == 0)
             out = take_output(&pass, cfg->d_model, n_frames);
-        else if (abort.stopped)
-            mslam_error("%s: stopped by the abort callback", fn);
         mslam_encoder_pass_free(&pass);
     }
     free(mel);
@@ -757,13 +752,11 @@ float *mslam_encode_text_as(mslam_model *model, const char *utf8, const struct m
         return mslam_calloc(1, sizeof(float), "encoder frames");
     }
     mslam_model_use_threads(model, ep.n_threads);
-    mslam_abort abort = {ep.abort_callback, ep.abort_callback_user_data, 0};
+    mslam_abort abort = {ep.abort_callback, ep.abort_callback_user_data, fn, 0};
     mslam_encoder_pass pass = {.vk = model->vk, .abort = &abort};
     float *out = NULL;
     if (mslam_encoder_text_forward(&pass, &model->cfg, &model->p, ids, &L, 1, L, 0) == 0)
         out = take_output(&pass, model->cfg.d_model, n_frames);
-    else if (abort.stopped)
-        mslam_error("%s: stopped by the abort callback", fn);
     mslam_encoder_pass_free(&pass);
     free(ids);
     return out;

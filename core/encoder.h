@@ -131,7 +131,7 @@ typedef struct {
     struct mslam_vk *vk;
     int on_device;
     /* The caller's (NULL: none): asked before each layer, and before a device's pass; when it
-     * stops the pass, the forward fails (abort->stopped says why). */
+     * stops the pass, the forward fails with its error. */
     mslam_abort *abort;
 } mslam_encoder_pass;
 

@@ -202,11 +202,16 @@ static int check_encoder_frames(const mslam_model *m, const float *frames, int n
     return 0;
 }
 
+/* The encoder's part of decode params: attention, threads, the abort callback. */
+static struct mslam_encode_params encode_params_of(const struct mslam_decode_params *p) {
+    return (struct mslam_encode_params){p->chunk_frames, p->left_chunks, p->n_threads, p->abort_callback,
+                                        p->abort_callback_user_data};
+}
+
 /* PCM -> encoder frames for the entry points that take audio (fn: the caller, for messages). */
 static float *encode(mslam_model *m, const float *pcm, size_t n, const struct mslam_decode_params *p,
                      int *n_frames, const char *fn) {
-    struct mslam_encode_params ep = {p->chunk_frames, p->left_chunks, p->n_threads, p->abort_callback,
-                                     p->abort_callback_user_data};
+    struct mslam_encode_params ep = encode_params_of(p);
     return mslam_encode_pcm_as(m, pcm, n, &ep, n_frames, fn);
 }
 
@@ -520,17 +525,10 @@ static int check_translation_params(const mslam_model *m, const struct mslam_dec
                                     const char *fn) {
     if (named_language(m, p->languages, fn) == -1) return -1;
     /* before any search (the transcript's, the memory's), whatever the audio turns out to need */
-    if (searches && (p->beam_size < 1 || p->beam_size > DECODER_MAX_BEAM))
-        return mslam_error("%s: beam_size = %d is outside 1..%d (the decoder's beam size)", fn, p->beam_size,
-                           DECODER_MAX_BEAM);
-    /* the decoder search's own limits, named here for the caller rather than by the search */
-    if (searches && p->max_len > DECODER_MAX_LEN)
-        return mslam_error("%s: max_len = %d is over %d", fn, p->max_len, DECODER_MAX_LEN);
-    if (searches && !(p->length_penalty >= 0.0f && p->length_penalty <= 10.0f))
-        return mslam_error("%s: length_penalty = %g is outside 0..10", fn, (double)p->length_penalty);
-    if (searches && (p->no_repeat_ngram < 0 || p->no_repeat_ngram > DECODER_MAX_LEN))
-        return mslam_error("%s: no_repeat_ngram = %d is outside 0..%d (0: off)", fn, p->no_repeat_ngram,
-                           DECODER_MAX_LEN);
+    /* the decoder search's limits, named for the caller (max_len <= 0: the default) */
+    if (searches && decoder_search_check(p->beam_size, p->max_len > 0 ? p->max_len : 0, p->length_penalty,
+                                         p->no_repeat_ngram, fn))
+        return -1;
     if (p->translation_lm && (lm_check_model(p->translation_lm, m, 1, fn) || lm_check_weights(p, fn))) return -1;
     if (p->translation_memory && !(p->tm_min_similarity >= 0 && p->tm_min_similarity <= 1))
         return mslam_error("%s: tm_min_similarity must be in [0, 1] (it is %g)", fn, (double)p->tm_min_similarity);
@@ -592,7 +590,7 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
     unsigned char *banned = mslam_malloc((size_t)V, "translation");
     if (!banned) return NULL;
     for (int i = 0; i < V; i++) banned[i] = i != model->eos_id && is_reserved(model, i);
-    mslam_abort abort = {p->abort_callback, p->abort_callback_user_data, 0};
+    mslam_abort abort = {p->abort_callback, p->abort_callback_user_data, fn, 0};
     decoder_search_params sp = {
         .beam_size = p->beam_size,
         /* (the default, capped at what the search takes: over 32,760 frames it would exceed it) */
@@ -612,8 +610,6 @@ static mslam_result *translate_frames(mslam_model *model, const float *frames, i
                             &best) == 0) {
         r = result_new(model, best.tokens, best.n, 0, n_frames);
         search_result_free(&best);
-    } else if (abort.stopped) {
-        mslam_error("%s: stopped by the abort callback", fn);
     }
     decoder_cache_free(&cache);
     free(banned);
@@ -630,9 +626,7 @@ static mslam_result *translate_text(mslam_model *model, const char *utf8, const 
     mslam_result *known = NULL;
     int used = translate_memory(model, utf8, p, &known, fn);
     if (used) return known;
-    struct mslam_encode_params ep = mslam_encode_default_params();
-    ep.n_threads = p->n_threads;
-    ep.abort_callback = p->abort_callback, ep.abort_callback_user_data = p->abort_callback_user_data;
+    struct mslam_encode_params ep = encode_params_of(p); /* (text: the attention params unused) */
     int n_chars = 0;
     float *chars = mslam_encode_text_as(model, utf8, &ep, &n_chars, fn);
     mslam_result *r = chars ? translate_frames(model, chars, n_chars, p, fn) : NULL;

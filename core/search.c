@@ -426,20 +426,26 @@ static void ban_repeated_ngrams(float *row, const search_token *h, int pos, int 
     }
 }
 
+int decoder_search_check(int beam_size, int max_len, float length_penalty, int no_repeat_ngram, const char *who) {
+    if (beam_size < 1 || beam_size > DECODER_MAX_BEAM)
+        return mslam_error("%s: beam_size = %d is outside 1..%d (the decoder's beam size)", who, beam_size,
+                           DECODER_MAX_BEAM);
+    if (max_len < 0 || max_len > DECODER_MAX_LEN)
+        return mslam_error("%s: max_len = %d is outside 0..%d", who, max_len, DECODER_MAX_LEN);
+    if (!(length_penalty >= 0.0f && length_penalty <= 10.0f))
+        return mslam_error("%s: length_penalty = %g is outside 0..10", who, (double)length_penalty);
+    if (no_repeat_ngram < 0 || no_repeat_ngram > DECODER_MAX_LEN)
+        return mslam_error("%s: no_repeat_ngram = %d is outside 0..%d (0: off)", who, no_repeat_ngram,
+                           DECODER_MAX_LEN);
+    return 0;
+}
+
 int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *cfg, const mslam_params *P,
                         int bos, int eos, const float *enc, int T, const decoder_search_params *sp,
                         search_result *out) {
     memset(out, 0, sizeof *out);
-    const int K = sp->beam_size, V = cfg->vocab_size, max_len = sp->max_len;
-    if (K < 1 || K > DECODER_MAX_BEAM)
-        return mslam_error("decoder search: beam size %d is outside 1..%d", K, DECODER_MAX_BEAM);
-    if (max_len < 0 || max_len > DECODER_MAX_LEN)
-        return mslam_error("decoder search: max_len %d is outside 0..%d", max_len, DECODER_MAX_LEN);
-    if (!(sp->length_penalty >= 0.0f && sp->length_penalty <= 10.0f))
-        return mslam_error("decoder search: length penalty %g is outside 0..10", (double)sp->length_penalty);
-    const int N = sp->no_repeat_ngram;
-    if (N < 0 || N > DECODER_MAX_LEN)
-        return mslam_error("decoder search: no_repeat_ngram %d is outside 0..%d", N, DECODER_MAX_LEN);
+    const int K = sp->beam_size, V = cfg->vocab_size, max_len = sp->max_len, N = sp->no_repeat_ngram;
+    if (decoder_search_check(K, max_len, sp->length_penalty, N, "decoder search")) return -1;
     const lm_table *lm = sp->lm_weight > 0 ? sp->lm : NULL;
     if (sp->lm && !(isfinite(sp->lm_weight) && sp->lm_weight >= 0))
         return mslam_error("decoder search: LM weight %g is not a finite number >= 0", (double)sp->lm_weight);
@@ -463,10 +469,7 @@ int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *c
     tokens[0] = bos;
     scores[0] = totals[0] = 0.0;
     for (int pos = 0;; pos++) {
-        if (mslam_abort_now(sp->abort)) {
-            mslam_error("stopped by the abort callback");
-            goto done;
-        }
+        if (mslam_abort_now(sp->abort)) goto done;
         if (decoder_cache_step(cache, cfg, P, tokens, n_live, pos, logits)) goto done;
         log_softmax_forward(logp, logits, n_live, V);
         int n_top = 0;

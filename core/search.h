@@ -115,6 +115,10 @@ typedef struct {
                                   * the search fails */
 } decoder_search_params;
 
+/* The search's limits on its params (max_len as the search takes it: 0 or more), or -1 with an
+ * error that who (a public function, "decoder search") begins. */
+int decoder_search_check(int beam_size, int max_len, float length_penalty, int no_repeat_ngram, const char *who);
+
 /* enc (T, d), T >= 1, one utterance; cache is reused across calls. Returns 0 or -1. */
 int decoder_beam_search(decoder_cache *cache, const struct mslam_model_config *cfg, const mslam_params *P,
                         int bos, int eos, const float *enc, int T, const decoder_search_params *sp,

@@ -189,6 +189,7 @@ gst_mslam_caption_init (GTypeInstance * instance, gpointer g_class)
   self->max_duration_ms = DEFAULT_MAX_DURATION_MS;
   self->open_frame = -1;
   self->out_end = GST_CLOCK_TIME_NONE;
+  self->shift = GST_CLOCK_TIME_NONE;
   self->lm_weight = mslam_decode_default_params ().lm_weight;
   self->lm_bonus = mslam_decode_default_params ().lm_bonus;
   self->no_repeat_ngram = mslam_decode_default_params ().no_repeat_ngram;
@@ -411,8 +412,7 @@ caption_reset (GstMslamBase * base)
   self->open_frame = -1;
   self->scan_frame = 0;
   self->out_end = GST_CLOCK_TIME_NONE;
-  self->shift = 0;
-  self->shift_known = FALSE;
+  self->shift = GST_CLOCK_TIME_NONE;
   self->partial_frame = 0;
   g_free (self->last_partial);
   self->last_partial = NULL;
@@ -455,9 +455,8 @@ output_time (GstMslamCaption * self, GstClockTime t)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
 
-  if (!self->shift_known) {
+  if (!GST_CLOCK_TIME_IS_VALID (self->shift)) {
     self->shift = GST_CLOCK_TIME_IS_VALID (base->text_end) && t < base->text_end ? base->text_end - t : 0;
-    self->shift_known = TRUE;
     if (self->shift)
       GST_INFO_OBJECT (self, "the timeline starts at %" GST_TIME_FORMAT ", before the text put out (to %"
           GST_TIME_FORMAT "): its text goes out %" GST_TIME_FORMAT " later", GST_TIME_ARGS (t),

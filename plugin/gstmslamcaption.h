@@ -61,9 +61,8 @@ struct _GstMslamCaption
                                  * timeline's times */
   /* Added to this timeline's times on the way out, so that they follow what the segment put out
    * before it (a timeline that started again earlier: base->text_end); fixed at its first text
-   * or gap, so its captions keep their spacing. */
+   * or gap, so its captions keep their spacing (NONE: not yet). */
   GstClockTime shift;
-  gboolean shift_known;
   gchar *last_partial;
   guint64 partial_frame;        /* n_frames when the last partial result was made */
 };

@@ -422,6 +422,16 @@ static void test_api(mslam_model *m, const char *text) {
 
 /* ---- mslam-trainer lm, then eval --lm ---- */
 
+/* cmd_eval on argv (NULL-terminated), the warnings it logs pushed onto warnings: its status. */
+static int eval_warnings(char **argv, struct strlist *warnings) {
+    int argc = 0;
+    while (argv[argc]) argc++;
+    mslam_log_set(fixture_collect_warnings, warnings);
+    int rc = cmd_eval(argc, argv);
+    mslam_log_set(NULL, NULL);
+    return rc;
+}
+
 static void test_commands(const char *model_path, const char *manifest) {
     char *lm_path = str_printf("%s/cmd-lm.safetensors", fixture_dir());
     char *json = str_printf("%s/eval-lm.json", fixture_dir());
@@ -479,9 +489,7 @@ static void test_commands(const char *model_path, const char *manifest) {
     heavy[12] = de_lm;
     struct strlist warnings = {0};
     CHECK(cmd_lm(9, de_args) == 0, "lm --langs de: %s", mslam_last_error());
-    mslam_log_set(fixture_collect_warnings, &warnings);
-    CHECK(cmd_eval(17, heavy) == 0, "eval --lm of German: %s", mslam_last_error());
-    mslam_log_set(NULL, NULL);
+    CHECK(eval_warnings(heavy, &warnings) == 0, "eval --lm of German: %s", mslam_last_error());
     int named = 0;
     for (size_t i = 0; i < warnings.n; i++)
         named |= strstr(warnings.items[i], "has no model of ") && !strstr(warnings.items[i], "of de") &&
@@ -493,9 +501,7 @@ static void test_commands(const char *model_path, const char *manifest) {
     char *greedy_lm[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                          (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr", (char *)"--ctc-beam",
                          (char *)"1", (char *)"--lm", lm_path, NULL};
-    mslam_log_set(fixture_collect_warnings, &warnings);
-    CHECK(cmd_eval(13, greedy_lm) == 0, "eval --lm --ctc-beam 1: %s", mslam_last_error());
-    mslam_log_set(NULL, NULL);
+    CHECK(eval_warnings(greedy_lm, &warnings) == 0, "eval --lm --ctc-beam 1: %s", mslam_last_error());
     CHECK(warnings.n == 1 && strstr(warnings.items[0], "--ctc-beam 1"), "eval --lm --ctc-beam 1 warns: %s",
           warnings.n ? warnings.items[0] : "(none)");
     strlist_free(&warnings);
@@ -503,9 +509,7 @@ static void test_commands(const char *model_path, const char *manifest) {
     char *lid_lm[] = {(char *)"eval", (char *)"--model", (char *)model_path, (char *)"--data", (char *)manifest,
                       (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"lid", (char *)"--lid-lm-weight",
                       (char *)"0", (char *)"--lm", lm_path, NULL};
-    mslam_log_set(fixture_collect_warnings, &warnings);
-    CHECK(cmd_eval(13, lid_lm) == 0, "eval --tasks lid --lm: %s", mslam_last_error());
-    mslam_log_set(NULL, NULL);
+    CHECK(eval_warnings(lid_lm, &warnings) == 0, "eval --tasks lid --lm: %s", mslam_last_error());
     CHECK(warnings.n == 1 && strstr(warnings.items[0], "is not used: the tasks scored decode no CTC transcript"),
           "eval --tasks lid --lid-lm-weight 0 --lm warns: %s", warnings.n ? warnings.items[0] : "(none)");
     strlist_free(&warnings);
@@ -574,9 +578,7 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
                         (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr",
                         (char *)"--translation-lm", path, NULL};
     struct strlist warnings = {0};
-    mslam_log_set(fixture_collect_warnings, &warnings);
-    CHECK(cmd_eval(11, asr_only) == 0, "eval --tasks asr --translation-lm: %s", mslam_last_error());
-    mslam_log_set(NULL, NULL);
+    CHECK(eval_warnings(asr_only, &warnings) == 0, "eval --tasks asr --translation-lm: %s", mslam_last_error());
     CHECK(warnings.n == 1 && strstr(warnings.items[0], "--translation-lm") && strstr(warnings.items[0], "not used"),
           "eval --tasks asr --translation-lm warns: %s", warnings.n ? warnings.items[0] : "(none)");
     strlist_free(&warnings);
@@ -680,13 +682,10 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
                          (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"st", (char *)"--lm",
                          lm_path, NULL};
         struct strlist warnings = {0};
-        int unused = 0, rc = -1;
-        if (c.ctc_head && c.lid_head && mslam_model_save(dm, dm_path) == 0 && access(lm_path, R_OK) == 0) {
-            mslam_log_set(fixture_collect_warnings, &warnings);
-            rc = cmd_eval(11, st_lm);
-            mslam_log_set(NULL, NULL);
-            for (size_t i = 0; i < warnings.n; i++) unused |= strstr(warnings.items[i], "is not used") != NULL;
-        }
+        int rc = c.ctc_head && c.lid_head && mslam_model_save(dm, dm_path) == 0 && access(lm_path, R_OK) == 0
+                     ? eval_warnings(st_lm, &warnings)
+                     : -1;
+        int unused = fixture_warned_of(&warnings, "is not used", "");
         CHECK(rc == 0 && !unused, "eval --tasks st --lm with CTC and LID heads: rc %d, %s", rc,
               unused ? "said the LM is not used" : mslam_last_error());
         strlist_free(&warnings);

@@ -72,6 +72,30 @@ static int train(const char *manifest, const char *out, ...) {
     return cmd_train(argc, argv);
 }
 
+/* What checkpoint_rewrite changes in a checkpoint's position. */
+enum { REWRITE_FORGET_ROWS = 1, REWRITE_VALIDATION_PENDING = 2 };
+
+/* Writes the checkpoint at path again, its model and optimizer state as they were, its position
+ * edited (REWRITE_ flags: the rows of --data forgotten, as before they were recorded; a
+ * validation marked pending, as a signal leaves it) and its options record options (NULL: its
+ * own), to make a checkpoint of another version or moment. 0 or -1. */
+static int checkpoint_rewrite(const char *path, int edits, const char *options) {
+    mslam_model *m = NULL;
+    train_position pos = {0};
+    adamw opt = {0};
+    optim_config oc = optim_default_config();
+    char *own = options ? NULL : checkpoint_options(path);
+    int rc = checkpoint_load(path, &m, &pos, NULL) == 0 && adamw_init(&opt, &oc, &m->table) == 0 &&
+                     checkpoint_load_optimizer(path, &opt) == 0
+                 ? 0
+                 : -1;
+    if (edits & REWRITE_FORGET_ROWS) pos.data = (train_rows){0};
+    if (edits & REWRITE_VALIDATION_PENDING) pos.validation_pending = 1;
+    if (!rc) rc = checkpoint_save(path, m, &opt, &pos, options ? options : own);
+    adamw_free(&opt), mslam_model_free(m), free(own);
+    return rc;
+}
+
 static void test_exact_resume(const char *manifest) {
     char *straight = str_printf("%s/straight", fixture_dir()), *split = str_printf("%s/split", fixture_dir());
     char *config = str_printf("%s/train.conf", fixture_dir());
@@ -211,16 +235,8 @@ static void test_resume_data(const char *manifest) {
     free(four_before);
 
     /* a checkpoint written before the rows were recorded: resumed, warning (on the changed data) */
-    char *options = checkpoint_options(three);
-    adamw opt = {0};
-    optim_config oc = optim_default_config();
-    pos = (train_position){0};
-    CHECK(checkpoint_load(three, &m, &pos, NULL) == 0 && adamw_init(&opt, &oc, &m->table) == 0 &&
-              checkpoint_load_optimizer(three, &opt) == 0,
-          "reading %s", three);
-    pos.data = (train_rows){0};
-    CHECK(m && checkpoint_save(three, m, &opt, &pos, options) == 0, "rewriting %s without its rows", three);
-    adamw_free(&opt), mslam_model_free(m), free(options);
+    CHECK(checkpoint_rewrite(three, REWRITE_FORGET_ROWS, NULL) == 0, "rewriting %s without its rows: %s", three,
+          mslam_last_error());
     struct strlist warnings = {0};
     mslam_log_set(fixture_collect_warnings, &warnings);
     int rc = train(data, out, "--resume", "--stop-at", "4", NULL);
@@ -463,17 +479,11 @@ static void test_best_and_patience(const char *manifest) {
               train(manifest, pending, "--valid", manifest, "--valid-every", "1000", "--stop-at", "4", NULL) == 0,
           "the straight run, and one to step 4 without its validation");
     int state = 0;
-    adamw opt = {0};
     CHECK(checkpoint_load(four, &a, &pos, &state) == 0 && state && pos.best_step == 0, "step 4's checkpoint");
-    char *options = four ? checkpoint_options(four) : NULL;
-    pos.validation_pending = 1;
-    optim_config oc = optim_default_config();
-    CHECK(a && adamw_init(&opt, &oc, &a->table) == 0 && checkpoint_load_optimizer(four, &opt) == 0 &&
-              checkpoint_save(four, a, &opt, &pos, options) == 0,
-          "marked as stopped before its validation: %s", mslam_last_error());
-    adamw_free(&opt);
     mslam_model_free(a);
-    free(options);
+    a = NULL;
+    CHECK(checkpoint_rewrite(four, REWRITE_VALIDATION_PENDING, NULL) == 0,
+          "marked as stopped before its validation: %s", mslam_last_error());
     char *info = info_text(four, 0);
     CHECK(info && strstr(info, "\n  validation   pending: a signal stopped step 4's validation"),
           "info shows the pending validation: %s", info ? info : mslam_last_error());
@@ -2239,14 +2249,8 @@ static void test_folder_as_manifest(const char *manifest) {
         g_string_append_len(old, at + strlen(data_was), weight - (at + strlen(data_was)));
         g_string_append(old, "data-weight=1;\n");
         g_string_append(old, weight + strlen("data-weight=\n"));
-        mslam_model *m = NULL;
-        train_position pos = {0};
-        adamw opt = {0};
-        optim_config oc = optim_default_config();
-        CHECK(checkpoint_load(three, &m, &pos, NULL) == 0 && adamw_init(&opt, &oc, &m->table) == 0 &&
-                  checkpoint_load_optimizer(three, &opt) == 0 && checkpoint_save(three, m, &opt, &pos, old->str) == 0,
-              "rewriting %s with an older record: %s", three, mslam_last_error());
-        adamw_free(&opt), mslam_model_free(m);
+        CHECK(checkpoint_rewrite(three, 0, old->str) == 0, "rewriting %s with an older record: %s", three,
+              mslam_last_error());
         g_string_free(old, TRUE);
         mslam_log_set(fixture_collect_warnings, &warnings);
         rc = train(fixture_dir(), out, "--resume", "--stop-at", "4", NULL);

@@ -190,6 +190,15 @@ int text_manifests_check(char *const *paths, const char *option) {
     return 0;
 }
 
+const char *text_split_phrase(int split) {
+    switch (split) {
+    case SPLIT_TRAIN: return "'s train split";
+    case SPLIT_DEV: return "'s dev split";
+    case SPLIT_TEST: return "'s test split";
+    default: return "";
+    }
+}
+
 char *split_counts_note(const int *in_split, const char *holder, const char *picks) {
     GString *text = g_string_new(NULL);
     for (int s = 0; s < SPLIT_N; s++)

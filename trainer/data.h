@@ -78,6 +78,8 @@ int text_manifests_check(char *const *paths, const char *option);
  * each split (in_split: SPLIT_N counts), for a message that none is in the split asked for; ""
  * when every count is 0. g_free it. */
 char *split_counts_note(const int *in_split, const char *holder, const char *picks);
+/* "'s train split" (dev, test) for split, "" for SPLIT_N (all): "no row of the text%s ...". */
+const char *text_split_phrase(int split);
 
 /* Appends the rows of a manifest (layout from its header) that have both a transcript and a
  * translation, with or without audio: the text pairs of the translation objective on text; with

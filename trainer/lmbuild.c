@@ -311,8 +311,8 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
                                      : mslam_error("none of the %u sentences of language '%s' in the text is written "
                                                    "in the model's characters alone", offered, lm->langs[l].code);
         else if (!rc && lang_sentences == 0) {
-            char *note = split_counts_note(elsewhere[l], "the text", "--split"), where[48] = "";
-            if (o->split != SPLIT_N) snprintf(where, sizeof where, "'s %s split", split_name(o->split));
+            char *note = split_counts_note(elsewhere[l], "the text", "--split");
+            const char *where = text_split_phrase(o->split);
             rc = lm->of_translations
                      ? mslam_error("no row of the text%s has a translation%s", where,
                                    *note ? note : " (--translations reads the manifests' translation column)")

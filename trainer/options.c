@@ -36,23 +36,33 @@ const char *options_config_path(int argc, char **argv) {
     return config;
 }
 
-int options_given(const char *command, const GOptionEntry *entries, int argc, char **argv, const char *name) {
-    const GOptionEntry *e = entries;
-    while (e->long_name && strcmp(e->long_name, name)) e++;
-    if (!e->long_name) return 0;
-    size_t len = strlen(name);
+/* Whether option e is given as a flag in argv (before a "--"). */
+static int given_as_flag(const GOptionEntry *e, int argc, char **argv) {
+    size_t len = strlen(e->long_name);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) break;
-        if (!strncmp(a, "--", 2) && !strncmp(a + 2, name, len) && (a[2 + len] == '\0' || a[2 + len] == '=')) return 1;
+        if (!strncmp(a, "--", 2) && !strncmp(a + 2, e->long_name, len) && (a[2 + len] == '\0' || a[2 + len] == '='))
+            return 1;
         if (e->short_name && a[0] == '-' && a[1] == e->short_name) return 1;
     }
+    return 0;
+}
+
+unsigned options_given(const char *command, const GOptionEntry *entries, int argc, char **argv,
+                       const char *const *names) {
     const char *config = options_config_path(argc, argv);
     GKeyFile *kf = config ? g_key_file_new() : NULL;
-    int in_file = kf && g_key_file_load_from_file(kf, config, G_KEY_FILE_NONE, NULL) &&
-                  g_key_file_has_key(kf, command, name, NULL);
+    if (kf && !g_key_file_load_from_file(kf, config, G_KEY_FILE_NONE, NULL)) g_key_file_free(kf), kf = NULL;
+    unsigned given = 0;
+    for (int i = 0; names[i]; i++) {
+        const GOptionEntry *e = entries;
+        while (e->long_name && strcmp(e->long_name, names[i])) e++;
+        if (e->long_name && (given_as_flag(e, argc, argv) || (kf && g_key_file_has_key(kf, command, names[i], NULL))))
+            given |= 1u << i;
+    }
     if (kf) g_key_file_free(kf);
-    return in_file;
+    return given;
 }
 
 /* Sets every option of entries that the key file's group names. */
@@ -295,9 +305,7 @@ gchar *options_record_value(const char *record, const char *name) {
     return NULL;
 }
 
-/* The items of a recorded list (split at each ';' that no '\\' escapes, the last ';' closing the
- * list), or NULL when value is no list. g_strfreev it. */
-static gchar **list_items(const char *value) {
+gchar **options_record_list(const char *value) {
     GPtrArray *items = g_ptr_array_new();
     int list = 0;
     const char *start = value;
@@ -338,7 +346,7 @@ static int same_scalar(const char *a, const char *b) {
 /* Whether two recorded values are one: two lists item by item as same_scalar compares values
  * ("1;0.25;" and "1.0;.25;"), anything else whole. */
 static int same_value(const char *a, const char *b) {
-    gchar **a_items = list_items(a), **b_items = list_items(b);
+    gchar **a_items = options_record_list(a), **b_items = options_record_list(b);
     int same;
     if (a_items && b_items) {
         same = g_strv_length(a_items) == g_strv_length(b_items);

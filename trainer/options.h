@@ -26,9 +26,11 @@ const char *options_config_path(int argc, char **argv);
  * the error printed. */
 GKeyFile *options_key_file_open(const char *path, const char *group);
 
-/* Whether option name of entries was given for command: as a flag in argv (before a "--") or
- * as a key of the --config file's group; an option at its default value was not. */
-int options_given(const char *command, const GOptionEntry *entries, int argc, char **argv, const char *name);
+/* Which of names (NULL-terminated, at most 32) of entries were given for command: bit i for
+ * names[i] given as a flag in argv (before a "--") or as a key of the --config file's group; an
+ * option left at its default value was not. */
+unsigned options_given(const char *command, const GOptionEntry *entries, int argc, char **argv,
+                       const char *const *names);
 
 /* g_free's every string option of entries (call once the options are no longer needed). */
 void options_free(const GOptionEntry *entries);
@@ -41,6 +43,9 @@ char *options_record(const GOptionEntry *entries, const char *const *skip);
  * option existed, as its value in defaults when given, a record of the defaults), leaving out the
  * names in ignore (NULL-terminated; may be NULL); NULL when they agree. New string. */
 char *options_record_diff(const char *was, const char *now, const char *defaults, const char *const *ignore);
+/* The items of a recorded list value (split at each ';' that no '\\' escapes, the last ';'
+ * closing the list), or NULL when the value is no list. g_strfreev it. */
+gchar **options_record_list(const char *value);
 /* The value of name in a record, or NULL. New string (g_free). */
 gchar *options_record_value(const char *record, const char *name);
 

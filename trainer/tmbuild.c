@@ -107,9 +107,8 @@ int tm_build(const tm_build_options *o, mslam_tm **out, tm_build_stats *st) {
     for (int i = 0; !rc && o->text[i]; i++) rc = read_pairs(o->text[i], o->split, held, pairs, langs, st, elsewhere);
     guint n = g_hash_table_size(pairs);
     if (!rc && n == 0) {
-        char *note = split_counts_note(elsewhere, "the text", "--split"), where[48] = "";
-        if (o->split != SPLIT_N) snprintf(where, sizeof where, "'s %s split", split_name(o->split));
-        rc = mslam_error("no row of the text%s has both a sentence and a translation%s%s", where,
+        char *note = split_counts_note(elsewhere, "the text", "--split");
+        rc = mslam_error("no row of the text%s has both a sentence and a translation%s%s", text_split_phrase(o->split),
                          st->held_out ? " outside the holdout manifests" : "", note);
         g_free(note);
     }

@@ -1148,7 +1148,7 @@ static int merge_lists(struct strlist *base, const struct strlist *add) {
 /* The options that shape the model, which a resumed run takes from its checkpoint and an --init
  * run from the init model (but for more decoder layers, and the codes), in warn_architecture_kept's
  * order; "quantizer", last, is checked where the model is built. */
-enum { N_ARCHITECTURE_KEPT = 10, DECODER_LAYERS_OPTION = 7 /* architecture_options' "decoder-layers" */ };
+enum { N_ARCHITECTURE_KEPT = 10 };
 static const char *const architecture_options[] = {"d-model",       "heads",          "ff",
                                                    "kernel",        "sub-channels",   "speech-layers",
                                                    "shared-layers", "decoder-layers", "symmetric-conv",
@@ -1158,6 +1158,13 @@ _Static_assert(sizeof architecture_options / sizeof *architecture_options == N_A
 
 /* Whether architecture_options[i] was given, as a flag or in the key file. */
 static int architecture_given(const train_opts *o, int i) { return (o->architecture_given >> i) & 1u; }
+
+/* Whether the architecture option of that name was given. */
+static int architecture_option_given(const train_opts *o, const char *name) {
+    for (int i = 0; architecture_options[i]; i++)
+        if (!strcmp(architecture_options[i], name)) return architecture_given(o, i);
+    return 0;
+}
 
 /* Warns of the architecture options given that model m, from where (a checkpoint resumed, an
  * init model), overrides. */
@@ -1236,33 +1243,38 @@ static int name_folder_manifest(gchar **name) {
 }
 
 /* A checkpoint's options record (malloc'd; taken) as this version records the same options: a
- * folder of data or valid as its manifest.tsv (name_folder_manifests), weights all 1 as none
- * (parse_weights), so that a resume of a run recorded before those rules compares alike. A
- * value with escapes is left as it is. New malloc'd string. */
+ * folder of data (a list) or valid as its manifest.tsv (name_folder_manifests), weights all 1 as
+ * none (parse_weights), so that a resume of a run recorded before those rules compares alike. An
+ * item with escapes names no folder here and stays as it is. New malloc'd string. */
 static char *record_as_now(char *was) {
     GString *out = g_string_new(NULL);
     gchar **lines = g_strsplit(was, "\n", -1);
     for (gchar **line = lines; *line; line++) {
         char *eq = strchr(*line, '=');
         gchar *name = eq ? g_strndup(*line, (size_t)(eq - *line)) : NULL;
-        const char *value = eq ? eq + 1 : NULL;
         int paths = name && (!strcmp(name, "data") || !strcmp(name, "valid"));
         int weights = name && (!strcmp(name, "data-weight") || !strcmp(name, "text-data-weight"));
-        if ((paths || weights) && !strchr(value, '\\') && *value) {
-            gchar **items = g_strsplit(value, ";", -1);
+        gchar **items = paths || weights ? options_record_list(eq + 1) : NULL;
+        if (paths && !items && eq[1]) { /* one path, not a list (valid) */
+            gchar *path = g_strdup(eq + 1);
+            name_folder_manifest(&path); /* (out of memory: as it was) */
+            g_string_append_printf(out, "%s=%s", name, path);
+            g_free(path);
+        } else if (items) {
             int all_one = 1;
+            GString *list = g_string_new(NULL);
             for (gchar **item = items; *item; item++) {
-                if (weights && **item) all_one &= g_ascii_strtod(*item, NULL) == 1;
-                if (paths && **item) name_folder_manifest(item); /* (out of memory: as it was) */
+                if (weights) all_one &= g_ascii_strtod(*item, NULL) == 1;
+                if (paths) name_folder_manifest(item);
+                g_string_append_printf(list, "%s;", *item);
             }
-            gchar *joined = g_strjoinv(";", items);
-            g_string_append_printf(out, "%s=%s", name, weights && all_one ? "" : joined);
-            g_free(joined);
-            g_strfreev(items);
+            g_string_append_printf(out, "%s=%s", name, weights && all_one ? "" : list->str);
+            g_string_free(list, TRUE);
         } else {
             g_string_append(out, *line);
         }
         if (line[1]) g_string_append_c(out, '\n');
+        g_strfreev(items);
         g_free(name);
     }
     g_strfreev(lines);
@@ -1472,7 +1484,7 @@ static int build_model(trainer *t, int *resumed) {
         /* --decoder-layers above the init model's adds fresh layers on top of its decoder; not
          * given, its decoder stays as it is */
         if (ic->n_decoder_layers > c.n_decoder_layers ||
-            (ic->n_decoder_layers > 0 && !architecture_given(o, DECODER_LAYERS_OPTION)))
+            (ic->n_decoder_layers > 0 && !architecture_option_given(o, "decoder-layers")))
             c.n_decoder_layers = ic->n_decoder_layers;
         if (ic->n_decoder_layers > 0 && c.n_decoder_layers > ic->n_decoder_layers && t->rank == 0)
             fprintf(stderr, "--decoder-layers %d: %d new decoder layer(s) on top of the %d of %s (--decoder-layers %d "
@@ -1725,7 +1737,7 @@ static int parse_weights(const char *flag, const char *manifest_flag, gchar **ma
     if (n != n_manifests)
         return mslam_error("%s: %u given for %u %s; give one for each, in their order (1: every row once an epoch)",
                            flag, n, n_manifests, manifest_flag);
-    double *w = mslam_malloc((n ? n : 1) * sizeof(double), flag);
+    double *w = mslam_malloc(n * sizeof(double), flag);
     if (!w) return -1;
     int all_one = 1, any = 0;
     for (guint i = 0; i < n; i++) {
@@ -2402,8 +2414,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
         rc = 1;
     }
-    for (int i = 0; architecture_options[i]; i++)
-        if (options_given("train", entries, argc, argv, architecture_options[i])) o.architecture_given |= 1u << i;
+    o.architecture_given = options_given("train", entries, argc, argv, architecture_options);
     o.record = rc ? NULL : options_record(entries, not_recorded);
     if (!rc) {
         trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size()};
