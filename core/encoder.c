@@ -714,7 +714,7 @@ float *mslam_encode_pcm_as(mslam_model *model, const float *pcm, size_t n_sample
     float *fe_scratch = mslam_malloc(mslam_frontend_scratch_size(n_mel) * sizeof(float), "frontend scratch");
     float *out = NULL;
     if (mel && fe_scratch) {
-        mslam_logmel(&fe, pcm, n_mel, mel, fe_scratch);
+        mslam_logmel(&fe, pcm, n_samples, n_mel, mel, fe_scratch);
         attn_mask mask = {ep.chunk_frames, ep.left_chunks, 0};
         mslam_abort abort = {ep.abort_callback, ep.abort_callback_user_data, fn, 0};
         mslam_encoder_pass pass = {.vk = model->vk, .abort = &abort};

@@ -88,8 +88,9 @@ void mslam_frontend_free(mslam_frontend *fe) {
 }
 
 int mslam_frontend_n_frames(size_t n_samples) {
-    if (n_samples < MSLAM_WIN_LENGTH) return 0;
-    size_t n = 1 + (n_samples - MSLAM_WIN_LENGTH) / MSLAM_HOP_LENGTH;
+    if (n_samples == 0) return 0;
+    if (n_samples > (size_t)INT_MAX * MSLAM_HOP_LENGTH) return INT_MAX;
+    size_t n = 1 + (n_samples + MSLAM_TAIL_PADDING - MSLAM_WIN_LENGTH) / MSLAM_HOP_LENGTH;
     return n > (size_t)INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -104,7 +105,9 @@ size_t mslam_frontend_scratch_size(int n_frames) {
     return n_frames > 0 ? (size_t)n_frames * (MSLAM_WIN_LENGTH + DFT_COLS) : 0;
 }
 
-static void logmel_piece(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch) {
+/* frames f0 .. f0 + n_frames - 1 of pcm -> mel (n_frames, n_mels) */
+static void logmel_piece(const mslam_frontend *fe, const float *pcm, size_t n_samples, int f0, int n_frames,
+                         float *mel, float *scratch) {
     float *frames = scratch;
     float *spec = scratch + (size_t)n_frames * MSLAM_WIN_LENGTH;
     /* Frames overlap (hop 160 < 400), so they cannot be handed to BLAS as a strided view of
@@ -112,9 +115,14 @@ static void logmel_piece(const mslam_frontend *fe, const float *pcm, int n_frame
      * to it, as a conversion to integer samples would: one of 1e19 (a glitch upstream) made a
      * power above FLT_MAX, and inf - inf in the filterbank NaN features. */
     for (int f = 0; f < n_frames; f++) {
-        const float *in = pcm + (size_t)f * MSLAM_HOP_LENGTH;
+        size_t first = (size_t)(f0 + f) * MSLAM_HOP_LENGTH;
         float *row = frames + (size_t)f * MSLAM_WIN_LENGTH;
-        for (int k = 0; k < MSLAM_WIN_LENGTH; k++) row[k] = in[k] > 1.0f ? 1.0f : in[k] < -1.0f ? -1.0f : in[k];
+        int have = first >= n_samples ? 0 : n_samples - first < MSLAM_WIN_LENGTH ? (int)(n_samples - first) : MSLAM_WIN_LENGTH;
+        for (int k = 0; k < have; k++) {
+            float x = pcm[first + k];
+            row[k] = x > 1.0f ? 1.0f : x < -1.0f ? -1.0f : x;
+        }
+        for (int k = have; k < MSLAM_WIN_LENGTH; k++) row[k] = 0.0f;
     }
     mslam_sgemm(0, 0, n_frames, DFT_COLS, MSLAM_WIN_LENGTH, 1.0f, frames, MSLAM_WIN_LENGTH, fe->dft,
                 DFT_COLS, 0.0f, spec, DFT_COLS);
@@ -133,10 +141,11 @@ static void logmel_piece(const mslam_frontend *fe, const float *pcm, int n_frame
     for (size_t i = 0; i < n; i++) mel[i] = logf(mel[i] > FE_LOG_FLOOR ? mel[i] : FE_LOG_FLOOR);
 }
 
-void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch) {
+void mslam_logmel(const mslam_frontend *fe, const float *pcm, size_t n_samples, int n_frames, float *mel,
+                  float *scratch) {
     for (int f0 = 0; f0 < n_frames; f0 += FE_PIECE_FRAMES) {
         int n = n_frames - f0 < FE_PIECE_FRAMES ? n_frames - f0 : FE_PIECE_FRAMES;
-        logmel_piece(fe, pcm + (size_t)f0 * MSLAM_HOP_LENGTH, n, mel + (size_t)f0 * fe->n_mels, scratch);
+        logmel_piece(fe, pcm, n_samples, f0, n, mel + (size_t)f0 * fe->n_mels, scratch);
     }
 }
 

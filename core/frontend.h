@@ -21,12 +21,18 @@ typedef struct {
 
 int mslam_frontend_init(mslam_frontend *fe, int n_mels);
 void mslam_frontend_free(mslam_frontend *fe);
-/* Frames of n_samples: 1 + (n - 400) / 160, or 0 when n < 400. */
+/* Zero samples that follow every recording. Encoder frame t reads samples [640 t, 640 t + 1360)
+ * (log-mel frames 4 t .. 4 t + 6): without them the last frame would end 45-85 ms before the audio
+ * does and the final sound would be heard by none. With them n samples make n / 640 encoder
+ * frames (rounded down), the last of which reads to the audio's end. */
+#define MSLAM_TAIL_PADDING 720
+/* Frames of n_samples followed by the tail padding: 1 + (n + 720 - 400) / 160; 0 when n is 0. */
 int mslam_frontend_n_frames(size_t n_samples);
 /* Scratch floats mslam_logmel needs for n_frames frames (at most those of 1024: it works in pieces). */
 size_t mslam_frontend_scratch_size(int n_frames);
-/* pcm holds at least 400 + 160 (n_frames - 1) samples -> mel (n_frames, n_mels), not normalised. */
-void mslam_logmel(const mslam_frontend *fe, const float *pcm, int n_frames, float *mel, float *scratch);
+/* pcm (n_samples; zeros read beyond them) -> mel (n_frames, n_mels), not normalised. */
+void mslam_logmel(const mslam_frontend *fe, const float *pcm, size_t n_samples, int n_frames, float *mel,
+                  float *scratch);
 /* 0 when a model's feature statistics mean, std (n_mels each) can normalise log-mel frames
  * ((mel - mean) / std): every mean finite, every std finite and > 0; else an error naming fn, the
  * model (path) and the first bad value. Checked where inference featurises audio, not at load: a

@@ -792,9 +792,9 @@ int lm_add_lid_scores(mslam_model *m, const mslam_lm *lm, float weight, const fl
 }
 
 /* The fewest samples that make one encoder frame: the subsampler's window of log-mel frames,
- * each a window of samples (1360 samples, 85 ms). */
+ * each a window of samples (1360), less the tail padding that follows them (640 samples, 40 ms). */
 static size_t samples_of_one_frame(void) {
-    return MSLAM_WIN_LENGTH + (size_t)MSLAM_HOP_LENGTH * (size_t)(mslam_subsampler_window(1) - 1);
+    return MSLAM_WIN_LENGTH + (size_t)MSLAM_HOP_LENGTH * (size_t)(mslam_subsampler_window(1) - 1) - MSLAM_TAIL_PADDING;
 }
 
 int identify_language_frames(mslam_model *model, const struct mslam_decode_params *params, const float *frames,

@@ -28,6 +28,8 @@ struct mslam_stream {
     int n_pending;
     float *ready;      /* (ready_cap, d) encoded frames not yet read */
     int n_ready, ready_cap;
+    size_t n_pushed;   /* samples pushed since the stream began (or was reset) */
+    int tail_padded;   /* mslam_stream_finish appended MSLAM_TAIL_PADDING zeros */
     int finished;      /* mslam_stream_finish ran: no more audio until mslam_stream_reset */
 
     conformer_layer_state *states; /* n_layers */
@@ -169,6 +171,8 @@ void mslam_stream_reset(mslam_stream *s) {
     s->n_mel = 0;
     s->n_pending = 0;
     s->n_ready = 0;
+    s->n_pushed = 0;
+    s->tail_padded = 0;
     s->finished = 0;
     for (int l = 0; l < s->n_layers; l++) {
         s->states[l].n_cached = 0;
@@ -249,16 +253,10 @@ static int drain_mel(mslam_stream *s) {
     return 0;
 }
 
-int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
-    if (!s) return mslam_error("mslam_stream_push: stream is NULL");
-    if (!pcm && n_samples) return mslam_error("mslam_stream_push: pcm is NULL");
-    for (size_t i = 0; i < n_samples; i++)
-        if (!isfinite(pcm[i])) return mslam_error("mslam_stream_push: sample %zu is not a finite number", i);
-    if (s->finished)
-        return mslam_error("mslam_stream_push: the stream is finished (mslam_stream_reset starts a new one)");
+/* Appends n samples (NULL: zeros) and turns every mel frame they complete into log-mel, encoding
+ * each chunk that fills up. */
+static int take_samples(mslam_stream *s, const float *pcm, size_t n_samples) {
     const struct mslam_model_config *cfg = &s->model->cfg;
-    if (mslam_model_check_features(s->model, "mslam_stream_push")) return -1;
-    if (use_threads(s)) return -1;
     if (s->n_pcm + n_samples > s->pcm_cap) {
         size_t cap = s->pcm_cap ? s->pcm_cap : 4096;
         while (cap < s->n_pcm + n_samples) cap *= 2;
@@ -267,7 +265,12 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
         s->pcm = p;
         s->pcm_cap = cap;
     }
-    if (n_samples) memcpy(s->pcm + s->n_pcm, pcm, n_samples * sizeof(float));
+    if (pcm && n_samples) {
+        memcpy(s->pcm + s->n_pcm, pcm, n_samples * sizeof(float));
+        s->n_pushed += n_samples;
+    } else if (n_samples) {
+        memset(s->pcm + s->n_pcm, 0, n_samples * sizeof(float));
+    }
     s->n_pcm += n_samples;
     /* one mel frame at a time keeps the mel buffer bounded by the subsampler's window */
     size_t used = 0;
@@ -277,7 +280,8 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
             failed = 1; /* out of memory encoding a chunk: what was featurised stays taken */
             break;
         }
-        mslam_logmel(&s->fe, s->pcm + used, 1, s->mel + (size_t)s->n_mel * cfg->n_mels, s->fe_scratch);
+        mslam_logmel(&s->fe, s->pcm + used, s->n_pcm - used, 1, s->mel + (size_t)s->n_mel * cfg->n_mels,
+                     s->fe_scratch);
         s->n_mel++;
         used += MSLAM_HOP_LENGTH;
     }
@@ -285,6 +289,19 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
     if (used) memmove(s->pcm, s->pcm + used, (s->n_pcm - used) * sizeof(float));
     s->n_pcm -= used;
     if (failed || drain_mel(s)) return -1;
+    return 0;
+}
+
+int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
+    if (!s) return mslam_error("mslam_stream_push: stream is NULL");
+    if (!pcm && n_samples) return mslam_error("mslam_stream_push: pcm is NULL");
+    for (size_t i = 0; i < n_samples; i++)
+        if (!isfinite(pcm[i])) return mslam_error("mslam_stream_push: sample %zu is not a finite number", i);
+    if (s->finished)
+        return mslam_error("mslam_stream_push: the stream is finished (mslam_stream_reset starts a new one)");
+    if (mslam_model_check_features(s->model, "mslam_stream_push")) return -1;
+    if (use_threads(s)) return -1;
+    if (take_samples(s, pcm, n_samples)) return -1;
     return s->n_ready;
 }
 
@@ -292,6 +309,12 @@ int mslam_stream_finish(mslam_stream *s) {
     if (!s) return mslam_error("mslam_stream_finish: stream is NULL");
     if (s->finished) return s->n_ready;
     if (use_threads(s)) return -1;
+    /* the tail padding that follows a recording offline, so the last frames read to the audio's
+     * end as they do there (none after a stream that was never pushed, as offline) */
+    if (s->n_pushed && !s->tail_padded) {
+        if (take_samples(s, NULL, MSLAM_TAIL_PADDING)) return -1;
+        s->tail_padded = 1;
+    }
     if (drain_mel(s)) return -1;
     if (s->n_pending > 0 && encode_chunk(s, s->n_pending)) return -1;
     s->finished = 1;

@@ -812,7 +812,7 @@ gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gi
   const GstMslamAudioHistory *h = &self->audio;
   struct mslam_encode_params params = mslam_encode_default_params ();
   guint64 from = start * GST_MSLAM_FRAME_SAMPLES;
-  guint64 until = MIN (end * GST_MSLAM_FRAME_SAMPLES + GST_MSLAM_LOOKAHEAD_SAMPLES, h->first + h->n);
+  guint64 until = MIN (end * GST_MSLAM_FRAME_SAMPLES, h->first + h->n);
   gfloat *frames;
 
   *n = 0;

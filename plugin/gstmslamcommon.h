@@ -51,7 +51,6 @@ void gst_mslam_model_release (mslam_model * model);
 /* An encoder frame t reads log-mel frames 4t .. 4t+6, that is samples up to 640 t + 1360: a
  * chunk's last frame needs 45 ms of audio after the chunk. */
 #define GST_MSLAM_LOOKAHEAD (45 * GST_MSECOND)
-#define GST_MSLAM_LOOKAHEAD_SAMPLES 720
 
 /* ---- energy rule ---- */
 
@@ -325,8 +324,9 @@ gint gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n
 mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean translations);
 
 /* The second pass: encoder frames [start, end) of the timeline computed again from the audio
- * kept in self->audio (the frames' samples and the look-ahead the last one reads, as far as it
- * has them), with full attention context as mslam_encode_pcm does for a file. Returns n x
+ * kept in self->audio (the frames' own samples, as far as it has them: mslam_encode_pcm's tail
+ * padding stands for the look-ahead the last one read in the stream), with full attention context
+ * as mslam_encode_pcm does for a file: the result is the offline API's on those samples. Returns n x
  * d_model frames (mslam_free them; n <= end - start), or NULL without second-pass, when the audio
  * is not kept (logged) or encoding fails (logged): the caller keeps the stream's frames. */
 gfloat *gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gint * n);

@@ -500,8 +500,11 @@ static void test_api_errors(void) {
     CHECK(x != NULL && n == 5, "text of 5 characters gives %d frames", n);
     mslam_free(x);
     float pcm[1000] = {0};
-    x = mslam_encode_pcm(m, pcm, 1000, NULL, &n);
-    CHECK(x != NULL && n == 0, "audio shorter than one frame gives no frames (%d)", n);
+    x = mslam_encode_pcm(m, pcm, 639, NULL, &n);
+    CHECK(x != NULL && n == 0, "audio shorter than one frame (640 samples) gives no frames (%d)", n);
+    mslam_free(x);
+    x = mslam_encode_pcm(m, pcm, 640, NULL, &n);
+    CHECK(x != NULL && n == 1, "640 samples give one frame (%d)", n);
     mslam_free(x);
     pcm[10] = NAN;
     x = mslam_encode_pcm(m, pcm, 1000, NULL, &n);

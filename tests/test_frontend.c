@@ -5,6 +5,7 @@
  * for |log-mel| > 1 and absolute error in log units (= relative error of the mel power) near
  * zero. Bound 1e-4. */
 #include "frontend.h"
+#include "params.h"
 #include "mslam.h"
 #include "safetensors.h"
 #include "testutil.h"
@@ -43,11 +44,18 @@ static void test_frame_count(void) {
     static const struct {
         size_t samples;
         int frames;
-    } cases[] = {{0, 0}, {1, 0}, {399, 0}, {400, 1}, {559, 1}, {560, 2}, {561, 2}, {720, 3}, {16000, 98}};
+    } cases[] = {{0, 0}, {1, 3}, {159, 3}, {160, 4}, {639, 6}, {640, 7}, {720, 7}, {16000, 103}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int n = mslam_frontend_n_frames(cases[i].samples);
         CHECK(n == cases[i].frames, "n_frames(%zu) = %d, expected %d", cases[i].samples, n, cases[i].frames);
     }
+    /* the documented rule: n samples make n / 640 encoder frames, and the last one reads to the end */
+    int wrong = 0;
+    for (size_t n = 0; n < 40000; n += 7) {
+        int T = mslam_subsampled_frames(mslam_frontend_n_frames(n));
+        if (T != (int)(n / 640) || (T > 0 && 640 * (size_t)(T - 1) + 1360 < n)) wrong++;
+    }
+    CHECK(wrong == 0, "%d lengths do not make n / 640 encoder frames reading to their end", wrong);
 }
 
 static void test_init(void) {
@@ -83,8 +91,8 @@ static void test_init(void) {
     mslam_frontend_free(&fe);
 }
 
-/* Computes n frames starting at frame `first` from an exact-size copy of the samples they need,
- * so that a read past the last frame shows up under a sanitizer. */
+/* Computes n frames starting at frame `first` from an exact-size copy of the samples they need
+ * (no tail padding read), so that a read past the last frame shows up under a sanitizer. */
 static float *logmel_range(const mslam_frontend *fe, const float *pcm, int first, int n) {
     size_t need = MSLAM_WIN_LENGTH + (size_t)MSLAM_HOP_LENGTH * (n - 1);
     float *samples = malloc(need * sizeof *samples);
@@ -96,9 +104,39 @@ static float *logmel_range(const mslam_frontend *fe, const float *pcm, int first
         return NULL;
     }
     memcpy(samples, pcm + (size_t)first * MSLAM_HOP_LENGTH, need * sizeof *samples);
-    mslam_logmel(fe, samples, n, mel, scratch);
+    mslam_logmel(fe, samples, need, n, mel, scratch);
     free(samples);
     free(scratch);
+    return mel;
+}
+
+/* The frames of pcm followed by the tail padding (mslam_frontend_n_frames of them), computed from
+ * the samples alone, checked equal to those of a copy padded with MSLAM_TAIL_PADDING zeros. */
+static float *logmel_padded(const mslam_frontend *fe, const float *pcm, size_t n_samples) {
+    int n_frames = mslam_frontend_n_frames(n_samples);
+    size_t padded_len = n_samples + MSLAM_TAIL_PADDING;
+    float *padded = calloc(padded_len, sizeof *padded);
+    float *mel = malloc((size_t)n_frames * N_MELS * sizeof *mel);
+    float *scratch = malloc(mslam_frontend_scratch_size(n_frames) * sizeof *scratch);
+    float *expected = NULL;
+    if (padded && mel && scratch) {
+        memcpy(padded, pcm, n_samples * sizeof *pcm);
+        expected = logmel_range(fe, padded, 0, n_frames);
+    }
+    CHECK(expected != NULL, "out of memory");
+    if (expected) {
+        CHECK(1 + (padded_len - MSLAM_WIN_LENGTH) / MSLAM_HOP_LENGTH == (size_t)n_frames,
+              "%zu samples: %d frames, not those of the samples and the padding", n_samples, n_frames);
+        mslam_logmel(fe, pcm, n_samples, n_frames, mel, scratch);
+        CHECK(!memcmp(mel, expected, (size_t)n_frames * N_MELS * sizeof *mel),
+              "%zu samples: the padded frames differ from a padded copy's", n_samples);
+        printf("  %zu samples with the tail padding: %d frames, equal to a padded copy's\n", n_samples, n_frames);
+    }
+    free(padded), free(scratch), free(expected);
+    if (!expected) {
+        free(mel);
+        return NULL;
+    }
     return mel;
 }
 
@@ -114,8 +152,9 @@ static void test_fixture(void) {
         st_close(&f);
         return;
     }
+    /* the reference frames the samples alone (no tail padding) */
     size_t n_samples = tp->numel;
-    int n_frames = mslam_frontend_n_frames(n_samples);
+    int n_frames = n_samples < MSLAM_WIN_LENGTH ? 0 : 1 + (int)((n_samples - MSLAM_WIN_LENGTH) / MSLAM_HOP_LENGTH);
     float *pcm = read_f32(&f, "pcm", 1, (int64_t[]){(int64_t)n_samples});
     float *ref = read_f32(&f, "logmel", 2, (int64_t[]){-1, N_MELS});
     const st_tensor *tl = st_find(&f, "logmel");
@@ -156,12 +195,18 @@ static void test_fixture(void) {
     CHECK(mslam_frontend_scratch_size(1) <= sizeof scratch_buf / sizeof scratch_buf[0],
           "scratch size for one frame is %zu floats", mslam_frontend_scratch_size(1));
     if (mslam_frontend_scratch_size(1) <= sizeof scratch_buf / sizeof scratch_buf[0]) {
-        mslam_logmel(&fe, zeros, 1, silent, scratch_buf);
+        mslam_logmel(&fe, zeros, MSLAM_WIN_LENGTH, 1, silent, scratch_buf);
         int floor_ok = 1;
         for (int m = 0; m < N_MELS; m++)
             if (fabsf(silent[m] - logf(1e-10f)) > 1e-5f) floor_ok = 0;
         CHECK(floor_ok, "silence does not give log(1e-10) in every band");
     }
+
+    /* the first frames with the tail padding are the reference's */
+    float *padded_mel = logmel_padded(&fe, pcm, n_samples);
+    double e_padded = padded_mel ? test_max_rel_err(padded_mel, ref, n, 1.0f) : INFINITY;
+    CHECK(e_padded <= LOGMEL_TOL, "frames with the tail padding differ from the reference: %.3e", e_padded);
+    free(padded_mel);
 
     free(mel);
     free(pcm);
@@ -203,6 +248,9 @@ static void test_long_recording(void) {
     printf("  logmel of %d frames in pieces vs runs of 100: max err %.3e\n", n_frames, worst);
     CHECK(whole && worst <= 1e-5, "a long recording's frames differ from short runs' by %.3e", worst);
     free(whole);
+    /* the tail padding read in the last of three pieces, and a length that ends mid-hop */
+    free(logmel_padded(&fe, pcm, n_samples));
+    free(logmel_padded(&fe, pcm, n_samples - 77));
     free(pcm);
     mslam_frontend_free(&fe);
 }

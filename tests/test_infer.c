@@ -384,7 +384,7 @@ static void test_identify(mslam_model *m, const float *pcm, size_t n) {
               strstr(mslam_last_error(), "language 'xx' is not in") && !mslam_translate_text(m, "ab", &p),
           "an unknown language, translated: %s", mslam_last_error());
     mslam_ctc_decoder_free(dec);
-    CHECK(mslam_identify_language(m, pcm, 1000, NULL, probs) < 0 && strstr(mslam_last_error(), "no frames"),
+    CHECK(mslam_identify_language(m, pcm, 600, NULL, probs) < 0 && strstr(mslam_last_error(), "no frames"),
           "too short: %s", mslam_last_error());
 }
 

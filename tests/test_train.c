@@ -516,9 +516,13 @@ static void test_data(const char *manifest) {
     /* the shortest utterance that makes one encoder frame, sped up below it, stays as it is */
     char *short_wav = str_printf("%s/short.wav", fixture_dir()), *kept_path = ds.items[0].audio;
     struct audio tiny = {0};
-    CHECK(audio_reserve(&tiny, 1360) == 0, "short audio");
-    for (size_t k = 0; k < 1360; k++) tiny.samples[k] = 0.3f * sinf(0.05f * (float)k);
-    tiny.n = 1360;
+    const size_t one_frame = 640; /* 40 ms, the tail padding after them */
+    CHECK(mslam_subsampled_frames(mslam_frontend_n_frames(one_frame)) == 1 &&
+              mslam_subsampled_frames(mslam_frontend_n_frames(one_frame - 1)) == 0,
+          "%zu samples are the fewest that make an encoder frame", one_frame);
+    CHECK(audio_reserve(&tiny, one_frame) == 0, "short audio");
+    for (size_t k = 0; k < one_frame; k++) tiny.samples[k] = 0.3f * sinf(0.05f * (float)k);
+    tiny.n = one_frame;
     tiny.rate = 16000;
     int shorts[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     ds.items[0].audio = short_wav;

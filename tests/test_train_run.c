@@ -997,18 +997,24 @@ static void test_cache_encoder(const char *manifest) {
               checkpoint_load(init, &start, NULL, NULL) == 0,
           "the models load");
     if (a && b && start) {
-        double moved = 0, apart = 0;
+        /* as vectors (L2): the cache's F16 rounding can flip the sign of a parameter's near-zero
+         * gradient, and AdamW's first steps move such a parameter by the whole learning rate
+         * either way, so single parameters may differ by 2 lr; the decoder as a whole must not */
+        double moved = 0, apart = 0, apart_max = 0;
         for (int i = 0; i < a->table.n; i++) {
             const mslam_param_entry *x = &a->table.entries[i], *y = entry_named(b, x->name), *z = entry_named(start, x->name);
             if (strncmp(x->name, "decoder", 7) || !y || !z || y->numel != x->numel || z->numel != x->numel) continue;
             for (size_t k = 0; k < x->numel; k++) {
                 double u = a->block[x->offset + k], v = b->block[y->offset + k], w = start->block[z->offset + k];
-                moved = fmax(moved, fabs(u - w));
-                apart = fmax(apart, fabs(u - v));
+                moved += (u - w) * (u - w);
+                apart += (u - v) * (u - v);
+                apart_max = fmax(apart_max, fabs(u - v));
             }
         }
-        fprintf(stderr, "  cached vs uncached: decoder moved up to %.3g, the runs differ by up to %.3g\n", moved, apart);
-        CHECK(moved > 0 && apart < 0.02 * moved, "cached and uncached decoders agree (%.3g apart, moved %.3g)", apart,
+        moved = sqrt(moved), apart = sqrt(apart);
+        fprintf(stderr, "  cached vs uncached: decoder moved %.3g (L2), the runs differ by %.3g (L2; at most %.3g)\n",
+                moved, apart, apart_max);
+        CHECK(moved > 0 && apart < 0.05 * moved, "cached and uncached decoders agree (%.3g apart, moved %.3g)", apart,
               moved);
     }
     mslam_model_free(a), mslam_model_free(b), mslam_model_free(start);
@@ -1717,7 +1723,14 @@ static void test_st_input(const char *manifest) {
     free(with_asr);
     free(text);
     /* --max-len 0 is the decoder's own limit: the translations of a limit no translation reaches,
-     * not empty ones */
+     * not empty ones (the model's weights randomised: a trained decoder this small may end every
+     * translation at once) */
+    char *random_path = str_printf("%s/exported-random.safetensors", fixture_dir());
+    mslam_model *random = mslam_model_load(model_path, mslam_model_default_params());
+    if (random) test_randomise_model(random, 11, 0.3f);
+    CHECK(random && mslam_model_save(random, random_path) == 0, "a randomised model: %s", mslam_last_error());
+    mslam_model_free(random);
+    ev[2] = random_path;
     ev[6] = (char *)"st";
     ev[8] = (char *)"text";
     ev[12] = (char *)"100000";
@@ -1734,6 +1747,8 @@ static void test_st_input(const char *manifest) {
           "--max-len 0 translates as without a limit of its own (%d translations not empty):\n%s\nagainst\n%s",
           written, no_limit ? no_limit : "(none)", decoder_limit ? decoder_limit : "(none)");
     free(no_limit), free(decoder_limit);
+    ev[2] = model_path;
+    free(random_path);
     ev[12] = (char *)"20";
     ev[8] = (char *)"phonemes";
     CHECK(cmd_eval(19, ev) == 2, "--st-input phonemes is a usage error");

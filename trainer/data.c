@@ -963,7 +963,7 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
             rc = -1;
             break;
         }
-        mslam_logmel(&fb->fe, a->samples, n_frames, item_mel[fb->B], fb->scratch);
+        mslam_logmel(&fb->fe, a->samples, a->n, n_frames, item_mel[fb->B], fb->scratch);
         if (aug) {
             mslam_rng rng;
             rng_for(&rng, aug_seed, 0x5a5a, (uint64_t)(slot0 + i), 0);

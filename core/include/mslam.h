@@ -178,9 +178,10 @@ MSLAM_API struct mslam_encode_params mslam_encode_default_params(void);
 
 /* 16 kHz mono PCM -> encoder frames (n_frames x d_model, free with mslam_free). Samples are
  * floats with full scale at -1 and 1, as every call here takes them: one beyond is clipped to it,
- * as a conversion to integer samples would, and one not finite is an error. NULL on failure;
- * *n_frames is 0 (and the result non-NULL) when the audio is shorter than one frame (1360
- * samples, 85 ms: the subsampler's first frame needs 7 windows of 25 ms, 10 ms apart). */
+ * as a conversion to integer samples would, and one not finite is an error. NULL on failure.
+ * n samples make n / 640 frames (40 ms each, rounded down): frame t reads samples
+ * [640 t, 640 t + 1360), and the audio is followed by 720 zero samples so that the last frame reads
+ * to its end; *n_frames is 0 (and the result non-NULL) below 640 samples. */
 MSLAM_API float *mslam_encode_pcm(mslam_model *model, const float *pcm, size_t n_samples,
                                   const struct mslam_encode_params *params, int *n_frames);
 
@@ -213,7 +214,9 @@ MSLAM_API mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream
  * a finished stream) takes nothing; one that fails later (out of memory encoding a chunk) has
  * taken its samples: push the next ones, not these again. */
 MSLAM_API int mslam_stream_push(mslam_stream *stream, const float *pcm, size_t n_samples);
-/* End of audio: encodes what is left as a last, shorter chunk. Returns frames ready or < 0.
+/* End of audio: appends the 720 zero samples that follow audio offline (mslam_encode_pcm) and
+ * encodes what is left as a last, shorter chunk, so a stream gives the frames mslam_encode_pcm
+ * gives under the same chunk mask. Returns frames ready or < 0.
  * After it, mslam_stream_push is an error until mslam_stream_reset; a second finish does nothing. */
 MSLAM_API int mslam_stream_finish(mslam_stream *stream);
 /* Copies up to max_frames ready frames (each d_model floats) to out and drops them from the

@@ -578,7 +578,7 @@ GST_START_TEST(test_lm) {
 GST_END_TEST;
 
 /* second-pass (the default): each decision is the offline API's (mslam_identify_language on the
- * window's audio and the look-ahead its last frame reads), language and probability; with
+ * window's audio), language and probability; with
  * second-pass=false, on random weights, some differ. Returns how many of r's decisions match. */
 static guint count_offline_decisions(const gsttest_run *r, mslam_model *model, guint *n_decisions) {
     struct mslam_decode_params p = mslam_decode_default_params();

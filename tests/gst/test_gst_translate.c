@@ -539,7 +539,7 @@ GST_START_TEST(test_translation_memory) {
 GST_END_TEST;
 
 /* second-pass (the default): each final translation is the offline API's (mslam_translate) on
- * the segment's audio and the look-ahead its last frame reads, text and confidence (random
+ * the segment's audio, text and confidence (random
  * weights write the same text whatever they hear, but not with the same probabilities); without
  * it some differ. Returns how many match (p: the API's parameters). */
 static guint count_offline_translations(const gsttest_run *r, mslam_model *model, const struct mslam_decode_params *p) {

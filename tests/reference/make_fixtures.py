@@ -239,12 +239,14 @@ def make_encoder():
         speech_out_chunk, _ = model.forward_speech(mel, mel_lens, chunk, left_chunks)
         check_encoder_semantics(model, mel, mel_lens, speech_out, speech_out_chunk, chunk, left_chunks)
 
-    # End to end from PCM: the fixture's log-mel definition feeding the encoder.
+    # End to end from PCM: the fixture's log-mel definition, with the tail padding, feeding the
+    # encoder (8000 samples: 53 log-mel frames, 12 encoder frames).
     pcm = as_f32_input(speech_like(8000, torch.Generator().manual_seed(99)))
-    mel_pcm = mslam_ref.logmel(pcm, TINY["n_mels"])[None]
-    assert mel_pcm.shape == (1, 48, 80)
+    mel_pcm = mslam_ref.logmel_padded(pcm, TINY["n_mels"])[None]
+    assert mel_pcm.shape == (1, 53, 80)
     with torch.no_grad():
-        speech_out_pcm, _ = model.forward_speech(mel_pcm, torch.tensor([48]))
+        speech_out_pcm, _ = model.forward_speech(mel_pcm, torch.tensor([53]))
+    assert speech_out_pcm.shape[1] == 8000 // 640
 
     tensors = [("mel", f32(mel)), ("mel_lens", i32(mel_lens)),
                ("speech_out", f32(speech_out)),

@@ -69,6 +69,11 @@ def n_frames(n_samples):
     return 0 if n_samples < WIN_LENGTH else 1 + (n_samples - WIN_LENGTH) // HOP_LENGTH
 
 
+# Zero samples after every recording (core/frontend.h MSLAM_TAIL_PADDING): encoder frame t reads
+# samples [640 t, 640 t + 1360), so without them the last frame ends 45-85 ms before the audio.
+TAIL_PADDING = 720
+
+
 def logmel(pcm, n_mels=80):
     """pcm (n,) at 16 kHz -> log-mel (n_frames, n_mels), the definition core/frontend.c matches:
 
@@ -85,6 +90,12 @@ def logmel(pcm, n_mels=80):
     power = spec.real ** 2 + spec.imag ** 2
     mel = power @ mel_filterbank(n_mels, pcm.dtype)
     return torch.log(torch.clamp(mel, min=LOG_FLOOR))
+
+
+def logmel_padded(pcm, n_mels=80):
+    """The features the encoder reads from a recording (mslam_encode_pcm, streams, the trainer):
+    logmel of pcm followed by TAIL_PADDING zeros, n samples making n // 640 encoder frames."""
+    return logmel(torch.cat([pcm, torch.zeros(TAIL_PADDING, dtype=pcm.dtype)]), n_mels)
 
 
 # ---------------------------------------------------------------------------------------------
