@@ -2325,6 +2325,32 @@ static void test_lr_warning(const char *manifest) {
     }
 }
 
+/* Options that shape a validation, given without --valid (on the command line or in a key file),
+ * are warned of; with --valid they are not. */
+static void test_validation_options_alone(const char *manifest) {
+    char *conf = str_printf("%s/valid-alone.conf", fixture_dir());
+    const char *keys = "[train]\nvalid-split=test\n";
+    CHECK(write_file_atomic(conf, keys, strlen(keys)) == 0, "key file");
+    static const struct {
+        int with_valid, warns;
+    } runs[] = {{0, 1}, {1, 0}};
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        char *out = str_printf("%s/valid-alone-%zu", fixture_dir(), i);
+        struct strlist warnings = {0};
+        mslam_log_set(fixture_collect_warnings, &warnings);
+        int rc = runs[i].with_valid ? train(manifest, out, "--valid-items", "3", "--config", conf, "--steps", "1",
+                                            "--valid", manifest, NULL)
+                                    : train(manifest, out, "--valid-items", "3", "--config", conf, "--steps", "1", NULL);
+        mslam_log_set(NULL, NULL);
+        int warned = fixture_warned_of(&warnings, "--valid-items, --valid-split given without --valid", "");
+        CHECK(rc == 0 && warned == runs[i].warns, "--valid-items and a key file's valid-split %s --valid: rc %d, "
+              "warned %d (%zu warnings)", runs[i].with_valid ? "with" : "without", rc, warned, warnings.n);
+        strlist_free(&warnings);
+        free(out);
+    }
+    free(conf);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_train_run PATH-OF-mslam-trainer\n");
@@ -2338,6 +2364,7 @@ int main(int argc, char **argv) {
     test_data_weights(manifest);
     test_text_data_weights(manifest);
     test_lr_warning(manifest);
+    test_validation_options_alone(manifest);
     test_init_architecture(manifest);
     test_key_file_values(manifest);
     test_folder_as_manifest(manifest);

@@ -75,6 +75,7 @@ typedef struct {
         spanbert_weight;
     int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items, patience;
     unsigned architecture_given; /* bit i: architecture_options[i] was given (options_given), not defaulted */
+    unsigned validation_given;   /* bit i: validation_shape_options[i] was given */
     char *record; /* options_record of the options that shape the steps, kept in each checkpoint */
     char *record_defaults; /* the same of the defaults: an option an older checkpoint lacks had its default */
 } train_opts;
@@ -1156,6 +1157,9 @@ static const char *const architecture_options[] = {"d-model",       "heads",    
 _Static_assert(sizeof architecture_options / sizeof *architecture_options == N_ARCHITECTURE_KEPT + 2,
                "architecture_options: the kept ones, then quantizer and NULL");
 
+/* Options that only shape a validation: given without --valid they do nothing (warned of). */
+static const char *const validation_shape_options[] = {"valid-every", "valid-items", "valid-split", NULL};
+
 /* Whether architecture_options[i] was given, as a flag or in the key file. */
 static int architecture_given(const train_opts *o, int i) { return (o->architecture_given >> i) & 1u; }
 
@@ -1961,6 +1965,15 @@ static int check_options(const train_opts *o) {
  * key file has the first and may mean to). */
 static void warn_idle_settings(const trainer *t) {
     const train_opts *o = t->o;
+    if (!o->valid && o->validation_given) {
+        GString *given = g_string_new(NULL);
+        for (int i = 0; validation_shape_options[i]; i++)
+            if ((o->validation_given >> i) & 1u)
+                g_string_append_printf(given, "%s--%s", given->len ? ", " : "", validation_shape_options[i]);
+        mslam_log(MSLAM_LOG_WARN, "%s given without --valid: nothing is validated (--valid MANIFEST names the data "
+                  "to score)", given->str);
+        g_string_free(given, TRUE);
+    }
     if (o->valid && o->valid_every == 0)
         mslam_log(MSLAM_LOG_WARN, "--valid %s is never scored: --valid-every is 0", o->valid);
     else if (o->valid && o->valid_every > o->steps)
@@ -2415,6 +2428,7 @@ int cmd_train(int argc, char **argv) {
         rc = 1;
     }
     o.architecture_given = options_given("train", entries, argc, argv, architecture_options);
+    o.validation_given = options_given("train", entries, argc, argv, validation_shape_options);
     o.record = rc ? NULL : options_record(entries, not_recorded);
     if (!rc) {
         trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size()};
