@@ -295,8 +295,8 @@ static mslam_ctc_decoder *ctc_decoder_new(mslam_model *model, const struct mslam
                                           const char *fn) {
     if (check_model(model, fn, 1, 0, 0)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (p.beam_size < 1 || p.beam_size > 1024) {
-        mslam_error("%s: beam_size = %d is outside 1..1024", fn, p.beam_size);
+    if (p.beam_size < 1 || p.beam_size > CTC_MAX_BEAM) {
+        mslam_error("%s: beam_size = %d is outside 1..%d", fn, p.beam_size, CTC_MAX_BEAM);
         return NULL;
     }
     /* above 0 no character passes, and every transcript is empty */

@@ -137,8 +137,8 @@ static int reserve_nodes(ctc_beam *s) {
 
 int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp) {
     memset(s, 0, sizeof *s);
-    if (beam_size < 1 || beam_size > 1024)
-        return mslam_error("CTC beam search: beam size %d is outside 1..1024", beam_size);
+    if (beam_size < 1 || beam_size > CTC_MAX_BEAM)
+        return mslam_error("CTC beam search: beam size %d is outside 1..%d", beam_size, CTC_MAX_BEAM);
     if (V < 2) return mslam_error("CTC beam search: a vocabulary of %d tokens has no label", V);
     if (isnan(token_min_logp)) return mslam_error("CTC beam search: token_min_logp is NaN");
     s->beam_size = beam_size;
@@ -255,7 +255,7 @@ static int beam_frame(ctc_beam *s, const float *lp, int frame) {
     }
 
     /* the K best candidates (ties: the first proposed), best first */
-    int top[1024], n_top = 0;
+    int top[CTC_MAX_BEAM], n_top = 0;
     for (int i = 0; i < s->n_cand; i++) {
         double sc = cand_score(&s->cand[i]);
         if (!(sc > -INFINITY) || (n_top == K && !(sc > cand_score(&s->cand[top[K - 1]])))) continue;
@@ -266,7 +266,7 @@ static int beam_frame(ctc_beam *s, const float *lp, int frame) {
         }
         top[j] = i;
     }
-    int before[1024], n_before = s->n_beams; /* the previous frame's prefixes */
+    int before[CTC_MAX_BEAM], n_before = s->n_beams; /* the previous frame's prefixes */
     memcpy(before, s->node, (size_t)n_before * sizeof *before);
     for (int k = 0; k < n_top; k++) {
         const struct ctc_candidate *c = &s->cand[top[k]];

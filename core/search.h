@@ -67,6 +67,8 @@ typedef struct {
     double *fused;         /* (node_cap) */
 } ctc_beam;
 
+/* The CTC prefix search's largest beam (ctc_beam_init, and so mslam_ctc_decoder_new, refuse more). */
+#define CTC_MAX_BEAM 1024
 /* Returns 0 or -1 (bad parameters or out of memory, error recorded). */
 int ctc_beam_init(ctc_beam *s, int beam_size, int V, float token_min_logp);
 /* Shallow fusion with language lang of lm from the next reset on (lm NULL: none). */

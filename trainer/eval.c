@@ -1170,7 +1170,8 @@ int cmd_eval(int argc, char **argv) {
         else if (c.chunk_frames < 1 || c.chunk_frames > STREAM_MAX_CHUNK_FRAMES)
             EVAL_BAD("--chunk %d: must be 1..%d (as a stream's chunk)", c.chunk_frames, STREAM_MAX_CHUNK_FRAMES);
         else if (c.left_chunks < -1) EVAL_BAD("--left-chunks %d: must be -1 (all) or more", c.left_chunks);
-        else if (c.ctc_beam < 1 || c.ctc_beam > 1024) EVAL_BAD("--ctc-beam %d: must be 1..1024", c.ctc_beam);
+        else if (c.ctc_beam < 1 || c.ctc_beam > CTC_MAX_BEAM)
+            EVAL_BAD("--ctc-beam %d: must be 1..%d", c.ctc_beam, CTC_MAX_BEAM);
         else if (c.st_beam < 1 || c.st_beam > DECODER_MAX_BEAM)
             EVAL_BAD("--st-beam %d: must be 1..%d", c.st_beam, DECODER_MAX_BEAM);
         else if (!(length_penalty >= 0 && length_penalty <= 10))
