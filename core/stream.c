@@ -181,7 +181,8 @@ void mslam_stream_reset(mslam_stream *s) {
     }
 }
 
-static int append_ready(mslam_stream *s, const float *frames, int n) {
+/* Room for n more ready frames. */
+static int reserve_ready(mslam_stream *s, int n) {
     int d = s->model->cfg.d_model;
     if (s->n_ready + n > s->ready_cap) {
         int cap = s->ready_cap ? s->ready_cap : 64;
@@ -191,17 +192,16 @@ static int append_ready(mslam_stream *s, const float *frames, int n) {
         s->ready = r;
         s->ready_cap = cap;
     }
-    memcpy(s->ready + (size_t)s->n_ready * d, frames, (size_t)n * d * sizeof(float));
-    s->n_ready += n;
     return 0;
 }
 
-/* Runs the pending T frames through every layer and moves the result to ready. */
+/* Runs the pending T frames through every layer and moves the result to ready. Everything it
+ * allocates comes first: out of memory, it leaves the stream as it was (the chunk pending). */
 static int encode_chunk(mslam_stream *s, int T) {
     const struct mslam_model_config *cfg = &s->model->cfg;
     int d = cfg->d_model, k = cfg->conv_kernel;
     int n_cached = s->n_layers ? s->states[0].n_cached : 0;
-    if (grow_kv(s, n_cached + T)) return -1;
+    if (reserve_ready(s, T) || grow_kv(s, n_cached + T)) return -1;
     int Tk = n_cached + T;
     sinusoid_table(s->pe, -(T - 1), T + Tk - 1, d);
     attn_mask all_visible = {0, -1, 0};
@@ -228,7 +228,9 @@ static int encode_chunk(mslam_stream *s, int T) {
         memmove(st->conv, st->conv + (size_t)T * d, (size_t)(k - 1) * d * sizeof(float));
     }
     s->n_pending = 0;
-    return append_ready(s, x, T);
+    memcpy(s->ready + (size_t)s->n_ready * d, x, (size_t)T * d * sizeof(float));
+    s->n_ready += T;
+    return 0;
 }
 
 /* Subsamples what the mel buffer allows into pending, encoding each chunk that fills up. */
@@ -270,6 +272,7 @@ static int take_samples(mslam_stream *s, const float *pcm, size_t n_samples) {
         s->n_pushed += n_samples;
     } else if (n_samples) {
         memset(s->pcm + s->n_pcm, 0, n_samples * sizeof(float));
+        s->tail_padded = 1; /* in the buffer now: a finish that fails later and is called again pads no more */
     }
     s->n_pcm += n_samples;
     /* one mel frame at a time keeps the mel buffer bounded by the subsampler's window */
@@ -310,11 +313,9 @@ int mslam_stream_finish(mslam_stream *s) {
     if (s->finished) return s->n_ready;
     if (use_threads(s)) return -1;
     /* the tail padding that follows a recording offline, so the last frames read to the audio's
-     * end as they do there (none after a stream that was never pushed, as offline) */
-    if (s->n_pushed && !s->tail_padded) {
-        if (take_samples(s, NULL, MSLAM_TAIL_PADDING)) return -1;
-        s->tail_padded = 1;
-    }
+     * end as they do there (none after a stream that was never pushed, as offline); a finish
+     * called again after one that failed featurises what that one left */
+    if (s->n_pushed && take_samples(s, NULL, s->tail_padded ? 0 : MSLAM_TAIL_PADDING)) return -1;
     if (drain_mel(s)) return -1;
     if (s->n_pending > 0 && encode_chunk(s, s->n_pending)) return -1;
     s->finished = 1;

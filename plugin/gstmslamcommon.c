@@ -319,6 +319,18 @@ vad_block (GstMslamVad * vad, gint64 start)
   }
 }
 
+void
+gst_mslam_vad_end (GstMslamVad * vad)
+{
+  guint64 whole = vad->n / GST_MSLAM_FRAME_SAMPLES;     /* the frames the encoder makes */
+  guint64 judged = vad->n - vad->n_block;       /* samples in finished blocks */
+
+  /* (the unfinished block, under 10 ms, is not judged) */
+  if (whole == 0 || judged <= whole * GST_MSLAM_FRAME_SAMPLES)
+    return;
+  vad->frame_voiced[(whole - 1) % GST_MSLAM_VAD_FRAMES] |= vad->frame_voiced[whole % GST_MSLAM_VAD_FRAMES];
+}
+
 gboolean
 gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f)
 {
@@ -812,7 +824,9 @@ gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gi
   const GstMslamAudioHistory *h = &self->audio;
   struct mslam_encode_params params = mslam_encode_default_params ();
   guint64 from = start * GST_MSLAM_FRAME_SAMPLES;
-  guint64 until = MIN (end * GST_MSLAM_FRAME_SAMPLES, h->first + h->n);
+  /* up to 639 samples after the frames (still end - start frames): the last frame reads them,
+   * real audio mid-stream, and at a timeline's end the tail that no whole frame holds */
+  guint64 until = MIN (end * GST_MSLAM_FRAME_SAMPLES + GST_MSLAM_FRAME_SAMPLES - 1, h->first + h->n);
   gfloat *frames;
 
   *n = 0;
@@ -1186,6 +1200,7 @@ finish_timeline (GstMslamBase * self)
 
   if (!self->stream || !self->started)
     return GST_FLOW_OK;
+  gst_mslam_vad_end (&self->vad);
   if (mslam_stream_finish (self->stream) < 0) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam encoder failed: %s", mslam_last_error ()), (NULL));
     return GST_FLOW_ERROR;

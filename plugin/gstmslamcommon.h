@@ -78,6 +78,10 @@ void gst_mslam_vad_reset (GstMslamVad * vad);
  * but keeps the noise floor, which takes seconds of steady noise heard as speech to learn. */
 void gst_mslam_vad_restart (GstMslamVad * vad);
 void gst_mslam_vad_push (GstMslamVad * vad, const gfloat * pcm, gsize n);
+/* The timeline ends after the samples pushed: the encoder's last frame (n / 640 - 1) also reads
+ * the n % 640 samples after it (mslam's tail padding), so a voiced block among them counts for
+ * it. Call before the last frames are judged; a restart follows. */
+void gst_mslam_vad_end (GstMslamVad * vad);
 /* Whether encoder frame f (samples [640 f, 640 f + 640)) holds a voiced block; frames older
  * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
 gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
@@ -324,9 +328,9 @@ gint gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n
 mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gboolean translations);
 
 /* The second pass: encoder frames [start, end) of the timeline computed again from the audio
- * kept in self->audio (the frames' own samples, as far as it has them: mslam_encode_pcm's tail
- * padding stands for the look-ahead the last one read in the stream), with full attention context
- * as mslam_encode_pcm does for a file: the result is the offline API's on those samples. Returns n x
+ * kept in self->audio: the frames' samples and up to 639 after them, as far as it has them (the
+ * last frame reads those, and mslam_encode_pcm's tail padding after them), with full attention
+ * context as mslam_encode_pcm does for a file: the result is the offline API's on those samples. Returns n x
  * d_model frames (mslam_free them; n <= end - start), or NULL without second-pass, when the audio
  * is not kept (logged) or encoding fails (logged): the caller keeps the stream's frames. */
 gfloat *gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gint * n);

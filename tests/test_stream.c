@@ -49,6 +49,15 @@ static float *test_audio(size_t n) {
     return pcm;
 }
 
+/* -Wl,--wrap=realloc (tests/meson.build): the realloc_countdown-th call from now fails (0: none). */
+static int realloc_countdown;
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n) {
+    if (realloc_countdown > 0 && --realloc_countdown == 0) return NULL;
+    return __real_realloc(p, n);
+}
+
 static double stream_vs_offline(mslam_model *m, const float *pcm, size_t n, int chunk, int left,
                                 const size_t *push_sizes, int n_push_sizes, mslam_stream *reuse) {
     struct mslam_encode_params ep = mslam_encode_default_params();
@@ -86,6 +95,55 @@ static double stream_vs_offline(mslam_model *m, const float *pcm, size_t n, int 
     free(got);
     mslam_free(ref);
     return n_got == n_ref ? worst : INFINITY;
+}
+
+/* A finish that runs out of memory (the k-th reallocation it makes fails, for each k until one
+ * succeeds) and is called again gives the frames offline gives: the tail padding appended once,
+ * the chunk that failed encoded again. Chunks of 8 frames with all the left context: the chunk
+ * after 32 frames grows every layer's attention cache (to 64 frames). */
+static void test_finish_after_failure(mslam_model *m, const float *pcm, size_t n) {
+    struct mslam_encode_params ep = mslam_encode_default_params();
+    ep.chunk_frames = 8;
+    ep.left_chunks = -1;
+    int n_ref = 0, d = m->cfg.d_model, failed = 0, wrong = 0;
+    float *ref = mslam_encode_pcm(m, pcm, n, &ep, &n_ref);
+    float *got = malloc(((size_t)n_ref + 8) * d * sizeof(float));
+    CHECK(ref && got, "offline: %s", mslam_last_error());
+    for (int k = 1; ref && got && k < 64; k++) {
+        struct mslam_stream_params sp = mslam_stream_default_params();
+        sp.chunk_frames = 8;
+        sp.left_chunks = -1;
+        mslam_stream *s = mslam_stream_new(m, sp);
+        if (!s || mslam_stream_push(s, pcm, n) < 0) {
+            CHECK(0, "stream: %s", mslam_last_error());
+            mslam_stream_free(s);
+            break;
+        }
+        int n_got = mslam_stream_read(s, got, n_ref + 8);
+        realloc_countdown = k;
+        int first = mslam_stream_finish(s);
+        int fired = realloc_countdown == 0;
+        realloc_countdown = 0;
+        int again = first < 0 ? mslam_stream_finish(s) : first;
+        CHECK(first >= 0 || strstr(mslam_last_error(), "out of memory") || again >= 0, "finish %d: %s", k,
+              mslam_last_error());
+        n_got += mslam_stream_read(s, got + (size_t)n_got * d, n_ref + 8 - n_got);
+        double worst = 0;
+        for (size_t i = 0; n_got == n_ref && i < (size_t)n_ref * d; i++) worst = fmax(worst, fabs(got[i] - ref[i]));
+        failed += first < 0;
+        wrong += again < 0 || n_got != n_ref || worst > 1e-5;
+        if (again < 0 || n_got != n_ref || worst > 1e-5)
+            printf("  finish failing at reallocation %d, called again: %d frames (offline %d), max diff %.2e\n", k,
+                   n_got, n_ref, worst);
+        mslam_stream_free(s);
+        if (!fired) break; /* the finish made fewer than k reallocations: every one has failed once */
+    }
+    printf("%zu samples, finish out of memory at each of its reallocations (%d), then again: %d differ from "
+           "offline\n", n, failed, wrong);
+    CHECK(failed >= 2 && wrong == 0, "a finish that failed and was called again: %d of %d differ from offline", wrong,
+          failed);
+    free(got);
+    mslam_free(ref);
 }
 
 int main(void) {
@@ -141,6 +199,13 @@ int main(void) {
         CHECK(e <= 1e-5, "after finish and reset the stream differs by %.2e", e);
         mslam_stream_free(s);
     }
+
+    /* 33 frames: finish's last, shorter chunk grows the caches; 40: the tail padding completes the
+     * fifth chunk, which grows them, while finish appends it */
+    test_finish_after_failure(m, pcm, n);
+    float *longer = test_audio(25900);
+    if (longer) test_finish_after_failure(m, longer, 25900);
+    free(longer);
 
     /* a model whose feature statistics were never measured (zero, as mslam_model_new leaves them)
      * cannot featurise: the push fails naming the statistic instead of dividing by zero */

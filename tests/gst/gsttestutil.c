@@ -313,7 +313,7 @@ void gsttest_frames_samples(GstClockTime t0, GstClockTime start, GstClockTime en
                             size_t *until) {
     const GstClockTime frame = 40 * GST_MSECOND;
     *from = MIN(n, (size_t)((start - t0) / frame) * 640);
-    *until = MIN(n, (size_t)((end - t0) / frame) * 640);
+    *until = MIN(n, (size_t)((end - t0) / frame) * 640 + 639);
 }
 
 char *gsttest_offline_text(const gsttest_caption *c, GstClockTime t0, const float *pcm, size_t n, mslam_model *model,

@@ -112,7 +112,8 @@ void gsttest_run_free(gsttest_run *r);
 /* The final element message of r whose "start" is start (NULL: none). */
 const GstStructure *gsttest_final_message_at(const gsttest_run *r, GstClockTime start);
 /* The samples [*from, *until) of encoder frames [start, end) (buffer times on a timeline whose
- * sample 0 is at t0), within n samples: what a second pass encodes. */
+ * sample 0 is at t0) and up to 639 after them (which the last frame reads: no more frames),
+ * within n samples: what a second pass encodes. */
 void gsttest_frames_samples(GstClockTime t0, GstClockTime start, GstClockTime end, size_t n, size_t *from,
                             size_t *until);
 /* The offline API (mslam_transcribe or mslam_translate with params, NULL: defaults) on caption

@@ -66,6 +66,8 @@ def mel_filterbank(n_mels, dtype=torch.float64):
 
 
 def n_frames(n_samples):
+    """Frames of logmel(pcm) for n_samples samples alone; the encoder reads logmel_padded's, the
+    frames of the samples and the tail padding (core/frontend.c mslam_frontend_n_frames)."""
     return 0 if n_samples < WIN_LENGTH else 1 + (n_samples - WIN_LENGTH) // HOP_LENGTH
 
 
