@@ -425,6 +425,31 @@ static void test_data(const char *manifest) {
         for (int t = fb.mel_lens[i]; t < fb.T_mel; t++)
             CHECK(fb.mel[((size_t)i * fb.T_mel + t) * 80] == 0, "padding is zero");
     }
+    /* max_samples: each item's first samples alone, their log-mel with the tail padding after them
+     * (not the audio that follows) */
+    struct audio first_item = {0};
+    CHECK(audio_read(ds.items[0].audio, &first_item) == 0 && first_item.rate == 16000 && first_item.n > 2000,
+          "the first item's audio: %s", mslam_last_error());
+    size_t clip = first_item.n / 2 + 77; /* no whole number of hops */
+    feature_batch clips = {.max_samples = clip};
+    if (first_item.n > 2000 && feature_batch_load(&clips, &ds, items, 1, 0, 80, NULL, 0, NULL) == 0 && clips.B == 1) {
+        int n_clip = mslam_frontend_n_frames(clip);
+        mslam_frontend fe;
+        float *expected = malloc((size_t)n_clip * 80 * sizeof(float));
+        float *scratch = malloc(mslam_frontend_scratch_size(n_clip) * sizeof(float));
+        CHECK(expected && scratch && mslam_frontend_init(&fe, 80) == 0, "frontend");
+        mslam_logmel(&fe, first_item.samples, clip, n_clip, expected, scratch);
+        CHECK(clips.mel_lens[0] == n_clip && !memcmp(clips.mel, expected, (size_t)n_clip * 80 * sizeof(float)) &&
+                  fabs(clips.seconds - clip / 16000.0) < 1e-9,
+              "max_samples %zu of %zu: %d frames (expected %d), the clip's own features", clip, first_item.n,
+              clips.mel_lens[0], n_clip);
+        mslam_frontend_free(&fe);
+        free(expected), free(scratch);
+    } else {
+        CHECK(0, "max_samples %zu: %s", clip, mslam_last_error());
+    }
+    feature_batch_free(&clips);
+    audio_free(&first_item);
     float *plain = malloc((size_t)fb.B * fb.T_mel * 80 * sizeof(float));
     memcpy(plain, fb.mel, (size_t)fb.B * fb.T_mel * 80 * sizeof(float));
     int plain_lens[3];

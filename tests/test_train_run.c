@@ -2325,6 +2325,56 @@ static void test_lr_warning(const char *manifest) {
     }
 }
 
+/* eval --lid-seconds S: each language decision is mslam_identify_language's on the utterance's
+ * first S seconds alone (as if its audio ended there: the tail padding after them, not the audio
+ * that follows), for clips shorter than the utterances and longer. */
+static void test_lid_clips(const char *manifest) {
+    char *model_path = str_printf("%s/exported.safetensors", fixture_dir());
+    char *hyps = str_printf("%s/hyps-lid.tsv", fixture_dir());
+    mslam_model *m = mslam_model_load(model_path, mslam_model_default_params());
+    dataset ds = {0};
+    CHECK(m && dataset_load_named(&ds, manifest, NULL, NULL, NULL, "test") == 0, "model and test split: %s",
+          mslam_last_error());
+    static const char *const seconds[] = {"0.3", "0.47", "60"};
+    for (size_t s = 0; m && s < sizeof seconds / sizeof *seconds; s++) {
+        char *ev[] = {(char *)"eval", (char *)"--model", model_path, (char *)"--data", (char *)manifest,
+                      (char *)"--tasks", (char *)"lid", (char *)"--modes", (char *)"offline", (char *)"--lid-seconds",
+                      (char *)seconds[s], (char *)"--hyps", hyps, NULL};
+        char *text = NULL;
+        size_t n;
+        CHECK(cmd_eval(13, ev) == 0 && read_file(hyps, 1 << 20, &text, &n) == 0, "eval --lid-seconds %s: %s",
+              seconds[s], mslam_last_error());
+        int rows = 0, same = 0, clipped = 0;
+        char **lines = text ? g_strsplit(text, "\n", -1) : NULL;
+        for (char **line = lines ? lines + 1 : NULL; line && *line; line++) {
+            char **f = g_strsplit(*line, "\t", 8);
+            if (g_strv_length(f) == 7 && !strcmp(f[1], "lid")) {
+                struct audio a = {0};
+                if (audio_read(f[2], &a) == 0 && a.rate == 16000) {
+                    size_t clip = (size_t)llround(atof(seconds[s]) * 16000);
+                    clipped += a.n > clip;
+                    float probs[16];
+                    int lang = mslam_identify_language(m, a.samples, a.n < clip ? a.n : clip, NULL, probs);
+                    same += lang >= 0 && !strcmp(mslam_model_lang(m, lang), f[6]);
+                }
+                audio_free(&a);
+                rows++;
+            }
+            g_strfreev(f);
+        }
+        g_strfreev(lines);
+        free(text);
+        printf("  eval --lid-seconds %s: %d of %d decisions as the API's on the clip (%d clipped)\n", seconds[s], same,
+               rows, clipped);
+        CHECK(rows == 9 && same == rows && (s == 2 ? clipped == 0 : clipped > 0),
+              "eval --lid-seconds %s: %d of %d decisions as mslam_identify_language's on the clip (%d clipped)",
+              seconds[s], same, rows, clipped);
+    }
+    dataset_free(&ds);
+    mslam_model_free(m);
+    free(model_path), free(hyps);
+}
+
 /* Options that shape a validation, given without --valid (on the command line or in a key file),
  * are warned of; with --valid they are not. */
 static void test_validation_options_alone(const char *manifest) {
@@ -2382,6 +2432,7 @@ int main(int argc, char **argv) {
     test_damaged_checkpoint(manifest);
     test_log_interval(manifest);
     test_st_input(manifest);
+    test_lid_clips(manifest);
     test_text_pairs(manifest);
     test_accumulate(manifest);
     test_best_and_patience(manifest);

@@ -950,6 +950,11 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
             a = audio_at_speed(fb, 1.0);
             n_frames = a ? mslam_frontend_n_frames(a->n) : 0;
         }
+        size_t n_samples = a ? a->n : 0;
+        if (a && fb->max_samples && n_samples > fb->max_samples) {
+            n_samples = fb->max_samples;
+            n_frames = mslam_frontend_n_frames(n_samples);
+        }
         if (!a || mslam_subsampled_frames(n_frames) <= 0) {
             if (!fb->quiet)
                 mslam_log(MSLAM_LOG_WARN, "skipping %s: %s", e->audio,
@@ -963,7 +968,7 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
             rc = -1;
             break;
         }
-        mslam_logmel(&fb->fe, a->samples, a->n, n_frames, item_mel[fb->B], fb->scratch);
+        mslam_logmel(&fb->fe, a->samples, n_samples, n_frames, item_mel[fb->B], fb->scratch);
         if (aug) {
             mslam_rng rng;
             rng_for(&rng, aug_seed, 0x5a5a, (uint64_t)(slot0 + i), 0);
@@ -976,7 +981,7 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
         fb->mel_lens[fb->B] = n_frames;
         fb->example[fb->B] = examples[i];
         fb->slot[fb->B] = slot0 + i;
-        fb->seconds += (double)a->n / MSLAM_SAMPLE_RATE;
+        fb->seconds += (double)n_samples / MSLAM_SAMPLE_RATE;
         if (n_frames > fb->T_mel) fb->T_mel = n_frames;
         fb->B++;
     }

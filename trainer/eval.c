@@ -518,14 +518,16 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
         free(hyp);
         r->n_items++;
     }
-    int *clip_lens = mslam_malloc((size_t)c->batch_size * sizeof(int), "clip lengths");
-    float *clip_mel = NULL;
-    if (!clip_lens) rc = -1;
+    /* the clips: each utterance's first lid_seconds, as if nothing came after (what
+     * mslam_identify_language gives on them) */
+    feature_batch clips = {.quiet = 1};
+    if (lid_pass) clips.max_samples = (size_t)round(c->lid_seconds * MSLAM_SAMPLE_RATE); /* 640 .. 1.6e10 */
     for (int at = 0; !rc && !cancelled(c) && !eval_text_only(c) && at < n; at += c->batch_size) {
         int count = n - at < c->batch_size ? n - at : c->batch_size;
         rc = feature_batch_load(&fb, ds, items + at, count, 0, cfg->n_mels, NULL, 0, NULL);
         r->n_bad_audio += fb.n_failed; /* audio that fails to decode: left out like unreadable rows */
         if (rc || fb.B == 0) continue;
+        if (lid_pass) rc = feature_batch_load(&clips, ds, fb.example, fb.B, 0, cfg->n_mels, NULL, 0, NULL);
         for (int mode = 0; mode < EVAL_N_MODES && !rc; mode++) {
             if (!(c->modes & (1 << mode))) continue;
             attn_mask mask = {mode == EVAL_STREAMING ? c->chunk_frames : 0, c->left_chunks, 0};
@@ -537,37 +539,20 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
                                     &ds->items[fb.example[b]], ev.pass.out + (size_t)b * ev.pass.T * cfg->d_model,
                                     frames);
             }
-            if (rc || !lid_pass) continue;
-            /* the clips: each utterance's first lid_seconds, as if nothing came after */
-            int T_clip = 0;
-            for (int b = 0; b < fb.B; b++) {
-                int max = (int)(c->lid_seconds * 100);
-                max = max < 7 ? 7 : max; /* the subsampler's minimum */
-                clip_lens[b] = fb.mel_lens[b] < max ? fb.mel_lens[b] : max;
-                T_clip = clip_lens[b] > T_clip ? clip_lens[b] : T_clip;
-            }
-            float *grown = realloc(clip_mel, (size_t)fb.B * T_clip * cfg->n_mels * sizeof(float));
-            if (!grown) {
-                rc = mslam_error("out of memory for language-ID clips");
-                break;
-            }
-            clip_mel = grown;
-            for (int b = 0; b < fb.B; b++)
-                memcpy(clip_mel + (size_t)b * T_clip * cfg->n_mels, fb.mel + (size_t)b * fb.T_mel * cfg->n_mels,
-                       (size_t)T_clip * cfg->n_mels * sizeof(float));
-            rc = mslam_encoder_speech_forward(&ev.pass, cfg, &m->p, clip_mel, clip_lens, fb.B, T_clip, &mask, 0);
-            for (int b = 0; b < fb.B && !rc; b++) {
+            if (rc || !lid_pass || clips.B == 0) continue;
+            rc = mslam_encoder_speech_forward(&ev.pass, cfg, &m->p, clips.mel, clips.mel_lens, clips.B, clips.T_mel,
+                                              &mask, 0);
+            for (int b = 0; b < clips.B && !rc; b++) {
                 int frames = ev.pass.lens[b];
                 if (frames > 0)
-                    rc = score_item(&ev, r, mode, SCORE_LID, &ds->items[fb.example[b]],
+                    rc = score_item(&ev, r, mode, SCORE_LID, &ds->items[clips.example[b]],
                                     ev.pass.out + (size_t)b * ev.pass.T * cfg->d_model, frames);
             }
         }
         r->n_items += fb.B;
         r->seconds += fb.seconds;
     }
-    free(clip_lens);
-    free(clip_mel);
+    feature_batch_free(&clips);
     feature_batch_free(&fb);
     mslam_encoder_pass_free(&ev.pass);
     mslam_encoder_pass_free(&ev.text_pass);
