@@ -35,10 +35,12 @@
 /* Below this many scalar operations an OpenMP team costs more than it saves. */
 #define OMP_MIN_WORK 32768
 
+#ifdef _OPENMP
 /* Threads of the kernels called on this thread; 0 until mslam_use_threads: OpenMP's count.
  * Kept apart from OpenMP's own setting (every parallel region below says num_threads) so that a
  * public call leaves the caller's omp_get_max_threads() as it was. */
 static _Thread_local int kernel_threads;
+#endif
 
 static int max_threads(void) {
 #ifdef _OPENMP
@@ -975,6 +977,7 @@ HOT_LOOPS static void attn_core_forward(float *out, float *probs, const float *q
     const float scale = 1.0f / sqrtf((float)dh);
     const attn_slice L = attn_layout(Tq, Tk, H, dh, p != NULL, probs == NULL);
     const int team = attn_team(B * H);
+    (void)team; /* read by the pragma alone (none without OpenMP) */
     OMP(omp parallel for schedule(dynamic, 1) num_threads(team))
     for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;

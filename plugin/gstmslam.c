@@ -19,4 +19,4 @@ plugin_init (GstPlugin * plugin)
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, mslam,
     "Speech recognition, translation and language identification with mSLAM",
-    plugin_init, PACKAGE_VERSION, "MIT/X11", "mslam", "mslam source tree")
+    plugin_init, PACKAGE_VERSION, "MIT/X11", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

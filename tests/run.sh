@@ -8,10 +8,11 @@ cd "$root"
 ./tests/install-deps.sh build test
 
 builddir=build
-setup_args=""
+# warnings are errors here and in CI (meson.build leaves them warnings for other builds)
+setup_args="-Dwerror=true"
 if [ "${MSLAM_SANITIZE:-0}" = 1 ]; then
   builddir=build-asan
-  setup_args="-Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false"
+  setup_args="$setup_args -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false"
 fi
 if [ -f "$builddir/build.ninja" ]; then
   meson setup --reconfigure $setup_args "$builddir" >/dev/null
