@@ -195,7 +195,7 @@ static gboolean on_interrupt(gpointer data) {
 }
 
 int main(int argc, char **argv) {
-    gboolean translate = FALSE, lid = FALSE, live = FALSE, words = FALSE;
+    gboolean translate = FALSE, lid = FALSE, live = FALSE, words = FALSE, version = FALSE;
     gchar *model = NULL;
     gint latency = 320;
     GOptionEntry entries[] = {
@@ -209,6 +209,7 @@ int main(int argc, char **argv) {
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (default: $MSLAM_MODEL or the installed one)",
          "FILE"},
         {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Chunk of audio encoded at a time (ms)", "MS"},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and end", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GError *err = NULL;
@@ -221,6 +222,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     g_option_context_free(ctx);
+    if (version) {
+        printf("mslam-captions %s\n", MSLAM_VERSION_STRING);
+        return 0;
+    }
     /* GOption keeps "--" when a word after it starts with '-' (a file named -talk.wav) */
     if (argc == 3 && strcmp(argv[1], "--") == 0) {
         argv[1] = argv[2];

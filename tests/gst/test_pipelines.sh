@@ -234,5 +234,8 @@ fi
 timeout 60 "$app" "$work/silent film.webm" > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a video without audio"
 grep -q "no audio stream came out of the file" "$work/err.txt" ||
   fail "mslam-captions: a video without audio: $(cat "$work/err.txt")"
+# --version, as mslam-trainer's (help2man reads both)
+[ "$("$app" --version)" = "mslam-captions $(sed -n "s/^  version : '\(.*\)',$/\1/p" "$src/meson.build")" ] ||
+  fail "mslam-captions --version: $("$app" --version 2>&1)"
 echo "mslam-captions: ok"
 echo "1 passed, 0 failed"
