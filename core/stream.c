@@ -302,6 +302,9 @@ int mslam_stream_push(mslam_stream *s, const float *pcm, size_t n_samples) {
         if (!isfinite(pcm[i])) return mslam_error("mslam_stream_push: sample %zu is not a finite number", i);
     if (s->finished)
         return mslam_error("mslam_stream_push: the stream is finished (mslam_stream_reset starts a new one)");
+    if (s->tail_padded)
+        return mslam_error("mslam_stream_push: mslam_stream_finish failed after ending the audio: call it again, or "
+                           "mslam_stream_reset to start a new stream");
     if (mslam_model_check_features(s->model, "mslam_stream_push")) return -1;
     if (use_threads(s)) return -1;
     if (take_samples(s, pcm, n_samples)) return -1;

@@ -105,7 +105,7 @@ static void test_finish_after_failure(mslam_model *m, const float *pcm, size_t n
     struct mslam_encode_params ep = mslam_encode_default_params();
     ep.chunk_frames = 8;
     ep.left_chunks = -1;
-    int n_ref = 0, d = m->cfg.d_model, failed = 0, wrong = 0;
+    int n_ref = 0, d = m->cfg.d_model, failed = 0, wrong = 0, refused = 0;
     float *ref = mslam_encode_pcm(m, pcm, n, &ep, &n_ref);
     float *got = malloc(((size_t)n_ref + 8) * d * sizeof(float));
     CHECK(ref && got, "offline: %s", mslam_last_error());
@@ -124,6 +124,9 @@ static void test_finish_after_failure(mslam_model *m, const float *pcm, size_t n
         int first = mslam_stream_finish(s);
         int fired = realloc_countdown == 0;
         realloc_countdown = 0;
+        /* the audio has ended (the padding is in): a push would put samples after it */
+        if (first < 0)
+            refused += mslam_stream_push(s, pcm, 0) < 0 && strstr(mslam_last_error(), "call it again");
         int again = first < 0 ? mslam_stream_finish(s) : first;
         CHECK(first >= 0 || strstr(mslam_last_error(), "out of memory") || again >= 0, "finish %d: %s", k,
               mslam_last_error());
@@ -142,6 +145,7 @@ static void test_finish_after_failure(mslam_model *m, const float *pcm, size_t n
            "offline\n", n, failed, wrong);
     CHECK(failed >= 2 && wrong == 0, "a finish that failed and was called again: %d of %d differ from offline", wrong,
           failed);
+    CHECK(refused == failed, "a push after a finish that failed: refused %d times of %d", refused, failed);
     free(got);
     mslam_free(ref);
 }

@@ -229,8 +229,9 @@ typedef struct {
     double seconds; /* audio in the batch */
     int n_failed;   /* examples whose audio could not be read (skipped, warned) */
     int quiet;      /* set by the caller: skip those without a warning (another pass warns of them) */
-    size_t max_samples; /* set by the caller: each item's first max_samples (at 16 kHz) alone, as if
-                           its audio ended there (the tail padding after them); 0: all */
+    size_t max_samples; /* set by the caller: each item's first max_samples (at 16 kHz, after any
+                           speed perturbation) alone, as if its audio ended there (the tail
+                           padding after them); 0: all */
     mslam_frontend fe;
     struct audio_buf *audio; /* decoding buffers (opaque) */
     float *scratch;

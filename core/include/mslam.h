@@ -216,7 +216,8 @@ MSLAM_API mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream
 MSLAM_API int mslam_stream_push(mslam_stream *stream, const float *pcm, size_t n_samples);
 /* End of audio: appends the 720 zero samples that follow audio offline (mslam_encode_pcm) and
  * encodes what is left as a last, shorter chunk, so a stream gives the frames mslam_encode_pcm
- * gives under the same chunk mask. Returns frames ready or < 0.
+ * gives under the same chunk mask. Returns frames ready or < 0; after a failure (out of memory)
+ * call it again (it goes on where it stopped) or reset the stream: a push is refused.
  * After it, mslam_stream_push is an error until mslam_stream_reset; a second finish does nothing. */
 MSLAM_API int mslam_stream_finish(mslam_stream *stream);
 /* Copies up to max_frames ready frames (each d_model floats) to out and drops them from the
