@@ -47,6 +47,6 @@ done
 q="max-size-buffers=0 max-size-bytes=0 max-size-time=80000000000"
 eval "run_to \"\$out-captions.srt\" \"\$out-english.srt\" -- \
   gst-launch-1.0 -m -e filesrc location=\"\$(gst_quoted \"\$in\")\" ! decodebin ! audioconvert ! audioresample ! tee name=t \
-  t. ! queue $q ! mslamasr line-length=42 max-lines=2 $asr ! srtenc ! filesink location=\"\$(gst_quoted \"\$out-captions.srt.part\")\" \
-  t. ! queue $q ! mslamtranslate line-length=42 max-lines=2 $translate ! srtenc ! filesink location=\"\$(gst_quoted \"\$out-english.srt.part\")\" \
+  t. ! queue $q ! mslamasr line-length=42 max-lines=2 $asr ! srtenc ! filesink buffer-mode=line location=\"\$(gst_quoted \"\$out-captions.srt.part\")\" \
+  t. ! queue $q ! mslamtranslate line-length=42 max-lines=2 $translate ! srtenc ! filesink buffer-mode=line location=\"\$(gst_quoted \"\$out-english.srt.part\")\" \
   t. ! queue $q ! mslamlid $lid ! fakesink"

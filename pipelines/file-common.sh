@@ -9,7 +9,10 @@
 #                      them into place when it succeeds (removes them when not): an existing OUT
 #                      is never emptied by a failed run; after Ctrl-C (or SIGTERM) OUT holds what
 #                      was done until then, and the script ends by the signal (not 0), so a
-#                      caller's loop stops
+#                      caller's loop stops. An OUT.part that exists is another run writing OUT:
+#                      refused. With part_hook set to a function's name, it is called with each
+#                      OUT.part before the rename (to complete a file the run left without a
+#                      header, say)
 #   gst_quoted VALUE   VALUE as one gst-launch-1.0 property value (quotes and backslashes kept)
 file_args() {
     min=$1
@@ -69,7 +72,11 @@ audio_check() {
     command -v gst-discoverer-1.0 > /dev/null || return 0
     streams=$(timeout 10 gst-discoverer-1.0 "$(tool_path "$1")" 2> /dev/null) || return 0
     printf '%s\n' "$streams" | grep -q '^ *Properties:' || return 0
-    printf '%s\n' "$streams" | grep -q '^ *audio #' && return 0
+    n_audio=$(printf '%s\n' "$streams" | grep -c '^ *audio #') || true
+    if [ "$n_audio" -gt 1 ]; then
+        echo "$0: $1 has $n_audio audio streams: the first is used (decodebin's first audio pad)" >&2
+    fi
+    [ "$n_audio" -eq 0 ] || return 0
     kinds=$(printf '%s\n' "$streams" | sed -n 's/^ *\([a-z]*\) #[0-9]*: .*/\1/p' | grep -v container | sort -u |
         awk 'NR > 1 { printf " and " } { printf "%s", $0 }')
     echo "$0: $1 ${kinds:+holds $kinds but }has no audio stream: nothing to caption, translate or identify" >&2
@@ -110,13 +117,29 @@ run_to() {
             if [ -e "$f" ] && [ "$f" -ef "${file_in:-}" ]; then echo "$0: $f is IN" >&2; exit 1; fi
         done
     done || exit 1
+    # OUT.part made here, exclusively: one that exists is another run's (two runs writing the same
+    # OUT would share it, and the one that finished second would move the other's output into place)
+    printf '%s' "$outs" | {
+        made=""
+        while IFS= read -r o; do
+            if ! (set -C && : > "$o.part") 2> /dev/null; then
+                echo "$0: $o.part exists: another run is writing $o (or one was killed: remove $o.part)" >&2
+                printf '%s' "$made" | while IFS= read -r m; do rm -f -- "$m"; done
+                exit 1
+            fi
+            made="$made$o.part
+"
+        done
+    } || exit 1
     status=0 interrupted=""
     # Ctrl-C reaches gst-launch-1.0 -e too (one process group), which ends the file cleanly: the
-    # shell waits for it (dash would die at once and leave only OUT.part). SIGTERM comes to the
-    # script alone (kill, a supervisor): it is passed on as the SIGINT that -e turns into EOS.
+    # shell waits for it (dash would die at once and leave only OUT.part). SIGTERM is passed on as
+    # the SIGINT that -e turns into EOS; the command itself ignores SIGTERM, which timeout(1),
+    # systemd and `kill -- -PGID` send to the whole process group (it would die without ending
+    # the file, and the run's output would be lost).
     trap 'interrupted=INT' INT
     trap 'interrupted=TERM; kill -INT "$child" 2> /dev/null' TERM
-    "$@" &
+    (trap '' TERM && exec "$@") &
     child=$!
     wait "$child" || status=$?
     # a trapped signal ends the wait before the command does: wait again for the command's status
@@ -125,7 +148,12 @@ run_to() {
         wait "$child" || status=$?
     fi
     printf '%s' "$outs" | while IFS= read -r o; do
-        if [ "$status" -eq 0 ]; then mv -f -- "$o.part" "$o"; else rm -f -- "$o.part"; fi
+        if [ "$status" -eq 0 ]; then
+            [ -z "${part_hook:-}" ] || "$part_hook" "$o.part"
+            mv -f -- "$o.part" "$o"
+        else
+            rm -f -- "$o.part"
+        fi
     done
     trap - INT TERM
     if [ -n "$interrupted" ]; then

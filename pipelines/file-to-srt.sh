@@ -14,4 +14,4 @@ file_args 2 "$@"
 in=$1 out=$2
 shift 2
 run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$(gst_quoted "$in")" ! decodebin ! audioconvert ! audioresample ! \
-    mslamasr line-length=42 max-lines=2 "$@" ! srtenc ! filesink location="$(gst_quoted "$out.part")"
+    mslamasr line-length=42 max-lines=2 "$@" ! srtenc ! filesink buffer-mode=line location="$(gst_quoted "$out.part")"

@@ -11,7 +11,9 @@ usage="usage: $0 IN OUT.vtt [mslamasr properties]"
 file_args 2 "$@"
 in=$1 out=$2
 shift 2
+# webvttenc writes the header with its first cue: no speech (or Ctrl-C before it), no header, and
+# a WebVTT file needs one
+vtt_header() { [ -s "$1" ] || printf 'WEBVTT\n\n' > "$1"; }
+part_hook=vtt_header
 run_to "$out" -- gst-launch-1.0 -q -e filesrc location="$(gst_quoted "$in")" ! decodebin ! audioconvert ! audioresample ! \
-    mslamasr line-length=42 max-lines=2 "$@" ! webvttenc ! filesink location="$(gst_quoted "$out.part")"
-# webvttenc writes the header with its first cue: no speech, no header, and a WebVTT file needs one
-[ -s "$out" ] || printf 'WEBVTT\n\n' > "$out"
+    mslamasr line-length=42 max-lines=2 "$@" ! webvttenc ! filesink buffer-mode=line location="$(gst_quoted "$out.part")"

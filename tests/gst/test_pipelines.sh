@@ -116,16 +116,28 @@ done
 # starts a background job with it ignored).
 gst-launch-1.0 -q audiotestsrc wave=silence num-buffers=300 samplesperbuffer=16000 ! \
   audio/x-raw,rate=16000,channels=1,format=S16LE ! wavenc ! filesink location="$work/long.wav"
-interrupt_check() { # SIGNAL TARGET: INT -PID (the group) or TERM PID
+# Whether gst-launch-1.0 runs, writing $work/long.srt.part (run_to makes OUT.part before it starts).
+launch_runs() {
+  for cmdline in /proc/[0-9]*/cmdline; do
+    tr '\0' ' ' < "$cmdline" 2> /dev/null | grep -q "gst-launch-1.0 .*$work/long.srt.part" && return 0
+  done
+  return 1
+}
+# Starts file-to-srt.sh on long.wav in a process group of its own (its PID in $script) and waits
+# until its gst-launch-1.0 runs.
+start_long_run() {
   rm -f "$work/long.srt" "$work/long.srt.part"
   # shellcheck disable=SC2016 # perl's code, not the shell's
   perl -e 'setpgrp(0, 0); $SIG{INT} = "DEFAULT"; exec @ARGV or die' "$src/pipelines/file-to-srt.sh" \
     "$work/long.wav" "$work/long.srt" model="$src/models/default.safetensors" 2> "$work/err.txt" &
   script=$!
-  while [ ! -e "$work/long.srt.part" ] && kill -0 "$script" 2> /dev/null; do sleep 0.05; done
+  while ! launch_runs && kill -0 "$script" 2> /dev/null; do sleep 0.05; done
+}
+interrupt_check() { # SIGNAL group|script: INT to the group (Ctrl-C), TERM to the script (kill) or the group (timeout(1))
+  start_long_run
   sleep 1
   target=$script
-  [ "$1" = INT ] && target=-$script
+  [ "$2" = group ] && target=-$script
   if ! kill "-$1" "$target" 2> /dev/null; then
     wait "$script" || true
     echo "file-to-srt: the run ended before SIG$1 (a fast machine): not checked"
@@ -138,8 +150,26 @@ interrupt_check() { # SIGNAL TARGET: INT -PID (the group) or TERM PID
   grep -q "interrupted" "$work/err.txt" || fail "file-to-srt: SIG$1 without saying so: $(cat "$work/err.txt")"
   [ ! -e "$work/long.srt.part" ] || fail "file-to-srt: after SIG$1, long.srt.part is left"
 }
-interrupt_check INT
-interrupt_check TERM
+interrupt_check INT group
+interrupt_check TERM script
+interrupt_check TERM group
+# a second run onto the same OUT while the first writes it: refused, the first's output its own
+start_long_run
+rc=0
+"$src/pipelines/file-to-srt.sh" "$talk" "$work/long.srt" > /dev/null 2> "$work/err2.txt" || rc=$?
+kill -INT "-$script" 2> /dev/null || true
+wait "$script" 2> /dev/null || true
+[ "$rc" -eq 1 ] && grep -q "long.srt.part exists: another run is writing" "$work/err2.txt" ||
+  fail "file-to-srt: a second run onto the same OUT: rc $rc: $(cat "$work/err2.txt")"
+! grep -q -- "-->" "$work/long.srt" 2> /dev/null || fail "file-to-srt: the second run's captions went into the first's OUT"
+# a file with two audio streams: the first is used, and said
+gst-launch-1.0 -q matroskamux name=mux ! filesink location="$work/two.mka" \
+  filesrc location="$talk" ! wavparse ! audioconvert ! flacenc ! queue ! mux. \
+  audiotestsrc num-buffers=20 ! audioconvert ! flacenc ! queue ! mux.
+"$src/pipelines/file-to-srt.sh" "$work/two.mka" "$work/two.srt" 2> "$work/err.txt" ||
+  fail "file-to-srt: two audio streams: $(cat "$work/err.txt")"
+grep -q "has 2 audio streams: the first is used" "$work/err.txt" || fail "file-to-srt: two audio streams not said: $(cat "$work/err.txt")"
+[ "$(grep -c -- "-->" "$work/two.srt")" -eq 2 ] || fail "file-to-srt: two audio streams: $(cat "$work/two.srt")"
 echo "file-to-srt: ok"
 
 step file-to-webvtt
