@@ -25,8 +25,10 @@
  * (x86-64-v3) and for the baseline ISA, and the loader picks one: the library stays portable and
  * vectorises 8 wide where the CPU allows (OpenMP's outlined bodies inherit the target). GCC 12
  * gives the ifunc symbols of such functions default visibility whatever -fvisibility or a
- * visibility attribute says: core/libmslam.map keeps them out of libmslam.so's exports. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * visibility attribute says: core/libmslam.map keeps them out of libmslam.so's exports. Not under
+ * ThreadSanitizer: the loader resolves the ifuncs before TSan has started, and every program
+ * crashed before main (GCC 12, -fsanitize=thread). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define HOT_LOOPS __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define HOT_LOOPS

@@ -43,7 +43,9 @@ struct mslam_stream {
 };
 
 struct mslam_stream_params mslam_stream_default_params(void) {
-    return (struct mslam_stream_params){.chunk_frames = 8, .left_chunks = 4, .n_threads = 0};
+    /* one thread: a chunk is a few frames, which more threads do not speed up, and on a busy
+     * machine a team of them waiting for each other made pushes of 20 ms take 230-340 ms */
+    return (struct mslam_stream_params){.chunk_frames = 8, .left_chunks = 4, .n_threads = 1};
 }
 
 static int resize_work(mslam_stream *s);

@@ -679,10 +679,13 @@ static void test_threads(mslam_model *m, const float *pcm, size_t n) {
         CHECK(mslam_identify_language_frames(m, frames, T, NULL, probs) >= 0 && omp_get_max_threads() == want &&
                   mslam_get_threads() == want,
               "identify: %d, %d", omp_get_max_threads(), mslam_get_threads());
-        /* a stream made while this thread's kernels ran on another count is fed on the call's (it
-         * sizes its attention scratch, a slice per thread, for the threads it will run on) */
+        /* a stream (of n_threads 0: the caller's; the default is 1) made while this thread's
+         * kernels ran on another count is fed on the call's (it sizes its attention scratch, a
+         * slice per thread, for the threads it will run on) */
         mslam_use_threads(1);
-        mslam_stream *s = mslam_stream_new(m, mslam_stream_default_params());
+        struct mslam_stream_params callers = mslam_stream_default_params();
+        callers.n_threads = 0;
+        mslam_stream *s = mslam_stream_new(m, callers);
         CHECK(s && mslam_stream_push(s, pcm, n) >= 0 && mslam_stream_finish(s) > 0 &&
                   omp_get_max_threads() == want && mslam_get_threads() == want,
               "stream: %s; %d, %d", mslam_last_error(), omp_get_max_threads(), mslam_get_threads());

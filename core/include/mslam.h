@@ -200,10 +200,14 @@ typedef struct mslam_stream mslam_stream;
 
 struct mslam_stream_params {
     int chunk_frames; /* encoder frames per chunk (40 ms each); 1..4096 */
-    int left_chunks;  /* cached left chunks; < 0: all */
+    int left_chunks;  /* cached left chunks; < 0: all (time and memory then grow with the stream:
+                         for a live source, bound it) */
     int n_threads;    /* <= 0: the model's */
 };
 
+/* 8 frames (320 ms) per chunk, 4 chunks of left context (as the elements and the trainer's
+ * streaming batches), 1 thread (a chunk is too small for more to help, and a team that waits for
+ * a descheduled member stalls a live push). */
 MSLAM_API struct mslam_stream_params mslam_stream_default_params(void);
 
 /* A stream keeps the model referenced by pointer: free the stream before the model.
@@ -224,7 +228,10 @@ MSLAM_API int mslam_stream_finish(mslam_stream *stream);
  * stream. Returns the number copied. */
 MSLAM_API int mslam_stream_read(mslam_stream *stream, float *out, int max_frames);
 MSLAM_API int mslam_stream_n_ready(const mslam_stream *stream);
-/* Forgets all audio and cached context; the stream starts again at time 0. */
+/* Forgets all audio and cached context, samples not yet encoded included (mslam_stream_finish
+ * first to keep them); the stream starts again at time 0. A fresh or reset stream's first frames
+ * have no left context: a reset at every pause can make a stray character of the silence that
+ * follows (see mslam_transcribe); keep one stream across pauses where the audio is continuous. */
 MSLAM_API void mslam_stream_reset(mslam_stream *stream);
 MSLAM_API void mslam_stream_free(mslam_stream *stream);
 
@@ -438,7 +445,12 @@ MSLAM_API int mslam_ctc_log_probs(mslam_model *model, const float *frames, int n
  * Fed encoder frames chunk by chunk (from mslam_stream_read), it keeps the best text of the open
  * segment up to date. Endpointing is the caller's: when trailing_blanks says the speaker paused
  * long enough (or the caption is long enough), mslam_ctc_decoder_finish closes the segment and
- * the next frame opens a new one. Frame numbers count from creation or the last reset.
+ * the next frame opens a new one. Frame numbers count from creation or the last reset. Silence
+ * and noise can come out as a stray character of low confidence (see mslam_transcribe): gate a
+ * segment on its confidence or the audio's energy. Streaming frames (a chunk mask) transcribe,
+ * identify and translate less well than full context: for the final result of a closed segment,
+ * keep its audio and run mslam_transcribe, mslam_identify_language or mslam_translate on it (the
+ * elements' second pass).
  * A decoder keeps the model referenced by pointer: free the decoder before the model. */
 typedef struct mslam_ctc_decoder mslam_ctc_decoder;
 
