@@ -344,10 +344,17 @@ gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f)
 gboolean
 gst_mslam_vad_any_voiced (const GstMslamVad * vad, guint64 start, guint64 end)
 {
+  return gst_mslam_vad_n_voiced (vad, start, end) > 0;
+}
+
+guint64
+gst_mslam_vad_n_voiced (const GstMslamVad * vad, guint64 start, guint64 end)
+{
+  guint64 n = 0;
+
   for (guint64 f = start; f < end; f++)
-    if (gst_mslam_vad_frame_voiced (vad, f))
-      return TRUE;
-  return FALSE;
+    n += gst_mslam_vad_frame_voiced (vad, f);
+  return n;
 }
 
 void

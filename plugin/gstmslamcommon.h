@@ -91,6 +91,8 @@ gint gst_mslam_frames_for_ms (guint ms);
 /* Whether one of the encoder frames [start, end) holds a voiced block: whether anything was
  * said there. */
 gboolean gst_mslam_vad_any_voiced (const GstMslamVad * vad, guint64 start, guint64 end);
+/* How many of the encoder frames [start, end) hold a voiced block. */
+guint64 gst_mslam_vad_n_voiced (const GstMslamVad * vad, guint64 start, guint64 end);
 
 /* ---- kept audio, for a second pass ---- */
 

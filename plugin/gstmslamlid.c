@@ -62,6 +62,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_mslam_lid_debug);
 G_DECLARE_FINAL_TYPE (GstMslamLid, gst_mslam_lid, GST, MSLAM_LID, GstMslamBase)
 
 #define TOP_N 3
+/* The fewest voiced encoder frames a window needs for a decision (200 ms: a syllable or two). */
+#define MIN_VOICED_FRAMES 5
 
 struct _GstMslamLid
 {
@@ -278,9 +280,10 @@ decide (GstMslamLid * self, guint64 end)
   gfloat *again = NULL;
   gint n_again = 0;
 
-  /* nothing said in the window: nothing to identify (a model asked about silence answers at
-   * random, which would flip the tag back and forth) */
-  if (self->n_window == 0 || !gst_mslam_vad_any_voiced (&base->vad, start, end))
+  /* next to nothing said in the window: nothing to identify (a model asked about silence answers
+   * at random, which would flip the tag back and forth; a click or a codec's pre-echo before the
+   * speech, a voiced frame or two, was tagged Hebrew at 0.74 before a file's Spanish) */
+  if (self->n_window == 0 || gst_mslam_vad_n_voiced (&base->vad, start, end) < MIN_VOICED_FRAMES)
     return GST_FLOW_OK;
 
   again = gst_mslam_base_encode_again (base, start, end, &n_again);

@@ -190,7 +190,7 @@ GST_START_TEST(test_silence_and_short) {
 }
 GST_END_TEST;
 
-/* A decision needs voiced audio inside its window: 2.15 s of silence, then speech. The element
+/* A decision needs voiced audio inside its window (200 ms of it): 2.15 s of silence, then speech. The element
  * has heard the speech's start (the audio runs ahead of the encoder's frames) when it would decide
  * on the window that ends at 2 s, but that window is silent: the first decision's window holds
  * speech, and the first tag is the speech's language ("fr" is what the model says on silence). */
@@ -214,6 +214,18 @@ GST_START_TEST(test_window_needs_voice) {
     fail_unless(codes[0] != NULL);
     fail_unless_equals_string(codes[0], "en");
     g_strfreev(codes);
+    gsttest_run_free(r);
+    /* a click (40 ms, as a codec's pre-echo before the speech) in the silence is no voice to
+     * decide on: the decisions still wait for the speech */
+    for (size_t i = 20000; i < 20640; i++) pcm[i] = 0.3f * sinf(0.3f * (float)i);
+    r = run("window=2000 interval=1000", pcm, n);
+    fail_unless(r->messages->len > 0);
+    for (guint i = 0; i < r->messages->len; i++) {
+        guint64 end = 0;
+        fail_unless(gst_structure_get_uint64(g_ptr_array_index(r->messages, i), "end", &end));
+        fail_unless(end > speech_start, "a decision on a click, the window ending at %" GST_TIME_FORMAT,
+                    GST_TIME_ARGS(end));
+    }
     gsttest_run_free(r);
     g_free(pcm);
 }
