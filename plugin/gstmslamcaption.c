@@ -689,6 +689,41 @@ wrap_lines (gchar * text, guint max)
   }
 }
 
+/* Lines of text wrapped at max (wrap_lines), text unchanged. */
+static guint
+wrapped_lines (const gchar * text, guint max)
+{
+  gchar *copy = g_strdup (text);
+  guint n = 1;
+
+  wrap_lines (copy, max);
+  for (const gchar * p = copy; *p; p++)
+    n += *p == '\n';
+  g_free (copy);
+  return n;
+}
+
+/* wrap_lines at the narrowest width up to max that takes no more lines than max does, or, when
+ * the text comes in pieces of max_lines (0: one), no more than those pieces hold: the lines and
+ * the pieces come out about as long as each other, so that a caption does not end on a piece of
+ * a word or two shown for a fraction of a second (a translation's "use.", 273 ms). */
+static void
+wrap_lines_balanced (gchar * text, guint max, guint max_lines)
+{
+  guint lines, width = max;
+
+  if (max == 0) {
+    wrap_lines (text, max);
+    return;
+  }
+  lines = wrapped_lines (text, max);
+  if (max_lines > 0 && lines > max_lines)
+    lines = (lines + max_lines - 1) / max_lines * max_lines;
+  while (width > 1 && wrapped_lines (text, width - 1) <= lines)
+    width--;
+  wrap_lines (text, width);
+}
+
 /* Words of text: runs of characters between spaces and line breaks. */
 static guint
 count_words (const gchar * text)
@@ -830,8 +865,8 @@ close_caption (GstMslamCaption * self, guint64 end)
       /* the message first: an application sees the caption no later than downstream does */
       gst_mslam_base_post (base, msg);
       GST_OBJECT_LOCK (self);
-      wrap_lines (text, self->line_length);
       max_lines = self->line_length > 0 ? self->max_lines : 0;
+      wrap_lines_balanced (text, self->line_length, max_lines);
       GST_OBJECT_UNLOCK (self);
       base->text_end = t_end;
       ret = push_caption_text (self, text, max_lines, t_start, t_end, starts);

@@ -522,6 +522,65 @@ static void check_memory_translations(const char *input, const char *path) {
     g_free(without);
 }
 
+/* A translation longer than two lines of line-length comes in pieces of max-lines whose lines are
+ * balanced: a memory that translates every transcript as a 95-character sentence (3 lines at 42,
+ * the last "at one ten") gives pieces of two lines each, not a last piece of one word shown for a
+ * fraction of the caption's time. */
+GST_START_TEST(test_balanced_pieces) {
+    fx = gsttest_fixture_get();
+    /* (of the test model's characters: the memory's translations must be) */
+    static const char english[] = "the tan hen ate a lot then the lean hen ate alone at noon then the tall neat hen ate at one ten";
+    char *without = g_strdup("input=transcript max-duration=1000 languages=fr");
+    gsttest_run *plain = run(fx->random, without);
+    GPtrArray *sources = g_ptr_array_new(), *translations = g_ptr_array_new();
+    GArray *lang_of = g_array_new(FALSE, FALSE, sizeof(int32_t));
+    const char *langs[1] = {"fr"};
+    for (guint i = 0; i < plain->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(plain->messages, i);
+        guint64 start = 0;
+        const char *source = gst_structure_get_string(s, "source-text");
+        if (!final_with_start(s, &start) || !*source) continue;
+        int32_t zero = 0;
+        g_array_append_val(lang_of, zero);
+        g_ptr_array_add(sources, (gpointer)source);
+        g_ptr_array_add(translations, (gpointer)english);
+    }
+    fail_unless(sources->len > 0);
+    char *path = g_strdup(gsttest_path("translate-memory-long.safetensors"));
+    mslam_tm *tm = tm_new((const char *const *)sources->pdata, (const char *const *)translations->pdata,
+                          (const int32_t *)lang_of->data, langs, 1, (int)sources->len);
+    fail_unless(tm && tm_save(tm, path) == 0, "%s", mslam_last_error());
+    mslam_tm_free(tm);
+    char *with_tm = g_strdup_printf("%s translation-memory=%s line-length=42 max-lines=2", without, path);
+    gsttest_run *r = run(fx->random, with_tm);
+    guint pieces = 0;
+    for (guint i = 0; i < r->buffers->len; i++) {
+        const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
+        /* a piece of the sentence (its lines joined), not a caption of the decoder's ("a") */
+        gchar *joined = g_strdelimit(g_strdup(c->text), "\n", ' ');
+        gboolean ours = strlen(joined) > 5 && strstr(english, joined);
+        g_free(joined);
+        if (!ours) continue;
+        gchar **lines = g_strsplit(c->text, "\n", -1);
+        guint n_lines = g_strv_length(lines);
+        for (guint l = 0; l < n_lines; l++)
+            fail_unless(g_utf8_strlen(lines[l], -1) <= 42, "a line of %ld characters", g_utf8_strlen(lines[l], -1));
+        g_strfreev(lines);
+        fail_unless(n_lines == 2, "a piece of %u lines: \"%s\"", n_lines, c->text);
+        pieces++;
+    }
+    fail_unless(pieces >= 2 && pieces % 2 == 0, "%u pieces", pieces);
+    gsttest_run_free(r);
+    gsttest_run_free(plain);
+    g_ptr_array_unref(sources);
+    g_ptr_array_unref(translations);
+    g_array_unref(lang_of);
+    g_free(with_tm);
+    g_free(without);
+    g_free(path);
+}
+GST_END_TEST;
+
 /* translation-memory=: the memory's translations, whether the decoder reads the transcript or
  * the speech (the memory matches the transcript either way); a model without a CTC head does not
  * start with one, and a missing file is named. */
@@ -600,6 +659,7 @@ static Suite *mslamtranslate_suite(void) {
     tcase_add_test(tc, test_transcript_lm);
     tcase_add_test(tc, test_translation_lm);
     tcase_add_test(tc, test_translation_memory);
+    tcase_add_test(tc, test_balanced_pieces);
     tcase_add_test(tc, test_second_pass);
     tcase_add_test(tc, test_no_decoder);
     fx = gsttest_fixture_get();
