@@ -23,6 +23,7 @@ enum
   PROP_NO_REPEAT_NGRAM,
   PROP_LINE_LENGTH,
   PROP_MAX_LINES,
+  PROP_MIN_CONFIDENCE,
   PROP_N,
 };
 G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
@@ -153,6 +154,13 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
           "(mslamtranslate: for a share in proportion to its characters; subtitles: 2; the message "
           "keeps the whole caption; 0: any number)",
           0, 100, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MIN_CONFIDENCE,
+      g_param_spec_double ("min-confidence", "Minimum confidence",
+          "Drop a final caption (its text and its message) whose confidence is below this: "
+          "noise or music the energy rule hears as voiced comes out as a few stray characters of "
+          "low confidence (mslamasr: the transcript's; mslamtranslate: the translation's; "
+          "0: keep every one)", 0.0, 1.0, 0.0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   if (klass->translates)
     g_object_class_install_property (gobject_class, PROP_NO_REPEAT_NGRAM,
         g_param_spec_int ("no-repeat-ngram", "No repeated n-grams",
@@ -245,6 +253,9 @@ gst_mslam_caption_set_property (GObject * object, guint prop_id, const GValue * 
     case PROP_MAX_LINES:
       self->max_lines = g_value_get_uint (value);
       break;
+    case PROP_MIN_CONFIDENCE:
+      self->min_confidence = g_value_get_double (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -289,6 +300,9 @@ gst_mslam_caption_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_MAX_LINES:
       g_value_set_uint (value, self->max_lines);
+      break;
+    case PROP_MIN_CONFIDENCE:
+      g_value_set_double (value, self->min_confidence);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -843,7 +857,17 @@ close_caption (GstMslamCaption * self, guint64 end)
     GST_DEBUG_OBJECT (self, "nothing voiced in frames %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
         ": no caption", start, end);
   else if (end > start) {
+    gdouble confidence = 1.0, min_confidence;
     text = make_caption (self, start, end, ctc, TRUE, &msg);
+    GST_OBJECT_LOCK (self);
+    min_confidence = self->min_confidence;
+    GST_OBJECT_UNLOCK (self);
+    if (text && gst_structure_get_double (msg, "confidence", &confidence) && confidence < min_confidence) {
+      GST_DEBUG_OBJECT (self, "\"%s\" (confidence %.3f) is below min-confidence: dropped", text, confidence);
+      gst_structure_free (msg);
+      g_free (text);
+      text = NULL;
+    }
     if (text) {
       GstClockTime t_start = gst_mslam_base_frame_time (base, start);
       GstClockTime t_end = gst_mslam_base_frame_time (base, end);

@@ -42,6 +42,7 @@ struct _GstMslamCaption
   gint no_repeat_ngram;         /* mslamtranslate */
   guint line_length;            /* the text buffers' lines (0: one line) */
   guint max_lines;              /* lines of a text buffer, with line_length (0: any) */
+  gdouble min_confidence;       /* final captions below it are dropped (object lock) */
 
   /* while running */
   mslam_lm *lm;
@@ -113,7 +114,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamCaption, gst_object_unref)
  * other ids to the ones this call set. */
 void gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass);
 
-#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 10)
+#define GST_MSLAM_CAPTION_N_PROPS (GST_MSLAM_BASE_N_PROPS + 11)
 
 G_END_DECLS
 

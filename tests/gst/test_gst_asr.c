@@ -1643,6 +1643,52 @@ GST_START_TEST(test_language_named_twice) {
 }
 GST_END_TEST;
 
+/* min-confidence: final captions below it go out neither as text nor as messages (random weights:
+ * every caption's confidence is low); 0, the default, keeps them all. */
+GST_START_TEST(test_min_confidence) {
+    setup_talk();
+    double lowest = 1, highest = 0;
+    char *d = g_strdup_printf("mslamasr model=%s max-duration=1000", fx->random);
+    gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+    fail_unless(r && r->eos && !r->error && r->buffers->len > 0);
+    for (guint i = 0; i < r->messages->len; i++) {
+        const GstStructure *s = g_ptr_array_index(r->messages, i);
+        gboolean final = FALSE;
+        double c = 0;
+        if (gst_structure_get_boolean(s, "final", &final) && final && gst_structure_get_double(s, "confidence", &c))
+            lowest = MIN(lowest, c), highest = MAX(highest, c);
+    }
+    guint all = r->buffers->len;
+    gsttest_run_free(r);
+    g_free(d);
+    fail_unless(lowest < highest, "confidences %g .. %g", lowest, highest);
+    /* above the highest: none; between: fewer */
+    const double cuts[2] = {highest + 1e-3, (lowest + highest) / 2};
+    for (int k = 0; k < 2; k++) {
+        d = g_strdup_printf("mslamasr model=%s max-duration=1000 min-confidence=%.6f", fx->random, cuts[k]);
+        r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, 0);
+        fail_unless(r && r->eos && !r->error);
+        guint finals = 0;
+        for (guint i = 0; i < r->messages->len; i++) {
+            const GstStructure *s = g_ptr_array_index(r->messages, i);
+            gboolean final = FALSE;
+            double c = 0;
+            if (!gst_structure_get_boolean(s, "final", &final) || !final) continue;
+            finals++;
+            fail_unless(gst_structure_get_double(s, "confidence", &c) && c >= cuts[k], "%s: a caption of %g", d, c);
+        }
+        fail_unless_equals_int(finals, r->buffers->len);
+        if (k == 0) {
+            fail_unless_equals_int(r->buffers->len, 0);
+        } else {
+            fail_unless(r->buffers->len > 0 && r->buffers->len < all, "%u of %u captions", r->buffers->len, all);
+        }
+        gsttest_run_free(r);
+        g_free(d);
+    }
+}
+GST_END_TEST;
+
 /* Random weights: any text, but a sane timeline. */
 GST_START_TEST(test_random_model) {
     setup_talk();
@@ -1774,6 +1820,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_no_caption_before_voice);
     tcase_add_test(tc, test_words);
     tcase_add_test(tc, test_sound_at_the_end);
+    tcase_add_test(tc, test_min_confidence);
     tcase_add_test(tc, test_eos_ends_at_speech);
     tcase_add_test(tc, test_gaps);
     tcase_add_test(tc, test_seek);
