@@ -9,8 +9,8 @@
 #                      them into place when it succeeds (removes them when not): an existing OUT
 #                      is never emptied by a failed run; after Ctrl-C (or SIGTERM) OUT holds what
 #                      was done until then, and the script ends by the signal (not 0), so a
-#                      caller's loop stops. An OUT.part that exists is another run writing OUT:
-#                      refused. With part_hook set to a function's name, it is called with each
+#                      caller's loop stops. An OUT.part that another run is writing (it holds
+#                      its lock) is refused. With part_hook set to a function's name, it is called with each
 #                      OUT.part before the rename (to complete a file the run left without a
 #                      header, say)
 #   gst_quoted VALUE   VALUE as one gst-launch-1.0 property value (quotes and backslashes kept)
@@ -96,6 +96,15 @@ no_newline() {
 
 gst_quoted() { printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"; }
 
+# run_to's trap of SIGTERM and SIGHUP: the command ($child, once started) is asked to end its
+# files (SIGINT); a second SIGTERM kills it.
+run_to_signal() {
+    interrupted=$1
+    [ "$1" = TERM ] && terms=$((terms + 1))
+    [ -n "$child" ] || return 0
+    if [ "$terms" -gt 1 ]; then kill -KILL "$child"; else kill -INT "$child"; fi 2> /dev/null || true
+}
+
 run_to() {
     outs=""
     while [ "$1" != -- ]; do
@@ -117,45 +126,73 @@ run_to() {
             if [ -e "$f" ] && [ "$f" -ef "${file_in:-}" ]; then echo "$0: $f is IN" >&2; exit 1; fi
         done
     done || exit 1
-    # OUT.part made here, exclusively: one that exists is another run's (two runs writing the same
-    # OUT would share it, and the one that finished second would move the other's output into place)
-    printf '%s' "$outs" | {
-        made=""
-        while IFS= read -r o; do
-            if ! (set -C && : > "$o.part") 2> /dev/null; then
-                echo "$0: $o.part exists: another run is writing $o (or one was killed: remove $o.part)" >&2
-                printf '%s' "$made" | while IFS= read -r m; do rm -f -- "$m"; done
-                exit 1
-            fi
-            made="$made$o.part
-"
-        done
-    } || exit 1
-    status=0 interrupted=""
+    # Each OUT.part is opened here and locked (flock, util-linux) for as long as the run lasts:
+    # one that another run holds is refused (two runs writing the same OUT would share it, and the
+    # one that finished second would move the other's output into place); the lock dies with its
+    # process, so an OUT.part that a killed run left behind is simply written again. The traps
+    # come first, so that no signal finds OUT.part made and not yet cleaned up.
+    status=0 interrupted="" child="" terms=0
     # Ctrl-C reaches gst-launch-1.0 -e too (one process group), which ends the file cleanly: the
-    # shell waits for it (dash would die at once and leave only OUT.part). SIGTERM is passed on as
-    # the SIGINT that -e turns into EOS; the command itself ignores SIGTERM, which timeout(1),
-    # systemd and `kill -- -PGID` send to the whole process group (it would die without ending
-    # the file, and the run's output would be lost).
+    # shell waits for it (dash would die at once and leave only OUT.part). SIGTERM and SIGHUP are
+    # passed on as the SIGINT that -e turns into EOS; the command itself ignores them, as
+    # timeout(1), systemd, `kill -- -PGID` and a closing terminal send them to the whole process
+    # group (it would die without ending the file, and the run's output would be lost). A second
+    # SIGTERM kills it (a pipeline that hangs).
     trap 'interrupted=INT' INT
-    trap 'interrupted=TERM; kill -INT "$child" 2> /dev/null' TERM
-    (trap '' TERM && exec "$@") &
-    child=$!
-    wait "$child" || status=$?
-    # a trapped signal ends the wait before the command does: wait again for the command's status
-    if [ -n "$interrupted" ]; then
-        status=0
-        wait "$child" || status=$?
+    trap 'run_to_signal TERM' TERM
+    trap 'run_to_signal HUP' HUP
+    fd=9 refused="" created=""
+    old_ifs=$IFS
+    IFS='
+'
+    set -f
+    for o in $outs; do
+        [ -e "$o.part" ] || created="$created$o.part
+"
+        if ! eval "exec $fd>>\"\$o.part\"" 2> /dev/null; then
+            refused="cannot write $o.part"
+        elif ! flock -n "$fd"; then
+            refused="$o.part is being written by another run of a script (wait for it, or stop it)"
+        fi
+        [ -z "$refused" ] || break
+        fd=$((fd - 1))
+    done
+    if [ -n "$refused" ]; then
+        # the OUT.part files made here (one another run holds existed before)
+        for f in $created; do rm -f -- "$f"; done
     fi
+    set +f
+    IFS=$old_ifs
+    if [ -n "$refused" ]; then
+        echo "$0: $refused" >&2
+        trap - INT TERM HUP
+        exit 1
+    fi
+    if [ -z "$interrupted" ]; then
+        (trap '' TERM HUP && exec "$@") &
+        child=$!
+        wait "$child" || status=$?
+        # a trapped signal ends the wait before the command does: wait again for its status
+        while [ -n "$interrupted" ] && kill -0 "$child" 2> /dev/null; do
+            status=0
+            wait "$child" || status=$?
+        done
+    fi
+    [ -z "$interrupted" ] || [ -n "$child" ] || status=1
     printf '%s' "$outs" | while IFS= read -r o; do
         if [ "$status" -eq 0 ]; then
-            [ -z "${part_hook:-}" ] || "$part_hook" "$o.part"
-            mv -f -- "$o.part" "$o"
+            if [ -n "${part_hook:-}" ] && ! "$part_hook" "$o.part"; then
+                echo "$0: completing $o.part failed; $o is left as it was" >&2
+                rm -f -- "$o.part"
+            elif ! mv -f -- "$o.part" "$o"; then
+                echo "$0: cannot move $o.part to $o" >&2
+                rm -f -- "$o.part"
+            fi
         else
             rm -f -- "$o.part"
         fi
-    done
-    trap - INT TERM
+    done || true
+    trap - INT TERM HUP
     if [ -n "$interrupted" ]; then
         # gst-launch-1.0 -e exits 0 after Ctrl-C: say the output is partial, and end as interrupted
         [ "$status" -eq 0 ] && echo "$0: interrupted: the output holds what was done until then" >&2

@@ -116,22 +116,23 @@ done
 # starts a background job with it ignored).
 gst-launch-1.0 -q audiotestsrc wave=silence num-buffers=300 samplesperbuffer=16000 ! \
   audio/x-raw,rate=16000,channels=1,format=S16LE ! wavenc ! filesink location="$work/long.wav"
-# Whether gst-launch-1.0 runs, writing $work/long.srt.part (run_to makes OUT.part before it starts).
+# Whether gst-launch-1.0 runs, writing $work/long.EXT.part (run_to opens OUT.part before it starts).
 launch_runs() {
   for cmdline in /proc/[0-9]*/cmdline; do
-    tr '\0' ' ' < "$cmdline" 2> /dev/null | grep -q "gst-launch-1.0 .*$work/long.srt.part" && return 0
+    tr '\0' ' ' < "$cmdline" 2> /dev/null | grep -q "gst-launch-1.0 .*$work/long.$1.part" && return 0
   done
   return 1
 }
-# Starts file-to-srt.sh on long.wav in a process group of its own (its PID in $script) and waits
-# until its gst-launch-1.0 runs.
+# Starts SCRIPT (file-to-srt.sh) on long.wav into long.EXT (srt) in a process group of its own
+# (its PID in $script) and waits until its gst-launch-1.0 runs.
 start_long_run() {
-  rm -f "$work/long.srt" "$work/long.srt.part"
+  long_ext=${2:-srt}
+  rm -f "$work/long.$long_ext" "$work/long.$long_ext.part"
   # shellcheck disable=SC2016 # perl's code, not the shell's
-  perl -e 'setpgrp(0, 0); $SIG{INT} = "DEFAULT"; exec @ARGV or die' "$src/pipelines/file-to-srt.sh" \
-    "$work/long.wav" "$work/long.srt" model="$src/models/default.safetensors" 2> "$work/err.txt" &
+  perl -e 'setpgrp(0, 0); $SIG{INT} = "DEFAULT"; exec @ARGV or die' "$src/pipelines/${1:-file-to-srt.sh}" \
+    "$work/long.wav" "$work/long.$long_ext" model="$src/models/default.safetensors" 2> "$work/err.txt" &
   script=$!
-  while ! launch_runs && kill -0 "$script" 2> /dev/null; do sleep 0.05; done
+  while ! launch_runs "$long_ext" && kill -0 "$script" 2> /dev/null; do sleep 0.05; done
 }
 interrupt_check() { # SIGNAL group|script: INT to the group (Ctrl-C), TERM to the script (kill) or the group (timeout(1))
   start_long_run
@@ -153,15 +154,22 @@ interrupt_check() { # SIGNAL group|script: INT to the group (Ctrl-C), TERM to th
 interrupt_check INT group
 interrupt_check TERM script
 interrupt_check TERM group
+interrupt_check HUP group
 # a second run onto the same OUT while the first writes it: refused, the first's output its own
 start_long_run
 rc=0
 "$src/pipelines/file-to-srt.sh" "$talk" "$work/long.srt" > /dev/null 2> "$work/err2.txt" || rc=$?
 kill -INT "-$script" 2> /dev/null || true
 wait "$script" 2> /dev/null || true
-[ "$rc" -eq 1 ] && grep -q "long.srt.part exists: another run is writing" "$work/err2.txt" ||
+[ "$rc" -eq 1 ] && grep -q "long.srt.part is being written by another run" "$work/err2.txt" ||
   fail "file-to-srt: a second run onto the same OUT: rc $rc: $(cat "$work/err2.txt")"
 ! grep -q -- "-->" "$work/long.srt" 2> /dev/null || fail "file-to-srt: the second run's captions went into the first's OUT"
+# an OUT.part that a killed run left (no run holds its lock) is written again
+printf 'left by a killed run' > "$work/stale.srt.part"
+"$src/pipelines/file-to-srt.sh" "$talk" "$work/stale.srt" 2> "$work/err.txt" ||
+  fail "file-to-srt: a stale OUT.part: $(cat "$work/err.txt")"
+[ "$(grep -c -- "-->" "$work/stale.srt")" -eq 2 ] && [ ! -e "$work/stale.srt.part" ] ||
+  fail "file-to-srt: a stale OUT.part: $(cat "$work/stale.srt")"
 # a file with two audio streams: the first is used, and said
 gst-launch-1.0 -q matroskamux name=mux ! filesink location="$work/two.mka" \
   filesrc location="$talk" ! wavparse ! audioconvert ! flacenc ! queue ! mux. \
@@ -185,6 +193,15 @@ gst-launch-1.0 -q audiotestsrc wave=silence num-buffers=20 samplesperbuffer=1600
 "$src/pipelines/file-to-webvtt.sh" "$talk" "$work/nowhere/talk.vtt" 2> "$work/err.txt" && fail "file-to-webvtt: wrote into a missing folder"
 grep -q "no folder $work/nowhere" "$work/err.txt" || fail "file-to-webvtt: $(cat "$work/err.txt")"
 "$src/pipelines/file-to-webvtt.sh" --help | grep -q "webvttenc" || fail "file-to-webvtt --help lacks the launch line"
+# Ctrl-C before the first cue (5 minutes of silence): a WebVTT file all the same, its header alone
+start_long_run file-to-webvtt.sh vtt
+sleep 1
+if kill -INT "-$script" 2> /dev/null; then
+  wait "$script" 2> /dev/null || true
+  [ "$(cat "$work/long.vtt" 2> /dev/null)" = WEBVTT ] || fail "file-to-webvtt after Ctrl-C: '$(cat "$work/long.vtt" 2>&1)'"
+else
+  wait "$script" || true
+fi
 echo "file-to-webvtt: ok"
 
 step translate-subtitles
