@@ -149,7 +149,8 @@ run_to() {
     for o in $outs; do
         [ -e "$o.part" ] || created="$created$o.part
 "
-        if ! eval "exec $fd>>\"\$o.part\"" 2> /dev/null; then
+        # (`command`: a failed redirection of a special built-in would end the shell)
+        if ! command eval "exec $fd>>\"\$o.part\"" 2> /dev/null; then
             refused="cannot write $o.part"
         elif ! flock -n "$fd"; then
             refused="$o.part is being written by another run of a script (wait for it, or stop it)"

@@ -164,6 +164,11 @@ wait "$script" 2> /dev/null || true
 [ "$rc" -eq 1 ] && grep -q "long.srt.part is being written by another run" "$work/err2.txt" ||
   fail "file-to-srt: a second run onto the same OUT: rc $rc: $(cat "$work/err2.txt")"
 ! grep -q -- "-->" "$work/long.srt" 2> /dev/null || fail "file-to-srt: the second run's captions went into the first's OUT"
+# an OUT that cannot be written (a folder of /proc): said, not taken for another run's
+rc=0
+"$src/pipelines/file-to-srt.sh" "$talk" /proc/mslam-test.srt 2> "$work/err.txt" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "cannot write /proc/mslam-test.srt.part" "$work/err.txt" ||
+  fail "file-to-srt: an OUT in /proc: rc $rc: $(cat "$work/err.txt")"
 # an OUT.part that a killed run left (no run holds its lock) is written again
 printf 'left by a killed run' > "$work/stale.srt.part"
 "$src/pipelines/file-to-srt.sh" "$talk" "$work/stale.srt" 2> "$work/err.txt" ||
