@@ -154,7 +154,12 @@ interrupt_check() { # SIGNAL group|script: INT to the group (Ctrl-C), TERM to th
 interrupt_check INT group
 interrupt_check TERM script
 interrupt_check TERM group
-interrupt_check HUP group
+# (not when SIGHUP came ignored, under nohup: a shell cannot trap a signal ignored on entry)
+if [ $((0x$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status) & 1)) -eq 0 ]; then
+  interrupt_check HUP group
+else
+  echo "file-to-srt: SIGHUP is ignored here (nohup): not checked"
+fi
 # a second run onto the same OUT while the first writes it: refused, the first's output its own
 start_long_run
 rc=0
