@@ -198,6 +198,7 @@ int main(int argc, char **argv) {
     gboolean translate = FALSE, lid = FALSE, live = FALSE, words = FALSE, version = FALSE;
     gchar *model = NULL;
     gint latency = 320;
+    gdouble min_confidence = 0.0;
     GOptionEntry entries[] = {
         {"translate", 't', 0, G_OPTION_ARG_NONE, &translate, "Also translate into English (mslamtranslate)", NULL},
         {"lid", 'l', 0, G_OPTION_ARG_NONE, &lid, "Also identify the language (mslamlid)", NULL},
@@ -209,6 +210,9 @@ int main(int argc, char **argv) {
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model file (default: $MSLAM_MODEL or the installed one)",
          "FILE"},
         {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Chunk of audio encoded at a time (ms)", "MS"},
+        {"min-confidence", 0, 0, G_OPTION_ARG_DOUBLE, &min_confidence,
+         "Drop captions and translations less sure than this, 0 to 1 (the elements' min-confidence; noise "
+         "heard as speech comes out unsure; default 0: keep all)", "X"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and end", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -237,6 +241,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!latency_in_range(latency)) return 2;
+    if (!(min_confidence >= 0.0 && min_confidence <= 1.0)) {
+        fprintf(stderr, "--min-confidence %g: must be 0 to 1\n", min_confidence);
+        return 2;
+    }
 
     /* The source: a file or URI decoded and converted, or the default audio input. */
     gchar *source;
@@ -268,8 +276,11 @@ int main(int argc, char **argv) {
      * prerolled. A caption comes at most max-duration (60 s at most) and a chunk (10.24 s) after
      * its audio; without a bound, the slowest branch's queue would hold the rest of a file. */
     const char *q = "queue max-size-buffers=0 max-size-bytes=0 max-size-time=80000000000";
-    g_string_append_printf(desc, "t. ! %s ! mslamasr %s ! fakesink ", q, props);
-    if (translate) g_string_append_printf(desc, "t. ! %s ! mslamtranslate %s ! fakesink ", q, props);
+    gchar sure[G_ASCII_DTOSTR_BUF_SIZE]; /* (a locale's decimal comma would not parse) */
+    g_ascii_dtostr(sure, sizeof sure, min_confidence);
+    g_string_append_printf(desc, "t. ! %s ! mslamasr %s min-confidence=%s ! fakesink ", q, props, sure);
+    if (translate)
+        g_string_append_printf(desc, "t. ! %s ! mslamtranslate %s min-confidence=%s ! fakesink ", q, props, sure);
     if (lid) g_string_append_printf(desc, "t. ! %s ! mslamlid %s ! fakesink ", q, props);
     g_free(source);
     g_free(props);

@@ -281,6 +281,13 @@ app_captions() {
 }
 app_captions -- -talk.wav
 app_captions talk:1.wav
+# --min-confidence: out of 0..1 a usage error; 1 drops every caption (none is that sure)
+rc=0
+"$app" --min-confidence 2 "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--min-confidence 2: must be 0 to 1" "$work/err.txt" ||
+  fail "mslam-captions --min-confidence 2: rc $rc: $(cat "$work/err.txt")"
+"$app" --min-confidence 1 "$talk" > "$work/sure.log" 2>&1 || fail "mslam-captions --min-confidence 1: $(cat "$work/sure.log")"
+[ "$(grep -c -- "-->" "$work/sure.log")" -eq 0 ] || fail "mslam-captions --min-confidence 1: $(cat "$work/sure.log")"
 # a latency out of the elements' range is a usage error (gst_parse_launch kept the default)
 rc=0
 "$app" --latency 5 "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
