@@ -726,10 +726,8 @@ wrap_lines_balanced (gchar * text, guint max, guint max_lines)
 {
   guint lines, width = max;
 
-  if (max == 0) {
-    wrap_lines (text, max);
+  if (max == 0)                 /* one line */
     return;
-  }
   lines = wrapped_lines (text, max);
   if (max_lines > 0 && lines > max_lines)
     lines = (lines + max_lines - 1) / max_lines * max_lines;

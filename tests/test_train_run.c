@@ -2327,9 +2327,12 @@ static void test_lr_warning(const char *manifest) {
 
 /* eval --lid-seconds S: each language decision is mslam_identify_language's on the utterance's
  * first S seconds alone (as if its audio ended there: the tail padding after them, not the audio
- * that follows), for clips shorter than the utterances and longer. */
+ * that follows), for clips shorter than the utterances and longer. On test_st_input's randomised
+ * model, whose decisions turn on small differences in the features: with the clip taken from the
+ * whole utterance's features, 2 and 8 of 9 decisions matched (the trained model's matched
+ * either way). */
 static void test_lid_clips(const char *manifest) {
-    char *model_path = str_printf("%s/exported.safetensors", fixture_dir());
+    char *model_path = str_printf("%s/exported-random.safetensors", fixture_dir());
     char *hyps = str_printf("%s/hyps-lid.tsv", fixture_dir());
     mslam_model *m = mslam_model_load(model_path, mslam_model_default_params());
     dataset ds = {0};

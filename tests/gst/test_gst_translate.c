@@ -472,14 +472,12 @@ GST_START_TEST(test_translation_lm) {
 }
 GST_END_TEST;
 
-/* With input=INPUT: a memory whose sentences are the final transcripts of a run without it (each
- * under the language identified on it, its translation the transcript itself) gives every final
- * translation of a run with it that heard something, with confidence 1. */
-static void check_memory_translations(const char *input, const char *path) {
-    /* French named: English would be its own translation before the memory is asked */
-    char *without = g_strdup_printf("input=%s max-duration=1000 languages=fr", input);
-    gsttest_run *plain = run(fx->random, without);
-    GPtrArray *sources = g_ptr_array_new(), *langs = g_ptr_array_new_with_free_func(g_free);
+/* Writes at path a memory of plain's final transcripts that heard something (each under the
+ * language identified on it), each translated as translation (NULL: the transcript itself).
+ * Returns how many it holds. */
+static guint write_memory_of_run(const gsttest_run *plain, const char *translation, const char *path) {
+    GPtrArray *sources = g_ptr_array_new(), *translations = g_ptr_array_new();
+    GPtrArray *langs = g_ptr_array_new_with_free_func(g_free);
     GArray *lang_of = g_array_new(FALSE, FALSE, sizeof(int32_t));
     for (guint i = 0; i < plain->messages->len; i++) {
         const GstStructure *s = g_ptr_array_index(plain->messages, i);
@@ -492,13 +490,32 @@ static void check_memory_translations(const char *input, const char *path) {
         if (l == (int32_t)langs->len) g_ptr_array_add(langs, g_strdup(lang));
         g_array_append_val(lang_of, l);
         g_ptr_array_add(sources, (gpointer)source);
+        g_ptr_array_add(translations, (gpointer)(translation ? translation : source));
     }
-    fail_unless(sources->len > 1, "%u final transcripts", sources->len);
-    mslam_tm *tm = tm_new((const char *const *)sources->pdata, (const char *const *)sources->pdata,
-                          (const int32_t *)lang_of->data, (const char *const *)langs->pdata, (int)langs->len,
-                          (int)sources->len);
-    fail_unless(tm && tm_save(tm, path) == 0, "%s", mslam_last_error());
-    mslam_tm_free(tm);
+    guint n = sources->len;
+    if (n > 0) {
+        mslam_tm *tm = tm_new((const char *const *)sources->pdata, (const char *const *)translations->pdata,
+                              (const int32_t *)lang_of->data, (const char *const *)langs->pdata, (int)langs->len,
+                              (int)n);
+        fail_unless(tm && tm_save(tm, path) == 0, "%s", mslam_last_error());
+        mslam_tm_free(tm);
+    }
+    g_ptr_array_unref(sources);
+    g_ptr_array_unref(translations);
+    g_ptr_array_unref(langs);
+    g_array_unref(lang_of);
+    return n;
+}
+
+/* With input=INPUT: a memory whose sentences are the final transcripts of a run without it (each
+ * under the language identified on it, its translation the transcript itself) gives every final
+ * translation of a run with it that heard something, with confidence 1. */
+static void check_memory_translations(const char *input, const char *path) {
+    /* French named: English would be its own translation before the memory is asked */
+    char *without = g_strdup_printf("input=%s max-duration=1000 languages=fr", input);
+    gsttest_run *plain = run(fx->random, without);
+    guint n_sources = write_memory_of_run(plain, NULL, path);
+    fail_unless(n_sources > 1, "%u final transcripts", n_sources);
     char *with_tm = g_strdup_printf("%s translation-memory=%s", without, path);
     gsttest_run *r = run(fx->random, with_tm);
     guint finals = 0;
@@ -512,12 +529,9 @@ static void check_memory_translations(const char *input, const char *path) {
         fail_unless_equals_string(gst_structure_get_string(s, "text"), gst_structure_get_string(s, "source-text"));
         fail_unless(confidence > 0.999, "confidence %g", confidence);
     }
-    fail_unless_equals_int(finals, sources->len);
+    fail_unless_equals_int(finals, n_sources);
     gsttest_run_free(r);
     gsttest_run_free(plain);
-    g_ptr_array_unref(sources);
-    g_ptr_array_unref(langs);
-    g_array_unref(lang_of);
     g_free(with_tm);
     g_free(without);
 }
@@ -532,25 +546,8 @@ GST_START_TEST(test_balanced_pieces) {
     static const char english[] = "the tan hen ate a lot then the lean hen ate alone at noon then the tall neat hen ate at one ten";
     char *without = g_strdup("input=transcript max-duration=1000 languages=fr");
     gsttest_run *plain = run(fx->random, without);
-    GPtrArray *sources = g_ptr_array_new(), *translations = g_ptr_array_new();
-    GArray *lang_of = g_array_new(FALSE, FALSE, sizeof(int32_t));
-    const char *langs[1] = {"fr"};
-    for (guint i = 0; i < plain->messages->len; i++) {
-        const GstStructure *s = g_ptr_array_index(plain->messages, i);
-        guint64 start = 0;
-        const char *source = gst_structure_get_string(s, "source-text");
-        if (!final_with_start(s, &start) || !*source) continue;
-        int32_t zero = 0;
-        g_array_append_val(lang_of, zero);
-        g_ptr_array_add(sources, (gpointer)source);
-        g_ptr_array_add(translations, (gpointer)english);
-    }
-    fail_unless(sources->len > 0);
     char *path = g_strdup(gsttest_path("translate-memory-long.safetensors"));
-    mslam_tm *tm = tm_new((const char *const *)sources->pdata, (const char *const *)translations->pdata,
-                          (const int32_t *)lang_of->data, langs, 1, (int)sources->len);
-    fail_unless(tm && tm_save(tm, path) == 0, "%s", mslam_last_error());
-    mslam_tm_free(tm);
+    fail_unless(write_memory_of_run(plain, english, path) > 0);
     char *with_tm = g_strdup_printf("%s translation-memory=%s line-length=42 max-lines=2", without, path);
     gsttest_run *r = run(fx->random, with_tm);
     guint pieces = 0;
@@ -572,9 +569,6 @@ GST_START_TEST(test_balanced_pieces) {
     fail_unless(pieces >= 2 && pieces % 2 == 0, "%u pieces", pieces);
     gsttest_run_free(r);
     gsttest_run_free(plain);
-    g_ptr_array_unref(sources);
-    g_ptr_array_unref(translations);
-    g_array_unref(lang_of);
     g_free(with_tm);
     g_free(without);
     g_free(path);
