@@ -139,7 +139,8 @@ gst_mslam_caption_class_install_properties (GstMslamCaptionClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_MAX_DURATION,
       g_param_spec_uint ("max-duration", "Maximum duration",
-          "Longest caption in milliseconds: speech without a pause is cut here", 1000, 60000,
+          "Longest caption in milliseconds: speech without a pause is cut here at the latest, "
+          "before the last word begun", 1000, 60000,
           DEFAULT_MAX_DURATION_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_LINE_LENGTH,
@@ -421,6 +422,7 @@ caption_reset (GstMslamBase * base)
 
   if (self->ctc)
     mslam_ctc_decoder_reset (self->ctc);
+  self->ctc_first = 0;
   self->seg_n = 0;
   self->seg_first = 0;
   self->open_frame = -1;
@@ -514,6 +516,19 @@ spoken_language (GstMslamCaption * self, const gfloat * frames, gint n)
   return g_strdup ("und");
 }
 
+/* frames (n x d_model) decoded by a CTC decoder of their own with params p; NULL on failure. */
+static mslam_result *
+ctc_decode (GstMslamCaption * self, const struct mslam_decode_params *p, const gfloat * frames, gint n)
+{
+  mslam_ctc_decoder *dec = mslam_ctc_decoder_new (GST_MSLAM_BASE (self)->model, p);
+  mslam_result *r = NULL;
+
+  if (dec && mslam_ctc_decoder_push_frames (dec, frames, n) == 0)
+    r = mslam_ctc_decoder_finish (dec);
+  mslam_ctc_decoder_free (dec);
+  return r;
+}
+
 /* A final caption's transcript decoded again: from the second pass's frames, and with the LM of
  * the language identified on them when an LM is set but no one language is named (the stream's
  * search ran without it). NULL when neither applies or on failure (logged): the stream's
@@ -524,8 +539,7 @@ final_transcript (GstMslamCaption * self, const gfloat * frames, gint n, gboolea
 {
   struct mslam_decode_params p = self->decode;
   gboolean lm_again = self->lm && !self->decode.lm && mslam_lm_lang_index (self->lm, language) >= 0;
-  mslam_ctc_decoder *dec;
-  mslam_result *r = NULL;
+  mslam_result *r;
 
   if (!self->ctc || n <= 0 || (!second_pass && !lm_again))
     return NULL;
@@ -533,10 +547,7 @@ final_transcript (GstMslamCaption * self, const gfloat * frames, gint n, gboolea
     p.lm = self->lm;
     p.languages = language;
   }
-  dec = mslam_ctc_decoder_new (GST_MSLAM_BASE (self)->model, &p);
-  if (dec && mslam_ctc_decoder_push_frames (dec, frames, n) == 0)
-    r = mslam_ctc_decoder_finish (dec);
-  mslam_ctc_decoder_free (dec);
+  r = ctc_decode (self, &p, frames, n);
   if (!r)
     GST_WARNING_OBJECT (self, "decoding the final caption again failed (%s); the transcript is "
         "the stream's", mslam_last_error ());
@@ -572,11 +583,13 @@ set_words (GstMslamCaption * self, GstStructure * msg, const gchar * field, cons
   gst_structure_take_value (msg, field, &words);
 }
 
-/* Runs the subclass on frames [start, end) and fills the message's common fields. Returns the
- * text (NULL: none) and the message (NULL with it). */
+/* Runs the subclass on frames [start, end) and fills the message's common fields; ctc counts
+ * frames from ctc_first. A final caption's audio is encoded again here (the second pass) unless
+ * encoded holds it already (n_encoded frames from start; NULL: not yet). Returns the text (NULL:
+ * none) and the message (NULL with it). */
 static gchar *
 make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_result * ctc,
-    gboolean final, GstStructure ** msg_out)
+    guint64 ctc_first, gboolean final, const gfloat * encoded, gint n_encoded, GstStructure ** msg_out)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
   GstMslamCaptionClass *klass = GST_MSLAM_CAPTION_GET_CLASS (self);
@@ -587,25 +600,29 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
   GstClockTime t_end = gst_mslam_base_frame_time (base, end);
   gdouble confidence = ctc ? mslam_result_confidence (ctc) : 0.0;
   gint n_full = 0;
-  gfloat *full = final ? gst_mslam_base_encode_again (base, start, end, &n_full) : NULL;
+  gfloat *full = final && !encoded ? gst_mslam_base_encode_again (base, start, end, &n_full) : NULL;
   gchar *language, *text;
   GstStructure *msg = gst_structure_new_empty (klass->message_name);
   mslam_result *again;
 
   if (full) {
-    frames = full;
-    n = n_full;
+    encoded = full;
+    n_encoded = n_full;
+  }
+  if (final && encoded) {
+    frames = encoded;
+    n = MIN (n_encoded, n);
   }
   language = spoken_language (self, frames, n);
-  again = final ? final_transcript (self, frames, n, full != NULL, language) : NULL;
+  again = final ? final_transcript (self, frames, n, encoded != NULL, language) : NULL;
   if (again) {
     ctc = again;
     confidence = mslam_result_confidence (again);
   }
   text = klass->caption (self, frames, n, ctc, language, final, msg, &confidence);
-  /* the stream's results count frames as the caption does; a result decoded again, from start */
+  /* a result decoded again counts frames from start */
   if (ctc && klass->words_field)
-    set_words (self, msg, klass->words_field, ctc, again ? start : 0, start, end);
+    set_words (self, msg, klass->words_field, ctc, again ? start : ctc_first, start, end);
   mslam_result_free (again);
   mslam_free (full);
   if (text)
@@ -650,13 +667,19 @@ caption_start_frame (GstMslamCaption * self, gint64 open)
 
 /* Whether the energy rule heard a voice in a caption whose first character is at frame
  * first_char and whose frames end at `end` (exclusive): looking back for that character's sound
- * as far as CTC may lag behind it, but not before the kept frames (the previous caption's). */
+ * as far as CTC may lag behind it, but not before the kept frames (the previous caption's), and
+ * on to the audio the last frame reads, 720 samples after it (as far as it came: a word whose
+ * sound starts there may have its first character in that frame). */
 static gboolean
 caption_voiced (GstMslamCaption * self, gint64 first_char, guint64 end)
 {
+  GstMslamBase *base = GST_MSLAM_BASE (self);
   gint64 from = MAX (first_char - LEAD_FRAMES - CTC_LAG_FRAMES, (gint64) self->seg_first);
+  /* frames holding samples up to the last frame's window end, 640 (end - 1) + 1360, rounded up */
+  guint64 read_to = (end * GST_MSLAM_FRAME_SAMPLES + GST_MSLAM_FRAME_WINDOW_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+  guint64 heard = (base->n_samples + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
 
-  return gst_mslam_vad_any_voiced (&GST_MSLAM_BASE (self)->vad, (guint64) from, end);
+  return gst_mslam_vad_any_voiced (&base->vad, (guint64) from, MAX (end, MIN (read_to, heard)));
 }
 
 /* How many frames the next call of process () may bring (GstMslamBaseClass.process_limit), so
@@ -815,27 +838,32 @@ push_caption_text (GstMslamCaption * self, gchar * text, guint max_lines, GstClo
   return ret;
 }
 
-/* Closes the open caption at frame end (exclusive) and pushes it. */
 static GstFlowReturn
-close_caption (GstMslamCaption * self, guint64 end)
+decoder_failed (GstMslamCaption * self)
+{
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam decoder failed: %s", mslam_last_error ()), (NULL));
+  return GST_FLOW_ERROR;
+}
+
+/* Closes the open caption at frame end (exclusive) and pushes it; ctc (taken; NULL without a CTC
+ * head) is its transcript, counting frames from ctc_first. encoded (NULL: none) is audio encoded
+ * again already, n_encoded frames from encoded_first, which the second pass uses when the
+ * caption starts there. */
+static GstFlowReturn
+close_caption (GstMslamCaption * self, guint64 end, mslam_result * ctc, guint64 ctc_first,
+    const gfloat * encoded, guint64 encoded_first, gint n_encoded)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
-  mslam_result *ctc = NULL;
   GstStructure *msg = NULL;
   GstFlowReturn ret = GST_FLOW_OK;
   guint64 start;
   gchar *text;
 
-  if (self->ctc) {
-    ctc = mslam_ctc_decoder_finish (self->ctc);
-    if (!ctc) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam decoder failed: %s", mslam_last_error ()), (NULL));
-      return GST_FLOW_ERROR;
-    }
+  if (ctc) {
     if (mslam_result_n_tokens (ctc) > 0) {
       /* the search's final choice may place characters differently from the partials */
-      gint64 first = mslam_result_token_frame (ctc, 0);
-      gint64 last = mslam_result_token_frame (ctc, mslam_result_n_tokens (ctc) - 1);
+      gint64 first = (gint64) ctc_first + mslam_result_token_frame (ctc, 0);
+      gint64 last = (gint64) ctc_first + mslam_result_token_frame (ctc, mslam_result_n_tokens (ctc) - 1);
       self->open_frame = MIN (self->open_frame, first);
       end = MAX (end, (guint64) last + 1);
     }
@@ -856,7 +884,9 @@ close_caption (GstMslamCaption * self, guint64 end)
         ": no caption", start, end);
   else if (end > start) {
     gdouble confidence = 1.0, min_confidence;
-    text = make_caption (self, start, end, ctc, TRUE, &msg);
+    if (encoded_first != start || (guint64) n_encoded < end - start)
+      encoded = NULL;
+    text = make_caption (self, start, end, ctc, ctc_first, TRUE, encoded, (gint) (end - start), &msg);
     GST_OBJECT_LOCK (self);
     min_confidence = self->min_confidence;
     GST_OBJECT_UNLOCK (self);
@@ -903,6 +933,168 @@ close_caption (GstMslamCaption * self, guint64 end)
   g_free (self->last_partial);
   self->last_partial = NULL;
   return ret;
+}
+
+/* Closes the open caption at frame end with the stream decoder's final text. */
+static GstFlowReturn
+finish_caption (GstMslamCaption * self, guint64 end)
+{
+  mslam_result *ctc = NULL;
+
+  if (self->ctc && !(ctc = mslam_ctc_decoder_finish (self->ctc)))
+    return decoder_failed (self);
+  return close_caption (self, end, ctc, self->ctc_first, NULL, 0, 0);
+}
+
+/* Whether token i of r is a space (the separator of words). */
+static gboolean
+is_space (const mslam_result * r, gint i)
+{
+  return strcmp (mslam_result_token_text (r, i), " ") == 0;
+}
+
+/* Opens a caption at the first character of the stream decoder's partial result, when the energy
+ * rule heard a voice there; characters in silence are the model's noise, not the start of a
+ * caption (see close_caption), and the decoder forgets them. */
+static void
+open_at_first_char (GstMslamCaption * self, const mslam_result * partial)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  gint64 first_char;
+
+  if (mslam_result_n_tokens (partial) == 0 || self->open_frame >= 0)
+    return;
+  first_char = (gint64) self->ctc_first + mslam_result_token_frame (partial, 0);
+  if (caption_voiced (self, first_char, base->n_frames)) {
+    self->open_frame = first_char;
+  } else {
+    mslam_result *noise = mslam_ctc_decoder_finish (self->ctc);
+    GST_DEBUG_OBJECT (self, "\"%s\" heard where nothing is voiced: dropped",
+        noise ? mslam_result_text (noise) : "");
+    mslam_result_free (noise);
+  }
+}
+
+/* The quietest encoder frame of [from, to) (least energy in its 640 samples) in the kept audio
+ * (the second pass's); -1 when none of them is kept. */
+static gint64
+quietest_frame (GstMslamCaption * self, guint64 from, guint64 to)
+{
+  const GstMslamAudioHistory *h = &GST_MSLAM_BASE (self)->audio;
+  gint64 best = -1;
+  gdouble least = G_MAXDOUBLE;
+
+  for (guint64 f = from; f < to; f++) {
+    guint64 a = f * GST_MSLAM_FRAME_SAMPLES, b = a + GST_MSLAM_FRAME_SAMPLES;
+    gdouble energy = 0.0;
+    if (a < h->first || b > h->first + h->n)
+      continue;
+    for (guint64 i = a; i < b; i++)
+      energy += (gdouble) h->pcm[i - h->first] * h->pcm[i - h->first];
+    if (energy < least) {
+      least = energy;
+      best = (gint64) f;
+    }
+  }
+  return best;
+}
+
+/* Where a caption cut at max-duration ends, the caption's first frame being start and words its
+ * transcript so far (counting frames from frame0): before its last word (the run of characters
+ * after its last space), which may not be over yet; or, where that word began in the first half
+ * of the caption (a long run of characters: Chinese, Japanese, Thai), before its last character;
+ * or, where that too lies in the first half or there is no character, at the last frame. Between
+ * the character before (whose sound ends by its frame: CTC emits a character at or after it) and
+ * the one after, the cut takes the quietest frame of the kept audio (CTC's emission of a word's
+ * first character lags its start by up to 230 ms, "and" in the tests); without kept audio, the
+ * lead before the one after (a caption starts that far before its first character:
+ * caption_start_frame). */
+static guint64
+max_duration_cut (GstMslamCaption * self, const mslam_result * words, guint64 frame0, guint64 start)
+{
+  guint64 n_frames = GST_MSLAM_BASE (self)->n_frames, earliest = start + (guint64) self->max_frames / 2;
+  gint last = mslam_result_n_tokens (words) - 1, word;
+
+  while (last >= 0 && is_space (words, last))
+    last--;
+  for (word = last; word > 0 && !is_space (words, word - 1);)
+    word--;
+  for (gint k = 0; k < 2 && last > 0; k++) {
+    gint first = k == 0 ? word : last, before = first - 1;
+    if (first <= 0)
+      continue;
+    while (before > 0 && is_space (words, before))
+      before--;
+    gint64 after_before = (gint64) frame0 + mslam_result_token_frame (words, before) + 1;
+    gint64 at = (gint64) frame0 + mslam_result_token_frame (words, first);
+    gint64 cut = quietest_frame (self, (guint64) after_before, (guint64) MAX (at, after_before));
+    if (cut < 0)
+      cut = MAX (after_before, at - LEAD_FRAMES);
+    if (cut >= (gint64) earliest && (guint64) cut < n_frames)
+      return (guint64) cut;
+  }
+  return n_frames;
+}
+
+/* Closes the open caption, which has reached max-duration, where max_duration_cut says on the
+ * transcript of its audio encoded again with full context (the second pass: streaming frames
+ * emit characters later after their sound, a word's first ones up to a chunk after it began),
+ * else on the stream's; the stream decoder then reads the frames after the cut again, as the
+ * next caption's. */
+static GstFlowReturn
+close_at_max_duration (GstMslamCaption * self, guint64 start)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+  mslam_result *words = NULL, *partial, *ctc = NULL;
+  guint64 cut, seg_first = self->seg_first;
+  GstFlowReturn ret;
+  gint n_full = 0;
+  gfloat *full = NULL;
+
+  if (self->ctc)
+    full = gst_mslam_base_encode_again (base, start, base->n_frames, &n_full);
+  if (full)
+    words = ctc_decode (self, &self->decode, full, n_full);
+  if (words)
+    cut = max_duration_cut (self, words, start, start);
+  else if (self->ctc && (words = mslam_ctc_decoder_partial (self->ctc)))
+    cut = max_duration_cut (self, words, self->ctc_first, start);
+  else
+    cut = base->n_frames;
+  mslam_result_free (words);
+
+  if (cut >= base->n_frames) {
+    if (self->ctc && !(ctc = mslam_ctc_decoder_finish (self->ctc)))
+      ret = decoder_failed (self);
+    else
+      ret = close_caption (self, base->n_frames, ctc, self->ctc_first, full, start, n_full);
+    mslam_free (full);
+    return ret;
+  }
+
+  GST_LOG_OBJECT (self, "max-duration: cut at frame %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT,
+      cut, base->n_frames);
+  /* the caption's frames kept (from seg_first <= start) with a decoder of their own */
+  ctc = ctc_decode (self, &self->decode, self->seg, (gint) (cut - seg_first));
+  if (!ctc) {
+    mslam_free (full);
+    return decoder_failed (self);
+  }
+  mslam_ctc_decoder_reset (self->ctc);
+  self->ctc_first = cut;
+  /* the caption's text is the offline API's on its audio: encoded again to the cut */
+  mslam_free (full);
+  ret = close_caption (self, cut, ctc, seg_first, NULL, 0, 0);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  /* close_caption kept the frames from the cut on */
+  g_assert (self->seg_first == cut);
+  if (mslam_ctc_decoder_push_frames (self->ctc, self->seg, (gint) self->seg_n) < 0 ||
+      !(partial = mslam_ctc_decoder_partial (self->ctc)))
+    return decoder_failed (self);
+  open_at_first_char (self, partial);
+  mslam_result_free (partial);
+  return GST_FLOW_OK;
 }
 
 /* The last frame with speech in the open caption: CTC's last non-blank frame (a character held
@@ -987,10 +1179,8 @@ check_endpoint (GstMslamCaption * self)
 
   /* the caption is as long as max-duration (the frames came up to there: caption_process_limit) */
   start = (gint64) caption_start_frame (self, self->open_frame);
-  if (end < 0 && (gint64) n_frames - start >= self->max_frames) {
-    end = n_frames;
-    why = "maximum duration";
-  }
+  if (end < 0 && (gint64) n_frames - start >= self->max_frames)
+    return close_at_max_duration (self, (guint64) start);
 
   if (end < 0)
     return GST_FLOW_OK;
@@ -998,7 +1188,7 @@ check_endpoint (GstMslamCaption * self)
       ", last speech at %" G_GINT64_FORMAT ", %" G_GUINT64_FORMAT " frames decoded, silence from sample %"
       G_GINT64_FORMAT ", %" G_GUINT64_FORMAT " samples)", end, why, self->open_frame, last_speech,
       n_frames, vad->silence_start, base->n_samples);
-  return close_caption (self, (guint64) end);
+  return finish_caption (self, (guint64) end);
 }
 
 static void
@@ -1021,7 +1211,7 @@ post_partial (GstMslamCaption * self, const mslam_result * ctc)
   self->last_partial = g_strdup (ctc ? mslam_result_text (ctc) : "");
   if (base->n_frames <= start)
     return;
-  text = make_caption (self, start, base->n_frames, ctc, FALSE, &msg);
+  text = make_caption (self, start, base->n_frames, ctc, self->ctc_first, FALSE, NULL, 0, &msg);
   if (text)
     gst_mslam_base_post (base, msg);
   g_free (text);
@@ -1035,29 +1225,16 @@ caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 fir
   mslam_result *partial = NULL;
   GstFlowReturn ret;
   gboolean want_partial;
+  guint64 ctc_first;
 
   g_assert (first == self->seg_first + self->seg_n);
   seg_append (self, frames, n);
 
   if (self->ctc) {
     if (mslam_ctc_decoder_push_frames (self->ctc, frames, n) < 0 ||
-        !(partial = mslam_ctc_decoder_partial (self->ctc))) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam decoder failed: %s", mslam_last_error ()), (NULL));
-      return GST_FLOW_ERROR;
-    }
-    if (mslam_result_n_tokens (partial) > 0 && self->open_frame < 0) {
-      gint64 first_char = mslam_result_token_frame (partial, 0);
-      if (caption_voiced (self, first_char, base->n_frames)) {
-        self->open_frame = first_char;
-      } else {
-        /* characters in silence: the model's noise, not the start of a caption (see
-         * close_caption); the decoder forgets them */
-        mslam_result *noise = mslam_ctc_decoder_finish (self->ctc);
-        GST_DEBUG_OBJECT (self, "\"%s\" heard where nothing is voiced: dropped",
-            noise ? mslam_result_text (noise) : "");
-        mslam_result_free (noise);
-      }
-    }
+        !(partial = mslam_ctc_decoder_partial (self->ctc)))
+      return decoder_failed (self);
+    open_at_first_char (self, partial);
   } else {
     /* without a CTC head, the first voiced frame after the last caption opens one */
     for (guint64 f = MAX (self->scan_frame, self->seg_first); self->open_frame < 0 && f < base->n_frames; f++)
@@ -1067,6 +1244,7 @@ caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 fir
     self->scan_frame = base->n_frames;
   }
 
+  ctc_first = self->ctc_first;
   ret = check_endpoint (self);
   if (ret != GST_FLOW_OK)
     goto done;
@@ -1075,6 +1253,14 @@ caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 fir
   want_partial = self->partial_results;
   GST_OBJECT_UNLOCK (self);
   if (self->open_frame >= 0) {
+    /* a cut at max-duration started the decoder again at the cut */
+    if (want_partial && self->ctc_first != ctc_first) {
+      mslam_result_free (partial);
+      if (!(partial = mslam_ctc_decoder_partial (self->ctc))) {
+        ret = decoder_failed (self);
+        goto done;
+      }
+    }
     if (want_partial)
       post_partial (self, partial);
   } else {
@@ -1109,7 +1295,7 @@ caption_drain (GstMslamBase * base)
     gint64 last_speech = last_speech_frame (self), end = end_at_silence (self, last_speech);
     if (end < 0)
       end = end_after_speech (self, last_speech);
-    ret = close_caption (self, MIN ((guint64) end, base->n_frames));
+    ret = finish_caption (self, MIN ((guint64) end, base->n_frames));
   }
   if (ret == GST_FLOW_OK)
     push_gap (self, gst_mslam_base_frame_time (base, base->n_frames));

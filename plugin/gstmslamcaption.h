@@ -5,7 +5,9 @@
  * CTC head emits, or voiced audio by the energy rule when the model has no CTC head) and ends
  *  - at a pause: `pause` ms of CTC blanks, or of silence by the energy rule once the frames
  *    before the silence have been decoded (the faster of the two);
- *  - at `max-duration`;
+ *  - at `max-duration`: before the last word CTC has begun (which may still be going on), so
+ *    that no word is cut in two; the frames after the cut are decoded again as the next
+ *    caption's;
  *  - at EOS, a discontinuity or a gap.
  * A caption needs a frame the energy rule heard as voiced: CTC characters in silence are dropped.
  * Subclasses turn a closed caption (its encoder frames and its CTC text) into text. While no
@@ -49,6 +51,7 @@ struct _GstMslamCaption
   struct mslam_decode_params decode;    /* beam, threads, languages (for identification) */
   gchar *decode_languages;              /* owns decode.languages */
   mslam_ctc_decoder *ctc;               /* NULL when the model has no CTC head */
+  guint64 ctc_first;                    /* the frame ctc counts as its frame 0 */
   gint pause_frames;
   gint max_frames;                      /* max-duration in frames, as started with (the
                                          * LATENCY query: gst_mslam_base_setting) */

@@ -48,8 +48,9 @@ void gst_mslam_model_release (mslam_model * model);
 /* Samples per encoder frame (40 ms: 10 ms log-mel hop, subsampled 4x). */
 #define GST_MSLAM_FRAME_SAMPLES 640
 #define GST_MSLAM_FRAME_DURATION (40 * GST_MSECOND)
-/* An encoder frame t reads log-mel frames 4t .. 4t+6, that is samples up to 640 t + 1360: a
+/* An encoder frame t reads log-mel frames 4t .. 4t+6, that is samples [640 t, 640 t + 1360): a
  * chunk's last frame needs 45 ms of audio after the chunk. */
+#define GST_MSLAM_FRAME_WINDOW_SAMPLES 1360
 #define GST_MSLAM_LOOKAHEAD (45 * GST_MSECOND)
 
 /* ---- energy rule ---- */

@@ -252,7 +252,7 @@ size_t gsttest_rss(void) {
 
 /* ---- the common fixture ---- */
 
-static void trim(float **pcm, size_t *n) {
+void gsttest_trim(float **pcm, size_t *n) {
     size_t a = 0, b = *n;
     while (a < b && fabsf((*pcm)[a]) < 0.01f) a++;
     while (b > a && fabsf((*pcm)[b - 1]) < 0.01f) b--;
@@ -282,7 +282,7 @@ const gsttest_fixture *gsttest_fixture_get(void) {
     for (int i = 0; i < 2; i++) {
         f.speech[i] = gsttest_speak("en", sentences[i], &f.n_speech[i]);
         g_assert(f.speech[i] != NULL);
-        trim(&f.speech[i], &f.n_speech[i]);
+        gsttest_trim(&f.speech[i], &f.n_speech[i]);
     }
     return &f;
 }

@@ -72,6 +72,8 @@ typedef struct {
 
 const gsttest_fixture *gsttest_fixture_get(void);
 
+/* Cuts pcm (*n samples) to its speech: from the first to the last sample above 1% of full scale. */
+void gsttest_trim(float **pcm, size_t *n);
 /* Concatenation helper: appends src (n samples) or, when src is NULL, n samples of silence. */
 void gsttest_append(float **dst, size_t *n_dst, const float *src, size_t n);
 

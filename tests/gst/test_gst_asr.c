@@ -394,6 +394,75 @@ GST_START_TEST(test_sound_at_the_end) {
 }
 GST_END_TEST;
 
+/* A caption cut at max-duration ends between words, not inside one: ten bursts of 400 ms, 200 ms
+ * apart (less than a pause), on a model that emits spaces on silence and "a" on sound, are ten
+ * words "a", each in one caption (a cut right at max-duration, 2 s after the first caption's
+ * start, fell inside the fourth burst, whose "a" then came in two captions), with and without the
+ * second pass (whose transcript places the cut; without it the stream's). Every cut lies in a
+ * silence; each caption's words start at their bursts (the stream decoder reads the frames after
+ * a cut again and counts frames from the cut), and a partial result after a cut starts after it. */
+GST_START_TEST(test_max_duration_between_words) {
+    fx = gsttest_fixture_get();
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1,
+                                   .ctc_on_silence = ' '};
+    char *model = g_strdup(gsttest_path("spaces-in-silence-no-decoder.safetensors"));
+    fail_unless(gsttest_write_model(model, &o) == 0);
+    enum { BURSTS = 10 };
+    const size_t first = 8320, every = 9600, burst_len = 6400, n = first + BURSTS * every;
+    float *pcm = g_new0(float, n);
+    GRand *rand = g_rand_new_with_seed(11);
+    for (size_t b = 0; b < BURSTS; b++)
+        for (size_t i = first + b * every; i < first + b * every + burst_len; i++)
+            pcm[i] = (float)g_rand_double_range(rand, -0.3, 0.3);
+    g_rand_free(rand);
+    for (int second_pass = 0; second_pass < 2; second_pass++) {
+        char *d = g_strdup_printf("mslamasr model=%s beam-size=1 pause=2000 max-duration=2000 partial-results=true "
+                                  "second-pass=%s", model, second_pass ? "true" : "false");
+        gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1024, 0);
+        fail_unless(r && r->eos && !r->error, "%s", d);
+        guint words = 0, finals = 0;
+        GstClockTime last_end = 0;
+        for (guint i = 0; i < r->messages->len; i++) {
+            const GstStructure *s = g_ptr_array_index(r->messages, i);
+            gboolean final = FALSE;
+            guint64 start, end;
+            fail_unless(gst_structure_get_boolean(s, "final", &final));
+            fail_unless(gst_structure_get_uint64(s, "start", &start) && gst_structure_get_uint64(s, "end", &end));
+            const char *text = gst_structure_get_string(s, "text");
+            fail_unless(start >= last_end, "%s: \"%s\" starts at %" GST_TIME_FORMAT ", before the last caption's end",
+                        d, text, GST_TIME_ARGS(start));
+            if (!final) continue;
+            fail_unless(end - start <= 2000 * MS);
+            for (size_t b = 0; b < BURSTS; b++) {
+                GstClockTime b_start = SAMPLES_TIME(first + b * every), b_end = SAMPLES_TIME(first + b * every + burst_len);
+                fail_unless(end <= b_start || end >= b_end || end == SAMPLES_TIME(n),
+                            "%s: caption %u (\"%s\") ends at %" GST_TIME_FORMAT " inside burst %zu", d, finals, text,
+                            GST_TIME_ARGS(end), b);
+            }
+            const GValue *ws = gst_structure_get_value(s, "words");
+            fail_unless(ws && GST_VALUE_HOLDS_ARRAY(ws), "%s: no words", d);
+            for (guint w = 0; w < gst_value_array_get_size(ws); w++, words++) {
+                const GstStructure *word = gst_value_get_structure(gst_value_array_get_value(ws, w));
+                guint64 w_start;
+                fail_unless(gst_structure_get_uint64(word, "start", &w_start));
+                GstClockTime burst = SAMPLES_TIME(first + MIN(words, BURSTS - 1) * every);
+                fail_unless(w_start + 80 * MS >= burst && w_start <= burst + 80 * MS,
+                            "%s: word %u starts at %" GST_TIME_FORMAT ", its burst at %" GST_TIME_FORMAT, d, words,
+                            GST_TIME_ARGS(w_start), GST_TIME_ARGS(burst));
+            }
+            last_end = end;
+            finals++;
+        }
+        fail_unless(finals >= 3, "%s: %u captions", d, finals);
+        fail_unless_equals_int(words, BURSTS);
+        gsttest_run_free(r);
+        g_free(d);
+    }
+    g_free(pcm);
+    g_free(model);
+}
+GST_END_TEST;
+
 /* Silence and low noise (-60 dBFS, below the energy rule's floor) make no caption and no
  * message, though the CTC head emits characters there (a model that does so on silence, as trained
  * models now and then do): a caption needs a frame the energy rule heard as voiced. The same for
@@ -1816,6 +1885,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_sample_beyond_full_scale);
     tcase_add_test(tc, test_formats_and_segment_start);
     tcase_add_test(tc, test_max_duration_and_eos);
+    tcase_add_test(tc, test_max_duration_between_words);
     tcase_add_test(tc, test_no_caption_without_voice);
     tcase_add_test(tc, test_no_caption_before_voice);
     tcase_add_test(tc, test_words);
