@@ -651,12 +651,33 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
   return text;
 }
 
-/* The first frame a caption opened at frame `open` covers. */
+/* The end of the frames the energy rule can judge for frames [.., end): on to the audio the last
+ * frame reads, 720 samples after it, as far as it came. */
+static guint64
+heard_frames_end (GstMslamCaption * self, guint64 end)
+{
+  /* frames holding samples up to the last frame's window end, 640 (end - 1) + 1360, rounded up */
+  guint64 read_to = (end * GST_MSLAM_FRAME_SAMPLES + GST_MSLAM_FRAME_WINDOW_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+  guint64 heard = (GST_MSLAM_BASE (self)->n_samples + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+
+  return MAX (end, MIN (read_to, heard));
+}
+
+/* The first frame a caption opened at frame `open` covers: the lead before it, but no more than
+ * the lead before the first frame the energy rule heard a voice in (the stream's first character
+ * may come before the voice: a trained model's came up to 350 ms before espeak-ng's speech,
+ * making cues 430 ms early). */
 static guint64
 caption_start_frame (GstMslamCaption * self, gint64 open)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
   gint64 start = MAX (open - LEAD_FRAMES, (gint64) self->seg_first);
+  guint64 voiced = (guint64) start, heard_end = heard_frames_end (self, base->n_frames);
+
+  while (voiced < heard_end && !gst_mslam_vad_frame_voiced (&base->vad, voiced))
+    voiced++;
+  if (voiced < heard_end)
+    start = MAX (start, (gint64) voiced - LEAD_FRAMES);
 
   /* never before what was already put out */
   while (GST_CLOCK_TIME_IS_VALID (self->out_end) && start < (gint64) base->n_frames &&
@@ -668,18 +689,14 @@ caption_start_frame (GstMslamCaption * self, gint64 open)
 /* Whether the energy rule heard a voice in a caption whose first character is at frame
  * first_char and whose frames end at `end` (exclusive): looking back for that character's sound
  * as far as CTC may lag behind it, but not before the kept frames (the previous caption's), and
- * on to the audio the last frame reads, 720 samples after it (as far as it came: a word whose
- * sound starts there may have its first character in that frame). */
+ * on to the audio the last frame reads (heard_frames_end: a word whose sound starts there may
+ * have its first character in that frame). */
 static gboolean
 caption_voiced (GstMslamCaption * self, gint64 first_char, guint64 end)
 {
-  GstMslamBase *base = GST_MSLAM_BASE (self);
   gint64 from = MAX (first_char - LEAD_FRAMES - CTC_LAG_FRAMES, (gint64) self->seg_first);
-  /* frames holding samples up to the last frame's window end, 640 (end - 1) + 1360, rounded up */
-  guint64 read_to = (end * GST_MSLAM_FRAME_SAMPLES + GST_MSLAM_FRAME_WINDOW_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
-  guint64 heard = (base->n_samples + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
 
-  return gst_mslam_vad_any_voiced (&base->vad, (guint64) from, MAX (end, MIN (read_to, heard)));
+  return gst_mslam_vad_any_voiced (&GST_MSLAM_BASE (self)->vad, (guint64) from, heard_frames_end (self, end));
 }
 
 /* How many frames the next call of process () may bring (GstMslamBaseClass.process_limit), so
