@@ -5,7 +5,7 @@
 # first decisions come an interval (1 s) into the speech, on little of it and often unsure:
 # hold-audio keeps the audio back until a decision is at least tag-confidence (0.5) sure, or the
 # file ends (then its most probable language; at most 30 s of audio is held: a file whose speech
-# starts later keeps no language).
+# starts later is tagged "und", undetermined, where no tag would read as English).
 #
 #   gst-launch-1.0 -m -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
 #       mslamlid hold-audio=30000 tag-confidence=0.5 ! audioconvert ! flacenc ! matroskamux ! \

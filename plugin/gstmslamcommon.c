@@ -1474,6 +1474,8 @@ forward_audio (GstMslamBase * self, GstBuffer * buf, GstClockTime duration)
     return GST_FLOW_OK;
   GST_INFO_OBJECT (self, "%" GST_TIME_FORMAT " of audio held: passing it on",
       GST_TIME_ARGS (self->held_duration));
+  if (GST_MSLAM_BASE_GET_CLASS (self)->hold_expired)
+    GST_MSLAM_BASE_GET_CLASS (self)->hold_expired (self);
   return gst_mslam_base_release_held (self);
 }
 
@@ -1730,8 +1732,9 @@ with_stream_language (GstMslamBase * self, GstEvent * event)
   return gst_event_new_tag (tags);
 }
 
-GstEvent *
-gst_mslam_base_language_tag (GstMslamBase * self)
+/* Upstream's stream tag event (sticky on the sink pad; NULL: none), a reference. */
+static GstEvent *
+upstream_stream_tags (GstMslamBase * self)
 {
   GstEvent *upstream = NULL, *sticky;
 
@@ -1743,6 +1746,29 @@ gst_mslam_base_language_tag (GstMslamBase * self)
     else
       gst_event_unref (sticky);
   }
+  return upstream;
+}
+
+gchar *
+gst_mslam_base_upstream_language (GstMslamBase * self)
+{
+  GstEvent *upstream = upstream_stream_tags (self);
+  GstTagList *tags;
+  gchar *code = NULL;
+
+  if (upstream) {
+    gst_event_parse_tag (upstream, &tags);
+    gst_tag_list_get_string (tags, GST_TAG_LANGUAGE_CODE, &code);
+    gst_event_unref (upstream);
+  }
+  return code;
+}
+
+GstEvent *
+gst_mslam_base_language_tag (GstMslamBase * self)
+{
+  GstEvent *upstream = upstream_stream_tags (self);
+
   if (!upstream) {
     GstTagList *none = gst_tag_list_new_empty ();
     gst_tag_list_set_scope (none, GST_TAG_SCOPE_STREAM);

@@ -231,6 +231,9 @@ struct _GstMslamBaseClass
    * (mslamtranslate: en), the audio's as decided so far (mslamlid), or NULL: the audio's as its
    * tags from upstream say (mslamasr), or none yet. */
   const gchar *(*stream_language) (GstMslamBase * self);
+  /* The audio held back (hold_max) reached the limit before the subclass released it: called just
+   * before it goes on (optional). */
+  void (*hold_expired) (GstMslamBase * self);
 
   /* The model is loaded (self->model, config, lang_ids, chunk_frames set): check that it has what
    * the element needs and allocate the element's state. FALSE fails READY->PAUSED, after the
@@ -300,6 +303,8 @@ GstFlowReturn gst_mslam_base_release_held (GstMslamBase * self);
  * the language of the stream_language hook: a stream tag event stands for all of a stream's tags,
  * so one of the language alone would drop the others. */
 GstEvent *gst_mslam_base_language_tag (GstMslamBase * self);
+/* The language code of upstream's stream tags (g_free it), or NULL when they name none. */
+gchar *gst_mslam_base_upstream_language (GstMslamBase * self);
 
 /* A property read only at start (GST_PARAM_MUTABLE_READY) set while the element runs: a warning
  * that it applies from the next start. Call from set_property after the object lock is let go. */

@@ -89,6 +89,7 @@ struct _GstMslamLid
   guint64 last_end;             /* the frame the timeline's last decision's window ended at */
   gint best;                    /* the most probable language of that decision; -1: none yet */
   gint current;                 /* language index last tagged; -1: none */
+  gboolean undetermined;        /* tagged "und" (no language yet when the hold ended) */
 };
 
 enum
@@ -251,6 +252,7 @@ gst_mslam_lid_reset (GstMslamBase * base)
   /* a new timeline (flush, seek, new segment, a stream after EOS) may be in another language: tag
    * it again, and hold its audio for that tag as for the first */
   self->current = -1;
+  self->undetermined = FALSE;
   base->hold_max = self->running_hold_ms * GST_MSECOND;
 }
 
@@ -390,7 +392,26 @@ gst_mslam_lid_language (GstMslamBase * base)
 {
   GstMslamLid *self = GST_MSLAM_LID (base);
 
-  return self->current >= 0 ? gst_mslam_base_lang (base, self->current) : NULL;
+  if (self->current >= 0)
+    return gst_mslam_base_lang (base, self->current);
+  return self->undetermined ? "und" : NULL;
+}
+
+/* hold-audio ran out before a decision: the audio goes on tagged "und" (undetermined, ISO 639-2),
+ * unless upstream's tags name a language; without a tag a muxer writes none, which a reader takes
+ * for its default (Matroska's: English). A later decision tags the language found. */
+static void
+gst_mslam_lid_hold_expired (GstMslamBase * base)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+  gchar *upstream = gst_mslam_base_upstream_language (base);
+
+  if (self->current < 0 && !upstream) {
+    GST_INFO_OBJECT (self, "no language decided within hold-audio: tagged und");
+    self->undetermined = TRUE;
+    gst_pad_push_event (base->srcpad, gst_mslam_base_language_tag (base));
+  }
+  g_free (upstream);
 }
 
 static void
@@ -429,8 +450,9 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
       g_param_spec_uint ("hold-audio", "Hold audio",
           "Keep the audio back until the first decision, at most this many milliseconds of it, so "
           "that the language tag goes downstream ahead of all of it (matroskamux writes the track's "
-          "language only from a tag before its first buffer); adds as much latency (0: the audio "
-          "goes on at once)", 0, 600000, DEFAULT_HOLD_MS,
+          "language only from a tag before its first buffer); adds as much latency; with no decision "
+          "by then the audio goes on tagged und (undetermined), unless upstream tagged a language "
+          "(0: the audio goes on at once)", 0, 600000, DEFAULT_HOLD_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_TAG_CONFIDENCE,
       g_param_spec_double ("tag-confidence", "Tag confidence",
@@ -452,6 +474,7 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
   base_class->reset = gst_mslam_lid_reset;
   base_class->latency = gst_mslam_lid_latency;
   base_class->stream_language = gst_mslam_lid_language;
+  base_class->hold_expired = gst_mslam_lid_hold_expired;
 }
 
 static void
