@@ -516,6 +516,17 @@ mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_sa
     return r;
 }
 
+mslam_result *mslam_transcribe_frames(mslam_model *model, const float *frames, int n_frames,
+                                      const struct mslam_decode_params *params) {
+    if (check_model(model, "mslam_transcribe_frames", 1, 0, 0) ||
+        check_encoder_frames(model, frames, n_frames, "mslam_transcribe_frames"))
+        return NULL;
+    struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    if (p.lm && lm_check_model(p.lm, model, 0, "mslam_transcribe_frames")) return NULL;
+    if (named_language(model, p.languages, "mslam_transcribe_frames") == -1) return NULL;
+    return transcribe_frames(model, frames, n_frames, &p, NULL, "mslam_transcribe_frames");
+}
+
 /* ---- translation ---- */
 
 /* 0 when p's languages are the model's, its beam size one the decoder's search takes (searches:

@@ -101,6 +101,14 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
            mslam_result_n_tokens(r), mslam_result_confidence(r));
     CHECK(ng >= 3, "the test model should say something (%d tokens)", ng);
     check_result(m, r, g, ng, 1, "transcribe greedy");
+    /* the same from the frames: the result, and nothing from no frames */
+    mslam_result *from_frames = mslam_transcribe_frames(m, frames, T, &p);
+    CHECK(from_frames, "transcribe_frames: %s", mslam_last_error());
+    if (from_frames) check_result(m, from_frames, g, ng, 1, "transcribe_frames greedy");
+    mslam_result_free(from_frames);
+    from_frames = mslam_transcribe_frames(m, frames, 0, &p);
+    CHECK(from_frames && !*mslam_result_text(from_frames), "transcribe_frames of no frames: %s", mslam_last_error());
+    mslam_result_free(from_frames);
     CHECK(mslam_result_start_frame(r) == 0 && mslam_result_end_frame(r) == T, "frames [%d, %d) of %d",
           mslam_result_start_frame(r), mslam_result_end_frame(r), T);
 
@@ -393,6 +401,9 @@ static void test_errors(const float *pcm, size_t n) {
     float probs[3];
     CHECK(mslam_transcribe(m, pcm, n, NULL) == NULL && strstr(mslam_last_error(), "no CTC head"), "no CTC: %s",
           mslam_last_error());
+    CHECK(mslam_transcribe_frames(m, pcm, 1, NULL) == NULL &&
+              strstr(mslam_last_error(), "mslam_transcribe_frames") && strstr(mslam_last_error(), "no CTC head"),
+          "no CTC, frames: %s", mslam_last_error());
     CHECK(mslam_translate(m, pcm, n, NULL) == NULL && strstr(mslam_last_error(), "no decoder"), "no decoder: %s",
           mslam_last_error());
     CHECK(mslam_identify_language(m, pcm, n, NULL, probs) < 0 && strstr(mslam_last_error(), "no LID head"),
@@ -557,6 +568,10 @@ static void test_non_finite_frames(mslam_model *m, const float *pcm, size_t n) {
         mslam_result *r = mslam_translate_frames(m, bad, T, NULL);
         CHECK(!r && strstr(mslam_last_error(), "frame 5, value 3"), "translate a %g: %s", (double)values[v],
               mslam_last_error());
+        mslam_result_free(r);
+        r = mslam_transcribe_frames(m, bad, T, NULL);
+        CHECK(!r && strstr(mslam_last_error(), "mslam_transcribe_frames: frame 5, value 3"), "transcribe a %g: %s",
+              (double)values[v], mslam_last_error());
         mslam_result_free(r);
         for (int beam = 1; beam <= 4; beam += 3) {
             struct mslam_decode_params p = mslam_decode_default_params();

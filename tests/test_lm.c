@@ -369,6 +369,16 @@ static void test_api(mslam_model *m, const char *text) {
     p.languages = NULL;
     mslam_result *r = mslam_transcribe(m, pcm, 8000, &p);
     CHECK(r != NULL, "transcribe with an LM and no language: %s", mslam_last_error());
+    /* the same on the audio's frames (language ID, then the LM of the language found) */
+    int T = 0;
+    float *frames = mslam_encode_pcm(m, pcm, 8000, NULL, &T);
+    mslam_result *rf = frames ? mslam_transcribe_frames(m, frames, T, &p) : NULL;
+    CHECK(r && rf && !strcmp(mslam_result_text(rf), mslam_result_text(r)) &&
+              mslam_result_confidence(rf) == mslam_result_confidence(r),
+          "transcribe_frames with an LM: \"%s\" against \"%s\" (%s)", rf ? mslam_result_text(rf) : "",
+          mslam_result_text(r), mslam_last_error());
+    mslam_result_free(rf);
+    mslam_free(frames);
     mslam_result_free(r);
     float probs[3], plain[3];
     struct mslam_decode_params q = mslam_decode_default_params();

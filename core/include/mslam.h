@@ -431,8 +431,12 @@ MSLAM_API int mslam_translate_memory(mslam_model *model, const char *utf8, const
                                      mslam_result **out);
 
 /* The same on encoder frames (n_frames x d_model, e.g. from a stream or mslam_encode_pcm), for
- * callers that segment the audio themselves. A value that is not finite is an error naming its
- * frame. */
+ * callers that segment the audio themselves or encode it once for several calls: what
+ * mslam_transcribe, mslam_translate (for a decoder reading speech) and mslam_identify_language do
+ * after encoding. A value that is not finite is an error naming its frame; no frames give an
+ * empty result. */
+MSLAM_API mslam_result *mslam_transcribe_frames(mslam_model *model, const float *frames, int n_frames,
+                                                const struct mslam_decode_params *params);
 MSLAM_API mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
                                                const struct mslam_decode_params *params);
 MSLAM_API int mslam_identify_language_frames(mslam_model *model, const float *frames, int n_frames,
