@@ -1016,40 +1016,50 @@ quietest_frame (GstMslamCaption * self, guint64 from, guint64 to)
   return best;
 }
 
+/* Where to cut between a character emitted at frame `after` (its sound over by then: CTC emits a
+ * character at or after it) and one emitted at frame `at`: the quietest frame of the kept audio
+ * from the frame after `after` up to `at` (the emission of a word's first character lags its
+ * start by up to 230 ms, "and" in the tests); without kept audio, the lead before `at` (a caption
+ * starts that far before its first character: caption_start_frame), though after `after`. */
+static gint64
+cut_between (GstMslamCaption * self, gint64 after, gint64 at)
+{
+  gint64 cut = quietest_frame (self, (guint64) after + 1, (guint64) MAX (at, after + 1));
+
+  return cut >= 0 ? cut : MAX (after + 1, at - LEAD_FRAMES);
+}
+
 /* Where a caption cut at max-duration ends, the caption's first frame being start and words its
- * transcript so far (counting frames from frame0): before its last word (the run of characters
- * after its last space), which may not be over yet; or, where that word began in the first half
- * of the caption (a long run of characters: Chinese, Japanese, Thai), before its last character;
- * or, where that too lies in the first half or there is no character, at the last frame. Between
- * the character before (whose sound ends by its frame: CTC emits a character at or after it) and
- * the one after, the cut takes the quietest frame of the kept audio (CTC's emission of a word's
- * first character lags its start by up to 230 ms, "and" in the tests); without kept audio, the
- * lead before the one after (a caption starts that far before its first character:
- * caption_start_frame). */
+ * transcript so far (counting frames from frame0), in the caption's second half: before its last
+ * word (the run of characters after its last space), which may not be over yet; else, when a
+ * space follows that word (it is over), after it; else before its last character (a long run of
+ * characters: Chinese, Japanese, Thai); else at the last frame. */
 static guint64
 max_duration_cut (GstMslamCaption * self, const mslam_result * words, guint64 frame0, guint64 start)
 {
   guint64 n_frames = GST_MSLAM_BASE (self)->n_frames, earliest = start + (guint64) self->max_frames / 2;
-  gint last = mslam_result_n_tokens (words) - 1, word;
+  gint n = mslam_result_n_tokens (words), last = n - 1, word, n_cuts = 0;
+  gint64 cuts[3];
 
+#define FRAME(i) ((gint64) frame0 + mslam_result_token_frame (words, (i)))
   while (last >= 0 && is_space (words, last))
     last--;
   for (word = last; word > 0 && !is_space (words, word - 1);)
     word--;
-  for (gint k = 0; k < 2 && last > 0; k++) {
-    gint first = k == 0 ? word : last, before = first - 1;
-    if (first <= 0)
-      continue;
+  if (word > 0) {
+    gint before = word - 1;
     while (before > 0 && is_space (words, before))
       before--;
-    gint64 after_before = (gint64) frame0 + mslam_result_token_frame (words, before) + 1;
-    gint64 at = (gint64) frame0 + mslam_result_token_frame (words, first);
-    gint64 cut = quietest_frame (self, (guint64) after_before, (guint64) MAX (at, after_before));
-    if (cut < 0)
-      cut = MAX (after_before, at - LEAD_FRAMES);
-    if (cut >= (gint64) earliest && (guint64) cut < n_frames)
-      return (guint64) cut;
+    cuts[n_cuts++] = cut_between (self, FRAME (before), FRAME (word));
   }
+  if (last >= 0 && last < n - 1)
+    cuts[n_cuts++] = cut_between (self, FRAME (last), FRAME (last + 1) + 1);
+  if (last > 0)
+    cuts[n_cuts++] = cut_between (self, FRAME (last - 1), FRAME (last));
+#undef FRAME
+  for (gint k = 0; k < n_cuts; k++)
+    if (cuts[k] >= (gint64) earliest && (guint64) cuts[k] < n_frames)
+      return (guint64) cuts[k];
   return n_frames;
 }
 
@@ -1099,7 +1109,8 @@ close_at_max_duration (GstMslamCaption * self, guint64 start)
   }
   mslam_ctc_decoder_reset (self->ctc);
   self->ctc_first = cut;
-  /* the caption's text is the offline API's on its audio: encoded again to the cut */
+  /* the caption's text is the offline API's on its audio to the cut, encoded again (with the
+   * second pass; without, the stream's frames to the cut, decoded again above) */
   mslam_free (full);
   ret = close_caption (self, cut, ctc, seg_first, NULL, 0, 0);
   if (ret != GST_FLOW_OK)

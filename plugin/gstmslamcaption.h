@@ -5,9 +5,10 @@
  * CTC head emits, or voiced audio by the energy rule when the model has no CTC head) and ends
  *  - at a pause: `pause` ms of CTC blanks, or of silence by the energy rule once the frames
  *    before the silence have been decoded (the faster of the two);
- *  - at `max-duration`: before the last word CTC has begun (which may still be going on), so
- *    that no word is cut in two; the frames after the cut are decoded again as the next
- *    caption's;
+ *  - at `max-duration`: before the last word CTC has begun (which may still be going on), or
+ *    after it when it is over, so that words are not cut in two (where the last word began in
+ *    the caption's first half, and in languages written without spaces, between characters);
+ *    the frames after the cut are decoded again as the next caption's;
  *  - at EOS, a discontinuity or a gap.
  * A caption needs a frame the energy rule heard as voiced: CTC characters in silence are dropped.
  * Subclasses turn a closed caption (its encoder frames and its CTC text) into text. While no

@@ -1726,6 +1726,9 @@ with_stream_language (GstMslamBase * self, GstEvent * event)
   gst_event_parse_tag (event, &tags);
   if (gst_tag_list_get_scope (tags) != GST_TAG_SCOPE_STREAM)
     return event;
+  /* "und" says that no language is known: not over one upstream names */
+  if (g_strcmp0 (language, "und") == 0 && gst_tag_list_get_tag_size (tags, GST_TAG_LANGUAGE_CODE) > 0)
+    return event;
   tags = gst_tag_list_copy (tags);
   gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, language, NULL);
   gst_event_unref (event);

@@ -407,6 +407,29 @@ GST_START_TEST(test_hold_audio) {
 }
 GST_END_TEST;
 
+/* Upstream's tags name the language only after hold-audio ran out (a demuxer or an application
+ * tagging the stream a little later): the tag that goes downstream keeps upstream's language, as
+ * one before the hold's end does; "und" stands for no language known, not for one overridden. */
+GST_START_TEST(test_und_keeps_later_upstream_language) {
+    float *quiet = g_new0(float, 32000);
+    GstHarness *h = lid_harness("hold-audio=500", "F32LE");
+    gst_harness_play(h);
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, quiet, 0, 16000, 0, FALSE), GST_FLOW_OK);
+    char *codes = harness_language_codes(h);
+    fail_unless_equals_string(codes, "und ");
+    g_free(codes);
+    GstTagList *tags = gst_tag_list_new(GST_TAG_LANGUAGE_CODE, "fr", NULL);
+    gst_tag_list_set_scope(tags, GST_TAG_SCOPE_STREAM);
+    fail_unless(gst_harness_push_event(h, gst_event_new_tag(tags)));
+    fail_unless_equals_int(gsttest_harness_push_pcm(h, quiet, 16000, 32000, SAMPLES_TIME(16000), FALSE), GST_FLOW_OK);
+    codes = harness_language_codes(h);
+    fail_unless_equals_string(codes, "fr ");
+    g_free(codes);
+    gst_harness_teardown(h);
+    g_free(quiet);
+}
+GST_END_TEST;
+
 /* hold-audio counts the audio held by the samples its buffers complete: S16 cut every 333 bytes
  * (an application pushing a socket's reads) is 166.5 samples a buffer, and counting each
  * buffer's whole samples alone (166) held the audio longer than hold-audio, a buffer more here,
@@ -676,6 +699,7 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_silence_and_short);
     tcase_add_test(tc, test_window_needs_voice);
     tcase_add_test(tc, test_hold_audio);
+    tcase_add_test(tc, test_und_keeps_later_upstream_language);
     tcase_add_test(tc, test_hold_audio_of_pieces);
     tcase_add_test(tc, test_hold_after_flush);
     tcase_add_test(tc, test_passthrough);

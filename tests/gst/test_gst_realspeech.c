@@ -229,6 +229,79 @@ GST_START_TEST(test_max_duration_between_words) {
 }
 GST_END_TEST;
 
+/* A caption cut at max-duration keeps a word that was over when the cut came (the transcript then
+ * ends with a space after it) in one piece: of the words the stream heard in a run without cuts
+ * (max-duration 60 s, words from the stream's own transcript with second-pass=false), none that
+ * ended 80 ms before a caption reached max-duration (1 s) has that caption's end inside it but
+ * for one (the two runs' searches may place a word's ends differently). Cutting before the last
+ * character of such a word when it began in the caption's first half put "lasid" as "laisi" |
+ * "d g nd" and "rgen" as "finditrge" | "n bikors". */
+GST_START_TEST(test_max_duration_keeps_finished_word) {
+    if (!cfg.ctc_head) return;
+    static const char *texts[] = {
+        "the quick brown fox jumps over the lazy dog and then it runs away into the forest where nobody can find "
+        "it again because the trees are very tall",
+        "the weather is nice today and we are going to the market tomorrow morning to buy some fresh vegetables",
+        "my brother works in a large hospital where he takes care of children who are very sick"};
+    static const char *limits[] = {"1000", "1200"};
+    guint cuts = 0, inside = 0;
+    for (guint t = 0; t < G_N_ELEMENTS(texts); t++) {
+        size_t n;
+        float *talk = gsttest_speak("en", texts[t], &n);
+        fail_unless(talk != NULL);
+        gsttest_run *whole = run_on("mslamasr max-duration=60000 pause=2000 second-pass=false", talk, n);
+        GArray *w_start = g_array_new(FALSE, FALSE, sizeof(guint64)), *w_end = g_array_new(FALSE, FALSE, sizeof(guint64));
+        GPtrArray *w_text = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < whole->messages->len; i++) {
+            const GstStructure *s = g_ptr_array_index(whole->messages, i);
+            gboolean final = FALSE;
+            gst_structure_get_boolean(s, "final", &final);
+            const GValue *ws = gst_structure_get_value(s, "words");
+            for (guint w = 0; final && ws && w < gst_value_array_get_size(ws); w++) {
+                const GstStructure *word = gst_value_get_structure(gst_value_array_get_value(ws, w));
+                guint64 a = 0, b = 0;
+                gst_structure_get_uint64(word, "start", &a);
+                gst_structure_get_uint64(word, "end", &b);
+                g_array_append_val(w_start, a);
+                g_array_append_val(w_end, b);
+                g_ptr_array_add(w_text, g_strdup(gst_structure_get_string(word, "text")));
+            }
+        }
+        for (guint l = 0; l < G_N_ELEMENTS(limits); l++) {
+            char *d = g_strdup_printf("mslamasr max-duration=%s pause=2000 second-pass=false", limits[l]);
+            gsttest_run *cut = run_on(d, talk, n);
+            GstClockTime max = g_ascii_strtoull(limits[l], NULL, 10) * GST_MSECOND;
+            for (guint i = 0; i + 1 < cut->buffers->len; i++) {
+                const gsttest_caption *c = g_ptr_array_index(cut->buffers, i), *next = g_ptr_array_index(cut->buffers, i + 1);
+                GstClockTime end = c->pts + c->duration;
+                if (next->pts != end) continue; /* a pause */
+                cuts++;
+                for (guint w = 0; w < w_text->len; w++) {
+                    guint64 a = g_array_index(w_start, guint64, w), b = g_array_index(w_end, guint64, w);
+                    if (a < end && end < b && b + 80 * GST_MSECOND <= c->pts + max) {
+                        printf("%s: a cut at %" GST_TIME_FORMAT " (\"%s\" | \"%s\") inside \"%s\" (%" GST_TIME_FORMAT
+                               " - %" GST_TIME_FORMAT "), over before the caption reached max-duration\n",
+                               d, GST_TIME_ARGS(end), c->text, next->text, (const char *)g_ptr_array_index(w_text, w),
+                               GST_TIME_ARGS(a), GST_TIME_ARGS(b));
+                        inside++;
+                    }
+                }
+            }
+            gsttest_run_free(cut);
+            g_free(d);
+        }
+        g_array_unref(w_start);
+        g_array_unref(w_end);
+        g_ptr_array_unref(w_text);
+        gsttest_run_free(whole);
+        g_free(talk);
+    }
+    printf("%u of %u cuts inside a word over before the cut\n", inside, cuts);
+    fail_unless(cuts >= 10, "%u cuts", cuts);
+    fail_unless(inside <= 2, "%u of %u cuts inside a word over before the cut", inside, cuts);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_translation_text) {
     if (cfg.n_decoder_layers <= 0) return;
     size_t n;
@@ -324,6 +397,7 @@ static Suite *realspeech_suite(void) {
     tcase_add_test(tc, test_line_length);
     tcase_add_test(tc, test_max_lines);
     tcase_add_test(tc, test_max_duration_between_words);
+    tcase_add_test(tc, test_max_duration_keeps_finished_word);
     tcase_add_test(tc, test_translation_text);
     tcase_add_test(tc, test_lid_english);
     tcase_add_test(tc, test_device_vulkan);
