@@ -502,13 +502,18 @@ done:
     return r;
 }
 
+/* 0 when p's LM (if any) is one of the model's transcripts and its languages are the model's,
+ * else -1 (fn: the caller): checked before any audio is encoded, not after. */
+static int check_transcribe_params(const mslam_model *m, const struct mslam_decode_params *p, const char *fn) {
+    if (p->lm && lm_check_model(p->lm, m, 0, fn)) return -1;
+    return named_language(m, p->languages, fn) == -1 ? -1 : 0;
+}
+
 mslam_result *mslam_transcribe(mslam_model *model, const float *pcm, size_t n_samples,
                                const struct mslam_decode_params *params) {
     if (check_model(model, "mslam_transcribe", 1, 0, 0)) return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (p.lm && lm_check_model(p.lm, model, 0, "mslam_transcribe")) return NULL;
-    /* an unknown code before the audio is encoded, not after */
-    if (named_language(model, p.languages, "mslam_transcribe") == -1) return NULL;
+    if (check_transcribe_params(model, &p, "mslam_transcribe")) return NULL;
     int n_frames = 0;
     float *frames = encode(model, pcm, n_samples, &p, &n_frames, "mslam_transcribe");
     mslam_result *r = frames ? transcribe_frames(model, frames, n_frames, &p, NULL, "mslam_transcribe") : NULL;
@@ -522,8 +527,7 @@ mslam_result *mslam_transcribe_frames(mslam_model *model, const float *frames, i
         check_encoder_frames(model, frames, n_frames, "mslam_transcribe_frames"))
         return NULL;
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
-    if (p.lm && lm_check_model(p.lm, model, 0, "mslam_transcribe_frames")) return NULL;
-    if (named_language(model, p.languages, "mslam_transcribe_frames") == -1) return NULL;
+    if (check_transcribe_params(model, &p, "mslam_transcribe_frames")) return NULL;
     return transcribe_frames(model, frames, n_frames, &p, NULL, "mslam_transcribe_frames");
 }
 

@@ -584,12 +584,10 @@ set_words (GstMslamCaption * self, GstStructure * msg, const gchar * field, cons
 }
 
 /* Runs the subclass on frames [start, end) and fills the message's common fields; ctc counts
- * frames from ctc_first. A final caption's audio is encoded again here (the second pass) unless
- * encoded holds it already (n_encoded frames from start; NULL: not yet). Returns the text (NULL:
- * none) and the message (NULL with it). */
+ * frames from ctc_first. Returns the text (NULL: none) and the message (NULL with it). */
 static gchar *
 make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_result * ctc,
-    guint64 ctc_first, gboolean final, const gfloat * encoded, gint n_encoded, GstStructure ** msg_out)
+    guint64 ctc_first, gboolean final, GstStructure ** msg_out)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
   GstMslamCaptionClass *klass = GST_MSLAM_CAPTION_GET_CLASS (self);
@@ -600,21 +598,17 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
   GstClockTime t_end = gst_mslam_base_frame_time (base, end);
   gdouble confidence = ctc ? mslam_result_confidence (ctc) : 0.0;
   gint n_full = 0;
-  gfloat *full = final && !encoded ? gst_mslam_base_encode_again (base, start, end, &n_full) : NULL;
+  gfloat *full = final ? gst_mslam_base_encode_again (base, start, end, &n_full) : NULL;
   gchar *language, *text;
   GstStructure *msg = gst_structure_new_empty (klass->message_name);
   mslam_result *again;
 
   if (full) {
-    encoded = full;
-    n_encoded = n_full;
-  }
-  if (final && encoded) {
-    frames = encoded;
-    n = MIN (n_encoded, n);
+    frames = full;
+    n = n_full;
   }
   language = spoken_language (self, frames, n);
-  again = final ? final_transcript (self, frames, n, encoded != NULL, language) : NULL;
+  again = final ? final_transcript (self, frames, n, full != NULL, language) : NULL;
   if (again) {
     ctc = again;
     confidence = mslam_result_confidence (again);
@@ -863,12 +857,9 @@ decoder_failed (GstMslamCaption * self)
 }
 
 /* Closes the open caption at frame end (exclusive) and pushes it; ctc (taken; NULL without a CTC
- * head) is its transcript, counting frames from ctc_first. encoded (NULL: none) is audio encoded
- * again already, n_encoded frames from encoded_first, which the second pass uses when the
- * caption starts there. */
+ * head) is its transcript, counting frames from ctc_first. */
 static GstFlowReturn
-close_caption (GstMslamCaption * self, guint64 end, mslam_result * ctc, guint64 ctc_first,
-    const gfloat * encoded, guint64 encoded_first, gint n_encoded)
+close_caption (GstMslamCaption * self, guint64 end, mslam_result * ctc, guint64 ctc_first)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
   GstStructure *msg = NULL;
@@ -901,9 +892,7 @@ close_caption (GstMslamCaption * self, guint64 end, mslam_result * ctc, guint64 
         ": no caption", start, end);
   else if (end > start) {
     gdouble confidence = 1.0, min_confidence;
-    if (encoded_first != start || (guint64) n_encoded < end - start)
-      encoded = NULL;
-    text = make_caption (self, start, end, ctc, ctc_first, TRUE, encoded, (gint) (end - start), &msg);
+    text = make_caption (self, start, end, ctc, ctc_first, TRUE, &msg);
     GST_OBJECT_LOCK (self);
     min_confidence = self->min_confidence;
     GST_OBJECT_UNLOCK (self);
@@ -960,7 +949,7 @@ finish_caption (GstMslamCaption * self, guint64 end)
 
   if (self->ctc && !(ctc = mslam_ctc_decoder_finish (self->ctc)))
     return decoder_failed (self);
-  return close_caption (self, end, ctc, self->ctc_first, NULL, 0, 0);
+  return close_caption (self, end, ctc, self->ctc_first);
 }
 
 /* Whether token i of r is a space (the separator of words). */
@@ -1067,52 +1056,45 @@ max_duration_cut (GstMslamCaption * self, const mslam_result * words, guint64 fr
  * transcript of its audio encoded again with full context (the second pass: streaming frames
  * emit characters later after their sound, a word's first ones up to a chunk after it began),
  * else on the stream's; the stream decoder then reads the frames after the cut again, as the
- * next caption's. */
+ * next caption's. Where there is no cut (rarely: no word or character boundary in the caption's
+ * second half) the second pass encodes the caption once more, as at any other end. */
 static GstFlowReturn
 close_at_max_duration (GstMslamCaption * self, guint64 start)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
-  mslam_result *words = NULL, *partial, *ctc = NULL;
+  mslam_result *words = NULL, *partial, *ctc;
   guint64 cut, seg_first = self->seg_first;
   GstFlowReturn ret;
   gint n_full = 0;
-  gfloat *full = NULL;
+  gfloat *full;
 
-  if (self->ctc)
-    full = gst_mslam_base_encode_again (base, start, base->n_frames, &n_full);
-  if (full)
+  if (!self->ctc)
+    return finish_caption (self, base->n_frames);
+  full = gst_mslam_base_encode_again (base, start, base->n_frames, &n_full);
+  if (full) {
     words = ctc_decode (self, &self->decode, full, n_full);
+    mslam_free (full);
+  }
   if (words)
     cut = max_duration_cut (self, words, start, start);
-  else if (self->ctc && (words = mslam_ctc_decoder_partial (self->ctc)))
+  else if ((words = mslam_ctc_decoder_partial (self->ctc)))
     cut = max_duration_cut (self, words, self->ctc_first, start);
   else
-    cut = base->n_frames;
+    return decoder_failed (self);
   mslam_result_free (words);
-
-  if (cut >= base->n_frames) {
-    if (self->ctc && !(ctc = mslam_ctc_decoder_finish (self->ctc)))
-      ret = decoder_failed (self);
-    else
-      ret = close_caption (self, base->n_frames, ctc, self->ctc_first, full, start, n_full);
-    mslam_free (full);
-    return ret;
-  }
+  if (cut >= base->n_frames)
+    return finish_caption (self, base->n_frames);
 
   GST_LOG_OBJECT (self, "max-duration: cut at frame %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT,
       cut, base->n_frames);
-  /* the caption's frames kept (from seg_first <= start) with a decoder of their own */
-  ctc = ctc_decode (self, &self->decode, self->seg, (gint) (cut - seg_first));
-  if (!ctc) {
-    mslam_free (full);
+  /* the caption's frames kept (from seg_first <= start) with a decoder of their own; its text
+   * is, with the second pass, the offline API's on its audio to the cut (close_caption encodes
+   * it again) */
+  if (!(ctc = ctc_decode (self, &self->decode, self->seg, (gint) (cut - seg_first))))
     return decoder_failed (self);
-  }
   mslam_ctc_decoder_reset (self->ctc);
   self->ctc_first = cut;
-  /* the caption's text is the offline API's on its audio to the cut, encoded again (with the
-   * second pass; without, the stream's frames to the cut, decoded again above) */
-  mslam_free (full);
-  ret = close_caption (self, cut, ctc, seg_first, NULL, 0, 0);
+  ret = close_caption (self, cut, ctc, seg_first);
   if (ret != GST_FLOW_OK)
     return ret;
   /* close_caption kept the frames from the cut on */
@@ -1239,7 +1221,7 @@ post_partial (GstMslamCaption * self, const mslam_result * ctc)
   self->last_partial = g_strdup (ctc ? mslam_result_text (ctc) : "");
   if (base->n_frames <= start)
     return;
-  text = make_caption (self, start, base->n_frames, ctc, self->ctc_first, FALSE, NULL, 0, &msg);
+  text = make_caption (self, start, base->n_frames, ctc, self->ctc_first, FALSE, &msg);
   if (text)
     gst_mslam_base_post (base, msg);
   g_free (text);

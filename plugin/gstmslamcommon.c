@@ -1687,11 +1687,22 @@ set_caps (GstMslamBase * self, GstCaps * caps)
 }
 
 static const gchar *
-stream_language (GstMslamBase * self)
+stream_language (GstMslamBase * self, const GstTagList * upstream)
 {
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
 
-  return klass->stream_language ? klass->stream_language (self) : NULL;
+  return klass->stream_language ? klass->stream_language (self, upstream) : NULL;
+}
+
+/* A stream tag event of tags (NULL: none) with language-code language. */
+static GstEvent *
+stream_tags_with_language (const GstTagList * tags, const gchar * language)
+{
+  GstTagList *with = tags ? gst_tag_list_copy (tags) : gst_tag_list_new_empty ();
+
+  gst_tag_list_set_scope (with, GST_TAG_SCOPE_STREAM);
+  gst_tag_list_add (with, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, language, NULL);
+  return gst_event_new_tag (with);
 }
 
 /* The text stream's tags: its language (the element's, or the audio's from audio_tags, which may
@@ -1700,7 +1711,7 @@ static GstTagList *
 text_stream_tags (GstMslamBase * self, const GstTagList * audio_tags)
 {
   GstTagList *tags = gst_tag_list_new_empty ();
-  const gchar *language = stream_language (self);
+  const gchar *language = stream_language (self, audio_tags);
   gchar *code = NULL;
 
   gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
@@ -1720,19 +1731,16 @@ with_stream_language (GstMslamBase * self, GstEvent * event)
 {
   const gchar *language;
   GstTagList *tags;
+  GstEvent *with;
 
-  if (GST_EVENT_TYPE (event) != GST_EVENT_TAG || !(language = stream_language (self)))
+  if (GST_EVENT_TYPE (event) != GST_EVENT_TAG)
     return event;
   gst_event_parse_tag (event, &tags);
-  if (gst_tag_list_get_scope (tags) != GST_TAG_SCOPE_STREAM)
+  if (gst_tag_list_get_scope (tags) != GST_TAG_SCOPE_STREAM || !(language = stream_language (self, tags)))
     return event;
-  /* "und" says that no language is known: not over one upstream names */
-  if (g_strcmp0 (language, "und") == 0 && gst_tag_list_get_tag_size (tags, GST_TAG_LANGUAGE_CODE) > 0)
-    return event;
-  tags = gst_tag_list_copy (tags);
-  gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LANGUAGE_CODE, language, NULL);
+  with = stream_tags_with_language (tags, language);
   gst_event_unref (event);
-  return gst_event_new_tag (tags);
+  return with;
 }
 
 /* Upstream's stream tag event (sticky on the sink pad; NULL: none), a reference. */
@@ -1752,32 +1760,20 @@ upstream_stream_tags (GstMslamBase * self)
   return upstream;
 }
 
-gchar *
-gst_mslam_base_upstream_language (GstMslamBase * self)
-{
-  GstEvent *upstream = upstream_stream_tags (self);
-  GstTagList *tags;
-  gchar *code = NULL;
-
-  if (upstream) {
-    gst_event_parse_tag (upstream, &tags);
-    gst_tag_list_get_string (tags, GST_TAG_LANGUAGE_CODE, &code);
-    gst_event_unref (upstream);
-  }
-  return code;
-}
-
 GstEvent *
 gst_mslam_base_language_tag (GstMslamBase * self)
 {
-  GstEvent *upstream = upstream_stream_tags (self);
+  GstEvent *upstream = upstream_stream_tags (self), *tag = NULL;
+  GstTagList *tags = NULL;
+  const gchar *language;
 
-  if (!upstream) {
-    GstTagList *none = gst_tag_list_new_empty ();
-    gst_tag_list_set_scope (none, GST_TAG_SCOPE_STREAM);
-    upstream = gst_event_new_tag (none);
-  }
-  return with_stream_language (self, upstream);
+  if (upstream)
+    gst_event_parse_tag (upstream, &tags);
+  if ((language = stream_language (self, tags)))
+    tag = stream_tags_with_language (tags, language);
+  if (upstream)
+    gst_event_unref (upstream);
+  return tag;
 }
 
 /* What was said is complete (EOS, a segment's end, a new segment, a long gap): it goes out, then
@@ -2018,7 +2014,7 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         self->text_end = GST_CLOCK_TIME_NONE;   /* times of another segment */
       }
       gst_segment_copy_into (segment, &self->segment);
-      if (!klass->passthrough && stream_language (self)) {
+      if (!klass->passthrough && stream_language (self, NULL)) {
         /* the text's language, for muxers and players, once the segment is out (tags follow it) */
         gboolean res = gst_pad_event_default (pad, parent, event);
         return gst_pad_push_event (self->srcpad, gst_event_new_tag (text_stream_tags (self, NULL))) && res;

@@ -227,10 +227,11 @@ struct _GstMslamBaseClass
 
   /* TRUE: the source pad carries the audio unchanged (mslamlid); FALSE: text/x-raw. */
   gboolean passthrough;
-  /* The language of what the source pad carries, for its stream tags (language-code): the text's
-   * (mslamtranslate: en), the audio's as decided so far (mslamlid), or NULL: the audio's as its
-   * tags from upstream say (mslamasr), or none yet. */
-  const gchar *(*stream_language) (GstMslamBase * self);
+  /* The language of what the source pad carries, for its stream tags (language-code), given the
+   * upstream stream tags it goes with (NULL: none known): the text's (mslamtranslate: en), the
+   * audio's as decided so far (mslamlid), or NULL: the audio's as upstream's tags say
+   * (mslamasr), or none yet. */
+  const gchar *(*stream_language) (GstMslamBase * self, const GstTagList * upstream);
   /* The audio held back (hold_max) reached the limit before the subclass released it: called just
    * before it goes on (optional). */
   void (*hold_expired) (GstMslamBase * self);
@@ -301,10 +302,8 @@ GstFlowReturn gst_mslam_base_release_held (GstMslamBase * self);
 
 /* A stream tag event of upstream's stream tags (sticky on the sink pad; none: an empty list) with
  * the language of the stream_language hook: a stream tag event stands for all of a stream's tags,
- * so one of the language alone would drop the others. */
+ * so one of the language alone would drop the others. NULL when the hook names no language. */
 GstEvent *gst_mslam_base_language_tag (GstMslamBase * self);
-/* The language code of upstream's stream tags (g_free it), or NULL when they name none. */
-gchar *gst_mslam_base_upstream_language (GstMslamBase * self);
 
 /* A property read only at start (GST_PARAM_MUTABLE_READY) set while the element runs: a warning
  * that it applies from the next start. Call from set_property after the object lock is let go. */

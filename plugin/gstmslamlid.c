@@ -89,7 +89,8 @@ struct _GstMslamLid
   guint64 last_end;             /* the frame the timeline's last decision's window ended at */
   gint best;                    /* the most probable language of that decision; -1: none yet */
   gint current;                 /* language index last tagged; -1: none */
-  gboolean undetermined;        /* tagged "und" (no language yet when the hold ended) */
+  gboolean undetermined;        /* no language decided when the hold ended: "und" where upstream
+                                 * names none */
 };
 
 enum
@@ -388,13 +389,16 @@ gst_mslam_lid_drain (GstMslamBase * base)
 
 /* The language last tagged, which upstream's stream tags passing through carry too. */
 static const gchar *
-gst_mslam_lid_language (GstMslamBase * base)
+gst_mslam_lid_language (GstMslamBase * base, const GstTagList * upstream)
 {
   GstMslamLid *self = GST_MSLAM_LID (base);
 
   if (self->current >= 0)
     return gst_mslam_base_lang (base, self->current);
-  return self->undetermined ? "und" : NULL;
+  /* "und" says that no language is known: not over one upstream names */
+  if (self->undetermined && !(upstream && gst_tag_list_get_tag_size (upstream, GST_TAG_LANGUAGE_CODE) > 0))
+    return "und";
+  return NULL;
 }
 
 /* hold-audio ran out before a decision: the audio goes on tagged "und" (undetermined, ISO 639-2),
@@ -404,14 +408,15 @@ static void
 gst_mslam_lid_hold_expired (GstMslamBase * base)
 {
   GstMslamLid *self = GST_MSLAM_LID (base);
-  gchar *upstream = gst_mslam_base_upstream_language (base);
+  GstEvent *tag;
 
-  if (self->current < 0 && !upstream) {
+  if (self->current >= 0)
+    return;
+  self->undetermined = TRUE;
+  if ((tag = gst_mslam_base_language_tag (base))) {
     GST_INFO_OBJECT (self, "no language decided within hold-audio: tagged und");
-    self->undetermined = TRUE;
-    gst_pad_push_event (base->srcpad, gst_mslam_base_language_tag (base));
+    gst_pad_push_event (base->srcpad, tag);
   }
-  g_free (upstream);
 }
 
 static void

@@ -349,9 +349,10 @@ gst_mslam_translate_finalize (GObject * object)
 }
 
 static const gchar *
-english (GstMslamBase * base)
+english (GstMslamBase * base, const GstTagList * upstream)
 {
   (void) base;
+  (void) upstream;
   return "en";
 }
 

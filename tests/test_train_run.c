@@ -2335,9 +2335,7 @@ static void test_lid_clips(const char *manifest) {
     char *model_path = str_printf("%s/exported-random.safetensors", fixture_dir());
     char *hyps = str_printf("%s/hyps-lid.tsv", fixture_dir());
     mslam_model *m = mslam_model_load(model_path, mslam_model_default_params());
-    dataset ds = {0};
-    CHECK(m && dataset_load_named(&ds, manifest, NULL, NULL, NULL, "test") == 0, "model and test split: %s",
-          mslam_last_error());
+    CHECK(m != NULL, "the randomised model: %s", mslam_last_error());
     static const char *const seconds[] = {"0.3", "0.47", "60"};
     for (size_t s = 0; m && s < sizeof seconds / sizeof *seconds; s++) {
         char *ev[] = {(char *)"eval", (char *)"--model", model_path, (char *)"--data", (char *)manifest,
@@ -2373,7 +2371,6 @@ static void test_lid_clips(const char *manifest) {
               "eval --lid-seconds %s: %d of %d decisions as mslam_identify_language's on the clip (%d clipped)",
               seconds[s], same, rows, clipped);
     }
-    dataset_free(&ds);
     mslam_model_free(m);
     free(model_path), free(hyps);
 }

@@ -294,23 +294,34 @@ GST_START_TEST(test_no_caption_before_voice) {
 }
 GST_END_TEST;
 
+/* A model whose CTC head emits spaces on silence and "a" on sound, and no decoder: its file (g_free
+ * the path). */
+static char *spaces_model(void) {
+    fx = gsttest_fixture_get();
+    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1,
+                                   .ctc_on_silence = ' '};
+    char *model = g_strdup(gsttest_path("spaces-in-silence-no-decoder.safetensors"));
+    fail_unless(gsttest_write_model(model, &o) == 0);
+    return model;
+}
+
+/* White noise in pcm[from, from + n), up to 0.3 of full scale: loud in every mel band (a low tone is
+ * near the floor after pre-emphasis). */
+static void noise_burst(float *pcm, size_t from, size_t n, GRand *rand) {
+    for (size_t i = from; i < from + n; i++) pcm[i] = (float)g_rand_double_range(rand, -0.3, 0.3);
+}
+
 /* The final message's words: a model that emits spaces on silence and "a" on sound hears two
  * bursts 160 ms apart (less than a pause) as one caption "a a", whose words start where the
  * bursts do (within 2 frames: the subsampler's context), end after their character, lie inside
  * the caption and come the same with and without the second pass (whose result counts frames
  * from the caption's start, the stream's from the stream's). */
 GST_START_TEST(test_words) {
-    fx = gsttest_fixture_get();
-    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1,
-                                   .ctc_on_silence = ' '};
-    char *model = g_strdup(gsttest_path("spaces-in-silence-no-decoder.safetensors"));
-    fail_unless(gsttest_write_model(model, &o) == 0);
+    char *model = spaces_model();
     const size_t n = 3 * 16000, bursts[2] = {8000, 15360}, burst_len = 4800;
     float *pcm = g_new0(float, n);
     GRand *rand = g_rand_new_with_seed(3);
-    /* white noise: loud in every mel band (a low tone is near the floor after pre-emphasis) */
-    for (int b = 0; b < 2; b++)
-        for (size_t i = bursts[b]; i < bursts[b] + burst_len; i++) pcm[i] = (float)g_rand_double_range(rand, -0.3, 0.3);
+    for (int b = 0; b < 2; b++) noise_burst(pcm, bursts[b], burst_len, rand);
     g_rand_free(rand);
     guint64 starts[2][2], ends[2][2];
     for (int second_pass = 0; second_pass < 2; second_pass++) {
@@ -365,11 +376,7 @@ GST_END_TEST;
  * "a" with and without the second pass, ending at the audio's end or before it; also when the
  * audio is no whole number of frames, its burst after the last whole one (which reads it). */
 GST_START_TEST(test_sound_at_the_end) {
-    fx = gsttest_fixture_get();
-    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1,
-                                   .ctc_on_silence = ' '};
-    char *model = g_strdup(gsttest_path("spaces-in-silence-no-decoder.safetensors"));
-    fail_unless(gsttest_write_model(model, &o) == 0);
+    char *model = spaces_model();
     const size_t lengths[2] = {32000, 32560}, burst_len = 480;
     float *pcm = g_new0(float, lengths[1]);
     for (int run = 0; run < 4; run++) {
@@ -377,7 +384,7 @@ GST_START_TEST(test_sound_at_the_end) {
         int second_pass = run % 2;
         memset(pcm, 0, n * sizeof *pcm);
         GRand *rand = g_rand_new_with_seed(5);
-        for (size_t i = n - burst_len; i < n; i++) pcm[i] = (float)g_rand_double_range(rand, -0.3, 0.3);
+        noise_burst(pcm, n - burst_len, burst_len, rand);
         g_rand_free(rand);
         char *d = g_strdup_printf("mslamasr model=%s beam-size=1 second-pass=%s", model, second_pass ? "true" : "false");
         gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1024, 0);
@@ -403,18 +410,12 @@ GST_END_TEST;
  * silence; each caption's words start at their bursts (the stream decoder reads the frames after
  * a cut again and counts frames from the cut), and a partial result after a cut starts after it. */
 GST_START_TEST(test_max_duration_between_words) {
-    fx = gsttest_fixture_get();
-    struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1,
-                                   .ctc_on_silence = ' '};
-    char *model = g_strdup(gsttest_path("spaces-in-silence-no-decoder.safetensors"));
-    fail_unless(gsttest_write_model(model, &o) == 0);
+    char *model = spaces_model();
     enum { BURSTS = 10 };
     const size_t first = 8320, every = 9600, burst_len = 6400, n = first + BURSTS * every;
     float *pcm = g_new0(float, n);
     GRand *rand = g_rand_new_with_seed(11);
-    for (size_t b = 0; b < BURSTS; b++)
-        for (size_t i = first + b * every; i < first + b * every + burst_len; i++)
-            pcm[i] = (float)g_rand_double_range(rand, -0.3, 0.3);
+    for (size_t b = 0; b < BURSTS; b++) noise_burst(pcm, first + b * every, burst_len, rand);
     g_rand_free(rand);
     for (int second_pass = 0; second_pass < 2; second_pass++) {
         char *d = g_strdup_printf("mslamasr model=%s beam-size=1 pause=2000 max-duration=2000 partial-results=true "
