@@ -105,6 +105,53 @@ run_to_signal() {
     if [ "$terms" -gt 1 ]; then kill -KILL "$child"; else kill -INT "$child"; fi 2> /dev/null || true
 }
 
+# run_watched COMMAND...: runs COMMAND for run_to ($child, its exit status in $status), ending
+# it when it loses an error. gst-launch-1.0 (1.22, as upstream's) quits its main loop from the
+# bus's synchronous handler on an error, yet starts that loop only after setting the pipeline to
+# PAUSED has started the streaming threads: an error posted in between is printed, then lost,
+# and the run waits forever (seen on files that are not media, files without audio, and under
+# load on a file with two audio streams). COMMAND's standard error passes through GNU sed, which
+# copies it line by line (-u: it reads no further ahead) and tells this shell (SIGUSR1) when
+# gst-launch-1.0 prints an error; a COMMAND still running lost_error_grace_s later has lost it,
+# and is killed: the run fails, saying so.
+lost_error_grace_s=3
+run_watched() {
+    error_timer="" error_lost="" watcher="" running=1
+    trap 'on_error_said' USR1
+    trap '[ -z "$running" ] || { error_lost=1; kill -KILL "$child" 2> /dev/null; }' USR2
+    if fifo_dir=$(mktemp -d 2> /dev/null) && mkfifo "$fifo_dir/stderr" 2> /dev/null; then
+        # (the copy outlives Ctrl-C and SIGTERM to the process group: COMMAND's last words pass)
+        (trap '' INT TERM HUP && exec sed -u "/^ERROR: from element /e kill -USR1 $$" < "$fifo_dir/stderr" >&2) &
+        watcher=$!
+        (trap '' TERM HUP && exec "$@" 2> "$fifo_dir/stderr") &
+    else
+        fifo_dir=""
+        (trap '' TERM HUP && exec "$@") &
+    fi
+    child=$!
+    wait "$child" || status=$?
+    # a trapped signal ends the wait before the command does: wait again for its status
+    while kill -0 "$child" 2> /dev/null; do
+        status=0
+        wait "$child" || status=$?
+    done
+    running=""
+    [ -z "$error_timer" ] || kill -KILL "$error_timer" 2> /dev/null || true
+    [ -z "$watcher" ] || wait "$watcher" || true
+    [ -z "$fifo_dir" ] || rm -rf -- "$fifo_dir"
+    trap '' USR1 USR2
+    if [ -n "$error_lost" ]; then
+        echo "$0: gst-launch-1.0 went on waiting after the error above (an error before its main loop runs is lost): stopped" >&2
+        status=1
+    fi
+}
+# (in the trap: a wait for a COMMAND that lost the error would never return to start the timer)
+on_error_said() {
+    [ -z "$error_timer" ] || return 0
+    (trap '' INT TERM HUP && sleep "$lost_error_grace_s" && kill -USR2 $$) < /dev/null > /dev/null 2>&1 &
+    error_timer=$!
+}
+
 run_to() {
     outs=""
     while [ "$1" != -- ]; do
@@ -169,16 +216,7 @@ run_to() {
         trap - INT TERM HUP
         exit 1
     fi
-    if [ -z "$interrupted" ]; then
-        (trap '' TERM HUP && exec "$@") &
-        child=$!
-        wait "$child" || status=$?
-        # a trapped signal ends the wait before the command does: wait again for its status
-        while [ -n "$interrupted" ] && kill -0 "$child" 2> /dev/null; do
-            status=0
-            wait "$child" || status=$?
-        done
-    fi
+    [ -n "$interrupted" ] || run_watched "$@"
     [ -z "$interrupted" ] || [ -n "$child" ] || status=1
     printf '%s' "$outs" | while IFS= read -r o; do
         if [ "$status" -eq 0 ]; then
