@@ -110,10 +110,11 @@ run_to_signal() {
 # bus's synchronous handler on an error, yet starts that loop only after setting the pipeline to
 # PAUSED has started the streaming threads: an error posted in between is printed, then lost,
 # and the run waits forever (seen on files that are not media, files without audio, and under
-# load on a file with two audio streams). COMMAND's standard error passes through GNU sed, which
-# copies it line by line (-u: it reads no further ahead) and tells this shell (SIGUSR1) when
-# gst-launch-1.0 prints an error; a COMMAND still running lost_error_grace_s later has lost it,
-# and is killed: the run fails, saying so.
+# load on a file with two audio streams). COMMAND's standard error passes through perl (perl-base
+# is essential), which copies each line as it comes (sed -u and a shell's read take a system call
+# a byte: 2 MB/s of GST_DEBUG output) and tells this shell (SIGUSR1) when gst-launch-1.0 prints
+# an error; a COMMAND still running lost_error_grace_s later has lost it, and is killed: the run
+# fails, saying so.
 lost_error_grace_s=3
 run_watched() {
     error_timer="" error_lost="" watcher="" running=1
@@ -121,7 +122,10 @@ run_watched() {
     trap '[ -z "$running" ] || { error_lost=1; kill -KILL "$child" 2> /dev/null; }' USR2
     if fifo_dir=$(mktemp -d 2> /dev/null) && mkfifo "$fifo_dir/stderr" 2> /dev/null; then
         # (the copy outlives Ctrl-C and SIGTERM to the process group: COMMAND's last words pass)
-        (trap '' INT TERM HUP && exec sed -u "/^ERROR: from element /e kill -USR1 $$" < "$fifo_dir/stderr" >&2) &
+        # shellcheck disable=SC2016 # perl's code, not the shell's
+        (trap '' INT TERM HUP && exec perl -e '$| = 1; my ($shell, $said) = @ARGV;
+            while (<STDIN>) { print; $said = kill "USR1", $shell if !$said && /^ERROR: from element / }' \
+            $$ "" < "$fifo_dir/stderr" >&2) &
         watcher=$!
         (trap '' TERM HUP && exec "$@" 2> "$fifo_dir/stderr") &
     else
