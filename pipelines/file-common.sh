@@ -109,50 +109,63 @@ run_to_signal() {
 # it when it loses an error. gst-launch-1.0 (1.22, as upstream's) quits its main loop from the
 # bus's synchronous handler on an error, yet starts that loop only after setting the pipeline to
 # PAUSED has started the streaming threads: an error posted in between is printed, then lost,
-# and the run waits forever (seen on files that are not media, files without audio, and under
-# load on a file with two audio streams). COMMAND's standard error passes through perl (perl-base
+# and the run waits forever (seen on files that are not media and on files without audio, which
+# file_args now refuses first). COMMAND's standard error passes through perl (perl-base
 # is essential), which copies each line as it comes (sed -u and a shell's read take a system call
 # a byte: 2 MB/s of GST_DEBUG output) and tells this shell (SIGUSR1) when gst-launch-1.0 prints
 # an error; a COMMAND still running lost_error_grace_s later has lost it, and is killed: the run
 # fails, saying so.
-lost_error_grace_s=3
+lost_error_grace_s=5
 run_watched() {
-    error_timer="" error_lost="" watcher="" running=1
-    trap 'on_error_said' USR1
-    trap '[ -z "$running" ] || { error_lost=1; kill -KILL "$child" 2> /dev/null; }' USR2
-    if fifo_dir=$(mktemp -d 2> /dev/null) && mkfifo "$fifo_dir/stderr" 2> /dev/null; then
+    error_said="" error_timer="" error_lost="" watcher="" running=1 fifo_dir=""
+    # (a USR1 before child=$! only notes it: the timer's & would replace $!)
+    trap 'error_said=1; [ -z "$child" ] || on_error_said' USR1
+    trap '[ -z "$running" ] || ! kill -KILL "$child" 2> /dev/null || error_lost=1' USR2
+    if command -v perl > /dev/null && command : >&2 && fifo_dir=$(mktemp -d 2> /dev/null); then
+        mkfifo "$fifo_dir/stderr" 2> /dev/null || { rm -rf -- "$fifo_dir"; fifo_dir=""; }
+    fi
+    if [ -n "$fifo_dir" ]; then
         # (the copy outlives Ctrl-C and SIGTERM to the process group: COMMAND's last words pass)
         # shellcheck disable=SC2016 # perl's code, not the shell's
         (trap '' INT TERM HUP && exec perl -e '$| = 1; my ($shell, $said) = @ARGV;
             while (<STDIN>) { print; $said = kill "USR1", $shell if !$said && /^ERROR: from element / }' \
             $$ "" < "$fifo_dir/stderr" >&2) &
         watcher=$!
-        (trap '' TERM HUP && exec "$@" 2> "$fifo_dir/stderr") &
+        # (LANGUAGE: gst-launch-1.0's error line untranslated, as the copy looks for it)
+        (trap '' TERM HUP && LANGUAGE=en exec "$@" 2> "$fifo_dir/stderr") &
     else
-        fifo_dir=""
         (trap '' TERM HUP && exec "$@") &
     fi
     child=$!
+    [ -z "$error_said" ] || on_error_said
     wait "$child" || status=$?
     # a trapped signal ends the wait before the command does: wait again for its status
     while kill -0 "$child" 2> /dev/null; do
         status=0
         wait "$child" || status=$?
     done
+    # (the shell may have reaped it after a trap ended the wait: its status, where still known)
+    last=0
+    wait "$child" 2> /dev/null || last=$?
+    [ "$last" -eq 127 ] || status=$last
+    # the copy to its end (a USR1 it sends now is handled, and its last lines come before ours)
+    while [ -n "$watcher" ] && kill -0 "$watcher" 2> /dev/null; do wait "$watcher" || true; done
     running=""
     [ -z "$error_timer" ] || kill -KILL "$error_timer" 2> /dev/null || true
-    [ -z "$watcher" ] || wait "$watcher" || true
     [ -z "$fifo_dir" ] || rm -rf -- "$fifo_dir"
-    trap '' USR1 USR2
+    trap - USR1 USR2
     if [ -n "$error_lost" ]; then
-        echo "$0: gst-launch-1.0 went on waiting after the error above (an error before its main loop runs is lost): stopped" >&2
+        echo "$0: gst-launch-1.0 had not ended ${lost_error_grace_s} s after the error above (it loses an error that comes before its main loop runs): stopped" >&2
         status=1
     fi
 }
-# (in the trap: a wait for a COMMAND that lost the error would never return to start the timer)
+# (in the trap: a wait for a COMMAND that lost the error would never return to start the timer;
+# one process, so that killing it leaves no sleep behind)
 on_error_said() {
     [ -z "$error_timer" ] || return 0
-    (trap '' INT TERM HUP && sleep "$lost_error_grace_s" && kill -USR2 $$) < /dev/null > /dev/null 2>&1 &
+    # shellcheck disable=SC2016 # perl's code
+    (trap '' INT TERM HUP && exec perl -e 'select undef, undef, undef, $ARGV[0]; kill "USR2", $ARGV[1]' \
+        "$lost_error_grace_s" $$) < /dev/null > /dev/null 2>&1 &
     error_timer=$!
 }
 

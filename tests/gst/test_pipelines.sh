@@ -201,17 +201,18 @@ echo "file-to-srt: ok"
 
 # An error gst-launch-1.0 loses (posted before its main loop runs, made certain by the preloaded
 # SLOW_MAIN_LOOP; decodebin on an empty file fails at once): the scripts' run_to stops the run a
-# few seconds later, saying so, and keeps the existing output. It waited forever.
+# few seconds later, saying so, and keeps the existing output. It waited forever. (LANGUAGE=de:
+# under a locale other than C gst-launch-1.0's error line was translated, and not seen.)
 step "a lost error"
 : > "$work/lost-empty"
 cp "$work/talk.srt" "$work/lost.srt"
 rc=0
-LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD:}$slow_main_loop" timeout -s KILL 60 sh -c '. "$1/pipelines/file-common.sh"
+LANGUAGE=de LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD:}$slow_main_loop" timeout -s KILL 60 sh -c '. "$1/pipelines/file-common.sh"
   run_to "$2" -- gst-launch-1.0 -q -e filesrc location="$3" ! decodebin ! fakesink' file-common "$src" \
   "$work/lost.srt" "$work/lost-empty" 2> "$work/err.txt" || rc=$?
 # (a gst-launch-1.0 left waiting outlives the shell timeout kills)
 [ "$rc" -eq 1 ] || { pkill -KILL -f "$work/lost-empty"; fail "a lost error: rc $rc: $(cat "$work/err.txt")"; }
-grep -q "^ERROR: from element .*typefind" "$work/err.txt" && grep -q "error before its main loop runs is lost" "$work/err.txt" ||
+grep -q "^ERROR: from element .*typefind" "$work/err.txt" && grep -q "it loses an error that comes before its main loop runs): stopped" "$work/err.txt" ||
   fail "a lost error not said: $(cat "$work/err.txt")"
 cmp -s "$work/lost.srt" "$work/talk.srt" && [ ! -e "$work/lost.srt.part" ] || fail "a lost error: the output changed"
 echo "a lost error: ok"
@@ -320,9 +321,10 @@ rc=0
 if [ "$rc" -ne 2 ] || ! grep -q -- "--latency 5: must be 40 to 10240 ms" "$work/err.txt"; then
   fail "mslam-captions --latency 5: rc $rc: $(cat "$work/err.txt")"
 fi
-# a video without audio: the demuxer's "not-linked", and why
+# a video without audio: an error once the decoder's streams are out, and why (the demuxer's
+# "not-linked" did not come where it had put out the whole file before: 6 runs in 200 waited)
 timeout 60 "$app" "$work/silent film.webm" > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a video without audio"
-grep -q "no audio stream came out of the file" "$work/err.txt" ||
+grep -q "none of the file's streams is audio" "$work/err.txt" && grep -q "no audio stream came out of the file" "$work/err.txt" ||
   fail "mslam-captions: a video without audio: $(cat "$work/err.txt")"
 # --version, as mslam-trainer's (help2man reads both)
 [ "$("$app" --version)" = "mslam-captions $(sed -n "s/^  version : '\(.*\)',$/\1/p" "$src/meson.build")" ] ||
