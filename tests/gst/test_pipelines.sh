@@ -24,6 +24,8 @@ descendants() {
   done
 }
 watchdog() {
+  # (a process gone by the time it is looked at, or a stack without frames, must not end it)
+  set +e
   self=$(sh -c 'echo $PPID')
   sleep "$watchdog_s" > /dev/null 2>&1 &
   sleeper=$!
