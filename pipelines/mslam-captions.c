@@ -179,21 +179,27 @@ static void on_no_more_pads(GstElement *decoder, gpointer data) {
     g_error_free(err);
 }
 
-/* Whether latency_ms is in the range of the elements' latency property (as gst_parse_launch
- * would only warn and keep the default); an error naming it otherwise. The plugin not found
- * passes: building the pipeline says so. */
-static gboolean latency_in_range(gint latency_ms) {
+/* Whether the value of --option is in the range of mslamasr's property of that name (a uint or a
+ * double; gst_parse_launch would only warn and keep the default); an error naming it otherwise,
+ * with what follows the range (unit). The plugin not found passes: building the pipeline says so. */
+static gboolean option_in_range(const char *option, gdouble value, const char *unit) {
     GstElement *asr = gst_element_factory_make("mslamasr", NULL);
     if (!asr) return TRUE;
-    GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(asr), "latency");
-    gboolean ok = TRUE;
+    GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(asr), option);
+    gdouble min = 0.0, max = 0.0;
+    gboolean ranged = TRUE, ok = TRUE;
     if (spec && G_IS_PARAM_SPEC_UINT(spec)) {
-        GParamSpecUInt *range = G_PARAM_SPEC_UINT(spec);
-        if (latency_ms < 0 || (guint)latency_ms < range->minimum || (guint)latency_ms > range->maximum) {
-            fprintf(stderr, "--latency %d: must be %u to %u ms (the audio encoded at a time, in steps of 40 ms)\n",
-                    latency_ms, range->minimum, range->maximum);
-            ok = FALSE;
-        }
+        min = G_PARAM_SPEC_UINT(spec)->minimum;
+        max = G_PARAM_SPEC_UINT(spec)->maximum;
+    } else if (spec && G_IS_PARAM_SPEC_DOUBLE(spec)) {
+        min = G_PARAM_SPEC_DOUBLE(spec)->minimum;
+        max = G_PARAM_SPEC_DOUBLE(spec)->maximum;
+    } else {
+        ranged = FALSE;
+    }
+    if (ranged && !(value >= min && value <= max)) {
+        fprintf(stderr, "--%s %g: must be %g to %g%s\n", option, value, min, max, unit);
+        ok = FALSE;
     }
     gst_object_unref(asr);
     return ok;
@@ -252,11 +258,9 @@ int main(int argc, char **argv) {
                 "(see --help)\n", argv[0]);
         return 2;
     }
-    if (!latency_in_range(latency)) return 2;
-    if (!(min_confidence >= 0.0 && min_confidence <= 1.0)) {
-        fprintf(stderr, "--min-confidence %g: must be 0 to 1\n", min_confidence);
+    if (!option_in_range("latency", latency, " ms (the audio encoded at a time, in steps of 40 ms)") ||
+        !option_in_range("min-confidence", min_confidence, ""))
         return 2;
-    }
 
     /* The source: a file or URI decoded and converted, or the default audio input. */
     gchar *source;
