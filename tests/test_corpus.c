@@ -2,8 +2,8 @@
  * cleaning, the manifest readers on tiny Common Voice / CoVoST-2 / FLEURS / mslam fixtures, and
  * a tiny corpus (3 languages x 5 utterances) built from catalogs this test writes: the files
  * decode as 16 kHz mono with the manifest's durations, splits share no sentence and no voice,
- * two builds (1 and 2 jobs) and a resumed build are byte-identical, bad inputs give errors that
- * name the problem. */
+ * two builds (1 and 2 jobs) and a resumed build are byte-identical (after a kill, after a hung
+ * espeak-ng), bad inputs give errors that name the problem. */
 #include "audio.h"
 #include "common.h"
 #include "corpus.h"
@@ -18,6 +18,8 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <espeak-ng/espeak_ng.h>
 #include <ftw.h>
 #include <fcntl.h>
 #include <math.h>
@@ -31,7 +33,24 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Set, the synthesis of every utterance hangs, as a stuck espeak-ng would (in the workers forked
+ * after): this program's espeak_ng_Synthesize stands before the library's, which it calls
+ * otherwise. */
+static volatile sig_atomic_t synthesis_hangs;
+
+espeak_ng_STATUS espeak_ng_Synthesize(const void *text, size_t size, unsigned int position,
+                                      espeak_POSITION_TYPE position_type, unsigned int end_position,
+                                      unsigned int flags, unsigned int *unique_identifier, void *user_data) {
+    typedef espeak_ng_STATUS (*synthesize_fn)(const void *, size_t, unsigned int, espeak_POSITION_TYPE, unsigned int,
+                                              unsigned int, unsigned int *, void *);
+    while (synthesis_hangs) pause();
+    synthesize_fn library = (synthesize_fn)dlsym(RTLD_NEXT, "espeak_ng_Synthesize");
+    if (!library) return ENS_NOT_SUPPORTED;
+    return library(text, size, position, position_type, end_position, flags, unique_identifier, user_data);
+}
 
 static char tmp_root[] = "/tmp/mslam-test-corpus-XXXXXX";
 
@@ -736,6 +755,28 @@ static void test_tiny_corpus(void) {
         check_identical(one, killed, &m);
         corpus_options_free(&ko);
         free(killed);
+    }
+    /* a worker whose espeak-ng hangs is stopped after worker_seconds: the build fails naming the
+     * file and the time, at once rather than never, and the command run again resumes to the same
+     * corpus */
+    {
+        char *hung = tmp_path("hung");
+        struct corpus_options ho;
+        tiny_options_of(&ho, hung, 2, NULL, locale, fortunes);
+        ho.worker_seconds = 1;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        synthesis_hangs = 1;
+        int rc = corpus_build(&ho);
+        synthesis_hangs = 0;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double waited = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        CHECK(rc != 0 && error_mentions("took over 1 s (espeak-ng stuck?)", hung) && waited < 20,
+              "a hung synthesis: status %d after %.1f s (%s)", rc, waited, mslam_last_error());
+        CHECK(corpus_build(&ho) == 0, "the build of the hung synthesis run again: %s", mslam_last_error());
+        check_identical(one, hung, &m);
+        corpus_options_free(&ho);
+        free(hung);
     }
     free(merged);
 

@@ -58,6 +58,7 @@ int corpus_default_options(struct corpus_options *o) {
         .rt60 = {0.2, 0.8},
         .gain_db = {-6, 6},
         .progress = -1,
+        .worker_seconds = 300,
     };
     for (int s = SPLIT_TRAIN; s < SPLIT_N; s++)
         if (strlist_split(&o->voices[s], default_voices[s])) return -1;
@@ -311,9 +312,6 @@ struct voice_draw {
     const char *variant;
     int rate, pitch;
 };
-
-/* Seconds an utterance's worker may take (a few tenths of a second normally). */
-#define WORKER_SECONDS 300
 
 struct utterance {
     const struct sentence *sentence;
@@ -579,7 +577,7 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
                  * running, they held the folder's lock and wrote files a resumed build makes
                  * (best effort: no worker fails for it; one whose build is gone already ends) */
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != build) _exit(1);
-                alarm(WORKER_SECONDS); /* a hung espeak-ng would hang the build: the worker ends */
+                alarm(o->worker_seconds); /* SIGALRM ends a hung worker (0: none) */
                 _exit(speak_utterance(o, plan->lang, u, path) ? 1 : 0);
             }
             free(path);
@@ -611,8 +609,8 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
         char *path = path_join(o->out_dir, u->path);
         if (WIFSIGNALED(status)) { /* killed: it had nothing to say */
             if (!failed && path && WTERMSIG(status) == SIGALRM)
-                mslam_error("the worker making %s took over %d s (espeak-ng stuck?); run the command again to resume",
-                            path, WORKER_SECONDS);
+                mslam_error("the worker making %s took over %u s (espeak-ng stuck?); run the command again to resume",
+                            path, o->worker_seconds);
             else if (!failed && path)
                 mslam_error("the worker making %s was killed by signal %d", path, WTERMSIG(status));
             failed = 1;

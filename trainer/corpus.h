@@ -44,6 +44,9 @@ struct corpus_options {
     struct range snr_db, speed, rt60, gain_db;
     int progress; /* < 0: on a terminal */
     int quiet;
+    /* an utterance's worker still speaking after this long is stopped, and the build fails
+     * saying so (a hung espeak-ng would hang it); a few tenths of a second are normal; 0: never */
+    unsigned worker_seconds;
 };
 
 /* Defaults (see `mslam-trainer corpus --help`). Free with corpus_options_free. */
