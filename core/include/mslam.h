@@ -42,7 +42,9 @@ typedef void (*mslam_log_callback)(enum mslam_log_level level, const char *messa
 MSLAM_API void mslam_log_set(mslam_log_callback cb, void *user_data);
 /* The callback and user data mslam_log_set set (NULL, NULL: none). */
 MSLAM_API void mslam_log_get(mslam_log_callback *cb, void **user_data);
-/* Message of the last failed call on this thread ("" when none). */
+/* Message of the last failed call on this thread ("" when none). As errno, read it after a call
+ * failed: a call that succeeds leaves it as it was, or names a failure it recovered from (a lost
+ * Vulkan device, the pass run again on the CPU). */
 MSLAM_API const char *mslam_last_error(void);
 /* The library's version, "MAJOR.MINOR.PATCH" (meson's project version). */
 MSLAM_API const char *mslam_version(void);
