@@ -277,11 +277,11 @@ static void test_init(void) {
 
 static void test_data(const char *manifest) {
     dataset ds = {0};
-    CHECK(dataset_load_named(&ds, manifest, NULL, NULL, NULL, "train") == 0, "load: %s", mslam_last_error());
+    CHECK(dataset_load_split(&ds, manifest, NULL, NULL, NULL, "train", NULL) == 0, "load: %s", mslam_last_error());
     CHECK(ds.n == 3 * 8 + 4, "8 utterances per language + 4 bad rows, got %d", ds.n);
     /* the manifest's folder stands for its manifest.tsv: the same rows, the same audio paths */
     dataset by_folder = {0};
-    CHECK(dataset_load_named(&by_folder, fixture_dir(), NULL, NULL, NULL, "train") == 0 && by_folder.n == ds.n &&
+    CHECK(dataset_load_split(&by_folder, fixture_dir(), NULL, NULL, NULL, "train", NULL) == 0 && by_folder.n == ds.n &&
               !strcmp(by_folder.items[0].audio, ds.items[0].audio),
           "a corpus folder as --data: %s", mslam_last_error());
     dataset_free(&by_folder);
@@ -294,13 +294,13 @@ static void test_data(const char *manifest) {
     mslam_log_set(test_quiet_log, NULL);
     strlist_free(&stats_warnings);
     dataset bad = {0};
-    CHECK(dataset_load_named(&bad, manifest, "nonsense", NULL, NULL, "train") != 0, "an unknown layout is an error");
-    CHECK(dataset_load_named(&bad, manifest, NULL, NULL, NULL, "nonsense") != 0, "an unknown split is an error");
+    CHECK(dataset_load_split(&bad, manifest, "nonsense", NULL, NULL, "train", NULL) != 0, "an unknown layout is an error");
+    CHECK(dataset_load_split(&bad, manifest, NULL, NULL, NULL, "nonsense", NULL) != 0, "an unknown split is an error");
     char *empty = str_printf("%s/empty.tsv", fixture_dir());
     FILE *f = fopen(empty, "w");
     fprintf(f, "path\tlang\ttext\nde_train_002.flac\tde\t\n\tde\t\n");
     fclose(f);
-    CHECK(dataset_load_named(&bad, empty, NULL, NULL, NULL, "all") != 0 && strstr(mslam_last_error(), "empty.tsv:3"),
+    CHECK(dataset_load_split(&bad, empty, NULL, NULL, NULL, "all", NULL) != 0 && strstr(mslam_last_error(), "empty.tsv:3"),
           "a row with neither audio nor text stops with an error naming file and line: %s", mslam_last_error());
     dataset_free(&bad);
     /* speech without a transcript: kept for language ID, counted and skipped where one is needed */
@@ -308,7 +308,7 @@ static void test_data(const char *manifest) {
     fprintf(f, "path\tlang\ttext\nde_train_002.flac\tde\t\n");
     fclose(f);
     dataset no_text = {0};
-    CHECK(dataset_load_named(&no_text, empty, NULL, NULL, NULL, "all") == 0 && no_text.n == 1 && !*no_text.items[0].text,
+    CHECK(dataset_load_split(&no_text, empty, NULL, NULL, NULL, "all", NULL) == 0 && no_text.n == 1 && !*no_text.items[0].text,
           "a speech row without a transcript loads: %s", mslam_last_error());
     /* a split without speech names the splits that have it */
     char *splits = str_printf("%s/splits.tsv", fixture_dir());
@@ -321,8 +321,8 @@ static void test_data(const char *manifest) {
                                          "1 row, dev: 2 rows; --split picks the split)"),
           "no speech in the split asked for: %s", mslam_last_error());
     dataset_free(&bad);
-    /* dataset_load_named (no split option of its own): both of train's options named */
-    CHECK(dataset_load_named(&bad, splits, NULL, NULL, NULL, "test") != 0 &&
+    /* no split option named: both of train's options named */
+    CHECK(dataset_load_split(&bad, splits, NULL, NULL, NULL, "test", NULL) != 0 &&
               strstr(mslam_last_error(), "; --split (--valid-split for train --valid) picks the split)"),
           "no speech in the split asked for, train's options: %s", mslam_last_error());
     dataset_free(&bad);
@@ -381,7 +381,7 @@ static void test_data(const char *manifest) {
     CHECK(r.unknown_chars == with_z && with_z > 0, "transcripts with 'z': %d of %d", r.unknown_chars, with_z);
     CHECK(r.kept == 3 * 8 - with_z && ds.n == r.kept, "kept %d", r.kept);
     dataset lid_only = {0};
-    CHECK(dataset_load_named(&lid_only, empty, NULL, NULL, NULL, "all") == 0 &&
+    CHECK(dataset_load_split(&lid_only, empty, NULL, NULL, NULL, "all", NULL) == 0 &&
               dataset_encode(&lid_only, m, NEED_LANG, 0, &r) == 0 && r.kept == 1,
           "language ID keeps the speech without a transcript");
     CHECK(dataset_encode(&no_text, m, NEED_TEXT, 0, &r) != 0 && r.empty_text == 1,
@@ -594,11 +594,11 @@ static void test_manifest_edges(void) {
     char *validated = str_printf("%s/validated.tsv", cv);
     dataset none = {0};
     CHECK(write_file_atomic(validated, rows, strlen(rows)) == 0 &&
-              dataset_load_named(&none, validated, NULL, NULL, NULL, "train") != 0 &&
+              dataset_load_split(&none, validated, NULL, NULL, NULL, "train", NULL) != 0 &&
               strstr(mslam_last_error(), "(the manifest has no split in its file name (as train.tsv), so none of its 2 "
                                          "rows is in a split: --split all (--valid-split all for train --valid) takes "
                                          "them)") &&
-              dataset_load_named(&none, validated, NULL, NULL, NULL, "all") == 0 && none.n == 2,
+              dataset_load_split(&none, validated, NULL, NULL, NULL, "all", NULL) == 0 && none.n == 2,
           "a Common Voice file without a split: %s", mslam_last_error());
     dataset_free(&none);
     free(validated);
@@ -609,11 +609,11 @@ static void test_manifest_edges(void) {
     dataset ds = {0};
     dataset_report rep;
     CHECK(model && write_file_atomic(huge, text, strlen(text)) == 0 &&
-              dataset_load_named(&ds, huge, NULL, NULL, NULL, "all") == 0 && ds.n == 1 &&
+              dataset_load_split(&ds, huge, NULL, NULL, NULL, "all", NULL) == 0 && ds.n == 1 &&
               dataset_encode(&ds, model, NEED_LANG, 20, &rep) != 0 && rep.too_long == 1,
           "a duration of 1e300 s is too long: %s", mslam_last_error());
     dataset_free(&ds);
-    CHECK(dataset_load_named(&ds, huge, NULL, NULL, NULL, "all") == 0 &&
+    CHECK(dataset_load_split(&ds, huge, NULL, NULL, NULL, "all", NULL) == 0 &&
               dataset_encode(&ds, model, NEED_LANG, 0, &rep) == 0 && rep.kept == 1,
           "and kept without --max-seconds: %s", mslam_last_error());
     dataset_free(&ds);

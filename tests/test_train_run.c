@@ -1587,7 +1587,7 @@ static void test_st_input(const char *manifest) {
     free(js);
     mslam_model *m = mslam_model_load(model_path, mslam_model_default_params());
     dataset ds = {0};
-    CHECK(m && dataset_load_named(&ds, manifest, NULL, NULL, NULL, "test") == 0, "model and test split");
+    CHECK(m && dataset_load_split(&ds, manifest, NULL, NULL, NULL, "test", NULL) == 0, "model and test split");
     int rows = 0, same_as_api = 0, same_in_modes = 0;
     char **lines = m && read_file(hyps, 1 << 20, &text, &n) == 0 ? g_strsplit(text, "\n", -1) : NULL;
     GHashTable *offline = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

@@ -122,7 +122,7 @@ mslam_model *fixture_model(const char *manifest, struct mslam_model_config *cfg,
     dataset ds = {0};
     struct strlist vocab = {0}, langs = {0};
     mslam_model *m = NULL;
-    if (dataset_load_named(&ds, manifest, NULL, NULL, NULL, "all") == 0 && vocab_build(&ds, NULL, 1, &vocab) == 0 &&
+    if (dataset_load_split(&ds, manifest, NULL, NULL, NULL, "all", NULL) == 0 && vocab_build(&ds, NULL, 1, &vocab) == 0 &&
         langs_build(&ds, &langs) == 0) {
         cfg->vocab_size = (int)vocab.n;
         cfg->n_langs = (int)langs.n;

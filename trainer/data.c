@@ -258,11 +258,6 @@ int dataset_load_split(dataset *ds, const char *path, const char *layout, const 
     return rc;
 }
 
-int dataset_load_named(dataset *ds, const char *path, const char *layout, const char *lang, const char *audio_dir,
-                       const char *split) {
-    return dataset_load_split(ds, path, layout, lang, audio_dir, split, NULL);
-}
-
 char *asr_target_text(const char *text, const char *lang) {
     return mslam_text_normalize(text, lang, mslam_lang_written_without_spaces(lang) ? MSLAM_NORM_NO_SPACES : 0,
                                 NULL);

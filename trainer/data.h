@@ -65,9 +65,6 @@ int dataset_load(dataset *ds, const char *manifest, const struct manifest_option
  * that picks the split: split_option ("--split", "--valid-split"; NULL: both of train's). */
 int dataset_load_split(dataset *ds, const char *manifest, const char *layout, const char *lang,
                        const char *audio_dir, const char *split, const char *split_option);
-/* dataset_load_split whose errors name both --split and --valid-split (split_option NULL). */
-int dataset_load_named(dataset *ds, const char *manifest, const char *layout, const char *lang,
-                       const char *audio_dir, const char *split);
 
 /* 0, or an error naming option when one of paths (NULL-terminated; NULL: none), given as
  * manifests of text rows (train --text-data, lm and tm --text), is a folder: a corpus folder
@@ -84,7 +81,7 @@ const char *text_split_phrase(int split);
 /* Appends the rows of a manifest (layout from its header) that have both a transcript and a
  * translation, with or without audio: the text pairs of the translation objective on text; with
  * transcripts_only, every row with a transcript (pre-training's text, translations unread).
- * split as dataset_load_named's; the split's other rows are counted in ds->n_incomplete. An
+ * split as dataset_load_split's; the split's other rows are counted in ds->n_incomplete. An
  * empty result is an error. */
 int dataset_load_text_pairs(dataset *ds, const char *manifest, const char *split, int transcripts_only);
 
