@@ -51,8 +51,8 @@ void gst_mslam_model_release (mslam_model * model);
 /* An encoder frame t reads log-mel frames 4t .. 4t+6, that is samples [640 t, 640 t + 1360): a
  * chunk's last frame needs 45 ms of audio after the chunk. */
 #define GST_MSLAM_FRAME_WINDOW_SAMPLES 1360
-/* (16 samples a millisecond) */
-#define GST_MSLAM_LOOKAHEAD ((GST_MSLAM_FRAME_WINDOW_SAMPLES - GST_MSLAM_FRAME_SAMPLES) * GST_MSECOND / 16)
+#define GST_MSLAM_LOOKAHEAD \
+  ((GST_MSLAM_FRAME_WINDOW_SAMPLES - GST_MSLAM_FRAME_SAMPLES) * GST_SECOND / MSLAM_SAMPLE_RATE)
 
 /* ---- energy rule ---- */
 

@@ -1,7 +1,8 @@
 #!/bin/sh
-# The test split's sentences spoken by other synthesizers than espeak-ng (Festival's voices and
-# flite's), for the languages Debian 12 has such voices of: a manifest of them beside the espeak-ng
-# rows of the same sentences, to score a model on speech it was never trained on.
+# A split's sentences (the test split's by default) spoken by other synthesizers than espeak-ng
+# (Festival's voices and flite's), for the languages Debian 12 has such voices of: a manifest of
+# them beside the espeak-ng rows of the same sentences, to score a model on speech it was never
+# trained on.
 #
 #   sh models/results/session35/other-synth.sh CORPUS OUT [SPLIT [N]]
 #
@@ -33,15 +34,15 @@ fi festival:suo_fi_lj_diphone ISO-8859-1
 fi festival:hy_fi_mv_diphone ISO-8859-1
 ru festival:msu_ru_nsh_clunits UTF-8'
 voices=${VOICES:-$default_voices}
-awk -F'\t' -v s="$split" 'NR > 1 && $7 == s' "$corpus/manifest.tsv" > "$out/test-rows.tsv"
+awk -F'\t' -v s="$split" 'NR > 1 && $7 == s' "$corpus/manifest.tsv" > "$out/rows.tsv"
 for lang in $(printf '%s\n' "$voices" | cut -d' ' -f1 | sort -u); do
-    awk -F'\t' -v l="$lang" '$2 == l' "$out/test-rows.tsv" >> "$out/espeak.tsv"
+    awk -F'\t' -v l="$lang" '$2 == l' "$out/rows.tsv" >> "$out/espeak.tsv"
 done
 printf '%s\n' "$voices" | while read -r lang voice enc; do
     engine=${voice%%:*} name=${voice#*:}
     mkdir -p "$out/audio/$name"
     i=0
-    awk -F'\t' -v l="$lang" -v n="$most" '$2 == l && k++ < n { print $3 }' "$out/test-rows.tsv" | while IFS= read -r text; do
+    awk -F'\t' -v l="$lang" -v n="$most" '$2 == l && k++ < n { print $3 }' "$out/rows.tsv" | while IFS= read -r text; do
         wav="audio/$name/$lang-$i.wav" raw="$out/audio/$name/$lang-$i.raw.wav"
         i=$((i + 1))
         if [ "$engine" = flite ]; then
@@ -56,5 +57,5 @@ printf '%s\n' "$voices" | while read -r lang voice enc; do
         printf '%s\t%s\t%s\t\t%s\t%s\t%s\n' "$wav" "$lang" "$text" "$seconds" "$name" "$split" >> "$out/other.tsv"
     done
 done
-rm -f "$out/in.txt" "$out/test-rows.tsv"
+rm -f "$out/in.txt" "$out/rows.tsv"
 echo "$(($(wc -l < "$out/other.tsv") - 1)) utterances from other synthesizers, $(($(wc -l < "$out/espeak.tsv") - 1)) from espeak-ng ($split)"

@@ -7,6 +7,13 @@
 set -eu
 r=models/results/session35
 sh $r/other-synth.sh corpus s35/synth test
+# the bundled model on both (other-synth-bundled/)
+T=build/trainer/mslam-trainer
+common="--model models/default.safetensors --split test --modes offline --ctc-beam 32 --lm lms/lm.safetensors --threads 2"
+$T eval $common --tasks asr,lid --data s35/synth/espeak.tsv --audio-dir corpus > s35/synth/eval-espeak.txt 2>&1
+$T eval $common --tasks asr,lid --data s35/synth/other.tsv --audio-dir s35/synth > s35/synth/eval-other.txt 2>&1
+$T eval $common --tasks lid --lid-seconds 4 --data s35/synth/espeak.tsv --audio-dir corpus > s35/synth/eval-espeak-lid4.txt 2>&1
+$T eval $common --tasks lid --lid-seconds 4 --data s35/synth/other.tsv --audio-dir s35/synth > s35/synth/eval-other-lid4.txt 2>&1
 # the held-out voices: all but the five the fine-tune hears
 awk -F'\t' 'NR == 1 || ($6 != "kal_diphone" && $6 != "rms" && $6 != "lp_diphone" && $6 != "czech_dita" &&
     $6 != "suo_fi_lj_diphone")' s35/synth/other.tsv > s35/synth/heldout.tsv
@@ -25,5 +32,9 @@ build/trainer/mslam-trainer export --checkpoint s35/ft-control/model.safetensors
 sh $r/evals.sh models/default.safetensors s35/eval-bundled
 sh $r/evals.sh s35/ft/default-f16.safetensors s35/eval-ft
 sh $r/evals.sh s35/ft-control/default-f16.safetensors s35/eval-control
-python3 $r/compare-langs.py s35/eval-bundled/espeak.json s35/eval-ft/espeak.json en,it,cs,fi,ca,ru
-python3 $r/compare-langs.py s35/eval-bundled/espeak.json s35/eval-control/espeak.json en,it,cs,fi,ca,ru
+# per language against the bundled model: en de fr and the other 47 (session 30's view), then the
+# six languages of the other synthesizers
+for m in ft control; do
+  python3 models/results/session30/compare.py s35/eval-bundled/espeak.json s35/eval-$m/espeak.json
+  python3 models/results/session30/compare.py s35/eval-bundled/espeak.json s35/eval-$m/espeak.json en,it,cs,fi,ca,ru
+done
