@@ -12,6 +12,7 @@
 #include "manifest.h"
 #include "tm.h"
 #include "options.h"
+#include "progress.h"
 #include "search.h"
 #include "train.h"
 #include "util.h"
@@ -22,7 +23,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *const mode_names[EVAL_N_MODES] = {"offline", "streaming"};
@@ -441,12 +441,6 @@ static int result_init(eval_result *r, const mslam_model *m, const dataset *ds, 
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int eval_st_input_of(const struct mslam_model_config *cfg) {
     return cfg->translate_input == MSLAM_TRANSLATE_TRANSCRIPT ? EVAL_ST_TRANSCRIPT : EVAL_ST_SPEECH;
 }
@@ -464,7 +458,7 @@ static int decodes_ctc(const eval_config *c) {
 }
 
 int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_result *r) {
-    double t0 = now_s();
+    double t0 = progress_now();
     const struct mslam_model_config *cfg = &m->cfg;
     if (result_init(r, m, ds, c)) {
         eval_result_free(r);
@@ -564,7 +558,7 @@ int eval_model(mslam_model *m, const dataset *ds, const eval_config *c, eval_res
     free(ev.greedy);
     free(ev.banned);
     free(items);
-    r->wall_s = now_s() - t0;
+    r->wall_s = progress_now() - t0;
     if (!rc && cancelled(c)) rc = 1;
     if (rc) eval_result_free(r);
     return rc;

@@ -26,6 +26,7 @@
 #include "optim.h"
 #include "pretrain.h"
 #include "options.h"
+#include "progress.h"
 #include "safetensors.h"
 
 #include <errno.h>
@@ -35,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 enum task { TASK_ASR = 1, TASK_LID = 2, TASK_ST = 4, TASK_MULTI = 7, TASK_PRETRAIN = 8 };
@@ -113,12 +113,6 @@ static void stop_on_signals(int rank, int tty, const char *what) {
 }
 
 /* ---- the trainer ---- */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* One micro-batch of this process's share of a step (--accumulate N makes N of them; the
  * share itself without it): its examples (dataset indices) and their encoder frames, from its
@@ -367,7 +361,7 @@ static int cache_build(trainer *t) {
     if (!t->cache_offset || !t->cache_frames ||
         epoch_plan_make(&plan, &t->train, t->pos.seed, 0, t->pos.global_batch, NULL))
         return -1;
-    double t0 = now_s(), seconds = 0;
+    double t0 = progress_now(), seconds = 0;
     int rc = 0, done = 0, stopped = 0, failed = 0;
     /* every rank caches every batch: after each, the ranks agree whether a signal (which may have
      * reached one alone) or a failure (another rank's) stops them all, or one would wait for
@@ -410,7 +404,7 @@ static int cache_build(trainer *t) {
         stopped = dist_any(stop_signal != 0);
         if (failed && !rc) rc = mslam_error("another process failed while caching the encoder outputs");
         if (!rc && t->rank == 0 && (b % 100 == 99 || b == plan.n_batches - 1)) {
-            double el = now_s() - t0;
+            double el = progress_now() - t0;
             fprintf(stderr, "%sencoder cache: %d of %d utterances, %.0f audio-s/s, %.2f GB%s", t->tty ? "\r\033[K" : "",
                     done, t->train.n, seconds / el, used * d * 2 / 1e9, t->tty && b < plan.n_batches - 1 ? "" : "\n");
             fflush(stderr);
@@ -2172,7 +2166,7 @@ static int run(trainer *t) {
     double *acc_scores[REPORT_SCORES];
     report_scores(&acc, acc_scores);
     for (int i = 0; i < REPORT_SCORES; i++) *acc_scores[i] = t->pos.log_sums[i];
-    double t_last = now_s(), seconds_last = t->pos.audio_seconds, t_step0 = now_s();
+    double t_last = progress_now(), seconds_last = t->pos.audio_seconds, t_step0 = progress_now();
     long step_last = t->pos.step;
     int rc = 0, interrupted = 0, out_of_patience = 0, cancelled = 0;
     if (t->pos.validation_pending) {
@@ -2184,7 +2178,7 @@ static int run(trainer *t) {
     while (!rc && !interrupted && !out_of_patience && t->pos.step < stop_at) {
         step_report r;
         if ((rc = train_step(t, &r))) break;
-        double t_now = now_s();
+        double t_now = progress_now();
         t->pos.elapsed_s += t_now - t_step0;
         t_step0 = t_now;
         if (r.skipped && t->rank == 0) {
@@ -2241,7 +2235,7 @@ static int run(trainer *t) {
             if ((rc = save_checkpoint(t))) break;
         }
         if (interrupted || out_of_patience) break;
-        t_step0 = now_s(); /* checkpoints and validation are not training time */
+        t_step0 = progress_now(); /* checkpoints and validation are not training time */
     }
     if (!rc && t->rank == 0) {
         if (interrupted)
