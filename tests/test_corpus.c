@@ -3,7 +3,8 @@
  * a tiny corpus (3 languages x 5 utterances) built from catalogs this test writes: the files
  * decode as 16 kHz mono with the manifest's durations, splits share no sentence and no voice,
  * two builds (1 and 2 jobs) and a resumed build are byte-identical (after a kill, after a hung
- * espeak-ng), bad inputs give errors that name the problem. */
+ * espeak-ng), bad inputs give errors that name the problem; Festival's and flite's voices mixed in
+ * (with stand-ins for text2wave that fail and hang). */
 #include "audio.h"
 #include "common.h"
 #include "corpus.h"
@@ -33,6 +34,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1092,6 +1094,204 @@ static char *corpus_main_stderr(int argc, char **argv, int *status) {
 }
 
 /* A count of one is said in the singular ("1 languages" had been printed). */
+/* An executable shell script at path (the stand-ins for festival's text2wave below). */
+static void write_script(const char *path, const char *body) {
+    char *text = str_printf("#!/bin/sh\n%s", body);
+    CHECK(text && write_file_atomic(path, text, strlen(text)) == 0 && chmod(path, 0755) == 0, "cannot write %s",
+          path);
+    free(text);
+}
+
+/* Where PATH finds program, or NULL. */
+static char *find_in_path(const char *program) {
+    struct strlist dirs = {0};
+    char *found = NULL;
+    if (strlist_split_on(&dirs, getenv("PATH") ? getenv("PATH") : "", ':') == 0)
+        for (size_t i = 0; i < dirs.n && !found; i++) {
+            char *path = path_join(dirs.items[i], program);
+            if (path && access(path, X_OK) == 0) found = path;
+            else free(path);
+        }
+    strlist_free(&dirs);
+    return found;
+}
+
+/* Builds with PATH starting at folder `first` (its text2wave stands in for festival's). */
+static int build_with_path(const struct corpus_options *o, const char *first) {
+    char *old = str_dup(getenv("PATH") ? getenv("PATH") : ""), *path = str_printf("%s:%s", first, old);
+    setenv("PATH", path, 1);
+    int rc = corpus_build(o);
+    setenv("PATH", old, 1);
+    free(path);
+    free(old);
+    return rc;
+}
+
+/* 8 train utterances of en (all 20 sentences in train), each spoken by festival:kal_diphone. */
+static void festival_train_options(struct corpus_options *o, const char *out, int jobs, const char *locale,
+                                   const char *fortunes) {
+    tiny_options_of(o, out, jobs, "en", locale, fortunes);
+    o->utterances[SPLIT_TRAIN] = 8;
+    o->utterances[SPLIT_DEV] = o->utterances[SPLIT_TEST] = 0;
+    strlist_free(&o->voices[SPLIT_TRAIN]);
+    strlist_split(&o->voices[SPLIT_TRAIN], "m1,festival:kal_diphone");
+    o->other_share = 1.0;
+}
+
+/* Festival's and flite's voices mixed in (trainer/othersynth.c): they speak their language's
+ * utterances of their split alone, as often as --other-share says, the same with 1 and 2 jobs; an
+ * utterance the voice makes nothing of is left out (and out again on resume); a voice that does
+ * not speak, a hung one, and bad voice lists are refused with errors that name them. */
+static void test_other_synthesizers(void) {
+    char *locale = tmp_path("locale"), *fortunes = tmp_path("fortunes");
+    char *one = tmp_path("other-one"), *two = tmp_path("other-two");
+    struct corpus_options o;
+    for (int jobs = 1; jobs <= 2; jobs++) {
+        tiny_options_of(&o, jobs == 1 ? one : two, jobs, "en,es", locale, fortunes);
+        o.utterances[SPLIT_TRAIN] = 6;
+        o.utterances[SPLIT_TEST] = 2;
+        strlist_free(&o.voices[SPLIT_TRAIN]);
+        strlist_free(&o.voices[SPLIT_TEST]);
+        strlist_split(&o.voices[SPLIT_TRAIN], "m1,festival:kal_diphone,flite:rms");
+        strlist_split(&o.voices[SPLIT_TEST], "m7,flite:slt");
+        o.other_share = 1.0;
+        CHECK(corpus_build(&o) == 0, "a corpus with festival's and flite's voices (%d jobs): %s", jobs,
+              mslam_last_error());
+        corpus_options_free(&o);
+    }
+    struct manifest m = {0};
+    char *manifest = path_join(one, "manifest.tsv");
+    CHECK(manifest_load(manifest, NULL, &m) == 0 && m.n == 18, "%s: %zu rows, expected 2 x 9 (%s)", manifest, m.n,
+          mslam_last_error());
+    size_t by_other = 0;
+    for (size_t i = 0; i < m.n; i++) {
+        const struct manifest_record *r = &m.records[i];
+        int en = !strcmp(r->lang, "en");
+        const char *want = !en || r->split == SPLIT_DEV ? "an espeak-ng variant"
+                           : r->split == SPLIT_TRAIN    ? "festival:kal_diphone or flite:rms"
+                                                        : "flite:slt";
+        int other = strchr(r->speaker, ':') != NULL;
+        int as_asked = !en || r->split == SPLIT_DEV ? !other
+                       : r->split == SPLIT_TRAIN    ? !strcmp(r->speaker, "festival:kal_diphone") ||
+                                                       !strcmp(r->speaker, "flite:rms")
+                                                    : !strcmp(r->speaker, "flite:slt");
+        CHECK(as_asked, "%s (%s, %s) spoken by %s, expected %s", r->audio, r->lang, split_name(r->split), r->speaker,
+              want);
+        by_other += (size_t)other;
+        struct audio a = {0};
+        CHECK(audio_read(r->audio, &a) == 0 && a.rate == 16000 && a.n > 8000 &&
+                  fabs((double)a.n / 16000.0 - r->duration) < 0.0006,
+              "%s: %zu samples at %g Hz, manifest says %.3f s (%s)", r->audio, a.n, a.rate, r->duration,
+              mslam_last_error());
+        audio_free(&a);
+    }
+    CHECK(by_other == 8, "%zu utterances by other synthesizers, expected en's 6 train and 2 test", by_other);
+    check_identical(one, two, &m);
+    manifest_free(&m);
+
+    /* a text2wave that, as festival's does, exits 0 having said nothing of some sentences: those are
+     * left out with a warning, and left out again by a resumed build */
+    char *fake = tmp_path("fake-festival"), *fake_text2wave = path_join(fake, "text2wave");
+    char *real = find_in_path("text2wave");
+    CHECK(real && mkdir_p(fake) == 0, "no text2wave in PATH, or cannot make %s", fake);
+    char *body = str_printf("for a; do last=$a; done\n"
+                            "if grep -q -e folder -e printer -e picture \"$last\"; then\n"
+                            "  echo 'SIOD ERROR: a stand-in that cannot say it' >&2; exit 0\nfi\n"
+                            "exec %s \"$@\"\n", real ? real : "false");
+    write_script(fake_text2wave, body);
+    char *gaps = tmp_path("other-gaps");
+    festival_train_options(&o, gaps, 2, locale, fortunes);
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc = build_with_path(&o, fake);
+    mslam_log_set(test_quiet_log, NULL);
+    char *gaps_manifest = path_join(gaps, "manifest.tsv");
+    CHECK(rc == 0 && manifest_load(gaps_manifest, NULL, &m) == 0, "a build with a voice that fails on some: %s",
+          mslam_last_error());
+    size_t train = 0, said = 0;
+    for (size_t i = 0; i < m.n; i++) {
+        train += m.records[i].split == SPLIT_TRAIN;
+        said += m.records[i].split == SPLIT_TRAIN && (strstr(m.records[i].text, "folder") ||
+                                                      strstr(m.records[i].text, "printer") ||
+                                                      strstr(m.records[i].text, "picture"));
+    }
+    int left_out_warned = 0;
+    for (size_t i = 0; i < warnings.n; i++) left_out_warned |= strstr(warnings.items[i], "left out") != NULL;
+    CHECK(said == 0 && train > 0 && train < 8 && left_out_warned,
+          "train kept %zu of 8 utterances, %zu of them sentences the voice cannot say; warned: %d", train, said,
+          left_out_warned);
+    strlist_free(&warnings);
+    struct manifest before = m;
+    m = (struct manifest){0};
+    CHECK(build_with_path(&o, fake) == 0 && manifest_load(gaps_manifest, NULL, &m) == 0 && m.n == before.n,
+          "resumed: %zu rows, %zu before (%s)", m.n, before.n, mslam_last_error());
+    manifest_free(&m);
+    manifest_free(&before);
+    corpus_options_free(&o);
+
+    /* a voice that does not speak (a package missing) is refused before any audio, naming it */
+    write_script(fake_text2wave, "echo 'SIOD ERROR: unbound variable : voice_kal_diphone' >&2\n");
+    char *mute = tmp_path("other-mute");
+    tiny_options_of(&o, mute, 1, "en", locale, fortunes);
+    strlist_free(&o.voices[SPLIT_TRAIN]);
+    strlist_split(&o.voices[SPLIT_TRAIN], "m1,festival:kal_diphone");
+    CHECK(build_with_path(&o, fake) != 0 && error_mentions("festival:kal_diphone", "festvox-kallpc16k") &&
+              error_mentions("unbound variable", NULL) && !folder_has_files(mute),
+          "a voice that does not speak: '%s'", mslam_last_error());
+    corpus_options_free(&o);
+
+    /* a voice that hangs on a sentence: its worker is stopped after worker_seconds, the command with it */
+    char *pid_file = tmp_path("hung-text2wave.pid");
+    free(body);
+    body = str_printf("for a; do last=$a; done\n"
+                      "if grep -q -e folder -e printer -e picture \"$last\"; then echo $$ > %s; exec sleep 600; fi\n"
+                      "exec %s \"$@\"\n", pid_file, real ? real : "false");
+    write_script(fake_text2wave, body);
+    char *hung = tmp_path("other-hung");
+    festival_train_options(&o, hung, 1, locale, fortunes);
+    o.worker_seconds = 1;
+    CHECK(build_with_path(&o, fake) != 0 && error_mentions("took over 1 s", NULL),
+          "a hung voice: '%s'", mslam_last_error());
+    char *pid_text = NULL;
+    size_t size;
+    long hung_pid = read_file(pid_file, 64, &pid_text, &size) == 0 ? strtol(pid_text, NULL, 10) : 0;
+    int gone = 0;
+    for (int tries = 0; tries < 200 && hung_pid > 0 && !gone; tries++) {
+        gone = kill((pid_t)hung_pid, 0) != 0 && errno == ESRCH;
+        if (!gone) usleep(10000);
+    }
+    CHECK(hung_pid > 0 && gone, "the hung text2wave (pid %ld) outlived its worker", hung_pid);
+    free(pid_text);
+    corpus_options_free(&o);
+
+    /* bad voice lists */
+    const struct {
+        const char *train, *test, *expect;
+        double share;
+    } bad[] = {
+        {"m1,festival:nobody", "m7", "unknown voice 'festival:nobody'", 0.5},
+        {"flite:rms", "m7", "no espeak-ng voice variant", 0.5},
+        {"m1,flite:rms", "m7,flite:rms", "'flite:rms' is in both", 0.5},
+        {"m1,flite:rms", "m7", "--other-share", 1.5},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *out = tmp_path("other-bad");
+        tiny_options_of(&o, out, 1, "en", locale, fortunes);
+        strlist_free(&o.voices[SPLIT_TRAIN]);
+        strlist_free(&o.voices[SPLIT_TEST]);
+        strlist_split(&o.voices[SPLIT_TRAIN], bad[i].train);
+        strlist_split(&o.voices[SPLIT_TEST], bad[i].test);
+        o.other_share = bad[i].share;
+        CHECK(corpus_build(&o) != 0 && error_mentions(bad[i].expect, NULL) && access(out, F_OK) != 0,
+              "train voices %s, test voices %s, share %g: '%s', expected '%s' and nothing written", bad[i].train,
+              bad[i].test, bad[i].share, mslam_last_error(), bad[i].expect);
+        corpus_options_free(&o);
+        free(out);
+    }
+    free(hung), free(pid_file), free(mute), free(gaps), free(gaps_manifest), free(body), free(real);
+    free(fake_text2wave), free(fake), free(manifest), free(one), free(two), free(locale), free(fortunes);
+}
+
 static void test_counts_in_words(void) {
     char *locale = tmp_path("one-sentence"), *dir = tmp_path("one-sentence/es/LC_MESSAGES"),
          *mo = tmp_path("one-sentence/es/LC_MESSAGES/one.mo"), *fortunes = tmp_path("no-fortune-files"),
@@ -1140,12 +1340,14 @@ int main(void) {
         perror("mkdtemp");
         return 1;
     }
+    setenv("TMPDIR", tmp_root, 1); /* what a stopped worker leaves there (its voice's folder) goes with it */
     test_mo_reader();
     test_text_clean();
     test_manifest_layouts();
     test_mp3_without_header();
     test_cut_ogg();
     test_tiny_corpus();
+    test_other_synthesizers();
     test_counts_in_words();
     nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_result("corpus");

@@ -5,6 +5,7 @@
 #include "langs.h"
 #include "ops.h"
 #include "options.h"
+#include "othersynth.h"
 #include "progress.h"
 #include "synth.h"
 #include "textsrc.h"
@@ -59,6 +60,7 @@ int corpus_default_options(struct corpus_options *o) {
         .gain_db = {-6, 6},
         .progress = -1,
         .worker_seconds = 300,
+        .other_share = 0.5,
     };
     for (int s = SPLIT_TRAIN; s < SPLIT_N; s++)
         if (strlist_split(&o->voices[s], default_voices[s])) return -1;
@@ -117,9 +119,16 @@ static int check_options(const struct corpus_options *o) {
     for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
         if (o->utterances[s] < 0 || o->utterances[s] > 10000000)
             return mslam_error("--%s %d: expected 0 to 10000000 utterances", split_name(s), o->utterances[s]);
-        if (o->utterances[s] > 0 && o->voices[s].n == 0)
-            return mslam_error("--%s-voices is empty, but %d %s utterance%s asked for", split_name(s),
-                               o->utterances[s], split_name(s), o->utterances[s] == 1 ? " is" : "s are");
+        size_t variants = 0;
+        for (size_t i = 0; i < o->voices[s].n; i++) {
+            if (!othersynth_is_other(o->voices[s].items[i])) variants++;
+            else if (!othersynth_find(o->voices[s].items[i], split_name(s))) return -1;
+        }
+        /* another synthesizer's voice speaks its own language alone: espeak-ng speaks the rest */
+        if (o->utterances[s] > 0 && variants == 0)
+            return mslam_error("--%s-voices has no espeak-ng voice variant, but %d %s utterance%s asked for (other "
+                               "synthesizers' voices speak only their own language)",
+                               split_name(s), o->utterances[s], split_name(s), o->utterances[s] == 1 ? " is" : "s are");
     }
     if (o->text_per_lang < 0) return mslam_error("--text-per-lang %d: expected >= 0", o->text_per_lang);
     /* A voice heard in training must not be heard in dev or test: test measures new speakers. */
@@ -127,14 +136,14 @@ static int check_options(const struct corpus_options *o) {
         for (int b = a + 1; b < SPLIT_N; b++)
             for (size_t i = 0; i < o->voices[a].n; i++)
                 if (strlist_contains(&o->voices[b], o->voices[a].items[i]))
-                    return mslam_error("voice variant '%s' is in both --%s-voices and --%s-voices; splits must "
+                    return mslam_error("voice '%s' is in both --%s-voices and --%s-voices; splits must "
                                        "not share voices",
                                        o->voices[a].items[i], split_name(a), split_name(b));
     if (check_range("rate", o->rate, 80, 450) || check_range("pitch", o->pitch, 0, 100) ||
         check_range("snr", o->snr_db, -20, 100) || check_range("speed", o->speed, 0.5, 2.0) ||
         check_range("rt60", o->rt60, 0.01, 5.0) || check_range("gain", o->gain_db, -40, 40) ||
         check_probability("noise-prob", o->noise_prob) || check_probability("speed-prob", o->speed_prob) ||
-        check_probability("reverb-prob", o->reverb_prob))
+        check_probability("reverb-prob", o->reverb_prob) || check_probability("other-share", o->other_share))
         return -1;
     for (size_t i = 0; i < o->langs.n; i++)
         if (!lang_find(o->langs.items[i]))
@@ -183,6 +192,14 @@ static char *options_fingerprint(const struct corpus_options *o) {
         for (size_t i = 0; i < o->voices[s].n; i++)
             g_string_append_printf(text, "%s%s", i ? "," : "", o->voices[s].items[i]);
         g_string_append_c(text, '\n');
+    }
+    int with_others = 0;
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++)
+        for (size_t i = 0; i < o->voices[s].n; i++) with_others |= othersynth_is_other(o->voices[s].items[i]);
+    if (with_others) { /* only then: an espeak-ng corpus's corpus.conf stays as it was */
+        char share[32];
+        exact_number(share, o->other_share);
+        g_string_append_printf(text, "other-share %s\n", share);
     }
     const struct {
         const char *name;
@@ -311,6 +328,7 @@ static int check_or_write_conf(const struct corpus_options *o) {
 struct voice_draw {
     const char *variant;
     int rate, pitch;
+    const struct other_voice *other; /* NULL: espeak-ng speaks, with variant, rate and pitch */
 };
 
 struct utterance {
@@ -328,6 +346,7 @@ struct utterance {
     double gain_db;
     uint64_t noise_seed;
     double duration; /* seconds, known once written */
+    int skipped;     /* another synthesizer made no audio of it: left out of the manifest */
 };
 
 struct ordered {
@@ -337,6 +356,12 @@ struct ordered {
 
 struct plan {
     const struct lang_info *lang;
+    /* each split's voices, as voice_draw takes them: espeak-ng's variants, and the other
+     * synthesizers' voices of this language */
+    const char **variants[SPLIT_N];
+    size_t n_variants[SPLIT_N];
+    const struct other_voice **others[SPLIT_N];
+    size_t n_others[SPLIT_N];
     struct ordered *buckets[SPLIT_N]; /* sentences of each split, in a seeded order */
     size_t bucket_n[SPLIT_N];
     struct utterance *utts;
@@ -347,10 +372,10 @@ static double uniform(mslam_rng *rng, struct range r) { return r.min + (r.max - 
 
 static int uniform_int(mslam_rng *rng, struct range r) { return (int)lround(uniform(rng, r)); }
 
-static struct voice_draw draw_voice(const struct corpus_options *o, enum manifest_split split, mslam_rng *rng) {
-    const struct strlist *variants = &o->voices[split];
+static struct voice_draw draw_voice(const struct corpus_options *o, const struct plan *plan,
+                                    enum manifest_split split, mslam_rng *rng) {
     return (struct voice_draw){
-        .variant = variants->items[mslam_rng_u32(rng) % variants->n],
+        .variant = plan->variants[split][mslam_rng_u32(rng) % plan->n_variants[split]],
         .rate = uniform_int(rng, o->rate),
         .pitch = uniform_int(rng, o->pitch),
     };
@@ -371,7 +396,11 @@ static int cmp_ordered(const void *a, const void *b) {
 }
 
 static void plan_free(struct plan *plan) {
-    for (int s = 0; s < SPLIT_N; s++) free(plan->buckets[s]);
+    for (int s = 0; s < SPLIT_N; s++) {
+        free(plan->buckets[s]);
+        free(plan->variants[s]);
+        free(plan->others[s]);
+    }
     for (size_t i = 0; i < plan->n_utts; i++) free(plan->utts[i].path);
     free(plan->utts);
     *plan = (struct plan){0};
@@ -381,7 +410,7 @@ static void draw_utterance(const struct corpus_options *o, const struct plan *pl
                            uint64_t seed) {
     mslam_rng rng;
     mslam_rng_seed(&rng, seed);
-    u->voice = draw_voice(o, u->split, &rng);
+    u->voice = draw_voice(o, plan, u->split, &rng);
     u->speed = mslam_rng_uniform(&rng) < o->speed_prob ? uniform(&rng, o->speed) : 1.0;
     if (mslam_rng_uniform(&rng) < o->reverb_prob) {
         u->rt60 = uniform(&rng, o->rt60);
@@ -398,16 +427,39 @@ static void draw_utterance(const struct corpus_options *o, const struct plan *pl
         u->n_babble = 2 + (int)(mslam_rng_u32(&rng) % (MAX_BABBLE - 1));
         for (int b = 0; b < u->n_babble; b++) {
             u->babble[b] = bucket[mslam_rng_u32(&rng) % n].sentence;
-            u->babble_voice[b] = draw_voice(o, u->split, &rng);
+            u->babble_voice[b] = draw_voice(o, plan, u->split, &rng);
         }
     }
     u->gain_db = uniform(&rng, o->gain_db);
     u->noise_seed = ((uint64_t)mslam_rng_u32(&rng) << 32) | mslam_rng_u32(&rng);
+    /* drawn last, and only where there are other voices: an espeak-ng corpus stays as it was */
+    size_t n_others = plan->n_others[u->split];
+    if (n_others > 0 && mslam_rng_uniform(&rng) < o->other_share)
+        u->voice.other = plan->others[u->split][mslam_rng_u32(&rng) % n_others];
+}
+
+/* The split's voices, sorted by kind, the other synthesizers' kept to those of the plan's language. */
+static int plan_voices(const struct corpus_options *o, struct plan *plan) {
+    for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
+        size_t n = o->voices[s].n ? o->voices[s].n : 1;
+        plan->variants[s] = mslam_calloc(n, sizeof *plan->variants[s], "a split's voices");
+        plan->others[s] = mslam_calloc(n, sizeof *plan->others[s], "a split's voices");
+        if (!plan->variants[s] || !plan->others[s]) return -1;
+        for (size_t i = 0; i < o->voices[s].n; i++) {
+            const char *name = o->voices[s].items[i];
+            const struct other_voice *other = othersynth_is_other(name) ? othersynth_find(name, split_name(s)) : NULL;
+            if (othersynth_is_other(name) && !other) return -1;
+            if (!other) plan->variants[s][plan->n_variants[s]++] = name;
+            else if (!strcmp(other->lang, plan->lang->code)) plan->others[s][plan->n_others[s]++] = other;
+        }
+    }
+    return 0;
 }
 
 static int plan_language(const struct corpus_options *o, const struct sentence_pool *pool, struct plan *plan) {
     const char *code = pool->lang->code;
     *plan = (struct plan){.lang = pool->lang};
+    if (plan_voices(o, plan)) return -1;
     for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
         plan->buckets[s] = mslam_calloc(pool->n, sizeof *plan->buckets[s], "a split's sentences");
         if (!plan->buckets[s]) return -1;
@@ -454,7 +506,7 @@ static int plan_language(const struct corpus_options *o, const struct sentence_p
 static int speak(const struct lang_info *lang, const struct voice_draw *v, const char *text, double speed,
                  struct audio *raw, struct audio *out) {
     struct synth_params params = {lang->voice, v->variant, v->rate, v->pitch};
-    if (synth_speak(&params, text, raw)) return -1;
+    if (v->other ? othersynth_speak(v->other, text, v->rate, raw) : synth_speak(&params, text, raw)) return -1;
     return audio_resample(raw, speed, CORPUS_RATE, out);
 }
 
@@ -482,6 +534,11 @@ static int make_babble(const struct lang_info *lang, const struct utterance *u, 
     return rc;
 }
 
+/* A worker's exit status when another synthesizer made no audio of its utterance (0: made, 1: failed). */
+#define WORKER_SKIPPED 3
+
+/* Returns 0, -1 (failed: the build stops), or 1: another synthesizer's voice made nothing of the
+ * sentence (festival fails on a few in a thousand), which the corpus goes without. */
 static int speak_utterance(const struct corpus_options *o, const struct lang_info *lang, const struct utterance *u,
                            const char *path) {
     struct audio raw = {0}, speech = {0}, noise = {0};
@@ -489,6 +546,12 @@ static int speak_utterance(const struct corpus_options *o, const struct lang_inf
     mslam_rng_seed(&rng, u->noise_seed);
     srand((unsigned)u->noise_seed); /* espeak-ng's noise sources use rand() */
     int rc = speak(lang, &u->voice, u->sentence->text, u->speed, &raw, &speech);
+    if (rc && u->voice.other) {
+        mslam_log(MSLAM_LOG_WARN, "%s left out: %s", path, mslam_last_error());
+        audio_free(&raw);
+        audio_free(&speech);
+        return 1;
+    }
     if (rc == 0 && u->rt60 > 0.0) rc = augment_reverb(&speech, u->rt60, u->wet);
     if (rc == 0 && u->noise != NOISE_NONE) {
         rc = u->noise == NOISE_BABBLE ? make_babble(lang, u, speech.n, &rng, &raw, &noise)
@@ -578,7 +641,8 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
                  * (best effort: no worker fails for it; one whose build is gone already ends) */
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != build) _exit(1);
                 alarm(o->worker_seconds); /* SIGALRM ends a hung worker (0: none) */
-                _exit(speak_utterance(o, plan->lang, u, path) ? 1 : 0);
+                int spoken = speak_utterance(o, plan->lang, u, path);
+                _exit(spoken < 0 ? 1 : spoken > 0 ? WORKER_SKIPPED : 0);
             }
             free(path);
             if (pid < 0) {
@@ -614,6 +678,9 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
             else if (!failed && path)
                 mslam_error("the worker making %s was killed by signal %d", path, WTERMSIG(status));
             failed = 1;
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_SKIPPED) {
+            u->skipped = 1;
+            progress_step(progress, 0, 0.0);
         } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             if (!failed && path) failed_path = str_dup(path);
             failed = 1;
@@ -652,12 +719,13 @@ static int write_rows(const char *path, const struct plan *plan, const struct se
     if (!text_rows) {
         for (size_t i = 0; rc == 0 && i < plan->n_utts; i++) {
             const struct utterance *u = &plan->utts[i];
+            if (u->skipped) continue;
             struct manifest_record rec = {
                 .audio = u->path,
                 .lang = plan->lang->code,
                 .text = u->sentence->text,
                 .translation = u->sentence->translation,
-                .speaker = u->voice.variant,
+                .speaker = u->voice.other ? u->voice.other->name : u->voice.variant,
                 .duration = u->duration,
                 .split = u->split,
             };
@@ -722,6 +790,7 @@ static uint64_t utterance_hash(const struct utterance *u) {
     for (int i = 0; i < u->n_babble; i++)
         g_string_append_printf(what, "\t%s %s %d %d", u->babble[i]->text, u->babble_voice[i].variant,
                                u->babble_voice[i].rate, u->babble_voice[i].pitch);
+    if (u->voice.other) g_string_append_printf(what, "\tspoken by %s", u->voice.other->name);
     uint64_t h = hash_str(what->str, 0x9e3779b97f4a7c15ull);
     g_string_free(what, TRUE);
     return h;
@@ -805,9 +874,16 @@ static int build_language(const struct corpus_options *o, const struct lang_info
     if (rc == 0) rc = write_rows(text_part, &plan, &pool, o, 1);
     if (rc == 0) rc = write_rows(speech_part, &plan, &pool, o, 0);
     if (rc == 0) {
+        size_t skipped = 0;
         sum->sentences = pool.n;
-        sum->utterances = plan.n_utts;
-        for (size_t i = 0; i < plan.n_utts; i++) sum->seconds += plan.utts[i].duration;
+        for (size_t i = 0; i < plan.n_utts; i++) {
+            skipped += (size_t)plan.utts[i].skipped;
+            sum->seconds += plan.utts[i].skipped ? 0.0 : plan.utts[i].duration;
+        }
+        sum->utterances = plan.n_utts - skipped;
+        if (skipped)
+            mslam_log(MSLAM_LOG_WARN, "%s: %zu utterance%s left out, which other synthesizers' voices made no audio of "
+                      "(warned of above)", lang->code, skipped, plural_s((long long)skipped));
     }
 done:
     plan_free(&plan);
@@ -918,7 +994,21 @@ int corpus_build(const struct corpus_options *o) {
     int rc = synth_init(o->espeak_data);
     for (int l = 0; rc == 0 && l < n_langs; l++) rc = synth_check_voice(langs[l]->voice);
     for (int s = SPLIT_TRAIN; rc == 0 && s < SPLIT_N; s++)
-        for (size_t v = 0; rc == 0 && v < o->voices[s].n; v++) rc = synth_check_variant(o->voices[s].items[v]);
+        for (size_t v = 0; rc == 0 && v < o->voices[s].n; v++) {
+            const char *name = o->voices[s].items[v];
+            if (!othersynth_is_other(name)) {
+                rc = synth_check_variant(name);
+                continue;
+            }
+            const struct other_voice *other = othersynth_find(name, split_name(s));
+            int spoken = 0;
+            for (int l = 0; other && l < n_langs && !spoken; l++) spoken = !strcmp(langs[l]->code, other->lang);
+            if (!other) rc = -1;
+            else if (!spoken)
+                mslam_log(MSLAM_LOG_WARN, "--%s-voices: %s speaks %s, which this build does not make", split_name(s),
+                          name, other->lang);
+            else rc = othersynth_check(other);
+        }
     char *parts = path_join(o->out_dir, PARTS_DIR);
     if (rc == 0) rc = parts ? mkdir_p(parts) : -1;
     int lock = -1;
@@ -1104,11 +1194,17 @@ static void usage(FILE *out) {
             "Voices:\n"
             "      --espeak-data DIR    espeak-ng data folder, or one holding espeak-ng-data/ (default: the\n"
             "                           installed one)\n"
-            "      --train-voices LIST  espeak-ng voice variants of train (default: %s)\n"
+            "      --train-voices LIST  voices of train: espeak-ng voice variants, and other synthesizers'\n"
+            "                           voices (festival:NAME, flite:NAME; --list-voices) for their language\n"
+            "                           (default: %s)\n"
             "      --dev-voices LIST    ... of dev (default: %s)\n"
             "      --test-voices LIST   ... of test (default: %s); the three lists must not overlap\n"
-            "      --rate MIN:MAX       words per minute (default: 130:210)\n"
-            "      --pitch MIN:MAX      0-100 (default: 30:70)\n"
+            "      --other-share P      probability that another synthesizer's voice of the split speaks an\n"
+            "                           utterance of its language (default: 0.5)\n"
+            "      --list-voices        print the other synthesizers' voices, whether each speaks here, and exit\n"
+            "      --rate MIN:MAX       words per minute (default: 130:210; other synthesizers' voices:\n"
+            "                           their pace stretched by 175 / rate, HTS voices keep theirs)\n"
+            "      --pitch MIN:MAX      0-100 (default: 30:70; espeak-ng's alone)\n"
             "Augmentation (each utterance draws its own):\n"
             "      --no-augment         none of the below\n"
             "      --noise-prob P       probability of additive noise: white, pink, brown or babble (default: 0.5)\n"
@@ -1180,7 +1276,7 @@ static void list_langs(FILE *out) {
 
 enum {
     OPT_FORMAT = 256, OPT_LIST_LANGS, OPT_TRAIN, OPT_DEV, OPT_TEST, OPT_TEXT_PER_LANG, OPT_LOCALE_DIR,
-    OPT_FORTUNE_DIR, OPT_ESPEAK_DATA, OPT_TRAIN_VOICES, OPT_DEV_VOICES, OPT_TEST_VOICES, OPT_RATE, OPT_PITCH,
+    OPT_FORTUNE_DIR, OPT_ESPEAK_DATA, OPT_TRAIN_VOICES, OPT_DEV_VOICES, OPT_TEST_VOICES, OPT_OTHER_SHARE, OPT_LIST_VOICES, OPT_RATE, OPT_PITCH,
     OPT_NO_AUGMENT, OPT_NOISE_PROB, OPT_SNR, OPT_SPEED_PROB, OPT_SPEED, OPT_REVERB_PROB, OPT_RT60, OPT_GAIN,
     OPT_SEED, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS, OPT_LAYOUT, OPT_LANG, OPT_AUDIO_DIR, OPT_CONFIG,
 };
@@ -1200,6 +1296,8 @@ static const struct option long_options[] = {
     {"train-voices", required_argument, NULL, OPT_TRAIN_VOICES},
     {"dev-voices", required_argument, NULL, OPT_DEV_VOICES},
     {"test-voices", required_argument, NULL, OPT_TEST_VOICES},
+    {"other-share", required_argument, NULL, OPT_OTHER_SHARE},
+    {"list-voices", no_argument, NULL, OPT_LIST_VOICES},
     {"rate", required_argument, NULL, OPT_RATE},
     {"pitch", required_argument, NULL, OPT_PITCH},
     {"no-augment", no_argument, NULL, OPT_NO_AUGMENT},
@@ -1285,6 +1383,11 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
             }
             break;
         case OPT_LIST_LANGS: list_langs(stdout); return 1;
+        case OPT_LIST_VOICES:
+            signal(SIGCHLD, SIG_DFL); /* as corpus_build: the voices run as child processes */
+            othersynth_list(stdout);
+            return 1;
+        case OPT_OTHER_SHARE: rc = parse_double(name, optarg, &o->other_share); break;
         case OPT_TRAIN:
         case OPT_DEV:
         case OPT_TEST:

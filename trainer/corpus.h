@@ -4,7 +4,8 @@
  * translation) and fortune files; each sentence gets a split from a hash of its English source
  * (so a message and all its translations share a split in every language); utterances are
  * spoken by espeak-ng with voice variants that differ between splits (test voices are never
- * heard in training), at varied rate and pitch, then augmented (speed, reverberation, coloured
+ * heard in training), at varied rate and pitch, and where asked, in the languages they speak, by
+ * Festival's and flite's voices (othersynth.h), then augmented (speed, reverberation, coloured
  * or babble noise, gain) and written at 16 kHz mono. Output folder:
  *   manifest.tsv     the utterances (mslam layout, see manifest.h)
  *   text.tsv         text-only rows (empty path) for the text objectives
@@ -37,7 +38,11 @@ struct corpus_options {
     const char *fortune_dir;
     const char *espeak_data; /* NULL: the installed espeak-ng-data */
     enum audio_format format;
-    struct strlist voices[SPLIT_N]; /* espeak-ng voice variants of each split */
+    /* each split's voices: espeak-ng voice variants ("m3"), and other synthesizers' voices
+     * ("festival:kal_diphone"), which speak their language's utterances with probability
+     * other_share (one of them drawn evenly) */
+    struct strlist voices[SPLIT_N];
+    double other_share;
     struct range rate;              /* words per minute */
     struct range pitch;             /* 0-100 */
     double noise_prob, speed_prob, reverb_prob;

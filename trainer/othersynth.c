@@ -1,0 +1,215 @@
+#include "othersynth.h"
+
+#include "common.h"
+#include "progress.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* espeak-ng's words per minute at a voice's own pace: the corpus's --rate draws are on its scale */
+#define NATURAL_RATE 175.0
+/* a voice says its check sentence in a fraction of a second; a hung one is not waited for */
+#define CHECK_SECONDS 60
+
+/* What Debian 12 main has for the languages of langs.h (its Hindi, Marathi and Telugu Festival
+ * voices fail: no hindi_phones.scm). The encodings are those the voices' lexicons are written in. */
+static const struct other_voice voices[] = {
+    {"festival:kal_diphone", "en", "UTF-8", "festvox-kallpc16k", 1},
+    {"festival:ked_diphone", "en", "UTF-8", "festvox-kdlpc16k", 1},
+    {"festival:cmu_us_slt_arctic_hts", "en", "UTF-8", "festvox-us-slt-hts", 0},
+    {"flite:kal", "en", "UTF-8", "flite", 1},
+    {"flite:kal16", "en", "UTF-8", "flite", 1},
+    {"flite:awb", "en", "UTF-8", "flite", 1},
+    {"flite:rms", "en", "UTF-8", "flite", 1},
+    {"flite:slt", "en", "UTF-8", "flite", 1},
+    {"festival:lp_diphone", "it", "ISO-8859-1", "festvox-italp16k", 1},
+    {"festival:pc_diphone", "it", "ISO-8859-1", "festvox-itapc16k", 1},
+    {"festival:upc_ca_ona_hts", "ca", "UTF-8", "festvox-ca-ona-hts", 0},
+    {"festival:czech_dita", "cs", "ISO-8859-2", "festvox-czech-dita", 1},
+    {"festival:czech_machac", "cs", "ISO-8859-2", "festvox-czech-machac", 1},
+    {"festival:czech_krb", "cs", "ISO-8859-2", "festvox-czech-krb", 1},
+    {"festival:czech_ph", "cs", "ISO-8859-2", "festvox-czech-ph", 1},
+    {"festival:suo_fi_lj_diphone", "fi", "ISO-8859-1", "festvox-suopuhe-lj", 1},
+    {"festival:hy_fi_mv_diphone", "fi", "ISO-8859-1", "festvox-suopuhe-mv", 1},
+    {"festival:msu_ru_nsh_clunits", "ru", "UTF-8", "festvox-ru", 1},
+};
+#define N_VOICES (sizeof voices / sizeof voices[0])
+
+/* a sentence each language's voices can say, to check them */
+static const char *check_sentence(const char *lang) {
+    static const struct {
+        const char *lang, *text;
+    } sentences[] = {{"en", "The file is open."}, {"it", "Il file è aperto."}, {"ca", "El fitxer és obert."},
+                     {"cs", "Soubor je otevřený."}, {"fi", "Tiedosto on auki."}, {"ru", "Файл открыт."}};
+    for (size_t i = 0; i < sizeof sentences / sizeof sentences[0]; i++)
+        if (!strcmp(sentences[i].lang, lang)) return sentences[i].text;
+    return "a";
+}
+
+int othersynth_is_other(const char *name) { return strchr(name, ':') != NULL; }
+
+const struct other_voice *othersynth_find(const char *name, const char *split) {
+    for (size_t i = 0; i < N_VOICES; i++)
+        if (!strcmp(voices[i].name, name)) return &voices[i];
+    GString *known = g_string_new(NULL);
+    for (size_t i = 0; i < N_VOICES; i++) g_string_append_printf(known, "%s%s", i ? ", " : "", voices[i].name);
+    mslam_error("%s%s%sunknown voice '%s' (the other synthesizers' voices are %s)", split ? "--" : "",
+                split ? split : "", split ? "-voices: " : "", name, known->str);
+    g_string_free(known, TRUE);
+    return NULL;
+}
+
+
+/* The last line the command wrote to its stderr file (g_free), or NULL when it wrote none. */
+static char *last_line(const char *path) {
+    gchar *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL)) return NULL;
+    g_strchomp(text);
+    char *line = strrchr(text, '\n');
+    char *last = *text ? g_strdup(line ? line + 1 : text) : NULL;
+    g_free(text);
+    return last;
+}
+
+/* Runs argv (argv[0] looked up in PATH) with no input, its output and errors written to err_path,
+ * for at most `seconds` (0: no limit). Returns 0 when it exited with status 0; else an error naming
+ * the command. */
+static int run_command(char *const argv[], const char *err_path, unsigned seconds) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid(), pid = fork();
+    if (pid < 0) return mslam_error("cannot start %s: %s", argv[0], strerror(errno));
+    if (pid == 0) {
+        /* a worker stopped by its alarm takes the command along */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
+        int in = open("/dev/null", O_RDONLY), err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (in < 0 || err < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(err, STDOUT_FILENO) < 0 ||
+            dup2(err, STDERR_FILENO) < 0)
+            _exit(126);
+        execvp(argv[0], argv);
+        dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    double deadline = progress_now() + seconds;
+    for (pid_t done; (done = waitpid(pid, &status, seconds ? WNOHANG : 0)) != pid;) {
+        if (done < 0 && errno != EINTR) return mslam_error("waiting for %s: %s", argv[0], strerror(errno));
+        if (done == 0 && progress_now() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return mslam_error("%s took over %u s", argv[0], seconds);
+        }
+        if (done == 0) g_usleep(10000);
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    char *why = last_line(err_path);
+    if (WIFSIGNALED(status))
+        mslam_error("%s was killed by signal %d%s%s", argv[0], WTERMSIG(status), why ? ": " : "", why ? why : "");
+    else
+        mslam_error("%s failed (exit status %d)%s%s", argv[0], WEXITSTATUS(status), why ? ": " : "", why ? why : "");
+    g_free(why);
+    return -1;
+}
+
+static int speak(const struct other_voice *voice, const char *text, int rate, unsigned seconds, struct audio *out) {
+    const char *synthesizer_end = strchr(voice->name, ':');
+    int festival = !strncmp(voice->name, "festival:", 9);
+    const char *name = synthesizer_end + 1;
+    GError *error = NULL;
+    gsize size = 0;
+    gchar *encoded = g_convert(text, -1, voice->encoding, "UTF-8", NULL, &size, &error);
+    if (!encoded) {
+        mslam_error("%s cannot read \"%s\" (%s: %s)", voice->name, text, voice->encoding, error->message);
+        g_error_free(error);
+        return -1;
+    }
+    gchar *dir = g_dir_make_tmp("mslam-othersynth-XXXXXX", &error);
+    if (!dir) {
+        mslam_error("cannot make a temporary folder for %s: %s", voice->name, error->message);
+        g_error_free(error);
+        g_free(encoded);
+        return -1;
+    }
+    char *in = path_join(dir, "text.txt"), *wav = path_join(dir, "speech.wav"), *err = path_join(dir, "errors.txt");
+    int rc = in && wav && err ? 0 : -1;
+    if (rc == 0 && !g_file_set_contents(in, encoded, (gssize)size, &error)) {
+        rc = mslam_error("cannot write %s: %s", in, error->message);
+        g_clear_error(&error);
+    }
+    char stretch[32];
+    g_ascii_formatd(stretch, sizeof stretch, "%.4f", voice->stretches && rate > 0 ? NATURAL_RATE / rate : 1.0);
+    if (rc == 0 && festival) {
+        char *select = str_printf("(voice_%s)", name);
+        char *pace = str_printf("(Parameter.set 'Duration_Stretch %s)", stretch);
+        char *argv[] = {"text2wave", "-eval", select, "-eval", pace, "-o", wav, in, NULL};
+        rc = select && pace ? run_command(argv, err, seconds) : -1;
+        free(select);
+        free(pace);
+    } else if (rc == 0) {
+        char *pace = str_printf("duration_stretch=%s", stretch);
+        char *argv[] = {"flite", "-voice", (char *)name, "--setf", pace, "-f", in, "-o", wav, NULL};
+        rc = pace ? run_command(argv, err, seconds) : -1;
+        free(pace);
+    }
+    /* text2wave exits 0 after its errors (an unknown voice, a text it cannot say): no file, or
+     * an empty one, is how they show */
+    if (rc == 0 && !file_exists(wav)) {
+        char *why = last_line(err);
+        rc = mslam_error("%s made no audio of \"%s\"%s%s", voice->name, text, why ? ": " : "", why ? why : "");
+        g_free(why);
+    }
+    if (rc == 0 && (rc = audio_read(wav, out)) == 0 && out->n == 0)
+        rc = mslam_error("%s made no audio of \"%s\"", voice->name, text);
+    char *files[] = {in, wav, err};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (files[i]) unlink(files[i]);
+    rmdir(dir);
+    free(in);
+    free(wav);
+    free(err);
+    g_free(dir);
+    g_free(encoded);
+    return rc;
+}
+
+int othersynth_speak(const struct other_voice *voice, const char *text, int rate, struct audio *out) {
+    return speak(voice, text, rate, 0, out);
+}
+
+void othersynth_list(FILE *out) {
+    fprintf(out, "%-31s %-5s %-21s %-7s %s\n", "voice", "lang", "package", "speaks", "rate");
+    for (size_t i = 0; i < N_VOICES; i++) {
+        struct audio a = {0};
+        int outer = mslam_errors_unlogged(1);
+        int speaks = speak(&voices[i], check_sentence(voices[i].lang), (int)NATURAL_RATE, CHECK_SECONDS, &a) == 0;
+        mslam_errors_unlogged(outer);
+        audio_free(&a);
+        fprintf(out, "%-31s %-5s %-21s %-7s %s\n", voices[i].name, voices[i].lang, voices[i].package,
+                speaks ? "yes" : "no", voices[i].stretches ? "--rate" : "its own");
+    }
+}
+
+int othersynth_check(const struct other_voice *voice) {
+    struct audio a = {0};
+    int outer = mslam_errors_unlogged(1); /* said once, below */
+    int rc = speak(voice, check_sentence(voice->lang), (int)NATURAL_RATE, CHECK_SECONDS, &a);
+    mslam_errors_unlogged(outer);
+    audio_free(&a);
+    if (rc) {
+        const char *program = !strncmp(voice->name, "festival:", 9) ? "festival" : "flite";
+        char *why = str_dup(mslam_last_error());
+        rc = mslam_error("voice %s does not speak (%s); it needs Debian's %s%s%s", voice->name, why ? why : "",
+                         program, strcmp(program, voice->package) ? " and " : "",
+                         strcmp(program, voice->package) ? voice->package : "");
+        free(why);
+    }
+    return rc;
+}
