@@ -545,7 +545,9 @@ static int speak_utterance(const struct corpus_options *o, const struct lang_inf
     mslam_rng rng;
     mslam_rng_seed(&rng, u->noise_seed);
     srand((unsigned)u->noise_seed); /* espeak-ng's noise sources use rand() */
+    int outer = mslam_errors_unlogged(u->voice.other != NULL); /* another voice's failure: warned of below */
     int rc = speak(lang, &u->voice, u->sentence->text, u->speed, &raw, &speech);
+    mslam_errors_unlogged(outer);
     if (rc && u->voice.other) {
         mslam_log(MSLAM_LOG_WARN, "%s left out: %s", path, mslam_last_error());
         audio_free(&raw);

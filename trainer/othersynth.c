@@ -6,11 +6,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <glib.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,31 +121,50 @@ static int run_command(char *const argv[], const char *err_path, unsigned second
     return -1;
 }
 
+/* text in encoding, what it lacks approximated as glibc's iconv does ("…" as "...", "“" as '"'):
+ * the transcript keeps the original (free; NULL with errno when it cannot be converted). GLib's
+ * g_convert refuses a text that needed an approximation. */
+static char *encode(const char *text, const char *encoding, size_t *size) {
+    char target[64];
+    snprintf(target, sizeof target, "%s//TRANSLIT", encoding);
+    iconv_t cd = iconv_open(target, "UTF-8");
+    if (cd == (iconv_t)-1) return NULL;
+    size_t in_left = strlen(text), cap = 4 * in_left + 16, out_left = cap;
+    char *out = malloc(cap), *in = (char *)text, *at = out;
+    int ok = out && iconv(cd, &in, &in_left, &at, &out_left) != (size_t)-1 &&
+             iconv(cd, NULL, NULL, &at, &out_left) != (size_t)-1;
+    int saved = errno;
+    iconv_close(cd);
+    if (!ok) {
+        free(out);
+        errno = out ? saved : ENOMEM;
+        return NULL;
+    }
+    *size = cap - out_left;
+    return out;
+}
+
 static int speak(const struct other_voice *voice, const char *text, int rate, unsigned seconds, struct audio *out) {
     const char *synthesizer_end = strchr(voice->name, ':');
     int festival = !strncmp(voice->name, "festival:", 9);
     const char *name = synthesizer_end + 1;
     GError *error = NULL;
-    gsize size = 0;
-    gchar *encoded = g_convert(text, -1, voice->encoding, "UTF-8", NULL, &size, &error);
+    size_t size = 0;
+    char *encoded = encode(text, voice->encoding, &size);
     if (!encoded) {
-        mslam_error("%s cannot read \"%s\" (%s: %s)", voice->name, text, voice->encoding, error->message);
-        g_error_free(error);
+        mslam_error("%s cannot read \"%s\" (%s: %s)", voice->name, text, voice->encoding, strerror(errno));
         return -1;
     }
     gchar *dir = g_dir_make_tmp("mslam-othersynth-XXXXXX", &error);
     if (!dir) {
         mslam_error("cannot make a temporary folder for %s: %s", voice->name, error->message);
         g_error_free(error);
-        g_free(encoded);
+        free(encoded);
         return -1;
     }
     char *in = path_join(dir, "text.txt"), *wav = path_join(dir, "speech.wav"), *err = path_join(dir, "errors.txt");
     int rc = in && wav && err ? 0 : -1;
-    if (rc == 0 && !g_file_set_contents(in, encoded, (gssize)size, &error)) {
-        rc = mslam_error("cannot write %s: %s", in, error->message);
-        g_clear_error(&error);
-    }
+    if (rc == 0) rc = write_file_atomic(in, encoded, size);
     char stretch[32];
     g_ascii_formatd(stretch, sizeof stretch, "%.4f", voice->stretches && rate > 0 ? NATURAL_RATE / rate : 1.0);
     if (rc == 0 && festival) {
@@ -161,7 +182,8 @@ static int speak(const struct other_voice *voice, const char *text, int rate, un
     }
     /* text2wave exits 0 after its errors (an unknown voice, a text it cannot say): no file, or
      * an empty one, is how they show */
-    if (rc == 0 && !file_exists(wav)) {
+    struct stat st;
+    if (rc == 0 && (stat(wav, &st) != 0 || st.st_size == 0)) {
         char *why = last_line(err);
         rc = mslam_error("%s made no audio of \"%s\"%s%s", voice->name, text, why ? ": " : "", why ? why : "");
         g_free(why);
@@ -176,7 +198,7 @@ static int speak(const struct other_voice *voice, const char *text, int rate, un
     free(wav);
     free(err);
     g_free(dir);
-    g_free(encoded);
+    free(encoded);
     return rc;
 }
 
