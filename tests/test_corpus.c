@@ -12,6 +12,7 @@
 #include "manifest.h"
 #include "mo.h"
 #include "mslam.h"
+#include "othersynth.h"
 #include "progress.h"
 #include "textclean.h"
 #include "textsrc.h"
@@ -1263,6 +1264,14 @@ static void test_other_synthesizers(void) {
     CHECK(hung_pid > 0 && gone, "the hung text2wave (pid %ld) outlived its worker", hung_pid);
     free(pid_text);
     corpus_options_free(&o);
+
+    /* a Latin-1 voice reads what Latin-1 lacks approximated ("…" as "..."), in any locale */
+    const struct other_voice *italian = othersynth_find("festival:lp_diphone", NULL);
+    struct audio italian_speech = {0};
+    CHECK(italian && othersynth_speak(italian, "Salvataggio “modifiche” all'elenco delle attività…", 175, &italian_speech) == 0 &&
+              italian_speech.n > 16000,
+          "festival:lp_diphone on an ellipsis and curly quotes: %zu samples (%s)", italian_speech.n, mslam_last_error());
+    audio_free(&italian_speech);
 
     /* bad voice lists */
     const struct {
