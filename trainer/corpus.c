@@ -121,13 +121,14 @@ static int check_options(const struct corpus_options *o) {
             return mslam_error("--%s %d: expected 0 to 10000000 utterances", split_name(s), o->utterances[s]);
         size_t variants = 0;
         for (size_t i = 0; i < o->voices[s].n; i++) {
-            if (!othersynth_is_other(o->voices[s].items[i])) variants++;
-            else if (!othersynth_find(o->voices[s].items[i], split_name(s))) return -1;
+            const struct other_voice *other;
+            if (othersynth_lookup(o->voices[s].items[i], split_name(s), &other)) return -1;
+            variants += other == NULL;
         }
         /* another synthesizer's voice speaks its own language alone: espeak-ng speaks the rest */
         if (o->utterances[s] > 0 && variants == 0)
-            return mslam_error("--%s-voices has no espeak-ng voice variant, but %d %s utterance%s asked for (other "
-                               "synthesizers' voices speak only their own language)",
+            return mslam_error("--%s-voices has no espeak-ng voice variant, but %d %s utterance%s asked for: add one "
+                               "(m1, f2, klatt3, ...); other synthesizers' voices speak only their own language",
                                split_name(s), o->utterances[s], split_name(s), o->utterances[s] == 1 ? " is" : "s are");
     }
     if (o->text_per_lang < 0) return mslam_error("--text-per-lang %d: expected >= 0", o->text_per_lang);
@@ -195,7 +196,10 @@ static char *options_fingerprint(const struct corpus_options *o) {
     }
     int with_others = 0;
     for (int s = SPLIT_TRAIN; s < SPLIT_N; s++)
-        for (size_t i = 0; i < o->voices[s].n; i++) with_others |= othersynth_is_other(o->voices[s].items[i]);
+        for (size_t i = 0; i < o->voices[s].n; i++) {
+            const struct other_voice *other;
+            with_others |= othersynth_lookup(o->voices[s].items[i], NULL, &other) == 0 && other;
+        }
     if (with_others) { /* only then: an espeak-ng corpus's corpus.conf stays as it was */
         char share[32];
         exact_number(share, o->other_share);
@@ -447,8 +451,8 @@ static int plan_voices(const struct corpus_options *o, struct plan *plan) {
         if (!plan->variants[s] || !plan->others[s]) return -1;
         for (size_t i = 0; i < o->voices[s].n; i++) {
             const char *name = o->voices[s].items[i];
-            const struct other_voice *other = othersynth_is_other(name) ? othersynth_find(name, split_name(s)) : NULL;
-            if (othersynth_is_other(name) && !other) return -1;
+            const struct other_voice *other;
+            if (othersynth_lookup(name, split_name(s), &other)) return -1;
             if (!other) plan->variants[s][plan->n_variants[s]++] = name;
             else if (!strcmp(other->lang, plan->lang->code)) plan->others[s][plan->n_others[s]++] = other;
         }
@@ -502,17 +506,33 @@ static int plan_language(const struct corpus_options *o, const struct sentence_p
 
 /* ---- speaking one utterance (in a forked child) ---- */
 
-/* Speaks text at 16 kHz (speed-perturbed when speed != 1). */
-static int speak(const struct lang_info *lang, const struct voice_draw *v, const char *text, double speed,
-                 struct audio *raw, struct audio *out) {
+/* The folder of a worker's other-synthesizer files (removed by the build once the worker ends). */
+static char *work_dir_of(const struct corpus_options *o, pid_t worker) {
+    return str_printf("%s/%s/synth-%ld", o->out_dir, PARTS_DIR, (long)worker);
+}
+
+/* Speaks text at 16 kHz (speed-perturbed when speed != 1). Returns 0, -1, or OTHERSYNTH_NOTHING
+ * (another synthesizer's voice made no audio of the text). */
+static int speak(const struct corpus_options *o, const struct lang_info *lang, const struct voice_draw *v,
+                 const char *text, double speed, struct audio *raw, struct audio *out) {
     struct synth_params params = {lang->voice, v->variant, v->rate, v->pitch};
-    if (v->other ? othersynth_speak(v->other, text, v->rate, raw) : synth_speak(&params, text, raw)) return -1;
+    if (!v->other) {
+        if (synth_speak(&params, text, raw)) return -1;
+    } else {
+        char *work_dir = work_dir_of(o, getpid());
+        int rc = !work_dir ? -1 : mkdir(work_dir, 0755) != 0 && errno != EEXIST
+                                      ? mslam_error("cannot make %s: %s", work_dir, strerror(errno))
+                                      : othersynth_speak(v->other, text, v->rate, work_dir, raw);
+        if (work_dir) othersynth_clean(work_dir);
+        free(work_dir);
+        if (rc) return rc;
+    }
     return audio_resample(raw, speed, CORPUS_RATE, out);
 }
 
 /* Babble: several other utterances of the language, each at unit power, looped from random
  * offsets over the length of the speech. */
-static int make_babble(const struct lang_info *lang, const struct utterance *u, size_t n, mslam_rng *rng,
+static int make_babble(const struct corpus_options *o, const struct lang_info *lang, const struct utterance *u, size_t n, mslam_rng *rng,
                        struct audio *raw, struct audio *noise) {
     struct audio talker = {0};
     int rc = audio_reserve(noise, n);
@@ -522,7 +542,7 @@ static int make_babble(const struct lang_info *lang, const struct utterance *u, 
         noise->rate = CORPUS_RATE;
     }
     for (int b = 0; rc == 0 && b < u->n_babble; b++) {
-        rc = speak(lang, &u->babble_voice[b], u->babble[b]->text, 1.0, raw, &talker);
+        rc = speak(o, lang, &u->babble_voice[b], u->babble[b]->text, 1.0, raw, &talker);
         if (rc || talker.n == 0) continue;
         double power = 0.0;
         for (size_t t = 0; t < talker.n; t++) power += (double)talker.samples[t] * talker.samples[t];
@@ -537,8 +557,8 @@ static int make_babble(const struct lang_info *lang, const struct utterance *u, 
 /* A worker's exit status when another synthesizer made no audio of its utterance (0: made, 1: failed). */
 #define WORKER_SKIPPED 3
 
-/* Returns 0, -1 (failed: the build stops), or 1: another synthesizer's voice made nothing of the
- * sentence (festival fails on a few in a thousand), which the corpus goes without. */
+/* Returns 0, -1 (failed: the build stops), or OTHERSYNTH_NOTHING: another synthesizer's voice made
+ * nothing of the sentence, which the corpus goes without. */
 static int speak_utterance(const struct corpus_options *o, const struct lang_info *lang, const struct utterance *u,
                            const char *path) {
     struct audio raw = {0}, speech = {0}, noise = {0};
@@ -546,17 +566,18 @@ static int speak_utterance(const struct corpus_options *o, const struct lang_inf
     mslam_rng_seed(&rng, u->noise_seed);
     srand((unsigned)u->noise_seed); /* espeak-ng's noise sources use rand() */
     int outer = mslam_errors_unlogged(u->voice.other != NULL); /* another voice's failure: warned of below */
-    int rc = speak(lang, &u->voice, u->sentence->text, u->speed, &raw, &speech);
+    int rc = speak(o, lang, &u->voice, u->sentence->text, u->speed, &raw, &speech);
     mslam_errors_unlogged(outer);
-    if (rc && u->voice.other) {
+    if (rc == OTHERSYNTH_NOTHING) {
         mslam_log(MSLAM_LOG_WARN, "%s left out: %s", path, mslam_last_error());
         audio_free(&raw);
         audio_free(&speech);
-        return 1;
+        return rc;
     }
+    if (rc && u->voice.other) mslam_log(MSLAM_LOG_ERROR, "%s", mslam_last_error());
     if (rc == 0 && u->rt60 > 0.0) rc = augment_reverb(&speech, u->rt60, u->wet);
     if (rc == 0 && u->noise != NOISE_NONE) {
-        rc = u->noise == NOISE_BABBLE ? make_babble(lang, u, speech.n, &rng, &raw, &noise)
+        rc = u->noise == NOISE_BABBLE ? make_babble(o, lang, u, speech.n, &rng, &raw, &noise)
                                       : augment_coloured_noise(&noise, u->noise, speech.n, CORPUS_RATE, &rng);
         if (rc == 0) augment_add_noise(&speech, &noise, u->snr_db);
     }
@@ -634,17 +655,13 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
                     break;
                 }
             }
-            fflush(stdout);
-            fflush(stderr);
-            pid_t build = getpid(), pid = fork();
+            /* a build killed outright (SIGKILL, the OOM killer) takes its workers along: left
+             * running, they held the folder's lock and wrote files a resumed build makes */
+            pid_t pid = fork_tied();
             if (pid == 0) {
-                /* a build killed outright (SIGKILL, the OOM killer) takes its workers along: left
-                 * running, they held the folder's lock and wrote files a resumed build makes
-                 * (best effort: no worker fails for it; one whose build is gone already ends) */
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != build) _exit(1);
                 alarm(o->worker_seconds); /* SIGALRM ends a hung worker (0: none) */
                 int spoken = speak_utterance(o, plan->lang, u, path);
-                _exit(spoken < 0 ? 1 : spoken > 0 ? WORKER_SKIPPED : 0);
+                _exit(spoken == OTHERSYNTH_NOTHING ? WORKER_SKIPPED : spoken ? 1 : 0);
             }
             free(path);
             if (pid < 0) {
@@ -669,14 +686,17 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
         int slot = 0;
         while (slot < jobs && workers[slot].pid != pid) slot++;
         if (slot == jobs) continue; /* not one of ours */
+        char *work_dir = work_dir_of(o, pid); /* what a worker stopped mid-synthesis left */
+        if (work_dir) othersynth_clean(work_dir);
+        free(work_dir);
         struct utterance *u = &plan->utts[workers[slot].utt];
         workers[slot].pid = 0;
         running--;
         char *path = path_join(o->out_dir, u->path);
         if (WIFSIGNALED(status)) { /* killed: it had nothing to say */
             if (!failed && path && WTERMSIG(status) == SIGALRM)
-                mslam_error("the worker making %s took over %u s (espeak-ng stuck?); run the command again to resume",
-                            path, o->worker_seconds);
+                mslam_error("the worker making %s took over %u s (%s stuck?); run the command again to resume", path,
+                            o->worker_seconds, u->voice.other ? u->voice.other->name : "espeak-ng");
             else if (!failed && path)
                 mslam_error("the worker making %s was killed by signal %d", path, WTERMSIG(status));
             failed = 1;
@@ -998,15 +1018,15 @@ int corpus_build(const struct corpus_options *o) {
     for (int s = SPLIT_TRAIN; rc == 0 && s < SPLIT_N; s++)
         for (size_t v = 0; rc == 0 && v < o->voices[s].n; v++) {
             const char *name = o->voices[s].items[v];
-            if (!othersynth_is_other(name)) {
+            const struct other_voice *other;
+            if ((rc = othersynth_lookup(name, split_name(s), &other)) != 0) break;
+            if (!other) {
                 rc = synth_check_variant(name);
                 continue;
             }
-            const struct other_voice *other = othersynth_find(name, split_name(s));
             int spoken = 0;
-            for (int l = 0; other && l < n_langs && !spoken; l++) spoken = !strcmp(langs[l]->code, other->lang);
-            if (!other) rc = -1;
-            else if (!spoken)
+            for (int l = 0; l < n_langs && !spoken; l++) spoken = !strcmp(langs[l]->code, other->lang);
+            if (!spoken)
                 mslam_log(MSLAM_LOG_WARN, "--%s-voices: %s speaks %s, which this build does not make", split_name(s),
                           name, other->lang);
             else rc = othersynth_check(other);
@@ -1015,6 +1035,13 @@ int corpus_build(const struct corpus_options *o) {
     if (rc == 0) rc = parts ? mkdir_p(parts) : -1;
     int lock = -1;
     if (rc == 0) rc = lock_folder(o->out_dir, parts, &lock);
+    if (rc == 0) { /* the other-synthesizer folders of workers of a build killed outright */
+        struct strlist folders = {0};
+        list_folders(parts, &folders);
+        for (size_t i = 0; i < folders.n; i++)
+            if (!strncmp(strrchr(folders.items[i], '/') + 1, "synth-", 6)) othersynth_clean(folders.items[i]);
+        strlist_free(&folders);
+    }
     if (rc == 0) rc = check_or_write_conf(o);
     if (rc == 0 && o->fortune_dir && !is_folder(o->fortune_dir)) {
         int with_fortunes = 0;

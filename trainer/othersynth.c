@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,21 +55,26 @@ static const char *check_sentence(const char *lang) {
     return "a";
 }
 
-int othersynth_is_other(const char *name) { return strchr(name, ':') != NULL; }
+static int is_festival(const struct other_voice *voice) { return !strncmp(voice->name, "festival:", 9); }
 
-const struct other_voice *othersynth_find(const char *name, const char *split) {
+int othersynth_lookup(const char *name, const char *split, const struct other_voice **other) {
+    *other = NULL;
+    if (!strchr(name, ':')) return 0;
     for (size_t i = 0; i < N_VOICES; i++)
-        if (!strcmp(voices[i].name, name)) return &voices[i];
+        if (!strcmp(voices[i].name, name)) {
+            *other = &voices[i];
+            return 0;
+        }
     GString *known = g_string_new(NULL);
     for (size_t i = 0; i < N_VOICES; i++) g_string_append_printf(known, "%s%s", i ? ", " : "", voices[i].name);
-    mslam_error("%s%s%sunknown voice '%s' (the other synthesizers' voices are %s)", split ? "--" : "",
-                split ? split : "", split ? "-voices: " : "", name, known->str);
+    mslam_error("%s%s%sunknown voice '%s': the other synthesizers' voices are %s (mslam-trainer corpus "
+                "--list-voices says which speak here)",
+                split ? "--" : "", split ? split : "", split ? "-voices: " : "", name, known->str);
     g_string_free(known, TRUE);
-    return NULL;
+    return -1;
 }
 
-
-/* The last line the command wrote to its stderr file (g_free), or NULL when it wrote none. */
+/* The last line the command wrote to its output file (g_free), or NULL when it wrote none. */
 static char *last_line(const char *path) {
     gchar *text = NULL;
     if (!g_file_get_contents(path, &text, NULL, NULL)) return NULL;
@@ -81,38 +85,38 @@ static char *last_line(const char *path) {
     return last;
 }
 
-/* Runs argv (argv[0] looked up in PATH) with no input, its output and errors written to err_path,
+/* Runs argv (argv[0] looked up in PATH) with no input, its output and errors written to log_path,
  * for at most `seconds` (0: no limit). Returns 0 when it exited with status 0; else an error naming
- * the command. */
-static int run_command(char *const argv[], const char *err_path, unsigned seconds) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid(), pid = fork();
-    if (pid < 0) return mslam_error("cannot start %s: %s", argv[0], strerror(errno));
+ * the command and its last message. */
+static int run_command(char *const argv[], const char *log_path, unsigned seconds) {
+    /* its exit status is lost to a process that ignores SIGCHLD (the child is reaped at once) */
+    struct sigaction default_chld = {.sa_handler = SIG_DFL}, saved;
+    sigemptyset(&default_chld.sa_mask);
+    sigaction(SIGCHLD, &default_chld, &saved);
+    pid_t pid = fork_tied(); /* a worker stopped by its alarm takes the command along */
     if (pid == 0) {
-        /* a worker stopped by its alarm takes the command along */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
-        int in = open("/dev/null", O_RDONLY), err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || err < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(err, STDOUT_FILENO) < 0 ||
-            dup2(err, STDERR_FILENO) < 0)
+        int in = open("/dev/null", O_RDONLY | O_CLOEXEC), log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (in < 0 || log < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(log, STDOUT_FILENO) < 0 ||
+            dup2(log, STDERR_FILENO) < 0)
             _exit(126);
         execvp(argv[0], argv);
         dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    int status;
+    int rc = pid < 0 ? mslam_error("cannot start %s: %s", argv[0], strerror(errno)) : 0, status = 0;
     double deadline = progress_now() + seconds;
-    for (pid_t done; (done = waitpid(pid, &status, seconds ? WNOHANG : 0)) != pid;) {
-        if (done < 0 && errno != EINTR) return mslam_error("waiting for %s: %s", argv[0], strerror(errno));
-        if (done == 0 && progress_now() > deadline) {
+    for (pid_t done; rc == 0 && (done = waitpid(pid, &status, seconds ? WNOHANG : 0)) != pid;) {
+        if (done < 0 && errno != EINTR) rc = mslam_error("waiting for %s: %s", argv[0], strerror(errno));
+        else if (done == 0 && progress_now() > deadline) rc = mslam_error("%s took over %u s", argv[0], seconds);
+        else if (done == 0) g_usleep(10000);
+        if (rc) {
             kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return mslam_error("%s took over %u s", argv[0], seconds);
+            waitpid(pid, NULL, 0);
         }
-        if (done == 0) g_usleep(10000);
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-    char *why = last_line(err_path);
+    sigaction(SIGCHLD, &saved, NULL);
+    if (rc || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) return rc;
+    char *why = last_line(log_path);
     if (WIFSIGNALED(status))
         mslam_error("%s was killed by signal %d%s%s", argv[0], WTERMSIG(status), why ? ": " : "", why ? why : "");
     else
@@ -129,107 +133,129 @@ static char *encode(const char *text, const char *encoding, size_t *size) {
     snprintf(target, sizeof target, "%s//TRANSLIT", encoding);
     iconv_t cd = iconv_open(target, "UTF-8");
     if (cd == (iconv_t)-1) return NULL;
+    /* a character becomes at most a few (glibc's "½" is " 1/2"); E2BIG beyond */
     size_t in_left = strlen(text), cap = 4 * in_left + 16, out_left = cap;
     char *out = malloc(cap), *in = (char *)text, *at = out;
     int ok = out && iconv(cd, &in, &in_left, &at, &out_left) != (size_t)-1 &&
              iconv(cd, NULL, NULL, &at, &out_left) != (size_t)-1;
-    int saved = errno;
+    int saved = out ? errno : ENOMEM;
     iconv_close(cd);
     if (!ok) {
         free(out);
-        errno = out ? saved : ENOMEM;
+        errno = saved;
         return NULL;
     }
     *size = cap - out_left;
     return out;
 }
 
-static int speak(const struct other_voice *voice, const char *text, int rate, unsigned seconds, struct audio *out) {
-    const char *synthesizer_end = strchr(voice->name, ':');
-    int festival = !strncmp(voice->name, "festival:", 9);
-    const char *name = synthesizer_end + 1;
-    GError *error = NULL;
+/* The files othersynth_speak writes in work_dir. */
+static const char *const work_files[] = {"text.txt", "speech.wav", "log.txt"};
+enum { WORK_TEXT, WORK_SPEECH, WORK_LOG, N_WORK_FILES };
+
+void othersynth_clean(const char *work_dir) {
+    for (int i = 0; i < N_WORK_FILES; i++) {
+        char *path = path_join(work_dir, work_files[i]);
+        if (path) unlink(path);
+        free(path);
+    }
+    rmdir(work_dir);
+}
+
+static int speak(const struct other_voice *voice, const char *text, int rate, const char *work_dir, unsigned seconds,
+                 struct audio *out) {
     size_t size = 0;
     char *encoded = encode(text, voice->encoding, &size);
     if (!encoded) {
+        if (errno == ENOMEM) return mslam_error("out of memory converting a text for %s", voice->name);
         mslam_error("%s cannot read \"%s\" (%s: %s)", voice->name, text, voice->encoding, strerror(errno));
-        return -1;
+        return OTHERSYNTH_NOTHING;
     }
-    gchar *dir = g_dir_make_tmp("mslam-othersynth-XXXXXX", &error);
-    if (!dir) {
-        mslam_error("cannot make a temporary folder for %s: %s", voice->name, error->message);
-        g_error_free(error);
-        free(encoded);
-        return -1;
-    }
-    char *in = path_join(dir, "text.txt"), *wav = path_join(dir, "speech.wav"), *err = path_join(dir, "errors.txt");
-    int rc = in && wav && err ? 0 : -1;
-    if (rc == 0) rc = write_file_atomic(in, encoded, size);
+    char *path[N_WORK_FILES] = {0};
+    int rc = 0;
+    for (int i = 0; i < N_WORK_FILES; i++)
+        if (!(path[i] = path_join(work_dir, work_files[i]))) rc = -1;
+    if (rc == 0) rc = write_file_atomic(path[WORK_TEXT], encoded, size);
     char stretch[32];
     g_ascii_formatd(stretch, sizeof stretch, "%.4f", voice->stretches && rate > 0 ? NATURAL_RATE / rate : 1.0);
-    if (rc == 0 && festival) {
+    const char *name = strchr(voice->name, ':') + 1;
+    if (rc == 0 && is_festival(voice)) {
         char *select = str_printf("(voice_%s)", name);
         char *pace = str_printf("(Parameter.set 'Duration_Stretch %s)", stretch);
-        char *argv[] = {"text2wave", "-eval", select, "-eval", pace, "-o", wav, in, NULL};
-        rc = select && pace ? run_command(argv, err, seconds) : -1;
+        char *argv[] = {"text2wave", "-eval", select, "-eval", pace, "-o", path[WORK_SPEECH], path[WORK_TEXT], NULL};
+        rc = select && pace ? run_command(argv, path[WORK_LOG], seconds) : -1;
         free(select);
         free(pace);
     } else if (rc == 0) {
         char *pace = str_printf("duration_stretch=%s", stretch);
-        char *argv[] = {"flite", "-voice", (char *)name, "--setf", pace, "-f", in, "-o", wav, NULL};
-        rc = pace ? run_command(argv, err, seconds) : -1;
+        char *argv[] = {"flite", "-voice", (char *)name, "--setf", pace, "-f", path[WORK_TEXT], "-o", path[WORK_SPEECH], NULL};
+        rc = pace ? run_command(argv, path[WORK_LOG], seconds) : -1;
         free(pace);
     }
     /* text2wave exits 0 after its errors (an unknown voice, a text it cannot say): no file, or
      * an empty one, is how they show */
     struct stat st;
-    if (rc == 0 && (stat(wav, &st) != 0 || st.st_size == 0)) {
-        char *why = last_line(err);
-        rc = mslam_error("%s made no audio of \"%s\"%s%s", voice->name, text, why ? ": " : "", why ? why : "");
+    if (rc == 0 && (stat(path[WORK_SPEECH], &st) != 0 || st.st_size == 0)) {
+        char *why = last_line(path[WORK_LOG]);
+        mslam_error("%s made no audio of \"%s\"%s%s", voice->name, text, why ? ": " : "", why ? why : "");
         g_free(why);
+        rc = OTHERSYNTH_NOTHING;
     }
-    if (rc == 0 && (rc = audio_read(wav, out)) == 0 && out->n == 0)
-        rc = mslam_error("%s made no audio of \"%s\"", voice->name, text);
-    char *files[] = {in, wav, err};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        if (files[i]) unlink(files[i]);
-    rmdir(dir);
-    free(in);
-    free(wav);
-    free(err);
-    g_free(dir);
+    if (rc == 0 && (rc = audio_read(path[WORK_SPEECH], out)) == 0 && out->n == 0) {
+        mslam_error("%s made no audio of \"%s\"", voice->name, text);
+        rc = OTHERSYNTH_NOTHING;
+    }
+    for (int i = 0; i < N_WORK_FILES; i++) {
+        if (path[i]) unlink(path[i]);
+        free(path[i]);
+    }
     free(encoded);
     return rc;
 }
 
-int othersynth_speak(const struct other_voice *voice, const char *text, int rate, struct audio *out) {
-    return speak(voice, text, rate, 0, out);
+int othersynth_speak(const struct other_voice *voice, const char *text, int rate, const char *work_dir,
+                     struct audio *out) {
+    return speak(voice, text, rate, work_dir, 0, out);
+}
+
+/* Says the voice's check sentence in a temporary folder, waiting at most CHECK_SECONDS. */
+static int try_voice(const struct other_voice *voice) {
+    GError *error = NULL;
+    gchar *dir = g_dir_make_tmp("mslam-othersynth-XXXXXX", &error);
+    if (!dir) {
+        mslam_error("cannot make a temporary folder for %s: %s", voice->name, error->message);
+        g_error_free(error);
+        return -1;
+    }
+    struct audio a = {0};
+    int rc = speak(voice, check_sentence(voice->lang), (int)NATURAL_RATE, dir, CHECK_SECONDS, &a);
+    audio_free(&a);
+    othersynth_clean(dir);
+    g_free(dir);
+    return rc;
 }
 
 void othersynth_list(FILE *out) {
     fprintf(out, "%-31s %-5s %-21s %-7s %s\n", "voice", "lang", "package", "speaks", "rate");
     for (size_t i = 0; i < N_VOICES; i++) {
-        struct audio a = {0};
         int outer = mslam_errors_unlogged(1);
-        int speaks = speak(&voices[i], check_sentence(voices[i].lang), (int)NATURAL_RATE, CHECK_SECONDS, &a) == 0;
+        int speaks = try_voice(&voices[i]) == 0;
         mslam_errors_unlogged(outer);
-        audio_free(&a);
         fprintf(out, "%-31s %-5s %-21s %-7s %s\n", voices[i].name, voices[i].lang, voices[i].package,
                 speaks ? "yes" : "no", voices[i].stretches ? "--rate" : "its own");
     }
 }
 
 int othersynth_check(const struct other_voice *voice) {
-    struct audio a = {0};
     int outer = mslam_errors_unlogged(1); /* said once, below */
-    int rc = speak(voice, check_sentence(voice->lang), (int)NATURAL_RATE, CHECK_SECONDS, &a);
+    int rc = try_voice(voice);
     mslam_errors_unlogged(outer);
-    audio_free(&a);
     if (rc) {
-        const char *program = !strncmp(voice->name, "festival:", 9) ? "festival" : "flite";
+        const char *program = is_festival(voice) ? "festival" : "flite";
         char *why = str_dup(mslam_last_error());
-        rc = mslam_error("voice %s does not speak (%s); it needs Debian's %s%s%s", voice->name, why ? why : "",
-                         program, strcmp(program, voice->package) ? " and " : "",
+        rc = mslam_error("voice %s does not speak (%s); are Debian's %s%s%s installed? (mslam-trainer corpus "
+                         "--list-voices)",
+                         voice->name, why ? why : "", program, strcmp(program, voice->package) ? " and " : "",
                          strcmp(program, voice->package) ? voice->package : "");
         free(why);
     }

@@ -21,21 +21,31 @@ struct other_voice {
     int stretches;        /* whether it follows the rate asked for (HTS voices keep their own) */
 };
 
-/* Whether name has the form of another synthesizer's voice ("SYNTHESIZER:VOICE"), known or not. */
-int othersynth_is_other(const char *name);
-/* The voice of that name; NULL, with an error listing the known voices, when there is none (as
- * one of --SPLIT-voices, when split is not NULL). */
-const struct other_voice *othersynth_find(const char *name, const char *split);
-/* Speaks a short sentence with the voice: an error naming its Debian package when it is not
- * installed or does not speak. */
+/* Sorts a voice list's item: *other is the other synthesizer's voice it names ("SYNTHESIZER:VOICE"),
+ * or NULL for an espeak-ng variant ("m3"). -1, with an error listing the known voices (as one of
+ * --SPLIT-voices, when split is not NULL), for an unknown "SYNTHESIZER:VOICE". */
+int othersynth_lookup(const char *name, const char *split, const struct other_voice **other);
+/* Speaks a short sentence with the voice (in a temporary folder, waiting at most a minute): an
+ * error naming its Debian package when it does not speak. */
 int othersynth_check(const struct other_voice *voice);
 /* A table of the known voices: language, Debian package, and whether each speaks on this machine
  * (each is tried). */
 void othersynth_list(FILE *out);
 
+/* othersynth_speak's result when the voice made no audio of the text (Festival fails so on a few
+ * sentences in a thousand, exiting 0), or the text has characters the voice's encoding lacks and
+ * cannot approximate: the text's fault, not the machine's. */
+#define OTHERSYNTH_NOTHING 1
+
 /* Speaks UTF-8 text into out (replacing its content, at the voice's rate), at rate words per
- * minute (espeak-ng's scale: 175 is a voice's own pace) where the voice stretches. A text the
- * voice's encoding cannot hold, or one it makes no audio of, is an error naming both. */
-int othersynth_speak(const struct other_voice *voice, const char *text, int rate, struct audio *out);
+ * minute (espeak-ng's scale: 175 is a voice's own pace) where the voice stretches. The command's
+ * files go in work_dir, a folder the caller owns, and are removed (othersynth_clean removes those
+ * of a process killed meanwhile). Returns 0, OTHERSYNTH_NOTHING or -1 (the command could not run,
+ * failed or was killed; a file could not be written or read), the error naming the voice. */
+int othersynth_speak(const struct other_voice *voice, const char *text, int rate, const char *work_dir,
+                     struct audio *out);
+/* Removes work_dir and the files othersynth_speak writes there (nothing else is removed: a folder
+ * that holds more stays). */
+void othersynth_clean(const char *work_dir);
 
 #endif

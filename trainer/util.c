@@ -6,10 +6,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -345,6 +347,14 @@ int check_output_not_input(const char *out_option, const char *out, const char *
                                inputs[i]);
     }
     return 0;
+}
+
+pid_t fork_tied(void) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != parent) _exit(1);
+    return pid;
 }
 
 int starts_with_any(const char *s, const char *const *prefixes) {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* 64-bit hash of n bytes (FNV-1a, then splitmix64's finaliser, mix64 of core/ops.h, so that every
  * bit is usable). Part of the corpus format: splits and choices derive from it (and from
@@ -33,6 +34,10 @@ struct strlist {
 int strlist_push(struct strlist *list, const char *s); /* copies s */
 void strlist_sort(struct strlist *list);
 int strlist_contains(const struct strlist *list, const char *s);
+/* fork(), stdio flushed first (the child would write this process's buffered output again), the
+ * child killed when this process dies (PR_SET_PDEATHSIG, best effort; a child whose parent died
+ * before it was tied exits 1 at once). Returns as fork does. */
+pid_t fork_tied(void);
 /* Whether s starts with one of prefixes (NULL-terminated; NULL itself: none). */
 int starts_with_any(const char *s, const char *const *prefixes);
 void strlist_free(struct strlist *list);
