@@ -162,10 +162,28 @@ void othersynth_clean(const char *work_dir) {
     rmdir(work_dir);
 }
 
+/* text with its guillemets as straight double quotes: Festival's Italian letter-to-sound rules
+ * fail on "«" and "»" (Latin-1 has them), and say nothing of the sentence (g_free). */
+static char *plain_quotes(const char *text) {
+    GString *plain = g_string_new(NULL);
+    for (const char *p = text; *p;) {
+        size_t guillemet = !strncmp(p, "«", 2) || !strncmp(p, "»", 2) ? 2 : !strncmp(p, "‹", 3) || !strncmp(p, "›", 3) ? 3 : 0;
+        if (guillemet) {
+            g_string_append_c(plain, '"');
+            p += guillemet;
+        } else {
+            g_string_append_c(plain, *p++);
+        }
+    }
+    return g_string_free(plain, FALSE);
+}
+
 static int speak(const struct other_voice *voice, const char *text, int rate, const char *work_dir, unsigned seconds,
                  struct audio *out) {
     size_t size = 0;
-    char *encoded = encode(text, voice->encoding, &size);
+    char *plain = plain_quotes(text);
+    char *encoded = encode(plain, voice->encoding, &size);
+    g_free(plain);
     if (!encoded) {
         if (errno == ENOMEM) return mslam_error("out of memory converting a text for %s", voice->name);
         mslam_error("%s cannot read \"%s\" (%s: %s)", voice->name, text, voice->encoding, strerror(errno));
