@@ -737,14 +737,17 @@ void eval_print(const eval_result *r, FILE *fp) {
             int beam = r->cfg.ctc_beam > 1;
             const int asr = r->cfg.asr, lid = r->cfg.lid;
             fprintf(fp, "per speaker%s:\n", asr ? " (CER: mean over the speaker's languages)" : "");
-            fprintf(fp, "%-10s", "speaker");
+            int width = 10; /* the names' column: "festival:cmu_us_slt_arctic_hts" is 30 */
+            for (int i = 0; i < r->n_speakers; i++)
+                if ((int)strlen(r->speakers[i]) > width) width = (int)strlen(r->speakers[i]);
+            fprintf(fp, "%-*s", width, "speaker");
             if (asr) fprintf(fp, " %6s %8s", "asr", "CER");
             if (asr && beam) fprintf(fp, " %8s", "CER-beam");
             if (lid) fprintf(fp, " %6s %8s", "lid", "LID");
             fputc('\n', fp);
             for (int i = 0; i < r->n_speakers; i++) {
                 const eval_speaker *es = &r->per_speaker[mode][i];
-                fprintf(fp, "%-10s", r->speakers[i]);
+                fprintf(fp, "%-*s", width, r->speakers[i]);
                 if (asr) {
                     fprintf(fp, " %6d", es->n_asr);
                     print_rate(fp, speaker_cer(r, es->greedy));
