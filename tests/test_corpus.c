@@ -1103,6 +1103,22 @@ static void write_script(const char *path, const char *body) {
     free(text);
 }
 
+/* Whether process pid has ended: gone, or a zombie that its new parent has not reaped (as a
+ * container's first process may never do). */
+static int process_gone(pid_t pid) {
+    if (kill(pid, 0) != 0 && errno == ESRCH) return 1;
+    char *stat_path = str_printf("/proc/%ld/stat", (long)pid), *stat = NULL;
+    size_t size;
+    int zombie = 0;
+    if (stat_path && read_file(stat_path, 4096, &stat, &size) == 0) {
+        const char *after_name = strrchr(stat, ')'); /* "PID (NAME) STATE ..." */
+        zombie = after_name && after_name[1] == ' ' && after_name[2] == 'Z';
+    }
+    free(stat);
+    free(stat_path);
+    return zombie;
+}
+
 /* Builds with PATH starting at folder `first` (its text2wave stands in for festival's). */
 static int build_with_path(const struct corpus_options *o, const char *first) {
     char *old = str_dup(getenv("PATH") ? getenv("PATH") : ""), *path = str_printf("%s:%s", first, old);
@@ -1220,6 +1236,12 @@ static void test_other_synthesizers(void) {
         CHECK(!strcmp(m.records[i].audio, before.records[i].audio), "resumed: row %zu is %s, was %s", i,
               m.records[i].audio, before.records[i].audio);
     free(en_part);
+    /* the other-synthesizer folder of a worker of a build killed outright goes at the next start */
+    char *stale = path_join(gaps, ".parts/synth-999999"), *stale_text = path_join(stale, "text.txt");
+    CHECK(mkdir_p(stale) == 0 && write_file_atomic(stale_text, "x", 1) == 0 && build_with_path(&o, fake) == 0 &&
+              access(stale, F_OK) != 0,
+          "a killed build's %s: still there after the next build (%s)", stale, mslam_last_error());
+    free(stale_text), free(stale);
     manifest_free(&m);
     manifest_free(&before);
     corpus_options_free(&o);
@@ -1239,7 +1261,7 @@ static void test_other_synthesizers(void) {
     char *pid_file = tmp_path("hung-text2wave.pid");
     free(body);
     body = str_printf("for a; do last=$a; done\n"
-                      "if grep -q -e folder -e printer -e picture \"$last\"; then echo $$ > %s; exec sleep 600; fi\n"
+                      "if ! grep -q 'The file is open' \"$last\"; then echo $$ > %s; exec sleep 600; fi\n"
                       "exec %s \"$@\"\n", pid_file, real ? real : "false");
     write_script(fake_text2wave, body);
     char *hung = tmp_path("other-hung");
@@ -1252,7 +1274,7 @@ static void test_other_synthesizers(void) {
     long hung_pid = read_file(pid_file, 64, &pid_text, &size) == 0 ? strtol(pid_text, NULL, 10) : 0;
     int gone = 0;
     for (int tries = 0; tries < 200 && hung_pid > 0 && !gone; tries++) {
-        gone = kill((pid_t)hung_pid, 0) != 0 && errno == ESRCH;
+        gone = process_gone((pid_t)hung_pid);
         if (!gone) usleep(10000);
     }
     CHECK(hung_pid > 0 && gone, "the hung text2wave (pid %ld) outlived its worker", hung_pid);
@@ -1265,7 +1287,7 @@ static void test_other_synthesizers(void) {
     free(pid_text);
     corpus_options_free(&o);
 
-    /* a Latin-1 voice reads what Latin-1 lacks approximated ("…" as "..."), in any locale, and
+    /* a Latin-1 voice reads what Latin-1 lacks approximated ("…" as "..."), and
      * guillemets, on which Festival's Italian says nothing, as straight quotes */
     const struct other_voice *italian = NULL;
     struct audio italian_speech = {0};
@@ -1285,11 +1307,29 @@ static void test_other_synthesizers(void) {
     audio_free(&italian_speech);
     free(work);
 
+    /* --other-share 0.5: both kinds of voice speak en's train */
+    char *half = tmp_path("other-half");
+    festival_train_options(&o, half, 2, locale, fortunes);
+    strlist_free(&o.voices[SPLIT_TRAIN]);
+    strlist_split(&o.voices[SPLIT_TRAIN], "m1,flite:rms");
+    o.other_share = 0.5;
+    char *half_manifest = path_join(half, "manifest.tsv");
+    size_t by_kind[2] = {0};
+    CHECK(corpus_build(&o) == 0 && manifest_load(half_manifest, NULL, &m) == 0 && m.n == 8, "--other-share 0.5: %s",
+          mslam_last_error());
+    for (size_t i = 0; i < m.n; i++) by_kind[!strcmp(m.records[i].speaker, "flite:rms")]++;
+    CHECK(by_kind[0] > 0 && by_kind[1] > 0, "--other-share 0.5: %zu utterances by m1, %zu by flite:rms", by_kind[0],
+          by_kind[1]);
+    manifest_free(&m);
+    corpus_options_free(&o);
+    free(half_manifest), free(half);
+
     /* bad voice lists */
     const struct {
         const char *train, *test, *expect;
         double share;
     } bad[] = {
+        {"m1,festival:kal_diphone", "m7,flite:kal16", "one speaker's recordings (kal)", 0.5},
         {"m1,festival:nobody", "m7", "unknown voice 'festival:nobody'", 0.5},
         {"flite:rms", "m7", "no espeak-ng voice variant", 0.5},
         {"m1,flite:rms", "m7,flite:rms", "'flite:rms' is in both", 0.5},
@@ -1362,7 +1402,7 @@ int main(void) {
         perror("mkdtemp");
         return 1;
     }
-    setenv("TMPDIR", tmp_root, 1); /* what a stopped worker leaves there (its voice's folder) goes with it */
+    setenv("TMPDIR", tmp_root, 1); /* the voices' check folders (othersynth's try_voice) */
     test_mo_reader();
     test_text_clean();
     test_manifest_layouts();

@@ -140,6 +140,19 @@ static int check_options(const struct corpus_options *o) {
                     return mslam_error("voice '%s' is in both --%s-voices and --%s-voices; splits must "
                                        "not share voices",
                                        o->voices[a].items[i], split_name(a), split_name(b));
+    /* nor a speaker: Festival's and flite's kal (and slt) are one person's recordings */
+    for (int a = SPLIT_TRAIN; a < SPLIT_N; a++)
+        for (int b = a + 1; b < SPLIT_N; b++)
+            for (size_t i = 0; i < o->voices[a].n; i++)
+                for (size_t j = 0; j < o->voices[b].n; j++) {
+                    const struct other_voice *x, *y;
+                    othersynth_lookup(o->voices[a].items[i], NULL, &x); /* known: checked above */
+                    othersynth_lookup(o->voices[b].items[j], NULL, &y);
+                    if (x && y && !strcmp(x->speaker, y->speaker))
+                        return mslam_error("voices %s (--%s-voices) and %s (--%s-voices) are one speaker's "
+                                           "recordings (%s); splits must not share speakers",
+                                           x->name, split_name(a), y->name, split_name(b), x->speaker);
+                }
     if (check_range("rate", o->rate, 80, 450) || check_range("pitch", o->pitch, 0, 100) ||
         check_range("snr", o->snr_db, -20, 100) || check_range("speed", o->speed, 0.5, 2.0) ||
         check_range("rt60", o->rt60, 0.01, 5.0) || check_range("gain", o->gain_db, -40, 40) ||
@@ -874,6 +887,9 @@ static int build_language(const struct corpus_options *o, const struct lang_info
         rc = summarise_part(o, speech_part, sum);
         if (rc == 1) {
             for (size_t i = 0; i < sum->utterances; i++) progress_step(progress, 1, sum->seconds / sum->utterances);
+            /* and those other voices made nothing of, which the total counts */
+            size_t planned = (size_t)o->utterances[SPLIT_TRAIN] + o->utterances[SPLIT_DEV] + o->utterances[SPLIT_TEST];
+            for (size_t i = sum->utterances; i < planned; i++) progress_step(progress, 1, 0.0);
             rc = 0;
             goto done;
         }

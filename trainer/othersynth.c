@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <iconv.h>
+#include <locale.h>
 #include <glib.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,26 +22,28 @@
 #define CHECK_SECONDS 60
 
 /* What Debian 12 main has for the languages of langs.h (its Hindi, Marathi and Telugu Festival
- * voices fail: no hindi_phones.scm). The encodings are those the voices' lexicons are written in. */
+ * voices fail: no hindi_phones.scm). The encodings are those the voices' lexicons are written in;
+ * the English voices read ASCII, what it lacks approximated ("café" as "cafe": flite drops the
+ * "é", Festival spells its bytes out). */
 static const struct other_voice voices[] = {
-    {"festival:kal_diphone", "en", "UTF-8", "festvox-kallpc16k", 1},
-    {"festival:ked_diphone", "en", "UTF-8", "festvox-kdlpc16k", 1},
-    {"festival:cmu_us_slt_arctic_hts", "en", "UTF-8", "festvox-us-slt-hts", 0},
-    {"flite:kal", "en", "UTF-8", "flite", 1},
-    {"flite:kal16", "en", "UTF-8", "flite", 1},
-    {"flite:awb", "en", "UTF-8", "flite", 1},
-    {"flite:rms", "en", "UTF-8", "flite", 1},
-    {"flite:slt", "en", "UTF-8", "flite", 1},
-    {"festival:lp_diphone", "it", "ISO-8859-1", "festvox-italp16k", 1},
-    {"festival:pc_diphone", "it", "ISO-8859-1", "festvox-itapc16k", 1},
-    {"festival:upc_ca_ona_hts", "ca", "UTF-8", "festvox-ca-ona-hts", 0},
-    {"festival:czech_dita", "cs", "ISO-8859-2", "festvox-czech-dita", 1},
-    {"festival:czech_machac", "cs", "ISO-8859-2", "festvox-czech-machac", 1},
-    {"festival:czech_krb", "cs", "ISO-8859-2", "festvox-czech-krb", 1},
-    {"festival:czech_ph", "cs", "ISO-8859-2", "festvox-czech-ph", 1},
-    {"festival:suo_fi_lj_diphone", "fi", "ISO-8859-1", "festvox-suopuhe-lj", 1},
-    {"festival:hy_fi_mv_diphone", "fi", "ISO-8859-1", "festvox-suopuhe-mv", 1},
-    {"festival:msu_ru_nsh_clunits", "ru", "UTF-8", "festvox-ru", 1},
+    {"festival:kal_diphone", "en", "ASCII", "festvox-kallpc16k", 1, "kal"},
+    {"festival:ked_diphone", "en", "ASCII", "festvox-kdlpc16k", 1, "ked"},
+    {"festival:cmu_us_slt_arctic_hts", "en", "ASCII", "festvox-us-slt-hts", 0, "slt"},
+    {"flite:kal", "en", "ASCII", "flite", 1, "kal"},
+    {"flite:kal16", "en", "ASCII", "flite", 1, "kal"},
+    {"flite:awb", "en", "ASCII", "flite", 1, "awb"},
+    {"flite:rms", "en", "ASCII", "flite", 1, "rms"},
+    {"flite:slt", "en", "ASCII", "flite", 1, "slt"},
+    {"festival:lp_diphone", "it", "ISO-8859-1", "festvox-italp16k", 1, "lp"},
+    {"festival:pc_diphone", "it", "ISO-8859-1", "festvox-itapc16k", 1, "pc"},
+    {"festival:upc_ca_ona_hts", "ca", "UTF-8", "festvox-ca-ona-hts", 0, "ona"},
+    {"festival:czech_dita", "cs", "ISO-8859-2", "festvox-czech-dita", 1, "dita"},
+    {"festival:czech_machac", "cs", "ISO-8859-2", "festvox-czech-machac", 1, "machac"},
+    {"festival:czech_krb", "cs", "ISO-8859-2", "festvox-czech-krb", 1, "krb"},
+    {"festival:czech_ph", "cs", "ISO-8859-2", "festvox-czech-ph", 1, "ph"},
+    {"festival:suo_fi_lj_diphone", "fi", "ISO-8859-1", "festvox-suopuhe-lj", 1, "lj"},
+    {"festival:hy_fi_mv_diphone", "fi", "ISO-8859-1", "festvox-suopuhe-mv", 1, "mv"},
+    {"festival:msu_ru_nsh_clunits", "ru", "UTF-8", "festvox-ru", 1, "nsh"},
 };
 #define N_VOICES (sizeof voices / sizeof voices[0])
 
@@ -125,14 +128,18 @@ static int run_command(char *const argv[], const char *log_path, unsigned second
     return -1;
 }
 
-/* text in encoding, what it lacks approximated as glibc's iconv does ("…" as "...", "“" as '"'):
- * the transcript keeps the original (free; NULL with errno when it cannot be converted). GLib's
- * g_convert refuses a text that needed an approximation. */
-static char *encode(const char *text, const char *encoding, size_t *size) {
+/* text in encoding, what it lacks approximated as glibc's iconv does in the C.UTF-8 locale ("…" as
+ * "...", "“" as '"', "é" as "e", which the C locale makes "?"): the transcript keeps the original
+ * (free). NULL with errno when it cannot be converted, *no_converter set when the cause is that
+ * iconv cannot convert to encoding at all (the machine's fault, not the text's). GLib's g_convert
+ * refuses a text that needed an approximation. */
+static char *encode(const char *text, const char *encoding, size_t *size, int *no_converter) {
     char target[64];
     snprintf(target, sizeof target, "%s//TRANSLIT", encoding);
     iconv_t cd = iconv_open(target, "UTF-8");
-    if (cd == (iconv_t)-1) return NULL;
+    *no_converter = cd == (iconv_t)-1;
+    if (*no_converter) return NULL;
+    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0), outer = utf8 ? uselocale(utf8) : (locale_t)0;
     /* a character becomes at most a few (glibc's "½" is " 1/2"); E2BIG beyond */
     size_t in_left = strlen(text), cap = 4 * in_left + 16, out_left = cap;
     char *out = malloc(cap), *in = (char *)text, *at = out;
@@ -140,6 +147,10 @@ static char *encode(const char *text, const char *encoding, size_t *size) {
              iconv(cd, NULL, NULL, &at, &out_left) != (size_t)-1;
     int saved = out ? errno : ENOMEM;
     iconv_close(cd);
+    if (utf8) {
+        uselocale(outer);
+        freelocale(utf8);
+    }
     if (!ok) {
         free(out);
         errno = saved;
@@ -181,10 +192,14 @@ static char *plain_quotes(const char *text) {
 static int speak(const struct other_voice *voice, const char *text, int rate, const char *work_dir, unsigned seconds,
                  struct audio *out) {
     size_t size = 0;
+    int no_converter = 0;
     char *plain = plain_quotes(text);
-    char *encoded = encode(plain, voice->encoding, &size);
+    char *encoded = encode(plain, voice->encoding, &size, &no_converter);
     g_free(plain);
     if (!encoded) {
+        if (no_converter)
+            return mslam_error("%s: iconv cannot convert UTF-8 to %s (%s; glibc's gconv modules missing?)",
+                               voice->name, voice->encoding, strerror(errno));
         if (errno == ENOMEM) return mslam_error("out of memory converting a text for %s", voice->name);
         mslam_error("%s cannot read \"%s\" (%s: %s)", voice->name, text, voice->encoding, strerror(errno));
         return OTHERSYNTH_NOTHING;
@@ -193,7 +208,12 @@ static int speak(const struct other_voice *voice, const char *text, int rate, co
     int rc = 0;
     for (int i = 0; i < N_WORK_FILES; i++)
         if (!(path[i] = path_join(work_dir, work_files[i]))) rc = -1;
-    if (rc == 0) rc = write_file_atomic(path[WORK_TEXT], encoded, size);
+    /* a plain write: the file lives for one command (write_file_atomic's fsync and temporary file
+     * would cost a disk flush an utterance, and leave a file othersynth_clean does not know) */
+    FILE *f = rc == 0 ? fopen(path[WORK_TEXT], "wb") : NULL;
+    int written = f && fwrite(encoded, 1, size, f) == size;
+    if (f && fclose(f) != 0) written = 0;
+    if (rc == 0 && !written) rc = mslam_error("cannot write %s: %s", path[WORK_TEXT], strerror(errno));
     char stretch[32];
     g_ascii_formatd(stretch, sizeof stretch, "%.4f", voice->stretches && rate > 0 ? NATURAL_RATE / rate : 1.0);
     const char *name = strchr(voice->name, ':') + 1;

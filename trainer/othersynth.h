@@ -19,6 +19,8 @@ struct other_voice {
     const char *encoding; /* of the text it reads (the transcript stays UTF-8) */
     const char *package;  /* the Debian package that installs it */
     int stretches;        /* whether it follows the rate asked for (HTS voices keep their own) */
+    const char *speaker;  /* the person recorded: voices of one (Festival's and flite's kal) are one
+                             speaker, which a test split must not share with train */
 };
 
 /* Sorts a voice list's item: *other is the other synthesizer's voice it names ("SYNTHESIZER:VOICE"),
