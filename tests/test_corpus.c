@@ -1287,14 +1287,14 @@ static void test_other_synthesizers(void) {
     free(pid_text);
     corpus_options_free(&o);
 
-    /* a Latin-1 voice reads what Latin-1 lacks approximated ("…" as "..."), and
-     * guillemets, on which Festival's Italian says nothing, as straight quotes */
+    /* a Latin-1 voice reads what Latin-1 lacks approximated ("€" as "EUR"), and typographic quotes
+     * and ellipses as ASCII ones (Festival's Italian says nothing of a sentence with guillemets) */
     const struct other_voice *italian = NULL;
     struct audio italian_speech = {0};
     char *work = tmp_path("italian-work");
     CHECK(othersynth_lookup("festival:lp_diphone", NULL, &italian) == 0 && italian && mkdir_p(work) == 0,
           "festival:lp_diphone: %s", mslam_last_error());
-    const char *italian_texts[] = {"Salvataggio “modifiche” all'elenco delle attività…",
+    const char *italian_texts[] = {"Salvataggio “modifiche” all'elenco delle attività… costo 5 €",
                                    "Indica se la pressione del tasto «Tab» inserisce il carattere di tabulazione"};
     for (size_t i = 0; italian && i < sizeof italian_texts / sizeof italian_texts[0]; i++) {
         italian_speech.n = 0;

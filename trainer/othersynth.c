@@ -173,15 +173,21 @@ void othersynth_clean(const char *work_dir) {
     rmdir(work_dir);
 }
 
-/* text with its guillemets as straight double quotes: Festival's Italian letter-to-sound rules
- * fail on "«" and "»" (Latin-1 has them), and say nothing of the sentence (g_free). */
-static char *plain_quotes(const char *text) {
+/* text with typographic quotes and ellipses as ASCII ones, for every voice: Festival's Italian
+ * letter-to-sound rules fail on "«" and "»" (Latin-1 has them), its Russian on "…" (its UTF-8 text
+ * keeps it), and each says nothing of the sentence then (g_free). */
+static char *plain_punctuation(const char *text) {
+    static const struct {
+        const char *typographic, *plain;
+    } marks[] = {{"«", "\""}, {"»", "\""}, {"‹", "\""}, {"›", "\""}, {"“", "\""}, {"”", "\""},
+                 {"„", "\""}, {"‘", "'"},  {"’", "'"},  {"…", "..."}};
     GString *plain = g_string_new(NULL);
     for (const char *p = text; *p;) {
-        size_t guillemet = !strncmp(p, "«", 2) || !strncmp(p, "»", 2) ? 2 : !strncmp(p, "‹", 3) || !strncmp(p, "›", 3) ? 3 : 0;
-        if (guillemet) {
-            g_string_append_c(plain, '"');
-            p += guillemet;
+        size_t k = 0, n_marks = sizeof marks / sizeof marks[0];
+        while (k < n_marks && strncmp(p, marks[k].typographic, strlen(marks[k].typographic)) != 0) k++;
+        if (k < n_marks) {
+            g_string_append(plain, marks[k].plain);
+            p += strlen(marks[k].typographic);
         } else {
             g_string_append_c(plain, *p++);
         }
@@ -193,7 +199,7 @@ static int speak(const struct other_voice *voice, const char *text, int rate, co
                  struct audio *out) {
     size_t size = 0;
     int no_converter = 0;
-    char *plain = plain_quotes(text);
+    char *plain = plain_punctuation(text);
     char *encoded = encode(plain, voice->encoding, &size, &no_converter);
     g_free(plain);
     if (!encoded) {
