@@ -1959,6 +1959,15 @@ static void test_pretrain(const char *manifest) {
           "resuming BEST-RQ with --quantizer gumbel is refused naming the checkpoint's: %s", mslam_last_error());
     char *rq_a = str_printf("%s/model.safetensors", rq), *rq_b = str_printf("%s/model.safetensors", rq_split);
     CHECK(test_files_equal(rq_a, rq_b), "--quantizer random: N straight == N/2 + resume + N/2, bit for bit");
+    /* the random quantizer of --init (not of --quantizer, which the options' check sees) with every
+     * loss but the ones it has none of weighted 0: nothing would learn, refused */
+    char *rq_idle = str_printf("%s/pt-rq-idle", fixture_dir());
+    CHECK(train(manifest, rq_idle, "--task", "pretrain", "--codes", "8", "--init", rq_a, "--no-specaug", "--ctc-weight",
+                "0", "--mlm-weight", "0", NULL) != 0 &&
+              strstr(mslam_last_error(), "is random") && strstr(mslam_last_error(), "nothing would learn") &&
+              strstr(mslam_last_error(), rq_a),
+          "pre-training from a BEST-RQ model with --ctc-weight 0 --mlm-weight 0: %s", mslam_last_error());
+    free(rq_idle);
     CHECK(!test_files_equal(a, rq_a), "--quantizer random trains otherwise than gumbel");
     char *rq_log = str_printf("%s/train.jsonl", rq);
     json_object *rq_rec = last_record_with(rq_log, "mlm");

@@ -1647,11 +1647,11 @@ static int refuse_specaug_with_random_quantizer(const train_opts *o, const char 
 }
 
 /* The sum of the weights of the losses --task trains (a loss without its data, --mt-weight
- * without --text-data, counts none), their flags and values written into names. Every one 0:
- * the run would only decay the parameters. */
-static double trained_weight(const train_opts *o, char *names, size_t size) {
+ * without --text-data, counts none; w2v-BERT's contrastive and diversity losses none with the
+ * random quantizer), their flags and values written into names. Every one 0: the run would only
+ * decay the parameters. */
+static double trained_weight(const train_opts *o, int random, char *names, size_t size) {
     int tasks = parse_task(o->task), text = o->text_data && *o->text_data;
-    int random = o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM;
     const struct {
         int trained;
         const char *flag;
@@ -1903,7 +1903,8 @@ static int check_options(const train_opts *o) {
                                non_negative[i].zero ? ")" : "");
     if (check_architecture(o)) return -1;
     char weights[256];
-    if (trained_weight(o, weights, sizeof weights) <= 0)
+    if (trained_weight(o, o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM, weights,
+                       sizeof weights) <= 0)
         return mslam_error("--task %s: every loss it trains has weight 0 (%s): nothing would learn", o->task,
                            weights);
     if (o->left_chunks_max < -1)
@@ -2043,8 +2044,14 @@ static int run(trainer *t) {
     int resumed;
     if (build_model(t, &resumed)) return -1;
     if ((t->tasks & TASK_PRETRAIN) && t->cfg->quantizer == MSLAM_QUANTIZER_RANDOM) {
-        if (!o->quantizer && refuse_specaug_with_random_quantizer(o, resumed ? "the checkpoint resumed" : o->init))
-            return -1;
+        const char *from = resumed ? "the checkpoint resumed" : o->init;
+        if (!o->quantizer && refuse_specaug_with_random_quantizer(o, from)) return -1;
+        /* a quantizer that came from there, not from --quantizer, which the options' check saw */
+        char weights[256];
+        if (!o->quantizer && trained_weight(o, 1, weights, sizeof weights) <= 0)
+            return mslam_error("--task %s: the quantizer of %s is random (BEST-RQ), whose targets have no "
+                               "contrastive or diversity loss, and every other loss the task trains has weight 0 "
+                               "(%s): nothing would learn", o->task, from, weights);
         /* one quantizer whatever --seed: a run resumed, or continued with --init, has the same targets */
         if (random_quantizer_init(&t->rq, t->cfg->n_mels, RQ_DIM, t->cfg->n_codes, RQ_SEED)) return -1;
     }
