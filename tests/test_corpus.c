@@ -509,6 +509,24 @@ static void check_identical(const char *a, const char *b, const struct manifest 
     CHECK(differing == 0, "%zu of %zu audio files differ between %s and %s", differing, m->n, a, b);
 }
 
+/* A corpus utterance's file: 16 kHz mono, over half a second, as long as the manifest says, neither
+ * silent nor clipped. */
+static void check_utterance_audio(const struct manifest_record *r) {
+    struct audio a = {0};
+    long long frames;
+    int rate, channels;
+    CHECK(audio_probe(r->audio, &frames, &rate, &channels) == 0 && rate == 16000 && channels == 1,
+          "%s: %d Hz, %d channels (%s)", r->audio, rate, channels, mslam_last_error());
+    CHECK(audio_read(r->audio, &a) == 0, "%s does not decode: %s", r->audio, mslam_last_error());
+    double seconds = (double)a.n / 16000.0;
+    CHECK(a.n > 8000 && fabs(seconds - r->duration) < 0.0006, "%s: %zu samples = %.4f s, manifest says %.3f s",
+          r->audio, a.n, seconds, r->duration);
+    float peak = 0.0f;
+    for (size_t t = 0; t < a.n; t++) peak = fmaxf(peak, fabsf(a.samples[t]));
+    CHECK(peak > 0.01f && peak <= 1.0f, "%s: peak %g (silent or clipped)", r->audio, peak);
+    audio_free(&a);
+}
+
 static void check_tiny_corpus(const char *dir, struct manifest *m) {
     char *manifest = path_join(dir, "manifest.tsv");
     CHECK(manifest_load(manifest, NULL, m) == 0, "%s: %s", manifest, mslam_last_error());
@@ -519,20 +537,8 @@ static void check_tiny_corpus(const char *dir, struct manifest *m) {
         per_split[r->split]++;
         CHECK(r->audio != NULL, "row %zu has no audio", i);
         if (!r->audio) continue;
-        struct audio a = {0};
-        long long frames;
-        int rate, channels;
-        CHECK(audio_probe(r->audio, &frames, &rate, &channels) == 0 && rate == 16000 && channels == 1,
-              "%s: %d Hz, %d channels (%s)", r->audio, rate, channels, mslam_last_error());
-        CHECK(audio_read(r->audio, &a) == 0, "%s does not decode: %s", r->audio, mslam_last_error());
-        double seconds = (double)a.n / 16000.0;
-        CHECK(a.n > 8000 && fabs(seconds - r->duration) < 0.0006, "%s: %zu samples = %.4f s, manifest says %.3f s",
-              r->audio, a.n, seconds, r->duration);
-        float peak = 0.0f;
-        for (size_t t = 0; t < a.n; t++) peak = fmaxf(peak, fabsf(a.samples[t]));
-        CHECK(peak > 0.01f && peak <= 1.0f, "%s: peak %g (silent or clipped)", r->audio, peak);
+        check_utterance_audio(r);
         CHECK(r->translation[0] != '\0', "%s: a catalog sentence lost its English translation", r->audio);
-        audio_free(&a);
     }
     CHECK(per_split[SPLIT_TRAIN] == 9 && per_split[SPLIT_DEV] == 3 && per_split[SPLIT_TEST] == 3,
           "split sizes %zu/%zu/%zu, expected 9/3/3", per_split[SPLIT_TRAIN], per_split[SPLIT_DEV],
@@ -1181,12 +1187,7 @@ static void test_other_synthesizers(void) {
         CHECK(as_asked, "%s (%s, %s) spoken by %s, expected %s", r->audio, r->lang, split_name(r->split), r->speaker,
               want);
         by_other += (size_t)other;
-        struct audio a = {0};
-        CHECK(audio_read(r->audio, &a) == 0 && a.rate == 16000 && a.n > 8000 &&
-                  fabs((double)a.n / 16000.0 - r->duration) < 0.0006,
-              "%s: %zu samples at %g Hz, manifest says %.3f s (%s)", r->audio, a.n, a.rate, r->duration,
-              mslam_last_error());
-        audio_free(&a);
+        check_utterance_audio(r);
     }
     CHECK(by_other == 8, "%zu utterances by other synthesizers, expected en's 6 train and 2 test", by_other);
     check_identical(one, two, &m);

@@ -536,7 +536,7 @@ static int speak(const struct corpus_options *o, const struct lang_info *lang, c
         int rc = !work_dir ? -1 : mkdir(work_dir, 0755) != 0 && errno != EEXIST
                                       ? mslam_error("cannot make %s: %s", work_dir, strerror(errno))
                                       : othersynth_speak(v->other, text, v->rate, work_dir, raw);
-        if (work_dir) othersynth_clean(work_dir);
+        if (work_dir) rmdir(work_dir); /* othersynth_speak removed its files */
         free(work_dir);
         if (rc) return rc;
     }
@@ -545,8 +545,8 @@ static int speak(const struct corpus_options *o, const struct lang_info *lang, c
 
 /* Babble: several other utterances of the language, each at unit power, looped from random
  * offsets over the length of the speech. */
-static int make_babble(const struct corpus_options *o, const struct lang_info *lang, const struct utterance *u, size_t n, mslam_rng *rng,
-                       struct audio *raw, struct audio *noise) {
+static int make_babble(const struct corpus_options *o, const struct lang_info *lang, const struct utterance *u,
+                       size_t n, mslam_rng *rng, struct audio *raw, struct audio *noise) {
     struct audio talker = {0};
     int rc = audio_reserve(noise, n);
     if (rc == 0) {
@@ -699,13 +699,15 @@ static int run_utterances(const struct corpus_options *o, struct plan *plan, int
         int slot = 0;
         while (slot < jobs && workers[slot].pid != pid) slot++;
         if (slot == jobs) continue; /* not one of ours */
-        char *work_dir = work_dir_of(o, pid); /* what a worker stopped mid-synthesis left */
-        if (work_dir) othersynth_clean(work_dir);
-        free(work_dir);
         struct utterance *u = &plan->utts[workers[slot].utt];
         workers[slot].pid = 0;
         running--;
         char *path = path_join(o->out_dir, u->path);
+        if (WIFSIGNALED(status) && u->voice.other) { /* what it was making another voice speak left */
+            char *work_dir = work_dir_of(o, pid);
+            if (work_dir) othersynth_clean(work_dir);
+            free(work_dir);
+        }
         if (WIFSIGNALED(status)) { /* killed: it had nothing to say */
             if (!failed && path && WTERMSIG(status) == SIGALRM)
                 mslam_error("the worker making %s took over %u s (%s stuck?); run the command again to resume", path,
@@ -1321,7 +1323,8 @@ static void list_langs(FILE *out) {
 
 enum {
     OPT_FORMAT = 256, OPT_LIST_LANGS, OPT_TRAIN, OPT_DEV, OPT_TEST, OPT_TEXT_PER_LANG, OPT_LOCALE_DIR,
-    OPT_FORTUNE_DIR, OPT_ESPEAK_DATA, OPT_TRAIN_VOICES, OPT_DEV_VOICES, OPT_TEST_VOICES, OPT_OTHER_SHARE, OPT_LIST_VOICES, OPT_RATE, OPT_PITCH,
+    OPT_FORTUNE_DIR, OPT_ESPEAK_DATA, OPT_TRAIN_VOICES, OPT_DEV_VOICES, OPT_TEST_VOICES, OPT_OTHER_SHARE,
+    OPT_LIST_VOICES, OPT_RATE, OPT_PITCH,
     OPT_NO_AUGMENT, OPT_NOISE_PROB, OPT_SNR, OPT_SPEED_PROB, OPT_SPEED, OPT_REVERB_PROB, OPT_RT60, OPT_GAIN,
     OPT_SEED, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS, OPT_LAYOUT, OPT_LANG, OPT_AUDIO_DIR, OPT_CONFIG,
 };

@@ -98,7 +98,8 @@ static int run_command(char *const argv[], const char *log_path, unsigned second
     sigaction(SIGCHLD, &default_chld, &saved);
     pid_t pid = fork_tied(); /* a worker stopped by its alarm takes the command along */
     if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY | O_CLOEXEC), log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (in < 0 || log < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(log, STDOUT_FILENO) < 0 ||
             dup2(log, STDERR_FILENO) < 0)
             _exit(126);
@@ -232,7 +233,8 @@ static int speak(const struct other_voice *voice, const char *text, int rate, co
         free(pace);
     } else if (rc == 0) {
         char *pace = str_printf("duration_stretch=%s", stretch);
-        char *argv[] = {"flite", "-voice", (char *)name, "--setf", pace, "-f", path[WORK_TEXT], "-o", path[WORK_SPEECH], NULL};
+        char *argv[] = {"flite", "-voice", (char *)name, "--setf", pace, "-f", path[WORK_TEXT],
+                        "-o", path[WORK_SPEECH], NULL};
         rc = pace ? run_command(argv, path[WORK_LOG], seconds) : -1;
         free(pace);
     }

@@ -1646,6 +1646,12 @@ static int refuse_specaug_with_random_quantizer(const train_opts *o, const char 
                        from ? " (the quantizer of " : "", from ? from : "", from ? ")" : "");
 }
 
+/* Whether --quantizer names the random quantizer (BEST-RQ); one that a model or checkpoint brings
+ * is its config's. */
+static int asks_random_quantizer(const train_opts *o) {
+    return o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM;
+}
+
 /* The sum of the weights of the losses --task trains (a loss without its data, --mt-weight
  * without --text-data, counts none; w2v-BERT's contrastive and diversity losses none with the
  * random quantizer), their flags and values written into names. Every one 0: the run would only
@@ -1903,8 +1909,7 @@ static int check_options(const train_opts *o) {
                                non_negative[i].zero ? ")" : "");
     if (check_architecture(o)) return -1;
     char weights[256];
-    if (trained_weight(o, o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM, weights,
-                       sizeof weights) <= 0)
+    if (trained_weight(o, asks_random_quantizer(o), weights, sizeof weights) <= 0)
         return mslam_error("--task %s: every loss it trains has weight 0 (%s): nothing would learn", o->task,
                            weights);
     if (o->left_chunks_max < -1)
@@ -1933,7 +1938,7 @@ static int check_options(const train_opts *o) {
                            "pretrain");
     if (o->quantizer && quantizer_named(o->quantizer) < 0)
         return mslam_error("--quantizer %s: must be gumbel (w2v-BERT's) or random (BEST-RQ's)", o->quantizer);
-    if ((tasks_of(o) & TASK_PRETRAIN) && o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM &&
+    if ((tasks_of(o) & TASK_PRETRAIN) && asks_random_quantizer(o) &&
         refuse_specaug_with_random_quantizer(o, NULL))
         return -1;
     if (!(o->gumbel_tau_min <= o->gumbel_tau))
@@ -2020,7 +2025,7 @@ static int run(trainer *t) {
     }
     t->best_metric = parse_best_metric(o->best_metric, t->tasks);
     if (t->best_metric < 0) return -1;
-    if (o->quantizer && quantizer_named(o->quantizer) == MSLAM_QUANTIZER_RANDOM && !(t->tasks & TASK_PRETRAIN) &&
+    if (asks_random_quantizer(o) && !(t->tasks & TASK_PRETRAIN) &&
         t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--quantizer random chooses pre-training's targets: --task %s has none", o->task);
     if (!strcmp(o->vocab, "data") && !o->init && t->rank == 0)

@@ -34,10 +34,6 @@ struct strlist {
 int strlist_push(struct strlist *list, const char *s); /* copies s */
 void strlist_sort(struct strlist *list);
 int strlist_contains(const struct strlist *list, const char *s);
-/* fork(), stdio flushed first (the child would write this process's buffered output again), the
- * child killed when this process dies (PR_SET_PDEATHSIG, best effort; a child whose parent died
- * before it was tied exits 1 at once). Returns as fork does. */
-pid_t fork_tied(void);
 /* Whether s starts with one of prefixes (NULL-terminated; NULL itself: none). */
 int starts_with_any(const char *s, const char *const *prefixes);
 void strlist_free(struct strlist *list);
@@ -89,5 +85,10 @@ int same_file(const char *a, const char *b);
  * it reads. The message names both options. */
 int check_output_not_input(const char *out_option, const char *out, const char *in_option,
                            const char *const *inputs);
+
+/* fork(), stdio flushed first (the child would write this process's buffered output again), the
+ * child killed when this process dies (PR_SET_PDEATHSIG, best effort; a child whose parent died
+ * before it was tied exits 1 at once). Returns as fork does. */
+pid_t fork_tied(void);
 
 #endif
