@@ -125,6 +125,32 @@ static mslam_result *result_new(const mslam_model *m, const search_token *tokens
     return r;
 }
 
+mslam_result *mslam_result_from_frame(const mslam_model *model, const mslam_result *r, int frame) {
+    if (!model || !r) {
+        mslam_error("mslam_result_from_frame: %s is NULL", model ? "the result" : "the model");
+        return NULL;
+    }
+    if (frame < r->start_frame || frame >= r->end_frame) {
+        mslam_error("mslam_result_from_frame: frame %d is outside the result's frames [%d, %d)", frame, r->start_frame,
+                    r->end_frame);
+        return NULL;
+    }
+    for (int i = 0; i < r->n_tokens; i++)
+        if (r->frames[i] < 0) {
+            mslam_error("mslam_result_from_frame: a translation's characters have no frames");
+            return NULL;
+        }
+    search_token *kept = mslam_malloc((size_t)(r->n_tokens ? r->n_tokens : 1) * sizeof *kept, "a result's part");
+    if (!kept) return NULL;
+    int n = 0;
+    for (int i = 0; i < r->n_tokens; i++)
+        if (r->frames[i] >= frame)
+            kept[n++] = (search_token){r->ids[i], r->frames[i] - frame, logf(r->probs[i])};
+    mslam_result *part = result_new(model, kept, n, 0, r->end_frame - frame);
+    free(kept);
+    return part;
+}
+
 const char *mslam_result_text(const mslam_result *r) { return r ? r->text : ""; }
 float mslam_result_confidence(const mslam_result *r) { return r ? r->confidence : 0.0f; }
 int mslam_result_n_tokens(const mslam_result *r) { return r ? r->n_tokens : 0; }

@@ -42,6 +42,13 @@ G_STATIC_ASSERT (PROP_N == GST_MSLAM_CAPTION_N_PROPS);
 #define CTC_LAG_FRAMES 6
 /* Frames kept before an open caption: the lead, and context for translation. */
 #define KEEP_FRAMES 12
+/* Audio kept before the kept frames: a caption that a max-duration cut opened is encoded again
+ * from this many frames (320 ms) before it, and of the transcript only what CTC emits from its
+ * first frame on is its own. Without that context a character whose sound the cut split ("not |
+ * be": no blank between t and the space) was heard again at its first frame ("kodnot |
+ * tbeopend"), and a word's first sound was heard wrong; with it, the cuts of continuous speech
+ * cost less (models/results/session36/cuts/). */
+#define PRIME_FRAMES 8
 /* Without a CTC head, partial results come at most this often (frames). */
 #define PARTIAL_EVERY_FRAMES 25
 
@@ -199,6 +206,7 @@ gst_mslam_caption_init (GTypeInstance * instance, gpointer g_class)
   self->open_frame = -1;
   self->out_end = GST_CLOCK_TIME_NONE;
   self->shift = GST_CLOCK_TIME_NONE;
+  self->cut_frame = G_MAXUINT64;
   self->lm_weight = mslam_decode_default_params ().lm_weight;
   self->lm_bonus = mslam_decode_default_params ().lm_bonus;
   self->no_repeat_ngram = mslam_decode_default_params ().no_repeat_ngram;
@@ -430,11 +438,12 @@ caption_reset (GstMslamBase * base)
   self->out_end = GST_CLOCK_TIME_NONE;
   self->shift = GST_CLOCK_TIME_NONE;
   self->partial_frame = 0;
+  self->cut_frame = G_MAXUINT64;
   g_free (self->last_partial);
   self->last_partial = NULL;
 }
 
-/* Drops the kept frames before frame `from`, and the audio before them. */
+/* Drops the kept frames before frame `from`, and the audio before them but PRIME_FRAMES. */
 static void
 seg_drop_before (GstMslamCaption * self, guint64 from)
 {
@@ -447,7 +456,7 @@ seg_drop_before (GstMslamCaption * self, guint64 from)
   self->seg_n -= k;
   self->seg_first += k;
   gst_mslam_audio_history_drop_before (&GST_MSLAM_BASE (self)->audio,
-      self->seg_first * GST_MSLAM_FRAME_SAMPLES);
+      (self->seg_first - MIN (self->seg_first, PRIME_FRAMES)) * GST_MSLAM_FRAME_SAMPLES);
 }
 
 static void
@@ -597,18 +606,38 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
   GstClockTime t_start = gst_mslam_base_frame_time (base, start);
   GstClockTime t_end = gst_mslam_base_frame_time (base, end);
   gdouble confidence = ctc ? mslam_result_confidence (ctc) : 0.0;
+  /* a caption that a max-duration cut opened continues the speech before it; its second pass
+   * encodes from PRIME_FRAMES before it (fewer only near the timeline's start) */
+  gboolean continued = self->cut_frame != G_MAXUINT64 && start >= self->cut_frame &&
+      start < self->cut_frame + PRIME_FRAMES;
+  const GstMslamAudioHistory *h = &base->audio;
+  guint64 kept_from = (h->first + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+  gint primed = final && continued && start > kept_from ? (gint) MIN (PRIME_FRAMES, start - kept_from) : 0;
   gint n_full = 0;
-  gfloat *full = final ? gst_mslam_base_encode_again (base, start, end, &n_full) : NULL;
+  gfloat *full = final ? gst_mslam_base_encode_again (base, start - (guint64) primed, end, &n_full) : NULL;
   gchar *language, *text;
   GstStructure *msg = gst_structure_new_empty (klass->message_name);
-  mslam_result *again;
+  mslam_result *again = NULL;
 
+  if (full && n_full <= primed) {
+    mslam_free (full);
+    full = NULL;
+  }
+  if (!full)
+    primed = 0;
   if (full) {
-    frames = full;
-    n = n_full;
+    frames = full + (gsize) primed * d;
+    n = n_full - primed;
   }
   language = spoken_language (self, frames, n);
-  again = final ? final_transcript (self, frames, n, full != NULL, language) : NULL;
+  if (final && primed) {
+    mslam_result *with_context = final_transcript (self, full, n_full, TRUE, language);
+    if (with_context && !(again = mslam_result_from_frame (base->model, with_context, primed)))
+      GST_WARNING_OBJECT (self, "the caption's part of its transcript: %s", mslam_last_error ());
+    mslam_result_free (with_context);
+  } else if (final) {
+    again = final_transcript (self, frames, n, full != NULL, language);
+  }
   if (again) {
     ctc = again;
     confidence = mslam_result_confidence (again);
@@ -633,6 +662,7 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
       "start", G_TYPE_UINT64, t_start,
       "end", G_TYPE_UINT64, t_end,
       "final", G_TYPE_BOOLEAN, final,
+      "continued", G_TYPE_BOOLEAN, continued,
       "confidence", G_TYPE_DOUBLE, confidence,
       "running-time", G_TYPE_UINT64,
       gst_segment_to_running_time (&base->segment, GST_FORMAT_TIME, t_start),
@@ -1095,6 +1125,8 @@ close_at_max_duration (GstMslamCaption * self, guint64 start)
   mslam_ctc_decoder_reset (self->ctc);
   self->ctc_first = cut;
   ret = close_caption (self, cut, ctc, seg_first);
+  /* after: the caption just closed may itself have opened at the cut before */
+  self->cut_frame = cut;
   if (ret != GST_FLOW_OK)
     return ret;
   /* close_caption kept the frames from the cut on */

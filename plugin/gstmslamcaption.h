@@ -70,6 +70,8 @@ struct _GstMslamCaption
   GstClockTime shift;
   gchar *last_partial;
   guint64 partial_frame;        /* n_frames when the last partial result was made */
+  guint64 cut_frame;            /* where the last max-duration cut ended a caption (G_MAXUINT64:
+                                 * none since the timeline began) */
 };
 
 struct _GstMslamCaptionClass

@@ -157,6 +157,15 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
     for (int i = 0; r2 && i < mslam_result_n_tokens(r2); i++)
         CHECK(mslam_result_token_frame(r2, i) >= half, "segment 2 token at frame %d", mslam_result_token_frame(r2, i));
     CHECK(mslam_ctc_decoder_n_frames(dec) == T, "frames fed: %d", mslam_ctc_decoder_n_frames(dec));
+    /* a segment's part: frames counted from the frame asked for; a frame before the segment is
+     * outside it */
+    mslam_result *part = r2 ? mslam_result_from_frame(m, r2, half) : NULL;
+    CHECK(part && !strcmp(mslam_result_text(part), mslam_result_text(r2)) && mslam_result_end_frame(part) == T - half &&
+              (mslam_result_n_tokens(part) == 0 ||
+               mslam_result_token_frame(part, 0) == mslam_result_token_frame(r2, 0) - half),
+          "segment 2 from its first frame: %s", part ? mslam_result_text(part) : mslam_last_error());
+    mslam_result_free(part);
+    CHECK(r2 && !mslam_result_from_frame(m, r2, half - 1), "segment 2 from the frame before it");
     mslam_result_free(r1);
     mslam_result_free(r2);
     mslam_result_free(r);
@@ -210,6 +219,45 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
               mslam_result_word_end_frame(r, 3) == -1 && mslam_result_word_prob(r, 3) == 0.0f &&
               mslam_result_n_words(NULL) == 0 && !mslam_result_word_text(NULL, 0),
           "words out of range");
+    /* the part from frame 5 on: "c ad" (c, space, a, d at frames 0, 2, 3, 4 of 5), its words and
+     * confidence those of its characters alone */
+    part = mslam_result_from_frame(m, r, 5);
+    CHECK(part && !strcmp(mslam_result_text(part), "c ad") && mslam_result_start_frame(part) == 0 &&
+              mslam_result_end_frame(part) == 5 && mslam_result_n_words(part) == 2,
+          "the part from frame 5: \"%s\" [%d, %d): %s", part ? mslam_result_text(part) : "",
+          mslam_result_start_frame(part), mslam_result_end_frame(part), part ? "" : mslam_last_error());
+    static const int part_frames[4] = {0, 2, 3, 4};
+    double part_logp = 0;
+    for (int i = 0; part && i < 4 && i < mslam_result_n_tokens(part); i++) {
+        CHECK(mslam_result_token_frame(part, i) == part_frames[i] &&
+                  mslam_result_token_prob(part, i) == mslam_result_token_prob(r, i + 4),
+              "the part's character %d: frame %d", i, mslam_result_token_frame(part, i));
+        part_logp += log(mslam_result_token_prob(r, i + 4));
+    }
+    CHECK(part && fabs(mslam_result_confidence(part) - exp(part_logp / 4)) < 1e-6 &&
+              mslam_result_word_start_frame(part, 0) == 0 && mslam_result_word_end_frame(part, 0) == 1 &&
+              mslam_result_word_start_frame(part, 1) == 3 && mslam_result_word_end_frame(part, 1) == 5 &&
+              fabsf(mslam_result_word_prob(part, 1) - word_p[2]) < 0.01f,
+          "the part's confidence %g and words", mslam_result_confidence(part));
+    mslam_result_free(part);
+    /* from the first frame: the whole result; from the last: what is emitted there, nothing */
+    part = mslam_result_from_frame(m, r, 0);
+    CHECK(part && !strcmp(mslam_result_text(part), mslam_result_text(r)) &&
+              mslam_result_confidence(part) == mslam_result_confidence(r),
+          "the part from frame 0: \"%s\"", part ? mslam_result_text(part) : mslam_last_error());
+    mslam_result_free(part);
+    part = mslam_result_from_frame(m, r, 9);
+    CHECK(part && !strcmp(mslam_result_text(part), "d") && mslam_result_end_frame(part) == 1,
+          "the part from frame 9: \"%s\"", part ? mslam_result_text(part) : mslam_last_error());
+    mslam_result_free(part);
+    CHECK(!mslam_result_from_frame(m, r, 10) && strstr(mslam_last_error(), "frame 10 is outside"),
+          "frame 10 of 10: %s", mslam_last_error());
+    CHECK(!mslam_result_from_frame(m, r, -1) && strstr(mslam_last_error(), "frame -1 is outside"),
+          "frame -1: %s", mslam_last_error());
+    CHECK(!mslam_result_from_frame(m, NULL, 0) && strstr(mslam_last_error(), "the result is NULL"),
+          "no result: %s", mslam_last_error());
+    CHECK(!mslam_result_from_frame(NULL, r, 0) && strstr(mslam_last_error(), "the model is NULL"),
+          "no model: %s", mslam_last_error());
     mslam_result_free(r);
     mslam_ctc_decoder_free(dec);
 
@@ -269,6 +317,8 @@ static void test_translate(mslam_model *m, const float *pcm, size_t n) {
         mslam_result *rf = mslam_translate_frames(m, frames, T, &p);
         CHECK(rf && !strcmp(mslam_result_text(rf), mslam_result_text(r)), "translate_frames differs");
         mslam_result_free(rf);
+        CHECK(!mslam_result_from_frame(m, r, 0) && strstr(mslam_last_error(), "no frames"),
+              "a translation has no frames to split it at: %s", mslam_last_error());
         search_result_free(&best);
         decoder_cache_free(&cache);
         mslam_result_free(r);

@@ -379,6 +379,15 @@ MSLAM_API float mslam_result_word_prob(const mslam_result *r, int w);
 /* Frames the result covers: [start, end). */
 MSLAM_API int mslam_result_start_frame(const mslam_result *r);
 MSLAM_API int mslam_result_end_frame(const mslam_result *r);
+/* Recognition: the part of r from frame `frame` on, as a result of its own: the characters
+ * emitted at that frame or later, their frames counted from there, its frames [0, end - frame),
+ * and text, words and confidence of those characters alone. For audio decoded with some before
+ * it as context (the elements do so after a max-duration cut, so that a character whose sound
+ * the cut split is not heard again at the next caption's start): decode from a little earlier,
+ * keep the part from where the audio of interest begins. NULL, with an error, for a NULL
+ * argument, a translation with characters (they have no frames), or a frame outside r's
+ * [start, end). */
+MSLAM_API mslam_result *mslam_result_from_frame(const mslam_model *model, const mslam_result *r, int frame);
 MSLAM_API void mslam_result_free(mslam_result *r);
 
 /* 16 kHz mono PCM -> text in the language spoken (CTC head). params NULL: defaults. NULL on

@@ -316,29 +316,99 @@ void gsttest_frames_samples(GstClockTime t0, GstClockTime start, GstClockTime en
     *until = MIN(n, (size_t)((end - t0) / frame) * 640 + 639);
 }
 
-char *gsttest_offline_text(const gsttest_caption *c, GstClockTime t0, const float *pcm, size_t n, mslam_model *model,
-                           gsttest_offline_fn fn, const struct mslam_decode_params *params, double *confidence) {
+/* The result of continued caption c's samples [from, until) (kind, params p) with up to
+ * GSTTEST_CONTEXT_FRAMES of audio before them: see gsttest_offline_caption. */
+static mslam_result *offline_with_context(const gsttest_caption *c, GstClockTime t0, const float *pcm, size_t from,
+                                          size_t until, mslam_model *model, enum gsttest_offline_kind kind,
+                                          const struct mslam_decode_params *p, const char **language) {
+    const size_t frame_samples = 640;
+    const int n_lid_langs = mslam_model_get_config(model).lid_head ? mslam_model_get_config(model).n_langs : 0;
+    const int ctx = (int)MIN((GstClockTime)GSTTEST_CONTEXT_FRAMES, (c->pts - t0) / (40 * GST_MSECOND));
+    const int d = mslam_model_get_config(model).d_model;
+    int n_frames = 0;
+    float *frames = mslam_encode_pcm(model, pcm + from - (size_t)ctx * frame_samples,
+                                     until - from + (size_t)ctx * frame_samples, NULL, &n_frames);
+    mslam_result *all = NULL, *r = NULL;
+    *language = NULL;
+    if (!frames) return NULL;
+    /* as many as the caption has, and the context */
+    n_frames = MIN(n_frames, ctx + (int)(c->duration / (40 * GST_MSECOND)));
+    if (n_lid_langs > 0) {
+        float *probs = g_new(float, n_lid_langs);
+        int lang = mslam_identify_language_frames(model, frames + (size_t)ctx * d, n_frames - ctx, p, probs);
+        g_free(probs);
+        if (lang < 0) goto done;
+        *language = mslam_model_lang(model, lang);
+    }
+    struct mslam_decode_params in_language = *p;
+    if (p->lm && !p->languages) {
+        /* the elements decode again with the LM of the language identified, where it has one */
+        if (*language && mslam_lm_lang_index(p->lm, *language) >= 0)
+            in_language.languages = *language;
+        else
+            in_language.lm = NULL;
+    }
+    if (!(all = mslam_transcribe_frames(model, frames, n_frames, &in_language)) ||
+        !(r = mslam_result_from_frame(model, all, ctx)) || kind == GSTTEST_TRANSCRIBE ||
+        (*language && !strcmp(*language, "en")))
+        goto done;
+    mslam_result *said = r;
+    r = mslam_model_get_config(model).translate_input == MSLAM_TRANSLATE_TRANSCRIPT
+            ? mslam_translate_text(model, mslam_result_text(said), p)
+            : mslam_translate_frames(model, frames + (size_t)ctx * d, n_frames - ctx, p);
+    mslam_result_free(said);
+done:
+    mslam_result_free(all);
+    mslam_free(frames);
+    return r;
+}
+
+int gsttest_offline_caption(const gsttest_caption *c, gboolean continued, GstClockTime t0, const float *pcm, size_t n,
+                            mslam_model *model, enum gsttest_offline_kind kind,
+                            const struct mslam_decode_params *params, gsttest_offline *out) {
     struct mslam_decode_params p = params ? *params : mslam_decode_default_params();
+    const int n_lid_langs = mslam_model_get_config(model).lid_head ? mslam_model_get_config(model).n_langs : 0;
     size_t from, until;
+    mslam_result *r;
     gsttest_frames_samples(t0, c->pts, c->pts + c->duration, n, &from, &until);
-    mslam_result *r = fn(model, pcm + from, until - from, &p);
-    if (!r) return NULL;
-    if (confidence) *confidence = mslam_result_confidence(r);
-    char *text = g_strstrip(g_strdup(mslam_result_text(r)));
+    *out = (gsttest_offline){0};
+    if (continued) {
+        r = offline_with_context(c, t0, pcm, from, until, model, kind, &p, &out->language);
+    } else {
+        r = (kind == GSTTEST_TRANSCRIBE ? mslam_transcribe : mslam_translate)(model, pcm + from, until - from, &p);
+        if (r && n_lid_langs > 0) {
+            float *probs = g_new(float, n_lid_langs);
+            int lang = mslam_identify_language(model, pcm + from, until - from, &p, probs);
+            g_free(probs);
+            if (lang >= 0) out->language = mslam_model_lang(model, lang);
+            else g_clear_pointer(&r, mslam_result_free);
+        }
+    }
+    if (!r) {
+        g_printerr("offline API: %s\n", mslam_last_error());
+        return -1;
+    }
+    out->confidence = mslam_result_confidence(r);
+    out->text = g_strstrip(g_strdup(mslam_result_text(r)));
     mslam_result_free(r);
-    return text;
+    return 0;
 }
 
 gboolean gsttest_caption_is_offline(const gsttest_run *r, const gsttest_caption *c, GstClockTime t0, const float *pcm,
-                                    size_t n, mslam_model *model, gsttest_offline_fn fn,
+                                    size_t n, mslam_model *model, enum gsttest_offline_kind kind,
                                     const struct mslam_decode_params *params) {
-    double expected_confidence = -1, confidence = -1;
-    char *expected = gsttest_offline_text(c, t0, pcm, n, model, fn, params, &expected_confidence);
     const GstStructure *m = gsttest_final_message_at(r, c->pts);
-    if (!expected) g_printerr("offline API: %s\n", mslam_last_error());
-    gboolean same = expected && m && gst_structure_get_double(m, "confidence", &confidence) &&
-                    !strcmp(c->text, expected) && fabs(confidence - expected_confidence) < 1e-4;
-    g_free(expected);
+    gboolean continued = FALSE;
+    double confidence = -1;
+    gsttest_offline expected;
+    if (!m || !gst_structure_get_boolean(m, "continued", &continued) ||
+        gsttest_offline_caption(c, continued, t0, pcm, n, model, kind, params, &expected))
+        return FALSE;
+    const char *language = gst_structure_get_string(m, kind == GSTTEST_TRANSCRIBE ? "language" : "source-language");
+    gboolean same = gst_structure_get_double(m, "confidence", &confidence) && !strcmp(c->text, expected.text) &&
+                    fabs(confidence - expected.confidence) < 1e-4 &&
+                    (!expected.language || !g_strcmp0(language, expected.language));
+    g_free(expected.text);
     return same;
 }
 

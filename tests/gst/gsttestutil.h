@@ -118,19 +118,35 @@ const GstStructure *gsttest_final_message_at(const gsttest_run *r, GstClockTime 
  * within n samples: what a second pass encodes. */
 void gsttest_frames_samples(GstClockTime t0, GstClockTime start, GstClockTime end, size_t n, size_t *from,
                             size_t *until);
-/* The offline API (mslam_transcribe or mslam_translate with params, NULL: defaults) on caption
- * c's audio (gsttest_frames_samples of its PTS and duration) within pcm (n samples from t0): the
- * text, stripped as the elements strip theirs (g_free it; NULL on failure), and its confidence
- * when confidence is not NULL. */
-typedef mslam_result *(*gsttest_offline_fn)(mslam_model *model, const float *pcm, size_t n,
-                                            const struct mslam_decode_params *params);
-char *gsttest_offline_text(const gsttest_caption *c, GstClockTime t0, const float *pcm, size_t n, mslam_model *model,
-                           gsttest_offline_fn fn, const struct mslam_decode_params *params, double *confidence);
+/* Frames before a caption that a max-duration cut opened (its messages' `continued`) that the
+ * elements' second pass encodes with it: PRIME_FRAMES of plugin/gstmslamcaption.c. */
+#define GSTTEST_CONTEXT_FRAMES 8
+enum gsttest_offline_kind { GSTTEST_TRANSCRIBE, GSTTEST_TRANSLATE };
+/* What the offline API makes of caption c's audio (gsttest_frames_samples of its PTS and
+ * duration within pcm, n samples from t0) with params (NULL: defaults): its text, stripped as the
+ * elements strip theirs, its confidence, and the language spoken (mslam_identify_language's;
+ * NULL for a model without a LID head). That is mslam_transcribe's or mslam_translate's result on
+ * those samples, unless the caption is `continued`; then, as the elements' second pass does, the
+ * samples and up to GSTTEST_CONTEXT_FRAMES before them (fewer only that near t0) are encoded
+ * (mslam_encode_pcm), the language is identified on the caption's frames, the transcript is that
+ * of all the frames (mslam_transcribe_frames; with an LM and no language named, in the language
+ * identified) from the caption's first frame on (mslam_result_from_frame), and the translation
+ * that of the caption's frames, of that transcript for a decoder reading transcripts, or for
+ * English the transcript itself. Returns 0, or -1 on an API failure (printed). */
+typedef struct {
+    char *text;
+    double confidence;
+    const char *language;
+} gsttest_offline;
+int gsttest_offline_caption(const gsttest_caption *c, gboolean continued, GstClockTime t0, const float *pcm, size_t n,
+                            mslam_model *model, enum gsttest_offline_kind kind,
+                            const struct mslam_decode_params *params, gsttest_offline *out);
 /* Whether caption c of r (its buffer, and the final message with its start) has the offline
- * API's text and, within 1e-4, confidence (gsttest_offline_text); an API failure is printed and
- * reads as FALSE. */
+ * API's text (gsttest_offline_caption, `continued` as its message says), confidence within 1e-4
+ * and, for a model with a LID head, language (the message's `language`, or `source-language` of
+ * a translation); an API failure reads as FALSE. */
 gboolean gsttest_caption_is_offline(const gsttest_run *r, const gsttest_caption *c, GstClockTime t0, const float *pcm,
-                                    size_t n, mslam_model *model, gsttest_offline_fn fn,
+                                    size_t n, mslam_model *model, enum gsttest_offline_kind kind,
                                     const struct mslam_decode_params *params);
 
 /* Runs "appsrc ! <element description> ! fakesink" (a probe on the element's src pad records) over pcm (16 kHz mono F32LE, or S16LE when

@@ -1774,24 +1774,23 @@ GST_END_TEST;
 
 /* second-pass (the default): each final caption is the offline API's on its own audio
  * (mslam_transcribe and mslam_identify_language with the element's parameters, on the caption's
- * samples): text, confidence and language. Checked on a
- * timeline that starts at 1 s, without an LM and with one that favours German (which then also
- * helps identify the language, as in mslamlid); with second-pass=false the streaming encoder's
- * captions differ on random weights. Returns how many of r's captions match. */
-static guint count_offline_matches(const gsttest_run *r, mslam_model *model, const struct mslam_decode_params *p) {
+ * samples): text, confidence and language; a caption that a max-duration cut opened (its message
+ * says `continued`) is that of its audio with the 320 ms before it, from its first frame on
+ * (gsttest_offline_caption). Checked on a timeline that starts at 1 s, without an LM and with
+ * one that favours German (which then also helps identify the language, as in mslamlid); with
+ * second-pass=false the streaming encoder's captions differ on random weights. Returns how many
+ * of r's captions match, and in *continued how many were continued. */
+static guint count_offline_matches(const gsttest_run *r, mslam_model *model, const struct mslam_decode_params *p,
+                                   guint *continued) {
     guint matches = 0;
+    *continued = 0;
     for (guint i = 0; i < r->buffers->len; i++) {
         const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
-        float probs[64];
-        fail_unless(mslam_model_get_config(model).n_langs <= 64);
-        size_t from, until;
-        gsttest_frames_samples(GST_SECOND, c->pts, c->pts + c->duration, n_talk, &from, &until);
-        int lang = mslam_identify_language(model, talk + from, until - from, p, probs);
-        fail_unless(lang >= 0, "%s", mslam_last_error());
         const GstStructure *m = gsttest_final_message_at(r, c->pts);
-        fail_unless(m != NULL);
-        matches += gsttest_caption_is_offline(r, c, GST_SECOND, talk, n_talk, model, mslam_transcribe, p) &&
-                   strcmp(gst_structure_get_string(m, "language"), mslam_model_lang(model, lang)) == 0;
+        gboolean cut = FALSE;
+        fail_unless(m && gst_structure_get_boolean(m, "continued", &cut));
+        *continued += cut;
+        matches += gsttest_caption_is_offline(r, c, GST_SECOND, talk, n_talk, model, GSTTEST_TRANSCRIBE, p);
     }
     return matches;
 }
@@ -1811,7 +1810,7 @@ GST_START_TEST(test_second_pass) {
     char *lm_props = g_strdup_printf("lm=%s", lm_path);
     const char *props[3] = {"", lm_props, "second-pass=false"};
     const struct mslam_decode_params *params[3] = {&plain, &with_lm, &plain};
-    guint matches[3], captions[3], german = 0;
+    guint matches[3], captions[3], continued[3], german = 0;
     for (int i = 0; i < 3; i++) {
         char *d = g_strdup_printf("mslamasr model=%s max-duration=1000 %s", fx->random, props[i]);
         gsttest_run *r = gsttest_run_element(d, talk, n_talk, FALSE, 1024, GST_SECOND);
@@ -1819,12 +1818,15 @@ GST_START_TEST(test_second_pass) {
         fail_unless(r && r->eos && !r->error);
         check_timeline(r, GST_SECOND, SAMPLES_TIME(n_talk));
         captions[i] = r->buffers->len;
-        matches[i] = count_offline_matches(r, model, params[i]);
+        matches[i] = count_offline_matches(r, model, params[i], &continued[i]);
         for (guint j = 0; i == 1 && j < r->messages->len; j++)
             german += !g_strcmp0(gst_structure_get_string(g_ptr_array_index(r->messages, j), "language"), "de");
         gsttest_run_free(r);
     }
     fail_unless(captions[0] > 2, "%u captions", captions[0]);
+    /* cuts at max-duration opened some, and others followed a pause */
+    fail_unless(continued[0] > 0 && continued[0] < captions[0], "%u of %u captions continued", continued[0],
+                captions[0]);
     fail_unless_equals_int(matches[0], captions[0]);
     fail_unless_equals_int(matches[1], captions[1]);
     fail_unless(german > 0, "the LM that favours German identified no caption as German");
@@ -1838,7 +1840,8 @@ GST_END_TEST;
 
 /* The second pass across a discontinuity: captions of the first timeline are the offline API's
  * on its audio, those of the second (a jump to 20 s without a flush, its first buffer marked
- * DISCONT) on the second's. */
+ * DISCONT) on the second's; the first of the second is not continued, whatever cut the first
+ * timeline's last caption. */
 GST_START_TEST(test_second_pass_discontinuity) {
     setup_talk();
     mslam_model *model = mslam_model_load(fx->random, mslam_model_default_params());
@@ -1846,13 +1849,19 @@ GST_START_TEST(test_second_pass_discontinuity) {
     char *launch = g_strdup_printf("mslamasr model=%s max-duration=1000", fx->random);
     GstHarness *h = gst_harness_new_parse(launch);
     g_free(launch);
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(h->element, bus);
     gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
     size_t half = n_talk / 2;
     const GstClockTime jump = 20 * GST_SECOND;
     push_audio(h, talk, 0, half, 0);
     push_audio_discont(h, talk, 0, n_talk, jump);
     fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
-    guint n = gst_harness_buffers_received(h), second = 0;
+    /* the final messages, for `continued` */
+    gsttest_run messages = {.messages = g_ptr_array_new_with_free_func((GDestroyNotify)gst_structure_free)};
+    for (GstMessage *m; (m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)); gst_message_unref(m))
+        g_ptr_array_add(messages.messages, gst_structure_copy(gst_message_get_structure(m)));
+    guint n = gst_harness_buffers_received(h), second = 0, continued = 0;
     fail_unless(n > 3, "%u captions", n);
     for (guint i = 0; i < n; i++) {
         GstBuffer *b = gst_harness_pull(h);
@@ -1861,17 +1870,25 @@ GST_START_TEST(test_second_pass_discontinuity) {
         gsttest_caption c = {.text = g_strndup((const char *)map.data, map.size), .pts = GST_BUFFER_PTS(b),
                              .duration = GST_BUFFER_DURATION(b)};
         gst_buffer_unmap(b, &map);
-        gboolean later = c.pts >= jump;
+        gboolean later = c.pts >= jump, cut = FALSE;
+        const GstStructure *m = gsttest_final_message_at(&messages, c.pts);
+        fail_unless(m && gst_structure_get_boolean(m, "continued", &cut));
+        fail_if(cut && later && second == 0, "the first caption after the jump continues one before it");
+        continued += cut;
         second += later;
-        char *expected = gsttest_offline_text(&c, later ? jump : 0, talk, later ? n_talk : half, model,
-                                              mslam_transcribe, NULL, NULL);
-        fail_unless(expected != NULL, "%s", mslam_last_error());
-        fail_unless_equals_string(c.text, expected);
-        g_free(expected);
+        gsttest_offline expected;
+        fail_unless(gsttest_offline_caption(&c, cut, later ? jump : 0, talk, later ? n_talk : half, model,
+                                            GSTTEST_TRANSCRIBE, NULL, &expected) == 0);
+        fail_unless_equals_string(c.text, expected.text);
+        g_free(expected.text);
         g_free(c.text);
         gst_buffer_unref(b);
     }
     fail_unless(second > 0 && second < n, "%u of %u captions after the jump", second, n);
+    fail_unless(continued > 0, "no caption continued another");
+    g_ptr_array_unref(messages.messages);
+    gst_element_set_bus(h->element, NULL);
+    gst_object_unref(bus);
     gst_harness_teardown(h);
     mslam_model_free(model);
 }

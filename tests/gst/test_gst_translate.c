@@ -605,14 +605,16 @@ GST_START_TEST(test_translation_memory) {
 GST_END_TEST;
 
 /* second-pass (the default): each final translation is the offline API's (mslam_translate) on
- * the segment's audio, text and confidence (random
- * weights write the same text whatever they hear, but not with the same probabilities); without
- * it some differ. Returns how many match (p: the API's parameters). */
+ * the segment's audio, text, confidence and source language, or for a segment that a
+ * max-duration cut opened (`continued`) on its frames encoded with the 320 ms before
+ * (gsttest_offline_caption) (random weights write the same text whatever they hear, but not with
+ * the same probabilities); without it some differ. Returns how many match (p: the API's
+ * parameters). */
 static guint count_offline_translations(const gsttest_run *r, mslam_model *model, const struct mslam_decode_params *p) {
     guint matches = 0;
     for (guint i = 0; i < r->buffers->len; i++) {
         const gsttest_caption *c = g_ptr_array_index(r->buffers, i);
-        matches += gsttest_caption_is_offline(r, c, 0, talk, n_talk, model, mslam_translate, p);
+        matches += gsttest_caption_is_offline(r, c, 0, talk, n_talk, model, GSTTEST_TRANSLATE, p);
     }
     return matches;
 }
@@ -633,6 +635,14 @@ GST_START_TEST(test_second_pass) {
         const struct mslam_decode_params *p = named ? &french : NULL;
         fail_unless(r->buffers->len > 2, "%u translations", r->buffers->len);
         fail_unless_equals_int(count_offline_translations(r, model, p), r->buffers->len);
+        guint continued = 0;
+        for (guint i = 0; i < r->messages->len; i++) {
+            gboolean final = FALSE, cut = FALSE;
+            const GstStructure *m = g_ptr_array_index(r->messages, i);
+            continued += gst_structure_get_boolean(m, "final", &final) && final &&
+                         gst_structure_get_boolean(m, "continued", &cut) && cut;
+        }
+        fail_unless(continued > 0, "no translation continued another");
         fail_unless(count_offline_translations(streamed, model, p) < streamed->buffers->len);
         gsttest_run_free(r);
         gsttest_run_free(streamed);

@@ -4,8 +4,9 @@
 # sentences; the captions at max-duration 60 s (no cut), 1.5, 2 and 3 s, joined, scored against
 # the paragraph by CER with spaces and punctuation left out (cer.py).
 #   [LANG_CODE=de] sh models/results/session36/cuts/cuts.sh PLUGIN_DIR OUT      (about a minute on 2 cores)
-# PLUGIN_DIR: a build's plugin folder (build/plugin); the figures in ../README.md compare this
-# checkout's with the same build with primed-second-pass.diff applied (git apply, not kept).
+# PLUGIN_DIR: a build's plugin folder (build/plugin); the figures in ../README.md compare the
+# checkout of session 36 with the same build with primed-second-pass.diff or
+# context-second-pass.diff applied (git apply); the latter landed in session 37.
 set -eu
 plugin=$1 out=$2 lang=${LANG_CODE:-en}
 here=$(cd "$(dirname "$0")" && pwd)
