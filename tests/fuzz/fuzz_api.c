@@ -143,6 +143,17 @@ static void call_stream(mslam_model *m, const float *pcm, size_t n, const struct
     mslam_stream_free(s);
 }
 
+/* r's part from a frame drawn at its edges, inside or outside it (mslam_result_from_frame),
+ * then r itself; a translation's has no frames to split it at. */
+static void check_with_part(const mslam_model *m, mslam_result *r, const char *call, int recognition, mslam_rng *rng) {
+    if (r && draw(rng, 2)) {
+        const int end = mslam_result_end_frame(r);
+        const int frames[] = {INT_MIN, -1, 0, mslam_result_start_frame(r), end / 2, end - 1, end, INT_MAX};
+        fuzz_check_result(mslam_result_from_frame(m, r, PICK(rng, frames)), "mslam_result_from_frame", recognition);
+    }
+    fuzz_check_result(r, call, recognition);
+}
+
 static void call_once(mslam_model *m, const mslam_lm *lm, const mslam_lm *translation_lm, const mslam_tm *tm,
                       float *pcm, mslam_rng *rng) {
     struct mslam_decode_params dp = draw_params(m, lm, translation_lm, tm, rng);
@@ -151,8 +162,8 @@ static void call_once(mslam_model *m, const mslam_lm *lm, const mslam_lm *transl
     draw_text(text, m, rng);
     mslam_error("%s", FUZZ_NO_ERROR);
     switch (draw(rng, 8)) {
-    case 0: fuzz_check_result(mslam_transcribe(m, pcm, n, &dp), "mslam_transcribe", 1); break;
-    case 1: fuzz_check_result(mslam_translate(m, pcm, n, &dp), "mslam_translate", 0); break;
+    case 0: check_with_part(m, mslam_transcribe(m, pcm, n, &dp), "mslam_transcribe", 1, rng); break;
+    case 1: check_with_part(m, mslam_translate(m, pcm, n, &dp), "mslam_translate", 0, rng); break;
     case 2: fuzz_check_result(mslam_translate_text(m, text, &dp), "mslam_translate_text", 0); break;
     case 3: {
         float probs[8];
