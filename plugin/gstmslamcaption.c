@@ -966,6 +966,9 @@ close_caption (GstMslamCaption * self, guint64 end, mslam_result * ctc, guint64 
   seg_drop_before (self, end);
   self->scan_frame = end;
   self->open_frame = -1;
+  /* the next caption continues this one only where a cut closed it (close_at_max_duration
+   * says so after this) */
+  self->cut_frame = G_MAXUINT64;
   g_free (self->last_partial);
   self->last_partial = NULL;
   return ret;
@@ -1125,7 +1128,7 @@ close_at_max_duration (GstMslamCaption * self, guint64 start)
   mslam_ctc_decoder_reset (self->ctc);
   self->ctc_first = cut;
   ret = close_caption (self, cut, ctc, seg_first);
-  /* after: the caption just closed may itself have opened at the cut before */
+  /* after: the caption just closed may itself have been continued */
   self->cut_frame = cut;
   if (ret != GST_FLOW_OK)
     return ret;

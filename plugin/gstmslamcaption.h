@@ -70,8 +70,8 @@ struct _GstMslamCaption
   GstClockTime shift;
   gchar *last_partial;
   guint64 partial_frame;        /* n_frames when the last partial result was made */
-  guint64 cut_frame;            /* where the last max-duration cut ended a caption (G_MAXUINT64:
-                                 * none since the timeline began) */
+  guint64 cut_frame;            /* where a max-duration cut ended the last caption (G_MAXUINT64:
+                                 * another end, or none since the timeline began) */
 };
 
 struct _GstMslamCaptionClass
