@@ -1048,6 +1048,7 @@ base_stop (GstMslamBase * self)
   self->have_info = FALSE;
   g_atomic_int_set (&self->upstream_live, FALSE);
   gst_caps_replace (&self->refused_caps, NULL);
+  self->refused_format = GST_FORMAT_UNDEFINED;
   g_queue_clear_full (&self->held, (GDestroyNotify) gst_mini_object_unref);
   self->held_duration = 0;
   self->hold_max = 0;
@@ -2001,11 +2002,18 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       const GstSegment *segment;
       gst_event_parse_segment (event, &segment);
       if (segment->format != GST_FORMAT_TIME) {
-        GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
-            ("segments in %s format are not supported, only TIME", gst_format_get_name (segment->format)));
+        /* the sticky event comes again before each buffer: said once */
+        if (segment->format != self->refused_format)
+          GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+              ("%s reads audio on a TIME segment, and a segment in %s came (a file read with no "
+                  "demuxer or decoder?): put \"decodebin ! audioconvert ! audioresample\" in front "
+                  "of it", GST_OBJECT_NAME (self), gst_format_get_name (segment->format)),
+              ("segments in %s format are not supported, only TIME", gst_format_get_name (segment->format)));
+        self->refused_format = segment->format;
         gst_event_unref (event);
         return FALSE;
       }
+      self->refused_format = GST_FORMAT_UNDEFINED;
       /* a new segment without a flush (e.g. a segment seek): end the old timeline first; the
        * same segment again (concat, selectors re-send theirs) changes nothing */
       if (!gst_segment_is_equal (segment, &self->segment)) {

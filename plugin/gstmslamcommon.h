@@ -187,6 +187,8 @@ struct _GstMslamBase
   GstAudioInfo info;
   gboolean have_info;
   GstCaps *refused_caps;        /* the last caps refused, not to post their error again */
+  GstFormat refused_format;     /* the format of the last segment refused, for the same reason
+                                 * (GST_FORMAT_UNDEFINED: none) */
   GstSegment segment;
 
   /* the audio timeline: sample 0 of the stream is at buffer time t0 */
