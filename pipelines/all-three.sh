@@ -18,8 +18,9 @@
 #
 # Usage: pipelines/all-three.sh IN OUT [PROPERTY=VALUE...]   (writes OUT-captions.srt and
 # OUT-english.srt: lines of 42 characters, at most 2 a subtitle, as the other subtitle scripts).
-# A property goes to all three elements (model=, device=, languages=, n-threads=, latency=), or
-# with asr., translate. or lid. before it to that one alone, e.g.
+# A property goes to each of the three elements that has it (model=, device=, languages=,
+# n-threads=, latency= to all; beam-size= to mslamasr and mslamtranslate; interval= to mslamlid),
+# or with asr., translate. or lid. before it to that one alone, e.g.
 #   pipelines/all-three.sh talk.wav talk languages=fr,de asr.lm=LM.safetensors lid.interval=2000
 set -eu
 usage="usage: $0 IN OUT [PROPERTY=VALUE, or asr.|translate.|lid.PROPERTY=VALUE, ...]   (writes OUT-captions.srt and OUT-english.srt)"
@@ -31,6 +32,13 @@ shift 2
 # each element's properties, as words quoted for the eval below (values may hold spaces)
 quoted() { printf " '%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 asr="" translate="" lid=""
+# element's property names, one a line (gst-inspect-1.0's), asked once the first unprefixed
+# property comes
+properties_of() {
+  gst-inspect-1.0 "$1" 2>/dev/null | sed -n '/^Element Properties:/,$s/^  \([a-z][a-z0-9-]*\) *: .*/\1/p'
+}
+inspected=""
+has_property() { printf '%s\n' "$1" | grep -qx -e "$2"; }
 for property in "$@"; do
   case $property in *?=*) name=${property%%=*} ;; *) name="" ;; esac
   case $name in
@@ -41,7 +49,26 @@ for property in "$@"; do
       echo "$0: $property: not PROPERTY=VALUE, with asr., translate., lid. or nothing before it" >&2
       echo "$usage" >&2
       exit 2 ;;
-    *) all=$(quoted "$property"); asr="$asr$all" translate="$translate$all" lid="$lid$all" ;;
+    *)
+      if [ -z "$inspected" ]; then
+        asr_properties=$(properties_of mslamasr) translate_properties=$(properties_of mslamtranslate)
+        lid_properties=$(properties_of mslamlid)
+        [ -n "$asr_properties" ] && [ -n "$translate_properties" ] && [ -n "$lid_properties" ] || {
+          echo "$0: gst-inspect-1.0 does not find the mslam elements: install the plugin, or set" \
+            "GST_PLUGIN_PATH to a build's plugin folder (e.g. build/plugin)" >&2
+          exit 1
+        }
+        inspected=1
+      fi
+      to=""
+      has_property "$asr_properties" "$name" && asr="$asr$(quoted "$property")" to=1
+      has_property "$translate_properties" "$name" && translate="$translate$(quoted "$property")" to=1
+      has_property "$lid_properties" "$name" && lid="$lid$(quoted "$property")" to=1
+      [ -n "$to" ] || {
+        echo "$0: $property: none of mslamasr, mslamtranslate and mslamlid has a property $name" \
+          "(gst-inspect-1.0 ELEMENT lists them)" >&2
+        exit 2
+      } ;;
   esac
 done
 q="max-size-buffers=0 max-size-bytes=0 max-size-time=80000000000"

@@ -263,14 +263,19 @@ step all-three
 grep -q "^2$" "$work/all-captions.srt" || fail "all-three: captions"
 grep -q "^2$" "$work/all-english.srt" || fail "all-three: translation"
 grep -q "mslam-lid" "$work/all.log" || fail "all-three: language"
-# properties: unprefixed to all three, asr./translate./lid. to one
-"$src/pipelines/all-three.sh" "$talk" "$work/props" languages=fr,de lid.interval=1500 translate.max-lines=1 > "$work/props.log"
+# properties: unprefixed to each element that has it (interval to mslamlid alone, beam-size to
+# the other two), asr./translate./lid. to one
+"$src/pipelines/all-three.sh" "$talk" "$work/props" languages=fr,de interval=1500 beam-size=2 translate.max-lines=1 \
+  > "$work/props.log"
 grep -q "mslam-lid, language=(string)fr, .* end=(guint64)1520000000," "$work/props.log" ||
-  fail "all-three: lid.interval and languages: $(grep "mslam-lid," "$work/props.log")"
+  fail "all-three: interval and languages: $(grep "mslam-lid," "$work/props.log")"
 grep -q "mslam-asr, .*final=(boolean)true.*language=(string)fr" "$work/props.log" || fail "all-three: languages to mslamasr"
 "$src/pipelines/all-three.sh" "$talk" "$work/bad" lid.line-length=3 > /dev/null 2>&1 && fail "all-three: lid.line-length"
 "$src/pipelines/all-three.sh" "$talk" "$work/bad" vad.x=1 2> "$work/err.txt" && fail "all-three: vad.x=1"
 grep -q "vad.x=1: not PROPERTY=VALUE" "$work/err.txt" || fail "all-three: vad.x=1: $(cat "$work/err.txt")"
+"$src/pipelines/all-three.sh" "$talk" "$work/bad" size=1 2> "$work/err.txt" && fail "all-three: size=1"
+grep -q "size=1: none of mslamasr, mslamtranslate and mslamlid has a property size" "$work/err.txt" ||
+  fail "all-three: size=1: $(cat "$work/err.txt")"
 if [ -e "$work/bad-captions.srt" ] || [ -e "$work/bad-captions.srt.part" ]; then fail "all-three: a failed run left files"; fi
 echo "all-three: ok"
 
