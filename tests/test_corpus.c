@@ -900,6 +900,16 @@ static void test_tiny_corpus(void) {
         }
         free(nowhere), free(out);
     }
+    /* a build without --out (a bare `corpus`, typed to see the usage) is a usage error that says
+     * so, and writes nothing */
+    {
+        char *bare[] = {"corpus", "-q", NULL}, *cwd = getcwd(NULL, 0), *empty = tmp_path("bare");
+        CHECK(cwd && mkdir_p(empty) == 0 && chdir(empty) == 0, "cannot enter %s", empty);
+        CHECK(corpus_main(2, bare) == 2 && error_mentions("needs --out FOLDER", NULL) && access("corpus", F_OK) != 0,
+              "corpus without --out: '%s'", mslam_last_error());
+        CHECK(cwd && chdir(cwd) == 0, "cannot go back to %s", cwd);
+        free(cwd), free(empty);
+    }
     check_identical(one, four, &m);
     free(conf_text);
     free(conf);

@@ -1215,7 +1215,7 @@ int corpus_print_stats(const char *path, const struct manifest_options *opts, FI
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: mslam-trainer corpus [OPTIONS]\n"
+            "Usage: mslam-trainer corpus --out DIR [OPTIONS]\n"
             "       mslam-trainer corpus --stats [MANIFEST|FOLDER] [--layout NAME] [--lang CODE] [--audio-dir DIR]\n"
             "\n"
             "Builds a multilingual speech and text corpus from what Debian ships: sentences from gettext\n"
@@ -1224,7 +1224,8 @@ static void usage(FILE *out) {
             "give the same files; an interrupted build resumes, keeping what it finished.\n"
             "\n"
             "Output:\n"
-            "  -o, --out DIR            corpus folder (default: corpus)\n"
+            "  -o, --out DIR            corpus folder (a build needs it; --stats reads its manifest\n"
+            "                           when given no other: default corpus)\n"
             "      --format flac|wav    audio files (default: flac)\n"
             "Languages and sizes:\n"
             "  -l, --langs LIST         codes separated by commas (or semicolons, as a key file's list), or\n"
@@ -1394,7 +1395,7 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
     int index = -1;
     /* the first option given that only --stats reads: a build would ignore it (--lang typed for
      * --langs built the default 50 languages) */
-    int stats_only = 0;
+    int stats_only = 0, out_given = 0;
     while ((opt = getopt_long(argc, argv, ":o:l:j:qh", long_options, &index)) != -1) {
         int rc = 0;
         /* the option as typed, for messages (an unknown one or one missing its value is the
@@ -1408,7 +1409,7 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
             snprintf(name, sizeof name, "%s", optind > 0 && optind - 1 < argc ? argv[optind - 1] : "?");
         index = -1;
         switch (opt) {
-        case 'o': o->out_dir = optarg; break;
+        case 'o': o->out_dir = optarg, out_given = 1; break;
         case OPT_FORMAT: {
             int format = audio_format_parse(optarg);
             if (format < 0) rc = mslam_error("--format '%s': expected flac or wav", optarg);
@@ -1508,6 +1509,10 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
                            stats_only == OPT_LAYOUT ? "layout" : "audio folder");
     if (optind < argc && !*stats)
         return mslam_error("unexpected argument '%s' (see mslam-trainer corpus --help)", argv[optind]);
+    /* a bare `corpus`, typed to see the usage, had started the default build (1.7 GB) in ./corpus */
+    if (!*stats && !out_given)
+        return mslam_error("a build needs --out FOLDER (e.g. --out corpus: the default 50 languages make "
+                           "about 1.7 GB there; see mslam-trainer corpus --help)");
     if (optind + 1 < argc) return mslam_error("--stats takes one manifest or folder, not '%s'", argv[optind + 1]);
     return 0;
 }
