@@ -377,6 +377,17 @@ int st_open(st_file *f, const char *path) {
         close(fd);
         return mslam_error("cannot stat '%s': %s", path, strerror(err));
     }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        /* a training run's folder (mslam-trainer train --out) given for its model */
+        char *model = mslam_malloc(strlen(path) + sizeof "/model.safetensors", "a path");
+        int run = model && (sprintf(model, "%s/model.safetensors", path), access(model, F_OK) == 0);
+        free(model);
+        return mslam_error("%s is a folder, not a file%s", path,
+                           run ? ": a training run's folder? give one of its files, model.safetensors (the "
+                                 "run's model) or best.safetensors (the best validated one)"
+                               : "");
+    }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return mslam_error("%s: not a regular file", path);

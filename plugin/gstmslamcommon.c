@@ -151,6 +151,11 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
     *reason = g_strdup (g_strerror (errno));
     return NULL;
   }
+  if (S_ISDIR (st.st_mode) && !mslam_model_load (path, params)) {
+    /* the library's word for a folder (a training run's, whose files it names) */
+    *reason = g_strdup (mslam_last_error ());
+    return NULL;
+  }
   if (!S_ISREG (st.st_mode)) {
     *reason = g_strdup ("not a regular file");
     return NULL;
@@ -1062,6 +1067,7 @@ base_start (GstMslamBase * self)
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
   struct mslam_stream_params sp = mslam_stream_default_params ();
   gchar *reason = NULL, *languages;
+  const gchar *model_from;
   GstMslamDevice device;
   guint latency_ms;
   gint left_frames;
@@ -1070,6 +1076,9 @@ base_start (GstMslamBase * self)
   /* "" as unset, as languages="" is */
   self->model_file = g_strdup (self->model_path && *self->model_path ? self->model_path :
       gst_mslam_default_model_path ());
+  /* where the path came from, for an error */
+  model_from = self->model_path && *self->model_path ? "the model property" :
+      g_getenv ("MSLAM_MODEL") && *g_getenv ("MSLAM_MODEL") ? "MSLAM_MODEL" : "the installed default";
   device = self->device;
   latency_ms = self->latency_ms;
   self->threads = self->n_threads;
@@ -1094,7 +1103,7 @@ base_start (GstMslamBase * self)
     gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
         g_file_test (self->model_file, G_FILE_TEST_EXISTS) ? GST_RESOURCE_ERROR_OPEN_READ :
         GST_RESOURCE_ERROR_NOT_FOUND,
-        g_strdup_printf ("Could not load the mslam model \"%s\": %s", self->model_file, reason),
+        g_strdup_printf ("Could not load the mslam model \"%s\" (%s): %s", self->model_file, model_from, reason),
         g_strdup_printf ("model=%s; set the model property or MSLAM_MODEL to a model file", self->model_file),
         __FILE__, GST_FUNCTION, __LINE__);
     g_free (reason);

@@ -314,7 +314,18 @@ static void test_bad_files(const char *good) {
     CHECK(st_open(&f, tpath("does-not-exist")) != 0, "missing file opened");
     CHECK_ERROR("missing file", "cannot open", "does-not-exist", "No such file");
     CHECK(st_open(&f, tmpdir) != 0, "directory opened");
-    CHECK_ERROR("directory", tmpdir, "not a regular file", NULL);
+    CHECK_ERROR("directory", tmpdir, "is a folder, not a file", NULL);
+    /* a training run's folder (train --out) given for its model: its files named */
+    CHECK(mkdir(tpath("run"), 0700) == 0, "cannot make %s", tpath("run"));
+    write_bytes(tpath("run/model.safetensors"), "\x10\0\0\0", 4);
+    CHECK(st_open(&f, tpath("run")) != 0, "a run's folder opened");
+    CHECK_ERROR("a run's folder", "a training run's folder?", "model.safetensors", "best.safetensors");
+    unlink(tpath("run/model.safetensors"));
+    rmdir(tpath("run"));
+    /* nor another file that is not a regular one */
+    CHECK(mkfifo(tpath("fifo"), 0600) == 0 && st_open(&f, tpath("fifo")) != 0, "a FIFO opened");
+    CHECK_ERROR("a FIFO", "fifo", "not a regular file", NULL);
+    unlink(tpath("fifo"));
 
     expect_bad_header("invalid JSON", "{\"a\":", 0, "not valid JSON", NULL);
     expect_bad_header("empty header", "", 0, "not valid JSON", NULL);

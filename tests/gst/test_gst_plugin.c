@@ -136,6 +136,21 @@ GST_START_TEST(test_model_path_rules) {
     /* model="" reads as unset, as languages="" does; language codes in any case */
     err = gsttest_launch_error("audiotestsrc ! mslamasr model=\"\" languages=EN ! fakesink", NULL);
     fail_unless(err == NULL, "model=\"\" with MSLAM_MODEL, languages=EN: %s", err);
+    /* the error says where the path came from, and a training run's folder which of its files
+     * to give */
+    char *run = g_strdup(gsttest_path("run")), *run_model = g_build_filename(run, "model.safetensors", NULL);
+    fail_unless(g_mkdir_with_parents(run, 0700) == 0 && g_file_set_contents(run_model, "", 0, NULL));
+    g_setenv("MSLAM_MODEL", run, TRUE);
+    err = gsttest_launch_error("audiotestsrc ! mslamasr ! fakesink", NULL);
+    fail_unless(err && strstr(err, "(MSLAM_MODEL)") && strstr(err, "a training run's folder?") &&
+                    strstr(err, "best.safetensors"), "%s", err);
+    g_free(err);
+    launch = g_strdup_printf("audiotestsrc ! mslamasr model=%s ! fakesink", run);
+    err = gsttest_launch_error(launch, NULL);
+    g_free(launch);
+    fail_unless(err && strstr(err, "(the model property)"), "%s", err);
+    g_free(err);
+    g_unlink(run_model), g_rmdir(run), g_free(run_model), g_free(run);
     g_unsetenv("MSLAM_MODEL");
     /* a model file that is not there is NOT_FOUND, one that cannot be read OPEN_READ */
     int code;
