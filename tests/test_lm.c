@@ -640,6 +640,22 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
                                          "split test: 2 rows;"),
           "translations in another split: %s", mslam_last_error());
     mslam_lm_free(none);
+    /* text of one of the model's languages, no --langs: the missing ones named at once, and the
+     * --langs that builds */
+    f = fopen(foreign, "w");
+    if (f) {
+        fputs("path\tlang\ttext\ttranslation\tsplit\n\tde\tja\tyes\ttrain\n", f);
+        fclose(f);
+    }
+    of.translations = 0, of.langs = NULL;
+    const int n_langs = mslam_model_get_config(m).n_langs;
+    char *missing = str_printf("no sentence of %d of the %d languages in the text's train split (", n_langs - 1, n_langs);
+    CHECK(f && n_langs > 2 && lm_build(m, &of, &none, &st) == -1 && strstr(mslam_last_error(), missing) &&
+              strstr(mslam_last_error(), "); it has de: name those with --langs de"),
+          "one language of %d: %s", n_langs, mslam_last_error());
+    mslam_lm_free(none);
+    none = NULL;
+    free(missing);
     free(foreign);
     CHECK(lm_check_model(tlm, m, 0, "test") < 0 && strstr(mslam_last_error(), "not transcripts"),
           "an LM of translations is refused for transcripts: %s", mslam_last_error());

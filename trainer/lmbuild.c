@@ -257,6 +257,24 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
              read_text(o->holdout[i], SPLIT_TEST, lm, hold, NULL, &ignore, NULL);
     }
     for (int i = 0; !rc && o->text[i]; i++) rc = read_text(o->text[i], o->split, lm, sets, hold, st, elsewhere);
+    if (!rc && !lm->of_translations) {
+        /* several languages missing, some there: all named at once, and the --langs that builds
+         * (one missing: the loop below says where its sentences are) */
+        GString *missing = g_string_new(NULL), *present = g_string_new(NULL);
+        int n_missing = 0;
+        for (int l = 0; l < lm->n_langs; l++) {
+            GString *list = g_hash_table_size(sets[l]) ? present : missing;
+            g_string_append_printf(list, "%s%s", list->len ? "," : "", lm->langs[l].code);
+            n_missing += list == missing;
+        }
+        if (n_missing > 1 && present->len)
+            rc = mslam_error("no sentence of %d of the %d languages in the text%s (%s); it has %s: name those with "
+                             "--langs %s, or add text of the others",
+                             n_missing, lm->n_langs, text_split_phrase(o->split), missing->str, present->str,
+                             present->str);
+        g_string_free(missing, TRUE);
+        g_string_free(present, TRUE);
+    }
     for (int l = 0; !rc && l < lm->n_langs; l++) {
         ngram_map m = {0};
         lm_table *t = &lm->langs[l];
@@ -317,8 +335,8 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
                      ? mslam_error("no row of the text%s has a translation%s", where,
                                    *note ? note : " (--translations reads the manifests' translation column)")
                      : mslam_error("no sentence of language '%s' in the text%s%s", lm->langs[l].code, where,
-                                   *note ? note : " (train it on text of every language it lists, or name fewer "
-                                                  "with --langs)");
+                                   *note ? note : " (an LM has each of the model's languages, or of --langs: "
+                                                  "add text of it, or name the others with --langs)");
             g_free(note);
         }
         if (!rc) rc = estimate(&m, lm, &lm->langs[l], o->prune_count, st);
