@@ -10,8 +10,11 @@
 # Needs gnuplot: installed when missing (packages.txt group plot, gnuplot-nox; with sudo when not root).
 set -eu
 usage="usage: plot-training.sh train.jsonl|RUN_FOLDER [curves.png]"
-case ${1:-} in -h | --help) echo "$usage"; exit 0 ;; esac
-log=${1:?$usage}
+case ${1:-} in
+  -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  "") echo "$usage" >&2; exit 2 ;;
+esac
+log=$1
 if [ -d "$log" ]; then
   # a run's folder (train --out) holds its log
   [ -f "$log/train.jsonl" ] || {

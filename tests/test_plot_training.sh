@@ -49,6 +49,14 @@ status=$?
 grep -q "is a folder without train.jsonl" "$tmp/err" || fail "a folder without train.jsonl: $(cat "$tmp/err")"
 grep -q "read error" "$tmp/err" && fail "a folder without train.jsonl: awk's error: $(cat "$tmp/err")"
 
+# no argument: the usage on standard error, status 2 (the shell's "1: usage" had said it);
+# --help: the script's description, gnuplot's install included
+sh "$plot" >"$tmp/out" 2>"$tmp/err"
+status=$?
+{ [ $status = 2 ] && grep -q "^usage: plot-training.sh" "$tmp/err"; } || fail "no argument: status $status, $(cat "$tmp/err")"
+sh "$plot" --help >"$tmp/out" 2>&1 && grep -q "^Needs gnuplot: installed when missing" "$tmp/out" ||
+  fail "--help: $(cat "$tmp/out")"
+
 # --task st alone: no CTC and no LID series, the translation's there
 rm -f "$tmp/script.gp"
 sh "$plot" "$tmp/st-run/train.jsonl" "$tmp/st.png" >/dev/null 2>"$tmp/err" || fail "an st run's log: $(cat "$tmp/err")"
