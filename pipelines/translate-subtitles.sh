@@ -8,7 +8,8 @@
 #        lm=LM.safetensors translation-lm=TLM.safetensors for the LMs of `mslam-trainer lm`,
 #        translation-memory=TM.safetensors for the memory of `mslam-trainer tm`; models/make-lms.sh
 #        builds all three]
-# Add -m to gst-launch-1.0 to see the mslam-translation messages (source language and text).
+# The mslam-translation messages (source language and text) show with -m in the gst-launch-1.0
+# line above; pipelines/all-three.sh prints them next to the captions and language decisions.
 set -eu
 usage="usage: $0 IN OUT.srt [mslamtranslate properties]"
 . "$(dirname "$0")/file-common.sh"
