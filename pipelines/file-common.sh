@@ -187,7 +187,7 @@ run_to() {
         # (OUT.part too: the run writes it while it reads IN)
         for f in "$o" "$o.part"; do
             # shellcheck disable=SC3013 # -ef: dash's, bash's and busybox's test have it
-            if [ -e "$f" ] && [ "$f" -ef "${file_in:-}" ]; then echo "$0: $f is IN" >&2; exit 1; fi
+            if [ -e "$f" ] && [ "$f" -ef "${file_in:-}" ]; then echo "$0: $f is IN: name another file for OUT" >&2; exit 1; fi
         done
     done || exit 1
     # Each OUT.part is opened here and locked (flock, util-linux) for as long as the run lasts:

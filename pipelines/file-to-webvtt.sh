@@ -4,7 +4,9 @@
 #   gst-launch-1.0 -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
 #       mslamasr line-length=42 max-lines=2 ! webvttenc ! filesink location=OUT.vtt
 #
-# Usage: pipelines/file-to-webvtt.sh IN OUT.vtt [mslamasr properties]
+# Usage: pipelines/file-to-webvtt.sh IN OUT.vtt [mslamasr properties, e.g. languages=en latency=640,
+#        or languages=fr lm=LM.safetensors for a character LM from `mslam-trainer lm`]
+# The model is $MSLAM_MODEL, else the installed default (or pass model=FILE).
 set -eu
 usage="usage: $0 IN OUT.vtt [mslamasr properties]"
 . "$(dirname "$0")/file-common.sh"

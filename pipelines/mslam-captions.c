@@ -240,7 +240,7 @@ int main(int argc, char **argv) {
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_add_group(ctx, gst_init_get_option_group());
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "%s\n", err->message);
+        fprintf(stderr, "%s: %s (see --help)\n", argv[0], err->message);
         return 2;
     }
     g_option_context_free(ctx);
@@ -254,8 +254,12 @@ int main(int argc, char **argv) {
         argc = 2;
     }
     if (live == (argc == 2) || argc > 2) {
-        fprintf(stderr, "usage: %s [--translate] [--lid] [--words] [--model FILE] [--latency MS] FILE|URI, or --live "
-                "(see --help)\n", argv[0]);
+        if (argc > 2)
+            fprintf(stderr, "%s: one file or URI at a time, not %d (%s ...)\n", argv[0], argc - 1, argv[2]);
+        else if (live)
+            fprintf(stderr, "%s: --live reads the audio input: no file or URI with it\n", argv[0]);
+        fprintf(stderr, "usage: %s [--translate] [--lid] [--words] [--model FILE] [--latency MS] [--min-confidence C] "
+                "FILE|URI, or --live (see --help)\n", argv[0]);
         return 2;
     }
     if (!option_in_range("latency", latency, " ms (the audio encoded at a time, in steps of 40 ms)") ||

@@ -1819,7 +1819,7 @@ static int check_options(const train_opts *o) {
     if (parse_task(o->task) < 0) return -1;
     if (lr_schedule_parse(o->schedule) < 0)
         return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
-    if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required");
+    if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required (see mslam-trainer train --help)");
     /* the manifest options, each error under its flag's name, before --out is made */
     enum manifest_layout layout;
     const char *outer = mslam_error_context_set("--split");

@@ -328,6 +328,15 @@ rc=0
 if [ "$rc" -ne 2 ] || ! grep -q -- "--latency 5: must be 40 to 10240 ms" "$work/err.txt"; then
   fail "mslam-captions --latency 5: rc $rc: $(cat "$work/err.txt")"
 fi
+# two files, an unknown option: usage errors that say so
+rc=0
+"$app" "$talk" "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "one file or URI at a time, not 2" "$work/err.txt" ||
+  fail "mslam-captions with two files: rc $rc: $(cat "$work/err.txt")"
+rc=0
+"$app" --bogus "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "mslam-captions: Unknown option --bogus (see --help)" "$work/err.txt" ||
+  fail "mslam-captions --bogus: rc $rc: $(cat "$work/err.txt")"
 # a video without audio: an error once the decoder's streams are out, and why (the demuxer's
 # "not-linked" did not come where it had put out the whole file before: 6 runs in 200 waited)
 timeout 60 "$app" "$work/silent film.webm" > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a video without audio"
