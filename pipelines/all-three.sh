@@ -38,7 +38,8 @@ properties_of() {
   gst-inspect-1.0 "$1" 2>/dev/null | sed -n '/^Element Properties:/,$s/^  \([a-z][a-z0-9-]*\) *: .*/\1/p'
 }
 inspected=""
-has_property() { printf '%s\n' "$1" | grep -qx -e "$2"; }
+# (GLib reads n_threads as n-threads; the name is no pattern)
+has_property() { printf '%s\n' "$1" | grep -qxF -e "$(printf '%s' "$2" | tr _ -)"; }
 for property in "$@"; do
   case $property in *?=*) name=${property%%=*} ;; *) name="" ;; esac
   case $name in

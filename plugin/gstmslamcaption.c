@@ -1085,6 +1085,18 @@ max_duration_cut (GstMslamCaption * self, const mslam_result * words, guint64 fr
   return n_frames;
 }
 
+/* Closes the open caption at max-duration itself (no boundary to cut at, or no CTC head to find
+ * one): the next caption continues it, as one after a cut does. */
+static GstFlowReturn
+finish_at_max_duration (GstMslamCaption * self)
+{
+  guint64 end = GST_MSLAM_BASE (self)->n_frames;
+  GstFlowReturn ret = finish_caption (self, end);
+
+  self->cut_frame = end;
+  return ret;
+}
+
 /* Closes the open caption, which has reached max-duration, where max_duration_cut says on the
  * transcript of its audio encoded again with full context (the second pass: streaming frames
  * emit characters later after their sound, a word's first ones up to a chunk after it began),
@@ -1102,7 +1114,7 @@ close_at_max_duration (GstMslamCaption * self, guint64 start)
   gfloat *full;
 
   if (!self->ctc)
-    return finish_caption (self, base->n_frames);
+    return finish_at_max_duration (self);
   full = gst_mslam_base_encode_again (base, start, base->n_frames, &n_full);
   if (full) {
     words = ctc_decode (self, &self->decode, full, n_full);
@@ -1116,7 +1128,7 @@ close_at_max_duration (GstMslamCaption * self, guint64 start)
     return decoder_failed (self);
   mslam_result_free (words);
   if (cut >= base->n_frames)
-    return finish_caption (self, base->n_frames);
+    return finish_at_max_duration (self);
 
   GST_LOG_OBJECT (self, "max-duration: cut at frame %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT,
       cut, base->n_frames);

@@ -69,12 +69,14 @@ static GHashTable *auto_devices;        /* canonical path -> AutoDevice */
 static GHashTable *cache_by_model;      /* mslam_model * -> CachedModel */
 
 const gchar *
-gst_mslam_default_model_path (void)
+gst_mslam_default_model_path (const gchar ** from)
 {
   const gchar *env = g_getenv ("MSLAM_MODEL");
-  if (env && *env)
-    return env;
-  return MSLAM_DEFAULT_MODEL;
+  gboolean set = env && *env;
+
+  if (from)
+    *from = set ? "MSLAM_MODEL" : "the installed default";
+  return set ? env : MSLAM_DEFAULT_MODEL;
 }
 
 static void
@@ -143,6 +145,19 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
   mslam_model *model;
   struct mslam_model_params params = mslam_model_default_params ();
 
+  /* once, and only where the application has not routed libmslam's messages itself (it has one
+   * callback per process): into GStreamer's debug log rather than onto stderr; before any call
+   * of the library below */
+  {
+    static gsize routed = 0;
+    if (g_once_init_enter (&routed)) {
+      mslam_log_callback app_cb = NULL;
+      mslam_log_get (&app_cb, NULL);
+      if (!app_cb)
+        mslam_log_set (log_to_gst, NULL);
+      g_once_init_leave (&routed, 1);
+    }
+  }
   if (!path || !*path) {
     *reason = g_strdup ("no model file given");
     return NULL;
@@ -151,9 +166,11 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
     *reason = g_strdup (g_strerror (errno));
     return NULL;
   }
-  if (S_ISDIR (st.st_mode) && !mslam_model_load (path, params)) {
+  if (S_ISDIR (st.st_mode)) {
     /* the library's word for a folder (a training run's, whose files it names) */
-    *reason = g_strdup (mslam_last_error ());
+    model = mslam_model_load (path, params);
+    *reason = g_strdup (model ? "a folder, not a file" : mslam_last_error ());
+    mslam_model_free (model);
     return NULL;
   }
   if (!S_ISREG (st.st_mode)) {
@@ -188,18 +205,6 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
   /* Loading under the lock: a second element asking for the same file waits for this load and
    * shares it rather than loading its own copy. Threads are chosen per call (stream and decode
    * parameters), so the model's own default (all cores) does not matter. */
-  /* once, and only where the application has not routed libmslam's messages itself (it has one
-   * callback per process): into GStreamer's debug log rather than onto stderr */
-  {
-    static gsize routed = 0;
-    if (g_once_init_enter (&routed)) {
-      mslam_log_callback app_cb = NULL;
-      mslam_log_get (&app_cb, NULL);
-      if (!app_cb)
-        mslam_log_set (log_to_gst, NULL);
-      g_once_init_leave (&routed, 1);
-    }
-  }
   model = mslam_model_load (real, params);
   if (!model) {
     *reason = g_strdup (mslam_last_error ());
@@ -1074,11 +1079,10 @@ base_start (GstMslamBase * self)
 
   GST_OBJECT_LOCK (self);
   /* "" as unset, as languages="" is */
+  /* (and where the path came from, for an error) */
+  model_from = "the model property";
   self->model_file = g_strdup (self->model_path && *self->model_path ? self->model_path :
-      gst_mslam_default_model_path ());
-  /* where the path came from, for an error */
-  model_from = self->model_path && *self->model_path ? "the model property" :
-      g_getenv ("MSLAM_MODEL") && *g_getenv ("MSLAM_MODEL") ? "MSLAM_MODEL" : "the installed default";
+      gst_mslam_default_model_path (&model_from));
   device = self->device;
   latency_ms = self->latency_ms;
   self->threads = self->n_threads;

@@ -29,8 +29,8 @@ typedef enum
 } GstMslamDevice;
 
 /* The model file elements load when their `model` property is not set: $MSLAM_MODEL when set
- * and not empty, else the installed default model. */
-const gchar *gst_mslam_default_model_path (void);
+ * and not empty, else the installed default model; *from (when from is not NULL) says which. */
+const gchar *gst_mslam_default_model_path (const gchar ** from);
 
 /* Loads path for device, or takes another reference to the copy already loaded from the same
  * file for the same device. NULL on failure, with *reason (free it) saying why. */
@@ -137,7 +137,7 @@ struct _GstMslamBase
   GstPad *srcpad;
 
   /* properties (object lock) */
-  gchar *model_path;            /* NULL: gst_mslam_default_model_path () */
+  gchar *model_path;            /* NULL: gst_mslam_default_model_path (NULL) */
   GstMslamDevice device;
   guint latency_ms;
   gint n_threads;

@@ -656,6 +656,18 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
     mslam_lm_free(none);
     none = NULL;
     free(missing);
+    /* another language's rows in another split: not "name those with --langs de" (--split is the
+     * fix there, which the language's own message says) */
+    f = fopen(foreign, "w");
+    if (f) {
+        fputs("path\tlang\ttext\ttranslation\tsplit\n\tde\tja\tyes\ttrain\n\ten\tyes\t\ttest\n", f);
+        fclose(f);
+    }
+    CHECK(f && lm_build(m, &of, &none, &st) == -1 && strstr(mslam_last_error(), "no sentence of language '") &&
+              !strstr(mslam_last_error(), "--langs de"),
+          "a language in another split: %s", mslam_last_error());
+    mslam_lm_free(none);
+    none = NULL;
     free(foreign);
     CHECK(lm_check_model(tlm, m, 0, "test") < 0 && strstr(mslam_last_error(), "not transcripts"),
           "an LM of translations is refused for transcripts: %s", mslam_last_error());

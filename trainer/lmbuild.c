@@ -261,13 +261,15 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
         /* several languages missing, some there: all named at once, and the --langs that builds
          * (one missing: the loop below says where its sentences are) */
         GString *missing = g_string_new(NULL), *present = g_string_new(NULL);
-        int n_missing = 0;
+        int n_missing = 0, in_other_splits = 0;
         for (int l = 0; l < lm->n_langs; l++) {
             GString *list = g_hash_table_size(sets[l]) ? present : missing;
             g_string_append_printf(list, "%s%s", list->len ? "," : "", lm->langs[l].code);
             n_missing += list == missing;
+            for (int k = 0; list == missing && k < SPLIT_N; k++) in_other_splits |= elsewhere[l][k] > 0;
         }
-        if (n_missing > 1 && present->len)
+        /* (a language with rows in other splits: the loop's message names them, and --split) */
+        if (n_missing > 1 && present->len && !in_other_splits)
             rc = mslam_error("no sentence of %d of the %d languages in the text%s (%s); it has %s: name those with "
                              "--langs %s, or add text of the others",
                              n_missing, lm->n_langs, text_split_phrase(o->split), missing->str, present->str,

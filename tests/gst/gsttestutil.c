@@ -348,6 +348,11 @@ static mslam_result *offline_with_context(const gsttest_caption *c, GstClockTime
         else
             in_language.lm = NULL;
     }
+    if (!mslam_model_get_config(model).ctc_head) {
+        /* (translation alone: of the caption's frames) */
+        if (kind == GSTTEST_TRANSLATE) r = mslam_translate_frames(model, frames + (size_t)ctx * d, n_frames - ctx, p);
+        goto done;
+    }
     if (!(all = mslam_transcribe_frames(model, frames, n_frames, &in_language)) ||
         !(r = mslam_result_from_frame(model, all, ctx)) || kind == GSTTEST_TRANSCRIBE ||
         (*language && !strcmp(*language, "en")))

@@ -1790,6 +1790,12 @@ static guint count_offline_matches(const gsttest_run *r, mslam_model *model, con
         gboolean cut = FALSE;
         fail_unless(m && gst_structure_get_boolean(m, "continued", &cut));
         *continued += cut;
+        /* continued: right after a caption that max-duration (1 s) cut, in its second half */
+        const gsttest_caption *before = i > 0 ? g_ptr_array_index(r->buffers, i - 1) : NULL;
+        fail_if(cut && !(before && before->duration >= 500 * GST_MSECOND &&
+                         before->pts + before->duration <= c->pts &&
+                         c->pts - (before->pts + before->duration) < GSTTEST_CONTEXT_FRAMES * 40 * GST_MSECOND),
+                "caption %u at %" GST_TIME_FORMAT " is continued, but not after a cut", i, GST_TIME_ARGS(c->pts));
         matches += gsttest_caption_is_offline(r, c, GST_SECOND, talk, n_talk, model, GSTTEST_TRANSCRIBE, p);
     }
     return matches;

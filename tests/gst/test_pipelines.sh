@@ -264,8 +264,8 @@ grep -q "^2$" "$work/all-captions.srt" || fail "all-three: captions"
 grep -q "^2$" "$work/all-english.srt" || fail "all-three: translation"
 grep -q "mslam-lid" "$work/all.log" || fail "all-three: language"
 # properties: unprefixed to each element that has it (interval to mslamlid alone, beam-size to
-# the other two), asr./translate./lid. to one
-"$src/pipelines/all-three.sh" "$talk" "$work/props" languages=fr,de interval=1500 beam-size=2 translate.max-lines=1 \
+# the other two, n_threads as GLib reads it: n-threads), asr./translate./lid. to one
+"$src/pipelines/all-three.sh" "$talk" "$work/props" languages=fr,de interval=1500 beam-size=2 n_threads=1 translate.max-lines=1 \
   > "$work/props.log"
 grep -q "mslam-lid, language=(string)fr, .* end=(guint64)1520000000," "$work/props.log" ||
   fail "all-three: interval and languages: $(grep "mslam-lid," "$work/props.log")"
