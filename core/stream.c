@@ -328,7 +328,11 @@ int mslam_stream_finish(mslam_stream *s) {
 }
 
 int mslam_stream_read(mslam_stream *s, float *out, int max_frames) {
-    if (!s || !out || max_frames <= 0) return 0;
+    /* (a silent 0 with frames ready would make a caller's drain loop spin) */
+    if (!s) return mslam_error("mslam_stream_read: the stream is NULL");
+    if (max_frames < 0) return mslam_error("mslam_stream_read: max_frames %d is negative", max_frames);
+    if (max_frames == 0) return 0;
+    if (!out) return mslam_error("mslam_stream_read: out is NULL");
     int d = s->model->cfg.d_model;
     int n = s->n_ready < max_frames ? s->n_ready : max_frames;
     if (n == 0) return 0;

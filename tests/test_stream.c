@@ -225,6 +225,19 @@ int main(void) {
         CHECK(mslam_stream_n_ready(s) == 0, "a refused push made frames");
         m->p.mel_std[11] = saved;
         CHECK(mslam_stream_push(s, pcm, n) > 0, "a push with the statistics restored: %s", mslam_last_error());
+        /* reads that cannot copy are errors, not a silent 0 a drain loop would spin on; 0 asked
+         * is 0 read */
+        const int ready = mslam_stream_n_ready(s);
+        float frame[64];
+        CHECK(m->cfg.d_model <= 64 && mslam_stream_read(s, NULL, 1) < 0 && strstr(mslam_last_error(), "out is NULL"),
+              "a read into NULL: %s", mslam_last_error());
+        CHECK(mslam_stream_read(s, frame, -1) < 0 && strstr(mslam_last_error(), "max_frames -1 is negative"),
+              "a read of -1 frames: %s", mslam_last_error());
+        CHECK(mslam_stream_read(NULL, frame, 1) < 0 && strstr(mslam_last_error(), "the stream is NULL"),
+              "a read of no stream: %s", mslam_last_error());
+        CHECK(mslam_stream_read(s, NULL, 0) == 0 && mslam_stream_read(s, frame, 1) == 1 &&
+                  mslam_stream_n_ready(s) == ready - 1,
+              "reads of 0 and 1 frames: %d of %d left", mslam_stream_n_ready(s), ready);
         mslam_stream_free(s);
     }
 

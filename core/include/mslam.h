@@ -227,7 +227,8 @@ MSLAM_API int mslam_stream_push(mslam_stream *stream, const float *pcm, size_t n
  * After it, mslam_stream_push is an error until mslam_stream_reset; a second finish does nothing. */
 MSLAM_API int mslam_stream_finish(mslam_stream *stream);
 /* Copies up to max_frames ready frames (each d_model floats) to out and drops them from the
- * stream. Returns the number copied. */
+ * stream. Returns the number copied (0: none ready, or max_frames 0), or a negative error (a NULL
+ * stream, a NULL out for max_frames above 0, max_frames negative). */
 MSLAM_API int mslam_stream_read(mslam_stream *stream, float *out, int max_frames);
 MSLAM_API int mslam_stream_n_ready(const mslam_stream *stream);
 /* Forgets all audio and cached context, samples not yet encoded included (mslam_stream_finish
