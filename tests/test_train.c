@@ -679,11 +679,12 @@ static void test_data_warnings(void) {
     data_warnings[0] = '\0';
     mslam_model *model = mslam_model_new(&tiny_cfg, tiny_vocab, tiny_langs); /* a b; de en */
     dataset_report rep;
+    ds.role = "validation data"; /* (train's --valid may read the manifest of --data) */
     CHECK(model && dataset_encode(&ds, model, NEED_TEXT | NEED_LANG, 0, &rep) == 0 && rep.unknown_chars == 3 &&
               rep.kept == 10,
           "the transcripts with characters outside the vocabulary are dropped, their rows kept for LID (%d labels, %d kept): %s", rep.unknown_chars,
           rep.kept, mslam_last_error());
-    CHECK(count_of(data_warnings, "\n") == 3 &&
+    CHECK(count_of(data_warnings, "\n") == 3 && count_of(data_warnings, "validation data, ") == 3 &&
               strstr(data_warnings, "langs.tsv: 2 rows with characters outside the model's vocabulary ('c' 'x')") &&
               strstr(data_warnings, "more.tsv: 1 row with characters outside the model's vocabulary ('c')") &&
               strstr(data_warnings, "langs.tsv: 5 rows in languages the model does not have (ess zz es-MX)"),

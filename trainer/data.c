@@ -431,17 +431,18 @@ static void note_unknown_char(file_notes *notes, const char *c) {
     if (notes->n_unknown_chars < NOTED_CHARS) snprintf(notes->unknown_chars[notes->n_unknown_chars++], 5, "%s", c);
 }
 
-/* The summary lines of notes of the manifest file (NULL: rows added one by one). */
-static void warn_file_notes(const file_notes *notes, const char *file) {
-    const char *colon = file ? ": " : "";
-    if (!file) file = "";
+/* The summary lines of notes of the manifest file (NULL: rows added one by one), read as role
+ * (NULL: none said; the same manifest may give training and validation rows). */
+static void warn_file_notes(const file_notes *notes, const char *file, const char *role) {
+    char *where = g_strdup_printf("%s%s%s%s", role ? role : "", role && file ? ", " : "", file ? file : "",
+                                  role || file ? ": " : "");
     if (notes->unknown_char_rows) {
         char chars[NOTED_CHARS * 8] = "";
         for (int i = 0; i < notes->n_unknown_chars; i++)
             snprintf(chars + strlen(chars), sizeof chars - strlen(chars), "%s'%s'", i ? " " : "",
                      notes->unknown_chars[i]);
-        mslam_log(MSLAM_LOG_WARN, "%s%s%d row%s with characters outside the model's vocabulary (%s%s): %s transcript "
-                  "or translation with them is left out", file, colon, notes->unknown_char_rows,
+        mslam_log(MSLAM_LOG_WARN, "%s%d row%s with characters outside the model's vocabulary (%s%s): %s transcript "
+                  "or translation with them is left out", where, notes->unknown_char_rows,
                   plural_s(notes->unknown_char_rows), notes->n_unknown_chars == NOTED_CHARS ? "e.g. " : "", chars,
                   notes->unknown_char_rows == 1 ? "its" : "each one's");
     }
@@ -449,10 +450,11 @@ static void warn_file_notes(const file_notes *notes, const char *file) {
         GString *langs = g_string_new(NULL);
         for (size_t i = 0; i < notes->unknown_langs.n; i++)
             g_string_append_printf(langs, "%s%s", i ? " " : "", notes->unknown_langs.items[i]);
-        mslam_log(MSLAM_LOG_WARN, "%s%s%d row%s in languages the model does not have (%s)", file, colon,
+        mslam_log(MSLAM_LOG_WARN, "%s%d row%s in languages the model does not have (%s)", where,
                   notes->unknown_lang_rows, plural_s(notes->unknown_lang_rows), langs->str);
         g_string_free(langs, TRUE);
     }
+    g_free(where);
 }
 
 /* Fills the ids and language of e; returns 1 to keep, 0 to drop (reason counted), -1 on error.
@@ -549,7 +551,7 @@ int dataset_encode(dataset *ds, const mslam_model *model, int need_any, double m
         else example_free(&ds->items[i]);
     }
     for (size_t f = 0; f < n_notes; f++) {
-        if (!rc) warn_file_notes(&notes[f], f < ds->files.n ? ds->files.items[f] : NULL);
+        if (!rc) warn_file_notes(&notes[f], f < ds->files.n ? ds->files.items[f] : NULL, ds->role);
         strlist_free(&notes[f].unknown_langs);
     }
     free(notes);

@@ -42,6 +42,7 @@ typedef struct {
     int n, cap;
     int n_incomplete; /* rows of the split dataset_load_text_pairs left out: no transcript (or translation) */
     struct strlist files; /* the manifests read, in order: the warnings name them */
+    const char *role;     /* what the data is for ("validation data"), to begin the warnings (NULL: none) */
 } dataset;
 
 /* Appends an example (strings copied; NULL reads as ""), from the last of ds->files (none when

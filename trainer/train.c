@@ -1543,7 +1543,8 @@ static void report_data(const trainer *t, const char *what, const dataset_report
     if (r->too_long) fprintf(stderr, ", %d longer than --max-seconds", r->too_long);
     if (r->empty_text) fprintf(stderr, ", %d without the labels the task needs", r->empty_text);
     if (r->unknown_chars)
-        fprintf(stderr, ", %d label%s with characters outside the vocabulary", r->unknown_chars, plural_s(r->unknown_chars));
+        fprintf(stderr, ", %d transcript%s or translation%s with characters outside the vocabulary", r->unknown_chars,
+                plural_s(r->unknown_chars), plural_s(r->unknown_chars));
     if (r->unknown_lang) fprintf(stderr, ", %d in languages outside the model's list", r->unknown_lang);
     fputc('\n', stderr);
 }
@@ -2071,6 +2072,8 @@ static int run(trainer *t) {
         adamw_train_only(&t->opt, &t->model->table, heads);
     }
     dataset_report rep;
+    t->train.role = "training data";
+    t->valid.role = "validation data";
     if (dataset_encode(&t->train, t->model, need_of(t->tasks), o->max_seconds, &rep)) return -1;
     report_data(t, "training data", &rep);
     if (resumed && !t->pos.data.rows && t->rank == 0)
