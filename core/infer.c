@@ -130,8 +130,9 @@ mslam_result *mslam_result_from_frame(const mslam_model *model, const mslam_resu
         mslam_error("mslam_result_from_frame: %s is NULL", model ? "the result" : "the model");
         return NULL;
     }
-    if (frame < r->start_frame || frame >= r->end_frame) {
-        mslam_error("mslam_result_from_frame: frame %d is outside the result's frames [%d, %d)", frame, r->start_frame,
+    /* (its end too: an empty part, as of an empty segment's [end, end)) */
+    if (frame < r->start_frame || frame > r->end_frame) {
+        mslam_error("mslam_result_from_frame: frame %d is outside the result's frames [%d, %d]", frame, r->start_frame,
                     r->end_frame);
         return NULL;
     }
@@ -274,8 +275,9 @@ static int lm_language(const mslam_model *m, const struct mslam_decode_params *p
     int named = named_language(m, p->languages, fn);
     char quoted[MSLAM_QUOTE_SIZE];
     if (named == -2)
-        return mslam_error("%s: with an LM, languages must name the one language spoken (it is \"%s\")", fn,
-                           mslam_quote(quoted, p->languages ? p->languages : "", MSLAM_UTF8_NUL_TERMINATED));
+        return p->languages ? mslam_error("%s: with an LM, languages must name the one language spoken (it is \"%s\")",
+                                          fn, mslam_quote(quoted, p->languages, MSLAM_UTF8_NUL_TERMINATED))
+                            : mslam_error("%s: with an LM, languages must name the one language spoken (it is NULL)", fn);
     if (named < 0) return -1;
     int lang = mslam_lm_lang_index(p->lm, m->langs[named]);
     if (lang < 0) return mslam_error("%s: LM '%s' has no model of language '%s'", fn, lm_name(p->lm), m->langs[named]);

@@ -250,8 +250,12 @@ static void test_transcribe(mslam_model *m, const float *pcm, size_t n) {
     CHECK(part && !strcmp(mslam_result_text(part), "d") && mslam_result_end_frame(part) == 1,
           "the part from frame 9: \"%s\"", part ? mslam_result_text(part) : mslam_last_error());
     mslam_result_free(part);
-    CHECK(!mslam_result_from_frame(m, r, 10) && strstr(mslam_last_error(), "frame 10 is outside"),
-          "frame 10 of 10: %s", mslam_last_error());
+    part = mslam_result_from_frame(m, r, 10);
+    CHECK(part && !*mslam_result_text(part) && mslam_result_end_frame(part) == 0,
+          "the part from the end, frame 10: %s", part ? mslam_result_text(part) : mslam_last_error());
+    mslam_result_free(part);
+    CHECK(!mslam_result_from_frame(m, r, 11) && strstr(mslam_last_error(), "frame 11 is outside"),
+          "frame 11 of 10: %s", mslam_last_error());
     CHECK(!mslam_result_from_frame(m, r, -1) && strstr(mslam_last_error(), "frame -1 is outside"),
           "frame -1: %s", mslam_last_error());
     CHECK(!mslam_result_from_frame(m, NULL, 0) && strstr(mslam_last_error(), "the result is NULL"),

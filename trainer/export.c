@@ -142,8 +142,8 @@ int cmd_export(int argc, char **argv) {
             fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
             rc = 1;
         } else {
-            fprintf(stderr, "%s: %zu parameters, %d languages, vocabulary of %d", out, m->table.total, m->cfg.n_langs,
-                    m->cfg.vocab_size);
+            fprintf(stderr, "%s: %zu parameters, %d language%s, vocabulary of %d", out, m->table.total, m->cfg.n_langs,
+                    plural_s(m->cfg.n_langs), m->cfg.vocab_size);
             if (n_in > 1) fprintf(stderr, "; the mean of %d checkpoints", n_in);
             fputc('\n', stderr);
         }

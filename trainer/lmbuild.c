@@ -433,8 +433,8 @@ int cmd_lm(int argc, char **argv) {
         } else {
             long total = 0;
             for (int k = 1; k <= order; k++) total += st.ngrams[k];
-            fprintf(stderr, "%s: %d languages, order %d, %ld sentences (%ld characters), %ld n-grams:", out,
-                    lm->n_langs, order, st.sentences, st.chars, total);
+            fprintf(stderr, "%s: %d language%s, order %d, %ld sentences (%ld characters), %ld n-grams:", out,
+                    lm->n_langs, plural_s(lm->n_langs), order, st.sentences, st.chars, total);
             for (int k = 1; k <= order; k++) fprintf(stderr, " %ld", st.ngrams[k]);
             fprintf(stderr, "; %ld sentences held out, %ld with characters outside the vocabulary", st.held_out,
                     st.unknown_chars);

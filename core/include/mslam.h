@@ -356,7 +356,10 @@ MSLAM_API struct mslam_decode_params mslam_decode_default_params(void);
 
 typedef struct mslam_result mslam_result;
 
-/* UTF-8 text ("" for an empty result or r NULL). */
+/* UTF-8 text ("" for an empty result or r NULL). Recognition's is CTC's characters as emitted,
+ * spaces included: a segment cut between words (a stream's segment, mslam_result_from_frame's
+ * part) can begin or end with one; strip them for display (the words, mslam_result_word_*,
+ * have none), as the elements do. */
 MSLAM_API const char *mslam_result_text(const mslam_result *r);
 /* Geometric mean of the token probabilities, in [0, 1]; 0 for an empty result. */
 MSLAM_API float mslam_result_confidence(const mslam_result *r);
@@ -387,7 +390,7 @@ MSLAM_API int mslam_result_end_frame(const mslam_result *r);
  * the cut split is not heard again at the next caption's start): decode from a little earlier,
  * keep the part from where the audio of interest begins. NULL, with an error, for a NULL
  * argument, a translation with characters (they have no frames), or a frame outside r's
- * [start, end). */
+ * [start, end] (its end gives an empty part). */
 MSLAM_API mslam_result *mslam_result_from_frame(const mslam_model *model, const mslam_result *r, int frame);
 MSLAM_API void mslam_result_free(mslam_result *r);
 
