@@ -504,6 +504,22 @@ push_gap (GstMslamCaption * self, GstClockTime until)
   base->text_end = output_time (self, until);
 }
 
+/* A new timeline's first word downstream, before any caption or GAP can come: a GAP of no
+ * duration at its start, on which a sink prerolls at once. A caption goes out only when its
+ * speech has ended: a sink waiting for it in PAUSED, and a tee whose other branch's queue filled
+ * meanwhile (an audio sink prerolls on the first buffer), stalled the pipeline for good. */
+static void
+announce_timeline (GstMslamCaption * self)
+{
+  GstMslamBase *base = GST_MSLAM_BASE (self);
+
+  if (!base->started || GST_CLOCK_TIME_IS_VALID (self->out_end))
+    return;
+  gst_pad_push_event (base->srcpad, gst_event_new_gap (output_time (self, base->t0), 0));
+  self->out_end = base->t0;
+  base->text_end = output_time (self, base->t0);
+}
+
 /* The language spoken in frames: the LID head's choice among `languages`; without a LID head
  * the one language of `languages` when it names one; else "und" (undetermined, ISO 639-2). */
 static gchar *
@@ -1285,6 +1301,7 @@ caption_process (GstMslamBase * base, const gfloat * frames, gint n, guint64 fir
   guint64 ctc_first;
 
   g_assert (first == self->seg_first + self->seg_n);
+  announce_timeline (self);
   seg_append (self, frames, n);
 
   if (self->ctc) {
@@ -1336,6 +1353,7 @@ done:
 static GstFlowReturn
 caption_audio (GstMslamBase * base)
 {
+  announce_timeline (GST_MSLAM_CAPTION (base));
   /* the energy rule may end a caption between chunks */
   return check_endpoint (GST_MSLAM_CAPTION (base));
 }

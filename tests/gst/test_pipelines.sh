@@ -258,6 +258,18 @@ gst-launch-1.0 -t filesrc location="$work/talk.mka" ! matroskademux ! fakesink >
 grep -Eq "language code: fr" "$work/tags.log" || fail "lid-tagging: not the track's language: $(cat "$work/tags.log")"
 echo "lid-tagging: ok"
 
+step tee
+# the caption elements beside an audio sink through a tee with the default queues (1 s): speech
+# from the first sample, so the first caption comes only after more than a queue of audio; a
+# sink prerolls on the GAP of no duration at the timeline's start (without it the audio branch's
+# queue filled, the tee stopped, and the pipeline stayed in PAUSED for good)
+for element in mslamasr mslamtranslate; do
+  timeout 60 gst-launch-1.0 -q filesrc location="$work/said.wav" ! decodebin ! audioconvert ! audioresample ! \
+    tee name=t t. ! queue ! "$element" ! fakesink t. ! queue ! fakesink sync=true > "$work/tee.log" 2>&1 ||
+    fail "$element beside a sync sink through a tee: $? $(cat "$work/tee.log")"
+done
+echo "tee: ok"
+
 step all-three
 "$src/pipelines/all-three.sh" "$talk" "$work/all" > "$work/all.log"
 grep -q "^2$" "$work/all-captions.srt" || fail "all-three: captions"
