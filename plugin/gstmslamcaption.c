@@ -370,6 +370,8 @@ caption_start (GstMslamBase * base)
       return FALSE;
   }
   self->decode.n_threads = base->threads;
+  self->decode.abort_callback = gst_mslam_base_abort_if_flushing;
+  self->decode.abort_callback_user_data = base;
   self->decode_languages = g_strdup (base->lang_list);
   self->decode.languages = self->decode_languages;
 
@@ -573,7 +575,7 @@ final_transcript (GstMslamCaption * self, const gfloat * frames, gint n, gboolea
     p.languages = language;
   }
   r = ctc_decode (self, &p, frames, n);
-  if (!r)
+  if (!r && !gst_mslam_base_flushing (GST_MSLAM_BASE (self)))
     GST_WARNING_OBJECT (self, "decoding the final caption again failed (%s); the transcript is "
         "the stream's", mslam_last_error ());
   return r;

@@ -835,6 +835,18 @@ gst_mslam_audio_history_free (GstMslamAudioHistory * h)
   h->first = 0;
 }
 
+gboolean
+gst_mslam_base_flushing (GstMslamBase * self)
+{
+  return GST_PAD_IS_FLUSHING (self->sinkpad);
+}
+
+int
+gst_mslam_base_abort_if_flushing (void *self)
+{
+  return gst_mslam_base_flushing (GST_MSLAM_BASE (self));
+}
+
 gfloat *
 gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gint * n)
 {
@@ -856,11 +868,16 @@ gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gi
     return NULL;
   }
   params.n_threads = self->threads;
+  params.abort_callback = gst_mslam_base_abort_if_flushing;
+  params.abort_callback_user_data = self;
   frames = mslam_encode_pcm (self->model, h->pcm + (from - h->first), (gsize) (until - from),
       &params, n);
   if (!frames) {
-    GST_WARNING_OBJECT (self, "the second pass failed (%s); the stream's frames stand",
-        mslam_last_error ());
+    if (gst_mslam_base_flushing (self))
+      GST_DEBUG_OBJECT (self, "the second pass stopped: the element is flushing (%s)", mslam_last_error ());
+    else
+      GST_WARNING_OBJECT (self, "the second pass failed (%s); the stream's frames stand",
+          mslam_last_error ());
     return NULL;
   }
   *n = MIN (*n, (gint) (end - start));
@@ -908,6 +925,13 @@ gst_mslam_base_identify (GstMslamBase * self, const gfloat * frames, gint n,
 void
 gst_mslam_base_post (GstMslamBase * self, GstStructure * s)
 {
+  /* a result of audio a flush (a seek) or a stop has thrown away: its text is not pushed
+   * either */
+  if (gst_mslam_base_flushing (self)) {
+    GST_DEBUG_OBJECT (self, "flushing: %" GST_PTR_FORMAT " not posted", s);
+    gst_structure_free (s);
+    return;
+  }
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 

@@ -345,8 +345,15 @@ mslam_lm *gst_mslam_base_load_lm (GstMslamBase * self, const gchar * path, gbool
  * is not kept (logged) or encoding fails (logged): the caller keeps the stream's frames. */
 gfloat *gst_mslam_base_encode_again (GstMslamBase * self, guint64 start, guint64 end, gint * n);
 
-/* Posts an element message whose structure is s (taken). */
+/* Posts an element message whose structure is s (taken), unless the element is flushing (a
+ * seek or a stop threw the audio away). */
 void gst_mslam_base_post (GstMslamBase * self, GstStructure * s);
+/* Whether a flush (a flushing seek) or a stop has begun on the sink pad: the work under way is
+ * for audio that is thrown away. Any thread. */
+gboolean gst_mslam_base_flushing (GstMslamBase * self);
+/* mslam_abort_callback of the element's full-context passes and searches (user data: the
+ * element): they stop when it is flushing, as a seek or a stop should not wait for them. */
+int gst_mslam_base_abort_if_flushing (void *self);
 
 G_END_DECLS
 

@@ -251,7 +251,8 @@ gst_mslam_translate_caption (GstMslamCaption * caption, const gfloat * frames, g
     text = g_strdup (mslam_result_text (r));
     *confidence = mslam_result_confidence (r);
   } else if (!text) {
-    GST_WARNING_OBJECT (caption, "translation failed: %s", mslam_last_error ());
+    if (!gst_mslam_base_flushing (base))
+      GST_WARNING_OBJECT (caption, "translation failed: %s", mslam_last_error ());
     return NULL;
   }
   gst_structure_set (msg, "language", G_TYPE_STRING, "en",

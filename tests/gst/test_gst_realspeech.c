@@ -388,6 +388,68 @@ GST_START_TEST(test_device_vulkan) {
 }
 GST_END_TEST;
 
+/* A flushing seek (or a stop) that comes while a long caption's final pass runs: the pass stops
+ * (the library's abort callback), and no final message comes after the flush for the audio it
+ * threw away (one did, 1.2 s after a seek, which itself waited that long for the pass). */
+static gint flush_done;
+static guint stale;
+static GstBusSyncReply count_stale(GstBus *bus, GstMessage *m, gpointer data) {
+    (void)bus, (void)data;
+    const GstStructure *s = gst_message_get_structure(m);
+    gboolean final = FALSE;
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT && s && gst_structure_get_boolean(s, "final", &final) && final &&
+        g_atomic_int_get(&flush_done))
+        stale++;
+    return GST_BUS_PASS;
+}
+
+static gpointer push_eos(gpointer h) {
+    gst_harness_push_event(h, gst_event_new_eos());
+    return NULL;
+}
+
+GST_START_TEST(test_flush_stops_final_pass) {
+    if (!cfg.ctc_head) return;
+    /* 30 s and more of speech without a pause: one caption, whose final pass encodes it all */
+    float *talk = NULL;
+    size_t n = 0;
+    for (int round = 0; round < 5; round++)
+        for (guint i = 0; i < G_N_ELEMENTS(sentences); i++) {
+            size_t k;
+            float *said = gsttest_speak("en", sentences[i], &k);
+            fail_unless(said != NULL);
+            gsttest_append(&talk, &n, said, k);
+            gsttest_append(&talk, &n, NULL, 1600);
+            g_free(said);
+        }
+    char *launch = g_strdup_printf("mslamasr model=%s max-duration=60000 pause=10000", model_path);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    GstBus *bus = gst_bus_new();
+    gst_bus_set_sync_handler(bus, count_stale, NULL, NULL);
+    gst_element_set_bus(h->element, bus);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    fail_unless(gsttest_harness_push_pcm(h, talk, 0, n, 0, FALSE) == GST_FLOW_OK);
+    g_atomic_int_set(&flush_done, 0);
+    stale = 0;
+    /* EOS ends the caption: its final pass runs on the pushing thread; the flush comes meanwhile */
+    GThread *drain = g_thread_new("eos", push_eos, h);
+    g_usleep(100000);
+    gint64 flushed_at = g_get_monotonic_time();
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
+    g_atomic_int_set(&flush_done, 1);
+    g_thread_join(drain);
+    printf("flush during the final pass of %.1f s of speech: the pass ended %.3f s after it\n", n / 16000.0,
+           (g_get_monotonic_time() - flushed_at) / 1e6);
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    fail_unless(stale == 0, "%u final messages after the flush", stale);
+    gst_element_set_bus(h->element, NULL);
+    gst_object_unref(bus);
+    gst_harness_teardown(h);
+    g_free(talk);
+}
+GST_END_TEST;
+
 static Suite *realspeech_suite(void) {
     Suite *s = suite_create("mslam real speech");
     TCase *tc = tcase_create("general");
@@ -400,6 +462,7 @@ static Suite *realspeech_suite(void) {
     tcase_add_test(tc, test_max_duration_keeps_finished_word);
     tcase_add_test(tc, test_translation_text);
     tcase_add_test(tc, test_lid_english);
+    tcase_add_test(tc, test_flush_stops_final_pass);
     tcase_add_test(tc, test_device_vulkan);
     return s;
 }
