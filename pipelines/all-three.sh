@@ -1,11 +1,10 @@
 #!/bin/sh
 # Captions, English translation and language identification of one file through one tee: the
 # three elements load the model once between them (the weights are shared). The queues hold 80 s
-# of audio: a sink prerolls on its branch's first buffer, which for mslamasr and mslamtranslate is
-# a caption that comes out only when its speech ends, at most max-duration (60 s at most) and a
-# chunk (10.24 s) after its audio, while mslamlid passes audio at once; with queues of the default
-# second the first branch to preroll would fill its queue and stop the tee before the others had
-# their first caption, and without a bound the slowest branch's would hold the rest of the file.
+# of audio, so that each branch runs at its own pace: mslamasr and mslamtranslate work in bursts,
+# at a caption's end, at most max-duration (60 s at most) and a chunk (10.24 s) after its audio,
+# while mslamlid passes audio at once; without a bound the slowest branch's would hold the rest
+# of the file. (The caption sinks preroll on the GAP of no duration that starts a timeline.)
 # mslamtranslate reads what the model's decoder was trained on (input=auto): for the bundled
 # model, whose decoder learnt from text pairs, the CTC transcript, which it translates far better
 # than the speech (README, "What the decoder reads").

@@ -290,11 +290,10 @@ int main(int argc, char **argv) {
     GString *desc = g_string_new(NULL);
     g_string_append_printf(desc, "%s ! audioconvert ! audioresample ! tee name=t ", source);
     /* captions only through messages here: the text pads go to fakesinks. The queues hold 80 s
-     * of audio, as pipelines/all-three.sh's: a caption branch's sink prerolls on its first caption
-     * (or GAP), while mslamlid's passes the audio on at once, and a queue that filled before the
-     * first caption of speech that starts at once would stop the tee before the pipeline
-     * prerolled. A caption comes at most max-duration (60 s at most) and a chunk (10.24 s) after
-     * its audio; without a bound, the slowest branch's queue would hold the rest of a file. */
+     * of audio, as pipelines/all-three.sh's, so that each branch runs at its own pace: a caption
+     * comes at most max-duration (60 s at most) and a chunk (10.24 s) after its audio, while
+     * mslamlid passes the audio on at once; without a bound, the slowest branch's queue would
+     * hold the rest of a file. */
     const char *q = "queue max-size-buffers=0 max-size-bytes=0 max-size-time=80000000000";
     gchar sure[G_ASCII_DTOSTR_BUF_SIZE]; /* (a locale's decimal comma would not parse) */
     g_ascii_dtostr(sure, sizeof sure, min_confidence);
