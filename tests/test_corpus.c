@@ -500,13 +500,17 @@ static void check_identical(const char *a, const char *b, const struct manifest 
         free(y);
     }
     size_t differing = 0;
+    const struct manifest_record *first = NULL; /* the first that differs, to name */
     for (size_t i = 0; i < m->n; i++) {
         const char *rel = m->records[i].audio + strlen(a) + 1;
         char *y = path_join(b, rel);
-        differing += !test_files_equal(m->records[i].audio, y);
+        int same = test_files_equal(m->records[i].audio, y);
+        differing += !same;
+        if (!same && !first) first = &m->records[i];
         free(y);
     }
-    CHECK(differing == 0, "%zu of %zu audio files differ between %s and %s", differing, m->n, a, b);
+    CHECK(differing == 0, "%zu of %zu audio files differ between %s and %s, the first %s (%s, spoken by %s)",
+          differing, m->n, a, b, first ? first->audio : "", first ? first->text : "", first ? first->speaker : "");
 }
 
 /* A corpus utterance's file: 16 kHz mono, over half a second, as long as the manifest says, neither
