@@ -376,7 +376,10 @@ caption_start (GstMslamBase * base)
   self->decode.languages = self->decode_languages;
 
   if (base->config.ctc_head) {
-    self->ctc = mslam_ctc_decoder_new (base->model, &self->decode);
+    /* (the stream's decoder stops for nothing: a flush resets it) */
+    struct mslam_decode_params stream_decode = self->decode;
+    stream_decode.abort_callback = NULL;
+    self->ctc = mslam_ctc_decoder_new (base->model, &stream_decode);
     if (!self->ctc) {
       gst_mslam_base_model_error (base, "%s", mslam_last_error ());
       return FALSE;
@@ -900,6 +903,9 @@ push_caption_text (GstMslamCaption * self, gchar * text, guint max_lines, GstClo
 static GstFlowReturn
 decoder_failed (GstMslamCaption * self)
 {
+  /* a search the flush stopped (the decode params' abort callback) has not failed */
+  if (gst_mslam_base_flushing (GST_MSLAM_BASE (self)))
+    return GST_FLOW_FLUSHING;
   GST_ELEMENT_ERROR (self, STREAM, FAILED, ("mslam decoder failed: %s", mslam_last_error ()), (NULL));
   return GST_FLOW_ERROR;
 }

@@ -838,7 +838,12 @@ gst_mslam_audio_history_free (GstMslamAudioHistory * h)
 gboolean
 gst_mslam_base_flushing (GstMslamBase * self)
 {
-  return GST_PAD_IS_FLUSHING (self->sinkpad);
+  gboolean flushing;
+
+  GST_OBJECT_LOCK (self->sinkpad);
+  flushing = GST_PAD_IS_FLUSHING (self->sinkpad);
+  GST_OBJECT_UNLOCK (self->sinkpad);
+  return flushing;
 }
 
 int
@@ -1820,8 +1825,11 @@ gst_mslam_base_language_tag (GstMslamBase * self)
 static void
 end_timeline (GstMslamBase * self, const gchar * at, gboolean release)
 {
+  GstFlowReturn ret;
+
   self->ending = release;
-  if (finish_timeline (self) != GST_FLOW_OK)
+  /* (a flush stops a drain: no failure) */
+  if ((ret = finish_timeline (self)) != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
     GST_WARNING_OBJECT (self, "draining at %s failed", at);
   self->ending = FALSE;
   if (release)

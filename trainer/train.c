@@ -2144,15 +2144,10 @@ static int run(trainer *t) {
                 t->model->table.total);
         char micro[48] = "";
         if (o->accumulate > 1) snprintf(micro, sizeof micro, " x %d micro-batches", o->accumulate);
-        /* epochs in the plan's batches: a length bucket's last batch may be short (10 utterances
-         * in batches of 4 are 3 a epoch, not 2.5) */
-        epoch_plan first = {0};
-        double epochs = 0;
-        if (epoch_plan_make(&first, &t->train, t->pos.seed, t->pos.epoch, o->batch_size * t->world * o->accumulate,
-                            o->data_weights))
-            return -1;
-        if (first.n_batches > 0) epochs = (double)o->steps / first.n_batches;
-        epoch_plan_free(&first);
+        /* epochs in the plan's batches (epoch_plan_make): an epoch's last batch may be short (10
+         * utterances in batches of 4 are 3 a epoch, not 2.5) */
+        const long global = (long)o->batch_size * t->world * o->accumulate;
+        const double epochs = (double)o->steps / (double)((t->epoch_size + global - 1) / global);
         fprintf(stderr, "training: task %s, %d process%s%s x batch %d, %d step%s (%.1f epochs)\n", o->task, t->world,
                 t->world == 1 ? "" : "es", micro, o->batch_size, o->steps, plural_s(o->steps), epochs);
     }

@@ -578,7 +578,7 @@ GST_START_TEST(test_gaps) {
         gst_event_parse_gap(e, &ts, &dur);
         fail_unless(ts >= covered || ts + 40 * MS >= covered, "gap at %" GST_TIME_FORMAT " goes back", GST_TIME_ARGS(ts));
         covered = ts + dur;
-        gaps++;
+        gaps += dur > 0; /* (not the timeline's first, of no duration, on which a sink prerolls) */
         /* no gap inside a caption */
         for (guint b = 0; b < r->buffers->len; b++) {
             const gsttest_caption *c = g_ptr_array_index(r->buffers, b);
