@@ -518,11 +518,14 @@ announce_timeline (GstMslamCaption * self)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
 
+  GstClockTime start;
+
   if (!base->started || GST_CLOCK_TIME_IS_VALID (self->out_end))
     return;
-  gst_pad_push_event (base->srcpad, gst_event_new_gap (output_time (self, base->t0), 0));
+  start = output_time (self, base->t0);
+  gst_pad_push_event (base->srcpad, gst_event_new_gap (start, 0));
   self->out_end = base->t0;
-  base->text_end = output_time (self, base->t0);
+  base->text_end = start;
 }
 
 /* The language spoken in frames: the LID head's choice among `languages`; without a LID head
@@ -651,13 +654,14 @@ make_caption (GstMslamCaption * self, guint64 start, guint64 end, const mslam_re
     n = n_full - primed;
   }
   language = spoken_language (self, frames, n);
-  if (final && primed) {
-    mslam_result *with_context = final_transcript (self, full, n_full, TRUE, language);
-    if (with_context && !(again = mslam_result_from_frame (base->model, with_context, primed)))
+  /* primed: the context's frames decoded too, then its part from the caption's first frame */
+  again = final ? final_transcript (self, frames - (gsize) primed * d, n + primed, full != NULL, language) : NULL;
+  if (again && primed) {
+    mslam_result *part = mslam_result_from_frame (base->model, again, primed);
+    if (!part)
       GST_WARNING_OBJECT (self, "the caption's part of its transcript: %s", mslam_last_error ());
-    mslam_result_free (with_context);
-  } else if (final) {
-    again = final_transcript (self, frames, n, full != NULL, language);
+    mslam_result_free (again);
+    again = part;
   }
   if (again) {
     ctc = again;

@@ -166,15 +166,11 @@ gst_mslam_model_acquire (const gchar * path, GstMslamDevice device,
     *reason = g_strdup (g_strerror (errno));
     return NULL;
   }
-  if (S_ISDIR (st.st_mode)) {
-    /* the library's word for a folder (a training run's, whose files it names) */
-    model = mslam_model_load (path, params);
-    *reason = g_strdup (model ? "a folder, not a file" : mslam_last_error ());
-    mslam_model_free (model);
-    return NULL;
-  }
   if (!S_ISREG (st.st_mode)) {
-    *reason = g_strdup ("not a regular file");
+    /* the library's word for what the path is (a training run's folder names its files) */
+    model = mslam_model_load (path, params);
+    *reason = g_strdup (model ? "not a regular file" : mslam_last_error ());
+    mslam_model_free (model);
     return NULL;
   }
   real = realpath (path, NULL);
@@ -1107,8 +1103,7 @@ base_start (GstMslamBase * self)
   gint left_frames;
 
   GST_OBJECT_LOCK (self);
-  /* "" as unset, as languages="" is */
-  /* (and where the path came from, for an error) */
+  /* "" as unset, as languages="" is; model_from: where the path came from, for an error */
   model_from = "the model property";
   self->model_file = g_strdup (self->model_path && *self->model_path ? self->model_path :
       gst_mslam_default_model_path (&model_from));

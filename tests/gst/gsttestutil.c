@@ -322,9 +322,10 @@ static mslam_result *offline_with_context(const gsttest_caption *c, GstClockTime
                                           size_t until, mslam_model *model, enum gsttest_offline_kind kind,
                                           const struct mslam_decode_params *p, const char **language) {
     const size_t frame_samples = 640;
-    const int n_lid_langs = mslam_model_get_config(model).lid_head ? mslam_model_get_config(model).n_langs : 0;
+    const struct mslam_model_config cfg = mslam_model_get_config(model);
+    const int n_lid_langs = cfg.lid_head ? cfg.n_langs : 0;
     const int ctx = (int)MIN((GstClockTime)GSTTEST_CONTEXT_FRAMES, (c->pts - t0) / (40 * GST_MSECOND));
-    const int d = mslam_model_get_config(model).d_model;
+    const int d = cfg.d_model;
     int n_frames = 0;
     float *frames = mslam_encode_pcm(model, pcm + from - (size_t)ctx * frame_samples,
                                      until - from + (size_t)ctx * frame_samples, NULL, &n_frames);
@@ -348,7 +349,7 @@ static mslam_result *offline_with_context(const gsttest_caption *c, GstClockTime
         else
             in_language.lm = NULL;
     }
-    if (!mslam_model_get_config(model).ctc_head) {
+    if (!cfg.ctc_head) {
         /* (translation alone: of the caption's frames) */
         if (kind == GSTTEST_TRANSLATE) r = mslam_translate_frames(model, frames + (size_t)ctx * d, n_frames - ctx, p);
         goto done;
@@ -358,7 +359,7 @@ static mslam_result *offline_with_context(const gsttest_caption *c, GstClockTime
         (*language && !strcmp(*language, "en")))
         goto done;
     mslam_result *said = r;
-    r = mslam_model_get_config(model).translate_input == MSLAM_TRANSLATE_TRANSCRIPT
+    r = cfg.translate_input == MSLAM_TRANSLATE_TRANSCRIPT
             ? mslam_translate_text(model, mslam_result_text(said), p)
             : mslam_translate_frames(model, frames + (size_t)ctx * d, n_frames - ctx, p);
     mslam_result_free(said);
