@@ -408,7 +408,9 @@ static void test_data(const char *manifest) {
     CHECK(perm, "every example once per epoch");
     free(seen);
     int first, count;
-    CHECK(a.n_batches == (ds.n + 3) / 4, "batch count");
+    CHECK(a.n_batches == (ds.n + 3) / 4 && a.n_batches == epoch_batches(ds.n, 4), "batch count");
+    /* train's epochs count these: 10 examples in batches of 4 are 3 a epoch */
+    CHECK(epoch_batches(10, 4) == 3 && epoch_batches(8, 4) == 2 && epoch_batches(1, 4) == 1, "epoch_batches");
     epoch_plan_batch(&a, a.n_batches - 1, &first, &count);
     CHECK(count == (ds.n % 4 ? ds.n % 4 : 4) && first + count == ds.n, "the short batch is last");
     epoch_plan_free(&a), epoch_plan_free(&b), epoch_plan_free(&e1);

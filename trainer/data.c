@@ -758,6 +758,8 @@ static int weighted_epoch_rows(const dataset *ds, const double *file_weights, ui
     return 0;
 }
 
+long epoch_batches(long size, int global_batch) { return (size + global_batch - 1) / global_batch; }
+
 int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch,
                     const double *file_weights) {
     memset(plan, 0, sizeof *plan);
@@ -766,7 +768,7 @@ int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epo
     if (size < 0) return -1;
     int n = (int)size;
     plan->order = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "epoch order");
-    int n_batches = (n + global_batch - 1) / global_batch;
+    int n_batches = (int)epoch_batches(n, global_batch);
     int *batch_order = mslam_malloc((size_t)(n_batches ? n_batches : 1) * sizeof(int), "batch order");
     int *tmp = mslam_malloc((size_t)(n ? n : 1) * sizeof(int), "epoch order");
     int one_layer = n, *layer_end = &one_layer, n_layers = 1;

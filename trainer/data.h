@@ -172,6 +172,8 @@ typedef struct {
  * epoch_plan_size's; weights of 1 plan as NULL does. */
 int epoch_plan_make(epoch_plan *plan, const dataset *ds, uint64_t seed, long epoch, int global_batch,
                     const double *file_weights);
+/* Batches of global_batch in an epoch of size examples: the last may be short. */
+long epoch_batches(long size, int global_batch);
 /* Examples of one epoch under file_weights (as epoch_plan_make's), or -1 with the error set when
  * they are none or more than an epoch plan holds. */
 long epoch_plan_size(const dataset *ds, const double *file_weights);

@@ -2144,10 +2144,9 @@ static int run(trainer *t) {
                 t->model->table.total);
         char micro[48] = "";
         if (o->accumulate > 1) snprintf(micro, sizeof micro, " x %d micro-batches", o->accumulate);
-        /* epochs in the plan's batches (epoch_plan_make): an epoch's last batch may be short (10
-         * utterances in batches of 4 are 3 a epoch, not 2.5) */
-        const long global = (long)o->batch_size * t->world * o->accumulate;
-        const double epochs = (double)o->steps / (double)((t->epoch_size + global - 1) / global);
+        /* in the plan's batches: an epoch's last may be short (10 utterances in batches of 4 are 3) */
+        const double epochs =
+            (double)o->steps / (double)epoch_batches(t->epoch_size, o->batch_size * t->world * o->accumulate);
         fprintf(stderr, "training: task %s, %d process%s%s x batch %d, %d step%s (%.1f epochs)\n", o->task, t->world,
                 t->world == 1 ? "" : "es", micro, o->batch_size, o->steps, plural_s(o->steps), epochs);
     }
