@@ -831,6 +831,13 @@ gst_mslam_audio_history_free (GstMslamAudioHistory * h)
   h->first = 0;
 }
 
+/* Under the sink pad's stream lock: the work that follows reads gst_mslam_base_flushing. */
+static void
+work_begins (GstMslamBase * self)
+{
+  self->flush_starts_at_work = g_atomic_int_get (&self->flush_starts);
+}
+
 gboolean
 gst_mslam_base_flushing (GstMslamBase * self)
 {
@@ -839,7 +846,7 @@ gst_mslam_base_flushing (GstMslamBase * self)
   GST_OBJECT_LOCK (self->sinkpad);
   flushing = GST_PAD_IS_FLUSHING (self->sinkpad);
   GST_OBJECT_UNLOCK (self->sinkpad);
-  return flushing;
+  return flushing || g_atomic_int_get (&self->flush_starts) != self->flush_starts_at_work;
 }
 
 int
@@ -1571,6 +1578,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gboolean inside, discont;
 
   (void) pad;
+  work_begins (self);
   if (!self->have_info || !self->stream) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL), ("audio arrived before caps"));
     gst_buffer_unref (buf);
@@ -1909,6 +1917,7 @@ end_stalled_timeline (GstMslamBase * self, guint64 activity)
   guint timeout_ms;
 
   GST_PAD_STREAM_LOCK (self->sinkpad);
+  work_begins (self);
   g_mutex_lock (&self->watch_lock);
   quiet = !self->watch_quit && self->watch_activity == activity;
   g_mutex_unlock (&self->watch_lock);
@@ -1992,8 +2001,12 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
   GstEventType type = GST_EVENT_TYPE (event);
   gboolean res;
 
-  if (type == GST_EVENT_FLUSH_START)
+  if (type == GST_EVENT_FLUSH_START) {
+    g_atomic_int_inc (&self->flush_starts);
     watch_disarm (self);
+  }
+  if (GST_EVENT_TYPE_SERIALIZED & type)
+    work_begins (self);
   res = base_sink_event (pad, parent, event);
   if (GST_EVENT_TYPE_SERIALIZED & type)
     watch_due (self, 0, TRUE);

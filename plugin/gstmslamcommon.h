@@ -181,6 +181,11 @@ struct _GstMslamBase
   guint64 watch_activity;       /* buffers and serialized events handled */
   GstClockID watch_id;          /* the wait in progress, to unschedule */
   GstClockTime watch_until;     /* its time */
+  /* FLUSH_STARTs received (atomic), and their count when the work under the stream lock in
+   * progress began (a buffer, a serialized event, a stall): FLUSH_STOP clears the pad's flushing
+   * flag before it waits for that work, whose results the flush has thrown away all the same */
+  gint flush_starts;
+  gint flush_starts_at_work;
   gint upstream_live;           /* the latency query's answer at the timeline's first buffer
                                  * (streaming thread; atomic, as PLAYING reads it) */
 

@@ -1426,6 +1426,9 @@ int main(void) {
     test_tiny_corpus();
     test_other_synthesizers();
     test_counts_in_words();
-    nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (test_failures) /* the corpora that failed a check, to look at */
+        fprintf(stderr, "corpus: the test's folders are kept in %s\n", tmp_root);
+    else
+        nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_result("corpus");
 }

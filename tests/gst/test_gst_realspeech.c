@@ -404,12 +404,30 @@ static GstBusSyncReply count_stale(GstBus *bus, GstMessage *m, gpointer data) {
     return GST_BUS_PASS;
 }
 
+/* the talk's last second, silence, on which the caption closes */
+struct talk_end {
+    GstHarness *h;
+    const float *talk;
+    size_t n;
+};
+static gpointer push_last_second(gpointer data) {
+    struct talk_end *e = data;
+    gsttest_harness_push_pcm(e->h, e->talk, e->n - 16000, e->n, gst_util_uint64_scale(e->n - 16000, GST_SECOND, 16000),
+                             FALSE);
+    return NULL;
+}
+
 static gpointer push_eos(gpointer h) {
     gst_harness_push_event(h, gst_event_new_eos());
     return NULL;
 }
 
-GST_START_TEST(test_flush_stops_final_pass) {
+/* stop_at_once: FLUSH_STOP follows FLUSH_START at once, as an application that does not wait for
+ * the streaming thread sends them: FLUSH_STOP clears the pad's flushing flag before it waits for
+ * the pass, which must stop all the same, and post nothing. The caption ends on a second of
+ * silence then, not at EOS: the harness's FLUSH_STOP would send again the sticky EOS its pad has
+ * not seen through, and wait behind it, the pad still flushing. */
+static void flush_during_final_pass(gboolean stop_at_once) {
     if (!cfg.ctc_head) return;
     /* 30 s and more of speech without a pause: one caption, whose final pass encodes it all */
     float *talk = NULL;
@@ -423,26 +441,33 @@ GST_START_TEST(test_flush_stops_final_pass) {
             gsttest_append(&talk, &n, NULL, 1600);
             g_free(said);
         }
+    gsttest_append(&talk, &n, NULL, 16000);
     g_atomic_int_set(&flush_done, 0);
     stale = before_flush = 0;
-    char *launch = g_strdup_printf("mslamasr model=%s max-duration=60000 pause=10000", model_path);
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
+    /* the element's own pads, not a bin's ghost pads, whose stream lock would keep the flag */
+    GstElement *asr = gst_element_factory_make("mslamasr", NULL);
+    fail_unless(asr != NULL);
+    g_object_set(asr, "model", model_path, "max-duration", 60000, "pause", stop_at_once ? 500 : 10000, NULL);
+    GstHarness *h = gst_harness_new_with_element(asr, "sink", "src");
+    gst_object_unref(asr);
     GstBus *bus = gst_bus_new();
     gst_bus_set_sync_handler(bus, count_stale, NULL, NULL);
     gst_element_set_bus(h->element, bus);
     gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
-    fail_unless(gsttest_harness_push_pcm(h, talk, 0, n, 0, FALSE) == GST_FLOW_OK);
-    /* EOS ends the caption: its final pass runs on the pushing thread; the flush comes meanwhile */
-    GThread *drain = g_thread_new("eos", push_eos, h);
+    fail_unless(gsttest_harness_push_pcm(h, talk, 0, n - 16000, 0, FALSE) == GST_FLOW_OK);
+    /* EOS or the pause ends the caption: its final pass runs on the pushing thread; the flush
+     * comes meanwhile */
+    struct talk_end end = {h, talk, n};
+    GThread *drain = stop_at_once ? g_thread_new("pause", push_last_second, &end) : g_thread_new("eos", push_eos, h);
     g_usleep(100000);
     gint64 flushed_at = g_get_monotonic_time();
     fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
     g_atomic_int_set(&flush_done, 1);
+    if (stop_at_once) fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
     g_thread_join(drain);
-    printf("flush during the final pass of %.1f s of speech: the pass ended %.3f s after it\n", n / 16000.0,
-           (g_get_monotonic_time() - flushed_at) / 1e6);
-    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    printf("flush%s during the final pass of %.1f s of speech: the pass ended %.3f s after it\n",
+           stop_at_once ? " (FLUSH_STOP at once)" : "", n / 16000.0, (g_get_monotonic_time() - flushed_at) / 1e6);
+    if (!stop_at_once) fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
     fail_unless(stale == 0, "%u final messages after the flush", stale);
     /* (a machine fast enough to end the pass within 100 ms shows nothing here: said) */
     if (before_flush) printf("the final pass ended before the flush came: nothing was shown\n");
@@ -450,6 +475,11 @@ GST_START_TEST(test_flush_stops_final_pass) {
     gst_object_unref(bus);
     gst_harness_teardown(h);
     g_free(talk);
+}
+
+GST_START_TEST(test_flush_stops_final_pass) {
+    flush_during_final_pass(FALSE);
+    flush_during_final_pass(TRUE);
 }
 GST_END_TEST;
 
