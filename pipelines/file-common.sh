@@ -114,10 +114,12 @@ run_to_signal() {
 # is essential), which copies each line as it comes (sed -u and a shell's read take a system call
 # a byte: 2 MB/s of GST_DEBUG output) and tells this shell (SIGUSR1) when gst-launch-1.0 prints
 # an error; a COMMAND still running lost_error_grace_s later has lost it, and is killed: the run
-# fails, saying so.
+# fails, saying so. A property value out of its range (GLib's warning, `beam-size=0`) would run
+# with the default instead: the copy marks it (a file `refused` beside the FIFO) before the same
+# signal, and COMMAND is killed at once, the run failing.
 lost_error_grace_s=5
 run_watched() {
-    error_said="" error_timer="" error_lost="" watcher="" running=1 fifo_dir=""
+    error_said="" error_timer="" error_lost="" value_refused="" watcher="" running=1 fifo_dir=""
     # (a USR1 before child=$! only notes it: the timer's & would replace $!)
     trap 'error_said=1; [ -z "$child" ] || on_error_said' USR1
     trap '[ -z "$running" ] || ! kill -KILL "$child" 2> /dev/null || error_lost=1' USR2
@@ -127,9 +129,15 @@ run_watched() {
     if [ -n "$fifo_dir" ]; then
         # (the copy outlives Ctrl-C and SIGTERM to the process group: COMMAND's last words pass)
         # shellcheck disable=SC2016 # perl's code, not the shell's
-        (trap '' INT TERM HUP && exec perl -e '$| = 1; my ($shell, $said) = @ARGV;
-            while (<STDIN>) { print; $said = kill "USR1", $shell if !$said && /^ERROR: from element / }' \
-            $$ "" < "$fifo_dir/stderr" >&2) &
+        (trap '' INT TERM HUP && exec perl -e '$| = 1; my ($shell, $mark) = @ARGV; my ($said, $refused);
+            while (<STDIN>) {
+                print;
+                if (!$refused && / is invalid or out of range for property /) {
+                    my $f;
+                    $refused = open($f, ">", $mark) && close($f) && kill "USR1", $shell;
+                }
+                $said = kill "USR1", $shell if !$said && /^ERROR: from element /;
+            }' $$ "$fifo_dir/refused" < "$fifo_dir/stderr" >&2) &
         watcher=$!
         # (LANGUAGE: gst-launch-1.0's error line untranslated, as the copy looks for it)
         (trap '' TERM HUP && LANGUAGE=en exec "$@" 2> "$fifo_dir/stderr") &
@@ -150,11 +158,16 @@ run_watched() {
     [ "$last" -eq 127 ] || status=$last
     # the copy to its end (a USR1 it sends now is handled, and its last lines come before ours)
     while [ -n "$watcher" ] && kill -0 "$watcher" 2> /dev/null; do wait "$watcher" || true; done
+    # (a COMMAND that ended before the signal's trap ran)
+    [ -z "$fifo_dir" ] || [ ! -e "$fifo_dir/refused" ] || value_refused=1
     running=""
     [ -z "$error_timer" ] || kill -KILL "$error_timer" 2> /dev/null || true
     [ -z "$fifo_dir" ] || rm -rf -- "$fifo_dir"
     trap - USR1 USR2
-    if [ -n "$error_lost" ]; then
+    if [ -n "$value_refused" ]; then
+        echo "$0: a property's value above is out of its range, and the run would have taken the default instead (gst-inspect-1.0 ELEMENT lists the ranges): stopped" >&2
+        status=1
+    elif [ -n "$error_lost" ]; then
         echo "$0: gst-launch-1.0 had not ended ${lost_error_grace_s} s after the error above (it loses an error that comes before its main loop runs): stopped" >&2
         status=1
     fi
@@ -162,6 +175,11 @@ run_watched() {
 # (in the trap: a wait for a COMMAND that lost the error would never return to start the timer;
 # one process, so that killing it leaves no sleep behind)
 on_error_said() {
+    if [ -z "$value_refused" ] && [ -n "$fifo_dir" ] && [ -e "$fifo_dir/refused" ]; then
+        value_refused=1
+        kill -KILL "$child" 2> /dev/null || true
+        return 0
+    fi
     [ -z "$error_timer" ] || return 0
     # shellcheck disable=SC2016 # perl's code
     (trap '' INT TERM HUP && exec perl -e 'select undef, undef, undef, $ARGV[0]; kill "USR2", $ARGV[1]' \

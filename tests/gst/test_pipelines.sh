@@ -67,12 +67,15 @@ grep -q "^2$" "$work/talk.srt" || fail "file-to-srt: no second caption: $(cat "$
 grep -q "^3$" "$work/talk.srt" && fail "file-to-srt: more than two captions"
 grep -Eq "^00:00:0[0-9],[0-9]{3} --> 00:00:0[0-9],[0-9]{3}$" "$work/talk.srt" || fail "file-to-srt: no times"
 # a run that fails leaves an existing output as it was: a missing input (or IN and OUT swapped),
-# a bad property
+# a bad property, a value out of its range (GLib's warning; the run went on with the default)
 cp "$work/talk.srt" "$work/kept.srt"
-for args in "$work/missing.wav $work/kept.srt" "$talk $work/kept.srt model=$work/missing.safetensors"; do
+for args in "$work/missing.wav $work/kept.srt" "$talk $work/kept.srt model=$work/missing.safetensors" \
+  "$talk $work/kept.srt beam-size=0"; do
   # shellcheck disable=SC2086 # the arguments are split on purpose (no spaces in $work)
   "$src/pipelines/file-to-srt.sh" $args > /dev/null 2> "$work/err.txt" && fail "file-to-srt: $args succeeded"
   grep -q "no audio stream" "$work/err.txt" && fail "file-to-srt: $args: said there is no audio stream"
+  case $args in *=0) grep -q "a property's value above is out of its range" "$work/err.txt" ||
+    fail "file-to-srt: $args: $(cat "$work/err.txt")" ;; esac
   cmp -s "$work/talk.srt" "$work/kept.srt" || fail "file-to-srt: $args changed the existing output"
   [ ! -e "$work/kept.srt.part" ] || fail "file-to-srt: $args left kept.srt.part"
 done
