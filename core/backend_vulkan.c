@@ -50,6 +50,10 @@ int mslam_vk_cpu_instead(const mslam_vk *vk) {
     (void)vk;
     return 0;
 }
+int mslam_vk_auto(const mslam_vk *vk) {
+    (void)vk;
+    return 0;
+}
 unsigned mslam_vk_buffers_created(void) { return 0; }
 void mslam_vk_pretend(const struct mslam_vk_pretence *pretence) { (void)pretence; }
 void mslam_vk_pretend_device_lost(mslam_vk *vk) { (void)vk; }
@@ -182,6 +186,8 @@ int mslam_vk_lost(const mslam_vk *vk) { return vk && atomic_load(&vk->lost); }
 
 int mslam_vk_cpu_instead(const mslam_vk *vk) { return mslam_vk_lost(vk) && vk->cpu_after_loss; }
 
+int mslam_vk_auto(const mslam_vk *vk) { return vk && vk->cpu_after_loss; }
+
 int mslam_vk_available(void) { return 1; }
 
 static const char *result_name(VkResult r) {
@@ -206,6 +212,14 @@ static const char *result_name(VkResult r) {
 static int check(VkResult r, const char *what) {
     return r == VK_SUCCESS ? 0 : mslam_error("Vulkan: %s failed (%s, %d)", what, result_name(r), (int)r);
 }
+
+/* check() of a call that writes a handle (or a mapping): after a failure the spec leaves its
+ * contents undefined, and the cleanup that follows destroys what is not null */
+static int check_made(VkResult r, void *handle, size_t size, const char *what) {
+    if (r != VK_SUCCESS) memset(handle, 0, size);
+    return check(r, what);
+}
+#define CHECK_MADE(call, handle, what) check_made((call), (handle), sizeof *(handle), (what))
 
 /* ---- what the shaders need of a device ---- */
 
@@ -368,6 +382,10 @@ static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
         n *= 2;
     }
     const char *want = getenv("MSLAM_VULKAN_DEVICE");
+    /* digits are an index when a device has it, else part of a name ("4090") */
+    char *digits_end = NULL;
+    long want_index = want && *want ? strtol(want, &digits_end, 10) : -1;
+    int by_index = digits_end && *digits_end == '\0' && want_index >= 0 && want_index < (long)n;
     int best = -1, best_rank = 0;
     /* refused: each device that would have been picked but cannot run the shaders, and why */
     char names[512] = "", refused[1024] = "";
@@ -381,9 +399,7 @@ static int pick_device(mslam_vk *vk, enum mslam_device device, int *none) {
         snprintf(names + used, sizeof names - used, "%s%u: %s", used ? ", " : "", i, props.deviceName);
         int rank = device_rank(props.deviceType), candidate;
         if (want && *want) {
-            char *end;
-            long index = strtol(want, &end, 10);
-            int match = *end == '\0' ? index == (long)i : mslam_ascii_find_nocase(props.deviceName, want) != NULL;
+            int match = by_index ? want_index == (long)i : mslam_ascii_find_nocase(props.deviceName, want) != NULL;
             candidate = match && best < 0;
         } else {
             candidate = rank > best_rank && (device == MSLAM_DEVICE_VULKAN || rank >= 2);
@@ -497,6 +513,7 @@ static int buffer_create(const mslam_vk *vk, VkDeviceSize size, int staging, con
     atomic_fetch_add(&buffers_created, 1);
     VkResult r = vkCreateBuffer(vk->dev, &info, NULL, buf);
     if (r != VK_SUCCESS) {
+        *buf = VK_NULL_HANDLE; /* undefined after a failure */
         if (what) check(r, what);
         return -1;
     }
@@ -550,9 +567,9 @@ static int buffer_make(mslam_vk *vk, vk_buffer *b, VkDeviceSize size, VkDeviceSi
     }
     VkMemoryAllocateInfo alloc = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
-    if (check(vkAllocateMemory(vk->dev, &alloc, NULL, &b->mem), what) ||
+    if (CHECK_MADE(vkAllocateMemory(vk->dev, &alloc, NULL, &b->mem), &b->mem, what) ||
         check(vkBindBufferMemory(vk->dev, b->buf, b->mem, 0), what) ||
-        (staging && check(vkMapMemory(vk->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map), what))) {
+        (staging && CHECK_MADE(vkMapMemory(vk->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map), &b->map, what))) {
         buffer_free(vk, b);
         return -1;
     }
@@ -781,7 +798,8 @@ static int make_pipelines(mslam_vk *vk) {
                                                      .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo set_info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = 2, .pBindings = bindings};
-    if (check(vkCreateDescriptorSetLayout(vk->dev, &set_info, NULL, &vk->set_layout), "vkCreateDescriptorSetLayout"))
+    if (CHECK_MADE(vkCreateDescriptorSetLayout(vk->dev, &set_info, NULL, &vk->set_layout), &vk->set_layout,
+                   "vkCreateDescriptorSetLayout"))
         return -1;
     VkPushConstantRange range = {VK_SHADER_STAGE_COMPUTE_BIT, 0, PUSH_CONSTANT_BYTES};
     VkPipelineLayoutCreateInfo layout_info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -789,13 +807,15 @@ static int make_pipelines(mslam_vk *vk) {
                                               .pSetLayouts = &vk->set_layout,
                                               .pushConstantRangeCount = 1,
                                               .pPushConstantRanges = &range};
-    if (check(vkCreatePipelineLayout(vk->dev, &layout_info, NULL, &vk->layout), "vkCreatePipelineLayout")) return -1;
+    if (CHECK_MADE(vkCreatePipelineLayout(vk->dev, &layout_info, NULL, &vk->layout), &vk->layout,
+                   "vkCreatePipelineLayout")) return -1;
     VkDescriptorPoolSize pool_size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2};
     VkDescriptorPoolCreateInfo pool_info = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                             .maxSets = 1,
                                             .poolSizeCount = 1,
                                             .pPoolSizes = &pool_size};
-    if (check(vkCreateDescriptorPool(vk->dev, &pool_info, NULL, &vk->desc_pool), "vkCreateDescriptorPool")) return -1;
+    if (CHECK_MADE(vkCreateDescriptorPool(vk->dev, &pool_info, NULL, &vk->desc_pool), &vk->desc_pool,
+                   "vkCreateDescriptorPool")) return -1;
     VkDescriptorSetAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                          .descriptorPool = vk->desc_pool,
                                          .descriptorSetCount = 1,
@@ -805,7 +825,8 @@ static int make_pipelines(mslam_vk *vk) {
         VkShaderModuleCreateInfo module_info = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                                 .codeSize = kernels[k].size,
                                                 .pCode = kernels[k].code};
-        if (check(vkCreateShaderModule(vk->dev, &module_info, NULL, &vk->modules[k]), kernels[k].name)) return -1;
+        if (CHECK_MADE(vkCreateShaderModule(vk->dev, &module_info, NULL, &vk->modules[k]), &vk->modules[k],
+                       kernels[k].name)) return -1;
         VkComputePipelineCreateInfo pipe_info = {
             .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
             .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
@@ -917,10 +938,10 @@ static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device d
                                          .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
                                          .queueFamilyIndex = vk->queue_family};
     VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    int rc = check(vkCreateDevice(vk->phys, &dev_info, NULL, &vk->dev), "vkCreateDevice");
+    int rc = CHECK_MADE(vkCreateDevice(vk->phys, &dev_info, NULL, &vk->dev), &vk->dev, "vkCreateDevice");
     if (!rc) {
         vkGetDeviceQueue(vk->dev, vk->queue_family, 0, &vk->queue);
-        rc = check(vkCreateCommandPool(vk->dev, &pool_info, NULL, &vk->pool), "vkCreateCommandPool");
+        rc = CHECK_MADE(vkCreateCommandPool(vk->dev, &pool_info, NULL, &vk->pool), &vk->pool, "vkCreateCommandPool");
     }
     if (!rc) {
         VkCommandBufferAllocateInfo cmd_info = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -928,8 +949,8 @@ static int vk_open(mslam_vk **out, const mslam_model *model, enum mslam_device d
                                                 .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                                 .commandBufferCount = 1};
         rc = check(vkAllocateCommandBuffers(vk->dev, &cmd_info, &vk->cmd), "vkAllocateCommandBuffers") ||
-             check(vkCreateFence(vk->dev, &fence_info, NULL, &vk->fence), "vkCreateFence") || make_pipelines(vk) ||
-             upload_weights(vk, model);
+             CHECK_MADE(vkCreateFence(vk->dev, &fence_info, NULL, &vk->fence), &vk->fence, "vkCreateFence") ||
+             make_pipelines(vk) || upload_weights(vk, model);
     }
     if (rc) {
         char why[1024], device_named[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE + 32] = "";

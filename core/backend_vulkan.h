@@ -57,6 +57,9 @@ int mslam_vk_lost(const mslam_vk *vk);
  * under MSLAM_DEVICE_AUTO. The loss logs one warning saying so; the pass that met it fails with
  * the error of mslam_vk_lost, recorded but not logged, and the encoder runs it again on the CPU. */
 int mslam_vk_cpu_instead(const mslam_vk *vk);
+/* Whether vk was opened under MSLAM_DEVICE_AUTO: a pass it fails for any reason (memory another
+ * program took after mslam_vk_fits said it fits, say) runs on the CPU instead. */
+int mslam_vk_auto(const mslam_vk *vk);
 
 /* As mslam_encoder_speech_forward with save = 0, on the weights uploaded: cfg and P are the
  * model's that mslam_vk_open had (P pointing elsewhere is an error). mel (B, T_mel, n_mels) raw

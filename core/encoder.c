@@ -416,11 +416,27 @@ static int device_runs(const mslam_encoder_pass *p, const struct mslam_model_con
     return 0;
 }
 
-/* After a pass on the device failed: under auto, one that found the device lost (the loss's
- * warning logged, the error not) is set up again to run on the CPU (0); any other failure is the
- * pass's (-1, its error recorded). */
+/* Runs a pass on the device (speech: mslam_vk_encode_speech, else _text); under auto its
+ * errors are not logged, as the CPU runs it instead (device_failed). */
+static int device_pass(mslam_encoder_pass *p, const struct mslam_model_config *cfg, const mslam_params *P,
+                       const float *mel, const int *mel_lens, int T_mel, const attn_mask *mask) {
+    int outer = mslam_errors_unlogged(1);
+    mslam_errors_unlogged(outer || mslam_vk_auto(p->vk));
+    int rc = mel ? mslam_vk_encode_speech(p->vk, cfg, P, mel, mel_lens, p->B, T_mel, mask, p->out)
+                 : mslam_vk_encode_text(p->vk, cfg, P, p->ids, p->lens, p->B, p->T, p->out);
+    mslam_errors_unlogged(outer);
+    return rc;
+}
+
+/* After a pass on the device failed: under auto it is set up again to run on the CPU (0), with
+ * a warning that gives the device's error unless the device was lost (the loss's own warning
+ * said the passes run on the CPU from now on); under vulkan the failure is the pass's (-1, its
+ * error recorded). A pass runs on the device only when mslam_vk_fits said it fits, but another
+ * program can take the device's memory in between. */
 static int device_failed(mslam_encoder_pass *p, const struct mslam_model_config *cfg) {
-    if (!mslam_vk_cpu_instead(p->vk)) return -1;
+    if (!mslam_vk_auto(p->vk)) return -1;
+    if (!mslam_vk_cpu_instead(p->vk))
+        mslam_log(MSLAM_LOG_WARN, "%s: the pass runs on the CPU instead (device auto)", mslam_last_error());
     p->on_device = 0;
     return pass_setup(p, cfg);
 }
@@ -521,7 +537,7 @@ int mslam_encoder_speech_forward(mslam_encoder_pass *p, const struct mslam_model
     if (pass_setup(p, cfg)) return -1;
     if (p->on_device) {
         if (mslam_abort_now(p->abort)) return -1;
-        if (!mslam_vk_encode_speech(p->vk, cfg, P, mel, mel_lens, B, T_mel, mask, p->out)) return 0;
+        if (!device_pass(p, cfg, P, mel, mel_lens, T_mel, mask)) return 0;
         if (device_failed(p, cfg)) return -1;
     }
 
@@ -569,7 +585,7 @@ int mslam_encoder_text_forward(mslam_encoder_pass *p, const struct mslam_model_c
     if (pass_setup(p, cfg)) return -1;
     if (p->on_device) {
         if (mslam_abort_now(p->abort)) return -1;
-        if (!mslam_vk_encode_text(p->vk, cfg, P, p->ids, lens, B, L, p->out)) return 0;
+        if (!device_pass(p, cfg, P, NULL, NULL, 0, NULL)) return 0;
         if (device_failed(p, cfg)) return -1;
     }
 

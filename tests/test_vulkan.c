@@ -552,6 +552,65 @@ static void lost_under_auto(const char *path, mslam_model *cpu, const float *pcm
     mslam_model_free(gpu);
 }
 
+/* An abort callback that takes the device's memory (pretended) after the pass checked that it
+ * fits, as another program can, and lets the pass go on. */
+static int memory_taken(void *user_data) {
+    (void)user_data;
+    struct mslam_vk_pretence taken = {.heap_free_bytes = 1000};
+    mslam_vk_pretend(&taken);
+    return 0;
+}
+
+/* The device's memory taken between a pass's check and its allocations: under auto the pass runs
+ * on the CPU (the CPU model's frames, bit for bit), with a warning that gives the device's error
+ * and no error logged, the device kept for the next pass; under vulkan (gpu) the call fails,
+ * saying why. */
+static void memory_taken_under_auto(const char *path, mslam_model *cpu, mslam_model *gpu, const float *pcm,
+                                    size_t n) {
+    char saved[256];
+    name_test_device(0, saved, sizeof saved);
+    mslam_model *auto_gpu = mslam_model_load(path, mslam_model_default_params());
+    name_test_device(1, saved, sizeof saved);
+    CHECK(auto_gpu && !strncmp(mslam_model_device(auto_gpu), "vulkan: ", 8), "auto on the test's device: %s",
+          auto_gpu ? mslam_model_device(auto_gpu) : mslam_last_error());
+    if (!auto_gpu) return;
+    struct mslam_encode_params ep = mslam_encode_default_params();
+    ep.abort_callback = memory_taken;
+    struct mslam_vk_pretence plenty = {.heap_free_bytes = (uint64_t)1 << 32};
+    logged l = {0};
+    mslam_log_callback saved_log;
+    void *saved_data;
+    mslam_log_get(&saved_log, &saved_data);
+    mslam_log_set(count_logged, &l);
+    int n_cpu = 0, n_gpu = 0;
+    float *a = mslam_encode_pcm(cpu, pcm, n, NULL, &n_cpu);
+    mslam_vk_pretend(&plenty);
+    float *b = mslam_encode_pcm(auto_gpu, pcm, n, &ep, &n_gpu);
+    mslam_vk_pretend(NULL);
+    mslam_log_set(saved_log, saved_data);
+    printf("memory taken under auto: %s\n", l.warning);
+    CHECK(a && b && n_cpu == n_gpu && n_cpu > 0 && !memcmp(a, b, (size_t)n_cpu * 24 * sizeof(float)),
+          "memory taken under auto: %s", !b ? mslam_last_error() : "other frames than the CPU's");
+    CHECK(l.warnings == 1 && l.errors == 0 && strstr(l.warning, "free") && strstr(l.warning, "runs on the CPU instead"),
+          "memory taken under auto: %d warnings, %d errors: %s", l.warnings, l.errors, l.warning);
+    CHECK(!strncmp(mslam_model_device(auto_gpu), "vulkan: ", 8) && !mslam_vk_lost(auto_gpu->vk),
+          "the device after a pass short of memory under auto: %s", mslam_model_device(auto_gpu));
+    mslam_free(b);
+    b = mslam_encode_pcm(auto_gpu, pcm, n, NULL, &n_gpu);
+    CHECK(b && n_gpu == n_cpu && max_rel(b, a, (size_t)n_cpu * 24) < TOLERANCE, "the next pass on the device: %s",
+          b ? "other frames" : mslam_last_error());
+    mslam_free(b);
+    mslam_model_free(auto_gpu);
+    /* under vulkan, on buffers that must grow for it (longer audio than any pass before) */
+    mslam_vk_pretend(&plenty);
+    b = mslam_encode_pcm(gpu, pcm, n * 2, &ep, &n_gpu);
+    mslam_vk_pretend(NULL);
+    const char *said = mslam_last_error();
+    CHECK(!b && strstr(said, "free"), "memory taken under vulkan: %s", b ? "it gave frames" : said);
+    mslam_free(b);
+    mslam_free(a);
+}
+
 /* mslam_model_load with device = vulkan: the public calls give the CPU model's frames. */
 static void public_api(void) {
     mslam_model *m = tiny_model(1, 24, 2, 11);
@@ -601,6 +660,10 @@ static void public_api(void) {
         if (a && b) CHECK(max_rel(b, a, 7 * 24) < TOLERANCE, "mslam_encode_text differs by %.3e", max_rel(b, a, 7 * 24));
         mslam_free(a);
         mslam_free(b);
+        float *longer = malloc(2 * n * sizeof(float));
+        for (size_t i = 0; i < 2 * n; i++) longer[i] = pcm[i % n];
+        memory_taken_under_auto(path, cpu, gpu, longer, n);
+        free(longer);
         /* audio shorter than one frame: no frames, as on the CPU */
         a = mslam_encode_pcm(gpu, pcm, 100, NULL, &n_gpu);
         CHECK(a && n_gpu == 0, "100 samples: %d frames", n_gpu);
@@ -651,6 +714,23 @@ static void public_api(void) {
     mslam_model_free(on_cpu);
     mslam_log_set(saved_log, saved_data);
     mslam_model_free(none);
+    /* digits that are no device's index: part of a name (lavapipe's "256 bits", a GPU's "4090";
+     * they had been taken for an index alone, and named no device) */
+    char number[16] = "";
+    for (const char *c = vk_name; *c && !*number;) {
+        size_t run = strspn(c, "0123456789");
+        if (run >= 3 && run < sizeof number && *c != '0') memcpy(number, c, run), number[run] = '\0';
+        c += run ? run : 1;
+    }
+    if (*number) {
+        setenv("MSLAM_VULKAN_DEVICE", number, 1);
+        mslam_model *by_number = mslam_model_load(path, vk_params);
+        CHECK(by_number && strstr(mslam_model_device(by_number), vk_name), "MSLAM_VULKAN_DEVICE=%s: %s", number,
+              by_number ? mslam_model_device(by_number) : mslam_last_error());
+        mslam_model_free(by_number);
+    } else {
+        printf("no number of 3 digits in the device's name (%s): its digits as a name not tested\n", vk_name);
+    }
     unsetenv("MSLAM_VULKAN_DEVICE");
     /* a device value out of the enum */
     vk_params.device = (enum mslam_device)7;

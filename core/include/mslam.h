@@ -38,7 +38,10 @@ enum mslam_log_level {
 
 typedef void (*mslam_log_callback)(enum mslam_log_level level, const char *message, void *user_data);
 
-/* Routes library messages to cb (NULL: errors and warnings go to stderr). One per process. */
+/* Routes library messages to cb (NULL: errors and warnings go to stderr). One per process. cb
+ * runs on the thread whose call logs, at times while that call holds its model's device lock:
+ * it must not call into the library on that model, and a slow cb delays the model's other
+ * threads (hand the message to another thread to do more than keep it). */
 MSLAM_API void mslam_log_set(mslam_log_callback cb, void *user_data);
 /* The callback and user data mslam_log_set set (NULL, NULL: none). */
 MSLAM_API void mslam_log_get(mslam_log_callback *cb, void **user_data);
