@@ -1,6 +1,8 @@
 #include "common.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +258,21 @@ void mslam_sync_parent_dir(const char *path) {
         close(fd);
     }
     free(dir);
+}
+
+int mslam_output_target(const char *path, char **target, int *mode) {
+    struct stat st;
+    *target = NULL;
+    *mode = -1;
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) return 1;
+        *mode = (int)(st.st_mode & 07777);
+        *target = realpath(path, NULL);
+        if (!*target) return mslam_error("cannot resolve %s: %s", path, strerror(errno));
+        return 0;
+    }
+    *target = strdup(path);
+    return *target ? 0 : mslam_error("out of memory for a path");
 }
 
 int mslam_abort_now(mslam_abort *a) {

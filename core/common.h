@@ -41,6 +41,12 @@ int mslam_abort_now(mslam_abort *a);
 /* Makes a rename into path's folder durable (fsync of the folder). Best effort: some file systems
  * refuse fsync on a directory, and the file itself is already complete and in place. */
 void mslam_sync_parent_dir(const char *path);
+/* Where a file written whole through a temporary file lands: 0 with *target (malloc'd) the path
+ * to rename the finished file onto (path, or the file a symbolic link at path names: the link
+ * stays) and *mode the permissions to give it (an existing file's, else -1); 1 where path is a
+ * device or a pipe (/dev/null, /dev/stdout, a FIFO), written as it is: nothing to replace;
+ * -1 with the error recorded. */
+int mslam_output_target(const char *path, char **target, int *mode);
 
 void *mslam_malloc(size_t size, const char *what);
 void *mslam_calloc(size_t n, size_t size, const char *what);

@@ -723,12 +723,20 @@ int st_write(const char *path, const st_write_tensor *tensors, int n_tensors, co
     memset(header + 8 + jlen, ' ', hlen - jlen);
     json_object_put(root);
 
-    char *tmp = NULL;
-    int fd = create_temp(path, &tmp);
+    /* a device or a pipe is written as it is; through a symbolic link the file it names is
+     * replaced, the link staying; an existing file keeps its mode */
+    char *target = NULL, *tmp = NULL;
+    int mode, where = mslam_output_target(path, &target, &mode);
+    int fd = where < 0    ? -1
+             : where == 1 ? open(path, O_WRONLY | O_CLOEXEC)
+                          : create_temp(target, &tmp);
     if (fd < 0) {
+        if (where == 1) mslam_error("cannot write '%s': %s", path, strerror(errno));
+        free(target);
         free(header);
         return -1;
     }
+    if (mode >= 0) fchmod(fd, (mode_t)mode);
     int failed = write_all(fd, header, 8 + hlen);
     for (int i = 0; i < n_tensors && !failed; i++) {
         const st_write_tensor *t = &tensors[i];
@@ -736,23 +744,25 @@ int st_write(const char *path, const st_write_tensor *tensors, int n_tensors, co
         for (int k = 0; k < t->ndim; k++) bytes *= (size_t)t->shape[k];
         failed = write_all(fd, t->data, bytes);
     }
-    if (!failed) failed = fsync(fd);
+    if (!failed && tmp) failed = fsync(fd);
     int err = errno;
     if (close(fd) && !failed) {
         failed = 1;
         err = errno;
     }
-    if (!failed && rename(tmp, path)) {
+    if (!failed && tmp && rename(tmp, target)) {
         failed = 1;
         err = errno;
     }
     free(header);
     if (failed) {
-        unlink(tmp);
+        if (tmp) unlink(tmp);
         free(tmp);
+        free(target);
         return mslam_error("cannot write '%s': %s", path, strerror(err));
     }
+    if (tmp) mslam_sync_parent_dir(target);
     free(tmp);
-    mslam_sync_parent_dir(path);
+    free(target);
     return 0;
 }

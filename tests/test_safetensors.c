@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/mslam-st-XXXXXX";
@@ -881,6 +882,56 @@ static void test_failing_writes(const char *good) {
     free(after);
 }
 
+/* Where a write lands: through a symbolic link the file it names is replaced, the link staying;
+ * an existing file keeps its mode; a device is written as it is (it had been replaced by a
+ * regular file: /dev/null, as root). */
+static void test_write_targets(void) {
+    const float x[4] = {1, 2, 3, 4};
+    st_write_tensor t = {"x", ST_F32, 1, {4}, x};
+    char real[512], link[512];
+    snprintf(real, sizeof real, "%s", tpath("real.safetensors"));
+    snprintf(link, sizeof link, "%s", tpath("link.safetensors"));
+    CHECK(st_write(real, &t, 1, NULL, 0) == 0 && chmod(real, 0640) == 0 && symlink("real.safetensors", link) == 0,
+          "set-up: %s", mslam_last_error());
+    const float y[4] = {5, 6, 7, 8};
+    st_write_tensor u = {"x", ST_F32, 1, {4}, y};
+    CHECK(st_write(link, &u, 1, NULL, 0) == 0, "write through a link: %s", mslam_last_error());
+    struct stat st_link, st_real;
+    CHECK(lstat(link, &st_link) == 0 && S_ISLNK(st_link.st_mode), "the link was replaced by a file");
+    CHECK(stat(real, &st_real) == 0 && (st_real.st_mode & 07777) == 0640, "the file's mode is now %o",
+          (unsigned)(st_real.st_mode & 07777));
+    st_file f;
+    int opened = st_open(&f, real) == 0;
+    const st_tensor *read = opened ? st_find(&f, "x") : NULL;
+    CHECK(read && read->dtype == ST_F32 && !memcmp(f.data + read->begin, y, sizeof y),
+          "the file the link names holds the new tensor: %s", opened ? "other values" : mslam_last_error());
+    if (opened) st_close(&f);
+    unlink(link);
+    unlink(real);
+    /* a FIFO stands for the devices (a test that wrote /dev/null would replace it, as root, if
+     * this broke), read by a child to its end */
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s", tpath("pipe.safetensors"));
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
+    pid_t reader = fork();
+    if (reader == 0) {
+        alarm(10); /* no writer ever came: fails */
+        FILE *in = fopen(fifo, "rb");
+        size_t n = 0;
+        for (int c; in && (c = fgetc(in)) != EOF;) n++;
+        _exit(in && n > 8 ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(reader > 0 && st_write(fifo, &t, 1, NULL, 0) == 0, "a write to a FIFO: %s", mslam_last_error());
+    if (reader > 0) waitpid(reader, &status, 0);
+    struct stat st_fifo;
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && lstat(fifo, &st_fifo) == 0 && S_ISFIFO(st_fifo.st_mode),
+          "a write to a FIFO: the reader got %s; still a FIFO: %d", status == 0 ? "it" : "nothing",
+          lstat(fifo, &st_fifo) == 0 && S_ISFIFO(st_fifo.st_mode));
+    unlink(fifo);
+    CHECK(temp_files_left() == 0, "a temporary file left");
+}
+
 static uint64_t splitmix(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15u);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
@@ -956,6 +1007,7 @@ int main(void) {
     test_f16();
     test_int8();
     test_failing_writes(good);
+    test_write_targets();
     test_fuzz(good);
 
     DIR *d = opendir(tmpdir);

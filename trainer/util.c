@@ -254,17 +254,13 @@ int read_file(const char *path, size_t max_size, char **data, size_t *size) {
 
 int atomic_file_open(struct atomic_file *af, const char *path) {
     *af = (struct atomic_file){0};
-    struct stat st;
-    int exists = stat(path, &st) == 0;
-    /* a device or a pipe (/dev/stdout, a FIFO) is written as it is: there is nothing to replace */
-    if (exists && !S_ISREG(st.st_mode)) {
+    int mode, where = mslam_output_target(path, &af->path, &mode);
+    if (where < 0) return -1;
+    if (where == 1) {
         if (!(af->f = fopen(path, "wb"))) return mslam_error("cannot write %s: %s", path, strerror(errno));
         return 0;
     }
-    /* through a symbolic link, the file it names is replaced (the link stays), keeping its mode */
-    char *target = exists ? realpath(path, NULL) : NULL;
-    af->path = target ? target : str_dup(path);
-    if (!af->path || !(af->tmp = str_printf("%s.tmp", af->path))) {
+    if (!(af->tmp = str_printf("%s.tmp", af->path))) {
         atomic_file_abort(af);
         return -1;
     }
@@ -273,7 +269,7 @@ int atomic_file_open(struct atomic_file *af, const char *path) {
         atomic_file_abort(af);
         return rc;
     }
-    if (exists) fchmod(fileno(af->f), st.st_mode & 07777);
+    if (mode >= 0) fchmod(fileno(af->f), (mode_t)mode);
     return 0;
 }
 
