@@ -887,6 +887,10 @@ static void test_tiny_corpus(void) {
         char *bad[] = {"corpus", "--langs", (char *)no_langs[i], "-o", four, "-q", NULL};
         CHECK(corpus_main(6, bad) == 2, "corpus --langs '%s' is not a usage error", no_langs[i]);
     }
+    /* an empty --out (an unset variable: the build had gone into the root folder) */
+    char *empty_out[] = {"corpus", "--langs", "es", "-o", "", "-q", NULL};
+    CHECK(corpus_main(6, empty_out) != 0 && error_mentions("--out is empty", NULL), "corpus -o '': '%s'",
+          mslam_last_error());
     /* --lang, --layout and --audio-dir serve --stats alone: a build refuses them (--lang typed for
      * --langs had built the default 50 languages); the missing --locale-dir stops the command
      * quickly should they be ignored */
@@ -1270,6 +1274,18 @@ static void test_other_synthesizers(void) {
     CHECK(build_with_path(&o, fake) != 0 && error_mentions("festival:kal_diphone", "festvox-kallpc16k") &&
               error_mentions("unbound variable", NULL) && !folder_has_files(mute),
           "a voice that does not speak: '%s'", mslam_last_error());
+    corpus_options_free(&o);
+
+    /* a folder of the user's own, whose manifest a build would replace: refused, the file kept */
+    char *own = tmp_path("own-folder"), *own_manifest = path_join(own, "manifest.tsv");
+    CHECK(mkdir_p(own) == 0 && write_file_atomic(own_manifest, "mine\n", 5) == 0, "cannot write %s", own_manifest);
+    tiny_options_of(&o, own, 1, "en", locale, fortunes);
+    char *kept = NULL;
+    size_t kept_size = 0;
+    CHECK(corpus_build(&o) != 0 && error_mentions("no corpus build made there", own) &&
+              read_file(own_manifest, 64, &kept, &kept_size) == 0 && !strcmp(kept, "mine\n"),
+          "a build into a folder with a manifest of its own: '%s'", mslam_last_error());
+    free(kept), free(own_manifest), free(own);
     corpus_options_free(&o);
 
     /* a voice that hangs on a sentence: its worker is stopped after worker_seconds, the command with it */

@@ -925,6 +925,9 @@ static void test_reinit(const char *manifest) {
           "a --reinit prefix no tensor has is refused naming it: %s", mslam_last_error());
     CHECK(train(manifest, bad, "--reinit", "text.", NULL) == 2 && strstr(mslam_last_error(), "no --init"),
           "--reinit without --init is a usage error: %s", mslam_last_error());
+    /* an empty prefix, which every name starts with, had undone --init in silence */
+    CHECK(train(manifest, bad, "--init", init, "--reinit", "", NULL) == 2 && strstr(mslam_last_error(), "--reinit is empty"),
+          "--reinit '': %s", mslam_last_error());
     free(init), free(out), free(model), free(bad);
 }
 
@@ -1058,12 +1061,38 @@ static void test_non_finite(const char *manifest) {
     size_t n;
     CHECK(read_file(log, 1 << 20, &text, &n) == 0 && strstr(text, "\"skipped_steps\":3"), "the log reports them");
     free(text);
+    /* steps skipped in a row, --max-skipped of them: the run stops with an error (it had gone on
+     * to its end, the schedule spent and good checkpoints pruned, and exited 0), without a
+     * checkpoint of them */
+    char *stopped = str_printf("%s/nan-stopped", fixture_dir()), *at_3 = str_printf("%s/ckpt-00000003.safetensors", stopped);
+    CHECK(train(manifest, stopped, "--lr", "1e30", "--warmup", "0", "--stop-at", "6", "--task", "asr", "--max-skipped",
+                "2", "--save-every", "1", NULL) != 0 &&
+              strstr(mslam_last_error(), "steps 2 to 3 were all skipped") && strstr(mslam_last_error(), "--max-skipped 2") &&
+              access(at_3, F_OK) != 0,
+          "--max-skipped 2: %s", mslam_last_error());
+    free(stopped), free(at_3);
     /* resuming this ASR run for a task whose head it lacks: an error naming the task, before any step */
     CHECK(train(manifest, out, "--lr", "1e30", "--warmup", "0", "--task", "lid", "--resume", NULL) == 1 &&
               strstr(mslam_last_error(), "--task lid needs a LID head") && strstr(mslam_last_error(), "--init"),
           "resuming an ASR run as lid: \"%s\"", mslam_last_error());
     mslam_model_free(m);
     free(out), free(ckpt), free(log);
+}
+
+/* While a run writes into a folder, a second one there (--resume, or a fresh one before the
+ * first checkpoint) is refused, naming the folder: both had run, each writing over the other's
+ * checkpoints, log and model. */
+struct second_run {
+    const char *manifest, *out;
+    int refused;
+};
+static void second_run_into(void *data) {
+    struct second_run *s = data;
+    /* (--stop-at: without the lock it would train on, beside the first) */
+    s->refused = train(s->manifest, s->out, "--steps", "100000", "--resume", "--stop-at", "5", NULL) != 0 &&
+                 strstr(mslam_last_error(), "another training run is writing into") &&
+                 strstr(mslam_last_error(), s->out);
+    if (!s->refused) printf("a second run into %s: %s\n", s->out, mslam_last_error());
 }
 
 static void test_signal(const char *trainer, const char *manifest) {
@@ -1075,8 +1104,10 @@ static void test_signal(const char *trainer, const char *manifest) {
     argv[argc] = NULL;
     char *err = str_printf("%s/signal.err", fixture_dir()), *said = NULL;
     int saved = test_output_to(STDERR_FILENO, err); /* the trainer's, which it inherits */
-    int status = fixture_interrupt(argv, log, 2, SIGTERM);
+    struct second_run second = {manifest, out, 0};
+    int status = fixture_interrupt_after(argv, log, 2, SIGTERM, second_run_into, &second);
     test_output_restore(STDERR_FILENO, saved);
+    CHECK(second.refused, "a second run into the folder of a run under way was not refused");
     CHECK(status >= 0, "the trainer ran until its log had 2 lines (%d)", status);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM: clean exit (status 0x%x)", status);
     /* at once, before the step under way ends: a user who sees nothing presses Ctrl-C again */
@@ -1097,6 +1128,22 @@ static void test_signal(const char *trainer, const char *manifest) {
     CHECK(train(manifest, out, "--steps", "100000", "--resume", "--stop-at", stop, NULL) == 0, "resumes");
     char *next = checkpoint_path(out, pos.step + 1);
     CHECK(access(next, F_OK) == 0, "one more step: %s", next);
+    /* a closed terminal (SIGHUP) stops it as cleanly */
+    int lines_before = 0;
+    char *text = NULL;
+    size_t text_n = 0;
+    if (read_file(log, 1 << 20, &text, &text_n) == 0)
+        for (size_t i = 0; i < text_n; i++) lines_before += text[i] == '\n';
+    free(text);
+    argv[argc++] = (char *)"--resume";
+    argv[argc] = NULL;
+    saved = test_output_to(STDERR_FILENO, "/dev/null");
+    status = fixture_interrupt(argv, log, lines_before + 2, SIGHUP);
+    test_output_restore(STDERR_FILENO, saved);
+    char *after_hup = checkpoint_latest(out);
+    CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && after_hup && strcmp(after_hup, next) > 0,
+          "SIGHUP: clean exit (status 0x%x) and a checkpoint past %s: %s", status, next, after_hup ? after_hup : "none");
+    free(after_hup);
     mslam_model_free(m);
     free(out), free(log), free(ckpt), free(next);
 }
@@ -1387,6 +1434,18 @@ static void test_refusals(const char *manifest) {
               strstr(mslam_last_error(), "could not be read") && strstr(mslam_last_error(), "is --audio-dir right?"),
           "a wrong --audio-dir with --init: %s", mslam_last_error());
     free(nowhere), free(no_audio);
+    /* an old run's folder, its checkpoints deleted: a fresh run there is refused, the models kept
+     * (model.safetensors had been replaced beside the old best.safetensors) */
+    char *old_run = str_printf("%s/old-run", fixture_dir()), *old_model = str_printf("%s/model.safetensors", old_run);
+    CHECK(mkdir_p(old_run) == 0 && write_file_atomic(old_model, "old\n", 4) == 0, "cannot write %s", old_model);
+    CHECK(train(manifest, old_run, NULL) != 0 && strstr(mslam_last_error(), "holds another run's model.safetensors") &&
+              read_file(old_model, 64, &text, &n) == 0 && !strcmp(text, "old\n"),
+          "a fresh run into an old run's folder: %s", mslam_last_error());
+    free(text), text = NULL;
+    free(old_run), free(old_model);
+    /* an empty --out (an unset variable) */
+    CHECK(train(manifest, "", NULL) == 2 && strstr(mslam_last_error(), "--out is empty"), "--out '': %s",
+          mslam_last_error());
     char *ev[] = {(char *)"eval", (char *)"--model", nothing, (char *)"--data", (char *)manifest, (char *)"--hyps",
                   hyps, NULL};
     CHECK(cmd_eval(7, ev) == 1 && read_file(hyps, 64, &text, &n) == 0 && !strcmp(text, "earlier\n") &&

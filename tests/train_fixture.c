@@ -145,6 +145,11 @@ static int count_lines(const char *path) {
 }
 
 int fixture_interrupt(char *const argv[], const char *log, int lines, int sig) {
+    return fixture_interrupt_after(argv, log, lines, sig, NULL, NULL);
+}
+
+int fixture_interrupt_after(char *const argv[], const char *log, int lines, int sig, void (*meanwhile)(void *),
+                            void *data) {
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
@@ -162,6 +167,7 @@ int fixture_interrupt(char *const argv[], const char *log, int lines, int sig) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    if (meanwhile) meanwhile(data);
     kill(pid, sig);
     return waitpid(pid, &status, 0) == pid ? status : -1;
 }

@@ -29,6 +29,9 @@ const char *fixture_subdir(const char *name);
  * lines and waits for it. Returns its wait status; -1 when it could not start, -2 when it ended
  * or 60 s went by before the log had the lines (then it is killed). */
 int fixture_interrupt(char *const argv[], const char *log, int lines, int sig);
+/* The same, calling meanwhile(data) once the log has the lines, before the signal. */
+int fixture_interrupt_after(char *const argv[], const char *log, int lines, int sig, void (*meanwhile)(void *),
+                            void *data);
 /* A model of cfg's shape (its vocab_size and n_langs set here) over the vocabulary and languages
  * of every row of manifest, with random weights (seed, scale 0.3). NULL on failure. */
 struct mslam_model *fixture_model(const char *manifest, struct mslam_model_config *cfg, unsigned long long seed);

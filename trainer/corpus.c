@@ -116,6 +116,8 @@ static int check_espeak_data(const char *dir) {
 }
 
 static int check_options(const struct corpus_options *o) {
+    /* (an unset variable, --out "$OUT": the build went into the root folder) */
+    if (!o->out_dir || !*o->out_dir) return mslam_error("--out is empty: name the corpus's folder");
     for (int s = SPLIT_TRAIN; s < SPLIT_N; s++) {
         if (o->utterances[s] < 0 || o->utterances[s] > 10000000)
             return mslam_error("--%s %d: expected 0 to 10000000 utterances", split_name(s), o->utterances[s]);
@@ -331,7 +333,17 @@ static int check_or_write_conf(const struct corpus_options *o) {
                              "or give the same options to resume",
                              o->out_dir, differences, conf);
     } else if (rc == 0) {
-        rc = write_file_atomic(conf, want, strlen(want));
+        /* a folder of the user's own: its manifests would be replaced */
+        static const char *const outputs[] = {"manifest.tsv", "text.tsv"};
+        for (size_t i = 0; rc == 0 && i < sizeof outputs / sizeof outputs[0]; i++) {
+            char *path = path_join(o->out_dir, outputs[i]);
+            if (!path) rc = -1;
+            else if (file_exists(path))
+                rc = mslam_error("%s holds a %s that no corpus build made there (it has no corpus.conf), which a "
+                                 "build would replace: build into another folder", o->out_dir, outputs[i]);
+            free(path);
+        }
+        if (rc == 0) rc = write_file_atomic(conf, want, strlen(want));
     }
     g_free(differences);
     free(have);
@@ -1005,26 +1017,6 @@ static void note_audio_of_other_languages(const struct corpus_options *o, const 
     strlist_free(&folders);
 }
 
-/* Two builds into one folder would make the same files at once and each rewrite the other's plan
- * and manifests: the second is refused while the first holds PARTS_DIR/lock (released however
- * the first ends, a kill included). */
-static int lock_folder(const char *out_dir, const char *parts, int *fd) {
-    char *path = path_join(parts, "lock");
-    *fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
-    int rc = 0;
-    if (*fd < 0) rc = path ? mslam_error("cannot open %s: %s", path, strerror(errno)) : -1;
-    else if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
-        rc = errno == EWOULDBLOCK ? mslam_error("another corpus build is writing into %s (it holds %s): wait for it "
-                                                "to end, or build into another folder", out_dir, path)
-                                  : mslam_error("cannot lock %s: %s", path, strerror(errno));
-    if (rc && *fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-    free(path);
-    return rc;
-}
-
 int corpus_build(const struct corpus_options *o) {
     if (check_options(o)) return -1;
     signal(SIGCHLD, SIG_DFL); /* inherited as ignored, workers would reap themselves: waitpid fails */
@@ -1051,8 +1043,13 @@ int corpus_build(const struct corpus_options *o) {
         }
     char *parts = path_join(o->out_dir, PARTS_DIR);
     if (rc == 0) rc = parts ? mkdir_p(parts) : -1;
+    /* two builds into one folder would make the same files at once and each rewrite the other's
+     * plan and manifests */
     int lock = -1;
-    if (rc == 0) rc = lock_folder(o->out_dir, parts, &lock);
+    char *lock_path = parts ? path_join(parts, "lock") : NULL;
+    if (rc == 0) rc = lock_path ? lock_folder(o->out_dir, lock_path, "corpus build", "build into another folder", &lock)
+                                : -1;
+    free(lock_path);
     if (rc == 0) { /* the other-synthesizer folders of workers of a build killed outright */
         struct strlist folders = {0};
         list_folders(parts, &folders);

@@ -73,7 +73,7 @@ typedef struct {
     int codes, mask_span, text_mask_span, distractors;
     double mask_prob, text_mask_ratio, gumbel_tau, gumbel_tau_min, w2v_weight, diversity_weight, mlm_weight,
         spanbert_weight;
-    int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items, patience;
+    int save_every, keep, log_every, valid_every, valid_items, min_char_count, stats_items, patience, max_skipped;
     unsigned architecture_given; /* bit i: architecture_options[i] was given (options_given), not defaulted */
     unsigned validation_given;   /* bit i: validation_shape_options[i] was given */
     char *record; /* options_record of the options that shape the steps, kept in each checkpoint */
@@ -98,8 +98,18 @@ static void on_signal(int sig) {
     }
 }
 
-/* SIGINT and SIGTERM stop the run where it can stop cleanly; what says what happens then, on
- * rank 0 (tty: stderr is a terminal). */
+/* The signals that stop a run cleanly: Ctrl-C, kill (and mpirun's Ctrl-C), a closed terminal
+ * (SSH gone), and their dispositions before, restored at the end. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_STOP_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
+static struct sigaction stop_signals_before[N_STOP_SIGNALS];
+
+static void restore_signals(void) {
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) sigaction(stop_signals[i], &stop_signals_before[i], NULL);
+}
+
+/* SIGINT, SIGTERM and SIGHUP stop the run where it can stop cleanly (a SIGHUP ignored, as nohup
+ * does, stays ignored); what says what happens then, on rank 0 (tty: stderr is a terminal). */
 static void stop_on_signals(int rank, int tty, const char *what) {
     stop_notice_len = 0;
     if (rank == 0) {
@@ -108,8 +118,12 @@ static void stop_on_signals(int rank, int tty, const char *what) {
                          tty ? "\n" : "", what);
         stop_notice_len = n > 0 && (size_t)n < sizeof stop_notice ? (size_t)n : 0;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        struct sigaction now;
+        sigaction(stop_signals[i], NULL, &now);
+        if (now.sa_handler != on_signal) stop_signals_before[i] = now; /* (called again: kept) */
+        if (stop_signals[i] != SIGHUP || now.sa_handler != SIG_IGN) signal(stop_signals[i], on_signal);
+    }
 }
 
 /* ---- the trainer ---- */
@@ -188,6 +202,7 @@ typedef struct {
     int *rq_codes;       /* (B*T) a micro-batch's codes from it */
     size_t cap_rq_codes;
     FILE *log;
+    int out_lock;    /* rank 0's lock of --out (-1: none) */
     int rank, world, tty;
     int best_metric; /* enum best_metric */
 } trainer;
@@ -1587,6 +1602,7 @@ static void trainer_free(trainer *t) {
     free(t->langs);
     free(t->drop_keys);
     if (t->log) fclose(t->log);
+    if (t->out_lock >= 0) close(t->out_lock);
 }
 
 /* A resumed run's usable rows of option (--data, --text-data) against those its checkpoint's
@@ -1821,6 +1837,7 @@ static int check_options(const train_opts *o) {
     if (lr_schedule_parse(o->schedule) < 0)
         return mslam_error("--schedule %s: expected cosine, inverse-sqrt or constant", o->schedule);
     if (!o->data || !o->data[0]) return mslam_error("--data MANIFEST is required (see mslam-trainer train --help)");
+    if (!o->out || !*o->out) return mslam_error("--out is empty: name the run's folder");
     /* the manifest options, each error under its flag's name, before --out is made */
     enum manifest_layout layout;
     const char *outer = mslam_error_context_set("--split");
@@ -1920,6 +1937,9 @@ static int check_options(const train_opts *o) {
     if (strcmp(o->vocab, "init") && strcmp(o->vocab, "data"))
         return mslam_error("--vocab %s: must be init (the --init model's characters, then the data's) or data",
                            o->vocab);
+    for (gchar **prefix = o->reinit; prefix && *prefix; prefix++)
+        if (!**prefix) /* which every name starts with: --init undone */
+            return mslam_error("--reinit is empty: it names the start of the tensor names to leave fresh");
     if (o->reinit && *o->reinit && !o->init)
         return mslam_error("--reinit %s: it leaves tensors of the --init model freshly initialised, and there is no --init",
                            o->reinit[0]);
@@ -1951,6 +1971,7 @@ static int check_options(const train_opts *o) {
         return mslam_error("--text-batch and --text-max-chars must be at least 1");
     if (parse_best_metric(o->best_metric, tasks_of(o)) < 0) return -1;
     if (o->patience < 0) return mslam_error("--patience %d: must be 0 (never) or more", o->patience);
+    if (o->max_skipped < 0) return mslam_error("--max-skipped %d: must be 0 (never) or more", o->max_skipped);
     if (o->patience > 0 && (!o->valid || o->valid_every < 1))
         return mslam_error("--patience %d counts validations: it needs --valid and --valid-every", o->patience);
     if (o->best_metric && strcmp(o->best_metric, "none") && (!o->valid || o->valid_every < 1))
@@ -2023,6 +2044,17 @@ static int run(trainer *t) {
                     "afresh, give another --out or delete them", o->out, latest);
         free(latest);
         return -1;
+    }
+    /* nor its models, its checkpoints deleted: a fresh run would replace model.safetensors beside
+     * the old run's best.safetensors, and truncate its log */
+    static const char *const run_models[] = {"model.safetensors", "best.safetensors"};
+    for (size_t i = 0; !o->resume && i < sizeof run_models / sizeof run_models[0]; i++) {
+        char *path = path_join(o->out, run_models[i]);
+        int there = path && file_exists(path);
+        free(path);
+        if (there)
+            return mslam_error("%s holds another run's %s: give another --out, or delete it to start afresh there",
+                               o->out, run_models[i]);
     }
     t->best_metric = parse_best_metric(o->best_metric, t->tasks);
     if (t->best_metric < 0) return -1;
@@ -2125,6 +2157,11 @@ static int run(trainer *t) {
     /* made once the data and the model have loaded, so that a mistake in them leaves no empty folder */
     if (mkdir_p(o->out)) return -1;
     if (t->rank == 0) {
+        /* two runs into one folder would write each other's checkpoints, log and models */
+        char *lock_path = path_join(o->out, ".lock");
+        int locked = lock_path ? lock_folder(o->out, lock_path, "training run", "give another --out", &t->out_lock) : -1;
+        free(lock_path);
+        if (locked) return -1;
         char *log_path = path_join(o->out, "train.jsonl");
         if (log_path && resumed && log_keep_until(log_path, t->pos.step)) {
             free(log_path);
@@ -2171,8 +2208,7 @@ static int run(trainer *t) {
     if (cached) {
         if (cached > 0 && t->rank == 0)
             fprintf(stderr, "stopped by a signal while caching the encoder outputs, before any step\n");
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        restore_signals();
         return cached < 0 ? -1 : 0;
     }
     if (!stop_signal)
@@ -2185,7 +2221,7 @@ static int run(trainer *t) {
     for (int i = 0; i < REPORT_SCORES; i++) *acc_scores[i] = t->pos.log_sums[i];
     double t_last = progress_now(), seconds_last = t->pos.audio_seconds, t_step0 = progress_now();
     long step_last = t->pos.step;
-    int rc = 0, interrupted = 0, out_of_patience = 0, cancelled = 0;
+    int rc = 0, interrupted = 0, out_of_patience = 0, cancelled = 0, skipped_in_a_row = 0;
     if (t->pos.validation_pending) {
         /* the validation of the checkpoint's step, which a signal stopped: as the run would have */
         out_of_patience = validate(t, &cancelled);
@@ -2206,6 +2242,18 @@ static int run(trainer *t) {
         }
         if (r.failed && t->rank == 0 && !t->tty) fprintf(stderr, "step %ld: %d utterances skipped (unreadable audio)\n",
                                                          t->pos.step, r.failed);
+        /* (the same on every process: the verdict is) */
+        skipped_in_a_row = r.skipped ? skipped_in_a_row + 1 : 0;
+        if (o->max_skipped > 0 && skipped_in_a_row >= o->max_skipped) {
+            /* the run would go on to its end (the schedule spent, the checkpoints of good steps
+             * pruned for ones of none) and exit 0 */
+            rc = mslam_error("steps %ld to %ld were all skipped: %s; stopped (--max-skipped %d), with no checkpoint "
+                             "of them", t->pos.step - skipped_in_a_row + 1, t->pos.step,
+                             r.items ? "the loss or the gradient was not finite (too high a --lr?)"
+                                     : "no usable utterance in their batches (has the audio moved, or gone?)",
+                             o->max_skipped);
+            break;
+        }
         if (!r.skipped) {
             double *sum[REPORT_SCORES], *one[REPORT_SCORES];
             report_scores(&acc, sum);
@@ -2275,8 +2323,7 @@ static int run(trainer *t) {
      * one of them exits: no rank leaves before rank 0 has written its checkpoint (every rank
      * agreed on `interrupted`, so all of them come here) */
     if (interrupted) dist_barrier();
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    restore_signals();
     return rc;
 }
 
@@ -2303,7 +2350,7 @@ int cmd_train(int argc, char **argv) {
         .distractors = 100, .gumbel_tau = 2, .gumbel_tau_min = 0.5, .w2v_weight = 1, .diversity_weight = 1,
         .mlm_weight = 1, .spanbert_weight = 1,
         .save_every = 1000, .keep = 3, .log_every = 10, .valid_every = 1000, .valid_items = 500,
-        .min_char_count = 1, .stats_items = 500, .patience = 0};
+        .min_char_count = 1, .stats_items = 500, .patience = 0, .max_skipped = 100};
     GOptionEntry entries[] = {
         OPT_STR("task", task, "asr (CTC), lid (language ID), st (translation decoder), multi (all three; default) or pretrain (self-supervised: w2v-BERT on every utterance, SpanBERT on --text-data's transcripts, CTC on the utterances with a transcript unless --ctc-weight 0; fine-tune with --init)", "TASK"),
         {"data", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.data, "training manifest: mslam TSV (or a corpus folder: its manifest.tsv), Common Voice, CoVoST-2 or FLEURS TSV; several --data train on them all (e.g. one Common Voice or FLEURS TSV per language; in a key file, data=A;B)", "MANIFEST"},
@@ -2322,6 +2369,7 @@ int cmd_train(int argc, char **argv) {
                 "(default 500)", "N"),
         OPT_STR("best-metric", best_metric, "validation score whose best model is kept as OUT/best.safetensors: cer (lower is better), lid, bleu or none (default: cer with a CTC head, else lid, else bleu)", "NAME"),
         OPT_INT("patience", patience, "stop after N validations in a row without a better --best-metric, writing the checkpoint and model.safetensors (0: never; default 0)", "N"),
+        OPT_INT("max-skipped", max_skipped, "stop with an error after N steps in a row were skipped (no usable utterance in their batches, or a non-finite loss), with no checkpoint of them (0: never; default 100)", "N"),
         OPT_INT("d-model", d_model, "encoder width (default 144)", "N"),
         OPT_INT("heads", heads, "attention heads (default 4)", "N"),
         OPT_INT("ff", ff, "feed-forward width (default 576)", "N"),
@@ -2413,7 +2461,7 @@ int cmd_train(int argc, char **argv) {
                                "Conformer encoder.",
                                "Run with mpirun -np K for data parallelism (gradients averaged over K processes, "
                                "data sharded by rank; only rank 0 writes).\n"
-                               "SIGINT or SIGTERM writes a checkpoint and exits; --resume continues exactly.",
+                               "SIGINT, SIGTERM or SIGHUP (unless ignored, as under nohup) writes a checkpoint and exits; --resume continues exactly.",
                                &n_rest, &rest);
     if (parsed) {
         options_free(entries);
@@ -2442,7 +2490,7 @@ int cmd_train(int argc, char **argv) {
     o.validation_given = options_given("train", entries, argc, argv, validation_shape_options);
     o.record = rc ? NULL : options_record(entries, not_recorded);
     if (!rc) {
-        trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size()};
+        trainer t = {.o = &o, .rank = dist_rank(), .world = dist_size(), .out_lock = -1};
         if (run(&t)) {
             if (t.world > 1) fprintf(stderr, "mslam-trainer train: rank %d: %s\n", t.rank, mslam_last_error());
             else fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());

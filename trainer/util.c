@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -186,6 +188,7 @@ char *path_dirname(const char *path) {
 }
 
 int mkdir_p(const char *path) {
+    if (!*path) return mslam_error("cannot create a folder of an empty name");
     char *copy = str_dup(path);
     if (!copy) return -1;
     int rc = 0;
@@ -203,6 +206,21 @@ int mkdir_p(const char *path) {
         if (rc || saved == '\0') break;
     }
     free(copy);
+    return rc;
+}
+
+int lock_folder(const char *folder, const char *lock_path, const char *who, const char *instead, int *fd) {
+    *fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int rc = 0;
+    if (*fd < 0) rc = mslam_error("cannot open %s: %s", lock_path, strerror(errno));
+    else if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? mslam_error("another %s is writing into %s (it holds %s): wait for it to end, or %s",
+                                                who, folder, lock_path, instead)
+                                  : mslam_error("cannot lock %s: %s", lock_path, strerror(errno));
+    if (rc && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
     return rc;
 }
 

@@ -51,8 +51,13 @@ int list_folders(const char *dir, struct strlist *paths);
 char *path_join(const char *dir, const char *name);
 /* Folder part of path ("." when none). New string. */
 char *path_dirname(const char *path);
-/* Creates path and its missing parents; an error names the part that failed and why. */
+/* Creates path and its missing parents; an error names the part that failed and why (an empty
+ * path is one). */
 int mkdir_p(const char *path);
+/* Takes the lock file lock_path (flock, made when missing) for a run that writes into folder:
+ * *fd to close when done (a kill releases it too). Held by another process: an error that says
+ * "another WHO is writing into FOLDER (it holds LOCK_PATH): wait for it to end, or INSTEAD". */
+int lock_folder(const char *folder, const char *lock_path, const char *who, const char *instead, int *fd);
 int file_exists(const char *path);
 /* Whether path is a folder (through links). */
 int is_folder(const char *path);
