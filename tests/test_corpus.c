@@ -271,6 +271,15 @@ static void test_mp3_without_header(void) {
     free(padded_bytes), free(padded);
     printf("mp3 without its header: %zu samples decoded, libsndfile would read %lld\n", a.n, sndfile_frames);
     audio_free(&a);
+    /* bytes that are no audio, named .mp3: an error that does not say the file is missing (it
+     * said "File does not exist or is not a regular file", libsndfile's message of another case) */
+    char *junk = tmp_path("junk.mp3"), junk_bytes[3000];
+    for (size_t i = 0; i < sizeof junk_bytes; i++) junk_bytes[i] = (char)(i * 37 + i / 7);
+    write_file_atomic(junk, junk_bytes, sizeof junk_bytes);
+    CHECK(audio_read(junk, &b) != 0 && strstr(mslam_last_error(), junk) && !strstr(mslam_last_error(), "not exist"),
+          "junk named .mp3: %s", mslam_last_error());
+    printf("junk named .mp3: %s\n", mslam_last_error());
+    free(junk);
     free(full), free(cut);
 }
 

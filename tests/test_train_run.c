@@ -2391,6 +2391,19 @@ static void test_lr_warning(const char *manifest) {
         strlist_free(&warnings);
         free(out);
     }
+    /* --lr-min above --lr: the rate rises after the warm-up instead of decaying */
+    char *out = str_printf("%s/lr-min-above", fixture_dir());
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc = train(manifest, out, "--lr", "0.001", "--lr-min", "0.01", "--steps", "1", NULL);
+    mslam_log_set(NULL, NULL);
+    CHECK(rc == 0 && fixture_warned_of(&warnings, "--lr-min 0.01 is more than --lr 0.001", "instead of decaying"),
+          "--lr-min above --lr: rc %d, not warned", rc);
+    strlist_free(&warnings);
+    /* a negative --stop-at had been taken for none */
+    CHECK(train(manifest, out, "--stop-at", "-1", NULL) == 2 && strstr(mslam_last_error(), "--stop-at -1"),
+          "--stop-at -1: %s", mslam_last_error());
+    free(out);
 }
 
 /* eval --lid-seconds S: each language decision is mslam_identify_language's on the utterance's

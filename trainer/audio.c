@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int audio_reserve(struct audio *a, size_t n) {
@@ -163,10 +164,22 @@ static int mp3_probe(const char *path, long long *frames, int *rate) {
 
 static int is_mpeg(const SF_INFO *info) { return (info->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG; }
 
+/* The error of a file sf_open refused. libsndfile's own message can be another case's: a damaged
+ * MP3 that exists got "File does not exist or is not a regular file (possibly a pipe?)". */
+static int cannot_open(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return mslam_error("cannot read audio %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return mslam_error("cannot read audio %s: not a regular file", path);
+    const char *said = sf_strerror(NULL);
+    if (strstr(said, "does not exist") || strstr(said, "not a regular file"))
+        return mslam_error("cannot read audio %s: not a format libsndfile reads, or damaged", path);
+    return mslam_error("cannot read audio %s: %s", path, said);
+}
+
 int audio_probe(const char *path, long long *frames, int *rate, int *channels) {
     SF_INFO info = {0};
     SNDFILE *f = sf_open(path, SFM_READ, &info);
-    if (!f) return mslam_error("cannot read audio %s: %s", path, sf_strerror(NULL));
+    if (!f) return cannot_open(path);
     sf_close(f);
     if (is_mpeg(&info)) {
         *channels = info.channels;
@@ -188,7 +201,7 @@ int audio_probe(const char *path, long long *frames, int *rate, int *channels) {
 int audio_read(const char *path, struct audio *out) {
     SF_INFO info = {0};
     SNDFILE *f = sf_open(path, SFM_READ, &info);
-    if (!f) return mslam_error("cannot read audio %s: %s", path, sf_strerror(NULL));
+    if (!f) return cannot_open(path);
     if (is_mpeg(&info)) {
         sf_close(f);
         return mp3_read(path, out);

@@ -1972,6 +1972,7 @@ static int check_options(const train_opts *o) {
     if (parse_best_metric(o->best_metric, tasks_of(o)) < 0) return -1;
     if (o->patience < 0) return mslam_error("--patience %d: must be 0 (never) or more", o->patience);
     if (o->max_skipped < 0) return mslam_error("--max-skipped %d: must be 0 (never) or more", o->max_skipped);
+    if (o->stop_at < 0) return mslam_error("--stop-at %d: must be 0 (run to --steps) or a step", o->stop_at);
     if (o->patience > 0 && (!o->valid || o->valid_every < 1))
         return mslam_error("--patience %d counts validations: it needs --valid and --valid-every", o->patience);
     if (o->best_metric && strcmp(o->best_metric, "none") && (!o->valid || o->valid_every < 1))
@@ -2001,6 +2002,9 @@ static void warn_idle_settings(const trainer *t) {
     else if (o->valid && o->valid_every > o->steps)
         mslam_log(MSLAM_LOG_WARN, "--valid-every %d is more than --steps %d: --valid %s is never scored (and no "
                   "best.safetensors kept)", o->valid_every, o->steps, o->valid);
+    if (o->lr_min > o->lr && strcmp(o->schedule, "constant") != 0)
+        mslam_log(MSLAM_LOG_WARN, "--lr-min %g is more than --lr %g: after the warm-up the learning rate rises to "
+                  "--lr-min instead of decaying", o->lr_min, o->lr);
     if (o->warmup > o->steps && o->lr > 0)
         mslam_log(MSLAM_LOG_WARN, "--warmup %d is more than --steps %d: the learning rate rises for the whole run, to "
                   "%.3g at the last step, and never reaches --lr %g", o->warmup, o->steps,
