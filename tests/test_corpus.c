@@ -415,6 +415,7 @@ static void test_manifest_layouts(void) {
         {"path\tlang\ttext\tduration\na.wav\tfr\tBonjour.\t-1.5\n", ":2: duration '-1.5' is negative"},
         {"path\tlang\ttext\na.wav\tfr\n", ":2: 2 fields where the header has 3"},
         {"path\tlang\ttext\tsplit\na.wav\tfr\tBonjour.\tvalid\n", ":2: split 'valid'"},
+        {"path\tlang\ttext\tsplit\na.wav\tfr\tBonjour.\ttrain\npath\tlang\ttext\tsplit\n", ":3 repeats the header line"},
         {"what\tever\n", "unknown layout"},
         {"path\ttext\n", "unknown layout"},
         {"path\tlang\n", "unknown layout"},

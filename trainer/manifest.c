@@ -497,6 +497,12 @@ static int read_record(manifest_reader *r, struct manifest_record *rec) {
         if (n < 0) return -1;
         if (n != r->n_columns)
             return mslam_error("%s:%ld: %d fields where the header has %d", r->path, r->line_no, n, r->n_columns);
+        int header_again = r->layout == LAYOUT_MSLAM;
+        for (int c = 0; header_again && c < COL_N; c++)
+            header_again = r->col[c] < 0 || !strcmp(field(r, c), mslam_columns[c]);
+        if (header_again) /* (its split column was said to be none of train, dev, test) */
+            return mslam_error("%s:%ld repeats the header line (manifests joined with cat? keep the first file's "
+                               "header alone, e.g. tail -n +2 for the others)", r->path, r->line_no);
     }
     const char *text = field(r, COL_TEXT), *path = field(r, COL_PATH);
     /* speech without a transcript serves language ID (and training that needs a transcript

@@ -6,10 +6,22 @@
 #include <math.h>
 #include <string.h>
 
+/* g_key_file_load_from_file, past a UTF-8 byte order mark (a Windows editor's; GLib refuses the
+ * first line then, quoting the invisible mark), as the manifests are read. */
+static gboolean key_file_load(GKeyFile *kf, const char *path, GError **err) {
+    gchar *text = NULL;
+    gsize size = 0;
+    if (!g_file_get_contents(path, &text, &size, err)) return FALSE;
+    gsize skip = size >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    gboolean ok = g_key_file_load_from_data(kf, text + skip, size - skip, G_KEY_FILE_NONE, err);
+    g_free(text);
+    return ok;
+}
+
 GKeyFile *options_key_file_open(const char *path, const char *group) {
     GKeyFile *kf = g_key_file_new();
     GError *err = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
+    if (!key_file_load(kf, path, &err)) {
         fprintf(stderr, "mslam-trainer %s: cannot read --config %s: %s\n", group, path, err->message);
         g_error_free(err);
         g_key_file_free(kf);
@@ -53,7 +65,7 @@ unsigned options_given(const char *command, const GOptionEntry *entries, int arg
                        const char *const *names) {
     const char *config = options_config_path(argc, argv);
     GKeyFile *kf = config ? g_key_file_new() : NULL;
-    if (kf && !g_key_file_load_from_file(kf, config, G_KEY_FILE_NONE, NULL)) g_key_file_free(kf), kf = NULL;
+    if (kf && !key_file_load(kf, config, NULL)) g_key_file_free(kf), kf = NULL;
     unsigned given = 0;
     for (int i = 0; names[i]; i++) {
         const GOptionEntry *e = entries;
