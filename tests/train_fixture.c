@@ -153,6 +153,9 @@ int fixture_interrupt_after(char *const argv[], const char *log, int lines, int 
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        /* as a terminal's process would have it: a test run under nohup ignores SIGHUP, which the
+         * trainer then leaves ignored, and would run on */
+        signal(sig, SIG_DFL);
         execv(argv[0], argv);
         _exit(127);
     }
