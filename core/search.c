@@ -188,6 +188,7 @@ void ctc_beam_reset(ctc_beam *s) {
     s->pb[0] = 0.0;
     s->pnb[0] = -INFINITY;
     s->root_last = -1;
+    s->align_frames = 0;
 }
 
 /* log p_lm(token | the prefix ending at node) */
@@ -230,8 +231,32 @@ static int on_a_path(const ctc_beam *s, const int *tips, int n, int node) {
 
 /* One frame lp (V): every beam prefix either stays (a blank, or its last label again) or grows
  * by a label; alignments of equal prefixes add up in the candidate table. */
+/* Keeps frame's CTC_ALIGN_LABELS likeliest labels but the blank (lp: its log-probs). */
+static int keep_frame_labels(ctc_beam *s, const float *lp, int frame) {
+    if (s->align_frames == 0) s->align_first = frame;
+    if (frame != s->align_first + s->align_frames) /* frames fed out of order: no times kept */
+        return 0;
+    if (s->align_frames == s->align_cap) {
+        int cap = s->align_cap ? 2 * s->align_cap : 256;
+        void *p = realloc(s->align, (size_t)cap * CTC_ALIGN_LABELS * sizeof *s->align);
+        if (!p) return mslam_error("out of memory keeping the labels of %d frames", cap);
+        s->align = p;
+        s->align_cap = cap;
+    }
+    struct ctc_frame_label *top = s->align + (size_t)s->align_frames * CTC_ALIGN_LABELS;
+    for (int k = 0; k < CTC_ALIGN_LABELS; k++) top[k] = (struct ctc_frame_label){-1, -INFINITY};
+    for (int c = 0; c < s->V; c++) {
+        if (c == CTC_BLANK || !(lp[c] > top[CTC_ALIGN_LABELS - 1].logp)) continue;
+        int k = CTC_ALIGN_LABELS - 1;
+        for (; k > 0 && lp[c] > top[k - 1].logp; k--) top[k] = top[k - 1];
+        top[k] = (struct ctc_frame_label){c, lp[c]};
+    }
+    s->align_frames++;
+    return 0;
+}
+
 static int beam_frame(ctc_beam *s, const float *lp, int frame) {
-    if (reserve_nodes(s)) return -1;
+    if (reserve_nodes(s) || keep_frame_labels(s, lp, frame)) return -1;
     const int V = s->V, K = s->beam_size;
     int n_labels = 0;
     for (int c = 0; c < V; c++)
@@ -342,8 +367,27 @@ int ctc_beam_best(const ctc_beam *s, int final, search_result *out) {
     out->tokens = mslam_malloc((size_t)(n ? n : 1) * sizeof *out->tokens, "search result");
     if (!out->tokens) return -1;
     out->n = n;
-    for (int i = n - 1; i >= 0; i--, node = s->parent[node])
-        out->tokens[i] = (search_token){s->token[node], s->frame[node], s->token_logp[node]};
+    /* from the last token back: each at its likeliest kept frame from its prefix's entry on and
+     * before the next token's (times strictly increase); one not among its frames' kept labels
+     * keeps the entry's */
+    int before = s->align_first + s->align_frames;
+    for (int i = n - 1; i >= 0; i--, node = s->parent[node]) {
+        search_token t = {s->token[node], s->frame[node], s->token_logp[node]};
+        int from = t.frame > s->align_first ? t.frame : s->align_first, spike = -1;
+        float spike_logp = -INFINITY;
+        for (int f = from; f < before; f++) {
+            const struct ctc_frame_label *top = s->align + (size_t)(f - s->align_first) * CTC_ALIGN_LABELS;
+            for (int k = 0; k < CTC_ALIGN_LABELS; k++)
+                if (top[k].id == t.id) {
+                    if (top[k].logp > spike_logp) spike = f, spike_logp = top[k].logp;
+                    break;
+                }
+        }
+        if (spike >= 0) t.frame = spike, t.logp = spike_logp;
+        else if (t.frame >= before) t.frame = before - 1; /* (not reached: entries increase along a path) */
+        out->tokens[i] = t;
+        before = t.frame;
+    }
     out->logp = log_add(s->pb[best], s->pnb[best]);
     out->score = best_score;
     return 0;
@@ -364,6 +408,7 @@ void ctc_beam_free(ctc_beam *s) {
     free(s->labels);
     free(s->mark);
     free(s->fused);
+    free(s->align);
     memset(s, 0, sizeof *s);
 }
 

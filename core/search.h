@@ -11,7 +11,8 @@
 
 typedef struct {
     int id;
-    int frame;  /* CTC: frame at which the token is first emitted; decoder: -1 */
+    int frame;  /* CTC: frame at which the token is emitted (greedy: the first of its run; beam:
+                 * its likeliest, ctc_beam_best); decoder: -1 */
     float logp; /* CTC: log-prob of the token at that frame; decoder: log p(token | prefix, audio) */
 } search_token;
 
@@ -65,7 +66,19 @@ typedef struct {
     const lm_table *lm_lang;
     float lm_weight, lm_bonus;
     double *fused;         /* (node_cap) */
+    /* the segment's frames, for the tokens' times (ctc_beam_best): each frame's CTC_ALIGN_LABELS
+     * likeliest labels but the blank, from frame align_first on (align_frames of them) */
+    struct ctc_frame_label *align;
+    int align_first, align_frames, align_cap;
 } ctc_beam;
+
+/* Labels kept per frame to time the tokens: a token's spike is its frame's likeliest label or
+ * close to it. */
+#define CTC_ALIGN_LABELS 8
+struct ctc_frame_label {
+    int id;
+    float logp;
+};
 
 /* The CTC prefix search's largest beam (ctc_beam_init, and so mslam_ctc_decoder_new, refuse more). */
 #define CTC_MAX_BEAM 1024
@@ -82,6 +95,10 @@ void ctc_beam_continue(ctc_beam *s, int final);
 /* Feeds log_probs (T, V) of frames frame0 .. frame0 + T - 1. Returns 0 or -1 (out of memory). */
 int ctc_beam_step(ctc_beam *s, const float *log_probs, int T, int frame0);
 /* The most probable prefix so far (with an LM: its score with the end of sentence when final).
+ * Each token's frame and log-probability are those of its likeliest frame (the label's spike)
+ * from the frame its prefix entered the beam on, and before the next token's: the entry alone
+ * was often an early frame of a small probability, kept while the prefix stayed in the beam, so
+ * that a wider beam or an LM gave lower confidences and earlier times for the same text.
  * Returns 0 or -1 (out of memory). */
 int ctc_beam_best(const ctc_beam *s, int final, search_result *out);
 void ctc_beam_free(ctc_beam *s);

@@ -153,6 +153,36 @@ static void test_prefix_beam_returns(void) {
     }
 }
 
+/* A label whose prefix enters the beam early, at a small probability, and stays there: its
+ * token is at its spike, with the spike's probability, whatever the beam (it had been at the
+ * entry: "s" of "no se pudo" at p 0.006 a frame before its 0.98, so that a wider beam, or an LM,
+ * gave the same text a lower confidence). V 3: blank, a, b; "a" at p 0.01 at frames 0-1 and
+ * 0.98 at 3, "b" at 0.01 at frame 4 and 0.97 at 6. */
+static void test_prefix_beam_spikes(void) {
+    enum { T = 9, V = 3 };
+    float lp[T * V];
+    for (int t = 0; t < T; t++) frame_row(lp + t * V, 0.99f, 0.005f, 0.005f);
+    frame_row(lp + 0 * V, 0.98f, 0.01f, 0.01f);
+    frame_row(lp + 1 * V, 0.98f, 0.01f, 0.01f);
+    frame_row(lp + 3 * V, 0.01f, 0.98f, 0.01f);
+    frame_row(lp + 4 * V, 0.98f, 0.01f, 0.01f);
+    frame_row(lp + 6 * V, 0.02f, 0.01f, 0.97f);
+    static const int beams[] = {2, 4, 16};
+    for (size_t i = 0; i < sizeof beams / sizeof *beams; i++) {
+        ctc_beam s;
+        search_result r = {0};
+        CHECK(ctc_beam_init(&s, beams[i], V, -INFINITY) == 0 && ctc_beam_step(&s, lp, T, 100) == 0 &&
+                  ctc_beam_best(&s, 1, &r) == 0,
+              "search: %s", mslam_last_error());
+        CHECK(r.n == 2 && r.tokens[0].id == 1 && r.tokens[0].frame == 103 && fabsf(expf(r.tokens[0].logp) - 0.98f) < 1e-5f &&
+                  r.tokens[1].id == 2 && r.tokens[1].frame == 106 && fabsf(expf(r.tokens[1].logp) - 0.97f) < 1e-5f,
+              "beam %d: %d tokens, a at frame %d p %g, b at frame %d p %g", beams[i], r.n, r.n ? r.tokens[0].frame : -1,
+              r.n ? expf(r.tokens[0].logp) : 0, r.n > 1 ? r.tokens[1].frame : -1, r.n > 1 ? expf(r.tokens[1].logp) : 0);
+        search_result_free(&r);
+        ctc_beam_free(&s);
+    }
+}
+
 static void test_prefix_beam_stream(void) {
     enum { T = 3000, V = 6 };
     mslam_rng rng;
@@ -472,6 +502,7 @@ int main(void) {
     test_ctc_greedy();
     test_prefix_beam_exact();
     test_prefix_beam_returns();
+    test_prefix_beam_spikes();
     test_prefix_beam_stream();
     test_decoder_search();
     return test_result("search");

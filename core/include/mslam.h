@@ -370,7 +370,10 @@ MSLAM_API float mslam_result_confidence(const mslam_result *r);
 MSLAM_API int mslam_result_n_tokens(const mslam_result *r);
 MSLAM_API int mslam_result_token_id(const mslam_result *r, int i);     /* -1 out of range */
 MSLAM_API const char *mslam_result_token_text(const mslam_result *r, int i); /* NULL out of range */
-/* Recognition: the frame at which character i is emitted; translation: -1 (no alignment). */
+/* Recognition: the frame at which character i is emitted (greedy: the first of its run; beam
+ * search: its likeliest, its spike, after its prefix entered the beam and before the next
+ * character's, so that the times and probabilities do not depend on the beam size or the LM);
+ * translation: -1 (no alignment). */
 MSLAM_API int mslam_result_token_frame(const mslam_result *r, int i);
 /* Recognition: the character's probability at that frame; translation: p(character | before). */
 MSLAM_API float mslam_result_token_prob(const mslam_result *r, int i);
