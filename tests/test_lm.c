@@ -528,6 +528,24 @@ static void test_commands(const char *model_path, const char *manifest) {
     de_args[6] = (char *)"xx";
     CHECK(cmd_lm(9, de_args) == 1 && strstr(mslam_last_error(), "no language 'xx'"), "lm --langs xx: %s",
           mslam_last_error());
+    /* no language at all (an unset variable): a usage error, not every language */
+    de_args[6] = (char *)"";
+    CHECK(cmd_lm(9, de_args) == 2, "lm --langs '' is not a usage error");
+    /* a key file's list, at semicolons; and the key file as --out: refused, the file kept */
+    char *conf = str_printf("%s/lm.conf", fixture_dir()), *kept = NULL;
+    size_t kept_n = 0;
+    write_file_atomic(conf, "[lm]\nlangs=de;fr\n", 17);
+    char *by_conf[] = {(char *)"lm", (char *)"--model", (char *)model_path, (char *)"--text", (char *)manifest,
+                       (char *)"--config", conf, (char *)"--out", de_lm, NULL};
+    mslam_lm *two = NULL;
+    CHECK(cmd_lm(9, by_conf) == 0 && (two = mslam_lm_load(de_lm)) && two->n_langs == 2,
+          "lm with langs=de;fr from a key file: %s", two ? "other languages" : mslam_last_error());
+    mslam_lm_free(two);
+    by_conf[8] = conf;
+    CHECK(cmd_lm(9, by_conf) == 2 && strstr(mslam_last_error(), "is the --config key file") &&
+              read_file(conf, 64, &kept, &kept_n) == 0 && !strcmp(kept, "[lm]\nlangs=de;fr\n"),
+          "lm --out the --config file: %s", mslam_last_error());
+    free(kept), free(conf);
     free(de_lm);
     /* --device vulkan: the same hypotheses, greedy and beam, as on the CPU (when this build and
      * machine have Vulkan; the backend's own test says more) */

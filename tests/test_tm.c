@@ -547,6 +547,18 @@ static void test_commands(const char *model_path, const char *manifest) {
     manifest_close(r);
     CHECK(leaked == 0, "held-out sentences stay out (%d found)", leaked);
     mslam_tm_free(held);
+    /* codes in other cases are one language, as the LMs take them (tm_new refused "ES" beside "es") */
+    char *cases = str_printf("%s/tm-cases.tsv", dir);
+    FILE *cf = fopen(cases, "w");
+    if (cf) fputs("path\tlang\ttext\ttranslation\n\tES\tsi\tyes\n\tes\tno\tno\n", cf), fclose(cf);
+    const char *case_texts[] = {cases, NULL};
+    tm_build_options case_o = {.text = case_texts, .split = SPLIT_N};
+    mslam_tm *merged = NULL;
+    CHECK(cf && tm_build(&case_o, &merged, &st) == 0 && merged->n_langs == 1 && !strcmp(merged->langs[0], "es") &&
+              merged->n == 2,
+          "ES and es: %s", merged ? "other languages" : mslam_last_error());
+    mslam_tm_free(merged);
+    free(cases);
     /* pairs in another split than --split's alone: the error names the splits that have them */
     o.split = SPLIT_DEV, o.holdout = NULL;
     char *test_only = str_printf("%s/tm-test-only.tsv", dir);

@@ -1159,14 +1159,20 @@ static void test_eval_interrupt(const char *trainer, const char *manifest) {
     int argc = 10;
     for (int i = 0; i < 40; i++) argv[argc++] = (char *)"--data", argv[argc++] = (char *)manifest; /* seconds of work */
     argv[argc] = NULL;
-    int status = fixture_interrupt(argv, hyps_tmp, 50, SIGINT);
-    char *text = NULL;
-    size_t n;
-    CHECK(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT, "eval ended by Ctrl-C (%d)", status);
-    CHECK(read_file(json, 64, &text, &n) == 0 && !strcmp(text, "earlier\n") && access(json_tmp, F_OK) != 0 &&
-              access(hyps_tmp, F_OK) != 0 && access(hyps, F_OK) != 0,
-          "Ctrl-C: the JSON as it was, no temporary files, no hypotheses file");
-    free(text), free(model), free(json), free(json_tmp), free(hyps), free(hyps_tmp);
+    /* Ctrl-C, and a closed terminal (the temporary files were left) */
+    static const int signals[] = {SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof signals / sizeof *signals; i++) {
+        int status = fixture_interrupt(argv, hyps_tmp, 50, signals[i]);
+        char *text = NULL;
+        size_t n;
+        CHECK(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == signals[i], "eval ended by signal %d (%d)",
+              signals[i], status);
+        CHECK(read_file(json, 64, &text, &n) == 0 && !strcmp(text, "earlier\n") && access(json_tmp, F_OK) != 0 &&
+                  access(hyps_tmp, F_OK) != 0 && access(hyps, F_OK) != 0,
+              "signal %d: the JSON as it was, no temporary files, no hypotheses file", signals[i]);
+        free(text);
+    }
+    free(model), free(json), free(json_tmp), free(hyps), free(hyps_tmp);
 }
 
 static void test_eval_export(const char *trainer, const char *manifest) {
@@ -1492,6 +1498,32 @@ static void test_refusals(const char *manifest) {
     CHECK(cmd_lm(9, lm_order) == 2, "lm --order 17");
     char *tm[] = {(char *)"tm", (char *)"--text", (char *)manifest, (char *)"--out", (char *)manifest, NULL};
     CHECK(cmd_tm(5, tm) == 2, "tm --out onto its --text");
+    /* empty outputs (an unset variable, "out=" in a key file) are refused before any work (they
+     * failed after it), as is --hyps - (a file named "-" was written) */
+    tm[4] = (char *)"";
+    CHECK(cmd_tm(5, tm) == 2 && strstr(mslam_last_error(), "--out is empty"), "tm --out '': %s", mslam_last_error());
+    char *empty_json[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest,
+                          (char *)"--json", (char *)"", NULL};
+    CHECK(cmd_eval(7, empty_json) == 2 && strstr(mslam_last_error(), "--json is empty"), "eval --json '': %s",
+          mslam_last_error());
+    empty_json[5] = (char *)"--hyps", empty_json[6] = (char *)"-";
+    CHECK(cmd_eval(7, empty_json) == 2 && access("-", F_OK) != 0, "eval --hyps - is not a usage error");
+    /* a key file's lists at semicolons (tasks=lid;asr), and the key file as --json: refused, kept */
+    char *conf = str_printf("%s/eval.conf", fixture_dir()), *conf_json = str_printf("%s/eval-conf.json", fixture_dir());
+    write_file_atomic(conf, "[eval]\ntasks=lid;asr\nmodes=offline\n", 34);
+    char *by_conf[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--config",
+                       conf, (char *)"--json", conf_json, NULL};
+    text = NULL;
+    CHECK(cmd_eval(9, by_conf) == 0 && read_file(conf_json, 1 << 20, &text, &n) == 0 && strstr(text, "\"lid\"") &&
+              strstr(text, "\"cer\""),
+          "eval with tasks=lid;asr from a key file: %s", mslam_last_error());
+    free(text), text = NULL;
+    by_conf[8] = conf;
+    CHECK(cmd_eval(9, by_conf) == 2 && strstr(mslam_last_error(), "is the --config key file") &&
+              read_file(conf, 64, &text, &n) == 0 && !strncmp(text, "[eval]", 6),
+          "eval --json the --config file: %s", mslam_last_error());
+    free(text), text = NULL;
+    free(conf), free(conf_json);
     /* a model given as --data: not a manifest; a LID clip shorter than one encoder frame */
     char *binary_data[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", model, NULL};
     CHECK(cmd_eval(5, binary_data) == 1 && strstr(mslam_last_error(), "is not a text manifest"),

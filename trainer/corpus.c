@@ -1368,18 +1368,6 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Splits a list option's value at commas and, as a key file writes a list (langs=es;de, as
- * train's data=A;B), at semicolons; empty items are dropped. */
-static int split_list(struct strlist *list, const char *value) {
-    char *commas = str_dup(value);
-    if (!commas) return -1;
-    for (char *c = commas; *c; c++)
-        if (*c == ';') *c = ',';
-    int rc = strlist_split(list, commas);
-    free(commas);
-    return rc;
-}
-
 /* Parses argv into o and the statistics request; 0 to go on, 1 when done (help, list), -1 on a
  * usage error. */
 static int parse_args(int argc, char **argv, struct corpus_options *o, int *stats, struct manifest_options *mopts) {
@@ -1415,7 +1403,7 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
         }
         case 'l':
             strlist_free(&o->langs);
-            rc = split_list(&o->langs, optarg);
+            rc = strlist_split_list(&o->langs, optarg);
             /* an empty list would mean the default 50, which "default" says when meant */
             if (!rc && o->langs.n == 0)
                 rc = mslam_error("%s '%s' names no language (codes separated by commas or semicolons, 'default' "
@@ -1452,7 +1440,7 @@ static int parse_args(int argc, char **argv, struct corpus_options *o, int *stat
         case OPT_TEST_VOICES: {
             enum manifest_split s = opt == OPT_TRAIN_VOICES ? SPLIT_TRAIN : opt == OPT_DEV_VOICES ? SPLIT_DEV : SPLIT_TEST;
             strlist_free(&o->voices[s]);
-            rc = split_list(&o->voices[s], optarg);
+            rc = strlist_split_list(&o->voices[s], optarg);
             break;
         }
         case OPT_RATE: rc = parse_range(name, optarg, &o->rate); break;

@@ -903,13 +903,13 @@ static int load_manifests(dataset *ds, gchar **paths, const eval_config *c, cons
     return 0;
 }
 
-/* The mask of the names that the comma-separated list gives (bit k for names[k]); -1, and a
+/* The mask of the names that the list (commas, or a key file's semicolons) gives (bit k for names[k]); -1, and a
  * message naming the option, when an item is none of them. */
 static int name_mask(const char *list, const char *const *names, int n_names, const char *option) {
     GString *choices = g_string_new(NULL);
     for (int k = 0; k < n_names; k++) g_string_append_printf(choices, "%s%s", k ? ", " : "", names[k]);
     struct strlist items = {0};
-    int mask = strlist_split(&items, list) ? -1 : 0;
+    int mask = strlist_split_list(&items, list) ? -1 : 0;
     for (size_t i = 0; i < items.n && mask >= 0; i++) {
         g_strstrip(items.items[i]);
         int k = 0;
@@ -1009,20 +1009,27 @@ static void remove_outputs_in_progress(int sig) {
     raise(sig);
 }
 
+/* The signals that end an evaluation with its outputs' temporary files removed: Ctrl-C, kill, a
+ * closed terminal (one ignored, as SIGHUP under nohup, stays ignored). */
+static const int output_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_OUTPUT_SIGNALS (sizeof output_signals / sizeof output_signals[0])
+
 /* Watches the temporary files of json and hyps (either NULL), keeping the handlers it replaces
- * in saved (SIGINT's, SIGTERM's); watch_outputs_end puts them back. */
-static void watch_outputs(const struct atomic_file *json, const struct atomic_file *hyps, struct sigaction saved[2]) {
+ * in saved; watch_outputs_end puts them back. */
+static void watch_outputs(const struct atomic_file *json, const struct atomic_file *hyps,
+                          struct sigaction saved[N_OUTPUT_SIGNALS]) {
     outputs_in_progress[0] = json ? json->tmp : NULL;
     outputs_in_progress[1] = hyps ? hyps->tmp : NULL;
     struct sigaction sa = {.sa_handler = remove_outputs_in_progress};
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &saved[0]);
-    sigaction(SIGTERM, &sa, &saved[1]);
+    for (size_t i = 0; i < N_OUTPUT_SIGNALS; i++) {
+        sigaction(output_signals[i], NULL, &saved[i]);
+        if (saved[i].sa_handler != SIG_IGN) sigaction(output_signals[i], &sa, NULL);
+    }
 }
 
-static void watch_outputs_end(const struct sigaction saved[2]) {
-    sigaction(SIGINT, &saved[0], NULL);
-    sigaction(SIGTERM, &saved[1], NULL);
+static void watch_outputs_end(const struct sigaction saved[N_OUTPUT_SIGNALS]) {
+    for (size_t i = 0; i < N_OUTPUT_SIGNALS; i++) sigaction(output_signals[i], &saved[i], NULL);
     outputs_in_progress[0] = outputs_in_progress[1] = NULL;
 }
 
@@ -1183,9 +1190,15 @@ int cmd_eval(int argc, char **argv) {
                                      {"--translation-lm", translation_lm_path}, {"--translation-memory", tm_path}};
     int json_to_stdout = json_path && !strcmp(json_path, "-");
     const char *outputs[][2] = {{"--json", json_to_stdout ? NULL : json_path}, {"--hyps", hyps_path}};
+    if (!parsed && !rc && hyps_path && !strcmp(hyps_path, "-")) {
+        fprintf(stderr, "mslam-trainer eval: --hyps - : the hypotheses go to a file (standard output has the table, "
+                "or --json -)\n");
+        rc = 2;
+    }
     for (int o = 0; o < 2 && !parsed && !rc; o++) {
         if (!outputs[o][1]) continue;
-        int same = check_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data);
+        int same = options_check_output(outputs[o][0], outputs[o][1], argc, argv) ||
+                   check_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data);
         for (size_t i = 0; i < sizeof inputs / sizeof inputs[0] && !same; i++)
             same = check_output_not_input(outputs[o][0], outputs[o][1], inputs[i][0],
                                           (const char *const[]){inputs[i][1], NULL});
@@ -1211,7 +1224,7 @@ int cmd_eval(int argc, char **argv) {
         rc = 2;
     }
     if ((c.hyps = hyps_file.f)) eval_hyps_header(c.hyps);
-    struct sigaction saved_handlers[2];
+    struct sigaction saved_handlers[N_OUTPUT_SIGNALS];
     int watching = json_file.f || hyps_file.f;
     if (watching) watch_outputs(json_file.f ? &json_file : NULL, hyps_file.f ? &hyps_file : NULL, saved_handlers);
     if (!parsed && !rc) {

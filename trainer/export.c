@@ -113,7 +113,8 @@ int cmd_export(int argc, char **argv) {
                                   : "--out FILE is required");
         rc = 2;
     }
-    if (!parsed && !rc && check_output_not_input("--out", out, "--checkpoint", (const char *const *)in)) {
+    if (!parsed && !rc && (options_check_output("--out", out, argc, argv) ||
+                           check_output_not_input("--out", out, "--checkpoint", (const char *const *)in))) {
         fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
         rc = 2;
     }

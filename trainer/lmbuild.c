@@ -411,7 +411,7 @@ int cmd_lm(int argc, char **argv) {
     } else if (!parsed && prune < 1) {
         fprintf(stderr, "mslam-trainer lm: --prune %d: must be at least 1\n", prune);
         rc = 2;
-    } else if (!parsed && (text_manifests_check(text, "--text") ||
+    } else if (!parsed && (text_manifests_check(text, "--text") || options_check_output("--out", out, argc, argv) ||
                            check_output_not_input("--out", out, "--model", (const char *const[]){model_path, NULL}) ||
                            check_output_not_input("--out", out, "--text", (const char *const *)text) ||
                            check_output_not_input("--out", out, "--holdout", (const char *const *)holdout))) {
@@ -422,12 +422,23 @@ int cmd_lm(int argc, char **argv) {
     if (!parsed && !rc) {
         mslam_model *m = NULL;
         mslam_lm *lm = NULL;
-        gchar **lang_list = langs ? g_strsplit(langs, ",", -1) : NULL;
+        /* commas, or a key file's semicolons (langs=en;es) */
+        struct strlist codes = {0};
+        char **lang_list = langs && !strlist_split_list(&codes, langs)
+                               ? mslam_calloc(codes.n + 1, sizeof *lang_list, "the languages")
+                               : NULL;
+        for (size_t i = 0; lang_list && i < codes.n; i++) lang_list[i] = codes.items[i];
         lm_build_options bo = {.text = (const char *const *)text, .holdout = (const char *const *)holdout,
                                .split = split_id, .langs = (const char *const *)lang_list, .order = order,
                                .prune_count = prune, .translations = translations};
         lm_build_stats st;
-        if (checkpoint_load(model_path, &m, NULL, NULL) || lm_build(m, &bo, &lm, &st) || lm_save(lm, out)) {
+        if (langs && codes.n == 0) { /* (an unset variable: it had meant every language) */
+            fprintf(stderr, "mslam-trainer lm: --langs '%s' names no language\n", langs);
+            rc = 2;
+        } else if (langs && !lang_list) {
+            fprintf(stderr, "mslam-trainer lm: %s\n", mslam_last_error());
+            rc = 1;
+        } else if (checkpoint_load(model_path, &m, NULL, NULL) || lm_build(m, &bo, &lm, &st) || lm_save(lm, out)) {
             fprintf(stderr, "mslam-trainer lm: %s\n", mslam_last_error());
             rc = 1;
         } else {
@@ -444,7 +455,8 @@ int cmd_lm(int argc, char **argv) {
                             lm->langs[l].n_chars);
             fprintf(stderr, "\n");
         }
-        g_strfreev(lang_list);
+        free(lang_list);
+        strlist_free(&codes);
         mslam_lm_free(lm);
         mslam_model_free(m);
     }

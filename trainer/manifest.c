@@ -523,6 +523,14 @@ static int read_record(manifest_reader *r, struct manifest_record *rec) {
         .split = r->split,
     };
     if (!*rec->lang) return mslam_error("%s:%ld: empty lang", r->path, r->line_no);
+    /* a code is letters, digits, '-' and '_' ("en", "yue", "sv-SE"): a control byte in one made
+     * the translation memory's build crash */
+    if (strspn(rec->lang, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != strlen(rec->lang) ||
+        strlen(rec->lang) > 15)
+        return mslam_error("%s:%ld: lang '%s' is no language code (letters, digits, '-' and '_', at most 15)", r->path,
+                           r->line_no, rec->lang);
+    if (mslam_utf8_length(rec->translation) < 0)
+        return mslam_error("%s:%ld: translation is not UTF-8", r->path, r->line_no);
     if (r->col[COL_SPLIT] >= 0) {
         int split = split_parse(field(r, COL_SPLIT));
         if (split < 0)

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include "common.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <math.h>
@@ -46,6 +47,16 @@ const char *options_config_path(int argc, char **argv) {
         else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
     }
     return config;
+}
+
+int options_check_output(const char *option, const char *out, int argc, char **argv) {
+    if (!out) return 0;
+    if (!*out) return mslam_error("%s is empty: name the file to write", option);
+    const char *config = options_config_path(argc, argv);
+    if (config && same_file(out, config))
+        return mslam_error("%s %s is the --config key file the options are read from: choose another output", option,
+                           out);
+    return 0;
 }
 
 /* Whether option e is given as a flag in argv (before a "--"). */

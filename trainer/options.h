@@ -22,6 +22,10 @@ int options_parse(const char *command, const GOptionEntry *entries, int argc, ch
 
 /* The FILE of argv's last --config FILE or --config=FILE (before a "--"), or NULL. */
 const char *options_config_path(int argc, char **argv);
+/* An output file's checks before any work: option's path out is not empty (an unset variable, or
+ * "out=" in a key file: the work had been done and then failed to write) nor the --config key
+ * file of argv, which it would replace. 0, or -1 with the error recorded. */
+int options_check_output(const char *option, const char *out, int argc, char **argv);
 /* The key file at path when it reads and has the group (the subcommand's name); else NULL with
  * the error printed. */
 GKeyFile *options_key_file_open(const char *path, const char *group);

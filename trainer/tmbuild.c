@@ -60,9 +60,12 @@ static int read_pairs(const char *path, int split, GHashTable *held, GHashTable 
             free(norm);
             continue;
         }
-        if (!g_hash_table_contains(langs, rec.lang)) g_hash_table_add(langs, g_strdup(rec.lang));
+        /* codes in any case are one language, as for the LMs and the lookups ("ES" and "es") */
+        char *code = g_ascii_strdown(rec.lang, -1);
+        if (!g_hash_table_contains(langs, code)) g_hash_table_add(langs, g_strdup(code));
         /* a sentence is known per language: "<lang>\t<sentence>" */
-        char *key = g_strdup_printf("%s\t%s", rec.lang, norm);
+        char *key = g_strdup_printf("%s\t%s", code, norm);
+        g_free(code);
         free(norm);
         GHashTable *counts = g_hash_table_lookup(pairs, key);
         if (!counts) {
@@ -128,14 +131,15 @@ int tm_build(const tm_build_options *o, mslam_tm **out, tm_build_stats *st) {
         /* by language, then sentence: a file's bytes depend only on its pairs */
         qsort(keys, n, sizeof *keys, cmp_str);
         qsort(codes, n_langs, sizeof *codes, cmp_str);
-        int32_t l = 0; /* the keys' languages come in the codes' order */
         for (guint i = 0; i < n; i++) {
             guint n_translations;
             const char *tab = strchr(keys[i], '\t');
             sources[i] = tab + 1;
-            size_t code_len = (size_t)(tab - keys[i]);
-            while (strncmp(codes[l], keys[i], code_len) || codes[l][code_len]) l++;
-            lang[i] = l;
+            /* looked up: the keys' order need not be the codes' ("e\x01\t" sorts before "e\t") */
+            char *code = g_strndup(keys[i], (gsize)(tab - keys[i]));
+            char **found = bsearch(&code, codes, n_langs, sizeof *codes, cmp_str);
+            g_free(code);
+            lang[i] = (int32_t)(found - codes); /* (every key's code is one of them) */
             translations[i] = most_frequent(g_hash_table_lookup(pairs, keys[i]), &n_translations);
             st->ambiguous += n_translations > 1;
         }
@@ -183,6 +187,7 @@ int cmd_tm(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer tm: --text and --out are required, and no argument that is not an option (see --help)\n");
         rc = 2;
     } else if (!parsed && (split_id < 0 || text_manifests_check(text, "--text") ||
+                           options_check_output("--out", out, argc, argv) ||
                            check_output_not_input("--out", out, "--text", (const char *const *)text) ||
                            check_output_not_input("--out", out, "--holdout", (const char *const *)holdout))) {
         fprintf(stderr, "mslam-trainer tm: %s\n", mslam_last_error());

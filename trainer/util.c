@@ -138,6 +138,16 @@ int strlist_split_on(struct strlist *list, const char *s, char separator) {
 
 int strlist_split(struct strlist *list, const char *s) { return strlist_split_on(list, s, ','); }
 
+int strlist_split_list(struct strlist *list, const char *value) {
+    char *commas = str_dup(value);
+    if (!commas) return -1;
+    for (char *c = commas; *c; c++)
+        if (*c == ';') *c = ',';
+    int rc = strlist_split(list, commas);
+    free(commas);
+    return rc;
+}
+
 /* ---- paths, folders and files ---- */
 
 /* Entries of dir that are regular files (folders 0) or folders (1), sorted, with their paths. */

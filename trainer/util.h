@@ -39,6 +39,9 @@ int starts_with_any(const char *s, const char *const *prefixes);
 void strlist_free(struct strlist *list);
 /* Splits s at commas (strlist_split) or at separator into list (empty items dropped). */
 int strlist_split(struct strlist *list, const char *s);
+/* Splits a list option's value at commas and, as a key file writes a list (langs=es;de, as
+ * train's data=A;B), at semicolons; empty items are dropped. */
+int strlist_split_list(struct strlist *list, const char *value);
 int strlist_split_on(struct strlist *list, const char *s, char separator);
 
 /* Regular files (not links, not folders) in dir, sorted by name, with their full paths.
