@@ -327,10 +327,11 @@ static mslam_ctc_decoder *ctc_decoder_new(mslam_model *model, const struct mslam
         mslam_error("%s: beam_size = %d is outside 1..%d", fn, p.beam_size, CTC_MAX_BEAM);
         return NULL;
     }
-    /* above 0 no character passes, and every transcript is empty */
-    if (!(p.token_min_logp <= 0)) {
-        mslam_error("%s: token_min_logp = %g is not a log-probability (0 or less; -INFINITY: exact search)", fn,
-                    (double)p.token_min_logp);
+    /* at 0 or above no character passes (none has a probability of 1), and every transcript of
+     * the beam search is empty */
+    if (!(p.token_min_logp < 0)) {
+        mslam_error("%s: token_min_logp = %g lets no character through: a log-probability below 0 (-INFINITY: "
+                    "exact search)", fn, (double)p.token_min_logp);
         return NULL;
     }
     int lm_lang = -1;

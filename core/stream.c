@@ -265,6 +265,7 @@ static int take_samples(mslam_stream *s, const float *pcm, size_t n_samples) {
         size_t cap = s->pcm_cap ? s->pcm_cap : 4096;
         while (cap < s->n_pcm + n_samples) cap *= 2;
         float *p = realloc(s->pcm, cap * sizeof(float));
+        /* (the header names this message: the push took nothing) */
         if (!p) return mslam_error("out of memory buffering %zu samples", cap);
         s->pcm = p;
         s->pcm_cap = cap;

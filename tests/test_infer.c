@@ -510,6 +510,9 @@ static void test_errors(const float *pcm, size_t n) {
     p.token_min_logp = 1e30f;
     CHECK(!mslam_transcribe(m, pcm, n, &p) && strstr(mslam_last_error(), "mslam_transcribe: token_min_logp"),
           "token_min_logp above 0 (no character would pass): %s", mslam_last_error());
+    p.token_min_logp = 0; /* as at 0: it was taken, and every beam transcript was empty */
+    CHECK(!mslam_transcribe(m, pcm, n, &p) && strstr(mslam_last_error(), "lets no character through"),
+          "token_min_logp 0: %s", mslam_last_error());
     p = mslam_decode_default_params();
     p.length_penalty = NAN;
     CHECK(!mslam_translate_text(m, "ab", &p) && strstr(mslam_last_error(), "mslam_translate_text: length_penalty"),

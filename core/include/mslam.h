@@ -220,7 +220,8 @@ MSLAM_API struct mslam_stream_params mslam_stream_default_params(void);
 MSLAM_API mslam_stream *mslam_stream_new(mslam_model *model, struct mslam_stream_params params);
 /* Feeds 16 kHz mono PCM; encodes every chunk that is complete. Returns the number of frames
  * ready to read, or a negative error. A push refused by its checks (NULL, a sample not finite,
- * a finished stream) takes nothing; one that fails later (out of memory encoding a chunk) has
+ * a finished stream) takes nothing, nor does one with no memory to buffer its samples (the error
+ * begins "out of memory buffering"); one that fails later (out of memory encoding a chunk) has
  * taken its samples: push the next ones, not these again. */
 MSLAM_API int mslam_stream_push(mslam_stream *stream, const float *pcm, size_t n_samples);
 /* End of audio: appends the 720 zero samples that follow audio offline (mslam_encode_pcm) and
@@ -333,7 +334,7 @@ struct mslam_decode_params {
                             * loops like "a new new new"); 0: off; a too small n bans common
                             * words' second use */
     float token_min_logp;  /* CTC beam: a character less likely than this at a frame does not
-                            * extend a hypothesis; a log-probability, 0 or less (-INFINITY:
+                            * extend a hypothesis; a log-probability below 0 (-INFINITY:
                             * exact search) */
     const char *languages; /* language ID: comma-separated codes restricting the candidates
                             * ("en,fr,de", in any case); NULL or "": all of the model's languages */
@@ -455,7 +456,11 @@ MSLAM_API int mslam_translate_memory(mslam_model *model, const char *utf8, const
  * callers that segment the audio themselves or encode it once for several calls: what
  * mslam_transcribe, mslam_translate (for a decoder reading speech) and mslam_identify_language do
  * after encoding. A value that is not finite is an error naming its frame; no frames give an
- * empty result. */
+ * empty result. mslam_translate_frames runs the decoder on the frames whatever the model's
+ * translate_input: on a model whose decoder reads the transcript (MSLAM_TRANSLATE_TRANSCRIPT, the
+ * bundled one) it reads what it was not trained on and writes unrelated English, without an
+ * error (eval --st-input speech measures just that): there, mslam_transcribe_frames and then
+ * mslam_translate_text on its text translate, as mslam_translate does. */
 MSLAM_API mslam_result *mslam_transcribe_frames(mslam_model *model, const float *frames, int n_frames,
                                                 const struct mslam_decode_params *params);
 MSLAM_API mslam_result *mslam_translate_frames(mslam_model *model, const float *frames, int n_frames,
