@@ -531,6 +531,17 @@ static void test_commands(const char *model_path, const char *manifest) {
     /* no language at all (an unset variable): a usage error, not every language */
     de_args[6] = (char *)"";
     CHECK(cmd_lm(9, de_args) == 2, "lm --langs '' is not a usage error");
+    /* a code in another case is the model's (it was refused, the data's codes being matched in any
+     * case), once */
+    de_args[6] = (char *)"DE";
+    mslam_lm *upper = NULL;
+    CHECK(cmd_lm(9, de_args) == 0 && (upper = mslam_lm_load(de_lm)) && upper->n_langs == 1 &&
+              !strcmp(upper->langs[0].code, "de"),
+          "lm --langs DE: %s", upper ? upper->langs[0].code : mslam_last_error());
+    mslam_lm_free(upper);
+    de_args[6] = (char *)"de,DE";
+    CHECK(cmd_lm(9, de_args) == 1 && strstr(mslam_last_error(), "--langs names de twice"), "lm --langs de,DE: %s",
+          mslam_last_error());
     /* a key file's list, at semicolons; and the key file as --out: refused, the file kept */
     char *conf = str_printf("%s/lm.conf", fixture_dir()), *kept = NULL;
     size_t kept_n = 0;

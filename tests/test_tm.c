@@ -494,6 +494,15 @@ static void test_key_outside_vocabulary(const char *model_path, const char *mani
     free(text);
     CHECK(n_pairs > 0 && counted == n_pairs,
           "all %d test sentences found exactly, the letter outside the vocabulary too (%d)", n_pairs, counted);
+    /* recognition alone reads no memory: said, as of an unused translation LM */
+    ev[6] = (char *)"asr";
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc = cmd_eval(17, ev);
+    mslam_log_set(test_quiet_log, NULL);
+    CHECK(rc == 0 && fixture_warned_of(&warnings, "--translation-memory", "is not used"),
+          "eval --tasks asr --translation-memory: rc %d, not warned", rc);
+    strlist_free(&warnings);
     free(oov), free(oov_tm);
 }
 

@@ -938,11 +938,11 @@ static int open_device(eval_config *c, const mslam_model *m, enum mslam_device d
     return mslam_error("--device vulkan: %s", why);
 }
 
-/* --lm and --translation-lm that nothing scored reads: the LM without a CTC search (the tasks
- * decode no transcript, or decode it greedily: --ctc-beam 1) and without language ID to weigh;
- * the translation LM without translations. */
+/* --lm, --translation-lm and --translation-memory that nothing scored reads: the LM without a
+ * CTC search (the tasks decode no transcript, or decode it greedily: --ctc-beam 1) and without
+ * language ID to weigh; the translation LM and the memory without translations. */
 static int warn_lm_unused(const eval_config *c, const struct mslam_model_config *cfg, const char *lm_path,
-                          const char *translation_lm_path) {
+                          const char *translation_lm_path, const char *tm_path) {
     /* language ID reads it: scored, or finding the English speech a translation takes as it is */
     int lid_lm = c->lid_lm_weight > 0 &&
                  (c->lid || (c->st && cfg->ctc_head && cfg->lid_head && c->st_input != EVAL_ST_TEXT));
@@ -957,6 +957,9 @@ static int warn_lm_unused(const eval_config *c, const struct mslam_model_config 
     if (c->translation_lm && !c->st)
         mslam_log(MSLAM_LOG_WARN, "--translation-lm %s is not used: no translation is scored (--tasks st)",
                   translation_lm_path);
+    if (c->tm && !c->st)
+        mslam_log(MSLAM_LOG_WARN, "--translation-memory %s is not used: no translation is scored (--tasks st)",
+                  tm_path);
     return 0;
 }
 
@@ -1244,7 +1247,7 @@ int cmd_eval(int argc, char **argv) {
                          "--st-input text)")) ||
             (tm_path && !(c.tm = tm = mslam_tm_load(tm_path))) ||
             load_manifests(&ds, data, &c, layout, lang, audio_dir, split) ||
-            warn_lm_unused(&c, &m->cfg, lm_path, translation_lm_path) || warn_languages_without_lm(&ds, &c, lm_path) ||
+            warn_lm_unused(&c, &m->cfg, lm_path, translation_lm_path, tm_path) || warn_languages_without_lm(&ds, &c, lm_path) ||
             (!eval_text_only(&c) && dataset_encode(&ds, m, 0, 0, &rep)) ||
             eval_model(m, &ds, &c, &r)) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());

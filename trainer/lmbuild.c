@@ -235,13 +235,27 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
     int n_langs = 0;
     if (langs)
         while (langs[n_langs]) n_langs++;
-    /* an LM's language is used only where the model's language ID picks it */
-    for (int i = 0; !o->translations && i < n_langs; i++)
-        if (lang_index(model, langs[i]) < 0)
-            return mslam_error("--langs: the model has no language '%s' (codes as `mslam-trainer info MODEL` lists "
-                               "them)", langs[i]);
+    /* an LM's language is used only where the model's language ID picks it: each code is the
+     * model's, in the model's spelling (EN for en, as the data's codes are matched), and once */
+    const char **own = !o->translations && n_langs ? calloc((size_t)n_langs, sizeof *own) : NULL;
+    if (!o->translations && n_langs && !own) return mslam_error("out of memory");
+    for (int i = 0; own && i < n_langs; i++) {
+        for (int k = 0; !own[i] && k < model->cfg.n_langs; k++)
+            if (!g_ascii_strcasecmp(model->langs[k], langs[i])) own[i] = model->langs[k];
+        int twice = 0;
+        for (int j = 0; own[i] && j < i; j++) twice |= own[j] == own[i];
+        if (!own[i] || twice) {
+            int rc = twice ? mslam_error("--langs names %s twice", own[i])
+                           : mslam_error("--langs: the model has no language '%s' (codes as `mslam-trainer info "
+                                         "MODEL` lists them)", langs[i]);
+            free(own);
+            return rc;
+        }
+    }
+    if (own) langs = own;
     mslam_lm *lm = lm_new(o->order, (const char *const *)model->vocab, model->cfg.vocab_size,
                           n_langs ? langs : (const char *const *)model->langs, n_langs ? n_langs : model->cfg.n_langs);
+    free(own);
     if (!lm) return -1;
     lm->of_translations = o->translations;
     GHashTable **sets = calloc((size_t)lm->n_langs, sizeof *sets), **hold = calloc((size_t)lm->n_langs, sizeof *hold);
