@@ -32,6 +32,16 @@ if [ -z "${MSLAM_VIDEO_SINK:-}" ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DI
     "\"vp8enc deadline=1 ! webmmux ! filesink location=live.webm\")" >&2
   exit 1
 fi
+# autoaudiosrc with no sound card and no sound server fails with its last backend's error
+# (OpenAL's "ALC error: Invalid Value"): say where audio can come from instead (it goes on, as a
+# source this does not see, JACK say, may be there)
+runtime=${XDG_RUNTIME_DIR:-/nonexistent}
+if [ -z "${MSLAM_AUDIO_SRC:-}" ] && [ ! -e /dev/snd ] && [ -z "${PULSE_SERVER:-}" ] &&
+  [ ! -S "$runtime/pulse/native" ] && [ ! -S "$runtime/pipewire-0" ]; then
+  echo "live-captions.sh: no sound card (/dev/snd) and no sound server (PulseAudio, PipeWire) seen, so" \
+    "autoaudiosrc may find no microphone: MSLAM_AUDIO_SRC names another source (e.g." \
+    "\"pulsesrc server=HOST\", or \"filesrc location=talk.wav ! decodebin\" to caption a file live)" >&2
+fi
 # shellcheck disable=SC2086 # the element descriptions are split on purpose
 exec gst-launch-1.0 -q -e $audio_src ! audioconvert ! audioresample ! \
     mslamasr max-duration=3000 "$@" ! queue ! overlay.text_sink \
