@@ -298,13 +298,16 @@ static int read_lang(mslam_lm *lm, const st_file *f, lm_table *t) {
             return mslam_error("%s: n-gram %lld of language '%s' has an invalid key %llu", f->path, (long long)i,
                                t->code, (unsigned long long)key);
         int repeat = lm_table_find(t, key) >= 0;
-        if (!(p <= 0.0f) || !isfinite(p) || !isfinite(b) || repeat)
+        /* (an estimate gives neither below e^-100 nor a backoff beyond e^+-100: a flipped bit's
+         * 3e38 had loaded, and the beam wrote "ros ma a a a a") */
+        if (!(p <= 0.0f && p >= -LM_LOG_LIMIT && b >= -LM_LOG_LIMIT && b <= LM_LOG_LIMIT) || repeat)
             return mslam_error("%s: n-gram %lld of language '%s' has log p %g and log bow %g%s", f->path,
-                               (long long)i, t->code, (double)p, (double)b, repeat ? " and repeats an earlier one" : "");
+                               (long long)i, t->code, (double)p, (double)b,
+                               repeat ? " and repeats an earlier one" : " (log p within -100..0, log bow within -100..100)");
         lm_table_put(t, key, p, b);
     }
     memcpy(&t->floor_logp, f->data + floor_t->begin, 4);
-    if (!(t->floor_logp <= 0.0f) || !isfinite(t->floor_logp))
+    if (!(t->floor_logp <= 0.0f && t->floor_logp >= -LM_LOG_LIMIT))
         return mslam_error("%s: language '%s' has floor log p %g", f->path, t->code, (double)t->floor_logp);
     return 0;
 }

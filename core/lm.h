@@ -32,6 +32,9 @@
 
 #define LM_FORMAT "mslam-char-lm"
 #define LM_MAX_ORDER 16
+/* The largest log-probability or log backoff weight, in size, a file may hold (an estimate's
+ * stay far inside it) */
+#define LM_LOG_LIMIT 100.0f
 /* The log-probability of "<s>", which is never predicted: its entry holds a backoff weight only
  * and is no n-gram. */
 #define LM_BOS_LOGP (-99.0f)

@@ -248,6 +248,13 @@ static void test_files(const mslam_model *m, const char *text) {
         CHECK(lm_save(lm, path) == 0, "save");
         CHECK(!mslam_lm_load(path) && strstr(mslam_last_error(), "'fr'") && strstr(mslam_last_error(), "log p"),
               "an infinite log-probability is refused: %s", mslam_last_error());
+        /* a finite backoff weight no estimate gives (a flipped bit: it loaded, and the beam wrote
+         * garbage) */
+        lm_table_put(&lm->langs[2], lm_key(&lm->langs[2], &n, 1), -1.0f, 3e38f);
+        CHECK(lm_save(lm, path) == 0, "save");
+        CHECK(!mslam_lm_load(path) && strstr(mslam_last_error(), "'fr'") && strstr(mslam_last_error(), "log bow 3e+38") &&
+                  strstr(mslam_last_error(), "within -100..100"),
+              "a backoff weight of e^3e38 is refused: %s", mslam_last_error());
         mslam_lm_free(lm);
     }
     free(path), free(model_path);
