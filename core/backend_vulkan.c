@@ -848,7 +848,11 @@ static int upload_weights(mslam_vk *vk, const mslam_model *model) {
         /* vk_open adds the device's name */
         return mslam_error("Vulkan: the model's %.1f MB of weights are more than one storage buffer of the device "
                            "holds (%.1f MB)", bytes / 1e6, vk->max_range / 1e6);
-    if (buffer_make(vk, &vk->weights, bytes, 0, 0, "the weight buffer") || reserve(vk, 64, (size_t)bytes)) return -1;
+    /* the staging copy without reserve's room to grow: it is freed once the weights are up, and a
+     * quarter more of host memory could fail a load that fits */
+    if (buffer_make(vk, &vk->weights, bytes, 0, 0, "the weight buffer") || reserve(vk, 64, 0) ||
+        buffer_make(vk, &vk->staging, bytes, 0, 1, "the staging buffer of the weights"))
+        return -1;
     memcpy(vk->staging.map, model->block, (size_t)bytes);
     vk->block = model->block;
     vk->block_floats = model->table.total;
