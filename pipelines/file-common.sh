@@ -114,12 +114,13 @@ run_to_signal() {
 # is essential), which copies each line as it comes (sed -u and a shell's read take a system call
 # a byte: 2 MB/s of GST_DEBUG output) and tells this shell (SIGUSR1) when gst-launch-1.0 prints
 # an error; a COMMAND still running lost_error_grace_s later has lost it, and is killed: the run
-# fails, saying so. A property value out of its range (GLib's warning, `beam-size=0`) would run
-# with the default instead: the copy marks it (a file `refused` beside the FIFO) before the same
-# signal, and COMMAND is killed at once, the run failing.
+# fails, saying so. A property value out of its range (GLib's warning, `beam-size=0`, from any
+# element) would run with the default instead: the copy marks it (a file `refused` beside the
+# FIFO) before the same signal, and COMMAND is killed at once, the run failing. (Without perl,
+# which Debian's perl-base always provides, neither is watched.)
 lost_error_grace_s=5
 run_watched() {
-    error_said="" error_timer="" error_lost="" value_refused="" watcher="" running=1 fifo_dir=""
+    error_said="" error_timer="" error_lost="" value_refused="" watcher="" running=1 fifo_dir="" reaped=""
     # (a USR1 before child=$! only notes it: the timer's & would replace $!)
     trap 'error_said=1; [ -z "$child" ] || on_error_said' USR1
     trap '[ -z "$running" ] || ! kill -KILL "$child" 2> /dev/null || error_lost=1' USR2
@@ -156,6 +157,7 @@ run_watched() {
     last=0
     wait "$child" 2> /dev/null || last=$?
     [ "$last" -eq 127 ] || status=$last
+    reaped=1 # (its pid may be another process's from now on: no kill of it)
     # the copy to its end (a USR1 it sends now is handled, and its last lines come before ours)
     while [ -n "$watcher" ] && kill -0 "$watcher" 2> /dev/null; do wait "$watcher" || true; done
     # (a COMMAND that ended before the signal's trap ran)
@@ -177,7 +179,7 @@ run_watched() {
 on_error_said() {
     if [ -z "$value_refused" ] && [ -n "$fifo_dir" ] && [ -e "$fifo_dir/refused" ]; then
         value_refused=1
-        kill -KILL "$child" 2> /dev/null || true
+        [ -n "$reaped" ] || kill -KILL "$child" 2> /dev/null || true
         return 0
     fi
     [ -z "$error_timer" ] || return 0

@@ -831,13 +831,6 @@ gst_mslam_audio_history_free (GstMslamAudioHistory * h)
   h->first = 0;
 }
 
-/* Under the sink pad's stream lock: the work that follows reads gst_mslam_base_flushing. */
-static void
-work_begins (GstMslamBase * self)
-{
-  self->flush_starts_at_work = g_atomic_int_get (&self->flush_starts);
-}
-
 gboolean
 gst_mslam_base_flushing (GstMslamBase * self)
 {
@@ -846,7 +839,7 @@ gst_mslam_base_flushing (GstMslamBase * self)
   GST_OBJECT_LOCK (self->sinkpad);
   flushing = GST_PAD_IS_FLUSHING (self->sinkpad);
   GST_OBJECT_UNLOCK (self->sinkpad);
-  return flushing || g_atomic_int_get (&self->flush_starts) != self->flush_starts_at_work;
+  return flushing || g_atomic_int_get (&self->flush_starts) != g_atomic_int_get (&self->flush_starts_stopped);
 }
 
 int
@@ -1109,6 +1102,9 @@ base_start (GstMslamBase * self)
   guint latency_ms;
   gint left_frames;
 
+  /* (a flush that a stop cut short, its FLUSH_STOP never handled, is over) */
+  g_atomic_int_set (&self->flush_starts, 0);
+  g_atomic_int_set (&self->flush_starts_stopped, 0);
   GST_OBJECT_LOCK (self);
   /* "" as unset, as languages="" is; model_from: where the path came from, for an error */
   model_from = "the model property";
@@ -1578,7 +1574,6 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gboolean inside, discont;
 
   (void) pad;
-  work_begins (self);
   if (!self->have_info || !self->stream) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL), ("audio arrived before caps"));
     gst_buffer_unref (buf);
@@ -1917,7 +1912,6 @@ end_stalled_timeline (GstMslamBase * self, guint64 activity)
   guint timeout_ms;
 
   GST_PAD_STREAM_LOCK (self->sinkpad);
-  work_begins (self);
   g_mutex_lock (&self->watch_lock);
   quiet = !self->watch_quit && self->watch_activity == activity;
   g_mutex_unlock (&self->watch_lock);
@@ -1926,7 +1920,7 @@ end_stalled_timeline (GstMslamBase * self, guint64 activity)
   timeout_ms = self->stall_timeout_ms;
   GST_OBJECT_UNLOCK (self);
   /* a FLUSH_START (not serialized) came: FLUSH_STOP forgets the timeline */
-  flushing = GST_PAD_IS_FLUSHING (self->sinkpad);
+  flushing = gst_mslam_base_flushing (self);
   if (quiet && playing && !flushing && timeout_ms > 0 && self->started) {
     GST_INFO_OBJECT (self, "no audio from the live source for stall-timeout: what was said is complete");
     end_timeline (self, "a stall of the live source", TRUE);
@@ -2005,8 +1999,6 @@ gst_mslam_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     g_atomic_int_inc (&self->flush_starts);
     watch_disarm (self);
   }
-  if (GST_EVENT_TYPE_SERIALIZED & type)
-    work_begins (self);
   res = base_sink_event (pad, parent, event);
   if (GST_EVENT_TYPE_SERIALIZED & type)
     watch_due (self, 0, TRUE);
@@ -2144,6 +2136,7 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       GQueue sticky = G_QUEUE_INIT;
       GstEvent *held;
       gboolean res;
+      g_atomic_int_set (&self->flush_starts_stopped, g_atomic_int_get (&self->flush_starts));
       flush_held (self, &sticky);
       timeline_reset (self);
       self->text_end = GST_CLOCK_TIME_NONE;

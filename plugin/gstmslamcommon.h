@@ -181,11 +181,12 @@ struct _GstMslamBase
   guint64 watch_activity;       /* buffers and serialized events handled */
   GstClockID watch_id;          /* the wait in progress, to unschedule */
   GstClockTime watch_until;     /* its time */
-  /* FLUSH_STARTs received (atomic), and their count when the work under the stream lock in
-   * progress began (a buffer, a serialized event, a stall): FLUSH_STOP clears the pad's flushing
-   * flag before it waits for that work, whose results the flush has thrown away all the same */
+  /* FLUSH_STARTs received, and their count when the element last handled a FLUSH_STOP (atomic;
+   * 0 from each start): FLUSH_STOP clears the pad's flushing flag before it waits for the work
+   * under the stream lock, whose results the flush has thrown away all the same, so the element
+   * flushes until it has handled the FLUSH_STOP */
   gint flush_starts;
-  gint flush_starts_at_work;
+  gint flush_starts_stopped;
   gint upstream_live;           /* the latency query's answer at the timeline's first buffer
                                  * (streaming thread; atomic, as PLAYING reads it) */
 

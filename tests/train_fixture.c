@@ -154,8 +154,12 @@ int fixture_interrupt_after(char *const argv[], const char *log, int lines, int 
     if (pid < 0) return -1;
     if (pid == 0) {
         /* as a terminal's process would have it: a test run under nohup ignores SIGHUP, which the
-         * trainer then leaves ignored, and would run on */
+         * trainer then leaves ignored, and would run on (a runner may block it, too) */
         signal(sig, SIG_DFL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        sigprocmask(SIG_UNBLOCK, &one, NULL);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -172,7 +176,19 @@ int fixture_interrupt_after(char *const argv[], const char *log, int lines, int 
     }
     if (meanwhile) meanwhile(data);
     kill(pid, sig);
-    return waitpid(pid, &status, 0) == pid ? status : -1;
+    /* 60 s at most for it to stop (then killed: -2), not meson's timeout */
+    for (int waited_ms = 0;; waited_ms += 10) {
+        pid_t done = waitpid(pid, &status, WNOHANG);
+        if (done == pid) return status;
+        if (done < 0) return -1;
+        if (waited_ms >= 60000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -2;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const char *what) {

@@ -27,7 +27,7 @@ void fixture_remove(void);
 const char *fixture_subdir(const char *name);
 /* Runs argv (argv[0] a path) in a child process, sends it sig once its log file holds `lines`
  * lines and waits for it. Returns its wait status; -1 when it could not start, -2 when it ended
- * or 60 s went by before the log had the lines (then it is killed). */
+ * or 60 s went by before the log had the lines, or after the signal (then it is killed). */
 int fixture_interrupt(char *const argv[], const char *log, int lines, int sig);
 /* The same, calling meanwhile(data) once the log has the lines, before the signal. */
 int fixture_interrupt_after(char *const argv[], const char *log, int lines, int sig, void (*meanwhile)(void *),

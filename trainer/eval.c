@@ -1001,13 +1001,14 @@ static int check_tasks(eval_config *c, const mslam_model *m, int named) {
     return 0;
 }
 
-/* Ctrl-C or SIGTERM during an evaluation: the temporary files of its outputs go (the outputs
- * stay as they were), then the signal's own action ends the process. */
-static const char *volatile outputs_in_progress[2];
+/* Ctrl-C, SIGTERM or SIGHUP during an evaluation: the temporary files of its outputs go (the
+ * outputs stay as they were), then the signal's own action ends the process. The names are
+ * copies: a commit frees the atomic_file's (after its rename, unlinking the name is harmless). */
+static char outputs_in_progress[2][4096];
 
 static void remove_outputs_in_progress(int sig) {
     for (int i = 0; i < 2; i++)
-        if (outputs_in_progress[i]) unlink(outputs_in_progress[i]);
+        if (outputs_in_progress[i][0]) unlink(outputs_in_progress[i]);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -1021,8 +1022,10 @@ static const int output_signals[] = {SIGINT, SIGTERM, SIGHUP};
  * in saved; watch_outputs_end puts them back. */
 static void watch_outputs(const struct atomic_file *json, const struct atomic_file *hyps,
                           struct sigaction saved[N_OUTPUT_SIGNALS]) {
-    outputs_in_progress[0] = json ? json->tmp : NULL;
-    outputs_in_progress[1] = hyps ? hyps->tmp : NULL;
+    const char *tmp[2] = {json ? json->tmp : NULL, hyps ? hyps->tmp : NULL};
+    for (int i = 0; i < 2; i++)
+        snprintf(outputs_in_progress[i], sizeof outputs_in_progress[i], "%s",
+                 tmp[i] && strlen(tmp[i]) < sizeof outputs_in_progress[i] ? tmp[i] : "");
     struct sigaction sa = {.sa_handler = remove_outputs_in_progress};
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < N_OUTPUT_SIGNALS; i++) {
@@ -1033,7 +1036,7 @@ static void watch_outputs(const struct atomic_file *json, const struct atomic_fi
 
 static void watch_outputs_end(const struct sigaction saved[N_OUTPUT_SIGNALS]) {
     for (size_t i = 0; i < N_OUTPUT_SIGNALS; i++) sigaction(output_signals[i], &saved[i], NULL);
-    outputs_in_progress[0] = outputs_in_progress[1] = NULL;
+    outputs_in_progress[0][0] = outputs_in_progress[1][0] = '\0';
 }
 
 int cmd_eval(int argc, char **argv) {

@@ -2298,7 +2298,9 @@ static int run(trainer *t) {
             else out_of_patience = validate(t, &cancelled);
             interrupted = interrupted || cancelled;
         }
-        if (t->pos.step % o->save_every == 0 || last || interrupted || out_of_patience) {
+        /* (none at a step of a run of skipped ones: it would prune a checkpoint of trained steps
+         * for one of none; the end, a signal or patience still write theirs) */
+        if ((t->pos.step % o->save_every == 0 && !skipped_in_a_row) || last || interrupted || out_of_patience) {
             t->pos.log_steps = n_acc;
             for (int i = 0; i < REPORT_SCORES; i++) t->pos.log_sums[i] = *acc_scores[i];
             if ((rc = save_checkpoint(t))) break;
