@@ -229,13 +229,12 @@ static int on_a_path(const ctc_beam *s, const int *tips, int n, int node) {
     return 0;
 }
 
-/* One frame lp (V): every beam prefix either stays (a blank, or its last label again) or grows
- * by a label; alignments of equal prefixes add up in the candidate table. */
 /* Keeps frame's CTC_ALIGN_LABELS likeliest labels but the blank (lp: its log-probs). */
 static int keep_frame_labels(ctc_beam *s, const float *lp, int frame) {
     if (s->align_frames == 0) s->align_first = frame;
-    if (frame != s->align_first + s->align_frames) /* frames fed out of order: no times kept */
-        return 0;
+    /* frames fed out of order (the decoder numbers them in order): none kept from here on, and
+     * the tokens after them keep their entries' times */
+    if (frame != s->align_first + s->align_frames) return 0;
     if (s->align_frames == s->align_cap) {
         int cap = s->align_cap ? 2 * s->align_cap : 256;
         void *p = realloc(s->align, (size_t)cap * CTC_ALIGN_LABELS * sizeof *s->align);
@@ -255,6 +254,8 @@ static int keep_frame_labels(ctc_beam *s, const float *lp, int frame) {
     return 0;
 }
 
+/* One frame lp (V): every beam prefix either stays (a blank, or its last label again) or grows
+ * by a label; alignments of equal prefixes add up in the candidate table. */
 static int beam_frame(ctc_beam *s, const float *lp, int frame) {
     if (reserve_nodes(s) || keep_frame_labels(s, lp, frame)) return -1;
     const int V = s->V, K = s->beam_size;
@@ -359,6 +360,96 @@ void ctc_beam_continue(ctc_beam *s, int final) {
     s->pnb[0] = 0.0;
 }
 
+/* Frames a token may be timed at (time_tokens): at most TIMING_CANDIDATES, in frame order */
+#define TIMING_CANDIDATES 24
+/* A token's frames are looked for up to the entry of the token this many after it (its spike
+ * comes before that one's, which comes after its entry) */
+#define TIMING_LOOKAHEAD 8
+
+typedef struct {
+    int frame, back; /* back: the previous token's candidate on the best timing to here */
+    float logp;
+    double total;    /* the timing's log-probabilities up to here */
+} timing_candidate;
+
+/* Times tokens[0..n) (their frames: their prefixes' entries into the beam, increasing) at their
+ * spikes: among the frames from a token's entry on where its label is one of the frame's kept
+ * likeliest, and its entry itself, the strictly increasing frames (two apart for a label
+ * repeated, which needs a blank between) of largest total log-probability. A backward walk that
+ * took each token's best frame had given "aa"'s second a the first's spike. 0, or -1 out of
+ * memory (the tokens as they were). */
+static int time_tokens(const ctc_beam *s, search_token *tokens, int n) {
+    if (n == 0 || s->align_frames == 0) return 0;
+    const int end = s->align_first + s->align_frames;
+    timing_candidate *cand = malloc((size_t)n * TIMING_CANDIDATES * sizeof *cand);
+    int *n_cand = malloc((size_t)n * sizeof *n_cand);
+    if (!cand || !n_cand) {
+        free(cand), free(n_cand);
+        return mslam_error("out of memory timing %d characters", n);
+    }
+    for (int i = 0; i < n; i++) {
+        timing_candidate *c = cand + (size_t)i * TIMING_CANDIDATES;
+        int m = 0, entry = tokens[i].frame;
+        int from = entry > s->align_first ? entry : s->align_first;
+        int to = i + TIMING_LOOKAHEAD < n && tokens[i + TIMING_LOOKAHEAD].frame < end ? tokens[i + TIMING_LOOKAHEAD].frame
+                                                                                      : end;
+        /* the entry, so that one timing (the entries') always holds */
+        c[m++] = (timing_candidate){entry, -1, tokens[i].logp, -INFINITY};
+        for (int f = from; f < to; f++) {
+            const struct ctc_frame_label *top = s->align + (size_t)(f - s->align_first) * CTC_ALIGN_LABELS;
+            int k = 0;
+            while (k < CTC_ALIGN_LABELS && top[k].id != tokens[i].id) k++;
+            if (k == CTC_ALIGN_LABELS || f == entry) continue;
+            /* full: the least likely but the entry makes room, if this one is likelier */
+            int slot = m;
+            if (m == TIMING_CANDIDATES) {
+                slot = 1;
+                for (int j = 2; j < m; j++) slot = c[j].logp < c[slot].logp ? j : slot;
+                if (!(top[k].logp > c[slot].logp)) continue;
+            } else {
+                m++;
+            }
+            c[slot] = (timing_candidate){f, -1, top[k].logp, -INFINITY};
+        }
+        /* in frame order (insertion: a few dozen) */
+        for (int a = 1; a < m; a++)
+            for (int b = a; b > 0 && c[b].frame < c[b - 1].frame; b--) {
+                timing_candidate x = c[b];
+                c[b] = c[b - 1], c[b - 1] = x;
+            }
+        n_cand[i] = m;
+    }
+    for (int i = 0; i < n; i++) {
+        timing_candidate *c = cand + (size_t)i * TIMING_CANDIDATES, *p = c - TIMING_CANDIDATES;
+        int gap = i > 0 && tokens[i].id == tokens[i - 1].id ? 2 : 1, q = 0, best_q = -1;
+        double best = -INFINITY;
+        for (int j = 0; j < n_cand[i]; j++) {
+            if (i == 0) {
+                c[j].total = c[j].logp;
+                continue;
+            }
+            /* the best of the previous token's candidates early enough (both in frame order) */
+            for (; q < n_cand[i - 1] && p[q].frame <= c[j].frame - gap; q++)
+                if (p[q].total > best) best = p[q].total, best_q = q;
+            c[j].total = best_q >= 0 ? best + c[j].logp : -INFINITY;
+            c[j].back = best_q;
+        }
+    }
+    timing_candidate *last = cand + (size_t)(n - 1) * TIMING_CANDIDATES;
+    int at = -1;
+    for (int j = 0; j < n_cand[n - 1]; j++)
+        if (last[j].total > -INFINITY && (at < 0 || last[j].total > last[at].total)) at = j;
+    for (int i = n - 1; at >= 0 && i >= 0; i--) {
+        const timing_candidate *c = cand + (size_t)i * TIMING_CANDIDATES + at;
+        tokens[i].frame = c->frame;
+        tokens[i].logp = c->logp;
+        at = c->back;
+    }
+    free(cand);
+    free(n_cand);
+    return 0;
+}
+
 int ctc_beam_best(const ctc_beam *s, int final, search_result *out) {
     memset(out, 0, sizeof *out);
     double best_score;
@@ -367,26 +458,11 @@ int ctc_beam_best(const ctc_beam *s, int final, search_result *out) {
     out->tokens = mslam_malloc((size_t)(n ? n : 1) * sizeof *out->tokens, "search result");
     if (!out->tokens) return -1;
     out->n = n;
-    /* from the last token back: each at its likeliest kept frame from its prefix's entry on and
-     * before the next token's (times strictly increase); one not among its frames' kept labels
-     * keeps the entry's */
-    int before = s->align_first + s->align_frames;
-    for (int i = n - 1; i >= 0; i--, node = s->parent[node]) {
-        search_token t = {s->token[node], s->frame[node], s->token_logp[node]};
-        int from = t.frame > s->align_first ? t.frame : s->align_first, spike = -1;
-        float spike_logp = -INFINITY;
-        for (int f = from; f < before; f++) {
-            const struct ctc_frame_label *top = s->align + (size_t)(f - s->align_first) * CTC_ALIGN_LABELS;
-            for (int k = 0; k < CTC_ALIGN_LABELS; k++)
-                if (top[k].id == t.id) {
-                    if (top[k].logp > spike_logp) spike = f, spike_logp = top[k].logp;
-                    break;
-                }
-        }
-        if (spike >= 0) t.frame = spike, t.logp = spike_logp;
-        else if (t.frame >= before) t.frame = before - 1; /* (not reached: entries increase along a path) */
-        out->tokens[i] = t;
-        before = t.frame;
+    for (int i = n - 1; i >= 0; i--, node = s->parent[node])
+        out->tokens[i] = (search_token){s->token[node], s->frame[node], s->token_logp[node]};
+    if (time_tokens(s, out->tokens, n)) {
+        search_result_free(out);
+        return -1;
     }
     out->logp = log_add(s->pb[best], s->pnb[best]);
     out->score = best_score;

@@ -95,11 +95,12 @@ void ctc_beam_continue(ctc_beam *s, int final);
 /* Feeds log_probs (T, V) of frames frame0 .. frame0 + T - 1. Returns 0 or -1 (out of memory). */
 int ctc_beam_step(ctc_beam *s, const float *log_probs, int T, int frame0);
 /* The most probable prefix so far (with an LM: its score with the end of sentence when final).
- * Each token's frame and log-probability are those of its likeliest frame (the label's spike)
- * from the frame its prefix entered the beam on, and before the next token's: the entry alone
- * was often an early frame of a small probability, kept while the prefix stayed in the beam, so
- * that a wider beam or an LM gave lower confidences and earlier times for the same text.
- * Returns 0 or -1 (out of memory). */
+ * Its tokens are timed at their spikes: of the frames from each token's entry into the beam on
+ * where its label is among the frame's kept likeliest, the strictly increasing ones (two apart
+ * for a repeated label) of largest total log-probability; each token's log-probability is its
+ * frame's. The entry alone was often an early frame of a small probability, kept while the
+ * prefix stayed in the beam, so that a wider beam or an LM gave lower confidences and earlier
+ * times for the same text. Returns 0 or -1 (out of memory). */
 int ctc_beam_best(const ctc_beam *s, int final, search_result *out);
 void ctc_beam_free(ctc_beam *s);
 

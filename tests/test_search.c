@@ -181,6 +181,40 @@ static void test_prefix_beam_spikes(void) {
         search_result_free(&r);
         ctc_beam_free(&s);
     }
+    /* a doubled letter: "aa" spiking at frames 5 (p 0.99) and 10 (0.90), small a's at 0 and 2 (a
+     * review found the second a at the first's spike and the first at frame 0, p 0.05) */
+    enum { T2 = 13 };
+    float aa[T2 * V];
+    for (int t = 0; t < T2; t++) frame_row(aa + t * V, 0.99f, 0.005f, 0.005f);
+    frame_row(aa + 0 * V, 0.9f, 0.05f, 0.05f);
+    frame_row(aa + 2 * V, 0.9f, 0.05f, 0.05f);
+    frame_row(aa + 5 * V, 0.005f, 0.99f, 0.005f);
+    frame_row(aa + 10 * V, 0.05f, 0.90f, 0.05f);
+    for (size_t i = 0; i < sizeof beams / sizeof *beams; i++) {
+        ctc_beam s;
+        search_result r = {0};
+        CHECK(ctc_beam_init(&s, beams[i], V, -INFINITY) == 0 && ctc_beam_step(&s, aa, T2, 0) == 0 &&
+                  ctc_beam_best(&s, 1, &r) == 0,
+              "search: %s", mslam_last_error());
+        CHECK(r.n == 2 && r.tokens[0].id == 1 && r.tokens[1].id == 1 && r.tokens[0].frame == 5 && r.tokens[1].frame == 10 &&
+                  fabsf(expf(r.tokens[0].logp) - 0.99f) < 1e-5f && fabsf(expf(r.tokens[1].logp) - 0.90f) < 1e-5f,
+              "aa at beam %d: %d tokens, at frames %d and %d", beams[i], r.n, r.n ? r.tokens[0].frame : -1,
+              r.n > 1 ? r.tokens[1].frame : -1);
+        search_result_free(&r);
+        ctc_beam_free(&s);
+    }
+    /* frames fed with a gap (none kept after it): times stay increasing, none before the first */
+    ctc_beam s;
+    search_result r = {0};
+    CHECK(ctc_beam_init(&s, 4, V, -INFINITY) == 0 && ctc_beam_step(&s, lp, 5, 0) == 0 &&
+              ctc_beam_step(&s, lp + 5 * V, T - 5, 100) == 0 && ctc_beam_best(&s, 1, &r) == 0,
+          "search with a gap: %s", mslam_last_error());
+    int increasing = 1;
+    for (int i = 0; i < r.n; i++) increasing &= r.tokens[i].frame >= 0 && (i == 0 || r.tokens[i].frame > r.tokens[i - 1].frame);
+    CHECK(r.n == 2 && increasing, "frames fed with a gap: %d tokens, at %d and %d", r.n, r.n ? r.tokens[0].frame : -1,
+          r.n > 1 ? r.tokens[1].frame : -1);
+    search_result_free(&r);
+    ctc_beam_free(&s);
 }
 
 static void test_prefix_beam_stream(void) {
