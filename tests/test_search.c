@@ -158,6 +158,28 @@ static void test_prefix_beam_returns(void) {
  * entry: "s" of "no se pudo" at p 0.006 a frame before its 0.98, so that a wider beam, or an LM,
  * gave the same text a lower confidence). V 3: blank, a, b; "a" at p 0.01 at frames 0-1 and
  * 0.98 at 3, "b" at 0.01 at frame 4 and 0.97 at 6. */
+/* At beams 2, 4 and 16: the two tokens of log_probs (T, 3) fed from frame0 have ids, frames and
+ * probabilities as given. */
+static void check_two_timed(const float *log_probs, int T, int frame0, const int id[2], const int frame[2],
+                            const float p[2], const char *what) {
+    static const int beams[] = {2, 4, 16};
+    for (size_t i = 0; i < sizeof beams / sizeof *beams; i++) {
+        ctc_beam s;
+        search_result r = {0};
+        CHECK(ctc_beam_init(&s, beams[i], 3, -INFINITY) == 0 && ctc_beam_step(&s, log_probs, T, frame0) == 0 &&
+                  ctc_beam_best(&s, 1, &r) == 0,
+              "search: %s", mslam_last_error());
+        int as_given = r.n == 2;
+        for (int k = 0; as_given && k < 2; k++)
+            as_given = r.tokens[k].id == id[k] && r.tokens[k].frame == frame[k] && fabsf(expf(r.tokens[k].logp) - p[k]) < 1e-5f;
+        CHECK(as_given, "%s at beam %d: %d tokens, %d at frame %d p %g, %d at frame %d p %g", what, beams[i], r.n,
+              r.n ? r.tokens[0].id : -1, r.n ? r.tokens[0].frame : -1, r.n ? expf(r.tokens[0].logp) : 0,
+              r.n > 1 ? r.tokens[1].id : -1, r.n > 1 ? r.tokens[1].frame : -1, r.n > 1 ? expf(r.tokens[1].logp) : 0);
+        search_result_free(&r);
+        ctc_beam_free(&s);
+    }
+}
+
 static void test_prefix_beam_spikes(void) {
     enum { T = 9, V = 3 };
     float lp[T * V];
@@ -167,20 +189,7 @@ static void test_prefix_beam_spikes(void) {
     frame_row(lp + 3 * V, 0.01f, 0.98f, 0.01f);
     frame_row(lp + 4 * V, 0.98f, 0.01f, 0.01f);
     frame_row(lp + 6 * V, 0.02f, 0.01f, 0.97f);
-    static const int beams[] = {2, 4, 16};
-    for (size_t i = 0; i < sizeof beams / sizeof *beams; i++) {
-        ctc_beam s;
-        search_result r = {0};
-        CHECK(ctc_beam_init(&s, beams[i], V, -INFINITY) == 0 && ctc_beam_step(&s, lp, T, 100) == 0 &&
-                  ctc_beam_best(&s, 1, &r) == 0,
-              "search: %s", mslam_last_error());
-        CHECK(r.n == 2 && r.tokens[0].id == 1 && r.tokens[0].frame == 103 && fabsf(expf(r.tokens[0].logp) - 0.98f) < 1e-5f &&
-                  r.tokens[1].id == 2 && r.tokens[1].frame == 106 && fabsf(expf(r.tokens[1].logp) - 0.97f) < 1e-5f,
-              "beam %d: %d tokens, a at frame %d p %g, b at frame %d p %g", beams[i], r.n, r.n ? r.tokens[0].frame : -1,
-              r.n ? expf(r.tokens[0].logp) : 0, r.n > 1 ? r.tokens[1].frame : -1, r.n > 1 ? expf(r.tokens[1].logp) : 0);
-        search_result_free(&r);
-        ctc_beam_free(&s);
-    }
+    check_two_timed(lp, T, 100, (const int[]){1, 2}, (const int[]){103, 106}, (const float[]){0.98f, 0.97f}, "ab");
     /* a doubled letter: "aa" spiking at frames 5 (p 0.99) and 10 (0.90), small a's at 0 and 2 (a
      * review found the second a at the first's spike and the first at frame 0, p 0.05) */
     enum { T2 = 13 };
@@ -190,19 +199,7 @@ static void test_prefix_beam_spikes(void) {
     frame_row(aa + 2 * V, 0.9f, 0.05f, 0.05f);
     frame_row(aa + 5 * V, 0.005f, 0.99f, 0.005f);
     frame_row(aa + 10 * V, 0.05f, 0.90f, 0.05f);
-    for (size_t i = 0; i < sizeof beams / sizeof *beams; i++) {
-        ctc_beam s;
-        search_result r = {0};
-        CHECK(ctc_beam_init(&s, beams[i], V, -INFINITY) == 0 && ctc_beam_step(&s, aa, T2, 0) == 0 &&
-                  ctc_beam_best(&s, 1, &r) == 0,
-              "search: %s", mslam_last_error());
-        CHECK(r.n == 2 && r.tokens[0].id == 1 && r.tokens[1].id == 1 && r.tokens[0].frame == 5 && r.tokens[1].frame == 10 &&
-                  fabsf(expf(r.tokens[0].logp) - 0.99f) < 1e-5f && fabsf(expf(r.tokens[1].logp) - 0.90f) < 1e-5f,
-              "aa at beam %d: %d tokens, at frames %d and %d", beams[i], r.n, r.n ? r.tokens[0].frame : -1,
-              r.n > 1 ? r.tokens[1].frame : -1);
-        search_result_free(&r);
-        ctc_beam_free(&s);
-    }
+    check_two_timed(aa, T2, 0, (const int[]){1, 1}, (const int[]){5, 10}, (const float[]){0.99f, 0.90f}, "aa");
     /* frames fed with a gap (none kept after it): times stay increasing, none before the first */
     ctc_beam s;
     search_result r = {0};
