@@ -54,6 +54,10 @@ int mslam_vk_auto(const mslam_vk *vk) {
     (void)vk;
     return 0;
 }
+int mslam_vk_pass_ran(mslam_vk *vk, int ok) {
+    (void)vk, (void)ok;
+    return 0;
+}
 unsigned mslam_vk_buffers_created(void) { return 0; }
 void mslam_vk_pretend(const struct mslam_vk_pretence *pretence) { (void)pretence; }
 void mslam_vk_pretend_device_lost(mslam_vk *vk) { (void)vk; }
@@ -163,6 +167,7 @@ struct mslam_vk {
     int bound;           /* kernel bound last in the command buffer being recorded (-1: none) */
     atomic_int lost;     /* VK_ERROR_DEVICE_LOST came back: the device takes no more work */
     int cpu_after_loss;  /* opened under MSLAM_DEVICE_AUTO: once lost, the passes run on the CPU */
+    atomic_int failing;  /* under auto, a pass failed and none has run on the device since */
     int pretend_lost;    /* mslam_vk_pretend_device_lost */
 };
 
@@ -187,6 +192,11 @@ int mslam_vk_lost(const mslam_vk *vk) { return vk && atomic_load(&vk->lost); }
 int mslam_vk_cpu_instead(const mslam_vk *vk) { return mslam_vk_lost(vk) && vk->cpu_after_loss; }
 
 int mslam_vk_auto(const mslam_vk *vk) { return vk && vk->cpu_after_loss; }
+
+int mslam_vk_pass_ran(mslam_vk *vk, int ok) {
+    if (!vk) return 0;
+    return ok ? (atomic_store(&vk->failing, 0), 0) : !atomic_exchange(&vk->failing, 1);
+}
 
 int mslam_vk_available(void) { return 1; }
 

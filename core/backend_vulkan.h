@@ -60,6 +60,10 @@ int mslam_vk_cpu_instead(const mslam_vk *vk);
 /* Whether vk was opened under MSLAM_DEVICE_AUTO: a pass it fails for any reason (memory another
  * program took after mslam_vk_fits said it fits, say) runs on the CPU instead. */
 int mslam_vk_auto(const mslam_vk *vk);
+/* Records how a pass on vk went (ok: it ran on the device); for a failed one, returns whether it
+ * is the first since one ran, so that a failure that lasts (memory another program holds) is
+ * warned of once, not at every pass. */
+int mslam_vk_pass_ran(mslam_vk *vk, int ok);
 
 /* As mslam_encoder_speech_forward with save = 0, on the weights uploaded: cfg and P are the
  * model's that mslam_vk_open had (P pointing elsewhere is an error). mel (B, T_mel, n_mels) raw

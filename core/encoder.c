@@ -425,6 +425,7 @@ static int device_pass(mslam_encoder_pass *p, const struct mslam_model_config *c
     int rc = mel ? mslam_vk_encode_speech(p->vk, cfg, P, mel, mel_lens, p->B, T_mel, mask, p->out)
                  : mslam_vk_encode_text(p->vk, cfg, P, p->ids, p->lens, p->B, p->T, p->out);
     mslam_errors_unlogged(outer);
+    if (!rc) mslam_vk_pass_ran(p->vk, 1);
     return rc;
 }
 
@@ -435,8 +436,10 @@ static int device_pass(mslam_encoder_pass *p, const struct mslam_model_config *c
  * program can take the device's memory in between. */
 static int device_failed(mslam_encoder_pass *p, const struct mslam_model_config *cfg) {
     if (!mslam_vk_auto(p->vk)) return -1;
-    if (!mslam_vk_cpu_instead(p->vk))
-        mslam_log(MSLAM_LOG_WARN, "%s: the pass runs on the CPU instead (device auto)", mslam_last_error());
+    /* (once until a pass runs on the device again) */
+    if (!mslam_vk_cpu_instead(p->vk) && mslam_vk_pass_ran(p->vk, 0))
+        mslam_log(MSLAM_LOG_WARN, "%s: the pass runs on the CPU instead (device auto; said once until a pass runs "
+                  "on the device again)", mslam_last_error());
     p->on_device = 0;
     return pass_setup(p, cfg);
 }

@@ -596,9 +596,25 @@ static void memory_taken_under_auto(const char *path, mslam_model *cpu, mslam_mo
     CHECK(!strncmp(mslam_model_device(auto_gpu), "vulkan: ", 8) && !mslam_vk_lost(auto_gpu->vk),
           "the device after a pass short of memory under auto: %s", mslam_model_device(auto_gpu));
     mslam_free(b);
+    /* a failure that lasts is said once (it was at every pass: every chunk of a stream), and again
+     * once a pass has run on the device */
+    mslam_log_set(count_logged, &l);
+    mslam_vk_pretend(&plenty);
+    b = mslam_encode_pcm(auto_gpu, pcm, n, &ep, &n_gpu);
+    mslam_vk_pretend(NULL);
+    mslam_log_set(saved_log, saved_data);
+    CHECK(b && l.warnings == 1, "a second pass short of memory under auto: %d warnings in all", l.warnings);
+    mslam_free(b);
     b = mslam_encode_pcm(auto_gpu, pcm, n, NULL, &n_gpu);
     CHECK(b && n_gpu == n_cpu && max_rel(b, a, (size_t)n_cpu * 24) < TOLERANCE, "the next pass on the device: %s",
           b ? "other frames" : mslam_last_error());
+    mslam_free(b);
+    mslam_log_set(count_logged, &l);
+    mslam_vk_pretend(&plenty);
+    b = mslam_encode_pcm(auto_gpu, pcm, 2 * n, &ep, &n_gpu); /* longer: its buffers must grow */
+    mslam_vk_pretend(NULL);
+    mslam_log_set(saved_log, saved_data);
+    CHECK(b && l.warnings == 2, "short of memory after a pass ran on the device: %d warnings in all", l.warnings);
     mslam_free(b);
     mslam_model_free(auto_gpu);
     /* under vulkan, on buffers that must grow for it (longer audio than any pass before) */
