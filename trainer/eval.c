@@ -1013,29 +1013,19 @@ static void remove_outputs_in_progress(int sig) {
     raise(sig);
 }
 
-/* The signals that end an evaluation with its outputs' temporary files removed: Ctrl-C, kill, a
- * closed terminal (one ignored, as SIGHUP under nohup, stays ignored). */
-static const int output_signals[] = {SIGINT, SIGTERM, SIGHUP};
-#define N_OUTPUT_SIGNALS (sizeof output_signals / sizeof output_signals[0])
-
-/* Watches the temporary files of json and hyps (either NULL), keeping the handlers it replaces
- * in saved; watch_outputs_end puts them back. */
+/* Watches the temporary files of json and hyps (either NULL) through the stop signals, keeping
+ * the handlers it replaces in saved; watch_outputs_end puts them back. */
 static void watch_outputs(const struct atomic_file *json, const struct atomic_file *hyps,
-                          struct sigaction saved[N_OUTPUT_SIGNALS]) {
+                          struct sigaction saved[N_STOP_SIGNALS]) {
     const char *tmp[2] = {json ? json->tmp : NULL, hyps ? hyps->tmp : NULL};
     for (int i = 0; i < 2; i++)
         snprintf(outputs_in_progress[i], sizeof outputs_in_progress[i], "%s",
                  tmp[i] && strlen(tmp[i]) < sizeof outputs_in_progress[i] ? tmp[i] : "");
-    struct sigaction sa = {.sa_handler = remove_outputs_in_progress};
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < N_OUTPUT_SIGNALS; i++) {
-        sigaction(output_signals[i], NULL, &saved[i]);
-        if (saved[i].sa_handler != SIG_IGN) sigaction(output_signals[i], &sa, NULL);
-    }
+    stop_signals_catch(remove_outputs_in_progress, saved);
 }
 
-static void watch_outputs_end(const struct sigaction saved[N_OUTPUT_SIGNALS]) {
-    for (size_t i = 0; i < N_OUTPUT_SIGNALS; i++) sigaction(output_signals[i], &saved[i], NULL);
+static void watch_outputs_end(const struct sigaction saved[N_STOP_SIGNALS]) {
+    stop_signals_restore(saved);
     outputs_in_progress[0][0] = outputs_in_progress[1][0] = '\0';
 }
 
@@ -1230,7 +1220,7 @@ int cmd_eval(int argc, char **argv) {
         rc = 2;
     }
     if ((c.hyps = hyps_file.f)) eval_hyps_header(c.hyps);
-    struct sigaction saved_handlers[N_OUTPUT_SIGNALS];
+    struct sigaction saved_handlers[N_STOP_SIGNALS];
     int watching = json_file.f || hyps_file.f;
     if (watching) watch_outputs(json_file.f ? &json_file : NULL, hyps_file.f ? &hyps_file : NULL, saved_handlers);
     if (!parsed && !rc) {

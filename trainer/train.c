@@ -98,18 +98,13 @@ static void on_signal(int sig) {
     }
 }
 
-/* The signals that stop a run cleanly: Ctrl-C, kill (and mpirun's Ctrl-C), a closed terminal
- * (SSH gone), and their dispositions before, restored at the end. */
-static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
-#define N_STOP_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
+/* The stop signals' dispositions before the run's, restored at its end. */
 static struct sigaction stop_signals_before[N_STOP_SIGNALS];
 
-static void restore_signals(void) {
-    for (size_t i = 0; i < N_STOP_SIGNALS; i++) sigaction(stop_signals[i], &stop_signals_before[i], NULL);
-}
+static void restore_signals(void) { stop_signals_restore(stop_signals_before); }
 
-/* SIGINT, SIGTERM and SIGHUP stop the run where it can stop cleanly (a SIGHUP ignored, as nohup
- * does, stays ignored); what says what happens then, on rank 0 (tty: stderr is a terminal). */
+/* SIGINT, SIGTERM and SIGHUP stop the run where it can stop cleanly (one ignored, as SIGHUP under
+ * nohup, stays ignored); what says what happens then, on rank 0 (tty: stderr is a terminal). */
 static void stop_on_signals(int rank, int tty, const char *what) {
     stop_notice_len = 0;
     if (rank == 0) {
@@ -118,12 +113,7 @@ static void stop_on_signals(int rank, int tty, const char *what) {
                          tty ? "\n" : "", what);
         stop_notice_len = n > 0 && (size_t)n < sizeof stop_notice ? (size_t)n : 0;
     }
-    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
-        struct sigaction now;
-        sigaction(stop_signals[i], NULL, &now);
-        if (now.sa_handler != on_signal) stop_signals_before[i] = now; /* (called again: kept) */
-        if (stop_signals[i] != SIGHUP || now.sa_handler != SIG_IGN) signal(stop_signals[i], on_signal);
-    }
+    stop_signals_catch(on_signal, stop_signals_before);
 }
 
 /* ---- the trainer ---- */

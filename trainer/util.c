@@ -373,6 +373,25 @@ int check_output_not_input(const char *out_option, const char *out, const char *
     return 0;
 }
 
+const int stop_signals[N_STOP_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};
+
+void stop_signals_catch(void (*handler)(int), struct sigaction saved[N_STOP_SIGNALS]) {
+    for (int i = 0; i < N_STOP_SIGNALS; i++) {
+        struct sigaction now;
+        sigaction(stop_signals[i], NULL, &now);
+        if (now.sa_handler == handler) continue;
+        saved[i] = now;
+        if (now.sa_handler == SIG_IGN) continue;
+        struct sigaction sa = {.sa_handler = handler};
+        sigemptyset(&sa.sa_mask);
+        sigaction(stop_signals[i], &sa, NULL);
+    }
+}
+
+void stop_signals_restore(const struct sigaction saved[N_STOP_SIGNALS]) {
+    for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(stop_signals[i], &saved[i], NULL);
+}
+
 pid_t fork_tied(void) {
     fflush(stdout);
     fflush(stderr);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -93,6 +94,17 @@ int same_file(const char *a, const char *b);
  * it reads. The message names both options. */
 int check_output_not_input(const char *out_option, const char *out, const char *in_option,
                            const char *const *inputs);
+
+/* The signals that end a command's work early: Ctrl-C, kill (and mpirun's Ctrl-C), a closed
+ * terminal (SSH gone). */
+#define N_STOP_SIGNALS 3
+extern const int stop_signals[N_STOP_SIGNALS];
+/* Sets handler for each of stop_signals, keeping its disposition before in saved (unless handler
+ * is already set: a second call keeps the first's); one that is ignored (SIGHUP under nohup,
+ * SIGINT for a script's background job) stays ignored. */
+void stop_signals_catch(void (*handler)(int), struct sigaction saved[N_STOP_SIGNALS]);
+/* Puts back the dispositions that stop_signals_catch kept. */
+void stop_signals_restore(const struct sigaction saved[N_STOP_SIGNALS]);
 
 /* fork(), stdio flushed first (the child would write this process's buffered output again), the
  * child killed when this process dies (PR_SET_PDEATHSIG, best effort; a child whose parent died
