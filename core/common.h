@@ -43,7 +43,8 @@ int mslam_abort_now(mslam_abort *a);
 void mslam_sync_parent_dir(const char *path);
 /* Where a file written whole through a temporary file lands: 0 with *target (malloc'd) the path
  * to rename the finished file onto (path, or the file a symbolic link at path names: the link
- * stays) and *mode the permissions to give it (an existing file's, else -1); 1 where path is a
+ * stays; a dangling link is replaced) and *mode the permissions to give it (an existing file's,
+ * else -1); 1 where path is a
  * device or a pipe (/dev/null, /dev/stdout, a FIFO), written as it is: nothing to replace;
  * -1 with the error recorded. */
 int mslam_output_target(const char *path, char **target, int *mode);
