@@ -417,6 +417,8 @@ static void test_manifest_layouts(void) {
         {"path\tlang\ttext\tsplit\na.wav\tfr\tBonjour.\tvalid\n", ":2: split 'valid'"},
         {"path\tlang\ttext\tsplit\na.wav\tfr\tBonjour.\ttrain\npath\tlang\ttext\tsplit\n", ":3 repeats the header line"},
         {"path\tlang\ttext\na.wav\te\x01\tBonjour.\n", ":2: lang 'e\x01' is no language code"},
+        {"path\tlang\ttext\ra.wav\tfr\tBonjour.\r", "ends its lines with a CR alone"},
+        {"\xff\xfep\x00a\x00", "is UTF-16 text: save it as UTF-8"},
         {"path\tlang\ttext\ttranslation\na.wav\tfr\tBonjour.\tHell\xf6\n", ":2: translation is not UTF-8"},
         {"what\tever\n", "unknown layout"},
         {"path\ttext\n", "unknown layout"},

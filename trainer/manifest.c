@@ -94,10 +94,18 @@ static int read_line(manifest_reader *r) {
         return 0;
     }
     r->line_no++;
+    /* UTF-16 (a Windows editor's "Unicode") has a NUL in every ASCII character */
+    if (r->line_no == 1 && n >= 2 && ((unsigned char)r->line[0] == 0xFF || (unsigned char)r->line[0] == 0xFE) &&
+        ((unsigned char)r->line[1] ^ (unsigned char)r->line[0]) == 0x01)
+        return mslam_error("%s is UTF-16 text: save it as UTF-8", r->path);
     if ((size_t)n != strlen(r->line))
         return r->line_no == 1 ? mslam_error("%s is not a text manifest (NUL bytes in its first line: a model, LM or "
                                              "audio file?)", r->path)
                                : mslam_error("%s:%ld: NUL byte in a text line", r->path, r->line_no);
+    /* lines ended by a CR alone (classic Mac OS): the whole file reads as one line */
+    char *cr = r->line_no == 1 ? strchr(r->line, '\r') : NULL;
+    if (cr && cr[1] != '\n' && cr[1] != '\0')
+        return mslam_error("%s ends its lines with a CR alone: save it with LF (or CR LF) line ends", r->path);
     /* a byte-order mark, as spreadsheets write UTF-8 */
     if (r->line_no == 1 && !strncmp(r->line, "\xEF\xBB\xBF", 3)) {
         memmove(r->line, r->line + 3, (size_t)n - 2);
