@@ -431,6 +431,9 @@ static void test_manifest_layouts(void) {
         CHECK(error_mentions(path, bad[i].expect), "bad manifest %zu: '%s' should say '%s'", i, mslam_last_error(),
               bad[i].expect);
     }
+    /* an empty path (an empty item of a key file's list, data=a;;b) */
+    CHECK(manifest_load("", NULL, &m) != 0 && error_mentions("a manifest's path is empty", NULL), "an empty path: %s",
+          mslam_last_error());
     /* a UTF-8 byte-order mark (spreadsheets write one) is not part of the header */
     static const char bom[] = "\xEF\xBB\xBFpath\tlang\ttext\na.wav\tfr\tBonjour.\n";
     write_file_atomic(path, bom, strlen(bom));

@@ -401,7 +401,10 @@ manifest_reader *manifest_open(const char *path, const struct manifest_options *
         goto fail;
     }
     if (!r->f) {
-        mslam_error("cannot open manifest %s: %s", path, strerror(errno));
+        if (!*given) /* an empty item of a list: a key file's data=a;;b */
+            mslam_error("a manifest's path is empty (an empty item in a list of manifests?)");
+        else
+            mslam_error("cannot open manifest %s: %s", path, strerror(errno));
         goto fail;
     }
     int got = read_line(r);
