@@ -538,6 +538,15 @@ static void test_commands(const char *model_path, const char *manifest) {
               strstr(info, "languages    de fr (2)"),
           "info on the memory: %s", info ? info : mslam_last_error());
     free(info), free(sentences);
+    /* another library's safetensors file (PyTorch's says format "pt") */
+    char *torch = str_printf("%s/torch.safetensors", dir), key[] = "format", value[] = "pt";
+    const float weight[2] = {1, 2};
+    st_write_tensor tensor = {"weight", ST_F32, 1, {2}, weight};
+    st_meta meta = {key, value};
+    info = st_write(torch, &tensor, 1, &meta, 1) == 0 ? info_text(torch, 0) : NULL;
+    CHECK(!info && strstr(mslam_last_error(), "not an mslam model, LM or memory") && strstr(mslam_last_error(), "PyTorch"),
+          "info on a PyTorch file: %s", info ? info : mslam_last_error());
+    free(info), free(torch);
     mslam_tm_free(loaded);
     mslam_tm_free(built);
     /* every split read, the same manifest held out: the 12 dev and test pairs are offered and

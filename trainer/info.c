@@ -190,8 +190,9 @@ static int print_info(FILE *out, const char *path, int show_options) {
     int rc = !format                      ? print_model(out, path, &f, show_options)
              : !strcmp(format, LM_FORMAT) ? print_lm(out, path)
              : !strcmp(format, TM_FORMAT) ? print_tm(out, path)
-                                          : mslam_error("%s: an mslam file of format \"%s\", which this mslam-trainer "
-                                                        "does not know", path, format);
+                                          : mslam_error("%s: a safetensors file of format \"%s\", not an mslam model, "
+                                                        "LM or memory (\"pt\" is PyTorch's; or a newer mslam's)",
+                                                        path, format);
     st_close(&f);
     return rc;
 }
