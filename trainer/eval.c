@@ -1166,7 +1166,7 @@ int cmd_eval(int argc, char **argv) {
         else if (c.batch_size < 1) EVAL_BAD("--batch-size %d: must be at least 1", c.batch_size);
         else if (c.max_items < 0) EVAL_BAD("--max-items %d: must be 0 (all) or more", c.max_items);
         else if (!(lid_seconds == 0 || (lid_seconds >= 0.04 && lid_seconds < 1e6)))
-            EVAL_BAD("--lid-seconds %g: must be 0 (all) or at least 0.04 (one encoder frame)", lid_seconds);
+            EVAL_BAD("--lid-seconds %g: must be 0 (all) or from 0.04 (one encoder frame) to below 1000000", lid_seconds);
         else if (threads < 0) EVAL_BAD("--threads %d: must be 0 (all cores) or more", threads);
         else if (device && strcmp(device, "cpu") && strcmp(device, "vulkan") && strcmp(device, "auto"))
             EVAL_BAD("--device %s: must be cpu, vulkan or auto", device);
