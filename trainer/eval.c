@@ -683,10 +683,13 @@ void eval_print(const eval_result *r, FILE *fp) {
     const int lid_lm = c->lid && r->lm_name && c->lid_lm_weight > 0;
     if (ctc) {
         fprintf(fp, "decoding: CTC %s %d", c->ctc_beam > 1 ? "prefix beam" : "greedy", c->ctc_beam);
-        if (r->lm_name) {
+        /* (greedy reads no LM: named where language ID weighs it alone) */
+        if (r->lm_name && c->ctc_beam > 1) {
             fprintf(fp, ", LM %s (weight %g, bonus %g", r->lm_name, (double)c->lm_weight, (double)c->lm_bonus);
             if (c->lid) fprintf(fp, "; LID weight %g", (double)c->lid_lm_weight);
             fputc(')', fp);
+        } else if (lid_lm) {
+            fprintf(fp, ", language ID with LM %s (weight %g)", r->lm_name, (double)c->lid_lm_weight);
         }
     } else if (lid_lm) {
         fprintf(fp, "decoding: language ID with LM %s (weight %g)", r->lm_name, (double)c->lid_lm_weight);
@@ -725,7 +728,7 @@ void eval_print(const eval_result *r, FILE *fp) {
         }
         if (mslam_confusion_total(r->lid[mode])) {
             if (r->cfg.lid_seconds > 0)
-                fprintf(fp, "language identification (first %.1f s of each utterance):\n", (double)r->cfg.lid_seconds);
+                fprintf(fp, "language identification (first %g s of each utterance):\n", (double)r->cfg.lid_seconds);
             else
                 fprintf(fp, "language identification:\n");
             mslam_confusion_print(r->lid[mode], fp, 10);
