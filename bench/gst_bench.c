@@ -131,8 +131,10 @@ static run_result *run_new(const char *launch) {
     run_result *r = g_new0(run_result, 1);
     GError *err = NULL;
     r->pipeline = gst_parse_launch(launch, &err);
-    if (!r->pipeline) {
-        fprintf(stderr, "%s: %s\n", launch, err->message);
+    /* (a missing element, pocketsphinx's without gstreamer1.0-pocketsphinx, or property is an
+     * error with a pipeline: it had failed later as "Internal data stream error") */
+    if (!r->pipeline || err) {
+        fprintf(stderr, "%s: %s\n", launch, err ? err->message : "cannot make the pipeline");
         exit(1);
     }
     r->asr = g_array_new(FALSE, TRUE, sizeof(caption));

@@ -20,6 +20,7 @@ torch_max=${TORCH_MAX_MINUTES:-10}
 ninja -C "$build" bench/long_bench
 out=$(mktemp)
 trap 'rm -f "$out" "$out.run"' EXIT
+trap 'exit 130' INT TERM HUP # (dash runs the EXIT trap on exit, not when a signal kills it)
 . bench/measured.sh
 for minutes in "$@"; do
     measured "$build"/bench/long_bench --minutes "$minutes"

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     gboolean partial_shown;
     gboolean file;      /* the source is a file or URI (not --live) */
     gboolean got_audio; /* the decoder has put out an audio stream */
+    gboolean interrupted; /* Ctrl-C: the run ends by SIGINT once drained, so a loop over files stops */
     int status;
 } App;
 
@@ -64,10 +66,15 @@ static void on_caption(App *app, const GstStructure *s) {
     gst_structure_get_boolean(s, "final", &final);
     gst_structure_get_double(s, "confidence", &confidence);
     if (!final) {
-        /* partial results only make sense where they can be redrawn */
+        /* partial results only make sense where they can be redrawn: on one row, the text's end
+         * (a row that wrapped would stay on the screen) */
         if (!app->tty) return;
         clear_partial(app);
-        printf("%s... %s", translation ? "(en) " : "", text);
+        struct winsize ws;
+        glong room = (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80) - 10;
+        glong length = text ? g_utf8_strlen(text, -1) : 0;
+        const gchar *shown = text && length > room ? g_utf8_offset_to_pointer(text, length - room) : text;
+        printf("%s... %s", translation ? "(en) " : "", shown ? shown : "");
         app->partial_shown = TRUE;
         fflush(stdout);
         return;
@@ -139,6 +146,11 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
         if (app->file && !app->got_audio && err->domain == GST_STREAM_ERROR)
             fprintf(stderr, "no audio stream came out of the file: it has none, or none that the installed "
                     "GStreamer plugins decode\n");
+        /* the default input failed (no microphone, no sound server): where else audio can come from */
+        if (!app->file && !g_getenv("MSLAM_AUDIO_SRC") &&
+            g_str_has_prefix(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), "autoaudiosrc"))
+            fprintf(stderr, "the default audio input failed: MSLAM_AUDIO_SRC names another source (e.g. "
+                    "\"pulsesrc server=HOST\", or \"audiotestsrc is-live=true\" to try the pipeline)\n");
         g_error_free(err);
         g_free(debug);
         app->status = 1;
@@ -208,6 +220,7 @@ static gboolean option_in_range(const char *option, gdouble value, const char *u
 /* Ctrl-C: EOS, so that the elements put out what they hold before the pipeline stops. */
 static gboolean on_interrupt(gpointer data) {
     App *app = data;
+    app->interrupted = TRUE;
     gst_element_send_event(app->pipeline, gst_event_new_eos());
     return G_SOURCE_REMOVE;
 }
@@ -342,5 +355,10 @@ int main(int argc, char **argv) {
     gst_object_unref(app.pipeline);
     g_main_loop_unref(app.loop);
     g_free(model);
+    if (app.interrupted) { /* as a shell's loop over files expects: ended by the signal, not 0 */
+        fflush(stdout);
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+    }
     return app.status;
 }

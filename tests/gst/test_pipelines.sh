@@ -366,6 +366,18 @@ rc=0
 timeout 60 "$app" "$work/silent film.webm" > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a video without audio"
 grep -q "none of the file's streams is audio" "$work/err.txt" && grep -q "no audio stream came out of the file" "$work/err.txt" ||
   fail "mslam-captions: a video without audio: $(cat "$work/err.txt")"
+# --live where the default input fails (no card, no server here): a pointer to MSLAM_AUDIO_SRC
+if [ ! -e /dev/snd ]; then
+  rc=0
+  env -u MSLAM_AUDIO_SRC -u PULSE_SERVER XDG_RUNTIME_DIR="$work/no-runtime" timeout 60 "$app" --live \
+    > /dev/null 2> "$work/err.txt" || rc=$?
+  [ "$rc" -eq 1 ] && grep -q "the default audio input failed: MSLAM_AUDIO_SRC names another source" "$work/err.txt" ||
+    fail "mslam-captions --live without a microphone: rc $rc: $(cat "$work/err.txt")"
+fi
+# Ctrl-C: what was heard comes out, and the app ends by SIGINT (a shell's loop over files stops;
+# it had exited 0). A ticking live source, interrupted after 2 s
+MSLAM_AUDIO_SRC="audiotestsrc is-live=true wave=ticks" timeout --preserve-status -k 30 -s INT 2 "$app" --live > /dev/null 2>&1 && rc=0 || rc=$?
+[ "$rc" -eq 130 ] || fail "mslam-captions --live after Ctrl-C: rc $rc, not 130"
 # --version, as mslam-trainer's (help2man reads both)
 [ "$("$app" --version)" = "mslam-captions $(sed -n "s/^  version : '\(.*\)',$/\1/p" "$src/meson.build")" ] ||
   fail "mslam-captions --version: $("$app" --version 2>&1)"
