@@ -7,16 +7,19 @@
 # bundled models/default.safetensors or the installed default; without one a stand-in of the
 # default model's size is used (see bench/gst_bench.c).
 #   bench/gst.sh [gst_bench options, e.g. --model FILE --sentences 12]
-#   (installs packages.txt's build, test and reference packages first, as tests/run.sh does)
+#   (installs packages.txt's build, test and reference packages first, as tests/run.sh does;
+#   MSLAM_BUILD_DIR picks the build folder, default build, as the other bench scripts)
 set -eu
 case ${1:-} in -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 ./tests/install-deps.sh build test reference
-[ -f build/build.ninja ] || meson setup build
-ninja -C build bench/gst_bench plugin/libgstmslam.so
-export GST_PLUGIN_PATH="$root/build/plugin"
-export GST_REGISTRY="$root/build/bench/gst-registry.bin"
+build=${MSLAM_BUILD_DIR:-build}
+[ -f "$build/build.ninja" ] || meson setup "$build"
+ninja -C "$build" bench/gst_bench plugin/libgstmslam.so
+case $build in /*) ;; *) build=$root/$build ;; esac
+export GST_PLUGIN_PATH="$build/plugin"
+export GST_REGISTRY="$build/bench/gst-registry.bin"
 cores=""
 [ "$(nproc)" -gt 2 ] && cores="taskset -c 0,1"
-$cores ./build/bench/gst_bench "$@"
+$cores "$build/bench/gst_bench" "$@"

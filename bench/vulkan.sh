@@ -29,6 +29,6 @@ awk '
   /^mslam_encoder / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rtf") rtf[device] = kv[2] } }
   /^device: vulkan: / { sub(/^device: vulkan: /, ""); name = $0 }
   END { if (rtf["cpu"] > 0 && rtf["vulkan"] > 0)
-          printf "Vulkan (%s) against the CPU, whole encoder, same run: %.2fx (rtf %.5f vs %.5f)\n",
+          printf "Vulkan (%s) against the CPU, whole encoder, same run: %.3gx (rtf %.5f vs %.5f)\n",
                  name, rtf["cpu"] / rtf["vulkan"], rtf["vulkan"], rtf["cpu"] }
 ' "$out"

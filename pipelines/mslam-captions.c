@@ -142,6 +142,9 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
         clear_partial(app);
         fprintf(stderr, "error from %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
         if (debug) fprintf(stderr, "  (%s)\n", debug);
+        /* the elements' advice names their property; here it is an option */
+        if (debug && strstr(debug, "set the model property or MSLAM_MODEL"))
+            fprintf(stderr, "(here: --model FILE, or MSLAM_MODEL)\n");
         /* a video without sound fails as a demuxer's "not-linked", which says nothing of why */
         if (app->file && !app->got_audio && err->domain == GST_STREAM_ERROR)
             fprintf(stderr, "no audio stream came out of the file: it has none, or none that the installed "

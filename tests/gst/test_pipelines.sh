@@ -366,6 +366,11 @@ rc=0
 timeout 60 "$app" "$work/silent film.webm" > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a video without audio"
 grep -q "none of the file's streams is audio" "$work/err.txt" && grep -q "no audio stream came out of the file" "$work/err.txt" ||
   fail "mslam-captions: a video without audio: $(cat "$work/err.txt")"
+# a model that is not there: the element's advice, and the app's own option for it
+rc=0
+"$app" --model "$work/missing.safetensors" "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "(here: --model FILE, or MSLAM_MODEL)" "$work/err.txt" ||
+  fail "mslam-captions --model missing: rc $rc: $(cat "$work/err.txt")"
 # --live where the default input fails (no card, no server here): a pointer to MSLAM_AUDIO_SRC
 if [ ! -e /dev/snd ]; then
   rc=0
