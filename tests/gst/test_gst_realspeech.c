@@ -404,7 +404,9 @@ static GstBusSyncReply count_stale(GstBus *bus, GstMessage *m, gpointer data) {
     return GST_BUS_PASS;
 }
 
-/* the talk's last second, silence, on which the caption closes */
+/* the talk's last second, silence, on which the caption closes: one buffer, so that nothing is
+ * pushed after the flush (a buffer after FLUSH_STOP, which takes the segment away, is GStreamer's
+ * "data flow before segment event") */
 struct talk_end {
     GstHarness *h;
     const float *talk;
@@ -412,8 +414,8 @@ struct talk_end {
 };
 static gpointer push_last_second(gpointer data) {
     struct talk_end *e = data;
-    gsttest_harness_push_pcm(e->h, e->talk, e->n - 16000, e->n, gst_util_uint64_scale(e->n - 16000, GST_SECOND, 16000),
-                             FALSE);
+    gst_harness_push(e->h, gsttest_pcm_buffer(e->talk + e->n - 16000, 16000, FALSE,
+                                              gst_util_uint64_scale(e->n - 16000, GST_SECOND, 16000)));
     return NULL;
 }
 
