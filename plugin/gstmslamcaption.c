@@ -517,7 +517,6 @@ static void
 announce_timeline (GstMslamCaption * self)
 {
   GstMslamBase *base = GST_MSLAM_BASE (self);
-
   GstClockTime start;
 
   if (!base->started || GST_CLOCK_TIME_IS_VALID (self->out_end))

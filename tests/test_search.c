@@ -180,25 +180,28 @@ static void check_two_timed(const float *log_probs, int T, int frame0, const int
     }
 }
 
+/* T frames of V 3 (blank, a, b), mostly blank (0.99), with the n given rows: {frame, blank, a, b}. */
+static void frames_with(float *lp, int T, const float rows[][4], int n) {
+    for (int t = 0; t < T; t++) frame_row(lp + t * 3, 0.99f, 0.005f, 0.005f);
+    for (int i = 0; i < n; i++) frame_row(lp + (int)rows[i][0] * 3, rows[i][1], rows[i][2], rows[i][3]);
+}
+
 static void test_prefix_beam_spikes(void) {
     enum { T = 9, V = 3 };
     float lp[T * V];
-    for (int t = 0; t < T; t++) frame_row(lp + t * V, 0.99f, 0.005f, 0.005f);
-    frame_row(lp + 0 * V, 0.98f, 0.01f, 0.01f);
-    frame_row(lp + 1 * V, 0.98f, 0.01f, 0.01f);
-    frame_row(lp + 3 * V, 0.01f, 0.98f, 0.01f);
-    frame_row(lp + 4 * V, 0.98f, 0.01f, 0.01f);
-    frame_row(lp + 6 * V, 0.02f, 0.01f, 0.97f);
+    frames_with(lp, T,
+                (const float[][4]){{0, 0.98f, 0.01f, 0.01f}, {1, 0.98f, 0.01f, 0.01f}, {3, 0.01f, 0.98f, 0.01f},
+                                   {4, 0.98f, 0.01f, 0.01f}, {6, 0.02f, 0.01f, 0.97f}},
+                5);
     check_two_timed(lp, T, 100, (const int[]){1, 2}, (const int[]){103, 106}, (const float[]){0.98f, 0.97f}, "ab");
     /* a doubled letter: "aa" spiking at frames 5 (p 0.99) and 10 (0.90), small a's at 0 and 2 (a
      * review found the second a at the first's spike and the first at frame 0, p 0.05) */
     enum { T2 = 13 };
     float aa[T2 * V];
-    for (int t = 0; t < T2; t++) frame_row(aa + t * V, 0.99f, 0.005f, 0.005f);
-    frame_row(aa + 0 * V, 0.9f, 0.05f, 0.05f);
-    frame_row(aa + 2 * V, 0.9f, 0.05f, 0.05f);
-    frame_row(aa + 5 * V, 0.005f, 0.99f, 0.005f);
-    frame_row(aa + 10 * V, 0.05f, 0.90f, 0.05f);
+    frames_with(aa, T2,
+                (const float[][4]){{0, 0.9f, 0.05f, 0.05f}, {2, 0.9f, 0.05f, 0.05f}, {5, 0.005f, 0.99f, 0.005f},
+                                   {10, 0.05f, 0.90f, 0.05f}},
+                4);
     check_two_timed(aa, T2, 0, (const int[]){1, 1}, (const int[]){5, 10}, (const float[]){0.99f, 0.90f}, "aa");
     /* frames fed with a gap (none kept after it): times stay increasing, none before the first */
     ctc_beam s;

@@ -148,6 +148,24 @@ int fixture_interrupt(char *const argv[], const char *log, int lines, int sig) {
     return fixture_interrupt_after(argv, log, lines, sig, NULL, NULL);
 }
 
+/* Waits, in 10-ms polls, until pid ends (1, *status set) or, with log, until log holds `lines`
+ * lines (0); after 60 s pid is killed (-2); -1 when waitpid fails. */
+static int wait_child(pid_t pid, int *status, const char *log, int lines) {
+    for (int waited_ms = 0; !log || count_lines(log) < lines; waited_ms += 10) {
+        pid_t done = waitpid(pid, status, WNOHANG);
+        if (done == pid) return 1;
+        if (done < 0) return -1;
+        if (waited_ms >= 60000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, status, 0);
+            return -2;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 int fixture_interrupt_after(char *const argv[], const char *log, int lines, int sig, void (*meanwhile)(void *),
                             void *data) {
     pid_t pid = fork();
@@ -163,32 +181,12 @@ int fixture_interrupt_after(char *const argv[], const char *log, int lines, int 
         execv(argv[0], argv);
         _exit(127);
     }
-    int status = 0;
-    for (int waited_ms = 0; count_lines(log) < lines; waited_ms += 10) {
-        if (waitpid(pid, &status, WNOHANG) == pid) return -2;
-        if (waited_ms >= 60000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -2;
-        }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    int status = 0, got = wait_child(pid, &status, log, lines);
+    if (got != 0) return got == 1 ? -2 : got; /* ended before the log had the lines, or stuck */
     if (meanwhile) meanwhile(data);
     kill(pid, sig);
-    /* 60 s at most for it to stop (then killed: -2), not meson's timeout */
-    for (int waited_ms = 0;; waited_ms += 10) {
-        pid_t done = waitpid(pid, &status, WNOHANG);
-        if (done == pid) return status;
-        if (done < 0) return -1;
-        if (waited_ms >= 60000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -2;
-        }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    got = wait_child(pid, &status, NULL, 0); /* 60 s at most for it to stop, not meson's timeout */
+    return got == 1 ? status : got;
 }
 
 void fixture_compare_runs(const char *dir_a, const char *dir_b, int steps, const char *what) {

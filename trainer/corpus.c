@@ -334,15 +334,12 @@ static int check_or_write_conf(const struct corpus_options *o) {
                              o->out_dir, differences, conf);
     } else if (rc == 0) {
         /* a folder of the user's own: its manifests would be replaced */
-        static const char *const outputs[] = {"manifest.tsv", "text.tsv"};
-        for (size_t i = 0; rc == 0 && i < sizeof outputs / sizeof outputs[0]; i++) {
-            char *path = path_join(o->out_dir, outputs[i]);
-            if (!path) rc = -1;
-            else if (file_exists(path))
-                rc = mslam_error("%s holds a %s that no corpus build made there (it has no corpus.conf), which a "
-                                 "build would replace: build into another folder", o->out_dir, outputs[i]);
-            free(path);
-        }
+        static const char *const outputs[] = {"manifest.tsv", "text.tsv", NULL};
+        const char *found;
+        rc = folder_holds(o->out_dir, outputs, &found);
+        if (rc == 0 && found)
+            rc = mslam_error("%s holds a %s that no corpus build made there (it has no corpus.conf), which a build "
+                             "would replace: build into another folder", o->out_dir, found);
         if (rc == 0) rc = write_file_atomic(conf, want, strlen(want));
     }
     g_free(differences);

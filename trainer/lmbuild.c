@@ -241,7 +241,7 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
     if (!o->translations && n_langs && !own) return mslam_error("out of memory");
     for (int i = 0; own && i < n_langs; i++) {
         for (int k = 0; !own[i] && k < model->cfg.n_langs; k++)
-            if (!g_ascii_strcasecmp(model->langs[k], langs[i])) own[i] = model->langs[k];
+            if (!mslam_ascii_compare_nocase(model->langs[k], langs[i])) own[i] = model->langs[k];
         int twice = 0;
         for (int j = 0; own[i] && j < i; j++) twice |= own[j] == own[i];
         if (!own[i] || twice) {

@@ -2041,15 +2041,12 @@ static int run(trainer *t) {
     }
     /* nor its models, its checkpoints deleted: a fresh run would replace model.safetensors beside
      * the old run's best.safetensors, and truncate its log */
-    static const char *const run_models[] = {"model.safetensors", "best.safetensors"};
-    for (size_t i = 0; !o->resume && i < sizeof run_models / sizeof run_models[0]; i++) {
-        char *path = path_join(o->out, run_models[i]);
-        int there = path && file_exists(path);
-        free(path);
-        if (there)
-            return mslam_error("%s holds another run's %s: give another --out, or delete it to start afresh there",
-                               o->out, run_models[i]);
-    }
+    static const char *const run_models[] = {"model.safetensors", "best.safetensors", NULL};
+    const char *old_model = NULL;
+    if (!o->resume && folder_holds(o->out, run_models, &old_model)) return -1;
+    if (old_model)
+        return mslam_error("%s holds another run's %s: give another --out, or delete it to start afresh there",
+                           o->out, old_model);
     t->best_metric = parse_best_metric(o->best_metric, t->tasks);
     if (t->best_metric < 0) return -1;
     if (asks_random_quantizer(o) && !(t->tasks & TASK_PRETRAIN) &&

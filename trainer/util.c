@@ -234,6 +234,17 @@ int lock_folder(const char *folder, const char *lock_path, const char *who, cons
     return rc;
 }
 
+int folder_holds(const char *folder, const char *const *names, const char **found) {
+    *found = NULL;
+    for (; *names && !*found; names++) {
+        char *path = path_join(folder, *names);
+        if (!path) return -1;
+        if (file_exists(path)) *found = *names;
+        free(path);
+    }
+    return 0;
+}
+
 int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);

@@ -63,6 +63,9 @@ int mkdir_p(const char *path);
  * "another WHO is writing into FOLDER (it holds LOCK_PATH): wait for it to end, or INSTEAD". */
 int lock_folder(const char *folder, const char *lock_path, const char *who, const char *instead, int *fd);
 int file_exists(const char *path);
+/* The first of names (NULL-terminated) that folder holds as a file, in *found (NULL: none).
+ * 0, or -1 out of memory. */
+int folder_holds(const char *folder, const char *const *names, const char **found);
 /* Whether path is a folder (through links). */
 int is_folder(const char *path);
 /* "s" unless n is 1: "%ld row%s", n, plural_s(n). */
