@@ -8,8 +8,8 @@
  *    sample would have been captured, on the pipeline clock), and for each sentence the time from
  *    the end of its words to its final caption leaving the element (running time of the pipeline
  *    clock), per element and with the three in one pipeline.
- * With a trained model (--model, $MSLAM_MODEL, the bundled models/default.safetensors or the
- * installed default) every figure is real.
+ * With a trained model (--model or $MSLAM_MODEL, which must load; else the bundled
+ * models/default.safetensors or the installed default) every figure is real.
  * Without one, a stand-in of the default model's size (models/default-train.conf: 12 Conformer
  * layers of width 144, a 2-layer decoder) with the loudness weights of the tests
  * (tests/gst/gsttestutil.h: captions follow the speech) gives real compute and endpointing
@@ -250,13 +250,34 @@ static void latencies(GArray *caps, double *mean, double *max, int *n) {
 /* mslamtranslate's segments are named Spanish: the talk is English, which would be its own
  * translation (the transcript), and the figures are the decoder's (--translate-props may name
  * other languages: the last assignment holds) */
-#define TRANSLATE_LANGUAGES "languages=es"
+/* A language the decoder translates from (not English, which mslamtranslate passes through):
+ * Spanish when the model has it (the bundled decoder learnt es it pt ca ro), else the model's
+ * first other language. */
+static char translate_languages[32] = "languages=es";
 
 static char *element(const char *factory, const char *name, int n_threads) {
     int translate = !strcmp(factory, "mslamtranslate");
     return g_strdup_printf("%s name=%s model=\"%s\" n-threads=%d %s %s %s", factory, name, model, n_threads,
-                           translate ? TRANSLATE_LANGUAGES : "", extra_props ? extra_props : "",
+                           translate ? translate_languages : "", extra_props ? extra_props : "",
                            translate && translate_props ? translate_props : "");
+}
+
+/* Loads the model (an error names what is wrong with it) and picks translate_languages. */
+static int choose_translate_language(const char *path) {
+    mslam_model *m = mslam_model_load(path, mslam_model_default_params());
+    if (!m) return 1; /* the library said why on stderr */
+    const char *pick = NULL;
+    for (int l = 0; l < mslam_model_get_config(m).n_langs; l++) {
+        const char *code = mslam_model_lang(m, l);
+        if (!strcmp(code, "es")) {
+            pick = code;
+            break;
+        }
+        if (!pick && strcmp(code, "en")) pick = code;
+    }
+    if (pick) snprintf(translate_languages, sizeof translate_languages, "languages=%s", pick);
+    mslam_model_free(m);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -281,17 +302,23 @@ int main(int argc, char **argv) {
         return 2;
     }
     g_option_context_free(ctx);
-    n_sent = CLAMP(n_sent, 1, (int)G_N_ELEMENTS(sentences));
+    if (n_sent < 1 || n_sent > (int)G_N_ELEMENTS(sentences)) {
+        fprintf(stderr, "--sentences %d: give 1 to %d\n", n_sent, (int)G_N_ELEMENTS(sentences));
+        return 2;
+    }
 
+    /* a model named (--model, $MSLAM_MODEL) must load: figures of the stand-in would pass for its */
+    gboolean named = model || (g_getenv("MSLAM_MODEL") && *g_getenv("MSLAM_MODEL"));
     if (!model) model = g_strdup(gsttest_trained_model());
-    trained = g_file_test(model, G_FILE_TEST_EXISTS);
+    trained = named || g_file_test(model, G_FILE_TEST_EXISTS);
+    if (trained && choose_translate_language(model)) return 1;
     if (!trained) {
         g_free(model);
         model = g_strdup(gsttest_path("stand-in.safetensors"));
         struct gsttest_model_opts o = {.kind = GSTTEST_MODEL_LOUDNESS, .ctc_head = 1, .lid_head = 1,
                                        .n_decoder_layers = 2, .d_model = 144, .n_layers = 6, .n_heads = 4,
                                        .d_ff = 576, .conv_kernel = 15, .sub_channels = 64};
-        if (gsttest_write_model(model, &o)) return 1;
+        if (gsttest_write_model(model, &o) || choose_translate_language(model)) return 1;
     }
     printf("model %s (%s)\n", model, trained ? "trained" : "untrained stand-in of the default model's size");
 
@@ -314,7 +341,7 @@ int main(int argc, char **argv) {
     printf("audio %.1f s: %d English sentences (espeak-ng en+m3), 1.2 s of silence after each\n", audio_seconds(),
            n_sent);
     if (extra_props) printf("every mslam element with: %s\n", extra_props);
-    printf("mslamtranslate with: %s%s%s (the decoder translates the English talk)\n", TRANSLATE_LANGUAGES,
+    printf("mslamtranslate with: %s%s%s (the decoder translates the English talk)\n", translate_languages,
            translate_props ? " " : "", translate_props ? translate_props : "");
     /* the machine may be shared: say how busy it was */
     gchar *loadavg = NULL;

@@ -123,6 +123,13 @@ static void on_language(App *app, const GstStructure *s) {
     fflush(stdout);
 }
 
+/* Whether a message came from a source element (filesrc, souphttpsrc: what reads the input). */
+static gboolean is_source_element(GstObject *object) {
+    if (!GST_IS_ELEMENT(object)) return FALSE;
+    const gchar *klass = gst_element_class_get_metadata(GST_ELEMENT_GET_CLASS(object), GST_ELEMENT_METADATA_KLASS);
+    return klass && strstr(klass, "Source") != NULL;
+}
+
 static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
     App *app = data;
     (void)bus;
@@ -145,10 +152,16 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
         /* the elements' advice names their property; here it is an option */
         if (debug && strstr(debug, "set the model property or MSLAM_MODEL"))
             fprintf(stderr, "(here: --model FILE, or MSLAM_MODEL)\n");
-        /* a video without sound fails as a demuxer's "not-linked", which says nothing of why */
-        if (app->file && !app->got_audio && err->domain == GST_STREAM_ERROR)
-            fprintf(stderr, "no audio stream came out of the file: it has none, or none that the installed "
-                    "GStreamer plugins decode\n");
+        /* a video without sound fails as a demuxer's "not-linked", which says nothing of why; a
+         * source that could not read (souphttpsrc at an address with no server) as bare */
+        if (app->file && !app->got_audio && err->domain == GST_STREAM_ERROR) {
+            if (is_source_element(GST_MESSAGE_SRC(msg)))
+                fprintf(stderr, "nothing could be read from the file or URI (for a URI: a host that cannot be "
+                        "reached or refuses the connection?)\n");
+            else
+                fprintf(stderr, "no audio stream came out of the file: it has none, or none that the installed "
+                        "GStreamer plugins decode\n");
+        }
         /* the default input failed (no microphone, no sound server): where else audio can come from */
         if (!app->file && !g_getenv("MSLAM_AUDIO_SRC") &&
             g_str_has_prefix(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), "autoaudiosrc"))

@@ -366,6 +366,15 @@ rc=0
 timeout 60 "$app" "$work/silent film.webm" > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a video without audio"
 grep -q "none of the file's streams is audio" "$work/err.txt" && grep -q "no audio stream came out of the file" "$work/err.txt" ||
   fail "mslam-captions: a video without audio: $(cat "$work/err.txt")"
+# a URI where no server listens: that nothing could be read, not that the file has no audio
+# (GStreamer's HTTP source says only "Internal data stream error")
+if gst-inspect-1.0 souphttpsrc > /dev/null 2>&1; then
+  timeout 60 "$app" http://127.0.0.1:1/talk.wav > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a URI without a server"
+  ! grep -q "no audio stream came out of the file" "$work/err.txt" ||
+    fail "mslam-captions: a URI without a server taken for a file without audio: $(cat "$work/err.txt")"
+  grep -q "Internal data stream error" "$work/err.txt" && ! grep -q "nothing could be read from the file or URI" "$work/err.txt" &&
+    fail "mslam-captions: a URI without a server: $(cat "$work/err.txt")"
+fi
 # a model that is not there: the element's advice, and the app's own option for it
 rc=0
 "$app" --model "$work/missing.safetensors" "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
