@@ -1764,6 +1764,27 @@ text_stream_tags (GstMslamBase * self, const GstTagList * audio_tags)
   return tags;
 }
 
+/* Pushes a stream tag event of tags (taken) on the text pad, unless the pad's stream tags are
+ * already these (the segment's and upstream's tag events often name the same language). */
+static gboolean
+push_text_stream_tags (GstMslamBase * self, GstTagList * tags)
+{
+  GstEvent *sticky;
+  gboolean same = FALSE;
+
+  for (guint i = 0; !same && (sticky = gst_pad_get_sticky_event (self->srcpad, GST_EVENT_TAG, i)); i++) {
+    GstTagList *current;
+    gst_event_parse_tag (sticky, &current);
+    same = gst_tag_list_get_scope (current) == GST_TAG_SCOPE_STREAM && gst_tag_list_is_equal (current, tags);
+    gst_event_unref (sticky);
+  }
+  if (same) {
+    gst_tag_list_unref (tags);
+    return TRUE;
+  }
+  return gst_pad_push_event (self->srcpad, gst_event_new_tag (tags));
+}
+
 /* An upstream stream tag event on its way through mslamlid, with the language decided so far: a
  * stream tag event stands for all of the stream's tags, and one without the language would take
  * it away downstream (parsers send new ones, e.g. for a bitrate). Other events as they are. */
@@ -2070,7 +2091,7 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       if (!klass->passthrough && stream_language (self, NULL)) {
         /* the text's language, for muxers and players, once the segment is out (tags follow it) */
         gboolean res = gst_pad_event_default (pad, parent, event);
-        return gst_pad_push_event (self->srcpad, gst_event_new_tag (text_stream_tags (self, NULL))) && res;
+        return push_text_stream_tags (self, text_stream_tags (self, NULL)) && res;
       }
       break;
     }
@@ -2085,7 +2106,7 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
             gst_tag_list_unref (ours);
             return TRUE;
           }
-          return gst_pad_push_event (self->srcpad, gst_event_new_tag (ours));
+          return push_text_stream_tags (self, ours);
         }
       } else {
         event = with_stream_language (self, event);

@@ -1401,8 +1401,9 @@ GST_START_TEST(test_upstream_gaps) {
 GST_END_TEST;
 
 /* The text stream's tags: the audio's language, not its codec or bitrate (mslamasr); English
- * (mslamtranslate, also without tags from upstream); global tags pass as they are. */
-static GstTagList *pushed_tags(const char *element, gboolean tag_upstream, GstTagList **global) {
+ * (mslamtranslate, also without tags from upstream), once; global tags pass as they are.
+ * *n_stream: how many stream tag events came out. */
+static GstTagList *pushed_tags(const char *element, gboolean tag_upstream, GstTagList **global, int *n_stream) {
     char *launch = g_strdup_printf("%s model=%s", element, fx->loud);
     GstHarness *h = gst_harness_new_parse(launch);
     g_free(launch);
@@ -1419,10 +1420,12 @@ static GstTagList *pushed_tags(const char *element, gboolean tag_upstream, GstTa
     push_audio(h, talk, 0, 16000, 0);
     GstTagList *stream_tags = NULL;
     *global = NULL;
+    *n_stream = 0;
     for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
         if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
         GstTagList *t;
         gst_event_parse_tag(e, &t);
+        *n_stream += gst_tag_list_get_scope(t) == GST_TAG_SCOPE_STREAM;
         GstTagList **into = gst_tag_list_get_scope(t) == GST_TAG_SCOPE_GLOBAL ? global : &stream_tags;
         if (*into) gst_tag_list_unref(*into);
         *into = gst_tag_list_ref(t);
@@ -1433,7 +1436,8 @@ static GstTagList *pushed_tags(const char *element, gboolean tag_upstream, GstTa
 
 GST_START_TEST(test_text_tags) {
     setup_talk();
-    GstTagList *global = NULL, *tags = pushed_tags("mslamasr", TRUE, &global);
+    int n_stream;
+    GstTagList *global = NULL, *tags = pushed_tags("mslamasr", TRUE, &global, &n_stream);
     gchar *code = NULL, *title = NULL;
     guint bitrate;
     fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "es"));
@@ -1443,9 +1447,11 @@ GST_START_TEST(test_text_tags) {
     g_free(code), g_free(title), code = title = NULL;
     gst_tag_list_unref(tags), gst_tag_list_unref(global);
     for (int upstream = 0; upstream < 2; upstream++) {
-        tags = pushed_tags("mslamtranslate", upstream, &global);
+        tags = pushed_tags("mslamtranslate", upstream, &global, &n_stream);
         fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "en"),
                     "mslamtranslate's text is not tagged English (%s, tags from upstream: %d)", code, upstream);
+        /* upstream's tags change nothing of the text's: the segment's tag event was all */
+        fail_unless_equals_int(n_stream, 1);
         g_free(code), code = NULL;
         gst_tag_list_unref(tags);
         if (global) gst_tag_list_unref(global);
