@@ -595,9 +595,16 @@ static void test_text_pairs(const char *manifest) {
               strstr(mslam_last_error(), "fewer than a step's 17"),
           "more pairs a step than the 16 there are is an error before training: %s", mslam_last_error());
     char *twice = str_printf("%s/mt-twice", fixture_dir());
-    CHECK(train(manifest, twice, "--text-data", manifest, "--text-data", manifest, "--text-batch", "17", "--stop-at",
-                "1", NULL) == 0,
-          "--text-data twice trains on both manifests' pairs (32, enough for 17 a step): %s", mslam_last_error());
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc_twice = train(manifest, twice, "--text-data", manifest, "--text-data", manifest, "--text-batch", "17",
+                         "--stop-at", "1", NULL);
+    mslam_log_set(NULL, NULL);
+    CHECK(rc_twice == 0, "--text-data twice trains on both manifests' pairs (32, enough for 17 a step): %s",
+          mslam_last_error());
+    CHECK(fixture_warned_of(&warnings, "--text-data", "is given again: its pairs count once more each time"),
+          "--text-data A --text-data A is warned of (%s)", warnings.n ? warnings.items[0] : "no warning");
+    strlist_free(&warnings);
     free(twice);
     free(straight), free(split), free(model_a), free(model_b), free(log), free(asr), free(big);
 }
@@ -1257,6 +1264,18 @@ static void test_eval_export(const char *trainer, const char *manifest) {
           "eval JSON scores each voice (v0: %d transcripts, v1: %d LID decisions)", v0_asr, v1_lid);
     json_object_put(root);
     free(text);
+    /* --max-items 1 scores one voice: the other is not listed with no utterances */
+    char *ev_one[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--json", json,
+                      (char *)"--modes", (char *)"offline", (char *)"--tasks", (char *)"asr", (char *)"--max-items",
+                      (char *)"1", NULL};
+    text = NULL;
+    root = NULL;
+    CHECK(cmd_eval(13, ev_one) == 0 && read_file(json, 1 << 20, &text, &n) == 0 && (root = json_tokener_parse(text)) &&
+              json_object_object_get_ex(root, "offline", &offline) &&
+              json_object_object_get_ex(offline, "speakers", &speakers) && json_object_object_length(speakers) == 1,
+          "eval --max-items 1 lists the one voice scored: %s", text ? text : mslam_last_error());
+    json_object_put(root);
+    free(text);
     /* a row whose audio is missing is left out with a warning, and counted */
     char *with_missing = str_printf("%s/missing-audio.tsv", fixture_dir()), *rows_text = NULL;
     FILE *f = read_file(manifest, 1 << 20, &rows_text, &n) == 0 ? fopen(with_missing, "w") : NULL;
@@ -1509,6 +1528,31 @@ static void test_refusals(const char *manifest) {
           mslam_last_error());
     empty_json[5] = (char *)"--hyps", empty_json[6] = (char *)"-";
     CHECK(cmd_eval(7, empty_json) == 2 && access("-", F_OK) != 0, "eval --hyps - is not a usage error");
+    /* one manifest or checkpoint named twice counts twice, which is rarely meant: warned of */
+    struct strlist warnings = {0};
+    char *data_twice[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--data",
+                          (char *)manifest, (char *)"--tasks", (char *)"lid", (char *)"--modes", (char *)"offline", NULL};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    int rc_twice = cmd_eval(11, data_twice);
+    mslam_log_set(NULL, NULL);
+    CHECK(rc_twice == 0 && fixture_warned_of(&warnings, "is given again: its utterances are scored once more", ""),
+          "eval --data A --data A: rc %d, %s", rc_twice, warnings.n ? warnings.items[0] : "no warning");
+    strlist_free(&warnings);
+    char *twice_out = str_printf("%s/twice.safetensors", fixture_dir());
+    char *export_twice[] = {(char *)"export", (char *)"--checkpoint", model, (char *)"--checkpoint", model, (char *)"--out",
+                            twice_out, NULL};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    rc_twice = cmd_export(7, export_twice);
+    mslam_log_set(NULL, NULL);
+    CHECK(rc_twice == 0 && fixture_warned_of(&warnings, "it weighs once more each time in the mean", ""),
+          "export --checkpoint A --checkpoint A: rc %d, %s", rc_twice, warnings.n ? warnings.items[0] : "no warning");
+    strlist_free(&warnings);
+    unlink(twice_out);
+    free(twice_out);
+    /* a weight beyond a float's range is named as given (it reached the check as inf) */
+    empty_json[5] = (char *)"--lm-weight", empty_json[6] = (char *)"1e300";
+    CHECK(cmd_eval(7, empty_json) == 2 && strstr(mslam_last_error(), "--lm-weight 1e+300 is out of range"),
+          "eval --lm-weight 1e300: %s", mslam_last_error());
     /* a key file's lists at semicolons (tasks=lid;asr), and the key file as --json: refused, kept */
     char *conf = str_printf("%s/eval.conf", fixture_dir()), *conf_json = str_printf("%s/eval-conf.json", fixture_dir());
     write_file_atomic(conf, "[eval]\ntasks=lid;asr\nmodes=offline\n", 34);

@@ -18,6 +18,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <float.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <signal.h>
@@ -110,6 +111,9 @@ static void write_hyp(FILE *f, int mode, const char *task, const example *e, con
     hyps_field(f, ref, '\t');
     hyps_field(f, hyp, '\n');
 }
+
+/* Whether any utterance of the speaker was scored (--max-items may leave all out). */
+static int speaker_scored(const eval_speaker *es) { return es->n_asr > 0 || es->lid_total > 0; }
 
 static eval_speaker *speaker_scores(eval_result *r, int mode, const char *speaker) {
     for (int i = 0; i < r->n_speakers; i++)
@@ -734,9 +738,8 @@ void eval_print(const eval_result *r, FILE *fp) {
             mslam_confusion_print(r->lid[mode], fp, 10);
         }
         int speakers_scored = 0; /* translation alone (--st-input text) scores no speaker */
-        for (int i = 0; i < r->n_speakers; i++)
-            speakers_scored |= r->per_speaker[mode][i].n_asr > 0 || r->per_speaker[mode][i].lid_total > 0;
-        if (r->n_speakers > 1 && speakers_scored) {
+        for (int i = 0; i < r->n_speakers; i++) speakers_scored += speaker_scored(&r->per_speaker[mode][i]);
+        if (speakers_scored > 1) {
             int beam = r->cfg.ctc_beam > 1;
             const int asr = r->cfg.asr, lid = r->cfg.lid;
             fprintf(fp, "per speaker%s:\n", asr ? " (CER: mean over the speaker's languages)" : "");
@@ -750,6 +753,7 @@ void eval_print(const eval_result *r, FILE *fp) {
             fputc('\n', fp);
             for (int i = 0; i < r->n_speakers; i++) {
                 const eval_speaker *es = &r->per_speaker[mode][i];
+                if (!speaker_scored(es)) continue; /* --max-items left all theirs out */
                 fprintf(fp, "%-*s", width, r->speakers[i]);
                 if (asr) {
                     fprintf(fp, " %6d", es->n_asr);
@@ -876,6 +880,7 @@ char *eval_json(const eval_result *r) {
             struct json_object *speakers = json_object_new_object();
             for (int i = 0; i < r->n_speakers; i++) {
                 const eval_speaker *es = &r->per_speaker[mode][i];
+                if (!speaker_scored(es)) continue;
                 struct json_object *so = json_object_new_object();
                 json_object_object_add(so, "asr_utterances", json_object_new_int(es->n_asr));
                 json_object_object_add(so, "cer", num(speaker_cer(r, es->greedy)));
@@ -1114,6 +1119,19 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer eval: --model and --data are required (see --help)\n");
         rc = 2;
     }
+    /* the decoder takes floats: a larger value would reach it as inf, and be reported so */
+    const struct {
+        const char *option;
+        double value;
+    } float_options[] = {{"--length-penalty", length_penalty}, {"--lm-weight", lm_weight}, {"--lm-bonus", lm_bonus},
+                         {"--lid-lm-weight", lid_lm_weight}, {"--translation-lm-weight", translation_lm_weight}};
+    for (size_t i = 0; !parsed && !rc && i < G_N_ELEMENTS(float_options); i++)
+        if (fabs(float_options[i].value) > FLT_MAX && isfinite(float_options[i].value)) {
+            mslam_error("%s %g is out of range (at most %g)", float_options[i].option, float_options[i].value,
+                        (double)FLT_MAX);
+            fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
+            rc = 2;
+        }
     if (!parsed && !rc) {
         c.length_penalty = (float)length_penalty;
         struct mslam_decode_params weights = mslam_decode_default_params();
@@ -1194,6 +1212,8 @@ int cmd_eval(int argc, char **argv) {
                 "or --json -)\n");
         rc = 2;
     }
+    if (!parsed && !rc)
+        warn_paths_repeated("--data", (const char *const *)data, "its utterances are scored once more each time");
     for (int o = 0; o < 2 && !parsed && !rc; o++) {
         if (!outputs[o][1]) continue;
         int same = options_check_output(outputs[o][0], outputs[o][1], argc, argv) ||

@@ -118,6 +118,8 @@ int cmd_export(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer export: %s\n", mslam_last_error());
         rc = 2;
     }
+    if (!parsed && !rc)
+        warn_paths_repeated("--checkpoint", (const char *const *)in, "it weighs once more each time in the mean");
     int (*save)(const mslam_model *, const char *) = mslam_model_save;
     if (dtype && !g_ascii_strcasecmp(dtype, "f16")) save = mslam_model_save_f16;
     else if (dtype && !g_ascii_strcasecmp(dtype, "int8")) save = mslam_model_save_int8;

@@ -2479,6 +2479,12 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "mslam-trainer train: %s\n", mslam_last_error());
         rc = 1;
     }
+    if (!rc && dist_rank() == 0) {
+        warn_paths_repeated("--data", (const char *const *)o.data,
+                            "its rows count once more each time (--data-weight weighs a manifest)");
+        warn_paths_repeated("--text-data", (const char *const *)o.text_data,
+                            "its pairs count once more each time (--text-data-weight weighs a manifest)");
+    }
     o.architecture_given = options_given("train", entries, argc, argv, architecture_options);
     o.validation_given = options_given("train", entries, argc, argv, validation_shape_options);
     o.record = rc ? NULL : options_record(entries, not_recorded);

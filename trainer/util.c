@@ -370,6 +370,19 @@ int same_file(const char *a, const char *b) {
     return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+void warn_paths_repeated(const char *option, const char *const *paths, const char *what) {
+    for (size_t i = 0; paths && paths[i]; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(paths[i], paths[j]) || same_file(paths[i], paths[j])) {
+                if (strcmp(paths[i], paths[j]))
+                    mslam_log(MSLAM_LOG_WARN, "%s %s and %s %s are one file: %s", option, paths[j], option, paths[i],
+                              what);
+                else
+                    mslam_log(MSLAM_LOG_WARN, "%s %s is given again: %s", option, paths[i], what);
+                break;
+            }
+}
+
 int check_output_not_input(const char *out_option, const char *out, const char *in_option,
                            const char *const *inputs) {
     for (size_t i = 0; inputs && inputs[i]; i++) {
