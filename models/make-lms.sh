@@ -15,8 +15,9 @@
 #   models/make-corpus.sh                          # corpus/, corpus-catalogs/, corpus-st-catalogs/
 #   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, the checkout's corpus/, lms/
 #   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
-# The transcripts' LM models the model's languages that the text has (a corpus of fewer languages
-# than the model, models/make-corpus.sh OUT --langs ..., gets an LM of those).
+# The transcripts' LM models the model's languages that the text has: CORPUS's and the text pairs'
+# es it pt ca ro (a corpus of fewer languages than the model, models/make-corpus.sh OUT --langs
+# es,de, gets an LM of de es it pt ca ro).
 set -eu
 case ${1:-} in
   -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;;

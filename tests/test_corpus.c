@@ -356,6 +356,11 @@ static void test_manifest_layouts(void) {
     CHECK(write_file_atomic(conf, "#\n", 2) == 0 && manifest_load(folder, NULL, &m) != 0 &&
               error_mentions("has not finished", folder),
           "an unfinished corpus: %s", mslam_last_error());
+    /* named by its manifest.tsv, as train names a folder given to --data */
+    char *its_manifest = path_join(folder, "manifest.tsv");
+    CHECK(manifest_load(its_manifest, NULL, &m) != 0 && error_mentions("has not finished", folder),
+          "an unfinished corpus named by its manifest.tsv: %s", mslam_last_error());
+    free(its_manifest);
     char *stats_of_nothing[] = {"corpus", "--stats", "--out", conf, NULL};
     unlink(conf);
     CHECK(corpus_main(4, stats_of_nothing) == 1 && error_mentions("--stats names no manifest", conf),

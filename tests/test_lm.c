@@ -676,6 +676,15 @@ static void test_translation_lm(const mslam_model *m, const char *model_path, co
                                          "split test: 2 rows;"),
           "translations in another split: %s", mslam_last_error());
     mslam_lm_free(none);
+    /* a text without a split column: said so, not "in split (none)" */
+    f = fopen(foreign, "w");
+    if (f) fputs("path\tlang\ttext\ttranslation\n\tde\tja\tyes\n", f), fclose(f);
+    none = NULL;
+    CHECK(f && lm_build(m, &of, &none, &st) == -1 &&
+              strstr(mslam_last_error(), "(the text has no split column, so none of its 1 row is in a split: --split "
+                                         "all takes it)"),
+          "translations without a split column: %s", mslam_last_error());
+    mslam_lm_free(none);
     /* text of one of the model's languages, no --langs: the missing ones named at once, and the
      * --langs that builds */
     f = fopen(foreign, "w");

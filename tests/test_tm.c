@@ -590,6 +590,14 @@ static void test_commands(const char *model_path, const char *manifest) {
                                          "text has them in split test: 1 row; --split picks the split)"),
           "pairs in another split: %s", mslam_last_error());
     mslam_tm_free(none);
+    /* a text without a split column: said so, not "in split (none)" */
+    if ((f = fopen(test_only, "w"))) fputs("path\tlang\ttext\ttranslation\n\tde\tja\tyes\n", f), fclose(f);
+    none = NULL;
+    CHECK(f && tm_build(&o, &none, &st) == -1 &&
+              strstr(mslam_last_error(), "(the text has no split column, so none of its 1 row is in a split: --split "
+                                         "all takes it)"),
+          "pairs without a split column: %s", mslam_last_error());
+    mslam_tm_free(none);
     free(test_only);
 
     /* every split, nothing held out: each test sentence is known, so eval's translations of the

@@ -287,13 +287,17 @@ static void test_resume_data(const char *manifest) {
     CHECK(rc == 0 && valid_warned && !steps_warned,
           "a resume with another --valid warns of the validation, not of the steps (%zu warnings)", warnings.n);
     strlist_free(&warnings);
-    /* one without --valid validates nothing: no scores to compare, no warning */
+    /* one without --valid validates nothing: no scores to compare, no warning; --max-skipped
+     * changes no step (it had warned that the steps differ) */
     warnings = (struct strlist){0};
     mslam_log_set(fixture_collect_warnings, &warnings);
-    rc = train(data, out3, "--resume", "--stop-at", "5", NULL);
+    rc = train(data, out3, "--resume", "--stop-at", "5", "--max-skipped", "5", NULL);
     mslam_log_set(NULL, NULL);
     valid_warned = fixture_warned_of(&warnings, "validated on other data", "");
-    CHECK(rc == 0 && !valid_warned, "a resume without --valid warned that it validates on other data");
+    steps_warned = fixture_warned_of(&warnings, "written with other options", "");
+    CHECK(rc == 0 && !valid_warned && !steps_warned,
+          "a resume without --valid, with another --max-skipped: warned of the validation %d, of the steps %d",
+          valid_warned, steps_warned);
     strlist_free(&warnings);
     free(data), free(out), free(original), free(three), free(out2), free(spelt), free(two), free(four), free(text);
     free(out3), free(valid_two), free(record), free(valid_line), free(valid_change);
@@ -461,6 +465,19 @@ static void test_best_and_patience(const char *manifest) {
                     "--patience", "2", "--resume", NULL) == 0,
           "the patience run in two halves");
     CHECK(access(six2, F_OK) == 0 && access(eight2, F_OK) != 0, "resumed, it still stops at step 6");
+    /* resumed once more after its patience ran out: one more validation, and the count it stops
+     * at is the one it printed (3), not --patience */
+    char *said_path = str_printf("%s/patience-said.txt", fixture_dir()), *said = NULL;
+    int saved_err = test_output_to(STDERR_FILENO, said_path);
+    int rc_more = train(manifest, halves, "--valid", manifest, "--valid-every", "2", "--lr", "0", "--lr-min", "0",
+                        "--patience", "2", "--resume", NULL);
+    test_output_restore(STDERR_FILENO, saved_err);
+    size_t n_said;
+    CHECK(rc_more == 0 && read_file(said_path, 1 << 20, &said, &n_said) == 0 &&
+              strstr(said, "for 3 validation(s): stopping (--patience)") &&
+              strstr(said, "stopped early at step 8: 3 validation(s) without a better CER"),
+          "a resume past its patience: rc %d, said: %s", rc_more, said ? said : "(nothing)");
+    free(said), free(said_path);
     /* another --best-metric on resume counts afresh: its first validation is its best */
     char *other = str_printf("%s/patience-other", fixture_dir()), *other_last = str_printf("%s/ckpt-%08d.safetensors", other, N_STEPS);
     CHECK(train(manifest, other, "--valid", manifest, "--valid-every", "2", "--stop-at", "4", NULL) == 0 &&

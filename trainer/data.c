@@ -174,7 +174,7 @@ static char *found_in_other_splits(const struct split_info *info, const char *op
         g_string_append_c(text, ')');
         return g_string_free(text, FALSE);
     }
-    return split_counts_note(in_split, "the manifest", picks);
+    return split_counts_note(in_split, 1, "the manifest", picks);
 }
 
 int text_manifests_check(char *const *paths, const char *option) {
@@ -199,8 +199,14 @@ const char *text_split_phrase(int split) {
     }
 }
 
-char *split_counts_note(const int *in_split, const char *holder, const char *picks) {
+char *split_counts_note(const int *in_split, int has_splits, const char *holder, const char *picks) {
     GString *text = g_string_new(NULL);
+    if (!has_splits && in_split[SPLIT_NONE]) {
+        g_string_printf(text, " (%s has no split column, so none of its %d row%s is in a split: %s all takes %s)",
+                        holder, in_split[SPLIT_NONE], plural_s(in_split[SPLIT_NONE]), picks,
+                        in_split[SPLIT_NONE] == 1 ? "it" : "them");
+        return g_string_free(text, FALSE);
+    }
     for (int s = 0; s < SPLIT_N; s++)
         if (in_split[s])
             g_string_append_printf(text, "%s %s: %d row%s", text->len ? "," : "", s == SPLIT_NONE ? "(none)" :

@@ -74,8 +74,9 @@ int text_manifests_check(char *const *paths, const char *option);
 
 /* " (HOLDER has them in split dev: 300 rows; PICKS picks the split)" from the counts of rows of
  * each split (in_split: SPLIT_N counts), for a message that none is in the split asked for; ""
- * when every count is 0. g_free it. */
-char *split_counts_note(const int *in_split, const char *holder, const char *picks);
+ * when every count is 0. has_splits 0 (no file read had a split column) says that instead of
+ * naming a split "(none)". g_free it. */
+char *split_counts_note(const int *in_split, int has_splits, const char *holder, const char *picks);
 /* "'s train split" (dev, test) for split, "" for SPLIT_N (all): "no row of the text%s ...". */
 const char *text_split_phrase(int split);
 

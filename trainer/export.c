@@ -88,7 +88,7 @@ int cmd_export(int argc, char **argv) {
          "FILE"},
         {"out", 0, 0, G_OPTION_ARG_STRING, &out, "model file to write (safetensors; written atomically)", "FILE"},
         {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "f32 (default), f16 (half the size) or int8 (weight matrices in 8 bits with a scale per row, the rest F16: "
-         "about a quarter; see README, Model files, for its cost in accuracy)", "TYPE"},
+         "about a quarter; the bundled model as int8 scores as its F16 file within noise: README, Training, export)", "TYPE"},
         {"translate-input", 0, 0, G_OPTION_ARG_STRING, &input,
          "what the decoder reads, recorded in the file (mslamtranslate input=auto, mslam_translate and eval follow "
          "it): speech (the encoder's frames) or transcript (the CTC transcript through the text path; needs a CTC "

@@ -389,16 +389,24 @@ manifest_reader *manifest_open(const char *path, const struct manifest_options *
     if (!(r->path = manifest_file(path))) goto fail;
     path = r->path;
     r->f = fopen(path, "r");
-    if (!r->f && errno == ENOENT && strcmp(given, path) != 0) {
-        /* a folder without its manifest: a corpus still being built, or not a corpus at all */
-        char *conf = path_join(given, "corpus.conf");
-        if (conf && file_exists(conf))
+    if (!r->f && errno == ENOENT) {
+        /* a folder without its manifest, named as the folder or as its manifest.tsv (train names
+         * folders so): a corpus still being built, or not a corpus at all */
+        int folder_given = strcmp(given, path) != 0;
+        const char *slash = strrchr(path, '/');
+        char *folder = path_dirname(path);
+        char *conf = folder && (folder_given || !strcmp(slash ? slash + 1 : path, "manifest.tsv"))
+                         ? path_join(folder, "corpus.conf")
+                         : NULL;
+        int building = conf && file_exists(conf);
+        if (building)
             mslam_error("%s: the corpus build in this folder has not finished (no manifest.tsv yet; its corpus "
-                        "command run again resumes it)", given);
-        else
+                        "command run again resumes it)", folder_given ? given : folder);
+        else if (folder_given)
             mslam_error("%s: a folder without manifest.tsv, not a corpus (name the manifest file)", given);
-        free(conf);
-        goto fail;
+        free(folder), free(conf);
+        if (building || folder_given) goto fail;
+        errno = ENOENT; /* for the message below */
     }
     if (!r->f) {
         if (!*given) /* an empty item of a list: a key file's data=a;;b */

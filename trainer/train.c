@@ -1308,8 +1308,9 @@ static void resume_batches(trainer *t, const char *latest) {
     /* the model's options are the checkpoint's (warn_architecture_kept), the split's are said below,
      * and the validation data's apart (they do not change the steps) */
     const char *ignored[sizeof architecture_options / sizeof *architecture_options +
-                        sizeof validation_options / sizeof *validation_options + 2];
+                        sizeof validation_options / sizeof *validation_options + 3];
     size_t n_ignored = 0;
+    ignored[n_ignored++] = "max-skipped"; /* changes no step (0.2.0's checkpoints recorded it) */
     for (const char *const *a = architecture_options; *a; a++) ignored[n_ignored++] = *a;
     for (const char *const *v = validation_options; *v; v++) ignored[n_ignored++] = *v;
     if (same_globals) ignored[n_ignored++] = "batch-size", ignored[n_ignored++] = "text-batch";
@@ -2300,11 +2301,12 @@ static int run(trainer *t) {
             fprintf(stderr, "stopped by signal %d at step %ld; continue with --resume\n", (int)stop_signal, t->pos.step);
         if (out_of_patience && t->pos.best_step > 0)
             fprintf(stderr, "stopped early at step %ld: %d validation(s) without a better %s; the best, step %ld's: "
-                    "%s/best.safetensors\n", t->pos.step, o->patience, best_metric_titles[t->best_metric],
+                    "%s/best.safetensors\n", t->pos.step, t->pos.stale_validations, best_metric_titles[t->best_metric],
                     t->pos.best_step, o->out);
         else if (out_of_patience)
             fprintf(stderr, "stopped early at step %ld: %d validation(s) without a %s measured (does the validation "
-                    "data have what it scores?)\n", t->pos.step, o->patience, best_metric_titles[t->best_metric]);
+                    "data have what it scores?)\n", t->pos.step, t->pos.stale_validations,
+                    best_metric_titles[t->best_metric]);
         if (t->pos.step >= o->steps || out_of_patience) {
             char *model_path = path_join(o->out, "model.safetensors");
             rc = model_path ? mslam_model_save(t->model, model_path) : -1;
@@ -2445,7 +2447,8 @@ int cmd_train(int argc, char **argv) {
      * scores the best model and --patience compare (validation_options: warned of apart) */
     static const char *const not_recorded[] = {"out",         "init",     "reinit",     "resume", "stop-at",
                                                "threads",     "accumulate", "valid-every", "best-metric",
-                                               "patience",    "save-every", "keep",        "log-every", NULL};
+                                               "patience",    "save-every", "keep",        "log-every",
+                                               "max-skipped", NULL};
     o.record_defaults = options_record(entries, not_recorded);
     int n_rest;
     char **rest = NULL;
