@@ -300,11 +300,16 @@ gst_mslam_vad_restart (GstMslamVad * vad)
 static void
 vad_block (GstMslamVad * vad, gint64 start)
 {
-  gdouble sum = 0.0, db;
+  gdouble sum = 0.0, mean = 0.0, db;
   gboolean voiced;
 
+  /* the energy about the block's mean: a microphone's DC offset (0.02 is -34 dBFS) is no voice,
+   * and had been heard as one until the noise floor rose to it (5 dB/s from -100) */
   for (guint i = 0; i < VAD_BLOCK; i++)
-    sum += (gdouble) vad->block[i] * vad->block[i];
+    mean += vad->block[i];
+  mean /= VAD_BLOCK;
+  for (guint i = 0; i < VAD_BLOCK; i++)
+    sum += ((gdouble) vad->block[i] - mean) * ((gdouble) vad->block[i] - mean);
   db = 10.0 * log10 (sum / VAD_BLOCK + 1e-10);
   voiced = db > VAD_ABS_DB && db > vad->noise_db + VAD_ABOVE_NOISE_DB;
   /* a block lies in one frame (160 divides 640); the first block of a frame clears its slot */

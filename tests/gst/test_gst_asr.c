@@ -1494,6 +1494,34 @@ GST_START_TEST(test_noise_floor_across_flush) {
 }
 GST_END_TEST;
 
+/* A microphone's DC offset is no voice: the talk on an offset of 0.05 (-26 dBFS) gives its
+ * captions at their times, and nothing else (the energy rule heard the offset as speech until
+ * its noise floor had risen to it, and the talk's pauses went unheard). */
+GST_START_TEST(test_dc_offset) {
+    setup_talk();
+    size_t lead = 16000 * 3, n = lead + n_talk;
+    float *offset = g_new(float, n);
+    for (size_t i = 0; i < n; i++) offset[i] = 0.05f + (i >= lead ? talk[i - lead] : 0.0f);
+    GArray *reference = captions_with_hole(NULL, 0, 0, FALSE);
+    GstHarness *h = asr_harness();
+    push_audio(h, offset, 0, n, 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    guint n_buffers = gst_harness_buffers_received(h);
+    fail_unless(n_buffers == reference->len, "%u captions on the offset, %u without", n_buffers, reference->len);
+    for (guint i = 0; i < n_buffers; i++) {
+        GstBuffer *b = gst_harness_pull(h);
+        GstClockTime at = CAPTION(reference, i)->pts + 3 * GST_SECOND;
+        fail_unless(GST_BUFFER_PTS(b) + 40 * MS >= at && GST_BUFFER_PTS(b) <= at + 40 * MS,
+                    "caption %u starts at %" GST_TIME_FORMAT " on the offset, at %" GST_TIME_FORMAT " without", i,
+                    GST_TIME_ARGS(GST_BUFFER_PTS(b)), GST_TIME_ARGS(at));
+        gst_buffer_unref(b);
+    }
+    gst_harness_teardown(h);
+    g_array_unref(reference);
+    g_free(offset);
+}
+GST_END_TEST;
+
 /* LATENCY: upstream's plus the longest a caption can come after the time it is stamped with (it
  * goes out when it ends): max-duration, and the rest of the chunk that holds its last frame (a
  * chunk less a frame), and the encoder's 45 ms look-ahead. The element answers with what it
@@ -1933,6 +1961,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_upstream_gaps);
     tcase_add_test(tc, test_text_tags);
     tcase_add_test(tc, test_noise_floor_across_flush);
+    tcase_add_test(tc, test_dc_offset);
     tcase_add_test(tc, test_latency);
     tcase_add_test(tc, test_caps_refused);
     tcase_add_test(tc, test_same_segment_and_caps_again);
