@@ -911,7 +911,8 @@ static int build_language(const struct corpus_options *o, const struct lang_info
     if (rc == 0) rc = pool_add_fortunes(&pool, o->fortune_dir);
     if (rc == 0 && pool.n == 0)
         rc = mslam_error("%s: no usable sentences in the catalogs of %s under %s, nor in fortunes under %s; "
-                         "install the [corpus] packages (models/make-corpus.sh) or give --locale-dir",
+                         "install packages with gettext catalogs in it (the [corpus] group of packages.txt in mslam's "
+                         "source, which its models/make-corpus.sh unpacks) or give --locale-dir",
                          lang->code, lang->locales, o->locale_dir, o->fortune_dir);
     if (rc == 0) rc = plan_language(o, &pool, &plan);
     if (rc == 0) rc = reconcile_plan(o, &plan);
@@ -1060,8 +1061,9 @@ int corpus_build(const struct corpus_options *o) {
         for (int l = 0; l < n_langs && !with_fortunes; l++) with_fortunes = langs[l]->fortunes[0] != '\0';
         if (with_fortunes)
             mslam_log(MSLAM_LOG_WARN, "%s: no such folder, so the corpus has no sentences from fortunes: install "
-                      "the fortunes packages of packages.txt's [corpus] group (fortunes-min, fortunes, fortunes-de, "
-                      "fortunes-es, ...) or give --fortune-dir (models/make-corpus.sh gives those it unpacks)",
+                      "fortunes packages (fortunes-min, fortunes, fortunes-de, fortunes-es, ...: the [corpus] group of "
+                      "packages.txt in mslam's source) or give --fortune-dir (its models/make-corpus.sh gives "
+                      "those it unpacks)",
                       o->fortune_dir);
     }
 
