@@ -370,6 +370,24 @@ gst_mslam_lid_process (GstMslamBase * base, const gfloat * frames, gint n, guint
   return ret;
 }
 
+/* hold-audio ran out before a decision: the audio goes on tagged "und" (undetermined, ISO 639-2),
+ * unless upstream's tags name a language; without a tag a muxer writes none, which a reader takes
+ * for its default (Matroska's: English). A later decision tags the language found. */
+static void
+gst_mslam_lid_hold_expired (GstMslamBase * base)
+{
+  GstMslamLid *self = GST_MSLAM_LID (base);
+  GstEvent *tag;
+
+  if (self->current >= 0)
+    return;
+  self->undetermined = TRUE;
+  if ((tag = gst_mslam_base_language_tag (base))) {
+    GST_INFO_OBJECT (self, "no language decided within hold-audio or the stream: tagged und");
+    gst_pad_push_event (base->srcpad, tag);
+  }
+}
+
 static GstFlowReturn
 gst_mslam_lid_drain (GstMslamBase * base)
 {
@@ -384,6 +402,11 @@ gst_mslam_lid_drain (GstMslamBase * base)
    * (a discontinuity or a new segment, after which the audio goes on, waits for a sure one) */
   if (ret == GST_FLOW_OK && base->ending && self->current < 0 && self->best >= 0) {
     tag_language (self, self->best);
+    ret = gst_mslam_base_release_held (base);
+  } else if (ret == GST_FLOW_OK && base->ending && self->best < 0 && base->hold_max > 0) {
+    /* no decision at all (a word, silence) on the audio held for one: "und" ahead of it, as
+     * when the hold runs out (untagged, a muxer's reader takes its default: English) */
+    gst_mslam_lid_hold_expired (base);
     ret = gst_mslam_base_release_held (base);
   }
   return ret;
@@ -401,24 +424,6 @@ gst_mslam_lid_language (GstMslamBase * base, const GstTagList * upstream)
   if (self->undetermined && !(upstream && gst_tag_list_get_tag_size (upstream, GST_TAG_LANGUAGE_CODE) > 0))
     return "und";
   return NULL;
-}
-
-/* hold-audio ran out before a decision: the audio goes on tagged "und" (undetermined, ISO 639-2),
- * unless upstream's tags name a language; without a tag a muxer writes none, which a reader takes
- * for its default (Matroska's: English). A later decision tags the language found. */
-static void
-gst_mslam_lid_hold_expired (GstMslamBase * base)
-{
-  GstMslamLid *self = GST_MSLAM_LID (base);
-  GstEvent *tag;
-
-  if (self->current >= 0)
-    return;
-  self->undetermined = TRUE;
-  if ((tag = gst_mslam_base_language_tag (base))) {
-    GST_INFO_OBJECT (self, "no language decided within hold-audio: tagged und");
-    gst_pad_push_event (base->srcpad, tag);
-  }
 }
 
 static void
@@ -458,7 +463,7 @@ gst_mslam_lid_class_init (GstMslamLidClass * klass)
           "Keep the audio back until the first decision, at most this many milliseconds of it, so "
           "that the language tag goes downstream ahead of all of it (matroskamux writes the track's "
           "language only from a tag before its first buffer); adds as much latency; with no decision "
-          "by then the audio goes on tagged und (undetermined), unless upstream tagged a language "
+          "by then or by the end the audio goes on tagged und (undetermined), unless upstream tagged a language "
           "(0: the audio goes on at once)", 0, 600000, DEFAULT_HOLD_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_TAG_CONFIDENCE,

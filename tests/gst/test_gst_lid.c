@@ -425,6 +425,11 @@ GST_START_TEST(test_hold_audio) {
     fail_unless(order[0] == 'T' && !strchr(order + 1, 'T'), "%s", order);
     fail_unless(before_eos >= 14, "%u of 20 buffers out before EOS", before_eos);
     g_free(order);
+    /* the end before the hold's: "und" ahead of the audio all the same (it went untagged) */
+    order = pass_through("hold-audio=5000", quiet, 16000, &before_eos);
+    fail_unless(before_eos == 0 && order[0] == 'T' && !strchr(order + 1, 'T'), "%u out before EOS, then %s",
+                before_eos, order);
+    g_free(order);
     for (int upstream = 0; upstream < 2; upstream++) {
         h = lid_harness("hold-audio=500", "F32LE");
         gst_harness_play(h);
