@@ -1188,6 +1188,31 @@ failed:
   return FALSE;
 }
 
+/* Paused (a sink downstream waits for something to preroll on): a GAP of no duration where the
+ * text stands, on which the text's sink prerolls. A caption goes out when its speech has ended:
+ * paused mid-caption, beside an audio sink through a tee whose other queue filled, no more audio
+ * came to end it, and the pipeline waited for good (also after PLAYING again). Called from a
+ * thread of its own: it waits for the streaming thread, which may be inside the element. */
+static void
+preroll_text (GstElement * element, gpointer data)
+{
+  GstMslamBase *self = GST_MSLAM_BASE (element);
+  gboolean paused;
+
+  (void) data;
+  GST_PAD_STREAM_LOCK (self->sinkpad);
+  GST_OBJECT_LOCK (self);
+  paused = GST_STATE (self) == GST_STATE_PAUSED && GST_STATE_PENDING (self) == GST_STATE_VOID_PENDING &&
+      GST_STATE_TARGET (self) == GST_STATE_PAUSED;
+  GST_OBJECT_UNLOCK (self);
+  if (paused && self->started && !gst_mslam_base_flushing (self) && GST_CLOCK_TIME_IS_VALID (self->text_end)) {
+    GST_DEBUG_OBJECT (self, "paused: a GAP at %" GST_TIME_FORMAT " for the text's sink to preroll on",
+        GST_TIME_ARGS (self->text_end));
+    gst_pad_push_event (self->srcpad, gst_event_new_gap (self->text_end, 0));
+  }
+  GST_PAD_STREAM_UNLOCK (self->sinkpad);
+}
+
 static GstStateChangeReturn
 gst_mslam_base_change_state (GstElement * element, GstStateChange transition)
 {
@@ -1209,6 +1234,8 @@ gst_mslam_base_change_state (GstElement * element, GstStateChange transition)
     return ret;
   }
 
+  if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED && !GST_MSLAM_BASE_GET_CLASS (self)->passthrough)
+    gst_element_call_async (element, preroll_text, NULL, NULL);
   /* after the parent deactivated the pads: no streaming thread is inside the element */
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
     base_stop (self);

@@ -591,6 +591,41 @@ GST_START_TEST(test_gaps) {
 }
 GST_END_TEST;
 
+/* Paused while a caption is open, beside an audio sink through a tee with the default queues: the
+ * caption's sink must preroll again, on something that comes before the caption (which comes
+ * only when its speech ends, after more audio than the audio branch's queue holds); it waited
+ * for good, and so did the pipeline, also after PLAYING again. */
+GST_START_TEST(test_pause_mid_caption) {
+    setup_talk();
+    char *wav = g_strdup(gsttest_path("pause-talk.wav"));
+    fail_unless(gsttest_write_wav(wav, talk, n_talk) == 0);
+    char *launch = g_strdup_printf("filesrc location=%s ! wavparse ! audioconvert ! tee name=t t. ! queue ! fakesink "
+                                   "sync=true t. ! queue ! mslamasr model=%s ! fakesink name=text sync=true", wav,
+                                   fx->loud);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    g_free(launch);
+    fail_unless(pipeline != NULL);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    fail_unless_equals_int(gst_element_get_state(pipeline, NULL, NULL, 10 * GST_SECOND), GST_STATE_CHANGE_SUCCESS);
+    /* into the first utterance, a second after its start */
+    g_usleep((utt_start[0] + GST_SECOND) / GST_USECOND);
+    gst_element_set_state(pipeline, GST_STATE_PAUSED);
+    fail_unless_equals_int(gst_element_get_state(pipeline, NULL, NULL, 10 * GST_SECOND), GST_STATE_CHANGE_SUCCESS);
+    gint64 paused_at = 0, later = 0;
+    fail_unless(gst_element_query_position(pipeline, GST_FORMAT_TIME, &paused_at));
+    fail_unless((GstClockTime)paused_at > utt_start[0] && (GstClockTime)paused_at < utt_end[0],
+                "paused at %" GST_TIME_FORMAT ", not inside the utterance", GST_TIME_ARGS(paused_at));
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    fail_unless_equals_int(gst_element_get_state(pipeline, NULL, NULL, 10 * GST_SECOND), GST_STATE_CHANGE_SUCCESS);
+    g_usleep(G_USEC_PER_SEC / 2);
+    fail_unless(gst_element_query_position(pipeline, GST_FORMAT_TIME, &later) && later > paused_at + 200 * MS,
+                "played on from %" GST_TIME_FORMAT " to %" GST_TIME_FORMAT, GST_TIME_ARGS(paused_at), GST_TIME_ARGS(later));
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+    g_free(wav);
+}
+GST_END_TEST;
+
 /* A seek in a file: captions after it carry the file's times. */
 GST_START_TEST(test_seek) {
     setup_talk();
@@ -1950,6 +1985,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_min_confidence);
     tcase_add_test(tc, test_eos_ends_at_speech);
     tcase_add_test(tc, test_gaps);
+    tcase_add_test(tc, test_pause_mid_caption);
     tcase_add_test(tc, test_seek);
     tcase_add_test(tc, test_mux_with_audio);
     tcase_add_test(tc, test_flush);
