@@ -1052,11 +1052,10 @@ quietest_frame (GstMslamCaption * self, guint64 from, guint64 to)
 
   for (guint64 f = from; f < to; f++) {
     guint64 a = f * GST_MSLAM_FRAME_SAMPLES, b = a + GST_MSLAM_FRAME_SAMPLES;
-    gdouble energy = 0.0;
+    gdouble energy;
     if (a < h->first || b > h->first + h->n)
       continue;
-    for (guint64 i = a; i < b; i++)
-      energy += (gdouble) h->pcm[i - h->first] * h->pcm[i - h->first];
+    energy = gst_mslam_energy (h->pcm + (a - h->first), GST_MSLAM_FRAME_SAMPLES);
     if (energy < least) {
       least = energy;
       best = (gint64) f;

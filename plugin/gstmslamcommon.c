@@ -285,6 +285,7 @@ gst_mslam_vad_reset (GstMslamVad * vad)
   vad->voiced_start = -1;
   vad->silence_start = 0;
   vad->last_voiced_end = -1;
+  vad->n_recent = 0;
   memset (vad->frame_voiced, 0, sizeof vad->frame_voiced);
 }
 
@@ -297,20 +298,28 @@ gst_mslam_vad_restart (GstMslamVad * vad)
   vad->noise_db = noise_db;
 }
 
+gdouble
+gst_mslam_energy (const gfloat * pcm, gsize n)
+{
+  gdouble sum = 0.0, mean = 0.0;
+
+  for (gsize i = 0; i < n; i++)
+    mean += pcm[i];
+  mean = n ? mean / n : 0.0;
+  for (gsize i = 0; i < n; i++)
+    sum += ((gdouble) pcm[i] - mean) * ((gdouble) pcm[i] - mean);
+  return sum;
+}
+
 static void
 vad_block (GstMslamVad * vad, gint64 start)
 {
-  gdouble sum = 0.0, mean = 0.0, db;
+  gdouble db;
   gboolean voiced;
 
-  /* the energy about the block's mean: a microphone's DC offset (0.02 is -34 dBFS) is no voice,
-   * and had been heard as one until the noise floor rose to it (5 dB/s from -100) */
-  for (guint i = 0; i < VAD_BLOCK; i++)
-    mean += vad->block[i];
-  mean /= VAD_BLOCK;
-  for (guint i = 0; i < VAD_BLOCK; i++)
-    sum += ((gdouble) vad->block[i] - mean) * ((gdouble) vad->block[i] - mean);
-  db = 10.0 * log10 (sum / VAD_BLOCK + 1e-10);
+  /* about the block's mean: a DC offset of 0.02 (-34 dBFS) had been heard as a voice until the
+   * noise floor rose to it */
+  db = 10.0 * log10 (gst_mslam_energy (vad->block, VAD_BLOCK) / VAD_BLOCK + 1e-10);
   voiced = db > VAD_ABS_DB && db > vad->noise_db + VAD_ABOVE_NOISE_DB;
   /* a block lies in one frame (160 divides 640); the first block of a frame clears its slot */
   if (start % GST_MSLAM_FRAME_SAMPLES == 0)
@@ -318,6 +327,17 @@ vad_block (GstMslamVad * vad, gint64 start)
   if (voiced)
     vad->frame_voiced[(start / GST_MSLAM_FRAME_SAMPLES) % GST_MSLAM_VAD_FRAMES] = 1;
   vad->noise_db = db < vad->noise_db ? db : vad->noise_db + VAD_NOISE_RISE_DB;
+  /* at least the quietest block of the last GST_MSLAM_VAD_FLOOR_BLOCKS, once that many were heard:
+   * steady noise of -48 dBFS had counted as speech for 8 s while the floor crept up from -100 */
+  vad->recent_db[(start / VAD_BLOCK) % GST_MSLAM_VAD_FLOOR_BLOCKS] = db;
+  if (vad->n_recent < GST_MSLAM_VAD_FLOOR_BLOCKS)
+    vad->n_recent++;
+  if (vad->n_recent == GST_MSLAM_VAD_FLOOR_BLOCKS) {
+    gdouble quietest = vad->recent_db[0];
+    for (guint i = 1; i < GST_MSLAM_VAD_FLOOR_BLOCKS; i++)
+      quietest = MIN (quietest, vad->recent_db[i]);
+    vad->noise_db = MAX (vad->noise_db, quietest);
+  }
   if (voiced) {
     if (vad->voiced_start < 0)
       vad->voiced_start = start;

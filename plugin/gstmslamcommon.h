@@ -56,15 +56,21 @@ void gst_mslam_model_release (mslam_model * model);
 
 /* ---- energy rule ---- */
 
-/* Voice activity from the energy of 10 ms blocks: a block is voiced when it is above an
- * absolute floor and well above the running noise floor (which follows the quietest blocks and
- * creeps up slowly, so that steady background noise stops counting as speech). The frames
+/* Voice activity from the energy of 10 ms blocks about their mean: a block is voiced when it is
+ * above an absolute floor and well above the running noise floor (which follows the quietest
+ * blocks, creeps up slowly, and rises at once to the quietest of the last
+ * GST_MSLAM_VAD_FLOOR_BLOCKS, so that steady background noise stops counting as speech). The frames
  * remembered (82 s) outlast the longest caption and LID window (60 s) and a chunk. */
 #define GST_MSLAM_VAD_FRAMES 2048
+/* The blocks (10 ms each) whose quietest the noise floor rises to at once: steady noise, which
+ * has no quieter moment, is learnt in this long (speech has pauses and stops within it). */
+#define GST_MSLAM_VAD_FLOOR_BLOCKS 150
 
 typedef struct
 {
   gdouble noise_db;             /* running noise floor */
+  gdouble recent_db[GST_MSLAM_VAD_FLOOR_BLOCKS]; /* the last blocks' energies, a ring */
+  guint n_recent;               /* how many of them this timeline has (at most the ring's size) */
   gfloat block[160];            /* samples of the unfinished block */
   guint n_block;
   guint64 n;                    /* samples seen */
@@ -74,6 +80,9 @@ typedef struct
   guint8 frame_voiced[GST_MSLAM_VAD_FRAMES]; /* encoder frame f (640 samples) at f % size */
 } GstMslamVad;
 
+/* The energy of n samples about their mean (their sum of squares less the DC offset's part): a
+ * microphone's offset is no sound. */
+gdouble gst_mslam_energy (const gfloat * pcm, gsize n);
 /* Forgets everything, the noise floor too (a new stream). */
 void gst_mslam_vad_reset (GstMslamVad * vad);
 /* A new timeline of the same stream (a seek, a gap, a discontinuity): forgets what was heard

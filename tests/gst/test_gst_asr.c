@@ -1557,6 +1557,36 @@ GST_START_TEST(test_dc_offset) {
 }
 GST_END_TEST;
 
+/* Steady noise is learnt as the noise floor once 1.5 s of it were heard: after that it makes no
+ * caption, and the talk after it gets its own captions at their times (white noise at -40 dBFS
+ * had been heard as speech for about 10 s, the floor creeping up from -100 dB at 5 dB/s). */
+GST_START_TEST(test_steady_noise_learnt) {
+    setup_talk();
+    size_t lead = 16000 * 6, n = lead + n_talk;
+    float *noisy = g_new(float, n);
+    guint32 x = 7;
+    for (size_t i = 0; i < n; i++) { /* white, about -40 dBFS */
+        x = x * 1664525u + 1013904223u;
+        noisy[i] = 0.0173f * ((float)(x >> 8) / 8388608.0f - 1.0f) + (i >= lead ? talk[i - lead] : 0.0f);
+    }
+    GArray *reference = captions_with_hole(NULL, 0, 0, FALSE);
+    GstHarness *h = asr_harness();
+    push_audio(h, noisy, 0, n, 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    guint speech_captions = 0;
+    for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b)) {
+        GstClockTime pts = GST_BUFFER_PTS(b);
+        fail_unless(pts < 2 * GST_SECOND || pts + 40 * MS >= CAPTION(reference, 0)->pts + 6 * GST_SECOND,
+                    "a caption at %" GST_TIME_FORMAT ", in the noise after its first 1.5 s", GST_TIME_ARGS(pts));
+        speech_captions += pts >= 2 * GST_SECOND;
+    }
+    fail_unless_equals_int(speech_captions, reference->len);
+    gst_harness_teardown(h);
+    g_array_unref(reference);
+    g_free(noisy);
+}
+GST_END_TEST;
+
 /* LATENCY: upstream's plus the longest a caption can come after the time it is stamped with (it
  * goes out when it ends): max-duration, and the rest of the chunk that holds its last frame (a
  * chunk less a frame), and the encoder's 45 ms look-ahead. The element answers with what it
@@ -1997,6 +2027,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_upstream_gaps);
     tcase_add_test(tc, test_text_tags);
     tcase_add_test(tc, test_noise_floor_across_flush);
+    tcase_add_test(tc, test_steady_noise_learnt);
     tcase_add_test(tc, test_dc_offset);
     tcase_add_test(tc, test_latency);
     tcase_add_test(tc, test_caps_refused);
