@@ -247,12 +247,11 @@ static void latencies(GArray *caps, double *mean, double *max, int *n) {
     *mean = *n ? sum / *n : -1;
 }
 
-/* mslamtranslate's segments are named Spanish: the talk is English, which would be its own
- * translation (the transcript), and the figures are the decoder's (--translate-props may name
- * other languages: the last assignment holds) */
-/* A language the decoder translates from (not English, which mslamtranslate passes through):
- * Spanish when the model has it (the bundled decoder learnt es it pt ca ro), else the model's
- * first other language. */
+/* mslamtranslate's segments are named a language the decoder translates from: the talk is
+ * English, which would be its own translation (the transcript), and the figures are the
+ * decoder's. Spanish when the model has it (the bundled decoder learnt es it pt ca ro), else the
+ * model's first language other than English (--translate-props may name others: the last
+ * assignment holds). */
 static char translate_languages[32] = "languages=es";
 
 static char *element(const char *factory, const char *name, int n_threads) {
@@ -264,7 +263,9 @@ static char *element(const char *factory, const char *name, int n_threads) {
 
 /* Loads the model (an error names what is wrong with it) and picks translate_languages. */
 static int choose_translate_language(const char *path) {
-    mslam_model *m = mslam_model_load(path, mslam_model_default_params());
+    struct mslam_model_params params = mslam_model_default_params();
+    params.device = MSLAM_DEVICE_CPU; /* only its languages are read */
+    mslam_model *m = mslam_model_load(path, params);
     if (!m) return 1; /* the library said why on stderr */
     const char *pick = NULL;
     for (int l = 0; l < mslam_model_get_config(m).n_langs; l++) {

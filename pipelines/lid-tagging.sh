@@ -2,10 +2,11 @@
 # Tags an audio file with the language spoken: mslamlid passes the audio through and sends a
 # language-code tag downstream, which the Matroska muxer writes as the track's language. The
 # muxer writes the track header, language included, when the first audio reaches it, and the
-# first decisions come an interval (1 s) into the speech, on little of it and often unsure:
+# first decisions come once a second of speech is heard, on little of it and often unsure:
 # hold-audio keeps the audio back until a decision is at least tag-confidence (0.5) sure, or the
 # file ends (then its most probable language; at most 30 s of audio is held: a file whose speech
-# starts later is tagged "und", undetermined, where no tag would read as English).
+# starts later, or that has too little speech to decide on, a word or two, is tagged "und",
+# undetermined, where no tag would read as English).
 #
 #   gst-launch-1.0 -m -e filesrc location=IN ! decodebin ! audioconvert ! audioresample ! \
 #       mslamlid hold-audio=30000 tag-confidence=0.5 ! audioconvert ! flacenc ! matroskamux ! \

@@ -370,6 +370,24 @@ gst_mslam_lid_process (GstMslamBase * base, const gfloat * frames, gint n, guint
   return ret;
 }
 
+/* Whether the audio going downstream carries a language-code stream tag (a STREAM_START forgets
+ * it; a flush keeps it). */
+static gboolean
+stream_tagged (GstMslamBase * base)
+{
+  GstEvent *sticky;
+  gboolean tagged = FALSE;
+
+  for (guint i = 0; !tagged && (sticky = gst_pad_get_sticky_event (base->srcpad, GST_EVENT_TAG, i)); i++) {
+    GstTagList *tags;
+    gst_event_parse_tag (sticky, &tags);
+    tagged = gst_tag_list_get_scope (tags) == GST_TAG_SCOPE_STREAM &&
+        gst_tag_list_get_tag_size (tags, GST_TAG_LANGUAGE_CODE) > 0;
+    gst_event_unref (sticky);
+  }
+  return tagged;
+}
+
 /* hold-audio ran out before a decision: the audio goes on tagged "und" (undetermined, ISO 639-2),
  * unless upstream's tags name a language; without a tag a muxer writes none, which a reader takes
  * for its default (Matroska's: English). A later decision tags the language found. */
@@ -404,9 +422,11 @@ gst_mslam_lid_drain (GstMslamBase * base)
     tag_language (self, self->best);
     ret = gst_mslam_base_release_held (base);
   } else if (ret == GST_FLOW_OK && base->ending && self->best < 0 && base->hold_max > 0) {
-    /* no decision at all (a word, silence) on the audio held for one: "und" ahead of it, as
-     * when the hold runs out (untagged, a muxer's reader takes its default: English) */
-    gst_mslam_lid_hold_expired (base);
+    /* no decision (a word, silence) on the audio held for one: "und" ahead of it, as when the
+     * hold runs out (untagged, a muxer's reader takes its default: English), unless the stream
+     * is tagged already (a language decided before a gap or a new segment, or "und") */
+    if (!stream_tagged (base))
+      gst_mslam_lid_hold_expired (base);
     ret = gst_mslam_base_release_held (base);
   }
   return ret;

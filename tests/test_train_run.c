@@ -1545,15 +1545,17 @@ static void test_refusals(const char *manifest) {
           mslam_last_error());
     empty_json[5] = (char *)"--hyps", empty_json[6] = (char *)"-";
     CHECK(cmd_eval(7, empty_json) == 2 && access("-", F_OK) != 0, "eval --hyps - is not a usage error");
-    /* one manifest or checkpoint named twice counts twice, which is rarely meant: warned of */
+    /* one manifest or checkpoint named twice counts twice, which is rarely meant: warned of (here
+     * the corpus folder and its manifest.tsv) */
     struct strlist warnings = {0};
     char *data_twice[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest, (char *)"--data",
-                          (char *)manifest, (char *)"--tasks", (char *)"lid", (char *)"--modes", (char *)"offline", NULL};
+                          (char *)fixture_dir(), (char *)"--tasks", (char *)"lid", (char *)"--modes", (char *)"offline",
+                          NULL};
     mslam_log_set(fixture_collect_warnings, &warnings);
     int rc_twice = cmd_eval(11, data_twice);
     mslam_log_set(NULL, NULL);
-    CHECK(rc_twice == 0 && fixture_warned_of(&warnings, "is given again: its utterances are scored once more", ""),
-          "eval --data A --data A: rc %d, %s", rc_twice, warnings.n ? warnings.items[0] : "no warning");
+    CHECK(rc_twice == 0 && fixture_warned_of(&warnings, "are one file: its utterances are scored once more", ""),
+          "eval --data DIR/manifest.tsv --data DIR: rc %d, %s", rc_twice, warnings.n ? warnings.items[0] : "no warning");
     strlist_free(&warnings);
     char *twice_out = str_printf("%s/twice.safetensors", fixture_dir());
     char *export_twice[] = {(char *)"export", (char *)"--checkpoint", model, (char *)"--checkpoint", model, (char *)"--out",

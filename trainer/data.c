@@ -160,21 +160,14 @@ static int load_rows(dataset *ds, const char *path, const struct manifest_option
  * without a split column) are taken by --split all alone, which it then says. option: the option
  * that picks the split (NULL: train's two). g_free it. */
 static char *found_in_other_splits(const struct split_info *info, const char *option) {
-    const int *in_split = info->in_split;
-    const char *picks = option ? option : "--split (--valid-split for train --valid)";
-    if (!info->has_splits && in_split[SPLIT_NONE]) {
-        /* every row is without a split: say why, rather than name a split "(none)" */
-        GString *text = g_string_new(NULL);
-        g_string_append_printf(text, " (the manifest has no split %s, so none of its %d row%s is in a split: %s%s "
-                               "takes %s", info->columns ? "column" : "in its file name (as train.tsv)",
-                               in_split[SPLIT_NONE], plural_s(in_split[SPLIT_NONE]),
-                               option ? option : "--split all (--valid-split all for train --valid)",
-                               option ? " all" : "", in_split[SPLIT_NONE] == 1 ? "it" : "them");
-        if (*info->unread) g_string_append_printf(text, "; its header has columns not read: %s", info->unread);
-        g_string_append_c(text, ')');
-        return g_string_free(text, FALSE);
-    }
-    return split_counts_note(in_split, 1, "the manifest", picks);
+    struct split_note note = {info->has_splits, info->columns, info->unread};
+    if (!option)
+        return split_counts_note(info->in_split, &note, "the manifest", "--split (--valid-split for train --valid)",
+                                 "--split all (--valid-split all for train --valid)");
+    char *takes_all = g_strdup_printf("%s all", option);
+    char *said = split_counts_note(info->in_split, &note, "the manifest", option, takes_all);
+    g_free(takes_all);
+    return said;
 }
 
 int text_manifests_check(char *const *paths, const char *option) {
@@ -199,12 +192,17 @@ const char *text_split_phrase(int split) {
     }
 }
 
-char *split_counts_note(const int *in_split, int has_splits, const char *holder, const char *picks) {
+char *split_counts_note(const int *in_split, const struct split_note *how, const char *holder, const char *picks,
+                        const char *takes_all) {
     GString *text = g_string_new(NULL);
-    if (!has_splits && in_split[SPLIT_NONE]) {
-        g_string_printf(text, " (%s has no split column, so none of its %d row%s is in a split: %s all takes %s)",
-                        holder, in_split[SPLIT_NONE], plural_s(in_split[SPLIT_NONE]), picks,
-                        in_split[SPLIT_NONE] == 1 ? "it" : "them");
+    if (how && !how->has_splits && in_split[SPLIT_NONE]) {
+        /* every row is without a split: say why, rather than name a split "(none)" */
+        g_string_printf(text, " (%s has no split %s, so none of its %d row%s is in a split: %s takes %s", holder,
+                        how->columns ? "column" : "in its file name (as train.tsv)", in_split[SPLIT_NONE],
+                        plural_s(in_split[SPLIT_NONE]), takes_all, in_split[SPLIT_NONE] == 1 ? "it" : "them");
+        if (how->unread && *how->unread)
+            g_string_append_printf(text, "; its header has columns not read: %s", how->unread);
+        g_string_append_c(text, ')');
         return g_string_free(text, FALSE);
     }
     for (int s = 0; s < SPLIT_N; s++)

@@ -72,11 +72,19 @@ int dataset_load_split(dataset *ds, const char *manifest, const char *layout, co
  * holds two, manifest.tsv (the speech's) and text.tsv (its text rows), so the file must be named. */
 int text_manifests_check(char *const *paths, const char *option);
 
+/* How the files read tell their rows' splits, for split_counts_note. */
+struct split_note {
+    int has_splits;     /* whether one had splits (manifest_reader_has_splits) */
+    int columns;        /* whether they name the split in a column (mslam's layout), not in the file name */
+    const char *unread; /* the header's columns not read (NULL: not said) */
+};
+
 /* " (HOLDER has them in split dev: 300 rows; PICKS picks the split)" from the counts of rows of
  * each split (in_split: SPLIT_N counts), for a message that none is in the split asked for; ""
- * when every count is 0. has_splits 0 (no file read had a split column) says that instead of
- * naming a split "(none)". g_free it. */
-char *split_counts_note(const int *in_split, int has_splits, const char *holder, const char *picks);
+ * when every count is 0. Rows in no split where no file has splits (how, NULL: not known) are
+ * said so instead, and that TAKES_ALL ("--split all") takes them. g_free it. */
+char *split_counts_note(const int *in_split, const struct split_note *how, const char *holder, const char *picks,
+                        const char *takes_all);
 /* "'s train split" (dev, test) for split, "" for SPLIT_N (all): "no row of the text%s ...". */
 const char *text_split_phrase(int split);
 

@@ -195,7 +195,7 @@ static int estimate(ngram_map *m, const mslam_lm *lm, lm_table *t, int prune_cou
  * counted). elsewhere (NULL: not counted) gets, per language, the rows with a sentence in each
  * split that is not split. */
 static int read_text(const char *path, int split, const mslam_lm *lm, GHashTable **sets, GHashTable **holdout,
-                     lm_build_stats *st, int (*elsewhere)[SPLIT_N], int *has_splits) {
+                     lm_build_stats *st, int (*elsewhere)[SPLIT_N], struct split_note *how) {
     const int translations = lm->of_translations;
     manifest_reader *r = manifest_open(path, NULL);
     if (!r) return -1;
@@ -223,7 +223,10 @@ static int read_text(const char *path, int split, const mslam_lm *lm, GHashTable
             g_hash_table_add(sets[l], norm);
         }
     }
-    if (has_splits) *has_splits |= manifest_reader_has_splits(r);
+    if (how) {
+        how->has_splits |= manifest_reader_has_splits(r);
+        how->columns &= manifest_reader_layout(r) == LAYOUT_MSLAM;
+    }
     manifest_close(r);
     return rc;
 }
@@ -271,9 +274,8 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
         rc = read_text(o->holdout[i], SPLIT_DEV, lm, hold, NULL, &ignore, NULL, NULL) ||
              read_text(o->holdout[i], SPLIT_TEST, lm, hold, NULL, &ignore, NULL, NULL);
     }
-    int has_splits = 0; /* whether a text file had a split column */
-    for (int i = 0; !rc && o->text[i]; i++)
-        rc = read_text(o->text[i], o->split, lm, sets, hold, st, elsewhere, &has_splits);
+    struct split_note how = {.columns = 1};
+    for (int i = 0; !rc && o->text[i]; i++) rc = read_text(o->text[i], o->split, lm, sets, hold, st, elsewhere, &how);
     if (!rc && !lm->of_translations) {
         /* several languages missing, some there: all named at once, and the --langs that builds
          * (one missing: the loop below says where its sentences are) */
@@ -348,7 +350,7 @@ int lm_build(const mslam_model *model, const lm_build_options *o, mslam_lm **out
                                      : mslam_error("none of the %u sentences of language '%s' in the text is written "
                                                    "in the model's characters alone", offered, lm->langs[l].code);
         else if (!rc && lang_sentences == 0) {
-            char *note = split_counts_note(elsewhere[l], has_splits, "the text", "--split");
+            char *note = split_counts_note(elsewhere[l], &how, "the text", "--split", "--split all");
             const char *where = text_split_phrase(o->split);
             rc = lm->of_translations
                      ? mslam_error("no row of the text%s has a translation%s", where,

@@ -34,7 +34,7 @@ static int read_holdout(const char *path, GHashTable *held) {
 /* Counts path's pairs of split into pairs: normal-form sentence -> (translation -> count);
  * elsewhere gets the pairs of each split that is not split. */
 static int read_pairs(const char *path, int split, GHashTable *held, GHashTable *pairs, GHashTable *langs,
-                      tm_build_stats *st, int *elsewhere, int *has_splits) {
+                      tm_build_stats *st, int *elsewhere, struct split_note *how) {
     manifest_reader *r = manifest_open(path, NULL);
     if (!r) return -1;
     struct manifest_record rec;
@@ -77,7 +77,8 @@ static int read_pairs(const char *path, int split, GHashTable *held, GHashTable 
         size_t n = GPOINTER_TO_SIZE(g_hash_table_lookup(counts, rec.translation)); /* 0 when new */
         g_hash_table_insert(counts, g_strdup(rec.translation), GSIZE_TO_POINTER(n + 1));
     }
-    *has_splits |= manifest_reader_has_splits(r);
+    how->has_splits |= manifest_reader_has_splits(r);
+    how->columns &= manifest_reader_layout(r) == LAYOUT_MSLAM;
     manifest_close(r);
     return rc;
 }
@@ -107,12 +108,13 @@ int tm_build(const tm_build_options *o, mslam_tm **out, tm_build_stats *st) {
     GHashTable *langs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     int rc = 0;
     for (int i = 0; !rc && o->holdout && o->holdout[i]; i++) rc = read_holdout(o->holdout[i], held);
-    int elsewhere[SPLIT_N] = {0}, has_splits = 0;
+    int elsewhere[SPLIT_N] = {0};
+    struct split_note how = {.columns = 1};
     for (int i = 0; !rc && o->text[i]; i++)
-        rc = read_pairs(o->text[i], o->split, held, pairs, langs, st, elsewhere, &has_splits);
+        rc = read_pairs(o->text[i], o->split, held, pairs, langs, st, elsewhere, &how);
     guint n = g_hash_table_size(pairs);
     if (!rc && n == 0) {
-        char *note = split_counts_note(elsewhere, has_splits, "the text", "--split");
+        char *note = split_counts_note(elsewhere, &how, "the text", "--split", "--split all");
         rc = mslam_error("no row of the text%s has both a sentence and a translation%s%s", text_split_phrase(o->split),
                          st->held_out ? " outside the holdout manifests" : "", note);
         g_free(note);

@@ -92,9 +92,9 @@ int write_file_atomic(const char *path, const void *data, size_t size);
 int same_open_file(FILE *a, FILE *b);
 /* Whether a and b name one existing file (the same device and inode, whatever the spelling). */
 int same_file(const char *a, const char *b);
-/* Warns of each of paths (NULL-terminated) that names a file or folder an earlier one names,
- * whatever the spelling: a manifest given twice is read twice, which is rarely meant (option names
- * them in the message, what follows says what it does). */
+/* Warns of each of paths (NULL-terminated) that names a file an earlier one names, whatever the
+ * spelling (a corpus folder is its manifest.tsv): a manifest given twice is read twice, which is
+ * rarely meant (option names them in the message, what follows says what it does). */
 void warn_paths_repeated(const char *option, const char *const *paths, const char *what);
 /* An error when out is one of inputs (NULL-terminated; NULL itself is no inputs), or the
  * manifest.tsv of an input that is a folder (manifest_file): a command must not write over what

@@ -472,6 +472,36 @@ GST_START_TEST(test_und_keeps_later_upstream_language) {
 }
 GST_END_TEST;
 
+/* A stream decided, then a long GAP (a new timeline, held again), then too little to decide on
+ * before the end: the language stays, not "und" over it (nor "und" twice after an expired
+ * hold). */
+GST_START_TEST(test_end_keeps_decided_language) {
+    fx = gsttest_fixture_get();
+    size_t said = MIN(fx->n_speech[0], 48000);
+    float *quiet = g_new0(float, 8000);
+    for (int new_segment = 0; new_segment < 2; new_segment++) {
+        GstHarness *h = lid_harness("hold-audio=5000", "F32LE");
+        fail_unless_equals_int(gsttest_harness_push_pcm(h, fx->speech[0], 0, said, 0, FALSE), GST_FLOW_OK);
+        GstClockTime after = SAMPLES_TIME(said) + 5 * GST_SECOND;
+        if (new_segment) {
+            GstSegment segment;
+            gst_segment_init(&segment, GST_FORMAT_TIME);
+            segment.start = segment.time = segment.position = after;
+            fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+        } else {
+            fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(said), 5 * GST_SECOND)));
+        }
+        fail_unless_equals_int(gsttest_harness_push_pcm(h, quiet, 0, 8000, after, FALSE), GST_FLOW_OK);
+        fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+        char *codes = harness_language_codes(h);
+        fail_unless_equals_string(codes, "en ");
+        g_free(codes);
+        gst_harness_teardown(h);
+    }
+    g_free(quiet);
+}
+GST_END_TEST;
+
 /* hold-audio counts the audio held by the samples its buffers complete: S16 cut every 333 bytes
  * (an application pushing a socket's reads) is 166.5 samples a buffer, and counting each
  * buffer's whole samples alone (166) held the audio longer than hold-audio, a buffer more here,
@@ -742,6 +772,7 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_word_is_not_decided);
     tcase_add_test(tc, test_window_needs_voice);
     tcase_add_test(tc, test_hold_audio);
+    tcase_add_test(tc, test_end_keeps_decided_language);
     tcase_add_test(tc, test_und_keeps_later_upstream_language);
     tcase_add_test(tc, test_hold_audio_of_pieces);
     tcase_add_test(tc, test_hold_after_flush);
