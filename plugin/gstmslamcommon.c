@@ -1109,6 +1109,7 @@ base_stop (GstMslamBase * self)
   g_atomic_int_set (&self->upstream_live, FALSE);
   gst_caps_replace (&self->refused_caps, NULL);
   self->refused_format = GST_FORMAT_UNDEFINED;
+  self->reverse_said = FALSE;
   g_queue_clear_full (&self->held, (GDestroyNotify) gst_mini_object_unref);
   self->held_duration = 0;
   self->hold_max = 0;
@@ -1639,9 +1640,11 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   if (klass->passthrough)
     passthrough = gst_buffer_ref (buf);
 
-  /* only audio inside the segment counts (a seek to 10 s may bring samples from 9.98 s) */
+  /* only audio inside the segment counts (a seek to 10 s may bring samples from 9.98 s), and
+   * none played backwards */
   pts = GST_BUFFER_PTS (buf);
-  inside = clip_to_segment (self, &pts, n, &first, &end);
+  first = end = 0;
+  inside = self->segment.rate > 0.0 && clip_to_segment (self, &pts, n, &first, &end);
   if (!inside)
     goto read;
 
@@ -2140,10 +2143,24 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         self->text_end = GST_CLOCK_TIME_NONE;   /* times of another segment */
       }
       gst_segment_copy_into (segment, &self->segment);
-      if (!klass->passthrough && stream_language (self, NULL)) {
-        /* the text's language, for muxers and players, once the segment is out (tags follow it) */
+      if (segment->rate < 0.0 && !self->reverse_said) {
+        /* speech played backwards is no speech: its captions were scraps, stamped forwards */
+        GST_ELEMENT_WARNING (self, STREAM, NOT_IMPLEMENTED,
+            ("%s says nothing of audio played backwards (rate %g): it goes on with the next forward "
+                "segment", GST_OBJECT_NAME (self), segment->rate), (NULL));
+        self->reverse_said = TRUE;
+      }
+      if (!klass->passthrough && (segment->rate < 0.0 || stream_language (self, NULL))) {
+        /* the text's language, for muxers and players, once the segment is out (tags follow it);
+         * played backwards, no text: a GAP over the segment, on which a sink prerolls */
         gboolean res = gst_pad_event_default (pad, parent, event);
-        return push_text_stream_tags (self, text_stream_tags (self, NULL)) && res;
+        if (stream_language (self, NULL))
+          res = push_text_stream_tags (self, text_stream_tags (self, NULL)) && res;
+        if (self->segment.rate < 0.0)
+          res = gst_pad_push_event (self->srcpad, gst_event_new_gap (self->segment.start,
+                  GST_CLOCK_TIME_IS_VALID (self->segment.stop) ? self->segment.stop - self->segment.start :
+                  GST_CLOCK_TIME_NONE)) && res;
+        return res;
       }
       break;
     }

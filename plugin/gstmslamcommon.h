@@ -204,6 +204,7 @@ struct _GstMslamBase
   GstCaps *refused_caps;        /* the last caps refused, not to post their error again */
   GstFormat refused_format;     /* the format of the last segment refused, for the same reason
                                  * (GST_FORMAT_UNDEFINED: none) */
+  gboolean reverse_said;        /* a segment played backwards was warned of (once a start) */
   GstSegment segment;
 
   /* the audio timeline: sample 0 of the stream is at buffer time t0 */

@@ -1529,6 +1529,41 @@ GST_START_TEST(test_noise_floor_across_flush) {
 }
 GST_END_TEST;
 
+/* Played backwards (a segment of rate -1), speech is no speech: no caption (they were scraps,
+ * stamped forwards past the segment's stop), a GAP over the segment for the sink to preroll on,
+ * and captions again from a forward segment on. */
+GST_START_TEST(test_reverse_playback) {
+    setup_talk();
+    GstHarness *h = asr_harness();
+    GstSegment segment;
+    gst_segment_init(&segment, GST_FORMAT_TIME);
+    segment.rate = -1.0;
+    segment.stop = SAMPLES_TIME(n_talk);
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+    push_audio(h, talk, 0, n_talk, 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 0);
+    gboolean gap = FALSE;
+    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
+        GstClockTime ts, duration;
+        if (GST_EVENT_TYPE(e) != GST_EVENT_GAP) continue;
+        gst_event_parse_gap(e, &ts, &duration);
+        gap |= ts == 0 && duration == SAMPLES_TIME(n_talk);
+    }
+    fail_unless(gap, "no GAP over the reversed segment");
+    gst_harness_teardown(h);
+    /* forwards again */
+    h = asr_harness();
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+    gst_segment_init(&segment, GST_FORMAT_TIME);
+    fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+    push_audio(h, talk, 0, n_talk, 0);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    fail_unless_equals_int(gst_harness_buffers_received(h), 2);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* A microphone's DC offset is no voice: the talk on an offset of 0.05 (-26 dBFS) gives its
  * captions at their times, and nothing else (the energy rule heard the offset as speech until
  * its noise floor had risen to it, and the talk's pauses went unheard). */
@@ -2028,6 +2063,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_text_tags);
     tcase_add_test(tc, test_noise_floor_across_flush);
     tcase_add_test(tc, test_steady_noise_learnt);
+    tcase_add_test(tc, test_reverse_playback);
     tcase_add_test(tc, test_dc_offset);
     tcase_add_test(tc, test_latency);
     tcase_add_test(tc, test_caps_refused);
