@@ -327,16 +327,21 @@ vad_block (GstMslamVad * vad, gint64 start)
   if (voiced)
     vad->frame_voiced[(start / GST_MSLAM_FRAME_SAMPLES) % GST_MSLAM_VAD_FRAMES] = 1;
   vad->noise_db = db < vad->noise_db ? db : vad->noise_db + VAD_NOISE_RISE_DB;
-  /* at least the quietest block of the last GST_MSLAM_VAD_FLOOR_BLOCKS, once that many were heard:
-   * steady noise of -48 dBFS had counted as speech for 8 s while the floor crept up from -100 */
+  /* GST_MSLAM_VAD_FLOOR_BLOCKS in which no block stood out from the quietest as a voice does:
+   * noise alone, the floor at once (steady noise of -48 dBFS had counted as speech for 8 s while
+   * the floor crept up from -100); not where some did (speech, whose reverberation may fill the
+   * gaps between words to 10-15 dB under it: a floor at their quietest made it unvoiced) */
   vad->recent_db[(start / VAD_BLOCK) % GST_MSLAM_VAD_FLOOR_BLOCKS] = db;
   if (vad->n_recent < GST_MSLAM_VAD_FLOOR_BLOCKS)
     vad->n_recent++;
   if (vad->n_recent == GST_MSLAM_VAD_FLOOR_BLOCKS) {
-    gdouble quietest = vad->recent_db[0];
-    for (guint i = 1; i < GST_MSLAM_VAD_FLOOR_BLOCKS; i++)
+    gdouble quietest = vad->recent_db[0], loudest = vad->recent_db[0];
+    for (guint i = 1; i < GST_MSLAM_VAD_FLOOR_BLOCKS; i++) {
       quietest = MIN (quietest, vad->recent_db[i]);
-    vad->noise_db = MAX (vad->noise_db, quietest);
+      loudest = MAX (loudest, vad->recent_db[i]);
+    }
+    if (loudest - quietest < VAD_ABOVE_NOISE_DB)
+      vad->noise_db = MAX (vad->noise_db, quietest);
   }
   if (voiced) {
     if (vad->voiced_start < 0)
@@ -1209,6 +1214,23 @@ failed:
   return FALSE;
 }
 
+/* Whether the segment's audio plays backwards: a reverse seek (rate), or reversed upstream
+ * already (applied_rate: scaletempo's). */
+static gboolean
+segment_reversed (const GstSegment * segment)
+{
+  return segment->rate * segment->applied_rate < 0.0;
+}
+
+/* A GAP over the segment: audio played backwards gets no text (a sink syncs a reversed GAP on
+ * its stop, which plays first). */
+static GstEvent *
+gap_over_segment (const GstSegment * segment)
+{
+  return gst_event_new_gap (segment->start, GST_CLOCK_TIME_IS_VALID (segment->stop) ?
+      segment->stop - segment->start : GST_CLOCK_TIME_NONE);
+}
+
 /* Paused (a sink downstream waits for something to preroll on): a GAP of no duration where the
  * text stands, on which the text's sink prerolls. A caption goes out when its speech has ended:
  * paused mid-caption, beside an audio sink through a tee whose other queue filled, no more audio
@@ -1219,17 +1241,25 @@ preroll_text (GstElement * element, gpointer data)
 {
   GstMslamBase *self = GST_MSLAM_BASE (element);
   gboolean paused;
+  GstEvent *gap = NULL;
 
   (void) data;
   GST_PAD_STREAM_LOCK (self->sinkpad);
+  /* (called at once, it may run before the change of state is recorded) */
   GST_OBJECT_LOCK (self);
-  paused = GST_STATE (self) == GST_STATE_PAUSED && GST_STATE_PENDING (self) == GST_STATE_VOID_PENDING &&
-      GST_STATE_TARGET (self) == GST_STATE_PAUSED;
+  paused = GST_STATE_TARGET (self) == GST_STATE_PAUSED && (GST_STATE (self) == GST_STATE_PAUSED ||
+      GST_STATE_NEXT (self) == GST_STATE_PAUSED);
   GST_OBJECT_UNLOCK (self);
-  if (paused && self->started && !gst_mslam_base_flushing (self) && GST_CLOCK_TIME_IS_VALID (self->text_end)) {
-    GST_DEBUG_OBJECT (self, "paused: a GAP at %" GST_TIME_FORMAT " for the text's sink to preroll on",
-        GST_TIME_ARGS (self->text_end));
-    gst_pad_push_event (self->srcpad, gst_event_new_gap (self->text_end, 0));
+  /* played backwards, nothing is fed: the GAP over the segment again */
+  if (segment_reversed (&self->segment))
+    gap = gap_over_segment (&self->segment);
+  else if (self->started && GST_CLOCK_TIME_IS_VALID (self->text_end))
+    gap = gst_event_new_gap (self->text_end, 0);
+  if (gap && paused && !gst_mslam_base_flushing (self)) {
+    GST_DEBUG_OBJECT (self, "paused: %" GST_PTR_FORMAT " for the text's sink to preroll on", gap);
+    gst_pad_push_event (self->srcpad, gap);
+  } else if (gap) {
+    gst_event_unref (gap);
   }
   GST_PAD_STREAM_UNLOCK (self->sinkpad);
 }
@@ -1644,7 +1674,7 @@ gst_mslam_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
    * none played backwards */
   pts = GST_BUFFER_PTS (buf);
   first = end = 0;
-  inside = self->segment.rate > 0.0 && clip_to_segment (self, &pts, n, &first, &end);
+  inside = !segment_reversed (&self->segment) && clip_to_segment (self, &pts, n, &first, &end);
   if (!inside)
     goto read;
 
@@ -2143,23 +2173,26 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         self->text_end = GST_CLOCK_TIME_NONE;   /* times of another segment */
       }
       gst_segment_copy_into (segment, &self->segment);
-      if (segment->rate < 0.0 && !self->reverse_said) {
+      if (segment_reversed (segment) && !self->reverse_said) {
         /* speech played backwards is no speech: its captions were scraps, stamped forwards */
         GST_ELEMENT_WARNING (self, STREAM, NOT_IMPLEMENTED,
-            ("%s says nothing of audio played backwards (rate %g): it goes on with the next forward "
-                "segment", GST_OBJECT_NAME (self), segment->rate), (NULL));
+            ("%s says nothing of audio played backwards (rate %g, applied rate %g): it goes on with "
+                "the next forward segment", GST_OBJECT_NAME (self), segment->rate, segment->applied_rate),
+            (NULL));
         self->reverse_said = TRUE;
       }
-      if (!klass->passthrough && (segment->rate < 0.0 || stream_language (self, NULL))) {
+      /* nothing to decide on: mslamlid's audio is not held for a decision (it went on tagged
+       * und, over the language tagged before) */
+      if (segment_reversed (segment) && klass->passthrough && gst_mslam_base_release_held (self) != GST_FLOW_OK)
+        GST_DEBUG_OBJECT (self, "the held audio went nowhere");
+      if (!klass->passthrough && (segment_reversed (segment) || stream_language (self, NULL))) {
         /* the text's language, for muxers and players, once the segment is out (tags follow it);
          * played backwards, no text: a GAP over the segment, on which a sink prerolls */
         gboolean res = gst_pad_event_default (pad, parent, event);
         if (stream_language (self, NULL))
           res = push_text_stream_tags (self, text_stream_tags (self, NULL)) && res;
-        if (self->segment.rate < 0.0)
-          res = gst_pad_push_event (self->srcpad, gst_event_new_gap (self->segment.start,
-                  GST_CLOCK_TIME_IS_VALID (self->segment.stop) ? self->segment.stop - self->segment.start :
-                  GST_CLOCK_TIME_NONE)) && res;
+        if (segment_reversed (&self->segment))
+          res = gst_pad_push_event (self->srcpad, gap_over_segment (&self->segment)) && res;
         return res;
       }
       break;

@@ -59,11 +59,12 @@ void gst_mslam_model_release (mslam_model * model);
 /* Voice activity from the energy of 10 ms blocks about their mean: a block is voiced when it is
  * above an absolute floor and well above the running noise floor (which follows the quietest
  * blocks, creeps up slowly, and rises at once to the quietest of the last
- * GST_MSLAM_VAD_FLOOR_BLOCKS, so that steady background noise stops counting as speech). The frames
+ * GST_MSLAM_VAD_FLOOR_BLOCKS when none of them was voiced above it, so that steady background
+ * noise stops counting as speech). The frames
  * remembered (82 s) outlast the longest caption and LID window (60 s) and a chunk. */
 #define GST_MSLAM_VAD_FRAMES 2048
-/* The blocks (10 ms each) whose quietest the noise floor rises to at once: steady noise, which
- * has no quieter moment, is learnt in this long (speech has pauses and stops within it). */
+/* The blocks (10 ms each) whose quietest the noise floor rises to at once where none stood out
+ * from it as a voice does: steady noise is learnt in this long. */
 #define GST_MSLAM_VAD_FLOOR_BLOCKS 150
 
 typedef struct
