@@ -591,6 +591,20 @@ GST_START_TEST(test_gaps) {
 }
 GST_END_TEST;
 
+/* Runs the pipeline launch describes to its EOS (an error or 60 s without one fails, saying what). */
+static void run_to_eos(const char *launch, const char *what) {
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    fail_unless(pipeline != NULL, "%s: %s", what, launch);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    fail_unless(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS, "%s: the pipeline stalled or failed", what);
+    gst_message_unref(m);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+}
+
 /* Paused while a caption is open, beside an audio sink through a tee with the default queues: the
  * caption's sink must preroll again, on something that comes before the caption (which comes
  * only when its speech ends, after more audio than the audio branch's queue holds); it waited
@@ -601,20 +615,11 @@ GST_START_TEST(test_pause_mid_caption) {
     char *wav = g_strdup(gsttest_path("pause-talk.wav")), *mka = g_strdup(gsttest_path("pause-talk.mka"));
     fail_unless(gsttest_write_wav(wav, talk, n_talk) == 0);
     char *launch = g_strdup_printf("filesrc location=%s ! wavparse ! matroskamux ! filesink location=%s", wav, mka);
-    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    run_to_eos(launch, "the talk written as Matroska");
     g_free(launch);
-    fail_unless(pipeline != NULL);
-    gst_element_set_state(pipeline, GST_STATE_PLAYING);
-    GstBus *bus = gst_element_get_bus(pipeline);
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    fail_unless(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS, "the talk was not written as Matroska");
-    gst_message_unref(m);
-    gst_object_unref(bus);
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(pipeline);
     launch = g_strdup_printf("filesrc location=%s ! matroskademux ! audioconvert ! tee name=t t. ! queue ! fakesink "
                              "sync=true t. ! queue ! mslamasr model=%s ! fakesink name=text sync=true", mka, fx->loud);
-    pipeline = gst_parse_launch(launch, NULL);
+    GstElement *pipeline = gst_parse_launch(launch, NULL);
     g_free(launch);
     fail_unless(pipeline != NULL);
     gst_element_set_state(pipeline, GST_STATE_PLAYING);
@@ -713,17 +718,8 @@ GST_START_TEST(test_mux_with_audio) {
         "t. ! queue ! mslamasr model=%s max-duration=2000 ! mux. "
         "t. ! queue max-size-time=2500000000 max-size-bytes=0 max-size-buffers=0 ! audioconvert ! flacenc ! "
         "matroskamux name=mux ! filesink location=%s", wav, fx->loud, mka);
-    GstElement *pipeline = gst_parse_launch(launch, NULL);
+    run_to_eos(launch, "captions muxed with their audio");
     g_free(launch);
-    fail_unless(pipeline != NULL);
-    gst_element_set_state(pipeline, GST_STATE_PLAYING);
-    GstBus *bus = gst_element_get_bus(pipeline);
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    fail_unless(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS, "the pipeline stalled or failed");
-    gst_message_unref(m);
-    gst_object_unref(bus);
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(pipeline);
     gchar *data = NULL;
     gsize size = 0;
     fail_unless(g_file_get_contents(mka, &data, &size, NULL));
@@ -1788,16 +1784,8 @@ GST_START_TEST(test_caps_refused) {
     /* with audioconvert ! audioresample in front the same audio works */
     launch = g_strdup_printf("audiotestsrc num-buffers=20 ! audio/x-raw,rate=44100,channels=2 ! audioconvert ! "
                              "audioresample ! mslamasr model=%s ! fakesink", fx->loud);
-    pipeline = gst_parse_launch(launch, NULL);
+    run_to_eos(launch, "44.1 kHz stereo through audioconvert ! audioresample");
     g_free(launch);
-    gst_element_set_state(pipeline, GST_STATE_PLAYING);
-    GstBus *bus = gst_element_get_bus(pipeline);
-    GstMessage *m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    fail_unless(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS);
-    gst_message_unref(m);
-    gst_object_unref(bus);
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(pipeline);
 }
 GST_END_TEST;
 
