@@ -164,6 +164,10 @@ int main(int argc, char **argv) {
     const char *manifest = fixture_write(8, 0);
     CHECK(manifest != NULL, "fixture");
     if (!manifest) return test_result("test_train_mpi");
+    /* OpenMPI's session folders (8 MB each, under TMPDIR) inside the fixture, which goes at the
+     * end: an interrupted mpirun leaves its own, and /tmp/ompi.* had grown by one every few runs */
+    char *mpi_tmp = str_printf("%s/mpi-tmp", fixture_dir());
+    CHECK(mkdir_p(mpi_tmp) == 0 && setenv("TMPDIR", mpi_tmp, 1) == 0, "TMPDIR for mpirun: %s", mpi_tmp);
     char *one = str_printf("%s/one", fixture_dir()), *two = str_printf("%s/two", fixture_dir());
     /* text pairs too (--text-data): 4 per step in all */
     char *cmd1 = str_printf("'%s' train --data '%s' --out '%s' --batch-size 8 --text-data '%s' --text-batch 4 " OPTIONS,
@@ -220,7 +224,7 @@ int main(int argc, char **argv) {
     test_interrupt(mpirun, argv[1], manifest);
     test_rows_apart(mpirun, argv[1], manifest);
     test_damaged(mpirun, argv[1], manifest);
-    free(one), free(two), free(cmd1), free(cmd2), free(more);
+    free(one), free(two), free(cmd1), free(cmd2), free(more), free(mpi_tmp);
     fixture_remove();
     return test_result("test_train_mpi");
 }
