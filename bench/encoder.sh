@@ -11,9 +11,6 @@ threads=${1:-2}
 ./tests/install-deps.sh build test reference
 [ -f "$build/build.ninja" ] || meson setup "$build"
 ninja -C "$build" bench/encoder_bench
-out=$(mktemp)
-trap 'rm -f "$out" "$out.run"' EXIT
-trap 'exit 130' INT TERM HUP # (dash runs the EXIT trap on exit, not when a signal kills it)
 . bench/measured.sh
 measured "$build"/bench/encoder_bench --threads "$threads"
 on_mslam_kernels measured /usr/bin/python3 bench/torch_conformer.py --threads "$threads"

@@ -18,9 +18,6 @@ torch_max=${TORCH_MAX_MINUTES:-10}
 ./tests/install-deps.sh build test reference
 [ -f "$build/build.ninja" ] || meson setup "$build"
 ninja -C "$build" bench/long_bench
-out=$(mktemp)
-trap 'rm -f "$out" "$out.run"' EXIT
-trap 'exit 130' INT TERM HUP # (dash runs the EXIT trap on exit, not when a signal kills it)
 . bench/measured.sh
 for minutes in "$@"; do
     measured "$build"/bench/long_bench --minutes "$minutes"

@@ -1,7 +1,12 @@
-# shellcheck shell=sh disable=SC2154 # out: the sourcing script's file of figures
-# Sourced by the benchmark scripts. measured COMMAND...: runs it, shows its figures and appends
-# them to "$out" for the comparison that follows; a failure stops the script with the command's
+# shellcheck shell=sh
+# Sourced by the benchmark scripts: "$out", a temporary file of the figures for the comparison
+# that follows, removed when the script ends (on a signal too). measured COMMAND...: runs it,
+# shows its figures and appends them to "$out"; a failure stops the script with the command's
 # status (a pipe into tee would hide it).
+out=$(mktemp)
+trap 'rm -f "$out" "$out.run"' EXIT
+trap 'exit 130' INT TERM HUP # (dash runs the EXIT trap on exit, not when a signal kills it)
+
 measured() {
   "$@" > "$out.run" || { status=$?; cat "$out.run"; exit "$status"; }
   tee -a "$out" < "$out.run"

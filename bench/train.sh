@@ -16,9 +16,6 @@ dropout=${3:-0}
 ./tests/install-deps.sh build test reference
 [ -f "$build/build.ninja" ] || meson setup "$build"
 ninja -C "$build" bench/train_bench
-out=$(mktemp)
-trap 'rm -f "$out" "$out.run"' EXIT
-trap 'exit 130' INT TERM HUP # (dash runs the EXIT trap on exit, not when a signal kills it)
 . bench/measured.sh
 measured "$build"/bench/train_bench --threads "$threads" --runs "$runs" --dropout "$dropout" --profile
 if awk -v p="$dropout" 'BEGIN { exit !(p + 0 != 0) }'; then # "0.0" is no dropout too

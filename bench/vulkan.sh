@@ -15,9 +15,6 @@ seconds=${3:-10}
 ./tests/install-deps.sh build test
 [ -f "$build/build.ninja" ] || meson setup "$build"
 ninja -C "$build" bench/encoder_bench
-out=$(mktemp)
-trap 'rm -f "$out" "$out.run"' EXIT
-trap 'exit 130' INT TERM HUP # (dash runs the EXIT trap on exit, not when a signal kills it)
 . bench/measured.sh
 common="--threads $threads --batch $batch --seconds $seconds"
 # shellcheck disable=SC2086 # common holds several options

@@ -1849,19 +1849,35 @@ text_stream_tags (GstMslamBase * self, const GstTagList * audio_tags)
   return tags;
 }
 
+GstEvent *
+gst_mslam_pad_stream_tags (GstPad * pad)
+{
+  GstEvent *stream = NULL, *sticky;
+
+  for (guint i = 0; !stream && (sticky = gst_pad_get_sticky_event (pad, GST_EVENT_TAG, i)); i++) {
+    GstTagList *tags;
+    gst_event_parse_tag (sticky, &tags);
+    if (gst_tag_list_get_scope (tags) == GST_TAG_SCOPE_STREAM)
+      stream = sticky;
+    else
+      gst_event_unref (sticky);
+  }
+  return stream;
+}
+
 /* Pushes a stream tag event of tags (taken) on the text pad, unless the pad's stream tags are
  * already these (the segment's and upstream's tag events often name the same language). */
 static gboolean
 push_text_stream_tags (GstMslamBase * self, GstTagList * tags)
 {
-  GstEvent *sticky;
+  GstEvent *current = gst_mslam_pad_stream_tags (self->srcpad);
   gboolean same = FALSE;
 
-  for (guint i = 0; !same && (sticky = gst_pad_get_sticky_event (self->srcpad, GST_EVENT_TAG, i)); i++) {
-    GstTagList *current;
-    gst_event_parse_tag (sticky, &current);
-    same = gst_tag_list_get_scope (current) == GST_TAG_SCOPE_STREAM && gst_tag_list_is_equal (current, tags);
-    gst_event_unref (sticky);
+  if (current) {
+    GstTagList *current_tags;
+    gst_event_parse_tag (current, &current_tags);
+    same = gst_tag_list_is_equal (current_tags, tags);
+    gst_event_unref (current);
   }
   if (same) {
     gst_tag_list_unref (tags);
@@ -1890,27 +1906,10 @@ with_stream_language (GstMslamBase * self, GstEvent * event)
   return with;
 }
 
-/* Upstream's stream tag event (sticky on the sink pad; NULL: none), a reference. */
-static GstEvent *
-upstream_stream_tags (GstMslamBase * self)
-{
-  GstEvent *upstream = NULL, *sticky;
-
-  for (guint i = 0; !upstream && (sticky = gst_pad_get_sticky_event (self->sinkpad, GST_EVENT_TAG, i)); i++) {
-    GstTagList *tags;
-    gst_event_parse_tag (sticky, &tags);
-    if (gst_tag_list_get_scope (tags) == GST_TAG_SCOPE_STREAM)
-      upstream = sticky;
-    else
-      gst_event_unref (sticky);
-  }
-  return upstream;
-}
-
 GstEvent *
 gst_mslam_base_language_tag (GstMslamBase * self)
 {
-  GstEvent *upstream = upstream_stream_tags (self), *tag = NULL;
+  GstEvent *upstream = gst_mslam_pad_stream_tags (self->sinkpad), *tag = NULL;
   GstTagList *tags = NULL;
   const gchar *language;
 
@@ -2151,6 +2150,7 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     }
     case GST_EVENT_SEGMENT:{
       const GstSegment *segment;
+      gboolean reversed;
       gst_event_parse_segment (event, &segment);
       if (segment->format != GST_FORMAT_TIME) {
         /* the sticky event comes again before each buffer: said once */
@@ -2173,7 +2173,8 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         self->text_end = GST_CLOCK_TIME_NONE;   /* times of another segment */
       }
       gst_segment_copy_into (segment, &self->segment);
-      if (segment_reversed (segment) && !self->reverse_said) {
+      reversed = segment_reversed (&self->segment);
+      if (reversed && !self->reverse_said) {
         /* speech played backwards is no speech: its captions were scraps, stamped forwards */
         GST_ELEMENT_WARNING (self, STREAM, NOT_IMPLEMENTED,
             ("%s says nothing of audio played backwards (rate %g, applied rate %g): it goes on with "
@@ -2183,15 +2184,15 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       }
       /* nothing to decide on: mslamlid's audio is not held for a decision (it went on tagged
        * und, over the language tagged before) */
-      if (segment_reversed (segment) && klass->passthrough && gst_mslam_base_release_held (self) != GST_FLOW_OK)
+      if (reversed && klass->passthrough && gst_mslam_base_release_held (self) != GST_FLOW_OK)
         GST_DEBUG_OBJECT (self, "the held audio went nowhere");
-      if (!klass->passthrough && (segment_reversed (segment) || stream_language (self, NULL))) {
+      if (!klass->passthrough && (reversed || stream_language (self, NULL))) {
         /* the text's language, for muxers and players, once the segment is out (tags follow it);
          * played backwards, no text: a GAP over the segment, on which a sink prerolls */
         gboolean res = gst_pad_event_default (pad, parent, event);
         if (stream_language (self, NULL))
           res = push_text_stream_tags (self, text_stream_tags (self, NULL)) && res;
-        if (segment_reversed (&self->segment))
+        if (reversed)
           res = gst_pad_push_event (self->srcpad, gap_over_segment (&self->segment)) && res;
         return res;
       }

@@ -283,6 +283,10 @@ struct _GstMslamBaseClass
   GstClockTime (*latency) (GstMslamBase * self);
 };
 
+/* The stream-scope tag event sticky on pad (upstream's on a sink pad, what went downstream on a
+ * source pad; a STREAM_START forgets it, a flush keeps it), a reference; NULL: none. */
+GstEvent *gst_mslam_pad_stream_tags (GstPad * pad);
+
 GType gst_mslam_base_get_type (void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMslamBase, gst_object_unref)
 

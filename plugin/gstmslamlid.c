@@ -370,20 +370,18 @@ gst_mslam_lid_process (GstMslamBase * base, const gfloat * frames, gint n, guint
   return ret;
 }
 
-/* Whether the audio going downstream carries a language-code stream tag (a STREAM_START forgets
- * it; a flush keeps it). */
+/* Whether the audio going downstream carries a language-code stream tag. */
 static gboolean
 stream_tagged (GstMslamBase * base)
 {
-  GstEvent *sticky;
+  GstEvent *stream = gst_mslam_pad_stream_tags (base->srcpad);
   gboolean tagged = FALSE;
 
-  for (guint i = 0; !tagged && (sticky = gst_pad_get_sticky_event (base->srcpad, GST_EVENT_TAG, i)); i++) {
+  if (stream) {
     GstTagList *tags;
-    gst_event_parse_tag (sticky, &tags);
-    tagged = gst_tag_list_get_scope (tags) == GST_TAG_SCOPE_STREAM &&
-        gst_tag_list_get_tag_size (tags, GST_TAG_LANGUAGE_CODE) > 0;
-    gst_event_unref (sticky);
+    gst_event_parse_tag (stream, &tags);
+    tagged = gst_tag_list_get_tag_size (tags, GST_TAG_LANGUAGE_CODE) > 0;
+    gst_event_unref (stream);
   }
   return tagged;
 }

@@ -153,11 +153,6 @@ static void test_prefix_beam_returns(void) {
     }
 }
 
-/* A label whose prefix enters the beam early, at a small probability, and stays there: its
- * token is at its spike, with the spike's probability, whatever the beam (it had been at the
- * entry: "s" of "no se pudo" at p 0.006 a frame before its 0.98, so that a wider beam, or an LM,
- * gave the same text a lower confidence). V 3: blank, a, b; "a" at p 0.01 at frames 0-1 and
- * 0.98 at 3, "b" at 0.01 at frame 4 and 0.97 at 6. */
 /* At beams 2, 4 and 16: the two tokens of log_probs (T, 3) fed from frame0 have ids, frames and
  * probabilities as given. */
 static void check_two_timed(const float *log_probs, int T, int frame0, const int id[2], const int frame[2],
@@ -186,6 +181,11 @@ static void frames_with(float *lp, int T, const float rows[][4], int n) {
     for (int i = 0; i < n; i++) frame_row(lp + (int)rows[i][0] * 3, rows[i][1], rows[i][2], rows[i][3]);
 }
 
+/* A label whose prefix enters the beam early, at a small probability, and stays there: its
+ * token is at its spike, with the spike's probability, whatever the beam (it had been at the
+ * entry: "s" of "no se pudo" at p 0.006 a frame before its 0.98, so that a wider beam, or an LM,
+ * gave the same text a lower confidence). V 3: blank, a, b; "a" at p 0.01 at frames 0-1 and
+ * 0.98 at 3, "b" at 0.01 at frame 4 and 0.97 at 6. */
 static void test_prefix_beam_spikes(void) {
     enum { T = 9, V = 3 };
     float lp[T * V];

@@ -299,6 +299,20 @@ static void test_resume_data(const char *manifest) {
           "a resume without --valid, with another --max-skipped: warned of the validation %d, of the steps %d",
           valid_warned, steps_warned);
     strlist_free(&warnings);
+    /* a checkpoint of a version that recorded an option no longer recorded (0.2.0: max-skipped) */
+    char *five = str_printf("%s/ckpt-00000005.safetensors", out3), *five_record = checkpoint_options(five);
+    char *older = five_record ? str_printf("%smax-skipped=100\n", five_record) : NULL;
+    CHECK(older && checkpoint_rewrite(five, 0, older) == 0, "rewriting %s with an older record: %s", five,
+          mslam_last_error());
+    warnings = (struct strlist){0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    rc = train(data, out3, "--resume", "--stop-at", "6", "--max-skipped", "5", NULL);
+    mslam_log_set(NULL, NULL);
+    steps_warned = fixture_warned_of(&warnings, "written with other options", "");
+    CHECK(rc == 0 && !steps_warned, "a resume of a record with max-skipped: rc %d, warned of the steps %d (%s)", rc,
+          steps_warned, warnings.n ? warnings.items[0] : "");
+    strlist_free(&warnings);
+    free(five), free(five_record), free(older);
     free(data), free(out), free(original), free(three), free(out2), free(spelt), free(two), free(four), free(text);
     free(out3), free(valid_two), free(record), free(valid_line), free(valid_change);
 }
@@ -1154,12 +1168,7 @@ static void test_signal(const char *trainer, const char *manifest) {
     char *next = checkpoint_path(out, pos.step + 1);
     CHECK(access(next, F_OK) == 0, "one more step: %s", next);
     /* a closed terminal (SIGHUP) stops it as cleanly */
-    int lines_before = 0;
-    char *text = NULL;
-    size_t text_n = 0;
-    if (read_file(log, 1 << 20, &text, &text_n) == 0)
-        for (size_t i = 0; i < text_n; i++) lines_before += text[i] == '\n';
-    free(text);
+    int lines_before = fixture_count_lines(log);
     argv[argc++] = (char *)"--resume";
     argv[argc] = NULL;
     saved = test_output_to(STDERR_FILENO, "/dev/null");

@@ -134,7 +134,7 @@ mslam_model *fixture_model(const char *manifest, struct mslam_model_config *cfg,
     return m;
 }
 
-static int count_lines(const char *path) {
+int fixture_count_lines(const char *path) {
     char *text = NULL;
     size_t n = 0;
     if (access(path, F_OK) || read_file(path, 1 << 20, &text, &n)) return 0; /* not yet written: no error */
@@ -151,7 +151,7 @@ int fixture_interrupt(char *const argv[], const char *log, int lines, int sig) {
 /* Waits, in 10-ms polls, until pid ends (1, *status set) or, with log, until log holds `lines`
  * lines (0); after 60 s pid is killed (-2); -1 when waitpid fails. */
 static int wait_child(pid_t pid, int *status, const char *log, int lines) {
-    for (int waited_ms = 0; !log || count_lines(log) < lines; waited_ms += 10) {
+    for (int waited_ms = 0; !log || fixture_count_lines(log) < lines; waited_ms += 10) {
         pid_t done = waitpid(pid, status, WNOHANG);
         if (done == pid) return 1;
         if (done < 0) return -1;

@@ -25,6 +25,8 @@ const char *fixture_dir(void);
 void fixture_remove(void);
 /* A new empty folder under the fixture's (static buffer; valid until the next call). */
 const char *fixture_subdir(const char *name);
+/* The lines of the file at path (0 when it is not there yet). */
+int fixture_count_lines(const char *path);
 /* Runs argv (argv[0] a path) in a child process, sends it sig once its log file holds `lines`
  * lines and waits for it. Returns its wait status; -1 when it could not start, -2 when it ended
  * or 60 s went by before the log had the lines, or after the signal (then it is killed). */

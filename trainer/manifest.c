@@ -389,7 +389,8 @@ manifest_reader *manifest_open(const char *path, const struct manifest_options *
     if (!(r->path = manifest_file(path))) goto fail;
     path = r->path;
     r->f = fopen(path, "r");
-    if (!r->f && errno == ENOENT) {
+    int open_errno = errno;
+    if (!r->f && open_errno == ENOENT) {
         /* a folder without its manifest, named as the folder or as its manifest.tsv (train names
          * folders so): a corpus still being built, or not a corpus at all */
         int folder_given = strcmp(given, path) != 0;
@@ -406,13 +407,12 @@ manifest_reader *manifest_open(const char *path, const struct manifest_options *
             mslam_error("%s: a folder without manifest.tsv, not a corpus (name the manifest file)", given);
         free(folder), free(conf);
         if (building || folder_given) goto fail;
-        errno = ENOENT; /* for the message below */
     }
     if (!r->f) {
         if (!*given) /* an empty item of a list: a key file's data=a;;b */
             mslam_error("a manifest's path is empty (an empty item in a list of manifests?)");
         else
-            mslam_error("cannot open manifest %s: %s", path, strerror(errno));
+            mslam_error("cannot open manifest %s: %s", path, strerror(open_errno));
         goto fail;
     }
     int got = read_line(r);

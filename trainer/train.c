@@ -1207,6 +1207,12 @@ static void warn_architecture_kept(const trainer *t, const mslam_model *m, const
  * the best score so far (--best-metric) and the validations without a better one (--patience)
  * were measured on the checkpoint's. */
 static const char *const validation_options[] = {"valid", "valid-split", "valid-items", NULL};
+/* What a resumed run must share with the checkpoint's to take the same steps is every option but
+ * these: those of files, logging, parallelism and when to stop (the validation data, whose scores
+ * the best model and --patience compare, is recorded: validation_options, warned of apart). */
+static const char *const not_recorded[] = {"out",         "init",       "reinit",      "resume",      "stop-at",
+                                           "threads",     "accumulate", "valid-every", "best-metric", "patience",
+                                           "save-every",  "keep",       "log-every",   "max-skipped", NULL};
 
 /* Warns when the validation data of a resumed run is not its checkpoint's (was: the checkpoint's
  * options record; one written before they were recorded, or without --valid, says nothing). */
@@ -1308,9 +1314,12 @@ static void resume_batches(trainer *t, const char *latest) {
     /* the model's options are the checkpoint's (warn_architecture_kept), the split's are said below,
      * and the validation data's apart (they do not change the steps) */
     const char *ignored[sizeof architecture_options / sizeof *architecture_options +
-                        sizeof validation_options / sizeof *validation_options + 3];
+                        sizeof validation_options / sizeof *validation_options +
+                        sizeof not_recorded / sizeof *not_recorded + 2];
     size_t n_ignored = 0;
-    ignored[n_ignored++] = "max-skipped"; /* changes no step (0.2.0's checkpoints recorded it) */
+    /* what is not recorded now, an older version's checkpoint may have recorded (0.2.0's
+     * max-skipped): no step depends on it */
+    for (const char *const *u = not_recorded; *u; u++) ignored[n_ignored++] = *u;
     for (const char *const *a = architecture_options; *a; a++) ignored[n_ignored++] = *a;
     for (const char *const *v = validation_options; *v; v++) ignored[n_ignored++] = *v;
     if (same_globals) ignored[n_ignored++] = "batch-size", ignored[n_ignored++] = "text-batch";
@@ -2442,13 +2451,6 @@ int cmd_train(int argc, char **argv) {
         OPT_INT("keep", keep, "checkpoints kept (default 3)", "N"),
         OPT_INT("log-every", log_every, "steps between progress lines and log records (default 10)", "N"),
         G_OPTION_ENTRY_NULL};
-    /* what a resumed run must share with the checkpoint's to take the same steps: every option
-     * but those of files, logging, parallelism and when to stop; and the validation data, whose
-     * scores the best model and --patience compare (validation_options: warned of apart) */
-    static const char *const not_recorded[] = {"out",         "init",     "reinit",     "resume", "stop-at",
-                                               "threads",     "accumulate", "valid-every", "best-metric",
-                                               "patience",    "save-every", "keep",        "log-every",
-                                               "max-skipped", NULL};
     o.record_defaults = options_record(entries, not_recorded);
     int n_rest;
     char **rest = NULL;

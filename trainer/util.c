@@ -371,21 +371,23 @@ int same_file(const char *a, const char *b) {
 }
 
 void warn_paths_repeated(const char *option, const char *const *paths, const char *what) {
+    struct strlist files = {0}; /* a corpus folder is its manifest.tsv */
     for (size_t i = 0; paths && paths[i]; i++) {
-        char *file_i = manifest_file(paths[i]); /* a corpus folder is its manifest.tsv */
-        for (size_t j = 0; file_i && j < i; j++) {
-            char *file_j = manifest_file(paths[j]);
-            int same = !strcmp(paths[i], paths[j]) || (file_j && same_file(file_i, file_j));
-            free(file_j);
-            if (!same) continue;
+        char *file = manifest_file(paths[i]);
+        int rc = strlist_push(&files, file ? file : paths[i]);
+        free(file);
+        if (rc) break; /* (out of memory: nothing more said) */
+    }
+    for (size_t i = 0; i < files.n; i++)
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(paths[i], paths[j]) && !same_file(files.items[i], files.items[j])) continue;
             if (strcmp(paths[i], paths[j]))
                 mslam_log(MSLAM_LOG_WARN, "%s %s and %s %s are one file: %s", option, paths[j], option, paths[i], what);
             else
                 mslam_log(MSLAM_LOG_WARN, "%s %s is given again: %s", option, paths[i], what);
             break;
         }
-        free(file_i);
-    }
+    strlist_free(&files);
 }
 
 int check_output_not_input(const char *out_option, const char *out, const char *in_option,

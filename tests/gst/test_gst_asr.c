@@ -996,6 +996,23 @@ static void pulled_caption_clear(gpointer p) {
     g_free(((pulled_caption *)p)->text);
 }
 
+/* EOS into h, and the captions that come out (taken from h, which is torn down). */
+static GArray *captions_at_eos(GstHarness *h) {
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    GArray *caps = g_array_new(FALSE, TRUE, sizeof(pulled_caption));
+    g_array_set_clear_func(caps, pulled_caption_clear);
+    for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b)) {
+        GstMapInfo map;
+        fail_unless(gst_buffer_map(b, &map, GST_MAP_READ));
+        pulled_caption c = {GST_BUFFER_PTS(b), GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b),
+                            g_strndup((const char *)map.data, map.size)};
+        gst_buffer_unmap(b, &map);
+        g_array_append_val(caps, c);
+    }
+    gst_harness_teardown(h);
+    return caps;
+}
+
 /* The talk through mslamasr (loudness model, props) in 100 ms buffers, with a hole of `hole` in
  * the timestamps at sample `at` (0: none), the buffer after it marked DISCONT when discont:
  * the captions at EOS. */
@@ -1010,19 +1027,7 @@ static GArray *captions_with_hole(const char *props, size_t at, GstClockTime hol
         push_audio(h, talk, 0, at, 0);
         (discont ? push_audio_discont : push_audio)(h, talk, at, n_talk, SAMPLES_TIME(at) + hole);
     }
-    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
-    GArray *caps = g_array_new(FALSE, TRUE, sizeof(pulled_caption));
-    g_array_set_clear_func(caps, pulled_caption_clear);
-    for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b)) {
-        GstMapInfo map;
-        fail_unless(gst_buffer_map(b, &map, GST_MAP_READ));
-        pulled_caption c = {GST_BUFFER_PTS(b), GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b),
-                            g_strndup((const char *)map.data, map.size)};
-        gst_buffer_unmap(b, &map);
-        g_array_append_val(caps, c);
-    }
-    gst_harness_teardown(h);
-    return caps;
+    return captions_at_eos(h);
 }
 
 #define CAPTION(a, i) (&g_array_index((a), pulled_caption, (i)))
@@ -1520,18 +1525,32 @@ GST_START_TEST(test_text_tags) {
 }
 GST_END_TEST;
 
+/* Adds white noise, uniform in [-amplitude, amplitude], to pcm[0..n) from the generator state
+ * *x (linear congruential: one state, one noise). */
+static void add_white_noise(float *pcm, size_t n, float amplitude, guint32 *x) {
+    for (size_t i = 0; i < n; i++) {
+        *x = *x * 1664525u + 1013904223u;
+        pcm[i] += amplitude * ((float)(*x >> 8) / 8388608.0f - 1.0f);
+    }
+}
+
+/* lead samples of silence, then the talk (*n samples in all; g_free it). */
+static float *talk_after(size_t lead, size_t *n) {
+    *n = lead + n_talk;
+    float *pcm = g_new0(float, *n);
+    memcpy(pcm + lead, talk, n_talk * sizeof *talk);
+    return pcm;
+}
+
 /* A flush (a seek) or a dropout GAP keeps the noise floor the element has learnt: steady noise
  * it has come to ignore makes no caption after either (learning it again took seconds of noise
  * heard as speech). */
 GST_START_TEST(test_noise_floor_across_flush) {
     fx = gsttest_fixture_get();
     size_t n = 16000 * 20;
-    float *noise = g_new(float, n);
+    float *noise = g_new0(float, n);
     guint32 x = 1;
-    for (size_t i = 0; i < n; i++) { /* white, about -37 dBFS */
-        x = x * 1664525u + 1013904223u;
-        noise[i] = 0.0245f * ((float)(x >> 8) / 8388608.0f - 1.0f);
-    }
+    add_white_noise(noise, n, 0.0245f, &x); /* about -37 dBFS */
     GstHarness *h = asr_harness();
     push_audio(h, noise, 0, n, 0);
     guint before = gst_harness_buffers_received(h);
@@ -1604,24 +1623,21 @@ GST_END_TEST;
  * its noise floor had risen to it, and the talk's pauses went unheard). */
 GST_START_TEST(test_dc_offset) {
     setup_talk();
-    size_t lead = 16000 * 3, n = lead + n_talk;
-    float *offset = g_new(float, n);
-    for (size_t i = 0; i < n; i++) offset[i] = 0.05f + (i >= lead ? talk[i - lead] : 0.0f);
+    size_t n;
+    float *offset = talk_after(16000 * 3, &n);
+    for (size_t i = 0; i < n; i++) offset[i] = 0.05f + offset[i];
     GArray *reference = captions_with_hole(NULL, 0, 0, FALSE);
     GstHarness *h = asr_harness();
     push_audio(h, offset, 0, n, 0);
-    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
-    guint n_buffers = gst_harness_buffers_received(h);
-    fail_unless(n_buffers == reference->len, "%u captions on the offset, %u without", n_buffers, reference->len);
-    for (guint i = 0; i < n_buffers; i++) {
-        GstBuffer *b = gst_harness_pull(h);
-        GstClockTime at = CAPTION(reference, i)->pts + 3 * GST_SECOND;
-        fail_unless(GST_BUFFER_PTS(b) + 40 * MS >= at && GST_BUFFER_PTS(b) <= at + 40 * MS,
+    GArray *caps = captions_at_eos(h);
+    fail_unless(caps->len == reference->len, "%u captions on the offset, %u without", caps->len, reference->len);
+    for (guint i = 0; i < caps->len; i++) {
+        GstClockTime at = CAPTION(reference, i)->pts + 3 * GST_SECOND, pts = CAPTION(caps, i)->pts;
+        fail_unless(pts + 40 * MS >= at && pts <= at + 40 * MS,
                     "caption %u starts at %" GST_TIME_FORMAT " on the offset, at %" GST_TIME_FORMAT " without", i,
-                    GST_TIME_ARGS(GST_BUFFER_PTS(b)), GST_TIME_ARGS(at));
-        gst_buffer_unref(b);
+                    GST_TIME_ARGS(pts), GST_TIME_ARGS(at));
     }
-    gst_harness_teardown(h);
+    g_array_unref(caps);
     g_array_unref(reference);
     g_free(offset);
 }
@@ -1632,42 +1648,39 @@ GST_END_TEST;
  * had been heard as speech for about 10 s, the floor creeping up from -100 dB at 5 dB/s). */
 GST_START_TEST(test_steady_noise_learnt) {
     setup_talk();
-    size_t lead = 16000 * 6, n = lead + n_talk;
-    float *noisy = g_new(float, n);
+    size_t n;
+    float *noisy = talk_after(16000 * 6, &n);
     guint32 x = 7;
-    for (size_t i = 0; i < n; i++) { /* white, about -40 dBFS */
-        x = x * 1664525u + 1013904223u;
-        noisy[i] = 0.0173f * ((float)(x >> 8) / 8388608.0f - 1.0f) + (i >= lead ? talk[i - lead] : 0.0f);
-    }
+    add_white_noise(noisy, n, 0.0173f, &x); /* about -40 dBFS */
     GArray *reference = captions_with_hole(NULL, 0, 0, FALSE);
     GstHarness *h = asr_harness();
     push_audio(h, noisy, 0, n, 0);
-    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    GArray *caps = captions_at_eos(h);
     guint speech_captions = 0;
-    for (GstBuffer *b; (b = gst_harness_try_pull(h)); gst_buffer_unref(b)) {
-        GstClockTime pts = GST_BUFFER_PTS(b);
+    for (guint i = 0; i < caps->len; i++) {
+        GstClockTime pts = CAPTION(caps, i)->pts;
         fail_unless(pts < 2 * GST_SECOND || pts + 40 * MS >= CAPTION(reference, 0)->pts + 6 * GST_SECOND,
                     "a caption at %" GST_TIME_FORMAT ", in the noise after its first 1.5 s", GST_TIME_ARGS(pts));
         speech_captions += pts >= 2 * GST_SECOND;
     }
     fail_unless_equals_int(speech_captions, reference->len);
-    gst_harness_teardown(h);
+    g_array_unref(caps);
     g_free(noisy);
     /* but not speech whose gaps something fills (reverberation): noise during the utterances
      * alone (0.08 of full scale, the gaps between words filled) is no floor to rise to, and the
      * captions stay as they were (a floor at its quietest cut one in two) */
-    float *filled = g_new(float, n_talk);
+    float *filled = g_new0(float, n_talk);
+    add_white_noise(filled, n_talk, 0.08f, &x);
     for (size_t i = 0; i < n_talk; i++) {
         GstClockTime t = SAMPLES_TIME(i);
         gboolean during = (t >= utt_start[0] && t < utt_end[0]) || (t >= utt_start[1] && t < utt_end[1]);
-        x = x * 1664525u + 1013904223u;
-        filled[i] = talk[i] + (during ? 0.08f * ((float)(x >> 8) / 8388608.0f - 1.0f) : 0.0f);
+        filled[i] = talk[i] + (during ? filled[i] : 0.0f);
     }
     h = asr_harness();
     push_audio(h, filled, 0, n_talk, 0);
-    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
-    fail_unless_equals_int(gst_harness_buffers_received(h), reference->len);
-    gst_harness_teardown(h);
+    caps = captions_at_eos(h);
+    fail_unless_equals_int(caps->len, reference->len);
+    g_array_unref(caps);
     g_array_unref(reference);
     g_free(filled);
 }
