@@ -311,10 +311,51 @@ gst_mslam_energy (const gfloat * pcm, gsize n)
   return sum;
 }
 
+/* Whether the blocks of the ring (the n_recent of this timeline) lie within VAD_ABOVE_NOISE_DB of
+ * their quietest, which *quietest gets: none stood out from the others as a voice does. */
+static gboolean
+recent_quietest_if_steady (const GstMslamVad * vad, gdouble * quietest)
+{
+  gdouble loudest = vad->recent_db[0];
+
+  *quietest = vad->recent_db[0];
+  for (guint i = 1; i < vad->n_recent; i++) {
+    *quietest = MIN (*quietest, vad->recent_db[i]);
+    loudest = MAX (loudest, vad->recent_db[i]);
+  }
+  return vad->n_recent > 0 && loudest - *quietest < VAD_ABOVE_NOISE_DB;
+}
+
+gboolean
+gst_mslam_vad_heard_steady (const GstMslamVad * vad)
+{
+  gdouble quietest;
+
+  return vad->n_recent < GST_MSLAM_VAD_FLOOR_BLOCKS && recent_quietest_if_steady (vad, &quietest);
+}
+
+/* The ring's blocks, up to the one at sample start, judged again under the floor risen to their
+ * quietest: none is voiced. The frames wholly among them are unvoiced again and the silence
+ * runs from the ring's first block at the latest, so that what the floor had not yet learnt
+ * (the stream's first 1.5 s of steady noise) counts no more as speech for what is decided
+ * later: mslamlid's windows, a caption's end. */
+static void
+unvoice_recent (GstMslamVad * vad, gint64 start)
+{
+  gint64 first = start - (gint64) (GST_MSLAM_VAD_FLOOR_BLOCKS - 1) * VAD_BLOCK;
+
+  for (gint64 f = (first + GST_MSLAM_FRAME_SAMPLES - 1) / GST_MSLAM_FRAME_SAMPLES;
+      f <= start / GST_MSLAM_FRAME_SAMPLES; f++)
+    vad->frame_voiced[f % GST_MSLAM_VAD_FRAMES] = 0;
+  if (vad->silence_start < 0 || vad->silence_start > first)
+    vad->silence_start = first;
+  vad->last_voiced_end = MIN (vad->last_voiced_end, first);
+}
+
 static void
 vad_block (GstMslamVad * vad, gint64 start)
 {
-  gdouble db;
+  gdouble db, quietest;
   gboolean voiced;
 
   /* about the block's mean: a DC offset of 0.02 (-34 dBFS) had been heard as a voice until the
@@ -334,14 +375,10 @@ vad_block (GstMslamVad * vad, gint64 start)
   vad->recent_db[(start / VAD_BLOCK) % GST_MSLAM_VAD_FLOOR_BLOCKS] = db;
   if (vad->n_recent < GST_MSLAM_VAD_FLOOR_BLOCKS)
     vad->n_recent++;
-  if (vad->n_recent == GST_MSLAM_VAD_FLOOR_BLOCKS) {
-    gdouble quietest = vad->recent_db[0], loudest = vad->recent_db[0];
-    for (guint i = 1; i < GST_MSLAM_VAD_FLOOR_BLOCKS; i++) {
-      quietest = MIN (quietest, vad->recent_db[i]);
-      loudest = MAX (loudest, vad->recent_db[i]);
-    }
-    if (loudest - quietest < VAD_ABOVE_NOISE_DB)
-      vad->noise_db = MAX (vad->noise_db, quietest);
+  if (vad->n_recent == GST_MSLAM_VAD_FLOOR_BLOCKS && recent_quietest_if_steady (vad, &quietest)) {
+    vad->noise_db = MAX (vad->noise_db, quietest);
+    unvoice_recent (vad, start);
+    voiced = FALSE;
   }
   if (voiced) {
     if (vad->voiced_start < 0)

@@ -60,7 +60,7 @@ void gst_mslam_model_release (mslam_model * model);
  * above an absolute floor and well above the running noise floor (which follows the quietest
  * blocks, creeps up slowly, and rises at once to the quietest of the last
  * GST_MSLAM_VAD_FLOOR_BLOCKS when none of them was voiced above it, so that steady background
- * noise stops counting as speech). The frames
+ * noise stops counting as speech, those blocks' frames too). The frames
  * remembered (82 s) outlast the longest caption and LID window (60 s) and a chunk. */
 #define GST_MSLAM_VAD_FRAMES 2048
 /* The blocks (10 ms each) whose quietest the noise floor rises to at once where none stood out
@@ -97,6 +97,10 @@ void gst_mslam_vad_end (GstMslamVad * vad);
 /* Whether encoder frame f (samples [640 f, 640 f + 640)) holds a voiced block; frames older
  * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
 gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
+/* Whether all this timeline has heard, before its first GST_MSLAM_VAD_FLOOR_BLOCKS, is steady (no
+ * block stood out from the quietest as a voice does): noise the floor has not yet learnt, which
+ * the frames' voicing still counts as speech until then (and unvoices then). */
+gboolean gst_mslam_vad_heard_steady (const GstMslamVad * vad);
 /* Encoder frames for a duration in milliseconds, rounded to the nearest frame, at least one. */
 gint gst_mslam_frames_for_ms (guint ms);
 

@@ -193,6 +193,13 @@ void gsttest_append(float **dst, size_t *n_dst, const float *src, size_t n) {
     *n_dst += n;
 }
 
+void gsttest_add_white_noise(float *pcm, size_t n, float amplitude, guint32 *x) {
+    for (size_t i = 0; i < n; i++) {
+        *x = *x * 1664525u + 1013904223u;
+        pcm[i] += amplitude * ((float)(*x >> 8) / 8388608.0f - 1.0f);
+    }
+}
+
 /* ---- files ---- */
 
 static char *tmpdir;

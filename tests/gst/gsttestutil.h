@@ -76,6 +76,9 @@ const gsttest_fixture *gsttest_fixture_get(void);
 void gsttest_trim(float **pcm, size_t *n);
 /* Concatenation helper: appends src (n samples) or, when src is NULL, n samples of silence. */
 void gsttest_append(float **dst, size_t *n_dst, const float *src, size_t n);
+/* Adds white noise, uniform in [-amplitude, amplitude], to pcm[0..n) from the generator state
+ * *x (linear congruential: one state, one noise). */
+void gsttest_add_white_noise(float *pcm, size_t n, float amplitude, guint32 *x);
 
 /* Writes 16 kHz mono 16-bit WAV. 0 or -1. */
 int gsttest_write_wav(const char *path, const float *pcm, size_t n);

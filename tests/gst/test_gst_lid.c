@@ -227,6 +227,28 @@ GST_START_TEST(test_word_is_not_decided) {
 }
 GST_END_TEST;
 
+/* Steady noise from the stream's start is no voice to decide on, also before the energy rule
+ * has learnt it as the noise floor (white noise had been decided at 1, 2 and 3 s: Hebrew at
+ * 0.86 with the bundled model); the talk spoken over the same noise from the start is. */
+GST_START_TEST(test_noise_is_not_decided) {
+    make_talk();
+    size_t n = 16000 * 5;
+    float *noise = g_new0(float, n);
+    guint32 x = 3;
+    gsttest_add_white_noise(noise, n, 0.0173f, &x); /* about -40 dBFS */
+    gsttest_run *r = run(NULL, noise, n);
+    fail_unless_equals_int(r->messages->len, 0);
+    gsttest_run_free(r);
+    g_free(noise);
+    float *noisy_talk = g_memdup2(talk, n_talk * sizeof *talk);
+    gsttest_add_white_noise(noisy_talk, n_talk, 0.0173f, &x);
+    r = run(NULL, noisy_talk, n_talk);
+    fail_unless(r->messages->len > 0, "no decision on the talk in noise");
+    gsttest_run_free(r);
+    g_free(noisy_talk);
+}
+GST_END_TEST;
+
 /* A decision needs voiced audio inside its window (a second of it): 2.15 s of silence, then speech. The element
  * has heard the speech's start (the audio runs ahead of the encoder's frames) when it would decide
  * on the window that ends at 2 s, but that window is silent: the first decision's window holds
@@ -770,6 +792,7 @@ static Suite *mslamlid_suite(void) {
     tcase_add_test(tc, test_languages);
     tcase_add_test(tc, test_silence_and_short);
     tcase_add_test(tc, test_word_is_not_decided);
+    tcase_add_test(tc, test_noise_is_not_decided);
     tcase_add_test(tc, test_window_needs_voice);
     tcase_add_test(tc, test_hold_audio);
     tcase_add_test(tc, test_end_keeps_decided_language);
