@@ -1453,6 +1453,34 @@ static void test_counts_in_words(void) {
     free(locale), free(dir), free(mo), free(fortunes), free(out), free(two);
 }
 
+/* A FIFO given as a manifest, as a corpus folder's manifest.tsv, as a file read whole or as a
+ * key file is refused, naming what it is: opened for reading as a file, it would wait for a writer,
+ * forever when none comes (the alarm ends the test then). */
+static void test_fifo_refused(void) {
+    char *folder = tmp_path("fifo-corpus"), *fifo = path_join(folder, "manifest.tsv");
+    CHECK(mkdir_p(folder) == 0 && mkfifo(fifo, 0600) == 0, "cannot make the FIFO %s: %s", fifo, strerror(errno));
+    alarm(30);
+    struct manifest m = {0};
+    CHECK(manifest_load(fifo, NULL, &m) != 0 && error_mentions("a FIFO (named pipe), not a regular file", fifo),
+          "a FIFO as a manifest: %s", mslam_last_error());
+    CHECK(manifest_load(folder, NULL, &m) != 0 && error_mentions("a FIFO (named pipe), not a regular file", fifo),
+          "a corpus folder whose manifest.tsv is a FIFO: %s", mslam_last_error());
+    char *stats[] = {"corpus", "--stats", fifo, NULL};
+    CHECK(corpus_main(3, stats) != 0 && error_mentions("a FIFO (named pipe), not a regular file", fifo),
+          "corpus --stats FIFO: %s", mslam_last_error());
+    char *text = NULL;
+    size_t size;
+    CHECK(read_file(fifo, 1 << 20, &text, &size) != 0 && error_mentions("a FIFO (named pipe), not a regular file", fifo),
+          "a FIFO read whole: %s", mslam_last_error());
+    char *out = tmp_path("fifo-out"), *config[] = {"corpus", "--config", fifo, "-o", out, NULL};
+    int status;
+    char *said = corpus_main_stderr(5, config, &status);
+    CHECK(status != 0 && said && strstr(said, "cannot read --config") && strstr(said, "a FIFO (named pipe)"),
+          "a FIFO as --config (status %d) said:\n%s", status, said ? said : "");
+    alarm(0);
+    free(said), free(out), free(fifo), free(folder);
+}
+
 /* libespeak-ng 1.51 loses some memory each time a voice is loaded; LeakSanitizer (ASan builds)
  * reads this hook, and the test's own leaks are still reported. */
 const char *__lsan_default_suppressions(void);
@@ -1473,6 +1501,7 @@ int main(void) {
     test_tiny_corpus();
     test_other_synthesizers();
     test_counts_in_words();
+    test_fifo_refused();
     if (test_failures) /* the corpora that failed a check, to look at */
         fprintf(stderr, "corpus: the test's folders are kept in %s\n", tmp_root);
     else

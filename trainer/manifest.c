@@ -223,7 +223,9 @@ static int cmp_clip(const void *a, const void *b) {
 }
 
 static int load_clip_durations(manifest_reader *r, const char *path) {
-    FILE *f = fopen(path, "r");
+    const char *kind;
+    FILE *f = fopen_regular(path, &kind);
+    if (!f && kind) return mslam_error("cannot read %s: %s, not a regular file", path, kind);
     if (!f) return 0; /* optional */
     char *line = NULL;
     size_t cap = 0, n_alloc = 0;
@@ -388,8 +390,9 @@ manifest_reader *manifest_open(const char *path, const struct manifest_options *
     const char *given = path;
     if (!(r->path = manifest_file(path))) goto fail;
     path = r->path;
-    r->f = fopen(path, "r");
-    int open_errno = errno;
+    const char *kind;
+    r->f = fopen_regular(path, &kind);
+    int open_errno = r->f || kind ? 0 : errno;
     if (!r->f && open_errno == ENOENT) {
         /* a folder without its manifest, named as the folder or as its manifest.tsv (train names
          * folders so): a corpus still being built, or not a corpus at all */
@@ -411,6 +414,9 @@ manifest_reader *manifest_open(const char *path, const struct manifest_options *
     if (!r->f) {
         if (!*given) /* an empty item of a list: a key file's data=a;;b */
             mslam_error("a manifest's path is empty (an empty item in a list of manifests?)");
+        else if (kind)
+            mslam_error("cannot read manifest %s: %s, not a regular file (a manifest is a file, or a corpus folder "
+                        "that holds manifest.tsv)", path, kind);
         else
             mslam_error("cannot open manifest %s: %s", path, strerror(open_errno));
         goto fail;

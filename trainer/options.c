@@ -12,6 +12,13 @@
 static gboolean key_file_load(GKeyFile *kf, const char *path, GError **err) {
     gchar *text = NULL;
     gsize size = 0;
+    const char *kind;
+    FILE *f = fopen_regular(path, &kind);
+    if (f) fclose(f);
+    if (kind) {
+        g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s, not a regular file", kind);
+        return FALSE;
+    }
     if (!g_file_get_contents(path, &text, &size, err)) return FALSE;
     gsize skip = size >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
     gboolean ok = g_key_file_load_from_data(kf, text + skip, size - skip, G_KEY_FILE_NONE, err);

@@ -257,15 +257,39 @@ int is_folder(const char *path) {
 
 const char *plural_s(long long n) { return n == 1 ? "" : "s"; }
 
+FILE *fopen_regular(const char *path, const char **kind) {
+    *kind = NULL;
+    /* O_NONBLOCK: opening a FIFO for reading waits for a writer, forever when none comes */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    int flags = fstat(fd, &st) == 0 ? fcntl(fd, F_GETFL) : -1;
+    if (flags >= 0 && !S_ISREG(st.st_mode))
+        *kind = S_ISDIR(st.st_mode)    ? "a folder"
+                : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                : S_ISSOCK(st.st_mode) ? "a socket"
+                                       : "a device";
+    FILE *f = flags >= 0 && !*kind && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return f;
+}
+
 int read_file(const char *path, size_t max_size, char **data, size_t *size) {
     *data = NULL;
     *size = 0;
-    FILE *f = fopen(path, "rb");
+    const char *kind;
+    FILE *f = fopen_regular(path, &kind);
+    if (!f && kind) return mslam_error("cannot read %s: %s, not a regular file", path, kind);
     if (!f) return mslam_error("cannot open %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
+        int err = errno;
         fclose(f);
-        return mslam_error("cannot read %s: not a regular file", path);
+        return mslam_error("cannot read %s: %s", path, strerror(err));
     }
     if ((unsigned long long)st.st_size > max_size) {
         fclose(f);

@@ -71,6 +71,11 @@ int is_folder(const char *path);
 /* "s" unless n is 1: "%ld row%s", n, plural_s(n). */
 const char *plural_s(long long n);
 
+/* path opened for reading ("rb") where it is a regular file (through links). NULL otherwise: with
+ * *kind NULL where it cannot be opened (errno says why), else naming what it is instead ("a FIFO
+ * (named pipe)", "a folder", "a device", "a socket"). A FIFO is not waited on (fopen would wait
+ * for a writer, forever when none comes), nor a device read to no end. */
+FILE *fopen_regular(const char *path, const char **kind);
 /* Reads a whole file (at most max_size bytes) into a new buffer with a NUL after the data. */
 int read_file(const char *path, size_t max_size, char **data, size_t *size);
 /* A file written through path.tmp: atomic_file_commit syncs it and renames it onto path, so that
