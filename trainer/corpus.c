@@ -1021,7 +1021,24 @@ int corpus_build(const struct corpus_options *o) {
     const struct lang_info **langs = NULL;
     int n_langs = 0;
     if (select_languages(o, &langs, &n_langs)) return -1;
-    int rc = synth_init(o->espeak_data);
+    /* two builds into one folder would make the same files at once and each rewrite the other's
+     * plan and manifests; taken first, so that a second build is refused at once, not after
+     * speaking with every voice to check it */
+    char *parts = path_join(o->out_dir, PARTS_DIR);
+    int rc = parts ? mkdir_p(parts) : -1;
+    int lock = -1;
+    char *lock_path = parts ? path_join(parts, "lock") : NULL;
+    if (rc == 0) rc = lock_path ? lock_folder(o->out_dir, lock_path, "corpus build", "build into another folder", &lock)
+                                : -1;
+    free(lock_path);
+    if (rc == 0) { /* the other-synthesizer folders of workers of a build killed outright */
+        struct strlist folders = {0};
+        list_folders(parts, &folders);
+        for (size_t i = 0; i < folders.n; i++)
+            if (!strncmp(strrchr(folders.items[i], '/') + 1, "synth-", 6)) othersynth_clean(folders.items[i]);
+        strlist_free(&folders);
+    }
+    if (rc == 0) rc = synth_init(o->espeak_data);
     for (int l = 0; rc == 0 && l < n_langs; l++) rc = synth_check_voice(langs[l]->voice);
     for (int s = SPLIT_TRAIN; rc == 0 && s < SPLIT_N; s++)
         for (size_t v = 0; rc == 0 && v < o->voices[s].n; v++) {
@@ -1039,22 +1056,6 @@ int corpus_build(const struct corpus_options *o) {
                           name, other->lang);
             else rc = othersynth_check(other);
         }
-    char *parts = path_join(o->out_dir, PARTS_DIR);
-    if (rc == 0) rc = parts ? mkdir_p(parts) : -1;
-    /* two builds into one folder would make the same files at once and each rewrite the other's
-     * plan and manifests */
-    int lock = -1;
-    char *lock_path = parts ? path_join(parts, "lock") : NULL;
-    if (rc == 0) rc = lock_path ? lock_folder(o->out_dir, lock_path, "corpus build", "build into another folder", &lock)
-                                : -1;
-    free(lock_path);
-    if (rc == 0) { /* the other-synthesizer folders of workers of a build killed outright */
-        struct strlist folders = {0};
-        list_folders(parts, &folders);
-        for (size_t i = 0; i < folders.n; i++)
-            if (!strncmp(strrchr(folders.items[i], '/') + 1, "synth-", 6)) othersynth_clean(folders.items[i]);
-        strlist_free(&folders);
-    }
     if (rc == 0) rc = check_or_write_conf(o);
     if (rc == 0 && o->fortune_dir && !is_folder(o->fortune_dir)) {
         int with_fortunes = 0;
