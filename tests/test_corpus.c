@@ -4,7 +4,7 @@
  * decode as 16 kHz mono with the manifest's durations, splits share no sentence and no voice,
  * two builds (1 and 2 jobs) and a resumed build are byte-identical (after a kill, after a hung
  * espeak-ng), bad inputs give errors that name the problem; Festival's and flite's voices mixed in
- * (with stand-ins for text2wave that fail and hang). */
+ * (with stand-ins for text2wave that fail, cannot write their audio and hang). */
 #include "audio.h"
 #include "common.h"
 #include "corpus.h"
@@ -1189,8 +1189,9 @@ static void festival_train_options(struct corpus_options *o, const char *out, in
 
 /* Festival's and flite's voices mixed in (trainer/othersynth.c): they speak their language's
  * utterances of their split alone, as often as --other-share says, the same with 1 and 2 jobs; an
- * utterance the voice makes nothing of is left out (and out again on resume); a voice that does
- * not speak, a hung one, and bad voice lists are refused with errors that name them. */
+ * utterance the voice makes nothing of is left out (and out again on resume), one it cannot write
+ * stops the build; a voice that does not speak, a hung one, and bad voice lists are refused with
+ * errors that name them. */
 static void test_other_synthesizers(void) {
     char *locale = tmp_path("locale"), *fortunes = tmp_path("fortunes");
     char *one = tmp_path("other-one"), *two = tmp_path("other-two");
@@ -1294,6 +1295,32 @@ static void test_other_synthesizers(void) {
     free(stale_text), free(stale);
     manifest_free(&m);
     manifest_free(&before);
+    corpus_options_free(&o);
+
+    /* a text2wave that cannot write its audio (here: a link into a missing folder where its file
+     * goes; a full disk alike) exits 0 too, as festival's and flite's do: not a sentence the voice
+     * cannot say, but a failure that stops the build, the worker's message naming the write error */
+    free(body);
+    body = str_printf("for a; do speech=$last; last=$a; done\n"
+                      "grep -q 'The file is open' \"$last\" || ln -s no-such-folder/speech.wav \"$speech\"\n"
+                      "exec %s \"$@\"\n", real ? real : "false");
+    write_script(fake_text2wave, body);
+    char *unwritable = tmp_path("other-unwritable"), *stderr_path = tmp_path("unwritable-stderr.txt");
+    char *stderr_text = NULL;
+    festival_train_options(&o, unwritable, 1, locale, fortunes);
+    mslam_log_set(NULL, NULL); /* the worker's message, on standard error */
+    int saved = test_output_to(STDERR_FILENO, stderr_path);
+    rc = build_with_path(&o, fake);
+    test_output_restore(STDERR_FILENO, saved);
+    mslam_log_set(test_quiet_log, NULL);
+    size_t stderr_size;
+    CHECK(rc != 0 && error_mentions("could not make", unwritable) &&
+              read_file(stderr_path, 1 << 20, &stderr_text, &stderr_size) == 0 &&
+              strstr(stderr_text, "festival:kal_diphone could not write its audio") &&
+              strstr(stderr_text, "No such file or directory"),
+          "a voice that cannot write its audio: rc %d, '%s', said:\n%s", rc, mslam_last_error(),
+          stderr_text ? stderr_text : "");
+    free(stderr_text), free(stderr_path), free(unwritable);
     corpus_options_free(&o);
 
     /* a voice that does not speak (a package missing) is refused before any audio, naming it */

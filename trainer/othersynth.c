@@ -210,6 +210,20 @@ static char *plain_punctuation(const char *text) {
     return g_string_free(plain, FALSE);
 }
 
+/* Why path cannot take a block of data (written and synced: a full disk may take the name but
+ * not the data), as an errno value; 0 where it can. */
+static int write_error(const char *path) {
+    static const char block[4096];
+    FILE *f = fopen(path, "wb");
+    int written = f && fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int err = errno;
+    if (f && fclose(f) != 0 && written) {
+        written = 0;
+        err = errno;
+    }
+    return written ? 0 : err ? err : EIO;
+}
+
 static int speak(const struct other_voice *voice, const char *text, int rate, const char *work_dir, unsigned seconds,
                  struct audio *out) {
     size_t size = 0;
@@ -255,15 +269,22 @@ static int speak(const struct other_voice *voice, const char *text, int rate, co
     /* text2wave exits 0 after its errors (an unknown voice, a text it cannot say): no file, or
      * an empty one, is how they show */
     struct stat st;
-    if (rc == 0 && (stat(path[WORK_SPEECH], &st) != 0 || st.st_size == 0)) {
+    int nothing = rc == 0 && (stat(path[WORK_SPEECH], &st) != 0 || st.st_size == 0);
+    if (rc == 0 && !nothing && (rc = audio_read(path[WORK_SPEECH], out)) == 0) nothing = out->n == 0;
+    if (nothing) {
+        /* and so do text2wave and flite when they cannot write the file (a full disk, a folder
+         * they cannot write in): the machine's fault, which must stop the build, not the text's */
         char *why = last_line(path[WORK_LOG]);
-        mslam_error("%s made no audio of \"%s\"%s%s", voice->name, text, why ? ": " : "", why ? why : "");
+        int write_errno = write_error(path[WORK_SPEECH]);
+        if (write_errno)
+            rc = mslam_error("%s could not write its audio of \"%s\": cannot write %s: %s%s%s%s", voice->name, text,
+                             path[WORK_SPEECH], strerror(write_errno), why ? " (it said: " : "", why ? why : "",
+                             why ? ")" : "");
+        else {
+            mslam_error("%s made no audio of \"%s\"%s%s", voice->name, text, why ? ": " : "", why ? why : "");
+            rc = OTHERSYNTH_NOTHING;
+        }
         g_free(why);
-        rc = OTHERSYNTH_NOTHING;
-    }
-    if (rc == 0 && (rc = audio_read(path[WORK_SPEECH], out)) == 0 && out->n == 0) {
-        mslam_error("%s made no audio of \"%s\"", voice->name, text);
-        rc = OTHERSYNTH_NOTHING;
     }
     for (int i = 0; i < N_WORK_FILES; i++) {
         if (path[i]) unlink(path[i]);

@@ -43,7 +43,8 @@ void othersynth_list(FILE *out);
  * minute (espeak-ng's scale: 175 is a voice's own pace) where the voice stretches. The command's
  * files go in work_dir, a folder the caller owns, and are removed (othersynth_clean removes those
  * of a process killed meanwhile). Returns 0, OTHERSYNTH_NOTHING or -1 (the command could not run,
- * failed or was killed; a file could not be written or read), the error naming the voice. */
+ * failed or was killed; a file could not be written or read, the command's audio among them, whose
+ * write errors the commands do not report), the error naming the voice. */
 int othersynth_speak(const struct other_voice *voice, const char *text, int rate, const char *work_dir,
                      struct audio *out);
 /* Removes work_dir and the files othersynth_speak writes there (nothing else is removed: a folder
