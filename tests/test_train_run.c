@@ -1519,6 +1519,29 @@ static void test_refusals(const char *manifest) {
     CHECK(cmd_eval(9, both) == 2 && read_file(hyps, 64, &text, &n) == 0 && !strcmp(text, "earlier\n"),
           "eval --json and --hyps onto one file spelled two ways");
     free(text), free(dotted);
+    /* nor one output the other's temporary file (FILE.tmp), which the other's rename replaces, nor
+     * an input, which opening it empties */
+    char *temp_clash[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest,
+                          (char *)"--json", hyps_tmp, (char *)"--hyps", hyps, NULL};
+    for (int swapped = 0; swapped < 2; swapped++) {
+        temp_clash[5] = (char *)(swapped ? "--hyps" : "--json");
+        temp_clash[7] = (char *)(swapped ? "--json" : "--hyps");
+        text = NULL;
+        CHECK(cmd_eval(9, temp_clash) == 2 && strstr(mslam_last_error(), "--json") &&
+                  strstr(mslam_last_error(), "--hyps") && strstr(mslam_last_error(), "written through") &&
+                  read_file(hyps, 64, &text, &n) == 0 && !strcmp(text, "earlier\n") && access(hyps_tmp, F_OK) != 0,
+              "eval %s FILE.tmp %s FILE: %s", temp_clash[5], temp_clash[7], mslam_last_error());
+        free(text);
+    }
+    char *rows_tmp = str_printf("%s/rows.tsv.tmp", fixture_dir()), *rows = str_printf("%s/rows.tsv", fixture_dir());
+    char *temp_input[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", rows_tmp, (char *)"--hyps", rows,
+                          NULL};
+    text = NULL;
+    CHECK(write_file_atomic(rows_tmp, manifest_before, strlen(manifest_before)) == 0 && cmd_eval(7, temp_input) == 2 &&
+              strstr(mslam_last_error(), "--hyps") && strstr(mslam_last_error(), "--data") &&
+              read_file(rows_tmp, 1 << 20, &text, &n) == 0 && !strcmp(text, manifest_before),
+          "eval --data FILE.tmp --hyps FILE: %s", mslam_last_error());
+    free(text), free(rows_tmp), free(rows);
     char *memory_out[] = {(char *)"eval", (char *)"--model", model, (char *)"--data", (char *)manifest,
                           (char *)"--translation-memory", hyps, (char *)"--json", hyps, NULL};
     CHECK(cmd_eval(9, memory_out) == 2 && strstr(mslam_last_error(), "--translation-memory"),

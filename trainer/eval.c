@@ -1201,8 +1201,9 @@ int cmd_eval(int argc, char **argv) {
             rc = 2;
         }
     }
-    /* the outputs must not be inputs, nor each other; a failed evaluation leaves them as they were
-     * (written through FILE.tmp, renamed at the end) */
+    /* the outputs must not be inputs, nor each other, nor have an input or the other for their
+     * temporary file; a failed evaluation leaves them as they were (written through FILE.tmp,
+     * renamed at the end) */
     const char *const inputs[][2] = {{"--model", model_path}, {"--lm", lm_path},
                                      {"--translation-lm", translation_lm_path}, {"--translation-memory", tm_path}};
     int json_to_stdout = json_path && !strcmp(json_path, "-");
@@ -1217,10 +1218,15 @@ int cmd_eval(int argc, char **argv) {
     for (int o = 0; o < 2 && !parsed && !rc; o++) {
         if (!outputs[o][1]) continue;
         int same = options_check_output(outputs[o][0], outputs[o][1], argc, argv) ||
-                   check_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data);
-        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0] && !same; i++)
-            same = check_output_not_input(outputs[o][0], outputs[o][1], inputs[i][0],
-                                          (const char *const[]){inputs[i][1], NULL});
+                   check_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data) ||
+                   check_temp_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data);
+        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0] && !same; i++) {
+            const char *const input[] = {inputs[i][1], NULL};
+            same = check_output_not_input(outputs[o][0], outputs[o][1], inputs[i][0], input) ||
+                   check_temp_not_input(outputs[o][0], outputs[o][1], inputs[i][0], input);
+        }
+        if (!same && o == 1 && outputs[0][1])
+            same = check_outputs_apart(outputs[0][0], outputs[0][1], outputs[1][0], outputs[1][1]);
         if (same) {
             fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
             rc = 2;
@@ -1236,11 +1242,6 @@ int cmd_eval(int argc, char **argv) {
                            (hyps_path && atomic_file_open(&hyps_file, hyps_path)))) {
         fprintf(stderr, "mslam-trainer eval: %s\n", mslam_last_error());
         rc = 1;
-    }
-    /* two spellings of one file ("o.json", "./o.json") open one temporary file twice */
-    if (!rc && json_file.f && hyps_file.f && same_open_file(json_file.f, hyps_file.f)) {
-        fprintf(stderr, "mslam-trainer eval: --json and --hyps name one file: give each its own\n");
-        rc = 2;
     }
     if ((c.hyps = hyps_file.f)) eval_hyps_header(c.hyps);
     struct sigaction saved_handlers[N_STOP_SIGNALS];

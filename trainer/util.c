@@ -315,6 +315,9 @@ int read_file(const char *path, size_t max_size, char **data, size_t *size) {
     return 0;
 }
 
+/* The temporary file of an atomic_file that lands on target. */
+static char *temp_name(const char *target) { return str_printf("%s.tmp", target); }
+
 int atomic_file_open(struct atomic_file *af, const char *path) {
     *af = (struct atomic_file){0};
     int mode, where = mslam_output_target(path, &af->path, &mode);
@@ -323,7 +326,7 @@ int atomic_file_open(struct atomic_file *af, const char *path) {
         if (!(af->f = fopen(path, "wb"))) return mslam_error("cannot write %s: %s", path, strerror(errno));
         return 0;
     }
-    if (!(af->tmp = str_printf("%s.tmp", af->path))) {
+    if (!(af->tmp = temp_name(af->path))) {
         atomic_file_abort(af);
         return -1;
     }
@@ -383,12 +386,6 @@ int write_file_atomic(const char *path, const void *data, size_t size) {
     return atomic_file_commit(&af);
 }
 
-int same_open_file(FILE *a, FILE *b) {
-    struct stat sa, sb;
-    return fstat(fileno(a), &sa) == 0 && fstat(fileno(b), &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
 int same_file(const char *a, const char *b) {
     struct stat sa, sb;
     return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
@@ -426,6 +423,59 @@ int check_output_not_input(const char *out_option, const char *out, const char *
                                inputs[i]);
     }
     return 0;
+}
+
+/* path as an absolute name, its folder's links resolved, so that two spellings of a file that
+ * does not exist yet compare equal (path as given where its folder does not exist). */
+static char *canonical_name(const char *path) {
+    char *dir = path_dirname(path), *real_dir = dir ? realpath(dir, NULL) : NULL;
+    const char *slash = strrchr(path, '/');
+    char *name = real_dir ? path_join(real_dir, slash ? slash + 1 : path) : str_dup(path);
+    free(dir);
+    free(real_dir);
+    return name;
+}
+
+/* Where an atomic_file of path lands, *name (canonical_name), and *tmp, its temporary file (NULL
+ * for a device or a pipe, written directly). */
+static int atomic_file_names(const char *path, char **name, char **tmp) {
+    char *target = NULL;
+    int mode, where = mslam_output_target(path, &target, &mode);
+    *name = where < 0 ? NULL : canonical_name(where == 1 ? path : target);
+    *tmp = *name && where == 0 ? temp_name(*name) : NULL;
+    free(target);
+    return !*name || (where == 0 && !*tmp) ? -1 : 0;
+}
+
+int check_outputs_apart(const char *a_option, const char *a, const char *b_option, const char *b) {
+    char *a_name = NULL, *a_tmp = NULL, *b_name = NULL, *b_tmp = NULL;
+    int rc = atomic_file_names(a, &a_name, &a_tmp) || atomic_file_names(b, &b_name, &b_tmp) ? -1 : 0;
+    if (rc == 0 && (!strcmp(a_name, b_name) || same_file(a, b)))
+        rc = mslam_error("%s %s and %s %s name one file: give each its own", a_option, a, b_option, b);
+    else if (rc == 0 && a_tmp && (!strcmp(a_tmp, b_name) || same_file(a_tmp, b)))
+        rc = mslam_error("%s %s is written through %s (then renamed onto it), which is %s %s: give each its own file",
+                         a_option, a, a_tmp, b_option, b);
+    else if (rc == 0 && b_tmp && (!strcmp(b_tmp, a_name) || same_file(b_tmp, a)))
+        rc = mslam_error("%s %s is written through %s (then renamed onto it), which is %s %s: give each its own file",
+                         b_option, b, b_tmp, a_option, a);
+    free(a_name), free(a_tmp), free(b_name), free(b_tmp);
+    return rc;
+}
+
+int check_temp_not_input(const char *out_option, const char *out, const char *in_option,
+                         const char *const *inputs) {
+    char *name = NULL, *tmp = NULL;
+    int rc = atomic_file_names(out, &name, &tmp);
+    for (size_t i = 0; rc == 0 && tmp && inputs && inputs[i]; i++) {
+        char *file = manifest_file(inputs[i]); /* a corpus folder reads its manifest.tsv */
+        if (!file) rc = mslam_error("out of memory for a path");
+        else if (same_file(tmp, file))
+            rc = mslam_error("%s %s is written through %s (then renamed onto it), the file %s %s reads: choose "
+                             "another output", out_option, out, tmp, in_option, inputs[i]);
+        free(file);
+    }
+    free(name), free(tmp);
+    return rc;
 }
 
 const int stop_signals[N_STOP_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};

@@ -93,8 +93,6 @@ void atomic_file_abort(struct atomic_file *af);
 /* Writes data to path through an atomic_file. */
 int write_file_atomic(const char *path, const void *data, size_t size);
 
-/* Whether two open streams write one file (the same device and inode). */
-int same_open_file(FILE *a, FILE *b);
 /* Whether a and b name one existing file (the same device and inode, whatever the spelling). */
 int same_file(const char *a, const char *b);
 /* Warns of each of paths (NULL-terminated) that names a file an earlier one names, whatever the
@@ -106,6 +104,14 @@ void warn_paths_repeated(const char *option, const char *const *paths, const cha
  * it reads. The message names both options. */
 int check_output_not_input(const char *out_option, const char *out, const char *in_option,
                            const char *const *inputs);
+/* For outputs written through an atomic_file. An error when outputs a and b of one command would
+ * land on one file (whatever the spelling; neither need exist yet), or one is the other's
+ * temporary file (PATH.tmp), which the other's rename would replace and its failure remove; and
+ * one when out's temporary file is one of inputs (as check_output_not_input), which opening it
+ * would empty. The messages name both options. */
+int check_outputs_apart(const char *a_option, const char *a, const char *b_option, const char *b);
+int check_temp_not_input(const char *out_option, const char *out, const char *in_option,
+                         const char *const *inputs);
 
 /* The signals that end a command's work early: Ctrl-C, kill (and mpirun's Ctrl-C), a closed
  * terminal (SSH gone). */
