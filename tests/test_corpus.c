@@ -1490,8 +1490,8 @@ static void test_counts_in_words(void) {
     free(locale), free(dir), free(mo), free(fortunes), free(out), free(two);
 }
 
-/* A FIFO given as a manifest, as a corpus folder's manifest.tsv, as a file read whole or as a
- * key file is refused, naming what it is: opened for reading as a file, it would wait for a writer,
+/* A FIFO given as a manifest, as a corpus folder's manifest.tsv, as audio, as a file read whole
+ * or as a key file is refused, naming what it is: opened for reading as a file, it would wait for a writer,
  * forever when none comes (the alarm ends the test then). */
 static void test_fifo_refused(void) {
     char *folder = tmp_path("fifo-corpus"), *fifo = path_join(folder, "manifest.tsv");
@@ -1509,6 +1509,14 @@ static void test_fifo_refused(void) {
     size_t size;
     CHECK(read_file(fifo, 1 << 20, &text, &size) != 0 && error_mentions("a FIFO (named pipe), not a regular file", fifo),
           "a FIFO read whole: %s", mslam_last_error());
+    struct audio audio = {0};
+    long long frames;
+    int rate, channels;
+    CHECK(audio_read(fifo, &audio) != 0 && error_mentions("a FIFO (named pipe), not a regular file", fifo),
+          "a FIFO as audio: %s", mslam_last_error());
+    CHECK(audio_probe(fifo, &frames, &rate, &channels) != 0 &&
+              error_mentions("a FIFO (named pipe), not a regular file", fifo),
+          "a FIFO's audio probed: %s", mslam_last_error());
     char *out = tmp_path("fifo-out"), *config[] = {"corpus", "--config", fifo, "-o", out, NULL};
     int status;
     char *said = corpus_main_stderr(5, config, &status);

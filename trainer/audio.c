@@ -176,7 +176,19 @@ static int cannot_open(const char *path) {
     return mslam_error("cannot read audio %s: %s", path, said);
 }
 
+/* 0 where path is a regular file: libsndfile and libmpg123 open a FIFO as a file, and wait for
+ * a writer, forever when none comes. */
+static int check_regular(const char *path) {
+    const char *kind;
+    FILE *f = fopen_regular(path, &kind);
+    if (!f && kind) return mslam_error("cannot read audio %s: %s, not a regular file", path, kind);
+    if (!f) return mslam_error("cannot read audio %s: %s", path, strerror(errno));
+    fclose(f);
+    return 0;
+}
+
 int audio_probe(const char *path, long long *frames, int *rate, int *channels) {
+    if (check_regular(path)) return -1;
     SF_INFO info = {0};
     SNDFILE *f = sf_open(path, SFM_READ, &info);
     if (!f) return cannot_open(path);
@@ -199,6 +211,7 @@ int audio_probe(const char *path, long long *frames, int *rate, int *channels) {
 }
 
 int audio_read(const char *path, struct audio *out) {
+    if (check_regular(path)) return -1;
     SF_INFO info = {0};
     SNDFILE *f = sf_open(path, SFM_READ, &info);
     if (!f) return cannot_open(path);
