@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,17 +13,27 @@
 static _Thread_local char last_error[1024];
 static _Thread_local const char *error_context;
 static _Thread_local int errors_unlogged;
+/* The callback and its user data change together, and not while a callback of them runs: an
+ * application may free the user data once mslam_log_set has returned (a thread's message had
+ * reached one callback with another's user data, and the old callback after the set). Readers
+ * share the lock, so that a callback that logs again takes it again (glibc's rwlocks prefer
+ * readers). */
+static pthread_rwlock_t log_lock = PTHREAD_RWLOCK_INITIALIZER;
 static mslam_log_callback log_callback;
 static void *log_user_data;
 
 void mslam_log_set(mslam_log_callback cb, void *user_data) {
+    pthread_rwlock_wrlock(&log_lock);
     log_callback = cb;
     log_user_data = user_data;
+    pthread_rwlock_unlock(&log_lock);
 }
 
 void mslam_log_get(mslam_log_callback *cb, void **user_data) {
+    pthread_rwlock_rdlock(&log_lock);
     if (cb) *cb = log_callback;
     if (user_data) *user_data = log_user_data;
+    pthread_rwlock_unlock(&log_lock);
 }
 
 const char *mslam_last_error(void) { return last_error; }
@@ -30,11 +41,13 @@ const char *mslam_last_error(void) { return last_error; }
 const char *mslam_version(void) { return MSLAM_VERSION_STRING; }
 
 static void emit(enum mslam_log_level level, const char *msg) {
+    pthread_rwlock_rdlock(&log_lock);
     if (log_callback) {
         log_callback(level, msg, log_user_data);
     } else if (level <= MSLAM_LOG_WARN) {
         fprintf(stderr, "mslam: %s: %s\n", level == MSLAM_LOG_ERROR ? "error" : "warning", msg);
     }
+    pthread_rwlock_unlock(&log_lock);
 }
 
 const char *mslam_error_context_set(const char *where) {

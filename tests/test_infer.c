@@ -3,7 +3,8 @@
  * equals the offline call and segments correctly, translation equals the internal decoder search
  * (on the speech frames, or on the transcript's text-path frames when the model's translate_input
  * says so), language identification (restricted or not), threads (all cores by default, the
- * caller's OpenMP setting untouched), results after save + load, and clear errors. */
+ * caller's OpenMP setting untouched), results after save + load, clear errors, and a log
+ * callback replaced while another thread's message is in it. */
 #include "common.h"
 #include "decoder.h"
 #include "heads.h"
@@ -16,6 +17,8 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -797,6 +800,42 @@ static void test_threads(mslam_model *m, const float *pcm, size_t n) {
 #endif
 }
 
+struct slow_log {
+    atomic_int entered, left;
+};
+
+static void slow_log(enum mslam_log_level level, const char *message, void *user_data) {
+    struct slow_log *s = user_data;
+    (void)level, (void)message;
+    atomic_store(&s->entered, 1);
+    usleep(200000);
+    atomic_store(&s->left, 1);
+}
+
+static void *log_an_error(void *pcm) {
+    mslam_result *r = mslam_transcribe(NULL, pcm, 16, NULL); /* "model is NULL", logged */
+    mslam_result_free(r);
+    return NULL;
+}
+
+/* mslam_log_set while another thread's message is in its callback returns once the callback has
+ * ended, after which the application may free the callback's user data (it returned at once,
+ * and a message could reach one callback with the other's user data). */
+static void test_log_set_waits(const float *pcm) {
+    mslam_log_callback outer_cb;
+    void *outer_user_data;
+    mslam_log_get(&outer_cb, &outer_user_data);
+    struct slow_log s = {0};
+    mslam_log_set(slow_log, &s);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, log_an_error, (void *)pcm) == 0, "cannot start a thread");
+    for (int i = 0; i < 5000 && !atomic_load(&s.entered); i++) usleep(1000);
+    CHECK(atomic_load(&s.entered), "the other thread's error reached no callback");
+    mslam_log_set(outer_cb, outer_user_data);
+    CHECK(atomic_load(&s.left), "mslam_log_set returned while the callback it replaced ran");
+    pthread_join(thread, NULL);
+}
+
 static void test_save_load(mslam_model *m, const float *pcm, size_t n) {
     char path[] = "/tmp/mslam_test_infer_XXXXXX";
     int fd = mkstemp(path);
@@ -954,6 +993,7 @@ int main(void) {
     }
     test_errors(pcm, n);
     test_feature_stats(pcm, n);
+    test_log_set_waits(pcm);
     free(pcm);
     return test_result("infer");
 }

@@ -40,8 +40,10 @@ typedef void (*mslam_log_callback)(enum mslam_log_level level, const char *messa
 
 /* Routes library messages to cb (NULL: errors and warnings go to stderr). One per process. cb
  * runs on the thread whose call logs, at times while that call holds its model's device lock:
- * it must not call into the library on that model, and a slow cb delays the model's other
- * threads (hand the message to another thread to do more than keep it). */
+ * it must not call into the library on that model nor call mslam_log_set, and a slow cb delays
+ * the model's other threads (hand the message to another thread to do more than keep it). May be
+ * called while other threads' calls run: it waits for the callbacks under way, after which the
+ * old cb is not called and its user data may be freed. */
 MSLAM_API void mslam_log_set(mslam_log_callback cb, void *user_data);
 /* The callback and user data mslam_log_set set (NULL, NULL: none). */
 MSLAM_API void mslam_log_get(mslam_log_callback *cb, void **user_data);
@@ -128,7 +130,9 @@ enum mslam_device {
  * (num_threads), so a call leaves the caller's OpenMP setting as it was. Matrix products are split over those threads and OpenBLAS runs each part on one thread
  * (its threads and OpenMP's would fight for the cores): the first large product sets
  * openblas_set_num_threads(1), which is process-wide, so an application's own OpenBLAS calls
- * then run on one thread too. In a build without OpenMP the count is OpenBLAS' (process-wide). */
+ * then run on one thread too. In a build without OpenMP the count is OpenBLAS' (process-wide):
+ * calls on other threads with other counts change it under each other, and their results differ
+ * in rounding from those of the same calls made alone (OpenBLAS sums in another order). */
 struct mslam_model_params {
     int n_threads; /* <= 0: OpenMP's count (all cores unless OMP_NUM_THREADS says otherwise) */
     enum mslam_device device; /* where the encoder's offline passes run (MSLAM_DEVICE_AUTO) */
