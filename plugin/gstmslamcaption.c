@@ -943,10 +943,15 @@ close_caption (GstMslamCaption * self, guint64 end, mslam_result * ctc, guint64 
     start = end - (guint64) self->max_frames;
 
   /* characters where the energy rule heard nothing are the model's noise (a trained model now
-   * and then hears one in silence): no caption of them */
+   * and then hears one in silence): no caption of them; nor of a steady sound (noise that
+   * started after a silence or a voice, which is voiced until the floor has learnt it: the
+   * bundled model wrote 5 s of Hebrew letters on white noise) */
   if (end > start && !caption_voiced (self, self->open_frame, end))
     GST_DEBUG_OBJECT (self, "nothing voiced in frames %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
         ": no caption", start, end);
+  else if (end > start && gst_mslam_vad_steady (&base->vad, start, end))
+    GST_DEBUG_OBJECT (self, "a steady sound in frames %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+        ", no voice: no caption", start, end);
   else if (end > start) {
     gdouble confidence = 1.0, min_confidence;
     text = make_caption (self, start, end, ctc, ctc_first, TRUE, &msg);

@@ -275,6 +275,10 @@ gst_mslam_model_release (mslam_model * model)
 #define VAD_ABS_DB -55.0        /* never speech below this (dBFS) */
 #define VAD_ABOVE_NOISE_DB 12.0 /* speech is this much above the noise floor */
 #define VAD_NOISE_RISE_DB 0.05  /* per block: the floor follows rising noise at 5 dB/s */
+/* voiced blocks whose energies lie within this between their 10th and 90th percentile are a
+ * steady sound (white, pink and brown noise: within 3.2 dB, a tone 0.2; speech: over 10; blue and violet noise, 7-8.2, pass for a voice) */
+#define VAD_STEADY_DB 6.0
+#define VAD_STEADY_MIN_BLOCKS 100       /* a second: a burst is no steady sound */
 
 void
 gst_mslam_vad_reset (GstMslamVad * vad)
@@ -311,27 +315,69 @@ gst_mslam_energy (const gfloat * pcm, gsize n)
   return sum;
 }
 
-/* Whether the blocks of the ring (the n_recent of this timeline) lie within VAD_ABOVE_NOISE_DB of
- * their quietest, which *quietest gets: none stood out from the others as a voice does. */
+/* Whether the last n_recent blocks, up to block `last`, lie within VAD_ABOVE_NOISE_DB of their
+ * quietest, which *quietest gets: none stood out from the others as a voice does. */
 static gboolean
-recent_quietest_if_steady (const GstMslamVad * vad, gdouble * quietest)
+recent_quietest_if_steady (const GstMslamVad * vad, guint64 last, gdouble * quietest)
 {
-  gdouble loudest = vad->recent_db[0];
+  gdouble loudest = vad->block_db[last % GST_MSLAM_VAD_BLOCKS];
 
-  *quietest = vad->recent_db[0];
+  *quietest = loudest;
   for (guint i = 1; i < vad->n_recent; i++) {
-    *quietest = MIN (*quietest, vad->recent_db[i]);
-    loudest = MAX (loudest, vad->recent_db[i]);
+    gdouble db = vad->block_db[(last - i) % GST_MSLAM_VAD_BLOCKS];
+    *quietest = MIN (*quietest, db);
+    loudest = MAX (loudest, db);
   }
   return vad->n_recent > 0 && loudest - *quietest < VAD_ABOVE_NOISE_DB;
 }
 
-gboolean
-gst_mslam_vad_heard_steady (const GstMslamVad * vad)
+static int
+compare_floats (gconstpointer a, gconstpointer b)
 {
-  gdouble quietest;
+  gfloat x = *(const gfloat *) a, y = *(const gfloat *) b;
 
-  return vad->n_recent < GST_MSLAM_VAD_FLOOR_BLOCKS && recent_quietest_if_steady (vad, &quietest);
+  return x < y ? -1 : x > y;
+}
+
+gboolean
+gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end)
+{
+  const guint per_frame = GST_MSLAM_FRAME_SAMPLES / VAD_BLOCK;
+  guint64 judged = vad->n / VAD_BLOCK;  /* blocks with an energy */
+  guint64 first_voiced = end, last_voiced = start;
+  GArray *db = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  gboolean steady = FALSE;
+
+  for (guint64 f = start; f < end; f++)
+    if (gst_mslam_vad_frame_voiced (vad, f)) {
+      first_voiced = MIN (first_voiced, f);
+      last_voiced = f;
+    }
+  /* the blocks from the first voiced frame to the last, the gaps between included (bursts apart
+   * are no steady sound), and where that is under a second, of the whole voiced run they lie in
+   * (a caption of a character or two that the model wrote on noise that had begun); where that
+   * too is short, all of [start, end) (a caption the model wrote on steady noise once the floor
+   * had learnt it, and unvoiced it, has a voiced frame or two) */
+  if (first_voiced < end) {
+    for (; (last_voiced + 1 - first_voiced) * per_frame < VAD_STEADY_MIN_BLOCKS &&
+        gst_mslam_vad_frame_voiced (vad, last_voiced + 1); last_voiced++);
+    for (; (last_voiced + 1 - first_voiced) * per_frame < VAD_STEADY_MIN_BLOCKS && first_voiced > 0 &&
+        gst_mslam_vad_frame_voiced (vad, first_voiced - 1); first_voiced--);
+    if ((last_voiced + 1 - first_voiced) * per_frame >= VAD_STEADY_MIN_BLOCKS)
+      start = first_voiced, end = last_voiced + 1;
+  }
+  /* (frames older than those remembered have no block) */
+  for (guint64 b = start * per_frame; b < end * per_frame && b < judged; b++)
+    if (b + GST_MSLAM_VAD_BLOCKS >= judged)
+      g_array_append_val (db, vad->block_db[b % GST_MSLAM_VAD_BLOCKS]);
+  /* between the 10th and the 90th percentile: a click or a cough in the noise is no voice either */
+  if (db->len >= VAD_STEADY_MIN_BLOCKS) {
+    g_array_sort (db, compare_floats);
+    steady = g_array_index (db, gfloat, db->len * 9 / 10) - g_array_index (db, gfloat, db->len / 10) <
+        VAD_STEADY_DB;
+  }
+  g_array_unref (db);
+  return steady;
 }
 
 /* The ring's blocks, up to the one at sample start, judged again under the floor risen to their
@@ -372,10 +418,11 @@ vad_block (GstMslamVad * vad, gint64 start)
    * noise alone, the floor at once (steady noise of -48 dBFS had counted as speech for 8 s while
    * the floor crept up from -100); not where some did (speech, whose reverberation may fill the
    * gaps between words to 10-15 dB under it: a floor at their quietest made it unvoiced) */
-  vad->recent_db[(start / VAD_BLOCK) % GST_MSLAM_VAD_FLOOR_BLOCKS] = db;
+  vad->block_db[(start / VAD_BLOCK) % GST_MSLAM_VAD_BLOCKS] = (gfloat) db;
   if (vad->n_recent < GST_MSLAM_VAD_FLOOR_BLOCKS)
     vad->n_recent++;
-  if (vad->n_recent == GST_MSLAM_VAD_FLOOR_BLOCKS && recent_quietest_if_steady (vad, &quietest)) {
+  if (vad->n_recent == GST_MSLAM_VAD_FLOOR_BLOCKS &&
+      recent_quietest_if_steady (vad, (guint64) start / VAD_BLOCK, &quietest)) {
     vad->noise_db = MAX (vad->noise_db, quietest);
     unvoice_recent (vad, start);
     voiced = FALSE;

@@ -66,12 +66,14 @@ void gst_mslam_model_release (mslam_model * model);
 /* The blocks (10 ms each) whose quietest the noise floor rises to at once where none stood out
  * from it as a voice does: steady noise is learnt in this long. */
 #define GST_MSLAM_VAD_FLOOR_BLOCKS 150
+/* 10-ms blocks remembered: those of the frames remembered */
+#define GST_MSLAM_VAD_BLOCKS (GST_MSLAM_VAD_FRAMES * GST_MSLAM_FRAME_SAMPLES / 160)
 
 typedef struct
 {
   gdouble noise_db;             /* running noise floor */
-  gdouble recent_db[GST_MSLAM_VAD_FLOOR_BLOCKS]; /* the last blocks' energies, a ring */
-  guint n_recent;               /* how many of them this timeline has (at most the ring's size) */
+  gfloat block_db[GST_MSLAM_VAD_BLOCKS]; /* the blocks' energies (dBFS): block b at b % size */
+  guint n_recent;               /* blocks this timeline has, up to GST_MSLAM_VAD_FLOOR_BLOCKS */
   gfloat block[160];            /* samples of the unfinished block */
   guint n_block;
   guint64 n;                    /* samples seen */
@@ -97,10 +99,12 @@ void gst_mslam_vad_end (GstMslamVad * vad);
 /* Whether encoder frame f (samples [640 f, 640 f + 640)) holds a voiced block; frames older
  * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
 gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
-/* Whether all this timeline has heard, before its first GST_MSLAM_VAD_FLOOR_BLOCKS, is steady (no
- * block stood out from the quietest as a voice does): noise the floor has not yet learnt, which
- * the frames' voicing still counts as speech until then (and unvoices then). */
-gboolean gst_mslam_vad_heard_steady (const GstMslamVad * vad);
+/* Whether what was voiced in the encoder frames [start, end) is a steady sound, not a voice: the
+ * energies of the 10-ms blocks from its first voiced frame to its last lie within a few dB of one
+ * another (steady noise that starts after a silence is voiced until the floor has learnt it, 1.5
+ * s later; a tone). Where that span is under a second, whether all that was heard in [start,
+ * end) is. FALSE where too little was heard. */
+gboolean gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end);
 /* Encoder frames for a duration in milliseconds, rounded to the nearest frame, at least one. */
 gint gst_mslam_frames_for_ms (guint ms);
 

@@ -289,11 +289,11 @@ decide (GstMslamLid * self, guint64 end)
    * random, which would flip the tag back and forth; a click or a codec's pre-echo before the
    * speech, a voiced frame or two, was tagged Hebrew at 0.74 before a file's Spanish). The
    * window's length, not what of it is filled: a stream's first second is no shorter window.
-   * Nor steady noise the energy rule has not yet learnt (white noise from the start was decided
-   * Hebrew at 0.86 at 1, 2 and 3 s). */
+   * Nor steady noise the energy rule has not yet learnt (white noise from the start, or after a
+   * silence, was decided Hebrew at about 0.9). */
   if (self->n_window == 0 || gst_mslam_vad_n_voiced (&base->vad, start, end) <
       (guint64) MIN (gst_mslam_frames_for_ms (MIN_VOICED_MS), (self->window_frames + 1) / 2) ||
-      gst_mslam_vad_heard_steady (&base->vad))
+      gst_mslam_vad_steady (&base->vad, start, end))
     return GST_FLOW_OK;
 
   again = gst_mslam_base_encode_again (base, start, end, &n_again);

@@ -1690,6 +1690,40 @@ GST_START_TEST(test_steady_noise_learnt) {
 }
 GST_END_TEST;
 
+/* Steady noise that starts after the talk, half a second after its end, makes no caption: the
+ * energy rule hears it as a voice until its floor has learnt it (1.5 s; then those frames count as
+ * speech no more), and the model writes characters on it all along (the bundled model 5 s of
+ * Hebrew letters, cut at max-duration, whose first frame stayed voiced). */
+GST_START_TEST(test_noise_after_talk) {
+    setup_talk();
+    GArray *reference = captions_with_hole(NULL, 0, 0, FALSE);
+    size_t n = n_talk + 8000 + 16000 * 8;
+    float *pcm = g_new0(float, n);
+    memcpy(pcm, talk, n_talk * sizeof *talk);
+    guint32 x = 5;
+    gsttest_add_white_noise(pcm + n_talk + 8000, n - n_talk - 8000, 0.0245f, &x); /* about -37 dBFS */
+    GstHarness *h = asr_harness();
+    push_audio(h, pcm, 0, n, 0);
+    GArray *caps = captions_at_eos(h);
+    fail_unless_captions_at(caps, reference, 0, "with noise after the talk");
+    g_array_unref(caps);
+    g_array_unref(reference);
+    /* nor does noise after a silence where captions are cut at a second, before the floor has
+     * learnt it: those are voiced, but a steady sound */
+    memset(pcm, 0, n * sizeof *pcm);
+    gsttest_add_white_noise(pcm + 16000 * 3, n - 16000 * 3, 0.0245f, &x);
+    char *launch = desc("max-duration=1000");
+    h = gst_harness_new_parse(launch);
+    g_free(launch);
+    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    push_audio(h, pcm, 0, n, 0);
+    caps = captions_at_eos(h);
+    fail_unless_equals_int(caps->len, 0);
+    g_array_unref(caps);
+    g_free(pcm);
+}
+GST_END_TEST;
+
 /* LATENCY: upstream's plus the longest a caption can come after the time it is stamped with (it
  * goes out when it ends): max-duration, and the rest of the chunk that holds its last frame (a
  * chunk less a frame), and the encoder's 45 ms look-ahead. The element answers with what it
@@ -2123,6 +2157,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_text_tags);
     tcase_add_test(tc, test_noise_floor_across_flush);
     tcase_add_test(tc, test_steady_noise_learnt);
+    tcase_add_test(tc, test_noise_after_talk);
     tcase_add_test(tc, test_reverse_playback);
     tcase_add_test(tc, test_dc_offset);
     tcase_add_test(tc, test_latency);
