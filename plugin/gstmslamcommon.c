@@ -276,7 +276,8 @@ gst_mslam_model_release (mslam_model * model)
 #define VAD_ABOVE_NOISE_DB 12.0 /* speech is this much above the noise floor */
 #define VAD_NOISE_RISE_DB 0.05  /* per block: the floor follows rising noise at 5 dB/s */
 /* voiced blocks whose energies lie within this between their 10th and 90th percentile are a
- * steady sound (white, pink and brown noise: within 3.2 dB, a tone 0.2; speech: over 10; blue and violet noise, 7-8.2, pass for a voice) */
+ * steady sound (white and pink noise: within 3.2 dB, a tone 0.2; speech: over 10; red noise,
+ * 8.5, and blue and violet noise, 7-8.2, pass for a voice) */
 #define VAD_STEADY_DB 6.0
 #define VAD_STEADY_MIN_BLOCKS 100       /* a second: a burst is no steady sound */
 
