@@ -282,6 +282,19 @@ gst_mslam_model_release (mslam_model * model)
 #define VAD_STEADY_MIN_BLOCKS 100       /* a second: a burst is no steady sound */
 
 void
+gst_mslam_vad_init (GstMslamVad * vad)
+{
+  vad->block_db = g_new0 (gfloat, GST_MSLAM_VAD_BLOCKS);
+  gst_mslam_vad_reset (vad);
+}
+
+void
+gst_mslam_vad_clear (GstMslamVad * vad)
+{
+  g_clear_pointer (&vad->block_db, g_free);
+}
+
+void
 gst_mslam_vad_reset (GstMslamVad * vad)
 {
   vad->noise_db = -100.0;
@@ -695,7 +708,7 @@ gst_mslam_base_init (GTypeInstance * instance, gpointer g_class)
   g_cond_init (&self->watch_cond);
   self->stall_deadline = GST_CLOCK_TIME_NONE;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
-  gst_mslam_vad_reset (&self->vad);
+  gst_mslam_vad_init (&self->vad);
 }
 
 static void
@@ -707,6 +720,7 @@ gst_mslam_base_finalize (GObject * object)
   g_free (self->languages);
   g_mutex_clear (&self->watch_lock);
   g_cond_clear (&self->watch_cond);
+  gst_mslam_vad_clear (&self->vad);
   G_OBJECT_CLASS (gst_mslam_base_parent_class)->finalize (object);
 }
 

@@ -72,7 +72,8 @@ void gst_mslam_model_release (mslam_model * model);
 typedef struct
 {
   gdouble noise_db;             /* running noise floor */
-  gfloat block_db[GST_MSLAM_VAD_BLOCKS]; /* the blocks' energies (dBFS): block b at b % size */
+  /* (a ring of GST_MSLAM_VAD_BLOCKS, allocated: a GType's instance is under 64 KB) */
+  gfloat *block_db;             /* the blocks' energies (dBFS): block b at b % size */
   guint n_recent;               /* blocks this timeline has, up to GST_MSLAM_VAD_FLOOR_BLOCKS */
   gfloat block[160];            /* samples of the unfinished block */
   guint n_block;
@@ -86,6 +87,9 @@ typedef struct
 /* The energy of n samples about their mean (their sum of squares less the DC offset's part): a
  * microphone's offset is no sound. */
 gdouble gst_mslam_energy (const gfloat * pcm, gsize n);
+/* Allocates the ring and forgets everything; gst_mslam_vad_clear frees it. */
+void gst_mslam_vad_init (GstMslamVad * vad);
+void gst_mslam_vad_clear (GstMslamVad * vad);
 /* Forgets everything, the noise floor too (a new stream). */
 void gst_mslam_vad_reset (GstMslamVad * vad);
 /* A new timeline of the same stream (a seek, a gap, a discontinuity): forgets what was heard
