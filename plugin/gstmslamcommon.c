@@ -275,6 +275,7 @@ gst_mslam_model_release (mslam_model * model)
 #define VAD_ABS_DB -55.0        /* never speech below this (dBFS) */
 #define VAD_ABOVE_NOISE_DB 12.0 /* speech is this much above the noise floor */
 #define VAD_NOISE_RISE_DB 0.05  /* per block: the floor follows rising noise at 5 dB/s */
+#define VAD_DIGITAL_SILENCE_DB -99.0    /* all samples equal (the energy's floor: -100) */
 /* voiced blocks whose energies lie within this between their 10th and 90th percentile are a
  * steady sound (white and pink noise: within 3.2 dB, a tone 0.2; speech: over 10; red noise,
  * 8.5, and blue and violet noise, 7-8.2, pass for a voice) */
@@ -427,7 +428,11 @@ vad_block (GstMslamVad * vad, gint64 start)
     vad->frame_voiced[(start / GST_MSLAM_FRAME_SAMPLES) % GST_MSLAM_VAD_FRAMES] = 0;
   if (voiced)
     vad->frame_voiced[(start / GST_MSLAM_FRAME_SAMPLES) % GST_MSLAM_VAD_FRAMES] = 1;
-  vad->noise_db = db < vad->noise_db ? db : vad->noise_db + VAD_NOISE_RISE_DB;
+  /* digital silence (a muted input, a file's padding) is no measure of the room's noise, as a
+   * dropout's is not: the floor stays (it fell to -100 dB, and the same noise after it counted as
+   * speech again until learnt anew: characters where it began) */
+  if (db > VAD_DIGITAL_SILENCE_DB)
+    vad->noise_db = db < vad->noise_db ? db : vad->noise_db + VAD_NOISE_RISE_DB;
   /* GST_MSLAM_VAD_FLOOR_BLOCKS in which no block stood out from the quietest as a voice does:
    * noise alone, the floor at once (steady noise of -48 dBFS had counted as speech for 8 s while
    * the floor crept up from -100); not where some did (speech, whose reverberation may fill the

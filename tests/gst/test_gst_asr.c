@@ -1690,6 +1690,33 @@ GST_START_TEST(test_steady_noise_learnt) {
 }
 GST_END_TEST;
 
+/* Digital silence (a muted input) is no measure of the noise either: the same steady noise after
+ * two seconds of zeros is no voice, and nothing is said of it, not even as a partial result (the
+ * floor had fallen to the zeros, and the noise was a voice again until learnt anew: characters
+ * where it began). */
+GST_START_TEST(test_noise_after_digital_silence) {
+    fx = gsttest_fixture_get();
+    size_t n = 16000 * 8;
+    float *pcm = g_new0(float, n);
+    guint32 x = 9;
+    gsttest_add_white_noise(pcm, 16000 * 3, 0.0245f, &x); /* about -37 dBFS */
+    gsttest_add_white_noise(pcm + 16000 * 5, 16000 * 3, 0.0245f, &x);
+    char *d = desc("partial-results=true");
+    gsttest_run *r = gsttest_run_element(d, pcm, n, FALSE, 1600, 0);
+    fail_unless(r && r->eos && !r->error, "%s", d);
+    guint after = 0;
+    for (guint i = 0; i < r->messages->len; i++) {
+        guint64 end = 0;
+        fail_unless(gst_structure_get_uint64(g_ptr_array_index(r->messages, i), "end", &end));
+        after += end > 5 * GST_SECOND;
+    }
+    fail_unless_equals_int(after, 0);
+    gsttest_run_free(r);
+    g_free(d);
+    g_free(pcm);
+}
+GST_END_TEST;
+
 /* Steady noise that starts after the talk, half a second after its end, makes no caption: the
  * energy rule hears it as a voice until its floor has learnt it (1.5 s; then those frames count as
  * speech no more), and the model writes characters on it all along (the bundled model 5 s of
@@ -2158,6 +2185,7 @@ static Suite *mslamasr_suite(void) {
     tcase_add_test(tc, test_noise_floor_across_flush);
     tcase_add_test(tc, test_steady_noise_learnt);
     tcase_add_test(tc, test_noise_after_talk);
+    tcase_add_test(tc, test_noise_after_digital_silence);
     tcase_add_test(tc, test_reverse_playback);
     tcase_add_test(tc, test_dc_offset);
     tcase_add_test(tc, test_latency);
