@@ -275,7 +275,8 @@ gst_mslam_model_release (mslam_model * model)
 #define VAD_ABS_DB -55.0        /* never speech below this (dBFS) */
 #define VAD_ABOVE_NOISE_DB 12.0 /* speech is this much above the noise floor */
 #define VAD_NOISE_RISE_DB 0.05  /* per block: the floor follows rising noise at 5 dB/s */
-#define VAD_DIGITAL_SILENCE_DB -99.0    /* all samples equal (the energy's floor: -100) */
+/* digital silence: samples all equal, give or take a 16-bit step (the energy's floor: -100) */
+#define VAD_DIGITAL_SILENCE_DB -99.0
 /* voiced blocks whose energies lie within this between their 10th and 90th percentile are a
  * steady sound (white and pink noise: within 3.2 dB, a tone 0.2; speech: over 10; red noise,
  * 8.5, and blue and violet noise, 7-8.2, pass for a voice) */
