@@ -399,7 +399,7 @@ gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end)
 /* The ring's blocks, up to the one at sample start, judged again under the floor risen to their
  * quietest: none is voiced. The frames wholly among them are unvoiced again and the silence
  * runs from the ring's first block at the latest, so that what the floor had not yet learnt
- * (the stream's first 1.5 s of steady noise) counts no more as speech for what is decided
+ * (the first 1.5 s of a steady noise) counts no more as speech for what is decided
  * later: mslamlid's windows, a caption's end. */
 static void
 unvoice_recent (GstMslamVad * vad, gint64 start)
@@ -1479,8 +1479,9 @@ feed_pcm (GstMslamBase * self, gsize n)
 }
 
 /* n samples of silence on the timeline: a dropout (a short GAP, or a hole in the timestamps).
- * Its zeros are no measure of the room's noise: the energy rule's floor stays as it was (it would
- * drop to them and take seconds of noise heard as speech to climb back). A sample that the last
+ * Its zeros are no measure of the room's noise: the energy rule's floor stays as it was (the
+ * rule leaves it at digital silence; this also covers the block that mixes the last samples with
+ * the zeros, which would lower it). A sample that the last
  * buffer left unfinished is still finished by the next one: the hole is one of timestamps (a live
  * source's jitter), not of bytes. */
 static GstFlowReturn
