@@ -176,15 +176,11 @@ static int cannot_open(const char *path) {
     return mslam_error("cannot read audio %s: %s", path, said);
 }
 
-/* 0 where path is a regular file: libsndfile and libmpg123 open a FIFO as a file, and wait for
- * a writer, forever when none comes. */
+/* 0 where path is no FIFO or other irregular file: libsndfile and libmpg123 open one as a file,
+ * and wait for a writer, forever when none comes (a missing file: cannot_open says so). */
 static int check_regular(const char *path) {
-    const char *kind;
-    FILE *f = fopen_regular(path, &kind);
-    if (!f && kind) return mslam_error("cannot read audio %s: %s, not a regular file", path, kind);
-    if (!f) return mslam_error("cannot read audio %s: %s", path, strerror(errno));
-    fclose(f);
-    return 0;
+    const char *kind = irregular_file_kind(path);
+    return kind ? mslam_error("cannot read audio %s: %s, not a regular file", path, kind) : 0;
 }
 
 int audio_probe(const char *path, long long *frames, int *rate, int *channels) {

@@ -192,6 +192,11 @@ const char *text_split_phrase(int split) {
     }
 }
 
+void split_note_add(struct split_note *how, const manifest_reader *r) {
+    how->has_splits |= manifest_reader_has_splits(r);
+    how->columns &= manifest_reader_layout(r) == LAYOUT_MSLAM;
+}
+
 char *split_counts_note(const int *in_split, const struct split_note *how, const char *holder, const char *picks,
                         const char *takes_all) {
     GString *text = g_string_new(NULL);

@@ -9,6 +9,7 @@
 #define MSLAM_TRAINER_DATA_H
 
 #include "frontend.h"
+#include "manifest.h"
 #include "model.h"
 #include "ops.h"
 #include "util.h"
@@ -79,6 +80,8 @@ struct split_note {
     const char *unread; /* the header's columns not read (NULL: not said) */
 };
 
+/* Adds what reader r (whose rows were read) tells of the splits to how (start from {.columns = 1}). */
+void split_note_add(struct split_note *how, const manifest_reader *r);
 /* " (HOLDER has them in split dev: 300 rows; PICKS picks the split)" from the counts of rows of
  * each split (in_split: SPLIT_N counts), for a message that none is in the split asked for; ""
  * when every count is 0. Rows in no split where no file has splits (how, NULL: not known) are

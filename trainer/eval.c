@@ -1218,13 +1218,10 @@ int cmd_eval(int argc, char **argv) {
     for (int o = 0; o < 2 && !parsed && !rc; o++) {
         if (!outputs[o][1]) continue;
         int same = options_check_output(outputs[o][0], outputs[o][1], argc, argv) ||
-                   check_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data) ||
-                   check_temp_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data);
-        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0] && !same; i++) {
-            const char *const input[] = {inputs[i][1], NULL};
-            same = check_output_not_input(outputs[o][0], outputs[o][1], inputs[i][0], input) ||
-                   check_temp_not_input(outputs[o][0], outputs[o][1], inputs[i][0], input);
-        }
+                   check_atomic_output_not_input(outputs[o][0], outputs[o][1], "--data", (const char *const *)data);
+        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0] && !same; i++)
+            same = check_atomic_output_not_input(outputs[o][0], outputs[o][1], inputs[i][0],
+                                                 (const char *const[]){inputs[i][1], NULL});
         if (!same && o == 1 && outputs[0][1])
             same = check_outputs_apart(outputs[0][0], outputs[0][1], outputs[1][0], outputs[1][1]);
         if (same) {

@@ -223,10 +223,7 @@ static int read_text(const char *path, int split, const mslam_lm *lm, GHashTable
             g_hash_table_add(sets[l], norm);
         }
     }
-    if (how) {
-        how->has_splits |= manifest_reader_has_splits(r);
-        how->columns &= manifest_reader_layout(r) == LAYOUT_MSLAM;
-    }
+    if (how) split_note_add(how, r);
     manifest_close(r);
     return rc;
 }

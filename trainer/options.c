@@ -12,9 +12,7 @@
 static gboolean key_file_load(GKeyFile *kf, const char *path, GError **err) {
     gchar *text = NULL;
     gsize size = 0;
-    const char *kind;
-    FILE *f = fopen_regular(path, &kind);
-    if (f) fclose(f);
+    const char *kind = irregular_file_kind(path); /* (GLib would wait on a FIFO) */
     if (kind) {
         g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s, not a regular file", kind);
         return FALSE;

@@ -77,8 +77,7 @@ static int read_pairs(const char *path, int split, GHashTable *held, GHashTable 
         size_t n = GPOINTER_TO_SIZE(g_hash_table_lookup(counts, rec.translation)); /* 0 when new */
         g_hash_table_insert(counts, g_strdup(rec.translation), GSIZE_TO_POINTER(n + 1));
     }
-    how->has_splits |= manifest_reader_has_splits(r);
-    how->columns &= manifest_reader_layout(r) == LAYOUT_MSLAM;
+    split_note_add(how, r);
     manifest_close(r);
     return rc;
 }

@@ -278,6 +278,13 @@ FILE *fopen_regular(const char *path, const char **kind) {
     return f;
 }
 
+const char *irregular_file_kind(const char *path) {
+    const char *kind;
+    FILE *f = fopen_regular(path, &kind);
+    if (f) fclose(f);
+    return kind;
+}
+
 int read_file(const char *path, size_t max_size, char **data, size_t *size) {
     *data = NULL;
     *size = 0;
@@ -411,18 +418,29 @@ void warn_paths_repeated(const char *option, const char *const *paths, const cha
     strlist_free(&files);
 }
 
+/* The index of the input (NULL-terminated inputs; a corpus folder is its manifest.tsv) that is
+ * file, -1 where none is, -2 out of memory (said). */
+static long input_that_is(const char *file, const char *const *inputs) {
+    for (size_t i = 0; inputs && inputs[i]; i++) {
+        char *input = manifest_file(inputs[i]);
+        if (!input) {
+            mslam_error("out of memory for a path");
+            return -2;
+        }
+        int same = same_file(file, input);
+        free(input);
+        if (same) return (long)i;
+    }
+    return -1;
+}
+
 int check_output_not_input(const char *out_option, const char *out, const char *in_option,
                            const char *const *inputs) {
-    for (size_t i = 0; inputs && inputs[i]; i++) {
-        char *file = manifest_file(inputs[i]); /* a corpus folder reads its manifest.tsv */
-        if (!file) return mslam_error("out of memory for a path");
-        int same = same_file(out, file);
-        free(file);
-        if (same)
-            return mslam_error("%s %s is the file %s %s reads: choose another output", out_option, out, in_option,
-                               inputs[i]);
-    }
-    return 0;
+    long i = input_that_is(out, inputs);
+    if (i >= 0)
+        return mslam_error("%s %s is the file %s %s reads: choose another output", out_option, out, in_option,
+                           inputs[i]);
+    return i == -2 ? -1 : 0;
 }
 
 /* path as an absolute name, its folder's links resolved, so that two spellings of a file that
@@ -462,18 +480,17 @@ int check_outputs_apart(const char *a_option, const char *a, const char *b_optio
     return rc;
 }
 
-int check_temp_not_input(const char *out_option, const char *out, const char *in_option,
-                         const char *const *inputs) {
+int check_atomic_output_not_input(const char *out_option, const char *out, const char *in_option,
+                                  const char *const *inputs) {
+    if (check_output_not_input(out_option, out, in_option, inputs)) return -1;
     char *name = NULL, *tmp = NULL;
     int rc = atomic_file_names(out, &name, &tmp);
-    for (size_t i = 0; rc == 0 && tmp && inputs && inputs[i]; i++) {
-        char *file = manifest_file(inputs[i]); /* a corpus folder reads its manifest.tsv */
-        if (!file) rc = mslam_error("out of memory for a path");
-        else if (same_file(tmp, file))
-            rc = mslam_error("%s %s is written through %s (then renamed onto it), the file %s %s reads: choose "
-                             "another output", out_option, out, tmp, in_option, inputs[i]);
-        free(file);
-    }
+    long i = rc == 0 && tmp ? input_that_is(tmp, inputs) : -1;
+    if (i >= 0)
+        rc = mslam_error("%s %s is written through %s (then renamed onto it), the file %s %s reads: choose another "
+                         "output", out_option, out, tmp, in_option, inputs[i]);
+    else if (i == -2)
+        rc = -1;
     free(name), free(tmp);
     return rc;
 }

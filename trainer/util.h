@@ -76,6 +76,9 @@ const char *plural_s(long long n);
  * (named pipe)", "a folder", "a device", "a socket"). A FIFO is not waited on (fopen would wait
  * for a writer, forever when none comes), nor a device read to no end. */
 FILE *fopen_regular(const char *path, const char **kind);
+/* What path is where it is no regular file (as fopen_regular names it), NULL where it is one or
+ * cannot be opened: for a library that opens files by name, which would wait on a FIFO. */
+const char *irregular_file_kind(const char *path);
 /* Reads a whole file (at most max_size bytes) into a new buffer with a NUL after the data. */
 int read_file(const char *path, size_t max_size, char **data, size_t *size);
 /* A file written through path.tmp: atomic_file_commit syncs it and renames it onto path, so that
@@ -107,11 +110,11 @@ int check_output_not_input(const char *out_option, const char *out, const char *
 /* For outputs written through an atomic_file. An error when outputs a and b of one command would
  * land on one file (whatever the spelling; neither need exist yet), or one is the other's
  * temporary file (PATH.tmp), which the other's rename would replace and its failure remove; and
- * one when out's temporary file is one of inputs (as check_output_not_input), which opening it
+ * check_output_not_input's, also when out's temporary file is one of inputs, which opening it
  * would empty. The messages name both options. */
 int check_outputs_apart(const char *a_option, const char *a, const char *b_option, const char *b);
-int check_temp_not_input(const char *out_option, const char *out, const char *in_option,
-                         const char *const *inputs);
+int check_atomic_output_not_input(const char *out_option, const char *out, const char *in_option,
+                                  const char *const *inputs);
 
 /* The signals that end a command's work early: Ctrl-C, kill (and mpirun's Ctrl-C), a closed
  * terminal (SSH gone). */

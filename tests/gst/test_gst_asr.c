@@ -753,8 +753,9 @@ static void flush_to(GstHarness *h, GstClockTime t) {
     fail_unless(gst_harness_push_event(h, gst_event_new_segment(&seg)));
 }
 
-static GstHarness *asr_harness(void) {
-    char *launch = desc(NULL);
+/* A harness around mslamasr with props (NULL: none) on the loudness model, F32 input. */
+static GstHarness *asr_harness(const char *props) {
+    char *launch = desc(props);
     GstHarness *h = gst_harness_new_parse(launch);
     g_free(launch);
     gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
@@ -1017,10 +1018,7 @@ static GArray *captions_at_eos(GstHarness *h) {
  * the timestamps at sample `at` (0: none), the buffer after it marked DISCONT when discont:
  * the captions at EOS. */
 static GArray *captions_with_hole(const char *props, size_t at, GstClockTime hole, gboolean discont) {
-    char *launch = desc(props);
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GstHarness *h = asr_harness(props);
     if (at == 0) {
         push_audio(h, talk, 0, n_talk, 0);
     } else {
@@ -1159,7 +1157,7 @@ GST_END_TEST;
  * had ended the timeline and cut the caption in two). */
 GST_START_TEST(test_gap_during_drift) {
     setup_talk();
-    GstHarness *h = asr_harness();
+    GstHarness *h = asr_harness(NULL);
     size_t mid = ((size_t)(utt_start[0] * 16000 / GST_SECOND) + fx->n_speech[0] / 2) / 320 * 320;
     size_t late = mid - 3200;
     for (size_t off = 0; off < mid; off += 320)
@@ -1181,10 +1179,7 @@ GST_END_TEST;
  * source that is not live, or stall-timeout 0, nothing waits on the clock. The test clock stands
  * still, so every buffer sets the same deadline: 1.1 s (a buffer of 100 ms, then 1 s). */
 static GstHarness *stalling_harness(const char *props, gboolean live, size_t *said) {
-    char *launch = desc(props);
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GstHarness *h = asr_harness(props);
     gst_harness_set_live(h, live);
     gst_harness_use_testclock(h);
     gst_harness_play(h);
@@ -1358,7 +1353,7 @@ GST_END_TEST;
  * timeline. */
 GST_START_TEST(test_flush) {
     setup_talk();
-    GstHarness *h = asr_harness();
+    GstHarness *h = asr_harness(NULL);
     /* the middle of utterance 0: a caption is open, none is final */
     size_t s0 = (size_t)(utt_start[0] * 16000 / GST_SECOND);
     push_audio(h, talk, 0, s0 + fx->n_speech[0] / 2, 0);
@@ -1383,10 +1378,7 @@ GST_END_TEST;
  * downstream, as EOS does: an application may stop there. */
 GST_START_TEST(test_segment_done) {
     setup_talk();
-    char *launch = desc("pause=2000");
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GstHarness *h = asr_harness("pause=2000");
     /* utterance 0 and the 1 s after it: no pause of 2 s, so its caption is still open */
     size_t end0 = (size_t)(utt_end[0] * 16000 / GST_SECOND);
     push_audio(h, talk, 0, end0 + 16000, 0);
@@ -1412,7 +1404,7 @@ GST_END_TEST;
 GST_START_TEST(test_upstream_gaps) {
     setup_talk();
     size_t mid = (size_t)(utt_start[0] * 16000 / GST_SECOND) + fx->n_speech[0] / 2, lost = 640;
-    GstHarness *h = asr_harness();
+    GstHarness *h = asr_harness(NULL);
     push_audio(h, talk, 0, mid, 0);
     fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(mid), SAMPLES_TIME(lost))));
     push_audio(h, talk, mid + lost, n_talk, SAMPLES_TIME(mid + lost));
@@ -1425,7 +1417,7 @@ GST_START_TEST(test_upstream_gaps) {
     gst_buffer_unref(b);
     gst_harness_teardown(h);
 
-    h = asr_harness();
+    h = asr_harness(NULL);
     push_audio(h, talk, 0, mid, 0);
     fail_unless_equals_int(gst_harness_buffers_received(h), 0);
     fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(mid), 3 * GST_SECOND)));
@@ -1441,10 +1433,7 @@ GST_START_TEST(test_upstream_gaps) {
     GArray *no_loss = captions_with_hole(NULL, 0, 0, FALSE);
     fail_unless_equals_int(no_loss->len, 2);
     for (int overlap = 0; overlap < 2; overlap++) {
-        char *launch = desc("discont-wait=60000");
-        h = gst_harness_new_parse(launch);
-        g_free(launch);
-        gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+        h = asr_harness("discont-wait=60000");
         push_audio(h, talk, 0, mid, 0);
         if (overlap) {
             fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(mid), 80 * MS)));
@@ -1558,12 +1547,12 @@ GST_START_TEST(test_noise_floor_across_flush) {
     gsttest_add_white_noise(noise, n, 0.0245f, &x); /* about -37 dBFS */
     float *noisy_talk = talk_after(8000, &n_noisy);
     gsttest_add_white_noise(noisy_talk, n_noisy, 0.0245f, &x);
-    GstHarness *h = asr_harness();
+    GstHarness *h = asr_harness(NULL);
     push_audio(h, noise, 0, n, 0);
     push_audio(h, noisy_talk, 0, n_noisy, SAMPLES_TIME(n));
     GArray *reference = captions_at_eos(h);
     fail_unless(reference->len >= 2, "%u captions of the talk in noise", reference->len);
-    h = asr_harness();
+    h = asr_harness(NULL);
     push_audio(h, noise, 0, n, 0);
     flush_to(h, 30 * GST_SECOND);
     push_audio(h, noisy_talk, 0, n_noisy, 30 * GST_SECOND);
@@ -1571,7 +1560,7 @@ GST_START_TEST(test_noise_floor_across_flush) {
     fail_unless_captions_at(caps, reference, 30 * GST_SECOND - SAMPLES_TIME(n), "after the flush");
     g_array_unref(caps);
     /* nor does a dropout, whose silence is no measure of the noise */
-    h = asr_harness();
+    h = asr_harness(NULL);
     push_audio(h, noise, 0, n, 0);
     fail_unless(gst_harness_push_event(h, gst_event_new_gap(SAMPLES_TIME(n), 40 * MS)));
     push_audio(h, noisy_talk, 0, n_noisy, SAMPLES_TIME(n) + 40 * MS);
@@ -1589,7 +1578,7 @@ GST_END_TEST;
  * and captions again from a forward segment on. */
 GST_START_TEST(test_reverse_playback) {
     setup_talk();
-    GstHarness *h = asr_harness();
+    GstHarness *h = asr_harness(NULL);
     GstSegment segment;
     gst_segment_init(&segment, GST_FORMAT_TIME);
     segment.rate = -1.0;
@@ -1608,7 +1597,7 @@ GST_START_TEST(test_reverse_playback) {
     fail_unless(gap, "no GAP over the reversed segment");
     gst_harness_teardown(h);
     /* reversed upstream already (scaletempo: rate 1, applied rate -1) */
-    h = asr_harness();
+    h = asr_harness(NULL);
     segment.rate = 1.0;
     segment.applied_rate = -1.0;
     fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
@@ -1617,7 +1606,7 @@ GST_START_TEST(test_reverse_playback) {
     fail_unless_equals_int(gst_harness_buffers_received(h), 0);
     gst_harness_teardown(h);
     /* forwards again */
-    h = asr_harness();
+    h = asr_harness(NULL);
     fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
     gst_segment_init(&segment, GST_FORMAT_TIME);
     fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
@@ -1637,7 +1626,7 @@ GST_START_TEST(test_dc_offset) {
     float *offset = talk_after(16000 * 3, &n);
     for (size_t i = 0; i < n; i++) offset[i] = 0.05f + offset[i];
     GArray *reference = captions_with_hole(NULL, 0, 0, FALSE);
-    GstHarness *h = asr_harness();
+    GstHarness *h = asr_harness(NULL);
     push_audio(h, offset, 0, n, 0);
     GArray *caps = captions_at_eos(h);
     fail_unless_captions_at(caps, reference, 3 * GST_SECOND, "on the offset");
@@ -1657,7 +1646,7 @@ GST_START_TEST(test_steady_noise_learnt) {
     guint32 x = 7;
     gsttest_add_white_noise(noisy, n, 0.0173f, &x); /* about -40 dBFS */
     GArray *reference = captions_with_hole(NULL, 0, 0, FALSE);
-    GstHarness *h = asr_harness();
+    GstHarness *h = asr_harness(NULL);
     push_audio(h, noisy, 0, n, 0);
     GArray *caps = captions_at_eos(h);
     guint speech_captions = 0;
@@ -1680,7 +1669,7 @@ GST_START_TEST(test_steady_noise_learnt) {
         gboolean during = (t >= utt_start[0] && t < utt_end[0]) || (t >= utt_start[1] && t < utt_end[1]);
         filled[i] = talk[i] + (during ? filled[i] : 0.0f);
     }
-    h = asr_harness();
+    h = asr_harness(NULL);
     push_audio(h, filled, 0, n_talk, 0);
     caps = captions_at_eos(h);
     fail_unless_equals_int(caps->len, reference->len);
@@ -1729,7 +1718,7 @@ GST_START_TEST(test_noise_after_talk) {
     memcpy(pcm, talk, n_talk * sizeof *talk);
     guint32 x = 5;
     gsttest_add_white_noise(pcm + n_talk + 8000, n - n_talk - 8000, 0.0245f, &x); /* about -37 dBFS */
-    GstHarness *h = asr_harness();
+    GstHarness *h = asr_harness(NULL);
     push_audio(h, pcm, 0, n, 0);
     GArray *caps = captions_at_eos(h);
     fail_unless_captions_at(caps, reference, 0, "with noise after the talk");
@@ -1739,10 +1728,7 @@ GST_START_TEST(test_noise_after_talk) {
      * learnt it: those are voiced, but a steady sound */
     memset(pcm, 0, n * sizeof *pcm);
     gsttest_add_white_noise(pcm + 16000 * 3, n - 16000 * 3, 0.0245f, &x);
-    char *launch = desc("max-duration=1000");
-    h = gst_harness_new_parse(launch);
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    h = asr_harness("max-duration=1000");
     push_audio(h, pcm, 0, n, 0);
     caps = captions_at_eos(h);
     fail_unless_equals_int(caps->len, 0);
@@ -1758,10 +1744,7 @@ GST_END_TEST;
  * and then does (restarted: *restarted_lat, when set_name is not NULL). */
 static GstClockTime query_latency(const char *props, const char *set_name, const char *set_value,
                                   GstClockTime *restarted_lat) {
-    char *launch = desc(props);
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GstHarness *h = asr_harness(props);
     gst_harness_set_upstream_latency(h, 10 * MS);
     gst_harness_play(h);
     GstClockTime lat = gst_harness_query_latency(h);
@@ -1802,10 +1785,7 @@ GST_END_TEST;
  * sticky caps come again (from a review). */
 GST_START_TEST(test_same_segment_and_caps_again) {
     setup_talk();
-    char *launch = desc(NULL);
-    GstHarness *h = gst_harness_new_parse(launch);
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    GstHarness *h = asr_harness(NULL);
     GstBus *bus = gst_bus_new();
     gst_element_set_bus(h->element, bus);
     size_t mid = ((size_t)(utt_start[0] * 16000 / GST_SECOND) + fx->n_speech[0] / 2) / 1600 * 1600;
@@ -1820,9 +1800,7 @@ GST_START_TEST(test_same_segment_and_caps_again) {
     gst_object_unref(bus);
     gst_harness_teardown(h);
 
-    h = gst_harness_new_parse(launch = desc(NULL));
-    g_free(launch);
-    gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved");
+    h = asr_harness(NULL);
     bus = gst_bus_new();
     gst_element_set_bus(h->element, bus);
     push_audio(h, talk, 0, 16000, 0);
