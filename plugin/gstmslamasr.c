@@ -100,6 +100,15 @@ gst_mslam_asr_caption (GstMslamCaption * caption, const gfloat * frames, gint n,
   return g_strdup (mslam_result_text (ctc));
 }
 
+/* The text's language where the languages property names one (the captions are in it, whatever
+ * the audio's tags say), else the audio's, if it has one (NULL). */
+static const gchar *
+named_language (GstMslamBase * base, const GstTagList * upstream)
+{
+  (void) upstream;
+  return base->model && base->n_lang_ids == 1 ? mslam_model_lang (base->model, base->lang_ids[0]) : NULL;
+}
+
 static void
 gst_mslam_asr_class_init (GstMslamAsrClass * klass)
 {
@@ -112,6 +121,7 @@ gst_mslam_asr_class_init (GstMslamAsrClass * klass)
       "Filter/Audio/Text", "Recognises speech in many languages and puts out timed captions",
       "mslam developers");
 
+  GST_MSLAM_BASE_CLASS (klass)->stream_language = named_language;
   caption_class->message_name = "mslam-asr";
   caption_class->needs_ctc = TRUE;
   caption_class->words_field = "words";

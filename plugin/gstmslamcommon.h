@@ -104,10 +104,13 @@ void gst_mslam_vad_end (GstMslamVad * vad);
  * than the last GST_MSLAM_VAD_FRAMES read as unvoiced. */
 gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
 /* Whether what was voiced in the encoder frames [start, end) is a steady sound, not a voice: the
- * energies of the 10-ms blocks from its first voiced frame to its last lie within a few dB of one
- * another (steady noise that starts after a silence is voiced until the floor has learnt it, 1.5
- * s later; a tone). Where that span is under a second, whether all that was heard in [start,
- * end) is. FALSE where too little was heard. */
+ * 50-ms energies of the blocks from its first voiced frame to its last lie within a few dB of
+ * one another (steady noise that starts after a silence is voiced until the floor has learnt it,
+ * 1.5 s later; rumble, whose 10-ms energies vary as a voice's, is voiced in bursts; a tone).
+ * Where that span is under 1.5 s, the whole voiced run up to that, and where that too is short,
+ * what was heard before it (at a stream's start, after it) as well, from which its own loudest
+ * must not stand out. No voiced frame: all of [start, end). FALSE where under a second was
+ * heard. */
 gboolean gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end);
 /* Encoder frames for a duration in milliseconds, rounded to the nearest frame, at least one. */
 gint gst_mslam_frames_for_ms (guint ms);

@@ -246,7 +246,10 @@ static void test_long_recording(void) {
         free(part);
     }
     printf("  logmel of %d frames in pieces vs runs of 100: max err %.3e\n", n_frames, worst);
-    CHECK(whole && worst <= 1e-5, "a long recording's frames differ from short runs' by %.3e", worst);
+    /* within the products' float32 rounding, as against the reference: OpenBLAS may sum a row in
+     * another order for another number of rows (2.4e-5 on an AMD EPYC with AVX2; 1e-5 had held
+     * on the machines before) */
+    CHECK(whole && worst <= LOGMEL_TOL, "a long recording's frames differ from short runs' by %.3e", worst);
     free(whole);
     /* the tail padding read in the last of three pieces, and a length that ends mid-hop */
     free(logmel_padded(&fe, pcm, n_samples));

@@ -200,6 +200,23 @@ void gsttest_add_white_noise(float *pcm, size_t n, float amplitude, guint32 *x) 
     }
 }
 
+void gsttest_add_rumble(float *pcm, size_t n, float rms, guint32 *x) {
+    /* two one-pole low-passes at 100 Hz: exp(-2 pi 100 / 16000) */
+    const float a = 0.9615f;
+    float *low = g_new0(float, n), y1 = 0.0f, y2 = 0.0f;
+    double sum = 0.0;
+    gsttest_add_white_noise(low, n, 1.0f, x);
+    for (size_t i = 0; i < n; i++) {
+        y1 = a * y1 + (1.0f - a) * low[i];
+        y2 = a * y2 + (1.0f - a) * y1;
+        low[i] = y2;
+        sum += (double)y2 * y2;
+    }
+    float scale = sum > 0.0 ? rms / (float)sqrt(sum / (double)n) : 0.0f;
+    for (size_t i = 0; i < n; i++) pcm[i] += scale * low[i];
+    g_free(low);
+}
+
 /* ---- files ---- */
 
 static char *tmpdir;

@@ -79,6 +79,9 @@ void gsttest_append(float **dst, size_t *n_dst, const float *src, size_t n);
 /* Adds white noise, uniform in [-amplitude, amplitude], to pcm[0..n) from the generator state
  * *x (linear congruential: one state, one noise). */
 void gsttest_add_white_noise(float *pcm, size_t n, float amplitude, guint32 *x);
+/* Adds rumble, white noise from *x low-passed at 100 Hz (12 dB an octave), of root mean square
+ * rms over pcm[0..n): over 10 ms its energy varies as a voice's does. */
+void gsttest_add_rumble(float *pcm, size_t n, float rms, guint32 *x);
 
 /* Writes 16 kHz mono 16-bit WAV. 0 or -1. */
 int gsttest_write_wav(const char *path, const float *pcm, size_t n);
