@@ -452,7 +452,8 @@ gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end)
    * but a short caption's own loudest 50 ms must not stand out from what was heard around it by
    * as much either (rumble's bursts: by 2.9 dB at most; a short caption of speech stands out by
    * up to 7 dB, and is 8.9 dB and more between the percentiles anyway) */
-  if (n >= VAD_STEADY_MIN_BLOCKS) {
+  /* (none of its own blocks heard, or remembered: nothing to judge) */
+  if (n_own > 0 && n >= VAD_STEADY_MIN_BLOCKS) {
     guint n_means = means_db (power, n), m;
     gdouble own_loudest = -200.0, p10, p90;
 
