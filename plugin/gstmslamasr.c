@@ -100,13 +100,18 @@ gst_mslam_asr_caption (GstMslamCaption * caption, const gfloat * frames, gint n,
   return g_strdup (mslam_result_text (ctc));
 }
 
-/* The text's language where the languages property names one (the captions are in it, whatever
- * the audio's tags say), else the audio's, if it has one (NULL). */
+/* The text's language: the one the languages property names (the captions are in it, whatever
+ * the audio's tags say), else the audio's (NULL: upstream's tag is taken), else "und"
+ * (undetermined, ISO 639-2, as mslamlid tags: without a tag a Matroska track is read as
+ * English). */
 static const gchar *
-named_language (GstMslamBase * base, const GstTagList * upstream)
+text_language (GstMslamBase * base, const GstTagList * upstream)
 {
-  (void) upstream;
-  return base->model && base->n_lang_ids == 1 ? mslam_model_lang (base->model, base->lang_ids[0]) : NULL;
+  if (base->model && base->n_lang_ids == 1)
+    return mslam_model_lang (base->model, base->lang_ids[0]);
+  if (upstream && gst_tag_list_get_tag_size (upstream, GST_TAG_LANGUAGE_CODE) > 0)
+    return NULL;
+  return "und";
 }
 
 static void
@@ -121,7 +126,7 @@ gst_mslam_asr_class_init (GstMslamAsrClass * klass)
       "Filter/Audio/Text", "Recognises speech in many languages and puts out timed captions",
       "mslam developers");
 
-  GST_MSLAM_BASE_CLASS (klass)->stream_language = named_language;
+  GST_MSLAM_BASE_CLASS (klass)->stream_language = text_language;
   caption_class->message_name = "mslam-asr";
   caption_class->needs_ctc = TRUE;
   caption_class->words_field = "words";

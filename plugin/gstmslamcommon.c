@@ -2369,14 +2369,29 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
        * und, over the language tagged before) */
       if (reversed && klass->passthrough && gst_mslam_base_release_held (self) != GST_FLOW_OK)
         GST_DEBUG_OBJECT (self, "the held audio went nowhere");
-      if (!klass->passthrough && (reversed || stream_language (self, NULL))) {
-        /* the text's language, for muxers and players, once the segment is out (tags follow it);
-         * played backwards, no text: a GAP over the segment, on which a sink prerolls */
-        gboolean res = gst_pad_event_default (pad, parent, event);
-        if (stream_language (self, NULL))
-          res = push_text_stream_tags (self, text_stream_tags (self, NULL)) && res;
+      if (!klass->passthrough) {
+        /* the text's language, for muxers and players, once the segment is out (tags follow it),
+         * as the audio's tags so far leave it; played backwards, no text: a GAP over the
+         * segment, on which a sink prerolls */
+        GstEvent *upstream = gst_mslam_pad_stream_tags (self->sinkpad);
+        GstTagList *audio_tags = NULL;
+        gboolean res, ours;
+
+        if (upstream)
+          gst_event_parse_tag (upstream, &audio_tags);
+        ours = stream_language (self, audio_tags) != NULL;
+        if (!reversed && !ours) {
+          if (upstream)
+            gst_event_unref (upstream);
+          break;
+        }
+        res = gst_pad_event_default (pad, parent, event);
+        if (ours)
+          res = push_text_stream_tags (self, text_stream_tags (self, audio_tags)) && res;
         if (reversed)
           res = gst_pad_push_event (self->srcpad, gap_over_segment (&self->segment)) && res;
+        if (upstream)
+          gst_event_unref (upstream);
         return res;
       }
       break;

@@ -1456,8 +1456,8 @@ GST_START_TEST(test_upstream_gaps) {
 GST_END_TEST;
 
 /* The text stream's tags: the audio's language, not its codec or bitrate (mslamasr), or the one
- * language its languages property names; English (mslamtranslate, also without tags from
- * upstream), once; global tags pass as they are.
+ * language its languages property names, else und; English (mslamtranslate, also without tags
+ * from upstream), once; global tags pass as they are.
  * *n_stream: how many stream tag events came out. */
 static GstTagList *pushed_tags(const char *element, gboolean tag_upstream, GstTagList **global, int *n_stream) {
     char *launch = g_strdup_printf("%s model=%s", element, fx->loud);
@@ -1502,8 +1502,37 @@ GST_START_TEST(test_text_tags) {
     fail_unless(global && gst_tag_list_get_string(global, GST_TAG_TITLE, &title) && !g_strcmp0(title, "Talk"));
     g_free(code), g_free(title), code = title = NULL;
     gst_tag_list_unref(tags), gst_tag_list_unref(global);
-    /* one language named: the captions are in it, whatever the audio's tags say (without a tag a
-     * Matroska track is read as English) */
+    /* no language from upstream nor named: undetermined (without a tag a Matroska track is read
+     * as English) */
+    tags = pushed_tags("mslamasr", FALSE, &global, &n_stream);
+    fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "und"),
+                "mslamasr's text without a language is not tagged und (%s)", code);
+    fail_unless_equals_int(n_stream, 1);
+    g_free(code), code = NULL;
+    gst_tag_list_unref(tags);
+    if (global) gst_tag_list_unref(global);
+    /* a seek (a new segment) leaves the audio's language on the text: no und over it */
+    GstHarness *h = asr_harness(NULL);
+    GstTagList *spanish = gst_tag_list_new(GST_TAG_LANGUAGE_CODE, "es", NULL);
+    gst_tag_list_set_scope(spanish, GST_TAG_SCOPE_STREAM);
+    fail_unless(gst_harness_push_event(h, gst_event_new_tag(spanish)));
+    push_audio(h, talk, 0, 16000, 0);
+    flush_to(h, GST_SECOND);
+    push_audio(h, talk, 16000, 32000, GST_SECOND);
+    gboolean spanish_seen = FALSE;
+    for (GstEvent *e; (e = gst_harness_try_pull_event(h)); gst_event_unref(e)) {
+        GstTagList *t;
+        if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) continue;
+        gst_event_parse_tag(e, &t);
+        if (gst_tag_list_get_scope(t) != GST_TAG_SCOPE_STREAM || !gst_tag_list_get_string(t, GST_TAG_LANGUAGE_CODE, &code))
+            continue;
+        fail_if(spanish_seen && strcmp(code, "es"), "the text tagged %s after es", code);
+        spanish_seen = spanish_seen || !strcmp(code, "es");
+        g_free(code), code = NULL;
+    }
+    fail_unless(spanish_seen);
+    gst_harness_teardown(h);
+    /* one language named: the captions are in it, whatever the audio's tags say */
     for (int upstream = 0; upstream < 2; upstream++) {
         tags = pushed_tags("mslamasr languages=deu", upstream, &global, &n_stream);
         fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "de"),
