@@ -278,12 +278,13 @@ gst_mslam_model_release (mslam_model * model)
 /* digital silence: samples all equal, give or take a 16-bit step (the energy's floor: -100) */
 #define VAD_DIGITAL_SILENCE_DB -99.0
 /* A sound whose 50-ms energies (the mean power of VAD_STEADY_SPAN blocks, sliding by one) lie
- * within this between their 10th and 90th percentiles is steady. Over 10 ms, noise of little
- * high frequency (rumble: noise low-passed at 100-200 Hz, red noise) varies as speech does, with
- * few of its periods in a block (9-11 dB between those percentiles, speech from 10); over 50
- * ms, white noise lies within 0.4 dB, pink 1.3, red 4.4, blue 4.8, rumble about 5.5 (up to 6.5
- * through a 4-pole 100-Hz low-pass), and espeak-ng speech of the corpus's test split, noise and
- * reverberation added, from 7.7 (models/results/session41/). */
+ * within this between their 10th and 90th percentiles, as heard and tilted (block_rise_db), is
+ * steady. Over 10 ms, noise of little high frequency (rumble: noise low-passed at 100-200 Hz, red
+ * noise) varies as speech does, with few of its periods in a block (9-11 dB between those
+ * percentiles, speech from 10); over 50 ms, white noise lies within 0.4 dB, pink 1.3, red 4.4,
+ * blue 4.8, rumble about 5.5 (up to 6.5 through a 4-pole 100-Hz low-pass), and espeak-ng speech
+ * of the corpus's test split, noise and reverberation added, from 7.7 as heard
+ * (models/results/session41/). */
 #define VAD_STEADY_DB 6.0
 #define VAD_STEADY_SPAN 5
 /* the blocks a sound is judged on, 1.5 s (a burst is no steady sound), where the stream has
@@ -295,6 +296,7 @@ void
 gst_mslam_vad_init (GstMslamVad * vad)
 {
   vad->block_db = g_new0 (gfloat, GST_MSLAM_VAD_BLOCKS);
+  vad->block_rise_db = g_new0 (gfloat, GST_MSLAM_VAD_BLOCKS);
   gst_mslam_vad_reset (vad);
 }
 
@@ -302,6 +304,7 @@ void
 gst_mslam_vad_clear (GstMslamVad * vad)
 {
   g_clear_pointer (&vad->block_db, g_free);
+  g_clear_pointer (&vad->block_rise_db, g_free);
 }
 
 void
@@ -314,6 +317,7 @@ gst_mslam_vad_reset (GstMslamVad * vad)
   vad->silence_start = 0;
   vad->last_voiced_end = -1;
   vad->n_recent = 0;
+  vad->have_last = FALSE;
   memset (vad->frame_voiced, 0, sizeof vad->frame_voiced);
 }
 
@@ -382,14 +386,45 @@ means_db (gfloat * power, guint n)
   return n - VAD_STEADY_SPAN + 1;
 }
 
-/* Whether block b was a sound, not digital silence; *power gets its mean power. */
+/* Whether block b was a sound, not digital silence. */
 static gboolean
-block_power (const GstMslamVad * vad, guint64 b, gfloat * power)
+block_heard (const GstMslamVad * vad, guint64 b)
 {
-  gfloat db = vad->block_db[b % GST_MSLAM_VAD_BLOCKS];
+  return vad->block_db[b % GST_MSLAM_VAD_BLOCKS] > VAD_DIGITAL_SILENCE_DB;
+}
 
-  *power = (gfloat) pow (10.0, db / 10.0);
-  return db > VAD_DIGITAL_SILENCE_DB;
+/* Whether ring's energies (dB, block b at b % GST_MSLAM_VAD_BLOCKS) of blocks[0..n) (n >=
+ * VAD_STEADY_MIN_BLOCKS, in time order; the sound's own are [own_first, own_first + n_own)) are a
+ * steady sound's: their 50-ms means lie within VAD_STEADY_DB between their 10th and 90th
+ * percentiles (a click or a cough in the noise is no voice either), and a short sound's own
+ * loudest 50 ms does not stand out from what was heard around it by as much either (rumble's
+ * bursts: by 2.9 dB at most; a short caption of speech stands out by up to 7 dB, and is 8.9 dB
+ * and more between the percentiles anyway). what names the energies in the log. */
+static gboolean
+steady_in (const gfloat * ring, const guint64 * blocks, guint n, guint own_first, guint n_own,
+    const gchar * what)
+{
+  gfloat *power = g_new (gfloat, n);
+  guint n_means, m;
+  gdouble own_loudest = -200.0, p10, p90;
+  gboolean steady;
+
+  for (guint i = 0; i < n; i++)
+    power[i] = (gfloat) pow (10.0, ring[blocks[i] % GST_MSLAM_VAD_BLOCKS] / 10.0);
+  n_means = means_db (power, n);
+  for (m = own_first >= VAD_STEADY_SPAN - 1 ? own_first - (VAD_STEADY_SPAN - 1) : 0;
+      m < MIN (own_first + n_own, n_means); m++)
+    own_loudest = MAX (own_loudest, power[m]);
+  qsort (power, n_means, sizeof *power, compare_floats);
+  p10 = power[n_means / 10];
+  p90 = power[n_means * 9 / 10];
+  steady = p90 - p10 < VAD_STEADY_DB &&
+      (n_own >= VAD_STEADY_BLOCKS || own_loudest - p90 < VAD_STEADY_DB);
+  GST_LOG ("blocks %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ": %u blocks (%u its own), 50-ms %s "
+      "within %.2f dB, its loudest %.2f dB over their 90th percentile: %s", blocks[0],
+      blocks[n - 1] + 1, n, n_own, what, p90 - p10, own_loudest - p90, steady ? "steady" : "not steady");
+  g_free (power);
+  return steady;
 }
 
 gboolean
@@ -398,10 +433,9 @@ gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end)
   const guint per_frame = GST_MSLAM_FRAME_SAMPLES / VAD_BLOCK;
   guint64 judged = vad->n / VAD_BLOCK;  /* blocks with an energy */
   guint64 oldest = judged > GST_MSLAM_VAD_BLOCKS ? judged - GST_MSLAM_VAD_BLOCKS : 0;
-  guint64 first_voiced = end, last_voiced = start, b;
-  gfloat *power;
+  guint64 first_voiced = end, last_voiced = start, b, *blocks;
   guint n = 0, n_own, own_first = 0;
-  gboolean steady = FALSE;
+  gboolean steady;
 
   for (guint64 f = start; f < end; f++)
     if (gst_mslam_vad_frame_voiced (vad, f)) {
@@ -418,58 +452,41 @@ gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end)
         gst_mslam_vad_frame_voiced (vad, first_voiced - 1); first_voiced--);
     start = first_voiced, end = last_voiced + 1;
   }
-  /* The blocks' powers. Under 1.5 s of them, those heard before are added until there is that
-   * much, then, at a stream's start, those after: what was heard around a short sound (rumble
-   * voiced in bursts of a few hundred ms is steady over 1.5 s, as is a caption the model wrote
-   * on steady noise once the floor had learnt it, and unvoiced it, with a voiced frame or two;
-   * a word stands out from the noise or silence around it, as a voiced block is 12 dB above
-   * the floor). Not beyond digital silence: a muted input, a dropout or a noise gate's closing
-   * parts what was heard (noise that begins after it is judged on its own, and bursts a gate
-   * lets through are not one noise). Within the sound's own frames it counts, a gap between
-   * bursts. Frames older than those remembered have no block. */
-  power = g_new (gfloat, MAX (GST_MSLAM_VAD_BLOCKS, VAD_STEADY_BLOCKS));
+  /* The blocks. Under 1.5 s of them, those heard before are added until there is that much,
+   * then, at a stream's start, those after: what was heard around a short sound (rumble voiced
+   * in bursts of a few hundred ms is steady over 1.5 s, as is a caption the model wrote on
+   * steady noise once the floor had learnt it, and unvoiced it, with a voiced frame or two; a
+   * word stands out from the noise or silence around it, as a voiced block is 12 dB above the
+   * floor). Not beyond digital silence: a muted input, a dropout or a noise gate's closing parts
+   * what was heard (noise that begins after it is judged on its own, and bursts a gate lets
+   * through are not one noise). Within the sound's own frames it counts, a gap between bursts.
+   * Frames older than those remembered have no block. */
+  blocks = g_new (guint64, MAX (GST_MSLAM_VAD_BLOCKS, VAD_STEADY_BLOCKS));
   for (b = MAX (start * per_frame, oldest); b < end * per_frame && b < judged; b++)
-    block_power (vad, b, &power[n++]);
+    blocks[n++] = b;
   n_own = n;
   if (n < VAD_STEADY_BLOCKS) {
-    gfloat before[VAD_STEADY_BLOCKS];
+    guint64 first = MIN (start * per_frame, judged);
     guint n_before = 0;
 
-    for (b = MIN (start * per_frame, judged); b > oldest && n + n_before < VAD_STEADY_BLOCKS &&
-        block_power (vad, b - 1, &before[n_before]); b--)
+    for (; first > oldest && n + n_before < VAD_STEADY_BLOCKS && block_heard (vad, first - 1); first--)
       n_before++;
-    /* in time order: the last found is the earliest */
-    memmove (power + n_before, power, n * sizeof *power);
+    memmove (blocks + n_before, blocks, n * sizeof *blocks);
     for (guint i = 0; i < n_before; i++)
-      power[i] = before[n_before - 1 - i];
+      blocks[i] = first + i;
     n += n_before;
     own_first = n_before;
-    for (b = MAX (end * per_frame, oldest); b < judged && n < VAD_STEADY_BLOCKS &&
-        block_power (vad, b, &power[n]); b++)
-      n++;
+    for (b = MAX (end * per_frame, oldest); b < judged && n < VAD_STEADY_BLOCKS && block_heard (vad, b); b++)
+      blocks[n++] = b;
   }
-  /* between the 10th and the 90th percentile: a click or a cough in the noise is no voice either;
-   * but a short caption's own loudest 50 ms must not stand out from what was heard around it by
-   * as much either (rumble's bursts: by 2.9 dB at most; a short caption of speech stands out by
-   * up to 7 dB, and is 8.9 dB and more between the percentiles anyway) */
-  /* (none of its own blocks heard, or remembered: nothing to judge) */
-  if (n_own > 0 && n >= VAD_STEADY_MIN_BLOCKS) {
-    guint n_means = means_db (power, n), m;
-    gdouble own_loudest = -200.0, p10, p90;
-
-    for (m = own_first >= VAD_STEADY_SPAN - 1 ? own_first - (VAD_STEADY_SPAN - 1) : 0;
-        m < MIN (own_first + n_own, n_means); m++)
-      own_loudest = MAX (own_loudest, power[m]);
-    qsort (power, n_means, sizeof *power, compare_floats);
-    p10 = power[n_means / 10];
-    p90 = power[n_means * 9 / 10];
-    steady = p90 - p10 < VAD_STEADY_DB &&
-        (n_own >= VAD_STEADY_BLOCKS || own_loudest - p90 < VAD_STEADY_DB);
-    GST_LOG ("frames %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ": %u blocks (%u its own), 50-ms energies "
-        "within %.2f dB, its loudest %.2f dB over their 90th percentile: %s", start, end, n, n_own,
-        p90 - p10, own_loudest - p90, steady ? "steady" : "not steady");
-  }
-  g_free (power);
+  /* Steady both as heard and tilted up 6 dB an octave (the samples' differences): rumble under a
+   * voice fills its energies and leaves it standing out of the differences', hiss the other way
+   * round, and noise alone is steady either way. (None of its own blocks heard, or remembered:
+   * nothing to judge.) */
+  steady = n_own > 0 && n >= VAD_STEADY_MIN_BLOCKS &&
+      steady_in (vad->block_db, blocks, n, own_first, n_own, "energies") &&
+      steady_in (vad->block_rise_db, blocks, n, own_first, n_own, "differences' energies");
+  g_free (blocks);
   return steady;
 }
 
@@ -489,6 +506,23 @@ unvoice_recent (GstMslamVad * vad, gint64 start)
   if (vad->silence_start < 0 || vad->silence_start > first)
     vad->silence_start = first;
   vad->last_voiced_end = MIN (vad->last_voiced_end, first);
+}
+
+/* The energy of the block's sample-to-sample differences (from the last block's last sample),
+ * for the steady-sound rule: the sound tilted up 6 dB an octave, so that rumble (100 Hz: -28 dB
+ * against 4 kHz) weighs little under a voice (its first formant, 300-800 Hz: -17 to -9 dB). */
+static gdouble
+block_rise_energy (GstMslamVad * vad)
+{
+  gdouble sum = 0.0, prev = vad->have_last ? vad->last_sample : vad->block[0];
+
+  for (guint i = 0; i < VAD_BLOCK; i++) {
+    sum += ((gdouble) vad->block[i] - prev) * ((gdouble) vad->block[i] - prev);
+    prev = vad->block[i];
+  }
+  vad->last_sample = vad->block[VAD_BLOCK - 1];
+  vad->have_last = TRUE;
+  return sum;
 }
 
 static void
@@ -516,6 +550,8 @@ vad_block (GstMslamVad * vad, gint64 start)
    * the floor crept up from -100); not where some did (speech, whose reverberation may fill the
    * gaps between words to 10-15 dB under it: a floor at their quietest made it unvoiced) */
   vad->block_db[(start / VAD_BLOCK) % GST_MSLAM_VAD_BLOCKS] = (gfloat) db;
+  vad->block_rise_db[(start / VAD_BLOCK) % GST_MSLAM_VAD_BLOCKS] = (gfloat) (10.0 *
+      log10 (block_rise_energy (vad) / VAD_BLOCK + 1e-10));
   if (vad->n_recent < GST_MSLAM_VAD_FLOOR_BLOCKS)
     vad->n_recent++;
   if (vad->n_recent == GST_MSLAM_VAD_FLOOR_BLOCKS &&

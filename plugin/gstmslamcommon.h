@@ -74,6 +74,9 @@ typedef struct
   gdouble noise_db;             /* running noise floor */
   /* (a ring of GST_MSLAM_VAD_BLOCKS, allocated: a GType's instance is under 64 KB) */
   gfloat *block_db;             /* the blocks' energies (dBFS): block b at b % size */
+  gfloat *block_rise_db;        /* their sample-to-sample differences' (dB), as block_db */
+  gfloat last_sample;           /* the last block's last sample (have_last: there was one) */
+  gboolean have_last;
   guint n_recent;               /* blocks this timeline has, up to GST_MSLAM_VAD_FLOOR_BLOCKS */
   gfloat block[160];            /* samples of the unfinished block */
   guint n_block;
@@ -105,8 +108,10 @@ void gst_mslam_vad_end (GstMslamVad * vad);
 gboolean gst_mslam_vad_frame_voiced (const GstMslamVad * vad, guint64 f);
 /* Whether what was voiced in the encoder frames [start, end) is a steady sound, not a voice: the
  * 50-ms energies of the blocks from its first voiced frame to its last lie within a few dB of
- * one another (steady noise that starts after a silence is voiced until the floor has learnt it,
- * 1.5 s later; rumble, whose 10-ms energies vary as a voice's, is voiced in bursts; a tone).
+ * one another, both as heard and tilted up 6 dB an octave (the samples' differences: speech over
+ * loud rumble is no steady sound, nor speech in loud hiss as heard) (steady noise that starts
+ * after a silence is voiced until the floor has learnt it, 1.5 s later; rumble, whose 10-ms
+ * energies vary as a voice's, is voiced in bursts; a tone).
  * Where that span is under 1.5 s, the whole voiced run up to that, and where that too is short,
  * what was heard before it (at a stream's start, after it) as well, from which its own loudest
  * must not stand out. No voiced frame: all of [start, end). FALSE where under a second was

@@ -6,7 +6,9 @@
 # Prints, for each, how many captions or windows were judged, the least spread of their 50-ms
 # energies (10th to 90th percentile, dB), how many were short (under 1.5 s of their own, judged
 # with what was heard before) and the most their own loudest stood out, and how many the rule
-# called steady (no caption, no decision: all of them mistakes, as all are speech).
+# called steady (no caption, no decision: all of them mistakes, as all are speech). These are the
+# energies as heard (the log's "50-ms energies" lines); with session 41's last change a sound is steady
+# only where the energies of its samples' differences are too, so the count bounds the rule's.
 #   sh models/results/session41/speech-spread.sh PLUGIN_DIR          (about 15 minutes on 2 cores)
 set -eu
 root=$(cd "$(dirname "$0")/../../.." && pwd)
