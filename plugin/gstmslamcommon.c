@@ -393,24 +393,23 @@ block_heard (const GstMslamVad * vad, guint64 b)
   return vad->block_db[b % GST_MSLAM_VAD_BLOCKS] > VAD_DIGITAL_SILENCE_DB;
 }
 
-/* Whether ring's energies (dB, block b at b % GST_MSLAM_VAD_BLOCKS) of blocks[0..n) (n >=
- * VAD_STEADY_MIN_BLOCKS, in time order; the sound's own are [own_first, own_first + n_own)) are a
- * steady sound's: their 50-ms means lie within VAD_STEADY_DB between their 10th and 90th
+/* Whether ring's energies (dB, block b at b % GST_MSLAM_VAD_BLOCKS) of blocks [lo, hi) (at least
+ * VAD_STEADY_MIN_BLOCKS; the sound's own are [own_lo, own_hi)) are a steady sound's: their 50-ms means lie within VAD_STEADY_DB between their 10th and 90th
  * percentiles (a click or a cough in the noise is no voice either), and a short sound's own
  * loudest 50 ms does not stand out from what was heard around it by as much either (rumble's
  * bursts: by 2.9 dB at most; a short caption of speech stands out by up to 7 dB, and is 8.9 dB
  * and more between the percentiles anyway). what names the energies in the log. */
 static gboolean
-steady_in (const gfloat * ring, const guint64 * blocks, guint n, guint own_first, guint n_own,
-    const gchar * what)
+steady_in (const gfloat * ring, guint64 lo, guint64 hi, guint64 own_lo, guint64 own_hi, const gchar * what)
 {
+  guint n = (guint) (hi - lo), own_first = (guint) (own_lo - lo), n_own = (guint) (own_hi - own_lo);
   gfloat *power = g_new (gfloat, n);
   guint n_means, m;
   gdouble own_loudest = -200.0, p10, p90;
   gboolean steady;
 
   for (guint i = 0; i < n; i++)
-    power[i] = (gfloat) pow (10.0, ring[blocks[i] % GST_MSLAM_VAD_BLOCKS] / 10.0);
+    power[i] = (gfloat) pow (10.0, ring[(lo + i) % GST_MSLAM_VAD_BLOCKS] / 10.0);
   n_means = means_db (power, n);
   for (m = own_first >= VAD_STEADY_SPAN - 1 ? own_first - (VAD_STEADY_SPAN - 1) : 0;
       m < MIN (own_first + n_own, n_means); m++)
@@ -421,8 +420,8 @@ steady_in (const gfloat * ring, const guint64 * blocks, guint n, guint own_first
   steady = p90 - p10 < VAD_STEADY_DB &&
       (n_own >= VAD_STEADY_BLOCKS || own_loudest - p90 < VAD_STEADY_DB);
   GST_LOG ("blocks %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ": %u blocks (%u its own), 50-ms %s "
-      "within %.2f dB, its loudest %.2f dB over their 90th percentile: %s", blocks[0],
-      blocks[n - 1] + 1, n, n_own, what, p90 - p10, own_loudest - p90, steady ? "steady" : "not steady");
+      "within %.2f dB, its loudest %.2f dB over their 90th percentile: %s", lo, hi, n, n_own, what,
+      p90 - p10, own_loudest - p90, steady ? "steady" : "not steady");
   g_free (power);
   return steady;
 }
@@ -433,9 +432,7 @@ gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end)
   const guint per_frame = GST_MSLAM_FRAME_SAMPLES / VAD_BLOCK;
   guint64 judged = vad->n / VAD_BLOCK;  /* blocks with an energy */
   guint64 oldest = judged > GST_MSLAM_VAD_BLOCKS ? judged - GST_MSLAM_VAD_BLOCKS : 0;
-  guint64 first_voiced = end, last_voiced = start, b, *blocks;
-  guint n = 0, n_own, own_first = 0;
-  gboolean steady;
+  guint64 first_voiced = end, last_voiced = start, own_lo, own_hi, lo, hi;
 
   for (guint64 f = start; f < end; f++)
     if (gst_mslam_vad_frame_voiced (vad, f)) {
@@ -452,42 +449,26 @@ gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end)
         gst_mslam_vad_frame_voiced (vad, first_voiced - 1); first_voiced--);
     start = first_voiced, end = last_voiced + 1;
   }
-  /* The blocks. Under 1.5 s of them, those heard before are added until there is that much,
-   * then, at a stream's start, those after: what was heard around a short sound (rumble voiced
-   * in bursts of a few hundred ms is steady over 1.5 s, as is a caption the model wrote on
-   * steady noise once the floor had learnt it, and unvoiced it, with a voiced frame or two; a
-   * word stands out from the noise or silence around it, as a voiced block is 12 dB above the
-   * floor). Not beyond digital silence: a muted input, a dropout or a noise gate's closing parts
+  /* The blocks judged, one run [lo, hi) around the sound's own [own_lo, own_hi). Under 1.5 s of
+   * them, those heard before are added until there is that much, then, at a stream's start,
+   * those after: what was heard around a short sound (rumble voiced in bursts of a few hundred
+   * ms is steady over 1.5 s, as is a caption the model wrote on steady noise once the floor had
+   * learnt it, and unvoiced it, with a voiced frame or two; a word stands out from the noise or
+   * silence around it, as a voiced block is 12 dB above the floor). Not beyond digital silence: a muted input, a dropout or a noise gate's closing parts
    * what was heard (noise that begins after it is judged on its own, and bursts a gate lets
    * through are not one noise). Within the sound's own frames it counts, a gap between bursts.
    * Frames older than those remembered have no block. */
-  blocks = g_new (guint64, MAX (GST_MSLAM_VAD_BLOCKS, VAD_STEADY_BLOCKS));
-  for (b = MAX (start * per_frame, oldest); b < end * per_frame && b < judged; b++)
-    blocks[n++] = b;
-  n_own = n;
-  if (n < VAD_STEADY_BLOCKS) {
-    guint64 first = MIN (start * per_frame, judged);
-    guint n_before = 0;
-
-    for (; first > oldest && n + n_before < VAD_STEADY_BLOCKS && block_heard (vad, first - 1); first--)
-      n_before++;
-    memmove (blocks + n_before, blocks, n * sizeof *blocks);
-    for (guint i = 0; i < n_before; i++)
-      blocks[i] = first + i;
-    n += n_before;
-    own_first = n_before;
-    for (b = MAX (end * per_frame, oldest); b < judged && n < VAD_STEADY_BLOCKS && block_heard (vad, b); b++)
-      blocks[n++] = b;
-  }
+  own_lo = MIN (MAX (start * per_frame, oldest), judged);
+  own_hi = MAX (MIN (end * per_frame, judged), own_lo);
+  for (lo = own_lo, hi = own_hi; hi - lo < VAD_STEADY_BLOCKS && lo > oldest && block_heard (vad, lo - 1); lo--);
+  for (; hi - lo < VAD_STEADY_BLOCKS && hi < judged && block_heard (vad, hi); hi++);
   /* Steady both as heard and tilted up 6 dB an octave (the samples' differences): rumble under a
    * voice fills its energies and leaves it standing out of the differences', hiss the other way
    * round, and noise alone is steady either way. (None of its own blocks heard, or remembered:
    * nothing to judge.) */
-  steady = n_own > 0 && n >= VAD_STEADY_MIN_BLOCKS &&
-      steady_in (vad->block_db, blocks, n, own_first, n_own, "energies") &&
-      steady_in (vad->block_rise_db, blocks, n, own_first, n_own, "differences' energies");
-  g_free (blocks);
-  return steady;
+  return own_hi > own_lo && hi - lo >= VAD_STEADY_MIN_BLOCKS &&
+      steady_in (vad->block_db, lo, hi, own_lo, own_hi, "energies") &&
+      steady_in (vad->block_rise_db, lo, hi, own_lo, own_hi, "differences' energies");
 }
 
 /* The ring's blocks, up to the one at sample start, judged again under the floor risen to their
@@ -2084,6 +2065,23 @@ gst_mslam_pad_stream_tags (GstPad * pad)
   return stream;
 }
 
+/* The text stream's tags where the element names the text's language itself (stream_language,
+ * given the audio's stream tags so far), else NULL (the audio's tag events bring its own). */
+static GstTagList *
+own_text_stream_tags (GstMslamBase * self)
+{
+  GstEvent *upstream = gst_mslam_pad_stream_tags (self->sinkpad);
+  GstTagList *audio_tags = NULL, *tags = NULL;
+
+  if (upstream)
+    gst_event_parse_tag (upstream, &audio_tags);
+  if (stream_language (self, audio_tags))
+    tags = text_stream_tags (self, audio_tags);
+  if (upstream)
+    gst_event_unref (upstream);
+  return tags;
+}
+
 /* Pushes a stream tag event of tags (taken) on the text pad, unless the pad's stream tags are
  * already these (the segment's and upstream's tag events often name the same language). */
 static gboolean
@@ -2409,25 +2407,16 @@ base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         /* the text's language, for muxers and players, once the segment is out (tags follow it),
          * as the audio's tags so far leave it; played backwards, no text: a GAP over the
          * segment, on which a sink prerolls */
-        GstEvent *upstream = gst_mslam_pad_stream_tags (self->sinkpad);
-        GstTagList *audio_tags = NULL;
-        gboolean res, ours;
+        GstTagList *ours = own_text_stream_tags (self);
+        gboolean res;
 
-        if (upstream)
-          gst_event_parse_tag (upstream, &audio_tags);
-        ours = stream_language (self, audio_tags) != NULL;
-        if (!reversed && !ours) {
-          if (upstream)
-            gst_event_unref (upstream);
+        if (!reversed && !ours)
           break;
-        }
         res = gst_pad_event_default (pad, parent, event);
         if (ours)
-          res = push_text_stream_tags (self, text_stream_tags (self, audio_tags)) && res;
+          res = push_text_stream_tags (self, ours) && res;
         if (reversed)
           res = gst_pad_push_event (self->srcpad, gap_over_segment (&self->segment)) && res;
-        if (upstream)
-          gst_event_unref (upstream);
         return res;
       }
       break;

@@ -1490,6 +1490,19 @@ static GstTagList *pushed_tags(const char *element, gboolean tag_upstream, GstTa
     return stream_tags;
 }
 
+/* The language code of the text stream's last stream tags as pushed_tags gets them (NULL: none;
+ * g_free it); *n_stream as there. */
+static gchar *text_language_of(const char *element, gboolean tag_upstream, int *n_stream) {
+    GstTagList *global = NULL, *tags = pushed_tags(element, tag_upstream, &global, n_stream);
+    gchar *code = NULL;
+    if (tags) {
+        gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code);
+        gst_tag_list_unref(tags);
+    }
+    if (global) gst_tag_list_unref(global);
+    return code;
+}
+
 GST_START_TEST(test_text_tags) {
     setup_talk();
     int n_stream;
@@ -1504,13 +1517,10 @@ GST_START_TEST(test_text_tags) {
     gst_tag_list_unref(tags), gst_tag_list_unref(global);
     /* no language from upstream nor named: undetermined (without a tag a Matroska track is read
      * as English) */
-    tags = pushed_tags("mslamasr", FALSE, &global, &n_stream);
-    fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "und"),
-                "mslamasr's text without a language is not tagged und (%s)", code);
+    code = text_language_of("mslamasr", FALSE, &n_stream);
+    fail_unless(!g_strcmp0(code, "und"), "mslamasr's text without a language is not tagged und (%s)", code);
     fail_unless_equals_int(n_stream, 1);
     g_free(code), code = NULL;
-    gst_tag_list_unref(tags);
-    if (global) gst_tag_list_unref(global);
     /* a seek (a new segment) leaves the audio's language on the text: no und over it */
     GstHarness *h = asr_harness(NULL);
     GstTagList *spanish = gst_tag_list_new(GST_TAG_LANGUAGE_CODE, "es", NULL);
@@ -1534,22 +1544,18 @@ GST_START_TEST(test_text_tags) {
     gst_harness_teardown(h);
     /* one language named: the captions are in it, whatever the audio's tags say */
     for (int upstream = 0; upstream < 2; upstream++) {
-        tags = pushed_tags("mslamasr languages=deu", upstream, &global, &n_stream);
-        fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "de"),
-                    "mslamasr languages=deu's text is not tagged German (%s, tags from upstream: %d)", code, upstream);
+        code = text_language_of("mslamasr languages=deu", upstream, &n_stream);
+        fail_unless(!g_strcmp0(code, "de"), "mslamasr languages=deu's text is not tagged German (%s, tags from upstream: %d)",
+                    code, upstream);
         g_free(code), code = NULL;
-        gst_tag_list_unref(tags);
-        if (global) gst_tag_list_unref(global);
     }
     for (int upstream = 0; upstream < 2; upstream++) {
-        tags = pushed_tags("mslamtranslate", upstream, &global, &n_stream);
-        fail_unless(tags && gst_tag_list_get_string(tags, GST_TAG_LANGUAGE_CODE, &code) && !g_strcmp0(code, "en"),
-                    "mslamtranslate's text is not tagged English (%s, tags from upstream: %d)", code, upstream);
+        code = text_language_of("mslamtranslate", upstream, &n_stream);
+        fail_unless(!g_strcmp0(code, "en"), "mslamtranslate's text is not tagged English (%s, tags from upstream: %d)",
+                    code, upstream);
         /* upstream's tags change nothing of the text's: the segment's tag event was all */
         fail_unless_equals_int(n_stream, 1);
         g_free(code), code = NULL;
-        gst_tag_list_unref(tags);
-        if (global) gst_tag_list_unref(global);
     }
 }
 GST_END_TEST;
