@@ -113,15 +113,20 @@ static void logmel_piece(const mslam_frontend *fe, const float *pcm, size_t n_sa
     /* Frames overlap (hop 160 < 400), so they cannot be handed to BLAS as a strided view of
      * pcm (lda would be below K); gather them into rows. A sample beyond full scale is clipped
      * to it, as a conversion to integer samples would: one of 1e19 (a glitch upstream) made a
-     * power above FLT_MAX, and inf - inf in the filterbank NaN features. */
+     * power above FLT_MAX, and inf - inf in the filterbank NaN features. The mean of the frame's
+     * samples is taken off them (the padding after them stays 0). */
     for (int f = 0; f < n_frames; f++) {
         size_t first = (size_t)(f0 + f) * MSLAM_HOP_LENGTH;
         float *row = frames + (size_t)f * MSLAM_WIN_LENGTH;
         int have = first >= n_samples ? 0 : n_samples - first < MSLAM_WIN_LENGTH ? (int)(n_samples - first) : MSLAM_WIN_LENGTH;
+        double sum = 0.0;
         for (int k = 0; k < have; k++) {
             float x = pcm[first + k];
             row[k] = x > 1.0f ? 1.0f : x < -1.0f ? -1.0f : x;
+            sum += row[k];
         }
+        float mean = have ? (float)(sum / have) : 0.0f;
+        for (int k = 0; k < have; k++) row[k] -= mean;
         for (int k = have; k < MSLAM_WIN_LENGTH; k++) row[k] = 0.0f;
     }
     mslam_sgemm(0, 0, n_frames, DFT_COLS, MSLAM_WIN_LENGTH, 1.0f, frames, MSLAM_WIN_LENGTH, fe->dft,

@@ -1,5 +1,7 @@
 /* Audio frontend: 16 kHz mono float PCM -> 80-bin log-mel, 25 ms window, 10 ms hop.
- * Frame f covers samples [160 f, 160 f + 400) (no centering: streaming-friendly); periodic Hann
+ * Frame f covers samples [160 f, 160 f + 400) (no centering: streaming-friendly), clipped to
+ * [-1, 1], less their mean (a microphone's DC offset, as Kaldi's remove_dc_offset; in the last
+ * frames the mean of the samples the recording has, the zeros after it left 0); periodic Hann
  * window, 400-point DFT as a matrix product on BLAS (201 bins), power spectrum, HTK mel filters
  * 0..8000 Hz without normalisation (torchaudio.functional.melscale_fbanks(201, 0, 8000, n_mels,
  * 16000, None, "htk")), then log(max(mel, 1e-10)). */
@@ -30,7 +32,8 @@ void mslam_frontend_free(mslam_frontend *fe);
 int mslam_frontend_n_frames(size_t n_samples);
 /* Scratch floats mslam_logmel needs for n_frames frames (at most those of 1024: it works in pieces). */
 size_t mslam_frontend_scratch_size(int n_frames);
-/* pcm (n_samples; zeros read beyond them) -> mel (n_frames, n_mels), not normalised. */
+/* pcm (n_samples; zeros read beyond them, which no frame's mean counts) -> mel (n_frames, n_mels),
+ * not normalised. */
 void mslam_logmel(const mslam_frontend *fe, const float *pcm, size_t n_samples, int n_frames, float *mel,
                   float *scratch);
 /* 0 when a model's feature statistics mean, std (n_mels each) can normalise log-mel frames

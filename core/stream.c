@@ -278,6 +278,9 @@ static int take_samples(mslam_stream *s, const float *pcm, size_t n_samples) {
         s->tail_padded = 1; /* in the buffer now: a finish that fails later and is called again pads no more */
     }
     s->n_pcm += n_samples;
+    /* the tail padding, the last zeros of the buffer once appended, is no sample of the
+     * recording: a frame's mean leaves it out, as offline (mslam_logmel reads it as zeros) */
+    size_t recorded = !s->tail_padded ? s->n_pcm : s->n_pcm > MSLAM_TAIL_PADDING ? s->n_pcm - MSLAM_TAIL_PADDING : 0;
     /* one mel frame at a time keeps the mel buffer bounded by the subsampler's window */
     size_t used = 0;
     int failed = 0;
@@ -286,8 +289,8 @@ static int take_samples(mslam_stream *s, const float *pcm, size_t n_samples) {
             failed = 1; /* out of memory encoding a chunk: what was featurised stays taken */
             break;
         }
-        mslam_logmel(&s->fe, s->pcm + used, s->n_pcm - used, 1, s->mel + (size_t)s->n_mel * cfg->n_mels,
-                     s->fe_scratch);
+        mslam_logmel(&s->fe, s->pcm + used, recorded > used ? recorded - used : 0, 1,
+                     s->mel + (size_t)s->n_mel * cfg->n_mels, s->fe_scratch);
         s->n_mel++;
         used += MSLAM_HOP_LENGTH;
     }

@@ -111,7 +111,8 @@ static float *logmel_range(const mslam_frontend *fe, const float *pcm, int first
 }
 
 /* The frames of pcm followed by the tail padding (mslam_frontend_n_frames of them), computed from
- * the samples alone, checked equal to those of a copy padded with MSLAM_TAIL_PADDING zeros. */
+ * the samples alone, checked equal to those of a copy padded with MSLAM_TAIL_PADDING zeros whose
+ * frames' means count the samples alone (as the stream's, whose buffer holds the zeros). */
 static float *logmel_padded(const mslam_frontend *fe, const float *pcm, size_t n_samples) {
     int n_frames = mslam_frontend_n_frames(n_samples);
     size_t padded_len = n_samples + MSLAM_TAIL_PADDING;
@@ -121,7 +122,8 @@ static float *logmel_padded(const mslam_frontend *fe, const float *pcm, size_t n
     float *expected = NULL;
     if (padded && mel && scratch) {
         memcpy(padded, pcm, n_samples * sizeof *pcm);
-        expected = logmel_range(fe, padded, 0, n_frames);
+        expected = malloc((size_t)n_frames * N_MELS * sizeof *expected);
+        if (expected) mslam_logmel(fe, padded, n_samples, n_frames, expected, scratch);
     }
     CHECK(expected != NULL, "out of memory");
     if (expected) {
@@ -202,11 +204,21 @@ static void test_fixture(void) {
         CHECK(floor_ok, "silence does not give log(1e-10) in every band");
     }
 
-    /* the first frames with the tail padding are the reference's */
+    /* with the tail padding: the reference's mslam_ref.logmel_padded, whose first frames are those
+     * of the samples alone */
+    int n_padded = mslam_frontend_n_frames(n_samples);
+    float *ref_padded = read_f32(&f, "logmel_padded", 2, (int64_t[]){n_padded, N_MELS});
     float *padded_mel = logmel_padded(&fe, pcm, n_samples);
-    double e_padded = padded_mel ? test_max_rel_err(padded_mel, ref, n, 1.0f) : INFINITY;
-    CHECK(e_padded <= LOGMEL_TOL, "frames with the tail padding differ from the reference: %.3e", e_padded);
+    double e_padded = padded_mel && ref_padded
+                          ? test_max_rel_err(padded_mel, ref_padded, (size_t)n_padded * N_MELS, 1.0f)
+                          : INFINITY;
+    double e_first = padded_mel ? test_max_rel_err(padded_mel, ref, n, 1.0f) : INFINITY;
+    printf("  with the tail padding: %d frames, max err %.3e (the first %d: %.3e)\n", n_padded, e_padded, n_frames,
+           e_first);
+    CHECK(e_padded <= LOGMEL_TOL && e_first <= LOGMEL_TOL,
+          "frames with the tail padding differ from the reference: %.3e (the first: %.3e)", e_padded, e_first);
     free(padded_mel);
+    free(ref_padded);
 
     free(mel);
     free(pcm);
@@ -284,8 +296,46 @@ static void test_beyond_full_scale(void) {
     mslam_frontend_free(&fe);
 }
 
+/* A DC offset changes no feature: the same sound, 0.2 (-14 dBFS) above and below zero, gives the
+ * log-mel of the sound within float rounding, in the last frames too, where the tail padding's
+ * zeros follow it (without the frames' means taken off the offset moved them by up to 5.8). */
+static void test_dc_offset(void) {
+    size_t n_samples = 9000;
+    int n_frames = mslam_frontend_n_frames(n_samples);
+    float *sound = malloc(n_samples * sizeof *sound), *up = malloc(n_samples * sizeof *up);
+    float *down = malloc(n_samples * sizeof *down);
+    float *mel[3];
+    float *scratch = malloc(mslam_frontend_scratch_size(n_frames) * sizeof *scratch);
+    for (int i = 0; i < 3; i++) mel[i] = malloc((size_t)n_frames * N_MELS * sizeof *mel[i]);
+    mslam_frontend fe;
+    if (!sound || !up || !down || !scratch || !mel[0] || !mel[1] || !mel[2] || mslam_frontend_init(&fe, N_MELS)) {
+        CHECK(0, "set-up failed");
+    } else {
+        uint64_t state = 11;
+        for (size_t i = 0; i < n_samples; i++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            float noise = (float)((double)(state >> 40) / (1 << 24) - 0.5) * 0.02f;
+            sound[i] = 0.3f * sinf(0.08f * (float)i) * sinf(0.0007f * (float)i) + noise;
+            up[i] = sound[i] + 0.2f;
+            down[i] = sound[i] - 0.2f;
+        }
+        mslam_logmel(&fe, sound, n_samples, n_frames, mel[0], scratch);
+        mslam_logmel(&fe, up, n_samples, n_frames, mel[1], scratch);
+        mslam_logmel(&fe, down, n_samples, n_frames, mel[2], scratch);
+        size_t n = (size_t)n_frames * N_MELS;
+        double e_up = test_max_rel_err(mel[1], mel[0], n, 1.0f), e_down = test_max_rel_err(mel[2], mel[0], n, 1.0f);
+        printf("  DC offset +-0.2: log-mel within %.3e / %.3e of the sound's (%d frames, tail padding included)\n",
+               e_up, e_down, n_frames);
+        CHECK(e_up <= 1e-3 && e_down <= 1e-3, "a DC offset changes the log-mel by %.3e / %.3e", e_up, e_down);
+        mslam_frontend_free(&fe);
+    }
+    free(sound), free(up), free(down), free(scratch);
+    for (int i = 0; i < 3; i++) free(mel[i]);
+}
+
 int main(void) {
     test_frame_count();
+    test_dc_offset();
     test_beyond_full_scale();
     test_long_recording();
     test_init();

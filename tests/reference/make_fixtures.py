@@ -8,8 +8,8 @@ Run from the project root with Debian's Python (python3-torch, python3-torchaudi
 Everything is seeded and computed in float64, then stored as float32 (integers as int32), so
 reruns give identical files. The definitions the C code must match live in mslam_ref.py:
 
-  logmel.safetensors       mslam_ref.logmel: frames pcm[160 f : 160 f + 400] (no centering),
-                           periodic Hann, rfft n=400, |X|^2, HTK mel filterbank 0..8000 Hz
+  logmel.safetensors       mslam_ref.logmel: frames pcm[160 f : 160 f + 400] (no centering)
+                           less their mean, periodic Hann, rfft n=400, |X|^2, HTK mel filterbank 0..8000 Hz
                            without normalisation, log(max(x, 1e-10)).
   ctc.safetensors          torch.nn.functional.ctc_loss(log_softmax(logits), reduction="sum",
                            blank=0) and its gradient with respect to the logits (two cases).
@@ -88,21 +88,24 @@ def check_logmel_definition(pcm, reference):
     # torch.stft without centering frames exactly as unfold(0, 400, 160).
     stft = torch.stft(pcm, n_fft=400, hop_length=160, win_length=400, window=window,
                       center=False, return_complex=True)          # (201, n_frames)
-    frames = pcm.unfold(0, 400, 160)
-    spec = torch.fft.rfft(frames * window, n=400)
+    raw = pcm.unfold(0, 400, 160)
+    spec = torch.fft.rfft(raw * window, n=400)
     power = spec.real ** 2 + spec.imag ** 2
     stft_power = (stft.real ** 2 + stft.imag ** 2).T
     assert stft_power.shape == power.shape
     assert torch.allclose(stft_power, power, rtol=1e-10, atol=1e-12), "stft disagrees with rfft"
+    # Each frame less its mean (Kaldi's remove_dc_offset).
+    frames = raw - raw.mean(1, keepdim=True)
     # The C frontend's formulation: one product by a (400, 402) DFT matrix with the window
     # folded in, cos columns then -sin columns.
     n = torch.arange(400, dtype=torch.float64)[:, None]
     k = torch.arange(201, dtype=torch.float64)[None, :]
     angle = 2 * math.pi * torch.remainder(n * k, 400) / 400
     dft = torch.cat([window[:, None] * torch.cos(angle), -window[:, None] * torch.sin(angle)], 1)
+    assert torch.allclose((raw @ dft)[:, :201] ** 2 + (raw @ dft)[:, 201:] ** 2, power, rtol=1e-9, atol=1e-9), \
+        "DFT matrix disagrees"
     ri = frames @ dft
     mat_power = ri[:, :201] ** 2 + ri[:, 201:] ** 2
-    assert torch.allclose(mat_power, power, rtol=1e-9, atol=1e-9), "DFT matrix disagrees"
     mel = torch.log(torch.clamp(mat_power @ mslam_ref.mel_filterbank(80), min=1e-10))
     assert torch.allclose(mel, reference, rtol=0, atol=1e-9)
 
@@ -116,8 +119,9 @@ def make_logmel():
     check_logmel_definition(pcm, mel)
     assert mel.min() > math.log(1e-10) + 1, "a band hit the log floor: the test would be weaker"
     st_io.write(os.path.join(FIXTURES, "logmel.safetensors"),
-                [("pcm", f32(pcm)), ("logmel", f32(mel))],
-                {"definition": "mslam_ref.logmel: unfold(400,160) * hann(400, periodic) -> "
+                [("pcm", f32(pcm)), ("logmel", f32(mel)),
+                 ("logmel_padded", f32(mslam_ref.logmel_padded(pcm, 80)))],
+                {"definition": "mslam_ref.logmel: unfold(400,160) - frame mean, * hann(400, periodic) -> "
                                "rfft(400) -> |X|^2 -> melscale_fbanks(201,0,8000,80,16000,None,htk)"
                                " -> log(max(x,1e-10))"})
     return mel

@@ -76,10 +76,12 @@ def n_frames(n_samples):
 TAIL_PADDING = 720
 
 
-def logmel(pcm, n_mels=80):
+def logmel(pcm, n_mels=80, n_recorded=None):
     """pcm (n,) at 16 kHz -> log-mel (n_frames, n_mels), the definition core/frontend.c matches:
 
         frames = pcm.unfold(0, 400, 160)         frame f = pcm[160 f : 160 f + 400], no centering
+        frames -= the mean of each frame's samples among the first n_recorded of pcm (default
+                  all), on those samples alone (the zeros of the tail padding after them stay 0)
         X      = rfft(frames * hann_window(400, periodic=True), n=400)     (n_frames, 201)
         power  = |X|^2
         mel    = power @ melscale_fbanks(201, 0, 8000, n_mels, 16000, norm=None, "htk")
@@ -87,6 +89,12 @@ def logmel(pcm, n_mels=80):
 
     Computed in the dtype of pcm (float64 for fixtures)."""
     frames = pcm.unfold(0, WIN_LENGTH, HOP_LENGTH)
+    n_recorded = len(pcm) if n_recorded is None else n_recorded
+    first = torch.arange(frames.shape[0])[:, None] * HOP_LENGTH
+    recorded = (first + torch.arange(WIN_LENGTH)[None, :]) < n_recorded     # (n_frames, 400)
+    count = recorded.sum(1, keepdim=True).clamp(min=1)
+    mean = (frames * recorded).sum(1, keepdim=True) / count
+    frames = torch.where(recorded, frames - mean, torch.zeros_like(frames))
     window = torch.hann_window(WIN_LENGTH, periodic=True, dtype=pcm.dtype)
     spec = torch.fft.rfft(frames * window, n=WIN_LENGTH)
     power = spec.real ** 2 + spec.imag ** 2
@@ -96,8 +104,9 @@ def logmel(pcm, n_mels=80):
 
 def logmel_padded(pcm, n_mels=80):
     """The features the encoder reads from a recording (mslam_encode_pcm, streams, the trainer):
-    logmel of pcm followed by TAIL_PADDING zeros, n samples making n // 640 encoder frames."""
-    return logmel(torch.cat([pcm, torch.zeros(TAIL_PADDING, dtype=pcm.dtype)]), n_mels)
+    logmel of pcm followed by TAIL_PADDING zeros (no frame's mean counts them), n samples making
+    n // 640 encoder frames."""
+    return logmel(torch.cat([pcm, torch.zeros(TAIL_PADDING, dtype=pcm.dtype)]), n_mels, len(pcm))
 
 
 # ---------------------------------------------------------------------------------------------
