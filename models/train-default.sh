@@ -36,9 +36,10 @@
 #      the encoder then sees each utterance once, unaugmented (--no-specaug, no equaliser or
 #      warp). Skipped when CORPUS-st is missing.
 # With BUNDLED=1, stage 3 gives way to the stages that made models/default.safetensors (sessions
-# 8-11, models/results/session8..11; about 8 h more on 2 cores, 10 h in all), each from the one
-# before, on the translation corpus, a text-pair corpus OUT/text-st built from the same catalogs
-# (176,017 train pairs of es it pt ca ro -> English within 120 characters) and CORPUS:
+# 8-11 and 42, models/results/session8..11 and session42; about 9 h more on 2 cores, 11 h in
+# all), each from the one before, on the translation corpus, a text-pair corpus OUT/text-st
+# built from the same catalogs (176,017 train pairs of es it pt ca ro -> English within 120
+# characters) and CORPUS:
 #   4. stage 2's model in F16; the decoder (4 layers) alone on CORPUS-st's cached encoder outputs
 #      and text pairs through the text path, 32 + 32 a step (STEPS4=5000; ~30 min cache + 46 min)
 #   5. the decoder alone on text pairs, 64 a step (STEPS5=9000, ~2 h)
@@ -48,9 +49,12 @@
 #      whole model trained (STEPS8=3400, ~1 h 50 min)
 #   9. the same at peak lr 2e-4, a STEPS9=6000-step cosine stopped at STOP9=850 (~30 min)
 #  10. the same from stage 9's checkpoint, a new STEPS10=2800-step cosine, seed 11 (~1 h 25 min)
+#  11. the same from stage 10's F16 file (the bundled model of sessions 11-41), with the frontend
+#      that takes each frame's mean off (session 42) and half the utterances played up to 40 dB
+#      quieter (--gain-prob 0.5), peak lr 1e-4, STEPS11=800 steps, seed 12 (~40 min)
 # From stage 5 on the model records that its decoder reads the CTC transcript (it learnt from
 # text pairs, and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto
-# follows; OUT/bundled.safetensors is stage 10's F16 file. OUT/lm.safetensors and
+# follows; OUT/bundled.safetensors is stage 11's F16 file. OUT/lm.safetensors and
 # OUT/translation-lm.safetensors are models/make-lms.sh's: the transcripts' LM (the corpus's
 # text and the text pairs' sources) and the LM of the text pairs' English, which the decoder's
 # beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
@@ -68,7 +72,7 @@
 #   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, the finer equaliser,
 #                   then the LMs and the translation memory of models/make-lms.sh and the
 #                   scores, translation through the memory)
-#   BUNDLED=1       stages 4-10 instead of stage 3; STEPS4..STEPS10 and STOP9 their steps (above)
+#   BUNDLED=1       stages 4-11 instead of stage 3; STEPS4..STEPS11 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
@@ -100,6 +104,7 @@ steps8=${STEPS8:-3400}
 steps9=${STEPS9:-6000}
 stop9=${STOP9:-850}
 steps10=${STEPS10:-2800}
+steps11=${STEPS11:-800}
 threads=${THREADS:-2}
 ranks=${RANKS:-1}
 extra=${EXTRA:-}
@@ -206,7 +211,11 @@ if [ "$bundled" = 1 ]; then
   fi
   joint_stage stage "$out/stage10" "$checkpoint9" --steps "$steps10" --lr 2e-4 --warmup 50 --seed 11 \
     --save-every 250
-  model=$out/stage10/model.safetensors
+  [ -f "$out/stage10/f16.safetensors" ] ||
+    "$trainer" export --checkpoint "$out/stage10/model.safetensors" --out "$out/stage10/f16.safetensors" --dtype f16
+  joint_stage stage "$out/stage11" "$out/stage10/f16.safetensors" --steps "$steps11" --lr 1e-4 --warmup 50 --seed 12 \
+    --save-every 200 --gain-prob 0.5 --gain-db 40
+  model=$out/stage11/model.safetensors
 elif [ "$stage3" = 1 ] && [ -f "$st_corpus/manifest.tsv" ]; then
   stage "$out/stage3" --init "$out/model.safetensors" --data "$st_corpus/manifest.tsv" --valid "$st_corpus/manifest.tsv" \
     --task st --freeze-encoder --cache-encoder --decoder-layers 4 --steps "$steps3" --batch-size 32 --lr 1e-3 \
@@ -273,14 +282,14 @@ if [ -f "$out/translation-memory.safetensors" ]; then
       --translation-memory "$out/translation-memory.safetensors" --json "$out/eval-test-st$langs-memory.json"
   done
 fi
-# the last stage's weights in F16: with BUNDLED=1 stage 10's, the bundled model since session 11
+# the last stage's weights in F16: with BUNDLED=1 stage 11's, the bundled model since session 42
 if [ "$bundled" = 1 ]; then
   "$trainer" export --checkpoint "$model" --out "$out/bundled.safetensors" --dtype f16
 elif [ "$model" != "$out/model.safetensors" ]; then
   "$trainer" export --checkpoint "$model" --out "$out/stage3/translate.safetensors" --dtype f16
 fi
 if command -v gnuplot >/dev/null; then
-  for s in 0 1 3 4 5 6 7 8 9 10; do
+  for s in 0 1 3 4 5 6 7 8 9 10 11; do
     if [ -f "$out/stage$s/train.jsonl" ]; then
       "$root/pipelines/plot-training.sh" "$out/stage$s/train.jsonl" "$out/curves-stage$s.png"
     fi
@@ -290,7 +299,7 @@ else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh plot)" >&2
 fi
 f16="$out/default.safetensors (stage 2)"
-[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 10)"
+[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 11)"
 [ -f "$out/stage3/translate.safetensors" ] && [ "$bundled" != 1 ] && f16="$f16, $out/stage3/translate.safetensors (stage 3)"
 lms="LM: $out/lm.safetensors"
 [ -f "$out/translation-memory.safetensors" ] &&

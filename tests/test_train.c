@@ -540,6 +540,40 @@ static void test_data(const char *manifest) {
     CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &speed, 77, fill) == 0 &&
               !memcmp(fast_lens, fb.mel_lens, sizeof fast_lens),
           "speed perturbation is a function of (seed, slot)");
+    /* level perturbation: an utterance played g dB quieter has every feature 2 ln(10^(g/20)) lower
+     * where no bin nears the log floor (the frontend is linear up to the log), g within 0..40 dB
+     * and drawn per (seed, slot) */
+    specaug_config quieter = {.gain_prob = 1, .gain_db = 40};
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &quieter, 77, fill) == 0 && fb.B == 3, "played quieter");
+    float *quiet1 = malloc((size_t)fb.B * fb.T_mel * 80 * sizeof(float));
+    memcpy(quiet1, fb.mel, (size_t)fb.B * fb.T_mel * 80 * sizeof(float));
+    double shifts[3] = {0, 0, 0}, worst_spread = 0;
+    int judged = 1;
+    for (int b = 0; b < 3; b++) {
+        const float *q = quiet1 + (size_t)b * fb.T_mel * 80, *p = plain + (size_t)b * fb.T_mel * 80;
+        double lo = INFINITY, hi = -INFINITY;
+        int bins = 0;
+        judged &= fb.mel_lens[b] == plain_lens[b];
+        for (size_t k = 0; k < (size_t)fb.mel_lens[b] * 80; k++) {
+            if (p[k] < logf(1e-10f) + 12.0f) continue; /* 40 dB is 9.2 below: still 2.8 above the floor */
+            double d = (double)q[k] - p[k];
+            lo = d < lo ? d : lo, hi = d > hi ? d : hi;
+            bins++;
+        }
+        judged &= bins > 100;
+        shifts[b] = (lo + hi) / 2;
+        worst_spread = hi - lo > worst_spread ? hi - lo : worst_spread;
+    }
+    CHECK(judged && worst_spread < 1e-3 && shifts[0] != shifts[1] && shifts[1] != shifts[2],
+          "played quieter: one shift per utterance (%g, %g, %g; spread %g)", shifts[0], shifts[1], shifts[2],
+          worst_spread);
+    int within = 1;
+    for (int b = 0; b < 3; b++) within &= shifts[b] <= 0 && shifts[b] >= -40 * 0.2303 - 1e-3;
+    CHECK(within, "played 0..40 dB quieter (%g, %g, %g in log power)", shifts[0], shifts[1], shifts[2]);
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &quieter, 77, fill) == 0 &&
+              !memcmp(quiet1, fb.mel, (size_t)fb.B * fb.T_mel * 80 * sizeof(float)),
+          "level perturbation is a function of (seed, slot)");
+    free(quiet1);
     /* the shortest utterance that makes one encoder frame, sped up below it, stays as it is */
     char *short_wav = str_printf("%s/short.wav", fixture_dir()), *kept_path = ds.items[0].audio;
     struct audio tiny = {0};

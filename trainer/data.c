@@ -1,6 +1,7 @@
 #include "data.h"
 
 #include "audio.h"
+#include "augment.h"
 #include "common.h"
 #include "langs.h"
 #include "manifest.h"
@@ -915,6 +916,15 @@ static const struct audio *audio_at_speed(feature_batch *fb, double speed) {
     return &fb->audio->resampled;
 }
 
+/* The gain in dB (0 or below) of the utterance in slot `slot` under aug's level perturbation. */
+static double perturbed_gain_db(const specaug_config *aug, uint64_t aug_seed, int slot) {
+    if (!aug || !(aug->gain_prob > 0)) return 0.0;
+    mslam_rng rng;
+    rng_for(&rng, aug_seed, 0x6a17, (uint64_t)slot, 0);
+    if (mslam_rng_uniform(&rng) >= aug->gain_prob) return 0.0;
+    return -aug->gain_db * mslam_rng_uniform(&rng);
+}
+
 /* The speed of the utterance in slot `slot` under aug's speed perturbation. */
 static double perturbed_speed(const specaug_config *aug, uint64_t aug_seed, int slot) {
     if (!aug || !(aug->speed_prob > 0)) return 1.0;
@@ -970,6 +980,9 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
             fb->n_failed++;
             continue;
         }
+        double gain_db = perturbed_gain_db(aug, aug_seed, slot0 + i);
+        if (gain_db < 0) /* a is one of fb's own buffers, decoded again for the next item */
+            augment_gain(a == &fb->audio->raw ? &fb->audio->raw : &fb->audio->resampled, gain_db);
         size_t need = mslam_frontend_scratch_size(n_frames);
         if (buffer_grow((void **)&fb->scratch, &fb->scratch_size, need, sizeof(float), "frontend scratch") ||
             !(item_mel[fb->B] = mslam_malloc((size_t)n_frames * n_mels * sizeof(float), "item features"))) {

@@ -216,6 +216,10 @@ typedef struct {
      * the utterance is played at a speed uniform in 1 +- speed (tempo and pitch together, as
      * Kaldi's 0.9/1.1 copies; its own random draws, so that the others stay as without it) */
     float speed_prob, speed;
+    /* level perturbation, applied to the audio before the features: with probability gain_prob
+     * the utterance is played gain_db x U(0, 1) dB quieter (a quiet microphone; its own random
+     * draws likewise) */
+    float gain_prob, gain_db;
 } specaug_config;
 
 #define EQ_POINTS_DEFAULT 6

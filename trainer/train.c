@@ -64,7 +64,7 @@ typedef struct {
     int batch_size, accumulate, steps, stop_at, seed, threads, warmup;
     double max_seconds, lr, lr_min, weight_decay, clip, beta1, beta2, eps;
     int freq_masks, freq_width, time_masks, time_width, eq_points;
-    double time_ratio, eq_prob, eq_db, warp_prob, warp, speed_prob, speed;
+    double time_ratio, eq_prob, eq_db, warp_prob, warp, speed_prob, speed, gain_prob, gain_db;
     int chunk_min, chunk_max, left_chunks_max;
     double full_context;
     double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing, dropout;
@@ -1902,7 +1902,8 @@ static int check_options(const train_opts *o) {
         /* an infinite gain makes every feature non-finite, and every step is skipped */
         {"--eq-db", o->eq_db, 0, EQ_DB_MAX, 0},
         {"--eq-prob", o->eq_prob, 0, 1, 0}, {"--warp-prob", o->warp_prob, 0, 1, 0},
-        {"--warp", o->warp, 0, 1, 1},
+        {"--warp", o->warp, 0, 1, 1}, {"--gain-prob", o->gain_prob, 0, 1, 0},
+        {"--gain-db", o->gain_db, 0, 100, 0},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (!(ranges[i].value >= ranges[i].lo &&
@@ -2030,9 +2031,10 @@ static int run(trainer *t) {
                               .time_masks = o->no_specaug ? 0 : o->time_masks, .time_ratio = (float)o->time_ratio,
                               .time_width = o->time_width, .eq_prob = (float)o->eq_prob, .eq_db = (float)o->eq_db,
                               .eq_points = o->eq_points, .warp_prob = (float)o->warp_prob, .warp = (float)o->warp,
-                              .speed_prob = (float)o->speed_prob, .speed = (float)o->speed};
+                              .speed_prob = (float)o->speed_prob, .speed = (float)o->speed,
+                              .gain_prob = (float)o->gain_prob, .gain_db = (float)o->gain_db};
     t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0 ||
-                 t->aug.speed_prob > 0;
+                 t->aug.speed_prob > 0 || t->aug.gain_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (!(t->micro = mslam_calloc((size_t)o->accumulate, sizeof *t->micro, "micro-batches"))) return -1;
     struct stat out_st;
@@ -2071,7 +2073,7 @@ static int run(trainer *t) {
     if (t->rank == 0) warn_idle_settings(t);
     if (o->cache_encoder && t->augment && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
-                  "--eq-prob, --warp-prob and --speed-prob change nothing (--no-specaug silences this)");
+                  "--eq-prob, --warp-prob, --speed-prob and --gain-prob change nothing (--no-specaug silences this)");
     for (gchar **data = o->data; *data; data++)
         if (dataset_load_split(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split, "--split")) return -1;
     if (o->valid && dataset_load_split(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split,
@@ -2346,7 +2348,7 @@ int cmd_train(int argc, char **argv) {
         .batch_size = 16, .accumulate = 1, .steps = 10000, .seed = 1, .warmup = 1000, .max_seconds = 20,
         .lr = DEFAULT_LR, .lr_min = 1e-5, .weight_decay = 0.01, .clip = 5, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9,
         .freq_masks = 2, .freq_width = 27, .time_masks = 2, .time_width = 40, .time_ratio = 0.05,
-        .eq_db = 15, .eq_points = EQ_POINTS_DEFAULT, .warp = 0.1, .speed = 0.1,
+        .eq_db = 15, .eq_points = EQ_POINTS_DEFAULT, .warp = 0.1, .speed = 0.1, .gain_db = 40,
         .chunk_min = 4, .chunk_max = 25, .left_chunks_max = 8, .full_context = 0.5,
         .ctc_weight = 1, .lid_weight = 1, .st_weight = 1, .mt_weight = 1, .label_smoothing = 0.1,
         .text_batch = 16, .text_max_chars = 200,
@@ -2415,6 +2417,8 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("warp", warp, "the warp factor's largest departure from 1 (default 0.1)", "X"),
         OPT_DBL("speed-prob", speed_prob, "share of utterances played at another speed, tempo and pitch together (speed perturbation; default 0)", "X"),
         OPT_DBL("speed", speed, "the speed's largest departure from 1: uniform in 1 +- X (default 0.1)", "X"),
+        OPT_DBL("gain-prob", gain_prob, "share of utterances played quieter (a quiet microphone: the features are not level-invariant; default 0)", "X"),
+        OPT_DBL("gain-db", gain_db, "how much quieter at most: uniform in 0..X dB, 0..100 (default 40)", "X"),
         OPT_DBL("full-context", full_context, "share of steps with full attention, the rest chunked (default 0.5)", "X"),
         OPT_INT("chunk-min", chunk_min, "smallest random attention chunk, encoder frames of 40 ms (default 4)", "N"),
         OPT_INT("chunk-max", chunk_max, "largest random attention chunk (default 25)", "N"),
