@@ -211,7 +211,8 @@ if [ "$bundled" = 1 ]; then
   fi
   joint_stage stage "$out/stage10" "$checkpoint9" --steps "$steps10" --lr 2e-4 --warmup 50 --seed 11 \
     --save-every 250
-  [ -f "$out/stage10/f16.safetensors" ] ||
+  # (again when stage 10 was trained anew)
+  [ "$out/stage10/f16.safetensors" -nt "$out/stage10/model.safetensors" ] ||
     "$trainer" export --checkpoint "$out/stage10/model.safetensors" --out "$out/stage10/f16.safetensors" --dtype f16
   joint_stage stage "$out/stage11" "$out/stage10/f16.safetensors" --steps "$steps11" --lr 1e-4 --warmup 50 --seed 12 \
     --save-every 200 --gain-prob 0.5 --gain-db 40
@@ -242,7 +243,7 @@ scored "$out/eval-test.txt" \
   --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json"
 # translation into English from the five languages of CORPUS-st, on the test split of each corpus
 # (from what the model's decoder reads: the speech after stage 3, the transcript, with the LM,
-# after stage 10)
+# after stages 5-11)
 awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
 if [ -f "$st_corpus/manifest.tsv" ]; then
   scored "$out/eval-test-st.txt" \

@@ -111,8 +111,9 @@ static float *logmel_range(const mslam_frontend *fe, const float *pcm, int first
 }
 
 /* The frames of pcm followed by the tail padding (mslam_frontend_n_frames of them), computed from
- * the samples alone, checked equal to those of a copy padded with MSLAM_TAIL_PADDING zeros whose
- * frames' means count the samples alone (as the stream's, whose buffer holds the zeros). */
+ * the samples alone in pieces, checked against those of a copy padded with MSLAM_TAIL_PADDING
+ * zeros computed a frame at a time as a stream does (its buffer holds the zeros, and it passes
+ * the recorded samples left from the frame's start, so that no frame's mean counts the zeros). */
 static float *logmel_padded(const mslam_frontend *fe, const float *pcm, size_t n_samples) {
     int n_frames = mslam_frontend_n_frames(n_samples);
     size_t padded_len = n_samples + MSLAM_TAIL_PADDING;
@@ -123,16 +124,25 @@ static float *logmel_padded(const mslam_frontend *fe, const float *pcm, size_t n
     if (padded && mel && scratch) {
         memcpy(padded, pcm, n_samples * sizeof *pcm);
         expected = malloc((size_t)n_frames * N_MELS * sizeof *expected);
-        if (expected) mslam_logmel(fe, padded, n_samples, n_frames, expected, scratch);
+        for (int f = 0; expected && f < n_frames; f++) {
+            size_t first = (size_t)f * MSLAM_HOP_LENGTH;
+            mslam_logmel(fe, padded + first, n_samples > first ? n_samples - first : 0, 1,
+                         expected + (size_t)f * N_MELS, scratch);
+        }
     }
     CHECK(expected != NULL, "out of memory");
     if (expected) {
         CHECK(1 + (padded_len - MSLAM_WIN_LENGTH) / MSLAM_HOP_LENGTH == (size_t)n_frames,
               "%zu samples: %d frames, not those of the samples and the padding", n_samples, n_frames);
         mslam_logmel(fe, pcm, n_samples, n_frames, mel, scratch);
-        CHECK(!memcmp(mel, expected, (size_t)n_frames * N_MELS * sizeof *mel),
-              "%zu samples: the padded frames differ from a padded copy's", n_samples);
-        printf("  %zu samples with the tail padding: %d frames, equal to a padded copy's\n", n_samples, n_frames);
+        /* not bit-identical: BLAS picks other kernels for one row than for many, and the long
+         * recording's 25-Hz tone, which the frames' means mostly take off, leaves low bins that
+         * round apart by up to 1.2e-4 (in log units; the speech-like fixture: 9e-6) */
+        double e = test_max_rel_err(mel, expected, (size_t)n_frames * N_MELS, 1.0f);
+        CHECK(e <= 5 * LOGMEL_TOL, "%zu samples: the padded frames differ from a padded copy's a frame at a time by %.3e",
+              n_samples, e);
+        printf("  %zu samples with the tail padding: %d frames, within %.3e of a padded copy's a frame at a time\n",
+               n_samples, n_frames, e);
     }
     free(padded), free(scratch), free(expected);
     if (!expected) {
