@@ -394,11 +394,12 @@ block_heard (const GstMslamVad * vad, guint64 b)
 }
 
 /* Whether ring's energies (dB, block b at b % GST_MSLAM_VAD_BLOCKS) of blocks [lo, hi) (at least
- * VAD_STEADY_MIN_BLOCKS; the sound's own are [own_lo, own_hi)) are a steady sound's: their 50-ms means lie within VAD_STEADY_DB between their 10th and 90th
- * percentiles (a click or a cough in the noise is no voice either), and a short sound's own
- * loudest 50 ms does not stand out from what was heard around it by as much either (rumble's
- * bursts: by 2.9 dB at most; a short caption of speech stands out by up to 7 dB, and is 8.9 dB
- * and more between the percentiles anyway). what names the energies in the log. */
+ * VAD_STEADY_MIN_BLOCKS; the sound's own are [own_lo, own_hi)) are a steady sound's: their 50-ms
+ * means lie within VAD_STEADY_DB between their 10th and 90th percentiles (a click or a cough in
+ * the noise is no voice either), and a short sound's own loudest 50 ms does not stand out from
+ * what was heard around it by as much either (rumble's bursts: by 2.9 dB at most; a short
+ * caption of speech stands out by up to 7 dB, and is 8.9 dB and more between the percentiles
+ * anyway). what names the energies in the log. */
 static gboolean
 steady_in (const gfloat * ring, guint64 lo, guint64 hi, guint64 own_lo, guint64 own_hi, const gchar * what)
 {
@@ -454,10 +455,11 @@ gst_mslam_vad_steady (const GstMslamVad * vad, guint64 start, guint64 end)
    * those after: what was heard around a short sound (rumble voiced in bursts of a few hundred
    * ms is steady over 1.5 s, as is a caption the model wrote on steady noise once the floor had
    * learnt it, and unvoiced it, with a voiced frame or two; a word stands out from the noise or
-   * silence around it, as a voiced block is 12 dB above the floor). Not beyond digital silence: a muted input, a dropout or a noise gate's closing parts
-   * what was heard (noise that begins after it is judged on its own, and bursts a gate lets
-   * through are not one noise). Within the sound's own frames it counts, a gap between bursts.
-   * Frames older than those remembered have no block. */
+   * silence around it, as a voiced block is 12 dB above the floor). Not beyond digital silence:
+   * a muted input, a dropout or a noise gate's closing parts what was heard (noise that begins
+   * after it is judged on its own, and bursts a gate lets through are not one noise). Within the
+   * sound's own frames it counts, a gap between bursts. Frames older than those remembered have
+   * no block. */
   own_lo = MIN (MAX (start * per_frame, oldest), judged);
   own_hi = MAX (MIN (end * per_frame, judged), own_lo);
   for (lo = own_lo, hi = own_hi; hi - lo < VAD_STEADY_BLOCKS && lo > oldest && block_heard (vad, lo - 1); lo--);
