@@ -272,7 +272,11 @@ gst_mslam_model_release (mslam_model * model)
 /* ---- energy rule ---- */
 
 #define VAD_BLOCK 160           /* 10 ms */
-#define VAD_ABS_DB -55.0        /* never speech below this (dBFS) */
+/* voice-threshold's default: never speech below this (dBFS), so that quiet sound at a stream's
+ * start, before a noise floor is learnt, is none. The demo's espeak-ng sentences (peaks -9 to 0
+ * dBFS) keep their captions 30 dB quieter, and lose most of them 40 dB quieter, which -70 keeps
+ * (models/results/session43/). */
+#define DEFAULT_VOICE_THRESHOLD_DB -55.0
 #define VAD_ABOVE_NOISE_DB 12.0 /* speech is this much above the noise floor */
 #define VAD_NOISE_RISE_DB 0.05  /* per block: the floor follows rising noise at 5 dB/s */
 /* digital silence: samples all equal, give or take a 16-bit step (the energy's floor: -100) */
@@ -297,6 +301,7 @@ gst_mslam_vad_init (GstMslamVad * vad)
 {
   vad->block_db = g_new0 (gfloat, GST_MSLAM_VAD_BLOCKS);
   vad->block_rise_db = g_new0 (gfloat, GST_MSLAM_VAD_BLOCKS);
+  vad->threshold_db = DEFAULT_VOICE_THRESHOLD_DB;
   gst_mslam_vad_reset (vad);
 }
 
@@ -517,7 +522,7 @@ vad_block (GstMslamVad * vad, gint64 start)
   /* about the block's mean: a DC offset of 0.02 (-34 dBFS) had been heard as a voice until the
    * noise floor rose to it */
   db = 10.0 * log10 (gst_mslam_energy (vad->block, VAD_BLOCK) / VAD_BLOCK + 1e-10);
-  voiced = db > VAD_ABS_DB && db > vad->noise_db + VAD_ABOVE_NOISE_DB;
+  voiced = db > vad->threshold_db && db > vad->noise_db + VAD_ABOVE_NOISE_DB;
   /* a block lies in one frame (160 divides 640); the first block of a frame clears its slot */
   if (start % GST_MSLAM_FRAME_SAMPLES == 0)
     vad->frame_voiced[(start / GST_MSLAM_FRAME_SAMPLES) % GST_MSLAM_VAD_FRAMES] = 0;
@@ -764,6 +769,15 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           "at once",
           0, 60000, DEFAULT_DISCONT_WAIT_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, GST_MSLAM_BASE_PROP_VOICE_THRESHOLD,
+      g_param_spec_double ("voice-threshold", "Voice threshold",
+          "The energy rule's absolute floor, in dBFS: a 10-ms block quieter than this (its "
+          "energy about its mean) is never a voice, whatever the noise floor it learns. Characters "
+          "heard where nothing was voiced go out in no caption, and no language is decided on "
+          "them. Lower it for a quiet microphone (speech whose peaks are under -30 dBFS: -75 for "
+          "-40 dB); -100: the noise floor's rule alone",
+          -100.0, 0.0, DEFAULT_VOICE_THRESHOLD_DB,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mslam_base_change_state);
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -805,6 +819,7 @@ gst_mslam_base_init (GTypeInstance * instance, gpointer g_class)
   self->second_pass = DEFAULT_SECOND_PASS;
   self->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
   self->discont_wait_ms = DEFAULT_DISCONT_WAIT_MS;
+  self->voice_threshold_db = DEFAULT_VOICE_THRESHOLD_DB;
   self->drift_since = GST_CLOCK_TIME_NONE;
   g_mutex_init (&self->watch_lock);
   g_cond_init (&self->watch_cond);
@@ -860,6 +875,9 @@ gst_mslam_base_set_property (GObject * object, guint prop_id, const GValue * val
     case GST_MSLAM_BASE_PROP_DISCONT_WAIT:
       self->discont_wait_ms = g_value_get_uint (value);
       break;
+    case GST_MSLAM_BASE_PROP_VOICE_THRESHOLD:
+      self->voice_threshold_db = g_value_get_double (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -914,6 +932,9 @@ gst_mslam_base_get_property (GObject * object, guint prop_id, GValue * value, GP
       break;
     case GST_MSLAM_BASE_PROP_DISCONT_WAIT:
       g_value_set_uint (value, self->discont_wait_ms);
+      break;
+    case GST_MSLAM_BASE_PROP_VOICE_THRESHOLD:
+      g_value_set_double (value, self->voice_threshold_db);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1560,6 +1581,10 @@ feed_pcm (GstMslamBase * self, gsize n)
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
   gint ready;
 
+  /* (voice-threshold may change while playing: from the next samples on) */
+  GST_OBJECT_LOCK (self);
+  self->vad.threshold_db = self->voice_threshold_db;
+  GST_OBJECT_UNLOCK (self);
   gst_mslam_vad_push (&self->vad, self->pcm, n);
   if (self->running_second_pass)
     gst_mslam_audio_history_append (&self->audio, self->pcm, n, self->n_samples);

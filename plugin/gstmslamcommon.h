@@ -71,6 +71,7 @@ void gst_mslam_model_release (mslam_model * model);
 
 typedef struct
 {
+  gdouble threshold_db;         /* never a voice below this (dBFS): voice-threshold */
   gdouble noise_db;             /* running noise floor */
   /* (a ring of GST_MSLAM_VAD_BLOCKS, allocated: a GType's instance is under 64 KB) */
   gfloat *block_db;             /* the blocks' energies (dBFS): block b at b % size */
@@ -175,6 +176,7 @@ struct _GstMslamBase
   gboolean second_pass;
   guint stall_timeout_ms;       /* 0: never */
   guint discont_wait_ms;        /* 0: a drift of the timestamps is acted on at once */
+  gdouble voice_threshold_db;   /* the energy rule's absolute floor (dBFS) */
 
   gboolean ending;              /* while drain runs for the end of the audio (EOS, a segment's end,
                                  * a long gap), not for a new timeline that goes on after it */
@@ -322,6 +324,7 @@ enum
   GST_MSLAM_BASE_PROP_SECOND_PASS,
   GST_MSLAM_BASE_PROP_STALL_TIMEOUT,
   GST_MSLAM_BASE_PROP_DISCONT_WAIT,
+  GST_MSLAM_BASE_PROP_VOICE_THRESHOLD,
   GST_MSLAM_BASE_N_PROPS
 };
 
