@@ -164,9 +164,8 @@ if [ "$bundled" = 1 ]; then
   [ -f "$st_corpus/manifest.tsv" ] ||
     { echo "train-default.sh: BUNDLED=1 needs $st_corpus/manifest.tsv (models/make-corpus.sh)" >&2; exit 1; }
   # the text-pair corpus OUT/text-st (every gettext message of the five languages with an English
-  # source, split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on) and the
-  # two LMs of the scores below (models/make-lms.sh; a minute, for stage 2's vocabulary, which
-  # every later stage keeps)
+  # source, split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on), with
+  # LMs for stage 2's vocabulary (models/make-lms.sh; a minute), built again after stage 11
   MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$out/default.safetensors" "$corpus" "$out"
   text=$out/text-st
   stage "$out/stage4" --init "$out/default.safetensors" --data "$st_corpus/manifest.tsv" \
@@ -217,6 +216,10 @@ if [ "$bundled" = 1 ]; then
   joint_stage stage "$out/stage11" "$out/stage10/f16.safetensors" --steps "$steps11" --lr 1e-4 --warmup 50 --seed 12 \
     --save-every 200 --gain-prob 0.5 --gain-db 40
   model=$out/stage11/model.safetensors
+  # the LMs of the scores below, for stage 11's vocabulary: the joint stages (8-11) take in the
+  # characters of their data that it lacks (session 42's stage 11 took 13 of the rebuilt corpus),
+  # and an LM of another vocabulary is refused; the text pairs are kept
+  MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$model" "$corpus" "$out"
 elif [ "$stage3" = 1 ] && [ -f "$st_corpus/manifest.tsv" ]; then
   stage "$out/stage3" --init "$out/model.safetensors" --data "$st_corpus/manifest.tsv" --valid "$st_corpus/manifest.tsv" \
     --task st --freeze-encoder --cache-encoder --decoder-layers 4 --steps "$steps3" --batch-size 32 --lr 1e-3 \

@@ -64,6 +64,25 @@ static int write_catalogs(const char *corpus) {
     return rc;
 }
 
+/* Runs train-default.sh (at script, with the trainer of build_dir) on corpus into out with every
+ * stage cut to 2 steps of a tiny model and the options extra, the environment's settings (e.g.
+ * "STAGE3=0") before it; its output in the fixture's script.log, printed when it fails. Returns
+ * its status. */
+static int run_script(const char *script, const char *build_dir, const char *corpus, const char *out,
+                      const char *settings, const char *extra) {
+    char *command = str_printf(
+        "%s MSLAM_BUILD_DIR='%s' EXTRA='--steps 2 --batch-size 4 --d-model 32 --heads 2 --ff 64 --kernel 5 "
+        "--sub-channels 8 --speech-layers 1 --shared-layers 1 --decoder-layers 1 --stats-items 12 --valid-items 6 %s' "
+        "sh '%s' '%s' '%s' > '%s/script.log' 2>&1",
+        settings, build_dir, extra, script, corpus, out, fixture_dir());
+    int status = system(command);
+    char *log = str_printf("%s/script.log", fixture_dir()), *log_text = NULL;
+    size_t n = 0;
+    if (status != 0 && read_file(log, 1 << 20, &log_text, &n) == 0) fprintf(stderr, "%s\n", log_text);
+    free(log_text), free(log), free(command);
+    return status;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_train_default PATH-OF-train-default.sh BUILD-DIR\n");
@@ -107,16 +126,7 @@ int main(int argc, char **argv) {
     CHECK(symlink(".", corpus) == 0, "linking %s to its folder", corpus);
     CHECK(write_catalogs(corpus) == 0, "writing the catalogs beside %s", corpus);
     char *out = str_printf("%s/run", fixture_dir());
-    char *command = str_printf(
-        "STAGE3=0 MSLAM_BUILD_DIR='%s' EXTRA='--steps 2 --batch-size 4 --d-model 32 --heads 2 --ff 64 --kernel 5 "
-        "--sub-channels 8 --speech-layers 1 --shared-layers 1 --decoder-layers 1 --stats-items 12 --valid-items 6' "
-        "sh '%s' '%s' '%s' > '%s/script.log' 2>&1",
-        argv[2], argv[1], corpus, out, fixture_dir());
-    int status = system(command);
-    char *log = str_printf("%s/script.log", fixture_dir()), *log_text = NULL;
-    if (status != 0 && read_file(log, 1 << 20, &log_text, &n) == 0) fprintf(stderr, "%s\n", log_text);
-    CHECK(status == 0, "train-default.sh failed (status %d)", status);
-    free(log_text), free(log), free(command);
+    CHECK(run_script(argv[1], argv[2], corpus, out, "STAGE3=0", "") == 0, "train-default.sh STAGE3=0 failed");
 
     /* stage 0: de and en (stage 0's awk keeps en de fr es it pt); then every language */
     char *stage0 = str_printf("%s/stage0", out), *stage1 = str_printf("%s/stage1", out);
@@ -132,6 +142,22 @@ int main(int argc, char **argv) {
         CHECK(access(path, F_OK) == 0, "the script did not write %s", path);
         free(path);
     }
+
+    /* BUNDLED=1 on: stages 4-11 from stage 2's model (stages 0-2 are there and not trained
+     * again), the translation corpus CORPUS-st the fixture again, 8 of its 42 text pairs a step;
+     * stage 9 stops at step 1 of its 2 */
+    char *st_corpus = str_printf("%s-st", corpus);
+    CHECK(symlink(".", st_corpus) == 0, "linking %s to its folder", st_corpus);
+    CHECK(run_script(argv[1], argv[2], corpus, out, "BUNDLED=1 STOP9=1", "--text-batch 8") == 0, "train-default.sh BUNDLED=1 failed");
+    const char *const bundled[] = {"stage4/model.safetensors", "stage9/ckpt-00000001.safetensors",
+                                   "stage10/f16.safetensors", "stage11/model.safetensors", "bundled.safetensors",
+                                   "eval-test-text-pairs-tlm.json", "eval-test-st5-memory.json"};
+    for (size_t i = 0; i < sizeof bundled / sizeof *bundled; i++) {
+        char *path = str_printf("%s/%s", out, bundled[i]);
+        CHECK(access(path, F_OK) == 0, "BUNDLED=1: the script did not write %s", path);
+        free(path);
+    }
+    free(st_corpus);
     free(stage0), free(stage1), free(out), free(corpus);
     fixture_remove();
     return test_result("test_train_default");

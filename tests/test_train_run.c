@@ -2224,6 +2224,20 @@ static void test_idle_settings(const char *manifest) {
               strstr(text, "the run is at step 4 of --stop-at 2: nothing to train"),
           "a resume past --stop-at says there is nothing to train: %s", text ? text : "");
     strlist_free(&warnings);
+    /* --valid that is never scored is not read either: its audio need not be there (a stage on
+     * another corpus's --audio-dir, train-default.sh's text-pair stages); scored, it is */
+    char *absent = str_printf("%s/absent-audio.tsv", fixture_dir()), *absent_out = str_printf("%s-absent", out);
+    FILE *f = fopen(absent, "w");
+    CHECK(f && fprintf(f, "path\tlang\ttext\tsplit\nnowhere/gone.flac\ten\tgone\tdev\n") > 0 && fclose(f) == 0, "writing %s",
+          absent);
+    mslam_log_set(test_quiet_log, NULL);
+    CHECK(train(manifest, absent_out, "--valid", absent, "--valid-every", "0", "--stop-at", "1", NULL) == 0,
+          "--valid-every 0 with --valid of audio that is not there: %s", mslam_last_error());
+    CHECK(train(manifest, absent_out, "--valid", absent, "--valid-every", "2", "--resume", "--stop-at", "2", NULL) != 0 &&
+              error_mentions("could not be read", NULL),
+          "--valid-every 2 with --valid of audio that is not there: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    free(absent), free(absent_out);
     free(text), free(out), free(err);
 }
 

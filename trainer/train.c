@@ -1999,10 +1999,10 @@ static void warn_idle_settings(const trainer *t) {
         g_string_free(given, TRUE);
     }
     if (o->valid && o->valid_every == 0)
-        mslam_log(MSLAM_LOG_WARN, "--valid %s is never scored: --valid-every is 0", o->valid);
+        mslam_log(MSLAM_LOG_WARN, "--valid %s is never scored (nor read): --valid-every is 0", o->valid);
     else if (o->valid && o->valid_every > o->steps)
-        mslam_log(MSLAM_LOG_WARN, "--valid-every %d is more than --steps %d: --valid %s is never scored (and no "
-                  "best.safetensors kept)", o->valid_every, o->steps, o->valid);
+        mslam_log(MSLAM_LOG_WARN, "--valid-every %d is more than --steps %d: --valid %s is never scored (nor read, and "
+                  "no best.safetensors kept)", o->valid_every, o->steps, o->valid);
     if (o->lr_min > o->lr && strcmp(o->schedule, "constant") != 0)
         mslam_log(MSLAM_LOG_WARN, "--lr-min %g is more than --lr %g: after the warm-up the learning rate rises to "
                   "--lr-min instead of decaying", o->lr_min, o->lr);
@@ -2076,8 +2076,11 @@ static int run(trainer *t) {
                   "--eq-prob, --warp-prob, --speed-prob and --gain-prob change nothing (--no-specaug silences this)");
     for (gchar **data = o->data; *data; data++)
         if (dataset_load_split(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split, "--split")) return -1;
-    if (o->valid && dataset_load_split(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split,
-                                         "--valid-split"))
+    /* (data never scored is not read: a stage on another corpus's --audio-dir may name the usual
+     * --valid, whose audio is not there) */
+    int validates = o->valid && o->valid_every > 0 && o->valid_every <= o->steps;
+    if (validates && dataset_load_split(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split,
+                                        "--valid-split"))
         return -1;
     /* the text rows before the model: pre-training's vocabulary takes their characters */
     for (gchar **text = o->text_data; text && *text; text++)
@@ -2118,7 +2121,7 @@ static int run(trainer *t) {
     /* the text rows are compared where the checkpoint has them: it may be older, or trained without */
     if (check_rows(t, resumed, "--data", &t->train, &t->pos.data)) return -1;
     if ((t->epoch_size = weighted_epoch_size(t, &t->train, o->data_weights, "--data-weight")) < 0) return -1;
-    if (o->valid) {
+    if (validates) {
         /* what validation scores: pre-training's untranscribed utterances would take its places */
         if (dataset_encode(&t->valid, t->model, need_of(t->tasks) & ~KEEP_ALL, 0, &rep)) return -1;
         report_data(t, "validation data", &rep);
