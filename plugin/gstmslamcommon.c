@@ -273,9 +273,9 @@ gst_mslam_model_release (mslam_model * model)
 
 #define VAD_BLOCK 160           /* 10 ms */
 /* voice-threshold's default: never speech below this (dBFS), so that quiet sound at a stream's
- * start, before a noise floor is learnt, is none. The demo's espeak-ng sentences (peaks -9 to 0
- * dBFS) keep their captions 30 dB quieter, and lose most of them 40 dB quieter, which -70 keeps
- * (models/results/session43/). */
+ * start, before a noise floor is learnt, is none. The demo's espeak-ng sentences (their loudest
+ * 10-ms blocks at -15 to -10 dBFS) keep their captions 30 dB quieter, and lose most of them 40 dB
+ * quieter, where -70 and anything lower keep them (models/results/session43/). */
 #define DEFAULT_VOICE_THRESHOLD_DB -55.0
 #define VAD_ABOVE_NOISE_DB 12.0 /* speech is this much above the noise floor */
 #define VAD_NOISE_RISE_DB 0.05  /* per block: the floor follows rising noise at 5 dB/s */
@@ -774,8 +774,9 @@ gst_mslam_base_class_init (gpointer g_class, gpointer data)
           "The energy rule's absolute floor, in dBFS: a 10-ms block quieter than this (its "
           "energy about its mean) is never a voice, whatever the noise floor it learns. Characters "
           "heard where nothing was voiced go out in no caption, and no language is decided on "
-          "them. Lower it for a quiet microphone (speech whose peaks are under -30 dBFS: -75 for "
-          "-40 dB); -100: the noise floor's rule alone",
+          "them. Lower it for a quiet microphone, whose speech is loudest under about -45 dBFS over "
+          "10 ms (-75 hears speech 40 dB quieter than espeak-ng's, which is loudest at -15 to -10 "
+          "dBFS); -100: the noise floor's rule alone",
           -100.0, 0.0, DEFAULT_VOICE_THRESHOLD_DB,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
@@ -1581,7 +1582,8 @@ feed_pcm (GstMslamBase * self, gsize n)
   GstMslamBaseClass *klass = GST_MSLAM_BASE_GET_CLASS (self);
   gint ready;
 
-  /* (voice-threshold may change while playing: from the next samples on) */
+  /* voice-threshold may change while playing: the rule takes a copy per buffer, which it then
+   * reads without the lock */
   GST_OBJECT_LOCK (self);
   self->vad.threshold_db = self->voice_threshold_db;
   GST_OBJECT_UNLOCK (self);

@@ -519,6 +519,22 @@ static void test_best_and_patience(const char *manifest) {
     CHECK(info && strstr(info, "\n  validation   pending: a signal stopped step 4's validation"),
           "info shows the pending validation: %s", info ? info : mslam_last_error());
     free(info);
+    /* the same resumed with validations off (--valid-every 0) still does the one pending: --valid
+     * is read for it */
+    char *pending_off = str_printf("%s/valid-pending-off", fixture_dir());
+    char *off_four = str_printf("%s/ckpt-00000004.safetensors", pending_off);
+    char *off_five = str_printf("%s/ckpt-00000005.safetensors", pending_off);
+    CHECK(train(manifest, pending_off, "--valid", manifest, "--valid-every", "1000", "--stop-at", "4", NULL) == 0 &&
+              checkpoint_rewrite(off_four, REWRITE_VALIDATION_PENDING, NULL) == 0 &&
+              train(manifest, pending_off, "--valid", manifest, "--valid-every", "0", "--resume", "--stop-at", "5",
+                    NULL) == 0 &&
+              checkpoint_load(off_five, &a, &pos, NULL) == 0,
+          "a pending validation resumed with --valid-every 0: %s", mslam_last_error());
+    CHECK(pos.best_step == 4 && !pos.validation_pending, "its validation ran (best step %ld, pending %d)", pos.best_step,
+          pos.validation_pending);
+    mslam_model_free(a);
+    a = NULL;
+    free(pending_off), free(off_four), free(off_five);
     CHECK(train(manifest, pending, "--valid", manifest, "--valid-every", "4", "--resume", NULL) == 0, "resumed");
     char *straight_best = str_printf("%s/best.safetensors", straight), *pending_best = str_printf("%s/best.safetensors", pending);
     char *straight_model = str_printf("%s/model.safetensors", straight), *pending_model = str_printf("%s/model.safetensors", pending);

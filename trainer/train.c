@@ -1084,6 +1084,16 @@ static void validate_here(trainer *t, int *stop, int *cancelled) {
     }
 }
 
+/* Whether this run scores --valid, and so reads it: a validation is due at some step, or the
+ * resumed checkpoint's was stopped by a signal; pre-training alone has nothing it scores. Data
+ * never scored is not read: a stage on another corpus's --audio-dir (train-default.sh's text-pair
+ * stages) may name the usual --valid, whose audio is not there. */
+static int validation_runs(const trainer *t) {
+    const train_opts *o = t->o;
+    return o->valid && (t->tasks & TASK_MULTI) &&
+           ((o->valid_every > 0 && o->valid_every <= o->steps) || t->pos.validation_pending);
+}
+
 /* A validation: rank 0 scores and keeps the best model (validate_here). Returns whether
  * --patience ran out, the same verdict on every process; *cancelled whether a signal stopped it
  * (nothing measured: the checkpoint says the validation is still to do). */
@@ -1999,10 +2009,10 @@ static void warn_idle_settings(const trainer *t) {
         g_string_free(given, TRUE);
     }
     if (o->valid && o->valid_every == 0)
-        mslam_log(MSLAM_LOG_WARN, "--valid %s is never scored (nor read): --valid-every is 0", o->valid);
+        mslam_log(MSLAM_LOG_WARN, "--valid %s is never scored: --valid-every is 0", o->valid);
     else if (o->valid && o->valid_every > o->steps)
-        mslam_log(MSLAM_LOG_WARN, "--valid-every %d is more than --steps %d: --valid %s is never scored (nor read, and "
-                  "no best.safetensors kept)", o->valid_every, o->steps, o->valid);
+        mslam_log(MSLAM_LOG_WARN, "--valid-every %d is more than --steps %d: --valid %s is never scored (and no "
+                  "best.safetensors kept)", o->valid_every, o->steps, o->valid);
     if (o->lr_min > o->lr && strcmp(o->schedule, "constant") != 0)
         mslam_log(MSLAM_LOG_WARN, "--lr-min %g is more than --lr %g: after the warm-up the learning rate rises to "
                   "--lr-min instead of decaying", o->lr_min, o->lr);
@@ -2076,17 +2086,15 @@ static int run(trainer *t) {
                   "--eq-prob, --warp-prob, --speed-prob and --gain-prob change nothing (--no-specaug silences this)");
     for (gchar **data = o->data; *data; data++)
         if (dataset_load_split(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split, "--split")) return -1;
-    /* (data never scored is not read: a stage on another corpus's --audio-dir may name the usual
-     * --valid, whose audio is not there) */
-    int validates = o->valid && o->valid_every > 0 && o->valid_every <= o->steps;
-    if (validates && dataset_load_split(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split,
-                                        "--valid-split"))
-        return -1;
     /* the text rows before the model: pre-training's vocabulary takes their characters */
     for (gchar **text = o->text_data; text && *text; text++)
         if (dataset_load_text_pairs(&t->text, *text, o->split, (t->tasks & TASK_PRETRAIN) != 0)) return -1;
     int resumed;
     if (build_model(t, &resumed)) return -1;
+    int validates = validation_runs(t);
+    if (validates && dataset_load_split(&t->valid, o->valid, o->layout, o->lang, o->audio_dir, o->valid_split,
+                                        "--valid-split"))
+        return -1;
     if ((t->tasks & TASK_PRETRAIN) && t->cfg->quantizer == MSLAM_QUANTIZER_RANDOM) {
         const char *from = resumed ? "the checkpoint resumed" : o->init;
         if (!o->quantizer && refuse_specaug_with_random_quantizer(o, from)) return -1;

@@ -5,12 +5,16 @@
 #   sh models/results/session43/quiet-demo.sh OUT     (about 2 minutes)
 # The model: $MSLAM_MODEL, else models/default.safetensors; the plugin: $GST_PLUGIN_PATH, else build/plugin.
 set -eu
-out=$1
+out=${1:?usage: quiet-demo.sh OUT}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 export MSLAM_MODEL="${MSLAM_MODEL:-$root/models/default.safetensors}"
 export GST_PLUGIN_PATH="${GST_PLUGIN_PATH:-$root/build/plugin}"
+# demo.sh's list: "lang|voice|sentence" lines
+sentences=$(sed -n "/<<'EOF'/,/^EOF\$/p" "$root/pipelines/demo.sh" | sed '1d;$d')
+[ -n "$sentences" ] || { echo "quiet-demo.sh: no sentences found in pipelines/demo.sh" >&2; exit 1; }
 mkdir -p "$out"
-while IFS='|' read -r lang voice text; do
+# (the list on descriptor 3: the loop's commands keep their standard input)
+while IFS='|' read -r lang voice text <&3; do
   espeak-ng -v "$voice" -w "$out/$lang.wav" "$text"
   for db in 0 30 40; do
     sox "$out/$lang.wav" -e float -b 32 "$out/$lang-$db.wav" vol "-${db}dB"
@@ -22,6 +26,6 @@ while IFS='|' read -r lang voice text; do
     done
     echo "$line"
   done
-done <<SENTENCES
-$(sed -n "/<<'EOF'/,/^EOF\$/p" "$root/pipelines/demo.sh" | sed '1d;$d')
+done 3<<SENTENCES
+$sentences
 SENTENCES
