@@ -17,6 +17,7 @@
 # read the mslam-asr messages instead (partial results; see mslam-captions --live).
 #
 # Usage: pipelines/live-captions.sh [mslamasr properties]
+# (a quiet microphone, whose captions come out cut short or not at all: voice-threshold=-75)
 # MSLAM_AUDIO_SRC, MSLAM_VIDEO_SRC and MSLAM_VIDEO_SINK replace the source and sink elements
 # (the tests run it with audiotestsrc, a finite videotestsrc and fakesink); without a display,
 # MSLAM_VIDEO_SINK is needed.

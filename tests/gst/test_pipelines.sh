@@ -348,6 +348,13 @@ rc=0
   fail "mslam-captions --min-confidence 2: rc $rc: $(cat "$work/err.txt")"
 "$app" --min-confidence 1 "$talk" > "$work/sure.log" 2>&1 || fail "mslam-captions --min-confidence 1: $(cat "$work/sure.log")"
 [ "$(grep -c -- "-->" "$work/sure.log")" -eq 0 ] || fail "mslam-captions --min-confidence 1: $(cat "$work/sure.log")"
+# --voice-threshold: above 0 dBFS a usage error; at 0 nothing is loud enough to be a voice
+rc=0
+"$app" --voice-threshold 5 "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--voice-threshold 5: must be -100 to 0 dBFS" "$work/err.txt" ||
+  fail "mslam-captions --voice-threshold 5: rc $rc: $(cat "$work/err.txt")"
+"$app" --voice-threshold 0 "$talk" > "$work/loud.log" 2>&1 || fail "mslam-captions --voice-threshold 0: $(cat "$work/loud.log")"
+[ "$(grep -c -- "-->" "$work/loud.log")" -eq 0 ] || fail "mslam-captions --voice-threshold 0: $(cat "$work/loud.log")"
 # a latency out of the elements' range is a usage error (gst_parse_launch kept the default)
 rc=0
 "$app" --latency 5 "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
