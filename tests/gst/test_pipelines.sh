@@ -341,35 +341,30 @@ app_captions() {
 }
 app_captions -- -talk.wav
 app_captions talk:1.wav
+# usage_error MESSAGE ARGS...: mslam-captions ARGS is a usage error (status 2) that says MESSAGE
+usage_error() {
+  message=$1
+  shift
+  rc=0
+  "$app" "$@" > /dev/null 2> "$work/err.txt" || rc=$?
+  [ "$rc" -eq 2 ] && grep -q -- "$message" "$work/err.txt" || fail "mslam-captions $*: rc $rc: $(cat "$work/err.txt")"
+}
+# no_caption ARGS...: mslam-captions ARGS runs and prints no caption
+no_caption() {
+  "$app" "$@" > "$work/none.log" 2>&1 || fail "mslam-captions $*: $(cat "$work/none.log")"
+  [ "$(grep -c -- "-->" "$work/none.log")" -eq 0 ] || fail "mslam-captions $*: $(cat "$work/none.log")"
+}
 # --min-confidence: out of 0..1 a usage error; 1 drops every caption (none is that sure)
-rc=0
-"$app" --min-confidence 2 "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
-[ "$rc" -eq 2 ] && grep -q -- "--min-confidence 2: must be 0 to 1" "$work/err.txt" ||
-  fail "mslam-captions --min-confidence 2: rc $rc: $(cat "$work/err.txt")"
-"$app" --min-confidence 1 "$talk" > "$work/sure.log" 2>&1 || fail "mslam-captions --min-confidence 1: $(cat "$work/sure.log")"
-[ "$(grep -c -- "-->" "$work/sure.log")" -eq 0 ] || fail "mslam-captions --min-confidence 1: $(cat "$work/sure.log")"
+usage_error "--min-confidence 2: must be 0 to 1" --min-confidence 2 "$talk"
+no_caption --min-confidence 1 "$talk"
 # --voice-threshold: above 0 dBFS a usage error; at 0 nothing is loud enough to be a voice
-rc=0
-"$app" --voice-threshold 5 "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
-[ "$rc" -eq 2 ] && grep -q -- "--voice-threshold 5: must be -100 to 0 dBFS" "$work/err.txt" ||
-  fail "mslam-captions --voice-threshold 5: rc $rc: $(cat "$work/err.txt")"
-"$app" --voice-threshold 0 "$talk" > "$work/loud.log" 2>&1 || fail "mslam-captions --voice-threshold 0: $(cat "$work/loud.log")"
-[ "$(grep -c -- "-->" "$work/loud.log")" -eq 0 ] || fail "mslam-captions --voice-threshold 0: $(cat "$work/loud.log")"
+usage_error "--voice-threshold 5: must be -100 to 0 dBFS" --voice-threshold 5 "$talk"
+no_caption --voice-threshold 0 "$talk"
 # a latency out of the elements' range is a usage error (gst_parse_launch kept the default)
-rc=0
-"$app" --latency 5 "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
-if [ "$rc" -ne 2 ] || ! grep -q -- "--latency 5: must be 40 to 10240 ms" "$work/err.txt"; then
-  fail "mslam-captions --latency 5: rc $rc: $(cat "$work/err.txt")"
-fi
+usage_error "--latency 5: must be 40 to 10240 ms" --latency 5 "$talk"
 # two files, an unknown option: usage errors that say so
-rc=0
-"$app" "$talk" "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
-[ "$rc" -eq 2 ] && grep -q "one file or URI at a time, not 2" "$work/err.txt" ||
-  fail "mslam-captions with two files: rc $rc: $(cat "$work/err.txt")"
-rc=0
-"$app" --bogus "$talk" > /dev/null 2> "$work/err.txt" || rc=$?
-[ "$rc" -eq 2 ] && grep -q "mslam-captions: Unknown option --bogus (see --help)" "$work/err.txt" ||
-  fail "mslam-captions --bogus: rc $rc: $(cat "$work/err.txt")"
+usage_error "one file or URI at a time, not 2" "$talk" "$talk"
+usage_error "mslam-captions: Unknown option --bogus (see --help)" --bogus "$talk"
 # a video without audio: an error once the decoder's streams are out, and why (the demuxer's
 # "not-linked" did not come where it had put out the whole file before: 6 runs in 200 waited)
 timeout 60 "$app" "$work/silent film.webm" > /dev/null 2> "$work/err.txt" && fail "mslam-captions: a video without audio"
