@@ -574,6 +574,29 @@ static void test_data(const char *manifest) {
               !memcmp(quiet1, fb.mel, (size_t)fb.B * fb.T_mel * 80 * sizeof(float)),
           "level perturbation is a function of (seed, slot)");
     free(quiet1);
+    /* noise alone: the slots noise_in_slot names (about the share asked, a function of (seed,
+     * slot)) have other features of the same lengths */
+    specaug_config noisy = {.noise_prob = 1};
+    CHECK(feature_batch_load(&fb, &ds, items, 3, 5, 80, &noisy, 77, fill) == 0 && fb.B == 3 &&
+              !memcmp(fb.mel_lens, plain_lens, sizeof plain_lens),
+          "noise alone keeps the utterances' lengths");
+    int differ = 0;
+    for (int b = 0; b < 3; b++) {
+        /* three quarters in: noise, whatever its onset (in the first half) */
+        size_t at = ((size_t)b * fb.T_mel + (size_t)fb.mel_lens[b] * 3 / 4) * 80;
+        float most = 0.0f;
+        for (int m = 0; m < 80; m++) most = fmaxf(most, fabsf(fb.mel[at + m] - plain[at + m]));
+        differ += most > 1e-3f;
+    }
+    CHECK(differ == 3, "noise alone: %d of 3 utterances' features changed", differ);
+    specaug_config some_noise = {.noise_prob = 0.3f};
+    int n_noise = 0, same_draws = 1;
+    for (int slot = 0; slot < 1000; slot++) {
+        n_noise += noise_in_slot(&some_noise, 77, slot);
+        same_draws &= noise_in_slot(&some_noise, 77, slot) == noise_in_slot(&some_noise, 77, slot);
+    }
+    CHECK(n_noise > 250 && n_noise < 350 && same_draws && !noise_in_slot(&aug, 77, 0),
+          "noise_in_slot: %d of 1000 slots at 0.3, a function of (seed, slot), none without --noise-prob", n_noise);
     /* the shortest utterance that makes one encoder frame, sped up below it, stays as it is */
     char *short_wav = str_printf("%s/short.wav", fixture_dir()), *kept_path = ds.items[0].audio;
     struct audio tiny = {0};
@@ -773,6 +796,37 @@ static void test_text_noise(void) {
     free(ids), free(out), free(again);
 }
 
+/* augment_noise_alone: the utterance's length kept, digital silence for its first 0-50 %, then
+ * noise at -65 to -20 dBFS (its RMS), every draw another */
+static void test_noise_alone(void) {
+    enum { N = 16000, DRAWS = 60 };
+    struct audio a = {0};
+    CHECK(audio_reserve(&a, N) == 0, "audio");
+    double quietest = 0, loudest = -200;
+    int all_ok = 1, onsets_differ = 0;
+    size_t first_onset = 0;
+    for (int k = 0; k < DRAWS && a.samples; k++) {
+        for (size_t i = 0; i < N; i++) a.samples[i] = 0.5f * sinf(0.1f * (float)i);
+        a.n = N, a.rate = 16000;
+        mslam_rng rng;
+        mslam_rng_seed(&rng, 100 + (uint64_t)k);
+        CHECK(augment_noise_alone(&a, &rng) == 0, "noise alone: %s", mslam_last_error());
+        size_t onset = 0;
+        while (onset < a.n && a.samples[onset] == 0.0f) onset++;
+        double power = 0;
+        for (size_t i = onset; i < a.n; i++) power += (double)a.samples[i] * a.samples[i];
+        double db = 10 * log10(power / (double)(a.n - onset) + 1e-30);
+        all_ok &= a.n == N && onset <= N / 2 + 1 && db >= -65.01 && db <= -19.99;
+        quietest = db < quietest ? db : quietest, loudest = db > loudest ? db : loudest;
+        if (k == 0) first_onset = onset;
+        onsets_differ += onset != first_onset;
+    }
+    CHECK(all_ok && quietest < -50 && loudest > -35 && onsets_differ > DRAWS / 2,
+          "noise alone: %d samples, silence for at most half, at %.1f to %.1f dBFS, onsets drawn", N, quietest,
+          loudest);
+    audio_free(&a);
+}
+
 /* options_record_diff(was, now, defaults, NULL) must be expected (NULL: no difference); what
  * names the case. */
 static void check_record_diff(const char *was, const char *now, const char *defaults, const char *expected,
@@ -964,6 +1018,7 @@ int main(void) {
     test_manifest_edges();
     test_data_warnings();
     test_text_noise();
+    test_noise_alone();
     fixture_remove();
     return test_result("test_train");
 }

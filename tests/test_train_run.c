@@ -2531,6 +2531,22 @@ static void test_key_file_values(const char *manifest) {
     free(conf), free(err), free(out);
 }
 
+/* --noise-prob 1: every utterance is noise alone, trained as CTC blanks with no language: the log
+ * has a CTC loss and none of LID's. */
+static void test_noise_prob(const char *manifest) {
+    char *out = str_printf("%s/noise-alone", fixture_dir()), *log = str_printf("%s/train.jsonl", out), *text = NULL;
+    size_t n = 0;
+    mslam_log_set(test_quiet_log, NULL);
+    CHECK(train(manifest, out, "--task", "multi", "--noise-prob", "1", "--stop-at", "2", NULL) == 0 &&
+              read_file(log, 1 << 20, &text, &n) == 0,
+          "a run of noise alone: %s", mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    const char *ctc = text ? strstr(text, "\"ctc\":") : NULL, *lid = text ? strstr(text, "\"lid\":") : NULL;
+    CHECK(ctc && lid && atof(ctc + 6) > 0 && atof(lid + 6) == 0, "noise alone: CTC's loss and no LID's: %s",
+          text ? text : "");
+    free(text), free(log), free(out);
+}
+
 /* A peak learning rate that can only scramble the model is warned of; the usual ones are not. */
 static void test_lr_warning(const char *manifest) {
     static const struct {
@@ -2653,6 +2669,7 @@ int main(int argc, char **argv) {
     test_data_weights(manifest);
     test_text_data_weights(manifest);
     test_lr_warning(manifest);
+    test_noise_prob(manifest);
     test_validation_options_alone(manifest);
     test_init_architecture(manifest);
     test_key_file_values(manifest);

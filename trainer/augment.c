@@ -118,6 +118,32 @@ void augment_gain(struct audio *a, double gain_db) {
     for (size_t t = 0; t < a->n; t++) a->samples[t] *= gain;
 }
 
+int augment_noise_alone(struct audio *a, mslam_rng *rng) {
+    struct audio noise = {0};
+    uint32_t kind = mslam_rng_u32(rng) % 4; /* white, pink, brown, rumble */
+    size_t onset = (size_t)(0.5 * mslam_rng_uniform(rng) * (double)a->n);
+    float scale = (float)pow(10.0, (-65.0 + 45.0 * mslam_rng_uniform(rng)) / 20.0);
+    enum noise_kind coloured = kind == 0 ? NOISE_WHITE : kind == 1 ? NOISE_PINK : NOISE_BROWN;
+    if (augment_coloured_noise(&noise, coloured, a->n - onset, a->rate, rng)) {
+        audio_free(&noise);
+        return -1;
+    }
+    if (kind == 3) {
+        /* one-pole low-pass y += k (x - y), k = 1 - exp(-2 pi fc / rate), four times */
+        double k = 1.0 - exp(-2.0 * M_PI * (80.0 + 220.0 * mslam_rng_uniform(rng)) / a->rate);
+        for (int stage = 0; stage < 4; stage++) {
+            double y = 0.0;
+            for (size_t i = 0; i < noise.n; i++) noise.samples[i] = (float)(y += k * (noise.samples[i] - y));
+        }
+        double power = mean_power(noise.samples, noise.n);
+        if (power > 0.0) scale /= (float)sqrt(power);
+    }
+    for (size_t i = 0; i < onset; i++) a->samples[i] = 0.0f;
+    for (size_t i = onset; i < a->n; i++) a->samples[i] = scale * noise.samples[i - onset];
+    audio_free(&noise);
+    return 0;
+}
+
 int augment_text_noise(const int *ids, int n, int *out, double p, mslam_rng *rng) {
     int m = 0;
     for (int i = 0; i < n; i++) {

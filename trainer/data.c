@@ -925,6 +925,13 @@ static double perturbed_gain_db(const specaug_config *aug, uint64_t aug_seed, in
     return -aug->gain_db * mslam_rng_uniform(&rng);
 }
 
+int noise_in_slot(const specaug_config *aug, uint64_t aug_seed, int slot) {
+    if (!aug || !(aug->noise_prob > 0)) return 0;
+    mslam_rng rng;
+    rng_for(&rng, aug_seed, 0x40a5, (uint64_t)slot, 0);
+    return mslam_rng_uniform(&rng) < aug->noise_prob;
+}
+
 /* The speed of the utterance in slot `slot` under aug's speed perturbation. */
 static double perturbed_speed(const specaug_config *aug, uint64_t aug_seed, int slot) {
     if (!aug || !(aug->speed_prob > 0)) return 1.0;
@@ -980,9 +987,18 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
             fb->n_failed++;
             continue;
         }
+        /* a is one of fb's own buffers, decoded again for the next item */
+        struct audio *own = a == &fb->audio->raw ? &fb->audio->raw : &fb->audio->resampled;
         double gain_db = perturbed_gain_db(aug, aug_seed, slot0 + i);
-        if (gain_db < 0) /* a is one of fb's own buffers, decoded again for the next item */
-            augment_gain(a == &fb->audio->raw ? &fb->audio->raw : &fb->audio->resampled, gain_db);
+        if (gain_db < 0) augment_gain(own, gain_db);
+        if (noise_in_slot(aug, aug_seed, slot0 + i)) {
+            mslam_rng rng;
+            rng_for(&rng, aug_seed, 0x40a5, (uint64_t)(slot0 + i), 1);
+            if (augment_noise_alone(own, &rng)) {
+                rc = -1;
+                break;
+            }
+        }
         size_t need = mslam_frontend_scratch_size(n_frames);
         if (buffer_grow((void **)&fb->scratch, &fb->scratch_size, need, sizeof(float), "frontend scratch") ||
             !(item_mel[fb->B] = mslam_malloc((size_t)n_frames * n_mels * sizeof(float), "item features"))) {

@@ -220,6 +220,9 @@ typedef struct {
      * the utterance is played gain_db x U(0, 1) dB quieter (a quiet microphone; its own random
      * draws likewise) */
     float gain_prob, gain_db;
+    /* with probability noise_prob the utterance's audio is replaced by noise alone
+     * (augment_noise_alone), which trains blanks and no language on it: noise_in_slot says which */
+    float noise_prob;
 } specaug_config;
 
 #define EQ_POINTS_DEFAULT 6
@@ -229,6 +232,9 @@ typedef struct {
 #define SPECAUG_WIDTH_MAX 65536 /* the widest mask, in bins or frames (wider ones are cut to the utterance) */
 
 specaug_config specaug_default_config(void);
+/* Whether aug replaces the utterance in slot `slot` of the batch drawn with aug_seed by noise
+ * alone (feature_batch_load does; its transcript, language and translation are then not its). */
+int noise_in_slot(const specaug_config *aug, uint64_t aug_seed, int slot);
 /* SpecAugment (Park et al. 2019) without time warping, on mel (T, n_mels) in place: masked
  * values become fill[m] (the feature mean, which normalises to zero). */
 void specaugment(float *mel, int T, int n_mels, const float *fill, const specaug_config *c, mslam_rng *rng);

@@ -64,7 +64,7 @@ typedef struct {
     int batch_size, accumulate, steps, stop_at, seed, threads, warmup;
     double max_seconds, lr, lr_min, weight_decay, clip, beta1, beta2, eps;
     int freq_masks, freq_width, time_masks, time_width, eq_points;
-    double time_ratio, eq_prob, eq_db, warp_prob, warp, speed_prob, speed, gain_prob, gain_db;
+    double time_ratio, eq_prob, eq_db, warp_prob, warp, speed_prob, speed, gain_prob, gain_db, noise_prob;
     int chunk_min, chunk_max, left_chunks_max;
     double full_context;
     double ctc_weight, lid_weight, st_weight, mt_weight, label_smoothing, dropout;
@@ -128,6 +128,10 @@ typedef struct {
     double seconds;  /* audio in the micro-batch */
     int failed;      /* examples whose audio could not be read (left out of example[]) */
     feature_batch fb; /* its decoded features (unused with the encoder cache) */
+    /* the augmentation its features were drawn with (aug_seed; none from the encoder cache):
+     * which of its utterances are noise alone (item_is_noise) */
+    int augmented;
+    uint64_t aug_seed;
     int n_text;      /* its text pairs: indices into the trainer's text dataset */
     int *text_items;
     int text_slot0;  /* the first pair's place in the step's global text batch */
@@ -524,6 +528,12 @@ static int w2v_bert_step(trainer *t, const step_batch *sb, int T, const double *
     return 0;
 }
 
+/* Whether item b of the micro-batch is noise alone (--noise-prob): its CTC target is empty (all
+ * blanks), and it has no language and no translation. */
+static int item_is_noise(const trainer *t, const step_batch *sb, int b) {
+    return sb->augmented && noise_in_slot(&t->aug, sb->aug_seed, sb->slots[b]);
+}
+
 /* Forward, losses and backward of the speech of micro-batch sb; sums[] gets the loss sums,
  * t->grad the gradient (added). norm[] holds the step's global counts. */
 static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, const double *norm, double *sums) {
@@ -562,12 +572,13 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
         int n = 0, off = 0;
         for (int b = 0; b < B; b++) {
             const example *e = &t->train.items[sb->example[b]];
-            if (e->n_text == 0 || !ctc_fits(e->text_ids, e->n_text, enc_lens[b])) continue;
+            int noise = item_is_noise(t, sb, b), len = noise ? 0 : e->n_text;
+            if (enc_lens[b] == 0 || (!noise && (len == 0 || !ctc_fits(e->text_ids, len, enc_lens[b])))) continue;
             t->idx[n] = b;
             t->lens[n] = enc_lens[b];
-            t->target_lens[n] = e->n_text;
-            memcpy(t->targets + off, e->text_ids, (size_t)e->n_text * sizeof(int));
-            off += e->n_text;
+            t->target_lens[n] = len;
+            if (len) memcpy(t->targets + off, e->text_ids, (size_t)len * sizeof(int));
+            off += len;
             n++;
         }
         if (n) {
@@ -582,7 +593,8 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
         }
     }
     if ((t->tasks & TASK_LID) && norm[S_LID_N] > 0) {
-        for (int b = 0; b < B; b++) t->langs[b] = t->train.items[sb->example[b]].lang_id;
+        for (int b = 0; b < B; b++)
+            t->langs[b] = item_is_noise(t, sb, b) ? -1 : t->train.items[sb->example[b]].lang_id;
         head_loss hl;
         if (lid_head_loss(&t->hw, cfg, &t->model->p, &t->G, t->enc_out, enc_lens, B, T, t->langs,
                           (float)o->label_smoothing, (float)(o->lid_weight / norm[S_LID_N]),
@@ -594,7 +606,7 @@ static int speech_step(trainer *t, const step_batch *sb, const attn_mask *mask, 
         int n = 0, Lt = 0;
         for (int b = 0; b < B; b++) {
             const example *e = &t->train.items[sb->example[b]];
-            if (e->n_trans == 0 || enc_lens[b] == 0) continue;
+            if (e->n_trans == 0 || enc_lens[b] == 0 || item_is_noise(t, sb, b)) continue;
             t->idx[n] = b;
             t->lens[n] = enc_lens[b];
             t->target_lens[n] = e->n_trans;
@@ -767,11 +779,16 @@ static int pick_text_pairs(trainer *t) {
     return 0;
 }
 
-/* Counts of one loaded micro-batch's items that each loss normalises by, added to norm[]. */
+/* Counts of one loaded micro-batch's items that each loss normalises by, added to norm[] (noise
+ * alone counts as one character of CTC's, its target having none, and for no other loss). */
 static int local_counts(trainer *t, step_batch *sb, double *norm) {
     for (int b = 0; b < sb->n; b++) {
         const example *e = &t->train.items[sb->example[b]];
         int T = sb->frames[b];
+        if (item_is_noise(t, sb, b)) {
+            norm[S_CTC_N] += (t->tasks & TASK_ASR) && T > 0;
+            continue;
+        }
         if ((t->tasks & TASK_ASR) && e->n_text > 0 && ctc_fits(e->text_ids, e->n_text, T))
             norm[S_CTC_N] += e->n_text;
         if ((t->tasks & TASK_LID) && e->lang_id >= 0 && T > 0) norm[S_LID_N] += 1;
@@ -844,10 +861,11 @@ static int train_step(trainer *t, step_report *rep) {
         lo = lo < count ? lo : count;
         hi = hi < count ? hi : count;
         const int *share = t->plan.order + first + lo;
+        sb->augmented = !t->cache && t->augment;
+        sb->aug_seed = hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step);
         if (t->cache ? cache_batch(t, sb, share, hi - lo, lo)
                      : feature_batch_load(&sb->fb, &t->train, share, hi - lo, lo, t->cfg->n_mels,
-                                          t->augment ? &t->aug : NULL,
-                                          hash_mix((uint64_t)o->seed, (uint64_t)t->pos.step), t->model->p.mel_mean) ||
+                                          t->augment ? &t->aug : NULL, sb->aug_seed, t->model->p.mel_mean) ||
                            batch_from_features(sb))
             return -1;
         if (local_counts(t, sb, norm)) return -1;
@@ -1913,7 +1931,7 @@ static int check_options(const train_opts *o) {
         {"--eq-db", o->eq_db, 0, EQ_DB_MAX, 0},
         {"--eq-prob", o->eq_prob, 0, 1, 0}, {"--warp-prob", o->warp_prob, 0, 1, 0},
         {"--warp", o->warp, 0, 1, 1}, {"--gain-prob", o->gain_prob, 0, 1, 0},
-        {"--gain-db", o->gain_db, 0, 100, 0},
+        {"--gain-db", o->gain_db, 0, 100, 0}, {"--noise-prob", o->noise_prob, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (!(ranges[i].value >= ranges[i].lo &&
@@ -2042,9 +2060,10 @@ static int run(trainer *t) {
                               .time_width = o->time_width, .eq_prob = (float)o->eq_prob, .eq_db = (float)o->eq_db,
                               .eq_points = o->eq_points, .warp_prob = (float)o->warp_prob, .warp = (float)o->warp,
                               .speed_prob = (float)o->speed_prob, .speed = (float)o->speed,
-                              .gain_prob = (float)o->gain_prob, .gain_db = (float)o->gain_db};
+                              .gain_prob = (float)o->gain_prob, .gain_db = (float)o->gain_db,
+                              .noise_prob = (float)o->noise_prob};
     t->augment = t->aug.freq_masks > 0 || t->aug.time_masks > 0 || t->aug.eq_prob > 0 || t->aug.warp_prob > 0 ||
-                 t->aug.speed_prob > 0 || t->aug.gain_prob > 0;
+                 t->aug.speed_prob > 0 || t->aug.gain_prob > 0 || t->aug.noise_prob > 0;
     mslam_set_threads(o->threads > 0 ? o->threads : default_threads());
     if (!(t->micro = mslam_calloc((size_t)o->accumulate, sizeof *t->micro, "micro-batches"))) return -1;
     struct stat out_st;
@@ -2083,7 +2102,8 @@ static int run(trainer *t) {
     if (t->rank == 0) warn_idle_settings(t);
     if (o->cache_encoder && t->augment && t->rank == 0)
         mslam_log(MSLAM_LOG_WARN, "--cache-encoder: the encoder sees each utterance once, unaugmented; SpecAugment, "
-                  "--eq-prob, --warp-prob, --speed-prob and --gain-prob change nothing (--no-specaug silences this)");
+                  "--eq-prob, --warp-prob, --speed-prob, --gain-prob and --noise-prob change nothing (--no-specaug silences "
+                  "this)");
     for (gchar **data = o->data; *data; data++)
         if (dataset_load_split(&t->train, *data, o->layout, o->lang, o->audio_dir, o->split, "--split")) return -1;
     /* the text rows before the model: pre-training's vocabulary takes their characters */
@@ -2430,6 +2450,9 @@ int cmd_train(int argc, char **argv) {
         OPT_DBL("speed", speed, "the speed's largest departure from 1: uniform in 1 +- X (default 0.1)", "X"),
         OPT_DBL("gain-prob", gain_prob, "share of utterances played quieter (a quiet microphone: the features are not level-invariant; default 0)", "X"),
         OPT_DBL("gain-db", gain_db, "how much quieter at most: uniform in 0..X dB, 0..100 (default 40)", "X"),
+        OPT_DBL("noise-prob", noise_prob, "share of utterances replaced by noise alone (white, pink, brown or rumble at -65 "
+                "to -20 dBFS, after digital silence), trained as blanks with no language or translation (default 0)",
+                "X"),
         OPT_DBL("full-context", full_context, "share of steps with full attention, the rest chunked (default 0.5)", "X"),
         OPT_INT("chunk-min", chunk_min, "smallest random attention chunk, encoder frames of 40 ms (default 4)", "N"),
         OPT_INT("chunk-max", chunk_max, "largest random attention chunk (default 25)", "N"),
