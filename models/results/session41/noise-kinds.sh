@@ -6,27 +6,37 @@
 #   sh models/results/session41/noise-kinds.sh PLUGIN_DIR...      (about 2 minutes a folder)
 # audiotestsrc draws other noise on each run: the counts move by a few from run to run.
 # VOLUMES: the colours' volumes (default "0.01 0.1"); CUTOFFS: the low-passes' (default "100 200
-# 400 1000"; empty: none); PROPS: more properties for both elements (session 43's quiet-noise.sh).
+# 400 1000"; empty: none); PROPS: more properties for both elements (session 43's quiet-noise.sh);
+# MODEL: the model (default models/default.safetensors); NOISE_DIR: a folder the noise files are
+# kept in, and taken from when there (the same noise for several runs; default: made anew).
 set -eu
 volumes=${VOLUMES:-0.01 0.1} cutoffs=${CUTOFFS-100 200 400 1000} props=${PROPS:-}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+model=${MODEL:-$root/models/default.safetensors}
+if [ -n "${NOISE_DIR:-}" ]; then
+  tmp=$NOISE_DIR
+  mkdir -p "$tmp"
+else
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+fi
 caps=audio/x-raw,rate=16000,channels=1,format=S16LE
 for wave in white-noise pink-noise red-noise blue-noise violet-noise; do
   for volume in $volumes; do
-    gst-launch-1.0 -q audiotestsrc wave=$wave volume=$volume num-buffers=470 ! $caps ! wavenc ! \
-      filesink location="$tmp/$wave-$volume.wav"
+    [ -f "$tmp/$wave-$volume.wav" ] ||
+      gst-launch-1.0 -q audiotestsrc wave=$wave volume=$volume num-buffers=470 ! $caps ! wavenc ! \
+        filesink location="$tmp/$wave-$volume.wav"
   done
 done
 for cutoff in $cutoffs; do
-  gst-launch-1.0 -q audiotestsrc wave=white-noise volume=0.5 num-buffers=470 ! audioconvert ! \
-    audiocheblimit mode=low-pass cutoff=$cutoff poles=4 ! audioconvert ! $caps ! wavenc ! \
-    filesink location="$tmp/low-pass-$cutoff-Hz.wav"
+  [ -f "$tmp/low-pass-$cutoff-Hz.wav" ] ||
+    gst-launch-1.0 -q audiotestsrc wave=white-noise volume=0.5 num-buffers=470 ! audioconvert ! \
+      audiocheblimit mode=low-pass cutoff=$cutoff poles=4 ! audioconvert ! $caps ! wavenc ! \
+      filesink location="$tmp/low-pass-$cutoff-Hz.wav"
 done
 run() { # PLUGIN_DIR ELEMENT FILE: its bus messages
   GST_PLUGIN_PATH=$1 gst-launch-1.0 -m filesrc location="$3" ! wavparse ! audioconvert ! \
-    "$2" model="$root/models/default.safetensors" $props ! fakesink 2> /dev/null
+    "$2" model="$model" $props ! fakesink 2> /dev/null
 }
 for plugin in "$@"; do
   echo "## $plugin"
