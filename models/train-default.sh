@@ -36,8 +36,8 @@
 #      the encoder then sees each utterance once, unaugmented (--no-specaug, no equaliser or
 #      warp). Skipped when CORPUS-st is missing.
 # With BUNDLED=1, stage 3 gives way to the stages that made models/default.safetensors (sessions
-# 8-11 and 42, models/results/session8..11 and session42; about 9 h more on 2 cores, 11 h in
-# all), each from the one before, on the translation corpus, a text-pair corpus OUT/text-st
+# 8-11, 42 and 43, models/results/session8..11, session42 and session43; about 9 h more on 2
+# cores, 11 h in all), each from the one before, on the translation corpus, a text-pair corpus OUT/text-st
 # built from the same catalogs (176,017 train pairs of es it pt ca ro -> English within 120
 # characters) and CORPUS:
 #   4. stage 2's model in F16; the decoder (4 layers) alone on CORPUS-st's cached encoder outputs
@@ -52,9 +52,12 @@
 #  11. the same from stage 10's F16 file (the bundled model of sessions 11-41), with the frontend
 #      that takes each frame's mean off (session 42) and half the utterances played up to 40 dB
 #      quieter (--gain-prob 0.5), peak lr 1e-4, STEPS11=800 steps, seed 12 (~40 min)
+#  12. the same from stage 11's F16 file (the bundled model of session 42), 15 % of the
+#      utterances replaced by noise alone (--noise-prob 0.15: blanks on noise), STEPS12=400
+#      steps, seed 13 (~10 min)
 # From stage 5 on the model records that its decoder reads the CTC transcript (it learnt from
 # text pairs, and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto
-# follows; OUT/bundled.safetensors is stage 11's F16 file. OUT/lm.safetensors and
+# follows; OUT/bundled.safetensors is stage 12's F16 file. OUT/lm.safetensors and
 # OUT/translation-lm.safetensors are models/make-lms.sh's: the transcripts' LM (the corpus's
 # text and the text pairs' sources) and the LM of the text pairs' English, which the decoder's
 # beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
@@ -72,7 +75,7 @@
 #   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, the finer equaliser,
 #                   then the LMs and the translation memory of models/make-lms.sh and the
 #                   scores, translation through the memory)
-#   BUNDLED=1       stages 4-11 instead of stage 3; STEPS4..STEPS11 and STOP9 their steps (above)
+#   BUNDLED=1       stages 4-12 instead of stage 3; STEPS4..STEPS12 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
@@ -105,6 +108,7 @@ steps9=${STEPS9:-6000}
 stop9=${STOP9:-850}
 steps10=${STEPS10:-2800}
 steps11=${STEPS11:-800}
+steps12=${STEPS12:-400}
 threads=${THREADS:-2}
 ranks=${RANKS:-1}
 extra=${EXTRA:-}
@@ -166,8 +170,8 @@ if [ "$bundled" = 1 ]; then
   # the text-pair corpus OUT/text-st (every gettext message of the five languages with an English
   # source, split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on), which
   # stages 4-11 learn translation from: models/make-lms.sh builds it (and LMs for stage 2's
-  # vocabulary, a minute, which the scores do not use: those of stage 11 follow it)
-  [ -f "$out/stage11/model.safetensors" ] ||
+  # vocabulary, a minute, which the scores do not use: those of stage 12 follow it)
+  [ -f "$out/stage12/model.safetensors" ] ||
     MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$out/default.safetensors" "$corpus" "$out"
   text=$out/text-st
   stage "$out/stage4" --init "$out/default.safetensors" --data "$st_corpus/manifest.tsv" \
@@ -217,8 +221,12 @@ if [ "$bundled" = 1 ]; then
     "$trainer" export --checkpoint "$out/stage10/model.safetensors" --out "$out/stage10/f16.safetensors" --dtype f16
   joint_stage stage "$out/stage11" "$out/stage10/f16.safetensors" --steps "$steps11" --lr 1e-4 --warmup 50 --seed 12 \
     --save-every 200 --gain-prob 0.5 --gain-db 40
-  model=$out/stage11/model.safetensors
-  # the LMs of the scores below, for stage 11's vocabulary: the joint stages (8-11) take in the
+  [ "$out/stage11/f16.safetensors" -nt "$out/stage11/model.safetensors" ] ||
+    "$trainer" export --checkpoint "$out/stage11/model.safetensors" --out "$out/stage11/f16.safetensors" --dtype f16
+  joint_stage stage "$out/stage12" "$out/stage11/f16.safetensors" --steps "$steps12" --lr 1e-4 --warmup 50 --seed 13 \
+    --save-every 200 --gain-prob 0.5 --gain-db 40 --noise-prob 0.15
+  model=$out/stage12/model.safetensors
+  # the LMs of the scores below, for stage 12's vocabulary: the joint stages (8-12) take in the
   # characters of their data that it lacks (session 42's stage 11 took 13 of the rebuilt corpus),
   # and an LM of another vocabulary is refused; the text pairs are kept
   MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$model" "$corpus" "$out"
@@ -288,14 +296,14 @@ if [ -f "$out/translation-memory.safetensors" ]; then
       --translation-memory "$out/translation-memory.safetensors" --json "$out/eval-test-st$langs-memory.json"
   done
 fi
-# the last stage's weights in F16: with BUNDLED=1 stage 11's, the bundled model since session 42
+# the last stage's weights in F16: with BUNDLED=1 stage 12's, the bundled model since session 43
 if [ "$bundled" = 1 ]; then
   "$trainer" export --checkpoint "$model" --out "$out/bundled.safetensors" --dtype f16
 elif [ "$model" != "$out/model.safetensors" ]; then
   "$trainer" export --checkpoint "$model" --out "$out/stage3/translate.safetensors" --dtype f16
 fi
 if command -v gnuplot >/dev/null; then
-  for s in 0 1 3 4 5 6 7 8 9 10 11; do
+  for s in 0 1 3 4 5 6 7 8 9 10 11 12; do
     if [ -f "$out/stage$s/train.jsonl" ]; then
       "$root/pipelines/plot-training.sh" "$out/stage$s/train.jsonl" "$out/curves-stage$s.png"
     fi
@@ -305,7 +313,7 @@ else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh plot)" >&2
 fi
 f16="$out/default.safetensors (stage 2)"
-[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 11)"
+[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 12)"
 [ -f "$out/stage3/translate.safetensors" ] && [ "$bundled" != 1 ] && f16="$f16, $out/stage3/translate.safetensors (stage 3)"
 lms="LM: $out/lm.safetensors"
 [ -f "$out/translation-memory.safetensors" ] &&

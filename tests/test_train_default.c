@@ -143,14 +143,15 @@ int main(int argc, char **argv) {
         free(path);
     }
 
-    /* BUNDLED=1 on: stages 4-11 from stage 2's model (stages 0-2 are there and not trained
+    /* BUNDLED=1 on: stages 4-12 from stage 2's model (stages 0-2 are there and not trained
      * again), the translation corpus CORPUS-st the fixture again, 8 of its 42 text pairs a step;
      * stage 9 stops at step 1 of its 2 */
     char *st_corpus = str_printf("%s-st", corpus);
     CHECK(symlink(".", st_corpus) == 0, "linking %s to its folder", st_corpus);
     CHECK(run_script(argv[1], argv[2], corpus, out, "BUNDLED=1 STOP9=1", "--text-batch 8") == 0, "train-default.sh BUNDLED=1 failed");
     const char *const bundled[] = {"stage4/model.safetensors", "stage9/ckpt-00000001.safetensors",
-                                   "stage10/f16.safetensors", "stage11/model.safetensors", "bundled.safetensors",
+                                   "stage10/f16.safetensors", "stage11/f16.safetensors", "stage12/model.safetensors",
+                                   "bundled.safetensors",
                                    "eval-test-text-pairs-tlm.json", "eval-test-st5-memory.json"};
     for (size_t i = 0; i < sizeof bundled / sizeof *bundled; i++) {
         char *path = str_printf("%s/%s", out, bundled[i]);
