@@ -5,7 +5,8 @@
  * (mslam-asr, mslam-translation, mslam-lid); the same elements also put the final text out as
  * timed text buffers, for subtitle encoders, overlays and muxers.
  *
- *   mslam-captions [--translate] [--lid] [--words] [--model FILE] [--latency MS] [--voice-threshold DB] FILE|URI
+ *   mslam-captions [--translate] [--lid] [--words] [--model FILE] [--latency MS] [--min-confidence C]
+ *                  [--voice-threshold DB] FILE|URI
  *   mslam-captions [--translate] [--lid] [--words] --live   (the default audio input, or the source
  *                                                            MSLAM_AUDIO_SRC names; Ctrl-C ends)
  *
@@ -15,6 +16,7 @@
  */
 #include <gst/gst.h>
 #include <glib-unix.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -245,7 +247,7 @@ int main(int argc, char **argv) {
     gboolean translate = FALSE, lid = FALSE, live = FALSE, words = FALSE, version = FALSE;
     gchar *model = NULL;
     gint latency = 320;
-    gdouble min_confidence = 0.0, voice_threshold = -55.0;
+    gdouble min_confidence = 0.0, voice_threshold = NAN; /* NAN: the elements' default */
     GOptionEntry entries[] = {
         {"translate", 't', 0, G_OPTION_ARG_NONE, &translate, "Also translate into English (mslamtranslate)", NULL},
         {"lid", 'l', 0, G_OPTION_ARG_NONE, &lid, "Also identify the language (mslamlid)", NULL},
@@ -261,8 +263,8 @@ int main(int argc, char **argv) {
          "Drop captions and translations less sure than this, 0 to 1 (the elements' min-confidence; noise "
          "heard as speech comes out unsure; default 0: keep all)", "X"},
         {"voice-threshold", 0, 0, G_OPTION_ARG_DOUBLE, &voice_threshold,
-         "Quieter than this (dBFS over 10 ms) is never speech: the elements' voice-threshold (default -55; "
-         "a quiet microphone, whose captions come out cut short or not at all: -75)", "DB"},
+         "Quieter than this (dBFS over 10 ms) is never speech: the elements' voice-threshold (their default "
+         "when not given; a quiet microphone, whose captions come out cut short or not at all: -75)", "DB"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and end", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -296,7 +298,7 @@ int main(int argc, char **argv) {
     }
     if (!option_in_range("latency", latency, " ms (the audio encoded at a time, in steps of 40 ms)") ||
         !option_in_range("min-confidence", min_confidence, "") ||
-        !option_in_range("voice-threshold", voice_threshold, " dBFS"))
+        (!isnan(voice_threshold) && !option_in_range("voice-threshold", voice_threshold, " dBFS")))
         return 2;
 
     /* The source: a file or URI decoded and converted, or the default audio input. */
@@ -317,11 +319,12 @@ int main(int argc, char **argv) {
         source = g_strdup_printf("uridecodebin name=decoder uri=\"%s\"", uri);
         g_free(uri);
     }
-    /* The elements' common properties; model only when given (else $MSLAM_MODEL or the default). */
-    gchar threshold[G_ASCII_DTOSTR_BUF_SIZE]; /* (a locale's decimal comma would not parse) */
-    g_ascii_dtostr(threshold, sizeof threshold, voice_threshold);
-    gchar *props = model ? g_strdup_printf("latency=%d voice-threshold=%s model=\"%s\"", latency, threshold, model)
-                         : g_strdup_printf("latency=%d voice-threshold=%s", latency, threshold);
+    /* The elements' common properties; model and voice-threshold only when given (else $MSLAM_MODEL
+     * or the default model, and the elements' default threshold). */
+    gchar threshold[G_ASCII_DTOSTR_BUF_SIZE] = ""; /* (a locale's decimal comma would not parse) */
+    if (!isnan(voice_threshold)) g_ascii_dtostr(threshold, sizeof threshold, voice_threshold);
+    gchar *props = g_strdup_printf("latency=%d%s%s%s%s%s", latency, *threshold ? " voice-threshold=" : "", threshold,
+                                   model ? " model=\"" : "", model ? model : "", model ? "\"" : "");
     GString *desc = g_string_new(NULL);
     g_string_append_printf(desc, "%s ! audioconvert ! audioresample ! tee name=t ", source);
     /* captions only through messages here: the text pads go to fakesinks. The queues hold 80 s

@@ -112,6 +112,44 @@ static void test_ctc_gradients(void) {
     free(c);
 }
 
+/* An empty target (noise alone in training, --noise-prob): its loss is -sum_t log p(blank | t),
+ * its gradients pass the finite-difference check, and the next item's target is read from its
+ * own offset (the empty one takes no room in the concatenated targets). */
+static void test_ctc_empty_target(void) {
+    grad_ctx *c = calloc(1, sizeof *c);
+    c->m = tiny_model(1, 0, 4);
+    if (!c->m) {
+        free(c);
+        return;
+    }
+    mslam_rng rng;
+    mslam_rng_seed(&rng, 6);
+    test_fill_uniform(c->enc, sizeof c->enc / sizeof *c->enc, -1.5f, 1.5f, &rng);
+    int lens[B] = {6, 4, 3}, tl[B] = {0, 3, 0}, tg[3] = {4, 5, 6};
+    memcpy(c->lens, lens, sizeof lens);
+    memcpy(c->target_lens, tl, sizeof tl);
+    memcpy(c->targets, tg, sizeof tg);
+    head_loss all, middle;
+    CHECK(run(c, NULL, NULL, &all) == 0 && all.n_items == 3 && all.n_skipped == 0,
+          "CTC with empty targets: %d counted, %d skipped", all.n_items, all.n_skipped);
+    double blanks = 0;
+    float logp[T * 8], logits[T * 8];
+    for (int b = 0; b < B; b += 2) {
+        ctc_head_log_probs(logp, logits, c->enc + (size_t)b * T * 8, lens[b], &c->m->cfg, &c->m->p);
+        for (int t = 0; t < lens[b]; t++) blanks -= logp[t * 8 + 0];
+    }
+    CHECK(ctc_head_loss(&c->work, &c->m->cfg, &c->m->p, NULL, c->enc + T * 8, lens + 1, 1, T, tg, tl + 1, 0.5f, NULL,
+                        &middle) == 0,
+          "the middle item alone");
+    double want = blanks + middle.loss; /* (the loss unscaled: scale weighs the gradient) */
+    CHECK(fabs(all.loss - want) <= 1e-5 * fabs(want), "CTC with empty targets: loss %.7f, want %.7f (blanks %.7f)",
+          all.loss, want, blanks);
+    check_head_grads(c, "ctc (empty targets)");
+    head_work_free(&c->work);
+    mslam_model_free(c->m);
+    free(c);
+}
+
 static void test_lid_gradients(void) {
     grad_ctx *c = calloc(1, sizeof *c);
     c->m = tiny_model(0, 1, 4);
@@ -304,6 +342,7 @@ static void test_errors(void) {
 int main(void) {
     mslam_set_threads(2);
     test_ctc_gradients();
+    test_ctc_empty_target();
     test_lid_gradients();
     test_parity();
     test_errors();

@@ -590,13 +590,31 @@ static void test_data(const char *manifest) {
     }
     CHECK(differ == 3, "noise alone: %d of 3 utterances' features changed", differ);
     specaug_config some_noise = {.noise_prob = 0.3f};
-    int n_noise = 0, same_draws = 1;
+    int n_noise = 0, other_seed_differs = 0;
     for (int slot = 0; slot < 1000; slot++) {
         n_noise += noise_in_slot(&some_noise, 77, slot);
-        same_draws &= noise_in_slot(&some_noise, 77, slot) == noise_in_slot(&some_noise, 77, slot);
+        other_seed_differs += noise_in_slot(&some_noise, 77, slot) != noise_in_slot(&some_noise, 78, slot);
     }
-    CHECK(n_noise > 250 && n_noise < 350 && same_draws && !noise_in_slot(&aug, 77, 0),
-          "noise_in_slot: %d of 1000 slots at 0.3, a function of (seed, slot), none without --noise-prob", n_noise);
+    CHECK(n_noise > 250 && n_noise < 350 && other_seed_differs > 100 && !noise_in_slot(&aug, 77, 0),
+          "noise_in_slot: %d of 1000 slots at 0.3, %d other with another seed, none without --noise-prob", n_noise,
+          other_seed_differs);
+    /* at 0.5, with a seed that makes some of slots 5-7 noise and not all: the items replaced are
+     * those noise_in_slot names for their slots */
+    specaug_config half = {.noise_prob = 0.5f};
+    uint64_t mixed = 0;
+    for (uint64_t seed = 1; seed < 100 && !mixed; seed++) {
+        int k = noise_in_slot(&half, seed, 5) + noise_in_slot(&half, seed, 6) + noise_in_slot(&half, seed, 7);
+        if (k == 1 || k == 2) mixed = seed;
+    }
+    int as_named = mixed && feature_batch_load(&fb, &ds, items, 3, 5, 80, &half, mixed, fill) == 0 && fb.B == 3;
+    for (int b = 0; as_named && b < 3; b++) {
+        size_t at = ((size_t)b * fb.T_mel + (size_t)fb.mel_lens[b] * 3 / 4) * 80;
+        float most = 0.0f;
+        for (int m = 0; m < 80; m++) most = fmaxf(most, fabsf(fb.mel[at + m] - plain[at + m]));
+        as_named &= (most > 1e-3f) == noise_in_slot(&half, mixed, 5 + b);
+    }
+    CHECK(as_named, "noise alone at 0.5 (seed %llu): the items replaced are the slots noise_in_slot names",
+          (unsigned long long)mixed);
     /* the shortest utterance that makes one encoder frame, sped up below it, stays as it is */
     char *short_wav = str_printf("%s/short.wav", fixture_dir()), *kept_path = ds.items[0].audio;
     struct audio tiny = {0};
@@ -810,7 +828,7 @@ static void test_noise_alone(void) {
         a.n = N, a.rate = 16000;
         mslam_rng rng;
         mslam_rng_seed(&rng, 100 + (uint64_t)k);
-        CHECK(augment_noise_alone(&a, &rng) == 0, "noise alone: %s", mslam_last_error());
+        CHECK(augment_noise_alone(&a, N, &rng) == 0, "noise alone: %s", mslam_last_error());
         size_t onset = 0;
         while (onset < a.n && a.samples[onset] == 0.0f) onset++;
         double power = 0;
@@ -824,6 +842,18 @@ static void test_noise_alone(void) {
     CHECK(all_ok && quietest < -50 && loudest > -35 && onsets_differ > DRAWS / 2,
           "noise alone: %d samples, silence for at most half, at %.1f to %.1f dBFS, onsets drawn", N, quietest,
           loudest);
+    /* of which the first quarter is kept: the noise begins within its first half */
+    int within_kept = 1;
+    for (int k = 0; k < DRAWS && a.samples; k++) {
+        mslam_rng rng;
+        mslam_rng_seed(&rng, 300 + (uint64_t)k);
+        a.n = N;
+        CHECK(augment_noise_alone(&a, N / 4, &rng) == 0, "noise alone: %s", mslam_last_error());
+        size_t onset = 0;
+        while (onset < a.n && a.samples[onset] == 0.0f) onset++;
+        within_kept &= onset <= N / 8 + 1;
+    }
+    CHECK(within_kept, "noise alone of which a quarter is kept: the onset within its first half");
     audio_free(&a);
 }
 

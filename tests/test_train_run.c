@@ -2531,20 +2531,43 @@ static void test_key_file_values(const char *manifest) {
     free(conf), free(err), free(out);
 }
 
-/* --noise-prob 1: every utterance is noise alone, trained as CTC blanks with no language: the log
- * has a CTC loss and none of LID's. */
-static void test_noise_prob(const char *manifest) {
-    char *out = str_printf("%s/noise-alone", fixture_dir()), *log = str_printf("%s/train.jsonl", out), *text = NULL;
+/* The first step's "ctc" and "lid" losses of a run of --task multi (with extra options) into
+ * fixture folder `name`; 0 or -1. */
+static int first_losses(const char *manifest, const char *name, const char *extra, double *ctc, double *lid) {
+    char *out = str_printf("%s/%s", fixture_dir(), name), *log = str_printf("%s/train.jsonl", out), *text = NULL;
     size_t n = 0;
     mslam_log_set(test_quiet_log, NULL);
-    CHECK(train(manifest, out, "--task", "multi", "--noise-prob", "1", "--stop-at", "2", NULL) == 0 &&
-              read_file(log, 1 << 20, &text, &n) == 0,
-          "a run of noise alone: %s", mslam_last_error());
+    int rc = train(manifest, out, "--task", "multi", "--stop-at", "1", extra ? "--noise-prob" : NULL, extra, NULL) == 0 &&
+                     read_file(log, 1 << 20, &text, &n) == 0
+                 ? 0
+                 : -1;
     mslam_log_set(NULL, NULL);
-    const char *ctc = text ? strstr(text, "\"ctc\":") : NULL, *lid = text ? strstr(text, "\"lid\":") : NULL;
-    CHECK(ctc && lid && atof(ctc + 6) > 0 && atof(lid + 6) == 0, "noise alone: CTC's loss and no LID's: %s",
-          text ? text : "");
+    const char *c = text ? strstr(text, "\"ctc\":") : NULL, *l = text ? strstr(text, "\"lid\":") : NULL;
+    if (!c || !l) rc = -1;
+    *ctc = c ? atof(c + 6) : -1, *lid = l ? atof(l + 6) : -1;
     free(text), free(log), free(out);
+    return rc;
+}
+
+/* --noise-prob 1: every utterance is noise alone, trained as CTC blanks with no language: the log
+ * has a CTC loss and no LID loss, where the same run without it has both. */
+static void test_noise_prob(const char *manifest) {
+    double ctc, lid, ctc_speech, lid_speech;
+    CHECK(first_losses(manifest, "noise-alone", "1", &ctc, &lid) == 0 &&
+              first_losses(manifest, "noise-control", NULL, &ctc_speech, &lid_speech) == 0,
+          "runs with and without noise alone: %s", mslam_last_error());
+    CHECK(ctc > 0 && lid == 0 && ctc_speech > 0 && lid_speech > 0,
+          "noise alone: CTC loss %g, LID %g (the speech: %g, %g)", ctc, lid, ctc_speech, lid_speech);
+    /* without CTC, noise alone teaches nothing: a warning says so */
+    char *out = str_printf("%s/noise-lid", fixture_dir());
+    struct strlist warnings = {0};
+    mslam_log_set(fixture_collect_warnings, &warnings);
+    CHECK(train(manifest, out, "--task", "lid", "--noise-prob", "0.5", "--stop-at", "1", NULL) == 0 &&
+              fixture_warned_of(&warnings, "--noise-prob 0.5", "teach nothing"),
+          "--noise-prob with --task lid warns (%zu warnings): %s", warnings.n, mslam_last_error());
+    mslam_log_set(NULL, NULL);
+    strlist_free(&warnings);
+    free(out);
 }
 
 /* A peak learning rate that can only scramble the model is warned of; the usual ones are not. */

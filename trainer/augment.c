@@ -118,10 +118,10 @@ void augment_gain(struct audio *a, double gain_db) {
     for (size_t t = 0; t < a->n; t++) a->samples[t] *= gain;
 }
 
-int augment_noise_alone(struct audio *a, mslam_rng *rng) {
+int augment_noise_alone(struct audio *a, size_t kept, mslam_rng *rng) {
     struct audio noise = {0};
     uint32_t kind = mslam_rng_u32(rng) % 4; /* white, pink, brown, rumble */
-    size_t onset = (size_t)(0.5 * mslam_rng_uniform(rng) * (double)a->n);
+    size_t onset = (size_t)(0.5 * mslam_rng_uniform(rng) * (double)(kept < a->n ? kept : a->n));
     float scale = (float)pow(10.0, (-65.0 + 45.0 * mslam_rng_uniform(rng)) / 20.0);
     enum noise_kind coloured = kind == 0 ? NOISE_WHITE : kind == 1 ? NOISE_PINK : NOISE_BROWN;
     if (augment_coloured_noise(&noise, coloured, a->n - onset, a->rate, rng)) {
@@ -129,7 +129,8 @@ int augment_noise_alone(struct audio *a, mslam_rng *rng) {
         return -1;
     }
     if (kind == 3) {
-        /* one-pole low-pass y += k (x - y), k = 1 - exp(-2 pi fc / rate), four times */
+        /* four one-pole stages (24 dB an octave beyond fc): brown noise's -6 dB an octave alone
+         * leaves hiss a fan's rumble through a wall does not have */
         double k = 1.0 - exp(-2.0 * M_PI * (80.0 + 220.0 * mslam_rng_uniform(rng)) / a->rate);
         for (int stage = 0; stage < 4; stage++) {
             double y = 0.0;

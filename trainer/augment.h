@@ -28,9 +28,9 @@ void augment_add_noise(struct audio *a, const struct audio *noise, double snr_db
 void augment_gain(struct audio *a, double gain_db);
 /* Replaces a's samples (its length and rate kept) by noise alone: white, pink, brown or rumble
  * (brown noise through four one-pole low-passes at 80-300 Hz: traffic, a fan through a wall), at
- * -65 to -20 dBFS, after digital silence for the first 0-50 % of it (a noise's onset, which a
- * model had heard as a character). Returns 0 or -1. */
-int augment_noise_alone(struct audio *a, mslam_rng *rng);
+ * -65 to -20 dBFS, after digital silence for the first 0-50 % of its first `kept` samples (those
+ * used; a noise's onset, which a model had heard as a character). Returns 0 or -1. */
+int augment_noise_alone(struct audio *a, size_t kept, mslam_rng *rng);
 
 /* Recognition-like errors in a transcript's character ids (a cascade's decoder reads the CTC
  * transcript, not the reference): each character, with probability p, is dropped, replaced by a

@@ -990,14 +990,15 @@ int feature_batch_load(feature_batch *fb, const dataset *ds, const int *examples
         /* a is one of fb's own buffers, decoded again for the next item */
         struct audio *own = a == &fb->audio->raw ? &fb->audio->raw : &fb->audio->resampled;
         double gain_db = perturbed_gain_db(aug, aug_seed, slot0 + i);
-        if (gain_db < 0) augment_gain(own, gain_db);
         if (noise_in_slot(aug, aug_seed, slot0 + i)) {
             mslam_rng rng;
             rng_for(&rng, aug_seed, 0x40a5, (uint64_t)(slot0 + i), 1);
-            if (augment_noise_alone(own, &rng)) {
+            if (augment_noise_alone(own, n_samples, &rng)) {
                 rc = -1;
                 break;
             }
+        } else if (gain_db < 0) {
+            augment_gain(own, gain_db);
         }
         size_t need = mslam_frontend_scratch_size(n_frames);
         if (buffer_grow((void **)&fb->scratch, &fb->scratch_size, need, sizeof(float), "frontend scratch") ||

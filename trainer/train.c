@@ -779,8 +779,11 @@ static int pick_text_pairs(trainer *t) {
     return 0;
 }
 
-/* Counts of one loaded micro-batch's items that each loss normalises by, added to norm[] (noise
- * alone counts as one character of CTC's, its target having none, and for no other loss). */
+/* Counts of one loaded micro-batch's items that each loss normalises by, added to norm[]. Noise
+ * alone counts as one character of CTC's, whatever its length: with none, a step of noise alone
+ * would have nothing to normalise by and train no blanks; with its frames, it would outweigh the
+ * speech. (The logged CTC loss per character then mixes in the noise's.) It counts for no other
+ * loss. */
 static int local_counts(trainer *t, step_batch *sb, double *norm) {
     for (int b = 0; b < sb->n; b++) {
         const example *e = &t->train.items[sb->example[b]];
@@ -2031,6 +2034,9 @@ static void warn_idle_settings(const trainer *t) {
     else if (o->valid && o->valid_every > o->steps)
         mslam_log(MSLAM_LOG_WARN, "--valid-every %d is more than --steps %d: --valid %s is never scored (and no "
                   "best.safetensors kept)", o->valid_every, o->steps, o->valid);
+    if (o->noise_prob > 0 && !(t->tasks & TASK_ASR))
+        mslam_log(MSLAM_LOG_WARN, "--noise-prob %g: noise alone is trained as CTC's blanks, and --task %s trains no "
+                  "CTC (or --ctc-weight is 0): those utterances teach nothing", o->noise_prob, o->task);
     if (o->lr_min > o->lr && strcmp(o->schedule, "constant") != 0)
         mslam_log(MSLAM_LOG_WARN, "--lr-min %g is more than --lr %g: after the warm-up the learning rate rises to "
                   "--lr-min instead of decaying", o->lr_min, o->lr);
