@@ -214,15 +214,18 @@ if [ "$bundled" = 1 ]; then
     [ -f "$checkpoint9" ] ||
       { echo "train-default.sh: $out/stage9 stopped before step $stop9; run again to continue" >&2; exit 0; }
   fi
+  # export_f16 DIR: DIR/f16.safetensors, the stage's model in F16, which the next stage starts from (as
+  # the bundled files it reproduces were); written again when the stage was trained anew
+  export_f16() {
+    [ "$1/f16.safetensors" -nt "$1/model.safetensors" ] ||
+      "$trainer" export --checkpoint "$1/model.safetensors" --out "$1/f16.safetensors" --dtype f16
+  }
   joint_stage stage "$out/stage10" "$checkpoint9" --steps "$steps10" --lr 2e-4 --warmup 50 --seed 11 \
     --save-every 250
-  # (again when stage 10 was trained anew)
-  [ "$out/stage10/f16.safetensors" -nt "$out/stage10/model.safetensors" ] ||
-    "$trainer" export --checkpoint "$out/stage10/model.safetensors" --out "$out/stage10/f16.safetensors" --dtype f16
+  export_f16 "$out/stage10"
   joint_stage stage "$out/stage11" "$out/stage10/f16.safetensors" --steps "$steps11" --lr 1e-4 --warmup 50 --seed 12 \
     --save-every 200 --gain-prob 0.5 --gain-db 40
-  [ "$out/stage11/f16.safetensors" -nt "$out/stage11/model.safetensors" ] ||
-    "$trainer" export --checkpoint "$out/stage11/model.safetensors" --out "$out/stage11/f16.safetensors" --dtype f16
+  export_f16 "$out/stage11"
   joint_stage stage "$out/stage12" "$out/stage11/f16.safetensors" --steps "$steps12" --lr 1e-4 --warmup 50 --seed 13 \
     --save-every 200 --gain-prob 0.5 --gain-db 40 --noise-prob 0.15
   model=$out/stage12/model.safetensors

@@ -321,10 +321,14 @@ int main(int argc, char **argv) {
     }
     /* The elements' common properties; model and voice-threshold only when given (else $MSLAM_MODEL
      * or the default model, and the elements' default threshold). */
-    gchar threshold[G_ASCII_DTOSTR_BUF_SIZE] = ""; /* (a locale's decimal comma would not parse) */
-    if (!isnan(voice_threshold)) g_ascii_dtostr(threshold, sizeof threshold, voice_threshold);
-    gchar *props = g_strdup_printf("latency=%d%s%s%s%s%s", latency, *threshold ? " voice-threshold=" : "", threshold,
-                                   model ? " model=\"" : "", model ? model : "", model ? "\"" : "");
+    GString *common = g_string_new(NULL);
+    g_string_append_printf(common, "latency=%d", latency);
+    if (!isnan(voice_threshold)) {
+        gchar threshold[G_ASCII_DTOSTR_BUF_SIZE]; /* (a locale's decimal comma would not parse) */
+        g_string_append_printf(common, " voice-threshold=%s", g_ascii_dtostr(threshold, sizeof threshold, voice_threshold));
+    }
+    if (model) g_string_append_printf(common, " model=\"%s\"", model);
+    gchar *props = g_string_free(common, FALSE);
     GString *desc = g_string_new(NULL);
     g_string_append_printf(desc, "%s ! audioconvert ! audioresample ! tee name=t ", source);
     /* captions only through messages here: the text pads go to fakesinks. The queues hold 80 s

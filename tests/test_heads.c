@@ -81,20 +81,35 @@ static void check_head_grads(grad_ctx *c, const char *what) {
     mslam_param_table_free(&gt);
 }
 
-static void test_ctc_gradients(void) {
+/* A gradient check's context: tiny_model(ctc, lid, model_seed), encoder outputs uniform in +-1.5
+ * drawn from enc_seed, items of lens frames; NULL when the model could not be made. */
+static grad_ctx *grad_ctx_new(int ctc, int lid, uint64_t model_seed, uint64_t enc_seed, const int *lens) {
     grad_ctx *c = calloc(1, sizeof *c);
-    c->m = tiny_model(1, 0, 3);
+    c->m = tiny_model(ctc, lid, model_seed);
     if (!c->m) {
         free(c);
-        return;
+        return NULL;
     }
+    c->lid = lid;
     mslam_rng rng;
-    mslam_rng_seed(&rng, 5);
+    mslam_rng_seed(&rng, enc_seed);
     test_fill_uniform(c->enc, sizeof c->enc / sizeof *c->enc, -1.5f, 1.5f, &rng);
+    memcpy(c->lens, lens, sizeof c->lens);
+    return c;
+}
+
+static void grad_ctx_free(grad_ctx *c) {
+    head_work_free(&c->work);
+    mslam_model_free(c->m);
+    free(c);
+}
+
+static void test_ctc_gradients(void) {
     /* item 0: a repeat; item 1: fits exactly (3 labels + 1 blank between equal ones = 4 frames);
      * item 2: 3 labels cannot fit in 2 frames -> skipped */
     int lens[B] = {6, 4, 2}, tl[B] = {3, 3, 3}, tg[9] = {4, 4, 5, 6, 6, 3, 4, 5, 6};
-    memcpy(c->lens, lens, sizeof lens);
+    grad_ctx *c = grad_ctx_new(1, 0, 3, 5, lens);
+    if (!c) return;
     memcpy(c->target_lens, tl, sizeof tl);
     memcpy(c->targets, tg, sizeof tg);
     head_loss out;
@@ -107,26 +122,16 @@ static void test_ctc_gradients(void) {
     float worst = 0;
     for (int i = 2 * T * 8; i < 3 * T * 8; i++) worst = fmaxf(worst, fabsf(denc[i]));
     CHECK(worst == 0.0f, "skipped CTC item has gradient %g", worst);
-    head_work_free(&c->work);
-    mslam_model_free(c->m);
-    free(c);
+    grad_ctx_free(c);
 }
 
 /* An empty target (noise alone in training, --noise-prob): its loss is -sum_t log p(blank | t),
  * its gradients pass the finite-difference check, and the next item's target is read from its
  * own offset (the empty one takes no room in the concatenated targets). */
 static void test_ctc_empty_target(void) {
-    grad_ctx *c = calloc(1, sizeof *c);
-    c->m = tiny_model(1, 0, 4);
-    if (!c->m) {
-        free(c);
-        return;
-    }
-    mslam_rng rng;
-    mslam_rng_seed(&rng, 6);
-    test_fill_uniform(c->enc, sizeof c->enc / sizeof *c->enc, -1.5f, 1.5f, &rng);
     int lens[B] = {6, 4, 3}, tl[B] = {0, 3, 0}, tg[3] = {4, 5, 6};
-    memcpy(c->lens, lens, sizeof lens);
+    grad_ctx *c = grad_ctx_new(1, 0, 4, 6, lens);
+    if (!c) return;
     memcpy(c->target_lens, tl, sizeof tl);
     memcpy(c->targets, tg, sizeof tg);
     head_loss all, middle;
@@ -145,24 +150,13 @@ static void test_ctc_empty_target(void) {
     CHECK(fabs(all.loss - want) <= 1e-5 * fabs(want), "CTC with empty targets: loss %.7f, want %.7f (blanks %.7f)",
           all.loss, want, blanks);
     check_head_grads(c, "ctc (empty targets)");
-    head_work_free(&c->work);
-    mslam_model_free(c->m);
-    free(c);
+    grad_ctx_free(c);
 }
 
 static void test_lid_gradients(void) {
-    grad_ctx *c = calloc(1, sizeof *c);
-    c->m = tiny_model(0, 1, 4);
-    if (!c->m) {
-        free(c);
-        return;
-    }
-    c->lid = 1;
-    mslam_rng rng;
-    mslam_rng_seed(&rng, 6);
-    test_fill_uniform(c->enc, sizeof c->enc / sizeof *c->enc, -1.5f, 1.5f, &rng);
     int lens[B] = {6, 3, 1}, lg[B] = {2, 0, 1};
-    memcpy(c->lens, lens, sizeof lens);
+    grad_ctx *c = grad_ctx_new(0, 1, 4, 6, lens);
+    if (!c) return;
     memcpy(c->langs, lg, sizeof lg);
     check_head_grads(c, "lid");
     /* an unlabelled item and an item without frames count nothing */
@@ -172,9 +166,7 @@ static void test_lid_gradients(void) {
     CHECK(run(c, NULL, NULL, &out) == 0 && out.n_items == 1 && out.n_skipped == 1,
           "LID: %d counted, %d skipped", out.n_items, out.n_skipped);
     check_head_grads(c, "lid unlabelled");
-    head_work_free(&c->work);
-    mslam_model_free(c->m);
-    free(c);
+    grad_ctx_free(c);
 }
 
 /* ---- parity ---- */

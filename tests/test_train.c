@@ -275,6 +275,15 @@ static void test_init(void) {
     mslam_model_free(k4), mslam_model_free(k4b), mslam_model_free(k3);
 }
 
+/* Whether item b of fb (80 mels) differs from plain (the same items unaugmented, laid out alike)
+ * three quarters in: noise alone is there, whatever its onset (in the first half). */
+static int replaced_by_noise(const feature_batch *fb, const float *plain, int b) {
+    size_t at = ((size_t)b * fb->T_mel + (size_t)fb->mel_lens[b] * 3 / 4) * 80;
+    float most = 0.0f;
+    for (int m = 0; m < 80; m++) most = fmaxf(most, fabsf(fb->mel[at + m] - plain[at + m]));
+    return most > 1e-3f;
+}
+
 static void test_data(const char *manifest) {
     dataset ds = {0};
     CHECK(dataset_load_split(&ds, manifest, NULL, NULL, NULL, "train", NULL) == 0, "load: %s", mslam_last_error());
@@ -581,13 +590,7 @@ static void test_data(const char *manifest) {
               !memcmp(fb.mel_lens, plain_lens, sizeof plain_lens),
           "noise alone keeps the utterances' lengths");
     int differ = 0;
-    for (int b = 0; b < 3; b++) {
-        /* three quarters in: noise, whatever its onset (in the first half) */
-        size_t at = ((size_t)b * fb.T_mel + (size_t)fb.mel_lens[b] * 3 / 4) * 80;
-        float most = 0.0f;
-        for (int m = 0; m < 80; m++) most = fmaxf(most, fabsf(fb.mel[at + m] - plain[at + m]));
-        differ += most > 1e-3f;
-    }
+    for (int b = 0; b < 3; b++) differ += replaced_by_noise(&fb, plain, b);
     CHECK(differ == 3, "noise alone: %d of 3 utterances' features changed", differ);
     specaug_config some_noise = {.noise_prob = 0.3f};
     int n_noise = 0, other_seed_differs = 0;
@@ -607,12 +610,8 @@ static void test_data(const char *manifest) {
         if (k == 1 || k == 2) mixed = seed;
     }
     int as_named = mixed && feature_batch_load(&fb, &ds, items, 3, 5, 80, &half, mixed, fill) == 0 && fb.B == 3;
-    for (int b = 0; as_named && b < 3; b++) {
-        size_t at = ((size_t)b * fb.T_mel + (size_t)fb.mel_lens[b] * 3 / 4) * 80;
-        float most = 0.0f;
-        for (int m = 0; m < 80; m++) most = fmaxf(most, fabsf(fb.mel[at + m] - plain[at + m]));
-        as_named &= (most > 1e-3f) == noise_in_slot(&half, mixed, 5 + b);
-    }
+    for (int b = 0; as_named && b < 3; b++)
+        as_named &= replaced_by_noise(&fb, plain, b) == noise_in_slot(&half, mixed, 5 + b);
     CHECK(as_named, "noise alone at 0.5 (seed %llu): the items replaced are the slots noise_in_slot names",
           (unsigned long long)mixed);
     /* the shortest utterance that makes one encoder frame, sped up below it, stays as it is */

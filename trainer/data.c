@@ -916,28 +916,31 @@ static const struct audio *audio_at_speed(feature_batch *fb, double speed) {
     return &fb->audio->resampled;
 }
 
+/* Whether the audio perturbation of stream `purpose` (its own random draws, so that the others
+ * stay as without it), taken with probability prob, applies to the utterance in slot `slot`;
+ * *rng then draws its amount. */
+static int slot_perturbed(mslam_rng *rng, uint64_t aug_seed, uint64_t purpose, int slot, float prob) {
+    if (!(prob > 0)) return 0;
+    rng_for(rng, aug_seed, purpose, (uint64_t)slot, 0);
+    return mslam_rng_uniform(rng) < prob;
+}
+
 /* The gain in dB (0 or below) of the utterance in slot `slot` under aug's level perturbation. */
 static double perturbed_gain_db(const specaug_config *aug, uint64_t aug_seed, int slot) {
-    if (!aug || !(aug->gain_prob > 0)) return 0.0;
     mslam_rng rng;
-    rng_for(&rng, aug_seed, 0x6a17, (uint64_t)slot, 0);
-    if (mslam_rng_uniform(&rng) >= aug->gain_prob) return 0.0;
+    if (!aug || !slot_perturbed(&rng, aug_seed, 0x6a17, slot, aug->gain_prob)) return 0.0;
     return -aug->gain_db * mslam_rng_uniform(&rng);
 }
 
 int noise_in_slot(const specaug_config *aug, uint64_t aug_seed, int slot) {
-    if (!aug || !(aug->noise_prob > 0)) return 0;
     mslam_rng rng;
-    rng_for(&rng, aug_seed, 0x40a5, (uint64_t)slot, 0);
-    return mslam_rng_uniform(&rng) < aug->noise_prob;
+    return aug && slot_perturbed(&rng, aug_seed, 0x40a5, slot, aug->noise_prob);
 }
 
 /* The speed of the utterance in slot `slot` under aug's speed perturbation. */
 static double perturbed_speed(const specaug_config *aug, uint64_t aug_seed, int slot) {
-    if (!aug || !(aug->speed_prob > 0)) return 1.0;
     mslam_rng rng;
-    rng_for(&rng, aug_seed, 0x5bee, (uint64_t)slot, 0);
-    if (mslam_rng_uniform(&rng) >= aug->speed_prob) return 1.0;
+    if (!aug || !slot_perturbed(&rng, aug_seed, 0x5bee, slot, aug->speed_prob)) return 1.0;
     return 1.0 + aug->speed * (2.0 * mslam_rng_uniform(&rng) - 1.0);
 }
 

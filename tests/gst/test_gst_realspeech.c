@@ -95,6 +95,14 @@ static void count_decisions(const gsttest_run *r, const char *what, guint *en, g
     fflush(stdout);
 }
 
+/* talk_cer of a run of "ELEMENT PROPERTIES" on the talk. */
+static double run_cer(const char *element_and_props, const float *talk, size_t n, const char *what) {
+    gsttest_run *r = run_on(element_and_props, talk, n);
+    double cer = talk_cer(r, n, what);
+    gsttest_run_free(r);
+    return cer;
+}
+
 GST_START_TEST(test_asr_text) {
     if (!cfg.ctc_head) return;
     size_t n;
@@ -122,12 +130,8 @@ GST_START_TEST(test_quiet_microphone) {
     double at_level = talk_cer(r, n, "mslamasr, the talk at its level");
     gsttest_run_free(r);
     for (size_t i = 0; i < n; i++) talk[i] *= 0.01f;
-    r = run_on("mslamasr", talk, n);
-    double quiet = talk_cer(r, n, "mslamasr, 40 dB down");
-    gsttest_run_free(r);
-    r = run_on("mslamasr voice-threshold=-75", talk, n);
-    double quiet_heard = talk_cer(r, n, "mslamasr voice-threshold=-75, 40 dB down");
-    gsttest_run_free(r);
+    double quiet = run_cer("mslamasr", talk, n, "mslamasr, 40 dB down");
+    double quiet_heard = run_cer("mslamasr voice-threshold=-75", talk, n, "mslamasr voice-threshold=-75, 40 dB down");
     fail_unless(quiet_heard <= at_level + 0.1, "CER %.2f 40 dB down, %.2f at the talk's level", quiet_heard,
                 at_level);
     fail_unless(quiet > quiet_heard + 0.05, "CER %.2f by default, %.2f with voice-threshold=-75", quiet,

@@ -15,8 +15,7 @@ T=${MSLAM_BUILD_DIR:-$root/build}/trainer/mslam-trainer
 kinds=$root/models/results/session41/noise-kinds.sh
 mkdir -p "$out"
 MODEL=$model NOISE_DIR=$noise/loud sh "$kinds" "$root/build/plugin" > "$out/noise-kinds.txt"
-MODEL=$model NOISE_DIR=$noise/quiet VOLUMES="0.001 0.0003" CUTOFFS="" PROPS="voice-threshold=-75" \
-  sh "$kinds" "$root/build/plugin" > "$out/quiet-noise.txt"
+MODEL=$model NOISE_DIR=$noise/quiet sh "$root/models/results/session43/quiet-noise.sh" -75 > "$out/quiet-noise.txt"
 "$T" eval --model "$model" --data "$root/corpus/manifest.tsv" --audio-dir "$root/corpus" --split test --threads 2 \
   --lid-seconds 4 --ctc-beam 32 --lm "$lms/lm.safetensors" --json "$out/eval-test.json" > "$out/eval-test.txt"
 awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$root/corpus/manifest.tsv" > "$out/manifest-st-langs.tsv"

@@ -4,7 +4,7 @@
 # five colours at volumes 0.001 and 0.0003 (white noise: about -65 and -75 dBFS), at each
 # voice-threshold given. Every decision and caption is a mistake: no speech is there.
 #   sh models/results/session43/quiet-noise.sh THRESHOLD...     (about 2 minutes a threshold)
-# The plugin: $GST_PLUGIN_PATH, else build/plugin.
+# The plugin: $GST_PLUGIN_PATH, else build/plugin; MODEL and NOISE_DIR pass on to noise-kinds.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 for threshold in "$@"; do
