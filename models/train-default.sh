@@ -36,7 +36,7 @@
 #      the encoder then sees each utterance once, unaugmented (--no-specaug, no equaliser or
 #      warp). Skipped when CORPUS-st is missing.
 # With BUNDLED=1, stage 3 gives way to the stages that made models/default.safetensors (sessions
-# 8-11, 42 and 43, models/results/session8..11, session42 and session43; about 9 h more on 2
+# 8-11, 42, 43 and 44, models/results/session8..11 and session42..44; about 9 h more on 2
 # cores, 11 h in all), each from the one before, on the translation corpus, a text-pair corpus OUT/text-st
 # built from the same catalogs (176,017 train pairs of es it pt ca ro -> English within 120
 # characters) and CORPUS:
@@ -55,9 +55,13 @@
 #  12. the same from stage 11's F16 file (the bundled model of session 42), 15 % of the
 #      utterances replaced by noise alone (--noise-prob 0.15: blanks on noise), STEPS12=400
 #      steps, seed 13 (~10 min)
+#  13. the same from stage 12's F16 file (the bundled model of session 43) with CORPUS-en beside
+#      CORPUS (4000 English train utterances from models/make-corpus.sh, each taken 1.5 times an
+#      epoch: a quarter of the utterances English, where CORPUS has 2 %), STEPS13=1500 steps,
+#      seed 14 (~40 min)
 # From stage 5 on the model records that its decoder reads the CTC transcript (it learnt from
 # text pairs, and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto
-# follows; OUT/bundled.safetensors is stage 12's F16 file. OUT/lm.safetensors and
+# follows; OUT/bundled.safetensors is stage 13's F16 file. OUT/lm.safetensors and
 # OUT/translation-lm.safetensors are models/make-lms.sh's: the transcripts' LM (the corpus's
 # text and the text pairs' sources) and the LM of the text pairs' English, which the decoder's
 # beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
@@ -75,7 +79,7 @@
 #   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, the finer equaliser,
 #                   then the LMs and the translation memory of models/make-lms.sh and the
 #                   scores, translation through the memory)
-#   BUNDLED=1       stages 4-12 instead of stage 3; STEPS4..STEPS12 and STOP9 their steps (above)
+#   BUNDLED=1       stages 4-13 instead of stage 3; STEPS4..STEPS13 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
@@ -109,6 +113,7 @@ stop9=${STOP9:-850}
 steps10=${STEPS10:-2800}
 steps11=${STEPS11:-800}
 steps12=${STEPS12:-400}
+steps13=${STEPS13:-1500}
 threads=${THREADS:-2}
 ranks=${RANKS:-1}
 extra=${EXTRA:-}
@@ -165,13 +170,15 @@ model=$out/model.safetensors
 st_corpus=$corpus-st
 if [ "$bundled" = 1 ]; then
   # (make-lms.sh names the catalogs it lacks)
-  [ -f "$st_corpus/manifest.tsv" ] ||
-    { echo "train-default.sh: BUNDLED=1 needs $st_corpus/manifest.tsv (models/make-corpus.sh)" >&2; exit 1; }
+  for needed in "$st_corpus" "$corpus-en"; do
+    [ -f "$needed/manifest.tsv" ] ||
+      { echo "train-default.sh: BUNDLED=1 needs $needed/manifest.tsv (models/make-corpus.sh)" >&2; exit 1; }
+  done
   # the text-pair corpus OUT/text-st (every gettext message of the five languages with an English
   # source, split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on), which
   # stages 4-11 learn translation from: models/make-lms.sh builds it (and LMs for stage 2's
-  # vocabulary, a minute, which the scores do not use: those of stage 12 follow it)
-  [ -f "$out/stage12/model.safetensors" ] ||
+  # vocabulary, a minute, which the scores do not use: those of stage 13 follow it)
+  [ -f "$out/stage13/model.safetensors" ] ||
     MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$out/default.safetensors" "$corpus" "$out"
   text=$out/text-st
   stage "$out/stage4" --init "$out/default.safetensors" --data "$st_corpus/manifest.tsv" \
@@ -195,11 +202,12 @@ if [ "$bundled" = 1 ]; then
   text_only_stage "$out/stage7" "$out/stage6/model.safetensors" --ctc-weight 0 --lid-weight 0 --steps "$steps7" \
     --lr 3e-4 --warmup 100 --save-every 500
   # joint_stage RUN DIR INIT OPTIONS...: 8 utterances of CORPUS (CTC and LID, equaliser and warp)
-  # and 64 text pairs a step, the whole model trained; RUN is stage or train
+  # and 64 text pairs a step, the whole model trained; RUN is stage or train; OPTIONS may add
+  # --data (each manifest's audio in its own folder)
   joint_stage() {
     run=$1 dir=$2 init=$3
     shift 3
-    "$run" "$dir" --init "$init" --data "$manifest" --audio-dir "$corpus" --task multi --no-specaug --eq-prob 0.5 \
+    "$run" "$dir" --init "$init" --data "$manifest" --task multi --no-specaug --eq-prob 0.5 \
       --warp-prob 0.5 --decoder-layers 4 --batch-size 8 --st-weight 0 --text-data "$text/text.tsv" \
       --text-max-chars 120 --text-batch 64 --valid-every 0 "$@"
   }
@@ -228,8 +236,12 @@ if [ "$bundled" = 1 ]; then
   export_f16 "$out/stage11"
   joint_stage stage "$out/stage12" "$out/stage11/f16.safetensors" --steps "$steps12" --lr 1e-4 --warmup 50 --seed 13 \
     --save-every 200 --gain-prob 0.5 --gain-db 40 --noise-prob 0.15
-  model=$out/stage12/model.safetensors
-  # the LMs of the scores below, for stage 12's vocabulary: the joint stages (8-12) take in the
+  export_f16 "$out/stage12"
+  joint_stage stage "$out/stage13" "$out/stage12/f16.safetensors" --data "$corpus-en/manifest.tsv" \
+    --data-weight 1 --data-weight 1.5 --steps "$steps13" --lr 1e-4 --warmup 50 --seed 14 --save-every 250 \
+    --gain-prob 0.5 --gain-db 40 --noise-prob 0.15
+  model=$out/stage13/model.safetensors
+  # the LMs of the scores below, for stage 13's vocabulary: the joint stages (8-13) take in the
   # characters of their data that it lacks (session 42's stage 11 took 13 of the rebuilt corpus),
   # and an LM of another vocabulary is refused; the text pairs are kept
   MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$model" "$corpus" "$out"
@@ -299,14 +311,14 @@ if [ -f "$out/translation-memory.safetensors" ]; then
       --translation-memory "$out/translation-memory.safetensors" --json "$out/eval-test-st$langs-memory.json"
   done
 fi
-# the last stage's weights in F16: with BUNDLED=1 stage 12's, the bundled model since session 43
+# the last stage's weights in F16: with BUNDLED=1 stage 13's, the bundled model since session 44
 if [ "$bundled" = 1 ]; then
   "$trainer" export --checkpoint "$model" --out "$out/bundled.safetensors" --dtype f16
 elif [ "$model" != "$out/model.safetensors" ]; then
   "$trainer" export --checkpoint "$model" --out "$out/stage3/translate.safetensors" --dtype f16
 fi
 if command -v gnuplot >/dev/null; then
-  for s in 0 1 3 4 5 6 7 8 9 10 11 12; do
+  for s in 0 1 3 4 5 6 7 8 9 10 11 12 13; do
     if [ -f "$out/stage$s/train.jsonl" ]; then
       "$root/pipelines/plot-training.sh" "$out/stage$s/train.jsonl" "$out/curves-stage$s.png"
     fi
@@ -316,7 +328,7 @@ else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh plot)" >&2
 fi
 f16="$out/default.safetensors (stage 2)"
-[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 12)"
+[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 13)"
 [ -f "$out/stage3/translate.safetensors" ] && [ "$bundled" != 1 ] && f16="$f16, $out/stage3/translate.safetensors (stage 3)"
 lms="LM: $out/lm.safetensors"
 [ -f "$out/translation-memory.safetensors" ] &&

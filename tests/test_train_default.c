@@ -134,7 +134,7 @@ int main(int argc, char **argv) {
     CHECK(langs0 == 2 && langs1 == 3 && langs2 == 3,
           "languages of stages 0, 1, 2: %d, %d, %d (want 2, 3, 3)", langs0, langs1, langs2);
     const char *const written[] = {"default.safetensors", "lm.safetensors", "translation-lm.safetensors",
-                                   "translation-memory.safetensors", "text-st/text.tsv", "eval-test.txt",
+                                   "translation-memory.safetensors", "text-st/text.tsv", "text-en/text.tsv", "eval-test.txt",
                                    "eval-test.json", "eval-test-st5-memory.json", "eval-test-st49-memory.json",
                                    "train.jsonl", "stage0/train.jsonl", "stage1/train.jsonl"};
     for (size_t i = 0; i < sizeof written / sizeof *written; i++) {
@@ -143,14 +143,16 @@ int main(int argc, char **argv) {
         free(path);
     }
 
-    /* BUNDLED=1 on: stages 4-12 from stage 2's model (stages 0-2 are there and not trained
-     * again), the translation corpus CORPUS-st the fixture again, 8 of its 42 text pairs a step;
-     * stage 9 stops at step 1 of its 2 */
-    char *st_corpus = str_printf("%s-st", corpus);
+    /* BUNDLED=1 on: stages 4-13 from stage 2's model (stages 0-2 are there and not trained
+     * again), the translation corpus CORPUS-st and the English one CORPUS-en the fixture again,
+     * 8 of its 42 text pairs a step; stage 9 stops at step 1 of its 2 */
+    char *st_corpus = str_printf("%s-st", corpus), *en_corpus = str_printf("%s-en", corpus);
     CHECK(symlink(".", st_corpus) == 0, "linking %s to its folder", st_corpus);
+    CHECK(symlink(".", en_corpus) == 0, "linking %s to its folder", en_corpus);
     CHECK(run_script(argv[1], argv[2], corpus, out, "BUNDLED=1 STOP9=1", "--text-batch 8") == 0, "train-default.sh BUNDLED=1 failed");
     const char *const bundled[] = {"stage4/model.safetensors", "stage9/ckpt-00000001.safetensors",
-                                   "stage10/f16.safetensors", "stage11/f16.safetensors", "stage12/model.safetensors",
+                                   "stage10/f16.safetensors", "stage11/f16.safetensors", "stage12/f16.safetensors",
+                                   "stage13/model.safetensors",
                                    "bundled.safetensors",
                                    "eval-test-text-pairs-tlm.json", "eval-test-st5-memory.json"};
     for (size_t i = 0; i < sizeof bundled / sizeof *bundled; i++) {
@@ -158,7 +160,7 @@ int main(int argc, char **argv) {
         CHECK(access(path, F_OK) == 0, "BUNDLED=1: the script did not write %s", path);
         free(path);
     }
-    free(st_corpus);
+    free(st_corpus), free(en_corpus);
     free(stage0), free(stage1), free(out), free(corpus);
     fixture_remove();
     return test_result("test_train_default");
