@@ -23,8 +23,8 @@
 #                             ST_LANGS= models/make-corpus.sh mine --langs es,de is enough for
 #                             models/make-lms.sh MODEL mine
 #   ST_TRAIN=20000            train utterances per language of OUT_DIR-st (dev, test: 1/8 each)
-#   EN_TRAIN=4000             train utterances of OUT_DIR-en, English alone (dev, test: 1/8 each;
-#                             0: none), on which train-default.sh's stage 13 trains beside the
+#   EN_TRAIN=4000             train utterances of OUT_DIR-en, English alone (dev, test: 1/8 each, so
+#                             a multiple of 8; 0: none), on which train-default.sh's stage 13 trains beside the
 #                             default corpus: 400 English utterances were too few for English's
 #                             spelling (a minute on 2 cores)
 # An interrupted build resumes when run again with the same options.
@@ -36,6 +36,13 @@ esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/corpus}
 [ $# -gt 0 ] && shift
+# (checked before the hours of work)
+en_train=${EN_TRAIN:-4000}
+case $en_train in
+  '' | *[!0-9]*) echo "make-corpus.sh: EN_TRAIN=$en_train: expected a number of utterances" >&2; exit 2 ;;
+esac
+[ $((en_train % 8)) -eq 0 ] ||
+  { echo "make-corpus.sh: EN_TRAIN=$en_train: expected a multiple of 8 (dev and test take an eighth each)" >&2; exit 2; }
 "$root/tests/install-deps.sh" build test
 
 # Downloads packages.txt's group $2 into $1/debs and unpacks their catalogs and fortunes into $1
@@ -93,9 +100,9 @@ if [ -n "$st_langs" ]; then
   "$builddir/trainer/mslam-trainer" corpus --stats "$out-st"
 fi
 # English, the language most users try first, from the default corpus's catalogs: its sentences
-# fall in the same splits as there (8:1:1, drawn from the sentence), its first 400 train ones are
-# the default corpus's own
-en_train=${EN_TRAIN:-4000}
+# fall in the same splits as there, as a sentence's split is drawn from it and the three sizes'
+# proportions (8:1:1 in both, with the default corpus's options and seed), so neither trains on
+# the other's dev or test sentences; its first 400 train ones are the default corpus's own
 if [ "$en_train" -gt 0 ]; then
   "$builddir/trainer/mslam-trainer" corpus --out "$out-en" --langs en --locale-dir "$locales" \
     --fortune-dir "$fortunes" --train "$en_train" --dev $((en_train / 8)) --test $((en_train / 8)) --text-per-lang 0

@@ -3,8 +3,8 @@
 # translation memory, from the corpora of models/make-corpus.sh, in about a minute:
 #   OUT/text-st                  the text-pair corpus: every gettext message of es it pt ca ro with
 #                                an English source, split 8:1:1 as ./corpus (14 s)
-#   OUT/text-en                  English text: every English message of the same catalogs and the
-#                                fortunes, split likewise (2 s)
+#   OUT/text-en                  English text: the English sources of the same catalogs' de, fr and
+#                                es messages, and the English fortunes, split likewise (2 s)
 #   OUT/lm.safetensors           transcripts' LM (mslamasr/mslamtranslate/mslamlid lm=, eval --lm):
 #                                CORPUS's text, the text pairs' sources and OUT/text-en, order 6 (27 s)
 #   OUT/translation-lm.safetensors   English translations' LM (mslamtranslate translation-lm=,
@@ -14,12 +14,12 @@
 #                                the train pairs of CORPUS's text and speech and of the text pairs (9 s)
 # Every dev and test sentence of CORPUS is held out of all three (and of the text pairs, of the
 # memory), and of the transcripts' LM those of CORPUS-en (make-corpus.sh's English corpus).
-#   models/make-corpus.sh                          # corpus/, corpus-catalogs/, corpus-st-catalogs/
+#   models/make-corpus.sh                          # corpus/, corpus-catalogs/, corpus-st-catalogs/, corpus-en/
 #   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, the checkout's corpus/, lms/
 #   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
-# The transcripts' LM models the model's languages that the text has: CORPUS's and the text pairs'
-# es it pt ca ro (a corpus of fewer languages than the model, models/make-corpus.sh OUT --langs
-# es,de, gets an LM of de es it pt ca ro).
+# The transcripts' LM models the model's languages that the text has: CORPUS's, the text pairs'
+# es it pt ca ro and English (a corpus of fewer languages than the model, models/make-corpus.sh
+# OUT --langs es,de, gets an LM of en de es it pt ca ro).
 set -eu
 case ${1:-} in
   -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;;

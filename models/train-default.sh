@@ -36,8 +36,8 @@
 #      the encoder then sees each utterance once, unaugmented (--no-specaug, no equaliser or
 #      warp). Skipped when CORPUS-st is missing.
 # With BUNDLED=1, stage 3 gives way to the stages that made models/default.safetensors (sessions
-# 8-11, 42, 43 and 44, models/results/session8..11 and session42..44; about 9 h more on 2
-# cores, 11 h in all), each from the one before, on the translation corpus, a text-pair corpus OUT/text-st
+# 8-11, 42, 43 and 44, models/results/session8..11 and session42..44; about 10 h more on 2
+# cores, 12 h in all), each from the one before, on the translation corpus, a text-pair corpus OUT/text-st
 # built from the same catalogs (176,017 train pairs of es it pt ca ro -> English within 120
 # characters) and CORPUS:
 #   4. stage 2's model in F16; the decoder (4 layers) alone on CORPUS-st's cached encoder outputs
@@ -63,7 +63,7 @@
 # text pairs, and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto
 # follows; OUT/bundled.safetensors is stage 13's F16 file. OUT/lm.safetensors and
 # OUT/translation-lm.safetensors are models/make-lms.sh's: the transcripts' LM (the corpus's
-# text and the text pairs' sources) and the LM of the text pairs' English, which the decoder's
+# text, the text pairs' sources and the English text OUT/text-en) and the LM of the text pairs' English, which the decoder's
 # beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
 #
 # CORPUS defaults to the checkout's corpus/ (where models/make-corpus.sh writes it), OUT to its
@@ -176,7 +176,7 @@ if [ "$bundled" = 1 ]; then
   done
   # the text-pair corpus OUT/text-st (every gettext message of the five languages with an English
   # source, split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on), which
-  # stages 4-11 learn translation from: models/make-lms.sh builds it (and LMs for stage 2's
+  # stages 4-13 learn translation from: models/make-lms.sh builds it (and LMs for stage 2's
   # vocabulary, a minute, which the scores do not use: those of stage 13 follow it)
   [ -f "$out/stage13/model.safetensors" ] ||
     MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$out/default.safetensors" "$corpus" "$out"
@@ -257,7 +257,7 @@ fi
 # the character LM of the corpus's text (train split; the dev and test transcripts held out): a few
 # seconds, and the CTC beam and LID of the scores below use it (the greedy columns do not). With
 # BUNDLED=1 make-lms.sh built it above, with the text pairs' sources too (session 12: test CER of
-# es it pt ca ro 9.35 -> 7.75 %, of all 50 12.90 -> 12.74 %)
+# es it pt ca ro 9.35 -> 7.75 %, of all 50 12.90 -> 12.74 %) and more English (session 44)
 # Without BUNDLED=1, make-lms.sh builds it the same way (with the translation LM and memory) when
 # models/make-corpus.sh's catalogs are there; otherwise the corpus's text alone makes it.
 if [ "$bundled" != 1 ] && [ -d "$corpus-catalogs/usr/share/locale" ] && [ -d "$corpus-st-catalogs/usr/share/locale" ]; then
