@@ -22,7 +22,8 @@
 #                             which models/make-lms.sh also reads, are unpacked all the same):
 #                             ST_LANGS= models/make-corpus.sh mine --langs es,de is enough for
 #                             models/make-lms.sh MODEL mine
-#   ST_TRAIN=20000            train utterances per language of OUT_DIR-st (dev, test: 1/8 each)
+#   ST_TRAIN=20000            train utterances per language of OUT_DIR-st (dev, test: 1/8 each, so
+#                             a multiple of 8)
 #   EN_TRAIN=4000             train utterances of OUT_DIR-en, English alone (dev, test: 1/8 each, so
 #                             a multiple of 8; 0: none), on which train-default.sh's stage 13 trains beside the
 #                             default corpus: 400 English utterances were too few for English's
@@ -36,13 +37,20 @@ esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/corpus}
 [ $# -gt 0 ] && shift
-# (checked before the hours of work)
+# train_size NAME VALUE: the train utterances of OUT_DIR-st or OUT_DIR-en, checked before the
+# hours of work: dev and test take an eighth each, so that every sentence falls in the split it
+# has in OUT_DIR (a sentence's split is drawn from it and the sizes' proportions, 8:1:1 there)
+train_size() {
+  case $2 in
+    '' | *[!0-9]*) echo "make-corpus.sh: $1=$2: expected a number of utterances" >&2; exit 2 ;;
+  esac
+  [ $(($2 % 8)) -eq 0 ] ||
+    { echo "make-corpus.sh: $1=$2: expected a multiple of 8 (dev and test take an eighth each)" >&2; exit 2; }
+}
+st_train=${ST_TRAIN:-20000}
 en_train=${EN_TRAIN:-4000}
-case $en_train in
-  '' | *[!0-9]*) echo "make-corpus.sh: EN_TRAIN=$en_train: expected a number of utterances" >&2; exit 2 ;;
-esac
-[ $((en_train % 8)) -eq 0 ] ||
-  { echo "make-corpus.sh: EN_TRAIN=$en_train: expected a multiple of 8 (dev and test take an eighth each)" >&2; exit 2; }
+train_size ST_TRAIN "$st_train"
+train_size EN_TRAIN "$en_train"
 "$root/tests/install-deps.sh" build test
 
 # Downloads packages.txt's group $2 into $1/debs and unpacks their catalogs and fortunes into $1
@@ -89,23 +97,25 @@ fortunes=$catalogs/usr/share/games/fortunes
 cp "$catalogs/versions.txt" "$out/catalogs.txt"
 "$builddir/trainer/mslam-trainer" corpus --stats "$out"
 st_langs=${ST_LANGS-es,it,pt,ca,ro}
-st_train=${ST_TRAIN:-20000}
+# split_corpus DIR TRAIN CORPUS-OPTIONS...: DIR of TRAIN train utterances and an eighth of that in
+# dev and test (train_size), then its statistics
+split_corpus() {
+  dir=$1 train=$2
+  shift 2
+  "$builddir/trainer/mslam-trainer" corpus --out "$dir" --train "$train" --dev $((train / 8)) --test $((train / 8)) "$@"
+  "$builddir/trainer/mslam-trainer" corpus --stats "$dir"
+}
 # the text pairs of models/make-lms.sh come from these catalogs too, with or without OUT_DIR-st
 unpack_group "$out-st-catalogs" st-catalogs
 if [ -n "$st_langs" ]; then
-  "$builddir/trainer/mslam-trainer" corpus --out "$out-st" --langs "$st_langs" \
-    --locale-dir "$locales:$out-st-catalogs/usr/share/locale" --fortune-dir "$fortunes" \
-    --train "$st_train" --dev $((st_train / 8)) --test $((st_train / 8))
+  split_corpus "$out-st" "$st_train" --langs "$st_langs" \
+    --locale-dir "$locales:$out-st-catalogs/usr/share/locale" --fortune-dir "$fortunes"
   cat "$catalogs/versions.txt" "$out-st-catalogs/versions.txt" > "$out-st/catalogs.txt"
-  "$builddir/trainer/mslam-trainer" corpus --stats "$out-st"
 fi
 # English, the language most users try first, from the default corpus's catalogs: its sentences
-# fall in the same splits as there, as a sentence's split is drawn from it and the three sizes'
-# proportions (8:1:1 in both, with the default corpus's options and seed), so neither trains on
-# the other's dev or test sentences; its first 400 train ones are the default corpus's own
+# fall in the same splits as there (with the default corpus's options and seed), so neither trains
+# on the other's dev or test sentences; its first 400 train ones are the default corpus's own
 if [ "$en_train" -gt 0 ]; then
-  "$builddir/trainer/mslam-trainer" corpus --out "$out-en" --langs en --locale-dir "$locales" \
-    --fortune-dir "$fortunes" --train "$en_train" --dev $((en_train / 8)) --test $((en_train / 8)) --text-per-lang 0
+  split_corpus "$out-en" "$en_train" --langs en --locale-dir "$locales" --fortune-dir "$fortunes" --text-per-lang 0
   cp "$catalogs/versions.txt" "$out-en/catalogs.txt"
-  "$builddir/trainer/mslam-trainer" corpus --stats "$out-en"
 fi

@@ -41,18 +41,21 @@ case $builddir in /*) ;; *) builddir=$root/$builddir ;; esac
 ninja -C "$builddir" trainer/mslam-trainer
 trainer=$builddir/trainer/mslam-trainer
 mkdir -p "$out"
+# text_corpus DIR LANGS: every sentence of LANGS in both groups of catalogs and the fortunes, as
+# DIR/text.tsv, split 8:1:1 as CORPUS is; 10 throwaway utterances a language make its manifest,
+# written last; run again, the build keeps what is done (and refuses a folder built from other
+# catalogs)
+text_corpus() {
+  "$trainer" corpus --out "$1" --langs "$2" \
+    --locale-dir "$catalogs/usr/share/locale:$corpus-st-catalogs/usr/share/locale" \
+    --fortune-dir "$catalogs/usr/share/games/fortunes" --train 8 --dev 1 --test 1 --text-per-lang 200000
+}
 text=$out/text-st
-# 50 throwaway utterances make its manifest, written last; run again, the build keeps what is
-# done (and refuses a folder built from other catalogs)
-"$trainer" corpus --out "$text" --langs es,it,pt,ca,ro \
-  --locale-dir "$catalogs/usr/share/locale:$corpus-st-catalogs/usr/share/locale" \
-  --fortune-dir "$catalogs/usr/share/games/fortunes" --train 8 --dev 1 --test 1 --text-per-lang 200000
-# English has as many sentences as the five together (56,847 train sentences, against CORPUS's
-# 4000): English's spelling, which espeak-ng's English voices hide, needs them most (session 44:
-# test CER 28.30 -> 26.37 %, WER 66.3 -> 59.2 %, beam 32 + LM)
-"$trainer" corpus --out "$out/text-en" --langs en \
-  --locale-dir "$catalogs/usr/share/locale:$corpus-st-catalogs/usr/share/locale" \
-  --fortune-dir "$catalogs/usr/share/games/fortunes" --train 8 --dev 1 --test 1 --text-per-lang 200000
+text_corpus "$text" es,it,pt,ca,ro
+# English's 56,847 train sentences, against CORPUS's 4000 English rows: English's spelling, which
+# espeak-ng's English voices hide, needs them most (session 44: test CER 28.30 -> 26.37 %, WER
+# 66.3 -> 59.2 %, beam 32 + LM)
+text_corpus "$out/text-en" en
 # the model's languages (info's list, in its order) that the text has
 model_langs=$("$trainer" info "$model" | sed -n 's/^  languages    \(.*\) ([0-9]*)$/\1/p')
 langs=$(awk -F '\t' -v model_langs="$model_langs" 'FNR > 1 { have[$2] = 1 }

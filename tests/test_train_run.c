@@ -2531,13 +2531,13 @@ static void test_key_file_values(const char *manifest) {
     free(conf), free(err), free(out);
 }
 
-/* The first step's "ctc" and "lid" losses of a run of --task multi (with extra options) into
- * fixture folder `name`; 0 or -1. */
-static int first_losses(const char *manifest, const char *name, const char *extra, double *ctc, double *lid) {
+/* The first step's "ctc" and "lid" losses of a run of --task multi (with --noise-prob noise_prob
+ * unless NULL) into fixture folder `name`; 0 or -1. */
+static int first_losses(const char *manifest, const char *name, const char *noise_prob, double *ctc, double *lid) {
     char *out = str_printf("%s/%s", fixture_dir(), name), *log = str_printf("%s/train.jsonl", out), *text = NULL;
     size_t n = 0;
     mslam_log_set(test_quiet_log, NULL);
-    int rc = train(manifest, out, "--task", "multi", "--stop-at", "1", extra ? "--noise-prob" : NULL, extra, NULL) == 0 &&
+    int rc = train(manifest, out, "--task", "multi", "--stop-at", "1", noise_prob ? "--noise-prob" : NULL, noise_prob, NULL) == 0 &&
                      read_file(log, 1 << 20, &text, &n) == 0
                  ? 0
                  : -1;
