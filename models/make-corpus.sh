@@ -24,10 +24,11 @@
 #                             models/make-lms.sh MODEL mine
 #   ST_TRAIN=20000            train utterances per language of OUT_DIR-st (dev, test: 1/8 each, so
 #                             a multiple of 8)
-#   EN_TRAIN=4000             train utterances of OUT_DIR-en, English alone (dev, test: 1/8 each, so
-#                             a multiple of 8; 0: none), on which train-default.sh's stage 13 trains beside the
-#                             default corpus: 400 English utterances were too few for English's
-#                             spelling (a minute on 2 cores)
+#   EXTRA_LANGS=en,fr         languages with a corpus of their own beside OUT_DIR, OUT_DIR-en and
+#                             OUT_DIR-fr, on which train-default.sh's stages 13 (en) and 14 (en, fr)
+#                             train beside the default corpus: 400 utterances were too few for
+#                             the spelling of English and French (37 s each on 2 cores); empty: none
+#   EXTRA_TRAIN=4000          train utterances of each (dev, test: 1/8 each, so a multiple of 8; 0: none)
 # An interrupted build resumes when run again with the same options.
 set -eu
 case ${1:-} in
@@ -37,7 +38,7 @@ esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/corpus}
 [ $# -gt 0 ] && shift
-# train_size NAME VALUE: the train utterances of OUT_DIR-st or OUT_DIR-en, checked before the
+# train_size NAME VALUE: the train utterances of OUT_DIR-st or OUT_DIR-LANG, checked before the
 # hours of work: dev and test take an eighth each, so that every sentence falls in the split it
 # has in OUT_DIR (a sentence's split is drawn from it and the sizes' proportions, 8:1:1 there)
 train_size() {
@@ -48,9 +49,18 @@ train_size() {
     { echo "make-corpus.sh: $1=$2: expected a multiple of 8 (dev and test take an eighth each)" >&2; exit 2; }
 }
 st_train=${ST_TRAIN:-20000}
-en_train=${EN_TRAIN:-4000}
+extra_train=${EXTRA_TRAIN:-4000}
+extra_langs=$(printf '%s' "${EXTRA_LANGS-en,fr}" | tr ',' ' ')
 train_size ST_TRAIN "$st_train"
-train_size EN_TRAIN "$en_train"
+train_size EXTRA_TRAIN "$extra_train"
+[ "$extra_train" -gt 0 ] || extra_langs=""
+# (OUT_DIR-st and OUT_DIR-catalogs are other folders' names)
+for lang in $extra_langs; do
+  case $lang in
+    st | catalogs | *[!a-z_A-Z]*)
+      echo "make-corpus.sh: EXTRA_LANGS=${EXTRA_LANGS-}: '$lang' is no language code (e.g. EXTRA_LANGS=en,fr)" >&2; exit 2 ;;
+  esac
+done
 "$root/tests/install-deps.sh" build test
 
 # Downloads packages.txt's group $2 into $1/debs and unpacks their catalogs and fortunes into $1
@@ -112,10 +122,12 @@ if [ -n "$st_langs" ]; then
     --locale-dir "$locales:$out-st-catalogs/usr/share/locale" --fortune-dir "$fortunes"
   cat "$catalogs/versions.txt" "$out-st-catalogs/versions.txt" > "$out-st/catalogs.txt"
 fi
-# English, the language most users try first, from the default corpus's catalogs: its sentences
-# fall in the same splits as there (with the default corpus's options and seed), so neither trains
-# on the other's dev or test sentences; its first 400 train ones are the default corpus's own
-if [ "$en_train" -gt 0 ]; then
-  split_corpus "$out-en" "$en_train" --langs en --locale-dir "$locales" --fortune-dir "$fortunes" --text-per-lang 0
-  cp "$catalogs/versions.txt" "$out-en/catalogs.txt"
-fi
+# English, the language most users try first, and French, from the default corpus's catalogs:
+# their sentences fall in the same splits as there (with the default corpus's options and seed),
+# so no corpus trains on another's dev or test sentences; the first 400 train ones are the default
+# corpus's own
+for lang in $extra_langs; do
+  split_corpus "$out-$lang" "$extra_train" --langs "$lang" --locale-dir "$locales" --fortune-dir "$fortunes" \
+    --text-per-lang 0
+  cp "$catalogs/versions.txt" "$out-$lang/catalogs.txt"
+done

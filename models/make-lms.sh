@@ -3,23 +3,26 @@
 # translation memory, from the corpora of models/make-corpus.sh, in about a minute:
 #   OUT/text-st                  the text-pair corpus: every gettext message of es it pt ca ro with
 #                                an English source, split 8:1:1 as ./corpus (14 s)
-#   OUT/text-en                  English text: the English sources of the same catalogs' de, fr and
-#                                es messages, and the English fortunes, split likewise (2 s)
+#   OUT/text-en, OUT/text-fr     English and French text: every sentence of the same catalogs and
+#                                fortunes in the language (English: the messages' sources), split
+#                                likewise (2 s)
 #   OUT/lm.safetensors           transcripts' LM (mslamasr/mslamtranslate/mslamlid lm=, eval --lm):
-#                                CORPUS's text, the text pairs' sources and OUT/text-en, order 6 (27 s)
+#                                CORPUS's text, the text pairs' sources, OUT/text-en and OUT/text-fr,
+#                                order 6 (27 s)
 #   OUT/translation-lm.safetensors   English translations' LM (mslamtranslate translation-lm=,
 #                                eval --translation-lm): the text pairs' English, order 8 (4 s)
 #   OUT/translation-memory.safetensors   known sentences of 49 languages with their English
 #                                (mslamtranslate translation-memory=, eval --translation-memory):
 #                                the train pairs of CORPUS's text and speech and of the text pairs (9 s)
 # Every dev and test sentence of CORPUS is held out of all three (and of the text pairs, of the
-# memory), and of the transcripts' LM those of CORPUS-en (make-corpus.sh's English corpus).
-#   models/make-corpus.sh                          # corpus/, corpus-catalogs/, corpus-st-catalogs/, corpus-en/
+# memory), and of the transcripts' LM those of CORPUS-en and CORPUS-fr (make-corpus.sh's corpora of
+# one language, EXTRA_LANGS).
+#   models/make-corpus.sh                          # corpus/, corpus-catalogs/, corpus-st-catalogs/, corpus-en/, corpus-fr/
 #   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, the checkout's corpus/, lms/
 #   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
 # The transcripts' LM models the model's languages that the text has: CORPUS's, the text pairs'
-# es it pt ca ro and English (a corpus of fewer languages than the model, models/make-corpus.sh
-# OUT --langs es,de, gets an LM of en de es it pt ca ro).
+# es it pt ca ro, English and French (a corpus of fewer languages than the model, models/make-corpus.sh
+# OUT --langs es,de, gets an LM of en de fr es it pt ca ro).
 set -eu
 case ${1:-} in
   -h | --help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;;
@@ -52,23 +55,27 @@ text_corpus() {
 }
 text=$out/text-st
 text_corpus "$text" es,it,pt,ca,ro
-# English's 56,847 train sentences, against CORPUS's 4000 English rows: English's spelling, which
-# espeak-ng's English voices hide, needs them most (session 44: test CER 28.30 -> 26.37 %, WER
-# 66.3 -> 59.2 %, beam 32 + LM)
+# English's 56,847 train sentences and French's 36,622, against CORPUS's 4000 rows of each: the
+# spelling of the two, which espeak-ng's voices hide, needs them most (session 44: English test CER
+# 28.30 -> 26.37 %, WER 66.3 -> 59.2 %, beam 32 + LM; session 45: French 22.20 -> 20.79 %, WER
+# 56.2 -> 53.0 %, on corpus-en's and corpus-fr's 500)
 text_corpus "$out/text-en" en
+text_corpus "$out/text-fr" fr
 # the model's languages (info's list, in its order) that the text has
 model_langs=$("$trainer" info "$model" | sed -n 's/^  languages    \(.*\) ([0-9]*)$/\1/p')
 langs=$(awk -F '\t' -v model_langs="$model_langs" 'FNR > 1 { have[$2] = 1 }
   END { n = split(model_langs, l, " "); for (i = 1; i <= n; i++) if (l[i] in have) { printf "%s%s", s, l[i]; s = "," } }' \
-  "$corpus/text.tsv" "$manifest" "$text/text.tsv" "$out/text-en/text.tsv")
+  "$corpus/text.tsv" "$manifest" "$text/text.tsv" "$out/text-en/text.tsv" "$out/text-fr/text.tsv")
 [ -n "$langs" ] || { echo "make-lms.sh: the text has none of the languages of $model" >&2; exit 1; }
-# the English corpus's dev and test sentences too, where make-corpus.sh made it: 14 train rows of
-# the text are one of them as the LM reads them, case and punctuation aside (the arguments, read
-# above, now hold that option)
+# the dev and test sentences of the corpora of one language too (CORPUS-LANG, make-corpus.sh's
+# EXTRA_LANGS), where they are: 14 train rows of the text are one of corpus-en's as the LM reads
+# them, case and punctuation aside (the arguments, read above, now hold those options)
 set --
-[ -f "$corpus-en/manifest.tsv" ] && set -- --holdout "$corpus-en/manifest.tsv"
+for extra in "$corpus"-*/manifest.tsv; do
+  [ -f "$extra" ] && [ "$extra" != "$corpus-st/manifest.tsv" ] && set -- "$@" --holdout "$extra"
+done
 "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" --text "$text/text.tsv" \
-  --text "$out/text-en/text.tsv" --langs "$langs" --holdout "$manifest" "$@" --order 6 --prune 2 \
+  --text "$out/text-en/text.tsv" --text "$out/text-fr/text.tsv" --langs "$langs" --holdout "$manifest" "$@" --order 6 --prune 2 \
   --out "$out/lm.safetensors"
 "$trainer" lm --model "$model" --text "$text/text.tsv" --holdout "$manifest" --translations --order 8 \
   --out "$out/translation-lm.safetensors"

@@ -36,8 +36,8 @@
 #      the encoder then sees each utterance once, unaugmented (--no-specaug, no equaliser or
 #      warp). Skipped when CORPUS-st is missing.
 # With BUNDLED=1, stage 3 gives way to the stages that made models/default.safetensors (sessions
-# 8-11, 42, 43 and 44, models/results/session8..11 and session42..44; about 10 h more on 2
-# cores, 12 h in all), each from the one before, on the translation corpus, a text-pair corpus OUT/text-st
+# 8-11 and 42-45, models/results/session8..11 and session42..45; about 11 h more on 2 cores,
+# 13 h in all), each from the one before, on the translation corpus, a text-pair corpus OUT/text-st
 # built from the same catalogs (176,017 train pairs of es it pt ca ro -> English within 120
 # characters) and CORPUS:
 #   4. stage 2's model in F16; the decoder (4 layers) alone on CORPUS-st's cached encoder outputs
@@ -59,12 +59,16 @@
 #      CORPUS (4000 English train utterances from models/make-corpus.sh, each taken 1.5 times an
 #      epoch: a quarter of the utterances English, where CORPUS has 2 %), STEPS13=1500 steps,
 #      seed 14 (~40 min)
+#  14. the same from stage 13's F16 file (the bundled model of session 44) with CORPUS-fr as well
+#      (4000 French train utterances, 1.5 times an epoch as CORPUS-en's: each a fifth of the
+#      utterances), STEPS14=1500 steps, seed 15 (~40 min)
 # From stage 5 on the model records that its decoder reads the CTC transcript (it learnt from
 # text pairs, and from the speech translates at ~0.2 BLEU), which mslamtranslate's input=auto
-# follows; OUT/bundled.safetensors is stage 13's F16 file. OUT/lm.safetensors and
+# follows; OUT/bundled.safetensors is stage 14's F16 file. OUT/lm.safetensors and
 # OUT/translation-lm.safetensors are models/make-lms.sh's: the transcripts' LM (the corpus's
-# text, the text pairs' sources and the English text OUT/text-en) and the LM of the text pairs' English, which the decoder's
-# beam fuses (eval --translation-lm, mslamtranslate translation-lm=).
+# text, the text pairs' sources and the English and French text OUT/text-en, OUT/text-fr) and the
+# LM of the text pairs' English, which the decoder's beam fuses (eval --translation-lm,
+# mslamtranslate translation-lm=).
 #
 # CORPUS defaults to the checkout's corpus/ (where models/make-corpus.sh writes it), OUT to its
 # train-default/ (stages 0 and 1 in OUT/stage0, OUT/stage1).
@@ -79,7 +83,7 @@
 #   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, the finer equaliser,
 #                   then the LMs and the translation memory of models/make-lms.sh and the
 #                   scores, translation through the memory)
-#   BUNDLED=1       stages 4-13 instead of stage 3; STEPS4..STEPS13 and STOP9 their steps (above)
+#   BUNDLED=1       stages 4-14 instead of stage 3; STEPS4..STEPS14 and STOP9 their steps (above)
 #   THREADS=2       threads of the one training process
 #   RANKS=1         > 1: mpirun -np RANKS processes, THREADS each (the batch is per process)
 #   EXTRA="..."     more mslam-trainer train options for every stage (e.g. "--batch-size 8")
@@ -114,6 +118,7 @@ steps10=${STEPS10:-2800}
 steps11=${STEPS11:-800}
 steps12=${STEPS12:-400}
 steps13=${STEPS13:-1500}
+steps14=${STEPS14:-1500}
 threads=${THREADS:-2}
 ranks=${RANKS:-1}
 extra=${EXTRA:-}
@@ -170,15 +175,15 @@ model=$out/model.safetensors
 st_corpus=$corpus-st
 if [ "$bundled" = 1 ]; then
   # (make-lms.sh names the catalogs it lacks)
-  for needed in "$st_corpus" "$corpus-en"; do
+  for needed in "$st_corpus" "$corpus-en" "$corpus-fr"; do
     [ -f "$needed/manifest.tsv" ] ||
       { echo "train-default.sh: BUNDLED=1 needs $needed/manifest.tsv (models/make-corpus.sh)" >&2; exit 1; }
   done
   # the text-pair corpus OUT/text-st (every gettext message of the five languages with an English
   # source, split 8:1:1 as in ./corpus and CORPUS-st, so no test sentence is trained on), which
-  # stages 4-13 learn translation from: models/make-lms.sh builds it (and LMs for stage 2's
-  # vocabulary, a minute, which the scores do not use: those of stage 13 follow it)
-  [ -f "$out/stage13/model.safetensors" ] ||
+  # stages 4-14 learn translation from: models/make-lms.sh builds it (and LMs for stage 2's
+  # vocabulary, a minute, which the scores do not use: those of stage 14 follow it)
+  [ -f "$out/stage14/model.safetensors" ] ||
     MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$out/default.safetensors" "$corpus" "$out"
   text=$out/text-st
   stage "$out/stage4" --init "$out/default.safetensors" --data "$st_corpus/manifest.tsv" \
@@ -240,8 +245,12 @@ if [ "$bundled" = 1 ]; then
   joint_stage stage "$out/stage13" "$out/stage12/f16.safetensors" --data "$corpus-en/manifest.tsv" \
     --data-weight 1 --data-weight 1.5 --steps "$steps13" --lr 1e-4 --warmup 50 --seed 14 --save-every 250 \
     --gain-prob 0.5 --gain-db 40 --noise-prob 0.15
-  model=$out/stage13/model.safetensors
-  # the LMs of the scores below, for stage 13's vocabulary: the joint stages (8-13) take in the
+  export_f16 "$out/stage13"
+  joint_stage stage "$out/stage14" "$out/stage13/f16.safetensors" --data "$corpus-en/manifest.tsv" \
+    --data "$corpus-fr/manifest.tsv" --data-weight 1 --data-weight 1.5 --data-weight 1.5 --steps "$steps14" \
+    --lr 1e-4 --warmup 50 --seed 15 --save-every 250 --gain-prob 0.5 --gain-db 40 --noise-prob 0.15
+  model=$out/stage14/model.safetensors
+  # the LMs of the scores below, for stage 14's vocabulary: the joint stages (8-14) take in the
   # characters of their data that it lacks (session 42's stage 11 took 13 of the rebuilt corpus),
   # and an LM of another vocabulary is refused; the text pairs are kept
   MSLAM_BUILD_DIR=$builddir "$root/models/make-lms.sh" "$model" "$corpus" "$out"
@@ -257,7 +266,7 @@ fi
 # the character LM of the corpus's text (train split; the dev and test transcripts held out): a few
 # seconds, and the CTC beam and LID of the scores below use it (the greedy columns do not). With
 # BUNDLED=1 make-lms.sh built it above, with the text pairs' sources too (session 12: test CER of
-# es it pt ca ro 9.35 -> 7.75 %, of all 50 12.90 -> 12.74 %) and more English (session 44)
+# es it pt ca ro 9.35 -> 7.75 %, of all 50 12.90 -> 12.74 %) and more English and French (sessions 44, 45)
 # Without BUNDLED=1, make-lms.sh builds it the same way (with the translation LM and memory) when
 # models/make-corpus.sh's catalogs are there; otherwise the corpus's text alone makes it.
 if [ "$bundled" != 1 ] && [ -d "$corpus-catalogs/usr/share/locale" ] && [ -d "$corpus-st-catalogs/usr/share/locale" ]; then
@@ -311,14 +320,14 @@ if [ -f "$out/translation-memory.safetensors" ]; then
       --translation-memory "$out/translation-memory.safetensors" --json "$out/eval-test-st$langs-memory.json"
   done
 fi
-# the last stage's weights in F16: with BUNDLED=1 stage 13's, the bundled model since session 44
+# the last stage's weights in F16: with BUNDLED=1 stage 14's, the bundled model since session 45
 if [ "$bundled" = 1 ]; then
   "$trainer" export --checkpoint "$model" --out "$out/bundled.safetensors" --dtype f16
 elif [ "$model" != "$out/model.safetensors" ]; then
   "$trainer" export --checkpoint "$model" --out "$out/stage3/translate.safetensors" --dtype f16
 fi
 if command -v gnuplot >/dev/null; then
-  for s in 0 1 3 4 5 6 7 8 9 10 11 12 13; do
+  for s in 0 1 3 4 5 6 7 8 9 10 11 12 13 14; do
     if [ -f "$out/stage$s/train.jsonl" ]; then
       "$root/pipelines/plot-training.sh" "$out/stage$s/train.jsonl" "$out/curves-stage$s.png"
     fi
@@ -328,7 +337,7 @@ else
   echo "train-default.sh: gnuplot not installed; no curves (tests/install-deps.sh plot)" >&2
 fi
 f16="$out/default.safetensors (stage 2)"
-[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 13)"
+[ "$bundled" = 1 ] && f16="$f16, $out/bundled.safetensors (stage 14)"
 [ -f "$out/stage3/translate.safetensors" ] && [ "$bundled" != 1 ] && f16="$f16, $out/stage3/translate.safetensors (stage 3)"
 lms="LM: $out/lm.safetensors"
 [ -f "$out/translation-memory.safetensors" ] &&

@@ -27,24 +27,24 @@ static int model_langs(const char *dir) {
 }
 
 /* Catalogs where models/make-corpus.sh unpacks its own beside CORPUS: CORPUS-catalogs (none
- * but a folder each) and CORPUS-st-catalogs (es it pt ca ro: 60 messages each, which
- * make-lms.sh's text-pair corpus reads, and its English text the English of es's). Returns 0 or
- * -1. */
+ * but a folder each) and CORPUS-st-catalogs (es it pt ca ro fr: 60 messages each, which
+ * make-lms.sh's text-pair corpus reads, its English text the English of es's, and its French
+ * text fr's). Returns 0 or -1. */
 static int write_catalogs(const char *corpus) {
     /* the fixture's English words (whose capitals the test's manifest puts in the vocabulary, so
      * that the LM of translations has sentences) and theirs */
     static const char *const english[6] = {"Yes", "No", "House", "Bread", "Train", "Sea"};
-    static const char *const langs[5][7] = {
+    static const char *const langs[6][7] = {
         {"es", "si", "no", "casa", "pan", "tren", "mar"},       {"it", "si", "no", "casa", "pane", "treno", "mare"},
         {"pt_BR", "sim", "nao", "casa", "pao", "trem", "mar"},  {"ca", "si", "no", "casa", "pa", "tren", "mar"},
-        {"ro", "da", "nu", "casa", "paine", "tren", "mare"},
+        {"ro", "da", "nu", "casa", "paine", "tren", "mare"},    {"fr", "oui", "non", "maison", "pain", "train", "mer"},
     };
     char *dirs[3] = {str_printf("%s-catalogs/usr/share/locale", corpus),
                      str_printf("%s-catalogs/usr/share/games/fortunes", corpus), NULL};
     int rc = mkdir_p(dirs[0]) || mkdir_p(dirs[1]) ? -1 : 0;
     enum { N = 60 };
     char *ids[N], *strs[N];
-    for (int l = 0; l < 5 && rc == 0; l++) {
+    for (int l = 0; l < 6 && rc == 0; l++) {
         dirs[2] = str_printf("%s-st-catalogs/usr/share/locale/%s/LC_MESSAGES", corpus, langs[l][0]);
         char *path = str_printf("%s/mslam-test.mo", dirs[2]);
         rc = mkdir_p(dirs[2]);
@@ -135,7 +135,8 @@ int main(int argc, char **argv) {
     CHECK(langs0 == 2 && langs1 == 3 && langs2 == 3,
           "languages of stages 0, 1, 2: %d, %d, %d (want 2, 3, 3)", langs0, langs1, langs2);
     const char *const written[] = {"default.safetensors", "lm.safetensors", "translation-lm.safetensors",
-                                   "translation-memory.safetensors", "text-st/text.tsv", "text-en/text.tsv", "eval-test.txt",
+                                   "translation-memory.safetensors", "text-st/text.tsv", "text-en/text.tsv", "text-fr/text.tsv",
+                                   "eval-test.txt",
                                    "eval-test.json", "eval-test-st5-memory.json", "eval-test-st49-memory.json",
                                    "train.jsonl", "stage0/train.jsonl", "stage1/train.jsonl"};
     for (size_t i = 0; i < sizeof written / sizeof *written; i++) {
@@ -144,16 +145,20 @@ int main(int argc, char **argv) {
         free(path);
     }
 
-    /* BUNDLED=1 on: stages 4-13 from stage 2's model (stages 0-2 are there and not trained
-     * again), the translation corpus CORPUS-st and the English one CORPUS-en the fixture again,
+    /* BUNDLED=1 on: stages 4-14 from stage 2's model (stages 0-2 are there and not trained
+     * again), the translation corpus CORPUS-st and those of one language, CORPUS-en and
+     * CORPUS-fr, the fixture again,
      * 8 of its 42 text pairs a step; stage 9 stops at step 1 of its 2 */
-    char *st_corpus = str_printf("%s-st", corpus), *en_corpus = str_printf("%s-en", corpus);
-    CHECK(symlink(".", st_corpus) == 0, "linking %s to its folder", st_corpus);
-    CHECK(symlink(".", en_corpus) == 0, "linking %s to its folder", en_corpus);
+    const char *const linked[] = {"st", "en", "fr"};
+    for (size_t i = 0; i < sizeof linked / sizeof *linked; i++) {
+        char *link = str_printf("%s-%s", corpus, linked[i]);
+        CHECK(symlink(".", link) == 0, "linking %s to its folder", link);
+        free(link);
+    }
     CHECK(run_script(argv[1], argv[2], corpus, out, "BUNDLED=1 STOP9=1", "--text-batch 8") == 0, "train-default.sh BUNDLED=1 failed");
     const char *const bundled[] = {"stage4/model.safetensors", "stage9/ckpt-00000001.safetensors",
                                    "stage10/f16.safetensors", "stage11/f16.safetensors", "stage12/f16.safetensors",
-                                   "stage13/model.safetensors",
+                                   "stage13/f16.safetensors", "stage14/model.safetensors",
                                    "bundled.safetensors",
                                    "eval-test-text-pairs-tlm.json", "eval-test-st5-memory.json"};
     for (size_t i = 0; i < sizeof bundled / sizeof *bundled; i++) {
@@ -161,7 +166,6 @@ int main(int argc, char **argv) {
         CHECK(access(path, F_OK) == 0, "BUNDLED=1: the script did not write %s", path);
         free(path);
     }
-    free(st_corpus), free(en_corpus);
     free(stage0), free(stage1), free(out), free(corpus);
     fixture_remove();
     return test_result("test_train_default");
