@@ -6,8 +6,8 @@
 # corpus the README's figures were measured on. Builds mslam-trainer, runs `mslam-trainer
 # corpus`, then prints the corpus's statistics.
 # Then the translation corpus OUT_DIR-st: ST_TRAIN train utterances in each of five Romance
-# languages, on which train-default.sh's last stage trains the translation decoder (the default
-# corpus has 400 per language, too few sentences to learn translation from). Its sentences come
+# languages, on which train-default.sh's stage 3 (4 with BUNDLED=1) trains the translation
+# decoder (the default corpus has 400 per language, too few sentences to learn translation from). Its sentences come
 # from the same catalogs and from those of packages.txt's [st-catalogs] group, unpacked into
 # OUT_DIR-st-catalogs: without them es has 7,590 train sentences, too few for 20,000 utterances;
 # with them, the 100,000 train utterances are as many different sentences, 89,880 of them with an
@@ -24,10 +24,11 @@
 #                             models/make-lms.sh MODEL mine
 #   ST_TRAIN=20000            train utterances per language of OUT_DIR-st (dev, test: 1/8 each, so
 #                             a multiple of 8)
-#   EXTRA_LANGS=en,fr         languages with a corpus of their own beside OUT_DIR, OUT_DIR-en and
-#                             OUT_DIR-fr, on which train-default.sh's stages 13 (en) and 14 (en, fr)
-#                             train beside the default corpus: 400 utterances were too few for
-#                             the spelling of English and French (37 s each on 2 cores); empty: none
+#   EXTRA_LANGS=en,fr         languages with a corpus of their own beside OUT_DIR (37 s each on 2
+#                             cores), OUT_DIR-en and OUT_DIR-fr, on which train-default.sh's stages
+#                             13 (en) and 14 (en, fr) train beside the default corpus: 400
+#                             utterances were too few for the spelling of English and French;
+#                             empty: none
 #   EXTRA_TRAIN=4000          train utterances of each (dev, test: 1/8 each, so a multiple of 8; 0: none)
 # An interrupted build resumes when run again with the same options.
 set -eu
@@ -50,18 +51,29 @@ train_size() {
 }
 st_train=${ST_TRAIN:-20000}
 extra_train=${EXTRA_TRAIN:-4000}
-extra_langs=$(printf '%s' "${EXTRA_LANGS-en,fr}" | tr ',' ' ')
 train_size ST_TRAIN "$st_train"
 train_size EXTRA_TRAIN "$extra_train"
+# codes of mslam-trainer corpus --list-langs, checked against it once the trainer is built (below);
+# lower-case letters and commas alone, so that the words split from them are no file patterns
+extra_langs=${EXTRA_LANGS-en,fr}
+case $extra_langs in
+  *[!a-z,]*)
+    echo "make-corpus.sh: EXTRA_LANGS=$extra_langs: expected language codes and commas, e.g. en,fr" \
+      "(mslam-trainer corpus --list-langs)" >&2
+    exit 2 ;;
+esac
+extra_langs=$(printf '%s' "$extra_langs" | tr ',' ' ')
 [ "$extra_train" -gt 0 ] || extra_langs=""
-# (OUT_DIR-st and OUT_DIR-catalogs are other folders' names)
-for lang in $extra_langs; do
-  case $lang in
-    st | catalogs | *[!a-z_A-Z]*)
-      echo "make-corpus.sh: EXTRA_LANGS=${EXTRA_LANGS-}: '$lang' is no language code (e.g. EXTRA_LANGS=en,fr)" >&2; exit 2 ;;
-  esac
-done
 "$root/tests/install-deps.sh" build test
+builddir=${MSLAM_BUILD_DIR:-$root/build}
+case $builddir in /*) ;; *) builddir=$root/$builddir ;; esac
+[ -f "$builddir/build.ninja" ] || meson setup "$builddir" "$root"
+ninja -C "$builddir" trainer/mslam-trainer
+known_langs=$("$builddir/trainer/mslam-trainer" corpus --list-langs | awk 'NR > 1 { print $1 }')
+for lang in $extra_langs; do
+  printf '%s\n' "$known_langs" | grep -qxF -e "$lang" ||
+    { echo "make-corpus.sh: EXTRA_LANGS: $lang is no language of mslam-trainer corpus --list-langs" >&2; exit 2; }
+done
 
 # Downloads packages.txt's group $2 into $1/debs and unpacks their catalogs and fortunes into $1
 # (usr/share/locale, usr/share/games/fortunes); $1/versions.txt lists the packages' versions and
@@ -97,10 +109,6 @@ changed=$(grep -v '^#' "$recorded" | LC_ALL=C sort | LC_ALL=C comm -3 - "$catalo
   awk '{ print $1 }' | LC_ALL=C sort -u | tr '\n' ' ')
 [ -z "$changed" ] || echo "make-corpus.sh: these packages are not in the versions of $recorded (those of the" \
   "corpus the README's figures were measured on), so their languages may get other sentences: $changed" >&2
-builddir=${MSLAM_BUILD_DIR:-$root/build}
-case $builddir in /*) ;; *) builddir=$root/$builddir ;; esac
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir" "$root"
-ninja -C "$builddir" trainer/mslam-trainer
 locales=$catalogs/usr/share/locale
 fortunes=$catalogs/usr/share/games/fortunes
 "$builddir/trainer/mslam-trainer" corpus --out "$out" --locale-dir "$locales" --fortune-dir "$fortunes" "$@"
@@ -122,10 +130,10 @@ if [ -n "$st_langs" ]; then
     --locale-dir "$locales:$out-st-catalogs/usr/share/locale" --fortune-dir "$fortunes"
   cat "$catalogs/versions.txt" "$out-st-catalogs/versions.txt" > "$out-st/catalogs.txt"
 fi
-# English, the language most users try first, and French, from the default corpus's catalogs:
-# their sentences fall in the same splits as there (with the default corpus's options and seed),
-# so no corpus trains on another's dev or test sentences; the first 400 train ones are the default
-# corpus's own
+# Each language of EXTRA_LANGS (English, the language most users try first, and French by default)
+# from the default corpus's catalogs: its sentences fall in the same splits as there (with the
+# default corpus's options and seed), so no corpus trains on another's dev or test sentences; the
+# first 400 train ones are the default corpus's own, where it has the language
 for lang in $extra_langs; do
   split_corpus "$out-$lang" "$extra_train" --langs "$lang" --locale-dir "$locales" --fortune-dir "$fortunes" \
     --text-per-lang 0

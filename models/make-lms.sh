@@ -3,9 +3,9 @@
 # translation memory, from the corpora of models/make-corpus.sh, in about a minute:
 #   OUT/text-st                  the text-pair corpus: every gettext message of es it pt ca ro with
 #                                an English source, split 8:1:1 as ./corpus (14 s)
-#   OUT/text-en, OUT/text-fr     English and French text: every sentence of the same catalogs and
-#                                fortunes in the language (English: the messages' sources), split
-#                                likewise (2 s)
+#   OUT/text-en, OUT/text-fr     English and French text: the English sources of the same catalogs'
+#                                de, fr and es messages and the English fortunes; every French
+#                                sentence of the catalogs and fortunes; split likewise (2 s)
 #   OUT/lm.safetensors           transcripts' LM (mslamasr/mslamtranslate/mslamlid lm=, eval --lm):
 #                                CORPUS's text, the text pairs' sources, OUT/text-en and OUT/text-fr,
 #                                order 6 (27 s)
@@ -15,8 +15,8 @@
 #                                (mslamtranslate translation-memory=, eval --translation-memory):
 #                                the train pairs of CORPUS's text and speech and of the text pairs (9 s)
 # Every dev and test sentence of CORPUS is held out of all three (and of the text pairs, of the
-# memory), and of the transcripts' LM those of CORPUS-en and CORPUS-fr (make-corpus.sh's corpora of
-# one language, EXTRA_LANGS).
+# memory), and of the transcripts' LM those of every CORPUS-LANG there is, LANG a language code
+# (make-corpus.sh's corpora of one language, EXTRA_LANGS: CORPUS-en and CORPUS-fr).
 #   models/make-corpus.sh                          # corpus/, corpus-catalogs/, corpus-st-catalogs/, corpus-en/, corpus-fr/
 #   models/make-lms.sh [MODEL [CORPUS [OUT]]]       # defaults: the bundled model, the checkout's corpus/, lms/
 #   MSLAM_BUILD_DIR=build-x models/make-lms.sh      # default build folder: build
@@ -71,8 +71,8 @@ langs=$(awk -F '\t' -v model_langs="$model_langs" 'FNR > 1 { have[$2] = 1 }
 # EXTRA_LANGS), where they are: 14 train rows of the text are one of corpus-en's as the LM reads
 # them, case and punctuation aside (the arguments, read above, now hold those options)
 set --
-for extra in "$corpus"-*/manifest.tsv; do
-  [ -f "$extra" ] && [ "$extra" != "$corpus-st/manifest.tsv" ] && set -- "$@" --holdout "$extra"
+for lang in $("$trainer" corpus --list-langs | awk 'NR > 1 { print $1 }'); do
+  if [ -f "$corpus-$lang/manifest.tsv" ]; then set -- "$@" --holdout "$corpus-$lang/manifest.tsv"; fi
 done
 "$trainer" lm --model "$model" --text "$corpus/text.tsv" --text "$manifest" --text "$text/text.tsv" \
   --text "$out/text-en/text.tsv" --text "$out/text-fr/text.tsv" --langs "$langs" --holdout "$manifest" "$@" --order 6 --prune 2 \

@@ -26,7 +26,7 @@
 #      (beam CER 20.5 % in session 14's run, 25.2 % in session 16's); the two-hour run's
 #      equaliser has 12 points of +-18 dB, finer peaks and notches (session 17: m8 20.3 % and,
 #      with another seed, 19.5 %; models/results/session17/). Otherwise stage 2 keeps 6 of
-#      +-15 dB, so that STEPS=6000 gives session 3's model, which stages 3-10 start from.
+#      +-15 dB, so that STEPS=6000 gives session 3's model, which stages 3-14 start from.
 #   3. The translation decoder alone (--freeze-encoder: the encoder, CTC and LID stay as stage 2
 #      left them), grown to 4 layers, STEPS3 steps of 32 utterances on the translation corpus
 #      CORPUS-st (20,000 train utterances in each of es it pt ca ro, from models/make-corpus.sh):
@@ -77,7 +77,7 @@
 #   STEPS1=1000     stage-1 steps
 #   STEPS=6000      stage-2 steps (its cosine schedule's length), 8000 with STAGE3=0: the steps
 #                   are a function of the seed, so 6000 give session 3's model bit for bit, which
-#                   stages 3-10 start from; in session 14 stages 0-2 of 400, 1000 and 8000
+#                   stages 3-14 start from; in session 14 stages 0-2 of 400, 1000 and 8000
 #                   steps took 3.7, 8.0 and 65.5 min on 2 cores (~105 audio-s/s; 6000: ~50 min)
 #   STEPS3=10000    stage-3 steps (about 25 min caching the encoder's outputs, then 45 min)
 #   STAGE3=0        no stage 3: the two-hour run (stages 0-2, STEPS 8000, the finer equaliser,
@@ -280,7 +280,7 @@ scored "$out/eval-test.txt" \
   --lid-seconds 4 --ctc-beam 32 --lm "$out/lm.safetensors" --json "$out/eval-test.json"
 # translation into English from the five languages of CORPUS-st, on the test split of each corpus
 # (from what the model's decoder reads: the speech after stage 3, the transcript, with the LM,
-# after stages 5-11)
+# after stages 5-14)
 awk -F '\t' 'NR == 1 || $2 ~ /^(es|it|pt|ca|ro)$/' "$manifest" > "$out/manifest-st-langs.tsv"
 if [ -f "$st_corpus/manifest.tsv" ]; then
   scored "$out/eval-test-st.txt" \

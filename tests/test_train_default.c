@@ -28,8 +28,8 @@ static int model_langs(const char *dir) {
 
 /* Catalogs where models/make-corpus.sh unpacks its own beside CORPUS: CORPUS-catalogs (none
  * but a folder each) and CORPUS-st-catalogs (es it pt ca ro fr: 60 messages each, which
- * make-lms.sh's text-pair corpus reads, its English text the English of es's, and its French
- * text fr's). Returns 0 or -1. */
+ * make-lms.sh's text-pair corpus reads, its English text their English sources, and its
+ * French text fr's: the fixture has no French rows, so the LM leaves it out). Returns 0 or -1. */
 static int write_catalogs(const char *corpus) {
     /* the fixture's English words (whose capitals the test's manifest puts in the vocabulary, so
      * that the LM of translations has sentences) and theirs */
