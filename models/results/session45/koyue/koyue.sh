@@ -1,5 +1,5 @@
 #!/bin/sh
-# Session 45 (not kept): corpus-ko and corpus-yue as make-corpus.sh builds them (EXTRA_LANGS=ko,yue),
+# Session 45 (not kept): corpus-ko and corpus-yue, built by make-corpus.sh (EXTRA_LANGS=ko,yue),
 # then session 45's bundled model fine-tuned 1500 steps with them (1.5 each) beside ./corpus, corpus-en and
 # corpus-fr (1 each; 40 minutes), its LMs, and its scores (eval-langs.sh, evals.sh: 40 minutes)
 #   sh models/results/session45/koyue/koyue.sh DIR     (after models/make-corpus.sh and models/make-lms.sh)
@@ -7,12 +7,8 @@ set -eu
 dir=$1
 mkdir -p "$dir/langs"
 T=build/trainer/mslam-trainer
-for l in ko yue; do
-  [ -f corpus-$l/manifest.tsv ] ||
-    "$T" corpus --out corpus-$l --train 4000 --dev 500 --test 500 --langs $l --locale-dir corpus-catalogs/usr/share/locale \
-      --fortune-dir corpus-catalogs/usr/share/games/fortunes --text-per-lang 0
-  cp corpus-catalogs/versions.txt corpus-$l/catalogs.txt
-done
+# (ST_LANGS=: ./corpus-st is not needed here; ./corpus is resumed as built, in seconds)
+ST_LANGS='' EXTRA_LANGS=ko,yue models/make-corpus.sh
 out=$dir/ft-koyue
 "$T" train --config models/default-train.conf --valid corpus/manifest.tsv --out "$out" \
     --threads 2 --init models/default.safetensors --data corpus/manifest.tsv --data corpus-en/manifest.tsv \
